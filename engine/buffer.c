@@ -1,0 +1,191 @@
+/* Storage buffers and host transfers. One allocation per buffer: a ViT has a few hundred
+ * tensors at most, far below maxMemoryAllocationCount. */
+#include "heed-private.h"
+
+#include <string.h>
+
+static int
+find_memory_type (const HeedDevice *d, uint32_t bits, VkMemoryPropertyFlags want)
+{
+  for (uint32_t i = 0; i < d->mem_props.memoryTypeCount; i++)
+    if ((bits & (1u << i)) && (d->mem_props.memoryTypes[i].propertyFlags & want) == want)
+      return (int) i;
+  return -1;
+}
+
+HeedBuffer *
+heed_buffer_new (HeedDevice *d, VkDeviceSize size, gboolean host_visible, GError **error)
+{
+  HeedBuffer *b = g_new0 (HeedBuffer, 1);
+  VkMemoryRequirements req;
+  int type = -1;
+
+  b->device = d;
+  b->size = MAX (size, 16);
+  VkBufferCreateInfo info = {
+    .sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO,
+    .size = b->size,
+    .usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_SRC_BIT |
+             VK_BUFFER_USAGE_TRANSFER_DST_BIT,
+    .sharingMode = VK_SHARING_MODE_EXCLUSIVE,
+  };
+  HEED_VK (vkCreateBuffer, (d->device, &info, NULL, &b->buffer));
+  vkGetBufferMemoryRequirements (d->device, b->buffer, &req);
+
+  if (host_visible) {
+    type = find_memory_type (d, req.memoryTypeBits, VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT |
+                                                        VK_MEMORY_PROPERTY_HOST_COHERENT_BIT |
+                                                        VK_MEMORY_PROPERTY_HOST_CACHED_BIT);
+    if (type < 0)
+      type = find_memory_type (d, req.memoryTypeBits, VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT |
+                                                          VK_MEMORY_PROPERTY_HOST_COHERENT_BIT);
+  } else {
+    type = find_memory_type (d, req.memoryTypeBits, VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT);
+    if (type < 0)
+      type = find_memory_type (d, req.memoryTypeBits, 0);
+  }
+  if (type < 0) {
+    g_set_error (error, HEED_ERROR, HEED_ERROR_VULKAN,
+                 "no Vulkan memory type fits a %s buffer", host_visible ? "host" : "device");
+    goto error;
+  }
+  VkMemoryAllocateInfo alloc = {
+    .sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO,
+    .allocationSize = req.size,
+    .memoryTypeIndex = (uint32_t) type,
+  };
+  HEED_VK (vkAllocateMemory, (d->device, &alloc, NULL, &b->memory));
+  HEED_VK (vkBindBufferMemory, (d->device, b->buffer, b->memory, 0));
+  if (host_visible) {
+    HEED_VK (vkMapMemory, (d->device, b->memory, 0, VK_WHOLE_SIZE, 0, &b->mapped));
+    memset (b->mapped, 0, b->size);
+  } else {
+    /* Padding rows and columns are read by the GEMMs, so they must hold zeros, not garbage. */
+    void *zeros = g_malloc0 (b->size);
+    gboolean ok = heed_buffer_upload (b, 0, zeros, b->size, error);
+    g_free (zeros);
+    if (!ok)
+      goto error;
+  }
+  return b;
+
+error:
+  heed_buffer_destroy (&b);
+  return NULL;
+}
+
+void
+heed_buffer_destroy (HeedBuffer **buffer)
+{
+  HeedBuffer *b = buffer ? *buffer : NULL;
+  if (!b)
+    return;
+  if (b->buffer)
+    vkDestroyBuffer (b->device->device, b->buffer, NULL);
+  if (b->memory)
+    vkFreeMemory (b->device->device, b->memory, NULL);
+  g_free (b);
+  *buffer = NULL;
+}
+
+/* Copies size bytes between two buffers and waits for it. */
+static gboolean
+copy_and_wait (HeedDevice *d, VkBuffer src, VkDeviceSize src_off, VkBuffer dst,
+               VkDeviceSize dst_off, VkDeviceSize size, GError **error)
+{
+  VkCommandBuffer cmd = VK_NULL_HANDLE;
+  VkFence fence = VK_NULL_HANDLE;
+  gboolean locked = FALSE, ok = FALSE;
+
+  g_mutex_lock (&d->command_mutex);
+  VkCommandBufferAllocateInfo ai = {
+    .sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO,
+    .commandPool = d->command_pool,
+    .level = VK_COMMAND_BUFFER_LEVEL_PRIMARY,
+    .commandBufferCount = 1,
+  };
+  HEED_VK (vkAllocateCommandBuffers, (d->device, &ai, &cmd));
+  VkCommandBufferBeginInfo bi = {
+    .sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO,
+    .flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT,
+  };
+  HEED_VK (vkBeginCommandBuffer, (cmd, &bi));
+  VkBufferCopy region = { src_off, dst_off, size };
+  vkCmdCopyBuffer (cmd, src, dst, 1, &region);
+  HEED_VK (vkEndCommandBuffer, (cmd));
+  VkFenceCreateInfo fi = { .sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO };
+  HEED_VK (vkCreateFence, (d->device, &fi, NULL, &fence));
+  VkSubmitInfo si = {
+    .sType = VK_STRUCTURE_TYPE_SUBMIT_INFO,
+    .commandBufferCount = 1,
+    .pCommandBuffers = &cmd,
+  };
+  heed_device_lock_queue (d);
+  locked = TRUE;
+  HEED_VK (vkQueueSubmit, (d->queue, 1, &si, fence));
+  heed_device_unlock_queue (d);
+  locked = FALSE;
+  HEED_VK (vkWaitForFences, (d->device, 1, &fence, VK_TRUE, UINT64_MAX));
+  ok = TRUE;
+error:
+  if (locked)
+    heed_device_unlock_queue (d);
+  if (fence)
+    vkDestroyFence (d->device, fence, NULL);
+  if (cmd)
+    vkFreeCommandBuffers (d->device, d->command_pool, 1, &cmd);
+  g_mutex_unlock (&d->command_mutex);
+  return ok;
+}
+
+static gboolean
+check_range (HeedBuffer *b, VkDeviceSize offset, VkDeviceSize size, GError **error)
+{
+  if (offset > b->size || size > b->size - offset) {
+    g_set_error (error, HEED_ERROR, HEED_ERROR_INVALID,
+                 "buffer transfer of %" G_GUINT64_FORMAT " bytes at %" G_GUINT64_FORMAT
+                 " exceeds the %" G_GUINT64_FORMAT "-byte buffer",
+                 (guint64) size, (guint64) offset, (guint64) b->size);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+gboolean
+heed_buffer_upload (HeedBuffer *b, VkDeviceSize offset, const void *data, VkDeviceSize size,
+                    GError **error)
+{
+  if (!check_range (b, offset, size, error))
+    return FALSE;
+  if (b->mapped) {
+    memcpy ((char *) b->mapped + offset, data, size);
+    return TRUE;
+  }
+  HeedBuffer *staging = heed_buffer_new (b->device, size, TRUE, error);
+  if (!staging)
+    return FALSE;
+  memcpy (staging->mapped, data, size);
+  gboolean ok = copy_and_wait (b->device, staging->buffer, 0, b->buffer, offset, size, error);
+  heed_buffer_destroy (&staging);
+  return ok;
+}
+
+gboolean
+heed_buffer_download (HeedBuffer *b, VkDeviceSize offset, void *data, VkDeviceSize size,
+                      GError **error)
+{
+  if (!check_range (b, offset, size, error))
+    return FALSE;
+  if (b->mapped) {
+    memcpy (data, (char *) b->mapped + offset, size);
+    return TRUE;
+  }
+  HeedBuffer *staging = heed_buffer_new (b->device, size, TRUE, error);
+  if (!staging)
+    return FALSE;
+  gboolean ok = copy_and_wait (b->device, b->buffer, offset, staging->buffer, 0, size, error);
+  if (ok)
+    memcpy (data, staging->mapped, size);
+  heed_buffer_destroy (&staging);
+  return ok;
+}

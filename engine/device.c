@@ -1,0 +1,437 @@
+/* Instance and device choice, device import, the validation messenger, queue locking. */
+#include "heed-private.h"
+
+#include <string.h>
+
+static gint validation_messages;
+
+guint
+heed_validation_message_count (void)
+{
+  return (guint) g_atomic_int_get (&validation_messages);
+}
+
+static VKAPI_ATTR VkBool32 VKAPI_CALL
+on_validation_message (VkDebugUtilsMessageSeverityFlagBitsEXT severity,
+                       VkDebugUtilsMessageTypeFlagsEXT type,
+                       const VkDebugUtilsMessengerCallbackDataEXT *data, void *user_data)
+{
+  g_atomic_int_inc (&validation_messages);
+  heed_log (severity >= VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT ? HEED_LOG_ERROR
+                                                                      : HEED_LOG_WARNING,
+            "Vulkan validation: %s", data->pMessage);
+  return VK_FALSE;
+}
+
+static gboolean
+validation_requested (void)
+{
+  const char *v = g_getenv ("HEED_VALIDATION");
+  return v && *v && strcmp (v, "0") != 0;
+}
+
+static gboolean
+layer_available (const char *name)
+{
+  uint32_t n = 0;
+  gboolean found = FALSE;
+  vkEnumerateInstanceLayerProperties (&n, NULL);
+  VkLayerProperties *layers = g_new0 (VkLayerProperties, MAX (n, 1));
+  vkEnumerateInstanceLayerProperties (&n, layers);
+  for (uint32_t i = 0; i < n; i++)
+    found |= strcmp (layers[i].layerName, name) == 0;
+  g_free (layers);
+  return found;
+}
+
+/* Creates our own instance, with the validation layer and its messenger when asked for. */
+static VkInstance
+create_instance (VkDebugUtilsMessengerEXT *messenger, GError **error)
+{
+  static const char *validation_layer = "VK_LAYER_KHRONOS_validation";
+  static const char *debug_ext = VK_EXT_DEBUG_UTILS_EXTENSION_NAME;
+  gboolean validate = validation_requested ();
+  VkInstance instance = VK_NULL_HANDLE;
+  VkResult r;
+
+  if (validate && !layer_available (validation_layer)) {
+    g_set_error (error, HEED_ERROR, HEED_ERROR_NO_DEVICE,
+                 "HEED_VALIDATION is set but %s is not installed "
+                 "(Debian package vulkan-validationlayers)", validation_layer);
+    return VK_NULL_HANDLE;
+  }
+
+  VkApplicationInfo app = {
+    .sType = VK_STRUCTURE_TYPE_APPLICATION_INFO,
+    .pApplicationName = "heed",
+    .pEngineName = "heed",
+    .apiVersion = VK_API_VERSION_1_1,
+  };
+  VkDebugUtilsMessengerCreateInfoEXT dbg = {
+    .sType = VK_STRUCTURE_TYPE_DEBUG_UTILS_MESSENGER_CREATE_INFO_EXT,
+    .messageSeverity = VK_DEBUG_UTILS_MESSAGE_SEVERITY_WARNING_BIT_EXT |
+                       VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT,
+    .messageType = VK_DEBUG_UTILS_MESSAGE_TYPE_GENERAL_BIT_EXT |
+                   VK_DEBUG_UTILS_MESSAGE_TYPE_VALIDATION_BIT_EXT |
+                   VK_DEBUG_UTILS_MESSAGE_TYPE_PERFORMANCE_BIT_EXT,
+    .pfnUserCallback = on_validation_message,
+  };
+  VkInstanceCreateInfo info = {
+    .sType = VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO,
+    .pNext = validate ? &dbg : NULL, /* also catches messages from vkCreate/DestroyInstance */
+    .pApplicationInfo = &app,
+    .enabledLayerCount = validate ? 1 : 0,
+    .ppEnabledLayerNames = &validation_layer,
+    .enabledExtensionCount = validate ? 1 : 0,
+    .ppEnabledExtensionNames = &debug_ext,
+  };
+  r = vkCreateInstance (&info, NULL, &instance);
+  if (r == VK_ERROR_INCOMPATIBLE_DRIVER) {
+    g_set_error (error, HEED_ERROR, HEED_ERROR_NO_DEVICE,
+                 "no Vulkan driver is installed: install mesa-vulkan-drivers (lavapipe runs "
+                 "heed on the CPU) or your GPU's Vulkan driver (vkCreateInstance: %s)",
+                 heed_vk_result_name (r));
+    return VK_NULL_HANDLE;
+  }
+  if (r != VK_SUCCESS) {
+    g_set_error (error, HEED_ERROR, HEED_ERROR_VULKAN, "vkCreateInstance failed: %s",
+                 heed_vk_result_name (r));
+    return VK_NULL_HANDLE;
+  }
+  if (validate) {
+    PFN_vkCreateDebugUtilsMessengerEXT create = (PFN_vkCreateDebugUtilsMessengerEXT)
+        vkGetInstanceProcAddr (instance, "vkCreateDebugUtilsMessengerEXT");
+    if (!create || create (instance, &dbg, NULL, messenger) != VK_SUCCESS) {
+      g_set_error (error, HEED_ERROR, HEED_ERROR_VULKAN,
+                   "vkCreateDebugUtilsMessengerEXT failed: the validation layer cannot report");
+      vkDestroyInstance (instance, NULL);
+      return VK_NULL_HANDLE;
+    }
+  }
+  return instance;
+}
+
+static int
+compute_queue_family (VkPhysicalDevice pd)
+{
+  uint32_t n = 0;
+  int found = -1;
+  vkGetPhysicalDeviceQueueFamilyProperties (pd, &n, NULL);
+  VkQueueFamilyProperties *q = g_new0 (VkQueueFamilyProperties, MAX (n, 1));
+  vkGetPhysicalDeviceQueueFamilyProperties (pd, &n, q);
+  for (uint32_t i = 0; i < n && found < 0; i++)
+    if (q[i].queueFlags & VK_QUEUE_COMPUTE_BIT)
+      found = (int) i;
+  g_free (q);
+  return found;
+}
+
+static int
+type_rank (VkPhysicalDeviceType t)
+{
+  switch (t) {
+  case VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU: return 4;
+  case VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU: return 3;
+  case VK_PHYSICAL_DEVICE_TYPE_VIRTUAL_GPU: return 2;
+  case VK_PHYSICAL_DEVICE_TYPE_OTHER: return 2;
+  case VK_PHYSICAL_DEVICE_TYPE_CPU: return 1;
+  default: return 0;
+  }
+}
+
+/* Picks among `infos` as heed_device_new (-1) would; returns -1 with error set if none fits. */
+static int
+choose_device (GArray *infos, int index, GError **error)
+{
+  const char *env = g_getenv ("HEED_DEVICE");
+  int best = -1;
+
+  if (index < 0 && env && *env) {
+    char *end = NULL;
+    gint64 v = g_ascii_strtoll (env, &end, 10);
+    if (end && *end == '\0') {
+      index = (int) v;
+    } else {
+      char *want = g_utf8_strdown (env, -1);
+      for (guint i = 0; i < infos->len && best < 0; i++) {
+        HeedDeviceInfo *di = &g_array_index (infos, HeedDeviceInfo, i);
+        char *have = g_utf8_strdown (di->name, -1);
+        if (strstr (have, want) && di->has_compute)
+          best = (int) i;
+        g_free (have);
+      }
+      g_free (want);
+      if (best < 0)
+        g_set_error (error, HEED_ERROR, HEED_ERROR_NO_DEVICE,
+                     "HEED_DEVICE=%s matches no Vulkan device with a compute queue "
+                     "(run `heed devices` to list them)", env);
+      return best;
+    }
+  }
+  if (index >= 0) {
+    if ((guint) index >= infos->len ||
+        !g_array_index (infos, HeedDeviceInfo, index).has_compute) {
+      g_set_error (error, HEED_ERROR, HEED_ERROR_NO_DEVICE,
+                   "Vulkan device %d does not exist or has no compute queue (%u devices; run "
+                   "`heed devices` to list them)", index, infos->len);
+      return -1;
+    }
+    return index;
+  }
+  for (guint i = 0; i < infos->len; i++) {
+    HeedDeviceInfo *di = &g_array_index (infos, HeedDeviceInfo, i);
+    if (di->has_compute &&
+        (best < 0 || type_rank (di->type) >
+                         type_rank (g_array_index (infos, HeedDeviceInfo, best).type)))
+      best = (int) i;
+  }
+  if (best < 0)
+    g_set_error (error, HEED_ERROR, HEED_ERROR_NO_DEVICE,
+                 "no Vulkan device with a compute queue: install mesa-vulkan-drivers (lavapipe "
+                 "runs heed on the CPU) or your GPU's Vulkan driver");
+  return best;
+}
+
+static GArray *
+list_physical (VkInstance instance, VkPhysicalDevice **handles, GError **error)
+{
+  uint32_t n = 0;
+  VkResult r = vkEnumeratePhysicalDevices (instance, &n, NULL);
+  if (r != VK_SUCCESS) {
+    g_set_error (error, HEED_ERROR, HEED_ERROR_VULKAN, "vkEnumeratePhysicalDevices failed: %s",
+                 heed_vk_result_name (r));
+    return NULL;
+  }
+  VkPhysicalDevice *pds = g_new0 (VkPhysicalDevice, MAX (n, 1));
+  vkEnumeratePhysicalDevices (instance, &n, pds);
+  GArray *infos = g_array_new (FALSE, TRUE, sizeof (HeedDeviceInfo));
+  for (uint32_t i = 0; i < n; i++) {
+    VkPhysicalDeviceProperties p;
+    HeedDeviceInfo di = { .index = i };
+    vkGetPhysicalDeviceProperties (pds[i], &p);
+    g_strlcpy (di.name, p.deviceName, sizeof di.name);
+    di.type = p.deviceType;
+    di.has_compute = compute_queue_family (pds[i]) >= 0 && p.apiVersion >= VK_API_VERSION_1_1;
+    g_array_append_val (infos, di);
+  }
+  if (handles)
+    *handles = pds;
+  else
+    g_free (pds);
+  return infos;
+}
+
+GArray *
+heed_device_list (guint *chosen, GError **error)
+{
+  VkDebugUtilsMessengerEXT messenger = VK_NULL_HANDLE;
+  VkInstance instance = create_instance (&messenger, error);
+  if (!instance)
+    return NULL;
+  GArray *infos = list_physical (instance, NULL, error);
+  if (infos && chosen) {
+    int c = choose_device (infos, -1, NULL);
+    *chosen = c < 0 ? G_MAXUINT : (guint) c;
+  }
+  if (messenger) {
+    PFN_vkDestroyDebugUtilsMessengerEXT destroy = (PFN_vkDestroyDebugUtilsMessengerEXT)
+        vkGetInstanceProcAddr (instance, "vkDestroyDebugUtilsMessengerEXT");
+    destroy (instance, messenger, NULL);
+  }
+  vkDestroyInstance (instance, NULL);
+  return infos;
+}
+
+static void
+pipeline_free (gpointer p)
+{
+  g_free (p); /* Vulkan objects are destroyed in heed_device_destroy, which has the device */
+}
+
+/* Everything after the handles are known: properties, tiling choice, command pool. */
+static gboolean
+device_setup (HeedDevice *d, GError **error)
+{
+  uint32_t nq = 0;
+  vkGetPhysicalDeviceProperties (d->physical_device, &d->props);
+  vkGetPhysicalDeviceMemoryProperties (d->physical_device, &d->mem_props);
+  vkGetPhysicalDeviceQueueFamilyProperties (d->physical_device, &nq, NULL);
+  VkQueueFamilyProperties *qf = g_new0 (VkQueueFamilyProperties, MAX (nq, 1));
+  vkGetPhysicalDeviceQueueFamilyProperties (d->physical_device, &nq, qf);
+  d->has_timestamps = d->queue_family < nq && qf[d->queue_family].timestampValidBits > 0 &&
+                      d->props.limits.timestampPeriod > 0;
+  d->timestamp_period_ns = d->props.limits.timestampPeriod;
+  g_free (qf);
+
+  /* lavapipe runs a workgroup on one CPU thread in 8-wide SIMD (256-bit): one subgroup per
+   * workgroup and many workgroups. GPUs want wider workgroups. */
+  gboolean cpu = d->props.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU;
+  d->gemm_tm = 8;
+  d->gemm_tn = 4;
+  d->gemm_lanes = cpu ? 8 : 32;
+  d->small_lanes = cpu ? 8 : 64;
+
+  g_mutex_init (&d->queue_mutex);
+  g_mutex_init (&d->command_mutex);
+  g_mutex_init (&d->pipeline_mutex);
+  d->pipelines = g_hash_table_new_full (g_direct_hash, g_direct_equal, NULL, pipeline_free);
+
+  VkCommandPoolCreateInfo pool_info = {
+    .sType = VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO,
+    .flags = VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT,
+    .queueFamilyIndex = d->queue_family,
+  };
+  HEED_VK (vkCreateCommandPool, (d->device, &pool_info, NULL, &d->command_pool));
+  heed_log (HEED_LOG_INFO, "using Vulkan device %s", d->props.deviceName);
+  return TRUE;
+error:
+  return FALSE;
+}
+
+HeedDevice *
+heed_device_new (int index, GError **error)
+{
+  HeedDevice *d = g_new0 (HeedDevice, 1);
+  VkPhysicalDevice *pds = NULL;
+  GArray *infos = NULL;
+  float priority = 1.0f;
+  int chosen, family;
+
+  d->owned = TRUE;
+  d->instance = create_instance (&d->messenger, error);
+  if (!d->instance)
+    goto error;
+  infos = list_physical (d->instance, &pds, error);
+  if (!infos)
+    goto error;
+  chosen = choose_device (infos, index, error);
+  if (chosen < 0)
+    goto error;
+  d->physical_device = pds[chosen];
+  family = compute_queue_family (d->physical_device);
+  d->queue_family = (uint32_t) family;
+
+  VkDeviceQueueCreateInfo qinfo = {
+    .sType = VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO,
+    .queueFamilyIndex = d->queue_family,
+    .queueCount = 1,
+    .pQueuePriorities = &priority,
+  };
+  VkDeviceCreateInfo dinfo = {
+    .sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO,
+    .queueCreateInfoCount = 1,
+    .pQueueCreateInfos = &qinfo,
+  };
+  HEED_VK (vkCreateDevice, (d->physical_device, &dinfo, NULL, &d->device));
+  vkGetDeviceQueue (d->device, d->queue_family, 0, &d->queue);
+  if (!device_setup (d, error))
+    goto error;
+  g_array_unref (infos);
+  g_free (pds);
+  return d;
+
+error:
+  if (infos)
+    g_array_unref (infos);
+  g_free (pds);
+  heed_device_destroy (&d);
+  return NULL;
+}
+
+HeedDevice *
+heed_device_new_import (const HeedDeviceImport *import, GError **error)
+{
+  HeedDevice *d;
+  if (!import || !import->instance || !import->physical_device || !import->device ||
+      !import->queue) {
+    g_set_error (error, HEED_ERROR, HEED_ERROR_INVALID,
+                 "device import needs an instance, physical device, device and queue");
+    return NULL;
+  }
+  d = g_new0 (HeedDevice, 1);
+  d->instance = import->instance;
+  d->physical_device = import->physical_device;
+  d->device = import->device;
+  d->queue = import->queue;
+  d->queue_family = import->queue_family;
+  d->queue_lock = import->queue_lock;
+  d->queue_unlock = import->queue_unlock;
+  d->lock_data = import->lock_data;
+  if (!device_setup (d, error)) {
+    heed_device_destroy (&d);
+    return NULL;
+  }
+  return d;
+}
+
+void
+heed_device_destroy (HeedDevice **device)
+{
+  HeedDevice *d = device ? *device : NULL;
+  if (!d)
+    return;
+  if (d->device) {
+    vkDeviceWaitIdle (d->device);
+    if (d->pipelines) {
+      GHashTableIter it;
+      gpointer value;
+      g_hash_table_iter_init (&it, d->pipelines);
+      while (g_hash_table_iter_next (&it, NULL, &value)) {
+        HeedPipeline *p = value;
+        vkDestroyPipeline (d->device, p->pipeline, NULL);
+        vkDestroyPipelineLayout (d->device, p->layout, NULL);
+        vkDestroyDescriptorSetLayout (d->device, p->set_layout, NULL);
+      }
+      g_hash_table_destroy (d->pipelines);
+    }
+    if (d->command_pool)
+      vkDestroyCommandPool (d->device, d->command_pool, NULL);
+    if (d->owned)
+      vkDestroyDevice (d->device, NULL);
+  }
+  if (d->owned && d->instance) {
+    if (d->messenger) {
+      PFN_vkDestroyDebugUtilsMessengerEXT destroy = (PFN_vkDestroyDebugUtilsMessengerEXT)
+          vkGetInstanceProcAddr (d->instance, "vkDestroyDebugUtilsMessengerEXT");
+      destroy (d->instance, d->messenger, NULL);
+    }
+    vkDestroyInstance (d->instance, NULL);
+  }
+  if (d->pipelines || d->command_pool) {
+    g_mutex_clear (&d->queue_mutex);
+    g_mutex_clear (&d->command_mutex);
+    g_mutex_clear (&d->pipeline_mutex);
+  }
+  g_free (d);
+  *device = NULL;
+}
+
+const char *
+heed_device_get_name (const HeedDevice *device)
+{
+  return device->props.deviceName;
+}
+
+VkPhysicalDeviceType
+heed_device_get_type (const HeedDevice *device)
+{
+  return device->props.deviceType;
+}
+
+void
+heed_device_lock_queue (HeedDevice *d)
+{
+  if (d->queue_lock)
+    d->queue_lock (d->lock_data);
+  else
+    g_mutex_lock (&d->queue_mutex);
+}
+
+void
+heed_device_unlock_queue (HeedDevice *d)
+{
+  if (d->queue_unlock)
+    d->queue_unlock (d->lock_data);
+  else
+    g_mutex_unlock (&d->queue_mutex);
+}

@@ -1,0 +1,181 @@
+/* heed engine: a Vulkan compute engine that runs vision transformers.
+ *
+ * No GStreamer dependency; GLib for errors and containers. Every fallible call takes a
+ * GError ** and returns NULL/FALSE with the error set; nothing aborts on bad input.
+ *
+ * Threading: a HeedDevice may be shared between threads (submissions take its queue lock);
+ * a HeedVit runner is used by one thread at a time.
+ * Ownership: *_destroy (&p) frees and NULLs the pointer, and accepts &NULL.
+ */
+#ifndef HEED_ENGINE_H
+#define HEED_ENGINE_H
+
+#include <glib.h>
+#include <stdint.h>
+#include <vulkan/vulkan.h>
+
+G_BEGIN_DECLS
+
+/* ---- errors and logging ------------------------------------------------------------------ */
+
+#define HEED_ERROR (heed_error_quark ())
+GQuark heed_error_quark (void);
+
+typedef enum {
+  HEED_ERROR_VULKAN,    /* a Vulkan call failed: the message names the call and its VkResult */
+  HEED_ERROR_NO_DEVICE, /* no usable Vulkan driver or device */
+  HEED_ERROR_MODEL,     /* the model file is malformed or not a supported ViT */
+  HEED_ERROR_IO,        /* a file could not be read or written */
+  HEED_ERROR_INVALID,   /* an argument is out of range */
+} HeedError;
+
+typedef enum {
+  HEED_LOG_ERROR,
+  HEED_LOG_WARNING,
+  HEED_LOG_INFO,
+  HEED_LOG_DEBUG,
+} HeedLogLevel;
+
+typedef void (*HeedLogFunc) (HeedLogLevel level, const char *message, void *user_data);
+
+/* Routes the engine's log (including Vulkan validation messages) to func; NULL restores the
+ * default, which prints warnings and errors to stderr, and everything when HEED_DEBUG is set. */
+void heed_set_log_func (HeedLogFunc func, void *user_data);
+
+/* Number of messages the Khronos validation layer has sent since start-up. The layer is enabled
+ * on devices the engine creates when HEED_VALIDATION=1; tests treat any message as a failure. */
+guint heed_validation_message_count (void);
+
+/* ---- devices ------------------------------------------------------------------------------ */
+
+typedef struct _HeedDevice HeedDevice;
+
+typedef struct {
+  guint index;
+  char name[VK_MAX_PHYSICAL_DEVICE_NAME_SIZE];
+  VkPhysicalDeviceType type;
+  gboolean has_compute; /* has a queue family with compute */
+} HeedDeviceInfo;
+
+/* Lists the Vulkan physical devices. *chosen receives the index heed_device_new (-1) would
+ * use (HEED_DEVICE honoured). Returns a GArray of HeedDeviceInfo, or NULL with error set. */
+GArray *heed_device_list (guint *chosen, GError **error);
+
+/* Opens a device. index -1 chooses automatically: the HEED_DEVICE environment variable (an index
+ * or a case-insensitive part of the name) when set, else a discrete GPU, then an integrated one,
+ * then any GPU, then a CPU implementation such as lavapipe. */
+HeedDevice *heed_device_new (int index, GError **error);
+
+/* Runs on a device someone else owns (GStreamer's shared device). The handles stay owned by the
+ * caller and must outlive the HeedDevice. When queue_lock is set, every submission to queue
+ * happens between queue_lock and queue_unlock, since other users submit to the same VkQueue.
+ * Only core Vulkan 1.1 features are used, so a device with no optional features enabled works. */
+typedef struct {
+  VkInstance instance;
+  VkPhysicalDevice physical_device;
+  VkDevice device;
+  VkQueue queue;
+  uint32_t queue_family;
+  void (*queue_lock) (void *user_data);
+  void (*queue_unlock) (void *user_data);
+  void *lock_data;
+} HeedDeviceImport;
+
+HeedDevice *heed_device_new_import (const HeedDeviceImport *import, GError **error);
+void heed_device_destroy (HeedDevice **device);
+const char *heed_device_get_name (const HeedDevice *device);
+VkPhysicalDeviceType heed_device_get_type (const HeedDevice *device);
+
+/* ---- models ------------------------------------------------------------------------------- */
+
+typedef struct {
+  guint img_size, patch_size, in_chans;
+  guint grid;         /* patches per side */
+  guint num_patches;  /* grid * grid */
+  guint tokens;       /* num_patches + 1 (the CLS token) */
+  guint dim, depth, num_heads, head_dim, mlp_hidden;
+  guint num_classes;  /* 0 for a head-less backbone */
+  float ln_eps;
+  float mean[3], std[3];
+  char **labels;      /* NULL-terminated, or NULL when the file names none */
+} HeedModelConfig;
+
+typedef struct {
+  float *norm1_w, *norm1_b;
+  float *qkv_w, *qkv_b;   /* [3D][D], q|k|v */
+  float *proj_w, *proj_b; /* [D][D] */
+  float *norm2_w, *norm2_b;
+  float *fc1_w, *fc1_b;   /* [hidden][D] */
+  float *fc2_w, *fc2_b;   /* [D][hidden] */
+} HeedBlockWeights;
+
+/* A loaded model: its configuration and every weight converted to float32 in PyTorch's
+ * layout (Linear weights [out][in], conv weight [D][C][p][p]). Immutable once loaded. */
+typedef struct {
+  HeedModelConfig config;
+  float *cls_token;       /* [D] */
+  float *pos_embed;       /* [tokens][D] */
+  float *patch_w;         /* [D][C*p*p] */
+  float *patch_b;         /* [D] */
+  HeedBlockWeights *blocks;
+  float *norm_w, *norm_b; /* [D] */
+  float *head_w, *head_b; /* [classes][D] and [classes], NULL when head-less */
+  char *source;           /* file path or "<memory>" for messages */
+} HeedModel;
+
+/* Loads a safetensors ViT checkpoint (timm or Hugging Face names; F32, F16 or BF16). The file is
+ * untrusted: every offset, shape and size is checked, and a bad file gives HEED_ERROR_MODEL with
+ * a message that says what is wrong. A config.json beside the file is read for num_heads,
+ * labels and layer_norm_eps when the file's __metadata__ lacks them. */
+HeedModel *heed_model_load (const char *path, GError **error);
+/* The same from memory; config_json may be NULL. The bytes are copied as needed. */
+HeedModel *heed_model_load_from_data (const guint8 *data, gsize size, const char *config_json,
+                                      const char *name, GError **error);
+/* A model with seeded random weights of the given shape, for benchmarks and tests. */
+HeedModel *heed_model_new_random (const HeedModelConfig *shape, guint32 seed, GError **error);
+/* Writes the model as F32 safetensors with timm names and its config as __metadata__. */
+gboolean heed_model_save (const HeedModel *model, const char *path, GError **error);
+void heed_model_destroy (HeedModel **model);
+
+/* Multiply-adds x2 of one forward pass. */
+double heed_model_flops (const HeedModelConfig *config);
+
+/* ---- the ViT runner ---------------------------------------------------------------------- */
+
+typedef struct _HeedVit HeedVit;
+
+typedef struct {
+  gboolean layer_attention; /* keep every layer's head-averaged attention (for rollout) */
+  gboolean profile;         /* time every dispatch with timestamp queries */
+} HeedVitOptions;
+
+/* Results of the last heed_vit_run, owned by the runner and valid until the next run. */
+typedef struct {
+  const float *logits;          /* [num_classes], NULL when head-less */
+  const float *embedding;       /* [dim]: the final-norm CLS token */
+  const float *cls_attention;   /* [num_patches]: last layer's CLS row over patches, heads averaged */
+  const float *cls_attention_heads; /* [heads][tokens]: last layer's CLS row per head */
+  const float *layer_attention; /* [depth][tokens][tokens], heads averaged; NULL unless asked */
+} HeedVitOutput;
+
+typedef struct {
+  const char *name;     /* op instance, e.g. "blocks.3.fc1" */
+  const char *kind;     /* op family: patch_embed, layernorm, qkv, attention, proj, fc1, fc2, head */
+  double flops;
+  double ms;
+} HeedOpTiming;
+
+/* Uploads the model's weights to the device and records the forward pass once. */
+HeedVit *heed_vit_new (HeedDevice *device, const HeedModel *model, const HeedVitOptions *options,
+                       GError **error);
+/* Runs one forward pass on a float32 NCHW image [in_chans][img_size][img_size], already
+ * normalised. Blocks until the device is done. */
+gboolean heed_vit_run (HeedVit *vit, const float *input, GError **error);
+const HeedVitOutput *heed_vit_get_output (const HeedVit *vit);
+/* Per-dispatch timings of the last run when profiling was asked for; *n receives the count. */
+const HeedOpTiming *heed_vit_get_timings (const HeedVit *vit, guint *n);
+void heed_vit_destroy (HeedVit **vit);
+
+G_END_DECLS
+
+#endif

@@ -1,0 +1,219 @@
+/* Engine internals shared by the engine's own files and its op tests. Not installed. */
+#ifndef HEED_PRIVATE_H
+#define HEED_PRIVATE_H
+
+#include "heed-engine.h"
+
+G_BEGIN_DECLS
+
+const char *heed_vk_result_name (VkResult r);
+void heed_log (HeedLogLevel level, const char *format, ...) G_GNUC_PRINTF (2, 3);
+
+/* Checks a Vulkan call; on failure sets *error naming the call, its VkResult and the place,
+ * and jumps to the function's single `error:` label. */
+#define HEED_VK(fn, args) HEED_VK_RESULT (#fn, fn args)
+/* The same for a VkResult already in hand (a call made under a lock). */
+#define HEED_VK_RESULT(fn_name, result)                                                      \
+  do {                                                                                       \
+    VkResult heed_vk_r_ = (result);                                                          \
+    if (heed_vk_r_ != VK_SUCCESS) {                                                          \
+      g_set_error (error, HEED_ERROR, HEED_ERROR_VULKAN, "%s failed: %s (%s:%d)", fn_name,    \
+                   heed_vk_result_name (heed_vk_r_), __FILE__, __LINE__);                     \
+      goto error;                                                                            \
+    }                                                                                        \
+  } while (0)
+
+/* ---- device ---- */
+
+typedef enum {
+  HEED_SHADER_GEMM,
+  HEED_SHADER_LAYERNORM,
+  HEED_SHADER_SOFTMAX,
+  HEED_SHADER_PATCHIFY,
+  HEED_SHADER_TOKENS_INIT,
+  HEED_SHADER_QKV_SPLIT,
+  HEED_SHADER_HEAD_MEAN,
+  HEED_SHADER_COUNT,
+} HeedShaderId;
+
+typedef struct {
+  const char *name;
+  const uint32_t *code;
+  gsize size;
+  guint n_bindings;
+  guint push_size;
+} HeedShaderInfo;
+
+const HeedShaderInfo *heed_shader_info (HeedShaderId id);
+
+typedef struct {
+  VkPipeline pipeline;
+  VkPipelineLayout layout;
+  VkDescriptorSetLayout set_layout;
+  const HeedShaderInfo *shader;
+  guint local_size;
+} HeedPipeline;
+
+struct _HeedDevice {
+  VkInstance instance;
+  VkPhysicalDevice physical_device;
+  VkDevice device;
+  VkQueue queue;
+  uint32_t queue_family;
+  gboolean owned; /* instance and device were created by us */
+  VkDebugUtilsMessengerEXT messenger;
+  VkPhysicalDeviceProperties props;
+  VkPhysicalDeviceMemoryProperties mem_props;
+
+  void (*queue_lock) (void *user_data);
+  void (*queue_unlock) (void *user_data);
+  void *lock_data;
+  GMutex queue_mutex; /* guards queue when we own it */
+
+  VkCommandPool command_pool;
+  GMutex command_mutex;
+
+  GMutex pipeline_mutex;
+  GHashTable *pipelines; /* key: shader | specialization << 8 -> HeedPipeline */
+
+  /* GEMM tiling, chosen per device: rows per tile, and lanes per workgroup along N. */
+  guint gemm_tm, gemm_tn, gemm_lanes;
+  guint small_lanes; /* workgroup size of the element-wise kernels */
+  gboolean has_timestamps;
+  double timestamp_period_ns;
+};
+
+/* Rows and columns a GEMM operand must be padded to. */
+static inline guint
+heed_round_up (guint v, guint to)
+{
+  return (v + to - 1) / to * to;
+}
+static inline guint heed_device_row_align (const HeedDevice *d) { return d->gemm_tm; }
+static inline guint heed_device_col_align (const HeedDevice *d) { return d->gemm_lanes * d->gemm_tn; }
+
+HeedPipeline *heed_device_get_pipeline (HeedDevice *device, HeedShaderId shader,
+                                        guint specialization, GError **error);
+void heed_device_lock_queue (HeedDevice *device);
+void heed_device_unlock_queue (HeedDevice *device);
+
+/* ---- buffers ---- */
+
+typedef struct {
+  HeedDevice *device;
+  VkBuffer buffer;
+  VkDeviceMemory memory;
+  VkDeviceSize size;
+  void *mapped; /* non-NULL when host-visible */
+} HeedBuffer;
+
+/* A zero-filled storage buffer of `size` bytes. host_visible buffers are mapped and coherent;
+ * others are device-local where the device has such memory. */
+HeedBuffer *heed_buffer_new (HeedDevice *device, VkDeviceSize size, gboolean host_visible,
+                             GError **error);
+void heed_buffer_destroy (HeedBuffer **buffer);
+/* Copies between host memory and a buffer of any kind (through a staging buffer if needed). */
+gboolean heed_buffer_upload (HeedBuffer *buffer, VkDeviceSize offset, const void *data,
+                             VkDeviceSize size, GError **error);
+gboolean heed_buffer_download (HeedBuffer *buffer, VkDeviceSize offset, void *data,
+                               VkDeviceSize size, GError **error);
+
+/* ---- recording ---- */
+
+/* A command buffer with the descriptor sets of its dispatches, recorded once and submitted
+ * any number of times. */
+typedef struct {
+  HeedDevice *device;
+  VkCommandBuffer cmd;
+  VkDescriptorPool pool;
+  VkFence fence;
+  VkQueryPool queries;
+  guint max_dispatches;
+  GArray *timings; /* HeedOpTiming per dispatch */
+  GPtrArray *names; /* owns the timings' op names */
+  gboolean profile;
+} HeedRecorder;
+
+HeedRecorder *heed_recorder_new (HeedDevice *device, guint max_dispatches, gboolean profile,
+                                 GError **error);
+void heed_recorder_destroy (HeedRecorder **rec);
+gboolean heed_recorder_dispatch (HeedRecorder *rec, HeedShaderId shader, guint specialization,
+                                 HeedBuffer *const *bindings, const void *push, guint push_size,
+                                 guint groups_x, guint groups_y, guint groups_z, const char *name,
+                                 const char *kind, double flops, GError **error);
+gboolean heed_recorder_end (HeedRecorder *rec, GError **error);
+/* Submits, waits, and fills the timings when profiling. */
+gboolean heed_recorder_submit (HeedRecorder *rec, GError **error);
+
+/* ---- ops (ops.c) ----
+ * A matrix operand: float offset, row stride (ld) and stride between batches, in elements. */
+typedef struct {
+  HeedBuffer *buf;
+  guint off, ld, batch;
+} HeedMat;
+
+enum {
+  HEED_EPI_BIAS = 1,
+  HEED_EPI_GELU = 2,
+  HEED_EPI_ACCUMULATE = 4,
+};
+
+/* C = epi(alpha * A.B), batched. A must hold round_up(M, row_align) readable rows and B
+ * round_up(N, col_align) readable columns; only the M x N block of C is written. */
+gboolean heed_op_gemm (HeedRecorder *rec, HeedMat a, HeedMat b, HeedMat c, HeedBuffer *bias,
+                       guint M, guint N, guint K, guint batches, float alpha, guint epilogue,
+                       const char *name, const char *kind, GError **error);
+gboolean heed_op_layernorm (HeedRecorder *rec, HeedMat x, HeedMat y, HeedBuffer *gamma,
+                            HeedBuffer *beta, guint M, guint D, float eps, const char *name,
+                            GError **error);
+gboolean heed_op_softmax (HeedRecorder *rec, HeedMat s, guint M, guint N, guint batches,
+                          const char *name, GError **error);
+gboolean heed_op_patchify (HeedRecorder *rec, HeedBuffer *image, HeedBuffer *patches,
+                           guint channels, guint height, guint width, guint patch,
+                           GError **error);
+gboolean heed_op_tokens_init (HeedRecorder *rec, HeedBuffer *cls, HeedBuffer *pos, HeedBuffer *x,
+                              guint tokens, guint D, GError **error);
+gboolean heed_op_head_mean (HeedRecorder *rec, HeedMat p, HeedBuffer *out, guint out_off,
+                            guint rows, guint N, guint heads, const char *name, GError **error);
+
+/* Multi-head attention over a fused QKV [M][3D] (row stride 3D): writes softmax(QK^T/sqrt(dh))V
+ * into out [M][D] (row stride D) and leaves the probabilities in scores, [H][m_pad][n_pad]. */
+typedef struct {
+  HeedBuffer *q, *kt, *v, *scores; /* scratch, sized by heed_attention_scratch_sizes */
+  guint m_pad, n_pad, v_ld;
+} HeedAttentionScratch;
+
+gboolean heed_attention_scratch_init (HeedDevice *device, HeedAttentionScratch *s, guint M,
+                                      guint D, guint heads, GError **error);
+void heed_attention_scratch_clear (HeedAttentionScratch *s);
+gboolean heed_op_attention (HeedRecorder *rec, HeedAttentionScratch *s, HeedBuffer *qkv,
+                            HeedBuffer *out, guint M, guint D, guint heads, const char *name,
+                            GError **error);
+
+/* ---- plain C references (ref.c): the same maths as the shaders, on host arrays ---- */
+
+float heed_ref_gelu (float x);
+void heed_ref_gemm (const float *a, guint lda, const float *b, guint ldb, float *c, guint ldc,
+                    guint M, guint N, guint K, float alpha, const float *bias, guint epilogue);
+void heed_ref_layernorm (const float *x, guint ldx, float *y, guint ldy, const float *gamma,
+                         const float *beta, guint M, guint D, float eps);
+void heed_ref_softmax (float *s, guint rows, guint N, guint ld);
+void heed_ref_patchify (const float *image, guint channels, guint height, guint width,
+                        guint patch, float *patches);
+/* qkv [M][3D] -> out [M][D]; probs [H][M][M] may be NULL. */
+void heed_ref_attention (const float *qkv, float *out, float *probs, guint M, guint D,
+                         guint heads);
+void heed_ref_head_mean (const float *probs, float *out, guint rows, guint N, guint heads);
+/* The whole forward pass on the CPU. Any output may be NULL. layer_attention is
+ * [depth][tokens][tokens]; cls_attention_heads [heads][tokens]. */
+void heed_ref_vit_forward (const HeedModel *model, const float *input, float *logits,
+                           float *embedding, float *cls_attention_heads, float *layer_attention);
+
+/* ---- number formats (half.c) ---- */
+float heed_f16_to_f32 (uint16_t h);
+uint16_t heed_f32_to_f16 (float f);
+float heed_bf16_to_f32 (uint16_t h);
+
+G_END_DECLS
+
+#endif

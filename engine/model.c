@@ -1,0 +1,769 @@
+/* The safetensors ViT loader (timm and Hugging Face names; F32, F16, BF16), the writer used for
+ * random benchmark models, and the model's FLOP count.
+ *
+ * A model file is untrusted: the header length, every tensor's dtype, shape and byte range are
+ * checked (overflow-safe) before any byte of it is read, and each tensor's shape is checked
+ * against the shape the architecture needs. */
+#include "heed-private.h"
+
+#include <json-glib/json-glib.h>
+#include <math.h>
+#include <string.h>
+
+#define MAX_HEADER_BYTES (100u << 20)
+#define MAX_DIMS 8
+
+static const float imagenet_mean[3] = { 0.485f, 0.456f, 0.406f };
+static const float imagenet_std[3] = { 0.229f, 0.224f, 0.225f };
+
+typedef enum { DT_UNSUPPORTED, DT_F32, DT_F16, DT_BF16 } DType;
+
+typedef struct {
+  char *dtype_name;
+  DType dtype;
+  guint ndim;
+  guint64 shape[MAX_DIMS];
+  guint64 numel;
+  guint64 begin, end; /* within the data section */
+} TensorEntry;
+
+typedef struct {
+  const guint8 *data; /* the data section */
+  guint64 data_size;
+  GHashTable *tensors; /* name -> TensorEntry */
+  JsonObject *metadata; /* may be NULL */
+  JsonObject *config;   /* config.json, may be NULL */
+  const char *source;
+  const char *prefix;   /* "", "vit." or "deit." for Hugging Face names */
+  gboolean hf;
+} Loader;
+
+static void
+entry_free (gpointer p)
+{
+  TensorEntry *e = p;
+  g_free (e->dtype_name);
+  g_free (e);
+}
+
+static gboolean
+model_error (GError **error, const Loader *L, const char *format, ...) G_GNUC_PRINTF (3, 4);
+
+static gboolean
+model_error (GError **error, const Loader *L, const char *format, ...)
+{
+  va_list args;
+  va_start (args, format);
+  char *msg = g_strdup_vprintf (format, args);
+  va_end (args);
+  g_set_error (error, HEED_ERROR, HEED_ERROR_MODEL, "%s: %s", L->source, msg);
+  g_free (msg);
+  return FALSE;
+}
+
+static gboolean
+json_uint (JsonNode *node, guint64 *out)
+{
+  if (!node || !JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_INT64)
+    return FALSE;
+  gint64 v = json_node_get_int (node);
+  if (v < 0)
+    return FALSE;
+  *out = (guint64) v;
+  return TRUE;
+}
+
+static gboolean
+parse_entry (Loader *L, const char *name, JsonNode *node, GError **error)
+{
+  TensorEntry *e;
+  JsonObject *o;
+  JsonArray *shape, *offsets;
+  const char *dtype;
+  guint64 elem_size = 0, bytes;
+
+  if (!JSON_NODE_HOLDS_OBJECT (node))
+    return model_error (error, L, "header entry '%s' is not an object", name);
+  o = json_node_get_object (node);
+  if (!json_object_has_member (o, "dtype") || !json_object_has_member (o, "shape") ||
+      !json_object_has_member (o, "data_offsets"))
+    return model_error (error, L, "tensor '%s' lacks dtype, shape or data_offsets", name);
+  JsonNode *dn = json_object_get_member (o, "dtype");
+  JsonNode *sn = json_object_get_member (o, "shape");
+  JsonNode *on = json_object_get_member (o, "data_offsets");
+  if (!JSON_NODE_HOLDS_VALUE (dn) || json_node_get_value_type (dn) != G_TYPE_STRING)
+    return model_error (error, L, "tensor '%s' has a dtype that is not a string", name);
+  if (!JSON_NODE_HOLDS_ARRAY (sn) || !JSON_NODE_HOLDS_ARRAY (on))
+    return model_error (error, L, "tensor '%s' has a shape or data_offsets that is not an array",
+                        name);
+  dtype = json_node_get_string (dn);
+  shape = json_node_get_array (sn);
+  offsets = json_node_get_array (on);
+
+  e = g_new0 (TensorEntry, 1);
+  e->dtype_name = g_strdup (dtype);
+  if (strcmp (dtype, "F32") == 0)
+    e->dtype = DT_F32, elem_size = 4;
+  else if (strcmp (dtype, "F16") == 0)
+    e->dtype = DT_F16, elem_size = 2;
+  else if (strcmp (dtype, "BF16") == 0)
+    e->dtype = DT_BF16, elem_size = 2;
+  else if (strcmp (dtype, "F64") == 0 || strcmp (dtype, "I64") == 0 ||
+           strcmp (dtype, "U64") == 0)
+    elem_size = 8; /* allowed in the file (e.g. counters), refused if a weight uses it */
+  else if (strcmp (dtype, "I32") == 0 || strcmp (dtype, "U32") == 0)
+    elem_size = 4;
+  else if (strcmp (dtype, "I16") == 0 || strcmp (dtype, "U16") == 0)
+    elem_size = 2;
+  else if (strcmp (dtype, "I8") == 0 || strcmp (dtype, "U8") == 0 ||
+           strcmp (dtype, "BOOL") == 0 || g_str_has_prefix (dtype, "F8"))
+    elem_size = 1;
+  else {
+    entry_free (e);
+    return model_error (error, L, "tensor '%s' has unknown dtype '%s'", name, dtype);
+  }
+
+  e->ndim = json_array_get_length (shape);
+  if (e->ndim > MAX_DIMS) {
+    entry_free (e);
+    return model_error (error, L, "tensor '%s' has %u dimensions (at most %d)", name,
+                        json_array_get_length (shape), MAX_DIMS);
+  }
+  e->numel = 1;
+  for (guint i = 0; i < e->ndim; i++) {
+    if (!json_uint (json_array_get_element (shape, i), &e->shape[i])) {
+      entry_free (e);
+      return model_error (error, L, "tensor '%s' has a shape entry that is not a non-negative "
+                          "integer", name);
+    }
+    if (e->shape[i] != 0 && e->numel > G_MAXUINT64 / e->shape[i]) {
+      entry_free (e);
+      return model_error (error, L, "tensor '%s' has a shape whose element count overflows",
+                          name);
+    }
+    e->numel *= e->shape[i];
+  }
+  if (json_array_get_length (offsets) != 2 ||
+      !json_uint (json_array_get_element (offsets, 0), &e->begin) ||
+      !json_uint (json_array_get_element (offsets, 1), &e->end)) {
+    entry_free (e);
+    return model_error (error, L, "tensor '%s' needs data_offsets [begin, end] of non-negative "
+                        "integers", name);
+  }
+  if (e->numel > G_MAXUINT64 / elem_size) {
+    entry_free (e);
+    return model_error (error, L, "tensor '%s' is too large", name);
+  }
+  bytes = e->numel * elem_size;
+  if (e->begin > e->end || e->end > L->data_size) {
+    entry_free (e);
+    return model_error (error, L, "tensor '%s' has data_offsets [%" G_GUINT64_FORMAT
+                        ", %" G_GUINT64_FORMAT "] outside the %" G_GUINT64_FORMAT
+                        "-byte data section (file truncated?)", name, e->begin, e->end,
+                        L->data_size);
+  }
+  if (e->end - e->begin != bytes) {
+    entry_free (e);
+    return model_error (error, L, "tensor '%s' holds %" G_GUINT64_FORMAT " bytes but its shape "
+                        "and dtype %s need %" G_GUINT64_FORMAT, name, e->end - e->begin, dtype,
+                        bytes);
+  }
+  g_hash_table_insert (L->tensors, g_strdup (name), e);
+  return TRUE;
+}
+
+static JsonParser *
+parse_json (const char *text, gsize len, const Loader *L, const char *what, GError **error)
+{
+  JsonParser *parser = json_parser_new ();
+  GError *jerr = NULL;
+  if (!json_parser_load_from_data (parser, text, (gssize) len, &jerr)) {
+    model_error (error, L, "%s is not valid JSON: %s", what, jerr->message);
+    g_error_free (jerr);
+    g_object_unref (parser);
+    return NULL;
+  }
+  if (!JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser))) {
+    model_error (error, L, "%s is not a JSON object", what);
+    g_object_unref (parser);
+    return NULL;
+  }
+  return parser;
+}
+
+static TensorEntry *
+find (const Loader *L, const char *name)
+{
+  return g_hash_table_lookup (L->tensors, name);
+}
+
+/* Hugging Face names, with the detected prefix ("vit." for ViTForImageClassification). */
+static char *
+hf_name (const Loader *L, const char *suffix)
+{
+  return g_strconcat (L->prefix, suffix, NULL);
+}
+
+/* Converts tensor `name` to float32 after checking its shape equals `shape` (ndim entries;
+ * leading 1s in the file are accepted, as timm stores cls_token as [1, 1, D]). */
+static float *
+take (const Loader *L, const char *name, guint ndim, const guint64 *shape, GError **error)
+{
+  TensorEntry *e = find (L, name);
+  guint lead;
+  if (!e) {
+    model_error (error, L, "tensor '%s' is missing", name);
+    return NULL;
+  }
+  if (e->ndim < ndim)
+    goto bad_shape;
+  lead = e->ndim - ndim;
+  for (guint i = 0; i < lead; i++)
+    if (e->shape[i] != 1)
+      goto bad_shape;
+  for (guint i = 0; i < ndim; i++)
+    if (e->shape[lead + i] != shape[i])
+      goto bad_shape;
+  if (e->dtype == DT_UNSUPPORTED) {
+    model_error (error, L, "tensor '%s' has dtype %s; weights must be F32, F16 or BF16", name,
+                 e->dtype_name);
+    return NULL;
+  }
+  {
+    float *out = g_try_new (float, MAX (e->numel, 1));
+    const guint8 *src = L->data + e->begin;
+    if (!out) {
+      model_error (error, L, "out of memory for tensor '%s'", name);
+      return NULL;
+    }
+    for (guint64 i = 0; i < e->numel; i++) {
+      uint16_t h;
+      switch (e->dtype) {
+      case DT_F32:
+        memcpy (&out[i], src + 4 * i, 4);
+        break;
+      case DT_F16:
+        memcpy (&h, src + 2 * i, 2);
+        out[i] = heed_f16_to_f32 (h);
+        break;
+      default:
+        memcpy (&h, src + 2 * i, 2);
+        out[i] = heed_bf16_to_f32 (h);
+        break;
+      }
+    }
+    return out;
+  }
+bad_shape : {
+  GString *have = g_string_new ("[");
+  GString *want = g_string_new ("[");
+  for (guint i = 0; i < e->ndim; i++)
+    g_string_append_printf (have, "%s%" G_GUINT64_FORMAT, i ? ", " : "", e->shape[i]);
+  for (guint i = 0; i < ndim; i++)
+    g_string_append_printf (want, "%s%" G_GUINT64_FORMAT, i ? ", " : "", shape[i]);
+  model_error (error, L, "tensor '%s' has shape %s], expected %s]", name, have->str, want->str);
+  g_string_free (have, TRUE);
+  g_string_free (want, TRUE);
+  return NULL;
+}
+}
+
+/* Like take(), but a missing tensor gives zeros (timm's qkv_bias=False). */
+static float *
+take_or_zero (const Loader *L, const char *name, guint64 n, GError **error)
+{
+  if (!find (L, name))
+    return g_new0 (float, n);
+  return take (L, name, 1, &n, error);
+}
+
+/* A metadata or config value as a string: metadata values are strings by the format's rules,
+ * config.json values are JSON. */
+static const char *
+meta_string (const Loader *L, const char *key)
+{
+  if (!L->metadata || !json_object_has_member (L->metadata, key))
+    return NULL;
+  JsonNode *n = json_object_get_member (L->metadata, key);
+  if (!JSON_NODE_HOLDS_VALUE (n) || json_node_get_value_type (n) != G_TYPE_STRING)
+    return NULL;
+  return json_node_get_string (n);
+}
+
+static gboolean
+meta_uint (const Loader *L, const char *key, guint *out, GError **error)
+{
+  const char *s = meta_string (L, key);
+  guint64 v;
+  if (!s)
+    return TRUE;
+  if (!g_ascii_string_to_unsigned (s, 10, 1, 1u << 20, &v, NULL))
+    return model_error (error, L, "__metadata__ %s='%s' is not a positive integer", key, s);
+  *out = (guint) v;
+  return TRUE;
+}
+
+static gboolean
+config_uint (const Loader *L, const char *key, guint *out)
+{
+  guint64 v;
+  if (!L->config || !json_object_has_member (L->config, key) ||
+      !json_uint (json_object_get_member (L->config, key), &v) || v == 0 || v > (1u << 20))
+    return FALSE;
+  *out = (guint) v;
+  return TRUE;
+}
+
+static gboolean
+meta_triple (const Loader *L, const char *key, float out[3], GError **error)
+{
+  const char *s = meta_string (L, key);
+  JsonParser *p;
+  JsonArray *a;
+  if (!s)
+    return TRUE;
+  p = json_parser_new ();
+  if (!json_parser_load_from_data (p, s, -1, NULL) ||
+      !JSON_NODE_HOLDS_ARRAY (json_parser_get_root (p)) ||
+      json_array_get_length (a = json_node_get_array (json_parser_get_root (p))) != 3) {
+    g_object_unref (p);
+    return model_error (error, L, "__metadata__ %s must be a JSON array of 3 numbers", key);
+  }
+  for (guint i = 0; i < 3; i++) {
+    JsonNode *n = json_array_get_element (a, i);
+    if (!JSON_NODE_HOLDS_VALUE (n) || (json_node_get_value_type (n) != G_TYPE_DOUBLE &&
+                                       json_node_get_value_type (n) != G_TYPE_INT64)) {
+      g_object_unref (p);
+      return model_error (error, L, "__metadata__ %s must be a JSON array of 3 numbers", key);
+    }
+    out[i] = (float) json_node_get_double (n);
+  }
+  g_object_unref (p);
+  return TRUE;
+}
+
+/* Labels from __metadata__ "labels" (a JSON array) or config.json "id2label". */
+static gboolean
+read_labels (const Loader *L, HeedModelConfig *c, GError **error)
+{
+  const char *s = meta_string (L, "labels");
+  GPtrArray *labels = g_ptr_array_new_with_free_func (g_free);
+
+  if (s) {
+    JsonParser *p = json_parser_new ();
+    JsonArray *a;
+    if (!json_parser_load_from_data (p, s, -1, NULL) ||
+        !JSON_NODE_HOLDS_ARRAY (json_parser_get_root (p))) {
+      g_object_unref (p);
+      g_ptr_array_free (labels, TRUE);
+      return model_error (error, L, "__metadata__ labels must be a JSON array of strings");
+    }
+    a = json_node_get_array (json_parser_get_root (p));
+    for (guint i = 0; i < json_array_get_length (a); i++) {
+      JsonNode *n = json_array_get_element (a, i);
+      if (!JSON_NODE_HOLDS_VALUE (n) || json_node_get_value_type (n) != G_TYPE_STRING) {
+        g_object_unref (p);
+        g_ptr_array_free (labels, TRUE);
+        return model_error (error, L, "__metadata__ labels must be a JSON array of strings");
+      }
+      g_ptr_array_add (labels, g_strdup (json_node_get_string (n)));
+    }
+    g_object_unref (p);
+  } else if (L->config && json_object_has_member (L->config, "id2label") &&
+             JSON_NODE_HOLDS_OBJECT (json_object_get_member (L->config, "id2label"))) {
+    JsonObject *o = json_object_get_object_member (L->config, "id2label");
+    guint n = json_object_get_size (o);
+    for (guint i = 0; i < n; i++) {
+      char key[16];
+      g_snprintf (key, sizeof key, "%u", i);
+      JsonNode *v = json_object_get_member (o, key);
+      if (!v || !JSON_NODE_HOLDS_VALUE (v) || json_node_get_value_type (v) != G_TYPE_STRING)
+        break;
+      g_ptr_array_add (labels, g_strdup (json_node_get_string (v)));
+    }
+  }
+  if (labels->len > 0 && labels->len != c->num_classes) {
+    heed_log (HEED_LOG_WARNING, "%s: %u labels for %u classes; ignoring the labels", L->source,
+              labels->len, c->num_classes);
+    g_ptr_array_set_size (labels, 0);
+  }
+  if (labels->len > 0) {
+    g_ptr_array_set_free_func (labels, NULL);
+    g_ptr_array_add (labels, NULL);
+    c->labels = (char **) g_ptr_array_free (labels, FALSE);
+  } else {
+    g_ptr_array_free (labels, TRUE);
+  }
+  return TRUE;
+}
+
+static gboolean
+read_config (Loader *L, HeedModel *m, GError **error)
+{
+  HeedModelConfig *c = &m->config;
+  const char *bad[] = { "dist_token", "reg_token", "fc_norm.weight", "blocks.0.ls1.gamma",
+                        "head_dist.weight", "distillation_token" };
+  char *name;
+  TensorEntry *e;
+
+  for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
+    if (find (L, bad[i]))
+      return model_error (error, L, "unsupported ViT variant: it has '%s' (heed runs plain "
+                          "CLS-token ViTs)", bad[i]);
+
+  if (find (L, "patch_embed.proj.weight")) {
+    L->hf = FALSE;
+  } else {
+    const char *prefixes[] = { "vit.", "", "deit." };
+    for (guint i = 0; i < G_N_ELEMENTS (prefixes) && !L->hf; i++) {
+      L->prefix = prefixes[i];
+      name = hf_name (L, "embeddings.patch_embeddings.projection.weight");
+      L->hf = find (L, name) != NULL;
+      g_free (name);
+    }
+    if (!L->hf)
+      return model_error (error, L, "not a ViT checkpoint: neither timm's "
+                          "'patch_embed.proj.weight' nor Hugging Face's "
+                          "'embeddings.patch_embeddings.projection.weight' is present");
+  }
+
+  name = L->hf ? hf_name (L, "embeddings.patch_embeddings.projection.weight")
+               : g_strdup ("patch_embed.proj.weight");
+  e = find (L, name);
+  g_free (name);
+  if (e->ndim != 4 || e->shape[2] != e->shape[3] || e->shape[0] == 0 || e->shape[2] == 0 ||
+      e->shape[0] > 65536 || e->shape[2] > 1024)
+    return model_error (error, L, "patch embedding weight must be [dim, channels, patch, patch]");
+  if (e->shape[1] != 3)
+    return model_error (error, L, "patch embedding takes %" G_GUINT64_FORMAT " channels; heed "
+                        "models take 3 (RGB)", e->shape[1]);
+  c->dim = (guint) e->shape[0];
+  c->in_chans = 3;
+  c->patch_size = (guint) e->shape[2];
+
+  name = L->hf ? hf_name (L, "embeddings.position_embeddings") : g_strdup ("pos_embed");
+  e = find (L, name);
+  g_free (name);
+  if (!e || e->ndim != 3 || e->shape[0] != 1 || e->shape[2] != c->dim || e->shape[1] < 2)
+    return model_error (error, L, "position embedding must be [1, tokens, %u]", c->dim);
+  c->tokens = (guint) MIN (e->shape[1], G_MAXUINT);
+  c->num_patches = c->tokens - 1;
+  c->grid = (guint) sqrt ((double) c->num_patches);
+  while (c->grid * c->grid < c->num_patches)
+    c->grid++;
+  if (c->grid * c->grid != c->num_patches || c->grid > 1024)
+    return model_error (error, L, "position embedding has %u patch tokens, not a square grid "
+                        "(or it has no CLS token)", c->num_patches);
+  c->img_size = c->grid * c->patch_size;
+  guint img = c->img_size, patch = c->patch_size;
+  if (!meta_uint (L, "img_size", &img, error) || !meta_uint (L, "patch_size", &patch, error))
+    return FALSE;
+  if (img != c->img_size || patch != c->patch_size)
+    return model_error (error, L, "__metadata__ img_size %u / patch_size %u disagree with the "
+                        "weights (patch %u, %u x %u patches)", img, patch, c->patch_size,
+                        c->grid, c->grid);
+
+  for (c->depth = 0;; c->depth++) {
+    char *n = L->hf ? g_strdup_printf ("%sencoder.layer.%u.layernorm_before.weight", L->prefix,
+                                       c->depth)
+                    : g_strdup_printf ("blocks.%u.norm1.weight", c->depth);
+    gboolean has = find (L, n) != NULL;
+    g_free (n);
+    if (!has)
+      break;
+    if (c->depth >= 1000)
+      return model_error (error, L, "too many blocks");
+  }
+  if (c->depth == 0)
+    return model_error (error, L, "no transformer blocks found");
+
+  name = L->hf ? hf_name (L, "encoder.layer.0.intermediate.dense.weight")
+               : g_strdup ("blocks.0.mlp.fc1.weight");
+  e = find (L, name);
+  if (!e || e->ndim != 2 || e->shape[1] != c->dim || e->shape[0] == 0 ||
+      e->shape[0] > 1u << 20) {
+    model_error (error, L, "'%s' must be [hidden, %u]", name, c->dim);
+    g_free (name);
+    return FALSE;
+  }
+  g_free (name);
+  c->mlp_hidden = (guint) e->shape[0];
+
+  /* Heads: __metadata__, then config.json, then timm's dim/64 convention. */
+  c->num_heads = 0;
+  if (!meta_uint (L, "num_heads", &c->num_heads, error))
+    return FALSE;
+  if (!c->num_heads && !config_uint (L, "num_heads", &c->num_heads))
+    config_uint (L, "num_attention_heads", &c->num_heads);
+  if (!c->num_heads) {
+    if (c->dim % 64)
+      return model_error (error, L, "dim %u is not a multiple of 64: give num_heads in "
+                          "__metadata__ or config.json", c->dim);
+    c->num_heads = c->dim / 64;
+  }
+  if (c->dim % c->num_heads)
+    return model_error (error, L, "num_heads %u does not divide dim %u", c->num_heads, c->dim);
+  c->head_dim = c->dim / c->num_heads;
+
+  name = L->hf ? g_strdup ("classifier.weight") : g_strdup ("head.weight");
+  e = find (L, name);
+  g_free (name);
+  c->num_classes = 0;
+  if (e) {
+    if (e->ndim != 2 || e->shape[1] != c->dim || e->shape[0] > 1u << 20)
+      return model_error (error, L, "classification head must be [classes, %u]", c->dim);
+    c->num_classes = (guint) e->shape[0];
+  }
+
+  c->ln_eps = 1e-6f;
+  if (L->config && json_object_has_member (L->config, "layer_norm_eps")) {
+    JsonNode *n = json_object_get_member (L->config, "layer_norm_eps");
+    if (JSON_NODE_HOLDS_VALUE (n) && (json_node_get_value_type (n) == G_TYPE_DOUBLE ||
+                                      json_node_get_value_type (n) == G_TYPE_INT64))
+      c->ln_eps = (float) json_node_get_double (n);
+  }
+  memcpy (c->mean, imagenet_mean, sizeof c->mean);
+  memcpy (c->std, imagenet_std, sizeof c->std);
+  if (!meta_triple (L, "mean", c->mean, error) || !meta_triple (L, "std", c->std, error))
+    return FALSE;
+  for (guint i = 0; i < 3; i++)
+    if (!(c->std[i] > 0.0f))
+      return model_error (error, L, "__metadata__ std must be positive");
+  return read_labels (L, c, error);
+}
+
+/* Concatenates Hugging Face's separate query/key/value into timm's fused qkv. */
+static float *
+take_hf_qkv (const Loader *L, guint layer, const char *what, guint D, gboolean bias,
+             GError **error)
+{
+  const char *parts[3] = { "query", "key", "value" };
+  guint64 shape[2] = { D, D };
+  gsize n = bias ? D : (gsize) D * D;
+  float *out = g_new (float, 3 * n);
+  for (guint i = 0; i < 3; i++) {
+    char *name = g_strdup_printf ("%sencoder.layer.%u.attention.attention.%s.%s", L->prefix,
+                                  layer, parts[i], what);
+    float *t = bias ? take_or_zero (L, name, D, error) : take (L, name, 2, shape, error);
+    g_free (name);
+    if (!t) {
+      g_free (out);
+      return NULL;
+    }
+    memcpy (out + i * n, t, n * sizeof (float));
+    g_free (t);
+  }
+  return out;
+}
+
+static gboolean
+read_weights (const Loader *L, HeedModel *m, GError **error)
+{
+  const HeedModelConfig *c = &m->config;
+  guint64 D = c->dim, Hd = c->mlp_hidden, T = c->tokens, p = c->patch_size;
+  guint64 s_d[1] = { D }, s_pos[2] = { T, D }, s_patch[4] = { D, 3, p, p };
+  guint64 s_qkv[2] = { 3 * D, D }, s_dd[2] = { D, D }, s_fc1[2] = { Hd, D }, s_fc2[2] = { D, Hd };
+  guint64 s_head[2] = { c->num_classes, D };
+  const char *pre = L->prefix;
+
+#define TAKE(dst, timm_name, hf_suffix, nd, shape)                                         \
+  do {                                                                                     \
+    char *n_ = L->hf ? g_strdup_printf ("%s%s", pre, hf_suffix) : g_strdup (timm_name);    \
+    dst = take (L, n_, nd, shape, error);                                                  \
+    g_free (n_);                                                                           \
+    if (!dst)                                                                              \
+      return FALSE;                                                                        \
+  } while (0)
+
+  TAKE (m->cls_token, "cls_token", "embeddings.cls_token", 1, s_d);
+  TAKE (m->pos_embed, "pos_embed", "embeddings.position_embeddings", 2, s_pos);
+  TAKE (m->patch_w, "patch_embed.proj.weight", "embeddings.patch_embeddings.projection.weight",
+        4, s_patch);
+  TAKE (m->patch_b, "patch_embed.proj.bias", "embeddings.patch_embeddings.projection.bias", 1,
+        s_d);
+  TAKE (m->norm_w, "norm.weight", "layernorm.weight", 1, s_d);
+  TAKE (m->norm_b, "norm.bias", "layernorm.bias", 1, s_d);
+
+  m->blocks = g_new0 (HeedBlockWeights, c->depth);
+  for (guint l = 0; l < c->depth; l++) {
+    HeedBlockWeights *b = &m->blocks[l];
+    char timm[96], hf[96];
+#define BLOCK(dst, t, h, nd, shape)                                                        \
+  do {                                                                                     \
+    g_snprintf (timm, sizeof timm, "blocks.%u.%s", l, t);                                  \
+    g_snprintf (hf, sizeof hf, "encoder.layer.%u.%s", l, h);                               \
+    TAKE (dst, timm, hf, nd, shape);                                                       \
+  } while (0)
+    BLOCK (b->norm1_w, "norm1.weight", "layernorm_before.weight", 1, s_d);
+    BLOCK (b->norm1_b, "norm1.bias", "layernorm_before.bias", 1, s_d);
+    BLOCK (b->proj_w, "attn.proj.weight", "attention.output.dense.weight", 2, s_dd);
+    BLOCK (b->proj_b, "attn.proj.bias", "attention.output.dense.bias", 1, s_d);
+    BLOCK (b->norm2_w, "norm2.weight", "layernorm_after.weight", 1, s_d);
+    BLOCK (b->norm2_b, "norm2.bias", "layernorm_after.bias", 1, s_d);
+    BLOCK (b->fc1_w, "mlp.fc1.weight", "intermediate.dense.weight", 2, s_fc1);
+    BLOCK (b->fc1_b, "mlp.fc1.bias", "intermediate.dense.bias", 1, (guint64[]){ Hd });
+    BLOCK (b->fc2_w, "mlp.fc2.weight", "output.dense.weight", 2, s_fc2);
+    BLOCK (b->fc2_b, "mlp.fc2.bias", "output.dense.bias", 1, s_d);
+#undef BLOCK
+    if (L->hf) {
+      b->qkv_w = take_hf_qkv (L, l, "weight", c->dim, FALSE, error);
+      b->qkv_b = b->qkv_w ? take_hf_qkv (L, l, "bias", c->dim, TRUE, error) : NULL;
+    } else {
+      g_snprintf (timm, sizeof timm, "blocks.%u.attn.qkv.weight", l);
+      b->qkv_w = take (L, timm, 2, s_qkv, error);
+      g_snprintf (timm, sizeof timm, "blocks.%u.attn.qkv.bias", l);
+      b->qkv_b = b->qkv_w ? take_or_zero (L, timm, 3 * D, error) : NULL;
+    }
+    if (!b->qkv_b)
+      return FALSE;
+  }
+  if (c->num_classes) {
+    const char *hw = L->hf ? "classifier.weight" : "head.weight";
+    const char *hb = L->hf ? "classifier.bias" : "head.bias";
+    m->head_w = take (L, hw, 2, s_head, error);
+    m->head_b = m->head_w ? take_or_zero (L, hb, c->num_classes, error) : NULL;
+    if (!m->head_b)
+      return FALSE;
+  }
+#undef TAKE
+  return TRUE;
+}
+
+HeedModel *
+heed_model_load_from_data (const guint8 *data, gsize size, const char *config_json,
+                           const char *name, GError **error)
+{
+  Loader L = { .source = name ? name : "<memory>", .prefix = "" };
+  JsonParser *header = NULL, *config = NULL;
+  HeedModel *m = NULL;
+  guint64 header_len;
+  JsonObject *root;
+  GList *members = NULL;
+
+  if (size < 8) {
+    model_error (error, &L, "too short to be a safetensors file (%" G_GSIZE_FORMAT " bytes)",
+                 size);
+    return NULL;
+  }
+  memcpy (&header_len, data, 8);
+  header_len = GUINT64_FROM_LE (header_len);
+  if (header_len > size - 8 || header_len > MAX_HEADER_BYTES || header_len < 2) {
+    model_error (error, &L, "header length %" G_GUINT64_FORMAT " does not fit the %" G_GSIZE_FORMAT
+                 "-byte file: not a safetensors file, or truncated", header_len, size);
+    return NULL;
+  }
+  L.data = data + 8 + header_len;
+  L.data_size = size - 8 - header_len;
+  L.tensors = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, entry_free);
+
+  header = parse_json ((const char *) data + 8, header_len, &L, "the header", error);
+  if (!header)
+    goto out;
+  if (config_json) {
+    config = parse_json (config_json, strlen (config_json), &L, "config.json", error);
+    if (!config)
+      goto out;
+    L.config = json_node_get_object (json_parser_get_root (config));
+  }
+  root = json_node_get_object (json_parser_get_root (header));
+  members = json_object_get_members (root);
+  for (GList *it = members; it; it = it->next) {
+    const char *key = it->data;
+    JsonNode *node = json_object_get_member (root, key);
+    if (strcmp (key, "__metadata__") == 0) {
+      if (!JSON_NODE_HOLDS_OBJECT (node)) {
+        model_error (error, &L, "__metadata__ is not an object");
+        goto out;
+      }
+      L.metadata = json_node_get_object (node);
+    } else if (!parse_entry (&L, key, node, error)) {
+      goto out;
+    }
+  }
+
+  m = g_new0 (HeedModel, 1);
+  m->source = g_strdup (L.source);
+  if (!read_config (&L, m, error) || !read_weights (&L, m, error))
+    heed_model_destroy (&m);
+
+out:
+  g_list_free (members);
+  g_hash_table_destroy (L.tensors);
+  if (header)
+    g_object_unref (header);
+  if (config)
+    g_object_unref (config);
+  return m;
+}
+
+HeedModel *
+heed_model_load (const char *path, GError **error)
+{
+  GError *ferr = NULL;
+  GMappedFile *file = g_mapped_file_new (path, FALSE, &ferr);
+  char *dir, *config_path, *config = NULL;
+  HeedModel *m;
+
+  if (!file) {
+    g_set_error (error, HEED_ERROR, HEED_ERROR_IO, "cannot read model %s: %s", path,
+                 ferr->message);
+    g_error_free (ferr);
+    return NULL;
+  }
+  dir = g_path_get_dirname (path);
+  config_path = g_build_filename (dir, "config.json", NULL);
+  if (g_file_test (config_path, G_FILE_TEST_IS_REGULAR) &&
+      !g_file_get_contents (config_path, &config, NULL, &ferr)) {
+    g_set_error (error, HEED_ERROR, HEED_ERROR_IO, "cannot read %s: %s", config_path,
+                 ferr->message);
+    g_error_free (ferr);
+    m = NULL;
+  } else {
+    m = heed_model_load_from_data ((const guint8 *) g_mapped_file_get_contents (file),
+                                   g_mapped_file_get_length (file), config, path, error);
+  }
+  g_free (config);
+  g_free (config_path);
+  g_free (dir);
+  g_mapped_file_unref (file);
+  return m;
+}
+
+void
+heed_model_destroy (HeedModel **model)
+{
+  HeedModel *m = model ? *model : NULL;
+  if (!m)
+    return;
+  if (m->blocks)
+    for (guint l = 0; l < m->config.depth; l++) {
+      HeedBlockWeights *b = &m->blocks[l];
+      float *all[] = { b->norm1_w, b->norm1_b, b->qkv_w, b->qkv_b, b->proj_w, b->proj_b,
+                       b->norm2_w, b->norm2_b, b->fc1_w, b->fc1_b, b->fc2_w, b->fc2_b };
+      for (guint i = 0; i < G_N_ELEMENTS (all); i++)
+        g_free (all[i]);
+    }
+  g_free (m->blocks);
+  g_free (m->cls_token);
+  g_free (m->pos_embed);
+  g_free (m->patch_w);
+  g_free (m->patch_b);
+  g_free (m->norm_w);
+  g_free (m->norm_b);
+  g_free (m->head_w);
+  g_free (m->head_b);
+  g_strfreev (m->config.labels);
+  g_free (m->source);
+  g_free (m);
+  *model = NULL;
+}
+
+double
+heed_model_flops (const HeedModelConfig *c)
+{
+  double T = c->tokens, D = c->dim, Hd = c->mlp_hidden;
+  double patch = 2.0 * c->num_patches * (c->in_chans * c->patch_size * c->patch_size) * D;
+  double block = 2.0 * T * D * 3 * D + 2.0 * 2.0 * T * T * D + 2.0 * T * D * D +
+                 2.0 * 2.0 * T * D * Hd;
+  return patch + c->depth * block + 2.0 * D * c->num_classes;
+}

@@ -1,0 +1,229 @@
+/* Random models of a given shape (benchmarks, tests) and the F32 safetensors writer that hands
+ * them to PyTorch for side-by-side timing. */
+#include "heed-private.h"
+
+#include <json-glib/json-glib.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+static float *
+random_array (GRand *rng, gsize n, double scale, double offset)
+{
+  float *a = g_new (float, n);
+  for (gsize i = 0; i < n; i++)
+    a[i] = (float) (offset + scale * (2.0 * g_rand_double (rng) - 1.0));
+  return a;
+}
+
+HeedModel *
+heed_model_new_random (const HeedModelConfig *shape, guint32 seed, GError **error)
+{
+  HeedModel *m;
+  HeedModelConfig *c;
+  GRand *rng;
+  gsize D, Hd, kp;
+
+  if (!shape->patch_size || !shape->img_size || shape->img_size % shape->patch_size ||
+      !shape->dim || !shape->depth || !shape->num_heads || shape->dim % shape->num_heads ||
+      !shape->mlp_hidden) {
+    g_set_error (error, HEED_ERROR, HEED_ERROR_INVALID,
+                 "random model shape is inconsistent (img %u, patch %u, dim %u, heads %u, "
+                 "depth %u, mlp %u)", shape->img_size, shape->patch_size, shape->dim,
+                 shape->num_heads, shape->depth, shape->mlp_hidden);
+    return NULL;
+  }
+  m = g_new0 (HeedModel, 1);
+  c = &m->config;
+  *c = *shape;
+  c->labels = NULL;
+  c->in_chans = 3;
+  c->grid = c->img_size / c->patch_size;
+  c->num_patches = c->grid * c->grid;
+  c->tokens = c->num_patches + 1;
+  c->head_dim = c->dim / c->num_heads;
+  if (c->ln_eps == 0.0f)
+    c->ln_eps = 1e-6f;
+  if (c->std[0] == 0.0f)
+    for (guint i = 0; i < 3; i++)
+      c->mean[i] = 0.5f, c->std[i] = 0.5f;
+  m->source = g_strdup ("<random>");
+
+  rng = g_rand_new_with_seed (seed);
+  D = c->dim;
+  Hd = c->mlp_hidden;
+  kp = 3 * (gsize) c->patch_size * c->patch_size;
+  m->cls_token = random_array (rng, D, 0.5, 0);
+  m->pos_embed = random_array (rng, c->tokens * D, 0.5, 0);
+  m->patch_w = random_array (rng, D * kp, 1.0 / sqrt ((double) kp), 0);
+  m->patch_b = random_array (rng, D, 0.1, 0);
+  m->blocks = g_new0 (HeedBlockWeights, c->depth);
+  for (guint l = 0; l < c->depth; l++) {
+    HeedBlockWeights *b = &m->blocks[l];
+    b->norm1_w = random_array (rng, D, 0.2, 1.0);
+    b->norm1_b = random_array (rng, D, 0.1, 0);
+    b->qkv_w = random_array (rng, 3 * D * D, 1.0 / sqrt ((double) D), 0);
+    b->qkv_b = random_array (rng, 3 * D, 0.1, 0);
+    b->proj_w = random_array (rng, D * D, 1.0 / sqrt ((double) D), 0);
+    b->proj_b = random_array (rng, D, 0.1, 0);
+    b->norm2_w = random_array (rng, D, 0.2, 1.0);
+    b->norm2_b = random_array (rng, D, 0.1, 0);
+    b->fc1_w = random_array (rng, Hd * D, 1.0 / sqrt ((double) D), 0);
+    b->fc1_b = random_array (rng, Hd, 0.1, 0);
+    b->fc2_w = random_array (rng, D * Hd, 1.0 / sqrt ((double) Hd), 0);
+    b->fc2_b = random_array (rng, D, 0.1, 0);
+  }
+  m->norm_w = random_array (rng, D, 0.2, 1.0);
+  m->norm_b = random_array (rng, D, 0.1, 0);
+  if (c->num_classes) {
+    m->head_w = random_array (rng, c->num_classes * D, 1.0 / sqrt ((double) D), 0);
+    m->head_b = random_array (rng, c->num_classes, 0.1, 0);
+  }
+  g_rand_free (rng);
+  return m;
+}
+
+typedef struct {
+  char *name;
+  const float *data;
+  guint ndim;
+  guint64 shape[4];
+} SaveEntry;
+
+static void
+add_entry (GArray *entries, char *name, const float *data, guint ndim, guint64 d0, guint64 d1,
+           guint64 d2, guint64 d3)
+{
+  SaveEntry e = { name, data, ndim, { d0, d1, d2, d3 } };
+  g_array_append_val (entries, e);
+}
+
+static char *
+triple_json (const float v[3])
+{
+  char a[3][G_ASCII_DTOSTR_BUF_SIZE];
+  for (guint i = 0; i < 3; i++)
+    g_ascii_dtostr (a[i], sizeof a[i], v[i]);
+  return g_strdup_printf ("[%s, %s, %s]", a[0], a[1], a[2]);
+}
+
+gboolean
+heed_model_save (const HeedModel *m, const char *path, GError **error)
+{
+  const HeedModelConfig *c = &m->config;
+  GArray *entries = g_array_new (FALSE, FALSE, sizeof (SaveEntry));
+  guint64 D = c->dim, Hd = c->mlp_hidden, p = c->patch_size;
+  JsonBuilder *jb = json_builder_new ();
+  guint64 offset = 0;
+  gboolean ok = FALSE;
+  FILE *f = NULL;
+  char *header = NULL;
+
+  add_entry (entries, g_strdup ("cls_token"), m->cls_token, 3, 1, 1, D, 0);
+  add_entry (entries, g_strdup ("pos_embed"), m->pos_embed, 3, 1, c->tokens, D, 0);
+  add_entry (entries, g_strdup ("patch_embed.proj.weight"), m->patch_w, 4, D, 3, p, p);
+  add_entry (entries, g_strdup ("patch_embed.proj.bias"), m->patch_b, 1, D, 0, 0, 0);
+  for (guint l = 0; l < c->depth; l++) {
+    const HeedBlockWeights *b = &m->blocks[l];
+#define E(n, data, nd, a0, a1) \
+  add_entry (entries, g_strdup_printf ("blocks.%u." n, l), data, nd, a0, a1, 0, 0)
+    E ("norm1.weight", b->norm1_w, 1, D, 0);
+    E ("norm1.bias", b->norm1_b, 1, D, 0);
+    E ("attn.qkv.weight", b->qkv_w, 2, 3 * D, D);
+    E ("attn.qkv.bias", b->qkv_b, 1, 3 * D, 0);
+    E ("attn.proj.weight", b->proj_w, 2, D, D);
+    E ("attn.proj.bias", b->proj_b, 1, D, 0);
+    E ("norm2.weight", b->norm2_w, 1, D, 0);
+    E ("norm2.bias", b->norm2_b, 1, D, 0);
+    E ("mlp.fc1.weight", b->fc1_w, 2, Hd, D);
+    E ("mlp.fc1.bias", b->fc1_b, 1, Hd, 0);
+    E ("mlp.fc2.weight", b->fc2_w, 2, D, Hd);
+    E ("mlp.fc2.bias", b->fc2_b, 1, D, 0);
+#undef E
+  }
+  add_entry (entries, g_strdup ("norm.weight"), m->norm_w, 1, D, 0, 0, 0);
+  add_entry (entries, g_strdup ("norm.bias"), m->norm_b, 1, D, 0, 0, 0);
+  if (m->head_w) {
+    add_entry (entries, g_strdup ("head.weight"), m->head_w, 2, c->num_classes, D, 0, 0);
+    add_entry (entries, g_strdup ("head.bias"), m->head_b, 1, c->num_classes, 0, 0, 0);
+  }
+
+  json_builder_begin_object (jb);
+  json_builder_set_member_name (jb, "__metadata__");
+  json_builder_begin_object (jb);
+  {
+    char *heads = g_strdup_printf ("%u", c->num_heads), *img = g_strdup_printf ("%u", c->img_size);
+    char *ps = g_strdup_printf ("%u", c->patch_size);
+    char *mean = triple_json (c->mean), *std = triple_json (c->std);
+    const char *kv[][2] = { { "format", "pt" }, { "num_heads", heads }, { "img_size", img },
+                            { "patch_size", ps }, { "mean", mean }, { "std", std } };
+    for (guint i = 0; i < G_N_ELEMENTS (kv); i++) {
+      json_builder_set_member_name (jb, kv[i][0]);
+      json_builder_add_string_value (jb, kv[i][1]);
+    }
+    g_free (heads), g_free (img), g_free (ps), g_free (mean), g_free (std);
+  }
+  json_builder_end_object (jb);
+  for (guint i = 0; i < entries->len; i++) {
+    SaveEntry *e = &g_array_index (entries, SaveEntry, i);
+    guint64 n = 1;
+    json_builder_set_member_name (jb, e->name);
+    json_builder_begin_object (jb);
+    json_builder_set_member_name (jb, "dtype");
+    json_builder_add_string_value (jb, "F32");
+    json_builder_set_member_name (jb, "shape");
+    json_builder_begin_array (jb);
+    for (guint d = 0; d < e->ndim; d++) {
+      json_builder_add_int_value (jb, (gint64) e->shape[d]);
+      n *= e->shape[d];
+    }
+    json_builder_end_array (jb);
+    json_builder_set_member_name (jb, "data_offsets");
+    json_builder_begin_array (jb);
+    json_builder_add_int_value (jb, (gint64) offset);
+    json_builder_add_int_value (jb, (gint64) (offset + 4 * n));
+    json_builder_end_array (jb);
+    json_builder_end_object (jb);
+    offset += 4 * n;
+  }
+  json_builder_end_object (jb);
+  {
+    JsonGenerator *gen = json_generator_new ();
+    JsonNode *root = json_builder_get_root (jb);
+    json_generator_set_root (gen, root);
+    header = json_generator_to_data (gen, NULL);
+    json_node_unref (root);
+    g_object_unref (gen);
+  }
+
+  f = fopen (path, "wb");
+  if (!f) {
+    g_set_error (error, HEED_ERROR, HEED_ERROR_IO, "cannot write %s", path);
+    goto out;
+  }
+  {
+    gsize hlen = strlen (header), padded = (hlen + 7) / 8 * 8;
+    guint64 le = GUINT64_TO_LE ((guint64) padded);
+    fwrite (&le, 8, 1, f);
+    fwrite (header, 1, hlen, f);
+    for (gsize i = hlen; i < padded; i++)
+      fputc (' ', f);
+    for (guint i = 0; i < entries->len; i++) {
+      SaveEntry *e = &g_array_index (entries, SaveEntry, i);
+      guint64 n = 1;
+      for (guint d = 0; d < e->ndim; d++)
+        n *= e->shape[d];
+      fwrite (e->data, 4, n, f); /* safetensors is little-endian, as are heed's targets */
+    }
+  }
+  ok = fclose (f) == 0;
+  if (!ok)
+    g_set_error (error, HEED_ERROR, HEED_ERROR_IO, "cannot write %s", path);
+out:
+  for (guint i = 0; i < entries->len; i++)
+    g_free (g_array_index (entries, SaveEntry, i).name);
+  g_array_unref (entries);
+  g_object_unref (jb);
+  g_free (header);
+  return ok;
+}

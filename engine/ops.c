@@ -1,0 +1,182 @@
+/* The GPU ops: each records one or a few dispatches. Push-constant blocks mirror the shaders'
+ * `Params` blocks field for field. */
+#include "heed-private.h"
+
+#include <math.h>
+
+typedef struct {
+  uint32_t M, N, K, lda, ldb, ldc, a_off, b_off, c_off, a_batch, b_batch, c_batch;
+  float alpha;
+} GemmParams;
+typedef struct {
+  uint32_t M, D, ldx, ldy, x_off, y_off;
+  float eps;
+} LayerNormParams;
+typedef struct {
+  uint32_t rows, M, N, ld, batch;
+} SoftmaxParams;
+typedef struct {
+  uint32_t channels, height, width, patch_size, grid_w, num_patches;
+} PatchifyParams;
+typedef struct {
+  uint32_t tokens, D;
+} TokensInitParams;
+typedef struct {
+  uint32_t M, D, dh, m_pad, ld_kt, ld_v;
+  float scale;
+} QkvSplitParams;
+typedef struct {
+  uint32_t rows, N, heads, ld, batch, p_off, out_off;
+} HeadMeanParams;
+
+_Static_assert (sizeof (GemmParams) <= 128, "push constants are limited to 128 bytes");
+_Static_assert (sizeof (LayerNormParams) <= 128, "push constants are limited to 128 bytes");
+_Static_assert (sizeof (QkvSplitParams) <= 128, "push constants are limited to 128 bytes");
+
+static guint
+groups_for (const HeedRecorder *rec, guint64 items)
+{
+  return (guint) ((items + rec->device->small_lanes - 1) / rec->device->small_lanes);
+}
+
+gboolean
+heed_op_gemm (HeedRecorder *rec, HeedMat a, HeedMat b, HeedMat c, HeedBuffer *bias, guint M,
+              guint N, guint K, guint batches, float alpha, guint epilogue, const char *name,
+              const char *kind, GError **error)
+{
+  const HeedDevice *d = rec->device;
+  GemmParams p = { M, N, K, a.ld, b.ld, c.ld, a.off, b.off, c.off,
+                   a.batch, b.batch, c.batch, alpha };
+  HeedBuffer *bindings[4] = { a.buf, b.buf, c.buf, bias ? bias : c.buf };
+  if (bias)
+    epilogue |= HEED_EPI_BIAS;
+  else
+    epilogue &= ~(guint) HEED_EPI_BIAS;
+  return heed_recorder_dispatch (rec, HEED_SHADER_GEMM, epilogue, bindings, &p, sizeof p,
+                                 heed_round_up (N, heed_device_col_align (d)) /
+                                     heed_device_col_align (d),
+                                 heed_round_up (M, d->gemm_tm) / d->gemm_tm, batches, name, kind,
+                                 2.0 * M * N * K * batches, error);
+}
+
+gboolean
+heed_op_layernorm (HeedRecorder *rec, HeedMat x, HeedMat y, HeedBuffer *gamma, HeedBuffer *beta,
+                   guint M, guint D, float eps, const char *name, GError **error)
+{
+  LayerNormParams p = { M, D, x.ld, y.ld, x.off, y.off, eps };
+  HeedBuffer *bindings[4] = { x.buf, y.buf, gamma, beta };
+  return heed_recorder_dispatch (rec, HEED_SHADER_LAYERNORM, 0, bindings, &p, sizeof p,
+                                 groups_for (rec, M), 1, 1, name, "layernorm", 8.0 * M * D,
+                                 error);
+}
+
+gboolean
+heed_op_softmax (HeedRecorder *rec, HeedMat s, guint M, guint N, guint batches,
+                 const char *name, GError **error)
+{
+  SoftmaxParams p = { M * batches, M, N, s.ld, s.batch };
+  HeedBuffer *bindings[1] = { s.buf };
+  g_return_val_if_fail (s.off == 0, FALSE);
+  return heed_recorder_dispatch (rec, HEED_SHADER_SOFTMAX, 0, bindings, &p, sizeof p,
+                                 groups_for (rec, (guint64) M * batches), 1, 1, name,
+                                 "attention", 4.0 * M * N * batches, error);
+}
+
+gboolean
+heed_op_patchify (HeedRecorder *rec, HeedBuffer *image, HeedBuffer *patches, guint channels,
+                  guint height, guint width, guint patch, GError **error)
+{
+  guint grid_w = width / patch, grid_h = height / patch;
+  PatchifyParams p = { channels, height, width, patch, grid_w, grid_w * grid_h };
+  HeedBuffer *bindings[2] = { image, patches };
+  return heed_recorder_dispatch (rec, HEED_SHADER_PATCHIFY, 0, bindings, &p, sizeof p,
+                                 groups_for (rec, (guint64) p.num_patches * channels * patch *
+                                                      patch),
+                                 1, 1, "patchify", "patch_embed", 0, error);
+}
+
+gboolean
+heed_op_tokens_init (HeedRecorder *rec, HeedBuffer *cls, HeedBuffer *pos, HeedBuffer *x,
+                     guint tokens, guint D, GError **error)
+{
+  TokensInitParams p = { tokens, D };
+  HeedBuffer *bindings[3] = { cls, pos, x };
+  return heed_recorder_dispatch (rec, HEED_SHADER_TOKENS_INIT, 0, bindings, &p, sizeof p,
+                                 groups_for (rec, (guint64) tokens * D), 1, 1, "tokens_init",
+                                 "patch_embed", (double) tokens * D, error);
+}
+
+gboolean
+heed_op_head_mean (HeedRecorder *rec, HeedMat prob, HeedBuffer *out, guint out_off, guint rows,
+                   guint N, guint heads, const char *name, GError **error)
+{
+  HeadMeanParams p = { rows, N, heads, prob.ld, prob.batch, prob.off, out_off };
+  HeedBuffer *bindings[2] = { prob.buf, out };
+  return heed_recorder_dispatch (rec, HEED_SHADER_HEAD_MEAN, 0, bindings, &p, sizeof p,
+                                 groups_for (rec, (guint64) rows * N), 1, 1, name, "attention",
+                                 (double) rows * N * heads, error);
+}
+
+gboolean
+heed_attention_scratch_init (HeedDevice *d, HeedAttentionScratch *s, guint M, guint D,
+                             guint heads, GError **error)
+{
+  guint dh = D / heads;
+  s->m_pad = heed_round_up (M, heed_device_row_align (d));
+  s->n_pad = heed_round_up (M, heed_device_col_align (d));
+  s->v_ld = heed_round_up (dh, heed_device_col_align (d));
+  s->q = heed_buffer_new (d, (VkDeviceSize) heads * s->m_pad * dh * 4, FALSE, error);
+  s->kt = s->q ? heed_buffer_new (d, (VkDeviceSize) heads * dh * s->n_pad * 4, FALSE, error)
+               : NULL;
+  s->v = s->kt ? heed_buffer_new (d, (VkDeviceSize) heads * s->m_pad * s->v_ld * 4, FALSE, error)
+               : NULL;
+  s->scores = s->v ? heed_buffer_new (d, (VkDeviceSize) heads * s->m_pad * s->n_pad * 4, FALSE,
+                                      error)
+                   : NULL;
+  if (!s->scores) {
+    heed_attention_scratch_clear (s);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+void
+heed_attention_scratch_clear (HeedAttentionScratch *s)
+{
+  heed_buffer_destroy (&s->q);
+  heed_buffer_destroy (&s->kt);
+  heed_buffer_destroy (&s->v);
+  heed_buffer_destroy (&s->scores);
+}
+
+/* split heads -> S = Q.K^T (Q pre-scaled) -> row softmax -> O = P.V, written head-interleaved
+ * into out. The scores keep the probabilities for the attention-map outputs. */
+gboolean
+heed_op_attention (HeedRecorder *rec, HeedAttentionScratch *s, HeedBuffer *qkv, HeedBuffer *out,
+                   guint M, guint D, guint heads, const char *name, GError **error)
+{
+  guint dh = D / heads;
+  QkvSplitParams sp = { M, D, dh, s->m_pad, s->n_pad, s->v_ld, 1.0f / sqrtf ((float) dh) };
+  HeedBuffer *split_bindings[4] = { qkv, s->q, s->kt, s->v };
+  char *n_split = g_strdup_printf ("%s.split", name);
+  char *n_qk = g_strdup_printf ("%s.qk", name);
+  char *n_soft = g_strdup_printf ("%s.softmax", name);
+  char *n_pv = g_strdup_printf ("%s.pv", name);
+  HeedMat q = { s->q, 0, dh, s->m_pad * dh };
+  HeedMat kt = { s->kt, 0, s->n_pad, dh * s->n_pad };
+  HeedMat sc = { s->scores, 0, s->n_pad, s->m_pad * s->n_pad };
+  HeedMat v = { s->v, 0, s->v_ld, s->m_pad * s->v_ld };
+  HeedMat o = { out, 0, D, dh };
+  gboolean ok =
+      heed_recorder_dispatch (rec, HEED_SHADER_QKV_SPLIT, 0, split_bindings, &sp, sizeof sp,
+                              groups_for (rec, (guint64) M * 3 * D), 1, 1, n_split, "attention",
+                              0, error) &&
+      heed_op_gemm (rec, q, kt, sc, NULL, M, M, dh, heads, 1.0f, 0, n_qk, "attention", error) &&
+      heed_op_softmax (rec, sc, M, M, heads, n_soft, error) &&
+      heed_op_gemm (rec, sc, v, o, NULL, M, dh, M, heads, 1.0f, 0, n_pv, "attention", error);
+  g_free (n_split);
+  g_free (n_qk);
+  g_free (n_soft);
+  g_free (n_pv);
+  return ok;
+}

@@ -1,0 +1,23 @@
+// Shared helpers for heed's compute shaders.
+#ifndef HEED_COMMON_GLSL
+#define HEED_COMMON_GLSL
+
+// erfc with fractional error below 1.2e-7 (Chebyshev fit, Numerical Recipes 6.2). GLSL has no
+// erf, and the models use exact GELU, so the tanh approximation would miss PyTorch's numbers.
+float heed_erfc(float x)
+{
+  float z = abs(x);
+  float t = 1.0 / (1.0 + 0.5 * z);
+  float r = t * exp(-z * z - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 +
+            t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 +
+            t * (-0.82215223 + t * 0.17087277)))))))));
+  return x >= 0.0 ? r : 2.0 - r;
+}
+
+// GELU(x) = x * Phi(x) = 0.5 * x * erfc(-x / sqrt(2))
+float heed_gelu(float x)
+{
+  return 0.5 * x * heed_erfc(-x * 0.70710678118654752);
+}
+
+#endif

@@ -1,0 +1,271 @@
+/* heed bench: ms per forward pass and GFLOP/s, for the whole model and per op (from GPU
+ * timestamps), with the same checkpoint through PyTorch on the CPU in the same run. */
+#include "heed-engine.h"
+
+#include <json-glib/json-glib.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <glib/gstdio.h>
+
+int heed_cmd_bench (int argc, char **argv);
+
+static const char *op_kinds[] = { "patch_embed", "layernorm", "qkv", "attention",
+                                  "proj", "fc1", "fc2", "head" };
+
+typedef struct {
+  const char *name;
+  guint img, patch, dim, depth, heads, classes;
+} Shape;
+
+static const Shape shapes[] = {
+  { "deit-tiny", 224, 16, 192, 12, 3, 1000 },
+  { "deit-small", 224, 16, 384, 12, 6, 1000 },
+  { "vit-base", 224, 16, 768, 12, 12, 1000 },
+};
+
+static int
+compare_double (const void *a, const void *b)
+{
+  double x = *(const double *) a, y = *(const double *) b;
+  return x < y ? -1 : x > y;
+}
+
+static char *
+find_torch_script (void)
+{
+  const char *candidates[] = { g_getenv ("HEED_TOOLS_DIR"), HEED_SOURCE_TOOLS_DIR,
+                               HEED_INSTALLED_TOOLS_DIR };
+  for (guint i = 0; i < G_N_ELEMENTS (candidates); i++) {
+    if (!candidates[i])
+      continue;
+    char *p = g_build_filename (candidates[i], "bench_torch.py", NULL);
+    if (g_file_test (p, G_FILE_TEST_IS_REGULAR))
+      return p;
+    g_free (p);
+  }
+  return NULL;
+}
+
+/* Runs bench_torch.py; returns its JSON object, or NULL with *why set. */
+static JsonParser *
+run_torch (const char *python, const char *model_path, int runs, char **why)
+{
+  char *script = find_torch_script ();
+  char *out = NULL, *err = NULL, *runs_s = g_strdup_printf ("%d", runs);
+  int status = 0;
+  GError *error = NULL;
+  JsonParser *parser = NULL;
+
+  if (!script) {
+    *why = g_strdup ("bench_torch.py not found (set HEED_TOOLS_DIR)");
+    goto out;
+  }
+  const char *args[] = { python, script, "--model", model_path, "--runs", runs_s, NULL };
+  if (!g_spawn_sync (NULL, (char **) args, NULL, G_SPAWN_DEFAULT, NULL, NULL, &out, &err,
+                     &status, &error)) {
+    *why = g_strdup_printf ("cannot run %s: %s", python, error->message);
+    g_error_free (error);
+    goto out;
+  }
+  if (!g_spawn_check_wait_status (status, NULL)) {
+    char *last = g_strrstr (g_strstrip (err), "\n");
+    *why = g_strdup_printf ("PyTorch run failed: %s", last ? last + 1 : err);
+    goto out;
+  }
+  parser = json_parser_new ();
+  if (!json_parser_load_from_data (parser, out, -1, NULL) ||
+      !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser))) {
+    *why = g_strdup ("bench_torch.py printed no JSON");
+    g_clear_object (&parser);
+  }
+out:
+  g_free (script);
+  g_free (out);
+  g_free (err);
+  g_free (runs_s);
+  return parser;
+}
+
+int
+heed_cmd_bench (int argc, char **argv)
+{
+  char *model_path = NULL, *shape_name = NULL, *python = NULL;
+  int runs = 10, warmup = 2, device_index = -1;
+  int dim = 0, depth = 0, heads = 0, patch = 0, img = 0, classes = -1;
+  gboolean no_torch = FALSE;
+  GOptionEntry entries[] = {
+    { "model", 'm', 0, G_OPTION_ARG_FILENAME, &model_path, "safetensors checkpoint", "M" },
+    { "shape", 's', 0, G_OPTION_ARG_STRING, &shape_name,
+      "random weights in a named shape: deit-tiny (default), deit-small, vit-base", "NAME" },
+    { "dim", 0, 0, G_OPTION_ARG_INT, &dim, "override the shape's embedding dim", "D" },
+    { "depth", 0, 0, G_OPTION_ARG_INT, &depth, "override the number of blocks", "N" },
+    { "heads", 0, 0, G_OPTION_ARG_INT, &heads, "override the number of heads", "H" },
+    { "patch", 0, 0, G_OPTION_ARG_INT, &patch, "override the patch size", "P" },
+    { "img", 0, 0, G_OPTION_ARG_INT, &img, "override the image size", "S" },
+    { "classes", 0, 0, G_OPTION_ARG_INT, &classes, "override the class count (0: head-less)",
+      "C" },
+    { "runs", 'n', 0, G_OPTION_ARG_INT, &runs, "timed forward passes (median reported)", "N" },
+    { "warmup", 0, 0, G_OPTION_ARG_INT, &warmup, "untimed passes first", "N" },
+    { "device", 'd', 0, G_OPTION_ARG_INT, &device_index, "Vulkan device index", "N" },
+    { "no-torch", 0, 0, G_OPTION_ARG_NONE, &no_torch, "skip the PyTorch comparison", NULL },
+    { "python", 0, 0, G_OPTION_ARG_FILENAME, &python,
+      "Python with torch (default: $HEED_PYTHON or /usr/bin/python3)", "PATH" },
+    { NULL }
+  };
+  GOptionContext *ctx = g_option_context_new ("- time a ViT forward pass, per op, beside PyTorch");
+  GError *error = NULL;
+  HeedModel *model = NULL;
+  HeedDevice *device = NULL;
+  HeedVit *vit = NULL;
+  JsonParser *torch = NULL;
+  char *tmp_dir = NULL, *tmp_model = NULL, *torch_why = NULL;
+  double *times = NULL;
+  float *input = NULL;
+  int status = 1;
+
+  g_option_context_add_main_entries (ctx, entries, NULL);
+  if (!g_option_context_parse (ctx, &argc, &argv, &error))
+    goto fail;
+  if (runs < 1 || warmup < 0) {
+    g_set_error (&error, HEED_ERROR, HEED_ERROR_INVALID, "--runs must be >= 1");
+    goto fail;
+  }
+
+  if (model_path) {
+    if (!(model = heed_model_load (model_path, &error)))
+      goto fail;
+  } else {
+    const Shape *s = NULL;
+    for (guint i = 0; i < G_N_ELEMENTS (shapes); i++)
+      if (g_strcmp0 (shape_name ? shape_name : "deit-tiny", shapes[i].name) == 0)
+        s = &shapes[i];
+    if (!s) {
+      g_set_error (&error, HEED_ERROR, HEED_ERROR_INVALID, "unknown shape '%s'", shape_name);
+      goto fail;
+    }
+    HeedModelConfig c = { 0 };
+    c.img_size = img > 0 ? (guint) img : s->img;
+    c.patch_size = patch > 0 ? (guint) patch : s->patch;
+    c.dim = dim > 0 ? (guint) dim : s->dim;
+    c.depth = depth > 0 ? (guint) depth : s->depth;
+    c.num_heads = heads > 0 ? (guint) heads : s->heads;
+    c.num_classes = classes >= 0 ? (guint) classes : s->classes;
+    c.mlp_hidden = 4 * c.dim;
+    if (!(model = heed_model_new_random (&c, 1, &error)))
+      goto fail;
+  }
+  const HeedModelConfig *c = &model->config;
+  double flops = heed_model_flops (c);
+
+  HeedVitOptions opts = { .profile = TRUE };
+  if (!(device = heed_device_new (device_index, &error)) ||
+      !(vit = heed_vit_new (device, model, &opts, &error)))
+    goto fail;
+
+  gsize n_in = (gsize) c->in_chans * c->img_size * c->img_size;
+  input = g_new (float, n_in);
+  for (gsize i = 0; i < n_in; i++)
+    input[i] = (float) ((i * 2654435761u) % 1000) / 500.0f - 1.0f;
+  times = g_new (double, runs);
+  for (int i = 0; i < warmup + runs; i++) {
+    gint64 t0 = g_get_monotonic_time ();
+    if (!heed_vit_run (vit, input, &error))
+      goto fail;
+    if (i >= warmup)
+      times[i - warmup] = (double) (g_get_monotonic_time () - t0) / 1000.0;
+  }
+  qsort (times, runs, sizeof *times, compare_double);
+  double heed_ms = times[runs / 2];
+
+  if (!no_torch) {
+    const char *py = python ? python : g_getenv ("HEED_PYTHON") ? g_getenv ("HEED_PYTHON")
+                                                                 : "/usr/bin/python3";
+    const char *path = model_path;
+    if (!path) {
+      tmp_dir = g_dir_make_tmp ("heed-bench-XXXXXX", &error);
+      if (!tmp_dir)
+        goto fail;
+      tmp_model = g_build_filename (tmp_dir, "model.safetensors", NULL);
+      if (!heed_model_save (model, tmp_model, &error))
+        goto fail;
+      path = tmp_model;
+    }
+    torch = run_torch (py, path, runs, &torch_why);
+  }
+
+  printf ("device: %s\n", heed_device_get_name (device));
+  printf ("model:  %s: %u px, patch %u, dim %u, depth %u, heads %u, %u classes, %u tokens; "
+          "%.3f GFLOP per forward\n",
+          model_path ? model_path : (shape_name ? shape_name : "deit-tiny"), c->img_size,
+          c->patch_size, c->dim, c->depth, c->num_heads, c->num_classes, c->tokens, flops / 1e9);
+  JsonObject *tj = torch ? json_node_get_object (json_parser_get_root (torch)) : NULL;
+  if (tj)
+    printf ("torch:  PyTorch %s on the CPU, %" G_GINT64_FORMAT " threads\n",
+            json_object_get_string_member (tj, "version"),
+            json_object_get_int_member (tj, "threads"));
+  else if (!no_torch)
+    printf ("torch:  not compared: %s\n", torch_why);
+  printf ("\n%-12s %10s %10s %12s %10s %12s\n", "", "GFLOP", "heed ms", "heed GFLOP/s",
+          "torch ms", "torch GFLOP/s");
+  double torch_ms = tj ? json_object_get_double_member (tj, "forward_ms") : 0;
+  printf ("%-12s %10.3f %10.2f %12.2f", "forward", flops / 1e9, heed_ms, flops / heed_ms / 1e6);
+  if (tj)
+    printf (" %10.2f %12.2f", torch_ms, flops / torch_ms / 1e6);
+  printf ("\n");
+
+  guint n_t = 0;
+  const HeedOpTiming *t = heed_vit_get_timings (vit, &n_t);
+  JsonObject *tops = tj && json_object_has_member (tj, "ops")
+                         ? json_object_get_object_member (tj, "ops") : NULL;
+  for (guint k = 0; k < G_N_ELEMENTS (op_kinds) && n_t > 0; k++) {
+    double ms = 0, f = 0;
+    for (guint i = 0; i < n_t; i++)
+      if (strcmp (t[i].kind, op_kinds[k]) == 0)
+        ms += t[i].ms, f += t[i].flops;
+    if (f == 0 && ms == 0)
+      continue;
+    printf ("%-12s %10.3f %10.2f %12.2f", op_kinds[k], f / 1e9, ms, ms > 0 ? f / ms / 1e6 : 0);
+    if (tops && json_object_has_member (tops, op_kinds[k])) {
+      double tms = json_object_get_double_member (tops, op_kinds[k]);
+      printf (" %10.2f %12.2f", tms, tms > 0 ? f / tms / 1e6 : 0);
+    }
+    printf ("\n");
+  }
+  if (n_t == 0)
+    printf ("(no per-op timings: the device has no compute timestamps)\n");
+  printf ("\nheed: median of %d runs after %d warm-up; per-op times from GPU timestamps of the "
+          "last run, summed over layers.\n", runs, warmup);
+  if (tj)
+    printf ("torch: median of %d runs; per-op times measured around each op in eager mode.\n",
+            runs);
+  status = 0;
+  goto out;
+
+fail : {
+  char *msg = g_strdup (error ? error->message : "failed");
+  g_strdelimit (msg, "\r\n", ' ');
+  fprintf (stderr, "heed: %s\n", msg);
+  g_free (msg);
+  g_clear_error (&error);
+}
+out:
+  if (tmp_model)
+    g_remove (tmp_model);
+  if (tmp_dir)
+    g_rmdir (tmp_dir);
+  g_free (tmp_model);
+  g_free (tmp_dir);
+  g_free (torch_why);
+  g_clear_object (&torch);
+  heed_vit_destroy (&vit);
+  heed_device_destroy (&device);
+  heed_model_destroy (&model);
+  g_free (input);
+  g_free (times);
+  g_free (model_path);
+  g_free (shape_name);
+  g_free (python);
+  g_option_context_free (ctx);
+  return status;
+}

@@ -1,0 +1,201 @@
+/* heed: the command-line tool.
+ *   heed devices                      list Vulkan devices and the one heed would use
+ *   heed run-tensor --model M ...     one forward pass on a raw float32 tensor
+ *   heed bench [--model M | --shape S] ...
+ *                                     time a forward pass, per op, next to PyTorch
+ * Errors print one line, "heed: <reason>", and exit non-zero. */
+#include "heed-engine.h"
+
+#include <locale.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define EXIT_VALIDATION 3
+
+int heed_cmd_bench (int argc, char **argv);
+
+/* Prints an error as one line (messages can quote JSON parser output with newlines). */
+static int
+fail (const char *what, GError *error)
+{
+  char *msg = g_strdup (error ? error->message : what);
+  g_strdelimit (msg, "\r\n", ' ');
+  fprintf (stderr, "heed: %s%s%s\n", error && what ? what : "", error && what ? ": " : "", msg);
+  g_free (msg);
+  g_clear_error (&error);
+  return 1;
+}
+
+/* Any message from the validation layer (HEED_VALIDATION=1) fails the command. */
+static int
+finish (int status)
+{
+  guint n = heed_validation_message_count ();
+  if (n > 0) {
+    fprintf (stderr, "heed: the Vulkan validation layer reported %u message%s\n", n,
+             n == 1 ? "" : "s");
+    return EXIT_VALIDATION;
+  }
+  return status;
+}
+
+static const char *
+type_name (VkPhysicalDeviceType t)
+{
+  switch (t) {
+  case VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU: return "discrete GPU";
+  case VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU: return "integrated GPU";
+  case VK_PHYSICAL_DEVICE_TYPE_VIRTUAL_GPU: return "virtual GPU";
+  case VK_PHYSICAL_DEVICE_TYPE_CPU: return "CPU";
+  default: return "other";
+  }
+}
+
+static int
+cmd_devices (int argc, char **argv)
+{
+  GError *error = NULL;
+  guint chosen = G_MAXUINT;
+  GArray *infos = heed_device_list (&chosen, &error);
+  if (!infos)
+    return fail (NULL, error);
+  for (guint i = 0; i < infos->len; i++) {
+    HeedDeviceInfo *d = &g_array_index (infos, HeedDeviceInfo, i);
+    printf ("%c %u: %s (%s)%s\n", i == chosen ? '*' : ' ', d->index, d->name,
+            type_name (d->type), d->has_compute ? "" : " [no compute queue or Vulkan < 1.1]");
+  }
+  if (chosen == G_MAXUINT)
+    printf ("no usable device%s\n", g_getenv ("HEED_DEVICE") ? " matches HEED_DEVICE" : "");
+  else
+    printf ("heed uses device %u%s\n", chosen,
+            g_getenv ("HEED_DEVICE") ? " (chosen by HEED_DEVICE)" : "");
+  g_array_unref (infos);
+  return chosen == G_MAXUINT ? 1 : 0;
+}
+
+static gboolean
+write_floats (const char *path, const float *v, gsize n, GError **error)
+{
+  return g_file_set_contents (path, (const char *) v, (gssize) (n * sizeof (float)), error);
+}
+
+static int
+cmd_run_tensor (int argc, char **argv)
+{
+  char *model_path = NULL, *input_path = NULL, *logits_path = NULL, *attn_path = NULL;
+  char *emb_path = NULL;
+  int device_index = -1;
+  GOptionEntry entries[] = {
+    { "model", 'm', 0, G_OPTION_ARG_FILENAME, &model_path, "safetensors ViT checkpoint", "M" },
+    { "input", 'i', 0, G_OPTION_ARG_FILENAME, &input_path,
+      "float32 NCHW input at the model's resolution, already normalised", "IN.f32" },
+    { "logits", 0, 0, G_OPTION_ARG_FILENAME, &logits_path, "write the logits (float32)", "OUT" },
+    { "cls-attention", 0, 0, G_OPTION_ARG_FILENAME, &attn_path,
+      "write the last layer's CLS attention over patches, heads averaged (float32)", "OUT" },
+    { "embedding", 0, 0, G_OPTION_ARG_FILENAME, &emb_path,
+      "write the final-norm CLS embedding (float32)", "OUT" },
+    { "device", 'd', 0, G_OPTION_ARG_INT, &device_index, "Vulkan device index (-1: automatic)",
+      "N" },
+    { NULL }
+  };
+  GOptionContext *ctx = g_option_context_new ("- run a ViT on one tensor");
+  GError *error = NULL;
+  HeedModel *model = NULL;
+  HeedDevice *device = NULL;
+  HeedVit *vit = NULL;
+  char *input = NULL;
+  gsize input_len = 0;
+  int status = 1;
+
+  g_option_context_add_main_entries (ctx, entries, NULL);
+  if (!g_option_context_parse (ctx, &argc, &argv, &error)) {
+    status = fail (NULL, error);
+    goto out;
+  }
+  if (!model_path || !input_path) {
+    status = fail ("run-tensor needs --model and --input", NULL);
+    goto out;
+  }
+  if (!(model = heed_model_load (model_path, &error))) {
+    status = fail (NULL, error);
+    goto out;
+  }
+  const HeedModelConfig *c = &model->config;
+  if (logits_path && !c->num_classes) {
+    status = fail ("the model has no classification head (head-less backbone): no logits; "
+                   "use --embedding", NULL);
+    goto out;
+  }
+  if (!g_file_get_contents (input_path, &input, &input_len, &error)) {
+    status = fail (NULL, error);
+    goto out;
+  }
+  gsize want = (gsize) c->in_chans * c->img_size * c->img_size * sizeof (float);
+  if (input_len != want) {
+    char *msg = g_strdup_printf ("%s holds %" G_GSIZE_FORMAT " bytes; the model takes float32 "
+                                 "%u x %u x %u = %" G_GSIZE_FORMAT " bytes", input_path,
+                                 input_len, c->in_chans, c->img_size, c->img_size, want);
+    status = fail (msg, NULL);
+    g_free (msg);
+    goto out;
+  }
+  if (!(device = heed_device_new (device_index, &error)) ||
+      !(vit = heed_vit_new (device, model, NULL, &error)) ||
+      !heed_vit_run (vit, (const float *) input, &error)) {
+    status = fail (NULL, error);
+    goto out;
+  }
+  const HeedVitOutput *o = heed_vit_get_output (vit);
+  if ((logits_path && !write_floats (logits_path, o->logits, c->num_classes, &error)) ||
+      (attn_path && !write_floats (attn_path, o->cls_attention, c->num_patches, &error)) ||
+      (emb_path && !write_floats (emb_path, o->embedding, c->dim, &error))) {
+    status = fail (NULL, error);
+    goto out;
+  }
+  status = 0;
+out:
+  heed_vit_destroy (&vit);
+  heed_device_destroy (&device);
+  heed_model_destroy (&model);
+  g_free (input);
+  g_free (model_path);
+  g_free (input_path);
+  g_free (logits_path);
+  g_free (attn_path);
+  g_free (emb_path);
+  g_option_context_free (ctx);
+  return status;
+}
+
+static void
+usage (FILE *f)
+{
+  fprintf (f, "usage: heed COMMAND [OPTIONS]\n"
+              "  devices      list Vulkan devices and the one heed uses (HEED_DEVICE overrides)\n"
+              "  run-tensor   run a model on a float32 tensor: --model M --input IN.f32\n"
+              "               [--logits OUT.f32] [--cls-attention OUT.f32] [--embedding OUT.f32]\n"
+              "  bench        time a forward pass and each op, beside PyTorch on the CPU\n"
+              "Run `heed COMMAND --help` for a command's options.\n");
+}
+
+int
+main (int argc, char **argv)
+{
+  setlocale (LC_ALL, "");
+  if (argc < 2 || strcmp (argv[1], "--help") == 0 || strcmp (argv[1], "-h") == 0) {
+    usage (argc < 2 ? stderr : stdout);
+    return argc < 2 ? 2 : 0;
+  }
+  const char *cmd = argv[1];
+  argv[1] = argv[0];
+  if (strcmp (cmd, "devices") == 0)
+    return finish (cmd_devices (argc - 1, argv + 1));
+  if (strcmp (cmd, "run-tensor") == 0)
+    return finish (cmd_run_tensor (argc - 1, argv + 1));
+  if (strcmp (cmd, "bench") == 0)
+    return finish (heed_cmd_bench (argc - 1, argv + 1));
+  fprintf (stderr, "heed: unknown command '%s'\n", cmd);
+  usage (stderr);
+  return 2;
+}
