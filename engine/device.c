@@ -16,7 +16,12 @@ on_validation_message (VkDebugUtilsMessageSeverityFlagBitsEXT severity,
                        VkDebugUtilsMessageTypeFlagsEXT type,
                        const VkDebugUtilsMessengerCallbackDataEXT *data, void *user_data)
 {
-  g_atomic_int_inc (&validation_messages);
+  /* The loader reports through the same messenger (type GENERAL, no message id), e.g. "Found
+   * no drivers!"; those are logged, but only the validation layer's own findings count. */
+  if ((type & (VK_DEBUG_UTILS_MESSAGE_TYPE_VALIDATION_BIT_EXT |
+               VK_DEBUG_UTILS_MESSAGE_TYPE_PERFORMANCE_BIT_EXT)) ||
+      data->pMessageIdName)
+    g_atomic_int_inc (&validation_messages);
   heed_log (severity >= VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT ? HEED_LOG_ERROR
                                                                       : HEED_LOG_WARNING,
             "Vulkan validation: %s", data->pMessage);

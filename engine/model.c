@@ -183,6 +183,11 @@ parse_json (const char *text, gsize len, const Loader *L, const char *what, GErr
     g_object_unref (parser);
     return NULL;
   }
+  if (!json_parser_get_root (parser)) {
+    model_error (error, L, "%s is not valid JSON: it is empty", what);
+    g_object_unref (parser);
+    return NULL;
+  }
   if (!JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser))) {
     model_error (error, L, "%s is not a JSON object", what);
     g_object_unref (parser);
@@ -314,6 +319,18 @@ config_uint (const Loader *L, const char *key, guint *out)
   return TRUE;
 }
 
+/* Parses a metadata string holding a JSON array; NULL if it is anything else. */
+static JsonParser *
+parse_array (const char *text)
+{
+  JsonParser *p = json_parser_new ();
+  if (json_parser_load_from_data (p, text, -1, NULL) && json_parser_get_root (p) &&
+      JSON_NODE_HOLDS_ARRAY (json_parser_get_root (p)))
+    return p;
+  g_object_unref (p);
+  return NULL;
+}
+
 static gboolean
 meta_triple (const Loader *L, const char *key, float out[3], GError **error)
 {
@@ -322,11 +339,9 @@ meta_triple (const Loader *L, const char *key, float out[3], GError **error)
   JsonArray *a;
   if (!s)
     return TRUE;
-  p = json_parser_new ();
-  if (!json_parser_load_from_data (p, s, -1, NULL) ||
-      !JSON_NODE_HOLDS_ARRAY (json_parser_get_root (p)) ||
-      json_array_get_length (a = json_node_get_array (json_parser_get_root (p))) != 3) {
-    g_object_unref (p);
+  p = parse_array (s);
+  if (!p || json_array_get_length (a = json_node_get_array (json_parser_get_root (p))) != 3) {
+    g_clear_object (&p);
     return model_error (error, L, "__metadata__ %s must be a JSON array of 3 numbers", key);
   }
   for (guint i = 0; i < 3; i++) {
@@ -350,11 +365,9 @@ read_labels (const Loader *L, HeedModelConfig *c, GError **error)
   GPtrArray *labels = g_ptr_array_new_with_free_func (g_free);
 
   if (s) {
-    JsonParser *p = json_parser_new ();
+    JsonParser *p = parse_array (s);
     JsonArray *a;
-    if (!json_parser_load_from_data (p, s, -1, NULL) ||
-        !JSON_NODE_HOLDS_ARRAY (json_parser_get_root (p))) {
-      g_object_unref (p);
+    if (!p) {
       g_ptr_array_free (labels, TRUE);
       return model_error (error, L, "__metadata__ labels must be a JSON array of strings");
     }

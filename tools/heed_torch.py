@@ -1,0 +1,234 @@
+"""A PyTorch mirror of timm's VisionTransformer (plain CLS-token ViT) and a safetensors
+reader/writer, so heed's outputs can be checked and timed against PyTorch with nothing but
+Debian's python3-torch. Module and parameter names match timm's, so state dicts line up."""
+
+import json
+import struct
+import time
+
+import torch
+from torch import nn
+
+
+class Attention(nn.Module):
+    def __init__(self, dim, num_heads, qkv_bias=True):
+        super().__init__()
+        self.num_heads = num_heads
+        self.scale = (dim // num_heads) ** -0.5
+        self.qkv = nn.Linear(dim, dim * 3, bias=qkv_bias)
+        self.proj = nn.Linear(dim, dim)
+        self.last_attn = None
+
+    def forward(self, x):
+        B, N, C = x.shape
+        qkv = self.qkv(x).reshape(B, N, 3, self.num_heads, C // self.num_heads)
+        q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)
+        t0 = time.perf_counter()
+        attn = ((q * self.scale) @ k.transpose(-2, -1)).softmax(dim=-1)
+        self.last_attn = attn
+        x = (attn @ v).transpose(1, 2).reshape(B, N, C)
+        self.core_seconds = time.perf_counter() - t0
+        return self.proj(x)
+
+
+class Mlp(nn.Module):
+    def __init__(self, dim, hidden):
+        super().__init__()
+        self.fc1 = nn.Linear(dim, hidden)
+        self.act = nn.GELU()  # exact (erf) GELU, as timm's default
+        self.fc2 = nn.Linear(hidden, dim)
+
+    def forward(self, x):
+        return self.fc2(self.act(self.fc1(x)))
+
+
+class Block(nn.Module):
+    def __init__(self, dim, num_heads, mlp_hidden, eps, qkv_bias=True):
+        super().__init__()
+        self.norm1 = nn.LayerNorm(dim, eps=eps)
+        self.attn = Attention(dim, num_heads, qkv_bias)
+        self.norm2 = nn.LayerNorm(dim, eps=eps)
+        self.mlp = Mlp(dim, mlp_hidden)
+
+    def forward(self, x):
+        x = x + self.attn(self.norm1(x))
+        return x + self.mlp(self.norm2(x))
+
+
+class PatchEmbed(nn.Module):
+    def __init__(self, patch, dim):
+        super().__init__()
+        self.proj = nn.Conv2d(3, dim, kernel_size=patch, stride=patch)
+
+    def forward(self, x):
+        return self.proj(x).flatten(2).transpose(1, 2)
+
+
+class VisionTransformer(nn.Module):
+    def __init__(self, img_size, patch_size, dim, depth, num_heads, num_classes,
+                 mlp_hidden=None, eps=1e-6, qkv_bias=True):
+        super().__init__()
+        tokens = (img_size // patch_size) ** 2 + 1
+        self.patch_embed = PatchEmbed(patch_size, dim)
+        self.cls_token = nn.Parameter(torch.zeros(1, 1, dim))
+        self.pos_embed = nn.Parameter(torch.zeros(1, tokens, dim))
+        self.blocks = nn.ModuleList(Block(dim, num_heads, mlp_hidden or 4 * dim, eps, qkv_bias)
+                                    for _ in range(depth))
+        self.norm = nn.LayerNorm(dim, eps=eps)
+        self.head = nn.Linear(dim, num_classes) if num_classes else nn.Identity()
+
+    def forward_features(self, img):
+        x = self.patch_embed(img)
+        x = torch.cat([self.cls_token.expand(x.shape[0], -1, -1), x], dim=1) + self.pos_embed
+        for blk in self.blocks:
+            x = blk(x)
+        return self.norm(x)[:, 0]
+
+    def forward(self, img):
+        return self.head(self.forward_features(img))
+
+    def cls_attention(self):
+        """Last layer's CLS row over the patch tokens, heads averaged."""
+        return self.blocks[-1].attn.last_attn[0, :, 0, 1:].mean(0)
+
+
+def config_from_state_dict(sd, num_heads=None, eps=1e-6):
+    dim, _, patch, _ = sd["patch_embed.proj.weight"].shape
+    tokens = sd["pos_embed"].shape[1]
+    grid = int(round((tokens - 1) ** 0.5))
+    depth = 0
+    while f"blocks.{depth}.norm1.weight" in sd:
+        depth += 1
+    return dict(img_size=grid * patch, patch_size=patch, dim=dim, depth=depth,
+                num_heads=num_heads or dim // 64,
+                num_classes=sd["head.weight"].shape[0] if "head.weight" in sd else 0,
+                mlp_hidden=sd["blocks.0.mlp.fc1.weight"].shape[0], eps=eps,
+                qkv_bias="blocks.0.attn.qkv.bias" in sd)
+
+
+# ---- safetensors -------------------------------------------------------------------------
+
+def load_safetensors(path):
+    """Returns (tensors as float32, metadata dict)."""
+    with open(path, "rb") as f:
+        (n,) = struct.unpack("<Q", f.read(8))
+        header = json.loads(f.read(n))
+        data = f.read()
+    meta = header.pop("__metadata__", {})
+    out = {}
+    for name, info in header.items():
+        b, e = info["data_offsets"]
+        raw = bytearray(data[b:e])
+        dt = info["dtype"]
+        if dt == "F32":
+            t = torch.frombuffer(raw, dtype=torch.float32) if raw else torch.zeros(0)
+        elif dt == "F16":
+            t = torch.frombuffer(raw, dtype=torch.float16).float()
+        elif dt == "BF16":
+            t = (torch.frombuffer(raw, dtype=torch.int16).to(torch.int32) << 16).view(torch.float32)
+        else:
+            continue
+        out[name] = t.reshape(info["shape"]).clone()
+    return out, meta
+
+
+def save_safetensors(path, tensors, dtype="F32", metadata=None):
+    """tensors: name -> float tensor, stored as dtype (F32, F16 or BF16)."""
+    header, chunks, offset = {}, [], 0
+    if metadata:
+        header["__metadata__"] = {k: str(v) for k, v in metadata.items()}
+    for name, t in tensors.items():
+        t = t.detach().contiguous()
+        if dtype == "F32":
+            raw = t.float().numpy().tobytes()
+        elif dtype == "F16":
+            raw = t.half().numpy().tobytes()
+        elif dtype == "BF16":
+            raw = t.bfloat16().view(torch.int16).numpy().tobytes()
+        else:
+            raise ValueError(dtype)
+        header[name] = {"dtype": dtype, "shape": list(t.shape),
+                        "data_offsets": [offset, offset + len(raw)]}
+        chunks.append(raw)
+        offset += len(raw)
+    hdr = json.dumps(header).encode()
+    hdr += b" " * (-len(hdr) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(hdr)))
+        f.write(hdr)
+        for c in chunks:
+            f.write(c)
+
+
+def round_to(t, dtype):
+    """The values a tensor has once stored as dtype."""
+    if dtype == "F16":
+        return t.half().float()
+    if dtype == "BF16":
+        return t.bfloat16().float()
+    return t
+
+
+def timm_to_hf(sd, prefix="vit."):
+    """Renames a timm ViT state dict to Hugging Face ViTForImageClassification names."""
+    out = {}
+    p = prefix
+    out[p + "embeddings.cls_token"] = sd["cls_token"]
+    out[p + "embeddings.position_embeddings"] = sd["pos_embed"]
+    out[p + "embeddings.patch_embeddings.projection.weight"] = sd["patch_embed.proj.weight"]
+    out[p + "embeddings.patch_embeddings.projection.bias"] = sd["patch_embed.proj.bias"]
+    i = 0
+    while f"blocks.{i}.norm1.weight" in sd:
+        b, h = f"blocks.{i}.", f"{p}encoder.layer.{i}."
+        out[h + "layernorm_before.weight"] = sd[b + "norm1.weight"]
+        out[h + "layernorm_before.bias"] = sd[b + "norm1.bias"]
+        for part, w, bias in zip(("query", "key", "value"),
+                                 sd[b + "attn.qkv.weight"].chunk(3, 0),
+                                 sd[b + "attn.qkv.bias"].chunk(3, 0)):
+            out[h + f"attention.attention.{part}.weight"] = w
+            out[h + f"attention.attention.{part}.bias"] = bias
+        out[h + "attention.output.dense.weight"] = sd[b + "attn.proj.weight"]
+        out[h + "attention.output.dense.bias"] = sd[b + "attn.proj.bias"]
+        out[h + "layernorm_after.weight"] = sd[b + "norm2.weight"]
+        out[h + "layernorm_after.bias"] = sd[b + "norm2.bias"]
+        out[h + "intermediate.dense.weight"] = sd[b + "mlp.fc1.weight"]
+        out[h + "intermediate.dense.bias"] = sd[b + "mlp.fc1.bias"]
+        out[h + "output.dense.weight"] = sd[b + "mlp.fc2.weight"]
+        out[h + "output.dense.bias"] = sd[b + "mlp.fc2.bias"]
+        i += 1
+    out[p + "layernorm.weight"] = sd["norm.weight"]
+    out[p + "layernorm.bias"] = sd["norm.bias"]
+    if "head.weight" in sd:
+        out["classifier.weight"] = sd["head.weight"]
+        out["classifier.bias"] = sd["head.bias"]
+    return out
+
+
+# ---- per-op timing for `heed bench` -------------------------------------------------------
+
+def attach_op_timers(model):
+    """Accumulates eager-mode time per op family (heed bench's categories) in model.op_ms."""
+    model.op_ms = {}
+
+    def timed(module, kind):
+        def pre(_m, _i):
+            module._t0 = time.perf_counter()
+
+        def post(_m, _i, _o):
+            model.op_ms[kind] = model.op_ms.get(kind, 0.0) + (time.perf_counter() - module._t0) * 1e3
+
+        module.register_forward_pre_hook(pre)
+        module.register_forward_hook(post)
+
+    timed(model.patch_embed, "patch_embed")
+    timed(model.norm, "layernorm")
+    if isinstance(model.head, nn.Linear):
+        timed(model.head, "head")
+    for blk in model.blocks:
+        timed(blk.norm1, "layernorm")
+        timed(blk.norm2, "layernorm")
+        timed(blk.attn.qkv, "qkv")
+        timed(blk.attn.proj, "proj")
+        timed(blk.mlp.fc1, "fc1")
+        timed(blk.mlp.act, "fc1")  # heed fuses GELU into fc1
+        timed(blk.mlp.fc2, "fc2")

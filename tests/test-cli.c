@@ -1,0 +1,263 @@
+/* The heed tool as users run it: PyTorch parity through `heed run-tensor` on every committed
+ * fixture, one-line errors on bad input, `heed devices`, a missing driver, and `heed bench`. */
+#include <glib.h>
+#include <glib/gstdio.h>
+#include <math.h>
+#include <string.h>
+#include <sys/wait.h>
+
+static const char *heed_tool, *fixtures;
+static char *tmp;
+
+typedef struct {
+  int status;
+  char *out, *err;
+} Run;
+
+static Run
+run_heed (const char *const *env_extra, ...)
+{
+  GPtrArray *argv = g_ptr_array_new ();
+  va_list ap;
+  Run r = { 0 };
+  GError *error = NULL;
+  char **env = g_get_environ ();
+  for (const char *const *e = env_extra; e && *e; e += 2)
+    env = g_environ_setenv (env, e[0], e[1], TRUE);
+  g_ptr_array_add (argv, (char *) heed_tool);
+  va_start (ap, env_extra);
+  for (const char *a; (a = va_arg (ap, const char *));)
+    g_ptr_array_add (argv, (char *) a);
+  va_end (ap);
+  g_ptr_array_add (argv, NULL);
+  g_assert_true (g_spawn_sync (NULL, (char **) argv->pdata, env, G_SPAWN_DEFAULT, NULL, NULL,
+                               &r.out, &r.err, &r.status, &error));
+  g_assert_no_error (error);
+  r.status = WIFEXITED (r.status) ? WEXITSTATUS (r.status) : 128;
+  g_ptr_array_free (argv, TRUE);
+  g_strfreev (env);
+  return r;
+}
+
+static void
+run_clear (Run *r)
+{
+  g_free (r->out);
+  g_free (r->err);
+}
+
+static float *
+read_floats (const char *path, gsize *n)
+{
+  char *data;
+  gsize len;
+  g_assert_true (g_file_get_contents (path, &data, &len, NULL));
+  g_assert_cmpuint (len % 4, ==, 0);
+  *n = len / 4;
+  return (float *) data;
+}
+
+/* max |a - b| after checking both are the same length and finite */
+static double
+max_abs_diff (const char *got_path, const char *want_path, double *max_ref)
+{
+  gsize ng, nw;
+  float *g = read_floats (got_path, &ng), *w = read_floats (want_path, &nw);
+  double d = 0;
+  g_assert_cmpuint (ng, ==, nw);
+  *max_ref = 0;
+  for (gsize i = 0; i < ng; i++) {
+    g_assert_true (isfinite (g[i]));
+    d = MAX (d, fabs ((double) g[i] - w[i]));
+    *max_ref = MAX (*max_ref, fabs ((double) w[i]));
+  }
+  g_free (g);
+  g_free (w);
+  return d;
+}
+
+static void
+test_parity (gconstpointer data)
+{
+  const char *name = data;
+  char *dir = g_build_filename (fixtures, name, NULL);
+  char *model = g_build_filename (dir, "model.safetensors", NULL);
+  char *input = g_build_filename (dir, "input.f32", NULL);
+  char *want_logits = g_build_filename (dir, "logits.f32", NULL);
+  char *want_attn = g_build_filename (dir, "cls_attention.f32", NULL);
+  char *want_emb = g_build_filename (dir, "embedding.f32", NULL);
+  char *logits = g_build_filename (tmp, "logits.f32", NULL);
+  char *attn = g_build_filename (tmp, "attn.f32", NULL);
+  char *emb = g_build_filename (tmp, "emb.f32", NULL);
+  gboolean has_head = g_file_test (want_logits, G_FILE_TEST_EXISTS);
+  double ref, d;
+
+  Run r = has_head ? run_heed (NULL, "run-tensor", "--model", model, "--input", input,
+                               "--logits", logits, "--cls-attention", attn, "--embedding", emb,
+                               NULL)
+                   : run_heed (NULL, "run-tensor", "--model", model, "--input", input,
+                               "--cls-attention", attn, "--embedding", emb, NULL);
+  if (r.status != 0)
+    g_error ("heed run-tensor failed (%d): %s", r.status, r.err);
+  g_assert_cmpstr (r.err, ==, ""); /* nothing from the validation layer either */
+
+  if (has_head) {
+    d = max_abs_diff (logits, want_logits, &ref);
+    g_test_message ("%s: logits max |diff| %.3g (limit %.3g)", name, d, 1e-3 * MAX (1, ref));
+    g_assert_cmpfloat (d, <=, 1e-3 * MAX (1.0, ref));
+  }
+  d = max_abs_diff (attn, want_attn, &ref);
+  g_test_message ("%s: CLS attention max |diff| %.3g (limit 1e-4; max %.3g)", name, d, ref);
+  g_assert_cmpfloat (d, <=, 1e-4);
+  d = max_abs_diff (emb, want_emb, &ref);
+  g_test_message ("%s: embedding max |diff| %.3g", name, d);
+  g_assert_cmpfloat (d, <=, 1e-3 * MAX (1.0, ref));
+
+  run_clear (&r);
+  g_free (dir), g_free (model), g_free (input), g_free (want_logits), g_free (want_attn);
+  g_free (want_emb), g_free (logits), g_free (attn), g_free (emb);
+}
+
+/* A failing command prints exactly one line, "heed: ...", mentioning `needle`. */
+static void
+assert_one_line_error (Run *r, const char *needle)
+{
+  g_test_message ("stderr: %s", r->err);
+  g_assert_cmpint (r->status, !=, 0);
+  g_assert_true (g_str_has_prefix (r->err, "heed: "));
+  g_assert_true (g_str_has_suffix (r->err, "\n"));
+  g_assert_null (strchr (r->err, '\n') + 1 < r->err + strlen (r->err)
+                     ? strchr (r->err, '\n') + 1 : NULL);
+  if (!strstr (r->err, needle))
+    g_error ("expected '%s' in: %s", needle, r->err);
+  run_clear (r);
+}
+
+static void
+test_errors (void)
+{
+  char *good = g_build_filename (fixtures, "headless_f32", "model.safetensors", NULL);
+  char *input = g_build_filename (fixtures, "headless_f32", "input.f32", NULL);
+  char *bad = g_build_filename (tmp, "truncated.safetensors", NULL);
+  char *small = g_build_filename (tmp, "small.f32", NULL);
+  char *out = g_build_filename (tmp, "out.f32", NULL);
+  char *data;
+  gsize len;
+
+  g_assert_true (g_file_get_contents (good, &data, &len, NULL));
+  g_assert_true (g_file_set_contents (bad, data, (gssize) (len / 2), NULL));
+  g_assert_true (g_file_set_contents (small, data, 100, NULL));
+  g_free (data);
+
+  Run r = run_heed (NULL, "run-tensor", "--model", "/nonexistent.safetensors", "--input", input,
+                    NULL);
+  assert_one_line_error (&r, "cannot read model /nonexistent.safetensors");
+  r = run_heed (NULL, "run-tensor", "--model", bad, "--input", input, NULL);
+  assert_one_line_error (&r, "file truncated?");
+  r = run_heed (NULL, "run-tensor", "--model", good, "--input", small, NULL);
+  assert_one_line_error (&r, "holds 100 bytes; the model takes float32 3 x 48 x 48");
+  r = run_heed (NULL, "run-tensor", "--model", good, "--input", input, "--logits", out, NULL);
+  assert_one_line_error (&r, "no classification head");
+  r = run_heed (NULL, "run-tensor", "--input", input, NULL);
+  assert_one_line_error (&r, "needs --model and --input");
+  r = run_heed (NULL, "run-tensor", "--model", good, "--input", input, "--bogus", NULL);
+  assert_one_line_error (&r, "--bogus");
+  r = run_heed (NULL, "frobnicate", NULL);
+  g_assert_cmpint (r.status, ==, 2);
+  g_assert_nonnull (strstr (r.err, "unknown command 'frobnicate'"));
+  run_clear (&r);
+  g_assert_false (g_file_test (out, G_FILE_TEST_EXISTS)); /* nothing half-written */
+
+  g_free (good), g_free (input), g_free (bad), g_free (small), g_free (out);
+}
+
+static void
+test_devices (void)
+{
+  Run r = run_heed (NULL, "devices", NULL);
+  g_assert_cmpint (r.status, ==, 0);
+  g_assert_true (g_regex_match_simple ("^\\* 0: .+ \\((CPU|discrete GPU|integrated GPU|virtual "
+                                       "GPU|other)\\)$", r.out, G_REGEX_MULTILINE, 0));
+  g_assert_nonnull (strstr (r.out, "heed uses device"));
+  run_clear (&r);
+
+  const char *env[] = { "HEED_DEVICE", "no-such-device", NULL };
+  r = run_heed (env, "devices", NULL);
+  g_assert_cmpint (r.status, !=, 0);
+  g_assert_nonnull (strstr (r.out, "no usable device matches HEED_DEVICE"));
+  run_clear (&r);
+}
+
+/* With no Vulkan driver the error names the package to install. */
+static void
+test_no_driver (void)
+{
+  char *model = g_build_filename (fixtures, "headless_f32", "model.safetensors", NULL);
+  char *input = g_build_filename (fixtures, "headless_f32", "input.f32", NULL);
+  /* The loader's own complaints would reach stderr through the validation messenger. */
+  const char *env[] = { "VK_ICD_FILENAMES", "/nonexistent/icd.json", "VK_DRIVER_FILES",
+                        "/nonexistent/icd.json", "HEED_VALIDATION", "0", NULL };
+  Run r = run_heed (env, "devices", NULL);
+  assert_one_line_error (&r, "mesa-vulkan-drivers");
+  r = run_heed (env, "run-tensor", "--model", model, "--input", input, NULL);
+  assert_one_line_error (&r, "mesa-vulkan-drivers");
+  g_free (model), g_free (input);
+}
+
+static void
+test_bench (void)
+{
+  Run r = run_heed (NULL, "bench", "--dim", "64", "--depth", "2", "--heads", "2", "--img", "64",
+                    "--classes", "10", "--runs", "2", "--warmup", "1", NULL);
+  if (r.status != 0)
+    g_error ("heed bench failed: %s", r.err);
+  g_test_message ("%s", r.out);
+  /* heed's and PyTorch's numbers side by side, for the model and for each op family */
+  g_assert_nonnull (strstr (r.out, "torch:  PyTorch"));
+  const char *rows[] = { "forward", "patch_embed", "layernorm", "qkv", "attention", "proj",
+                         "fc1", "fc2", "head" };
+  for (guint i = 0; i < G_N_ELEMENTS (rows); i++) {
+    char *re = g_strdup_printf ("^%s +[0-9.]+ +[0-9.]+ +[0-9.]+ +[0-9.]+ +[0-9.]+$", rows[i]);
+    if (!g_regex_match_simple (re, r.out, G_REGEX_MULTILINE, 0))
+      g_error ("no '%s' row with both columns in:\n%s", rows[i], r.out);
+    g_free (re);
+  }
+  run_clear (&r);
+
+  r = run_heed (NULL, "bench", "--shape", "nope", NULL);
+  assert_one_line_error (&r, "unknown shape 'nope'");
+}
+
+int
+main (int argc, char **argv)
+{
+  static const char *cases[] = { "deit_tiny_f16", "p8_hd48_f32", "p14_hd32_bf16",
+                                 "headless_f32", "hf_vit_f32" };
+  g_test_init (&argc, &argv, NULL);
+  heed_tool = g_getenv ("HEED_TOOL");
+  fixtures = g_getenv ("HEED_FIXTURES");
+  g_assert_nonnull (heed_tool);
+  g_assert_nonnull (fixtures);
+  tmp = g_dir_make_tmp ("heed-cli-XXXXXX", NULL);
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
+    char *path = g_strdup_printf ("/cli/parity/%s", cases[i]);
+    g_test_add_data_func (path, cases[i], test_parity);
+    g_free (path);
+  }
+  g_test_add_func ("/cli/errors", test_errors);
+  g_test_add_func ("/cli/devices", test_devices);
+  g_test_add_func ("/cli/no-driver", test_no_driver);
+  g_test_add_func ("/cli/bench", test_bench);
+  int status = g_test_run ();
+  GDir *dir = g_dir_open (tmp, 0, NULL);
+  for (const char *f; dir && (f = g_dir_read_name (dir));) {
+    char *p = g_build_filename (tmp, f, NULL);
+    g_unlink (p);
+    g_free (p);
+  }
+  if (dir)
+    g_dir_close (dir);
+  g_rmdir (tmp);
+  g_free (tmp);
+  return status;
+}

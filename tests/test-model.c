@@ -1,0 +1,304 @@
+/* The safetensors loader: every fixture's configuration, and corrupt files that must give a
+ * HEED_ERROR_MODEL naming the problem (never a crash; run under valgrind by .ci/run). */
+#include "test-common.h"
+
+#include <json-glib/json-glib.h>
+#include <string.h>
+#include <glib/gstdio.h>
+
+static char *fixtures;
+
+static char *
+fixture_path (const char *name, const char *file)
+{
+  return g_build_filename (fixtures, name, file, NULL);
+}
+
+static HeedModel *
+load_fixture (const char *name)
+{
+  GError *error = NULL;
+  char *path = fixture_path (name, "model.safetensors");
+  HeedModel *m = heed_model_load (path, &error);
+  g_assert_no_error (error);
+  g_free (path);
+  return m;
+}
+
+static void
+test_fixture_configs (void)
+{
+  HeedModel *m = load_fixture ("deit_tiny_f16");
+  HeedModelConfig *c = &m->config;
+  /* no num_heads anywhere: dim/64 */
+  g_assert_cmpuint (c->num_heads, ==, 3);
+  g_assert_cmpuint (c->img_size, ==, 224);
+  g_assert_cmpuint (c->patch_size, ==, 16);
+  g_assert_cmpuint (c->tokens, ==, 197);
+  g_assert_cmpuint (c->depth, ==, 12);
+  g_assert_cmpuint (c->mlp_hidden, ==, 768);
+  g_assert_cmpuint (c->num_classes, ==, 1000);
+  g_assert_null (c->labels);
+  g_assert_cmpfloat (c->ln_eps, ==, 1e-6f);
+  g_assert_cmpfloat (c->mean[0], ==, 0.485f);
+  heed_model_destroy (&m);
+  g_assert_null (m);
+
+  m = load_fixture ("p8_hd48_f32"); /* num_heads and labels in __metadata__ */
+  g_assert_cmpuint (m->config.num_heads, ==, 2);
+  g_assert_cmpuint (m->config.head_dim, ==, 48);
+  g_assert_cmpuint (m->config.patch_size, ==, 8);
+  g_assert_cmpuint (g_strv_length (m->config.labels), ==, 10);
+  g_assert_cmpstr (m->config.labels[3], ==, "class 3 of p8_hd48_f32");
+  heed_model_destroy (&m);
+
+  m = load_fixture ("p14_hd32_bf16"); /* num_heads from config.json beside the file */
+  g_assert_cmpuint (m->config.num_heads, ==, 4);
+  g_assert_cmpuint (m->config.patch_size, ==, 14);
+  g_assert_cmpuint (m->config.num_classes, ==, 37);
+  heed_model_destroy (&m);
+
+  m = load_fixture ("headless_f32");
+  g_assert_cmpuint (m->config.num_classes, ==, 0);
+  g_assert_null (m->head_w);
+  g_assert_cmpuint (m->config.num_heads, ==, 1);
+  for (guint i = 0; i < 3 * 64; i++) /* no qkv bias in the file: zeros */
+    g_assert_cmpfloat (m->blocks[0].qkv_b[i], ==, 0.0f);
+  heed_model_destroy (&m);
+
+  m = load_fixture ("hf_vit_f32"); /* Hugging Face names, config.json */
+  g_assert_cmpuint (m->config.num_heads, ==, 5);
+  g_assert_cmpfloat (m->config.ln_eps, ==, 1e-12f);
+  g_assert_cmpuint (m->config.num_classes, ==, 5);
+  g_assert_cmpstr (m->config.labels[4], ==, "class 4 of hf_vit_f32");
+  heed_model_destroy (&m);
+}
+
+/* ---- corrupting a valid file ---- */
+
+typedef struct {
+  guint8 *bytes;
+  gsize size;
+} Blob;
+
+static Blob
+read_blob (const char *name)
+{
+  Blob b;
+  char *path = fixture_path (name, "model.safetensors");
+  g_assert_true (g_file_get_contents (path, (char **) &b.bytes, &b.size, NULL));
+  g_free (path);
+  return b;
+}
+
+/* Rebuilds a file with its header transformed by `edit` and the same data section. */
+static Blob
+with_header (Blob in, void (*edit) (JsonObject *root))
+{
+  guint64 hlen;
+  memcpy (&hlen, in.bytes, 8);
+  JsonParser *p = json_parser_new ();
+  g_assert_true (json_parser_load_from_data (p, (char *) in.bytes + 8, (gssize) hlen, NULL));
+  JsonNode *root = json_node_copy (json_parser_get_root (p));
+  edit (json_node_get_object (root));
+  char *text = json_to_string (root, FALSE);
+  gsize tlen = strlen (text), data = in.size - 8 - hlen;
+  Blob out = { g_malloc (8 + tlen + data), 8 + tlen + data };
+  guint64 le = GUINT64_TO_LE (tlen);
+  memcpy (out.bytes, &le, 8);
+  memcpy (out.bytes + 8, text, tlen);
+  memcpy (out.bytes + 8 + tlen, in.bytes + 8 + hlen, data);
+  g_free (text);
+  json_node_unref (root);
+  g_object_unref (p);
+  return out;
+}
+
+static void
+expect_model_error (Blob b, const char *config, const char *needle)
+{
+  GError *error = NULL;
+  HeedModel *m = heed_model_load_from_data (b.bytes, b.size, config, "bad.safetensors", &error);
+  g_assert_null (m);
+  g_assert_error (error, HEED_ERROR, HEED_ERROR_MODEL);
+  if (!strstr (error->message, needle))
+    g_error ("expected '%s' in: %s", needle, error->message);
+  g_assert_true (g_str_has_prefix (error->message, "bad.safetensors: "));
+  g_error_free (error);
+}
+
+static JsonObject *
+tensor (JsonObject *root, const char *name)
+{
+  return json_object_get_object_member (root, name);
+}
+
+static void
+set_array (JsonObject *o, const char *member, int n, const gint64 *v)
+{
+  JsonArray *a = json_array_new ();
+  for (int i = 0; i < n; i++)
+    json_array_add_int_element (a, v[i]);
+  json_object_set_array_member (o, member, a);
+}
+
+static void edit_dtype (JsonObject *r) { json_object_set_string_member (tensor (r, "norm.weight"), "dtype", "I64"); }
+static void edit_unknown_dtype (JsonObject *r) { json_object_set_string_member (tensor (r, "norm.weight"), "dtype", "Q4"); }
+static void edit_negative (JsonObject *r) { set_array (tensor (r, "norm.bias"), "data_offsets", 2, (gint64[]){ -8, 8 }); }
+static void edit_past_end (JsonObject *r) { set_array (tensor (r, "norm.bias"), "data_offsets", 2, (gint64[]){ 0, G_MAXINT64 }); }
+static void edit_size_mismatch (JsonObject *r) { set_array (tensor (r, "norm.bias"), "shape", 1, (gint64[]){ 65 }); }
+static void edit_overflow (JsonObject *r) { set_array (tensor (r, "norm.bias"), "shape", 3, (gint64[]){ G_MAXINT64, G_MAXINT64, 4 }); }
+static void edit_missing (JsonObject *r) { json_object_remove_member (r, "blocks.1.mlp.fc2.weight"); }
+static void edit_no_offsets (JsonObject *r) { json_object_remove_member (tensor (r, "norm.bias"), "data_offsets"); }
+static void edit_not_object (JsonObject *r) { json_object_set_int_member (r, "norm.bias", 3); }
+static void
+edit_shape (JsonObject *r)
+{
+  /* same byte count, wrong shape for the architecture */
+  set_array (tensor (r, "blocks.0.attn.proj.weight"), "shape", 2, (gint64[]){ 32, 128 });
+}
+static void
+edit_variant (JsonObject *r)
+{
+  JsonObject *t = json_object_new ();
+  json_object_set_string_member (t, "dtype", "F32");
+  set_array (t, "shape", 3, (gint64[]){ 1, 1, 64 });
+  set_array (t, "data_offsets", 2, (gint64[]){ 0, 256 });
+  json_object_set_object_member (r, "dist_token", t);
+}
+static void
+meta (JsonObject *r, const char *k, const char *v)
+{
+  if (!json_object_has_member (r, "__metadata__"))
+    json_object_set_object_member (r, "__metadata__", json_object_new ());
+  json_object_set_string_member (json_object_get_object_member (r, "__metadata__"), k, v);
+}
+static void edit_heads (JsonObject *r) { meta (r, "num_heads", "3"); }
+static void edit_heads_text (JsonObject *r) { meta (r, "num_heads", "three"); }
+static void edit_img (JsonObject *r) { meta (r, "img_size", "64"); }
+static void edit_mean (JsonObject *r) { meta (r, "mean", "[0.5, 0.5]"); }
+static void edit_labels (JsonObject *r) { meta (r, "labels", "{\"a\": 1}"); }
+static void edit_metadata_type (JsonObject *r) { json_object_set_int_member (r, "__metadata__", 1); }
+
+static void
+test_corrupt_files (void)
+{
+  Blob good = read_blob ("headless_f32");
+  struct {
+    void (*edit) (JsonObject *);
+    const char *needle;
+  } cases[] = {
+    { edit_dtype, "dtype I64" },
+    { edit_unknown_dtype, "unknown dtype 'Q4'" },
+    { edit_negative, "non-negative" },
+    { edit_past_end, "outside the" },
+    { edit_size_mismatch, "bytes but its shape" },
+    { edit_overflow, "overflows" },
+    { edit_missing, "'blocks.1.mlp.fc2.weight' is missing" },
+    { edit_no_offsets, "lacks dtype, shape or data_offsets" },
+    { edit_not_object, "is not an object" },
+    { edit_shape, "has shape [32, 128], expected [64, 64]" },
+    { edit_variant, "unsupported ViT variant" },
+    { edit_heads, "num_heads 3 does not divide dim 64" },
+    { edit_heads_text, "not a positive integer" },
+    { edit_img, "disagree with the weights" },
+    { edit_mean, "mean must be a JSON array of 3 numbers" },
+    { edit_labels, "labels must be a JSON array" },
+    { edit_metadata_type, "__metadata__ is not an object" },
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
+    Blob b = with_header (good, cases[i].edit);
+    expect_model_error (b, NULL, cases[i].needle);
+    g_free (b.bytes);
+  }
+
+  /* byte-level damage */
+  expect_model_error ((Blob){ good.bytes, 4 }, NULL, "too short");
+  expect_model_error ((Blob){ good.bytes, good.size - 100 }, NULL, "outside the");
+  guint8 *copy = g_memdup2 (good.bytes, good.size);
+  guint64 huge = GUINT64_TO_LE (G_MAXUINT64 - 3);
+  memcpy (copy, &huge, 8);
+  expect_model_error ((Blob){ copy, good.size }, NULL, "header length");
+  guint64 hlen;
+  memcpy (&hlen, good.bytes, 8);
+  memcpy (copy, good.bytes, good.size);
+  copy[8 + hlen / 2] = '}'; /* JSON cut in the middle */
+  expect_model_error ((Blob){ copy, good.size }, NULL, "not valid JSON");
+  memcpy (copy, good.bytes, good.size);
+  memset (copy + 8, ' ', hlen); /* spaces only */
+  expect_model_error ((Blob){ copy, good.size }, NULL, "not valid JSON");
+  g_free (copy);
+
+  /* config.json problems */
+  expect_model_error (good, "{\"num_heads\": ", "config.json is not valid JSON");
+  expect_model_error (good, "[1, 2]", "config.json is not a JSON object");
+
+  /* not a ViT at all */
+  Blob empty = { (guint8 *) "\x02\0\0\0\0\0\0\0{}", 10 };
+  expect_model_error (empty, NULL, "not a ViT checkpoint");
+
+  /* a missing file is an I/O error */
+  GError *error = NULL;
+  g_assert_null (heed_model_load ("/nonexistent/model.safetensors", &error));
+  g_assert_error (error, HEED_ERROR, HEED_ERROR_IO);
+  g_clear_error (&error);
+  g_free (good.bytes);
+}
+
+/* Every prefix of a valid file is refused cleanly (a truncated download). */
+static void
+test_every_truncation (void)
+{
+  Blob good = read_blob ("hf_vit_f32");
+  for (gsize n = 0; n < good.size; n += n < 4096 ? 1 : 997) {
+    GError *error = NULL;
+    guint8 *copy = g_memdup2 (good.bytes, MAX (n, 1)); /* exact-size copy: valgrind sees overreads */
+    HeedModel *m = heed_model_load_from_data (copy, n, NULL, "cut", &error);
+    g_assert_null (m);
+    g_assert_error (error, HEED_ERROR, HEED_ERROR_MODEL);
+    g_clear_error (&error);
+    g_free (copy);
+  }
+  g_free (good.bytes);
+}
+
+static void
+test_save_round_trip (void)
+{
+  HeedModelConfig shape = { .img_size = 32, .patch_size = 8, .dim = 48, .depth = 2,
+                            .num_heads = 3, .mlp_hidden = 96, .num_classes = 7 };
+  GError *error = NULL;
+  HeedModel *a = heed_model_new_random (&shape, 3, &error);
+  char *dir = g_dir_make_tmp ("heed-test-XXXXXX", &error);
+  char *path = g_build_filename (dir, "m.safetensors", NULL);
+  g_assert_true (heed_model_save (a, path, &error));
+  g_assert_no_error (error);
+  HeedModel *b = heed_model_load (path, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (b->config.num_heads, ==, 3); /* 48/64 would fail: metadata carries it */
+  g_assert_cmpmem (a->pos_embed, a->config.tokens * 48 * 4, b->pos_embed, b->config.tokens * 48 * 4);
+  g_assert_cmpmem (a->blocks[1].fc2_w, 48 * 96 * 4, b->blocks[1].fc2_w, 48 * 96 * 4);
+  g_assert_cmpmem (a->head_b, 7 * 4, b->head_b, 7 * 4);
+  g_assert_cmpfloat (b->config.mean[1], ==, a->config.mean[1]);
+  g_unlink (path);
+  g_rmdir (dir);
+  g_free (path);
+  g_free (dir);
+  heed_model_destroy (&a);
+  heed_model_destroy (&b);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  fixtures = g_strdup (g_getenv ("HEED_FIXTURES"));
+  g_assert_nonnull (fixtures);
+  g_test_add_func ("/model/fixture-configs", test_fixture_configs);
+  g_test_add_func ("/model/corrupt-files", test_corrupt_files);
+  g_test_add_func ("/model/every-truncation", test_every_truncation);
+  g_test_add_func ("/model/save-round-trip", test_save_round_trip);
+  int status = g_test_run ();
+  g_free (fixtures);
+  return status;
+}

@@ -1,0 +1,113 @@
+#!/usr/bin/python3
+"""Writes the PyTorch parity fixtures under tests/fixtures/: for each case a checkpoint with
+seeded random weights (timm or Hugging Face names, F32/F16/BF16), an input tensor, and
+PyTorch's logits, last-layer head-averaged CLS attention and CLS embedding.
+
+    /usr/bin/python3 tools/make_parity_fixtures.py [OUTDIR]
+
+The weights are drawn larger than timm's init (std 0.02 would make every attention row
+uniform), so the attention maps are peaked and the test has something to find."""
+
+import json
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import torch  # noqa: E402
+
+from heed_torch import VisionTransformer, round_to, save_safetensors, timm_to_hf  # noqa: E402
+
+CASES = [
+    # DeiT-Tiny's shape. No num_heads anywhere, like the hub's model.safetensors: dim/64 = 3.
+    dict(name="deit_tiny_f16", img=224, patch=16, dim=192, depth=12, heads=3, classes=1000,
+         dtype="F16", names="timm", heads_in="none"),
+    # head dim 48, patch 8, 82 tokens (not a multiple of any tile), labels in the metadata
+    dict(name="p8_hd48_f32", img=72, patch=8, dim=96, depth=3, heads=2, classes=10,
+         dtype="F32", names="timm", heads_in="metadata", labels=True),
+    # patch 14, head dim 32, 50 tokens, BF16, num_heads from a config.json beside the file
+    dict(name="p14_hd32_bf16", img=98, patch=14, dim=128, depth=2, heads=4, classes=37,
+         dtype="BF16", names="timm", heads_in="config"),
+    # head-less backbone (no head.*), no qkv bias, 10 tokens, one head of 64
+    dict(name="headless_f32", img=48, patch=16, dim=64, depth=2, heads=1, classes=0,
+         dtype="F32", names="timm", heads_in="none", qkv_bias=False),
+    # Hugging Face ViTForImageClassification names, config.json with eps 1e-12 and id2label
+    dict(name="hf_vit_f32", img=64, patch=16, dim=80, depth=2, heads=5, classes=5,
+         dtype="F32", names="hf", heads_in="config", eps=1e-12, labels=True),
+]
+
+
+def randomise(model, gen):
+    def uniform(t, scale, offset=0.0):
+        with torch.no_grad():
+            t.copy_(offset + scale * (2 * torch.rand(t.shape, generator=gen) - 1))
+
+    for name, p in model.named_parameters():
+        if name in ("cls_token", "pos_embed"):
+            uniform(p, 0.5)
+        elif "norm" in name and name.endswith("weight"):
+            uniform(p, 0.2, 1.0)
+        elif name.endswith("bias"):
+            uniform(p, 0.1)
+        else:  # Linear and Conv weights: +-1/sqrt(fan_in), then sharpen the attention
+            fan_in = p[0].numel()
+            uniform(p, (2.0 if ".qkv." in name else 1.0) / fan_in ** 0.5)
+
+
+def make(case, outdir):
+    gen = torch.Generator().manual_seed(sum(map(ord, case["name"])))
+    eps = case.get("eps", 1e-6)
+    model = VisionTransformer(case["img"], case["patch"], case["dim"], case["depth"],
+                              case["heads"], case["classes"], eps=eps,
+                              qkv_bias=case.get("qkv_bias", True)).eval()
+    randomise(model, gen)
+    with torch.no_grad():  # the reference must use exactly the stored values
+        for p in model.parameters():
+            p.copy_(round_to(p, case["dtype"]))
+    x = torch.randn(1, 3, case["img"], case["img"], generator=gen)
+    with torch.no_grad():
+        emb = model.forward_features(x)
+        logits = model.head(emb)
+        attn = model.cls_attention()
+
+    d = os.path.join(outdir, case["name"])
+    os.makedirs(d, exist_ok=True)
+    sd = model.state_dict()
+    labels = [f"class {i} of {case['name']}" for i in range(case["classes"])]
+    meta = {"format": "pt"}
+    if case["heads_in"] == "metadata":
+        meta["num_heads"] = case["heads"]
+    if case.get("labels") and case["names"] == "timm":
+        meta["labels"] = json.dumps(labels)
+    if case["names"] == "hf":
+        sd = timm_to_hf(sd)
+    save_safetensors(os.path.join(d, "model.safetensors"), sd, case["dtype"], meta)
+    config = {}
+    if case["heads_in"] == "config":
+        config["num_attention_heads" if case["names"] == "hf" else "num_heads"] = case["heads"]
+    if case["names"] == "hf":
+        config.update(hidden_size=case["dim"], layer_norm_eps=eps, image_size=case["img"],
+                      patch_size=case["patch"], hidden_act="gelu")
+        if case.get("labels"):
+            config["id2label"] = {str(i): l for i, l in enumerate(labels)}
+    if config:
+        with open(os.path.join(d, "config.json"), "w") as f:
+            json.dump(config, f, indent=1)
+    x.numpy().astype("<f4").tofile(os.path.join(d, "input.f32"))
+    attn.numpy().astype("<f4").tofile(os.path.join(d, "cls_attention.f32"))
+    emb[0].numpy().astype("<f4").tofile(os.path.join(d, "embedding.f32"))
+    if case["classes"]:
+        logits[0].numpy().astype("<f4").tofile(os.path.join(d, "logits.f32"))
+    print(f"{case['name']}: max|logit| {logits.abs().max().item() if case['classes'] else 0:.3f}, "
+          f"attention max {attn.max().item():.4f} min {attn.min().item():.2e}")
+
+
+def main():
+    outdir = sys.argv[1] if len(sys.argv) > 1 else os.path.join(
+        os.path.dirname(os.path.abspath(__file__)), "..", "tests", "fixtures")
+    torch.manual_seed(0)
+    for case in CASES:
+        make(case, outdir)
+
+
+if __name__ == "__main__":
+    main()
