@@ -119,54 +119,62 @@ parse_entry (Loader *L, const char *name, JsonNode *node, GError **error)
            strcmp (dtype, "BOOL") == 0 || g_str_has_prefix (dtype, "F8"))
     elem_size = 1;
   else {
+    model_error (error, L, "tensor '%s' has unknown dtype '%s'", name, dtype);
     entry_free (e);
-    return model_error (error, L, "tensor '%s' has unknown dtype '%s'", name, dtype);
+    return FALSE;
   }
 
   e->ndim = json_array_get_length (shape);
   if (e->ndim > MAX_DIMS) {
-    entry_free (e);
-    return model_error (error, L, "tensor '%s' has %u dimensions (at most %d)", name,
+    model_error (error, L, "tensor '%s' has %u dimensions (at most %d)", name,
                         json_array_get_length (shape), MAX_DIMS);
+    entry_free (e);
+    return FALSE;
   }
   e->numel = 1;
   for (guint i = 0; i < e->ndim; i++) {
     if (!json_uint (json_array_get_element (shape, i), &e->shape[i])) {
-      entry_free (e);
-      return model_error (error, L, "tensor '%s' has a shape entry that is not a non-negative "
+      model_error (error, L, "tensor '%s' has a shape entry that is not a non-negative "
                           "integer", name);
+      entry_free (e);
+      return FALSE;
     }
     if (e->shape[i] != 0 && e->numel > G_MAXUINT64 / e->shape[i]) {
-      entry_free (e);
-      return model_error (error, L, "tensor '%s' has a shape whose element count overflows",
+      model_error (error, L, "tensor '%s' has a shape whose element count overflows",
                           name);
+      entry_free (e);
+      return FALSE;
     }
     e->numel *= e->shape[i];
   }
   if (json_array_get_length (offsets) != 2 ||
       !json_uint (json_array_get_element (offsets, 0), &e->begin) ||
       !json_uint (json_array_get_element (offsets, 1), &e->end)) {
-    entry_free (e);
-    return model_error (error, L, "tensor '%s' needs data_offsets [begin, end] of non-negative "
+    model_error (error, L, "tensor '%s' needs data_offsets [begin, end] of non-negative "
                         "integers", name);
+    entry_free (e);
+    return FALSE;
   }
   if (e->numel > G_MAXUINT64 / elem_size) {
+    model_error (error, L, "tensor '%s' is too large", name);
     entry_free (e);
-    return model_error (error, L, "tensor '%s' is too large", name);
+    return FALSE;
   }
   bytes = e->numel * elem_size;
   if (e->begin > e->end || e->end > L->data_size) {
-    entry_free (e);
-    return model_error (error, L, "tensor '%s' has data_offsets [%" G_GUINT64_FORMAT
+    model_error (error, L, "tensor '%s' has data_offsets [%" G_GUINT64_FORMAT
                         ", %" G_GUINT64_FORMAT "] outside the %" G_GUINT64_FORMAT
                         "-byte data section (file truncated?)", name, e->begin, e->end,
                         L->data_size);
+    entry_free (e);
+    return FALSE;
   }
   if (e->end - e->begin != bytes) {
-    entry_free (e);
-    return model_error (error, L, "tensor '%s' holds %" G_GUINT64_FORMAT " bytes but its shape "
+    model_error (error, L, "tensor '%s' holds %" G_GUINT64_FORMAT " bytes but its shape "
                         "and dtype %s need %" G_GUINT64_FORMAT, name, e->end - e->begin, dtype,
                         bytes);
+    entry_free (e);
+    return FALSE;
   }
   g_hash_table_insert (L->tensors, g_strdup (name), e);
   return TRUE;

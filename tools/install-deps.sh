@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Installs, from Debian 12's own packages, everything heed needs to build, test and benchmark.
+set -euo pipefail
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update
+$SUDO apt-get install -y --no-install-recommends \
+  ca-certificates gcc libc6-dev meson ninja-build pkg-config \
+  glslc spirv-tools \
+  libvulkan-dev mesa-vulkan-drivers vulkan-validationlayers \
+  libglib2.0-dev libjson-glib-dev \
+  python3 python3-torch python3-numpy libopenblas0-pthread \
+  valgrind
