@@ -27,6 +27,8 @@ void heed_log (HeedLogLevel level, const char *format, ...) G_GNUC_PRINTF (2, 3)
 
 typedef enum {
   HEED_SHADER_GEMM,
+  HEED_SHADER_GEMM_K4, /* A read as vec4 along K: K, lda and offsets multiples of 4 */
+  HEED_SHADER_GEMM_K4_SG8, /* K4, rows shared by subgroup shuffles: one subgroup of 8 lanes */
   HEED_SHADER_LAYERNORM,
   HEED_SHADER_SOFTMAX,
   HEED_SHADER_PATCHIFY,
@@ -78,6 +80,7 @@ struct _HeedDevice {
 
   /* GEMM tiling, chosen per device: rows per tile, and lanes per workgroup along N. */
   guint gemm_tm, gemm_tn, gemm_lanes;
+  gboolean gemm_shuffle; /* the workgroup is one subgroup of 8 with shuffles: GEMM_K4_SG8 */
   guint small_lanes; /* workgroup size of the element-wise kernels */
   gboolean has_timestamps;
   double timestamp_period_ns;

@@ -48,11 +48,16 @@ heed_op_gemm (HeedRecorder *rec, HeedMat a, HeedMat b, HeedMat c, HeedBuffer *bi
   GemmParams p = { M, N, K, a.ld, b.ld, c.ld, a.off, b.off, c.off,
                    a.batch, b.batch, c.batch, alpha };
   HeedBuffer *bindings[4] = { a.buf, b.buf, c.buf, bias ? bias : c.buf };
+  /* B is read as vec4s: its padding makes that always possible. */
+  g_return_val_if_fail (b.off % 4 == 0 && b.ld % 4 == 0 && b.batch % 4 == 0, FALSE);
+  gboolean k4 = K % 4 == 0 && a.ld % 4 == 0 && a.off % 4 == 0 && a.batch % 4 == 0;
   if (bias)
     epilogue |= HEED_EPI_BIAS;
   else
     epilogue &= ~(guint) HEED_EPI_BIAS;
-  return heed_recorder_dispatch (rec, HEED_SHADER_GEMM, epilogue, bindings, &p, sizeof p,
+  HeedShaderId shader = !k4 ? HEED_SHADER_GEMM
+                        : d->gemm_shuffle ? HEED_SHADER_GEMM_K4_SG8 : HEED_SHADER_GEMM_K4;
+  return heed_recorder_dispatch (rec, shader, epilogue, bindings, &p, sizeof p,
                                  heed_round_up (N, heed_device_col_align (d)) /
                                      heed_device_col_align (d),
                                  heed_round_up (M, d->gemm_tm) / d->gemm_tm, batches, name, kind,
@@ -167,13 +172,17 @@ heed_op_attention (HeedRecorder *rec, HeedAttentionScratch *s, HeedBuffer *qkv, 
   HeedMat sc = { s->scores, 0, s->n_pad, s->m_pad * s->n_pad };
   HeedMat v = { s->v, 0, s->v_ld, s->m_pad * s->v_ld };
   HeedMat o = { out, 0, D, dh };
+  /* P.V sums over the keys. Rounding that count up to a multiple of 4 lets the GEMM read P as
+   * vec4s; the extra keys are zero columns of P (scores are zero-filled and only the M x M block
+   * is written) meeting zero rows of V (rows >= M are never written). */
+  guint k_pv = heed_round_up (M, 4) <= s->m_pad ? heed_round_up (M, 4) : M;
   gboolean ok =
       heed_recorder_dispatch (rec, HEED_SHADER_QKV_SPLIT, 0, split_bindings, &sp, sizeof sp,
                               groups_for (rec, (guint64) M * 3 * D), 1, 1, n_split, "attention",
                               0, error) &&
       heed_op_gemm (rec, q, kt, sc, NULL, M, M, dh, heads, 1.0f, 0, n_qk, "attention", error) &&
       heed_op_softmax (rec, sc, M, M, heads, n_soft, error) &&
-      heed_op_gemm (rec, sc, v, o, NULL, M, dh, M, heads, 1.0f, 0, n_pv, "attention", error);
+      heed_op_gemm (rec, sc, v, o, NULL, M, dh, k_pv, heads, 1.0f, 0, n_pv, "attention", error);
   g_free (n_split);
   g_free (n_qk);
   g_free (n_soft);

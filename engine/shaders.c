@@ -5,6 +5,12 @@
 static const uint32_t gemm_spv[] =
 #include "gemm.spv.h"
     ;
+static const uint32_t gemm_k4_spv[] =
+#include "gemm_k4.spv.h"
+    ;
+static const uint32_t gemm_k4_sg8_spv[] =
+#include "gemm_k4_sg8.spv.h"
+    ;
 static const uint32_t layernorm_spv[] =
 #include "layernorm.spv.h"
     ;
@@ -29,6 +35,8 @@ static const uint32_t head_mean_spv[] =
 
 static const HeedShaderInfo shaders[HEED_SHADER_COUNT] = {
   SHADER (HEED_SHADER_GEMM, gemm, 4, 13 * 4),
+  SHADER (HEED_SHADER_GEMM_K4, gemm_k4, 4, 13 * 4),
+  SHADER (HEED_SHADER_GEMM_K4_SG8, gemm_k4_sg8, 4, 13 * 4),
   SHADER (HEED_SHADER_LAYERNORM, layernorm, 4, 7 * 4),
   SHADER (HEED_SHADER_SOFTMAX, softmax, 1, 5 * 4),
   SHADER (HEED_SHADER_PATCHIFY, patchify, 2, 6 * 4),
@@ -60,7 +68,7 @@ heed_device_get_pipeline (HeedDevice *d, HeedShaderId id, guint specialization, 
   }
   p = g_new0 (HeedPipeline, 1);
   p->shader = s;
-  p->local_size = id == HEED_SHADER_GEMM ? d->gemm_lanes : d->small_lanes;
+  p->local_size = id <= HEED_SHADER_GEMM_K4_SG8 ? d->gemm_lanes : d->small_lanes;
 
   VkDescriptorSetLayoutBinding bindings[8];
   for (guint i = 0; i < s->n_bindings; i++)

@@ -3,23 +3,28 @@
 //   C[m][n] = epilogue(alpha * sum_k A[m][k] * B[k][n])
 // epilogue: + bias[n], then GELU, then C += (accumulate into the existing C, the residual add).
 //
-// Register-tiled with no shared memory and no barrier: each invocation owns a TM x TN block of
-// C whose columns are WG apart, so the B loads of neighbouring invocations are contiguous (one
-// vector load on lavapipe, coalesced on a GPU) and A is read as values uniform across the
-// workgroup. On lavapipe every barrier is a coroutine switch, which is why shared-memory tiling
-// loses there (see DESIGN.md).
+// Register-tiled with no shared memory and no barrier: each invocation owns TM rows x TN
+// columns of C, as TN/4 groups of 4 adjacent columns, the groups WG*4 apart. B is read as
+// vec4s and, in the K4 variant (K, lda and A's offsets multiples of 4), A as vec4s along K,
+// with A's values uniform across the workgroup. On lavapipe every buffer access costs about as
+// much as a gather, so fetching 16 bytes at a time is what makes it fast; every barrier is a
+// coroutine switch, which is why shared-memory tiling loses there (see DESIGN.md).
 //
-// Reads are not bounds-checked: the host pads A to a multiple of TM rows and B to a multiple of
-// WG*TN columns. Stores are checked against M and N.
+// Reads are not bounds-checked: the host pads A to a multiple of TM rows and B to a multiple
+// of WG*TN columns (B's row stride and offsets are multiples of 4). Stores are checked.
 #extension GL_EXT_control_flow_attributes : require
+#ifdef SG
+#extension GL_KHR_shader_subgroup_shuffle : require
+#endif
 #include "common.glsl"
 
 #ifndef TM
-#define TM 8
+#define TM 16
 #endif
 #ifndef TN
-#define TN 4
+#define TN 8
 #endif
+#define NG (TN / 4)
 
 layout(local_size_x_id = 0) in;
 layout(constant_id = 1) const uint EPILOGUE = 0;
@@ -27,8 +32,12 @@ const uint EPI_BIAS = 1u;
 const uint EPI_GELU = 2u;
 const uint EPI_ACCUMULATE = 4u;
 
+#ifdef K4
+layout(std430, binding = 0) readonly buffer BufA { vec4 a4[]; };
+#else
 layout(std430, binding = 0) readonly buffer BufA { float a[]; };
-layout(std430, binding = 1) readonly buffer BufB { float b[]; };
+#endif
+layout(std430, binding = 1) readonly buffer BufB { vec4 b4[]; };
 layout(std430, binding = 2) buffer BufC { float c[]; };
 layout(std430, binding = 3) readonly buffer BufBias { float bias[]; };
 
@@ -44,45 +53,88 @@ void main()
 {
   const uint wg = gl_WorkGroupSize.x;
   const uint lane = gl_LocalInvocationID.x;
-  const uint n0 = gl_WorkGroupID.x * wg * TN + lane;
+  const uint n0 = gl_WorkGroupID.x * wg * TN + 4u * lane;
   const uint m0 = gl_WorkGroupID.y * TM;
   const uint batch = gl_WorkGroupID.z;
   const uint a_base = p.a_off + batch * p.a_batch + m0 * p.lda;
-  const uint b_base = p.b_off + batch * p.b_batch + n0;
+  const uint b_base = (p.b_off + batch * p.b_batch + n0) / 4u;
+  const uint ldb4 = p.ldb / 4u;
 
-  float acc[TM][TN];
+  vec4 acc[TM][NG];
   [[unroll]] for (uint i = 0; i < TM; i++)
-    [[unroll]] for (uint j = 0; j < TN; j++)
-      acc[i][j] = 0.0;
+    [[unroll]] for (uint g = 0; g < NG; g++)
+      acc[i][g] = vec4(0.0);
 
+#if defined(K4) && defined(SG)
+  // The SG variant (a workgroup of exactly one subgroup of SGS lanes): lane l loads rows
+  // l, l + SGS, ... and the rows reach every lane by shuffles with constant indices, so one
+  // access fetches SGS rows instead of each row being fetched by every lane.
+  const uint lda4 = p.lda / 4u;
+  const uint a_base4 = a_base / 4u;
+  for (uint k4 = 0; k4 < p.K / 4u; k4++) {
+    vec4 mine[TM / SGS];
+    [[unroll]] for (uint r = 0; r < TM / SGS; r++)
+      mine[r] = a4[a_base4 + (r * SGS + lane) * lda4 + k4];
+    [[unroll]] for (uint kk = 0; kk < 4; kk++) {
+      const uint b_row = b_base + (4u * k4 + kk) * ldb4;
+      vec4 bv[NG];
+      [[unroll]] for (uint g = 0; g < NG; g++)
+        bv[g] = b4[b_row + g * wg];
+      [[unroll]] for (uint i = 0; i < TM; i++) {
+        const float av = subgroupShuffle(mine[i / SGS][kk], i % SGS);
+        [[unroll]] for (uint g = 0; g < NG; g++)
+          acc[i][g] = fma(vec4(av), bv[g], acc[i][g]);
+      }
+    }
+  }
+#elif defined(K4)
+  const uint lda4 = p.lda / 4u;
+  const uint a_base4 = a_base / 4u;
+  for (uint k4 = 0; k4 < p.K / 4u; k4++) {
+    vec4 av[TM];
+    [[unroll]] for (uint i = 0; i < TM; i++)
+      av[i] = a4[a_base4 + i * lda4 + k4];
+    [[unroll]] for (uint kk = 0; kk < 4; kk++) {
+      const uint b_row = b_base + (4u * k4 + kk) * ldb4;
+      vec4 bv[NG];
+      [[unroll]] for (uint g = 0; g < NG; g++)
+        bv[g] = b4[b_row + g * wg];
+      [[unroll]] for (uint i = 0; i < TM; i++)
+        [[unroll]] for (uint g = 0; g < NG; g++)
+          acc[i][g] = fma(vec4(av[i][kk]), bv[g], acc[i][g]);
+    }
+  }
+#else
   for (uint k = 0; k < p.K; k++) {
-    float bv[TN];
-    const uint b_row = b_base + k * p.ldb;
-    [[unroll]] for (uint j = 0; j < TN; j++)
-      bv[j] = b[b_row + j * wg];
+    const uint b_row = b_base + k * ldb4;
+    vec4 bv[NG];
+    [[unroll]] for (uint g = 0; g < NG; g++)
+      bv[g] = b4[b_row + g * wg];
     [[unroll]] for (uint i = 0; i < TM; i++) {
       const float av = a[a_base + i * p.lda + k];
-      [[unroll]] for (uint j = 0; j < TN; j++)
-        acc[i][j] = fma(av, bv[j], acc[i][j]);
+      [[unroll]] for (uint g = 0; g < NG; g++)
+        acc[i][g] = fma(vec4(av), bv[g], acc[i][g]);
     }
   }
+#endif
 
-  [[unroll]] for (uint j = 0; j < TN; j++) {
-    const uint n = n0 + j * wg;
-    if (n >= p.N)
-      continue;
-    const float bn = (EPILOGUE & EPI_BIAS) != 0u ? bias[n] : 0.0;
-    [[unroll]] for (uint i = 0; i < TM; i++) {
-      const uint m = m0 + i;
-      if (m >= p.M)
+  [[unroll]] for (uint g = 0; g < NG; g++)
+    [[unroll]] for (uint e = 0; e < 4; e++) {
+      const uint n = n0 + g * 4u * wg + e;
+      if (n >= p.N)
         continue;
-      float v = acc[i][j] * p.alpha + bn;
-      if ((EPILOGUE & EPI_GELU) != 0u)
-        v = heed_gelu(v);
-      const uint ci = p.c_off + batch * p.c_batch + m * p.ldc + n;
-      if ((EPILOGUE & EPI_ACCUMULATE) != 0u)
-        v += c[ci];
-      c[ci] = v;
+      const float bn = (EPILOGUE & EPI_BIAS) != 0u ? bias[n] : 0.0;
+      [[unroll]] for (uint i = 0; i < TM; i++) {
+        const uint m = m0 + i;
+        if (m >= p.M)
+          continue;
+        float v = acc[i][g][e] * p.alpha + bn;
+        if ((EPILOGUE & EPI_GELU) != 0u)
+          v = heed_gelu(v);
+        const uint ci = p.c_off + batch * p.c_batch + m * p.ldc + n;
+        if ((EPILOGUE & EPI_ACCUMULATE) != 0u)
+          v += c[ci];
+        c[ci] = v;
+      }
     }
-  }
 }

@@ -61,10 +61,19 @@ run_gemm_case (const GemmCase *t)
   assert_no_validation_messages ();
 }
 
+/* Every case through every GEMM variant the device can run: the shuffle variant (lavapipe),
+ * the uniform-load K4 variant (GPUs) and the scalar one (K not a multiple of 4). */
 static void
 test_gemm (gconstpointer data)
 {
+  HeedDevice *d = get_device ();
+  gboolean shuffle = d->gemm_shuffle;
   run_gemm_case (data);
+  if (shuffle) {
+    d->gemm_shuffle = FALSE;
+    run_gemm_case (data);
+    d->gemm_shuffle = TRUE;
+  }
 }
 
 static void
@@ -383,6 +392,8 @@ main (int argc, char **argv)
     { 50, 37, 50, 4, HEED_EPI_GELU | HEED_EPI_ACCUMULATE, TRUE, 1.0f },
     { 1, 1000, 192, 1, 0, TRUE, 1.0f },
     { 197, 576, 192, 1, 0, TRUE, 1.0f },
+    { 197, 64, 200, 3, 0, FALSE, 1.0f }, /* P.V with K rounded up to a multiple of 4 */
+    { 20, 130, 36, 2, HEED_EPI_GELU, TRUE, 2.0f },
   };
   g_test_init (&argc, &argv, NULL);
   for (guint i = 0; i < G_N_ELEMENTS (gemms); i++) {

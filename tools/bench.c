@@ -93,7 +93,7 @@ heed_cmd_bench (int argc, char **argv)
   char *model_path = NULL, *shape_name = NULL, *python = NULL;
   int runs = 10, warmup = 2, device_index = -1;
   int dim = 0, depth = 0, heads = 0, patch = 0, img = 0, classes = -1;
-  gboolean no_torch = FALSE;
+  gboolean no_torch = FALSE, dispatches = FALSE;
   GOptionEntry entries[] = {
     { "model", 'm', 0, G_OPTION_ARG_FILENAME, &model_path, "safetensors checkpoint", "M" },
     { "shape", 's', 0, G_OPTION_ARG_STRING, &shape_name,
@@ -109,6 +109,8 @@ heed_cmd_bench (int argc, char **argv)
     { "warmup", 0, 0, G_OPTION_ARG_INT, &warmup, "untimed passes first", "N" },
     { "device", 'd', 0, G_OPTION_ARG_INT, &device_index, "Vulkan device index", "N" },
     { "no-torch", 0, 0, G_OPTION_ARG_NONE, &no_torch, "skip the PyTorch comparison", NULL },
+    { "dispatches", 0, 0, G_OPTION_ARG_NONE, &dispatches,
+      "also list every dispatch of the last run", NULL },
     { "python", 0, 0, G_OPTION_ARG_FILENAME, &python,
       "Python with torch (default: $HEED_PYTHON or /usr/bin/python3)", "PATH" },
     { NULL }
@@ -232,6 +234,9 @@ heed_cmd_bench (int argc, char **argv)
     }
     printf ("\n");
   }
+  for (guint i = 0; dispatches && i < n_t; i++)
+    printf ("  %-28s %8.3f ms %8.2f GFLOP/s\n", t[i].name, t[i].ms,
+            t[i].ms > 0 ? t[i].flops / t[i].ms / 1e6 : 0);
   if (n_t == 0)
     printf ("(no per-op timings: the device has no compute timestamps)\n");
   printf ("\nheed: median of %d runs after %d warm-up; per-op times from GPU timestamps of the "
