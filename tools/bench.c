@@ -203,7 +203,8 @@ heed_cmd_bench (int argc, char **argv)
           c->patch_size, c->dim, c->depth, c->num_heads, c->num_classes, c->tokens, flops / 1e9);
   JsonObject *tj = torch ? json_node_get_object (json_parser_get_root (torch)) : NULL;
   if (tj)
-    printf ("torch:  PyTorch %s on the CPU, %" G_GINT64_FORMAT " threads\n",
+    printf ("torch:  PyTorch %s on the CPU, %" G_GINT64_FORMAT " thread(s) (the faster of 1 and "
+            "one per core)\n",
             json_object_get_string_member (tj, "version"),
             json_object_get_int_member (tj, "threads"));
   else if (!no_torch)
@@ -242,8 +243,8 @@ heed_cmd_bench (int argc, char **argv)
   printf ("\nheed: median of %d runs after %d warm-up; per-op times from GPU timestamps of the "
           "last run, summed over layers.\n", runs, warmup);
   if (tj)
-    printf ("torch: median of %d runs; per-op times measured around each op in eager mode.\n",
-            runs);
+    printf ("torch: median of %d runs; per-op times are means over %d more runs, timed around each "
+            "op in eager mode.\n", runs, runs);
   status = 0;
   goto out;
 
