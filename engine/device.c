@@ -28,6 +28,17 @@ on_validation_message (VkDebugUtilsMessageSeverityFlagBitsEXT severity,
   return VK_FALSE;
 }
 
+static void
+destroy_instance (VkInstance instance, VkDebugUtilsMessengerEXT messenger)
+{
+  if (messenger) {
+    PFN_vkDestroyDebugUtilsMessengerEXT destroy = (PFN_vkDestroyDebugUtilsMessengerEXT)
+        vkGetInstanceProcAddr (instance, "vkDestroyDebugUtilsMessengerEXT");
+    destroy (instance, messenger, NULL);
+  }
+  vkDestroyInstance (instance, NULL);
+}
+
 static gboolean
 validation_requested (void)
 {
@@ -238,12 +249,7 @@ heed_device_list (guint *chosen, GError **error)
     int c = choose_device (infos, -1, NULL);
     *chosen = c < 0 ? G_MAXUINT : (guint) c;
   }
-  if (messenger) {
-    PFN_vkDestroyDebugUtilsMessengerEXT destroy = (PFN_vkDestroyDebugUtilsMessengerEXT)
-        vkGetInstanceProcAddr (instance, "vkDestroyDebugUtilsMessengerEXT");
-    destroy (instance, messenger, NULL);
-  }
-  vkDestroyInstance (instance, NULL);
+  destroy_instance (instance, messenger);
   return infos;
 }
 
@@ -408,14 +414,8 @@ heed_device_destroy (HeedDevice **device)
     if (d->owned)
       vkDestroyDevice (d->device, NULL);
   }
-  if (d->owned && d->instance) {
-    if (d->messenger) {
-      PFN_vkDestroyDebugUtilsMessengerEXT destroy = (PFN_vkDestroyDebugUtilsMessengerEXT)
-          vkGetInstanceProcAddr (d->instance, "vkDestroyDebugUtilsMessengerEXT");
-      destroy (d->instance, d->messenger, NULL);
-    }
-    vkDestroyInstance (d->instance, NULL);
-  }
+  if (d->owned && d->instance)
+    destroy_instance (d->instance, d->messenger);
   if (d->pipelines || d->command_pool) {
     g_mutex_clear (&d->queue_mutex);
     g_mutex_clear (&d->command_mutex);

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <glib/gstdio.h>
 
-int heed_cmd_bench (int argc, char **argv);
+#include "heed-cli.h"
 
 static const char *op_kinds[] = { "patch_embed", "layernorm", "qkv", "attention",
                                   "proj", "fc1", "fc2", "head" };
@@ -248,13 +248,8 @@ heed_cmd_bench (int argc, char **argv)
   status = 0;
   goto out;
 
-fail : {
-  char *msg = g_strdup (error ? error->message : "failed");
-  g_strdelimit (msg, "\r\n", ' ');
-  fprintf (stderr, "heed: %s\n", msg);
-  g_free (msg);
-  g_clear_error (&error);
-}
+fail:
+  status = heed_cli_fail ("heed bench failed", error);
 out:
   if (tmp_model)
     g_remove (tmp_model);

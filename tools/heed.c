@@ -13,15 +13,15 @@
 
 #define EXIT_VALIDATION 3
 
-int heed_cmd_bench (int argc, char **argv);
+#include "heed-cli.h"
 
 /* Prints an error as one line (messages can quote JSON parser output with newlines). */
-static int
-fail (const char *what, GError *error)
+int
+heed_cli_fail (const char *what, GError *error)
 {
   char *msg = g_strdup (error ? error->message : what);
   g_strdelimit (msg, "\r\n", ' ');
-  fprintf (stderr, "heed: %s%s%s\n", error && what ? what : "", error && what ? ": " : "", msg);
+  fprintf (stderr, "heed: %s\n", msg);
   g_free (msg);
   g_clear_error (&error);
   return 1;
@@ -59,7 +59,7 @@ cmd_devices (int argc, char **argv)
   guint chosen = G_MAXUINT;
   GArray *infos = heed_device_list (&chosen, &error);
   if (!infos)
-    return fail (NULL, error);
+    return heed_cli_fail (NULL, error);
   for (guint i = 0; i < infos->len; i++) {
     HeedDeviceInfo *d = &g_array_index (infos, HeedDeviceInfo, i);
     printf ("%c %u: %s (%s)%s\n", i == chosen ? '*' : ' ', d->index, d->name,
@@ -110,25 +110,25 @@ cmd_run_tensor (int argc, char **argv)
 
   g_option_context_add_main_entries (ctx, entries, NULL);
   if (!g_option_context_parse (ctx, &argc, &argv, &error)) {
-    status = fail (NULL, error);
+    status = heed_cli_fail (NULL, error);
     goto out;
   }
   if (!model_path || !input_path) {
-    status = fail ("run-tensor needs --model and --input", NULL);
+    status = heed_cli_fail ("run-tensor needs --model and --input", NULL);
     goto out;
   }
   if (!(model = heed_model_load (model_path, &error))) {
-    status = fail (NULL, error);
+    status = heed_cli_fail (NULL, error);
     goto out;
   }
   const HeedModelConfig *c = &model->config;
   if (logits_path && !c->num_classes) {
-    status = fail ("the model has no classification head (head-less backbone): no logits; "
+    status = heed_cli_fail ("the model has no classification head (head-less backbone): no logits; "
                    "use --embedding", NULL);
     goto out;
   }
   if (!g_file_get_contents (input_path, &input, &input_len, &error)) {
-    status = fail (NULL, error);
+    status = heed_cli_fail (NULL, error);
     goto out;
   }
   gsize want = (gsize) c->in_chans * c->img_size * c->img_size * sizeof (float);
@@ -136,21 +136,21 @@ cmd_run_tensor (int argc, char **argv)
     char *msg = g_strdup_printf ("%s holds %" G_GSIZE_FORMAT " bytes; the model takes float32 "
                                  "%u x %u x %u = %" G_GSIZE_FORMAT " bytes", input_path,
                                  input_len, c->in_chans, c->img_size, c->img_size, want);
-    status = fail (msg, NULL);
+    status = heed_cli_fail (msg, NULL);
     g_free (msg);
     goto out;
   }
   if (!(device = heed_device_new (device_index, &error)) ||
       !(vit = heed_vit_new (device, model, NULL, &error)) ||
       !heed_vit_run (vit, (const float *) input, &error)) {
-    status = fail (NULL, error);
+    status = heed_cli_fail (NULL, error);
     goto out;
   }
   const HeedVitOutput *o = heed_vit_get_output (vit);
   if ((logits_path && !write_floats (logits_path, o->logits, c->num_classes, &error)) ||
       (attn_path && !write_floats (attn_path, o->cls_attention, c->num_patches, &error)) ||
       (emb_path && !write_floats (emb_path, o->embedding, c->dim, &error))) {
-    status = fail (NULL, error);
+    status = heed_cli_fail (NULL, error);
     goto out;
   }
   status = 0;

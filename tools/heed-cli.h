@@ -1,0 +1,13 @@
+/* Shared by the heed tool's command files. */
+#ifndef HEED_CLI_H
+#define HEED_CLI_H
+
+#include <glib.h>
+
+/* Prints "heed: <reason>" as one line on stderr (the error's message, else `what`), frees the
+ * error and returns the exit status 1. */
+int heed_cli_fail (const char *what, GError *error);
+
+int heed_cmd_bench (int argc, char **argv);
+
+#endif
