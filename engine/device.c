@@ -292,6 +292,10 @@ device_setup (HeedDevice *d, GError **error)
   VkPhysicalDeviceProperties2 p2 = { .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2,
                                      .pNext = &sg };
   vkGetPhysicalDeviceProperties2 (d->physical_device, &p2);
+  d->subgroup_size = MAX (sg.subgroupSize, 1);
+  d->subgroup_rows = (sg.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT) &&
+                     (sg.supportedOperations & VK_SUBGROUP_FEATURE_ARITHMETIC_BIT) &&
+                     sg.subgroupSize > 1;
   d->gemm_shuffle = cpu && sg.subgroupSize == d->gemm_lanes && d->gemm_lanes == 8 &&
                     d->gemm_tm % 8 == 0 && (sg.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT) &&
                     (sg.supportedOperations & VK_SUBGROUP_FEATURE_SHUFFLE_BIT);

@@ -30,7 +30,10 @@ typedef enum {
   HEED_SHADER_GEMM_K4, /* A read as vec4 along K: K, lda and offsets multiples of 4 */
   HEED_SHADER_GEMM_K4_SG8, /* K4, rows shared by subgroup shuffles: one subgroup of 8 lanes */
   HEED_SHADER_LAYERNORM,
+  HEED_SHADER_LAYERNORM_SG, /* a subgroup per row, vec4s: subgroup arithmetic, aligned rows */
   HEED_SHADER_SOFTMAX,
+  HEED_SHADER_SOFTMAX_SG,
+  HEED_SHADER_K_TRANSPOSE,
   HEED_SHADER_PATCHIFY,
   HEED_SHADER_TOKENS_INIT,
   HEED_SHADER_QKV_SPLIT,
@@ -82,6 +85,8 @@ struct _HeedDevice {
   guint gemm_tm, gemm_tn, gemm_lanes;
   gboolean gemm_shuffle; /* the workgroup is one subgroup of 8 with shuffles: GEMM_K4_SG8 */
   guint small_lanes; /* workgroup size of the element-wise kernels */
+  guint subgroup_size;
+  gboolean subgroup_rows; /* compute has subgroup arithmetic: row kernels use a subgroup per row */
   gboolean has_timestamps;
   double timestamp_period_ns;
 };
@@ -180,12 +185,15 @@ gboolean heed_op_head_mean (HeedRecorder *rec, HeedMat p, HeedBuffer *out, guint
                             guint rows, guint N, guint heads, const char *name, GError **error);
 
 /* Multi-head attention over a fused QKV [M][3D] (row stride 3D): writes softmax(QK^T/sqrt(dh))V
- * into out [M][D] (row stride D) and leaves the probabilities in scores, [H][m_pad][n_pad]. */
+ * into out [M][D] (row stride D) and leaves the probabilities in scores, [H][m_pad][n_pad].
+ * The GEMMs read Q and V in place, past the M rows and past the last column: qkv must hold
+ * heed_attention_qkv_floats() floats, zero beyond the M x 3D block. */
 typedef struct {
   HeedBuffer *q, *kt, *v, *scores; /* scratch, sized by heed_attention_scratch_sizes */
   guint m_pad, n_pad, v_ld;
 } HeedAttentionScratch;
 
+gsize heed_attention_qkv_floats (const HeedDevice *device, guint M, guint D);
 gboolean heed_attention_scratch_init (HeedDevice *device, HeedAttentionScratch *s, guint M,
                                       guint D, guint heads, GError **error);
 void heed_attention_scratch_clear (HeedAttentionScratch *s);

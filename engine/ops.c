@@ -11,10 +11,14 @@ typedef struct {
 typedef struct {
   uint32_t M, D, ldx, ldy, x_off, y_off;
   float eps;
+  uint32_t rows_per_group;
 } LayerNormParams;
 typedef struct {
-  uint32_t rows, M, N, ld, batch;
+  uint32_t rows, M, N, ld, batch, rows_per_group;
 } SoftmaxParams;
+typedef struct {
+  uint32_t M, D, ld_kt;
+} KTransposeParams;
 typedef struct {
   uint32_t channels, height, width, patch_size, grid_w, num_patches;
 } PatchifyParams;
@@ -64,26 +68,43 @@ heed_op_gemm (HeedRecorder *rec, HeedMat a, HeedMat b, HeedMat c, HeedBuffer *bi
                                  2.0 * M * N * K * batches, error);
 }
 
+/* Row kernels give each row a subgroup, reading vec4s, where the device has subgroup
+ * arithmetic and the rows are 16-byte aligned; a workgroup then owns as many rows as it has
+ * subgroups by the reported size. Otherwise one invocation per row. */
+static guint
+rows_per_group (const HeedRecorder *rec)
+{
+  const HeedDevice *d = rec->device;
+  return MAX (d->small_lanes / d->subgroup_size, 1);
+}
+
 gboolean
 heed_op_layernorm (HeedRecorder *rec, HeedMat x, HeedMat y, HeedBuffer *gamma, HeedBuffer *beta,
                    guint M, guint D, float eps, const char *name, GError **error)
 {
-  LayerNormParams p = { M, D, x.ld, y.ld, x.off, y.off, eps };
+  gboolean sg = rec->device->subgroup_rows && D % 4 == 0 && x.ld % 4 == 0 && y.ld % 4 == 0 &&
+                x.off % 4 == 0 && y.off % 4 == 0;
+  LayerNormParams p = { M, D, x.ld, y.ld, x.off, y.off, eps,
+                        sg ? rows_per_group (rec) : rec->device->small_lanes };
   HeedBuffer *bindings[4] = { x.buf, y.buf, gamma, beta };
-  return heed_recorder_dispatch (rec, HEED_SHADER_LAYERNORM, 0, bindings, &p, sizeof p,
-                                 groups_for (rec, M), 1, 1, name, "layernorm", 8.0 * M * D,
-                                 error);
+  return heed_recorder_dispatch (rec, sg ? HEED_SHADER_LAYERNORM_SG : HEED_SHADER_LAYERNORM,
+                                 0, bindings, &p, sizeof p,
+                                 (M + p.rows_per_group - 1) / p.rows_per_group, 1, 1, name,
+                                 "layernorm", 8.0 * M * D, error);
 }
 
 gboolean
 heed_op_softmax (HeedRecorder *rec, HeedMat s, guint M, guint N, guint batches,
                  const char *name, GError **error)
 {
-  SoftmaxParams p = { M * batches, M, N, s.ld, s.batch };
+  gboolean sg = rec->device->subgroup_rows && s.ld % 4 == 0 && s.batch % 4 == 0;
+  SoftmaxParams p = { M * batches, M, N, s.ld, s.batch,
+                      sg ? rows_per_group (rec) : rec->device->small_lanes };
   HeedBuffer *bindings[1] = { s.buf };
   g_return_val_if_fail (s.off == 0, FALSE);
-  return heed_recorder_dispatch (rec, HEED_SHADER_SOFTMAX, 0, bindings, &p, sizeof p,
-                                 groups_for (rec, (guint64) M * batches), 1, 1, name,
+  return heed_recorder_dispatch (rec, sg ? HEED_SHADER_SOFTMAX_SG : HEED_SHADER_SOFTMAX,
+                                 0, bindings, &p, sizeof p,
+                                 (p.rows + p.rows_per_group - 1) / p.rows_per_group, 1, 1, name,
                                  "attention", 4.0 * M * N * batches, error);
 }
 
@@ -122,6 +143,13 @@ heed_op_head_mean (HeedRecorder *rec, HeedMat prob, HeedBuffer *out, guint out_o
                                  (double) rows * N * heads, error);
 }
 
+gsize
+heed_attention_qkv_floats (const HeedDevice *d, guint M, guint D)
+{
+  return ((gsize) heed_round_up (M, heed_device_row_align (d)) + 1) * 3 * D +
+         heed_device_col_align (d);
+}
+
 gboolean
 heed_attention_scratch_init (HeedDevice *d, HeedAttentionScratch *s, guint M, guint D,
                              guint heads, GError **error)
@@ -154,36 +182,56 @@ heed_attention_scratch_clear (HeedAttentionScratch *s)
   heed_buffer_destroy (&s->scores);
 }
 
-/* split heads -> S = Q.K^T (Q pre-scaled) -> row softmax -> O = P.V, written head-interleaved
- * into out. The scores keep the probabilities for the attention-map outputs. */
+/* S = Q.K^T / sqrt(dh) -> row softmax -> O = P.V, written head-interleaved into out. The
+ * scores keep the probabilities for the attention-map outputs. When D and dh are multiples of
+ * 4 the GEMMs read Q and V straight out of qkv as vec4s and only K is copied (transposed);
+ * otherwise a split kernel copies all three into aligned per-head buffers. */
 gboolean
 heed_op_attention (HeedRecorder *rec, HeedAttentionScratch *s, HeedBuffer *qkv, HeedBuffer *out,
                    guint M, guint D, guint heads, const char *name, GError **error)
 {
   guint dh = D / heads;
-  QkvSplitParams sp = { M, D, dh, s->m_pad, s->n_pad, s->v_ld, 1.0f / sqrtf ((float) dh) };
-  HeedBuffer *split_bindings[4] = { qkv, s->q, s->kt, s->v };
-  char *n_split = g_strdup_printf ("%s.split", name);
+  float scale = 1.0f / sqrtf ((float) dh);
+  gboolean direct = D % 4 == 0 && dh % 4 == 0;
+  char *n_copy = g_strdup_printf ("%s.%s", name, direct ? "k_transpose" : "split");
   char *n_qk = g_strdup_printf ("%s.qk", name);
   char *n_soft = g_strdup_printf ("%s.softmax", name);
   char *n_pv = g_strdup_printf ("%s.pv", name);
-  HeedMat q = { s->q, 0, dh, s->m_pad * dh };
   HeedMat kt = { s->kt, 0, s->n_pad, dh * s->n_pad };
   HeedMat sc = { s->scores, 0, s->n_pad, s->m_pad * s->n_pad };
-  HeedMat v = { s->v, 0, s->v_ld, s->m_pad * s->v_ld };
   HeedMat o = { out, 0, D, dh };
+  HeedMat q, v;
+  gboolean ok;
   /* P.V sums over the keys. Rounding that count up to a multiple of 4 lets the GEMM read P as
    * vec4s; the extra keys are zero columns of P (scores are zero-filled and only the M x M block
    * is written) meeting zero rows of V (rows >= M are never written). */
   guint k_pv = heed_round_up (M, 4) <= s->m_pad ? heed_round_up (M, 4) : M;
-  gboolean ok =
-      heed_recorder_dispatch (rec, HEED_SHADER_QKV_SPLIT, 0, split_bindings, &sp, sizeof sp,
-                              groups_for (rec, (guint64) M * 3 * D), 1, 1, n_split, "attention",
-                              0, error) &&
-      heed_op_gemm (rec, q, kt, sc, NULL, M, M, dh, heads, 1.0f, 0, n_qk, "attention", error) &&
-      heed_op_softmax (rec, sc, M, M, heads, n_soft, error) &&
-      heed_op_gemm (rec, sc, v, o, NULL, M, dh, k_pv, heads, 1.0f, 0, n_pv, "attention", error);
-  g_free (n_split);
+
+  if (direct) {
+    KTransposeParams tp = { M, D, s->n_pad };
+    HeedBuffer *bindings[2] = { qkv, s->kt };
+    q = (HeedMat){ qkv, 0, 3 * D, dh };
+    v = (HeedMat){ qkv, 2 * D, 3 * D, dh };
+    ok = heed_recorder_dispatch (rec, HEED_SHADER_K_TRANSPOSE, 0, bindings, &tp, sizeof tp,
+                                 groups_for (rec, (guint64) M * D), 1, 1, n_copy, "attention",
+                                 0, error);
+  } else {
+    QkvSplitParams sp = { M, D, dh, s->m_pad, s->n_pad, s->v_ld, scale };
+    HeedBuffer *bindings[4] = { qkv, s->q, s->kt, s->v };
+    q = (HeedMat){ s->q, 0, dh, s->m_pad * dh };
+    v = (HeedMat){ s->v, 0, s->v_ld, s->m_pad * s->v_ld };
+    scale = 1.0f; /* the split kernel scales Q */
+    ok = heed_recorder_dispatch (rec, HEED_SHADER_QKV_SPLIT, 0, bindings, &sp, sizeof sp,
+                                 groups_for (rec, (guint64) M * 3 * D), 1, 1, n_copy,
+                                 "attention", 0, error);
+  }
+  ok = ok &&
+       heed_op_gemm (rec, q, kt, sc, NULL, M, M, dh, heads, scale, 0, n_qk, "attention",
+                     error) &&
+       heed_op_softmax (rec, sc, M, M, heads, n_soft, error) &&
+       heed_op_gemm (rec, sc, v, o, NULL, M, dh, k_pv, heads, 1.0f, 0, n_pv, "attention",
+                     error);
+  g_free (n_copy);
   g_free (n_qk);
   g_free (n_soft);
   g_free (n_pv);

@@ -14,6 +14,15 @@ static const uint32_t gemm_k4_sg8_spv[] =
 static const uint32_t layernorm_spv[] =
 #include "layernorm.spv.h"
     ;
+static const uint32_t layernorm_sg_spv[] =
+#include "layernorm_sg.spv.h"
+    ;
+static const uint32_t softmax_sg_spv[] =
+#include "softmax_sg.spv.h"
+    ;
+static const uint32_t k_transpose_spv[] =
+#include "k_transpose.spv.h"
+    ;
 static const uint32_t softmax_spv[] =
 #include "softmax.spv.h"
     ;
@@ -37,8 +46,11 @@ static const HeedShaderInfo shaders[HEED_SHADER_COUNT] = {
   SHADER (HEED_SHADER_GEMM, gemm, 4, 13 * 4),
   SHADER (HEED_SHADER_GEMM_K4, gemm_k4, 4, 13 * 4),
   SHADER (HEED_SHADER_GEMM_K4_SG8, gemm_k4_sg8, 4, 13 * 4),
-  SHADER (HEED_SHADER_LAYERNORM, layernorm, 4, 7 * 4),
-  SHADER (HEED_SHADER_SOFTMAX, softmax, 1, 5 * 4),
+  SHADER (HEED_SHADER_LAYERNORM, layernorm, 4, 8 * 4),
+  SHADER (HEED_SHADER_LAYERNORM_SG, layernorm_sg, 4, 8 * 4),
+  SHADER (HEED_SHADER_SOFTMAX, softmax, 1, 6 * 4),
+  SHADER (HEED_SHADER_SOFTMAX_SG, softmax_sg, 1, 6 * 4),
+  SHADER (HEED_SHADER_K_TRANSPOSE, k_transpose, 2, 3 * 4),
   SHADER (HEED_SHADER_PATCHIFY, patchify, 2, 6 * 4),
   SHADER (HEED_SHADER_TOKENS_INIT, tokens_init, 3, 2 * 4),
   SHADER (HEED_SHADER_QKV_SPLIT, qkv_split, 4, 7 * 4),

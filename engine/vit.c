@@ -104,7 +104,8 @@ alloc_activations (HeedVit *v, GError **error)
          (v->patches = heed_buffer_new (d, f * p_pad * kp, FALSE, error)) &&
          (v->x = heed_buffer_new (d, f * c->tokens * c->dim, FALSE, error)) &&
          (v->h = heed_buffer_new (d, f * m_pad * c->dim, FALSE, error)) &&
-         (v->qkv = heed_buffer_new (d, f * c->tokens * 3 * c->dim, FALSE, error)) &&
+         (v->qkv = heed_buffer_new (d, f * heed_attention_qkv_floats (d, c->tokens, c->dim),
+                                    FALSE, error)) &&
          (v->attn = heed_buffer_new (d, f * m_pad * c->dim, FALSE, error)) &&
          (v->mlp = heed_buffer_new (d, f * m_pad * c->mlp_hidden, FALSE, error)) &&
          (v->emb = heed_buffer_new (d, f * tm * c->dim, TRUE, error)) &&

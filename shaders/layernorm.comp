@@ -1,20 +1,60 @@
 #version 450
-// LayerNorm over the last dimension: y = (x - mean) / sqrt(var + eps) * gamma + beta.
-// One invocation per row, two passes (mean, then variance of the centred values) so the
-// variance does not suffer the cancellation of the E[x^2] - mean^2 form.
+// LayerNorm over the last dimension: y = (x - mean) / sqrt(var + eps) * gamma + beta, two
+// passes (mean, then variance of the centred values: no E[x^2] - mean^2 cancellation).
+//
+// SG_ROWS variant: one subgroup per row, lanes striding along it in vec4s and subgroup
+// sums. Each workgroup owns rows_per_group rows and its subgroups take them in turn,
+// so any subgroup size the driver picks covers them. Otherwise one invocation per row.
 layout(local_size_x_id = 0) in;
-
-layout(std430, binding = 0) readonly buffer BufX { float x[]; };
-layout(std430, binding = 1) writeonly buffer BufY { float y[]; };
-layout(std430, binding = 2) readonly buffer BufGamma { float gamma[]; };
-layout(std430, binding = 3) readonly buffer BufBeta { float beta[]; };
+#ifdef SG_ROWS
+#extension GL_KHR_shader_subgroup_basic : require
+#extension GL_KHR_shader_subgroup_arithmetic : require
+#endif
 
 layout(push_constant) uniform Params {
   uint M, D;
   uint ldx, ldy;
   uint x_off, y_off;
   float eps;
+  uint rows_per_group;
 } p;
+
+#ifdef SG_ROWS
+// Rows as vec4s: the host uses this variant only when D, the strides and offsets are multiples
+// of 4 (lavapipe pays about a gather per buffer access, whatever its width).
+layout(std430, binding = 0) readonly buffer BufX4 { vec4 x4[]; };
+layout(std430, binding = 1) writeonly buffer BufY4 { vec4 y4[]; };
+layout(std430, binding = 2) readonly buffer BufGamma4 { vec4 gamma4[]; };
+layout(std430, binding = 3) readonly buffer BufBeta4 { vec4 beta4[]; };
+
+void main()
+{
+  const uint first = gl_WorkGroupID.x * p.rows_per_group;
+  const uint last = min(first + p.rows_per_group, p.M);
+  const uint lane = gl_SubgroupInvocationID, step = gl_SubgroupSize;
+  const uint d4 = p.D / 4u;
+  for (uint row = first + gl_SubgroupID; row < last; row += gl_NumSubgroups) {
+    const uint xr = (p.x_off + row * p.ldx) / 4u;
+    const uint yr = (p.y_off + row * p.ldy) / 4u;
+    vec4 sum = vec4(0.0);
+    for (uint i = lane; i < d4; i += step)
+      sum += x4[xr + i];
+    const float mean = subgroupAdd(sum.x + sum.y + sum.z + sum.w) / float(p.D);
+    vec4 sq = vec4(0.0);
+    for (uint i = lane; i < d4; i += step) {
+      const vec4 d = x4[xr + i] - mean;
+      sq += d * d;
+    }
+    const float rstd = 1.0 / sqrt(subgroupAdd(sq.x + sq.y + sq.z + sq.w) / float(p.D) + p.eps);
+    for (uint i = lane; i < d4; i += step)
+      y4[yr + i] = (x4[xr + i] - mean) * rstd * gamma4[i] + beta4[i];
+  }
+}
+#else
+layout(std430, binding = 0) readonly buffer BufX { float x[]; };
+layout(std430, binding = 1) writeonly buffer BufY { float y[]; };
+layout(std430, binding = 2) readonly buffer BufGamma { float gamma[]; };
+layout(std430, binding = 3) readonly buffer BufBeta { float beta[]; };
 
 void main()
 {
@@ -37,3 +77,4 @@ void main()
   for (uint i = 0; i < p.D; i++)
     y[yr + i] = (x[xr + i] - mean) * rstd * gamma[i] + beta[i];
 }
+#endif

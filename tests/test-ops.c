@@ -76,14 +76,32 @@ test_gemm (gconstpointer data)
   }
 }
 
+/* Runs fn once per row-kernel variant the device has: a subgroup per row with vec4s (aligned
+ * rows) and one invocation per row. */
 static void
-test_layernorm (void)
+for_each_row_variant (void (*fn) (void))
 {
   HeedDevice *d = get_device ();
-  const guint sizes[][2] = { { 1, 1 }, { 5, 7 }, { 197, 192 }, { 33, 769 } };
+  gboolean sg = d->subgroup_rows;
+  fn ();
+  if (sg) {
+    d->subgroup_rows = FALSE;
+    fn ();
+    d->subgroup_rows = TRUE;
+  }
+}
+
+static void
+layernorm_cases (void)
+{
+  HeedDevice *d = get_device ();
+  /* M, D, ldx, ldy: the last three are 16-byte aligned (the vec4 variant) */
+  const guint sizes[][4] = { { 1, 1, 2, 5 }, { 5, 7, 8, 11 }, { 197, 192, 193, 196 },
+                             { 33, 769, 770, 773 }, { 197, 192, 192, 196 }, { 3, 4, 4, 8 },
+                             { 40, 1028, 1032, 1028 } };
   GError *error = NULL;
   for (guint s = 0; s < G_N_ELEMENTS (sizes); s++) {
-    guint M = sizes[s][0], D = sizes[s][1], ldx = D + 1, ldy = D + 4;
+    guint M = sizes[s][0], D = sizes[s][1], ldx = sizes[s][2], ldy = sizes[s][3];
     GRand *rng = g_rand_new_with_seed (s + 1);
     float *x = random_floats (rng, (gsize) M * ldx, -3, 5); /* mean far from 0 */
     float *g = random_floats (rng, D, 0.5, 1.5), *bta = random_floats (rng, D, -1, 1);
@@ -111,17 +129,37 @@ test_layernorm (void)
 }
 
 static void
-test_softmax (void)
+test_layernorm (void)
+{
+  for_each_row_variant (layernorm_cases);
+}
+
+static void
+softmax_cases (void)
 {
   HeedDevice *d = get_device ();
-  const guint sizes[][3] = { { 1, 1, 1 }, { 11, 197, 3 }, { 82, 82, 2 }, { 5, 1000, 1 } };
+  /* M, N, batches, ld, batch stride: the last three are 16-byte aligned, with N not a multiple
+   * of 4, so the vec4 variant must leave the padding columns out */
+  const guint sizes[][5] = { { 1, 1, 1, 4, 6 }, { 11, 197, 3, 200, 2202 }, { 82, 82, 2, 85, 6972 },
+                             { 5, 1000, 1, 1003, 5017 }, { 197, 197, 3, 224, 44800 },
+                             { 9, 5, 2, 8, 72 }, { 3, 1, 1, 4, 12 } };
   GError *error = NULL;
   for (guint s = 0; s < G_N_ELEMENTS (sizes); s++) {
-    guint M = sizes[s][0], N = sizes[s][1], B = sizes[s][2], ld = N + 3;
-    gsize batch = (gsize) M * ld + 2, n = batch * B;
+    guint M = sizes[s][0], N = sizes[s][1], B = sizes[s][2], ld = sizes[s][3];
+    gsize batch = sizes[s][4], n = batch * B;
     GRand *rng = g_rand_new_with_seed (s + 10);
-    /* scores around 1e4: exp overflows unless the row maximum is subtracted */
+    /* scores around 1e4: exp overflows unless the row maximum is subtracted; row padding is
+     * zero, as the GEMMs leave it, and must stay zero */
     float *x = random_floats (rng, n, 1e4 - 20, 1e4 + 20);
+    for (gsize i = 0; i < n; i++)
+      if ((i % batch) % ld >= N || (i % batch) >= (gsize) M * ld)
+        x[i] = 0.0f;
+    float *x_neg = random_floats (rng, n, -1e4 - 20, -1e4 + 20); /* all far below the padding */
+    if (s % 2)
+      for (gsize i = 0; i < n; i++)
+        if ((i % batch) % ld < N && (i % batch) < (gsize) M * ld)
+          x[i] = x_neg[i];
+    g_free (x_neg);
     float *want = g_memdup2 (x, n * 4);
     for (guint b = 0; b < B; b++)
       heed_ref_softmax (want + b * batch, M, N, ld);
@@ -139,12 +177,21 @@ test_softmax (void)
           sum += got[b * batch + m * ld + j];
         g_assert_cmpfloat_with_epsilon (sum, 1.0, 1e-5);
       }
+    for (gsize i = 0; i < n; i++) /* nothing outside the rows' N columns changed */
+      if ((i % batch) % ld >= N || (i % batch) >= (gsize) M * ld)
+        g_assert_cmpfloat (got[i], ==, x[i]);
     heed_recorder_destroy (&rec);
     heed_buffer_destroy (&bx);
     g_free (x), g_free (want), g_free (got);
     g_rand_free (rng);
   }
   assert_no_validation_messages ();
+}
+
+static void
+test_softmax (void)
+{
+  for_each_row_variant (softmax_cases);
 }
 
 /* Patch embedding = patchify + GEMM (with the residual stream's cls/pos start), checked against
@@ -217,11 +264,13 @@ test_patch_embed (void)
 /* Multi-head attention and both attention outputs the project needs: the CLS row per head and
  * the per-layer head average (attention rollout's input). */
 static void
-test_attention (void)
+attention_cases (void)
 {
   HeedDevice *d = get_device ();
   const guint cases[][3] = { { 1, 64, 1 }, { 10, 64, 1 }, { 82, 96, 2 }, { 197, 192, 3 },
-                             { 17, 80, 5 }, { 50, 128, 4 } }; /* tokens, dim, heads */
+                             { 17, 80, 5 }, { 50, 128, 4 },
+                             { 13, 15, 3 }, { 9, 30, 5 } }; /* tokens, dim, heads; the last two
+                                                               take the unaligned split path */
   GError *error = NULL;
   for (guint s = 0; s < G_N_ELEMENTS (cases); s++) {
     guint M = cases[s][0], D = cases[s][1], H = cases[s][2];
@@ -234,7 +283,7 @@ test_attention (void)
 
     HeedAttentionScratch sc = { 0 };
     g_assert_true (heed_attention_scratch_init (d, &sc, M, D, H, &error));
-    HeedBuffer *bqkv = buffer_from (d, qkv, (gsize) M * 3 * D, 0);
+    HeedBuffer *bqkv = buffer_from (d, qkv, (gsize) M * 3 * D, heed_attention_qkv_floats (d, M, D));
     HeedBuffer *bout = buffer_from (d, NULL, 0, (gsize) heed_round_up (M, 8) * D);
     HeedBuffer *bmean = buffer_from (d, NULL, 0, (gsize) M * M + H * M);
     HeedRecorder *rec = heed_recorder_new (d, 8 + H, FALSE, &error);
@@ -263,6 +312,12 @@ test_attention (void)
     g_rand_free (rng);
   }
   assert_no_validation_messages ();
+}
+
+static void
+test_attention (void)
+{
+  for_each_row_variant (attention_cases);
 }
 
 /* The classification head: final LayerNorm of the CLS row, then a GEMV over the classes. */
