@@ -33,20 +33,22 @@ heed_buffer_new (HeedDevice *d, VkDeviceSize size, gboolean host_visible, GError
   vkGetBufferMemoryRequirements (d->device, b->buffer, &req);
 
   if (host_visible) {
-    type = find_memory_type (d, req.memoryTypeBits, VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT |
-                                                        VK_MEMORY_PROPERTY_HOST_COHERENT_BIT |
-                                                        VK_MEMORY_PROPERTY_HOST_CACHED_BIT);
+    type = find_memory_type (d, req.memoryTypeBits,
+                             VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT |
+                                 VK_MEMORY_PROPERTY_HOST_COHERENT_BIT |
+                                 VK_MEMORY_PROPERTY_HOST_CACHED_BIT);
     if (type < 0)
-      type = find_memory_type (d, req.memoryTypeBits, VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT |
-                                                          VK_MEMORY_PROPERTY_HOST_COHERENT_BIT);
+      type = find_memory_type (d, req.memoryTypeBits,
+                               VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT |
+                                   VK_MEMORY_PROPERTY_HOST_COHERENT_BIT);
   } else {
     type = find_memory_type (d, req.memoryTypeBits, VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT);
     if (type < 0)
       type = find_memory_type (d, req.memoryTypeBits, 0);
   }
   if (type < 0) {
-    g_set_error (error, HEED_ERROR, HEED_ERROR_VULKAN,
-                 "no Vulkan memory type fits a %s buffer", host_visible ? "host" : "device");
+    g_set_error (error, HEED_ERROR, HEED_ERROR_VULKAN, "no Vulkan memory type fits a %s buffer",
+                 host_visible ? "host" : "device");
     goto error;
   }
   VkMemoryAllocateInfo alloc = {

@@ -32,8 +32,9 @@ static void
 destroy_instance (VkInstance instance, VkDebugUtilsMessengerEXT messenger)
 {
   if (messenger) {
-    PFN_vkDestroyDebugUtilsMessengerEXT destroy = (PFN_vkDestroyDebugUtilsMessengerEXT)
-        vkGetInstanceProcAddr (instance, "vkDestroyDebugUtilsMessengerEXT");
+    PFN_vkDestroyDebugUtilsMessengerEXT destroy =
+        (PFN_vkDestroyDebugUtilsMessengerEXT) vkGetInstanceProcAddr (
+            instance, "vkDestroyDebugUtilsMessengerEXT");
     destroy (instance, messenger, NULL);
   }
   vkDestroyInstance (instance, NULL);
@@ -73,7 +74,8 @@ create_instance (VkDebugUtilsMessengerEXT *messenger, GError **error)
   if (validate && !layer_available (validation_layer)) {
     g_set_error (error, HEED_ERROR, HEED_ERROR_NO_DEVICE,
                  "HEED_VALIDATION is set but %s is not installed "
-                 "(Debian package vulkan-validationlayers)", validation_layer);
+                 "(Debian package vulkan-validationlayers)",
+                 validation_layer);
     return VK_NULL_HANDLE;
   }
 
@@ -115,8 +117,9 @@ create_instance (VkDebugUtilsMessengerEXT *messenger, GError **error)
     return VK_NULL_HANDLE;
   }
   if (validate) {
-    PFN_vkCreateDebugUtilsMessengerEXT create = (PFN_vkCreateDebugUtilsMessengerEXT)
-        vkGetInstanceProcAddr (instance, "vkCreateDebugUtilsMessengerEXT");
+    PFN_vkCreateDebugUtilsMessengerEXT create =
+        (PFN_vkCreateDebugUtilsMessengerEXT) vkGetInstanceProcAddr (
+            instance, "vkCreateDebugUtilsMessengerEXT");
     if (!create || create (instance, &dbg, NULL, messenger) != VK_SUCCESS) {
       g_set_error (error, HEED_ERROR, HEED_ERROR_VULKAN,
                    "vkCreateDebugUtilsMessengerEXT failed: the validation layer cannot report");
@@ -180,16 +183,17 @@ choose_device (GArray *infos, int index, GError **error)
       if (best < 0)
         g_set_error (error, HEED_ERROR, HEED_ERROR_NO_DEVICE,
                      "HEED_DEVICE=%s matches no Vulkan device with a compute queue "
-                     "(run `heed devices` to list them)", env);
+                     "(run `heed devices` to list them)",
+                     env);
       return best;
     }
   }
   if (index >= 0) {
-    if ((guint) index >= infos->len ||
-        !g_array_index (infos, HeedDeviceInfo, index).has_compute) {
+    if ((guint) index >= infos->len || !g_array_index (infos, HeedDeviceInfo, index).has_compute) {
       g_set_error (error, HEED_ERROR, HEED_ERROR_NO_DEVICE,
                    "Vulkan device %d does not exist or has no compute queue (%u devices; run "
-                   "`heed devices` to list them)", index, infos->len);
+                   "`heed devices` to list them)",
+                   index, infos->len);
       return -1;
     }
     return index;
@@ -197,8 +201,8 @@ choose_device (GArray *infos, int index, GError **error)
   for (guint i = 0; i < infos->len; i++) {
     HeedDeviceInfo *di = &g_array_index (infos, HeedDeviceInfo, i);
     if (di->has_compute &&
-        (best < 0 || type_rank (di->type) >
-                         type_rank (g_array_index (infos, HeedDeviceInfo, best).type)))
+        (best < 0 ||
+         type_rank (di->type) > type_rank (g_array_index (infos, HeedDeviceInfo, best).type)))
       best = (int) i;
   }
   if (best < 0)

@@ -90,14 +90,14 @@ VkPhysicalDeviceType heed_device_get_type (const HeedDevice *device);
 
 typedef struct {
   guint img_size, patch_size, in_chans;
-  guint grid;         /* patches per side */
-  guint num_patches;  /* grid * grid */
-  guint tokens;       /* num_patches + 1 (the CLS token) */
+  guint grid;        /* patches per side */
+  guint num_patches; /* grid * grid */
+  guint tokens;      /* num_patches + 1 (the CLS token) */
   guint dim, depth, num_heads, head_dim, mlp_hidden;
-  guint num_classes;  /* 0 for a head-less backbone */
+  guint num_classes; /* 0 for a head-less backbone */
   float ln_eps;
   float mean[3], std[3];
-  char **labels;      /* NULL-terminated, or NULL when the file names none */
+  char **labels; /* NULL-terminated, or NULL when the file names none */
 } HeedModelConfig;
 
 typedef struct {
@@ -105,18 +105,18 @@ typedef struct {
   float *qkv_w, *qkv_b;   /* [3D][D], q|k|v */
   float *proj_w, *proj_b; /* [D][D] */
   float *norm2_w, *norm2_b;
-  float *fc1_w, *fc1_b;   /* [hidden][D] */
-  float *fc2_w, *fc2_b;   /* [D][hidden] */
+  float *fc1_w, *fc1_b; /* [hidden][D] */
+  float *fc2_w, *fc2_b; /* [D][hidden] */
 } HeedBlockWeights;
 
 /* A loaded model: its configuration and every weight converted to float32 in PyTorch's
  * layout (Linear weights [out][in], conv weight [D][C][p][p]). Immutable once loaded. */
 typedef struct {
   HeedModelConfig config;
-  float *cls_token;       /* [D] */
-  float *pos_embed;       /* [tokens][D] */
-  float *patch_w;         /* [D][C*p*p] */
-  float *patch_b;         /* [D] */
+  float *cls_token; /* [D] */
+  float *pos_embed; /* [tokens][D] */
+  float *patch_w;   /* [D][C*p*p] */
+  float *patch_b;   /* [D] */
   HeedBlockWeights *blocks;
   float *norm_w, *norm_b; /* [D] */
   float *head_w, *head_b; /* [classes][D] and [classes], NULL when head-less */
@@ -151,16 +151,16 @@ typedef struct {
 
 /* Results of the last heed_vit_run, owned by the runner and valid until the next run. */
 typedef struct {
-  const float *logits;          /* [num_classes], NULL when head-less */
-  const float *embedding;       /* [dim]: the final-norm CLS token */
-  const float *cls_attention;   /* [num_patches]: last layer's CLS row over patches, heads averaged */
+  const float *logits;        /* [num_classes], NULL when head-less */
+  const float *embedding;     /* [dim]: the final-norm CLS token */
+  const float *cls_attention; /* [num_patches]: last layer's CLS row over patches, heads averaged */
   const float *cls_attention_heads; /* [heads][tokens]: last layer's CLS row per head */
-  const float *layer_attention; /* [depth][tokens][tokens], heads averaged; NULL unless asked */
+  const float *layer_attention;     /* [depth][tokens][tokens], heads averaged; NULL unless asked */
 } HeedVitOutput;
 
 typedef struct {
-  const char *name;     /* op instance, e.g. "blocks.3.fc1" */
-  const char *kind;     /* op family: patch_embed, layernorm, qkv, attention, proj, fc1, fc2, head */
+  const char *name; /* op instance, e.g. "blocks.3.fc1" */
+  const char *kind; /* op family: patch_embed, layernorm, qkv, attention, proj, fc1, fc2, head */
   double flops;
   double ms;
 } HeedOpTiming;

@@ -13,21 +13,21 @@ void heed_log (HeedLogLevel level, const char *format, ...) G_GNUC_PRINTF (2, 3)
  * and jumps to the function's single `error:` label. */
 #define HEED_VK(fn, args) HEED_VK_RESULT (#fn, fn args)
 /* The same for a VkResult already in hand (a call made under a lock). */
-#define HEED_VK_RESULT(fn_name, result)                                                      \
-  do {                                                                                       \
-    VkResult heed_vk_r_ = (result);                                                          \
-    if (heed_vk_r_ != VK_SUCCESS) {                                                          \
-      g_set_error (error, HEED_ERROR, HEED_ERROR_VULKAN, "%s failed: %s (%s:%d)", fn_name,    \
-                   heed_vk_result_name (heed_vk_r_), __FILE__, __LINE__);                     \
-      goto error;                                                                            \
-    }                                                                                        \
+#define HEED_VK_RESULT(fn_name, result)                                                            \
+  do {                                                                                             \
+    VkResult heed_vk_r_ = (result);                                                                \
+    if (heed_vk_r_ != VK_SUCCESS) {                                                                \
+      g_set_error (error, HEED_ERROR, HEED_ERROR_VULKAN, "%s failed: %s (%s:%d)", fn_name,         \
+                   heed_vk_result_name (heed_vk_r_), __FILE__, __LINE__);                          \
+      goto error;                                                                                  \
+    }                                                                                              \
   } while (0)
 
 /* ---- device ---- */
 
 typedef enum {
   HEED_SHADER_GEMM,
-  HEED_SHADER_GEMM_K4, /* A read as vec4 along K: K, lda and offsets multiples of 4 */
+  HEED_SHADER_GEMM_K4,     /* A read as vec4 along K: K, lda and offsets multiples of 4 */
   HEED_SHADER_GEMM_K4_SG8, /* K4, rows shared by subgroup shuffles: one subgroup of 8 lanes */
   HEED_SHADER_LAYERNORM,
   HEED_SHADER_LAYERNORM_SG, /* a subgroup per row, vec4s: subgroup arithmetic, aligned rows */
@@ -84,7 +84,7 @@ struct _HeedDevice {
   /* GEMM tiling, chosen per device: rows per tile, and lanes per workgroup along N. */
   guint gemm_tm, gemm_tn, gemm_lanes;
   gboolean gemm_shuffle; /* the workgroup is one subgroup of 8 with shuffles: GEMM_K4_SG8 */
-  guint small_lanes; /* workgroup size of the element-wise kernels */
+  guint small_lanes;     /* workgroup size of the element-wise kernels */
   guint subgroup_size;
   gboolean subgroup_rows; /* compute has subgroup arithmetic: row kernels use a subgroup per row */
   gboolean has_timestamps;
@@ -97,8 +97,16 @@ heed_round_up (guint v, guint to)
 {
   return (v + to - 1) / to * to;
 }
-static inline guint heed_device_row_align (const HeedDevice *d) { return d->gemm_tm; }
-static inline guint heed_device_col_align (const HeedDevice *d) { return d->gemm_lanes * d->gemm_tn; }
+static inline guint
+heed_device_row_align (const HeedDevice *d)
+{
+  return d->gemm_tm;
+}
+static inline guint
+heed_device_col_align (const HeedDevice *d)
+{
+  return d->gemm_lanes * d->gemm_tn;
+}
 
 HeedPipeline *heed_device_get_pipeline (HeedDevice *device, HeedShaderId shader,
                                         guint specialization, GError **error);
@@ -137,7 +145,7 @@ typedef struct {
   VkFence fence;
   VkQueryPool queries;
   guint max_dispatches;
-  GArray *timings; /* HeedOpTiming per dispatch */
+  GArray *timings;  /* HeedOpTiming per dispatch */
   GPtrArray *names; /* owns the timings' op names */
   gboolean profile;
 } HeedRecorder;
@@ -177,8 +185,7 @@ gboolean heed_op_layernorm (HeedRecorder *rec, HeedMat x, HeedMat y, HeedBuffer 
 gboolean heed_op_softmax (HeedRecorder *rec, HeedMat s, guint M, guint N, guint batches,
                           const char *name, GError **error);
 gboolean heed_op_patchify (HeedRecorder *rec, HeedBuffer *image, HeedBuffer *patches,
-                           guint channels, guint height, guint width, guint patch,
-                           GError **error);
+                           guint channels, guint height, guint width, guint patch, GError **error);
 gboolean heed_op_tokens_init (HeedRecorder *rec, HeedBuffer *cls, HeedBuffer *pos, HeedBuffer *x,
                               guint tokens, guint D, GError **error);
 gboolean heed_op_head_mean (HeedRecorder *rec, HeedMat p, HeedBuffer *out, guint out_off,
@@ -194,8 +201,8 @@ typedef struct {
 } HeedAttentionScratch;
 
 gsize heed_attention_qkv_floats (const HeedDevice *device, guint M, guint D);
-gboolean heed_attention_scratch_init (HeedDevice *device, HeedAttentionScratch *s, guint M,
-                                      guint D, guint heads, GError **error);
+gboolean heed_attention_scratch_init (HeedDevice *device, HeedAttentionScratch *s, guint M, guint D,
+                                      guint heads, GError **error);
 void heed_attention_scratch_clear (HeedAttentionScratch *s);
 gboolean heed_op_attention (HeedRecorder *rec, HeedAttentionScratch *s, HeedBuffer *qkv,
                             HeedBuffer *out, guint M, guint D, guint heads, const char *name,
@@ -209,11 +216,10 @@ void heed_ref_gemm (const float *a, guint lda, const float *b, guint ldb, float 
 void heed_ref_layernorm (const float *x, guint ldx, float *y, guint ldy, const float *gamma,
                          const float *beta, guint M, guint D, float eps);
 void heed_ref_softmax (float *s, guint rows, guint N, guint ld);
-void heed_ref_patchify (const float *image, guint channels, guint height, guint width,
-                        guint patch, float *patches);
+void heed_ref_patchify (const float *image, guint channels, guint height, guint width, guint patch,
+                        float *patches);
 /* qkv [M][3D] -> out [M][D]; probs [H][M][M] may be NULL. */
-void heed_ref_attention (const float *qkv, float *out, float *probs, guint M, guint D,
-                         guint heads);
+void heed_ref_attention (const float *qkv, float *out, float *probs, guint M, guint D, guint heads);
 void heed_ref_head_mean (const float *probs, float *out, guint rows, guint N, guint heads);
 /* The whole forward pass on the CPU. Any output may be NULL. layer_attention is
  * [depth][tokens][tokens]; cls_attention_heads [heads][tokens]. */

@@ -4,7 +4,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 
-G_DEFINE_QUARK (heed-error-quark, heed_error)
+G_DEFINE_QUARK (heed - error - quark, heed_error)
 
 static HeedLogFunc log_func;
 static void *log_data;
@@ -43,7 +43,8 @@ const char *
 heed_vk_result_name (VkResult r)
 {
   switch (r) {
-#define CASE(x) case x: return #x
+#define CASE(x)                                                                                    \
+  case x: return #x
     CASE (VK_SUCCESS);
     CASE (VK_NOT_READY);
     CASE (VK_TIMEOUT);
@@ -64,7 +65,6 @@ heed_vk_result_name (VkResult r)
     CASE (VK_ERROR_INVALID_EXTERNAL_HANDLE);
     CASE (VK_ERROR_UNKNOWN);
 #undef CASE
-  default:
-    return "VkResult (unknown)";
+  default: return "VkResult (unknown)";
   }
 }

@@ -30,11 +30,11 @@ typedef struct {
 typedef struct {
   const guint8 *data; /* the data section */
   guint64 data_size;
-  GHashTable *tensors; /* name -> TensorEntry */
+  GHashTable *tensors;  /* name -> TensorEntry */
   JsonObject *metadata; /* may be NULL */
   JsonObject *config;   /* config.json, may be NULL */
   const char *source;
-  const char *prefix;   /* "", "vit." or "deit." for Hugging Face names */
+  const char *prefix; /* "", "vit." or "deit." for Hugging Face names */
   gboolean hf;
 } Loader;
 
@@ -46,8 +46,8 @@ entry_free (gpointer p)
   g_free (e);
 }
 
-static gboolean
-model_error (GError **error, const Loader *L, const char *format, ...) G_GNUC_PRINTF (3, 4);
+static gboolean model_error (GError **error, const Loader *L, const char *format, ...)
+    G_GNUC_PRINTF (3, 4);
 
 static gboolean
 model_error (GError **error, const Loader *L, const char *format, ...)
@@ -108,15 +108,14 @@ parse_entry (Loader *L, const char *name, JsonNode *node, GError **error)
     e->dtype = DT_F16, elem_size = 2;
   else if (strcmp (dtype, "BF16") == 0)
     e->dtype = DT_BF16, elem_size = 2;
-  else if (strcmp (dtype, "F64") == 0 || strcmp (dtype, "I64") == 0 ||
-           strcmp (dtype, "U64") == 0)
+  else if (strcmp (dtype, "F64") == 0 || strcmp (dtype, "I64") == 0 || strcmp (dtype, "U64") == 0)
     elem_size = 8; /* allowed in the file (e.g. counters), refused if a weight uses it */
   else if (strcmp (dtype, "I32") == 0 || strcmp (dtype, "U32") == 0)
     elem_size = 4;
   else if (strcmp (dtype, "I16") == 0 || strcmp (dtype, "U16") == 0)
     elem_size = 2;
-  else if (strcmp (dtype, "I8") == 0 || strcmp (dtype, "U8") == 0 ||
-           strcmp (dtype, "BOOL") == 0 || g_str_has_prefix (dtype, "F8"))
+  else if (strcmp (dtype, "I8") == 0 || strcmp (dtype, "U8") == 0 || strcmp (dtype, "BOOL") == 0 ||
+           g_str_has_prefix (dtype, "F8"))
     elem_size = 1;
   else {
     model_error (error, L, "tensor '%s' has unknown dtype '%s'", name, dtype);
@@ -127,21 +126,22 @@ parse_entry (Loader *L, const char *name, JsonNode *node, GError **error)
   e->ndim = json_array_get_length (shape);
   if (e->ndim > MAX_DIMS) {
     model_error (error, L, "tensor '%s' has %u dimensions (at most %d)", name,
-                        json_array_get_length (shape), MAX_DIMS);
+                 json_array_get_length (shape), MAX_DIMS);
     entry_free (e);
     return FALSE;
   }
   e->numel = 1;
   for (guint i = 0; i < e->ndim; i++) {
     if (!json_uint (json_array_get_element (shape, i), &e->shape[i])) {
-      model_error (error, L, "tensor '%s' has a shape entry that is not a non-negative "
-                          "integer", name);
+      model_error (error, L,
+                   "tensor '%s' has a shape entry that is not a non-negative "
+                   "integer",
+                   name);
       entry_free (e);
       return FALSE;
     }
     if (e->shape[i] != 0 && e->numel > G_MAXUINT64 / e->shape[i]) {
-      model_error (error, L, "tensor '%s' has a shape whose element count overflows",
-                          name);
+      model_error (error, L, "tensor '%s' has a shape whose element count overflows", name);
       entry_free (e);
       return FALSE;
     }
@@ -150,8 +150,10 @@ parse_entry (Loader *L, const char *name, JsonNode *node, GError **error)
   if (json_array_get_length (offsets) != 2 ||
       !json_uint (json_array_get_element (offsets, 0), &e->begin) ||
       !json_uint (json_array_get_element (offsets, 1), &e->end)) {
-    model_error (error, L, "tensor '%s' needs data_offsets [begin, end] of non-negative "
-                        "integers", name);
+    model_error (error, L,
+                 "tensor '%s' needs data_offsets [begin, end] of non-negative "
+                 "integers",
+                 name);
     entry_free (e);
     return FALSE;
   }
@@ -162,17 +164,18 @@ parse_entry (Loader *L, const char *name, JsonNode *node, GError **error)
   }
   bytes = e->numel * elem_size;
   if (e->begin > e->end || e->end > L->data_size) {
-    model_error (error, L, "tensor '%s' has data_offsets [%" G_GUINT64_FORMAT
-                        ", %" G_GUINT64_FORMAT "] outside the %" G_GUINT64_FORMAT
-                        "-byte data section (file truncated?)", name, e->begin, e->end,
-                        L->data_size);
+    model_error (error, L,
+                 "tensor '%s' has data_offsets [%" G_GUINT64_FORMAT ", %" G_GUINT64_FORMAT
+                 "] outside the %" G_GUINT64_FORMAT "-byte data section (file truncated?)",
+                 name, e->begin, e->end, L->data_size);
     entry_free (e);
     return FALSE;
   }
   if (e->end - e->begin != bytes) {
-    model_error (error, L, "tensor '%s' holds %" G_GUINT64_FORMAT " bytes but its shape "
-                        "and dtype %s need %" G_GUINT64_FORMAT, name, e->end - e->begin, dtype,
-                        bytes);
+    model_error (error, L,
+                 "tensor '%s' holds %" G_GUINT64_FORMAT " bytes but its shape "
+                 "and dtype %s need %" G_GUINT64_FORMAT,
+                 name, e->end - e->begin, dtype, bytes);
     entry_free (e);
     return FALSE;
   }
@@ -252,9 +255,7 @@ take (const Loader *L, const char *name, guint ndim, const guint64 *shape, GErro
     for (guint64 i = 0; i < e->numel; i++) {
       uint16_t h;
       switch (e->dtype) {
-      case DT_F32:
-        memcpy (&out[i], src + 4 * i, 4);
-        break;
+      case DT_F32: memcpy (&out[i], src + 4 * i, 4); break;
       case DT_F16:
         memcpy (&h, src + 2 * i, 2);
         out[i] = heed_f16_to_f32 (h);
@@ -422,15 +423,17 @@ static gboolean
 read_config (Loader *L, HeedModel *m, GError **error)
 {
   HeedModelConfig *c = &m->config;
-  const char *bad[] = { "dist_token", "reg_token", "fc_norm.weight", "blocks.0.ls1.gamma",
-                        "head_dist.weight", "distillation_token" };
+  const char *bad[] = { "dist_token",         "reg_token",        "fc_norm.weight",
+                        "blocks.0.ls1.gamma", "head_dist.weight", "distillation_token" };
   char *name;
   TensorEntry *e;
 
   for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
     if (find (L, bad[i]))
-      return model_error (error, L, "unsupported ViT variant: it has '%s' (heed runs plain "
-                          "CLS-token ViTs)", bad[i]);
+      return model_error (error, L,
+                          "unsupported ViT variant: it has '%s' (heed runs plain "
+                          "CLS-token ViTs)",
+                          bad[i]);
 
   if (find (L, "patch_embed.proj.weight")) {
     L->hf = FALSE;
@@ -443,7 +446,8 @@ read_config (Loader *L, HeedModel *m, GError **error)
       g_free (name);
     }
     if (!L->hf)
-      return model_error (error, L, "not a ViT checkpoint: neither timm's "
+      return model_error (error, L,
+                          "not a ViT checkpoint: neither timm's "
                           "'patch_embed.proj.weight' nor Hugging Face's "
                           "'embeddings.patch_embeddings.projection.weight' is present");
   }
@@ -456,8 +460,10 @@ read_config (Loader *L, HeedModel *m, GError **error)
       e->shape[0] > 65536 || e->shape[2] > 1024)
     return model_error (error, L, "patch embedding weight must be [dim, channels, patch, patch]");
   if (e->shape[1] != 3)
-    return model_error (error, L, "patch embedding takes %" G_GUINT64_FORMAT " channels; heed "
-                        "models take 3 (RGB)", e->shape[1]);
+    return model_error (error, L,
+                        "patch embedding takes %" G_GUINT64_FORMAT " channels; heed "
+                        "models take 3 (RGB)",
+                        e->shape[1]);
   c->dim = (guint) e->shape[0];
   c->in_chans = 3;
   c->patch_size = (guint) e->shape[2];
@@ -473,21 +479,24 @@ read_config (Loader *L, HeedModel *m, GError **error)
   while (c->grid * c->grid < c->num_patches)
     c->grid++;
   if (c->grid * c->grid != c->num_patches || c->grid > 1024)
-    return model_error (error, L, "position embedding has %u patch tokens, not a square grid "
-                        "(or it has no CLS token)", c->num_patches);
+    return model_error (error, L,
+                        "position embedding has %u patch tokens, not a square grid "
+                        "(or it has no CLS token)",
+                        c->num_patches);
   c->img_size = c->grid * c->patch_size;
   guint img = c->img_size, patch = c->patch_size;
   if (!meta_uint (L, "img_size", &img, error) || !meta_uint (L, "patch_size", &patch, error))
     return FALSE;
   if (img != c->img_size || patch != c->patch_size)
-    return model_error (error, L, "__metadata__ img_size %u / patch_size %u disagree with the "
-                        "weights (patch %u, %u x %u patches)", img, patch, c->patch_size,
-                        c->grid, c->grid);
+    return model_error (error, L,
+                        "__metadata__ img_size %u / patch_size %u disagree with the "
+                        "weights (patch %u, %u x %u patches)",
+                        img, patch, c->patch_size, c->grid, c->grid);
 
   for (c->depth = 0;; c->depth++) {
-    char *n = L->hf ? g_strdup_printf ("%sencoder.layer.%u.layernorm_before.weight", L->prefix,
-                                       c->depth)
-                    : g_strdup_printf ("blocks.%u.norm1.weight", c->depth);
+    char *n =
+        L->hf ? g_strdup_printf ("%sencoder.layer.%u.layernorm_before.weight", L->prefix, c->depth)
+              : g_strdup_printf ("blocks.%u.norm1.weight", c->depth);
     gboolean has = find (L, n) != NULL;
     g_free (n);
     if (!has)
@@ -501,8 +510,7 @@ read_config (Loader *L, HeedModel *m, GError **error)
   name = L->hf ? hf_name (L, "encoder.layer.0.intermediate.dense.weight")
                : g_strdup ("blocks.0.mlp.fc1.weight");
   e = find (L, name);
-  if (!e || e->ndim != 2 || e->shape[1] != c->dim || e->shape[0] == 0 ||
-      e->shape[0] > 1u << 20) {
+  if (!e || e->ndim != 2 || e->shape[1] != c->dim || e->shape[0] == 0 || e->shape[0] > 1u << 20) {
     model_error (error, L, "'%s' must be [hidden, %u]", name, c->dim);
     g_free (name);
     return FALSE;
@@ -518,8 +526,10 @@ read_config (Loader *L, HeedModel *m, GError **error)
     config_uint (L, "num_attention_heads", &c->num_heads);
   if (!c->num_heads) {
     if (c->dim % 64)
-      return model_error (error, L, "dim %u is not a multiple of 64: give num_heads in "
-                          "__metadata__ or config.json", c->dim);
+      return model_error (error, L,
+                          "dim %u is not a multiple of 64: give num_heads in "
+                          "__metadata__ or config.json",
+                          c->dim);
     c->num_heads = c->dim / 64;
   }
   if (c->dim % c->num_heads)
@@ -555,16 +565,15 @@ read_config (Loader *L, HeedModel *m, GError **error)
 
 /* Concatenates Hugging Face's separate query/key/value into timm's fused qkv. */
 static float *
-take_hf_qkv (const Loader *L, guint layer, const char *what, guint D, gboolean bias,
-             GError **error)
+take_hf_qkv (const Loader *L, guint layer, const char *what, guint D, gboolean bias, GError **error)
 {
   const char *parts[3] = { "query", "key", "value" };
   guint64 shape[2] = { D, D };
   gsize n = bias ? D : (gsize) D * D;
   float *out = g_new (float, 3 * n);
   for (guint i = 0; i < 3; i++) {
-    char *name = g_strdup_printf ("%sencoder.layer.%u.attention.attention.%s.%s", L->prefix,
-                                  layer, parts[i], what);
+    char *name = g_strdup_printf ("%sencoder.layer.%u.attention.attention.%s.%s", L->prefix, layer,
+                                  parts[i], what);
     float *t = bias ? take_or_zero (L, name, D, error) : take (L, name, 2, shape, error);
     g_free (name);
     if (!t) {
@@ -587,21 +596,20 @@ read_weights (const Loader *L, HeedModel *m, GError **error)
   guint64 s_head[2] = { c->num_classes, D };
   const char *pre = L->prefix;
 
-#define TAKE(dst, timm_name, hf_suffix, nd, shape)                                         \
-  do {                                                                                     \
-    char *n_ = L->hf ? g_strdup_printf ("%s%s", pre, hf_suffix) : g_strdup (timm_name);    \
-    dst = take (L, n_, nd, shape, error);                                                  \
-    g_free (n_);                                                                           \
-    if (!dst)                                                                              \
-      return FALSE;                                                                        \
+#define TAKE(dst, timm_name, hf_suffix, nd, shape)                                                 \
+  do {                                                                                             \
+    char *n_ = L->hf ? g_strdup_printf ("%s%s", pre, hf_suffix) : g_strdup (timm_name);            \
+    dst = take (L, n_, nd, shape, error);                                                          \
+    g_free (n_);                                                                                   \
+    if (!dst)                                                                                      \
+      return FALSE;                                                                                \
   } while (0)
 
   TAKE (m->cls_token, "cls_token", "embeddings.cls_token", 1, s_d);
   TAKE (m->pos_embed, "pos_embed", "embeddings.position_embeddings", 2, s_pos);
-  TAKE (m->patch_w, "patch_embed.proj.weight", "embeddings.patch_embeddings.projection.weight",
-        4, s_patch);
-  TAKE (m->patch_b, "patch_embed.proj.bias", "embeddings.patch_embeddings.projection.bias", 1,
-        s_d);
+  TAKE (m->patch_w, "patch_embed.proj.weight", "embeddings.patch_embeddings.projection.weight", 4,
+        s_patch);
+  TAKE (m->patch_b, "patch_embed.proj.bias", "embeddings.patch_embeddings.projection.bias", 1, s_d);
   TAKE (m->norm_w, "norm.weight", "layernorm.weight", 1, s_d);
   TAKE (m->norm_b, "norm.bias", "layernorm.bias", 1, s_d);
 
@@ -609,11 +617,11 @@ read_weights (const Loader *L, HeedModel *m, GError **error)
   for (guint l = 0; l < c->depth; l++) {
     HeedBlockWeights *b = &m->blocks[l];
     char timm[96], hf[96];
-#define BLOCK(dst, t, h, nd, shape)                                                        \
-  do {                                                                                     \
-    g_snprintf (timm, sizeof timm, "blocks.%u.%s", l, t);                                  \
-    g_snprintf (hf, sizeof hf, "encoder.layer.%u.%s", l, h);                               \
-    TAKE (dst, timm, hf, nd, shape);                                                       \
+#define BLOCK(dst, t, h, nd, shape)                                                                \
+  do {                                                                                             \
+    g_snprintf (timm, sizeof timm, "blocks.%u.%s", l, t);                                          \
+    g_snprintf (hf, sizeof hf, "encoder.layer.%u.%s", l, h);                                       \
+    TAKE (dst, timm, hf, nd, shape);                                                               \
   } while (0)
     BLOCK (b->norm1_w, "norm1.weight", "layernorm_before.weight", 1, s_d);
     BLOCK (b->norm1_b, "norm1.bias", "layernorm_before.bias", 1, s_d);
@@ -662,15 +670,16 @@ heed_model_load_from_data (const guint8 *data, gsize size, const char *config_js
   GList *members = NULL;
 
   if (size < 8) {
-    model_error (error, &L, "too short to be a safetensors file (%" G_GSIZE_FORMAT " bytes)",
-                 size);
+    model_error (error, &L, "too short to be a safetensors file (%" G_GSIZE_FORMAT " bytes)", size);
     return NULL;
   }
   memcpy (&header_len, data, 8);
   header_len = GUINT64_FROM_LE (header_len);
   if (header_len > size - 8 || header_len > MAX_HEADER_BYTES || header_len < 2) {
-    model_error (error, &L, "header length %" G_GUINT64_FORMAT " does not fit the %" G_GSIZE_FORMAT
-                 "-byte file: not a safetensors file, or truncated", header_len, size);
+    model_error (error, &L,
+                 "header length %" G_GUINT64_FORMAT " does not fit the %" G_GSIZE_FORMAT
+                 "-byte file: not a safetensors file, or truncated",
+                 header_len, size);
     return NULL;
   }
   L.data = data + 8 + header_len;
@@ -726,8 +735,7 @@ heed_model_load (const char *path, GError **error)
   HeedModel *m;
 
   if (!file) {
-    g_set_error (error, HEED_ERROR, HEED_ERROR_IO, "cannot read model %s: %s", path,
-                 ferr->message);
+    g_set_error (error, HEED_ERROR, HEED_ERROR_IO, "cannot read model %s: %s", path, ferr->message);
     g_error_free (ferr);
     return NULL;
   }
@@ -760,7 +768,7 @@ heed_model_destroy (HeedModel **model)
     for (guint l = 0; l < m->config.depth; l++) {
       HeedBlockWeights *b = &m->blocks[l];
       float *all[] = { b->norm1_w, b->norm1_b, b->qkv_w, b->qkv_b, b->proj_w, b->proj_b,
-                       b->norm2_w, b->norm2_b, b->fc1_w, b->fc1_b, b->fc2_w, b->fc2_b };
+                       b->norm2_w, b->norm2_b, b->fc1_w, b->fc1_b, b->fc2_w,  b->fc2_b };
       for (guint i = 0; i < G_N_ELEMENTS (all); i++)
         g_free (all[i]);
     }
@@ -784,7 +792,7 @@ heed_model_flops (const HeedModelConfig *c)
 {
   double T = c->tokens, D = c->dim, Hd = c->mlp_hidden;
   double patch = 2.0 * c->num_patches * (c->in_chans * c->patch_size * c->patch_size) * D;
-  double block = 2.0 * T * D * 3 * D + 2.0 * 2.0 * T * T * D + 2.0 * T * D * D +
-                 2.0 * 2.0 * T * D * Hd;
+  double block =
+      2.0 * T * D * 3 * D + 2.0 * 2.0 * T * T * D + 2.0 * T * D * D + 2.0 * 2.0 * T * D * Hd;
   return patch + c->depth * block + 2.0 * D * c->num_classes;
 }

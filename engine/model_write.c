@@ -29,8 +29,9 @@ heed_model_new_random (const HeedModelConfig *shape, guint32 seed, GError **erro
       !shape->mlp_hidden) {
     g_set_error (error, HEED_ERROR, HEED_ERROR_INVALID,
                  "random model shape is inconsistent (img %u, patch %u, dim %u, heads %u, "
-                 "depth %u, mlp %u)", shape->img_size, shape->patch_size, shape->dim,
-                 shape->num_heads, shape->depth, shape->mlp_hidden);
+                 "depth %u, mlp %u)",
+                 shape->img_size, shape->patch_size, shape->dim, shape->num_heads, shape->depth,
+                 shape->mlp_hidden);
     return NULL;
   }
   m = g_new0 (HeedModel, 1);
@@ -125,7 +126,7 @@ heed_model_save (const HeedModel *m, const char *path, GError **error)
   add_entry (entries, g_strdup ("patch_embed.proj.bias"), m->patch_b, 1, D, 0, 0, 0);
   for (guint l = 0; l < c->depth; l++) {
     const HeedBlockWeights *b = &m->blocks[l];
-#define E(n, data, nd, a0, a1) \
+#define E(n, data, nd, a0, a1)                                                                     \
   add_entry (entries, g_strdup_printf ("blocks.%u." n, l), data, nd, a0, a1, 0, 0)
     E ("norm1.weight", b->norm1_w, 1, D, 0);
     E ("norm1.bias", b->norm1_b, 1, D, 0);
@@ -155,8 +156,8 @@ heed_model_save (const HeedModel *m, const char *path, GError **error)
     char *heads = g_strdup_printf ("%u", c->num_heads), *img = g_strdup_printf ("%u", c->img_size);
     char *ps = g_strdup_printf ("%u", c->patch_size);
     char *mean = triple_json (c->mean), *std = triple_json (c->std);
-    const char *kv[][2] = { { "format", "pt" }, { "num_heads", heads }, { "img_size", img },
-                            { "patch_size", ps }, { "mean", mean }, { "std", std } };
+    const char *kv[][2] = { { "format", "pt" },   { "num_heads", heads }, { "img_size", img },
+                            { "patch_size", ps }, { "mean", mean },       { "std", std } };
     for (guint i = 0; i < G_N_ELEMENTS (kv); i++) {
       json_builder_set_member_name (jb, kv[i][0]);
       json_builder_add_string_value (jb, kv[i][1]);

@@ -33,9 +33,9 @@ typedef struct {
   uint32_t rows, N, heads, ld, batch, p_off, out_off;
 } HeadMeanParams;
 
-_Static_assert (sizeof (GemmParams) <= 128, "push constants are limited to 128 bytes");
-_Static_assert (sizeof (LayerNormParams) <= 128, "push constants are limited to 128 bytes");
-_Static_assert (sizeof (QkvSplitParams) <= 128, "push constants are limited to 128 bytes");
+_Static_assert(sizeof (GemmParams) <= 128, "push constants are limited to 128 bytes");
+_Static_assert(sizeof (LayerNormParams) <= 128, "push constants are limited to 128 bytes");
+_Static_assert(sizeof (QkvSplitParams) <= 128, "push constants are limited to 128 bytes");
 
 static guint
 groups_for (const HeedRecorder *rec, guint64 items)
@@ -49,8 +49,9 @@ heed_op_gemm (HeedRecorder *rec, HeedMat a, HeedMat b, HeedMat c, HeedBuffer *bi
               const char *kind, GError **error)
 {
   const HeedDevice *d = rec->device;
-  GemmParams p = { M, N, K, a.ld, b.ld, c.ld, a.off, b.off, c.off,
-                   a.batch, b.batch, c.batch, alpha };
+  GemmParams p = {
+    M, N, K, a.ld, b.ld, c.ld, a.off, b.off, c.off, a.batch, b.batch, c.batch, alpha
+  };
   HeedBuffer *bindings[4] = { a.buf, b.buf, c.buf, bias ? bias : c.buf };
   /* B is read as vec4s: its padding makes that always possible. */
   g_return_val_if_fail (b.off % 4 == 0 && b.ld % 4 == 0 && b.batch % 4 == 0, FALSE);
@@ -59,8 +60,9 @@ heed_op_gemm (HeedRecorder *rec, HeedMat a, HeedMat b, HeedMat c, HeedBuffer *bi
     epilogue |= HEED_EPI_BIAS;
   else
     epilogue &= ~(guint) HEED_EPI_BIAS;
-  HeedShaderId shader = !k4 ? HEED_SHADER_GEMM
-                        : d->gemm_shuffle ? HEED_SHADER_GEMM_K4_SG8 : HEED_SHADER_GEMM_K4;
+  HeedShaderId shader = !k4               ? HEED_SHADER_GEMM
+                        : d->gemm_shuffle ? HEED_SHADER_GEMM_K4_SG8
+                                          : HEED_SHADER_GEMM_K4;
   return heed_recorder_dispatch (rec, shader, epilogue, bindings, &p, sizeof p,
                                  heed_round_up (N, heed_device_col_align (d)) /
                                      heed_device_col_align (d),
@@ -84,26 +86,25 @@ heed_op_layernorm (HeedRecorder *rec, HeedMat x, HeedMat y, HeedBuffer *gamma, H
 {
   gboolean sg = rec->device->subgroup_rows && D % 4 == 0 && x.ld % 4 == 0 && y.ld % 4 == 0 &&
                 x.off % 4 == 0 && y.off % 4 == 0;
-  LayerNormParams p = { M, D, x.ld, y.ld, x.off, y.off, eps,
-                        sg ? rows_per_group (rec) : rec->device->small_lanes };
+  LayerNormParams p = { M,     D,     x.ld, y.ld,
+                        x.off, y.off, eps,  sg ? rows_per_group (rec) : rec->device->small_lanes };
   HeedBuffer *bindings[4] = { x.buf, y.buf, gamma, beta };
-  return heed_recorder_dispatch (rec, sg ? HEED_SHADER_LAYERNORM_SG : HEED_SHADER_LAYERNORM,
-                                 0, bindings, &p, sizeof p,
-                                 (M + p.rows_per_group - 1) / p.rows_per_group, 1, 1, name,
-                                 "layernorm", 8.0 * M * D, error);
+  return heed_recorder_dispatch (
+      rec, sg ? HEED_SHADER_LAYERNORM_SG : HEED_SHADER_LAYERNORM, 0, bindings, &p, sizeof p,
+      (M + p.rows_per_group - 1) / p.rows_per_group, 1, 1, name, "layernorm", 8.0 * M * D, error);
 }
 
 gboolean
-heed_op_softmax (HeedRecorder *rec, HeedMat s, guint M, guint N, guint batches,
-                 const char *name, GError **error)
+heed_op_softmax (HeedRecorder *rec, HeedMat s, guint M, guint N, guint batches, const char *name,
+                 GError **error)
 {
   gboolean sg = rec->device->subgroup_rows && s.ld % 4 == 0 && s.batch % 4 == 0;
-  SoftmaxParams p = { M * batches, M, N, s.ld, s.batch,
-                      sg ? rows_per_group (rec) : rec->device->small_lanes };
+  SoftmaxParams p = { M * batches, M,       N,
+                      s.ld,        s.batch, sg ? rows_per_group (rec) : rec->device->small_lanes };
   HeedBuffer *bindings[1] = { s.buf };
   g_return_val_if_fail (s.off == 0, FALSE);
-  return heed_recorder_dispatch (rec, sg ? HEED_SHADER_SOFTMAX_SG : HEED_SHADER_SOFTMAX,
-                                 0, bindings, &p, sizeof p,
+  return heed_recorder_dispatch (rec, sg ? HEED_SHADER_SOFTMAX_SG : HEED_SHADER_SOFTMAX, 0,
+                                 bindings, &p, sizeof p,
                                  (p.rows + p.rows_per_group - 1) / p.rows_per_group, 1, 1, name,
                                  "attention", 4.0 * M * N * batches, error);
 }
@@ -115,10 +116,10 @@ heed_op_patchify (HeedRecorder *rec, HeedBuffer *image, HeedBuffer *patches, gui
   guint grid_w = width / patch, grid_h = height / patch;
   PatchifyParams p = { channels, height, width, patch, grid_w, grid_w * grid_h };
   HeedBuffer *bindings[2] = { image, patches };
-  return heed_recorder_dispatch (rec, HEED_SHADER_PATCHIFY, 0, bindings, &p, sizeof p,
-                                 groups_for (rec, (guint64) p.num_patches * channels * patch *
-                                                      patch),
-                                 1, 1, "patchify", "patch_embed", 0, error);
+  return heed_recorder_dispatch (
+      rec, HEED_SHADER_PATCHIFY, 0, bindings, &p, sizeof p,
+      groups_for (rec, (guint64) p.num_patches * channels * patch * patch), 1, 1, "patchify",
+      "patch_embed", 0, error);
 }
 
 gboolean
@@ -151,21 +152,20 @@ heed_attention_qkv_floats (const HeedDevice *d, guint M, guint D)
 }
 
 gboolean
-heed_attention_scratch_init (HeedDevice *d, HeedAttentionScratch *s, guint M, guint D,
-                             guint heads, GError **error)
+heed_attention_scratch_init (HeedDevice *d, HeedAttentionScratch *s, guint M, guint D, guint heads,
+                             GError **error)
 {
   guint dh = D / heads;
   s->m_pad = heed_round_up (M, heed_device_row_align (d));
   s->n_pad = heed_round_up (M, heed_device_col_align (d));
   s->v_ld = heed_round_up (dh, heed_device_col_align (d));
   s->q = heed_buffer_new (d, (VkDeviceSize) heads * s->m_pad * dh * 4, FALSE, error);
-  s->kt = s->q ? heed_buffer_new (d, (VkDeviceSize) heads * dh * s->n_pad * 4, FALSE, error)
-               : NULL;
+  s->kt = s->q ? heed_buffer_new (d, (VkDeviceSize) heads * dh * s->n_pad * 4, FALSE, error) : NULL;
   s->v = s->kt ? heed_buffer_new (d, (VkDeviceSize) heads * s->m_pad * s->v_ld * 4, FALSE, error)
                : NULL;
-  s->scores = s->v ? heed_buffer_new (d, (VkDeviceSize) heads * s->m_pad * s->n_pad * 4, FALSE,
-                                      error)
-                   : NULL;
+  s->scores =
+      s->v ? heed_buffer_new (d, (VkDeviceSize) heads * s->m_pad * s->n_pad * 4, FALSE, error)
+           : NULL;
   if (!s->scores) {
     heed_attention_scratch_clear (s);
     return FALSE;
@@ -213,8 +213,8 @@ heed_op_attention (HeedRecorder *rec, HeedAttentionScratch *s, HeedBuffer *qkv, 
     q = (HeedMat){ qkv, 0, 3 * D, dh };
     v = (HeedMat){ qkv, 2 * D, 3 * D, dh };
     ok = heed_recorder_dispatch (rec, HEED_SHADER_K_TRANSPOSE, 0, bindings, &tp, sizeof tp,
-                                 groups_for (rec, (guint64) M * D), 1, 1, n_copy, "attention",
-                                 0, error);
+                                 groups_for (rec, (guint64) M * D), 1, 1, n_copy, "attention", 0,
+                                 error);
   } else {
     QkvSplitParams sp = { M, D, dh, s->m_pad, s->n_pad, s->v_ld, scale };
     HeedBuffer *bindings[4] = { qkv, s->q, s->kt, s->v };
@@ -222,15 +222,13 @@ heed_op_attention (HeedRecorder *rec, HeedAttentionScratch *s, HeedBuffer *qkv, 
     v = (HeedMat){ s->v, 0, s->v_ld, s->m_pad * s->v_ld };
     scale = 1.0f; /* the split kernel scales Q */
     ok = heed_recorder_dispatch (rec, HEED_SHADER_QKV_SPLIT, 0, bindings, &sp, sizeof sp,
-                                 groups_for (rec, (guint64) M * 3 * D), 1, 1, n_copy,
-                                 "attention", 0, error);
+                                 groups_for (rec, (guint64) M * 3 * D), 1, 1, n_copy, "attention",
+                                 0, error);
   }
   ok = ok &&
-       heed_op_gemm (rec, q, kt, sc, NULL, M, M, dh, heads, scale, 0, n_qk, "attention",
-                     error) &&
+       heed_op_gemm (rec, q, kt, sc, NULL, M, M, dh, heads, scale, 0, n_qk, "attention", error) &&
        heed_op_softmax (rec, sc, M, M, heads, n_soft, error) &&
-       heed_op_gemm (rec, sc, v, o, NULL, M, dh, k_pv, heads, 1.0f, 0, n_pv, "attention",
-                     error);
+       heed_op_gemm (rec, sc, v, o, NULL, M, dh, k_pv, heads, 1.0f, 0, n_pv, "attention", error);
   g_free (n_copy);
   g_free (n_qk);
   g_free (n_soft);

@@ -85,9 +85,9 @@ heed_recorder_destroy (HeedRecorder **recorder)
 
 gboolean
 heed_recorder_dispatch (HeedRecorder *rec, HeedShaderId shader, guint specialization,
-                        HeedBuffer *const *bindings, const void *push, guint push_size,
-                        guint gx, guint gy, guint gz, const char *name, const char *kind,
-                        double flops, GError **error)
+                        HeedBuffer *const *bindings, const void *push, guint push_size, guint gx,
+                        guint gy, guint gz, const char *name, const char *kind, double flops,
+                        GError **error)
 {
   HeedDevice *d = rec->device;
   HeedPipeline *p;
@@ -103,8 +103,8 @@ heed_recorder_dispatch (HeedRecorder *rec, HeedShaderId shader, guint specializa
   if (gx == 0 || gy == 0 || gz == 0 || gx > lim->maxComputeWorkGroupCount[0] ||
       gy > lim->maxComputeWorkGroupCount[1] || gz > lim->maxComputeWorkGroupCount[2]) {
     g_set_error (error, HEED_ERROR, HEED_ERROR_INVALID,
-                 "%s: dispatch of %u x %u x %u workgroups is outside the device's limits", name,
-                 gx, gy, gz);
+                 "%s: dispatch of %u x %u x %u workgroups is outside the device's limits", name, gx,
+                 gy, gz);
     return FALSE;
   }
   p = heed_device_get_pipeline (d, shader, specialization, error);
@@ -173,8 +173,8 @@ heed_recorder_end (HeedRecorder *rec, GError **error)
     .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT,
     .dstAccessMask = VK_ACCESS_HOST_READ_BIT,
   };
-  vkCmdPipelineBarrier (rec->cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
-                        VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &barrier, 0, NULL, 0, NULL);
+  vkCmdPipelineBarrier (rec->cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_PIPELINE_STAGE_HOST_BIT,
+                        0, 1, &barrier, 0, NULL, 0, NULL);
   HEED_VK (vkEndCommandBuffer, (rec->cmd));
   return TRUE;
 error:

@@ -12,8 +12,8 @@ heed_ref_gelu (float x)
 }
 
 void
-heed_ref_gemm (const float *a, guint lda, const float *b, guint ldb, float *c, guint ldc,
-               guint M, guint N, guint K, float alpha, const float *bias, guint epilogue)
+heed_ref_gemm (const float *a, guint lda, const float *b, guint ldb, float *c, guint ldc, guint M,
+               guint N, guint K, float alpha, const float *bias, guint epilogue)
 {
   for (guint m = 0; m < M; m++)
     for (guint n = 0; n < N; n++) {
@@ -119,40 +119,42 @@ heed_ref_head_mean (const float *probs, float *out, guint rows, guint N, guint h
     }
 }
 
-/* Transposes a PyTorch Linear weight [out][in] into the [in][out] operand the GEMM takes. */
+/* Transposes a PyTorch Linear weight [out][in_dim] into the [in_dim][out] operand the GEMM takes.
+ */
 static float *
-transposed (const float *w, guint out, guint in)
+transposed (const float *w, guint out, guint in_dim)
 {
-  float *t = g_new (float, (gsize) out * in);
+  gsize n = (gsize) in_dim * out;
+  float *t = g_new (float, n);
   for (guint o = 0; o < out; o++)
-    for (guint i = 0; i < in; i++)
-      t[(gsize) i * out + o] = w[(gsize) o * in + i];
+    for (guint i = 0; i < in_dim; i++)
+      t[(gsize) i * out + o] = w[(gsize) o * in_dim + i];
   return t;
 }
 
 static void
-linear (const float *x, guint M, guint in, const float *w, const float *b, guint out, float *y,
+linear (const float *x, guint M, guint in_dim, const float *w, const float *b, guint out, float *y,
         guint epilogue)
 {
-  float *wt = transposed (w, out, in);
-  heed_ref_gemm (x, in, wt, out, y, out, M, out, in, 1.0f, b, epilogue);
+  float *wt = transposed (w, out, in_dim);
+  heed_ref_gemm (x, in_dim, wt, out, y, out, M, out, in_dim, 1.0f, b, epilogue);
   g_free (wt);
 }
 
 void
-heed_ref_vit_forward (const HeedModel *model, const float *input, float *logits,
-                      float *embedding, float *cls_attention_heads, float *layer_attention)
+heed_ref_vit_forward (const HeedModel *model, const float *input, float *logits, float *embedding,
+                      float *cls_attention_heads, float *layer_attention)
 {
   const HeedModelConfig *c = &model->config;
   guint T = c->tokens, D = c->dim, Np = c->num_patches, H = c->num_heads;
   guint kp = c->in_chans * c->patch_size * c->patch_size;
-  float *patches = g_new (float, (gsize) Np * kp);
-  float *x = g_new (float, (gsize) T * D);
-  float *h = g_new (float, (gsize) T * D);
+  float *patches = g_new (float, (gsize) Np *kp);
+  float *x = g_new (float, (gsize) T *D);
+  float *h = g_new (float, (gsize) T *D);
   float *qkv = g_new (float, (gsize) T * 3 * D);
-  float *att = g_new (float, (gsize) T * D);
+  float *att = g_new (float, (gsize) T *D);
   float *mlp = g_new (float, (gsize) T * c->mlp_hidden);
-  float *probs = g_new (float, (gsize) H * T * T);
+  float *probs = g_new (float, (gsize) H *T *T);
 
   heed_ref_patchify (input, c->in_chans, c->img_size, c->img_size, c->patch_size, patches);
   memcpy (x, model->pos_embed, (gsize) T * D * sizeof (float));
@@ -174,8 +176,7 @@ heed_ref_vit_forward (const HeedModel *model, const float *input, float *logits,
   }
   if (cls_attention_heads)
     for (guint hh = 0; hh < H; hh++)
-      memcpy (cls_attention_heads + (gsize) hh * T, probs + (gsize) hh * T * T,
-              T * sizeof (float));
+      memcpy (cls_attention_heads + (gsize) hh * T, probs + (gsize) hh * T * T, T * sizeof (float));
 
   heed_ref_layernorm (x, D, h, D, model->norm_w, model->norm_b, 1, D, c->ln_eps);
   if (embedding)

@@ -39,7 +39,7 @@ static const uint32_t head_mean_spv[] =
 #include "head_mean.spv.h"
     ;
 
-#define SHADER(id, var, bindings, push) \
+#define SHADER(id, var, bindings, push)                                                            \
   [id] = { #var, var##_spv, sizeof (var##_spv), bindings, push }
 
 static const HeedShaderInfo shaders[HEED_SHADER_COUNT] = {

@@ -26,17 +26,18 @@ struct _HeedVit {
   HeedVitOutput output;
 };
 
-/* A Linear weight [out][in] becomes the GEMM's B operand [in][out_padded]. */
+/* A Linear weight [out][in_dim] becomes the GEMM's B operand [in_dim][out_padded]. */
 static HeedBuffer *
-upload_linear (HeedDevice *d, const float *w, guint out, guint in, GError **error)
+upload_linear (HeedDevice *d, const float *w, guint out, guint in_dim, GError **error)
 {
   guint ld = heed_round_up (out, heed_device_col_align (d));
-  float *t = g_new0 (float, (gsize) in * ld);
+  gsize n = (gsize) ld * in_dim;
+  float *t = g_new0 (float, n);
   for (guint o = 0; o < out; o++)
-    for (guint i = 0; i < in; i++)
-      t[(gsize) i * ld + o] = w[(gsize) o * in + i];
-  HeedBuffer *b = heed_buffer_new (d, (VkDeviceSize) in * ld * 4, FALSE, error);
-  if (b && !heed_buffer_upload (b, 0, t, (VkDeviceSize) in * ld * 4, error))
+    for (guint i = 0; i < in_dim; i++)
+      t[(gsize) i * ld + o] = w[(gsize) o * in_dim + i];
+  HeedBuffer *b = heed_buffer_new (d, (VkDeviceSize) in_dim * ld * 4, FALSE, error);
+  if (b && !heed_buffer_upload (b, 0, t, (VkDeviceSize) in_dim * ld * 4, error))
     heed_buffer_destroy (&b);
   g_free (t);
   return b;
@@ -99,13 +100,13 @@ alloc_activations (HeedVit *v, GError **error)
   guint m_pad = heed_round_up (c->tokens, tm), p_pad = heed_round_up (c->num_patches, tm);
   guint kp = c->in_chans * c->patch_size * c->patch_size;
 
-  return (v->input = heed_buffer_new (d, f * c->in_chans * c->img_size * c->img_size, TRUE,
-                                      error)) &&
+  return (v->input =
+              heed_buffer_new (d, f * c->in_chans * c->img_size * c->img_size, TRUE, error)) &&
          (v->patches = heed_buffer_new (d, f * p_pad * kp, FALSE, error)) &&
          (v->x = heed_buffer_new (d, f * c->tokens * c->dim, FALSE, error)) &&
          (v->h = heed_buffer_new (d, f * m_pad * c->dim, FALSE, error)) &&
-         (v->qkv = heed_buffer_new (d, f * heed_attention_qkv_floats (d, c->tokens, c->dim),
-                                    FALSE, error)) &&
+         (v->qkv = heed_buffer_new (d, f * heed_attention_qkv_floats (d, c->tokens, c->dim), FALSE,
+                                    error)) &&
          (v->attn = heed_buffer_new (d, f * m_pad * c->dim, FALSE, error)) &&
          (v->mlp = heed_buffer_new (d, f * m_pad * c->mlp_hidden, FALSE, error)) &&
          (v->emb = heed_buffer_new (d, f * tm * c->dim, TRUE, error)) &&
@@ -113,8 +114,8 @@ alloc_activations (HeedVit *v, GError **error)
          (v->cls_heads = heed_buffer_new (d, f * c->num_heads * c->tokens, TRUE, error)) &&
          (v->cls_mean = heed_buffer_new (d, f * c->tokens, TRUE, error)) &&
          (!v->options.layer_attention ||
-          (v->layer_attn = heed_buffer_new (d, f * c->depth * c->tokens * c->tokens, TRUE,
-                                            error))) &&
+          (v->layer_attn =
+               heed_buffer_new (d, f * c->depth * c->tokens * c->tokens, TRUE, error))) &&
          heed_attention_scratch_init (d, &v->scratch, c->tokens, c->dim, c->num_heads, error);
 }
 
@@ -136,15 +137,15 @@ record_forward (HeedVit *v, GError **error)
                          c->patch_size, error) ||
       !heed_op_tokens_init (rec, v->cls, v->pos, v->x, T, D, error) ||
       !heed_op_gemm (rec, MAT (v->patches, 0, kp), MAT (v->patch_w, 0, ld_d), MAT (v->x, D, D),
-                     v->patch_b, c->num_patches, D, kp, 1, 1.0f, HEED_EPI_ACCUMULATE,
-                     "patch_embed", "patch_embed", error))
+                     v->patch_b, c->num_patches, D, kp, 1, 1.0f, HEED_EPI_ACCUMULATE, "patch_embed",
+                     "patch_embed", error))
     return FALSE;
 
   for (guint l = 0; l < c->depth; l++) {
     BlockBuffers *b = &v->blocks[l];
 #define NAME(what) (g_snprintf (name, sizeof name, "blocks.%u.%s", l, what), name)
-    if (!heed_op_layernorm (rec, MAT (v->x, 0, D), MAT (v->h, 0, D), b->norm1_w, b->norm1_b, T,
-                            D, c->ln_eps, NAME ("norm1"), error) ||
+    if (!heed_op_layernorm (rec, MAT (v->x, 0, D), MAT (v->h, 0, D), b->norm1_w, b->norm1_b, T, D,
+                            c->ln_eps, NAME ("norm1"), error) ||
         !heed_op_gemm (rec, MAT (v->h, 0, D), MAT (b->qkv_w, 0, ld_3d), MAT (v->qkv, 0, 3 * D),
                        b->qkv_b, T, 3 * D, D, 1, 1.0f, 0, NAME ("qkv"), "qkv", error) ||
         !heed_op_attention (rec, s, v->qkv, v->attn, T, D, H, NAME ("attn"), error))
@@ -156,8 +157,8 @@ record_forward (HeedVit *v, GError **error)
     if (!heed_op_gemm (rec, MAT (v->attn, 0, D), MAT (b->proj_w, 0, ld_d), MAT (v->x, 0, D),
                        b->proj_b, T, D, D, 1, 1.0f, HEED_EPI_ACCUMULATE, NAME ("proj"), "proj",
                        error) ||
-        !heed_op_layernorm (rec, MAT (v->x, 0, D), MAT (v->h, 0, D), b->norm2_w, b->norm2_b, T,
-                            D, c->ln_eps, NAME ("norm2"), error) ||
+        !heed_op_layernorm (rec, MAT (v->x, 0, D), MAT (v->h, 0, D), b->norm2_w, b->norm2_b, T, D,
+                            c->ln_eps, NAME ("norm2"), error) ||
         !heed_op_gemm (rec, MAT (v->h, 0, D), MAT (b->fc1_w, 0, ld_hd), MAT (v->mlp, 0, Hd),
                        b->fc1_b, T, Hd, D, 1, 1.0f, HEED_EPI_GELU, NAME ("fc1"), "fc1", error) ||
         !heed_op_gemm (rec, MAT (v->mlp, 0, Hd), MAT (b->fc2_w, 0, ld_d), MAT (v->x, 0, D),
@@ -178,11 +179,11 @@ record_forward (HeedVit *v, GError **error)
                           c->ln_eps, "norm", error))
     return FALSE;
   if (v->head_w &&
-      !heed_op_gemm (rec, MAT (v->emb, 0, D),
-                     MAT (v->head_w, 0, heed_round_up (c->num_classes,
-                                                       heed_device_col_align (v->device))),
-                     MAT (v->logits, 0, c->num_classes), v->head_b, 1, c->num_classes, D, 1,
-                     1.0f, 0, "head", "head", error))
+      !heed_op_gemm (
+          rec, MAT (v->emb, 0, D),
+          MAT (v->head_w, 0, heed_round_up (c->num_classes, heed_device_col_align (v->device))),
+          MAT (v->logits, 0, c->num_classes), v->head_b, 1, c->num_classes, D, 1, 1.0f, 0, "head",
+          "head", error))
     return FALSE;
 #undef MAT
   return heed_recorder_end (rec, error);
@@ -268,17 +269,18 @@ heed_vit_destroy (HeedVit **vit)
   if (v->blocks)
     for (guint l = 0; l < v->config.depth; l++) {
       BlockBuffers *b = &v->blocks[l];
-      HeedBuffer **all[] = { &b->norm1_w, &b->norm1_b, &b->qkv_w, &b->qkv_b, &b->proj_w,
-                             &b->proj_b, &b->norm2_w, &b->norm2_b, &b->fc1_w, &b->fc1_b,
-                             &b->fc2_w, &b->fc2_b };
+      HeedBuffer **all[] = {
+        &b->norm1_w, &b->norm1_b, &b->qkv_w, &b->qkv_b, &b->proj_w, &b->proj_b,
+        &b->norm2_w, &b->norm2_b, &b->fc1_w, &b->fc1_b, &b->fc2_w,  &b->fc2_b
+      };
       for (guint i = 0; i < G_N_ELEMENTS (all); i++)
         heed_buffer_destroy (all[i]);
     }
   g_free (v->blocks);
-  HeedBuffer **bufs[] = { &v->cls, &v->pos, &v->patch_w, &v->patch_b, &v->norm_w, &v->norm_b,
-                          &v->head_w, &v->head_b, &v->input, &v->patches, &v->x, &v->h,
-                          &v->qkv, &v->attn, &v->mlp, &v->emb, &v->logits, &v->cls_heads,
-                          &v->cls_mean, &v->layer_attn };
+  HeedBuffer **bufs[] = { &v->cls,    &v->pos,    &v->patch_w,   &v->patch_b,  &v->norm_w,
+                          &v->norm_b, &v->head_w, &v->head_b,    &v->input,    &v->patches,
+                          &v->x,      &v->h,      &v->qkv,       &v->attn,     &v->mlp,
+                          &v->emb,    &v->logits, &v->cls_heads, &v->cls_mean, &v->layer_attn };
   for (guint i = 0; i < G_N_ELEMENTS (bufs); i++)
     heed_buffer_destroy (bufs[i]);
   heed_attention_scratch_clear (&v->scratch);

@@ -92,9 +92,8 @@ test_parity (gconstpointer data)
   gboolean has_head = g_file_test (want_logits, G_FILE_TEST_EXISTS);
   double ref, d;
 
-  Run r = has_head ? run_heed (NULL, "run-tensor", "--model", model, "--input", input,
-                               "--logits", logits, "--cls-attention", attn, "--embedding", emb,
-                               NULL)
+  Run r = has_head ? run_heed (NULL, "run-tensor", "--model", model, "--input", input, "--logits",
+                               logits, "--cls-attention", attn, "--embedding", emb, NULL)
                    : run_heed (NULL, "run-tensor", "--model", model, "--input", input,
                                "--cls-attention", attn, "--embedding", emb, NULL);
   if (r.status != 0)
@@ -126,8 +125,8 @@ assert_one_line_error (Run *r, const char *needle)
   g_assert_cmpint (r->status, !=, 0);
   g_assert_true (g_str_has_prefix (r->err, "heed: "));
   g_assert_true (g_str_has_suffix (r->err, "\n"));
-  g_assert_null (strchr (r->err, '\n') + 1 < r->err + strlen (r->err)
-                     ? strchr (r->err, '\n') + 1 : NULL);
+  g_assert_null (strchr (r->err, '\n') + 1 < r->err + strlen (r->err) ? strchr (r->err, '\n') + 1
+                                                                      : NULL);
   if (!strstr (r->err, needle))
     g_error ("expected '%s' in: %s", needle, r->err);
   run_clear (r);
@@ -149,8 +148,8 @@ test_errors (void)
   g_assert_true (g_file_set_contents (small, data, 100, NULL));
   g_free (data);
 
-  Run r = run_heed (NULL, "run-tensor", "--model", "/nonexistent.safetensors", "--input", input,
-                    NULL);
+  Run r =
+      run_heed (NULL, "run-tensor", "--model", "/nonexistent.safetensors", "--input", input, NULL);
   assert_one_line_error (&r, "cannot read model /nonexistent.safetensors");
   r = run_heed (NULL, "run-tensor", "--model", bad, "--input", input, NULL);
   assert_one_line_error (&r, "file truncated?");
@@ -177,7 +176,8 @@ test_devices (void)
   Run r = run_heed (NULL, "devices", NULL);
   g_assert_cmpint (r.status, ==, 0);
   g_assert_true (g_regex_match_simple ("^\\* 0: .+ \\((CPU|discrete GPU|integrated GPU|virtual "
-                                       "GPU|other)\\)$", r.out, G_REGEX_MULTILINE, 0));
+                                       "GPU|other)\\)$",
+                                       r.out, G_REGEX_MULTILINE, 0));
   g_assert_nonnull (strstr (r.out, "heed uses device"));
   run_clear (&r);
 
@@ -195,8 +195,13 @@ test_no_driver (void)
   char *model = g_build_filename (fixtures, "headless_f32", "model.safetensors", NULL);
   char *input = g_build_filename (fixtures, "headless_f32", "input.f32", NULL);
   /* The loader's own complaints would reach stderr through the validation messenger. */
-  const char *env[] = { "VK_ICD_FILENAMES", "/nonexistent/icd.json", "VK_DRIVER_FILES",
-                        "/nonexistent/icd.json", "HEED_VALIDATION", "0", NULL };
+  const char *env[] = { "VK_ICD_FILENAMES",
+                        "/nonexistent/icd.json",
+                        "VK_DRIVER_FILES",
+                        "/nonexistent/icd.json",
+                        "HEED_VALIDATION",
+                        "0",
+                        NULL };
   Run r = run_heed (env, "devices", NULL);
   assert_one_line_error (&r, "mesa-vulkan-drivers");
   r = run_heed (env, "run-tensor", "--model", model, "--input", input, NULL);
@@ -214,8 +219,8 @@ test_bench (void)
   g_test_message ("%s", r.out);
   /* heed's and PyTorch's numbers side by side, for the model and for each op family */
   g_assert_nonnull (strstr (r.out, "torch:  PyTorch"));
-  const char *rows[] = { "forward", "patch_embed", "layernorm", "qkv", "attention", "proj",
-                         "fc1", "fc2", "head" };
+  const char *rows[] = { "forward", "patch_embed", "layernorm", "qkv", "attention",
+                         "proj",    "fc1",         "fc2",       "head" };
   for (guint i = 0; i < G_N_ELEMENTS (rows); i++) {
     char *re = g_strdup_printf ("^%s +[0-9.]+ +[0-9.]+ +[0-9.]+ +[0-9.]+ +[0-9.]+$", rows[i]);
     if (!g_regex_match_simple (re, r.out, G_REGEX_MULTILINE, 0))
@@ -231,8 +236,8 @@ test_bench (void)
 int
 main (int argc, char **argv)
 {
-  static const char *cases[] = { "deit_tiny_f16", "p8_hd48_f32", "p14_hd32_bf16",
-                                 "headless_f32", "hf_vit_f32" };
+  static const char *cases[] = { "deit_tiny_f16", "p8_hd48_f32", "p14_hd32_bf16", "headless_f32",
+                                 "hf_vit_f32" };
   g_test_init (&argc, &argv, NULL);
   heed_tool = g_getenv ("HEED_TOOL");
   fixtures = g_getenv ("HEED_FIXTURES");

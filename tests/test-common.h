@@ -42,11 +42,11 @@ normalised_error (const float *got, const float *want, gsize n, double floor_)
   return max_err / max_ref;
 }
 
-#define assert_close(got, want, n, tol)                                                     \
-  do {                                                                                      \
-    double e_ = normalised_error ((got), (want), (n), 1e-6);                                \
-    if (e_ > (tol))                                                                         \
-      g_error ("%s:%d: normalised error %.3g > %.3g", __FILE__, __LINE__, e_, (double) (tol)); \
+#define assert_close(got, want, n, tol)                                                            \
+  do {                                                                                             \
+    double e_ = normalised_error ((got), (want), (n), 1e-6);                                       \
+    if (e_ > (tol))                                                                                \
+      g_error ("%s:%d: normalised error %.3g > %.3g", __FILE__, __LINE__, e_, (double) (tol));     \
   } while (0)
 
 /* Any Vulkan validation message fails the test that caused it. */

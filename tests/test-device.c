@@ -108,9 +108,12 @@ test_import (void)
   VkApplicationInfo app = { .sType = VK_STRUCTURE_TYPE_APPLICATION_INFO,
                             .apiVersion = VK_API_VERSION_1_1 };
   VkInstanceCreateInfo ii = { .sType = VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO,
-                              .pNext = &dbg, .pApplicationInfo = &app,
-                              .enabledLayerCount = 1, .ppEnabledLayerNames = &layer,
-                              .enabledExtensionCount = 1, .ppEnabledExtensionNames = &ext };
+                              .pNext = &dbg,
+                              .pApplicationInfo = &app,
+                              .enabledLayerCount = 1,
+                              .ppEnabledLayerNames = &layer,
+                              .enabledExtensionCount = 1,
+                              .ppEnabledExtensionNames = &ext };
   VkInstance instance;
   g_assert_cmpint (vkCreateInstance (&ii, NULL, &instance), ==, VK_SUCCESS);
   uint32_t n = 1;
@@ -127,24 +130,31 @@ test_import (void)
     family++;
   float prio = 1;
   VkDeviceQueueCreateInfo qi = { .sType = VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO,
-                                 .queueFamilyIndex = family, .queueCount = 1,
+                                 .queueFamilyIndex = family,
+                                 .queueCount = 1,
                                  .pQueuePriorities = &prio };
   VkDeviceCreateInfo di = { .sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO,
-                            .queueCreateInfoCount = 1, .pQueueCreateInfos = &qi };
+                            .queueCreateInfoCount = 1,
+                            .pQueueCreateInfos = &qi };
   VkDevice device;
   VkQueue queue;
   g_assert_cmpint (vkCreateDevice (pd, &di, NULL, &device), ==, VK_SUCCESS);
   vkGetDeviceQueue (device, family, 0, &queue);
 
   GError *error = NULL;
-  HeedDeviceImport imp = { instance, pd, device, queue, family, lock_queue, unlock_queue,
-                           &import_queue_mutex };
+  HeedDeviceImport imp = { instance, pd,         device,       queue,
+                           family,   lock_queue, unlock_queue, &import_queue_mutex };
   HeedDevice *d = heed_device_new_import (&imp, &error);
   g_assert_no_error (error);
 
   /* a whole model on the imported device, against the C reference */
-  HeedModelConfig shape = { .img_size = 32, .patch_size = 8, .dim = 32, .depth = 2,
-                            .num_heads = 2, .mlp_hidden = 64, .num_classes = 4 };
+  HeedModelConfig shape = { .img_size = 32,
+                            .patch_size = 8,
+                            .dim = 32,
+                            .depth = 2,
+                            .num_heads = 2,
+                            .mlp_hidden = 64,
+                            .num_classes = 4 };
   HeedModel *m = heed_model_new_random (&shape, 11, &error);
   GRand *rng = g_rand_new_with_seed (5);
   float *input = random_floats (rng, 3 * 32 * 32, -1, 1), want[4];

@@ -142,15 +142,51 @@ set_array (JsonObject *o, const char *member, int n, const gint64 *v)
   json_object_set_array_member (o, member, a);
 }
 
-static void edit_dtype (JsonObject *r) { json_object_set_string_member (tensor (r, "norm.weight"), "dtype", "I64"); }
-static void edit_unknown_dtype (JsonObject *r) { json_object_set_string_member (tensor (r, "norm.weight"), "dtype", "Q4"); }
-static void edit_negative (JsonObject *r) { set_array (tensor (r, "norm.bias"), "data_offsets", 2, (gint64[]){ -8, 8 }); }
-static void edit_past_end (JsonObject *r) { set_array (tensor (r, "norm.bias"), "data_offsets", 2, (gint64[]){ 0, G_MAXINT64 }); }
-static void edit_size_mismatch (JsonObject *r) { set_array (tensor (r, "norm.bias"), "shape", 1, (gint64[]){ 65 }); }
-static void edit_overflow (JsonObject *r) { set_array (tensor (r, "norm.bias"), "shape", 3, (gint64[]){ G_MAXINT64, G_MAXINT64, 4 }); }
-static void edit_missing (JsonObject *r) { json_object_remove_member (r, "blocks.1.mlp.fc2.weight"); }
-static void edit_no_offsets (JsonObject *r) { json_object_remove_member (tensor (r, "norm.bias"), "data_offsets"); }
-static void edit_not_object (JsonObject *r) { json_object_set_int_member (r, "norm.bias", 3); }
+static void
+edit_dtype (JsonObject *r)
+{
+  json_object_set_string_member (tensor (r, "norm.weight"), "dtype", "I64");
+}
+static void
+edit_unknown_dtype (JsonObject *r)
+{
+  json_object_set_string_member (tensor (r, "norm.weight"), "dtype", "Q4");
+}
+static void
+edit_negative (JsonObject *r)
+{
+  set_array (tensor (r, "norm.bias"), "data_offsets", 2, (gint64[]){ -8, 8 });
+}
+static void
+edit_past_end (JsonObject *r)
+{
+  set_array (tensor (r, "norm.bias"), "data_offsets", 2, (gint64[]){ 0, G_MAXINT64 });
+}
+static void
+edit_size_mismatch (JsonObject *r)
+{
+  set_array (tensor (r, "norm.bias"), "shape", 1, (gint64[]){ 65 });
+}
+static void
+edit_overflow (JsonObject *r)
+{
+  set_array (tensor (r, "norm.bias"), "shape", 3, (gint64[]){ G_MAXINT64, G_MAXINT64, 4 });
+}
+static void
+edit_missing (JsonObject *r)
+{
+  json_object_remove_member (r, "blocks.1.mlp.fc2.weight");
+}
+static void
+edit_no_offsets (JsonObject *r)
+{
+  json_object_remove_member (tensor (r, "norm.bias"), "data_offsets");
+}
+static void
+edit_not_object (JsonObject *r)
+{
+  json_object_set_int_member (r, "norm.bias", 3);
+}
 static void
 edit_shape (JsonObject *r)
 {
@@ -173,12 +209,36 @@ meta (JsonObject *r, const char *k, const char *v)
     json_object_set_object_member (r, "__metadata__", json_object_new ());
   json_object_set_string_member (json_object_get_object_member (r, "__metadata__"), k, v);
 }
-static void edit_heads (JsonObject *r) { meta (r, "num_heads", "3"); }
-static void edit_heads_text (JsonObject *r) { meta (r, "num_heads", "three"); }
-static void edit_img (JsonObject *r) { meta (r, "img_size", "64"); }
-static void edit_mean (JsonObject *r) { meta (r, "mean", "[0.5, 0.5]"); }
-static void edit_labels (JsonObject *r) { meta (r, "labels", "{\"a\": 1}"); }
-static void edit_metadata_type (JsonObject *r) { json_object_set_int_member (r, "__metadata__", 1); }
+static void
+edit_heads (JsonObject *r)
+{
+  meta (r, "num_heads", "3");
+}
+static void
+edit_heads_text (JsonObject *r)
+{
+  meta (r, "num_heads", "three");
+}
+static void
+edit_img (JsonObject *r)
+{
+  meta (r, "img_size", "64");
+}
+static void
+edit_mean (JsonObject *r)
+{
+  meta (r, "mean", "[0.5, 0.5]");
+}
+static void
+edit_labels (JsonObject *r)
+{
+  meta (r, "labels", "{\"a\": 1}");
+}
+static void
+edit_metadata_type (JsonObject *r)
+{
+  json_object_set_int_member (r, "__metadata__", 1);
+}
 
 static void
 test_corrupt_files (void)
@@ -252,7 +312,8 @@ test_every_truncation (void)
   Blob good = read_blob ("hf_vit_f32");
   for (gsize n = 0; n < good.size; n += n < 4096 ? 1 : 997) {
     GError *error = NULL;
-    guint8 *copy = g_memdup2 (good.bytes, MAX (n, 1)); /* exact-size copy: valgrind sees overreads */
+    guint8 *copy =
+        g_memdup2 (good.bytes, MAX (n, 1)); /* exact-size copy: valgrind sees overreads */
     HeedModel *m = heed_model_load_from_data (copy, n, NULL, "cut", &error);
     g_assert_null (m);
     g_assert_error (error, HEED_ERROR, HEED_ERROR_MODEL);
@@ -265,8 +326,13 @@ test_every_truncation (void)
 static void
 test_save_round_trip (void)
 {
-  HeedModelConfig shape = { .img_size = 32, .patch_size = 8, .dim = 48, .depth = 2,
-                            .num_heads = 3, .mlp_hidden = 96, .num_classes = 7 };
+  HeedModelConfig shape = { .img_size = 32,
+                            .patch_size = 8,
+                            .dim = 48,
+                            .depth = 2,
+                            .num_heads = 3,
+                            .mlp_hidden = 96,
+                            .num_classes = 7 };
   GError *error = NULL;
   HeedModel *a = heed_model_new_random (&shape, 3, &error);
   char *dir = g_dir_make_tmp ("heed-test-XXXXXX", &error);
@@ -276,7 +342,8 @@ test_save_round_trip (void)
   HeedModel *b = heed_model_load (path, &error);
   g_assert_no_error (error);
   g_assert_cmpuint (b->config.num_heads, ==, 3); /* 48/64 would fail: metadata carries it */
-  g_assert_cmpmem (a->pos_embed, a->config.tokens * 48 * 4, b->pos_embed, b->config.tokens * 48 * 4);
+  g_assert_cmpmem (a->pos_embed, a->config.tokens * 48 * 4, b->pos_embed,
+                   b->config.tokens * 48 * 4);
   g_assert_cmpmem (a->blocks[1].fc2_w, 48 * 96 * 4, b->blocks[1].fc2_w, 48 * 96 * 4);
   g_assert_cmpmem (a->head_b, 7 * 4, b->head_b, 7 * 4);
   g_assert_cmpfloat (b->config.mean[1], ==, a->config.mean[1]);

@@ -39,8 +39,8 @@ run_gemm_case (const GemmCase *t)
   g_assert_no_error (error);
   heed_op_gemm (rec, (HeedMat){ ba, 0, lda, (guint) a_batch },
                 (HeedMat){ bb, 0, ldb, (guint) b_batch },
-                (HeedMat){ bc, c_off, ldc, (guint) c_batch }, t->bias ? bbias : NULL, t->M,
-                t->N, t->K, t->batches, t->alpha, t->epilogue, "gemm", "test", &error);
+                (HeedMat){ bc, c_off, ldc, (guint) c_batch }, t->bias ? bbias : NULL, t->M, t->N,
+                t->K, t->batches, t->alpha, t->epilogue, "gemm", "test", &error);
   g_assert_no_error (error);
   run_recorder (rec);
   float *got = buffer_read (bc, nc);
@@ -96,8 +96,9 @@ layernorm_cases (void)
 {
   HeedDevice *d = get_device ();
   /* M, D, ldx, ldy: the last three are 16-byte aligned (the vec4 variant) */
-  const guint sizes[][4] = { { 1, 1, 2, 5 }, { 5, 7, 8, 11 }, { 197, 192, 193, 196 },
-                             { 33, 769, 770, 773 }, { 197, 192, 192, 196 }, { 3, 4, 4, 8 },
+  const guint sizes[][4] = { { 1, 1, 2, 5 },          { 5, 7, 8, 11 },
+                             { 197, 192, 193, 196 },  { 33, 769, 770, 773 },
+                             { 197, 192, 192, 196 },  { 3, 4, 4, 8 },
                              { 40, 1028, 1032, 1028 } };
   GError *error = NULL;
   for (guint s = 0; s < G_N_ELEMENTS (sizes); s++) {
@@ -113,8 +114,8 @@ layernorm_cases (void)
     HeedBuffer *by = buffer_from (d, y0, (gsize) M * ldy, 0);
     HeedBuffer *bg = buffer_from (d, g, D, 0), *bb = buffer_from (d, bta, D, 0);
     HeedRecorder *rec = heed_recorder_new (d, 1, FALSE, &error);
-    heed_op_layernorm (rec, (HeedMat){ bx, 0, ldx, 0 }, (HeedMat){ by, 0, ldy, 0 }, bg, bb, M,
-                       D, 1e-6f, "ln", &error);
+    heed_op_layernorm (rec, (HeedMat){ bx, 0, ldx, 0 }, (HeedMat){ by, 0, ldy, 0 }, bg, bb, M, D,
+                       1e-6f, "ln", &error);
     g_assert_no_error (error);
     run_recorder (rec);
     float *got = buffer_read (by, (gsize) M * ldy);
@@ -140,9 +141,10 @@ softmax_cases (void)
   HeedDevice *d = get_device ();
   /* M, N, batches, ld, batch stride: the last three are 16-byte aligned, with N not a multiple
    * of 4, so the vec4 variant must leave the padding columns out */
-  const guint sizes[][5] = { { 1, 1, 1, 4, 6 }, { 11, 197, 3, 200, 2202 }, { 82, 82, 2, 85, 6972 },
-                             { 5, 1000, 1, 1003, 5017 }, { 197, 197, 3, 224, 44800 },
-                             { 9, 5, 2, 8, 72 }, { 3, 1, 1, 4, 12 } };
+  const guint sizes[][5] = { { 1, 1, 1, 4, 6 },           { 11, 197, 3, 200, 2202 },
+                             { 82, 82, 2, 85, 6972 },     { 5, 1000, 1, 1003, 5017 },
+                             { 197, 197, 3, 224, 44800 }, { 9, 5, 2, 8, 72 },
+                             { 3, 1, 1, 4, 12 } };
   GError *error = NULL;
   for (guint s = 0; s < G_N_ELEMENTS (sizes); s++) {
     guint M = sizes[s][0], N = sizes[s][1], B = sizes[s][2], ld = sizes[s][3];
@@ -210,8 +212,9 @@ test_patch_embed (void)
     float *w = random_floats (rng, (gsize) D * kp, -0.2, 0.2); /* conv weight [D][3][p][p] */
     float *bias = random_floats (rng, D, -1, 1), *cls = random_floats (rng, D, -1, 1);
     float *pos = random_floats (rng, (gsize) T * D, -1, 1);
-    float *want = g_new0 (float, (gsize) T * D);
-    float *wt = g_new0 (float, (gsize) kp * ldw);
+    float *want = g_new0 (float, (gsize) T *D);
+    gsize n_wt = (gsize) kp * ldw;
+    float *wt = g_new0 (float, n_wt);
     for (guint o = 0; o < D; o++)
       for (guint i = 0; i < kp; i++)
         wt[(gsize) i * ldw + o] = w[(gsize) o * kp + i];
@@ -246,7 +249,7 @@ test_patch_embed (void)
     assert_close (got, want, (gsize) T * D, 2e-6);
 
     /* and the reference patchify agrees with the direct convolution's indexing */
-    float *patches = g_new (float, (gsize) Np * kp), *gp = buffer_read (bpatch, (gsize) Np * kp);
+    float *patches = g_new (float, (gsize) Np *kp), *gp = buffer_read (bpatch, (gsize) Np * kp);
     heed_ref_patchify (image, 3, img, img, p, patches);
     g_assert_cmpmem (patches, (gsize) Np * kp * 4, gp, (gsize) Np * kp * 4);
 
@@ -267,17 +270,18 @@ static void
 attention_cases (void)
 {
   HeedDevice *d = get_device ();
-  const guint cases[][3] = { { 1, 64, 1 }, { 10, 64, 1 }, { 82, 96, 2 }, { 197, 192, 3 },
-                             { 17, 80, 5 }, { 50, 128, 4 },
-                             { 13, 15, 3 }, { 9, 30, 5 } }; /* tokens, dim, heads; the last two
-                                                               take the unaligned split path */
+  const guint cases[][3] = {
+    { 1, 64, 1 },  { 10, 64, 1 },  { 82, 96, 2 }, { 197, 192, 3 },
+    { 17, 80, 5 }, { 50, 128, 4 }, { 13, 15, 3 }, { 9, 30, 5 }
+  }; /* tokens, dim, heads; the last two
+        take the unaligned split path */
   GError *error = NULL;
   for (guint s = 0; s < G_N_ELEMENTS (cases); s++) {
     guint M = cases[s][0], D = cases[s][1], H = cases[s][2];
     GRand *rng = g_rand_new_with_seed (s + 30);
     float *qkv = random_floats (rng, (gsize) M * 3 * D, -2, 2);
-    float *want = g_new (float, (gsize) M * D), *probs = g_new (float, (gsize) H * M * M);
-    float *want_mean = g_new (float, (gsize) M * M);
+    float *want = g_new (float, (gsize) M *D), *probs = g_new (float, (gsize) H *M *M);
+    float *want_mean = g_new (float, (gsize) M *M);
     heed_ref_attention (qkv, want, probs, M, D, H);
     heed_ref_head_mean (probs, want_mean, M, M, H);
 
@@ -288,13 +292,12 @@ attention_cases (void)
     HeedBuffer *bmean = buffer_from (d, NULL, 0, (gsize) M * M + H * M);
     HeedRecorder *rec = heed_recorder_new (d, 8 + H, FALSE, &error);
     g_assert_true (heed_op_attention (rec, &sc, bqkv, bout, M, D, H, "attn", &error));
-    g_assert_true (heed_op_head_mean (rec, (HeedMat){ sc.scores, 0, sc.n_pad,
-                                                       sc.m_pad * sc.n_pad },
+    g_assert_true (heed_op_head_mean (rec, (HeedMat){ sc.scores, 0, sc.n_pad, sc.m_pad * sc.n_pad },
                                       bmean, 0, M, M, H, "mean", &error));
     for (guint h = 0; h < H; h++) /* CLS rows, one head at a time, after the mean */
-      g_assert_true (heed_op_head_mean (rec, (HeedMat){ sc.scores, h * sc.m_pad * sc.n_pad,
-                                                         sc.n_pad, 0 },
-                                        bmean, M * M + h * M, 1, M, 1, "cls", &error));
+      g_assert_true (
+          heed_op_head_mean (rec, (HeedMat){ sc.scores, h * sc.m_pad * sc.n_pad, sc.n_pad, 0 },
+                             bmean, M * M + h * M, 1, M, 1, "cls", &error));
     g_assert_no_error (error);
     run_recorder (rec);
     float *got = buffer_read (bout, (gsize) M * D);
@@ -341,11 +344,11 @@ test_classification_head (void)
   HeedBuffer *bemb = buffer_from (d, NULL, 0, (gsize) heed_device_row_align (d) * D);
   HeedBuffer *blog = buffer_from (d, NULL, 0, C);
   HeedRecorder *rec = heed_recorder_new (d, 2, FALSE, &error);
-  g_assert_true (heed_op_layernorm (rec, (HeedMat){ bx, 0, D, 0 }, (HeedMat){ bemb, 0, D, 0 },
-                                    bg, bb, 1, D, 1e-6f, "norm", &error));
+  g_assert_true (heed_op_layernorm (rec, (HeedMat){ bx, 0, D, 0 }, (HeedMat){ bemb, 0, D, 0 }, bg,
+                                    bb, 1, D, 1e-6f, "norm", &error));
   g_assert_true (heed_op_gemm (rec, (HeedMat){ bemb, 0, D, 0 }, (HeedMat){ bw, 0, ldw, 0 },
-                               (HeedMat){ blog, 0, C, 0 }, bhb, 1, C, D, 1, 1.0f, 0, "head",
-                               "head", &error));
+                               (HeedMat){ blog, 0, C, 0 }, bhb, 1, C, D, 1, 1.0f, 0, "head", "head",
+                               &error));
   run_recorder (rec);
   float *got = buffer_read (blog, C);
   assert_close (got, want, C, 2e-6);
@@ -364,8 +367,13 @@ static void
 test_vit_against_reference (void)
 {
   HeedDevice *d = get_device ();
-  HeedModelConfig shape = { .img_size = 60, .patch_size = 12, .dim = 72, .depth = 3,
-                            .num_heads = 3, .mlp_hidden = 200, .num_classes = 13 };
+  HeedModelConfig shape = { .img_size = 60,
+                            .patch_size = 12,
+                            .dim = 72,
+                            .depth = 3,
+                            .num_heads = 3,
+                            .mlp_hidden = 200,
+                            .num_classes = 13 };
   GError *error = NULL;
   HeedModel *m = heed_model_new_random (&shape, 7, &error);
   g_assert_no_error (error);
@@ -453,8 +461,8 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   for (guint i = 0; i < G_N_ELEMENTS (gemms); i++) {
     const GemmCase *t = &gemms[i];
-    char *name = g_strdup_printf ("/ops/gemm/%ux%ux%u-b%u-epi%u%s", t->M, t->N, t->K,
-                                  t->batches, t->epilogue, t->bias ? "-bias" : "");
+    char *name = g_strdup_printf ("/ops/gemm/%ux%ux%u-b%u-epi%u%s", t->M, t->N, t->K, t->batches,
+                                  t->epilogue, t->bias ? "-bias" : "");
     g_test_add_data_func (name, t, test_gemm);
     g_free (name);
   }

@@ -11,7 +11,7 @@
 #include "heed-cli.h"
 
 static const char *op_kinds[] = { "patch_embed", "layernorm", "qkv", "attention",
-                                  "proj", "fc1", "fc2", "head" };
+                                  "proj",        "fc1",       "fc2", "head" };
 
 typedef struct {
   const char *name;
@@ -62,8 +62,8 @@ run_torch (const char *python, const char *model_path, int runs, char **why)
     goto out;
   }
   const char *args[] = { python, script, "--model", model_path, "--runs", runs_s, NULL };
-  if (!g_spawn_sync (NULL, (char **) args, NULL, G_SPAWN_DEFAULT, NULL, NULL, &out, &err,
-                     &status, &error)) {
+  if (!g_spawn_sync (NULL, (char **) args, NULL, G_SPAWN_DEFAULT, NULL, NULL, &out, &err, &status,
+                     &error)) {
     *why = g_strdup_printf ("cannot run %s: %s", python, error->message);
     g_error_free (error);
     goto out;
@@ -103,8 +103,7 @@ heed_cmd_bench (int argc, char **argv)
     { "heads", 0, 0, G_OPTION_ARG_INT, &heads, "override the number of heads", "H" },
     { "patch", 0, 0, G_OPTION_ARG_INT, &patch, "override the patch size", "P" },
     { "img", 0, 0, G_OPTION_ARG_INT, &img, "override the image size", "S" },
-    { "classes", 0, 0, G_OPTION_ARG_INT, &classes, "override the class count (0: head-less)",
-      "C" },
+    { "classes", 0, 0, G_OPTION_ARG_INT, &classes, "override the class count (0: head-less)", "C" },
     { "runs", 'n', 0, G_OPTION_ARG_INT, &runs, "timed forward passes (median reported)", "N" },
     { "warmup", 0, 0, G_OPTION_ARG_INT, &warmup, "untimed passes first", "N" },
     { "device", 'd', 0, G_OPTION_ARG_INT, &device_index, "Vulkan device index", "N" },
@@ -181,8 +180,9 @@ heed_cmd_bench (int argc, char **argv)
   double heed_ms = times[runs / 2];
 
   if (!no_torch) {
-    const char *py = python ? python : g_getenv ("HEED_PYTHON") ? g_getenv ("HEED_PYTHON")
-                                                                 : "/usr/bin/python3";
+    const char *py = python                     ? python
+                     : g_getenv ("HEED_PYTHON") ? g_getenv ("HEED_PYTHON")
+                                                : "/usr/bin/python3";
     const char *path = model_path;
     if (!path) {
       tmp_dir = g_dir_make_tmp ("heed-bench-XXXXXX", &error);
@@ -209,8 +209,8 @@ heed_cmd_bench (int argc, char **argv)
             json_object_get_int_member (tj, "threads"));
   else if (!no_torch)
     printf ("torch:  not compared: %s\n", torch_why);
-  printf ("\n%-12s %10s %10s %12s %10s %12s\n", "", "GFLOP", "heed ms", "heed GFLOP/s",
-          "torch ms", "torch GFLOP/s");
+  printf ("\n%-12s %10s %10s %12s %10s %12s\n", "", "GFLOP", "heed ms", "heed GFLOP/s", "torch ms",
+          "torch GFLOP/s");
   double torch_ms = tj ? json_object_get_double_member (tj, "forward_ms") : 0;
   printf ("%-12s %10.3f %10.2f %12.2f", "forward", flops / 1e9, heed_ms, flops / heed_ms / 1e6);
   if (tj)
@@ -219,8 +219,8 @@ heed_cmd_bench (int argc, char **argv)
 
   guint n_t = 0;
   const HeedOpTiming *t = heed_vit_get_timings (vit, &n_t);
-  JsonObject *tops = tj && json_object_has_member (tj, "ops")
-                         ? json_object_get_object_member (tj, "ops") : NULL;
+  JsonObject *tops =
+      tj && json_object_has_member (tj, "ops") ? json_object_get_object_member (tj, "ops") : NULL;
   for (guint k = 0; k < G_N_ELEMENTS (op_kinds) && n_t > 0; k++) {
     double ms = 0, f = 0;
     for (guint i = 0; i < n_t; i++)
@@ -241,10 +241,12 @@ heed_cmd_bench (int argc, char **argv)
   if (n_t == 0)
     printf ("(no per-op timings: the device has no compute timestamps)\n");
   printf ("\nheed: median of %d runs after %d warm-up; per-op times from GPU timestamps of the "
-          "last run, summed over layers.\n", runs, warmup);
+          "last run, summed over layers.\n",
+          runs, warmup);
   if (tj)
     printf ("torch: median of %d runs; per-op times are means over %d more runs, timed around each "
-            "op in eager mode.\n", runs, runs);
+            "op in eager mode.\n",
+            runs, runs);
   status = 0;
   goto out;
 

@@ -62,8 +62,8 @@ cmd_devices (int argc, char **argv)
     return heed_cli_fail (NULL, error);
   for (guint i = 0; i < infos->len; i++) {
     HeedDeviceInfo *d = &g_array_index (infos, HeedDeviceInfo, i);
-    printf ("%c %u: %s (%s)%s\n", i == chosen ? '*' : ' ', d->index, d->name,
-            type_name (d->type), d->has_compute ? "" : " [no compute queue or Vulkan < 1.1]");
+    printf ("%c %u: %s (%s)%s\n", i == chosen ? '*' : ' ', d->index, d->name, type_name (d->type),
+            d->has_compute ? "" : " [no compute queue or Vulkan < 1.1]");
   }
   if (chosen == G_MAXUINT)
     printf ("no usable device%s\n", g_getenv ("HEED_DEVICE") ? " matches HEED_DEVICE" : "");
@@ -124,7 +124,8 @@ cmd_run_tensor (int argc, char **argv)
   const HeedModelConfig *c = &model->config;
   if (logits_path && !c->num_classes) {
     status = heed_cli_fail ("the model has no classification head (head-less backbone): no logits; "
-                   "use --embedding", NULL);
+                            "use --embedding",
+                            NULL);
     goto out;
   }
   if (!g_file_get_contents (input_path, &input, &input_len, &error)) {
@@ -133,9 +134,10 @@ cmd_run_tensor (int argc, char **argv)
   }
   gsize want = (gsize) c->in_chans * c->img_size * c->img_size * sizeof (float);
   if (input_len != want) {
-    char *msg = g_strdup_printf ("%s holds %" G_GSIZE_FORMAT " bytes; the model takes float32 "
-                                 "%u x %u x %u = %" G_GSIZE_FORMAT " bytes", input_path,
-                                 input_len, c->in_chans, c->img_size, c->img_size, want);
+    char *msg =
+        g_strdup_printf ("%s holds %" G_GSIZE_FORMAT " bytes; the model takes float32 "
+                         "%u x %u x %u = %" G_GSIZE_FORMAT " bytes",
+                         input_path, input_len, c->in_chans, c->img_size, c->img_size, want);
     status = heed_cli_fail (msg, NULL);
     g_free (msg);
     goto out;
