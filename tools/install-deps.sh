@@ -11,4 +11,4 @@ $SUDO apt-get install -y --no-install-recommends \
   libvulkan-dev mesa-vulkan-drivers vulkan-validationlayers \
   libglib2.0-dev libjson-glib-dev \
   python3 python3-torch python3-numpy libopenblas0-pthread \
-  valgrind
+  valgrind clang-format
