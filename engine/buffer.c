@@ -16,9 +16,19 @@ find_memory_type (const HeedDevice *d, uint32_t bits, VkMemoryPropertyFlags want
 HeedBuffer *
 heed_buffer_new (HeedDevice *d, VkDeviceSize size, gboolean host_visible, GError **error)
 {
-  HeedBuffer *b = g_new0 (HeedBuffer, 1);
+  HeedBuffer *b;
   VkMemoryRequirements req;
   int type = -1;
+
+  /* The shaders index buffers with 32-bit element offsets. */
+  if (size / 16 > G_MAXUINT32 / 4) {
+    g_set_error (error, HEED_ERROR, HEED_ERROR_INVALID,
+                 "a buffer of %" G_GUINT64_FORMAT " bytes is beyond the shaders' 32-bit "
+                 "indexing: the model or image is too large",
+                 (guint64) size);
+    return NULL;
+  }
+  b = g_new0 (HeedBuffer, 1);
 
   b->device = d;
   b->size = MAX (size, 16);

@@ -442,6 +442,22 @@ test_half_conversions (void)
   }
 }
 
+static void
+test_buffer_limits (void)
+{
+  GError *error = NULL;
+  g_assert_null (heed_buffer_new (get_device (), (VkDeviceSize) 1 << 36, FALSE, &error));
+  g_assert_error (error, HEED_ERROR, HEED_ERROR_INVALID);
+  g_clear_error (&error);
+  HeedBuffer *b = heed_buffer_new (get_device (), 64, TRUE, &error);
+  float v[32] = { 0 };
+  g_assert_false (heed_buffer_upload (b, 32, v, 64, &error)); /* past the end */
+  g_assert_error (error, HEED_ERROR, HEED_ERROR_INVALID);
+  g_clear_error (&error);
+  heed_buffer_destroy (&b);
+  assert_no_validation_messages ();
+}
+
 int
 main (int argc, char **argv)
 {
@@ -472,6 +488,7 @@ main (int argc, char **argv)
   g_test_add_func ("/ops/attention", test_attention);
   g_test_add_func ("/ops/classification-head", test_classification_head);
   g_test_add_func ("/ops/half-conversions", test_half_conversions);
+  g_test_add_func ("/ops/buffer-limits", test_buffer_limits);
   g_test_add_func ("/vit/against-reference", test_vit_against_reference);
   int status = g_test_run ();
   heed_device_destroy (&test_device);
