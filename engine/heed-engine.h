@@ -140,6 +140,63 @@ void heed_model_destroy (HeedModel **model);
 /* Multiply-adds x2 of one forward pass. */
 double heed_model_flops (const HeedModelConfig *config);
 
+/* ---- video frames ------------------------------------------------------------------------ */
+
+/* Pixel formats the preprocessing shader reads (GStreamer's names, same memory layout). */
+typedef enum {
+  HEED_PIXEL_RGBA,
+  HEED_PIXEL_BGRA,
+  HEED_PIXEL_RGBX,
+  HEED_PIXEL_BGRX,
+  HEED_PIXEL_XRGB,
+  HEED_PIXEL_XBGR,
+  HEED_PIXEL_RGB,
+  HEED_PIXEL_BGR,
+  HEED_PIXEL_I420,
+  HEED_PIXEL_NV12,
+  HEED_PIXEL_YUY2,
+  HEED_PIXEL_GRAY8,
+} HeedPixelFormat;
+
+/* How a frame of another shape becomes the model's square input. */
+typedef enum {
+  HEED_RESIZE_STRETCH,   /* the whole frame, aspect ratio not kept */
+  HEED_RESIZE_CROP,      /* the largest centred square */
+  HEED_RESIZE_LETTERBOX, /* the whole frame, aspect kept, black bars */
+} HeedResize;
+
+typedef enum {
+  HEED_YUV_BT601,
+  HEED_YUV_BT709,
+  HEED_YUV_BT2020,
+} HeedYuvMatrix;
+
+/* A frame's memory layout as heed copies it: planes packed one after another, each with its
+ * own stride, each starting 4-byte aligned. */
+typedef struct {
+  HeedPixelFormat format;
+  guint width, height;
+  guint n_planes;
+  guint stride[3];
+  guint rows[3];      /* rows of each plane */
+  guint row_bytes[3]; /* bytes of each row that hold pixels (<= stride) */
+  gsize offset[3];
+  gsize size; /* bytes of the packed frame */
+  HeedYuvMatrix matrix;
+  gboolean full_range; /* YUV only: 0-255 rather than 16-235/240 */
+  HeedResize resize;
+} HeedFrameLayout;
+
+/* Fills a layout for a width x height frame whose planes have the given strides (bytes).
+ * Fails with HEED_ERROR_INVALID on a size outside 1..16384 or a stride too small. matrix,
+ * full_range and resize start as BT.601, limited range, stretch. */
+gboolean heed_frame_layout_init (HeedFrameLayout *layout, HeedPixelFormat format, guint width,
+                                 guint height, const guint stride[3], GError **error);
+/* Where a point of the model's size x size input lies in the frame, as 0..1 fractions of the
+ * frame's width and height (undoing crop or letterbox). */
+void heed_frame_point_from_model (const HeedFrameLayout *layout, guint size, float u, float v,
+                                  float *x, float *y);
+
 /* ---- the ViT runner ---------------------------------------------------------------------- */
 
 typedef struct _HeedVit HeedVit;
@@ -171,6 +228,17 @@ HeedVit *heed_vit_new (HeedDevice *device, const HeedModel *model, const HeedVit
 /* Runs one forward pass on a float32 NCHW image [in_chans][img_size][img_size], already
  * normalised. Blocks until the device is done. */
 gboolean heed_vit_run (HeedVit *vit, const float *input, GError **error);
+/* Prepares the runner for frames of this layout: preprocessing on the device (colour
+ * conversion, antialiased resize, crop or letterbox, normalisation with the model's mean and
+ * std) is recorded in front of the forward pass. Call again when the layout changes. */
+gboolean heed_vit_set_frame_layout (HeedVit *vit, const HeedFrameLayout *layout, GError **error);
+/* Runs one forward pass on a frame of the layout last set: planes[i] points at plane i's first
+ * row, stride[i] is its stride in bytes (may differ from the layout's). Blocks until done. */
+gboolean heed_vit_run_frame (HeedVit *vit, const guint8 *const planes[3], const guint stride[3],
+                             GError **error);
+/* The float32 NCHW input of the last run (for checks against heed run-tensor). */
+const float *heed_vit_get_input (const HeedVit *vit);
+const HeedModelConfig *heed_vit_get_config (const HeedVit *vit);
 const HeedVitOutput *heed_vit_get_output (const HeedVit *vit);
 /* Per-dispatch timings of the last run when profiling was asked for; *n receives the count. */
 const HeedOpTiming *heed_vit_get_timings (const HeedVit *vit, guint *n);

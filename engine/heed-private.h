@@ -38,6 +38,7 @@ typedef enum {
   HEED_SHADER_TOKENS_INIT,
   HEED_SHADER_QKV_SPLIT,
   HEED_SHADER_HEAD_MEAN,
+  HEED_SHADER_PREPROCESS,
   HEED_SHADER_COUNT,
 } HeedShaderId;
 
@@ -208,6 +209,20 @@ gboolean heed_op_attention (HeedRecorder *rec, HeedAttentionScratch *s, HeedBuff
                             HeedBuffer *out, guint M, guint D, guint heads, const char *name,
                             GError **error);
 
+/* Frame -> normalised NCHW [3][size][size]: frame is the packed frame (layout->size bytes, in a
+ * buffer of at least round_up(size, 4)), params the 18 floats of heed_frame_params. */
+gboolean heed_op_preprocess (HeedRecorder *rec, const HeedFrameLayout *layout, HeedBuffer *frame,
+                             HeedBuffer *params, HeedBuffer *out, guint size, GError **error);
+
+/* ---- frames (frame.c) ---- */
+
+/* The source and destination rectangles (x, y, w, h) of the resize, in source pixels and
+ * model pixels. */
+void heed_frame_geometry (const HeedFrameLayout *layout, guint size, float src[4], float dst[4]);
+/* 1/std, -mean/std, the YUV->RGB matrix on 0..255 values, and the Y/U/V offsets. */
+void heed_frame_params (const HeedFrameLayout *layout, const float mean[3], const float std[3],
+                        float params[18]);
+
 /* ---- plain C references (ref.c): the same maths as the shaders, on host arrays ---- */
 
 float heed_ref_gelu (float x);
@@ -220,6 +235,8 @@ void heed_ref_patchify (const float *image, guint channels, guint height, guint 
                         float *patches);
 /* qkv [M][3D] -> out [M][D]; probs [H][M][M] may be NULL. */
 void heed_ref_attention (const float *qkv, float *out, float *probs, guint M, guint D, guint heads);
+void heed_ref_preprocess (const HeedFrameLayout *layout, const guint8 *frame, const float mean[3],
+                          const float std[3], guint size, float *out);
 void heed_ref_head_mean (const float *probs, float *out, guint rows, guint N, guint heads);
 /* The whole forward pass on the CPU. Any output may be NULL. layer_attention is
  * [depth][tokens][tokens]; cls_attention_heads [heads][tokens]. */

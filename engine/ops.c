@@ -20,6 +20,11 @@ typedef struct {
   uint32_t M, D, ld_kt;
 } KTransposeParams;
 typedef struct {
+  uint32_t format, width, height, offset[3], stride[3], size;
+  float src[4], dst[4];
+} PreprocessParams;
+_Static_assert(sizeof (PreprocessParams) <= 128, "push constants are limited to 128 bytes");
+typedef struct {
   uint32_t channels, height, width, patch_size, grid_w, num_patches;
 } PatchifyParams;
 typedef struct {
@@ -234,4 +239,31 @@ heed_op_attention (HeedRecorder *rec, HeedAttentionScratch *s, HeedBuffer *qkv, 
   g_free (n_soft);
   g_free (n_pv);
   return ok;
+}
+
+gboolean
+heed_op_preprocess (HeedRecorder *rec, const HeedFrameLayout *l, HeedBuffer *frame,
+                    HeedBuffer *params, HeedBuffer *out, guint size, GError **error)
+{
+  PreprocessParams p = { 0 };
+  HeedBuffer *bindings[3] = { frame, params, out };
+  if (l->size > G_MAXUINT32 - 8) {
+    g_set_error (error, HEED_ERROR, HEED_ERROR_INVALID,
+                 "frame of %" G_GSIZE_FORMAT " bytes is "
+                 "too large",
+                 l->size);
+    return FALSE;
+  }
+  for (guint i = 0; i < 3; i++) {
+    p.offset[i] = (uint32_t) l->offset[i];
+    p.stride[i] = l->stride[i];
+  }
+  p.format = l->format;
+  p.width = l->width;
+  p.height = l->height;
+  p.size = size;
+  heed_frame_geometry (l, size, p.src, p.dst);
+  return heed_recorder_dispatch (rec, HEED_SHADER_PREPROCESS, 0, bindings, &p, sizeof p,
+                                 groups_for (rec, (guint64) size * size), 1, 1, "preprocess",
+                                 "preprocess", 0, error);
 }

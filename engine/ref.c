@@ -192,3 +192,110 @@ heed_ref_vit_forward (const HeedModel *model, const float *input, float *logits,
   g_free (mlp);
   g_free (probs);
 }
+
+/* ---- preprocessing: the arithmetic of shaders/preprocess.comp ---- */
+
+static guint
+frame_byte (const guint8 *f, gsize off)
+{
+  return f[off];
+}
+
+static void
+ref_fetch (const HeedFrameLayout *l, const guint8 *f, const float *params, guint x, guint y,
+           float rgb[3])
+{
+  HeedPixelFormat fmt = l->format;
+  float Y, U, V;
+  if (fmt <= HEED_PIXEL_XBGR) {
+    const guint8 *b = f + l->offset[0] + (gsize) y * l->stride[0] + (gsize) x * 4;
+    static const int order[][3] = { { 0, 1, 2 }, { 2, 1, 0 }, { 0, 1, 2 },
+                                    { 2, 1, 0 }, { 1, 2, 3 }, { 3, 2, 1 } };
+    for (guint i = 0; i < 3; i++)
+      rgb[i] = b[order[fmt][i]] / 255.0f;
+    return;
+  }
+  if (fmt == HEED_PIXEL_RGB || fmt == HEED_PIXEL_BGR) {
+    const guint8 *b = f + l->offset[0] + (gsize) y * l->stride[0] + (gsize) x * 3;
+    for (guint i = 0; i < 3; i++)
+      rgb[i] = b[fmt == HEED_PIXEL_RGB ? i : 2 - i] / 255.0f;
+    return;
+  }
+  if (fmt == HEED_PIXEL_GRAY8) {
+    rgb[0] = rgb[1] = rgb[2] = frame_byte (f, l->offset[0] + (gsize) y * l->stride[0] + x) / 255.0f;
+    return;
+  }
+  if (fmt == HEED_PIXEL_YUY2) {
+    const guint8 *b = f + l->offset[0] + (gsize) y * l->stride[0] + (gsize) (x / 2) * 4;
+    Y = b[(x & 1) ? 2 : 0], U = b[1], V = b[3];
+  } else {
+    guint cx = x / 2, cy = y / 2;
+    Y = frame_byte (f, l->offset[0] + (gsize) y * l->stride[0] + x);
+    if (fmt == HEED_PIXEL_NV12) {
+      gsize o = l->offset[1] + (gsize) cy * l->stride[1] + (gsize) cx * 2;
+      U = f[o], V = f[o + 1];
+    } else {
+      U = frame_byte (f, l->offset[1] + (gsize) cy * l->stride[1] + cx);
+      V = frame_byte (f, l->offset[2] + (gsize) cy * l->stride[2] + cx);
+    }
+  }
+  float d[3] = { Y - params[15], U - params[16], V - params[17] };
+  for (guint i = 0; i < 3; i++) {
+    float v = params[6 + 3 * i] * d[0] + params[7 + 3 * i] * d[1] + params[8 + 3 * i] * d[2];
+    rgb[i] = CLAMP (v, 0.0f, 1.0f);
+  }
+}
+
+static guint
+ref_taps (float pos, float step, guint limit, guint idx[8], float wt[8])
+{
+  if (step > 1.0f) {
+    guint n = MIN ((guint) ceilf (step - 1e-4f), 8);
+    float first = pos - 0.5f * step;
+    for (guint i = 0; i < n; i++) {
+      idx[i] = (guint) CLAMP (floorf (first + (i + 0.5f) * step / n), 0.0f, (float) (limit - 1));
+      wt[i] = 1.0f / n;
+    }
+    return n;
+  }
+  float c = CLAMP (pos - 0.5f, 0.0f, (float) (limit - 1));
+  float i0 = floorf (c);
+  idx[0] = (guint) i0;
+  idx[1] = MIN ((guint) i0 + 1, limit - 1);
+  wt[0] = 1.0f - (c - i0);
+  wt[1] = c - i0;
+  return 2;
+}
+
+void
+heed_ref_preprocess (const HeedFrameLayout *l, const guint8 *frame, const float mean[3],
+                     const float std[3], guint size, float *out)
+{
+  float params[18], src[4], dst[4];
+  gsize plane = (gsize) size * size;
+  heed_frame_params (l, mean, std, params);
+  heed_frame_geometry (l, size, src, dst);
+  for (guint oy = 0; oy < size; oy++)
+    for (guint ox = 0; ox < size; ox++) {
+      float cx = ox + 0.5f, cy = oy + 0.5f, rgb[3] = { 0, 0, 0 };
+      if (cx >= dst[0] && cx < dst[0] + dst[2] && cy >= dst[1] && cy < dst[1] + dst[3]) {
+        float sx = src[2] / dst[2], sy = src[3] / dst[3], xw[8], yw[8];
+        guint xi[8], yi[8];
+        guint nx = ref_taps (src[0] + (cx - dst[0]) * sx, sx, l->width, xi, xw);
+        guint ny = ref_taps (src[1] + (cy - dst[1]) * sy, sy, l->height, yi, yw);
+        for (guint j = 0; j < ny; j++) {
+          float row[3] = { 0, 0, 0 }, px[3];
+          for (guint i = 0; i < nx; i++) {
+            ref_fetch (l, frame, params, xi[i], yi[j], px);
+            for (guint c = 0; c < 3; c++)
+              row[c] += xw[i] * px[c];
+          }
+          for (guint c = 0; c < 3; c++)
+            rgb[c] += yw[j] * row[c];
+        }
+      }
+      gsize o = (gsize) oy * size + ox;
+      for (guint c = 0; c < 3; c++)
+        out[c * plane + o] = rgb[c] * params[c] + params[3 + c];
+    }
+}

@@ -23,6 +23,9 @@ static const uint32_t softmax_sg_spv[] =
 static const uint32_t k_transpose_spv[] =
 #include "k_transpose.spv.h"
     ;
+static const uint32_t preprocess_spv[] =
+#include "preprocess.spv.h"
+    ;
 static const uint32_t softmax_spv[] =
 #include "softmax.spv.h"
     ;
@@ -55,6 +58,7 @@ static const HeedShaderInfo shaders[HEED_SHADER_COUNT] = {
   SHADER (HEED_SHADER_TOKENS_INIT, tokens_init, 3, 2 * 4),
   SHADER (HEED_SHADER_QKV_SPLIT, qkv_split, 4, 7 * 4),
   SHADER (HEED_SHADER_HEAD_MEAN, head_mean, 2, 7 * 4),
+  SHADER (HEED_SHADER_PREPROCESS, preprocess, 3, 18 * 4),
 };
 
 const HeedShaderInfo *

@@ -20,7 +20,11 @@ struct _HeedVit {
   HeedBuffer *input, *patches, *x, *h, *qkv, *attn, *mlp;
   HeedBuffer *emb, *logits, *cls_heads, *cls_mean, *layer_attn; /* host-visible outputs */
   HeedAttentionScratch scratch;
-  HeedRecorder *rec;
+  HeedRecorder *rec;       /* forward pass from a tensor in input */
+  HeedRecorder *rec_frame; /* preprocessing from frame, then the forward pass */
+  HeedRecorder *last_run;
+  HeedBuffer *frame, *frame_params;
+  HeedFrameLayout layout;
 
   float *out_logits, *out_emb, *out_cls, *out_cls_heads, *out_layer;
   HeedVitOutput output;
@@ -120,7 +124,7 @@ alloc_activations (HeedVit *v, GError **error)
 }
 
 static gboolean
-record_forward (HeedVit *v, GError **error)
+record_forward (HeedVit *v, HeedRecorder *rec, GError **error)
 {
   const HeedModelConfig *c = &v->config;
   guint T = c->tokens, D = c->dim, Hd = c->mlp_hidden, H = c->num_heads;
@@ -129,7 +133,6 @@ record_forward (HeedVit *v, GError **error)
   guint ld_3d = heed_round_up (3 * D, heed_device_col_align (v->device));
   guint ld_hd = heed_round_up (Hd, heed_device_col_align (v->device));
   HeedAttentionScratch *s = &v->scratch;
-  HeedRecorder *rec = v->rec;
   char name[64];
 
 #define MAT(buf, off, ld) ((HeedMat){ (buf), (off), (ld), 0 })
@@ -189,13 +192,18 @@ record_forward (HeedVit *v, GError **error)
   return heed_recorder_end (rec, error);
 }
 
+static guint
+max_dispatches (const HeedModelConfig *c)
+{
+  return 17 + c->depth * 12 + c->num_heads;
+}
+
 HeedVit *
 heed_vit_new (HeedDevice *device, const HeedModel *model, const HeedVitOptions *options,
               GError **error)
 {
   HeedVit *v = g_new0 (HeedVit, 1);
   const HeedModelConfig *c = &model->config;
-  guint max_dispatches = 16 + c->depth * 12 + c->num_heads;
 
   v->device = device;
   v->config = *c;
@@ -204,9 +212,10 @@ heed_vit_new (HeedDevice *device, const HeedModel *model, const HeedVitOptions *
     v->options = *options;
   if (!upload_weights (v, model, error) || !alloc_activations (v, error))
     goto error;
-  v->rec = heed_recorder_new (device, max_dispatches, v->options.profile, error);
-  if (!v->rec || !record_forward (v, error))
+  v->rec = heed_recorder_new (device, max_dispatches (c), v->options.profile, error);
+  if (!v->rec || !record_forward (v, v->rec, error))
     goto error;
+  v->last_run = v->rec;
 
   v->out_logits = g_new0 (float, MAX (c->num_classes, 1));
   v->out_emb = g_new0 (float, c->dim);
@@ -226,6 +235,23 @@ error:
   return NULL;
 }
 
+/* Submits rec and copies the results out. */
+static gboolean
+submit_and_read (HeedVit *v, HeedRecorder *rec, GError **error)
+{
+  const HeedModelConfig *c = &v->config;
+  if (!heed_recorder_submit (rec, error))
+    return FALSE;
+  v->last_run = rec;
+  memcpy (v->out_logits, v->logits->mapped, c->num_classes * 4);
+  memcpy (v->out_emb, v->emb->mapped, c->dim * 4);
+  memcpy (v->out_cls, (float *) v->cls_mean->mapped + 1, c->num_patches * 4);
+  memcpy (v->out_cls_heads, v->cls_heads->mapped, (gsize) c->num_heads * c->tokens * 4);
+  if (v->out_layer)
+    memcpy (v->out_layer, v->layer_attn->mapped, (gsize) c->depth * c->tokens * c->tokens * 4);
+  return TRUE;
+}
+
 gboolean
 heed_vit_run (HeedVit *v, const float *input, GError **error)
 {
@@ -235,15 +261,72 @@ heed_vit_run (HeedVit *v, const float *input, GError **error)
     return FALSE;
   }
   memcpy (v->input->mapped, input, (gsize) c->in_chans * c->img_size * c->img_size * 4);
-  if (!heed_recorder_submit (v->rec, error))
+  return submit_and_read (v, v->rec, error);
+}
+
+gboolean
+heed_vit_set_frame_layout (HeedVit *v, const HeedFrameLayout *layout, GError **error)
+{
+  const HeedModelConfig *c = &v->config;
+  float params[18];
+
+  heed_recorder_destroy (&v->rec_frame);
+  if (!v->frame || v->frame->size < layout->size + 4) {
+    heed_buffer_destroy (&v->frame);
+    if (!(v->frame = heed_buffer_new (v->device, layout->size + 4, TRUE, error)))
+      return FALSE;
+  }
+  if (!v->frame_params &&
+      !(v->frame_params = heed_buffer_new (v->device, sizeof params, TRUE, error)))
     return FALSE;
-  memcpy (v->out_logits, v->logits->mapped, c->num_classes * 4);
-  memcpy (v->out_emb, v->emb->mapped, c->dim * 4);
-  memcpy (v->out_cls, (float *) v->cls_mean->mapped + 1, c->num_patches * 4);
-  memcpy (v->out_cls_heads, v->cls_heads->mapped, (gsize) c->num_heads * c->tokens * 4);
-  if (v->out_layer)
-    memcpy (v->out_layer, v->layer_attn->mapped, (gsize) c->depth * c->tokens * c->tokens * 4);
+  heed_frame_params (layout, c->mean, c->std, params);
+  memcpy (v->frame_params->mapped, params, sizeof params);
+  v->layout = *layout;
+  v->rec_frame = heed_recorder_new (v->device, max_dispatches (c), v->options.profile, error);
+  if (!v->rec_frame ||
+      !heed_op_preprocess (v->rec_frame, layout, v->frame, v->frame_params, v->input, c->img_size,
+                           error) ||
+      !record_forward (v, v->rec_frame, error)) {
+    heed_recorder_destroy (&v->rec_frame);
+    return FALSE;
+  }
   return TRUE;
+}
+
+gboolean
+heed_vit_run_frame (HeedVit *v, const guint8 *const planes[3], const guint stride[3],
+                    GError **error)
+{
+  const HeedFrameLayout *l = &v->layout;
+  if (!v->rec_frame) {
+    g_set_error (error, HEED_ERROR, HEED_ERROR_INVALID, "no frame layout set");
+    return FALSE;
+  }
+  for (guint i = 0; i < l->n_planes; i++) {
+    guint8 *dst = (guint8 *) v->frame->mapped + l->offset[i];
+    if (!planes[i] || stride[i] < l->row_bytes[i]) {
+      g_set_error (error, HEED_ERROR, HEED_ERROR_INVALID, "plane %u is missing or too narrow", i);
+      return FALSE;
+    }
+    if (stride[i] == l->stride[i])
+      memcpy (dst, planes[i], (gsize) l->stride[i] * (l->rows[i] - 1) + l->row_bytes[i]);
+    else
+      for (guint r = 0; r < l->rows[i]; r++)
+        memcpy (dst + (gsize) r * l->stride[i], planes[i] + (gsize) r * stride[i], l->row_bytes[i]);
+  }
+  return submit_and_read (v, v->rec_frame, error);
+}
+
+const float *
+heed_vit_get_input (const HeedVit *v)
+{
+  return v->input->mapped;
+}
+
+const HeedModelConfig *
+heed_vit_get_config (const HeedVit *v)
+{
+  return &v->config;
 }
 
 const HeedVitOutput *
@@ -255,8 +338,8 @@ heed_vit_get_output (const HeedVit *v)
 const HeedOpTiming *
 heed_vit_get_timings (const HeedVit *v, guint *n)
 {
-  *n = v->rec->profile ? v->rec->timings->len : 0;
-  return (const HeedOpTiming *) v->rec->timings->data;
+  *n = v->last_run->profile ? v->last_run->timings->len : 0;
+  return (const HeedOpTiming *) v->last_run->timings->data;
 }
 
 void
@@ -266,6 +349,9 @@ heed_vit_destroy (HeedVit **vit)
   if (!v)
     return;
   heed_recorder_destroy (&v->rec);
+  heed_recorder_destroy (&v->rec_frame);
+  heed_buffer_destroy (&v->frame);
+  heed_buffer_destroy (&v->frame_params);
   if (v->blocks)
     for (guint l = 0; l < v->config.depth; l++) {
       BlockBuffers *b = &v->blocks[l];

@@ -442,6 +442,141 @@ test_half_conversions (void)
   }
 }
 
+/* Preprocessing (colour conversion, resize, crop/letterbox, normalisation) against its C
+ * reference, for every format, odd sizes, padded strides, and all resize modes. */
+static void
+test_preprocess (void)
+{
+  HeedDevice *d = get_device ();
+  const guint sizes[][2] = { { 16, 16 }, { 37, 23 }, { 641, 479 }, { 7, 300 }, { 1, 1 } };
+  const float mean[3] = { 0.485f, 0.456f, 0.406f }, std[3] = { 0.229f, 0.224f, 0.225f };
+  const guint out = 32;
+  GError *error = NULL;
+  for (HeedPixelFormat f = HEED_PIXEL_RGBA; f <= HEED_PIXEL_GRAY8; f++)
+    for (guint s = 0; s < G_N_ELEMENTS (sizes); s++)
+      for (HeedResize r = HEED_RESIZE_STRETCH; r <= HEED_RESIZE_LETTERBOX; r++) {
+        guint w = sizes[s][0], h = sizes[s][1];
+        guint stride[3] = { 4 * w + 8, w + 5, w + 7 }; /* padded, and not word multiples */
+        HeedFrameLayout l;
+        g_assert_true (heed_frame_layout_init (&l, f, w, h, stride, &error));
+        l.resize = r;
+        l.matrix = (HeedYuvMatrix) ((f + s) % 3);
+        l.full_range = (f + r) % 2;
+        GRand *rng = g_rand_new_with_seed (f * 100 + s * 10 + r);
+        guint8 *frame = g_malloc0 (l.size + 4);
+        for (gsize i = 0; i < l.size; i++)
+          frame[i] = (guint8) g_rand_int_range (rng, 0, 256);
+        float *want = g_new (float, 3 * out * out);
+        heed_ref_preprocess (&l, frame, mean, std, out, want);
+
+        float params[18];
+        heed_frame_params (&l, mean, std, params);
+        HeedBuffer *bf = heed_buffer_new (d, l.size + 4, TRUE, &error);
+        memcpy (bf->mapped, frame, l.size);
+        HeedBuffer *bp = heed_buffer_new (d, sizeof params, TRUE, &error);
+        memcpy (bp->mapped, params, sizeof params);
+        HeedBuffer *bo = buffer_from (d, NULL, 0, 3 * out * out);
+        HeedRecorder *rec = heed_recorder_new (d, 1, FALSE, &error);
+        g_assert_true (heed_op_preprocess (rec, &l, bf, bp, bo, out, &error));
+        run_recorder (rec);
+        float *got = buffer_read (bo, 3 * out * out);
+        if (normalised_error (got, want, 3 * out * out, 1.0) > 1e-5)
+          g_error ("format %d, %ux%u, resize %d: normalised error %.3g", f, w, h, r,
+                   normalised_error (got, want, 3 * out * out, 1.0));
+        heed_recorder_destroy (&rec);
+        heed_buffer_destroy (&bf), heed_buffer_destroy (&bp), heed_buffer_destroy (&bo);
+        g_free (frame), g_free (want), g_free (got);
+        g_rand_free (rng);
+      }
+  assert_no_validation_messages ();
+}
+
+/* The reference itself on frames whose answer is known without it: a flat colour stays that
+ * colour through any resize (RGB and BT.601 limited-range YUV), and letterbox bars are black. */
+static void
+test_preprocess_reference (void)
+{
+  const float mean[3] = { 0, 0, 0 }, std[3] = { 1, 1, 1 };
+  const guint out = 8;
+  float got[3 * 8 * 8];
+  GError *error = NULL;
+  struct {
+    HeedPixelFormat f;
+    guint8 px[4];
+    float rgb[3];
+  } cases[] = {
+    { HEED_PIXEL_RGBA, { 255, 128, 0, 7 }, { 1.0f, 128 / 255.0f, 0.0f } },
+    { HEED_PIXEL_BGRX, { 255, 128, 0, 7 }, { 0.0f, 128 / 255.0f, 1.0f } },
+    { HEED_PIXEL_XRGB, { 7, 10, 20, 30 }, { 10 / 255.0f, 20 / 255.0f, 30 / 255.0f } },
+    { HEED_PIXEL_XBGR, { 7, 10, 20, 30 }, { 30 / 255.0f, 20 / 255.0f, 10 / 255.0f } },
+    { HEED_PIXEL_GRAY8, { 51, 51, 51, 51 }, { 0.2f, 0.2f, 0.2f } },
+    /* BT.601 limited: Y=81 U=90 V=240 is red; Y=235 U=V=128 white; Y=16 black */
+    { HEED_PIXEL_I420, { 81, 90, 240, 0 }, { 1.0f, 0.0f, 0.0f } },
+    { HEED_PIXEL_NV12, { 235, 128, 128, 0 }, { 1.0f, 1.0f, 1.0f } },
+    { HEED_PIXEL_YUY2, { 16, 128, 128, 0 }, { 0.0f, 0.0f, 0.0f } },
+  };
+  for (guint c = 0; c < G_N_ELEMENTS (cases); c++) {
+    guint w = 20, h = 12, stride[3] = { 4 * w, w, w };
+    HeedFrameLayout l;
+    g_assert_true (heed_frame_layout_init (&l, cases[c].f, w, h, stride, &error));
+    guint8 *frame = g_malloc0 (l.size);
+    for (guint p = 0; p < l.n_planes; p++)
+      for (guint y = 0; y < l.rows[p]; y++)
+        for (guint x = 0; x < l.row_bytes[p]; x++) {
+          guint8 v;
+          if (cases[c].f == HEED_PIXEL_I420)
+            v = cases[c].px[p];
+          else if (cases[c].f == HEED_PIXEL_NV12)
+            v = p == 0 ? cases[c].px[0] : cases[c].px[1 + x % 2];
+          else if (cases[c].f == HEED_PIXEL_YUY2)
+            v = (x % 2 == 0) ? cases[c].px[0] : cases[c].px[x % 4 == 1 ? 1 : 2];
+          else if (cases[c].f == HEED_PIXEL_GRAY8)
+            v = cases[c].px[0];
+          else
+            v = cases[c].px[x % 4];
+          frame[l.offset[p] + (gsize) y * l.stride[p] + x] = v;
+        }
+    for (HeedResize r = HEED_RESIZE_STRETCH; r <= HEED_RESIZE_LETTERBOX; r++) {
+      l.resize = r;
+      heed_ref_preprocess (&l, frame, mean, std, out, got);
+      for (guint y = 0; y < out; y++)
+        for (guint x = 0; x < out; x++)
+          for (guint k = 0; k < 3; k++) {
+            /* letterbox of 20x12 into 8x8: rows 0-1 and 6-7 are bars */
+            gboolean bar = r == HEED_RESIZE_LETTERBOX && (y < 2 || y >= 6);
+            float want = bar ? 0.0f : cases[c].rgb[k];
+            /* one 8-bit code: the textbook YUV of red is (81, 90, 240), R = 0.9978 */
+            g_assert_cmpfloat_with_epsilon (got[k * out * out + y * out + x], want, 4e-3);
+          }
+    }
+    g_free (frame);
+  }
+  /* geometry maps the model's centre to the frame's centre in every mode, and crop's corner
+   * to the cropped square's corner */
+  HeedFrameLayout l;
+  guint stride[3] = { 4 * 640, 0, 0 };
+  g_assert_true (heed_frame_layout_init (&l, HEED_PIXEL_RGBA, 640, 480, stride, &error));
+  float fx, fy;
+  for (HeedResize r = HEED_RESIZE_STRETCH; r <= HEED_RESIZE_LETTERBOX; r++) {
+    l.resize = r;
+    heed_frame_point_from_model (&l, 224, 112, 112, &fx, &fy);
+    g_assert_cmpfloat_with_epsilon (fx, 0.5, 1e-6);
+    g_assert_cmpfloat_with_epsilon (fy, 0.5, 1e-6);
+  }
+  l.resize = HEED_RESIZE_CROP;
+  heed_frame_point_from_model (&l, 224, 0, 0, &fx, &fy);
+  g_assert_cmpfloat_with_epsilon (fx, 80.0 / 640, 1e-6);
+  g_assert_cmpfloat_with_epsilon (fy, 0.0, 1e-6);
+  /* bad layouts */
+  g_assert_false (heed_frame_layout_init (&l, HEED_PIXEL_RGB, 0, 10, stride, &error));
+  g_assert_error (error, HEED_ERROR, HEED_ERROR_INVALID);
+  g_clear_error (&error);
+  guint narrow[3] = { 10, 10, 10 };
+  g_assert_false (heed_frame_layout_init (&l, HEED_PIXEL_RGBA, 16, 16, narrow, &error));
+  g_assert_error (error, HEED_ERROR, HEED_ERROR_INVALID);
+  g_clear_error (&error);
+}
+
 static void
 test_buffer_limits (void)
 {
@@ -489,6 +624,8 @@ main (int argc, char **argv)
   g_test_add_func ("/ops/classification-head", test_classification_head);
   g_test_add_func ("/ops/half-conversions", test_half_conversions);
   g_test_add_func ("/ops/buffer-limits", test_buffer_limits);
+  g_test_add_func ("/ops/preprocess", test_preprocess);
+  g_test_add_func ("/ops/preprocess-reference", test_preprocess_reference);
   g_test_add_func ("/vit/against-reference", test_vit_against_reference);
   int status = g_test_run ();
   heed_device_destroy (&test_device);
