@@ -1,0 +1,44 @@
+#include "heedlabels.h"
+
+#include "heed-engine.h"
+
+#include <string.h>
+
+char **
+heed_labels_resolve (const char *labels_file, char **model_labels, guint num_classes,
+                     GError **error)
+{
+  GPtrArray *out = g_ptr_array_new ();
+  if (labels_file && *labels_file) {
+    char *text = NULL;
+    if (!g_file_get_contents (labels_file, &text, NULL, error)) {
+      g_ptr_array_free (out, TRUE);
+      return NULL;
+    }
+    char **lines = g_strsplit (text, "\n", -1);
+    for (char **l = lines; *l; l++) {
+      g_strchomp (*l);
+      if (**l)
+        g_ptr_array_add (out, g_strdup (*l));
+    }
+    g_strfreev (lines);
+    g_free (text);
+    if (out->len != num_classes) {
+      g_set_error (error, HEED_ERROR, HEED_ERROR_INVALID,
+                   "%s has %u labels but the model has %u classes", labels_file, out->len,
+                   num_classes);
+      g_ptr_array_set_free_func (out, g_free);
+      g_ptr_array_free (out, TRUE);
+      return NULL;
+    }
+  } else if (model_labels && g_strv_length (model_labels) == num_classes) {
+    for (guint i = 0; i < num_classes; i++)
+      g_ptr_array_add (out, g_strdup (model_labels[i]));
+  } else {
+    for (guint i = 0; i < num_classes; i++)
+      g_ptr_array_add (out, num_classes == 1000 ? g_strdup (heed_imagenet_labels[i])
+                                                : g_strdup_printf ("class %u", i));
+  }
+  g_ptr_array_add (out, NULL);
+  return (char **) g_ptr_array_free (out, FALSE);
+}

@@ -1,0 +1,44 @@
+#include "heedmeta.h"
+
+/* Carried through copies and through scaling or conversion: the results are in frame-relative
+ * coordinates, so they stay true when the frame is resized. */
+static gboolean
+transform (GstBuffer *dest, GstCustomMeta *meta, GstBuffer *buffer, GQuark type, gpointer data,
+           gpointer user_data)
+{
+  heed_classification_meta_add (dest, gst_custom_meta_get_structure (meta));
+  return TRUE;
+}
+
+void
+heed_meta_register (void)
+{
+  static gsize once = 0;
+  if (g_once_init_enter (&once)) {
+    static const gchar *tags[] = { NULL };
+    gst_meta_register_custom (HEED_CLASSIFICATION_META_NAME, tags, transform, NULL, NULL);
+    g_once_init_leave (&once, 1);
+  }
+}
+
+void
+heed_classification_meta_add (GstBuffer *buffer, const GstStructure *result)
+{
+  heed_meta_register ();
+  GstCustomMeta *meta = gst_buffer_add_custom_meta (buffer, HEED_CLASSIFICATION_META_NAME);
+  if (!meta)
+    return;
+  GstStructure *s = gst_custom_meta_get_structure (meta);
+  gst_structure_set_name (s, HEED_CLASSIFICATION_STRUCTURE_NAME);
+  for (gint i = 0; i < gst_structure_n_fields (result); i++) {
+    const gchar *field = gst_structure_nth_field_name (result, i);
+    gst_structure_set_value (s, field, gst_structure_get_value (result, field));
+  }
+}
+
+const GstStructure *
+heed_classification_meta_get (GstBuffer *buffer)
+{
+  GstCustomMeta *meta = gst_buffer_get_custom_meta (buffer, HEED_CLASSIFICATION_META_NAME);
+  return meta ? gst_custom_meta_get_structure (meta) : NULL;
+}

@@ -1,0 +1,33 @@
+/* The metadata heed elements attach, readable by applications without linking to heed.
+ *
+ * HeedClassificationMeta: a GstCustomMeta (gst_buffer_get_custom_meta (buffer,
+ * "HeedClassificationMeta")) whose structure, named "heed-classification", holds:
+ *   labels (GstValueArray of strings), label-ids (GstValueArray of guint), confidences
+ *   (GstValueArray of double): the top-k, best first;
+ *   attention (GBytes: float32, row-major attention-height x attention-width, sums to 1),
+ *   attention-width, attention-height (guint): the map over the model's patch grid;
+ *   attention-peak-x, attention-peak-y (double, 0..1 of the frame);
+ *   embedding (GBytes: float32 x embedding-size), embedding-size (guint): the CLS embedding;
+ *   inferred (gboolean): FALSE when carried forward from an earlier frame;
+ *   frame (guint64), model (string: the model's file, or "default").
+ * The attention grid covers the model's input; resize (string: stretch, crop or letterbox)
+ * says how that input was cut from the frame.
+ */
+#ifndef HEED_META_H
+#define HEED_META_H
+
+#include <gst/gst.h>
+
+#define HEED_CLASSIFICATION_META_NAME "HeedClassificationMeta"
+#define HEED_CLASSIFICATION_STRUCTURE_NAME "heed-classification"
+
+/* Registers the custom meta (idempotent, thread-safe). */
+void heed_meta_register (void);
+
+/* Attaches a copy of the structure as a HeedClassificationMeta to a writable buffer. */
+void heed_classification_meta_add (GstBuffer *buffer, const GstStructure *result);
+
+/* The buffer's classification structure, or NULL; owned by the buffer. */
+const GstStructure *heed_classification_meta_get (GstBuffer *buffer);
+
+#endif
