@@ -74,8 +74,8 @@ enum {
 
 #define VIDEO_FORMATS "{ RGBA, BGRA, RGBx, BGRx, xRGB, xBGR, RGB, BGR, I420, NV12, YUY2, GRAY8 }"
 /* the engine's frame limits */
-#define VIDEO_CAPS                                                                           \
-  "video/x-raw, format = (string) " VIDEO_FORMATS ", width = (int) [ 1, 16384 ], "            \
+#define VIDEO_CAPS                                                                                 \
+  "video/x-raw, format = (string) " VIDEO_FORMATS ", width = (int) [ 1, 16384 ], "                 \
   "height = (int) [ 1, 16384 ], framerate = (fraction) [ 0, max ]"
 
 static GstStaticPadTemplate sink_template =
@@ -96,7 +96,7 @@ struct _GstHeedClassify {
   GstHeedAttention attention;
   HeedResize resize;
   gboolean post_messages;
-  gboolean reload_pending; /* model, labels or attention changed while streaming */
+  gboolean reload_pending;   /* model, labels or attention changed while streaming */
   GstClockTime qos_earliest; /* from downstream QoS events */
 
   /* streaming state: built in start() and set_caps(), dropped in stop() */
@@ -111,7 +111,7 @@ struct _GstHeedClassify {
   gboolean have_layout;
   guint64 frame_count;
   guint64 last_inference_frame;
-  GstStructure *result; /* the last result, carried forward */
+  GstStructure *result;         /* the last result, carried forward */
   GstClockTime processing_time; /* the last inference's wall-clock time */
   GstClockTime reported_latency;
   gboolean upstream_live;
@@ -129,8 +129,7 @@ static gboolean gst_heed_classify_set_caps (GstBaseTransform *trans, GstCaps *in
                                             GstCaps *outcaps);
 static GstFlowReturn gst_heed_classify_transform_ip (GstBaseTransform *trans, GstBuffer *buf);
 static GstFlowReturn gst_heed_classify_submit_input_buffer (GstBaseTransform *trans,
-                                                            gboolean is_discont,
-                                                            GstBuffer *input);
+                                                            gboolean is_discont, GstBuffer *input);
 static gboolean gst_heed_classify_src_event (GstBaseTransform *trans, GstEvent *event);
 static gboolean gst_heed_classify_query (GstBaseTransform *trans, GstPadDirection direction,
                                          GstQuery *query);
@@ -146,10 +145,13 @@ gst_heed_attention_get_type (void)
   static GType type = 0;
   static const GEnumValue values[] = {
     { GST_HEED_ATTENTION_NONE, "No attention map", "none" },
-    { GST_HEED_ATTENTION_CLS, "The last layer's CLS-token attention over the patches, heads "
-                              "averaged", "cls" },
-    { GST_HEED_ATTENTION_ROLLOUT, "Attention rollout: the CLS row of the product of every "
-                                  "layer's head-averaged attention with the residual added",
+    { GST_HEED_ATTENTION_CLS,
+      "The last layer's CLS-token attention over the patches, heads "
+      "averaged",
+      "cls" },
+    { GST_HEED_ATTENTION_ROLLOUT,
+      "Attention rollout: the CLS row of the product of every "
+      "layer's head-averaged attention with the residual added",
       "rollout" },
     { 0, NULL, NULL },
   };
@@ -164,8 +166,10 @@ gst_heed_resize_get_type (void)
 {
   static GType type = 0;
   static const GEnumValue values[] = {
-    { HEED_RESIZE_STRETCH, "Scale the whole frame to the model's square input, ignoring the "
-                           "aspect ratio", "stretch" },
+    { HEED_RESIZE_STRETCH,
+      "Scale the whole frame to the model's square input, ignoring the "
+      "aspect ratio",
+      "stretch" },
     { HEED_RESIZE_CROP, "Scale the largest centred square of the frame", "crop" },
     { HEED_RESIZE_LETTERBOX, "Scale the whole frame keeping its aspect ratio, with black bars",
       "letterbox" },
@@ -200,63 +204,80 @@ gst_heed_classify_class_init (GstHeedClassifyClass *klass)
   gobject_class->get_property = gst_heed_classify_get_property;
   gobject_class->finalize = gst_heed_classify_finalize;
 
-  g_object_class_install_property (gobject_class, PROP_MODEL,
-      g_param_spec_string ("model", "Model",
+  g_object_class_install_property (
+      gobject_class, PROP_MODEL,
+      g_param_spec_string (
+          "model", "Model",
           "Path of a vision-transformer checkpoint in safetensors format, with timm or Hugging "
           "Face tensor names (F32, F16 or BF16). A config.json beside it is read for the head "
           "count and labels. Changing it while playing loads the new model without stopping "
           "the stream; if that fails, a warning is posted and the old model stays.",
           DEFAULT_PROP_MODEL,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING));
-  g_object_class_install_property (gobject_class, PROP_LABELS_FILE,
-      g_param_spec_string ("labels-file", "Labels file",
+  g_object_class_install_property (
+      gobject_class, PROP_LABELS_FILE,
+      g_param_spec_string (
+          "labels-file", "Labels file",
           "Text file with one class name per line, in class order; overrides the labels in the "
           "model. Without either, a 1000-class model gets the ImageNet-1k names and others "
           "get \"class N\".",
           DEFAULT_PROP_LABELS_FILE,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING));
-  g_object_class_install_property (gobject_class, PROP_DEVICE,
-      g_param_spec_int ("device", "Device",
+  g_object_class_install_property (
+      gobject_class, PROP_DEVICE,
+      g_param_spec_int (
+          "device", "Device",
           "Index of the Vulkan device to run on, as `heed devices` lists them; -1 chooses "
           "automatically (the HEED_DEVICE environment variable, else a discrete GPU, then an "
           "integrated one, then the CPU).",
           -1, G_MAXINT, DEFAULT_PROP_DEVICE,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
-  g_object_class_install_property (gobject_class, PROP_TOP_K,
-      g_param_spec_uint ("top-k", "Top k",
-          "How many of the best classes to report per frame.", 1, 1000, DEFAULT_PROP_TOP_K,
+  g_object_class_install_property (
+      gobject_class, PROP_TOP_K,
+      g_param_spec_uint ("top-k", "Top k", "How many of the best classes to report per frame.", 1,
+                         1000, DEFAULT_PROP_TOP_K,
+                         G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING));
+  g_object_class_install_property (
+      gobject_class, PROP_THRESHOLD,
+      g_param_spec_double (
+          "threshold", "Threshold",
+          "Smallest confidence (softmax probability, 0..1) a class needs to be reported.", 0.0, 1.0,
+          DEFAULT_PROP_THRESHOLD,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING));
-  g_object_class_install_property (gobject_class, PROP_THRESHOLD,
-      g_param_spec_double ("threshold", "Threshold",
-          "Smallest confidence (softmax probability, 0..1) a class needs to be reported.", 0.0,
-          1.0, DEFAULT_PROP_THRESHOLD,
-          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING));
-  g_object_class_install_property (gobject_class, PROP_INFERENCE_INTERVAL,
-      g_param_spec_uint ("inference-interval", "Inference interval",
+  g_object_class_install_property (
+      gobject_class, PROP_INFERENCE_INTERVAL,
+      g_param_spec_uint (
+          "inference-interval", "Inference interval",
           "Run the model on every Nth frame (1: every frame); the frames in between carry the "
           "last result forward, marked inferred=FALSE.",
           1, G_MAXUINT, DEFAULT_PROP_INFERENCE_INTERVAL,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING));
-  g_object_class_install_property (gobject_class, PROP_ATTENTION,
-      g_param_spec_enum ("attention", "Attention",
+  g_object_class_install_property (
+      gobject_class, PROP_ATTENTION,
+      g_param_spec_enum (
+          "attention", "Attention",
           "Which attention map to compute: none, the last layer's CLS attention, or attention "
           "rollout across all layers.",
           GST_TYPE_HEED_ATTENTION, DEFAULT_PROP_ATTENTION,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING));
-  g_object_class_install_property (gobject_class, PROP_RESIZE,
-      g_param_spec_enum ("resize", "Resize",
+  g_object_class_install_property (
+      gobject_class, PROP_RESIZE,
+      g_param_spec_enum (
+          "resize", "Resize",
           "How a frame is fitted to the model's square input: stretch, centre crop, or "
           "letterbox.",
           GST_TYPE_HEED_RESIZE, DEFAULT_PROP_RESIZE,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
-  g_object_class_install_property (gobject_class, PROP_POST_MESSAGES,
+  g_object_class_install_property (
+      gobject_class, PROP_POST_MESSAGES,
       g_param_spec_boolean ("post-messages", "Post messages",
-          "Post a \"heedclassify\" element message on the bus for every frame.",
-          DEFAULT_PROP_POST_MESSAGES,
-          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING));
+                            "Post a \"heedclassify\" element message on the bus for every frame.",
+                            DEFAULT_PROP_POST_MESSAGES,
+                            G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+                                GST_PARAM_MUTABLE_PLAYING));
 
-  gst_element_class_set_static_metadata (element_class, "heed vision-transformer classifier",
-      "Filter/Analyzer/Video",
+  gst_element_class_set_static_metadata (
+      element_class, "heed vision-transformer classifier", "Filter/Analyzer/Video",
       "Classifies video frames with a vision transformer on Vulkan and reports where it looked",
       "heed developers");
   gst_element_class_add_static_pad_template (element_class, &sink_template);
@@ -320,38 +341,23 @@ gst_heed_classify_set_property (GObject *object, guint prop_id, const GValue *va
     self->labels_file = g_value_dup_string (value);
     self->reload_pending = TRUE;
     break;
-  case PROP_DEVICE:
-    self->device_index = g_value_get_int (value);
-    break;
-  case PROP_TOP_K:
-    self->top_k = g_value_get_uint (value);
-    break;
-  case PROP_THRESHOLD:
-    self->threshold = g_value_get_double (value);
-    break;
-  case PROP_INFERENCE_INTERVAL:
-    self->inference_interval = g_value_get_uint (value);
-    break;
+  case PROP_DEVICE: self->device_index = g_value_get_int (value); break;
+  case PROP_TOP_K: self->top_k = g_value_get_uint (value); break;
+  case PROP_THRESHOLD: self->threshold = g_value_get_double (value); break;
+  case PROP_INFERENCE_INTERVAL: self->inference_interval = g_value_get_uint (value); break;
   case PROP_ATTENTION:
     self->attention = g_value_get_enum (value);
     self->reload_pending = TRUE;
     break;
-  case PROP_RESIZE:
-    self->resize = g_value_get_enum (value);
-    break;
-  case PROP_POST_MESSAGES:
-    self->post_messages = g_value_get_boolean (value);
-    break;
-  default:
-    G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
-    break;
+  case PROP_RESIZE: self->resize = g_value_get_enum (value); break;
+  case PROP_POST_MESSAGES: self->post_messages = g_value_get_boolean (value); break;
+  default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec); break;
   }
   GST_OBJECT_UNLOCK (self);
 }
 
 static void
-gst_heed_classify_get_property (GObject *object, guint prop_id, GValue *value,
-                                GParamSpec *pspec)
+gst_heed_classify_get_property (GObject *object, guint prop_id, GValue *value, GParamSpec *pspec)
 {
   GstHeedClassify *self = GST_HEED_CLASSIFY (object);
 
@@ -595,8 +601,7 @@ gst_heed_classify_set_caps (GstBaseTransform *trans, GstCaps *incaps, GstCaps *o
   if (GST_CLOCK_TIME_IS_VALID (self->processing_time) &&
       self->processing_time > self->reported_latency) {
     /* the pipeline asks again and gets the new figure */
-    gst_element_post_message (GST_ELEMENT (self),
-                              gst_message_new_latency (GST_OBJECT (self)));
+    gst_element_post_message (GST_ELEMENT (self), gst_message_new_latency (GST_OBJECT (self)));
   }
   return TRUE;
 }
@@ -651,12 +656,11 @@ gst_heed_classify_query (GstBaseTransform *trans, GstPadDirection direction, Gst
     self->upstream_live = live;
     GST_DEBUG_OBJECT (self, "adding %" GST_TIME_FORMAT " of processing latency",
                       GST_TIME_ARGS (ours));
-    gst_query_set_latency (query, live, min + ours, GST_CLOCK_TIME_IS_VALID (max) ? max + ours
-                                                                                 : max);
+    gst_query_set_latency (query, live, min + ours,
+                           GST_CLOCK_TIME_IS_VALID (max) ? max + ours : max);
     return TRUE;
   }
-  return GST_BASE_TRANSFORM_CLASS (gst_heed_classify_parent_class)
-      ->query (trans, direction, query);
+  return GST_BASE_TRANSFORM_CLASS (gst_heed_classify_parent_class)->query (trans, direction, query);
 }
 
 /* ---- results ------------------------------------------------------------------------------ */
@@ -765,10 +769,9 @@ build_result (GstHeedClassify *self, guint top_k, gdouble threshold, GstHeedAtte
                                  ((best % c->grid) + 0.5f) * c->patch_size,
                                  ((best / c->grid) + 0.5f) * c->patch_size, &px, &py);
     GBytes *bytes = g_bytes_new_take (map, np * sizeof (float));
-    gst_structure_set (s, "attention", G_TYPE_BYTES, bytes, "attention-width", G_TYPE_UINT,
-                       c->grid, "attention-height", G_TYPE_UINT, c->grid, "attention-peak-x",
-                       G_TYPE_DOUBLE, (gdouble) px, "attention-peak-y", G_TYPE_DOUBLE,
-                       (gdouble) py, NULL);
+    gst_structure_set (s, "attention", G_TYPE_BYTES, bytes, "attention-width", G_TYPE_UINT, c->grid,
+                       "attention-height", G_TYPE_UINT, c->grid, "attention-peak-x", G_TYPE_DOUBLE,
+                       (gdouble) px, "attention-peak-y", G_TYPE_DOUBLE, (gdouble) py, NULL);
     g_bytes_unref (bytes);
   }
   GBytes *emb = g_bytes_new (o->embedding, c->dim * sizeof (float));
@@ -792,8 +795,7 @@ top1 (const GstStructure *s, const gchar **label, gint *id, gdouble *conf)
   *conf = 0.0;
   if (gst_value_array_get_size (labels) > 0) {
     *label = g_value_get_string (gst_value_array_get_value (labels, 0));
-    *id = g_value_get_int (
-        gst_value_array_get_value (gst_structure_get_value (s, "label-ids"), 0));
+    *id = g_value_get_int (gst_value_array_get_value (gst_structure_get_value (s, "label-ids"), 0));
     *conf = g_value_get_double (
         gst_value_array_get_value (gst_structure_get_value (s, "confidences"), 0));
   }
@@ -821,8 +823,8 @@ attach_and_post (GstHeedClassify *self, GstBuffer *buf, guint64 frame, gboolean 
   gst_video_region_of_interest_meta_add_param (
       roi, gst_structure_new ("classification", "label", G_TYPE_STRING, label, "label_id",
                               G_TYPE_INT, id, "confidence", G_TYPE_DOUBLE, conf, "model_name",
-                              G_TYPE_STRING, self->model_name, "layer_name", G_TYPE_STRING,
-                              "head", "attribute_name", G_TYPE_STRING, "classification", NULL));
+                              G_TYPE_STRING, self->model_name, "layer_name", G_TYPE_STRING, "head",
+                              "attribute_name", G_TYPE_STRING, "classification", NULL));
 
   if (!post)
     return;
@@ -839,9 +841,11 @@ attach_and_post (GstHeedClassify *self, GstBuffer *buf, guint64 frame, gboolean 
   gst_structure_set_value (m, "confidences", gst_structure_get_value (r, "confidences"));
   gst_structure_set (m, "inferred", G_TYPE_BOOLEAN, inferred, NULL);
   if (gst_structure_has_field (r, "attention-peak-x"))
-    gst_structure_set_value (m, "attention-peak-x", gst_structure_get_value (r, "attention-peak-x"));
+    gst_structure_set_value (m, "attention-peak-x",
+                             gst_structure_get_value (r, "attention-peak-x"));
   if (gst_structure_has_field (r, "attention-peak-y"))
-    gst_structure_set_value (m, "attention-peak-y", gst_structure_get_value (r, "attention-peak-y"));
+    gst_structure_set_value (m, "attention-peak-y",
+                             gst_structure_get_value (r, "attention-peak-y"));
   gst_element_post_message (GST_ELEMENT (self), gst_message_new_element (GST_OBJECT (self), m));
 }
 

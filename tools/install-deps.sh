@@ -10,5 +10,8 @@ $SUDO apt-get install -y --no-install-recommends \
   glslc spirv-tools \
   libvulkan-dev mesa-vulkan-drivers vulkan-validationlayers \
   libglib2.0-dev libjson-glib-dev \
+  libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev libgstreamer-plugins-bad1.0-dev \
+  gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good \
+  gstreamer1.0-plugins-bad gstreamer1.0-libav \
   python3 python3-torch python3-numpy libopenblas0-pthread \
   valgrind clang-format

@@ -1,0 +1,691 @@
+/* heedclassify in GstHarness and in real pipelines: every format, odd sizes, the message and
+ * both metas, carried-forward results, renegotiation, seeking, state cycling, model changes
+ * while playing, QoS, latency, and the errors a user can cause. All on the Vulkan device heed
+ * picks (lavapipe in CI) under the validation layer. */
+#include <gst/check/gstharness.h>
+#include <gst/gst.h>
+#include <gst/video/video.h>
+
+#include <glib/gstdio.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char *fixtures;
+static char *model_a, *model_b, *model_headless;
+
+static char *
+fixture_model (const char *name)
+{
+  return g_build_filename (fixtures, name, "model.safetensors", NULL);
+}
+
+static GstStaticPadTemplate any_src =
+    GST_STATIC_PAD_TEMPLATE ("src", GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS_ANY);
+static GstStaticPadTemplate any_sink =
+    GST_STATIC_PAD_TEMPLATE ("sink", GST_PAD_SINK, GST_PAD_ALWAYS, GST_STATIC_CAPS_ANY);
+
+/* A harness around a heedclassify configured with props ("name=value ...") before it starts. */
+static GstHarness *
+classify_harness (const char *caps, const char *props)
+{
+  GstElement *e = gst_element_factory_make ("heedclassify", NULL);
+  g_assert_nonnull (e);
+  char **pairs = g_strsplit (props ? props : "", " ", -1);
+  for (char **p = pairs; *p; p++) {
+    char **kv = g_strsplit (*p, "=", 2);
+    if (kv[0] && kv[1])
+      gst_util_set_object_arg (G_OBJECT (e), kv[0], kv[1]);
+    g_strfreev (kv);
+  }
+  g_strfreev (pairs);
+  GstBus *bus = gst_bus_new ();
+  gst_element_set_bus (e, bus);
+  gst_object_unref (bus);
+  GstHarness *h = gst_harness_new_empty ();
+  gst_harness_add_element_full (h, e, &any_src, "sink", &any_sink, "src");
+  gst_object_unref (e);
+  gst_harness_set_src_caps_str (h, caps);
+  return h;
+}
+
+/* A frame of the caps' format filled with a pattern that depends on seed. */
+static GstBuffer *
+make_frame (const char *caps_str, guint seed)
+{
+  GstCaps *caps = gst_caps_from_string (caps_str);
+  GstVideoInfo info;
+  g_assert_true (gst_video_info_from_caps (&info, caps));
+  gst_caps_unref (caps);
+  GstBuffer *buf = gst_buffer_new_allocate (NULL, GST_VIDEO_INFO_SIZE (&info), NULL);
+  GstMapInfo map;
+  gst_buffer_map (buf, &map, GST_MAP_WRITE);
+  for (gsize i = 0; i < map.size; i++)
+    map.data[i] = (guint8) ((i * 2654435761u + seed * 97) >> 7);
+  gst_buffer_unmap (buf, &map);
+  gst_buffer_add_video_meta_full (buf, GST_VIDEO_FRAME_FLAG_NONE, GST_VIDEO_INFO_FORMAT (&info),
+                                  GST_VIDEO_INFO_WIDTH (&info), GST_VIDEO_INFO_HEIGHT (&info),
+                                  GST_VIDEO_INFO_N_PLANES (&info), info.offset, info.stride);
+  return buf;
+}
+
+/* Warnings seen by the last take_messages (). */
+static guint warnings_seen;
+
+/* Pops every message of the harness's element; returns the "heedclassify" ones in order. */
+static GList *
+take_messages (GstHarness *h)
+{
+  GList *out = NULL;
+  warnings_seen = 0;
+  GstBus *bus = gst_element_get_bus (h->element);
+  GstMessage *m;
+  while ((m = gst_bus_pop_filtered (bus, GST_MESSAGE_ELEMENT | GST_MESSAGE_ERROR |
+                                             GST_MESSAGE_WARNING))) {
+    if (GST_MESSAGE_TYPE (m) == GST_MESSAGE_ELEMENT &&
+        gst_structure_has_name (gst_message_get_structure (m), "heedclassify")) {
+      out = g_list_append (out, m);
+      continue;
+    }
+    warnings_seen += GST_MESSAGE_TYPE (m) == GST_MESSAGE_WARNING;
+    gst_message_unref (m);
+  }
+  gst_object_unref (bus);
+  return out;
+}
+
+static GstHarness *
+harness_with_bus (const char *caps, const char *props)
+{
+  return classify_harness (caps, props);
+}
+
+static void
+assert_message_fields (const GstStructure *s)
+{
+  const char *ulong_fields[] = { "timestamp", "running-time", "stream-time", "duration", "frame" };
+  for (guint i = 0; i < G_N_ELEMENTS (ulong_fields); i++)
+    g_assert_true (gst_structure_has_field_typed (s, ulong_fields[i], G_TYPE_UINT64));
+  g_assert_true (gst_structure_has_field_typed (s, "label", G_TYPE_STRING));
+  g_assert_true (gst_structure_has_field_typed (s, "label-id", G_TYPE_INT));
+  g_assert_true (gst_structure_has_field_typed (s, "confidence", G_TYPE_DOUBLE));
+  g_assert_true (gst_structure_has_field_typed (s, "labels", GST_TYPE_ARRAY));
+  g_assert_true (gst_structure_has_field_typed (s, "label-ids", GST_TYPE_ARRAY));
+  g_assert_true (gst_structure_has_field_typed (s, "confidences", GST_TYPE_ARRAY));
+  g_assert_true (gst_structure_has_field_typed (s, "inferred", G_TYPE_BOOLEAN));
+  g_assert_true (gst_structure_has_field_typed (s, "attention-peak-x", G_TYPE_DOUBLE));
+  g_assert_true (gst_structure_has_field_typed (s, "attention-peak-y", G_TYPE_DOUBLE));
+  gdouble px, py, conf;
+  gst_structure_get_double (s, "attention-peak-x", &px);
+  gst_structure_get_double (s, "attention-peak-y", &py);
+  gst_structure_get_double (s, "confidence", &conf);
+  g_assert_cmpfloat (px, >=, 0.0);
+  g_assert_cmpfloat (px, <=, 1.0);
+  g_assert_cmpfloat (py, >=, 0.0);
+  g_assert_cmpfloat (py, <=, 1.0);
+  g_assert_cmpfloat (conf, >, 0.0);
+  g_assert_cmpfloat (conf, <=, 1.0);
+  /* confidences best first, label = labels[0] */
+  const GValue *confs = gst_structure_get_value (s, "confidences");
+  for (guint i = 1; i < gst_value_array_get_size (confs); i++)
+    g_assert_cmpfloat (g_value_get_double (gst_value_array_get_value (confs, i - 1)), >=,
+                       g_value_get_double (gst_value_array_get_value (confs, i)));
+  g_assert_cmpstr (
+      gst_structure_get_string (s, "label"), ==,
+      g_value_get_string (gst_value_array_get_value (gst_structure_get_value (s, "labels"), 0)));
+}
+
+/* Every format at odd and ordinary sizes: the frame comes out byte for byte as it went in,
+ * with a message and both metas. */
+static void
+test_formats (void)
+{
+  const char *formats[] = { "RGBA", "BGRA", "RGBx", "BGRx", "xRGB", "xBGR",
+                            "RGB",  "BGR",  "I420", "NV12", "YUY2", "GRAY8" };
+  const guint sizes[][2] = { { 16, 16 }, { 33, 17 }, { 640, 480 } };
+  char *props = g_strdup_printf ("model=%s", model_a);
+  for (guint f = 0; f < G_N_ELEMENTS (formats); f++)
+    for (guint s = 0; s < G_N_ELEMENTS (sizes); s++) {
+      char *caps = g_strdup_printf ("video/x-raw,format=%s,width=%u,height=%u,framerate=30/1",
+                                    formats[f], sizes[s][0], sizes[s][1]);
+      GstHarness *h = harness_with_bus (caps, props);
+      GstBuffer *in = make_frame (caps, f + s);
+      GstMapInfo a, b;
+      GstBuffer *ref = gst_buffer_copy_deep (in);
+      GST_BUFFER_PTS (in) = 0;
+      GST_BUFFER_DURATION (in) = GST_SECOND / 30;
+      GstBuffer *out = gst_harness_push_and_pull (h, in);
+      g_assert_nonnull (out);
+      gst_buffer_map (out, &a, GST_MAP_READ);
+      gst_buffer_map (ref, &b, GST_MAP_READ);
+      g_assert_cmpmem (a.data, a.size, b.data, b.size);
+      gst_buffer_unmap (out, &a);
+      gst_buffer_unmap (ref, &b);
+
+      GstCustomMeta *meta = gst_buffer_get_custom_meta (out, "HeedClassificationMeta");
+      g_assert_nonnull (meta);
+      GstStructure *ms = gst_custom_meta_get_structure (meta);
+      guint gw, gh;
+      g_assert_true (gst_structure_get_uint (ms, "attention-width", &gw));
+      g_assert_true (gst_structure_get_uint (ms, "attention-height", &gh));
+      g_assert_cmpuint (gw * gh, ==, 81); /* 72 px, patch 8 */
+      GBytes *att = NULL;
+      g_assert_true (gst_structure_get (ms, "attention", G_TYPE_BYTES, &att, NULL));
+      g_assert_cmpuint (g_bytes_get_size (att), ==, 81 * 4);
+      const float *am = g_bytes_get_data (att, NULL);
+      double sum = 0;
+      for (guint i = 0; i < 81; i++)
+        sum += am[i];
+      g_assert_cmpfloat_with_epsilon (sum, 1.0, 1e-4);
+      g_bytes_unref (att);
+      GBytes *emb = NULL;
+      g_assert_true (gst_structure_get (ms, "embedding", G_TYPE_BYTES, &emb, NULL));
+      g_assert_cmpuint (g_bytes_get_size (emb), ==, 96 * 4);
+      g_bytes_unref (emb);
+
+      GstVideoRegionOfInterestMeta *roi = gst_buffer_get_video_region_of_interest_meta (out);
+      g_assert_nonnull (roi);
+      g_assert_cmpuint (roi->w, ==, sizes[s][0]);
+      g_assert_cmpuint (roi->h, ==, sizes[s][1]);
+      GstStructure *param = gst_video_region_of_interest_meta_get_param (roi, "classification");
+      g_assert_nonnull (param);
+      g_assert_true (gst_structure_has_field_typed (param, "label", G_TYPE_STRING));
+      g_assert_true (gst_structure_has_field_typed (param, "label_id", G_TYPE_INT));
+      g_assert_true (gst_structure_has_field_typed (param, "confidence", G_TYPE_DOUBLE));
+      g_assert_cmpstr (g_quark_to_string (roi->roi_type), ==,
+                       gst_structure_get_string (param, "label"));
+
+      GList *msgs = take_messages (h);
+      g_assert_cmpuint (g_list_length (msgs), ==, 1);
+      const GstStructure *m = gst_message_get_structure (msgs->data);
+      assert_message_fields (m);
+      g_assert_cmpstr (gst_structure_get_string (m, "label"), ==,
+                       gst_structure_get_string (param, "label"));
+      gboolean inferred;
+      gst_structure_get_boolean (m, "inferred", &inferred);
+      g_assert_true (inferred);
+      g_list_free_full (msgs, (GDestroyNotify) gst_message_unref);
+
+      gst_buffer_unref (out);
+      gst_buffer_unref (ref);
+      gst_harness_teardown (h);
+      g_free (caps);
+    }
+  g_free (props);
+}
+
+/* The byte orders of the same picture give the same result; YUV of it comes close. */
+static void
+test_formats_agree (void)
+{
+  char *props = g_strdup_printf ("model=%s top-k=3", model_a);
+  const char *formats[] = { "RGBA", "BGRx", "xBGR", "RGB", "I420", "NV12", "YUY2" };
+  GstStructure *first = NULL;
+  for (guint f = 0; f < G_N_ELEMENTS (formats); f++) {
+    /* videotestsrc draws the same smpte picture in every format */
+    char *desc = g_strdup_printf ("videotestsrc num-buffers=1 ! video/x-raw,format=%s,width=160,"
+                                  "height=120 ! heedclassify %s ! fakesink",
+                                  formats[f], props);
+    GError *error = NULL;
+    GstElement *pipe = gst_parse_launch (desc, &error);
+    g_assert_no_error (error);
+    GstBus *bus = gst_element_get_bus (pipe);
+    gst_element_set_state (pipe, GST_STATE_PLAYING);
+    GstStructure *got = NULL;
+    for (;;) {
+      GstMessage *m = gst_bus_timed_pop_filtered (
+          bus, 60 * GST_SECOND, GST_MESSAGE_ELEMENT | GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
+      g_assert_nonnull (m);
+      g_assert_cmpint (GST_MESSAGE_TYPE (m), !=, GST_MESSAGE_ERROR);
+      if (GST_MESSAGE_TYPE (m) == GST_MESSAGE_EOS) {
+        gst_message_unref (m);
+        break;
+      }
+      if (gst_structure_has_name (gst_message_get_structure (m), "heedclassify"))
+        got = gst_structure_copy (gst_message_get_structure (m));
+      gst_message_unref (m);
+    }
+    gst_element_set_state (pipe, GST_STATE_NULL);
+    gst_object_unref (bus);
+    gst_object_unref (pipe);
+    g_free (desc);
+    g_assert_nonnull (got);
+    if (!first) {
+      first = got;
+      continue;
+    }
+    gint id0, id1;
+    gdouble c0, c1, x0, x1;
+    gst_structure_get_int (first, "label-id", &id0);
+    gst_structure_get_int (got, "label-id", &id1);
+    gst_structure_get_double (first, "confidence", &c0);
+    gst_structure_get_double (got, "confidence", &c1);
+    gst_structure_get_double (first, "attention-peak-x", &x0);
+    gst_structure_get_double (got, "attention-peak-x", &x1);
+    g_test_message ("%s: top-1 %d (%.4f) vs RGBA %d (%.4f)", formats[f], id1, c1, id0, c0);
+    g_assert_cmpint (id0, ==, id1);
+    g_assert_cmpfloat_with_epsilon (c0, c1, f < 4 ? 1e-6 : 0.02);
+    gst_structure_free (got);
+  }
+  gst_structure_free (first);
+  g_free (props);
+}
+
+static GstBuffer *
+timed_frame (const char *caps, guint i)
+{
+  GstBuffer *b = make_frame (caps, i);
+  GST_BUFFER_PTS (b) = i * GST_SECOND / 30;
+  GST_BUFFER_DURATION (b) = GST_SECOND / 30;
+  return b;
+}
+
+/* inference-interval=3: frames 0, 3, 6 inferred, the rest carry the result forward with the
+ * same labels; frame numbers and times count up. */
+static void
+test_inference_interval (void)
+{
+  const char *caps = "video/x-raw,format=RGBA,width=64,height=48,framerate=30/1";
+  char *props = g_strdup_printf ("model=%s inference-interval=3", model_a);
+  GstHarness *h = harness_with_bus (caps, props);
+  const char *label0 = NULL;
+  for (guint i = 0; i < 8; i++) {
+    GstBuffer *out = gst_harness_push_and_pull (h, timed_frame (caps, i));
+    GstCustomMeta *meta = gst_buffer_get_custom_meta (out, "HeedClassificationMeta");
+    gboolean inferred;
+    guint64 frame;
+    gst_structure_get_boolean (gst_custom_meta_get_structure (meta), "inferred", &inferred);
+    gst_structure_get_uint64 (gst_custom_meta_get_structure (meta), "frame", &frame);
+    g_assert_cmpint (inferred, ==, i % 3 == 0);
+    g_assert_cmpuint (frame, ==, i);
+    gst_buffer_unref (out);
+  }
+  GList *msgs = take_messages (h);
+  g_assert_cmpuint (g_list_length (msgs), ==, 8);
+  guint i = 0;
+  for (GList *l = msgs; l; l = l->next, i++) {
+    const GstStructure *s = gst_message_get_structure (l->data);
+    guint64 frame, rt;
+    gboolean inferred;
+    assert_message_fields (s);
+    gst_structure_get_uint64 (s, "frame", &frame);
+    gst_structure_get_uint64 (s, "running-time", &rt);
+    gst_structure_get_boolean (s, "inferred", &inferred);
+    g_assert_cmpuint (frame, ==, i);
+    g_assert_cmpuint (rt, ==, i * GST_SECOND / 30);
+    g_assert_cmpint (inferred, ==, i % 3 == 0);
+    if (i % 3 == 0)
+      label0 = gst_structure_get_string (s, "label");
+    else /* carried forward: the labels of the last inferred frame */
+      g_assert_cmpstr (gst_structure_get_string (s, "label"), ==, label0);
+  }
+  g_list_free_full (msgs, (GDestroyNotify) gst_message_unref);
+  gst_harness_teardown (h);
+  g_free (props);
+}
+
+/* Downstream QoS saying we are late makes the next frame carry forward instead of running. */
+static void
+test_qos_skips_inference (void)
+{
+  const char *caps = "video/x-raw,format=RGBA,width=64,height=48,framerate=30/1";
+  char *props = g_strdup_printf ("model=%s", model_a);
+  GstHarness *h = harness_with_bus (caps, props);
+  gst_buffer_unref (gst_harness_push_and_pull (h, timed_frame (caps, 0)));
+  /* late by a second at frame 1: frames before 1 s + 2 s of running time are late */
+  gst_harness_push_upstream_event (
+      h, gst_event_new_qos (GST_QOS_TYPE_UNDERFLOW, 2.0, GST_SECOND, GST_SECOND / 30));
+  GstBuffer *out = gst_harness_push_and_pull (h, timed_frame (caps, 1));
+  gboolean inferred;
+  gst_structure_get_boolean (
+      gst_custom_meta_get_structure (gst_buffer_get_custom_meta (out, "HeedClassificationMeta")),
+      "inferred", &inferred);
+  g_assert_false (inferred);
+  gst_buffer_unref (out);
+  /* with qos=false the same frame runs */
+  g_object_set (h->element, "qos", FALSE, NULL);
+  out = gst_harness_push_and_pull (h, timed_frame (caps, 2));
+  gst_structure_get_boolean (
+      gst_custom_meta_get_structure (gst_buffer_get_custom_meta (out, "HeedClassificationMeta")),
+      "inferred", &inferred);
+  g_assert_true (inferred);
+  gst_buffer_unref (out);
+  gst_harness_teardown (h);
+  g_free (props);
+}
+
+/* A caps change mid-stream: new size and format, results keep coming. */
+static void
+test_renegotiation (void)
+{
+  const char *caps1 = "video/x-raw,format=RGBA,width=320,height=240,framerate=30/1";
+  const char *caps2 = "video/x-raw,format=I420,width=63,height=47,framerate=30/1";
+  char *props = g_strdup_printf ("model=%s", model_a);
+  GstHarness *h = harness_with_bus (caps1, props);
+  gst_buffer_unref (gst_harness_push_and_pull (h, timed_frame (caps1, 0)));
+  gst_harness_set_src_caps_str (h, caps2);
+  GstBuffer *out = gst_harness_push_and_pull (h, timed_frame (caps2, 1));
+  GstVideoRegionOfInterestMeta *roi = gst_buffer_get_video_region_of_interest_meta (out);
+  g_assert_cmpuint (roi->w, ==, 63);
+  g_assert_cmpuint (roi->h, ==, 47);
+  gst_buffer_unref (out);
+  gst_harness_set_src_caps_str (h, caps1);
+  gst_buffer_unref (gst_harness_push_and_pull (h, timed_frame (caps1, 2)));
+  GList *msgs = take_messages (h);
+  g_assert_cmpuint (g_list_length (msgs), ==, 3);
+  g_list_free_full (msgs, (GDestroyNotify) gst_message_unref);
+  gst_harness_teardown (h);
+  g_free (props);
+}
+
+/* Runs a pipeline to EOS or error; returns the error message (or NULL) and counts the
+ * heedclassify messages. */
+static char *
+run_pipeline (const char *desc, guint *n_messages, GstElement **keep)
+{
+  GError *error = NULL;
+  GstElement *pipe = gst_parse_launch (desc, &error);
+  g_assert_no_error (error);
+  GstBus *bus = gst_element_get_bus (pipe);
+  char *err = NULL;
+  *n_messages = 0;
+  gst_element_set_state (pipe, GST_STATE_PLAYING);
+  for (;;) {
+    GstMessage *m = gst_bus_timed_pop_filtered (
+        bus, 120 * GST_SECOND, GST_MESSAGE_ELEMENT | GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
+    g_assert_nonnull (m);
+    if (GST_MESSAGE_TYPE (m) == GST_MESSAGE_ERROR) {
+      GError *e;
+      gst_message_parse_error (m, &e, NULL);
+      err = g_strdup (e->message);
+      g_error_free (e);
+      gst_message_unref (m);
+      break;
+    }
+    if (GST_MESSAGE_TYPE (m) == GST_MESSAGE_EOS) {
+      gst_message_unref (m);
+      break;
+    }
+    if (gst_structure_has_name (gst_message_get_structure (m), "heedclassify"))
+      (*n_messages)++;
+    gst_message_unref (m);
+  }
+  gst_element_set_state (pipe, GST_STATE_NULL);
+  gst_object_unref (bus);
+  if (keep)
+    *keep = pipe;
+  else
+    gst_object_unref (pipe);
+  return err;
+}
+
+static void
+test_errors (void)
+{
+  guint n;
+  char *err = run_pipeline ("videotestsrc num-buffers=1 ! heedclassify ! fakesink", &n, NULL);
+  g_assert_nonnull (err);
+  g_assert_nonnull (strstr (err, "no model: set the model property"));
+  g_free (err);
+
+  err = run_pipeline ("videotestsrc num-buffers=1 ! heedclassify model=/nonexistent/m.safetensors"
+                      " ! fakesink",
+                      &n, NULL);
+  g_assert_nonnull (strstr (err, "cannot read model /nonexistent/m.safetensors"));
+  g_free (err);
+
+  /* a truncated checkpoint */
+  char *data, *bad;
+  gsize len;
+  g_assert_true (g_file_get_contents (model_a, &data, &len, NULL));
+  int fd = g_file_open_tmp ("heed-bad-XXXXXX.safetensors", &bad, NULL);
+  close (fd);
+  g_assert_true (g_file_set_contents (bad, data, (gssize) (len / 3), NULL));
+  char *desc =
+      g_strdup_printf ("videotestsrc num-buffers=1 ! heedclassify model=%s ! fakesink", bad);
+  err = run_pipeline (desc, &n, NULL);
+  g_assert_nonnull (strstr (err, "file truncated?"));
+  g_assert_cmpuint (n, ==, 0);
+  g_free (err);
+  g_free (desc);
+
+  /* labels-file with the wrong number of lines */
+  char *labels;
+  fd = g_file_open_tmp ("heed-labels-XXXXXX.txt", &labels, NULL);
+  close (fd);
+  g_assert_true (g_file_set_contents (labels, "one\ntwo\n", -1, NULL));
+  desc = g_strdup_printf ("videotestsrc num-buffers=1 ! heedclassify model=%s labels-file=%s ! "
+                          "fakesink",
+                          model_a, labels);
+  err = run_pipeline (desc, &n, NULL);
+  g_assert_nonnull (strstr (err, "has 2 labels but the model has 10 classes"));
+  g_free (err);
+  g_free (desc);
+  g_unlink (bad);
+  g_unlink (labels);
+  g_free (bad);
+  g_free (labels);
+  g_free (data);
+}
+
+/* With no Vulkan driver the element errors out naming the package to install. */
+static void
+test_no_vulkan_driver (void)
+{
+  char *out = NULL, *errout = NULL;
+  int status;
+  char *pipeline = g_strdup_printf (
+      "gst-launch-1.0 videotestsrc num-buffers=1 ! heedclassify model=%s ! fakesink", model_a);
+  char **argv = NULL;
+  g_shell_parse_argv (pipeline, NULL, &argv, NULL);
+  char **env = g_get_environ ();
+  env = g_environ_setenv (env, "VK_ICD_FILENAMES", "/nonexistent/icd.json", TRUE);
+  env = g_environ_setenv (env, "VK_DRIVER_FILES", "/nonexistent/icd.json", TRUE);
+  env = g_environ_setenv (env, "HEED_VALIDATION", "0", TRUE);
+  g_assert_true (g_spawn_sync (NULL, argv, env, G_SPAWN_SEARCH_PATH, NULL, NULL, &out, &errout,
+                               &status, NULL));
+  g_assert_false (g_spawn_check_wait_status (status, NULL));
+  char *all = g_strconcat (out, errout, NULL);
+  if (!strstr (all, "mesa-vulkan-drivers"))
+    g_error ("no mention of mesa-vulkan-drivers in:\n%s", all);
+  g_free (all);
+  g_free (out);
+  g_free (errout);
+  g_strfreev (argv);
+  g_strfreev (env);
+  g_free (pipeline);
+}
+
+/* NULL -> PLAYING -> NULL many times over a real pipeline. */
+static void
+test_state_cycles (void)
+{
+  char *desc = g_strdup_printf ("videotestsrc is-live=false ! video/x-raw,width=64,height=48 ! "
+                                "heedclassify model=%s ! fakesink sync=false",
+                                model_a);
+  GstElement *pipe = gst_parse_launch (desc, NULL);
+  for (guint i = 0; i < 20; i++) {
+    g_assert_cmpint (gst_element_set_state (pipe, GST_STATE_PLAYING), !=, GST_STATE_CHANGE_FAILURE);
+    g_assert_cmpint (gst_element_get_state (pipe, NULL, NULL, 60 * GST_SECOND), ==,
+                     GST_STATE_CHANGE_SUCCESS);
+    g_assert_cmpint (gst_element_set_state (pipe, GST_STATE_NULL), ==, GST_STATE_CHANGE_SUCCESS);
+  }
+  gst_object_unref (pipe);
+  g_free (desc);
+}
+
+/* Flushing seeks: results keep coming, with running times from the new segment. */
+static void
+test_seek (void)
+{
+  char *desc = g_strdup_printf ("videotestsrc name=src ! video/x-raw,width=64,height=48,"
+                                "framerate=30/1 ! heedclassify model=%s ! fakesink sync=false",
+                                model_a);
+  GstElement *pipe = gst_parse_launch (desc, NULL);
+  GstBus *bus = gst_element_get_bus (pipe);
+  gst_element_set_state (pipe, GST_STATE_PAUSED);
+  g_assert_cmpint (gst_element_get_state (pipe, NULL, NULL, 60 * GST_SECOND), ==,
+                   GST_STATE_CHANGE_SUCCESS);
+  g_assert_true (gst_element_seek (
+      pipe, 1.0, GST_FORMAT_TIME, GST_SEEK_FLAG_FLUSH | GST_SEEK_FLAG_ACCURATE, GST_SEEK_TYPE_SET,
+      10 * GST_SECOND, GST_SEEK_TYPE_SET, 10 * GST_SECOND + GST_SECOND / 3));
+  gst_element_set_state (pipe, GST_STATE_PLAYING);
+  guint after = 0;
+  for (;;) {
+    GstMessage *m = gst_bus_timed_pop_filtered (
+        bus, 60 * GST_SECOND, GST_MESSAGE_ELEMENT | GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
+    g_assert_nonnull (m);
+    g_assert_cmpint (GST_MESSAGE_TYPE (m), !=, GST_MESSAGE_ERROR);
+    if (GST_MESSAGE_TYPE (m) == GST_MESSAGE_EOS) {
+      gst_message_unref (m);
+      break;
+    }
+    const GstStructure *s = gst_message_get_structure (m);
+    guint64 ts, st;
+    if (gst_structure_has_name (s, "heedclassify")) {
+      gst_structure_get_uint64 (s, "timestamp", &ts);
+      gst_structure_get_uint64 (s, "stream-time", &st);
+      if (ts >= 10 * GST_SECOND) {
+        after++;
+        g_assert_cmpuint (st, ==, ts);
+      }
+    }
+    gst_message_unref (m);
+  }
+  g_assert_cmpuint (after, >=, 9);
+  gst_element_set_state (pipe, GST_STATE_NULL);
+  gst_object_unref (bus);
+  gst_object_unref (pipe);
+  g_free (desc);
+}
+
+/* model= changed while playing: the next frames use the new model's labels; a broken model
+ * set while playing warns and keeps the old one. */
+static void
+test_model_change_while_playing (void)
+{
+  const char *caps = "video/x-raw,format=RGBA,width=64,height=48,framerate=30/1";
+  char *props = g_strdup_printf ("model=%s", model_a);
+  GstHarness *h = harness_with_bus (caps, props);
+  gst_buffer_unref (gst_harness_push_and_pull (h, timed_frame (caps, 0)));
+  g_object_set (h->element, "model", model_b, NULL);
+  gst_buffer_unref (gst_harness_push_and_pull (h, timed_frame (caps, 1)));
+  g_object_set (h->element, "model", "/nonexistent.safetensors", NULL);
+  gst_buffer_unref (gst_harness_push_and_pull (h, timed_frame (caps, 2)));
+
+  GList *msgs = take_messages (h);
+  g_assert_cmpuint (warnings_seen, ==, 1);
+  g_assert_cmpuint (g_list_length (msgs), ==, 3);
+  const char *l0 = gst_structure_get_string (gst_message_get_structure (msgs->data), "label");
+  const char *l1 = gst_structure_get_string (gst_message_get_structure (msgs->next->data), "label");
+  const char *l2 =
+      gst_structure_get_string (gst_message_get_structure (msgs->next->next->data), "label");
+  g_assert_true (g_str_has_suffix (l0, "of p8_hd48_f32"));
+  g_assert_true (g_str_has_suffix (l1, "of hf_vit_f32"));
+  g_assert_true (g_str_has_suffix (l2, "of hf_vit_f32"));
+  g_list_free_full (msgs, (GDestroyNotify) gst_message_unref);
+  gst_harness_teardown (h);
+  g_free (props);
+}
+
+/* A live source: the latency query includes our processing time. */
+static void
+test_latency (void)
+{
+  char *desc = g_strdup_printf ("videotestsrc is-live=true ! video/x-raw,width=64,height=48,"
+                                "framerate=30/1 ! heedclassify name=c model=%s ! fakesink",
+                                model_a);
+  GstElement *pipe = gst_parse_launch (desc, NULL);
+  gst_element_set_state (pipe, GST_STATE_PLAYING);
+  g_assert_cmpint (gst_element_get_state (pipe, NULL, NULL, 60 * GST_SECOND), ==,
+                   GST_STATE_CHANGE_SUCCESS);
+  GstElement *c = gst_bin_get_by_name (GST_BIN (pipe), "c");
+  GstPad *src = gst_element_get_static_pad (c, "src");
+  GstQuery *q = gst_query_new_latency ();
+  g_assert_true (gst_pad_query (src, q));
+  gboolean live;
+  GstClockTime min, max;
+  gst_query_parse_latency (q, &live, &min, &max);
+  g_test_message ("latency: live %d, min %" GST_TIME_FORMAT, live, GST_TIME_ARGS (min));
+  g_assert_true (live);
+  g_assert_cmpuint (min, >, 0); /* videotestsrc alone reports 0 */
+  gst_query_unref (q);
+  gst_object_unref (src);
+  gst_object_unref (c);
+  gst_element_set_state (pipe, GST_STATE_NULL);
+  gst_object_unref (pipe);
+  g_free (desc);
+}
+
+/* A head-less model: no labels, but the attention and the embedding. */
+static void
+test_headless (void)
+{
+  const char *caps = "video/x-raw,format=RGBA,width=64,height=48,framerate=30/1";
+  char *props = g_strdup_printf ("model=%s", model_headless);
+  GstHarness *h = harness_with_bus (caps, props);
+  GstBuffer *out = gst_harness_push_and_pull (h, timed_frame (caps, 0));
+  GstStructure *ms =
+      gst_custom_meta_get_structure (gst_buffer_get_custom_meta (out, "HeedClassificationMeta"));
+  g_assert_cmpuint (gst_value_array_get_size (gst_structure_get_value (ms, "labels")), ==, 0);
+  g_assert_true (gst_structure_has_field (ms, "attention"));
+  g_assert_true (gst_structure_has_field (ms, "embedding"));
+  GList *msgs = take_messages (h);
+  const GstStructure *m = gst_message_get_structure (msgs->data);
+  g_assert_cmpstr (gst_structure_get_string (m, "label"), ==, "");
+  gint id;
+  gst_structure_get_int (m, "label-id", &id);
+  g_assert_cmpint (id, ==, -1);
+  g_list_free_full (msgs, (GDestroyNotify) gst_message_unref);
+  gst_buffer_unref (out);
+  gst_harness_teardown (h);
+  g_free (props);
+}
+
+/* The plugin carries its own copy of the engine, which logs validation-layer messages to the
+ * element's debug category: count them there. */
+static gint validation_messages;
+
+static void
+watch_log (GstDebugCategory *category, GstDebugLevel level, const gchar *file,
+           const gchar *function, gint line, GObject *object, GstDebugMessage *message,
+           gpointer user_data)
+{
+  const gchar *text = gst_debug_message_get (message);
+  if (level <= GST_LEVEL_WARNING && text && strstr (text, "Vulkan validation")) {
+    g_printerr ("%s\n", text);
+    g_atomic_int_inc (&validation_messages);
+  }
+}
+
+int
+main (int argc, char **argv)
+{
+  gst_init (&argc, &argv);
+  gst_debug_set_threshold_for_name ("heedclassify", GST_LEVEL_WARNING);
+  gst_debug_add_log_function (watch_log, NULL, NULL);
+  g_test_init (&argc, &argv, NULL);
+  fixtures = g_getenv ("HEED_FIXTURES");
+  g_assert_nonnull (fixtures);
+  model_a = fixture_model ("p8_hd48_f32");
+  model_b = fixture_model ("hf_vit_f32");
+  model_headless = fixture_model ("headless_f32");
+  g_test_add_func ("/classify/formats", test_formats);
+  g_test_add_func ("/classify/formats-agree", test_formats_agree);
+  g_test_add_func ("/classify/inference-interval", test_inference_interval);
+  g_test_add_func ("/classify/qos", test_qos_skips_inference);
+  g_test_add_func ("/classify/renegotiation", test_renegotiation);
+  g_test_add_func ("/classify/errors", test_errors);
+  g_test_add_func ("/classify/no-vulkan-driver", test_no_vulkan_driver);
+  g_test_add_func ("/classify/state-cycles", test_state_cycles);
+  g_test_add_func ("/classify/seek", test_seek);
+  g_test_add_func ("/classify/model-change", test_model_change_while_playing);
+  g_test_add_func ("/classify/latency", test_latency);
+  g_test_add_func ("/classify/headless", test_headless);
+  int status = g_test_run ();
+  g_free (model_a);
+  g_free (model_b);
+  g_free (model_headless);
+  /* the element's device had the validation layer on: any message fails */
+  g_assert_cmpint (g_atomic_int_get (&validation_messages), ==, 0);
+  return status;
+}
