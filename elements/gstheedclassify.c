@@ -665,29 +665,6 @@ gst_heed_classify_query (GstBaseTransform *trans, GstPadDirection direction, Gst
 
 /* ---- results ------------------------------------------------------------------------------ */
 
-/* Attention rollout's CLS row: e0^T A'_L ... A'_1 with A' = (A + I) / 2 (rows stay
- * normalised), propagated as a row vector so it costs depth x tokens^2. */
-static void
-rollout_cls_row (const HeedVitOutput *o, const HeedModelConfig *c, float *out)
-{
-  guint T = c->tokens;
-  double *r = g_new0 (double, T), *next = g_new (double, T);
-  r[0] = 1.0;
-  for (gint l = (gint) c->depth - 1; l >= 0; l--) {
-    const float *A = o->layer_attention + (gsize) l * T * T;
-    for (guint j = 0; j < T; j++)
-      next[j] = 0.5 * r[j];
-    for (guint i = 0; i < T; i++)
-      for (guint j = 0; j < T; j++)
-        next[j] += 0.5 * r[i] * A[(gsize) i * T + j];
-    memcpy (r, next, T * sizeof (double));
-  }
-  for (guint j = 0; j < c->num_patches; j++)
-    out[j] = (float) r[j + 1];
-  g_free (r);
-  g_free (next);
-}
-
 static GValue *
 array_append (GValue *array, GValue *item)
 {
@@ -702,72 +679,39 @@ build_result (GstHeedClassify *self, guint top_k, gdouble threshold, GstHeedAtte
   const HeedVitOutput *o = heed_vit_get_output (self->vit);
   const HeedModelConfig *c = heed_vit_get_config (self->vit);
   GstStructure *s = gst_structure_new_empty (HEED_CLASSIFICATION_STRUCTURE_NAME);
-  GValue labels = G_VALUE_INIT, ids = G_VALUE_INIT, confs = G_VALUE_INIT;
+  GValue labels = G_VALUE_INIT, ids_v = G_VALUE_INIT, confs = G_VALUE_INIT;
 
   g_value_init (&labels, GST_TYPE_ARRAY);
-  g_value_init (&ids, GST_TYPE_ARRAY);
+  g_value_init (&ids_v, GST_TYPE_ARRAY);
   g_value_init (&confs, GST_TYPE_ARRAY);
-  if (o->logits) {
-    guint n = c->num_classes, k = MIN (top_k, n);
-    double mx = o->logits[0], sum = 0;
-    double *prob = g_new (double, n);
-    guint *order = g_new (guint, k);
-    for (guint i = 1; i < n; i++)
-      mx = MAX (mx, o->logits[i]);
-    for (guint i = 0; i < n; i++)
-      sum += prob[i] = exp (o->logits[i] - mx);
-    for (guint i = 0; i < n; i++)
-      prob[i] /= sum;
-    /* partial selection of the k best; ties keep the lower class id first */
-    for (guint r = 0; r < k; r++) {
-      guint best = G_MAXUINT;
-      for (guint i = 0; i < n; i++) {
-        gboolean taken = FALSE;
-        for (guint q = 0; q < r; q++)
-          taken |= order[q] == i;
-        if (!taken && (best == G_MAXUINT || prob[i] > prob[best]))
-          best = i;
-      }
-      order[r] = best;
-    }
-    for (guint r = 0; r < k && prob[order[r]] >= threshold; r++) {
-      GValue v = G_VALUE_INIT;
-      g_value_init (&v, G_TYPE_STRING);
-      g_value_set_string (&v, self->labels[order[r]]);
-      array_append (&labels, &v);
-      g_value_init (&v, G_TYPE_INT);
-      g_value_set_int (&v, (gint) order[r]);
-      array_append (&ids, &v);
-      g_value_init (&v, G_TYPE_DOUBLE);
-      g_value_set_double (&v, prob[order[r]]);
-      array_append (&confs, &v);
-    }
-    g_free (prob);
-    g_free (order);
+  guint *ids = g_new (guint, top_k);
+  double *probs = g_new (double, top_k);
+  guint n = heed_vit_top_k (self->vit, top_k, threshold, ids, probs);
+  for (guint r = 0; r < n; r++) {
+    GValue v = G_VALUE_INIT;
+    g_value_init (&v, G_TYPE_STRING);
+    g_value_set_string (&v, self->labels[ids[r]]);
+    array_append (&labels, &v);
+    g_value_init (&v, G_TYPE_INT);
+    g_value_set_int (&v, (gint) ids[r]);
+    array_append (&ids_v, &v);
+    g_value_init (&v, G_TYPE_DOUBLE);
+    g_value_set_double (&v, probs[r]);
+    array_append (&confs, &v);
   }
+  g_free (ids);
+  g_free (probs);
   gst_structure_take_value (s, "labels", &labels);
-  gst_structure_take_value (s, "label-ids", &ids);
+  gst_structure_take_value (s, "label-ids", &ids_v);
   gst_structure_take_value (s, "confidences", &confs);
 
   if (attention != GST_HEED_ATTENTION_NONE) {
-    guint np = c->num_patches, best = 0;
-    float *map = g_new (float, np);
-    double sum = 0;
-    if (attention == GST_HEED_ATTENTION_ROLLOUT && o->layer_attention)
-      rollout_cls_row (o, c, map);
-    else
-      memcpy (map, o->cls_attention, np * sizeof (float));
-    for (guint i = 0; i < np; i++)
-      sum += map[i];
-    for (guint i = 0; i < np; i++) {
-      map[i] = sum > 0 ? (float) (map[i] / sum) : 1.0f / np;
-      if (map[i] > map[best])
-        best = i;
-    }
-    float px, py;
-    heed_frame_point_from_model (&self->layout, c->img_size,
-                                 ((best % c->grid) + 0.5f) * c->patch_size,
-                                 ((best / c->grid) + 0.5f) * c->patch_size, &px, &py);
+    guint np = c->num_patches;
+    float *map = g_new (float, np), px, py;
+    guint best = heed_vit_attention_map (
+        self->vit,
+        attention == GST_HEED_ATTENTION_ROLLOUT ? HEED_ATTENTION_ROLLOUT : HEED_ATTENTION_CLS, map);
+    heed_vit_patch_in_frame (self->vit, best, &px, &py);
     GBytes *bytes = g_bytes_new_take (map, np * sizeof (float));
     gst_structure_set (s, "attention", G_TYPE_BYTES, bytes, "attention-width", G_TYPE_UINT, c->grid,
                        "attention-height", G_TYPE_UINT, c->grid, "attention-peak-x", G_TYPE_DOUBLE,

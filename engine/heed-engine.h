@@ -244,6 +244,26 @@ const HeedVitOutput *heed_vit_get_output (const HeedVit *vit);
 const HeedOpTiming *heed_vit_get_timings (const HeedVit *vit, guint *n);
 void heed_vit_destroy (HeedVit **vit);
 
+/* ---- results (results.c) ------------------------------------------------------------------ */
+
+/* The k most probable classes of the last run (softmax of the logits) whose probability is at
+ * least threshold, best first (ties: lower id first). Returns how many were written to ids and
+ * probs (0 for a head-less model). */
+guint heed_vit_top_k (const HeedVit *vit, guint k, double threshold, guint *ids, double *probs);
+
+typedef enum {
+  HEED_ATTENTION_CLS,     /* the last layer's CLS row over the patches, heads averaged */
+  HEED_ATTENTION_ROLLOUT, /* attention rollout: needs the runner's layer_attention option */
+} HeedAttentionMode;
+
+/* The attention map of the last run over the patch grid (grid x grid, row-major), normalised
+ * to sum to 1. Rollout falls back to CLS when the runner keeps no per-layer maps. Returns the
+ * index of the largest entry. */
+guint heed_vit_attention_map (const HeedVit *vit, HeedAttentionMode mode, float *map);
+
+/* The centre of patch `index` as 0..1 fractions of the frame of the last set layout. */
+void heed_vit_patch_in_frame (const HeedVit *vit, guint index, float *x, float *y);
+
 G_END_DECLS
 
 #endif

@@ -223,6 +223,9 @@ void heed_frame_geometry (const HeedFrameLayout *layout, guint size, float src[4
 void heed_frame_params (const HeedFrameLayout *layout, const float mean[3], const float std[3],
                         float params[18]);
 
+/* The layout the runner was last set up for, or NULL. */
+const HeedFrameLayout *heed_vit_get_layout (const HeedVit *vit);
+
 /* ---- plain C references (ref.c): the same maths as the shaders, on host arrays ---- */
 
 float heed_ref_gelu (float x);

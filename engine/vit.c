@@ -323,6 +323,12 @@ heed_vit_get_input (const HeedVit *v)
   return v->input->mapped;
 }
 
+const HeedFrameLayout *
+heed_vit_get_layout (const HeedVit *v)
+{
+  return v->rec_frame ? &v->layout : NULL;
+}
+
 const HeedModelConfig *
 heed_vit_get_config (const HeedVit *v)
 {

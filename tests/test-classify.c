@@ -7,6 +7,8 @@
 #include <gst/video/video.h>
 
 #include <glib/gstdio.h>
+#include <json-glib/json-glib.h>
+#include <math.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -657,6 +659,112 @@ watch_log (GstDebugCategory *category, GstDebugLevel level, const gchar *file,
   }
 }
 
+/* The same frame gives the same top-k through heedclassify, `heed classify` and
+ * `heed run-tensor` on the tensor `heed classify` fed the model. */
+static void
+test_same_result_everywhere (void)
+{
+  const char *tool = g_getenv ("HEED_TOOL");
+  char *dir = g_dir_make_tmp ("heed-same-XXXXXX", NULL);
+  char *png = g_build_filename (dir, "ball.png", NULL);
+  char *tensor = g_build_filename (dir, "input.f32", NULL);
+  char *logits = g_build_filename (dir, "logits.f32", NULL);
+  char *desc = g_strdup_printf ("videotestsrc num-buffers=1 pattern=ball ! video/x-raw,width=300,"
+                                "height=200 ! pngenc ! filesink location=%s",
+                                png);
+  guint n;
+  g_assert_null (run_pipeline (desc, &n, NULL));
+  g_free (desc);
+
+  /* 1. the element */
+  desc = g_strdup_printf ("filesrc location=%s ! pngdec ! videoconvert ! heedclassify model=%s "
+                          "! fakesink",
+                          png, model_b);
+  GError *error = NULL;
+  GstElement *pipe = gst_parse_launch (desc, &error);
+  g_assert_no_error (error);
+  GstBus *bus = gst_element_get_bus (pipe);
+  gst_element_set_state (pipe, GST_STATE_PLAYING);
+  GstMessage *m = gst_bus_timed_pop_filtered (bus, 60 * GST_SECOND, GST_MESSAGE_ELEMENT);
+  g_assert_nonnull (m);
+  GstStructure *el = gst_structure_copy (gst_message_get_structure (m));
+  gst_message_unref (m);
+  gst_element_set_state (pipe, GST_STATE_NULL);
+  gst_object_unref (bus);
+  gst_object_unref (pipe);
+  g_free (desc);
+
+  /* 2. heed classify */
+  char *out = NULL, *err = NULL;
+  int status;
+  const char *argv1[] = {
+    tool, "classify", "--model", model_b, "--dump-tensor", tensor, png, NULL
+  };
+  g_assert_true (g_spawn_sync (NULL, (char **) argv1, NULL, G_SPAWN_DEFAULT, NULL, NULL, &out, &err,
+                               &status, NULL));
+  if (!g_spawn_check_wait_status (status, NULL))
+    g_error ("heed classify failed: %s", err);
+  JsonParser *jp = json_parser_new ();
+  g_assert_true (json_parser_load_from_data (jp, out, -1, NULL));
+  JsonObject *cli = json_node_get_object (json_parser_get_root (jp));
+  g_assert_cmpstr (json_object_get_string_member (cli, "file"), ==, png);
+  JsonArray *cl = json_object_get_array_member (cli, "labels");
+  JsonArray *peak = json_object_get_array_member (cli, "attention_peak");
+
+  /* 3. heed run-tensor on the tensor heed classify used */
+  const char *argv2[] = { tool,   "run-tensor", "--model", model_b, "--input",
+                          tensor, "--logits",   logits,    NULL };
+  g_free (out), g_free (err);
+  g_assert_true (g_spawn_sync (NULL, (char **) argv2, NULL, G_SPAWN_DEFAULT, NULL, NULL, &out, &err,
+                               &status, NULL));
+  g_assert_true (g_spawn_check_wait_status (status, NULL));
+  char *raw;
+  gsize len;
+  g_assert_true (g_file_get_contents (logits, &raw, &len, NULL));
+  const float *lg = (const float *) raw;
+  guint nc = len / 4;
+  double z = 0, mx = lg[0];
+  for (guint i = 1; i < nc; i++)
+    mx = MAX (mx, lg[i]);
+  for (guint i = 0; i < nc; i++)
+    z += exp (lg[i] - mx);
+
+  const GValue *ids = gst_structure_get_value (el, "label-ids");
+  const GValue *confs = gst_structure_get_value (el, "confidences");
+  g_assert_cmpuint (gst_value_array_get_size (ids), ==, json_array_get_length (cl));
+  for (guint r = 0; r < json_array_get_length (cl); r++) {
+    JsonObject *o = json_array_get_object_element (cl, r);
+    gint eid = g_value_get_int (gst_value_array_get_value (ids, r));
+    gint cid = (gint) json_object_get_int_member (o, "label_id");
+    double ec = g_value_get_double (gst_value_array_get_value (confs, r));
+    double cc = json_object_get_double_member (o, "confidence");
+    g_test_message ("rank %u: element %d (%.6f), heed classify %d (%.6f), run-tensor %.6f", r, eid,
+                    ec, cid, cc, exp (lg[cid] - mx) / z);
+    g_assert_cmpint (eid, ==, cid);
+    g_assert_cmpfloat_with_epsilon (ec, cc, 1e-6);
+    g_assert_cmpfloat_with_epsilon (cc, exp (lg[cid] - mx) / z, 1e-5);
+    for (guint i = 0; i < nc; i++) /* run-tensor's ranking agrees */
+      if (exp (lg[i] - mx) / z > cc + 1e-6) {
+        gboolean listed = FALSE;
+        for (guint q = 0; q < r; q++)
+          listed |= json_object_get_int_member (json_array_get_object_element (cl, q),
+                                                "label_id") == (gint64) i;
+        g_assert_true (listed);
+      }
+  }
+  gdouble px, py;
+  gst_structure_get_double (el, "attention-peak-x", &px);
+  gst_structure_get_double (el, "attention-peak-y", &py);
+  g_assert_cmpfloat_with_epsilon (px, json_array_get_double_element (peak, 0), 1e-6);
+  g_assert_cmpfloat_with_epsilon (py, json_array_get_double_element (peak, 1), 1e-6);
+
+  gst_structure_free (el);
+  g_object_unref (jp);
+  g_free (raw), g_free (out), g_free (err);
+  g_unlink (png), g_unlink (tensor), g_unlink (logits), g_rmdir (dir);
+  g_free (png), g_free (tensor), g_free (logits), g_free (dir);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -681,6 +789,7 @@ main (int argc, char **argv)
   g_test_add_func ("/classify/model-change", test_model_change_while_playing);
   g_test_add_func ("/classify/latency", test_latency);
   g_test_add_func ("/classify/headless", test_headless);
+  g_test_add_func ("/classify/same-result-everywhere", test_same_result_everywhere);
   int status = g_test_run ();
   g_free (model_a);
   g_free (model_b);

@@ -404,6 +404,52 @@ test_vit_against_reference (void)
     }
     assert_close (o->cls_attention, mean, c->num_patches, 1e-4);
   }
+  /* top-k: the softmax's best classes, best first, and the threshold cuts the list */
+  guint ids[5];
+  double probs[5];
+  guint nk = heed_vit_top_k (vit, 5, 0.0, ids, probs);
+  g_assert_cmpuint (nk, ==, 5);
+  double z = 0;
+  for (guint i = 0; i < c->num_classes; i++)
+    z += exp (logits[i]);
+  for (guint r = 0; r < 5; r++) {
+    g_assert_cmpfloat_with_epsilon (probs[r], exp (logits[ids[r]]) / z, 1e-4);
+    for (guint i = 0; i < c->num_classes; i++) /* nothing outside the list beats it */
+      if (r == 4 && i != ids[0] && i != ids[1] && i != ids[2] && i != ids[3] && i != ids[4])
+        g_assert_cmpfloat (logits[i], <=, logits[ids[4]] + 1e-4);
+  }
+  g_assert_cmpuint (heed_vit_top_k (vit, 5, probs[1] - 1e-9, ids, probs), ==, 2);
+
+  /* rollout: the CLS row of (A_L + I)/2 ... (A_1 + I)/2 by full matrix products */
+  guint T = c->tokens;
+  float want_roll[25], got_roll[25];
+  {
+    double *acc = g_new0 (double, T *T), *next = g_new (double, T *T);
+    for (guint i = 0; i < T; i++)
+      acc[i * T + i] = 1;
+    for (guint l = 0; l < c->depth; l++) {
+      for (guint i = 0; i < T; i++)
+        for (guint j = 0; j < T; j++) {
+          double v = 0;
+          for (guint q = 0; q < T; q++)
+            v += 0.5 * (layers[(gsize) l * T * T + i * T + q] + (i == q)) * acc[q * T + j];
+          next[i * T + j] = v;
+        }
+      memcpy (acc, next, T * T * sizeof (double));
+    }
+    double sum = 0;
+    for (guint j = 1; j < T; j++)
+      sum += acc[j];
+    for (guint j = 1; j < T; j++)
+      want_roll[j - 1] = (float) (acc[j] / sum);
+    g_free (acc);
+    g_free (next);
+  }
+  guint peak = heed_vit_attention_map (vit, HEED_ATTENTION_ROLLOUT, got_roll);
+  assert_close (got_roll, want_roll, c->num_patches, 1e-4);
+  for (guint j = 0; j < c->num_patches; j++)
+    g_assert_cmpfloat (got_roll[j], <=, got_roll[peak]);
+
   guint n = 0;
   const HeedOpTiming *t = heed_vit_get_timings (vit, &n);
   g_assert_cmpuint (n, >, c->depth * 8);

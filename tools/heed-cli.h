@@ -9,5 +9,6 @@
 int heed_cli_fail (const char *what, GError *error);
 
 int heed_cmd_bench (int argc, char **argv);
+int heed_cmd_classify (int argc, char **argv);
 
 #endif

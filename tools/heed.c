@@ -177,6 +177,8 @@ usage (FILE *f)
               "  devices      list Vulkan devices and the one heed uses (HEED_DEVICE overrides)\n"
               "  run-tensor   run a model on a float32 tensor: --model M --input IN.f32\n"
               "               [--logits OUT.f32] [--cls-attention OUT.f32] [--embedding OUT.f32]\n"
+              "  classify     classify images (decoded by GStreamer): one JSON line each\n"
+              "               [--model M] [--labels F] [--top-k K] IMAGE...\n"
               "  bench        time a forward pass and each op, beside PyTorch on the CPU\n"
               "Run `heed COMMAND --help` for a command's options.\n");
 }
@@ -195,6 +197,8 @@ main (int argc, char **argv)
     return finish (cmd_devices (argc - 1, argv + 1));
   if (strcmp (cmd, "run-tensor") == 0)
     return finish (cmd_run_tensor (argc - 1, argv + 1));
+  if (strcmp (cmd, "classify") == 0)
+    return finish (heed_cmd_classify (argc - 1, argv + 1));
   if (strcmp (cmd, "bench") == 0)
     return finish (heed_cmd_bench (argc - 1, argv + 1));
   fprintf (stderr, "heed: unknown command '%s'\n", cmd);

@@ -1,0 +1,97 @@
+/* What the runner's raw outputs mean: top-k classes, the attention map (last-layer CLS row or
+ * rollout), and where a patch lies in the frame. Shared by the elements and the heed tool. */
+#include "heed-private.h"
+
+#include <math.h>
+#include <string.h>
+
+guint
+heed_vit_top_k (const HeedVit *vit, guint k, double threshold, guint *ids, double *probs)
+{
+  const HeedVitOutput *o = heed_vit_get_output (vit);
+  const HeedModelConfig *c = heed_vit_get_config (vit);
+  guint n = c->num_classes, got = 0;
+  if (!o->logits || n == 0)
+    return 0;
+  k = MIN (k, n);
+  double mx = o->logits[0], sum = 0;
+  double *prob = g_new (double, n);
+  gboolean *taken = g_new0 (gboolean, n);
+  for (guint i = 1; i < n; i++)
+    mx = MAX (mx, o->logits[i]);
+  for (guint i = 0; i < n; i++)
+    sum += prob[i] = exp ((double) o->logits[i] - mx);
+  for (guint r = 0; r < k; r++) {
+    guint best = G_MAXUINT;
+    for (guint i = 0; i < n; i++)
+      if (!taken[i] && (best == G_MAXUINT || prob[i] > prob[best]))
+        best = i;
+    if (prob[best] / sum < threshold)
+      break;
+    taken[best] = TRUE;
+    ids[got] = best;
+    probs[got++] = prob[best] / sum;
+  }
+  g_free (prob);
+  g_free (taken);
+  return got;
+}
+
+/* Attention rollout's CLS row: e0^T A'_L ... A'_1 with A' = (A + I) / 2, so every row stays a
+ * distribution; propagated as a row vector, it costs depth x tokens^2. */
+static void
+rollout_cls_row (const HeedVitOutput *o, const HeedModelConfig *c, float *out)
+{
+  guint T = c->tokens;
+  double *r = g_new0 (double, T), *next = g_new (double, T);
+  r[0] = 1.0;
+  for (gint l = (gint) c->depth - 1; l >= 0; l--) {
+    const float *A = o->layer_attention + (gsize) l * T * T;
+    for (guint j = 0; j < T; j++)
+      next[j] = 0.5 * r[j];
+    for (guint i = 0; i < T; i++)
+      for (guint j = 0; j < T; j++)
+        next[j] += 0.5 * r[i] * A[(gsize) i * T + j];
+    memcpy (r, next, T * sizeof (double));
+  }
+  for (guint j = 0; j < c->num_patches; j++)
+    out[j] = (float) r[j + 1];
+  g_free (r);
+  g_free (next);
+}
+
+guint
+heed_vit_attention_map (const HeedVit *vit, HeedAttentionMode mode, float *map)
+{
+  const HeedVitOutput *o = heed_vit_get_output (vit);
+  const HeedModelConfig *c = heed_vit_get_config (vit);
+  guint np = c->num_patches, best = 0;
+  double sum = 0;
+  if (mode == HEED_ATTENTION_ROLLOUT && o->layer_attention)
+    rollout_cls_row (o, c, map);
+  else
+    memcpy (map, o->cls_attention, np * sizeof (float));
+  for (guint i = 0; i < np; i++)
+    sum += map[i];
+  for (guint i = 0; i < np; i++) {
+    map[i] = sum > 0 ? (float) (map[i] / sum) : 1.0f / np;
+    if (map[i] > map[best])
+      best = i;
+  }
+  return best;
+}
+
+void
+heed_vit_patch_in_frame (const HeedVit *vit, guint index, float *x, float *y)
+{
+  const HeedModelConfig *c = heed_vit_get_config (vit);
+  const HeedFrameLayout *l = heed_vit_get_layout (vit);
+  float u = ((index % c->grid) + 0.5f) * c->patch_size;
+  float v = ((index / c->grid) + 0.5f) * c->patch_size;
+  if (!l) { /* a tensor input: the model's own coordinates */
+    *x = u / c->img_size;
+    *y = v / c->img_size;
+    return;
+  }
+  heed_frame_point_from_model (l, c->img_size, u, v, x, y);
+}

@@ -1,0 +1,237 @@
+/* heed classify [--model M] [--labels F] [--top-k K] IMAGE...
+ * One JSON object per image and line:
+ *   {"file": ..., "labels": [{"label": ..., "label_id": ..., "confidence": ...}],
+ *    "attention_peak": [x, y]}
+ * Images are decoded by GStreamer (uridecodebin), so PNG, JPEG and anything else it reads work;
+ * a video gives its first frame. */
+#include "heed-cli.h"
+#include "heed-engine.h"
+#include "heedlabels.h"
+
+#include <gst/app/gstappsink.h>
+#include <gst/gst.h>
+#include <gst/video/video.h>
+#include <json-glib/json-glib.h>
+#include <stdio.h>
+
+/* Decodes the first frame of path as RGBA. */
+static GstSample *
+decode_first_frame (const char *path, GError **error)
+{
+  char *uri = gst_filename_to_uri (path, error);
+  if (!uri)
+    return NULL;
+  char *desc = g_strdup_printf ("uridecodebin uri=\"%s\" ! videoconvert ! "
+                                "video/x-raw,format=RGBA ! appsink name=sink sync=false",
+                                uri);
+  GstElement *pipe = gst_parse_launch (desc, error);
+  GstSample *sample = NULL;
+  g_free (desc);
+  g_free (uri);
+  if (!pipe)
+    return NULL;
+  GstElement *sink = gst_bin_get_by_name (GST_BIN (pipe), "sink");
+  gst_element_set_state (pipe, GST_STATE_PAUSED);
+  sample = gst_app_sink_try_pull_preroll (GST_APP_SINK (sink), 60 * GST_SECOND);
+  if (!sample) {
+    GstBus *bus = gst_element_get_bus (pipe);
+    GstMessage *m = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR);
+    if (m) {
+      GError *e = NULL;
+      gst_message_parse_error (m, &e, NULL);
+      g_set_error (error, HEED_ERROR, HEED_ERROR_IO, "%s: cannot decode: %s", path, e->message);
+      g_error_free (e);
+      gst_message_unref (m);
+    } else {
+      g_set_error (error, HEED_ERROR, HEED_ERROR_IO, "%s: no video frame in it", path);
+    }
+    gst_object_unref (bus);
+  }
+  gst_element_set_state (pipe, GST_STATE_NULL);
+  gst_object_unref (sink);
+  gst_object_unref (pipe);
+  return sample;
+}
+
+/* Runs the model on the sample's frame. */
+static gboolean
+run_sample (HeedVit *vit, GstSample *sample, HeedResize resize, GError **error)
+{
+  GstVideoInfo info;
+  GstVideoFrame frame;
+  HeedFrameLayout layout;
+  gboolean ok = FALSE;
+  if (!gst_video_info_from_caps (&info, gst_sample_get_caps (sample)) ||
+      !gst_video_frame_map (&frame, &info, gst_sample_get_buffer (sample), GST_MAP_READ)) {
+    g_set_error (error, HEED_ERROR, HEED_ERROR_IO, "cannot read the decoded frame");
+    return FALSE;
+  }
+  guint stride[3] = { GST_VIDEO_FRAME_PLANE_STRIDE (&frame, 0), 0, 0 };
+  const guint8 *planes[3] = { GST_VIDEO_FRAME_PLANE_DATA (&frame, 0), NULL, NULL };
+  if (heed_frame_layout_init (&layout, HEED_PIXEL_RGBA, GST_VIDEO_INFO_WIDTH (&info),
+                              GST_VIDEO_INFO_HEIGHT (&info), stride, error)) {
+    layout.resize = resize;
+    ok = heed_vit_set_frame_layout (vit, &layout, error) &&
+         heed_vit_run_frame (vit, planes, stride, error);
+  }
+  gst_video_frame_unmap (&frame);
+  return ok;
+}
+
+static void
+print_result (const char *file, HeedVit *vit, char **labels, guint top_k,
+              HeedAttentionMode attention)
+{
+  const HeedModelConfig *c = heed_vit_get_config (vit);
+  guint *ids = g_new (guint, top_k);
+  double *probs = g_new (double, top_k);
+  float *map = g_new (float, c->num_patches), x, y;
+  guint n = heed_vit_top_k (vit, top_k, 0.0, ids, probs);
+  heed_vit_patch_in_frame (vit, heed_vit_attention_map (vit, attention, map), &x, &y);
+
+  JsonBuilder *b = json_builder_new ();
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "file");
+  json_builder_add_string_value (b, file);
+  json_builder_set_member_name (b, "labels");
+  json_builder_begin_array (b);
+  for (guint i = 0; i < n; i++) {
+    json_builder_begin_object (b);
+    json_builder_set_member_name (b, "label");
+    json_builder_add_string_value (b, labels[ids[i]]);
+    json_builder_set_member_name (b, "label_id");
+    json_builder_add_int_value (b, ids[i]);
+    json_builder_set_member_name (b, "confidence");
+    json_builder_add_double_value (b, probs[i]);
+    json_builder_end_object (b);
+  }
+  json_builder_end_array (b);
+  json_builder_set_member_name (b, "attention_peak");
+  json_builder_begin_array (b);
+  json_builder_add_double_value (b, x);
+  json_builder_add_double_value (b, y);
+  json_builder_end_array (b);
+  json_builder_end_object (b);
+  JsonNode *root = json_builder_get_root (b);
+  char *line = json_to_string (root, FALSE);
+  printf ("%s\n", line);
+  fflush (stdout);
+  g_free (line);
+  json_node_unref (root);
+  g_object_unref (b);
+  g_free (ids);
+  g_free (probs);
+  g_free (map);
+}
+
+int
+heed_cmd_classify (int argc, char **argv)
+{
+  char *model_path = NULL, *labels_file = NULL, *resize_name = NULL, *attention_name = NULL;
+  char *dump_tensor = NULL;
+  int top_k = 5, device_index = -1, status = 0;
+  char **files = NULL;
+  GOptionEntry entries[] = {
+    { "model", 'm', 0, G_OPTION_ARG_FILENAME, &model_path, "safetensors ViT checkpoint", "M" },
+    { "labels", 'l', 0, G_OPTION_ARG_FILENAME, &labels_file,
+      "class names, one per line (overrides the model's)", "F" },
+    { "top-k", 'k', 0, G_OPTION_ARG_INT, &top_k, "how many classes to report (default 5)", "K" },
+    { "resize", 0, 0, G_OPTION_ARG_STRING, &resize_name, "stretch (default), crop or letterbox",
+      "MODE" },
+    { "attention", 0, 0, G_OPTION_ARG_STRING, &attention_name,
+      "cls (default) or rollout: the map the peak comes from", "MODE" },
+    { "device", 'd', 0, G_OPTION_ARG_INT, &device_index, "Vulkan device index", "N" },
+    { "dump-tensor", 0, 0, G_OPTION_ARG_FILENAME, &dump_tensor,
+      "write the model input of the last image (float32 NCHW, as run-tensor takes)", "OUT" },
+    { G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &files, NULL, "IMAGE..." },
+    { NULL }
+  };
+  GOptionContext *ctx = g_option_context_new ("IMAGE... - classify images, one JSON line each");
+  GError *error = NULL;
+  HeedModel *model = NULL;
+  HeedDevice *device = NULL;
+  HeedVit *vit = NULL;
+  char **labels = NULL;
+  HeedResize resize = HEED_RESIZE_STRETCH;
+  HeedAttentionMode attention = HEED_ATTENTION_CLS;
+
+  g_option_context_add_main_entries (ctx, entries, NULL);
+  if (!g_option_context_parse (ctx, &argc, &argv, &error)) {
+    status = heed_cli_fail (NULL, error);
+    goto out;
+  }
+  if (!files || !files[0]) {
+    status = heed_cli_fail ("classify needs at least one image", NULL);
+    goto out;
+  }
+  if (top_k < 1) {
+    status = heed_cli_fail ("--top-k must be at least 1", NULL);
+    goto out;
+  }
+  if (resize_name && !g_str_equal (resize_name, "stretch")) {
+    if (g_str_equal (resize_name, "crop"))
+      resize = HEED_RESIZE_CROP;
+    else if (g_str_equal (resize_name, "letterbox"))
+      resize = HEED_RESIZE_LETTERBOX;
+    else {
+      status = heed_cli_fail ("--resize takes stretch, crop or letterbox", NULL);
+      goto out;
+    }
+  }
+  if (attention_name && !g_str_equal (attention_name, "cls")) {
+    if (!g_str_equal (attention_name, "rollout")) {
+      status = heed_cli_fail ("--attention takes cls or rollout", NULL);
+      goto out;
+    }
+    attention = HEED_ATTENTION_ROLLOUT;
+  }
+  if (!model_path) {
+    status = heed_cli_fail ("no model: give --model, a vision-transformer checkpoint "
+                            "(safetensors, timm or Hugging Face names)",
+                            NULL);
+    goto out;
+  }
+  gst_init (NULL, NULL);
+  HeedVitOptions opts = { .layer_attention = attention == HEED_ATTENTION_ROLLOUT };
+  if (!(model = heed_model_load (model_path, &error)) ||
+      (model->config.num_classes &&
+       !(labels = heed_labels_resolve (labels_file, model->config.labels, model->config.num_classes,
+                                       &error))) ||
+      !(device = heed_device_new (device_index, &error)) ||
+      !(vit = heed_vit_new (device, model, &opts, &error))) {
+    status = heed_cli_fail (NULL, error);
+    goto out;
+  }
+  for (char **f = files; *f; f++) {
+    GstSample *sample = decode_first_frame (*f, &error);
+    if (!sample || !run_sample (vit, sample, resize, &error)) {
+      status = heed_cli_fail (NULL, error);
+      error = NULL;
+      if (sample)
+        gst_sample_unref (sample);
+      continue;
+    }
+    gst_sample_unref (sample);
+    print_result (*f, vit, labels, (guint) top_k, attention);
+  }
+  if (dump_tensor && status == 0) {
+    const HeedModelConfig *c = heed_vit_get_config (vit);
+    gsize n = (gsize) c->in_chans * c->img_size * c->img_size * sizeof (float);
+    if (!g_file_set_contents (dump_tensor, (const char *) heed_vit_get_input (vit), (gssize) n,
+                              &error))
+      status = heed_cli_fail (NULL, error);
+  }
+out:
+  heed_vit_destroy (&vit);
+  heed_device_destroy (&device);
+  heed_model_destroy (&model);
+  g_strfreev (labels);
+  g_strfreev (files);
+  g_free (model_path);
+  g_free (labels_file);
+  g_free (resize_name);
+  g_free (attention_name);
+  g_free (dump_tensor);
+  g_option_context_free (ctx);
+  return status;
+}
