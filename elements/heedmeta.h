@@ -10,6 +10,7 @@
  *   embedding (GBytes: float32 x embedding-size), embedding-size (guint): the CLS embedding;
  *   inferred (gboolean): FALSE when carried forward from an earlier frame;
  *   frame (guint64), model (string: the model's file, or "default").
+ * The full-frame GstVideoRegionOfInterestMeta heedclassify adds has id 0.
  * The attention grid covers the model's input; resize (string: stretch, crop or letterbox)
  * says how that input was cut from the frame.
  */
