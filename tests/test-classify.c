@@ -765,6 +765,62 @@ test_same_result_everywhere (void)
   g_free (png), g_free (tensor), g_free (logits), g_free (dir);
 }
 
+/* A real encoded file (MPEG-4 in MP4, written by FFmpeg's encoder through gst-libav) through
+ * filesrc ! decodebin: every decoded frame is classified. */
+static void
+test_decodebin_file (void)
+{
+  char *dir = g_dir_make_tmp ("heed-file-XXXXXX", NULL);
+  char *mp4 = g_build_filename (dir, "clip.mp4", NULL);
+  char *desc = g_strdup_printf ("videotestsrc num-buffers=12 pattern=ball ! video/x-raw,width=176,"
+                                "height=144,framerate=12/1 ! avenc_mpeg4 ! mp4mux ! filesink "
+                                "location=%s",
+                                mp4);
+  guint n;
+  char *err = run_pipeline (desc, &n, NULL);
+  g_assert_null (err);
+  g_free (desc);
+  desc = g_strdup_printf ("filesrc location=%s ! decodebin ! videoconvert ! heedclassify "
+                          "model=%s attention=rollout ! fakesink",
+                          mp4, model_a);
+  err = run_pipeline (desc, &n, NULL);
+  g_assert_null (err);
+  g_assert_cmpuint (n, ==, 12);
+  g_free (desc);
+  g_unlink (mp4);
+  g_rmdir (dir);
+  g_free (mp4);
+  g_free (dir);
+}
+
+/* A 4K frame and attention rollout: the peak is where the rollout map peaks. */
+static void
+test_4k_rollout (void)
+{
+  const char *caps = "video/x-raw,format=NV12,width=3840,height=2160,framerate=30/1";
+  char *props = g_strdup_printf ("model=%s attention=rollout", model_a);
+  GstHarness *h = classify_harness (caps, props);
+  GstBuffer *out = gst_harness_push_and_pull (h, timed_frame (caps, 0));
+  GstStructure *ms =
+      gst_custom_meta_get_structure (gst_buffer_get_custom_meta (out, "HeedClassificationMeta"));
+  GBytes *att = NULL;
+  gst_structure_get (ms, "attention", G_TYPE_BYTES, &att, NULL);
+  const float *map = g_bytes_get_data (att, NULL);
+  guint best = 0;
+  for (guint i = 0; i < 81; i++)
+    if (map[i] > map[best])
+      best = i;
+  gdouble px, py;
+  gst_structure_get_double (ms, "attention-peak-x", &px);
+  gst_structure_get_double (ms, "attention-peak-y", &py);
+  g_assert_cmpfloat_with_epsilon (px, ((best % 9) + 0.5) / 9.0, 1e-6); /* stretch: grid -> frame */
+  g_assert_cmpfloat_with_epsilon (py, ((best / 9) + 0.5) / 9.0, 1e-6);
+  g_bytes_unref (att);
+  gst_buffer_unref (out);
+  gst_harness_teardown (h);
+  g_free (props);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -790,6 +846,8 @@ main (int argc, char **argv)
   g_test_add_func ("/classify/latency", test_latency);
   g_test_add_func ("/classify/headless", test_headless);
   g_test_add_func ("/classify/same-result-everywhere", test_same_result_everywhere);
+  g_test_add_func ("/classify/decodebin-file", test_decodebin_file);
+  g_test_add_func ("/classify/4k-rollout", test_4k_rollout);
   int status = g_test_run ();
   g_free (model_a);
   g_free (model_b);
