@@ -43,6 +43,8 @@
 #include "heedlabels.h"
 #include "heedmeta.h"
 
+#include <gst/vulkan/vulkan.h>
+
 #include <math.h>
 #include <string.h>
 
@@ -73,10 +75,14 @@ enum {
 };
 
 #define VIDEO_FORMATS "{ RGBA, BGRA, RGBx, BGRx, xRGB, xBGR, RGB, BGR, I420, NV12, YUY2, GRAY8 }"
-/* the engine's frame limits */
-#define VIDEO_CAPS                                                                                 \
-  "video/x-raw, format = (string) " VIDEO_FORMATS ", width = (int) [ 1, 16384 ], "                 \
+/* the engine's frame limits; system memory, or Vulkan memory from vulkanupload */
+#define VIDEO_CAPS_BODY                                                                            \
+  "format = (string) " VIDEO_FORMATS ", width = (int) [ 1, 16384 ], "                              \
   "height = (int) [ 1, 16384 ], framerate = (fraction) [ 0, max ]"
+#define VIDEO_CAPS                                                                                 \
+  "video/x-raw, " VIDEO_CAPS_BODY "; "                                                             \
+  "video/x-raw(" GST_CAPS_FEATURE_MEMORY_VULKAN_IMAGE "), " VIDEO_CAPS_BODY "; "                   \
+  "video/x-raw(" GST_CAPS_FEATURE_MEMORY_VULKAN_BUFFER "), " VIDEO_CAPS_BODY
 
 static GstStaticPadTemplate sink_template =
     GST_STATIC_PAD_TEMPLATE ("sink", GST_PAD_SINK, GST_PAD_ALWAYS, GST_STATIC_CAPS (VIDEO_CAPS));
@@ -116,6 +122,12 @@ struct _GstHeedClassify {
   GstClockTime reported_latency;
   gboolean upstream_live;
   GstClockTime last_inference_rt;
+
+  /* GStreamer's shared Vulkan device (gst.vulkan.* contexts), used for Vulkan memory */
+  GstVulkanInstance *gst_instance;
+  GstVulkanDevice *gst_device;
+  GstVulkanQueue *gst_queue;
+  gboolean vulkan_memory; /* the negotiated caps carry Vulkan memory */
 };
 
 static void gst_heed_classify_finalize (GObject *object);
@@ -133,6 +145,7 @@ static GstFlowReturn gst_heed_classify_submit_input_buffer (GstBaseTransform *tr
 static gboolean gst_heed_classify_src_event (GstBaseTransform *trans, GstEvent *event);
 static gboolean gst_heed_classify_query (GstBaseTransform *trans, GstPadDirection direction,
                                          GstQuery *query);
+static void gst_heed_classify_set_context (GstElement *element, GstContext *context);
 
 G_DEFINE_TYPE (GstHeedClassify, gst_heed_classify, GST_TYPE_BASE_TRANSFORM);
 GST_ELEMENT_REGISTER_DEFINE_WITH_CODE (heedclassify, "heedclassify", GST_RANK_NONE,
@@ -282,6 +295,7 @@ gst_heed_classify_class_init (GstHeedClassifyClass *klass)
       "heed developers");
   gst_element_class_add_static_pad_template (element_class, &sink_template);
   gst_element_class_add_static_pad_template (element_class, &src_template);
+  element_class->set_context = GST_DEBUG_FUNCPTR (gst_heed_classify_set_context);
 
   trans_class->start = GST_DEBUG_FUNCPTR (gst_heed_classify_start);
   trans_class->stop = GST_DEBUG_FUNCPTR (gst_heed_classify_stop);
@@ -497,8 +511,103 @@ gst_heed_classify_stop (GstBaseTransform *trans)
   loaded_clear (&l);
   self->model = NULL, self->vit = NULL, self->labels = NULL, self->model_name = NULL;
   g_clear_pointer (&self->result, gst_structure_free);
-  heed_device_destroy (&self->device);
+  heed_device_destroy (&self->device); /* an imported device leaves GStreamer's alone */
+  gst_clear_object (&self->gst_queue);
+  gst_clear_object (&self->gst_device);
+  gst_clear_object (&self->gst_instance);
   self->have_layout = FALSE;
+  self->vulkan_memory = FALSE;
+  return TRUE;
+}
+
+/* ---- GStreamer's Vulkan device -------------------------------------------------------------- */
+
+static void
+gst_heed_classify_set_context (GstElement *element, GstContext *context)
+{
+  GstHeedClassify *self = GST_HEED_CLASSIFY (element);
+  GstVulkanDevice *device = NULL;
+  gst_vulkan_handle_set_context (element, context, NULL, &self->gst_instance);
+  if (gst_context_get_vulkan_device (context, &device)) {
+    gst_clear_object (&self->gst_device);
+    self->gst_device = device;
+  }
+  GST_ELEMENT_CLASS (gst_heed_classify_parent_class)->set_context (element, context);
+}
+
+static gboolean
+first_queue (GstVulkanDevice *device, GstVulkanQueue *queue, gpointer user_data)
+{
+  *(GstVulkanQueue **) user_data = gst_object_ref (queue);
+  return FALSE; /* stop: GStreamer 1.22 opens one queue */
+}
+
+static void
+lock_gst_queue (void *queue)
+{
+  gst_vulkan_queue_submit_lock (queue);
+}
+
+static void
+unlock_gst_queue (void *queue)
+{
+  gst_vulkan_queue_submit_unlock (queue);
+}
+
+/* Moves the runner onto GStreamer's Vulkan device (asked for through the gst.vulkan.device
+ * context), so frames in Vulkan memory never leave it. Submissions go through GStreamer's
+ * queue lock: other elements submit to the same VkQueue. */
+static gboolean
+use_gstreamer_device (GstHeedClassify *self, GError **error)
+{
+  if (!self->gst_device &&
+      !gst_vulkan_device_run_context_query (GST_ELEMENT (self), &self->gst_device)) {
+    g_set_error (error, HEED_ERROR, HEED_ERROR_NO_DEVICE,
+                 "Vulkan memory arrived but no element shares a GStreamer Vulkan device");
+    return FALSE;
+  }
+  if (self->gst_queue) /* already on it */
+    return TRUE;
+  GstVulkanDevice *dev = self->gst_device;
+  gst_vulkan_device_foreach_queue (dev, first_queue, &self->gst_queue);
+  if (!self->gst_queue) {
+    g_set_error (error, HEED_ERROR, HEED_ERROR_NO_DEVICE, "GStreamer's Vulkan device has no queue");
+    return FALSE;
+  }
+  guint32 family = self->gst_queue->family;
+  if (family >= dev->physical_device->n_queue_families ||
+      !(dev->physical_device->queue_family_props[family].queueFlags & VK_QUEUE_COMPUTE_BIT)) {
+    g_set_error (error, HEED_ERROR, HEED_ERROR_NO_DEVICE,
+                 "GStreamer's Vulkan queue (family %u) cannot run compute shaders", family);
+    gst_clear_object (&self->gst_queue);
+    return FALSE;
+  }
+  HeedDeviceImport imp = { dev->instance->instance,
+                           dev->physical_device->device,
+                           dev->device,
+                           self->gst_queue->queue,
+                           family,
+                           lock_gst_queue,
+                           unlock_gst_queue,
+                           self->gst_queue };
+  HeedDevice *imported = heed_device_new_import (&imp, error);
+  if (!imported) {
+    gst_clear_object (&self->gst_queue);
+    return FALSE;
+  }
+  HeedVitOptions opts = { .layer_attention = self->vit_attention == GST_HEED_ATTENTION_ROLLOUT };
+  HeedVit *vit = heed_vit_new (imported, self->model, &opts, error);
+  if (!vit) {
+    heed_device_destroy (&imported);
+    gst_clear_object (&self->gst_queue);
+    return FALSE;
+  }
+  heed_vit_destroy (&self->vit);
+  heed_device_destroy (&self->device);
+  self->device = imported;
+  self->vit = vit;
+  GST_INFO_OBJECT (self, "running on GStreamer's Vulkan device %s",
+                   heed_device_get_name (self->device));
   return TRUE;
 }
 
@@ -588,6 +697,15 @@ gst_heed_classify_set_caps (GstBaseTransform *trans, GstCaps *incaps, GstCaps *o
     return FALSE;
   }
   self->info = info;
+  GstCapsFeatures *features = gst_caps_get_features (incaps, 0);
+  self->vulkan_memory =
+      gst_caps_features_contains (features, GST_CAPS_FEATURE_MEMORY_VULKAN_IMAGE) ||
+      gst_caps_features_contains (features, GST_CAPS_FEATURE_MEMORY_VULKAN_BUFFER);
+  if (self->vulkan_memory && !use_gstreamer_device (self, &error)) {
+    GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND, ("%s", error->message), (NULL));
+    g_error_free (error);
+    return FALSE;
+  }
   if (!configure_layout (self, &error)) {
     GST_ELEMENT_ERROR (self, STREAM, FORMAT, ("Cannot classify this video: %s", error->message),
                        ("%" GST_PTR_FORMAT, incaps));
@@ -597,7 +715,8 @@ gst_heed_classify_set_caps (GstBaseTransform *trans, GstCaps *incaps, GstCaps *o
   GST_INFO_OBJECT (self, "classifying %dx%d %s with %s", GST_VIDEO_INFO_WIDTH (&info),
                    GST_VIDEO_INFO_HEIGHT (&info),
                    gst_video_format_to_string (GST_VIDEO_INFO_FORMAT (&info)), self->model_name);
-  measure_latency (self);
+  if (!self->vulkan_memory)
+    measure_latency (self);
   if (GST_CLOCK_TIME_IS_VALID (self->processing_time) &&
       self->processing_time > self->reported_latency) {
     /* the pipeline asks again and gets the new figure */
@@ -645,6 +764,10 @@ static gboolean
 gst_heed_classify_query (GstBaseTransform *trans, GstPadDirection direction, GstQuery *query)
 {
   GstHeedClassify *self = GST_HEED_CLASSIFY (trans);
+  if (GST_QUERY_TYPE (query) == GST_QUERY_CONTEXT &&
+      gst_vulkan_handle_context_query (GST_ELEMENT (self), query, NULL, self->gst_instance,
+                                       self->gst_device))
+    return TRUE;
   if (direction == GST_PAD_SRC && GST_QUERY_TYPE (query) == GST_QUERY_LATENCY) {
     gboolean live;
     GstClockTime min, max;
@@ -834,6 +957,89 @@ too_late (GstHeedClassify *self, GstBuffer *buf, GstClockTime earliest)
          rt < self->last_inference_rt + self->processing_time;
 }
 
+static gboolean
+run_system_frame (GstHeedClassify *self, GstBuffer *buf, GError **error)
+{
+  GstVideoFrame vframe;
+  const guint8 *planes[3] = { NULL, NULL, NULL };
+  guint stride[3] = { 0, 0, 0 };
+  if (!gst_video_frame_map (&vframe, &self->info, buf, GST_MAP_READ)) {
+    g_set_error (error, HEED_ERROR, HEED_ERROR_INVALID, "cannot map the video frame");
+    return FALSE;
+  }
+  for (guint i = 0; i < GST_VIDEO_FRAME_N_PLANES (&vframe) && i < 3; i++) {
+    planes[i] = GST_VIDEO_FRAME_PLANE_DATA (&vframe, i);
+    stride[i] = GST_VIDEO_FRAME_PLANE_STRIDE (&vframe, i);
+  }
+  gboolean ok = heed_vit_run_frame (self->vit, planes, stride, error);
+  gst_video_frame_unmap (&vframe);
+  return ok;
+}
+
+/* A frame in Vulkan memory (one memory per plane, as GStreamer's Vulkan elements make them):
+ * copied on the device into the runner, never mapped. */
+static gboolean
+run_vulkan_frame (GstHeedClassify *self, GstBuffer *buf, GError **error)
+{
+  guint n = GST_VIDEO_INFO_N_PLANES (&self->info);
+  HeedDevicePlane planes[3] = { { 0 } };
+  GstVideoMeta *vmeta = gst_buffer_get_video_meta (buf);
+  if (gst_buffer_n_memory (buf) != n || n > 3) {
+    g_set_error (error, HEED_ERROR, HEED_ERROR_INVALID,
+                 "expected %u Vulkan memories (one per plane), got %u", n,
+                 gst_buffer_n_memory (buf));
+    return FALSE;
+  }
+  for (guint i = 0; i < n; i++) {
+    GstMemory *mem = gst_buffer_peek_memory (buf, i);
+    if (gst_is_vulkan_image_memory (mem)) {
+      GstVulkanImageMemory *img = (GstVulkanImageMemory *) mem;
+      if (img->device != self->gst_device)
+        goto wrong_device;
+      planes[i] = (HeedDevicePlane){ .image = img->image,
+                                     .layout = img->barrier.image_layout,
+                                     .access = img->barrier.parent.access_flags,
+                                     .stage = img->barrier.parent.pipeline_stages,
+                                     .width = img->create_info.extent.width,
+                                     .height = img->create_info.extent.height };
+    } else if (gst_is_vulkan_buffer_memory (mem)) {
+      GstVulkanBufferMemory *vb = (GstVulkanBufferMemory *) mem;
+      if (vb->device != self->gst_device)
+        goto wrong_device;
+      planes[i] =
+          (HeedDevicePlane){ .buffer = vb->buffer,
+                             .offset = mem->offset,
+                             .stride = vmeta ? (guint) vmeta->stride[i]
+                                             : (guint) GST_VIDEO_INFO_PLANE_STRIDE (&self->info, i),
+                             .access = vb->barrier.parent.access_flags,
+                             .stage = vb->barrier.parent.pipeline_stages };
+    } else {
+      g_set_error (error, HEED_ERROR, HEED_ERROR_INVALID, "plane %u is not Vulkan memory", i);
+      return FALSE;
+    }
+  }
+  for (guint i = 0; i < n; i++)
+    GST_LOG_OBJECT (self, "plane %u: %s %ux%u, layout %d, stride %u", i,
+                    planes[i].image ? "image" : "buffer", planes[i].width, planes[i].height,
+                    planes[i].layout, planes[i].stride);
+  if (!heed_vit_run_frame_device (self->vit, planes, n, error))
+    return FALSE;
+  for (guint i = 0; i < n; i++) { /* keep GStreamer's idea of each image's state true */
+    GstMemory *mem = gst_buffer_peek_memory (buf, i);
+    if (gst_is_vulkan_image_memory (mem)) {
+      GstVulkanImageMemory *img = (GstVulkanImageMemory *) mem;
+      img->barrier.image_layout = planes[i].layout;
+      img->barrier.parent.access_flags = VK_ACCESS_TRANSFER_READ_BIT;
+      img->barrier.parent.pipeline_stages = VK_PIPELINE_STAGE_TRANSFER_BIT;
+    }
+  }
+  return TRUE;
+wrong_device:
+  g_set_error (error, HEED_ERROR, HEED_ERROR_INVALID,
+               "the frame is on another Vulkan device than the one shared in the pipeline");
+  return FALSE;
+}
+
 static GstFlowReturn
 gst_heed_classify_transform_ip (GstBaseTransform *trans, GstBuffer *buf)
 {
@@ -870,21 +1076,10 @@ gst_heed_classify_transform_ip (GstBaseTransform *trans, GstBuffer *buf)
   }
 
   if (infer) {
-    GstVideoFrame vframe;
     GError *error = NULL;
-    const guint8 *planes[3] = { NULL, NULL, NULL };
-    guint stride[3] = { 0, 0, 0 };
-    if (!gst_video_frame_map (&vframe, &self->info, buf, GST_MAP_READ)) {
-      GST_ELEMENT_WARNING (self, STREAM, DECODE, ("Cannot map a video frame"), (NULL));
-      return GST_FLOW_OK;
-    }
-    for (guint i = 0; i < GST_VIDEO_FRAME_N_PLANES (&vframe) && i < 3; i++) {
-      planes[i] = GST_VIDEO_FRAME_PLANE_DATA (&vframe, i);
-      stride[i] = GST_VIDEO_FRAME_PLANE_STRIDE (&vframe, i);
-    }
     GstClockTime t0 = gst_util_get_timestamp ();
-    gboolean ok = heed_vit_run_frame (self->vit, planes, stride, &error);
-    gst_video_frame_unmap (&vframe);
+    gboolean ok = self->vulkan_memory ? run_vulkan_frame (self, buf, &error)
+                                      : run_system_frame (self, buf, &error);
     if (!ok) {
       GST_ELEMENT_ERROR (self, STREAM, FAILED, ("Inference failed: %s", error->message), (NULL));
       g_error_free (error);

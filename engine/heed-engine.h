@@ -236,6 +236,27 @@ gboolean heed_vit_set_frame_layout (HeedVit *vit, const HeedFrameLayout *layout,
  * row, stride[i] is its stride in bytes (may differ from the layout's). Blocks until done. */
 gboolean heed_vit_run_frame (HeedVit *vit, const guint8 *const planes[3], const guint stride[3],
                              GError **error);
+/* One plane of a frame that is already on the runner's device: a VkBuffer (image ==
+ * VK_NULL_HANDLE) whose rows are `stride` bytes apart from `offset`, or a VkImage of
+ * width x height texels in `layout`, last written at `stage` with `access`. The runner copies
+ * it into its frame buffer on the device, leaves an image in its original layout (or in
+ * TRANSFER_SRC_OPTIMAL when that was UNDEFINED) and writes that layout back. */
+typedef struct {
+  VkBuffer buffer;
+  VkDeviceSize offset;
+  guint stride;
+  VkImage image;
+  VkImageLayout layout;
+  VkAccessFlags access;
+  VkPipelineStageFlags stage;
+  guint width, height;
+} HeedDevicePlane;
+
+/* Like heed_vit_run_frame, for a frame in device memory of the runner's device, one
+ * HeedDevicePlane per plane of the layout last set: the frame never leaves the device. */
+gboolean heed_vit_run_frame_device (HeedVit *vit, HeedDevicePlane *planes, guint n_planes,
+                                    GError **error);
+
 /* The float32 NCHW input of the last run (for checks against heed run-tensor). */
 const float *heed_vit_get_input (const HeedVit *vit);
 const HeedModelConfig *heed_vit_get_config (const HeedVit *vit);

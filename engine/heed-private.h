@@ -159,8 +159,10 @@ gboolean heed_recorder_dispatch (HeedRecorder *rec, HeedShaderId shader, guint s
                                  guint groups_x, guint groups_y, guint groups_z, const char *name,
                                  const char *kind, double flops, GError **error);
 gboolean heed_recorder_end (HeedRecorder *rec, GError **error);
-/* Submits, waits, and fills the timings when profiling. */
+/* Submits (after `first`, a command buffer run just before, when not VK_NULL_HANDLE), waits,
+ * and fills the timings when profiling. */
 gboolean heed_recorder_submit (HeedRecorder *rec, GError **error);
+gboolean heed_recorder_submit_after (HeedRecorder *rec, VkCommandBuffer first, GError **error);
 
 /* ---- ops (ops.c) ----
  * A matrix operand: float offset, row stride (ld) and stride between batches, in elements. */

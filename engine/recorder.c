@@ -184,11 +184,18 @@ error:
 gboolean
 heed_recorder_submit (HeedRecorder *rec, GError **error)
 {
+  return heed_recorder_submit_after (rec, VK_NULL_HANDLE, error);
+}
+
+gboolean
+heed_recorder_submit_after (HeedRecorder *rec, VkCommandBuffer first, GError **error)
+{
   HeedDevice *d = rec->device;
+  VkCommandBuffer cmds[2] = { first, rec->cmd };
   VkSubmitInfo si = {
     .sType = VK_STRUCTURE_TYPE_SUBMIT_INFO,
-    .commandBufferCount = 1,
-    .pCommandBuffers = &rec->cmd,
+    .commandBufferCount = first ? 2 : 1,
+    .pCommandBuffers = first ? cmds : &rec->cmd,
   };
   VkResult r;
 

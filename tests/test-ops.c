@@ -623,6 +623,172 @@ test_preprocess_reference (void)
   g_clear_error (&error);
 }
 
+/* Runs one-time commands on the test device. */
+static void
+submit_once (HeedDevice *d, void (*record) (VkCommandBuffer, gpointer), gpointer data)
+{
+  VkCommandBufferAllocateInfo ai = { VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO, NULL,
+                                     d->command_pool, VK_COMMAND_BUFFER_LEVEL_PRIMARY, 1 };
+  VkCommandBuffer cmd;
+  g_assert_cmpint (vkAllocateCommandBuffers (d->device, &ai, &cmd), ==, VK_SUCCESS);
+  VkCommandBufferBeginInfo bi = { .sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO };
+  vkBeginCommandBuffer (cmd, &bi);
+  record (cmd, data);
+  vkEndCommandBuffer (cmd);
+  VkSubmitInfo si = { .sType = VK_STRUCTURE_TYPE_SUBMIT_INFO,
+                      .commandBufferCount = 1,
+                      .pCommandBuffers = &cmd };
+  g_assert_cmpint (vkQueueSubmit (d->queue, 1, &si, VK_NULL_HANDLE), ==, VK_SUCCESS);
+  vkQueueWaitIdle (d->queue);
+  vkFreeCommandBuffers (d->device, d->command_pool, 1, &cmd);
+}
+
+typedef struct {
+  VkImage image;
+  HeedBuffer *src;
+  guint w, h;
+} UploadImage;
+
+static void
+record_upload (VkCommandBuffer cmd, gpointer data)
+{
+  UploadImage *u = data;
+  VkImageMemoryBarrier b = {
+    .sType = VK_STRUCTURE_TYPE_IMAGE_MEMORY_BARRIER,
+    .dstAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT,
+    .oldLayout = VK_IMAGE_LAYOUT_UNDEFINED,
+    .newLayout = VK_IMAGE_LAYOUT_TRANSFER_DST_OPTIMAL,
+    .srcQueueFamilyIndex = VK_QUEUE_FAMILY_IGNORED,
+    .dstQueueFamilyIndex = VK_QUEUE_FAMILY_IGNORED,
+    .image = u->image,
+    .subresourceRange = { VK_IMAGE_ASPECT_COLOR_BIT, 0, 1, 0, 1 },
+  };
+  vkCmdPipelineBarrier (cmd, VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT, VK_PIPELINE_STAGE_TRANSFER_BIT, 0,
+                        0, NULL, 0, NULL, 1, &b);
+  VkBufferImageCopy region = { .imageSubresource = { VK_IMAGE_ASPECT_COLOR_BIT, 0, 0, 1 },
+                               .imageExtent = { u->w, u->h, 1 } };
+  vkCmdCopyBufferToImage (cmd, u->src->buffer, u->image, VK_IMAGE_LAYOUT_TRANSFER_DST_OPTIMAL, 1,
+                          &region);
+  b.srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT;
+  b.dstAccessMask = VK_ACCESS_SHADER_READ_BIT;
+  b.oldLayout = VK_IMAGE_LAYOUT_TRANSFER_DST_OPTIMAL;
+  b.newLayout = VK_IMAGE_LAYOUT_SHADER_READ_ONLY_OPTIMAL;
+  vkCmdPipelineBarrier (cmd, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_PIPELINE_STAGE_ALL_COMMANDS_BIT, 0,
+                        0, NULL, 0, NULL, 1, &b);
+}
+
+/* A frame already on the device, as a VkImage (RGBA) and as a VkBuffer with its own stride
+ * (NV12 planes), gives exactly what the same frame from host memory gives. */
+static void
+test_device_frames (void)
+{
+  HeedDevice *d = get_device ();
+  GError *error = NULL;
+  HeedModelConfig shape = { .img_size = 32,
+                            .patch_size = 8,
+                            .dim = 32,
+                            .depth = 1,
+                            .num_heads = 2,
+                            .mlp_hidden = 64,
+                            .num_classes = 6 };
+  HeedModel *m = heed_model_new_random (&shape, 21, &error);
+  HeedVit *vit = heed_vit_new (d, m, NULL, &error);
+  g_assert_no_error (error);
+  guint w = 45, h = 27;
+  GRand *rng = g_rand_new_with_seed (77);
+
+  /* RGBA in a VkImage */
+  guint stride[3] = { 4 * w, 0, 0 };
+  HeedFrameLayout l;
+  g_assert_true (heed_frame_layout_init (&l, HEED_PIXEL_RGBA, w, h, stride, &error));
+  guint8 *rgba = g_malloc (4 * w * h);
+  for (guint i = 0; i < 4 * w * h; i++)
+    rgba[i] = (guint8) g_rand_int_range (rng, 0, 256);
+  g_assert_true (heed_vit_set_frame_layout (vit, &l, &error));
+  const guint8 *planes[3] = { rgba, NULL, NULL };
+  g_assert_true (heed_vit_run_frame (vit, planes, stride, &error));
+  float want[6];
+  memcpy (want, heed_vit_get_output (vit)->logits, sizeof want);
+
+  VkImageCreateInfo ii = {
+    .sType = VK_STRUCTURE_TYPE_IMAGE_CREATE_INFO,
+    .imageType = VK_IMAGE_TYPE_2D,
+    .format = VK_FORMAT_R8G8B8A8_UNORM,
+    .extent = { w, h, 1 },
+    .mipLevels = 1,
+    .arrayLayers = 1,
+    .samples = VK_SAMPLE_COUNT_1_BIT,
+    .tiling = VK_IMAGE_TILING_OPTIMAL,
+    .usage = VK_IMAGE_USAGE_TRANSFER_SRC_BIT | VK_IMAGE_USAGE_TRANSFER_DST_BIT |
+             VK_IMAGE_USAGE_SAMPLED_BIT,
+  };
+  UploadImage up = { VK_NULL_HANDLE, heed_buffer_new (d, 4 * w * h, TRUE, &error), w, h };
+  memcpy (up.src->mapped, rgba, 4 * w * h);
+  g_assert_cmpint (vkCreateImage (d->device, &ii, NULL, &up.image), ==, VK_SUCCESS);
+  VkMemoryRequirements req;
+  vkGetImageMemoryRequirements (d->device, up.image, &req);
+  guint type = 0;
+  while (!(req.memoryTypeBits & (1u << type)))
+    type++;
+  VkMemoryAllocateInfo mai = { VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO, NULL, req.size, type };
+  VkDeviceMemory mem;
+  g_assert_cmpint (vkAllocateMemory (d->device, &mai, NULL, &mem), ==, VK_SUCCESS);
+  vkBindImageMemory (d->device, up.image, mem, 0);
+  submit_once (d, record_upload, &up);
+
+  HeedDevicePlane dp = { .image = up.image,
+                         .layout = VK_IMAGE_LAYOUT_SHADER_READ_ONLY_OPTIMAL,
+                         .access = VK_ACCESS_SHADER_READ_BIT,
+                         .stage = VK_PIPELINE_STAGE_ALL_COMMANDS_BIT,
+                         .width = w,
+                         .height = h };
+  g_assert_true (heed_vit_run_frame_device (vit, &dp, 1, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (dp.layout, ==, VK_IMAGE_LAYOUT_SHADER_READ_ONLY_OPTIMAL); /* restored */
+  g_assert_cmpmem (heed_vit_get_output (vit)->logits, sizeof want, want, sizeof want);
+  HeedDevicePlane small = dp;
+  small.height = h - 1;
+  g_assert_false (heed_vit_run_frame_device (vit, &small, 1, &error));
+  g_assert_error (error, HEED_ERROR, HEED_ERROR_INVALID);
+  g_clear_error (&error);
+
+  /* NV12 in VkBuffers with a stride of their own */
+  guint nv_stride[3] = { w + 3, w + 3, 0 };
+  g_assert_true (heed_frame_layout_init (&l, HEED_PIXEL_NV12, w, h, nv_stride, &error));
+  guint dev_stride = w + 40;
+  guint8 *y = g_malloc0 (dev_stride * h), *uv = g_malloc0 (dev_stride * ((h + 1) / 2));
+  for (guint i = 0; i < dev_stride * h; i++)
+    y[i] = (guint8) g_rand_int_range (rng, 0, 256);
+  for (guint i = 0; i < dev_stride * ((h + 1) / 2); i++)
+    uv[i] = (guint8) g_rand_int_range (rng, 0, 256);
+  g_assert_true (heed_vit_set_frame_layout (vit, &l, &error));
+  const guint8 *nv[3] = { y, uv, NULL };
+  guint host_stride[3] = { dev_stride, dev_stride, 0 };
+  g_assert_true (heed_vit_run_frame (vit, nv, host_stride, &error));
+  memcpy (want, heed_vit_get_output (vit)->logits, sizeof want);
+  HeedBuffer *by = heed_buffer_new (d, 64 + dev_stride * h, FALSE, &error);
+  HeedBuffer *buv = heed_buffer_new (d, dev_stride * ((h + 1) / 2), FALSE, &error);
+  heed_buffer_upload (by, 64, y, dev_stride * h, &error);
+  heed_buffer_upload (buv, 0, uv, dev_stride * ((h + 1) / 2), &error);
+  HeedDevicePlane bp[2] = { { .buffer = by->buffer, .offset = 64, .stride = dev_stride },
+                            { .buffer = buv->buffer, .stride = dev_stride } };
+  g_assert_true (heed_vit_run_frame_device (vit, bp, 2, &error));
+  g_assert_cmpmem (heed_vit_get_output (vit)->logits, sizeof want, want, sizeof want);
+  g_assert_false (heed_vit_run_frame_device (vit, bp, 1, &error)); /* a plane missing */
+  g_clear_error (&error);
+
+  heed_buffer_destroy (&by);
+  heed_buffer_destroy (&buv);
+  heed_buffer_destroy (&up.src);
+  vkDestroyImage (d->device, up.image, NULL);
+  vkFreeMemory (d->device, mem, NULL);
+  heed_vit_destroy (&vit);
+  heed_model_destroy (&m);
+  g_free (rgba), g_free (y), g_free (uv);
+  g_rand_free (rng);
+  assert_no_validation_messages ();
+}
+
 static void
 test_buffer_limits (void)
 {
@@ -670,6 +836,7 @@ main (int argc, char **argv)
   g_test_add_func ("/ops/classification-head", test_classification_head);
   g_test_add_func ("/ops/half-conversions", test_half_conversions);
   g_test_add_func ("/ops/buffer-limits", test_buffer_limits);
+  g_test_add_func ("/vit/device-frames", test_device_frames);
   g_test_add_func ("/ops/preprocess", test_preprocess);
   g_test_add_func ("/ops/preprocess-reference", test_preprocess_reference);
   g_test_add_func ("/vit/against-reference", test_vit_against_reference);

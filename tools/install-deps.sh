@@ -11,6 +11,7 @@ $SUDO apt-get install -y --no-install-recommends \
   libvulkan-dev mesa-vulkan-drivers vulkan-validationlayers \
   libglib2.0-dev libjson-glib-dev \
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev libgstreamer-plugins-bad1.0-dev \
+  libxkbcommon-dev libxkbcommon-x11-dev \
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good \
   gstreamer1.0-plugins-bad gstreamer1.0-libav \
   python3 python3-torch python3-numpy libopenblas0-pthread python3-gi python3-gst-1.0 \
