@@ -821,6 +821,52 @@ test_4k_rollout (void)
   g_free (props);
 }
 
+/* A live source faster than inference (200 fps into a DeiT-Tiny-sized model that takes tens of
+ * milliseconds a frame here): heedclassify skips inference on some frames instead of falling
+ * behind, every frame still comes through with a (carried-forward) result. */
+static void
+test_live_keeps_up (void)
+{
+  char *deit = fixture_model ("deit_tiny_f16");
+  char *desc = g_strdup_printf ("videotestsrc is-live=true num-buffers=60 ! video/x-raw,width=160,"
+                                "height=120,framerate=200/1 ! heedclassify model=%s ! fakesink "
+                                "sync=true",
+                                deit);
+  GError *error = NULL;
+  GstElement *pipe = gst_parse_launch (desc, &error);
+  g_assert_no_error (error);
+  GstBus *bus = gst_element_get_bus (pipe);
+  gst_element_set_state (pipe, GST_STATE_PLAYING);
+  guint frames = 0, inferred = 0;
+  for (;;) {
+    GstMessage *m = gst_bus_timed_pop_filtered (
+        bus, 120 * GST_SECOND, GST_MESSAGE_ELEMENT | GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
+    g_assert_nonnull (m);
+    g_assert_cmpint (GST_MESSAGE_TYPE (m), !=, GST_MESSAGE_ERROR);
+    if (GST_MESSAGE_TYPE (m) == GST_MESSAGE_EOS) {
+      gst_message_unref (m);
+      break;
+    }
+    const GstStructure *st = gst_message_get_structure (m);
+    gboolean inf;
+    if (gst_structure_has_name (st, "heedclassify")) {
+      frames++;
+      gst_structure_get_boolean (st, "inferred", &inf);
+      inferred += inf;
+    }
+    gst_message_unref (m);
+  }
+  g_test_message ("live 200 fps: %u frames, %u inferred", frames, inferred);
+  g_assert_cmpuint (frames, ==, 60);
+  g_assert_cmpuint (inferred, >=, 1);
+  g_assert_cmpuint (inferred, <, frames / 2);
+  gst_element_set_state (pipe, GST_STATE_NULL);
+  gst_object_unref (bus);
+  gst_object_unref (pipe);
+  g_free (desc);
+  g_free (deit);
+}
+
 /* Runs a gst-launch-1.0 -m line with the Khronos validation layer forced on by the Vulkan
  * loader (GStreamer's own Vulkan instance has no switch for it; the layer then prints its
  * findings on the process's output). Returns stdout and stderr together. */
@@ -934,6 +980,7 @@ main (int argc, char **argv)
   g_test_add_func ("/classify/decodebin-file", test_decodebin_file);
   g_test_add_func ("/classify/4k-rollout", test_4k_rollout);
   g_test_add_func ("/classify/vulkan-memory", test_vulkan_memory);
+  g_test_add_func ("/classify/live-keeps-up", test_live_keeps_up);
   int status = g_test_run ();
   g_free (model_a);
   g_free (model_b);

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# heed's main job today: install from Debian's packages, build, then classify video with
+# heedclassify in real GStreamer pipelines (system memory, and Vulkan memory on GStreamer's
+# shared device), classify an image with `heed classify`, check the engine against PyTorch,
+# and benchmark it.
+#
+# There is no trained default model yet (it is the next issue), so the pipelines use the
+# DeiT-Tiny-shaped test checkpoint with seeded random weights: the labels are ImageNet's names
+# but the choices are meaningless. Give MODEL=path/to/a/real/checkpoint.safetensors for real
+# ones (see README: a timm ImageNet ViT from the Hugging Face hub).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash tools/install-deps.sh
+[ -f build/build.ninja ] || meson setup build
+ninja -C build
+export GST_PLUGIN_PATH="$PWD/build/plugin${GST_PLUGIN_PATH:+:$GST_PLUGIN_PATH}"
+model=${MODEL:-tests/fixtures/deit_tiny_f16/model.safetensors}
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+
+./build/tools/heed devices
+
+echo "== heedclassify on videotestsrc (system memory), one message per frame:"
+gst-launch-1.0 -m videotestsrc num-buffers=3 pattern=ball ! video/x-raw,width=640,height=480 \
+  ! heedclassify model="$model" top-k=3 ! fakesink | grep 'heedclassify,' | cut -c1-400
+
+echo "== the same through Vulkan memory on GStreamer's shared device:"
+gst-launch-1.0 -m videotestsrc num-buffers=3 pattern=ball ! video/x-raw,width=640,height=480 \
+  ! vulkanupload ! 'video/x-raw(memory:VulkanImage)' ! heedclassify model="$model" top-k=3 \
+  ! vulkandownload ! fakesink | grep 'heedclassify,' | cut -c1-400
+
+echo "== an encoded file through decodebin, every 5th frame inferred:"
+gst-launch-1.0 -q videotestsrc num-buffers=30 pattern=ball ! video/x-raw,width=320,height=240 \
+  ! avenc_mpeg4 ! mp4mux ! filesink location="$out/clip.mp4"
+gst-launch-1.0 -m filesrc location="$out/clip.mp4" ! decodebin ! videoconvert \
+  ! heedclassify model="$model" inference-interval=5 ! fakesink \
+  | grep -c 'heedclassify,' | xargs echo "frames classified:"
+
+echo "== heed classify on an image:"
+gst-launch-1.0 -q videotestsrc num-buffers=1 pattern=ball ! video/x-raw,width=300,height=200 \
+  ! pngenc ! filesink location="$out/ball.png"
+./build/tools/heed classify --model "$model" --top-k 3 "$out/ball.png"
+
+echo "== the engine against PyTorch, and its speed:"
+fixture=tests/fixtures/deit_tiny_f16
+./build/tools/heed run-tensor --model "$fixture/model.safetensors" --input "$fixture/input.f32" \
+  --logits "$out/logits.f32" --cls-attention "$out/attention.f32"
+/usr/bin/python3 - "$fixture" "$out" <<'PY'
+import sys
+import numpy as np
+fixture, out = sys.argv[1:]
+logits = np.fromfile(f"{out}/logits.f32", "<f4")
+ref = np.fromfile(f"{fixture}/logits.f32", "<f4")
+attn = np.fromfile(f"{out}/attention.f32", "<f4")
+ref_attn = np.fromfile(f"{fixture}/cls_attention.f32", "<f4")
+print("top-5 (heed):   ", np.argsort(-logits)[:5].tolist())
+print("top-5 (PyTorch):", np.argsort(-ref)[:5].tolist())
+print(f"max |logit difference| {np.abs(logits - ref).max():.2e}, "
+      f"max |attention difference| {np.abs(attn - ref_attn).max():.2e}")
+PY
+./build/tools/heed bench --shape deit-tiny --runs 10
