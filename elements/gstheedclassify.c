@@ -1086,6 +1086,9 @@ gst_heed_classify_transform_ip (GstBaseTransform *trans, GstBuffer *buf)
       return GST_FLOW_ERROR;
     }
     self->processing_time = gst_util_get_timestamp () - t0;
+    /* latency grew well past what the pipeline was told: have it ask again */
+    if (self->processing_time > self->reported_latency + self->reported_latency / 4)
+      gst_element_post_message (GST_ELEMENT (self), gst_message_new_latency (GST_OBJECT (self)));
     self->last_inference_rt =
         gst_segment_to_running_time (&trans->segment, GST_FORMAT_TIME, GST_BUFFER_PTS (buf));
     self->last_inference_frame = frame;

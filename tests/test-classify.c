@@ -950,6 +950,27 @@ test_vulkan_memory (void)
     g_ptr_array_unref (a), g_ptr_array_unref (b);
     g_free (out_sys), g_free (out_vk), g_free (sys), g_free (vk), g_free (src);
   }
+
+  /* the frames come out of vulkandownload as they would without heedclassify in between */
+  char *dir = g_dir_make_tmp ("heed-vk-XXXXXX", NULL);
+  char *with = g_build_filename (dir, "with.raw", NULL);
+  char *without = g_build_filename (dir, "without.raw", NULL);
+  const char *src = "videotestsrc num-buffers=2 pattern=ball ! video/x-raw,format=RGBA,width=161,"
+                    "height=121 ! vulkanupload ! video/x-raw(memory:VulkanImage)";
+  char *p1 = g_strdup_printf ("%s ! heedclassify model=%s ! vulkandownload ! filesink location=%s",
+                              src, model_a, with);
+  char *p2 = g_strdup_printf ("%s ! vulkandownload ! filesink location=%s", src, without);
+  g_free (launch_validated (p1));
+  g_free (launch_validated (p2));
+  char *d1, *d2;
+  gsize n1, n2;
+  g_assert_true (g_file_get_contents (with, &d1, &n1, NULL));
+  g_assert_true (g_file_get_contents (without, &d2, &n2, NULL));
+  g_assert_cmpuint (n1, ==, 2 * 161 * 121 * 4);
+  g_assert_cmpmem (d1, n1, d2, n2);
+  g_unlink (with), g_unlink (without), g_rmdir (dir);
+  g_free (d1), g_free (d2), g_free (p1), g_free (p2), g_free (with), g_free (without);
+  g_free (dir);
 }
 
 int
