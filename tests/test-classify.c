@@ -95,10 +95,44 @@ take_messages (GstHarness *h)
   return out;
 }
 
-static GstHarness *
-harness_with_bus (const char *caps, const char *props)
+/* Runs a pipeline to EOS or error; returns the error message (or NULL). With messages, collects
+ * a copy of every heedclassify message's structure, in order. */
+static char *
+run_pipeline (const char *desc, GPtrArray **messages)
 {
-  return classify_harness (caps, props);
+  GError *error = NULL;
+  GstElement *pipe = gst_parse_launch (desc, &error);
+  g_assert_no_error (error);
+  GstBus *bus = gst_element_get_bus (pipe);
+  char *err = NULL;
+  if (messages)
+    *messages = g_ptr_array_new_with_free_func ((GDestroyNotify) gst_structure_free);
+  gst_element_set_state (pipe, GST_STATE_PLAYING);
+  for (;;) {
+    GstMessage *m = gst_bus_timed_pop_filtered (
+        bus, 120 * GST_SECOND, GST_MESSAGE_ELEMENT | GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
+    g_assert_nonnull (m);
+    if (GST_MESSAGE_TYPE (m) == GST_MESSAGE_ERROR) {
+      GError *e;
+      gst_message_parse_error (m, &e, NULL);
+      err = g_strdup (e->message);
+      g_error_free (e);
+      gst_message_unref (m);
+      break;
+    }
+    if (GST_MESSAGE_TYPE (m) == GST_MESSAGE_EOS) {
+      gst_message_unref (m);
+      break;
+    }
+    const GstStructure *st = gst_message_get_structure (m);
+    if (messages && gst_structure_has_name (st, "heedclassify"))
+      g_ptr_array_add (*messages, gst_structure_copy (st));
+    gst_message_unref (m);
+  }
+  gst_element_set_state (pipe, GST_STATE_NULL);
+  gst_object_unref (bus);
+  gst_object_unref (pipe);
+  return err;
 }
 
 static void
@@ -149,7 +183,7 @@ test_formats (void)
     for (guint s = 0; s < G_N_ELEMENTS (sizes); s++) {
       char *caps = g_strdup_printf ("video/x-raw,format=%s,width=%u,height=%u,framerate=30/1",
                                     formats[f], sizes[s][0], sizes[s][1]);
-      GstHarness *h = harness_with_bus (caps, props);
+      GstHarness *h = classify_harness (caps, props);
       GstBuffer *in = make_frame (caps, f + s);
       GstMapInfo a, b;
       GstBuffer *ref = gst_buffer_copy_deep (in);
@@ -227,28 +261,11 @@ test_formats_agree (void)
     char *desc = g_strdup_printf ("videotestsrc num-buffers=1 ! video/x-raw,format=%s,width=160,"
                                   "height=120 ! heedclassify %s ! fakesink",
                                   formats[f], props);
-    GError *error = NULL;
-    GstElement *pipe = gst_parse_launch (desc, &error);
-    g_assert_no_error (error);
-    GstBus *bus = gst_element_get_bus (pipe);
-    gst_element_set_state (pipe, GST_STATE_PLAYING);
-    GstStructure *got = NULL;
-    for (;;) {
-      GstMessage *m = gst_bus_timed_pop_filtered (
-          bus, 60 * GST_SECOND, GST_MESSAGE_ELEMENT | GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
-      g_assert_nonnull (m);
-      g_assert_cmpint (GST_MESSAGE_TYPE (m), !=, GST_MESSAGE_ERROR);
-      if (GST_MESSAGE_TYPE (m) == GST_MESSAGE_EOS) {
-        gst_message_unref (m);
-        break;
-      }
-      if (gst_structure_has_name (gst_message_get_structure (m), "heedclassify"))
-        got = gst_structure_copy (gst_message_get_structure (m));
-      gst_message_unref (m);
-    }
-    gst_element_set_state (pipe, GST_STATE_NULL);
-    gst_object_unref (bus);
-    gst_object_unref (pipe);
+    GPtrArray *msgs;
+    g_assert_null (run_pipeline (desc, &msgs));
+    g_assert_cmpuint (msgs->len, ==, 1);
+    GstStructure *got = gst_structure_copy (msgs->pdata[0]);
+    g_ptr_array_unref (msgs);
     g_free (desc);
     g_assert_nonnull (got);
     if (!first) {
@@ -288,7 +305,7 @@ test_inference_interval (void)
 {
   const char *caps = "video/x-raw,format=RGBA,width=64,height=48,framerate=30/1";
   char *props = g_strdup_printf ("model=%s inference-interval=3", model_a);
-  GstHarness *h = harness_with_bus (caps, props);
+  GstHarness *h = classify_harness (caps, props);
   const char *label0 = NULL;
   for (guint i = 0; i < 8; i++) {
     GstBuffer *out = gst_harness_push_and_pull (h, timed_frame (caps, i));
@@ -331,7 +348,7 @@ test_qos_skips_inference (void)
 {
   const char *caps = "video/x-raw,format=RGBA,width=64,height=48,framerate=30/1";
   char *props = g_strdup_printf ("model=%s", model_a);
-  GstHarness *h = harness_with_bus (caps, props);
+  GstHarness *h = classify_harness (caps, props);
   gst_buffer_unref (gst_harness_push_and_pull (h, timed_frame (caps, 0)));
   /* late by a second at frame 1: frames before 1 s + 2 s of running time are late */
   gst_harness_push_upstream_event (
@@ -362,7 +379,7 @@ test_renegotiation (void)
   const char *caps1 = "video/x-raw,format=RGBA,width=320,height=240,framerate=30/1";
   const char *caps2 = "video/x-raw,format=I420,width=63,height=47,framerate=30/1";
   char *props = g_strdup_printf ("model=%s", model_a);
-  GstHarness *h = harness_with_bus (caps1, props);
+  GstHarness *h = classify_harness (caps1, props);
   gst_buffer_unref (gst_harness_push_and_pull (h, timed_frame (caps1, 0)));
   gst_harness_set_src_caps_str (h, caps2);
   GstBuffer *out = gst_harness_push_and_pull (h, timed_frame (caps2, 1));
@@ -379,59 +396,18 @@ test_renegotiation (void)
   g_free (props);
 }
 
-/* Runs a pipeline to EOS or error; returns the error message (or NULL) and counts the
- * heedclassify messages. */
-static char *
-run_pipeline (const char *desc, guint *n_messages, GstElement **keep)
-{
-  GError *error = NULL;
-  GstElement *pipe = gst_parse_launch (desc, &error);
-  g_assert_no_error (error);
-  GstBus *bus = gst_element_get_bus (pipe);
-  char *err = NULL;
-  *n_messages = 0;
-  gst_element_set_state (pipe, GST_STATE_PLAYING);
-  for (;;) {
-    GstMessage *m = gst_bus_timed_pop_filtered (
-        bus, 120 * GST_SECOND, GST_MESSAGE_ELEMENT | GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
-    g_assert_nonnull (m);
-    if (GST_MESSAGE_TYPE (m) == GST_MESSAGE_ERROR) {
-      GError *e;
-      gst_message_parse_error (m, &e, NULL);
-      err = g_strdup (e->message);
-      g_error_free (e);
-      gst_message_unref (m);
-      break;
-    }
-    if (GST_MESSAGE_TYPE (m) == GST_MESSAGE_EOS) {
-      gst_message_unref (m);
-      break;
-    }
-    if (gst_structure_has_name (gst_message_get_structure (m), "heedclassify"))
-      (*n_messages)++;
-    gst_message_unref (m);
-  }
-  gst_element_set_state (pipe, GST_STATE_NULL);
-  gst_object_unref (bus);
-  if (keep)
-    *keep = pipe;
-  else
-    gst_object_unref (pipe);
-  return err;
-}
-
 static void
 test_errors (void)
 {
-  guint n;
-  char *err = run_pipeline ("videotestsrc num-buffers=1 ! heedclassify ! fakesink", &n, NULL);
+  GPtrArray *msgs;
+  char *err = run_pipeline ("videotestsrc num-buffers=1 ! heedclassify ! fakesink", NULL);
   g_assert_nonnull (err);
   g_assert_nonnull (strstr (err, "no model: set the model property"));
   g_free (err);
 
   err = run_pipeline ("videotestsrc num-buffers=1 ! heedclassify model=/nonexistent/m.safetensors"
                       " ! fakesink",
-                      &n, NULL);
+                      NULL);
   g_assert_nonnull (strstr (err, "cannot read model /nonexistent/m.safetensors"));
   g_free (err);
 
@@ -444,9 +420,10 @@ test_errors (void)
   g_assert_true (g_file_set_contents (bad, data, (gssize) (len / 3), NULL));
   char *desc =
       g_strdup_printf ("videotestsrc num-buffers=1 ! heedclassify model=%s ! fakesink", bad);
-  err = run_pipeline (desc, &n, NULL);
+  err = run_pipeline (desc, &msgs);
   g_assert_nonnull (strstr (err, "file truncated?"));
-  g_assert_cmpuint (n, ==, 0);
+  g_assert_cmpuint (msgs->len, ==, 0);
+  g_ptr_array_unref (msgs);
   g_free (err);
   g_free (desc);
 
@@ -458,7 +435,7 @@ test_errors (void)
   desc = g_strdup_printf ("videotestsrc num-buffers=1 ! heedclassify model=%s labels-file=%s ! "
                           "fakesink",
                           model_a, labels);
-  err = run_pipeline (desc, &n, NULL);
+  err = run_pipeline (desc, NULL);
   g_assert_nonnull (strstr (err, "has 2 labels but the model has 10 classes"));
   g_free (err);
   g_free (desc);
@@ -567,7 +544,7 @@ test_model_change_while_playing (void)
 {
   const char *caps = "video/x-raw,format=RGBA,width=64,height=48,framerate=30/1";
   char *props = g_strdup_printf ("model=%s", model_a);
-  GstHarness *h = harness_with_bus (caps, props);
+  GstHarness *h = classify_harness (caps, props);
   gst_buffer_unref (gst_harness_push_and_pull (h, timed_frame (caps, 0)));
   g_object_set (h->element, "model", model_b, NULL);
   gst_buffer_unref (gst_harness_push_and_pull (h, timed_frame (caps, 1)));
@@ -624,7 +601,7 @@ test_headless (void)
 {
   const char *caps = "video/x-raw,format=RGBA,width=64,height=48,framerate=30/1";
   char *props = g_strdup_printf ("model=%s", model_headless);
-  GstHarness *h = harness_with_bus (caps, props);
+  GstHarness *h = classify_harness (caps, props);
   GstBuffer *out = gst_harness_push_and_pull (h, timed_frame (caps, 0));
   GstStructure *ms =
       gst_custom_meta_get_structure (gst_buffer_get_custom_meta (out, "HeedClassificationMeta"));
@@ -672,26 +649,18 @@ test_same_result_everywhere (void)
   char *desc = g_strdup_printf ("videotestsrc num-buffers=1 pattern=ball ! video/x-raw,width=300,"
                                 "height=200 ! pngenc ! filesink location=%s",
                                 png);
-  guint n;
-  g_assert_null (run_pipeline (desc, &n, NULL));
+  g_assert_null (run_pipeline (desc, NULL));
   g_free (desc);
 
   /* 1. the element */
   desc = g_strdup_printf ("filesrc location=%s ! pngdec ! videoconvert ! heedclassify model=%s "
                           "! fakesink",
                           png, model_b);
-  GError *error = NULL;
-  GstElement *pipe = gst_parse_launch (desc, &error);
-  g_assert_no_error (error);
-  GstBus *bus = gst_element_get_bus (pipe);
-  gst_element_set_state (pipe, GST_STATE_PLAYING);
-  GstMessage *m = gst_bus_timed_pop_filtered (bus, 60 * GST_SECOND, GST_MESSAGE_ELEMENT);
-  g_assert_nonnull (m);
-  GstStructure *el = gst_structure_copy (gst_message_get_structure (m));
-  gst_message_unref (m);
-  gst_element_set_state (pipe, GST_STATE_NULL);
-  gst_object_unref (bus);
-  gst_object_unref (pipe);
+  GPtrArray *msgs;
+  g_assert_null (run_pipeline (desc, &msgs));
+  g_assert_cmpuint (msgs->len, ==, 1);
+  GstStructure *el = gst_structure_copy (msgs->pdata[0]);
+  g_ptr_array_unref (msgs);
   g_free (desc);
 
   /* 2. heed classify */
@@ -776,16 +745,17 @@ test_decodebin_file (void)
                                 "height=144,framerate=12/1 ! avenc_mpeg4 ! mp4mux ! filesink "
                                 "location=%s",
                                 mp4);
-  guint n;
-  char *err = run_pipeline (desc, &n, NULL);
+  GPtrArray *msgs;
+  char *err = run_pipeline (desc, NULL);
   g_assert_null (err);
   g_free (desc);
   desc = g_strdup_printf ("filesrc location=%s ! decodebin ! videoconvert ! heedclassify "
                           "model=%s attention=rollout ! fakesink",
                           mp4, model_a);
-  err = run_pipeline (desc, &n, NULL);
+  err = run_pipeline (desc, &msgs);
   g_assert_null (err);
-  g_assert_cmpuint (n, ==, 12);
+  g_assert_cmpuint (msgs->len, ==, 12);
+  g_ptr_array_unref (msgs);
   g_free (desc);
   g_unlink (mp4);
   g_rmdir (dir);
@@ -832,37 +802,19 @@ test_live_keeps_up (void)
                                 "height=120,framerate=200/1 ! heedclassify model=%s ! fakesink "
                                 "sync=true",
                                 deit);
-  GError *error = NULL;
-  GstElement *pipe = gst_parse_launch (desc, &error);
-  g_assert_no_error (error);
-  GstBus *bus = gst_element_get_bus (pipe);
-  gst_element_set_state (pipe, GST_STATE_PLAYING);
-  guint frames = 0, inferred = 0;
-  for (;;) {
-    GstMessage *m = gst_bus_timed_pop_filtered (
-        bus, 120 * GST_SECOND, GST_MESSAGE_ELEMENT | GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
-    g_assert_nonnull (m);
-    g_assert_cmpint (GST_MESSAGE_TYPE (m), !=, GST_MESSAGE_ERROR);
-    if (GST_MESSAGE_TYPE (m) == GST_MESSAGE_EOS) {
-      gst_message_unref (m);
-      break;
-    }
-    const GstStructure *st = gst_message_get_structure (m);
+  GPtrArray *msgs;
+  g_assert_null (run_pipeline (desc, &msgs));
+  guint frames = msgs->len, inferred = 0;
+  for (guint i = 0; i < msgs->len; i++) {
     gboolean inf;
-    if (gst_structure_has_name (st, "heedclassify")) {
-      frames++;
-      gst_structure_get_boolean (st, "inferred", &inf);
-      inferred += inf;
-    }
-    gst_message_unref (m);
+    gst_structure_get_boolean (msgs->pdata[i], "inferred", &inf);
+    inferred += inf;
   }
+  g_ptr_array_unref (msgs);
   g_test_message ("live 200 fps: %u frames, %u inferred", frames, inferred);
   g_assert_cmpuint (frames, ==, 60);
   g_assert_cmpuint (inferred, >=, 1);
   g_assert_cmpuint (inferred, <, frames / 2);
-  gst_element_set_state (pipe, GST_STATE_NULL);
-  gst_object_unref (bus);
-  gst_object_unref (pipe);
   g_free (desc);
   g_free (deit);
 }
