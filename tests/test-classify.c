@@ -50,6 +50,15 @@ classify_harness (const char *caps, const char *props)
   return h;
 }
 
+/* The HeedClassificationMeta structure of a buffer (fails the test when there is none). */
+static GstStructure *
+meta_of (GstBuffer *buf)
+{
+  GstCustomMeta *meta = gst_buffer_get_custom_meta (buf, "HeedClassificationMeta");
+  g_assert_nonnull (meta);
+  return gst_custom_meta_get_structure (meta);
+}
+
 /* A frame of the caps' format filled with a pattern that depends on seed. */
 static GstBuffer *
 make_frame (const char *caps_str, guint seed)
@@ -197,6 +206,7 @@ test_formats (void)
       gst_buffer_unmap (out, &a);
       gst_buffer_unmap (ref, &b);
 
+      /* read as an application would, with GStreamer's API only */
       GstCustomMeta *meta = gst_buffer_get_custom_meta (out, "HeedClassificationMeta");
       g_assert_nonnull (meta);
       GstStructure *ms = gst_custom_meta_get_structure (meta);
@@ -309,11 +319,10 @@ test_inference_interval (void)
   const char *label0 = NULL;
   for (guint i = 0; i < 8; i++) {
     GstBuffer *out = gst_harness_push_and_pull (h, timed_frame (caps, i));
-    GstCustomMeta *meta = gst_buffer_get_custom_meta (out, "HeedClassificationMeta");
     gboolean inferred;
     guint64 frame;
-    gst_structure_get_boolean (gst_custom_meta_get_structure (meta), "inferred", &inferred);
-    gst_structure_get_uint64 (gst_custom_meta_get_structure (meta), "frame", &frame);
+    gst_structure_get_boolean (meta_of (out), "inferred", &inferred);
+    gst_structure_get_uint64 (meta_of (out), "frame", &frame);
     g_assert_cmpint (inferred, ==, i % 3 == 0);
     g_assert_cmpuint (frame, ==, i);
     gst_buffer_unref (out);
@@ -355,17 +364,13 @@ test_qos_skips_inference (void)
       h, gst_event_new_qos (GST_QOS_TYPE_UNDERFLOW, 2.0, GST_SECOND, GST_SECOND / 30));
   GstBuffer *out = gst_harness_push_and_pull (h, timed_frame (caps, 1));
   gboolean inferred;
-  gst_structure_get_boolean (
-      gst_custom_meta_get_structure (gst_buffer_get_custom_meta (out, "HeedClassificationMeta")),
-      "inferred", &inferred);
+  gst_structure_get_boolean (meta_of (out), "inferred", &inferred);
   g_assert_false (inferred);
   gst_buffer_unref (out);
   /* with qos=false the same frame runs */
   g_object_set (h->element, "qos", FALSE, NULL);
   out = gst_harness_push_and_pull (h, timed_frame (caps, 2));
-  gst_structure_get_boolean (
-      gst_custom_meta_get_structure (gst_buffer_get_custom_meta (out, "HeedClassificationMeta")),
-      "inferred", &inferred);
+  gst_structure_get_boolean (meta_of (out), "inferred", &inferred);
   g_assert_true (inferred);
   gst_buffer_unref (out);
   gst_harness_teardown (h);
@@ -603,8 +608,7 @@ test_headless (void)
   char *props = g_strdup_printf ("model=%s", model_headless);
   GstHarness *h = classify_harness (caps, props);
   GstBuffer *out = gst_harness_push_and_pull (h, timed_frame (caps, 0));
-  GstStructure *ms =
-      gst_custom_meta_get_structure (gst_buffer_get_custom_meta (out, "HeedClassificationMeta"));
+  GstStructure *ms = meta_of (out);
   g_assert_cmpuint (gst_value_array_get_size (gst_structure_get_value (ms, "labels")), ==, 0);
   g_assert_true (gst_structure_has_field (ms, "attention"));
   g_assert_true (gst_structure_has_field (ms, "embedding"));
@@ -771,8 +775,7 @@ test_4k_rollout (void)
   char *props = g_strdup_printf ("model=%s attention=rollout", model_a);
   GstHarness *h = classify_harness (caps, props);
   GstBuffer *out = gst_harness_push_and_pull (h, timed_frame (caps, 0));
-  GstStructure *ms =
-      gst_custom_meta_get_structure (gst_buffer_get_custom_meta (out, "HeedClassificationMeta"));
+  GstStructure *ms = meta_of (out);
   GBytes *att = NULL;
   gst_structure_get (ms, "attention", G_TYPE_BYTES, &att, NULL);
   const float *map = g_bytes_get_data (att, NULL);
