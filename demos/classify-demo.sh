@@ -4,42 +4,42 @@
 # shared device), classify an image with `heed classify`, check the engine against PyTorch,
 # and benchmark it.
 #
-# There is no trained default model yet (it is the next issue), so the pipelines use the
-# DeiT-Tiny-shaped test checkpoint with seeded random weights: the labels are ImageNet's names
-# but the choices are meaningless. Give MODEL=path/to/a/real/checkpoint.safetensors for real
-# ones (see README: a timm ImageNet ViT from the Hugging Face hub).
+# With no MODEL the pipelines use the embedded default model, which recognises videotestsrc's
+# patterns; MODEL=path/to/checkpoint.safetensors runs another (see README: a timm ImageNet ViT
+# from the Hugging Face hub).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/install-deps.sh
 [ -f build/build.ninja ] || meson setup build
 ninja -C build
 export GST_PLUGIN_PATH="$PWD/build/plugin${GST_PLUGIN_PATH:+:$GST_PLUGIN_PATH}"
-model=${MODEL:-tests/fixtures/deit_tiny_f16/model.safetensors}
+model_prop=${MODEL:+model=$MODEL}
+model_opt=${MODEL:+--model $MODEL}
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 
 ./build/tools/heed devices
 
-echo "== heedclassify on videotestsrc (system memory), one message per frame:"
+echo "== heedclassify (default model) on videotestsrc pattern=ball, one message per frame:"
 gst-launch-1.0 -m videotestsrc num-buffers=3 pattern=ball ! video/x-raw,width=640,height=480 \
-  ! heedclassify model="$model" top-k=3 ! fakesink | grep 'heedclassify,' | cut -c1-400
+  ! heedclassify $model_prop top-k=3 ! fakesink | grep 'heedclassify,' | cut -c1-400
 
 echo "== the same through Vulkan memory on GStreamer's shared device:"
 gst-launch-1.0 -m videotestsrc num-buffers=3 pattern=ball ! video/x-raw,width=640,height=480 \
-  ! vulkanupload ! 'video/x-raw(memory:VulkanImage)' ! heedclassify model="$model" top-k=3 \
+  ! vulkanupload ! 'video/x-raw(memory:VulkanImage)' ! heedclassify $model_prop top-k=3 \
   ! vulkandownload ! fakesink | grep 'heedclassify,' | cut -c1-400
 
 echo "== an encoded file through decodebin, every 5th frame inferred:"
 gst-launch-1.0 -q videotestsrc num-buffers=30 pattern=ball ! video/x-raw,width=320,height=240 \
   ! avenc_mpeg4 ! mp4mux ! filesink location="$out/clip.mp4"
 gst-launch-1.0 -m filesrc location="$out/clip.mp4" ! decodebin ! videoconvert \
-  ! heedclassify model="$model" inference-interval=5 ! fakesink \
+  ! heedclassify $model_prop inference-interval=5 ! fakesink \
   | grep -c 'heedclassify,' | xargs echo "frames classified:"
 
 echo "== heed classify on an image:"
 gst-launch-1.0 -q videotestsrc num-buffers=1 pattern=ball ! video/x-raw,width=300,height=200 \
   ! pngenc ! filesink location="$out/ball.png"
-./build/tools/heed classify --model "$model" --top-k 3 "$out/ball.png"
+./build/tools/heed classify $model_opt --top-k 3 "$out/ball.png"
 
 echo "== the engine against PyTorch, and its speed:"
 fixture=tests/fixtures/deit_tiny_f16

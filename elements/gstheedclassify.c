@@ -9,6 +9,7 @@
  *
  * ## Example launch lines
  * |[
+ * gst-launch-1.0 -m videotestsrc pattern=ball ! heedclassify ! fakesink
  * gst-launch-1.0 -m videotestsrc ! heedclassify model=vit.safetensors ! fakesink
  * gst-launch-1.0 filesrc location=in.mp4 ! decodebin ! videoconvert \
  *   ! heedclassify model=deit_tiny_patch16_224.safetensors inference-interval=5 ! fakesink
@@ -223,8 +224,10 @@ gst_heed_classify_class_init (GstHeedClassifyClass *klass)
           "model", "Model",
           "Path of a vision-transformer checkpoint in safetensors format, with timm or Hugging "
           "Face tensor names (F32, F16 or BF16). A config.json beside it is read for the head "
-          "count and labels. Changing it while playing loads the new model without stopping "
-          "the stream; if that fails, a warning is posted and the old model stays.",
+          "count and labels. Unset, the embedded default model runs: it recognises the looks "
+          "of videotestsrc's patterns (smpte, snow, ball, ...). Changing it while playing loads "
+          "the new model without stopping the stream; if that fails, a warning is posted and "
+          "the old model stays.",
           DEFAULT_PROP_MODEL,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING));
   g_object_class_install_property (
@@ -423,13 +426,9 @@ load_model (GstHeedClassify *self, Loaded *out, GError **error)
   self->reload_pending = FALSE;
   GST_OBJECT_UNLOCK (self);
 
-  if (!path || !*path) {
-    g_set_error (error, HEED_ERROR, HEED_ERROR_MODEL,
-                 "no model: set the model property to a vision-transformer checkpoint "
-                 "(safetensors, timm or Hugging Face names)");
-    goto fail;
-  }
-  if (!(out->model = heed_model_load (path, error)))
+  /* no model named: the embedded default one */
+  out->model = path && *path ? heed_model_load (path, error) : heed_model_load_default (error);
+  if (!out->model)
     goto fail;
   out->labels = heed_labels_resolve (labels_file, out->model->config.labels,
                                      out->model->config.num_classes, error);
@@ -438,7 +437,7 @@ load_model (GstHeedClassify *self, Loaded *out, GError **error)
   HeedVitOptions opts = { .layer_attention = out->attention == GST_HEED_ATTENTION_ROLLOUT };
   if (!(out->vit = heed_vit_new (self->device, out->model, &opts, error)))
     goto fail;
-  out->name = g_path_get_basename (path);
+  out->name = path && *path ? g_path_get_basename (path) : g_strdup ("default");
   g_free (path);
   g_free (labels_file);
   return TRUE;

@@ -128,6 +128,9 @@ typedef struct {
  * a message that says what is wrong. A config.json beside the file is read for num_heads,
  * labels and layer_norm_eps when the file's __metadata__ lacks them. */
 HeedModel *heed_model_load (const char *path, GError **error);
+/* The embedded default model: a small ViT trained on GStreamer's videotestsrc patterns (the
+ * 19 labels of DESIGN.md), named "default". */
+HeedModel *heed_model_load_default (GError **error);
 /* The same from memory; config_json may be NULL. The bytes are copied as needed. */
 HeedModel *heed_model_load_from_data (const guint8 *data, gsize size, const char *config_json,
                                       const char *name, GError **error);

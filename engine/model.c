@@ -758,6 +758,28 @@ heed_model_load (const char *path, GError **error)
   return m;
 }
 
+GResource *heed_default_model_get_resource (void);
+
+HeedModel *
+heed_model_load_default (GError **error)
+{
+  GError *rerr = NULL;
+  GBytes *bytes = g_resource_lookup_data (heed_default_model_get_resource (),
+                                          "/org/heed/models/default.safetensors",
+                                          G_RESOURCE_LOOKUP_FLAGS_NONE, &rerr);
+  if (!bytes) {
+    g_set_error (error, HEED_ERROR, HEED_ERROR_IO, "the embedded default model is missing: %s",
+                 rerr->message);
+    g_error_free (rerr);
+    return NULL;
+  }
+  gsize size;
+  const guint8 *data = g_bytes_get_data (bytes, &size);
+  HeedModel *m = heed_model_load_from_data (data, size, NULL, "default", error);
+  g_bytes_unref (bytes);
+  return m;
+}
+
 void
 heed_model_destroy (HeedModel **model)
 {

@@ -405,14 +405,10 @@ static void
 test_errors (void)
 {
   GPtrArray *msgs;
-  char *err = run_pipeline ("videotestsrc num-buffers=1 ! heedclassify ! fakesink", NULL);
-  g_assert_nonnull (err);
-  g_assert_nonnull (strstr (err, "no model: set the model property"));
-  g_free (err);
-
-  err = run_pipeline ("videotestsrc num-buffers=1 ! heedclassify model=/nonexistent/m.safetensors"
-                      " ! fakesink",
-                      NULL);
+  char *err =
+      run_pipeline ("videotestsrc num-buffers=1 ! heedclassify model=/nonexistent/m.safetensors"
+                    " ! fakesink",
+                    NULL);
   g_assert_nonnull (strstr (err, "cannot read model /nonexistent/m.safetensors"));
   g_free (err);
 
@@ -794,6 +790,58 @@ test_4k_rollout (void)
   g_free (props);
 }
 
+/* No model property: the embedded default model, whose labels are the 19 of DESIGN.md; the
+ * element and `heed classify` (no --model either) agree on a frame. */
+static void
+test_default_model (void)
+{
+  static const char *labels[] = { "smpte",    "smpte-rp-219", "snow",       "black",
+                                  "white",    "red",          "green",      "blue",
+                                  "checkers", "circular",     "zone-plate", "chroma-zone-plate",
+                                  "gamut",    "ball",         "bar",        "pinwheel",
+                                  "spokes",   "gradient",     "colors" };
+  char *dir = g_dir_make_tmp ("heed-default-XXXXXX", NULL);
+  char *png = g_build_filename (dir, "frame.png", NULL);
+  char *desc = g_strdup_printf ("videotestsrc num-buffers=1 pattern=pinwheel ! video/x-raw,"
+                                "width=320,height=240 ! pngenc ! filesink location=%s",
+                                png);
+  g_assert_null (run_pipeline (desc, NULL));
+  g_free (desc);
+  desc = g_strdup_printf ("filesrc location=%s ! pngdec ! videoconvert ! heedclassify top-k=19 "
+                          "! fakesink",
+                          png);
+  GPtrArray *msgs;
+  g_assert_null (run_pipeline (desc, &msgs));
+  g_assert_cmpuint (msgs->len, ==, 1);
+  const GValue *all = gst_structure_get_value (msgs->pdata[0], "labels");
+  g_assert_cmpuint (gst_value_array_get_size (all), ==, 19);
+  for (guint i = 0; i < 19; i++) {
+    gboolean known = FALSE;
+    for (guint j = 0; j < 19; j++)
+      known |= g_str_equal (g_value_get_string (gst_value_array_get_value (all, i)), labels[j]);
+    g_assert_true (known);
+  }
+  const char *top = gst_structure_get_string (msgs->pdata[0], "label");
+
+  const char *argv[] = { g_getenv ("HEED_TOOL"), "classify", "--top-k", "1", png, NULL };
+  char *out = NULL;
+  int status;
+  g_assert_true (g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, &out, NULL,
+                               &status, NULL));
+  g_assert_true (g_spawn_check_wait_status (status, NULL));
+  char *want = g_strdup_printf ("\"label\":\"%s\"", top);
+  if (!strstr (out, want))
+    g_error ("heed classify said %s, the element %s", out, top);
+  g_free (want);
+  g_free (out);
+  g_ptr_array_unref (msgs);
+  g_free (desc);
+  g_unlink (png);
+  g_rmdir (dir);
+  g_free (png);
+  g_free (dir);
+}
+
 /* A live source faster than inference (200 fps into a DeiT-Tiny-sized model that takes tens of
  * milliseconds a frame here): heedclassify skips inference on some frames instead of falling
  * behind, every frame still comes through with a (carried-forward) result. */
@@ -957,6 +1005,7 @@ main (int argc, char **argv)
   g_test_add_func ("/classify/4k-rollout", test_4k_rollout);
   g_test_add_func ("/classify/vulkan-memory", test_vulkan_memory);
   g_test_add_func ("/classify/live-keeps-up", test_live_keeps_up);
+  g_test_add_func ("/classify/default-model", test_default_model);
   int status = g_test_run ();
   g_free (model_a);
   g_free (model_b);

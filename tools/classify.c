@@ -132,7 +132,8 @@ heed_cmd_classify (int argc, char **argv)
   int top_k = 5, device_index = -1, status = 0;
   char **files = NULL;
   GOptionEntry entries[] = {
-    { "model", 'm', 0, G_OPTION_ARG_FILENAME, &model_path, "safetensors ViT checkpoint", "M" },
+    { "model", 'm', 0, G_OPTION_ARG_FILENAME, &model_path,
+      "safetensors ViT checkpoint (default: the embedded videotestsrc model)", "M" },
     { "labels", 'l', 0, G_OPTION_ARG_FILENAME, &labels_file,
       "class names, one per line (overrides the model's)", "F" },
     { "top-k", 'k', 0, G_OPTION_ARG_INT, &top_k, "how many classes to report (default 5)", "K" },
@@ -185,15 +186,11 @@ heed_cmd_classify (int argc, char **argv)
     }
     attention = HEED_ATTENTION_ROLLOUT;
   }
-  if (!model_path) {
-    status = heed_cli_fail ("no model: give --model, a vision-transformer checkpoint "
-                            "(safetensors, timm or Hugging Face names)",
-                            NULL);
-    goto out;
-  }
   gst_init (NULL, NULL);
   HeedVitOptions opts = { .layer_attention = attention == HEED_ATTENTION_ROLLOUT };
-  if (!(model = heed_model_load (model_path, &error)) ||
+  /* no --model: the embedded default one */
+  model = model_path ? heed_model_load (model_path, &error) : heed_model_load_default (&error);
+  if (!model ||
       (model->config.num_classes &&
        !(labels = heed_labels_resolve (labels_file, model->config.labels, model->config.num_classes,
                                        &error))) ||

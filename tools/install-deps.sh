@@ -16,4 +16,4 @@ $SUDO apt-get install -y --no-install-recommends \
   gstreamer1.0-plugins-bad gstreamer1.0-libav \
   python3 python3-torch python3-numpy libopenblas0-pthread python3-gi python3-gst-1.0 \
   gir1.2-gstreamer-1.0 gir1.2-gst-plugins-base-1.0 \
-  valgrind clang-format
+  valgrind clang-format bc
