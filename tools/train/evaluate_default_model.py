@@ -36,21 +36,6 @@ GROUPS = {
 }
 
 
-def native_frame(p):
-    """The last frame of the parameters' pipeline, in its own format, as a GstSample."""
-    pipe = Gst.parse_launch(patterns.source_description(p) + " ! appsink name=sink sync=false")
-    sink = pipe.get_by_name("sink")
-    pipe.set_state(Gst.State.PLAYING)
-    last = None
-    while True:
-        s = sink.emit("try-pull-sample", 30 * Gst.SECOND)
-        if s is None:
-            break
-        last = s
-    pipe.set_state(Gst.State.NULL)
-    return last
-
-
 class Classifier:
     """One running heedclassify (the default model) fed through appsrc."""
 
@@ -93,13 +78,7 @@ def ball_hit(p, peak):
     if c is None:
         return None
     h, w, _ = rgb.shape
-    fg = p["props"].get("foreground-color", 0xffffffff)
-    f = np.array([(fg >> 16) & 255, (fg >> 8) & 255, fg & 255], np.float32)
-    bg = p["props"].get("background-color", 0xff000000)
-    b = np.array([(bg >> 16) & 255, (bg >> 8) & 255, bg & 255], np.float32)
-    x = rgb.astype(np.float32)
-    area = (((x - f) ** 2).sum(-1) < ((x - b) ** 2).sum(-1)).sum()
-    r = (area / np.pi) ** 0.5
+    r = (patterns.ball_mask(rgb, p).sum() / np.pi) ** 0.5
     grid = 8  # the default model's patch grid
     dx = (peak[0] - c[0]) * w / (r + w / grid)
     dy = (peak[1] - c[1]) * h / (r + h / grid)
@@ -130,7 +109,7 @@ def main():
             for label in patterns.LABELS:
                 p = patterns.sample_params(rng, label, "heldout")
                 p.update(overrides)
-                got, _, _ = clf.classify(native_frame(p))
+                got, _, _ = clf.classify(patterns.last_sample(p))
                 per_class[label][0] += got == label
                 if got != label:
                     mistakes.append(f"{group}: {label} taken for {got}: {p['width']}x{p['height']} "
@@ -141,7 +120,7 @@ def main():
     hits = total = 0
     for _ in range(args.balls):
         p = patterns.sample_params(rng, "ball", "heldout")
-        got, px, py = clf.classify(native_frame(p))
+        got, px, py = clf.classify(patterns.last_sample(p))
         hit = ball_hit(p, (px, py))
         if hit is not None:
             hits += hit

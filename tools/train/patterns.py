@@ -104,10 +104,11 @@ def source_description(p):
     return desc
 
 
-def render(p):
-    """The last frame of the parameters' pipeline as an RGB uint8 array [h][w][3]."""
-    pipe = Gst.parse_launch(source_description(p) + " ! videoconvert ! video/x-raw,format=RGB "
-                            "! appsink name=sink sync=false")
+def last_sample(p, convert=""):
+    """The last frame of the parameters' pipeline (followed by `convert`, e.g. a videoconvert to
+    RGB) as a GstSample."""
+    desc = source_description(p) + (f" ! {convert}" if convert else "")
+    pipe = Gst.parse_launch(desc + " ! appsink name=sink sync=false")
     sink = pipe.get_by_name("sink")
     pipe.set_state(Gst.State.PLAYING)
     frame = None
@@ -118,7 +119,13 @@ def render(p):
         frame = sample
     pipe.set_state(Gst.State.NULL)
     if frame is None:
-        raise RuntimeError("no frame from " + source_description(p))
+        raise RuntimeError("no frame from " + desc)
+    return frame
+
+
+def render(p):
+    """The last frame of the parameters' pipeline as an RGB uint8 array [h][w][3]."""
+    frame = last_sample(p, "videoconvert ! video/x-raw,format=RGB")
     caps = frame.get_caps().get_structure(0)
     w, h = caps.get_value("width"), caps.get_value("height")
     buf = frame.get_buffer()
@@ -129,16 +136,20 @@ def render(p):
     return rgb
 
 
-def ball_centre(rgb, p):
-    """Where the ball is, from the frame: the centroid of the pixels nearer the foreground colour
-    than the background colour (videotestsrc draws a white ball on black by default)."""
+def ball_mask(rgb, p):
+    """The pixels nearer the foreground colour than the background colour (videotestsrc draws
+    a white ball on black by default)."""
     fg = p["props"].get("foreground-color", 0xffffffff)
     bg = p["props"].get("background-color", 0xff000000)
     f = np.array([(fg >> 16) & 255, (fg >> 8) & 255, fg & 255], np.float32)
     b = np.array([(bg >> 16) & 255, (bg >> 8) & 255, bg & 255], np.float32)
     x = rgb.astype(np.float32)
-    mask = ((x - f) ** 2).sum(-1) < ((x - b) ** 2).sum(-1)
-    ys, xs = np.nonzero(mask)
+    return ((x - f) ** 2).sum(-1) < ((x - b) ** 2).sum(-1)
+
+
+def ball_centre(rgb, p):
+    """Where the ball is, from the frame: the centroid of ball_mask, 0..1 of width and height."""
+    ys, xs = np.nonzero(ball_mask(rgb, p))
     if len(xs) == 0:
         return None
     return (xs.mean() + 0.5) / rgb.shape[1], (ys.mean() + 0.5) / rgb.shape[0]
