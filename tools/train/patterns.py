@@ -186,19 +186,33 @@ def resize(rgb, size):
     return out.transpose(2, 0, 1).copy()
 
 
+def render_all(params, size):
+    """Renders parameter sets: inputs [N][3][size][size] (0..1), label indices, ball centres
+    (NaN for other labels)."""
+    xs, ys, balls = [], [], []
+    for p in params:
+        rgb = render(p)
+        xs.append(resize(rgb, size))
+        ys.append(LABELS.index(p["label"]))
+        c = ball_centre(rgb, p) if p["label"] == "ball" else None
+        balls.append(c if c else (np.nan, np.nan))
+    return np.stack(xs).astype(np.float32), np.array(ys, np.int64), np.array(balls, np.float32)
+
+
+def default_ball_params(rng, split, min_width=400):
+    """The ball in videotestsrc's default colours (white on black) on larger frames, where it
+    covers little of the frame."""
+    p = sample_params(rng, "ball", split)
+    p["props"] = {k: v for k, v in p["props"].items() if not k.endswith("-color")}
+    p["width"] = _draw_int(rng, min_width, 1920, split)
+    aw, ah = rng.choice(ASPECTS)
+    p["height"] = max(16, min(1080, int(p["width"] * ah / aw)))
+    return p
+
+
 def dataset(n_per_label, split, seed, size, max_width=1920):
-    """Renders n_per_label frames of every label: inputs [N][3][size][size] (0..1), labels,
-    ball centres (NaN for other labels) and the parameters."""
+    """Renders n_per_label frames of every label (render_all's arrays) and their parameters."""
     rng = random.Random(seed)
-    xs, ys, balls, params = [], [], [], []
-    for i in range(n_per_label):
-        for li, label in enumerate(LABELS):
-            p = sample_params(rng, label, split, max_width)
-            rgb = render(p)
-            xs.append(resize(rgb, size))
-            ys.append(li)
-            c = ball_centre(rgb, p) if label == "ball" else None
-            balls.append(c if c else (np.nan, np.nan))
-            params.append(p)
-    return (np.stack(xs).astype(np.float32), np.array(ys, np.int64),
-            np.array(balls, np.float32), params)
+    params = [sample_params(rng, label, split, max_width)
+              for _ in range(n_per_label) for label in LABELS]
+    return render_all(params, size) + (params,)

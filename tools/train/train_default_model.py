@@ -27,7 +27,7 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 import patterns  # noqa: E402
-from heed_torch import VisionTransformer, round_to, save_safetensors  # noqa: E402
+from heed_torch import VisionTransformer, load_safetensors, round_to, save_safetensors  # noqa: E402
 
 SIZE, PATCH, DIM, DEPTH, HEADS = 64, 8, 64, 4, 2
 MEAN = STD = 0.5
@@ -36,6 +36,27 @@ MEAN = STD = 0.5
 def _render_chunk(args):
     n, split, seed = args
     return patterns.dataset(n, split, seed, SIZE)[:3]
+
+
+def _render_default_balls(args):
+    n, split, seed = args
+    rng = __import__("random").Random(seed)
+    return patterns.render_all([patterns.default_ball_params(rng, split) for _ in range(n)], SIZE)
+
+
+def rendered_default_balls(n, split, seed, cache_dir, workers):
+    """n frames of the default-coloured ball on larger frames (cached like rendered())."""
+    path = os.path.join(cache_dir, f"{split}-default-balls-{n}-{seed}.npz")
+    if os.path.exists(path):
+        d = np.load(path)
+        return d["x"], d["y"], d["ball"]
+    chunks = [(min(10, n - i), split, seed * 100019 + i) for i in range(0, n, 10)]
+    with multiprocessing.Pool(workers) as pool:
+        parts = pool.map(_render_default_balls, chunks)
+    x, y, ball = (np.concatenate([p[k] for p in parts]) for k in range(3))
+    os.makedirs(cache_dir, exist_ok=True)
+    np.savez(path, x=x, y=y, ball=ball)
+    return x, y, ball
 
 
 def rendered(n_per_label, split, seed, cache_dir, workers):
@@ -127,6 +148,9 @@ def main():
     ap.add_argument("--attention-weight", type=float, default=1.0)
     ap.add_argument("--seed", type=int, default=20261121)
     ap.add_argument("--workers", type=int, default=os.cpu_count())
+    ap.add_argument("--init", help="start from this checkpoint (fine-tuning)")
+    ap.add_argument("--default-balls", type=int, default=0,
+                    help="extra frames of the white-on-black ball on frames 400 px and wider")
     args = ap.parse_args()
 
     torch.manual_seed(args.seed)
@@ -134,11 +158,17 @@ def main():
     t0 = time.time()
     x, y, ball = rendered(args.train_per_label, "train", args.seed, args.cache, args.workers)
     vx, vy, vball = rendered(args.val_per_label, "heldout", args.seed + 1, args.cache, args.workers)
+    if args.default_balls:
+        ex, ey, eb = rendered_default_balls(args.default_balls, "train", args.seed + 2, args.cache,
+                                            args.workers)
+        x, y, ball = np.concatenate([x, ex]), np.concatenate([y, ey]), np.concatenate([ball, eb])
     print(f"rendered {len(x)} training and {len(vx)} validation frames in {time.time() - t0:.0f} s",
           flush=True)
 
     model = VisionTransformer(SIZE, PATCH, DIM, DEPTH, HEADS, len(patterns.LABELS),
                               mlp_hidden=4 * DIM)
+    if args.init:
+        model.load_state_dict(load_safetensors(args.init)[0])
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.05)
     steps = args.epochs * math.ceil(len(x) / args.batch)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=steps,
@@ -174,7 +204,7 @@ def main():
         "format": "pt", "num_heads": HEADS, "img_size": SIZE, "patch_size": PATCH,
         "mean": json.dumps([MEAN] * 3), "std": json.dumps([STD] * 3),
         "labels": json.dumps(patterns.LABELS),
-        "trained_by": "tools/train/train_default_model.py seed %d" % args.seed,
+        "trained_by": " ".join(["tools/train/train_default_model.py"] + sys.argv[1:]),
     })
     print(f"wrote {args.out} ({os.path.getsize(args.out)} bytes)")
 
