@@ -16,6 +16,7 @@ import json
 import math
 import multiprocessing
 import os
+import random
 import sys
 import time
 
@@ -40,7 +41,7 @@ def _render_chunk(args):
 
 def _render_default_balls(args):
     n, split, seed = args
-    rng = __import__("random").Random(seed)
+    rng = random.Random(seed)
     return patterns.render_all([patterns.default_ball_params(rng, split) for _ in range(n)], SIZE)
 
 
