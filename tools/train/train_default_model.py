@@ -30,28 +30,33 @@ import torch.nn.functional as F  # noqa: E402
 import patterns  # noqa: E402
 from heed_torch import VisionTransformer, load_safetensors, round_to, save_safetensors  # noqa: E402
 
-SIZE, PATCH, DIM, DEPTH, HEADS = 64, 8, 64, 4, 2
+DIM, DEPTH, HEADS = 64, 4, 2
 MEAN = STD = 0.5
 
 
 def _render_chunk(args):
-    n, split, seed = args
-    return patterns.dataset(n, split, seed, SIZE)[:3]
+    n, split, seed, size = args
+    return patterns.dataset(n, split, seed, size)[:3]
 
 
 def _render_default_balls(args):
-    n, split, seed = args
+    n, split, seed, size = args
     rng = random.Random(seed)
-    return patterns.render_all([patterns.default_ball_params(rng, split) for _ in range(n)], SIZE)
+    return patterns.render_all([patterns.default_ball_params(rng, split) for _ in range(n)], size)
 
 
-def rendered_default_balls(n, split, seed, cache_dir, workers):
+def _cache_path(cache_dir, name, size):
+    # frames are cached already resized; 64 px caches keep their original names
+    return os.path.join(cache_dir, name + (f"-{size}px" if size != 64 else "") + ".npz")
+
+
+def rendered_default_balls(n, split, seed, size, cache_dir, workers):
     """n frames of the default-coloured ball on larger frames (cached like rendered())."""
-    path = os.path.join(cache_dir, f"{split}-default-balls-{n}-{seed}.npz")
+    path = _cache_path(cache_dir, f"{split}-default-balls-{n}-{seed}", size)
     if os.path.exists(path):
         d = np.load(path)
         return d["x"], d["y"], d["ball"]
-    chunks = [(min(10, n - i), split, seed * 100019 + i) for i in range(0, n, 10)]
+    chunks = [(min(10, n - i), split, seed * 100019 + i, size) for i in range(0, n, 10)]
     with multiprocessing.Pool(workers) as pool:
         parts = pool.map(_render_default_balls, chunks)
     x, y, ball = (np.concatenate([p[k] for p in parts]) for k in range(3))
@@ -60,13 +65,13 @@ def rendered_default_balls(n, split, seed, cache_dir, workers):
     return x, y, ball
 
 
-def rendered(n_per_label, split, seed, cache_dir, workers):
+def rendered(n_per_label, split, seed, size, cache_dir, workers):
     """Renders (or loads from the cache) n_per_label frames per label, in chunks of 10."""
-    path = os.path.join(cache_dir, f"{split}-{n_per_label}-{seed}.npz")
+    path = _cache_path(cache_dir, f"{split}-{n_per_label}-{seed}", size)
     if os.path.exists(path):
         d = np.load(path)
         return d["x"], d["y"], d["ball"]
-    chunks = [(min(10, n_per_label - i), split, seed * 100003 + i)
+    chunks = [(min(10, n_per_label - i), split, seed * 100003 + i, size)
               for i in range(0, n_per_label, 10)]
     with multiprocessing.Pool(workers) as pool:
         parts = pool.map(_render_chunk, chunks)
@@ -117,7 +122,7 @@ def cls_attention(model):
     return a / a.sum(1, keepdim=True)
 
 
-def evaluate(model, x, y, ball):
+def evaluate(model, x, y, ball, grid):
     model.eval()
     correct, hits, balls = 0, 0, 0
     with torch.no_grad():
@@ -131,8 +136,8 @@ def evaluate(model, x, y, ball):
                     continue
                 balls += 1
                 p = att[j].argmax()
-                px, py = (p % (SIZE // PATCH) + 0.5) / (SIZE // PATCH), (p // (SIZE // PATCH) + 0.5) / (SIZE // PATCH)
-                hits += abs(px - b[0]) <= 1.0 / (SIZE // PATCH) and abs(py - b[1]) <= 1.0 / (SIZE // PATCH)
+                px, py = (p % grid + 0.5) / grid, (p // grid + 0.5) / grid
+                hits += abs(px - b[0]) <= 1.0 / grid and abs(py - b[1]) <= 1.0 / grid
     model.train()
     return correct / len(x), hits / max(balls, 1)
 
@@ -141,6 +146,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default="models/default.safetensors")
     ap.add_argument("--cache", default="build/train-cache")
+    ap.add_argument("--size", type=int, default=128, help="input size in pixels (square)")
+    ap.add_argument("--patch", type=int, default=16, help="patch size (size / patch tokens a side)")
     ap.add_argument("--train-per-label", type=int, default=500)
     ap.add_argument("--val-per-label", type=int, default=40)
     ap.add_argument("--epochs", type=int, default=40)
@@ -150,23 +157,25 @@ def main():
     ap.add_argument("--seed", type=int, default=20261121)
     ap.add_argument("--workers", type=int, default=os.cpu_count())
     ap.add_argument("--init", help="start from this checkpoint (fine-tuning)")
-    ap.add_argument("--default-balls", type=int, default=0,
+    ap.add_argument("--default-balls", type=int, default=400,
                     help="extra frames of the white-on-black ball on frames 400 px and wider")
     args = ap.parse_args()
 
     torch.manual_seed(args.seed)
     torch.set_num_threads(max(1, os.cpu_count()))
     t0 = time.time()
-    x, y, ball = rendered(args.train_per_label, "train", args.seed, args.cache, args.workers)
-    vx, vy, vball = rendered(args.val_per_label, "heldout", args.seed + 1, args.cache, args.workers)
+    x, y, ball = rendered(args.train_per_label, "train", args.seed, args.size, args.cache,
+                       args.workers)
+    vx, vy, vball = rendered(args.val_per_label, "heldout", args.seed + 1, args.size, args.cache,
+                          args.workers)
     if args.default_balls:
-        ex, ey, eb = rendered_default_balls(args.default_balls, "train", args.seed + 2, args.cache,
-                                            args.workers)
+        ex, ey, eb = rendered_default_balls(args.default_balls, "train", args.seed + 2, args.size,
+                                            args.cache, args.workers)
         x, y, ball = np.concatenate([x, ex]), np.concatenate([y, ey]), np.concatenate([ball, eb])
     print(f"rendered {len(x)} training and {len(vx)} validation frames in {time.time() - t0:.0f} s",
           flush=True)
 
-    model = VisionTransformer(SIZE, PATCH, DIM, DEPTH, HEADS, len(patterns.LABELS),
+    model = VisionTransformer(args.size, args.patch, DIM, DEPTH, HEADS, len(patterns.LABELS),
                               mlp_hidden=4 * DIM)
     if args.init:
         model.load_state_dict(load_safetensors(args.init)[0])
@@ -187,7 +196,7 @@ def main():
             has_ball = ~torch.isnan(bb[:, 0])
             if has_ball.any():
                 att = cls_attention(model)[has_ball]
-                target = attention_target(bb[has_ball], SIZE // PATCH)
+                target = attention_target(bb[has_ball], args.size // args.patch)
                 loss = loss + args.attention_weight * F.kl_div(att.clamp_min(1e-8).log(), target,
                                                                 reduction="batchmean")
             opt.zero_grad()
@@ -195,14 +204,14 @@ def main():
             opt.step()
             sched.step()
             total += loss.item() * len(idx)
-        acc, hit = evaluate(model, vx, vy, vball)
+        acc, hit = evaluate(model, vx, vy, vball, args.size // args.patch)
         print(f"epoch {epoch + 1}: loss {total / len(x):.4f}, held-out accuracy {acc:.4f}, "
               f"ball peak hits {hit:.3f} ({time.time() - t0:.0f} s)", flush=True)
 
     sd = {k: round_to(v, "F16") for k, v in model.state_dict().items()}
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     save_safetensors(args.out, sd, "F16", {
-        "format": "pt", "num_heads": HEADS, "img_size": SIZE, "patch_size": PATCH,
+        "format": "pt", "num_heads": HEADS, "img_size": args.size, "patch_size": args.patch,
         "mean": json.dumps([MEAN] * 3), "std": json.dumps([STD] * 3),
         "labels": json.dumps(patterns.LABELS),
         "trained_by": " ".join(["tools/train/train_default_model.py"] + sys.argv[1:]),
