@@ -43,8 +43,7 @@
 #include "heed-engine.h"
 #include "heedlabels.h"
 #include "heedmeta.h"
-
-#include <gst/vulkan/vulkan.h>
+#include "heedvulkan.h"
 
 #include <math.h>
 #include <string.h>
@@ -75,20 +74,10 @@ enum {
   PROP_POST_MESSAGES,
 };
 
-#define VIDEO_FORMATS "{ RGBA, BGRA, RGBx, BGRx, xRGB, xBGR, RGB, BGR, I420, NV12, YUY2, GRAY8 }"
-/* the engine's frame limits; system memory, or Vulkan memory from vulkanupload */
-#define VIDEO_CAPS_BODY                                                                            \
-  "format = (string) " VIDEO_FORMATS ", width = (int) [ 1, 16384 ], "                              \
-  "height = (int) [ 1, 16384 ], framerate = (fraction) [ 0, max ]"
-#define VIDEO_CAPS                                                                                 \
-  "video/x-raw, " VIDEO_CAPS_BODY "; "                                                             \
-  "video/x-raw(" GST_CAPS_FEATURE_MEMORY_VULKAN_IMAGE "), " VIDEO_CAPS_BODY "; "                   \
-  "video/x-raw(" GST_CAPS_FEATURE_MEMORY_VULKAN_BUFFER "), " VIDEO_CAPS_BODY
-
-static GstStaticPadTemplate sink_template =
-    GST_STATIC_PAD_TEMPLATE ("sink", GST_PAD_SINK, GST_PAD_ALWAYS, GST_STATIC_CAPS (VIDEO_CAPS));
+static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE (
+    "sink", GST_PAD_SINK, GST_PAD_ALWAYS, GST_STATIC_CAPS (HEED_VIDEO_CAPS));
 static GstStaticPadTemplate src_template =
-    GST_STATIC_PAD_TEMPLATE ("src", GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS (VIDEO_CAPS));
+    GST_STATIC_PAD_TEMPLATE ("src", GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS (HEED_VIDEO_CAPS));
 
 struct _GstHeedClassify {
   GstBaseTransform parent;
@@ -125,9 +114,7 @@ struct _GstHeedClassify {
   GstClockTime last_inference_rt;
 
   /* GStreamer's shared Vulkan device (gst.vulkan.* contexts), used for Vulkan memory */
-  GstVulkanInstance *gst_instance;
-  GstVulkanDevice *gst_device;
-  GstVulkanQueue *gst_queue;
+  HeedGstVulkan gst_vulkan;
   gboolean vulkan_memory; /* the negotiated caps carry Vulkan memory */
 };
 
@@ -194,15 +181,6 @@ gst_heed_resize_get_type (void)
   return type;
 }
 
-/* The engine's log goes to this element's debug category. */
-static void
-engine_log (HeedLogLevel level, const char *message, void *user_data)
-{
-  static const GstDebugLevel levels[] = { GST_LEVEL_ERROR, GST_LEVEL_WARNING, GST_LEVEL_INFO,
-                                          GST_LEVEL_DEBUG };
-  GST_CAT_LEVEL_LOG (gst_heed_classify_debug, levels[level], NULL, "engine: %s", message);
-}
-
 static void
 gst_heed_classify_class_init (GstHeedClassifyClass *klass)
 {
@@ -212,7 +190,6 @@ gst_heed_classify_class_init (GstHeedClassifyClass *klass)
 
   GST_DEBUG_CATEGORY_INIT (gst_heed_classify_debug, "heedclassify", 0,
                            "heed vision-transformer classification");
-  heed_set_log_func (engine_log, NULL);
 
   gobject_class->set_property = gst_heed_classify_set_property;
   gobject_class->get_property = gst_heed_classify_get_property;
@@ -511,9 +488,7 @@ gst_heed_classify_stop (GstBaseTransform *trans)
   self->model = NULL, self->vit = NULL, self->labels = NULL, self->model_name = NULL;
   g_clear_pointer (&self->result, gst_structure_free);
   heed_device_destroy (&self->device); /* an imported device leaves GStreamer's alone */
-  gst_clear_object (&self->gst_queue);
-  gst_clear_object (&self->gst_device);
-  gst_clear_object (&self->gst_instance);
+  heed_gst_vulkan_clear (&self->gst_vulkan);
   self->have_layout = FALSE;
   self->vulkan_memory = FALSE;
   return TRUE;
@@ -525,32 +500,8 @@ static void
 gst_heed_classify_set_context (GstElement *element, GstContext *context)
 {
   GstHeedClassify *self = GST_HEED_CLASSIFY (element);
-  GstVulkanDevice *device = NULL;
-  gst_vulkan_handle_set_context (element, context, NULL, &self->gst_instance);
-  if (gst_context_get_vulkan_device (context, &device)) {
-    gst_clear_object (&self->gst_device);
-    self->gst_device = device;
-  }
+  heed_gst_vulkan_set_context (&self->gst_vulkan, element, context);
   GST_ELEMENT_CLASS (gst_heed_classify_parent_class)->set_context (element, context);
-}
-
-static gboolean
-first_queue (GstVulkanDevice *device, GstVulkanQueue *queue, gpointer user_data)
-{
-  *(GstVulkanQueue **) user_data = gst_object_ref (queue);
-  return FALSE; /* stop: GStreamer 1.22 opens one queue */
-}
-
-static void
-lock_gst_queue (void *queue)
-{
-  gst_vulkan_queue_submit_lock (queue);
-}
-
-static void
-unlock_gst_queue (void *queue)
-{
-  gst_vulkan_queue_submit_unlock (queue);
 }
 
 /* Moves the runner onto GStreamer's Vulkan device (asked for through the gst.vulkan.device
@@ -559,46 +510,16 @@ unlock_gst_queue (void *queue)
 static gboolean
 use_gstreamer_device (GstHeedClassify *self, GError **error)
 {
-  if (!self->gst_device &&
-      !gst_vulkan_device_run_context_query (GST_ELEMENT (self), &self->gst_device)) {
-    g_set_error (error, HEED_ERROR, HEED_ERROR_NO_DEVICE,
-                 "Vulkan memory arrived but no element shares a GStreamer Vulkan device");
-    return FALSE;
-  }
-  if (self->gst_queue) /* already on it */
+  if (heed_gst_vulkan_is_imported (&self->gst_vulkan)) /* already on it */
     return TRUE;
-  GstVulkanDevice *dev = self->gst_device;
-  gst_vulkan_device_foreach_queue (dev, first_queue, &self->gst_queue);
-  if (!self->gst_queue) {
-    g_set_error (error, HEED_ERROR, HEED_ERROR_NO_DEVICE, "GStreamer's Vulkan device has no queue");
+  HeedDevice *imported = heed_gst_vulkan_import (&self->gst_vulkan, GST_ELEMENT (self), error);
+  if (!imported)
     return FALSE;
-  }
-  guint32 family = self->gst_queue->family;
-  if (family >= dev->physical_device->n_queue_families ||
-      !(dev->physical_device->queue_family_props[family].queueFlags & VK_QUEUE_COMPUTE_BIT)) {
-    g_set_error (error, HEED_ERROR, HEED_ERROR_NO_DEVICE,
-                 "GStreamer's Vulkan queue (family %u) cannot run compute shaders", family);
-    gst_clear_object (&self->gst_queue);
-    return FALSE;
-  }
-  HeedDeviceImport imp = { dev->instance->instance,
-                           dev->physical_device->device,
-                           dev->device,
-                           self->gst_queue->queue,
-                           family,
-                           lock_gst_queue,
-                           unlock_gst_queue,
-                           self->gst_queue };
-  HeedDevice *imported = heed_device_new_import (&imp, error);
-  if (!imported) {
-    gst_clear_object (&self->gst_queue);
-    return FALSE;
-  }
   HeedVitOptions opts = { .layer_attention = self->vit_attention == GST_HEED_ATTENTION_ROLLOUT };
   HeedVit *vit = heed_vit_new (imported, self->model, &opts, error);
   if (!vit) {
     heed_device_destroy (&imported);
-    gst_clear_object (&self->gst_queue);
+    heed_gst_vulkan_clear (&self->gst_vulkan);
     return FALSE;
   }
   heed_vit_destroy (&self->vit);
@@ -612,52 +533,12 @@ use_gstreamer_device (GstHeedClassify *self, GError **error)
 
 /* ---- caps ----------------------------------------------------------------------------------- */
 
-static gboolean
-pixel_format (GstVideoFormat f, HeedPixelFormat *out)
-{
-  static const struct {
-    GstVideoFormat gst;
-    HeedPixelFormat heed;
-  } map[] = {
-    { GST_VIDEO_FORMAT_RGBA, HEED_PIXEL_RGBA }, { GST_VIDEO_FORMAT_BGRA, HEED_PIXEL_BGRA },
-    { GST_VIDEO_FORMAT_RGBx, HEED_PIXEL_RGBX }, { GST_VIDEO_FORMAT_BGRx, HEED_PIXEL_BGRX },
-    { GST_VIDEO_FORMAT_xRGB, HEED_PIXEL_XRGB }, { GST_VIDEO_FORMAT_xBGR, HEED_PIXEL_XBGR },
-    { GST_VIDEO_FORMAT_RGB, HEED_PIXEL_RGB },   { GST_VIDEO_FORMAT_BGR, HEED_PIXEL_BGR },
-    { GST_VIDEO_FORMAT_I420, HEED_PIXEL_I420 }, { GST_VIDEO_FORMAT_NV12, HEED_PIXEL_NV12 },
-    { GST_VIDEO_FORMAT_YUY2, HEED_PIXEL_YUY2 }, { GST_VIDEO_FORMAT_GRAY8, HEED_PIXEL_GRAY8 },
-  };
-  for (guint i = 0; i < G_N_ELEMENTS (map); i++)
-    if (map[i].gst == f) {
-      *out = map[i].heed;
-      return TRUE;
-    }
-  return FALSE;
-}
-
 /* Builds the frame layout for info and records it into the runner. */
 static gboolean
 configure_layout (GstHeedClassify *self, GError **error)
 {
-  const GstVideoInfo *info = &self->info;
-  HeedPixelFormat format;
-  guint stride[3] = { 0, 0, 0 };
-
-  if (!pixel_format (GST_VIDEO_INFO_FORMAT (info), &format)) {
-    g_set_error (error, HEED_ERROR, HEED_ERROR_INVALID, "unsupported format %s",
-                 gst_video_format_to_string (GST_VIDEO_INFO_FORMAT (info)));
+  if (!heed_layout_from_video_info (&self->info, &self->layout, error))
     return FALSE;
-  }
-  for (guint i = 0; i < GST_VIDEO_INFO_N_PLANES (info) && i < 3; i++)
-    stride[i] = GST_VIDEO_INFO_PLANE_STRIDE (info, i);
-  if (!heed_frame_layout_init (&self->layout, format, GST_VIDEO_INFO_WIDTH (info),
-                               GST_VIDEO_INFO_HEIGHT (info), stride, error))
-    return FALSE;
-  switch (info->colorimetry.matrix) {
-  case GST_VIDEO_COLOR_MATRIX_BT709: self->layout.matrix = HEED_YUV_BT709; break;
-  case GST_VIDEO_COLOR_MATRIX_BT2020: self->layout.matrix = HEED_YUV_BT2020; break;
-  default: self->layout.matrix = HEED_YUV_BT601; break;
-  }
-  self->layout.full_range = info->colorimetry.range == GST_VIDEO_COLOR_RANGE_0_255;
   GST_OBJECT_LOCK (self);
   self->layout.resize = self->resize;
   GST_OBJECT_UNLOCK (self);
@@ -696,10 +577,7 @@ gst_heed_classify_set_caps (GstBaseTransform *trans, GstCaps *incaps, GstCaps *o
     return FALSE;
   }
   self->info = info;
-  GstCapsFeatures *features = gst_caps_get_features (incaps, 0);
-  self->vulkan_memory =
-      gst_caps_features_contains (features, GST_CAPS_FEATURE_MEMORY_VULKAN_IMAGE) ||
-      gst_caps_features_contains (features, GST_CAPS_FEATURE_MEMORY_VULKAN_BUFFER);
+  self->vulkan_memory = heed_caps_have_vulkan_memory (incaps);
   if (self->vulkan_memory && !use_gstreamer_device (self, &error)) {
     GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND, ("%s", error->message), (NULL));
     g_error_free (error);
@@ -763,9 +641,7 @@ static gboolean
 gst_heed_classify_query (GstBaseTransform *trans, GstPadDirection direction, GstQuery *query)
 {
   GstHeedClassify *self = GST_HEED_CLASSIFY (trans);
-  if (GST_QUERY_TYPE (query) == GST_QUERY_CONTEXT &&
-      gst_vulkan_handle_context_query (GST_ELEMENT (self), query, NULL, self->gst_instance,
-                                       self->gst_device))
+  if (heed_gst_vulkan_handle_query (&self->gst_vulkan, GST_ELEMENT (self), query))
     return TRUE;
   if (direction == GST_PAD_SRC && GST_QUERY_TYPE (query) == GST_QUERY_LATENCY) {
     gboolean live;
@@ -980,63 +856,12 @@ run_system_frame (GstHeedClassify *self, GstBuffer *buf, GError **error)
 static gboolean
 run_vulkan_frame (GstHeedClassify *self, GstBuffer *buf, GError **error)
 {
-  guint n = GST_VIDEO_INFO_N_PLANES (&self->info);
   HeedDevicePlane planes[3] = { { 0 } };
-  GstVideoMeta *vmeta = gst_buffer_get_video_meta (buf);
-  if (gst_buffer_n_memory (buf) != n || n > 3) {
-    g_set_error (error, HEED_ERROR, HEED_ERROR_INVALID,
-                 "expected %u Vulkan memories (one per plane), got %u", n,
-                 gst_buffer_n_memory (buf));
+  guint n = heed_gst_vulkan_planes (&self->gst_vulkan, buf, &self->info, planes, error);
+  if (!n || !heed_vit_run_frame_device (self->vit, planes, n, error))
     return FALSE;
-  }
-  for (guint i = 0; i < n; i++) {
-    GstMemory *mem = gst_buffer_peek_memory (buf, i);
-    if (gst_is_vulkan_image_memory (mem)) {
-      GstVulkanImageMemory *img = (GstVulkanImageMemory *) mem;
-      if (img->device != self->gst_device)
-        goto wrong_device;
-      planes[i] = (HeedDevicePlane){ .image = img->image,
-                                     .layout = img->barrier.image_layout,
-                                     .access = img->barrier.parent.access_flags,
-                                     .stage = img->barrier.parent.pipeline_stages,
-                                     .width = img->create_info.extent.width,
-                                     .height = img->create_info.extent.height };
-    } else if (gst_is_vulkan_buffer_memory (mem)) {
-      GstVulkanBufferMemory *vb = (GstVulkanBufferMemory *) mem;
-      if (vb->device != self->gst_device)
-        goto wrong_device;
-      planes[i] =
-          (HeedDevicePlane){ .buffer = vb->buffer,
-                             .offset = mem->offset,
-                             .stride = vmeta ? (guint) vmeta->stride[i]
-                                             : (guint) GST_VIDEO_INFO_PLANE_STRIDE (&self->info, i),
-                             .access = vb->barrier.parent.access_flags,
-                             .stage = vb->barrier.parent.pipeline_stages };
-    } else {
-      g_set_error (error, HEED_ERROR, HEED_ERROR_INVALID, "plane %u is not Vulkan memory", i);
-      return FALSE;
-    }
-  }
-  for (guint i = 0; i < n; i++)
-    GST_LOG_OBJECT (self, "plane %u: %s %ux%u, layout %d, stride %u", i,
-                    planes[i].image ? "image" : "buffer", planes[i].width, planes[i].height,
-                    planes[i].layout, planes[i].stride);
-  if (!heed_vit_run_frame_device (self->vit, planes, n, error))
-    return FALSE;
-  for (guint i = 0; i < n; i++) { /* keep GStreamer's idea of each image's state true */
-    GstMemory *mem = gst_buffer_peek_memory (buf, i);
-    if (gst_is_vulkan_image_memory (mem)) {
-      GstVulkanImageMemory *img = (GstVulkanImageMemory *) mem;
-      img->barrier.image_layout = planes[i].layout;
-      img->barrier.parent.access_flags = VK_ACCESS_TRANSFER_READ_BIT;
-      img->barrier.parent.pipeline_stages = VK_PIPELINE_STAGE_TRANSFER_BIT;
-    }
-  }
+  heed_gst_vulkan_planes_done (buf, planes, n);
   return TRUE;
-wrong_device:
-  g_set_error (error, HEED_ERROR, HEED_ERROR_INVALID,
-               "the frame is on another Vulkan device than the one shared in the pipeline");
-  return FALSE;
 }
 
 static GstFlowReturn

@@ -445,6 +445,36 @@ heed_device_get_type (const HeedDevice *device)
   return device->props.deviceType;
 }
 
+VkCommandBuffer
+heed_device_alloc_command_buffer (HeedDevice *d, GError **error)
+{
+  VkCommandBuffer cmd = VK_NULL_HANDLE;
+  VkCommandBufferAllocateInfo ai = {
+    .sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO,
+    .commandPool = d->command_pool,
+    .level = VK_COMMAND_BUFFER_LEVEL_PRIMARY,
+    .commandBufferCount = 1,
+  };
+  g_mutex_lock (&d->command_mutex);
+  VkResult r = vkAllocateCommandBuffers (d->device, &ai, &cmd);
+  g_mutex_unlock (&d->command_mutex);
+  HEED_VK_RESULT ("vkAllocateCommandBuffers", r);
+  return cmd;
+error:
+  return VK_NULL_HANDLE;
+}
+
+void
+heed_device_free_command_buffer (HeedDevice *d, VkCommandBuffer *cmd)
+{
+  if (!*cmd)
+    return;
+  g_mutex_lock (&d->command_mutex);
+  vkFreeCommandBuffers (d->device, d->command_pool, 1, cmd);
+  g_mutex_unlock (&d->command_mutex);
+  *cmd = VK_NULL_HANDLE;
+}
+
 void
 heed_device_lock_queue (HeedDevice *d)
 {

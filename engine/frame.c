@@ -117,3 +117,210 @@ heed_frame_params (const HeedFrameLayout *l, const float mean[3], const float st
   params[15] = l->full_range ? 0.0f : 16.0f;
   params[16] = params[17] = 128.0f;
 }
+
+/* Checks that an image plane holds the layout's plane i; returns its bytes per texel or 0. */
+static guint
+plane_texel (const HeedFrameLayout *l, guint i, const HeedDevicePlane *p, GError **error)
+{
+  guint texel = p->width ? l->row_bytes[i] / p->width : 0;
+  if (!texel || l->row_bytes[i] % p->width || l->stride[i] % texel || p->height < l->rows[i]) {
+    g_set_error (error, HEED_ERROR, HEED_ERROR_INVALID,
+                 "plane %u: a %ux%u image does not hold %u rows of %u bytes", i, p->width,
+                 p->height, l->rows[i], l->row_bytes[i]);
+    return 0;
+  }
+  return texel;
+}
+
+static VkBufferImageCopy
+image_region (const HeedFrameLayout *l, guint i, guint texel)
+{
+  return (VkBufferImageCopy){
+    .bufferOffset = l->offset[i],
+    .bufferRowLength = l->stride[i] / texel,
+    .imageSubresource = { VK_IMAGE_ASPECT_COLOR_BIT, 0, 0, 1 },
+    .imageExtent = { l->row_bytes[i] / texel, l->rows[i], 1 },
+  };
+}
+
+static void
+image_barrier (VkCommandBuffer cmd, VkImage image, VkImageLayout from, VkImageLayout to,
+               VkAccessFlags src_access, VkAccessFlags dst_access, VkPipelineStageFlags src_stage,
+               VkPipelineStageFlags dst_stage)
+{
+  VkImageMemoryBarrier b = {
+    .sType = VK_STRUCTURE_TYPE_IMAGE_MEMORY_BARRIER,
+    .srcAccessMask = src_access,
+    .dstAccessMask = dst_access,
+    .oldLayout = from,
+    .newLayout = to,
+    .srcQueueFamilyIndex = VK_QUEUE_FAMILY_IGNORED,
+    .dstQueueFamilyIndex = VK_QUEUE_FAMILY_IGNORED,
+    .image = image,
+    .subresourceRange = { VK_IMAGE_ASPECT_COLOR_BIT, 0, 1, 0, 1 },
+  };
+  vkCmdPipelineBarrier (cmd, src_stage, dst_stage, 0, 0, NULL, 0, NULL, 1, &b);
+}
+
+static gboolean
+check_buffer_plane (const HeedFrameLayout *l, guint i, const HeedDevicePlane *p, GError **error)
+{
+  if (p->stride >= l->row_bytes[i])
+    return TRUE;
+  g_set_error (error, HEED_ERROR, HEED_ERROR_INVALID, "plane %u stride %u is too small", i,
+               p->stride);
+  return FALSE;
+}
+
+static void
+memory_barrier (VkCommandBuffer cmd, VkPipelineStageFlags src_stage, VkAccessFlags src_access,
+                VkPipelineStageFlags dst_stage, VkAccessFlags dst_access)
+{
+  VkMemoryBarrier b = {
+    .sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
+    .srcAccessMask = src_access,
+    .dstAccessMask = dst_access,
+  };
+  vkCmdPipelineBarrier (cmd, src_stage, dst_stage, 0, 1, &b, 0, NULL, 0, NULL);
+}
+
+/* One VkBufferCopy per row between a plane buffer and the packed frame. */
+static void
+copy_rows (VkCommandBuffer cmd, const HeedFrameLayout *l, guint i, const HeedDevicePlane *p,
+           VkBuffer frame, gboolean into_frame)
+{
+  VkBufferCopy *rows = g_new (VkBufferCopy, l->rows[i]);
+  for (guint r = 0; r < l->rows[i]; r++) {
+    VkDeviceSize plane_at = p->offset + (VkDeviceSize) r * p->stride;
+    VkDeviceSize frame_at = l->offset[i] + (VkDeviceSize) r * l->stride[i];
+    rows[r] = into_frame ? (VkBufferCopy){ plane_at, frame_at, l->row_bytes[i] }
+                         : (VkBufferCopy){ frame_at, plane_at, l->row_bytes[i] };
+  }
+  if (into_frame)
+    vkCmdCopyBuffer (cmd, p->buffer, frame, l->rows[i], rows);
+  else
+    vkCmdCopyBuffer (cmd, frame, p->buffer, l->rows[i], rows);
+  g_free (rows);
+}
+
+static gboolean
+record_copy_in (VkCommandBuffer cmd, const HeedFrameLayout *l, HeedDevicePlane *planes, guint n,
+                VkBuffer frame, GError **error)
+{
+  for (guint i = 0; i < n; i++) {
+    HeedDevicePlane *p = &planes[i];
+    VkPipelineStageFlags src_stage = p->stage ? p->stage : VK_PIPELINE_STAGE_ALL_COMMANDS_BIT;
+    VkAccessFlags src_access = p->access | VK_ACCESS_MEMORY_WRITE_BIT;
+    if (p->image) {
+      guint texel = plane_texel (l, i, p, error);
+      if (!texel)
+        return FALSE;
+      VkImageLayout back =
+          p->layout == VK_IMAGE_LAYOUT_UNDEFINED || p->layout == VK_IMAGE_LAYOUT_PREINITIALIZED
+              ? VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL
+              : p->layout;
+      image_barrier (cmd, p->image, p->layout, VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL, src_access,
+                     VK_ACCESS_TRANSFER_READ_BIT, src_stage, VK_PIPELINE_STAGE_TRANSFER_BIT);
+      VkBufferImageCopy region = image_region (l, i, texel);
+      vkCmdCopyImageToBuffer (cmd, p->image, VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL, frame, 1,
+                              &region);
+      if (back != VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL)
+        image_barrier (cmd, p->image, VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL, back,
+                       VK_ACCESS_TRANSFER_READ_BIT, p->access, VK_PIPELINE_STAGE_TRANSFER_BIT,
+                       VK_PIPELINE_STAGE_ALL_COMMANDS_BIT);
+      p->layout = back;
+    } else {
+      if (!check_buffer_plane (l, i, p, error))
+        return FALSE;
+      VkBufferMemoryBarrier ready = {
+        .sType = VK_STRUCTURE_TYPE_BUFFER_MEMORY_BARRIER,
+        .srcAccessMask = src_access,
+        .dstAccessMask = VK_ACCESS_TRANSFER_READ_BIT,
+        .srcQueueFamilyIndex = VK_QUEUE_FAMILY_IGNORED,
+        .dstQueueFamilyIndex = VK_QUEUE_FAMILY_IGNORED,
+        .buffer = p->buffer,
+        .offset = 0,
+        .size = VK_WHOLE_SIZE,
+      };
+      vkCmdPipelineBarrier (cmd, src_stage, VK_PIPELINE_STAGE_TRANSFER_BIT, 0, 0, NULL, 1, &ready,
+                            0, NULL);
+      copy_rows (cmd, l, i, p, frame, TRUE);
+    }
+    p->access = VK_ACCESS_TRANSFER_READ_BIT;
+    p->stage = VK_PIPELINE_STAGE_TRANSFER_BIT;
+  }
+  memory_barrier (cmd, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_ACCESS_TRANSFER_WRITE_BIT,
+                  VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
+                  VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT);
+  return TRUE;
+}
+
+static gboolean
+record_copy_out (VkCommandBuffer cmd, const HeedFrameLayout *l, VkBuffer frame,
+                 HeedDevicePlane *planes, guint n, GError **error)
+{
+  /* the shaders' writes before the copies; the copies in (reads) before these writes */
+  VkMemoryBarrier drawn = {
+    .sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
+    .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT,
+    .dstAccessMask = VK_ACCESS_TRANSFER_READ_BIT | VK_ACCESS_TRANSFER_WRITE_BIT,
+  };
+  vkCmdPipelineBarrier (cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT,
+                        VK_PIPELINE_STAGE_TRANSFER_BIT, 0, 1, &drawn, 0, NULL, 0, NULL);
+  for (guint i = 0; i < n; i++) {
+    HeedDevicePlane *p = &planes[i];
+    if (p->image) {
+      guint texel = plane_texel (l, i, p, error);
+      if (!texel)
+        return FALSE;
+      VkImageLayout back =
+          p->layout == VK_IMAGE_LAYOUT_UNDEFINED || p->layout == VK_IMAGE_LAYOUT_PREINITIALIZED
+              ? VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL
+              : p->layout;
+      image_barrier (cmd, p->image, p->layout, VK_IMAGE_LAYOUT_TRANSFER_DST_OPTIMAL,
+                     p->access | VK_ACCESS_MEMORY_WRITE_BIT, VK_ACCESS_TRANSFER_WRITE_BIT,
+                     p->stage ? p->stage : VK_PIPELINE_STAGE_ALL_COMMANDS_BIT,
+                     VK_PIPELINE_STAGE_TRANSFER_BIT);
+      VkBufferImageCopy region = image_region (l, i, texel);
+      vkCmdCopyBufferToImage (cmd, frame, p->image, VK_IMAGE_LAYOUT_TRANSFER_DST_OPTIMAL, 1,
+                              &region);
+      if (back != VK_IMAGE_LAYOUT_TRANSFER_DST_OPTIMAL)
+        image_barrier (cmd, p->image, VK_IMAGE_LAYOUT_TRANSFER_DST_OPTIMAL, back,
+                       VK_ACCESS_TRANSFER_WRITE_BIT,
+                       VK_ACCESS_MEMORY_READ_BIT | VK_ACCESS_MEMORY_WRITE_BIT,
+                       VK_PIPELINE_STAGE_TRANSFER_BIT, VK_PIPELINE_STAGE_ALL_COMMANDS_BIT);
+      p->layout = back;
+    } else {
+      if (!check_buffer_plane (l, i, p, error))
+        return FALSE;
+      copy_rows (cmd, l, i, p, frame, FALSE);
+    }
+    p->access = VK_ACCESS_TRANSFER_WRITE_BIT;
+    p->stage = VK_PIPELINE_STAGE_TRANSFER_BIT;
+  }
+  memory_barrier (cmd, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_ACCESS_TRANSFER_WRITE_BIT,
+                  VK_PIPELINE_STAGE_ALL_COMMANDS_BIT,
+                  VK_ACCESS_MEMORY_READ_BIT | VK_ACCESS_MEMORY_WRITE_BIT);
+  return TRUE;
+}
+
+gboolean
+heed_frame_record_copies (VkCommandBuffer cmd, gboolean into_frame, const HeedFrameLayout *l,
+                          HeedDevicePlane *planes, guint n, VkBuffer frame, GError **error)
+{
+  HEED_VK (vkResetCommandBuffer, (cmd, 0));
+  VkCommandBufferBeginInfo bi = {
+    .sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO,
+    .flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT,
+  };
+  HEED_VK (vkBeginCommandBuffer, (cmd, &bi));
+  if (!(into_frame ? record_copy_in (cmd, l, planes, n, frame, error)
+                   : record_copy_out (cmd, l, frame, planes, n, error))) {
+    vkEndCommandBuffer (cmd);
+    return FALSE;
+  }
+  HEED_VK (vkEndCommandBuffer, (cmd));
+  return TRUE;
+error:
+  return FALSE;
+}

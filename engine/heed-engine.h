@@ -288,6 +288,65 @@ guint heed_vit_attention_map (const HeedVit *vit, HeedAttentionMode mode, float 
 /* The centre of patch `index` as 0..1 fractions of the frame of the last set layout. */
 void heed_vit_patch_in_frame (const HeedVit *vit, guint index, float *x, float *y);
 
+/* ---- drawing onto frames (colormap.c, compositor.c) ----------------------------------------- */
+
+typedef enum {
+  HEED_COLORMAP_INFERNO,
+  HEED_COLORMAP_VIRIDIS,
+  HEED_COLORMAP_TURBO,
+  HEED_COLORMAP_JET,
+  HEED_COLORMAP_GRAY,
+} HeedColormap;
+
+/* The map as 256 RGB entries, from value 0 to value 1. */
+void heed_colormap_lut (HeedColormap map, guint8 lut[256][3]);
+
+/* A heatmap layer: a grid of values (0..1, the colormap's position) and per-cell alphas
+ * (0..1, multiplied by opacity; NULL for 1), upsampled bilinearly (cell centres exact) over a
+ * rectangle of the frame in pixels, which may reach outside it. */
+typedef struct {
+  const float *values;
+  const float *alpha;
+  guint grid_width, grid_height;
+  float x, y, width, height;
+  HeedColormap colormap;
+  float opacity;
+} HeedHeatmapLayer;
+
+/* An image layer: premultiplied ARGB pixels in native-endian 32-bit words (cairo's
+ * CAIRO_FORMAT_ARGB32), rows packed, top-left at (x, y) in the frame; may reach outside it. */
+typedef struct {
+  const guint32 *pixels;
+  guint width, height;
+  gint x, y;
+} HeedImageLayer;
+
+#define HEED_COMPOSITOR_MAX_IMAGES 16
+
+/* Draws layers onto frames in place, on the device, in one pass over the frame: the heatmap
+ * first, then the images in order. Frames of every HeedPixelFormat; YUV frames are blended in
+ * YUV (pixels no layer covers keep their exact bytes). */
+typedef struct _HeedCompositor HeedCompositor;
+
+HeedCompositor *heed_compositor_new (HeedDevice *device, GError **error);
+/* The frame format, size and (YUV) matrix and range; strides and resize are not used. */
+gboolean heed_compositor_set_frame_layout (HeedCompositor *compositor,
+                                           const HeedFrameLayout *layout, GError **error);
+/* The layers of the next frames: heatmap may be NULL, n_images at most
+ * HEED_COMPOSITOR_MAX_IMAGES. The data are copied. */
+gboolean heed_compositor_set_layers (HeedCompositor *compositor, const HeedHeatmapLayer *heatmap,
+                                     const HeedImageLayer *images, guint n_images, GError **error);
+/* Draws onto a frame in host memory (planes and strides as heed_vit_run_frame takes them). */
+gboolean heed_compositor_draw_frame (HeedCompositor *compositor, guint8 *const planes[3],
+                                     const guint stride[3], GError **error);
+/* Draws onto a frame in device memory of the compositor's device: reads the planes of `src`
+ * and writes the drawn frame to `dst` (the same planes, or others of the same size and format
+ * when the source is shared and must stay as it is). Image planes end in a readable layout
+ * written back to their HeedDevicePlane, access and stage updated. */
+gboolean heed_compositor_draw_frame_device (HeedCompositor *compositor, HeedDevicePlane *src,
+                                            HeedDevicePlane *dst, guint n_planes, GError **error);
+void heed_compositor_destroy (HeedCompositor **compositor);
+
 G_END_DECLS
 
 #endif

@@ -39,6 +39,7 @@ typedef enum {
   HEED_SHADER_QKV_SPLIT,
   HEED_SHADER_HEAD_MEAN,
   HEED_SHADER_PREPROCESS,
+  HEED_SHADER_COMPOSITE,
   HEED_SHADER_COUNT,
 } HeedShaderId;
 
@@ -111,6 +112,9 @@ heed_device_col_align (const HeedDevice *d)
 
 HeedPipeline *heed_device_get_pipeline (HeedDevice *device, HeedShaderId shader,
                                         guint specialization, GError **error);
+/* A primary command buffer from the device's pool (the pool is shared: allocation is locked). */
+VkCommandBuffer heed_device_alloc_command_buffer (HeedDevice *device, GError **error);
+void heed_device_free_command_buffer (HeedDevice *device, VkCommandBuffer *cmd);
 void heed_device_lock_queue (HeedDevice *device);
 void heed_device_unlock_queue (HeedDevice *device);
 
@@ -163,6 +167,9 @@ gboolean heed_recorder_end (HeedRecorder *rec, GError **error);
  * and fills the timings when profiling. */
 gboolean heed_recorder_submit (HeedRecorder *rec, GError **error);
 gboolean heed_recorder_submit_after (HeedRecorder *rec, VkCommandBuffer first, GError **error);
+/* The same with `last` (when not VK_NULL_HANDLE) run just after, in the same submission. */
+gboolean heed_recorder_submit_between (HeedRecorder *rec, VkCommandBuffer first,
+                                       VkCommandBuffer last, GError **error);
 
 /* ---- ops (ops.c) ----
  * A matrix operand: float offset, row stride (ld) and stride between batches, in elements. */
@@ -221,12 +228,54 @@ gboolean heed_op_preprocess (HeedRecorder *rec, const HeedFrameLayout *layout, H
 /* The source and destination rectangles (x, y, w, h) of the resize, in source pixels and
  * model pixels. */
 void heed_frame_geometry (const HeedFrameLayout *layout, guint size, float src[4], float dst[4]);
+/* Records into cmd (reset, begun and ended here) the copies of a device-resident frame into
+ * `frame`, packed as the layout says, ending with a barrier for compute shaders (into_frame);
+ * or back out of it after compute shaders wrote it. Image planes are left in a readable
+ * layout (never UNDEFINED) written back to planes[i].layout, with access and stage updated. */
+gboolean heed_frame_record_copies (VkCommandBuffer cmd, gboolean into_frame,
+                                   const HeedFrameLayout *layout, HeedDevicePlane *planes, guint n,
+                                   VkBuffer frame, GError **error);
+
 /* 1/std, -mean/std, the YUV->RGB matrix on 0..255 values, and the Y/U/V offsets. */
 void heed_frame_params (const HeedFrameLayout *layout, const float mean[3], const float std[3],
                         float params[18]);
 
 /* The layout the runner was last set up for, or NULL. */
 const HeedFrameLayout *heed_vit_get_layout (const HeedVit *vit);
+
+/* ---- compositing (compositor.c) ----
+ * What shaders/composite.comp reads besides the frame, packed once for the device and the C
+ * reference alike. params: keep in step with the shader's P_* indices. */
+enum {
+  HEED_COMPOSITE_P_YUV = 0,        /* 9 floats: RGB (0..255) -> Y, U, V rows */
+  HEED_COMPOSITE_P_YUV_OFFSET = 9, /* 3 floats */
+  HEED_COMPOSITE_P_HEAT_ON = 12,
+  HEED_COMPOSITE_P_GRID_W = 13,
+  HEED_COMPOSITE_P_GRID_H = 14,
+  HEED_COMPOSITE_P_OPACITY = 15, /* float */
+  HEED_COMPOSITE_P_REGION = 16,  /* 4 floats: x, y, width, height of the heatmap */
+  HEED_COMPOSITE_P_N_IMAGES = 20,
+  HEED_COMPOSITE_P_BOUNDS = 24, /* x0, y0, x1, y1: the pixels any layer may cover */
+  HEED_COMPOSITE_P_IMAGES = 28, /* 8 words an image: x, y, width, height, first pixel */
+};
+#define HEED_COMPOSITE_PARAM_WORDS (HEED_COMPOSITE_P_IMAGES + 8 * HEED_COMPOSITOR_MAX_IMAGES)
+typedef struct {
+  guint32 params[HEED_COMPOSITE_PARAM_WORDS];
+  guint32 lut[256]; /* 0x00BBGGRR */
+  float *heat;      /* values then alphas, grid_width x grid_height each */
+  gsize heat_floats;
+  guint32 *pixels; /* the images one after another */
+  gsize n_pixels;
+} HeedCompositeInputs;
+
+void heed_composite_inputs_init (HeedCompositeInputs *in, const HeedFrameLayout *layout,
+                                 const HeedHeatmapLayer *heatmap, const HeedImageLayer *images,
+                                 guint n_images);
+void heed_composite_inputs_clear (HeedCompositeInputs *in);
+/* The compositor's own layout for a frame: rows padded so that each shader invocation owns
+ * whole words (block_w x block_h pixels). */
+gboolean heed_composite_layout (const HeedFrameLayout *frame, HeedFrameLayout *out, guint *block_w,
+                                guint *block_h, GError **error);
 
 /* ---- plain C references (ref.c): the same maths as the shaders, on host arrays ---- */
 
@@ -242,6 +291,9 @@ void heed_ref_patchify (const float *image, guint channels, guint height, guint 
 void heed_ref_attention (const float *qkv, float *out, float *probs, guint M, guint D, guint heads);
 void heed_ref_preprocess (const HeedFrameLayout *layout, const guint8 *frame, const float mean[3],
                           const float std[3], guint size, float *out);
+/* shaders/composite.comp on a frame packed in heed_composite_layout's layout */
+void heed_ref_composite (const HeedFrameLayout *layout, guint8 *frame,
+                         const HeedCompositeInputs *in);
 void heed_ref_head_mean (const float *probs, float *out, guint rows, guint N, guint heads);
 /* The whole forward pass on the CPU. Any output may be NULL. layer_attention is
  * [depth][tokens][tokens]; cls_attention_heads [heads][tokens]. */

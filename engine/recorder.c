@@ -24,16 +24,8 @@ heed_recorder_new (HeedDevice *d, guint max_dispatches, gboolean profile, GError
   };
   HEED_VK (vkCreateDescriptorPool, (d->device, &pool_info, NULL, &rec->pool));
 
-  VkCommandBufferAllocateInfo ai = {
-    .sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO,
-    .commandPool = d->command_pool,
-    .level = VK_COMMAND_BUFFER_LEVEL_PRIMARY,
-    .commandBufferCount = 1,
-  };
-  g_mutex_lock (&d->command_mutex);
-  VkResult r = vkAllocateCommandBuffers (d->device, &ai, &rec->cmd);
-  g_mutex_unlock (&d->command_mutex);
-  HEED_VK_RESULT ("vkAllocateCommandBuffers", r);
+  if (!(rec->cmd = heed_device_alloc_command_buffer (d, error)))
+    goto error;
 
   VkFenceCreateInfo fi = { .sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO };
   HEED_VK (vkCreateFence, (d->device, &fi, NULL, &rec->fence));
@@ -70,11 +62,7 @@ heed_recorder_destroy (HeedRecorder **recorder)
   }
   if (rec->queries)
     vkDestroyQueryPool (dev, rec->queries, NULL);
-  if (rec->cmd) {
-    g_mutex_lock (&rec->device->command_mutex);
-    vkFreeCommandBuffers (dev, rec->device->command_pool, 1, &rec->cmd);
-    g_mutex_unlock (&rec->device->command_mutex);
-  }
+  heed_device_free_command_buffer (rec->device, &rec->cmd);
   if (rec->pool)
     vkDestroyDescriptorPool (dev, rec->pool, NULL);
   g_array_unref (rec->timings);
@@ -190,12 +178,25 @@ heed_recorder_submit (HeedRecorder *rec, GError **error)
 gboolean
 heed_recorder_submit_after (HeedRecorder *rec, VkCommandBuffer first, GError **error)
 {
+  return heed_recorder_submit_between (rec, first, VK_NULL_HANDLE, error);
+}
+
+gboolean
+heed_recorder_submit_between (HeedRecorder *rec, VkCommandBuffer first, VkCommandBuffer last,
+                              GError **error)
+{
   HeedDevice *d = rec->device;
-  VkCommandBuffer cmds[2] = { first, rec->cmd };
+  VkCommandBuffer cmds[3];
+  guint n_cmds = 0;
+  if (first)
+    cmds[n_cmds++] = first;
+  cmds[n_cmds++] = rec->cmd;
+  if (last)
+    cmds[n_cmds++] = last;
   VkSubmitInfo si = {
     .sType = VK_STRUCTURE_TYPE_SUBMIT_INFO,
-    .commandBufferCount = first ? 2 : 1,
-    .pCommandBuffers = first ? cmds : &rec->cmd,
+    .commandBufferCount = n_cmds,
+    .pCommandBuffers = cmds,
   };
   VkResult r;
 

@@ -299,3 +299,162 @@ heed_ref_preprocess (const HeedFrameLayout *l, const guint8 *frame, const float 
         out[c * plane + o] = rgb[c] * params[c] + params[3 + c];
     }
 }
+
+/* ---- compositing: shaders/composite.comp, pixel by pixel ---- */
+
+static float
+param_f (const HeedCompositeInputs *in, guint i)
+{
+  float f;
+  memcpy (&f, &in->params[i], 4);
+  return f;
+}
+
+static guint8
+to_code (float v)
+{
+  return (guint8) CLAMP (floorf (v + 0.5f), 0.0f, 255.0f);
+}
+
+static float
+mixf (float a, float b, float t)
+{
+  return a * (1.0f - t) + b * t;
+}
+
+/* premultiplied colour (0..255) and coverage of the layers at (x, y) */
+static void
+ref_layers_at (const HeedCompositeInputs *in, guint x, guint y, float out[4])
+{
+  float c[3] = { 0, 0, 0 }, a = 0.0f;
+  if (in->params[HEED_COMPOSITE_P_HEAT_ON]) {
+    float fx = x + 0.5f, fy = y + 0.5f;
+    float rx = param_f (in, 16), ry = param_f (in, 17), rw = param_f (in, 18),
+          rh = param_f (in, 19);
+    if (fx >= rx && fx < rx + rw && fy >= ry && fy < ry + rh) {
+      guint gw = in->params[HEED_COMPOSITE_P_GRID_W], gh = in->params[HEED_COMPOSITE_P_GRID_H];
+      guint plane = gw * gh;
+      float u = CLAMP ((fx - rx) / rw * gw - 0.5f, 0.0f, (float) (gw - 1));
+      float v = CLAMP ((fy - ry) / rh * gh - 0.5f, 0.0f, (float) (gh - 1));
+      guint x0 = (guint) u, y0 = (guint) v, x1 = MIN (x0 + 1, gw - 1), y1 = MIN (y0 + 1, gh - 1);
+      float tx = u - x0, ty = v - y0;
+      const float *h = in->heat;
+      float value = mixf (mixf (h[y0 * gw + x0], h[y0 * gw + x1], tx),
+                          mixf (h[y1 * gw + x0], h[y1 * gw + x1], tx), ty);
+      float alpha = mixf (mixf (h[plane + y0 * gw + x0], h[plane + y0 * gw + x1], tx),
+                          mixf (h[plane + y1 * gw + x0], h[plane + y1 * gw + x1], tx), ty);
+      guint32 e = in->lut[to_code (CLAMP (value, 0.0f, 1.0f) * 255.0f)];
+      a = alpha * param_f (in, HEED_COMPOSITE_P_OPACITY);
+      for (guint ch = 0; ch < 3; ch++)
+        c[ch] = (float) ((e >> (8 * ch)) & 0xff) * a;
+    }
+  }
+  for (guint s = 0; s < in->params[HEED_COMPOSITE_P_N_IMAGES]; s++) {
+    const guint32 *e = &in->params[HEED_COMPOSITE_P_IMAGES + 8 * s];
+    gint dx = (gint) x - (gint) e[0], dy = (gint) y - (gint) e[1];
+    if (dx < 0 || dy < 0 || dx >= (gint) e[2] || dy >= (gint) e[3])
+      continue;
+    guint32 w = in->pixels[e[4] + (guint) (dy * (gint) e[2] + dx)];
+    float sa = (float) (w >> 24) / 255.0f;
+    float sc[3] = { (float) ((w >> 16) & 0xff), (float) ((w >> 8) & 0xff), (float) (w & 0xff) };
+    for (guint ch = 0; ch < 3; ch++)
+      c[ch] = sc[ch] + (1.0f - sa) * c[ch];
+    a = sa + (1.0f - sa) * a;
+  }
+  out[0] = c[0], out[1] = c[1], out[2] = c[2], out[3] = a;
+}
+
+static void
+ref_yuv_of (const HeedCompositeInputs *in, const float l[4], float yuv[3])
+{
+  for (guint r = 0; r < 3; r++)
+    yuv[r] = param_f (in, HEED_COMPOSITE_P_YUV + 3 * r) * l[0] +
+             param_f (in, HEED_COMPOSITE_P_YUV + 3 * r + 1) * l[1] +
+             param_f (in, HEED_COMPOSITE_P_YUV + 3 * r + 2) * l[2] +
+             param_f (in, HEED_COMPOSITE_P_YUV_OFFSET + r) * l[3];
+}
+
+static void
+ref_blend (guint8 *b, float a, float add)
+{
+  *b = to_code (*b * (1.0f - a) + add);
+}
+
+void
+heed_ref_composite (const HeedFrameLayout *l, guint8 *frame, const HeedCompositeInputs *in)
+{
+  const HeedPixelFormat f = l->format;
+  guint8 *p0 = frame + l->offset[0];
+  float lay[4], yuv[3];
+  if (f == HEED_PIXEL_I420 || f == HEED_PIXEL_NV12) {
+    guint cw = (l->width + 1) / 2, ch = (l->height + 1) / 2;
+    for (guint cy = 0; cy < ch; cy++)
+      for (guint cx = 0; cx < cw; cx++) {
+        float sum[3] = { 0, 0, 0 }, count = 0;
+        for (guint dx = 0; dx < 2; dx++) /* the shader's order of summation */
+          for (guint dy = 0; dy < 2; dy++) {
+            guint x = 2 * cx + dx, y = 2 * cy + dy;
+            if (x >= l->width || y >= l->height)
+              continue;
+            ref_layers_at (in, x, y, lay);
+            ref_yuv_of (in, lay, yuv);
+            if (lay[3] != 0.0f)
+              ref_blend (&p0[(gsize) y * l->stride[0] + x], lay[3], yuv[0]);
+            sum[0] += yuv[1], sum[1] += yuv[2], sum[2] += lay[3], count += 1;
+          }
+        if (sum[2] == 0.0f)
+          continue;
+        guint8 *u, *v;
+        if (f == HEED_PIXEL_NV12) {
+          u = frame + l->offset[1] + (gsize) cy * l->stride[1] + 2 * cx;
+          v = u + 1;
+        } else {
+          u = frame + l->offset[1] + (gsize) cy * l->stride[1] + cx;
+          v = frame + l->offset[2] + (gsize) cy * l->stride[2] + cx;
+        }
+        ref_blend (u, sum[2] / count, sum[0] / count);
+        ref_blend (v, sum[2] / count, sum[1] / count);
+      }
+    return;
+  }
+  for (guint y = 0; y < l->height; y++) {
+    guint8 *row = p0 + (gsize) y * l->stride[0];
+    if (f == HEED_PIXEL_YUY2) {
+      for (guint x = 0; x < l->width; x += 2) {
+        float l0[4], l1[4] = { 0, 0, 0, 0 }, c0[3], c1[3];
+        gboolean two = x + 1 < l->width;
+        guint8 *w = row + 2 * x;
+        ref_layers_at (in, x, y, l0);
+        if (two)
+          ref_layers_at (in, x + 1, y, l1);
+        if (l0[3] == 0.0f && l1[3] == 0.0f)
+          continue;
+        float n = two ? 2.0f : 1.0f;
+        ref_yuv_of (in, l0, c0);
+        ref_yuv_of (in, l1, c1);
+        if (l0[3] != 0.0f)
+          ref_blend (&w[0], l0[3], c0[0]);
+        if (l1[3] != 0.0f)
+          ref_blend (&w[2], l1[3], c1[0]);
+        float ca = (l0[3] + l1[3]) / n;
+        ref_blend (&w[1], ca, (c0[1] + c1[1]) / n);
+        ref_blend (&w[3], ca, (c0[2] + c1[2]) / n);
+      }
+      continue;
+    }
+    for (guint x = 0; x < l->width; x++) {
+      ref_layers_at (in, x, y, lay);
+      if (lay[3] == 0.0f)
+        continue;
+      if (f == HEED_PIXEL_GRAY8) {
+        ref_blend (&row[x], lay[3], 0.299f * lay[0] + 0.587f * lay[1] + 0.114f * lay[2]);
+        continue;
+      }
+      static const guint8 idx[8][3] = { { 0, 1, 2 }, { 2, 1, 0 }, { 0, 1, 2 }, { 2, 1, 0 },
+                                        { 1, 2, 3 }, { 3, 2, 1 }, { 0, 1, 2 }, { 2, 1, 0 } };
+      guint8 *px = f <= HEED_PIXEL_XBGR ? row + 4 * x : row + 3 * x;
+      for (guint ch = 0; ch < 3; ch++)
+        ref_blend (&px[idx[f][ch]], lay[3], lay[ch]);
+    }
+  }
+}

@@ -38,6 +38,9 @@ static const uint32_t tokens_init_spv[] =
 static const uint32_t qkv_split_spv[] =
 #include "qkv_split.spv.h"
     ;
+static const uint32_t composite_spv[] =
+#include "composite.spv.h"
+    ;
 static const uint32_t head_mean_spv[] =
 #include "head_mean.spv.h"
     ;
@@ -59,6 +62,7 @@ static const HeedShaderInfo shaders[HEED_SHADER_COUNT] = {
   SHADER (HEED_SHADER_QKV_SPLIT, qkv_split, 4, 7 * 4),
   SHADER (HEED_SHADER_HEAD_MEAN, head_mean, 2, 7 * 4),
   SHADER (HEED_SHADER_PREPROCESS, preprocess, 3, 18 * 4),
+  SHADER (HEED_SHADER_COMPOSITE, composite, 5, 12 * 4),
 };
 
 const HeedShaderInfo *

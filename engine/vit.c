@@ -318,106 +318,6 @@ heed_vit_run_frame (HeedVit *v, const guint8 *const planes[3], const guint strid
   return submit_and_read (v, v->rec_frame, error);
 }
 
-/* Records the copies of a device-resident frame into v->frame. */
-static gboolean
-record_device_copies (HeedVit *v, HeedDevicePlane *planes, guint n, GError **error)
-{
-  const HeedFrameLayout *l = &v->layout;
-  VkCommandBuffer cmd = v->copy_cmd;
-
-  HEED_VK (vkResetCommandBuffer, (cmd, 0));
-  VkCommandBufferBeginInfo bi = {
-    .sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO,
-    .flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT,
-  };
-  HEED_VK (vkBeginCommandBuffer, (cmd, &bi));
-  for (guint i = 0; i < n; i++) {
-    HeedDevicePlane *p = &planes[i];
-    VkPipelineStageFlags src_stage = p->stage ? p->stage : VK_PIPELINE_STAGE_ALL_COMMANDS_BIT;
-    VkAccessFlags src_access = p->access | VK_ACCESS_MEMORY_WRITE_BIT;
-    if (p->image) {
-      guint texel = p->width ? l->row_bytes[i] / p->width : 0;
-      if (!texel || l->row_bytes[i] % p->width || l->stride[i] % texel || p->height < l->rows[i]) {
-        g_set_error (error, HEED_ERROR, HEED_ERROR_INVALID,
-                     "plane %u: a %ux%u image does not hold %u rows of %u bytes", i, p->width,
-                     p->height, l->rows[i], l->row_bytes[i]);
-        goto error;
-      }
-      VkImageLayout back =
-          p->layout == VK_IMAGE_LAYOUT_UNDEFINED || p->layout == VK_IMAGE_LAYOUT_PREINITIALIZED
-              ? VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL
-              : p->layout;
-      VkImageMemoryBarrier to_src = {
-        .sType = VK_STRUCTURE_TYPE_IMAGE_MEMORY_BARRIER,
-        .srcAccessMask = src_access,
-        .dstAccessMask = VK_ACCESS_TRANSFER_READ_BIT,
-        .oldLayout = p->layout,
-        .newLayout = VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL,
-        .srcQueueFamilyIndex = VK_QUEUE_FAMILY_IGNORED,
-        .dstQueueFamilyIndex = VK_QUEUE_FAMILY_IGNORED,
-        .image = p->image,
-        .subresourceRange = { VK_IMAGE_ASPECT_COLOR_BIT, 0, 1, 0, 1 },
-      };
-      vkCmdPipelineBarrier (cmd, src_stage, VK_PIPELINE_STAGE_TRANSFER_BIT, 0, 0, NULL, 0, NULL, 1,
-                            &to_src);
-      VkBufferImageCopy region = {
-        .bufferOffset = l->offset[i],
-        .bufferRowLength = l->stride[i] / texel,
-        .imageSubresource = { VK_IMAGE_ASPECT_COLOR_BIT, 0, 0, 1 },
-        .imageExtent = { l->row_bytes[i] / texel, l->rows[i], 1 },
-      };
-      vkCmdCopyImageToBuffer (cmd, p->image, VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL, v->frame->buffer,
-                              1, &region);
-      if (back != VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL) {
-        VkImageMemoryBarrier restore = to_src;
-        restore.srcAccessMask = VK_ACCESS_TRANSFER_READ_BIT;
-        restore.dstAccessMask = p->access;
-        restore.oldLayout = VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL;
-        restore.newLayout = back;
-        vkCmdPipelineBarrier (cmd, VK_PIPELINE_STAGE_TRANSFER_BIT,
-                              VK_PIPELINE_STAGE_ALL_COMMANDS_BIT, 0, 0, NULL, 0, NULL, 1, &restore);
-      }
-      p->layout = back;
-    } else {
-      VkBufferMemoryBarrier ready = {
-        .sType = VK_STRUCTURE_TYPE_BUFFER_MEMORY_BARRIER,
-        .srcAccessMask = src_access,
-        .dstAccessMask = VK_ACCESS_TRANSFER_READ_BIT,
-        .srcQueueFamilyIndex = VK_QUEUE_FAMILY_IGNORED,
-        .dstQueueFamilyIndex = VK_QUEUE_FAMILY_IGNORED,
-        .buffer = p->buffer,
-        .offset = 0,
-        .size = VK_WHOLE_SIZE,
-      };
-      if (p->stride < l->row_bytes[i]) {
-        g_set_error (error, HEED_ERROR, HEED_ERROR_INVALID, "plane %u stride %u is too small", i,
-                     p->stride);
-        goto error;
-      }
-      vkCmdPipelineBarrier (cmd, src_stage, VK_PIPELINE_STAGE_TRANSFER_BIT, 0, 0, NULL, 1, &ready,
-                            0, NULL);
-      VkBufferCopy *rows = g_new (VkBufferCopy, l->rows[i]);
-      for (guint r = 0; r < l->rows[i]; r++)
-        rows[r] = (VkBufferCopy){ p->offset + (VkDeviceSize) r * p->stride,
-                                  l->offset[i] + (VkDeviceSize) r * l->stride[i], l->row_bytes[i] };
-      vkCmdCopyBuffer (cmd, p->buffer, v->frame->buffer, l->rows[i], rows);
-      g_free (rows);
-    }
-  }
-  VkMemoryBarrier copied = {
-    .sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
-    .srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT,
-    .dstAccessMask = VK_ACCESS_SHADER_READ_BIT,
-  };
-  vkCmdPipelineBarrier (cmd, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
-                        0, 1, &copied, 0, NULL, 0, NULL);
-  HEED_VK (vkEndCommandBuffer, (cmd));
-  return TRUE;
-error:
-  vkEndCommandBuffer (cmd);
-  return FALSE;
-}
-
 gboolean
 heed_vit_run_frame_device (HeedVit *v, HeedDevicePlane *planes, guint n_planes, GError **error)
 {
@@ -426,24 +326,13 @@ heed_vit_run_frame_device (HeedVit *v, HeedDevicePlane *planes, guint n_planes, 
                  v->rec_frame ? "the frame has the wrong number of planes" : "no frame layout set");
     return FALSE;
   }
-  if (!v->copy_cmd) {
-    VkCommandBufferAllocateInfo ai = {
-      .sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO,
-      .commandPool = v->device->command_pool,
-      .level = VK_COMMAND_BUFFER_LEVEL_PRIMARY,
-      .commandBufferCount = 1,
-    };
-    g_mutex_lock (&v->device->command_mutex);
-    VkResult r = vkAllocateCommandBuffers (v->device->device, &ai, &v->copy_cmd);
-    g_mutex_unlock (&v->device->command_mutex);
-    HEED_VK_RESULT ("vkAllocateCommandBuffers", r);
-  }
-  if (!record_device_copies (v, planes, n_planes, error) ||
+  if (!v->copy_cmd && !(v->copy_cmd = heed_device_alloc_command_buffer (v->device, error)))
+    return FALSE;
+  if (!heed_frame_record_copies (v->copy_cmd, TRUE, &v->layout, planes, n_planes, v->frame->buffer,
+                                 error) ||
       !heed_recorder_submit_after (v->rec_frame, v->copy_cmd, error))
     return FALSE;
   return submit_and_read (v, NULL, error);
-error:
-  return FALSE;
 }
 
 const float *
@@ -483,11 +372,7 @@ heed_vit_destroy (HeedVit **vit)
   HeedVit *v = vit ? *vit : NULL;
   if (!v)
     return;
-  if (v->copy_cmd) {
-    g_mutex_lock (&v->device->command_mutex);
-    vkFreeCommandBuffers (v->device->device, v->device->command_pool, 1, &v->copy_cmd);
-    g_mutex_unlock (&v->device->command_mutex);
-  }
+  heed_device_free_command_buffer (v->device, &v->copy_cmd);
   heed_recorder_destroy (&v->rec);
   heed_recorder_destroy (&v->rec_frame);
   heed_buffer_destroy (&v->frame);

@@ -12,6 +12,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "test-gst-common.h"
+
 static const char *fixtures;
 static char *model_a, *model_b, *model_headless;
 
@@ -19,35 +21,6 @@ static char *
 fixture_model (const char *name)
 {
   return g_build_filename (fixtures, name, "model.safetensors", NULL);
-}
-
-static GstStaticPadTemplate any_src =
-    GST_STATIC_PAD_TEMPLATE ("src", GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS_ANY);
-static GstStaticPadTemplate any_sink =
-    GST_STATIC_PAD_TEMPLATE ("sink", GST_PAD_SINK, GST_PAD_ALWAYS, GST_STATIC_CAPS_ANY);
-
-/* A harness around a heedclassify configured with props ("name=value ...") before it starts. */
-static GstHarness *
-classify_harness (const char *caps, const char *props)
-{
-  GstElement *e = gst_element_factory_make ("heedclassify", NULL);
-  g_assert_nonnull (e);
-  char **pairs = g_strsplit (props ? props : "", " ", -1);
-  for (char **p = pairs; *p; p++) {
-    char **kv = g_strsplit (*p, "=", 2);
-    if (kv[0] && kv[1])
-      gst_util_set_object_arg (G_OBJECT (e), kv[0], kv[1]);
-    g_strfreev (kv);
-  }
-  g_strfreev (pairs);
-  GstBus *bus = gst_bus_new ();
-  gst_element_set_bus (e, bus);
-  gst_object_unref (bus);
-  GstHarness *h = gst_harness_new_empty ();
-  gst_harness_add_element_full (h, e, &any_src, "sink", &any_sink, "src");
-  gst_object_unref (e);
-  gst_harness_set_src_caps_str (h, caps);
-  return h;
 }
 
 /* The HeedClassificationMeta structure of a buffer (fails the test when there is none). */
@@ -104,46 +77,6 @@ take_messages (GstHarness *h)
   return out;
 }
 
-/* Runs a pipeline to EOS or error; returns the error message (or NULL). With messages, collects
- * a copy of every heedclassify message's structure, in order. */
-static char *
-run_pipeline (const char *desc, GPtrArray **messages)
-{
-  GError *error = NULL;
-  GstElement *pipe = gst_parse_launch (desc, &error);
-  g_assert_no_error (error);
-  GstBus *bus = gst_element_get_bus (pipe);
-  char *err = NULL;
-  if (messages)
-    *messages = g_ptr_array_new_with_free_func ((GDestroyNotify) gst_structure_free);
-  gst_element_set_state (pipe, GST_STATE_PLAYING);
-  for (;;) {
-    GstMessage *m = gst_bus_timed_pop_filtered (
-        bus, 120 * GST_SECOND, GST_MESSAGE_ELEMENT | GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
-    g_assert_nonnull (m);
-    if (GST_MESSAGE_TYPE (m) == GST_MESSAGE_ERROR) {
-      GError *e;
-      gst_message_parse_error (m, &e, NULL);
-      err = g_strdup (e->message);
-      g_error_free (e);
-      gst_message_unref (m);
-      break;
-    }
-    if (GST_MESSAGE_TYPE (m) == GST_MESSAGE_EOS) {
-      gst_message_unref (m);
-      break;
-    }
-    const GstStructure *st = gst_message_get_structure (m);
-    if (messages && gst_structure_has_name (st, "heedclassify"))
-      g_ptr_array_add (*messages, gst_structure_copy (st));
-    gst_message_unref (m);
-  }
-  gst_element_set_state (pipe, GST_STATE_NULL);
-  gst_object_unref (bus);
-  gst_object_unref (pipe);
-  return err;
-}
-
 static void
 assert_message_fields (const GstStructure *s)
 {
@@ -192,7 +125,7 @@ test_formats (void)
     for (guint s = 0; s < G_N_ELEMENTS (sizes); s++) {
       char *caps = g_strdup_printf ("video/x-raw,format=%s,width=%u,height=%u,framerate=30/1",
                                     formats[f], sizes[s][0], sizes[s][1]);
-      GstHarness *h = classify_harness (caps, props);
+      GstHarness *h = element_harness ("heedclassify", caps, props);
       GstBuffer *in = make_frame (caps, f + s);
       GstMapInfo a, b;
       GstBuffer *ref = gst_buffer_copy_deep (in);
@@ -315,7 +248,7 @@ test_inference_interval (void)
 {
   const char *caps = "video/x-raw,format=RGBA,width=64,height=48,framerate=30/1";
   char *props = g_strdup_printf ("model=%s inference-interval=3", model_a);
-  GstHarness *h = classify_harness (caps, props);
+  GstHarness *h = element_harness ("heedclassify", caps, props);
   const char *label0 = NULL;
   for (guint i = 0; i < 8; i++) {
     GstBuffer *out = gst_harness_push_and_pull (h, timed_frame (caps, i));
@@ -357,7 +290,7 @@ test_qos_skips_inference (void)
 {
   const char *caps = "video/x-raw,format=RGBA,width=64,height=48,framerate=30/1";
   char *props = g_strdup_printf ("model=%s", model_a);
-  GstHarness *h = classify_harness (caps, props);
+  GstHarness *h = element_harness ("heedclassify", caps, props);
   gst_buffer_unref (gst_harness_push_and_pull (h, timed_frame (caps, 0)));
   /* late by a second at frame 1: frames before 1 s + 2 s of running time are late */
   gst_harness_push_upstream_event (
@@ -384,7 +317,7 @@ test_renegotiation (void)
   const char *caps1 = "video/x-raw,format=RGBA,width=320,height=240,framerate=30/1";
   const char *caps2 = "video/x-raw,format=I420,width=63,height=47,framerate=30/1";
   char *props = g_strdup_printf ("model=%s", model_a);
-  GstHarness *h = classify_harness (caps1, props);
+  GstHarness *h = element_harness ("heedclassify", caps1, props);
   gst_buffer_unref (gst_harness_push_and_pull (h, timed_frame (caps1, 0)));
   gst_harness_set_src_caps_str (h, caps2);
   GstBuffer *out = gst_harness_push_and_pull (h, timed_frame (caps2, 1));
@@ -545,7 +478,7 @@ test_model_change_while_playing (void)
 {
   const char *caps = "video/x-raw,format=RGBA,width=64,height=48,framerate=30/1";
   char *props = g_strdup_printf ("model=%s", model_a);
-  GstHarness *h = classify_harness (caps, props);
+  GstHarness *h = element_harness ("heedclassify", caps, props);
   gst_buffer_unref (gst_harness_push_and_pull (h, timed_frame (caps, 0)));
   g_object_set (h->element, "model", model_b, NULL);
   gst_buffer_unref (gst_harness_push_and_pull (h, timed_frame (caps, 1)));
@@ -602,7 +535,7 @@ test_headless (void)
 {
   const char *caps = "video/x-raw,format=RGBA,width=64,height=48,framerate=30/1";
   char *props = g_strdup_printf ("model=%s", model_headless);
-  GstHarness *h = classify_harness (caps, props);
+  GstHarness *h = element_harness ("heedclassify", caps, props);
   GstBuffer *out = gst_harness_push_and_pull (h, timed_frame (caps, 0));
   GstStructure *ms = meta_of (out);
   g_assert_cmpuint (gst_value_array_get_size (gst_structure_get_value (ms, "labels")), ==, 0);
@@ -618,22 +551,6 @@ test_headless (void)
   gst_buffer_unref (out);
   gst_harness_teardown (h);
   g_free (props);
-}
-
-/* The plugin carries its own copy of the engine, which logs validation-layer messages to the
- * element's debug category: count them there. */
-static gint validation_messages;
-
-static void
-watch_log (GstDebugCategory *category, GstDebugLevel level, const gchar *file,
-           const gchar *function, gint line, GObject *object, GstDebugMessage *message,
-           gpointer user_data)
-{
-  const gchar *text = gst_debug_message_get (message);
-  if (level <= GST_LEVEL_WARNING && text && strstr (text, "Vulkan validation")) {
-    g_printerr ("%s\n", text);
-    g_atomic_int_inc (&validation_messages);
-  }
 }
 
 /* The same frame gives the same top-k through heedclassify, `heed classify` and
@@ -769,7 +686,7 @@ test_4k_rollout (void)
 {
   const char *caps = "video/x-raw,format=NV12,width=3840,height=2160,framerate=30/1";
   char *props = g_strdup_printf ("model=%s attention=rollout", model_a);
-  GstHarness *h = classify_harness (caps, props);
+  GstHarness *h = element_harness ("heedclassify", caps, props);
   GstBuffer *out = gst_harness_push_and_pull (h, timed_frame (caps, 0));
   GstStructure *ms = meta_of (out);
   GBytes *att = NULL;
@@ -870,31 +787,6 @@ test_live_keeps_up (void)
   g_free (deit);
 }
 
-/* Runs a gst-launch-1.0 -m line with the Khronos validation layer forced on by the Vulkan
- * loader (GStreamer's own Vulkan instance has no switch for it; the layer then prints its
- * findings on the process's output). Returns stdout and stderr together. */
-static char *
-launch_validated (const char *pipeline)
-{
-  char *cmd = g_strdup_printf ("gst-launch-1.0 -m %s", pipeline);
-  char **argv = NULL, *out = NULL, *err = NULL;
-  int status;
-  g_assert_true (g_shell_parse_argv (cmd, NULL, &argv, NULL));
-  char **env = g_get_environ ();
-  env = g_environ_setenv (env, "VK_INSTANCE_LAYERS", "VK_LAYER_KHRONOS_validation", TRUE);
-  g_assert_true (
-      g_spawn_sync (NULL, argv, env, G_SPAWN_SEARCH_PATH, NULL, NULL, &out, &err, &status, NULL));
-  char *all = g_strconcat (out, err, NULL);
-  if (!g_spawn_check_wait_status (status, NULL))
-    g_error ("%s failed:\n%s", cmd, all);
-  g_assert_null (strstr (all, "Validation Error"));
-  g_assert_null (strstr (all, "Validation Warning"));
-  g_free (out), g_free (err), g_free (cmd);
-  g_strfreev (argv);
-  g_strfreev (env);
-  return all;
-}
-
 /* The results of every heedclassify message in gst-launch -m output: "label-ids=...,
  * confidences=..." per frame, as printed. */
 static GPtrArray *
@@ -980,7 +872,7 @@ int
 main (int argc, char **argv)
 {
   gst_init (&argc, &argv);
-  gst_debug_set_threshold_for_name ("heedclassify", GST_LEVEL_WARNING);
+  gst_debug_set_threshold_for_name ("heed*", GST_LEVEL_WARNING);
   gst_debug_add_log_function (watch_log, NULL, NULL);
   g_test_init (&argc, &argv, NULL);
   fixtures = g_getenv ("HEED_FIXTURES");

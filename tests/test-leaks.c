@@ -1,7 +1,7 @@
-/* heedclassify leaks nothing over 200 NULL -> PLAYING -> NULL cycles: GStreamer's leaks tracer
- * (GST_TRACERS=leaks, set by the test setup) tracks every GstObject and GstMiniObject created
- * during the cycles, and the process's resident memory may not keep growing after warm-up (the
- * engine's Vulkan objects and heap are not GstObjects). Prints TAP. */
+/* heedclassify and heedoverlay leak nothing over 200 NULL -> PLAYING -> NULL cycles:
+ * GStreamer's leaks tracer (GST_TRACERS=leaks, set by the test setup) tracks every GstObject and
+ * GstMiniObject created during the cycles, and the process's resident memory may not keep
+ * growing after warm-up (the engine's Vulkan objects and heap are not GstObjects). Prints TAP. */
 #include <gst/gst.h>
 #include <stdio.h>
 #include <string.h>
@@ -36,7 +36,7 @@ main (int argc, char **argv)
   g_assert_nonnull (fixtures);
   char *model = g_build_filename (fixtures, "p8_hd48_f32", "model.safetensors", NULL);
   char *desc = g_strdup_printf ("videotestsrc ! video/x-raw,width=64,height=48 ! heedclassify "
-                                "model=%s ! fakesink",
+                                "model=%s ! heedoverlay ! fakesink",
                                 model);
   GstElement *pipe = gst_parse_launch (desc, NULL);
   g_assert_nonnull (pipe);

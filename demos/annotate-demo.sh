@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# heed's main job today: install from Debian's packages, build, then classify video with
-# heedclassify in real GStreamer pipelines (system memory, and Vulkan memory on GStreamer's
-# shared device), classify an image with `heed classify`, check the engine against PyTorch,
-# and benchmark it.
+# heed's main job today: install from Debian's packages, build, then annotate a video file
+# with the embedded default model (heedclassify ! heedoverlay: attention heatmap and labels
+# drawn into the frames, encoded to MP4, plus a PNG of one frame), classify video in real
+# GStreamer pipelines (system memory, and Vulkan memory on GStreamer's shared device),
+# classify an image with `heed classify`, check the engine against PyTorch, and benchmark it.
+#
+# The annotated video and the PNG are left in ANNOTATED_DIR (default: ./annotated).
 #
 # With no MODEL the pipelines use the embedded default model, which recognises videotestsrc's
 # patterns; MODEL=path/to/checkpoint.safetensors runs another (see README: a timm ImageNet ViT
@@ -19,6 +22,21 @@ out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 
 ./build/tools/heed devices
+
+annotated=${ANNOTATED_DIR:-annotated}
+mkdir -p "$annotated"
+echo "== annotate a video file: decode, classify, draw the attention and labels, encode:"
+gst-launch-1.0 -q videotestsrc num-buffers=90 pattern=ball background-color=0xff203050 \
+  ! video/x-raw,width=640,height=360,framerate=30/1 ! avenc_mpeg4 bitrate=2000000 ! mp4mux \
+  ! filesink location="$out/input.mp4"
+gst-launch-1.0 -q filesrc location="$out/input.mp4" ! decodebin ! videoconvert \
+  ! heedclassify $model_prop ! heedoverlay ! videoconvert ! tee name=t \
+  t. ! queue ! avenc_mpeg4 bitrate=4000000 ! mp4mux ! filesink location="$annotated/annotated.mp4" \
+  t. ! queue ! videoconvert ! pngenc snapshot=false ! multifilesink location="$out/frame-%03d.png"
+cp "$out/frame-045.png" "$annotated/annotated-frame.png"
+gst-launch-1.0 -q filesrc location="$annotated/annotated.mp4" ! decodebin ! fakesink \
+  && echo "the annotated MP4 decodes again ($(stat -c %s "$annotated/annotated.mp4") bytes)"
+echo "wrote $annotated/annotated.mp4 and $annotated/annotated-frame.png"
 
 echo "== heedclassify (default model) on videotestsrc pattern=ball, one message per frame:"
 gst-launch-1.0 -m videotestsrc num-buffers=3 pattern=ball ! video/x-raw,width=640,height=480 \

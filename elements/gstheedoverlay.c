@@ -1,0 +1,874 @@
+/**
+ * SECTION:element-heedoverlay
+ * @title: heedoverlay
+ *
+ * Draws what the heed elements upstream found onto the video itself, on the GPU (or the CPU
+ * through lavapipe): the attention map as a colour-mapped heatmap blended over the frame, and
+ * the top labels with their confidences ("ball 97%") on a box, so any sink, encoder or screen
+ * shows where the model looked. Text is set with Pango (antialiased, any UTF-8: Chinese or
+ * Arabic labels show when fonts for them are installed, e.g. fonts-noto-cjk) and composited
+ * together with the heatmap in one pass over the frame.
+ *
+ * It draws from the HeedClassificationMeta on each buffer (heedclassify attaches one to every
+ * frame, carried forward between inferences, so the overlay never blinks); a buffer without
+ * one passes through untouched. Every format heedclassify takes, in system memory or Vulkan
+ * memory (vulkanupload), is drawn in place; YUV frames are blended in YUV, so pixels outside
+ * the overlay keep their exact values.
+ *
+ * ## Example launch lines
+ * |[
+ * gst-launch-1.0 videotestsrc pattern=ball ! heedclassify ! heedoverlay ! autovideosink
+ * gst-launch-1.0 v4l2src ! videoconvert ! heedclassify ! heedoverlay colormap=turbo \
+ *   heatmap-mode=mask label-position=bottom-left ! videoconvert ! autovideosink
+ * gst-launch-1.0 filesrc location=in.mp4 ! decodebin ! videoconvert \
+ *   ! heedclassify model=deit_tiny_patch16_224.safetensors ! heedoverlay \
+ *   ! videoconvert ! x264enc ! mp4mux ! filesink location=annotated.mp4
+ * ]|
+ *
+ * ## What is drawn
+ * - The heatmap: the attention grid normalised per frame (its minimum maps to the colormap's
+ *   first colour, its maximum to the last), smoothed over time, upsampled bilinearly over the
+ *   part of the frame the model saw (the whole frame for resize=stretch, the centre square for
+ *   crop, the frame within its bars for letterbox) and blended at heatmap-opacity.
+ *   heatmap-mode=mask draws only the patches that hold mask-mass of the attention (DINO-style).
+ * - The labels: up to max-labels lines of "label NN%", best first, in text-color on a
+ *   box-color box at label-position.
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include "gstheedoverlay.h"
+
+#include "heed-engine.h"
+#include "heedmeta.h"
+#include "heedvulkan.h"
+
+#include <math.h>
+#include <pango/pangocairo.h>
+#include <string.h>
+
+GST_DEBUG_CATEGORY_STATIC (gst_heed_overlay_debug);
+#define GST_CAT_DEFAULT gst_heed_overlay_debug
+
+#define DEFAULT_PROP_COLORMAP HEED_COLORMAP_INFERNO
+#define DEFAULT_PROP_HEATMAP_OPACITY 0.45
+#define DEFAULT_PROP_HEATMAP_MODE GST_HEED_HEATMAP_WHOLE
+#define DEFAULT_PROP_MASK_MASS 0.6
+#define DEFAULT_PROP_SMOOTHING 0.5
+#define DEFAULT_PROP_SHOW_LABELS TRUE
+#define DEFAULT_PROP_MAX_LABELS 3
+#define DEFAULT_PROP_LABEL_POSITION GST_HEED_LABEL_TOP_LEFT
+#define DEFAULT_PROP_FONT_SIZE 0.0
+#define DEFAULT_PROP_FONT_FAMILY "Sans"
+#define DEFAULT_PROP_TEXT_COLOR 0xffffffff
+#define DEFAULT_PROP_BOX_COLOR 0xb0000000
+#define DEFAULT_PROP_DEVICE -1
+
+enum {
+  PROP_0,
+  PROP_COLORMAP,
+  PROP_HEATMAP_OPACITY,
+  PROP_HEATMAP_MODE,
+  PROP_MASK_MASS,
+  PROP_SMOOTHING,
+  PROP_SHOW_LABELS,
+  PROP_MAX_LABELS,
+  PROP_LABEL_POSITION,
+  PROP_FONT_SIZE,
+  PROP_FONT_FAMILY,
+  PROP_TEXT_COLOR,
+  PROP_BOX_COLOR,
+  PROP_DEVICE,
+};
+
+static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE (
+    "sink", GST_PAD_SINK, GST_PAD_ALWAYS, GST_STATIC_CAPS (HEED_VIDEO_CAPS));
+static GstStaticPadTemplate src_template =
+    GST_STATIC_PAD_TEMPLATE ("src", GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS (HEED_VIDEO_CAPS));
+
+/* The properties as one frame uses them. */
+typedef struct {
+  HeedColormap colormap;
+  gdouble opacity;
+  GstHeedHeatmapMode mode;
+  gdouble mask_mass;
+  gdouble smoothing;
+  gboolean show_labels;
+  guint max_labels;
+  GstHeedLabelPosition position;
+  gdouble font_size;
+  gchar *font_family;
+  guint text_color, box_color;
+} Settings;
+
+/* One drawn label box, kept while its text and style stay the same. */
+typedef struct {
+  gchar *key;
+  guint32 *pixels;
+  guint width, height;
+  guint margin;
+} LabelImage;
+
+struct _GstHeedOverlay {
+  GstBaseTransform parent;
+
+  Settings settings; /* under the object lock */
+  gint device_index;
+
+  /* streaming state */
+  HeedDevice *device;
+  HeedCompositor *compositor;
+  GstVideoInfo info;
+  gboolean vulkan_memory;
+  HeedGstVulkan gst_vulkan;
+  float *smoothed; /* the attention, averaged over time */
+  guint smoothed_w, smoothed_h;
+  float *values, *alpha; /* the heatmap layer of the current frame */
+  LabelImage label;
+  PangoFontMap *font_map;
+  PangoContext *pango;
+  GHashTable *warned; /* texts already reported as missing glyphs */
+};
+
+static void gst_heed_overlay_finalize (GObject *object);
+static void gst_heed_overlay_set_property (GObject *object, guint prop_id, const GValue *value,
+                                           GParamSpec *pspec);
+static void gst_heed_overlay_get_property (GObject *object, guint prop_id, GValue *value,
+                                           GParamSpec *pspec);
+static gboolean gst_heed_overlay_start (GstBaseTransform *trans);
+static gboolean gst_heed_overlay_stop (GstBaseTransform *trans);
+static gboolean gst_heed_overlay_set_caps (GstBaseTransform *trans, GstCaps *incaps,
+                                           GstCaps *outcaps);
+static GstFlowReturn gst_heed_overlay_transform_ip (GstBaseTransform *trans, GstBuffer *buf);
+static gboolean gst_heed_overlay_sink_event (GstBaseTransform *trans, GstEvent *event);
+static gboolean gst_heed_overlay_query (GstBaseTransform *trans, GstPadDirection direction,
+                                        GstQuery *query);
+static void gst_heed_overlay_set_context (GstElement *element, GstContext *context);
+
+G_DEFINE_TYPE (GstHeedOverlay, gst_heed_overlay, GST_TYPE_BASE_TRANSFORM);
+GST_ELEMENT_REGISTER_DEFINE_WITH_CODE (heedoverlay, "heedoverlay", GST_RANK_NONE,
+                                       GST_TYPE_HEED_OVERLAY, heed_meta_register ());
+
+#define GST_TYPE_HEED_COLORMAP (gst_heed_colormap_get_type ())
+static GType
+gst_heed_colormap_get_type (void)
+{
+  static GType type = 0;
+  static const GEnumValue values[] = {
+    { HEED_COLORMAP_INFERNO, "Inferno (matplotlib): black, purple, orange, pale yellow",
+      "inferno" },
+    { HEED_COLORMAP_VIRIDIS, "Viridis (matplotlib): purple, teal, yellow", "viridis" },
+    { HEED_COLORMAP_TURBO, "Turbo (Google): blue, cyan, green, yellow, red", "turbo" },
+    { HEED_COLORMAP_JET, "Jet (MATLAB): dark blue, cyan, yellow, dark red", "jet" },
+    { HEED_COLORMAP_GRAY, "Gray: black to white", "gray" },
+    { 0, NULL, NULL },
+  };
+  if (g_once_init_enter (&type))
+    g_once_init_leave (&type, g_enum_register_static ("GstHeedColormap", values));
+  return type;
+}
+
+#define GST_TYPE_HEED_HEATMAP_MODE (gst_heed_heatmap_mode_get_type ())
+static GType
+gst_heed_heatmap_mode_get_type (void)
+{
+  static GType type = 0;
+  static const GEnumValue values[] = {
+    { GST_HEED_HEATMAP_WHOLE, "The whole attention map, colour-mapped", "whole" },
+    { GST_HEED_HEATMAP_MASK,
+      "Only the patches holding mask-mass of the attention (DINO-style mask), colour-mapped",
+      "mask" },
+    { GST_HEED_HEATMAP_NONE, "No heatmap (labels only)", "none" },
+    { 0, NULL, NULL },
+  };
+  if (g_once_init_enter (&type))
+    g_once_init_leave (&type, g_enum_register_static ("GstHeedHeatmapMode", values));
+  return type;
+}
+
+#define GST_TYPE_HEED_LABEL_POSITION (gst_heed_label_position_get_type ())
+static GType
+gst_heed_label_position_get_type (void)
+{
+  static GType type = 0;
+  static const GEnumValue values[] = {
+    { GST_HEED_LABEL_TOP_LEFT, "Top left corner", "top-left" },
+    { GST_HEED_LABEL_TOP_RIGHT, "Top right corner", "top-right" },
+    { GST_HEED_LABEL_BOTTOM_LEFT, "Bottom left corner", "bottom-left" },
+    { GST_HEED_LABEL_BOTTOM_RIGHT, "Bottom right corner", "bottom-right" },
+    { 0, NULL, NULL },
+  };
+  if (g_once_init_enter (&type))
+    g_once_init_leave (&type, g_enum_register_static ("GstHeedLabelPosition", values));
+  return type;
+}
+
+static void
+gst_heed_overlay_class_init (GstHeedOverlayClass *klass)
+{
+  GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
+  GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
+  GstBaseTransformClass *trans_class = GST_BASE_TRANSFORM_CLASS (klass);
+  const GParamFlags rw_playing =
+      G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING;
+
+  GST_DEBUG_CATEGORY_INIT (gst_heed_overlay_debug, "heedoverlay", 0,
+                           "heed attention heatmaps and labels");
+
+  gobject_class->set_property = gst_heed_overlay_set_property;
+  gobject_class->get_property = gst_heed_overlay_get_property;
+  gobject_class->finalize = gst_heed_overlay_finalize;
+
+  g_object_class_install_property (
+      gobject_class, PROP_COLORMAP,
+      g_param_spec_enum ("colormap", "Colormap",
+                         "How attention is coloured, from the least attended part of the frame "
+                         "(the map's first colour) to the most attended (its last).",
+                         GST_TYPE_HEED_COLORMAP, DEFAULT_PROP_COLORMAP, rw_playing));
+  g_object_class_install_property (
+      gobject_class, PROP_HEATMAP_OPACITY,
+      g_param_spec_double ("heatmap-opacity", "Heatmap opacity",
+                           "Opacity of the heatmap over the video: 0 leaves the video as it is, 1 "
+                           "shows only the heatmap.",
+                           0.0, 1.0, DEFAULT_PROP_HEATMAP_OPACITY, rw_playing));
+  g_object_class_install_property (
+      gobject_class, PROP_HEATMAP_MODE,
+      g_param_spec_enum ("heatmap-mode", "Heatmap mode",
+                         "Draw the whole attention map, only the patches that hold mask-mass of "
+                         "the attention (a DINO-style mask), or no heatmap at all.",
+                         GST_TYPE_HEED_HEATMAP_MODE, DEFAULT_PROP_HEATMAP_MODE, rw_playing));
+  g_object_class_install_property (
+      gobject_class, PROP_MASK_MASS,
+      g_param_spec_double ("mask-mass", "Mask mass",
+                           "With heatmap-mode=mask: the share of the attention (0..1) the drawn "
+                           "patches hold together; the most attended patches are taken first.",
+                           0.0, 1.0, DEFAULT_PROP_MASK_MASS, rw_playing));
+  g_object_class_install_property (
+      gobject_class, PROP_SMOOTHING,
+      g_param_spec_double ("smoothing", "Smoothing",
+                           "Temporal smoothing of the map, so it does not flicker on a still "
+                           "scene: the weight of the earlier frames' map in an exponential "
+                           "moving average (0: every frame's map as it is; 0.9: slow to follow).",
+                           0.0, 0.99, DEFAULT_PROP_SMOOTHING, rw_playing));
+  g_object_class_install_property (
+      gobject_class, PROP_SHOW_LABELS,
+      g_param_spec_boolean ("show-labels", "Show labels",
+                            "Draw the top labels with their confidences.", DEFAULT_PROP_SHOW_LABELS,
+                            rw_playing));
+  g_object_class_install_property (
+      gobject_class, PROP_MAX_LABELS,
+      g_param_spec_uint ("max-labels", "Max labels",
+                         "How many of the labels upstream reported (best first) to draw, one "
+                         "per line.",
+                         1, 100, DEFAULT_PROP_MAX_LABELS, rw_playing));
+  g_object_class_install_property (
+      gobject_class, PROP_LABEL_POSITION,
+      g_param_spec_enum ("label-position", "Label position",
+                         "The corner of the frame the label box sits in.",
+                         GST_TYPE_HEED_LABEL_POSITION, DEFAULT_PROP_LABEL_POSITION, rw_playing));
+  g_object_class_install_property (
+      gobject_class, PROP_FONT_SIZE,
+      g_param_spec_double ("font-size", "Font size",
+                           "Height of the label text in pixels; 0 scales it with the frame (a "
+                           "22nd of its height, at least 10 pixels).",
+                           0.0, 1000.0, DEFAULT_PROP_FONT_SIZE, rw_playing));
+  g_object_class_install_property (
+      gobject_class, PROP_FONT_FAMILY,
+      g_param_spec_string ("font-family", "Font family",
+                           "Font family of the label text, as fontconfig knows it (\"Sans\", "
+                           "\"Noto Sans CJK SC\", ...); missing characters come from other "
+                           "installed fonts.",
+                           DEFAULT_PROP_FONT_FAMILY, rw_playing));
+  g_object_class_install_property (
+      gobject_class, PROP_TEXT_COLOR,
+      g_param_spec_uint ("text-color", "Text color",
+                         "Colour of the label text as 0xAARRGGBB (alpha, red, green, blue).", 0,
+                         G_MAXUINT32, DEFAULT_PROP_TEXT_COLOR, rw_playing));
+  g_object_class_install_property (
+      gobject_class, PROP_BOX_COLOR,
+      g_param_spec_uint ("box-color", "Box color",
+                         "Colour of the box behind the labels as 0xAARRGGBB; alpha 0 draws no "
+                         "box.",
+                         0, G_MAXUINT32, DEFAULT_PROP_BOX_COLOR, rw_playing));
+  g_object_class_install_property (
+      gobject_class, PROP_DEVICE,
+      g_param_spec_int ("device", "Device",
+                        "Index of the Vulkan device to draw on, as `heed devices` lists them; -1 "
+                        "chooses automatically (HEED_DEVICE, else a discrete GPU, then an "
+                        "integrated one, then the CPU). Frames in Vulkan memory are drawn on "
+                        "the device they are on.",
+                        -1, G_MAXINT, DEFAULT_PROP_DEVICE,
+                        G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
+
+  gst_element_class_set_static_metadata (
+      element_class, "heed attention overlay", "Filter/Effect/Video",
+      "Draws attention heatmaps and labels from heed's metadata onto the video, on Vulkan",
+      "heed developers");
+  gst_element_class_add_static_pad_template (element_class, &sink_template);
+  gst_element_class_add_static_pad_template (element_class, &src_template);
+  element_class->set_context = gst_heed_overlay_set_context;
+
+  trans_class->start = gst_heed_overlay_start;
+  trans_class->stop = gst_heed_overlay_stop;
+  trans_class->set_caps = gst_heed_overlay_set_caps;
+  trans_class->transform_ip = gst_heed_overlay_transform_ip;
+  trans_class->sink_event = gst_heed_overlay_sink_event;
+  trans_class->query = gst_heed_overlay_query;
+  trans_class->passthrough_on_same_caps = FALSE;
+
+  gst_type_mark_as_plugin_api (GST_TYPE_HEED_COLORMAP, 0);
+  gst_type_mark_as_plugin_api (GST_TYPE_HEED_HEATMAP_MODE, 0);
+  gst_type_mark_as_plugin_api (GST_TYPE_HEED_LABEL_POSITION, 0);
+}
+
+static void
+gst_heed_overlay_init (GstHeedOverlay *self)
+{
+  self->settings = (Settings){ DEFAULT_PROP_COLORMAP,     DEFAULT_PROP_HEATMAP_OPACITY,
+                               DEFAULT_PROP_HEATMAP_MODE, DEFAULT_PROP_MASK_MASS,
+                               DEFAULT_PROP_SMOOTHING,    DEFAULT_PROP_SHOW_LABELS,
+                               DEFAULT_PROP_MAX_LABELS,   DEFAULT_PROP_LABEL_POSITION,
+                               DEFAULT_PROP_FONT_SIZE,    g_strdup (DEFAULT_PROP_FONT_FAMILY),
+                               DEFAULT_PROP_TEXT_COLOR,   DEFAULT_PROP_BOX_COLOR };
+  self->device_index = DEFAULT_PROP_DEVICE;
+  gst_base_transform_set_in_place (GST_BASE_TRANSFORM (self), TRUE);
+}
+
+static void
+gst_heed_overlay_finalize (GObject *object)
+{
+  GstHeedOverlay *self = GST_HEED_OVERLAY (object);
+  g_free (self->settings.font_family);
+  G_OBJECT_CLASS (gst_heed_overlay_parent_class)->finalize (object);
+}
+
+static void
+gst_heed_overlay_set_property (GObject *object, guint prop_id, const GValue *value,
+                               GParamSpec *pspec)
+{
+  GstHeedOverlay *self = GST_HEED_OVERLAY (object);
+  Settings *s = &self->settings;
+  GST_OBJECT_LOCK (self);
+  switch (prop_id) {
+  case PROP_COLORMAP: s->colormap = g_value_get_enum (value); break;
+  case PROP_HEATMAP_OPACITY: s->opacity = g_value_get_double (value); break;
+  case PROP_HEATMAP_MODE: s->mode = g_value_get_enum (value); break;
+  case PROP_MASK_MASS: s->mask_mass = g_value_get_double (value); break;
+  case PROP_SMOOTHING: s->smoothing = g_value_get_double (value); break;
+  case PROP_SHOW_LABELS: s->show_labels = g_value_get_boolean (value); break;
+  case PROP_MAX_LABELS: s->max_labels = g_value_get_uint (value); break;
+  case PROP_LABEL_POSITION: s->position = g_value_get_enum (value); break;
+  case PROP_FONT_SIZE: s->font_size = g_value_get_double (value); break;
+  case PROP_FONT_FAMILY:
+    g_free (s->font_family);
+    s->font_family = g_value_dup_string (value);
+    if (!s->font_family)
+      s->font_family = g_strdup (DEFAULT_PROP_FONT_FAMILY);
+    break;
+  case PROP_TEXT_COLOR: s->text_color = g_value_get_uint (value); break;
+  case PROP_BOX_COLOR: s->box_color = g_value_get_uint (value); break;
+  case PROP_DEVICE: self->device_index = g_value_get_int (value); break;
+  default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec); break;
+  }
+  GST_OBJECT_UNLOCK (self);
+}
+
+static void
+gst_heed_overlay_get_property (GObject *object, guint prop_id, GValue *value, GParamSpec *pspec)
+{
+  GstHeedOverlay *self = GST_HEED_OVERLAY (object);
+  Settings *s = &self->settings;
+  GST_OBJECT_LOCK (self);
+  switch (prop_id) {
+  case PROP_COLORMAP: g_value_set_enum (value, s->colormap); break;
+  case PROP_HEATMAP_OPACITY: g_value_set_double (value, s->opacity); break;
+  case PROP_HEATMAP_MODE: g_value_set_enum (value, s->mode); break;
+  case PROP_MASK_MASS: g_value_set_double (value, s->mask_mass); break;
+  case PROP_SMOOTHING: g_value_set_double (value, s->smoothing); break;
+  case PROP_SHOW_LABELS: g_value_set_boolean (value, s->show_labels); break;
+  case PROP_MAX_LABELS: g_value_set_uint (value, s->max_labels); break;
+  case PROP_LABEL_POSITION: g_value_set_enum (value, s->position); break;
+  case PROP_FONT_SIZE: g_value_set_double (value, s->font_size); break;
+  case PROP_FONT_FAMILY: g_value_set_string (value, s->font_family); break;
+  case PROP_TEXT_COLOR: g_value_set_uint (value, s->text_color); break;
+  case PROP_BOX_COLOR: g_value_set_uint (value, s->box_color); break;
+  case PROP_DEVICE: g_value_set_int (value, self->device_index); break;
+  default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec); break;
+  }
+  GST_OBJECT_UNLOCK (self);
+}
+
+/* ---- state ---------------------------------------------------------------------------------- */
+
+static void
+forget_history (GstHeedOverlay *self)
+{
+  g_clear_pointer (&self->smoothed, g_free);
+  self->smoothed_w = self->smoothed_h = 0;
+}
+
+static void
+label_image_clear (LabelImage *l)
+{
+  g_free (l->key);
+  g_free (l->pixels);
+  memset (l, 0, sizeof *l);
+}
+
+static gboolean
+gst_heed_overlay_start (GstBaseTransform *trans)
+{
+  GstHeedOverlay *self = GST_HEED_OVERLAY (trans);
+  GError *error = NULL;
+  gint index;
+  GST_OBJECT_LOCK (self);
+  index = self->device_index;
+  GST_OBJECT_UNLOCK (self);
+  if (!(self->device = heed_device_new (index, &error)) ||
+      !(self->compositor = heed_compositor_new (self->device, &error))) {
+    GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND, ("No usable Vulkan device: %s", error->message),
+                       ("heed_device_new (%d) failed", index));
+    g_error_free (error);
+    heed_device_destroy (&self->device);
+    return FALSE;
+  }
+  /* a font map of our own: cairo font maps are not shared between threads */
+  self->font_map = pango_cairo_font_map_new ();
+  self->pango = pango_font_map_create_context (self->font_map);
+  cairo_font_options_t *options = cairo_font_options_create ();
+  cairo_font_options_set_antialias (options, CAIRO_ANTIALIAS_GRAY);
+  cairo_font_options_set_hint_metrics (options, CAIRO_HINT_METRICS_OFF);
+  pango_cairo_context_set_font_options (self->pango, options);
+  cairo_font_options_destroy (options);
+  self->warned = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  forget_history (self);
+  return TRUE;
+}
+
+static gboolean
+gst_heed_overlay_stop (GstBaseTransform *trans)
+{
+  GstHeedOverlay *self = GST_HEED_OVERLAY (trans);
+  heed_compositor_destroy (&self->compositor);
+  heed_device_destroy (&self->device); /* an imported device leaves GStreamer's alone */
+  heed_gst_vulkan_clear (&self->gst_vulkan);
+  forget_history (self);
+  g_clear_pointer (&self->values, g_free);
+  g_clear_pointer (&self->alpha, g_free);
+  label_image_clear (&self->label);
+  g_clear_object (&self->pango);
+  g_clear_object (&self->font_map);
+  g_clear_pointer (&self->warned, g_hash_table_unref);
+  self->vulkan_memory = FALSE;
+  return TRUE;
+}
+
+static void
+gst_heed_overlay_set_context (GstElement *element, GstContext *context)
+{
+  GstHeedOverlay *self = GST_HEED_OVERLAY (element);
+  heed_gst_vulkan_set_context (&self->gst_vulkan, element, context);
+  GST_ELEMENT_CLASS (gst_heed_overlay_parent_class)->set_context (element, context);
+}
+
+static gboolean
+gst_heed_overlay_query (GstBaseTransform *trans, GstPadDirection direction, GstQuery *query)
+{
+  GstHeedOverlay *self = GST_HEED_OVERLAY (trans);
+  if (heed_gst_vulkan_handle_query (&self->gst_vulkan, GST_ELEMENT (self), query))
+    return TRUE;
+  return GST_BASE_TRANSFORM_CLASS (gst_heed_overlay_parent_class)->query (trans, direction, query);
+}
+
+static gboolean
+gst_heed_overlay_sink_event (GstBaseTransform *trans, GstEvent *event)
+{
+  GstHeedOverlay *self = GST_HEED_OVERLAY (trans);
+  if (GST_EVENT_TYPE (event) == GST_EVENT_FLUSH_STOP ||
+      GST_EVENT_TYPE (event) == GST_EVENT_STREAM_START)
+    forget_history (self);
+  return GST_BASE_TRANSFORM_CLASS (gst_heed_overlay_parent_class)->sink_event (trans, event);
+}
+
+/* Frames in Vulkan memory are drawn on GStreamer's device: move the compositor there. */
+static gboolean
+use_gstreamer_device (GstHeedOverlay *self, GError **error)
+{
+  if (heed_gst_vulkan_is_imported (&self->gst_vulkan))
+    return TRUE;
+  HeedDevice *imported = heed_gst_vulkan_import (&self->gst_vulkan, GST_ELEMENT (self), error);
+  if (!imported)
+    return FALSE;
+  HeedCompositor *compositor = heed_compositor_new (imported, error);
+  if (!compositor) {
+    heed_device_destroy (&imported);
+    heed_gst_vulkan_clear (&self->gst_vulkan);
+    return FALSE;
+  }
+  heed_compositor_destroy (&self->compositor);
+  heed_device_destroy (&self->device);
+  self->device = imported;
+  self->compositor = compositor;
+  GST_INFO_OBJECT (self, "drawing on GStreamer's Vulkan device %s",
+                   heed_device_get_name (self->device));
+  return TRUE;
+}
+
+static gboolean
+gst_heed_overlay_set_caps (GstBaseTransform *trans, GstCaps *incaps, GstCaps *outcaps)
+{
+  GstHeedOverlay *self = GST_HEED_OVERLAY (trans);
+  GError *error = NULL;
+  HeedFrameLayout layout;
+
+  if (!gst_video_info_from_caps (&self->info, incaps)) {
+    GST_ELEMENT_ERROR (self, STREAM, FORMAT, ("Cannot read the video caps"),
+                       ("%" GST_PTR_FORMAT, incaps));
+    return FALSE;
+  }
+  self->vulkan_memory = heed_caps_have_vulkan_memory (incaps);
+  if (self->vulkan_memory && !use_gstreamer_device (self, &error)) {
+    GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND, ("%s", error->message), (NULL));
+    g_error_free (error);
+    return FALSE;
+  }
+  if (!heed_layout_from_video_info (&self->info, &layout, &error) ||
+      !heed_compositor_set_frame_layout (self->compositor, &layout, &error)) {
+    GST_ELEMENT_ERROR (self, STREAM, FORMAT, ("Cannot draw on this video: %s", error->message),
+                       ("%" GST_PTR_FORMAT, incaps));
+    g_error_free (error);
+    return FALSE;
+  }
+  forget_history (self);
+  GST_INFO_OBJECT (self, "drawing on %dx%d %s", GST_VIDEO_INFO_WIDTH (&self->info),
+                   GST_VIDEO_INFO_HEIGHT (&self->info),
+                   gst_video_format_to_string (GST_VIDEO_INFO_FORMAT (&self->info)));
+  return TRUE;
+}
+
+/* ---- the heatmap layer ---------------------------------------------------------------------- */
+
+static gint
+by_value_desc (gconstpointer a, gconstpointer b, gpointer data)
+{
+  const float *v = data;
+  float x = v[*(const guint *) a], y = v[*(const guint *) b];
+  return x < y ? 1 : x > y ? -1 : 0;
+}
+
+/* The frame rectangle the model's square input came from (resize in the meta). */
+static void
+grid_region (const GstHeedOverlay *self, const GstStructure *meta, HeedHeatmapLayer *heat)
+{
+  float w = GST_VIDEO_INFO_WIDTH (&self->info), h = GST_VIDEO_INFO_HEIGHT (&self->info);
+  const gchar *resize = gst_structure_get_string (meta, "resize");
+  heat->x = heat->y = 0.0f;
+  heat->width = w, heat->height = h;
+  if (g_strcmp0 (resize, "crop") == 0) {
+    float side = MIN (w, h);
+    heat->x = (w - side) / 2, heat->y = (h - side) / 2, heat->width = heat->height = side;
+  } else if (g_strcmp0 (resize, "letterbox") == 0) {
+    float side = MAX (w, h); /* the bars lie outside the frame */
+    heat->x = (w - side) / 2, heat->y = (h - side) / 2, heat->width = heat->height = side;
+  }
+}
+
+/* Smooths the meta's attention over time, normalises it and builds the heatmap layer. */
+static gboolean
+build_heatmap (GstHeedOverlay *self, const GstStructure *meta, const Settings *s,
+               HeedHeatmapLayer *heat)
+{
+  GBytes *bytes = NULL;
+  guint gw = 0, gh = 0;
+  gsize size = 0;
+  if (s->mode == GST_HEED_HEATMAP_NONE ||
+      !gst_structure_get (meta, "attention", G_TYPE_BYTES, &bytes, "attention-width", G_TYPE_UINT,
+                          &gw, "attention-height", G_TYPE_UINT, &gh, NULL))
+    return FALSE;
+  const float *att = g_bytes_get_data (bytes, &size);
+  if (!gw || !gh || size != (gsize) gw * gh * sizeof (float)) {
+    GST_WARNING_OBJECT (self, "attention of %" G_GSIZE_FORMAT " bytes does not fill %ux%u", size,
+                        gw, gh);
+    g_bytes_unref (bytes);
+    return FALSE;
+  }
+  guint n = gw * gh;
+  if (!self->smoothed || self->smoothed_w != gw || self->smoothed_h != gh) {
+    g_free (self->smoothed);
+    self->smoothed = g_memdup2 (att, size);
+    self->smoothed_w = gw, self->smoothed_h = gh;
+  } else {
+    float k = (float) s->smoothing;
+    for (guint i = 0; i < n; i++)
+      self->smoothed[i] = k * self->smoothed[i] + (1.0f - k) * att[i];
+  }
+  g_bytes_unref (bytes);
+
+  const float *m = self->smoothed;
+  float lo = m[0], hi = m[0], total = 0.0f;
+  for (guint i = 0; i < n; i++) {
+    lo = MIN (lo, m[i]), hi = MAX (hi, m[i]);
+    total += m[i];
+  }
+  self->values = g_renew (float, self->values, n);
+  self->alpha = g_renew (float, self->alpha, n);
+  for (guint i = 0; i < n; i++) {
+    self->values[i] = hi > lo ? (m[i] - lo) / (hi - lo) : 0.0f;
+    self->alpha[i] = 1.0f;
+  }
+  if (s->mode == GST_HEED_HEATMAP_MASK) {
+    guint *order = g_new (guint, n);
+    for (guint i = 0; i < n; i++)
+      order[i] = i, self->alpha[i] = 0.0f;
+    g_qsort_with_data (order, (gint) n, sizeof (guint), by_value_desc, (gpointer) m);
+    float kept = 0.0f;
+    for (guint i = 0; i < n && (kept < s->mask_mass * total || i == 0); i++) {
+      self->alpha[order[i]] = 1.0f;
+      kept += m[order[i]];
+    }
+    g_free (order);
+  }
+  *heat = (HeedHeatmapLayer){ self->values, self->alpha,       gw, gh, 0, 0, 0, 0,
+                              s->colormap,  (float) s->opacity };
+  grid_region (self, meta, heat);
+  return TRUE;
+}
+
+/* ---- the label layer ------------------------------------------------------------------------ */
+
+static void
+set_source_argb (cairo_t *cr, guint argb)
+{
+  cairo_set_source_rgba (cr, ((argb >> 16) & 0xff) / 255.0, ((argb >> 8) & 0xff) / 255.0,
+                         (argb & 0xff) / 255.0, (argb >> 24) / 255.0);
+}
+
+/* The label lines of the meta, "label NN%", best first; NULL when there are none. */
+static gchar *
+label_text (const GstStructure *meta, guint max_labels)
+{
+  const GValue *labels = gst_structure_get_value (meta, "labels");
+  const GValue *confs = gst_structure_get_value (meta, "confidences");
+  if (!labels || !GST_VALUE_HOLDS_ARRAY (labels))
+    return NULL;
+  guint n = MIN (gst_value_array_get_size (labels), max_labels);
+  GString *text = g_string_new (NULL);
+  for (guint i = 0; i < n; i++) {
+    const GValue *l = gst_value_array_get_value (labels, i);
+    const GValue *c = confs && GST_VALUE_HOLDS_ARRAY (confs) && i < gst_value_array_get_size (confs)
+                          ? gst_value_array_get_value (confs, i)
+                          : NULL;
+    if (!G_VALUE_HOLDS_STRING (l))
+      continue;
+    g_string_append_printf (text, "%s%s", text->len ? "\n" : "", g_value_get_string (l));
+    if (c && G_VALUE_HOLDS_DOUBLE (c))
+      g_string_append_printf (text, " %d%%", (int) lround (100.0 * g_value_get_double (c)));
+  }
+  return g_string_free (text, text->len == 0);
+}
+
+/* Sets the text with Pango onto a box (cairo, premultiplied ARGB). */
+static void
+render_label (GstHeedOverlay *self, const gchar *text, const Settings *s, double font_px,
+              LabelImage *out)
+{
+  PangoLayout *layout = pango_layout_new (self->pango);
+  PangoFontDescription *desc = pango_font_description_from_string (s->font_family);
+  pango_font_description_set_absolute_size (desc, font_px * PANGO_SCALE);
+  pango_layout_set_font_description (layout, desc);
+  pango_font_description_free (desc);
+  pango_layout_set_text (layout, text, -1);
+
+  int unknown = pango_layout_get_unknown_glyphs_count (layout);
+  if (unknown > 0 && !g_hash_table_contains (self->warned, text)) {
+    g_hash_table_add (self->warned, g_strdup (text));
+    GST_ELEMENT_WARNING (self, RESOURCE, NOT_FOUND,
+                         ("No installed font has %d of the characters in \"%s\"; they show as "
+                          "boxes (for Chinese or Japanese labels, install fonts-noto-cjk)",
+                          unknown, text),
+                         ("%d unknown glyphs", unknown));
+  }
+
+  PangoRectangle ink, logical;
+  pango_layout_get_pixel_extents (layout, &ink, &logical);
+  guint pad = (guint) ceil (font_px * 0.3);
+  out->width = (guint) MAX (logical.width, 1) + 2 * pad;
+  out->height = (guint) MAX (logical.height, 1) + 2 * pad;
+  out->margin = pad;
+  cairo_surface_t *surface =
+      cairo_image_surface_create (CAIRO_FORMAT_ARGB32, (int) out->width, (int) out->height);
+  cairo_t *cr = cairo_create (surface);
+  set_source_argb (cr, s->box_color);
+  cairo_paint (cr);
+  cairo_move_to (cr, pad - logical.x, pad - logical.y);
+  set_source_argb (cr, s->text_color);
+  pango_cairo_show_layout (cr, layout);
+  cairo_destroy (cr);
+  cairo_surface_flush (surface);
+
+  const guint8 *data = cairo_image_surface_get_data (surface);
+  int stride = cairo_image_surface_get_stride (surface);
+  out->pixels = g_new (guint32, (gsize) out->width * out->height);
+  for (guint r = 0; r < out->height; r++)
+    memcpy (out->pixels + (gsize) r * out->width, data + (gsize) r * stride, 4 * out->width);
+  cairo_surface_destroy (surface);
+  g_object_unref (layout);
+}
+
+/* The label box of this frame, at its corner; FALSE when there is nothing to write. */
+static gboolean
+build_labels (GstHeedOverlay *self, const GstStructure *meta, const Settings *s,
+              HeedImageLayer *image)
+{
+  if (!s->show_labels)
+    return FALSE;
+  gchar *text = label_text (meta, s->max_labels);
+  if (!text)
+    return FALSE;
+  gint w = GST_VIDEO_INFO_WIDTH (&self->info), h = GST_VIDEO_INFO_HEIGHT (&self->info);
+  double font_px = s->font_size > 0 ? s->font_size : MAX (10.0, h / 22.0);
+  gchar *key = g_strdup_printf ("%s\n%s\n%.3f\n%08x\n%08x", text, s->font_family, font_px,
+                                s->text_color, s->box_color);
+  if (g_strcmp0 (key, self->label.key) != 0) { /* new text or style: set it again */
+    label_image_clear (&self->label);
+    render_label (self, text, s, font_px, &self->label);
+    self->label.key = key;
+  } else {
+    g_free (key);
+  }
+  g_free (text);
+
+  const LabelImage *l = &self->label;
+  gint m = (gint) l->margin;
+  gboolean right =
+      s->position == GST_HEED_LABEL_TOP_RIGHT || s->position == GST_HEED_LABEL_BOTTOM_RIGHT;
+  gboolean bottom =
+      s->position == GST_HEED_LABEL_BOTTOM_LEFT || s->position == GST_HEED_LABEL_BOTTOM_RIGHT;
+  *image = (HeedImageLayer){ l->pixels, l->width, l->height, right ? w - (gint) l->width - m : m,
+                             bottom ? h - (gint) l->height - m : m };
+  return TRUE;
+}
+
+/* ---- drawing -------------------------------------------------------------------------------- */
+
+static gboolean
+draw_system_frame (GstHeedOverlay *self, GstBuffer *buf, GError **error)
+{
+  GstVideoFrame vframe;
+  guint8 *planes[3] = { NULL, NULL, NULL };
+  guint stride[3] = { 0, 0, 0 };
+  if (!gst_video_frame_map (&vframe, &self->info, buf, GST_MAP_READWRITE)) {
+    g_set_error (error, HEED_ERROR, HEED_ERROR_INVALID, "cannot map the video frame for writing");
+    return FALSE;
+  }
+  for (guint i = 0; i < GST_VIDEO_FRAME_N_PLANES (&vframe) && i < 3; i++) {
+    planes[i] = GST_VIDEO_FRAME_PLANE_DATA (&vframe, i);
+    stride[i] = GST_VIDEO_FRAME_PLANE_STRIDE (&vframe, i);
+  }
+  gboolean ok = heed_compositor_draw_frame (self->compositor, planes, stride, error);
+  gst_video_frame_unmap (&vframe);
+  return ok;
+}
+
+/* A new Vulkan memory like `mem` (same image format and size, or buffer size). */
+static GstMemory *
+vulkan_memory_like (GstMemory *mem)
+{
+  if (gst_is_vulkan_image_memory (mem)) {
+    GstVulkanImageMemory *img = (GstVulkanImageMemory *) mem;
+    return gst_vulkan_image_memory_alloc (
+        img->device, img->create_info.format, img->create_info.extent.width,
+        img->create_info.extent.height, img->create_info.tiling, img->create_info.usage,
+        VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT);
+  }
+  GstVulkanBufferMemory *vb = (GstVulkanBufferMemory *) mem;
+  return gst_vulkan_buffer_memory_alloc (vb->device, mem->size, vb->usage,
+                                         VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT);
+}
+
+/* Draws in place; memories shared with other buffers (a tee upstream) are left as they are
+ * and replaced by new ones holding the drawn frame. */
+static gboolean
+draw_vulkan_frame (GstHeedOverlay *self, GstBuffer *buf, GError **error)
+{
+  HeedDevicePlane src[3] = { { 0 } }, dst[3] = { { 0 } };
+  GstMemory *fresh[3] = { NULL, NULL, NULL };
+  guint n = heed_gst_vulkan_planes (&self->gst_vulkan, buf, &self->info, src, error);
+  if (!n)
+    return FALSE;
+  memcpy (dst, src, sizeof src);
+  for (guint i = 0; i < n; i++) {
+    GstMemory *mem = gst_buffer_peek_memory (buf, i);
+    if (gst_memory_is_writable (mem))
+      continue;
+    if (!(fresh[i] = vulkan_memory_like (mem))) {
+      g_set_error (error, HEED_ERROR, HEED_ERROR_VULKAN, "cannot allocate Vulkan memory");
+      goto fail;
+    }
+    if (gst_is_vulkan_image_memory (fresh[i])) {
+      GstVulkanImageMemory *img = (GstVulkanImageMemory *) fresh[i];
+      dst[i] = src[i];
+      dst[i].image = img->image, dst[i].layout = img->barrier.image_layout;
+      dst[i].access = 0, dst[i].stage = VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT;
+    } else {
+      dst[i] = src[i];
+      dst[i].buffer = ((GstVulkanBufferMemory *) fresh[i])->buffer;
+      dst[i].offset = 0;
+      dst[i].access = 0, dst[i].stage = VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT;
+    }
+  }
+  if (!heed_compositor_draw_frame_device (self->compositor, src, dst, n, error))
+    goto fail;
+  heed_gst_vulkan_planes_done (buf, src, n);
+  for (guint i = 0; i < n; i++)
+    if (fresh[i]) {
+      GST_LOG_OBJECT (self, "plane %u was shared: drawn into a new memory", i);
+      gst_buffer_replace_memory (buf, i, fresh[i]);
+      fresh[i] = NULL;
+    }
+  heed_gst_vulkan_planes_done (buf, dst, n);
+  return TRUE;
+fail:
+  for (guint i = 0; i < n; i++)
+    if (fresh[i])
+      gst_memory_unref (fresh[i]);
+  return FALSE;
+}
+
+static GstFlowReturn
+gst_heed_overlay_transform_ip (GstBaseTransform *trans, GstBuffer *buf)
+{
+  GstHeedOverlay *self = GST_HEED_OVERLAY (trans);
+  const GstStructure *meta = heed_classification_meta_get (buf);
+  if (!meta)
+    return GST_FLOW_OK; /* nothing upstream: pass through */
+
+  Settings s;
+  GST_OBJECT_LOCK (self);
+  s = self->settings;
+  s.font_family = g_strdup (s.font_family);
+  GST_OBJECT_UNLOCK (self);
+
+  HeedHeatmapLayer heat;
+  HeedImageLayer images[1];
+  guint n_images = 0;
+  gboolean have_heat = build_heatmap (self, meta, &s, &heat);
+  if (build_labels (self, meta, &s, &images[n_images]))
+    n_images++;
+  g_free (s.font_family);
+  if (!have_heat && !n_images)
+    return GST_FLOW_OK;
+
+  GError *error = NULL;
+  if (!heed_compositor_set_layers (self->compositor, have_heat ? &heat : NULL, images, n_images,
+                                   &error) ||
+      !(self->vulkan_memory ? draw_vulkan_frame (self, buf, &error)
+                            : draw_system_frame (self, buf, &error))) {
+    GST_ELEMENT_ERROR (self, STREAM, FAILED, ("Drawing the overlay failed: %s", error->message),
+                       (NULL));
+    g_error_free (error);
+    return GST_FLOW_ERROR;
+  }
+  return GST_FLOW_OK;
+}

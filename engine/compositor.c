@@ -1,0 +1,367 @@
+/* heedoverlay's drawing engine: layers (a heatmap, images such as text boxes) composited onto
+ * frames in place by shaders/composite.comp, for frames in host memory or on the device. */
+#include "heed-private.h"
+
+#include <math.h>
+#include <string.h>
+
+/* params indices (heed-private.h): keep in step with shaders/composite.comp */
+enum {
+  P_YUV = HEED_COMPOSITE_P_YUV,
+  P_YUV_OFFSET = HEED_COMPOSITE_P_YUV_OFFSET,
+  P_HEAT_ON = HEED_COMPOSITE_P_HEAT_ON,
+  P_GRID_W = HEED_COMPOSITE_P_GRID_W,
+  P_GRID_H = HEED_COMPOSITE_P_GRID_H,
+  P_OPACITY = HEED_COMPOSITE_P_OPACITY,
+  P_REGION = HEED_COMPOSITE_P_REGION,
+  P_N_IMAGES = HEED_COMPOSITE_P_N_IMAGES,
+  P_BOUNDS = HEED_COMPOSITE_P_BOUNDS,
+  P_IMAGES = HEED_COMPOSITE_P_IMAGES,
+};
+
+typedef struct {
+  uint32_t format, width, height, offset[3], stride[3], blocks_x, blocks_y, strip;
+} CompositeParams;
+_Static_assert(sizeof (CompositeParams) <= 128, "push constants are limited to 128 bytes");
+
+#ifndef PIXELS_PER_INVOCATION
+#define PIXELS_PER_INVOCATION 256
+#endif
+
+struct _HeedCompositor {
+  HeedDevice *device;
+  HeedFrameLayout layout; /* the compositor's padded layout */
+  gboolean have_layout;
+  guint blocks_x, blocks_y;
+  guint strip; /* blocks per invocation */
+  HeedCompositeInputs inputs;
+  HeedBuffer *frame, *heat, *lut, *pixels, *params;
+  HeedRecorder *rec; /* re-recorded when the layout changes or a buffer grows */
+  VkCommandBuffer copy_in, copy_out;
+};
+
+static guint32
+float_bits (float f)
+{
+  guint32 u;
+  memcpy (&u, &f, 4);
+  return u;
+}
+
+gboolean
+heed_composite_layout (const HeedFrameLayout *f, HeedFrameLayout *out, guint *block_w,
+                       guint *block_h, GError **error)
+{
+  guint w = f->width, cw = (w + 1) / 2, stride[3] = { 0, 0, 0 };
+  *block_h = 1;
+  switch (f->format) {
+  case HEED_PIXEL_RGB:
+  case HEED_PIXEL_BGR: *block_w = 4, stride[0] = heed_round_up (w, 4) * 3; break;
+  case HEED_PIXEL_GRAY8: *block_w = 4, stride[0] = heed_round_up (w, 4); break;
+  case HEED_PIXEL_YUY2: *block_w = 2, stride[0] = 4 * cw; break;
+  case HEED_PIXEL_NV12:
+    *block_w = 4, *block_h = 2;
+    stride[0] = heed_round_up (w, 4), stride[1] = heed_round_up (2 * cw, 4);
+    break;
+  case HEED_PIXEL_I420:
+    *block_w = 8, *block_h = 2;
+    stride[0] = heed_round_up (w, 8), stride[1] = stride[2] = heed_round_up (cw, 4);
+    break;
+  default: *block_w = 1, stride[0] = 4 * w; break;
+  }
+  if (!heed_frame_layout_init (out, f->format, f->width, f->height, stride, error))
+    return FALSE;
+  out->matrix = f->matrix;
+  out->full_range = f->full_range;
+  out->resize = f->resize;
+  return TRUE;
+}
+
+/* RGB (0..255) -> YUV code values: rows Y, U, V, and the offsets */
+static void
+yuv_matrix (const HeedFrameLayout *l, float m[9], float offset[3])
+{
+  static const double kr_kb[][2] = { { 0.299, 0.114 }, { 0.2126, 0.0722 }, { 0.2627, 0.0593 } };
+  double kr = kr_kb[l->matrix][0], kb = kr_kb[l->matrix][1], kg = 1.0 - kr - kb;
+  double ys = (l->full_range ? 255.0 : 219.0) / 255.0, cs = (l->full_range ? 255.0 : 224.0) / 255.0;
+  double u = cs / (2.0 * (1.0 - kb)), v = cs / (2.0 * (1.0 - kr));
+  /* clang-format off */
+  double d[9] = {
+    ys * kr, ys * kg, ys * kb,
+    -u * kr, -u * kg, u * (1.0 - kb),
+    v * (1.0 - kr), -v * kg, -v * kb,
+  };
+  /* clang-format on */
+  for (guint i = 0; i < 9; i++)
+    m[i] = (float) d[i];
+  offset[0] = l->full_range ? 0.0f : 16.0f;
+  offset[1] = offset[2] = 128.0f;
+}
+
+void
+heed_composite_inputs_init (HeedCompositeInputs *in, const HeedFrameLayout *l,
+                            const HeedHeatmapLayer *heat, const HeedImageLayer *images, guint n)
+{
+  float m[9], off[3];
+  guint8 lut[256][3];
+
+  memset (in, 0, sizeof *in);
+  yuv_matrix (l, m, off);
+  for (guint i = 0; i < 9; i++)
+    in->params[P_YUV + i] = float_bits (m[i]);
+  for (guint i = 0; i < 3; i++)
+    in->params[P_YUV_OFFSET + i] = float_bits (off[i]);
+
+  if (heat && heat->values && heat->grid_width && heat->grid_height) {
+    gsize cells = (gsize) heat->grid_width * heat->grid_height;
+    in->heat_floats = 2 * cells;
+    in->heat = g_new (float, in->heat_floats);
+    for (gsize i = 0; i < cells; i++) {
+      in->heat[i] = heat->values[i];
+      in->heat[cells + i] = heat->alpha ? heat->alpha[i] : 1.0f;
+    }
+    in->params[P_HEAT_ON] = 1;
+    in->params[P_GRID_W] = heat->grid_width;
+    in->params[P_GRID_H] = heat->grid_height;
+    in->params[P_OPACITY] = float_bits (CLAMP (heat->opacity, 0.0f, 1.0f));
+    in->params[P_REGION] = float_bits (heat->x);
+    in->params[P_REGION + 1] = float_bits (heat->y);
+    in->params[P_REGION + 2] = float_bits (heat->width);
+    in->params[P_REGION + 3] = float_bits (heat->height);
+    heed_colormap_lut (heat->colormap, lut);
+    for (guint i = 0; i < 256; i++)
+      in->lut[i] = lut[i][0] | (guint32) lut[i][1] << 8 | (guint32) lut[i][2] << 16;
+  }
+
+  n = MIN (n, HEED_COMPOSITOR_MAX_IMAGES);
+  for (guint i = 0; i < n; i++)
+    if (images[i].pixels)
+      in->n_pixels += (gsize) images[i].width * images[i].height;
+  in->pixels = g_new (guint32, MAX (in->n_pixels, 1));
+  gsize at = 0;
+  guint used = 0;
+  for (guint i = 0; i < n; i++) {
+    const HeedImageLayer *im = &images[i];
+    gsize count = (gsize) im->width * im->height;
+    if (!im->pixels || !count)
+      continue;
+    memcpy (in->pixels + at, im->pixels, count * 4);
+    guint32 *e = &in->params[P_IMAGES + 8 * used++];
+    e[0] = (guint32) im->x, e[1] = (guint32) im->y, e[2] = im->width, e[3] = im->height;
+    e[4] = (guint32) at;
+    at += count;
+  }
+  in->params[P_N_IMAGES] = used;
+
+  /* the pixels any layer may cover, so the shader can skip the rest of the frame */
+  gint64 b[4] = { G_MAXINT32, G_MAXINT32, 0, 0 };
+  if (in->params[P_HEAT_ON]) {
+    b[0] = (gint64) floorf (heat->x), b[1] = (gint64) floorf (heat->y);
+    b[2] = (gint64) ceilf (heat->x + heat->width), b[3] = (gint64) ceilf (heat->y + heat->height);
+  }
+  for (guint i = 0; i < used; i++) {
+    const guint32 *e = &in->params[P_IMAGES + 8 * i];
+    gint64 x = (gint32) e[0], y = (gint32) e[1];
+    b[0] = MIN (b[0], x), b[1] = MIN (b[1], y);
+    b[2] = MAX (b[2], x + e[2]), b[3] = MAX (b[3], y + e[3]);
+  }
+  in->params[P_BOUNDS] = (guint32) CLAMP (b[0], 0, (gint64) l->width);
+  in->params[P_BOUNDS + 1] = (guint32) CLAMP (b[1], 0, (gint64) l->height);
+  in->params[P_BOUNDS + 2] = (guint32) CLAMP (b[2], 0, (gint64) l->width);
+  in->params[P_BOUNDS + 3] = (guint32) CLAMP (b[3], 0, (gint64) l->height);
+}
+
+void
+heed_composite_inputs_clear (HeedCompositeInputs *in)
+{
+  g_free (in->heat);
+  g_free (in->pixels);
+  memset (in, 0, sizeof *in);
+}
+
+HeedCompositor *
+heed_compositor_new (HeedDevice *device, GError **error)
+{
+  HeedCompositor *c = g_new0 (HeedCompositor, 1);
+  c->device = device;
+  if (!(c->lut = heed_buffer_new (device, sizeof c->inputs.lut, TRUE, error)) ||
+      !(c->params = heed_buffer_new (device, sizeof c->inputs.params, TRUE, error))) {
+    heed_compositor_destroy (&c);
+    return NULL;
+  }
+  return c;
+}
+
+gboolean
+heed_compositor_set_frame_layout (HeedCompositor *c, const HeedFrameLayout *frame, GError **error)
+{
+  guint bw, bh;
+  heed_recorder_destroy (&c->rec);
+  c->have_layout = FALSE;
+  if (!heed_composite_layout (frame, &c->layout, &bw, &bh, error))
+    return FALSE;
+  c->blocks_x = (c->layout.width + bw - 1) / bw;
+  /* about PIXELS_PER_INVOCATION pixels an invocation: workgroups cost a little each on CPUs */
+  c->strip = MAX (1, PIXELS_PER_INVOCATION / (bw * bh));
+  c->blocks_y = (c->layout.height + bh - 1) / bh;
+  if (c->layout.size > G_MAXUINT32 - 8) {
+    g_set_error (error, HEED_ERROR, HEED_ERROR_INVALID,
+                 "frame of %" G_GSIZE_FORMAT " bytes is too large", c->layout.size);
+    return FALSE;
+  }
+  if (!c->frame || c->frame->size < c->layout.size) {
+    heed_buffer_destroy (&c->frame);
+    if (!(c->frame = heed_buffer_new (c->device, c->layout.size, TRUE, error)))
+      return FALSE;
+  }
+  c->have_layout = TRUE;
+  return heed_compositor_set_layers (c, NULL, NULL, 0, error);
+}
+
+/* Makes `buf` hold at least `size` bytes; a new buffer means re-recording. */
+static gboolean
+ensure_buffer (HeedCompositor *c, HeedBuffer **buf, gsize size, GError **error)
+{
+  size = MAX (size, 16);
+  if (*buf && (*buf)->size >= size)
+    return TRUE;
+  heed_buffer_destroy (buf);
+  heed_recorder_destroy (&c->rec);
+  /* room to grow: images change size with their text */
+  return (*buf = heed_buffer_new (c->device, size + size / 2, TRUE, error)) != NULL;
+}
+
+gboolean
+heed_compositor_set_layers (HeedCompositor *c, const HeedHeatmapLayer *heatmap,
+                            const HeedImageLayer *images, guint n_images, GError **error)
+{
+  if (!c->have_layout) {
+    g_set_error (error, HEED_ERROR, HEED_ERROR_INVALID, "no frame layout set");
+    return FALSE;
+  }
+  if (n_images > HEED_COMPOSITOR_MAX_IMAGES) {
+    g_set_error (error, HEED_ERROR, HEED_ERROR_INVALID, "%u images, at most %u", n_images,
+                 HEED_COMPOSITOR_MAX_IMAGES);
+    return FALSE;
+  }
+  heed_composite_inputs_clear (&c->inputs);
+  heed_composite_inputs_init (&c->inputs, &c->layout, heatmap, images, n_images);
+  HeedCompositeInputs *in = &c->inputs;
+  if (!ensure_buffer (c, &c->heat, in->heat_floats * 4, error) ||
+      !ensure_buffer (c, &c->pixels, in->n_pixels * 4, error))
+    return FALSE;
+  if (in->heat_floats)
+    memcpy (c->heat->mapped, in->heat, in->heat_floats * 4);
+  if (in->n_pixels)
+    memcpy (c->pixels->mapped, in->pixels, in->n_pixels * 4);
+  memcpy (c->lut->mapped, in->lut, sizeof in->lut);
+  memcpy (c->params->mapped, in->params, sizeof in->params);
+  return TRUE;
+}
+
+static gboolean
+ensure_recorded (HeedCompositor *c, GError **error)
+{
+  const HeedFrameLayout *l = &c->layout;
+  if (c->rec)
+    return TRUE;
+  CompositeParams p = { l->format, l->width,    l->height,   { 0 },
+                        { 0 },     c->blocks_x, c->blocks_y, c->strip };
+  for (guint i = 0; i < 3; i++) {
+    p.offset[i] = (uint32_t) l->offset[i];
+    p.stride[i] = l->stride[i];
+  }
+  HeedBuffer *bindings[5] = { c->frame, c->heat, c->lut, c->pixels, c->params };
+  guint64 blocks = (guint64) ((c->blocks_x + c->strip - 1) / c->strip) * c->blocks_y;
+  guint lanes = c->device->small_lanes;
+  if (!(c->rec = heed_recorder_new (c->device, 1, FALSE, error)))
+    return FALSE;
+  if (!heed_recorder_dispatch (c->rec, HEED_SHADER_COMPOSITE, 0, bindings, &p, sizeof p,
+                               (guint) ((blocks + lanes - 1) / lanes), 1, 1, "composite",
+                               "composite", 0, error) ||
+      !heed_recorder_end (c->rec, error)) {
+    heed_recorder_destroy (&c->rec);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+gboolean
+heed_compositor_draw_frame (HeedCompositor *c, guint8 *const planes[3], const guint stride[3],
+                            GError **error)
+{
+  const HeedFrameLayout *l = &c->layout;
+  if (!c->have_layout || !ensure_recorded (c, error))
+    goto no_layout;
+  for (guint i = 0; i < l->n_planes; i++)
+    if (!planes[i] || stride[i] < l->row_bytes[i]) {
+      g_set_error (error, HEED_ERROR, HEED_ERROR_INVALID, "plane %u is missing or too narrow", i);
+      return FALSE;
+    }
+  /* Only the rows the layers may cover travel (whole 4:2:0 row pairs, as the shader draws). */
+  guint y0 = c->inputs.params[P_BOUNDS + 1], y1 = c->inputs.params[P_BOUNDS + 3];
+  if (y0 >= y1 || c->inputs.params[P_BOUNDS] >= c->inputs.params[P_BOUNDS + 2])
+    return TRUE; /* nothing to draw */
+  if (l->format == HEED_PIXEL_I420 || l->format == HEED_PIXEL_NV12)
+    y0 &= ~1u, y1 = MIN (heed_round_up (y1, 2), l->height);
+  guint first[3], count[3];
+  for (guint i = 0; i < l->n_planes; i++) {
+    gboolean chroma = l->rows[i] < l->rows[0];
+    first[i] = chroma ? y0 / 2 : y0;
+    count[i] = MIN (chroma ? (y1 + 1) / 2 : y1, l->rows[i]) - first[i];
+    guint8 *dst = (guint8 *) c->frame->mapped + l->offset[i];
+    for (guint r = first[i]; r < first[i] + count[i]; r++)
+      memcpy (dst + (gsize) r * l->stride[i], planes[i] + (gsize) r * stride[i], l->row_bytes[i]);
+  }
+  if (!heed_recorder_submit (c->rec, error))
+    return FALSE;
+  for (guint i = 0; i < l->n_planes; i++) {
+    const guint8 *src = (const guint8 *) c->frame->mapped + l->offset[i];
+    for (guint r = first[i]; r < first[i] + count[i]; r++)
+      memcpy (planes[i] + (gsize) r * stride[i], src + (gsize) r * l->stride[i], l->row_bytes[i]);
+  }
+  return TRUE;
+no_layout:
+  if (error && !*error)
+    g_set_error (error, HEED_ERROR, HEED_ERROR_INVALID, "no frame layout set");
+  return FALSE;
+}
+
+gboolean
+heed_compositor_draw_frame_device (HeedCompositor *c, HeedDevicePlane *src, HeedDevicePlane *dst,
+                                   guint n_planes, GError **error)
+{
+  if (!c->have_layout || n_planes != c->layout.n_planes) {
+    g_set_error (error, HEED_ERROR, HEED_ERROR_INVALID, "%s",
+                 c->have_layout ? "the frame has the wrong number of planes"
+                                : "no frame layout set");
+    return FALSE;
+  }
+  if (!ensure_recorded (c, error))
+    return FALSE;
+  if (!c->copy_in && !(c->copy_in = heed_device_alloc_command_buffer (c->device, error)))
+    return FALSE;
+  if (!c->copy_out && !(c->copy_out = heed_device_alloc_command_buffer (c->device, error)))
+    return FALSE;
+  VkBuffer frame = c->frame->buffer;
+  return heed_frame_record_copies (c->copy_in, TRUE, &c->layout, src, n_planes, frame, error) &&
+         heed_frame_record_copies (c->copy_out, FALSE, &c->layout, dst, n_planes, frame, error) &&
+         heed_recorder_submit_between (c->rec, c->copy_in, c->copy_out, error);
+}
+
+void
+heed_compositor_destroy (HeedCompositor **compositor)
+{
+  HeedCompositor *c = compositor ? *compositor : NULL;
+  if (!c)
+    return;
+  heed_device_free_command_buffer (c->device, &c->copy_in);
+  heed_device_free_command_buffer (c->device, &c->copy_out);
+  heed_recorder_destroy (&c->rec);
+  HeedBuffer **bufs[] = { &c->frame, &c->heat, &c->lut, &c->pixels, &c->params };
+  for (guint i = 0; i < G_N_ELEMENTS (bufs); i++)
+    heed_buffer_destroy (bufs[i]);
+  heed_composite_inputs_clear (&c->inputs);
+  g_free (c);
+  *compositor = NULL;
+}

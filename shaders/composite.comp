@@ -1,0 +1,356 @@
+#version 450
+// heedoverlay's drawing: layers composited onto a raw video frame in place, in one pass.
+// Layers, bottom to top: a heatmap (a grid of values upsampled bilinearly over a rectangle of
+// the frame, colour-mapped through a 256-entry table, with a per-cell alpha), then up to
+// MAX_SPRITES premultiplied RGBA images (text boxes, marks) at integer positions.
+//
+// The frame is blended as out = orig * (1 - A) + colour, with (colour, A) the premultiplied
+// stack of layers. YUV frames are blended in YUV: the conversion is affine, so blending the
+// converted colour is the same as converting the blended RGB, and pixels no layer covers keep
+// their exact bytes. Each chroma sample takes the mean of its pixels' blends.
+//
+// One invocation owns whole 32-bit words of the frame, so no two write the same word: a block
+// of 1x1 pixels for 4-byte formats, 4x1 for RGB/BGR/GRAY8, 2x1 for YUY2, 4x2 for NV12, 8x2 for
+// I420. The compositor's layout pads every row to its block (engine/compositor.c).
+// engine/ref.c (heed_ref_composite) is the same arithmetic in C.
+#extension GL_EXT_control_flow_attributes : require
+layout(local_size_x_id = 0) in;
+
+// restrict: no binding aliases another, so reads need not be repeated after each frame write
+layout(std430, binding = 0) restrict buffer BufFrame { uint words[]; };
+layout(std430, binding = 1) restrict readonly buffer BufHeat { float heat[]; };
+layout(std430, binding = 2) restrict readonly buffer BufLut { uint lut[]; };
+layout(std430, binding = 3) restrict readonly buffer BufSprites { uint sprite_px[]; };
+layout(std430, binding = 4) restrict readonly buffer BufParams { uint params[]; };
+
+
+layout(push_constant) uniform Params {
+  uint format, width, height;
+  uint offset0, offset1, offset2; // plane offsets in bytes
+  uint stride0, stride1, stride2; // plane strides in bytes
+  uint blocks_x, blocks_y;
+  // An invocation draws `strip` blocks of a row: on CPU drivers (lavapipe) every workgroup
+  // has a fixed cost, and a pixel or two per invocation would make millions of them.
+  uint strip;
+} p;
+
+// formats: keep in step with HeedPixelFormat
+const uint RGBA = 0u, BGRA = 1u, RGBX = 2u, BGRX = 3u, XRGB = 4u, XBGR = 5u, RGB = 6u, BGR = 7u;
+const uint I420 = 8u, NV12 = 9u, YUY2 = 10u, GRAY8 = 11u;
+
+// params: keep in step with HEED_COMPOSITE_P_* (engine/heed-private.h)
+const uint P_YUV = 0u, P_YUV_OFFSET = 9u, P_HEAT_ON = 12u, P_GRID_W = 13u, P_GRID_H = 14u;
+const uint P_OPACITY = 15u, P_REGION = 16u, P_N_SPRITES = 20u, P_BOUNDS = 24u, P_SPRITES = 28u;
+
+float param_f(uint i)
+{
+  return uintBitsToFloat(params[i]);
+}
+
+// the parameters every pixel needs, read once per invocation
+bool heat_on;
+uint grid_w, grid_h, n_sprites;
+float opacity;
+vec4 region;
+mat3 to_yuv; // to_yuv[0], [1], [2]: the rows giving Y, U and V
+vec3 yuv_offset;
+
+void load_params()
+{
+  heat_on = params[P_HEAT_ON] != 0u;
+  grid_w = params[P_GRID_W];
+  grid_h = params[P_GRID_H];
+  n_sprites = params[P_N_SPRITES];
+  opacity = param_f(P_OPACITY);
+  region = vec4(param_f(P_REGION), param_f(P_REGION + 1u), param_f(P_REGION + 2u),
+                param_f(P_REGION + 3u));
+  for (uint r = 0u; r < 3u; r++)
+    to_yuv[r] = vec3(param_f(P_YUV + 3u * r), param_f(P_YUV + 3u * r + 1u),
+                     param_f(P_YUV + 3u * r + 2u));
+  yuv_offset = vec3(param_f(P_YUV_OFFSET), param_f(P_YUV_OFFSET + 1u), param_f(P_YUV_OFFSET + 2u));
+}
+
+uint byte_of(uint w, uint i)
+{
+  return (w >> (8u * i)) & 0xffu;
+}
+
+uint with_byte(uint w, uint i, uint v)
+{
+  return bitfieldInsert(w, v, int(8u * i), 8);
+}
+
+uint to_code(float v)
+{
+  return uint(clamp(floor(v + 0.5), 0.0, 255.0));
+}
+
+// The layers at pixel (x, y): premultiplied colour (0..255) in xyz, coverage in w.
+vec4 layers_at(uint x, uint y)
+{
+  vec3 c = vec3(0.0);
+  float a = 0.0;
+  if (heat_on) {
+    const float fx = float(x) + 0.5, fy = float(y) + 0.5;
+    const float rx = region.x, ry = region.y, rw = region.z, rh = region.w;
+    if (fx >= rx && fx < rx + rw && fy >= ry && fy < ry + rh) {
+      const uint gw = grid_w, gh = grid_h;
+      const float u = clamp((fx - rx) / rw * float(gw) - 0.5, 0.0, float(gw - 1u));
+      const float v = clamp((fy - ry) / rh * float(gh) - 0.5, 0.0, float(gh - 1u));
+      const uint x0 = uint(u), y0 = uint(v);
+      const uint x1 = min(x0 + 1u, gw - 1u), y1 = min(y0 + 1u, gh - 1u);
+      const float tx = u - float(x0), ty = v - float(y0);
+      const uint r0 = y0 * gw, r1 = y1 * gw, plane = gw * gh;
+      const float value = mix(mix(heat[r0 + x0], heat[r0 + x1], tx),
+                              mix(heat[r1 + x0], heat[r1 + x1], tx), ty);
+      const float alpha = mix(mix(heat[plane + r0 + x0], heat[plane + r0 + x1], tx),
+                              mix(heat[plane + r1 + x0], heat[plane + r1 + x1], tx), ty);
+      const uint entry = lut[to_code(clamp(value, 0.0, 1.0) * 255.0)];
+      a = alpha * opacity;
+      c = vec3(float(entry & 0xffu), float((entry >> 8) & 0xffu), float((entry >> 16) & 0xffu)) * a;
+    }
+  }
+  for (uint s = 0u; s < n_sprites; s++) {
+    const uint b = P_SPRITES + 8u * s;
+    const int sx = int(params[b]), sy = int(params[b + 1u]);
+    const int sw = int(params[b + 2u]), sh = int(params[b + 3u]);
+    const int dx = int(x) - sx, dy = int(y) - sy;
+    if (dx < 0 || dy < 0 || dx >= sw || dy >= sh)
+      continue;
+    // cairo's ARGB32: premultiplied, 0xAARRGGBB in a native-endian word
+    const uint w = sprite_px[params[b + 4u] + uint(dy * sw + dx)];
+    const float sa = float(w >> 24) / 255.0;
+    c = vec3(float((w >> 16) & 0xffu), float((w >> 8) & 0xffu), float(w & 0xffu)) + (1.0 - sa) * c;
+    a = sa + (1.0 - sa) * a;
+  }
+  return vec4(c, a);
+}
+
+// YUV code values of a premultiplied colour with coverage a (the affine offset scales with a)
+vec3 yuv_of(vec4 l)
+{
+  return vec3(dot(to_yuv[0], l.xyz), dot(to_yuv[1], l.xyz), dot(to_yuv[2], l.xyz)) +
+         yuv_offset * l.w;
+}
+
+uint blend(uint orig, float a, float add)
+{
+  return to_code(float(orig) * (1.0 - a) + add);
+}
+
+// Blends three channels of a word at byte indices ir, ig, ib.
+uint blend_rgb(uint w, uint ir, uint ig, uint ib, vec4 l)
+{
+  if (l.w == 0.0)
+    return w;
+  w = with_byte(w, ir, blend(byte_of(w, ir), l.w, l.x));
+  w = with_byte(w, ig, blend(byte_of(w, ig), l.w, l.y));
+  return with_byte(w, ib, blend(byte_of(w, ib), l.w, l.z));
+}
+
+float gray_of(vec4 l)
+{
+  return dot(vec3(0.299, 0.587, 0.114), l.xyz);
+}
+
+// 4-byte pixels; idx: the bytes of red, green and blue
+void draw_rgbx(uint x, uint y, uvec3 idx)
+{
+  const vec4 l = layers_at(x, y);
+  if (l.w == 0.0)
+    return;
+  const uint at = (p.offset0 + y * p.stride0) / 4u + x;
+  words[at] = blend_rgb(words[at], idx.x, idx.y, idx.z, l);
+}
+
+// RGB, BGR: 4 pixels in 3 words (loops unrolled, so w[] stays in registers)
+void draw_rgb(uint bx, uint y)
+{
+  const uint f = p.format;
+  const uint at = (p.offset0 + y * p.stride0) / 4u + 3u * bx;
+  uint w[3] = uint[3](words[at], words[at + 1u], words[at + 2u]);
+  bool any = false;
+  [[unroll]] for (uint k = 0u; k < 4u; k++) {
+    const uint x = 4u * bx + k;
+    const vec4 l = x < p.width ? layers_at(x, y) : vec4(0.0);
+    if (l.w == 0.0)
+      continue;
+    any = true;
+    const vec3 add = f == RGB ? l.xyz : l.zyx;
+    [[unroll]] for (uint ch = 0u; ch < 3u; ch++) {
+      const uint byte = 3u * k + ch;
+      const uint wi = byte / 4u, bi = byte % 4u;
+      w[wi] = with_byte(w[wi], bi, blend(byte_of(w[wi], bi), l.w, add[ch]));
+    }
+  }
+  if (any) {
+    words[at] = w[0];
+    words[at + 1u] = w[1];
+    words[at + 2u] = w[2];
+  }
+}
+
+void draw_gray(uint bx, uint y)
+{
+  const uint at = (p.offset0 + y * p.stride0) / 4u + bx;
+  uint w = words[at];
+  bool any = false;
+  [[unroll]] for (uint k = 0u; k < 4u; k++) {
+    const uint x = 4u * bx + k;
+    const vec4 l = x < p.width ? layers_at(x, y) : vec4(0.0);
+    if (l.w != 0.0) {
+      w = with_byte(w, k, blend(byte_of(w, k), l.w, gray_of(l)));
+      any = true;
+    }
+  }
+  if (any)
+    words[at] = w;
+}
+
+void draw_yuy2(uint bx, uint y) // Y0 U Y1 V
+{
+  const uint at = (p.offset0 + y * p.stride0) / 4u + bx;
+  const bool two = 2u * bx + 1u < p.width;
+  const vec4 l0 = layers_at(2u * bx, y);
+  const vec4 l1 = two ? layers_at(2u * bx + 1u, y) : vec4(0.0);
+  if (l0.w == 0.0 && l1.w == 0.0)
+    return;
+  uint w = words[at];
+  const float n = two ? 2.0 : 1.0;
+  const vec3 c0 = yuv_of(l0), c1 = yuv_of(l1);
+  if (l0.w != 0.0)
+    w = with_byte(w, 0u, blend(byte_of(w, 0u), l0.w, c0.x));
+  if (l1.w != 0.0)
+    w = with_byte(w, 2u, blend(byte_of(w, 2u), l1.w, c1.x));
+  const float ca = (l0.w + l1.w) / n;
+  w = with_byte(w, 1u, blend(byte_of(w, 1u), ca, (c0.y + c1.y) / n));
+  w = with_byte(w, 3u, blend(byte_of(w, 3u), ca, (c0.z + c1.z) / n));
+  words[at] = w;
+}
+
+// One chroma sample of 4:2:0: pixels x, x + 1 of rows y0 (luma bytes `byte`, `byte` + 1 of
+// top) and y0 + 1 (of bottom). Blends their luma and returns the sample's mean U and V
+// additions and mean coverage.
+vec3 blend_quad(inout uint top, inout uint bottom, uint byte, uint x, uint y0, bool has_bottom)
+{
+  vec3 sum = vec3(0.0);
+  float count = 0.0;
+  [[unroll]] for (uint dx = 0u; dx < 2u; dx++) {
+    if (x + dx >= p.width)
+      continue;
+    const vec4 lt = layers_at(x + dx, y0);
+    const vec3 ct = yuv_of(lt);
+    if (lt.w != 0.0)
+      top = with_byte(top, byte + dx, blend(byte_of(top, byte + dx), lt.w, ct.x));
+    sum += vec3(ct.yz, lt.w);
+    count += 1.0;
+    if (has_bottom) {
+      const vec4 lb = layers_at(x + dx, y0 + 1u);
+      const vec3 cb = yuv_of(lb);
+      if (lb.w != 0.0)
+        bottom = with_byte(bottom, byte + dx, blend(byte_of(bottom, byte + dx), lb.w, cb.x));
+      sum += vec3(cb.yz, lb.w);
+      count += 1.0;
+    }
+  }
+  return count > 0.0 ? sum / count : vec3(0.0);
+}
+
+uint blend_chroma(uint w, uint byte, float cover, float add)
+{
+  return with_byte(w, byte, blend(byte_of(w, byte), cover, add));
+}
+
+void draw_nv12(uint bx, uint by) // 4x2 pixels: a luma word in each row, one UV word
+{
+  const uint y0 = 2u * by;
+  const bool has_bottom = y0 + 1u < p.height;
+  const uint at_top = (p.offset0 + y0 * p.stride0) / 4u + bx, at_bottom = at_top + p.stride0 / 4u;
+  uint top = words[at_top], bottom = has_bottom ? words[at_bottom] : 0u;
+  const vec3 c0 = blend_quad(top, bottom, 0u, 4u * bx, y0, has_bottom);
+  const vec3 c1 = blend_quad(top, bottom, 2u, 4u * bx + 2u, y0, has_bottom);
+  if (c0.z == 0.0 && c1.z == 0.0)
+    return; // nothing covers these pixels
+  words[at_top] = top;
+  if (has_bottom)
+    words[at_bottom] = bottom;
+  const uint at = (p.offset1 + by * p.stride1) / 4u + bx;
+  uint w = words[at];
+  w = blend_chroma(blend_chroma(w, 0u, c0.z, c0.x), 1u, c0.z, c0.y);
+  w = blend_chroma(blend_chroma(w, 2u, c1.z, c1.x), 3u, c1.z, c1.y);
+  words[at] = w;
+}
+
+void draw_i420(uint bx, uint by) // 8x2 pixels: two luma words in each row, one U, one V word
+{
+  const uint y0 = 2u * by;
+  const bool has_bottom = y0 + 1u < p.height;
+  const uint at_top = (p.offset0 + y0 * p.stride0) / 4u + 2u * bx;
+  const uint at_bottom = at_top + p.stride0 / 4u;
+  uint t0 = words[at_top], t1 = words[at_top + 1u];
+  uint b0 = has_bottom ? words[at_bottom] : 0u, b1 = has_bottom ? words[at_bottom + 1u] : 0u;
+  const uint x = 8u * bx;
+  const vec3 c0 = blend_quad(t0, b0, 0u, x, y0, has_bottom);
+  const vec3 c1 = blend_quad(t0, b0, 2u, x + 2u, y0, has_bottom);
+  const vec3 c2 = blend_quad(t1, b1, 0u, x + 4u, y0, has_bottom);
+  const vec3 c3 = blend_quad(t1, b1, 2u, x + 6u, y0, has_bottom);
+  if (c0.z == 0.0 && c1.z == 0.0 && c2.z == 0.0 && c3.z == 0.0)
+    return; // nothing covers these pixels
+  words[at_top] = t0;
+  words[at_top + 1u] = t1;
+  if (has_bottom) {
+    words[at_bottom] = b0;
+    words[at_bottom + 1u] = b1;
+  }
+  const uint at_u = (p.offset1 + by * p.stride1) / 4u + bx;
+  const uint at_v = (p.offset2 + by * p.stride2) / 4u + bx;
+  uint u = words[at_u], v = words[at_v];
+  u = blend_chroma(blend_chroma(u, 0u, c0.z, c0.x), 1u, c1.z, c1.x);
+  u = blend_chroma(blend_chroma(u, 2u, c2.z, c2.x), 3u, c3.z, c3.x);
+  v = blend_chroma(blend_chroma(v, 0u, c0.z, c0.y), 1u, c1.z, c1.y);
+  v = blend_chroma(blend_chroma(v, 2u, c2.z, c2.y), 3u, c3.z, c3.y);
+  words[at_u] = u;
+  words[at_v] = v;
+}
+
+void main()
+{
+  const uint strips_x = (p.blocks_x + p.strip - 1u) / p.strip;
+  const uint gid = gl_GlobalInvocationID.x;
+  if (gid >= strips_x * p.blocks_y)
+    return;
+  const uint by = gid / strips_x, bx0 = (gid % strips_x) * p.strip;
+  const uint bx1 = min(bx0 + p.strip, p.blocks_x);
+  // strips entirely outside what the layers may cover have nothing to draw
+  const uint f = p.format;
+  const uint bw = f <= XBGR ? 1u : f == YUY2 ? 2u : f == I420 ? 8u : 4u;
+  const uint bh = f == NV12 || f == I420 ? 2u : 1u;
+  if (bx1 * bw <= params[P_BOUNDS] || bx0 * bw >= params[P_BOUNDS + 2u] ||
+      (by + 1u) * bh <= params[P_BOUNDS + 1u] || by * bh >= params[P_BOUNDS + 3u])
+    return;
+  load_params();
+  // one loop per format family, so each compiles to straight code without private arrays
+  // (which CPU drivers keep in memory: several times slower)
+  if (f <= XBGR) {
+    const uvec3 idx = f == RGBA || f == RGBX ? uvec3(0u, 1u, 2u)
+                      : f == BGRA || f == BGRX ? uvec3(2u, 1u, 0u)
+                      : f == XRGB ? uvec3(1u, 2u, 3u) : uvec3(3u, 2u, 1u);
+    for (uint bx = bx0; bx < bx1; bx++)
+      draw_rgbx(bx, by, idx);
+  } else if (f <= BGR) {
+    for (uint bx = bx0; bx < bx1; bx++)
+      draw_rgb(bx, by);
+  } else if (f == GRAY8) {
+    for (uint bx = bx0; bx < bx1; bx++)
+      draw_gray(bx, by);
+  } else if (f == YUY2) {
+    for (uint bx = bx0; bx < bx1; bx++)
+      draw_yuy2(bx, by);
+  } else if (f == NV12) {
+    for (uint bx = bx0; bx < bx1; bx++)
+      draw_nv12(bx, by);
+  } else {
+    for (uint bx = bx0; bx < bx1; bx++)
+      draw_i420(bx, by);
+  }
+}

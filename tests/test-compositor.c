@@ -1,0 +1,301 @@
+/* The compositor (heedoverlay's drawing) against its C reference on every pixel format and odd
+ * sizes, the reference against values known without it, and the colour maps against
+ * matplotlib's published end colours. Under the validation layer. */
+#include "test-common.h"
+
+#include <string.h>
+
+/* A random frame in the caller's own (padded) strides. */
+typedef struct {
+  HeedFrameLayout layout; /* the caller's */
+  guint8 *data;
+} Frame;
+
+static Frame
+random_frame (HeedPixelFormat f, guint w, guint h, GRand *rng)
+{
+  Frame fr;
+  GError *error = NULL;
+  guint stride[3] = { 4 * w + 8, w + 5, w + 7 }; /* not word multiples */
+  if (f == HEED_PIXEL_NV12 || f == HEED_PIXEL_YUY2)
+    stride[1] = 2 * ((w + 1) / 2) + 3, stride[0] = MAX (stride[0], 4 * ((w + 1) / 2) + 3);
+  g_assert_true (heed_frame_layout_init (&fr.layout, f, w, h, stride, &error));
+  fr.data = g_malloc (fr.layout.size);
+  for (gsize i = 0; i < fr.layout.size; i++)
+    fr.data[i] = (guint8) g_rand_int_range (rng, 0, 256);
+  return fr;
+}
+
+/* Copies a frame between two layouts of the same format and size. */
+static void
+repack (const HeedFrameLayout *from, const guint8 *src, const HeedFrameLayout *to, guint8 *dst)
+{
+  for (guint i = 0; i < from->n_planes; i++)
+    for (guint r = 0; r < from->rows[i]; r++)
+      memcpy (dst + to->offset[i] + (gsize) r * to->stride[i],
+              src + from->offset[i] + (gsize) r * from->stride[i], from->row_bytes[i]);
+}
+
+static void
+planes_of (const Frame *fr, guint8 *data, guint8 *planes[3])
+{
+  for (guint i = 0; i < 3; i++)
+    planes[i] = i < fr->layout.n_planes ? data + fr->layout.offset[i] : NULL;
+}
+
+static guint32 *
+random_image (GRand *rng, guint w, guint h)
+{
+  guint32 *px = g_new (guint32, (gsize) w * h);
+  for (gsize i = 0; i < (gsize) w * h; i++) {
+    guint a = g_rand_int_range (rng, 0, 4) == 0 ? 0 : (guint) g_rand_int_range (rng, 0, 256);
+    guint r = g_rand_int_range (rng, 0, a + 1), g = g_rand_int_range (rng, 0, a + 1),
+          b = g_rand_int_range (rng, 0, a + 1); /* premultiplied: never above alpha */
+    px[i] = a << 24 | r << 16 | g << 8 | b;
+  }
+  return px;
+}
+
+/* GPU against heed_ref_composite: every format, odd sizes, a heatmap reaching outside the
+ * frame with per-cell alphas, two images partly outside, every YUV matrix and range. Codes
+ * may differ by one where float rounding lands on .5; the user's row padding is never touched. */
+static void
+test_against_reference (void)
+{
+  HeedDevice *d = get_device ();
+  const guint sizes[][2] = { { 1, 1 }, { 16, 16 }, { 37, 23 }, { 63, 47 }, { 7, 300 } };
+  GError *error = NULL;
+  HeedCompositor *c = heed_compositor_new (d, &error);
+  g_assert_no_error (error);
+  for (HeedPixelFormat f = HEED_PIXEL_RGBA; f <= HEED_PIXEL_GRAY8; f++)
+    for (guint s = 0; s < G_N_ELEMENTS (sizes); s++) {
+      guint w = sizes[s][0], h = sizes[s][1];
+      GRand *rng = g_rand_new_with_seed (f * 100 + s);
+      Frame fr = random_frame (f, w, h, rng);
+      fr.layout.matrix = (HeedYuvMatrix) ((f + s) % 3);
+      fr.layout.full_range = (f + s) % 2;
+
+      guint gw = 5, gh = 4;
+      float *values = random_floats (rng, gw * gh, -0.2, 1.2),
+            *alpha = random_floats (rng, gw * gh, 0, 1);
+      HeedHeatmapLayer heat = { values,   alpha,      gw,
+                                gh,       -0.25f * w, 0.1f * h,
+                                1.1f * w, 0.8f * h,   (HeedColormap) (s % 5),
+                                0.7f };
+      guint32 *im0 = random_image (rng, w / 2 + 3, h / 3 + 2), *im1 = random_image (rng, 9, 5);
+      HeedImageLayer images[2] = { { im0, w / 2 + 3, h / 3 + 2, (gint) w / 3, -1 },
+                                   { im1, 9, 5, (gint) w - 4, (gint) h - 3 } };
+
+      /* reference, on the compositor's layout */
+      HeedFrameLayout packed;
+      guint bw, bh;
+      g_assert_true (heed_composite_layout (&fr.layout, &packed, &bw, &bh, &error));
+      guint8 *want = g_malloc0 (packed.size);
+      repack (&fr.layout, fr.data, &packed, want);
+      HeedCompositeInputs in;
+      heed_composite_inputs_init (&in, &packed, &heat, images, 2);
+      heed_ref_composite (&packed, want, &in);
+      heed_composite_inputs_clear (&in);
+
+      /* device, on the caller's frame */
+      guint8 *got = g_memdup2 (fr.data, fr.layout.size), *planes[3];
+      planes_of (&fr, got, planes);
+      g_assert_true (heed_compositor_set_frame_layout (c, &fr.layout, &error));
+      g_assert_true (heed_compositor_set_layers (c, &heat, images, 2, &error));
+      g_assert_true (heed_compositor_draw_frame (c, planes, fr.layout.stride, &error));
+      g_assert_no_error (error);
+
+      guint changed = 0, off_by_one = 0;
+      for (guint i = 0; i < fr.layout.n_planes; i++)
+        for (guint r = 0; r < fr.layout.rows[i]; r++) {
+          const guint8 *g = got + fr.layout.offset[i] + (gsize) r * fr.layout.stride[i];
+          const guint8 *o = fr.data + fr.layout.offset[i] + (gsize) r * fr.layout.stride[i];
+          const guint8 *e = want + packed.offset[i] + (gsize) r * packed.stride[i];
+          for (guint b = 0; b < fr.layout.stride[i]; b++) {
+            if (b >= fr.layout.row_bytes[i]) {
+              if (g[b] != o[b])
+                g_error ("format %d %ux%u: padding byte %u of plane %u row %u changed", f, w, h, b,
+                         i, r);
+              continue;
+            }
+            int diff = abs ((int) g[b] - (int) e[b]);
+            if (diff > 1)
+              g_error ("format %d %ux%u: plane %u row %u byte %u is %u, reference %u", f, w, h, i,
+                       r, b, g[b], e[b]);
+            off_by_one += diff;
+            changed += g[b] != o[b];
+          }
+        }
+      /* the layers cover part of every frame but the 1x1 one: something was drawn */
+      if (w > 1)
+        g_assert_cmpuint (changed, >, 0);
+      g_assert_cmpuint (off_by_one, <=, fr.layout.size / 200 + 1);
+      g_free (values), g_free (alpha), g_free (im0), g_free (im1);
+      g_free (want), g_free (got), g_free (fr.data);
+      g_rand_free (rng);
+    }
+  heed_compositor_destroy (&c);
+  assert_no_validation_messages ();
+}
+
+/* With nothing to draw, or everything transparent, every byte stays as it was. */
+static void
+test_transparent_is_identity (void)
+{
+  HeedDevice *d = get_device ();
+  GError *error = NULL;
+  HeedCompositor *c = heed_compositor_new (d, &error);
+  float values[4] = { 0, 0.3f, 0.6f, 1 };
+  for (HeedPixelFormat f = HEED_PIXEL_RGBA; f <= HEED_PIXEL_GRAY8; f++) {
+    GRand *rng = g_rand_new_with_seed (500 + f);
+    Frame fr = random_frame (f, 35, 19, rng);
+    guint8 *got = g_memdup2 (fr.data, fr.layout.size), *planes[3];
+    planes_of (&fr, got, planes);
+    HeedHeatmapLayer heat = { values, NULL, 2, 2, 0, 0, 35, 19, HEED_COLORMAP_TURBO, 0.0f };
+    guint32 clear[6] = { 0 };
+    HeedImageLayer image = { clear, 3, 2, 5, 5 };
+    g_assert_true (heed_compositor_set_frame_layout (c, &fr.layout, &error));
+    g_assert_true (heed_compositor_draw_frame (c, planes, fr.layout.stride, &error));
+    g_assert_true (heed_compositor_set_layers (c, &heat, &image, 1, &error));
+    g_assert_true (heed_compositor_draw_frame (c, planes, fr.layout.stride, &error));
+    g_assert_cmpmem (got, fr.layout.size, fr.data, fr.layout.size);
+    g_free (got), g_free (fr.data);
+    g_rand_free (rng);
+  }
+  heed_compositor_destroy (&c);
+  assert_no_validation_messages ();
+}
+
+/* An opaque image gives the YUV codes of its colour: BT.601 limited-range red is Y 81, U 90,
+ * V 240 and BT.709 limited-range white is Y 235, U V 128 (values from the standards' tables);
+ * on RGB formats it gives the colour itself. */
+static void
+test_known_colours (void)
+{
+  HeedDevice *d = get_device ();
+  GError *error = NULL;
+  HeedCompositor *c = heed_compositor_new (d, &error);
+  guint32 red[16], white[16];
+  for (guint i = 0; i < 16; i++)
+    red[i] = 0xffff0000u, white[i] = 0xffffffffu;
+  const struct {
+    HeedPixelFormat f;
+    HeedYuvMatrix m;
+    const guint32 *px;
+    guint8 want[3]; /* Y U V, or R G B */
+  } cases[] = {
+    { HEED_PIXEL_I420, HEED_YUV_BT601, red, { 81, 90, 240 } },
+    { HEED_PIXEL_NV12, HEED_YUV_BT601, red, { 81, 90, 240 } },
+    { HEED_PIXEL_YUY2, HEED_YUV_BT601, red, { 81, 90, 240 } },
+    { HEED_PIXEL_I420, HEED_YUV_BT709, white, { 235, 128, 128 } },
+    { HEED_PIXEL_BGRX, HEED_YUV_BT601, red, { 255, 0, 0 } },
+  };
+  for (guint k = 0; k < G_N_ELEMENTS (cases); k++) {
+    GRand *rng = g_rand_new_with_seed (600 + k);
+    Frame fr = random_frame (cases[k].f, 8, 8, rng);
+    fr.layout.matrix = cases[k].m;
+    guint8 *planes[3];
+    planes_of (&fr, fr.data, planes);
+    HeedImageLayer image = { cases[k].px, 4, 4, 2, 2 }; /* covers pixels 2..5, chroma 1..2 */
+    g_assert_true (heed_compositor_set_frame_layout (c, &fr.layout, &error));
+    g_assert_true (heed_compositor_set_layers (c, NULL, &image, 1, &error));
+    g_assert_true (heed_compositor_draw_frame (c, planes, fr.layout.stride, &error));
+    const HeedFrameLayout *l = &fr.layout;
+    guint8 got[3];
+    switch (cases[k].f) {
+    case HEED_PIXEL_I420:
+      got[0] = fr.data[l->offset[0] + 3 * l->stride[0] + 3];
+      got[1] = fr.data[l->offset[1] + 1 * l->stride[1] + 1];
+      got[2] = fr.data[l->offset[2] + 1 * l->stride[2] + 1];
+      break;
+    case HEED_PIXEL_NV12:
+      got[0] = fr.data[l->offset[0] + 3 * l->stride[0] + 3];
+      got[1] = fr.data[l->offset[1] + 1 * l->stride[1] + 2];
+      got[2] = fr.data[l->offset[1] + 1 * l->stride[1] + 3];
+      break;
+    case HEED_PIXEL_YUY2: /* pixels 2, 3 share the word at byte 4 */
+      got[0] = fr.data[3 * l->stride[0] + 4];
+      got[1] = fr.data[3 * l->stride[0] + 5];
+      got[2] = fr.data[3 * l->stride[0] + 7];
+      break;
+    default: /* BGRx */
+      got[0] = fr.data[3 * l->stride[0] + 4 * 3 + 2];
+      got[1] = fr.data[3 * l->stride[0] + 4 * 3 + 1];
+      got[2] = fr.data[3 * l->stride[0] + 4 * 3 + 0];
+      break;
+    }
+    for (guint i = 0; i < 3; i++)
+      if (abs ((int) got[i] - cases[k].want[i]) > 1)
+        g_error ("case %u: component %u is %u, want %u", k, i, got[i], cases[k].want[i]);
+    g_free (fr.data);
+    g_rand_free (rng);
+  }
+  heed_compositor_destroy (&c);
+  assert_no_validation_messages ();
+}
+
+/* The maps' end colours against matplotlib's (and Google's turbo) published values; the
+ * polynomial fits are allowed a few 8-bit steps. */
+static void
+test_colormap_ends (void)
+{
+  const struct {
+    HeedColormap map;
+    guint8 lo[3], hi[3];
+  } cases[] = {
+    { HEED_COLORMAP_INFERNO, { 0, 0, 4 }, { 252, 255, 164 } },
+    { HEED_COLORMAP_VIRIDIS, { 68, 1, 84 }, { 253, 231, 37 } },
+    { HEED_COLORMAP_TURBO, { 48, 18, 59 }, { 122, 4, 3 } },
+    { HEED_COLORMAP_JET, { 0, 0, 128 }, { 128, 0, 0 } },
+    { HEED_COLORMAP_GRAY, { 0, 0, 0 }, { 255, 255, 255 } },
+  };
+  for (guint k = 0; k < G_N_ELEMENTS (cases); k++) {
+    guint8 lut[256][3];
+    heed_colormap_lut (cases[k].map, lut);
+    for (guint ch = 0; ch < 3; ch++) {
+      if (abs ((int) lut[0][ch] - cases[k].lo[ch]) > 5 ||
+          abs ((int) lut[255][ch] - cases[k].hi[ch]) > 5)
+        g_error ("map %u channel %u: ends %u, %u; published %u, %u", k, ch, lut[0][ch],
+                 lut[255][ch], cases[k].lo[ch], cases[k].hi[ch]);
+    }
+  }
+}
+
+static void
+test_errors (void)
+{
+  GError *error = NULL;
+  HeedCompositor *c = heed_compositor_new (get_device (), &error);
+  guint8 *planes[3] = { NULL, NULL, NULL };
+  guint stride[3] = { 0, 0, 0 };
+  g_assert_false (heed_compositor_draw_frame (c, planes, stride, &error));
+  g_assert_error (error, HEED_ERROR, HEED_ERROR_INVALID);
+  g_clear_error (&error);
+  g_assert_false (heed_compositor_set_layers (c, NULL, NULL, 0, &error));
+  g_assert_error (error, HEED_ERROR, HEED_ERROR_INVALID);
+  g_clear_error (&error);
+  HeedFrameLayout l = { .format = HEED_PIXEL_RGBA, .width = 0, .height = 4 };
+  g_assert_false (heed_compositor_set_frame_layout (c, &l, &error));
+  g_assert_error (error, HEED_ERROR, HEED_ERROR_INVALID);
+  g_clear_error (&error);
+  l.width = 4;
+  g_assert_true (heed_compositor_set_frame_layout (c, &l, &error));
+  g_assert_false (heed_compositor_draw_frame (c, planes, stride, &error)); /* no planes */
+  g_assert_error (error, HEED_ERROR, HEED_ERROR_INVALID);
+  g_clear_error (&error);
+  heed_compositor_destroy (&c);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/compositor/against-reference", test_against_reference);
+  g_test_add_func ("/compositor/transparent-is-identity", test_transparent_is_identity);
+  g_test_add_func ("/compositor/known-colours", test_known_colours);
+  g_test_add_func ("/compositor/colormap-ends", test_colormap_ends);
+  g_test_add_func ("/compositor/errors", test_errors);
+  int ret = g_test_run ();
+  heed_device_destroy (&test_device);
+  return ret;
+}

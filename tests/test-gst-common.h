@@ -1,0 +1,123 @@
+/* Helpers shared by the element tests: harnesses, pipelines run to the end, and the Vulkan
+ * validation layer watched both on heed's own instance (through the debug log) and on
+ * GStreamer's (through the loader, in a child gst-launch-1.0). */
+#ifndef HEED_TEST_GST_COMMON_H
+#define HEED_TEST_GST_COMMON_H
+
+#include <gst/check/gstharness.h>
+#include <gst/gst.h>
+
+#include <string.h>
+
+static GstStaticPadTemplate any_src =
+    GST_STATIC_PAD_TEMPLATE ("src", GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS_ANY);
+static GstStaticPadTemplate any_sink =
+    GST_STATIC_PAD_TEMPLATE ("sink", GST_PAD_SINK, GST_PAD_ALWAYS, GST_STATIC_CAPS_ANY);
+
+/* A harness around an element configured with props ("name=value ...") before it starts; its
+ * messages go to a bus of its own. */
+static inline GstHarness *
+element_harness (const char *factory, const char *caps, const char *props)
+{
+  GstElement *e = gst_element_factory_make (factory, NULL);
+  g_assert_nonnull (e);
+  char **pairs = g_strsplit (props ? props : "", " ", -1);
+  for (char **p = pairs; *p; p++) {
+    char **kv = g_strsplit (*p, "=", 2);
+    if (kv[0] && kv[1])
+      gst_util_set_object_arg (G_OBJECT (e), kv[0], kv[1]);
+    g_strfreev (kv);
+  }
+  g_strfreev (pairs);
+  GstBus *bus = gst_bus_new ();
+  gst_element_set_bus (e, bus);
+  gst_object_unref (bus);
+  GstHarness *h = gst_harness_new_empty ();
+  gst_harness_add_element_full (h, e, &any_src, "sink", &any_sink, "src");
+  gst_object_unref (e);
+  gst_harness_set_src_caps_str (h, caps);
+  return h;
+}
+
+/* Runs a pipeline to EOS or error; returns the error message (or NULL). With messages, collects
+ * a copy of every heedclassify message's structure, in order. */
+static inline char *
+run_pipeline (const char *desc, GPtrArray **messages)
+{
+  GError *error = NULL;
+  GstElement *pipe = gst_parse_launch (desc, &error);
+  g_assert_no_error (error);
+  GstBus *bus = gst_element_get_bus (pipe);
+  char *err = NULL;
+  if (messages)
+    *messages = g_ptr_array_new_with_free_func ((GDestroyNotify) gst_structure_free);
+  gst_element_set_state (pipe, GST_STATE_PLAYING);
+  for (;;) {
+    GstMessage *m = gst_bus_timed_pop_filtered (
+        bus, 120 * GST_SECOND, GST_MESSAGE_ELEMENT | GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
+    g_assert_nonnull (m);
+    if (GST_MESSAGE_TYPE (m) == GST_MESSAGE_ERROR) {
+      GError *e;
+      gst_message_parse_error (m, &e, NULL);
+      err = g_strdup (e->message);
+      g_error_free (e);
+      gst_message_unref (m);
+      break;
+    }
+    if (GST_MESSAGE_TYPE (m) == GST_MESSAGE_EOS) {
+      gst_message_unref (m);
+      break;
+    }
+    const GstStructure *st = gst_message_get_structure (m);
+    if (messages && gst_structure_has_name (st, "heedclassify"))
+      g_ptr_array_add (*messages, gst_structure_copy (st));
+    gst_message_unref (m);
+  }
+  gst_element_set_state (pipe, GST_STATE_NULL);
+  gst_object_unref (bus);
+  gst_object_unref (pipe);
+  return err;
+}
+
+/* The plugin carries its own copy of the engine, which logs validation-layer messages to the
+ * element's debug category: count them there. */
+static gint validation_messages;
+
+static inline void
+watch_log (GstDebugCategory *category, GstDebugLevel level, const gchar *file,
+           const gchar *function, gint line, GObject *object, GstDebugMessage *message,
+           gpointer user_data)
+{
+  const gchar *text = gst_debug_message_get (message);
+  if (level <= GST_LEVEL_WARNING && text && strstr (text, "Vulkan validation")) {
+    g_printerr ("%s\n", text);
+    g_atomic_int_inc (&validation_messages);
+  }
+}
+
+/* Runs a gst-launch-1.0 -m line with the Khronos validation layer forced on by the Vulkan
+ * loader (GStreamer's own Vulkan instance has no switch for it; the layer then prints its
+ * findings on the process's output). Returns stdout and stderr together. */
+static inline char *
+launch_validated (const char *pipeline)
+{
+  char *cmd = g_strdup_printf ("gst-launch-1.0 -m %s", pipeline);
+  char **argv = NULL, *out = NULL, *err = NULL;
+  int status;
+  g_assert_true (g_shell_parse_argv (cmd, NULL, &argv, NULL));
+  char **env = g_get_environ ();
+  env = g_environ_setenv (env, "VK_INSTANCE_LAYERS", "VK_LAYER_KHRONOS_validation", TRUE);
+  g_assert_true (
+      g_spawn_sync (NULL, argv, env, G_SPAWN_SEARCH_PATH, NULL, NULL, &out, &err, &status, NULL));
+  char *all = g_strconcat (out, err, NULL);
+  if (!g_spawn_check_wait_status (status, NULL))
+    g_error ("%s failed:\n%s", cmd, all);
+  g_assert_null (strstr (all, "Validation Error"));
+  g_assert_null (strstr (all, "Validation Warning"));
+  g_free (out), g_free (err), g_free (cmd);
+  g_strfreev (argv);
+  g_strfreev (env);
+  return all;
+}
+
+#endif
