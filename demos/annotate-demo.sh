@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # heed's main job today: install from Debian's packages, build, then annotate a video file
 # with the embedded default model (heedclassify ! heedoverlay: attention heatmap and labels
-# drawn into the frames, encoded to MP4, plus a PNG of one frame), classify video in real
+# drawn into the frames, encoded again, plus a PNG of one frame), classify video in real
 # GStreamer pipelines (system memory, and Vulkan memory on GStreamer's shared device),
 # classify an image with `heed classify`, check the engine against PyTorch, and benchmark it.
 #
-# The annotated video and the PNG are left in ANNOTATED_DIR (default: ./annotated).
+# The annotated video (annotated.mkv) and the PNG are left in ANNOTATED_DIR (default:
+# ./annotated).
 #
 # With no MODEL the pipelines use the embedded default model, which recognises videotestsrc's
 # patterns; MODEL=path/to/checkpoint.safetensors runs another (see README: a timm ImageNet ViT
@@ -27,16 +28,19 @@ annotated=${ANNOTATED_DIR:-annotated}
 mkdir -p "$annotated"
 echo "== annotate a video file: decode, classify, draw the attention and labels, encode:"
 gst-launch-1.0 -q videotestsrc num-buffers=90 pattern=ball background-color=0xff203050 \
-  ! video/x-raw,width=640,height=360,framerate=30/1 ! avenc_mpeg4 bitrate=2000000 ! mp4mux \
-  ! filesink location="$out/input.mp4"
-gst-launch-1.0 -q filesrc location="$out/input.mp4" ! decodebin ! videoconvert \
+  ! video/x-raw,width=640,height=360,framerate=30/1 ! avenc_mpeg4 bitrate=2000000 \
+  ! matroskamux ! filesink location="$out/input.mkv"
+gst-launch-1.0 -q filesrc location="$out/input.mkv" ! decodebin ! videoconvert \
   ! heedclassify $model_prop ! heedoverlay ! videoconvert ! tee name=t \
-  t. ! queue ! avenc_mpeg4 bitrate=4000000 ! mp4mux ! filesink location="$annotated/annotated.mp4" \
+  t. ! queue ! avenc_mpeg4 bitrate=4000000 ! matroskamux \
+  ! filesink location="$annotated/annotated.mkv" \
   t. ! queue ! videoconvert ! pngenc snapshot=false ! multifilesink location="$out/frame-%03d.png"
 cp "$out/frame-045.png" "$annotated/annotated-frame.png"
-gst-launch-1.0 -q filesrc location="$annotated/annotated.mp4" ! decodebin ! fakesink \
-  && echo "the annotated MP4 decodes again ($(stat -c %s "$annotated/annotated.mp4") bytes)"
-echo "wrote $annotated/annotated.mp4 and $annotated/annotated-frame.png"
+frames=$(gst-launch-1.0 -v filesrc location="$annotated/annotated.mkv" ! decodebin \
+  ! fakesink silent=false 2>&1 | grep -c 'chain   \*\*\*' || true)
+[ "$frames" -eq 90 ] || { echo "the annotated video decodes to $frames frames, not 90" >&2; exit 1; }
+echo "wrote $annotated/annotated.mkv ($frames frames, MPEG-4 in Matroska) and" \
+  "$annotated/annotated-frame.png"
 
 echo "== heedclassify (default model) on videotestsrc pattern=ball, one message per frame:"
 gst-launch-1.0 -m videotestsrc num-buffers=3 pattern=ball ! video/x-raw,width=640,height=480 \

@@ -22,7 +22,7 @@
  *   heatmap-mode=mask label-position=bottom-left ! videoconvert ! autovideosink
  * gst-launch-1.0 filesrc location=in.mp4 ! decodebin ! videoconvert \
  *   ! heedclassify model=deit_tiny_patch16_224.safetensors ! heedoverlay \
- *   ! videoconvert ! x264enc ! mp4mux ! filesink location=annotated.mp4
+ *   ! videoconvert ! avenc_mpeg4 ! matroskamux ! filesink location=annotated.mkv
  * ]|
  *
  * ## What is drawn
