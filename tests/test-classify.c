@@ -384,27 +384,9 @@ test_errors (void)
 static void
 test_no_vulkan_driver (void)
 {
-  char *out = NULL, *errout = NULL;
-  int status;
-  char *pipeline = g_strdup_printf (
-      "gst-launch-1.0 videotestsrc num-buffers=1 ! heedclassify model=%s ! fakesink", model_a);
-  char **argv = NULL;
-  g_shell_parse_argv (pipeline, NULL, &argv, NULL);
-  char **env = g_get_environ ();
-  env = g_environ_setenv (env, "VK_ICD_FILENAMES", "/nonexistent/icd.json", TRUE);
-  env = g_environ_setenv (env, "VK_DRIVER_FILES", "/nonexistent/icd.json", TRUE);
-  env = g_environ_setenv (env, "HEED_VALIDATION", "0", TRUE);
-  g_assert_true (g_spawn_sync (NULL, argv, env, G_SPAWN_SEARCH_PATH, NULL, NULL, &out, &errout,
-                               &status, NULL));
-  g_assert_false (g_spawn_check_wait_status (status, NULL));
-  char *all = g_strconcat (out, errout, NULL);
-  if (!strstr (all, "mesa-vulkan-drivers"))
-    g_error ("no mention of mesa-vulkan-drivers in:\n%s", all);
-  g_free (all);
-  g_free (out);
-  g_free (errout);
-  g_strfreev (argv);
-  g_strfreev (env);
+  char *pipeline =
+      g_strdup_printf ("videotestsrc num-buffers=1 ! heedclassify model=%s ! fakesink", model_a);
+  assert_fails_without_vulkan (pipeline);
   g_free (pipeline);
 }
 

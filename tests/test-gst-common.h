@@ -120,4 +120,28 @@ launch_validated (const char *pipeline)
   return all;
 }
 
+/* A gst-launch-1.0 line on a machine without a Vulkan driver (the loader pointed at none)
+ * fails, and its message tells the user which package to install. */
+static inline void
+assert_fails_without_vulkan (const char *pipeline)
+{
+  char *out = NULL, *errout = NULL, **argv = NULL;
+  int status;
+  char *cmd = g_strdup_printf ("gst-launch-1.0 %s", pipeline);
+  g_assert_true (g_shell_parse_argv (cmd, NULL, &argv, NULL));
+  char **env = g_get_environ ();
+  env = g_environ_setenv (env, "VK_ICD_FILENAMES", "/nonexistent/icd.json", TRUE);
+  env = g_environ_setenv (env, "VK_DRIVER_FILES", "/nonexistent/icd.json", TRUE);
+  env = g_environ_setenv (env, "HEED_VALIDATION", "0", TRUE);
+  g_assert_true (g_spawn_sync (NULL, argv, env, G_SPAWN_SEARCH_PATH, NULL, NULL, &out, &errout,
+                               &status, NULL));
+  g_assert_false (g_spawn_check_wait_status (status, NULL));
+  char *all = g_strconcat (out, errout, NULL);
+  if (!strstr (all, "mesa-vulkan-drivers"))
+    g_error ("no mention of mesa-vulkan-drivers in:\n%s", all);
+  g_free (all), g_free (out), g_free (errout), g_free (cmd);
+  g_strfreev (argv);
+  g_strfreev (env);
+}
+
 #endif

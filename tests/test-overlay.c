@@ -537,6 +537,47 @@ test_vulkan_memory (void)
   g_free (a), g_free (b), g_free (c), g_free (d), g_free (dir);
 }
 
+/* A caps change mid-stream (RGBA 64x48 to I420 63x47) is drawn in the new format; without a
+ * Vulkan driver the element fails with a message naming the package. */
+static void
+test_renegotiation_and_no_driver (void)
+{
+  float att[16];
+  for (guint i = 0; i < 16; i++)
+    att[i] = i == 5 ? 0.5f : 0.5f / 15;
+  GstHarness *h = element_harness ("heedoverlay",
+                                   "video/x-raw,format=RGBA,width=64,height=48,"
+                                   "framerate=30/1",
+                                   "show-labels=false smoothing=0");
+  const struct {
+    const char *caps;
+    gsize size;
+  } steps[] = { { "video/x-raw,format=RGBA,width=64,height=48,framerate=30/1", 64 * 48 * 4 },
+                { "video/x-raw,format=I420,width=63,height=47,framerate=30/1", 0 } };
+  for (guint i = 0; i < G_N_ELEMENTS (steps); i++) {
+    GstVideoInfo info;
+    GstCaps *caps = gst_caps_from_string (steps[i].caps);
+    g_assert_true (gst_video_info_from_caps (&info, caps));
+    gst_harness_set_src_caps (h, caps);
+    GstBuffer *in = gst_buffer_new_allocate (NULL, GST_VIDEO_INFO_SIZE (&info), NULL);
+    gst_buffer_memset (in, 0, 128, GST_VIDEO_INFO_SIZE (&info));
+    add_result (in, NULL, NULL, 0, att, 4, 4);
+    g_assert_cmpint (gst_harness_push (h, in), ==, GST_FLOW_OK);
+    GBytes *out = take_bytes (gst_harness_pull (h));
+    gsize n, changed = 0;
+    const guint8 *d = g_bytes_get_data (out, &n);
+    g_assert_cmpuint (n, ==, GST_VIDEO_INFO_SIZE (&info));
+    for (gsize k = 0; k < n; k++)
+      changed += d[k] != 128;
+    g_test_message ("%s: %" G_GSIZE_FORMAT " of %" G_GSIZE_FORMAT " bytes drawn", steps[i].caps,
+                    changed, n);
+    g_assert_cmpuint (changed, >, n / 10);
+    g_bytes_unref (out);
+  }
+  gst_harness_teardown (h);
+  assert_fails_without_vulkan ("videotestsrc num-buffers=1 ! heedoverlay ! fakesink");
+}
+
 /* Decodes a PNG to RGB through GStreamer. */
 static guint8 *
 decode_png (const char *path, guint *w, guint *h)
@@ -662,6 +703,7 @@ main (int argc, char **argv)
   g_test_add_func ("/overlay/formats", test_formats);
   g_test_add_func ("/overlay/persists-between-inferences", test_persists_between_inferences);
   g_test_add_func ("/overlay/vulkan-memory", test_vulkan_memory);
+  g_test_add_func ("/overlay/renegotiation-and-no-driver", test_renegotiation_and_no_driver);
   g_test_add_func ("/overlay/golden-images", test_golden_images);
   int ret = g_test_run ();
   g_assert_cmpint (g_atomic_int_get (&validation_messages), ==, 0);
