@@ -853,10 +853,7 @@ test_vulkan_memory (void)
 int
 main (int argc, char **argv)
 {
-  gst_init (&argc, &argv);
-  gst_debug_set_threshold_for_name ("heed*", GST_LEVEL_WARNING);
-  gst_debug_add_log_function (watch_log, NULL, NULL);
-  g_test_init (&argc, &argv, NULL);
+  element_tests_init (&argc, &argv);
   fixtures = g_getenv ("HEED_FIXTURES");
   g_assert_nonnull (fixtures);
   model_a = fixture_model ("p8_hd48_f32");

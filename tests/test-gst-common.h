@@ -120,6 +120,16 @@ launch_validated (const char *pipeline)
   return all;
 }
 
+/* GStreamer and GLib's test framework, with heed's validation messages watched. */
+static inline void
+element_tests_init (int *argc, char ***argv)
+{
+  gst_init (argc, argv);
+  gst_debug_set_threshold_for_name ("heed*", GST_LEVEL_WARNING);
+  gst_debug_add_log_function (watch_log, NULL, NULL);
+  g_test_init (argc, argv, NULL);
+}
+
 /* A gst-launch-1.0 line on a machine without a Vulkan driver (the loader pointed at none)
  * fails, and its message tells the user which package to install. */
 static inline void

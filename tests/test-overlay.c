@@ -688,10 +688,7 @@ test_golden_images (void)
 int
 main (int argc, char **argv)
 {
-  gst_init (&argc, &argv);
-  gst_debug_set_threshold_for_name ("heed*", GST_LEVEL_WARNING);
-  gst_debug_add_log_function (watch_log, NULL, NULL);
-  g_test_init (&argc, &argv, NULL);
+  element_tests_init (&argc, &argv);
   source_root = g_getenv ("HEED_SOURCE_ROOT");
   g_assert_nonnull (source_root);
   g_test_add_func ("/overlay/passthrough", test_passthrough);
