@@ -128,7 +128,7 @@ struct _GstHeedOverlay {
   LabelImage label;
   PangoFontMap *font_map;
   PangoContext *pango;
-  GHashTable *warned; /* texts already reported as missing glyphs */
+  gboolean warned_glyphs; /* missing glyphs were reported (once a run) */
 };
 
 static void gst_heed_overlay_finalize (GObject *object);
@@ -441,7 +441,7 @@ gst_heed_overlay_start (GstBaseTransform *trans)
   cairo_font_options_set_hint_metrics (options, CAIRO_HINT_METRICS_OFF);
   pango_cairo_context_set_font_options (self->pango, options);
   cairo_font_options_destroy (options);
-  self->warned = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  self->warned_glyphs = FALSE;
   forget_history (self);
   return TRUE;
 }
@@ -459,7 +459,6 @@ gst_heed_overlay_stop (GstBaseTransform *trans)
   label_image_clear (&self->label);
   g_clear_object (&self->pango);
   g_clear_object (&self->font_map);
-  g_clear_pointer (&self->warned, g_hash_table_unref);
   self->vulkan_memory = FALSE;
   return TRUE;
 }
@@ -681,8 +680,8 @@ render_label (GstHeedOverlay *self, const gchar *text, const Settings *s, double
   pango_layout_set_text (layout, text, -1);
 
   int unknown = pango_layout_get_unknown_glyphs_count (layout);
-  if (unknown > 0 && !g_hash_table_contains (self->warned, text)) {
-    g_hash_table_add (self->warned, g_strdup (text));
+  if (unknown > 0 && !self->warned_glyphs) {
+    self->warned_glyphs = TRUE;
     GST_ELEMENT_WARNING (self, RESOURCE, NOT_FOUND,
                          ("No installed font has %d of the characters in \"%s\"; they show as "
                           "boxes (for Chinese or Japanese labels, install fonts-noto-cjk)",
