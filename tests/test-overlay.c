@@ -691,6 +691,10 @@ main (int argc, char **argv)
   element_tests_init (&argc, &argv);
   source_root = g_getenv ("HEED_SOURCE_ROOT");
   g_assert_nonnull (source_root);
+  /* loading the plugin registers the meta the tests attach by hand */
+  GstPlugin *plugin = gst_plugin_load_by_name ("heed");
+  g_assert_nonnull (plugin);
+  gst_object_unref (plugin);
   g_test_add_func ("/overlay/passthrough", test_passthrough);
   g_test_add_func ("/overlay/heatmap-ends", test_heatmap_ends);
   g_test_add_func ("/overlay/label-box", test_label_box);
