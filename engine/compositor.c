@@ -116,9 +116,9 @@ heed_composite_inputs_init (HeedCompositeInputs *in, const HeedFrameLayout *l,
     gsize cells = (gsize) heat->grid_width * heat->grid_height;
     in->heat_floats = 2 * cells;
     in->heat = g_new (float, in->heat_floats);
-    for (gsize i = 0; i < cells; i++) {
-      in->heat[i] = heat->values[i];
-      in->heat[cells + i] = heat->alpha ? heat->alpha[i] : 1.0f;
+    for (gsize i = 0; i < cells; i++) { /* (value, alpha) pairs */
+      in->heat[2 * i] = heat->values[i];
+      in->heat[2 * i + 1] = heat->alpha ? heat->alpha[i] : 1.0f;
     }
     in->params[P_HEAT_ON] = 1;
     in->params[P_GRID_W] = heat->grid_width;

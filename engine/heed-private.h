@@ -262,7 +262,7 @@ enum {
 typedef struct {
   guint32 params[HEED_COMPOSITE_PARAM_WORDS];
   guint32 lut[256]; /* 0x00BBGGRR */
-  float *heat;      /* values then alphas, grid_width x grid_height each */
+  float *heat;      /* (value, alpha) per cell, grid_width x grid_height, row-major */
   gsize heat_floats;
   guint32 *pixels; /* the images one after another */
   gsize n_pixels;

@@ -333,16 +333,18 @@ ref_layers_at (const HeedCompositeInputs *in, guint x, guint y, float out[4])
           rh = param_f (in, 19);
     if (fx >= rx && fx < rx + rw && fy >= ry && fy < ry + rh) {
       guint gw = in->params[HEED_COMPOSITE_P_GRID_W], gh = in->params[HEED_COMPOSITE_P_GRID_H];
-      guint plane = gw * gh;
       float u = CLAMP ((fx - rx) / rw * gw - 0.5f, 0.0f, (float) (gw - 1));
       float v = CLAMP ((fy - ry) / rh * gh - 0.5f, 0.0f, (float) (gh - 1));
       guint x0 = (guint) u, y0 = (guint) v, x1 = MIN (x0 + 1, gw - 1), y1 = MIN (y0 + 1, gh - 1);
       float tx = u - x0, ty = v - y0;
-      const float *h = in->heat;
-      float value = mixf (mixf (h[y0 * gw + x0], h[y0 * gw + x1], tx),
-                          mixf (h[y1 * gw + x0], h[y1 * gw + x1], tx), ty);
-      float alpha = mixf (mixf (h[plane + y0 * gw + x0], h[plane + y0 * gw + x1], tx),
-                          mixf (h[plane + y1 * gw + x0], h[plane + y1 * gw + x1], tx), ty);
+      const float *h = in->heat; /* (value, alpha) pairs */
+      float va[2];
+      for (guint k = 0; k < 2; k++) {
+        float top = mixf (h[2 * (y0 * gw + x0) + k], h[2 * (y0 * gw + x1) + k], tx);
+        float bottom = mixf (h[2 * (y1 * gw + x0) + k], h[2 * (y1 * gw + x1) + k], tx);
+        va[k] = mixf (top, bottom, ty);
+      }
+      float value = va[0], alpha = va[1];
       guint32 e = in->lut[to_code (CLAMP (value, 0.0f, 1.0f) * 255.0f)];
       a = alpha * param_f (in, HEED_COMPOSITE_P_OPACITY);
       for (guint ch = 0; ch < 3; ch++)

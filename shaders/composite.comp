@@ -18,7 +18,7 @@ layout(local_size_x_id = 0) in;
 
 // restrict: no binding aliases another, so reads need not be repeated after each frame write
 layout(std430, binding = 0) restrict buffer BufFrame { uint words[]; };
-layout(std430, binding = 1) restrict readonly buffer BufHeat { float heat[]; };
+layout(std430, binding = 1) restrict readonly buffer BufHeat { vec2 heat[]; }; // value, alpha
 layout(std430, binding = 2) restrict readonly buffer BufLut { uint lut[]; };
 layout(std430, binding = 3) restrict readonly buffer BufSprites { uint sprite_px[]; };
 layout(std430, binding = 4) restrict readonly buffer BufParams { uint params[]; };
@@ -49,6 +49,7 @@ float param_f(uint i)
 
 // the parameters every pixel needs, read once per invocation
 bool heat_on;
+bool sprites_here; // some image meets this invocation's strip
 uint grid_w, grid_h, n_sprites;
 float opacity;
 vec4 region;
@@ -100,17 +101,16 @@ vec4 layers_at(uint x, uint y)
       const uint x0 = uint(u), y0 = uint(v);
       const uint x1 = min(x0 + 1u, gw - 1u), y1 = min(y0 + 1u, gh - 1u);
       const float tx = u - float(x0), ty = v - float(y0);
-      const uint r0 = y0 * gw, r1 = y1 * gw, plane = gw * gh;
-      const float value = mix(mix(heat[r0 + x0], heat[r0 + x1], tx),
-                              mix(heat[r1 + x0], heat[r1 + x1], tx), ty);
-      const float alpha = mix(mix(heat[plane + r0 + x0], heat[plane + r0 + x1], tx),
-                              mix(heat[plane + r1 + x0], heat[plane + r1 + x1], tx), ty);
+      const uint r0 = y0 * gw, r1 = y1 * gw;
+      const vec2 h = mix(mix(heat[r0 + x0], heat[r0 + x1], tx), mix(heat[r1 + x0], heat[r1 + x1], tx),
+                         ty);
+      const float value = h.x, alpha = h.y;
       const uint entry = lut[to_code(clamp(value, 0.0, 1.0) * 255.0)];
       a = alpha * opacity;
       c = vec3(float(entry & 0xffu), float((entry >> 8) & 0xffu), float((entry >> 16) & 0xffu)) * a;
     }
   }
-  for (uint s = 0u; s < n_sprites; s++) {
+  for (uint s = 0u; sprites_here && s < n_sprites; s++) {
     const uint b = P_SPRITES + 8u * s;
     const int sx = int(params[b]), sy = int(params[b + 1u]);
     const int sw = int(params[b + 2u]), sh = int(params[b + 3u]);
@@ -329,6 +329,15 @@ void main()
       (by + 1u) * bh <= params[P_BOUNDS + 1u] || by * bh >= params[P_BOUNDS + 3u])
     return;
   load_params();
+  // which images meet this strip (rows by * bh .. + bh, columns bx0 * bw .. bx1 * bw)
+  sprites_here = false;
+  for (uint s = 0u; s < n_sprites; s++) {
+    const uint b = P_SPRITES + 8u * s;
+    const int sx = int(params[b]), sy = int(params[b + 1u]);
+    const int sw = int(params[b + 2u]), sh = int(params[b + 3u]);
+    sprites_here = sprites_here || (int(bx1 * bw) > sx && int(bx0 * bw) < sx + sw &&
+                                    int((by + 1u) * bh) > sy && int(by * bh) < sy + sh);
+  }
   // one loop per format family, so each compiles to straight code without private arrays
   // (which CPU drivers keep in memory: several times slower)
   if (f <= XBGR) {
