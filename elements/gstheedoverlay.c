@@ -805,17 +805,7 @@ draw_vulkan_frame (GstHeedOverlay *self, GstBuffer *buf, GError **error)
       g_set_error (error, HEED_ERROR, HEED_ERROR_VULKAN, "cannot allocate Vulkan memory");
       goto fail;
     }
-    if (gst_is_vulkan_image_memory (fresh[i])) {
-      GstVulkanImageMemory *img = (GstVulkanImageMemory *) fresh[i];
-      dst[i] = src[i];
-      dst[i].image = img->image, dst[i].layout = img->barrier.image_layout;
-      dst[i].access = 0, dst[i].stage = VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT;
-    } else {
-      dst[i] = src[i];
-      dst[i].buffer = ((GstVulkanBufferMemory *) fresh[i])->buffer;
-      dst[i].offset = 0;
-      dst[i].access = 0, dst[i].stage = VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT;
-    }
+    heed_gst_vulkan_plane (fresh[i], src[i].stride, &dst[i]);
   }
   if (!heed_compositor_draw_frame_device (self->compositor, src, dst, n, error))
     goto fail;

@@ -143,6 +143,31 @@ heed_gst_vulkan_clear (HeedGstVulkan *v)
   gst_clear_object (&v->instance);
 }
 
+GstVulkanDevice *
+heed_gst_vulkan_plane (GstMemory *mem, guint stride, HeedDevicePlane *plane)
+{
+  if (gst_is_vulkan_image_memory (mem)) {
+    GstVulkanImageMemory *img = (GstVulkanImageMemory *) mem;
+    *plane = (HeedDevicePlane){ .image = img->image,
+                                .layout = img->barrier.image_layout,
+                                .access = img->barrier.parent.access_flags,
+                                .stage = img->barrier.parent.pipeline_stages,
+                                .width = img->create_info.extent.width,
+                                .height = img->create_info.extent.height };
+    return img->device;
+  }
+  if (gst_is_vulkan_buffer_memory (mem)) {
+    GstVulkanBufferMemory *vb = (GstVulkanBufferMemory *) mem;
+    *plane = (HeedDevicePlane){ .buffer = vb->buffer,
+                                .offset = mem->offset,
+                                .stride = stride,
+                                .access = vb->barrier.parent.access_flags,
+                                .stage = vb->barrier.parent.pipeline_stages };
+    return vb->device;
+  }
+  return NULL;
+}
+
 guint
 heed_gst_vulkan_planes (const HeedGstVulkan *v, GstBuffer *buf, const GstVideoInfo *info,
                         HeedDevicePlane planes[3], GError **error)
@@ -157,31 +182,14 @@ heed_gst_vulkan_planes (const HeedGstVulkan *v, GstBuffer *buf, const GstVideoIn
   }
   for (guint i = 0; i < n; i++) {
     GstMemory *mem = gst_buffer_peek_memory (buf, i);
-    if (gst_is_vulkan_image_memory (mem)) {
-      GstVulkanImageMemory *img = (GstVulkanImageMemory *) mem;
-      if (img->device != v->device)
-        goto wrong_device;
-      planes[i] = (HeedDevicePlane){ .image = img->image,
-                                     .layout = img->barrier.image_layout,
-                                     .access = img->barrier.parent.access_flags,
-                                     .stage = img->barrier.parent.pipeline_stages,
-                                     .width = img->create_info.extent.width,
-                                     .height = img->create_info.extent.height };
-    } else if (gst_is_vulkan_buffer_memory (mem)) {
-      GstVulkanBufferMemory *vb = (GstVulkanBufferMemory *) mem;
-      if (vb->device != v->device)
-        goto wrong_device;
-      planes[i] =
-          (HeedDevicePlane){ .buffer = vb->buffer,
-                             .offset = mem->offset,
-                             .stride = vmeta ? (guint) vmeta->stride[i]
-                                             : (guint) GST_VIDEO_INFO_PLANE_STRIDE (info, i),
-                             .access = vb->barrier.parent.access_flags,
-                             .stage = vb->barrier.parent.pipeline_stages };
-    } else {
+    guint stride = vmeta ? (guint) vmeta->stride[i] : (guint) GST_VIDEO_INFO_PLANE_STRIDE (info, i);
+    GstVulkanDevice *device = heed_gst_vulkan_plane (mem, stride, &planes[i]);
+    if (!device) {
       g_set_error (error, HEED_ERROR, HEED_ERROR_INVALID, "plane %u is not Vulkan memory", i);
       return 0;
     }
+    if (device != v->device)
+      goto wrong_device;
   }
   return n;
 wrong_device:

@@ -44,6 +44,10 @@ HeedDevice *heed_gst_vulkan_import (HeedGstVulkan *v, GstElement *element, GErro
 gboolean heed_gst_vulkan_is_imported (const HeedGstVulkan *v);
 void heed_gst_vulkan_clear (HeedGstVulkan *v);
 
+/* One Vulkan memory (image or buffer; GStreamer's record of its last access included) as an
+ * engine plane; returns the memory's device, or NULL when it is not Vulkan memory. stride is
+ * for buffers. */
+GstVulkanDevice *heed_gst_vulkan_plane (GstMemory *mem, guint stride, HeedDevicePlane *plane);
 /* The planes of a frame in Vulkan memory (one memory per plane, as GStreamer's Vulkan elements
  * make them) on the imported device; returns the number of planes, 0 with an error. */
 guint heed_gst_vulkan_planes (const HeedGstVulkan *v, GstBuffer *buffer, const GstVideoInfo *info,

@@ -24,9 +24,7 @@ typedef struct {
 } CompositeParams;
 _Static_assert(sizeof (CompositeParams) <= 128, "push constants are limited to 128 bytes");
 
-#ifndef PIXELS_PER_INVOCATION
 #define PIXELS_PER_INVOCATION 256
-#endif
 
 struct _HeedCompositor {
   HeedDevice *device;
@@ -77,27 +75,6 @@ heed_composite_layout (const HeedFrameLayout *f, HeedFrameLayout *out, guint *bl
   return TRUE;
 }
 
-/* RGB (0..255) -> YUV code values: rows Y, U, V, and the offsets */
-static void
-yuv_matrix (const HeedFrameLayout *l, float m[9], float offset[3])
-{
-  static const double kr_kb[][2] = { { 0.299, 0.114 }, { 0.2126, 0.0722 }, { 0.2627, 0.0593 } };
-  double kr = kr_kb[l->matrix][0], kb = kr_kb[l->matrix][1], kg = 1.0 - kr - kb;
-  double ys = (l->full_range ? 255.0 : 219.0) / 255.0, cs = (l->full_range ? 255.0 : 224.0) / 255.0;
-  double u = cs / (2.0 * (1.0 - kb)), v = cs / (2.0 * (1.0 - kr));
-  /* clang-format off */
-  double d[9] = {
-    ys * kr, ys * kg, ys * kb,
-    -u * kr, -u * kg, u * (1.0 - kb),
-    v * (1.0 - kr), -v * kg, -v * kb,
-  };
-  /* clang-format on */
-  for (guint i = 0; i < 9; i++)
-    m[i] = (float) d[i];
-  offset[0] = l->full_range ? 0.0f : 16.0f;
-  offset[1] = offset[2] = 128.0f;
-}
-
 void
 heed_composite_inputs_init (HeedCompositeInputs *in, const HeedFrameLayout *l,
                             const HeedHeatmapLayer *heat, const HeedImageLayer *images, guint n)
@@ -106,7 +83,7 @@ heed_composite_inputs_init (HeedCompositeInputs *in, const HeedFrameLayout *l,
   guint8 lut[256][3];
 
   memset (in, 0, sizeof *in);
-  yuv_matrix (l, m, off);
+  heed_frame_rgb_to_yuv (l, m, off);
   for (guint i = 0; i < 9; i++)
     in->params[P_YUV + i] = float_bits (m[i]);
   for (guint i = 0; i < 3; i++)

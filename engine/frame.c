@@ -93,12 +93,22 @@ heed_frame_point_from_model (const HeedFrameLayout *l, guint size, float u, floa
   *y = CLAMP (fy / l->height, 0.0f, 1.0f);
 }
 
+/* The luma weights of red and blue for a layout's YUV matrix (BT.601, BT.709, BT.2020). */
+static void
+yuv_weights (const HeedFrameLayout *l, double *kr, double *kb)
+{
+  static const double kr_kb[][2] = { { 0.299, 0.114 }, { 0.2126, 0.0722 }, { 0.2627, 0.0593 } };
+  *kr = kr_kb[l->matrix][0];
+  *kb = kr_kb[l->matrix][1];
+}
+
 void
 heed_frame_params (const HeedFrameLayout *l, const float mean[3], const float std[3],
                    float params[18])
 {
-  static const double kr_kb[][2] = { { 0.299, 0.114 }, { 0.2126, 0.0722 }, { 0.2627, 0.0593 } };
-  double kr = kr_kb[l->matrix][0], kb = kr_kb[l->matrix][1], kg = 1.0 - kr - kb;
+  double kr, kb;
+  yuv_weights (l, &kr, &kb);
+  double kg = 1.0 - kr - kb;
   /* on 0..255 codes: Y' = (Y - yoff) * ys / 255, Cb/Cr = (C - 128) * cs / 255, then RGB */
   double ys = l->full_range ? 1.0 : 255.0 / 219.0, cs = l->full_range ? 1.0 : 255.0 / 224.0;
   /* clang-format off */
@@ -116,6 +126,27 @@ heed_frame_params (const HeedFrameLayout *l, const float mean[3], const float st
     params[6 + i] = (float) (m[i] / 255.0);
   params[15] = l->full_range ? 0.0f : 16.0f;
   params[16] = params[17] = 128.0f;
+}
+
+void
+heed_frame_rgb_to_yuv (const HeedFrameLayout *l, float m[9], float offset[3])
+{
+  double kr, kb;
+  yuv_weights (l, &kr, &kb);
+  double kg = 1.0 - kr - kb;
+  double ys = (l->full_range ? 255.0 : 219.0) / 255.0, cs = (l->full_range ? 255.0 : 224.0) / 255.0;
+  double u = cs / (2.0 * (1.0 - kb)), v = cs / (2.0 * (1.0 - kr));
+  /* clang-format off */
+  double d[9] = {
+    ys * kr, ys * kg, ys * kb,
+    -u * kr, -u * kg, u * (1.0 - kb),
+    v * (1.0 - kr), -v * kg, -v * kb,
+  };
+  /* clang-format on */
+  for (guint i = 0; i < 9; i++)
+    m[i] = (float) d[i];
+  offset[0] = l->full_range ? 0.0f : 16.0f;
+  offset[1] = offset[2] = 128.0f;
 }
 
 /* Checks that an image plane holds the layout's plane i; returns its bytes per texel or 0. */
@@ -160,6 +191,15 @@ image_barrier (VkCommandBuffer cmd, VkImage image, VkImageLayout from, VkImageLa
     .subresourceRange = { VK_IMAGE_ASPECT_COLOR_BIT, 0, 1, 0, 1 },
   };
   vkCmdPipelineBarrier (cmd, src_stage, dst_stage, 0, 0, NULL, 0, NULL, 1, &b);
+}
+
+/* The layout an image is left in after heed's copies: its own, unless that cannot be read */
+static VkImageLayout
+readable_layout (VkImageLayout layout)
+{
+  return layout == VK_IMAGE_LAYOUT_UNDEFINED || layout == VK_IMAGE_LAYOUT_PREINITIALIZED
+             ? VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL
+             : layout;
 }
 
 static gboolean
@@ -215,10 +255,7 @@ record_copy_in (VkCommandBuffer cmd, const HeedFrameLayout *l, HeedDevicePlane *
       guint texel = plane_texel (l, i, p, error);
       if (!texel)
         return FALSE;
-      VkImageLayout back =
-          p->layout == VK_IMAGE_LAYOUT_UNDEFINED || p->layout == VK_IMAGE_LAYOUT_PREINITIALIZED
-              ? VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL
-              : p->layout;
+      VkImageLayout back = readable_layout (p->layout);
       image_barrier (cmd, p->image, p->layout, VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL, src_access,
                      VK_ACCESS_TRANSFER_READ_BIT, src_stage, VK_PIPELINE_STAGE_TRANSFER_BIT);
       VkBufferImageCopy region = image_region (l, i, texel);
@@ -260,23 +297,16 @@ record_copy_out (VkCommandBuffer cmd, const HeedFrameLayout *l, VkBuffer frame,
                  HeedDevicePlane *planes, guint n, GError **error)
 {
   /* the shaders' writes before the copies; the copies in (reads) before these writes */
-  VkMemoryBarrier drawn = {
-    .sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
-    .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT,
-    .dstAccessMask = VK_ACCESS_TRANSFER_READ_BIT | VK_ACCESS_TRANSFER_WRITE_BIT,
-  };
-  vkCmdPipelineBarrier (cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT,
-                        VK_PIPELINE_STAGE_TRANSFER_BIT, 0, 1, &drawn, 0, NULL, 0, NULL);
+  memory_barrier (cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT,
+                  VK_ACCESS_SHADER_WRITE_BIT, VK_PIPELINE_STAGE_TRANSFER_BIT,
+                  VK_ACCESS_TRANSFER_READ_BIT | VK_ACCESS_TRANSFER_WRITE_BIT);
   for (guint i = 0; i < n; i++) {
     HeedDevicePlane *p = &planes[i];
     if (p->image) {
       guint texel = plane_texel (l, i, p, error);
       if (!texel)
         return FALSE;
-      VkImageLayout back =
-          p->layout == VK_IMAGE_LAYOUT_UNDEFINED || p->layout == VK_IMAGE_LAYOUT_PREINITIALIZED
-              ? VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL
-              : p->layout;
+      VkImageLayout back = readable_layout (p->layout);
       image_barrier (cmd, p->image, p->layout, VK_IMAGE_LAYOUT_TRANSFER_DST_OPTIMAL,
                      p->access | VK_ACCESS_MEMORY_WRITE_BIT, VK_ACCESS_TRANSFER_WRITE_BIT,
                      p->stage ? p->stage : VK_PIPELINE_STAGE_ALL_COMMANDS_BIT,

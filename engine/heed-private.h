@@ -240,6 +240,10 @@ gboolean heed_frame_record_copies (VkCommandBuffer cmd, gboolean into_frame,
 void heed_frame_params (const HeedFrameLayout *layout, const float mean[3], const float std[3],
                         float params[18]);
 
+/* The inverse for drawing: RGB (0..255) to the layout's YUV codes, rows Y, U, V of m, and
+ * the offsets (16 or 0, 128, 128). */
+void heed_frame_rgb_to_yuv (const HeedFrameLayout *layout, float m[9], float offset[3]);
+
 /* The layout the runner was last set up for, or NULL. */
 const HeedFrameLayout *heed_vit_get_layout (const HeedVit *vit);
 

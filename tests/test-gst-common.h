@@ -120,6 +120,17 @@ launch_validated (const char *pipeline)
   return all;
 }
 
+/* The contents of a file that must hold exactly `want` bytes (raw frames a filesink wrote). */
+static inline guint8 *
+read_raw (const char *path, gsize want)
+{
+  gchar *data;
+  gsize n;
+  g_assert_true (g_file_get_contents (path, &data, &n, NULL));
+  g_assert_cmpuint (n, ==, want);
+  return (guint8 *) data;
+}
+
 /* GStreamer and GLib's test framework, with heed's validation messages watched. */
 static inline void
 element_tests_init (int *argc, char ***argv)

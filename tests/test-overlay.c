@@ -349,17 +349,6 @@ test_smoothing (void)
   g_assert_cmpfloat (smooth, <, 0.3 * raw);
 }
 
-/* Reads a raw file of n frames. */
-static guint8 *
-read_raw (const char *path, gsize want)
-{
-  gchar *data;
-  gsize n;
-  g_assert_true (g_file_get_contents (path, &data, &n, NULL));
-  g_assert_cmpuint (n, ==, want);
-  return (guint8 *) data;
-}
-
 /* Every format heedclassify takes, odd sizes: the overlay drawn in the frame's own format,
  * converted to RGBA, matches the overlay drawn on RGBA (the same frames, results and layers),
  * up to chroma subsampling at edges. */
