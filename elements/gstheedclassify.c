@@ -43,7 +43,7 @@
 #include "heed-engine.h"
 #include "heedlabels.h"
 #include "heedmeta.h"
-#include "heedvulkan.h"
+#include "gstheedutils.h"
 
 #include <math.h>
 #include <string.h>
@@ -60,6 +60,10 @@ GST_DEBUG_CATEGORY_STATIC (gst_heed_classify_debug);
 #define DEFAULT_PROP_ATTENTION GST_HEED_ATTENTION_CLS
 #define DEFAULT_PROP_RESIZE HEED_RESIZE_STRETCH
 #define DEFAULT_PROP_POST_MESSAGES TRUE
+#define DEFAULT_PROP_FRAMES_IN_FLIGHT 0
+#define DEFAULT_PROP_BATCH_SIZE 1
+#define MAX_FRAMES_IN_FLIGHT 8
+#define MAX_BATCH_SIZE 16
 
 enum {
   PROP_0,
@@ -72,7 +76,29 @@ enum {
   PROP_ATTENTION,
   PROP_RESIZE,
   PROP_POST_MESSAGES,
+  PROP_FRAMES_IN_FLIGHT,
+  PROP_BATCH_SIZE,
 };
+
+/* One batch of frames: collecting (staged < batch size, not submitted), in flight
+ * (submitted), or done and handing its results out in frame order. */
+typedef struct {
+  HeedVitRun *run;
+  guint staged;            /* frames staged for its next submission */
+  gboolean submitted;      /* on the device, or done and not yet emptied */
+  gboolean collected;      /* results waited for */
+  HeedVitResult **results; /* [max batch], once collected */
+  guint outstanding;       /* its frames not yet pushed */
+  GstClockTime submitted_at;
+} Batch;
+
+/* A frame held by the element, in arrival order. */
+typedef struct {
+  GstBuffer *buffer;
+  guint64 frame;
+  Batch *batch; /* NULL: carries the previous result forward */
+  guint slot;
+} Pending;
 
 static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE (
     "sink", GST_PAD_SINK, GST_PAD_ALWAYS, GST_STATIC_CAPS (HEED_VIDEO_CAPS));
@@ -92,30 +118,35 @@ struct _GstHeedClassify {
   GstHeedAttention attention;
   HeedResize resize;
   gboolean post_messages;
+  guint frames_in_flight; /* 0: automatic */
+  guint batch_size;
   gboolean reload_pending;   /* model, labels or attention changed while streaming */
   GstClockTime qos_earliest; /* from downstream QoS events */
 
   /* streaming state: built in start() and set_caps(), dropped in stop() */
-  HeedDevice *device;
+  GstHeedDeviceState dev; /* the device: the pipeline's heed.device, or GStreamer's */
   HeedModel *model;
-  HeedVit *vit;
+  HeedVitPlan *plan;
   gchar **labels;
   gchar *model_name;
-  GstHeedAttention vit_attention; /* what the runner was built for */
+  GstHeedAttention plan_attention; /* what the plan was built for */
+  Batch *batches;                  /* frames in flight: one batch each */
+  guint n_batches, max_batch;
+  Batch *open;     /* the batch collecting frames, or NULL */
+  GQueue held;     /* Pending, in arrival order */
+  guint in_flight; /* batches submitted and not yet collected */
   GstVideoInfo info;
   HeedFrameLayout layout;
   gboolean have_layout;
+  gboolean vulkan_memory; /* the negotiated caps carry Vulkan memory */
   guint64 frame_count;
   guint64 last_inference_frame;
-  GstStructure *result;         /* the last result, carried forward */
-  GstClockTime processing_time; /* the last inference's wall-clock time */
+  gboolean inferred_any;
+  GstStructure *result;         /* the last result pushed, carried forward */
+  GstClockTime processing_time; /* the last batch's wall-clock time on the device */
   GstClockTime reported_latency;
   gboolean upstream_live;
   GstClockTime last_inference_rt;
-
-  /* GStreamer's shared Vulkan device (gst.vulkan.* contexts), used for Vulkan memory */
-  HeedGstVulkan gst_vulkan;
-  gboolean vulkan_memory; /* the negotiated caps carry Vulkan memory */
 };
 
 static void gst_heed_classify_finalize (GObject *object);
@@ -127,7 +158,9 @@ static gboolean gst_heed_classify_start (GstBaseTransform *trans);
 static gboolean gst_heed_classify_stop (GstBaseTransform *trans);
 static gboolean gst_heed_classify_set_caps (GstBaseTransform *trans, GstCaps *incaps,
                                             GstCaps *outcaps);
-static GstFlowReturn gst_heed_classify_transform_ip (GstBaseTransform *trans, GstBuffer *buf);
+static GstFlowReturn gst_heed_classify_generate_output (GstBaseTransform *trans,
+                                                        GstBuffer **outbuf);
+static gboolean gst_heed_classify_sink_event (GstBaseTransform *trans, GstEvent *event);
 static GstFlowReturn gst_heed_classify_submit_input_buffer (GstBaseTransform *trans,
                                                             gboolean is_discont, GstBuffer *input);
 static gboolean gst_heed_classify_src_event (GstBaseTransform *trans, GstEvent *event);
@@ -268,6 +301,26 @@ gst_heed_classify_class_init (GstHeedClassifyClass *klass)
                             DEFAULT_PROP_POST_MESSAGES,
                             G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
                                 GST_PARAM_MUTABLE_PLAYING));
+  g_object_class_install_property (
+      gobject_class, PROP_FRAMES_IN_FLIGHT,
+      g_param_spec_uint (
+          "frames-in-flight", "Frames in flight",
+          "How many batches of frames may be on the device at once: frame N+1 is prepared and "
+          "submitted while frame N computes, and frames leave in their order with their "
+          "timestamps. Each adds a frame of latency (the latency query reports it). 0 chooses "
+          "for the device: 1 on a CPU driver such as lavapipe (measured best there, "
+          "docs/benchmarks.md), 3 on a GPU.",
+          0, MAX_FRAMES_IN_FLIGHT, DEFAULT_PROP_FRAMES_IN_FLIGHT,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
+  g_object_class_install_property (
+      gobject_class, PROP_BATCH_SIZE,
+      g_param_spec_uint (
+          "batch-size", "Batch size",
+          "Frames run through the model together in one submission, for throughput on files. "
+          "A live source always runs frames one by one, so they are never held back for a "
+          "batch to fill; EOS, a caps change or a serialized event runs a partial batch.",
+          1, MAX_BATCH_SIZE, DEFAULT_PROP_BATCH_SIZE,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
 
   gst_element_class_set_static_metadata (
       element_class, "heed vision-transformer classifier", "Filter/Analyzer/Video",
@@ -280,8 +333,9 @@ gst_heed_classify_class_init (GstHeedClassifyClass *klass)
   trans_class->start = GST_DEBUG_FUNCPTR (gst_heed_classify_start);
   trans_class->stop = GST_DEBUG_FUNCPTR (gst_heed_classify_stop);
   trans_class->set_caps = GST_DEBUG_FUNCPTR (gst_heed_classify_set_caps);
-  trans_class->transform_ip = GST_DEBUG_FUNCPTR (gst_heed_classify_transform_ip);
   trans_class->submit_input_buffer = GST_DEBUG_FUNCPTR (gst_heed_classify_submit_input_buffer);
+  trans_class->generate_output = GST_DEBUG_FUNCPTR (gst_heed_classify_generate_output);
+  trans_class->sink_event = GST_DEBUG_FUNCPTR (gst_heed_classify_sink_event);
   trans_class->src_event = GST_DEBUG_FUNCPTR (gst_heed_classify_src_event);
   trans_class->query = GST_DEBUG_FUNCPTR (gst_heed_classify_query);
   trans_class->passthrough_on_same_caps = FALSE;
@@ -302,7 +356,10 @@ gst_heed_classify_init (GstHeedClassify *self)
   self->attention = DEFAULT_PROP_ATTENTION;
   self->resize = DEFAULT_PROP_RESIZE;
   self->post_messages = DEFAULT_PROP_POST_MESSAGES;
+  self->frames_in_flight = DEFAULT_PROP_FRAMES_IN_FLIGHT;
+  self->batch_size = DEFAULT_PROP_BATCH_SIZE;
   self->qos_earliest = GST_CLOCK_TIME_NONE;
+  g_queue_init (&self->held);
   gst_base_transform_set_in_place (GST_BASE_TRANSFORM (self), TRUE);
   /* QoS skips inference on late frames; the frames themselves are never dropped. */
   gst_base_transform_set_qos_enabled (GST_BASE_TRANSFORM (self), TRUE);
@@ -314,6 +371,7 @@ gst_heed_classify_finalize (GObject *object)
   GstHeedClassify *self = GST_HEED_CLASSIFY (object);
   g_free (self->model_path);
   g_free (self->labels_file);
+  gst_heed_device_state_clear (&self->dev);
   G_OBJECT_CLASS (gst_heed_classify_parent_class)->finalize (object);
 }
 
@@ -345,6 +403,8 @@ gst_heed_classify_set_property (GObject *object, guint prop_id, const GValue *va
     break;
   case PROP_RESIZE: self->resize = g_value_get_enum (value); break;
   case PROP_POST_MESSAGES: self->post_messages = g_value_get_boolean (value); break;
+  case PROP_FRAMES_IN_FLIGHT: self->frames_in_flight = g_value_get_uint (value); break;
+  case PROP_BATCH_SIZE: self->batch_size = g_value_get_uint (value); break;
   default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec); break;
   }
   GST_OBJECT_UNLOCK (self);
@@ -366,6 +426,8 @@ gst_heed_classify_get_property (GObject *object, guint prop_id, GValue *value, G
   case PROP_ATTENTION: g_value_set_enum (value, self->attention); break;
   case PROP_RESIZE: g_value_set_enum (value, self->resize); break;
   case PROP_POST_MESSAGES: g_value_set_boolean (value, self->post_messages); break;
+  case PROP_FRAMES_IN_FLIGHT: g_value_set_uint (value, self->frames_in_flight); break;
+  case PROP_BATCH_SIZE: g_value_set_uint (value, self->batch_size); break;
   default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec); break;
   }
   GST_OBJECT_UNLOCK (self);
@@ -375,7 +437,6 @@ gst_heed_classify_get_property (GObject *object, guint prop_id, GValue *value, G
 
 typedef struct {
   HeedModel *model;
-  HeedVit *vit;
   gchar **labels;
   gchar *name;
   GstHeedAttention attention;
@@ -384,14 +445,13 @@ typedef struct {
 static void
 loaded_clear (Loaded *l)
 {
-  heed_vit_destroy (&l->vit);
   heed_model_destroy (&l->model);
   g_clear_pointer (&l->labels, g_strfreev);
   g_clear_pointer (&l->name, g_free);
 }
 
-/* Loads the model the settings name and builds its runner. On failure sets error and returns
- * FALSE with nothing allocated. */
+/* Loads the model and labels the settings name (host memory only: the device comes with the
+ * caps). On failure sets error and returns FALSE with nothing allocated. */
 static gboolean
 load_model (GstHeedClassify *self, Loaded *out, GError **error)
 {
@@ -411,9 +471,6 @@ load_model (GstHeedClassify *self, Loaded *out, GError **error)
                                      out->model->config.num_classes, error);
   if (!out->labels && out->model->config.num_classes)
     goto fail;
-  HeedVitOptions opts = { .layer_attention = out->attention == GST_HEED_ATTENTION_ROLLOUT };
-  if (!(out->vit = heed_vit_new (self->device, out->model, &opts, error)))
-    goto fail;
   out->name = path && *path ? g_path_get_basename (path) : g_strdup ("default");
   g_free (path);
   g_free (labels_file);
@@ -428,16 +485,142 @@ fail:
 static void
 take_loaded (GstHeedClassify *self, Loaded *l)
 {
-  heed_vit_destroy (&self->vit);
   heed_model_destroy (&self->model);
   g_strfreev (self->labels);
   g_free (self->model_name);
   self->model = l->model;
-  self->vit = l->vit;
   self->labels = l->labels;
   self->model_name = l->name;
-  self->vit_attention = l->attention;
+  self->plan_attention = l->attention;
   *l = (Loaded){ 0 };
+}
+
+/* ---- batches: the frames in flight -------------------------------------------------------- */
+
+static guint
+frames_in_flight (GstHeedClassify *self)
+{
+  guint n;
+  GST_OBJECT_LOCK (self);
+  n = self->frames_in_flight;
+  GST_OBJECT_UNLOCK (self);
+  if (n == 0) /* measured (docs/benchmarks.md): lavapipe gains nothing from more */
+    n = heed_device_get_type (self->dev.device) == VK_PHYSICAL_DEVICE_TYPE_CPU ? 1 : 3;
+  return n;
+}
+
+/* Waits for every batch on the device and drops the frames held, without pushing them (a
+ * flush, or stopping). */
+static void
+discard_held (GstHeedClassify *self)
+{
+  Pending *p;
+  while ((p = g_queue_pop_head (&self->held))) {
+    gst_buffer_unref (p->buffer);
+    g_free (p);
+  }
+  for (guint i = 0; i < self->n_batches; i++) {
+    Batch *b = &self->batches[i];
+    HeedVitResult **results = b->results;
+    if (b->submitted && !b->collected) {
+      GError *error = NULL;
+      if (!heed_vit_run_wait (b->run, results, &error)) {
+        GST_WARNING_OBJECT (self, "dropping a batch in flight: %s", error->message);
+        g_clear_error (&error);
+        memset (results, 0, self->max_batch * sizeof *results);
+      }
+    }
+    for (guint j = 0; j < self->max_batch && b->submitted; j++)
+      heed_vit_result_destroy (&results[j]);
+    *b = (Batch){ .run = b->run, .results = results };
+  }
+  self->open = NULL;
+  self->in_flight = 0;
+}
+
+static void
+batches_free (GstHeedClassify *self)
+{
+  discard_held (self);
+  for (guint i = 0; i < self->n_batches; i++) {
+    heed_vit_run_destroy (&self->batches[i].run);
+    g_free (self->batches[i].results);
+  }
+  g_clear_pointer (&self->batches, g_free);
+  self->n_batches = 0;
+}
+
+/* The plan for the model on the current device, and its runs: one per frame in flight. */
+static gboolean
+build_plan (GstHeedClassify *self, GError **error)
+{
+  guint batch;
+  batches_free (self);
+  heed_vit_plan_destroy (&self->plan);
+  HeedVitOptions opts = { .layer_attention = self->plan_attention == GST_HEED_ATTENTION_ROLLOUT };
+  if (!(self->plan = heed_vit_plan_new (self->dev.device, self->model, &opts, error)))
+    return FALSE;
+  GST_OBJECT_LOCK (self);
+  batch = self->batch_size;
+  GST_OBJECT_UNLOCK (self);
+  self->max_batch = batch;
+  self->n_batches = frames_in_flight (self);
+  self->batches = g_new0 (Batch, self->n_batches);
+  for (guint i = 0; i < self->n_batches; i++) {
+    self->batches[i].results = g_new0 (HeedVitResult *, batch);
+    if (!(self->batches[i].run = heed_vit_run_new (self->plan, batch, error)))
+      return FALSE;
+  }
+  GST_INFO_OBJECT (self, "%u frame(s) in flight, batches of up to %u", self->n_batches, batch);
+  return TRUE;
+}
+
+static GstFlowReturn
+inference_failed (GstHeedClassify *self, GError *error)
+{
+  GST_ELEMENT_ERROR (self, STREAM, FAILED, ("Inference failed: %s", error->message), (NULL));
+  g_error_free (error);
+  return GST_FLOW_ERROR;
+}
+
+static gboolean
+submit_batch (GstHeedClassify *self, Batch *b, GError **error)
+{
+  if (!heed_vit_run_submit (b->run, b->staged, error))
+    return FALSE;
+  b->submitted = TRUE;
+  b->submitted_at = gst_util_get_timestamp ();
+  self->in_flight++;
+  if (self->open == b)
+    self->open = NULL;
+  return TRUE;
+}
+
+static gboolean
+collect_batch (GstHeedClassify *self, Batch *b, GError **error)
+{
+  if (!b->submitted && !submit_batch (self, b, error)) /* a partial batch, forced out */
+    return FALSE;
+  if (!heed_vit_run_wait (b->run, b->results, error))
+    return FALSE;
+  b->collected = TRUE;
+  self->in_flight--;
+  self->processing_time = gst_util_get_timestamp () - b->submitted_at;
+  /* latency grew well past what the pipeline was told: have it ask again */
+  if (self->processing_time > self->reported_latency + self->reported_latency / 4)
+    gst_element_post_message (GST_ELEMENT (self), gst_message_new_latency (GST_OBJECT (self)));
+  return TRUE;
+}
+
+/* ---- the device, GStreamer's contexts ---------------------------------------------------------
+ */
+
+static void
+gst_heed_classify_set_context (GstElement *element, GstContext *context)
+{
+  GstHeedClassify *self = GST_HEED_CLASSIFY (element);
+  gst_heed_device_state_set_context (&self->dev, element, context);
+  GST_ELEMENT_CLASS (gst_heed_classify_parent_class)->set_context (element, context);
 }
 
 static gboolean
@@ -446,20 +629,12 @@ gst_heed_classify_start (GstBaseTransform *trans)
   GstHeedClassify *self = GST_HEED_CLASSIFY (trans);
   GError *error = NULL;
   Loaded l = { 0 };
-  gint index;
 
   GST_OBJECT_LOCK (self);
-  index = self->device_index;
   self->qos_earliest = GST_CLOCK_TIME_NONE;
   GST_OBJECT_UNLOCK (self);
-
-  if (!(self->device = heed_device_new (index, &error))) {
-    GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND, ("No usable Vulkan device: %s", error->message),
-                       ("heed_device_new (%d) failed", index));
-    g_error_free (error);
-    return FALSE;
-  }
-  GST_INFO_OBJECT (self, "running on %s", heed_device_get_name (self->device));
+  /* the model now, so a bad file fails the state change; the device comes with the caps,
+   * which say whether frames arrive in GStreamer's Vulkan memory */
   if (!load_model (self, &l, &error)) {
     if (g_error_matches (error, G_FILE_ERROR, G_FILE_ERROR_NOENT) ||
         g_error_matches (error, HEED_ERROR, HEED_ERROR_IO))
@@ -467,11 +642,11 @@ gst_heed_classify_start (GstBaseTransform *trans)
     else
       GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("%s", error->message), (NULL));
     g_error_free (error);
-    heed_device_destroy (&self->device);
     return FALSE;
   }
   take_loaded (self, &l);
   self->frame_count = 0;
+  self->inferred_any = FALSE;
   self->have_layout = FALSE;
   self->processing_time = GST_CLOCK_TIME_NONE;
   self->reported_latency = 0;
@@ -483,85 +658,67 @@ static gboolean
 gst_heed_classify_stop (GstBaseTransform *trans)
 {
   GstHeedClassify *self = GST_HEED_CLASSIFY (trans);
-  Loaded l = { self->model, self->vit, self->labels, self->model_name, 0 };
+  Loaded l = { self->model, self->labels, self->model_name, 0 };
+  batches_free (self);
+  heed_vit_plan_destroy (&self->plan);
   loaded_clear (&l);
-  self->model = NULL, self->vit = NULL, self->labels = NULL, self->model_name = NULL;
+  self->model = NULL, self->labels = NULL, self->model_name = NULL;
   g_clear_pointer (&self->result, gst_structure_free);
-  heed_device_destroy (&self->device); /* an imported device leaves GStreamer's alone */
-  heed_gst_vulkan_clear (&self->gst_vulkan);
+  gst_heed_device_state_stop (&self->dev);
   self->have_layout = FALSE;
   self->vulkan_memory = FALSE;
   return TRUE;
 }
 
-/* ---- GStreamer's Vulkan device -------------------------------------------------------------- */
-
-static void
-gst_heed_classify_set_context (GstElement *element, GstContext *context)
-{
-  GstHeedClassify *self = GST_HEED_CLASSIFY (element);
-  heed_gst_vulkan_set_context (&self->gst_vulkan, element, context);
-  GST_ELEMENT_CLASS (gst_heed_classify_parent_class)->set_context (element, context);
-}
-
-/* Moves the runner onto GStreamer's Vulkan device (asked for through the gst.vulkan.device
- * context), so frames in Vulkan memory never leave it. Submissions go through GStreamer's
- * queue lock: other elements submit to the same VkQueue. */
-static gboolean
-use_gstreamer_device (GstHeedClassify *self, GError **error)
-{
-  if (heed_gst_vulkan_is_imported (&self->gst_vulkan)) /* already on it */
-    return TRUE;
-  HeedDevice *imported = heed_gst_vulkan_import (&self->gst_vulkan, GST_ELEMENT (self), error);
-  if (!imported)
-    return FALSE;
-  HeedVitOptions opts = { .layer_attention = self->vit_attention == GST_HEED_ATTENTION_ROLLOUT };
-  HeedVit *vit = heed_vit_new (imported, self->model, &opts, error);
-  if (!vit) {
-    heed_device_destroy (&imported);
-    heed_gst_vulkan_clear (&self->gst_vulkan);
-    return FALSE;
-  }
-  heed_vit_destroy (&self->vit);
-  heed_device_destroy (&self->device);
-  self->device = imported;
-  self->vit = vit;
-  GST_INFO_OBJECT (self, "running on GStreamer's Vulkan device %s",
-                   heed_device_get_name (self->device));
-  return TRUE;
-}
-
 /* ---- caps ----------------------------------------------------------------------------------- */
 
-/* Builds the frame layout for info and records it into the runner. */
+/* Builds the frame layout for info and sets it on every run. */
 static gboolean
 configure_layout (GstHeedClassify *self, GError **error)
 {
-  if (!heed_layout_from_video_info (&self->info, &self->layout, error))
+  self->have_layout = FALSE;
+  if (!gst_heed_layout_from_video_info (&self->info, &self->layout, error))
     return FALSE;
   GST_OBJECT_LOCK (self);
   self->layout.resize = self->resize;
   GST_OBJECT_UNLOCK (self);
-  if (!heed_vit_set_frame_layout (self->vit, &self->layout, error))
-    return FALSE;
+  for (guint i = 0; i < self->n_batches; i++)
+    if (!heed_vit_run_set_frame_layout (self->batches[i].run, &self->layout, error))
+      return FALSE;
   self->have_layout = TRUE;
   return TRUE;
 }
 
-/* Runs one blank frame to warm the runner up and measure the processing latency. */
+/* Runs one blank frame to warm the runs up and measure the processing latency. */
 static void
 measure_latency (GstHeedClassify *self)
 {
   const HeedFrameLayout *l = &self->layout;
   guint8 *blank = g_malloc0 (l->size);
   const guint8 *planes[3] = { blank + l->offset[0], blank + l->offset[1], blank + l->offset[2] };
+  HeedVitRun *run = self->batches[0].run;
+  HeedVitResult *result = NULL;
   GError *error = NULL;
   GstClockTime t0 = gst_util_get_timestamp ();
-  if (heed_vit_run_frame (self->vit, planes, l->stride, &error))
+  if (heed_vit_run_set_frame (run, 0, planes, l->stride, &error) &&
+      heed_vit_run_submit (run, 1, &error) && heed_vit_run_wait (run, &result, &error))
     self->processing_time = gst_util_get_timestamp () - t0;
   else
     g_clear_error (&error);
+  heed_vit_result_destroy (&result);
   g_free (blank);
+}
+
+/* Whether upstream is live: batches then never wait to fill. */
+static gboolean
+upstream_is_live (GstHeedClassify *self)
+{
+  GstQuery *q = gst_query_new_latency ();
+  gboolean live = FALSE;
+  if (gst_pad_peer_query (GST_BASE_TRANSFORM_SINK_PAD (self), q))
+    gst_query_parse_latency (q, &live, NULL, NULL);
+  gst_query_unref (q);
+  return live;
 }
 
 static gboolean
@@ -570,6 +727,8 @@ gst_heed_classify_set_caps (GstBaseTransform *trans, GstCaps *incaps, GstCaps *o
   GstHeedClassify *self = GST_HEED_CLASSIFY (trans);
   GError *error = NULL;
   GstVideoInfo info;
+  gboolean changed;
+  gint index;
 
   if (!gst_video_info_from_caps (&info, incaps)) {
     GST_ELEMENT_ERROR (self, STREAM, FORMAT, ("Cannot read the video caps"),
@@ -577,9 +736,20 @@ gst_heed_classify_set_caps (GstBaseTransform *trans, GstCaps *incaps, GstCaps *o
     return FALSE;
   }
   self->info = info;
-  self->vulkan_memory = heed_caps_have_vulkan_memory (incaps);
-  if (self->vulkan_memory && !use_gstreamer_device (self, &error)) {
-    GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND, ("%s", error->message), (NULL));
+  self->vulkan_memory = gst_heed_caps_have_vulkan_memory (incaps);
+  GST_OBJECT_LOCK (self);
+  index = self->device_index;
+  GST_OBJECT_UNLOCK (self);
+  if (!gst_heed_device_state_acquire (&self->dev, GST_ELEMENT (self), self->vulkan_memory, index,
+                                      &changed, &error)) {
+    GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND, ("No usable Vulkan device: %s", error->message),
+                       (NULL));
+    g_error_free (error);
+    return FALSE;
+  }
+  if ((changed || !self->plan) && !build_plan (self, &error)) {
+    GST_ELEMENT_ERROR (self, RESOURCE, FAILED, ("Cannot run the model: %s", error->message),
+                       (NULL));
     g_error_free (error);
     return FALSE;
   }
@@ -589,9 +759,11 @@ gst_heed_classify_set_caps (GstBaseTransform *trans, GstCaps *incaps, GstCaps *o
     g_error_free (error);
     return FALSE;
   }
-  GST_INFO_OBJECT (self, "classifying %dx%d %s with %s", GST_VIDEO_INFO_WIDTH (&info),
+  self->upstream_live = upstream_is_live (self);
+  GST_INFO_OBJECT (self, "classifying %dx%d %s with %s on %s", GST_VIDEO_INFO_WIDTH (&info),
                    GST_VIDEO_INFO_HEIGHT (&info),
-                   gst_video_format_to_string (GST_VIDEO_INFO_FORMAT (&info)), self->model_name);
+                   gst_video_format_to_string (GST_VIDEO_INFO_FORMAT (&info)), self->model_name,
+                   heed_device_get_name (self->dev.device));
   if (!self->vulkan_memory)
     measure_latency (self);
   if (GST_CLOCK_TIME_IS_VALID (self->processing_time) &&
@@ -627,21 +799,26 @@ gst_heed_classify_src_event (GstBaseTransform *trans, GstEvent *event)
   return GST_BASE_TRANSFORM_CLASS (gst_heed_classify_parent_class)->src_event (trans, event);
 }
 
-/* Never drops a frame (the base class would drop late ones when QoS is on): lateness only
- * makes transform_ip skip inference. */
-static GstFlowReturn
-gst_heed_classify_submit_input_buffer (GstBaseTransform *trans, gboolean is_discont,
-                                       GstBuffer *input)
+/* What the element adds: the time on the device, and a frame for every further frame that may
+ * be held in flight (or waiting for its batch to fill, when not live). */
+static GstClockTime
+added_latency (GstHeedClassify *self)
 {
-  trans->queued_buf = input;
-  return GST_FLOW_OK;
+  GstClockTime ours = GST_CLOCK_TIME_IS_VALID (self->processing_time) ? self->processing_time : 0;
+  guint held = self->n_batches ? (self->n_batches - 1) * self->max_batch : 0;
+  if (!self->upstream_live && self->max_batch > 1)
+    held += self->max_batch - 1;
+  gint n = GST_VIDEO_INFO_FPS_N (&self->info), d = GST_VIDEO_INFO_FPS_D (&self->info);
+  if (held && n > 0 && d > 0)
+    ours += gst_util_uint64_scale_int (held * GST_SECOND, d, n);
+  return ours;
 }
 
 static gboolean
 gst_heed_classify_query (GstBaseTransform *trans, GstPadDirection direction, GstQuery *query)
 {
   GstHeedClassify *self = GST_HEED_CLASSIFY (trans);
-  if (heed_gst_vulkan_handle_query (&self->gst_vulkan, GST_ELEMENT (self), query))
+  if (gst_heed_device_state_handle_query (&self->dev, GST_ELEMENT (self), query))
     return TRUE;
   if (direction == GST_PAD_SRC && GST_QUERY_TYPE (query) == GST_QUERY_LATENCY) {
     gboolean live;
@@ -649,11 +826,10 @@ gst_heed_classify_query (GstBaseTransform *trans, GstPadDirection direction, Gst
     if (!gst_pad_peer_query (GST_BASE_TRANSFORM_SINK_PAD (trans), query))
       return FALSE;
     gst_query_parse_latency (query, &live, &min, &max);
-    GstClockTime ours = GST_CLOCK_TIME_IS_VALID (self->processing_time) ? self->processing_time : 0;
+    GstClockTime ours = added_latency (self);
     self->reported_latency = ours;
     self->upstream_live = live;
-    GST_DEBUG_OBJECT (self, "adding %" GST_TIME_FORMAT " of processing latency",
-                      GST_TIME_ARGS (ours));
+    GST_DEBUG_OBJECT (self, "adding %" GST_TIME_FORMAT " of latency", GST_TIME_ARGS (ours));
     gst_query_set_latency (query, live, min + ours,
                            GST_CLOCK_TIME_IS_VALID (max) ? max + ours : max);
     return TRUE;
@@ -672,10 +848,10 @@ array_append (GValue *array, GValue *item)
 
 /* The structure both the meta and the message are built from. */
 static GstStructure *
-build_result (GstHeedClassify *self, guint top_k, gdouble threshold, GstHeedAttention attention)
+build_result (GstHeedClassify *self, const HeedVitResult *o, guint top_k, gdouble threshold,
+              GstHeedAttention attention)
 {
-  const HeedVitOutput *o = heed_vit_get_output (self->vit);
-  const HeedModelConfig *c = heed_vit_get_config (self->vit);
+  const HeedModelConfig *c = &o->config;
   GstStructure *s = gst_structure_new_empty (HEED_CLASSIFICATION_STRUCTURE_NAME);
   GValue labels = G_VALUE_INIT, ids_v = G_VALUE_INIT, confs = G_VALUE_INIT;
 
@@ -684,7 +860,7 @@ build_result (GstHeedClassify *self, guint top_k, gdouble threshold, GstHeedAtte
   g_value_init (&confs, GST_TYPE_ARRAY);
   guint *ids = g_new (guint, top_k);
   double *probs = g_new (double, top_k);
-  guint n = heed_vit_top_k (self->vit, top_k, threshold, ids, probs);
+  guint n = heed_vit_result_top_k (o, top_k, threshold, ids, probs);
   for (guint r = 0; r < n; r++) {
     GValue v = G_VALUE_INIT;
     g_value_init (&v, G_TYPE_STRING);
@@ -706,23 +882,28 @@ build_result (GstHeedClassify *self, guint top_k, gdouble threshold, GstHeedAtte
   if (attention != GST_HEED_ATTENTION_NONE) {
     guint np = c->num_patches;
     float *map = g_new (float, np), px, py;
-    guint best = heed_vit_attention_map (
-        self->vit,
-        attention == GST_HEED_ATTENTION_ROLLOUT ? HEED_ATTENTION_ROLLOUT : HEED_ATTENTION_CLS, map);
-    heed_vit_patch_in_frame (self->vit, best, &px, &py);
+    guint best = heed_vit_result_attention_map (
+        o, attention == GST_HEED_ATTENTION_ROLLOUT ? HEED_ATTENTION_ROLLOUT : HEED_ATTENTION_CLS,
+        map);
+    heed_vit_result_patch_in_frame (o, best, &px, &py);
     GBytes *bytes = g_bytes_new_take (map, np * sizeof (float));
     gst_structure_set (s, "attention", G_TYPE_BYTES, bytes, "attention-width", G_TYPE_UINT, c->grid,
                        "attention-height", G_TYPE_UINT, c->grid, "attention-peak-x", G_TYPE_DOUBLE,
                        (gdouble) px, "attention-peak-y", G_TYPE_DOUBLE, (gdouble) py, NULL);
     g_bytes_unref (bytes);
   }
+  /* the part of the frame the model saw, so drawing elements need not redo the geometry */
+  float region[4];
+  heed_frame_model_region (&o->layout, region);
   GBytes *emb = g_bytes_new (o->embedding, c->dim * sizeof (float));
   gst_structure_set (s, "embedding", G_TYPE_BYTES, emb, "embedding-size", G_TYPE_UINT, c->dim,
                      "model", G_TYPE_STRING, self->model_name, "resize", G_TYPE_STRING,
-                     self->layout.resize == HEED_RESIZE_CROP        ? "crop"
-                     : self->layout.resize == HEED_RESIZE_LETTERBOX ? "letterbox"
-                                                                    : "stretch",
-                     NULL);
+                     o->layout.resize == HEED_RESIZE_CROP        ? "crop"
+                     : o->layout.resize == HEED_RESIZE_LETTERBOX ? "letterbox"
+                                                                 : "stretch",
+                     "region-x", G_TYPE_DOUBLE, (gdouble) region[0], "region-y", G_TYPE_DOUBLE,
+                     (gdouble) region[1], "region-width", G_TYPE_DOUBLE, (gdouble) region[2],
+                     "region-height", G_TYPE_DOUBLE, (gdouble) region[3], NULL);
   g_bytes_unref (emb);
   return s;
 }
@@ -793,26 +974,121 @@ attach_and_post (GstHeedClassify *self, GstBuffer *buf, guint64 frame, gboolean 
 
 /* ---- streaming ------------------------------------------------------------------------------ */
 
+/* Whether the held frame at the head may leave now: it carries a result forward, or its batch
+ * is done, or (force) it is waited for. */
+static gboolean
+head_ready (GstHeedClassify *self, gboolean force)
+{
+  Pending *p = g_queue_peek_head (&self->held);
+  if (!p)
+    return FALSE;
+  Batch *b = p->batch;
+  if (!b || b->collected || force)
+    return TRUE;
+  /* as many batches in flight as allowed: the oldest must finish before more start */
+  return b->submitted && (self->in_flight >= self->n_batches || heed_vit_run_is_done (b->run));
+}
+
+/* Takes the held frame at the head out with its result attached (waiting for its batch when
+ * needed). */
+static GstFlowReturn
+pop_head (GstHeedClassify *self, GstBuffer **out)
+{
+  Pending *p = g_queue_pop_head (&self->held);
+  Batch *b = p->batch;
+  GError *error = NULL;
+  guint top_k;
+  gdouble threshold;
+  gboolean post;
+  GstHeedAttention attention;
+
+  GST_OBJECT_LOCK (self);
+  top_k = self->top_k;
+  threshold = self->threshold;
+  post = self->post_messages;
+  attention = self->attention;
+  GST_OBJECT_UNLOCK (self);
+  if (attention == GST_HEED_ATTENTION_ROLLOUT && self->plan_attention != attention)
+    attention = GST_HEED_ATTENTION_CLS; /* until the reload with per-layer maps lands */
+
+  if (b && !b->collected && !collect_batch (self, b, &error)) {
+    gst_buffer_unref (p->buffer);
+    g_free (p);
+    return inference_failed (self, error);
+  }
+  GstBuffer *buf = gst_buffer_make_writable (p->buffer);
+  if (b) {
+    if (self->result)
+      gst_structure_free (self->result);
+    self->result = build_result (self, b->results[p->slot], top_k, threshold, attention);
+    heed_vit_result_destroy (&b->results[p->slot]);
+    if (--b->outstanding == 0) /* every frame of the batch is out: free for the next */
+      b->staged = 0, b->submitted = b->collected = FALSE;
+  }
+  if (self->result)
+    attach_and_post (self, buf, p->frame, b != NULL, post);
+  *out = buf;
+  g_free (p);
+  return GST_FLOW_OK;
+}
+
+/* Pushes every held frame (EOS, a caps change, a serialized event, a new model). */
+static GstFlowReturn
+drain (GstHeedClassify *self)
+{
+  GstFlowReturn ret = GST_FLOW_OK;
+  while (ret == GST_FLOW_OK && !g_queue_is_empty (&self->held)) {
+    GstBuffer *buf = NULL;
+    ret = pop_head (self, &buf);
+    if (ret == GST_FLOW_OK)
+      ret = gst_pad_push (GST_BASE_TRANSFORM_SRC_PAD (self), buf);
+  }
+  if (ret != GST_FLOW_OK)
+    discard_held (self);
+  return ret;
+}
+
+static gboolean
+gst_heed_classify_sink_event (GstBaseTransform *trans, GstEvent *event)
+{
+  GstHeedClassify *self = GST_HEED_CLASSIFY (trans);
+  if (GST_EVENT_TYPE (event) == GST_EVENT_FLUSH_STOP) {
+    discard_held (self); /* a flushing seek: the frames in flight are dropped */
+  } else if (GST_EVENT_IS_SERIALIZED (event)) {
+    /* the frames held arrived before this event: they go first (EOS drains them) */
+    GstFlowReturn ret = drain (self);
+    if (ret != GST_FLOW_OK && ret != GST_FLOW_FLUSHING && ret != GST_FLOW_EOS)
+      GST_DEBUG_OBJECT (self, "draining before %s: %s", GST_EVENT_TYPE_NAME (event),
+                        gst_flow_get_name (ret));
+  }
+  return GST_BASE_TRANSFORM_CLASS (gst_heed_classify_parent_class)->sink_event (trans, event);
+}
+
 /* Loads a model changed while streaming; a failure keeps the old one and warns. */
-static void
+static GstFlowReturn
 reload_model (GstHeedClassify *self)
 {
   GError *error = NULL;
   Loaded l = { 0 };
+  GstFlowReturn ret = drain (self); /* held frames keep the model they were run with */
+  if (ret != GST_FLOW_OK)
+    return ret;
   if (!load_model (self, &l, &error)) {
     GST_ELEMENT_WARNING (self, RESOURCE, SETTINGS,
                          ("Keeping the current model: %s", error->message), (NULL));
     g_error_free (error);
-    return;
+    return GST_FLOW_OK;
   }
   take_loaded (self, &l);
   g_clear_pointer (&self->result, gst_structure_free);
-  if (!configure_layout (self, &error)) {
+  self->inferred_any = FALSE;
+  if (!build_plan (self, &error) || !configure_layout (self, &error)) {
     GST_ELEMENT_WARNING (self, STREAM, FORMAT, ("%s", error->message), (NULL));
     g_error_free (error);
     self->have_layout = FALSE;
   }
   GST_INFO_OBJECT (self, "now classifying with %s", self->model_name);
+  return GST_FLOW_OK;
 }
 
 /* Whether this frame should skip inference to keep up: downstream said we are late, or, live,
@@ -832,94 +1108,131 @@ too_late (GstHeedClassify *self, GstBuffer *buf, GstClockTime earliest)
          rt < self->last_inference_rt + self->processing_time;
 }
 
-static gboolean
-run_system_frame (GstHeedClassify *self, GstBuffer *buf, GError **error)
+/* A batch that can take a frame: the one collecting, else a free one (pushing the oldest
+ * frames out until one frees). */
+static GstFlowReturn
+open_batch (GstHeedClassify *self, Batch **out)
 {
+  for (;;) {
+    if (self->open) {
+      *out = self->open;
+      return GST_FLOW_OK;
+    }
+    for (guint i = 0; i < self->n_batches; i++)
+      if (!self->batches[i].submitted && self->batches[i].staged == 0) {
+        *out = self->open = &self->batches[i];
+        return GST_FLOW_OK;
+      }
+    GstBuffer *buf = NULL;
+    GstFlowReturn ret = pop_head (self, &buf);
+    if (ret == GST_FLOW_OK)
+      ret = gst_pad_push (GST_BASE_TRANSFORM_SRC_PAD (self), buf);
+    if (ret != GST_FLOW_OK)
+      return ret;
+  }
+}
+
+/* Stages the frame into a batch slot: system memory is copied now; Vulkan memory is copied on
+ * the device in the batch's submission, so the buffer is held until then. */
+static gboolean
+stage_frame (GstHeedClassify *self, Batch *b, GstBuffer *buf, GError **error)
+{
+  if (self->vulkan_memory) {
+    HeedDevicePlane planes[3] = { { 0 } };
+    guint n = gst_heed_vulkan_planes (&self->dev, buf, &self->info, planes, error);
+    if (!n || !heed_vit_run_set_frame_device (b->run, b->staged, planes, n, error))
+      return FALSE;
+    gst_heed_vulkan_planes_done (buf, planes, n);
+    return TRUE;
+  }
   GstVideoFrame vframe;
-  const guint8 *planes[3] = { NULL, NULL, NULL };
-  guint stride[3] = { 0, 0, 0 };
-  if (!gst_video_frame_map (&vframe, &self->info, buf, GST_MAP_READ)) {
+  guint8 *planes[3];
+  guint stride[3];
+  if (!gst_heed_frame_map (&vframe, &self->info, buf, GST_MAP_READ, planes, stride)) {
     g_set_error (error, HEED_ERROR, HEED_ERROR_INVALID, "cannot map the video frame");
     return FALSE;
   }
-  for (guint i = 0; i < GST_VIDEO_FRAME_N_PLANES (&vframe) && i < 3; i++) {
-    planes[i] = GST_VIDEO_FRAME_PLANE_DATA (&vframe, i);
-    stride[i] = GST_VIDEO_FRAME_PLANE_STRIDE (&vframe, i);
-  }
-  gboolean ok = heed_vit_run_frame (self->vit, planes, stride, error);
+  gboolean ok =
+      heed_vit_run_set_frame (b->run, b->staged, (const guint8 *const *) planes, stride, error);
   gst_video_frame_unmap (&vframe);
   return ok;
 }
 
-/* A frame in Vulkan memory (one memory per plane, as GStreamer's Vulkan elements make them):
- * copied on the device into the runner, never mapped. */
-static gboolean
-run_vulkan_frame (GstHeedClassify *self, GstBuffer *buf, GError **error)
-{
-  HeedDevicePlane planes[3] = { { 0 } };
-  guint n = heed_gst_vulkan_planes (&self->gst_vulkan, buf, &self->info, planes, error);
-  if (!n || !heed_vit_run_frame_device (self->vit, planes, n, error))
-    return FALSE;
-  heed_gst_vulkan_planes_done (buf, planes, n);
-  return TRUE;
-}
-
+/* Takes every frame (the base class would drop late ones when QoS is on: lateness only makes a
+ * frame carry the last result forward) and schedules its inference or its carried result. */
 static GstFlowReturn
-gst_heed_classify_transform_ip (GstBaseTransform *trans, GstBuffer *buf)
+gst_heed_classify_submit_input_buffer (GstBaseTransform *trans, gboolean is_discont,
+                                       GstBuffer *input)
 {
   GstHeedClassify *self = GST_HEED_CLASSIFY (trans);
-  guint top_k, interval;
-  gdouble threshold;
-  gboolean post, reload, infer;
-  GstHeedAttention attention;
+  guint interval;
+  gboolean reload, infer;
   GstClockTime earliest;
-  guint64 frame = self->frame_count++;
+  GstFlowReturn ret;
 
   GST_OBJECT_LOCK (self);
-  top_k = self->top_k;
-  threshold = self->threshold;
   interval = self->inference_interval;
-  post = self->post_messages;
   reload = self->reload_pending;
-  attention = self->attention;
   earliest = self->qos_earliest;
   GST_OBJECT_UNLOCK (self);
 
-  if (reload)
-    reload_model (self);
-  if (!self->have_layout)
-    return GST_FLOW_OK; /* a warning was posted; frames pass on */
-  if (attention == GST_HEED_ATTENTION_ROLLOUT && self->vit_attention != attention)
-    attention = GST_HEED_ATTENTION_CLS; /* until the reload with per-layer maps lands */
+  if (reload && (ret = reload_model (self)) != GST_FLOW_OK) {
+    gst_buffer_unref (input);
+    return ret;
+  }
+  guint64 frame = self->frame_count++;
+  Pending *p = g_new0 (Pending, 1);
+  p->buffer = input;
+  p->frame = frame;
+  if (!self->have_layout) {
+    g_queue_push_tail (&self->held, p); /* a warning was posted; frames pass on */
+    return GST_FLOW_OK;
+  }
 
-  infer = !self->result || (frame - self->last_inference_frame) >= interval;
-  if (infer && self->result && too_late (self, buf, earliest)) {
+  infer = !self->inferred_any || (frame - self->last_inference_frame) >= interval;
+  if (infer && self->inferred_any && too_late (self, input, earliest)) {
     GST_LOG_OBJECT (self, "frame %" G_GUINT64_FORMAT " is late: carrying the result forward",
                     frame);
     infer = FALSE;
   }
-
   if (infer) {
+    Batch *b = NULL;
     GError *error = NULL;
-    GstClockTime t0 = gst_util_get_timestamp ();
-    gboolean ok = self->vulkan_memory ? run_vulkan_frame (self, buf, &error)
-                                      : run_system_frame (self, buf, &error);
-    if (!ok) {
-      GST_ELEMENT_ERROR (self, STREAM, FAILED, ("Inference failed: %s", error->message), (NULL));
-      g_error_free (error);
-      return GST_FLOW_ERROR;
+    if ((ret = open_batch (self, &b)) != GST_FLOW_OK) {
+      gst_buffer_unref (input);
+      g_free (p);
+      return ret;
     }
-    self->processing_time = gst_util_get_timestamp () - t0;
-    /* latency grew well past what the pipeline was told: have it ask again */
-    if (self->processing_time > self->reported_latency + self->reported_latency / 4)
-      gst_element_post_message (GST_ELEMENT (self), gst_message_new_latency (GST_OBJECT (self)));
-    self->last_inference_rt =
-        gst_segment_to_running_time (&trans->segment, GST_FORMAT_TIME, GST_BUFFER_PTS (buf));
+    if (!stage_frame (self, b, input, &error)) {
+      gst_buffer_unref (input);
+      g_free (p);
+      return inference_failed (self, error);
+    }
+    p->batch = b;
+    p->slot = b->staged++;
+    b->outstanding++;
+    self->inferred_any = TRUE;
     self->last_inference_frame = frame;
-    if (self->result)
-      gst_structure_free (self->result);
-    self->result = build_result (self, top_k, threshold, attention);
+    self->last_inference_rt =
+        gst_segment_to_running_time (&trans->segment, GST_FORMAT_TIME, GST_BUFFER_PTS (input));
+    /* a live source never waits for a batch to fill */
+    if ((b->staged == self->max_batch || self->upstream_live) && !submit_batch (self, b, &error)) {
+      g_queue_push_tail (&self->held, p);
+      return inference_failed (self, error);
+    }
   }
-  attach_and_post (self, buf, frame, infer, post);
+  g_queue_push_tail (&self->held, p);
   return GST_FLOW_OK;
+}
+
+/* Hands the held frames that are ready downstream, in arrival order, one per call (the base
+ * class calls again while a buffer comes out). */
+static GstFlowReturn
+gst_heed_classify_generate_output (GstBaseTransform *trans, GstBuffer **outbuf)
+{
+  GstHeedClassify *self = GST_HEED_CLASSIFY (trans);
+  *outbuf = NULL;
+  if (!head_ready (self, FALSE))
+    return GST_FLOW_OK;
+  return pop_head (self, outbuf);
 }

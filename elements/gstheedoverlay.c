@@ -42,7 +42,7 @@
 
 #include "heed-engine.h"
 #include "heedmeta.h"
-#include "heedvulkan.h"
+#include "gstheedutils.h"
 
 #include <math.h>
 #include <pango/pangocairo.h>
@@ -117,11 +117,10 @@ struct _GstHeedOverlay {
   gint device_index;
 
   /* streaming state */
-  HeedDevice *device;
+  GstHeedDeviceState dev; /* the device: the pipeline's heed.device, or GStreamer's */
   HeedCompositor *compositor;
   GstVideoInfo info;
   gboolean vulkan_memory;
-  HeedGstVulkan gst_vulkan;
   float *smoothed; /* the attention, averaged over time */
   guint smoothed_w, smoothed_h;
   float *values, *alpha; /* the heatmap layer of the current frame */
@@ -340,6 +339,7 @@ gst_heed_overlay_finalize (GObject *object)
 {
   GstHeedOverlay *self = GST_HEED_OVERLAY (object);
   g_free (self->settings.font_family);
+  gst_heed_device_state_clear (&self->dev);
   G_OBJECT_CLASS (gst_heed_overlay_parent_class)->finalize (object);
 }
 
@@ -420,20 +420,8 @@ static gboolean
 gst_heed_overlay_start (GstBaseTransform *trans)
 {
   GstHeedOverlay *self = GST_HEED_OVERLAY (trans);
-  GError *error = NULL;
-  gint index;
-  GST_OBJECT_LOCK (self);
-  index = self->device_index;
-  GST_OBJECT_UNLOCK (self);
-  if (!(self->device = heed_device_new (index, &error)) ||
-      !(self->compositor = heed_compositor_new (self->device, &error))) {
-    GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND, ("No usable Vulkan device: %s", error->message),
-                       ("heed_device_new (%d) failed", index));
-    g_error_free (error);
-    heed_device_destroy (&self->device);
-    return FALSE;
-  }
-  /* a font map of our own: cairo font maps are not shared between threads */
+  /* the device comes with the caps, which say whether frames arrive in Vulkan memory;
+   * a font map of our own: cairo font maps are not shared between threads */
   self->font_map = pango_cairo_font_map_new ();
   self->pango = pango_font_map_create_context (self->font_map);
   cairo_font_options_t *options = cairo_font_options_create ();
@@ -451,8 +439,7 @@ gst_heed_overlay_stop (GstBaseTransform *trans)
 {
   GstHeedOverlay *self = GST_HEED_OVERLAY (trans);
   heed_compositor_destroy (&self->compositor);
-  heed_device_destroy (&self->device); /* an imported device leaves GStreamer's alone */
-  heed_gst_vulkan_clear (&self->gst_vulkan);
+  gst_heed_device_state_stop (&self->dev);
   forget_history (self);
   g_clear_pointer (&self->values, g_free);
   g_clear_pointer (&self->alpha, g_free);
@@ -467,7 +454,7 @@ static void
 gst_heed_overlay_set_context (GstElement *element, GstContext *context)
 {
   GstHeedOverlay *self = GST_HEED_OVERLAY (element);
-  heed_gst_vulkan_set_context (&self->gst_vulkan, element, context);
+  gst_heed_device_state_set_context (&self->dev, element, context);
   GST_ELEMENT_CLASS (gst_heed_overlay_parent_class)->set_context (element, context);
 }
 
@@ -475,7 +462,7 @@ static gboolean
 gst_heed_overlay_query (GstBaseTransform *trans, GstPadDirection direction, GstQuery *query)
 {
   GstHeedOverlay *self = GST_HEED_OVERLAY (trans);
-  if (heed_gst_vulkan_handle_query (&self->gst_vulkan, GST_ELEMENT (self), query))
+  if (gst_heed_device_state_handle_query (&self->dev, GST_ELEMENT (self), query))
     return TRUE;
   return GST_BASE_TRANSFORM_CLASS (gst_heed_overlay_parent_class)->query (trans, direction, query);
 }
@@ -490,49 +477,41 @@ gst_heed_overlay_sink_event (GstBaseTransform *trans, GstEvent *event)
   return GST_BASE_TRANSFORM_CLASS (gst_heed_overlay_parent_class)->sink_event (trans, event);
 }
 
-/* Frames in Vulkan memory are drawn on GStreamer's device: move the compositor there. */
-static gboolean
-use_gstreamer_device (GstHeedOverlay *self, GError **error)
-{
-  if (heed_gst_vulkan_is_imported (&self->gst_vulkan))
-    return TRUE;
-  HeedDevice *imported = heed_gst_vulkan_import (&self->gst_vulkan, GST_ELEMENT (self), error);
-  if (!imported)
-    return FALSE;
-  HeedCompositor *compositor = heed_compositor_new (imported, error);
-  if (!compositor) {
-    heed_device_destroy (&imported);
-    heed_gst_vulkan_clear (&self->gst_vulkan);
-    return FALSE;
-  }
-  heed_compositor_destroy (&self->compositor);
-  heed_device_destroy (&self->device);
-  self->device = imported;
-  self->compositor = compositor;
-  GST_INFO_OBJECT (self, "drawing on GStreamer's Vulkan device %s",
-                   heed_device_get_name (self->device));
-  return TRUE;
-}
-
 static gboolean
 gst_heed_overlay_set_caps (GstBaseTransform *trans, GstCaps *incaps, GstCaps *outcaps)
 {
   GstHeedOverlay *self = GST_HEED_OVERLAY (trans);
   GError *error = NULL;
   HeedFrameLayout layout;
+  gboolean changed;
+  gint index;
 
   if (!gst_video_info_from_caps (&self->info, incaps)) {
     GST_ELEMENT_ERROR (self, STREAM, FORMAT, ("Cannot read the video caps"),
                        ("%" GST_PTR_FORMAT, incaps));
     return FALSE;
   }
-  self->vulkan_memory = heed_caps_have_vulkan_memory (incaps);
-  if (self->vulkan_memory && !use_gstreamer_device (self, &error)) {
-    GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND, ("%s", error->message), (NULL));
+  self->vulkan_memory = gst_heed_caps_have_vulkan_memory (incaps);
+  GST_OBJECT_LOCK (self);
+  index = self->device_index;
+  GST_OBJECT_UNLOCK (self);
+  /* frames in Vulkan memory are drawn on GStreamer's device, others on the pipeline's */
+  if (!gst_heed_device_state_acquire (&self->dev, GST_ELEMENT (self), self->vulkan_memory, index,
+                                      &changed, &error)) {
+    GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND, ("No usable Vulkan device: %s", error->message),
+                       (NULL));
     g_error_free (error);
     return FALSE;
   }
-  if (!heed_layout_from_video_info (&self->info, &layout, &error) ||
+  if (changed || !self->compositor) {
+    heed_compositor_destroy (&self->compositor);
+    if (!(self->compositor = heed_compositor_new (self->dev.device, &error))) {
+      GST_ELEMENT_ERROR (self, RESOURCE, FAILED, ("Cannot draw: %s", error->message), (NULL));
+      g_error_free (error);
+      return FALSE;
+    }
+  }
+  if (!gst_heed_layout_from_video_info (&self->info, &layout, &error) ||
       !heed_compositor_set_frame_layout (self->compositor, &layout, &error)) {
     GST_ELEMENT_ERROR (self, STREAM, FORMAT, ("Cannot draw on this video: %s", error->message),
                        ("%" GST_PTR_FORMAT, incaps));
@@ -556,21 +535,18 @@ by_value_desc (gconstpointer a, gconstpointer b, gpointer data)
   return x < y ? 1 : x > y ? -1 : 0;
 }
 
-/* The frame rectangle the model's square input came from (resize in the meta). */
+/* The frame rectangle the model's square input showed, as heedclassify put it in the meta
+ * (fractions of the frame; a letterbox's bars lie outside it); the whole frame without one. */
 static void
 grid_region (const GstHeedOverlay *self, const GstStructure *meta, HeedHeatmapLayer *heat)
 {
   float w = GST_VIDEO_INFO_WIDTH (&self->info), h = GST_VIDEO_INFO_HEIGHT (&self->info);
-  const gchar *resize = gst_structure_get_string (meta, "resize");
-  heat->x = heat->y = 0.0f;
-  heat->width = w, heat->height = h;
-  if (g_strcmp0 (resize, "crop") == 0) {
-    float side = MIN (w, h);
-    heat->x = (w - side) / 2, heat->y = (h - side) / 2, heat->width = heat->height = side;
-  } else if (g_strcmp0 (resize, "letterbox") == 0) {
-    float side = MAX (w, h); /* the bars lie outside the frame */
-    heat->x = (w - side) / 2, heat->y = (h - side) / 2, heat->width = heat->height = side;
-  }
+  gdouble r[4] = { 0.0, 0.0, 1.0, 1.0 };
+  if (!gst_structure_get (meta, "region-x", G_TYPE_DOUBLE, &r[0], "region-y", G_TYPE_DOUBLE, &r[1],
+                          "region-width", G_TYPE_DOUBLE, &r[2], "region-height", G_TYPE_DOUBLE,
+                          &r[3], NULL))
+    r[0] = r[1] = 0.0, r[2] = r[3] = 1.0;
+  heat->x = r[0] * w, heat->y = r[1] * h, heat->width = r[2] * w, heat->height = r[3] * h;
 }
 
 /* Smooths the meta's attention over time, normalises it and builds the heatmap layer. */
@@ -755,15 +731,11 @@ static gboolean
 draw_system_frame (GstHeedOverlay *self, GstBuffer *buf, GError **error)
 {
   GstVideoFrame vframe;
-  guint8 *planes[3] = { NULL, NULL, NULL };
-  guint stride[3] = { 0, 0, 0 };
-  if (!gst_video_frame_map (&vframe, &self->info, buf, GST_MAP_READWRITE)) {
+  guint8 *planes[3];
+  guint stride[3];
+  if (!gst_heed_frame_map (&vframe, &self->info, buf, GST_MAP_READWRITE, planes, stride)) {
     g_set_error (error, HEED_ERROR, HEED_ERROR_INVALID, "cannot map the video frame for writing");
     return FALSE;
-  }
-  for (guint i = 0; i < GST_VIDEO_FRAME_N_PLANES (&vframe) && i < 3; i++) {
-    planes[i] = GST_VIDEO_FRAME_PLANE_DATA (&vframe, i);
-    stride[i] = GST_VIDEO_FRAME_PLANE_STRIDE (&vframe, i);
   }
   gboolean ok = heed_compositor_draw_frame (self->compositor, planes, stride, error);
   gst_video_frame_unmap (&vframe);
@@ -793,7 +765,7 @@ draw_vulkan_frame (GstHeedOverlay *self, GstBuffer *buf, GError **error)
 {
   HeedDevicePlane src[3] = { { 0 } }, dst[3] = { { 0 } };
   GstMemory *fresh[3] = { NULL, NULL, NULL };
-  guint n = heed_gst_vulkan_planes (&self->gst_vulkan, buf, &self->info, src, error);
+  guint n = gst_heed_vulkan_planes (&self->dev, buf, &self->info, src, error);
   if (!n)
     return FALSE;
   memcpy (dst, src, sizeof src);
@@ -805,18 +777,18 @@ draw_vulkan_frame (GstHeedOverlay *self, GstBuffer *buf, GError **error)
       g_set_error (error, HEED_ERROR, HEED_ERROR_VULKAN, "cannot allocate Vulkan memory");
       goto fail;
     }
-    heed_gst_vulkan_plane (fresh[i], src[i].stride, &dst[i]);
+    gst_heed_vulkan_plane (fresh[i], src[i].stride, &dst[i]);
   }
   if (!heed_compositor_draw_frame_device (self->compositor, src, dst, n, error))
     goto fail;
-  heed_gst_vulkan_planes_done (buf, src, n);
+  gst_heed_vulkan_planes_done (buf, src, n);
   for (guint i = 0; i < n; i++)
     if (fresh[i]) {
       GST_LOG_OBJECT (self, "plane %u was shared: drawn into a new memory", i);
       gst_buffer_replace_memory (buf, i, fresh[i]);
       fresh[i] = NULL;
     }
-  heed_gst_vulkan_planes_done (buf, dst, n);
+  gst_heed_vulkan_planes_done (buf, dst, n);
   return TRUE;
 fail:
   for (guint i = 0; i < n; i++)

@@ -11,7 +11,8 @@ heed_labels_resolve (const char *labels_file, char **model_labels, guint num_cla
   GPtrArray *out = g_ptr_array_new ();
   if (labels_file && *labels_file) {
     char *text = NULL;
-    if (!g_file_get_contents (labels_file, &text, NULL, error)) {
+    /* a label is a line: 4 KiB a class bounds any real file, and an endless one stops there */
+    if (!heed_file_read (labels_file, MAX (num_classes, 1) * (gsize) 4096, &text, NULL, error)) {
       g_ptr_array_free (out, TRUE);
       return NULL;
     }

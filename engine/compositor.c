@@ -1,6 +1,8 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* heedoverlay's drawing engine: layers (a heatmap, images such as text boxes) composited onto
  * frames in place by shaders/composite.comp, for frames in host memory or on the device. */
 #include "heed-private.h"
+#include "heed-push.h"
 
 #include <math.h>
 #include <string.h>
@@ -19,11 +21,6 @@ enum {
   P_IMAGES = HEED_COMPOSITE_P_IMAGES,
 };
 
-typedef struct {
-  uint32_t format, width, height, offset[3], stride[3], blocks_x, blocks_y, strip;
-} CompositeParams;
-_Static_assert(sizeof (CompositeParams) <= 128, "push constants are limited to 128 bytes");
-
 #define PIXELS_PER_INVOCATION 256
 
 struct _HeedCompositor {
@@ -34,7 +31,8 @@ struct _HeedCompositor {
   guint strip; /* blocks per invocation */
   HeedCompositeInputs inputs;
   HeedBuffer *frame, *heat, *lut, *pixels, *params;
-  HeedRecorder *rec; /* re-recorded when the layout changes or a buffer grows */
+  HeedRecorder *rec;       /* re-recorded when the layout changes or a buffer grows */
+  VkCommandPool copy_pool; /* this compositor's own: pools are not shared between threads */
   VkCommandBuffer copy_in, copy_out;
 };
 
@@ -160,8 +158,9 @@ HeedCompositor *
 heed_compositor_new (HeedDevice *device, GError **error)
 {
   HeedCompositor *c = g_new0 (HeedCompositor, 1);
-  c->device = device;
-  if (!(c->lut = heed_buffer_new (device, sizeof c->inputs.lut, TRUE, error)) ||
+  c->device = heed_device_ref (device);
+  if (!(c->copy_pool = heed_command_pool_new (device, error)) ||
+      !(c->lut = heed_buffer_new (device, sizeof c->inputs.lut, TRUE, error)) ||
       !(c->params = heed_buffer_new (device, sizeof c->inputs.params, TRUE, error))) {
     heed_compositor_destroy (&c);
     return NULL;
@@ -242,20 +241,20 @@ ensure_recorded (HeedCompositor *c, GError **error)
   const HeedFrameLayout *l = &c->layout;
   if (c->rec)
     return TRUE;
-  CompositeParams p = { l->format, l->width,    l->height,   { 0 },
-                        { 0 },     c->blocks_x, c->blocks_y, c->strip };
+  HeedCompositeParams p = { l->format, l->width,    l->height,   { 0 },
+                            { 0 },     c->blocks_x, c->blocks_y, c->strip };
   for (guint i = 0; i < 3; i++) {
     p.offset[i] = (uint32_t) l->offset[i];
     p.stride[i] = l->stride[i];
   }
   HeedBuffer *bindings[5] = { c->frame, c->heat, c->lut, c->pixels, c->params };
   guint64 blocks = (guint64) ((c->blocks_x + c->strip - 1) / c->strip) * c->blocks_y;
-  guint lanes = c->device->small_lanes;
-  if (!(c->rec = heed_recorder_new (c->device, 1, FALSE, error)))
+  guint lanes = c->device->kernels.small_lanes;
+  if (!(c->rec = heed_recorder_new (c->device, NULL, 1, FALSE, error)))
     return FALSE;
-  if (!heed_recorder_dispatch (c->rec, HEED_SHADER_COMPOSITE, 0, bindings, &p, sizeof p,
-                               (guint) ((blocks + lanes - 1) / lanes), 1, 1, "composite",
-                               "composite", 0, error) ||
+  if (!heed_recorder_dispatch (c->rec, (HeedKernel){ HEED_SHADER_COMPOSITE, lanes }, 0, bindings,
+                               &p, sizeof p, (guint) ((blocks + lanes - 1) / lanes), 1, 1,
+                               "composite", "composite", 0, error) ||
       !heed_recorder_end (c->rec, error)) {
     heed_recorder_destroy (&c->rec);
     return FALSE;
@@ -316,14 +315,16 @@ heed_compositor_draw_frame_device (HeedCompositor *c, HeedDevicePlane *src, Heed
   }
   if (!ensure_recorded (c, error))
     return FALSE;
-  if (!c->copy_in && !(c->copy_in = heed_device_alloc_command_buffer (c->device, error)))
+  if (!c->copy_in && !(c->copy_in = heed_command_buffer_new (c->device, c->copy_pool, error)))
     return FALSE;
-  if (!c->copy_out && !(c->copy_out = heed_device_alloc_command_buffer (c->device, error)))
+  if (!c->copy_out && !(c->copy_out = heed_command_buffer_new (c->device, c->copy_pool, error)))
     return FALSE;
   VkBuffer frame = c->frame->buffer;
-  return heed_frame_record_copies (c->copy_in, TRUE, &c->layout, src, n_planes, frame, error) &&
-         heed_frame_record_copies (c->copy_out, FALSE, &c->layout, dst, n_planes, frame, error) &&
-         heed_recorder_submit_between (c->rec, c->copy_in, c->copy_out, error);
+  return heed_frame_record_copies (c->copy_in, TRUE, &c->layout, src, n_planes, frame, 0, error) &&
+         heed_frame_record_copies (c->copy_out, FALSE, &c->layout, dst, n_planes, frame, 0,
+                                   error) &&
+         heed_recorder_submit_async (c->rec, &c->copy_in, 1, c->copy_out, error) &&
+         heed_recorder_wait (c->rec, error);
 }
 
 void
@@ -332,13 +333,14 @@ heed_compositor_destroy (HeedCompositor **compositor)
   HeedCompositor *c = compositor ? *compositor : NULL;
   if (!c)
     return;
-  heed_device_free_command_buffer (c->device, &c->copy_in);
-  heed_device_free_command_buffer (c->device, &c->copy_out);
   heed_recorder_destroy (&c->rec);
+  if (c->copy_pool)
+    vkDestroyCommandPool (c->device->device, c->copy_pool, NULL); /* frees copy_in, copy_out */
   HeedBuffer **bufs[] = { &c->frame, &c->heat, &c->lut, &c->pixels, &c->params };
   for (guint i = 0; i < G_N_ELEMENTS (bufs); i++)
     heed_buffer_destroy (bufs[i]);
   heed_composite_inputs_clear (&c->inputs);
+  heed_device_destroy (&c->device);
   g_free (c);
   *compositor = NULL;
 }

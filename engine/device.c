@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Instance and device choice, device import, the validation messenger, queue locking. */
 #include "heed-private.h"
 
@@ -263,6 +264,52 @@ pipeline_free (gpointer p)
   g_free (p); /* Vulkan objects are destroyed in heed_device_destroy, which has the device */
 }
 
+/* The kernel table: chosen once per device from what it reports (core Vulkan 1.1 only, so a
+ * device opened with no optional features, like GStreamer's, gets the same choice). */
+static void
+choose_kernels (HeedDevice *d)
+{
+  HeedKernels *k = &d->kernels;
+  VkPhysicalDeviceSubgroupProperties sg = {
+    .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES,
+  };
+  VkPhysicalDeviceProperties2 p2 = { .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2,
+                                     .pNext = &sg };
+  vkGetPhysicalDeviceProperties2 (d->physical_device, &p2);
+  d->subgroup_size = MAX (sg.subgroupSize, 1);
+  gboolean compute_sg = (sg.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT) != 0;
+  gboolean cpu = d->props.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU;
+
+  /* GEMM tiles, measured with `heed bench` on lavapipe (2 cores, DeiT-Tiny shape): each
+   * invocation holds a 16 x 8 block; lavapipe runs a workgroup on one CPU thread in 8-wide SIMD,
+   * so one subgroup of 8 per workgroup and many workgroups. 16 x 8 beat 8 x 4 (9 GFLOP/s),
+   * 8 x 8 (21), 24 x 8 (27) and 32 x 8 (25) on the large GEMMs, at about 30. GPUs get wider
+   * workgroups; their tiles are untuned. */
+  guint lanes = cpu ? 8 : 32;
+  k->gemm_tm = 16;
+  k->gemm_tn = 8;
+  k->row_align = k->gemm_tm;
+  k->col_align = lanes * k->gemm_tn;
+  k->gemm = (HeedKernel){ HEED_SHADER_GEMM, lanes };
+  /* the workgroup is one subgroup of 8 sharing rows by shuffles */
+  gboolean shuffle = cpu && sg.subgroupSize == lanes && lanes == 8 && k->gemm_tm % 8 == 0 &&
+                     compute_sg && (sg.supportedOperations & VK_SUBGROUP_FEATURE_SHUFFLE_BIT);
+  k->gemm_k4 = (HeedKernel){ shuffle ? HEED_SHADER_GEMM_K4_SG8 : HEED_SHADER_GEMM_K4, lanes };
+
+  /* Element-wise kernels: 8-lane workgroups made ~14k tiny workgroups per op on lavapipe. */
+  k->small_lanes = 64;
+  /* Row kernels give each row a subgroup, reading vec4s, where the device has subgroup
+   * arithmetic; a workgroup then owns as many rows as it has subgroups by the reported size. */
+  gboolean rows_sg = compute_sg && (sg.supportedOperations & VK_SUBGROUP_FEATURE_ARITHMETIC_BIT) &&
+                     sg.subgroupSize > 1;
+  k->layernorm = (HeedKernel){ HEED_SHADER_LAYERNORM, k->small_lanes };
+  k->softmax = (HeedKernel){ HEED_SHADER_SOFTMAX, k->small_lanes };
+  k->layernorm_rows =
+      rows_sg ? (HeedKernel){ HEED_SHADER_LAYERNORM_SG, k->small_lanes } : k->layernorm;
+  k->softmax_rows = rows_sg ? (HeedKernel){ HEED_SHADER_SOFTMAX_SG, k->small_lanes } : k->softmax;
+  k->rows_per_group = MAX (k->small_lanes / d->subgroup_size, 1);
+}
+
 /* Everything after the handles are known: properties, tiling choice, command pool. */
 static gboolean
 device_setup (HeedDevice *d, GError **error)
@@ -278,31 +325,7 @@ device_setup (HeedDevice *d, GError **error)
   d->timestamp_period_ns = d->props.limits.timestampPeriod;
   g_free (qf);
 
-  /* GEMM tiles, measured with `heed bench` on lavapipe (2 cores, DeiT-Tiny shape): each
-   * invocation holds a 16 x 8 block; lavapipe runs a workgroup on one CPU thread in 8-wide SIMD,
-   * so one subgroup of 8 per workgroup and many workgroups. 16 x 8 beat 8 x 4 (9 GFLOP/s),
-   * 8 x 8 (21), 24 x 8 (27) and 32 x 8 (25) on the large GEMMs, at about 30. GPUs get wider
-   * workgroups; their tiles are untuned. */
-  gboolean cpu = d->props.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU;
-  d->gemm_tm = 16;
-  d->gemm_tn = 8;
-  d->gemm_lanes = cpu ? 8 : 32;
-  /* Element-wise kernels: 8-lane workgroups made ~14k tiny workgroups per op on lavapipe. */
-  d->small_lanes = 64;
-
-  VkPhysicalDeviceSubgroupProperties sg = {
-    .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES,
-  };
-  VkPhysicalDeviceProperties2 p2 = { .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2,
-                                     .pNext = &sg };
-  vkGetPhysicalDeviceProperties2 (d->physical_device, &p2);
-  d->subgroup_size = MAX (sg.subgroupSize, 1);
-  d->subgroup_rows = (sg.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT) &&
-                     (sg.supportedOperations & VK_SUBGROUP_FEATURE_ARITHMETIC_BIT) &&
-                     sg.subgroupSize > 1;
-  d->gemm_shuffle = cpu && sg.subgroupSize == d->gemm_lanes && d->gemm_lanes == 8 &&
-                    d->gemm_tm % 8 == 0 && (sg.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT) &&
-                    (sg.supportedOperations & VK_SUBGROUP_FEATURE_SHUFFLE_BIT);
+  choose_kernels (d);
 
   g_mutex_init (&d->queue_mutex);
   g_mutex_init (&d->command_mutex);
@@ -325,6 +348,7 @@ HeedDevice *
 heed_device_new (int index, GError **error)
 {
   HeedDevice *d = g_new0 (HeedDevice, 1);
+  d->ref_count = 1;
   VkPhysicalDevice *pds = NULL;
   GArray *infos = NULL;
   float priority = 1.0f;
@@ -382,6 +406,7 @@ heed_device_new_import (const HeedDeviceImport *import, GError **error)
     return NULL;
   }
   d = g_new0 (HeedDevice, 1);
+  d->ref_count = 1;
   d->instance = import->instance;
   d->physical_device = import->physical_device;
   d->device = import->device;
@@ -397,11 +422,21 @@ heed_device_new_import (const HeedDeviceImport *import, GError **error)
   return d;
 }
 
+HeedDevice *
+heed_device_ref (HeedDevice *device)
+{
+  g_atomic_int_inc (&device->ref_count);
+  return device;
+}
+
 void
 heed_device_destroy (HeedDevice **device)
 {
   HeedDevice *d = device ? *device : NULL;
   if (!d)
+    return;
+  *device = NULL;
+  if (!g_atomic_int_dec_and_test (&d->ref_count))
     return;
   if (d->device) {
     vkDeviceWaitIdle (d->device);
@@ -430,7 +465,12 @@ heed_device_destroy (HeedDevice **device)
     g_mutex_clear (&d->pipeline_mutex);
   }
   g_free (d);
-  *device = NULL;
+}
+
+VkDevice
+heed_device_get_vk_device (const HeedDevice *device)
+{
+  return device->device;
 }
 
 const char *
@@ -445,34 +485,49 @@ heed_device_get_type (const HeedDevice *device)
   return device->props.deviceType;
 }
 
+VkCommandPool
+heed_command_pool_new (HeedDevice *d, GError **error)
+{
+  VkCommandPool pool = VK_NULL_HANDLE;
+  VkCommandPoolCreateInfo info = {
+    .sType = VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO,
+    .flags = VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT,
+    .queueFamilyIndex = d->queue_family,
+  };
+  HEED_VK (vkCreateCommandPool, (d->device, &info, NULL, &pool));
+  return pool;
+error:
+  return VK_NULL_HANDLE;
+}
+
 VkCommandBuffer
-heed_device_alloc_command_buffer (HeedDevice *d, GError **error)
+heed_command_buffer_new (HeedDevice *d, VkCommandPool pool, GError **error)
 {
   VkCommandBuffer cmd = VK_NULL_HANDLE;
   VkCommandBufferAllocateInfo ai = {
     .sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO,
-    .commandPool = d->command_pool,
+    .commandPool = pool,
     .level = VK_COMMAND_BUFFER_LEVEL_PRIMARY,
     .commandBufferCount = 1,
   };
-  g_mutex_lock (&d->command_mutex);
-  VkResult r = vkAllocateCommandBuffers (d->device, &ai, &cmd);
-  g_mutex_unlock (&d->command_mutex);
-  HEED_VK_RESULT ("vkAllocateCommandBuffers", r);
+  HEED_VK (vkAllocateCommandBuffers, (d->device, &ai, &cmd));
   return cmd;
 error:
   return VK_NULL_HANDLE;
 }
 
-void
-heed_device_free_command_buffer (HeedDevice *d, VkCommandBuffer *cmd)
+VkResult
+heed_device_submit (HeedDevice *d, const VkCommandBuffer *cmds, guint n, VkFence fence)
 {
-  if (!*cmd)
-    return;
-  g_mutex_lock (&d->command_mutex);
-  vkFreeCommandBuffers (d->device, d->command_pool, 1, cmd);
-  g_mutex_unlock (&d->command_mutex);
-  *cmd = VK_NULL_HANDLE;
+  VkSubmitInfo si = {
+    .sType = VK_STRUCTURE_TYPE_SUBMIT_INFO,
+    .commandBufferCount = n,
+    .pCommandBuffers = cmds,
+  };
+  heed_device_lock_queue (d);
+  VkResult r = vkQueueSubmit (d->queue, 1, &si, fence);
+  heed_device_unlock_queue (d);
+  return r;
 }
 
 void

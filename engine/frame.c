@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Frame layouts, resize geometry and colour conversion parameters, shared by the
  * preprocessing op, its C reference and the mapping of results back onto the frame. */
 #include "heed-private.h"
@@ -79,6 +80,21 @@ heed_frame_geometry (const HeedFrameLayout *l, guint size, float src[4], float d
     dst[2] = w * scale, dst[3] = h * scale;
     dst[0] = (s - dst[2]) / 2, dst[1] = (s - dst[3]) / 2;
   }
+}
+
+void
+heed_frame_model_region (const HeedFrameLayout *l, float region[4])
+{
+  /* the frame rectangle whose image fills the model's whole input, in model units scaled to
+   * frame fractions: map the input's corners (0, 0) and (1, 1) back into the frame */
+  const guint size = 1024; /* any size: the geometry is proportional */
+  float src[4], dst[4];
+  heed_frame_geometry (l, size, src, dst);
+  float sx = src[2] / dst[2], sy = src[3] / dst[3];
+  region[0] = (src[0] - dst[0] * sx) / l->width;
+  region[1] = (src[1] - dst[1] * sy) / l->height;
+  region[2] = size * sx / l->width;
+  region[3] = size * sy / l->height;
 }
 
 void
@@ -335,9 +351,15 @@ record_copy_out (VkCommandBuffer cmd, const HeedFrameLayout *l, VkBuffer frame,
 }
 
 gboolean
-heed_frame_record_copies (VkCommandBuffer cmd, gboolean into_frame, const HeedFrameLayout *l,
-                          HeedDevicePlane *planes, guint n, VkBuffer frame, GError **error)
+heed_frame_record_copies (VkCommandBuffer cmd, gboolean into_frame, const HeedFrameLayout *layout,
+                          HeedDevicePlane *planes, guint n, VkBuffer frame, VkDeviceSize base,
+                          GError **error)
 {
+  /* the frame's planes as they lie from `base` on (a batch slot of the staging buffer) */
+  HeedFrameLayout shifted = *layout;
+  const HeedFrameLayout *l = &shifted;
+  for (guint i = 0; i < 3; i++)
+    shifted.offset[i] += base;
   HEED_VK (vkResetCommandBuffer, (cmd, 0));
   VkCommandBufferBeginInfo bi = {
     .sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO,

@@ -1,11 +1,15 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* heed engine: a Vulkan compute engine that runs vision transformers.
  *
  * No GStreamer dependency; GLib for errors and containers. Every fallible call takes a
  * GError ** and returns NULL/FALSE with the error set; nothing aborts on bad input.
  *
- * Threading: a HeedDevice may be shared between threads (submissions take its queue lock);
- * a HeedVit runner is used by one thread at a time.
- * Ownership: *_destroy (&p) frees and NULLs the pointer, and accepts &NULL.
+ * Threading: a HeedDevice and a HeedVitPlan may be used from any number of threads at once
+ * (each thread's work has its own command pools; submissions take the device's queue lock;
+ * the pipeline cache takes its own lock). A HeedVitRun, a HeedCompositor and a HeedVitResult
+ * are used by one thread at a time (tests/test-threads.c checks this promise).
+ * Ownership: *_destroy (&p) drops the caller's reference (HeedDevice, HeedVitPlan are
+ * reference-counted; everything else has one owner), NULLs the pointer and accepts &NULL.
  */
 #ifndef HEED_ENGINE_H
 #define HEED_ENGINE_H
@@ -46,6 +50,12 @@ void heed_set_log_func (HeedLogFunc func, void *user_data);
  * on devices the engine creates when HEED_VALIDATION=1; tests treat any message as a failure. */
 guint heed_validation_message_count (void);
 
+/* Reads a whole file of untrusted input, at most max_bytes of it: a larger (or endless) file,
+ * a directory or an unreadable path gives HEED_ERROR_IO naming the file. contents is
+ * NUL-terminated and freed with g_free. */
+gboolean heed_file_read (const char *path, gsize max_bytes, char **contents, gsize *length,
+                         GError **error);
+
 /* ---- devices ------------------------------------------------------------------------------ */
 
 typedef struct _HeedDevice HeedDevice;
@@ -82,7 +92,11 @@ typedef struct {
 } HeedDeviceImport;
 
 HeedDevice *heed_device_new_import (const HeedDeviceImport *import, GError **error);
+/* Another reference, for another user of the same device (another element, a plan). */
+HeedDevice *heed_device_ref (HeedDevice *device);
 void heed_device_destroy (HeedDevice **device);
+/* The VkDevice underneath, to tell whether two HeedDevices share one. */
+VkDevice heed_device_get_vk_device (const HeedDevice *device);
 const char *heed_device_get_name (const HeedDevice *device);
 VkPhysicalDeviceType heed_device_get_type (const HeedDevice *device);
 
@@ -200,23 +214,20 @@ gboolean heed_frame_layout_init (HeedFrameLayout *layout, HeedPixelFormat format
 void heed_frame_point_from_model (const HeedFrameLayout *layout, guint size, float u, float v,
                                   float *x, float *y);
 
-/* ---- the ViT runner ---------------------------------------------------------------------- */
+/* ---- the ViT: a plan per model and device, runs per frame in flight ----------------------- */
 
-typedef struct _HeedVit HeedVit;
+/* A compiled model: the weights uploaded once, and the kernel table chosen once for the
+ * device. Immutable and reference-counted: share it between threads and elements. */
+typedef struct _HeedVitPlan HeedVitPlan;
+/* The per-frame side: a command pool and command buffers, frame staging, activations, outputs
+ * and a fence, for batches of up to max_batch frames. One thread at a time; several runs of
+ * one plan work at once (frames in flight). */
+typedef struct _HeedVitRun HeedVitRun;
 
 typedef struct {
   gboolean layer_attention; /* keep every layer's head-averaged attention (for rollout) */
   gboolean profile;         /* time every dispatch with timestamp queries */
 } HeedVitOptions;
-
-/* Results of the last heed_vit_run, owned by the runner and valid until the next run. */
-typedef struct {
-  const float *logits;        /* [num_classes], NULL when head-less */
-  const float *embedding;     /* [dim]: the final-norm CLS token */
-  const float *cls_attention; /* [num_patches]: last layer's CLS row over patches, heads averaged */
-  const float *cls_attention_heads; /* [heads][tokens]: last layer's CLS row per head */
-  const float *layer_attention;     /* [depth][tokens][tokens], heads averaged; NULL unless asked */
-} HeedVitOutput;
 
 typedef struct {
   const char *name; /* op instance, e.g. "blocks.3.fc1" */
@@ -225,24 +236,47 @@ typedef struct {
   double ms;
 } HeedOpTiming;
 
-/* Uploads the model's weights to the device and records the forward pass once. */
-HeedVit *heed_vit_new (HeedDevice *device, const HeedModel *model, const HeedVitOptions *options,
-                       GError **error);
-/* Runs one forward pass on a float32 NCHW image [in_chans][img_size][img_size], already
- * normalised. Blocks until the device is done. */
-gboolean heed_vit_run (HeedVit *vit, const float *input, GError **error);
-/* Prepares the runner for frames of this layout: preprocessing on the device (colour
- * conversion, antialiased resize, crop or letterbox, normalisation with the model's mean and
- * std) is recorded in front of the forward pass. Call again when the layout changes. */
-gboolean heed_vit_set_frame_layout (HeedVit *vit, const HeedFrameLayout *layout, GError **error);
-/* Runs one forward pass on a frame of the layout last set: planes[i] points at plane i's first
- * row, stride[i] is its stride in bytes (may differ from the layout's). Blocks until done. */
-gboolean heed_vit_run_frame (HeedVit *vit, const guint8 *const planes[3], const guint stride[3],
-                             GError **error);
-/* One plane of a frame that is already on the runner's device: a VkBuffer (image ==
+/* What one frame's forward pass produced. Owned by the caller of heed_vit_run_wait, it
+ * outlives later runs, the run and the plan. */
+typedef struct {
+  HeedModelConfig config;     /* the model's shape (labels NULL: the model owns them) */
+  float *logits;              /* [num_classes], NULL when head-less */
+  float *embedding;           /* [dim]: the final-norm CLS token */
+  float *cls_attention;       /* [num_patches]: last layer's CLS row over patches, heads averaged */
+  float *cls_attention_heads; /* [heads][tokens]: last layer's CLS row per head */
+  float *layer_attention;     /* [depth][tokens][tokens], heads averaged; NULL unless asked */
+  gboolean has_layout;        /* the input was a frame, of this layout */
+  HeedFrameLayout layout;
+  HeedOpTiming *timings; /* per dispatch of the whole batch, when profiling */
+  guint n_timings;
+} HeedVitResult;
+
+HeedVitPlan *heed_vit_plan_new (HeedDevice *device, const HeedModel *model,
+                                const HeedVitOptions *options, GError **error);
+HeedVitPlan *heed_vit_plan_ref (HeedVitPlan *plan);
+void heed_vit_plan_destroy (HeedVitPlan **plan);
+const HeedModelConfig *heed_vit_plan_get_config (const HeedVitPlan *plan);
+HeedDevice *heed_vit_plan_get_device (const HeedVitPlan *plan);
+
+/* A run of the plan for batches of 1 to max_batch frames. */
+HeedVitRun *heed_vit_run_new (HeedVitPlan *plan, guint max_batch, GError **error);
+guint heed_vit_run_get_max_batch (const HeedVitRun *run);
+/* Prepares the run for frames of this layout: preprocessing on the device (colour conversion,
+ * antialiased resize, crop or letterbox, normalisation with the model's mean and std) runs in
+ * front of the forward pass. Call again when the layout changes (not while submitted). */
+gboolean heed_vit_run_set_frame_layout (HeedVitRun *run, const HeedFrameLayout *layout,
+                                        GError **error);
+/* Stages the input of batch slot `slot` (0 .. max_batch - 1); all slots of one submission are
+ * of one kind. A float32 NCHW image [in_chans][img_size][img_size], already normalised: */
+gboolean heed_vit_run_set_tensor (HeedVitRun *run, guint slot, const float *input, GError **error);
+/* A frame of the layout last set, in host memory: planes[i] points at plane i's first row,
+ * stride[i] is its stride in bytes (may differ from the layout's). Copied at once. */
+gboolean heed_vit_run_set_frame (HeedVitRun *run, guint slot, const guint8 *const planes[3],
+                                 const guint stride[3], GError **error);
+/* One plane of a frame that is already on the run's device: a VkBuffer (image ==
  * VK_NULL_HANDLE) whose rows are `stride` bytes apart from `offset`, or a VkImage of
- * width x height texels in `layout`, last written at `stage` with `access`. The runner copies
- * it into its frame buffer on the device, leaves an image in its original layout (or in
+ * width x height texels in `layout`, last written at `stage` with `access`. The run copies
+ * it into its frame staging on the device, leaves an image in its original layout (or in
  * TRANSFER_SRC_OPTIMAL when that was UNDEFINED) and writes that layout back. */
 typedef struct {
   VkBuffer buffer;
@@ -254,39 +288,55 @@ typedef struct {
   VkPipelineStageFlags stage;
   guint width, height;
 } HeedDevicePlane;
+/* A frame in device memory of the run's device, one HeedDevicePlane per plane of the layout
+ * last set: the copies are recorded now and run with the submission, so the memory must stay
+ * untouched until heed_vit_run_wait returns. */
+gboolean heed_vit_run_set_frame_device (HeedVitRun *run, guint slot, HeedDevicePlane *planes,
+                                        guint n_planes, GError **error);
+/* Submits slots 0 .. n_frames - 1 as one batch and returns at once. */
+gboolean heed_vit_run_submit (HeedVitRun *run, guint n_frames, GError **error);
+/* Whether the submitted batch is done (wait will not block). */
+gboolean heed_vit_run_is_done (HeedVitRun *run);
+/* Blocks until the submitted batch is done and hands back one owned result per frame in
+ * results[0 .. n_frames - 1]. The run is then free for the next batch. */
+gboolean heed_vit_run_wait (HeedVitRun *run, HeedVitResult **results, GError **error);
+/* set_tensor + submit + wait for one image. */
+HeedVitResult *heed_vit_run_tensor (HeedVitRun *run, const float *input, GError **error);
+/* The float32 NCHW input the last batch fed slot `slot` (for checks against run-tensor). */
+const float *heed_vit_run_get_input (const HeedVitRun *run, guint slot);
+/* Waits for anything submitted, then frees. */
+void heed_vit_run_destroy (HeedVitRun **run);
 
-/* Like heed_vit_run_frame, for a frame in device memory of the runner's device, one
- * HeedDevicePlane per plane of the layout last set: the frame never leaves the device. */
-gboolean heed_vit_run_frame_device (HeedVit *vit, HeedDevicePlane *planes, guint n_planes,
-                                    GError **error);
-
-/* The float32 NCHW input of the last run (for checks against heed run-tensor). */
-const float *heed_vit_get_input (const HeedVit *vit);
-const HeedModelConfig *heed_vit_get_config (const HeedVit *vit);
-const HeedVitOutput *heed_vit_get_output (const HeedVit *vit);
-/* Per-dispatch timings of the last run when profiling was asked for; *n receives the count. */
-const HeedOpTiming *heed_vit_get_timings (const HeedVit *vit, guint *n);
-void heed_vit_destroy (HeedVit **vit);
+void heed_vit_result_destroy (HeedVitResult **result);
 
 /* ---- results (results.c) ------------------------------------------------------------------ */
 
-/* The k most probable classes of the last run (softmax of the logits) whose probability is at
- * least threshold, best first (ties: lower id first). Returns how many were written to ids and
- * probs (0 for a head-less model). */
-guint heed_vit_top_k (const HeedVit *vit, guint k, double threshold, guint *ids, double *probs);
+/* The k most probable classes (softmax of the logits) whose probability is at least threshold,
+ * best first (ties: lower id first). Returns how many were written to ids and probs (0 for a
+ * head-less model). */
+guint heed_vit_result_top_k (const HeedVitResult *result, guint k, double threshold, guint *ids,
+                             double *probs);
 
 typedef enum {
   HEED_ATTENTION_CLS,     /* the last layer's CLS row over the patches, heads averaged */
-  HEED_ATTENTION_ROLLOUT, /* attention rollout: needs the runner's layer_attention option */
+  HEED_ATTENTION_ROLLOUT, /* attention rollout: needs the plan's layer_attention option */
 } HeedAttentionMode;
 
-/* The attention map of the last run over the patch grid (grid x grid, row-major), normalised
- * to sum to 1. Rollout falls back to CLS when the runner keeps no per-layer maps. Returns the
- * index of the largest entry. */
-guint heed_vit_attention_map (const HeedVit *vit, HeedAttentionMode mode, float *map);
+/* The attention map over the patch grid (grid x grid, row-major), normalised to sum to 1.
+ * Rollout falls back to CLS when the plan keeps no per-layer maps. Returns the index of the
+ * largest entry. */
+guint heed_vit_result_attention_map (const HeedVitResult *result, HeedAttentionMode mode,
+                                     float *map);
 
-/* The centre of patch `index` as 0..1 fractions of the frame of the last set layout. */
-void heed_vit_patch_in_frame (const HeedVit *vit, guint index, float *x, float *y);
+/* The centre of patch `index` as 0..1 fractions of the frame (of the model's input for a
+ * tensor input). */
+void heed_vit_result_patch_in_frame (const HeedVitResult *result, guint index, float *x, float *y);
+
+/* The rectangle of the frame the model's square input shows, as 0..1 fractions of the
+ * frame's width and height (x, y, width, height): the whole frame for stretch, the centred
+ * square for crop, beyond the frame for letterbox (its bars). The one place this geometry
+ * lives: the elements hand it on in the metadata and the overlay draws into it. */
+void heed_frame_model_region (const HeedFrameLayout *layout, float region[4]);
 
 /* ---- drawing onto frames (colormap.c, compositor.c) ----------------------------------------- */
 

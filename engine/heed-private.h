@@ -1,8 +1,10 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Engine internals shared by the engine's own files and its op tests. Not installed. */
 #ifndef HEED_PRIVATE_H
 #define HEED_PRIVATE_H
 
 #include "heed-engine.h"
+#include "heed-shader-registry.h"
 
 G_BEGIN_DECLS
 
@@ -23,35 +25,43 @@ void heed_log (HeedLogLevel level, const char *format, ...) G_GNUC_PRINTF (2, 3)
     }                                                                                              \
   } while (0)
 
-/* ---- device ---- */
-
-typedef enum {
-  HEED_SHADER_GEMM,
-  HEED_SHADER_GEMM_K4,     /* A read as vec4 along K: K, lda and offsets multiples of 4 */
-  HEED_SHADER_GEMM_K4_SG8, /* K4, rows shared by subgroup shuffles: one subgroup of 8 lanes */
-  HEED_SHADER_LAYERNORM,
-  HEED_SHADER_LAYERNORM_SG, /* a subgroup per row, vec4s: subgroup arithmetic, aligned rows */
-  HEED_SHADER_SOFTMAX,
-  HEED_SHADER_SOFTMAX_SG,
-  HEED_SHADER_K_TRANSPOSE,
-  HEED_SHADER_PATCHIFY,
-  HEED_SHADER_TOKENS_INIT,
-  HEED_SHADER_QKV_SPLIT,
-  HEED_SHADER_HEAD_MEAN,
-  HEED_SHADER_PREPROCESS,
-  HEED_SHADER_COMPOSITE,
-  HEED_SHADER_COUNT,
-} HeedShaderId;
+/* ---- shaders and the kernel table (shaders.c, the generated registry) ---- */
 
 typedef struct {
   const char *name;
   const uint32_t *code;
   gsize size;
   guint n_bindings;
-  guint push_size;
+  guint push_size; /* bytes, read from the shader's push_constant block at build time */
 } HeedShaderInfo;
 
-const HeedShaderInfo *heed_shader_info (HeedShaderId id);
+/* shaders/registry.txt, generated into heed-shader-registry.c */
+extern const HeedShaderInfo heed_shaders[HEED_SHADER_COUNT];
+
+/* One op's kernel: the shader variant and its workgroup size (specialisation constant 0). */
+typedef struct {
+  HeedShaderId shader;
+  guint local_size;
+} HeedKernel;
+
+/* The kernels chosen for a device, once, from what it reports and has enabled: every op's
+ * variant, its workgroup size, and the padding its operands need. A plan copies its device's
+ * table and everything it allocates and records follows from that copy; tests build other
+ * tables to run every variant on one device. */
+typedef struct {
+  HeedKernel gemm;    /* any K */
+  HeedKernel gemm_k4; /* K, lda and A's offsets multiples of 4: A read as vec4 */
+  guint gemm_tm;      /* rows per invocation (TM in gemm.comp) */
+  guint gemm_tn;      /* columns per invocation (TN in gemm.comp) */
+  guint row_align;    /* rows every GEMM A operand (and C) is padded to: gemm_tm */
+  guint col_align;    /* columns every B operand is padded to: lanes x gemm_tn */
+  HeedKernel layernorm, layernorm_rows; /* any rows; a subgroup per 16-byte-aligned row */
+  HeedKernel softmax, softmax_rows;
+  guint rows_per_group; /* rows a workgroup of the *_rows kernels owns */
+  guint small_lanes;    /* element-wise kernels (patchify, copies, preprocess, composite) */
+} HeedKernels;
+
+/* ---- device ---- */
 
 typedef struct {
   VkPipeline pipeline;
@@ -62,6 +72,7 @@ typedef struct {
 } HeedPipeline;
 
 struct _HeedDevice {
+  gint ref_count;
   VkInstance instance;
   VkPhysicalDevice physical_device;
   VkDevice device;
@@ -77,18 +88,16 @@ struct _HeedDevice {
   void *lock_data;
   GMutex queue_mutex; /* guards queue when we own it */
 
+  /* one-time transfers (heed_buffer_upload/download): the pool and its command buffers are
+   * used only with command_mutex held, as Vulkan requires of a pool shared by threads */
   VkCommandPool command_pool;
   GMutex command_mutex;
 
   GMutex pipeline_mutex;
-  GHashTable *pipelines; /* key: shader | specialization << 8 -> HeedPipeline */
+  GHashTable *pipelines; /* key: shader | specialization << 8 | local size << 16 */
 
-  /* GEMM tiling, chosen per device: rows per tile, and lanes per workgroup along N. */
-  guint gemm_tm, gemm_tn, gemm_lanes;
-  gboolean gemm_shuffle; /* the workgroup is one subgroup of 8 with shuffles: GEMM_K4_SG8 */
-  guint small_lanes;     /* workgroup size of the element-wise kernels */
+  HeedKernels kernels; /* chosen in device_setup, never changed after */
   guint subgroup_size;
-  gboolean subgroup_rows; /* compute has subgroup arithmetic: row kernels use a subgroup per row */
   gboolean has_timestamps;
   double timestamp_period_ns;
 };
@@ -99,24 +108,18 @@ heed_round_up (guint v, guint to)
 {
   return (v + to - 1) / to * to;
 }
-static inline guint
-heed_device_row_align (const HeedDevice *d)
-{
-  return d->gemm_tm;
-}
-static inline guint
-heed_device_col_align (const HeedDevice *d)
-{
-  return d->gemm_lanes * d->gemm_tn;
-}
 
-HeedPipeline *heed_device_get_pipeline (HeedDevice *device, HeedShaderId shader,
+HeedPipeline *heed_device_get_pipeline (HeedDevice *device, HeedShaderId shader, guint local_size,
                                         guint specialization, GError **error);
-/* A primary command buffer from the device's pool (the pool is shared: allocation is locked). */
-VkCommandBuffer heed_device_alloc_command_buffer (HeedDevice *device, GError **error);
-void heed_device_free_command_buffer (HeedDevice *device, VkCommandBuffer *cmd);
+/* A command pool for one user (a recorder, a run's copies): Vulkan requires a pool and its
+ * command buffers to be used by one thread at a time, so no pool is shared. */
+VkCommandPool heed_command_pool_new (HeedDevice *device, GError **error);
+VkCommandBuffer heed_command_buffer_new (HeedDevice *device, VkCommandPool pool, GError **error);
 void heed_device_lock_queue (HeedDevice *device);
 void heed_device_unlock_queue (HeedDevice *device);
+/* Submits cmds under the queue lock, signalling fence. */
+VkResult heed_device_submit (HeedDevice *device, const VkCommandBuffer *cmds, guint n,
+                             VkFence fence);
 
 /* ---- buffers ---- */
 
@@ -141,35 +144,40 @@ gboolean heed_buffer_download (HeedBuffer *buffer, VkDeviceSize offset, void *da
 
 /* ---- recording ---- */
 
-/* A command buffer with the descriptor sets of its dispatches, recorded once and submitted
- * any number of times. */
+/* A command buffer (from a pool of its own) with the descriptor sets of its dispatches,
+ * recorded once with the kernels of one table and submitted any number of times. */
 typedef struct {
   HeedDevice *device;
+  HeedKernels kernels;
+  VkCommandPool command_pool;
   VkCommandBuffer cmd;
   VkDescriptorPool pool;
   VkFence fence;
   VkQueryPool queries;
   guint max_dispatches;
-  GArray *timings;  /* HeedOpTiming per dispatch */
-  GPtrArray *names; /* owns the timings' op names */
+  GArray *timings; /* HeedOpTiming per dispatch */
   gboolean profile;
+  gboolean pending; /* submitted and not yet waited for */
 } HeedRecorder;
 
-HeedRecorder *heed_recorder_new (HeedDevice *device, guint max_dispatches, gboolean profile,
-                                 GError **error);
+/* kernels NULL: the device's own table. */
+HeedRecorder *heed_recorder_new (HeedDevice *device, const HeedKernels *kernels,
+                                 guint max_dispatches, gboolean profile, GError **error);
 void heed_recorder_destroy (HeedRecorder **rec);
-gboolean heed_recorder_dispatch (HeedRecorder *rec, HeedShaderId shader, guint specialization,
+/* One dispatch of kernel k with the given specialization (variant flags). */
+gboolean heed_recorder_dispatch (HeedRecorder *rec, HeedKernel k, guint specialization,
                                  HeedBuffer *const *bindings, const void *push, guint push_size,
                                  guint groups_x, guint groups_y, guint groups_z, const char *name,
                                  const char *kind, double flops, GError **error);
 gboolean heed_recorder_end (HeedRecorder *rec, GError **error);
-/* Submits (after `first`, a command buffer run just before, when not VK_NULL_HANDLE), waits,
- * and fills the timings when profiling. */
+/* Submits the recording, after `first` and before `last` (either may be VK_NULL_HANDLE) in
+ * the same submission, and returns at once; heed_recorder_wait blocks until the device is
+ * done and fills the timings when profiling. heed_recorder_submit does both. */
+gboolean heed_recorder_submit_async (HeedRecorder *rec, const VkCommandBuffer *first, guint n_first,
+                                     VkCommandBuffer last, GError **error);
+gboolean heed_recorder_wait (HeedRecorder *rec, GError **error);
+gboolean heed_recorder_is_done (HeedRecorder *rec);
 gboolean heed_recorder_submit (HeedRecorder *rec, GError **error);
-gboolean heed_recorder_submit_after (HeedRecorder *rec, VkCommandBuffer first, GError **error);
-/* The same with `last` (when not VK_NULL_HANDLE) run just after, in the same submission. */
-gboolean heed_recorder_submit_between (HeedRecorder *rec, VkCommandBuffer first,
-                                       VkCommandBuffer last, GError **error);
 
 /* ---- ops (ops.c) ----
  * A matrix operand: float offset, row stride (ld) and stride between batches, in elements. */
@@ -196,27 +204,31 @@ gboolean heed_op_softmax (HeedRecorder *rec, HeedMat s, guint M, guint N, guint 
                           const char *name, GError **error);
 gboolean heed_op_patchify (HeedRecorder *rec, HeedBuffer *image, HeedBuffer *patches,
                            guint channels, guint height, guint width, guint patch, GError **error);
+/* x [frames][tokens][D]: every frame's block starts as cls + pos_embed (row 0) and pos_embed. */
 gboolean heed_op_tokens_init (HeedRecorder *rec, HeedBuffer *cls, HeedBuffer *pos, HeedBuffer *x,
-                              guint tokens, guint D, GError **error);
+                              guint tokens, guint D, guint frames, GError **error);
 gboolean heed_op_head_mean (HeedRecorder *rec, HeedMat p, HeedBuffer *out, guint out_off,
                             guint rows, guint N, guint heads, const char *name, GError **error);
 
-/* Multi-head attention over a fused QKV [M][3D] (row stride 3D): writes softmax(QK^T/sqrt(dh))V
- * into out [M][D] (row stride D) and leaves the probabilities in scores, [H][m_pad][n_pad].
- * The GEMMs read Q and V in place, past the M rows and past the last column: qkv must hold
- * heed_attention_qkv_floats() floats, zero beyond the M x 3D block. */
+/* Multi-head attention over a fused QKV [M][3D] (row stride 3D) starting at row `row` of qkv:
+ * writes softmax(QK^T/sqrt(dh))V into out's rows row.. (row stride D) and leaves the
+ * probabilities in scores, [H][m_pad][n_pad]. A batch of frames stacks their rows; one call
+ * per frame. The GEMMs read Q and V in place, past the M rows and past the last column: qkv
+ * must hold heed_attention_qkv_floats() floats for all its rows, finite beyond each M x 3D
+ * block (they meet zero probabilities, or give rows that are not written). */
 typedef struct {
   HeedBuffer *q, *kt, *v, *scores; /* scratch, sized by heed_attention_scratch_sizes */
   guint m_pad, n_pad, v_ld;
 } HeedAttentionScratch;
 
-gsize heed_attention_qkv_floats (const HeedDevice *device, guint M, guint D);
-gboolean heed_attention_scratch_init (HeedDevice *device, HeedAttentionScratch *s, guint M, guint D,
-                                      guint heads, GError **error);
+gsize heed_attention_qkv_floats (const HeedKernels *kernels, guint rows, guint D);
+gboolean heed_attention_scratch_init (HeedDevice *device, const HeedKernels *kernels,
+                                      HeedAttentionScratch *s, guint M, guint D, guint heads,
+                                      GError **error);
 void heed_attention_scratch_clear (HeedAttentionScratch *s);
 gboolean heed_op_attention (HeedRecorder *rec, HeedAttentionScratch *s, HeedBuffer *qkv,
-                            HeedBuffer *out, guint M, guint D, guint heads, const char *name,
-                            GError **error);
+                            HeedBuffer *out, guint row, guint M, guint D, guint heads,
+                            const char *name, GError **error);
 
 /* Frame -> normalised NCHW [3][size][size]: frame is the packed frame (layout->size bytes, in a
  * buffer of at least round_up(size, 4)), params the 18 floats of heed_frame_params. */
@@ -229,12 +241,13 @@ gboolean heed_op_preprocess (HeedRecorder *rec, const HeedFrameLayout *layout, H
  * model pixels. */
 void heed_frame_geometry (const HeedFrameLayout *layout, guint size, float src[4], float dst[4]);
 /* Records into cmd (reset, begun and ended here) the copies of a device-resident frame into
- * `frame`, packed as the layout says, ending with a barrier for compute shaders (into_frame);
- * or back out of it after compute shaders wrote it. Image planes are left in a readable
- * layout (never UNDEFINED) written back to planes[i].layout, with access and stage updated. */
+ * `frame` from byte `base` on, packed as the layout says, ending with a barrier for compute shaders
+ * (into_frame); or back out of it after compute shaders wrote it. Image planes are left in a
+ * readable layout (never UNDEFINED) written back to planes[i].layout, with access and stage
+ * updated. */
 gboolean heed_frame_record_copies (VkCommandBuffer cmd, gboolean into_frame,
                                    const HeedFrameLayout *layout, HeedDevicePlane *planes, guint n,
-                                   VkBuffer frame, GError **error);
+                                   VkBuffer frame, VkDeviceSize base, GError **error);
 
 /* 1/std, -mean/std, the YUV->RGB matrix on 0..255 values, and the Y/U/V offsets. */
 void heed_frame_params (const HeedFrameLayout *layout, const float mean[3], const float std[3],
@@ -243,9 +256,6 @@ void heed_frame_params (const HeedFrameLayout *layout, const float mean[3], cons
 /* The inverse for drawing: RGB (0..255) to the layout's YUV codes, rows Y, U, V of m, and
  * the offsets (16 or 0, 128, 128). */
 void heed_frame_rgb_to_yuv (const HeedFrameLayout *layout, float m[9], float offset[3]);
-
-/* The layout the runner was last set up for, or NULL. */
-const HeedFrameLayout *heed_vit_get_layout (const HeedVit *vit);
 
 /* ---- compositing (compositor.c) ----
  * What shaders/composite.comp reads besides the frame, packed once for the device and the C

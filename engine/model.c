@@ -742,10 +742,7 @@ heed_model_load (const char *path, GError **error)
   dir = g_path_get_dirname (path);
   config_path = g_build_filename (dir, "config.json", NULL);
   if (g_file_test (config_path, G_FILE_TEST_IS_REGULAR) &&
-      !g_file_get_contents (config_path, &config, NULL, &ferr)) {
-    g_set_error (error, HEED_ERROR, HEED_ERROR_IO, "cannot read %s: %s", config_path,
-                 ferr->message);
-    g_error_free (ferr);
+      !heed_file_read (config_path, 16 << 20, &config, NULL, error)) {
     m = NULL;
   } else {
     m = heed_model_load_from_data ((const guint8 *) g_mapped_file_get_contents (file),

@@ -1,16 +1,18 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Records a sequence of compute dispatches once, with a barrier after each, and submits it
  * any number of times. With profiling, a timestamp pair brackets every dispatch. */
 #include "heed-private.h"
 
 HeedRecorder *
-heed_recorder_new (HeedDevice *d, guint max_dispatches, gboolean profile, GError **error)
+heed_recorder_new (HeedDevice *d, const HeedKernels *kernels, guint max_dispatches,
+                   gboolean profile, GError **error)
 {
   HeedRecorder *rec = g_new0 (HeedRecorder, 1);
   rec->device = d;
+  rec->kernels = kernels ? *kernels : d->kernels;
   rec->max_dispatches = max_dispatches;
   rec->profile = profile && d->has_timestamps;
   rec->timings = g_array_new (FALSE, TRUE, sizeof (HeedOpTiming));
-  rec->names = g_ptr_array_new_with_free_func (g_free);
   if (profile && !d->has_timestamps)
     heed_log (HEED_LOG_WARNING, "%s has no compute timestamps: no per-op timings",
               d->props.deviceName);
@@ -24,7 +26,8 @@ heed_recorder_new (HeedDevice *d, guint max_dispatches, gboolean profile, GError
   };
   HEED_VK (vkCreateDescriptorPool, (d->device, &pool_info, NULL, &rec->pool));
 
-  if (!(rec->cmd = heed_device_alloc_command_buffer (d, error)))
+  if (!(rec->command_pool = heed_command_pool_new (d, error)) ||
+      !(rec->cmd = heed_command_buffer_new (d, rec->command_pool, error)))
     goto error;
 
   VkFenceCreateInfo fi = { .sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO };
@@ -57,22 +60,24 @@ heed_recorder_destroy (HeedRecorder **recorder)
   if (!rec)
     return;
   VkDevice dev = rec->device->device;
+  if (rec->pending)
+    vkWaitForFences (dev, 1, &rec->fence, VK_TRUE, UINT64_MAX); /* never free what runs */
   if (rec->fence) {
     vkDestroyFence (dev, rec->fence, NULL);
   }
   if (rec->queries)
     vkDestroyQueryPool (dev, rec->queries, NULL);
-  heed_device_free_command_buffer (rec->device, &rec->cmd);
+  if (rec->command_pool)
+    vkDestroyCommandPool (dev, rec->command_pool, NULL); /* frees cmd */
   if (rec->pool)
     vkDestroyDescriptorPool (dev, rec->pool, NULL);
   g_array_unref (rec->timings);
-  g_ptr_array_unref (rec->names);
   g_free (rec);
   *recorder = NULL;
 }
 
 gboolean
-heed_recorder_dispatch (HeedRecorder *rec, HeedShaderId shader, guint specialization,
+heed_recorder_dispatch (HeedRecorder *rec, HeedKernel k, guint specialization,
                         HeedBuffer *const *bindings, const void *push, guint push_size, guint gx,
                         guint gy, guint gz, const char *name, const char *kind, double flops,
                         GError **error)
@@ -95,7 +100,7 @@ heed_recorder_dispatch (HeedRecorder *rec, HeedShaderId shader, guint specializa
                  gy, gz);
     return FALSE;
   }
-  p = heed_device_get_pipeline (d, shader, specialization, error);
+  p = heed_device_get_pipeline (d, k.shader, k.local_size, specialization, error);
   if (!p)
     return FALSE;
   g_assert (push_size == p->shader->push_size);
@@ -143,9 +148,8 @@ heed_recorder_dispatch (HeedRecorder *rec, HeedShaderId shader, guint specializa
   vkCmdPipelineBarrier (rec->cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
                         VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, 0, 1, &barrier, 0, NULL, 0, NULL);
 
-  char *owned_name = g_strdup (name);
-  g_ptr_array_add (rec->names, owned_name);
-  HeedOpTiming t = { owned_name, kind, flops, 0.0 };
+  /* interned: results carry the timings past the recorder's life (a bounded set of names) */
+  HeedOpTiming t = { g_intern_string (name), kind, flops, 0.0 };
   g_array_append_val (rec->timings, t);
   return TRUE;
 error:
@@ -170,42 +174,42 @@ error:
 }
 
 gboolean
-heed_recorder_submit (HeedRecorder *rec, GError **error)
-{
-  return heed_recorder_submit_after (rec, VK_NULL_HANDLE, error);
-}
-
-gboolean
-heed_recorder_submit_after (HeedRecorder *rec, VkCommandBuffer first, GError **error)
-{
-  return heed_recorder_submit_between (rec, first, VK_NULL_HANDLE, error);
-}
-
-gboolean
-heed_recorder_submit_between (HeedRecorder *rec, VkCommandBuffer first, VkCommandBuffer last,
-                              GError **error)
+heed_recorder_submit_async (HeedRecorder *rec, const VkCommandBuffer *first, guint n_first,
+                            VkCommandBuffer last, GError **error)
 {
   HeedDevice *d = rec->device;
-  VkCommandBuffer cmds[3];
+  VkCommandBuffer cmds[66];
   guint n_cmds = 0;
-  if (first)
-    cmds[n_cmds++] = first;
+  g_return_val_if_fail (n_first <= 64 && !rec->pending, FALSE);
+  for (guint i = 0; i < n_first; i++)
+    cmds[n_cmds++] = first[i];
   cmds[n_cmds++] = rec->cmd;
   if (last)
     cmds[n_cmds++] = last;
-  VkSubmitInfo si = {
-    .sType = VK_STRUCTURE_TYPE_SUBMIT_INFO,
-    .commandBufferCount = n_cmds,
-    .pCommandBuffers = cmds,
-  };
-  VkResult r;
-
   HEED_VK (vkResetFences, (d->device, 1, &rec->fence));
-  heed_device_lock_queue (d);
-  r = vkQueueSubmit (d->queue, 1, &si, rec->fence);
-  heed_device_unlock_queue (d);
-  HEED_VK_RESULT ("vkQueueSubmit", r);
-  HEED_VK (vkWaitForFences, (d->device, 1, &rec->fence, VK_TRUE, UINT64_MAX));
+  HEED_VK_RESULT ("vkQueueSubmit", heed_device_submit (d, cmds, n_cmds, rec->fence));
+  rec->pending = TRUE;
+  return TRUE;
+error:
+  return FALSE;
+}
+
+gboolean
+heed_recorder_is_done (HeedRecorder *rec)
+{
+  return !rec->pending || vkGetFenceStatus (rec->device->device, rec->fence) == VK_SUCCESS;
+}
+
+gboolean
+heed_recorder_wait (HeedRecorder *rec, GError **error)
+{
+  HeedDevice *d = rec->device;
+  VkResult r;
+  if (!rec->pending)
+    return TRUE;
+  r = vkWaitForFences (d->device, 1, &rec->fence, VK_TRUE, UINT64_MAX);
+  rec->pending = FALSE;
+  HEED_VK_RESULT ("vkWaitForFences", r);
 
   if (rec->profile && rec->timings->len > 0) {
     guint n = rec->timings->len;
@@ -223,4 +227,11 @@ heed_recorder_submit_between (HeedRecorder *rec, VkCommandBuffer first, VkComman
   return TRUE;
 error:
   return FALSE;
+}
+
+gboolean
+heed_recorder_submit (HeedRecorder *rec, GError **error)
+{
+  return heed_recorder_submit_async (rec, NULL, 0, VK_NULL_HANDLE, error) &&
+         heed_recorder_wait (rec, error);
 }

@@ -1,4 +1,5 @@
-/* What the runner's raw outputs mean: top-k classes, the attention map (last-layer CLS row or
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* What a forward pass's raw outputs mean: top-k classes, the attention map (last-layer CLS row or
  * rollout), and where a patch lies in the frame. Shared by the elements and the heed tool. */
 #include "heed-private.h"
 
@@ -6,10 +7,9 @@
 #include <string.h>
 
 guint
-heed_vit_top_k (const HeedVit *vit, guint k, double threshold, guint *ids, double *probs)
+heed_vit_result_top_k (const HeedVitResult *o, guint k, double threshold, guint *ids, double *probs)
 {
-  const HeedVitOutput *o = heed_vit_get_output (vit);
-  const HeedModelConfig *c = heed_vit_get_config (vit);
+  const HeedModelConfig *c = &o->config;
   guint n = c->num_classes, got = 0;
   if (!o->logits || n == 0)
     return 0;
@@ -40,7 +40,7 @@ heed_vit_top_k (const HeedVit *vit, guint k, double threshold, guint *ids, doubl
 /* Attention rollout's CLS row: e0^T A'_L ... A'_1 with A' = (A + I) / 2, so every row stays a
  * distribution; propagated as a row vector, it costs depth x tokens^2. */
 static void
-rollout_cls_row (const HeedVitOutput *o, const HeedModelConfig *c, float *out)
+rollout_cls_row (const HeedVitResult *o, const HeedModelConfig *c, float *out)
 {
   guint T = c->tokens;
   double *r = g_new0 (double, T), *next = g_new (double, T);
@@ -61,10 +61,9 @@ rollout_cls_row (const HeedVitOutput *o, const HeedModelConfig *c, float *out)
 }
 
 guint
-heed_vit_attention_map (const HeedVit *vit, HeedAttentionMode mode, float *map)
+heed_vit_result_attention_map (const HeedVitResult *o, HeedAttentionMode mode, float *map)
 {
-  const HeedVitOutput *o = heed_vit_get_output (vit);
-  const HeedModelConfig *c = heed_vit_get_config (vit);
+  const HeedModelConfig *c = &o->config;
   guint np = c->num_patches, best = 0;
   double sum = 0;
   if (mode == HEED_ATTENTION_ROLLOUT && o->layer_attention)
@@ -82,13 +81,13 @@ heed_vit_attention_map (const HeedVit *vit, HeedAttentionMode mode, float *map)
 }
 
 void
-heed_vit_patch_in_frame (const HeedVit *vit, guint index, float *x, float *y)
+heed_vit_result_patch_in_frame (const HeedVitResult *o, guint index, float *x, float *y)
 {
-  const HeedModelConfig *c = heed_vit_get_config (vit);
-  const HeedFrameLayout *l = heed_vit_get_layout (vit);
+  const HeedModelConfig *c = &o->config;
+  const HeedFrameLayout *l = &o->layout;
   float u = ((index % c->grid) + 0.5f) * c->patch_size;
   float v = ((index / c->grid) + 0.5f) * c->patch_size;
-  if (!l) { /* a tensor input: the model's own coordinates */
+  if (!o->has_layout) { /* a tensor input: the model's own coordinates */
     *x = u / c->img_size;
     *y = v / c->img_size;
     return;

@@ -1,82 +1,18 @@
-/* The SPIR-V of every compute shader, compiled by glslc at build time, and the pipelines built
- * from it once per device and specialization. */
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Compute pipelines, built once per device, shader, workgroup size and specialization from the
+ * SPIR-V that glslc compiled at build time (the table is generated from shaders/registry.txt
+ * into heed-shader-registry.c). */
 #include "heed-private.h"
-
-static const uint32_t gemm_spv[] =
-#include "gemm.spv.h"
-    ;
-static const uint32_t gemm_k4_spv[] =
-#include "gemm_k4.spv.h"
-    ;
-static const uint32_t gemm_k4_sg8_spv[] =
-#include "gemm_k4_sg8.spv.h"
-    ;
-static const uint32_t layernorm_spv[] =
-#include "layernorm.spv.h"
-    ;
-static const uint32_t layernorm_sg_spv[] =
-#include "layernorm_sg.spv.h"
-    ;
-static const uint32_t softmax_sg_spv[] =
-#include "softmax_sg.spv.h"
-    ;
-static const uint32_t k_transpose_spv[] =
-#include "k_transpose.spv.h"
-    ;
-static const uint32_t preprocess_spv[] =
-#include "preprocess.spv.h"
-    ;
-static const uint32_t softmax_spv[] =
-#include "softmax.spv.h"
-    ;
-static const uint32_t patchify_spv[] =
-#include "patchify.spv.h"
-    ;
-static const uint32_t tokens_init_spv[] =
-#include "tokens_init.spv.h"
-    ;
-static const uint32_t qkv_split_spv[] =
-#include "qkv_split.spv.h"
-    ;
-static const uint32_t composite_spv[] =
-#include "composite.spv.h"
-    ;
-static const uint32_t head_mean_spv[] =
-#include "head_mean.spv.h"
-    ;
-
-#define SHADER(id, var, bindings, push)                                                            \
-  [id] = { #var, var##_spv, sizeof (var##_spv), bindings, push }
-
-static const HeedShaderInfo shaders[HEED_SHADER_COUNT] = {
-  SHADER (HEED_SHADER_GEMM, gemm, 4, 13 * 4),
-  SHADER (HEED_SHADER_GEMM_K4, gemm_k4, 4, 13 * 4),
-  SHADER (HEED_SHADER_GEMM_K4_SG8, gemm_k4_sg8, 4, 13 * 4),
-  SHADER (HEED_SHADER_LAYERNORM, layernorm, 4, 8 * 4),
-  SHADER (HEED_SHADER_LAYERNORM_SG, layernorm_sg, 4, 8 * 4),
-  SHADER (HEED_SHADER_SOFTMAX, softmax, 1, 6 * 4),
-  SHADER (HEED_SHADER_SOFTMAX_SG, softmax_sg, 1, 6 * 4),
-  SHADER (HEED_SHADER_K_TRANSPOSE, k_transpose, 2, 3 * 4),
-  SHADER (HEED_SHADER_PATCHIFY, patchify, 2, 6 * 4),
-  SHADER (HEED_SHADER_TOKENS_INIT, tokens_init, 3, 2 * 4),
-  SHADER (HEED_SHADER_QKV_SPLIT, qkv_split, 4, 7 * 4),
-  SHADER (HEED_SHADER_HEAD_MEAN, head_mean, 2, 7 * 4),
-  SHADER (HEED_SHADER_PREPROCESS, preprocess, 3, 18 * 4),
-  SHADER (HEED_SHADER_COMPOSITE, composite, 5, 12 * 4),
-};
-
-const HeedShaderInfo *
-heed_shader_info (HeedShaderId id)
-{
-  return &shaders[id];
-}
 
 /* Specialization constant 0 is the workgroup size, 1 the shader's variant flags. */
 HeedPipeline *
-heed_device_get_pipeline (HeedDevice *d, HeedShaderId id, guint specialization, GError **error)
+heed_device_get_pipeline (HeedDevice *d, HeedShaderId id, guint local_size, guint specialization,
+                          GError **error)
 {
-  const HeedShaderInfo *s = &shaders[id];
-  gpointer key = GUINT_TO_POINTER ((guint) id | specialization << 8);
+  const HeedShaderInfo *s = &heed_shaders[id];
+  g_return_val_if_fail (
+      id < HEED_SHADER_COUNT && specialization < 256 && local_size > 0 && local_size < 65536, NULL);
+  gpointer key = GUINT_TO_POINTER ((guint) id | specialization << 8 | local_size << 16);
   VkShaderModule module = VK_NULL_HANDLE;
   HeedPipeline *p;
 
@@ -88,7 +24,7 @@ heed_device_get_pipeline (HeedDevice *d, HeedShaderId id, guint specialization, 
   }
   p = g_new0 (HeedPipeline, 1);
   p->shader = s;
-  p->local_size = id <= HEED_SHADER_GEMM_K4_SG8 ? d->gemm_lanes : d->small_lanes;
+  p->local_size = local_size;
 
   VkDescriptorSetLayoutBinding bindings[8];
   for (guint i = 0; i < s->n_bindings; i++)

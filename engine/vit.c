@@ -1,5 +1,13 @@
-/* The ViT runner: weights on the device, the forward pass recorded once into one command
- * buffer (the graph is static for a model), then one submit per image. */
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The ViT on the device, in two parts:
+ * - a plan (per model and device): the weights uploaded once, the kernel table copied once from
+ *   the device; immutable, so any number of runs, threads and elements share it;
+ * - runs: everything one batch of frames needs (command pool and command buffers, frame staging,
+ *   activations, outputs, fence). The forward pass for a batch of n frames is recorded once per
+ *   n (the graph is static for a model) and submitted without waiting; wait hands back owned
+ *   results.
+ * A batch stacks its frames' tokens: LayerNorm and the qkv, proj, fc1 and fc2 GEMMs run once
+ * over n x tokens rows; patch embedding and attention run per frame. */
 #include "heed-private.h"
 
 #include <string.h>
@@ -9,377 +17,119 @@ typedef struct {
   HeedBuffer *norm2_w, *norm2_b, *fc1_w, *fc1_b, *fc2_w, *fc2_b;
 } BlockBuffers;
 
-struct _HeedVit {
-  HeedDevice *device;
+struct _HeedVitPlan {
+  gint ref_count;
+  HeedDevice *device; /* a reference */
   HeedModelConfig config;
   HeedVitOptions options;
+  HeedKernels kernels;
 
   HeedBuffer *cls, *pos, *patch_w, *patch_b, *norm_w, *norm_b, *head_w, *head_b;
   BlockBuffers *blocks;
+};
 
-  HeedBuffer *input, *patches, *x, *h, *qkv, *attn, *mlp;
+typedef enum {
+  SLOT_EMPTY,
+  SLOT_TENSOR, /* input[slot] written from the host */
+  SLOT_FRAME,  /* the slot's part of the frame staging written from the host */
+  SLOT_DEVICE, /* copies into the frame staging recorded in copy_cmds[slot] */
+} SlotKind;
+
+struct _HeedVitRun {
+  HeedVitPlan *plan; /* a reference */
+  HeedDevice *device;
+  guint max_batch;
+
+  HeedBuffer **input, **patches; /* per slot */
+  HeedBuffer *x, *h, *qkv, *attn, *mlp;
   HeedBuffer *emb, *logits, *cls_heads, *cls_mean, *layer_attn; /* host-visible outputs */
   HeedAttentionScratch scratch;
-  HeedRecorder *rec;       /* forward pass from a tensor in input */
-  HeedRecorder *rec_frame; /* preprocessing from frame, then the forward pass */
-  HeedRecorder *last_run;
-  HeedBuffer *frame, *frame_params;
-  HeedFrameLayout layout;
-  VkCommandBuffer copy_cmd; /* device-resident frames: copies into frame, re-recorded per frame */
+  /* the forward pass for a batch of n frames at index n - 1, recorded on first use */
+  HeedRecorder **rec_tensor, **rec_frame;
 
-  float *out_logits, *out_emb, *out_cls, *out_cls_heads, *out_layer;
-  HeedVitOutput output;
+  HeedBuffer *frame, *frame_params; /* frame staging: max_batch slots of frame_slot bytes */
+  VkDeviceSize frame_slot;
+  HeedFrameLayout layout;
+  gboolean has_layout;
+  VkCommandPool copy_pool;
+  VkCommandBuffer *copy_cmds; /* per slot: device-resident frames copied into the staging */
+
+  SlotKind *slots;
+  HeedRecorder *submitted; /* the batch in flight, or NULL */
+  guint submitted_n;
 };
+
+/* ---- the plan ------------------------------------------------------------------------------ */
 
 /* A Linear weight [out][in_dim] becomes the GEMM's B operand [in_dim][out_padded]. */
 static HeedBuffer *
-upload_linear (HeedDevice *d, const float *w, guint out, guint in_dim, GError **error)
+upload_linear (const HeedVitPlan *p, const float *w, guint out, guint in_dim, GError **error)
 {
-  guint ld = heed_round_up (out, heed_device_col_align (d));
+  guint ld = heed_round_up (out, p->kernels.col_align);
   gsize n = (gsize) ld * in_dim;
   float *t = g_new0 (float, n);
   for (guint o = 0; o < out; o++)
     for (guint i = 0; i < in_dim; i++)
       t[(gsize) i * ld + o] = w[(gsize) o * in_dim + i];
-  HeedBuffer *b = heed_buffer_new (d, (VkDeviceSize) in_dim * ld * 4, FALSE, error);
-  if (b && !heed_buffer_upload (b, 0, t, (VkDeviceSize) in_dim * ld * 4, error))
+  HeedBuffer *b = heed_buffer_new (p->device, (VkDeviceSize) n * 4, FALSE, error);
+  if (b && !heed_buffer_upload (b, 0, t, (VkDeviceSize) n * 4, error))
     heed_buffer_destroy (&b);
   g_free (t);
   return b;
 }
 
 static HeedBuffer *
-upload_array (HeedDevice *d, const float *v, gsize n, GError **error)
+upload_array (const HeedVitPlan *p, const float *v, gsize n, GError **error)
 {
-  HeedBuffer *b = heed_buffer_new (d, n * 4, FALSE, error);
+  HeedBuffer *b = heed_buffer_new (p->device, n * 4, FALSE, error);
   if (b && !heed_buffer_upload (b, 0, v, n * 4, error))
     heed_buffer_destroy (&b);
   return b;
 }
 
 static gboolean
-upload_weights (HeedVit *v, const HeedModel *m, GError **error)
+upload_weights (HeedVitPlan *p, const HeedModel *m, GError **error)
 {
-  HeedDevice *d = v->device;
-  const HeedModelConfig *c = &v->config;
+  const HeedModelConfig *c = &p->config;
   guint D = c->dim, Hd = c->mlp_hidden, kp = c->in_chans * c->patch_size * c->patch_size;
 
-  if (!(v->cls = upload_array (d, m->cls_token, D, error)) ||
-      !(v->pos = upload_array (d, m->pos_embed, (gsize) c->tokens * D, error)) ||
-      !(v->patch_w = upload_linear (d, m->patch_w, D, kp, error)) ||
-      !(v->patch_b = upload_array (d, m->patch_b, D, error)) ||
-      !(v->norm_w = upload_array (d, m->norm_w, D, error)) ||
-      !(v->norm_b = upload_array (d, m->norm_b, D, error)))
+  if (!(p->cls = upload_array (p, m->cls_token, D, error)) ||
+      !(p->pos = upload_array (p, m->pos_embed, (gsize) c->tokens * D, error)) ||
+      !(p->patch_w = upload_linear (p, m->patch_w, D, kp, error)) ||
+      !(p->patch_b = upload_array (p, m->patch_b, D, error)) ||
+      !(p->norm_w = upload_array (p, m->norm_w, D, error)) ||
+      !(p->norm_b = upload_array (p, m->norm_b, D, error)))
     return FALSE;
-  if (m->head_w && (!(v->head_w = upload_linear (d, m->head_w, c->num_classes, D, error)) ||
-                    !(v->head_b = upload_array (d, m->head_b, c->num_classes, error))))
+  if (m->head_w && (!(p->head_w = upload_linear (p, m->head_w, c->num_classes, D, error)) ||
+                    !(p->head_b = upload_array (p, m->head_b, c->num_classes, error))))
     return FALSE;
-  v->blocks = g_new0 (BlockBuffers, c->depth);
+  p->blocks = g_new0 (BlockBuffers, c->depth);
   for (guint l = 0; l < c->depth; l++) {
     const HeedBlockWeights *w = &m->blocks[l];
-    BlockBuffers *b = &v->blocks[l];
-    if (!(b->norm1_w = upload_array (d, w->norm1_w, D, error)) ||
-        !(b->norm1_b = upload_array (d, w->norm1_b, D, error)) ||
-        !(b->qkv_w = upload_linear (d, w->qkv_w, 3 * D, D, error)) ||
-        !(b->qkv_b = upload_array (d, w->qkv_b, 3 * D, error)) ||
-        !(b->proj_w = upload_linear (d, w->proj_w, D, D, error)) ||
-        !(b->proj_b = upload_array (d, w->proj_b, D, error)) ||
-        !(b->norm2_w = upload_array (d, w->norm2_w, D, error)) ||
-        !(b->norm2_b = upload_array (d, w->norm2_b, D, error)) ||
-        !(b->fc1_w = upload_linear (d, w->fc1_w, Hd, D, error)) ||
-        !(b->fc1_b = upload_array (d, w->fc1_b, Hd, error)) ||
-        !(b->fc2_w = upload_linear (d, w->fc2_w, D, Hd, error)) ||
-        !(b->fc2_b = upload_array (d, w->fc2_b, D, error)))
+    BlockBuffers *b = &p->blocks[l];
+    if (!(b->norm1_w = upload_array (p, w->norm1_w, D, error)) ||
+        !(b->norm1_b = upload_array (p, w->norm1_b, D, error)) ||
+        !(b->qkv_w = upload_linear (p, w->qkv_w, 3 * D, D, error)) ||
+        !(b->qkv_b = upload_array (p, w->qkv_b, 3 * D, error)) ||
+        !(b->proj_w = upload_linear (p, w->proj_w, D, D, error)) ||
+        !(b->proj_b = upload_array (p, w->proj_b, D, error)) ||
+        !(b->norm2_w = upload_array (p, w->norm2_w, D, error)) ||
+        !(b->norm2_b = upload_array (p, w->norm2_b, D, error)) ||
+        !(b->fc1_w = upload_linear (p, w->fc1_w, Hd, D, error)) ||
+        !(b->fc1_b = upload_array (p, w->fc1_b, Hd, error)) ||
+        !(b->fc2_w = upload_linear (p, w->fc2_w, D, Hd, error)) ||
+        !(b->fc2_b = upload_array (p, w->fc2_b, D, error)))
       return FALSE;
   }
   return TRUE;
 }
 
-static gboolean
-alloc_activations (HeedVit *v, GError **error)
+static void
+plan_free (HeedVitPlan *p)
 {
-  HeedDevice *d = v->device;
-  const HeedModelConfig *c = &v->config;
-  VkDeviceSize f = 4;
-  guint tm = heed_device_row_align (d);
-  guint m_pad = heed_round_up (c->tokens, tm), p_pad = heed_round_up (c->num_patches, tm);
-  guint kp = c->in_chans * c->patch_size * c->patch_size;
-
-  return (v->input =
-              heed_buffer_new (d, f * c->in_chans * c->img_size * c->img_size, TRUE, error)) &&
-         (v->patches = heed_buffer_new (d, f * p_pad * kp, FALSE, error)) &&
-         (v->x = heed_buffer_new (d, f * c->tokens * c->dim, FALSE, error)) &&
-         (v->h = heed_buffer_new (d, f * m_pad * c->dim, FALSE, error)) &&
-         (v->qkv = heed_buffer_new (d, f * heed_attention_qkv_floats (d, c->tokens, c->dim), FALSE,
-                                    error)) &&
-         (v->attn = heed_buffer_new (d, f * m_pad * c->dim, FALSE, error)) &&
-         (v->mlp = heed_buffer_new (d, f * m_pad * c->mlp_hidden, FALSE, error)) &&
-         (v->emb = heed_buffer_new (d, f * tm * c->dim, TRUE, error)) &&
-         (v->logits = heed_buffer_new (d, f * MAX (c->num_classes, 1), TRUE, error)) &&
-         (v->cls_heads = heed_buffer_new (d, f * c->num_heads * c->tokens, TRUE, error)) &&
-         (v->cls_mean = heed_buffer_new (d, f * c->tokens, TRUE, error)) &&
-         (!v->options.layer_attention ||
-          (v->layer_attn =
-               heed_buffer_new (d, f * c->depth * c->tokens * c->tokens, TRUE, error))) &&
-         heed_attention_scratch_init (d, &v->scratch, c->tokens, c->dim, c->num_heads, error);
-}
-
-static gboolean
-record_forward (HeedVit *v, HeedRecorder *rec, GError **error)
-{
-  const HeedModelConfig *c = &v->config;
-  guint T = c->tokens, D = c->dim, Hd = c->mlp_hidden, H = c->num_heads;
-  guint kp = c->in_chans * c->patch_size * c->patch_size;
-  guint ld_d = heed_round_up (D, heed_device_col_align (v->device));
-  guint ld_3d = heed_round_up (3 * D, heed_device_col_align (v->device));
-  guint ld_hd = heed_round_up (Hd, heed_device_col_align (v->device));
-  HeedAttentionScratch *s = &v->scratch;
-  char name[64];
-
-#define MAT(buf, off, ld) ((HeedMat){ (buf), (off), (ld), 0 })
-  if (!heed_op_patchify (rec, v->input, v->patches, c->in_chans, c->img_size, c->img_size,
-                         c->patch_size, error) ||
-      !heed_op_tokens_init (rec, v->cls, v->pos, v->x, T, D, error) ||
-      !heed_op_gemm (rec, MAT (v->patches, 0, kp), MAT (v->patch_w, 0, ld_d), MAT (v->x, D, D),
-                     v->patch_b, c->num_patches, D, kp, 1, 1.0f, HEED_EPI_ACCUMULATE, "patch_embed",
-                     "patch_embed", error))
-    return FALSE;
-
-  for (guint l = 0; l < c->depth; l++) {
-    BlockBuffers *b = &v->blocks[l];
-#define NAME(what) (g_snprintf (name, sizeof name, "blocks.%u.%s", l, what), name)
-    if (!heed_op_layernorm (rec, MAT (v->x, 0, D), MAT (v->h, 0, D), b->norm1_w, b->norm1_b, T, D,
-                            c->ln_eps, NAME ("norm1"), error) ||
-        !heed_op_gemm (rec, MAT (v->h, 0, D), MAT (b->qkv_w, 0, ld_3d), MAT (v->qkv, 0, 3 * D),
-                       b->qkv_b, T, 3 * D, D, 1, 1.0f, 0, NAME ("qkv"), "qkv", error) ||
-        !heed_op_attention (rec, s, v->qkv, v->attn, T, D, H, NAME ("attn"), error))
-      return FALSE;
-    if (v->options.layer_attention &&
-        !heed_op_head_mean (rec, (HeedMat){ s->scores, 0, s->n_pad, s->m_pad * s->n_pad },
-                            v->layer_attn, l * T * T, T, T, H, NAME ("attn.mean"), error))
-      return FALSE;
-    if (!heed_op_gemm (rec, MAT (v->attn, 0, D), MAT (b->proj_w, 0, ld_d), MAT (v->x, 0, D),
-                       b->proj_b, T, D, D, 1, 1.0f, HEED_EPI_ACCUMULATE, NAME ("proj"), "proj",
-                       error) ||
-        !heed_op_layernorm (rec, MAT (v->x, 0, D), MAT (v->h, 0, D), b->norm2_w, b->norm2_b, T, D,
-                            c->ln_eps, NAME ("norm2"), error) ||
-        !heed_op_gemm (rec, MAT (v->h, 0, D), MAT (b->fc1_w, 0, ld_hd), MAT (v->mlp, 0, Hd),
-                       b->fc1_b, T, Hd, D, 1, 1.0f, HEED_EPI_GELU, NAME ("fc1"), "fc1", error) ||
-        !heed_op_gemm (rec, MAT (v->mlp, 0, Hd), MAT (b->fc2_w, 0, ld_d), MAT (v->x, 0, D),
-                       b->fc2_b, T, D, Hd, 1, 1.0f, HEED_EPI_ACCUMULATE, NAME ("fc2"), "fc2",
-                       error))
-      return FALSE;
-#undef NAME
-  }
-
-  /* The last layer's probabilities are still in the scores: take the CLS rows out. */
-  for (guint h = 0; h < H; h++)
-    if (!heed_op_head_mean (rec, (HeedMat){ s->scores, h * s->m_pad * s->n_pad, s->n_pad, 0 },
-                            v->cls_heads, h * T, 1, T, 1, "cls_attention", error))
-      return FALSE;
-  if (!heed_op_head_mean (rec, (HeedMat){ s->scores, 0, s->n_pad, s->m_pad * s->n_pad },
-                          v->cls_mean, 0, 1, T, H, "cls_attention", error) ||
-      !heed_op_layernorm (rec, MAT (v->x, 0, D), MAT (v->emb, 0, D), v->norm_w, v->norm_b, 1, D,
-                          c->ln_eps, "norm", error))
-    return FALSE;
-  if (v->head_w &&
-      !heed_op_gemm (
-          rec, MAT (v->emb, 0, D),
-          MAT (v->head_w, 0, heed_round_up (c->num_classes, heed_device_col_align (v->device))),
-          MAT (v->logits, 0, c->num_classes), v->head_b, 1, c->num_classes, D, 1, 1.0f, 0, "head",
-          "head", error))
-    return FALSE;
-#undef MAT
-  return heed_recorder_end (rec, error);
-}
-
-static guint
-max_dispatches (const HeedModelConfig *c)
-{
-  return 17 + c->depth * 12 + c->num_heads;
-}
-
-HeedVit *
-heed_vit_new (HeedDevice *device, const HeedModel *model, const HeedVitOptions *options,
-              GError **error)
-{
-  HeedVit *v = g_new0 (HeedVit, 1);
-  const HeedModelConfig *c = &model->config;
-
-  v->device = device;
-  v->config = *c;
-  v->config.labels = NULL; /* the model owns them */
-  if (options)
-    v->options = *options;
-  if (!upload_weights (v, model, error) || !alloc_activations (v, error))
-    goto error;
-  v->rec = heed_recorder_new (device, max_dispatches (c), v->options.profile, error);
-  if (!v->rec || !record_forward (v, v->rec, error))
-    goto error;
-  v->last_run = v->rec;
-
-  v->out_logits = g_new0 (float, MAX (c->num_classes, 1));
-  v->out_emb = g_new0 (float, c->dim);
-  v->out_cls = g_new0 (float, c->num_patches);
-  v->out_cls_heads = g_new0 (float, (gsize) c->num_heads * c->tokens);
-  if (v->options.layer_attention)
-    v->out_layer = g_new0 (float, (gsize) c->depth * c->tokens * c->tokens);
-  v->output.logits = c->num_classes ? v->out_logits : NULL;
-  v->output.embedding = v->out_emb;
-  v->output.cls_attention = v->out_cls;
-  v->output.cls_attention_heads = v->out_cls_heads;
-  v->output.layer_attention = v->out_layer;
-  return v;
-
-error:
-  heed_vit_destroy (&v);
-  return NULL;
-}
-
-/* Submits rec (NULL: the caller already ran the frame recorder) and copies the results out. */
-static gboolean
-submit_and_read (HeedVit *v, HeedRecorder *rec, GError **error)
-{
-  const HeedModelConfig *c = &v->config;
-  if (rec && !heed_recorder_submit (rec, error))
-    return FALSE;
-  v->last_run = rec ? rec : v->rec_frame;
-  memcpy (v->out_logits, v->logits->mapped, c->num_classes * 4);
-  memcpy (v->out_emb, v->emb->mapped, c->dim * 4);
-  memcpy (v->out_cls, (float *) v->cls_mean->mapped + 1, c->num_patches * 4);
-  memcpy (v->out_cls_heads, v->cls_heads->mapped, (gsize) c->num_heads * c->tokens * 4);
-  if (v->out_layer)
-    memcpy (v->out_layer, v->layer_attn->mapped, (gsize) c->depth * c->tokens * c->tokens * 4);
-  return TRUE;
-}
-
-gboolean
-heed_vit_run (HeedVit *v, const float *input, GError **error)
-{
-  const HeedModelConfig *c = &v->config;
-  if (!input) {
-    g_set_error (error, HEED_ERROR, HEED_ERROR_INVALID, "no input image");
-    return FALSE;
-  }
-  memcpy (v->input->mapped, input, (gsize) c->in_chans * c->img_size * c->img_size * 4);
-  return submit_and_read (v, v->rec, error);
-}
-
-gboolean
-heed_vit_set_frame_layout (HeedVit *v, const HeedFrameLayout *layout, GError **error)
-{
-  const HeedModelConfig *c = &v->config;
-  float params[18];
-
-  heed_recorder_destroy (&v->rec_frame);
-  if (!v->frame || v->frame->size < layout->size + 4) {
-    heed_buffer_destroy (&v->frame);
-    if (!(v->frame = heed_buffer_new (v->device, layout->size + 4, TRUE, error)))
-      return FALSE;
-  }
-  if (!v->frame_params &&
-      !(v->frame_params = heed_buffer_new (v->device, sizeof params, TRUE, error)))
-    return FALSE;
-  heed_frame_params (layout, c->mean, c->std, params);
-  memcpy (v->frame_params->mapped, params, sizeof params);
-  v->layout = *layout;
-  v->rec_frame = heed_recorder_new (v->device, max_dispatches (c), v->options.profile, error);
-  if (!v->rec_frame ||
-      !heed_op_preprocess (v->rec_frame, layout, v->frame, v->frame_params, v->input, c->img_size,
-                           error) ||
-      !record_forward (v, v->rec_frame, error)) {
-    heed_recorder_destroy (&v->rec_frame);
-    return FALSE;
-  }
-  return TRUE;
-}
-
-gboolean
-heed_vit_run_frame (HeedVit *v, const guint8 *const planes[3], const guint stride[3],
-                    GError **error)
-{
-  const HeedFrameLayout *l = &v->layout;
-  if (!v->rec_frame) {
-    g_set_error (error, HEED_ERROR, HEED_ERROR_INVALID, "no frame layout set");
-    return FALSE;
-  }
-  for (guint i = 0; i < l->n_planes; i++) {
-    guint8 *dst = (guint8 *) v->frame->mapped + l->offset[i];
-    if (!planes[i] || stride[i] < l->row_bytes[i]) {
-      g_set_error (error, HEED_ERROR, HEED_ERROR_INVALID, "plane %u is missing or too narrow", i);
-      return FALSE;
-    }
-    if (stride[i] == l->stride[i])
-      memcpy (dst, planes[i], (gsize) l->stride[i] * (l->rows[i] - 1) + l->row_bytes[i]);
-    else
-      for (guint r = 0; r < l->rows[i]; r++)
-        memcpy (dst + (gsize) r * l->stride[i], planes[i] + (gsize) r * stride[i], l->row_bytes[i]);
-  }
-  return submit_and_read (v, v->rec_frame, error);
-}
-
-gboolean
-heed_vit_run_frame_device (HeedVit *v, HeedDevicePlane *planes, guint n_planes, GError **error)
-{
-  if (!v->rec_frame || n_planes != v->layout.n_planes) {
-    g_set_error (error, HEED_ERROR, HEED_ERROR_INVALID, "%s",
-                 v->rec_frame ? "the frame has the wrong number of planes" : "no frame layout set");
-    return FALSE;
-  }
-  if (!v->copy_cmd && !(v->copy_cmd = heed_device_alloc_command_buffer (v->device, error)))
-    return FALSE;
-  if (!heed_frame_record_copies (v->copy_cmd, TRUE, &v->layout, planes, n_planes, v->frame->buffer,
-                                 error) ||
-      !heed_recorder_submit_after (v->rec_frame, v->copy_cmd, error))
-    return FALSE;
-  return submit_and_read (v, NULL, error);
-}
-
-const float *
-heed_vit_get_input (const HeedVit *v)
-{
-  return v->input->mapped;
-}
-
-const HeedFrameLayout *
-heed_vit_get_layout (const HeedVit *v)
-{
-  return v->rec_frame ? &v->layout : NULL;
-}
-
-const HeedModelConfig *
-heed_vit_get_config (const HeedVit *v)
-{
-  return &v->config;
-}
-
-const HeedVitOutput *
-heed_vit_get_output (const HeedVit *v)
-{
-  return &v->output;
-}
-
-const HeedOpTiming *
-heed_vit_get_timings (const HeedVit *v, guint *n)
-{
-  *n = v->last_run->profile ? v->last_run->timings->len : 0;
-  return (const HeedOpTiming *) v->last_run->timings->data;
-}
-
-void
-heed_vit_destroy (HeedVit **vit)
-{
-  HeedVit *v = vit ? *vit : NULL;
-  if (!v)
-    return;
-  heed_device_free_command_buffer (v->device, &v->copy_cmd);
-  heed_recorder_destroy (&v->rec);
-  heed_recorder_destroy (&v->rec_frame);
-  heed_buffer_destroy (&v->frame);
-  heed_buffer_destroy (&v->frame_params);
-  if (v->blocks)
-    for (guint l = 0; l < v->config.depth; l++) {
-      BlockBuffers *b = &v->blocks[l];
+  if (p->blocks)
+    for (guint l = 0; l < p->config.depth; l++) {
+      BlockBuffers *b = &p->blocks[l];
       HeedBuffer **all[] = {
         &b->norm1_w, &b->norm1_b, &b->qkv_w, &b->qkv_b, &b->proj_w, &b->proj_b,
         &b->norm2_w, &b->norm2_b, &b->fc1_w, &b->fc1_b, &b->fc2_w,  &b->fc2_b
@@ -387,19 +137,522 @@ heed_vit_destroy (HeedVit **vit)
       for (guint i = 0; i < G_N_ELEMENTS (all); i++)
         heed_buffer_destroy (all[i]);
     }
-  g_free (v->blocks);
-  HeedBuffer **bufs[] = { &v->cls,    &v->pos,    &v->patch_w,   &v->patch_b,  &v->norm_w,
-                          &v->norm_b, &v->head_w, &v->head_b,    &v->input,    &v->patches,
-                          &v->x,      &v->h,      &v->qkv,       &v->attn,     &v->mlp,
-                          &v->emb,    &v->logits, &v->cls_heads, &v->cls_mean, &v->layer_attn };
+  g_free (p->blocks);
+  HeedBuffer **bufs[] = { &p->cls,    &p->pos,    &p->patch_w, &p->patch_b,
+                          &p->norm_w, &p->norm_b, &p->head_w,  &p->head_b };
   for (guint i = 0; i < G_N_ELEMENTS (bufs); i++)
     heed_buffer_destroy (bufs[i]);
-  heed_attention_scratch_clear (&v->scratch);
-  g_free (v->out_logits);
-  g_free (v->out_emb);
-  g_free (v->out_cls);
-  g_free (v->out_cls_heads);
-  g_free (v->out_layer);
-  g_free (v);
-  *vit = NULL;
+  heed_device_destroy (&p->device);
+  g_free (p);
+}
+
+HeedVitPlan *
+heed_vit_plan_new (HeedDevice *device, const HeedModel *model, const HeedVitOptions *options,
+                   GError **error)
+{
+  HeedVitPlan *p = g_new0 (HeedVitPlan, 1);
+  p->ref_count = 1;
+  p->device = heed_device_ref (device);
+  p->config = model->config;
+  p->config.labels = NULL; /* the model owns them */
+  p->kernels = device->kernels;
+  if (options)
+    p->options = *options;
+  if (!upload_weights (p, model, error)) {
+    plan_free (p);
+    return NULL;
+  }
+  return p;
+}
+
+HeedVitPlan *
+heed_vit_plan_ref (HeedVitPlan *plan)
+{
+  g_atomic_int_inc (&plan->ref_count);
+  return plan;
+}
+
+void
+heed_vit_plan_destroy (HeedVitPlan **plan)
+{
+  HeedVitPlan *p = plan ? *plan : NULL;
+  if (!p)
+    return;
+  *plan = NULL;
+  if (g_atomic_int_dec_and_test (&p->ref_count))
+    plan_free (p);
+}
+
+const HeedModelConfig *
+heed_vit_plan_get_config (const HeedVitPlan *plan)
+{
+  return &plan->config;
+}
+
+HeedDevice *
+heed_vit_plan_get_device (const HeedVitPlan *plan)
+{
+  return plan->device;
+}
+
+/* ---- a run's buffers and recordings -----------------------------------------------------------
+ */
+
+static gboolean
+alloc_activations (HeedVitRun *r, GError **error)
+{
+  HeedDevice *d = r->device;
+  const HeedKernels *k = &r->plan->kernels;
+  const HeedModelConfig *c = &r->plan->config;
+  const VkDeviceSize f = 4;
+  guint B = r->max_batch, rows = B * c->tokens;
+  guint rows_pad = heed_round_up (rows, k->row_align); /* GEMM A operands read whole tiles */
+  guint p_pad = heed_round_up (c->num_patches, k->row_align);
+  guint kp = c->in_chans * c->patch_size * c->patch_size;
+
+  r->input = g_new0 (HeedBuffer *, B);
+  r->patches = g_new0 (HeedBuffer *, B);
+  for (guint i = 0; i < B; i++)
+    if (!(r->input[i] =
+              heed_buffer_new (d, f * c->in_chans * c->img_size * c->img_size, TRUE, error)) ||
+        !(r->patches[i] = heed_buffer_new (d, f * p_pad * kp, FALSE, error)))
+      return FALSE;
+  return (r->x = heed_buffer_new (d, f * rows * c->dim, FALSE, error)) &&
+         (r->h = heed_buffer_new (d, f * rows_pad * c->dim, FALSE, error)) &&
+         (r->qkv =
+              heed_buffer_new (d, f * heed_attention_qkv_floats (k, rows, c->dim), FALSE, error)) &&
+         (r->attn = heed_buffer_new (d, f * rows_pad * c->dim, FALSE, error)) &&
+         (r->mlp = heed_buffer_new (d, f * rows_pad * c->mlp_hidden, FALSE, error)) &&
+         (r->emb =
+              heed_buffer_new (d, f * heed_round_up (B, k->row_align) * c->dim, TRUE, error)) &&
+         (r->logits = heed_buffer_new (d, f * B * MAX (c->num_classes, 1), TRUE, error)) &&
+         (r->cls_heads = heed_buffer_new (d, f * B * c->num_heads * c->tokens, TRUE, error)) &&
+         (r->cls_mean = heed_buffer_new (d, f * B * c->tokens, TRUE, error)) &&
+         (!r->plan->options.layer_attention ||
+          (r->layer_attn =
+               heed_buffer_new (d, f * B * c->depth * c->tokens * c->tokens, TRUE, error))) &&
+         heed_attention_scratch_init (d, k, &r->scratch, c->tokens, c->dim, c->num_heads, error);
+}
+
+/* The last layer's probabilities of frame i are in the scores: take its CLS rows out. */
+static gboolean
+record_cls_rows (HeedVitRun *r, HeedRecorder *rec, guint i, GError **error)
+{
+  const HeedModelConfig *c = &r->plan->config;
+  const HeedAttentionScratch *s = &r->scratch;
+  guint T = c->tokens, H = c->num_heads;
+  for (guint h = 0; h < H; h++)
+    if (!heed_op_head_mean (rec, (HeedMat){ s->scores, h * s->m_pad * s->n_pad, s->n_pad, 0 },
+                            r->cls_heads, (i * H + h) * T, 1, T, 1, "cls_attention", error))
+      return FALSE;
+  return heed_op_head_mean (rec, (HeedMat){ s->scores, 0, s->n_pad, s->m_pad * s->n_pad },
+                            r->cls_mean, i * T, 1, T, H, "cls_attention", error);
+}
+
+/* Records the forward pass for a batch of n frames: from the frame staging through the
+ * preprocessing shader (from_frame), or from the input tensors. */
+static gboolean
+record_forward (HeedVitRun *r, HeedRecorder *rec, guint n, gboolean from_frame, GError **error)
+{
+  const HeedVitPlan *p = r->plan;
+  const HeedModelConfig *c = &p->config;
+  const HeedKernels *k = &p->kernels;
+  guint T = c->tokens, D = c->dim, Hd = c->mlp_hidden, H = c->num_heads, rows = n * T;
+  guint kp = c->in_chans * c->patch_size * c->patch_size;
+  guint ld_d = heed_round_up (D, k->col_align);
+  guint ld_3d = heed_round_up (3 * D, k->col_align);
+  guint ld_hd = heed_round_up (Hd, k->col_align);
+  HeedAttentionScratch *s = &r->scratch;
+  char name[64];
+
+#define MAT(buf, off, ld) ((HeedMat){ (buf), (off), (ld), 0 })
+  for (guint i = 0; i < n && from_frame; i++) {
+    HeedFrameLayout slot = r->layout;
+    for (guint j = 0; j < 3; j++)
+      slot.offset[j] += i * r->frame_slot;
+    if (!heed_op_preprocess (rec, &slot, r->frame, r->frame_params, r->input[i], c->img_size,
+                             error))
+      return FALSE;
+  }
+  for (guint i = 0; i < n; i++)
+    if (!heed_op_patchify (rec, r->input[i], r->patches[i], c->in_chans, c->img_size, c->img_size,
+                           c->patch_size, error))
+      return FALSE;
+  if (!heed_op_tokens_init (rec, p->cls, p->pos, r->x, T, D, n, error))
+    return FALSE;
+  for (guint i = 0; i < n; i++)
+    if (!heed_op_gemm (rec, MAT (r->patches[i], 0, kp), MAT (p->patch_w, 0, ld_d),
+                       MAT (r->x, i * T * D + D, D), p->patch_b, c->num_patches, D, kp, 1, 1.0f,
+                       HEED_EPI_ACCUMULATE, "patch_embed", "patch_embed", error))
+      return FALSE;
+
+  for (guint l = 0; l < c->depth; l++) {
+    BlockBuffers *b = &p->blocks[l];
+#define NAME(what) (g_snprintf (name, sizeof name, "blocks.%u.%s", l, what), name)
+    if (!heed_op_layernorm (rec, MAT (r->x, 0, D), MAT (r->h, 0, D), b->norm1_w, b->norm1_b, rows,
+                            D, c->ln_eps, NAME ("norm1"), error) ||
+        !heed_op_gemm (rec, MAT (r->h, 0, D), MAT (b->qkv_w, 0, ld_3d), MAT (r->qkv, 0, 3 * D),
+                       b->qkv_b, rows, 3 * D, D, 1, 1.0f, 0, NAME ("qkv"), "qkv", error))
+      return FALSE;
+    for (guint i = 0; i < n; i++) {
+      if (!heed_op_attention (rec, s, r->qkv, r->attn, i * T, T, D, H, NAME ("attn"), error))
+        return FALSE;
+      if (p->options.layer_attention &&
+          !heed_op_head_mean (rec, (HeedMat){ s->scores, 0, s->n_pad, s->m_pad * s->n_pad },
+                              r->layer_attn, (i * c->depth + l) * T * T, T, T, H,
+                              NAME ("attn.mean"), error))
+        return FALSE;
+      /* the scores are scratch the next frame overwrites */
+      if (l == c->depth - 1 && !record_cls_rows (r, rec, i, error))
+        return FALSE;
+    }
+    if (!heed_op_gemm (rec, MAT (r->attn, 0, D), MAT (b->proj_w, 0, ld_d), MAT (r->x, 0, D),
+                       b->proj_b, rows, D, D, 1, 1.0f, HEED_EPI_ACCUMULATE, NAME ("proj"), "proj",
+                       error) ||
+        !heed_op_layernorm (rec, MAT (r->x, 0, D), MAT (r->h, 0, D), b->norm2_w, b->norm2_b, rows,
+                            D, c->ln_eps, NAME ("norm2"), error) ||
+        !heed_op_gemm (rec, MAT (r->h, 0, D), MAT (b->fc1_w, 0, ld_hd), MAT (r->mlp, 0, Hd),
+                       b->fc1_b, rows, Hd, D, 1, 1.0f, HEED_EPI_GELU, NAME ("fc1"), "fc1", error) ||
+        !heed_op_gemm (rec, MAT (r->mlp, 0, Hd), MAT (b->fc2_w, 0, ld_d), MAT (r->x, 0, D),
+                       b->fc2_b, rows, D, Hd, 1, 1.0f, HEED_EPI_ACCUMULATE, NAME ("fc2"), "fc2",
+                       error))
+      return FALSE;
+#undef NAME
+  }
+
+  /* the final norm of each frame's CLS row (every T-th row), then the head over n rows */
+  if (!heed_op_layernorm (rec, MAT (r->x, 0, T * D), MAT (r->emb, 0, D), p->norm_w, p->norm_b, n, D,
+                          c->ln_eps, "norm", error))
+    return FALSE;
+  if (p->head_w && !heed_op_gemm (rec, MAT (r->emb, 0, D),
+                                  MAT (p->head_w, 0, heed_round_up (c->num_classes, k->col_align)),
+                                  MAT (r->logits, 0, c->num_classes), p->head_b, n, c->num_classes,
+                                  D, 1, 1.0f, 0, "head", "head", error))
+    return FALSE;
+#undef MAT
+  return heed_recorder_end (rec, error);
+}
+
+static guint
+max_dispatches (const HeedModelConfig *c, guint n)
+{
+  /* per frame: preprocess, patchify, patch GEMM, CLS rows (heads + mean), and per layer the
+   * attention (4) and its mean; per batch: tokens, final norm, head, and per layer 6 */
+  return 8 + n * (4 + c->num_heads) + c->depth * (6 + 5 * n);
+}
+
+/* The recording for a batch of n, made on first use. */
+static HeedRecorder *
+recording (HeedVitRun *r, guint n, gboolean from_frame, GError **error)
+{
+  HeedRecorder **slot = from_frame ? &r->rec_frame[n - 1] : &r->rec_tensor[n - 1];
+  if (*slot)
+    return *slot;
+  HeedRecorder *rec =
+      heed_recorder_new (r->device, &r->plan->kernels, max_dispatches (&r->plan->config, n),
+                         r->plan->options.profile, error);
+  if (!rec || !record_forward (r, rec, n, from_frame, error)) {
+    heed_recorder_destroy (&rec);
+    return NULL;
+  }
+  return *slot = rec;
+}
+
+/* ---- runs ------------------------------------------------------------------------------------ */
+
+HeedVitRun *
+heed_vit_run_new (HeedVitPlan *plan, guint max_batch, GError **error)
+{
+  if (max_batch < 1 || max_batch > 64) {
+    g_set_error (error, HEED_ERROR, HEED_ERROR_INVALID, "a batch holds 1 to 64 frames, not %u",
+                 max_batch);
+    return NULL;
+  }
+  HeedVitRun *r = g_new0 (HeedVitRun, 1);
+  r->plan = heed_vit_plan_ref (plan);
+  r->device = plan->device;
+  r->max_batch = max_batch;
+  r->rec_tensor = g_new0 (HeedRecorder *, max_batch);
+  r->rec_frame = g_new0 (HeedRecorder *, max_batch);
+  r->copy_cmds = g_new0 (VkCommandBuffer, max_batch);
+  r->slots = g_new0 (SlotKind, max_batch);
+  if (!alloc_activations (r, error) || !(r->copy_pool = heed_command_pool_new (r->device, error)))
+    goto error;
+  return r;
+error:
+  heed_vit_run_destroy (&r);
+  return NULL;
+}
+
+guint
+heed_vit_run_get_max_batch (const HeedVitRun *run)
+{
+  return run->max_batch;
+}
+
+static gboolean
+check_idle (HeedVitRun *r, guint slot, GError **error)
+{
+  if (r->submitted) {
+    g_set_error (error, HEED_ERROR, HEED_ERROR_INVALID,
+                 "the run has a batch in flight: wait for it first");
+    return FALSE;
+  }
+  if (slot >= r->max_batch) {
+    g_set_error (error, HEED_ERROR, HEED_ERROR_INVALID, "slot %u is outside the batch of %u", slot,
+                 r->max_batch);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+gboolean
+heed_vit_run_set_frame_layout (HeedVitRun *r, const HeedFrameLayout *layout, GError **error)
+{
+  const HeedModelConfig *c = &r->plan->config;
+  float params[18];
+
+  if (!check_idle (r, 0, error))
+    return FALSE;
+  for (guint i = 0; i < r->max_batch; i++) {
+    heed_recorder_destroy (&r->rec_frame[i]);
+    if (r->slots[i] != SLOT_TENSOR)
+      r->slots[i] = SLOT_EMPTY;
+  }
+  r->has_layout = FALSE;
+  /* the shader reads whole words, up to 4 bytes past the frame; slots stay 16-byte aligned */
+  VkDeviceSize slot = (layout->size + 4 + 15) / 16 * 16;
+  if (!r->frame || r->frame->size < slot * r->max_batch) {
+    heed_buffer_destroy (&r->frame);
+    if (!(r->frame = heed_buffer_new (r->device, slot * r->max_batch, TRUE, error)))
+      return FALSE;
+  }
+  r->frame_slot = slot;
+  if (!r->frame_params &&
+      !(r->frame_params = heed_buffer_new (r->device, sizeof params, TRUE, error)))
+    return FALSE;
+  heed_frame_params (layout, c->mean, c->std, params);
+  memcpy (r->frame_params->mapped, params, sizeof params);
+  r->layout = *layout;
+  r->has_layout = TRUE;
+  return TRUE;
+}
+
+gboolean
+heed_vit_run_set_tensor (HeedVitRun *r, guint slot, const float *input, GError **error)
+{
+  const HeedModelConfig *c = &r->plan->config;
+  if (!check_idle (r, slot, error))
+    return FALSE;
+  if (!input) {
+    g_set_error (error, HEED_ERROR, HEED_ERROR_INVALID, "no input image");
+    return FALSE;
+  }
+  memcpy (r->input[slot]->mapped, input, (gsize) c->in_chans * c->img_size * c->img_size * 4);
+  r->slots[slot] = SLOT_TENSOR;
+  return TRUE;
+}
+
+gboolean
+heed_vit_run_set_frame (HeedVitRun *r, guint slot, const guint8 *const planes[3],
+                        const guint stride[3], GError **error)
+{
+  const HeedFrameLayout *l = &r->layout;
+  if (!check_idle (r, slot, error))
+    return FALSE;
+  if (!r->has_layout) {
+    g_set_error (error, HEED_ERROR, HEED_ERROR_INVALID, "no frame layout set");
+    return FALSE;
+  }
+  guint8 *base = (guint8 *) r->frame->mapped + slot * r->frame_slot;
+  for (guint i = 0; i < l->n_planes; i++) {
+    guint8 *dst = base + l->offset[i];
+    if (!planes[i] || stride[i] < l->row_bytes[i]) {
+      g_set_error (error, HEED_ERROR, HEED_ERROR_INVALID, "plane %u is missing or too narrow", i);
+      return FALSE;
+    }
+    if (stride[i] == l->stride[i])
+      memcpy (dst, planes[i], (gsize) l->stride[i] * (l->rows[i] - 1) + l->row_bytes[i]);
+    else
+      for (guint row = 0; row < l->rows[i]; row++)
+        memcpy (dst + (gsize) row * l->stride[i], planes[i] + (gsize) row * stride[i],
+                l->row_bytes[i]);
+  }
+  r->slots[slot] = SLOT_FRAME;
+  return TRUE;
+}
+
+gboolean
+heed_vit_run_set_frame_device (HeedVitRun *r, guint slot, HeedDevicePlane *planes, guint n_planes,
+                               GError **error)
+{
+  if (!check_idle (r, slot, error))
+    return FALSE;
+  if (!r->has_layout || n_planes != r->layout.n_planes) {
+    g_set_error (error, HEED_ERROR, HEED_ERROR_INVALID, "%s",
+                 r->has_layout ? "the frame has the wrong number of planes"
+                               : "no frame layout set");
+    return FALSE;
+  }
+  if (!r->copy_cmds[slot] &&
+      !(r->copy_cmds[slot] = heed_command_buffer_new (r->device, r->copy_pool, error)))
+    return FALSE;
+  if (!heed_frame_record_copies (r->copy_cmds[slot], TRUE, &r->layout, planes, n_planes,
+                                 r->frame->buffer, slot * r->frame_slot, error))
+    return FALSE;
+  r->slots[slot] = SLOT_DEVICE;
+  return TRUE;
+}
+
+gboolean
+heed_vit_run_submit (HeedVitRun *r, guint n, GError **error)
+{
+  VkCommandBuffer copies[64];
+  guint n_copies = 0;
+  if (!check_idle (r, 0, error))
+    return FALSE;
+  if (n < 1 || n > r->max_batch) {
+    g_set_error (error, HEED_ERROR, HEED_ERROR_INVALID, "a batch of %u frames does not fit in %u",
+                 n, r->max_batch);
+    return FALSE;
+  }
+  gboolean from_frame = r->slots[0] != SLOT_TENSOR;
+  for (guint i = 0; i < n; i++) {
+    if (r->slots[i] == SLOT_EMPTY || (r->slots[i] == SLOT_TENSOR) == from_frame) {
+      g_set_error (error, HEED_ERROR, HEED_ERROR_INVALID, "%s",
+                   r->slots[i] == SLOT_EMPTY ? "a slot of the batch has no input"
+                                             : "a batch mixes tensors and frames");
+      return FALSE;
+    }
+    if (r->slots[i] == SLOT_DEVICE)
+      copies[n_copies++] = r->copy_cmds[i];
+  }
+  HeedRecorder *rec = recording (r, n, from_frame, error);
+  if (!rec || !heed_recorder_submit_async (rec, copies, n_copies, VK_NULL_HANDLE, error))
+    return FALSE;
+  for (guint i = 0; i < n; i++)
+    if (r->slots[i] == SLOT_DEVICE)
+      r->slots[i] = SLOT_EMPTY; /* the copies were recorded for that frame only */
+  r->submitted = rec;
+  r->submitted_n = n;
+  return TRUE;
+}
+
+gboolean
+heed_vit_run_is_done (HeedVitRun *r)
+{
+  return !r->submitted || heed_recorder_is_done (r->submitted);
+}
+
+static HeedVitResult *
+read_result (HeedVitRun *r, guint i, const HeedRecorder *rec)
+{
+  const HeedModelConfig *c = &r->plan->config;
+  guint T = c->tokens;
+  HeedVitResult *res = g_new0 (HeedVitResult, 1);
+  res->config = *c;
+  if (c->num_classes)
+    res->logits = g_memdup2 ((float *) r->logits->mapped + (gsize) i * c->num_classes,
+                             c->num_classes * sizeof (float));
+  res->embedding = g_memdup2 ((float *) r->emb->mapped + (gsize) i * c->dim, c->dim * 4);
+  /* the mean CLS row over all tokens; the map is over the patches, past the CLS column */
+  res->cls_attention =
+      g_memdup2 ((float *) r->cls_mean->mapped + (gsize) i * T + 1, c->num_patches * 4);
+  res->cls_attention_heads = g_memdup2 (
+      (float *) r->cls_heads->mapped + (gsize) i * c->num_heads * T, (gsize) c->num_heads * T * 4);
+  if (r->layer_attn)
+    res->layer_attention =
+        g_memdup2 ((float *) r->layer_attn->mapped + (gsize) i * c->depth * T * T,
+                   (gsize) c->depth * T * T * 4);
+  res->has_layout = rec != r->rec_tensor[r->submitted_n - 1];
+  if (res->has_layout)
+    res->layout = r->layout;
+  if (rec->profile && rec->timings->len) {
+    res->n_timings = rec->timings->len;
+    res->timings = g_memdup2 (rec->timings->data, res->n_timings * sizeof (HeedOpTiming));
+  }
+  return res;
+}
+
+gboolean
+heed_vit_run_wait (HeedVitRun *r, HeedVitResult **results, GError **error)
+{
+  HeedRecorder *rec = r->submitted;
+  if (!rec) {
+    g_set_error (error, HEED_ERROR, HEED_ERROR_INVALID, "nothing was submitted");
+    return FALSE;
+  }
+  r->submitted = NULL;
+  if (!heed_recorder_wait (rec, error))
+    return FALSE;
+  for (guint i = 0; i < r->submitted_n; i++)
+    results[i] = read_result (r, i, rec);
+  return TRUE;
+}
+
+HeedVitResult *
+heed_vit_run_tensor (HeedVitRun *r, const float *input, GError **error)
+{
+  HeedVitResult *res = NULL;
+  if (!heed_vit_run_set_tensor (r, 0, input, error) || !heed_vit_run_submit (r, 1, error) ||
+      !heed_vit_run_wait (r, &res, error))
+    return NULL;
+  return res;
+}
+
+const float *
+heed_vit_run_get_input (const HeedVitRun *r, guint slot)
+{
+  return slot < r->max_batch ? r->input[slot]->mapped : NULL;
+}
+
+void
+heed_vit_run_destroy (HeedVitRun **run)
+{
+  HeedVitRun *r = run ? *run : NULL;
+  if (!r)
+    return;
+  if (r->submitted)
+    heed_recorder_wait (r->submitted, NULL); /* nothing may be freed under the device */
+  for (guint i = 0; i < r->max_batch; i++) {
+    heed_recorder_destroy (&r->rec_tensor[i]);
+    heed_recorder_destroy (&r->rec_frame[i]);
+    if (r->input)
+      heed_buffer_destroy (&r->input[i]);
+    if (r->patches)
+      heed_buffer_destroy (&r->patches[i]);
+  }
+  if (r->copy_pool)
+    vkDestroyCommandPool (r->device->device, r->copy_pool, NULL); /* frees copy_cmds */
+  HeedBuffer **bufs[] = { &r->x,        &r->h,          &r->qkv,    &r->attn,
+                          &r->mlp,      &r->emb,        &r->logits, &r->cls_heads,
+                          &r->cls_mean, &r->layer_attn, &r->frame,  &r->frame_params };
+  for (guint i = 0; i < G_N_ELEMENTS (bufs); i++)
+    heed_buffer_destroy (bufs[i]);
+  heed_attention_scratch_clear (&r->scratch);
+  g_free (r->input);
+  g_free (r->patches);
+  g_free (r->rec_tensor);
+  g_free (r->rec_frame);
+  g_free (r->copy_cmds);
+  g_free (r->slots);
+  heed_vit_plan_destroy (&r->plan);
+  g_free (r);
+  *run = NULL;
+}
+
+void
+heed_vit_result_destroy (HeedVitResult **result)
+{
+  HeedVitResult *res = result ? *result : NULL;
+  if (!res)
+    return;
+  g_free (res->logits);
+  g_free (res->embedding);
+  g_free (res->cls_attention);
+  g_free (res->cls_attention_heads);
+  g_free (res->layer_attention);
+  g_free (res->timings);
+  g_free (res);
+  *result = NULL;
 }

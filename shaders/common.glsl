@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Shared helpers for heed's compute shaders.
 #ifndef HEED_COMMON_GLSL
 #define HEED_COMMON_GLSL

@@ -1,4 +1,5 @@
 #version 450
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // heedoverlay's drawing: layers composited onto a raw video frame in place, in one pass.
 // Layers, bottom to top: a heatmap (a grid of values upsampled bilinearly over a rectangle of
 // the frame, colour-mapped through a 256-entry table, with a per-cell alpha), then up to

@@ -1,4 +1,5 @@
 #version 450
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Batched matrix multiply with a fused epilogue:
 //   C[m][n] = epilogue(alpha * sum_k A[m][k] * B[k][n])
 // epilogue: + bias[n], then GELU, then C += (accumulate into the existing C, the residual add).

@@ -1,4 +1,5 @@
 #version 450
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Averages attention probabilities over heads: out[i][j] = mean_h P[h][i][j] for the first
 // `rows` query rows. rows = 1 gives the CLS row (the spatial attention map); rows = tokens gives
 // the full per-layer matrix that attention rollout multiplies across layers.

@@ -1,4 +1,5 @@
 #version 450
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Copies the keys out of the fused QKV projection [M][3D] transposed, per head:
 //   KT[h][d][m] = qkv[m][D + h*dh + d]
 // so Q.K^T is a plain row-major GEMM. Q and V are read in place by the GEMMs. Consecutive
@@ -11,6 +12,7 @@ layout(std430, binding = 1) writeonly buffer BufKT { float kt[]; };
 layout(push_constant) uniform Params {
   uint M, D;
   uint ld_kt;
+  uint qkv_off; // floats: where this frame's rows start in a batch
 } p;
 
 void main()
@@ -20,5 +22,5 @@ void main()
     return;
   const uint m = gid % p.M;
   const uint hd = gid / p.M; // h * dh + d
-  kt[hd * p.ld_kt + m] = qkv[m * 3u * p.D + p.D + hd];
+  kt[hd * p.ld_kt + m] = qkv[p.qkv_off + m * 3u * p.D + p.D + hd];
 }

@@ -1,4 +1,5 @@
 #version 450
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // LayerNorm over the last dimension: y = (x - mean) / sqrt(var + eps) * gamma + beta, two
 // passes (mean, then variance of the centred values: no E[x^2] - mean^2 cancellation).
 //

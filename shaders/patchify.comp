@@ -1,4 +1,5 @@
 #version 450
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Cuts a normalised NCHW image into non-overlapping patch x patch squares, one row per patch
 // (row-major over the patch grid), flattened in (channel, y, x) order: the order of a
 // Conv2d(kernel = stride = patch) weight, so patch embedding becomes one matrix multiply.

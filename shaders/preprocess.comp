@@ -1,4 +1,5 @@
 #version 450
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // One pass from a raw video frame to the ViT's input: colour conversion (packed RGB, planar and
 // packed YUV, gray), resize (antialiased when shrinking), crop/letterbox, normalisation. One
 // invocation per output pixel; writes float32 NCHW [3][size][size].

@@ -1,4 +1,5 @@
 #version 450
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Splits the fused QKV projection [M][3D] into per-head operands for the attention GEMMs:
 //   Q  [H][m_pad][dh], pre-scaled by 1/sqrt(dh)
 //   KT [H][dh][ld_kt]  (K transposed, so Q.K^T is a plain row-major GEMM)
@@ -14,6 +15,7 @@ layout(std430, binding = 3) writeonly buffer BufV { float v[]; };
 layout(push_constant) uniform Params {
   uint M, D, dh;
   uint m_pad, ld_kt, ld_v;
+  uint qkv_off; // floats: where this frame's rows start in a batch
   float scale;
 } p;
 
@@ -28,7 +30,7 @@ void main()
   const uint which = col / p.D;
   const uint h = (col % p.D) / p.dh;
   const uint d = col % p.dh;
-  const float val = qkv[gid];
+  const float val = qkv[p.qkv_off + gid];
   if (which == 0u)
     q[(h * p.m_pad + m) * p.dh + d] = val * p.scale;
   else if (which == 1u)

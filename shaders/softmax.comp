@@ -1,4 +1,5 @@
 #version 450
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Row softmax in place, over `rows` rows of N values. Row r is row (r % M) of batch (r / M),
 // which is how the attention scores of all heads are laid out. The row maximum is subtracted
 // before exp so large scores cannot overflow.

@@ -1,6 +1,8 @@
 #version 450
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Starts the residual stream: row 0 is cls_token + pos_embed[0], rows 1.. hold pos_embed
 // alone; the patch-embedding GEMM then accumulates the patch projections into rows 1..
+// A batch of frames stacks `frames` such blocks of tokens x D.
 layout(local_size_x_id = 0) in;
 
 layout(std430, binding = 0) readonly buffer BufCls { float cls[]; };
@@ -8,13 +10,15 @@ layout(std430, binding = 1) readonly buffer BufPos { float pos[]; };
 layout(std430, binding = 2) writeonly buffer BufX { float x[]; };
 
 layout(push_constant) uniform Params {
-  uint tokens, D;
+  uint tokens, D, frames;
 } p;
 
 void main()
 {
   const uint gid = gl_GlobalInvocationID.x;
-  if (gid >= p.tokens * p.D)
+  const uint per_frame = p.tokens * p.D;
+  if (gid >= per_frame * p.frames)
     return;
-  x[gid] = pos[gid] + (gid < p.D ? cls[gid] : 0.0);
+  const uint i = gid % per_frame;
+  x[gid] = pos[i] + (i < p.D ? cls[i] : 0.0);
 }

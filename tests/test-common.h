@@ -89,4 +89,26 @@ run_recorder (HeedRecorder *rec)
   g_assert_no_error (error);
 }
 
+/* One frame through slot 0 of run, waited for: the owned result, or NULL with error set. */
+static inline HeedVitResult *
+run_frame_sync (HeedVitRun *run, const guint8 *const planes[3], const guint stride[3],
+                GError **error)
+{
+  HeedVitResult *r = NULL;
+  if (!heed_vit_run_set_frame (run, 0, planes, stride, error) ||
+      !heed_vit_run_submit (run, 1, error) || !heed_vit_run_wait (run, &r, error))
+    return NULL;
+  return r;
+}
+
+static inline HeedVitResult *
+run_device_frame_sync (HeedVitRun *run, HeedDevicePlane *planes, guint n, GError **error)
+{
+  HeedVitResult *r = NULL;
+  if (!heed_vit_run_set_frame_device (run, 0, planes, n, error) ||
+      !heed_vit_run_submit (run, 1, error) || !heed_vit_run_wait (run, &r, error))
+    return NULL;
+  return r;
+}
+
 #endif

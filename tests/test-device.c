@@ -159,15 +159,21 @@ test_import (void)
   GRand *rng = g_rand_new_with_seed (5);
   float *input = random_floats (rng, 3 * 32 * 32, -1, 1), want[4];
   heed_ref_vit_forward (m, input, want, NULL, NULL, NULL);
-  HeedVit *vit = heed_vit_new (d, m, NULL, &error);
+  HeedVitPlan *plan = heed_vit_plan_new (d, m, NULL, &error);
   g_assert_no_error (error);
-  g_assert_true (heed_vit_run (vit, input, &error));
-  assert_close (heed_vit_get_output (vit)->logits, want, 4, 1e-4);
+  HeedVitRun *run = heed_vit_run_new (plan, 1, &error);
+  g_assert_no_error (error);
+  HeedVitResult *result = heed_vit_run_tensor (run, input, &error);
+  g_assert_no_error (error);
+  /* the result is the caller's: it outlives the run, the plan and the caller's device */
+  heed_vit_run_destroy (&run);
+  heed_vit_plan_destroy (&plan);
+  heed_device_destroy (&d);
+  assert_close (result->logits, want, 4, 1e-4);
+  heed_vit_result_destroy (&result);
   g_assert_cmpint (lock_calls, >, 0); /* every submission went through the owner's lock */
   g_assert_cmpint (lock_calls, ==, unlock_calls);
 
-  heed_vit_destroy (&vit);
-  heed_device_destroy (&d);
   heed_model_destroy (&m);
   g_free (input);
   g_rand_free (rng);

@@ -4,6 +4,17 @@
 
 #include <string.h>
 
+/* The kernel table the ops record with: the device's own, or a variant of it (the tests run
+ * every kernel the device could be given, on the one device). */
+static HeedKernels variant;
+static gboolean use_variant;
+
+static const HeedKernels *
+kernels (void)
+{
+  return use_variant ? &variant : &get_device ()->kernels;
+}
+
 typedef struct {
   guint M, N, K, batches;
   guint epilogue;
@@ -17,8 +28,8 @@ run_gemm_case (const GemmCase *t)
   HeedDevice *d = get_device ();
   GRand *rng = g_rand_new_with_seed (t->M * 7919 + t->N * 31 + t->K);
   GError *error = NULL;
-  guint m_pad = heed_round_up (t->M, heed_device_row_align (d));
-  guint lda = t->K + 3, ldb = heed_round_up (t->N, heed_device_col_align (d));
+  guint m_pad = heed_round_up (t->M, kernels ()->row_align);
+  guint lda = t->K + 3, ldb = heed_round_up (t->N, kernels ()->col_align);
   guint ldc = t->N + 2, c_off = 5;
   gsize a_batch = (gsize) m_pad * lda, b_batch = (gsize) t->K * ldb, c_batch = (gsize) t->M * ldc;
   gsize na = a_batch * t->batches, nb = b_batch * t->batches;
@@ -35,7 +46,7 @@ run_gemm_case (const GemmCase *t)
 
   HeedBuffer *ba = buffer_from (d, a, na, 0), *bb = buffer_from (d, b, nb, 0);
   HeedBuffer *bc = buffer_from (d, c, nc, 0), *bbias = buffer_from (d, bias, t->N, 0);
-  HeedRecorder *rec = heed_recorder_new (d, 4, FALSE, &error);
+  HeedRecorder *rec = heed_recorder_new (d, kernels (), 4, FALSE, &error);
   g_assert_no_error (error);
   heed_op_gemm (rec, (HeedMat){ ba, 0, lda, (guint) a_batch },
                 (HeedMat){ bb, 0, ldb, (guint) b_batch },
@@ -66,13 +77,14 @@ run_gemm_case (const GemmCase *t)
 static void
 test_gemm (gconstpointer data)
 {
-  HeedDevice *d = get_device ();
-  gboolean shuffle = d->gemm_shuffle;
+  const HeedKernels *own = &get_device ()->kernels;
   run_gemm_case (data);
-  if (shuffle) {
-    d->gemm_shuffle = FALSE;
+  if (own->gemm_k4.shader != HEED_SHADER_GEMM_K4) {
+    variant = *own;
+    variant.gemm_k4.shader = HEED_SHADER_GEMM_K4;
+    use_variant = TRUE;
     run_gemm_case (data);
-    d->gemm_shuffle = TRUE;
+    use_variant = FALSE;
   }
 }
 
@@ -81,13 +93,15 @@ test_gemm (gconstpointer data)
 static void
 for_each_row_variant (void (*fn) (void))
 {
-  HeedDevice *d = get_device ();
-  gboolean sg = d->subgroup_rows;
+  const HeedKernels *own = &get_device ()->kernels;
   fn ();
-  if (sg) {
-    d->subgroup_rows = FALSE;
+  if (own->layernorm_rows.shader != own->layernorm.shader) {
+    variant = *own;
+    variant.layernorm_rows = variant.layernorm;
+    variant.softmax_rows = variant.softmax;
+    use_variant = TRUE;
     fn ();
-    d->subgroup_rows = TRUE;
+    use_variant = FALSE;
   }
 }
 
@@ -113,7 +127,7 @@ layernorm_cases (void)
     HeedBuffer *bx = buffer_from (d, x, (gsize) M * ldx, 0);
     HeedBuffer *by = buffer_from (d, y0, (gsize) M * ldy, 0);
     HeedBuffer *bg = buffer_from (d, g, D, 0), *bb = buffer_from (d, bta, D, 0);
-    HeedRecorder *rec = heed_recorder_new (d, 1, FALSE, &error);
+    HeedRecorder *rec = heed_recorder_new (d, kernels (), 1, FALSE, &error);
     heed_op_layernorm (rec, (HeedMat){ bx, 0, ldx, 0 }, (HeedMat){ by, 0, ldy, 0 }, bg, bb, M, D,
                        1e-6f, "ln", &error);
     g_assert_no_error (error);
@@ -166,7 +180,7 @@ softmax_cases (void)
     for (guint b = 0; b < B; b++)
       heed_ref_softmax (want + b * batch, M, N, ld);
     HeedBuffer *bx = buffer_from (d, x, n, 0);
-    HeedRecorder *rec = heed_recorder_new (d, 1, FALSE, &error);
+    HeedRecorder *rec = heed_recorder_new (d, kernels (), 1, FALSE, &error);
     heed_op_softmax (rec, (HeedMat){ bx, 0, ld, (guint) batch }, M, N, B, "softmax", &error);
     g_assert_no_error (error);
     run_recorder (rec);
@@ -206,7 +220,7 @@ test_patch_embed (void)
   GError *error = NULL;
   for (guint s = 0; s < G_N_ELEMENTS (cases); s++) {
     guint img = cases[s][0], p = cases[s][1], D = cases[s][2], g = img / p, Np = g * g;
-    guint T = Np + 1, kp = 3 * p * p, ldw = heed_round_up (D, heed_device_col_align (d));
+    guint T = Np + 1, kp = 3 * p * p, ldw = heed_round_up (D, kernels ()->col_align);
     GRand *rng = g_rand_new_with_seed (s + 20);
     float *image = random_floats (rng, 3 * img * img, -2, 2);
     float *w = random_floats (rng, (gsize) D * kp, -0.2, 0.2); /* conv weight [D][3][p][p] */
@@ -234,13 +248,13 @@ test_patch_embed (void)
 
     HeedBuffer *bimg = buffer_from (d, image, 3 * img * img, 0);
     HeedBuffer *bpatch =
-        buffer_from (d, NULL, 0, (gsize) heed_round_up (Np, heed_device_row_align (d)) * kp);
+        buffer_from (d, NULL, 0, (gsize) heed_round_up (Np, kernels ()->row_align) * kp);
     HeedBuffer *bw = buffer_from (d, wt, (gsize) kp * ldw, 0), *bb = buffer_from (d, bias, D, 0);
     HeedBuffer *bcls = buffer_from (d, cls, D, 0), *bpos = buffer_from (d, pos, (gsize) T * D, 0);
     HeedBuffer *bx = buffer_from (d, NULL, 0, (gsize) T * D);
-    HeedRecorder *rec = heed_recorder_new (d, 3, FALSE, &error);
+    HeedRecorder *rec = heed_recorder_new (d, kernels (), 3, FALSE, &error);
     g_assert_true (heed_op_patchify (rec, bimg, bpatch, 3, img, img, p, &error));
-    g_assert_true (heed_op_tokens_init (rec, bcls, bpos, bx, T, D, &error));
+    g_assert_true (heed_op_tokens_init (rec, bcls, bpos, bx, T, D, 1, &error));
     g_assert_true (heed_op_gemm (rec, (HeedMat){ bpatch, 0, kp, 0 }, (HeedMat){ bw, 0, ldw, 0 },
                                  (HeedMat){ bx, D, D, 0 }, bb, Np, D, kp, 1, 1.0f,
                                  HEED_EPI_ACCUMULATE, "patch_embed", "patch_embed", &error));
@@ -286,12 +300,13 @@ attention_cases (void)
     heed_ref_head_mean (probs, want_mean, M, M, H);
 
     HeedAttentionScratch sc = { 0 };
-    g_assert_true (heed_attention_scratch_init (d, &sc, M, D, H, &error));
-    HeedBuffer *bqkv = buffer_from (d, qkv, (gsize) M * 3 * D, heed_attention_qkv_floats (d, M, D));
+    g_assert_true (heed_attention_scratch_init (d, kernels (), &sc, M, D, H, &error));
+    HeedBuffer *bqkv =
+        buffer_from (d, qkv, (gsize) M * 3 * D, heed_attention_qkv_floats (kernels (), M, D));
     HeedBuffer *bout = buffer_from (d, NULL, 0, (gsize) heed_round_up (M, 8) * D);
     HeedBuffer *bmean = buffer_from (d, NULL, 0, (gsize) M * M + H * M);
-    HeedRecorder *rec = heed_recorder_new (d, 8 + H, FALSE, &error);
-    g_assert_true (heed_op_attention (rec, &sc, bqkv, bout, M, D, H, "attn", &error));
+    HeedRecorder *rec = heed_recorder_new (d, kernels (), 8 + H, FALSE, &error);
+    g_assert_true (heed_op_attention (rec, &sc, bqkv, bout, 0, M, D, H, "attn", &error));
     g_assert_true (heed_op_head_mean (rec, (HeedMat){ sc.scores, 0, sc.n_pad, sc.m_pad * sc.n_pad },
                                       bmean, 0, M, M, H, "mean", &error));
     for (guint h = 0; h < H; h++) /* CLS rows, one head at a time, after the mean */
@@ -328,7 +343,7 @@ static void
 test_classification_head (void)
 {
   HeedDevice *d = get_device ();
-  guint D = 192, C = 1000, T = 5, ldw = heed_round_up (C, heed_device_col_align (d));
+  guint D = 192, C = 1000, T = 5, ldw = heed_round_up (C, kernels ()->col_align);
   GRand *rng = g_rand_new_with_seed (40);
   GError *error = NULL;
   float *x = random_floats (rng, (gsize) T * D, -3, 3);
@@ -341,9 +356,9 @@ test_classification_head (void)
   HeedBuffer *bx = buffer_from (d, x, (gsize) T * D, 0), *bg = buffer_from (d, g, D, 0);
   HeedBuffer *bb = buffer_from (d, b, D, 0), *bw = buffer_from (d, w, (gsize) D * ldw, 0);
   HeedBuffer *bhb = buffer_from (d, hb, C, 0);
-  HeedBuffer *bemb = buffer_from (d, NULL, 0, (gsize) heed_device_row_align (d) * D);
+  HeedBuffer *bemb = buffer_from (d, NULL, 0, (gsize) kernels ()->row_align * D);
   HeedBuffer *blog = buffer_from (d, NULL, 0, C);
-  HeedRecorder *rec = heed_recorder_new (d, 2, FALSE, &error);
+  HeedRecorder *rec = heed_recorder_new (d, kernels (), 2, FALSE, &error);
   g_assert_true (heed_op_layernorm (rec, (HeedMat){ bx, 0, D, 0 }, (HeedMat){ bemb, 0, D, 0 }, bg,
                                     bb, 1, D, 1e-6f, "norm", &error));
   g_assert_true (heed_op_gemm (rec, (HeedMat){ bemb, 0, D, 0 }, (HeedMat){ bw, 0, ldw, 0 },
@@ -386,11 +401,14 @@ test_vit_against_reference (void)
   heed_ref_vit_forward (m, input, logits, emb, heads, layers);
 
   HeedVitOptions opts = { .layer_attention = TRUE, .profile = TRUE };
-  HeedVit *vit = heed_vit_new (d, m, &opts, &error);
+  HeedVitPlan *plan = heed_vit_plan_new (d, m, &opts, &error);
   g_assert_no_error (error);
+  HeedVitRun *vit = heed_vit_run_new (plan, 1, &error);
+  g_assert_no_error (error);
+  HeedVitResult *o = NULL;
   for (int run = 0; run < 2; run++) { /* the recorded pass is reusable */
-    g_assert_true (heed_vit_run (vit, input, &error));
-    const HeedVitOutput *o = heed_vit_get_output (vit);
+    heed_vit_result_destroy (&o);
+    g_assert_nonnull (o = heed_vit_run_tensor (vit, input, &error));
     assert_close (o->logits, logits, c->num_classes, 1e-4);
     assert_close (o->embedding, emb, c->dim, 1e-4);
     assert_close (o->cls_attention_heads, heads, c->num_heads * c->tokens, 1e-4);
@@ -407,7 +425,7 @@ test_vit_against_reference (void)
   /* top-k: the softmax's best classes, best first, and the threshold cuts the list */
   guint ids[5];
   double probs[5];
-  guint nk = heed_vit_top_k (vit, 5, 0.0, ids, probs);
+  guint nk = heed_vit_result_top_k (o, 5, 0.0, ids, probs);
   g_assert_cmpuint (nk, ==, 5);
   double z = 0;
   for (guint i = 0; i < c->num_classes; i++)
@@ -418,7 +436,7 @@ test_vit_against_reference (void)
       if (r == 4 && i != ids[0] && i != ids[1] && i != ids[2] && i != ids[3] && i != ids[4])
         g_assert_cmpfloat (logits[i], <=, logits[ids[4]] + 1e-4);
   }
-  g_assert_cmpuint (heed_vit_top_k (vit, 5, probs[1] - 1e-9, ids, probs), ==, 2);
+  g_assert_cmpuint (heed_vit_result_top_k (o, 5, probs[1] - 1e-9, ids, probs), ==, 2);
 
   /* rollout: the CLS row of (A_L + I)/2 ... (A_1 + I)/2 by full matrix products */
   guint T = c->tokens;
@@ -445,20 +463,23 @@ test_vit_against_reference (void)
     g_free (acc);
     g_free (next);
   }
-  guint peak = heed_vit_attention_map (vit, HEED_ATTENTION_ROLLOUT, got_roll);
+  guint peak = heed_vit_result_attention_map (o, HEED_ATTENTION_ROLLOUT, got_roll);
   assert_close (got_roll, want_roll, c->num_patches, 1e-4);
   for (guint j = 0; j < c->num_patches; j++)
     g_assert_cmpfloat (got_roll[j], <=, got_roll[peak]);
 
-  guint n = 0;
-  const HeedOpTiming *t = heed_vit_get_timings (vit, &n);
+  guint n = o->n_timings;
+  const HeedOpTiming *t = o->timings;
   g_assert_cmpuint (n, >, c->depth * 8);
   for (guint i = 0; i < n; i++)
     g_assert_cmpfloat (t[i].ms, >=, 0.0);
 
-  heed_vit_destroy (&vit);
+  heed_vit_result_destroy (&o);
+  heed_vit_run_destroy (&vit);
   g_assert_null (vit);
-  heed_vit_destroy (&vit); /* accepts &NULL */
+  heed_vit_run_destroy (&vit); /* accepts &NULL */
+  heed_vit_plan_destroy (&plan);
+  heed_vit_plan_destroy (&plan);
   heed_model_destroy (&m);
   g_free (input), g_free (logits), g_free (emb), g_free (heads), g_free (layers);
   g_rand_free (rng);
@@ -522,7 +543,7 @@ test_preprocess (void)
         HeedBuffer *bp = heed_buffer_new (d, sizeof params, TRUE, &error);
         memcpy (bp->mapped, params, sizeof params);
         HeedBuffer *bo = buffer_from (d, NULL, 0, 3 * out * out);
-        HeedRecorder *rec = heed_recorder_new (d, 1, FALSE, &error);
+        HeedRecorder *rec = heed_recorder_new (d, kernels (), 1, FALSE, &error);
         g_assert_true (heed_op_preprocess (rec, &l, bf, bp, bo, out, &error));
         run_recorder (rec);
         float *got = buffer_read (bo, 3 * out * out);
@@ -627,8 +648,9 @@ test_preprocess_reference (void)
 static void
 submit_once (HeedDevice *d, void (*record) (VkCommandBuffer, gpointer), gpointer data)
 {
-  VkCommandBufferAllocateInfo ai = { VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO, NULL,
-                                     d->command_pool, VK_COMMAND_BUFFER_LEVEL_PRIMARY, 1 };
+  VkCommandPool pool = heed_command_pool_new (d, NULL);
+  VkCommandBufferAllocateInfo ai = { VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO, NULL, pool,
+                                     VK_COMMAND_BUFFER_LEVEL_PRIMARY, 1 };
   VkCommandBuffer cmd;
   g_assert_cmpint (vkAllocateCommandBuffers (d->device, &ai, &cmd), ==, VK_SUCCESS);
   VkCommandBufferBeginInfo bi = { .sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO };
@@ -640,7 +662,7 @@ submit_once (HeedDevice *d, void (*record) (VkCommandBuffer, gpointer), gpointer
                       .pCommandBuffers = &cmd };
   g_assert_cmpint (vkQueueSubmit (d->queue, 1, &si, VK_NULL_HANDLE), ==, VK_SUCCESS);
   vkQueueWaitIdle (d->queue);
-  vkFreeCommandBuffers (d->device, d->command_pool, 1, &cmd);
+  vkDestroyCommandPool (d->device, pool, NULL);
 }
 
 typedef struct {
@@ -692,8 +714,11 @@ test_device_frames (void)
                             .mlp_hidden = 64,
                             .num_classes = 6 };
   HeedModel *m = heed_model_new_random (&shape, 21, &error);
-  HeedVit *vit = heed_vit_new (d, m, NULL, &error);
+  HeedVitPlan *plan = heed_vit_plan_new (d, m, NULL, &error);
   g_assert_no_error (error);
+  HeedVitRun *vit = heed_vit_run_new (plan, 1, &error);
+  g_assert_no_error (error);
+  HeedVitResult *res;
   guint w = 45, h = 27;
   GRand *rng = g_rand_new_with_seed (77);
 
@@ -704,11 +729,12 @@ test_device_frames (void)
   guint8 *rgba = g_malloc (4 * w * h);
   for (guint i = 0; i < 4 * w * h; i++)
     rgba[i] = (guint8) g_rand_int_range (rng, 0, 256);
-  g_assert_true (heed_vit_set_frame_layout (vit, &l, &error));
+  g_assert_true (heed_vit_run_set_frame_layout (vit, &l, &error));
   const guint8 *planes[3] = { rgba, NULL, NULL };
-  g_assert_true (heed_vit_run_frame (vit, planes, stride, &error));
+  g_assert_nonnull (res = run_frame_sync (vit, planes, stride, &error));
   float want[6];
-  memcpy (want, heed_vit_get_output (vit)->logits, sizeof want);
+  memcpy (want, res->logits, sizeof want);
+  heed_vit_result_destroy (&res);
 
   VkImageCreateInfo ii = {
     .sType = VK_STRUCTURE_TYPE_IMAGE_CREATE_INFO,
@@ -742,13 +768,14 @@ test_device_frames (void)
                          .stage = VK_PIPELINE_STAGE_ALL_COMMANDS_BIT,
                          .width = w,
                          .height = h };
-  g_assert_true (heed_vit_run_frame_device (vit, &dp, 1, &error));
+  g_assert_nonnull (res = run_device_frame_sync (vit, &dp, 1, &error));
   g_assert_no_error (error);
   g_assert_cmpint (dp.layout, ==, VK_IMAGE_LAYOUT_SHADER_READ_ONLY_OPTIMAL); /* restored */
-  g_assert_cmpmem (heed_vit_get_output (vit)->logits, sizeof want, want, sizeof want);
+  g_assert_cmpmem (res->logits, sizeof want, want, sizeof want);
+  heed_vit_result_destroy (&res);
   HeedDevicePlane small = dp;
   small.height = h - 1;
-  g_assert_false (heed_vit_run_frame_device (vit, &small, 1, &error));
+  g_assert_null (run_device_frame_sync (vit, &small, 1, &error));
   g_assert_error (error, HEED_ERROR, HEED_ERROR_INVALID);
   g_clear_error (&error);
 
@@ -761,20 +788,22 @@ test_device_frames (void)
     y[i] = (guint8) g_rand_int_range (rng, 0, 256);
   for (guint i = 0; i < dev_stride * ((h + 1) / 2); i++)
     uv[i] = (guint8) g_rand_int_range (rng, 0, 256);
-  g_assert_true (heed_vit_set_frame_layout (vit, &l, &error));
+  g_assert_true (heed_vit_run_set_frame_layout (vit, &l, &error));
   const guint8 *nv[3] = { y, uv, NULL };
   guint host_stride[3] = { dev_stride, dev_stride, 0 };
-  g_assert_true (heed_vit_run_frame (vit, nv, host_stride, &error));
-  memcpy (want, heed_vit_get_output (vit)->logits, sizeof want);
+  g_assert_nonnull (res = run_frame_sync (vit, nv, host_stride, &error));
+  memcpy (want, res->logits, sizeof want);
+  heed_vit_result_destroy (&res);
   HeedBuffer *by = heed_buffer_new (d, 64 + dev_stride * h, FALSE, &error);
   HeedBuffer *buv = heed_buffer_new (d, dev_stride * ((h + 1) / 2), FALSE, &error);
   heed_buffer_upload (by, 64, y, dev_stride * h, &error);
   heed_buffer_upload (buv, 0, uv, dev_stride * ((h + 1) / 2), &error);
   HeedDevicePlane bp[2] = { { .buffer = by->buffer, .offset = 64, .stride = dev_stride },
                             { .buffer = buv->buffer, .stride = dev_stride } };
-  g_assert_true (heed_vit_run_frame_device (vit, bp, 2, &error));
-  g_assert_cmpmem (heed_vit_get_output (vit)->logits, sizeof want, want, sizeof want);
-  g_assert_false (heed_vit_run_frame_device (vit, bp, 1, &error)); /* a plane missing */
+  g_assert_nonnull (res = run_device_frame_sync (vit, bp, 2, &error));
+  g_assert_cmpmem (res->logits, sizeof want, want, sizeof want);
+  heed_vit_result_destroy (&res);
+  g_assert_null (run_device_frame_sync (vit, bp, 1, &error)); /* a plane missing */
   g_clear_error (&error);
 
   heed_buffer_destroy (&by);
@@ -782,7 +811,8 @@ test_device_frames (void)
   heed_buffer_destroy (&up.src);
   vkDestroyImage (d->device, up.image, NULL);
   vkFreeMemory (d->device, mem, NULL);
-  heed_vit_destroy (&vit);
+  heed_vit_run_destroy (&vit);
+  heed_vit_plan_destroy (&plan);
   heed_model_destroy (&m);
   g_free (rgba), g_free (y), g_free (uv);
   g_rand_free (rng);

@@ -118,7 +118,9 @@ heed_cmd_bench (int argc, char **argv)
   GError *error = NULL;
   HeedModel *model = NULL;
   HeedDevice *device = NULL;
-  HeedVit *vit = NULL;
+  HeedVitPlan *plan = NULL;
+  HeedVitRun *run = NULL;
+  HeedVitResult *last = NULL;
   JsonParser *torch = NULL;
   char *tmp_dir = NULL, *tmp_model = NULL, *torch_why = NULL;
   double *times = NULL;
@@ -161,7 +163,8 @@ heed_cmd_bench (int argc, char **argv)
 
   HeedVitOptions opts = { .profile = TRUE };
   if (!(device = heed_device_new (device_index, &error)) ||
-      !(vit = heed_vit_new (device, model, &opts, &error)))
+      !(plan = heed_vit_plan_new (device, model, &opts, &error)) ||
+      !(run = heed_vit_run_new (plan, 1, &error)))
     goto fail;
 
   gsize n_in = (gsize) c->in_chans * c->img_size * c->img_size;
@@ -171,7 +174,8 @@ heed_cmd_bench (int argc, char **argv)
   times = g_new (double, runs);
   for (int i = 0; i < warmup + runs; i++) {
     gint64 t0 = g_get_monotonic_time ();
-    if (!heed_vit_run (vit, input, &error))
+    heed_vit_result_destroy (&last);
+    if (!(last = heed_vit_run_tensor (run, input, &error)))
       goto fail;
     if (i >= warmup)
       times[i - warmup] = (double) (g_get_monotonic_time () - t0) / 1000.0;
@@ -217,8 +221,8 @@ heed_cmd_bench (int argc, char **argv)
     printf (" %10.2f %12.2f", torch_ms, flops / torch_ms / 1e6);
   printf ("\n");
 
-  guint n_t = 0;
-  const HeedOpTiming *t = heed_vit_get_timings (vit, &n_t);
+  guint n_t = last->n_timings;
+  const HeedOpTiming *t = last->timings;
   JsonObject *tops =
       tj && json_object_has_member (tj, "ops") ? json_object_get_object_member (tj, "ops") : NULL;
   for (guint k = 0; k < G_N_ELEMENTS (op_kinds) && n_t > 0; k++) {
@@ -261,7 +265,9 @@ out:
   g_free (tmp_dir);
   g_free (torch_why);
   g_clear_object (&torch);
-  heed_vit_destroy (&vit);
+  heed_vit_result_destroy (&last);
+  heed_vit_run_destroy (&run);
+  heed_vit_plan_destroy (&plan);
   heed_device_destroy (&device);
   heed_model_destroy (&model);
   g_free (input);

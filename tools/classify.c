@@ -12,12 +12,30 @@
 #include <gst/gst.h>
 #include <gst/video/video.h>
 #include <json-glib/json-glib.h>
+#include <errno.h>
+#include <glib/gstdio.h>
 #include <stdio.h>
+#include <sys/stat.h>
 
-/* Decodes the first frame of path as RGBA. */
+/* Decodes the first frame of path as RGBA. Ends as soon as GStreamer has either prerolled a
+ * frame or said why it cannot: a missing file, a directory, text or random bytes, a truncated
+ * image each give an error at once, never a wait. */
 static GstSample *
 decode_first_frame (const char *path, GError **error)
 {
+  GStatBuf st;
+  if (g_stat (path, &st) != 0) {
+    int e = errno;
+    g_set_error (error, HEED_ERROR, HEED_ERROR_IO, "%s: %s", path, g_strerror (e));
+    return NULL;
+  }
+  if (!S_ISREG (st.st_mode) || st.st_size == 0) {
+    g_set_error (error, HEED_ERROR, HEED_ERROR_IO, "%s: %s", path,
+                 S_ISDIR (st.st_mode)   ? "is a directory"
+                 : S_ISREG (st.st_mode) ? "is empty"
+                                        : "is not a regular file");
+    return NULL;
+  }
   char *uri = gst_filename_to_uri (path, error);
   if (!uri)
     return NULL;
@@ -31,22 +49,29 @@ decode_first_frame (const char *path, GError **error)
   if (!pipe)
     return NULL;
   GstElement *sink = gst_bin_get_by_name (GST_BIN (pipe), "sink");
-  gst_element_set_state (pipe, GST_STATE_PAUSED);
-  sample = gst_app_sink_try_pull_preroll (GST_APP_SINK (sink), 60 * GST_SECOND);
+  GstBus *bus = gst_element_get_bus (pipe);
+  GstMessage *m = NULL;
+  if (gst_element_set_state (pipe, GST_STATE_PAUSED) != GST_STATE_CHANGE_FAILURE)
+    /* prerolled, or an error, or the end with no frame; 60 s bounds a decoder that stalls */
+    m = gst_bus_timed_pop_filtered (bus, 60 * GST_SECOND,
+                                    GST_MESSAGE_ASYNC_DONE | GST_MESSAGE_ERROR | GST_MESSAGE_EOS);
+  if (m && GST_MESSAGE_TYPE (m) == GST_MESSAGE_ASYNC_DONE)
+    sample = gst_app_sink_try_pull_preroll (GST_APP_SINK (sink), 0);
+  if (!m)
+    m = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR); /* a state change that failed at once */
   if (!sample) {
-    GstBus *bus = gst_element_get_bus (pipe);
-    GstMessage *m = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR);
-    if (m) {
+    if (m && GST_MESSAGE_TYPE (m) == GST_MESSAGE_ERROR) {
       GError *e = NULL;
       gst_message_parse_error (m, &e, NULL);
       g_set_error (error, HEED_ERROR, HEED_ERROR_IO, "%s: cannot decode: %s", path, e->message);
       g_error_free (e);
-      gst_message_unref (m);
     } else {
       g_set_error (error, HEED_ERROR, HEED_ERROR_IO, "%s: no video frame in it", path);
     }
-    gst_object_unref (bus);
   }
+  if (m)
+    gst_message_unref (m);
+  gst_object_unref (bus);
   gst_element_set_state (pipe, GST_STATE_NULL);
   gst_object_unref (sink);
   gst_object_unref (pipe);
@@ -54,9 +79,10 @@ decode_first_frame (const char *path, GError **error)
 }
 
 /* Runs the model on the sample's frame. */
-static gboolean
-run_sample (HeedVit *vit, GstSample *sample, HeedResize resize, GError **error)
+static HeedVitResult *
+run_sample (HeedVitRun *run, GstSample *sample, HeedResize resize, GError **error)
 {
+  HeedVitResult *result = NULL;
   GstVideoInfo info;
   GstVideoFrame frame;
   HeedFrameLayout layout;
@@ -64,30 +90,32 @@ run_sample (HeedVit *vit, GstSample *sample, HeedResize resize, GError **error)
   if (!gst_video_info_from_caps (&info, gst_sample_get_caps (sample)) ||
       !gst_video_frame_map (&frame, &info, gst_sample_get_buffer (sample), GST_MAP_READ)) {
     g_set_error (error, HEED_ERROR, HEED_ERROR_IO, "cannot read the decoded frame");
-    return FALSE;
+    return NULL;
   }
   guint stride[3] = { GST_VIDEO_FRAME_PLANE_STRIDE (&frame, 0), 0, 0 };
   const guint8 *planes[3] = { GST_VIDEO_FRAME_PLANE_DATA (&frame, 0), NULL, NULL };
   if (heed_frame_layout_init (&layout, HEED_PIXEL_RGBA, GST_VIDEO_INFO_WIDTH (&info),
                               GST_VIDEO_INFO_HEIGHT (&info), stride, error)) {
     layout.resize = resize;
-    ok = heed_vit_set_frame_layout (vit, &layout, error) &&
-         heed_vit_run_frame (vit, planes, stride, error);
+    ok = heed_vit_run_set_frame_layout (run, &layout, error) &&
+         heed_vit_run_set_frame (run, 0, planes, stride, error) &&
+         heed_vit_run_submit (run, 1, error) && heed_vit_run_wait (run, &result, error);
   }
   gst_video_frame_unmap (&frame);
-  return ok;
+  return ok ? result : NULL;
 }
 
 static void
-print_result (const char *file, HeedVit *vit, char **labels, guint top_k,
+print_result (const char *file, const HeedVitResult *result, char **labels, guint top_k,
               HeedAttentionMode attention)
 {
-  const HeedModelConfig *c = heed_vit_get_config (vit);
+  const HeedModelConfig *c = &result->config;
   guint *ids = g_new (guint, top_k);
   double *probs = g_new (double, top_k);
   float *map = g_new (float, c->num_patches), x, y;
-  guint n = heed_vit_top_k (vit, top_k, 0.0, ids, probs);
-  heed_vit_patch_in_frame (vit, heed_vit_attention_map (vit, attention, map), &x, &y);
+  guint n = heed_vit_result_top_k (result, top_k, 0.0, ids, probs);
+  heed_vit_result_patch_in_frame (result, heed_vit_result_attention_map (result, attention, map),
+                                  &x, &y);
 
   JsonBuilder *b = json_builder_new ();
   json_builder_begin_object (b);
@@ -151,7 +179,8 @@ heed_cmd_classify (int argc, char **argv)
   GError *error = NULL;
   HeedModel *model = NULL;
   HeedDevice *device = NULL;
-  HeedVit *vit = NULL;
+  HeedVitPlan *plan = NULL;
+  HeedVitRun *run = NULL;
   char **labels = NULL;
   HeedResize resize = HEED_RESIZE_STRETCH;
   HeedAttentionMode attention = HEED_ATTENTION_CLS;
@@ -195,31 +224,34 @@ heed_cmd_classify (int argc, char **argv)
        !(labels = heed_labels_resolve (labels_file, model->config.labels, model->config.num_classes,
                                        &error))) ||
       !(device = heed_device_new (device_index, &error)) ||
-      !(vit = heed_vit_new (device, model, &opts, &error))) {
+      !(plan = heed_vit_plan_new (device, model, &opts, &error)) ||
+      !(run = heed_vit_run_new (plan, 1, &error))) {
     status = heed_cli_fail (NULL, error);
     goto out;
   }
   for (char **f = files; *f; f++) {
     GstSample *sample = decode_first_frame (*f, &error);
-    if (!sample || !run_sample (vit, sample, resize, &error)) {
+    HeedVitResult *result = sample ? run_sample (run, sample, resize, &error) : NULL;
+    if (sample)
+      gst_sample_unref (sample);
+    if (!result) {
       status = heed_cli_fail (NULL, error);
       error = NULL;
-      if (sample)
-        gst_sample_unref (sample);
       continue;
     }
-    gst_sample_unref (sample);
-    print_result (*f, vit, labels, (guint) top_k, attention);
+    print_result (*f, result, labels, (guint) top_k, attention);
+    heed_vit_result_destroy (&result);
   }
   if (dump_tensor && status == 0) {
-    const HeedModelConfig *c = heed_vit_get_config (vit);
+    const HeedModelConfig *c = heed_vit_plan_get_config (plan);
     gsize n = (gsize) c->in_chans * c->img_size * c->img_size * sizeof (float);
-    if (!g_file_set_contents (dump_tensor, (const char *) heed_vit_get_input (vit), (gssize) n,
-                              &error))
+    if (!g_file_set_contents (dump_tensor, (const char *) heed_vit_run_get_input (run, 0),
+                              (gssize) n, &error))
       status = heed_cli_fail (NULL, error);
   }
 out:
-  heed_vit_destroy (&vit);
+  heed_vit_run_destroy (&run);
+  heed_vit_plan_destroy (&plan);
   heed_device_destroy (&device);
   heed_model_destroy (&model);
   g_strfreev (labels);

@@ -103,7 +103,9 @@ cmd_run_tensor (int argc, char **argv)
   GError *error = NULL;
   HeedModel *model = NULL;
   HeedDevice *device = NULL;
-  HeedVit *vit = NULL;
+  HeedVitPlan *plan = NULL;
+  HeedVitRun *run = NULL;
+  HeedVitResult *o = NULL;
   char *input = NULL;
   gsize input_len = 0;
   int status = 1;
@@ -128,11 +130,12 @@ cmd_run_tensor (int argc, char **argv)
                             NULL);
     goto out;
   }
-  if (!g_file_get_contents (input_path, &input, &input_len, &error)) {
+  gsize want = (gsize) c->in_chans * c->img_size * c->img_size * sizeof (float);
+  /* read no more than a valid input can hold: a wrong or endless file is refused at once */
+  if (!heed_file_read (input_path, want, &input, &input_len, &error)) {
     status = heed_cli_fail (NULL, error);
     goto out;
   }
-  gsize want = (gsize) c->in_chans * c->img_size * c->img_size * sizeof (float);
   if (input_len != want) {
     char *msg =
         g_strdup_printf ("%s holds %" G_GSIZE_FORMAT " bytes; the model takes float32 "
@@ -143,12 +146,12 @@ cmd_run_tensor (int argc, char **argv)
     goto out;
   }
   if (!(device = heed_device_new (device_index, &error)) ||
-      !(vit = heed_vit_new (device, model, NULL, &error)) ||
-      !heed_vit_run (vit, (const float *) input, &error)) {
+      !(plan = heed_vit_plan_new (device, model, NULL, &error)) ||
+      !(run = heed_vit_run_new (plan, 1, &error)) ||
+      !(o = heed_vit_run_tensor (run, (const float *) input, &error))) {
     status = heed_cli_fail (NULL, error);
     goto out;
   }
-  const HeedVitOutput *o = heed_vit_get_output (vit);
   if ((logits_path && !write_floats (logits_path, o->logits, c->num_classes, &error)) ||
       (attn_path && !write_floats (attn_path, o->cls_attention, c->num_patches, &error)) ||
       (emb_path && !write_floats (emb_path, o->embedding, c->dim, &error))) {
@@ -157,7 +160,9 @@ cmd_run_tensor (int argc, char **argv)
   }
   status = 0;
 out:
-  heed_vit_destroy (&vit);
+  heed_vit_result_destroy (&o);
+  heed_vit_run_destroy (&run);
+  heed_vit_plan_destroy (&plan);
   heed_device_destroy (&device);
   heed_model_destroy (&model);
   g_free (input);

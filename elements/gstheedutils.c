@@ -1,0 +1,378 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Frame layouts, frame mapping and the device every heed element runs on. */
+#include "gstheedutils.h"
+
+static gboolean
+pixel_format (GstVideoFormat f, HeedPixelFormat *out)
+{
+  static const struct {
+    GstVideoFormat gst;
+    HeedPixelFormat heed;
+  } map[] = {
+    { GST_VIDEO_FORMAT_RGBA, HEED_PIXEL_RGBA }, { GST_VIDEO_FORMAT_BGRA, HEED_PIXEL_BGRA },
+    { GST_VIDEO_FORMAT_RGBx, HEED_PIXEL_RGBX }, { GST_VIDEO_FORMAT_BGRx, HEED_PIXEL_BGRX },
+    { GST_VIDEO_FORMAT_xRGB, HEED_PIXEL_XRGB }, { GST_VIDEO_FORMAT_xBGR, HEED_PIXEL_XBGR },
+    { GST_VIDEO_FORMAT_RGB, HEED_PIXEL_RGB },   { GST_VIDEO_FORMAT_BGR, HEED_PIXEL_BGR },
+    { GST_VIDEO_FORMAT_I420, HEED_PIXEL_I420 }, { GST_VIDEO_FORMAT_NV12, HEED_PIXEL_NV12 },
+    { GST_VIDEO_FORMAT_YUY2, HEED_PIXEL_YUY2 }, { GST_VIDEO_FORMAT_GRAY8, HEED_PIXEL_GRAY8 },
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (map); i++)
+    if (map[i].gst == f) {
+      *out = map[i].heed;
+      return TRUE;
+    }
+  return FALSE;
+}
+
+gboolean
+gst_heed_layout_from_video_info (const GstVideoInfo *info, HeedFrameLayout *layout, GError **error)
+{
+  HeedPixelFormat format;
+  guint stride[3] = { 0, 0, 0 };
+  if (!pixel_format (GST_VIDEO_INFO_FORMAT (info), &format)) {
+    g_set_error (error, HEED_ERROR, HEED_ERROR_INVALID, "unsupported format %s",
+                 gst_video_format_to_string (GST_VIDEO_INFO_FORMAT (info)));
+    return FALSE;
+  }
+  for (guint i = 0; i < GST_VIDEO_INFO_N_PLANES (info) && i < 3; i++)
+    stride[i] = GST_VIDEO_INFO_PLANE_STRIDE (info, i);
+  if (!heed_frame_layout_init (layout, format, GST_VIDEO_INFO_WIDTH (info),
+                               GST_VIDEO_INFO_HEIGHT (info), stride, error))
+    return FALSE;
+  switch (info->colorimetry.matrix) {
+  case GST_VIDEO_COLOR_MATRIX_BT709: layout->matrix = HEED_YUV_BT709; break;
+  case GST_VIDEO_COLOR_MATRIX_BT2020: layout->matrix = HEED_YUV_BT2020; break;
+  default: layout->matrix = HEED_YUV_BT601; break;
+  }
+  layout->full_range = info->colorimetry.range == GST_VIDEO_COLOR_RANGE_0_255;
+  return TRUE;
+}
+
+gboolean
+gst_heed_caps_have_vulkan_memory (const GstCaps *caps)
+{
+  GstCapsFeatures *features = gst_caps_get_features (caps, 0);
+  return features && (gst_caps_features_contains (features, GST_CAPS_FEATURE_MEMORY_VULKAN_IMAGE) ||
+                      gst_caps_features_contains (features, GST_CAPS_FEATURE_MEMORY_VULKAN_BUFFER));
+}
+
+gboolean
+gst_heed_frame_map (GstVideoFrame *frame, const GstVideoInfo *info, GstBuffer *buffer,
+                    GstMapFlags flags, guint8 *planes[3], guint stride[3])
+{
+  if (!gst_video_frame_map (frame, info, buffer, flags))
+    return FALSE;
+  for (guint i = 0; i < 3; i++) {
+    gboolean has = i < GST_VIDEO_FRAME_N_PLANES (frame);
+    planes[i] = has ? GST_VIDEO_FRAME_PLANE_DATA (frame, i) : NULL;
+    stride[i] = has ? (guint) GST_VIDEO_FRAME_PLANE_STRIDE (frame, i) : 0;
+  }
+  return TRUE;
+}
+
+/* ---- the heed.device context ------------------------------------------------------------ */
+
+static gpointer
+device_ref (gpointer device)
+{
+  return heed_device_ref (device);
+}
+
+static void
+device_unref (gpointer device)
+{
+  HeedDevice *d = device;
+  heed_device_destroy (&d);
+}
+
+G_DEFINE_BOXED_TYPE (HeedDevice, gst_heed_device, device_ref, device_unref)
+
+GstContext *
+gst_heed_device_context_new (HeedDevice *device)
+{
+  /* not persistent: a pipeline back in NULL lets the device go with everything else */
+  GstContext *context = gst_context_new (GST_HEED_DEVICE_CONTEXT_TYPE, FALSE);
+  gst_structure_set (gst_context_writable_structure (context), "device", GST_TYPE_HEED_DEVICE,
+                     device, NULL);
+  return context;
+}
+
+HeedDevice *
+gst_heed_device_context_get (GstContext *context)
+{
+  HeedDevice *device = NULL;
+  if (g_strcmp0 (gst_context_get_context_type (context), GST_HEED_DEVICE_CONTEXT_TYPE) != 0 ||
+      !gst_structure_get (gst_context_get_structure (context), "device", GST_TYPE_HEED_DEVICE,
+                          &device, NULL))
+    return NULL;
+  return device;
+}
+
+void
+gst_heed_device_state_set_context (GstHeedDeviceState *s, GstElement *element, GstContext *context)
+{
+  GstVulkanDevice *vk_device = NULL;
+  HeedDevice *device = gst_heed_device_context_get (context);
+  GST_OBJECT_LOCK (element);
+  if (device) {
+    heed_device_destroy (&s->shared);
+    s->shared = device;
+  }
+  GST_OBJECT_UNLOCK (element);
+  gst_vulkan_handle_set_context (element, context, NULL, &s->vk_instance);
+  if (gst_context_get_vulkan_device (context, &vk_device)) {
+    gst_clear_object (&s->vk_device);
+    s->vk_device = vk_device;
+  }
+}
+
+gboolean
+gst_heed_device_state_handle_query (GstHeedDeviceState *s, GstElement *element, GstQuery *query)
+{
+  const gchar *type = NULL;
+  if (GST_QUERY_TYPE (query) != GST_QUERY_CONTEXT || !gst_query_parse_context_type (query, &type))
+    return FALSE;
+  if (g_strcmp0 (type, GST_HEED_DEVICE_CONTEXT_TYPE) == 0) {
+    GST_OBJECT_LOCK (element);
+    HeedDevice *device = s->shared ? heed_device_ref (s->shared) : NULL;
+    GST_OBJECT_UNLOCK (element);
+    if (!device)
+      return FALSE;
+    GstContext *context = gst_heed_device_context_new (device);
+    gst_query_set_context (query, context);
+    gst_context_unref (context);
+    heed_device_destroy (&device);
+    return TRUE;
+  }
+  return gst_vulkan_handle_context_query (element, query, NULL, s->vk_instance, s->vk_device);
+}
+
+/* Asks the neighbours on one side for a heed.device context; sets it on the element. */
+static gboolean
+query_neighbours (GstElement *element, GstPadDirection direction)
+{
+  gboolean found = FALSE;
+  GstIterator *it = direction == GST_PAD_SRC ? gst_element_iterate_src_pads (element)
+                                             : gst_element_iterate_sink_pads (element);
+  GValue item = G_VALUE_INIT;
+  while (!found && gst_iterator_next (it, &item) == GST_ITERATOR_OK) {
+    GstQuery *query = gst_query_new_context (GST_HEED_DEVICE_CONTEXT_TYPE);
+    GstContext *context = NULL;
+    if (gst_pad_peer_query (g_value_get_object (&item), query)) {
+      gst_query_parse_context (query, &context);
+      if (context) {
+        gst_element_set_context (element, context);
+        found = TRUE;
+      }
+    }
+    gst_query_unref (query);
+    g_value_reset (&item);
+  }
+  g_value_unset (&item);
+  gst_iterator_free (it);
+  return found;
+}
+
+static HeedDevice *
+shared_device (GstHeedDeviceState *s, GstElement *element)
+{
+  GST_OBJECT_LOCK (element);
+  HeedDevice *device = s->shared ? heed_device_ref (s->shared) : NULL;
+  GST_OBJECT_UNLOCK (element);
+  return device;
+}
+
+/* The pipeline's heed.device, found or made as GstContext's negotiation goes. */
+static HeedDevice *
+pipeline_device (GstHeedDeviceState *s, GstElement *element, gint index, GError **error)
+{
+  HeedDevice *device = shared_device (s, element);
+  if (device)
+    return device;
+  if (query_neighbours (element, GST_PAD_SRC) || query_neighbours (element, GST_PAD_SINK))
+    if ((device = shared_device (s, element)))
+      return device;
+  /* the bin (from a have-context it saw) or the application may answer at once */
+  gst_element_post_message (
+      element, gst_message_new_need_context (GST_OBJECT (element), GST_HEED_DEVICE_CONTEXT_TYPE));
+  if ((device = shared_device (s, element)))
+    return device;
+  if (!(device = heed_device_new (index, error)))
+    return NULL;
+  GST_INFO_OBJECT (element, "sharing the new Vulkan device %s in the pipeline",
+                   heed_device_get_name (device));
+  GstContext *context = gst_heed_device_context_new (device);
+  gst_element_set_context (element, context);
+  gst_element_post_message (element, gst_message_new_have_context (GST_OBJECT (element), context));
+  return device;
+}
+
+static gboolean
+first_queue (GstVulkanDevice *device, GstVulkanQueue *queue, gpointer user_data)
+{
+  *(GstVulkanQueue **) user_data = gst_object_ref (queue);
+  return FALSE; /* stop: GStreamer 1.22 opens one queue */
+}
+
+static void
+lock_gst_queue (void *queue)
+{
+  gst_vulkan_queue_submit_lock (queue);
+}
+
+static void
+unlock_gst_queue (void *queue)
+{
+  gst_vulkan_queue_submit_unlock (queue);
+}
+
+/* GStreamer's Vulkan device, imported (core features, submissions under its queue lock). */
+static HeedDevice *
+import_gstreamer_device (GstHeedDeviceState *s, GstElement *element, GError **error)
+{
+  if (!s->vk_device && !gst_vulkan_device_run_context_query (element, &s->vk_device)) {
+    g_set_error (error, HEED_ERROR, HEED_ERROR_NO_DEVICE,
+                 "Vulkan memory arrived but no element shares a GStreamer Vulkan device");
+    return NULL;
+  }
+  GstVulkanDevice *dev = s->vk_device;
+  gst_clear_object (&s->vk_queue);
+  gst_vulkan_device_foreach_queue (dev, first_queue, &s->vk_queue);
+  if (!s->vk_queue) {
+    g_set_error (error, HEED_ERROR, HEED_ERROR_NO_DEVICE, "GStreamer's Vulkan device has no queue");
+    return NULL;
+  }
+  guint32 family = s->vk_queue->family;
+  if (family >= dev->physical_device->n_queue_families ||
+      !(dev->physical_device->queue_family_props[family].queueFlags & VK_QUEUE_COMPUTE_BIT)) {
+    g_set_error (error, HEED_ERROR, HEED_ERROR_NO_DEVICE,
+                 "GStreamer's Vulkan queue (family %u) cannot run compute shaders", family);
+    gst_clear_object (&s->vk_queue);
+    return NULL;
+  }
+  HeedDeviceImport imp = { dev->instance->instance,
+                           dev->physical_device->device,
+                           dev->device,
+                           s->vk_queue->queue,
+                           family,
+                           lock_gst_queue,
+                           unlock_gst_queue,
+                           s->vk_queue };
+  HeedDevice *imported = heed_device_new_import (&imp, error);
+  if (!imported)
+    gst_clear_object (&s->vk_queue);
+  return imported;
+}
+
+gboolean
+gst_heed_device_state_acquire (GstHeedDeviceState *s, GstElement *element, gboolean vulkan_memory,
+                               gint index, gboolean *changed, GError **error)
+{
+  HeedDevice *device;
+  *changed = FALSE;
+  if (vulkan_memory && s->vk_queue)
+    return TRUE; /* already on GStreamer's device */
+  if (vulkan_memory) {
+    if (!(device = import_gstreamer_device (s, element, error)))
+      return FALSE;
+    GST_INFO_OBJECT (element, "running on GStreamer's Vulkan device %s",
+                     heed_device_get_name (device));
+  } else {
+    if (!(device = pipeline_device (s, element, index, error)))
+      return FALSE;
+    gst_clear_object (&s->vk_queue);
+  }
+  *changed = device != s->device;
+  heed_device_destroy (&s->device);
+  s->device = device;
+  return TRUE;
+}
+
+void
+gst_heed_device_state_stop (GstHeedDeviceState *s)
+{
+  heed_device_destroy (&s->device); /* an imported device leaves GStreamer's alone */
+  gst_clear_object (&s->vk_queue);
+}
+
+void
+gst_heed_device_state_clear (GstHeedDeviceState *s)
+{
+  gst_heed_device_state_stop (s);
+  heed_device_destroy (&s->shared);
+  gst_clear_object (&s->vk_device);
+  gst_clear_object (&s->vk_instance);
+}
+
+GstVulkanDevice *
+gst_heed_vulkan_plane (GstMemory *mem, guint stride, HeedDevicePlane *plane)
+{
+  if (gst_is_vulkan_image_memory (mem)) {
+    GstVulkanImageMemory *img = (GstVulkanImageMemory *) mem;
+    *plane = (HeedDevicePlane){ .image = img->image,
+                                .layout = img->barrier.image_layout,
+                                .access = img->barrier.parent.access_flags,
+                                .stage = img->barrier.parent.pipeline_stages,
+                                .width = img->create_info.extent.width,
+                                .height = img->create_info.extent.height };
+    return img->device;
+  }
+  if (gst_is_vulkan_buffer_memory (mem)) {
+    GstVulkanBufferMemory *vb = (GstVulkanBufferMemory *) mem;
+    *plane = (HeedDevicePlane){ .buffer = vb->buffer,
+                                .offset = mem->offset,
+                                .stride = stride,
+                                .access = vb->barrier.parent.access_flags,
+                                .stage = vb->barrier.parent.pipeline_stages };
+    return vb->device;
+  }
+  return NULL;
+}
+
+guint
+gst_heed_vulkan_planes (const GstHeedDeviceState *s, GstBuffer *buf, const GstVideoInfo *info,
+                        HeedDevicePlane planes[3], GError **error)
+{
+  guint n = GST_VIDEO_INFO_N_PLANES (info);
+  GstVideoMeta *vmeta = gst_buffer_get_video_meta (buf);
+  if (gst_buffer_n_memory (buf) != n || n > 3) {
+    g_set_error (error, HEED_ERROR, HEED_ERROR_INVALID,
+                 "expected %u Vulkan memories (one per plane), got %u", n,
+                 gst_buffer_n_memory (buf));
+    return 0;
+  }
+  for (guint i = 0; i < n; i++) {
+    GstMemory *mem = gst_buffer_peek_memory (buf, i);
+    guint stride = vmeta ? (guint) vmeta->stride[i] : (guint) GST_VIDEO_INFO_PLANE_STRIDE (info, i);
+    GstVulkanDevice *device = gst_heed_vulkan_plane (mem, stride, &planes[i]);
+    if (!device) {
+      g_set_error (error, HEED_ERROR, HEED_ERROR_INVALID, "plane %u is not Vulkan memory", i);
+      return 0;
+    }
+    if (device != s->vk_device)
+      goto wrong_device;
+  }
+  return n;
+wrong_device:
+  g_set_error (error, HEED_ERROR, HEED_ERROR_INVALID,
+               "the frame is on another Vulkan device than the one shared in the pipeline");
+  return 0;
+}
+
+void
+gst_heed_vulkan_planes_done (GstBuffer *buf, const HeedDevicePlane *planes, guint n)
+{
+  for (guint i = 0; i < n; i++) {
+    GstMemory *mem = gst_buffer_peek_memory (buf, i);
+    if (gst_is_vulkan_image_memory (mem)) {
+      GstVulkanImageMemory *img = (GstVulkanImageMemory *) mem;
+      img->barrier.image_layout = planes[i].layout;
+      img->barrier.parent.access_flags = planes[i].access;
+      img->barrier.parent.pipeline_stages = planes[i].stage;
+    } else if (gst_is_vulkan_buffer_memory (mem)) {
+      GstVulkanBufferMemory *vb = (GstVulkanBufferMemory *) mem;
+      vb->barrier.parent.access_flags = planes[i].access;
+      vb->barrier.parent.pipeline_stages = planes[i].stage;
+    }
+  }
+}

@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The push-constant blocks of every shader, mirrored field for field. The generated shader
+ * registry (tools/gen_shader_registry.py) asserts at compile time that each struct has the size
+ * of its shader's block; shaders/registry.txt names the struct of each shader. */
+#ifndef HEED_PUSH_H
+#define HEED_PUSH_H
+
+#include <stdint.h>
+
+typedef struct {
+  uint32_t M, N, K, lda, ldb, ldc, a_off, b_off, c_off, a_batch, b_batch, c_batch;
+  float alpha;
+} HeedGemmParams;
+
+typedef struct {
+  uint32_t M, D, ldx, ldy, x_off, y_off;
+  float eps;
+  uint32_t rows_per_group;
+} HeedLayerNormParams;
+
+typedef struct {
+  uint32_t rows, M, N, ld, batch, rows_per_group;
+} HeedSoftmaxParams;
+
+typedef struct {
+  uint32_t M, D, ld_kt, qkv_off;
+} HeedKTransposeParams;
+
+typedef struct {
+  uint32_t format, width, height, offset[3], stride[3], size;
+  float src[4], dst[4];
+} HeedPreprocessParams;
+
+typedef struct {
+  uint32_t channels, height, width, patch_size, grid_w, num_patches;
+} HeedPatchifyParams;
+
+typedef struct {
+  uint32_t tokens, D, frames;
+} HeedTokensInitParams;
+
+typedef struct {
+  uint32_t M, D, dh, m_pad, ld_kt, ld_v, qkv_off;
+  float scale;
+} HeedQkvSplitParams;
+
+typedef struct {
+  uint32_t rows, N, heads, ld, batch, p_off, out_off;
+} HeedHeadMeanParams;
+
+typedef struct {
+  uint32_t format, width, height, offset[3], stride[3], blocks_x, blocks_y, strip;
+} HeedCompositeParams;
+
+#endif

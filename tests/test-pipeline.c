@@ -1,0 +1,410 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The shared engine in real pipelines, under the validation layer:
+ * - frames in flight and batches: over a 300-frame encoded file, frames-in-flight=3 (and
+ *   batch-size=4) give the labels, confidences, attention maps and timestamps of
+ *   frames-in-flight=1, frame for frame;
+ * - a flushing seek and EOS with frames in flight lose nothing and hang nothing;
+ * - one VkDevice per pipeline: vkCreateDevice is interposed by this program (exported with
+ *   -rdynamic, so the dlopened plugin and GStreamer call it) and counted;
+ * - an application hands its own device to a pipeline through the heed.device context. */
+#include "test-gst-common.h"
+
+#include <dlfcn.h>
+#include <glib/gstdio.h>
+#include <math.h>
+#include <vulkan/vulkan.h>
+
+/* ---- counting VkDevices ---------------------------------------------------------------------- */
+
+static gint devices_created;
+
+VKAPI_ATTR VkResult VKAPI_CALL vkCreateDevice (VkPhysicalDevice physical,
+                                               const VkDeviceCreateInfo *info,
+                                               const VkAllocationCallbacks *allocator,
+                                               VkDevice *device);
+
+VKAPI_ATTR VkResult VKAPI_CALL
+vkCreateDevice (VkPhysicalDevice physical, const VkDeviceCreateInfo *info,
+                const VkAllocationCallbacks *allocator, VkDevice *device)
+{
+  static PFN_vkCreateDevice real;
+  if (!real) /* the loader's own entry point, behind this one */
+    real = (PFN_vkCreateDevice) dlsym (dlopen ("libvulkan.so.1", RTLD_NOW | RTLD_GLOBAL),
+                                       "vkCreateDevice");
+  g_assert_nonnull (real);
+  VkResult r = real (physical, info, allocator, device);
+  if (r == VK_SUCCESS)
+    g_atomic_int_inc (&devices_created);
+  return r;
+}
+
+/* ---- what leaves heedclassify, frame by frame ------------------------------------------------ */
+
+typedef struct {
+  GstClockTime pts, duration;
+  guint64 frame;
+  gchar *label;
+  gdouble confidence;
+  GBytes *attention;
+  gboolean inferred;
+} Out;
+
+static void
+out_free (gpointer data)
+{
+  Out *o = data;
+  g_free (o->label);
+  if (o->attention)
+    g_bytes_unref (o->attention);
+  g_free (o);
+}
+
+static GstPadProbeReturn
+collect_out (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  GPtrArray *outs = data;
+  GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER (info);
+  GstCustomMeta *meta = gst_buffer_get_custom_meta (buf, "HeedClassificationMeta");
+  g_assert_nonnull (meta);
+  const GstStructure *s = gst_custom_meta_get_structure (meta);
+  Out *o = g_new0 (Out, 1);
+  o->pts = GST_BUFFER_PTS (buf);
+  o->duration = GST_BUFFER_DURATION (buf);
+  g_assert_true (gst_structure_get (s, "frame", G_TYPE_UINT64, &o->frame, "attention", G_TYPE_BYTES,
+                                    &o->attention, "inferred", G_TYPE_BOOLEAN, &o->inferred, NULL));
+  const GValue *labels = gst_structure_get_value (s, "labels");
+  o->label = g_value_dup_string (gst_value_array_get_value (labels, 0));
+  o->confidence = g_value_get_double (
+      gst_value_array_get_value (gst_structure_get_value (s, "confidences"), 0));
+  g_ptr_array_add (outs, o);
+  return GST_PAD_PROBE_OK;
+}
+
+/* A real H.264 file with keyframes every half second, encoded by FFmpeg (libx264) from
+ * videotestsrc patterns (a moving ball, snow, a pinwheel: the labels change over the clip). */
+static char *
+encoded_clip (const char *dir, guint frames)
+{
+  char *raw = g_build_filename (dir, "clip.y4m", NULL);
+  char *path = g_build_filename (dir, "clip.mp4", NULL);
+  guint third = frames / 3;
+  const char *caps = "video/x-raw,width=160,height=120,framerate=30/1";
+  char *desc = g_strdup_printf (
+      "concat name=c ! videoconvert ! video/x-raw,format=I420 ! y4menc ! filesink location=%s "
+      "videotestsrc num-buffers=%u pattern=ball motion=sweep ! %s ! c. "
+      "videotestsrc num-buffers=%u pattern=snow ! %s ! c. "
+      "videotestsrc num-buffers=%u pattern=pinwheel ! %s ! c.",
+      raw, third, caps, third, caps, frames - 2 * third, caps);
+  g_assert_null (run_pipeline (desc, NULL));
+  char *argv[] = { "ffmpeg",  "-y", "-loglevel", "error",    "-i",      raw,  "-c:v",
+                   "libx264", "-g", "15",        "-pix_fmt", "yuv420p", path, NULL };
+  gint status;
+  g_assert_true (
+      g_spawn_sync (NULL, argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL, &status, NULL));
+  g_assert_true (g_spawn_check_wait_status (status, NULL));
+  g_unlink (raw);
+  g_free (raw);
+  g_free (desc);
+  return path;
+}
+
+/* Every frame of the file through heedclassify with these properties. */
+static GPtrArray *
+classify_file (const char *path, const char *props)
+{
+  GPtrArray *outs = g_ptr_array_new_with_free_func (out_free);
+  char *desc = g_strdup_printf ("filesrc location=%s ! decodebin ! videoconvert ! heedclassify "
+                                "name=c %s ! fakesink",
+                                path, props);
+  GstElement *pipe = gst_parse_launch (desc, NULL);
+  g_assert_nonnull (pipe);
+  GstElement *c = gst_bin_get_by_name (GST_BIN (pipe), "c");
+  GstPad *src = gst_element_get_static_pad (c, "src");
+  gst_pad_add_probe (src, GST_PAD_PROBE_TYPE_BUFFER, collect_out, outs, NULL);
+  gst_element_set_state (pipe, GST_STATE_PLAYING);
+  GstBus *bus = gst_element_get_bus (pipe);
+  GstMessage *m =
+      gst_bus_timed_pop_filtered (bus, 300 * GST_SECOND, GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
+  g_assert_nonnull (m);
+  g_assert_cmpint (GST_MESSAGE_TYPE (m), ==, GST_MESSAGE_EOS);
+  gst_message_unref (m);
+  gst_element_set_state (pipe, GST_STATE_NULL);
+  gst_object_unref (bus);
+  gst_object_unref (src);
+  gst_object_unref (c);
+  gst_object_unref (pipe);
+  g_free (desc);
+  return outs;
+}
+
+/* The same frames in the same order with the same results (within tol). */
+static void
+assert_same_outputs (GPtrArray *got, GPtrArray *want, double tol)
+{
+  g_assert_cmpuint (got->len, ==, want->len);
+  double worst = 0;
+  for (guint i = 0; i < want->len; i++) {
+    Out *g = g_ptr_array_index (got, i), *w = g_ptr_array_index (want, i);
+    g_assert_cmpuint (g->frame, ==, i);
+    g_assert_cmpuint (g->pts, ==, w->pts);
+    g_assert_cmpuint (g->duration, ==, w->duration);
+    g_assert_cmpstr (g->label, ==, w->label);
+    g_assert_true (g->inferred);
+    worst = MAX (worst, fabs (g->confidence - w->confidence));
+    gsize ng, nw;
+    const float *ag = g_bytes_get_data (g->attention, &ng),
+                *aw = g_bytes_get_data (w->attention, &nw);
+    g_assert_cmpuint (ng, ==, nw);
+    for (gsize k = 0; k < nw / 4; k++)
+      worst = MAX (worst, fabs (ag[k] - aw[k]));
+  }
+  g_test_message ("%u frames; largest difference in a confidence or attention value: %g", want->len,
+                  worst);
+  g_assert_cmpfloat (worst, <=, tol);
+}
+
+static void
+test_frames_in_flight_same_results (void)
+{
+  char *dir = g_dir_make_tmp ("heed-inflight-XXXXXX", NULL);
+  char *clip = encoded_clip (dir, 300);
+  GPtrArray *one = classify_file (clip, "frames-in-flight=1");
+  GPtrArray *three = classify_file (clip, "frames-in-flight=3");
+  GPtrArray *batched = classify_file (clip, "frames-in-flight=2 batch-size=4");
+  g_assert_cmpuint (one->len, ==, 300);
+  /* the labels change over the clip, so a frame shifted in order would show */
+  guint changes = 0;
+  for (guint i = 1; i < one->len; i++)
+    changes += g_strcmp0 (((Out *) one->pdata[i])->label, ((Out *) one->pdata[i - 1])->label) != 0;
+  g_test_message ("the top label changes %u times over the clip", changes);
+  /* the same kernels in the same order on the same device: the same bits */
+  assert_same_outputs (three, one, 0.0);
+  /* a batch stacks frames in the GEMMs: the parity tolerance of the attention */
+  assert_same_outputs (batched, one, 1e-4);
+  g_ptr_array_unref (one);
+  g_ptr_array_unref (three);
+  g_ptr_array_unref (batched);
+  g_unlink (clip);
+  g_rmdir (dir);
+  g_free (clip);
+  g_free (dir);
+  g_assert_cmpint (g_atomic_int_get (&validation_messages), ==, 0);
+}
+
+/* ---- flushing seek and EOS with frames in flight --------------------------------------------- */
+
+typedef struct {
+  gint in, out; /* buffers into heedclassify and out of it since the last flush */
+  gint in_total, out_total;
+  gint flushes_in, flushes_out;
+  gboolean without_meta; /* a buffer left without its result */
+} Counts;
+
+static GstPadProbeReturn
+count_in (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  Counts *c = data;
+  if (info->type & GST_PAD_PROBE_TYPE_BUFFER) {
+    g_atomic_int_inc (&c->in);
+    g_atomic_int_inc (&c->in_total);
+  } else if (GST_EVENT_TYPE (GST_PAD_PROBE_INFO_EVENT (info)) == GST_EVENT_FLUSH_STOP) {
+    g_atomic_int_set (&c->in, 0);
+    g_atomic_int_inc (&c->flushes_in);
+  }
+  return GST_PAD_PROBE_OK;
+}
+
+static GstPadProbeReturn
+count_out (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  Counts *c = data;
+  if (info->type & GST_PAD_PROBE_TYPE_BUFFER) {
+    if (!gst_buffer_get_custom_meta (GST_PAD_PROBE_INFO_BUFFER (info), "HeedClassificationMeta"))
+      c->without_meta = TRUE;
+    g_atomic_int_inc (&c->out);
+    g_atomic_int_inc (&c->out_total);
+  } else if (GST_EVENT_TYPE (GST_PAD_PROBE_INFO_EVENT (info)) == GST_EVENT_FLUSH_STOP) {
+    g_atomic_int_set (&c->out, 0);
+    g_atomic_int_inc (&c->flushes_out);
+  } else if (GST_EVENT_TYPE (GST_PAD_PROBE_INFO_EVENT (info)) == GST_EVENT_EOS) {
+    /* everything that went in since the flush came out before EOS */
+    g_assert_cmpint (g_atomic_int_get (&c->out), ==, g_atomic_int_get (&c->in));
+  }
+  return GST_PAD_PROBE_OK;
+}
+
+/* Plays the file with the element's frames held in flight, seeks (flushing) once `seek_after`
+ * frames came out (0: no seek), and waits for EOS with a bound: a hang fails the test. */
+static Counts
+play_with_seek (const char *clip, const char *props, gint seek_after)
+{
+  Counts c = { 0 };
+  char *desc = g_strdup_printf ("filesrc location=%s ! decodebin ! videoconvert ! heedclassify "
+                                "name=c %s ! fakesink sync=false",
+                                clip, props);
+  GstElement *pipe = gst_parse_launch (desc, NULL);
+  GstElement *e = gst_bin_get_by_name (GST_BIN (pipe), "c");
+  GstPad *sink = gst_element_get_static_pad (e, "sink"),
+         *src = gst_element_get_static_pad (e, "src");
+  GstPadProbeType types = GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_EVENT_FLUSH |
+                          GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM;
+  gst_pad_add_probe (sink, types, count_in, &c, NULL);
+  gst_pad_add_probe (src, types, count_out, &c, NULL);
+  GstBus *bus = gst_element_get_bus (pipe);
+  gst_element_set_state (pipe, GST_STATE_PLAYING);
+  gboolean seeked = seek_after == 0;
+  gint64 deadline = g_get_monotonic_time () + 120 * G_TIME_SPAN_SECOND;
+  for (;;) {
+    GstMessage *m =
+        gst_bus_timed_pop_filtered (bus, 10 * GST_MSECOND, GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
+    if (m) {
+      g_assert_cmpint (GST_MESSAGE_TYPE (m), ==, GST_MESSAGE_EOS);
+      gst_message_unref (m);
+      break;
+    }
+    g_assert_cmpint (g_get_monotonic_time (), <, deadline); /* no hang */
+    if (!seeked && g_atomic_int_get (&c.out_total) >= seek_after) {
+      /* frames are in flight now: in_total runs ahead of out_total */
+      g_assert_true (gst_element_seek_simple (
+          pipe, GST_FORMAT_TIME, GST_SEEK_FLAG_FLUSH | GST_SEEK_FLAG_ACCURATE, GST_SECOND));
+      seeked = TRUE;
+    }
+  }
+  gst_element_set_state (pipe, GST_STATE_NULL);
+  gst_object_unref (bus);
+  gst_object_unref (sink);
+  gst_object_unref (src);
+  gst_object_unref (e);
+  gst_object_unref (pipe);
+  g_free (desc);
+  return c;
+}
+
+static void
+test_seek_and_eos_in_flight (void)
+{
+  char *dir = g_dir_make_tmp ("heed-seek-XXXXXX", NULL);
+  char *clip = encoded_clip (dir, 90); /* 3 s; 90 is no multiple of the batch of 4 */
+
+  /* EOS with a partial batch and frames in flight: every frame comes out, with its result */
+  Counts c = play_with_seek (clip, "frames-in-flight=3 batch-size=4", 0);
+  g_assert_cmpint (c.in_total, ==, 90);
+  g_assert_cmpint (c.out_total, ==, 90);
+  g_assert_false (c.without_meta);
+
+  /* a flushing seek to 1 s while frames are held: the held ones are dropped with the flush,
+   * everything after it comes out, and EOS still arrives */
+  c = play_with_seek (clip, "frames-in-flight=3 batch-size=2", 20);
+  g_assert_cmpint (c.flushes_in, ==, 1);
+  g_assert_cmpint (c.flushes_out, ==, 1);
+  g_assert_cmpint (c.in, ==, 60); /* from 1 s to the end */
+  g_assert_cmpint (c.out, ==, c.in);
+  g_assert_false (c.without_meta);
+  g_test_message ("before the seek %d frames went in, %d came out", c.in_total - c.in,
+                  c.out_total - c.out);
+
+  g_unlink (clip);
+  g_rmdir (dir);
+  g_free (clip);
+  g_free (dir);
+  g_assert_cmpint (g_atomic_int_get (&validation_messages), ==, 0);
+}
+
+/* ---- one device per pipeline ----------------------------------------------------------------- */
+
+static gint
+devices_for (const char *desc)
+{
+  gint before = g_atomic_int_get (&devices_created);
+  g_assert_null (run_pipeline (desc, NULL));
+  return g_atomic_int_get (&devices_created) - before;
+}
+
+static void
+test_one_device_per_pipeline (void)
+{
+  /* the counter sees vkCreateDevice wherever it is called from */
+  g_assert_cmpint (devices_for ("videotestsrc num-buffers=3 ! heedclassify ! fakesink"), ==, 1);
+  g_assert_cmpint (
+      devices_for ("videotestsrc num-buffers=5 ! heedclassify ! heedoverlay ! fakesink"), ==, 1);
+  g_assert_cmpint (devices_for ("videotestsrc num-buffers=5 ! heedclassify ! heedclassify "
+                                "attention=rollout ! heedoverlay ! heedoverlay ! fakesink"),
+                   ==, 1);
+  /* heedoverlay alone, and frames that leave the device in between */
+  g_assert_cmpint (devices_for ("videotestsrc num-buffers=5 ! heedclassify ! videoconvert ! "
+                                "queue ! heedoverlay ! fakesink"),
+                   ==, 1);
+  /* frames in Vulkan memory: GStreamer's device, imported; heed creates none of its own */
+  g_assert_cmpint (devices_for ("videotestsrc num-buffers=5 ! vulkanupload ! heedclassify ! "
+                                "heedoverlay ! vulkandownload ! fakesink"),
+                   ==, 1);
+  g_assert_cmpint (g_atomic_int_get (&validation_messages), ==, 0);
+}
+
+/* An application hands a device to pipelines: here the device one pipeline announced (its
+ * have-context message), set on a second pipeline as a GstContext; the second creates none. */
+static GstBusSyncReply
+keep_have_context (GstBus *bus, GstMessage *m, gpointer data)
+{
+  GstContext **kept = data;
+  if (GST_MESSAGE_TYPE (m) == GST_MESSAGE_HAVE_CONTEXT) {
+    GstContext *context = NULL;
+    gst_message_parse_have_context (m, &context);
+    if (g_str_equal (gst_context_get_context_type (context), "heed.device") && !*kept)
+      *kept = gst_context_ref (context);
+    gst_context_unref (context);
+  }
+  return GST_BUS_PASS;
+}
+
+static void
+play_to_eos (GstElement *pipe)
+{
+  GstBus *bus = gst_element_get_bus (pipe);
+  gst_element_set_state (pipe, GST_STATE_PLAYING);
+  GstMessage *m =
+      gst_bus_timed_pop_filtered (bus, 60 * GST_SECOND, GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
+  g_assert_nonnull (m);
+  g_assert_cmpint (GST_MESSAGE_TYPE (m), ==, GST_MESSAGE_EOS);
+  gst_message_unref (m);
+  gst_element_set_state (pipe, GST_STATE_NULL);
+  gst_object_unref (bus);
+}
+
+static void
+test_application_device (void)
+{
+  GstContext *context = NULL;
+  GstElement *first =
+      gst_parse_launch ("videotestsrc num-buffers=3 ! heedclassify ! fakesink", NULL);
+  GstBus *bus = gst_element_get_bus (first);
+  gst_bus_set_sync_handler (bus, keep_have_context, &context, NULL);
+  gint before = g_atomic_int_get (&devices_created);
+  play_to_eos (first);
+  g_assert_nonnull (context);
+  g_assert_cmpint (g_atomic_int_get (&devices_created) - before, ==, 1);
+
+  GstElement *second =
+      gst_parse_launch ("videotestsrc num-buffers=3 ! heedclassify ! heedoverlay ! fakesink", NULL);
+  gst_element_set_context (second, context);
+  before = g_atomic_int_get (&devices_created);
+  play_to_eos (second);
+  g_assert_cmpint (g_atomic_int_get (&devices_created) - before, ==, 0);
+
+  gst_context_unref (context);
+  gst_object_unref (bus);
+  gst_object_unref (first);
+  gst_object_unref (second);
+  g_assert_cmpint (g_atomic_int_get (&validation_messages), ==, 0);
+}
+
+int
+main (int argc, char **argv)
+{
+  element_tests_init (&argc, &argv);
+  g_test_add_func ("/pipeline/one-device-per-pipeline", test_one_device_per_pipeline);
+  g_test_add_func ("/pipeline/application-device", test_application_device);
+  g_test_add_func ("/pipeline/frames-in-flight-same-results", test_frames_in_flight_same_results);
+  g_test_add_func ("/pipeline/seek-and-eos-in-flight", test_seek_and_eos_in_flight);
+  return g_test_run ();
+}
