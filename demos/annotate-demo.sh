@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # heed's main job today: install from Debian's packages, build, then annotate a video file
 # with the embedded default model (heedclassify ! heedoverlay: attention heatmap and labels
 # drawn into the frames, encoded again, plus a PNG of one frame), classify video in real

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /**
  * SECTION:element-heedclassify
  * @title: heedclassify
@@ -255,7 +256,9 @@ gst_heed_classify_class_init (GstHeedClassifyClass *klass)
           "device", "Device",
           "Index of the Vulkan device to run on, as `heed devices` lists them; -1 chooses "
           "automatically (the HEED_DEVICE environment variable, else a discrete GPU, then an "
-          "integrated one, then the CPU).",
+          "integrated one, then the CPU). All heed elements of a pipeline share one device (the "
+          "heed.device context): this index is used by the element that opens it, and frames in "
+          "Vulkan memory run on GStreamer's device.",
           -1, G_MAXINT, DEFAULT_PROP_DEVICE,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
   g_object_class_install_property (
@@ -307,7 +310,8 @@ gst_heed_classify_class_init (GstHeedClassifyClass *klass)
           "frames-in-flight", "Frames in flight",
           "How many batches of frames may be on the device at once: frame N+1 is prepared and "
           "submitted while frame N computes, and frames leave in their order with their "
-          "timestamps. Each adds a frame of latency (the latency query reports it). 0 chooses "
+          "timestamps. A frame may wait for the batches before it, so each adds up to one "
+          "processing time of latency (the latency query reports it). 0 chooses "
           "for the device: 1 on a CPU driver such as lavapipe (measured best there, "
           "docs/benchmarks.md), 3 on a GPU.",
           0, MAX_FRAMES_IN_FLIGHT, DEFAULT_PROP_FRAMES_IN_FLIGHT,
@@ -612,8 +616,7 @@ collect_batch (GstHeedClassify *self, Batch *b, GError **error)
   return TRUE;
 }
 
-/* ---- the device, GStreamer's contexts ---------------------------------------------------------
- */
+/* ---- the device, GStreamer's contexts ------------------------------------------------------ */
 
 static void
 gst_heed_classify_set_context (GstElement *element, GstContext *context)
@@ -799,18 +802,17 @@ gst_heed_classify_src_event (GstBaseTransform *trans, GstEvent *event)
   return GST_BASE_TRANSFORM_CLASS (gst_heed_classify_parent_class)->src_event (trans, event);
 }
 
-/* What the element adds: the time on the device, and a frame for every further frame that may
- * be held in flight (or waiting for its batch to fill, when not live). */
+/* What the element adds at most: a frame leaves as soon as its batch is done, but the device
+ * runs batches one after another, so a frame may wait for every batch in flight before its
+ * own; and, when not live, for its batch to fill. */
 static GstClockTime
 added_latency (GstHeedClassify *self)
 {
   GstClockTime ours = GST_CLOCK_TIME_IS_VALID (self->processing_time) ? self->processing_time : 0;
-  guint held = self->n_batches ? (self->n_batches - 1) * self->max_batch : 0;
-  if (!self->upstream_live && self->max_batch > 1)
-    held += self->max_batch - 1;
+  ours *= MAX (self->n_batches, 1);
   gint n = GST_VIDEO_INFO_FPS_N (&self->info), d = GST_VIDEO_INFO_FPS_D (&self->info);
-  if (held && n > 0 && d > 0)
-    ours += gst_util_uint64_scale_int (held * GST_SECOND, d, n);
+  if (!self->upstream_live && self->max_batch > 1 && n > 0 && d > 0)
+    ours += gst_util_uint64_scale_int ((self->max_batch - 1) * GST_SECOND, d, n);
   return ours;
 }
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /**
  * SECTION:element-heedoverlay
  * @title: heedoverlay
@@ -295,8 +296,10 @@ gst_heed_overlay_class_init (GstHeedOverlayClass *klass)
       g_param_spec_int ("device", "Device",
                         "Index of the Vulkan device to draw on, as `heed devices` lists them; -1 "
                         "chooses automatically (HEED_DEVICE, else a discrete GPU, then an "
-                        "integrated one, then the CPU). Frames in Vulkan memory are drawn on "
-                        "the device they are on.",
+                        "integrated one, then the CPU). All heed elements of a pipeline share "
+                        "one device (the heed.device context): this index is used by the "
+                        "element that opens it. Frames in Vulkan memory are drawn on the device "
+                        "they are on.",
                         -1, G_MAXINT, DEFAULT_PROP_DEVICE,
                         G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
 

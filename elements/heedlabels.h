@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Class names for a model's outputs. */
 #ifndef HEED_LABELS_H
 #define HEED_LABELS_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "heedmeta.h"
 
 /* Carried through copies and through scaling or conversion: the results are in frame-relative

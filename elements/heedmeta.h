@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The metadata heed elements attach, readable by applications without linking to heed.
  *
  * HeedClassificationMeta: a GstCustomMeta (gst_buffer_get_custom_meta (buffer,
@@ -12,7 +13,10 @@
  *   frame (guint64), model (string: the model's file, or "default").
  * The full-frame GstVideoRegionOfInterestMeta heedclassify adds has id 0.
  * The attention grid covers the model's input; resize (string: stretch, crop or letterbox)
- * says how that input was cut from the frame.
+ * says how that input was cut from the frame, and region-x, region-y, region-width,
+ * region-height (double, fractions of the frame's width and height) where it lies: the whole
+ * frame for stretch, the centred square for crop, past the frame's edges for letterbox (its
+ * bars). Draw the grid over that rectangle.
  */
 #ifndef HEED_META_H
 #define HEED_META_H

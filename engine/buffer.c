@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Storage buffers and host transfers. One allocation per buffer: a ViT has a few hundred
  * tensors at most, far below maxMemoryAllocationCount. */
 #include "heed-private.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Colour maps for attention heatmaps, as 256-entry RGB tables.
  *
  * inferno and viridis are the degree-6 polynomial fits of matplotlib's maps published by Matt

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* IEEE half and bfloat16 to float32, for loading F16/BF16 checkpoints. */
 #include "heed-private.h"
 

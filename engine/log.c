@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Errors, logging and validation-message accounting. */
 #include "heed-private.h"
 

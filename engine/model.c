@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The safetensors ViT loader (timm and Hugging Face names; F32, F16, BF16), the writer used for
  * random benchmark models, and the model's FLOP count.
  *

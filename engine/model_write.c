@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Random models of a given shape (benchmarks, tests) and the F32 safetensors writer that hands
  * them to PyTorch for side-by-side timing. */
 #include "heed-private.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Plain C references for every GPU op, and the whole forward pass built from them. Written for
  * clarity, accumulating in double: they are what the shaders are tested against. */
 #include "heed-private.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The heed plugin: registers every heed element. */
 #ifdef HAVE_CONFIG_H
 #include "config.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* heedclassify in GstHarness and in real pipelines: every format, odd sizes, the message and
  * both metas, carried-forward results, renegotiation, seeking, state cycling, model changes
  * while playing, QoS, latency, and the errors a user can cause. All on the Vulkan device heed

@@ -1,5 +1,7 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The heed tool as users run it: PyTorch parity through `heed run-tensor` on every committed
- * fixture, one-line errors on bad input, `heed devices`, a missing driver, and `heed bench`. */
+ * fixture, one-line errors on bad input (none of which may hang), `heed devices`, a missing driver,
+ * and `heed bench`. */
 #include <glib.h>
 #include <glib/gstdio.h>
 #include <math.h>
@@ -233,6 +235,77 @@ test_bench (void)
   assert_one_line_error (&r, "unknown shape 'nope'");
 }
 
+/* heed classify on inputs that are not images ends at once (it once waited forever for a
+ * frame): a one-line reason and a non-zero status. Inputs are read with a bound: /dev/zero as
+ * a tensor or a labels file is refused after what a valid file can hold. */
+static void
+test_bad_inputs (void)
+{
+  char *png = g_build_filename (tmp, "good.png", NULL);
+  char *truncated = g_build_filename (tmp, "truncated.png", NULL);
+  char *text = g_build_filename (tmp, "text.txt", NULL);
+  char *random = g_build_filename (tmp, "random.bin", NULL);
+  char *empty = g_build_filename (tmp, "empty.png", NULL);
+  char *dir = g_build_filename (tmp, "a-directory", NULL);
+  char *pipeline =
+      g_strdup_printf ("gst-launch-1.0 -q videotestsrc num-buffers=1 ! "
+                       "video/x-raw,width=64,height=48 ! pngenc ! filesink location=%s",
+                       png);
+  gint status;
+  g_assert_true (g_spawn_command_line_sync (pipeline, NULL, NULL, &status, NULL));
+  g_assert_true (g_spawn_check_wait_status (status, NULL));
+  char *data;
+  gsize len;
+  g_assert_true (g_file_get_contents (png, &data, &len, NULL));
+  g_assert_true (g_file_set_contents (truncated, data, (gssize) (len / 3), NULL));
+  g_free (data);
+  guint8 noise[4096];
+  GRand *rng = g_rand_new_with_seed (3);
+  for (guint i = 0; i < sizeof noise; i++)
+    noise[i] = (guint8) g_rand_int_range (rng, 0, 256);
+  g_rand_free (rng);
+  g_assert_true (g_file_set_contents (random, (const char *) noise, sizeof noise, NULL));
+  g_assert_true (g_file_set_contents (text, "not an image\n", -1, NULL));
+  g_assert_true (g_file_set_contents (empty, "", 0, NULL));
+  g_assert_cmpint (g_mkdir (dir, 0700), ==, 0);
+
+  const struct {
+    const char *path, *reason;
+  } cases[] = {
+    { "/nonexistent/photo.png", "No such file or directory" },
+    { text, "cannot decode" },
+    { random, "cannot decode" },
+    { empty, "is empty" },
+    { truncated, "cannot decode" },
+    { dir, "is a directory" },
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
+    gint64 t0 = g_get_monotonic_time ();
+    Run r = run_heed (NULL, "classify", cases[i].path, NULL);
+    double s = (g_get_monotonic_time () - t0) / 1e6;
+    g_test_message ("%s: %.2f s", cases[i].path, s);
+    assert_one_line_error (&r, cases[i].reason);
+    g_assert_cmpfloat (s, <, 30.0); /* a hang guard, far above the ~0.3 s it takes */
+  }
+  /* a good image after a bad one still gives its line, and the status says one failed */
+  Run r = run_heed (NULL, "classify", text, png, NULL);
+  g_assert_cmpint (r.status, !=, 0);
+  g_assert_true (g_str_has_prefix (r.out, "{\"file\":"));
+  run_clear (&r);
+
+  char *model = g_build_filename (fixtures, "p8_hd48_f32", "model.safetensors", NULL);
+  r = run_heed (NULL, "run-tensor", "--model", model, "--input", "/dev/zero", "--logits",
+                "/dev/null", NULL);
+  assert_one_line_error (&r, "/dev/zero is larger than the 62208 bytes it can validly hold");
+  r = run_heed (NULL, "classify", "--labels", "/dev/zero", png, NULL);
+  assert_one_line_error (&r, "/dev/zero is larger than");
+  g_free (model);
+
+  g_rmdir (dir);
+  g_free (png), g_free (truncated), g_free (text), g_free (random), g_free (empty), g_free (dir);
+  g_free (pipeline);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -250,6 +323,7 @@ main (int argc, char **argv)
     g_free (path);
   }
   g_test_add_func ("/cli/errors", test_errors);
+  g_test_add_func ("/cli/bad-inputs", test_bad_inputs);
   g_test_add_func ("/cli/devices", test_devices);
   g_test_add_func ("/cli/no-driver", test_no_driver);
   g_test_add_func ("/cli/bench", test_bench);

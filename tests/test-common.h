@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Helpers shared by the engine tests: one device per test program, seeded inputs, and the
  * normalised-error comparison every op test uses. */
 #ifndef HEED_TEST_COMMON_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The compositor (heedoverlay's drawing) against its C reference on every pixel format and odd
  * sizes, the reference against values known without it, and the colour maps against
  * matplotlib's published end colours. Under the validation layer. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Device choice (automatic, by index, by name through HEED_DEVICE) and running on a device
  * someone else created, as the elements will with GStreamer's. */
 #include "test-common.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Helpers shared by the element tests: harnesses, pipelines run to the end, and the Vulkan
  * validation layer watched both on heed's own instance (through the debug log) and on
  * GStreamer's (through the loader, in a child gst-launch-1.0). */

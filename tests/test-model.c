@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The safetensors loader: every fixture's configuration, and corrupt files that must give a
  * HEED_ERROR_MODEL naming the problem (never a crash; run under valgrind by .ci/run). */
 #include "test-common.h"

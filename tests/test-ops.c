@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Every GPU op against its plain C reference (engine/ref.c), on odd sizes with a fixed seed,
  * compared by normalised error, under the validation layer. */
 #include "test-common.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* heedoverlay: pixels of the heatmap and the label box against values known without heed,
  * UTF-8 text, every format in system memory and Vulkan memory, overlays that persist between
  * inferences, temporal smoothing, passthrough without metadata, and golden images (the

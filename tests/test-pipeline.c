@@ -108,6 +108,21 @@ encoded_clip (const char *dir, guint frames)
   return path;
 }
 
+/* Plays a pipeline to EOS (an error or 5 minutes fail the test) and stops it. */
+static void
+play_to_eos (GstElement *pipe)
+{
+  GstBus *bus = gst_element_get_bus (pipe);
+  gst_element_set_state (pipe, GST_STATE_PLAYING);
+  GstMessage *m =
+      gst_bus_timed_pop_filtered (bus, 300 * GST_SECOND, GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
+  g_assert_nonnull (m);
+  g_assert_cmpint (GST_MESSAGE_TYPE (m), ==, GST_MESSAGE_EOS);
+  gst_message_unref (m);
+  gst_element_set_state (pipe, GST_STATE_NULL);
+  gst_object_unref (bus);
+}
+
 /* Every frame of the file through heedclassify with these properties. */
 static GPtrArray *
 classify_file (const char *path, const char *props)
@@ -121,15 +136,7 @@ classify_file (const char *path, const char *props)
   GstElement *c = gst_bin_get_by_name (GST_BIN (pipe), "c");
   GstPad *src = gst_element_get_static_pad (c, "src");
   gst_pad_add_probe (src, GST_PAD_PROBE_TYPE_BUFFER, collect_out, outs, NULL);
-  gst_element_set_state (pipe, GST_STATE_PLAYING);
-  GstBus *bus = gst_element_get_bus (pipe);
-  GstMessage *m =
-      gst_bus_timed_pop_filtered (bus, 300 * GST_SECOND, GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
-  g_assert_nonnull (m);
-  g_assert_cmpint (GST_MESSAGE_TYPE (m), ==, GST_MESSAGE_EOS);
-  gst_message_unref (m);
-  gst_element_set_state (pipe, GST_STATE_NULL);
-  gst_object_unref (bus);
+  play_to_eos (pipe);
   gst_object_unref (src);
   gst_object_unref (c);
   gst_object_unref (pipe);
@@ -358,20 +365,6 @@ keep_have_context (GstBus *bus, GstMessage *m, gpointer data)
 }
 
 static void
-play_to_eos (GstElement *pipe)
-{
-  GstBus *bus = gst_element_get_bus (pipe);
-  gst_element_set_state (pipe, GST_STATE_PLAYING);
-  GstMessage *m =
-      gst_bus_timed_pop_filtered (bus, 60 * GST_SECOND, GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
-  g_assert_nonnull (m);
-  g_assert_cmpint (GST_MESSAGE_TYPE (m), ==, GST_MESSAGE_EOS);
-  gst_message_unref (m);
-  gst_element_set_state (pipe, GST_STATE_NULL);
-  gst_object_unref (bus);
-}
-
-static void
 test_application_device (void)
 {
   GstContext *context = NULL;
@@ -398,6 +391,119 @@ test_application_device (void)
   g_assert_cmpint (g_atomic_int_get (&validation_messages), ==, 0);
 }
 
+/* ---- latency with frames in flight --------------------------------------------------------- */
+
+typedef struct {
+  GMutex lock;
+  GHashTable *entered; /* pts -> monotonic time in */
+  GArray *delays;      /* microseconds from in to out, per frame */
+} Delays;
+
+static GstPadProbeReturn
+mark_in (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  Delays *d = data;
+  g_mutex_lock (&d->lock);
+  g_hash_table_insert (d->entered,
+                       GUINT_TO_POINTER (GST_BUFFER_PTS (GST_PAD_PROBE_INFO_BUFFER (info))),
+                       GSIZE_TO_POINTER (g_get_monotonic_time ()));
+  g_mutex_unlock (&d->lock);
+  return GST_PAD_PROBE_OK;
+}
+
+static GstPadProbeReturn
+mark_out (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  Delays *d = data;
+  gpointer pts = GUINT_TO_POINTER (GST_BUFFER_PTS (GST_PAD_PROBE_INFO_BUFFER (info)));
+  g_mutex_lock (&d->lock);
+  gint64 delay =
+      g_get_monotonic_time () - (gint64) GPOINTER_TO_SIZE (g_hash_table_lookup (d->entered, pts));
+  g_array_append_val (d->delays, delay);
+  g_mutex_unlock (&d->lock);
+  return GST_PAD_PROBE_OK;
+}
+
+static gint
+compare_gint64 (gconstpointer a, gconstpointer b)
+{
+  gint64 x = *(const gint64 *) a, y = *(const gint64 *) b;
+  return x < y ? -1 : x > y;
+}
+
+/* A live source at 30 fps: the latency heedclassify reports, and the median time a frame really
+ * spends in it (20 ms of slack: the processing time was measured on a blank frame, a loaded
+ * machine runs slower). */
+static void
+live_latency (const char *props, GstClockTime *reported, GstClockTime *median)
+{
+  char *desc = g_strdup_printf ("videotestsrc is-live=true num-buffers=45 ! video/x-raw,width=64,"
+                                "height=48,framerate=30/1 ! heedclassify name=c %s ! fakesink",
+                                props);
+  GstElement *pipe = gst_parse_launch (desc, NULL);
+  GstElement *c = gst_bin_get_by_name (GST_BIN (pipe), "c");
+  GstPad *sink = gst_element_get_static_pad (c, "sink"),
+         *src = gst_element_get_static_pad (c, "src");
+  Delays d = { .entered = g_hash_table_new (NULL, NULL),
+               .delays = g_array_new (FALSE, FALSE, sizeof (gint64)) };
+  g_mutex_init (&d.lock);
+  gst_pad_add_probe (sink, GST_PAD_PROBE_TYPE_BUFFER, mark_in, &d, NULL);
+  gst_pad_add_probe (src, GST_PAD_PROBE_TYPE_BUFFER, mark_out, &d, NULL);
+  play_to_eos (pipe);
+  g_mutex_lock (&d.lock);
+  g_array_sort (d.delays, compare_gint64);
+  g_assert_cmpuint (d.delays->len, ==, 45);
+  *median = g_array_index (d.delays, gint64, d.delays->len / 2) * GST_USECOND;
+  g_mutex_unlock (&d.lock);
+  /* the figure the element answered with in the running pipeline's latency query */
+  gst_element_set_state (pipe, GST_STATE_PLAYING);
+  gst_element_get_state (pipe, NULL, NULL, 60 * GST_SECOND);
+  GstQuery *q = gst_query_new_latency ();
+  g_assert_true (gst_pad_query (src, q));
+  gboolean live;
+  GstClockTime upstream;
+  gst_query_parse_latency (q, &live, reported, NULL);
+  gst_query_unref (q);
+  q = gst_query_new_latency ();
+  g_assert_true (gst_pad_peer_query (sink, q));
+  gst_query_parse_latency (q, &live, &upstream, NULL);
+  gst_query_unref (q);
+  *reported -= upstream; /* what heedclassify adds */
+  gst_element_set_state (pipe, GST_STATE_NULL);
+  g_hash_table_unref (d.entered);
+  g_array_unref (d.delays);
+  g_mutex_clear (&d.lock);
+  gst_object_unref (sink);
+  gst_object_unref (src);
+  gst_object_unref (c);
+  gst_object_unref (pipe);
+  g_free (desc);
+}
+
+static void
+test_latency_in_flight (void)
+{
+  GstClockTime reported1, median1, reported3, median3;
+  /* a small model (72 px, 2 blocks): every frame is inferred at 30 fps on lavapipe */
+  char *model =
+      g_build_filename (g_getenv ("HEED_FIXTURES"), "p8_hd48_f32", "model.safetensors", NULL);
+  char *props1 = g_strdup_printf ("model=%s frames-in-flight=1", model);
+  char *props3 = g_strdup_printf ("model=%s frames-in-flight=3", model);
+  live_latency (props1, &reported1, &median1);
+  live_latency (props3, &reported3, &median3);
+  g_free (props1), g_free (props3), g_free (model);
+  g_test_message (
+      "frames-in-flight=1: reports %" GST_TIME_FORMAT ", a frame spends %" GST_TIME_FORMAT
+      " (median); frames-in-flight=3: reports %" GST_TIME_FORMAT ", spends %" GST_TIME_FORMAT,
+      GST_TIME_ARGS (reported1), GST_TIME_ARGS (median1), GST_TIME_ARGS (reported3),
+      GST_TIME_ARGS (median3));
+  /* a frame leaves as soon as its batch is done, so it stays within what is reported: with
+   * three in flight, up to three processing times (its turn behind two batches) */
+  g_assert_cmpuint (reported3, >=, 2 * reported1);
+  g_assert_cmpuint (median3, <=, reported3 + 20 * GST_MSECOND);
+  g_assert_cmpuint (median1, <=, reported1 + 20 * GST_MSECOND);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -406,5 +512,6 @@ main (int argc, char **argv)
   g_test_add_func ("/pipeline/application-device", test_application_device);
   g_test_add_func ("/pipeline/frames-in-flight-same-results", test_frames_in_flight_same_results);
   g_test_add_func ("/pipeline/seek-and-eos-in-flight", test_seek_and_eos_in_flight);
+  g_test_add_func ("/pipeline/latency-in-flight", test_latency_in_flight);
   return g_test_run ();
 }

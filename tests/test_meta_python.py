@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """An application reads heedclassify's metadata from Python (PyGObject), without heed's
 library: the custom meta's structure and the ROI meta's DL Streamer-style parameters.
 Prints TAP."""

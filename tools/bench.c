@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* heed bench: ms per forward pass and GFLOP/s, for the whole model and per op (from GPU
  * timestamps), with the same checkpoint through PyTorch on the CPU in the same run. */
 #include "heed-engine.h"

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # What drawing costs per frame: heedoverlay (heatmap + label box) next to GStreamer's
 # textoverlay drawing one label on the same frames, start-up excluded. Every pipeline carries
 # heedclassify with one inference (inference-interval larger than the run), so the frames hold

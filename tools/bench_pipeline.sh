@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Frames per second of a real pipeline through heedclassify, start-up excluded: runs the
 # pipeline for N and for 2N frames and divides the extra frames by the extra time.
 #   tools/bench_pipeline.sh [WIDTH HEIGHT [N [ELEMENT...]]]

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """PyTorch side of `heed bench`: times the same checkpoint on the CPU and prints JSON.
 
 By default it times both one thread and one per core and reports the faster, since on small

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* heed classify [--model M] [--labels F] [--top-k K] IMAGE...
  * One JSON object per image and line:
  *   {"file": ..., "labels": [{"label": ..., "label_id": ..., "confidence": ...}],

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Shared by the heed tool's command files. */
 #ifndef HEED_CLI_H
 #define HEED_CLI_H

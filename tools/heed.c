@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* heed: the command-line tool.
  *   heed devices                      list Vulkan devices and the one heed would use
  *   heed run-tensor --model M ...     one forward pass on a raw float32 tensor

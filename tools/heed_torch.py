@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """A PyTorch mirror of timm's VisionTransformer (plain CLS-token ViT) and a safetensors
 reader/writer, so heed's outputs can be checked and timed against PyTorch with nothing but
 Debian's python3-torch. Module and parameter names match timm's, so state dicts line up."""

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Turns an image into the float32 NCHW tensor `heed run-tensor` takes: timm's evaluation
 transform (resize the short side to size/0.875 with bicubic, centre-crop size) and ImageNet
 normalisation (or --mean/--std). Needs python3-pil and python3-numpy."""

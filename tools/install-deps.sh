@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Installs, from Debian 12's own packages, everything heed needs to build, test and benchmark.
 set -euo pipefail
 SUDO=""

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Writes elements/imagenet-labels.c, the ImageNet-1k class names that a timm or Hugging Face
 ImageNet checkpoint without labels of its own gets, from Debian's python3-torchvision:
 

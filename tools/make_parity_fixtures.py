@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Writes the PyTorch parity fixtures under tests/fixtures/: for each case a checkpoint with
 seeded random weights (timm or Hugging Face names, F32/F16/BF16), an input tensor, and
 PyTorch's logits, last-layer head-averaged CLS attention and CLS embedding.

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Evaluates the embedded default model through the real element: frames rendered by
 videotestsrc with held-out parameters and seeds (patterns.py), in their own pixel formats and
 sizes, pushed into one running `appsrc ! heedclassify ! fakesink` pipeline; the answer is the

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """The default model's world: GStreamer's videotestsrc patterns, the 19 labels DESIGN.md names,
 random pattern parameters (with disjoint value sets for training and held-out frames), frames
 rendered through real GStreamer pipelines, and the ball found in the frame itself."""

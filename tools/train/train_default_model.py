@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Trains heed's embedded default model: a small ViT that recognises GStreamer's videotestsrc
 patterns (the 19 labels of DESIGN.md) and whose attention finds the moving ball.
 
