@@ -59,7 +59,9 @@ GST_DEBUG_CATEGORY_STATIC (gst_heed_classify_debug);
 #define DEFAULT_PROP_THRESHOLD 0.0
 #define DEFAULT_PROP_INFERENCE_INTERVAL 1
 #define DEFAULT_PROP_ATTENTION GST_HEED_ATTENTION_CLS
-#define DEFAULT_PROP_RESIZE HEED_RESIZE_STRETCH
+/* beside HeedResize's values: what the checkpoint's own config says */
+#define GST_HEED_RESIZE_CHECKPOINT 3
+#define DEFAULT_PROP_RESIZE GST_HEED_RESIZE_CHECKPOINT
 #define DEFAULT_PROP_POST_MESSAGES TRUE
 #define DEFAULT_PROP_FRAMES_IN_FLIGHT 0
 #define DEFAULT_PROP_BATCH_SIZE 1
@@ -117,7 +119,7 @@ struct _GstHeedClassify {
   gdouble threshold;
   guint inference_interval;
   GstHeedAttention attention;
-  HeedResize resize;
+  gint resize; /* a HeedResize, or GST_HEED_RESIZE_CHECKPOINT */
   gboolean post_messages;
   guint frames_in_flight; /* 0: automatic */
   guint batch_size;
@@ -206,6 +208,11 @@ gst_heed_resize_get_type (void)
       "aspect ratio",
       "stretch" },
     { HEED_RESIZE_CROP, "Scale the largest centred square of the frame", "crop" },
+    { GST_HEED_RESIZE_CHECKPOINT,
+      "As the checkpoint's own preprocessing config says (timm's config.json pretrained_cfg or "
+      "transformers' preprocessor_config.json: e.g. the shorter side scaled and a centre crop of "
+      "crop_pct); a plain stretch when it says nothing",
+      "checkpoint" },
     { HEED_RESIZE_LETTERBOX, "Scale the whole frame keeping its aspect ratio, with black bars",
       "letterbox" },
     { 0, NULL, NULL },
@@ -293,8 +300,11 @@ gst_heed_classify_class_init (GstHeedClassifyClass *klass)
       gobject_class, PROP_RESIZE,
       g_param_spec_enum (
           "resize", "Resize",
-          "How a frame is fitted to the model's square input: stretch, centre crop, or "
-          "letterbox.",
+          "How a frame is fitted to the model's square input: as the checkpoint's own "
+          "preprocessing config says (the default), stretch, centre crop, or letterbox. The "
+          "model's mean and std always come from its config (ImageNet's when it gives none); "
+          "the debug log (GST_DEBUG=heedclassify:4) says which preprocessing runs and where it "
+          "came from.",
           GST_TYPE_HEED_RESIZE, DEFAULT_PROP_RESIZE,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
   g_object_class_install_property (
@@ -576,6 +586,7 @@ build_plan (GstHeedClassify *self, GError **error)
       return FALSE;
   }
   GST_INFO_OBJECT (self, "%u frame(s) in flight, batches of up to %u", self->n_batches, batch);
+  GST_INFO_OBJECT (self, "preprocessing: %s", self->model->config.preprocess_source);
   return TRUE;
 }
 
@@ -683,8 +694,12 @@ configure_layout (GstHeedClassify *self, GError **error)
   if (!gst_heed_layout_from_video_info (&self->info, &self->layout, error))
     return FALSE;
   GST_OBJECT_LOCK (self);
-  self->layout.resize = self->resize;
+  gint resize = self->resize;
   GST_OBJECT_UNLOCK (self);
+  const HeedModelConfig *c = &self->model->config;
+  /* the checkpoint's own geometry unless the property says otherwise */
+  self->layout.resize = resize == GST_HEED_RESIZE_CHECKPOINT ? c->resize : (HeedResize) resize;
+  self->layout.crop_fraction = resize == GST_HEED_RESIZE_CHECKPOINT ? c->crop_fraction : 1.0f;
   for (guint i = 0; i < self->n_batches; i++)
     if (!heed_vit_run_set_frame_layout (self->batches[i].run, &self->layout, error))
       return FALSE;

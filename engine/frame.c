@@ -25,7 +25,7 @@ heed_frame_layout_init (HeedFrameLayout *l, HeedPixelFormat format, guint width,
                         const guint stride[3], GError **error)
 {
   guint cw = (width + 1) / 2, ch = (height + 1) / 2;
-  *l = (HeedFrameLayout){ .format = format, .width = width, .height = height };
+  *l = (HeedFrameLayout){ .format = format, .width = width, .height = height, .crop_fraction = 1 };
   if ((guint) format > HEED_PIXEL_GRAY8) {
     g_set_error (error, HEED_ERROR, HEED_ERROR_INVALID, "unknown pixel format %d", format);
     return FALSE;
@@ -70,11 +70,16 @@ void
 heed_frame_geometry (const HeedFrameLayout *l, guint size, float src[4], float dst[4])
 {
   float w = l->width, h = l->height, s = size;
+  /* the checkpoint's centre crop: a fraction of the side that is cropped (0 is read as 1, for
+   * layouts made by hand) */
+  float f = l->crop_fraction > 0.0f && l->crop_fraction < 1.0f ? l->crop_fraction : 1.0f;
   src[0] = src[1] = dst[0] = dst[1] = 0.0f;
   src[2] = w, src[3] = h, dst[2] = dst[3] = s;
   if (l->resize == HEED_RESIZE_CROP) {
-    float side = MIN (w, h);
+    float side = MIN (w, h) * f;
     src[0] = (w - side) / 2, src[1] = (h - side) / 2, src[2] = src[3] = side;
+  } else if (l->resize == HEED_RESIZE_STRETCH && f < 1.0f) {
+    src[0] = w * (1 - f) / 2, src[1] = h * (1 - f) / 2, src[2] = w * f, src[3] = h * f;
   } else if (l->resize == HEED_RESIZE_LETTERBOX) {
     float scale = s / MAX (w, h);
     dst[2] = w * scale, dst[3] = h * scale;

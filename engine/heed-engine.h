@@ -102,6 +102,18 @@ VkPhysicalDeviceType heed_device_get_type (const HeedDevice *device);
 
 /* ---- models ------------------------------------------------------------------------------- */
 
+/* How a frame of another shape becomes the model's square input. */
+typedef enum {
+  HEED_RESIZE_STRETCH,   /* the whole frame (or its centred crop_fraction), aspect not kept */
+  HEED_RESIZE_CROP,      /* the largest centred square (times crop_fraction of its side) */
+  HEED_RESIZE_LETTERBOX, /* the whole frame, aspect kept, black bars */
+} HeedResize;
+
+typedef enum {
+  HEED_INTERPOLATION_BILINEAR,
+  HEED_INTERPOLATION_BICUBIC,
+} HeedInterpolation;
+
 typedef struct {
   guint img_size, patch_size, in_chans;
   guint grid;        /* patches per side */
@@ -110,8 +122,18 @@ typedef struct {
   guint dim, depth, num_heads, head_dim, mlp_hidden;
   guint num_classes; /* 0 for a head-less backbone */
   float ln_eps;
-  float mean[3], std[3];
   char **labels; /* NULL-terminated, or NULL when the file names none */
+  /* How the checkpoint's authors prepare images, from (in this order, each value from the
+   * first that gives it) __metadata__, timm's config.json "pretrained_cfg", transformers'
+   * preprocessor_config.json, else ImageNet's mean and std and a plain resize: */
+  float mean[3], std[3];           /* on RGB in 0..1 */
+  HeedResize resize;               /* STRETCH (a plain resize, or timm's squash) or CROP */
+  float crop_fraction;             /* of the side that is cropped: timm's crop_pct as applied
+                                    * (img_size / floor (img_size / crop_pct)), transformers'
+                                    * crop_size / size; 1 without a crop */
+  HeedInterpolation interpolation; /* what the authors resize with (the shader's resampler is
+                                    * antialiased box/bilinear whatever this says) */
+  char preprocess_source[160];     /* where each of the above came from, for people */
 } HeedModelConfig;
 
 typedef struct {
@@ -145,9 +167,11 @@ HeedModel *heed_model_load (const char *path, GError **error);
 /* The embedded default model: a small ViT trained on GStreamer's videotestsrc patterns (the
  * 19 labels of DESIGN.md), named "default". */
 HeedModel *heed_model_load_default (GError **error);
-/* The same from memory; config_json may be NULL. The bytes are copied as needed. */
+/* The same from memory; config_json (config.json) and preprocessor_json
+ * (preprocessor_config.json) may be NULL. The bytes are copied as needed. */
 HeedModel *heed_model_load_from_data (const guint8 *data, gsize size, const char *config_json,
-                                      const char *name, GError **error);
+                                      const char *preprocessor_json, const char *name,
+                                      GError **error);
 /* A model with seeded random weights of the given shape, for benchmarks and tests. */
 HeedModel *heed_model_new_random (const HeedModelConfig *shape, guint32 seed, GError **error);
 /* Writes the model as F32 safetensors with timm names and its config as __metadata__. */
@@ -175,13 +199,6 @@ typedef enum {
   HEED_PIXEL_GRAY8,
 } HeedPixelFormat;
 
-/* How a frame of another shape becomes the model's square input. */
-typedef enum {
-  HEED_RESIZE_STRETCH,   /* the whole frame, aspect ratio not kept */
-  HEED_RESIZE_CROP,      /* the largest centred square */
-  HEED_RESIZE_LETTERBOX, /* the whole frame, aspect kept, black bars */
-} HeedResize;
-
 typedef enum {
   HEED_YUV_BT601,
   HEED_YUV_BT709,
@@ -202,11 +219,12 @@ typedef struct {
   HeedYuvMatrix matrix;
   gboolean full_range; /* YUV only: 0-255 rather than 16-235/240 */
   HeedResize resize;
+  float crop_fraction; /* of the cropped side (stretch: both sides; crop: the square's side) */
 } HeedFrameLayout;
 
 /* Fills a layout for a width x height frame whose planes have the given strides (bytes).
  * Fails with HEED_ERROR_INVALID on a size outside 1..16384 or a stride too small. matrix,
- * full_range and resize start as BT.601, limited range, stretch. */
+ * full_range, resize and crop_fraction start as BT.601, limited range, stretch, 1. */
 gboolean heed_frame_layout_init (HeedFrameLayout *layout, HeedPixelFormat format, guint width,
                                  guint height, const guint stride[3], GError **error);
 /* Where a point of the model's size x size input lies in the frame, as 0..1 fractions of the

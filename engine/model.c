@@ -34,6 +34,7 @@ typedef struct {
   GHashTable *tensors;  /* name -> TensorEntry */
   JsonObject *metadata; /* may be NULL */
   JsonObject *config;   /* config.json, may be NULL */
+  JsonObject *preproc;  /* preprocessor_config.json, may be NULL */
   const char *source;
   const char *prefix; /* "", "vit." or "deit." for Hugging Face names */
   gboolean hf;
@@ -184,6 +185,53 @@ parse_entry (Loader *L, const char *name, JsonNode *node, GError **error)
   return TRUE;
 }
 
+static gint
+by_begin (gconstpointer a, gconstpointer b)
+{
+  const TensorEntry *x = *(TensorEntry *const *) a, *y = *(TensorEntry *const *) b;
+  return x->begin < y->begin ? -1 : x->begin > y->begin;
+}
+
+/* The format forbids tensors sharing bytes: a file whose ranges overlap is damaged or crafted
+ * (one tensor's weights would silently be another's). */
+static gboolean
+check_no_overlap (const Loader *L, GError **error)
+{
+  GPtrArray *entries = g_ptr_array_new ();
+  GHashTableIter it;
+  gpointer key, value;
+  gboolean ok = TRUE;
+  g_hash_table_iter_init (&it, L->tensors);
+  while (g_hash_table_iter_next (&it, &key, &value))
+    if (((TensorEntry *) value)->end > ((TensorEntry *) value)->begin) /* empty ones hold none */
+      g_ptr_array_add (entries, value);
+  g_ptr_array_sort (entries, by_begin);
+  for (guint i = 1; i < entries->len && ok; i++) {
+    const TensorEntry *prev = entries->pdata[i - 1], *cur = entries->pdata[i];
+    if (cur->begin < prev->end) {
+      const char *a = NULL, *b = NULL;
+      g_hash_table_iter_init (&it, L->tensors);
+      while (g_hash_table_iter_next (&it, &key, &value))
+        if (value == prev)
+          a = key;
+        else if (value == cur)
+          b = key;
+      if (strcmp (a, b) > 0) { /* named in a stable order */
+        const char *t = a;
+        a = b, b = t;
+      }
+      ok =
+          model_error (error, L,
+                       "tensors '%s' and '%s' overlap in the data section (bytes %" G_GUINT64_FORMAT
+                       "..%" G_GUINT64_FORMAT " and %" G_GUINT64_FORMAT "..%" G_GUINT64_FORMAT
+                       "): the file is damaged",
+                       a, b, prev->begin, prev->end, cur->begin, cur->end);
+    }
+  }
+  g_ptr_array_free (entries, TRUE);
+  return ok;
+}
+
 static JsonParser *
 parse_json (const char *text, gsize len, const Loader *L, const char *what, GError **error)
 {
@@ -265,6 +313,15 @@ take (const Loader *L, const char *name, guint ndim, const guint64 *shape, GErro
         memcpy (&h, src + 2 * i, 2);
         out[i] = heed_bf16_to_f32 (h);
         break;
+      }
+      /* a NaN or infinite weight makes every logit NaN: refuse it here, by name */
+      if (!isfinite (out[i])) {
+        model_error (error, L,
+                     "tensor '%s' holds a%s value at element %" G_GUINT64_FORMAT
+                     ": the weights are damaged",
+                     name, isnan (out[i]) ? " NaN" : "n infinite", i);
+        g_free (out);
+        return NULL;
       }
     }
     return out;
@@ -364,6 +421,218 @@ meta_triple (const Loader *L, const char *key, float out[3], GError **error)
     out[i] = (float) json_node_get_double (n);
   }
   g_object_unref (p);
+  return TRUE;
+}
+
+/* ---- the checkpoint's own preprocessing ---- */
+
+static gboolean
+json_number (JsonNode *n, double *out)
+{
+  if (!n || !JSON_NODE_HOLDS_VALUE (n) ||
+      (json_node_get_value_type (n) != G_TYPE_DOUBLE &&
+       json_node_get_value_type (n) != G_TYPE_INT64))
+    return FALSE;
+  *out = json_node_get_double (n);
+  return TRUE;
+}
+
+/* Three numbers from a JSON array of 3 (or one number, for all three channels). */
+static gboolean
+json_triple (JsonNode *n, float out[3])
+{
+  double v[3];
+  if (n && JSON_NODE_HOLDS_ARRAY (n) && json_array_get_length (json_node_get_array (n)) == 3) {
+    JsonArray *a = json_node_get_array (n);
+    for (guint i = 0; i < 3; i++)
+      if (!json_number (json_array_get_element (a, i), &v[i]))
+        return FALSE;
+  } else if (json_number (n, &v[0])) {
+    v[1] = v[2] = v[0];
+  } else {
+    return FALSE;
+  }
+  for (guint i = 0; i < 3; i++)
+    out[i] = (float) v[i];
+  return TRUE;
+}
+
+static JsonNode *
+member (JsonObject *o, const char *key)
+{
+  return o && json_object_has_member (o, key) ? json_object_get_member (o, key) : NULL;
+}
+
+/* A JSON boolean, or `otherwise` when the member is absent or of another type. */
+static gboolean
+json_bool (JsonObject *o, const char *key, gboolean otherwise)
+{
+  JsonNode *n = member (o, key);
+  if (!n || !JSON_NODE_HOLDS_VALUE (n) || json_node_get_value_type (n) != G_TYPE_BOOLEAN)
+    return otherwise;
+  return json_node_get_boolean (n);
+}
+
+static const char *
+json_str (JsonObject *o, const char *key)
+{
+  JsonNode *n = member (o, key);
+  if (!n || !JSON_NODE_HOLDS_VALUE (n) || json_node_get_value_type (n) != G_TYPE_STRING)
+    return NULL;
+  return json_node_get_string (n);
+}
+
+/* A transformers size: {"height": H, "width": W}, {"shortest_edge": S} or a number. */
+static gboolean
+hf_size (JsonNode *n, double *edge, gboolean *shortest)
+{
+  double h, w;
+  *shortest = FALSE;
+  if (json_number (n, edge))
+    return TRUE;
+  if (!n || !JSON_NODE_HOLDS_OBJECT (n))
+    return FALSE;
+  JsonObject *o = json_node_get_object (n);
+  if (json_number (member (o, "shortest_edge"), edge)) {
+    *shortest = TRUE;
+    return TRUE;
+  }
+  if (json_number (member (o, "height"), &h) && json_number (member (o, "width"), &w) && h == w) {
+    *edge = h;
+    return TRUE;
+  }
+  return FALSE;
+}
+
+static void
+note_source (HeedModelConfig *c, const char *what, const char *where)
+{
+  gsize len = strlen (c->preprocess_source);
+  g_snprintf (c->preprocess_source + len, sizeof c->preprocess_source - len, "%s%s from %s",
+              len ? "; " : "", what, where);
+}
+
+/* Mean, std, resize, crop and interpolation as the checkpoint's authors ship them: each from
+ * the first of __metadata__, timm's config.json pretrained_cfg and transformers'
+ * preprocessor_config.json that gives it; ImageNet's mean/std and a plain resize otherwise. */
+static gboolean
+read_preprocess (const Loader *L, HeedModelConfig *c, GError **error)
+{
+  static const char *timm = "config.json pretrained_cfg", *hf = "preprocessor_config.json";
+  JsonNode *pc = member (L->config, "pretrained_cfg");
+  JsonObject *t = pc && JSON_NODE_HOLDS_OBJECT (pc) ? json_node_get_object (pc) : NULL;
+  JsonObject *h = L->preproc;
+  gboolean have_mean = FALSE, have_geometry = FALSE, have_interp = FALSE;
+  double v;
+
+  memcpy (c->mean, imagenet_mean, sizeof c->mean);
+  memcpy (c->std, imagenet_std, sizeof c->std);
+  c->resize = HEED_RESIZE_STRETCH;
+  c->crop_fraction = 1.0f;
+  c->interpolation = HEED_INTERPOLATION_BILINEAR;
+  c->preprocess_source[0] = '\0';
+
+  /* mean and std */
+  if (meta_string (L, "mean") || meta_string (L, "std")) {
+    if (!meta_triple (L, "mean", c->mean, error) || !meta_triple (L, "std", c->std, error))
+      return FALSE;
+    have_mean = TRUE;
+    note_source (c, "mean/std", "__metadata__");
+  }
+  if (!have_mean && t && json_triple (member (t, "mean"), c->mean) &&
+      json_triple (member (t, "std"), c->std)) {
+    have_mean = TRUE;
+    note_source (c, "mean/std", timm);
+  }
+  if (!have_mean && h) {
+    /* transformers normalises (x * rescale_factor - image_mean) / image_std */
+    gboolean normalize = json_bool (h, "do_normalize", TRUE);
+    double rescale = 1.0 / 255.0;
+    if (!json_bool (h, "do_rescale", TRUE))
+      rescale = 1.0;
+    else if (json_number (member (h, "rescale_factor"), &v) && v > 0)
+      rescale = v;
+    float mean[3] = { 0, 0, 0 }, std[3] = { 1, 1, 1 };
+    if (normalize && (!json_triple (member (h, "image_mean"), mean) ||
+                      !json_triple (member (h, "image_std"), std)))
+      memcpy (mean, imagenet_mean, sizeof mean), memcpy (std, imagenet_std, sizeof std);
+    /* heed's shader sees x / 255: fold any other rescale into mean and std */
+    double k = 255.0 * rescale;
+    for (guint i = 0; i < 3; i++)
+      c->mean[i] = (float) (mean[i] / k), c->std[i] = (float) (std[i] / k);
+    have_mean = TRUE;
+    note_source (c, "mean/std", hf);
+  }
+  for (guint i = 0; i < 3; i++)
+    if (!(c->std[i] > 0.0f) || !isfinite (c->std[i]) || !isfinite (c->mean[i]))
+      return model_error (error, L, "the preprocessing's std must be positive and mean finite");
+
+  /* resize and crop */
+  if (meta_string (L, "crop_pct")) {
+    char *end = NULL;
+    v = g_ascii_strtod (meta_string (L, "crop_pct"), &end);
+    if (!end || *end || !(v > 0 && v <= 1))
+      return model_error (error, L, "__metadata__ crop_pct must be a number in (0, 1]");
+    c->resize = HEED_RESIZE_CROP;
+    c->crop_fraction = (float) (c->img_size / floor (c->img_size / v));
+    have_geometry = TRUE;
+    note_source (c, "crop", "__metadata__");
+  }
+  if (!have_geometry && t && json_number (member (t, "crop_pct"), &v) && v > 0 && v <= 1) {
+    const char *mode = json_str (t, "crop_mode");
+    /* timm's eval transform: the shorter side (squash: both sides) to
+     * floor (img_size / crop_pct), then a centre crop of img_size */
+    c->resize = g_strcmp0 (mode, "squash") == 0 ? HEED_RESIZE_STRETCH : HEED_RESIZE_CROP;
+    c->crop_fraction = (float) (c->img_size / floor (c->img_size / v));
+    have_geometry = TRUE;
+    note_source (c, g_strcmp0 (mode, "squash") == 0 ? "squash and crop" : "crop", timm);
+  }
+  if (!have_geometry && h) {
+    double size = c->img_size, crop = c->img_size;
+    gboolean shortest = FALSE, crop_shortest;
+    gboolean resize = json_bool (h, "do_resize", TRUE);
+    gboolean center = json_bool (h, "do_center_crop", FALSE);
+    if (resize)
+      hf_size (member (h, "size"), &size, &shortest);
+    if (center)
+      hf_size (member (h, "crop_size"), &crop, &crop_shortest);
+    if (size > 0 && crop > 0 && crop <= size) {
+      /* the shortest edge to `size` keeps the aspect: a square crop; a fixed size squashes */
+      c->resize = shortest ? HEED_RESIZE_CROP : HEED_RESIZE_STRETCH;
+      c->crop_fraction = center ? (float) (crop / size) : 1.0f;
+      have_geometry = TRUE;
+      note_source (c, center ? "resize and crop" : "resize", hf);
+    }
+  }
+
+  /* interpolation */
+  const char *interp = meta_string (L, "interpolation");
+  const char *where = "__metadata__";
+  if (!interp && json_str (t, "interpolation"))
+    interp = json_str (t, "interpolation"), where = timm;
+  if (interp) {
+    c->interpolation =
+        g_str_equal (interp, "bicubic") ? HEED_INTERPOLATION_BICUBIC : HEED_INTERPOLATION_BILINEAR;
+    have_interp = TRUE;
+  } else if (h && json_number (member (h, "resample"), &v)) {
+    c->interpolation = v == 3 ? HEED_INTERPOLATION_BICUBIC : HEED_INTERPOLATION_BILINEAR;
+    have_interp = TRUE;
+    where = hf;
+  }
+  if (have_interp)
+    note_source (c, c->interpolation == HEED_INTERPOLATION_BICUBIC ? "bicubic" : "bilinear", where);
+
+  /* an input size the weights cannot take: say so; the weights decide */
+  JsonNode *in = member (t, "input_size");
+  if (in && JSON_NODE_HOLDS_ARRAY (in) && json_array_get_length (json_node_get_array (in)) == 3 &&
+      json_number (json_array_get_element (json_node_get_array (in), 2), &v) && v != c->img_size)
+    heed_log (HEED_LOG_WARNING, "%s: %s input_size %g disagrees with the weights (%u px); using %u",
+              L->source, timm, v, c->img_size, c->img_size);
+
+  if (!have_mean)
+    note_source (c, "mean/std", "ImageNet defaults");
+  if (!have_geometry)
+    note_source (c, "plain resize", "defaults");
   return TRUE;
 }
 
@@ -554,14 +823,7 @@ read_config (Loader *L, HeedModel *m, GError **error)
                                       json_node_get_value_type (n) == G_TYPE_INT64))
       c->ln_eps = (float) json_node_get_double (n);
   }
-  memcpy (c->mean, imagenet_mean, sizeof c->mean);
-  memcpy (c->std, imagenet_std, sizeof c->std);
-  if (!meta_triple (L, "mean", c->mean, error) || !meta_triple (L, "std", c->std, error))
-    return FALSE;
-  for (guint i = 0; i < 3; i++)
-    if (!(c->std[i] > 0.0f))
-      return model_error (error, L, "__metadata__ std must be positive");
-  return read_labels (L, c, error);
+  return read_preprocess (L, c, error) && read_labels (L, c, error);
 }
 
 /* Concatenates Hugging Face's separate query/key/value into timm's fused qkv. */
@@ -661,10 +923,10 @@ read_weights (const Loader *L, HeedModel *m, GError **error)
 
 HeedModel *
 heed_model_load_from_data (const guint8 *data, gsize size, const char *config_json,
-                           const char *name, GError **error)
+                           const char *preprocessor_json, const char *name, GError **error)
 {
   Loader L = { .source = name ? name : "<memory>", .prefix = "" };
-  JsonParser *header = NULL, *config = NULL;
+  JsonParser *header = NULL, *config = NULL, *preproc = NULL;
   HeedModel *m = NULL;
   guint64 header_len;
   JsonObject *root;
@@ -696,6 +958,13 @@ heed_model_load_from_data (const guint8 *data, gsize size, const char *config_js
       goto out;
     L.config = json_node_get_object (json_parser_get_root (config));
   }
+  if (preprocessor_json) {
+    preproc = parse_json (preprocessor_json, strlen (preprocessor_json), &L,
+                          "preprocessor_config.json", error);
+    if (!preproc)
+      goto out;
+    L.preproc = json_node_get_object (json_parser_get_root (preproc));
+  }
   root = json_node_get_object (json_parser_get_root (header));
   members = json_object_get_members (root);
   for (GList *it = members; it; it = it->next) {
@@ -714,7 +983,8 @@ heed_model_load_from_data (const guint8 *data, gsize size, const char *config_js
 
   m = g_new0 (HeedModel, 1);
   m->source = g_strdup (L.source);
-  if (!read_config (&L, m, error) || !read_weights (&L, m, error))
+  /* what the model is (an unsupported variant says so first), then its bytes */
+  if (!read_config (&L, m, error) || !check_no_overlap (&L, error) || !read_weights (&L, m, error))
     heed_model_destroy (&m);
 
 out:
@@ -724,6 +994,8 @@ out:
     g_object_unref (header);
   if (config)
     g_object_unref (config);
+  if (preproc)
+    g_object_unref (preproc);
   return m;
 }
 
@@ -732,25 +1004,28 @@ heed_model_load (const char *path, GError **error)
 {
   GError *ferr = NULL;
   GMappedFile *file = g_mapped_file_new (path, FALSE, &ferr);
-  char *dir, *config_path, *config = NULL;
-  HeedModel *m;
+  char *dir, *config_path, *preproc_path, *config = NULL, *preproc = NULL;
+  HeedModel *m = NULL;
 
   if (!file) {
     g_set_error (error, HEED_ERROR, HEED_ERROR_IO, "cannot read model %s: %s", path, ferr->message);
     g_error_free (ferr);
     return NULL;
   }
+  /* the config files the hub ships beside the weights (timm's and transformers') */
   dir = g_path_get_dirname (path);
   config_path = g_build_filename (dir, "config.json", NULL);
-  if (g_file_test (config_path, G_FILE_TEST_IS_REGULAR) &&
-      !heed_file_read (config_path, 16 << 20, &config, NULL, error)) {
-    m = NULL;
-  } else {
+  preproc_path = g_build_filename (dir, "preprocessor_config.json", NULL);
+  if ((!g_file_test (config_path, G_FILE_TEST_IS_REGULAR) ||
+       heed_file_read (config_path, 16 << 20, &config, NULL, error)) &&
+      (!g_file_test (preproc_path, G_FILE_TEST_IS_REGULAR) ||
+       heed_file_read (preproc_path, 1 << 20, &preproc, NULL, error)))
     m = heed_model_load_from_data ((const guint8 *) g_mapped_file_get_contents (file),
-                                   g_mapped_file_get_length (file), config, path, error);
-  }
+                                   g_mapped_file_get_length (file), config, preproc, path, error);
   g_free (config);
+  g_free (preproc);
   g_free (config_path);
+  g_free (preproc_path);
   g_free (dir);
   g_mapped_file_unref (file);
   return m;
@@ -773,7 +1048,7 @@ heed_model_load_default (GError **error)
   }
   gsize size;
   const guint8 *data = g_bytes_get_data (bytes, &size);
-  HeedModel *m = heed_model_load_from_data (data, size, NULL, "default", error);
+  HeedModel *m = heed_model_load_from_data (data, size, NULL, NULL, "default", error);
   g_bytes_unref (bytes);
   return m;
 }

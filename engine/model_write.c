@@ -49,6 +49,10 @@ heed_model_new_random (const HeedModelConfig *shape, guint32 seed, GError **erro
   if (c->std[0] == 0.0f)
     for (guint i = 0; i < 3; i++)
       c->mean[i] = 0.5f, c->std[i] = 0.5f;
+  if (!(c->crop_fraction > 0.0f && c->crop_fraction <= 1.0f))
+    c->crop_fraction = 1.0f;
+  if (!c->preprocess_source[0])
+    g_strlcpy (c->preprocess_source, "the shape given", sizeof c->preprocess_source);
   m->source = g_strdup ("<random>");
 
   rng = g_rand_new_with_seed (seed);

@@ -306,6 +306,73 @@ test_bad_inputs (void)
   g_free (pipeline);
 }
 
+/* heed classify prepares images as the checkpoint's own config says, and -v says so: a timm
+ * config.json beside the weights (mean = std = 0.5, crop_pct 0.9) against none (ImageNet's),
+ * checked on the tensor the model is fed for a uniform grey image. */
+static void
+test_checkpoint_preprocessing (void)
+{
+  char *dir = g_build_filename (tmp, "checkpoint", NULL);
+  char *model = g_build_filename (dir, "model.safetensors", NULL);
+  char *config = g_build_filename (dir, "config.json", NULL);
+  char *grey = g_build_filename (tmp, "grey.png", NULL);
+  char *tensor = g_build_filename (tmp, "fed.f32", NULL);
+  char *plain = g_build_filename (fixtures, "p8_hd48_f32", "model.safetensors", NULL);
+  char *data, *cmd;
+  gsize len;
+  gint status;
+  g_assert_cmpint (g_mkdir_with_parents (dir, 0700), ==, 0);
+  g_assert_true (g_file_get_contents (plain, &data, &len, NULL));
+  g_assert_true (g_file_set_contents (model, data, (gssize) len, NULL));
+  g_free (data);
+  g_assert_true (g_file_set_contents (
+      config,
+      "{\"architecture\": \"vit_test\", \"pretrained_cfg\": {\"mean\": [0.5, 0.5, 0.5], "
+      "\"std\": [0.5, 0.5, 0.5], \"crop_pct\": 0.9, \"interpolation\": \"bicubic\"}}",
+      -1, NULL));
+  cmd = g_strdup_printf ("gst-launch-1.0 -q videotestsrc num-buffers=1 pattern=solid-color "
+                         "foreground-color=0xff808080 ! video/x-raw,width=100,height=60 ! pngenc "
+                         "! filesink location=%s",
+                         grey);
+  g_assert_true (g_spawn_command_line_sync (cmd, NULL, NULL, &status, NULL));
+  g_assert_true (g_spawn_check_wait_status (status, NULL));
+
+  Run r = run_heed (NULL, "classify", "-v", "--model", model, "--dump-tensor", tensor, grey, NULL);
+  g_test_message ("%s", r.err);
+  g_assert_cmpint (r.status, ==, 0);
+  g_assert_nonnull (strstr (r.err, "heed: preprocessing: centre crop 0.9"));
+  g_assert_nonnull (strstr (r.err, "mean/std from config.json pretrained_cfg"));
+  g_assert_nonnull (strstr (r.err, "crop from config.json pretrained_cfg"));
+  run_clear (&r);
+  gsize n;
+  float *fed = read_floats (tensor, &n);
+  g_assert_cmpuint (n, ==, 3 * 72 * 72);
+  for (gsize i = 0; i < n; i++) /* grey 128 through mean 0.5, std 0.5 */
+    g_assert_cmpfloat (fabs (fed[i] - (128.0 / 255 - 0.5) / 0.5), <, 1e-4);
+  g_free (fed);
+
+  /* the same weights with nothing beside them: ImageNet's mean and std */
+  r = run_heed (NULL, "classify", "-v", "--model", plain, "--dump-tensor", tensor, grey, NULL);
+  g_assert_cmpint (r.status, ==, 0);
+  g_assert_nonnull (strstr (r.err, "mean/std from ImageNet defaults"));
+  run_clear (&r);
+  fed = read_floats (tensor, &n);
+  g_assert_cmpfloat (fabs (fed[0] - (128.0 / 255 - 0.485) / 0.229), <, 1e-4);
+  g_assert_cmpfloat (fabs (fed[2 * 72 * 72] - (128.0 / 255 - 0.406) / 0.225), <, 1e-4);
+  g_free (fed);
+
+  /* an explicit --resize wins over the checkpoint's geometry, and says so */
+  r = run_heed (NULL, "classify", "-v", "--resize", "stretch", "--model", model, grey, NULL);
+  g_assert_cmpint (r.status, ==, 0);
+  g_assert_nonnull (strstr (r.err, "--resize overrides the geometry"));
+  run_clear (&r);
+
+  g_unlink (model), g_unlink (config), g_unlink (grey), g_unlink (tensor);
+  g_rmdir (dir);
+  g_free (dir), g_free (model), g_free (config), g_free (grey), g_free (tensor), g_free (plain);
+  g_free (cmd);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -324,6 +391,7 @@ main (int argc, char **argv)
   }
   g_test_add_func ("/cli/errors", test_errors);
   g_test_add_func ("/cli/bad-inputs", test_bad_inputs);
+  g_test_add_func ("/cli/checkpoint-preprocessing", test_checkpoint_preprocessing);
   g_test_add_func ("/cli/devices", test_devices);
   g_test_add_func ("/cli/no-driver", test_no_driver);
   g_test_add_func ("/cli/bench", test_bench);

@@ -119,7 +119,8 @@ static void
 expect_model_error (Blob b, const char *config, const char *needle)
 {
   GError *error = NULL;
-  HeedModel *m = heed_model_load_from_data (b.bytes, b.size, config, "bad.safetensors", &error);
+  HeedModel *m =
+      heed_model_load_from_data (b.bytes, b.size, config, NULL, "bad.safetensors", &error);
   g_assert_null (m);
   g_assert_error (error, HEED_ERROR, HEED_ERROR_MODEL);
   if (!strstr (error->message, needle))
@@ -240,6 +241,32 @@ edit_metadata_type (JsonObject *r)
 {
   json_object_set_int_member (r, "__metadata__", 1);
 }
+static void
+edit_overlap (JsonObject *r)
+{
+  /* norm.bias moved onto norm.weight's bytes (the same size): the format forbids sharing */
+  JsonArray *w = json_object_get_array_member (tensor (r, "norm.weight"), "data_offsets");
+  gint64 v[2] = { json_array_get_int_element (w, 0), json_array_get_int_element (w, 1) };
+  set_array (tensor (r, "norm.bias"), "data_offsets", 2, v);
+}
+
+/* A copy of the file with one float of a tensor (an F32 fixture) replaced. */
+static Blob
+with_value (Blob in, const char *name, guint index, float value)
+{
+  guint64 hlen;
+  memcpy (&hlen, in.bytes, 8);
+  JsonParser *p = json_parser_new ();
+  g_assert_true (json_parser_load_from_data (p, (char *) in.bytes + 8, (gssize) hlen, NULL));
+  JsonObject *t =
+      json_object_get_object_member (json_node_get_object (json_parser_get_root (p)), name);
+  g_assert_cmpstr (json_object_get_string_member (t, "dtype"), ==, "F32");
+  gint64 begin = json_array_get_int_element (json_object_get_array_member (t, "data_offsets"), 0);
+  Blob out = { g_memdup2 (in.bytes, in.size), in.size };
+  memcpy (out.bytes + 8 + hlen + begin + 4 * index, &value, 4);
+  g_object_unref (p);
+  return out;
+}
 
 static void
 test_corrupt_files (void)
@@ -266,12 +293,21 @@ test_corrupt_files (void)
     { edit_mean, "mean must be a JSON array of 3 numbers" },
     { edit_labels, "labels must be a JSON array" },
     { edit_metadata_type, "__metadata__ is not an object" },
+    { edit_overlap, "'norm.bias' and 'norm.weight' overlap" },
   };
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
     Blob b = with_header (good, cases[i].edit);
     expect_model_error (b, NULL, cases[i].needle);
     g_free (b.bytes);
   }
+
+  /* weights that are not numbers: every logit would be NaN */
+  Blob nan = with_value (good, "blocks.1.mlp.fc1.weight", 7, NAN);
+  expect_model_error (nan, NULL, "'blocks.1.mlp.fc1.weight' holds a NaN value at element 7");
+  g_free (nan.bytes);
+  Blob inf = with_value (good, "pos_embed", 0, -INFINITY);
+  expect_model_error (inf, NULL, "'pos_embed' holds an infinite value at element 0");
+  g_free (inf.bytes);
 
   /* byte-level damage */
   expect_model_error ((Blob){ good.bytes, 4 }, NULL, "too short");
@@ -315,7 +351,7 @@ test_every_truncation (void)
     GError *error = NULL;
     guint8 *copy =
         g_memdup2 (good.bytes, MAX (n, 1)); /* exact-size copy: valgrind sees overreads */
-    HeedModel *m = heed_model_load_from_data (copy, n, NULL, "cut", &error);
+    HeedModel *m = heed_model_load_from_data (copy, n, NULL, NULL, "cut", &error);
     g_assert_null (m);
     g_assert_error (error, HEED_ERROR, HEED_ERROR_MODEL);
     g_clear_error (&error);
@@ -356,6 +392,117 @@ test_save_round_trip (void)
   heed_model_destroy (&b);
 }
 
+/* The checkpoint's own preprocessing, read as the hub ships it (headless_f32: 48 px). */
+static HeedModel *
+load_with (Blob b, const char *config, const char *preprocessor)
+{
+  GError *error = NULL;
+  HeedModel *m = heed_model_load_from_data (b.bytes, b.size, config, preprocessor, "m", &error);
+  g_assert_no_error (error);
+  return m;
+}
+
+static void
+edit_meta_mean (JsonObject *r)
+{
+  meta (r, "mean", "[0.1, 0.2, 0.3]");
+  meta (r, "std", "[0.4, 0.5, 0.6]");
+}
+
+static void
+edit_meta_crop (JsonObject *r)
+{
+  meta (r, "crop_pct", "2");
+}
+
+static void
+test_preprocessing_configs (void)
+{
+  Blob good = read_blob ("headless_f32");
+  /* nothing says anything: ImageNet's mean and std, a plain resize */
+  HeedModel *m = load_with (good, NULL, NULL);
+  HeedModelConfig *c = &m->config;
+  g_assert_cmpfloat (c->mean[0], ==, 0.485f);
+  g_assert_cmpfloat (c->std[2], ==, 0.225f);
+  g_assert_cmpint (c->resize, ==, HEED_RESIZE_STRETCH);
+  g_assert_cmpfloat (c->crop_fraction, ==, 1.0f);
+  g_assert_nonnull (strstr (c->preprocess_source, "mean/std from ImageNet defaults"));
+  heed_model_destroy (&m);
+
+  /* timm's config.json: pretrained_cfg, as timm/vit_tiny_patch16_224 ships it */
+  const char *timm = "{\"architecture\": \"vit_tiny_patch16_224\", \"num_classes\": 0, "
+                     "\"pretrained_cfg\": {\"input_size\": [3, 48, 48], \"interpolation\": "
+                     "\"bicubic\", \"mean\": [0.5, 0.5, 0.5], \"std\": [0.5, 0.5, 0.5], "
+                     "\"crop_pct\": 0.9, \"crop_mode\": \"center\"}}";
+  m = load_with (good, timm, NULL);
+  c = &m->config;
+  g_assert_cmpfloat (c->mean[1], ==, 0.5f);
+  g_assert_cmpfloat (c->std[1], ==, 0.5f);
+  g_assert_cmpint (c->resize, ==, HEED_RESIZE_CROP);
+  /* the shorter side to floor (48 / 0.9) = 53, then a centre crop of 48 */
+  g_assert_cmpfloat_with_epsilon (c->crop_fraction, 48.0f / 53.0f, 1e-6);
+  g_assert_cmpint (c->interpolation, ==, HEED_INTERPOLATION_BICUBIC);
+  g_assert_nonnull (strstr (c->preprocess_source, "mean/std from config.json pretrained_cfg"));
+  g_assert_nonnull (strstr (c->preprocess_source, "crop from config.json pretrained_cfg"));
+  heed_model_destroy (&m);
+
+  /* transformers' preprocessor_config.json, as google/vit-* ships it: a plain resize */
+  const char *vit = "{\"do_normalize\": true, \"do_rescale\": true, \"do_resize\": true, "
+                    "\"image_mean\": [0.5, 0.5, 0.5], \"image_std\": [0.5, 0.5, 0.5], "
+                    "\"resample\": 2, \"rescale_factor\": 0.00392156862745098, "
+                    "\"size\": {\"height\": 48, \"width\": 48}}";
+  m = load_with (good, NULL, vit);
+  c = &m->config;
+  g_assert_cmpfloat_with_epsilon (c->mean[0], 0.5f, 1e-6);
+  g_assert_cmpfloat_with_epsilon (c->std[0], 0.5f, 1e-6);
+  g_assert_cmpint (c->resize, ==, HEED_RESIZE_STRETCH);
+  g_assert_cmpfloat (c->crop_fraction, ==, 1.0f);
+  g_assert_cmpint (c->interpolation, ==, HEED_INTERPOLATION_BILINEAR);
+  g_assert_nonnull (strstr (c->preprocess_source, "resize from preprocessor_config.json"));
+  heed_model_destroy (&m);
+
+  /* ... and as facebook/deit-* and DINOv2 ship it: shortest edge, then a centre crop */
+  const char *deit = "{\"do_center_crop\": true, \"crop_size\": {\"height\": 48, \"width\": "
+                     "48}, \"image_mean\": [0.485, 0.456, 0.406], \"image_std\": [0.229, 0.224, "
+                     "0.225], \"resample\": 3, \"size\": {\"shortest_edge\": 55}}";
+  m = load_with (good, NULL, deit);
+  c = &m->config;
+  g_assert_cmpint (c->resize, ==, HEED_RESIZE_CROP);
+  g_assert_cmpfloat_with_epsilon (c->crop_fraction, 48.0f / 55.0f, 1e-6);
+  g_assert_cmpint (c->interpolation, ==, HEED_INTERPOLATION_BICUBIC);
+  heed_model_destroy (&m);
+
+  /* a rescale of its own folds into mean and std: x / 127.5 - 1 is (x / 255 - 0.5) / 0.5 */
+  m = load_with (good, NULL,
+                 "{\"rescale_factor\": 0.00784313725490196, \"image_mean\": [1, 1, 1], "
+                 "\"image_std\": [1, 1, 1]}");
+  g_assert_cmpfloat_with_epsilon (m->config.mean[2], 0.5f, 1e-6);
+  g_assert_cmpfloat_with_epsilon (m->config.std[2], 0.5f, 1e-6);
+  heed_model_destroy (&m);
+
+  /* precedence: __metadata__, then timm's config, then transformers' */
+  Blob with_meta = with_header (good, edit_meta_mean);
+  m = load_with (with_meta, timm, deit);
+  c = &m->config;
+  g_assert_cmpfloat (c->mean[0], ==, 0.1f);
+  g_assert_cmpfloat (c->std[2], ==, 0.6f);
+  g_assert_cmpfloat_with_epsilon (c->crop_fraction, 48.0f / 53.0f, 1e-6); /* timm's, not deit's */
+  g_assert_nonnull (strstr (c->preprocess_source, "mean/std from __metadata__"));
+  heed_model_destroy (&m);
+  g_free (with_meta.bytes);
+
+  Blob bad = with_header (good, edit_meta_crop);
+  expect_model_error (bad, NULL, "crop_pct must be a number in (0, 1]");
+  g_free (bad.bytes);
+  GError *error = NULL;
+  g_assert_null (
+      heed_model_load_from_data (good.bytes, good.size, NULL, "{\"size\": ", "m", &error));
+  g_assert_error (error, HEED_ERROR, HEED_ERROR_MODEL);
+  g_assert_nonnull (strstr (error->message, "preprocessor_config.json is not valid JSON"));
+  g_clear_error (&error);
+  g_free (good.bytes);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -364,6 +511,7 @@ main (int argc, char **argv)
   g_assert_nonnull (fixtures);
   g_test_add_func ("/model/fixture-configs", test_fixture_configs);
   g_test_add_func ("/model/corrupt-files", test_corrupt_files);
+  g_test_add_func ("/model/preprocessing-configs", test_preprocessing_configs);
   g_test_add_func ("/model/every-truncation", test_every_truncation);
   g_test_add_func ("/model/save-round-trip", test_save_round_trip);
   int status = g_test_run ();

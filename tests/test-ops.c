@@ -522,15 +522,18 @@ test_preprocess (void)
   GError *error = NULL;
   for (HeedPixelFormat f = HEED_PIXEL_RGBA; f <= HEED_PIXEL_GRAY8; f++)
     for (guint s = 0; s < G_N_ELEMENTS (sizes); s++)
-      for (HeedResize r = HEED_RESIZE_STRETCH; r <= HEED_RESIZE_LETTERBOX; r++) {
+      for (guint cut = 0; cut < 4; cut++) { /* the three resizes, then a checkpoint's crop */
+        HeedResize r =
+            cut < 3 ? (HeedResize) cut : (f % 2 ? HEED_RESIZE_CROP : HEED_RESIZE_STRETCH);
         guint w = sizes[s][0], h = sizes[s][1];
         guint stride[3] = { 4 * w + 8, w + 5, w + 7 }; /* padded, and not word multiples */
         HeedFrameLayout l;
         g_assert_true (heed_frame_layout_init (&l, f, w, h, stride, &error));
         l.resize = r;
+        l.crop_fraction = cut < 3 ? 1.0f : 0.875f;
         l.matrix = (HeedYuvMatrix) ((f + s) % 3);
         l.full_range = (f + r) % 2;
-        GRand *rng = g_rand_new_with_seed (f * 100 + s * 10 + r);
+        GRand *rng = g_rand_new_with_seed (f * 100 + s * 10 + cut);
         guint8 *frame = g_malloc0 (l.size + 4);
         for (gsize i = 0; i < l.size; i++)
           frame[i] = (guint8) g_rand_int_range (rng, 0, 256);
@@ -549,8 +552,8 @@ test_preprocess (void)
         run_recorder (rec);
         float *got = buffer_read (bo, 3 * out * out);
         if (normalised_error (got, want, 3 * out * out, 1.0) > 1e-5)
-          g_error ("format %d, %ux%u, resize %d: normalised error %.3g", f, w, h, r,
-                   normalised_error (got, want, 3 * out * out, 1.0));
+          g_error ("format %d, %ux%u, resize %d, crop %g: normalised error %.3g", f, w, h, r,
+                   l.crop_fraction, normalised_error (got, want, 3 * out * out, 1.0));
         heed_recorder_destroy (&rec);
         heed_buffer_destroy (&bf), heed_buffer_destroy (&bp), heed_buffer_destroy (&bo);
         g_free (frame), g_free (want), g_free (got);
@@ -635,6 +638,27 @@ test_preprocess_reference (void)
   heed_frame_point_from_model (&l, 224, 0, 0, &fx, &fy);
   g_assert_cmpfloat_with_epsilon (fx, 80.0 / 640, 1e-6);
   g_assert_cmpfloat_with_epsilon (fy, 0.0, 1e-6);
+  /* a checkpoint's centre crop of 0.875 of the shorter side: a 420-pixel square at (110, 30) */
+  float region[4];
+  l.crop_fraction = 0.875f;
+  heed_frame_point_from_model (&l, 224, 0, 0, &fx, &fy);
+  g_assert_cmpfloat_with_epsilon (fx, 110.0 / 640, 1e-6);
+  g_assert_cmpfloat_with_epsilon (fy, 30.0 / 480, 1e-6);
+  heed_frame_model_region (&l, region);
+  g_assert_cmpfloat_with_epsilon (region[0], 110.0 / 640, 1e-6);
+  g_assert_cmpfloat_with_epsilon (region[3], 420.0 / 480, 1e-6);
+  /* squashed, then cropped: 0.875 of each side */
+  l.resize = HEED_RESIZE_STRETCH;
+  heed_frame_model_region (&l, region);
+  g_assert_cmpfloat_with_epsilon (region[0], 0.0625, 1e-6);
+  g_assert_cmpfloat_with_epsilon (region[1], 0.0625, 1e-6);
+  g_assert_cmpfloat_with_epsilon (region[2], 0.875, 1e-6);
+  /* letterbox ignores it: the whole frame, with bars */
+  l.resize = HEED_RESIZE_LETTERBOX;
+  heed_frame_model_region (&l, region);
+  g_assert_cmpfloat_with_epsilon (region[0], 0.0, 1e-6);
+  g_assert_cmpfloat_with_epsilon (region[1], -80.0 / 480, 1e-6);
+  g_assert_cmpfloat_with_epsilon (region[3], 640.0 / 480, 1e-6);
   /* bad layouts */
   g_assert_false (heed_frame_layout_init (&l, HEED_PIXEL_RGB, 0, 10, stride, &error));
   g_assert_error (error, HEED_ERROR, HEED_ERROR_INVALID);

@@ -504,6 +504,84 @@ test_latency_in_flight (void)
   g_assert_cmpuint (median1, <=, reported1 + 20 * GST_MSECOND);
 }
 
+/* ---- the checkpoint's own preprocessing --------------------------------------------------- */
+
+static GstPadProbeReturn
+keep_meta (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  GstStructure **kept = data;
+  GstCustomMeta *meta =
+      gst_buffer_get_custom_meta (GST_PAD_PROBE_INFO_BUFFER (info), "HeedClassificationMeta");
+  if (meta && !*kept)
+    *kept = gst_structure_copy (gst_custom_meta_get_structure (meta));
+  return GST_PAD_PROBE_OK;
+}
+
+/* The meta heedclassify attaches to a 100x60 frame with these properties. */
+static GstStructure *
+first_meta (const char *props)
+{
+  GstStructure *kept = NULL;
+  char *desc = g_strdup_printf ("videotestsrc num-buffers=1 ! video/x-raw,width=100,height=60 ! "
+                                "heedclassify name=c %s ! fakesink",
+                                props);
+  GstElement *pipe = gst_parse_launch (desc, NULL);
+  GstElement *c = gst_bin_get_by_name (GST_BIN (pipe), "c");
+  GstPad *src = gst_element_get_static_pad (c, "src");
+  gst_pad_add_probe (src, GST_PAD_PROBE_TYPE_BUFFER, keep_meta, &kept, NULL);
+  play_to_eos (pipe);
+  g_assert_nonnull (kept);
+  gst_object_unref (src);
+  gst_object_unref (c);
+  gst_object_unref (pipe);
+  g_free (desc);
+  return kept;
+}
+
+/* A checkpoint whose timm config.json asks for a centre crop of crop_pct 0.9 is run that way by
+ * default (the meta says which part of the frame the model saw); resize= overrides it. */
+static void
+test_checkpoint_crop (void)
+{
+  char *dir = g_dir_make_tmp ("heed-ckpt-XXXXXX", NULL);
+  char *model = g_build_filename (dir, "model.safetensors", NULL);
+  char *config = g_build_filename (dir, "config.json", NULL);
+  char *plain =
+      g_build_filename (g_getenv ("HEED_FIXTURES"), "p8_hd48_f32", "model.safetensors", NULL);
+  char *data;
+  gsize len;
+  g_assert_true (g_file_get_contents (plain, &data, &len, NULL));
+  g_assert_true (g_file_set_contents (model, data, (gssize) len, NULL));
+  g_free (data);
+  g_assert_true (g_file_set_contents (
+      config,
+      "{\"pretrained_cfg\": {\"mean\": [0.5, 0.5, 0.5], \"std\": [0.5, 0.5, 0.5], "
+      "\"crop_pct\": 0.9}}",
+      -1, NULL));
+  char *props = g_strdup_printf ("model=%s", model);
+  GstStructure *m = first_meta (props);
+  gdouble x, w;
+  g_assert_cmpstr (gst_structure_get_string (m, "resize"), ==, "crop");
+  g_assert_true (gst_structure_get_double (m, "region-x", &x));
+  g_assert_true (gst_structure_get_double (m, "region-width", &w));
+  /* 72 px model: the shorter side (60) to floor (72 / 0.9) = 80, a 72 crop: 54 of 60 pixels */
+  g_assert_cmpfloat_with_epsilon (w, 54.0 / 100, 1e-6);
+  g_assert_cmpfloat_with_epsilon (x, 23.0 / 100, 1e-6);
+  gst_structure_free (m);
+
+  g_free (props);
+  props = g_strdup_printf ("model=%s resize=stretch", model);
+  m = first_meta (props);
+  g_assert_cmpstr (gst_structure_get_string (m, "resize"), ==, "stretch");
+  g_assert_true (gst_structure_get_double (m, "region-width", &w));
+  g_assert_cmpfloat (w, ==, 1.0);
+  gst_structure_free (m);
+
+  g_unlink (model), g_unlink (config), g_rmdir (dir);
+  g_free (props), g_free (model), g_free (config), g_free (plain), g_free (dir);
+  g_assert_cmpint (g_atomic_int_get (&validation_messages), ==, 0);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -513,5 +591,6 @@ main (int argc, char **argv)
   g_test_add_func ("/pipeline/frames-in-flight-same-results", test_frames_in_flight_same_results);
   g_test_add_func ("/pipeline/seek-and-eos-in-flight", test_seek_and_eos_in_flight);
   g_test_add_func ("/pipeline/latency-in-flight", test_latency_in_flight);
+  g_test_add_func ("/pipeline/checkpoint-crop", test_checkpoint_crop);
   return g_test_run ();
 }

@@ -81,7 +81,8 @@ decode_first_frame (const char *path, GError **error)
 
 /* Runs the model on the sample's frame. */
 static HeedVitResult *
-run_sample (HeedVitRun *run, GstSample *sample, HeedResize resize, GError **error)
+run_sample (HeedVitRun *run, GstSample *sample, HeedResize resize, float crop_fraction,
+            GError **error)
 {
   HeedVitResult *result = NULL;
   GstVideoInfo info;
@@ -98,6 +99,7 @@ run_sample (HeedVitRun *run, GstSample *sample, HeedResize resize, GError **erro
   if (heed_frame_layout_init (&layout, HEED_PIXEL_RGBA, GST_VIDEO_INFO_WIDTH (&info),
                               GST_VIDEO_INFO_HEIGHT (&info), stride, error)) {
     layout.resize = resize;
+    layout.crop_fraction = crop_fraction;
     ok = heed_vit_run_set_frame_layout (run, &layout, error) &&
          heed_vit_run_set_frame (run, 0, planes, stride, error) &&
          heed_vit_run_submit (run, 1, error) && heed_vit_run_wait (run, &result, error);
@@ -159,6 +161,7 @@ heed_cmd_classify (int argc, char **argv)
   char *model_path = NULL, *labels_file = NULL, *resize_name = NULL, *attention_name = NULL;
   char *dump_tensor = NULL;
   int top_k = 5, device_index = -1, status = 0;
+  gboolean verbose = FALSE;
   char **files = NULL;
   GOptionEntry entries[] = {
     { "model", 'm', 0, G_OPTION_ARG_FILENAME, &model_path,
@@ -166,11 +169,14 @@ heed_cmd_classify (int argc, char **argv)
     { "labels", 'l', 0, G_OPTION_ARG_FILENAME, &labels_file,
       "class names, one per line (overrides the model's)", "F" },
     { "top-k", 'k', 0, G_OPTION_ARG_INT, &top_k, "how many classes to report (default 5)", "K" },
-    { "resize", 0, 0, G_OPTION_ARG_STRING, &resize_name, "stretch (default), crop or letterbox",
+    { "resize", 0, 0, G_OPTION_ARG_STRING, &resize_name,
+      "checkpoint (default: what the checkpoint's config says), stretch, crop or letterbox",
       "MODE" },
     { "attention", 0, 0, G_OPTION_ARG_STRING, &attention_name,
       "cls (default) or rollout: the map the peak comes from", "MODE" },
     { "device", 'd', 0, G_OPTION_ARG_INT, &device_index, "Vulkan device index", "N" },
+    { "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose,
+      "say which preprocessing runs and where it came from (on stderr)", NULL },
     { "dump-tensor", 0, 0, G_OPTION_ARG_FILENAME, &dump_tensor,
       "write the model input of the last image (float32 NCHW, as run-tensor takes)", "OUT" },
     { G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &files, NULL, "IMAGE..." },
@@ -184,6 +190,7 @@ heed_cmd_classify (int argc, char **argv)
   HeedVitRun *run = NULL;
   char **labels = NULL;
   HeedResize resize = HEED_RESIZE_STRETCH;
+  gboolean checkpoint_resize = TRUE;
   HeedAttentionMode attention = HEED_ATTENTION_CLS;
 
   g_option_context_add_main_entries (ctx, entries, NULL);
@@ -199,13 +206,14 @@ heed_cmd_classify (int argc, char **argv)
     status = heed_cli_fail ("--top-k must be at least 1", NULL);
     goto out;
   }
-  if (resize_name && !g_str_equal (resize_name, "stretch")) {
+  if (resize_name && !g_str_equal (resize_name, "checkpoint")) {
+    checkpoint_resize = FALSE;
     if (g_str_equal (resize_name, "crop"))
       resize = HEED_RESIZE_CROP;
     else if (g_str_equal (resize_name, "letterbox"))
       resize = HEED_RESIZE_LETTERBOX;
-    else {
-      status = heed_cli_fail ("--resize takes stretch, crop or letterbox", NULL);
+    else if (!g_str_equal (resize_name, "stretch")) {
+      status = heed_cli_fail ("--resize takes checkpoint, stretch, crop or letterbox", NULL);
       goto out;
     }
   }
@@ -230,9 +238,22 @@ heed_cmd_classify (int argc, char **argv)
     status = heed_cli_fail (NULL, error);
     goto out;
   }
+  const HeedModelConfig *mc = &model->config;
+  float crop_fraction = checkpoint_resize ? mc->crop_fraction : 1.0f;
+  if (checkpoint_resize)
+    resize = mc->resize;
+  if (verbose)
+    fprintf (
+        stderr,
+        "heed: preprocessing: %s %.4g, mean [%.4g, %.4g, %.4g], std [%.4g, %.4g, %.4g] (%s)%s\n",
+        resize == HEED_RESIZE_CROP        ? "centre crop"
+        : resize == HEED_RESIZE_LETTERBOX ? "letterbox"
+                                          : "stretch",
+        crop_fraction, mc->mean[0], mc->mean[1], mc->mean[2], mc->std[0], mc->std[1], mc->std[2],
+        mc->preprocess_source, checkpoint_resize ? "" : "; --resize overrides the geometry");
   for (char **f = files; *f; f++) {
     GstSample *sample = decode_first_frame (*f, &error);
-    HeedVitResult *result = sample ? run_sample (run, sample, resize, &error) : NULL;
+    HeedVitResult *result = sample ? run_sample (run, sample, resize, crop_fraction, &error) : NULL;
     if (sample)
       gst_sample_unref (sample);
     if (!result) {
