@@ -65,6 +65,7 @@ GST_DEBUG_CATEGORY_STATIC (gst_heed_classify_debug);
 #define DEFAULT_PROP_POST_MESSAGES TRUE
 #define DEFAULT_PROP_FRAMES_IN_FLIGHT 0
 #define DEFAULT_PROP_BATCH_SIZE 1
+#define DEFAULT_PROP_INPUT_SIZE 0
 #define MAX_FRAMES_IN_FLIGHT 8
 #define MAX_BATCH_SIZE 16
 
@@ -81,6 +82,7 @@ enum {
   PROP_POST_MESSAGES,
   PROP_FRAMES_IN_FLIGHT,
   PROP_BATCH_SIZE,
+  PROP_INPUT_SIZE,
 };
 
 /* One batch of frames: collecting (staged < batch size, not submitted), in flight
@@ -123,6 +125,7 @@ struct _GstHeedClassify {
   gboolean post_messages;
   guint frames_in_flight; /* 0: automatic */
   guint batch_size;
+  guint input_size;          /* 0: the model's own */
   gboolean reload_pending;   /* model, labels or attention changed while streaming */
   GstClockTime qos_earliest; /* from downstream QoS events */
 
@@ -335,6 +338,16 @@ gst_heed_classify_class_init (GstHeedClassifyClass *klass)
           "batch to fill; EOS, a caps change or a serialized event runs a partial batch.",
           1, MAX_BATCH_SIZE, DEFAULT_PROP_BATCH_SIZE,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
+  g_object_class_install_property (
+      gobject_class, PROP_INPUT_SIZE,
+      g_param_spec_uint (
+          "input-size", "Input size",
+          "Run the model at this many pixels square instead of the size it was trained at (a "
+          "multiple of its patch size): its position embedding is resampled as timm does "
+          "(bicubic). A 224 px model at 448 gives a 28 x 28 attention map; accuracy may change. "
+          "0 keeps the model's own size.",
+          0, 4096, DEFAULT_PROP_INPUT_SIZE,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING));
 
   gst_element_class_set_static_metadata (
       element_class, "heed vision-transformer classifier", "Filter/Analyzer/Video",
@@ -419,6 +432,10 @@ gst_heed_classify_set_property (GObject *object, guint prop_id, const GValue *va
   case PROP_POST_MESSAGES: self->post_messages = g_value_get_boolean (value); break;
   case PROP_FRAMES_IN_FLIGHT: self->frames_in_flight = g_value_get_uint (value); break;
   case PROP_BATCH_SIZE: self->batch_size = g_value_get_uint (value); break;
+  case PROP_INPUT_SIZE:
+    self->input_size = g_value_get_uint (value);
+    self->reload_pending = TRUE;
+    break;
   default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec); break;
   }
   GST_OBJECT_UNLOCK (self);
@@ -442,6 +459,7 @@ gst_heed_classify_get_property (GObject *object, guint prop_id, GValue *value, G
   case PROP_POST_MESSAGES: g_value_set_boolean (value, self->post_messages); break;
   case PROP_FRAMES_IN_FLIGHT: g_value_set_uint (value, self->frames_in_flight); break;
   case PROP_BATCH_SIZE: g_value_set_uint (value, self->batch_size); break;
+  case PROP_INPUT_SIZE: g_value_set_uint (value, self->input_size); break;
   default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec); break;
   }
   GST_OBJECT_UNLOCK (self);
@@ -470,7 +488,9 @@ static gboolean
 load_model (GstHeedClassify *self, Loaded *out, GError **error)
 {
   gchar *path, *labels_file;
+  guint input_size;
   GST_OBJECT_LOCK (self);
+  input_size = self->input_size;
   path = g_strdup (self->model_path);
   labels_file = g_strdup (self->labels_file);
   out->attention = self->attention;
@@ -479,7 +499,7 @@ load_model (GstHeedClassify *self, Loaded *out, GError **error)
 
   /* no model named: the embedded default one */
   out->model = path && *path ? heed_model_load (path, error) : heed_model_load_default (error);
-  if (!out->model)
+  if (!out->model || (input_size && !heed_model_set_input_size (out->model, input_size, error)))
     goto fail;
   out->labels = heed_labels_resolve (labels_file, out->model->config.labels,
                                      out->model->config.num_classes, error);

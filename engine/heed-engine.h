@@ -174,6 +174,11 @@ HeedModel *heed_model_load_from_data (const guint8 *data, gsize size, const char
                                       GError **error);
 /* A model with seeded random weights of the given shape, for benchmarks and tests. */
 HeedModel *heed_model_new_random (const HeedModelConfig *shape, guint32 seed, GError **error);
+/* Runs the model at another input size (a multiple of its patch size, from one patch to 4096
+ * pixels): the patch part of pos_embed is resampled to the new grid as timm's
+ * resample_abs_pos_embed does (bicubic, antialiased when shrinking, the CLS position kept),
+ * for finer attention maps (a 224 model at 448 gives a 28 x 28 map). */
+gboolean heed_model_set_input_size (HeedModel *model, guint img_size, GError **error);
 /* Writes the model as F32 safetensors with timm names and its config as __metadata__. */
 gboolean heed_model_save (const HeedModel *model, const char *path, GError **error);
 void heed_model_destroy (HeedModel **model);

@@ -233,3 +233,92 @@ out:
   g_free (header);
   return ok;
 }
+
+/* ---- another input size ---- */
+
+/* PyTorch's antialiased bicubic (F.interpolate (mode="bicubic", antialias=True)), PIL's
+ * kernel: a = -0.5. */
+static double
+bicubic_aa (double x)
+{
+  const double a = -0.5;
+  x = fabs (x);
+  if (x < 1.0)
+    return ((a + 2.0) * x - (a + 3.0)) * x * x + 1.0;
+  if (x < 2.0)
+    return (((x - 5.0) * x + 8.0) * x - 4.0) * a;
+  return 0.0;
+}
+
+/* One axis of the resampling: for each output i, the taps (first, count) and their normalised
+ * weights, as PyTorch's antialiased upsampling computes them (align_corners=False): the
+ * support widens by the scale when shrinking. */
+static double *
+axis_weights (guint in, guint out, guint *first, guint *count, guint *width)
+{
+  double scale = (double) in / out;
+  double support = 2.0 * MAX (scale, 1.0), inv = 1.0 / MAX (scale, 1.0);
+  *width = (guint) ceil (support) * 2 + 1;
+  double *w = g_new0 (double, (gsize) out **width);
+  for (guint i = 0; i < out; i++) {
+    double center = scale * (i + 0.5), total = 0;
+    gint lo = MAX ((gint) (center - support + 0.5), 0);
+    gint hi = MIN ((gint) (center + support + 0.5), (gint) in);
+    first[i] = (guint) lo;
+    count[i] = (guint) MIN (hi - lo, (gint) *width);
+    for (guint j = 0; j < count[i]; j++)
+      total += w[(gsize) i * *width + j] = bicubic_aa ((j + lo - center + 0.5) * inv);
+    for (guint j = 0; j < count[i] && total != 0; j++)
+      w[(gsize) i * *width + j] /= total;
+  }
+  return w;
+}
+
+gboolean
+heed_model_set_input_size (HeedModel *m, guint img_size, GError **error)
+{
+  HeedModelConfig *c = &m->config;
+  if (img_size == c->img_size)
+    return TRUE;
+  if (img_size < c->patch_size || img_size > 4096 || img_size % c->patch_size) {
+    g_set_error (error, HEED_ERROR, HEED_ERROR_INVALID,
+                 "input size %u: it must be a multiple of the patch size %u, up to 4096", img_size,
+                 c->patch_size);
+    return FALSE;
+  }
+  guint g1 = c->grid, g2 = img_size / c->patch_size, D = c->dim, wx;
+  guint *first = g_new (guint, g2), *count = g_new (guint, g2);
+  double *w = axis_weights (g1, g2, first, count, &wx);
+  /* separable, in double: rows first (g1 rows of g2 columns), then columns */
+  double *tmp = g_new0 (double, (gsize) g1 *g2 *D);
+  const float *src = m->pos_embed + D; /* past the CLS position */
+  for (guint y = 0; y < g1; y++)
+    for (guint x = 0; x < g2; x++)
+      for (guint j = 0; j < count[x]; j++) {
+        double k = w[(gsize) x * wx + j];
+        const float *s = src + ((gsize) y * g1 + first[x] + j) * D;
+        double *t = tmp + ((gsize) y * g2 + x) * D;
+        for (guint d = 0; d < D; d++)
+          t[d] += k * s[d];
+      }
+  float *pos = g_new0 (float, (gsize) (g2 * g2 + 1) * D);
+  memcpy (pos, m->pos_embed, D * sizeof (float));
+  for (guint y = 0; y < g2; y++)
+    for (guint x = 0; x < g2; x++) {
+      float *o = pos + ((gsize) 1 + y * g2 + x) * D;
+      for (guint d = 0; d < D; d++) {
+        double v = 0;
+        for (guint j = 0; j < count[y]; j++)
+          v += w[(gsize) y * wx + j] * tmp[((gsize) (first[y] + j) * g2 + x) * D + d];
+        o[d] = (float) v;
+      }
+    }
+  g_free (m->pos_embed);
+  m->pos_embed = pos;
+  c->img_size = img_size;
+  c->grid = g2;
+  c->num_patches = g2 * g2;
+  c->tokens = c->num_patches + 1;
+  g_free (tmp), g_free (w), g_free (first), g_free (count);
+  return TRUE;
+}

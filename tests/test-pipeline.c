@@ -539,7 +539,8 @@ first_meta (const char *props)
 }
 
 /* A checkpoint whose timm config.json asks for a centre crop of crop_pct 0.9 is run that way by
- * default (the meta says which part of the frame the model saw); resize= overrides it. */
+ * default (the meta says which part of the frame the model saw); resize= overrides it;
+ * input-size= runs it at another size. */
 static void
 test_checkpoint_crop (void)
 {
@@ -575,6 +576,15 @@ test_checkpoint_crop (void)
   g_assert_cmpstr (gst_structure_get_string (m, "resize"), ==, "stretch");
   g_assert_true (gst_structure_get_double (m, "region-width", &w));
   g_assert_cmpfloat (w, ==, 1.0);
+  gst_structure_free (m);
+
+  /* another input size: the 72 px model at 96 px draws a 12 x 12 map */
+  g_free (props);
+  props = g_strdup_printf ("model=%s input-size=96", model);
+  m = first_meta (props);
+  guint aw = 0;
+  g_assert_true (gst_structure_get_uint (m, "attention-width", &aw));
+  g_assert_cmpuint (aw, ==, 12);
   gst_structure_free (m);
 
   g_unlink (model), g_unlink (config), g_rmdir (dir);

@@ -160,7 +160,7 @@ heed_cmd_classify (int argc, char **argv)
 {
   char *model_path = NULL, *labels_file = NULL, *resize_name = NULL, *attention_name = NULL;
   char *dump_tensor = NULL;
-  int top_k = 5, device_index = -1, status = 0;
+  int top_k = 5, device_index = -1, status = 0, input_size = 0;
   gboolean verbose = FALSE;
   char **files = NULL;
   GOptionEntry entries[] = {
@@ -175,6 +175,9 @@ heed_cmd_classify (int argc, char **argv)
     { "attention", 0, 0, G_OPTION_ARG_STRING, &attention_name,
       "cls (default) or rollout: the map the peak comes from", "MODE" },
     { "device", 'd', 0, G_OPTION_ARG_INT, &device_index, "Vulkan device index", "N" },
+    { "input-size", 0, 0, G_OPTION_ARG_INT, &input_size,
+      "run the model at N x N pixels (a multiple of its patch size), for a finer attention map",
+      "N" },
     { "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose,
       "say which preprocessing runs and where it came from (on stderr)", NULL },
     { "dump-tensor", 0, 0, G_OPTION_ARG_FILENAME, &dump_tensor,
@@ -229,6 +232,7 @@ heed_cmd_classify (int argc, char **argv)
   /* no --model: the embedded default one */
   model = model_path ? heed_model_load (model_path, &error) : heed_model_load_default (&error);
   if (!model ||
+      (input_size && !heed_model_set_input_size (model, (guint) MAX (input_size, 1), &error)) ||
       (model->config.num_classes &&
        !(labels = heed_labels_resolve (labels_file, model->config.labels, model->config.num_classes,
                                        &error))) ||

@@ -86,9 +86,13 @@ cmd_run_tensor (int argc, char **argv)
 {
   char *model_path = NULL, *input_path = NULL, *logits_path = NULL, *attn_path = NULL;
   char *emb_path = NULL;
-  int device_index = -1;
+  int device_index = -1, input_size = 0;
   GOptionEntry entries[] = {
     { "model", 'm', 0, G_OPTION_ARG_FILENAME, &model_path, "safetensors ViT checkpoint", "M" },
+    { "input-size", 0, 0, G_OPTION_ARG_INT, &input_size,
+      "run the model at N x N pixels (a multiple of its patch size; pos_embed resampled as timm "
+      "does)",
+      "N" },
     { "input", 'i', 0, G_OPTION_ARG_FILENAME, &input_path,
       "float32 NCHW input at the model's resolution, already normalised", "IN.f32" },
     { "logits", 0, 0, G_OPTION_ARG_FILENAME, &logits_path, "write the logits (float32)", "OUT" },
@@ -120,7 +124,8 @@ cmd_run_tensor (int argc, char **argv)
     status = heed_cli_fail ("run-tensor needs --model and --input", NULL);
     goto out;
   }
-  if (!(model = heed_model_load (model_path, &error))) {
+  if (!(model = heed_model_load (model_path, &error)) ||
+      (input_size && !heed_model_set_input_size (model, (guint) MAX (input_size, 1), &error))) {
     status = heed_cli_fail (NULL, error);
     goto out;
   }

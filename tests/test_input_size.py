@@ -1,0 +1,77 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""A model run at another input size against PyTorch: the p8_hd48_f32 fixture (72 px, patch 8,
+a 9 x 9 grid) at 96, 48 and 56 px. PyTorch resamples pos_embed as timm's
+resample_abs_pos_embed does (F.interpolate bicubic, antialias=True, the CLS position kept) and
+runs the mirror of timm's ViT; heed run-tensor --input-size must give the same logits (within
+1e-3 x max(1, max|logit|)) and CLS attention (within 1e-4). Prints TAP."""
+import os
+import subprocess
+import sys
+import tempfile
+
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, os.environ["HEED_TOOLS_DIR"])
+from heed_torch import VisionTransformer, config_from_state_dict, load_safetensors  # noqa: E402
+
+heed = os.environ["HEED_TOOL"]
+model_path = os.path.join(os.environ["HEED_FIXTURES"], "p8_hd48_f32", "model.safetensors")
+sd, meta = load_safetensors(model_path)
+config = config_from_state_dict(sd, num_heads=int(meta["num_heads"]))
+sizes = [96, 48, 56]  # a larger grid, a smaller one (antialiased), an odd one
+print(f"1..{2 * len(sizes) + 1}")
+failed = 0
+
+
+def resample(pos, grid, new_grid):
+    prefix, patches = pos[:, :1], pos[:, 1:]
+    patches = patches.reshape(1, grid, grid, -1).permute(0, 3, 1, 2)
+    patches = F.interpolate(patches, size=(new_grid, new_grid), mode="bicubic", antialias=True)
+    return torch.cat([prefix, patches.permute(0, 2, 3, 1).reshape(1, new_grid * new_grid, -1)], 1)
+
+
+with tempfile.TemporaryDirectory() as tmp:
+    for k, size in enumerate(sizes):
+        grid, new_grid = config["img_size"] // config["patch_size"], size // config["patch_size"]
+        cfg = dict(config, img_size=size)
+        model = VisionTransformer(**cfg)
+        state = dict(sd, pos_embed=resample(sd["pos_embed"].reshape(1, grid * grid + 1, -1),
+                                            grid, new_grid))
+        state["cls_token"] = sd["cls_token"].reshape(1, 1, -1)
+        model.load_state_dict(state)
+        model.eval()
+        x = torch.randn(1, 3, size, size, generator=torch.Generator().manual_seed(size))
+        with torch.no_grad():
+            want_logits = model(x)[0]
+            want_attn = model.cls_attention()
+        inp, logits, attn = (os.path.join(tmp, n) for n in ("in.f32", "logits.f32", "attn.f32"))
+        x.numpy().astype("<f4").tofile(inp)
+        r = subprocess.run([heed, "run-tensor", "--model", model_path, "--input-size", str(size),
+                            "--input", inp, "--logits", logits, "--cls-attention", attn],
+                           capture_output=True, text=True)
+        if r.returncode:
+            print(f"not ok {2 * k + 1} {size} px: heed failed: {r.stderr.strip()}")
+            print(f"not ok {2 * k + 2} {size} px attention: no output")
+            failed += 2
+            continue
+        got_logits = torch.from_file(logits, size=want_logits.numel(), dtype=torch.float32)
+        got_attn = torch.from_file(attn, size=want_attn.numel(), dtype=torch.float32)
+        dl = (got_logits - want_logits).abs().max().item()
+        bound = 1e-3 * max(1.0, want_logits.abs().max().item())
+        da = (got_attn - want_attn).abs().max().item()
+        print(f"# {size} px ({new_grid}x{new_grid} grid): max logit difference {dl:.2e} "
+              f"(bound {bound:.2e}), max attention difference {da:.2e}")
+        ok_l, ok_a = dl <= bound, da <= 1e-4 and got_attn.numel() == new_grid * new_grid
+        failed += (not ok_l) + (not ok_a)
+        print(f"{'ok' if ok_l else 'not ok'} {2 * k + 1} {size} px logits match PyTorch")
+        print(f"{'ok' if ok_a else 'not ok'} {2 * k + 2} {size} px CLS attention matches PyTorch")
+    # a size the patches do not tile: a one-line reason, no output
+    r = subprocess.run([heed, "run-tensor", "--model", model_path, "--input-size", "50",
+                        "--input", inp, "--logits", logits], capture_output=True, text=True)
+    ok = (r.returncode != 0 and r.stderr.count("\n") == 1
+          and "must be a multiple of the patch size 8" in r.stderr)
+    failed += not ok
+    print(f"{'ok' if ok else 'not ok'} {2 * len(sizes) + 1} 50 px is refused: {r.stderr.strip()}")
+sys.exit(1 if failed else 0)
