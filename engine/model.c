@@ -693,8 +693,8 @@ static gboolean
 read_config (Loader *L, HeedModel *m, GError **error)
 {
   HeedModelConfig *c = &m->config;
-  const char *bad[] = { "dist_token",         "reg_token",        "fc_norm.weight",
-                        "blocks.0.ls1.gamma", "head_dist.weight", "distillation_token" };
+  const char *bad[] = { "dist_token", "reg_token", "fc_norm.weight", "head_dist.weight",
+                        "distillation_token" };
   char *name;
   TensorEntry *e;
 
@@ -849,6 +849,28 @@ take_hf_qkv (const Loader *L, guint layer, const char *what, guint D, gboolean b
   return out;
 }
 
+/* LayerScale (timm's blocks.N.ls1/ls2.gamma, DINOv2's): x + gamma * (W y + b) is
+ * x + (gamma W) y + gamma b, so the scale folds into the rows of the layer before it. */
+static gboolean
+fold_layer_scale (const Loader *L, guint layer, const char *which, float *w, float *b, guint64 out,
+                  guint64 in, GError **error)
+{
+  char name[64];
+  g_snprintf (name, sizeof name, "blocks.%u.%s.gamma", layer, which);
+  if (!find (L, name))
+    return TRUE;
+  float *gamma = take (L, name, 1, &out, error);
+  if (!gamma)
+    return FALSE;
+  for (guint64 o = 0; o < out; o++) {
+    for (guint64 i = 0; i < in; i++)
+      w[o * in + i] *= gamma[o];
+    b[o] *= gamma[o];
+  }
+  g_free (gamma);
+  return TRUE;
+}
+
 static gboolean
 read_weights (const Loader *L, HeedModel *m, GError **error)
 {
@@ -907,6 +929,9 @@ read_weights (const Loader *L, HeedModel *m, GError **error)
       b->qkv_b = b->qkv_w ? take_or_zero (L, timm, 3 * D, error) : NULL;
     }
     if (!b->qkv_b)
+      return FALSE;
+    if (!L->hf && (!fold_layer_scale (L, l, "ls1", b->proj_w, b->proj_b, D, D, error) ||
+                   !fold_layer_scale (L, l, "ls2", b->fc2_w, b->fc2_b, D, Hd, error)))
       return FALSE;
   }
   if (c->num_classes) {

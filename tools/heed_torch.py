@@ -43,17 +43,30 @@ class Mlp(nn.Module):
         return self.fc2(self.act(self.fc1(x)))
 
 
+class LayerScale(nn.Module):
+    """timm's (and DINOv2's) per-channel scale of a residual branch: x * gamma."""
+
+    def __init__(self, dim):
+        super().__init__()
+        self.gamma = nn.Parameter(torch.ones(dim))
+
+    def forward(self, x):
+        return x * self.gamma
+
+
 class Block(nn.Module):
-    def __init__(self, dim, num_heads, mlp_hidden, eps, qkv_bias=True):
+    def __init__(self, dim, num_heads, mlp_hidden, eps, qkv_bias=True, layer_scale=False):
         super().__init__()
         self.norm1 = nn.LayerNorm(dim, eps=eps)
         self.attn = Attention(dim, num_heads, qkv_bias)
+        self.ls1 = LayerScale(dim) if layer_scale else nn.Identity()
         self.norm2 = nn.LayerNorm(dim, eps=eps)
         self.mlp = Mlp(dim, mlp_hidden)
+        self.ls2 = LayerScale(dim) if layer_scale else nn.Identity()
 
     def forward(self, x):
-        x = x + self.attn(self.norm1(x))
-        return x + self.mlp(self.norm2(x))
+        x = x + self.ls1(self.attn(self.norm1(x)))
+        return x + self.ls2(self.mlp(self.norm2(x)))
 
 
 class PatchEmbed(nn.Module):
@@ -67,14 +80,14 @@ class PatchEmbed(nn.Module):
 
 class VisionTransformer(nn.Module):
     def __init__(self, img_size, patch_size, dim, depth, num_heads, num_classes,
-                 mlp_hidden=None, eps=1e-6, qkv_bias=True):
+                 mlp_hidden=None, eps=1e-6, qkv_bias=True, layer_scale=False):
         super().__init__()
         tokens = (img_size // patch_size) ** 2 + 1
         self.patch_embed = PatchEmbed(patch_size, dim)
         self.cls_token = nn.Parameter(torch.zeros(1, 1, dim))
         self.pos_embed = nn.Parameter(torch.zeros(1, tokens, dim))
-        self.blocks = nn.ModuleList(Block(dim, num_heads, mlp_hidden or 4 * dim, eps, qkv_bias)
-                                    for _ in range(depth))
+        self.blocks = nn.ModuleList(Block(dim, num_heads, mlp_hidden or 4 * dim, eps, qkv_bias,
+                                          layer_scale) for _ in range(depth))
         self.norm = nn.LayerNorm(dim, eps=eps)
         self.head = nn.Linear(dim, num_classes) if num_classes else nn.Identity()
 
@@ -104,7 +117,8 @@ def config_from_state_dict(sd, num_heads=None, eps=1e-6):
                 num_heads=num_heads or dim // 64,
                 num_classes=sd["head.weight"].shape[0] if "head.weight" in sd else 0,
                 mlp_hidden=sd["blocks.0.mlp.fc1.weight"].shape[0], eps=eps,
-                qkv_bias="blocks.0.attn.qkv.bias" in sd)
+                qkv_bias="blocks.0.attn.qkv.bias" in sd,
+                layer_scale="blocks.0.ls1.gamma" in sd)
 
 
 # ---- safetensors -------------------------------------------------------------------------

@@ -4,7 +4,7 @@
 seeded random weights (timm or Hugging Face names, F32/F16/BF16), an input tensor, and
 PyTorch's logits, last-layer head-averaged CLS attention and CLS embedding.
 
-    /usr/bin/python3 tools/make_parity_fixtures.py [OUTDIR]
+    /usr/bin/python3 tools/make_parity_fixtures.py [OUTDIR [CASE...]]
 
 The weights are drawn larger than timm's init (std 0.02 would make every attention row
 uniform), so the attention maps are peaked and the test has something to find."""
@@ -34,6 +34,9 @@ CASES = [
     # Hugging Face ViTForImageClassification names, config.json with eps 1e-12 and id2label
     dict(name="hf_vit_f32", img=64, patch=16, dim=80, depth=2, heads=5, classes=5,
          dtype="F32", names="hf", heads_in="config", eps=1e-12, labels=True),
+    # DINOv2's layout as timm publishes it: patch 14, LayerScale (ls1/ls2.gamma), head-less
+    dict(name="dinov2_ls_f32", img=56, patch=14, dim=96, depth=2, heads=3, classes=0,
+         dtype="F32", names="timm", heads_in="metadata", layer_scale=True),
 ]
 
 
@@ -45,6 +48,8 @@ def randomise(model, gen):
     for name, p in model.named_parameters():
         if name in ("cls_token", "pos_embed"):
             uniform(p, 0.5)
+        elif name.endswith(".gamma"):  # LayerScale: far from 1, so a missed scale shows
+            uniform(p, 0.4, 0.6)
         elif "norm" in name and name.endswith("weight"):
             uniform(p, 0.2, 1.0)
         elif name.endswith("bias"):
@@ -59,7 +64,8 @@ def make(case, outdir):
     eps = case.get("eps", 1e-6)
     model = VisionTransformer(case["img"], case["patch"], case["dim"], case["depth"],
                               case["heads"], case["classes"], eps=eps,
-                              qkv_bias=case.get("qkv_bias", True)).eval()
+                              qkv_bias=case.get("qkv_bias", True),
+                              layer_scale=case.get("layer_scale", False)).eval()
     randomise(model, gen)
     with torch.no_grad():  # the reference must use exactly the stored values
         for p in model.parameters():
@@ -105,9 +111,11 @@ def make(case, outdir):
 def main():
     outdir = sys.argv[1] if len(sys.argv) > 1 else os.path.join(
         os.path.dirname(os.path.abspath(__file__)), "..", "tests", "fixtures")
+    only = set(sys.argv[2:])
     torch.manual_seed(0)
     for case in CASES:
-        make(case, outdir)
+        if not only or case["name"] in only:
+            make(case, outdir)
 
 
 if __name__ == "__main__":
