@@ -116,9 +116,12 @@ typedef enum {
 
 typedef struct {
   guint img_size, patch_size, in_chans;
-  guint grid;        /* patches per side */
-  guint num_patches; /* grid * grid */
-  guint tokens;      /* num_patches + 1 (the CLS token) */
+  guint grid;         /* patches per side */
+  guint num_patches;  /* grid * grid */
+  guint num_prefix;   /* tokens before the patches: the class token, then DeiT's distillation
+                       * token or register tokens (timm's order) */
+  guint tokens;       /* num_prefix + num_patches */
+  gboolean distilled; /* DeiT distilled: the prediction averages head and head_dist */
   guint dim, depth, num_heads, head_dim, mlp_hidden;
   guint num_classes; /* 0 for a head-less backbone */
   float ln_eps;
@@ -149,14 +152,16 @@ typedef struct {
  * layout (Linear weights [out][in], conv weight [D][C][p][p]). Immutable once loaded. */
 typedef struct {
   HeedModelConfig config;
-  float *cls_token; /* [D] */
-  float *pos_embed; /* [tokens][D] */
+  float *cls_token; /* [num_prefix][D]: the class token, then dist_token or reg_token rows */
+  float *pos_embed; /* [tokens][D]; zero rows for prefix tokens the checkpoint gives no position
+                     * (timm's no_embed_class) */
   float *patch_w;   /* [D][C*p*p] */
   float *patch_b;   /* [D] */
   HeedBlockWeights *blocks;
-  float *norm_w, *norm_b; /* [D] */
-  float *head_w, *head_b; /* [classes][D] and [classes], NULL when head-less */
-  char *source;           /* file path or "<memory>" for messages */
+  float *norm_w, *norm_b;           /* [D] */
+  float *head_w, *head_b;           /* [classes][D] and [classes], NULL when head-less */
+  float *head_dist_w, *head_dist_b; /* the distillation head, when distilled */
+  char *source;                     /* file path or "<memory>" for messages */
 } HeedModel;
 
 /* Loads a safetensors ViT checkpoint (timm or Hugging Face names; F32, F16 or BF16). The file is

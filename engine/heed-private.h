@@ -204,9 +204,10 @@ gboolean heed_op_softmax (HeedRecorder *rec, HeedMat s, guint M, guint N, guint 
                           const char *name, GError **error);
 gboolean heed_op_patchify (HeedRecorder *rec, HeedBuffer *image, HeedBuffer *patches,
                            guint channels, guint height, guint width, guint patch, GError **error);
-/* x [frames][tokens][D]: every frame's block starts as cls + pos_embed (row 0) and pos_embed. */
+/* x [frames][tokens][D]: every frame's block starts as prefix token + pos_embed (the first
+ * `prefix` rows, from cls [prefix][D]) and pos_embed. */
 gboolean heed_op_tokens_init (HeedRecorder *rec, HeedBuffer *cls, HeedBuffer *pos, HeedBuffer *x,
-                              guint tokens, guint D, guint frames, GError **error);
+                              guint tokens, guint D, guint frames, guint prefix, GError **error);
 gboolean heed_op_head_mean (HeedRecorder *rec, HeedMat p, HeedBuffer *out, guint out_off,
                             guint rows, guint N, guint heads, const char *name, GError **error);
 

@@ -36,7 +36,7 @@ typedef struct {
 } HeedPatchifyParams;
 
 typedef struct {
-  uint32_t tokens, D, frames;
+  uint32_t tokens, D, frames, prefix;
 } HeedTokensInitParams;
 
 typedef struct {

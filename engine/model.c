@@ -690,19 +690,30 @@ read_labels (const Loader *L, HeedModelConfig *c, GError **error)
 }
 
 static gboolean
+is_square (guint64 n)
+{
+  guint64 r = (guint64) sqrt ((double) n);
+  while (r * r > n)
+    r--;
+  while ((r + 1) * (r + 1) <= n)
+    r++;
+  return n > 0 && r * r == n;
+}
+
+static gboolean
 read_config (Loader *L, HeedModel *m, GError **error)
 {
   HeedModelConfig *c = &m->config;
-  const char *bad[] = { "dist_token", "reg_token", "fc_norm.weight", "head_dist.weight",
-                        "distillation_token" };
+  const char *bad[] = { "fc_norm.weight", "distillation_token", "norm_pre.weight" };
   char *name;
   TensorEntry *e;
 
   for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
     if (find (L, bad[i]))
       return model_error (error, L,
-                          "unsupported ViT variant: it has '%s' (heed runs plain "
-                          "CLS-token ViTs)",
+                          "unsupported ViT variant: it has '%s' (heed runs class-token ViTs: "
+                          "plain, DeiT distilled, with register tokens or LayerScale; Hugging "
+                          "Face's distilled DeiT is not supported)",
                           bad[i]);
 
   if (find (L, "patch_embed.proj.weight")) {
@@ -743,16 +754,37 @@ read_config (Loader *L, HeedModel *m, GError **error)
   g_free (name);
   if (!e || e->ndim != 3 || e->shape[0] != 1 || e->shape[2] != c->dim || e->shape[1] < 2)
     return model_error (error, L, "position embedding must be [1, tokens, %u]", c->dim);
-  c->tokens = (guint) MIN (e->shape[1], G_MAXUINT);
-  c->num_patches = c->tokens - 1;
+  /* the prefix: the class token, then timm's dist_token or reg_token [1, R, D] */
+  c->num_prefix = 1;
+  TensorEntry *dist = L->hf ? NULL : find (L, "dist_token");
+  TensorEntry *reg = L->hf ? NULL : find (L, "reg_token");
+  if (dist)
+    c->num_prefix++;
+  if (reg) {
+    if (reg->ndim != 3 || reg->shape[0] != 1 || reg->shape[2] != c->dim || reg->shape[1] == 0 ||
+        reg->shape[1] > 64)
+      return model_error (error, L, "reg_token must be [1, registers, %u]", c->dim);
+    c->num_prefix += (guint) reg->shape[1];
+  }
+  c->distilled = dist && find (L, "head_dist.weight");
+  /* pos_embed covers the prefix and the patches (timm's default), or the patches alone
+   * (no_embed_class: DeiT III, register models) */
+  guint64 pos_len = e->shape[1];
+  if (pos_len > c->num_prefix && is_square (pos_len - c->num_prefix))
+    c->num_patches = (guint) (pos_len - c->num_prefix);
+  else if (is_square (pos_len) && pos_len <= 1u << 20)
+    c->num_patches = (guint) pos_len;
+  else
+    return model_error (error, L,
+                        "position embedding has %" G_GUINT64_FORMAT " tokens: neither %u prefix "
+                        "tokens and a square grid of patches nor a square grid alone",
+                        pos_len, c->num_prefix);
+  c->tokens = c->num_prefix + c->num_patches;
   c->grid = (guint) sqrt ((double) c->num_patches);
   while (c->grid * c->grid < c->num_patches)
     c->grid++;
-  if (c->grid * c->grid != c->num_patches || c->grid > 1024)
-    return model_error (error, L,
-                        "position embedding has %u patch tokens, not a square grid "
-                        "(or it has no CLS token)",
-                        c->num_patches);
+  if (c->grid > 1024)
+    return model_error (error, L, "a grid of %u x %u patches is too large", c->grid, c->grid);
   c->img_size = c->grid * c->patch_size;
   guint img = c->img_size, patch = c->patch_size;
   if (!meta_uint (L, "img_size", &img, error) || !meta_uint (L, "patch_size", &patch, error))
@@ -849,6 +881,36 @@ take_hf_qkv (const Loader *L, guint layer, const char *what, guint D, gboolean b
   return out;
 }
 
+/* The prefix after the class token: timm's dist_token, then reg_token rows. */
+static gboolean
+read_prefix (const Loader *L, HeedModel *m, GError **error)
+{
+  const HeedModelConfig *c = &m->config;
+  guint64 D = c->dim, s_d[1] = { D };
+  float *prefix = g_new0 (float, (gsize) c->num_prefix *D), *t;
+  guint row = 1;
+  memcpy (prefix, m->cls_token, D * sizeof (float));
+  if (find (L, "dist_token")) {
+    if (!(t = take (L, "dist_token", 1, s_d, error)))
+      goto fail;
+    memcpy (prefix + row++ * D, t, D * sizeof (float));
+    g_free (t);
+  }
+  if (find (L, "reg_token")) {
+    guint64 s_reg[2] = { c->num_prefix - row, D };
+    if (!(t = take (L, "reg_token", 2, s_reg, error)))
+      goto fail;
+    memcpy (prefix + row * D, t, s_reg[0] * D * sizeof (float));
+    g_free (t);
+  }
+  g_free (m->cls_token);
+  m->cls_token = prefix;
+  return TRUE;
+fail:
+  g_free (prefix);
+  return FALSE;
+}
+
 /* LayerScale (timm's blocks.N.ls1/ls2.gamma, DINOv2's): x + gamma * (W y + b) is
  * x + (gamma W) y + gamma b, so the scale folds into the rows of the layer before it. */
 static gboolean
@@ -891,7 +953,20 @@ read_weights (const Loader *L, HeedModel *m, GError **error)
   } while (0)
 
   TAKE (m->cls_token, "cls_token", "embeddings.cls_token", 1, s_d);
-  TAKE (m->pos_embed, "pos_embed", "embeddings.position_embeddings", 2, s_pos);
+  if (c->num_prefix > 1 && !read_prefix (L, m, error))
+    return FALSE;
+  if (!L->hf && c->tokens != find (L, "pos_embed")->shape[1]) {
+    /* no position for the prefix tokens: zero rows, so every token adds a position */
+    guint64 s_patches[2] = { c->num_patches, D };
+    float *patches_pos;
+    TAKE (patches_pos, "pos_embed", "", 2, s_patches);
+    m->pos_embed = g_new0 (float, T *D);
+    memcpy (m->pos_embed + (gsize) c->num_prefix * D, patches_pos,
+            (gsize) c->num_patches * D * sizeof (float));
+    g_free (patches_pos);
+  } else {
+    TAKE (m->pos_embed, "pos_embed", "embeddings.position_embeddings", 2, s_pos);
+  }
   TAKE (m->patch_w, "patch_embed.proj.weight", "embeddings.patch_embeddings.projection.weight", 4,
         s_patch);
   TAKE (m->patch_b, "patch_embed.proj.bias", "embeddings.patch_embeddings.projection.bias", 1, s_d);
@@ -941,6 +1016,13 @@ read_weights (const Loader *L, HeedModel *m, GError **error)
     m->head_b = m->head_w ? take_or_zero (L, hb, c->num_classes, error) : NULL;
     if (!m->head_b)
       return FALSE;
+    if (c->distilled) {
+      m->head_dist_w = take (L, "head_dist.weight", 2, s_head, error);
+      m->head_dist_b =
+          m->head_dist_w ? take_or_zero (L, "head_dist.bias", c->num_classes, error) : NULL;
+      if (!m->head_dist_b)
+        return FALSE;
+    }
   }
 #undef TAKE
   return TRUE;
@@ -1100,6 +1182,8 @@ heed_model_destroy (HeedModel **model)
   g_free (m->norm_w);
   g_free (m->norm_b);
   g_free (m->head_w);
+  g_free (m->head_dist_w);
+  g_free (m->head_dist_b);
   g_free (m->head_b);
   g_strfreev (m->config.labels);
   g_free (m->source);

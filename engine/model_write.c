@@ -42,6 +42,8 @@ heed_model_new_random (const HeedModelConfig *shape, guint32 seed, GError **erro
   c->in_chans = 3;
   c->grid = c->img_size / c->patch_size;
   c->num_patches = c->grid * c->grid;
+  c->num_prefix = 1; /* a plain class-token ViT */
+  c->distilled = FALSE;
   c->tokens = c->num_patches + 1;
   c->head_dim = c->dim / c->num_heads;
   if (c->ln_eps == 0.0f)
@@ -125,6 +127,14 @@ heed_model_save (const HeedModel *m, const char *path, GError **error)
   FILE *f = NULL;
   char *header = NULL;
 
+  if (c->num_prefix != 1) { /* heed writes the plain layout its benchmarks and tests use */
+    g_set_error (error, HEED_ERROR, HEED_ERROR_INVALID,
+                 "heed writes plain class-token ViTs only (this one has %u prefix tokens)",
+                 c->num_prefix);
+    g_array_unref (entries);
+    g_object_unref (jb);
+    return FALSE;
+  }
   add_entry (entries, g_strdup ("cls_token"), m->cls_token, 3, 1, 1, D, 0);
   add_entry (entries, g_strdup ("pos_embed"), m->pos_embed, 3, 1, c->tokens, D, 0);
   add_entry (entries, g_strdup ("patch_embed.proj.weight"), m->patch_w, 4, D, 3, p, p);
@@ -291,7 +301,7 @@ heed_model_set_input_size (HeedModel *m, guint img_size, GError **error)
   double *w = axis_weights (g1, g2, first, count, &wx);
   /* separable, in double: rows first (g1 rows of g2 columns), then columns */
   double *tmp = g_new0 (double, (gsize) g1 *g2 *D);
-  const float *src = m->pos_embed + D; /* past the CLS position */
+  const float *src = m->pos_embed + (gsize) c->num_prefix * D; /* past the prefix positions */
   for (guint y = 0; y < g1; y++)
     for (guint x = 0; x < g2; x++)
       for (guint j = 0; j < count[x]; j++) {
@@ -301,11 +311,12 @@ heed_model_set_input_size (HeedModel *m, guint img_size, GError **error)
         for (guint d = 0; d < D; d++)
           t[d] += k * s[d];
       }
-  float *pos = g_new0 (float, (gsize) (g2 * g2 + 1) * D);
-  memcpy (pos, m->pos_embed, D * sizeof (float));
+  guint P = c->num_prefix;
+  float *pos = g_new0 (float, (gsize) (g2 * g2 + P) * D);
+  memcpy (pos, m->pos_embed, (gsize) P * D * sizeof (float)); /* the prefix keeps its positions */
   for (guint y = 0; y < g2; y++)
     for (guint x = 0; x < g2; x++) {
-      float *o = pos + ((gsize) 1 + y * g2 + x) * D;
+      float *o = pos + ((gsize) P + y * g2 + x) * D;
       for (guint d = 0; d < D; d++) {
         double v = 0;
         for (guint j = 0; j < count[y]; j++)
@@ -318,7 +329,7 @@ heed_model_set_input_size (HeedModel *m, guint img_size, GError **error)
   c->img_size = img_size;
   c->grid = g2;
   c->num_patches = g2 * g2;
-  c->tokens = c->num_patches + 1;
+  c->tokens = c->num_patches + P;
   g_free (tmp), g_free (w), g_free (first), g_free (count);
   return TRUE;
 }

@@ -94,9 +94,9 @@ heed_op_patchify (HeedRecorder *rec, HeedBuffer *image, HeedBuffer *patches, gui
 
 gboolean
 heed_op_tokens_init (HeedRecorder *rec, HeedBuffer *cls, HeedBuffer *pos, HeedBuffer *x,
-                     guint tokens, guint D, guint frames, GError **error)
+                     guint tokens, guint D, guint frames, guint prefix, GError **error)
 {
-  HeedTokensInitParams p = { tokens, D, frames };
+  HeedTokensInitParams p = { tokens, D, frames, prefix };
   HeedBuffer *bindings[3] = { cls, pos, x };
   return heed_recorder_dispatch (rec, elementwise (rec, HEED_SHADER_TOKENS_INIT), 0, bindings, &p,
                                  sizeof p, groups_for (rec, (guint64) tokens * D * frames), 1, 1,

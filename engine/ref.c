@@ -158,10 +158,12 @@ heed_ref_vit_forward (const HeedModel *model, const float *input, float *logits,
   float *probs = g_new (float, (gsize) H *T *T);
 
   heed_ref_patchify (input, c->in_chans, c->img_size, c->img_size, c->patch_size, patches);
+  guint P = c->num_prefix;
   memcpy (x, model->pos_embed, (gsize) T * D * sizeof (float));
-  for (guint i = 0; i < D; i++)
+  for (guint i = 0; i < P * D; i++) /* the class token, then dist or register tokens */
     x[i] += model->cls_token[i];
-  linear (patches, Np, kp, model->patch_w, model->patch_b, D, x + D, HEED_EPI_ACCUMULATE);
+  linear (patches, Np, kp, model->patch_w, model->patch_b, D, x + (gsize) P * D,
+          HEED_EPI_ACCUMULATE);
 
   for (guint l = 0; l < c->depth; l++) {
     const HeedBlockWeights *b = &model->blocks[l];
@@ -179,11 +181,19 @@ heed_ref_vit_forward (const HeedModel *model, const float *input, float *logits,
     for (guint hh = 0; hh < H; hh++)
       memcpy (cls_attention_heads + (gsize) hh * T, probs + (gsize) hh * T * T, T * sizeof (float));
 
-  heed_ref_layernorm (x, D, h, D, model->norm_w, model->norm_b, 1, D, c->ln_eps);
+  /* the class row, and DeiT's distillation row after it */
+  heed_ref_layernorm (x, D, h, D, model->norm_w, model->norm_b, c->distilled ? 2 : 1, D, c->ln_eps);
   if (embedding)
     memcpy (embedding, h, D * sizeof (float));
   if (logits && model->head_w)
     linear (h, 1, D, model->head_w, model->head_b, c->num_classes, logits, 0);
+  if (logits && model->head_dist_w) { /* DeiT's prediction: the mean of both heads */
+    float *dist = g_new (float, c->num_classes);
+    linear (h + D, 1, D, model->head_dist_w, model->head_dist_b, c->num_classes, dist, 0);
+    for (guint k = 0; k < c->num_classes; k++)
+      logits[k] = (logits[k] + dist[k]) / 2;
+    g_free (dist);
+  }
 
   g_free (patches);
   g_free (x);

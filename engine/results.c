@@ -55,7 +55,7 @@ rollout_cls_row (const HeedVitResult *o, const HeedModelConfig *c, float *out)
     memcpy (r, next, T * sizeof (double));
   }
   for (guint j = 0; j < c->num_patches; j++)
-    out[j] = (float) r[j + 1];
+    out[j] = (float) r[j + c->num_prefix]; /* past the class, dist and register tokens */
   g_free (r);
   g_free (next);
 }

@@ -25,6 +25,7 @@ struct _HeedVitPlan {
   HeedKernels kernels;
 
   HeedBuffer *cls, *pos, *patch_w, *patch_b, *norm_w, *norm_b, *head_w, *head_b;
+  HeedBuffer *head_dist_w, *head_dist_b; /* DeiT distilled */
   BlockBuffers *blocks;
 };
 
@@ -43,6 +44,7 @@ struct _HeedVitRun {
   HeedBuffer **input, **patches; /* per slot */
   HeedBuffer *x, *h, *qkv, *attn, *mlp;
   HeedBuffer *emb, *logits, *cls_heads, *cls_mean, *layer_attn; /* host-visible outputs */
+  HeedBuffer *logits_dist;                                      /* DeiT distilled */
   HeedAttentionScratch scratch;
   /* the forward pass for a batch of n frames at index n - 1, recorded on first use */
   HeedRecorder **rec_tensor, **rec_frame;
@@ -93,7 +95,7 @@ upload_weights (HeedVitPlan *p, const HeedModel *m, GError **error)
   const HeedModelConfig *c = &p->config;
   guint D = c->dim, Hd = c->mlp_hidden, kp = c->in_chans * c->patch_size * c->patch_size;
 
-  if (!(p->cls = upload_array (p, m->cls_token, D, error)) ||
+  if (!(p->cls = upload_array (p, m->cls_token, (gsize) c->num_prefix * D, error)) ||
       !(p->pos = upload_array (p, m->pos_embed, (gsize) c->tokens * D, error)) ||
       !(p->patch_w = upload_linear (p, m->patch_w, D, kp, error)) ||
       !(p->patch_b = upload_array (p, m->patch_b, D, error)) ||
@@ -102,6 +104,10 @@ upload_weights (HeedVitPlan *p, const HeedModel *m, GError **error)
     return FALSE;
   if (m->head_w && (!(p->head_w = upload_linear (p, m->head_w, c->num_classes, D, error)) ||
                     !(p->head_b = upload_array (p, m->head_b, c->num_classes, error))))
+    return FALSE;
+  if (m->head_dist_w &&
+      (!(p->head_dist_w = upload_linear (p, m->head_dist_w, c->num_classes, D, error)) ||
+       !(p->head_dist_b = upload_array (p, m->head_dist_b, c->num_classes, error))))
     return FALSE;
   p->blocks = g_new0 (BlockBuffers, c->depth);
   for (guint l = 0; l < c->depth; l++) {
@@ -138,8 +144,8 @@ plan_free (HeedVitPlan *p)
         heed_buffer_destroy (all[i]);
     }
   g_free (p->blocks);
-  HeedBuffer **bufs[] = { &p->cls,    &p->pos,    &p->patch_w, &p->patch_b,
-                          &p->norm_w, &p->norm_b, &p->head_w,  &p->head_b };
+  HeedBuffer **bufs[] = { &p->cls,    &p->pos,    &p->patch_w, &p->patch_b,     &p->norm_w,
+                          &p->norm_b, &p->head_w, &p->head_b,  &p->head_dist_w, &p->head_dist_b };
   for (guint i = 0; i < G_N_ELEMENTS (bufs); i++)
     heed_buffer_destroy (bufs[i]);
   heed_device_destroy (&p->device);
@@ -223,8 +229,11 @@ alloc_activations (HeedVitRun *r, GError **error)
               heed_buffer_new (d, f * heed_attention_qkv_floats (k, rows, c->dim), FALSE, error)) &&
          (r->attn = heed_buffer_new (d, f * rows_pad * c->dim, FALSE, error)) &&
          (r->mlp = heed_buffer_new (d, f * rows_pad * c->mlp_hidden, FALSE, error)) &&
-         (r->emb =
-              heed_buffer_new (d, f * heed_round_up (B, k->row_align) * c->dim, TRUE, error)) &&
+         /* the class rows, then (distilled) the distillation rows, each read as a GEMM A */
+         (r->emb = heed_buffer_new (d, f * (B + heed_round_up (B, k->row_align)) * c->dim, TRUE,
+                                    error)) &&
+         (!c->distilled ||
+          (r->logits_dist = heed_buffer_new (d, f * B * MAX (c->num_classes, 1), TRUE, error))) &&
          (r->logits = heed_buffer_new (d, f * B * MAX (c->num_classes, 1), TRUE, error)) &&
          (r->cls_heads = heed_buffer_new (d, f * B * c->num_heads * c->tokens, TRUE, error)) &&
          (r->cls_mean = heed_buffer_new (d, f * B * c->tokens, TRUE, error)) &&
@@ -278,12 +287,12 @@ record_forward (HeedVitRun *r, HeedRecorder *rec, guint n, gboolean from_frame, 
     if (!heed_op_patchify (rec, r->input[i], r->patches[i], c->in_chans, c->img_size, c->img_size,
                            c->patch_size, error))
       return FALSE;
-  if (!heed_op_tokens_init (rec, p->cls, p->pos, r->x, T, D, n, error))
+  if (!heed_op_tokens_init (rec, p->cls, p->pos, r->x, T, D, n, c->num_prefix, error))
     return FALSE;
   for (guint i = 0; i < n; i++)
     if (!heed_op_gemm (rec, MAT (r->patches[i], 0, kp), MAT (p->patch_w, 0, ld_d),
-                       MAT (r->x, i * T * D + D, D), p->patch_b, c->num_patches, D, kp, 1, 1.0f,
-                       HEED_EPI_ACCUMULATE, "patch_embed", "patch_embed", error))
+                       MAT (r->x, (i * T + c->num_prefix) * D, D), p->patch_b, c->num_patches, D,
+                       kp, 1, 1.0f, HEED_EPI_ACCUMULATE, "patch_embed", "patch_embed", error))
       return FALSE;
 
   for (guint l = 0; l < c->depth; l++) {
@@ -329,6 +338,15 @@ record_forward (HeedVitRun *r, HeedRecorder *rec, guint n, gboolean from_frame, 
                                   MAT (r->logits, 0, c->num_classes), p->head_b, n, c->num_classes,
                                   D, 1, 1.0f, 0, "head", "head", error))
     return FALSE;
+  /* DeiT distilled: the distillation row (the next one) through its own head */
+  if (p->head_dist_w &&
+      (!heed_op_layernorm (rec, MAT (r->x, D, T * D), MAT (r->emb, n * D, D), p->norm_w, p->norm_b,
+                           n, D, c->ln_eps, "norm", error) ||
+       !heed_op_gemm (rec, MAT (r->emb, n * D, D),
+                      MAT (p->head_dist_w, 0, heed_round_up (c->num_classes, k->col_align)),
+                      MAT (r->logits_dist, 0, c->num_classes), p->head_dist_b, n, c->num_classes, D,
+                      1, 1.0f, 0, "head_dist", "head", error)))
+    return FALSE;
 #undef MAT
   return heed_recorder_end (rec, error);
 }
@@ -338,7 +356,7 @@ max_dispatches (const HeedModelConfig *c, guint n)
 {
   /* per frame: preprocess, patchify, patch GEMM, CLS rows (heads + mean), and per layer the
    * attention (4) and its mean; per batch: tokens, final norm, head, and per layer 6 */
-  return 8 + n * (4 + c->num_heads) + c->depth * (6 + 5 * n);
+  return 10 + n * (4 + c->num_heads) + c->depth * (6 + 5 * n);
 }
 
 /* The recording for a batch of n, made on first use. */
@@ -554,10 +572,16 @@ read_result (HeedVitRun *r, guint i, const HeedRecorder *rec)
   if (c->num_classes)
     res->logits = g_memdup2 ((float *) r->logits->mapped + (gsize) i * c->num_classes,
                              c->num_classes * sizeof (float));
+  if (c->num_classes && r->logits_dist) { /* DeiT's prediction: the mean of both heads */
+    const float *dist = (const float *) r->logits_dist->mapped + (gsize) i * c->num_classes;
+    for (guint k = 0; k < c->num_classes; k++)
+      res->logits[k] = (res->logits[k] + dist[k]) / 2;
+  }
   res->embedding = g_memdup2 ((float *) r->emb->mapped + (gsize) i * c->dim, c->dim * 4);
-  /* the mean CLS row over all tokens; the map is over the patches, past the CLS column */
+  /* the mean CLS row over all tokens; the map is over the patches, past the prefix columns
+   * (registers and the distillation token never appear in it) */
   res->cls_attention =
-      g_memdup2 ((float *) r->cls_mean->mapped + (gsize) i * T + 1, c->num_patches * 4);
+      g_memdup2 ((float *) r->cls_mean->mapped + (gsize) i * T + c->num_prefix, c->num_patches * 4);
   res->cls_attention_heads = g_memdup2 (
       (float *) r->cls_heads->mapped + (gsize) i * c->num_heads * T, (gsize) c->num_heads * T * 4);
   if (r->layer_attn)
@@ -624,9 +648,9 @@ heed_vit_run_destroy (HeedVitRun **run)
   }
   if (r->copy_pool)
     vkDestroyCommandPool (r->device->device, r->copy_pool, NULL); /* frees copy_cmds */
-  HeedBuffer **bufs[] = { &r->x,        &r->h,          &r->qkv,    &r->attn,
-                          &r->mlp,      &r->emb,        &r->logits, &r->cls_heads,
-                          &r->cls_mean, &r->layer_attn, &r->frame,  &r->frame_params };
+  HeedBuffer **bufs[] = { &r->x,          &r->h,      &r->qkv,         &r->attn,      &r->mlp,
+                          &r->emb,        &r->logits, &r->logits_dist, &r->cls_heads, &r->cls_mean,
+                          &r->layer_attn, &r->frame,  &r->frame_params };
   for (guint i = 0; i < G_N_ELEMENTS (bufs); i++)
     heed_buffer_destroy (bufs[i]);
   heed_attention_scratch_clear (&r->scratch);

@@ -195,14 +195,26 @@ edit_shape (JsonObject *r)
   /* same byte count, wrong shape for the architecture */
   set_array (tensor (r, "blocks.0.attn.proj.weight"), "shape", 2, (gint64[]){ 32, 128 });
 }
+/* A tensor the weights' own layout does not have (its bytes borrowed from cls_token). */
 static void
-edit_variant (JsonObject *r)
+add_tensor (JsonObject *r, const char *name, guint ndim, const gint64 *shape)
 {
   JsonObject *t = json_object_new ();
   json_object_set_string_member (t, "dtype", "F32");
-  set_array (t, "shape", 3, (gint64[]){ 1, 1, 64 });
+  set_array (t, "shape", (int) ndim, shape);
   set_array (t, "data_offsets", 2, (gint64[]){ 0, 256 });
-  json_object_set_object_member (r, "dist_token", t);
+  json_object_set_object_member (r, name, t);
+}
+static void
+edit_variant (JsonObject *r)
+{
+  add_tensor (r, "fc_norm.weight", 1, (gint64[]){ 64 }); /* average pooling: not supported yet */
+}
+static void
+edit_dist_token (JsonObject *r)
+{
+  /* a distillation token, but a pos_embed sized for the class token alone */
+  add_tensor (r, "dist_token", 3, (gint64[]){ 1, 1, 64 });
 }
 static void
 meta (JsonObject *r, const char *k, const char *v)
@@ -286,7 +298,8 @@ test_corrupt_files (void)
     { edit_no_offsets, "lacks dtype, shape or data_offsets" },
     { edit_not_object, "is not an object" },
     { edit_shape, "has shape [32, 128], expected [64, 64]" },
-    { edit_variant, "unsupported ViT variant" },
+    { edit_variant, "unsupported ViT variant: it has 'fc_norm.weight'" },
+    { edit_dist_token, "neither 2 prefix tokens and a square grid of patches" },
     { edit_heads, "num_heads 3 does not divide dim 64" },
     { edit_heads_text, "not a positive integer" },
     { edit_img, "disagree with the weights" },

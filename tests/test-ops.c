@@ -255,7 +255,7 @@ test_patch_embed (void)
     HeedBuffer *bx = buffer_from (d, NULL, 0, (gsize) T * D);
     HeedRecorder *rec = heed_recorder_new (d, kernels (), 3, FALSE, &error);
     g_assert_true (heed_op_patchify (rec, bimg, bpatch, 3, img, img, p, &error));
-    g_assert_true (heed_op_tokens_init (rec, bcls, bpos, bx, T, D, 1, &error));
+    g_assert_true (heed_op_tokens_init (rec, bcls, bpos, bx, T, D, 1, 1, &error));
     g_assert_true (heed_op_gemm (rec, (HeedMat){ bpatch, 0, kp, 0 }, (HeedMat){ bw, 0, ldw, 0 },
                                  (HeedMat){ bx, D, D, 0 }, bb, Np, D, kp, 1, 1.0f,
                                  HEED_EPI_ACCUMULATE, "patch_embed", "patch_embed", &error));

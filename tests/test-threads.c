@@ -239,6 +239,49 @@ test_batches (void)
   assert_no_validation_messages ();
 }
 
+/* Batches of models with more than one prefix token (DeiT distilled: its dist token and head;
+ * 4 registers with a pos_embed over the patches alone) match the same frames one by one. */
+static void
+test_batches_prefix_tokens (void)
+{
+  const char *names[] = { "deit_distilled_f32", "vit_reg4_f32" };
+  for (guint k = 0; k < G_N_ELEMENTS (names); k++) {
+    GError *error = NULL;
+    char *path = g_build_filename (g_getenv ("HEED_FIXTURES"), names[k], "model.safetensors", NULL);
+    HeedModel *m = heed_model_load (path, &error);
+    g_assert_no_error (error);
+    g_assert_cmpuint (m->config.num_prefix, >, 1);
+    HeedVitOptions opts = { .layer_attention = TRUE };
+    HeedVitPlan *plan = heed_vit_plan_new (get_device (), m, &opts, &error);
+    HeedVitRun *single = heed_vit_run_new (plan, 1, &error);
+    HeedVitRun *batch = heed_vit_run_new (plan, 3, &error);
+    g_assert_no_error (error);
+    gsize n = (gsize) 3 * m->config.img_size * m->config.img_size;
+    HeedVitResult *want[3], *got[3] = { NULL };
+    for (guint i = 0; i < 3; i++) {
+      GRand *rng = g_rand_new_with_seed (70 + i);
+      float *t = random_floats (rng, n, -2, 2);
+      g_assert_nonnull (want[i] = heed_vit_run_tensor (single, t, &error));
+      g_assert_true (heed_vit_run_set_tensor (batch, i, t, &error));
+      g_free (t);
+      g_rand_free (rng);
+    }
+    g_assert_true (heed_vit_run_submit (batch, 3, &error));
+    g_assert_true (heed_vit_run_wait (batch, got, &error));
+    for (guint i = 0; i < 3; i++) {
+      assert_results_close (got[i], want[i]);
+      heed_vit_result_destroy (&got[i]);
+      heed_vit_result_destroy (&want[i]);
+    }
+    heed_vit_run_destroy (&single);
+    heed_vit_run_destroy (&batch);
+    heed_vit_plan_destroy (&plan);
+    heed_model_destroy (&m);
+    g_free (path);
+  }
+  assert_no_validation_messages ();
+}
+
 /* What would corrupt a batch is refused with HEED_ERROR_INVALID, and the run stays usable. */
 static void
 test_run_misuse (void)
@@ -302,6 +345,7 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/threads/four-threads-bit-identical", test_threads);
   g_test_add_func ("/threads/batches-match-single-frames", test_batches);
+  g_test_add_func ("/threads/batches-prefix-tokens", test_batches_prefix_tokens);
   g_test_add_func ("/threads/run-misuse", test_run_misuse);
   int status = g_test_run ();
   heed_model_destroy (&model);

@@ -80,30 +80,52 @@ class PatchEmbed(nn.Module):
 
 class VisionTransformer(nn.Module):
     def __init__(self, img_size, patch_size, dim, depth, num_heads, num_classes,
-                 mlp_hidden=None, eps=1e-6, qkv_bias=True, layer_scale=False):
+                 mlp_hidden=None, eps=1e-6, qkv_bias=True, layer_scale=False,
+                 distilled=False, reg_tokens=0, no_embed_class=False):
         super().__init__()
-        tokens = (img_size // patch_size) ** 2 + 1
+        patches = (img_size // patch_size) ** 2
+        self.num_prefix = 1 + int(distilled) + reg_tokens
+        self.no_embed_class = no_embed_class
         self.patch_embed = PatchEmbed(patch_size, dim)
         self.cls_token = nn.Parameter(torch.zeros(1, 1, dim))
-        self.pos_embed = nn.Parameter(torch.zeros(1, tokens, dim))
+        # timm's order: cls, then DeiT's dist_token or register tokens, then the patches
+        self.dist_token = nn.Parameter(torch.zeros(1, 1, dim)) if distilled else None
+        self.reg_token = nn.Parameter(torch.zeros(1, reg_tokens, dim)) if reg_tokens else None
+        self.pos_embed = nn.Parameter(
+            torch.zeros(1, patches + (0 if no_embed_class else self.num_prefix), dim))
         self.blocks = nn.ModuleList(Block(dim, num_heads, mlp_hidden or 4 * dim, eps, qkv_bias,
                                           layer_scale) for _ in range(depth))
         self.norm = nn.LayerNorm(dim, eps=eps)
         self.head = nn.Linear(dim, num_classes) if num_classes else nn.Identity()
+        self.head_dist = nn.Linear(dim, num_classes) if distilled and num_classes else None
 
-    def forward_features(self, img):
+    def tokens(self, img):
+        """The final-norm tokens, as timm's forward_features (its _pos_embed: concatenate the
+        prefix, then add pos_embed; or, no_embed_class, add it to the patches alone)."""
         x = self.patch_embed(img)
-        x = torch.cat([self.cls_token.expand(x.shape[0], -1, -1), x], dim=1) + self.pos_embed
+        prefix = [t.expand(x.shape[0], -1, -1)
+                  for t in (self.cls_token, self.dist_token, self.reg_token) if t is not None]
+        if self.no_embed_class:
+            x = torch.cat(prefix + [x + self.pos_embed], dim=1)
+        else:
+            x = torch.cat(prefix + [x], dim=1) + self.pos_embed
         for blk in self.blocks:
             x = blk(x)
-        return self.norm(x)[:, 0]
+        return self.norm(x)
+
+    def forward_features(self, img):
+        return self.tokens(img)[:, 0]
 
     def forward(self, img):
-        return self.head(self.forward_features(img))
+        x = self.tokens(img)
+        if self.head_dist is not None:  # DeiT distilled at eval: the mean of both heads
+            return (self.head(x[:, 0]) + self.head_dist(x[:, 1])) / 2
+        return self.head(x[:, 0])
 
     def cls_attention(self):
-        """Last layer's CLS row over the patch tokens, heads averaged."""
-        return self.blocks[-1].attn.last_attn[0, :, 0, 1:].mean(0)
+        """Last layer's CLS row over the patch tokens (past every prefix token), heads
+        averaged."""
+        return self.blocks[-1].attn.last_attn[0, :, 0, self.num_prefix:].mean(0)
 
 
 def config_from_state_dict(sd, num_heads=None, eps=1e-6):

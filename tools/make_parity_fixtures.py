@@ -37,6 +37,12 @@ CASES = [
     # DINOv2's layout as timm publishes it: patch 14, LayerScale (ls1/ls2.gamma), head-less
     dict(name="dinov2_ls_f32", img=56, patch=14, dim=96, depth=2, heads=3, classes=0,
          dtype="F32", names="timm", heads_in="metadata", layer_scale=True),
+    # DeiT distilled: dist_token after the class token, head_dist averaged with head
+    dict(name="deit_distilled_f32", img=48, patch=16, dim=64, depth=2, heads=2, classes=7,
+         dtype="F32", names="timm", heads_in="metadata", distilled=True),
+    # 4 register tokens and a pos_embed over the patches alone (timm's no_embed_class)
+    dict(name="vit_reg4_f32", img=64, patch=16, dim=64, depth=2, heads=2, classes=5,
+         dtype="F32", names="timm", heads_in="metadata", reg_tokens=4, no_embed_class=True),
 ]
 
 
@@ -46,7 +52,7 @@ def randomise(model, gen):
             t.copy_(offset + scale * (2 * torch.rand(t.shape, generator=gen) - 1))
 
     for name, p in model.named_parameters():
-        if name in ("cls_token", "pos_embed"):
+        if name in ("cls_token", "pos_embed", "dist_token", "reg_token"):
             uniform(p, 0.5)
         elif name.endswith(".gamma"):  # LayerScale: far from 1, so a missed scale shows
             uniform(p, 0.4, 0.6)
@@ -65,7 +71,10 @@ def make(case, outdir):
     model = VisionTransformer(case["img"], case["patch"], case["dim"], case["depth"],
                               case["heads"], case["classes"], eps=eps,
                               qkv_bias=case.get("qkv_bias", True),
-                              layer_scale=case.get("layer_scale", False)).eval()
+                              layer_scale=case.get("layer_scale", False),
+                              distilled=case.get("distilled", False),
+                              reg_tokens=case.get("reg_tokens", 0),
+                              no_embed_class=case.get("no_embed_class", False)).eval()
     randomise(model, gen)
     with torch.no_grad():  # the reference must use exactly the stored values
         for p in model.parameters():
@@ -73,7 +82,7 @@ def make(case, outdir):
     x = torch.randn(1, 3, case["img"], case["img"], generator=gen)
     with torch.no_grad():
         emb = model.forward_features(x)
-        logits = model.head(emb)
+        logits = model(x)
         attn = model.cls_attention()
 
     d = os.path.join(outdir, case["name"])
