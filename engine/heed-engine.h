@@ -116,12 +116,13 @@ typedef enum {
 
 typedef struct {
   guint img_size, patch_size, in_chans;
-  guint grid;         /* patches per side */
-  guint num_patches;  /* grid * grid */
-  guint num_prefix;   /* tokens before the patches: the class token, then DeiT's distillation
-                       * token or register tokens (timm's order) */
-  guint tokens;       /* num_prefix + num_patches */
-  gboolean distilled; /* DeiT distilled: the prediction averages head and head_dist */
+  guint grid;          /* patches per side */
+  guint num_patches;   /* grid * grid */
+  guint num_prefix;    /* tokens before the patches: the class token, then DeiT's distillation
+                        * token or register tokens (timm's order) */
+  guint tokens;        /* num_prefix + num_patches */
+  gboolean distilled;  /* DeiT distilled: the prediction averages head and head_dist */
+  gboolean quick_gelu; /* the MLP's activation is QuickGELU (OpenAI CLIP), not exact GELU */
   guint dim, depth, num_heads, head_dim, mlp_hidden;
   guint num_classes; /* 0 for a head-less backbone */
   float ln_eps;
@@ -161,6 +162,7 @@ typedef struct {
   float *norm_w, *norm_b;           /* [D] */
   float *head_w, *head_b;           /* [classes][D] and [classes], NULL when head-less */
   float *head_dist_w, *head_dist_b; /* the distillation head, when distilled */
+  float *norm_pre_w, *norm_pre_b;   /* CLIP towers' LayerNorm before the blocks, or NULL */
   char *source;                     /* file path or "<memory>" for messages */
 } HeedModel;
 

@@ -190,6 +190,7 @@ enum {
   HEED_EPI_BIAS = 1,
   HEED_EPI_GELU = 2,
   HEED_EPI_ACCUMULATE = 4,
+  HEED_EPI_QUICK_GELU = 8, /* x * sigmoid (1.702 x), OpenAI CLIP's */
 };
 
 /* C = epi(alpha * A.B), batched. A must hold round_up(M, row_align) readable rows and B

@@ -704,7 +704,7 @@ static gboolean
 read_config (Loader *L, HeedModel *m, GError **error)
 {
   HeedModelConfig *c = &m->config;
-  const char *bad[] = { "fc_norm.weight", "distillation_token", "norm_pre.weight" };
+  const char *bad[] = { "fc_norm.weight", "distillation_token" };
   char *name;
   TensorEntry *e;
 
@@ -767,6 +767,17 @@ read_config (Loader *L, HeedModel *m, GError **error)
     c->num_prefix += (guint) reg->shape[1];
   }
   c->distilled = dist && find (L, "head_dist.weight");
+  /* QuickGELU (OpenAI's CLIP): where the checkpoint says so, in __metadata__ act_layer, timm's
+   * config.json model_args.act_layer or its architecture name (*_quickgelu_*), or
+   * transformers' hidden_act */
+  const char *act = meta_string (L, "act_layer");
+  JsonNode *args = member (L->config, "model_args");
+  if (!act && args && JSON_NODE_HOLDS_OBJECT (args))
+    act = json_str (json_node_get_object (args), "act_layer");
+  if (!act)
+    act = json_str (L->config, "hidden_act");
+  const char *arch = json_str (L->config, "architecture");
+  c->quick_gelu = g_strcmp0 (act, "quick_gelu") == 0 || (arch && strstr (arch, "quickgelu"));
   /* pos_embed covers the prefix and the patches (timm's default), or the patches alone
    * (no_embed_class: DeiT III, register models) */
   guint64 pos_len = e->shape[1];
@@ -969,7 +980,15 @@ read_weights (const Loader *L, HeedModel *m, GError **error)
   }
   TAKE (m->patch_w, "patch_embed.proj.weight", "embeddings.patch_embeddings.projection.weight", 4,
         s_patch);
-  TAKE (m->patch_b, "patch_embed.proj.bias", "embeddings.patch_embeddings.projection.bias", 1, s_d);
+  if (!L->hf && !find (L, "patch_embed.proj.bias")) /* CLIP towers have none */
+    m->patch_b = g_new0 (float, D);
+  else
+    TAKE (m->patch_b, "patch_embed.proj.bias", "embeddings.patch_embeddings.projection.bias", 1,
+          s_d);
+  if (!L->hf && find (L, "norm_pre.weight")) {
+    TAKE (m->norm_pre_w, "norm_pre.weight", "", 1, s_d);
+    TAKE (m->norm_pre_b, "norm_pre.bias", "", 1, s_d);
+  }
   TAKE (m->norm_w, "norm.weight", "layernorm.weight", 1, s_d);
   TAKE (m->norm_b, "norm.bias", "layernorm.bias", 1, s_d);
 
@@ -1184,6 +1203,8 @@ heed_model_destroy (HeedModel **model)
   g_free (m->head_w);
   g_free (m->head_dist_w);
   g_free (m->head_dist_b);
+  g_free (m->norm_pre_w);
+  g_free (m->norm_pre_b);
   g_free (m->head_b);
   g_strfreev (m->config.labels);
   g_free (m->source);

@@ -24,6 +24,8 @@ heed_ref_gemm (const float *a, guint lda, const float *b, guint ldb, float *c, g
       float v = (float) (acc * alpha) + (bias ? bias[n] : 0.0f);
       if (epilogue & HEED_EPI_GELU)
         v = heed_ref_gelu (v);
+      else if (epilogue & HEED_EPI_QUICK_GELU)
+        v = v / (1.0f + expf (-1.702f * v));
       if (epilogue & HEED_EPI_ACCUMULATE)
         v += c[(gsize) m * ldc + n];
       c[(gsize) m * ldc + n] = v;
@@ -164,6 +166,8 @@ heed_ref_vit_forward (const HeedModel *model, const float *input, float *logits,
     x[i] += model->cls_token[i];
   linear (patches, Np, kp, model->patch_w, model->patch_b, D, x + (gsize) P * D,
           HEED_EPI_ACCUMULATE);
+  if (model->norm_pre_w) /* CLIP towers: a LayerNorm before the blocks */
+    heed_ref_layernorm (x, D, x, D, model->norm_pre_w, model->norm_pre_b, T, D, c->ln_eps);
 
   for (guint l = 0; l < c->depth; l++) {
     const HeedBlockWeights *b = &model->blocks[l];
@@ -174,7 +178,8 @@ heed_ref_vit_forward (const HeedModel *model, const float *input, float *logits,
       heed_ref_head_mean (probs, layer_attention + (gsize) l * T * T, T, T, H);
     linear (att, T, D, b->proj_w, b->proj_b, D, x, HEED_EPI_ACCUMULATE);
     heed_ref_layernorm (x, D, h, D, b->norm2_w, b->norm2_b, T, D, c->ln_eps);
-    linear (h, T, D, b->fc1_w, b->fc1_b, c->mlp_hidden, mlp, HEED_EPI_GELU);
+    linear (h, T, D, b->fc1_w, b->fc1_b, c->mlp_hidden, mlp,
+            c->quick_gelu ? HEED_EPI_QUICK_GELU : HEED_EPI_GELU);
     linear (mlp, T, c->mlp_hidden, b->fc2_w, b->fc2_b, D, x, HEED_EPI_ACCUMULATE);
   }
   if (cls_attention_heads)

@@ -26,6 +26,7 @@ struct _HeedVitPlan {
 
   HeedBuffer *cls, *pos, *patch_w, *patch_b, *norm_w, *norm_b, *head_w, *head_b;
   HeedBuffer *head_dist_w, *head_dist_b; /* DeiT distilled */
+  HeedBuffer *norm_pre_w, *norm_pre_b;   /* CLIP towers */
   BlockBuffers *blocks;
 };
 
@@ -105,6 +106,9 @@ upload_weights (HeedVitPlan *p, const HeedModel *m, GError **error)
   if (m->head_w && (!(p->head_w = upload_linear (p, m->head_w, c->num_classes, D, error)) ||
                     !(p->head_b = upload_array (p, m->head_b, c->num_classes, error))))
     return FALSE;
+  if (m->norm_pre_w && (!(p->norm_pre_w = upload_array (p, m->norm_pre_w, D, error)) ||
+                        !(p->norm_pre_b = upload_array (p, m->norm_pre_b, D, error))))
+    return FALSE;
   if (m->head_dist_w &&
       (!(p->head_dist_w = upload_linear (p, m->head_dist_w, c->num_classes, D, error)) ||
        !(p->head_dist_b = upload_array (p, m->head_dist_b, c->num_classes, error))))
@@ -144,8 +148,9 @@ plan_free (HeedVitPlan *p)
         heed_buffer_destroy (all[i]);
     }
   g_free (p->blocks);
-  HeedBuffer **bufs[] = { &p->cls,    &p->pos,    &p->patch_w, &p->patch_b,     &p->norm_w,
-                          &p->norm_b, &p->head_w, &p->head_b,  &p->head_dist_w, &p->head_dist_b };
+  HeedBuffer **bufs[] = { &p->cls,         &p->pos,         &p->patch_w,    &p->patch_b,
+                          &p->norm_w,      &p->norm_b,      &p->head_w,     &p->head_b,
+                          &p->head_dist_w, &p->head_dist_b, &p->norm_pre_w, &p->norm_pre_b };
   for (guint i = 0; i < G_N_ELEMENTS (bufs); i++)
     heed_buffer_destroy (bufs[i]);
   heed_device_destroy (&p->device);
@@ -295,6 +300,11 @@ record_forward (HeedVitRun *r, HeedRecorder *rec, guint n, gboolean from_frame, 
                        kp, 1, 1.0f, HEED_EPI_ACCUMULATE, "patch_embed", "patch_embed", error))
       return FALSE;
 
+  /* CLIP towers: a LayerNorm before the blocks, in place (each row is read before it is
+   * written, by the same invocation) */
+  if (p->norm_pre_w && !heed_op_layernorm (rec, MAT (r->x, 0, D), MAT (r->x, 0, D), p->norm_pre_w,
+                                           p->norm_pre_b, rows, D, c->ln_eps, "norm_pre", error))
+    return FALSE;
   for (guint l = 0; l < c->depth; l++) {
     BlockBuffers *b = &p->blocks[l];
 #define NAME(what) (g_snprintf (name, sizeof name, "blocks.%u.%s", l, what), name)
@@ -321,7 +331,9 @@ record_forward (HeedVitRun *r, HeedRecorder *rec, guint n, gboolean from_frame, 
         !heed_op_layernorm (rec, MAT (r->x, 0, D), MAT (r->h, 0, D), b->norm2_w, b->norm2_b, rows,
                             D, c->ln_eps, NAME ("norm2"), error) ||
         !heed_op_gemm (rec, MAT (r->h, 0, D), MAT (b->fc1_w, 0, ld_hd), MAT (r->mlp, 0, Hd),
-                       b->fc1_b, rows, Hd, D, 1, 1.0f, HEED_EPI_GELU, NAME ("fc1"), "fc1", error) ||
+                       b->fc1_b, rows, Hd, D, 1, 1.0f,
+                       c->quick_gelu ? HEED_EPI_QUICK_GELU : HEED_EPI_GELU, NAME ("fc1"), "fc1",
+                       error) ||
         !heed_op_gemm (rec, MAT (r->mlp, 0, Hd), MAT (b->fc2_w, 0, ld_d), MAT (r->x, 0, D),
                        b->fc2_b, rows, D, Hd, 1, 1.0f, HEED_EPI_ACCUMULATE, NAME ("fc2"), "fc2",
                        error))
@@ -356,7 +368,7 @@ max_dispatches (const HeedModelConfig *c, guint n)
 {
   /* per frame: preprocess, patchify, patch GEMM, CLS rows (heads + mean), and per layer the
    * attention (4) and its mean; per batch: tokens, final norm, head, and per layer 6 */
-  return 10 + n * (4 + c->num_heads) + c->depth * (6 + 5 * n);
+  return 11 + n * (4 + c->num_heads) + c->depth * (6 + 5 * n);
 }
 
 /* The recording for a batch of n, made on first use. */

@@ -15,6 +15,12 @@ float heed_erfc(float x)
   return x >= 0.0 ? r : 2.0 - r;
 }
 
+// QuickGELU, OpenAI CLIP's approximation: x * sigmoid(1.702 x)
+float heed_quick_gelu(float x)
+{
+  return x / (1.0 + exp(-1.702 * x));
+}
+
 // GELU(x) = x * Phi(x) = 0.5 * x * erfc(-x / sqrt(2))
 float heed_gelu(float x)
 {

@@ -2,7 +2,8 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 // Batched matrix multiply with a fused epilogue:
 //   C[m][n] = epilogue(alpha * sum_k A[m][k] * B[k][n])
-// epilogue: + bias[n], then GELU, then C += (accumulate into the existing C, the residual add).
+// epilogue: + bias[n], then GELU (or QuickGELU), then C += (accumulate into the existing C, the
+// residual add).
 //
 // Register-tiled with no shared memory and no barrier: each invocation owns TM rows x TN
 // columns of C, as TN/4 groups of 4 adjacent columns, the groups WG*4 apart. B is read as
@@ -32,6 +33,7 @@ layout(constant_id = 1) const uint EPILOGUE = 0;
 const uint EPI_BIAS = 1u;
 const uint EPI_GELU = 2u;
 const uint EPI_ACCUMULATE = 4u;
+const uint EPI_QUICK_GELU = 8u;
 
 #ifdef K4
 layout(std430, binding = 0) readonly buffer BufA { vec4 a4[]; };
@@ -132,6 +134,8 @@ void main()
         float v = acc[i][g][e] * p.alpha + bn;
         if ((EPILOGUE & EPI_GELU) != 0u)
           v = heed_gelu(v);
+        else if ((EPILOGUE & EPI_QUICK_GELU) != 0u)
+          v = heed_quick_gelu(v);
         const uint ci = p.c_off + batch * p.c_batch + m * p.ldc + n;
         if ((EPILOGUE & EPI_ACCUMULATE) != 0u)
           v += c[ci];

@@ -32,11 +32,18 @@ class Attention(nn.Module):
         return self.proj(x)
 
 
+class QuickGELU(nn.Module):
+    """OpenAI CLIP's activation: x * sigmoid(1.702 x)."""
+
+    def forward(self, x):
+        return x * torch.sigmoid(1.702 * x)
+
+
 class Mlp(nn.Module):
-    def __init__(self, dim, hidden):
+    def __init__(self, dim, hidden, quick_gelu=False):
         super().__init__()
         self.fc1 = nn.Linear(dim, hidden)
-        self.act = nn.GELU()  # exact (erf) GELU, as timm's default
+        self.act = QuickGELU() if quick_gelu else nn.GELU()  # exact (erf) GELU, timm's default
         self.fc2 = nn.Linear(hidden, dim)
 
     def forward(self, x):
@@ -55,13 +62,14 @@ class LayerScale(nn.Module):
 
 
 class Block(nn.Module):
-    def __init__(self, dim, num_heads, mlp_hidden, eps, qkv_bias=True, layer_scale=False):
+    def __init__(self, dim, num_heads, mlp_hidden, eps, qkv_bias=True, layer_scale=False,
+                 quick_gelu=False):
         super().__init__()
         self.norm1 = nn.LayerNorm(dim, eps=eps)
         self.attn = Attention(dim, num_heads, qkv_bias)
         self.ls1 = LayerScale(dim) if layer_scale else nn.Identity()
         self.norm2 = nn.LayerNorm(dim, eps=eps)
-        self.mlp = Mlp(dim, mlp_hidden)
+        self.mlp = Mlp(dim, mlp_hidden, quick_gelu)
         self.ls2 = LayerScale(dim) if layer_scale else nn.Identity()
 
     def forward(self, x):
@@ -70,9 +78,9 @@ class Block(nn.Module):
 
 
 class PatchEmbed(nn.Module):
-    def __init__(self, patch, dim):
+    def __init__(self, patch, dim, bias=True):
         super().__init__()
-        self.proj = nn.Conv2d(3, dim, kernel_size=patch, stride=patch)
+        self.proj = nn.Conv2d(3, dim, kernel_size=patch, stride=patch, bias=bias)
 
     def forward(self, x):
         return self.proj(x).flatten(2).transpose(1, 2)
@@ -81,20 +89,22 @@ class PatchEmbed(nn.Module):
 class VisionTransformer(nn.Module):
     def __init__(self, img_size, patch_size, dim, depth, num_heads, num_classes,
                  mlp_hidden=None, eps=1e-6, qkv_bias=True, layer_scale=False,
-                 distilled=False, reg_tokens=0, no_embed_class=False):
+                 distilled=False, reg_tokens=0, no_embed_class=False, pre_norm=False,
+                 quick_gelu=False):
         super().__init__()
         patches = (img_size // patch_size) ** 2
         self.num_prefix = 1 + int(distilled) + reg_tokens
         self.no_embed_class = no_embed_class
-        self.patch_embed = PatchEmbed(patch_size, dim)
+        self.patch_embed = PatchEmbed(patch_size, dim, bias=not pre_norm)  # CLIP: no bias
         self.cls_token = nn.Parameter(torch.zeros(1, 1, dim))
         # timm's order: cls, then DeiT's dist_token or register tokens, then the patches
         self.dist_token = nn.Parameter(torch.zeros(1, 1, dim)) if distilled else None
         self.reg_token = nn.Parameter(torch.zeros(1, reg_tokens, dim)) if reg_tokens else None
         self.pos_embed = nn.Parameter(
             torch.zeros(1, patches + (0 if no_embed_class else self.num_prefix), dim))
+        self.norm_pre = nn.LayerNorm(dim, eps=eps) if pre_norm else nn.Identity()
         self.blocks = nn.ModuleList(Block(dim, num_heads, mlp_hidden or 4 * dim, eps, qkv_bias,
-                                          layer_scale) for _ in range(depth))
+                                          layer_scale, quick_gelu) for _ in range(depth))
         self.norm = nn.LayerNorm(dim, eps=eps)
         self.head = nn.Linear(dim, num_classes) if num_classes else nn.Identity()
         self.head_dist = nn.Linear(dim, num_classes) if distilled and num_classes else None
@@ -109,6 +119,7 @@ class VisionTransformer(nn.Module):
             x = torch.cat(prefix + [x + self.pos_embed], dim=1)
         else:
             x = torch.cat(prefix + [x], dim=1) + self.pos_embed
+        x = self.norm_pre(x)
         for blk in self.blocks:
             x = blk(x)
         return self.norm(x)

@@ -43,6 +43,11 @@ CASES = [
     # 4 register tokens and a pos_embed over the patches alone (timm's no_embed_class)
     dict(name="vit_reg4_f32", img=64, patch=16, dim=64, depth=2, heads=2, classes=5,
          dtype="F32", names="timm", heads_in="metadata", reg_tokens=4, no_embed_class=True),
+    # a CLIP image tower as timm publishes OpenAI's: norm_pre, no patch bias, QuickGELU named
+    # by the architecture in config.json
+    dict(name="clip_quickgelu_f32", img=48, patch=16, dim=64, depth=2, heads=2, classes=6,
+         dtype="F32", names="timm", heads_in="metadata", pre_norm=True, quick_gelu=True,
+         config={"architecture": "vit_test_patch16_clip_quickgelu_48", "num_classes": 6}),
 ]
 
 
@@ -74,7 +79,9 @@ def make(case, outdir):
                               layer_scale=case.get("layer_scale", False),
                               distilled=case.get("distilled", False),
                               reg_tokens=case.get("reg_tokens", 0),
-                              no_embed_class=case.get("no_embed_class", False)).eval()
+                              no_embed_class=case.get("no_embed_class", False),
+                              pre_norm=case.get("pre_norm", False),
+                              quick_gelu=case.get("quick_gelu", False)).eval()
     randomise(model, gen)
     with torch.no_grad():  # the reference must use exactly the stored values
         for p in model.parameters():
@@ -97,7 +104,7 @@ def make(case, outdir):
     if case["names"] == "hf":
         sd = timm_to_hf(sd)
     save_safetensors(os.path.join(d, "model.safetensors"), sd, case["dtype"], meta)
-    config = {}
+    config = dict(case.get("config", {}))
     if case["heads_in"] == "config":
         config["num_attention_heads" if case["names"] == "hf" else "num_heads"] = case["heads"]
     if case["names"] == "hf":
