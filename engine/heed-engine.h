@@ -123,6 +123,10 @@ typedef struct {
   guint tokens;        /* num_prefix + num_patches */
   gboolean distilled;  /* DeiT distilled: the prediction averages head and head_dist */
   gboolean quick_gelu; /* the MLP's activation is QuickGELU (OpenAI CLIP), not exact GELU */
+  gboolean avg_pool;   /* the prediction pools the patch tokens by their mean, then fc_norm
+                        * (timm's global_pool="avg"); num_prefix may then be 0 (no class
+                        * token). Its attention map is the attention each patch receives,
+                        * averaged over every query token, not one token's row. */
   guint dim, depth, num_heads, head_dim, mlp_hidden;
   guint num_classes; /* 0 for a head-less backbone */
   float ln_eps;
@@ -159,7 +163,7 @@ typedef struct {
   float *patch_w;   /* [D][C*p*p] */
   float *patch_b;   /* [D] */
   HeedBlockWeights *blocks;
-  float *norm_w, *norm_b;           /* [D] */
+  float *norm_w, *norm_b;           /* [D]: the final norm (fc_norm after average pooling) */
   float *head_w, *head_b;           /* [classes][D] and [classes], NULL when head-less */
   float *head_dist_w, *head_dist_b; /* the distillation head, when distilled */
   float *norm_pre_w, *norm_pre_b;   /* CLIP towers' LayerNorm before the blocks, or NULL */
@@ -272,7 +276,8 @@ typedef struct {
   HeedModelConfig config;     /* the model's shape (labels NULL: the model owns them) */
   float *logits;              /* [num_classes], NULL when head-less */
   float *embedding;           /* [dim]: the final-norm CLS token */
-  float *cls_attention;       /* [num_patches]: last layer's CLS row over patches, heads averaged */
+  float *cls_attention;       /* [num_patches]: last layer's CLS row over patches, heads averaged
+                               * (average-pooled models: every query's, averaged) */
   float *cls_attention_heads; /* [heads][tokens]: last layer's CLS row per head */
   float *layer_attention;     /* [depth][tokens][tokens], heads averaged; NULL unless asked */
   gboolean has_layout;        /* the input was a frame, of this layout */

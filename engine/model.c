@@ -704,16 +704,17 @@ static gboolean
 read_config (Loader *L, HeedModel *m, GError **error)
 {
   HeedModelConfig *c = &m->config;
-  const char *bad[] = { "fc_norm.weight", "distillation_token" };
+  const char *bad[] = { "distillation_token", "attn_pool.latent" };
   char *name;
   TensorEntry *e;
 
   for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
     if (find (L, bad[i]))
       return model_error (error, L,
-                          "unsupported ViT variant: it has '%s' (heed runs class-token ViTs: "
-                          "plain, DeiT distilled, with register tokens or LayerScale; Hugging "
-                          "Face's distilled DeiT is not supported)",
+                          "unsupported ViT variant: it has '%s' (heed runs timm's ViTs with a "
+                          "class token or average pooling, DeiT distilled, register tokens, "
+                          "LayerScale, CLIP towers, and Hugging Face's ViT and DeiT; not Hugging "
+                          "Face's distilled DeiT nor attention pooling)",
                           bad[i]);
 
   if (find (L, "patch_embed.proj.weight")) {
@@ -754,8 +755,13 @@ read_config (Loader *L, HeedModel *m, GError **error)
   g_free (name);
   if (!e || e->ndim != 3 || e->shape[0] != 1 || e->shape[2] != c->dim || e->shape[1] < 2)
     return model_error (error, L, "position embedding must be [1, tokens, %u]", c->dim);
+  /* timm's average pooling: fc_norm instead of norm, the class token optional */
+  c->avg_pool = !L->hf && find (L, "fc_norm.weight") && !find (L, "norm.weight");
+  if (!L->hf && !c->avg_pool && !find (L, "cls_token"))
+    return model_error (error, L,
+                        "tensor 'cls_token' is missing (and no fc_norm to pool the patches)");
   /* the prefix: the class token, then timm's dist_token or reg_token [1, R, D] */
-  c->num_prefix = 1;
+  c->num_prefix = L->hf || find (L, "cls_token") ? 1 : 0;
   TensorEntry *dist = L->hf ? NULL : find (L, "dist_token");
   TensorEntry *reg = L->hf ? NULL : find (L, "reg_token");
   if (dist)
@@ -899,8 +905,9 @@ read_prefix (const Loader *L, HeedModel *m, GError **error)
   const HeedModelConfig *c = &m->config;
   guint64 D = c->dim, s_d[1] = { D };
   float *prefix = g_new0 (float, (gsize) c->num_prefix *D), *t;
-  guint row = 1;
-  memcpy (prefix, m->cls_token, D * sizeof (float));
+  guint row = find (L, "cls_token") ? 1 : 0; /* average-pooled ViTs may have none */
+  if (row)
+    memcpy (prefix, m->cls_token, D * sizeof (float));
   if (find (L, "dist_token")) {
     if (!(t = take (L, "dist_token", 1, s_d, error)))
       goto fail;
@@ -963,8 +970,12 @@ read_weights (const Loader *L, HeedModel *m, GError **error)
       return FALSE;                                                                                \
   } while (0)
 
-  TAKE (m->cls_token, "cls_token", "embeddings.cls_token", 1, s_d);
-  if (c->num_prefix > 1 && !read_prefix (L, m, error))
+  if (c->num_prefix == 0 || (!L->hf && !find (L, "cls_token")))
+    m->cls_token = g_new0 (float, D); /* no class token: nothing before the registers */
+  else
+    TAKE (m->cls_token, "cls_token", "embeddings.cls_token", 1, s_d);
+  /* dist and register tokens after the class token (or from row 0 without one) */
+  if (!L->hf && (find (L, "dist_token") || find (L, "reg_token")) && !read_prefix (L, m, error))
     return FALSE;
   if (!L->hf && c->tokens != find (L, "pos_embed")->shape[1]) {
     /* no position for the prefix tokens: zero rows, so every token adds a position */
@@ -989,8 +1000,8 @@ read_weights (const Loader *L, HeedModel *m, GError **error)
     TAKE (m->norm_pre_w, "norm_pre.weight", "", 1, s_d);
     TAKE (m->norm_pre_b, "norm_pre.bias", "", 1, s_d);
   }
-  TAKE (m->norm_w, "norm.weight", "layernorm.weight", 1, s_d);
-  TAKE (m->norm_b, "norm.bias", "layernorm.bias", 1, s_d);
+  TAKE (m->norm_w, c->avg_pool ? "fc_norm.weight" : "norm.weight", "layernorm.weight", 1, s_d);
+  TAKE (m->norm_b, c->avg_pool ? "fc_norm.bias" : "norm.bias", "layernorm.bias", 1, s_d);
 
   m->blocks = g_new0 (HeedBlockWeights, c->depth);
   for (guint l = 0; l < c->depth; l++) {

@@ -182,9 +182,25 @@ heed_ref_vit_forward (const HeedModel *model, const float *input, float *logits,
             c->quick_gelu ? HEED_EPI_QUICK_GELU : HEED_EPI_GELU);
     linear (mlp, T, c->mlp_hidden, b->fc2_w, b->fc2_b, D, x, HEED_EPI_ACCUMULATE);
   }
-  if (cls_attention_heads)
+  if (cls_attention_heads && !c->avg_pool)
     for (guint hh = 0; hh < H; hh++)
       memcpy (cls_attention_heads + (gsize) hh * T, probs + (gsize) hh * T * T, T * sizeof (float));
+  if (cls_attention_heads && c->avg_pool) /* every query row's, averaged */
+    for (guint hh = 0; hh < H; hh++)
+      for (guint j = 0; j < T; j++) {
+        double sum = 0;
+        for (guint q = 0; q < T; q++)
+          sum += probs[((gsize) hh * T + q) * T + j];
+        cls_attention_heads[(gsize) hh * T + j] = (float) (sum / T);
+      }
+  if (c->avg_pool) { /* the mean patch token replaces the class row, for fc_norm below */
+    for (guint d = 0; d < D; d++) {
+      double sum = 0;
+      for (guint t = P; t < T; t++)
+        sum += x[(gsize) t * D + d];
+      x[d] = (float) (sum / Np);
+    }
+  }
 
   /* the class row, and DeiT's distillation row after it */
   heed_ref_layernorm (x, D, h, D, model->norm_w, model->norm_b, c->distilled ? 2 : 1, D, c->ln_eps);

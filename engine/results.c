@@ -44,7 +44,9 @@ rollout_cls_row (const HeedVitResult *o, const HeedModelConfig *c, float *out)
 {
   guint T = c->tokens;
   double *r = g_new0 (double, T), *next = g_new (double, T);
-  r[0] = 1.0;
+  /* the class token's row; average-pooled models: every token's, averaged */
+  for (guint j = 0; j < T; j++)
+    r[j] = c->avg_pool ? 1.0 / T : (j == 0);
   for (gint l = (gint) c->depth - 1; l >= 0; l--) {
     const float *A = o->layer_attention + (gsize) l * T * T;
     for (guint j = 0; j < T; j++)

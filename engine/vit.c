@@ -46,6 +46,7 @@ struct _HeedVitRun {
   HeedBuffer *x, *h, *qkv, *attn, *mlp;
   HeedBuffer *emb, *logits, *cls_heads, *cls_mean, *layer_attn; /* host-visible outputs */
   HeedBuffer *logits_dist;                                      /* DeiT distilled */
+  HeedBuffer *pooled; /* average pooling: each frame's mean patch token */
   HeedAttentionScratch scratch;
   /* the forward pass for a batch of n frames at index n - 1, recorded on first use */
   HeedRecorder **rec_tensor, **rec_frame;
@@ -96,7 +97,7 @@ upload_weights (HeedVitPlan *p, const HeedModel *m, GError **error)
   const HeedModelConfig *c = &p->config;
   guint D = c->dim, Hd = c->mlp_hidden, kp = c->in_chans * c->patch_size * c->patch_size;
 
-  if (!(p->cls = upload_array (p, m->cls_token, (gsize) c->num_prefix * D, error)) ||
+  if (!(p->cls = upload_array (p, m->cls_token, (gsize) MAX (c->num_prefix, 1) * D, error)) ||
       !(p->pos = upload_array (p, m->pos_embed, (gsize) c->tokens * D, error)) ||
       !(p->patch_w = upload_linear (p, m->patch_w, D, kp, error)) ||
       !(p->patch_b = upload_array (p, m->patch_b, D, error)) ||
@@ -237,6 +238,7 @@ alloc_activations (HeedVitRun *r, GError **error)
          /* the class rows, then (distilled) the distillation rows, each read as a GEMM A */
          (r->emb = heed_buffer_new (d, f * (B + heed_round_up (B, k->row_align)) * c->dim, TRUE,
                                     error)) &&
+         (!c->avg_pool || (r->pooled = heed_buffer_new (d, f * B * c->dim, FALSE, error))) &&
          (!c->distilled ||
           (r->logits_dist = heed_buffer_new (d, f * B * MAX (c->num_classes, 1), TRUE, error))) &&
          (r->logits = heed_buffer_new (d, f * B * MAX (c->num_classes, 1), TRUE, error)) &&
@@ -248,13 +250,24 @@ alloc_activations (HeedVitRun *r, GError **error)
          heed_attention_scratch_init (d, k, &r->scratch, c->tokens, c->dim, c->num_heads, error);
 }
 
-/* The last layer's probabilities of frame i are in the scores: take its CLS rows out. */
+/* The last layer's probabilities of frame i are in the scores: take its CLS rows out. An
+ * average-pooled model has no token whose row explains the prediction, which pools all
+ * tokens: there each head's row is the mean over every query row (the attention each token
+ * receives), and the map their mean. */
 static gboolean
 record_cls_rows (HeedVitRun *r, HeedRecorder *rec, guint i, GError **error)
 {
   const HeedModelConfig *c = &r->plan->config;
   const HeedAttentionScratch *s = &r->scratch;
   guint T = c->tokens, H = c->num_heads;
+  if (c->avg_pool) {
+    for (guint h = 0; h < H; h++) /* head_mean over the query rows: their stride is n_pad */
+      if (!heed_op_head_mean (rec, (HeedMat){ s->scores, h * s->m_pad * s->n_pad, 0, s->n_pad },
+                              r->cls_heads, (i * H + h) * T, 1, T, T, "query_mean", error))
+        return FALSE;
+    return heed_op_head_mean (rec, (HeedMat){ r->cls_heads, i * H * T, 0, T }, r->cls_mean, i * T,
+                              1, T, H, "cls_attention", error);
+  }
   for (guint h = 0; h < H; h++)
     if (!heed_op_head_mean (rec, (HeedMat){ s->scores, h * s->m_pad * s->n_pad, s->n_pad, 0 },
                             r->cls_heads, (i * H + h) * T, 1, T, 1, "cls_attention", error))
@@ -341,9 +354,15 @@ record_forward (HeedVitRun *r, HeedRecorder *rec, guint n, gboolean from_frame, 
 #undef NAME
   }
 
-  /* the final norm of each frame's CLS row (every T-th row), then the head over n rows */
-  if (!heed_op_layernorm (rec, MAT (r->x, 0, T * D), MAT (r->emb, 0, D), p->norm_w, p->norm_b, n, D,
-                          c->ln_eps, "norm", error))
+  /* average pooling: each frame's mean patch token (head_mean over the patch rows, whose
+   * stride is D), through fc_norm; otherwise the final norm of each frame's CLS row (every
+   * T-th row); then the head over n rows */
+  for (guint i = 0; i < n && c->avg_pool; i++)
+    if (!heed_op_head_mean (rec, (HeedMat){ r->x, (i * T + c->num_prefix) * D, 0, D }, r->pooled,
+                            i * D, 1, D, c->num_patches, "avg_pool", error))
+      return FALSE;
+  if (!heed_op_layernorm (rec, c->avg_pool ? MAT (r->pooled, 0, D) : MAT (r->x, 0, T * D),
+                          MAT (r->emb, 0, D), p->norm_w, p->norm_b, n, D, c->ln_eps, "norm", error))
     return FALSE;
   if (p->head_w && !heed_op_gemm (rec, MAT (r->emb, 0, D),
                                   MAT (p->head_w, 0, heed_round_up (c->num_classes, k->col_align)),
@@ -368,7 +387,7 @@ max_dispatches (const HeedModelConfig *c, guint n)
 {
   /* per frame: preprocess, patchify, patch GEMM, CLS rows (heads + mean), and per layer the
    * attention (4) and its mean; per batch: tokens, final norm, head, and per layer 6 */
-  return 11 + n * (4 + c->num_heads) + c->depth * (6 + 5 * n);
+  return 11 + n * (5 + c->num_heads) + c->depth * (6 + 5 * n);
 }
 
 /* The recording for a batch of n, made on first use. */
@@ -660,9 +679,10 @@ heed_vit_run_destroy (HeedVitRun **run)
   }
   if (r->copy_pool)
     vkDestroyCommandPool (r->device->device, r->copy_pool, NULL); /* frees copy_cmds */
-  HeedBuffer **bufs[] = { &r->x,          &r->h,      &r->qkv,         &r->attn,      &r->mlp,
-                          &r->emb,        &r->logits, &r->logits_dist, &r->cls_heads, &r->cls_mean,
-                          &r->layer_attn, &r->frame,  &r->frame_params };
+  HeedBuffer **bufs[] = { &r->x,      &r->h,           &r->qkv,      &r->attn,
+                          &r->mlp,    &r->emb,         &r->logits,   &r->logits_dist,
+                          &r->pooled, &r->cls_heads,   &r->cls_mean, &r->layer_attn,
+                          &r->frame,  &r->frame_params };
   for (guint i = 0; i < G_N_ELEMENTS (bufs); i++)
     heed_buffer_destroy (bufs[i]);
   heed_attention_scratch_clear (&r->scratch);

@@ -208,7 +208,7 @@ add_tensor (JsonObject *r, const char *name, guint ndim, const gint64 *shape)
 static void
 edit_variant (JsonObject *r)
 {
-  add_tensor (r, "fc_norm.weight", 1, (gint64[]){ 64 }); /* average pooling: not supported yet */
+  add_tensor (r, "attn_pool.latent", 3, (gint64[]){ 1, 1, 64 }); /* attention pooling */
 }
 static void
 edit_dist_token (JsonObject *r)
@@ -298,7 +298,7 @@ test_corrupt_files (void)
     { edit_no_offsets, "lacks dtype, shape or data_offsets" },
     { edit_not_object, "is not an object" },
     { edit_shape, "has shape [32, 128], expected [64, 64]" },
-    { edit_variant, "unsupported ViT variant: it has 'fc_norm.weight'" },
+    { edit_variant, "unsupported ViT variant: it has 'attn_pool.latent'" },
     { edit_dist_token, "neither 2 prefix tokens and a square grid of patches" },
     { edit_heads, "num_heads 3 does not divide dim 64" },
     { edit_heads_text, "not a positive integer" },

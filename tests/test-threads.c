@@ -239,18 +239,19 @@ test_batches (void)
   assert_no_validation_messages ();
 }
 
-/* Batches of models with more than one prefix token (DeiT distilled: its dist token and head;
- * 4 registers with a pos_embed over the patches alone) match the same frames one by one. */
+/* Batches of the other layouts (DeiT distilled: its dist token and head; 4 registers with a
+ * pos_embed over the patches alone; average pooling without a class token; a CLIP tower with
+ * norm_pre and QuickGELU) match the same frames one by one. */
 static void
-test_batches_prefix_tokens (void)
+test_batches_other_layouts (void)
 {
-  const char *names[] = { "deit_distilled_f32", "vit_reg4_f32" };
+  const char *names[] = { "deit_distilled_f32", "vit_reg4_f32", "vit_gap_f32",
+                          "clip_quickgelu_f32" };
   for (guint k = 0; k < G_N_ELEMENTS (names); k++) {
     GError *error = NULL;
     char *path = g_build_filename (g_getenv ("HEED_FIXTURES"), names[k], "model.safetensors", NULL);
     HeedModel *m = heed_model_load (path, &error);
     g_assert_no_error (error);
-    g_assert_cmpuint (m->config.num_prefix, >, 1);
     HeedVitOptions opts = { .layer_attention = TRUE };
     HeedVitPlan *plan = heed_vit_plan_new (get_device (), m, &opts, &error);
     HeedVitRun *single = heed_vit_run_new (plan, 1, &error);
@@ -345,7 +346,7 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/threads/four-threads-bit-identical", test_threads);
   g_test_add_func ("/threads/batches-match-single-frames", test_batches);
-  g_test_add_func ("/threads/batches-prefix-tokens", test_batches_prefix_tokens);
+  g_test_add_func ("/threads/batches-other-layouts", test_batches_other_layouts);
   g_test_add_func ("/threads/run-misuse", test_run_misuse);
   int status = g_test_run ();
   heed_model_destroy (&model);

@@ -90,13 +90,14 @@ class VisionTransformer(nn.Module):
     def __init__(self, img_size, patch_size, dim, depth, num_heads, num_classes,
                  mlp_hidden=None, eps=1e-6, qkv_bias=True, layer_scale=False,
                  distilled=False, reg_tokens=0, no_embed_class=False, pre_norm=False,
-                 quick_gelu=False):
+                 quick_gelu=False, class_token=True, avg_pool=False):
         super().__init__()
         patches = (img_size // patch_size) ** 2
-        self.num_prefix = 1 + int(distilled) + reg_tokens
+        self.num_prefix = int(class_token) + int(distilled) + reg_tokens
+        self.avg_pool = avg_pool
         self.no_embed_class = no_embed_class
         self.patch_embed = PatchEmbed(patch_size, dim, bias=not pre_norm)  # CLIP: no bias
-        self.cls_token = nn.Parameter(torch.zeros(1, 1, dim))
+        self.cls_token = nn.Parameter(torch.zeros(1, 1, dim)) if class_token else None
         # timm's order: cls, then DeiT's dist_token or register tokens, then the patches
         self.dist_token = nn.Parameter(torch.zeros(1, 1, dim)) if distilled else None
         self.reg_token = nn.Parameter(torch.zeros(1, reg_tokens, dim)) if reg_tokens else None
@@ -105,7 +106,9 @@ class VisionTransformer(nn.Module):
         self.norm_pre = nn.LayerNorm(dim, eps=eps) if pre_norm else nn.Identity()
         self.blocks = nn.ModuleList(Block(dim, num_heads, mlp_hidden or 4 * dim, eps, qkv_bias,
                                           layer_scale, quick_gelu) for _ in range(depth))
-        self.norm = nn.LayerNorm(dim, eps=eps)
+        # timm's global_pool="avg": fc_norm after the mean patch token, no final norm
+        self.norm = nn.Identity() if avg_pool else nn.LayerNorm(dim, eps=eps)
+        self.fc_norm = nn.LayerNorm(dim, eps=eps) if avg_pool else None
         self.head = nn.Linear(dim, num_classes) if num_classes else nn.Identity()
         self.head_dist = nn.Linear(dim, num_classes) if distilled and num_classes else None
 
@@ -125,9 +128,14 @@ class VisionTransformer(nn.Module):
         return self.norm(x)
 
     def forward_features(self, img):
-        return self.tokens(img)[:, 0]
+        x = self.tokens(img)
+        if self.avg_pool:
+            return self.fc_norm(x[:, self.num_prefix:].mean(1))
+        return x[:, 0]
 
     def forward(self, img):
+        if self.avg_pool:
+            return self.head(self.forward_features(img))
         x = self.tokens(img)
         if self.head_dist is not None:  # DeiT distilled at eval: the mean of both heads
             return (self.head(x[:, 0]) + self.head_dist(x[:, 1])) / 2
@@ -135,8 +143,11 @@ class VisionTransformer(nn.Module):
 
     def cls_attention(self):
         """Last layer's CLS row over the patch tokens (past every prefix token), heads
-        averaged."""
-        return self.blocks[-1].attn.last_attn[0, :, 0, self.num_prefix:].mean(0)
+        averaged; for an average-pooled model every query row's, averaged."""
+        a = self.blocks[-1].attn.last_attn[0]
+        if self.avg_pool:
+            return a[:, :, self.num_prefix:].mean((0, 1))
+        return a[:, 0, self.num_prefix:].mean(0)
 
 
 def config_from_state_dict(sd, num_heads=None, eps=1e-6):

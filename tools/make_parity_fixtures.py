@@ -48,6 +48,9 @@ CASES = [
     dict(name="clip_quickgelu_f32", img=48, patch=16, dim=64, depth=2, heads=2, classes=6,
          dtype="F32", names="timm", heads_in="metadata", pre_norm=True, quick_gelu=True,
          config={"architecture": "vit_test_patch16_clip_quickgelu_48", "num_classes": 6}),
+    # no class token: average pooling of the patch tokens, then fc_norm (global_pool="avg")
+    dict(name="vit_gap_f32", img=48, patch=16, dim=64, depth=2, heads=2, classes=4,
+         dtype="F32", names="timm", heads_in="metadata", class_token=False, avg_pool=True),
 ]
 
 
@@ -81,7 +84,9 @@ def make(case, outdir):
                               reg_tokens=case.get("reg_tokens", 0),
                               no_embed_class=case.get("no_embed_class", False),
                               pre_norm=case.get("pre_norm", False),
-                              quick_gelu=case.get("quick_gelu", False)).eval()
+                              quick_gelu=case.get("quick_gelu", False),
+                              class_token=case.get("class_token", True),
+                              avg_pool=case.get("avg_pool", False)).eval()
     randomise(model, gen)
     with torch.no_grad():  # the reference must use exactly the stored values
         for p in model.parameters():
