@@ -121,7 +121,7 @@ test_formats (void)
   const char *formats[] = { "RGBA", "BGRA", "RGBx", "BGRx", "xRGB", "xBGR",
                             "RGB",  "BGR",  "I420", "NV12", "YUY2", "GRAY8" };
   const guint sizes[][2] = { { 16, 16 }, { 33, 17 }, { 640, 480 } };
-  char *props = g_strdup_printf ("model=%s", model_a);
+  char *props = g_strdup_printf ("model=%s qos=false", model_a);
   for (guint f = 0; f < G_N_ELEMENTS (formats); f++)
     for (guint s = 0; s < G_N_ELEMENTS (sizes); s++) {
       char *caps = g_strdup_printf ("video/x-raw,format=%s,width=%u,height=%u,framerate=30/1",
@@ -242,13 +242,18 @@ timed_frame (const char *caps, guint i)
   return b;
 }
 
+/* GstHarness answers latency queries as a live source, and heedclassify keeps a live source
+ * from falling behind by carrying results forward while an inference is still within its
+ * processing time (on a slow or loaded machine, longer than a frame): the harness tests that
+ * expect every frame inferred turn that QoS off (qos=false); /classify/qos tests it. */
+
 /* inference-interval=3: frames 0, 3, 6 inferred, the rest carry the result forward with the
  * same labels; frame numbers and times count up. */
 static void
 test_inference_interval (void)
 {
   const char *caps = "video/x-raw,format=RGBA,width=64,height=48,framerate=30/1";
-  char *props = g_strdup_printf ("model=%s inference-interval=3", model_a);
+  char *props = g_strdup_printf ("model=%s inference-interval=3 qos=false", model_a);
   GstHarness *h = element_harness ("heedclassify", caps, props);
   const char *label0 = NULL;
   for (guint i = 0; i < 8; i++) {
@@ -317,7 +322,7 @@ test_renegotiation (void)
 {
   const char *caps1 = "video/x-raw,format=RGBA,width=320,height=240,framerate=30/1";
   const char *caps2 = "video/x-raw,format=I420,width=63,height=47,framerate=30/1";
-  char *props = g_strdup_printf ("model=%s", model_a);
+  char *props = g_strdup_printf ("model=%s qos=false", model_a);
   GstHarness *h = element_harness ("heedclassify", caps1, props);
   gst_buffer_unref (gst_harness_push_and_pull (h, timed_frame (caps1, 0)));
   gst_harness_set_src_caps_str (h, caps2);
@@ -460,7 +465,7 @@ static void
 test_model_change_while_playing (void)
 {
   const char *caps = "video/x-raw,format=RGBA,width=64,height=48,framerate=30/1";
-  char *props = g_strdup_printf ("model=%s", model_a);
+  char *props = g_strdup_printf ("model=%s qos=false", model_a);
   GstHarness *h = element_harness ("heedclassify", caps, props);
   gst_buffer_unref (gst_harness_push_and_pull (h, timed_frame (caps, 0)));
   g_object_set (h->element, "model", model_b, NULL);
@@ -517,7 +522,7 @@ static void
 test_headless (void)
 {
   const char *caps = "video/x-raw,format=RGBA,width=64,height=48,framerate=30/1";
-  char *props = g_strdup_printf ("model=%s", model_headless);
+  char *props = g_strdup_printf ("model=%s qos=false", model_headless);
   GstHarness *h = element_harness ("heedclassify", caps, props);
   GstBuffer *out = gst_harness_push_and_pull (h, timed_frame (caps, 0));
   GstStructure *ms = meta_of (out);
@@ -668,7 +673,7 @@ static void
 test_4k_rollout (void)
 {
   const char *caps = "video/x-raw,format=NV12,width=3840,height=2160,framerate=30/1";
-  char *props = g_strdup_printf ("model=%s attention=rollout", model_a);
+  char *props = g_strdup_printf ("model=%s attention=rollout qos=false", model_a);
   GstHarness *h = element_harness ("heedclassify", caps, props);
   GstBuffer *out = gst_harness_push_and_pull (h, timed_frame (caps, 0));
   GstStructure *ms = meta_of (out);

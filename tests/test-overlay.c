@@ -495,7 +495,10 @@ test_vulkan_memory (void)
   /* A tee: the frame is shared, so the overlay draws into new memory. The other branch waits
    * before it downloads, so the overlay has drawn by then: it must still see the plain frame.
    * (A vulkandownload in each branch trips GStreamer 1.22's own validation, so each run
-   * downloads one branch.) */
+   * downloads one branch.) The wait orders two threads that both read the shared image, whose
+   * layout record GStreamer 1.22 does not guard: 300 ms was not always enough on a loaded
+   * 2-core machine (the overlay's first frame builds its pipeline under the validation layer;
+   * 2 of 6 runs beside two busy loops reported a layout race), so it is 2 s. */
   char *c = g_build_filename (dir, "plain.raw", NULL),
        *d = g_build_filename (dir, "drawn.raw", NULL);
   const char *src = "videotestsrc num-buffers=2 pattern=ball ! video/x-raw,format=RGBA,width=96,"
@@ -504,7 +507,7 @@ test_vulkan_memory (void)
   char *drawn =
       g_strdup_printf ("%s ! heedoverlay ! vulkandownload ! filesink location=%s", src, d);
   char *other = g_strdup_printf ("%s ! tee name=t t. ! queue ! heedoverlay ! fakesink t. ! queue "
-                                 "! identity sleep-time=300000 ! vulkandownload ! filesink "
+                                 "! identity sleep-time=2000000 ! vulkandownload ! filesink "
                                  "location=%s",
                                  src, b);
   /* the other branch holds the frame (sleeping) while the overlay draws */
