@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* heedclassify and heedoverlay leak nothing over 200 NULL -> PLAYING -> NULL cycles:
  * GStreamer's leaks tracer (GST_TRACERS=leaks, set by the test setup) tracks every GstObject and
- * GstMiniObject created during the cycles, and neither the heap in use nor the process's
- * resident memory may keep growing after warm-up (the engine's Vulkan objects and heap are not
- * GstObjects). Prints TAP.
+ * GstMiniObject created during the cycles, and neither the heap in use (over 200 cycles) nor the
+ * process's resident memory (in at least one of two windows of 200 cycles: a leak grows both)
+ * may keep growing after warm-up (the engine's Vulkan objects and heap are not GstObjects).
+ * Prints TAP.
  *
  * The test setup runs it with MALLOC_ARENA_MAX=1. With glibc's default, a loaded machine (meson
  * runs tests in parallel on 2 cores) makes threads contend for malloc's lock, and glibc opens
@@ -79,6 +80,12 @@ main (int argc, char **argv)
   for (int i = 0; i < 200; i++)
     cycle (pipe);
   gsize after = resident_kb (), heap_after = heap_in_use_kb ();
+  /* a second window of 200: memory outside malloc (the JIT's code pages, thread stacks) now
+   * and then steps by a megabyte or two once (a fresh clone under load measured +1,852 kB in
+   * one window with the heap flat), while a leak grows every window alike */
+  for (int i = 0; i < 200; i++)
+    cycle (pipe);
+  gsize after2 = resident_kb ();
   g_signal_emit_by_name (leaks, "activity-start-tracking");
   for (int i = 0; i < 200; i++)
     cycle (pipe);
@@ -111,10 +118,12 @@ main (int argc, char **argv)
   printf ("%s 2 no GstObject or GstMiniObject outlives its cycle\n", alive == 0 ? "ok" : "not ok");
   /* 200 cycles each load a model and build a Vulkan device: a leak of any of those is tens of
    * kilobytes a cycle, megabytes in all (measured here: a few hundred kB at most) */
-  gssize growth = (gssize) after - (gssize) before;
-  printf ("# resident memory %zu kB before, %zu kB after 200 cycles (%+zd kB)\n", before, after,
-          growth);
-  printf ("%s 3 resident memory grows less than 1 MB over 200 cycles\n",
+  gssize growth1 = (gssize) after - (gssize) before, growth2 = (gssize) after2 - (gssize) after;
+  gssize growth = MIN (growth1, growth2);
+  printf ("# resident memory %zu kB, then %zu kB after 200 cycles (%+zd kB), then %zu kB after 200 "
+          "more (%+zd kB)\n",
+          before, after, growth1, after2, growth2);
+  printf ("%s 3 resident memory grows less than 1 MB over 200 cycles (in one of two windows)\n",
           growth < 1024 ? "ok" : "not ok");
   /* what is allocated and never freed: the leak itself, whatever the allocator keeps */
   gssize heap_growth = (gssize) heap_after - (gssize) heap_before;
