@@ -126,6 +126,16 @@ gst_heed_device_state_set_context (GstHeedDeviceState *s, GstElement *element, G
   }
 }
 
+/* The pipeline's heed.device, a new reference, or NULL. */
+static HeedDevice *
+shared_device (GstHeedDeviceState *s, GstElement *element)
+{
+  GST_OBJECT_LOCK (element);
+  HeedDevice *device = s->shared ? heed_device_ref (s->shared) : NULL;
+  GST_OBJECT_UNLOCK (element);
+  return device;
+}
+
 gboolean
 gst_heed_device_state_handle_query (GstHeedDeviceState *s, GstElement *element, GstQuery *query)
 {
@@ -133,9 +143,7 @@ gst_heed_device_state_handle_query (GstHeedDeviceState *s, GstElement *element, 
   if (GST_QUERY_TYPE (query) != GST_QUERY_CONTEXT || !gst_query_parse_context_type (query, &type))
     return FALSE;
   if (g_strcmp0 (type, GST_HEED_DEVICE_CONTEXT_TYPE) == 0) {
-    GST_OBJECT_LOCK (element);
-    HeedDevice *device = s->shared ? heed_device_ref (s->shared) : NULL;
-    GST_OBJECT_UNLOCK (element);
+    HeedDevice *device = shared_device (s, element);
     if (!device)
       return FALSE;
     GstContext *context = gst_heed_device_context_new (device);
@@ -171,15 +179,6 @@ query_neighbours (GstElement *element, GstPadDirection direction)
   g_value_unset (&item);
   gst_iterator_free (it);
   return found;
-}
-
-static HeedDevice *
-shared_device (GstHeedDeviceState *s, GstElement *element)
-{
-  GST_OBJECT_LOCK (element);
-  HeedDevice *device = s->shared ? heed_device_ref (s->shared) : NULL;
-  GST_OBJECT_UNLOCK (element);
-  return device;
 }
 
 /* The pipeline's heed.device, found or made as GstContext's negotiation goes. */
