@@ -62,6 +62,9 @@ GST_DEBUG_CATEGORY_STATIC (gst_heed_classify_debug);
 /* beside HeedResize's values: what the checkpoint's own config says */
 #define GST_HEED_RESIZE_CHECKPOINT 3
 #define DEFAULT_PROP_RESIZE GST_HEED_RESIZE_CHECKPOINT
+/* beside HeedInterpolation's values: the checkpoint's own filter */
+#define GST_HEED_INTERPOLATION_CHECKPOINT 100
+#define DEFAULT_PROP_INTERPOLATION GST_HEED_INTERPOLATION_CHECKPOINT
 #define DEFAULT_PROP_POST_MESSAGES TRUE
 #define DEFAULT_PROP_FRAMES_IN_FLIGHT 0
 #define DEFAULT_PROP_BATCH_SIZE 1
@@ -79,6 +82,7 @@ enum {
   PROP_INFERENCE_INTERVAL,
   PROP_ATTENTION,
   PROP_RESIZE,
+  PROP_INTERPOLATION,
   PROP_POST_MESSAGES,
   PROP_FRAMES_IN_FLIGHT,
   PROP_BATCH_SIZE,
@@ -121,7 +125,8 @@ struct _GstHeedClassify {
   gdouble threshold;
   guint inference_interval;
   GstHeedAttention attention;
-  gint resize; /* a HeedResize, or GST_HEED_RESIZE_CHECKPOINT */
+  gint resize;        /* a HeedResize, or GST_HEED_RESIZE_CHECKPOINT */
+  gint interpolation; /* a HeedInterpolation, or GST_HEED_INTERPOLATION_CHECKPOINT */
   gboolean post_messages;
   guint frames_in_flight; /* 0: automatic */
   guint batch_size;
@@ -225,6 +230,29 @@ gst_heed_resize_get_type (void)
   return type;
 }
 
+#define GST_TYPE_HEED_INTERPOLATION (gst_heed_interpolation_get_type ())
+static GType
+gst_heed_interpolation_get_type (void)
+{
+  static GType type = 0;
+  static const GEnumValue values[] = {
+    { GST_HEED_INTERPOLATION_CHECKPOINT,
+      "The filter the checkpoint's config names (timm's interpolation, transformers' resample); "
+      "bilinear when it names none",
+      "checkpoint" },
+    { HEED_INTERPOLATION_BILINEAR, "Bilinear (triangle filter)", "bilinear" },
+    { HEED_INTERPOLATION_BICUBIC, "Bicubic (Pillow's, a = -0.5)", "bicubic" },
+    { HEED_INTERPOLATION_LANCZOS, "Lanczos (3 lobes)", "lanczos" },
+    { HEED_INTERPOLATION_BOX, "Box (the average of the pixels covered)", "box" },
+    { HEED_INTERPOLATION_HAMMING, "Hamming-windowed sinc", "hamming" },
+    { HEED_INTERPOLATION_NEAREST, "Nearest pixel (no antialiasing)", "nearest" },
+    { 0, NULL, NULL },
+  };
+  if (g_once_init_enter (&type))
+    g_once_init_leave (&type, g_enum_register_static ("GstHeedInterpolation", values));
+  return type;
+}
+
 static void
 gst_heed_classify_class_init (GstHeedClassifyClass *klass)
 {
@@ -244,8 +272,12 @@ gst_heed_classify_class_init (GstHeedClassifyClass *klass)
       g_param_spec_string (
           "model", "Model",
           "Path of a vision-transformer checkpoint in safetensors format, with timm or Hugging "
-          "Face tensor names (F32, F16 or BF16). A config.json beside it is read for the head "
-          "count and labels. Unset, the embedded default model runs: it recognises the looks "
+          "Face tensor names (F32, F16 or BF16), or a Hugging Face hub name, "
+          "hf:OWNER/NAME[@REVISION] (e.g. hf:timm/deit_tiny_patch16_224.fb_in1k): fetched once "
+          "into the cache ($XDG_CACHE_HOME/heed/hub), checked against the hub's SHA-256, and "
+          "used offline after that. A config.json (and preprocessor_config.json) beside it is "
+          "read for the head count, labels and preprocessing. Unset, the embedded default model "
+          "runs: it recognises the looks "
           "of videotestsrc's patterns (smpte, snow, ball, ...). Changing it while playing loads "
           "the new model without stopping the stream; if that fails, a warning is posted and "
           "the old model stays.",
@@ -311,6 +343,16 @@ gst_heed_classify_class_init (GstHeedClassifyClass *klass)
           GST_TYPE_HEED_RESIZE, DEFAULT_PROP_RESIZE,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
   g_object_class_install_property (
+      gobject_class, PROP_INTERPOLATION,
+      g_param_spec_enum (
+          "interpolation", "Interpolation",
+          "The resampling filter, as Pillow applies it on 8-bit RGB (every filter but nearest "
+          "widened when shrinking, so small copies of large frames do not alias): the "
+          "checkpoint's own (the default, so frames reach the model as they reached it in "
+          "training) or one named here.",
+          GST_TYPE_HEED_INTERPOLATION, DEFAULT_PROP_INTERPOLATION,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
+  g_object_class_install_property (
       gobject_class, PROP_POST_MESSAGES,
       g_param_spec_boolean ("post-messages", "Post messages",
                             "Post a \"heedclassify\" element message on the bus for every frame.",
@@ -369,6 +411,7 @@ gst_heed_classify_class_init (GstHeedClassifyClass *klass)
 
   gst_type_mark_as_plugin_api (GST_TYPE_HEED_ATTENTION, 0);
   gst_type_mark_as_plugin_api (GST_TYPE_HEED_RESIZE, 0);
+  gst_type_mark_as_plugin_api (GST_TYPE_HEED_INTERPOLATION, 0);
 }
 
 static void
@@ -382,6 +425,7 @@ gst_heed_classify_init (GstHeedClassify *self)
   self->inference_interval = DEFAULT_PROP_INFERENCE_INTERVAL;
   self->attention = DEFAULT_PROP_ATTENTION;
   self->resize = DEFAULT_PROP_RESIZE;
+  self->interpolation = DEFAULT_PROP_INTERPOLATION;
   self->post_messages = DEFAULT_PROP_POST_MESSAGES;
   self->frames_in_flight = DEFAULT_PROP_FRAMES_IN_FLIGHT;
   self->batch_size = DEFAULT_PROP_BATCH_SIZE;
@@ -429,6 +473,7 @@ gst_heed_classify_set_property (GObject *object, guint prop_id, const GValue *va
     self->reload_pending = TRUE;
     break;
   case PROP_RESIZE: self->resize = g_value_get_enum (value); break;
+  case PROP_INTERPOLATION: self->interpolation = g_value_get_enum (value); break;
   case PROP_POST_MESSAGES: self->post_messages = g_value_get_boolean (value); break;
   case PROP_FRAMES_IN_FLIGHT: self->frames_in_flight = g_value_get_uint (value); break;
   case PROP_BATCH_SIZE: self->batch_size = g_value_get_uint (value); break;
@@ -456,6 +501,7 @@ gst_heed_classify_get_property (GObject *object, guint prop_id, GValue *value, G
   case PROP_INFERENCE_INTERVAL: g_value_set_uint (value, self->inference_interval); break;
   case PROP_ATTENTION: g_value_set_enum (value, self->attention); break;
   case PROP_RESIZE: g_value_set_enum (value, self->resize); break;
+  case PROP_INTERPOLATION: g_value_set_enum (value, self->interpolation); break;
   case PROP_POST_MESSAGES: g_value_set_boolean (value, self->post_messages); break;
   case PROP_FRAMES_IN_FLIGHT: g_value_set_uint (value, self->frames_in_flight); break;
   case PROP_BATCH_SIZE: g_value_set_uint (value, self->batch_size); break;
@@ -482,6 +528,19 @@ loaded_clear (Loaded *l)
   g_clear_pointer (&l->name, g_free);
 }
 
+/* A hub download's progress in the debug log: at most one line a second, and the end. */
+static void
+log_download (const char *file, guint64 done, guint64 total, gpointer data)
+{
+  static gint64 last_line = 0;
+  gint64 now = g_get_monotonic_time ();
+  if ((total && done == total) || now - last_line >= G_USEC_PER_SEC) {
+    last_line = now;
+    GST_INFO_OBJECT (data, "downloading %s: %" G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT " bytes",
+                     file, done, total);
+  }
+}
+
 /* Loads the model and labels the settings name (host memory only: the device comes with the
  * caps). On failure sets error and returns FALSE with nothing allocated. */
 static gboolean
@@ -497,15 +556,21 @@ load_model (GstHeedClassify *self, Loaded *out, GError **error)
   self->reload_pending = FALSE;
   GST_OBJECT_UNLOCK (self);
 
-  /* no model named: the embedded default one */
-  out->model = path && *path ? heed_model_load (path, error) : heed_model_load_default (error);
+  /* no model named: the embedded default one; a hub name from the cache, fetched first */
+  gchar *local = path && *path ? heed_hub_resolve (path, log_download, self, error) : NULL;
+  if (path && *path && !local)
+    goto fail;
+  out->model = local ? heed_model_load (local, error) : heed_model_load_default (error);
+  g_free (local);
   if (!out->model || (input_size && !heed_model_set_input_size (out->model, input_size, error)))
     goto fail;
   out->labels = heed_labels_resolve (labels_file, out->model->config.labels,
                                      out->model->config.num_classes, error);
   if (!out->labels && out->model->config.num_classes)
     goto fail;
-  out->name = path && *path ? g_path_get_basename (path) : g_strdup ("default");
+  out->name = !path || !*path           ? g_strdup ("default")
+              : heed_hub_is_name (path) ? g_strdup (path)
+                                        : g_path_get_basename (path);
   g_free (path);
   g_free (labels_file);
   return TRUE;
@@ -714,12 +779,25 @@ configure_layout (GstHeedClassify *self, GError **error)
   if (!gst_heed_layout_from_video_info (&self->info, &self->layout, error))
     return FALSE;
   GST_OBJECT_LOCK (self);
-  gint resize = self->resize;
+  gint resize = self->resize, interpolation = self->interpolation;
   GST_OBJECT_UNLOCK (self);
   const HeedModelConfig *c = &self->model->config;
-  /* the checkpoint's own geometry unless the property says otherwise */
-  self->layout.resize = resize == GST_HEED_RESIZE_CHECKPOINT ? c->resize : (HeedResize) resize;
-  self->layout.crop_fraction = resize == GST_HEED_RESIZE_CHECKPOINT ? c->crop_fraction : 1.0f;
+  /* the checkpoint's own preprocessing, its geometry unless the property says otherwise */
+  heed_frame_layout_use_model (&self->layout, c);
+  if (resize != GST_HEED_RESIZE_CHECKPOINT) {
+    self->layout.resize = (HeedResize) resize;
+    self->layout.crop_fraction = 1.0f;
+  }
+  if (interpolation != GST_HEED_INTERPOLATION_CHECKPOINT)
+    self->layout.interpolation = (HeedInterpolation) interpolation;
+  GST_INFO_OBJECT (
+      self, "%ux%u frames: %s %.4g, %s%s%s", self->layout.width, self->layout.height,
+      self->layout.resize == HEED_RESIZE_CROP        ? "centre crop"
+      : self->layout.resize == HEED_RESIZE_LETTERBOX ? "letterbox"
+                                                     : "stretch",
+      self->layout.crop_fraction, heed_interpolation_name (self->layout.interpolation),
+      resize == GST_HEED_RESIZE_CHECKPOINT ? "" : " (resize property)",
+      interpolation == GST_HEED_INTERPOLATION_CHECKPOINT ? "" : " (interpolation property)");
   for (guint i = 0; i < self->n_batches; i++)
     if (!heed_vit_run_set_frame_layout (self->batches[i].run, &self->layout, error))
       return FALSE;
@@ -931,7 +1009,7 @@ build_result (GstHeedClassify *self, const HeedVitResult *o, guint top_k, gdoubl
   }
   /* the part of the frame the model saw, so drawing elements need not redo the geometry */
   float region[4];
-  heed_frame_model_region (&o->layout, region);
+  heed_frame_model_region (&o->layout, c->img_size, region);
   GBytes *emb = g_bytes_new (o->embedding, c->dim * sizeof (float));
   gst_structure_set (s, "embedding", G_TYPE_BYTES, emb, "embedding-size", G_TYPE_UINT, c->dim,
                      "model", G_TYPE_STRING, self->model_name, "resize", G_TYPE_STRING,

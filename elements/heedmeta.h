@@ -17,6 +17,12 @@
  * region-height (double, fractions of the frame's width and height) where it lies: the whole
  * frame for stretch, the centred square for crop, past the frame's edges for letterbox (its
  * bars). Draw the grid over that rectangle.
+ *
+ * HeedKeyframeMeta (gst_buffer_get_custom_meta (buffer, "HeedKeyframeMeta")), structure
+ * "heed-keyframe", on every frame heedkeyframe passes:
+ *   score (double, 0..1): the frame's importance; keyframe (gboolean): whether it is one;
+ *   novelty (double): how poorly the frames before it explain it (see engine/keyframe.c);
+ *   frame (guint64): its index since the stream started; cause (string: visual), keyframes only.
  */
 #ifndef HEED_META_H
 #define HEED_META_H
@@ -25,6 +31,8 @@
 
 #define HEED_CLASSIFICATION_META_NAME "HeedClassificationMeta"
 #define HEED_CLASSIFICATION_STRUCTURE_NAME "heed-classification"
+#define HEED_KEYFRAME_META_NAME "HeedKeyframeMeta"
+#define HEED_KEYFRAME_STRUCTURE_NAME "heed-keyframe"
 
 /* Registers the custom meta (idempotent, thread-safe). */
 void heed_meta_register (void);
@@ -34,5 +42,9 @@ void heed_classification_meta_add (GstBuffer *buffer, const GstStructure *result
 
 /* The buffer's classification structure, or NULL; owned by the buffer. */
 const GstStructure *heed_classification_meta_get (GstBuffer *buffer);
+
+/* The same for HeedKeyframeMeta. */
+void heed_keyframe_meta_add (GstBuffer *buffer, const GstStructure *result);
+const GstStructure *heed_keyframe_meta_get (GstBuffer *buffer);
 
 #endif

@@ -67,32 +67,200 @@ heed_frame_layout_init (HeedFrameLayout *l, HeedPixelFormat format, guint width,
 }
 
 void
+heed_frame_layout_use_model (HeedFrameLayout *l, const HeedModelConfig *c)
+{
+  l->resize = c->resize;
+  l->crop_fraction = c->crop_fraction;
+  l->interpolation = c->interpolation;
+  l->crop_rounding = c->crop_rounding;
+}
+
+/* The start of a centred window of `keep` out of `total` pixels. */
+static guint
+centre_offset (guint total, guint keep, HeedCropRounding rounding)
+{
+  guint margin = total > keep ? total - keep : 0, start = margin / 2;
+  /* torchvision: int(round(margin / 2.0)), and Python rounds k + 0.5 to the even neighbour */
+  if (rounding == HEED_CROP_ROUND_HALF_EVEN && margin % 2 && start % 2)
+    start++;
+  return start;
+}
+
+/* The integer steps of timm's eval transform and transformers' image processors: resize the
+ * whole frame to whole pixels, then crop whole pixels. Matching their rounding matters: one
+ * pixel of shift is a large difference in every pixel near an edge. */
+void
+heed_frame_axes (const HeedFrameLayout *l, guint size, HeedResampleAxis ax[2])
+{
+  guint w = l->width, h = l->height;
+  float f = l->crop_fraction > 0.0f && l->crop_fraction < 1.0f ? l->crop_fraction : 1.0f;
+  /* the size the crop is taken from: timm's floor (size / crop_pct), transformers' size (both
+   * exact at the checkpoint's own size, as crop_fraction was derived from them) */
+  guint scaled = MAX ((guint) lround (size / f), size);
+  ax[0] = (HeedResampleAxis){ .in = w, .resized = scaled, .count = size };
+  ax[1] = (HeedResampleAxis){ .in = h, .resized = scaled, .count = size };
+  if (l->resize == HEED_RESIZE_CROP) {
+    /* the shorter side to `scaled`, the longer as torchvision and transformers compute it:
+     * int (scaled * long / short) */
+    guint i_long = w > h ? 0 : 1, i_short = 1 - i_long;
+    guint lng = MAX (w, h), shrt = MIN (w, h);
+    ax[i_long].resized = MAX ((guint) ((double) scaled * lng / shrt), scaled);
+    ax[i_short].resized = scaled;
+  } else if (l->resize == HEED_RESIZE_LETTERBOX) {
+    /* the whole frame into size x size, aspect kept, centred between black bars */
+    double scale = (double) size / MAX (w, h);
+    for (guint i = 0; i < 2; i++) {
+      guint n = CLAMP ((guint) lround (ax[i].in * scale), 1, size);
+      ax[i].resized = ax[i].count = n;
+      ax[i].offset = (size - n) / 2;
+    }
+    return;
+  }
+  for (guint i = 0; i < 2; i++)
+    ax[i].first = centre_offset (ax[i].resized, size, l->crop_rounding);
+}
+
+void
 heed_frame_geometry (const HeedFrameLayout *l, guint size, float src[4], float dst[4])
 {
-  float w = l->width, h = l->height, s = size;
-  /* the checkpoint's centre crop: a fraction of the side that is cropped (0 is read as 1, for
-   * layouts made by hand) */
-  float f = l->crop_fraction > 0.0f && l->crop_fraction < 1.0f ? l->crop_fraction : 1.0f;
-  src[0] = src[1] = dst[0] = dst[1] = 0.0f;
-  src[2] = w, src[3] = h, dst[2] = dst[3] = s;
-  if (l->resize == HEED_RESIZE_CROP) {
-    float side = MIN (w, h) * f;
-    src[0] = (w - side) / 2, src[1] = (h - side) / 2, src[2] = src[3] = side;
-  } else if (l->resize == HEED_RESIZE_STRETCH && f < 1.0f) {
-    src[0] = w * (1 - f) / 2, src[1] = h * (1 - f) / 2, src[2] = w * f, src[3] = h * f;
-  } else if (l->resize == HEED_RESIZE_LETTERBOX) {
-    float scale = s / MAX (w, h);
-    dst[2] = w * scale, dst[3] = h * scale;
-    dst[0] = (s - dst[2]) / 2, dst[1] = (s - dst[3]) / 2;
+  HeedResampleAxis ax[2];
+  heed_frame_axes (l, size, ax);
+  for (guint i = 0; i < 2; i++) {
+    double scale = (double) ax[i].in / ax[i].resized;
+    src[i] = (float) (ax[i].first * scale);
+    src[2 + i] = (float) (ax[i].count * scale);
+    dst[i] = ax[i].offset;
+    dst[2 + i] = ax[i].count;
+  }
+}
+
+static const char *const interpolation_names[] = { "bilinear", "bicubic", "lanczos",  "box",
+                                                   "hamming",  "nearest", "heed-box8" };
+
+const char *
+heed_interpolation_name (HeedInterpolation f)
+{
+  return (guint) f < G_N_ELEMENTS (interpolation_names) ? interpolation_names[f] : "unknown";
+}
+
+gboolean
+heed_interpolation_from_name (const char *name, HeedInterpolation *f)
+{
+  for (guint i = 0; name && i < G_N_ELEMENTS (interpolation_names); i++)
+    if (g_ascii_strcasecmp (name, interpolation_names[i]) == 0) {
+      *f = (HeedInterpolation) i;
+      return TRUE;
+    }
+  return FALSE;
+}
+
+static float
+sincf_ (float x)
+{
+  return x == 0.0f ? 1.0f : sinf ((float) G_PI * x) / ((float) G_PI * x);
+}
+
+/* Pillow's filters (libImaging/Resample.c), on distances in source pixels divided by the
+ * scale when shrinking. */
+float
+heed_resample_support (HeedInterpolation f)
+{
+  switch (f) {
+  case HEED_INTERPOLATION_HEED_BOX8: return 1.0f; /* its taps lie within bilinear's span */
+  case HEED_INTERPOLATION_BICUBIC: return 2.0f;
+  case HEED_INTERPOLATION_LANCZOS: return 3.0f;
+  case HEED_INTERPOLATION_BOX: return 0.5f;
+  case HEED_INTERPOLATION_NEAREST: return 0.0f;
+  default: return 1.0f;
   }
 }
 
 void
-heed_frame_model_region (const HeedFrameLayout *l, float region[4])
+heed_resample_span (const HeedResampleAxis *a, HeedInterpolation f, guint X, HeedSpan *s)
+{
+  float scale = (float) a->in / (float) a->resized;
+  float filterscale = MAX (scale, 1.0f);
+  float support = heed_resample_support (f) * filterscale;
+  s->center = ((float) X + 0.5f) * scale;
+  s->inv_scale = 1.0f / filterscale;
+  if (f == HEED_INTERPOLATION_NEAREST) {
+    /* Pillow resizes with NEAREST by an affine transform: the pixel under the centre */
+    s->first = MIN ((gint) floorf (s->center), (gint) a->in - 1);
+    s->n = 1;
+    return;
+  }
+  gint lo = (gint) (s->center - support + 0.5f), hi = (gint) (s->center + support + 0.5f);
+  s->first = MAX (lo, 0);
+  s->n = MIN (hi, (gint) a->in) - s->first;
+}
+
+float
+heed_resample_filter (HeedInterpolation f, float x)
+{
+  const float a = -0.5f; /* Pillow's bicubic */
+  if (f == HEED_INTERPOLATION_BOX)
+    return x > -0.5f && x <= 0.5f ? 1.0f : 0.0f;
+  x = fabsf (x);
+  switch (f) {
+  case HEED_INTERPOLATION_BILINEAR: return x < 1.0f ? 1.0f - x : 0.0f;
+  case HEED_INTERPOLATION_BICUBIC:
+    if (x < 1.0f)
+      return ((a + 2.0f) * x - (a + 3.0f)) * x * x + 1.0f;
+    return x < 2.0f ? (((x - 5.0f) * x + 8.0f) * x - 4.0f) * a : 0.0f;
+  case HEED_INTERPOLATION_LANCZOS: return x < 3.0f ? sincf_ (x) * sincf_ (x / 3.0f) : 0.0f;
+  case HEED_INTERPOLATION_HAMMING:
+    return x < 1.0f ? sincf_ (x) * (0.54f + 0.46f * cosf ((float) G_PI * x)) : 0.0f;
+  default: return 1.0f; /* NEAREST: its one tap */
+  }
+}
+
+guint
+heed_resample_box8_taps (const HeedResampleAxis *a, guint X, guint idx[8], float wt[8])
+{
+  float step = (float) a->in / (float) a->resized, pos = ((float) X + 0.5f) * step;
+  guint limit = a->in;
+  if (step > 1.0f) {
+    guint n = MIN ((guint) ceilf (step - 1e-4f), 8);
+    float first = pos - 0.5f * step;
+    for (guint i = 0; i < n; i++) {
+      idx[i] = (guint) CLAMP (floorf (first + (i + 0.5f) * step / n), 0.0f, (float) (limit - 1));
+      wt[i] = 1.0f / n;
+    }
+    return n;
+  }
+  float c = CLAMP (pos - 0.5f, 0.0f, (float) (limit - 1));
+  float i0 = floorf (c);
+  idx[0] = (guint) i0;
+  idx[1] = MIN ((guint) i0 + 1, limit - 1);
+  wt[0] = 1.0f - (c - i0);
+  wt[1] = c - i0;
+  return 2;
+}
+
+void
+heed_frame_resample_rows (const HeedFrameLayout *l, const HeedResampleAxis ax[2], guint *row0,
+                          guint *n_rows)
+{
+  HeedSpan top, bottom;
+  heed_resample_span (&ax[1], l->interpolation, ax[1].first, &top);
+  heed_resample_span (&ax[1], l->interpolation, ax[1].first + ax[1].count - 1, &bottom);
+  /* a row of margin each side: a device's float arithmetic may end a span one pixel off */
+  gint lo = MAX (top.first - 1, 0), hi = MIN (bottom.first + bottom.n + 1, (gint) ax[1].in);
+  *row0 = (guint) lo;
+  *n_rows = (guint) MAX (hi - lo, 1);
+}
+
+gsize
+heed_frame_rows_bytes (const HeedFrameLayout *l, guint size)
+{
+  return (gsize) l->height * size * 3 * sizeof (float);
+}
+
+void
+heed_frame_model_region (const HeedFrameLayout *l, guint size, float region[4])
 {
   /* the frame rectangle whose image fills the model's whole input, in model units scaled to
    * frame fractions: map the input's corners (0, 0) and (1, 1) back into the frame */
-  const guint size = 1024; /* any size: the geometry is proportional */
   float src[4], dst[4];
   heed_frame_geometry (l, size, src, dst);
   float sx = src[2] / dst[2], sy = src[3] / dst[3];

@@ -109,10 +109,32 @@ typedef enum {
   HEED_RESIZE_LETTERBOX, /* the whole frame, aspect kept, black bars */
 } HeedResize;
 
+/* Pillow's resampling filters (transformers' `resample` numbers them 0..5 in the order NEAREST,
+ * LANCZOS, BILINEAR, BICUBIC, BOX, HAMMING). Shrinking widens every filter but NEAREST by the
+ * scale (antialiasing), as Pillow does. */
 typedef enum {
   HEED_INTERPOLATION_BILINEAR,
   HEED_INTERPOLATION_BICUBIC,
+  HEED_INTERPOLATION_LANCZOS,
+  HEED_INTERPOLATION_BOX,
+  HEED_INTERPOLATION_HAMMING,
+  HEED_INTERPOLATION_NEAREST,
+  /* heed's first resampler: per axis, the mean of at most 8 point samples spread over what a
+   * pixel covers when shrinking, linear when enlarging. Not Pillow's: kept for the embedded
+   * default model, which was trained on frames resized this way and names it. */
+  HEED_INTERPOLATION_HEED_BOX8,
 } HeedInterpolation;
+
+/* "bilinear", "bicubic", ... (timm's names); from_name is case-insensitive, FALSE if unknown. */
+const char *heed_interpolation_name (HeedInterpolation interpolation);
+gboolean heed_interpolation_from_name (const char *name, HeedInterpolation *interpolation);
+
+/* How a centre crop rounds an odd margin: torchvision (timm's eval transform) rounds half of it
+ * to even, transformers' image processors round it down. */
+typedef enum {
+  HEED_CROP_ROUND_HALF_EVEN,
+  HEED_CROP_ROUND_DOWN,
+} HeedCropRounding;
 
 typedef struct {
   guint img_size, patch_size, in_chans;
@@ -139,8 +161,8 @@ typedef struct {
   float crop_fraction;             /* of the side that is cropped: timm's crop_pct as applied
                                     * (img_size / floor (img_size / crop_pct)), transformers'
                                     * crop_size / size; 1 without a crop */
-  HeedInterpolation interpolation; /* what the authors resize with (the shader's resampler is
-                                    * antialiased box/bilinear whatever this says) */
+  HeedInterpolation interpolation; /* the filter the authors resize with */
+  HeedCropRounding crop_rounding;  /* whose centre crop: timm's (torchvision's) or transformers' */
   char preprocess_source[160];     /* where each of the above came from, for people */
 } HeedModelConfig;
 
@@ -173,7 +195,9 @@ typedef struct {
 /* Loads a safetensors ViT checkpoint (timm or Hugging Face names; F32, F16 or BF16). The file is
  * untrusted: every offset, shape and size is checked, and a bad file gives HEED_ERROR_MODEL with
  * a message that says what is wrong. A config.json beside the file is read for num_heads,
- * labels and layer_norm_eps when the file's __metadata__ lacks them. */
+ * labels and layer_norm_eps when the file's __metadata__ lacks them. A hub name
+ * (hf:OWNER/NAME[@REVISION]) is loaded from the cache, fetched first without progress
+ * reports; call heed_hub_resolve first to report them. */
 HeedModel *heed_model_load (const char *path, GError **error);
 /* The embedded default model: a small ViT trained on GStreamer's videotestsrc patterns (the
  * 19 labels of DESIGN.md), named "default". */
@@ -198,6 +222,31 @@ void heed_model_destroy (HeedModel **model);
 double heed_model_flops (const HeedModelConfig *config);
 
 /* ---- video frames ------------------------------------------------------------------------ */
+
+/* ---- models by name: the Hugging Face hub -------------------------------------------------- */
+
+/* TRUE for a hub model name, "hf:OWNER/NAME" or "hf:OWNER/NAME@REVISION" (default "main"). */
+gboolean heed_hub_is_name (const char *model);
+/* Called as a download proceeds: bytes done of total (0 when unknown) of one file. */
+typedef void (*HeedHubProgress) (const char *file, guint64 done, guint64 total, gpointer data);
+/* The local path of a model's weights: a copy of model when it is not a hub name; else the
+ * cached snapshot of the hub repository (its model.safetensors, with config.json and
+ * preprocessor_config.json beside it when the repository has them), fetched first when the
+ * revision is not cached. Without a network (or with HEED_HUB_OFFLINE=1) only the cache is
+ * used. HEED_HUB_ENDPOINT names another server (https://, or http:// on this machine),
+ * HEED_HUB_CACHE another cache folder, HF_TOKEN a token for gated repositories. */
+char *heed_hub_resolve (const char *model, HeedHubProgress progress, gpointer data, GError **error);
+/* $HEED_HUB_CACHE, else $XDG_CACHE_HOME/heed/hub. */
+char *heed_hub_cache_dir (void);
+typedef struct {
+  char *name;     /* OWNER/NAME */
+  char *revision; /* as asked for: a branch, tag or commit */
+  char *commit;
+  char *path; /* the snapshot folder */
+  guint64 bytes;
+} HeedHubEntry;
+/* Every cached model revision (HeedHubEntry *), by name. */
+GPtrArray *heed_hub_list (void);
 
 /* Pixel formats the preprocessing shader reads (GStreamer's names, same memory layout). */
 typedef enum {
@@ -236,13 +285,18 @@ typedef struct {
   gboolean full_range; /* YUV only: 0-255 rather than 16-235/240 */
   HeedResize resize;
   float crop_fraction; /* of the cropped side (stretch: both sides; crop: the square's side) */
+  HeedInterpolation interpolation;
+  HeedCropRounding crop_rounding;
 } HeedFrameLayout;
 
 /* Fills a layout for a width x height frame whose planes have the given strides (bytes).
  * Fails with HEED_ERROR_INVALID on a size outside 1..16384 or a stride too small. matrix,
- * full_range, resize and crop_fraction start as BT.601, limited range, stretch, 1. */
+ * full_range, resize, crop_fraction, interpolation and crop_rounding start as BT.601, limited
+ * range, stretch, 1, bilinear and half to even. */
 gboolean heed_frame_layout_init (HeedFrameLayout *layout, HeedPixelFormat format, guint width,
                                  guint height, const guint stride[3], GError **error);
+/* Takes the model's own preprocessing: its resize, crop, filter and crop rounding. */
+void heed_frame_layout_use_model (HeedFrameLayout *layout, const HeedModelConfig *config);
 /* Where a point of the model's size x size input lies in the frame, as 0..1 fractions of the
  * frame's width and height (undoing crop or letterbox). */
 void heed_frame_point_from_model (const HeedFrameLayout *layout, guint size, float u, float v,
@@ -370,8 +424,9 @@ void heed_vit_result_patch_in_frame (const HeedVitResult *result, guint index, f
 /* The rectangle of the frame the model's square input shows, as 0..1 fractions of the
  * frame's width and height (x, y, width, height): the whole frame for stretch, the centred
  * square for crop, beyond the frame for letterbox (its bars). The one place this geometry
- * lives: the elements hand it on in the metadata and the overlay draws into it. */
-void heed_frame_model_region (const HeedFrameLayout *layout, float region[4]);
+ * lives: the elements hand it on in the metadata and the overlay draws into it. size is the
+ * model's input size (the resize rounds to whole pixels at that size). */
+void heed_frame_model_region (const HeedFrameLayout *layout, guint size, float region[4]);
 
 /* ---- drawing onto frames (colormap.c, compositor.c) ----------------------------------------- */
 
@@ -433,5 +488,69 @@ gboolean heed_compositor_draw_frame_device (HeedCompositor *compositor, HeedDevi
 void heed_compositor_destroy (HeedCompositor **compositor);
 
 G_END_DECLS
+
+/* ---- keyframes: compact frame embeddings and temporal attention ---------------------------- */
+
+#define HEED_KEYFRAME_DIM 320 /* layout 192, colour 64, edges 64 (shaders/keyframe.comp) */
+#define HEED_KEYFRAME_HEADS 3 /* the three parts, each attended over separately */
+#define HEED_KEYFRAME_MAX_WINDOW 32
+#define HEED_KEYFRAME_MIN_HISTORY 4 /* earlier frames a candidate needs before it is scored */
+
+typedef struct {
+  guint window;      /* earlier frames a frame attends over (default 8) */
+  guint persist;     /* frames after a change that must be unexplained too (default 3) */
+  float temperature; /* of the softmax over cosine similarities (default 0.05) */
+} HeedKeyframeOptions;
+
+void heed_keyframe_options_init (HeedKeyframeOptions *options);
+
+/* Frames in, novelty out: see engine/keyframe.c. One thread at a time. */
+typedef struct _HeedKeyframeScorer HeedKeyframeScorer;
+HeedKeyframeScorer *heed_keyframe_scorer_new (HeedDevice *device,
+                                              const HeedKeyframeOptions *options, GError **error);
+void heed_keyframe_scorer_destroy (HeedKeyframeScorer **scorer);
+/* For frames of this layout (its resize settings are not used: the whole frame counts). */
+gboolean heed_keyframe_scorer_set_layout (HeedKeyframeScorer *scorer, const HeedFrameLayout *layout,
+                                          GError **error);
+/* Forgets the frames seen (a new stream, a flush). */
+void heed_keyframe_scorer_reset (HeedKeyframeScorer *scorer);
+/* Adds the next frame (host memory, as heed_vit_run_set_frame takes it). Once enough frames
+ * were seen (*have), *novelty is the novelty (0 to about 2) of the frame options.persist
+ * frames back: 1 - the cosine between a frame and what attention over the window before the
+ * candidate reconstructs, averaged over the heads, the least over the candidate and the
+ * persist frames after it. */
+gboolean heed_keyframe_scorer_push (HeedKeyframeScorer *scorer, const guint8 *const planes[3],
+                                    const guint stride[3], float *novelty, gboolean *have,
+                                    GError **error);
+/* The ring of embeddings on the device, [ring slots][HEED_KEYFRAME_DIM], for tests. */
+gboolean heed_keyframe_scorer_read_ring (HeedKeyframeScorer *scorer, float *ring, GError **error);
+guint heed_keyframe_scorer_ring_slots (const HeedKeyframeScorer *scorer);
+/* A frame's importance in 0..1 from its novelty and the novelty of recent frames (n of them):
+ * 0.5 at four times their median. */
+float heed_keyframe_importance (float novelty, const float *recent, guint n);
+
+/* ---- sound: log-mel frames and spectral flux --------------------------------------------------
+ */
+
+#define HEED_AUDIO_RATE 16000 /* what the sound is resampled to */
+#define HEED_AUDIO_WINDOW 400 /* 25 ms */
+#define HEED_AUDIO_HOP 160    /* 10 ms */
+#define HEED_AUDIO_FFT 512
+#define HEED_AUDIO_BINS 257
+#define HEED_AUDIO_MELS 64
+
+typedef struct _HeedAudioFeatures HeedAudioFeatures;
+HeedAudioFeatures *heed_audio_features_new (HeedDevice *device, GError **error);
+void heed_audio_features_destroy (HeedAudioFeatures **features);
+/* A new stream of mono samples at `rate` Hz. */
+void heed_audio_features_reset (HeedAudioFeatures *features, guint rate);
+/* Adds n mono samples; appends to flux (floats) the spectral flux of every 10 ms hop that is
+ * now complete: hop i covers 16 kHz samples i x 160 .. i x 160 + 399 since the reset. */
+gboolean heed_audio_features_push (HeedAudioFeatures *features, const float *mono, guint n,
+                                   GArray *flux, GError **error);
+/* The log-mel rows [HEED_AUDIO_MELS] of the last push's hops, for tests. */
+const float *heed_audio_features_last_logmel (const HeedAudioFeatures *features);
+/* VGGish's mel filterbank [HEED_AUDIO_MELS][HEED_AUDIO_BINS]. */
+void heed_audio_mel_matrix (float *mel);
 
 #endif

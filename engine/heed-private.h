@@ -233,15 +233,43 @@ gboolean heed_op_attention (HeedRecorder *rec, HeedAttentionScratch *s, HeedBuff
                             const char *name, GError **error);
 
 /* Frame -> normalised NCHW [3][size][size]: frame is the packed frame (layout->size bytes, in a
- * buffer of at least round_up(size, 4)), params the 18 floats of heed_frame_params. */
+ * buffer of at least round_up(size, 4)), params the 18 floats of heed_frame_params, rows the
+ * intermediate of heed_frame_rows_bytes. Two dispatches: rows, then columns. */
 gboolean heed_op_preprocess (HeedRecorder *rec, const HeedFrameLayout *layout, HeedBuffer *frame,
-                             HeedBuffer *params, HeedBuffer *out, guint size, GError **error);
+                             HeedBuffer *params, HeedBuffer *rows, HeedBuffer *out, guint size,
+                             GError **error);
 
 /* ---- frames (frame.c) ---- */
 
+/* One axis of the resize, as torchvision and transformers do it with Pillow: the whole
+ * source (`in` pixels) resized to `resized` pixels, of which `count` from `first` on are kept
+ * (the centre crop) and land at `offset` in the model's input (letterbox). */
+typedef struct {
+  guint in, resized, first, count, offset;
+} HeedResampleAxis;
+void heed_frame_axes (const HeedFrameLayout *layout, guint size, HeedResampleAxis axes[2]);
 /* The source and destination rectangles (x, y, w, h) of the resize, in source pixels and
  * model pixels. */
 void heed_frame_geometry (const HeedFrameLayout *layout, guint size, float src[4], float dst[4]);
+/* Pillow's taps for resized pixel X of an axis: source pixels first .. first + n - 1, of weight
+ * filter ((first + k - center + 0.5) * inv_scale), normalised to sum to 1. shaders/resample.glsl
+ * is the same arithmetic. */
+typedef struct {
+  gint first, n;
+  float center, inv_scale;
+} HeedSpan;
+float heed_resample_support (HeedInterpolation filter);
+void heed_resample_span (const HeedResampleAxis *axis, HeedInterpolation filter, guint X,
+                         HeedSpan *span);
+float heed_resample_filter (HeedInterpolation filter, float x);
+/* HEED_INTERPOLATION_HEED_BOX8's taps for resized pixel X: n <= 8 source pixels and weights. */
+guint heed_resample_box8_taps (const HeedResampleAxis *axis, guint X, guint idx[8], float wt[8]);
+/* The source rows the row pass resamples (what the vertical taps of the kept rows reach). */
+void heed_frame_resample_rows (const HeedFrameLayout *layout, const HeedResampleAxis axes[2],
+                               guint *row0, guint *n_rows);
+/* Bytes of the intermediate between the two passes: RGB as floats (8-bit codes, but
+ * heed-box8's unrounded) of at most every source row, times the kept columns. */
+gsize heed_frame_rows_bytes (const HeedFrameLayout *layout, guint size);
 /* Records into cmd (reset, begun and ended here) the copies of a device-resident frame into
  * `frame` from byte `base` on, packed as the layout says, ending with a barrier for compute shaders
  * (into_frame); or back out of it after compute shaders wrote it. Image planes are left in a
@@ -307,6 +335,15 @@ void heed_ref_patchify (const float *image, guint channels, guint height, guint 
 void heed_ref_attention (const float *qkv, float *out, float *probs, guint M, guint D, guint heads);
 void heed_ref_preprocess (const HeedFrameLayout *layout, const guint8 *frame, const float mean[3],
                           const float std[3], guint size, float *out);
+/* shaders/keyframe.comp: a 64 x 64 CHW thumbnail -> embedding[HEED_KEYFRAME_DIM]; and the
+ * errors [n_queries][HEED_KEYFRAME_HEADS] of queries attending over a window (embeddings
+ * given row by row). */
+void heed_ref_keyframe_features (const float *thumb, float *embedding);
+/* shaders/logmel.comp: one 400-sample window (16 kHz) -> log-mel[HEED_AUDIO_MELS]. */
+void heed_ref_logmel (const float *window, float *logmel);
+void heed_ref_keyframe_attention (const float *const *queries, guint n_queries,
+                                  const float *const *window, guint n_window, float temperature,
+                                  float *errors);
 /* shaders/composite.comp on a frame packed in heed_composite_layout's layout */
 void heed_ref_composite (const HeedFrameLayout *layout, guint8 *frame,
                          const HeedCompositeInputs *in);

@@ -28,7 +28,8 @@ typedef struct {
 
 typedef struct {
   uint32_t format, width, height, offset[3], stride[3], size;
-  float src[4], dst[4];
+  uint32_t filter, row0, n_rows;
+  uint32_t resized[2], first[2], count[2], offset_xy[2]; /* per axis: x, y */
 } HeedPreprocessParams;
 
 typedef struct {
@@ -51,5 +52,14 @@ typedef struct {
 typedef struct {
   uint32_t format, width, height, offset[3], stride[3], blocks_x, blocks_y, strip;
 } HeedCompositeParams;
+
+typedef struct {
+  uint32_t ring_slots;
+  float temperature;
+} HeedKeyframeParams;
+
+typedef struct {
+  uint32_t n_windows;
+} HeedLogMelParams;
 
 #endif

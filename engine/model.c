@@ -482,14 +482,17 @@ json_str (JsonObject *o, const char *key)
   return json_node_get_string (n);
 }
 
-/* A transformers size: {"height": H, "width": W}, {"shortest_edge": S} or a number. */
+/* A transformers size: {"height": H, "width": W}, {"shortest_edge": S} or a number, which
+ * some processors read as the shortest edge and the others as a square. */
 static gboolean
-hf_size (JsonNode *n, double *edge, gboolean *shortest)
+hf_size (JsonNode *n, gboolean number_is_shortest, double *edge, gboolean *shortest)
 {
   double h, w;
   *shortest = FALSE;
-  if (json_number (n, edge))
+  if (json_number (n, edge)) {
+    *shortest = number_is_shortest;
     return TRUE;
+  }
   if (!n || !JSON_NODE_HOLDS_OBJECT (n))
     return FALSE;
   JsonObject *o = json_node_get_object (n);
@@ -530,6 +533,7 @@ read_preprocess (const Loader *L, HeedModelConfig *c, GError **error)
   c->resize = HEED_RESIZE_STRETCH;
   c->crop_fraction = 1.0f;
   c->interpolation = HEED_INTERPOLATION_BILINEAR;
+  c->crop_rounding = HEED_CROP_ROUND_HALF_EVEN;
   c->preprocess_source[0] = '\0';
 
   /* mean and std */
@@ -584,6 +588,7 @@ read_preprocess (const Loader *L, HeedModelConfig *c, GError **error)
      * floor (img_size / crop_pct), then a centre crop of img_size */
     c->resize = g_strcmp0 (mode, "squash") == 0 ? HEED_RESIZE_STRETCH : HEED_RESIZE_CROP;
     c->crop_fraction = (float) (c->img_size / floor (c->img_size / v));
+    c->crop_rounding = HEED_CROP_ROUND_HALF_EVEN; /* torchvision's CenterCrop */
     have_geometry = TRUE;
     note_source (c, g_strcmp0 (mode, "squash") == 0 ? "squash and crop" : "crop", timm);
   }
@@ -592,35 +597,53 @@ read_preprocess (const Loader *L, HeedModelConfig *c, GError **error)
     gboolean shortest = FALSE, crop_shortest;
     gboolean resize = json_bool (h, "do_resize", TRUE);
     gboolean center = json_bool (h, "do_center_crop", FALSE);
+    /* CLIP's and BiT's processors call get_size_dict (size, default_to_square=False) */
+    const char *kind = json_str (h, "image_processor_type");
+    if (!kind)
+      kind = json_str (h, "feature_extractor_type");
+    gboolean number_is_shortest =
+        kind && (g_str_has_prefix (kind, "CLIP") || g_str_has_prefix (kind, "Bit"));
     if (resize)
-      hf_size (member (h, "size"), &size, &shortest);
+      hf_size (member (h, "size"), number_is_shortest, &size, &shortest);
     if (center)
-      hf_size (member (h, "crop_size"), &crop, &crop_shortest);
+      hf_size (member (h, "crop_size"), FALSE, &crop, &crop_shortest);
     if (size > 0 && crop > 0 && crop <= size) {
       /* the shortest edge to `size` keeps the aspect: a square crop; a fixed size squashes */
       c->resize = shortest ? HEED_RESIZE_CROP : HEED_RESIZE_STRETCH;
       c->crop_fraction = center ? (float) (crop / size) : 1.0f;
+      c->crop_rounding = HEED_CROP_ROUND_DOWN; /* transformers' center_crop */
       have_geometry = TRUE;
       note_source (c, center ? "resize and crop" : "resize", hf);
     }
   }
 
-  /* interpolation */
+  /* interpolation: timm names it, transformers numbers it (PIL.Image.Resampling) */
+  static const HeedInterpolation by_number[] = {
+    HEED_INTERPOLATION_NEAREST, HEED_INTERPOLATION_LANCZOS, HEED_INTERPOLATION_BILINEAR,
+    HEED_INTERPOLATION_BICUBIC, HEED_INTERPOLATION_BOX,     HEED_INTERPOLATION_HAMMING,
+  };
   const char *interp = meta_string (L, "interpolation");
   const char *where = "__metadata__";
   if (!interp && json_str (t, "interpolation"))
     interp = json_str (t, "interpolation"), where = timm;
   if (interp) {
-    c->interpolation =
-        g_str_equal (interp, "bicubic") ? HEED_INTERPOLATION_BICUBIC : HEED_INTERPOLATION_BILINEAR;
-    have_interp = TRUE;
+    gboolean known = heed_interpolation_from_name (interp, &c->interpolation);
+    if (!known)
+      heed_log (HEED_LOG_WARNING, "%s: unknown interpolation \"%s\" in %s; using bilinear",
+                L->source, interp, where);
+    have_interp = known;
   } else if (h && json_number (member (h, "resample"), &v)) {
-    c->interpolation = v == 3 ? HEED_INTERPOLATION_BICUBIC : HEED_INTERPOLATION_BILINEAR;
-    have_interp = TRUE;
+    if (v >= 0 && v < G_N_ELEMENTS (by_number) && v == floor (v)) {
+      c->interpolation = by_number[(guint) v];
+      have_interp = TRUE;
+    } else {
+      heed_log (HEED_LOG_WARNING, "%s: unknown resample %g in %s; using bilinear", L->source, v,
+                hf);
+    }
     where = hf;
   }
   if (have_interp)
-    note_source (c, c->interpolation == HEED_INTERPOLATION_BICUBIC ? "bicubic" : "bilinear", where);
+    note_source (c, heed_interpolation_name (c->interpolation), where);
 
   /* an input size the weights cannot take: say so; the weights decide */
   JsonNode *in = member (t, "input_size");
@@ -1139,6 +1162,12 @@ out:
 HeedModel *
 heed_model_load (const char *path, GError **error)
 {
+  if (heed_hub_is_name (path)) { /* hf:OWNER/NAME: from the cache, fetched first if need be */
+    char *local = heed_hub_resolve (path, NULL, NULL, error);
+    HeedModel *m = local ? heed_model_load (local, error) : NULL;
+    g_free (local);
+    return m;
+  }
   GError *ferr = NULL;
   GMappedFile *file = g_mapped_file_new (path, FALSE, &ferr);
   char *dir, *config_path, *preproc_path, *config = NULL, *preproc = NULL;

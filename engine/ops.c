@@ -210,15 +210,14 @@ heed_op_attention (HeedRecorder *rec, HeedAttentionScratch *s, HeedBuffer *qkv, 
 
 gboolean
 heed_op_preprocess (HeedRecorder *rec, const HeedFrameLayout *l, HeedBuffer *frame,
-                    HeedBuffer *params, HeedBuffer *out, guint size, GError **error)
+                    HeedBuffer *params, HeedBuffer *rows, HeedBuffer *out, guint size,
+                    GError **error)
 {
   HeedPreprocessParams p = { 0 };
-  HeedBuffer *bindings[3] = { frame, params, out };
+  HeedResampleAxis ax[2];
   if (l->size > G_MAXUINT32 - 8) {
     g_set_error (error, HEED_ERROR, HEED_ERROR_INVALID,
-                 "frame of %" G_GSIZE_FORMAT " bytes is "
-                 "too large",
-                 l->size);
+                 "frame of %" G_GSIZE_FORMAT " bytes is too large", l->size);
     return FALSE;
   }
   for (guint i = 0; i < 3; i++) {
@@ -229,8 +228,20 @@ heed_op_preprocess (HeedRecorder *rec, const HeedFrameLayout *l, HeedBuffer *fra
   p.width = l->width;
   p.height = l->height;
   p.size = size;
-  heed_frame_geometry (l, size, p.src, p.dst);
-  return heed_recorder_dispatch (rec, elementwise (rec, HEED_SHADER_PREPROCESS), 0, bindings, &p,
+  p.filter = l->interpolation;
+  heed_frame_axes (l, size, ax);
+  heed_frame_resample_rows (l, ax, &p.row0, &p.n_rows);
+  for (guint i = 0; i < 2; i++) {
+    p.resized[i] = ax[i].resized;
+    p.first[i] = ax[i].first;
+    p.count[i] = ax[i].count;
+    p.offset_xy[i] = ax[i].offset;
+  }
+  HeedBuffer *row_bindings[3] = { frame, params, rows }, *bindings[3] = { rows, params, out };
+  return heed_recorder_dispatch (rec, elementwise (rec, HEED_SHADER_RESAMPLE_ROWS), 0, row_bindings,
+                                 &p, sizeof p, groups_for (rec, ax[0].count), p.n_rows, 1,
+                                 "preprocess_rows", "preprocess", 0, error) &&
+         heed_recorder_dispatch (rec, elementwise (rec, HEED_SHADER_PREPROCESS), 0, bindings, &p,
                                  sizeof p, groups_for (rec, (guint64) size * size), 1, 1,
                                  "preprocess", "preprocess", 0, error);
 }

@@ -227,12 +227,20 @@ heed_ref_vit_forward (const HeedModel *model, const float *input, float *logits,
 
 /* ---- preprocessing: the arithmetic of shaders/preprocess.comp ---- */
 
+/* Pillow rounds each pass of an 8-bit image to the nearest code. */
+static float
+pil_code (float v)
+{
+  return CLAMP (floorf (v + 0.5f), 0.0f, 255.0f);
+}
+
 static guint
 frame_byte (const guint8 *f, gsize off)
 {
   return f[off];
 }
 
+/* 8-bit RGB codes of source pixel (x, y); YUV converted and rounded */
 static void
 ref_fetch (const HeedFrameLayout *l, const guint8 *f, const float *params, guint x, guint y,
            float rgb[3])
@@ -244,17 +252,17 @@ ref_fetch (const HeedFrameLayout *l, const guint8 *f, const float *params, guint
     static const int order[][3] = { { 0, 1, 2 }, { 2, 1, 0 }, { 0, 1, 2 },
                                     { 2, 1, 0 }, { 1, 2, 3 }, { 3, 2, 1 } };
     for (guint i = 0; i < 3; i++)
-      rgb[i] = b[order[fmt][i]] / 255.0f;
+      rgb[i] = b[order[fmt][i]];
     return;
   }
   if (fmt == HEED_PIXEL_RGB || fmt == HEED_PIXEL_BGR) {
     const guint8 *b = f + l->offset[0] + (gsize) y * l->stride[0] + (gsize) x * 3;
     for (guint i = 0; i < 3; i++)
-      rgb[i] = b[fmt == HEED_PIXEL_RGB ? i : 2 - i] / 255.0f;
+      rgb[i] = b[fmt == HEED_PIXEL_RGB ? i : 2 - i];
     return;
   }
   if (fmt == HEED_PIXEL_GRAY8) {
-    rgb[0] = rgb[1] = rgb[2] = frame_byte (f, l->offset[0] + (gsize) y * l->stride[0] + x) / 255.0f;
+    rgb[0] = rgb[1] = rgb[2] = frame_byte (f, l->offset[0] + (gsize) y * l->stride[0] + x);
     return;
   }
   if (fmt == HEED_PIXEL_YUY2) {
@@ -274,62 +282,222 @@ ref_fetch (const HeedFrameLayout *l, const guint8 *f, const float *params, guint
   float d[3] = { Y - params[15], U - params[16], V - params[17] };
   for (guint i = 0; i < 3; i++) {
     float v = params[6 + 3 * i] * d[0] + params[7 + 3 * i] * d[1] + params[8 + 3 * i] * d[2];
-    rgb[i] = CLAMP (v, 0.0f, 1.0f);
+    rgb[i] = CLAMP (v, 0.0f, 1.0f) * 255.0f;
+    if (l->interpolation != HEED_INTERPOLATION_HEED_BOX8) /* Pillow sees decoded 8-bit RGB */
+      rgb[i] = pil_code (rgb[i]);
   }
 }
 
-static guint
-ref_taps (float pos, float step, guint limit, guint idx[8], float wt[8])
+/* One pass of Pillow's resampling: the weighted sum of n values along an axis, rounded. */
+static void
+ref_resample (const HeedSpan *s, HeedInterpolation filter, const float *values, gsize stride,
+              float out[3])
 {
-  if (step > 1.0f) {
-    guint n = MIN ((guint) ceilf (step - 1e-4f), 8);
-    float first = pos - 0.5f * step;
-    for (guint i = 0; i < n; i++) {
-      idx[i] = (guint) CLAMP (floorf (first + (i + 0.5f) * step / n), 0.0f, (float) (limit - 1));
-      wt[i] = 1.0f / n;
-    }
-    return n;
+  float sum[3] = { 0, 0, 0 }, total = 0.0f;
+  for (gint k = 0; k < s->n; k++) {
+    float w =
+        heed_resample_filter (filter, ((float) (s->first + k) - s->center + 0.5f) * s->inv_scale);
+    total += w;
+    for (guint c = 0; c < 3; c++)
+      sum[c] += w * values[k * stride + c];
   }
-  float c = CLAMP (pos - 0.5f, 0.0f, (float) (limit - 1));
-  float i0 = floorf (c);
-  idx[0] = (guint) i0;
-  idx[1] = MIN ((guint) i0 + 1, limit - 1);
-  wt[0] = 1.0f - (c - i0);
-  wt[1] = c - i0;
-  return 2;
+  for (guint c = 0; c < 3; c++)
+    out[c] = pil_code (total != 0.0f ? sum[c] / total : sum[c]);
+}
+
+/* heed-box8's pass: a weighted sum of n RGB values, not rounded. */
+static void
+ref_weighted (const float *values, const float *wt, guint n, float out[3])
+{
+  float sum[3] = { 0, 0, 0 };
+  for (guint k = 0; k < n; k++)
+    for (guint c = 0; c < 3; c++)
+      sum[c] += wt[k] * values[3 * k + c];
+  for (guint c = 0; c < 3; c++)
+    out[c] = sum[c];
 }
 
 void
 heed_ref_preprocess (const HeedFrameLayout *l, const guint8 *frame, const float mean[3],
                      const float std[3], guint size, float *out)
 {
-  float params[18], src[4], dst[4];
+  float params[18];
+  HeedResampleAxis ax[2];
+  guint row0, n_rows;
   gsize plane = (gsize) size * size;
   heed_frame_params (l, mean, std, params);
-  heed_frame_geometry (l, size, src, dst);
+  heed_frame_axes (l, size, ax);
+  heed_frame_resample_rows (l, ax, &row0, &n_rows);
+
+  /* rows: [n_rows][count_x] RGB codes */
+  float *rows = g_new (float, (gsize) n_rows *ax[0].count * 3);
+  float *px = g_new (float, (gsize) 3 * l->width);
+  for (guint r = 0; r < n_rows; r++)
+    for (guint col = 0; col < ax[0].count; col++) {
+      float *dst = rows + ((gsize) r * ax[0].count + col) * 3;
+      if (l->interpolation == HEED_INTERPOLATION_HEED_BOX8) {
+        guint idx[8];
+        float wt[8];
+        guint n = heed_resample_box8_taps (&ax[0], ax[0].first + col, idx, wt);
+        for (guint k = 0; k < n; k++)
+          ref_fetch (l, frame, params, idx[k], row0 + r, px + 3 * k);
+        ref_weighted (px, wt, n, dst);
+        continue;
+      }
+      HeedSpan s;
+      heed_resample_span (&ax[0], l->interpolation, ax[0].first + col, &s);
+      for (gint k = 0; k < s.n; k++)
+        ref_fetch (l, frame, params, s.first + k, row0 + r, px + 3 * k);
+      ref_resample (&s, l->interpolation, px, 3, dst);
+    }
+  /* columns, into the input; outside the kept window (letterbox bars) black */
+  float *column = g_new (float, (gsize) 3 * l->height);
   for (guint oy = 0; oy < size; oy++)
     for (guint ox = 0; ox < size; ox++) {
-      float cx = ox + 0.5f, cy = oy + 0.5f, rgb[3] = { 0, 0, 0 };
-      if (cx >= dst[0] && cx < dst[0] + dst[2] && cy >= dst[1] && cy < dst[1] + dst[3]) {
-        float sx = src[2] / dst[2], sy = src[3] / dst[3], xw[8], yw[8];
-        guint xi[8], yi[8];
-        guint nx = ref_taps (src[0] + (cx - dst[0]) * sx, sx, l->width, xi, xw);
-        guint ny = ref_taps (src[1] + (cy - dst[1]) * sy, sy, l->height, yi, yw);
-        for (guint j = 0; j < ny; j++) {
-          float row[3] = { 0, 0, 0 }, px[3];
-          for (guint i = 0; i < nx; i++) {
-            ref_fetch (l, frame, params, xi[i], yi[j], px);
-            for (guint c = 0; c < 3; c++)
-              row[c] += xw[i] * px[c];
+      float rgb[3] = { 0, 0, 0 };
+      if (ox >= ax[0].offset && ox < ax[0].offset + ax[0].count && oy >= ax[1].offset &&
+          oy < ax[1].offset + ax[1].count) {
+        HeedSpan s;
+        guint col = ox - ax[0].offset;
+        if (l->interpolation == HEED_INTERPOLATION_HEED_BOX8) {
+          guint idx[8];
+          float wt[8];
+          guint n = heed_resample_box8_taps (&ax[1], ax[1].first + oy - ax[1].offset, idx, wt);
+          for (guint k = 0; k < n; k++) {
+            gint r = CLAMP ((gint) idx[k] - (gint) row0, 0, (gint) n_rows - 1);
+            memcpy (column + 3 * k, rows + ((gsize) r * ax[0].count + col) * 3, 3 * sizeof (float));
           }
-          for (guint c = 0; c < 3; c++)
-            rgb[c] += yw[j] * row[c];
+          ref_weighted (column, wt, n, rgb);
+        } else {
+          heed_resample_span (&ax[1], l->interpolation, ax[1].first + oy - ax[1].offset, &s);
+          for (gint k = 0; k < s.n; k++) {
+            gint r = CLAMP (s.first + k - (gint) row0, 0, (gint) n_rows - 1);
+            memcpy (column + 3 * k, rows + ((gsize) r * ax[0].count + col) * 3, 3 * sizeof (float));
+          }
+          ref_resample (&s, l->interpolation, column, 3, rgb);
         }
       }
       gsize o = (gsize) oy * size + ox;
       for (guint c = 0; c < 3; c++)
-        out[c * plane + o] = rgb[c] * params[c] + params[3 + c];
+        out[c * plane + o] = rgb[c] / 255.0f * params[c] + params[3 + c];
     }
+  g_free (rows);
+  g_free (px);
+  g_free (column);
+}
+
+/* ---- keyframes: shaders/keyframe.comp ---- */
+
+static const guint kf_head_off[3] = { 0, 192, 256 }, kf_head_len[3] = { 192, 64, 64 };
+
+void
+heed_ref_keyframe_features (const float *thumb, float *f)
+{
+  const guint S = 64, P = S * S;
+  guint hist[64] = { 0 };
+#define LUMA(x, y)                                                                                 \
+  (0.299f * thumb[(y) *S + (x)] + 0.587f * thumb[P + (y) *S + (x)] +                               \
+   0.114f * thumb[2 * P + (y) *S + (x)])
+  for (guint c = 0; c < 64; c++) {
+    guint cx = c % 8, cy = c / 8;
+    float sy = 0, scb = 0, scr = 0, se = 0;
+    for (guint j = 0; j < 8; j++)
+      for (guint i = 0; i < 8; i++) {
+        guint x = cx * 8 + i, y = cy * 8 + j, o = y * S + x;
+        float r = thumb[o], g = thumb[P + o], b = thumb[2 * P + o];
+        float Y = 0.299f * r + 0.587f * g + 0.114f * b;
+        float cb = -0.168736f * r - 0.331264f * g + 0.5f * b;
+        float cr = 0.5f * r - 0.418688f * g - 0.081312f * b;
+        sy += Y, scb += cb, scr += cr;
+        se += fabsf (LUMA (MIN (x + 1, S - 1), y) - Y) + fabsf (LUMA (x, MIN (y + 1, S - 1)) - Y);
+        guint bb = (guint) CLAMP (floorf ((cb + 0.5f) * 8.0f), 0.0f, 7.0f);
+        guint br = (guint) CLAMP (floorf ((cr + 0.5f) * 8.0f), 0.0f, 7.0f);
+        hist[bb * 8 + br]++;
+      }
+    f[c] = sy / 64, f[64 + c] = 4 * scb / 64, f[128 + c] = 4 * scr / 64, f[256 + c] = se / 64;
+  }
+#undef LUMA
+  float m = 0, v = 0;
+  for (guint i = 0; i < 64; i++)
+    m += f[i];
+  m /= 64;
+  for (guint i = 0; i < 64; i++)
+    v += (f[i] - m) * (f[i] - m);
+  float sd = sqrtf (v / 64) + 0.02f;
+  for (guint i = 0; i < 64; i++) {
+    f[i] = (f[i] - m) / sd;
+    f[192 + i] = (float) hist[i] / P;
+  }
+  for (guint h = 0; h < 3; h++) {
+    float *x = f + kf_head_off[h], mean = 0, norm = 0;
+    guint n = kf_head_len[h];
+    for (guint i = 0; i < n; i++)
+      mean += x[i];
+    mean /= n;
+    for (guint i = 0; i < n; i++)
+      x[i] -= mean, norm += x[i] * x[i];
+    for (guint i = 0; i < n; i++)
+      x[i] /= sqrtf (norm) + 1e-3f;
+  }
+}
+
+void
+heed_ref_keyframe_attention (const float *const *queries, guint n_queries,
+                             const float *const *window, guint n_window, float temperature,
+                             float *errors)
+{
+  for (guint q = 0; q < n_queries; q++)
+    for (guint h = 0; h < 3; h++) {
+      const float *qv = queries[q] + kf_head_off[h];
+      guint len = kf_head_len[h];
+      double s[64], top = -1e30, total = 0, qr = 0, rr = 0, qq = 0;
+      for (guint k = 0; k < n_window; k++) {
+        double d = 0;
+        for (guint e = 0; e < len; e++)
+          d += qv[e] * window[k][kf_head_off[h] + e];
+        s[k] = d / temperature;
+        top = MAX (top, s[k]);
+      }
+      for (guint k = 0; k < n_window; k++)
+        total += s[k] = exp (s[k] - top);
+      for (guint e = 0; e < len; e++) {
+        double r = 0;
+        for (guint k = 0; k < n_window; k++)
+          r += s[k] * window[k][kf_head_off[h] + e];
+        r /= total;
+        qr += qv[e] * r, rr += r * r, qq += qv[e] * qv[e];
+      }
+      errors[q * 3 + h] = n_window ? (float) (1.0 - qr / (sqrt (qq) * sqrt (rr) + 1e-6)) : 0.0f;
+    }
+}
+
+/* ---- sound: shaders/logmel.comp ---- */
+
+void
+heed_ref_logmel (const float *window, float *logmel)
+{
+  static float mel[HEED_AUDIO_MELS * HEED_AUDIO_BINS];
+  static gsize once = 0;
+  if (g_once_init_enter (&once)) {
+    heed_audio_mel_matrix (mel);
+    g_once_init_leave (&once, 1);
+  }
+  double mag[HEED_AUDIO_BINS];
+  for (guint k = 0; k < HEED_AUDIO_BINS; k++) {
+    double re = 0, im = 0;
+    for (guint n = 0; n < HEED_AUDIO_WINDOW; n++) {
+      double x = window[n] * (0.5 - 0.5 * cos (2 * G_PI * n / HEED_AUDIO_WINDOW));
+      re += x * cos (2 * G_PI * k * n / HEED_AUDIO_FFT);
+      im -= x * sin (2 * G_PI * k * n / HEED_AUDIO_FFT);
+    }
+    mag[k] = sqrt (re * re + im * im);
+  }
+  for (guint m = 0; m < HEED_AUDIO_MELS; m++) {
+    double sum = 0;
+    for (guint k = 0; k < HEED_AUDIO_BINS; k++)
+      sum += mag[k] * mel[m * HEED_AUDIO_BINS + k];
+    logmel[m] = (float) log (sum + 0.01);
+  }
 }
 
 /* ---- compositing: shaders/composite.comp, pixel by pixel ---- */

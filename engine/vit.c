@@ -52,6 +52,7 @@ struct _HeedVitRun {
   HeedRecorder **rec_tensor, **rec_frame;
 
   HeedBuffer *frame, *frame_params; /* frame staging: max_batch slots of frame_slot bytes */
+  HeedBuffer *frame_rows;           /* between the two preprocessing passes, shared by slots */
   VkDeviceSize frame_slot;
   HeedFrameLayout layout;
   gboolean has_layout;
@@ -297,8 +298,8 @@ record_forward (HeedVitRun *r, HeedRecorder *rec, guint n, gboolean from_frame, 
     HeedFrameLayout slot = r->layout;
     for (guint j = 0; j < 3; j++)
       slot.offset[j] += i * r->frame_slot;
-    if (!heed_op_preprocess (rec, &slot, r->frame, r->frame_params, r->input[i], c->img_size,
-                             error))
+    if (!heed_op_preprocess (rec, &slot, r->frame, r->frame_params, r->frame_rows, r->input[i],
+                             c->img_size, error))
       return FALSE;
   }
   for (guint i = 0; i < n; i++)
@@ -385,9 +386,9 @@ record_forward (HeedVitRun *r, HeedRecorder *rec, guint n, gboolean from_frame, 
 static guint
 max_dispatches (const HeedModelConfig *c, guint n)
 {
-  /* per frame: preprocess, patchify, patch GEMM, CLS rows (heads + mean), and per layer the
-   * attention (4) and its mean; per batch: tokens, final norm, head, and per layer 6 */
-  return 11 + n * (5 + c->num_heads) + c->depth * (6 + 5 * n);
+  /* per frame: preprocess (2), patchify, patch GEMM, CLS rows (heads + mean), and per layer
+   * the attention (4) and its mean; per batch: tokens, final norm, head, and per layer 6 */
+  return 11 + n * (6 + c->num_heads) + c->depth * (6 + 5 * n);
 }
 
 /* The recording for a batch of n, made on first use. */
@@ -477,6 +478,14 @@ heed_vit_run_set_frame_layout (HeedVitRun *r, const HeedFrameLayout *layout, GEr
       return FALSE;
   }
   r->frame_slot = slot;
+  /* the passes of one frame finish before the next frame's start (every dispatch ends in a
+   * barrier), so one intermediate serves every slot */
+  gsize rows = heed_frame_rows_bytes (layout, c->img_size);
+  if (!r->frame_rows || r->frame_rows->size < rows) {
+    heed_buffer_destroy (&r->frame_rows);
+    if (!(r->frame_rows = heed_buffer_new (r->device, rows, FALSE, error)))
+      return FALSE;
+  }
   if (!r->frame_params &&
       !(r->frame_params = heed_buffer_new (r->device, sizeof params, TRUE, error)))
     return FALSE;
@@ -679,10 +688,11 @@ heed_vit_run_destroy (HeedVitRun **run)
   }
   if (r->copy_pool)
     vkDestroyCommandPool (r->device->device, r->copy_pool, NULL); /* frees copy_cmds */
-  HeedBuffer **bufs[] = { &r->x,      &r->h,           &r->qkv,      &r->attn,
-                          &r->mlp,    &r->emb,         &r->logits,   &r->logits_dist,
-                          &r->pooled, &r->cls_heads,   &r->cls_mean, &r->layer_attn,
-                          &r->frame,  &r->frame_params };
+  HeedBuffer **bufs[] = {
+    &r->x,        &r->h,          &r->qkv,         &r->attn,         &r->mlp,
+    &r->emb,      &r->logits,     &r->logits_dist, &r->pooled,       &r->cls_heads,
+    &r->cls_mean, &r->layer_attn, &r->frame,       &r->frame_params, &r->frame_rows
+  };
   for (guint i = 0; i < G_N_ELEMENTS (bufs); i++)
     heed_buffer_destroy (bufs[i]);
   heed_attention_scratch_clear (&r->scratch);

@@ -9,6 +9,7 @@
 #include "heed-engine.h"
 
 #include "gstheedclassify.h"
+#include "gstheedkeyframe.h"
 #include "gstheedoverlay.h"
 
 GST_DEBUG_CATEGORY_STATIC (heed_engine_debug);
@@ -30,6 +31,7 @@ plugin_init (GstPlugin *plugin)
   heed_set_log_func (engine_log, NULL);
   ret |= GST_ELEMENT_REGISTER (heedclassify, plugin);
   ret |= GST_ELEMENT_REGISTER (heedoverlay, plugin);
+  ret |= GST_ELEMENT_REGISTER (heedkeyframe, plugin);
   return ret;
 }
 

@@ -1,40 +1,146 @@
 #version 450
 // SPDX-License-Identifier: LGPL-2.1-or-later
-// One pass from a raw video frame to the ViT's input: colour conversion (packed RGB, planar and
-// packed YUV, gray), resize (antialiased when shrinking), crop/letterbox, normalisation. One
-// invocation per output pixel; writes float32 NCHW [3][size][size].
-//
-// Resampling, per axis: when a destination pixel covers more than one source pixel (step > 1),
-// the average of n = min(ceil(step), 8) source pixels spread evenly over its footprint (a box
-// filter, point-sampled); otherwise linear interpolation between the two nearest pixels.
+// From a raw video frame to the ViT's input in two passes, the way Pillow resizes an 8-bit RGB
+// image (what timm's eval transform and transformers' image processors call):
+//   ROWS: colour conversion (packed RGB, planar and packed YUV, gray) to 8-bit RGB, then each
+//         source row resized horizontally to the kept columns, rounded to 8 bits (kept as
+//         floats: heed-box8, for the model trained on it, rounds nothing);
+//   else: each kept column resized vertically, rounded to 8 bits, placed in the size x size
+//         input (letterbox bars are black), normalised; writes float32 NCHW [3][size][size].
+// Each output pixel's taps and weights are Pillow's (libImaging/Resample.c): the filter widened
+// by the scale when shrinking (antialiasing), weights normalised to sum to 1.
 // engine/ref.c (heed_ref_preprocess) is the same arithmetic in C.
-#extension GL_EXT_control_flow_attributes : require
 layout(local_size_x_id = 0) in;
 
+#ifdef ROWS
 layout(std430, binding = 0) readonly buffer BufFrame { uint words[]; };
 layout(std430, binding = 1) readonly buffer BufParams { float params[]; };
+layout(std430, binding = 2) writeonly buffer BufRows { float rows_out[]; }; // [row][col][3]
+#else
+layout(std430, binding = 0) readonly buffer BufRows { float rows_in[]; };
+layout(std430, binding = 1) readonly buffer BufParams { float params[]; };
 layout(std430, binding = 2) writeonly buffer BufOut { float outp[]; };
+#endif
 
 layout(push_constant) uniform Params {
   uint format, width, height;
   uint offset0, offset1, offset2; // plane offsets in bytes
   uint stride0, stride1, stride2; // plane strides in bytes
-  uint size;                      // output is size x size
-  float src_x, src_y, src_w, src_h;
-  float dst_x, dst_y, dst_w, dst_h;
+  uint size;                      // the model's input is size x size
+  uint filter_kind;               // HeedInterpolation
+  uint row0, n_rows;              // the source rows the row pass resampled
+  uint resized_x, resized_y;      // the whole frame resized to this many pixels,
+  uint first_x, first_y;          // of which count from first on are kept (the crop)
+  uint count_x, count_y;
+  uint offset_x, offset_y;        // and land here in the input (letterbox)
 } p;
+
+// keep in step with HeedInterpolation
+const uint BILINEAR = 0u, BICUBIC = 1u, LANCZOS = 2u, BOX = 3u, HAMMING = 4u, NEAREST = 5u;
+const uint HEED_BOX8 = 6u; // heed's first resampler, for the model trained on it
+const float PI = 3.14159265358979;
+
+float support_of(uint f)
+{
+  return f == BICUBIC ? 2.0 : f == LANCZOS ? 3.0 : f == BOX ? 0.5 : f == NEAREST ? 0.0 : 1.0;
+}
+
+float sinc(float x)
+{
+  return x == 0.0 ? 1.0 : sin(PI * x) / (PI * x);
+}
+
+float filter_at(float x)
+{
+  const uint f = p.filter_kind;
+  if (f == BOX)
+    return x > -0.5 && x <= 0.5 ? 1.0 : 0.0;
+  x = abs(x);
+  if (f == BILINEAR)
+    return x < 1.0 ? 1.0 - x : 0.0;
+  if (f == BICUBIC) {
+    const float a = -0.5;
+    if (x < 1.0)
+      return ((a + 2.0) * x - (a + 3.0)) * x * x + 1.0;
+    return x < 2.0 ? (((x - 5.0) * x + 8.0) * x - 4.0) * a : 0.0;
+  }
+  if (f == LANCZOS)
+    return x < 3.0 ? sinc(x) * sinc(x / 3.0) : 0.0;
+  if (f == HAMMING) {
+    if (x >= 1.0)
+      return 0.0;
+    return sinc(x) * (0.54 + 0.46 * cos(PI * x));
+  }
+  return 1.0; // NEAREST: its one tap
+}
+
+// Pillow's taps for resized pixel X of an axis of in_size pixels resized to `resized`.
+void span(uint X, uint in_size, uint resized, out int first, out int n, out float center,
+          out float inv_scale)
+{
+  const float scale = float(in_size) / float(resized);
+  const float filterscale = max(scale, 1.0);
+  const float support = support_of(p.filter_kind) * filterscale;
+  center = (float(X) + 0.5) * scale;
+  inv_scale = 1.0 / filterscale;
+  if (p.filter_kind == NEAREST) {
+    first = min(int(floor(center)), int(in_size) - 1);
+    n = 1;
+    return;
+  }
+  first = max(int(center - support + 0.5), 0);
+  n = min(int(center + support + 0.5), int(in_size)) - first;
+}
+
+// HEED_BOX8's taps for resized pixel X (engine/frame.c heed_resample_box8_taps): the mean of
+// at most 8 point samples over what the pixel covers when shrinking, else linear.
+uint box8_taps(uint X, uint in_size, uint resized, out uint idx[8], out float wt[8])
+{
+  const float step = float(in_size) / float(resized), pos = (float(X) + 0.5) * step;
+  if (step > 1.0) {
+    const uint n = min(uint(ceil(step - 1e-4)), 8u);
+    const float first = pos - 0.5 * step;
+    for (uint i = 0u; i < n; i++) {
+      idx[i] = uint(clamp(floor(first + (float(i) + 0.5) * step / float(n)), 0.0,
+                          float(in_size - 1u)));
+      wt[i] = 1.0 / float(n);
+    }
+    return n;
+  }
+  const float c = clamp(pos - 0.5, 0.0, float(in_size - 1u));
+  const float i0 = floor(c);
+  idx[0] = uint(i0);
+  idx[1] = min(uint(i0) + 1u, in_size - 1u);
+  wt[0] = 1.0 - (c - i0);
+  wt[1] = c - i0;
+  return 2u;
+}
+
+// Pillow rounds every pass of an 8-bit image to the nearest code.
+vec3 to_code(vec3 v)
+{
+  return clamp(floor(v + 0.5), 0.0, 255.0);
+}
 
 // formats: keep in step with HeedPixelFormat
 const uint RGBA = 0u, BGRA = 1u, RGBX = 2u, BGRX = 3u, XRGB = 4u, XBGR = 5u, RGB = 6u, BGR = 7u;
 const uint I420 = 8u, NV12 = 9u, YUY2 = 10u, GRAY8 = 11u;
+
+#ifdef ROWS
+void store_row(uint i, vec3 v)
+{
+  rows_out[3u * i] = v.r;
+  rows_out[3u * i + 1u] = v.g;
+  rows_out[3u * i + 2u] = v.b;
+}
 
 uint byte_at(uint off)
 {
   return (words[off >> 2] >> ((off & 3u) * 8u)) & 0xffu;
 }
 
-// params: [0..2] 1/std, [3..5] -mean/std, [6..14] YUV->RGB matrix (row-major, on 0..255 values
-// minus the offsets), [15..17] Y/U/V offsets
+// params: [6..14] YUV->RGB matrix (row-major, on 0..255 values minus the offsets, giving
+// 0..1), [15..17] Y/U/V offsets
 vec3 yuv_to_rgb(float y, float u, float v)
 {
   vec3 d = vec3(y - params[15], u - params[16], v - params[17]);
@@ -43,7 +149,8 @@ vec3 yuv_to_rgb(float y, float u, float v)
               dot(vec3(params[12], params[13], params[14]), d));
 }
 
-// RGB in 0..1 of source pixel (x, y)
+// 8-bit RGB codes of source pixel (x, y): YUV is converted and rounded as a decoder to RGB
+// would
 vec3 fetch(uint x, uint y)
 {
   const uint f = p.format;
@@ -51,24 +158,19 @@ vec3 fetch(uint x, uint y)
     const uint w = words[(p.offset0 + y * p.stride0 + x * 4u) >> 2];
     const vec4 b = vec4(float(w & 0xffu), float((w >> 8) & 0xffu), float((w >> 16) & 0xffu),
                         float(w >> 24));
-    vec3 c;
     if (f == RGBA || f == RGBX)
-      c = b.xyz;
-    else if (f == BGRA || f == BGRX)
-      c = b.zyx;
-    else if (f == XRGB)
-      c = b.yzw;
-    else
-      c = b.wzy;
-    return c / 255.0;
+      return b.xyz;
+    if (f == BGRA || f == BGRX)
+      return b.zyx;
+    return f == XRGB ? b.yzw : b.wzy;
   }
   if (f == RGB || f == BGR) {
     const uint o = p.offset0 + y * p.stride0 + x * 3u;
     const vec3 c = vec3(float(byte_at(o)), float(byte_at(o + 1u)), float(byte_at(o + 2u)));
-    return (f == RGB ? c : c.zyx) / 255.0;
+    return f == RGB ? c : c.zyx;
   }
   if (f == GRAY8)
-    return vec3(float(byte_at(p.offset0 + y * p.stride0 + x)) / 255.0);
+    return vec3(float(byte_at(p.offset0 + y * p.stride0 + x)));
   float Y, U, V;
   if (f == YUY2) {
     const uint w = words[(p.offset0 + y * p.stride0 + (x >> 1) * 4u) >> 2];
@@ -87,54 +189,84 @@ vec3 fetch(uint x, uint y)
       V = float(byte_at(p.offset2 + cy * p.stride2 + cx));
     }
   }
-  return clamp(yuv_to_rgb(Y, U, V), 0.0, 1.0);
+  const vec3 rgb = clamp(yuv_to_rgb(Y, U, V), 0.0, 1.0) * 255.0;
+  return p.filter_kind == HEED_BOX8 ? rgb : to_code(rgb); // Pillow sees decoded 8-bit RGB
 }
+#endif
 
-// Taps of one axis for destination centre `pos` (source coordinates, pixel i spans [i, i+1)).
-void taps(float pos, float step, uint limit, out uint idx[8], out float wt[8], out uint n)
+#ifndef ROWS
+vec3 load_row(uint i)
 {
-  if (step > 1.0) {
-    n = min(uint(ceil(step - 1e-4)), 8u);
-    const float first = pos - 0.5 * step;
-    for (uint i = 0u; i < n; i++) {
-      idx[i] = uint(clamp(floor(first + (float(i) + 0.5) * step / float(n)), 0.0, float(limit - 1u)));
-      wt[i] = 1.0 / float(n);
-    }
-  } else {
-    const float c = clamp(pos - 0.5, 0.0, float(limit - 1u));
-    const float i0 = floor(c);
-    const float t = c - i0;
-    idx[0] = uint(i0);
-    idx[1] = min(uint(i0) + 1u, limit - 1u);
-    wt[0] = 1.0 - t;
-    wt[1] = t;
-    n = 2u;
-  }
+  return vec3(rows_in[3u * i], rows_in[3u * i + 1u], rows_in[3u * i + 2u]);
 }
+#endif
 
 void main()
 {
+#ifdef ROWS
+  // one invocation per kept column of one source row (the workgroup's y)
+  const uint col = gl_GlobalInvocationID.x, row = gl_WorkGroupID.y;
+  if (col >= p.count_x)
+    return;
+  if (p.filter_kind == HEED_BOX8) {
+    uint idx[8];
+    float wt[8];
+    const uint m = box8_taps(p.first_x + col, p.width, p.resized_x, idx, wt);
+    vec3 acc = vec3(0.0);
+    for (uint k = 0u; k < m; k++)
+      acc += wt[k] * fetch(idx[k], p.row0 + row);
+    store_row(row * p.count_x + col, acc); // unrounded, as heed-box8 always was
+    return;
+  }
+  int first, n;
+  float center, inv_scale;
+  span(p.first_x + col, p.width, p.resized_x, first, n, center, inv_scale);
+  vec3 sum = vec3(0.0);
+  float total = 0.0;
+  for (int k = 0; k < n; k++) {
+    const float w = filter_at((float(first + k) - center + 0.5) * inv_scale);
+    total += w;
+    sum += w * fetch(uint(first + k), p.row0 + row);
+  }
+  store_row(row * p.count_x + col, to_code(total != 0.0 ? sum / total : sum));
+#else
+  // one invocation per pixel of the model's input
   const uint gid = gl_GlobalInvocationID.x;
   const uint plane = p.size * p.size;
   if (gid >= plane)
     return;
   const uint ox = gid % p.size, oy = gid / p.size;
-  const float cx = float(ox) + 0.5, cy = float(oy) + 0.5;
-  vec3 rgb = vec3(0.0); // letterbox padding is black
-  if (cx >= p.dst_x && cx < p.dst_x + p.dst_w && cy >= p.dst_y && cy < p.dst_y + p.dst_h) {
-    const float sx = p.src_w / p.dst_w, sy = p.src_h / p.dst_h;
-    uint xi[8], yi[8], nx, ny;
-    float xw[8], yw[8];
-    taps(p.src_x + (cx - p.dst_x) * sx, sx, p.width, xi, xw, nx);
-    taps(p.src_y + (cy - p.dst_y) * sy, sy, p.height, yi, yw, ny);
-    for (uint j = 0u; j < ny; j++) {
-      vec3 row = vec3(0.0);
-      for (uint i = 0u; i < nx; i++)
-        row += xw[i] * fetch(xi[i], yi[j]);
-      rgb += yw[j] * row;
+  vec3 rgb = vec3(0.0); // letterbox bars are black
+  if (ox >= p.offset_x && ox < p.offset_x + p.count_x && oy >= p.offset_y &&
+      oy < p.offset_y + p.count_y) {
+    const uint col = ox - p.offset_x;
+    vec3 sum = vec3(0.0);
+    float total = 0.0;
+    int first, n = 0;
+    float center, inv_scale;
+    if (p.filter_kind == HEED_BOX8) {
+      uint idx[8];
+      float wt[8];
+      const uint m = box8_taps(p.first_y + oy - p.offset_y, p.height, p.resized_y, idx, wt);
+      for (uint k = 0u; k < m; k++) {
+        const uint r = uint(clamp(int(idx[k]) - int(p.row0), 0, int(p.n_rows) - 1));
+        sum += wt[k] * load_row(r * p.count_x + col);
+      }
+      total = 1.0;
+    } else {
+      span(p.first_y + oy - p.offset_y, p.height, p.resized_y, first, n, center, inv_scale);
     }
+    for (int k = 0; k < n; k++) {
+      const float w = filter_at((float(first + k) - center + 0.5) * inv_scale);
+      const uint r = uint(clamp(first + k - int(p.row0), 0, int(p.n_rows) - 1));
+      total += w;
+      sum += w * load_row(r * p.count_x + col);
+    }
+    const vec3 v = total != 0.0 ? sum / total : sum;
+    rgb = (p.filter_kind == HEED_BOX8 ? v : to_code(v)) / 255.0;
   }
   outp[gid] = rgb.r * params[0] + params[3];
   outp[plane + gid] = rgb.g * params[1] + params[4];
   outp[2u * plane + gid] = rgb.b * params[2] + params[5];
+#endif
 }

@@ -366,6 +366,14 @@ test_checkpoint_preprocessing (void)
   g_assert_cmpint (r.status, ==, 0);
   g_assert_nonnull (strstr (r.err, "--resize overrides the geometry"));
   run_clear (&r);
+  /* and --interpolation over its filter */
+  r = run_heed (NULL, "classify", "-v", "--interpolation", "nearest", "--model", model, grey, NULL);
+  g_assert_cmpint (r.status, ==, 0);
+  g_assert_nonnull (strstr (r.err, "centre crop 0.9, nearest"));
+  g_assert_nonnull (strstr (r.err, "--interpolation overrides the filter"));
+  run_clear (&r);
+  r = run_heed (NULL, "classify", "--interpolation", "sharp", "--model", model, grey, NULL);
+  assert_one_line_error (&r, "--interpolation takes checkpoint, bilinear, bicubic");
 
   g_unlink (model), g_unlink (config), g_unlink (grey), g_unlink (tensor);
   g_rmdir (dir);
@@ -379,7 +387,7 @@ main (int argc, char **argv)
   static const char *cases[] = { "deit_tiny_f16",      "p8_hd48_f32",  "p14_hd32_bf16",
                                  "headless_f32",       "hf_vit_f32",   "dinov2_ls_f32",
                                  "deit_distilled_f32", "vit_reg4_f32", "clip_quickgelu_f32",
-                                 "vit_gap_f32" };
+                                 "vit_gap_f32",        "hub_timm_vit", "hub_hf_vit" };
   g_test_init (&argc, &argv, NULL);
   heed_tool = g_getenv ("HEED_TOOL");
   fixtures = g_getenv ("HEED_FIXTURES");

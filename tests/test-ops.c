@@ -510,8 +510,27 @@ test_half_conversions (void)
   }
 }
 
+/* Values of got and want (normalised with std) that differ: none by more than one 8-bit code,
+ * and few by one. Both round every pass to 8-bit codes, as Pillow does, and a sum that lands
+ * within float error of a half code may round either way on the device. */
+static void
+assert_codes_match (const float *got, const float *want, gsize n, const float std[3],
+                    const char *what)
+{
+  gsize per_channel = n / 3, off_by_one = 0;
+  for (gsize i = 0; i < n; i++) {
+    double codes = fabs (got[i] - want[i]) * std[i / per_channel] * 255.0;
+    if (codes > 1.01)
+      g_error ("%s: value %" G_GSIZE_FORMAT " differs by %.2f codes", what, i, codes);
+    off_by_one += codes > 0.01;
+  }
+  if (off_by_one > n / 100)
+    g_error ("%s: %" G_GSIZE_FORMAT " of %" G_GSIZE_FORMAT " values differ by one code", what,
+             off_by_one, n);
+}
+
 /* Preprocessing (colour conversion, resize, crop/letterbox, normalisation) against its C
- * reference, for every format, odd sizes, padded strides, and all resize modes. */
+ * reference, for every format, odd sizes, padded strides, all resize modes and filters. */
 static void
 test_preprocess (void)
 {
@@ -533,6 +552,8 @@ test_preprocess (void)
         l.crop_fraction = cut < 3 ? 1.0f : 0.875f;
         l.matrix = (HeedYuvMatrix) ((f + s) % 3);
         l.full_range = (f + r) % 2;
+        l.interpolation = (HeedInterpolation) ((f + s + cut) % (HEED_INTERPOLATION_HEED_BOX8 + 1));
+        l.crop_rounding = (HeedCropRounding) (s % 2);
         GRand *rng = g_rand_new_with_seed (f * 100 + s * 10 + cut);
         guint8 *frame = g_malloc0 (l.size + 4);
         for (gsize i = 0; i < l.size; i++)
@@ -546,16 +567,19 @@ test_preprocess (void)
         memcpy (bf->mapped, frame, l.size);
         HeedBuffer *bp = heed_buffer_new (d, sizeof params, TRUE, &error);
         memcpy (bp->mapped, params, sizeof params);
+        HeedBuffer *rows = heed_buffer_new (d, heed_frame_rows_bytes (&l, out), FALSE, &error);
         HeedBuffer *bo = buffer_from (d, NULL, 0, 3 * out * out);
-        HeedRecorder *rec = heed_recorder_new (d, kernels (), 1, FALSE, &error);
-        g_assert_true (heed_op_preprocess (rec, &l, bf, bp, bo, out, &error));
+        HeedRecorder *rec = heed_recorder_new (d, kernels (), 2, FALSE, &error);
+        g_assert_true (heed_op_preprocess (rec, &l, bf, bp, rows, bo, out, &error));
         run_recorder (rec);
         float *got = buffer_read (bo, 3 * out * out);
-        if (normalised_error (got, want, 3 * out * out, 1.0) > 1e-5)
-          g_error ("format %d, %ux%u, resize %d, crop %g: normalised error %.3g", f, w, h, r,
-                   l.crop_fraction, normalised_error (got, want, 3 * out * out, 1.0));
+        char *what = g_strdup_printf ("format %d, %ux%u, resize %d, crop %g, %s", f, w, h, r,
+                                      l.crop_fraction, heed_interpolation_name (l.interpolation));
+        assert_codes_match (got, want, 3 * out * out, std, what);
+        g_free (what);
         heed_recorder_destroy (&rec);
         heed_buffer_destroy (&bf), heed_buffer_destroy (&bp), heed_buffer_destroy (&bo);
+        heed_buffer_destroy (&rows);
         g_free (frame), g_free (want), g_free (got);
         g_rand_free (rng);
       }
@@ -613,8 +637,9 @@ test_preprocess_reference (void)
       for (guint y = 0; y < out; y++)
         for (guint x = 0; x < out; x++)
           for (guint k = 0; k < 3; k++) {
-            /* letterbox of 20x12 into 8x8: rows 0-1 and 6-7 are bars */
-            gboolean bar = r == HEED_RESIZE_LETTERBOX && (y < 2 || y >= 6);
+            /* letterbox of 20x12 into 8x8: 12 * 8 / 20 = 4.8 rows round to 5, placed from
+             * row (8 - 5) / 2 = 1; rows 0, 6 and 7 are bars */
+            gboolean bar = r == HEED_RESIZE_LETTERBOX && (y < 1 || y >= 6);
             float want = bar ? 0.0f : cases[c].rgb[k];
             /* one 8-bit code: the textbook YUV of red is (81, 90, 240), R = 0.9978 */
             g_assert_cmpfloat_with_epsilon (got[k * out * out + y * out + x], want, 4e-3);
@@ -634,28 +659,43 @@ test_preprocess_reference (void)
     g_assert_cmpfloat_with_epsilon (fx, 0.5, 1e-6);
     g_assert_cmpfloat_with_epsilon (fy, 0.5, 1e-6);
   }
+  /* torchvision's steps: the shorter side to 224, the longer to int (224 * 640 / 480) = 298,
+   * then a centre crop from column round (74 / 2) = 37 */
   l.resize = HEED_RESIZE_CROP;
   heed_frame_point_from_model (&l, 224, 0, 0, &fx, &fy);
-  g_assert_cmpfloat_with_epsilon (fx, 80.0 / 640, 1e-6);
+  g_assert_cmpfloat_with_epsilon (fx, 37.0 / 298, 1e-6);
   g_assert_cmpfloat_with_epsilon (fy, 0.0, 1e-6);
-  /* a checkpoint's centre crop of 0.875 of the shorter side: a 420-pixel square at (110, 30) */
+  /* a checkpoint's crop_pct 0.875: the shorter side to 256 (640 x 480 -> 341 x 256), a centre
+   * crop from (round (117 / 2), 16) = (58, 16): Python rounds 58.5 to the even 58 */
   float region[4];
   l.crop_fraction = 0.875f;
   heed_frame_point_from_model (&l, 224, 0, 0, &fx, &fy);
-  g_assert_cmpfloat_with_epsilon (fx, 110.0 / 640, 1e-6);
-  g_assert_cmpfloat_with_epsilon (fy, 30.0 / 480, 1e-6);
-  heed_frame_model_region (&l, region);
-  g_assert_cmpfloat_with_epsilon (region[0], 110.0 / 640, 1e-6);
-  g_assert_cmpfloat_with_epsilon (region[3], 420.0 / 480, 1e-6);
+  g_assert_cmpfloat_with_epsilon (fx, 58.0 / 341, 1e-6);
+  g_assert_cmpfloat_with_epsilon (fy, 16.0 / 256, 1e-6);
+  heed_frame_model_region (&l, 224, region);
+  g_assert_cmpfloat_with_epsilon (region[0], 58.0 / 341, 1e-6);
+  g_assert_cmpfloat_with_epsilon (region[3], 224.0 / 256, 1e-6);
+  /* 1920 x 1080 -> 455 x 256: a margin of 231 columns starts the crop at 116 for torchvision
+   * (115.5 to even) and at 115 for transformers (rounded down) */
+  HeedFrameLayout hd;
+  guint hd_stride[3] = { 4 * 1920, 0, 0 };
+  g_assert_true (heed_frame_layout_init (&hd, HEED_PIXEL_RGBA, 1920, 1080, hd_stride, &error));
+  hd.resize = HEED_RESIZE_CROP;
+  hd.crop_fraction = 0.875f;
+  heed_frame_point_from_model (&hd, 224, 0, 0, &fx, &fy);
+  g_assert_cmpfloat_with_epsilon (fx, 116.0 / 455, 1e-6);
+  hd.crop_rounding = HEED_CROP_ROUND_DOWN;
+  heed_frame_point_from_model (&hd, 224, 0, 0, &fx, &fy);
+  g_assert_cmpfloat_with_epsilon (fx, 115.0 / 455, 1e-6);
   /* squashed, then cropped: 0.875 of each side */
   l.resize = HEED_RESIZE_STRETCH;
-  heed_frame_model_region (&l, region);
+  heed_frame_model_region (&l, 224, region);
   g_assert_cmpfloat_with_epsilon (region[0], 0.0625, 1e-6);
   g_assert_cmpfloat_with_epsilon (region[1], 0.0625, 1e-6);
   g_assert_cmpfloat_with_epsilon (region[2], 0.875, 1e-6);
-  /* letterbox ignores it: the whole frame, with bars */
+  /* letterbox ignores it: the whole frame, 224 x 168 from row 28, with bars */
   l.resize = HEED_RESIZE_LETTERBOX;
-  heed_frame_model_region (&l, region);
+  heed_frame_model_region (&l, 224, region);
   g_assert_cmpfloat_with_epsilon (region[0], 0.0, 1e-6);
   g_assert_cmpfloat_with_epsilon (region[1], -80.0 / 480, 1e-6);
   g_assert_cmpfloat_with_epsilon (region[3], 640.0 / 480, 1e-6);
@@ -667,6 +707,175 @@ test_preprocess_reference (void)
   g_assert_false (heed_frame_layout_init (&l, HEED_PIXEL_RGBA, 16, 16, narrow, &error));
   g_assert_error (error, HEED_ERROR, HEED_ERROR_INVALID);
   g_clear_error (&error);
+}
+
+/* An RGBA frame: a pattern of `kind` (0: diagonal bands, 1: rings, 2: blocks) in its colours,
+ * shifted by `shift` pixels (motion), brightness added. */
+static void
+keyframe_frame (guint8 *f, guint w, guint h, guint kind, guint shift, int brightness)
+{
+  for (guint y = 0; y < h; y++)
+    for (guint x = 0; x < w; x++) {
+      guint u = x + shift, v;
+      if (kind == 0)
+        v = ((u + y) / 12) % 2 ? 200 : 40;
+      else if (kind == 1)
+        v = (guint) (sqrt ((double) ((int) u - 60) * ((int) u - 60) + (y - 40.0) * (y - 40.0)) /
+                     9) %
+                    2
+                ? 230
+                : 20;
+      else
+        v = ((u / 20) + (y / 16)) % 3 * 100;
+      guint8 *p = f + 4 * ((gsize) y * w + x);
+      int rgb[3] = { (int) v, kind == 1 ? 255 - (int) v : (int) v / 2, kind == 2 ? 90 : 30 };
+      for (guint c = 0; c < 3; c++)
+        p[c] = (guint8) CLAMP (rgb[c] + brightness, 0, 255);
+      p[3] = 255;
+    }
+}
+
+/* heedkeyframe's kernels against their C reference (the embedding in every ring slot, the
+ * attention errors behind each novelty), and what novelty must say: nothing new within a
+ * moving shot or across a brightness step, a lot at a cut, little for a one-frame flash. */
+static void
+test_keyframe (void)
+{
+  HeedDevice *d = get_device ();
+  GError *error = NULL;
+  const guint w = 120, h = 90;
+  guint stride[3] = { 4 * w, 0, 0 };
+  HeedFrameLayout l;
+  HeedKeyframeOptions o;
+  heed_keyframe_options_init (&o);
+  g_assert_true (heed_frame_layout_init (&l, HEED_PIXEL_RGBA, w, h, stride, &error));
+  HeedKeyframeScorer *k = heed_keyframe_scorer_new (d, &o, &error);
+  g_assert_no_error (error);
+  g_assert_true (heed_keyframe_scorer_set_layout (k, &l, &error));
+  guint slots = heed_keyframe_scorer_ring_slots (k);
+  g_assert_cmpuint (slots, ==, o.window + o.persist + 1);
+
+  /* 40 frames: shot A moving, a brightness step at 12, a one-frame flash at 20, a cut to
+   * shot B at 30 */
+  const guint n = 40, cut = 30, flash = 20;
+  guint8 *frame = g_malloc ((gsize) 4 * w * h);
+  float (*emb)[HEED_KEYFRAME_DIM] = g_malloc (sizeof (float[HEED_KEYFRAME_DIM]) * n);
+  float *ring = g_new (float, (gsize) slots *HEED_KEYFRAME_DIM), *nov = g_new0 (float, n);
+  float *thumb = g_new (float, 3 * 64 * 64);
+  const float zero[3] = { 0, 0, 0 }, one[3] = { 1, 1, 1 };
+  HeedFrameLayout box = l;
+  box.interpolation = HEED_INTERPOLATION_BOX;
+  for (guint t = 0; t < n; t++) {
+    keyframe_frame (frame, w, h, t < cut ? 0 : 2, t, t >= 12 ? 25 : 0);
+    if (t == flash)
+      keyframe_frame (frame, w, h, 0, t, 120);
+    const guint8 *planes[3] = { frame, NULL, NULL };
+    float novelty;
+    gboolean have;
+    g_assert_true (heed_keyframe_scorer_push (k, planes, stride, &novelty, &have, &error));
+    g_assert_no_error (error);
+    g_assert_true (have == (t >= o.persist + HEED_KEYFRAME_MIN_HISTORY));
+    /* the embedding: the reference on the reference thumbnail */
+    heed_ref_preprocess (&box, frame, zero, one, 64, thumb);
+    heed_ref_keyframe_features (thumb, emb[t]);
+    g_assert_true (heed_keyframe_scorer_read_ring (k, ring, &error));
+    const float *got = ring + (gsize) (t % slots) * HEED_KEYFRAME_DIM;
+    for (guint i = 0; i < HEED_KEYFRAME_DIM; i++)
+      if (fabsf (got[i] - emb[t][i]) > 2e-4f)
+        g_error ("frame %u: embedding[%u] %g, reference %g", t, i, got[i], emb[t][i]);
+    if (!have)
+      continue;
+    /* the novelty: the reference attention over the reference embeddings */
+    guint c = t - o.persist, nw = MIN (o.window, c);
+    const float *queries[16], *window[32];
+    float errors[16 * 3], least = G_MAXFLOAT;
+    for (guint q = 0; q <= o.persist; q++)
+      queries[q] = emb[c + q];
+    for (guint i = 0; i < nw; i++)
+      window[i] = emb[c - nw + i];
+    heed_ref_keyframe_attention (queries, o.persist + 1, window, nw, o.temperature, errors);
+    for (guint q = 0; q <= o.persist; q++)
+      least = MIN (least, (errors[3 * q] + errors[3 * q + 1] + errors[3 * q + 2]) / 3);
+    g_assert_cmpfloat_with_epsilon (novelty, least, 1e-4);
+    nov[c] = novelty;
+  }
+  /* what it must say */
+  float quiet = 0;
+  for (guint c = HEED_KEYFRAME_MIN_HISTORY; c + o.persist < n; c++)
+    if (c != cut)
+      quiet = MAX (quiet, nov[c]);
+  g_test_message ("novelty at the cut %.3f; the most anywhere else %.3f (flash at %u: %.3f, "
+                  "brightness step at 12: %.3f)",
+                  nov[cut], quiet, flash, nov[flash], nov[12]);
+  g_assert_cmpfloat (nov[cut], >, 0.3);
+  g_assert_cmpfloat (nov[cut], >, 5 * quiet);
+  /* the importance: half at four times the recent median */
+  float recent[10];
+  for (guint i = 0; i < 10; i++)
+    recent[i] = 0.05f;
+  g_assert_cmpfloat_with_epsilon (heed_keyframe_importance (4 * 0.07f, recent, 10), 0.5, 1e-5);
+  g_assert_cmpfloat (heed_keyframe_importance (0.0f, recent, 10), ==, 0.0f);
+  g_free (frame), g_free (emb), g_free (ring), g_free (nov), g_free (thumb);
+  heed_keyframe_scorer_destroy (&k);
+  assert_no_validation_messages ();
+}
+
+/* The log-mel shader against its C reference (a DFT in double), the resampler's rate, and
+ * the spectral flux: quiet noise, then a 1 kHz tone that starts at 0.5 s: one clear peak. */
+static void
+test_logmel (void)
+{
+  HeedDevice *d = get_device ();
+  GError *error = NULL;
+  HeedAudioFeatures *a = heed_audio_features_new (d, &error);
+  g_assert_no_error (error);
+  const guint rate = 48000, n = rate; /* one second at 48 kHz */
+  float *in = g_new (float, n);
+  GRand *rng = g_rand_new_with_seed (5);
+  for (guint i = 0; i < n; i++)
+    in[i] = 0.01f * (float) g_rand_double_range (rng, -1, 1) +
+            (i >= n / 2 ? 0.5f * sinf (2 * (float) G_PI * 1000 * i / rate) : 0.0f);
+  heed_audio_features_reset (a, rate);
+  GArray *flux = g_array_new (FALSE, FALSE, sizeof (float));
+  /* in uneven pieces, as buffers come */
+  for (guint off = 0, piece = 1234; off < n; off += piece)
+    g_assert_true (heed_audio_features_push (a, in + off, MIN (piece, n - off), flux, &error));
+  /* 16000 samples: (16000 - 400) / 160 + 1 = 98 hops */
+  g_assert_cmpuint (flux->len, ==, 98);
+  guint peak = 0;
+  float quiet = 0;
+  for (guint i = 1; i < flux->len; i++)
+    if (g_array_index (flux, float, i) > g_array_index (flux, float, peak))
+      peak = i;
+  for (guint i = 1; i < flux->len; i++)
+    if (i + 3 < peak || i > peak + 3)
+      quiet = MAX (quiet, g_array_index (flux, float, i));
+  g_test_message ("flux peak %.2f at hop %u (%.3f s), elsewhere at most %.2f",
+                  g_array_index (flux, float, peak), peak, (peak * 160 + 200) / 16000.0, quiet);
+  /* the tone starts at 0.5 s: the first window that holds it starts 25 ms before */
+  g_assert_cmpuint (peak, >=, 47);
+  g_assert_cmpuint (peak, <=, 50);
+  g_assert_cmpfloat (g_array_index (flux, float, peak), >, 5 * quiet);
+
+  /* the shader against the reference, on the same 16 kHz windows */
+  float window[HEED_AUDIO_WINDOW], want[HEED_AUDIO_MELS];
+  heed_audio_features_reset (a, HEED_AUDIO_RATE);
+  for (guint i = 0; i < HEED_AUDIO_WINDOW; i++)
+    window[i] = 0.3f * sinf (2 * (float) G_PI * 440 * i / HEED_AUDIO_RATE) +
+                0.05f * (float) g_rand_double_range (rng, -1, 1);
+  g_array_set_size (flux, 0);
+  g_assert_true (heed_audio_features_push (a, window, HEED_AUDIO_WINDOW, flux, &error));
+  g_assert_cmpuint (flux->len, ==, 1);
+  heed_ref_logmel (window, want);
+  const float *got = heed_audio_features_last_logmel (a);
+  for (guint m = 0; m < HEED_AUDIO_MELS; m++)
+    if (fabsf (got[m] - want[m]) > 1e-3f * MAX (1.0f, fabsf (want[m])))
+      g_error ("mel band %u: %g, reference %g", m, got[m], want[m]);
+  g_array_unref (flux);
+  g_rand_free (rng);
+  g_free (in);
+  heed_audio_features_destroy (&a);
+  assert_no_validation_messages ();
 }
 
 /* Runs one-time commands on the test device. */
@@ -894,6 +1103,8 @@ main (int argc, char **argv)
   g_test_add_func ("/vit/device-frames", test_device_frames);
   g_test_add_func ("/ops/preprocess", test_preprocess);
   g_test_add_func ("/ops/preprocess-reference", test_preprocess_reference);
+  g_test_add_func ("/ops/keyframe", test_keyframe);
+  g_test_add_func ("/ops/logmel", test_logmel);
   g_test_add_func ("/vit/against-reference", test_vit_against_reference);
   int status = g_test_run ();
   heed_device_destroy (&test_device);

@@ -566,9 +566,11 @@ test_checkpoint_crop (void)
   g_assert_cmpstr (gst_structure_get_string (m, "resize"), ==, "crop");
   g_assert_true (gst_structure_get_double (m, "region-x", &x));
   g_assert_true (gst_structure_get_double (m, "region-width", &w));
-  /* 72 px model: the shorter side (60) to floor (72 / 0.9) = 80, a 72 crop: 54 of 60 pixels */
-  g_assert_cmpfloat_with_epsilon (w, 54.0 / 100, 1e-6);
-  g_assert_cmpfloat_with_epsilon (x, 23.0 / 100, 1e-6);
+  /* 72 px model, as timm's eval transform: the shorter side (60) to floor (72 / 0.9) = 80,
+   * the longer to int (80 * 100 / 60) = 133, a 72-pixel crop from column round (61 / 2) = 30
+   * (Python rounds 30.5 to even) */
+  g_assert_cmpfloat_with_epsilon (w, 72.0 / 133, 1e-6);
+  g_assert_cmpfloat_with_epsilon (x, 30.0 / 133, 1e-6);
   gst_structure_free (m);
 
   g_free (props);

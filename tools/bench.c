@@ -11,8 +11,8 @@
 
 #include "heed-cli.h"
 
-static const char *op_kinds[] = { "patch_embed", "layernorm", "qkv", "attention",
-                                  "proj",        "fc1",       "fc2", "head" };
+static const char *op_kinds[] = { "preprocess", "patch_embed", "layernorm", "qkv", "attention",
+                                  "proj",       "fc1",         "fc2",       "head" };
 
 typedef struct {
   const char *name;
@@ -91,7 +91,7 @@ out:
 int
 heed_cmd_bench (int argc, char **argv)
 {
-  char *model_path = NULL, *shape_name = NULL, *python = NULL;
+  char *model_path = NULL, *shape_name = NULL, *python = NULL, *frame_size = NULL;
   int runs = 10, warmup = 2, device_index = -1;
   int dim = 0, depth = 0, heads = 0, patch = 0, img = 0, classes = -1;
   gboolean no_torch = FALSE, dispatches = FALSE;
@@ -109,6 +109,8 @@ heed_cmd_bench (int argc, char **argv)
     { "warmup", 0, 0, G_OPTION_ARG_INT, &warmup, "untimed passes first", "N" },
     { "device", 'd', 0, G_OPTION_ARG_INT, &device_index, "Vulkan device index", "N" },
     { "no-torch", 0, 0, G_OPTION_ARG_NONE, &no_torch, "skip the PyTorch comparison", NULL },
+    { "frame", 0, 0, G_OPTION_ARG_STRING, &frame_size,
+      "feed RGBA frames of WxH pixels (timing the preprocessing too) instead of a tensor", "WxH" },
     { "dispatches", 0, 0, G_OPTION_ARG_NONE, &dispatches,
       "also list every dispatch of the last run", NULL },
     { "python", 0, 0, G_OPTION_ARG_FILENAME, &python,
@@ -126,6 +128,8 @@ heed_cmd_bench (int argc, char **argv)
   char *tmp_dir = NULL, *tmp_model = NULL, *torch_why = NULL;
   double *times = NULL;
   float *input = NULL;
+  guint8 *frame = NULL;
+  guint fw = 0, fh = 0;
   int status = 1;
 
   g_option_context_add_main_entries (ctx, entries, NULL);
@@ -168,6 +172,22 @@ heed_cmd_bench (int argc, char **argv)
       !(run = heed_vit_run_new (plan, 1, &error)))
     goto fail;
 
+  if (frame_size) {
+    HeedFrameLayout layout;
+    if (sscanf (frame_size, "%ux%u", &fw, &fh) != 2) {
+      g_set_error (&error, HEED_ERROR, HEED_ERROR_INVALID, "--frame takes WxH, e.g. 1920x1080");
+      goto fail;
+    }
+    guint stride[3] = { 4 * fw, 0, 0 };
+    if (!heed_frame_layout_init (&layout, HEED_PIXEL_RGBA, fw, fh, stride, &error))
+      goto fail;
+    heed_frame_layout_use_model (&layout, c);
+    if (!heed_vit_run_set_frame_layout (run, &layout, &error))
+      goto fail;
+    frame = g_malloc ((gsize) stride[0] * fh);
+    for (gsize i = 0; i < (gsize) stride[0] * fh; i++)
+      frame[i] = (guint8) ((i * 2654435761u) >> 13);
+  }
   gsize n_in = (gsize) c->in_chans * c->img_size * c->img_size;
   input = g_new (float, n_in);
   for (gsize i = 0; i < n_in; i++)
@@ -176,8 +196,15 @@ heed_cmd_bench (int argc, char **argv)
   for (int i = 0; i < warmup + runs; i++) {
     gint64 t0 = g_get_monotonic_time ();
     heed_vit_result_destroy (&last);
-    if (!(last = heed_vit_run_tensor (run, input, &error)))
+    if (frame) {
+      const guint8 *planes[3] = { frame, NULL, NULL };
+      guint stride[3] = { 4 * fw, 0, 0 };
+      if (!heed_vit_run_set_frame (run, 0, planes, stride, &error) ||
+          !heed_vit_run_submit (run, 1, &error) || !heed_vit_run_wait (run, &last, &error))
+        goto fail;
+    } else if (!(last = heed_vit_run_tensor (run, input, &error))) {
       goto fail;
+    }
     if (i >= warmup)
       times[i - warmup] = (double) (g_get_monotonic_time () - t0) / 1000.0;
   }
@@ -272,6 +299,8 @@ out:
   heed_device_destroy (&device);
   heed_model_destroy (&model);
   g_free (input);
+  g_free (frame);
+  g_free (frame_size);
   g_free (times);
   g_free (model_path);
   g_free (shape_name);

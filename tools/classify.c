@@ -81,8 +81,7 @@ decode_first_frame (const char *path, GError **error)
 
 /* Runs the model on the sample's frame. */
 static HeedVitResult *
-run_sample (HeedVitRun *run, GstSample *sample, HeedResize resize, float crop_fraction,
-            GError **error)
+run_sample (HeedVitRun *run, GstSample *sample, const HeedFrameLayout *preprocess, GError **error)
 {
   HeedVitResult *result = NULL;
   GstVideoInfo info;
@@ -98,8 +97,10 @@ run_sample (HeedVitRun *run, GstSample *sample, HeedResize resize, float crop_fr
   const guint8 *planes[3] = { GST_VIDEO_FRAME_PLANE_DATA (&frame, 0), NULL, NULL };
   if (heed_frame_layout_init (&layout, HEED_PIXEL_RGBA, GST_VIDEO_INFO_WIDTH (&info),
                               GST_VIDEO_INFO_HEIGHT (&info), stride, error)) {
-    layout.resize = resize;
-    layout.crop_fraction = crop_fraction;
+    layout.resize = preprocess->resize;
+    layout.crop_fraction = preprocess->crop_fraction;
+    layout.interpolation = preprocess->interpolation;
+    layout.crop_rounding = preprocess->crop_rounding;
     ok = heed_vit_run_set_frame_layout (run, &layout, error) &&
          heed_vit_run_set_frame (run, 0, planes, stride, error) &&
          heed_vit_run_submit (run, 1, error) && heed_vit_run_wait (run, &result, error);
@@ -159,19 +160,25 @@ int
 heed_cmd_classify (int argc, char **argv)
 {
   char *model_path = NULL, *labels_file = NULL, *resize_name = NULL, *attention_name = NULL;
-  char *dump_tensor = NULL;
+  char *dump_tensor = NULL, *interpolation_name = NULL;
   int top_k = 5, device_index = -1, status = 0, input_size = 0;
   gboolean verbose = FALSE;
   char **files = NULL;
   GOptionEntry entries[] = {
     { "model", 'm', 0, G_OPTION_ARG_FILENAME, &model_path,
-      "safetensors ViT checkpoint (default: the embedded videotestsrc model)", "M" },
+      "safetensors ViT checkpoint, or hf:OWNER/NAME[@REVISION] from the Hugging Face hub "
+      "(default: the embedded videotestsrc model)",
+      "M" },
     { "labels", 'l', 0, G_OPTION_ARG_FILENAME, &labels_file,
       "class names, one per line (overrides the model's)", "F" },
     { "top-k", 'k', 0, G_OPTION_ARG_INT, &top_k, "how many classes to report (default 5)", "K" },
     { "resize", 0, 0, G_OPTION_ARG_STRING, &resize_name,
       "checkpoint (default: what the checkpoint's config says), stretch, crop or letterbox",
       "MODE" },
+    { "interpolation", 0, 0, G_OPTION_ARG_STRING, &interpolation_name,
+      "checkpoint (default: the checkpoint's filter), bilinear, bicubic, lanczos, box, hamming "
+      "or nearest (Pillow's filters, antialiased when shrinking)",
+      "FILTER" },
     { "attention", 0, 0, G_OPTION_ARG_STRING, &attention_name,
       "cls (default) or rollout: the map the peak comes from", "MODE" },
     { "device", 'd', 0, G_OPTION_ARG_INT, &device_index, "Vulkan device index", "N" },
@@ -181,7 +188,9 @@ heed_cmd_classify (int argc, char **argv)
     { "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose,
       "say which preprocessing runs and where it came from (on stderr)", NULL },
     { "dump-tensor", 0, 0, G_OPTION_ARG_FILENAME, &dump_tensor,
-      "write the model input of the last image (float32 NCHW, as run-tensor takes)", "OUT" },
+      "write the model input of each image, one after another (float32 NCHW, as run-tensor "
+      "takes)",
+      "OUT" },
     { G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &files, NULL, "IMAGE..." },
     { NULL }
   };
@@ -193,7 +202,8 @@ heed_cmd_classify (int argc, char **argv)
   HeedVitRun *run = NULL;
   char **labels = NULL;
   HeedResize resize = HEED_RESIZE_STRETCH;
-  gboolean checkpoint_resize = TRUE;
+  gboolean checkpoint_resize = TRUE, checkpoint_interpolation = TRUE;
+  HeedInterpolation interpolation = HEED_INTERPOLATION_BILINEAR;
   HeedAttentionMode attention = HEED_ATTENTION_CLS;
 
   g_option_context_add_main_entries (ctx, entries, NULL);
@@ -220,6 +230,15 @@ heed_cmd_classify (int argc, char **argv)
       goto out;
     }
   }
+  if (interpolation_name && !g_str_equal (interpolation_name, "checkpoint")) {
+    checkpoint_interpolation = FALSE;
+    if (!heed_interpolation_from_name (interpolation_name, &interpolation)) {
+      status = heed_cli_fail ("--interpolation takes checkpoint, bilinear, bicubic, lanczos, box, "
+                              "hamming or nearest",
+                              NULL);
+      goto out;
+    }
+  }
   if (attention_name && !g_str_equal (attention_name, "cls")) {
     if (!g_str_equal (attention_name, "rollout")) {
       status = heed_cli_fail ("--attention takes cls or rollout", NULL);
@@ -230,7 +249,13 @@ heed_cmd_classify (int argc, char **argv)
   gst_init (NULL, NULL);
   HeedVitOptions opts = { .layer_attention = attention == HEED_ATTENTION_ROLLOUT };
   /* no --model: the embedded default one */
-  model = model_path ? heed_model_load (model_path, &error) : heed_model_load_default (&error);
+  char *local = model_path ? heed_cli_resolve_model (model_path, &error) : NULL;
+  if (model_path && !local) {
+    status = heed_cli_fail (NULL, error);
+    goto out;
+  }
+  model = local ? heed_model_load (local, &error) : heed_model_load_default (&error);
+  g_free (local);
   if (!model ||
       (input_size && !heed_model_set_input_size (model, (guint) MAX (input_size, 1), &error)) ||
       (model->config.num_classes &&
@@ -243,21 +268,34 @@ heed_cmd_classify (int argc, char **argv)
     goto out;
   }
   const HeedModelConfig *mc = &model->config;
-  float crop_fraction = checkpoint_resize ? mc->crop_fraction : 1.0f;
-  if (checkpoint_resize)
-    resize = mc->resize;
+  HeedFrameLayout preprocess = { 0 };
+  heed_frame_layout_use_model (&preprocess, mc);
+  if (!checkpoint_resize)
+    preprocess.resize = resize, preprocess.crop_fraction = 1.0f;
+  if (!checkpoint_interpolation)
+    preprocess.interpolation = interpolation;
   if (verbose)
-    fprintf (
-        stderr,
-        "heed: preprocessing: %s %.4g, mean [%.4g, %.4g, %.4g], std [%.4g, %.4g, %.4g] (%s)%s\n",
-        resize == HEED_RESIZE_CROP        ? "centre crop"
-        : resize == HEED_RESIZE_LETTERBOX ? "letterbox"
-                                          : "stretch",
-        crop_fraction, mc->mean[0], mc->mean[1], mc->mean[2], mc->std[0], mc->std[1], mc->std[2],
-        mc->preprocess_source, checkpoint_resize ? "" : "; --resize overrides the geometry");
+    fprintf (stderr,
+             "heed: preprocessing: %s %.4g, %s, mean [%.4g, %.4g, %.4g], std [%.4g, %.4g, %.4g] "
+             "(%s)%s%s\n",
+             preprocess.resize == HEED_RESIZE_CROP        ? "centre crop"
+             : preprocess.resize == HEED_RESIZE_LETTERBOX ? "letterbox"
+                                                          : "stretch",
+             preprocess.crop_fraction, heed_interpolation_name (preprocess.interpolation),
+             mc->mean[0], mc->mean[1], mc->mean[2], mc->std[0], mc->std[1], mc->std[2],
+             mc->preprocess_source, checkpoint_resize ? "" : "; --resize overrides the geometry",
+             checkpoint_interpolation ? "" : "; --interpolation overrides the filter");
+  FILE *dump = NULL;
+  if (dump_tensor && !(dump = fopen (dump_tensor, "wb"))) {
+    status = heed_cli_fail (NULL, g_error_new (HEED_ERROR, HEED_ERROR_IO, "cannot write %s: %s",
+                                               dump_tensor, g_strerror (errno)));
+    goto out;
+  }
+  const HeedModelConfig *rc = heed_vit_plan_get_config (plan);
+  gsize input_bytes = (gsize) rc->in_chans * rc->img_size * rc->img_size * sizeof (float);
   for (char **f = files; *f; f++) {
     GstSample *sample = decode_first_frame (*f, &error);
-    HeedVitResult *result = sample ? run_sample (run, sample, resize, crop_fraction, &error) : NULL;
+    HeedVitResult *result = sample ? run_sample (run, sample, &preprocess, &error) : NULL;
     if (sample)
       gst_sample_unref (sample);
     if (!result) {
@@ -267,14 +305,13 @@ heed_cmd_classify (int argc, char **argv)
     }
     print_result (*f, result, labels, (guint) top_k, attention);
     heed_vit_result_destroy (&result);
+    if (dump && fwrite (heed_vit_run_get_input (run, 0), 1, input_bytes, dump) != input_bytes)
+      status = heed_cli_fail (
+          NULL, g_error_new (HEED_ERROR, HEED_ERROR_IO, "cannot write %s", dump_tensor));
   }
-  if (dump_tensor && status == 0) {
-    const HeedModelConfig *c = heed_vit_plan_get_config (plan);
-    gsize n = (gsize) c->in_chans * c->img_size * c->img_size * sizeof (float);
-    if (!g_file_set_contents (dump_tensor, (const char *) heed_vit_run_get_input (run, 0),
-                              (gssize) n, &error))
-      status = heed_cli_fail (NULL, error);
-  }
+  if (dump && fclose (dump) != 0)
+    status = heed_cli_fail (
+        NULL, g_error_new (HEED_ERROR, HEED_ERROR_IO, "cannot write %s", dump_tensor));
 out:
   heed_vit_run_destroy (&run);
   heed_vit_plan_destroy (&plan);
@@ -286,6 +323,7 @@ out:
   g_free (labels_file);
   g_free (resize_name);
   g_free (attention_name);
+  g_free (interpolation_name);
   g_free (dump_tensor);
   g_option_context_free (ctx);
   return status;

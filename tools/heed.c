@@ -88,7 +88,8 @@ cmd_run_tensor (int argc, char **argv)
   char *emb_path = NULL;
   int device_index = -1, input_size = 0;
   GOptionEntry entries[] = {
-    { "model", 'm', 0, G_OPTION_ARG_FILENAME, &model_path, "safetensors ViT checkpoint", "M" },
+    { "model", 'm', 0, G_OPTION_ARG_FILENAME, &model_path,
+      "safetensors ViT checkpoint, or hf:OWNER/NAME[@REVISION] from the Hugging Face hub", "M" },
     { "input-size", 0, 0, G_OPTION_ARG_INT, &input_size,
       "run the model at N x N pixels (a multiple of its patch size; pos_embed resampled as timm "
       "does)",
@@ -124,7 +125,10 @@ cmd_run_tensor (int argc, char **argv)
     status = heed_cli_fail ("run-tensor needs --model and --input", NULL);
     goto out;
   }
-  if (!(model = heed_model_load (model_path, &error)) ||
+  char *local = heed_cli_resolve_model (model_path, &error);
+  model = local ? heed_model_load (local, &error) : NULL;
+  g_free (local);
+  if (!model ||
       (input_size && !heed_model_set_input_size (model, (guint) MAX (input_size, 1), &error))) {
     status = heed_cli_fail (NULL, error);
     goto out;
@@ -191,6 +195,7 @@ usage (FILE *f)
               "  classify     classify images (decoded by GStreamer): one JSON line each\n"
               "               [--model M] [--labels F] [--top-k K] IMAGE...\n"
               "  bench        time a forward pass and each op, beside PyTorch on the CPU\n"
+              "  models       list the hub models in the cache (--model hf:OWNER/NAME fetches)\n"
               "Run `heed COMMAND --help` for a command's options.\n");
 }
 
@@ -212,6 +217,8 @@ main (int argc, char **argv)
     return finish (heed_cmd_classify (argc - 1, argv + 1));
   if (strcmp (cmd, "bench") == 0)
     return finish (heed_cmd_bench (argc - 1, argv + 1));
+  if (strcmp (cmd, "models") == 0)
+    return heed_cmd_models (argc - 1, argv + 1);
   fprintf (stderr, "heed: unknown command '%s'\n", cmd);
   usage (stderr);
   return 2;

@@ -263,6 +263,127 @@ def timm_to_hf(sd, prefix="vit."):
     return out
 
 
+def hf_to_timm(sd, prefix="vit."):
+    """The inverse of timm_to_hf: Hugging Face ViT names back to timm's (q, k, v joined)."""
+    out, p = {}, prefix
+    names = {"embeddings.cls_token": "cls_token", "embeddings.position_embeddings": "pos_embed",
+             "embeddings.patch_embeddings.projection.weight": "patch_embed.proj.weight",
+             "embeddings.patch_embeddings.projection.bias": "patch_embed.proj.bias",
+             "layernorm.weight": "norm.weight", "layernorm.bias": "norm.bias"}
+    for hf, timm in names.items():
+        out[timm] = sd[p + hf]
+    block = {"layernorm_before": "norm1", "attention.output.dense": "attn.proj",
+             "layernorm_after": "norm2", "intermediate.dense": "mlp.fc1", "output.dense": "mlp.fc2"}
+    i = 0
+    while f"{p}encoder.layer.{i}.layernorm_before.weight" in sd:
+        h, b = f"{p}encoder.layer.{i}.", f"blocks.{i}."
+        for hf, timm in block.items():
+            for kind in ("weight", "bias"):
+                out[f"{b}{timm}.{kind}"] = sd[f"{h}{hf}.{kind}"]
+        for kind in ("weight", "bias"):
+            out[f"{b}attn.qkv.{kind}"] = torch.cat(
+                [sd[f"{h}attention.attention.{part}.{kind}"] for part in ("query", "key", "value")])
+        i += 1
+    if "classifier.weight" in sd:
+        out["head.weight"], out["head.bias"] = sd["classifier.weight"], sd["classifier.bias"]
+    return out
+
+
+# ---- the checkpoint's own preprocessing, as its authors run it ------------------------------
+
+def timm_eval_transform(pretrained_cfg):
+    """timm's eval transform for a config.json pretrained_cfg (timm/data/transforms_factory.py,
+    transforms_imagenet_eval), built from torchvision as timm builds it: the shorter side (or,
+    for crop_mode "squash", both sides) to floor(size / crop_pct) with Pillow, a centre crop,
+    then ToTensor and Normalize."""
+    import math
+
+    from torchvision import transforms as T
+
+    modes = {"bilinear": T.InterpolationMode.BILINEAR, "bicubic": T.InterpolationMode.BICUBIC,
+             "nearest": T.InterpolationMode.NEAREST, "lanczos": T.InterpolationMode.LANCZOS,
+             "box": T.InterpolationMode.BOX, "hamming": T.InterpolationMode.HAMMING}
+    size = pretrained_cfg["input_size"][-1]
+    crop_pct = pretrained_cfg.get("crop_pct", 0.875)
+    interpolation = modes[pretrained_cfg.get("interpolation", "bilinear")]
+    scale = math.floor(size / crop_pct)
+    if pretrained_cfg.get("crop_mode", "center") == "squash":
+        resize = T.Resize((scale, scale), interpolation=interpolation)
+    else:
+        resize = T.Resize(scale, interpolation=interpolation)
+    return T.Compose([resize, T.CenterCrop(size), T.ToTensor(),
+                      T.Normalize(pretrained_cfg["mean"], pretrained_cfg["std"])])
+
+
+def hf_preprocess(config, image):
+    """transformers' ViT, DeiT, BiT (DINOv2) and CLIP image processors on a PIL image
+    (image_processing_*.py, image_transforms.py): resize with Pillow, a centre crop whose
+    offsets are rounded down, rescale, normalise. Returns a float32 CHW tensor."""
+    import numpy as np
+    from PIL import Image
+
+    img = image.convert("RGB")
+    kind = config.get("image_processor_type") or config.get("feature_extractor_type") or ""
+    # processors that read a plain number as the shortest edge (get_size_dict's
+    # default_to_square=False); the others read it as a square
+    shortest_default = kind.startswith(("CLIP", "Bit"))
+
+    def size_of(value):
+        if isinstance(value, dict):
+            if "shortest_edge" in value:
+                return value["shortest_edge"], None
+            return value["height"], value["width"]
+        return (value, None) if shortest_default else (value, value)
+
+    if config.get("do_resize", True):
+        h, w = size_of(config.get("size", 224))
+        if w is None:  # get_resize_output_image_size: the shorter side to h, aspect kept
+            short, long = sorted(img.size)
+            new_long = int(h * long / short)
+            w, h = (h, new_long) if img.size[0] <= img.size[1] else (new_long, h)
+        img = img.resize((w, h), resample=Image.Resampling(config.get("resample", 2)))
+    arr = np.array(img)
+    if config.get("do_center_crop", False):
+        ch, cw = size_of(config.get("crop_size", 224))
+        cw = ch if cw is None else cw
+        top, left = (arr.shape[0] - ch) // 2, (arr.shape[1] - cw) // 2
+        arr = arr[top:top + ch, left:left + cw]
+    arr = arr.astype(np.float32)
+    if config.get("do_rescale", True):
+        arr = arr * np.float32(config.get("rescale_factor", 1 / 255))
+    if config.get("do_normalize", True):
+        mean = np.array(config.get("image_mean", [0.485, 0.456, 0.406]), dtype=np.float32)
+        std = np.array(config.get("image_std", [0.229, 0.224, 0.225]), dtype=np.float32)
+        arr = (arr - mean) / std
+    return torch.from_numpy(np.ascontiguousarray(arr.transpose(2, 0, 1)))
+
+
+def synthetic_photo(width, height, seed):
+    """A PIL RGB image with what resampling finds hard in photos: smooth shading, hard-edged
+    shapes of many colours, fine stripes (aliasing when shrunk) and sensor-like noise."""
+    import numpy as np
+    from PIL import Image, ImageDraw
+
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:height, 0:width] / max(width, height)
+    img = np.empty((height, width, 3))
+    for c in range(3):
+        fx, fy, phase = rng.uniform(0.5, 3), rng.uniform(0.5, 3), rng.uniform(0, 6.3)
+        img[..., c] = 128 + 70 * np.sin(6.283 * (fx * x + fy * y) + phase)
+    pil = Image.fromarray(img.clip(0, 255).astype(np.uint8))
+    draw = ImageDraw.Draw(pil)
+    for _ in range(12):
+        x0, y0 = rng.uniform(0, width), rng.uniform(0, height)
+        r = rng.uniform(0.03, 0.25) * max(width, height)
+        colour = tuple(int(v) for v in rng.integers(0, 256, 3))
+        box = [x0 - r, y0 - r / 2, x0 + r, y0 + r / 2]
+        (draw.ellipse if rng.random() < 0.5 else draw.rectangle)(box, fill=colour)
+    for i in range(0, width, 3):  # one-pixel stripes in a band
+        draw.line([(i, height * 0.45), (i, height * 0.55)], fill=(255, 255, 255))
+    arr = np.array(pil).astype(np.float64) + rng.normal(0, 6, (height, width, 3))
+    return Image.fromarray(arr.clip(0, 255).round().astype(np.uint8))
+
+
 # ---- per-op timing for `heed bench` -------------------------------------------------------
 
 def attach_op_timers(model):

@@ -7,7 +7,7 @@ if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; fi
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update
 $SUDO apt-get install -y --no-install-recommends \
-  ca-certificates gcc libc6-dev meson ninja-build pkg-config \
+  ca-certificates gcc libc6-dev meson ninja-build pkg-config libcurl4-openssl-dev \
   glslc spirv-tools \
   libvulkan-dev mesa-vulkan-drivers vulkan-validationlayers \
   libglib2.0-dev libjson-glib-dev \
@@ -16,6 +16,7 @@ $SUDO apt-get install -y --no-install-recommends \
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good \
   gstreamer1.0-plugins-bad gstreamer1.0-libav gstreamer1.0-x \
   python3 python3-torch python3-numpy libopenblas0-pthread python3-gi python3-gst-1.0 \
+  python3-pil python3-torchvision \
   gir1.2-gstreamer-1.0 gir1.2-gst-plugins-base-1.0 \
   libpango1.0-dev libcairo2-dev fonts-dejavu-core fonts-noto-cjk \
   ffmpeg valgrind clang-format bc

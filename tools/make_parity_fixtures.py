@@ -51,7 +51,56 @@ CASES = [
     # no class token: average pooling of the patch tokens, then fc_norm (global_pool="avg")
     dict(name="vit_gap_f32", img=48, patch=16, dim=64, depth=2, heads=2, classes=4,
          dtype="F32", names="timm", heads_in="metadata", class_token=False, avg_pool=True),
+    # The hub's two layouts, with the files exactly as the hub ships them (tests/
+    # test_hub_layouts.py). timm: ViT-Tiny's width (dim 192, 3 heads of 64) at depth 2, no
+    # metadata, config.json as timm/vit_tiny_patch16_224.augreg_in21k_ft_in1k has it.
+    dict(name="hub_timm_vit", img=224, patch=16, dim=192, depth=2, heads=3, classes=1000,
+         dtype="F16", names="timm", heads_in="none", hub="timm"),
+    # transformers: ViTForImageClassification names, config.json and preprocessor_config.json
+    # as google/vit-base-patch16-224 has them (mean/std 0.5, bilinear, 224 x 224)
+    dict(name="hub_hf_vit", img=224, patch=16, dim=96, depth=2, heads=3, classes=10,
+         dtype="F32", names="hf", heads_in="config", eps=1e-12, labels=True, hub="hf"),
 ]
+
+TIMM_PRETRAINED_CFG = {
+    "tag": "augreg_in21k_ft_in1k", "custom_load": True, "input_size": [3, 224, 224],
+    "fixed_input_size": True, "interpolation": "bicubic", "crop_pct": 0.9,
+    "crop_mode": "center", "mean": [0.5, 0.5, 0.5], "std": [0.5, 0.5, 0.5],
+    "num_classes": 1000, "pool_size": None, "first_conv": "patch_embed.proj",
+    "classifier": "head"}
+
+HF_PREPROCESSOR = {
+    "do_normalize": True, "do_rescale": True, "do_resize": True, "image_mean": [0.5, 0.5, 0.5],
+    "image_processor_type": "ViTImageProcessor", "image_std": [0.5, 0.5, 0.5], "resample": 2,
+    "rescale_factor": 0.00392156862745098, "size": {"height": 224, "width": 224}}
+
+
+def write_json(path, obj):
+    with open(path, "w") as f:
+        json.dump(obj, f, indent=2, sort_keys=True)
+        f.write("\n")
+
+
+def write_hub_configs(case, d, labels):
+    """config.json (and preprocessor_config.json) with every key the hub's files have."""
+    if case["hub"] == "timm":
+        write_json(os.path.join(d, "config.json"), {
+            "architecture": "vit_tiny_patch16_224", "num_classes": case["classes"],
+            "num_features": case["dim"], "global_pool": "token",
+            "pretrained_cfg": TIMM_PRETRAINED_CFG})
+        return
+    write_json(os.path.join(d, "config.json"), {
+        "_name_or_path": "google/vit-base-patch16-224",
+        "architectures": ["ViTForImageClassification"], "attention_probs_dropout_prob": 0.0,
+        "encoder_stride": case["patch"], "hidden_act": "gelu", "hidden_dropout_prob": 0.0,
+        "hidden_size": case["dim"], "id2label": {str(i): l for i, l in enumerate(labels)},
+        "image_size": case["img"], "initializer_range": 0.02,
+        "intermediate_size": 4 * case["dim"],
+        "label2id": {l: i for i, l in enumerate(labels)}, "layer_norm_eps": case["eps"],
+        "model_type": "vit", "num_attention_heads": case["heads"], "num_channels": 3,
+        "num_hidden_layers": case["depth"], "patch_size": case["patch"], "qkv_bias": True,
+        "torch_dtype": "float32", "transformers_version": "4.35.2"})
+    write_json(os.path.join(d, "preprocessor_config.json"), HF_PREPROCESSOR)
 
 
 def randomise(model, gen):
@@ -117,7 +166,9 @@ def make(case, outdir):
                       patch_size=case["patch"], hidden_act="gelu")
         if case.get("labels"):
             config["id2label"] = {str(i): l for i, l in enumerate(labels)}
-    if config:
+    if case.get("hub"):
+        write_hub_configs(case, d, labels)
+    elif config:
         with open(os.path.join(d, "config.json"), "w") as f:
             json.dump(config, f, indent=1)
     x.numpy().astype("<f4").tofile(os.path.join(d, "input.f32"))

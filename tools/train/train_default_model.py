@@ -215,6 +215,9 @@ def main():
         "format": "pt", "num_heads": HEADS, "img_size": args.size, "patch_size": args.patch,
         "mean": json.dumps([MEAN] * 3), "std": json.dumps([STD] * 3),
         "labels": json.dumps(patterns.LABELS),
+        # how patterns.resize resizes the frames it trains on: heed's first resampler, so heed
+        # prepares frames for this model the same way
+        "interpolation": "heed-box8",
         "trained_by": " ".join(["tools/train/train_default_model.py"] + sys.argv[1:]),
     })
     print(f"wrote {args.out} ({os.path.getsize(args.out)} bytes)")

@@ -1,0 +1,218 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* heedkeyframe's engine side: each frame's compact embedding, computed on the device, and
+ * temporal attention over the embeddings of earlier frames (shaders/keyframe.comp).
+ *
+ * Per frame, one submission: the preprocessing shader makes a 64 x 64 thumbnail (box filter,
+ * RGB in 0..1), the features kernel writes its embedding into a ring of window + persist + 1
+ * slots, and the attention kernel asks, for the frame `persist` frames back (the candidate)
+ * and each frame after it, how poorly the `window` frames before the candidate explain it.
+ * The candidate's novelty is the smallest of those: a change must last persist + 1 frames, so
+ * a flash of a frame or two does not count, while a cut, or the end of a fade or dissolve,
+ * does. Turning novelty into an importance and picking keyframes is heed_keyframe_importance
+ * and the element's. */
+#include "heed-private.h"
+#include "heed-push.h"
+
+#include <math.h>
+#include <string.h>
+
+#define THUMB 64
+
+struct _HeedKeyframeScorer {
+  HeedDevice *device;
+  HeedKeyframeOptions opt;
+  guint ring_slots;
+  HeedFrameLayout layout;
+  gboolean has_layout;
+  HeedBuffer *frame, *frame_params, *rows, *thumb, *state, *ring, *errors;
+  HeedRecorder *rec;
+  guint64 pushed; /* frames since the last reset */
+};
+
+void
+heed_keyframe_options_init (HeedKeyframeOptions *o)
+{
+  o->window = 8;
+  o->persist = 3;
+  o->temperature = 0.05f;
+}
+
+HeedKeyframeScorer *
+heed_keyframe_scorer_new (HeedDevice *device, const HeedKeyframeOptions *options, GError **error)
+{
+  HeedKeyframeScorer *s = g_new0 (HeedKeyframeScorer, 1);
+  heed_keyframe_options_init (&s->opt);
+  if (options)
+    s->opt = *options;
+  if (s->opt.window < 1 || s->opt.window > HEED_KEYFRAME_MAX_WINDOW ||
+      (s->opt.persist + 1) * HEED_KEYFRAME_HEADS > 64 || !(s->opt.temperature > 0.0f)) {
+    g_set_error (error, HEED_ERROR, HEED_ERROR_INVALID,
+                 "keyframe window must be 1 to %u frames, persist at most %u, temperature > 0",
+                 HEED_KEYFRAME_MAX_WINDOW, 64 / HEED_KEYFRAME_HEADS - 1);
+    g_free (s);
+    return NULL;
+  }
+  s->device = heed_device_ref (device);
+  s->ring_slots = s->opt.window + s->opt.persist + 1;
+  if (!(s->thumb = heed_buffer_new (device, 3 * THUMB * THUMB * sizeof (float), FALSE, error)) ||
+      !(s->state = heed_buffer_new (device, 8 * sizeof (guint32), TRUE, error)) ||
+      !(s->ring = heed_buffer_new (device, (gsize) s->ring_slots * HEED_KEYFRAME_DIM * 4, FALSE,
+                                   error)) ||
+      !(s->errors = heed_buffer_new (device, 64 * sizeof (float), TRUE, error)) ||
+      !(s->frame_params = heed_buffer_new (device, 18 * sizeof (float), TRUE, error))) {
+    heed_keyframe_scorer_destroy (&s);
+    return NULL;
+  }
+  return s;
+}
+
+void
+heed_keyframe_scorer_destroy (HeedKeyframeScorer **scorer)
+{
+  HeedKeyframeScorer *s = *scorer;
+  if (!s)
+    return;
+  heed_recorder_destroy (&s->rec);
+  HeedBuffer **bufs[] = { &s->frame, &s->frame_params, &s->rows,  &s->thumb,
+                          &s->state, &s->ring,         &s->errors };
+  for (guint i = 0; i < G_N_ELEMENTS (bufs); i++)
+    heed_buffer_destroy (bufs[i]);
+  heed_device_destroy (&s->device);
+  g_free (s);
+  *scorer = NULL;
+}
+
+void
+heed_keyframe_scorer_reset (HeedKeyframeScorer *s)
+{
+  s->pushed = 0;
+}
+
+gboolean
+heed_keyframe_scorer_set_layout (HeedKeyframeScorer *s, const HeedFrameLayout *layout,
+                                 GError **error)
+{
+  static const float zero[3] = { 0, 0, 0 }, one[3] = { 1, 1, 1 };
+  float params[18];
+  HeedFrameLayout l = *layout;
+  /* the whole frame, averaged: a thumbnail for statistics */
+  l.resize = HEED_RESIZE_STRETCH;
+  l.crop_fraction = 1.0f;
+  l.interpolation = HEED_INTERPOLATION_BOX;
+  heed_recorder_destroy (&s->rec);
+  s->has_layout = FALSE;
+  gsize frame_bytes = (l.size + 4 + 15) / 16 * 16;
+  if (!s->frame || s->frame->size < frame_bytes) {
+    heed_buffer_destroy (&s->frame);
+    if (!(s->frame = heed_buffer_new (s->device, frame_bytes, TRUE, error)))
+      return FALSE;
+  }
+  gsize rows = heed_frame_rows_bytes (&l, THUMB);
+  if (!s->rows || s->rows->size < rows) {
+    heed_buffer_destroy (&s->rows);
+    if (!(s->rows = heed_buffer_new (s->device, rows, FALSE, error)))
+      return FALSE;
+  }
+  heed_frame_params (&l, zero, one, params);
+  memcpy (s->frame_params->mapped, params, sizeof params);
+
+  HeedKeyframeParams p = { s->ring_slots, s->opt.temperature };
+  HeedKernel features = { HEED_SHADER_KEYFRAME_FEATURES, 64 };
+  HeedKernel attention = { HEED_SHADER_KEYFRAME_ATTENTION, 64 };
+  HeedBuffer *fb[3] = { s->thumb, s->state, s->ring }, *ab[3] = { s->ring, s->state, s->errors };
+  if (!(s->rec = heed_recorder_new (s->device, NULL, 4, FALSE, error)) ||
+      !heed_op_preprocess (s->rec, &l, s->frame, s->frame_params, s->rows, s->thumb, THUMB,
+                           error) ||
+      !heed_recorder_dispatch (s->rec, features, 0, fb, &p, sizeof p, 1, 1, 1, "keyframe_features",
+                               "keyframe", 0, error) ||
+      !heed_recorder_dispatch (s->rec, attention, 0, ab, &p, sizeof p, 1, 1, 1,
+                               "keyframe_attention", "keyframe", 0, error) ||
+      !heed_recorder_end (s->rec, error)) {
+    heed_recorder_destroy (&s->rec);
+    return FALSE;
+  }
+  s->layout = l;
+  s->has_layout = TRUE;
+  return TRUE;
+}
+
+gboolean
+heed_keyframe_scorer_push (HeedKeyframeScorer *s, const guint8 *const planes[3],
+                           const guint stride[3], float *novelty, gboolean *have, GError **error)
+{
+  const HeedFrameLayout *l = &s->layout;
+  if (!s->has_layout) {
+    g_set_error (error, HEED_ERROR, HEED_ERROR_INVALID, "no frame layout set");
+    return FALSE;
+  }
+  guint8 *dst = s->frame->mapped;
+  for (guint i = 0; i < l->n_planes; i++)
+    for (guint y = 0; y < l->rows[i]; y++)
+      memcpy (dst + l->offset[i] + (gsize) y * l->stride[i], planes[i] + (gsize) y * stride[i],
+              l->row_bytes[i]);
+
+  guint64 t = s->pushed, W = s->opt.window, P = s->opt.persist;
+  guint32 *state = s->state->mapped;
+  state[0] = (guint32) (t % s->ring_slots);
+  /* the candidate, persist frames back, needs a few earlier frames to be explained by */
+  *have = t >= P + HEED_KEYFRAME_MIN_HISTORY;
+  guint64 c = t >= P ? t - P : 0;
+  guint64 n_window = MIN (W, c);
+  state[1] = (guint32) (c % s->ring_slots);
+  state[2] = *have ? (guint32) (P + 1) : 0;
+  state[3] = (guint32) ((c - n_window) % s->ring_slots);
+  state[4] = (guint32) n_window;
+  if (!heed_recorder_submit (s->rec, error))
+    return FALSE;
+  s->pushed++;
+  *novelty = 0.0f;
+  if (*have) {
+    const float *e = s->errors->mapped;
+    float least = G_MAXFLOAT;
+    for (guint q = 0; q <= P; q++) {
+      float mean = 0.0f;
+      for (guint h = 0; h < HEED_KEYFRAME_HEADS; h++)
+        mean += e[q * HEED_KEYFRAME_HEADS + h];
+      least = MIN (least, mean / HEED_KEYFRAME_HEADS);
+    }
+    *novelty = least;
+  }
+  return TRUE;
+}
+
+gboolean
+heed_keyframe_scorer_read_ring (HeedKeyframeScorer *s, float *ring, GError **error)
+{
+  return heed_buffer_download (
+      s->ring, 0, ring, (VkDeviceSize) s->ring_slots * HEED_KEYFRAME_DIM * sizeof (float), error);
+}
+
+guint
+heed_keyframe_scorer_ring_slots (const HeedKeyframeScorer *s)
+{
+  return s->ring_slots;
+}
+
+static int
+compare_float (const void *a, const void *b)
+{
+  float x = *(const float *) a, y = *(const float *) b;
+  return (x > y) - (x < y);
+}
+
+float
+heed_keyframe_importance (float novelty, const float *recent, guint n)
+{
+  /* novelty against what is usual for this video lately (the median of recent values): a
+   * busy shot's motion raises the median, so only a change well above it counts */
+  float median = 0.05f;
+  if (n >= 5) {
+    float *sorted = g_memdup2 (recent, n * sizeof (float));
+    qsort (sorted, n, sizeof (float), compare_float);
+    median = n % 2 ? sorted[n / 2] : 0.5f * (sorted[n / 2 - 1] + sorted[n / 2]);
+    g_free (sorted);
+  }
+  float ratio = novelty / (median + 0.02f);
+  /* 0 for nothing new, 0.5 at four times the usual, towards 1 beyond */
+  return 1.0f - exp2f (-ratio / 4.0f);
+}

@@ -1,0 +1,197 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""Models by name against a local stand-in for the Hugging Face hub (tests/hub_server.py,
+named by HEED_HUB_ENDPOINT; these machines cannot reach the hub): fetched into the cache with
+the config files, resumed after an interruption, checked against the published SHA-256, used
+offline afterwards, listed by `heed models`, a progress bar on a terminal only, and a one-line
+error for a bad name, a missing network, a missing revision, a corrupted transfer and a
+repository without safetensors weights. Prints TAP."""
+import json
+import os
+import pty
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.environ["HEED_TOOLS_DIR"])
+from hub_server import HubServer  # noqa: E402
+from heed_torch import synthetic_photo  # noqa: E402
+
+heed = os.environ["HEED_TOOL"]
+fixtures = os.environ["HEED_FIXTURES"]
+results = []
+
+
+def check(name, ok, detail=""):
+    results.append(ok)
+    print(f"{'ok' if ok else 'not ok'} {len(results)} {name}{': ' + detail if detail else ''}")
+    sys.stdout.flush()
+
+
+def read(fixture, *names):
+    return {n: open(os.path.join(fixtures, fixture, n), "rb").read() for n in names}
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def run(args, env, **kw):
+    t = time.monotonic()
+    r = subprocess.run([heed] + args, env=env, capture_output=True, text=True, timeout=120, **kw)
+    r.seconds = time.monotonic() - t
+    return r
+
+
+def one_line_error(r, needle):
+    err = r.stderr.strip()
+    return r.returncode != 0 and "\n" not in err and needle in err, err
+
+
+def main():
+    tmp = tempfile.mkdtemp(prefix="heed-hub-")
+    cache = os.path.join(tmp, "cache")
+    image = os.path.join(tmp, "photo.png")
+    synthetic_photo(320, 240, seed=7).save(image)
+    env = dict(os.environ, HEED_HUB_CACHE=cache)
+    for k in ("HEED_HUB_OFFLINE", "HF_HUB_OFFLINE", "HF_TOKEN"):
+        env.pop(k, None)
+    timm_files = read("hub_timm_vit", "model.safetensors", "config.json")
+    hf_files = read("hub_hf_vit", "model.safetensors", "config.json", "preprocessor_config.json")
+    local = run(["classify", "--model", os.path.join(fixtures, "hub_timm_vit",
+                                                     "model.safetensors"), image], env)
+
+    with HubServer() as hub:
+        commit = hub.add("test/vit", timm_files)
+        hub.add("test/hfvit", hf_files)
+        hub.add("test/corrupt", read("hub_hf_vit", "model.safetensors", "config.json"))
+        hub.add("test/bin-only", {"pytorch_model.bin": b"\0" * 1000, "config.json": b"{}"})
+        env["HEED_HUB_ENDPOINT"] = hub.endpoint
+
+        # names that could climb out of the cache never reach the network
+        for bad in ("hf:../etc", "hf:a/b/c", "hf:owner", "hf:a/..", "hf:a/b@../x", "hf:a--b/c"):
+            r = run(["classify", "--model", bad, image], env)
+            ok, err = one_line_error(r, "is not a hub model name")
+            check(f"refuses {bad}", ok and not hub.requests, err)
+
+        # fetched, with an interruption in the weights: resumed where it stopped
+        hub.cut_after = 300000
+        r = run(["classify", "--model", "hf:test/vit", image], env)
+        ranges = [rng for path, rng in hub.requests if path.startswith("/cdn/")]
+        check("fetches and classifies hf:test/vit as the local file does",
+              r.returncode == 0 and r.stdout.replace("hf:test/vit", "") == local.stdout,
+              r.stderr.strip())
+        check("resumes the interrupted download with a Range request",
+              ranges == [None, "bytes=300000-"], f"CDN requests' Range headers: {ranges}")
+        snapshot = os.path.join(cache, "test--vit", "snapshots", commit)
+        check("the cache holds the weights, config.json and the ref; nothing partial",
+              sorted(os.listdir(snapshot)) == [".complete", "config.json", "model.safetensors"]
+              and open(os.path.join(cache, "test--vit", "refs", "main")).read().strip() == commit
+              and os.listdir(os.path.join(cache, "test--vit", "partial")) == [],
+              str(sorted(os.listdir(snapshot))))
+        check("no progress bar when stderr is not a terminal", "\r" not in r.stderr,
+              repr(r.stderr[:80]))
+
+        # transformers' layout: preprocessor_config.json comes too, and is used
+        r = run(["classify", "-v", "--model", "hf:test/hfvit", image], env)
+        check("fetches transformers' three files and prepares frames as they say",
+              r.returncode == 0 and "from preprocessor_config.json" in r.stderr
+              and os.path.exists(os.path.join(cache, "test--hfvit", "snapshots",
+                                              hub.repos["test/hfvit"].commit,
+                                              "preprocessor_config.json")), r.stderr.strip())
+
+        # a corrupted transfer is refused and leaves nothing a later run could take
+        hub.corrupt = True
+        r = run(["classify", "--model", "hf:test/corrupt", image], env)
+        hub.corrupt = False
+        ok, err = one_line_error(r, "does not match the hub's SHA-256")
+        corrupt_dir = os.path.join(cache, "test--corrupt")
+        leftovers = [f for d, _, fs in os.walk(corrupt_dir) for f in fs
+                     if f.endswith((".safetensors", ".part"))]
+        check("a corrupted download is refused", ok and not leftovers
+              and not os.path.exists(os.path.join(corrupt_dir, "refs")), f"{err}; {leftovers}")
+
+        r = run(["classify", "--model", "hf:test/vit@nosuchbranch", image], env)
+        ok, err = one_line_error(r, "has no model hf:test/vit at revision nosuchbranch")
+        check("a missing revision is a one-line error", ok, err)
+        r = run(["classify", "--model", "hf:test/bin-only", image], env)
+        ok, err = one_line_error(r, "has no model.safetensors")
+        check("a repository without safetensors weights is a one-line error", ok, err)
+
+        # two fetches of one repository at once (two elements, two processes): one waits
+        both_env = dict(env, HEED_HUB_CACHE=os.path.join(tmp, "cache-both"))
+        procs = [subprocess.Popen([heed, "classify", "--model", "hf:test/hfvit", image],
+                                  env=both_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  text=True) for _ in range(2)]
+        outs = [p.communicate(timeout=120) for p in procs]
+        check("two fetches of one model at once both succeed",
+              all(p.returncode == 0 for p in procs) and outs[0][0] == outs[1][0],
+              " / ".join(o[1].strip() for o in outs))
+
+        # a progress bar on a terminal
+        master, slave = pty.openpty()
+        p = subprocess.Popen([heed, "run-tensor", "--model", "hf:test/hfvit@main",
+                              "--input", os.path.join(fixtures, "hub_hf_vit", "input.f32")],
+                             env=dict(env, HEED_HUB_CACHE=os.path.join(tmp, "cache2")),
+                             stdout=subprocess.DEVNULL, stderr=slave)
+        os.close(slave)
+        shown = b""
+        while True:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            shown += chunk
+        p.wait(timeout=120)
+        os.close(master)
+        text = shown.decode(errors="replace")
+        check("a progress bar on a terminal", p.returncode == 0 and "\r" in text
+              and "model.safetensors" in text and "100.0%" in text, repr(text[-160:]))
+
+    # the server is gone: what is cached still works, by branch and by commit
+    env["HEED_HUB_ENDPOINT"] = f"http://127.0.0.1:{free_port()}"
+    r = run(["classify", "--model", "hf:test/vit", image], env)
+    check("classifies from the cache without a network",
+          r.returncode == 0 and r.stdout.replace("hf:test/vit", "") == local.stdout,
+          r.stderr.strip())
+    r = run(["classify", "--model", f"hf:test/vit@{commit}", image], env)
+    check("and by commit", r.returncode == 0, r.stderr.strip())
+    r = run(["classify", "--model", "hf:test/other", image], env)
+    ok, err = one_line_error(r, "cannot reach")
+    check("a model not cached, without a network: a one-line error at once",
+          ok and "not in the cache" in err and r.seconds < 20, f"{err} ({r.seconds:.1f} s)")
+    r = run(["classify", "--model", "hf:test/other", image], dict(env, HEED_HUB_OFFLINE="1"))
+    ok, err = one_line_error(r, "HEED_HUB_OFFLINE")
+    check("HEED_HUB_OFFLINE=1 uses only the cache", ok, err)
+
+    r = run(["models"], env)
+    lines = r.stdout.splitlines()
+    check("heed models lists what is cached",
+          r.returncode == 0 and len(lines) == 2
+          and lines[0].startswith("hf:test/hfvit@main ")
+          and lines[1].startswith(f"hf:test/vit@main  {commit[:12]}  2.5 MB"), r.stdout)
+
+    # the element takes the same names
+    gst = shutil.which("gst-launch-1.0")
+    r = subprocess.run([gst, "-q", "videotestsrc", "num-buffers=2", "!", "heedclassify",
+                        "model=hf:test/vit", "!", "fakesink"], env=env, capture_output=True,
+                       text=True, timeout=120)
+    check("heedclassify model=hf:test/vit runs from the cache", r.returncode == 0,
+          r.stderr.strip()[-300:])
+    shutil.rmtree(tmp)
+    print(f"1..{len(results)}")
+    return 0 if all(results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

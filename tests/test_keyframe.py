@@ -1,0 +1,177 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""heedkeyframe in real pipelines, on a clip FFmpeg makes here (H.264 in MP4, 25 fps): three
+shots of lavfi sources with motion, joined by hard cuts at frames 40 and 80, with a two-frame
+flash at 20 and a brightness step at 100 inside the shots. It must:
+  - post one heedkeyframe message per cut (within a frame) and none for the flash or the
+    brightness step, with the fields DESIGN.md names and `frame` counted from 0;
+  - push a force-key-unit event just before each keyframe, and only then;
+  - pass every frame, in order, each with a HeedKeyframeMeta whose keyframe flag agrees;
+  - in mode=keyframes-only, pass just the keyframes;
+  - with lookahead=0, still pass every frame;
+  - with the sound on audio_sink (quiet noise, a beep at 2.2 s = frame 55), add one keyframe
+    of cause "audio" within 2 frames of the beep;
+  - never wait for sound: an audio_sink that is requested but never fed, or sound that ends
+    after one second, still lets every frame through;
+  - add its lookahead to the latency it reports in a live pipeline.
+Prints TAP."""
+import os
+import subprocess
+import sys
+import tempfile
+
+import gi
+
+gi.require_version("Gst", "1.0")
+gi.require_version("GstVideo", "1.0")
+from gi.repository import Gst, GstVideo  # noqa: E402
+
+Gst.init(None)
+results = []
+
+
+def check(name, ok, detail=""):
+    results.append(ok)
+    print(f"{'ok' if ok else 'not ok'} {len(results)} {name}{': ' + detail if detail else ''}")
+    sys.stdout.flush()
+
+
+def make_clip(path, audio_seconds=None):
+    shots = ["testsrc2=s=160x120:r=25,trim=end_frame=40",
+             "mandelbrot=s=160x120:r=25,trim=end_frame=40",
+             "smptehdbars=s=160x120:r=25,scroll=h=0.01,trim=end_frame=40"]
+    graph = ";".join(f"{s},setpts=PTS-STARTPTS,format=yuv420p,setsar=1[s{i}]"
+                     for i, s in enumerate(shots))
+    graph += (";[s0][s1][s2]concat=n=3:v=1:a=0,"
+              "eq=brightness=0.6:enable='between(n,20,21)',"
+              "eq=brightness=0.2:enable='gte(n,100)'[v]")
+    audio = []
+    if audio_seconds:
+        graph += (f";anoisesrc=r=48000:a=0.01:c=pink:seed=3:d={audio_seconds}[bg];"
+                  "sine=f=880:r=48000:d=0.2,volume=0.5,adelay=2200:all=1[beep];"
+                  "[bg][beep]amix=inputs=2:normalize=0:duration=first,"
+                  "aformat=channel_layouts=stereo[a]")
+        audio = ["-map", "[a]", "-c:a", "aac"]
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-filter_complex", graph, "-map", "[v]",
+                    "-c:v", "libx264", "-preset", "veryfast", "-bf", "0", "-r", "25"] + audio +
+                   [path], check=True)
+
+
+def run(path, props="", audio=""):
+    """Messages, force-key-unit frames, and (frame index, meta) of every buffer out. audio:
+    "decoded" links the clip's sound to audio_sink, "idle" links an appsrc that never pushes
+    anything (sound that never starts)."""
+    tail = ""
+    if audio == "decoded":
+        tail = " d. ! queue ! audioconvert ! k.audio_sink"
+    elif audio == "idle":
+        tail = (" appsrc format=time caps=audio/x-raw,format=F32LE,layout=interleaved,"
+                "rate=48000,channels=1 ! k.audio_sink")
+    pipe = Gst.parse_launch(f"filesrc location={path} ! decodebin name=d d. ! queue ! "
+                            f"videoconvert ! heedkeyframe name=k {props} ! fakesink name=sink "
+                            f"sync=false{tail}")
+    pad = pipe.get_by_name("sink").get_static_pad("sink")
+    seen = {"buffers": [], "fku": [], "count": 0}
+
+    def probe(pad, info):
+        if info.type & Gst.PadProbeType.BUFFER:
+            buf = info.get_buffer()
+            meta = buf.get_custom_meta("HeedKeyframeMeta")
+            s = meta.get_structure() if meta else None
+            seen["buffers"].append((s.get_value("frame") if s else None,
+                                    s.get_value("keyframe") if s else None, buf.pts))
+        else:
+            ev = info.get_event()
+            if GstVideo.video_event_is_force_key_unit(ev):
+                seen["fku"].append(len(seen["buffers"]))
+        return Gst.PadProbeReturn.OK
+
+    pad.add_probe(Gst.PadProbeType.BUFFER | Gst.PadProbeType.EVENT_DOWNSTREAM, probe)
+    messages = []
+    bus = pipe.get_bus()
+    pipe.set_state(Gst.State.PLAYING)
+    while True:
+        msg = bus.timed_pop_filtered(60 * Gst.SECOND, Gst.MessageType.EOS | Gst.MessageType.ERROR |
+                                     Gst.MessageType.ELEMENT)
+        if msg is None or msg.type == Gst.MessageType.ERROR:
+            pipe.set_state(Gst.State.NULL)
+            raise RuntimeError(msg.parse_error()[0].message if msg else "timed out")
+        if msg.type == Gst.MessageType.EOS:
+            break
+        s = msg.get_structure()
+        if s.get_name() == "heedkeyframe":
+            messages.append({k: s.get_value(k) for k in (
+                "timestamp", "running-time", "stream-time", "frame", "score", "cause")})
+    pipe.set_state(Gst.State.NULL)
+    return messages, seen
+
+
+def main():
+    tmp = tempfile.mkdtemp(prefix="heed-keyframe-")
+    clip = os.path.join(tmp, "clip.mp4")
+    make_clip(clip)
+
+    messages, seen = run(clip)
+    frames = [m["frame"] for m in messages]
+    check("one message per cut (40, 80), none for the flash (20) or the brightness step (100)",
+          len(frames) == 2 and abs(frames[0] - 40) <= 1 and abs(frames[1] - 80) <= 1,
+          f"keyframes at {frames}")
+    check("messages carry the fields DESIGN.md names",
+          all(m["cause"] == "visual" and 0 <= m["score"] <= 1 and
+              m["timestamp"] == m["running-time"] == m["stream-time"] == m["frame"] * 40000000
+              for m in messages), str(messages))
+    out = [b[0] for b in seen["buffers"]]
+    check("every frame passes, in order, with its meta", out == list(range(120)),
+          f"{len(out)} buffers")
+    flagged = [f for f, key, _ in seen["buffers"] if key]
+    check("the meta flags exactly the keyframes", flagged == frames, f"{flagged}")
+    check("a force-key-unit event just before each keyframe, and only then",
+          seen["fku"] == frames, f"events before buffers {seen['fku']}")
+
+    messages2, seen2 = run(clip, "mode=keyframes-only")
+    check("keyframes-only passes just the keyframes",
+          [b[0] for b in seen2["buffers"]] == frames, f"{[b[0] for b in seen2['buffers']]}")
+
+    messages3, seen3 = run(clip, "lookahead=0")
+    check("lookahead=0 still passes every frame", len(seen3["buffers"]) == 120,
+          f"{len(seen3['buffers'])} buffers, keyframes {[m['frame'] for m in messages3]}")
+
+    # sound: a beep at 2.2 s (frame 55), heard; the cuts still seen
+    with_sound = os.path.join(tmp, "sound.mp4")
+    make_clip(with_sound, audio_seconds=4.8)
+    messages4, seen4 = run(with_sound, audio="decoded")
+    heard = [m["frame"] for m in messages4 if m["cause"] in ("audio", "audio-visual")]
+    seen_frames = [m["frame"] for m in messages4 if m["cause"] in ("visual", "audio-visual")]
+    check("the beep is an audio keyframe, the cuts still visual ones",
+          len(heard) == 1 and abs(heard[0] - 55) <= 2 and seen_frames == frames,
+          str([(m["frame"], m["cause"]) for m in messages4]))
+    check("with sound, every frame passes", len(seen4["buffers"]) == 120,
+          f"{len(seen4['buffers'])} buffers")
+
+    # sound that ends after a second, and an audio pad never fed: the video never waits
+    short = os.path.join(tmp, "short.mp4")
+    make_clip(short, audio_seconds=1.0)
+    messages5, seen5 = run(short, audio="decoded")
+    check("sound ending early does not hold the video", len(seen5["buffers"]) == 120,
+          f"{len(seen5['buffers'])} buffers")
+    messages6, seen6 = run(clip, audio="idle")
+    check("an audio_sink never fed does not hold the video", len(seen6["buffers"]) == 120
+          and [m["frame"] for m in messages6] == frames, f"{len(seen6['buffers'])} buffers")
+
+    # latency: a live source, lookahead frames added
+    pipe = Gst.parse_launch("videotestsrc is-live=true ! video/x-raw,framerate=25/1,width=64,"
+                            "height=48 ! heedkeyframe lookahead=10 ! fakesink name=sink")
+    pipe.set_state(Gst.State.PLAYING)
+    pipe.get_state(10 * Gst.SECOND)
+    q = Gst.Query.new_latency()
+    ok = pipe.get_by_name("sink").get_static_pad("sink").peer_query(q)
+    live, lo, hi = q.parse_latency()
+    pipe.set_state(Gst.State.NULL)
+    check("reports its lookahead as latency when live", ok and live and lo >= 400 * Gst.MSECOND,
+          f"live {live}, min {lo / 1e6:.0f} ms")
+    print(f"1..{len(results)}")
+    return 0 if all(results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

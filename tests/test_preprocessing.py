@@ -1,0 +1,123 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""The checkpoint's own preprocessing against the libraries its authors use: the tensor `heed
+classify --dump-tensor` feeds the model, for a checkpoint beside a timm config.json or a
+transformers preprocessor_config.json, against timm's eval transform (built from torchvision
+as timm builds it) and against transformers' image processors (tools/heed_torch.py), on images
+of several sizes and aspect ratios, shrunk and enlarged.
+
+The bound: no value more than one 8-bit code apart (1 / 255 / std once normalised), and at
+most 0.5 % of values apart at all. heed resamples as Pillow does (the same filters, taps and
+two passes, each rounded to 8 bits), but with float32 weights where Pillow uses fixed point
+with 22 fractional bits, so a sum that lands within rounding error of a half code can round
+the other way; anything else (a wrong filter, scale, crop offset or normalisation) differs by
+many codes over many pixels. Prints TAP."""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+import torch
+
+sys.path.insert(0, os.environ["HEED_TOOLS_DIR"])
+from heed_torch import hf_preprocess, synthetic_photo, timm_eval_transform  # noqa: E402
+
+heed = os.environ["HEED_TOOL"]
+weights = os.path.join(os.environ["HEED_FIXTURES"], "hub_timm_vit", "model.safetensors")
+IMAGENET = dict(mean=[0.485, 0.456, 0.406], std=[0.229, 0.224, 0.225])
+HALF = dict(mean=[0.5, 0.5, 0.5], std=[0.5, 0.5, 0.5])
+CLIP = dict(mean=[0.48145466, 0.4578275, 0.40821073], std=[0.26862954, 0.26130258, 0.27577711])
+
+
+def timm(crop_pct, interpolation, norm, crop_mode="center"):
+    cfg = dict(input_size=[3, 224, 224], crop_pct=crop_pct, interpolation=interpolation,
+               crop_mode=crop_mode, **norm)
+    return {"config.json": {"architecture": "vit_tiny_patch16_224", "pretrained_cfg": cfg}}
+
+
+def hf(norm, resample, size, **extra):
+    cfg = dict(do_normalize=True, do_rescale=True, do_resize=True, image_mean=norm["mean"],
+               image_std=norm["std"], resample=resample, rescale_factor=1 / 255, size=size,
+               **extra)
+    return {"preprocessor_config.json": cfg}
+
+
+CASES = [  # (name, files beside the weights)
+    ("timm crop_pct 0.875 bicubic ImageNet (DeiT)", timm(0.875, "bicubic", IMAGENET)),
+    ("timm crop_pct 0.9 bicubic 0.5 (augreg)", timm(0.9, "bicubic", HALF)),
+    ("timm crop_pct 1.0 bilinear ImageNet", timm(1.0, "bilinear", IMAGENET)),
+    ("timm crop_pct 0.95 squash bicubic 0.5", timm(0.95, "bicubic", HALF, "squash")),
+    ("transformers ViT 224x224 bilinear 0.5",
+     hf(HALF, 2, {"height": 224, "width": 224}, image_processor_type="ViTImageProcessor")),
+    ("transformers DeiT 256 crop 224 bicubic ImageNet",
+     hf(IMAGENET, 3, 256, crop_size=224, do_center_crop=True,
+        feature_extractor_type="DeiTFeatureExtractor")),
+    ("transformers BiT (DINOv2) shortest 256 crop 224 bicubic ImageNet",
+     hf(IMAGENET, 3, {"shortest_edge": 256}, crop_size={"height": 224, "width": 224},
+        do_center_crop=True, image_processor_type="BitImageProcessor")),
+    ("transformers CLIP shortest 224 crop 224 bicubic",
+     hf(CLIP, 3, 224, crop_size=224, do_center_crop=True,
+        feature_extractor_type="CLIPFeatureExtractor")),
+]
+# shrunk (4:3, portrait with odd sides, 1080p: an odd crop margin that timm and transformers
+# round apart), enlarged, and square
+SIZES = [(640, 480), (563, 1000), (1920, 1080), (150, 97), (224, 224)]
+
+
+def reference(files, image):
+    if "config.json" in files:
+        return timm_eval_transform(files["config.json"]["pretrained_cfg"])(image)
+    return hf_preprocess(files["preprocessor_config.json"], image)
+
+
+def main():
+    print(f"1..{len(CASES)}")
+    failed = 0
+    with tempfile.TemporaryDirectory() as tmp:
+        images = []
+        for i, (w, h) in enumerate(SIZES):
+            path = os.path.join(tmp, f"photo_{w}x{h}.png")
+            synthetic_photo(w, h, seed=i).save(path)
+            images.append(path)
+        from PIL import Image
+        for n, (name, files) in enumerate(CASES, 1):
+            d = os.path.join(tmp, f"case{n}")
+            os.makedirs(d)
+            os.symlink(weights, os.path.join(d, "model.safetensors"))
+            for fname, content in files.items():
+                with open(os.path.join(d, fname), "w") as f:
+                    json.dump(content, f)
+            dump = os.path.join(d, "inputs.f32")
+            r = subprocess.run([heed, "classify", "--model", os.path.join(d, "model.safetensors"),
+                                "--dump-tensor", dump] + images, capture_output=True, text=True)
+            if r.returncode:
+                print(f"not ok {n} {name}: heed failed: {r.stderr.strip()}")
+                failed += 1
+                continue
+            got = np.fromfile(dump, dtype="<f4").reshape(len(images), 3, 224, 224)
+            norm = files.get("config.json", {}).get("pretrained_cfg") or {}
+            std = np.array(norm.get("std") or files["preprocessor_config.json"]["image_std"])
+            worst, apart, total, problems = 0.0, 0, 0, []
+            for k, path in enumerate(images):
+                want = reference(files, Image.open(path)).numpy()
+                codes = np.abs(got[k] - want) * std[:, None, None] * 255
+                worst = max(worst, float(codes.max()))
+                apart += int((codes > 0.01).sum())
+                total += codes.size
+                if codes.max() > 1.01:
+                    problems.append(f"{os.path.basename(path)} {codes.max():.2f} codes")
+            share = apart / total
+            detail = (f"worst {worst:.3f} codes, {100 * share:.4f} % of values apart"
+                      + (f"; {', '.join(problems)}" if problems else ""))
+            if problems or share > 0.005:
+                print(f"not ok {n} {name}: {detail}")
+                failed += 1
+            else:
+                print(f"ok {n} {name}: {detail}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
