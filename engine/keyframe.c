@@ -2,7 +2,7 @@
 /* heedkeyframe's engine side: each frame's compact embedding, computed on the device, and
  * temporal attention over the embeddings of earlier frames (shaders/keyframe.comp).
  *
- * Per frame, one submission: the preprocessing shader makes a 64 x 64 thumbnail (box filter,
+ * Per frame, one submission: the preprocessing shader makes a 64 x 64 thumbnail (heed-box8,
  * RGB in 0..1), the features kernel writes its embedding into a ring of window + persist + 1
  * slots, and the attention kernel asks, for the frame `persist` frames back (the candidate)
  * and each frame after it, how poorly the `window` frames before the candidate explain it.
@@ -98,7 +98,7 @@ heed_keyframe_scorer_set_layout (HeedKeyframeScorer *s, const HeedFrameLayout *l
   /* the whole frame, averaged: a thumbnail for statistics */
   l.resize = HEED_RESIZE_STRETCH;
   l.crop_fraction = 1.0f;
-  l.interpolation = HEED_INTERPOLATION_BOX;
+  l.interpolation = HEED_INTERPOLATION_HEED_BOX8; /* at most 8 x 8 samples a pixel: cheap */
   heed_recorder_destroy (&s->rec);
   s->has_layout = FALSE;
   gsize frame_bytes = (l.size + 4 + 15) / 16 * 16;

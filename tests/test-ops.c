@@ -764,7 +764,7 @@ test_keyframe (void)
   float *thumb = g_new (float, 3 * 64 * 64);
   const float zero[3] = { 0, 0, 0 }, one[3] = { 1, 1, 1 };
   HeedFrameLayout box = l;
-  box.interpolation = HEED_INTERPOLATION_BOX;
+  box.interpolation = HEED_INTERPOLATION_HEED_BOX8;
   for (guint t = 0; t < n; t++) {
     keyframe_frame (frame, w, h, t < cut ? 0 : 2, t, t >= 12 ? 25 : 0);
     if (t == flash)

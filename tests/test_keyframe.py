@@ -158,6 +158,44 @@ def main():
     check("an audio_sink never fed does not hold the video", len(seen6["buffers"]) == 120
           and [m["frame"] for m in messages6] == frames, f"{len(seen6['buffers'])} buffers")
 
+    # live: a cut made by switching videotestsrc's pattern, a live audio source on audio_sink;
+    # when a keyframe's message is posted, the source must not have made more than
+    # lookahead + 2 frames after it (counted in the posting thread, so a busy machine slows
+    # source and element alike)
+    pipe = Gst.parse_launch(
+        "videotestsrc name=v is-live=true pattern=smpte ! video/x-raw,framerate=25/1,width=160,"
+        "height=120 ! heedkeyframe name=k lookahead=8 ! fakesink sync=true audiotestsrc "
+        "is-live=true wave=pink-noise volume=0.01 ! audioconvert ! k.audio_sink")
+    src = pipe.get_by_name("v")
+    made = {"frames": 0}
+
+    def count(pad, info):
+        made["frames"] += 1
+        if made["frames"] == 50:
+            src.set_property("pattern", "ball")  # the cut: frame 50 on
+        return Gst.PadProbeReturn.OK
+
+    src.get_static_pad("src").add_probe(Gst.PadProbeType.BUFFER, count)
+    posted = []
+
+    def on_sync(bus, msg):
+        st = msg.get_structure()
+        if st and st.get_name() == "heedkeyframe":
+            posted.append((st.get_value("frame"), st.get_value("cause"), made["frames"]))
+
+    bus = pipe.get_bus()
+    bus.enable_sync_message_emission()
+    bus.connect("sync-message::element", on_sync)
+    pipe.set_state(Gst.State.PLAYING)
+    msg = bus.timed_pop_filtered(5 * Gst.SECOND, Gst.MessageType.ERROR)
+    pipe.set_state(Gst.State.NULL)
+    bus.disable_sync_message_emission()
+    cut = [p for p in posted if p[1] in ("visual", "audio-visual")]
+    ok = msg is None and len(cut) == 1 and abs(cut[0][0] - 50) <= 1
+    check("live: the cut's message comes within lookahead + 2 frames of it",
+          ok and cut[0][2] - 1 - cut[0][0] <= 8 + 2,
+          f"(frame, cause, frames made by then) {posted}")
+
     # latency: a live source, lookahead frames added
     pipe = Gst.parse_launch("videotestsrc is-live=true ! video/x-raw,framerate=25/1,width=64,"
                             "height=48 ! heedkeyframe lookahead=10 ! fakesink name=sink")
