@@ -9,6 +9,8 @@ flash at 20 and a brightness step at 100 inside the shots. It must:
   - pass every frame, in order, each with a HeedKeyframeMeta whose keyframe flag agrees;
   - in mode=keyframes-only, pass just the keyframes;
   - with lookahead=0, still pass every frame;
+  - keep every frame through a size and format change mid-stream, and say plainly when there
+    is no Vulkan driver;
   - with the sound on audio_sink (quiet noise, a beep at 2.2 s = frame 55), add one keyframe
     of cause "audio" within 2 frames of the beep;
   - never wait for sound: an audio_sink that is requested but never fed, or sound that ends
@@ -195,6 +197,49 @@ def main():
     check("live: the cut's message comes within lookahead + 2 frames of it",
           ok and cut[0][2] - 1 - cut[0][0] <= 8 + 2,
           f"(frame, cause, frames made by then) {posted}")
+
+    # a format change mid-stream (size and pixel format at frame 30): every frame passes, none
+    # lost, and the stream goes on being scored
+    pipe = Gst.parse_launch(
+        "videotestsrc name=v num-buffers=60 pattern=smpte ! capsfilter name=f "
+        "caps=video/x-raw,format=RGBA,width=160,height=120 ! heedkeyframe name=k "
+        "! fakesink name=sink sync=false")
+    out = {"n": 0}
+    caps_seen = []
+
+    def on_src(pad, info):
+        out["n"] += 1
+        if out["n"] == 30:
+            pipe.get_by_name("f").set_property(
+                "caps", Gst.Caps.from_string("video/x-raw,format=I420,width=99,height=77"))
+        return Gst.PadProbeReturn.OK
+
+    def on_sink(pad, info):
+        if info.type & Gst.PadProbeType.BUFFER:
+            out.setdefault("out", 0)
+            out["out"] += 1
+        elif info.get_event().type == Gst.EventType.CAPS:
+            caps_seen.append(info.get_event().parse_caps().to_string())
+        return Gst.PadProbeReturn.OK
+
+    pipe.get_by_name("v").get_static_pad("src").add_probe(Gst.PadProbeType.BUFFER, on_src)
+    pipe.get_by_name("sink").get_static_pad("sink").add_probe(
+        Gst.PadProbeType.BUFFER | Gst.PadProbeType.EVENT_DOWNSTREAM, on_sink)
+    pipe.set_state(Gst.State.PLAYING)
+    msg = pipe.get_bus().timed_pop_filtered(60 * Gst.SECOND,
+                                            Gst.MessageType.EOS | Gst.MessageType.ERROR)
+    pipe.set_state(Gst.State.NULL)
+    check("a size and format change mid-stream: every frame passes",
+          msg is not None and msg.type == Gst.MessageType.EOS and out.get("out") == 60
+          and len(caps_seen) == 2, f"{out.get('out')} frames out, caps {caps_seen}")
+
+    # no Vulkan driver: a clear error, not a crash or a hang
+    env = dict(os.environ, VK_ICD_FILENAMES="/nonexistent.json", VK_DRIVER_FILES="/nonexistent.json")
+    r = subprocess.run(["gst-launch-1.0", "videotestsrc", "num-buffers=5", "!", "heedkeyframe",
+                        "!", "fakesink"], env=env, capture_output=True, text=True, timeout=60)
+    check("without a Vulkan driver: a clear error", r.returncode != 0 and
+          "No usable Vulkan device: no Vulkan driver is installed" in r.stdout + r.stderr,
+          (r.stdout + r.stderr).strip().splitlines()[-1] if (r.stdout + r.stderr).strip() else "")
 
     # latency: a live source, lookahead frames added
     pipe = Gst.parse_launch("videotestsrc is-live=true ! video/x-raw,framerate=25/1,width=64,"
