@@ -64,6 +64,17 @@ gst-launch-1.0 -q videotestsrc num-buffers=1 pattern=ball ! video/x-raw,width=30
   ! pngenc ! filesink location="$out/ball.png"
 ./build/tools/heed classify $model_opt --top-k 3 "$out/ball.png"
 
+echo "== heedkeyframe on a clip with known cuts, transitions and sounds (tools/keyframe_corpus.py):"
+/usr/bin/python3 tools/keyframe_corpus.py "$out/keyframes" --clips 1 >/dev/null
+gst-launch-1.0 -m filesrc location="$out/keyframes/clip00.mp4" ! decodebin name=d \
+  d. ! queue ! videoconvert ! heedkeyframe name=k ! fakesink \
+  d. ! queue ! audioconvert ! k.audio_sink \
+  | grep -o 'heedkeyframe,.*frame=(guint64)[0-9]*.*cause=(string)[a-z-]*' \
+  | sed 's/.*frame=(guint64)\([0-9]*\).*cause=(string)\([a-z-]*\)/  keyframe at frame \1 (\2)/'
+/usr/bin/python3 -c "import json, sys; t = json.load(open(sys.argv[1])); \
+print('  the truth: cuts', t['cuts'], 'transitions', [x[:2] for x in t['transitions']], \
+'sounds', t['audio_events'])" "$out/keyframes/clip00.json"
+
 echo "== the engine against PyTorch, and its speed:"
 fixture=tests/fixtures/deit_tiny_f16
 ./build/tools/heed run-tensor --model "$fixture/model.safetensors" --input "$fixture/input.f32" \
