@@ -177,13 +177,10 @@ audio_chain (GstPad *pad, GstObject *parent, GstBuffer *buf)
   if (GST_CLOCK_TIME_IS_VALID (rt) &&
       (!GST_CLOCK_TIME_IS_VALID (expected) || GST_BUFFER_IS_DISCONT (buf) ||
        (rt > expected ? rt - expected : expected - rt) > 20 * GST_MSECOND)) {
-    if (self->audio_in->len == 0 || !GST_CLOCK_TIME_IS_VALID (expected)) {
-      self->audio_in_rt = rt;
-    } else {
-      /* what was gathered before the jump is analysed first */
-      self->audio_in_rt = rt;
-      g_array_set_size (self->audio_in, 0);
-    }
+    /* the sound gathered since the video thread last took it (one frame's worth at most) is
+     * dropped: the analysis starts afresh at the new time */
+    g_array_set_size (self->audio_in, 0);
+    self->audio_in_rt = rt;
     self->audio_restart = TRUE;
   }
   /* mono: the mean of the channels */

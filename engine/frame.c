@@ -4,6 +4,7 @@
 #include "heed-private.h"
 
 #include <math.h>
+#include <string.h>
 
 /* bytes per pixel of plane 0 for packed formats; 0 for planar */
 static guint
@@ -248,6 +249,33 @@ heed_frame_resample_rows (const HeedFrameLayout *l, const HeedResampleAxis ax[2]
   gint lo = MAX (top.first - 1, 0), hi = MIN (bottom.first + bottom.n + 1, (gint) ax[1].in);
   *row0 = (guint) lo;
   *n_rows = (guint) MAX (hi - lo, 1);
+}
+
+gsize
+heed_frame_staging_bytes (const HeedFrameLayout *l)
+{
+  /* the shaders read whole words, up to 4 bytes past the frame; slots stay 16-byte aligned */
+  return (l->size + 4 + 15) / 16 * 16;
+}
+
+gboolean
+heed_frame_pack (const HeedFrameLayout *l, guint8 *dst, const guint8 *const planes[3],
+                 const guint stride[3], GError **error)
+{
+  for (guint i = 0; i < l->n_planes; i++) {
+    guint8 *plane = dst + l->offset[i];
+    if (!planes[i] || stride[i] < l->row_bytes[i]) {
+      g_set_error (error, HEED_ERROR, HEED_ERROR_INVALID, "plane %u is missing or too narrow", i);
+      return FALSE;
+    }
+    if (stride[i] == l->stride[i])
+      memcpy (plane, planes[i], (gsize) l->stride[i] * (l->rows[i] - 1) + l->row_bytes[i]);
+    else
+      for (guint row = 0; row < l->rows[i]; row++)
+        memcpy (plane + (gsize) row * l->stride[i], planes[i] + (gsize) row * stride[i],
+                l->row_bytes[i]);
+  }
+  return TRUE;
 }
 
 gsize

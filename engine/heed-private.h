@@ -267,6 +267,12 @@ guint heed_resample_box8_taps (const HeedResampleAxis *axis, guint X, guint idx[
 /* The source rows the row pass resamples (what the vertical taps of the kept rows reach). */
 void heed_frame_resample_rows (const HeedFrameLayout *layout, const HeedResampleAxis axes[2],
                                guint *row0, guint *n_rows);
+/* Bytes of a frame's staging slot: the packed frame, a word past it, 16-byte aligned. */
+gsize heed_frame_staging_bytes (const HeedFrameLayout *layout);
+/* Copies a frame in host memory (planes[i] at its first row, stride[i] bytes apart) into
+ * dst, packed as the layout says. Fails on a missing or too narrow plane. */
+gboolean heed_frame_pack (const HeedFrameLayout *layout, guint8 *dst, const guint8 *const planes[3],
+                          const guint stride[3], GError **error);
 /* Bytes of the intermediate between the two passes: RGB as floats (8-bit codes, but
  * heed-box8's unrounded) of at most every source row, times the kept columns. */
 gsize heed_frame_rows_bytes (const HeedFrameLayout *layout, guint size);

@@ -101,7 +101,7 @@ heed_keyframe_scorer_set_layout (HeedKeyframeScorer *s, const HeedFrameLayout *l
   l.interpolation = HEED_INTERPOLATION_HEED_BOX8; /* at most 8 x 8 samples a pixel: cheap */
   heed_recorder_destroy (&s->rec);
   s->has_layout = FALSE;
-  gsize frame_bytes = (l.size + 4 + 15) / 16 * 16;
+  gsize frame_bytes = heed_frame_staging_bytes (&l);
   if (!s->frame || s->frame->size < frame_bytes) {
     heed_buffer_destroy (&s->frame);
     if (!(s->frame = heed_buffer_new (s->device, frame_bytes, TRUE, error)))
@@ -145,11 +145,8 @@ heed_keyframe_scorer_push (HeedKeyframeScorer *s, const guint8 *const planes[3],
     g_set_error (error, HEED_ERROR, HEED_ERROR_INVALID, "no frame layout set");
     return FALSE;
   }
-  guint8 *dst = s->frame->mapped;
-  for (guint i = 0; i < l->n_planes; i++)
-    for (guint y = 0; y < l->rows[i]; y++)
-      memcpy (dst + l->offset[i] + (gsize) y * l->stride[i], planes[i] + (gsize) y * stride[i],
-              l->row_bytes[i]);
+  if (!heed_frame_pack (l, s->frame->mapped, planes, stride, error))
+    return FALSE;
 
   guint64 t = s->pushed, W = s->opt.window, P = s->opt.persist;
   guint32 *state = s->state->mapped;

@@ -470,8 +470,7 @@ heed_vit_run_set_frame_layout (HeedVitRun *r, const HeedFrameLayout *layout, GEr
       r->slots[i] = SLOT_EMPTY;
   }
   r->has_layout = FALSE;
-  /* the shader reads whole words, up to 4 bytes past the frame; slots stay 16-byte aligned */
-  VkDeviceSize slot = (layout->size + 4 + 15) / 16 * 16;
+  VkDeviceSize slot = heed_frame_staging_bytes (layout);
   if (!r->frame || r->frame->size < slot * r->max_batch) {
     heed_buffer_destroy (&r->frame);
     if (!(r->frame = heed_buffer_new (r->device, slot * r->max_batch, TRUE, error)))
@@ -522,20 +521,9 @@ heed_vit_run_set_frame (HeedVitRun *r, guint slot, const guint8 *const planes[3]
     g_set_error (error, HEED_ERROR, HEED_ERROR_INVALID, "no frame layout set");
     return FALSE;
   }
-  guint8 *base = (guint8 *) r->frame->mapped + slot * r->frame_slot;
-  for (guint i = 0; i < l->n_planes; i++) {
-    guint8 *dst = base + l->offset[i];
-    if (!planes[i] || stride[i] < l->row_bytes[i]) {
-      g_set_error (error, HEED_ERROR, HEED_ERROR_INVALID, "plane %u is missing or too narrow", i);
-      return FALSE;
-    }
-    if (stride[i] == l->stride[i])
-      memcpy (dst, planes[i], (gsize) l->stride[i] * (l->rows[i] - 1) + l->row_bytes[i]);
-    else
-      for (guint row = 0; row < l->rows[i]; row++)
-        memcpy (dst + (gsize) row * l->stride[i], planes[i] + (gsize) row * stride[i],
-                l->row_bytes[i]);
-  }
+  if (!heed_frame_pack (l, (guint8 *) r->frame->mapped + slot * r->frame_slot, planes, stride,
+                        error))
+    return FALSE;
   r->slots[slot] = SLOT_FRAME;
   return TRUE;
 }
