@@ -11,10 +11,11 @@
  * together with the heatmap in one pass over the frame.
  *
  * It draws from the HeedClassificationMeta on each buffer (heedclassify attaches one to every
- * frame, carried forward between inferences, so the overlay never blinks); a buffer without
- * one passes through untouched. Every format heedclassify takes, in system memory or Vulkan
- * memory (vulkanupload), is drawn in place; YUV frames are blended in YUV, so pixels outside
- * the overlay keep their exact values.
+ * frame, carried forward between inferences, so the overlay never blinks) and the
+ * HeedKeyframeMeta heedkeyframe attaches; a buffer with neither passes through untouched.
+ * Every format heedclassify takes, in system memory or Vulkan memory (vulkanupload), is drawn
+ * in place; YUV frames are blended in YUV, so pixels outside the overlay keep their exact
+ * values.
  *
  * ## Example launch lines
  * |[
@@ -34,6 +35,12 @@
  *   heatmap-mode=mask draws only the patches that hold mask-mass of the attention (DINO-style).
  * - The labels: up to max-labels lines of "label NN%", best first, in text-color on a
  *   box-color box at label-position.
+ * - Keyframes, when heedkeyframe upstream put its HeedKeyframeMeta on the frames
+ *   (show-keyframes): a timeline along the bottom edge (the top edge when the labels sit at
+ *   the bottom) with one bar per frame for the last timeline-length frames, its height the
+ *   frame's importance, the keyframes' bars full height in amber, the newest frame on the
+ *   right; and on each keyframe a "keyframe N (cause)" mark in the other corner of the
+ *   labels' edge, held for half a second so it can be read.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -65,6 +72,11 @@ GST_DEBUG_CATEGORY_STATIC (gst_heed_overlay_debug);
 #define DEFAULT_PROP_TEXT_COLOR 0xffffffff
 #define DEFAULT_PROP_BOX_COLOR 0xb0000000
 #define DEFAULT_PROP_DEVICE -1
+#define DEFAULT_PROP_SHOW_KEYFRAMES TRUE
+#define DEFAULT_PROP_TIMELINE_LENGTH 150
+
+/* the keyframes' colour on the timeline and behind their mark: opaque amber */
+#define KEYFRAME_ARGB 0xffffb000u
 
 enum {
   PROP_0,
@@ -81,6 +93,8 @@ enum {
   PROP_TEXT_COLOR,
   PROP_BOX_COLOR,
   PROP_DEVICE,
+  PROP_SHOW_KEYFRAMES,
+  PROP_TIMELINE_LENGTH,
 };
 
 static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE (
@@ -101,6 +115,8 @@ typedef struct {
   gdouble font_size;
   gchar *font_family;
   guint text_color, box_color;
+  gboolean show_keyframes;
+  guint timeline_length;
 } Settings;
 
 /* One drawn label box, kept while its text and style stay the same. */
@@ -126,6 +142,14 @@ struct _GstHeedOverlay {
   guint smoothed_w, smoothed_h;
   float *values, *alpha; /* the heatmap layer of the current frame */
   LabelImage label;
+  LabelImage mark; /* the keyframe mark */
+  /* heedkeyframe's importance of the last frames, oldest first, and their keyframe flags */
+  float *importance;
+  gboolean *keyframe;
+  guint n_history, history_capacity;
+  guint mark_frames_left; /* how many more frames show the last keyframe's mark */
+  gchar *mark_text;
+  guint32 *timeline_pixels;
   PangoFontMap *font_map;
   PangoContext *pango;
   gboolean warned_glyphs; /* missing glyphs were reported (once a run) */
@@ -302,10 +326,26 @@ gst_heed_overlay_class_init (GstHeedOverlayClass *klass)
                         "they are on.",
                         -1, G_MAXINT, DEFAULT_PROP_DEVICE,
                         G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
+  g_object_class_install_property (
+      gobject_class, PROP_SHOW_KEYFRAMES,
+      g_param_spec_boolean (
+          "show-keyframes", "Show keyframes",
+          "When heedkeyframe upstream marks the frames (HeedKeyframeMeta): draw "
+          "a timeline of the last frames' importance along the bottom edge "
+          "(keyframes full height in amber), and a \"keyframe N (cause)\" "
+          "mark for half a second from each keyframe (in the corner beside the labels).",
+          DEFAULT_PROP_SHOW_KEYFRAMES, rw_playing));
+  g_object_class_install_property (
+      gobject_class, PROP_TIMELINE_LENGTH,
+      g_param_spec_uint ("timeline-length", "Timeline length",
+                         "How many frames the keyframe timeline shows, newest on the right; 0 "
+                         "draws no timeline (the keyframe mark still shows).",
+                         0, 10000, DEFAULT_PROP_TIMELINE_LENGTH, rw_playing));
 
   gst_element_class_set_static_metadata (
       element_class, "heed attention overlay", "Filter/Effect/Video",
-      "Draws attention heatmaps and labels from heed's metadata onto the video, on Vulkan",
+      "Draws attention heatmaps, labels and keyframes from heed's metadata onto the video, on "
+      "Vulkan",
       "heed developers");
   gst_element_class_add_static_pad_template (element_class, &sink_template);
   gst_element_class_add_static_pad_template (element_class, &src_template);
@@ -327,12 +367,13 @@ gst_heed_overlay_class_init (GstHeedOverlayClass *klass)
 static void
 gst_heed_overlay_init (GstHeedOverlay *self)
 {
-  self->settings = (Settings){ DEFAULT_PROP_COLORMAP,     DEFAULT_PROP_HEATMAP_OPACITY,
-                               DEFAULT_PROP_HEATMAP_MODE, DEFAULT_PROP_MASK_MASS,
-                               DEFAULT_PROP_SMOOTHING,    DEFAULT_PROP_SHOW_LABELS,
-                               DEFAULT_PROP_MAX_LABELS,   DEFAULT_PROP_LABEL_POSITION,
-                               DEFAULT_PROP_FONT_SIZE,    g_strdup (DEFAULT_PROP_FONT_FAMILY),
-                               DEFAULT_PROP_TEXT_COLOR,   DEFAULT_PROP_BOX_COLOR };
+  self->settings = (Settings){ DEFAULT_PROP_COLORMAP,       DEFAULT_PROP_HEATMAP_OPACITY,
+                               DEFAULT_PROP_HEATMAP_MODE,   DEFAULT_PROP_MASK_MASS,
+                               DEFAULT_PROP_SMOOTHING,      DEFAULT_PROP_SHOW_LABELS,
+                               DEFAULT_PROP_MAX_LABELS,     DEFAULT_PROP_LABEL_POSITION,
+                               DEFAULT_PROP_FONT_SIZE,      g_strdup (DEFAULT_PROP_FONT_FAMILY),
+                               DEFAULT_PROP_TEXT_COLOR,     DEFAULT_PROP_BOX_COLOR,
+                               DEFAULT_PROP_SHOW_KEYFRAMES, DEFAULT_PROP_TIMELINE_LENGTH };
   self->device_index = DEFAULT_PROP_DEVICE;
   gst_base_transform_set_in_place (GST_BASE_TRANSFORM (self), TRUE);
 }
@@ -372,6 +413,8 @@ gst_heed_overlay_set_property (GObject *object, guint prop_id, const GValue *val
   case PROP_TEXT_COLOR: s->text_color = g_value_get_uint (value); break;
   case PROP_BOX_COLOR: s->box_color = g_value_get_uint (value); break;
   case PROP_DEVICE: self->device_index = g_value_get_int (value); break;
+  case PROP_SHOW_KEYFRAMES: s->show_keyframes = g_value_get_boolean (value); break;
+  case PROP_TIMELINE_LENGTH: s->timeline_length = g_value_get_uint (value); break;
   default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec); break;
   }
   GST_OBJECT_UNLOCK (self);
@@ -397,6 +440,8 @@ gst_heed_overlay_get_property (GObject *object, guint prop_id, GValue *value, GP
   case PROP_TEXT_COLOR: g_value_set_uint (value, s->text_color); break;
   case PROP_BOX_COLOR: g_value_set_uint (value, s->box_color); break;
   case PROP_DEVICE: g_value_set_int (value, self->device_index); break;
+  case PROP_SHOW_KEYFRAMES: g_value_set_boolean (value, s->show_keyframes); break;
+  case PROP_TIMELINE_LENGTH: g_value_set_uint (value, s->timeline_length); break;
   default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec); break;
   }
   GST_OBJECT_UNLOCK (self);
@@ -409,6 +454,8 @@ forget_history (GstHeedOverlay *self)
 {
   g_clear_pointer (&self->smoothed, g_free);
   self->smoothed_w = self->smoothed_h = 0;
+  self->n_history = 0;
+  self->mark_frames_left = 0;
 }
 
 static void
@@ -447,6 +494,12 @@ gst_heed_overlay_stop (GstBaseTransform *trans)
   g_clear_pointer (&self->values, g_free);
   g_clear_pointer (&self->alpha, g_free);
   label_image_clear (&self->label);
+  label_image_clear (&self->mark);
+  g_clear_pointer (&self->importance, g_free);
+  g_clear_pointer (&self->keyframe, g_free);
+  g_clear_pointer (&self->mark_text, g_free);
+  g_clear_pointer (&self->timeline_pixels, g_free);
+  self->history_capacity = 0;
   g_clear_object (&self->pango);
   g_clear_object (&self->font_map);
   self->vulkan_memory = FALSE;
@@ -694,6 +747,40 @@ render_label (GstHeedOverlay *self, const gchar *text, const Settings *s, double
   g_object_unref (layout);
 }
 
+static double
+font_px_of (const GstHeedOverlay *self, const Settings *s)
+{
+  return s->font_size > 0 ? s->font_size : MAX (10.0, GST_VIDEO_INFO_HEIGHT (&self->info) / 22.0);
+}
+
+/* Sets text into the cached box unless it already holds that text in that style. */
+static void
+cached_text (GstHeedOverlay *self, LabelImage *cache, const gchar *text, const Settings *s,
+             double font_px)
+{
+  gchar *key = g_strdup_printf ("%s\n%s\n%.3f\n%08x\n%08x", text, s->font_family, font_px,
+                                s->text_color, s->box_color);
+  if (g_strcmp0 (key, cache->key) != 0) { /* new text or style: set it again */
+    label_image_clear (cache);
+    render_label (self, text, s, font_px, cache);
+    cache->key = key;
+  } else {
+    g_free (key);
+  }
+}
+
+static gboolean
+labels_at_right (const Settings *s)
+{
+  return s->position == GST_HEED_LABEL_TOP_RIGHT || s->position == GST_HEED_LABEL_BOTTOM_RIGHT;
+}
+
+static gboolean
+labels_at_bottom (const Settings *s)
+{
+  return s->position == GST_HEED_LABEL_BOTTOM_LEFT || s->position == GST_HEED_LABEL_BOTTOM_RIGHT;
+}
+
 /* The label box of this frame, at its corner; FALSE when there is nothing to write. */
 static gboolean
 build_labels (GstHeedOverlay *self, const GstStructure *meta, const Settings *s,
@@ -705,26 +792,118 @@ build_labels (GstHeedOverlay *self, const GstStructure *meta, const Settings *s,
   if (!text)
     return FALSE;
   gint w = GST_VIDEO_INFO_WIDTH (&self->info), h = GST_VIDEO_INFO_HEIGHT (&self->info);
-  double font_px = s->font_size > 0 ? s->font_size : MAX (10.0, h / 22.0);
-  gchar *key = g_strdup_printf ("%s\n%s\n%.3f\n%08x\n%08x", text, s->font_family, font_px,
-                                s->text_color, s->box_color);
-  if (g_strcmp0 (key, self->label.key) != 0) { /* new text or style: set it again */
-    label_image_clear (&self->label);
-    render_label (self, text, s, font_px, &self->label);
-    self->label.key = key;
-  } else {
-    g_free (key);
-  }
+  cached_text (self, &self->label, text, s, font_px_of (self, s));
   g_free (text);
 
   const LabelImage *l = &self->label;
   gint m = (gint) l->margin;
-  gboolean right =
-      s->position == GST_HEED_LABEL_TOP_RIGHT || s->position == GST_HEED_LABEL_BOTTOM_RIGHT;
-  gboolean bottom =
-      s->position == GST_HEED_LABEL_BOTTOM_LEFT || s->position == GST_HEED_LABEL_BOTTOM_RIGHT;
-  *image = (HeedImageLayer){ l->pixels, l->width, l->height, right ? w - (gint) l->width - m : m,
-                             bottom ? h - (gint) l->height - m : m };
+  *image = (HeedImageLayer){ l->pixels, l->width, l->height,
+                             labels_at_right (s) ? w - (gint) l->width - m : m,
+                             labels_at_bottom (s) ? h - (gint) l->height - m : m };
+  return TRUE;
+}
+
+/* ---- the keyframe layers -------------------------------------------------------------------- */
+
+/* Adds this frame's importance and keyframe flag to the history, keeping the last
+ * timeline-length frames. */
+static void
+remember_importance (GstHeedOverlay *self, const GstStructure *kmeta, guint length)
+{
+  gdouble score = 0.0;
+  gboolean key = FALSE;
+  gst_structure_get_double (kmeta, "score", &score);
+  gst_structure_get_boolean (kmeta, "keyframe", &key);
+  if (length != self->history_capacity) { /* resized: keep the newest */
+    guint keep = MIN (self->n_history, length);
+    float *importance = g_new0 (float, MAX (length, 1));
+    gboolean *flags = g_new0 (gboolean, MAX (length, 1));
+    if (keep) {
+      memcpy (importance, self->importance + self->n_history - keep, keep * sizeof (float));
+      memcpy (flags, self->keyframe + self->n_history - keep, keep * sizeof (gboolean));
+    }
+    g_free (self->importance), g_free (self->keyframe);
+    self->importance = importance, self->keyframe = flags;
+    self->n_history = keep, self->history_capacity = length;
+  }
+  if (!length)
+    return;
+  if (self->n_history == length) {
+    memmove (self->importance, self->importance + 1, (length - 1) * sizeof (float));
+    memmove (self->keyframe, self->keyframe + 1, (length - 1) * sizeof (gboolean));
+    self->n_history--;
+  }
+  self->importance[self->n_history] = (float) CLAMP (score, 0.0, 1.0);
+  self->keyframe[self->n_history] = key;
+  self->n_history++;
+}
+
+/* The timeline: a box-color strip along the bottom (top when the labels are at the bottom)
+ * with a bar per remembered frame, newest at the right edge. */
+static gboolean
+build_timeline (GstHeedOverlay *self, const Settings *s, HeedImageLayer *image)
+{
+  gint w = GST_VIDEO_INFO_WIDTH (&self->info), h = GST_VIDEO_INFO_HEIGHT (&self->info);
+  gint m = MAX (2, h / 60);
+  gint tw = w - 2 * m, th = MAX (8, h / 10);
+  if (!s->timeline_length || !self->n_history || tw < 8 || th + 2 * m > h)
+    return FALSE;
+  cairo_surface_t *surface = cairo_image_surface_create (CAIRO_FORMAT_ARGB32, tw, th);
+  cairo_t *cr = cairo_create (surface);
+  set_source_argb (cr, s->box_color);
+  cairo_paint (cr);
+  double bar = (double) tw / s->timeline_length, inner = th - 2.0;
+  for (guint i = 0; i < self->n_history; i++) {
+    double x = tw - (self->n_history - i) * bar;
+    double height = self->keyframe[i] ? inner : MAX (1.0, self->importance[i] * inner);
+    set_source_argb (cr, self->keyframe[i] ? KEYFRAME_ARGB : s->text_color);
+    /* keyframes at least 2 px wide, so a long timeline on a small frame still shows them */
+    cairo_rectangle (cr, x, th - 1.0 - height, self->keyframe[i] ? MAX (bar, 2.0) : bar, height);
+    cairo_fill (cr);
+  }
+  cairo_destroy (cr);
+  cairo_surface_flush (surface);
+  const guint8 *data = cairo_image_surface_get_data (surface);
+  int stride = cairo_image_surface_get_stride (surface);
+  self->timeline_pixels = g_renew (guint32, self->timeline_pixels, (gsize) tw * th);
+  for (gint r = 0; r < th; r++)
+    memcpy (self->timeline_pixels + (gsize) r * tw, data + (gsize) r * stride, 4 * (gsize) tw);
+  cairo_surface_destroy (surface);
+  *image = (HeedImageLayer){ self->timeline_pixels, (guint) tw, (guint) th, m,
+                             labels_at_bottom (s) ? m : h - th - m };
+  return TRUE;
+}
+
+/* The mark of the latest keyframe, dark text on amber, in the labels' other corner,
+ * shown from the keyframe for half a second of frames (12 frames at an unknown rate). */
+static gboolean
+build_keyframe_mark (GstHeedOverlay *self, const GstStructure *kmeta, const Settings *s,
+                     HeedImageLayer *image)
+{
+  gboolean key = FALSE;
+  if (gst_structure_get_boolean (kmeta, "keyframe", &key) && key) {
+    guint64 frame = 0;
+    const gchar *cause = gst_structure_get_string (kmeta, "cause");
+    gst_structure_get_uint64 (kmeta, "frame", &frame);
+    g_free (self->mark_text);
+    self->mark_text =
+        g_strdup_printf ("keyframe %" G_GUINT64_FORMAT " (%s)", frame, cause ? cause : "visual");
+    gint n = GST_VIDEO_INFO_FPS_N (&self->info), d = GST_VIDEO_INFO_FPS_D (&self->info);
+    self->mark_frames_left = n > 0 && d > 0 ? MAX (1, (guint) ((n + d) / (2 * d))) : 12;
+  }
+  if (!self->mark_frames_left || !self->mark_text)
+    return FALSE;
+  self->mark_frames_left--;
+  Settings style = *s;
+  style.text_color = 0xff000000u, style.box_color = KEYFRAME_ARGB;
+  cached_text (self, &self->mark, self->mark_text, &style, font_px_of (self, s));
+  const LabelImage *l = &self->mark;
+  gint w = GST_VIDEO_INFO_WIDTH (&self->info), h = GST_VIDEO_INFO_HEIGHT (&self->info);
+  gint m = (gint) l->margin;
+  /* the labels' edge (the timeline has the other), the other corner */
+  *image = (HeedImageLayer){ l->pixels, l->width, l->height,
+                             labels_at_right (s) ? m : w - (gint) l->width - m,
+                             labels_at_bottom (s) ? h - (gint) l->height - m : m };
   return TRUE;
 }
 
@@ -805,7 +984,8 @@ gst_heed_overlay_transform_ip (GstBaseTransform *trans, GstBuffer *buf)
 {
   GstHeedOverlay *self = GST_HEED_OVERLAY (trans);
   const GstStructure *meta = heed_classification_meta_get (buf);
-  if (!meta)
+  const GstStructure *kmeta = heed_keyframe_meta_get (buf);
+  if (!meta && !kmeta)
     return GST_FLOW_OK; /* nothing upstream: pass through */
 
   Settings s;
@@ -815,11 +995,18 @@ gst_heed_overlay_transform_ip (GstBaseTransform *trans, GstBuffer *buf)
   GST_OBJECT_UNLOCK (self);
 
   HeedHeatmapLayer heat;
-  HeedImageLayer images[1];
+  HeedImageLayer images[3];
   guint n_images = 0;
-  gboolean have_heat = build_heatmap (self, meta, &s, &heat);
-  if (build_labels (self, meta, &s, &images[n_images]))
+  gboolean have_heat = meta && build_heatmap (self, meta, &s, &heat);
+  if (meta && build_labels (self, meta, &s, &images[n_images]))
     n_images++;
+  if (kmeta && s.show_keyframes) {
+    remember_importance (self, kmeta, s.timeline_length);
+    if (build_timeline (self, &s, &images[n_images]))
+      n_images++;
+    if (build_keyframe_mark (self, kmeta, &s, &images[n_images]))
+      n_images++;
+  }
   g_free (s.font_family);
   if (!have_heat && !n_images)
     return GST_FLOW_OK;

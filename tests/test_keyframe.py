@@ -15,7 +15,10 @@ flash at 20 and a brightness step at 100 inside the shots. It must:
     of cause "audio" within 2 frames of the beep;
   - never wait for sound: an audio_sink that is requested but never fed, or sound that ends
     after one second, still lets every frame through;
-  - add its lookahead to the latency it reports in a live pipeline.
+  - add its lookahead to the latency it reports in a live pipeline;
+  - be drawn by heedoverlay: a timeline strip along the bottom with amber keyframe bars from
+    the first cut on, and a keyframe mark for half a second (13 frames at 25 fps) from each
+    keyframe, nothing else changed; show-keyframes=false draws nothing.
 Prints TAP."""
 import os
 import subprocess
@@ -108,6 +111,66 @@ def run(path, props="", audio=""):
     return messages, seen
 
 
+def overlay_frames(path, props):
+    """The clip's frames as RGBx bytes after heedkeyframe ! heedoverlay PROPS (no heedoverlay
+    when PROPS is None)."""
+    overlay = "" if props is None else f"heedoverlay {props} ! "
+    pipe = Gst.parse_launch(f"filesrc location={path} ! decodebin ! videoconvert ! "
+                            f"video/x-raw,format=RGBx ! heedkeyframe ! {overlay}"
+                            "appsink name=out sync=false")
+    frames = []
+
+    def on_sample(sink):
+        buf = sink.emit("pull-sample").get_buffer()
+        frames.append(buf.extract_dup(0, buf.get_size()))
+        return Gst.FlowReturn.OK
+
+    sink = pipe.get_by_name("out")
+    sink.set_property("emit-signals", True)
+    sink.connect("new-sample", on_sample)
+    pipe.set_state(Gst.State.PLAYING)
+    msg = pipe.get_bus().timed_pop_filtered(60 * Gst.SECOND,
+                                            Gst.MessageType.EOS | Gst.MessageType.ERROR)
+    pipe.set_state(Gst.State.NULL)
+    if msg is None or msg.type != Gst.MessageType.EOS:
+        raise RuntimeError("overlay pipeline failed")
+    return frames
+
+
+def check_overlay(clip, keyframes):
+    w, h = 160, 120
+    plain = overlay_frames(clip, None)
+    off = overlay_frames(clip, "show-keyframes=false")
+    drawn = overlay_frames(clip, "")
+
+    def changed_rows(a, b):
+        return {i // (4 * w) for i in range(0, len(a), 4) if a[i:i + 3] != b[i:i + 3]}
+
+    def amber(frame, rows):
+        return sum(1 for r in rows for x in range(w)
+                   if frame[4 * (r * w + x)] > 220 and 140 < frame[4 * (r * w + x) + 1] < 210
+                   and frame[4 * (r * w + x) + 2] < 60)
+
+    first = keyframes[0]
+    hold = [f for k in keyframes for f in range(k, k + 13)]
+    strip = range(h - 14, h)  # the timeline: a tenth of the height, 2 px above the edge
+    top = range(0, 30)  # the mark: a 10 px font in a padded box at the top
+    problems = []
+    for n, (a, b) in enumerate(zip(plain, drawn)):
+        rows = changed_rows(a, b)
+        if not rows or not rows <= set(strip) | set(top):
+            problems.append(f"frame {n}: rows {sorted(rows)[:3]}..")
+        if (amber(b, strip) > 0) != (n >= first):
+            problems.append(f"frame {n}: amber on the timeline {amber(b, strip)}")
+        if (amber(b, top) > 50) != (n in hold):
+            problems.append(f"frame {n}: amber mark {amber(b, top)}")
+    check("show-keyframes=false draws nothing (no classifier upstream)",
+          len(plain) == 120 and off == plain, f"{len(plain)} frames")
+    check("heedoverlay draws the timeline on every frame, amber keyframe bars from the first "
+          "cut on, and the mark for 13 frames from each keyframe, nothing else",
+          len(drawn) == 120 and not problems, "; ".join(problems[:5]))
+
+
 def main():
     tmp = tempfile.mkdtemp(prefix="heed-keyframe-")
     clip = os.path.join(tmp, "clip.mp4")
@@ -129,6 +192,7 @@ def main():
     check("the meta flags exactly the keyframes", flagged == frames, f"{flagged}")
     check("a force-key-unit event just before each keyframe, and only then",
           seen["fku"] == frames, f"events before buffers {seen['fku']}")
+    check_overlay(clip, frames)
 
     messages2, seen2 = run(clip, "mode=keyframes-only")
     check("keyframes-only passes just the keyframes",
