@@ -58,6 +58,8 @@ GST_DEBUG_CATEGORY_STATIC (gst_heed_classify_debug);
 #define DEFAULT_PROP_TOP_K 5
 #define DEFAULT_PROP_THRESHOLD 0.0
 #define DEFAULT_PROP_INFERENCE_INTERVAL 1
+#define DEFAULT_PROP_MAX_INTERVAL 30
+#define DEFAULT_PROP_CHANGE_THRESHOLD 0.05
 #define DEFAULT_PROP_ATTENTION GST_HEED_ATTENTION_CLS
 /* beside HeedResize's values: what the checkpoint's own config says */
 #define GST_HEED_RESIZE_CHECKPOINT 3
@@ -80,6 +82,8 @@ enum {
   PROP_TOP_K,
   PROP_THRESHOLD,
   PROP_INFERENCE_INTERVAL,
+  PROP_MAX_INTERVAL,
+  PROP_CHANGE_THRESHOLD,
   PROP_ATTENTION,
   PROP_RESIZE,
   PROP_INTERPOLATION,
@@ -123,7 +127,9 @@ struct _GstHeedClassify {
   gint device_index;
   guint top_k;
   gdouble threshold;
-  guint inference_interval;
+  guint inference_interval; /* 0: where the picture changed */
+  guint max_interval;
+  gdouble change_threshold;
   GstHeedAttention attention;
   gint resize;        /* a HeedResize, or GST_HEED_RESIZE_CHECKPOINT */
   gint interpolation; /* a HeedInterpolation, or GST_HEED_INTERPOLATION_CHECKPOINT */
@@ -158,6 +164,13 @@ struct _GstHeedClassify {
   GstClockTime reported_latency;
   gboolean upstream_live;
   GstClockTime last_inference_rt;
+  /* inference-interval=0: each frame's compact embedding (engine/keyframe.c), and the one of
+   * the last frame classified */
+  HeedKeyframeScorer *changes;
+  float embedding[HEED_KEYFRAME_DIM], reference[HEED_KEYFRAME_DIM];
+  float tone[3], reference_tone[3]; /* mean colours */
+  gboolean have_reference;
+  gboolean warned_no_changes; /* Vulkan memory: no change detection, said once */
 };
 
 static void gst_heed_classify_finalize (GObject *object);
@@ -320,8 +333,32 @@ gst_heed_classify_class_init (GstHeedClassifyClass *klass)
       g_param_spec_uint (
           "inference-interval", "Inference interval",
           "Run the model on every Nth frame (1: every frame); the frames in between carry the "
-          "last result forward, marked inferred=FALSE.",
-          1, G_MAXUINT, DEFAULT_PROP_INFERENCE_INTERVAL,
+          "last result forward, marked inferred=FALSE. 0: only where the picture changed, "
+          "attention as a budget: each frame gets heedkeyframe's compact embedding (a 64 x 64 "
+          "thumbnail's colour layout, colours and edges, on the device), and the model runs "
+          "when it has moved more than change-threshold from the last classified frame's, or "
+          "max-interval frames after the last inference. (Frames in Vulkan memory have no "
+          "embedding yet: 0 runs every frame there, and says so.)",
+          0, G_MAXUINT, DEFAULT_PROP_INFERENCE_INTERVAL,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING));
+  g_object_class_install_property (
+      gobject_class, PROP_MAX_INTERVAL,
+      g_param_spec_uint (
+          "max-interval", "Max interval",
+          "With inference-interval=0: the most frames a result is carried forward, however "
+          "still the picture (so a slow change is caught up with).",
+          1, G_MAXUINT, DEFAULT_PROP_MAX_INTERVAL,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING));
+  g_object_class_install_property (
+      gobject_class, PROP_CHANGE_THRESHOLD,
+      g_param_spec_double (
+          "change-threshold", "Change threshold",
+          "With inference-interval=0: how far a frame's compact embedding must move from the "
+          "last classified frame's for the model to run again: 1 - cosine similarity averaged "
+          "over its colour-layout, colour and edge parts, or the change of the frame's mean "
+          "colour (RMS over R, G, B in 0..1), whichever is larger (0: any change; 0.05: a "
+          "visible change of the picture; 1: unrelated pictures, or black to white).",
+          0.0, 2.0, DEFAULT_PROP_CHANGE_THRESHOLD,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING));
   g_object_class_install_property (
       gobject_class, PROP_ATTENTION,
@@ -423,6 +460,8 @@ gst_heed_classify_init (GstHeedClassify *self)
   self->top_k = DEFAULT_PROP_TOP_K;
   self->threshold = DEFAULT_PROP_THRESHOLD;
   self->inference_interval = DEFAULT_PROP_INFERENCE_INTERVAL;
+  self->max_interval = DEFAULT_PROP_MAX_INTERVAL;
+  self->change_threshold = DEFAULT_PROP_CHANGE_THRESHOLD;
   self->attention = DEFAULT_PROP_ATTENTION;
   self->resize = DEFAULT_PROP_RESIZE;
   self->interpolation = DEFAULT_PROP_INTERPOLATION;
@@ -468,6 +507,8 @@ gst_heed_classify_set_property (GObject *object, guint prop_id, const GValue *va
   case PROP_TOP_K: self->top_k = g_value_get_uint (value); break;
   case PROP_THRESHOLD: self->threshold = g_value_get_double (value); break;
   case PROP_INFERENCE_INTERVAL: self->inference_interval = g_value_get_uint (value); break;
+  case PROP_MAX_INTERVAL: self->max_interval = g_value_get_uint (value); break;
+  case PROP_CHANGE_THRESHOLD: self->change_threshold = g_value_get_double (value); break;
   case PROP_ATTENTION:
     self->attention = g_value_get_enum (value);
     self->reload_pending = TRUE;
@@ -499,6 +540,8 @@ gst_heed_classify_get_property (GObject *object, guint prop_id, GValue *value, G
   case PROP_TOP_K: g_value_set_uint (value, self->top_k); break;
   case PROP_THRESHOLD: g_value_set_double (value, self->threshold); break;
   case PROP_INFERENCE_INTERVAL: g_value_set_uint (value, self->inference_interval); break;
+  case PROP_MAX_INTERVAL: g_value_set_uint (value, self->max_interval); break;
+  case PROP_CHANGE_THRESHOLD: g_value_set_double (value, self->change_threshold); break;
   case PROP_ATTENTION: g_value_set_enum (value, self->attention); break;
   case PROP_RESIZE: g_value_set_enum (value, self->resize); break;
   case PROP_INTERPOLATION: g_value_set_enum (value, self->interpolation); break;
@@ -750,6 +793,8 @@ gst_heed_classify_start (GstBaseTransform *trans)
   self->processing_time = GST_CLOCK_TIME_NONE;
   self->reported_latency = 0;
   self->last_inference_rt = GST_CLOCK_TIME_NONE;
+  self->have_reference = FALSE;
+  self->warned_no_changes = FALSE;
   return TRUE;
 }
 
@@ -763,6 +808,7 @@ gst_heed_classify_stop (GstBaseTransform *trans)
   loaded_clear (&l);
   self->model = NULL, self->labels = NULL, self->model_name = NULL;
   g_clear_pointer (&self->result, gst_structure_free);
+  heed_keyframe_scorer_destroy (&self->changes);
   gst_heed_device_state_stop (&self->dev);
   self->have_layout = FALSE;
   self->vulkan_memory = FALSE;
@@ -801,6 +847,8 @@ configure_layout (GstHeedClassify *self, GError **error)
   for (guint i = 0; i < self->n_batches; i++)
     if (!heed_vit_run_set_frame_layout (self->batches[i].run, &self->layout, error))
       return FALSE;
+  heed_keyframe_scorer_destroy (&self->changes); /* made again for the new frames when needed */
+  self->have_reference = FALSE;
   self->have_layout = TRUE;
   return TRUE;
 }
@@ -1169,6 +1217,7 @@ gst_heed_classify_sink_event (GstBaseTransform *trans, GstEvent *event)
   GstHeedClassify *self = GST_HEED_CLASSIFY (trans);
   if (GST_EVENT_TYPE (event) == GST_EVENT_FLUSH_STOP) {
     discard_held (self); /* a flushing seek: the frames in flight are dropped */
+    self->have_reference = FALSE;
   } else if (GST_EVENT_IS_SERIALIZED (event)) {
     /* the frames held arrived before this event: they go first (EOS drains them) */
     GstFlowReturn ret = drain (self);
@@ -1273,6 +1322,54 @@ stage_frame (GstHeedClassify *self, Batch *b, GstBuffer *buf, GError **error)
   return ok;
 }
 
+/* inference-interval=0: whether the frame's compact embedding moved more than threshold from
+ * the last classified frame's (or there is none). */
+static gboolean
+picture_changed (GstHeedClassify *self, GstBuffer *buf, gdouble threshold, gboolean *changed,
+                 GError **error)
+{
+  if (!self->changes) {
+    HeedKeyframeOptions o;
+    heed_keyframe_options_init (&o);
+    o.window = 1, o.persist = 0; /* only the embedding is used */
+    if (!(self->changes = heed_keyframe_scorer_new (self->dev.device, &o, error)))
+      return FALSE;
+    if (!heed_keyframe_scorer_set_layout (self->changes, &self->layout, error)) {
+      heed_keyframe_scorer_destroy (&self->changes);
+      return FALSE;
+    }
+    self->have_reference = FALSE;
+  }
+  GstVideoFrame vframe;
+  guint8 *planes[3];
+  guint stride[3];
+  float novelty;
+  gboolean have;
+  if (!gst_heed_frame_map (&vframe, &self->info, buf, GST_MAP_READ, planes, stride)) {
+    g_set_error (error, HEED_ERROR, HEED_ERROR_INVALID, "cannot map the video frame");
+    return FALSE;
+  }
+  gboolean ok = heed_keyframe_scorer_push (self->changes, (const guint8 *const *) planes, stride,
+                                           &novelty, &have, error);
+  gst_video_frame_unmap (&vframe);
+  if (!ok ||
+      !heed_keyframe_scorer_last_embedding (self->changes, self->embedding, self->tone, error))
+    return FALSE;
+  float distance = G_MAXFLOAT;
+  if (self->have_reference) {
+    /* the picture's structure, and its overall colour (white and black have the same
+     * structure), the larger of the two */
+    float tone = 0.0f;
+    for (guint c = 0; c < 3; c++)
+      tone += (self->tone[c] - self->reference_tone[c]) * (self->tone[c] - self->reference_tone[c]);
+    distance = MAX (heed_keyframe_embedding_distance (self->embedding, self->reference),
+                    sqrtf (tone / 3.0f));
+  }
+  *changed = distance > threshold;
+  GST_LOG_OBJECT (self, "embedding moved %.4f since the last inference", distance);
+  return TRUE;
+}
+
 /* Takes every frame (the base class would drop late ones when QoS is on: lateness only makes a
  * frame carry the last result forward) and schedules its inference or its carried result. */
 static GstFlowReturn
@@ -1280,13 +1377,16 @@ gst_heed_classify_submit_input_buffer (GstBaseTransform *trans, gboolean is_disc
                                        GstBuffer *input)
 {
   GstHeedClassify *self = GST_HEED_CLASSIFY (trans);
-  guint interval;
+  guint interval, max_interval;
+  gdouble change_threshold;
   gboolean reload, infer;
   GstClockTime earliest;
   GstFlowReturn ret;
 
   GST_OBJECT_LOCK (self);
   interval = self->inference_interval;
+  max_interval = self->max_interval;
+  change_threshold = self->change_threshold;
   reload = self->reload_pending;
   earliest = self->qos_earliest;
   GST_OBJECT_UNLOCK (self);
@@ -1304,7 +1404,25 @@ gst_heed_classify_submit_input_buffer (GstBaseTransform *trans, gboolean is_disc
     return GST_FLOW_OK;
   }
 
-  infer = !self->inferred_any || (frame - self->last_inference_frame) >= interval;
+  gboolean changed = FALSE;
+  if (interval == 0 && self->vulkan_memory) {
+    if (!self->warned_no_changes) {
+      self->warned_no_changes = TRUE;
+      GST_ELEMENT_WARNING (self, STREAM, NOT_IMPLEMENTED,
+                           ("inference-interval=0 does not see changes in frames in Vulkan "
+                            "memory yet: classifying every frame"),
+                           (NULL));
+    }
+    changed = TRUE;
+  } else if (interval == 0) {
+    GError *error = NULL;
+    if (!picture_changed (self, input, change_threshold, &changed, &error)) {
+      g_queue_push_tail (&self->held, p);
+      return inference_failed (self, error);
+    }
+  }
+  guint64 since = frame - self->last_inference_frame;
+  infer = !self->inferred_any || (interval ? since >= interval : changed || since >= max_interval);
   if (infer && self->inferred_any && too_late (self, input, earliest)) {
     GST_LOG_OBJECT (self, "frame %" G_GUINT64_FORMAT " is late: carrying the result forward",
                     frame);
@@ -1328,6 +1446,11 @@ gst_heed_classify_submit_input_buffer (GstBaseTransform *trans, gboolean is_disc
     b->outstanding++;
     self->inferred_any = TRUE;
     self->last_inference_frame = frame;
+    if (interval == 0 && self->changes) { /* later frames are compared with this one */
+      memcpy (self->reference, self->embedding, sizeof self->reference);
+      memcpy (self->reference_tone, self->tone, sizeof self->reference_tone);
+      self->have_reference = TRUE;
+    }
     self->last_inference_rt =
         gst_segment_to_running_time (&trans->segment, GST_FORMAT_TIME, GST_BUFFER_PTS (input));
     /* a live source never waits for a batch to fill */

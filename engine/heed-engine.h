@@ -526,6 +526,13 @@ gboolean heed_keyframe_scorer_push (HeedKeyframeScorer *scorer, const guint8 *co
 /* The ring of embeddings on the device, [ring slots][HEED_KEYFRAME_DIM], for tests. */
 gboolean heed_keyframe_scorer_read_ring (HeedKeyframeScorer *scorer, float *ring, GError **error);
 guint heed_keyframe_scorer_ring_slots (const HeedKeyframeScorer *scorer);
+/* The embedding of the frame pushed last (HEED_KEYFRAME_DIM floats) and its mean colour (RGB,
+ * 0..1), which the embedding leaves out so that brightness changes do not make keyframes. */
+gboolean heed_keyframe_scorer_last_embedding (HeedKeyframeScorer *scorer, float *embedding,
+                                              float mean_rgb[3], GError **error);
+/* How far apart two frames' embeddings are: the mean over the heads of 1 - their cosine
+ * (0: the same picture; 1: unrelated; at most 2). */
+float heed_keyframe_embedding_distance (const float *a, const float *b);
 /* A frame's importance in 0..1 from its novelty and the novelty of recent frames (n of them):
  * 0.5 at four times their median. */
 float heed_keyframe_importance (float novelty, const float *recent, guint n);

@@ -54,10 +54,12 @@ heed_keyframe_scorer_new (HeedDevice *device, const HeedKeyframeOptions *options
   }
   s->device = heed_device_ref (device);
   s->ring_slots = s->opt.window + s->opt.persist + 1;
-  if (!(s->thumb = heed_buffer_new (device, 3 * THUMB * THUMB * sizeof (float), FALSE, error)) ||
+  /* host-visible: heed_keyframe_scorer_last_embedding reads its mean colour */
+  if (!(s->thumb = heed_buffer_new (device, 3 * THUMB * THUMB * sizeof (float), TRUE, error)) ||
       !(s->state = heed_buffer_new (device, 8 * sizeof (guint32), TRUE, error)) ||
-      !(s->ring = heed_buffer_new (device, (gsize) s->ring_slots * HEED_KEYFRAME_DIM * 4, FALSE,
-                                   error)) ||
+      /* host-visible: heed_keyframe_scorer_last_embedding reads a slot after each frame */
+      !(s->ring =
+            heed_buffer_new (device, (gsize) s->ring_slots * HEED_KEYFRAME_DIM * 4, TRUE, error)) ||
       !(s->errors = heed_buffer_new (device, 64 * sizeof (float), TRUE, error)) ||
       !(s->frame_params = heed_buffer_new (device, 18 * sizeof (float), TRUE, error))) {
     heed_keyframe_scorer_destroy (&s);
@@ -182,6 +184,44 @@ heed_keyframe_scorer_read_ring (HeedKeyframeScorer *s, float *ring, GError **err
 {
   return heed_buffer_download (
       s->ring, 0, ring, (VkDeviceSize) s->ring_slots * HEED_KEYFRAME_DIM * sizeof (float), error);
+}
+
+gboolean
+heed_keyframe_scorer_last_embedding (HeedKeyframeScorer *s, float *embedding, float mean_rgb[3],
+                                     GError **error)
+{
+  if (!s->pushed) {
+    g_set_error (error, HEED_ERROR, HEED_ERROR_INVALID, "no frame pushed yet");
+    return FALSE;
+  }
+  const float *ring = s->ring->mapped, *thumb = s->thumb->mapped;
+  memcpy (embedding, ring + ((s->pushed - 1) % s->ring_slots) * HEED_KEYFRAME_DIM,
+          HEED_KEYFRAME_DIM * sizeof (float));
+  for (guint c = 0; c < 3; c++) {
+    double sum = 0.0;
+    for (guint i = 0; i < THUMB * THUMB; i++)
+      sum += thumb[c * THUMB * THUMB + i];
+    mean_rgb[c] = (float) (sum / (THUMB * THUMB));
+  }
+  return TRUE;
+}
+
+float
+heed_keyframe_embedding_distance (const float *a, const float *b)
+{
+  static const guint offset[HEED_KEYFRAME_HEADS + 1] = { 0, 192, 256, HEED_KEYFRAME_DIM };
+  float total = 0.0f;
+  for (guint h = 0; h < HEED_KEYFRAME_HEADS; h++) {
+    float dot = 0.0f, aa = 0.0f, bb = 0.0f;
+    for (guint i = offset[h]; i < offset[h + 1]; i++)
+      dot += a[i] * b[i], aa += a[i] * a[i], bb += b[i] * b[i];
+    /* a head is unit length where the picture has structure and shorter where it has little
+     * (a flat frame's is 0): each gets the missing length as one more component, so two flat
+     * frames are the same and a flat frame is unlike a structured one */
+    float cosine = dot + sqrtf (MAX (0.0f, 1.0f - aa)) * sqrtf (MAX (0.0f, 1.0f - bb));
+    total += 1.0f - CLAMP (cosine, -1.0f, 1.0f);
+  }
+  return total / HEED_KEYFRAME_HEADS;
 }
 
 guint

@@ -93,27 +93,27 @@ void span(uint X, uint in_size, uint resized, out int first, out int n, out floa
 }
 
 // HEED_BOX8's taps for resized pixel X (engine/frame.c heed_resample_box8_taps): the mean of
-// at most 8 point samples over what the pixel covers when shrinking, else linear.
-uint box8_taps(uint X, uint in_size, uint resized, out uint idx[8], out float wt[8])
+// at most 8 point samples over what the pixel covers when shrinking, else linear; box8_count
+// of them, box8_tap gives each.
+uint box8_count(uint in_size, uint resized)
+{
+  const float step = float(in_size) / float(resized);
+  return step > 1.0 ? min(uint(ceil(step - 1e-4)), 8u) : 2u;
+}
+
+uint box8_tap(uint X, uint in_size, uint resized, uint n, uint k, out float w)
 {
   const float step = float(in_size) / float(resized), pos = (float(X) + 0.5) * step;
   if (step > 1.0) {
-    const uint n = min(uint(ceil(step - 1e-4)), 8u);
     const float first = pos - 0.5 * step;
-    for (uint i = 0u; i < n; i++) {
-      idx[i] = uint(clamp(floor(first + (float(i) + 0.5) * step / float(n)), 0.0,
-                          float(in_size - 1u)));
-      wt[i] = 1.0 / float(n);
-    }
-    return n;
+    w = 1.0 / float(n);
+    return uint(clamp(floor(first + (float(k) + 0.5) * step / float(n)), 0.0,
+                      float(in_size - 1u)));
   }
   const float c = clamp(pos - 0.5, 0.0, float(in_size - 1u));
   const float i0 = floor(c);
-  idx[0] = uint(i0);
-  idx[1] = min(uint(i0) + 1u, in_size - 1u);
-  wt[0] = 1.0 - (c - i0);
-  wt[1] = c - i0;
-  return 2u;
+  w = k == 0u ? 1.0 - (c - i0) : c - i0;
+  return k == 0u ? uint(i0) : min(uint(i0) + 1u, in_size - 1u);
 }
 
 // Pillow rounds every pass of an 8-bit image to the nearest code.
@@ -209,12 +209,13 @@ void main()
   if (col >= p.count_x)
     return;
   if (p.filter_kind == HEED_BOX8) {
-    uint idx[8];
-    float wt[8];
-    const uint m = box8_taps(p.first_x + col, p.width, p.resized_x, idx, wt);
+    const uint m = box8_count(p.width, p.resized_x);
     vec3 acc = vec3(0.0);
-    for (uint k = 0u; k < m; k++)
-      acc += wt[k] * fetch(idx[k], p.row0 + row);
+    for (uint k = 0u; k < m; k++) {
+      float w;
+      const uint x = box8_tap(p.first_x + col, p.width, p.resized_x, m, k, w);
+      acc += w * fetch(x, p.row0 + row);
+    }
     store_row(row * p.count_x + col, acc); // unrounded, as heed-box8 always was
     return;
   }
@@ -245,12 +246,12 @@ void main()
     int first, n = 0;
     float center, inv_scale;
     if (p.filter_kind == HEED_BOX8) {
-      uint idx[8];
-      float wt[8];
-      const uint m = box8_taps(p.first_y + oy - p.offset_y, p.height, p.resized_y, idx, wt);
+      const uint m = box8_count(p.height, p.resized_y);
       for (uint k = 0u; k < m; k++) {
-        const uint r = uint(clamp(int(idx[k]) - int(p.row0), 0, int(p.n_rows) - 1));
-        sum += wt[k] * load_row(r * p.count_x + col);
+        float w;
+        const uint y = box8_tap(p.first_y + oy - p.offset_y, p.height, p.resized_y, m, k, w);
+        const uint r = uint(clamp(int(y) - int(p.row0), 0, int(p.n_rows) - 1));
+        sum += w * load_row(r * p.count_x + col);
       }
       total = 1.0;
     } else {

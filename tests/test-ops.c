@@ -783,6 +783,16 @@ test_keyframe (void)
     for (guint i = 0; i < HEED_KEYFRAME_DIM; i++)
       if (fabsf (got[i] - emb[t][i]) > 2e-4f)
         g_error ("frame %u: embedding[%u] %g, reference %g", t, i, got[i], emb[t][i]);
+    /* the last embedding and the thumbnail's mean colour, as heedclassify reads them */
+    float last[HEED_KEYFRAME_DIM], mean_rgb[3];
+    g_assert_true (heed_keyframe_scorer_last_embedding (k, last, mean_rgb, &error));
+    g_assert_cmpmem (last, sizeof last, got, sizeof last);
+    for (guint c = 0; c < 3; c++) {
+      double sum = 0.0;
+      for (guint i = 0; i < 64 * 64; i++)
+        sum += thumb[c * 64 * 64 + i];
+      g_assert_cmpfloat_with_epsilon (mean_rgb[c], sum / (64 * 64), 1e-4);
+    }
     if (!have)
       continue;
     /* the novelty: the reference attention over the reference embeddings */
@@ -799,6 +809,14 @@ test_keyframe (void)
     g_assert_cmpfloat_with_epsilon (novelty, least, 1e-4);
     nov[c] = novelty;
   }
+  /* the embedding distance: 0 for the same picture, large across the cut, small within a shot
+   * and between two flat pictures (their heads carry no structure) */
+  float flat[HEED_KEYFRAME_DIM] = { 0 };
+  g_assert_cmpfloat (heed_keyframe_embedding_distance (emb[5], emb[5]), <, 1e-5);
+  g_assert_cmpfloat (heed_keyframe_embedding_distance (flat, flat), ==, 0.0f);
+  g_assert_cmpfloat (heed_keyframe_embedding_distance (emb[cut - 1], emb[cut]), >,
+                     5 * heed_keyframe_embedding_distance (emb[cut - 2], emb[cut - 1]));
+  g_assert_cmpfloat (heed_keyframe_embedding_distance (flat, emb[5]), >, 0.5);
   /* what it must say */
   float quiet = 0;
   for (guint c = HEED_KEYFRAME_MIN_HISTORY; c + o.persist < n; c++)
