@@ -278,6 +278,118 @@ heed_frame_pack (const HeedFrameLayout *l, guint8 *dst, const guint8 *const plan
   return TRUE;
 }
 
+guint
+heed_thumbnail_taps (guint in_size, guint out_size, guint X, guint idx[HEED_THUMBNAIL_TAPS])
+{
+  float step = (float) in_size / (float) out_size;
+  guint n = step > 1.0f ? MIN ((guint) ceilf (step - 1e-4f), HEED_THUMBNAIL_TAPS) : 1;
+  for (guint i = 0; i < n; i++)
+    idx[i] = MIN ((guint) floorf ((float) X * step + ((float) i + 0.5f) * step / (float) n),
+                  in_size - 1);
+  return n;
+}
+
+/* RGB (0..1) of pixel (x, y); params as heed_frame_params gives them for mean 0, std 1. */
+static inline __attribute__ ((always_inline)) void
+thumbnail_fetch (HeedPixelFormat format, const guint8 *const planes[3], const guint stride[3],
+                 const float *params, guint x, guint y, float rgb[3])
+{
+  static const guint8 order[][3] = { { 0, 1, 2 }, { 2, 1, 0 }, { 0, 1, 2 },
+                                     { 2, 1, 0 }, { 1, 2, 3 }, { 3, 2, 1 } };
+  const guint8 *row = planes[0] + (gsize) y * stride[0];
+  float Y, U, V;
+  switch (format) {
+  case HEED_PIXEL_RGB:
+  case HEED_PIXEL_BGR:
+    for (guint i = 0; i < 3; i++)
+      rgb[i] = row[3 * x + (format == HEED_PIXEL_RGB ? i : 2 - i)] / 255.0f;
+    return;
+  case HEED_PIXEL_GRAY8: rgb[0] = rgb[1] = rgb[2] = row[x] / 255.0f; return;
+  case HEED_PIXEL_YUY2:
+    Y = row[4 * (x / 2) + ((x & 1) ? 2 : 0)], U = row[4 * (x / 2) + 1], V = row[4 * (x / 2) + 3];
+    break;
+  case HEED_PIXEL_NV12:
+    Y = row[x];
+    U = planes[1][(gsize) (y / 2) * stride[1] + 2 * (x / 2)];
+    V = planes[1][(gsize) (y / 2) * stride[1] + 2 * (x / 2) + 1];
+    break;
+  case HEED_PIXEL_I420:
+    Y = row[x];
+    U = planes[1][(gsize) (y / 2) * stride[1] + x / 2];
+    V = planes[2][(gsize) (y / 2) * stride[2] + x / 2];
+    break;
+  default: /* the 4-byte RGB orders */
+    for (guint i = 0; i < 3; i++)
+      rgb[i] = row[4 * x + order[format][i]] / 255.0f;
+    return;
+  }
+  float d[3] = { Y - params[15], U - params[16], V - params[17] };
+  for (guint i = 0; i < 3; i++)
+    rgb[i] = CLAMP (params[6 + 3 * i] * d[0] + params[7 + 3 * i] * d[1] + params[8 + 3 * i] * d[2],
+                    0.0f, 1.0f);
+}
+
+/* The thumbnail's pixels for one format: inlined once per format (heed_frame_thumbnail's
+ * switch), so the compiler drops the others' code from the sample loop. */
+static inline __attribute__ ((always_inline)) void
+thumbnail_pixels (HeedPixelFormat format, guint height, const guint8 *const planes[3],
+                  const guint stride[3], const float *params, guint size, const guint *xs,
+                  const guint *nx, float *out)
+{
+  gsize plane = (gsize) size * size;
+  for (guint Yo = 0; Yo < size; Yo++) {
+    guint ys[HEED_THUMBNAIL_TAPS];
+    guint ny = heed_thumbnail_taps (height, size, Yo, ys);
+    for (guint X = 0; X < size; X++) {
+      float sum[3] = { 0, 0, 0 }, rgb[3];
+      for (guint j = 0; j < ny; j++)
+        for (guint i = 0; i < nx[X]; i++) {
+          thumbnail_fetch (format, planes, stride, params, xs[X * HEED_THUMBNAIL_TAPS + i], ys[j],
+                           rgb);
+          sum[0] += rgb[0], sum[1] += rgb[1], sum[2] += rgb[2];
+        }
+      for (guint c = 0; c < 3; c++)
+        out[c * plane + (gsize) Yo * size + X] = sum[c] / (float) (ny * nx[X]);
+    }
+  }
+}
+
+gboolean
+heed_frame_thumbnail (const HeedFrameLayout *l, const guint8 *const planes[3],
+                      const guint stride[3], guint size, float *out, GError **error)
+{
+  static const float zero[3] = { 0, 0, 0 }, one[3] = { 1, 1, 1 };
+  for (guint i = 0; i < l->n_planes; i++)
+    if (!planes[i] || stride[i] < l->row_bytes[i]) {
+      g_set_error (error, HEED_ERROR, HEED_ERROR_INVALID, "plane %u is missing or too narrow", i);
+      return FALSE;
+    }
+  float params[18];
+  heed_frame_params (l, zero, one, params);
+  guint *xs = g_new (guint, (gsize) size * HEED_THUMBNAIL_TAPS), *nx = g_new (guint, size);
+  for (guint X = 0; X < size; X++)
+    nx[X] = heed_thumbnail_taps (l->width, size, X, xs + X * HEED_THUMBNAIL_TAPS);
+#define THUMBNAIL_FORMAT(f)                                                                        \
+  case f: thumbnail_pixels (f, l->height, planes, stride, params, size, xs, nx, out); break
+  switch (l->format) {
+    THUMBNAIL_FORMAT (HEED_PIXEL_RGBA);
+    THUMBNAIL_FORMAT (HEED_PIXEL_BGRA);
+    THUMBNAIL_FORMAT (HEED_PIXEL_RGBX);
+    THUMBNAIL_FORMAT (HEED_PIXEL_BGRX);
+    THUMBNAIL_FORMAT (HEED_PIXEL_XRGB);
+    THUMBNAIL_FORMAT (HEED_PIXEL_XBGR);
+    THUMBNAIL_FORMAT (HEED_PIXEL_RGB);
+    THUMBNAIL_FORMAT (HEED_PIXEL_BGR);
+    THUMBNAIL_FORMAT (HEED_PIXEL_I420);
+    THUMBNAIL_FORMAT (HEED_PIXEL_NV12);
+    THUMBNAIL_FORMAT (HEED_PIXEL_YUY2);
+    THUMBNAIL_FORMAT (HEED_PIXEL_GRAY8);
+  }
+#undef THUMBNAIL_FORMAT
+  g_free (xs), g_free (nx);
+  return TRUE;
+}
+
 gsize
 heed_frame_rows_bytes (const HeedFrameLayout *l, guint size)
 {

@@ -494,7 +494,7 @@ G_END_DECLS
 
 #define HEED_KEYFRAME_DIM 320 /* layout 192, colour 64, edges 64 (shaders/keyframe.comp) */
 #define HEED_KEYFRAME_HEADS 3 /* the three parts, each attended over separately */
-#define HEED_KEYFRAME_MAX_WINDOW 32
+#define HEED_KEYFRAME_MAX_WINDOW 16
 #define HEED_KEYFRAME_MIN_HISTORY 4 /* earlier frames a candidate needs before it is scored */
 
 typedef struct {

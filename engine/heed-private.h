@@ -273,6 +273,15 @@ gsize heed_frame_staging_bytes (const HeedFrameLayout *layout);
  * dst, packed as the layout says. Fails on a missing or too narrow plane. */
 gboolean heed_frame_pack (const HeedFrameLayout *layout, guint8 *dst, const guint8 *const planes[3],
                           const guint stride[3], GError **error);
+/* A small RGB image of a frame in host memory, for statistics (heedkeyframe's embedding):
+ * each of size x size pixels the mean of up to HEED_THUMBNAIL_TAPS x HEED_THUMBNAIL_TAPS
+ * point samples spread over what it covers (the nearest pixel when enlarging), colour
+ * converted as the preprocessing does, into out [3][size][size] (0..1). Made on the host
+ * while the frame is read, in place of copying the whole frame to the device. */
+#define HEED_THUMBNAIL_TAPS 4
+guint heed_thumbnail_taps (guint in_size, guint out_size, guint X, guint idx[HEED_THUMBNAIL_TAPS]);
+gboolean heed_frame_thumbnail (const HeedFrameLayout *layout, const guint8 *const planes[3],
+                               const guint stride[3], guint size, float *out, GError **error);
 /* Bytes of the intermediate between the two passes: RGB as floats (8-bit codes, but
  * heed-box8's unrounded) of at most every source row, times the kept columns. */
 gsize heed_frame_rows_bytes (const HeedFrameLayout *layout, guint size);
@@ -345,6 +354,9 @@ void heed_ref_preprocess (const HeedFrameLayout *layout, const guint8 *frame, co
  * errors [n_queries][HEED_KEYFRAME_HEADS] of queries attending over a window (embeddings
  * given row by row). */
 void heed_ref_keyframe_features (const float *thumb, float *embedding);
+/* heed_frame_thumbnail on a packed frame, through the preprocessing reference's fetch. */
+void heed_ref_thumbnail (const HeedFrameLayout *layout, const guint8 *frame, guint size,
+                         float *out);
 /* shaders/logmel.comp: one 400-sample window (16 kHz) -> log-mel[HEED_AUDIO_MELS]. */
 void heed_ref_logmel (const float *window, float *logmel);
 void heed_ref_keyframe_attention (const float *const *queries, guint n_queries,

@@ -2,10 +2,13 @@
 /* heedkeyframe's engine side: each frame's compact embedding, computed on the device, and
  * temporal attention over the embeddings of earlier frames (shaders/keyframe.comp).
  *
- * Per frame, one submission: the preprocessing shader makes a 64 x 64 thumbnail (heed-box8,
- * RGB in 0..1), the features kernel writes its embedding into a ring of window + persist + 1
- * slots, and the attention kernel asks, for the frame `persist` frames back (the candidate)
- * and each frame after it, how poorly the `window` frames before the candidate explain it.
+ * Per frame: a 64 x 64 thumbnail (heed_frame_thumbnail: at most 4 x 4 samples a pixel, RGB in
+ * 0..1) made on the host while the frame is read, written straight into the device's
+ * host-visible buffer with its Y, Cb and Cr (96 KiB instead of the whole frame: on lavapipe,
+ * resampling a 640x480 frame on the device cost more than the rest of heedkeyframe together);
+ * then one dispatch on the device, which writes the frame's embedding into a ring of window +
+ * persist + 1 slots and asks, for the frame `persist` frames back (the candidate) and each
+ * frame after it, how poorly the `window` frames before the candidate explain it.
  * The candidate's novelty is the smallest of those: a change must last persist + 1 frames, so
  * a flash of a frame or two does not count, while a cut, or the end of a fade or dissolve,
  * does. Turning novelty into an importance and picking keyframes is heed_keyframe_importance
@@ -24,7 +27,7 @@ struct _HeedKeyframeScorer {
   guint ring_slots;
   HeedFrameLayout layout;
   gboolean has_layout;
-  HeedBuffer *frame, *frame_params, *rows, *thumb, *state, *ring, *errors;
+  HeedBuffer *thumb, *state, *ring, *errors;
   HeedRecorder *rec;
   guint64 pushed; /* frames since the last reset */
 };
@@ -54,14 +57,23 @@ heed_keyframe_scorer_new (HeedDevice *device, const HeedKeyframeOptions *options
   }
   s->device = heed_device_ref (device);
   s->ring_slots = s->opt.window + s->opt.persist + 1;
-  /* host-visible: heed_keyframe_scorer_last_embedding reads its mean colour */
-  if (!(s->thumb = heed_buffer_new (device, 3 * THUMB * THUMB * sizeof (float), TRUE, error)) ||
+  /* R, G, B, Y, Cb, Cr planes, written by the host; host-visible */
+  if (!(s->thumb = heed_buffer_new (device, 6 * THUMB * THUMB * sizeof (float), TRUE, error)) ||
       !(s->state = heed_buffer_new (device, 8 * sizeof (guint32), TRUE, error)) ||
       /* host-visible: heed_keyframe_scorer_last_embedding reads a slot after each frame */
       !(s->ring =
             heed_buffer_new (device, (gsize) s->ring_slots * HEED_KEYFRAME_DIM * 4, TRUE, error)) ||
-      !(s->errors = heed_buffer_new (device, 64 * sizeof (float), TRUE, error)) ||
-      !(s->frame_params = heed_buffer_new (device, 18 * sizeof (float), TRUE, error))) {
+      !(s->errors = heed_buffer_new (device, 64 * sizeof (float), TRUE, error))) {
+    heed_keyframe_scorer_destroy (&s);
+    return NULL;
+  }
+  HeedKeyframeParams p = { s->ring_slots, s->opt.temperature };
+  HeedKernel kernel = { HEED_SHADER_KEYFRAME, 64 };
+  HeedBuffer *kb[4] = { s->thumb, s->state, s->ring, s->errors };
+  if (!(s->rec = heed_recorder_new (s->device, NULL, 1, FALSE, error)) ||
+      !heed_recorder_dispatch (s->rec, kernel, 0, kb, &p, sizeof p, 1, 1, 1, "keyframe", "keyframe",
+                               0, error) ||
+      !heed_recorder_end (s->rec, error)) {
     heed_keyframe_scorer_destroy (&s);
     return NULL;
   }
@@ -75,8 +87,7 @@ heed_keyframe_scorer_destroy (HeedKeyframeScorer **scorer)
   if (!s)
     return;
   heed_recorder_destroy (&s->rec);
-  HeedBuffer **bufs[] = { &s->frame, &s->frame_params, &s->rows,  &s->thumb,
-                          &s->state, &s->ring,         &s->errors };
+  HeedBuffer **bufs[] = { &s->thumb, &s->state, &s->ring, &s->errors };
   for (guint i = 0; i < G_N_ELEMENTS (bufs); i++)
     heed_buffer_destroy (bufs[i]);
   heed_device_destroy (&s->device);
@@ -94,46 +105,8 @@ gboolean
 heed_keyframe_scorer_set_layout (HeedKeyframeScorer *s, const HeedFrameLayout *layout,
                                  GError **error)
 {
-  static const float zero[3] = { 0, 0, 0 }, one[3] = { 1, 1, 1 };
-  float params[18];
-  HeedFrameLayout l = *layout;
-  /* the whole frame, averaged: a thumbnail for statistics */
-  l.resize = HEED_RESIZE_STRETCH;
-  l.crop_fraction = 1.0f;
-  l.interpolation = HEED_INTERPOLATION_HEED_BOX8; /* at most 8 x 8 samples a pixel: cheap */
-  heed_recorder_destroy (&s->rec);
-  s->has_layout = FALSE;
-  gsize frame_bytes = heed_frame_staging_bytes (&l);
-  if (!s->frame || s->frame->size < frame_bytes) {
-    heed_buffer_destroy (&s->frame);
-    if (!(s->frame = heed_buffer_new (s->device, frame_bytes, TRUE, error)))
-      return FALSE;
-  }
-  gsize rows = heed_frame_rows_bytes (&l, THUMB);
-  if (!s->rows || s->rows->size < rows) {
-    heed_buffer_destroy (&s->rows);
-    if (!(s->rows = heed_buffer_new (s->device, rows, FALSE, error)))
-      return FALSE;
-  }
-  heed_frame_params (&l, zero, one, params);
-  memcpy (s->frame_params->mapped, params, sizeof params);
-
-  HeedKeyframeParams p = { s->ring_slots, s->opt.temperature };
-  HeedKernel features = { HEED_SHADER_KEYFRAME_FEATURES, 64 };
-  HeedKernel attention = { HEED_SHADER_KEYFRAME_ATTENTION, 64 };
-  HeedBuffer *fb[3] = { s->thumb, s->state, s->ring }, *ab[3] = { s->ring, s->state, s->errors };
-  if (!(s->rec = heed_recorder_new (s->device, NULL, 4, FALSE, error)) ||
-      !heed_op_preprocess (s->rec, &l, s->frame, s->frame_params, s->rows, s->thumb, THUMB,
-                           error) ||
-      !heed_recorder_dispatch (s->rec, features, 0, fb, &p, sizeof p, 1, 1, 1, "keyframe_features",
-                               "keyframe", 0, error) ||
-      !heed_recorder_dispatch (s->rec, attention, 0, ab, &p, sizeof p, 1, 1, 1,
-                               "keyframe_attention", "keyframe", 0, error) ||
-      !heed_recorder_end (s->rec, error)) {
-    heed_recorder_destroy (&s->rec);
-    return FALSE;
-  }
-  s->layout = l;
+  (void) error; /* every layout heed_frame_layout_init makes can be read */
+  s->layout = *layout;
   s->has_layout = TRUE;
   return TRUE;
 }
@@ -147,8 +120,16 @@ heed_keyframe_scorer_push (HeedKeyframeScorer *s, const guint8 *const planes[3],
     g_set_error (error, HEED_ERROR, HEED_ERROR_INVALID, "no frame layout set");
     return FALSE;
   }
-  if (!heed_frame_pack (l, s->frame->mapped, planes, stride, error))
+  float *thumb = s->thumb->mapped;
+  if (!heed_frame_thumbnail (l, planes, stride, THUMB, thumb, error))
     return FALSE;
+  /* and its Y, Cb, Cr (BT.601) planes, which the kernel reads */
+  for (guint i = 0; i < THUMB * THUMB; i++) {
+    float r = thumb[i], g = thumb[THUMB * THUMB + i], b = thumb[2 * THUMB * THUMB + i];
+    thumb[3 * THUMB * THUMB + i] = 0.299f * r + 0.587f * g + 0.114f * b;
+    thumb[4 * THUMB * THUMB + i] = -0.168736f * r - 0.331264f * g + 0.5f * b;
+    thumb[5 * THUMB * THUMB + i] = 0.5f * r - 0.418688f * g - 0.081312f * b;
+  }
 
   guint64 t = s->pushed, W = s->opt.window, P = s->opt.persist;
   guint32 *state = s->state->mapped;

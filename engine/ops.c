@@ -238,10 +238,13 @@ heed_op_preprocess (HeedRecorder *rec, const HeedFrameLayout *l, HeedBuffer *fra
     p.offset_xy[i] = ax[i].offset;
   }
   HeedBuffer *row_bindings[3] = { frame, params, rows }, *bindings[3] = { rows, params, out };
-  return heed_recorder_dispatch (rec, elementwise (rec, HEED_SHADER_RESAMPLE_ROWS), 0, row_bindings,
-                                 &p, sizeof p, groups_for (rec, ax[0].count), p.n_rows, 1,
-                                 "preprocess_rows", "preprocess", 0, error) &&
-         heed_recorder_dispatch (rec, elementwise (rec, HEED_SHADER_PREPROCESS), 0, bindings, &p,
-                                 sizeof p, groups_for (rec, (guint64) size * size), 1, 1,
+  /* one pipeline per format and filter (shaders/preprocess.comp's VARIANT) */
+  guint variant = 1 + p.format + 16 * p.filter;
+  g_assert (p.format < 16 && variant < 256);
+  return heed_recorder_dispatch (rec, elementwise (rec, HEED_SHADER_RESAMPLE_ROWS), variant,
+                                 row_bindings, &p, sizeof p, groups_for (rec, ax[0].count),
+                                 p.n_rows, 1, "preprocess_rows", "preprocess", 0, error) &&
+         heed_recorder_dispatch (rec, elementwise (rec, HEED_SHADER_PREPROCESS), variant, bindings,
+                                 &p, sizeof p, groups_for (rec, (guint64) size * size), 1, 1,
                                  "preprocess", "preprocess", 0, error);
 }

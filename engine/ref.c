@@ -386,6 +386,33 @@ heed_ref_preprocess (const HeedFrameLayout *l, const guint8 *frame, const float 
   g_free (column);
 }
 
+void
+heed_ref_thumbnail (const HeedFrameLayout *layout, const guint8 *frame, guint size, float *out)
+{
+  static const float zero[3] = { 0, 0, 0 }, one[3] = { 1, 1, 1 };
+  HeedFrameLayout l = *layout;
+  l.interpolation = HEED_INTERPOLATION_HEED_BOX8; /* colours unrounded */
+  float params[18];
+  heed_frame_params (&l, zero, one, params);
+  gsize plane = (gsize) size * size;
+  for (guint oy = 0; oy < size; oy++)
+    for (guint ox = 0; ox < size; ox++) {
+      guint xs[HEED_THUMBNAIL_TAPS], ys[HEED_THUMBNAIL_TAPS];
+      guint nx = heed_thumbnail_taps (l.width, size, ox, xs);
+      guint ny = heed_thumbnail_taps (l.height, size, oy, ys);
+      double sum[3] = { 0, 0, 0 };
+      for (guint j = 0; j < ny; j++)
+        for (guint i = 0; i < nx; i++) {
+          float rgb[3];
+          ref_fetch (&l, frame, params, xs[i], ys[j], rgb);
+          for (guint c = 0; c < 3; c++)
+            sum[c] += rgb[c] / 255.0;
+        }
+      for (guint c = 0; c < 3; c++)
+        out[c * plane + (gsize) oy * size + ox] = (float) (sum[c] / (nx * ny));
+    }
+}
+
 /* ---- keyframes: shaders/keyframe.comp ---- */
 
 static const guint kf_head_off[3] = { 0, 192, 256 }, kf_head_len[3] = { 192, 64, 64 };

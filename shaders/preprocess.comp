@@ -35,6 +35,14 @@ layout(push_constant) uniform Params {
   uint offset_x, offset_y;        // and land here in the input (letterbox)
 } p;
 
+// 0: the format and filter come from the push constants; else 1 + format + 16 * filter, fixed
+// when the pipeline is built, so the compiler drops the other formats' and filters' code
+// (lavapipe runs every branch of a non-constant if under a mask: with all formats' paths in
+// the tap loop, the row pass took 10 times as long)
+layout(constant_id = 1) const uint VARIANT = 0u;
+#define FORMAT (VARIANT != 0u ? (VARIANT - 1u) % 16u : p.format)
+#define FILTER_KIND (VARIANT != 0u ? (VARIANT - 1u) / 16u : p.filter_kind)
+
 // keep in step with HeedInterpolation
 const uint BILINEAR = 0u, BICUBIC = 1u, LANCZOS = 2u, BOX = 3u, HAMMING = 4u, NEAREST = 5u;
 const uint HEED_BOX8 = 6u; // heed's first resampler, for the model trained on it
@@ -52,7 +60,7 @@ float sinc(float x)
 
 float filter_at(float x)
 {
-  const uint f = p.filter_kind;
+  const uint f = FILTER_KIND;
   if (f == BOX)
     return x > -0.5 && x <= 0.5 ? 1.0 : 0.0;
   x = abs(x);
@@ -80,10 +88,10 @@ void span(uint X, uint in_size, uint resized, out int first, out int n, out floa
 {
   const float scale = float(in_size) / float(resized);
   const float filterscale = max(scale, 1.0);
-  const float support = support_of(p.filter_kind) * filterscale;
+  const float support = support_of(FILTER_KIND) * filterscale;
   center = (float(X) + 0.5) * scale;
   inv_scale = 1.0 / filterscale;
-  if (p.filter_kind == NEAREST) {
+  if (FILTER_KIND == NEAREST) {
     first = min(int(floor(center)), int(in_size) - 1);
     n = 1;
     return;
@@ -140,20 +148,28 @@ uint byte_at(uint off)
 }
 
 // params: [6..14] YUV->RGB matrix (row-major, on 0..255 values minus the offsets, giving
-// 0..1), [15..17] Y/U/V offsets
+// 0..1), [15..17] Y/U/V offsets; loaded once an invocation (load_yuv_matrix), not once a tap
+mat3 yuv_matrix;
+vec3 yuv_offsets;
+
+void load_yuv_matrix()
+{
+  // GLSL matrices are column-major: column j holds row-major entries j, j + 3, j + 6
+  yuv_matrix = mat3(params[6], params[9], params[12], params[7], params[10], params[13], params[8],
+                    params[11], params[14]);
+  yuv_offsets = vec3(params[15], params[16], params[17]);
+}
+
 vec3 yuv_to_rgb(float y, float u, float v)
 {
-  vec3 d = vec3(y - params[15], u - params[16], v - params[17]);
-  return vec3(dot(vec3(params[6], params[7], params[8]), d),
-              dot(vec3(params[9], params[10], params[11]), d),
-              dot(vec3(params[12], params[13], params[14]), d));
+  return yuv_matrix * (vec3(y, u, v) - yuv_offsets);
 }
 
 // 8-bit RGB codes of source pixel (x, y): YUV is converted and rounded as a decoder to RGB
 // would
 vec3 fetch(uint x, uint y)
 {
-  const uint f = p.format;
+  const uint f = FORMAT;
   if (f <= XBGR) {
     const uint w = words[(p.offset0 + y * p.stride0 + x * 4u) >> 2];
     const vec4 b = vec4(float(w & 0xffu), float((w >> 8) & 0xffu), float((w >> 16) & 0xffu),
@@ -190,7 +206,7 @@ vec3 fetch(uint x, uint y)
     }
   }
   const vec3 rgb = clamp(yuv_to_rgb(Y, U, V), 0.0, 1.0) * 255.0;
-  return p.filter_kind == HEED_BOX8 ? rgb : to_code(rgb); // Pillow sees decoded 8-bit RGB
+  return FILTER_KIND == HEED_BOX8 ? rgb : to_code(rgb); // Pillow sees decoded 8-bit RGB
 }
 #endif
 
@@ -208,7 +224,8 @@ void main()
   const uint col = gl_GlobalInvocationID.x, row = gl_WorkGroupID.y;
   if (col >= p.count_x)
     return;
-  if (p.filter_kind == HEED_BOX8) {
+  load_yuv_matrix();
+  if (FILTER_KIND == HEED_BOX8) {
     const uint m = box8_count(p.width, p.resized_x);
     vec3 acc = vec3(0.0);
     for (uint k = 0u; k < m; k++) {
@@ -245,7 +262,7 @@ void main()
     float total = 0.0;
     int first, n = 0;
     float center, inv_scale;
-    if (p.filter_kind == HEED_BOX8) {
+    if (FILTER_KIND == HEED_BOX8) {
       const uint m = box8_count(p.height, p.resized_y);
       for (uint k = 0u; k < m; k++) {
         float w;
@@ -264,7 +281,7 @@ void main()
       sum += w * load_row(r * p.count_x + col);
     }
     const vec3 v = total != 0.0 ? sum / total : sum;
-    rgb = (p.filter_kind == HEED_BOX8 ? v : to_code(v)) / 255.0;
+    rgb = (FILTER_KIND == HEED_BOX8 ? v : to_code(v)) / 255.0;
   }
   outp[gid] = rgb.r * params[0] + params[3];
   outp[plane + gid] = rgb.g * params[1] + params[4];

@@ -735,6 +735,45 @@ keyframe_frame (guint8 *f, guint w, guint h, guint kind, guint shift, int bright
     }
 }
 
+/* heedkeyframe's thumbnail (made on the host from the frame's planes) against the reference
+ * (the preprocessing reference's colour conversion, from the packed frame), for every
+ * format, odd and padded sizes, shrinking and enlarging. */
+static void
+test_thumbnail (void)
+{
+  const guint sizes[][2] = { { 640, 480 }, { 37, 23 }, { 7, 300 }, { 1, 1 }, { 1920, 1080 } };
+  const guint out = 64;
+  GError *error = NULL;
+  for (HeedPixelFormat f = HEED_PIXEL_RGBA; f <= HEED_PIXEL_GRAY8; f++)
+    for (guint s = 0; s < G_N_ELEMENTS (sizes); s++) {
+      guint w = sizes[s][0], h = sizes[s][1];
+      guint stride[3] = { 4 * w + 8, w + 5, w + 7 };
+      HeedFrameLayout l;
+      g_assert_true (heed_frame_layout_init (&l, f, w, h, stride, &error));
+      l.matrix = (HeedYuvMatrix) ((f + s) % 3);
+      l.full_range = (f + s) % 2;
+      GRand *rng = g_rand_new_with_seed (f * 10 + s);
+      guint8 *frame = g_malloc0 (l.size + 4);
+      for (gsize i = 0; i < l.size; i++)
+        frame[i] = (guint8) g_rand_int_range (rng, 0, 256);
+      const guint8 *planes[3] = { frame + l.offset[0], frame + l.offset[1], frame + l.offset[2] };
+      float *got = g_new (float, 3 * out * out), *want = g_new (float, 3 * out * out);
+      g_assert_true (heed_frame_thumbnail (&l, planes, l.stride, out, got, &error));
+      g_assert_no_error (error);
+      heed_ref_thumbnail (&l, frame, out, want);
+      for (guint i = 0; i < 3 * out * out; i++)
+        if (fabsf (got[i] - want[i]) > 1e-5f)
+          g_error ("format %d, %ux%u: value %u is %g, reference %g", f, w, h, i, got[i], want[i]);
+      /* a missing plane is an error, not a read out of bounds */
+      const guint8 *none[3] = { NULL, NULL, NULL };
+      g_assert_false (heed_frame_thumbnail (&l, none, l.stride, out, got, &error));
+      g_assert_error (error, HEED_ERROR, HEED_ERROR_INVALID);
+      g_clear_error (&error);
+      g_free (frame), g_free (got), g_free (want);
+      g_rand_free (rng);
+    }
+}
+
 /* heedkeyframe's kernels against their C reference (the embedding in every ring slot, the
  * attention errors behind each novelty), and what novelty must say: nothing new within a
  * moving shot or across a brightness step, a lot at a cut, little for a one-frame flash. */
@@ -762,9 +801,6 @@ test_keyframe (void)
   float (*emb)[HEED_KEYFRAME_DIM] = g_malloc (sizeof (float[HEED_KEYFRAME_DIM]) * n);
   float *ring = g_new (float, (gsize) slots *HEED_KEYFRAME_DIM), *nov = g_new0 (float, n);
   float *thumb = g_new (float, 3 * 64 * 64);
-  const float zero[3] = { 0, 0, 0 }, one[3] = { 1, 1, 1 };
-  HeedFrameLayout box = l;
-  box.interpolation = HEED_INTERPOLATION_HEED_BOX8;
   for (guint t = 0; t < n; t++) {
     keyframe_frame (frame, w, h, t < cut ? 0 : 2, t, t >= 12 ? 25 : 0);
     if (t == flash)
@@ -776,7 +812,7 @@ test_keyframe (void)
     g_assert_no_error (error);
     g_assert_true (have == (t >= o.persist + HEED_KEYFRAME_MIN_HISTORY));
     /* the embedding: the reference on the reference thumbnail */
-    heed_ref_preprocess (&box, frame, zero, one, 64, thumb);
+    heed_ref_thumbnail (&l, frame, 64, thumb);
     heed_ref_keyframe_features (thumb, emb[t]);
     g_assert_true (heed_keyframe_scorer_read_ring (k, ring, &error));
     const float *got = ring + (gsize) (t % slots) * HEED_KEYFRAME_DIM;
@@ -1121,6 +1157,7 @@ main (int argc, char **argv)
   g_test_add_func ("/vit/device-frames", test_device_frames);
   g_test_add_func ("/ops/preprocess", test_preprocess);
   g_test_add_func ("/ops/preprocess-reference", test_preprocess_reference);
+  g_test_add_func ("/ops/thumbnail", test_thumbnail);
   g_test_add_func ("/ops/keyframe", test_keyframe);
   g_test_add_func ("/ops/logmel", test_logmel);
   g_test_add_func ("/vit/against-reference", test_vit_against_reference);

@@ -28,6 +28,7 @@ results = []
 
 def check(name, ok, detail=""):
     results.append(ok)
+    detail = " | ".join(str(detail).splitlines())  # one TAP line, however long the output
     print(f"{'ok' if ok else 'not ok'} {len(results)} {name}{': ' + detail if detail else ''}")
     sys.stdout.flush()
 
