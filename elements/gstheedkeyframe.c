@@ -64,6 +64,7 @@ typedef struct {
   guint64 frame;
   gboolean scored; /* novelty and importance known */
   float novelty, importance;
+  float head_novelty[HEED_KEYFRAME_HEADS];
   GstClockTime rt, rt_end; /* the running time the frame covers */
   gboolean heard;          /* audio novelty and importance known */
   float audio_novelty, audio_importance;
@@ -112,10 +113,10 @@ struct _GstHeedKeyframe {
   GstVideoInfo info;
   guint persist, radius; /* this stream's, from lookahead */
   GQueue held;
-  guint64 frames;                    /* received since the stream started */
-  guint64 last_key;                  /* frame of the last keyframe, G_MAXUINT64 before the first */
-  float recent[RECENT];              /* novelty of the last frames scored, a ring */
-  guint64 past_frame[MAX_LOOKAHEAD]; /* importance of frames already out, by frame */
+  guint64 frames;   /* received since the stream started */
+  guint64 last_key; /* frame of the last keyframe, G_MAXUINT64 before the first */
+  float recent[RECENT][HEED_KEYFRAME_HEADS]; /* head novelty of the last frames scored, a ring */
+  guint64 past_frame[MAX_LOOKAHEAD];         /* importance of frames already out, by frame */
   float past_importance[MAX_LOOKAHEAD];
   guint n_recent;
   guint key_count;
@@ -473,6 +474,17 @@ pop_head (GstHeedKeyframe *self)
   gst_structure_set (meta, "score", G_TYPE_DOUBLE, (gdouble) score, "keyframe", G_TYPE_BOOLEAN, key,
                      "novelty", G_TYPE_DOUBLE, (gdouble) h->novelty, "audio-novelty", G_TYPE_DOUBLE,
                      (gdouble) h->audio_novelty, "frame", G_TYPE_UINT64, h->frame, NULL);
+  {
+    GValue heads = G_VALUE_INIT, v = G_VALUE_INIT;
+    gst_value_array_init (&heads, HEED_KEYFRAME_HEADS);
+    g_value_init (&v, G_TYPE_DOUBLE);
+    for (guint i = 0; i < HEED_KEYFRAME_HEADS; i++) {
+      g_value_set_double (&v, h->head_novelty[i]);
+      gst_value_array_append_value (&heads, &v);
+    }
+    gst_structure_take_value (meta, "head-novelty", &heads);
+    g_value_unset (&v);
+  }
   if (key)
     gst_structure_set (meta, "cause", G_TYPE_STRING, cause, NULL);
   heed_keyframe_meta_add (buf, meta);
@@ -656,11 +668,13 @@ gst_heed_keyframe_submit_input_buffer (GstBaseTransform *trans, gboolean is_disc
     Held *c = held_frame (self, h->frame - self->persist);
     if (c) {
       c->novelty = have ? novelty : 0.0f;
+      heed_keyframe_scorer_head_novelty (self->scorer, c->head_novelty);
       guint n = MIN (self->n_recent, RECENT);
-      c->importance = have ? heed_keyframe_importance (novelty, self->recent, n) : 0.0f;
+      c->importance =
+          have ? heed_keyframe_heads_importance (c->head_novelty, &self->recent[0][0], n) : 0.0f;
       c->scored = TRUE;
       if (have)
-        self->recent[self->n_recent++ % RECENT] = novelty;
+        memcpy (self->recent[self->n_recent++ % RECENT], c->head_novelty, sizeof c->head_novelty);
     }
   }
   return GST_FLOW_OK;

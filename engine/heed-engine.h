@@ -523,6 +523,9 @@ void heed_keyframe_scorer_reset (HeedKeyframeScorer *scorer);
 gboolean heed_keyframe_scorer_push (HeedKeyframeScorer *scorer, const guint8 *const planes[3],
                                     const guint stride[3], float *novelty, gboolean *have,
                                     GError **error);
+/* Each head's novelty for the candidate of the last push (the least over its frames). */
+void heed_keyframe_scorer_head_novelty (const HeedKeyframeScorer *scorer,
+                                        float novelty[HEED_KEYFRAME_HEADS]);
 /* The ring of embeddings on the device, [ring slots][HEED_KEYFRAME_DIM], for tests. */
 gboolean heed_keyframe_scorer_read_ring (HeedKeyframeScorer *scorer, float *ring, GError **error);
 guint heed_keyframe_scorer_ring_slots (const HeedKeyframeScorer *scorer);
@@ -536,6 +539,11 @@ float heed_keyframe_embedding_distance (const float *a, const float *b);
 /* A frame's importance in 0..1 from its novelty and the novelty of recent frames (n of them):
  * 0.5 at four times their median. */
 float heed_keyframe_importance (float novelty, const float *recent, guint n);
+/* The same per head (heed_keyframe_scorer_head_novelty), each against its own recent values
+ * (recent: n rows of HEED_KEYFRAME_HEADS), the heads' ratios averaged: 0.5 when they are four
+ * times their medians on average. */
+float heed_keyframe_heads_importance (const float novelty[HEED_KEYFRAME_HEADS], const float *recent,
+                                      guint n);
 
 /* ---- sound: log-mel frames and spectral flux --------------------------------------------------
  */

@@ -29,7 +29,8 @@ struct _HeedKeyframeScorer {
   gboolean has_layout;
   HeedBuffer *thumb, *state, *ring, *errors;
   HeedRecorder *rec;
-  guint64 pushed; /* frames since the last reset */
+  guint64 pushed;                          /* frames since the last reset */
+  float head_novelty[HEED_KEYFRAME_HEADS]; /* of the last candidate scored */
 };
 
 void
@@ -146,18 +147,29 @@ heed_keyframe_scorer_push (HeedKeyframeScorer *s, const guint8 *const planes[3],
     return FALSE;
   s->pushed++;
   *novelty = 0.0f;
+  memset (s->head_novelty, 0, sizeof s->head_novelty);
   if (*have) {
     const float *e = s->errors->mapped;
     float least = G_MAXFLOAT;
+    for (guint h = 0; h < HEED_KEYFRAME_HEADS; h++)
+      s->head_novelty[h] = G_MAXFLOAT;
     for (guint q = 0; q <= P; q++) {
       float mean = 0.0f;
-      for (guint h = 0; h < HEED_KEYFRAME_HEADS; h++)
+      for (guint h = 0; h < HEED_KEYFRAME_HEADS; h++) {
         mean += e[q * HEED_KEYFRAME_HEADS + h];
+        s->head_novelty[h] = MIN (s->head_novelty[h], e[q * HEED_KEYFRAME_HEADS + h]);
+      }
       least = MIN (least, mean / HEED_KEYFRAME_HEADS);
     }
     *novelty = least;
   }
   return TRUE;
+}
+
+void
+heed_keyframe_scorer_head_novelty (const HeedKeyframeScorer *s, float novelty[HEED_KEYFRAME_HEADS])
+{
+  memcpy (novelty, s->head_novelty, sizeof s->head_novelty);
 }
 
 gboolean
@@ -218,19 +230,46 @@ compare_float (const void *a, const void *b)
   return (x > y) - (x < y);
 }
 
-float
-heed_keyframe_importance (float novelty, const float *recent, guint n)
+/* How many times what is usual for this video lately (the median of n recent values, `stride`
+ * floats apart) the novelty is: a busy shot's motion raises the median, so only a change well
+ * above it counts. */
+static float
+ratio_to_recent (float novelty, const float *recent, guint n, guint stride)
 {
-  /* novelty against what is usual for this video lately (the median of recent values): a
-   * busy shot's motion raises the median, so only a change well above it counts */
   float median = 0.05f;
   if (n >= 5) {
-    float *sorted = g_memdup2 (recent, n * sizeof (float));
+    float *sorted = g_new (float, n);
+    for (guint i = 0; i < n; i++)
+      sorted[i] = recent[i * stride];
     qsort (sorted, n, sizeof (float), compare_float);
     median = n % 2 ? sorted[n / 2] : 0.5f * (sorted[n / 2 - 1] + sorted[n / 2]);
     g_free (sorted);
   }
-  float ratio = novelty / (median + 0.02f);
-  /* 0 for nothing new, 0.5 at four times the usual, towards 1 beyond */
+  return novelty / (median + 0.02f);
+}
+
+/* 0 for nothing new, 0.5 at four times the usual, towards 1 beyond */
+static float
+importance_of_ratio (float ratio)
+{
   return 1.0f - exp2f (-ratio / 4.0f);
+}
+
+float
+heed_keyframe_importance (float novelty, const float *recent, guint n)
+{
+  return importance_of_ratio (ratio_to_recent (novelty, recent, n, 1));
+}
+
+float
+heed_keyframe_heads_importance (const float novelty[HEED_KEYFRAME_HEADS], const float *recent,
+                                guint n)
+{
+  /* each head against its own recent values: in a busy monochrome shot the layout and edges
+   * change all the time while the colours do not, so a change of colours stands out there,
+   * and the layout's and edges' restlessness does not raise the others' bar */
+  float ratio = 0.0f;
+  for (guint h = 0; h < HEED_KEYFRAME_HEADS; h++)
+    ratio += ratio_to_recent (novelty[h], recent + h, n, HEED_KEYFRAME_HEADS);
+  return importance_of_ratio (ratio / HEED_KEYFRAME_HEADS);
 }
