@@ -289,67 +289,77 @@ heed_thumbnail_taps (guint in_size, guint out_size, guint X, guint idx[HEED_THUM
   return n;
 }
 
-/* RGB (0..1) of pixel (x, y); params as heed_frame_params gives them for mean 0, std 1. */
+/* The 8-bit codes of pixel (x, y): R, G, B, or for YUV frames Y, U, V, which the caller
+ * averages before converting them (the conversion is linear: once per thumbnail pixel
+ * instead of once per sample). */
 static inline __attribute__ ((always_inline)) void
 thumbnail_fetch (HeedPixelFormat format, const guint8 *const planes[3], const guint stride[3],
-                 const float *params, guint x, guint y, float rgb[3])
+                 guint x, guint y, float v[3])
 {
   static const guint8 order[][3] = { { 0, 1, 2 }, { 2, 1, 0 }, { 0, 1, 2 },
                                      { 2, 1, 0 }, { 1, 2, 3 }, { 3, 2, 1 } };
   const guint8 *row = planes[0] + (gsize) y * stride[0];
-  float Y, U, V;
   switch (format) {
   case HEED_PIXEL_RGB:
   case HEED_PIXEL_BGR:
     for (guint i = 0; i < 3; i++)
-      rgb[i] = row[3 * x + (format == HEED_PIXEL_RGB ? i : 2 - i)] / 255.0f;
+      v[i] = row[3 * x + (format == HEED_PIXEL_RGB ? i : 2 - i)];
     return;
-  case HEED_PIXEL_GRAY8: rgb[0] = rgb[1] = rgb[2] = row[x] / 255.0f; return;
+  case HEED_PIXEL_GRAY8: v[0] = v[1] = v[2] = row[x]; return;
   case HEED_PIXEL_YUY2:
-    Y = row[4 * (x / 2) + ((x & 1) ? 2 : 0)], U = row[4 * (x / 2) + 1], V = row[4 * (x / 2) + 3];
-    break;
+    v[0] = row[4 * (x / 2) + ((x & 1) ? 2 : 0)];
+    v[1] = row[4 * (x / 2) + 1], v[2] = row[4 * (x / 2) + 3];
+    return;
   case HEED_PIXEL_NV12:
-    Y = row[x];
-    U = planes[1][(gsize) (y / 2) * stride[1] + 2 * (x / 2)];
-    V = planes[1][(gsize) (y / 2) * stride[1] + 2 * (x / 2) + 1];
-    break;
+    v[0] = row[x];
+    v[1] = planes[1][(gsize) (y / 2) * stride[1] + 2 * (x / 2)];
+    v[2] = planes[1][(gsize) (y / 2) * stride[1] + 2 * (x / 2) + 1];
+    return;
   case HEED_PIXEL_I420:
-    Y = row[x];
-    U = planes[1][(gsize) (y / 2) * stride[1] + x / 2];
-    V = planes[2][(gsize) (y / 2) * stride[2] + x / 2];
-    break;
+    v[0] = row[x];
+    v[1] = planes[1][(gsize) (y / 2) * stride[1] + x / 2];
+    v[2] = planes[2][(gsize) (y / 2) * stride[2] + x / 2];
+    return;
   default: /* the 4-byte RGB orders */
     for (guint i = 0; i < 3; i++)
-      rgb[i] = row[4 * x + order[format][i]] / 255.0f;
+      v[i] = row[4 * x + order[format][i]];
     return;
   }
-  float d[3] = { Y - params[15], U - params[16], V - params[17] };
-  for (guint i = 0; i < 3; i++)
-    rgb[i] = CLAMP (params[6 + 3 * i] * d[0] + params[7 + 3 * i] * d[1] + params[8 + 3 * i] * d[2],
-                    0.0f, 1.0f);
 }
 
 /* The thumbnail's pixels for one format: inlined once per format (heed_frame_thumbnail's
- * switch), so the compiler drops the others' code from the sample loop. */
+ * switch), so the compiler drops the others' code from the sample loop. params as
+ * heed_frame_params gives them for mean 0, std 1. */
 static inline __attribute__ ((always_inline)) void
 thumbnail_pixels (HeedPixelFormat format, guint height, const guint8 *const planes[3],
                   const guint stride[3], const float *params, guint size, const guint *xs,
                   const guint *nx, float *out)
 {
+  gboolean yuv =
+      format == HEED_PIXEL_I420 || format == HEED_PIXEL_NV12 || format == HEED_PIXEL_YUY2;
   gsize plane = (gsize) size * size;
   for (guint Yo = 0; Yo < size; Yo++) {
     guint ys[HEED_THUMBNAIL_TAPS];
     guint ny = heed_thumbnail_taps (height, size, Yo, ys);
     for (guint X = 0; X < size; X++) {
-      float sum[3] = { 0, 0, 0 }, rgb[3];
+      float sum[3] = { 0, 0, 0 }, v[3];
       for (guint j = 0; j < ny; j++)
         for (guint i = 0; i < nx[X]; i++) {
-          thumbnail_fetch (format, planes, stride, params, xs[X * HEED_THUMBNAIL_TAPS + i], ys[j],
-                           rgb);
-          sum[0] += rgb[0], sum[1] += rgb[1], sum[2] += rgb[2];
+          thumbnail_fetch (format, planes, stride, xs[X * HEED_THUMBNAIL_TAPS + i], ys[j], v);
+          sum[0] += v[0], sum[1] += v[1], sum[2] += v[2];
         }
+      float n = (float) (ny * nx[X]);
       for (guint c = 0; c < 3; c++)
-        out[c * plane + (gsize) Yo * size + X] = sum[c] / (float) (ny * nx[X]);
+        v[c] = yuv ? sum[c] / n : sum[c] / (255.0f * n);
+      if (yuv) {
+        float d[3] = { v[0] - params[15], v[1] - params[16], v[2] - params[17] };
+        for (guint c = 0; c < 3; c++)
+          v[c] =
+              CLAMP (params[6 + 3 * c] * d[0] + params[7 + 3 * c] * d[1] + params[8 + 3 * c] * d[2],
+                     0.0f, 1.0f);
+      }
+      for (guint c = 0; c < 3; c++)
+        out[c * plane + (gsize) Yo * size + X] = v[c];
     }
   }
 }

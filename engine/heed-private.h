@@ -275,8 +275,9 @@ gboolean heed_frame_pack (const HeedFrameLayout *layout, guint8 *dst, const guin
                           const guint stride[3], GError **error);
 /* A small RGB image of a frame in host memory, for statistics (heedkeyframe's embedding):
  * each of size x size pixels the mean of up to HEED_THUMBNAIL_TAPS x HEED_THUMBNAIL_TAPS
- * point samples spread over what it covers (the nearest pixel when enlarging), colour
- * converted as the preprocessing does, into out [3][size][size] (0..1). Made on the host
+ * point samples spread over what it covers (the nearest pixel when enlarging), into out
+ * [3][size][size] (RGB, 0..1); a YUV frame's samples are averaged as codes and then converted
+ * with the preprocessing's matrix (heed_frame_params). Made on the host
  * while the frame is read, in place of copying the whole frame to the device. */
 #define HEED_THUMBNAIL_TAPS 4
 guint heed_thumbnail_taps (guint in_size, guint out_size, guint X, guint idx[HEED_THUMBNAIL_TAPS]);

@@ -240,13 +240,48 @@ frame_byte (const guint8 *f, gsize off)
   return f[off];
 }
 
+/* The Y, U and V codes of pixel (x, y) of a YUV frame. */
+static void
+ref_yuv_codes (const HeedFrameLayout *l, const guint8 *f, guint x, guint y, float yuv[3])
+{
+  if (l->format == HEED_PIXEL_YUY2) {
+    const guint8 *b = f + l->offset[0] + (gsize) y * l->stride[0] + (gsize) (x / 2) * 4;
+    yuv[0] = b[(x & 1) ? 2 : 0], yuv[1] = b[1], yuv[2] = b[3];
+    return;
+  }
+  guint cx = x / 2, cy = y / 2;
+  yuv[0] = frame_byte (f, l->offset[0] + (gsize) y * l->stride[0] + x);
+  if (l->format == HEED_PIXEL_NV12) {
+    gsize o = l->offset[1] + (gsize) cy * l->stride[1] + (gsize) cx * 2;
+    yuv[1] = f[o], yuv[2] = f[o + 1];
+  } else {
+    yuv[1] = frame_byte (f, l->offset[1] + (gsize) cy * l->stride[1] + cx);
+    yuv[2] = frame_byte (f, l->offset[2] + (gsize) cy * l->stride[2] + cx);
+  }
+}
+
+static gboolean
+is_yuv (HeedPixelFormat f)
+{
+  return f == HEED_PIXEL_I420 || f == HEED_PIXEL_NV12 || f == HEED_PIXEL_YUY2;
+}
+
+/* RGB (0..255, unclamped) of Y, U, V codes, with heed_frame_params' matrix */
+static void
+ref_yuv_to_rgb (const float *params, const float yuv[3], float rgb[3])
+{
+  float d[3] = { yuv[0] - params[15], yuv[1] - params[16], yuv[2] - params[17] };
+  for (guint i = 0; i < 3; i++)
+    rgb[i] =
+        (params[6 + 3 * i] * d[0] + params[7 + 3 * i] * d[1] + params[8 + 3 * i] * d[2]) * 255.0f;
+}
+
 /* 8-bit RGB codes of source pixel (x, y); YUV converted and rounded */
 static void
 ref_fetch (const HeedFrameLayout *l, const guint8 *f, const float *params, guint x, guint y,
            float rgb[3])
 {
   HeedPixelFormat fmt = l->format;
-  float Y, U, V;
   if (fmt <= HEED_PIXEL_XBGR) {
     const guint8 *b = f + l->offset[0] + (gsize) y * l->stride[0] + (gsize) x * 4;
     static const int order[][3] = { { 0, 1, 2 }, { 2, 1, 0 }, { 0, 1, 2 },
@@ -265,24 +300,11 @@ ref_fetch (const HeedFrameLayout *l, const guint8 *f, const float *params, guint
     rgb[0] = rgb[1] = rgb[2] = frame_byte (f, l->offset[0] + (gsize) y * l->stride[0] + x);
     return;
   }
-  if (fmt == HEED_PIXEL_YUY2) {
-    const guint8 *b = f + l->offset[0] + (gsize) y * l->stride[0] + (gsize) (x / 2) * 4;
-    Y = b[(x & 1) ? 2 : 0], U = b[1], V = b[3];
-  } else {
-    guint cx = x / 2, cy = y / 2;
-    Y = frame_byte (f, l->offset[0] + (gsize) y * l->stride[0] + x);
-    if (fmt == HEED_PIXEL_NV12) {
-      gsize o = l->offset[1] + (gsize) cy * l->stride[1] + (gsize) cx * 2;
-      U = f[o], V = f[o + 1];
-    } else {
-      U = frame_byte (f, l->offset[1] + (gsize) cy * l->stride[1] + cx);
-      V = frame_byte (f, l->offset[2] + (gsize) cy * l->stride[2] + cx);
-    }
-  }
-  float d[3] = { Y - params[15], U - params[16], V - params[17] };
+  float yuv[3];
+  ref_yuv_codes (l, f, x, y, yuv);
+  ref_yuv_to_rgb (params, yuv, rgb);
   for (guint i = 0; i < 3; i++) {
-    float v = params[6 + 3 * i] * d[0] + params[7 + 3 * i] * d[1] + params[8 + 3 * i] * d[2];
-    rgb[i] = CLAMP (v, 0.0f, 1.0f) * 255.0f;
+    rgb[i] = CLAMP (rgb[i], 0.0f, 255.0f);
     if (l->interpolation != HEED_INTERPOLATION_HEED_BOX8) /* Pillow sees decoded 8-bit RGB */
       rgb[i] = pil_code (rgb[i]);
   }
@@ -401,15 +423,27 @@ heed_ref_thumbnail (const HeedFrameLayout *layout, const guint8 *frame, guint si
       guint nx = heed_thumbnail_taps (l.width, size, ox, xs);
       guint ny = heed_thumbnail_taps (l.height, size, oy, ys);
       double sum[3] = { 0, 0, 0 };
+      float v[3];
       for (guint j = 0; j < ny; j++)
         for (guint i = 0; i < nx; i++) {
-          float rgb[3];
-          ref_fetch (&l, frame, params, xs[i], ys[j], rgb);
+          /* YUV: the samples' codes are averaged, then converted */
+          if (is_yuv (l.format))
+            ref_yuv_codes (&l, frame, xs[i], ys[j], v);
+          else
+            ref_fetch (&l, frame, params, xs[i], ys[j], v);
           for (guint c = 0; c < 3; c++)
-            sum[c] += rgb[c] / 255.0;
+            sum[c] += v[c];
         }
       for (guint c = 0; c < 3; c++)
-        out[c * plane + (gsize) oy * size + ox] = (float) (sum[c] / (nx * ny));
+        v[c] = (float) (sum[c] / (nx * ny));
+      if (is_yuv (l.format)) {
+        float yuv[3] = { v[0], v[1], v[2] };
+        ref_yuv_to_rgb (params, yuv, v);
+        for (guint c = 0; c < 3; c++)
+          v[c] = CLAMP (v[c], 0.0f, 255.0f);
+      }
+      for (guint c = 0; c < 3; c++)
+        out[c * plane + (gsize) oy * size + ox] = v[c] / 255.0f;
     }
 }
 
