@@ -3,16 +3,20 @@
  * SECTION:element-heedkeyframe
  *
  * Finds the frames that matter: shot changes, and the ends of fades and dissolves. Each frame
- * gets a compact embedding on the Vulkan device (colour layout, colour histogram and edges
- * over an 8 x 8 grid) and attends over the embeddings of the frames before it; how poorly
- * they explain it, lasting for a few frames, relative to what is usual for the video lately,
- * is its importance (0..1). Keyframes are the peaks of importance over `threshold`, at least
- * `min-gap` frames apart.
+ * gets a compact embedding on the Vulkan device (three heads: colour layout, colour histogram
+ * and edges over an 8 x 8 grid of a 64 x 64 thumbnail) and attends over the embeddings of the
+ * frames before it. How poorly they explain it, lasting for a few frames, is each head's
+ * novelty; measured against what is usual for that head in the video lately, and averaged over
+ * the heads, it is the frame's importance (0..1). With heedclassify upstream, the ViT's CLS
+ * embedding of each frame it ran the model on is a fourth head. Keyframes are the peaks of
+ * importance over `threshold`, at least `min-gap` frames apart. The sound on the optional
+ * audio_sink pad adds keyframes of cause "audio".
  *
  * For each keyframe: a "heedkeyframe" element message (timestamp, running-time, stream-time,
  * frame, score, cause), and a downstream force-key-unit event just before it, so that an
  * encoder after it starts a new GOP there. Every frame carries a HeedKeyframeMeta (score,
- * keyframe, novelty; elements/heedmeta.h). mode=keyframes-only passes the keyframes alone.
+ * keyframe, novelty per head; elements/heedmeta.h), which heedoverlay draws as a timeline.
+ * mode=keyframes-only passes the keyframes alone.
  *
  * The decision waits `lookahead` frames (the element holds them, and says so in its latency):
  * a change must last, so a flash does not count, and the peak of a fade is found.
@@ -65,6 +69,8 @@ typedef struct {
   gboolean scored; /* novelty and importance known */
   float novelty, importance;
   float head_novelty[HEED_KEYFRAME_HEADS];
+  gboolean have_cls; /* the CLS head scored it too */
+  float cls_novelty;
   GstClockTime rt, rt_end; /* the running time the frame covers */
   gboolean heard;          /* audio novelty and importance known */
   float audio_novelty, audio_importance;
@@ -116,7 +122,9 @@ struct _GstHeedKeyframe {
   guint64 frames;   /* received since the stream started */
   guint64 last_key; /* frame of the last keyframe, G_MAXUINT64 before the first */
   float recent[RECENT][HEED_KEYFRAME_HEADS]; /* head novelty of the last frames scored, a ring */
-  guint64 past_frame[MAX_LOOKAHEAD];         /* importance of frames already out, by frame */
+  float recent_cls[RECENT];                  /* the CLS head's, of the frames it scored */
+  guint n_recent_cls;
+  guint64 past_frame[MAX_LOOKAHEAD]; /* importance of frames already out, by frame */
   float past_importance[MAX_LOOKAHEAD];
   guint n_recent;
   guint key_count;
@@ -485,6 +493,8 @@ pop_head (GstHeedKeyframe *self)
     gst_structure_take_value (meta, "head-novelty", &heads);
     g_value_unset (&v);
   }
+  if (h->have_cls)
+    gst_structure_set (meta, "cls-novelty", G_TYPE_DOUBLE, (gdouble) h->cls_novelty, NULL);
   if (key)
     gst_structure_set (meta, "cause", G_TYPE_STRING, cause, NULL);
   heed_keyframe_meta_add (buf, meta);
@@ -547,6 +557,7 @@ reset_stream (GstHeedKeyframe *self)
     heed_keyframe_scorer_reset (self->scorer);
   self->frames = 0;
   self->n_recent = 0;
+  self->n_recent_cls = 0;
   self->last_key = G_MAXUINT64;
   self->last_audio_key = G_MAXUINT64;
   self->n_recent_audio = 0;
@@ -608,11 +619,35 @@ gst_heed_keyframe_set_caps (GstBaseTransform *trans, GstCaps *incaps, GstCaps *o
   g_mutex_unlock (&self->audio_lock);
   /* a new format starts the comparison afresh (frames keep their count) */
   self->n_recent = 0;
+  self->n_recent_cls = 0;
   GST_INFO_OBJECT (self, "%dx%d %s on %s, lookahead %u (persist %u, peak radius %u)",
                    GST_VIDEO_INFO_WIDTH (&self->info), GST_VIDEO_INFO_HEIGHT (&self->info),
                    gst_video_format_to_string (GST_VIDEO_INFO_FORMAT (&self->info)),
                    heed_device_get_name (self->dev.device), lookahead, self->persist, self->radius);
   return TRUE;
+}
+
+/* heedclassify's CLS embedding of this frame, when it ran the model on it (a result carried
+ * forward would look like a still picture, then a jump), for the fourth head */
+static void
+push_cls_embedding (GstHeedKeyframe *self, GstBuffer *buf)
+{
+  const GstStructure *c = heed_classification_meta_get (buf);
+  GBytes *bytes = NULL;
+  guint dim = 0;
+  gboolean inferred = FALSE;
+  if (!c || !gst_structure_get (c, "embedding", G_TYPE_BYTES, &bytes, "embedding-size", G_TYPE_UINT,
+                                &dim, "inferred", G_TYPE_BOOLEAN, &inferred, NULL))
+    return;
+  gsize size = 0;
+  const float *e = g_bytes_get_data (bytes, &size);
+  GError *error = NULL;
+  if (inferred && dim && size == dim * sizeof (float) &&
+      !heed_keyframe_scorer_push_cls (self->scorer, e, dim, &error)) {
+    GST_WARNING_OBJECT (self, "not using the CLS embedding: %s", error->message);
+    g_error_free (error);
+  }
+  g_bytes_unref (bytes);
 }
 
 static GstFlowReturn
@@ -635,6 +670,7 @@ gst_heed_keyframe_submit_input_buffer (GstBaseTransform *trans, gboolean is_disc
     gst_buffer_unref (buf);
     return GST_FLOW_ERROR;
   }
+  push_cls_embedding (self, buf);
   gboolean ok = heed_keyframe_scorer_push (self->scorer, (const guint8 *const *) planes, stride,
                                            &novelty, &have, &error);
   gst_video_frame_unmap (&vframe);
@@ -672,6 +708,17 @@ gst_heed_keyframe_submit_input_buffer (GstBaseTransform *trans, gboolean is_disc
       guint n = MIN (self->n_recent, RECENT);
       c->importance =
           have ? heed_keyframe_heads_importance (c->head_novelty, &self->recent[0][0], n) : 0.0f;
+      c->have_cls = have && heed_keyframe_scorer_cls_novelty (self->scorer, &c->cls_novelty);
+      if (c->have_cls) { /* the fourth head, against its own recent values */
+        float ratio = 0.0f;
+        for (guint i = 0; i < HEED_KEYFRAME_HEADS; i++)
+          ratio +=
+              heed_keyframe_ratio (c->head_novelty[i], &self->recent[0][i], n, HEED_KEYFRAME_HEADS);
+        ratio += heed_keyframe_ratio (c->cls_novelty, self->recent_cls,
+                                      MIN (self->n_recent_cls, RECENT), 1);
+        c->importance = heed_keyframe_importance_of_ratio (ratio / (HEED_KEYFRAME_HEADS + 1));
+        self->recent_cls[self->n_recent_cls++ % RECENT] = c->cls_novelty;
+      }
       c->scored = TRUE;
       if (have)
         memcpy (self->recent[self->n_recent++ % RECENT], c->head_novelty, sizeof c->head_novelty);

@@ -21,8 +21,12 @@
  * HeedKeyframeMeta (gst_buffer_get_custom_meta (buffer, "HeedKeyframeMeta")), structure
  * "heed-keyframe", on every frame heedkeyframe passes:
  *   score (double, 0..1): the frame's importance; keyframe (gboolean): whether it is one;
- *   novelty (double): how poorly the frames before it explain it (see engine/keyframe.c);
- *   frame (guint64): its index since the stream started; cause (string: visual), keyframes only.
+ *   novelty (double): how poorly the frames before it explain it (see engine/keyframe.c),
+ *   head-novelty (GstValueArray of 3 doubles): the same per head (colour layout, colour
+ *   histogram, edges), cls-novelty (double): the CLS embedding's, when heedclassify upstream
+ *   gave them; audio-novelty (double): the spectral flux of its sound;
+ *   frame (guint64): its index since the stream started; cause (string: visual, audio or
+ *   audio-visual), keyframes only.
  */
 #ifndef HEED_META_H
 #define HEED_META_H

@@ -523,6 +523,15 @@ void heed_keyframe_scorer_reset (HeedKeyframeScorer *scorer);
 gboolean heed_keyframe_scorer_push (HeedKeyframeScorer *scorer, const guint8 *const planes[3],
                                     const guint stride[3], float *novelty, gboolean *have,
                                     GError **error);
+/* The ViT's CLS embedding of the frame the next push brings (dim floats, at most
+ * HEED_KEYFRAME_MAX_CLS_DIM), for a fourth head: attended over like the others when every
+ * frame of a candidate's window and queries gave one (heed_keyframe_scorer_cls_novelty). A
+ * new dim (another model) starts its ring again. */
+#define HEED_KEYFRAME_MAX_CLS_DIM 4096
+gboolean heed_keyframe_scorer_push_cls (HeedKeyframeScorer *scorer, const float *embedding,
+                                        guint dim, GError **error);
+/* The CLS head's novelty for the candidate of the last push; FALSE when it has none. */
+gboolean heed_keyframe_scorer_cls_novelty (const HeedKeyframeScorer *scorer, float *novelty);
 /* Each head's novelty for the candidate of the last push (the least over its frames). */
 void heed_keyframe_scorer_head_novelty (const HeedKeyframeScorer *scorer,
                                         float novelty[HEED_KEYFRAME_HEADS]);
@@ -536,6 +545,10 @@ gboolean heed_keyframe_scorer_last_embedding (HeedKeyframeScorer *scorer, float 
 /* How far apart two frames' embeddings are: the mean over the heads of 1 - their cosine
  * (0: the same picture; 1: unrelated; at most 2). */
 float heed_keyframe_embedding_distance (const float *a, const float *b);
+/* How many times the median of n recent values (`stride` floats apart; 0.05 while fewer than
+ * 5) plus 0.02 the novelty is; and the importance (0..1) of such a ratio, 0.5 at 4. */
+float heed_keyframe_ratio (float novelty, const float *recent, guint n, guint stride);
+float heed_keyframe_importance_of_ratio (float ratio);
 /* A frame's importance in 0..1 from its novelty and the novelty of recent frames (n of them):
  * 0.5 at four times their median. */
 float heed_keyframe_importance (float novelty, const float *recent, guint n);

@@ -363,6 +363,10 @@ void heed_ref_logmel (const float *window, float *logmel);
 void heed_ref_keyframe_attention (const float *const *queries, guint n_queries,
                                   const float *const *window, guint n_window, float temperature,
                                   float *errors);
+/* The same over one head of dim floats (shaders/keyframe.comp's CLS variant): errors[query]. */
+void heed_ref_cls_attention (const float *const *queries, guint n_queries,
+                             const float *const *window, guint n_window, guint dim,
+                             float temperature, float *errors);
 /* shaders/composite.comp on a frame packed in heed_composite_layout's layout */
 void heed_ref_composite (const HeedFrameLayout *layout, guint8 *frame,
                          const HeedCompositeInputs *in);

@@ -56,6 +56,7 @@ typedef struct {
 typedef struct {
   uint32_t ring_slots;
   float temperature;
+  uint32_t dim; /* the CLS variant: floats per ring slot */
 } HeedKeyframeParams;
 
 typedef struct {

@@ -31,6 +31,13 @@ struct _HeedKeyframeScorer {
   HeedRecorder *rec;
   guint64 pushed;                          /* frames since the last reset */
   float head_novelty[HEED_KEYFRAME_HEADS]; /* of the last candidate scored */
+  /* the ViT's CLS embeddings, one ring slot per frame like the compact ones, when given */
+  HeedBuffer *cls_ring, *cls_errors;
+  HeedRecorder *cls_rec;
+  guint cls_dim;
+  guint64 *cls_frame; /* [ring_slots]: the frame whose embedding a slot holds, or G_MAXUINT64 */
+  gboolean have_cls_novelty;
+  float cls_novelty;
 };
 
 void
@@ -68,7 +75,9 @@ heed_keyframe_scorer_new (HeedDevice *device, const HeedKeyframeOptions *options
     heed_keyframe_scorer_destroy (&s);
     return NULL;
   }
-  HeedKeyframeParams p = { s->ring_slots, s->opt.temperature };
+  s->cls_frame = g_new (guint64, s->ring_slots);
+  heed_keyframe_scorer_reset (s);
+  HeedKeyframeParams p = { s->ring_slots, s->opt.temperature, HEED_KEYFRAME_DIM };
   HeedKernel kernel = { HEED_SHADER_KEYFRAME, 64 };
   HeedBuffer *kb[4] = { s->thumb, s->state, s->ring, s->errors };
   if (!(s->rec = heed_recorder_new (s->device, NULL, 1, FALSE, error)) ||
@@ -88,7 +97,11 @@ heed_keyframe_scorer_destroy (HeedKeyframeScorer **scorer)
   if (!s)
     return;
   heed_recorder_destroy (&s->rec);
-  HeedBuffer **bufs[] = { &s->thumb, &s->state, &s->ring, &s->errors };
+  heed_recorder_destroy (&s->cls_rec);
+  g_free (s->cls_frame);
+  HeedBuffer **bufs[] = {
+    &s->thumb, &s->state, &s->ring, &s->errors, &s->cls_ring, &s->cls_errors
+  };
   for (guint i = 0; i < G_N_ELEMENTS (bufs); i++)
     heed_buffer_destroy (bufs[i]);
   heed_device_destroy (&s->device);
@@ -100,6 +113,8 @@ void
 heed_keyframe_scorer_reset (HeedKeyframeScorer *s)
 {
   s->pushed = 0;
+  for (guint i = 0; i < s->ring_slots; i++)
+    s->cls_frame[i] = G_MAXUINT64;
 }
 
 gboolean
@@ -163,7 +178,76 @@ heed_keyframe_scorer_push (HeedKeyframeScorer *s, const guint8 *const planes[3],
     }
     *novelty = least;
   }
+  /* the CLS head, when every frame of the window and the queries gave its embedding */
+  s->have_cls_novelty = FALSE;
+  if (*have && s->cls_rec) {
+    gboolean all = TRUE;
+    for (guint64 f = c - n_window; f <= t && all; f++)
+      all = s->cls_frame[f % s->ring_slots] == f;
+    if (all) {
+      if (!heed_recorder_submit (s->cls_rec, error))
+        return FALSE;
+      const float *e = s->cls_errors->mapped;
+      s->cls_novelty = G_MAXFLOAT;
+      for (guint q = 0; q <= P; q++)
+        s->cls_novelty = MIN (s->cls_novelty, e[q]);
+      s->have_cls_novelty = TRUE;
+    }
+  }
   return TRUE;
+}
+
+gboolean
+heed_keyframe_scorer_push_cls (HeedKeyframeScorer *s, const float *embedding, guint dim,
+                               GError **error)
+{
+  if (dim == 0 || dim > HEED_KEYFRAME_MAX_CLS_DIM) {
+    g_set_error (error, HEED_ERROR, HEED_ERROR_INVALID, "a CLS embedding of %u floats (1 to %u)",
+                 dim, HEED_KEYFRAME_MAX_CLS_DIM);
+    return FALSE;
+  }
+  if (dim != s->cls_dim) { /* another model: start the CLS ring again */
+    heed_recorder_destroy (&s->cls_rec);
+    heed_buffer_destroy (&s->cls_ring);
+    s->cls_dim = 0;
+    for (guint i = 0; i < s->ring_slots; i++)
+      s->cls_frame[i] = G_MAXUINT64;
+    if (!s->cls_errors &&
+        !(s->cls_errors = heed_buffer_new (s->device, 64 * sizeof (float), TRUE, error)))
+      return FALSE;
+    HeedKeyframeParams p = { s->ring_slots, s->opt.temperature, dim };
+    HeedKernel kernel = { HEED_SHADER_KEYFRAME_CLS, 64 };
+    if (!(s->cls_ring = heed_buffer_new (s->device, (gsize) s->ring_slots * dim * sizeof (float),
+                                         TRUE, error)))
+      return FALSE;
+    HeedBuffer *kb[4] = { s->cls_ring, s->state, s->cls_ring, s->cls_errors };
+    if (!(s->cls_rec = heed_recorder_new (s->device, NULL, 1, FALSE, error)) ||
+        !heed_recorder_dispatch (s->cls_rec, kernel, 0, kb, &p, sizeof p, 1, 1, 1, "keyframe_cls",
+                                 "keyframe", 0, error) ||
+        !heed_recorder_end (s->cls_rec, error)) {
+      heed_recorder_destroy (&s->cls_rec);
+      heed_buffer_destroy (&s->cls_ring);
+      return FALSE;
+    }
+    s->cls_dim = dim;
+  }
+  /* L2-normalised, as the compact heads are: the softmax's temperature is for cosines */
+  double norm = 0.0;
+  for (guint i = 0; i < dim; i++)
+    norm += (double) embedding[i] * embedding[i];
+  float scale = norm > 0.0 ? (float) (1.0 / sqrt (norm)) : 0.0f;
+  float *slot = (float *) s->cls_ring->mapped + (s->pushed % s->ring_slots) * dim;
+  for (guint i = 0; i < dim; i++)
+    slot[i] = embedding[i] * scale;
+  s->cls_frame[s->pushed % s->ring_slots] = s->pushed;
+  return TRUE;
+}
+
+gboolean
+heed_keyframe_scorer_cls_novelty (const HeedKeyframeScorer *s, float *novelty)
+{
+  *novelty = s->have_cls_novelty ? s->cls_novelty : 0.0f;
+  return s->have_cls_novelty;
 }
 
 void
@@ -233,8 +317,8 @@ compare_float (const void *a, const void *b)
 /* How many times what is usual for this video lately (the median of n recent values, `stride`
  * floats apart) the novelty is: a busy shot's motion raises the median, so only a change well
  * above it counts. */
-static float
-ratio_to_recent (float novelty, const float *recent, guint n, guint stride)
+float
+heed_keyframe_ratio (float novelty, const float *recent, guint n, guint stride)
 {
   float median = 0.05f;
   if (n >= 5) {
@@ -249,8 +333,8 @@ ratio_to_recent (float novelty, const float *recent, guint n, guint stride)
 }
 
 /* 0 for nothing new, 0.5 at four times the usual, towards 1 beyond */
-static float
-importance_of_ratio (float ratio)
+float
+heed_keyframe_importance_of_ratio (float ratio)
 {
   return 1.0f - exp2f (-ratio / 4.0f);
 }
@@ -258,7 +342,7 @@ importance_of_ratio (float ratio)
 float
 heed_keyframe_importance (float novelty, const float *recent, guint n)
 {
-  return importance_of_ratio (ratio_to_recent (novelty, recent, n, 1));
+  return heed_keyframe_importance_of_ratio (heed_keyframe_ratio (novelty, recent, n, 1));
 }
 
 float
@@ -270,6 +354,6 @@ heed_keyframe_heads_importance (const float novelty[HEED_KEYFRAME_HEADS], const 
    * and the layout's and edges' restlessness does not raise the others' bar */
   float ratio = 0.0f;
   for (guint h = 0; h < HEED_KEYFRAME_HEADS; h++)
-    ratio += ratio_to_recent (novelty[h], recent + h, n, HEED_KEYFRAME_HEADS);
-  return importance_of_ratio (ratio / HEED_KEYFRAME_HEADS);
+    ratio += heed_keyframe_ratio (novelty[h], recent + h, n, HEED_KEYFRAME_HEADS);
+  return heed_keyframe_importance_of_ratio (ratio / HEED_KEYFRAME_HEADS);
 }

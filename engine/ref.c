@@ -502,34 +502,50 @@ heed_ref_keyframe_features (const float *thumb, float *f)
   }
 }
 
+/* 1 - cos (q, the softmax attention's reconstruction of q from the window), over len floats
+ * from off of each vector */
+static float
+ref_attend (const float *q, const float *const *window, guint n_window, guint off, guint len,
+            float temperature)
+{
+  double s[64], top = -1e30, total = 0, qr = 0, rr = 0, qq = 0;
+  const float *qv = q + off;
+  for (guint k = 0; k < n_window; k++) {
+    double d = 0;
+    for (guint e = 0; e < len; e++)
+      d += qv[e] * window[k][off + e];
+    s[k] = d / temperature;
+    top = MAX (top, s[k]);
+  }
+  for (guint k = 0; k < n_window; k++)
+    total += s[k] = exp (s[k] - top);
+  for (guint e = 0; e < len; e++) {
+    double r = 0;
+    for (guint k = 0; k < n_window; k++)
+      r += s[k] * window[k][off + e];
+    r /= total;
+    qr += qv[e] * r, rr += r * r, qq += qv[e] * qv[e];
+  }
+  return n_window ? (float) (1.0 - qr / (sqrt (qq) * sqrt (rr) + 1e-6)) : 0.0f;
+}
+
 void
 heed_ref_keyframe_attention (const float *const *queries, guint n_queries,
                              const float *const *window, guint n_window, float temperature,
                              float *errors)
 {
   for (guint q = 0; q < n_queries; q++)
-    for (guint h = 0; h < 3; h++) {
-      const float *qv = queries[q] + kf_head_off[h];
-      guint len = kf_head_len[h];
-      double s[64], top = -1e30, total = 0, qr = 0, rr = 0, qq = 0;
-      for (guint k = 0; k < n_window; k++) {
-        double d = 0;
-        for (guint e = 0; e < len; e++)
-          d += qv[e] * window[k][kf_head_off[h] + e];
-        s[k] = d / temperature;
-        top = MAX (top, s[k]);
-      }
-      for (guint k = 0; k < n_window; k++)
-        total += s[k] = exp (s[k] - top);
-      for (guint e = 0; e < len; e++) {
-        double r = 0;
-        for (guint k = 0; k < n_window; k++)
-          r += s[k] * window[k][kf_head_off[h] + e];
-        r /= total;
-        qr += qv[e] * r, rr += r * r, qq += qv[e] * qv[e];
-      }
-      errors[q * 3 + h] = n_window ? (float) (1.0 - qr / (sqrt (qq) * sqrt (rr) + 1e-6)) : 0.0f;
-    }
+    for (guint h = 0; h < 3; h++)
+      errors[q * 3 + h] =
+          ref_attend (queries[q], window, n_window, kf_head_off[h], kf_head_len[h], temperature);
+}
+
+void
+heed_ref_cls_attention (const float *const *queries, guint n_queries, const float *const *window,
+                        guint n_window, guint dim, float temperature, float *errors)
+{
+  for (guint q = 0; q < n_queries; q++)
+    errors[q] = ref_attend (queries[q], window, n_window, 0, dim, temperature);
 }
 
 /* ---- sound: shaders/logmel.comp ---- */

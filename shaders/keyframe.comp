@@ -16,10 +16,23 @@
 // embeddings, softmax at `temperature`); out[query * 3 + head] = 1 - cos (query, what the
 // attention reconstructs from the window): how poorly the earlier frames explain it.
 // engine/ref.c (heed_ref_keyframe_features, heed_ref_keyframe_attention) is the same in C.
+//
+// CLS: the ATTENTION step alone, over a ring of one head of p.dim floats that the host fills:
+// the ViT's CLS embeddings, when heedclassify upstream gives them (engine/keyframe.c).
 layout(local_size_x_id = 0) in;
 
-const uint S = 64u, CELLS = 64u, DIM = 320u, HEADS = 3u, MAX_WINDOW = 16u, MAX_PAIRS = 64u;
+const uint S = 64u, CELLS = 64u, MAX_WINDOW = 16u, MAX_PAIRS = 64u;
+#ifdef CLS
+const uint HEADS = 1u;
+#define DIM p.dim
+#define HEAD_OFF(h) 0u
+#define HEAD_LEN(h) p.dim
+#else
+const uint DIM = 320u, HEADS = 3u;
 const uint head_off[3] = uint[](0u, 192u, 256u), head_len[3] = uint[](192u, 64u, 64u);
+#define HEAD_OFF(h) head_off[h]
+#define HEAD_LEN(h) head_len[h]
+#endif
 
 layout(std430, binding = 0) readonly buffer BufThumb { float thumb[]; };
 layout(std430, binding = 1) readonly buffer BufState { uint state[]; };
@@ -29,8 +42,10 @@ layout(std430, binding = 3) writeonly buffer BufOut { float outp[]; };
 layout(push_constant) uniform Params {
   uint ring_slots;
   float temperature;
+  uint dim; // CLS: floats per ring slot
 } p;
 
+#ifndef CLS
 shared float feat[DIM];
 shared uint hist[64];
 shared float stat[2];
@@ -105,6 +120,8 @@ void features()
     ring[base + i] = feat[i];
 }
 
+#endif
+
 // The attention in two steps with every invocation busy (one invocation per query and head,
 // each looping over the window and the elements, left most of the workgroup idle and was the
 // slowest part): first every dot product it needs, then per query and head the softmax and
@@ -134,7 +151,7 @@ void attention()
   for (uint t = lane; t < HEADS * n * n; t += gl_WorkGroupSize.x) {
     const uint h = t / (n * n), a = (t / n) % n, b = t % n;
     if (a <= b) {
-      const float d = head_dot(window_slot(a), window_slot(b), head_off[h], head_len[h]);
+      const float d = head_dot(window_slot(a), window_slot(b), HEAD_OFF(h), HEAD_LEN(h));
       gram[(h * MAX_WINDOW + a) * MAX_WINDOW + b] = d;
       gram[(h * MAX_WINDOW + b) * MAX_WINDOW + a] = d;
     }
@@ -143,7 +160,7 @@ void attention()
     const uint pair = t / (n + 1u), k = t % (n + 1u), h = pair % HEADS;
     const uint qs = ((state[1] + pair / HEADS) % p.ring_slots) * DIM;
     // k == n: the query with itself
-    const float d = head_dot(qs, k < n ? window_slot(k) : qs, head_off[h], head_len[h]);
+    const float d = head_dot(qs, k < n ? window_slot(k) : qs, HEAD_OFF(h), HEAD_LEN(h));
     if (k < n)
       qk[pair * MAX_WINDOW + k] = d;
     else
@@ -174,8 +191,10 @@ void attention()
 
 void main()
 {
+#ifndef CLS
   features();
   memoryBarrierBuffer(); // the new embedding, visible to the whole workgroup
   barrier();
+#endif
   attention();
 }

@@ -801,6 +801,8 @@ test_keyframe (void)
   float (*emb)[HEED_KEYFRAME_DIM] = g_malloc (sizeof (float[HEED_KEYFRAME_DIM]) * n);
   float *ring = g_new (float, (gsize) slots *HEED_KEYFRAME_DIM), *nov = g_new0 (float, n);
   float *thumb = g_new (float, 3 * 64 * 64);
+  const guint cls_dim = 37;
+  float (*cls)[37] = g_malloc (sizeof (float[37]) * n), cls_nov[40] = { 0 };
   for (guint t = 0; t < n; t++) {
     keyframe_frame (frame, w, h, t < cut ? 0 : 2, t, t >= 12 ? 25 : 0);
     if (t == flash)
@@ -808,6 +810,11 @@ test_keyframe (void)
     const guint8 *planes[3] = { frame, NULL, NULL };
     float novelty;
     gboolean have;
+    /* a CLS embedding (37 floats, another direction after the cut) on every frame but 15 */
+    for (guint i = 0; i < cls_dim; i++)
+      cls[t][i] = (float) (sin (0.3 * i + 0.05 * t + (t >= cut ? 2.0 : 0.0)) + 0.2);
+    if (t != 15)
+      g_assert_true (heed_keyframe_scorer_push_cls (k, cls[t], cls_dim, &error));
     g_assert_true (heed_keyframe_scorer_push (k, planes, stride, &novelty, &have, &error));
     g_assert_no_error (error);
     g_assert_true (have == (t >= o.persist + HEED_KEYFRAME_MIN_HISTORY));
@@ -844,7 +851,33 @@ test_keyframe (void)
       least = MIN (least, (errors[3 * q] + errors[3 * q + 1] + errors[3 * q + 2]) / 3);
     g_assert_cmpfloat_with_epsilon (novelty, least, 1e-4);
     nov[c] = novelty;
+    /* the CLS head: only when the window and the queries all gave an embedding */
+    float cls_novelty;
+    gboolean whole = c - nw > 15 || t < 15;
+    g_assert_true (heed_keyframe_scorer_cls_novelty (k, &cls_novelty) == whole);
+    if (whole) {
+      float unit[16][64], cls_errors[16];
+      const float *cq[16], *cw[32];
+      for (guint f = c - nw; f <= t; f++) {
+        double norm = 0;
+        for (guint i = 0; i < cls_dim; i++)
+          norm += cls[f][i] * cls[f][i];
+        for (guint i = 0; i < cls_dim; i++)
+          unit[f - (c - nw)][i] = (float) (cls[f][i] / sqrt (norm));
+      }
+      for (guint i = 0; i < nw; i++)
+        cw[i] = unit[i];
+      for (guint q = 0; q <= o.persist; q++)
+        cq[q] = unit[nw + q];
+      heed_ref_cls_attention (cq, o.persist + 1, cw, nw, cls_dim, o.temperature, cls_errors);
+      float want = G_MAXFLOAT;
+      for (guint q = 0; q <= o.persist; q++)
+        want = MIN (want, cls_errors[q]);
+      g_assert_cmpfloat_with_epsilon (cls_novelty, want, 1e-4);
+      cls_nov[c] = cls_novelty;
+    }
   }
+  g_assert_cmpfloat (cls_nov[cut], >, 5 * cls_nov[cut - 3]);
   /* the embedding distance: 0 for the same picture, large across the cut, small within a shot
    * and between two flat pictures (their heads carry no structure) */
   float flat[HEED_KEYFRAME_DIM] = { 0 };
@@ -884,7 +917,7 @@ test_keyframe (void)
    * than eighteen times the layout's */
   g_assert_cmpfloat (heed_keyframe_heads_importance (layout_at_colour_bar, &heads_recent[0][0], 10),
                      >, 0.6);
-  g_free (frame), g_free (emb), g_free (ring), g_free (nov), g_free (thumb);
+  g_free (frame), g_free (emb), g_free (ring), g_free (nov), g_free (thumb), g_free (cls);
   heed_keyframe_scorer_destroy (&k);
   assert_no_validation_messages ();
 }

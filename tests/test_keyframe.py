@@ -16,6 +16,8 @@ flash at 20 and a brightness step at 100 inside the shots. It must:
   - never wait for sound: an audio_sink that is requested but never fed, or sound that ends
     after one second, still lets every frame through;
   - add its lookahead to the latency it reports in a live pipeline;
+  - with heedclassify upstream, attend over the ViT's CLS embeddings too (a fourth head:
+    cls-novelty in the meta, highest at the cut), and without it not;
   - be drawn by heedoverlay: a timeline strip along the bottom with amber keyframe bars from
     the first cut on, and a keyframe mark for half a second (13 frames at 25 fps) from each
     keyframe, nothing else changed; show-keyframes=false draws nothing.
@@ -304,6 +306,48 @@ def main():
     check("without a Vulkan driver: a clear error", r.returncode != 0 and
           "No usable Vulkan device: no Vulkan driver is installed" in r.stdout + r.stderr,
           (r.stdout + r.stderr).strip().splitlines()[-1] if (r.stdout + r.stderr).strip() else "")
+
+    # the CLS head: heedclassify's embeddings, attended over when it is upstream
+    for upstream in ("heedclassify !", ""):
+        pipe = Gst.parse_launch(
+            "videotestsrc name=v num-buffers=100 pattern=smpte ! video/x-raw,width=160,height=120,"
+            f"framerate=25/1 ! {upstream} heedkeyframe ! fakesink name=sink sync=false")
+        src = pipe.get_by_name("v")
+        made = {"frames": 0}
+        rows = []
+
+        def switch(pad, info):
+            made["frames"] += 1
+            if made["frames"] == 50:
+                src.set_property("pattern", "ball")  # the cut: frame 50 on
+            return Gst.PadProbeReturn.OK
+
+        def read(pad, info):
+            m = info.get_buffer().get_custom_meta("HeedKeyframeMeta").get_structure()
+            rows.append((m.get_value("cls-novelty") if m.has_field("cls-novelty") else None,
+                         m.get_value("keyframe")))
+            return Gst.PadProbeReturn.OK
+
+        src.get_static_pad("src").add_probe(Gst.PadProbeType.BUFFER, switch)
+        pipe.get_by_name("sink").get_static_pad("sink").add_probe(Gst.PadProbeType.BUFFER, read)
+        pipe.set_state(Gst.State.PLAYING)
+        msg = pipe.get_bus().timed_pop_filtered(120 * Gst.SECOND,
+                                                Gst.MessageType.EOS | Gst.MessageType.ERROR)
+        pipe.set_state(Gst.State.NULL)
+        cls = [c for c, _ in rows]
+        keys = [i for i, (_, k) in enumerate(rows) if k]
+        if upstream:
+            scored = [i for i, c in enumerate(cls) if c is not None]
+            rest = max(c for i, c in enumerate(cls) if c is not None and abs(i - 50) > 1)
+            check("with heedclassify upstream, the CLS embeddings are a fourth head, highest at the "
+                  "cut", msg.type == Gst.MessageType.EOS and len(scored) >= 90 and
+                  cls[50] is not None and cls[50] > 10 * rest and keys == [50],
+                  f"{len(scored)} frames scored, at the cut {cls[50]}, elsewhere at most {rest:.4f}, "
+                  f"keyframes {keys}")
+        else:
+            check("without heedclassify, no CLS head", msg.type == Gst.MessageType.EOS and
+                  len(rows) == 100 and all(c is None for c in cls) and keys == [50],
+                  f"keyframes {keys}")
 
     # latency: a live source, lookahead frames added
     pipe = Gst.parse_launch("videotestsrc is-live=true ! video/x-raw,framerate=25/1,width=64,"

@@ -124,8 +124,9 @@ def adaptive(path, frames=None, threshold=3.0, min_content=15.0, window=2, min_l
     return [(f, "visual") for f in found]
 
 
-def heedkeyframe(path, extra=""):
-    """heedkeyframe's messages (frame, cause) over the clip, video and sound."""
+def heedkeyframe(path, extra="", upstream=""):
+    """heedkeyframe's messages (frame, cause) over the clip, video and sound; upstream: elements
+    before it (heedclassify: its CLS embeddings become a fourth head)."""
     import gi
     gi.require_version("Gst", "1.0")
     from gi.repository import Gst
@@ -134,8 +135,9 @@ def heedkeyframe(path, extra=""):
     if factory is None:
         raise RuntimeError("heedkeyframe not found: set GST_PLUGIN_PATH to build/plugin")
     with_audio = any(t.name_template == "audio_sink" for t in factory.get_static_pad_templates())
+    before = f"{upstream} ! " if upstream else ""
     desc = (f"filesrc location=\"{path}\" ! decodebin name=d d. ! queue ! videoconvert ! "
-            f"heedkeyframe name=k {extra} ! fakesink sync=false")
+            f"{before}heedkeyframe name=k {extra} ! fakesink sync=false")
     if with_audio:
         desc += " d. ! queue ! audioconvert ! k.audio_sink"
     pipe = Gst.parse_launch(desc)
@@ -204,12 +206,17 @@ def main():
     ap.add_argument("--json", help="write the scores here")
     ap.add_argument("--heed-props", default="", help="extra heedkeyframe properties")
     ap.add_argument("--skip-heed", action="store_true")
+    ap.add_argument("--with-classify", action="store_true",
+                    help="also heedclassify ! heedkeyframe (the CLS head, default model)")
     args = ap.parse_args()
     clips = sorted(glob.glob(os.path.join(args.corpus, "*.mp4")))
     detectors = {"scdet (threshold 10)": scdet, "scenechange": scenechange,
                  "AdaptiveDetector": adaptive}
     if not args.skip_heed:
         detectors["heedkeyframe"] = lambda p: heedkeyframe(p, args.heed_props)
+        if args.with_classify:
+            detectors["heedclassify ! heedkeyframe"] = lambda p: heedkeyframe(
+                p, args.heed_props, "heedclassify post-messages=false")
     totals = {name: {k: [0, 0, 0] for k in ("cut", "transition", "audio")} for name in detectors}
     for clip in clips:
         truth = json.load(open(os.path.splitext(clip)[0] + ".json"))
