@@ -7,9 +7,11 @@ classifying every frame, on the clips of a corpus (tools/keyframe_corpus.py), in
     GST_PLUGIN_PATH=build/plugin /usr/bin/python3 tools/evaluate_budget.py CORPUS_DIR \
         [--model M] [--markdown] [--props 'change-threshold=0.05 max-interval=30']
 
-Per clip and in total: the share of frames the model ran on with inference-interval=0, and
-the share of frames whose top-1 label agrees with the every-frame run's (the frames carried
-forward are the ones that can differ)."""
+Per clip and in total: the share of frames the model ran on with inference-interval=0, the
+share of frames whose top-1 label agrees with the every-frame run's (the frames carried
+forward are the ones that can differ), and how often the every-frame run's own top-1 label
+changes from one frame to the next (a model unsure of what it sees changes its mind from frame
+to frame, and no budget can follow that)."""
 import argparse
 import glob
 import os
@@ -54,7 +56,7 @@ def main():
     args = ap.parse_args()
     Gst.init(None)
     model = f"model={args.model}" if args.model else ""
-    rows, total = [], [0, 0, 0]
+    rows, total = [], [0, 0, 0, 0]
     for clip in sorted(glob.glob(os.path.join(args.corpus, "*.mp4"))):
         every = labels(clip, f"{model} inference-interval=1")
         budget = labels(clip, f"{model} inference-interval=0 {args.props}")
@@ -62,20 +64,23 @@ def main():
             raise RuntimeError(f"{clip}: {len(every)} frames against {len(budget)}")
         ran = sum(1 for _, inferred in budget if inferred)
         agree = sum(1 for a, b in zip(every, budget) if a[0] == b[0])
-        rows.append((os.path.basename(clip), len(every), ran, agree))
-        total = [total[0] + len(every), total[1] + ran, total[2] + agree]
+        flips = sum(1 for a, b in zip(every, every[1:]) if a[0] != b[0])
+        rows.append((os.path.basename(clip), len(every), ran, agree, flips))
+        total = [total[0] + len(every), total[1] + ran, total[2] + agree, total[3] + flips]
         print(f"{rows[-1][0]}: {len(every)} frames, model ran on {ran} ({100 * ran / len(every):.1f}%),"
-              f" labels agree on {agree} ({100 * agree / len(every):.2f}%)", file=sys.stderr)
-    n, ran, agree = total
+              f" labels agree on {agree} ({100 * agree / len(every):.2f}%), every-frame labels "
+              f"change {flips} times", file=sys.stderr)
+    n, ran, agree, flips = total
     if args.markdown:
-        print("| clip | frames | model ran on | labels agree |")
-        print("|---|---|---|---|")
-        for name, frames, r, a in rows + [("all", n, ran, agree)]:
+        print("| clip | frames | model ran on | labels agree | every-frame label changes |")
+        print("|---|---|---|---|---|")
+        for name, frames, r, a, fl in rows + [("all", n, ran, agree, flips)]:
             print(f"| {name} | {frames} | {r} ({100 * r / frames:.1f}%) | "
-                  f"{a} ({100 * a / frames:.2f}%) |")
+                  f"{a} ({100 * a / frames:.2f}%) | {fl} ({100 * fl / frames:.1f}%) |")
     else:
         print(f"model ran on {ran}/{n} frames ({100 * ran / n:.1f}%), labels agree on "
-              f"{agree}/{n} ({100 * agree / n:.2f}%)")
+              f"{agree}/{n} ({100 * agree / n:.2f}%), every-frame labels change on "
+              f"{flips} frames ({100 * flips / n:.1f}%)")
     return 0
 
 
