@@ -335,7 +335,7 @@ gst_heed_classify_class_init (GstHeedClassifyClass *klass)
           "Run the model on every Nth frame (1: every frame); the frames in between carry the "
           "last result forward, marked inferred=FALSE. 0: only where the picture changed, "
           "attention as a budget: each frame gets heedkeyframe's compact embedding (a 64 x 64 "
-          "thumbnail's colour layout, colours and edges, on the device), and the model runs "
+          "thumbnail's colour layout, colours and edges, pooled on the device), and the model runs "
           "when it has moved more than change-threshold from the last classified frame's, or "
           "max-interval frames after the last inference. (Frames in Vulkan memory have no "
           "embedding yet: 0 runs every frame there, and says so.)",

@@ -333,7 +333,7 @@ gst_heed_overlay_class_init (GstHeedOverlayClass *klass)
           "When heedkeyframe upstream marks the frames (HeedKeyframeMeta): draw "
           "a timeline of the last frames' importance along the bottom edge "
           "(keyframes full height in amber), and a \"keyframe N (cause)\" "
-          "mark for half a second from each keyframe (in the corner beside the labels).",
+          "mark for half a second from each keyframe (in the labels' other corner, on their edge).",
           DEFAULT_PROP_SHOW_KEYFRAMES, rw_playing));
   g_object_class_install_property (
       gobject_class, PROP_TIMELINE_LENGTH,
