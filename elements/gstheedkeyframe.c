@@ -706,19 +706,15 @@ gst_heed_keyframe_submit_input_buffer (GstBaseTransform *trans, gboolean is_disc
       c->novelty = have ? novelty : 0.0f;
       heed_keyframe_scorer_head_novelty (self->scorer, c->head_novelty);
       guint n = MIN (self->n_recent, RECENT);
-      c->importance =
-          have ? heed_keyframe_heads_importance (c->head_novelty, &self->recent[0][0], n) : 0.0f;
+      /* the CLS head, the fourth, when heedclassify's embeddings reached it */
       c->have_cls = have && heed_keyframe_scorer_cls_novelty (self->scorer, &c->cls_novelty);
-      if (c->have_cls) { /* the fourth head, against its own recent values */
-        float ratio = 0.0f;
-        for (guint i = 0; i < HEED_KEYFRAME_HEADS; i++)
-          ratio +=
-              heed_keyframe_ratio (c->head_novelty[i], &self->recent[0][i], n, HEED_KEYFRAME_HEADS);
-        ratio += heed_keyframe_ratio (c->cls_novelty, self->recent_cls,
-                                      MIN (self->n_recent_cls, RECENT), 1);
-        c->importance = heed_keyframe_importance_of_ratio (ratio / (HEED_KEYFRAME_HEADS + 1));
+      c->importance =
+          have ? heed_keyframe_heads_importance (c->head_novelty, &self->recent[0][0], n,
+                                                 c->have_cls ? &c->cls_novelty : NULL,
+                                                 self->recent_cls, MIN (self->n_recent_cls, RECENT))
+               : 0.0f;
+      if (c->have_cls)
         self->recent_cls[self->n_recent_cls++ % RECENT] = c->cls_novelty;
-      }
       c->scored = TRUE;
       if (have)
         memcpy (self->recent[self->n_recent++ % RECENT], c->head_novelty, sizeof c->head_novelty);

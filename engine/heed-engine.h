@@ -545,18 +545,16 @@ gboolean heed_keyframe_scorer_last_embedding (HeedKeyframeScorer *scorer, float 
 /* How far apart two frames' embeddings are: the mean over the heads of 1 - their cosine
  * (0: the same picture; 1: unrelated; at most 2). */
 float heed_keyframe_embedding_distance (const float *a, const float *b);
-/* How many times the median of n recent values (`stride` floats apart; 0.05 while fewer than
- * 5) plus 0.02 the novelty is; and the importance (0..1) of such a ratio, 0.5 at 4. */
-float heed_keyframe_ratio (float novelty, const float *recent, guint n, guint stride);
-float heed_keyframe_importance_of_ratio (float ratio);
 /* A frame's importance in 0..1 from its novelty and the novelty of recent frames (n of them):
  * 0.5 at four times their median. */
 float heed_keyframe_importance (float novelty, const float *recent, guint n);
 /* The same per head (heed_keyframe_scorer_head_novelty), each against its own recent values
  * (recent: n rows of HEED_KEYFRAME_HEADS), the heads' ratios averaged: 0.5 when they are four
- * times their medians on average. */
+ * times their medians on average. cls_novelty, when not NULL, is a fourth head with its own n_cls
+ * recent values (heed_keyframe_scorer_cls_novelty). */
 float heed_keyframe_heads_importance (const float novelty[HEED_KEYFRAME_HEADS], const float *recent,
-                                      guint n);
+                                      guint n, const float *cls_novelty, const float *recent_cls,
+                                      guint n_cls);
 
 /* ---- sound: log-mel frames and spectral flux --------------------------------------------------
  */

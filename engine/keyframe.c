@@ -286,7 +286,7 @@ heed_keyframe_scorer_last_embedding (HeedKeyframeScorer *s, float *embedding, fl
 float
 heed_keyframe_embedding_distance (const float *a, const float *b)
 {
-  static const guint offset[HEED_KEYFRAME_HEADS + 1] = { 0, 192, 256, HEED_KEYFRAME_DIM };
+  const guint *offset = heed_keyframe_head_offset;
   float total = 0.0f;
   for (guint h = 0; h < HEED_KEYFRAME_HEADS; h++) {
     float dot = 0.0f, aa = 0.0f, bb = 0.0f;
@@ -317,8 +317,8 @@ compare_float (const void *a, const void *b)
 /* How many times what is usual for this video lately (the median of n recent values, `stride`
  * floats apart) the novelty is: a busy shot's motion raises the median, so only a change well
  * above it counts. */
-float
-heed_keyframe_ratio (float novelty, const float *recent, guint n, guint stride)
+static float
+ratio_to_recent (float novelty, const float *recent, guint n, guint stride)
 {
   float median = 0.05f;
   if (n >= 5) {
@@ -333,8 +333,8 @@ heed_keyframe_ratio (float novelty, const float *recent, guint n, guint stride)
 }
 
 /* 0 for nothing new, 0.5 at four times the usual, towards 1 beyond */
-float
-heed_keyframe_importance_of_ratio (float ratio)
+static float
+importance_of_ratio (float ratio)
 {
   return 1.0f - exp2f (-ratio / 4.0f);
 }
@@ -342,18 +342,24 @@ heed_keyframe_importance_of_ratio (float ratio)
 float
 heed_keyframe_importance (float novelty, const float *recent, guint n)
 {
-  return heed_keyframe_importance_of_ratio (heed_keyframe_ratio (novelty, recent, n, 1));
+  return importance_of_ratio (ratio_to_recent (novelty, recent, n, 1));
 }
 
 float
 heed_keyframe_heads_importance (const float novelty[HEED_KEYFRAME_HEADS], const float *recent,
-                                guint n)
+                                guint n, const float *cls_novelty, const float *recent_cls,
+                                guint n_cls)
 {
   /* each head against its own recent values: in a busy monochrome shot the layout and edges
    * change all the time while the colours do not, so a change of colours stands out there,
    * and the layout's and edges' restlessness does not raise the others' bar */
   float ratio = 0.0f;
+  guint heads = HEED_KEYFRAME_HEADS;
   for (guint h = 0; h < HEED_KEYFRAME_HEADS; h++)
-    ratio += heed_keyframe_ratio (novelty[h], recent + h, n, HEED_KEYFRAME_HEADS);
-  return heed_keyframe_importance_of_ratio (ratio / HEED_KEYFRAME_HEADS);
+    ratio += ratio_to_recent (novelty[h], recent + h, n, HEED_KEYFRAME_HEADS);
+  if (cls_novelty) {
+    ratio += ratio_to_recent (*cls_novelty, recent_cls, n_cls, 1);
+    heads++;
+  }
+  return importance_of_ratio (ratio / heads);
 }

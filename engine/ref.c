@@ -449,8 +449,6 @@ heed_ref_thumbnail (const HeedFrameLayout *layout, const guint8 *frame, guint si
 
 /* ---- keyframes: shaders/keyframe.comp ---- */
 
-static const guint kf_head_off[3] = { 0, 192, 256 }, kf_head_len[3] = { 192, 64, 64 };
-
 void
 heed_ref_keyframe_features (const float *thumb, float *f)
 {
@@ -490,8 +488,8 @@ heed_ref_keyframe_features (const float *thumb, float *f)
     f[192 + i] = (float) hist[i] / P;
   }
   for (guint h = 0; h < 3; h++) {
-    float *x = f + kf_head_off[h], mean = 0, norm = 0;
-    guint n = kf_head_len[h];
+    float *x = f + heed_keyframe_head_offset[h], mean = 0, norm = 0;
+    guint n = heed_keyframe_head_offset[h + 1] - heed_keyframe_head_offset[h];
     for (guint i = 0; i < n; i++)
       mean += x[i];
     mean /= n;
@@ -537,7 +535,8 @@ heed_ref_keyframe_attention (const float *const *queries, guint n_queries,
   for (guint q = 0; q < n_queries; q++)
     for (guint h = 0; h < 3; h++)
       errors[q * 3 + h] =
-          ref_attend (queries[q], window, n_window, kf_head_off[h], kf_head_len[h], temperature);
+          ref_attend (queries[q], window, n_window, heed_keyframe_head_offset[h],
+                      heed_keyframe_head_offset[h + 1] - heed_keyframe_head_offset[h], temperature);
 }
 
 void

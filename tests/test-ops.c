@@ -909,14 +909,25 @@ test_keyframe (void)
     heads_recent[i][0] = 0.05f, heads_recent[i][1] = 0.3f, heads_recent[i][2] = 0.0f;
   const float even[3] = { 4 * 0.07f, 4 * 0.32f, 4 * 0.02f }, colour_only[3] = { 0, 12 * 0.32f, 0 };
   const float layout_at_colour_bar[3] = { 4 * 0.32f, 0, 0 };
-  g_assert_cmpfloat_with_epsilon (heed_keyframe_heads_importance (even, &heads_recent[0][0], 10),
-                                  0.5, 1e-5);
   g_assert_cmpfloat_with_epsilon (
-      heed_keyframe_heads_importance (colour_only, &heads_recent[0][0], 10), 0.5, 1e-5);
+      heed_keyframe_heads_importance (even, &heads_recent[0][0], 10, NULL, NULL, 0), 0.5, 1e-5);
+  g_assert_cmpfloat_with_epsilon (
+      heed_keyframe_heads_importance (colour_only, &heads_recent[0][0], 10, NULL, NULL, 0), 0.5,
+      1e-5);
+  /* the CLS head as a fourth, against its own median (0.10): half when it too is at four */
+  const float cls_recent[10] = { 0.1f, 0.1f, 0.1f, 0.1f, 0.1f, 0.1f, 0.1f, 0.1f, 0.1f, 0.1f };
+  const float cls_at_four = 4 * 0.12f, cls_still = 0.0f;
+  g_assert_cmpfloat_with_epsilon (
+      heed_keyframe_heads_importance (even, &heads_recent[0][0], 10, &cls_at_four, cls_recent, 10),
+      0.5, 1e-5);
+  g_assert_cmpfloat (
+      heed_keyframe_heads_importance (even, &heads_recent[0][0], 10, &cls_still, cls_recent, 10), <,
+      0.45);
   /* a head is not held to another's bar: 1.28 is four times the colours' usual, but more
    * than eighteen times the layout's */
-  g_assert_cmpfloat (heed_keyframe_heads_importance (layout_at_colour_bar, &heads_recent[0][0], 10),
-                     >, 0.6);
+  g_assert_cmpfloat (
+      heed_keyframe_heads_importance (layout_at_colour_bar, &heads_recent[0][0], 10, NULL, NULL, 0),
+      >, 0.6);
   g_free (frame), g_free (emb), g_free (ring), g_free (nov), g_free (thumb), g_free (cls);
   heed_keyframe_scorer_destroy (&k);
   assert_no_validation_messages ();
