@@ -6,6 +6,7 @@
 # neighbours make single runs noisy); identity is the pipeline without heed, subtracted.
 #   tools/bench_keyframe_cost.sh [WIDTH HEIGHT [N [FORMAT...]]]      (640 480 300 BGRA I420)
 set -euo pipefail
+shopt -s inherit_errexit # a pipeline that fails inside $(...) ends the script
 cd "$(dirname "$0")/.."
 [ -f build/plugin/libgstheed.so ] && export GST_PLUGIN_PATH="$PWD/build/plugin${GST_PLUGIN_PATH:+:$GST_PLUGIN_PATH}"
 w=${1:-640} h=${2:-480} n=${3:-300}

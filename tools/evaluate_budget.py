@@ -57,7 +57,11 @@ def main():
     Gst.init(None)
     model = f"model={args.model}" if args.model else ""
     rows, total = [], [0, 0, 0, 0]
-    for clip in sorted(glob.glob(os.path.join(args.corpus, "*.mp4"))):
+    clips = sorted(glob.glob(os.path.join(args.corpus, "*.mp4")))
+    if not clips:
+        sys.exit(f"evaluate_budget: no .mp4 clips in {args.corpus} (tools/pattern_corpus.py or "
+                 "tools/keyframe_corpus.py makes them)")
+    for clip in clips:
         every = labels(clip, f"{model} inference-interval=1")
         budget = labels(clip, f"{model} inference-interval=0 {args.props}")
         if len(every) != len(budget):

@@ -210,6 +210,9 @@ def main():
                     help="also heedclassify ! heedkeyframe (the CLS head, default model)")
     args = ap.parse_args()
     clips = sorted(glob.glob(os.path.join(args.corpus, "*.mp4")))
+    if not clips:
+        sys.exit(f"evaluate_keyframes: no .mp4 clips in {args.corpus} "
+                 "(tools/keyframe_corpus.py makes them)")
     detectors = {"scdet (threshold 10)": scdet, "scenechange": scenechange,
                  "AdaptiveDetector": adaptive}
     if not args.skip_heed:

@@ -73,7 +73,10 @@ def main():
     ap.add_argument("--clips", type=int, default=4)
     ap.add_argument("--seed", type=int, default=1)
     args = ap.parse_args()
-    os.makedirs(args.out, exist_ok=True)
+    try:
+        os.makedirs(args.out, exist_ok=True)
+    except OSError as e:
+        sys.exit(f"pattern_corpus: cannot write to {args.out}: {e.strerror}")
     rng = random.Random(args.seed)
     for c in range(args.clips):
         shots, truth, first = [], [], 0
