@@ -170,7 +170,6 @@ struct _GstHeedClassify {
   float embedding[HEED_KEYFRAME_DIM], reference[HEED_KEYFRAME_DIM];
   float tone[3], reference_tone[3]; /* mean colours */
   gboolean have_reference;
-  gboolean warned_no_changes; /* Vulkan memory: no change detection, said once */
 };
 
 static void gst_heed_classify_finalize (GObject *object);
@@ -337,8 +336,8 @@ gst_heed_classify_class_init (GstHeedClassifyClass *klass)
           "attention as a budget: each frame gets heedkeyframe's compact embedding (a 64 x 64 "
           "thumbnail's colour layout, colours and edges, pooled on the device), and the model runs "
           "when it has moved more than change-threshold from the last classified frame's, or "
-          "max-interval frames after the last inference. (Frames in Vulkan memory have no "
-          "embedding yet: 0 runs every frame there, and says so.)",
+          "max-interval frames after the last inference. (Frames in Vulkan memory get their "
+          "thumbnail on the device.)",
           0, G_MAXUINT, DEFAULT_PROP_INFERENCE_INTERVAL,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING));
   g_object_class_install_property (
@@ -794,7 +793,6 @@ gst_heed_classify_start (GstBaseTransform *trans)
   self->reported_latency = 0;
   self->last_inference_rt = GST_CLOCK_TIME_NONE;
   self->have_reference = FALSE;
-  self->warned_no_changes = FALSE;
   return TRUE;
 }
 
@@ -1340,19 +1338,10 @@ picture_changed (GstHeedClassify *self, GstBuffer *buf, gdouble threshold, gbool
     }
     self->have_reference = FALSE;
   }
-  GstVideoFrame vframe;
-  guint8 *planes[3];
-  guint stride[3];
   float novelty;
   gboolean have;
-  if (!gst_heed_frame_map (&vframe, &self->info, buf, GST_MAP_READ, planes, stride)) {
-    g_set_error (error, HEED_ERROR, HEED_ERROR_INVALID, "cannot map the video frame");
-    return FALSE;
-  }
-  gboolean ok = heed_keyframe_scorer_push (self->changes, (const guint8 *const *) planes, stride,
-                                           &novelty, &have, error);
-  gst_video_frame_unmap (&vframe);
-  if (!ok ||
+  if (!gst_heed_keyframe_push_buffer (&self->dev, self->changes, &self->info, self->vulkan_memory,
+                                      buf, &novelty, &have, error) ||
       !heed_keyframe_scorer_last_embedding (self->changes, self->embedding, self->tone, error))
     return FALSE;
   float distance = G_MAXFLOAT;
@@ -1405,16 +1394,7 @@ gst_heed_classify_submit_input_buffer (GstBaseTransform *trans, gboolean is_disc
   }
 
   gboolean changed = FALSE;
-  if (interval == 0 && self->vulkan_memory) {
-    if (!self->warned_no_changes) {
-      self->warned_no_changes = TRUE;
-      GST_ELEMENT_WARNING (self, STREAM, NOT_IMPLEMENTED,
-                           ("inference-interval=0 does not see changes in frames in Vulkan "
-                            "memory yet: classifying every frame"),
-                           (NULL));
-    }
-    changed = TRUE;
-  } else if (interval == 0) {
+  if (interval == 0) {
     GError *error = NULL;
     if (!picture_changed (self, input, change_threshold, &changed, &error)) {
       g_queue_push_tail (&self->held, p);

@@ -6,8 +6,9 @@
  * gets a compact embedding on the Vulkan device (three heads: colour layout, colour histogram
  * and edges over an 8 x 8 grid of a 64 x 64 thumbnail) and attends over the embeddings of the
  * frames before it. How poorly they explain it, lasting for a few frames, is each head's
- * novelty; measured against what is usual for that head in the video lately, and averaged over
- * the heads, it is the frame's importance (0..1). With heedclassify upstream, the ViT's CLS
+ * novelty; measured against what is usual for that head in the video lately (since the last
+ * keyframe, once there are a few frames after it), and averaged over the heads, it is the
+ * frame's importance (0..1). With heedclassify upstream, the ViT's CLS
  * embedding of each frame it ran the model on is a fourth head. Keyframes are the peaks of
  * importance over `threshold`, at least `min-gap` frames apart. The sound on the optional
  * audio_sink pad adds keyframes of cause "audio".
@@ -17,6 +18,9 @@
  * encoder after it starts a new GOP there. Every frame carries a HeedKeyframeMeta (score,
  * keyframe, novelty per head; elements/heedmeta.h), which heedoverlay draws as a timeline.
  * mode=keyframes-only passes the keyframes alone.
+ *
+ * Frames may come in system memory or in GStreamer's Vulkan memory (vulkanupload), whose
+ * device heed then shares.
  *
  * The decision waits `lookahead` frames (the element holds them, and says so in its latency):
  * a change must last, so a flash does not count, and the peak of a fade is found.
@@ -76,6 +80,14 @@ typedef struct {
   float audio_novelty, audio_importance;
 } Held;
 
+/* What a scored frame leaves for judging the frames after it. */
+typedef struct {
+  guint64 frame;
+  float head_novelty[HEED_KEYFRAME_HEADS];
+  gboolean have_cls;
+  float cls_novelty;
+} Scored;
+
 /* One 10 ms hop of sound: its running time (the window's centre) and spectral flux. */
 typedef struct {
   GstClockTime rt;
@@ -117,13 +129,12 @@ struct _GstHeedKeyframe {
   GstHeedDeviceState dev;
   HeedKeyframeScorer *scorer;
   GstVideoInfo info;
-  guint persist, radius; /* this stream's, from lookahead */
+  gboolean vulkan_memory; /* the negotiated caps carry Vulkan memory */
+  guint persist, radius;  /* this stream's, from lookahead */
   GQueue held;
-  guint64 frames;   /* received since the stream started */
-  guint64 last_key; /* frame of the last keyframe, G_MAXUINT64 before the first */
-  float recent[RECENT][HEED_KEYFRAME_HEADS]; /* head novelty of the last frames scored, a ring */
-  float recent_cls[RECENT];                  /* the CLS head's, of the frames it scored */
-  guint n_recent_cls;
+  guint64 frames;                    /* received since the stream started */
+  guint64 last_key;                  /* frame of the last keyframe, G_MAXUINT64 before the first */
+  Scored recent[RECENT];             /* the last frames scored, a ring */
   guint64 past_frame[MAX_LOOKAHEAD]; /* importance of frames already out, by frame */
   float past_importance[MAX_LOOKAHEAD];
   guint n_recent;
@@ -131,13 +142,13 @@ struct _GstHeedKeyframe {
 };
 
 static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE (
-    "sink", GST_PAD_SINK, GST_PAD_ALWAYS, GST_STATIC_CAPS ("video/x-raw, " HEED_VIDEO_CAPS_BODY));
+    "sink", GST_PAD_SINK, GST_PAD_ALWAYS, GST_STATIC_CAPS (HEED_VIDEO_CAPS));
 static GstStaticPadTemplate audio_template = GST_STATIC_PAD_TEMPLATE (
     "audio_sink", GST_PAD_SINK, GST_PAD_REQUEST,
     GST_STATIC_CAPS ("audio/x-raw, format = (string) { F32LE, S16LE }, layout = (string) "
                      "interleaved, rate = (int) [ 1, 768000 ], channels = (int) [ 1, 64 ]"));
-static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE (
-    "src", GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS ("video/x-raw, " HEED_VIDEO_CAPS_BODY));
+static GstStaticPadTemplate src_template =
+    GST_STATIC_PAD_TEMPLATE ("src", GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS (HEED_VIDEO_CAPS));
 
 #define gst_heed_keyframe_parent_class parent_class
 G_DEFINE_TYPE (GstHeedKeyframe, gst_heed_keyframe, GST_TYPE_BASE_TRANSFORM);
@@ -557,7 +568,6 @@ reset_stream (GstHeedKeyframe *self)
     heed_keyframe_scorer_reset (self->scorer);
   self->frames = 0;
   self->n_recent = 0;
-  self->n_recent_cls = 0;
   self->last_key = G_MAXUINT64;
   self->last_audio_key = G_MAXUINT64;
   self->n_recent_audio = 0;
@@ -580,12 +590,14 @@ gst_heed_keyframe_set_caps (GstBaseTransform *trans, GstCaps *incaps, GstCaps *o
                        ("%" GST_PTR_FORMAT, incaps));
     return FALSE;
   }
+  self->vulkan_memory = gst_heed_caps_have_vulkan_memory (incaps);
   GST_OBJECT_LOCK (self);
   gint index = self->device_index;
   guint lookahead = self->lookahead, window = self->window;
   GST_OBJECT_UNLOCK (self);
-  if (!gst_heed_device_state_acquire (&self->dev, GST_ELEMENT (self), FALSE, index, &changed,
-                                      &error)) {
+  /* frames in Vulkan memory are read on GStreamer's device, which heed then shares */
+  if (!gst_heed_device_state_acquire (&self->dev, GST_ELEMENT (self), self->vulkan_memory, index,
+                                      &changed, &error)) {
     GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND, ("No usable Vulkan device: %s", error->message),
                        (NULL));
     g_error_free (error);
@@ -619,7 +631,6 @@ gst_heed_keyframe_set_caps (GstBaseTransform *trans, GstCaps *incaps, GstCaps *o
   g_mutex_unlock (&self->audio_lock);
   /* a new format starts the comparison afresh (frames keep their count) */
   self->n_recent = 0;
-  self->n_recent_cls = 0;
   GST_INFO_OBJECT (self, "%dx%d %s on %s, lookahead %u (persist %u, peak radius %u)",
                    GST_VIDEO_INFO_WIDTH (&self->info), GST_VIDEO_INFO_HEIGHT (&self->info),
                    gst_video_format_to_string (GST_VIDEO_INFO_FORMAT (&self->info)),
@@ -650,13 +661,35 @@ push_cls_embedding (GstHeedKeyframe *self, GstBuffer *buf)
   g_bytes_unref (bytes);
 }
 
+/* A frame's importance: its novelty against what was usual lately (heed_keyframe_heads_importance),
+ * where lately means since the last keyframe once 5 frames after it were scored: a shot change
+ * makes what was usual before it beside the point, and a busy shot after a quiet one would
+ * otherwise stand out until the median caught up with it, 25 frames on. */
+static float
+importance_against_usual (GstHeedKeyframe *self, const Held *c)
+{
+  float heads[RECENT][HEED_KEYFRAME_HEADS], cls[RECENT];
+  guint n = 0, n_cls = 0, since = 0, kept = MIN (self->n_recent, RECENT);
+  gboolean after_key = self->last_key != G_MAXUINT64;
+  for (guint i = 0; i < kept; i++)
+    since += after_key && self->recent[i].frame > self->last_key;
+  gboolean only_since = since >= 5;
+  for (guint i = 0; i < kept; i++) {
+    const Scored *r = &self->recent[i];
+    if (only_since && r->frame <= self->last_key)
+      continue;
+    memcpy (heads[n++], r->head_novelty, sizeof r->head_novelty);
+    if (r->have_cls)
+      cls[n_cls++] = r->cls_novelty;
+  }
+  return heed_keyframe_heads_importance (c->head_novelty, &heads[0][0], n,
+                                         c->have_cls ? &c->cls_novelty : NULL, cls, n_cls);
+}
+
 static GstFlowReturn
 gst_heed_keyframe_submit_input_buffer (GstBaseTransform *trans, gboolean is_discont, GstBuffer *buf)
 {
   GstHeedKeyframe *self = GST_HEED_KEYFRAME (trans);
-  GstVideoFrame vframe;
-  guint8 *planes[3];
-  guint stride[3];
   GError *error = NULL;
   float novelty = 0.0f;
   gboolean have = FALSE;
@@ -665,16 +698,9 @@ gst_heed_keyframe_submit_input_buffer (GstBaseTransform *trans, gboolean is_disc
     gst_buffer_unref (buf);
     return GST_FLOW_NOT_NEGOTIATED;
   }
-  if (!gst_heed_frame_map (&vframe, &self->info, buf, GST_MAP_READ, planes, stride)) {
-    GST_ELEMENT_ERROR (self, STREAM, FAILED, ("Cannot map the frame"), (NULL));
-    gst_buffer_unref (buf);
-    return GST_FLOW_ERROR;
-  }
   push_cls_embedding (self, buf);
-  gboolean ok = heed_keyframe_scorer_push (self->scorer, (const guint8 *const *) planes, stride,
-                                           &novelty, &have, &error);
-  gst_video_frame_unmap (&vframe);
-  if (!ok) {
+  if (!gst_heed_keyframe_push_buffer (&self->dev, self->scorer, &self->info, self->vulkan_memory,
+                                      buf, &novelty, &have, &error)) {
     GST_ELEMENT_ERROR (self, STREAM, FAILED, ("Keyframe scoring failed: %s", error->message),
                        (NULL));
     g_error_free (error);
@@ -705,19 +731,17 @@ gst_heed_keyframe_submit_input_buffer (GstBaseTransform *trans, gboolean is_disc
     if (c) {
       c->novelty = have ? novelty : 0.0f;
       heed_keyframe_scorer_head_novelty (self->scorer, c->head_novelty);
-      guint n = MIN (self->n_recent, RECENT);
       /* the CLS head, the fourth, when heedclassify's embeddings reached it */
       c->have_cls = have && heed_keyframe_scorer_cls_novelty (self->scorer, &c->cls_novelty);
-      c->importance =
-          have ? heed_keyframe_heads_importance (c->head_novelty, &self->recent[0][0], n,
-                                                 c->have_cls ? &c->cls_novelty : NULL,
-                                                 self->recent_cls, MIN (self->n_recent_cls, RECENT))
-               : 0.0f;
-      if (c->have_cls)
-        self->recent_cls[self->n_recent_cls++ % RECENT] = c->cls_novelty;
+      c->importance = have ? importance_against_usual (self, c) : 0.0f;
       c->scored = TRUE;
-      if (have)
-        memcpy (self->recent[self->n_recent++ % RECENT], c->head_novelty, sizeof c->head_novelty);
+      if (have) {
+        Scored *r = &self->recent[self->n_recent++ % RECENT];
+        r->frame = c->frame;
+        memcpy (r->head_novelty, c->head_novelty, sizeof c->head_novelty);
+        r->have_cls = c->have_cls;
+        r->cls_novelty = c->cls_novelty;
+      }
     }
   }
   return GST_FLOW_OK;

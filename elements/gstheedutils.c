@@ -375,3 +375,29 @@ gst_heed_vulkan_planes_done (GstBuffer *buf, const HeedDevicePlane *planes, guin
     }
   }
 }
+
+gboolean
+gst_heed_keyframe_push_buffer (const GstHeedDeviceState *state, HeedKeyframeScorer *scorer,
+                               const GstVideoInfo *info, gboolean vulkan_memory, GstBuffer *buf,
+                               float *novelty, gboolean *have, GError **error)
+{
+  if (vulkan_memory) {
+    HeedDevicePlane planes[3] = { { 0 } };
+    guint n = gst_heed_vulkan_planes (state, buf, info, planes, error);
+    if (!n || !heed_keyframe_scorer_push_device (scorer, planes, n, novelty, have, error))
+      return FALSE;
+    gst_heed_vulkan_planes_done (buf, planes, n);
+    return TRUE;
+  }
+  GstVideoFrame vframe;
+  guint8 *planes[3];
+  guint stride[3];
+  if (!gst_heed_frame_map (&vframe, info, buf, GST_MAP_READ, planes, stride)) {
+    g_set_error (error, HEED_ERROR, HEED_ERROR_INVALID, "cannot map the video frame");
+    return FALSE;
+  }
+  gboolean ok = heed_keyframe_scorer_push (scorer, (const guint8 *const *) planes, stride, novelty,
+                                           have, error);
+  gst_video_frame_unmap (&vframe);
+  return ok;
+}

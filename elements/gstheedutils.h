@@ -95,5 +95,11 @@ guint gst_heed_vulkan_planes (const GstHeedDeviceState *s, GstBuffer *buffer,
 /* Writes what the engine did to image planes (layout, last access and stage) back into the
  * buffer's memories, so GStreamer's next barrier starts from the truth. */
 void gst_heed_vulkan_planes_done (GstBuffer *buffer, const HeedDevicePlane *planes, guint n);
+/* Pushes a frame into a keyframe scorer (heedkeyframe's, and heedclassify's change detector):
+ * mapped from system memory, or from Vulkan memory on the device (vulkan_memory). */
+gboolean gst_heed_keyframe_push_buffer (const GstHeedDeviceState *state, HeedKeyframeScorer *scorer,
+                                        const GstVideoInfo *info, gboolean vulkan_memory,
+                                        GstBuffer *buffer, float *novelty, gboolean *have,
+                                        GError **error);
 
 #endif /* GST_HEED_UTILS_H */

@@ -492,7 +492,9 @@ G_END_DECLS
 
 /* ---- keyframes: compact frame embeddings and temporal attention ---------------------------- */
 
-#define HEED_KEYFRAME_DIM 320 /* layout 192, colour 64, edges 64 (shaders/keyframe.comp) */
+/* layout 192, colour 64, edges 64, each head with one more float that makes its length 1
+ * (shaders/keyframe.comp) */
+#define HEED_KEYFRAME_DIM 323
 #define HEED_KEYFRAME_HEADS 3 /* the three parts, each attended over separately */
 #define HEED_KEYFRAME_MAX_WINDOW 16
 #define HEED_KEYFRAME_MIN_HISTORY 4 /* earlier frames a candidate needs before it is scored */
@@ -500,7 +502,7 @@ G_END_DECLS
 typedef struct {
   guint window;      /* earlier frames a frame attends over (default 8) */
   guint persist;     /* frames after a change that must be unexplained too (default 3) */
-  float temperature; /* of the softmax over cosine similarities (default 0.05) */
+  float temperature; /* of the softmax over cosine similarities (default 0.5) */
 } HeedKeyframeOptions;
 
 void heed_keyframe_options_init (HeedKeyframeOptions *options);
@@ -523,6 +525,13 @@ void heed_keyframe_scorer_reset (HeedKeyframeScorer *scorer);
 gboolean heed_keyframe_scorer_push (HeedKeyframeScorer *scorer, const guint8 *const planes[3],
                                     const guint stride[3], float *novelty, gboolean *have,
                                     GError **error);
+/* The same for a frame in device memory of the scorer's device (one HeedDevicePlane per plane
+ * of the layout, as heed_vit_run_set_frame_device takes them): copied and resampled on the
+ * device (heed-box8's area average instead of the host's point samples), done when it returns;
+ * image planes end in a readable layout written back to planes[i]. */
+gboolean heed_keyframe_scorer_push_device (HeedKeyframeScorer *scorer, HeedDevicePlane *planes,
+                                           guint n_planes, float *novelty, gboolean *have,
+                                           GError **error);
 /* The ViT's CLS embedding of the frame the next push brings (dim floats, at most
  * HEED_KEYFRAME_MAX_CLS_DIM), for a fourth head: attended over like the others when every
  * frame of a candidate's window and queries gave one (heed_keyframe_scorer_cls_novelty). A

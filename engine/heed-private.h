@@ -356,7 +356,7 @@ void heed_ref_preprocess (const HeedFrameLayout *layout, const guint8 *frame, co
  * given row by row). */
 /* Where each head of a compact embedding starts, and its end (shaders/keyframe.comp's
  * head_off and head_len): colour layout, colour histogram, edges. */
-static const guint heed_keyframe_head_offset[HEED_KEYFRAME_HEADS + 1] = { 0, 192, 256,
+static const guint heed_keyframe_head_offset[HEED_KEYFRAME_HEADS + 1] = { 0, 193, 258,
                                                                           HEED_KEYFRAME_DIM };
 void heed_ref_keyframe_features (const float *thumb, float *embedding);
 /* heed_frame_thumbnail on a packed frame, through the preprocessing reference's fetch. */

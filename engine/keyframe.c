@@ -38,6 +38,14 @@ struct _HeedKeyframeScorer {
   guint64 *cls_frame; /* [ring_slots]: the frame whose embedding a slot holds, or G_MAXUINT64 */
   gboolean have_cls_novelty;
   float cls_novelty;
+  /* frames in device memory: copied into `frame`, resampled into the thumbnail's RGB planes by
+   * the preprocessing shader, then the kernel's RGB variant, which makes the Y, Cb, Cr planes
+   * itself; set up at the first such frame of a layout */
+  HeedFrameLayout device_layout;
+  HeedBuffer *frame, *frame_params, *frame_rows;
+  VkCommandPool copy_pool;
+  VkCommandBuffer copy_cmd;
+  HeedRecorder *device_rec;
 };
 
 void
@@ -45,7 +53,7 @@ heed_keyframe_options_init (HeedKeyframeOptions *o)
 {
   o->window = 8;
   o->persist = 3;
-  o->temperature = 0.05f;
+  o->temperature = 0.5f;
 }
 
 HeedKeyframeScorer *
@@ -90,6 +98,19 @@ heed_keyframe_scorer_new (HeedDevice *device, const HeedKeyframeOptions *options
   return s;
 }
 
+static void
+device_path_clear (HeedKeyframeScorer *s)
+{
+  heed_recorder_destroy (&s->device_rec);
+  heed_buffer_destroy (&s->frame);
+  heed_buffer_destroy (&s->frame_params);
+  heed_buffer_destroy (&s->frame_rows);
+  if (s->copy_pool)
+    vkDestroyCommandPool (s->device->device, s->copy_pool, NULL); /* frees copy_cmd */
+  s->copy_pool = VK_NULL_HANDLE;
+  s->copy_cmd = VK_NULL_HANDLE;
+}
+
 void
 heed_keyframe_scorer_destroy (HeedKeyframeScorer **scorer)
 {
@@ -98,6 +119,7 @@ heed_keyframe_scorer_destroy (HeedKeyframeScorer **scorer)
     return;
   heed_recorder_destroy (&s->rec);
   heed_recorder_destroy (&s->cls_rec);
+  device_path_clear (s);
   g_free (s->cls_frame);
   HeedBuffer **bufs[] = {
     &s->thumb, &s->state, &s->ring, &s->errors, &s->cls_ring, &s->cls_errors
@@ -124,29 +146,16 @@ heed_keyframe_scorer_set_layout (HeedKeyframeScorer *s, const HeedFrameLayout *l
   (void) error; /* every layout heed_frame_layout_init makes can be read */
   s->layout = *layout;
   s->has_layout = TRUE;
+  device_path_clear (s); /* made again for the new layout by its first device frame */
   return TRUE;
 }
 
-gboolean
-heed_keyframe_scorer_push (HeedKeyframeScorer *s, const guint8 *const planes[3],
-                           const guint stride[3], float *novelty, gboolean *have, GError **error)
+/* Runs the kernel on the thumbnail (after `copies`, the device frame's, when not NULL) and
+ * reads the novelty of the frame persist back. */
+static gboolean
+score (HeedKeyframeScorer *s, HeedRecorder *rec, VkCommandBuffer copies, float *novelty,
+       gboolean *have, GError **error)
 {
-  const HeedFrameLayout *l = &s->layout;
-  if (!s->has_layout) {
-    g_set_error (error, HEED_ERROR, HEED_ERROR_INVALID, "no frame layout set");
-    return FALSE;
-  }
-  float *thumb = s->thumb->mapped;
-  if (!heed_frame_thumbnail (l, planes, stride, THUMB, thumb, error))
-    return FALSE;
-  /* and its Y, Cb, Cr (BT.601) planes, which the kernel reads */
-  for (guint i = 0; i < THUMB * THUMB; i++) {
-    float r = thumb[i], g = thumb[THUMB * THUMB + i], b = thumb[2 * THUMB * THUMB + i];
-    thumb[3 * THUMB * THUMB + i] = 0.299f * r + 0.587f * g + 0.114f * b;
-    thumb[4 * THUMB * THUMB + i] = -0.168736f * r - 0.331264f * g + 0.5f * b;
-    thumb[5 * THUMB * THUMB + i] = 0.5f * r - 0.418688f * g - 0.081312f * b;
-  }
-
   guint64 t = s->pushed, W = s->opt.window, P = s->opt.persist;
   guint32 *state = s->state->mapped;
   state[0] = (guint32) (t % s->ring_slots);
@@ -158,7 +167,9 @@ heed_keyframe_scorer_push (HeedKeyframeScorer *s, const guint8 *const planes[3],
   state[2] = *have ? (guint32) (P + 1) : 0;
   state[3] = (guint32) ((c - n_window) % s->ring_slots);
   state[4] = (guint32) n_window;
-  if (!heed_recorder_submit (s->rec, error))
+  if (!heed_recorder_submit_async (rec, copies ? &copies : NULL, copies ? 1 : 0, VK_NULL_HANDLE,
+                                   error) ||
+      !heed_recorder_wait (rec, error))
     return FALSE;
   s->pushed++;
   *novelty = 0.0f;
@@ -195,6 +206,80 @@ heed_keyframe_scorer_push (HeedKeyframeScorer *s, const guint8 *const planes[3],
     }
   }
   return TRUE;
+}
+
+gboolean
+heed_keyframe_scorer_push (HeedKeyframeScorer *s, const guint8 *const planes[3],
+                           const guint stride[3], float *novelty, gboolean *have, GError **error)
+{
+  const HeedFrameLayout *l = &s->layout;
+  if (!s->has_layout) {
+    g_set_error (error, HEED_ERROR, HEED_ERROR_INVALID, "no frame layout set");
+    return FALSE;
+  }
+  float *thumb = s->thumb->mapped;
+  if (!heed_frame_thumbnail (l, planes, stride, THUMB, thumb, error))
+    return FALSE;
+  /* and its Y, Cb, Cr (BT.601) planes, which the kernel reads */
+  for (guint i = 0; i < THUMB * THUMB; i++) {
+    float r = thumb[i], g = thumb[THUMB * THUMB + i], b = thumb[2 * THUMB * THUMB + i];
+    thumb[3 * THUMB * THUMB + i] = 0.299f * r + 0.587f * g + 0.114f * b;
+    thumb[4 * THUMB * THUMB + i] = -0.168736f * r - 0.331264f * g + 0.5f * b;
+    thumb[5 * THUMB * THUMB + i] = 0.5f * r - 0.418688f * g - 0.081312f * b;
+  }
+  return score (s, s->rec, VK_NULL_HANDLE, novelty, have, error);
+}
+
+/* The device path for the current layout: the whole frame (whatever resize the layout was
+ * given for a model) to 64 x 64 by heed-box8's area average, RGB in 0..1. */
+static gboolean
+device_path_init (HeedKeyframeScorer *s, GError **error)
+{
+  HeedFrameLayout *l = &s->device_layout;
+  *l = s->layout;
+  l->resize = HEED_RESIZE_STRETCH;
+  l->crop_fraction = 1.0f;
+  l->interpolation = HEED_INTERPOLATION_HEED_BOX8;
+  const float zero[3] = { 0, 0, 0 }, one[3] = { 1, 1, 1 };
+  float params[18];
+  heed_frame_params (l, zero, one, params);
+  HeedKeyframeParams p = { s->ring_slots, s->opt.temperature, HEED_KEYFRAME_DIM };
+  HeedKernel kernel = { HEED_SHADER_KEYFRAME_RGB, 64 };
+  HeedBuffer *kb[4] = { s->thumb, s->state, s->ring, s->errors };
+  if (!(s->frame = heed_buffer_new (s->device, heed_frame_staging_bytes (l), FALSE, error)) ||
+      !(s->frame_rows =
+            heed_buffer_new (s->device, heed_frame_rows_bytes (l, THUMB), FALSE, error)) ||
+      !(s->frame_params = heed_buffer_new (s->device, sizeof params, TRUE, error)) ||
+      !(s->copy_pool = heed_command_pool_new (s->device, error)) ||
+      !(s->copy_cmd = heed_command_buffer_new (s->device, s->copy_pool, error)) ||
+      !(s->device_rec = heed_recorder_new (s->device, NULL, 3, FALSE, error)) ||
+      !heed_op_preprocess (s->device_rec, l, s->frame, s->frame_params, s->frame_rows, s->thumb,
+                           THUMB, error) ||
+      !heed_recorder_dispatch (s->device_rec, kernel, 0, kb, &p, sizeof p, 1, 1, 1, "keyframe_rgb",
+                               "keyframe", 0, error) ||
+      !heed_recorder_end (s->device_rec, error)) {
+    device_path_clear (s);
+    return FALSE;
+  }
+  memcpy (s->frame_params->mapped, params, sizeof params);
+  return TRUE;
+}
+
+gboolean
+heed_keyframe_scorer_push_device (HeedKeyframeScorer *s, HeedDevicePlane *planes, guint n_planes,
+                                  float *novelty, gboolean *have, GError **error)
+{
+  if (!s->has_layout || n_planes != s->layout.n_planes) {
+    g_set_error (error, HEED_ERROR, HEED_ERROR_INVALID, "%s",
+                 s->has_layout ? "the frame has the wrong number of planes"
+                               : "no frame layout set");
+    return FALSE;
+  }
+  if (!s->device_rec && !device_path_init (s, error))
+    return FALSE;
+  return heed_frame_record_copies (s->copy_cmd, TRUE, &s->device_layout, planes, n_planes,
+                                   s->frame->buffer, 0, error) &&
+         score (s, s->device_rec, s->copy_cmd, novelty, have, error);
 }
 
 gboolean
@@ -288,14 +373,12 @@ heed_keyframe_embedding_distance (const float *a, const float *b)
 {
   const guint *offset = heed_keyframe_head_offset;
   float total = 0.0f;
+  /* each head has length 1, its last float making up what its structure lacks: two flat
+   * frames are the same, and a flat frame is unlike a structured one */
   for (guint h = 0; h < HEED_KEYFRAME_HEADS; h++) {
-    float dot = 0.0f, aa = 0.0f, bb = 0.0f;
+    float cosine = 0.0f;
     for (guint i = offset[h]; i < offset[h + 1]; i++)
-      dot += a[i] * b[i], aa += a[i] * a[i], bb += b[i] * b[i];
-    /* a head is unit length where the picture has structure and shorter where it has little
-     * (a flat frame's is 0): each gets the missing length as one more component, so two flat
-     * frames are the same and a flat frame is unlike a structured one */
-    float cosine = dot + sqrtf (MAX (0.0f, 1.0f - aa)) * sqrtf (MAX (0.0f, 1.0f - bb));
+      cosine += a[i] * b[i];
     total += 1.0f - CLAMP (cosine, -1.0f, 1.0f);
   }
   return total / HEED_KEYFRAME_HEADS;

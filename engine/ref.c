@@ -449,17 +449,40 @@ heed_ref_thumbnail (const HeedFrameLayout *layout, const guint8 *frame, guint si
 
 /* ---- keyframes: shaders/keyframe.comp ---- */
 
+static float
+ref_structure (float between, float inside)
+{
+  return between > 1e-10f ? sqrtf (MAX (0.0f, between - inside) / between) : 0.0f;
+}
+
+/* centres n floats, scales them to `length` and sets x[n] so that the head has length 1 */
+static void
+ref_normalise (float *x, guint n, float length)
+{
+  float mean = 0, norm = 0, kept = 0;
+  for (guint i = 0; i < n; i++)
+    mean += x[i];
+  mean /= n;
+  for (guint i = 0; i < n; i++)
+    x[i] -= mean, norm += x[i] * x[i];
+  for (guint i = 0; i < n; i++)
+    x[i] *= length / (sqrtf (norm) + 1e-3f), kept += x[i] * x[i];
+  x[n] = sqrtf (MAX (0.0f, 1.0f - kept));
+}
+
 void
 heed_ref_keyframe_features (const float *thumb, float *f)
 {
-  const guint S = 64, P = S * S;
+  const guint S = 64, P = S * S, ONE = 1024;
   guint hist[64] = { 0 };
+  float within_y[64], within_e[64];
+  const guint *off = heed_keyframe_head_offset;
 #define LUMA(x, y)                                                                                 \
   (0.299f * thumb[(y) *S + (x)] + 0.587f * thumb[P + (y) *S + (x)] +                               \
    0.114f * thumb[2 * P + (y) *S + (x)])
   for (guint c = 0; c < 64; c++) {
     guint cx = c % 8, cy = c / 8;
-    float sy = 0, scb = 0, scr = 0, se = 0;
+    float sy = 0, syy = 0, scb = 0, scr = 0, se = 0, see = 0;
     for (guint j = 0; j < 8; j++)
       for (guint i = 0; i < 8; i++) {
         guint x = cx * 8 + i, y = cy * 8 + j, o = y * S + x;
@@ -467,37 +490,40 @@ heed_ref_keyframe_features (const float *thumb, float *f)
         float Y = 0.299f * r + 0.587f * g + 0.114f * b;
         float cb = -0.168736f * r - 0.331264f * g + 0.5f * b;
         float cr = 0.5f * r - 0.418688f * g - 0.081312f * b;
-        sy += Y, scb += cb, scr += cr;
-        se += fabsf (LUMA (MIN (x + 1, S - 1), y) - Y) + fabsf (LUMA (x, MIN (y + 1, S - 1)) - Y);
-        guint bb = (guint) CLAMP (floorf ((cb + 0.5f) * 8.0f), 0.0f, 7.0f);
-        guint br = (guint) CLAMP (floorf ((cr + 0.5f) * 8.0f), 0.0f, 7.0f);
-        hist[bb * 8 + br]++;
+        sy += Y, syy += Y * Y, scb += cb, scr += cr;
+        guint xn = x + 1 < S ? x + 1 : x - 1, yn = y + 1 < S ? y + 1 : y - 1;
+        float e = fabsf (LUMA (xn, y) - Y) + fabsf (LUMA (x, yn) - Y);
+        se += e, see += e * e;
+        float u = CLAMP ((cb + 0.5f) * 8.0f - 0.5f, 0.0f, 7.0f);
+        float v = CLAMP ((cr + 0.5f) * 8.0f - 0.5f, 0.0f, 7.0f);
+        guint u0 = MIN ((guint) u, 6), v0 = MIN ((guint) v, 6), bin = u0 * 8 + v0;
+        float fu = u - u0, fv = v - v0;
+        hist[bin] += (guint) floorf ((1 - fu) * (1 - fv) * ONE + 0.5f);
+        hist[bin + 1] += (guint) floorf ((1 - fu) * fv * ONE + 0.5f);
+        hist[bin + 8] += (guint) floorf (fu * (1 - fv) * ONE + 0.5f);
+        hist[bin + 9] += (guint) floorf (fu * fv * ONE + 0.5f);
       }
-    f[c] = sy / 64, f[64 + c] = 4 * scb / 64, f[128 + c] = 4 * scr / 64, f[256 + c] = se / 64;
+    f[c] = sy / 64, f[64 + c] = 4 * scb / 64, f[128 + c] = 4 * scr / 64;
+    f[off[2] + c] = se / 64;
+    within_y[c] = MAX (0.0f, syy / 64 - (sy / 64) * (sy / 64));
+    within_e[c] = MAX (0.0f, see / 64 - (se / 64) * (se / 64));
   }
 #undef LUMA
-  float m = 0, v = 0;
+  float m = 0, v = 0, me = 0, ve = 0, wy = 0, we = 0;
   for (guint i = 0; i < 64; i++)
-    m += f[i];
-  m /= 64;
+    m += f[i], me += f[off[2] + i], wy += within_y[i], we += within_e[i];
+  m /= 64, me /= 64;
   for (guint i = 0; i < 64; i++)
-    v += (f[i] - m) * (f[i] - m);
-  float sd = sqrtf (v / 64) + 0.02f;
+    v += (f[i] - m) * (f[i] - m), ve += (f[off[2] + i] - me) * (f[off[2] + i] - me);
+  v /= 64, ve /= 64;
+  float sd = sqrtf (v) + 0.02f;
   for (guint i = 0; i < 64; i++) {
     f[i] = (f[i] - m) / sd;
-    f[192 + i] = (float) hist[i] / P;
+    f[off[1] + i] = (float) hist[i] / (P * ONE);
   }
-  for (guint h = 0; h < 3; h++) {
-    float *x = f + heed_keyframe_head_offset[h], mean = 0, norm = 0;
-    guint n = heed_keyframe_head_offset[h + 1] - heed_keyframe_head_offset[h];
-    for (guint i = 0; i < n; i++)
-      mean += x[i];
-    mean /= n;
-    for (guint i = 0; i < n; i++)
-      x[i] -= mean, norm += x[i] * x[i];
-    for (guint i = 0; i < n; i++)
-      x[i] /= sqrtf (norm) + 1e-3f;
-  }
+  ref_normalise (f + off[0], off[1] - off[0] - 1, ref_structure (v, wy / 64 / 64));
+  ref_normalise (f + off[1], off[2] - off[1] - 1, 1.0f);
+  ref_normalise (f + off[2], off[3] - off[2] - 1, ref_structure (ve, we / 64 / 64));
 }
 
 /* 1 - cos (q, the softmax attention's reconstruction of q from the window), over len floats

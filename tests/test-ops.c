@@ -774,6 +774,14 @@ test_thumbnail (void)
     }
 }
 
+/* A 64 x 64 thumbnail (RGB planes) of one colour. */
+static void
+flat_thumbnail (float *thumb, float r, float g, float b)
+{
+  for (guint i = 0; i < 64 * 64; i++)
+    thumb[i] = r, thumb[64 * 64 + i] = g, thumb[2 * 64 * 64 + i] = b;
+}
+
 /* heedkeyframe's kernels against their C reference (the embedding in every ring slot, the
  * attention errors behind each novelty), and what novelty must say: nothing new within a
  * moving shot or across a brightness step, a lot at a cut, little for a one-frame flash. */
@@ -879,21 +887,71 @@ test_keyframe (void)
   }
   g_assert_cmpfloat (cls_nov[cut], >, 5 * cls_nov[cut - 3]);
   /* the embedding distance: 0 for the same picture, large across the cut, small within a shot
-   * and between two flat pictures (their heads carry no structure) */
-  float flat[HEED_KEYFRAME_DIM] = { 0 };
+   * and between two flat grey pictures (their layout and edges have no structure) */
+  float dark[HEED_KEYFRAME_DIM], light[HEED_KEYFRAME_DIM];
+  flat_thumbnail (thumb, 0.2f, 0.2f, 0.2f);
+  heed_ref_keyframe_features (thumb, dark);
+  flat_thumbnail (thumb, 0.8f, 0.8f, 0.8f);
+  heed_ref_keyframe_features (thumb, light);
   g_assert_cmpfloat (heed_keyframe_embedding_distance (emb[5], emb[5]), <, 1e-5);
-  g_assert_cmpfloat (heed_keyframe_embedding_distance (flat, flat), ==, 0.0f);
+  g_assert_cmpfloat (heed_keyframe_embedding_distance (dark, light), <, 1e-5);
   g_assert_cmpfloat (heed_keyframe_embedding_distance (emb[cut - 1], emb[cut]), >,
                      5 * heed_keyframe_embedding_distance (emb[cut - 2], emb[cut - 1]));
-  g_assert_cmpfloat (heed_keyframe_embedding_distance (flat, emb[5]), >, 0.5);
-  /* what it must say */
+  g_test_message ("flat against shot B %.3f", heed_keyframe_embedding_distance (dark, emb[cut]));
+  g_assert_cmpfloat (heed_keyframe_embedding_distance (dark, emb[cut]), >, 0.5);
+  /* every head has length 1 */
+  for (guint head = 0; head < HEED_KEYFRAME_HEADS; head++) {
+    double len = 0;
+    for (guint i = heed_keyframe_head_offset[head]; i < heed_keyframe_head_offset[head + 1]; i++)
+      len += emb[5][i] * emb[5][i];
+    g_assert_cmpfloat_with_epsilon (len, 1.0, 1e-4);
+  }
+  /* a texture of independent pixel noise has next to no layout or edge structure (its length
+   * goes to the last component), while shot B's blocks, a layout, keep most of it (shot A's
+   * fine stripes are a texture to the 8 x 8 cells as well) */
+  GRand *rand = g_rand_new_with_seed (7);
+  for (guint i = 0; i < 64 * 64; i++) {
+    float v = g_rand_boolean (rand) ? 0.9f : 0.1f;
+    thumb[i] = thumb[64 * 64 + i] = thumb[2 * 64 * 64 + i] = v;
+  }
+  g_rand_free (rand);
+  float noise[HEED_KEYFRAME_DIM];
+  heed_ref_keyframe_features (thumb, noise);
+  const guint layout_end = heed_keyframe_head_offset[1] - 1, edges_end = HEED_KEYFRAME_DIM - 1;
+  g_test_message ("last component: noise layout %.3f, edges %.3f; shot A layout %.3f, shot B "
+                  "layout %.3f, edges %.3f",
+                  noise[layout_end], noise[edges_end], emb[5][layout_end], emb[cut][layout_end],
+                  emb[cut][edges_end]);
+  g_assert_cmpfloat (noise[layout_end], >, 0.9);
+  /* less for the edges: neighbouring gradients share pixels, so their cell means vary more
+   * than independent samples would, and some of that passes for structure */
+  g_assert_cmpfloat (noise[edges_end], >, 0.7);
+  g_assert_cmpfloat (emb[cut][layout_end], <, 0.5);
+  g_assert_cmpfloat (emb[cut][edges_end], <, noise[edges_end] - 0.2);
+  /* a colour drifting across the edge of a histogram bin moves the colour head by a little
+   * (Cb = -0.25 is one: each pixel is shared between the nearest bin centres) */
+  float below[HEED_KEYFRAME_DIM], above[HEED_KEYFRAME_DIM];
+  for (guint side = 0; side < 2; side++) {
+    float cb = side ? -0.249f : -0.251f; /* Y 0.5, Cr 0 */
+    flat_thumbnail (thumb, 0.5f, 0.5f - 0.344136f * cb, 0.5f + 1.772f * cb);
+    heed_ref_keyframe_features (thumb, side ? above : below);
+  }
+  float colour_cos = 0;
+  for (guint i = heed_keyframe_head_offset[1]; i < heed_keyframe_head_offset[2]; i++)
+    colour_cos += below[i] * above[i];
+  g_assert_cmpfloat (1 - colour_cos, <, 0.01);
+  /* what it must say: the cut stands out of its shot, and is the peak among the frames after
+   * it, whose windows still hold some of the old shot (which the softmax's temperature lets
+   * count a little) */
   float quiet = 0;
-  for (guint c = HEED_KEYFRAME_MIN_HISTORY; c + o.persist < n; c++)
-    if (c != cut)
-      quiet = MAX (quiet, nov[c]);
-  g_test_message ("novelty at the cut %.3f; the most anywhere else %.3f (flash at %u: %.3f, "
-                  "brightness step at 12: %.3f)",
-                  nov[cut], quiet, flash, nov[flash], nov[12]);
+  for (guint c = HEED_KEYFRAME_MIN_HISTORY; c < cut; c++)
+    quiet = MAX (quiet, nov[c]);
+  for (guint c = cut + 1; c + o.persist < n; c++)
+    g_assert_cmpfloat (nov[c], <, nov[cut] / 2);
+  g_test_message (
+      "novelty at the cut %.3f; the most in the shot before it %.3f (flash at %u: %.3f, "
+      "brightness step at 12: %.3f)",
+      nov[cut], quiet, flash, nov[flash], nov[12]);
   g_assert_cmpfloat (nov[cut], >, 0.3);
   g_assert_cmpfloat (nov[cut], >, 5 * quiet);
   /* the importance: half at four times the recent median */
@@ -1166,6 +1224,102 @@ test_device_frames (void)
   assert_no_validation_messages ();
 }
 
+/* An RGBA frame as NV12 (BT.601, limited range) packed as the layout says. */
+static void
+rgba_to_nv12 (const guint8 *rgba, guint w, guint h, const HeedFrameLayout *l, guint8 *out)
+{
+  for (guint y = 0; y < h; y++)
+    for (guint x = 0; x < w; x++) {
+      const guint8 *p = rgba + 4 * ((gsize) y * w + x);
+      double r = p[0], g = p[1], b = p[2];
+      out[l->offset[0] + (gsize) y * l->stride[0] + x] =
+          (guint8) lround (16 + 219 * (0.299 * r + 0.587 * g + 0.114 * b) / 255);
+      if (x % 2 == 0 && y % 2 == 0) {
+        guint8 *uv = out + l->offset[1] + (gsize) (y / 2) * l->stride[1] + x;
+        uv[0] = (guint8) lround (128 + 224 * (-0.168736 * r - 0.331264 * g + 0.5 * b) / 255);
+        uv[1] = (guint8) lround (128 + 224 * (0.5 * r - 0.418688 * g - 0.081312 * b) / 255);
+      }
+    }
+}
+
+/* Frames in device memory (a VkBuffer, NV12 with a stride of its own): the thumbnail made on
+ * the device by the preprocessing shader (heed-box8) and the kernel's RGB variant, against the
+ * C reference on the reference's heed-box8 thumbnail; and the same cut found as from host
+ * memory. */
+static void
+test_keyframe_device (void)
+{
+  HeedDevice *d = get_device ();
+  GError *error = NULL;
+  const guint w = 120, h = 90, dev_stride = w + 24, n = 40, cut = 30;
+  guint stride[3] = { dev_stride, dev_stride, 0 };
+  HeedFrameLayout l, box;
+  g_assert_true (heed_frame_layout_init (&l, HEED_PIXEL_NV12, w, h, stride, &error));
+  box = l;
+  box.interpolation = HEED_INTERPOLATION_HEED_BOX8;
+  HeedKeyframeScorer *on_device = heed_keyframe_scorer_new (d, NULL, &error);
+  HeedKeyframeScorer *on_host = heed_keyframe_scorer_new (d, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (heed_keyframe_scorer_set_layout (on_device, &l, &error));
+  g_assert_true (heed_keyframe_scorer_set_layout (on_host, &l, &error));
+  guint8 *rgba = g_malloc ((gsize) 4 * w * h), *nv12 = g_malloc0 (l.size);
+  HeedBuffer *by = heed_buffer_new (d, (gsize) dev_stride * h, FALSE, &error);
+  HeedBuffer *buv = heed_buffer_new (d, (gsize) dev_stride * ((h + 1) / 2), FALSE, &error);
+  g_assert_no_error (error);
+  float *thumb = g_new (float, 3 * 64 * 64), want[HEED_KEYFRAME_DIM], got[HEED_KEYFRAME_DIM];
+  float rgb[3], nov_device[40] = { 0 }, nov_host[40] = { 0 };
+  const float zero[3] = { 0, 0, 0 }, one[3] = { 1, 1, 1 };
+  for (guint t = 0; t < n; t++) {
+    keyframe_frame (rgba, w, h, t < cut ? 0 : 2, t, 0);
+    rgba_to_nv12 (rgba, w, h, &l, nv12);
+    g_assert_true (heed_buffer_upload (by, 0, nv12 + l.offset[0], (gsize) dev_stride * h, &error));
+    g_assert_true (heed_buffer_upload (buv, 0, nv12 + l.offset[1],
+                                       (gsize) dev_stride * ((h + 1) / 2), &error));
+    HeedDevicePlane planes[2] = { { .buffer = by->buffer, .stride = dev_stride },
+                                  { .buffer = buv->buffer, .stride = dev_stride } };
+    float novelty;
+    gboolean have;
+    g_assert_true (
+        heed_keyframe_scorer_push_device (on_device, planes, 2, &novelty, &have, &error));
+    g_assert_no_error (error);
+    if (have)
+      nov_device[t - 3] = novelty;
+    const guint8 *host_planes[3] = { nv12 + l.offset[0], nv12 + l.offset[1], NULL };
+    g_assert_true (
+        heed_keyframe_scorer_push (on_host, host_planes, stride, &novelty, &have, &error));
+    if (have)
+      nov_host[t - 3] = novelty;
+    /* the embedding: the reference's heed-box8 thumbnail, then its features */
+    heed_ref_preprocess (&box, nv12, zero, one, 64, thumb);
+    heed_ref_keyframe_features (thumb, want);
+    g_assert_true (heed_keyframe_scorer_last_embedding (on_device, got, rgb, &error));
+    for (guint i = 0; i < HEED_KEYFRAME_DIM; i++)
+      if (fabsf (got[i] - want[i]) > 1e-3f)
+        g_error ("frame %u: embedding[%u] %g, reference %g", t, i, got[i], want[i]);
+  }
+  /* a missing plane is an error, not a read out of bounds */
+  HeedDevicePlane one_plane = { .buffer = by->buffer, .stride = dev_stride };
+  float novelty;
+  gboolean have;
+  g_assert_false (
+      heed_keyframe_scorer_push_device (on_device, &one_plane, 1, &novelty, &have, &error));
+  g_assert_error (error, HEED_ERROR, HEED_ERROR_INVALID);
+  g_clear_error (&error);
+  float quiet_device = 0, quiet_host = 0;
+  for (guint c = HEED_KEYFRAME_MIN_HISTORY; c < cut; c++)
+    quiet_device = MAX (quiet_device, nov_device[c]), quiet_host = MAX (quiet_host, nov_host[c]);
+  g_test_message ("cut: device %.3f (shot before it at most %.3f), host %.3f (%.3f)",
+                  nov_device[cut], quiet_device, nov_host[cut], quiet_host);
+  g_assert_cmpfloat (nov_device[cut], >, 5 * quiet_device);
+  g_assert_cmpfloat (fabsf (nov_device[cut] - nov_host[cut]), <, 0.1 * nov_host[cut]);
+  heed_buffer_destroy (&by);
+  heed_buffer_destroy (&buv);
+  heed_keyframe_scorer_destroy (&on_device);
+  heed_keyframe_scorer_destroy (&on_host);
+  g_free (rgba), g_free (nv12), g_free (thumb);
+  assert_no_validation_messages ();
+}
+
 static void
 test_buffer_limits (void)
 {
@@ -1218,6 +1372,7 @@ main (int argc, char **argv)
   g_test_add_func ("/ops/preprocess-reference", test_preprocess_reference);
   g_test_add_func ("/ops/thumbnail", test_thumbnail);
   g_test_add_func ("/ops/keyframe", test_keyframe);
+  g_test_add_func ("/ops/keyframe-device", test_keyframe_device);
   g_test_add_func ("/ops/logmel", test_logmel);
   g_test_add_func ("/vit/against-reference", test_vit_against_reference);
   int status = g_test_run ();

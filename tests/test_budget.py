@@ -7,7 +7,11 @@ frame of snow (each one new), on the first white frame and on the first black on
 structure, another colour), and nowhere else, with max-interval out of the way; on every other
 frame the result is carried forward (inferred=FALSE) and its top-1 label is the one
 classifying every frame gives. On a still shot, max-interval=16 runs it every 16th frame.
-Prints TAP."""
+Frames in Vulkan memory (vulkanupload) get the same decisions, with the validation layer on
+GStreamer's device too. Prints TAP."""
+import json
+import os
+import subprocess
 import sys
 
 import gi
@@ -25,12 +29,14 @@ def check(name, ok, detail=""):
     sys.stdout.flush()
 
 
-def run(shots, props):
-    """(top-1 label, inferred) per frame of the shots [(frames, pattern)] through heedclassify."""
+def run(shots, props, vulkan=False):
+    """(top-1 label, inferred) per frame of the shots [(frames, pattern)] through heedclassify
+    (vulkan: from vulkanupload, in Vulkan memory)."""
     total = sum(n for n, _ in shots)
+    upload = "vulkanupload ! video/x-raw(memory:VulkanImage) ! " if vulkan else ""
     pipe = Gst.parse_launch(
         f"videotestsrc name=v num-buffers={total} pattern={shots[0][1]} ! video/x-raw,"
-        f"format=I420,width=320,height=240,framerate=25/1 ! heedclassify {props} ! "
+        f"format=I420,width=320,height=240,framerate=25/1 ! {upload}heedclassify {props} ! "
         "fakesink name=sink sync=false")
     src = pipe.get_by_name("v")
     starts, first = {}, 0
@@ -62,8 +68,15 @@ def run(shots, props):
     return out
 
 
+SHOTS = [(40, "smpte"), (10, "snow"), (30, "white"), (30, "black")]
+
+
 def main():
-    shots = [(40, "smpte"), (10, "snow"), (30, "white"), (30, "black")]
+    if sys.argv[1:] == ["--vulkan"]:  # the child below: the frames the model ran on, as JSON
+        budget = run(SHOTS, "inference-interval=0 max-interval=1000", vulkan=True)
+        print(json.dumps([i for i, (_, inferred) in enumerate(budget) if inferred]))
+        return 0
+    shots = SHOTS
     every = run(shots, "inference-interval=1")
     budget = run(shots, "inference-interval=0 max-interval=1000")
     ran = [i for i, (_, inferred) in enumerate(budget) if inferred]
@@ -74,6 +87,17 @@ def main():
     check("every frame's label is the one classifying every frame gives",
           len(every) == len(budget) == 110 and not differ,
           f"{len(budget)} frames; differ at {differ[:10]}; labels {sorted(set(l for l, _ in every))}")
+    # Vulkan memory, in a child with the validation layer on GStreamer's instance as well
+    env = dict(os.environ, VK_INSTANCE_LAYERS="VK_LAYER_KHRONOS_validation")
+    r = subprocess.run([sys.executable, __file__, "--vulkan"], env=env, capture_output=True,
+                       text=True, timeout=300)
+    lines = r.stdout.strip().splitlines()
+    vk_ran = json.loads(lines[-1]) if r.returncode == 0 and lines else None
+    # the layer writes its findings to stdout or stderr
+    complaints = [l for l in (r.stdout + r.stderr).splitlines() if "Validation" in l]
+    check("frames in Vulkan memory: the model runs on the same frames, validation clean",
+          vk_ran == ran and not complaints,
+          f"ran on {vk_ran}; {complaints[:2] or r.stderr.strip()[-300:]}")
     still = run([(60, "smpte")], "inference-interval=0 max-interval=16")
     ran = [i for i, (_, inferred) in enumerate(still) if inferred]
     check("a still shot: the model runs every max-interval frames", ran == [0, 16, 32, 48],

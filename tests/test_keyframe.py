@@ -11,6 +11,7 @@ flash at 20 and a brightness step at 100 inside the shots. It must:
   - with lookahead=0, still pass every frame;
   - keep every frame through a size and format change mid-stream, and say plainly when there
     is no Vulkan driver;
+  - take frames in Vulkan memory (vulkanupload) and find the same cuts, validation clean;
   - with the sound on audio_sink (quiet noise, a beep at 2.2 s = frame 55), add one keyframe
     of cause "audio" within 2 frames of the beep;
   - never wait for sound: an audio_sink that is requested but never fed, or sound that ends
@@ -23,6 +24,7 @@ flash at 20 and a brightness step at 100 inside the shots. It must:
     keyframe, nothing else changed; show-keyframes=false draws nothing.
 Prints TAP."""
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -298,6 +300,20 @@ def main():
     check("a size and format change mid-stream: every frame passes",
           msg is not None and msg.type == Gst.MessageType.EOS and out.get("out") == 60
           and len(caps_seen) == 2, f"{out.get('out')} frames out, caps {caps_seen}")
+
+    # frames in Vulkan memory: the thumbnail made on GStreamer's device, the same cuts
+    env = dict(os.environ, VK_INSTANCE_LAYERS="VK_LAYER_KHRONOS_validation")
+    r = subprocess.run(["gst-launch-1.0", "-m", "filesrc", f"location={clip}", "!", "decodebin",
+                        "!", "videoconvert", "!", "video/x-raw,format=NV12", "!", "vulkanupload",
+                        "!", "video/x-raw(memory:VulkanImage)", "!", "heedkeyframe", "!",
+                        "vulkandownload", "!", "fakesink"], env=env, capture_output=True,
+                       text=True, timeout=120)
+    said = r.stdout + r.stderr
+    vk_frames = [int(m) for m in re.findall(r"heedkeyframe, .*?frame=\(guint64\)(\d+)", said)]
+    complaints = [l for l in said.splitlines() if "Validation" in l]
+    check("frames in Vulkan memory: the same cuts, validation clean",
+          r.returncode == 0 and vk_frames == frames and not complaints,
+          f"keyframes at {vk_frames}; {complaints[:2] or said.strip().splitlines()[-1:]}")
 
     # no Vulkan driver: a clear error, not a crash or a hang
     env = dict(os.environ, VK_ICD_FILENAMES="/nonexistent.json", VK_DRIVER_FILES="/nonexistent.json")
