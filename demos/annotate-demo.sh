@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
-# heed's main job today: install from Debian's packages, build, then annotate a video file
-# with the embedded default model (heedclassify ! heedoverlay: attention heatmap and labels
-# drawn into the frames, encoded again, plus a PNG of one frame), classify video in real
+# heed's main job today: install from Debian's packages, build, then make a sample clip
+# (shots, transitions, sound) and annotate it with `heed annotate` and the embedded default
+# model (heedclassify ! heedkeyframe ! heedoverlay: attention heatmap, labels and the keyframe
+# timeline drawn in, H.264 + AAC in MP4, with its JSON lines and a PNG of one frame), classify video in real
 # GStreamer pipelines (system memory, and Vulkan memory on GStreamer's shared device),
 # classify an image with `heed classify`, check the engine against PyTorch, and benchmark it.
 #
-# The annotated video (annotated.mkv) and the PNG are left in ANNOTATED_DIR (default:
-# ./annotated).
+# The annotated video (annotated.mp4), its JSON lines (annotated.jsonl) and the PNG are left
+# in ANNOTATED_DIR (default: ./annotated).
 #
 # With no MODEL the pipelines use the embedded default model, which recognises videotestsrc's
 # patterns; MODEL=path/to/checkpoint.safetensors runs another (see README: a timm ImageNet ViT
@@ -27,21 +28,25 @@ trap 'rm -rf "$out"' EXIT
 
 annotated=${ANNOTATED_DIR:-annotated}
 mkdir -p "$annotated"
-echo "== annotate a video file: decode, classify, draw the attention and labels, encode:"
-gst-launch-1.0 -q videotestsrc num-buffers=90 pattern=ball background-color=0xff203050 \
-  ! video/x-raw,width=640,height=360,framerate=30/1 ! avenc_mpeg4 bitrate=2000000 \
-  ! matroskamux ! filesink location="$out/input.mkv"
-gst-launch-1.0 -q filesrc location="$out/input.mkv" ! decodebin ! videoconvert \
-  ! heedclassify $model_prop ! heedoverlay ! videoconvert ! tee name=t \
-  t. ! queue ! avenc_mpeg4 bitrate=4000000 ! matroskamux \
-  ! filesink location="$annotated/annotated.mkv" \
-  t. ! queue ! videoconvert ! pngenc snapshot=false ! multifilesink location="$out/frame-%03d.png"
-cp "$out/frame-045.png" "$annotated/annotated-frame.png"
-frames=$(gst-launch-1.0 -v filesrc location="$annotated/annotated.mkv" ! decodebin \
-  ! fakesink silent=false 2>&1 | grep -c 'chain   \*\*\*' || true)
-[ "$frames" -eq 90 ] || { echo "the annotated video decodes to $frames frames, not 90" >&2; exit 1; }
-echo "wrote $annotated/annotated.mkv ($frames frames, MPEG-4 in Matroska) and" \
-  "$annotated/annotated-frame.png"
+echo "== heed annotate: a sample clip made here (lavfi shots joined by cuts, dissolves and fades,"
+echo "   with beeps and noise bursts; H.264 + AAC), annotated:"
+/usr/bin/python3 tools/keyframe_corpus.py "$out/sample" --clips 1 >/dev/null
+sample="$out/sample/clip00.mp4"
+./build/tools/heed annotate "$sample" -o "$annotated/annotated.mp4" \
+  --jsonl "$annotated/annotated.jsonl" $model_opt
+count () { ffprobe -v error -count_frames -select_streams v:0 -show_entries stream=nb_read_frames \
+  -of csv=p=0 "$1"; }
+frames_in=$(count "$sample") frames_out=$(count "$annotated/annotated.mp4")
+[ "$frames_in" -eq "$frames_out" ] ||
+  { echo "the annotated video has $frames_out frames, the input $frames_in" >&2; exit 1; }
+# a frame a little after the first keyframe, where the overlay's keyframe mark shows
+first_key=$(grep -m1 '"keyframe":true' "$annotated/annotated.jsonl" \
+  | sed 's/.*"frame":\([0-9]*\).*/\1/')
+ffmpeg -v error -y -i "$annotated/annotated.mp4" -vf "select=eq(n\\,$((first_key + 5)))" \
+  -frames:v 1 "$annotated/annotated-frame.png"
+echo "wrote $annotated/annotated.mp4 ($frames_out frames, as many as the input)," \
+  "$annotated/annotated.jsonl ($(wc -l < "$annotated/annotated.jsonl") lines) and" \
+  "$annotated/annotated-frame.png (frame $((first_key + 5)))"
 
 echo "== heedclassify (default model) on videotestsrc pattern=ball, one message per frame:"
 gst-launch-1.0 -m videotestsrc num-buffers=3 pattern=ball ! video/x-raw,width=640,height=480 \
@@ -64,16 +69,15 @@ gst-launch-1.0 -q videotestsrc num-buffers=1 pattern=ball ! video/x-raw,width=30
   ! pngenc ! filesink location="$out/ball.png"
 ./build/tools/heed classify $model_opt --top-k 3 "$out/ball.png"
 
-echo "== heedkeyframe on a clip with known cuts, transitions and sounds (tools/keyframe_corpus.py):"
-/usr/bin/python3 tools/keyframe_corpus.py "$out/keyframes" --clips 1 >/dev/null
-gst-launch-1.0 -m filesrc location="$out/keyframes/clip00.mp4" ! decodebin name=d \
+echo "== heedkeyframe alone on the sample clip, and the truth written beside it:"
+gst-launch-1.0 -m filesrc location="$sample" ! decodebin name=d \
   d. ! queue ! videoconvert ! heedkeyframe name=k ! fakesink \
   d. ! queue ! audioconvert ! k.audio_sink \
   | grep -o 'heedkeyframe,.*frame=(guint64)[0-9]*.*cause=(string)[a-z-]*' \
   | sed 's/.*frame=(guint64)\([0-9]*\).*cause=(string)\([a-z-]*\)/  keyframe at frame \1 (\2)/'
 /usr/bin/python3 -c "import json, sys; t = json.load(open(sys.argv[1])); \
 print('  the truth: cuts', t['cuts'], 'transitions', [x[:2] for x in t['transitions']], \
-'sounds', t['audio_events'])" "$out/keyframes/clip00.json"
+'sounds', t['audio_events'])" "$out/sample/clip00.json"
 
 echo "== the engine against PyTorch, and its speed:"
 fixture=tests/fixtures/deit_tiny_f16

@@ -9,6 +9,7 @@
 #include "heed-engine.h"
 
 #include "gstheedclassify.h"
+#include "gstheedjson.h"
 #include "gstheedkeyframe.h"
 #include "gstheedoverlay.h"
 
@@ -32,6 +33,7 @@ plugin_init (GstPlugin *plugin)
   ret |= GST_ELEMENT_REGISTER (heedclassify, plugin);
   ret |= GST_ELEMENT_REGISTER (heedoverlay, plugin);
   ret |= GST_ELEMENT_REGISTER (heedkeyframe, plugin);
+  ret |= GST_ELEMENT_REGISTER (heedjson, plugin);
   return ret;
 }
 

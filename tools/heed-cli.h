@@ -17,5 +17,6 @@ char *heed_cli_resolve_model (const char *model, GError **error);
 int heed_cmd_bench (int argc, char **argv);
 int heed_cmd_models (int argc, char **argv);
 int heed_cmd_classify (int argc, char **argv);
+int heed_cmd_annotate (int argc, char **argv);
 
 #endif

@@ -194,6 +194,8 @@ usage (FILE *f)
               "               [--logits OUT.f32] [--cls-attention OUT.f32] [--embedding OUT.f32]\n"
               "  classify     classify images (decoded by GStreamer): one JSON line each\n"
               "               [--model M] [--labels F] [--top-k K] IMAGE...\n"
+              "  annotate     annotate a video file: labels, attention and keyframes drawn in,\n"
+              "               written as MP4 [-o OUTPUT] [--jsonl FILE] [--model M] INPUT\n"
               "  bench        time a forward pass and each op, beside PyTorch on the CPU\n"
               "  models       list the hub models in the cache (--model hf:OWNER/NAME fetches)\n"
               "Run `heed COMMAND --help` for a command's options.\n");
@@ -215,6 +217,8 @@ main (int argc, char **argv)
     return finish (cmd_run_tensor (argc - 1, argv + 1));
   if (strcmp (cmd, "classify") == 0)
     return finish (heed_cmd_classify (argc - 1, argv + 1));
+  if (strcmp (cmd, "annotate") == 0)
+    return finish (heed_cmd_annotate (argc - 1, argv + 1));
   if (strcmp (cmd, "bench") == 0)
     return finish (heed_cmd_bench (argc - 1, argv + 1));
   if (strcmp (cmd, "models") == 0)

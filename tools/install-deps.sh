@@ -14,9 +14,9 @@ $SUDO apt-get install -y --no-install-recommends \
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev libgstreamer-plugins-bad1.0-dev \
   libxkbcommon-dev libxkbcommon-x11-dev \
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good \
-  gstreamer1.0-plugins-bad gstreamer1.0-libav gstreamer1.0-x \
+  gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-x \
   python3 python3-torch python3-numpy libopenblas0-pthread python3-gi python3-gst-1.0 \
-  python3-pil python3-torchvision \
+  python3-pil python3-torchvision python3-jsonschema \
   gir1.2-gstreamer-1.0 gir1.2-gst-plugins-base-1.0 \
   libpango1.0-dev libcairo2-dev fonts-dejavu-core fonts-noto-cjk \
   ffmpeg valgrind clang-format bc

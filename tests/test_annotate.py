@@ -1,0 +1,213 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""`heed annotate` and heedjson on real encoded media that FFmpeg makes here (a cut at frame 25
+in each clip):
+  - H.264 + AAC in MP4, VP9 + Opus in WebM, MPEG-4 Part 2 in Matroska with no sound, H.264 with
+    a rotation tag, H.264 with a variable frame rate: each output decodes, has the input's
+    frame count and duration, keeps the sound when there is sound, and is upright; its JSON
+    lines validate against docs/heed-jsonl.schema.json, one per frame;
+  - the keyframe heedkeyframe found is a key frame of the H.264 output (its force-key-unit);
+  - Ctrl-C (SIGINT) halfway leaves a file that plays, holding the frames heed says it wrote,
+    as long as they last, with as many JSON lines; exit status 130;
+  - an unwritable output, a full disk (/dev/full) and a missing input end at once with a
+    one-line reason and a non-zero exit status;
+  - heedjson from gst-launch-1.0 writes one valid line per frame, the attention map on request,
+    and a full disk is an element error.
+Prints TAP."""
+import json
+import os
+import re
+import signal
+import stat
+import subprocess
+import sys
+import tempfile
+import time
+
+import jsonschema
+
+HEED = os.environ["HEED_TOOL"]
+SCHEMA = json.load(open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "docs",
+                                     "heed-jsonl.schema.json")))
+results = []
+
+
+def check(name, ok, detail=""):
+    results.append(ok)
+    print(f"{'ok' if ok else 'not ok'} {len(results)} {name}{': ' + detail if detail else ''}")
+    sys.stdout.flush()
+
+
+def ffmpeg(args):
+    subprocess.run(["ffmpeg", "-v", "error", "-y"] + args, check=True)
+
+
+def make_clips(tmp):
+    """{name: (path, has sound, rotated)}: 2 s at 25 fps, 160x120, a cut at frame 25."""
+    video = ("testsrc2=s=160x120:r=25:d=1[a];mandelbrot=s=160x120:r=25,trim=end_frame=25,"
+             "setpts=PTS-STARTPTS[b];[a][b]concat=n=2:v=1:a=0,format=yuv420p")
+    sound = "sine=f=440:d=2:r=48000:samples_per_frame=960"  # Opus takes 20 ms frames
+    clips = {}
+    p = os.path.join(tmp, "h264_aac.mp4")
+    ffmpeg(["-filter_complex", f"{video}[v];{sound}[s]", "-map", "[v]", "-map", "[s]",
+            "-c:v", "libx264", "-c:a", "aac", p])
+    clips["H.264 + AAC in MP4"] = (p, True, False)
+    p = os.path.join(tmp, "vp9_opus.webm")
+    ffmpeg(["-filter_complex", f"{video}[v];{sound}[s]", "-map", "[v]", "-map", "[s]",
+            "-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8", "-c:a", "libopus",
+            p])
+    clips["VP9 + Opus in WebM"] = (p, True, False)
+    p = os.path.join(tmp, "mpeg4.mkv")
+    ffmpeg(["-filter_complex", f"{video}[v]", "-map", "[v]", "-c:v", "mpeg4", p])
+    clips["MPEG-4 Part 2 in Matroska, no sound"] = (p, False, False)
+    plain = os.path.join(tmp, "plain.mp4")
+    ffmpeg(["-filter_complex", f"{video}[v]", "-map", "[v]", "-c:v", "libx264", plain])
+    p = os.path.join(tmp, "rotated.mp4")  # FFmpeg 5.1 writes the tag when copying
+    ffmpeg(["-i", plain, "-c", "copy", "-metadata:s:v:0", "rotate=90", p])
+    clips["H.264 with a rotation tag"] = (p, False, True)
+    p = os.path.join(tmp, "vfr.mp4")
+    ffmpeg(["-filter_complex", f"{video},settb=1/1000,setpts='(N+1.2*sin(N/4))/(25*TB)'[v]",
+            "-map", "[v]", "-fps_mode", "passthrough", "-video_track_timescale", "1000",
+            "-c:v", "libx264", p])
+    clips["H.264 with a variable frame rate"] = (p, False, False)
+    return clips
+
+
+def probe(path):
+    """Video frames, width, height, key frames (decoded indices), sound streams, duration."""
+    r = subprocess.run(["ffprobe", "-v", "error", "-show_entries",
+                        "stream=codec_type,width,height:format=duration", "-of", "json", path],
+                       capture_output=True, text=True, check=True)
+    info = json.loads(r.stdout)
+    video = [s for s in info["streams"] if s["codec_type"] == "video"][0]
+    frames = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries",
+                             "frame=key_frame", "-of", "json", path],
+                            capture_output=True, text=True, check=True)
+    keys = json.loads(frames.stdout)["frames"]
+    return {"frames": len(keys), "width": video["width"], "height": video["height"],
+            "keys": [i for i, f in enumerate(keys) if f["key_frame"]],
+            "sound": sum(s["codec_type"] == "audio" for s in info["streams"]),
+            "duration": float(info["format"]["duration"])}
+
+
+def valid_lines(path):
+    """(number of lines, the first schema error or None, the parsed objects)."""
+    objs, error = [], None
+    with open(path) as f:
+        for line in f:
+            obj = json.loads(line)
+            objs.append(obj)
+            if error is None:
+                try:
+                    jsonschema.validate(obj, SCHEMA)
+                except jsonschema.ValidationError as e:
+                    error = e.message
+    return len(objs), error, objs
+
+
+def annotate(args, **kw):
+    return subprocess.run([HEED, "annotate"] + args, capture_output=True, text=True,
+                          timeout=300, **kw)
+
+
+def main():
+    tmp = tempfile.mkdtemp(prefix="heed-annotate-")
+    clips = make_clips(tmp)
+    for name, (path, sound, rotated) in clips.items():
+        out, jsonl = path + ".out.mp4", path + ".jsonl"
+        r = annotate([path, "-o", out, "--jsonl", jsonl])
+        if r.returncode != 0:
+            check(f"{name}: annotated", False, " ".join(r.stderr.strip().splitlines()[-1:]))
+            continue
+        a, b = probe(path), probe(out)
+        n, error, objs = valid_lines(jsonl)
+        upright = ((b["width"], b["height"]) == (a["height"], a["width"]) if rotated
+                   else (b["width"], b["height"]) == (a["width"], a["height"]))
+        check(f"{name}: same frames and duration, sound kept, upright, JSON lines valid",
+              b["frames"] == a["frames"] == 50 and abs(b["duration"] - a["duration"]) <= 0.05
+              and b["sound"] == (1 if sound else 0) and upright and n == 50 and error is None,
+              f"frames {a['frames']} -> {b['frames']}, duration {a['duration']:.3f} -> "
+              f"{b['duration']:.3f}, sound {b['sound']}, {a['width']}x{a['height']} -> "
+              f"{b['width']}x{b['height']}, {n} lines, schema: {error}")
+        if name == "H.264 + AAC in MP4":
+            keyframes = [o["frame"] for o in objs if o.get("keyframe")]
+            check("the cut is a keyframe, and a key frame of the output",
+                  len(keyframes) == 1 and abs(keyframes[0] - 25) <= 1 and keyframes[0] in b["keys"],
+                  f"keyframes {keyframes}, key frames of the output {b['keys']}")
+            check("the embedded model is named once, with how to name a checkpoint",
+                  r.stderr.count("embedded test-pattern model") == 1 and "--model hf:" in r.stderr,
+                  r.stderr.strip().splitlines()[0])
+
+    # Ctrl-C halfway through a longer clip
+    long_in = os.path.join(tmp, "long.mp4")
+    ffmpeg(["-f", "lavfi", "-i", "testsrc2=s=160x120:r=25:d=30", "-f", "lavfi", "-i",
+            "sine=f=300:d=30", "-c:v", "libx264", "-c:a", "aac", long_in])
+    out, jsonl = os.path.join(tmp, "long.out.mp4"), os.path.join(tmp, "long.jsonl")
+    p = subprocess.Popen([HEED, "annotate", long_in, "-o", out, "--jsonl", jsonl],
+                         stderr=subprocess.PIPE, text=True)
+    lines = []
+    for line in p.stderr:  # progress lines: interrupt once frames are being written
+        lines.append(line)
+        if re.search(r"annotate: \d+%, [1-9]\d* frames", line):
+            p.send_signal(signal.SIGINT)
+            break
+    lines += p.stderr.readlines()
+    status = p.wait(timeout=120)
+    said = re.search(r"holds the first (\d+) frames", "".join(lines))
+    b = probe(out) if os.path.exists(out) else None
+    n, error, _ = valid_lines(jsonl) if os.path.exists(jsonl) else (0, "missing", [])
+    written = int(said.group(1)) if said else -1
+    check("Ctrl-C: exit status 130, a file that plays with the frames written, as long as they "
+          "last, and as many JSON lines",
+          status == 130 and b is not None and 0 < b["frames"] == written == n and error is None
+          and b["frames"] < 750 and abs(b["duration"] - written / 25) <= 0.1,
+          f"status {status}, said {written}, file {b and b['frames']} frames "
+          f"{b and round(b['duration'], 3)} s, {n} lines")
+
+    # bad outputs and inputs: one line, non-zero, quickly
+    h264 = clips["H.264 + AAC in MP4"][0]
+    for what, args in (("an unwritable output", [h264, "-o", "/nonexistent/dir/out.mp4"]),
+                       ("a full disk", [h264, "-o", "/dev/full"]),
+                       ("a full disk for the JSON lines", [h264, "-o", os.path.join(tmp, "x.mp4"),
+                                                           "--jsonl", "/dev/full"]),
+                       ("a missing input", [os.path.join(tmp, "missing.mp4")]),
+                       ("a file that is not a video", [SCHEMA_PATH])):
+        start = time.monotonic()
+        r = annotate(args, cwd=tmp)
+        err = r.stderr.strip().splitlines()
+        last = err[-1] if err else ""
+        check(f"{what}: a one-line reason, exit status non-zero",
+              r.returncode not in (0, 130) and last.startswith("heed:") and "\n" not in last
+              and time.monotonic() - start < 60, f"status {r.returncode}: {last}")
+
+    # heedjson from gst-launch-1.0
+    jl = os.path.join(tmp, "gst.jsonl")
+    r = subprocess.run(["gst-launch-1.0", "-q", "videotestsrc", "num-buffers=5", "!",
+                        "video/x-raw,width=160,height=120", "!", "heedclassify", "!",
+                        "heedkeyframe", "!", "heedjson", f"location={jl}", "attention-map=true",
+                        "!", "fakesink"], capture_output=True, text=True, timeout=120)
+    n, error, objs = valid_lines(jl) if r.returncode == 0 else (0, r.stderr, [])
+    maps = [o.get("attention_map") for o in objs]
+    check("heedjson: a valid line per frame, with the attention map on request",
+          n == 5 and error is None and all(m and len(m["data"]) == m["width"] * m["height"]
+                                            and abs(sum(m["data"]) - 1) < 1e-3 for m in maps)
+          and [o["frame"] for o in objs] == list(range(5))
+          and objs[0]["tensors"][0]["label"] == "smpte",
+          f"{n} lines, schema: {error}")
+    r = subprocess.run(["gst-launch-1.0", "videotestsrc", "num-buffers=5", "!", "heedjson",
+                        "location=/dev/full", "!", "fakesink"], capture_output=True, text=True,
+                       timeout=120)
+    check("heedjson: a full disk is an element error",
+          r.returncode != 0 and "Cannot write the JSON lines" in r.stdout + r.stderr,
+          " ".join((r.stdout + r.stderr).strip().splitlines()[-1:]))
+    check("/dev/full is still the device it was (a failed run removes only plain files)",
+          stat.S_ISCHR(os.stat("/dev/full").st_mode))
+    print(f"1..{len(results)}")
+    return 0 if all(results) else 1
+
+
+SCHEMA_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "docs",
+                           "heed-jsonl.schema.json")
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,410 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* `heed annotate INPUT [-o OUTPUT] [--jsonl FILE] [--model M]`: decodes a video file (anything
+ * GStreamer and gst-libav read, turned upright by its rotation tag), runs heedclassify,
+ * heedkeyframe (with the file's sound when it has sound) and heedoverlay on it, and writes an
+ * MP4 with the overlays drawn: H.264 through x264enc when it is installed, else MPEG-4 Part 2
+ * through gst-libav, the sound kept as AAC, a key frame at each of heedkeyframe's keyframes
+ * (its force-key-unit events), every frame kept with its timestamp. Progress on stderr: a
+ * redrawn bar on a terminal, a line every tenth otherwise. Ctrl-C ends the stream early and
+ * finishes the file, so what was written plays. Exit status 0 on success, 1 with a one-line
+ * reason on an error, 130 when interrupted. */
+#include "heed-cli.h"
+
+#include <glib-unix.h>
+#include <glib/gstdio.h>
+#include <gst/gst.h>
+#include <gst/pbutils/pbutils.h>
+
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#define EXIT_INTERRUPTED 130
+
+typedef struct {
+  GMainLoop *loop;
+  GstElement *pipeline;
+  gboolean tty, failed;
+  gint interrupted; /* atomic: read by the sound's streaming thread */
+  char *error;
+  GstClockTime duration;  /* of the input, or GST_CLOCK_TIME_NONE */
+  gint64 started;         /* monotonic µs */
+  guint frames;           /* written to the encoder */
+  GMutex lock;            /* video_end, between the video and the sound's streaming threads */
+  GstClockTime video_end; /* of the last frame that reached the encoder */
+  int last_tenth;         /* plain progress: the last tenth reported */
+} Annotate;
+
+/* What the input holds: whether it has video and sound, and how long it lasts. */
+static gboolean
+probe_input (const char *path, gboolean *audio, GstClockTime *duration, GError **error)
+{
+  GstDiscoverer *disc = gst_discoverer_new (30 * GST_SECOND, error);
+  char *uri = disc ? gst_filename_to_uri (path, error) : NULL;
+  if (!uri) {
+    g_clear_object (&disc);
+    return FALSE;
+  }
+  GError *why = NULL;
+  GstDiscovererInfo *info = gst_discoverer_discover_uri (disc, uri, &why);
+  g_free (uri);
+  g_object_unref (disc);
+  GstDiscovererResult result = info ? gst_discoverer_info_get_result (info) : GST_DISCOVERER_ERROR;
+  GList *video =
+      info && result == GST_DISCOVERER_OK ? gst_discoverer_info_get_video_streams (info) : NULL;
+  gboolean ok = FALSE;
+  if (result != GST_DISCOVERER_OK)
+    g_set_error (
+        error, GST_CORE_ERROR, GST_CORE_ERROR_FAILED, "%s is not a video heed can read%s%s%s", path,
+        result == GST_DISCOVERER_MISSING_PLUGINS ? " (a GStreamer plugin for its format is missing)"
+                                                 : "",
+        why ? ": " : "", why ? why->message : "");
+  else if (!video)
+    g_set_error (error, GST_CORE_ERROR, GST_CORE_ERROR_FAILED, "%s has no video stream", path);
+  else {
+    GList *sound = gst_discoverer_info_get_audio_streams (info);
+    *audio = sound != NULL;
+    *duration = gst_discoverer_info_get_duration (info);
+    gst_discoverer_stream_info_list_free (sound);
+    ok = TRUE;
+  }
+  gst_discoverer_stream_info_list_free (video);
+  g_clear_error (&why);
+  if (info)
+    gst_discoverer_info_unref (info);
+  return ok;
+}
+
+static const char *
+video_encoder (void)
+{
+  GstElementFactory *f = gst_element_factory_find ("x264enc");
+  if (f) {
+    gst_object_unref (f);
+    /* speed over size; the overlays are what the file is for */
+    return "x264enc speed-preset=veryfast";
+  }
+  if ((f = gst_element_factory_find ("avenc_mpeg4"))) {
+    gst_object_unref (f);
+    return "avenc_mpeg4 bitrate=4000000";
+  }
+  return NULL;
+}
+
+/* The heed plugin: installed, or the build tree's when the tool runs from there. */
+static gboolean
+find_plugin (GError **error)
+{
+  GstElementFactory *f = gst_element_factory_find ("heedclassify");
+#ifdef HEED_BUILD_PLUGIN_DIR
+  if (!f && gst_registry_scan_path (gst_registry_get (), HEED_BUILD_PLUGIN_DIR))
+    f = gst_element_factory_find ("heedclassify");
+#endif
+  if (!f) {
+    g_set_error (error, GST_CORE_ERROR, GST_CORE_ERROR_MISSING_PLUGIN,
+                 "the heed GStreamer plugin is not installed (set GST_PLUGIN_PATH to the folder "
+                 "of libgstheed.so)");
+    return FALSE;
+  }
+  gst_object_unref (f);
+  return TRUE;
+}
+
+static GstPadProbeReturn
+count_frame (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  Annotate *a = data;
+  GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER (info);
+  g_atomic_int_inc (&a->frames);
+  if (GST_BUFFER_PTS_IS_VALID (buf)) {
+    g_mutex_lock (&a->lock);
+    a->video_end =
+        GST_BUFFER_PTS (buf) + (GST_BUFFER_DURATION_IS_VALID (buf) ? GST_BUFFER_DURATION (buf) : 0);
+    g_mutex_unlock (&a->lock);
+  }
+  return GST_PAD_PROBE_OK;
+}
+
+/* Once interrupted, the sound beyond the last frame written is left out: it is decoded ahead
+ * of the (slower) picture, and the file would otherwise last as long as the sound. */
+static GstPadProbeReturn
+trim_sound (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  Annotate *a = data;
+  GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER (info);
+  if (!g_atomic_int_get (&a->interrupted) || !GST_BUFFER_PTS_IS_VALID (buf))
+    return GST_PAD_PROBE_OK;
+  g_mutex_lock (&a->lock);
+  gboolean beyond = GST_BUFFER_PTS (buf) >= a->video_end;
+  g_mutex_unlock (&a->lock);
+  return beyond ? GST_PAD_PROBE_DROP : GST_PAD_PROBE_OK;
+}
+
+static void
+format_time (char *out, gsize size, double seconds)
+{
+  guint s = seconds > 0 ? (guint) (seconds + 0.5) : 0;
+  if (s >= 3600)
+    g_snprintf (out, size, "%u:%02u:%02u", s / 3600, s / 60 % 60, s % 60);
+  else
+    g_snprintf (out, size, "%u:%02u", s / 60, s % 60);
+}
+
+static gboolean
+report_progress (gpointer data)
+{
+  Annotate *a = data;
+  gint64 pos = -1;
+  if (!gst_element_query_position (a->pipeline, GST_FORMAT_TIME, &pos) || pos < 0)
+    return G_SOURCE_CONTINUE;
+  double elapsed = (g_get_monotonic_time () - a->started) / 1e6;
+  guint frames = (guint) g_atomic_int_get (&a->frames);
+  double fps = elapsed > 0 ? frames / elapsed : 0;
+  gboolean known = GST_CLOCK_TIME_IS_VALID (a->duration) && a->duration > 0;
+  double fraction = known ? MIN (1.0, (double) pos / a->duration) : 0;
+  char left[32] = "?";
+  if (known && fraction > 0)
+    format_time (left, sizeof left, elapsed / fraction - elapsed);
+  if (a->tty) {
+    char bar[31];
+    guint filled = (guint) (fraction * 30);
+    for (guint i = 0; i < 30; i++)
+      bar[i] = i < filled ? '#' : '-';
+    bar[30] = 0;
+    fprintf (stderr, "\r[%s] %3.0f%%  %u frames  %.1f fps  %s left ", bar, fraction * 100, frames,
+             fps, left);
+  } else if (known && (int) (fraction * 10) > a->last_tenth) {
+    a->last_tenth = (int) (fraction * 10);
+    fprintf (stderr, "heed annotate: %.0f%%, %u frames, %.1f fps, %s left\n", fraction * 100,
+             frames, fps, left);
+  }
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+on_interrupt (gpointer data)
+{
+  Annotate *a = data;
+  if (g_atomic_int_get (&a->interrupted)) /* a second Ctrl-C: stop at once */
+    g_main_loop_quit (a->loop);
+  else {
+    g_atomic_int_set (&a->interrupted, TRUE);
+    fprintf (stderr,
+             "%sheed annotate: interrupted, finishing the file (Ctrl-C again to stop at "
+             "once)\n",
+             a->tty ? "\n" : "");
+    /* the end of the stream right after the decoder: what was decoded so far is written, and
+     * the decoder's next push is refused (an EOS at the file source would first drain
+     * everything the demuxer and decoder queues hold, seconds of it) */
+    const char *queues[] = { "vq", "aq" };
+    for (guint i = 0; i < G_N_ELEMENTS (queues); i++) {
+      GstElement *q = gst_bin_get_by_name (GST_BIN (a->pipeline), queues[i]);
+      if (!q)
+        continue;
+      GstPad *pad = gst_element_get_static_pad (q, "sink");
+      gst_pad_send_event (pad, gst_event_new_eos ());
+      gst_object_unref (pad);
+      gst_object_unref (q);
+    }
+  }
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+on_message (GstBus *bus, GstMessage *msg, gpointer data)
+{
+  Annotate *a = data;
+  if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_EOS)
+    g_main_loop_quit (a->loop);
+  else if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ERROR) {
+    GError *err = NULL;
+    gst_message_parse_error (msg, &err, NULL);
+    if (!a->error)
+      a->error = g_strdup_printf ("%s (%s)", err->message, GST_OBJECT_NAME (GST_MESSAGE_SRC (msg)));
+    g_error_free (err);
+    a->failed = TRUE;
+    g_main_loop_quit (a->loop);
+  }
+  return G_SOURCE_CONTINUE;
+}
+
+int
+heed_cmd_annotate (int argc, char **argv)
+{
+  char *output = NULL, *jsonl = NULL, *model = NULL, **inputs = NULL;
+  GOptionEntry entries[] = {
+    { "output", 'o', 0, G_OPTION_ARG_FILENAME, &output,
+      "the annotated MP4 (default: INPUT's name with -annotated.mp4, in this folder)", "OUTPUT" },
+    { "jsonl", 0, 0, G_OPTION_ARG_FILENAME, &jsonl,
+      "also write one JSON object per frame here (docs/heed-jsonl.schema.json)", "FILE" },
+    { "model", 'm', 0, G_OPTION_ARG_FILENAME, &model,
+      "safetensors ViT checkpoint, or hf:OWNER/NAME[@REVISION] from the Hugging Face hub "
+      "(default: the embedded videotestsrc model)",
+      "M" },
+    { G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &inputs, NULL, NULL },
+    { NULL }
+  };
+  GOptionContext *ctx = g_option_context_new ("INPUT - annotate a video file");
+  GError *error = NULL;
+  Annotate a = { 0 };
+  g_mutex_init (&a.lock);
+  GstBus *bus = NULL;
+  int status = 1;
+  gboolean audio = FALSE;
+  char *model_path = NULL, *desc = NULL;
+  guint sigint = 0, ticker = 0;
+
+  g_option_context_add_main_entries (ctx, entries, NULL);
+  if (!g_option_context_parse (ctx, &argc, &argv, &error)) {
+    status = heed_cli_fail (NULL, error);
+    goto out;
+  }
+  if (!inputs || !inputs[0] || inputs[1]) {
+    status = heed_cli_fail ("annotate takes one INPUT file", NULL);
+    goto out;
+  }
+  const char *input = inputs[0];
+  if (!g_file_test (input, G_FILE_TEST_IS_REGULAR)) {
+    char *msg = g_strdup_printf ("%s: no such file", input);
+    status = heed_cli_fail (msg, NULL);
+    g_free (msg);
+    goto out;
+  }
+  if (!output) {
+    char *base = g_path_get_basename (input), *dot = strrchr (base, '.');
+    if (dot && dot != base)
+      *dot = 0;
+    output = g_strdup_printf ("%s-annotated.mp4", base);
+    g_free (base);
+  }
+  gst_init (NULL, NULL);
+  const char *encoder = video_encoder ();
+  if (!find_plugin (&error) || !probe_input (input, &audio, &a.duration, &error)) {
+    status = heed_cli_fail (NULL, error);
+    goto out;
+  }
+  if (!encoder) {
+    status = heed_cli_fail ("no video encoder: install gstreamer1.0-plugins-ugly (x264enc) or "
+                            "gstreamer1.0-libav",
+                            NULL);
+    goto out;
+  }
+  if (model && !(model_path = heed_cli_resolve_model (model, &error))) {
+    status = heed_cli_fail (NULL, error);
+    goto out;
+  }
+  if (!model)
+    fprintf (stderr, "heed annotate: labels from the embedded test-pattern model, which knows "
+                     "only videotestsrc's patterns; for real labels name a checkpoint, e.g. "
+                     "--model hf:timm/deit_tiny_patch16_224.fb_in1k (keyframes and attention do "
+                     "not depend on it)\n");
+
+  /* videoflip turns the picture upright by the file's rotation tag; every element named is
+   * configured below, so no path goes through the parser */
+  desc = g_strdup_printf (
+      "filesrc name=src ! decodebin name=d "
+      "d. ! queue name=vq max-size-time=0 max-size-bytes=0 max-size-buffers=8 ! videoconvert "
+      "! videoflip video-direction=auto ! videoconvert ! heedclassify name=classify "
+      "! heedkeyframe name=key %s ! heedoverlay ! videoconvert ! %s name=venc "
+      "! queue max-size-time=0 max-size-bytes=0 ! mp4mux name=mux ! filesink name=sink %s",
+      jsonl ? "! heedjson name=json" : "", encoder,
+      audio ? "d. ! queue name=aq max-size-time=0 max-size-bytes=0 ! audioconvert ! audioresample "
+              "! tee name=sound sound. ! queue ! key.audio_sink sound. ! queue max-size-time=0 "
+              "max-size-bytes=0 ! audioconvert ! avenc_aac name=aenc ! mux."
+            : "");
+  if (!(a.pipeline = gst_parse_launch (desc, &error))) {
+    status = heed_cli_fail (NULL, error);
+    goto out;
+  }
+  GstElement *e;
+  g_object_set ((e = gst_bin_get_by_name (GST_BIN (a.pipeline), "src")), "location", input, NULL);
+  gst_object_unref (e);
+  g_object_set ((e = gst_bin_get_by_name (GST_BIN (a.pipeline), "sink")), "location", output, NULL);
+  gst_object_unref (e);
+  if (model_path) {
+    g_object_set ((e = gst_bin_get_by_name (GST_BIN (a.pipeline), "classify")), "model", model_path,
+                  NULL);
+    gst_object_unref (e);
+  }
+  if (jsonl) {
+    g_object_set ((e = gst_bin_get_by_name (GST_BIN (a.pipeline), "json")), "location", jsonl,
+                  NULL);
+    gst_object_unref (e);
+  }
+  e = gst_bin_get_by_name (GST_BIN (a.pipeline), "venc");
+  GstPad *pad = gst_element_get_static_pad (e, "sink");
+  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, count_frame, &a, NULL);
+  gst_object_unref (pad);
+  gst_object_unref (e);
+  if ((e = gst_bin_get_by_name (GST_BIN (a.pipeline), "aenc"))) {
+    pad = gst_element_get_static_pad (e, "src"); /* after the encoder, which holds a few */
+    gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, trim_sound, &a, NULL);
+    gst_object_unref (pad);
+    gst_object_unref (e);
+  }
+
+  a.loop = g_main_loop_new (NULL, FALSE);
+  a.tty = isatty (STDERR_FILENO);
+  a.last_tenth = -1;
+  bus = gst_element_get_bus (a.pipeline);
+  gst_bus_add_watch (bus, on_message, &a);
+  sigint = g_unix_signal_add (SIGINT, on_interrupt, &a);
+  ticker = g_timeout_add (a.tty ? 250 : 1000, report_progress, &a);
+  a.started = g_get_monotonic_time ();
+  if (gst_element_set_state (a.pipeline, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE)
+    a.failed = TRUE; /* the reason is an error message on the bus */
+  else
+    g_main_loop_run (a.loop);
+  /* an error posted while going to PLAYING may still be queued */
+  GstMessage *late = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR);
+  if (late) {
+    on_message (bus, late, &a);
+    gst_message_unref (late);
+  }
+  gst_element_set_state (a.pipeline, GST_STATE_NULL);
+  if (a.tty)
+    fprintf (stderr, "\n");
+  double elapsed = (g_get_monotonic_time () - a.started) / 1e6;
+  if (a.failed) {
+    /* never leave a file that does not play; but only a plain file (-o /dev/full is a device,
+     * and a link's target is not ours to remove) */
+    if (g_file_test (output, G_FILE_TEST_IS_REGULAR) &&
+        !g_file_test (output, G_FILE_TEST_IS_SYMLINK))
+      g_unlink (output);
+    status = heed_cli_fail (a.error ? a.error : "the pipeline failed", NULL);
+  } else if (a.interrupted) {
+    fprintf (stderr, "heed annotate: interrupted; %s holds the first %u frames\n", output,
+             a.frames);
+    status = EXIT_INTERRUPTED;
+  } else {
+    fprintf (stderr, "heed annotate: %s: %u frames in %.1f s (%.1f fps)%s%s\n", output, a.frames,
+             elapsed, elapsed > 0 ? a.frames / elapsed : 0, jsonl ? "; JSON lines in " : "",
+             jsonl ? jsonl : "");
+    status = 0;
+  }
+
+out:
+  if (ticker)
+    g_source_remove (ticker);
+  if (sigint)
+    g_source_remove (sigint);
+  if (bus) {
+    gst_bus_remove_watch (bus);
+    gst_object_unref (bus);
+  }
+  if (a.pipeline)
+    gst_object_unref (a.pipeline);
+  if (a.loop)
+    g_main_loop_unref (a.loop);
+  g_free (a.error);
+  g_mutex_clear (&a.lock);
+  g_free (desc);
+  g_free (model_path);
+  g_free (output);
+  g_free (jsonl);
+  g_free (model);
+  g_strfreev (inputs);
+  g_option_context_free (ctx);
+  return status;
+}
