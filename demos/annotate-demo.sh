@@ -7,8 +7,8 @@
 # GStreamer pipelines (system memory, and Vulkan memory on GStreamer's shared device),
 # classify an image with `heed classify`, check the engine against PyTorch, and benchmark it.
 #
-# The annotated video (annotated.mp4), its JSON lines (annotated.jsonl) and the PNG are left
-# in ANNOTATED_DIR (default: ./annotated).
+# The sample clip and its ground truth, the annotated video (annotated.mp4), its JSON lines
+# (annotated.jsonl) and the PNG are left in ANNOTATED_DIR (default: ./annotated).
 #
 # With no MODEL the pipelines use the embedded default model, which recognises videotestsrc's
 # patterns; MODEL=path/to/checkpoint.safetensors runs another (see README: a timm ImageNet ViT
@@ -27,26 +27,10 @@ trap 'rm -rf "$out"' EXIT
 ./build/tools/heed devices
 
 annotated=${ANNOTATED_DIR:-annotated}
-mkdir -p "$annotated"
 echo "== heed annotate: a sample clip made here (lavfi shots joined by cuts, dissolves and fades,"
-echo "   with beeps and noise bursts; H.264 + AAC), annotated:"
-/usr/bin/python3 tools/keyframe_corpus.py "$out/sample" --clips 1 >/dev/null
-sample="$out/sample/clip00.mp4"
-./build/tools/heed annotate "$sample" -o "$annotated/annotated.mp4" \
-  --jsonl "$annotated/annotated.jsonl" $model_opt
-count () { ffprobe -v error -count_frames -select_streams v:0 -show_entries stream=nb_read_frames \
-  -of csv=p=0 "$1"; }
-frames_in=$(count "$sample") frames_out=$(count "$annotated/annotated.mp4")
-[ "$frames_in" -eq "$frames_out" ] ||
-  { echo "the annotated video has $frames_out frames, the input $frames_in" >&2; exit 1; }
-# a frame a little after the first keyframe, where the overlay's keyframe mark shows
-first_key=$(grep -m1 '"keyframe":true' "$annotated/annotated.jsonl" \
-  | sed 's/.*"frame":\([0-9]*\).*/\1/')
-ffmpeg -v error -y -i "$annotated/annotated.mp4" -vf "select=eq(n\\,$((first_key + 5)))" \
-  -frames:v 1 "$annotated/annotated-frame.png"
-echo "wrote $annotated/annotated.mp4 ($frames_out frames, as many as the input)," \
-  "$annotated/annotated.jsonl ($(wc -l < "$annotated/annotated.jsonl") lines) and" \
-  "$annotated/annotated-frame.png (frame $((first_key + 5)))"
+echo "   with beeps and noise bursts; H.264 + AAC), annotated (demos/annotate-sample.sh):"
+bash demos/annotate-sample.sh "$annotated" $model_opt
+sample="$annotated/sample.mp4"
 
 echo "== heedclassify (default model) on videotestsrc pattern=ball, one message per frame:"
 gst-launch-1.0 -m videotestsrc num-buffers=3 pattern=ball ! video/x-raw,width=640,height=480 \
@@ -77,7 +61,7 @@ gst-launch-1.0 -m filesrc location="$sample" ! decodebin name=d \
   | sed 's/.*frame=(guint64)\([0-9]*\).*cause=(string)\([a-z-]*\)/  keyframe at frame \1 (\2)/'
 /usr/bin/python3 -c "import json, sys; t = json.load(open(sys.argv[1])); \
 print('  the truth: cuts', t['cuts'], 'transitions', [x[:2] for x in t['transitions']], \
-'sounds', t['audio_events'])" "$out/sample/clip00.json"
+'sounds', t['audio_events'])" "$annotated/sample.json"
 
 echo "== the engine against PyTorch, and its speed:"
 fixture=tests/fixtures/deit_tiny_f16

@@ -12,10 +12,14 @@ in each clip):
   - an unwritable output, a full disk (/dev/full) and a missing input end at once with a
     one-line reason and a non-zero exit status;
   - heedjson from gst-launch-1.0 writes one valid line per frame, the attention map on request,
-    and a full disk is an element error.
+    and a full disk is an element error;
+  - `heed live --headless` on a live test source with a live sound source: every frame reaches
+    the sink, a line a second with the measured rate and the label; a source that cannot start
+    is a one-line error.
 Prints TAP."""
 import json
 import os
+import pty
 import re
 import signal
 import stat
@@ -33,6 +37,7 @@ results = []
 
 
 def check(name, ok, detail=""):
+    detail = " ".join(str(detail).split("\n"))  # one TAP line
     results.append(ok)
     print(f"{'ok' if ok else 'not ok'} {len(results)} {name}{': ' + detail if detail else ''}")
     sys.stdout.flush()
@@ -138,6 +143,28 @@ def main():
                   r.stderr.count("embedded test-pattern model") == 1 and "--model hf:" in r.stderr,
                   r.stderr.strip().splitlines()[0])
 
+    # on a terminal: a bar redrawn in place instead of lines
+    master, slave = pty.openpty()
+    out_tty = os.path.join(tmp, "tty.mp4")
+    p = subprocess.Popen([HEED, "annotate", clips["H.264 + AAC in MP4"][0], "-o", out_tty],
+                         stdout=subprocess.DEVNULL, stderr=slave)
+    os.close(slave)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:  # the other end closed
+            break
+        if not chunk:
+            break
+        shown += chunk
+    p.wait(timeout=120)
+    os.close(master)
+    text = shown.decode(errors="replace")
+    check("on a terminal: a progress bar redrawn in place, no progress lines",
+          p.returncode == 0 and re.search(r"\r\[[#-]{30}\] +\d+%", text) is not None
+          and "heed annotate: 10%" not in text, repr(text[-160:]))
+
     # Ctrl-C halfway through a longer clip
     long_in = os.path.join(tmp, "long.mp4")
     ffmpeg(["-f", "lavfi", "-i", "testsrc2=s=160x120:r=25:d=30", "-f", "lavfi", "-i",
@@ -202,6 +229,26 @@ def main():
           " ".join((r.stdout + r.stderr).strip().splitlines()[-1:]))
     check("/dev/full is still the device it was (a failed run removes only plain files)",
           stat.S_ISCHR(os.stat("/dev/full").st_mode))
+    # heed live, headless, on live sources
+    r = subprocess.run([HEED, "live", "--headless", "--source",
+                        "videotestsrc is-live=true pattern=ball num-buffers=60 ! "
+                        "video/x-raw,width=160,height=120,framerate=30/1", "--audio-source",
+                        "audiotestsrc is-live=true wave=pink-noise volume=0.01"],
+                       capture_output=True, text=True, timeout=120)
+    reports = re.findall(r"heed live: ([\d.]+) fps, (\d+) frames, (\S+)", r.stdout)
+    check("heed live --headless: every frame of a live source shown, rate and label reported",
+          r.returncode == 0 and reports and int(reports[-1][1]) == 60 and
+          all(label == "ball" for _, _, label in reports),
+          f"status {r.returncode}: {reports[-3:]} {r.stderr.strip()[-200:]}")
+    for what, source in (("no such element", "nosuchsrc"),
+                         ("a camera that is not there", None)):
+        args = ["--source", source] if source else ["--device", "/nonexistent/video9"]
+        r = subprocess.run([HEED, "live", "--headless"] + args, capture_output=True, text=True,
+                           timeout=60)
+        err = r.stderr.strip().splitlines()
+        check(f"heed live, {what}: a one-line reason, non-zero",
+              r.returncode == 1 and len(err) == 1 and err[0].startswith("heed:"),
+              err[-1] if err else "")
     print(f"1..{len(results)}")
     return 0 if all(results) else 1
 

@@ -85,6 +85,33 @@ def main():
           r.returncode == 0 and any("frame 25: visual" in l or "frame 24: visual" in l or
                                     "frame 26: visual" in l for l in lines) and
           any(": audio" in l for l in lines), "; ".join(lines) or r.stderr.strip()[-200:])
+    # the main job's outputs (README's first command, after installing and building)
+    job = os.path.join(tmp, "job")
+    r = subprocess.run(["bash", os.path.join(demos, "annotate-sample.sh"), job],
+                       capture_output=True, text=True, timeout=400)
+    ok, detail = r.returncode == 0, r.stderr.strip()[-300:]
+    if ok:
+        import jsonschema
+        schema = json.load(open(os.path.join(here, "..", "docs", "heed-jsonl.schema.json")))
+        truth = json.load(open(os.path.join(job, "sample.json")))
+        lines = [json.loads(l) for l in open(os.path.join(job, "annotated.jsonl"))]
+        for obj in lines:
+            jsonschema.validate(obj, schema)
+        probe = subprocess.run(["ffprobe", "-v", "error", "-count_frames", "-show_entries",
+                                "stream=codec_type,nb_read_frames", "-of", "json",
+                                os.path.join(job, "annotated.mp4")], capture_output=True,
+                               text=True)
+        streams = json.loads(probe.stdout)["streams"]
+        video = [int(s["nb_read_frames"]) for s in streams if s["codec_type"] == "video"]
+        sound = [s for s in streams if s["codec_type"] == "audio"]
+        keys = [o["frame"] for o in lines if o.get("keyframe") and o["cause"] != "audio"]
+        cuts_found = [c for c in truth["cuts"] if any(abs(k - c) <= 1 for k in keys)]
+        ok = (video == [truth["frames"]] and len(lines) == truth["frames"] and sound and
+              cuts_found == truth["cuts"] and os.path.getsize(os.path.join(job,
+                                                                           "annotated-frame.png")))
+        detail = (f"{video} frames of {truth['frames']}, {len(lines)} lines, sound {len(sound)}, "
+                  f"cuts {truth['cuts']} found {cuts_found}")
+    check("the main job: the sample annotated, its JSON lines valid, its cuts found", ok, detail)
     r = subprocess.run([os.environ["HEED_SUMMARY"], os.path.join(tmp, "missing.mp4")],
                        capture_output=True, text=True, timeout=60)
     check("a missing file: a one-line error, non-zero", r.returncode != 0 and

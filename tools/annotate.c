@@ -92,25 +92,6 @@ video_encoder (void)
   return NULL;
 }
 
-/* The heed plugin: installed, or the build tree's when the tool runs from there. */
-static gboolean
-find_plugin (GError **error)
-{
-  GstElementFactory *f = gst_element_factory_find ("heedclassify");
-#ifdef HEED_BUILD_PLUGIN_DIR
-  if (!f && gst_registry_scan_path (gst_registry_get (), HEED_BUILD_PLUGIN_DIR))
-    f = gst_element_factory_find ("heedclassify");
-#endif
-  if (!f) {
-    g_set_error (error, GST_CORE_ERROR, GST_CORE_ERROR_MISSING_PLUGIN,
-                 "the heed GStreamer plugin is not installed (set GST_PLUGIN_PATH to the folder "
-                 "of libgstheed.so)");
-    return FALSE;
-  }
-  gst_object_unref (f);
-  return TRUE;
-}
-
 static GstPadProbeReturn
 count_frame (GstPad *pad, GstPadProbeInfo *info, gpointer data)
 {
@@ -280,7 +261,7 @@ heed_cmd_annotate (int argc, char **argv)
   }
   gst_init (NULL, NULL);
   const char *encoder = video_encoder ();
-  if (!find_plugin (&error) || !probe_input (input, &audio, &a.duration, &error)) {
+  if (!heed_cli_find_plugin (&error) || !probe_input (input, &audio, &a.duration, &error)) {
     status = heed_cli_fail (NULL, error);
     goto out;
   }
@@ -313,7 +294,10 @@ heed_cmd_annotate (int argc, char **argv)
               "! tee name=sound sound. ! queue ! key.audio_sink sound. ! queue max-size-time=0 "
               "max-size-bytes=0 ! audioconvert ! avenc_aac name=aenc ! mux."
             : "");
-  if (!(a.pipeline = gst_parse_launch (desc, &error))) {
+  /* an element that does not exist is an error here, not a pipeline with a part missing */
+  a.pipeline = gst_parse_launch_full (desc, NULL, GST_PARSE_FLAG_FATAL_ERRORS, &error);
+  if (!a.pipeline || error) {
+    g_clear_object (&a.pipeline);
     status = heed_cli_fail (NULL, error);
     goto out;
   }

@@ -18,5 +18,9 @@ int heed_cmd_bench (int argc, char **argv);
 int heed_cmd_models (int argc, char **argv);
 int heed_cmd_classify (int argc, char **argv);
 int heed_cmd_annotate (int argc, char **argv);
+int heed_cmd_live (int argc, char **argv);
+/* The heed GStreamer plugin: installed, or the build tree's when the tool runs from there
+ * (gst_init first). */
+gboolean heed_cli_find_plugin (GError **error);
 
 #endif

@@ -7,6 +7,8 @@
  * Errors print one line, "heed: <reason>", and exit non-zero. */
 #include "heed-engine.h"
 
+#include <gst/gst.h>
+
 #include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +28,24 @@ heed_cli_fail (const char *what, GError *error)
   g_free (msg);
   g_clear_error (&error);
   return 1;
+}
+
+gboolean
+heed_cli_find_plugin (GError **error)
+{
+  GstElementFactory *f = gst_element_factory_find ("heedclassify");
+#ifdef HEED_BUILD_PLUGIN_DIR
+  if (!f && gst_registry_scan_path (gst_registry_get (), HEED_BUILD_PLUGIN_DIR))
+    f = gst_element_factory_find ("heedclassify");
+#endif
+  if (!f) {
+    g_set_error (error, GST_CORE_ERROR, GST_CORE_ERROR_MISSING_PLUGIN,
+                 "the heed GStreamer plugin is not installed (set GST_PLUGIN_PATH to the folder "
+                 "of libgstheed.so)");
+    return FALSE;
+  }
+  gst_object_unref (f);
+  return TRUE;
 }
 
 /* Any message from the validation layer (HEED_VALIDATION=1) fails the command. */
@@ -196,6 +216,8 @@ usage (FILE *f)
               "               [--model M] [--labels F] [--top-k K] IMAGE...\n"
               "  annotate     annotate a video file: labels, attention and keyframes drawn in,\n"
               "               written as MP4 [-o OUTPUT] [--jsonl FILE] [--model M] INPUT\n"
+              "  live         a camera (or any live source) with the overlays and the measured\n"
+              "               frames per second [--device D | --source FRAGMENT] [--headless]\n"
               "  bench        time a forward pass and each op, beside PyTorch on the CPU\n"
               "  models       list the hub models in the cache (--model hf:OWNER/NAME fetches)\n"
               "Run `heed COMMAND --help` for a command's options.\n");
@@ -219,6 +241,8 @@ main (int argc, char **argv)
     return finish (heed_cmd_classify (argc - 1, argv + 1));
   if (strcmp (cmd, "annotate") == 0)
     return finish (heed_cmd_annotate (argc - 1, argv + 1));
+  if (strcmp (cmd, "live") == 0)
+    return finish (heed_cmd_live (argc - 1, argv + 1));
   if (strcmp (cmd, "bench") == 0)
     return finish (heed_cmd_bench (argc - 1, argv + 1));
   if (strcmp (cmd, "models") == 0)

@@ -1,0 +1,242 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* `heed live [--device /dev/videoN | --source FRAGMENT] [--audio-source FRAGMENT] [--headless]
+ * [--model M]`: a camera (or any live source) through heedclassify, heedkeyframe and heedoverlay,
+ * shown in a window with the measured frames per second drawn in (fpsdisplaysink), or with
+ * --headless printed instead: a line a second with the frames per second measured at the sink
+ * and the current top label, and a line per keyframe. The sink keeps the clock: when the model
+ * is slower than the source, heedclassify carries its last result forward instead of falling
+ * behind. Ctrl-C stops; so does the source's end (num-buffers=N in a fragment). */
+#include "heed-cli.h"
+
+#include <glib-unix.h>
+#include <gst/gst.h>
+
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+typedef struct {
+  GMainLoop *loop;
+  GstElement *pipeline;
+  char *error;
+  gint frames;  /* atomic: counted at the sink */
+  gint counted; /* frames at the last report */
+  gint64 last;  /* monotonic µs of the last report */
+  GMutex lock;  /* label, confidence: written by the streaming thread */
+  char *label;
+  double confidence;
+  gboolean inferred;
+} Live;
+
+static GstPadProbeReturn
+on_frame (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  Live *l = data;
+  g_atomic_int_inc (&l->frames);
+  GstCustomMeta *meta =
+      gst_buffer_get_custom_meta (GST_PAD_PROBE_INFO_BUFFER (info), "HeedClassificationMeta");
+  if (!meta)
+    return GST_PAD_PROBE_OK;
+  GstStructure *c = gst_custom_meta_get_structure (meta);
+  const GValue *labels = gst_structure_get_value (c, "labels");
+  const GValue *confs = gst_structure_get_value (c, "confidences");
+  if (labels && confs && gst_value_array_get_size (labels) > 0) {
+    g_mutex_lock (&l->lock);
+    g_free (l->label);
+    l->label = g_value_dup_string (gst_value_array_get_value (labels, 0));
+    l->confidence = g_value_get_double (gst_value_array_get_value (confs, 0));
+    gst_structure_get_boolean (c, "inferred", &l->inferred);
+    g_mutex_unlock (&l->lock);
+  }
+  return GST_PAD_PROBE_OK;
+}
+
+static void
+report (Live *l)
+{
+  gint64 now = g_get_monotonic_time ();
+  gint frames = g_atomic_int_get (&l->frames);
+  double seconds = (now - l->last) / 1e6;
+  if (seconds <= 0 || frames == l->counted)
+    return;
+  g_mutex_lock (&l->lock);
+  printf ("heed live: %.1f fps, %d frames, %s %.0f%%%s\n", (frames - l->counted) / seconds, frames,
+          l->label ? l->label : "-", 100 * l->confidence, l->inferred ? "" : " (carried forward)");
+  g_mutex_unlock (&l->lock);
+  fflush (stdout);
+  l->counted = frames;
+  l->last = now;
+}
+
+static gboolean
+on_tick (gpointer data)
+{
+  report (data);
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+on_interrupt (gpointer data)
+{
+  Live *l = data;
+  g_main_loop_quit (l->loop);
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+on_message (GstBus *bus, GstMessage *msg, gpointer data)
+{
+  Live *l = data;
+  const GstStructure *st = gst_message_get_structure (msg);
+  switch (GST_MESSAGE_TYPE (msg)) {
+  case GST_MESSAGE_ELEMENT:
+    if (st && gst_structure_has_name (st, "heedkeyframe")) {
+      guint64 frame = 0;
+      double score = 0;
+      gst_structure_get_uint64 (st, "frame", &frame);
+      gst_structure_get_double (st, "score", &score);
+      printf ("heed live: keyframe at frame %" G_GUINT64_FORMAT " (%s), score %.2f\n", frame,
+              gst_structure_get_string (st, "cause"), score);
+      fflush (stdout);
+    }
+    break;
+  case GST_MESSAGE_ERROR: {
+    GError *err;
+    gst_message_parse_error (msg, &err, NULL);
+    if (!l->error)
+      l->error = g_strdup_printf ("%s (%s)", err->message, GST_OBJECT_NAME (GST_MESSAGE_SRC (msg)));
+    g_error_free (err);
+    g_main_loop_quit (l->loop);
+    break;
+  }
+  case GST_MESSAGE_EOS: g_main_loop_quit (l->loop); break;
+  default: break;
+  }
+  return G_SOURCE_CONTINUE;
+}
+
+int
+heed_cmd_live (int argc, char **argv)
+{
+  char *device = NULL, *source = NULL, *audio = NULL, *model = NULL;
+  gboolean headless = FALSE;
+  GOptionEntry entries[] = {
+    { "device", 0, 0, G_OPTION_ARG_FILENAME, &device, "the camera (default /dev/video0)",
+      "/dev/videoN" },
+    { "source", 0, 0, G_OPTION_ARG_STRING, &source,
+      "any live video source as a pipeline fragment instead of the camera, e.g. "
+      "'videotestsrc is-live=true'",
+      "FRAGMENT" },
+    { "audio-source", 0, 0, G_OPTION_ARG_STRING, &audio,
+      "a live sound source for heedkeyframe's audio_sink, e.g. 'autoaudiosrc'", "FRAGMENT" },
+    { "headless", 0, 0, G_OPTION_ARG_NONE, &headless,
+      "print the results (a line a second, one per keyframe) instead of opening a window", NULL },
+    { "model", 'm', 0, G_OPTION_ARG_FILENAME, &model,
+      "safetensors ViT checkpoint, or hf:OWNER/NAME[@REVISION] (default: the embedded model)",
+      "M" },
+    { NULL }
+  };
+  GOptionContext *ctx = g_option_context_new ("- a live camera with heed's overlays");
+  GError *error = NULL;
+  Live l = { 0 };
+  GstBus *bus = NULL;
+  int status = 1;
+  char *desc = NULL, *model_path = NULL, *video = NULL;
+  guint sigint = 0, ticker = 0;
+  g_mutex_init (&l.lock);
+
+  g_option_context_add_main_entries (ctx, entries, NULL);
+  if (!g_option_context_parse (ctx, &argc, &argv, &error)) {
+    status = heed_cli_fail (NULL, error);
+    goto out;
+  }
+  if (device && source) {
+    status = heed_cli_fail ("--device and --source name two sources: give one", NULL);
+    goto out;
+  }
+  if (model && !(model_path = heed_cli_resolve_model (model, &error))) {
+    status = heed_cli_fail (NULL, error);
+    goto out;
+  }
+  gst_init (NULL, NULL);
+  if (!heed_cli_find_plugin (&error)) {
+    status = heed_cli_fail (NULL, error);
+    goto out;
+  }
+  video = source ? g_strdup (source)
+                 : g_strdup_printf ("v4l2src device=\"%s\"", device ? device : "/dev/video0");
+  desc = g_strdup_printf (
+      "%s ! videoconvert ! heedclassify name=classify ! heedkeyframe name=key ! heedoverlay "
+      "! videoconvert ! %s %s%s",
+      video,
+      headless ? "fakesink name=sink sync=true"
+               : "fpsdisplaysink name=sink video-sink=autovideosink text-overlay=true sync=true",
+      audio ? audio : "", audio ? " ! audioconvert ! audioresample ! key.audio_sink" : "");
+  /* an element that does not exist is an error here, not a pipeline with a part missing */
+  l.pipeline = gst_parse_launch_full (desc, NULL, GST_PARSE_FLAG_FATAL_ERRORS, &error);
+  if (!l.pipeline || error) {
+    g_clear_object (&l.pipeline);
+    status = heed_cli_fail (NULL, error);
+    goto out;
+  }
+  GstElement *e;
+  if (model_path) {
+    g_object_set ((e = gst_bin_get_by_name (GST_BIN (l.pipeline), "classify")), "model", model_path,
+                  NULL);
+    gst_object_unref (e);
+  }
+  /* frames and results counted where they are shown */
+  e = gst_bin_get_by_name (GST_BIN (l.pipeline), "sink");
+  GstPad *pad = gst_element_get_static_pad (e, "sink");
+  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, on_frame, &l, NULL);
+  gst_object_unref (pad);
+  gst_object_unref (e);
+
+  l.loop = g_main_loop_new (NULL, FALSE);
+  bus = gst_element_get_bus (l.pipeline);
+  gst_bus_add_watch (bus, on_message, &l);
+  sigint = g_unix_signal_add (SIGINT, on_interrupt, &l);
+  ticker = g_timeout_add_seconds (1, on_tick, &l);
+  l.last = g_get_monotonic_time ();
+  if (gst_element_set_state (l.pipeline, GST_STATE_PLAYING) != GST_STATE_CHANGE_FAILURE)
+    g_main_loop_run (l.loop);
+  GstMessage *late = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR);
+  if (late) {
+    on_message (bus, late, &l);
+    gst_message_unref (late);
+  }
+  gst_element_set_state (l.pipeline, GST_STATE_NULL);
+  report (&l);
+  if (l.error)
+    status = heed_cli_fail (l.error, NULL);
+  else if (!g_atomic_int_get (&l.frames))
+    status = heed_cli_fail ("the source gave no frame", NULL);
+  else
+    status = 0;
+
+out:
+  if (ticker)
+    g_source_remove (ticker);
+  if (sigint)
+    g_source_remove (sigint);
+  if (bus) {
+    gst_bus_remove_watch (bus);
+    gst_object_unref (bus);
+  }
+  if (l.pipeline)
+    gst_object_unref (l.pipeline);
+  if (l.loop)
+    g_main_loop_unref (l.loop);
+  g_free (l.error);
+  g_free (l.label);
+  g_mutex_clear (&l.lock);
+  g_free (desc);
+  g_free (video);
+  g_free (model_path);
+  g_free (device);
+  g_free (source);
+  g_free (audio);
+  g_free (model);
+  g_option_context_free (ctx);
+  return status;
+}
