@@ -19,7 +19,6 @@ in each clip):
 Prints TAP."""
 import json
 import os
-import pty
 import re
 import signal
 import stat
@@ -29,6 +28,7 @@ import tempfile
 import time
 
 import jsonschema
+from terminal import stderr_on_terminal
 
 HEED = os.environ["HEED_TOOL"]
 SCHEMA = json.load(open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "docs",
@@ -144,25 +144,10 @@ def main():
                   r.stderr.strip().splitlines()[0])
 
     # on a terminal: a bar redrawn in place instead of lines
-    master, slave = pty.openpty()
-    out_tty = os.path.join(tmp, "tty.mp4")
-    p = subprocess.Popen([HEED, "annotate", clips["H.264 + AAC in MP4"][0], "-o", out_tty],
-                         stdout=subprocess.DEVNULL, stderr=slave)
-    os.close(slave)
-    shown = b""
-    while True:
-        try:
-            chunk = os.read(master, 4096)
-        except OSError:  # the other end closed
-            break
-        if not chunk:
-            break
-        shown += chunk
-    p.wait(timeout=120)
-    os.close(master)
-    text = shown.decode(errors="replace")
+    status, text = stderr_on_terminal([HEED, "annotate", clips["H.264 + AAC in MP4"][0], "-o",
+                                       os.path.join(tmp, "tty.mp4")])
     check("on a terminal: a progress bar redrawn in place, no progress lines",
-          p.returncode == 0 and re.search(r"\r\[[#-]{30}\] +\d+%", text) is not None
+          status == 0 and re.search(r"\r\[[#-]{30}\] +\d+%", text) is not None
           and "heed annotate: 10%" not in text, repr(text[-160:]))
 
     # Ctrl-C halfway through a longer clip

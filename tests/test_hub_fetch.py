@@ -8,7 +8,6 @@ error for a bad name, a missing network, a missing revision, a corrupted transfe
 repository without safetensors weights. Prints TAP."""
 import json
 import os
-import pty
 import shutil
 import socket
 import subprocess
@@ -20,6 +19,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.environ["HEED_TOOLS_DIR"])
 from hub_server import HubServer  # noqa: E402
 from heed_torch import synthetic_photo  # noqa: E402
+from terminal import stderr_on_terminal  # noqa: E402
 
 heed = os.environ["HEED_TOOL"]
 fixtures = os.environ["HEED_FIXTURES"]
@@ -138,25 +138,11 @@ def main():
               " / ".join(o[1].strip() for o in outs))
 
         # a progress bar on a terminal
-        master, slave = pty.openpty()
-        p = subprocess.Popen([heed, "run-tensor", "--model", "hf:test/hfvit@main",
-                              "--input", os.path.join(fixtures, "hub_hf_vit", "input.f32")],
-                             env=dict(env, HEED_HUB_CACHE=os.path.join(tmp, "cache2")),
-                             stdout=subprocess.DEVNULL, stderr=slave)
-        os.close(slave)
-        shown = b""
-        while True:
-            try:
-                chunk = os.read(master, 4096)
-            except OSError:
-                break
-            if not chunk:
-                break
-            shown += chunk
-        p.wait(timeout=120)
-        os.close(master)
-        text = shown.decode(errors="replace")
-        check("a progress bar on a terminal", p.returncode == 0 and "\r" in text
+        status, text = stderr_on_terminal(
+            [heed, "run-tensor", "--model", "hf:test/hfvit@main", "--input",
+             os.path.join(fixtures, "hub_hf_vit", "input.f32")],
+            env=dict(env, HEED_HUB_CACHE=os.path.join(tmp, "cache2")))
+        check("a progress bar on a terminal", status == 0 and "\r" in text
               and "model.safetensors" in text and "100.0%" in text, repr(text[-160:]))
 
     # the server is gone: what is cached still works, by branch and by commit

@@ -10,7 +10,6 @@
  * reason on an error, 130 when interrupted. */
 #include "heed-cli.h"
 
-#include <glib-unix.h>
 #include <glib/gstdio.h>
 #include <gst/gst.h>
 #include <gst/pbutils/pbutils.h>
@@ -23,11 +22,9 @@
 #define EXIT_INTERRUPTED 130
 
 typedef struct {
-  GMainLoop *loop;
   GstElement *pipeline;
-  gboolean tty, failed;
-  gint interrupted; /* atomic: read by the sound's streaming thread */
-  char *error;
+  gboolean tty;
+  gint interrupted;       /* atomic: read by the sound's streaming thread */
   GstClockTime duration;  /* of the input, or GST_CLOCK_TIME_NONE */
   gint64 started;         /* monotonic µs */
   guint frames;           /* written to the encoder */
@@ -132,13 +129,13 @@ format_time (char *out, gsize size, double seconds)
     g_snprintf (out, size, "%u:%02u", s / 60, s % 60);
 }
 
-static gboolean
+static void
 report_progress (gpointer data)
 {
   Annotate *a = data;
   gint64 pos = -1;
   if (!gst_element_query_position (a->pipeline, GST_FORMAT_TIME, &pos) || pos < 0)
-    return G_SOURCE_CONTINUE;
+    return;
   double elapsed = (g_get_monotonic_time () - a->started) / 1e6;
   guint frames = (guint) g_atomic_int_get (&a->frames);
   double fps = elapsed > 0 ? frames / elapsed : 0;
@@ -160,54 +157,30 @@ report_progress (gpointer data)
     fprintf (stderr, "heed annotate: %.0f%%, %u frames, %.1f fps, %s left\n", fraction * 100,
              frames, fps, left);
   }
-  return G_SOURCE_CONTINUE;
 }
 
+/* Ctrl-C: the end of the stream right after the decoder, so what was decoded so far is written
+ * and the decoder's next push is refused (an EOS at the file source would first drain
+ * everything the demuxer and decoder queues hold, seconds of it) */
 static gboolean
 on_interrupt (gpointer data)
 {
   Annotate *a = data;
-  if (g_atomic_int_get (&a->interrupted)) /* a second Ctrl-C: stop at once */
-    g_main_loop_quit (a->loop);
-  else {
-    g_atomic_int_set (&a->interrupted, TRUE);
-    fprintf (stderr,
-             "%sheed annotate: interrupted, finishing the file (Ctrl-C again to stop at "
-             "once)\n",
-             a->tty ? "\n" : "");
-    /* the end of the stream right after the decoder: what was decoded so far is written, and
-     * the decoder's next push is refused (an EOS at the file source would first drain
-     * everything the demuxer and decoder queues hold, seconds of it) */
-    const char *queues[] = { "vq", "aq" };
-    for (guint i = 0; i < G_N_ELEMENTS (queues); i++) {
-      GstElement *q = gst_bin_get_by_name (GST_BIN (a->pipeline), queues[i]);
-      if (!q)
-        continue;
-      GstPad *pad = gst_element_get_static_pad (q, "sink");
-      gst_pad_send_event (pad, gst_event_new_eos ());
-      gst_object_unref (pad);
-      gst_object_unref (q);
-    }
+  g_atomic_int_set (&a->interrupted, TRUE);
+  fprintf (stderr,
+           "%sheed annotate: interrupted, finishing the file (Ctrl-C again to stop at once)\n",
+           a->tty ? "\n" : "");
+  const char *queues[] = { "vq", "aq" };
+  for (guint i = 0; i < G_N_ELEMENTS (queues); i++) {
+    GstElement *q = gst_bin_get_by_name (GST_BIN (a->pipeline), queues[i]);
+    if (!q)
+      continue;
+    GstPad *pad = gst_element_get_static_pad (q, "sink");
+    gst_pad_send_event (pad, gst_event_new_eos ());
+    gst_object_unref (pad);
+    gst_object_unref (q);
   }
-  return G_SOURCE_CONTINUE;
-}
-
-static gboolean
-on_message (GstBus *bus, GstMessage *msg, gpointer data)
-{
-  Annotate *a = data;
-  if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_EOS)
-    g_main_loop_quit (a->loop);
-  else if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ERROR) {
-    GError *err = NULL;
-    gst_message_parse_error (msg, &err, NULL);
-    if (!a->error)
-      a->error = g_strdup_printf ("%s (%s)", err->message, GST_OBJECT_NAME (GST_MESSAGE_SRC (msg)));
-    g_error_free (err);
-    a->failed = TRUE;
-    g_main_loop_quit (a->loop);
-  }
-  return G_SOURCE_CONTINUE;
+  return TRUE;
 }
 
 int
@@ -230,11 +203,9 @@ heed_cmd_annotate (int argc, char **argv)
   GError *error = NULL;
   Annotate a = { 0 };
   g_mutex_init (&a.lock);
-  GstBus *bus = NULL;
   int status = 1;
   gboolean audio = FALSE;
   char *model_path = NULL, *desc = NULL;
-  guint sigint = 0, ticker = 0;
 
   g_option_context_add_main_entries (ctx, entries, NULL);
   if (!g_option_context_parse (ctx, &argc, &argv, &error)) {
@@ -301,62 +272,31 @@ heed_cmd_annotate (int argc, char **argv)
     status = heed_cli_fail (NULL, error);
     goto out;
   }
-  GstElement *e;
-  g_object_set ((e = gst_bin_get_by_name (GST_BIN (a.pipeline), "src")), "location", input, NULL);
-  gst_object_unref (e);
-  g_object_set ((e = gst_bin_get_by_name (GST_BIN (a.pipeline), "sink")), "location", output, NULL);
-  gst_object_unref (e);
-  if (model_path) {
-    g_object_set ((e = gst_bin_get_by_name (GST_BIN (a.pipeline), "classify")), "model", model_path,
-                  NULL);
-    gst_object_unref (e);
-  }
-  if (jsonl) {
-    g_object_set ((e = gst_bin_get_by_name (GST_BIN (a.pipeline), "json")), "location", jsonl,
-                  NULL);
-    gst_object_unref (e);
-  }
-  e = gst_bin_get_by_name (GST_BIN (a.pipeline), "venc");
-  GstPad *pad = gst_element_get_static_pad (e, "sink");
-  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, count_frame, &a, NULL);
-  gst_object_unref (pad);
-  gst_object_unref (e);
-  if ((e = gst_bin_get_by_name (GST_BIN (a.pipeline), "aenc"))) {
-    pad = gst_element_get_static_pad (e, "src"); /* after the encoder, which holds a few */
-    gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, trim_sound, &a, NULL);
-    gst_object_unref (pad);
-    gst_object_unref (e);
-  }
+  heed_cli_set_string (a.pipeline, "src", "location", input);
+  heed_cli_set_string (a.pipeline, "sink", "location", output);
+  if (model_path)
+    heed_cli_set_string (a.pipeline, "classify", "model", model_path);
+  if (jsonl)
+    heed_cli_set_string (a.pipeline, "json", "location", jsonl);
+  heed_cli_probe_buffers (a.pipeline, "venc", "sink", count_frame, &a);
+  /* after the sound's encoder, which holds a few frames */
+  heed_cli_probe_buffers (a.pipeline, "aenc", "src", trim_sound, &a);
 
-  a.loop = g_main_loop_new (NULL, FALSE);
   a.tty = isatty (STDERR_FILENO);
   a.last_tenth = -1;
-  bus = gst_element_get_bus (a.pipeline);
-  gst_bus_add_watch (bus, on_message, &a);
-  sigint = g_unix_signal_add (SIGINT, on_interrupt, &a);
-  ticker = g_timeout_add (a.tty ? 250 : 1000, report_progress, &a);
   a.started = g_get_monotonic_time ();
-  if (gst_element_set_state (a.pipeline, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE)
-    a.failed = TRUE; /* the reason is an error message on the bus */
-  else
-    g_main_loop_run (a.loop);
-  /* an error posted while going to PLAYING may still be queued */
-  GstMessage *late = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR);
-  if (late) {
-    on_message (bus, late, &a);
-    gst_message_unref (late);
-  }
-  gst_element_set_state (a.pipeline, GST_STATE_NULL);
+  HeedCliHooks hooks = { a.tty ? 250 : 1000, report_progress, on_interrupt, NULL };
+  gboolean ok = heed_cli_run_pipeline (a.pipeline, &hooks, &a, &error);
   if (a.tty)
     fprintf (stderr, "\n");
   double elapsed = (g_get_monotonic_time () - a.started) / 1e6;
-  if (a.failed) {
+  if (!ok) {
     /* never leave a file that does not play; but only a plain file (-o /dev/full is a device,
      * and a link's target is not ours to remove) */
     if (g_file_test (output, G_FILE_TEST_IS_REGULAR) &&
         !g_file_test (output, G_FILE_TEST_IS_SYMLINK))
       g_unlink (output);
-    status = heed_cli_fail (a.error ? a.error : "the pipeline failed", NULL);
+    status = heed_cli_fail (NULL, error);
   } else if (a.interrupted) {
     fprintf (stderr, "heed annotate: interrupted; %s holds the first %u frames\n", output,
              a.frames);
@@ -369,19 +309,8 @@ heed_cmd_annotate (int argc, char **argv)
   }
 
 out:
-  if (ticker)
-    g_source_remove (ticker);
-  if (sigint)
-    g_source_remove (sigint);
-  if (bus) {
-    gst_bus_remove_watch (bus);
-    gst_object_unref (bus);
-  }
   if (a.pipeline)
     gst_object_unref (a.pipeline);
-  if (a.loop)
-    g_main_loop_unref (a.loop);
-  g_free (a.error);
   g_mutex_clear (&a.lock);
   g_free (desc);
   g_free (model_path);

@@ -4,6 +4,7 @@
 #define HEED_CLI_H
 
 #include <glib.h>
+#include <gst/gst.h>
 
 /* Prints "heed: <reason>" as one line on stderr (the error's message, else `what`), frees the
  * error and returns the exit status 1. */
@@ -22,5 +23,26 @@ int heed_cmd_live (int argc, char **argv);
 /* The heed GStreamer plugin: installed, or the build tree's when the tool runs from there
  * (gst_init first). */
 gboolean heed_cli_find_plugin (GError **error);
+
+/* What heed_cli_run_pipeline calls back, on the main thread; any may be NULL. */
+typedef struct {
+  guint tick_ms;
+  void (*tick) (gpointer data);
+  /* Ctrl-C: TRUE when the command ends the stream itself (the pipeline then runs to its EOS;
+   * a second Ctrl-C stops at once), FALSE to stop at once */
+  gboolean (*interrupt) (gpointer data);
+  void (*element_message) (const GstStructure *message, gpointer data);
+} HeedCliHooks;
+/* Plays the pipeline until its EOS, Ctrl-C (see the hooks) or an error (FALSE, with the first
+ * error's message and the element that posted it), and sets it to NULL. */
+gboolean heed_cli_run_pipeline (GstElement *pipeline, const HeedCliHooks *hooks, gpointer data,
+                                GError **error);
+/* A string property of the pipeline's element of that name (which must be there). */
+void heed_cli_set_string (GstElement *pipeline, const char *element, const char *property,
+                          const char *value);
+/* A buffer probe on a static pad of the pipeline's element of that name; FALSE when there is
+ * no such element. */
+gboolean heed_cli_probe_buffers (GstElement *pipeline, const char *element, const char *pad,
+                                 GstPadProbeCallback callback, gpointer data);
 
 #endif

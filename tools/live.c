@@ -8,17 +8,13 @@
  * behind. Ctrl-C stops; so does the source's end (num-buffers=N in a fragment). */
 #include "heed-cli.h"
 
-#include <glib-unix.h>
 #include <gst/gst.h>
 
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
 typedef struct {
-  GMainLoop *loop;
   GstElement *pipeline;
-  char *error;
   gint frames;  /* atomic: counted at the sink */
   gint counted; /* frames at the last report */
   gint64 last;  /* monotonic µs of the last report */
@@ -52,8 +48,9 @@ on_frame (GstPad *pad, GstPadProbeInfo *info, gpointer data)
 }
 
 static void
-report (Live *l)
+report (gpointer data)
 {
+  Live *l = data;
   gint64 now = g_get_monotonic_time ();
   gint frames = g_atomic_int_get (&l->frames);
   double seconds = (now - l->last) / 1e6;
@@ -68,51 +65,18 @@ report (Live *l)
   l->last = now;
 }
 
-static gboolean
-on_tick (gpointer data)
+static void
+on_keyframe (const GstStructure *st, gpointer data)
 {
-  report (data);
-  return G_SOURCE_CONTINUE;
-}
-
-static gboolean
-on_interrupt (gpointer data)
-{
-  Live *l = data;
-  g_main_loop_quit (l->loop);
-  return G_SOURCE_CONTINUE;
-}
-
-static gboolean
-on_message (GstBus *bus, GstMessage *msg, gpointer data)
-{
-  Live *l = data;
-  const GstStructure *st = gst_message_get_structure (msg);
-  switch (GST_MESSAGE_TYPE (msg)) {
-  case GST_MESSAGE_ELEMENT:
-    if (st && gst_structure_has_name (st, "heedkeyframe")) {
-      guint64 frame = 0;
-      double score = 0;
-      gst_structure_get_uint64 (st, "frame", &frame);
-      gst_structure_get_double (st, "score", &score);
-      printf ("heed live: keyframe at frame %" G_GUINT64_FORMAT " (%s), score %.2f\n", frame,
-              gst_structure_get_string (st, "cause"), score);
-      fflush (stdout);
-    }
-    break;
-  case GST_MESSAGE_ERROR: {
-    GError *err;
-    gst_message_parse_error (msg, &err, NULL);
-    if (!l->error)
-      l->error = g_strdup_printf ("%s (%s)", err->message, GST_OBJECT_NAME (GST_MESSAGE_SRC (msg)));
-    g_error_free (err);
-    g_main_loop_quit (l->loop);
-    break;
-  }
-  case GST_MESSAGE_EOS: g_main_loop_quit (l->loop); break;
-  default: break;
-  }
-  return G_SOURCE_CONTINUE;
+  if (!gst_structure_has_name (st, "heedkeyframe"))
+    return;
+  guint64 frame = 0;
+  double score = 0;
+  gst_structure_get_uint64 (st, "frame", &frame);
+  gst_structure_get_double (st, "score", &score);
+  printf ("heed live: keyframe at frame %" G_GUINT64_FORMAT " (%s), score %.2f\n", frame,
+          gst_structure_get_string (st, "cause"), score);
+  fflush (stdout);
 }
 
 int
@@ -139,10 +103,8 @@ heed_cmd_live (int argc, char **argv)
   GOptionContext *ctx = g_option_context_new ("- a live camera with heed's overlays");
   GError *error = NULL;
   Live l = { 0 };
-  GstBus *bus = NULL;
   int status = 1;
   char *desc = NULL, *model_path = NULL, *video = NULL;
-  guint sigint = 0, ticker = 0;
   g_mutex_init (&l.lock);
 
   g_option_context_add_main_entries (ctx, entries, NULL);
@@ -179,55 +141,25 @@ heed_cmd_live (int argc, char **argv)
     status = heed_cli_fail (NULL, error);
     goto out;
   }
-  GstElement *e;
-  if (model_path) {
-    g_object_set ((e = gst_bin_get_by_name (GST_BIN (l.pipeline), "classify")), "model", model_path,
-                  NULL);
-    gst_object_unref (e);
-  }
+  if (model_path)
+    heed_cli_set_string (l.pipeline, "classify", "model", model_path);
   /* frames and results counted where they are shown */
-  e = gst_bin_get_by_name (GST_BIN (l.pipeline), "sink");
-  GstPad *pad = gst_element_get_static_pad (e, "sink");
-  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, on_frame, &l, NULL);
-  gst_object_unref (pad);
-  gst_object_unref (e);
+  heed_cli_probe_buffers (l.pipeline, "sink", "sink", on_frame, &l);
 
-  l.loop = g_main_loop_new (NULL, FALSE);
-  bus = gst_element_get_bus (l.pipeline);
-  gst_bus_add_watch (bus, on_message, &l);
-  sigint = g_unix_signal_add (SIGINT, on_interrupt, &l);
-  ticker = g_timeout_add_seconds (1, on_tick, &l);
   l.last = g_get_monotonic_time ();
-  if (gst_element_set_state (l.pipeline, GST_STATE_PLAYING) != GST_STATE_CHANGE_FAILURE)
-    g_main_loop_run (l.loop);
-  GstMessage *late = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR);
-  if (late) {
-    on_message (bus, late, &l);
-    gst_message_unref (late);
-  }
-  gst_element_set_state (l.pipeline, GST_STATE_NULL);
+  HeedCliHooks hooks = { 1000, report, NULL, on_keyframe }; /* Ctrl-C stops */
+  gboolean ok = heed_cli_run_pipeline (l.pipeline, &hooks, &l, &error);
   report (&l);
-  if (l.error)
-    status = heed_cli_fail (l.error, NULL);
+  if (!ok)
+    status = heed_cli_fail (NULL, error);
   else if (!g_atomic_int_get (&l.frames))
     status = heed_cli_fail ("the source gave no frame", NULL);
   else
     status = 0;
 
 out:
-  if (ticker)
-    g_source_remove (ticker);
-  if (sigint)
-    g_source_remove (sigint);
-  if (bus) {
-    gst_bus_remove_watch (bus);
-    gst_object_unref (bus);
-  }
   if (l.pipeline)
     gst_object_unref (l.pipeline);
-  if (l.loop)
-    g_main_loop_unref (l.loop);
-  g_free (l.error);
   g_free (l.label);
   g_mutex_clear (&l.lock);
   g_free (desc);
