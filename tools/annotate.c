@@ -14,7 +14,6 @@
 #include <gst/gst.h>
 #include <gst/pbutils/pbutils.h>
 
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>

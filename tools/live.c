@@ -11,7 +11,6 @@
 #include <gst/gst.h>
 
 #include <stdio.h>
-#include <string.h>
 
 typedef struct {
   GstElement *pipeline;
