@@ -3,12 +3,13 @@
 # heed's main job today: install from Debian's packages, build, then make a sample clip
 # (shots, transitions, sound) and annotate it with `heed annotate` and the embedded default
 # model (heedclassify ! heedkeyframe ! heedoverlay: attention heatmap, labels and the keyframe
-# timeline drawn in, H.264 + AAC in MP4, with its JSON lines and a PNG of one frame), classify video in real
-# GStreamer pipelines (system memory, and Vulkan memory on GStreamer's shared device),
-# classify an image with `heed classify`, check the engine against PyTorch, and benchmark it.
+# timeline drawn in, H.264 + AAC in MP4, with its JSON lines, its keyframe report and a PNG of
+# one frame), classify video in real GStreamer pipelines (system memory, and Vulkan memory on
+# GStreamer's shared device), classify an image with `heed classify`, check the engine against PyTorch, and benchmark it.
 #
 # The sample clip and its ground truth, the annotated video (annotated.mp4), its JSON lines
-# (annotated.jsonl) and the PNG are left in ANNOTATED_DIR (default: ./annotated).
+# (annotated.jsonl), the keyframe report (report/index.html) and the PNG are left in
+# ANNOTATED_DIR (default: ./annotated).
 #
 # With no MODEL the pipelines use the embedded default model, which recognises videotestsrc's
 # patterns; MODEL=path/to/checkpoint.safetensors runs another (see README: a timm ImageNet ViT

@@ -7,6 +7,7 @@
 #   sample.mp4, sample.json    the clip and its ground truth
 #   annotated.mp4              heatmap, labels and keyframe timeline drawn in, sound kept
 #   annotated.jsonl            one JSON object per frame (docs/heed-jsonl.schema.json)
+#   report/index.html          the keyframe report: thumbnails, importance timeline, label track
 #   annotated-frame.png        a frame a little after the first keyframe (its mark showing)
 #   demos/annotate-sample.sh OUTDIR [--model M]    (run from a built tree)
 set -euo pipefail
@@ -21,7 +22,7 @@ trap 'rm -rf "$scratch"' EXIT
 cp "$scratch/clip00.mp4" "$dir/sample.mp4"
 cp "$scratch/clip00.json" "$dir/sample.json"
 "$root/build/tools/heed" annotate "$dir/sample.mp4" -o "$dir/annotated.mp4" \
-  --jsonl "$dir/annotated.jsonl" "$@"
+  --jsonl "$dir/annotated.jsonl" --report "$dir/report" "$@"
 count () { ffprobe -v error -count_frames -select_streams v:0 -show_entries stream=nb_read_frames \
   -of csv=p=0 "$1"; }
 frames_in=$(count "$dir/sample.mp4") frames_out=$(count "$dir/annotated.mp4")
@@ -32,5 +33,6 @@ first_key=$(grep -m1 '"keyframe":true' "$dir/annotated.jsonl" \
 ffmpeg -v error -y -i "$dir/annotated.mp4" -vf "select=eq(n\\,$((first_key + 5)))" \
   -frames:v 1 "$dir/annotated-frame.png"
 echo "wrote $dir/annotated.mp4 ($frames_out frames, as many as the input)," \
-  "$dir/annotated.jsonl ($(wc -l < "$dir/annotated.jsonl") lines) and" \
-  "$dir/annotated-frame.png (frame $((first_key + 5)), after the first keyframe)"
+  "$dir/annotated.jsonl ($(wc -l < "$dir/annotated.jsonl") lines)," \
+  "$dir/report/index.html ($(ls "$dir/report/keyframes" | wc -l) keyframes; open it in a browser)" \
+  "and $dir/annotated-frame.png (frame $((first_key + 5)), after the first keyframe)"

@@ -8,7 +8,8 @@ in each clip):
     lines validate against docs/heed-jsonl.schema.json, one per frame;
   - the keyframe heedkeyframe found is a key frame of the H.264 output (its force-key-unit);
   - Ctrl-C (SIGINT) halfway leaves a file that plays, holding the frames heed says it wrote,
-    as long as they last, with as many JSON lines; exit status 130;
+    as long as they last, with as many JSON lines, and a report of those frames; exit status
+    130;
   - an unwritable output, a full disk (/dev/full) and a missing input end at once with a
     one-line reason and a non-zero exit status;
   - heedjson from gst-launch-1.0 writes one valid line per frame, the attention map on request,
@@ -29,18 +30,11 @@ import time
 
 import jsonschema
 from terminal import stderr_on_terminal
+from tap import check, plan
 
 HEED = os.environ["HEED_TOOL"]
 SCHEMA = json.load(open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "docs",
                                      "heed-jsonl.schema.json")))
-results = []
-
-
-def check(name, ok, detail=""):
-    detail = " ".join(str(detail).split("\n"))  # one TAP line
-    results.append(ok)
-    print(f"{'ok' if ok else 'not ok'} {len(results)} {name}{': ' + detail if detail else ''}")
-    sys.stdout.flush()
 
 
 def ffmpeg(args):
@@ -155,8 +149,9 @@ def main():
     ffmpeg(["-f", "lavfi", "-i", "testsrc2=s=160x120:r=25:d=30", "-f", "lavfi", "-i",
             "sine=f=300:d=30", "-c:v", "libx264", "-c:a", "aac", long_in])
     out, jsonl = os.path.join(tmp, "long.out.mp4"), os.path.join(tmp, "long.jsonl")
-    p = subprocess.Popen([HEED, "annotate", long_in, "-o", out, "--jsonl", jsonl],
-                         stderr=subprocess.PIPE, text=True)
+    report = os.path.join(tmp, "long-report")
+    p = subprocess.Popen([HEED, "annotate", long_in, "-o", out, "--jsonl", jsonl, "--report",
+                          report], stderr=subprocess.PIPE, text=True)
     lines = []
     for line in p.stderr:  # progress lines: interrupt once frames are being written
         lines.append(line)
@@ -175,6 +170,11 @@ def main():
           and b["frames"] < 750 and abs(b["duration"] - written / 25) <= 0.1,
           f"status {status}, said {written}, file {b and b['frames']} frames "
           f"{b and round(b['duration'], 3)} s, {n} lines")
+    page = os.path.join(report, "index.html")
+    page = open(page).read() if os.path.exists(page) else ""
+    check("Ctrl-C: the report is written for the frames annotated, and says it was interrupted",
+          f"<p class=\"meta\">{written} frames" in page and "interrupted" in page,
+          re.sub(r"<[^>]+>", "", page[page.find('<p class="meta">'):][:160]))
 
     # bad outputs and inputs: one line, non-zero, quickly
     h264 = clips["H.264 + AAC in MP4"][0]
@@ -234,8 +234,7 @@ def main():
         check(f"heed live, {what}: a one-line reason, non-zero",
               r.returncode == 1 and len(err) == 1 and err[0].startswith("heed:"),
               err[-1] if err else "")
-    print(f"1..{len(results)}")
-    return 0 if all(results) else 1
+    return plan()
 
 
 SCHEMA_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "docs",

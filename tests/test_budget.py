@@ -18,15 +18,9 @@ import gi
 
 gi.require_version("Gst", "1.0")
 from gi.repository import Gst  # noqa: E402
+from tap import check, plan
 
 Gst.init(None)
-results = []
-
-
-def check(name, ok, detail=""):
-    results.append(ok)
-    print(f"{'ok' if ok else 'not ok'} {len(results)} {name}{': ' + detail if detail else ''}")
-    sys.stdout.flush()
 
 
 def run(shots, props, vulkan=False):
@@ -102,8 +96,7 @@ def main():
     ran = [i for i, (_, inferred) in enumerate(still) if inferred]
     check("a still shot: the model runs every max-interval frames", ran == [0, 16, 32, 48],
           f"ran on {ran}")
-    print(f"1..{len(results)}")
-    return 0 if all(results) else 1
+    return plan()
 
 
 if __name__ == "__main__":

@@ -12,14 +12,7 @@ import os
 import subprocess
 import sys
 import tempfile
-
-results = []
-
-
-def check(name, ok, detail=""):
-    results.append(ok)
-    print(f"{'ok' if ok else 'not ok'} {len(results)} {name}{': ' + detail if detail else ''}")
-    sys.stdout.flush()
+from tap import check, plan
 
 
 def run(cmd):
@@ -106,18 +99,24 @@ def main():
         sound = [s for s in streams if s["codec_type"] == "audio"]
         keys = [o["frame"] for o in lines if o.get("keyframe") and o["cause"] != "audio"]
         cuts_found = [c for c in truth["cuts"] if any(abs(k - c) <= 1 for k in keys)]
+        all_keys = [o["frame"] for o in lines if o.get("keyframe")]
+        report = os.path.join(job, "report")
+        thumbs = sorted(os.listdir(os.path.join(report, "keyframes")))
         ok = (video == [truth["frames"]] and len(lines) == truth["frames"] and sound and
               cuts_found == truth["cuts"] and os.path.getsize(os.path.join(job,
-                                                                           "annotated-frame.png")))
+                                                                           "annotated-frame.png"))
+              and os.path.getsize(os.path.join(report, "index.html"))
+              and thumbs == [f"frame-{k:06d}.jpg" for k in all_keys])
         detail = (f"{video} frames of {truth['frames']}, {len(lines)} lines, sound {len(sound)}, "
-                  f"cuts {truth['cuts']} found {cuts_found}")
-    check("the main job: the sample annotated, its JSON lines valid, its cuts found", ok, detail)
+                  f"cuts {truth['cuts']} found {cuts_found}, {len(thumbs)} thumbnails in the "
+                  f"report for {len(all_keys)} keyframes")
+    check("the main job: the sample annotated, its JSON lines valid, its cuts found, its report "
+          "made", ok, detail)
     r = subprocess.run([os.environ["HEED_SUMMARY"], os.path.join(tmp, "missing.mp4")],
                        capture_output=True, text=True, timeout=60)
     check("a missing file: a one-line error, non-zero", r.returncode != 0 and
           len(r.stderr.strip().splitlines()) == 1, r.stderr.strip())
-    print(f"1..{len(results)}")
-    return 0 if all(results) else 1
+    return plan()
 
 
 if __name__ == "__main__":

@@ -6,7 +6,6 @@ the config files, resumed after an interruption, checked against the published S
 offline afterwards, listed by `heed models`, a progress bar on a terminal only, and a one-line
 error for a bad name, a missing network, a missing revision, a corrupted transfer and a
 repository without safetensors weights. Prints TAP."""
-import json
 import os
 import shutil
 import socket
@@ -20,17 +19,10 @@ sys.path.insert(0, os.environ["HEED_TOOLS_DIR"])
 from hub_server import HubServer  # noqa: E402
 from heed_torch import synthetic_photo  # noqa: E402
 from terminal import stderr_on_terminal  # noqa: E402
+from tap import check, plan
 
 heed = os.environ["HEED_TOOL"]
 fixtures = os.environ["HEED_FIXTURES"]
-results = []
-
-
-def check(name, ok, detail=""):
-    results.append(ok)
-    detail = " | ".join(str(detail).splitlines())  # one TAP line, however long the output
-    print(f"{'ok' if ok else 'not ok'} {len(results)} {name}{': ' + detail if detail else ''}")
-    sys.stdout.flush()
 
 
 def read(fixture, *names):
@@ -176,8 +168,7 @@ def main():
     check("heedclassify model=hf:test/vit runs from the cache", r.returncode == 0,
           r.stderr.strip()[-300:])
     shutil.rmtree(tmp)
-    print(f"1..{len(results)}")
-    return 0 if all(results) else 1
+    return plan()
 
 
 if __name__ == "__main__":

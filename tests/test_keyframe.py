@@ -34,15 +34,9 @@ import gi
 gi.require_version("Gst", "1.0")
 gi.require_version("GstVideo", "1.0")
 from gi.repository import Gst, GstVideo  # noqa: E402
+from tap import check, plan
 
 Gst.init(None)
-results = []
-
-
-def check(name, ok, detail=""):
-    results.append(ok)
-    print(f"{'ok' if ok else 'not ok'} {len(results)} {name}{': ' + detail if detail else ''}")
-    sys.stdout.flush()
 
 
 def make_clip(path, audio_seconds=None):
@@ -376,8 +370,7 @@ def main():
     pipe.set_state(Gst.State.NULL)
     check("reports its lookahead as latency when live", ok and live and lo >= 400 * Gst.MSECOND,
           f"live {live}, min {lo / 1e6:.0f} ms")
-    print(f"1..{len(results)}")
-    return 0 if all(results) else 1
+    return plan()
 
 
 if __name__ == "__main__":

@@ -1,14 +1,16 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* `heed annotate INPUT [-o OUTPUT] [--jsonl FILE] [--model M]`: decodes a video file (anything
- * GStreamer and gst-libav read, turned upright by its rotation tag), runs heedclassify,
+/* `heed annotate INPUT [-o OUTPUT] [--jsonl FILE] [--report DIR] [--model M]`: decodes a video file
+ * (anything GStreamer and gst-libav read, turned upright by its rotation tag), runs heedclassify,
  * heedkeyframe (with the file's sound when it has sound) and heedoverlay on it, and writes an
  * MP4 with the overlays drawn: H.264 through x264enc when it is installed, else MPEG-4 Part 2
  * through gst-libav, the sound kept as AAC, a key frame at each of heedkeyframe's keyframes
- * (its force-key-unit events), every frame kept with its timestamp. Progress on stderr: a
+ * (its force-key-unit events), every frame kept with its timestamp; with --report, a page of
+ * the keyframes, the importance timeline and the label track (report.c). Progress on stderr: a
  * redrawn bar on a terminal, a line every tenth otherwise. Ctrl-C ends the stream early and
  * finishes the file, so what was written plays. Exit status 0 on success, 1 with a one-line
  * reason on an error, 130 when interrupted. */
 #include "heed-cli.h"
+#include "heed-report.h"
 
 #include <glib/gstdio.h>
 #include <gst/gst.h>
@@ -185,12 +187,16 @@ on_interrupt (gpointer data)
 int
 heed_cmd_annotate (int argc, char **argv)
 {
-  char *output = NULL, *jsonl = NULL, *model = NULL, **inputs = NULL;
+  char *output = NULL, *jsonl = NULL, *report_dir = NULL, *model = NULL, **inputs = NULL;
   GOptionEntry entries[] = {
     { "output", 'o', 0, G_OPTION_ARG_FILENAME, &output,
       "the annotated MP4 (default: INPUT's name with -annotated.mp4, in this folder)", "OUTPUT" },
     { "jsonl", 0, 0, G_OPTION_ARG_FILENAME, &jsonl,
       "also write one JSON object per frame here (docs/heed-jsonl.schema.json)", "FILE" },
+    { "report", 0, 0, G_OPTION_ARG_FILENAME, &report_dir,
+      "also write a keyframe report here: DIR/index.html (opens in a browser from the folder) "
+      "with the keyframes' thumbnails, the importance timeline and the label track",
+      "DIR" },
     { "model", 'm', 0, G_OPTION_ARG_FILENAME, &model,
       "safetensors ViT checkpoint, or hf:OWNER/NAME[@REVISION] from the Hugging Face hub "
       "(default: the embedded videotestsrc model)",
@@ -204,7 +210,8 @@ heed_cmd_annotate (int argc, char **argv)
   g_mutex_init (&a.lock);
   int status = 1;
   gboolean audio = FALSE;
-  char *model_path = NULL, *desc = NULL;
+  char *model_path = NULL, *desc = NULL, *shown = NULL;
+  HeedReport *report = NULL;
 
   g_option_context_add_main_entries (ctx, entries, NULL);
   if (!g_option_context_parse (ctx, &argc, &argv, &error)) {
@@ -245,21 +252,32 @@ heed_cmd_annotate (int argc, char **argv)
     status = heed_cli_fail (NULL, error);
     goto out;
   }
+  if (report_dir && !(report = heed_report_new (report_dir, &error))) {
+    status = heed_cli_fail (NULL, error);
+    goto out;
+  }
   if (!model)
     fprintf (stderr, "heed annotate: labels from the embedded test-pattern model, which knows "
                      "only videotestsrc's patterns; for real labels name a checkpoint, e.g. "
                      "--model hf:timm/deit_tiny_patch16_224.fb_in1k (keyframes and attention do "
                      "not depend on it)\n");
 
+  /* the report's thumbnails are the shown frames, heatmap and labels drawn, keyframes only */
+  shown = g_strdup_printf (
+      report ? "tee name=shown shown. ! queue name=thumbq ! videoconvert ! videoscale "
+               "! video/x-raw,width=320,pixel-aspect-ratio=1/1 ! jpegenc quality=85 "
+               "! appsink name=thumbs sync=false shown. ! queue ! videoconvert ! %s"
+             : "videoconvert ! %s",
+      encoder);
   /* videoflip turns the picture upright by the file's rotation tag; every element named is
    * configured below, so no path goes through the parser */
   desc = g_strdup_printf (
       "filesrc name=src ! decodebin name=d "
       "d. ! queue name=vq max-size-time=0 max-size-bytes=0 max-size-buffers=8 ! videoconvert "
       "! videoflip video-direction=auto ! videoconvert ! heedclassify name=classify "
-      "! heedkeyframe name=key %s ! heedoverlay ! videoconvert ! %s name=venc "
+      "! heedkeyframe name=key %s ! heedoverlay name=overlay ! %s name=venc "
       "! queue max-size-time=0 max-size-bytes=0 ! mp4mux name=mux ! filesink name=sink %s",
-      jsonl ? "! heedjson name=json" : "", encoder,
+      jsonl ? "! heedjson name=json" : "", shown,
       audio ? "d. ! queue name=aq max-size-time=0 max-size-bytes=0 ! audioconvert ! audioresample "
               "! tee name=sound sound. ! queue ! key.audio_sink sound. ! queue max-size-time=0 "
               "max-size-bytes=0 ! audioconvert ! avenc_aac name=aenc ! mux."
@@ -278,6 +296,14 @@ heed_cmd_annotate (int argc, char **argv)
   if (jsonl)
     heed_cli_set_string (a.pipeline, "json", "location", jsonl);
   heed_cli_probe_buffers (a.pipeline, "venc", "sink", count_frame, &a);
+  if (report) {
+    heed_cli_probe_buffers (a.pipeline, "overlay", "src", heed_report_record_frame, report);
+    heed_cli_probe_buffers (a.pipeline, "thumbq", "sink", heed_report_keep_keyframes, report);
+    GstElement *thumbs = gst_bin_get_by_name (GST_BIN (a.pipeline), "thumbs");
+    GstAppSinkCallbacks callbacks = { .new_sample = heed_report_thumbnail };
+    gst_app_sink_set_callbacks (GST_APP_SINK (thumbs), &callbacks, report, NULL);
+    gst_object_unref (thumbs);
+  }
   /* after the sound's encoder, which holds a few frames */
   heed_cli_probe_buffers (a.pipeline, "aenc", "src", trim_sound, &a);
 
@@ -289,6 +315,14 @@ heed_cmd_annotate (int argc, char **argv)
   if (a.tty)
     fprintf (stderr, "\n");
   double elapsed = (g_get_monotonic_time () - a.started) / 1e6;
+  if (ok && report) {
+    GstElement *key = gst_bin_get_by_name (GST_BIN (a.pipeline), "key");
+    HeedReportSummary summary = { input, model ? model : "the embedded test-pattern model", 0,
+                                  audio, a.interrupted };
+    g_object_get (key, "threshold", &summary.threshold, NULL);
+    gst_object_unref (key);
+    ok = heed_report_write (report, &summary, &error);
+  }
   if (!ok) {
     /* never leave a file that does not play; but only a plain file (-o /dev/full is a device,
      * and a link's target is not ours to remove) */
@@ -301,9 +335,10 @@ heed_cmd_annotate (int argc, char **argv)
              a.frames);
     status = EXIT_INTERRUPTED;
   } else {
-    fprintf (stderr, "heed annotate: %s: %u frames in %.1f s (%.1f fps)%s%s\n", output, a.frames,
-             elapsed, elapsed > 0 ? a.frames / elapsed : 0, jsonl ? "; JSON lines in " : "",
-             jsonl ? jsonl : "");
+    fprintf (stderr, "heed annotate: %s: %u frames in %.1f s (%.1f fps)%s%s%s%s%s\n", output,
+             a.frames, elapsed, elapsed > 0 ? a.frames / elapsed : 0,
+             jsonl ? "; JSON lines in " : "", jsonl ? jsonl : "", report ? "; report in " : "",
+             report ? report_dir : "", report ? G_DIR_SEPARATOR_S "index.html" : "");
     status = 0;
   }
 
@@ -311,7 +346,10 @@ out:
   if (a.pipeline)
     gst_object_unref (a.pipeline);
   g_mutex_clear (&a.lock);
+  heed_report_free (report);
   g_free (desc);
+  g_free (shown);
+  g_free (report_dir);
   g_free (model_path);
   g_free (output);
   g_free (jsonl);

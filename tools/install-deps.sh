@@ -1,7 +1,16 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
-# Installs, from Debian 12's own packages, everything heed needs to build, test and benchmark.
+# Installs, from Debian 12's own packages, everything heed needs to build, run and benchmark;
+# with --tests, also what only the tests use (Chromium, to open the keyframe report headless).
+#   bash tools/install-deps.sh [--tests]
 set -euo pipefail
+extra=()
+for arg in "$@"; do
+  case $arg in
+    --tests) extra+=(chromium) ;;
+    *) echo "usage: $0 [--tests]" >&2; exit 2 ;;
+  esac
+done
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; fi
 export DEBIAN_FRONTEND=noninteractive
@@ -19,4 +28,4 @@ $SUDO apt-get install -y --no-install-recommends \
   python3-pil python3-torchvision python3-jsonschema \
   gir1.2-gstreamer-1.0 gir1.2-gst-plugins-base-1.0 \
   libpango1.0-dev libcairo2-dev fonts-dejavu-core fonts-noto-cjk \
-  ffmpeg valgrind clang-format bc
+  ffmpeg valgrind clang-format bc "${extra[@]}"
