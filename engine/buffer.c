@@ -32,11 +32,13 @@ heed_buffer_new (HeedDevice *d, VkDeviceSize size, gboolean host_visible, GError
   b = g_new0 (HeedBuffer, 1);
 
   b->device = d;
-  b->size = MAX (size, 16);
+  /* whole 16-byte texels, so a texel view covers every byte */
+  b->size = (MAX (size, 16) + 15) & ~(VkDeviceSize) 15;
   VkBufferCreateInfo info = {
     .sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO,
     .size = b->size,
-    .usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_SRC_BIT |
+    .usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_UNIFORM_TEXEL_BUFFER_BIT |
+             VK_BUFFER_USAGE_UNIFORM_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_SRC_BIT |
              VK_BUFFER_USAGE_TRANSFER_DST_BIT,
     .sharingMode = VK_SHARING_MODE_EXCLUSIVE,
   };
@@ -69,6 +71,16 @@ heed_buffer_new (HeedDevice *d, VkDeviceSize size, gboolean host_visible, GError
   };
   HEED_VK (vkAllocateMemory, (d->device, &alloc, NULL, &b->memory));
   HEED_VK (vkBindBufferMemory, (d->device, b->buffer, b->memory, 0));
+  /* RGBA32F texel buffers are core Vulkan on every device; the view is capped at the device's
+   * texel count (a GEMM operand is far smaller) */
+  VkBufferViewCreateInfo view = {
+    .sType = VK_STRUCTURE_TYPE_BUFFER_VIEW_CREATE_INFO,
+    .buffer = b->buffer,
+    .format = VK_FORMAT_R32G32B32A32_SFLOAT,
+    .offset = 0,
+    .range = MIN (b->size / 16, d->props.limits.maxTexelBufferElements) * 16,
+  };
+  HEED_VK (vkCreateBufferView, (d->device, &view, NULL, &b->texels));
   if (host_visible) {
     HEED_VK (vkMapMemory, (d->device, b->memory, 0, VK_WHOLE_SIZE, 0, &b->mapped));
     memset (b->mapped, 0, b->size);
@@ -93,6 +105,8 @@ heed_buffer_destroy (HeedBuffer **buffer)
   HeedBuffer *b = buffer ? *buffer : NULL;
   if (!b)
     return;
+  if (b->texels)
+    vkDestroyBufferView (b->device->device, b->texels, NULL);
   if (b->buffer)
     vkDestroyBuffer (b->device->device, b->buffer, NULL);
   if (b->memory)

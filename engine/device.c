@@ -280,21 +280,31 @@ choose_kernels (HeedDevice *d)
   gboolean compute_sg = (sg.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT) != 0;
   gboolean cpu = d->props.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU;
 
-  /* GEMM tiles, measured with `heed bench` on lavapipe (2 cores, DeiT-Tiny shape): each
-   * invocation holds a 16 x 8 block; lavapipe runs a workgroup on one CPU thread in 8-wide SIMD,
-   * so one subgroup of 8 per workgroup and many workgroups. 16 x 8 beat 8 x 4 (9 GFLOP/s),
-   * 8 x 8 (21), 24 x 8 (27) and 32 x 8 (25) on the large GEMMs, at about 30. GPUs get wider
-   * workgroups; their tiles are untuned. */
-  guint lanes = cpu ? 8 : 32;
+  /* GEMMs on lavapipe, which runs a workgroup on one CPU thread with the invocations across
+   * the SIMD lanes (8 at 256-bit vectors, 16 at 512): a workgroup is one subgroup, each
+   * invocation owns a 16 x 4 block, A's rows reach every lane by shuffles, and A and B are read
+   * as texel buffers. A texel fetch is a gather; a storage-buffer load there is a loop over the
+   * lanes with a branch each, which is what limited the storage-buffer kernels: measured with
+   * `heed bench --shape deit-tiny` on a 2-core AVX2 machine, the large GEMMs went from 4.3 to
+   * 22-28 GFLOP/s. With texels, 16 x 4 beat 16 x 8 (12), 8 x 4 (16), 24 x 4 (15) and 32 x 4
+   * (11). A workgroup narrower than the subgroup leaves lanes idle: the 2.4 times slowdown at
+   * LP_NATIVE_VECTOR_WIDTH=512 of 8-wide workgroups. GPUs get 32-wide workgroups of the
+   * storage-buffer kernel; their tiles are untuned. */
+  gboolean shuffle = compute_sg && (sg.supportedOperations & VK_SUBGROUP_FEATURE_SHUFFLE_BIT);
+  guint lanes = cpu && shuffle && (sg.subgroupSize == 8 || sg.subgroupSize == 16) ? sg.subgroupSize
+                : cpu                                                             ? 8
+                                                                                  : 32;
   k->gemm_tm = 16;
   k->gemm_tn = 8;
   k->row_align = k->gemm_tm;
-  k->col_align = lanes * k->gemm_tn;
+  k->col_align = lanes * k->gemm_tn; /* also covers the 16 x 4 kernels */
   k->gemm = (HeedKernel){ HEED_SHADER_GEMM, lanes };
-  /* the workgroup is one subgroup of 8 sharing rows by shuffles */
-  gboolean shuffle = cpu && sg.subgroupSize == lanes && lanes == 8 && k->gemm_tm % 8 == 0 &&
-                     compute_sg && (sg.supportedOperations & VK_SUBGROUP_FEATURE_SHUFFLE_BIT);
-  k->gemm_k4 = (HeedKernel){ shuffle ? HEED_SHADER_GEMM_K4_SG8 : HEED_SHADER_GEMM_K4, lanes };
+  HeedShaderId k4 = HEED_SHADER_GEMM_K4;
+  if (cpu && shuffle && lanes == 8)
+    k4 = HEED_SHADER_GEMM_K4_SG8_TEXELS;
+  else if (cpu && shuffle && lanes == 16)
+    k4 = HEED_SHADER_GEMM_K4_SG16_TEXELS;
+  k->gemm_k4 = (HeedKernel){ k4, lanes };
 
   /* Element-wise kernels: 8-lane workgroups made ~14k tiny workgroups per op on lavapipe. */
   k->small_lanes = 64;
@@ -304,9 +314,16 @@ choose_kernels (HeedDevice *d)
                      sg.subgroupSize > 1;
   k->layernorm = (HeedKernel){ HEED_SHADER_LAYERNORM, k->small_lanes };
   k->softmax = (HeedKernel){ HEED_SHADER_SOFTMAX, k->small_lanes };
+  /* on lavapipe the rows are read as texels (a gather, where a storage-buffer load is a loop
+   * over the lanes; see the GEMMs above) */
   k->layernorm_rows =
-      rows_sg ? (HeedKernel){ HEED_SHADER_LAYERNORM_SG, k->small_lanes } : k->layernorm;
-  k->softmax_rows = rows_sg ? (HeedKernel){ HEED_SHADER_SOFTMAX_SG, k->small_lanes } : k->softmax;
+      rows_sg ? (HeedKernel){ cpu ? HEED_SHADER_LAYERNORM_SG_TEXELS : HEED_SHADER_LAYERNORM_SG,
+                              k->small_lanes }
+              : k->layernorm;
+  k->softmax_rows =
+      rows_sg ? (HeedKernel){ cpu ? HEED_SHADER_SOFTMAX_SG_TEXELS : HEED_SHADER_SOFTMAX_SG,
+                              k->small_lanes }
+              : k->softmax;
   k->rows_per_group = MAX (k->small_lanes / d->subgroup_size, 1);
 }
 

@@ -33,7 +33,14 @@ typedef struct {
   gsize size;
   guint n_bindings;
   guint push_size; /* bytes, read from the shader's push_constant block at build time */
+  /* bindings read as uniform texel buffers (vec4 texels of float32), one bit each; the others
+   * are storage buffers. From the variant's -DTEXEL_BINDINGS=MASK in the registry. */
+  guint texel_bindings;
+  guint uniform_bindings; /* the same for uniform buffers (-DUNIFORM_BINDINGS=MASK) */
 } HeedShaderInfo;
+
+/* A binding's descriptor type, from the shader's masks. */
+VkDescriptorType heed_shader_binding_type (const HeedShaderInfo *shader, guint binding);
 
 /* shaders/registry.txt, generated into heed-shader-registry.c */
 extern const HeedShaderInfo heed_shaders[HEED_SHADER_COUNT];
@@ -128,7 +135,8 @@ typedef struct {
   VkBuffer buffer;
   VkDeviceMemory memory;
   VkDeviceSize size;
-  void *mapped; /* non-NULL when host-visible */
+  void *mapped;        /* non-NULL when host-visible */
+  VkBufferView texels; /* the whole buffer as RGBA32F texels, for texel-buffer bindings */
 } HeedBuffer;
 
 /* A zero-filled storage buffer of `size` bytes. host_visible buffers are mapped and coherent;

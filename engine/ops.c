@@ -18,6 +18,17 @@ elementwise (const HeedRecorder *rec, HeedShaderId shader)
   return (HeedKernel){ shader, rec->kernels.small_lanes };
 }
 
+/* Rows and columns of C each invocation of a GEMM variant computes (TM and TN in gemm.comp,
+ * from its registry line). */
+static void
+gemm_tile (HeedShaderId shader, guint *tm, guint *tn)
+{
+  gboolean narrow =
+      shader == HEED_SHADER_GEMM_K4_SG8_TEXELS || shader == HEED_SHADER_GEMM_K4_SG16_TEXELS;
+  *tm = 16;
+  *tn = narrow ? 4 : 8;
+}
+
 gboolean
 heed_op_gemm (HeedRecorder *rec, HeedMat a, HeedMat b, HeedMat c, HeedBuffer *bias, guint M,
               guint N, guint K, guint batches, float alpha, guint epilogue, const char *name,
@@ -34,10 +45,14 @@ heed_op_gemm (HeedRecorder *rec, HeedMat a, HeedMat b, HeedMat c, HeedBuffer *bi
     epilogue |= HEED_EPI_BIAS;
   else
     epilogue &= ~(guint) HEED_EPI_BIAS;
-  return heed_recorder_dispatch (rec, k4 ? k->gemm_k4 : k->gemm, epilogue, bindings, &p, sizeof p,
-                                 heed_round_up (N, k->col_align) / k->col_align,
-                                 heed_round_up (M, k->row_align) / k->row_align, batches, name,
-                                 kind, 2.0 * M * N * K * batches, error);
+  HeedKernel kernel = k4 ? k->gemm_k4 : k->gemm;
+  guint tm, tn;
+  gemm_tile (kernel.shader, &tm, &tn);
+  /* the operands are padded to row_align rows and col_align columns, whole tiles of either */
+  return heed_recorder_dispatch (rec, kernel, epilogue, bindings, &p, sizeof p,
+                                 heed_round_up (N, k->col_align) / (kernel.local_size * tn),
+                                 heed_round_up (M, k->row_align) / tm, batches, name, kind,
+                                 2.0 * M * N * K * batches, error);
 }
 
 /* Row kernels: the table's *_rows variant (a subgroup per row, reading vec4s) when the rows
@@ -72,7 +87,8 @@ heed_op_softmax (HeedRecorder *rec, HeedMat s, guint M, guint N, guint batches, 
   gboolean sg = use_rows_kernel (k->softmax_rows, k->softmax, s.ld % 4 == 0 && s.batch % 4 == 0);
   HeedSoftmaxParams p = { M * batches, M,       N,
                           s.ld,        s.batch, sg ? k->rows_per_group : k->softmax.local_size };
-  HeedBuffer *bindings[1] = { s.buf };
+  /* binding 1: the same scores, read as texels by the texel variant */
+  HeedBuffer *bindings[2] = { s.buf, s.buf };
   g_return_val_if_fail (s.off == 0, FALSE);
   return heed_recorder_dispatch (rec, sg ? k->softmax_rows : k->softmax, 0, bindings, &p, sizeof p,
                                  (p.rows + p.rows_per_group - 1) / p.rows_per_group, 1, 1, name,

@@ -17,12 +17,16 @@ heed_recorder_new (HeedDevice *d, const HeedKernels *kernels, guint max_dispatch
     heed_log (HEED_LOG_WARNING, "%s has no compute timestamps: no per-op timings",
               d->props.deviceName);
 
-  VkDescriptorPoolSize size = { VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, max_dispatches * 8 };
+  VkDescriptorPoolSize sizes[3] = {
+    { VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, max_dispatches * 8 },
+    { VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER, max_dispatches * 4 },
+    { VK_DESCRIPTOR_TYPE_UNIFORM_BUFFER, max_dispatches },
+  };
   VkDescriptorPoolCreateInfo pool_info = {
     .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO,
     .maxSets = max_dispatches,
-    .poolSizeCount = 1,
-    .pPoolSizes = &size,
+    .poolSizeCount = 3,
+    .pPoolSizes = sizes,
   };
   HEED_VK (vkCreateDescriptorPool, (d->device, &pool_info, NULL, &rec->pool));
 
@@ -116,14 +120,21 @@ heed_recorder_dispatch (HeedRecorder *rec, HeedKernel k, guint specialization,
   VkDescriptorBufferInfo infos[8];
   VkWriteDescriptorSet writes[8];
   for (guint i = 0; i < p->shader->n_bindings; i++) {
-    infos[i] = (VkDescriptorBufferInfo){ bindings[i]->buffer, 0, VK_WHOLE_SIZE };
+    VkDescriptorType type = heed_shader_binding_type (p->shader, i);
+    gboolean texel = type == VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER;
+    /* a uniform buffer's range is capped by the device (lavapipe: 64 KiB) */
+    VkDeviceSize range = type == VK_DESCRIPTOR_TYPE_UNIFORM_BUFFER
+                             ? MIN (bindings[i]->size, d->props.limits.maxUniformBufferRange)
+                             : VK_WHOLE_SIZE;
+    infos[i] = (VkDescriptorBufferInfo){ bindings[i]->buffer, 0, range };
     writes[i] = (VkWriteDescriptorSet){
       .sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET,
       .dstSet = set,
       .dstBinding = i,
       .descriptorCount = 1,
-      .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
-      .pBufferInfo = &infos[i],
+      .descriptorType = type,
+      .pBufferInfo = texel ? NULL : &infos[i],
+      .pTexelBufferView = texel ? &bindings[i]->texels : NULL,
     };
   }
   vkUpdateDescriptorSets (d->device, p->shader->n_bindings, writes, 0, NULL);

@@ -4,6 +4,16 @@
  * into heed-shader-registry.c). */
 #include "heed-private.h"
 
+VkDescriptorType
+heed_shader_binding_type (const HeedShaderInfo *s, guint binding)
+{
+  if (s->texel_bindings & (1u << binding))
+    return VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER;
+  if (s->uniform_bindings & (1u << binding))
+    return VK_DESCRIPTOR_TYPE_UNIFORM_BUFFER;
+  return VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
+}
+
 /* Specialization constant 0 is the workgroup size, 1 the shader's variant flags. */
 HeedPipeline *
 heed_device_get_pipeline (HeedDevice *d, HeedShaderId id, guint local_size, guint specialization,
@@ -30,7 +40,7 @@ heed_device_get_pipeline (HeedDevice *d, HeedShaderId id, guint local_size, guin
   for (guint i = 0; i < s->n_bindings; i++)
     bindings[i] = (VkDescriptorSetLayoutBinding){
       .binding = i,
-      .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+      .descriptorType = heed_shader_binding_type (s, i),
       .descriptorCount = 1,
       .stageFlags = VK_SHADER_STAGE_COMPUTE_BIT,
     };

@@ -19,10 +19,23 @@ layout(local_size_x_id = 0) in;
 
 // restrict: no binding aliases another, so reads need not be repeated after each frame write
 layout(std430, binding = 0) restrict buffer BufFrame { uint words[]; };
-layout(std430, binding = 1) restrict readonly buffer BufHeat { vec2 heat[]; }; // value, alpha
-layout(std430, binding = 2) restrict readonly buffer BufLut { uint lut[]; };
+// The heat grid (value, alpha per cell; two cells a texel) as a texel buffer and the colour
+// table as a uniform buffer: a texel fetch or a uniform-buffer load with a per-lane index is one
+// gather, where a storage-buffer load is a loop over the lanes on lavapipe (see gemm.comp)
+layout(binding = 1) uniform samplerBuffer heat_texels;
+layout(std140, binding = 2) uniform BufLut { uvec4 lut4[64]; };
+
+vec2 heat_at(uint i)
+{
+  const vec4 t = texelFetch(heat_texels, int(i >> 1u));
+  return (i & 1u) == 0u ? t.xy : t.zw;
+}
 layout(std430, binding = 3) restrict readonly buffer BufSprites { uint sprite_px[]; };
-layout(std430, binding = 4) restrict readonly buffer BufParams { uint params[]; };
+// The parameters as a uniform buffer (std140: whole uvec4s): every invocation reads the same
+// words, which a uniform buffer serves as one load (on lavapipe a storage-buffer load is a loop
+// over the lanes); HEED_COMPOSITE_PARAM_WORDS = 28 + 8 x HEED_COMPOSITOR_MAX_IMAGES (16)
+layout(std140, binding = 4) uniform BufParams { uvec4 params4[(28 + 8 * 16) / 4]; };
+#define params_at(i) params4[(i) >> 2u][(i) & 3u]
 
 
 layout(push_constant) uniform Params {
@@ -45,7 +58,7 @@ const uint P_OPACITY = 15u, P_REGION = 16u, P_N_SPRITES = 20u, P_BOUNDS = 24u, P
 
 float param_f(uint i)
 {
-  return uintBitsToFloat(params[i]);
+  return uintBitsToFloat(params_at(i));
 }
 
 // the parameters every pixel needs, read once per invocation
@@ -59,10 +72,10 @@ vec3 yuv_offset;
 
 void load_params()
 {
-  heat_on = params[P_HEAT_ON] != 0u;
-  grid_w = params[P_GRID_W];
-  grid_h = params[P_GRID_H];
-  n_sprites = params[P_N_SPRITES];
+  heat_on = params_at(P_HEAT_ON) != 0u;
+  grid_w = params_at(P_GRID_W);
+  grid_h = params_at(P_GRID_H);
+  n_sprites = params_at(P_N_SPRITES);
   opacity = param_f(P_OPACITY);
   region = vec4(param_f(P_REGION), param_f(P_REGION + 1u), param_f(P_REGION + 2u),
                 param_f(P_REGION + 3u));
@@ -103,23 +116,25 @@ vec4 layers_at(uint x, uint y)
       const uint x1 = min(x0 + 1u, gw - 1u), y1 = min(y0 + 1u, gh - 1u);
       const float tx = u - float(x0), ty = v - float(y0);
       const uint r0 = y0 * gw, r1 = y1 * gw;
-      const vec2 h = mix(mix(heat[r0 + x0], heat[r0 + x1], tx), mix(heat[r1 + x0], heat[r1 + x1], tx),
+      const vec2 h = mix(mix(heat_at(r0 + x0), heat_at(r0 + x1), tx),
+                         mix(heat_at(r1 + x0), heat_at(r1 + x1), tx),
                          ty);
       const float value = h.x, alpha = h.y;
-      const uint entry = lut[to_code(clamp(value, 0.0, 1.0) * 255.0)];
+      const uint code = to_code(clamp(value, 0.0, 1.0) * 255.0);
+      const uint entry = lut4[code >> 2u][code & 3u];
       a = alpha * opacity;
       c = vec3(float(entry & 0xffu), float((entry >> 8) & 0xffu), float((entry >> 16) & 0xffu)) * a;
     }
   }
   for (uint s = 0u; sprites_here && s < n_sprites; s++) {
     const uint b = P_SPRITES + 8u * s;
-    const int sx = int(params[b]), sy = int(params[b + 1u]);
-    const int sw = int(params[b + 2u]), sh = int(params[b + 3u]);
+    const int sx = int(params_at(b)), sy = int(params_at(b + 1u));
+    const int sw = int(params_at(b + 2u)), sh = int(params_at(b + 3u));
     const int dx = int(x) - sx, dy = int(y) - sy;
     if (dx < 0 || dy < 0 || dx >= sw || dy >= sh)
       continue;
     // cairo's ARGB32: premultiplied, 0xAARRGGBB in a native-endian word
-    const uint w = sprite_px[params[b + 4u] + uint(dy * sw + dx)];
+    const uint w = sprite_px[params_at(b + 4u) + uint(dy * sw + dx)];
     const float sa = float(w >> 24) / 255.0;
     c = vec3(float((w >> 16) & 0xffu), float((w >> 8) & 0xffu), float(w & 0xffu)) + (1.0 - sa) * c;
     a = sa + (1.0 - sa) * a;
@@ -326,16 +341,16 @@ void main()
   const uint f = p.format;
   const uint bw = f <= XBGR ? 1u : f == YUY2 ? 2u : f == I420 ? 8u : 4u;
   const uint bh = f == NV12 || f == I420 ? 2u : 1u;
-  if (bx1 * bw <= params[P_BOUNDS] || bx0 * bw >= params[P_BOUNDS + 2u] ||
-      (by + 1u) * bh <= params[P_BOUNDS + 1u] || by * bh >= params[P_BOUNDS + 3u])
+  if (bx1 * bw <= params_at(P_BOUNDS) || bx0 * bw >= params_at(P_BOUNDS + 2u) ||
+      (by + 1u) * bh <= params_at(P_BOUNDS + 1u) || by * bh >= params_at(P_BOUNDS + 3u))
     return;
   load_params();
   // which images meet this strip (rows by * bh .. + bh, columns bx0 * bw .. bx1 * bw)
   sprites_here = false;
   for (uint s = 0u; s < n_sprites; s++) {
     const uint b = P_SPRITES + 8u * s;
-    const int sx = int(params[b]), sy = int(params[b + 1u]);
-    const int sw = int(params[b + 2u]), sh = int(params[b + 3u]);
+    const int sx = int(params_at(b)), sy = int(params_at(b + 1u));
+    const int sw = int(params_at(b + 2u)), sh = int(params_at(b + 3u));
     sprites_here = sprites_here || (int(bx1 * bw) > sx && int(bx0 * bw) < sx + sw &&
                                     int((by + 1u) * bh) > sy && int(by * bh) < sy + sh);
   }

@@ -12,6 +12,10 @@
 // much as a gather, so fetching 16 bytes at a time is what makes it fast; every barrier is a
 // coroutine switch, which is why shared-memory tiling loses there (see DESIGN.md).
 //
+// The TEXEL_BINDINGS variants (lavapipe's) read A and B as uniform texel buffers instead: a
+// texel fetch there is one gather, where a storage-buffer load is a loop over the lanes with a
+// bounds check and a branch each (measured: the large GEMMs 4-6 times faster).
+//
 // Reads are not bounds-checked: the host pads A to a multiple of TM rows and B to a multiple
 // of WG*TN columns (B's row stride and offsets are multiples of 4). Stores are checked.
 #extension GL_EXT_control_flow_attributes : require
@@ -35,12 +39,23 @@ const uint EPI_GELU = 2u;
 const uint EPI_ACCUMULATE = 4u;
 const uint EPI_QUICK_GELU = 8u;
 
+#if defined(TEXEL_BINDINGS)
+// A and B through uniform texel buffers (vec4 texels): a texel fetch is a gather, where a
+// storage-buffer load is, on lavapipe, a loop over the lanes with a bounds check each
+layout(binding = 0) uniform samplerBuffer a_texels;
+layout(binding = 1) uniform samplerBuffer b_texels;
+#define A4(i) texelFetch(a_texels, int(i))
+#define B4(i) texelFetch(b_texels, int(i))
+#else
 #ifdef K4
 layout(std430, binding = 0) readonly buffer BufA { vec4 a4[]; };
+#define A4(i) a4[i]
 #else
 layout(std430, binding = 0) readonly buffer BufA { float a[]; };
 #endif
 layout(std430, binding = 1) readonly buffer BufB { vec4 b4[]; };
+#define B4(i) b4[i]
+#endif
 layout(std430, binding = 2) buffer BufC { float c[]; };
 layout(std430, binding = 3) readonly buffer BufBias { float bias[]; };
 
@@ -77,12 +92,12 @@ void main()
   for (uint k4 = 0; k4 < p.K / 4u; k4++) {
     vec4 mine[TM / SGS];
     [[unroll]] for (uint r = 0; r < TM / SGS; r++)
-      mine[r] = a4[a_base4 + (r * SGS + lane) * lda4 + k4];
+      mine[r] = A4(a_base4 + (r * SGS + lane) * lda4 + k4);
     [[unroll]] for (uint kk = 0; kk < 4; kk++) {
       const uint b_row = b_base + (4u * k4 + kk) * ldb4;
       vec4 bv[NG];
       [[unroll]] for (uint g = 0; g < NG; g++)
-        bv[g] = b4[b_row + g * wg];
+        bv[g] = B4(b_row + g * wg);
       [[unroll]] for (uint i = 0; i < TM; i++) {
         const float av = subgroupShuffle(mine[i / SGS][kk], i % SGS);
         [[unroll]] for (uint g = 0; g < NG; g++)
@@ -96,12 +111,12 @@ void main()
   for (uint k4 = 0; k4 < p.K / 4u; k4++) {
     vec4 av[TM];
     [[unroll]] for (uint i = 0; i < TM; i++)
-      av[i] = a4[a_base4 + i * lda4 + k4];
+      av[i] = A4(a_base4 + i * lda4 + k4);
     [[unroll]] for (uint kk = 0; kk < 4; kk++) {
       const uint b_row = b_base + (4u * k4 + kk) * ldb4;
       vec4 bv[NG];
       [[unroll]] for (uint g = 0; g < NG; g++)
-        bv[g] = b4[b_row + g * wg];
+        bv[g] = B4(b_row + g * wg);
       [[unroll]] for (uint i = 0; i < TM; i++)
         [[unroll]] for (uint g = 0; g < NG; g++)
           acc[i][g] = fma(vec4(av[i][kk]), bv[g], acc[i][g]);
@@ -112,7 +127,7 @@ void main()
     const uint b_row = b_base + k * ldb4;
     vec4 bv[NG];
     [[unroll]] for (uint g = 0; g < NG; g++)
-      bv[g] = b4[b_row + g * wg];
+      bv[g] = B4(b_row + g * wg);
     [[unroll]] for (uint i = 0; i < TM; i++) {
       const float av = a[a_base + i * p.lda + k];
       [[unroll]] for (uint g = 0; g < NG; g++)

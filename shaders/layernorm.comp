@@ -23,10 +23,24 @@ layout(push_constant) uniform Params {
 #ifdef SG_ROWS
 // Rows as vec4s: the host uses this variant only when D, the strides and offsets are multiples
 // of 4 (lavapipe pays about a gather per buffer access, whatever its width).
+#ifdef TEXEL_BINDINGS
+// x, gamma and beta as texel buffers: a gather each, where a storage-buffer load is a loop over
+// the lanes on lavapipe (see gemm.comp)
+layout(binding = 0) uniform samplerBuffer x_texels;
+layout(binding = 2) uniform samplerBuffer gamma_texels;
+layout(binding = 3) uniform samplerBuffer beta_texels;
+#define X4(i) texelFetch(x_texels, int(i))
+#define GAMMA4(i) texelFetch(gamma_texels, int(i))
+#define BETA4(i) texelFetch(beta_texels, int(i))
+#else
 layout(std430, binding = 0) readonly buffer BufX4 { vec4 x4[]; };
-layout(std430, binding = 1) writeonly buffer BufY4 { vec4 y4[]; };
 layout(std430, binding = 2) readonly buffer BufGamma4 { vec4 gamma4[]; };
 layout(std430, binding = 3) readonly buffer BufBeta4 { vec4 beta4[]; };
+#define X4(i) x4[i]
+#define GAMMA4(i) gamma4[i]
+#define BETA4(i) beta4[i]
+#endif
+layout(std430, binding = 1) writeonly buffer BufY4 { vec4 y4[]; };
 
 void main()
 {
@@ -39,16 +53,16 @@ void main()
     const uint yr = (p.y_off + row * p.ldy) / 4u;
     vec4 sum = vec4(0.0);
     for (uint i = lane; i < d4; i += step)
-      sum += x4[xr + i];
+      sum += X4(xr + i);
     const float mean = subgroupAdd(sum.x + sum.y + sum.z + sum.w) / float(p.D);
     vec4 sq = vec4(0.0);
     for (uint i = lane; i < d4; i += step) {
-      const vec4 d = x4[xr + i] - mean;
+      const vec4 d = X4(xr + i) - mean;
       sq += d * d;
     }
     const float rstd = 1.0 / sqrt(subgroupAdd(sq.x + sq.y + sq.z + sq.w) / float(p.D) + p.eps);
     for (uint i = lane; i < d4; i += step)
-      y4[yr + i] = (x4[xr + i] - mean) * rstd * gamma4[i] + beta4[i];
+      y4[yr + i] = (X4(xr + i) - mean) * rstd * GAMMA4(i) + BETA4(i);
   }
 }
 #else

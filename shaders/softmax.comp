@@ -23,6 +23,16 @@ layout(push_constant) uniform Params {
 // next multiple of 4 are the zero padding the attention GEMMs rely on: they are left out of the
 // max and the sum and stay zero.
 layout(std430, binding = 0) buffer BufS4 { vec4 s4[]; };
+#ifdef TEXEL_BINDINGS
+// The scores read as texels (a gather each, where a storage-buffer load is a loop over the lanes
+// on lavapipe; see gemm.comp) through binding 1, a view of the same buffer. A texel read does
+// not see this dispatch's stores, so each pass reads the scores as they came in and the last one
+// writes: exp is computed twice instead of stored in between.
+layout(binding = 1) uniform samplerBuffer s_texels;
+#define S4(i) texelFetch(s_texels, int(i))
+#else
+#define S4(i) s4[i]
+#endif
 
 void main()
 {
@@ -36,19 +46,27 @@ void main()
     vec4 mx4 = vec4(lowest);
     for (uint j = lane; j < n4; j += step) {
       const bvec4 valid = lessThan(uvec4(4u * j) + uvec4(0u, 1u, 2u, 3u), uvec4(p.N));
-      mx4 = max(mx4, mix(vec4(lowest), s4[base + j], valid));
+      mx4 = max(mx4, mix(vec4(lowest), S4(base + j), valid));
     }
     const float mx = subgroupMax(max(max(mx4.x, mx4.y), max(mx4.z, mx4.w)));
     vec4 sum4 = vec4(0.0);
     for (uint j = lane; j < n4; j += step) {
       const bvec4 valid = lessThan(uvec4(4u * j) + uvec4(0u, 1u, 2u, 3u), uvec4(p.N));
-      const vec4 e = mix(vec4(0.0), exp(s4[base + j] - mx), valid);
+      const vec4 e = mix(vec4(0.0), exp(S4(base + j) - mx), valid);
+#ifndef TEXEL_BINDINGS
       s4[base + j] = e;
+#endif
       sum4 += e;
     }
     const float inv = 1.0 / subgroupAdd(sum4.x + sum4.y + sum4.z + sum4.w);
-    for (uint j = lane; j < n4; j += step)
+    for (uint j = lane; j < n4; j += step) {
+#ifdef TEXEL_BINDINGS
+      const bvec4 valid = lessThan(uvec4(4u * j) + uvec4(0u, 1u, 2u, 3u), uvec4(p.N));
+      s4[base + j] = mix(vec4(0.0), exp(S4(base + j) - mx), valid) * inv;
+#else
       s4[base + j] *= inv;
+#endif
+    }
   }
 }
 #else

@@ -73,8 +73,9 @@ run_gemm_case (const GemmCase *t)
   assert_no_validation_messages ();
 }
 
-/* Every case through every GEMM variant the device can run: the shuffle variant (lavapipe),
- * the uniform-load K4 variant (GPUs) and the scalar one (K not a multiple of 4). */
+/* Every case through every GEMM variant the device can run: the device's own (on lavapipe the
+ * shuffle variant reading texels, 16 x 4 tiles), the storage-buffer K4 variant (GPUs, 16 x 8)
+ * and the scalar one (K not a multiple of 4). */
 static void
 test_gemm (gconstpointer data)
 {

@@ -60,6 +60,16 @@ def binding_count(source, text):
     return max(found) + 1
 
 
+def binding_mask(row, kind):
+    """The mask of bindings of a kind other than storage buffer: -DTEXEL_BINDINGS=MASK (uniform
+    texel buffers, samplerBuffer in the shader) or -DUNIFORM_BINDINGS=MASK (uniform buffers)."""
+    for d in row["defines"]:
+        m = re.fullmatch(rf"-D{kind}_BINDINGS=(\w+)", d)
+        if m:
+            return int(m.group(1), 0)
+    return 0
+
+
 def main():
     registry, shader_dir, out_h, out_c = sys.argv[1:5]
     rows = read_registry(registry)
@@ -87,7 +97,8 @@ def main():
         c.write("\nconst HeedShaderInfo heed_shaders[HEED_SHADER_COUNT] = {\n")
         for r in rows:
             c.write(f"  [{ident(r)}] = {{ \"{r['name']}\", {r['name']}_spv, sizeof ({r['name']}_spv), "
-                    f"{r['bindings']}, {r['push']} }},\n")
+                    f"{r['bindings']}, {r['push']}, {binding_mask(r, 'TEXEL')}, "
+                    f"{binding_mask(r, 'UNIFORM')} }},\n")
         c.write("};\n")
 
 
