@@ -20,6 +20,9 @@
 #include <string.h>
 
 #define THUMB 64
+#define HIST_BINS 64
+/* a pixel's share of the histogram in fixed point (shaders/keyframe.comp) */
+#define HIST_ONE 1024
 
 struct _HeedKeyframeScorer {
   HeedDevice *device;
@@ -74,7 +77,9 @@ heed_keyframe_scorer_new (HeedDevice *device, const HeedKeyframeOptions *options
   s->device = heed_device_ref (device);
   s->ring_slots = s->opt.window + s->opt.persist + 1;
   /* R, G, B, Y, Cb, Cr planes, written by the host; host-visible */
-  if (!(s->thumb = heed_buffer_new (device, 6 * THUMB * THUMB * sizeof (float), TRUE, error)) ||
+  /* planes R, G, B, Y, Cb, Cr, then the (Cb, Cr) histogram of a host-made thumbnail */
+  if (!(s->thumb = heed_buffer_new (device, (6 * THUMB * THUMB + HIST_BINS) * sizeof (float), TRUE,
+                                    error)) ||
       !(s->state = heed_buffer_new (device, 8 * sizeof (guint32), TRUE, error)) ||
       /* host-visible: heed_keyframe_scorer_last_embedding reads a slot after each frame */
       !(s->ring =
@@ -208,6 +213,28 @@ score (HeedKeyframeScorer *s, HeedRecorder *rec, VkCommandBuffer copies, float *
   return TRUE;
 }
 
+/* The colour head's (Cb, Cr) histogram, in 8 x 8 bins whose centres are at (k + 0.5) / 8 - 0.5,
+ * each pixel shared between the 4 bins around it in fixed point (HIST_ONE a pixel), as
+ * shaders/keyframe.comp's device path sums it with atomics: on lavapipe each shared-memory
+ * atomic is a loop over the lanes, and the 4 x 4096 of them were most of heedkeyframe's time. */
+static void
+chroma_histogram (const float *cb, const float *cr, guint n, float *out)
+{
+  guint32 hist[HIST_BINS] = { 0 };
+  for (guint i = 0; i < n; i++) {
+    float u = CLAMP ((cb[i] + 0.5f) * 8.0f - 0.5f, 0.0f, 7.0f);
+    float v = CLAMP ((cr[i] + 0.5f) * 8.0f - 0.5f, 0.0f, 7.0f);
+    guint u0 = MIN ((guint) u, 6), v0 = MIN ((guint) v, 6), bin = u0 * 8 + v0;
+    float fu = u - u0, fv = v - v0;
+    hist[bin] += (guint32) floorf ((1 - fu) * (1 - fv) * HIST_ONE + 0.5f);
+    hist[bin + 1] += (guint32) floorf ((1 - fu) * fv * HIST_ONE + 0.5f);
+    hist[bin + 8] += (guint32) floorf (fu * (1 - fv) * HIST_ONE + 0.5f);
+    hist[bin + 9] += (guint32) floorf (fu * fv * HIST_ONE + 0.5f);
+  }
+  for (guint k = 0; k < HIST_BINS; k++)
+    out[k] = (float) hist[k]; /* at most 4096 x 1024: exact in a float */
+}
+
 gboolean
 heed_keyframe_scorer_push (HeedKeyframeScorer *s, const guint8 *const planes[3],
                            const guint stride[3], float *novelty, gboolean *have, GError **error)
@@ -227,6 +254,8 @@ heed_keyframe_scorer_push (HeedKeyframeScorer *s, const guint8 *const planes[3],
     thumb[4 * THUMB * THUMB + i] = -0.168736f * r - 0.331264f * g + 0.5f * b;
     thumb[5 * THUMB * THUMB + i] = 0.5f * r - 0.418688f * g - 0.081312f * b;
   }
+  chroma_histogram (thumb + 4 * THUMB * THUMB, thumb + 5 * THUMB * THUMB, THUMB * THUMB,
+                    thumb + 6 * THUMB * THUMB);
   return score (s, s->rec, VK_NULL_HANDLE, novelty, have, error);
 }
 

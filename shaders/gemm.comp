@@ -92,7 +92,7 @@ void main()
   for (uint k4 = 0; k4 < p.K / 4u; k4++) {
     vec4 mine[TM / SGS];
     [[unroll]] for (uint r = 0; r < TM / SGS; r++)
-      mine[r] = A4(a_base4 + (r * SGS + lane) * lda4 + k4);
+      mine[r] = A4(a_base4 + (r * SGS + gl_SubgroupInvocationID) * lda4 + k4);
     [[unroll]] for (uint kk = 0; kk < 4; kk++) {
       const uint b_row = b_base + (4u * k4 + kk) * ldb4;
       vec4 bv[NG];

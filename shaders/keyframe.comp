@@ -46,8 +46,16 @@ const uint head_off[3] = uint[](0u, 193u, 258u), head_len[3] = uint[](193u, 65u,
 
 #ifdef FROM_RGB
 layout(std430, binding = 0) coherent buffer BufThumb { float thumb[]; };
+#define THUMB(i) thumb[i]
 #else
-layout(std430, binding = 0) readonly buffer BufThumb { float thumb[]; };
+// read as texels: a gather, where a storage-buffer load is a loop over the lanes on lavapipe
+// (see gemm.comp)
+layout(binding = 0) uniform samplerBuffer thumb_texels;
+#define THUMB(i) thumb_at(i)
+float thumb_at(uint i)
+{
+  return texelFetch(thumb_texels, int(i >> 2u))[i & 3u];
+}
 #endif
 layout(std430, binding = 1) readonly buffer BufState { uint state[]; };
 layout(std430, binding = 2) coherent buffer BufRing { float ring[]; };
@@ -98,8 +106,14 @@ void normalise(uint off, uint len, float length)
 void features()
 {
   const uint c = gl_LocalInvocationID.x, P = S * S;
+#ifdef FROM_RGB
   if (c < 64u)
     hist[c] = 0u;
+#else
+  // a host-made thumbnail comes with its histogram (engine/keyframe.c, the same sums)
+  if (c < 64u)
+    hist[c] = uint(THUMB(6u * P + c));
+#endif
 #ifdef FROM_RGB
   // a frame from device memory: the preprocessing shader wrote R, G, B only
   for (uint i = c; i < P; i += gl_WorkGroupSize.x) {
@@ -117,7 +131,7 @@ void features()
     for (uint j = 0u; j < 8u; j++)
       for (uint i = 0u; i < 8u; i++) {
         const uint x = cx * 8u + i, y = cy * 8u + j, o = y * S + x;
-        const float Y = thumb[3u * P + o], cb = thumb[4u * P + o], cr = thumb[5u * P + o];
+        const float Y = THUMB(3u * P + o), cb = THUMB(4u * P + o), cr = THUMB(5u * P + o);
         sy += Y;
         syy += Y * Y;
         scb += cb;
@@ -125,9 +139,10 @@ void features()
         // the next pixel's difference, the previous one's at the last column and row (a
         // difference of 0 there would give the border cells a layout of their own)
         const uint xn = x + 1u < S ? x + 1u : x - 1u, yn = y + 1u < S ? y + 1u : y - 1u;
-        const float e = abs(thumb[3u * P + y * S + xn] - Y) + abs(thumb[3u * P + yn * S + x] - Y);
+        const float e = abs(THUMB(3u * P + y * S + xn) - Y) + abs(THUMB(3u * P + yn * S + x) - Y);
         se += e;
         see += e * e;
+#ifdef FROM_RGB
         // bin centres at (k + 0.5) / 8 - 0.5: the pixel's share goes to the 4 around it
         const float u = clamp((cb + 0.5) * 8.0 - 0.5, 0.0, 7.0);
         const float v = clamp((cr + 0.5) * 8.0 - 0.5, 0.0, 7.0);
@@ -138,6 +153,7 @@ void features()
         atomicAdd(hist[b + 1u], uint(floor((1.0 - fu) * fv * float(HIST_ONE) + 0.5)));
         atomicAdd(hist[b + 8u], uint(floor(fu * (1.0 - fv) * float(HIST_ONE) + 0.5)));
         atomicAdd(hist[b + 9u], uint(floor(fu * fv * float(HIST_ONE) + 0.5)));
+#endif
       }
     feat[c] = sy / 64.0;
     feat[64u + c] = 4.0 * scb / 64.0;

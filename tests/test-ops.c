@@ -90,6 +90,28 @@ test_gemm (gconstpointer data)
   }
 }
 
+/* The kernel table on lavapipe: GEMM workgroups one subgroup wide (8 lanes at 256-bit vectors,
+ * 16 at 512; the ops-512 test runs this file at 512), the shuffle variant reading texels, and
+ * the row kernels reading texels. So the GEMM cases above ran that variant. */
+static void
+test_kernel_table (void)
+{
+  HeedDevice *d = get_device ();
+  const HeedKernels *k = &d->kernels;
+  if (d->props.deviceType != VK_PHYSICAL_DEVICE_TYPE_CPU) {
+    g_test_skip ("the table is measured for lavapipe; GPUs take the storage-buffer kernels");
+    return;
+  }
+  g_assert_cmpuint (k->gemm_k4.local_size, ==, d->subgroup_size);
+  g_assert_cmpint (k->gemm_k4.shader, ==,
+                   d->subgroup_size == 16 ? HEED_SHADER_GEMM_K4_SG16_TEXELS
+                                          : HEED_SHADER_GEMM_K4_SG8_TEXELS);
+  g_assert_cmpint (k->layernorm_rows.shader, ==, HEED_SHADER_LAYERNORM_SG_TEXELS);
+  g_assert_cmpint (k->softmax_rows.shader, ==, HEED_SHADER_SOFTMAX_SG_TEXELS);
+  const char *width = g_getenv ("LP_NATIVE_VECTOR_WIDTH");
+  g_assert_cmpuint (d->subgroup_size, ==, width && atoi (width) == 512 ? 16 : 8);
+}
+
 /* Runs fn once per row-kernel variant the device has: a subgroup per row with vec4s (aligned
  * rows) and one invocation per row. */
 static void
@@ -1361,6 +1383,7 @@ main (int argc, char **argv)
     g_test_add_data_func (name, t, test_gemm);
     g_free (name);
   }
+  g_test_add_func ("/ops/kernel-table", test_kernel_table);
   g_test_add_func ("/ops/layernorm", test_layernorm);
   g_test_add_func ("/ops/softmax", test_softmax);
   g_test_add_func ("/ops/patch-embed", test_patch_embed);
