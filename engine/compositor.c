@@ -7,6 +7,9 @@
 #include <math.h>
 #include <string.h>
 
+/* composite.comp's uniform block holds exactly this many words: (28 + 8 * 16) / 4 uvec4s */
+G_STATIC_ASSERT (HEED_COMPOSITE_PARAM_WORDS == 28 + 8 * 16);
+
 /* params indices (heed-private.h): keep in step with shaders/composite.comp */
 enum {
   P_YUV = HEED_COMPOSITE_P_YUV,

@@ -24,7 +24,6 @@ typedef struct {
   char *cause;
   int label; /* index into labels, -1 without a classification */
   double confidence;
-  gboolean thumbnail;
 } ReportFrame;
 
 struct _HeedReport {
@@ -33,9 +32,9 @@ struct _HeedReport {
   GArray *frames;    /* ReportFrame, in stream order */
   GPtrArray *labels; /* distinct top-1 labels, in order of first appearance */
   GHashTable *label_index;
-  GQueue pending;       /* frame numbers of keyframes on their way to the JPEG encoder */
-  GHashTable *by_frame; /* frame number -> index into frames + 1 */
-  char *write_error;    /* the first thumbnail that could not be written */
+  GQueue pending;         /* frame numbers of keyframes on their way to the JPEG encoder */
+  GHashTable *thumbnails; /* frame numbers (guint64 *) whose thumbnail was written */
+  char *write_error;      /* the first thumbnail that could not be written */
 };
 
 static void
@@ -75,7 +74,7 @@ heed_report_new (const char *dir, GError **error)
   g_array_set_clear_func (r->frames, clear_frame);
   r->labels = g_ptr_array_new_with_free_func (g_free);
   r->label_index = g_hash_table_new (g_str_hash, g_str_equal);
-  r->by_frame = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
+  r->thumbnails = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
   g_queue_init (&r->pending);
   return r;
 }
@@ -88,7 +87,7 @@ heed_report_free (HeedReport *r)
   g_array_unref (r->frames);
   g_hash_table_unref (r->label_index);
   g_ptr_array_unref (r->labels);
-  g_hash_table_unref (r->by_frame);
+  g_hash_table_unref (r->thumbnails);
   g_queue_clear_full (&r->pending, g_free);
   g_mutex_clear (&r->lock);
   g_free (r->write_error);
@@ -143,9 +142,6 @@ heed_report_record_frame (GstPad *pad, GstPadProbeInfo *info, gpointer data)
       f.confidence = g_value_get_double (gst_value_array_get_value (conf, 0));
   }
   g_array_append_val (r->frames, f);
-  gint64 *key = g_new (gint64, 1);
-  *key = (gint64) frame;
-  g_hash_table_replace (r->by_frame, key, GUINT_TO_POINTER (r->frames->len));
   g_mutex_unlock (&r->lock);
   return GST_PAD_PROBE_OK;
 }
@@ -194,10 +190,9 @@ heed_report_thumbnail (GstAppSink *sink, gpointer data)
     gboolean written = g_file_set_contents (path, (const char *) map.data, map.size, &error);
     gst_buffer_unmap (buf, &map);
     g_mutex_lock (&r->lock);
-    gpointer at = g_hash_table_lookup (r->by_frame, &(gint64){ (gint64) *frame });
-    if (written && at)
-      g_array_index (r->frames, ReportFrame, GPOINTER_TO_UINT (at) - 1).thumbnail = TRUE;
-    if (!written && !r->write_error)
+    if (written)
+      g_hash_table_add (r->thumbnails, g_steal_pointer (&frame));
+    else if (!r->write_error)
       r->write_error = g_strdup (error->message);
     g_mutex_unlock (&r->lock);
     g_clear_error (&error);
@@ -432,7 +427,7 @@ append_keyframes (GString *s, const HeedReport *r, const Axis *ax)
       continue;
     char *name = thumbnail_name (f->frame);
     g_string_append_printf (s, "<figure id=\"f%" G_GUINT64_FORMAT "\">", f->frame);
-    if (f->thumbnail)
+    if (g_hash_table_contains (r->thumbnails, &f->frame))
       g_string_append_printf (s,
                               "<a href=\"keyframes/%s\"><img src=\"keyframes/%s\" "
                               "alt=\"frame %" G_GUINT64_FORMAT "\"></a>",
