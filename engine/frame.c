@@ -294,7 +294,7 @@ heed_thumbnail_taps (guint in_size, guint out_size, guint X, guint idx[HEED_THUM
  * instead of once per sample). */
 static inline __attribute__ ((always_inline)) void
 thumbnail_fetch (HeedPixelFormat format, const guint8 *const planes[3], const guint stride[3],
-                 guint x, guint y, float v[3])
+                 guint x, guint y, guint v[3])
 {
   static const guint8 order[][3] = { { 0, 1, 2 }, { 2, 1, 0 }, { 0, 1, 2 },
                                      { 2, 1, 0 }, { 1, 2, 3 }, { 3, 2, 1 } };
@@ -342,15 +342,16 @@ thumbnail_pixels (HeedPixelFormat format, guint height, const guint8 *const plan
     guint ys[HEED_THUMBNAIL_TAPS];
     guint ny = heed_thumbnail_taps (height, size, Yo, ys);
     for (guint X = 0; X < size; X++) {
-      float sum[3] = { 0, 0, 0 }, v[3];
+      /* integer sums: exact, and no conversion on the loads' critical path */
+      guint sum[3] = { 0, 0, 0 }, code[3];
       for (guint j = 0; j < ny; j++)
         for (guint i = 0; i < nx[X]; i++) {
-          thumbnail_fetch (format, planes, stride, xs[X * HEED_THUMBNAIL_TAPS + i], ys[j], v);
-          sum[0] += v[0], sum[1] += v[1], sum[2] += v[2];
+          thumbnail_fetch (format, planes, stride, xs[X * HEED_THUMBNAIL_TAPS + i], ys[j], code);
+          sum[0] += code[0], sum[1] += code[1], sum[2] += code[2];
         }
-      float n = (float) (ny * nx[X]);
+      float n = (float) (ny * nx[X]), v[3];
       for (guint c = 0; c < 3; c++)
-        v[c] = yuv ? sum[c] / n : sum[c] / (255.0f * n);
+        v[c] = yuv ? (float) sum[c] / n : (float) sum[c] / (255.0f * n);
       if (yuv) {
         float d[3] = { v[0] - params[15], v[1] - params[16], v[2] - params[17] };
         for (guint c = 0; c < 3; c++)

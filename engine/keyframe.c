@@ -7,12 +7,13 @@
  * host-visible buffer with its Y, Cb and Cr (96 KiB instead of the whole frame: on lavapipe,
  * resampling a 640x480 frame on the device cost more than the rest of heedkeyframe together);
  * then one dispatch on the device, which writes the frame's embedding into a ring of window +
- * persist + 1 slots and asks, for the frame `persist` frames back (the candidate) and each
- * frame after it, how poorly the `window` frames before the candidate explain it.
- * The candidate's novelty is the smallest of those: a change must last persist + 1 frames, so
- * a flash of a frame or two does not count, while a cut, or the end of a fade or dissolve,
- * does. Turning novelty into an importance and picking keyframes is heed_keyframe_importance
- * and the element's. */
+ * persist + 1 slots (and its dot products with every slot into `dots`, kept between frames, so
+ * the window's Gram matrix is not recomputed each frame) and asks, for the frame `persist` frames
+ * back (the candidate) and each frame after it, how poorly the `window` frames before the candidate
+ * explain it. The candidate's novelty is the smallest of those: a change must last persist + 1
+ * frames, so a flash of a frame or two does not count, while a cut, or the end of a fade or
+ * dissolve, does. Turning novelty into an importance and picking keyframes is
+ * heed_keyframe_importance and the element's. */
 #include "heed-private.h"
 #include "heed-push.h"
 
@@ -31,6 +32,7 @@ struct _HeedKeyframeScorer {
   HeedFrameLayout layout;
   gboolean has_layout;
   HeedBuffer *thumb, *state, *ring, *errors;
+  HeedBuffer *dots; /* [head][slot][slot]: the ring slots' dot products, kept by the kernel */
   HeedRecorder *rec;
   guint64 pushed;                          /* frames since the last reset */
   float head_novelty[HEED_KEYFRAME_HEADS]; /* of the last candidate scored */
@@ -84,7 +86,10 @@ heed_keyframe_scorer_new (HeedDevice *device, const HeedKeyframeOptions *options
       /* host-visible: heed_keyframe_scorer_last_embedding reads a slot after each frame */
       !(s->ring =
             heed_buffer_new (device, (gsize) s->ring_slots * HEED_KEYFRAME_DIM * 4, TRUE, error)) ||
-      !(s->errors = heed_buffer_new (device, 64 * sizeof (float), TRUE, error))) {
+      !(s->errors = heed_buffer_new (device, 64 * sizeof (float), TRUE, error)) ||
+      !(s->dots = heed_buffer_new (device,
+                                   (gsize) HEED_KEYFRAME_HEADS * s->ring_slots * s->ring_slots * 4,
+                                   FALSE, error))) {
     heed_keyframe_scorer_destroy (&s);
     return NULL;
   }
@@ -92,7 +97,7 @@ heed_keyframe_scorer_new (HeedDevice *device, const HeedKeyframeOptions *options
   heed_keyframe_scorer_reset (s);
   HeedKeyframeParams p = { s->ring_slots, s->opt.temperature, HEED_KEYFRAME_DIM };
   HeedKernel kernel = { HEED_SHADER_KEYFRAME, 64 };
-  HeedBuffer *kb[4] = { s->thumb, s->state, s->ring, s->errors };
+  HeedBuffer *kb[5] = { s->thumb, s->state, s->ring, s->errors, s->dots };
   if (!(s->rec = heed_recorder_new (s->device, NULL, 1, FALSE, error)) ||
       !heed_recorder_dispatch (s->rec, kernel, 0, kb, &p, sizeof p, 1, 1, 1, "keyframe", "keyframe",
                                0, error) ||
@@ -126,9 +131,8 @@ heed_keyframe_scorer_destroy (HeedKeyframeScorer **scorer)
   heed_recorder_destroy (&s->cls_rec);
   device_path_clear (s);
   g_free (s->cls_frame);
-  HeedBuffer **bufs[] = {
-    &s->thumb, &s->state, &s->ring, &s->errors, &s->cls_ring, &s->cls_errors
-  };
+  HeedBuffer **bufs[] = { &s->thumb, &s->state,    &s->ring,      &s->errors,
+                          &s->dots,  &s->cls_ring, &s->cls_errors };
   for (guint i = 0; i < G_N_ELEMENTS (bufs); i++)
     heed_buffer_destroy (bufs[i]);
   heed_device_destroy (&s->device);
@@ -274,7 +278,7 @@ device_path_init (HeedKeyframeScorer *s, GError **error)
   heed_frame_params (l, zero, one, params);
   HeedKeyframeParams p = { s->ring_slots, s->opt.temperature, HEED_KEYFRAME_DIM };
   HeedKernel kernel = { HEED_SHADER_KEYFRAME_RGB, 64 };
-  HeedBuffer *kb[4] = { s->thumb, s->state, s->ring, s->errors };
+  HeedBuffer *kb[5] = { s->thumb, s->state, s->ring, s->errors, s->dots };
   if (!(s->frame = heed_buffer_new (s->device, heed_frame_staging_bytes (l), FALSE, error)) ||
       !(s->frame_rows =
             heed_buffer_new (s->device, heed_frame_rows_bytes (l, THUMB), FALSE, error)) ||
@@ -334,7 +338,8 @@ heed_keyframe_scorer_push_cls (HeedKeyframeScorer *s, const float *embedding, gu
     if (!(s->cls_ring = heed_buffer_new (s->device, (gsize) s->ring_slots * dim * sizeof (float),
                                          TRUE, error)))
       return FALSE;
-    HeedBuffer *kb[4] = { s->cls_ring, s->state, s->cls_ring, s->cls_errors };
+    /* the CLS variant keeps no dot products: its ring is filled by the host (binding 4 unused) */
+    HeedBuffer *kb[5] = { s->cls_ring, s->state, s->cls_ring, s->cls_errors, s->cls_errors };
     if (!(s->cls_rec = heed_recorder_new (s->device, NULL, 1, FALSE, error)) ||
         !heed_recorder_dispatch (s->cls_rec, kernel, 0, kb, &p, sizeof p, 1, 1, 1, "keyframe_cls",
                                  "keyframe", 0, error) ||

@@ -22,6 +22,9 @@
 // the window state[3] .. state[3] + state[4] - 1 (scaled dot-product over the normalised
 // embeddings, softmax at `temperature`); out[query * 3 + head] = 1 - cos (query, what the
 // attention reconstructs from the window): how poorly the earlier frames explain it.
+//   Every dot product between two ring slots is kept in `dots` from frame to frame: a frame
+//   computes only its own with each slot (window + persist + 1 per head, where the window's
+//   Gram matrix and the queries' products were (window + 1) x (window / 2 + persist + 1)).
 // engine/ref.c (heed_ref_keyframe_features, heed_ref_keyframe_attention) is the same in C.
 //
 // FROM_RGB: for frames in device memory, whose thumbnail the preprocessing shader made: the Y,
@@ -58,8 +61,11 @@ float thumb_at(uint i)
 }
 #endif
 layout(std430, binding = 1) readonly buffer BufState { uint state[]; };
-layout(std430, binding = 2) coherent buffer BufRing { float ring[]; };
+layout(std430, binding = 2) buffer BufRing { float ring[]; };
 layout(std430, binding = 3) writeonly buffer BufOut { float outp[]; };
+// [head][slot][slot]: each pair of ring slots' dot product, kept between frames (not CLS: its
+// ring is filled by the host, with frames the kernel does not see)
+layout(std430, binding = 4) buffer BufDots { float dots[]; };
 
 layout(push_constant) uniform Params {
   uint ring_slots;
@@ -221,9 +227,50 @@ float head_dot(uint a, uint b, uint off, uint len)
   return d;
 }
 
+#ifdef CLS
+float slot_dot(uint h, uint a, uint b)
+{
+  return head_dot(a * DIM, b * DIM, HEAD_OFF(h), HEAD_LEN(h));
+}
+#else
+// the new frame's (ring slot state[0]) dot product with each slot, per head
+const uint MAX_SLOTS = MAX_WINDOW + 64u / HEADS;
+shared float fresh[HEADS * MAX_SLOTS];
+
+void fresh_dots()
+{
+  const uint s0 = state[0], rs = p.ring_slots;
+  for (uint t = gl_LocalInvocationID.x; t < HEADS * rs; t += gl_WorkGroupSize.x) {
+    const uint h = t / rs, s = t % rs, off = HEAD_OFF(h), len = HEAD_LEN(h);
+    float d = 0.0;
+    if (s == s0) {
+      for (uint e = 0u; e < len; e++)
+        d += feat[off + e] * feat[off + e];
+    } else {
+      for (uint e = 0u; e < len; e++)
+        d += feat[off + e] * ring[s * DIM + off + e];
+    }
+    fresh[h * MAX_SLOTS + s] = d;
+    dots[(h * rs + s0) * rs + s] = d;
+    dots[(h * rs + s) * rs + s0] = d;
+  }
+}
+
+// the slots' dot product: the new frame's from this dispatch, the others' from earlier ones
+float slot_dot(uint h, uint a, uint b)
+{
+  const uint s0 = state[0], rs = p.ring_slots;
+  if (a == s0)
+    return fresh[h * MAX_SLOTS + b];
+  if (b == s0)
+    return fresh[h * MAX_SLOTS + a];
+  return dots[(h * rs + a) * rs + b];
+}
+#endif
+
 uint window_slot(uint k)
 {
-  return ((state[3] + k) % p.ring_slots) * DIM;
+  return (state[3] + k) % p.ring_slots;
 }
 
 void attention()
@@ -233,16 +280,16 @@ void attention()
   for (uint t = lane; t < HEADS * n * n; t += gl_WorkGroupSize.x) {
     const uint h = t / (n * n), a = (t / n) % n, b = t % n;
     if (a <= b) {
-      const float d = head_dot(window_slot(a), window_slot(b), HEAD_OFF(h), HEAD_LEN(h));
+      const float d = slot_dot(h, window_slot(a), window_slot(b));
       gram[(h * MAX_WINDOW + a) * MAX_WINDOW + b] = d;
       gram[(h * MAX_WINDOW + b) * MAX_WINDOW + a] = d;
     }
   }
   for (uint t = lane; t < pairs * (n + 1u); t += gl_WorkGroupSize.x) {
     const uint pair = t / (n + 1u), k = t % (n + 1u), h = pair % HEADS;
-    const uint qs = ((state[1] + pair / HEADS) % p.ring_slots) * DIM;
+    const uint qs = (state[1] + pair / HEADS) % p.ring_slots;
     // k == n: the query with itself
-    const float d = head_dot(qs, k < n ? window_slot(k) : qs, HEAD_OFF(h), HEAD_LEN(h));
+    const float d = slot_dot(h, qs, k < n ? window_slot(k) : qs);
     if (k < n)
       qk[pair * MAX_WINDOW + k] = d;
     else
@@ -275,7 +322,8 @@ void main()
 {
 #ifndef CLS
   features();
-  memoryBarrierBuffer(); // the new embedding, visible to the whole workgroup
+  fresh_dots();
+  memoryBarrierShared();
   barrier();
 #endif
   attention();
