@@ -164,6 +164,15 @@ struct _GstHeedClassify {
   GstClockTime reported_latency;
   gboolean upstream_live;
   GstClockTime last_inference_rt;
+  /* live, with a model slower than the frames: the batch whose forward pass runs a slice a
+   * frame while the frames pass on (see detached ()), the frame it runs on, and how long a
+   * slice has taken lately (decaying) */
+  Batch *background;
+  guint64 background_frame;
+  GstClockTime slice_time;
+  GstClockTime pass_time;  /* the sliced pass's slices so far: its time on the device */
+  GstClockTime start_time; /* a pass's first frame: the frame's copy and the first slice */
+  guint64 result_frame;    /* the frame self->result was computed on */
   /* inference-interval=0: each frame's compact embedding (engine/keyframe.c), and the one of
    * the last frame classified */
   HeedKeyframeScorer *changes;
@@ -429,7 +438,10 @@ gst_heed_classify_class_init (GstHeedClassifyClass *klass)
 
   gst_element_class_set_static_metadata (
       element_class, "heed vision-transformer classifier", "Filter/Analyzer/Video",
-      "Classifies video frames with a vision transformer on Vulkan and reports where it looked",
+      "Classifies video frames with a vision transformer on Vulkan and reports where it looked. "
+      "With a live source and a model slower than the frames (and qos on), the forward pass runs "
+      "a slice a frame and the frames carry the last finished result (result-frame names the "
+      "frame it was computed on), so the stream never waits for a whole pass.",
       "heed developers");
   gst_element_class_add_static_pad_template (element_class, &sink_template);
   gst_element_class_add_static_pad_template (element_class, &src_template);
@@ -663,6 +675,10 @@ discard_held (GstHeedClassify *self)
   for (guint i = 0; i < self->n_batches; i++) {
     Batch *b = &self->batches[i];
     HeedVitResult **results = b->results;
+    if (b == self->background) { /* a sliced pass: what is left of it is not worth running */
+      heed_vit_run_cancel (b->run);
+      b->submitted = FALSE;
+    }
     if (b->submitted && !b->collected) {
       GError *error = NULL;
       if (!heed_vit_run_wait (b->run, results, &error)) {
@@ -676,6 +692,7 @@ discard_held (GstHeedClassify *self)
     *b = (Batch){ .run = b->run, .results = results };
   }
   self->open = NULL;
+  self->background = NULL;
   self->in_flight = 0;
 }
 
@@ -738,6 +755,16 @@ submit_batch (GstHeedClassify *self, Batch *b, GError **error)
   return TRUE;
 }
 
+static GstClockTime added_latency (GstHeedClassify *self);
+
+/* Latency grew well past what the pipeline was told: has it ask again. */
+static void
+check_latency (GstHeedClassify *self)
+{
+  if (added_latency (self) > self->reported_latency + self->reported_latency / 4)
+    gst_element_post_message (GST_ELEMENT (self), gst_message_new_latency (GST_OBJECT (self)));
+}
+
 static gboolean
 collect_batch (GstHeedClassify *self, Batch *b, GError **error)
 {
@@ -747,10 +774,10 @@ collect_batch (GstHeedClassify *self, Batch *b, GError **error)
     return FALSE;
   b->collected = TRUE;
   self->in_flight--;
-  self->processing_time = gst_util_get_timestamp () - b->submitted_at;
+  if (heed_vit_run_get_slices (b->run) == 1) /* a sliced pass spans frames */
+    self->processing_time = gst_util_get_timestamp () - b->submitted_at;
   /* latency grew well past what the pipeline was told: have it ask again */
-  if (self->processing_time > self->reported_latency + self->reported_latency / 4)
-    gst_element_post_message (GST_ELEMENT (self), gst_message_new_latency (GST_OBJECT (self)));
+  check_latency (self);
   return TRUE;
 }
 
@@ -791,6 +818,7 @@ gst_heed_classify_start (GstBaseTransform *trans)
   self->have_layout = FALSE;
   self->processing_time = GST_CLOCK_TIME_NONE;
   self->reported_latency = 0;
+  self->slice_time = self->start_time = 0;
   self->last_inference_rt = GST_CLOCK_TIME_NONE;
   self->have_reference = FALSE;
   return TRUE;
@@ -861,13 +889,17 @@ measure_latency (GstHeedClassify *self)
   HeedVitRun *run = self->batches[0].run;
   HeedVitResult *result = NULL;
   GError *error = NULL;
-  GstClockTime t0 = gst_util_get_timestamp ();
-  if (heed_vit_run_set_frame (run, 0, planes, l->stride, &error) &&
-      heed_vit_run_submit (run, 1, &error) && heed_vit_run_wait (run, &result, &error))
-    self->processing_time = gst_util_get_timestamp () - t0;
-  else
-    g_clear_error (&error);
-  heed_vit_result_destroy (&result);
+  /* twice: the first run records the pass and builds its pipelines, which later ones do not */
+  for (guint i = 0; i < 2; i++) {
+    GstClockTime t0 = gst_util_get_timestamp ();
+    if (heed_vit_run_set_slices (run, 1, &error) &&
+        heed_vit_run_set_frame (run, 0, planes, l->stride, &error) &&
+        heed_vit_run_submit (run, 1, &error) && heed_vit_run_wait (run, &result, &error))
+      self->processing_time = gst_util_get_timestamp () - t0;
+    else
+      g_clear_error (&error);
+    heed_vit_result_destroy (&result);
+  }
   g_free (blank);
 }
 
@@ -961,12 +993,59 @@ gst_heed_classify_src_event (GstBaseTransform *trans, GstEvent *event)
   return GST_BASE_TRANSFORM_CLASS (gst_heed_classify_parent_class)->src_event (trans, event);
 }
 
+/* A frame's duration: the buffer's, else the caps' frame rate's, else 1/30 s. */
+static GstClockTime
+frame_duration (GstHeedClassify *self, GstBuffer *buf)
+{
+  gint n = GST_VIDEO_INFO_FPS_N (&self->info), d = GST_VIDEO_INFO_FPS_D (&self->info);
+  if (buf && GST_BUFFER_DURATION_IS_VALID (buf))
+    return GST_BUFFER_DURATION (buf);
+  return n > 0 && d > 0 ? gst_util_uint64_scale_int (GST_SECOND, d, n) : GST_SECOND / 30;
+}
+
+/* Live, with a model slower than the frames (its last whole pass took longer than a frame
+ * lasts): the forward pass is cut into slices of about a quarter of a frame's time (at most
+ * one a half block), and each frame runs the next slice and waits for it, so no frame is held for
+ * more than a slice, and the rest of the frame's time is left to the elements around. A frame
+ * picked for inference goes on with the result before it; the frames after the last slice carry the
+ * new result (result-frame says which frame it was computed on). Held back for the whole pass
+ * instead, such a frame would hold up the source's thread and every frame behind it: a sink that
+ * syncs to the clock in that thread would get every frame late. Whole, in the background, the pass
+ * would hold up the other heed elements' work on the device's queue (lavapipe has one). */
+static gboolean
+detached (GstHeedClassify *self, GstBuffer *buf)
+{
+  /* qos=false asks for every frame's own result, whatever the time */
+  return self->upstream_live && gst_base_transform_is_qos_enabled (GST_BASE_TRANSFORM (self)) &&
+         GST_CLOCK_TIME_IS_VALID (self->processing_time) &&
+         self->processing_time > frame_duration (self, buf);
+}
+
+/* The slices a detached pass is cut into: a quarter of a frame's time each, going by the last
+ * whole pass (heed_vit_run_set_slices keeps it to one a half block); the rest of the frame's
+ * time is for the elements around. */
+static guint
+slices_for (GstHeedClassify *self, GstBuffer *buf)
+{
+  if (!detached (self, buf))
+    return 1;
+  GstClockTime quarter = MAX (frame_duration (self, buf) / 4, 1);
+  return (guint) MIN ((self->processing_time + quarter - 1) / quarter, HEED_VIT_MAX_SLICES);
+}
+
 /* What the element adds at most: a frame leaves as soon as its batch is done, but the device
  * runs batches one after another, so a frame may wait for every batch in flight before its
  * own; and, when not live, for its batch to fill. */
 static GstClockTime
 added_latency (GstHeedClassify *self)
 {
+  if (detached (self, NULL)) {
+    /* a frame waits for its slice, and in a pipeline that runs in one thread it may come in
+     * late by what the frame before it overran: a frame's time and a slice */
+    guint units = self->model ? 2 * self->model->config.depth + 2 : 1;
+    GstClockTime slice = self->processing_time / MIN (slices_for (self, NULL), units);
+    return frame_duration (self, NULL) + MAX (MAX (slice, self->slice_time), self->start_time);
+  }
   GstClockTime ours = GST_CLOCK_TIME_IS_VALID (self->processing_time) ? self->processing_time : 0;
   ours *= MAX (self->n_batches, 1);
   gint n = GST_VIDEO_INFO_FPS_N (&self->info), d = GST_VIDEO_INFO_FPS_D (&self->info);
@@ -1096,7 +1175,7 @@ attach_and_post (GstHeedClassify *self, GstBuffer *buf, guint64 frame, gboolean 
   GstStructure *meta = gst_structure_copy (r);
 
   gst_structure_set (meta, "inferred", G_TYPE_BOOLEAN, inferred, "frame", G_TYPE_UINT64, frame,
-                     NULL);
+                     "result-frame", G_TYPE_UINT64, self->result_frame, NULL);
   heed_classification_meta_add (buf, meta);
   gst_structure_free (meta);
 
@@ -1123,7 +1202,8 @@ attach_and_post (GstHeedClassify *self, GstBuffer *buf, guint64 frame, gboolean 
   gst_structure_set_value (m, "labels", gst_structure_get_value (r, "labels"));
   gst_structure_set_value (m, "label-ids", gst_structure_get_value (r, "label-ids"));
   gst_structure_set_value (m, "confidences", gst_structure_get_value (r, "confidences"));
-  gst_structure_set (m, "inferred", G_TYPE_BOOLEAN, inferred, NULL);
+  gst_structure_set (m, "inferred", G_TYPE_BOOLEAN, inferred, "result-frame", G_TYPE_UINT64,
+                     self->result_frame, NULL);
   if (gst_structure_has_field (r, "attention-peak-x"))
     gst_structure_set_value (m, "attention-peak-x",
                              gst_structure_get_value (r, "attention-peak-x"));
@@ -1150,6 +1230,75 @@ head_ready (GstHeedClassify *self, gboolean force)
   return b->submitted && (self->in_flight >= self->n_batches || heed_vit_run_is_done (b->run));
 }
 
+/* What a result reports, under the object lock. */
+static void
+result_settings (GstHeedClassify *self, guint *top_k, gdouble *threshold,
+                 GstHeedAttention *attention, gboolean *post)
+{
+  GST_OBJECT_LOCK (self);
+  *top_k = self->top_k;
+  *threshold = self->threshold;
+  *post = self->post_messages;
+  *attention = self->attention;
+  GST_OBJECT_UNLOCK (self);
+  if (*attention == GST_HEED_ATTENTION_ROLLOUT && self->plan_attention != *attention)
+    *attention = GST_HEED_ATTENTION_CLS; /* until the reload with per-layer maps lands */
+}
+
+static gboolean collect_background (GstHeedClassify *self, gboolean wait, guint top_k,
+                                    gdouble threshold, GstHeedAttention attention, GError **error);
+
+/* The sliced pass, finished now (what slices are left run in turn). */
+static gboolean
+collect_whole_background (GstHeedClassify *self, GError **error)
+{
+  guint top_k;
+  gdouble threshold;
+  gboolean post;
+  GstHeedAttention attention;
+  result_settings (self, &top_k, &threshold, &attention, &post);
+  return collect_background (self, TRUE, top_k, threshold, attention, error);
+}
+
+/* The background batch (see detached ()), once done, or at `wait` waited for: its result is the
+ * one carried forward from now on. */
+static gboolean
+collect_background (GstHeedClassify *self, gboolean wait, guint top_k, gdouble threshold,
+                    GstHeedAttention attention, GError **error)
+{
+  Batch *b = self->background;
+  if (!b || (!wait && !heed_vit_run_is_done (b->run)))
+    return TRUE;
+  self->background = NULL;
+  gboolean ok = collect_batch (self, b, error);
+  if (ok) {
+    if (self->result)
+      gst_structure_free (self->result);
+    self->result = build_result (self, b->results[0], top_k, threshold, attention);
+    self->result_frame = self->background_frame;
+    heed_vit_result_destroy (&b->results[0]);
+  }
+  b->staged = b->outstanding = 0, b->submitted = b->collected = FALSE;
+  return ok;
+}
+
+/* The sliced pass on b (see detached ()): its next slice (`started`: the first, submitted just
+ * now) waited for; after the last, its result becomes the one carried forward. */
+static gboolean
+run_slice (GstHeedClassify *self, Batch *b, gboolean started, GError **error)
+{
+  GstClockTime t0 = gst_util_get_timestamp ();
+  if ((!started && !heed_vit_run_step (b->run, error)) || !heed_vit_run_wait_slice (b->run, error))
+    return FALSE;
+  GstClockTime took = gst_util_get_timestamp () - t0;
+  self->slice_time = MAX (took, self->slice_time - self->slice_time / 8);
+  self->pass_time = (started ? 0 : self->pass_time) + took;
+  if (heed_vit_run_slices_left (b->run) == 0) /* the whole pass's time, for detached () */
+    self->processing_time = self->pass_time;
+  check_latency (self);
+  return heed_vit_run_slices_left (b->run) > 0 || collect_whole_background (self, error);
+}
+
 /* Takes the held frame at the head out with its result attached (waiting for its batch when
  * needed). */
 static GstFlowReturn
@@ -1163,16 +1312,10 @@ pop_head (GstHeedClassify *self, GstBuffer **out)
   gboolean post;
   GstHeedAttention attention;
 
-  GST_OBJECT_LOCK (self);
-  top_k = self->top_k;
-  threshold = self->threshold;
-  post = self->post_messages;
-  attention = self->attention;
-  GST_OBJECT_UNLOCK (self);
-  if (attention == GST_HEED_ATTENTION_ROLLOUT && self->plan_attention != attention)
-    attention = GST_HEED_ATTENTION_CLS; /* until the reload with per-layer maps lands */
+  result_settings (self, &top_k, &threshold, &attention, &post);
 
-  if (b && !b->collected && !collect_batch (self, b, &error)) {
+  if ((b && !b->collected && !collect_batch (self, b, &error)) ||
+      !collect_background (self, FALSE, top_k, threshold, attention, &error)) {
     gst_buffer_unref (p->buffer);
     g_free (p);
     return inference_failed (self, error);
@@ -1182,6 +1325,7 @@ pop_head (GstHeedClassify *self, GstBuffer **out)
     if (self->result)
       gst_structure_free (self->result);
     self->result = build_result (self, b->results[p->slot], top_k, threshold, attention);
+    self->result_frame = p->frame;
     heed_vit_result_destroy (&b->results[p->slot]);
     if (--b->outstanding == 0) /* every frame of the batch is out: free for the next */
       b->staged = 0, b->submitted = b->collected = FALSE;
@@ -1203,6 +1347,13 @@ drain (GstHeedClassify *self)
     ret = pop_head (self, &buf);
     if (ret == GST_FLOW_OK)
       ret = gst_pad_push (GST_BASE_TRANSFORM_SRC_PAD (self), buf);
+  }
+  if (self->background) { /* no frame before this event is left to carry its result */
+    Batch *b = self->background;
+    heed_vit_run_cancel (b->run);
+    self->background = NULL;
+    self->in_flight--;
+    b->staged = b->outstanding = 0, b->submitted = b->collected = FALSE;
   }
   if (ret != GST_FLOW_OK)
     discard_held (self);
@@ -1371,6 +1522,7 @@ gst_heed_classify_submit_input_buffer (GstBaseTransform *trans, gboolean is_disc
   gboolean reload, infer;
   GstClockTime earliest;
   GstFlowReturn ret;
+  GstClockTime arrived = gst_util_get_timestamp ();
 
   GST_OBJECT_LOCK (self);
   interval = self->inference_interval;
@@ -1408,6 +1560,25 @@ gst_heed_classify_submit_input_buffer (GstBaseTransform *trans, gboolean is_disc
                     frame);
     infer = FALSE;
   }
+  gboolean in_background = infer && detached (self, input);
+  if (self->background) {
+    /* a sliced pass on an earlier frame: its next slice, unless downstream said we are late */
+    GError *error = NULL;
+    GstClockTime rt =
+        gst_segment_to_running_time (&trans->segment, GST_FORMAT_TIME, GST_BUFFER_PTS (input));
+    gboolean late =
+        GST_CLOCK_TIME_IS_VALID (earliest) && GST_CLOCK_TIME_IS_VALID (rt) && rt < earliest;
+    if (!late && !run_slice (self, self->background, FALSE, &error)) {
+      g_queue_push_tail (&self->held, p);
+      return inference_failed (self, error);
+    }
+    if (self->background && in_background)
+      infer = in_background = FALSE; /* one pass at a time */
+    if (self->background && infer && !collect_whole_background (self, &error)) {
+      g_queue_push_tail (&self->held, p); /* no longer detached: the pass is finished first */
+      return inference_failed (self, error);
+    }
+  }
   if (infer) {
     Batch *b = NULL;
     GError *error = NULL;
@@ -1416,14 +1587,25 @@ gst_heed_classify_submit_input_buffer (GstBaseTransform *trans, gboolean is_disc
       g_free (p);
       return ret;
     }
+    if (!heed_vit_run_set_slices (b->run, in_background ? slices_for (self, input) : 1, &error)) {
+      gst_buffer_unref (input);
+      g_free (p);
+      return inference_failed (self, error);
+    }
     if (!stage_frame (self, b, input, &error)) {
       gst_buffer_unref (input);
       g_free (p);
       return inference_failed (self, error);
     }
-    p->batch = b;
-    p->slot = b->staged++;
-    b->outstanding++;
+    if (in_background) { /* the frame goes on with the result before it */
+      b->staged++;
+      self->background = b;
+      self->background_frame = frame;
+    } else {
+      p->batch = b;
+      p->slot = b->staged++;
+      b->outstanding++;
+    }
     self->inferred_any = TRUE;
     self->last_inference_frame = frame;
     if (interval == 0 && self->changes) { /* later frames are compared with this one */
@@ -1434,9 +1616,16 @@ gst_heed_classify_submit_input_buffer (GstBaseTransform *trans, gboolean is_disc
     self->last_inference_rt =
         gst_segment_to_running_time (&trans->segment, GST_FORMAT_TIME, GST_BUFFER_PTS (input));
     /* a live source never waits for a batch to fill */
-    if ((b->staged == self->max_batch || self->upstream_live) && !submit_batch (self, b, &error)) {
+    if (((b->staged == self->max_batch || self->upstream_live) &&
+         !submit_batch (self, b, &error)) ||
+        (in_background && !run_slice (self, b, TRUE, &error))) {
       g_queue_push_tail (&self->held, p);
       return inference_failed (self, error);
+    }
+    if (in_background) {
+      GstClockTime took = gst_util_get_timestamp () - arrived;
+      self->start_time = MAX (took, self->start_time - self->start_time / 8);
+      check_latency (self);
     }
   }
   g_queue_push_tail (&self->held, p);

@@ -10,6 +10,8 @@
  *   attention-peak-x, attention-peak-y (double, 0..1 of the frame);
  *   embedding (GBytes: float32 x embedding-size), embedding-size (guint): the CLS embedding;
  *   inferred (gboolean): FALSE when carried forward from an earlier frame;
+ *   result-frame (guint64): the frame the result was computed on (live with a slow model, an
+ *   earlier one even for the frame a pass started on);
  *   frame (guint64), model (string: the model's file, or "default").
  * The full-frame GstVideoRegionOfInterestMeta heedclassify adds has id 0.
  * The attention grid covers the model's input; resize (string: stretch, crop or letterbox)

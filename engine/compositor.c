@@ -171,6 +171,8 @@ heed_compositor_new (HeedDevice *device, GError **error)
   return c;
 }
 
+static gboolean ensure_recorded (HeedCompositor *c, GError **error);
+
 gboolean
 heed_compositor_set_frame_layout (HeedCompositor *c, const HeedFrameLayout *frame, GError **error)
 {
@@ -194,7 +196,9 @@ heed_compositor_set_frame_layout (HeedCompositor *c, const HeedFrameLayout *fram
       return FALSE;
   }
   c->have_layout = TRUE;
-  return heed_compositor_set_layers (c, NULL, NULL, 0, error);
+  /* recorded now, so the shader is compiled with the caps and not on the first frame (a live
+   * pipeline would get that frame late) */
+  return heed_compositor_set_layers (c, NULL, NULL, 0, error) && ensure_recorded (c, error);
 }
 
 /* Makes `buf` hold at least `size` bytes; a new buffer means re-recording. */

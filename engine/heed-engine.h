@@ -387,6 +387,23 @@ gboolean heed_vit_run_set_frame_device (HeedVitRun *run, guint slot, HeedDeviceP
 gboolean heed_vit_run_submit (HeedVitRun *run, guint n_frames, GError **error);
 /* Whether the submitted batch is done (wait will not block). */
 gboolean heed_vit_run_is_done (HeedVitRun *run);
+/* Cuts each forward pass into this many submissions (1 to HEED_VIT_MAX_SLICES, at most one per
+ * half block, one for the preprocessing and one for the patch embedding; 1 by default), so a live
+ * pipeline can run one slice a frame and other work on the same queue never waits behind a whole
+ * forward pass. Submit then runs the first slice; step waits for the slice in flight and submits
+ * the next; wait submits what is left, in turn. */
+#define HEED_VIT_MAX_SLICES 64
+gboolean heed_vit_run_set_slices (HeedVitRun *run, guint slices, GError **error);
+/* The slices a forward pass is cut into (set_slices' figure, at most 2 x depth + 2). */
+guint heed_vit_run_get_slices (const HeedVitRun *run);
+/* Slices of the batch in flight not yet submitted (0: its last is on the device, or none). */
+guint heed_vit_run_slices_left (const HeedVitRun *run);
+gboolean heed_vit_run_step (HeedVitRun *run, GError **error);
+/* Drops the batch in flight: waits for what is on the device, submits no more of it, and
+ * leaves the run free for the next batch (no results). */
+void heed_vit_run_cancel (HeedVitRun *run);
+/* Blocks until the slice in flight is done (its results stay for wait). */
+gboolean heed_vit_run_wait_slice (HeedVitRun *run, GError **error);
 /* Blocks until the submitted batch is done and hands back one owned result per frame in
  * results[0 .. n_frames - 1]. The run is then free for the next batch. */
 gboolean heed_vit_run_wait (HeedVitRun *run, HeedVitResult **results, GError **error);

@@ -48,8 +48,10 @@ struct _HeedVitRun {
   HeedBuffer *logits_dist;                                      /* DeiT distilled */
   HeedBuffer *pooled; /* average pooling: each frame's mean patch token */
   HeedAttentionScratch scratch;
-  /* the forward pass for a batch of n frames at index n - 1, recorded on first use */
+  /* the forward pass for a batch of n frames, recorded on first use: its `slices` submissions
+   * at index (n - 1) * HEED_VIT_MAX_SLICES + slice */
   HeedRecorder **rec_tensor, **rec_frame;
+  guint slices;
 
   HeedBuffer *frame, *frame_params; /* frame staging: max_batch slots of frame_slot bytes */
   HeedBuffer *frame_rows;           /* between the two preprocessing passes, shared by slots */
@@ -60,8 +62,10 @@ struct _HeedVitRun {
   VkCommandBuffer *copy_cmds; /* per slot: device-resident frames copied into the staging */
 
   SlotKind *slots;
-  HeedRecorder *submitted; /* the batch in flight, or NULL */
-  guint submitted_n;
+  HeedRecorder *submitted; /* the batch's submission in flight, or NULL */
+  HeedRecorder **submitted_slices;
+  guint submitted_n, next_slice, n_slices;
+  gboolean submitted_from_frame;
 };
 
 /* ---- the plan ------------------------------------------------------------------------------ */
@@ -277,11 +281,39 @@ record_cls_rows (HeedVitRun *r, HeedRecorder *rec, guint i, GError **error)
                             r->cls_mean, i * T, 1, T, H, "cls_attention", error);
 }
 
-/* Records the forward pass for a batch of n frames: from the frame staging through the
- * preprocessing shader (from_frame), or from the input tensors. */
-static gboolean
-record_forward (HeedVitRun *r, HeedRecorder *rec, guint n, gboolean from_frame, GError **error)
+/* The forward pass in units a slice boundary may fall between: the preprocessing, the patch
+ * embedding, then each block's attention half (LayerNorm, QKV, attention, projection) and its
+ * MLP half (LayerNorm, fc1, fc2), of about the same cost at ViT shapes. */
+static guint
+slice_units (const HeedVitRun *r)
 {
+  return 2 + 2 * r->plan->config.depth;
+}
+
+/* How many submissions the forward pass is cut into: at most one per unit. */
+static guint
+slice_count (const HeedVitRun *r)
+{
+  return MAX (1, MIN (r->slices, slice_units (r)));
+}
+
+/* The slice unit u falls in: the units shared out evenly, a slice with one more than the rest
+ * towards the end (the first, with the frame's copy before it, stays the lightest). */
+static guint
+slice_of_unit (const HeedVitRun *r, guint u)
+{
+  guint n = slice_count (r);
+  return (u * n + n - 1) / slice_units (r);
+}
+
+/* Records the forward pass for a batch of n frames: from the frame staging through the
+ * preprocessing shader (from_frame), or from the input tensors; cut into slice_count ()
+ * recordings (slice_units ()). */
+static gboolean
+record_forward (HeedVitRun *r, HeedRecorder **recs, guint n, gboolean from_frame, GError **error)
+{
+  guint n_slices = slice_count (r);
+  HeedRecorder *rec = recs[0];
   const HeedVitPlan *p = r->plan;
   const HeedModelConfig *c = &p->config;
   const HeedKernels *k = &p->kernels;
@@ -302,6 +334,7 @@ record_forward (HeedVitRun *r, HeedRecorder *rec, guint n, gboolean from_frame, 
                              c->img_size, error))
       return FALSE;
   }
+  rec = recs[slice_of_unit (r, 1)];
   for (guint i = 0; i < n; i++)
     if (!heed_op_patchify (rec, r->input[i], r->patches[i], c->in_chans, c->img_size, c->img_size,
                            c->patch_size, error))
@@ -321,6 +354,7 @@ record_forward (HeedVitRun *r, HeedRecorder *rec, guint n, gboolean from_frame, 
     return FALSE;
   for (guint l = 0; l < c->depth; l++) {
     BlockBuffers *b = &p->blocks[l];
+    rec = recs[slice_of_unit (r, 2 + 2 * l)];
 #define NAME(what) (g_snprintf (name, sizeof name, "blocks.%u.%s", l, what), name)
     if (!heed_op_layernorm (rec, MAT (r->x, 0, D), MAT (r->h, 0, D), b->norm1_w, b->norm1_b, rows,
                             D, c->ln_eps, NAME ("norm1"), error) ||
@@ -341,8 +375,10 @@ record_forward (HeedVitRun *r, HeedRecorder *rec, guint n, gboolean from_frame, 
     }
     if (!heed_op_gemm (rec, MAT (r->attn, 0, D), MAT (b->proj_w, 0, ld_d), MAT (r->x, 0, D),
                        b->proj_b, rows, D, D, 1, 1.0f, HEED_EPI_ACCUMULATE, NAME ("proj"), "proj",
-                       error) ||
-        !heed_op_layernorm (rec, MAT (r->x, 0, D), MAT (r->h, 0, D), b->norm2_w, b->norm2_b, rows,
+                       error))
+      return FALSE;
+    rec = recs[slice_of_unit (r, 3 + 2 * l)];
+    if (!heed_op_layernorm (rec, MAT (r->x, 0, D), MAT (r->h, 0, D), b->norm2_w, b->norm2_b, rows,
                             D, c->ln_eps, NAME ("norm2"), error) ||
         !heed_op_gemm (rec, MAT (r->h, 0, D), MAT (b->fc1_w, 0, ld_hd), MAT (r->mlp, 0, Hd),
                        b->fc1_b, rows, Hd, D, 1, 1.0f,
@@ -355,6 +391,7 @@ record_forward (HeedVitRun *r, HeedRecorder *rec, guint n, gboolean from_frame, 
 #undef NAME
   }
 
+  rec = recs[n_slices - 1];
   /* average pooling: each frame's mean patch token (head_mean over the patch rows, whose
    * stride is D), through fc_norm; otherwise the final norm of each frame's CLS row (every
    * T-th row); then the head over n rows */
@@ -380,7 +417,10 @@ record_forward (HeedVitRun *r, HeedRecorder *rec, guint n, gboolean from_frame, 
                       1, 1.0f, 0, "head_dist", "head", error)))
     return FALSE;
 #undef MAT
-  return heed_recorder_end (rec, error);
+  for (guint i = 0; i < n_slices; i++)
+    if (!heed_recorder_end (recs[i], error))
+      return FALSE;
+  return TRUE;
 }
 
 static guint
@@ -391,21 +431,36 @@ max_dispatches (const HeedModelConfig *c, guint n)
   return 11 + n * (6 + c->num_heads) + c->depth * (6 + 5 * n);
 }
 
-/* The recording for a batch of n, made on first use. */
-static HeedRecorder *
+/* The recordings (slice_count () of them) for a batch of n, made on first use. */
+static HeedRecorder **
 recording (HeedVitRun *r, guint n, gboolean from_frame, GError **error)
 {
-  HeedRecorder **slot = from_frame ? &r->rec_frame[n - 1] : &r->rec_tensor[n - 1];
-  if (*slot)
-    return *slot;
-  HeedRecorder *rec =
-      heed_recorder_new (r->device, &r->plan->kernels, max_dispatches (&r->plan->config, n),
-                         r->plan->options.profile, error);
-  if (!rec || !record_forward (r, rec, n, from_frame, error)) {
-    heed_recorder_destroy (&rec);
+  HeedRecorder **recs = (from_frame ? r->rec_frame : r->rec_tensor) + (n - 1) * HEED_VIT_MAX_SLICES;
+  guint n_slices = slice_count (r);
+  if (recs[0])
+    return recs;
+  for (guint i = 0; i < n_slices; i++)
+    if (!(recs[i] =
+              heed_recorder_new (r->device, &r->plan->kernels, max_dispatches (&r->plan->config, n),
+                                 r->plan->options.profile, error)))
+      break;
+  if (!recs[n_slices - 1] || !record_forward (r, recs, n, from_frame, error)) {
+    for (guint i = 0; i < n_slices; i++)
+      heed_recorder_destroy (&recs[i]);
     return NULL;
   }
-  return *slot = rec;
+  return recs;
+}
+
+/* Drops the recordings of batches of every size: from frames, and (all) from tensors too. */
+static void
+drop_recordings (HeedVitRun *r, gboolean tensors)
+{
+  for (guint i = 0; i < r->max_batch * HEED_VIT_MAX_SLICES; i++) {
+    heed_recorder_destroy (&r->rec_frame[i]);
+    if (tensors)
+      heed_recorder_destroy (&r->rec_tensor[i]);
+  }
 }
 
 /* ---- runs ------------------------------------------------------------------------------------ */
@@ -422,8 +477,9 @@ heed_vit_run_new (HeedVitPlan *plan, guint max_batch, GError **error)
   r->plan = heed_vit_plan_ref (plan);
   r->device = plan->device;
   r->max_batch = max_batch;
-  r->rec_tensor = g_new0 (HeedRecorder *, max_batch);
-  r->rec_frame = g_new0 (HeedRecorder *, max_batch);
+  r->rec_tensor = g_new0 (HeedRecorder *, max_batch * HEED_VIT_MAX_SLICES);
+  r->rec_frame = g_new0 (HeedRecorder *, max_batch * HEED_VIT_MAX_SLICES);
+  r->slices = 1;
   r->copy_cmds = g_new0 (VkCommandBuffer, max_batch);
   r->slots = g_new0 (SlotKind, max_batch);
   if (!alloc_activations (r, error) || !(r->copy_pool = heed_command_pool_new (r->device, error)))
@@ -464,11 +520,10 @@ heed_vit_run_set_frame_layout (HeedVitRun *r, const HeedFrameLayout *layout, GEr
 
   if (!check_idle (r, 0, error))
     return FALSE;
-  for (guint i = 0; i < r->max_batch; i++) {
-    heed_recorder_destroy (&r->rec_frame[i]);
+  drop_recordings (r, FALSE);
+  for (guint i = 0; i < r->max_batch; i++)
     if (r->slots[i] != SLOT_TENSOR)
       r->slots[i] = SLOT_EMPTY;
-  }
   r->has_layout = FALSE;
   VkDeviceSize slot = heed_frame_staging_bytes (layout);
   if (!r->frame || r->frame->size < slot * r->max_batch) {
@@ -573,21 +628,81 @@ heed_vit_run_submit (HeedVitRun *r, guint n, GError **error)
     if (r->slots[i] == SLOT_DEVICE)
       copies[n_copies++] = r->copy_cmds[i];
   }
-  HeedRecorder *rec = recording (r, n, from_frame, error);
-  if (!rec || !heed_recorder_submit_async (rec, copies, n_copies, VK_NULL_HANDLE, error))
+  HeedRecorder **recs = recording (r, n, from_frame, error);
+  if (!recs || !heed_recorder_submit_async (recs[0], copies, n_copies, VK_NULL_HANDLE, error))
     return FALSE;
   for (guint i = 0; i < n; i++)
     if (r->slots[i] == SLOT_DEVICE)
       r->slots[i] = SLOT_EMPTY; /* the copies were recorded for that frame only */
-  r->submitted = rec;
+  r->submitted = recs[0];
+  r->submitted_slices = recs;
   r->submitted_n = n;
+  r->submitted_from_frame = from_frame;
+  r->next_slice = 1;
+  r->n_slices = slice_count (r);
   return TRUE;
+}
+
+gboolean
+heed_vit_run_set_slices (HeedVitRun *r, guint slices, GError **error)
+{
+  if (!check_idle (r, 0, error))
+    return FALSE;
+  slices = CLAMP (slices, 1, HEED_VIT_MAX_SLICES);
+  if (slices != r->slices) {
+    drop_recordings (r, TRUE);
+    r->slices = slices;
+  }
+  return TRUE;
+}
+
+guint
+heed_vit_run_get_slices (const HeedVitRun *r)
+{
+  return slice_count (r);
+}
+
+guint
+heed_vit_run_slices_left (const HeedVitRun *r)
+{
+  return r->submitted ? r->n_slices - r->next_slice : 0;
+}
+
+gboolean
+heed_vit_run_step (HeedVitRun *r, GError **error)
+{
+  if (!r->submitted || r->next_slice >= r->n_slices)
+    return TRUE;
+  if (!heed_recorder_wait (r->submitted, error))
+    return FALSE;
+  HeedRecorder *next = r->submitted_slices[r->next_slice];
+  if (!heed_recorder_submit_async (next, NULL, 0, VK_NULL_HANDLE, error)) {
+    r->submitted = NULL;
+    return FALSE;
+  }
+  r->submitted = next;
+  r->next_slice++;
+  return TRUE;
+}
+
+void
+heed_vit_run_cancel (HeedVitRun *r)
+{
+  if (r->submitted)
+    heed_recorder_wait (r->submitted, NULL); /* nothing may be reused under the device */
+  r->submitted = NULL;
+}
+
+gboolean
+heed_vit_run_wait_slice (HeedVitRun *r, GError **error)
+{
+  return !r->submitted || heed_recorder_wait (r->submitted, error);
 }
 
 gboolean
 heed_vit_run_is_done (HeedVitRun *r)
 {
-  return !r->submitted || heed_recorder_is_done (r->submitted);
+  return !r->submitted || (r->next_slice >= r->n_slices && heed_recorder_is_done (r->submitted));
 }
 
 static HeedVitResult *
@@ -616,7 +731,7 @@ read_result (HeedVitRun *r, guint i, const HeedRecorder *rec)
     res->layer_attention =
         g_memdup2 ((float *) r->layer_attn->mapped + (gsize) i * c->depth * T * T,
                    (gsize) c->depth * T * T * 4);
-  res->has_layout = rec != r->rec_tensor[r->submitted_n - 1];
+  res->has_layout = r->submitted_from_frame;
   if (res->has_layout)
     res->layout = r->layout;
   if (rec->profile && rec->timings->len) {
@@ -634,6 +749,10 @@ heed_vit_run_wait (HeedVitRun *r, HeedVitResult **results, GError **error)
     g_set_error (error, HEED_ERROR, HEED_ERROR_INVALID, "nothing was submitted");
     return FALSE;
   }
+  while (r->next_slice < r->n_slices) /* the slices not yet submitted, in turn */
+    if (!heed_vit_run_step (r, error))
+      return FALSE;
+  rec = r->submitted;
   r->submitted = NULL;
   if (!heed_recorder_wait (rec, error))
     return FALSE;
@@ -666,9 +785,8 @@ heed_vit_run_destroy (HeedVitRun **run)
     return;
   if (r->submitted)
     heed_recorder_wait (r->submitted, NULL); /* nothing may be freed under the device */
+  drop_recordings (r, TRUE);
   for (guint i = 0; i < r->max_batch; i++) {
-    heed_recorder_destroy (&r->rec_tensor[i]);
-    heed_recorder_destroy (&r->rec_frame[i]);
     if (r->input)
       heed_buffer_destroy (&r->input[i]);
     if (r->patches)

@@ -446,6 +446,33 @@ test_vit_against_reference (void)
     }
     assert_close (o->cls_attention, mean, c->num_patches, 1e-4);
   }
+  /* cut into slices (a live pipeline runs one a frame): the same results, bit for bit, and
+   * the slices go out one per step; at most one per half block, the preprocessing and the
+   * patch embedding */
+  for (guint slices = 2; slices <= 11; slices += 3) {
+    g_assert_true (heed_vit_run_set_slices (vit, slices, &error));
+    g_assert_cmpuint (heed_vit_run_get_slices (vit), ==, MIN (slices, 2 * c->depth + 2));
+    g_assert_true (heed_vit_run_set_tensor (vit, 0, input, &error));
+    g_assert_true (heed_vit_run_submit (vit, 1, &error));
+    guint n = heed_vit_run_get_slices (vit);
+    for (guint left = n - 1; left > 0; left--) {
+      g_assert_cmpuint (heed_vit_run_slices_left (vit), ==, left);
+      g_assert_false (heed_vit_run_is_done (vit)); /* the rest is not even submitted */
+      g_assert_true (heed_vit_run_step (vit, &error));
+    }
+    g_assert_cmpuint (heed_vit_run_slices_left (vit), ==, 0);
+    HeedVitResult *sliced = NULL;
+    g_assert_true (heed_vit_run_wait (vit, &sliced, &error));
+    g_assert_cmpmem (sliced->logits, c->num_classes * 4, o->logits, c->num_classes * 4);
+    g_assert_cmpmem (sliced->layer_attention, (gsize) c->depth * c->tokens * c->tokens * 4,
+                     o->layer_attention, (gsize) c->depth * c->tokens * c->tokens * 4);
+    heed_vit_result_destroy (&sliced);
+    /* and wait alone submits what is left in turn */
+    g_assert_nonnull (sliced = heed_vit_run_tensor (vit, input, &error));
+    g_assert_cmpmem (sliced->logits, c->num_classes * 4, o->logits, c->num_classes * 4);
+    heed_vit_result_destroy (&sliced);
+  }
+  g_assert_true (heed_vit_run_set_slices (vit, 1, &error));
   /* top-k: the softmax's best classes, best first, and the threshold cuts the list */
   guint ids[5];
   double probs[5];

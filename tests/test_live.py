@@ -1,0 +1,161 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""A live source with a model too slow for every frame (issue 13): videotestsrc is-live=true at
+30 fps, 640x480, into heedclassify with a DeiT-Tiny-sized model whose whole forward pass takes
+several frames' time on lavapipe, then heedkeyframe and heedoverlay, into a sink that syncs to
+the clock in the same streaming thread and drops what comes more than 20 ms late (a display's
+max-lateness).
+
+Checks what does not depend on this machine's load: the model runs (its results come from
+several frames, carried over the frames between), every frame reaches the sink, and no frame
+is held in heedclassify for anything like a whole forward pass (it runs the pass a slice a
+frame): the longest a frame spent in it is under half the pass's time, measured on the same
+frames beforehand by a run of the same pass in one piece.
+
+Prints, for the benchmark (tools/bench_live.sh runs it longer): what the sink rendered and
+dropped, and how late frames reached the sink against their running time plus the pipeline's
+latency. Prints TAP.
+
+usage: test_live.py MODEL.safetensors [FRAMES]
+"""
+import os
+import sys
+import threading
+import time
+
+import gi
+
+gi.require_version("Gst", "1.0")
+gi.require_version("GstBase", "1.0")
+from gi.repository import GLib, Gst, GstBase  # noqa: E402,F401 (GstBase: the sink's get_latency)
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from tap import check, plan  # noqa: E402
+
+MAX_LATENESS = 20 * Gst.MSECOND
+CAPS = "video/x-raw,format=BGRA,width=640,height=480,framerate=30/1"
+
+
+def whole_pass_ms(model):
+    """The model's forward pass in one piece on these frames: heedclassify's time a frame when
+    it runs every frame of a file-like (not live) stream, the median of 10."""
+    Gst.init(None)
+    pipe = Gst.parse_launch(f"videotestsrc num-buffers=12 pattern=ball ! {CAPS} "
+                            f"! heedclassify name=c model={model} ! fakesink sync=false")
+    c = pipe.get_by_name("c")
+    entered, spent = {}, []
+
+    def into(pad, info):
+        entered[info.get_buffer().pts] = time.monotonic()
+        return Gst.PadProbeReturn.OK
+
+    def out(pad, info):
+        spent.append(time.monotonic() - entered.pop(info.get_buffer().pts, time.monotonic()))
+        return Gst.PadProbeReturn.OK
+
+    c.get_static_pad("sink").add_probe(Gst.PadProbeType.BUFFER, into)
+    c.get_static_pad("src").add_probe(Gst.PadProbeType.BUFFER, out)
+    pipe.set_state(Gst.State.PLAYING)
+    pipe.get_bus().timed_pop_filtered(120 * Gst.SECOND,
+                                      Gst.MessageType.EOS | Gst.MessageType.ERROR)
+    pipe.set_state(Gst.State.NULL)
+    spent = sorted(spent[2:])  # the first frames warm up
+    return spent[len(spent) // 2] * 1000 if spent else 0.0
+
+
+def run(model, frames):
+    pipe = Gst.parse_launch(
+        f"videotestsrc is-live=true num-buffers={frames} pattern=ball ! {CAPS} "
+        f"! heedclassify name=c model={model} post-messages=true ! heedkeyframe ! heedoverlay "
+        f"! fakesink name=sink sync=true qos=true max-lateness={MAX_LATENESS}")
+    sink, c = pipe.get_by_name("sink"), pipe.get_by_name("c")
+    lock = threading.Lock()
+    late = []       # per frame at the sink: arrival - (running time + latency), ns
+    entered, held = {}, []  # heedclassify: when each frame came in; how long each stayed
+
+    def arrived(pad, info):
+        clock = pipe.get_clock()
+        latency = sink.get_latency()  # what the sink syncs to: the pipeline's latency
+        if clock is None or latency == 0:  # before the pipeline's latency was set
+            return Gst.PadProbeReturn.OK
+        buf = info.get_buffer()
+        now = clock.get_time() - pipe.get_base_time()
+        seg = pad.get_sticky_event(Gst.EventType.SEGMENT, 0).parse_segment()
+        with lock:
+            late.append(now - (seg.to_running_time(Gst.Format.TIME, buf.pts) + latency))
+        return Gst.PadProbeReturn.OK
+
+    def into(pad, info):
+        with lock:
+            entered[info.get_buffer().pts] = time.monotonic()
+        return Gst.PadProbeReturn.OK
+
+    def out(pad, info):
+        with lock:
+            t = entered.pop(info.get_buffer().pts, None)
+            if t is not None:
+                held.append(time.monotonic() - t)
+        return Gst.PadProbeReturn.OK
+
+    sink.get_static_pad("sink").add_probe(Gst.PadProbeType.BUFFER, arrived)
+    c.get_static_pad("sink").add_probe(Gst.PadProbeType.BUFFER, into)
+    c.get_static_pad("src").add_probe(Gst.PadProbeType.BUFFER, out)
+    results, reported, errors = set(), [0], []
+    loop = GLib.MainLoop()
+
+    def on_message(bus, msg):
+        t = msg.type
+        if t == Gst.MessageType.ELEMENT and msg.get_structure().get_name() == "heedclassify":
+            results.add(msg.get_structure().get_value("result-frame"))
+            reported[0] += 1
+        elif t == Gst.MessageType.LATENCY:
+            pipe.recalculate_latency()
+        elif t == Gst.MessageType.ERROR:
+            errors.append(msg.parse_error()[0].message)
+            loop.quit()
+        elif t == Gst.MessageType.EOS:
+            loop.quit()
+
+    bus = pipe.get_bus()
+    bus.add_signal_watch()
+    bus.connect("message", on_message)
+    pipe.set_state(Gst.State.PLAYING)
+    GLib.timeout_add_seconds(60 + frames // 10, loop.quit)
+    loop.run()
+    stats = sink.get_property("stats")
+    latency = sink.get_latency()
+    pipe.set_state(Gst.State.NULL)
+    bus.remove_signal_watch()
+    return errors, stats, results, reported[0], late, held, latency
+
+
+def main():
+    model = sys.argv[1]
+    frames = int(sys.argv[2]) if len(sys.argv) > 2 else 90
+    whole = whole_pass_ms(model)
+    errors, stats, results, reported, late, held, latency = run(model, frames)
+    rendered, dropped = stats.get_value("rendered"), stats.get_value("dropped")
+    check("the pipeline ran to EOS", not errors, "; ".join(errors))
+    check("the model ran and its results were carried forward",
+          len(results) >= 2 and reported > frames / 2,
+          f"results from {len(results)} frames carried over {reported} frames; the pass in one "
+          f"piece takes {whole:.0f} ms, {whole * 30 / 1000:.1f} frames' time")
+    check("every frame reached the sink", rendered + dropped == frames,
+          f"rendered {rendered}, dropped {dropped} of {frames}")
+    longest = max(held, default=0) * 1000
+    check("no frame waited in heedclassify for a whole pass", held and longest < whole / 2,
+          f"the longest {longest:.1f} ms; the whole pass {whole:.0f} ms")
+    late_ms = sorted(x / Gst.MSECOND for x in late)
+    if late_ms:
+        print(f"# sink: {rendered} rendered, {dropped} dropped (max-lateness 20 ms); latency "
+              f"{latency / Gst.MSECOND:.0f} ms; arrival against running time + latency: median "
+              f"{late_ms[len(late_ms) // 2]:+.1f} ms, latest {late_ms[-1]:+.1f} ms, "
+              f"{sum(x > 0 for x in late_ms)} of {len(late_ms)} frames after it")
+    if os.environ.get("LIVE_DEBUG"):  # per frame, in order: at the sink, in heedclassify (ms)
+        print("# late", [round(x / Gst.MSECOND) for x in late])
+        print("# held", [round(x * 1000) for x in held])
+    sys.exit(plan())
+
+
+if __name__ == "__main__":
+    main()

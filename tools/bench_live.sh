@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# A live source never falls behind (issue 13): `videotestsrc is-live=true` at 30 fps, 640x480,
+# `heedclassify` with a DeiT-Tiny-sized model too slow for every frame on lavapipe,
+# `heedkeyframe ! heedoverlay`, into a sink that syncs in the same thread and drops frames more
+# than 20 ms late. Prints what the sink rendered and dropped and how late frames came against
+# their running time plus the pipeline's latency (tests/test_live.py, longer: N frames).
+#   tools/bench_live.sh [N [MODEL]]      (300, tests/fixtures/deit_tiny_f16)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+n=${1:-300}
+model=${2:-tests/fixtures/deit_tiny_f16/model.safetensors}
+[ -f build/plugin/libgstheed.so ] && export GST_PLUGIN_PATH="$PWD/build/plugin${GST_PLUGIN_PATH:+:$GST_PLUGIN_PATH}"
+/usr/bin/python3 tests/test_live.py "$model" "$n"
