@@ -17,6 +17,18 @@ heed_labels_resolve (const char *labels_file, char **model_labels, guint num_cla
       g_ptr_array_free (out, TRUE);
       return NULL;
     }
+    /* names go into messages, metadata and JSON: text, not bytes */
+    const char *bad;
+    if (!g_utf8_validate (text, -1, &bad)) {
+      guint line = 1;
+      for (const char *c = text; c < bad; c++)
+        line += *c == '\n';
+      g_set_error (error, HEED_ERROR, HEED_ERROR_INVALID, "%s: line %u is not UTF-8 text",
+                   labels_file, line);
+      g_free (text);
+      g_ptr_array_free (out, TRUE);
+      return NULL;
+    }
     char **lines = g_strsplit (text, "\n", -1);
     for (char **l = lines; *l; l++) {
       g_strchomp (*l);

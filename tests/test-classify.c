@@ -378,6 +378,12 @@ test_errors (void)
   err = run_pipeline (desc, NULL);
   g_assert_nonnull (strstr (err, "has 2 labels but the model has 10 classes"));
   g_free (err);
+  /* names that are not UTF-8 text (they go into messages, metadata and JSON) */
+  g_assert_true (
+      g_file_set_contents (labels, "zero\none\ntwo\nthr\xff\xfe\nfour\n5\n6\n7\n8\n9\n", -1, NULL));
+  err = run_pipeline (desc, NULL);
+  g_assert_nonnull (strstr (err, "line 4 is not UTF-8 text"));
+  g_free (err);
   g_free (desc);
   g_unlink (bad);
   g_unlink (labels);
