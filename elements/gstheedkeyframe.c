@@ -50,7 +50,10 @@ GST_DEBUG_CATEGORY_STATIC (gst_heed_keyframe_debug);
 #define DEFAULT_PROP_DEVICE -1
 #define DEFAULT_PROP_AUDIO_WEIGHT 1.0
 #define PERSIST 3 /* frames after a change that must be unexplained too */
-#define RECENT 50 /* novelty values the importance is relative to */
+#define RECENT 50
+#define AUDIO_AHEAD_SECONDS                                                                        \
+  30 /* sound held for frames still to come, at most */ /* novelty values the importance is        \
+                                                           relative to */
 #define MAX_LOOKAHEAD 60
 
 enum {
@@ -115,6 +118,10 @@ struct _GstHeedKeyframe {
   GstClockTime audio_in_rt; /* running time of audio_in[0] */
   gboolean audio_restart;   /* a discontinuity: the analysis starts afresh at audio_in_rt */
   gboolean audio_eos;
+  /* backpressure: the audio pad's thread waits (audio_cond) while a second of sound is waiting
+   * for the video thread, unless the pad flushes or stops (audio_flushing) or the video ended */
+  GCond audio_cond;
+  gboolean audio_flushing, video_ended;
   /* the video thread's */
   HeedAudioFeatures *audio;
   GstClockTime audio_rt0; /* running time of the analysed stream's first sample */
@@ -172,6 +179,8 @@ gst_heed_keyframe_mode_get_type (void)
 
 /* ---- sound ---------------------------------------------------------------------------------- */
 
+static void set_video_ended (GstHeedKeyframe *self, gboolean ended);
+
 static GstFlowReturn
 audio_chain (GstPad *pad, GstObject *parent, GstBuffer *buf)
 {
@@ -184,6 +193,20 @@ audio_chain (GstPad *pad, GstObject *parent, GstBuffer *buf)
     g_mutex_unlock (&self->audio_lock);
     gst_buffer_unref (buf);
     return bpf ? GST_FLOW_ERROR : GST_FLOW_NOT_NEGOTIATED;
+  }
+  /* a source faster than the video (a generator, a file's sound far ahead) would otherwise pile
+   * up sound without bound; the bound is wide, so a file whose sound is interleaved seconds
+   * ahead of its pictures does not stall its demuxer */
+  while (GST_AUDIO_INFO_RATE (ai) &&
+         self->audio_in->len > (guint) GST_AUDIO_INFO_RATE (ai) * AUDIO_AHEAD_SECONDS &&
+         !self->audio_flushing && !self->video_ended)
+    g_cond_wait (&self->audio_cond, &self->audio_lock);
+  if (self->audio_flushing || self->video_ended) { /* no frame will take this sound */
+    gboolean flushing = self->audio_flushing;
+    g_mutex_unlock (&self->audio_lock);
+    gst_buffer_unmap (buf, &map);
+    gst_buffer_unref (buf);
+    return flushing ? GST_FLOW_FLUSHING : GST_FLOW_OK;
   }
   guint frames = (guint) (map.size / bpf);
   GstClockTime rt =
@@ -238,7 +261,12 @@ audio_event (GstPad *pad, GstObject *parent, GstEvent *event)
     break;
   }
   case GST_EVENT_SEGMENT: gst_event_copy_segment (event, &self->audio_segment); break;
+  case GST_EVENT_FLUSH_START:
+    self->audio_flushing = TRUE;
+    g_cond_broadcast (&self->audio_cond);
+    break;
   case GST_EVENT_FLUSH_STOP:
+    self->audio_flushing = FALSE;
     g_array_set_size (self->audio_in, 0);
     self->audio_in_rt = GST_CLOCK_TIME_NONE;
     self->audio_eos = FALSE;
@@ -250,6 +278,20 @@ audio_event (GstPad *pad, GstObject *parent, GstEvent *event)
   }
   g_mutex_unlock (&self->audio_lock);
   gst_event_unref (event); /* sound goes no further: the source pad is video */
+  return TRUE;
+}
+
+/* Deactivation (a state change to READY, the pad released) waits for the pad's thread: one
+ * waiting for the video to catch up is let go first. */
+static gboolean
+audio_activate_mode (GstPad *pad, GstObject *parent, GstPadMode mode, gboolean active)
+{
+  /* the pad is activated before it has its parent: the element is its private data */
+  GstHeedKeyframe *self = gst_pad_get_element_private (pad);
+  g_mutex_lock (&self->audio_lock);
+  self->audio_flushing = !active;
+  g_cond_broadcast (&self->audio_cond);
+  g_mutex_unlock (&self->audio_lock);
   return TRUE;
 }
 
@@ -269,6 +311,8 @@ gst_heed_keyframe_request_new_pad (GstElement *element, GstPadTemplate *templ, c
   GST_OBJECT_UNLOCK (self);
   gst_pad_set_chain_function (pad, GST_DEBUG_FUNCPTR (audio_chain));
   gst_pad_set_event_function (pad, GST_DEBUG_FUNCPTR (audio_event));
+  gst_pad_set_element_private (pad, self);
+  gst_pad_set_activatemode_function (pad, GST_DEBUG_FUNCPTR (audio_activate_mode));
   GST_PAD_SET_PROXY_ALLOCATION (pad);
   gst_pad_set_active (pad, TRUE);
   gst_element_add_pad (element, pad);
@@ -289,7 +333,7 @@ gst_heed_keyframe_release_pad (GstElement *element, GstPad *pad)
 
 /* Runs the sound the audio pad handed over through the log-mel shaders (video thread). */
 static void
-analyse_audio (GstHeedKeyframe *self)
+analyse_audio (GstHeedKeyframe *self, GstClockTime until)
 {
   GError *error = NULL;
   g_mutex_lock (&self->audio_lock);
@@ -297,10 +341,18 @@ analyse_audio (GstHeedKeyframe *self)
   gboolean restart = self->audio_restart;
   GstClockTime rt = self->audio_in_rt;
   guint rate = GST_AUDIO_INFO_RATE (&self->audio_info);
+  /* the sound up to `until` (what the frames so far need); the rest waits for later frames */
+  guint take = in->len;
+  if (GST_CLOCK_TIME_IS_VALID (until) && GST_CLOCK_TIME_IS_VALID (rt) && rate)
+    take = until > rt ? (guint) MIN (gst_util_uint64_scale (until - rt, rate, GST_SECOND), in->len)
+                      : 0;
   self->audio_in = g_array_new (FALSE, FALSE, sizeof (float));
+  g_array_append_vals (self->audio_in, (const float *) in->data + take, in->len - take);
+  g_array_set_size (in, take);
   if (GST_CLOCK_TIME_IS_VALID (rt) && rate)
     self->audio_in_rt = rt + gst_util_uint64_scale (in->len, GST_SECOND, rate);
   self->audio_restart = FALSE;
+  g_cond_broadcast (&self->audio_cond); /* room for more */
   g_mutex_unlock (&self->audio_lock);
   if (!self->audio || !rate || !GST_CLOCK_TIME_IS_VALID (rt)) {
     g_array_unref (in);
@@ -722,7 +774,9 @@ gst_heed_keyframe_submit_input_buffer (GstBaseTransform *trans, gboolean is_disc
   if (!GST_CLOCK_TIME_IS_VALID (h->rt))
     h->heard = TRUE; /* no time, no sound to match */
   g_queue_push_tail (&self->held, h);
-  analyse_audio (self);
+  /* a little past the frame's end: its last hops' windows reach beyond it */
+  analyse_audio (self, GST_CLOCK_TIME_IS_VALID (h->rt_end) ? h->rt_end + 50 * GST_MSECOND
+                                                           : GST_CLOCK_TIME_NONE);
   for (GList *l = self->held.head; l; l = l->next)
     hear (self, l->data, FALSE);
   /* the scorer answers for the frame `persist` back; frames too early to score stay at 0 */
@@ -767,12 +821,24 @@ gst_heed_keyframe_generate_output (GstBaseTransform *trans, GstBuffer **outbuf)
   return GST_FLOW_OK;
 }
 
+static void
+set_video_ended (GstHeedKeyframe *self, gboolean ended)
+{
+  g_mutex_lock (&self->audio_lock);
+  self->video_ended = ended;
+  g_cond_broadcast (&self->audio_cond);
+  g_mutex_unlock (&self->audio_lock);
+}
+
 static gboolean
 gst_heed_keyframe_sink_event (GstBaseTransform *trans, GstEvent *event)
 {
   GstHeedKeyframe *self = GST_HEED_KEYFRAME (trans);
   switch (GST_EVENT_TYPE (event)) {
-  case GST_EVENT_FLUSH_STOP: reset_stream (self); break;
+  case GST_EVENT_FLUSH_STOP:
+    reset_stream (self);
+    set_video_ended (self, FALSE);
+    break;
   case GST_EVENT_EOS:
   case GST_EVENT_CAPS:
   case GST_EVENT_SEGMENT:
@@ -782,6 +848,9 @@ gst_heed_keyframe_sink_event (GstBaseTransform *trans, GstEvent *event)
     push_decided (self, TRUE);
     if (GST_EVENT_TYPE (event) == GST_EVENT_STREAM_START)
       reset_stream (self);
+    /* the sound waits for no video after its end; a new stream takes sound again */
+    if (GST_EVENT_TYPE (event) == GST_EVENT_EOS || GST_EVENT_TYPE (event) == GST_EVENT_STREAM_START)
+      set_video_ended (self, GST_EVENT_TYPE (event) == GST_EVENT_EOS);
     break;
   default:
     if (GST_EVENT_IS_SERIALIZED (event) && !g_queue_is_empty (&self->held)) {
@@ -836,6 +905,7 @@ gst_heed_keyframe_start (GstBaseTransform *trans)
   GstHeedKeyframe *self = GST_HEED_KEYFRAME (trans);
   reset_stream (self);
   self->key_count = 0;
+  set_video_ended (self, FALSE); /* a pipeline used again after EOS */
   return TRUE;
 }
 
@@ -902,6 +972,7 @@ gst_heed_keyframe_finalize (GObject *object)
   g_array_unref (self->audio_in);
   g_array_unref (self->hops);
   g_mutex_clear (&self->audio_lock);
+  g_cond_clear (&self->audio_cond);
   G_OBJECT_CLASS (parent_class)->finalize (object);
 }
 
@@ -919,6 +990,7 @@ gst_heed_keyframe_init (GstHeedKeyframe *self)
   self->last_key = self->last_audio_key = G_MAXUINT64;
   g_queue_init (&self->held);
   g_mutex_init (&self->audio_lock);
+  g_cond_init (&self->audio_cond);
   self->audio_in = g_array_new (FALSE, FALSE, sizeof (float));
   self->audio_in_rt = GST_CLOCK_TIME_NONE;
   self->hops = g_array_new (FALSE, FALSE, sizeof (Hop));

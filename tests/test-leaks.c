@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* heedclassify and heedoverlay leak nothing over 200 NULL -> PLAYING -> NULL cycles:
+/* heedclassify and heedoverlay leak nothing over NULL -> PLAYING -> NULL cycles (200 a window;
+ * `test-leaks N full` tracks N of the full chain, heedkeyframe with sound on its audio pad
+ * added, as tools/bench_leaks.sh does with 1,000):
  * GStreamer's leaks tracer (GST_TRACERS=leaks, set by the test setup) tracks every GstObject and
  * GstMiniObject created during the cycles, and neither the heap in use (over 200 cycles) nor the
  * process's resident memory (in at least one of two windows of 200 cycles: a leak grows both)
@@ -15,6 +17,7 @@
 #include <gst/gst.h>
 #include <malloc.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static gsize
@@ -54,9 +57,15 @@ main (int argc, char **argv)
   const char *fixtures = g_getenv ("HEED_FIXTURES");
   g_assert_nonnull (fixtures);
   char *model = g_build_filename (fixtures, "p8_hd48_f32", "model.safetensors", NULL);
+  int cycles = argc > 1 ? atoi (argv[1]) : 200;
+  g_assert_cmpint (cycles, >, 0);
+  gboolean full = argc > 2 && g_str_equal (argv[2], "full");
   char *desc = g_strdup_printf ("videotestsrc ! video/x-raw,width=64,height=48 ! heedclassify "
-                                "model=%s ! heedoverlay ! fakesink",
-                                model);
+                                "model=%s ! %s heedoverlay ! fakesink %s",
+                                model, full ? "heedkeyframe name=k !" : "",
+                                full ? "audiotestsrc wave=pink-noise ! audio/x-raw,rate=16000 ! "
+                                       "k.audio_sink"
+                                     : "");
   GstElement *pipe = gst_parse_launch (desc, NULL);
   g_assert_nonnull (pipe);
 
@@ -87,7 +96,7 @@ main (int argc, char **argv)
     cycle (pipe);
   gsize after2 = resident_kb ();
   g_signal_emit_by_name (leaks, "activity-start-tracking");
-  for (int i = 0; i < 200; i++)
+  for (int i = 0; i < cycles; i++)
     cycle (pipe);
   GstStructure *checkpoint = NULL;
   g_signal_emit_by_name (leaks, "activity-get-checkpoint", &checkpoint);
@@ -114,7 +123,7 @@ main (int argc, char **argv)
       printf ("# still alive: %s\n", gst_structure_get_string (c, "type-name"));
     }
   }
-  printf ("# %u objects created during the cycles, %u still alive\n", n_created, alive);
+  printf ("# %u objects created during %d cycles, %u still alive\n", n_created, cycles, alive);
   printf ("%s 2 no GstObject or GstMiniObject outlives its cycle\n", alive == 0 ? "ok" : "not ok");
   /* 200 cycles each load a model and build a Vulkan device: a leak of any of those is tens of
    * kilobytes a cycle, megabytes in all (measured here: a few hundred kB at most) */

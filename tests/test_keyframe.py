@@ -222,6 +222,16 @@ def main():
     check("an audio_sink never fed does not hold the video", len(seen6["buffers"]) == 120
           and [m["frame"] for m in messages6] == frames, f"{len(seen6['buffers'])} buffers")
 
+    # sound that never ends and comes faster than the pictures (a generator, not live): it
+    # waits for the video instead of piling up, so the pipeline prerolls, runs and ends
+    r = subprocess.run(["gst-launch-1.0", "videotestsrc", "num-buffers=90", "!",
+                        "video/x-raw,width=64,height=48", "!", "heedkeyframe", "name=k", "!",
+                        "fakesink", "audiotestsrc", "wave=pink-noise", "!",
+                        "audio/x-raw,rate=16000", "!", "k.audio_sink"],
+                       capture_output=True, text=True, timeout=120)
+    check("endless sound faster than the video: the pipeline runs to the video's end",
+          r.returncode == 0 and "Got EOS" in r.stdout, (r.stdout + r.stderr)[-300:])
+
     # live: a cut made by switching videotestsrc's pattern, a live audio source on audio_sink;
     # when a keyframe's message is posted, the source must not have made more than
     # lookahead + 2 frames after it (counted in the posting thread, so a busy machine slows
