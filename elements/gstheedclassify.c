@@ -662,6 +662,8 @@ frames_in_flight (GstHeedClassify *self)
   return n;
 }
 
+static void cancel_background (GstHeedClassify *self);
+
 /* Waits for every batch on the device and drops the frames held, without pushing them (a
  * flush, or stopping). */
 static void
@@ -672,13 +674,10 @@ discard_held (GstHeedClassify *self)
     gst_buffer_unref (p->buffer);
     g_free (p);
   }
+  cancel_background (self); /* a sliced pass: what is left of it is not worth running */
   for (guint i = 0; i < self->n_batches; i++) {
     Batch *b = &self->batches[i];
     HeedVitResult **results = b->results;
-    if (b == self->background) { /* a sliced pass: what is left of it is not worth running */
-      heed_vit_run_cancel (b->run);
-      b->submitted = FALSE;
-    }
     if (b->submitted && !b->collected) {
       GError *error = NULL;
       if (!heed_vit_run_wait (b->run, results, &error)) {
@@ -692,7 +691,6 @@ discard_held (GstHeedClassify *self)
     *b = (Batch){ .run = b->run, .results = results };
   }
   self->open = NULL;
-  self->background = NULL;
   self->in_flight = 0;
 }
 
@@ -1042,8 +1040,8 @@ added_latency (GstHeedClassify *self)
   if (detached (self, NULL)) {
     /* a frame waits for its slice, and in a pipeline that runs in one thread it may come in
      * late by what the frame before it overran: a frame's time and a slice */
-    guint units = self->model ? 2 * self->model->config.depth + 2 : 1;
-    GstClockTime slice = self->processing_time / MIN (slices_for (self, NULL), units);
+    guint most = self->n_batches ? heed_vit_run_max_slices (self->batches[0].run) : 1;
+    GstClockTime slice = self->processing_time / MIN (slices_for (self, NULL), most);
     return frame_duration (self, NULL) + MAX (MAX (slice, self->slice_time), self->start_time);
   }
   GstClockTime ours = GST_CLOCK_TIME_IS_VALID (self->processing_time) ? self->processing_time : 0;
@@ -1245,30 +1243,17 @@ result_settings (GstHeedClassify *self, guint *top_k, gdouble *threshold,
     *attention = GST_HEED_ATTENTION_CLS; /* until the reload with per-layer maps lands */
 }
 
-static gboolean collect_background (GstHeedClassify *self, gboolean wait, guint top_k,
-                                    gdouble threshold, GstHeedAttention attention, GError **error);
-
-/* The sliced pass, finished now (what slices are left run in turn). */
+/* The sliced pass (see detached ()), finished now (what slices are left run in turn): its
+ * result is the one carried forward from now on. */
 static gboolean
-collect_whole_background (GstHeedClassify *self, GError **error)
+collect_background (GstHeedClassify *self, GError **error)
 {
+  Batch *b = self->background;
   guint top_k;
   gdouble threshold;
   gboolean post;
   GstHeedAttention attention;
   result_settings (self, &top_k, &threshold, &attention, &post);
-  return collect_background (self, TRUE, top_k, threshold, attention, error);
-}
-
-/* The background batch (see detached ()), once done, or at `wait` waited for: its result is the
- * one carried forward from now on. */
-static gboolean
-collect_background (GstHeedClassify *self, gboolean wait, guint top_k, gdouble threshold,
-                    GstHeedAttention attention, GError **error)
-{
-  Batch *b = self->background;
-  if (!b || (!wait && !heed_vit_run_is_done (b->run)))
-    return TRUE;
   self->background = NULL;
   gboolean ok = collect_batch (self, b, error);
   if (ok) {
@@ -1280,6 +1265,20 @@ collect_background (GstHeedClassify *self, gboolean wait, guint top_k, gdouble t
   }
   b->staged = b->outstanding = 0, b->submitted = b->collected = FALSE;
   return ok;
+}
+
+/* The sliced pass dropped (a flush, EOS, a caps change: no frame is left to carry its result):
+ * what is on the device is waited for, the rest not run. */
+static void
+cancel_background (GstHeedClassify *self)
+{
+  Batch *b = self->background;
+  if (!b)
+    return;
+  heed_vit_run_cancel (b->run);
+  self->background = NULL;
+  self->in_flight--;
+  b->staged = b->outstanding = 0, b->submitted = b->collected = FALSE;
 }
 
 /* The sliced pass on b (see detached ()): its next slice (`started`: the first, submitted just
@@ -1296,7 +1295,8 @@ run_slice (GstHeedClassify *self, Batch *b, gboolean started, GError **error)
   if (heed_vit_run_slices_left (b->run) == 0) /* the whole pass's time, for detached () */
     self->processing_time = self->pass_time;
   check_latency (self);
-  return heed_vit_run_slices_left (b->run) > 0 || collect_whole_background (self, error);
+  /* the last slice done: its result from the next frame on */
+  return heed_vit_run_slices_left (b->run) > 0 || collect_background (self, error);
 }
 
 /* Takes the held frame at the head out with its result attached (waiting for its batch when
@@ -1314,8 +1314,7 @@ pop_head (GstHeedClassify *self, GstBuffer **out)
 
   result_settings (self, &top_k, &threshold, &attention, &post);
 
-  if ((b && !b->collected && !collect_batch (self, b, &error)) ||
-      !collect_background (self, FALSE, top_k, threshold, attention, &error)) {
+  if (b && !b->collected && !collect_batch (self, b, &error)) {
     gst_buffer_unref (p->buffer);
     g_free (p);
     return inference_failed (self, error);
@@ -1348,13 +1347,7 @@ drain (GstHeedClassify *self)
     if (ret == GST_FLOW_OK)
       ret = gst_pad_push (GST_BASE_TRANSFORM_SRC_PAD (self), buf);
   }
-  if (self->background) { /* no frame before this event is left to carry its result */
-    Batch *b = self->background;
-    heed_vit_run_cancel (b->run);
-    self->background = NULL;
-    self->in_flight--;
-    b->staged = b->outstanding = 0, b->submitted = b->collected = FALSE;
-  }
+  cancel_background (self);
   if (ret != GST_FLOW_OK)
     discard_held (self);
   return ret;
@@ -1574,7 +1567,7 @@ gst_heed_classify_submit_input_buffer (GstBaseTransform *trans, gboolean is_disc
     }
     if (self->background && in_background)
       infer = in_background = FALSE; /* one pass at a time */
-    if (self->background && infer && !collect_whole_background (self, &error)) {
+    if (self->background && infer && !collect_background (self, &error)) {
       g_queue_push_tail (&self->held, p); /* no longer detached: the pass is finished first */
       return inference_failed (self, error);
     }

@@ -396,6 +396,8 @@ gboolean heed_vit_run_is_done (HeedVitRun *run);
 gboolean heed_vit_run_set_slices (HeedVitRun *run, guint slices, GError **error);
 /* The slices a forward pass is cut into (set_slices' figure, at most 2 x depth + 2). */
 guint heed_vit_run_get_slices (const HeedVitRun *run);
+/* The most slices this run's model can be cut into. */
+guint heed_vit_run_max_slices (const HeedVitRun *run);
 /* Slices of the batch in flight not yet submitted (0: its last is on the device, or none). */
 guint heed_vit_run_slices_left (const HeedVitRun *run);
 gboolean heed_vit_run_step (HeedVitRun *run, GError **error);

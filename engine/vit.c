@@ -663,6 +663,12 @@ heed_vit_run_get_slices (const HeedVitRun *r)
 }
 
 guint
+heed_vit_run_max_slices (const HeedVitRun *r)
+{
+  return MIN (slice_units (r), HEED_VIT_MAX_SLICES);
+}
+
+guint
 heed_vit_run_slices_left (const HeedVitRun *r)
 {
   return r->submitted ? r->n_slices - r->next_slice : 0;

@@ -452,6 +452,7 @@ test_vit_against_reference (void)
   for (guint slices = 2; slices <= 11; slices += 3) {
     g_assert_true (heed_vit_run_set_slices (vit, slices, &error));
     g_assert_cmpuint (heed_vit_run_get_slices (vit), ==, MIN (slices, 2 * c->depth + 2));
+    g_assert_cmpuint (heed_vit_run_max_slices (vit), ==, 2 * c->depth + 2);
     g_assert_true (heed_vit_run_set_tensor (vit, 0, input, &error));
     g_assert_true (heed_vit_run_submit (vit, 1, &error));
     guint n = heed_vit_run_get_slices (vit);
