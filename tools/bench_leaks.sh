@@ -9,4 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export GST_PLUGIN_PATH_1_0="$PWD/build/plugin" GST_REGISTRY_1_0="$PWD/build/tests/registry.bin"
 export GST_TRACERS=leaks MALLOC_ARENA_MAX=1 HEED_FIXTURES="$PWD/tests/fixtures"
-time build/tests/test-leaks "${1:-1000}" full
+n=${1:-1000}
+case $n in ''|*[!0-9]*|0) echo "bench_leaks.sh: N must be a number of cycles, not '$n'" >&2; exit 1;; esac
+[ -x build/tests/test-leaks ] || { echo "bench_leaks.sh: build the project first (ninja -C build)" >&2; exit 1; }
+time build/tests/test-leaks "$n" full

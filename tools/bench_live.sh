@@ -10,5 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-300}
 model=${2:-tests/fixtures/deit_tiny_f16/model.safetensors}
+[ -f "$model" ] || { echo "bench_live.sh: no model file at $model" >&2; exit 1; }
+case $n in ''|*[!0-9]*|0) echo "bench_live.sh: N must be a number of frames, not '$n'" >&2; exit 1;; esac
 [ -f build/plugin/libgstheed.so ] && export GST_PLUGIN_PATH="$PWD/build/plugin${GST_PLUGIN_PATH:+:$GST_PLUGIN_PATH}"
 /usr/bin/python3 tests/test_live.py "$model" "$n"
