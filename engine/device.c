@@ -48,6 +48,14 @@ validation_requested (void)
   return v && *v && strcmp (v, "0") != 0;
 }
 
+/* HEED_VALIDATION=sync adds the layer's synchronisation validation (hazards between
+ * dispatches, copies and host access that the plain checks cannot see; several times slower). */
+static gboolean
+sync_validation_requested (void)
+{
+  return g_strcmp0 (g_getenv ("HEED_VALIDATION"), "sync") == 0;
+}
+
 static gboolean
 layer_available (const char *name)
 {
@@ -95,14 +103,30 @@ create_instance (VkDebugUtilsMessengerEXT *messenger, GError **error)
                    VK_DEBUG_UTILS_MESSAGE_TYPE_PERFORMANCE_BIT_EXT,
     .pfnUserCallback = on_validation_message,
   };
+  static const VkValidationFeatureEnableEXT sync_feature =
+      VK_VALIDATION_FEATURE_ENABLE_SYNCHRONIZATION_VALIDATION_EXT;
+  VkValidationFeaturesEXT features = {
+    .sType = VK_STRUCTURE_TYPE_VALIDATION_FEATURES_EXT,
+    .pNext = &dbg,
+    .enabledValidationFeatureCount = 1,
+    .pEnabledValidationFeatures = &sync_feature,
+  };
+  /* the validation layer implements VK_EXT_validation_features itself */
+  const char *extensions[] = { debug_ext, VK_EXT_VALIDATION_FEATURES_EXTENSION_NAME };
+  gboolean sync = validate && sync_validation_requested ();
   VkInstanceCreateInfo info = {
     .sType = VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO,
-    .pNext = validate ? &dbg : NULL, /* also catches messages from vkCreate/DestroyInstance */
+    /* the messenger here also catches messages from vkCreate/DestroyInstance */
+    .pNext = sync       ? (const void *) &features
+             : validate ? (const void *) &dbg
+                        : NULL,
     .pApplicationInfo = &app,
     .enabledLayerCount = validate ? 1 : 0,
     .ppEnabledLayerNames = &validation_layer,
-    .enabledExtensionCount = validate ? 1 : 0,
-    .ppEnabledExtensionNames = &debug_ext,
+    .enabledExtensionCount = sync       ? 2
+                             : validate ? 1
+                                        : 0,
+    .ppEnabledExtensionNames = extensions,
   };
   r = vkCreateInstance (&info, NULL, &instance);
   if (r == VK_ERROR_INCOMPATIBLE_DRIVER) {

@@ -93,17 +93,20 @@ void main()
     vec4 mine[TM / SGS];
     [[unroll]] for (uint r = 0; r < TM / SGS; r++)
       mine[r] = A4(a_base4 + (r * SGS + gl_SubgroupInvocationID) * lda4 + k4);
-    [[unroll]] for (uint kk = 0; kk < 4; kk++) {
-      const uint b_row = b_base + (4u * k4 + kk) * ldb4;
-      vec4 bv[NG];
+    // All of the step's B rows first, then each row of C takes its four updates at once: on
+    // lavapipe every texel fetch is a call that spills the live vector registers, and the
+    // accumulators (TM x 4 per lane) do not fit in them, so each is loaded and stored once a
+    // step instead of once per k (measured: the large GEMMs 15-25% faster)
+    vec4 bv[4][NG];
+    [[unroll]] for (uint kk = 0; kk < 4; kk++)
       [[unroll]] for (uint g = 0; g < NG; g++)
-        bv[g] = B4(b_row + g * wg);
-      [[unroll]] for (uint i = 0; i < TM; i++) {
+        bv[kk][g] = B4(b_base + (4u * k4 + kk) * ldb4 + g * wg);
+    [[unroll]] for (uint i = 0; i < TM; i++)
+      [[unroll]] for (uint kk = 0; kk < 4; kk++) {
         const float av = subgroupShuffle(mine[i / SGS][kk], i % SGS);
         [[unroll]] for (uint g = 0; g < NG; g++)
-          acc[i][g] = fma(vec4(av), bv[g], acc[i][g]);
+          acc[i][g] = fma(vec4(av), bv[kk][g], acc[i][g]);
       }
-    }
   }
 #elif defined(K4)
   const uint lda4 = p.lda / 4u;

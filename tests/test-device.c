@@ -217,6 +217,49 @@ test_log_callback (void)
   assert_no_validation_messages ();
 }
 
+/* The suite runs with HEED_VALIDATION=sync; this shows that setting reaches the layer: two fills
+ * of one buffer with no barrier between them are a write-after-write hazard that only the
+ * synchronisation checks see. Runs last: it leaves messages counted. */
+static void
+test_sync_validation_sees_a_hazard (void)
+{
+  GError *error = NULL;
+  const char *saved = g_getenv ("HEED_VALIDATION");
+  char *restore = g_strdup (saved);
+  g_setenv ("HEED_VALIDATION", "sync", TRUE);
+  heed_set_log_func (capture_log, NULL); /* the expected message stays out of the test's log */
+  logged = g_ptr_array_new_with_free_func (g_free);
+  HeedDevice *d = heed_device_new (-1, &error);
+  g_assert_no_error (error);
+  HeedBuffer *b = heed_buffer_new (d, 4096, FALSE, &error);
+  g_assert_no_error (error);
+  VkCommandPool pool = heed_command_pool_new (d, &error);
+  g_assert_no_error (error);
+  VkCommandBuffer cmd = heed_command_buffer_new (d, pool, &error);
+  g_assert_no_error (error);
+  VkCommandBufferBeginInfo begin = { .sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO };
+  g_assert_cmpint (vkBeginCommandBuffer (cmd, &begin), ==, VK_SUCCESS);
+  guint before = heed_validation_message_count ();
+  vkCmdFillBuffer (cmd, b->buffer, 0, VK_WHOLE_SIZE, 1);
+  vkCmdFillBuffer (cmd, b->buffer, 0, VK_WHOLE_SIZE, 2); /* no barrier: the hazard */
+  g_assert_cmpint (vkEndCommandBuffer (cmd), ==, VK_SUCCESS);
+  g_assert_cmpuint (heed_validation_message_count (), >, before);
+  gboolean named = FALSE;
+  for (guint i = 0; i < logged->len; i++)
+    named |= strstr (g_ptr_array_index (logged, i), "SYNC-HAZARD-WRITE-AFTER-WRITE") != NULL;
+  g_assert_true (named);
+  vkDestroyCommandPool (heed_device_get_vk_device (d), pool, NULL);
+  heed_buffer_destroy (&b);
+  heed_device_destroy (&d);
+  heed_set_log_func (NULL, NULL);
+  g_ptr_array_unref (logged);
+  if (restore)
+    g_setenv ("HEED_VALIDATION", restore, TRUE);
+  else
+    g_unsetenv ("HEED_VALIDATION");
+  g_free (restore);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -226,5 +269,6 @@ main (int argc, char **argv)
   g_test_add_func ("/device/choice", test_choice);
   g_test_add_func ("/device/import", test_import);
   g_test_add_func ("/device/log-callback", test_log_callback);
+  g_test_add_func ("/device/sync-validation-sees-a-hazard", test_sync_validation_sees_a_hazard);
   return g_test_run ();
 }

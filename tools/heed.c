@@ -48,7 +48,7 @@ heed_cli_find_plugin (GError **error)
   return TRUE;
 }
 
-/* Any message from the validation layer (HEED_VALIDATION=1) fails the command. */
+/* Any message from the validation layer (HEED_VALIDATION=1, or sync) fails the command. */
 static int
 finish (int status)
 {
