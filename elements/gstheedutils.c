@@ -126,13 +126,20 @@ gst_heed_device_state_set_context (GstHeedDeviceState *s, GstElement *element, G
   }
 }
 
-/* The pipeline's heed.device, a new reference, or NULL. */
+/* The pipeline's heed.device, a new reference, or NULL. A lost device is forgotten, so the
+ * pipeline started again after the error makes a new one. */
 static HeedDevice *
 shared_device (GstHeedDeviceState *s, GstElement *element)
 {
+  HeedDevice *lost = NULL;
   GST_OBJECT_LOCK (element);
+  if (s->shared && heed_device_is_lost (s->shared)) {
+    lost = s->shared;
+    s->shared = NULL;
+  }
   HeedDevice *device = s->shared ? heed_device_ref (s->shared) : NULL;
   GST_OBJECT_UNLOCK (element);
+  heed_device_destroy (&lost);
   return device;
 }
 

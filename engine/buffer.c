@@ -69,7 +69,7 @@ heed_buffer_new (HeedDevice *d, VkDeviceSize size, gboolean host_visible, GError
     .allocationSize = req.size,
     .memoryTypeIndex = (uint32_t) type,
   };
-  HEED_VK (vkAllocateMemory, (d->device, &alloc, NULL, &b->memory));
+  HEED_VK_RESULT ("vkAllocateMemory", heed_device_allocate_memory (d, &alloc, &b->memory));
   HEED_VK (vkBindBufferMemory, (d->device, b->buffer, b->memory, 0));
   /* RGBA32F texel buffers are core Vulkan on every device; the view is capped at the device's
    * texel count (a GEMM operand is far smaller) */
@@ -122,7 +122,7 @@ copy_and_wait (HeedDevice *d, VkBuffer src, VkDeviceSize src_off, VkBuffer dst,
 {
   VkCommandBuffer cmd = VK_NULL_HANDLE;
   VkFence fence = VK_NULL_HANDLE;
-  gboolean locked = FALSE, ok = FALSE;
+  gboolean ok = FALSE;
 
   g_mutex_lock (&d->command_mutex);
   VkCommandBufferAllocateInfo ai = {
@@ -142,21 +142,12 @@ copy_and_wait (HeedDevice *d, VkBuffer src, VkDeviceSize src_off, VkBuffer dst,
   HEED_VK (vkEndCommandBuffer, (cmd));
   VkFenceCreateInfo fi = { .sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO };
   HEED_VK (vkCreateFence, (d->device, &fi, NULL, &fence));
-  VkSubmitInfo si = {
-    .sType = VK_STRUCTURE_TYPE_SUBMIT_INFO,
-    .commandBufferCount = 1,
-    .pCommandBuffers = &cmd,
-  };
-  heed_device_lock_queue (d);
-  locked = TRUE;
-  HEED_VK (vkQueueSubmit, (d->queue, 1, &si, fence));
-  heed_device_unlock_queue (d);
-  locked = FALSE;
-  HEED_VK (vkWaitForFences, (d->device, 1, &fence, VK_TRUE, UINT64_MAX));
+  HEED_VK_RESULT ("vkQueueSubmit", heed_device_submit (d, &cmd, 1, fence));
+  HEED_VK_RESULT (
+      "vkWaitForFences",
+      heed_device_note_result (d, vkWaitForFences (d->device, 1, &fence, VK_TRUE, UINT64_MAX)));
   ok = TRUE;
 error:
-  if (locked)
-    heed_device_unlock_queue (d);
   if (fence)
     vkDestroyFence (d->device, fence, NULL);
   if (cmd)

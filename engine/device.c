@@ -367,6 +367,7 @@ device_setup (HeedDevice *d, GError **error)
   g_free (qf);
 
   choose_kernels (d);
+  heed_device_inject_faults (d, g_getenv ("HEED_FAULT"));
 
   g_mutex_init (&d->queue_mutex);
   g_mutex_init (&d->command_mutex);
@@ -565,10 +566,56 @@ heed_device_submit (HeedDevice *d, const VkCommandBuffer *cmds, guint n, VkFence
     .commandBufferCount = n,
     .pCommandBuffers = cmds,
   };
+  guint submission = (guint) g_atomic_int_add (&d->submissions, 1) + 1;
+  if (d->lose_at_submit && submission >= d->lose_at_submit)   /* injected: nothing runs, so */
+    return heed_device_note_result (d, VK_ERROR_DEVICE_LOST); /* no fence is left to wait for */
   heed_device_lock_queue (d);
   VkResult r = vkQueueSubmit (d->queue, 1, &si, fence);
   heed_device_unlock_queue (d);
+  return heed_device_note_result (d, r);
+}
+
+VkResult
+heed_device_note_result (HeedDevice *d, VkResult r)
+{
+  if (r == VK_ERROR_DEVICE_LOST && !g_atomic_int_get (&d->lost)) {
+    g_atomic_int_set (&d->lost, 1);
+    heed_log (HEED_LOG_ERROR, "the Vulkan device %s is lost", d->props.deviceName);
+  }
   return r;
+}
+
+gboolean
+heed_device_is_lost (const HeedDevice *d)
+{
+  return g_atomic_int_get (&((HeedDevice *) d)->lost) != 0;
+}
+
+VkResult
+heed_device_allocate_memory (HeedDevice *d, const VkMemoryAllocateInfo *info,
+                             VkDeviceMemory *memory)
+{
+  guint allocation = (guint) g_atomic_int_add (&d->allocations, 1) + 1;
+  if (allocation == d->fail_allocation)
+    return VK_ERROR_OUT_OF_DEVICE_MEMORY; /* injected */
+  return vkAllocateMemory (d->device, info, NULL, memory);
+}
+
+void
+heed_device_inject_faults (HeedDevice *d, const char *spec)
+{
+  d->fail_allocation = d->lose_at_submit = 0;
+  if (!spec || !*spec)
+    return;
+  guint64 n = 0;
+  if (g_str_has_prefix (spec, "alloc:") &&
+      g_ascii_string_to_unsigned (spec + 6, 10, 1, G_MAXUINT, &n, NULL))
+    d->fail_allocation = (guint) n;
+  else if (g_str_has_prefix (spec, "lost:") &&
+           g_ascii_string_to_unsigned (spec + 5, 10, 1, G_MAXUINT, &n, NULL))
+    d->lose_at_submit = (guint) n;
+  else
+    heed_log (HEED_LOG_WARNING, "HEED_FAULT=%s is neither alloc:N nor lost:N; ignored", spec);
 }
 
 void

@@ -218,7 +218,7 @@ heed_recorder_wait (HeedRecorder *rec, GError **error)
   VkResult r;
   if (!rec->pending)
     return TRUE;
-  r = vkWaitForFences (d->device, 1, &rec->fence, VK_TRUE, UINT64_MAX);
+  r = heed_device_note_result (d, vkWaitForFences (d->device, 1, &rec->fence, VK_TRUE, UINT64_MAX));
   rec->pending = FALSE;
   HEED_VK_RESULT ("vkWaitForFences", r);
 

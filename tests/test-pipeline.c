@@ -18,6 +18,8 @@
 
 static gint devices_created;
 
+static GstPadProbeReturn count_buffers (GstPad *pad, GstPadProbeInfo *info, gpointer data);
+
 VKAPI_ATTR VkResult VKAPI_CALL vkCreateDevice (VkPhysicalDevice physical,
                                                const VkDeviceCreateInfo *info,
                                                const VkAllocationCallbacks *allocator,
@@ -348,6 +350,180 @@ test_one_device_per_pipeline (void)
   g_assert_cmpint (g_atomic_int_get (&validation_messages), ==, 0);
 }
 
+/* ---- property changes from another thread ------------------------------------------------- */
+
+typedef struct {
+  GstElement *pipe;
+  gint stop;
+  guint changes;
+  char *models[2];
+} Changer;
+
+static GstPadProbeReturn
+count_buffers (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  g_atomic_int_inc ((gint *) data);
+  return GST_PAD_PROBE_OK;
+}
+
+/* Sets, at random and as fast as it can, every property the elements allow to change while
+ * PLAYING (the model too, between two checkpoints of different shapes and labels). */
+static gpointer
+change_properties (gpointer data)
+{
+  Changer *c = data;
+  static const char *const changes[][3] = {
+    { "c", "attention", "none" },
+    { "c", "attention", "cls" },
+    { "c", "attention", "rollout" },
+    { "c", "inference-interval", "0" },
+    { "c", "inference-interval", "1" },
+    { "c", "inference-interval", "3" },
+    { "c", "change-threshold", "0.5" },
+    { "c", "max-interval", "2" },
+    { "c", "top-k", "1" },
+    { "c", "top-k", "7" },
+    { "c", "threshold", "0.9" },
+    { "c", "threshold", "0" },
+    { "c", "input-size", "0" },
+    { "c", "input-size", "16" },
+    { "c", "input-size", "48" },
+    { "c", "post-messages", "false" },
+    { "c", "model", NULL },
+    { "k", "threshold", "0.1" },
+    { "k", "threshold", "0.9" },
+    { "k", "min-gap", "1" },
+    { "k", "min-gap", "40" },
+    { "k", "mode", "keyframes-only" },
+    { "k", "mode", "pass-all" },
+    { "k", "audio-weight", "0.8" },
+    { "o", "heatmap-mode", "mask" },
+    { "o", "heatmap-mode", "none" },
+    { "o", "heatmap-mode", "whole" },
+    { "o", "colormap", "turbo" },
+    { "o", "heatmap-opacity", "0.1" },
+    { "o", "show-labels", "false" },
+    { "o", "show-labels", "true" },
+    { "o", "show-keyframes", "false" },
+    { "o", "max-labels", "3" },
+    { "o", "font-size", "30" },
+    { "o", "label-position", "bottom-right" },
+    { "o", "timeline-length", "5" },
+    { "o", "smoothing", "0.9" },
+    { "o", "mask-mass", "0.2" },
+  };
+  GRand *rng = g_rand_new_with_seed (14);
+  GstElement *el[3] = { gst_bin_get_by_name (GST_BIN (c->pipe), "c"),
+                        gst_bin_get_by_name (GST_BIN (c->pipe), "k"),
+                        gst_bin_get_by_name (GST_BIN (c->pipe), "o") };
+  while (!g_atomic_int_get (&c->stop)) {
+    const char *const *ch = changes[g_rand_int_range (rng, 0, G_N_ELEMENTS (changes))];
+    GstElement *e = el[ch[0][0] == 'c' ? 0 : ch[0][0] == 'k' ? 1 : 2];
+    const char *value = ch[2] ? ch[2] : c->models[g_rand_int_range (rng, 0, 2)];
+    gst_util_set_object_arg (G_OBJECT (e), ch[1], value);
+    c->changes++;
+    g_usleep (g_rand_int_range (rng, 0, 3000));
+  }
+  for (int i = 0; i < 3; i++)
+    gst_object_unref (el[i]);
+  g_rand_free (rng);
+  return NULL;
+}
+
+static void
+test_properties_from_another_thread (void)
+{
+  const char *fixtures = g_getenv ("HEED_FIXTURES");
+  Changer c = { 0 };
+  c.models[0] = g_build_filename (fixtures, "p8_hd48_f32", "model.safetensors", NULL);
+  c.models[1] = g_build_filename (fixtures, "vit_gap_f32", "model.safetensors", NULL);
+  char *desc = g_strdup_printf (
+      "videotestsrc num-buffers=150 pattern=ball ! video/x-raw,width=64,height=48 ! "
+      "heedclassify name=c model=%s ! heedkeyframe name=k ! heedoverlay name=o ! fakesink",
+      c.models[0]);
+  c.pipe = gst_parse_launch (desc, NULL);
+  g_assert_nonnull (c.pipe);
+  GstElement *k = gst_bin_get_by_name (GST_BIN (c.pipe), "k");
+  GstPad *pad = gst_element_get_static_pad (k, "sink");
+  gint frames = 0;
+  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, count_buffers, &frames, NULL);
+  GThread *thread = g_thread_new ("changer", change_properties, &c);
+  play_to_eos (c.pipe); /* an error or a hang fails it */
+  g_atomic_int_set (&c.stop, 1);
+  g_thread_join (thread);
+  g_test_message ("%u property changes while 150 frames played", c.changes);
+  g_assert_cmpint (frames, ==, 150); /* every frame left heedclassify */
+  g_assert_cmpuint (c.changes, >, 50);
+  gst_object_unref (pad);
+  gst_object_unref (k);
+  gst_object_unref (c.pipe);
+  g_free (desc);
+  g_free (c.models[0]);
+  g_free (c.models[1]);
+  g_assert_cmpint (g_atomic_int_get (&validation_messages), ==, 0);
+}
+
+/* ---- faults -----------------------------------------------------------------------------------
+ */
+
+/* Plays a pipeline with a fault injected into the device it creates (HEED_FAULT, read when the
+ * device is made): it must end in an ERROR from a heed element naming the Vulkan error, within
+ * a minute (never a hang), stop cleanly, and then, without the fault, play to EOS again. */
+static void
+assert_fault_is_an_error (const char *desc, const char *fault, const char *vk_error)
+{
+  GstElement *pipe = gst_parse_launch (desc, NULL);
+  g_assert_nonnull (pipe);
+  GstBus *bus = gst_element_get_bus (pipe);
+  g_setenv ("HEED_FAULT", fault, TRUE);
+  gst_element_set_state (pipe, GST_STATE_PLAYING);
+  GstMessage *m =
+      gst_bus_timed_pop_filtered (bus, 60 * GST_SECOND, GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
+  g_unsetenv ("HEED_FAULT");
+  g_assert_nonnull (m); /* NULL: the pipeline hung */
+  g_assert_cmpint (GST_MESSAGE_TYPE (m), ==, GST_MESSAGE_ERROR);
+  GError *error = NULL;
+  char *debug = NULL;
+  gst_message_parse_error (m, &error, &debug);
+  g_test_message ("%s: %s: %s (%s)", fault, GST_OBJECT_NAME (GST_MESSAGE_SRC (m)), error->message,
+                  debug);
+  g_assert_true (g_str_has_prefix (GST_OBJECT_NAME (GST_MESSAGE_SRC (m)), "heed"));
+  g_assert_nonnull (strstr (error->message, vk_error));
+  g_clear_error (&error);
+  g_free (debug);
+  gst_message_unref (m);
+  g_assert_cmpint (gst_element_set_state (pipe, GST_STATE_NULL), ==, GST_STATE_CHANGE_SUCCESS);
+  /* the recovery a user makes: the same pipeline, started again, gets a new device */
+  gst_bus_set_flushing (bus, TRUE);
+  gst_bus_set_flushing (bus, FALSE);
+  play_to_eos (pipe);
+  gst_object_unref (bus);
+  gst_object_unref (pipe);
+}
+
+static void
+test_device_faults (void)
+{
+  char *model =
+      g_build_filename (g_getenv ("HEED_FIXTURES"), "p8_hd48_f32", "model.safetensors", NULL);
+  char *desc = g_strdup_printf (
+      "videotestsrc num-buffers=60 ! video/x-raw,width=64,height=48 ! heedclassify model=%s "
+      "frames-in-flight=3 ! heedkeyframe ! heedoverlay ! fakesink",
+      model);
+  /* the first allocation and submission (as the elements start), others in the model's load
+   * (it takes about 120 submissions here), and the device lost while frames stream (measured:
+   * at 160 heedclassify's pass meets it, at 200 heedkeyframe's scoring) */
+  assert_fault_is_an_error (desc, "alloc:1", "VK_ERROR_OUT_OF_DEVICE_MEMORY");
+  assert_fault_is_an_error (desc, "alloc:30", "VK_ERROR_OUT_OF_DEVICE_MEMORY");
+  assert_fault_is_an_error (desc, "lost:1", "VK_ERROR_DEVICE_LOST");
+  assert_fault_is_an_error (desc, "lost:100", "VK_ERROR_DEVICE_LOST");
+  assert_fault_is_an_error (desc, "lost:160", "VK_ERROR_DEVICE_LOST");
+  assert_fault_is_an_error (desc, "lost:200", "VK_ERROR_DEVICE_LOST");
+  g_free (desc);
+  g_free (model);
+  g_assert_cmpint (g_atomic_int_get (&validation_messages), ==, 0);
+}
+
 /* An application hands a device to pipelines: here the device one pipeline announced (its
  * have-context message), set on a second pipeline as a GstContext; the second creates none. */
 static GstBusSyncReply
@@ -388,6 +564,71 @@ test_application_device (void)
   gst_object_unref (bus);
   gst_object_unref (first);
   gst_object_unref (second);
+  g_assert_cmpint (g_atomic_int_get (&validation_messages), ==, 0);
+}
+
+/* Eight pipelines at once in one process on one device (the application's, as above): each
+ * runs its own model, keyframes with sound and overlay, in its own streaming threads, and every
+ * one gets all of its frames through, with no device of their own and nothing from the
+ * validation layer. */
+static void
+test_eight_pipelines_one_device (void)
+{
+  GstContext *context = NULL;
+  GstElement *first =
+      gst_parse_launch ("videotestsrc num-buffers=2 ! heedclassify ! fakesink", NULL);
+  GstBus *first_bus = gst_element_get_bus (first);
+  gst_bus_set_sync_handler (first_bus, keep_have_context, &context, NULL);
+  play_to_eos (first);
+  g_assert_nonnull (context);
+
+  char *model =
+      g_build_filename (g_getenv ("HEED_FIXTURES"), "p8_hd48_f32", "model.safetensors", NULL);
+  enum { N = 8, FRAMES = 40 };
+  GstElement *pipes[N];
+  GstBus *buses[N];
+  gint frames[N] = { 0 };
+  gint before = g_atomic_int_get (&devices_created);
+  for (int i = 0; i < N; i++) {
+    /* odd ones a fixture checkpoint, even ones the embedded default model */
+    char *model_prop = i % 2 ? g_strdup_printf ("model=%s", model) : g_strdup ("");
+    char *desc = g_strdup_printf (
+        "videotestsrc num-buffers=%d pattern=%d ! video/x-raw,width=64,height=48 ! heedclassify "
+        "%s frames-in-flight=%d ! heedkeyframe name=k ! heedoverlay name=o ! fakesink "
+        "audiotestsrc num-buffers=20 ! audio/x-raw,rate=16000 ! k.audio_sink",
+        FRAMES, i, model_prop, i % 3);
+    g_free (model_prop);
+    pipes[i] = gst_parse_launch (desc, NULL);
+    g_assert_nonnull (pipes[i]);
+    g_free (desc);
+    gst_element_set_context (pipes[i], context);
+    GstElement *o = gst_bin_get_by_name (GST_BIN (pipes[i]), "o");
+    GstPad *pad = gst_element_get_static_pad (o, "src");
+    gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, count_buffers, &frames[i], NULL);
+    gst_object_unref (pad);
+    gst_object_unref (o);
+    buses[i] = gst_element_get_bus (pipes[i]);
+  }
+  for (int i = 0; i < N; i++) /* all at once: each pipeline streams in its own threads */
+    gst_element_set_state (pipes[i], GST_STATE_PLAYING);
+  for (int i = 0; i < N; i++) {
+    GstMessage *m = gst_bus_timed_pop_filtered (buses[i], 300 * GST_SECOND,
+                                                GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
+    g_assert_nonnull (m);
+    g_assert_cmpint (GST_MESSAGE_TYPE (m), ==, GST_MESSAGE_EOS);
+    gst_message_unref (m);
+  }
+  for (int i = 0; i < N; i++) {
+    gst_element_set_state (pipes[i], GST_STATE_NULL);
+    g_assert_cmpint (frames[i], ==, FRAMES);
+    gst_object_unref (buses[i]);
+    gst_object_unref (pipes[i]);
+  }
+  g_assert_cmpint (g_atomic_int_get (&devices_created) - before, ==, 0);
+  gst_context_unref (context);
+  gst_object_unref (first_bus);
+  gst_object_unref (first);
+  g_free (model);
   g_assert_cmpint (g_atomic_int_get (&validation_messages), ==, 0);
 }
 
@@ -601,9 +842,12 @@ main (int argc, char **argv)
   element_tests_init (&argc, &argv);
   g_test_add_func ("/pipeline/one-device-per-pipeline", test_one_device_per_pipeline);
   g_test_add_func ("/pipeline/application-device", test_application_device);
+  g_test_add_func ("/pipeline/eight-pipelines-one-device", test_eight_pipelines_one_device);
   g_test_add_func ("/pipeline/frames-in-flight-same-results", test_frames_in_flight_same_results);
   g_test_add_func ("/pipeline/seek-and-eos-in-flight", test_seek_and_eos_in_flight);
   g_test_add_func ("/pipeline/latency-in-flight", test_latency_in_flight);
   g_test_add_func ("/pipeline/checkpoint-crop", test_checkpoint_crop);
+  g_test_add_func ("/pipeline/device-faults", test_device_faults);
+  g_test_add_func ("/pipeline/properties-from-another-thread", test_properties_from_another_thread);
   return g_test_run ();
 }
