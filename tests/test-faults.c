@@ -2,8 +2,8 @@
 /* Faults injected into the engine (HEED_FAULT, engine/device.c): every memory allocation of a
  * model's load and forward pass failing in turn, and a device lost at each of its submissions.
  * Each must end in a clear error, with everything freed (the validation layer names any Vulkan
- * object left at vkDestroyDevice), never a crash or a
- * hang; and the next device, made without the fault, must run as before. */
+ * object left at vkDestroyDevice), never a crash or a hang; and the next device, made without
+ * the fault, must run as before. */
 #include "test-common.h"
 
 #include <string.h>
@@ -50,6 +50,25 @@ run_with_fault (const char *spec, guint *allocations, guint *submissions, GError
   return ok;
 }
 
+/* Runs with fault KIND:n for n = 1 .. count: each must fail with a one-line error naming
+ * vk_error. */
+static void
+fail_at_each (const char *kind, guint count, const char *vk_error)
+{
+  GError *error = NULL;
+  for (guint n = 1; n <= count; n++) {
+    char *spec = g_strdup_printf ("%s:%u", kind, n);
+    g_assert_false (run_with_fault (spec, NULL, NULL, &error));
+    g_assert_error (error, HEED_ERROR, HEED_ERROR_VULKAN);
+    g_assert_nonnull (strstr (error->message, vk_error));
+    g_assert_null (strchr (error->message, '\n'));
+    if (n == 1 || n == count)
+      g_test_message ("%s: %s", spec, error->message);
+    g_clear_error (&error);
+    g_free (spec);
+  }
+}
+
 static void
 test_every_allocation_fails_in_turn (void)
 {
@@ -59,17 +78,7 @@ test_every_allocation_fails_in_turn (void)
   g_assert_no_error (error);
   g_assert_cmpuint (allocations, >, 10); /* weights, activations, staging: many sites */
   g_test_message ("%u allocations in a load and a forward pass; each fails in turn", allocations);
-  for (guint n = 1; n <= allocations; n++) {
-    char *spec = g_strdup_printf ("alloc:%u", n);
-    g_assert_false (run_with_fault (spec, NULL, NULL, &error));
-    g_assert_error (error, HEED_ERROR, HEED_ERROR_VULKAN);
-    g_assert_nonnull (strstr (error->message, "VK_ERROR_OUT_OF_DEVICE_MEMORY"));
-    if (n == 1 || n == allocations)
-      g_test_message ("allocation %u: %s", n, error->message);
-    g_assert_null (strchr (error->message, '\n'));
-    g_clear_error (&error);
-    g_free (spec);
-  }
+  fail_at_each ("alloc", allocations, "VK_ERROR_OUT_OF_DEVICE_MEMORY");
   /* one past the last allocation: nothing fails, and the result is the same */
   char *spec = g_strdup_printf ("alloc:%u", allocations + 1);
   g_assert_true (run_with_fault (spec, NULL, NULL, &error));
@@ -88,14 +97,7 @@ test_device_lost_at_each_submission (void)
   g_assert_cmpuint (submissions, >, 1); /* uploads, then the forward pass */
   g_test_message ("%u submissions in a load and a forward pass; the device lost at each",
                   submissions);
-  for (guint n = 1; n <= submissions; n++) {
-    char *spec = g_strdup_printf ("lost:%u", n);
-    g_assert_false (run_with_fault (spec, NULL, NULL, &error));
-    g_assert_error (error, HEED_ERROR, HEED_ERROR_VULKAN);
-    g_assert_nonnull (strstr (error->message, "VK_ERROR_DEVICE_LOST"));
-    g_clear_error (&error);
-    g_free (spec);
-  }
+  fail_at_each ("lost", submissions, "VK_ERROR_DEVICE_LOST");
   /* the recovery a user makes, a new device, runs as before */
   g_assert_true (run_with_fault ("", NULL, NULL, &error));
   g_assert_no_error (error);

@@ -540,8 +540,10 @@ keep_have_context (GstBus *bus, GstMessage *m, gpointer data)
   return GST_BUS_PASS;
 }
 
-static void
-test_application_device (void)
+/* The heed.device context a first pipeline announces (have-context), as an application would
+ * keep it to hand to other pipelines; that pipeline makes one device. */
+static GstContext *
+context_of_a_first_pipeline (void)
 {
   GstContext *context = NULL;
   GstElement *first =
@@ -552,17 +554,23 @@ test_application_device (void)
   play_to_eos (first);
   g_assert_nonnull (context);
   g_assert_cmpint (g_atomic_int_get (&devices_created) - before, ==, 1);
+  gst_object_unref (bus);
+  gst_object_unref (first); /* the context keeps the device */
+  return context;
+}
 
+static void
+test_application_device (void)
+{
+  GstContext *context = context_of_a_first_pipeline ();
   GstElement *second =
       gst_parse_launch ("videotestsrc num-buffers=3 ! heedclassify ! heedoverlay ! fakesink", NULL);
   gst_element_set_context (second, context);
-  before = g_atomic_int_get (&devices_created);
+  gint before = g_atomic_int_get (&devices_created);
   play_to_eos (second);
   g_assert_cmpint (g_atomic_int_get (&devices_created) - before, ==, 0);
 
   gst_context_unref (context);
-  gst_object_unref (bus);
-  gst_object_unref (first);
   gst_object_unref (second);
   g_assert_cmpint (g_atomic_int_get (&validation_messages), ==, 0);
 }
@@ -574,14 +582,7 @@ test_application_device (void)
 static void
 test_eight_pipelines_one_device (void)
 {
-  GstContext *context = NULL;
-  GstElement *first =
-      gst_parse_launch ("videotestsrc num-buffers=2 ! heedclassify ! fakesink", NULL);
-  GstBus *first_bus = gst_element_get_bus (first);
-  gst_bus_set_sync_handler (first_bus, keep_have_context, &context, NULL);
-  play_to_eos (first);
-  g_assert_nonnull (context);
-
+  GstContext *context = context_of_a_first_pipeline ();
   char *model =
       g_build_filename (g_getenv ("HEED_FIXTURES"), "p8_hd48_f32", "model.safetensors", NULL);
   enum { N = 8, FRAMES = 40 };
@@ -626,8 +627,6 @@ test_eight_pipelines_one_device (void)
   }
   g_assert_cmpint (g_atomic_int_get (&devices_created) - before, ==, 0);
   gst_context_unref (context);
-  gst_object_unref (first_bus);
-  gst_object_unref (first);
   g_free (model);
   g_assert_cmpint (g_atomic_int_get (&validation_messages), ==, 0);
 }
