@@ -840,6 +840,7 @@ gst_heed_keyframe_sink_event (GstBaseTransform *trans, GstEvent *event)
     set_video_ended (self, FALSE);
     break;
   case GST_EVENT_EOS:
+  case GST_EVENT_SEGMENT_DONE: /* a segment seek's end: no frame of it is left to come */
   case GST_EVENT_CAPS:
   case GST_EVENT_SEGMENT:
   case GST_EVENT_STREAM_START:
