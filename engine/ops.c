@@ -102,10 +102,12 @@ heed_op_patchify (HeedRecorder *rec, HeedBuffer *image, HeedBuffer *patches, gui
   guint grid_w = width / patch, grid_h = height / patch;
   HeedPatchifyParams p = { channels, height, width, patch, grid_w, grid_w * grid_h };
   HeedBuffer *bindings[2] = { image, patches };
+  /* four pixels at a time where patch rows and image rows are whole vec4s */
+  gboolean vec4 = patch % 4 == 0 && width % 4 == 0;
+  guint64 items = (guint64) p.num_patches * channels * patch * patch / (vec4 ? 4 : 1);
   return heed_recorder_dispatch (
-      rec, elementwise (rec, HEED_SHADER_PATCHIFY), 0, bindings, &p, sizeof p,
-      groups_for (rec, (guint64) p.num_patches * channels * patch * patch), 1, 1, "patchify",
-      "patch_embed", 0, error);
+      rec, elementwise (rec, vec4 ? HEED_SHADER_PATCHIFY_VEC4 : HEED_SHADER_PATCHIFY), 0, bindings,
+      &p, sizeof p, groups_for (rec, items), 1, 1, "patchify", "patch_embed", 0, error);
 }
 
 gboolean
@@ -201,7 +203,7 @@ heed_op_attention (HeedRecorder *rec, HeedAttentionScratch *s, HeedBuffer *qkv, 
     q = (HeedMat){ qkv, qkv_off, 3 * D, dh };
     v = (HeedMat){ qkv, qkv_off + 2 * D, 3 * D, dh };
     ok = heed_recorder_dispatch (rec, elementwise (rec, HEED_SHADER_K_TRANSPOSE), 0, bindings, &tp,
-                                 sizeof tp, groups_for (rec, (guint64) M * D), 1, 1, n_copy,
+                                 sizeof tp, groups_for (rec, (guint64) M * D / 4), 1, 1, n_copy,
                                  "attention", 0, error);
   } else {
     HeedQkvSplitParams sp = { M, D, dh, s->m_pad, s->n_pad, s->v_ld, qkv_off, scale };
