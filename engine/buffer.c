@@ -156,6 +156,12 @@ error:
   return ok;
 }
 
+gboolean
+heed_buffer_texels_cover (const HeedBuffer *b)
+{
+  return b->size / 16 <= b->device->props.limits.maxTexelBufferElements;
+}
+
 static gboolean
 check_range (HeedBuffer *b, VkDeviceSize offset, VkDeviceSize size, GError **error)
 {

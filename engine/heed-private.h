@@ -152,7 +152,8 @@ typedef struct {
   VkDeviceMemory memory;
   VkDeviceSize size;
   void *mapped;        /* non-NULL when host-visible */
-  VkBufferView texels; /* the whole buffer as RGBA32F texels, for texel-buffer bindings */
+  VkBufferView texels; /* the whole buffer as RGBA32F texels, for texel-buffer bindings (up to
+                        * the device's maxTexelBufferElements: see heed_buffer_texels_cover) */
 } HeedBuffer;
 
 /* A zero-filled storage buffer of `size` bytes. host_visible buffers are mapped and coherent;
@@ -160,6 +161,9 @@ typedef struct {
 HeedBuffer *heed_buffer_new (HeedDevice *device, VkDeviceSize size, gboolean host_visible,
                              GError **error);
 void heed_buffer_destroy (HeedBuffer **buffer);
+/* TRUE when the buffer's texel view reaches all of it (a device may allow as few as 65,536
+ * texels, 1 MiB); kernels that read texels on every device check it and fall back. */
+gboolean heed_buffer_texels_cover (const HeedBuffer *buffer);
 /* Copies between host memory and a buffer of any kind (through a staging buffer if needed). */
 gboolean heed_buffer_upload (HeedBuffer *buffer, VkDeviceSize offset, const void *data,
                              VkDeviceSize size, GError **error);

@@ -103,7 +103,7 @@ heed_op_patchify (HeedRecorder *rec, HeedBuffer *image, HeedBuffer *patches, gui
   HeedPatchifyParams p = { channels, height, width, patch, grid_w, grid_w * grid_h };
   HeedBuffer *bindings[2] = { image, patches };
   /* four pixels at a time where patch rows and image rows are whole vec4s */
-  gboolean vec4 = patch % 4 == 0 && width % 4 == 0;
+  gboolean vec4 = patch % 4 == 0 && width % 4 == 0 && heed_buffer_texels_cover (image);
   guint64 items = (guint64) p.num_patches * channels * patch * patch / (vec4 ? 4 : 1);
   return heed_recorder_dispatch (
       rec, elementwise (rec, vec4 ? HEED_SHADER_PATCHIFY_VEC4 : HEED_SHADER_PATCHIFY), 0, bindings,
@@ -181,7 +181,8 @@ heed_op_attention (HeedRecorder *rec, HeedAttentionScratch *s, HeedBuffer *qkv, 
 {
   guint dh = D / heads;
   float scale = 1.0f / sqrtf ((float) dh);
-  gboolean direct = D % 4 == 0 && dh % 4 == 0;
+  /* the K transpose reads qkv as texels */
+  gboolean direct = D % 4 == 0 && dh % 4 == 0 && heed_buffer_texels_cover (qkv);
   char *n_copy = g_strdup_printf ("%s.%s", name, direct ? "k_transpose" : "split");
   char *n_qk = g_strdup_printf ("%s.qk", name);
   char *n_soft = g_strdup_printf ("%s.softmax", name);
