@@ -49,11 +49,9 @@ GST_DEBUG_CATEGORY_STATIC (gst_heed_keyframe_debug);
 #define DEFAULT_PROP_POST_MESSAGES TRUE
 #define DEFAULT_PROP_DEVICE -1
 #define DEFAULT_PROP_AUDIO_WEIGHT 1.0
-#define PERSIST 3 /* frames after a change that must be unexplained too */
-#define RECENT 50
-#define AUDIO_AHEAD_SECONDS                                                                        \
-  30 /* sound held for frames still to come, at most */ /* novelty values the importance is        \
-                                                           relative to */
+#define PERSIST 3              /* frames after a change that must be unexplained too */
+#define RECENT 50              /* novelty values the importance is relative to */
+#define AUDIO_AHEAD_SECONDS 30 /* sound held for frames still to come, at most */
 #define MAX_LOOKAHEAD 60
 
 enum {
@@ -118,8 +116,9 @@ struct _GstHeedKeyframe {
   GstClockTime audio_in_rt; /* running time of audio_in[0] */
   gboolean audio_restart;   /* a discontinuity: the analysis starts afresh at audio_in_rt */
   gboolean audio_eos;
-  /* backpressure: the audio pad's thread waits (audio_cond) while a second of sound is waiting
-   * for the video thread, unless the pad flushes or stops (audio_flushing) or the video ended */
+  /* backpressure: the audio pad's thread waits (audio_cond) while AUDIO_AHEAD_SECONDS of sound
+   * wait for the video thread, unless the pad flushes or stops (audio_flushing) or the video ended
+   */
   GCond audio_cond;
   gboolean audio_flushing, video_ended;
   /* the video thread's */

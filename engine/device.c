@@ -48,8 +48,8 @@ validation_requested (void)
   return v && *v && strcmp (v, "0") != 0;
 }
 
-/* HEED_VALIDATION=sync adds the layer's synchronisation validation (hazards between
- * dispatches, copies and host access that the plain checks cannot see; several times slower). */
+/* HEED_VALIDATION=sync adds the layer's synchronisation validation: hazards between
+ * dispatches, copies and host access that the plain checks cannot see. */
 static gboolean
 sync_validation_requested (void)
 {
@@ -351,6 +351,27 @@ choose_kernels (HeedDevice *d)
   k->rows_per_group = MAX (k->small_lanes / d->subgroup_size, 1);
 }
 
+/* Fault injection, for the tests: HEED_FAULT=alloc:N makes the device's Nth memory allocation
+ * fail with VK_ERROR_OUT_OF_DEVICE_MEMORY (once); HEED_FAULT=lost:N loses the device at its Nth
+ * queue submission, which and every later one return VK_ERROR_DEVICE_LOST, as a lost device
+ * does. Read when a device is set up (made by heed or imported). */
+static void
+inject_faults (HeedDevice *d, const char *spec)
+{
+  d->fail_allocation = d->lose_at_submit = 0;
+  if (!spec || !*spec)
+    return;
+  guint64 n = 0;
+  if (g_str_has_prefix (spec, "alloc:") &&
+      g_ascii_string_to_unsigned (spec + 6, 10, 1, G_MAXUINT, &n, NULL))
+    d->fail_allocation = (guint) n;
+  else if (g_str_has_prefix (spec, "lost:") &&
+           g_ascii_string_to_unsigned (spec + 5, 10, 1, G_MAXUINT, &n, NULL))
+    d->lose_at_submit = (guint) n;
+  else
+    heed_log (HEED_LOG_WARNING, "HEED_FAULT=%s is neither alloc:N nor lost:N; ignored", spec);
+}
+
 /* Everything after the handles are known: properties, tiling choice, command pool. */
 static gboolean
 device_setup (HeedDevice *d, GError **error)
@@ -367,7 +388,7 @@ device_setup (HeedDevice *d, GError **error)
   g_free (qf);
 
   choose_kernels (d);
-  heed_device_inject_faults (d, g_getenv ("HEED_FAULT"));
+  inject_faults (d, g_getenv ("HEED_FAULT"));
 
   g_mutex_init (&d->queue_mutex);
   g_mutex_init (&d->command_mutex);
@@ -599,23 +620,6 @@ heed_device_allocate_memory (HeedDevice *d, const VkMemoryAllocateInfo *info,
   if (allocation == d->fail_allocation)
     return VK_ERROR_OUT_OF_DEVICE_MEMORY; /* injected */
   return vkAllocateMemory (d->device, info, NULL, memory);
-}
-
-void
-heed_device_inject_faults (HeedDevice *d, const char *spec)
-{
-  d->fail_allocation = d->lose_at_submit = 0;
-  if (!spec || !*spec)
-    return;
-  guint64 n = 0;
-  if (g_str_has_prefix (spec, "alloc:") &&
-      g_ascii_string_to_unsigned (spec + 6, 10, 1, G_MAXUINT, &n, NULL))
-    d->fail_allocation = (guint) n;
-  else if (g_str_has_prefix (spec, "lost:") &&
-           g_ascii_string_to_unsigned (spec + 5, 10, 1, G_MAXUINT, &n, NULL))
-    d->lose_at_submit = (guint) n;
-  else
-    heed_log (HEED_LOG_WARNING, "HEED_FAULT=%s is neither alloc:N nor lost:N; ignored", spec);
 }
 
 void

@@ -103,7 +103,7 @@ struct _HeedDevice {
   GMutex pipeline_mutex;
   GHashTable *pipelines; /* key: shader | specialization << 8 | local size << 16 */
 
-  /* faults injected by the tests (HEED_FAULT; see heed_device_inject_faults) */
+  /* faults injected by the tests (HEED_FAULT; see inject_faults in device.c) */
   guint fail_allocation; /* the Nth memory allocation fails (0: none) */
   guint lose_at_submit;  /* the device is lost at its Nth submission (0: never) */
   gint allocations, submissions;
@@ -133,14 +133,9 @@ void heed_device_unlock_queue (HeedDevice *device);
 /* Submits cmds under the queue lock, signalling fence. */
 VkResult heed_device_submit (HeedDevice *device, const VkCommandBuffer *cmds, guint n,
                              VkFence fence);
-/* Fault injection, for the tests: HEED_FAULT=alloc:N makes the device's Nth memory allocation
- * fail with VK_ERROR_OUT_OF_DEVICE_MEMORY (once); HEED_FAULT=lost:N loses the device at its Nth
- * queue submission, which and every later one return VK_ERROR_DEVICE_LOST, as a lost device
- * does. Read when a device is created (both heed_device_new and imports). */
-void heed_device_inject_faults (HeedDevice *device, const char *spec);
 /* Returns r, noting a lost device (heed_device_is_lost) when r says so. */
 VkResult heed_device_note_result (HeedDevice *device, VkResult r);
-/* vkAllocateMemory through the injected faults */
+/* vkAllocateMemory through the injected faults (HEED_FAULT, engine/device.c) */
 VkResult heed_device_allocate_memory (HeedDevice *device, const VkMemoryAllocateInfo *info,
                                       VkDeviceMemory *memory);
 

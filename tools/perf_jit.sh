@@ -27,7 +27,7 @@ perf record -q -F 4000 -o "$out/perf.data" -p $pid -- sleep "$seconds" > /dev/nu
 perf script -i "$out/perf.data" -F ip,dso 2> /dev/null | awk '/perf-|unknown|JIT/ { print $1 }' \
   > "$out/ips.txt"
 grep -E 'r-xp 00000000 00:00 0 *$' /proc/$pid/maps > "$out/maps.txt"
-python3 - "$out" "$pid" "$regions" <<'EOF'
+/usr/bin/python3 - "$out" "$pid" "$regions" <<'EOF'
 import collections, re, subprocess, sys
 out, pid, n_regions = sys.argv[1], sys.argv[2], int(sys.argv[3])
 regions = [tuple(int(x, 16) for x in l.split()[0].split('-')) for l in open(out + '/maps.txt')]
