@@ -353,7 +353,9 @@ heed_ref_preprocess (const HeedFrameLayout *l, const guint8 *frame, const float 
 
   /* rows: [n_rows][count_x] RGB codes */
   float *rows = g_new (float, (gsize) n_rows *ax[0].count * 3);
-  float *px = g_new (float, (gsize) 3 * l->width);
+  /* a span holds at most the frame's width of pixels, heed-box8's at most 8 (a frame may be
+   * narrower) */
+  float *px = g_new (float, (gsize) 3 * MAX (l->width, 8));
   for (guint r = 0; r < n_rows; r++)
     for (guint col = 0; col < ax[0].count; col++) {
       float *dst = rows + ((gsize) r * ax[0].count + col) * 3;
@@ -373,7 +375,7 @@ heed_ref_preprocess (const HeedFrameLayout *l, const guint8 *frame, const float 
       ref_resample (&s, l->interpolation, px, 3, dst);
     }
   /* columns, into the input; outside the kept window (letterbox bars) black */
-  float *column = g_new (float, (gsize) 3 * l->height);
+  float *column = g_new (float, (gsize) 3 * MAX (l->height, 8));
   for (guint oy = 0; oy < size; oy++)
     for (guint ox = 0; ox < size; ox++) {
       float rgb[3] = { 0, 0, 0 };

@@ -20,6 +20,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* In an AddressSanitizer build (tools/check_asan.sh) the runtime's quarantine keeps freed
+ * memory resident and mallinfo2 sees none of it, so the memory windows say nothing there;
+ * LeakSanitizer checks the heap at exit instead. */
+#ifdef __SANITIZE_ADDRESS__
+#define MEMORY_SKIP " # SKIP under AddressSanitizer"
+#else
+#define MEMORY_SKIP ""
+#endif
+
 static gsize
 resident_kb (void)
 {
@@ -132,14 +141,18 @@ main (int argc, char **argv)
   printf ("# resident memory %zu kB, then %zu kB after 200 cycles (%+zd kB), then %zu kB after 200 "
           "more (%+zd kB)\n",
           before, after, growth1, after2, growth2);
-  printf ("%s 3 resident memory grows less than 1 MB over 200 cycles (in one of two windows)\n",
-          growth < 1024 ? "ok" : "not ok");
+  if (*MEMORY_SKIP)
+    growth = 0;
+  printf ("%s 3 resident memory grows less than 1 MB over 200 cycles (in one of two windows)%s\n",
+          growth < 1024 ? "ok" : "not ok", MEMORY_SKIP);
   /* what is allocated and never freed: the leak itself, whatever the allocator keeps */
   gssize heap_growth = (gssize) heap_after - (gssize) heap_before;
   printf ("# heap in use %zu kB before, %zu kB after 200 cycles (%+zd kB)\n", heap_before,
           heap_after, heap_growth);
-  printf ("%s 4 the heap in use grows less than 1 MB over 200 cycles\n",
-          heap_growth < 1024 ? "ok" : "not ok");
+  if (*MEMORY_SKIP)
+    heap_growth = 0;
+  printf ("%s 4 the heap in use grows less than 1 MB over 200 cycles%s\n",
+          heap_growth < 1024 ? "ok" : "not ok", MEMORY_SKIP);
   gst_structure_free (checkpoint);
   gst_object_unref (leaks);
   gst_object_unref (pipe);
