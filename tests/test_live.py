@@ -9,8 +9,9 @@ max-lateness).
 Checks what does not depend on this machine's load: the model runs (its results come from
 several frames, carried over the frames between), every frame reaches the sink, and no frame
 is held in heedclassify for anything like a whole forward pass (it runs the pass a slice a
-frame): the longest a frame spent in it is under half the pass's time, measured on the same
-frames beforehand by a run of the same pass in one piece.
+frame): at most one frame in 30 spends over half the pass's time in it (a stall of a loaded
+machine; a pass in one piece would hold one frame in 8 that long), the pass's time measured on
+the same frames beforehand by a run of the same pass in one piece.
 
 Prints, for the benchmark (tools/bench_live.sh runs it longer): what the sink rendered and
 dropped, and how late frames reached the sink against their running time plus the pipeline's
@@ -142,9 +143,18 @@ def main():
           f"piece takes {whole:.0f} ms, {whole * 30 / 1000:.1f} frames' time")
     check("every frame reached the sink", rendered + dropped == frames,
           f"rendered {rendered}, dropped {dropped} of {frames}")
-    longest = max(held, default=0) * 1000
-    check("no frame waited in heedclassify for a whole pass", held and longest < whole / 2,
-          f"the longest {longest:.1f} ms; the whole pass {whole:.0f} ms")
+    # A pass run in one piece would hold one frame in every whole * 30 / 1000 (about 8 here)
+    # for all of it. Sliced, a frame waits some 10-15 ms, but on a loaded machine a stall of
+    # the process can still hold one for 100 ms or more (seen: 127 ms of a 261 ms pass, beside
+    # a CI run and a busy loop), so a frame or two over half a pass is allowed in 90 (one in 30).
+    held_ms = [x * 1000 for x in held]
+    over = [round(x) for x in held_ms if x >= whole / 2]
+    in_one_piece = frames / max(1.0, whole * 30 / 1000)
+    check("no frame waited in heedclassify for a whole pass",
+          held and len(over) <= frames // 30,
+          f"{len(over)} of {len(held)} frames held over half the pass ({whole:.0f} ms) {over}, "
+          f"where a pass in one piece would hold about {in_one_piece:.0f}; the longest "
+          f"{max(held_ms, default=0):.1f} ms")
     late_ms = sorted(x / Gst.MSECOND for x in late)
     if late_ms:
         print(f"# sink: {rendered} rendered, {dropped} dropped (max-lateness 20 ms); latency "
