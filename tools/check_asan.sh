@@ -21,6 +21,12 @@ rm -rf "$logs" && mkdir -p "$logs"
 tests=("$@")
 [ ${#tests[@]} -gt 0 ] || tests=(ops compositor threads model-loader faults device cli classify
                                  overlay pipeline leaks)
+# a name meson does not know would run nothing and pass
+known=$(meson test -C "$build" --list 2>/dev/null | sed 's|.* / ||')
+for t in "${tests[@]}"; do
+  grep -qxF "$t" <<< "$known" || { echo "check_asan.sh: no test named '$t'" \
+    "(meson test -C $build --list)" >&2; exit 2; }
+done
 # The runtime goes first into every process, gst-launch-1.0 and the plugin scanner included
 # (they load the instrumented plugin); each process logs to its own file, named after its
 # program. The validation layer is off: it is a test tool of its own (the suite runs it on
