@@ -112,8 +112,14 @@ struct _GstHeedKeyframe {
   GMutex audio_lock;
   GstAudioInfo audio_info;
   GstSegment audio_segment;
-  GArray *audio_in;         /* mono samples at the stream's rate, not yet analysed */
-  GstClockTime audio_in_rt; /* running time of audio_in[0] */
+  /* mono samples at the stream's rate; those from audio_in_head on are not yet analysed. One
+   * array for the stream's life, consumed from the front and compacted now and then: taking a
+   * new array for what is left on every frame copied the whole backlog (up to
+   * AUDIO_AHEAD_SECONDS) a frame, and its megabyte-sized blocks, freed and taken again by two
+   * threads, fragmented the heap (resident memory stepped up by megabytes on a loaded machine) */
+  GArray *audio_in;
+  guint audio_in_head;
+  GstClockTime audio_in_rt; /* running time of audio_in[audio_in_head] */
   gboolean audio_restart;   /* a discontinuity: the analysis starts afresh at audio_in_rt */
   gboolean audio_eos;
   /* backpressure: the audio pad's thread waits (audio_cond) while AUDIO_AHEAD_SECONDS of sound
@@ -123,9 +129,10 @@ struct _GstHeedKeyframe {
   gboolean audio_flushing, video_ended;
   /* the video thread's */
   HeedAudioFeatures *audio;
-  GstClockTime audio_rt0; /* running time of the analysed stream's first sample */
-  guint64 audio_hops;     /* hops analysed since audio_rt0 */
-  GArray *hops;           /* Hop: recent hops, by running time */
+  GArray *audio_take, *audio_flux; /* analyse_audio ()'s, kept from frame to frame */
+  GstClockTime audio_rt0;          /* running time of the analysed stream's first sample */
+  guint64 audio_hops;              /* hops analysed since audio_rt0 */
+  GArray *hops;                    /* Hop: recent hops, by running time */
   float recent_audio[RECENT];
   guint n_recent_audio;
   guint64 last_audio_key;
@@ -180,6 +187,20 @@ gst_heed_keyframe_mode_get_type (void)
 
 static void set_video_ended (GstHeedKeyframe *self, gboolean ended);
 
+/* the sound handed over and not yet analysed, under audio_lock */
+static guint
+audio_pending (const GstHeedKeyframe *self)
+{
+  return self->audio_in->len - self->audio_in_head;
+}
+
+static void
+audio_clear (GstHeedKeyframe *self)
+{
+  g_array_set_size (self->audio_in, 0);
+  self->audio_in_head = 0;
+}
+
 static GstFlowReturn
 audio_chain (GstPad *pad, GstObject *parent, GstBuffer *buf)
 {
@@ -197,7 +218,7 @@ audio_chain (GstPad *pad, GstObject *parent, GstBuffer *buf)
    * up sound without bound; the bound is wide, so a file whose sound is interleaved seconds
    * ahead of its pictures does not stall its demuxer */
   while (GST_AUDIO_INFO_RATE (ai) &&
-         self->audio_in->len > (guint) GST_AUDIO_INFO_RATE (ai) * AUDIO_AHEAD_SECONDS &&
+         audio_pending (self) > (guint) GST_AUDIO_INFO_RATE (ai) * AUDIO_AHEAD_SECONDS &&
          !self->audio_flushing && !self->video_ended)
     g_cond_wait (&self->audio_cond, &self->audio_lock);
   if (self->audio_flushing || self->video_ended) { /* no frame will take this sound */
@@ -214,14 +235,14 @@ audio_chain (GstPad *pad, GstObject *parent, GstBuffer *buf)
   GstClockTime expected =
       GST_CLOCK_TIME_IS_VALID (self->audio_in_rt)
           ? self->audio_in_rt +
-                gst_util_uint64_scale (self->audio_in->len, GST_SECOND, GST_AUDIO_INFO_RATE (ai))
+                gst_util_uint64_scale (audio_pending (self), GST_SECOND, GST_AUDIO_INFO_RATE (ai))
           : GST_CLOCK_TIME_NONE;
   if (GST_CLOCK_TIME_IS_VALID (rt) &&
       (!GST_CLOCK_TIME_IS_VALID (expected) || GST_BUFFER_IS_DISCONT (buf) ||
        (rt > expected ? rt - expected : expected - rt) > 20 * GST_MSECOND)) {
     /* the sound gathered since the video thread last took it (one frame's worth at most) is
      * dropped: the analysis starts afresh at the new time */
-    g_array_set_size (self->audio_in, 0);
+    audio_clear (self);
     self->audio_in_rt = rt;
     self->audio_restart = TRUE;
   }
@@ -256,7 +277,7 @@ audio_event (GstPad *pad, GstObject *parent, GstEvent *event)
       GST_WARNING_OBJECT (self, "cannot read the audio caps %" GST_PTR_FORMAT, caps);
     self->audio_restart = TRUE;
     self->audio_in_rt = GST_CLOCK_TIME_NONE;
-    g_array_set_size (self->audio_in, 0);
+    audio_clear (self);
     break;
   }
   case GST_EVENT_SEGMENT: gst_event_copy_segment (event, &self->audio_segment); break;
@@ -266,7 +287,7 @@ audio_event (GstPad *pad, GstObject *parent, GstEvent *event)
     break;
   case GST_EVENT_FLUSH_STOP:
     self->audio_flushing = FALSE;
-    g_array_set_size (self->audio_in, 0);
+    audio_clear (self);
     self->audio_in_rt = GST_CLOCK_TIME_NONE;
     self->audio_eos = FALSE;
     gst_segment_init (&self->audio_segment, GST_FORMAT_TIME);
@@ -336,33 +357,39 @@ analyse_audio (GstHeedKeyframe *self, GstClockTime until)
 {
   GError *error = NULL;
   g_mutex_lock (&self->audio_lock);
-  GArray *in = self->audio_in;
+  GArray *in = self->audio_take;
   gboolean restart = self->audio_restart;
   GstClockTime rt = self->audio_in_rt;
   guint rate = GST_AUDIO_INFO_RATE (&self->audio_info);
   /* the sound up to `until` (what the frames so far need); the rest waits for later frames */
-  guint take = in->len;
+  guint pending = audio_pending (self), take = pending;
   if (GST_CLOCK_TIME_IS_VALID (until) && GST_CLOCK_TIME_IS_VALID (rt) && rate)
-    take = until > rt ? (guint) MIN (gst_util_uint64_scale (until - rt, rate, GST_SECOND), in->len)
+    take = until > rt ? (guint) MIN (gst_util_uint64_scale (until - rt, rate, GST_SECOND), pending)
                       : 0;
-  self->audio_in = g_array_new (FALSE, FALSE, sizeof (float));
-  g_array_append_vals (self->audio_in, (const float *) in->data + take, in->len - take);
-  g_array_set_size (in, take);
+  g_array_set_size (in, 0);
+  g_array_append_vals (in, &g_array_index (self->audio_in, float, self->audio_in_head), take);
+  self->audio_in_head += take;
+  /* compacted once a second of sound is spent, so the copy costs about one sample a sample */
+  if (self->audio_in_head == self->audio_in->len)
+    audio_clear (self);
+  else if (self->audio_in_head >= MAX (rate, 1u)) {
+    g_array_remove_range (self->audio_in, 0, self->audio_in_head);
+    self->audio_in_head = 0;
+  }
   if (GST_CLOCK_TIME_IS_VALID (rt) && rate)
-    self->audio_in_rt = rt + gst_util_uint64_scale (in->len, GST_SECOND, rate);
+    self->audio_in_rt = rt + gst_util_uint64_scale (take, GST_SECOND, rate);
   self->audio_restart = FALSE;
   g_cond_broadcast (&self->audio_cond); /* room for more */
   g_mutex_unlock (&self->audio_lock);
-  if (!self->audio || !rate || !GST_CLOCK_TIME_IS_VALID (rt)) {
-    g_array_unref (in);
+  if (!self->audio || !rate || !GST_CLOCK_TIME_IS_VALID (rt))
     return;
-  }
   if (restart) {
     heed_audio_features_reset (self->audio, rate);
     self->audio_rt0 = rt;
     self->audio_hops = 0;
   }
-  GArray *flux = g_array_new (FALSE, FALSE, sizeof (float));
+  GArray *flux = self->audio_flux;
+  g_array_set_size (flux, 0);
   if (!heed_audio_features_push (self->audio, (const float *) in->data, in->len, flux, &error)) {
     GST_WARNING_OBJECT (self, "sound analysis failed: %s", error->message);
     g_error_free (error);
@@ -373,8 +400,6 @@ analyse_audio (GstHeedKeyframe *self, GstClockTime until)
                 g_array_index (flux, float, i) };
     g_array_append_val (self->hops, hop);
   }
-  g_array_unref (flux);
-  g_array_unref (in);
 }
 
 /* The sound of a frame's time: the largest flux of its hops, once the sound has reached the
@@ -970,6 +995,8 @@ gst_heed_keyframe_finalize (GObject *object)
   heed_audio_features_destroy (&self->audio);
   gst_heed_device_state_clear (&self->dev);
   g_array_unref (self->audio_in);
+  g_array_unref (self->audio_take);
+  g_array_unref (self->audio_flux);
   g_array_unref (self->hops);
   g_mutex_clear (&self->audio_lock);
   g_cond_clear (&self->audio_cond);
@@ -992,6 +1019,8 @@ gst_heed_keyframe_init (GstHeedKeyframe *self)
   g_mutex_init (&self->audio_lock);
   g_cond_init (&self->audio_cond);
   self->audio_in = g_array_new (FALSE, FALSE, sizeof (float));
+  self->audio_take = g_array_new (FALSE, FALSE, sizeof (float));
+  self->audio_flux = g_array_new (FALSE, FALSE, sizeof (float));
   self->audio_in_rt = GST_CLOCK_TIME_NONE;
   self->hops = g_array_new (FALSE, FALSE, sizeof (Hop));
   gst_segment_init (&self->audio_segment, GST_FORMAT_TIME);
