@@ -7,9 +7,10 @@ pipeline. The process's resident memory is read at every 1,000th frame; after th
 and the validation layer (when HEED_VALIDATION is set, as in the suite) must say nothing.
   tests/test_long_run.py [FRAMES [WARMUP]]
 tools/bench_long_run.sh runs it with the issue's numbers (100,000 frames); the suite runs 3,000
-frames, 1,000 of warm-up. On a loaded machine this grew 1-5 MB in some runs of 3,000 frames: heedkeyframe
-took a new array for the sound still waiting on every frame, megabytes of it, and the blocks,
-freed and taken again by the audio and video threads, fragmented the heap; it now keeps one.
+frames, 1,000 of warm-up. On a loaded machine this grew 1-5 MB in some runs of 3,000 frames:
+heedkeyframe took a new array for the sound still waiting on every frame, megabytes of it, and
+the blocks, freed and taken again by the audio and video threads, fragmented the heap; it now
+keeps one.
 Prints TAP, and the memory samples."""
 import sys
 import time
