@@ -17,9 +17,10 @@ static GstStaticPadTemplate any_sink =
     GST_STATIC_PAD_TEMPLATE ("sink", GST_PAD_SINK, GST_PAD_ALWAYS, GST_STATIC_CAPS_ANY);
 
 /* A harness around an element configured with props ("name=value ...") before it starts; its
- * messages go to a bus of its own. */
+ * messages go to a bus of its own. The harness answers latency queries as a live source or not
+ * (live: GstHarness's default); the caps go out here, and elements ask then. */
 static inline GstHarness *
-element_harness (const char *factory, const char *caps, const char *props)
+element_harness_live (const char *factory, const char *caps, const char *props, gboolean live)
 {
   GstElement *e = gst_element_factory_make (factory, NULL);
   g_assert_nonnull (e);
@@ -37,8 +38,15 @@ element_harness (const char *factory, const char *caps, const char *props)
   GstHarness *h = gst_harness_new_empty ();
   gst_harness_add_element_full (h, e, &any_src, "sink", &any_sink, "src");
   gst_object_unref (e);
+  gst_harness_set_live (h, live);
   gst_harness_set_src_caps_str (h, caps);
   return h;
+}
+
+static inline GstHarness *
+element_harness (const char *factory, const char *caps, const char *props)
+{
+  return element_harness_live (factory, caps, props, TRUE);
 }
 
 /* Runs a pipeline to EOS or error; returns the error message (or NULL). With messages, collects

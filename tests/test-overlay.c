@@ -5,6 +5,8 @@
  * screenshots in docs/images, remade by HEED_UPDATE_GOLDEN=1). Under the validation layer. */
 #include "test-gst-common.h"
 
+#include <fontconfig/fontconfig.h>
+
 #include <gst/video/video.h>
 
 #include <glib/gstdio.h>
@@ -701,5 +703,6 @@ main (int argc, char **argv)
   g_test_add_func ("/overlay/golden-images", test_golden_images);
   int ret = g_test_run ();
   g_assert_cmpint (g_atomic_int_get (&validation_messages), ==, 0);
+  FcFini (); /* the configuration heedoverlay's font maps read, kept until now */
   return ret;
 }

@@ -10,6 +10,7 @@
 #include "test-gst-common.h"
 
 #include <dlfcn.h>
+#include <fontconfig/fontconfig.h>
 #include <glib/gstdio.h>
 #include <math.h>
 #include <vulkan/vulkan.h>
@@ -848,5 +849,7 @@ main (int argc, char **argv)
   g_test_add_func ("/pipeline/checkpoint-crop", test_checkpoint_crop);
   g_test_add_func ("/pipeline/device-faults", test_device_faults);
   g_test_add_func ("/pipeline/properties-from-another-thread", test_properties_from_another_thread);
-  return g_test_run ();
+  int ret = g_test_run ();
+  FcFini (); /* the configuration heedoverlay's font maps read, kept until now */
+  return ret;
 }

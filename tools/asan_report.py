@@ -34,13 +34,6 @@ ALLOWED = [
      "the allocator at libvulkan_lvp.so+0x6fe50 mallocs 0x30 bytes and links the header under "
      "the parent) that lavapipe makes while it compiles a pipeline and does not free.",
      lambda size, count, libs: libs[:1] == ["libvulkan_lvp.so"] and size == 48 * count),
-    ("fontconfig's configuration, read once a process when heedoverlay's Pango font map first "
-     "asks for a font; nothing in Pango calls FcFini.",
-     lambda size, count, libs: libs[:1] == ["libfontconfig.so.1"]),
-    ("The Khronos validation layer, which test-device turns on itself to check that "
-     "HEED_VALIDATION reaches it (check_asan.sh runs with it off otherwise): it keeps some "
-     "objects of each instance past vkDestroyInstance.",
-     lambda size, count, libs: libs[:1] == ["libVkLayer_khronos_validation.so"]),
 ]
 
 
