@@ -6,8 +6,9 @@ several frames' time on lavapipe, then heedkeyframe and heedoverlay, into a sink
 the clock in the same streaming thread and drops what comes more than 20 ms late (a display's
 max-lateness).
 
-Checks what does not depend on this machine's load: the model runs (its results come from
-several frames, carried over the frames between), every frame reaches the sink, and no frame
+Checks what does not depend on this machine's load: the model runs and, from its first result
+on, every frame carries a result (its own or an earlier frame's), every frame reaches the sink,
+and no frame
 is held in heedclassify for anything like a whole forward pass (it runs the pass a slice a
 frame): at most one frame in 30 spends over half the pass's time in it (a stall of a loaded
 machine; a pass in one piece would hold one frame in 8 that long), the pass's time measured on
@@ -101,14 +102,14 @@ def run(model, frames):
     sink.get_static_pad("sink").add_probe(Gst.PadProbeType.BUFFER, arrived)
     c.get_static_pad("sink").add_probe(Gst.PadProbeType.BUFFER, into)
     c.get_static_pad("src").add_probe(Gst.PadProbeType.BUFFER, out)
-    results, reported, errors = set(), [0], []
+    results, reported, errors = set(), [], []
     loop = GLib.MainLoop()
 
     def on_message(bus, msg):
         t = msg.type
         if t == Gst.MessageType.ELEMENT and msg.get_structure().get_name() == "heedclassify":
             results.add(msg.get_structure().get_value("result-frame"))
-            reported[0] += 1
+            reported.append(msg.get_structure().get_value("frame"))
         elif t == Gst.MessageType.LATENCY:
             pipe.recalculate_latency()
         elif t == Gst.MessageType.ERROR:
@@ -127,7 +128,7 @@ def run(model, frames):
     latency = sink.get_latency()
     pipe.set_state(Gst.State.NULL)
     bus.remove_signal_watch()
-    return errors, stats, results, reported[0], late, held, latency
+    return errors, stats, results, reported, late, held, latency
 
 
 def main():
@@ -137,9 +138,14 @@ def main():
     errors, stats, results, reported, late, held, latency = run(model, frames)
     rendered, dropped = stats.get_value("rendered"), stats.get_value("dropped")
     check("the pipeline ran to EOS", not errors, "; ".join(errors))
-    check("the model ran and its results were carried forward",
-          len(results) >= 2 and reported > frames / 2,
-          f"results from {len(results)} frames carried over {reported} frames; the pass in one "
+    # How many passes finish depends on the machine's load: the sink's QoS makes heedclassify
+    # skip slices while frames are late (seen: one result in 90 frames beside a CI run, a busy
+    # loop and a sanitizer run, the pass taking 710 ms); tools/bench_live.sh reports it.
+    first = reported[0] if reported else frames
+    check("the model ran, and every frame from its first result on carries one",
+          results and reported == list(range(first, frames)),
+          f"results from {len(results)} frames, carried by frames {first} to "
+          f"{reported[-1] if reported else None} ({len(reported)} messages); the pass in one "
           f"piece takes {whole:.0f} ms, {whole * 30 / 1000:.1f} frames' time")
     check("every frame reached the sink", rendered + dropped == frames,
           f"rendered {rendered}, dropped {dropped} of {frames}")
