@@ -9,9 +9,9 @@ max-lateness).
 Checks what does not depend on this machine's load: the model runs and, from its first result
 on, every frame carries a result (its own or an earlier frame's), every frame reaches the sink,
 and no frame is held in heedclassify for anything like a whole forward pass (it runs the pass
-a slice a frame): at most one frame in 30 spends over half the pass's time in it (a stall of a loaded
-machine; a pass in one piece would hold one frame in 8 that long), the pass's time measured on
-the same frames beforehand by a run of the same pass in one piece.
+a slice a frame): at most one frame in 30 spends over half the pass's time in it (a stall of a
+loaded machine; a pass in one piece would hold one frame in 8 that long), the pass's time
+measured on the same frames beforehand by a run of the same pass in one piece.
 
 Prints, for the benchmark (tools/bench_live.sh runs it longer): what the sink rendered and
 dropped, and how late frames reached the sink against their running time plus the pipeline's
