@@ -303,6 +303,13 @@ choose_kernels (HeedDevice *d)
   d->subgroup_size = MAX (sg.subgroupSize, 1);
   gboolean compute_sg = (sg.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT) != 0;
   gboolean cpu = d->props.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU;
+  /* HEED_KERNELS=gpu|cpu: the table chosen as for that kind of device, whatever this one is
+   * (the tests run the GPU kernels on lavapipe this way; for benchmarks too) */
+  const char *force = g_getenv ("HEED_KERNELS");
+  if (g_strcmp0 (force, "gpu") == 0 || g_strcmp0 (force, "cpu") == 0)
+    cpu = g_strcmp0 (force, "cpu") == 0;
+  else if (force && *force)
+    heed_log (HEED_LOG_WARNING, "HEED_KERNELS=%s is neither gpu nor cpu; ignored", force);
 
   /* GEMMs on lavapipe, which runs a workgroup on one CPU thread with the invocations across
    * the SIMD lanes (8 at 256-bit vectors, 16 at 512): a workgroup is one subgroup, each
@@ -312,16 +319,16 @@ choose_kernels (HeedDevice *d)
    * `heed bench --shape deit-tiny` on a 2-core AVX2 machine, the large GEMMs went from 4.3 to
    * 22-28 GFLOP/s. With texels, 16 x 4 beat 16 x 8 (12), 8 x 4 (16), 24 x 4 (15) and 32 x 4
    * (11). A workgroup narrower than the subgroup leaves lanes idle: the 2.4 times slowdown at
-   * LP_NATIVE_VECTOR_WIDTH=512 of 8-wide workgroups. GPUs get 32-wide workgroups of the
-   * storage-buffer kernel; their tiles are untuned. */
+   * LP_NATIVE_VECTOR_WIDTH=512 of 8-wide workgroups. GPUs get the shared-memory TILED kernel
+   * (256 invocations, 64 x 64 of C a workgroup; its speed on GPUs is not measured yet), or the
+   * storage-buffer register tiles where a workgroup cannot have 256 invocations (Vulkan
+   * guarantees 128). */
   gboolean shuffle = compute_sg && (sg.supportedOperations & VK_SUBGROUP_FEATURE_SHUFFLE_BIT);
   guint lanes = cpu && shuffle && (sg.subgroupSize == 8 || sg.subgroupSize == 16) ? sg.subgroupSize
                 : cpu                                                             ? 8
                                                                                   : 32;
-  k->gemm_tm = 16;
-  k->gemm_tn = 8;
-  k->row_align = k->gemm_tm;
-  k->col_align = lanes * k->gemm_tn; /* also covers the 16 x 4 kernels */
+  k->row_align = 16;        /* TM of the register-tiled kernels */
+  k->col_align = lanes * 8; /* their TN (8, or 4: also covered) across a workgroup */
   k->gemm = (HeedKernel){ HEED_SHADER_GEMM, lanes };
   HeedShaderId k4 = HEED_SHADER_GEMM_K4;
   if (cpu && shuffle && lanes == 8)
@@ -329,6 +336,9 @@ choose_kernels (HeedDevice *d)
   else if (cpu && shuffle && lanes == 16)
     k4 = HEED_SHADER_GEMM_K4_SG16_TEXELS;
   k->gemm_k4 = (HeedKernel){ k4, lanes };
+  const VkPhysicalDeviceLimits *lim = &d->props.limits;
+  if (!cpu && lim->maxComputeWorkGroupInvocations >= 256 && lim->maxComputeWorkGroupSize[0] >= 256)
+    k->gemm = k->gemm_k4 = (HeedKernel){ HEED_SHADER_GEMM_TILED, 256 };
 
   /* Element-wise kernels: 8-lane workgroups made ~14k tiny workgroups per op on lavapipe. */
   k->small_lanes = 64;

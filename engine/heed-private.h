@@ -58,10 +58,8 @@ typedef struct {
 typedef struct {
   HeedKernel gemm;    /* any K */
   HeedKernel gemm_k4; /* K, lda and A's offsets multiples of 4: A read as vec4 */
-  guint gemm_tm;      /* rows per invocation (TM in gemm.comp) */
-  guint gemm_tn;      /* columns per invocation (TN in gemm.comp) */
-  guint row_align;    /* rows every GEMM A operand (and C) is padded to: gemm_tm */
-  guint col_align;    /* columns every B operand is padded to: lanes x gemm_tn */
+  guint row_align;    /* rows every GEMM A operand (and C) is padded to: TM in gemm.comp */
+  guint col_align;    /* columns every B operand is padded to: lanes x TN */
   HeedKernel layernorm, layernorm_rows; /* any rows; a subgroup per 16-byte-aligned row */
   HeedKernel softmax, softmax_rows;
   guint rows_per_group; /* rows a workgroup of the *_rows kernels owns */

@@ -18,15 +18,20 @@ elementwise (const HeedRecorder *rec, HeedShaderId shader)
   return (HeedKernel){ shader, rec->kernels.small_lanes };
 }
 
-/* Rows and columns of C each invocation of a GEMM variant computes (TM and TN in gemm.comp,
- * from its registry line). */
+/* The block of C one workgroup of a GEMM variant computes: TM rows and local_size x TN columns
+ * for the register-tiled kernels (gemm.comp, from their registry lines), 64 x 64 for the
+ * shared-memory TILED one. */
 static void
-gemm_tile (HeedShaderId shader, guint *tm, guint *tn)
+gemm_block (HeedKernel kernel, guint *rows, guint *cols)
 {
-  gboolean narrow =
-      shader == HEED_SHADER_GEMM_K4_SG8_TEXELS || shader == HEED_SHADER_GEMM_K4_SG16_TEXELS;
-  *tm = 16;
-  *tn = narrow ? 4 : 8;
+  if (kernel.shader == HEED_SHADER_GEMM_TILED) {
+    *rows = *cols = 64;
+    return;
+  }
+  gboolean narrow = kernel.shader == HEED_SHADER_GEMM_K4_SG8_TEXELS ||
+                    kernel.shader == HEED_SHADER_GEMM_K4_SG16_TEXELS;
+  *rows = 16;
+  *cols = kernel.local_size * (narrow ? 4 : 8);
 }
 
 gboolean
@@ -46,12 +51,12 @@ heed_op_gemm (HeedRecorder *rec, HeedMat a, HeedMat b, HeedMat c, HeedBuffer *bi
   else
     epilogue &= ~(guint) HEED_EPI_BIAS;
   HeedKernel kernel = k4 ? k->gemm_k4 : k->gemm;
-  guint tm, tn;
-  gemm_tile (kernel.shader, &tm, &tn);
-  /* the operands are padded to row_align rows and col_align columns, whole tiles of either */
+  guint rows, cols;
+  gemm_block (kernel, &rows, &cols);
+  /* the register-tiled kernels read whole blocks: the operands are padded to row_align rows and
+   * col_align columns, whole blocks of either; the TILED kernel checks its reads */
   return heed_recorder_dispatch (rec, kernel, epilogue, bindings, &p, sizeof p,
-                                 heed_round_up (N, k->col_align) / (kernel.local_size * tn),
-                                 heed_round_up (M, k->row_align) / tm, batches, name, kind,
+                                 (N + cols - 1) / cols, (M + rows - 1) / rows, batches, name, kind,
                                  2.0 * M * N * K * batches, error);
 }
 

@@ -18,6 +18,14 @@
 //
 // Reads are not bounds-checked: the host pads A to a multiple of TM rows and B to a multiple
 // of WG*TN columns (B's row stride and offsets are multiples of 4). Stores are checked.
+//
+// The TILED variant (GPUs) is the classic shared-memory tiling instead: a workgroup of 256
+// invocations computes a 64 x 64 block of C, staging 64 x 16 of A and 16 x 64 of B in shared
+// memory per step, and each invocation accumulates a 4 x 4 grid of it, 16 rows and 16 columns
+// apart so that neighbouring invocations read neighbouring shared words and store neighbouring
+// columns of C. Every read is bounds-checked (zero outside M, N, K), so it needs no padding and
+// takes any K, lda and offsets. On a GPU a barrier is cheap and shared memory is on chip; on
+// lavapipe it is neither, which is why the CPU kernels above avoid both.
 #extension GL_EXT_control_flow_attributes : require
 #ifdef SG
 #extension GL_KHR_shader_subgroup_shuffle : require
@@ -39,7 +47,10 @@ const uint EPI_GELU = 2u;
 const uint EPI_ACCUMULATE = 4u;
 const uint EPI_QUICK_GELU = 8u;
 
-#if defined(TEXEL_BINDINGS)
+#if defined(TILED)
+layout(std430, binding = 0) readonly buffer BufA { float a[]; };
+layout(std430, binding = 1) readonly buffer BufB { float b[]; };
+#elif defined(TEXEL_BINDINGS)
 // A and B through uniform texel buffers (vec4 texels): a texel fetch is a gather, where a
 // storage-buffer load is, on lavapipe, a loop over the lanes with a bounds check each
 layout(binding = 0) uniform samplerBuffer a_texels;
@@ -67,6 +78,83 @@ layout(push_constant) uniform Params {
   float alpha;
 } p;
 
+// The epilogue of one element of C (m < M, n < N): scale, bias, activation, residual add.
+void store_c(uint batch, uint m, uint n, float acc, float bn)
+{
+  float v = acc * p.alpha + bn;
+  if ((EPILOGUE & EPI_GELU) != 0u)
+    v = heed_gelu(v);
+  else if ((EPILOGUE & EPI_QUICK_GELU) != 0u)
+    v = heed_quick_gelu(v);
+  const uint ci = p.c_off + batch * p.c_batch + m * p.ldc + n;
+  if ((EPILOGUE & EPI_ACCUMULATE) != 0u)
+    v += c[ci];
+  c[ci] = v;
+}
+
+#ifdef TILED
+// a block of C per workgroup, BK of K per step; 256 invocations as 16 x 16, each 4 x 4 of C
+#define BM 64u
+#define BN 64u
+#define BK 16u
+// A's tile transposed (k-major, so a step reads one row of it per k), padded against bank
+// conflicts on its transposing stores
+shared float a_tile[BK][BM + 1u];
+shared float b_tile[BK][BN];
+
+void main()
+{
+  const uint lid = gl_LocalInvocationID.x; // the kernel table launches 256
+  const uint tx = lid % 16u, ty = lid / 16u;
+  const uint m0 = gl_WorkGroupID.y * BM, n0 = gl_WorkGroupID.x * BN;
+  const uint batch = gl_WorkGroupID.z;
+  const uint a_base = p.a_off + batch * p.a_batch;
+  const uint b_base = p.b_off + batch * p.b_batch;
+
+  float acc[4][4];
+  [[unroll]] for (uint i = 0; i < 4u; i++)
+    [[unroll]] for (uint j = 0; j < 4u; j++)
+      acc[i][j] = 0.0;
+
+  for (uint k0 = 0; k0 < p.K; k0 += BK) {
+    // each invocation stages 4 of A's 64 x 16 and 4 of B's 16 x 64, consecutive invocations
+    // reading consecutive addresses
+    [[unroll]] for (uint r = 0; r < 4u; r++) {
+      const uint e = lid + 256u * r;
+      const uint am = e / BK, ak = e % BK;
+      a_tile[ak][am] = m0 + am < p.M && k0 + ak < p.K
+                           ? a[a_base + (m0 + am) * p.lda + k0 + ak] : 0.0;
+      const uint bk = e / BN, bn = e % BN;
+      b_tile[bk][bn] = k0 + bk < p.K && n0 + bn < p.N
+                           ? b[b_base + (k0 + bk) * p.ldb + n0 + bn] : 0.0;
+    }
+    barrier();
+    [[unroll]] for (uint k = 0; k < BK; k++) {
+      float av[4], bv[4];
+      [[unroll]] for (uint i = 0; i < 4u; i++)
+        av[i] = a_tile[k][ty + 16u * i];
+      [[unroll]] for (uint j = 0; j < 4u; j++)
+        bv[j] = b_tile[k][tx + 16u * j];
+      [[unroll]] for (uint i = 0; i < 4u; i++)
+        [[unroll]] for (uint j = 0; j < 4u; j++)
+          acc[i][j] = fma(av[i], bv[j], acc[i][j]);
+    }
+    barrier(); // the tiles are overwritten next step
+  }
+
+  [[unroll]] for (uint j = 0; j < 4u; j++) {
+    const uint n = n0 + tx + 16u * j;
+    if (n >= p.N)
+      continue;
+    const float bn = (EPILOGUE & EPI_BIAS) != 0u ? bias[n] : 0.0;
+    [[unroll]] for (uint i = 0; i < 4u; i++) {
+      const uint m = m0 + ty + 16u * i;
+      if (m < p.M)
+        store_c(batch, m, n, acc[i][j], bn);
+    }
+  }
+}
+#else
 void main()
 {
   const uint wg = gl_WorkGroupSize.x;
@@ -145,19 +233,9 @@ void main()
       if (n >= p.N)
         continue;
       const float bn = (EPILOGUE & EPI_BIAS) != 0u ? bias[n] : 0.0;
-      [[unroll]] for (uint i = 0; i < TM; i++) {
-        const uint m = m0 + i;
-        if (m >= p.M)
-          continue;
-        float v = acc[i][g][e] * p.alpha + bn;
-        if ((EPILOGUE & EPI_GELU) != 0u)
-          v = heed_gelu(v);
-        else if ((EPILOGUE & EPI_QUICK_GELU) != 0u)
-          v = heed_quick_gelu(v);
-        const uint ci = p.c_off + batch * p.c_batch + m * p.ldc + n;
-        if ((EPILOGUE & EPI_ACCUMULATE) != 0u)
-          v += c[ci];
-        c[ci] = v;
-      }
+      [[unroll]] for (uint i = 0; i < TM; i++)
+        if (m0 + i < p.M)
+          store_c(batch, m0 + i, n, acc[i][g][e], bn);
     }
 }
+#endif

@@ -74,32 +74,46 @@ run_gemm_case (const GemmCase *t)
 }
 
 /* Every case through every GEMM variant the device can run: the device's own (on lavapipe the
- * shuffle variant reading texels, 16 x 4 tiles), the storage-buffer K4 variant (GPUs, 16 x 8)
- * and the scalar one (K not a multiple of 4). */
+ * shuffle variant reading texels, 16 x 4 tiles), the storage-buffer register tiles (16 x 8; the
+ * scalar one where K is not a multiple of 4) and the shared-memory TILED kernel of GPUs. */
 static void
 test_gemm (gconstpointer data)
 {
   const HeedKernels *own = &get_device ()->kernels;
+  const HeedKernel storage = { HEED_SHADER_GEMM, own->gemm.local_size };
+  const HeedKernel storage_k4 = { HEED_SHADER_GEMM_K4, own->gemm.local_size };
+  const HeedKernel tiled = { HEED_SHADER_GEMM_TILED, 256 };
+  const HeedKernel others[][2] = { { storage, storage_k4 }, { tiled, tiled } };
   run_gemm_case (data);
-  if (own->gemm_k4.shader != HEED_SHADER_GEMM_K4) {
+  for (guint i = 0; i < G_N_ELEMENTS (others); i++) {
+    if (own->gemm_k4.shader == others[i][1].shader && own->gemm.shader == others[i][0].shader)
+      continue;
     variant = *own;
-    variant.gemm_k4.shader = HEED_SHADER_GEMM_K4;
+    variant.gemm = others[i][0];
+    variant.gemm_k4 = others[i][1];
     use_variant = TRUE;
     run_gemm_case (data);
     use_variant = FALSE;
   }
 }
 
-/* The kernel table on lavapipe: GEMM workgroups one subgroup wide (8 lanes at 256-bit vectors,
- * 16 at 512; the ops-512 test runs this file at 512), the shuffle variant reading texels, and
- * the row kernels reading texels. So the GEMM cases above ran that variant. */
+/* The kernel table on lavapipe (HEED_KERNELS=gpu: a GPU's): GEMM workgroups one subgroup wide (8
+ * lanes at 256-bit vectors, 16 at 512; the ops-512 test runs this file at 512), the shuffle variant
+ * reading texels, and the row kernels reading texels. So the GEMM cases above ran that variant. */
 static void
 test_kernel_table (void)
 {
   HeedDevice *d = get_device ();
   const HeedKernels *k = &d->kernels;
-  if (d->props.deviceType != VK_PHYSICAL_DEVICE_TYPE_CPU) {
-    g_test_skip ("the table is measured for lavapipe; GPUs take the storage-buffer kernels");
+  if (g_strcmp0 (g_getenv ("HEED_KERNELS"), "gpu") == 0 ||
+      d->props.deviceType != VK_PHYSICAL_DEVICE_TYPE_CPU) {
+    /* a GPU's table (or lavapipe told to take one): shared-memory GEMM tiles, a subgroup per
+     * row reading storage buffers */
+    g_assert_cmpint (k->gemm.shader, ==, HEED_SHADER_GEMM_TILED);
+    g_assert_cmpint (k->gemm_k4.shader, ==, HEED_SHADER_GEMM_TILED);
+    g_assert_cmpuint (k->gemm_k4.local_size, ==, 256);
+    g_assert_cmpint (k->layernorm_rows.shader, ==, HEED_SHADER_LAYERNORM_SG);
+    g_assert_cmpint (k->softmax_rows.shader, ==, HEED_SHADER_SOFTMAX_SG);
     return;
   }
   g_assert_cmpuint (k->gemm_k4.local_size, ==, d->subgroup_size);
