@@ -102,6 +102,10 @@ const char *heed_device_get_name (const HeedDevice *device);
  * on it fails from then on, and a new device is the way to go on. */
 gboolean heed_device_is_lost (const HeedDevice *device);
 VkPhysicalDeviceType heed_device_get_type (const HeedDevice *device);
+/* The device's multiply-add peak in GFLOP/s (32-bit floats, every invocation's chains in
+ * registers; a fused multiply-add counts 2), timed on the device: what `heed bench` gives each
+ * kernel a share of. Takes a fraction of a second. */
+gboolean heed_device_measure_peak (HeedDevice *device, double *gflops, GError **error);
 
 /* ---- models ------------------------------------------------------------------------------- */
 

@@ -41,6 +41,11 @@ typedef struct {
 } HeedTokensInitParams;
 
 typedef struct {
+  uint32_t iterations;
+  float x, y;
+} HeedPeakParams;
+
+typedef struct {
   uint32_t M, D, dh, m_pad, ld_kt, ld_v, qkv_off;
   float scale;
 } HeedQkvSplitParams;

@@ -219,15 +219,28 @@ test_bench (void)
   if (r.status != 0)
     g_error ("heed bench failed: %s", r.err);
   g_test_message ("%s", r.out);
-  /* heed's and PyTorch's numbers side by side, for the model and for each op family */
+  /* heed's and PyTorch's numbers side by side, for the model and for each op family, and
+   * heed's GFLOP/s as a share of the device's peak measured first */
   g_assert_nonnull (strstr (r.out, "torch:  PyTorch"));
+  GMatchInfo *m = NULL;
+  g_assert_true (g_regex_match_simple ("^peak: +[0-9.]+ GFLOP/s", r.out, G_REGEX_MULTILINE, 0));
+  double peak = g_ascii_strtod (strstr (r.out, "peak:") + 5, NULL);
+  g_assert_cmpfloat (peak, >, 0);
   const char *rows[] = { "forward", "patch_embed", "layernorm", "qkv", "attention",
                          "proj",    "fc1",         "fc2",       "head" };
   for (guint i = 0; i < G_N_ELEMENTS (rows); i++) {
-    char *re = g_strdup_printf ("^%s +[0-9.]+ +[0-9.]+ +[0-9.]+ +[0-9.]+ +[0-9.]+$", rows[i]);
-    if (!g_regex_match_simple (re, r.out, G_REGEX_MULTILINE, 0))
-      g_error ("no '%s' row with both columns in:\n%s", rows[i], r.out);
-    g_free (re);
+    char *pattern =
+        g_strdup_printf ("^%s +[0-9.]+ +[0-9.]+ +([0-9.]+) +([0-9.]+) +[0-9.]+ +[0-9.]+$", rows[i]);
+    GRegex *re = g_regex_new (pattern, G_REGEX_MULTILINE, 0, NULL);
+    if (!g_regex_match (re, r.out, 0, &m))
+      g_error ("no '%s' row with every column in:\n%s", rows[i], r.out);
+    /* the share is the row's GFLOP/s over the peak line's */
+    char *gflops = g_match_info_fetch (m, 1), *share = g_match_info_fetch (m, 2);
+    g_assert_cmpfloat_with_epsilon (g_ascii_strtod (share, NULL),
+                                    100.0 * g_ascii_strtod (gflops, NULL) / peak, 0.06);
+    g_free (gflops), g_free (share), g_free (pattern);
+    g_match_info_free (m);
+    g_regex_unref (re);
   }
   run_clear (&r);
 

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* heed bench: ms per forward pass and GFLOP/s, for the whole model and per op (from GPU
- * timestamps), with the same checkpoint through PyTorch on the CPU in the same run. */
+ * timestamps), each as a share of the device's own multiply-add peak measured first, with the
+ * same checkpoint through PyTorch on the CPU in the same run. */
 #include "heed-engine.h"
 
 #include <json-glib/json-glib.h>
@@ -88,6 +89,13 @@ out:
   return parser;
 }
 
+/* percent of the device's peak */
+static double
+share_of (double gflops, double peak)
+{
+  return peak > 0 ? 100.0 * gflops / peak : 0;
+}
+
 int
 heed_cmd_bench (int argc, char **argv)
 {
@@ -167,7 +175,9 @@ heed_cmd_bench (int argc, char **argv)
   double flops = heed_model_flops (c);
 
   HeedVitOptions opts = { .profile = TRUE };
+  double peak = 0;
   if (!(device = heed_device_new (device_index, &error)) ||
+      !heed_device_measure_peak (device, &peak, &error) ||
       !(plan = heed_vit_plan_new (device, model, &opts, &error)) ||
       !(run = heed_vit_run_new (plan, 1, &error)))
     goto fail;
@@ -229,6 +239,7 @@ heed_cmd_bench (int argc, char **argv)
   }
 
   printf ("device: %s\n", heed_device_get_name (device));
+  printf ("peak:   %.2f GFLOP/s (multiply-add chains in registers: shaders/peak.comp)\n", peak);
   printf ("model:  %s: %u px, patch %u, dim %u, depth %u, heads %u, %u classes, %u tokens; "
           "%.3f GFLOP per forward\n",
           model_path ? model_path : (shape_name ? shape_name : "deit-tiny"), c->img_size,
@@ -241,10 +252,11 @@ heed_cmd_bench (int argc, char **argv)
             json_object_get_int_member (tj, "threads"));
   else if (!no_torch)
     printf ("torch:  not compared: %s\n", torch_why);
-  printf ("\n%-12s %10s %10s %12s %10s %12s\n", "", "GFLOP", "heed ms", "heed GFLOP/s", "torch ms",
-          "torch GFLOP/s");
+  printf ("\n%-12s %10s %10s %12s %7s %10s %12s\n", "", "GFLOP", "heed ms", "heed GFLOP/s",
+          "% peak", "torch ms", "torch GFLOP/s");
   double torch_ms = tj ? json_object_get_double_member (tj, "forward_ms") : 0;
-  printf ("%-12s %10.3f %10.2f %12.2f", "forward", flops / 1e9, heed_ms, flops / heed_ms / 1e6);
+  printf ("%-12s %10.3f %10.2f %12.2f %7.1f", "forward", flops / 1e9, heed_ms,
+          flops / heed_ms / 1e6, share_of (flops / heed_ms / 1e6, peak));
   if (tj)
     printf (" %10.2f %12.2f", torch_ms, flops / torch_ms / 1e6);
   printf ("\n");
@@ -260,7 +272,8 @@ heed_cmd_bench (int argc, char **argv)
         ms += t[i].ms, f += t[i].flops;
     if (f == 0 && ms == 0)
       continue;
-    printf ("%-12s %10.3f %10.2f %12.2f", op_kinds[k], f / 1e9, ms, ms > 0 ? f / ms / 1e6 : 0);
+    double gf = ms > 0 ? f / ms / 1e6 : 0;
+    printf ("%-12s %10.3f %10.2f %12.2f %7.1f", op_kinds[k], f / 1e9, ms, gf, share_of (gf, peak));
     if (tops && json_object_has_member (tops, op_kinds[k])) {
       double tms = json_object_get_double_member (tops, op_kinds[k]);
       printf (" %10.2f %12.2f", tms, tms > 0 ? f / tms / 1e6 : 0);
@@ -268,12 +281,13 @@ heed_cmd_bench (int argc, char **argv)
     printf ("\n");
   }
   for (guint i = 0; dispatches && i < n_t; i++)
-    printf ("  %-28s %8.3f ms %8.2f GFLOP/s\n", t[i].name, t[i].ms,
-            t[i].ms > 0 ? t[i].flops / t[i].ms / 1e6 : 0);
+    printf ("  %-28s %8.3f ms %8.2f GFLOP/s %5.1f%% of peak\n", t[i].name, t[i].ms,
+            t[i].ms > 0 ? t[i].flops / t[i].ms / 1e6 : 0,
+            share_of (t[i].ms > 0 ? t[i].flops / t[i].ms / 1e6 : 0, peak));
   if (n_t == 0)
     printf ("(no per-op timings: the device has no compute timestamps)\n");
   printf ("\nheed: median of %d runs after %d warm-up; per-op times from GPU timestamps of the "
-          "last run, summed over layers.\n",
+          "last run, summed over layers; %% peak: heed's GFLOP/s as a share of the peak line.\n",
           runs, warmup);
   if (tj)
     printf ("torch: median of %d runs; per-op times are means over %d more runs, timed around each "
