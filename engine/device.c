@@ -336,9 +336,17 @@ choose_kernels (HeedDevice *d)
   else if (cpu && shuffle && lanes == 16)
     k4 = HEED_SHADER_GEMM_K4_SG16_TEXELS;
   k->gemm_k4 = (HeedKernel){ k4, lanes };
+  k->gemm_k4_bt =
+      (HeedKernel){ k4 == HEED_SHADER_GEMM_K4_SG8_TEXELS    ? HEED_SHADER_GEMM_K4_SG8_TEXELS_BT
+                    : k4 == HEED_SHADER_GEMM_K4_SG16_TEXELS ? HEED_SHADER_GEMM_K4_SG16_TEXELS_BT
+                                                            : HEED_SHADER_COUNT,
+                    lanes };
   const VkPhysicalDeviceLimits *lim = &d->props.limits;
-  if (!cpu && lim->maxComputeWorkGroupInvocations >= 256 && lim->maxComputeWorkGroupSize[0] >= 256)
+  if (!cpu && lim->maxComputeWorkGroupInvocations >= 256 &&
+      lim->maxComputeWorkGroupSize[0] >= 256) {
     k->gemm = k->gemm_k4 = (HeedKernel){ HEED_SHADER_GEMM_TILED, 256 };
+    k->gemm_k4_bt.shader = HEED_SHADER_COUNT;
+  }
 
   /* Element-wise kernels: 8-lane workgroups made ~14k tiny workgroups per op on lavapipe. */
   k->small_lanes = 64;

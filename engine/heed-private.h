@@ -58,8 +58,11 @@ typedef struct {
 typedef struct {
   HeedKernel gemm;    /* any K */
   HeedKernel gemm_k4; /* K, lda and A's offsets multiples of 4: A read as vec4 */
-  guint row_align;    /* rows every GEMM A operand (and C) is padded to: TM in gemm.comp */
-  guint col_align;    /* columns every B operand is padded to: lanes x TN */
+  /* gemm_k4 with B given transposed (B^T row-major, its offsets and stride multiples of 4), for
+   * Q.K^T without a copy of K; shader HEED_SHADER_COUNT where the table has none */
+  HeedKernel gemm_k4_bt;
+  guint row_align; /* rows every GEMM A operand (and C) is padded to: TM in gemm.comp */
+  guint col_align; /* columns every B operand is padded to: lanes x TN */
   HeedKernel layernorm, layernorm_rows; /* any rows; a subgroup per 16-byte-aligned row */
   HeedKernel softmax, softmax_rows;
   guint rows_per_group; /* rows a workgroup of the *_rows kernels owns */

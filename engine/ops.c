@@ -29,9 +29,39 @@ gemm_block (HeedKernel kernel, guint *rows, guint *cols)
     return;
   }
   gboolean narrow = kernel.shader == HEED_SHADER_GEMM_K4_SG8_TEXELS ||
-                    kernel.shader == HEED_SHADER_GEMM_K4_SG16_TEXELS;
+                    kernel.shader == HEED_SHADER_GEMM_K4_SG16_TEXELS ||
+                    kernel.shader == HEED_SHADER_GEMM_K4_SG8_TEXELS_BT ||
+                    kernel.shader == HEED_SHADER_GEMM_K4_SG16_TEXELS_BT;
   *rows = 16;
   *cols = kernel.local_size * (narrow ? 4 : 8);
+}
+
+static gboolean
+record_gemm (HeedRecorder *rec, HeedKernel kernel, HeedMat a, HeedMat b, HeedMat c,
+             HeedBuffer *bias, guint M, guint N, guint K, guint batches, float alpha,
+             guint epilogue, const char *name, const char *kind, GError **error)
+{
+  HeedGemmParams p = { M,     N,     K,       a.ld,    b.ld,    c.ld, a.off,
+                       b.off, c.off, a.batch, b.batch, c.batch, alpha };
+  HeedBuffer *bindings[4] = { a.buf, b.buf, c.buf, bias ? bias : c.buf };
+  if (bias)
+    epilogue |= HEED_EPI_BIAS;
+  else
+    epilogue &= ~(guint) HEED_EPI_BIAS;
+  guint rows, cols;
+  gemm_block (kernel, &rows, &cols);
+  /* the register-tiled kernels read whole blocks: the operands are padded to row_align rows and
+   * col_align columns, whole blocks of either; the TILED kernel checks its reads */
+  return heed_recorder_dispatch (rec, kernel, epilogue, bindings, &p, sizeof p,
+                                 (N + cols - 1) / cols, (M + rows - 1) / rows, batches, name, kind,
+                                 2.0 * M * N * K * batches, error);
+}
+
+/* A read as vec4s along K where K, its stride and offsets allow */
+static gboolean
+a_k4 (HeedMat a, guint K)
+{
+  return K % 4 == 0 && a.ld % 4 == 0 && a.off % 4 == 0 && a.batch % 4 == 0;
 }
 
 gboolean
@@ -40,24 +70,10 @@ heed_op_gemm (HeedRecorder *rec, HeedMat a, HeedMat b, HeedMat c, HeedBuffer *bi
               const char *kind, GError **error)
 {
   const HeedKernels *k = &rec->kernels;
-  HeedGemmParams p = { M,     N,     K,       a.ld,    b.ld,    c.ld, a.off,
-                       b.off, c.off, a.batch, b.batch, c.batch, alpha };
-  HeedBuffer *bindings[4] = { a.buf, b.buf, c.buf, bias ? bias : c.buf };
   /* B is read as vec4s: its padding makes that always possible. */
   g_return_val_if_fail (b.off % 4 == 0 && b.ld % 4 == 0 && b.batch % 4 == 0, FALSE);
-  gboolean k4 = K % 4 == 0 && a.ld % 4 == 0 && a.off % 4 == 0 && a.batch % 4 == 0;
-  if (bias)
-    epilogue |= HEED_EPI_BIAS;
-  else
-    epilogue &= ~(guint) HEED_EPI_BIAS;
-  HeedKernel kernel = k4 ? k->gemm_k4 : k->gemm;
-  guint rows, cols;
-  gemm_block (kernel, &rows, &cols);
-  /* the register-tiled kernels read whole blocks: the operands are padded to row_align rows and
-   * col_align columns, whole blocks of either; the TILED kernel checks its reads */
-  return heed_recorder_dispatch (rec, kernel, epilogue, bindings, &p, sizeof p,
-                                 (N + cols - 1) / cols, (M + rows - 1) / rows, batches, name, kind,
-                                 2.0 * M * N * K * batches, error);
+  return record_gemm (rec, a_k4 (a, K) ? k->gemm_k4 : k->gemm, a, b, c, bias, M, N, K, batches,
+                      alpha, epilogue, name, kind, error);
 }
 
 /* Row kernels: the table's *_rows variant (a subgroup per row, reading vec4s) when the rows
@@ -140,9 +156,10 @@ heed_op_head_mean (HeedRecorder *rec, HeedMat prob, HeedBuffer *out, guint out_o
 gsize
 heed_attention_qkv_floats (const HeedKernels *k, guint rows, guint D)
 {
-  /* the last frame's GEMMs read up to m_pad (< its M + row_align) rows from its first, plus
-   * a row and a column tile of B past the end */
-  return ((gsize) rows + k->row_align + 1) * 3 * D + k->col_align;
+  /* the last frame's GEMMs read up to m_pad (< its M + row_align) rows from its first as A,
+   * and as B^T (K in place) up to its M + col_align, plus a row and a column tile of B past the
+   * end */
+  return ((gsize) rows + MAX (k->row_align, k->col_align) + 1) * 3 * D + k->col_align;
 }
 
 gboolean
@@ -184,10 +201,13 @@ gboolean
 heed_op_attention (HeedRecorder *rec, HeedAttentionScratch *s, HeedBuffer *qkv, HeedBuffer *out,
                    guint row, guint M, guint D, guint heads, const char *name, GError **error)
 {
+  const HeedKernels *k = &rec->kernels;
   guint dh = D / heads;
   float scale = 1.0f / sqrtf ((float) dh);
   /* the K transpose reads qkv as texels */
   gboolean direct = D % 4 == 0 && dh % 4 == 0 && heed_buffer_texels_cover (qkv);
+  /* ... and where the table has a GEMM that takes B transposed, Q.K^T reads K in place too */
+  gboolean k_in_place = direct && k->gemm_k4_bt.shader != HEED_SHADER_COUNT;
   char *n_copy = g_strdup_printf ("%s.%s", name, direct ? "k_transpose" : "split");
   char *n_qk = g_strdup_printf ("%s.qk", name);
   char *n_soft = g_strdup_printf ("%s.softmax", name);
@@ -197,20 +217,15 @@ heed_op_attention (HeedRecorder *rec, HeedAttentionScratch *s, HeedBuffer *qkv, 
   HeedMat o = { out, row * D, D, dh };
   guint qkv_off = row * 3 * D;
   HeedMat q, v;
-  gboolean ok;
+  gboolean ok = TRUE;
   /* P.V sums over the keys. Rounding that count up to a multiple of 4 lets the GEMM read P as
    * vec4s; the extra keys are zero columns of P (scores are zero-filled and only the M x M block
    * is written) meeting zero rows of V (rows >= M are never written). */
   guint k_pv = heed_round_up (M, 4) <= s->m_pad ? heed_round_up (M, 4) : M;
 
   if (direct) {
-    HeedKTransposeParams tp = { M, D, s->n_pad, qkv_off };
-    HeedBuffer *bindings[2] = { qkv, s->kt };
     q = (HeedMat){ qkv, qkv_off, 3 * D, dh };
     v = (HeedMat){ qkv, qkv_off + 2 * D, 3 * D, dh };
-    ok = heed_recorder_dispatch (rec, elementwise (rec, HEED_SHADER_K_TRANSPOSE), 0, bindings, &tp,
-                                 sizeof tp, groups_for (rec, (guint64) M * D / 4), 1, 1, n_copy,
-                                 "attention", 0, error);
   } else {
     HeedQkvSplitParams sp = { M, D, dh, s->m_pad, s->n_pad, s->v_ld, qkv_off, scale };
     HeedBuffer *bindings[4] = { qkv, s->q, s->kt, s->v };
@@ -221,9 +236,23 @@ heed_op_attention (HeedRecorder *rec, HeedAttentionScratch *s, HeedBuffer *qkv, 
                                  sizeof sp, groups_for (rec, (guint64) M * 3 * D), 1, 1, n_copy,
                                  "attention", 0, error);
   }
-  ok = ok &&
-       heed_op_gemm (rec, q, kt, sc, NULL, M, M, dh, heads, scale, 0, n_qk, "attention", error) &&
-       heed_op_softmax (rec, sc, M, M, heads, n_soft, error) &&
+  if (k_in_place) {
+    /* K's rows in the QKV output are the rows of B^T, head h's from column D + h dh */
+    HeedMat k_rows = { qkv, qkv_off + D, 3 * D, dh };
+    ok = record_gemm (rec, k->gemm_k4_bt, q, k_rows, sc, NULL, M, M, dh, heads, scale, 0, n_qk,
+                      "attention", error);
+  } else {
+    if (direct) {
+      HeedKTransposeParams tp = { M, D, s->n_pad, qkv_off };
+      HeedBuffer *bindings[2] = { qkv, s->kt };
+      ok = heed_recorder_dispatch (rec, elementwise (rec, HEED_SHADER_K_TRANSPOSE), 0, bindings,
+                                   &tp, sizeof tp, groups_for (rec, (guint64) M * D / 4), 1, 1,
+                                   n_copy, "attention", 0, error);
+    }
+    ok = ok &&
+         heed_op_gemm (rec, q, kt, sc, NULL, M, M, dh, heads, scale, 0, n_qk, "attention", error);
+  }
+  ok = ok && heed_op_softmax (rec, sc, M, M, heads, n_soft, error) &&
        heed_op_gemm (rec, sc, v, o, NULL, M, dh, k_pv, heads, 1.0f, 0, n_pv, "attention", error);
   g_free (n_copy);
   g_free (n_qk);

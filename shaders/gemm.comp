@@ -17,7 +17,8 @@
 // bounds check and a branch each (measured: the large GEMMs 4-6 times faster).
 //
 // Reads are not bounds-checked: the host pads A to a multiple of TM rows and B to a multiple
-// of WG*TN columns (B's row stride and offsets are multiples of 4). Stores are checked.
+// of WG*TN columns (B's row stride and offsets are multiples of 4). Stores are checked. The
+// B_T variants take B transposed (B^T row-major, rows of it read up to the same padding).
 //
 // The TILED variant (GPUs) is the classic shared-memory tiling instead: a workgroup of 256
 // invocations computes a 64 x 64 block of C, staging 64 x 16 of A and 16 x 64 of B in shared
@@ -177,6 +178,12 @@ void main()
   // access fetches SGS rows instead of each row being fetched by every lane.
   const uint lda4 = p.lda / 4u;
   const uint a_base4 = a_base / 4u;
+#ifdef B_T
+#if TN != 4
+#error "B_T: one group of four columns per lane"
+#endif
+  const uint bt_base4 = (p.b_off + batch * p.b_batch + n0 * p.ldb) / 4u;
+#endif
   for (uint k4 = 0; k4 < p.K / 4u; k4++) {
     vec4 mine[TM / SGS];
     [[unroll]] for (uint r = 0; r < TM / SGS; r++)
@@ -186,9 +193,20 @@ void main()
     // accumulators (TM x 4 per lane) do not fit in them, so each is loaded and stored once a
     // step instead of once per k (measured: the large GEMMs 15-27% faster)
     vec4 bv[4][NG];
+#ifdef B_T
+    // B given as B^T, row-major (Q.K^T reading K's rows straight out of the QKV output, with
+    // no transposed copy): a texel holds four k of one column, so the step fetches one texel
+    // per column of the lane and transposes the 4 x 4 in registers
+    vec4 bt[4];
+    [[unroll]] for (uint e = 0; e < 4; e++)
+      bt[e] = B4(bt_base4 + e * ldb4 + k4);
+    [[unroll]] for (uint kk = 0; kk < 4; kk++)
+      bv[kk][0] = vec4(bt[0][kk], bt[1][kk], bt[2][kk], bt[3][kk]);
+#else
     [[unroll]] for (uint kk = 0; kk < 4; kk++)
       [[unroll]] for (uint g = 0; g < NG; g++)
         bv[kk][g] = B4(b_base + (4u * k4 + kk) * ldb4 + g * wg);
+#endif
     [[unroll]] for (uint i = 0; i < TM; i++)
       [[unroll]] for (uint kk = 0; kk < 4; kk++) {
         const float av = subgroupShuffle(mine[i / SGS][kk], i % SGS);
