@@ -37,6 +37,8 @@ struct _HeedCompositor {
   HeedRecorder *rec;       /* re-recorded when the layout changes or a buffer grows */
   VkCommandPool copy_pool; /* this compositor's own: pools are not shared between threads */
   VkCommandBuffer copy_in, copy_out;
+  gboolean lut_sent, pixels_sent; /* the device's copies hold inputs.lut and inputs.pixels */
+  guint uploads_skipped;          /* for the tests */
 };
 
 static guint32
@@ -76,12 +78,30 @@ heed_composite_layout (const HeedFrameLayout *f, HeedFrameLayout *out, guint *bl
   return TRUE;
 }
 
+/* A colour map as the shader reads it (0x00BBGGRR), made once per map for the process rather
+ * than per frame (768 polynomial evaluations). */
+static const guint32 *
+packed_lut (HeedColormap map)
+{
+  enum { N_MAPS = HEED_COLORMAP_GRAY + 1 };
+  static guint32 luts[N_MAPS][256];
+  static gsize made[N_MAPS];
+  guint m = (guint) map < N_MAPS ? (guint) map : (guint) HEED_COLORMAP_INFERNO;
+  if (g_once_init_enter (&made[m])) {
+    guint8 lut[256][3];
+    heed_colormap_lut ((HeedColormap) m, lut);
+    for (guint i = 0; i < 256; i++)
+      luts[m][i] = lut[i][0] | (guint32) lut[i][1] << 8 | (guint32) lut[i][2] << 16;
+    g_once_init_leave (&made[m], 1);
+  }
+  return luts[m];
+}
+
 void
 heed_composite_inputs_init (HeedCompositeInputs *in, const HeedFrameLayout *l,
                             const HeedHeatmapLayer *heat, const HeedImageLayer *images, guint n)
 {
   float m[9], off[3];
-  guint8 lut[256][3];
 
   memset (in, 0, sizeof *in);
   heed_frame_rgb_to_yuv (l, m, off);
@@ -106,9 +126,7 @@ heed_composite_inputs_init (HeedCompositeInputs *in, const HeedFrameLayout *l,
     in->params[P_REGION + 1] = float_bits (heat->y);
     in->params[P_REGION + 2] = float_bits (heat->width);
     in->params[P_REGION + 3] = float_bits (heat->height);
-    heed_colormap_lut (heat->colormap, lut);
-    for (guint i = 0; i < 256; i++)
-      in->lut[i] = lut[i][0] | (guint32) lut[i][1] << 8 | (guint32) lut[i][2] << 16;
+    memcpy (in->lut, packed_lut (heat->colormap), sizeof in->lut);
   }
 
   n = MIN (n, HEED_COMPOSITOR_MAX_IMAGES);
@@ -191,14 +209,44 @@ heed_compositor_set_frame_layout (HeedCompositor *c, const HeedFrameLayout *fram
     return FALSE;
   }
   if (!c->frame || c->frame->size < c->layout.size) {
+    gboolean on_device = c->frame && !c->frame->mapped; /* as the frames before */
     heed_buffer_destroy (&c->frame);
-    if (!(c->frame = heed_buffer_new (c->device, c->layout.size, TRUE, error)))
+    if (!(c->frame = heed_buffer_new (c->device, c->layout.size, !on_device, error)))
       return FALSE;
   }
   c->have_layout = TRUE;
   /* recorded now, so the shader is compiled with the caps and not on the first frame (a live
    * pipeline would get that frame late) */
   return heed_compositor_set_layers (c, NULL, NULL, 0, error) && ensure_recorded (c, error);
+}
+
+/* The frame's working copy: host-visible for frames from host memory, device-local for frames
+ * on the device (on a discrete GPU the shader then works in its own memory, not the host's
+ * over the bus). A new buffer means re-recording. */
+static gboolean
+frame_buffer_for (HeedCompositor *c, gboolean on_device, GError **error)
+{
+  if ((c->frame->mapped == NULL) == on_device)
+    return TRUE;
+  HeedBuffer *b = heed_buffer_new (c->device, c->frame->size, !on_device, error);
+  if (!b)
+    return FALSE;
+  heed_buffer_destroy (&c->frame);
+  c->frame = b;
+  heed_recorder_destroy (&c->rec);
+  return TRUE;
+}
+
+guint
+heed_compositor_uploads_skipped (const HeedCompositor *c)
+{
+  return c->uploads_skipped;
+}
+
+gboolean
+heed_compositor_frame_on_device (const HeedCompositor *c)
+{
+  return c->frame && !c->frame->mapped;
 }
 
 /* Makes `buf` hold at least `size` bytes; a new buffer means re-recording. */
@@ -227,18 +275,29 @@ heed_compositor_set_layers (HeedCompositor *c, const HeedHeatmapLayer *heatmap,
                  HEED_COMPOSITOR_MAX_IMAGES);
     return FALSE;
   }
-  heed_composite_inputs_clear (&c->inputs);
-  heed_composite_inputs_init (&c->inputs, &c->layout, heatmap, images, n_images);
-  HeedCompositeInputs *in = &c->inputs;
+  HeedCompositeInputs *in = &c->inputs, old = c->inputs;
+  heed_composite_inputs_init (in, &c->layout, heatmap, images, n_images);
+  /* what the device holds already is not sent again: the colour map changes with a property,
+   * the label images with their text (on a discrete GPU these are writes over the bus) */
+  gboolean same_lut = c->lut_sent && memcmp (old.lut, in->lut, sizeof in->lut) == 0;
+  gboolean same_pixels = c->pixels_sent && old.n_pixels == in->n_pixels &&
+                         memcmp (old.pixels, in->pixels, in->n_pixels * 4) == 0;
+  heed_composite_inputs_clear (&old);
+  gsize had_pixels = c->pixels ? c->pixels->size : 0;
   if (!ensure_buffer (c, &c->heat, in->heat_floats * 4, error) ||
-      !ensure_buffer (c, &c->pixels, in->n_pixels * 4, error))
+      !ensure_buffer (c, &c->pixels, in->n_pixels * 4, error)) {
+    c->lut_sent = c->pixels_sent = FALSE;
     return FALSE;
+  }
   if (in->heat_floats)
     memcpy (c->heat->mapped, in->heat, in->heat_floats * 4);
-  if (in->n_pixels)
+  if (in->n_pixels && (!same_pixels || c->pixels->size != had_pixels))
     memcpy (c->pixels->mapped, in->pixels, in->n_pixels * 4);
-  memcpy (c->lut->mapped, in->lut, sizeof in->lut);
+  if (!same_lut)
+    memcpy (c->lut->mapped, in->lut, sizeof in->lut);
   memcpy (c->params->mapped, in->params, sizeof in->params);
+  c->lut_sent = c->pixels_sent = TRUE;
+  c->uploads_skipped += same_lut + (same_pixels && in->n_pixels > 0);
   return TRUE;
 }
 
@@ -274,7 +333,7 @@ heed_compositor_draw_frame (HeedCompositor *c, guint8 *const planes[3], const gu
                             GError **error)
 {
   const HeedFrameLayout *l = &c->layout;
-  if (!c->have_layout || !ensure_recorded (c, error))
+  if (!c->have_layout || !frame_buffer_for (c, FALSE, error) || !ensure_recorded (c, error))
     goto no_layout;
   for (guint i = 0; i < l->n_planes; i++)
     if (!planes[i] || stride[i] < l->row_bytes[i]) {
@@ -320,7 +379,7 @@ heed_compositor_draw_frame_device (HeedCompositor *c, HeedDevicePlane *src, Heed
                                 : "no frame layout set");
     return FALSE;
   }
-  if (!ensure_recorded (c, error))
+  if (!frame_buffer_for (c, TRUE, error) || !ensure_recorded (c, error))
     return FALSE;
   if (!c->copy_in && !(c->copy_in = heed_command_buffer_new (c->device, c->copy_pool, error)))
     return FALSE;

@@ -248,6 +248,15 @@ typedef struct {
 } HeedAttentionScratch;
 
 gsize heed_attention_qkv_floats (const HeedKernels *kernels, guint rows, guint D);
+
+/* TRUE when the compositor's working copy of the frame is device-local (its last frame came
+ * from the device). */
+gboolean heed_compositor_frame_on_device (const HeedCompositor *compositor);
+/* How many colour-map and label-image uploads set_layers skipped as unchanged. */
+guint heed_compositor_uploads_skipped (const HeedCompositor *compositor);
+
+/* TRUE when the run's frame staging is device-local (its last frames came from the device). */
+gboolean heed_vit_run_frame_staging_on_device (const HeedVitRun *run);
 gboolean heed_attention_scratch_init (HeedDevice *device, const HeedKernels *kernels,
                                       HeedAttentionScratch *s, guint M, guint D, guint heads,
                                       GError **error);

@@ -53,8 +53,11 @@ struct _HeedVitRun {
   HeedRecorder **rec_tensor, **rec_frame;
   guint slices;
 
-  HeedBuffer *frame, *frame_params; /* frame staging: max_batch slots of frame_slot bytes */
-  HeedBuffer *frame_rows;           /* between the two preprocessing passes, shared by slots */
+  /* frame staging: max_batch slots of frame_slot bytes; host-visible for frames in host
+   * memory, device-local for frames already on the device (copied in by the device: on a
+   * discrete GPU the preprocessing then reads its own memory, not the host's over the bus) */
+  HeedBuffer *frame, *frame_params;
+  HeedBuffer *frame_rows; /* between the two preprocessing passes, shared by slots */
   VkDeviceSize frame_slot;
   HeedFrameLayout layout;
   gboolean has_layout;
@@ -527,8 +530,9 @@ heed_vit_run_set_frame_layout (HeedVitRun *r, const HeedFrameLayout *layout, GEr
   r->has_layout = FALSE;
   VkDeviceSize slot = heed_frame_staging_bytes (layout);
   if (!r->frame || r->frame->size < slot * r->max_batch) {
+    gboolean on_device = r->frame && !r->frame->mapped; /* as the frames before */
     heed_buffer_destroy (&r->frame);
-    if (!(r->frame = heed_buffer_new (r->device, slot * r->max_batch, TRUE, error)))
+    if (!(r->frame = heed_buffer_new (r->device, slot * r->max_batch, !on_device, error)))
       return FALSE;
   }
   r->frame_slot = slot;
@@ -565,6 +569,39 @@ heed_vit_run_set_tensor (HeedVitRun *r, guint slot, const float *input, GError *
   return TRUE;
 }
 
+/* Makes the frame staging host-visible (frames from host memory) or device-local (frames
+ * copied in on the device). It changes only while no other slot holds a frame, and a new
+ * buffer means new recordings; a frame on the device still goes into host-visible staging
+ * beside host frames of the same batch. */
+static gboolean
+frame_staging_for (HeedVitRun *r, guint slot, gboolean on_device, GError **error)
+{
+  gboolean mapped = r->frame->mapped != NULL;
+  if (mapped != on_device)
+    return TRUE;
+  for (guint i = 0; i < r->max_batch; i++)
+    if (i != slot && (r->slots[i] == SLOT_FRAME || r->slots[i] == SLOT_DEVICE)) {
+      if (on_device)
+        return TRUE;
+      g_set_error (error, HEED_ERROR, HEED_ERROR_INVALID,
+                   "a frame in host memory cannot join a batch of frames on the device");
+      return FALSE;
+    }
+  HeedBuffer *b = heed_buffer_new (r->device, r->frame->size, !on_device, error);
+  if (!b)
+    return FALSE;
+  heed_buffer_destroy (&r->frame);
+  r->frame = b;
+  drop_recordings (r, FALSE); /* they bind the old buffer */
+  return TRUE;
+}
+
+gboolean
+heed_vit_run_frame_staging_on_device (const HeedVitRun *r)
+{
+  return r->frame && !r->frame->mapped;
+}
+
 gboolean
 heed_vit_run_set_frame (HeedVitRun *r, guint slot, const guint8 *const planes[3],
                         const guint stride[3], GError **error)
@@ -576,6 +613,8 @@ heed_vit_run_set_frame (HeedVitRun *r, guint slot, const guint8 *const planes[3]
     g_set_error (error, HEED_ERROR, HEED_ERROR_INVALID, "no frame layout set");
     return FALSE;
   }
+  if (!frame_staging_for (r, slot, FALSE, error))
+    return FALSE;
   if (!heed_frame_pack (l, (guint8 *) r->frame->mapped + slot * r->frame_slot, planes, stride,
                         error))
     return FALSE;
@@ -595,6 +634,8 @@ heed_vit_run_set_frame_device (HeedVitRun *r, guint slot, HeedDevicePlane *plane
                                : "no frame layout set");
     return FALSE;
   }
+  if (!frame_staging_for (r, slot, TRUE, error))
+    return FALSE;
   if (!r->copy_cmds[slot] &&
       !(r->copy_cmds[slot] = heed_command_buffer_new (r->device, r->copy_pool, error)))
     return FALSE;

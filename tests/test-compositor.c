@@ -139,6 +139,149 @@ test_against_reference (void)
   assert_no_validation_messages ();
 }
 
+/* A frame drawn from device buffers (heedoverlay's Vulkan memory) comes out as the same frame
+ * drawn from host memory, byte for byte: the working copy moves to device-local memory for it
+ * and back to host-visible memory for the next host frame. */
+static void
+test_device_frames (void)
+{
+  HeedDevice *d = get_device ();
+  GError *error = NULL;
+  HeedCompositor *c = heed_compositor_new (d, &error);
+  g_assert_no_error (error);
+  const HeedPixelFormat formats[] = { HEED_PIXEL_RGBA, HEED_PIXEL_I420 };
+  for (guint f = 0; f < G_N_ELEMENTS (formats); f++) {
+    GRand *rng = g_rand_new_with_seed (500 + f);
+    guint w = 37, h = 23;
+    Frame fr = random_frame (formats[f], w, h, rng);
+    guint gw = 4, gh = 3;
+    float *values = random_floats (rng, gw * gh, 0, 1);
+    HeedHeatmapLayer heat = { values, NULL, gw, gh, 0, 0, w, h, HEED_COLORMAP_TURBO, 0.6f };
+    guint32 *im = random_image (rng, 11, 7);
+    HeedImageLayer image = { im, 11, 7, 3, 2 };
+    g_assert_true (heed_compositor_set_frame_layout (c, &fr.layout, &error));
+    g_assert_true (heed_compositor_set_layers (c, &heat, &image, 1, &error));
+
+    /* from host memory */
+    guint8 *want = g_memdup2 (fr.data, fr.layout.size), *planes[3];
+    planes_of (&fr, want, planes);
+    g_assert_true (heed_compositor_draw_frame (c, planes, fr.layout.stride, &error));
+    g_assert_false (heed_compositor_frame_on_device (c));
+
+    /* from device buffers, one per plane, drawn in place */
+    HeedBuffer *bufs[3] = { NULL, NULL, NULL };
+    HeedDevicePlane dp[3];
+    for (guint i = 0; i < fr.layout.n_planes; i++) {
+      gsize bytes = (gsize) fr.layout.stride[i] * fr.layout.rows[i];
+      bufs[i] = heed_buffer_new (d, bytes + 32, FALSE, &error);
+      g_assert_true (
+          heed_buffer_upload (bufs[i], 32, fr.data + fr.layout.offset[i], bytes, &error));
+      dp[i] = (HeedDevicePlane){ .buffer = bufs[i]->buffer,
+                                 .offset = 32,
+                                 .stride = fr.layout.stride[i] };
+    }
+    g_assert_true (heed_compositor_draw_frame_device (c, dp, dp, fr.layout.n_planes, &error));
+    g_assert_no_error (error);
+    g_assert_true (heed_compositor_frame_on_device (c));
+    for (guint i = 0; i < fr.layout.n_planes; i++) {
+      for (guint r = 0; r < fr.layout.rows[i]; r++) {
+        guint8 row[256];
+        g_assert_cmpuint (fr.layout.row_bytes[i], <=, sizeof row);
+        g_assert_true (heed_buffer_download (bufs[i], 32 + (gsize) r * fr.layout.stride[i], row,
+                                             fr.layout.row_bytes[i], &error));
+        g_assert_cmpmem (row, fr.layout.row_bytes[i],
+                         want + fr.layout.offset[i] + (gsize) r * fr.layout.stride[i],
+                         fr.layout.row_bytes[i]);
+      }
+      heed_buffer_destroy (&bufs[i]);
+    }
+
+    /* from host memory again */
+    guint8 *again = g_memdup2 (fr.data, fr.layout.size);
+    planes_of (&fr, again, planes);
+    g_assert_true (heed_compositor_draw_frame (c, planes, fr.layout.stride, &error));
+    g_assert_false (heed_compositor_frame_on_device (c));
+    g_assert_cmpmem (again, fr.layout.size, want, fr.layout.size);
+    g_free (values), g_free (im), g_free (want), g_free (again), g_free (fr.data);
+    g_rand_free (rng);
+  }
+  heed_compositor_destroy (&c);
+  assert_no_validation_messages ();
+}
+
+/* Draws fr's data with the layers onto a copy, and the reference onto another; they agree
+ * within the rounding test_against_reference allows. */
+static void
+draw_and_compare (HeedCompositor *c, const Frame *fr, const HeedHeatmapLayer *heat,
+                  const HeedImageLayer *images, guint n)
+{
+  GError *error = NULL;
+  HeedFrameLayout packed;
+  guint bw, bh;
+  g_assert_true (heed_composite_layout (&fr->layout, &packed, &bw, &bh, &error));
+  guint8 *want = g_malloc0 (packed.size), *got = g_memdup2 (fr->data, fr->layout.size), *planes[3];
+  repack (&fr->layout, fr->data, &packed, want);
+  HeedCompositeInputs in;
+  heed_composite_inputs_init (&in, &packed, heat, images, n);
+  heed_ref_composite (&packed, want, &in);
+  heed_composite_inputs_clear (&in);
+  planes_of (fr, got, planes);
+  g_assert_true (heed_compositor_set_layers (c, heat, images, n, &error));
+  g_assert_true (heed_compositor_draw_frame (c, planes, fr->layout.stride, &error));
+  g_assert_no_error (error);
+  guint off = 0;
+  for (guint r = 0; r < fr->layout.rows[0]; r++)
+    for (guint b = 0; b < fr->layout.row_bytes[0]; b++) {
+      int diff = abs ((int) got[(gsize) r * fr->layout.stride[0] + b] -
+                      (int) want[(gsize) r * packed.stride[0] + b]);
+      g_assert_cmpint (diff, <=, 1);
+      off += diff;
+    }
+  g_assert_cmpuint (off, <=, fr->layout.size / 200 + 1);
+  g_free (want), g_free (got);
+}
+
+/* The colour map and the label images go to the device only when they change (heedoverlay
+ * sets its layers every frame): the same layers again skip both uploads, and a new colour map,
+ * a label with new pixels of the same size, or a heatmap turned off and on each draw as the
+ * reference does. */
+static void
+test_unchanged_layers (void)
+{
+  HeedDevice *d = get_device ();
+  GError *error = NULL;
+  HeedCompositor *c = heed_compositor_new (d, &error);
+  GRand *rng = g_rand_new_with_seed (600);
+  Frame fr = random_frame (HEED_PIXEL_RGBA, 41, 29, rng);
+  float *values = random_floats (rng, 12, 0, 1);
+  HeedHeatmapLayer heat = { values, NULL, 4, 3, 0, 0, 41, 29, HEED_COLORMAP_INFERNO, 0.8f };
+  guint32 *im = random_image (rng, 13, 6);
+  HeedImageLayer image = { im, 13, 6, 2, 3 };
+  g_assert_true (heed_compositor_set_frame_layout (c, &fr.layout, &error));
+
+  draw_and_compare (c, &fr, &heat, &image, 1);
+  guint skipped = heed_compositor_uploads_skipped (c);
+  draw_and_compare (c, &fr, &heat, &image, 1); /* the same: neither is sent */
+  g_assert_cmpuint (heed_compositor_uploads_skipped (c), ==, skipped + 2);
+
+  heat.colormap = HEED_COLORMAP_TURBO; /* a new map; the same label */
+  draw_and_compare (c, &fr, &heat, &image, 1);
+  g_assert_cmpuint (heed_compositor_uploads_skipped (c), ==, skipped + 3);
+
+  guint32 *im2 = random_image (rng, 13, 6); /* new text, same size */
+  image.pixels = im2;
+  draw_and_compare (c, &fr, &heat, &image, 1);
+  g_assert_cmpuint (heed_compositor_uploads_skipped (c), ==, skipped + 4);
+
+  draw_and_compare (c, &fr, NULL, &image, 1); /* no heatmap, then the same one back */
+  draw_and_compare (c, &fr, &heat, &image, 1);
+
+  g_free (values), g_free (im), g_free (im2), g_free (fr.data);
+  g_rand_free (rng);
+  heed_compositor_destroy (&c);
+  assert_no_validation_messages ();
+}
+
 /* With nothing to draw, or everything transparent, every byte stays as it was. */
 static void
 test_transparent_is_identity (void)
@@ -296,6 +439,8 @@ main (int argc, char **argv)
   g_test_add_func ("/compositor/known-colours", test_known_colours);
   g_test_add_func ("/compositor/colormap-ends", test_colormap_ends);
   g_test_add_func ("/compositor/errors", test_errors);
+  g_test_add_func ("/compositor/device-frames", test_device_frames);
+  g_test_add_func ("/compositor/unchanged-layers", test_unchanged_layers);
   int ret = g_test_run ();
   heed_device_destroy (&test_device);
   return ret;

@@ -1243,6 +1243,16 @@ test_device_frames (void)
   g_assert_cmpint (dp.layout, ==, VK_IMAGE_LAYOUT_SHADER_READ_ONLY_OPTIMAL); /* restored */
   g_assert_cmpmem (res->logits, sizeof want, want, sizeof want);
   heed_vit_result_destroy (&res);
+  /* the staging moved to device-local memory for frames on the device, and back for a frame
+   * from the host, with the same result each way */
+  g_assert_true (heed_vit_run_frame_staging_on_device (vit));
+  g_assert_nonnull (res = run_frame_sync (vit, planes, stride, &error));
+  g_assert_false (heed_vit_run_frame_staging_on_device (vit));
+  g_assert_cmpmem (res->logits, sizeof want, want, sizeof want);
+  heed_vit_result_destroy (&res);
+  g_assert_nonnull (res = run_device_frame_sync (vit, &dp, 1, &error));
+  g_assert_cmpmem (res->logits, sizeof want, want, sizeof want);
+  heed_vit_result_destroy (&res);
   HeedDevicePlane small = dp;
   small.height = h - 1;
   g_assert_null (run_device_frame_sync (vit, &small, 1, &error));
