@@ -157,6 +157,17 @@ error:
 }
 
 gboolean
+heed_buffer_renew (HeedBuffer **buffer, gboolean host_visible, GError **error)
+{
+  HeedBuffer *b = heed_buffer_new ((*buffer)->device, (*buffer)->size, host_visible, error);
+  if (!b)
+    return FALSE;
+  heed_buffer_destroy (buffer);
+  *buffer = b;
+  return TRUE;
+}
+
+gboolean
 heed_buffer_texels_cover (const HeedBuffer *b)
 {
   return b->size / 16 <= b->device->props.limits.maxTexelBufferElements;

@@ -228,11 +228,8 @@ frame_buffer_for (HeedCompositor *c, gboolean on_device, GError **error)
 {
   if ((c->frame->mapped == NULL) == on_device)
     return TRUE;
-  HeedBuffer *b = heed_buffer_new (c->device, c->frame->size, !on_device, error);
-  if (!b)
+  if (!heed_buffer_renew (&c->frame, !on_device, error))
     return FALSE;
-  heed_buffer_destroy (&c->frame);
-  c->frame = b;
   heed_recorder_destroy (&c->rec);
   return TRUE;
 }

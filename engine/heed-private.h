@@ -157,6 +157,9 @@ typedef struct {
 HeedBuffer *heed_buffer_new (HeedDevice *device, VkDeviceSize size, gboolean host_visible,
                              GError **error);
 void heed_buffer_destroy (HeedBuffer **buffer);
+/* Replaces *buffer with a zero-filled one of the same size in host-visible or device-local
+ * memory; on failure *buffer stays as it was. */
+gboolean heed_buffer_renew (HeedBuffer **buffer, gboolean host_visible, GError **error);
 /* TRUE when the buffer's texel view reaches all of it (a device may allow as few as 65,536
  * texels, 1 MiB); kernels that read texels on every device check it and fall back. */
 gboolean heed_buffer_texels_cover (const HeedBuffer *buffer);

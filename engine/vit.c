@@ -587,11 +587,8 @@ frame_staging_for (HeedVitRun *r, guint slot, gboolean on_device, GError **error
                    "a frame in host memory cannot join a batch of frames on the device");
       return FALSE;
     }
-  HeedBuffer *b = heed_buffer_new (r->device, r->frame->size, !on_device, error);
-  if (!b)
+  if (!heed_buffer_renew (&r->frame, !on_device, error))
     return FALSE;
-  heed_buffer_destroy (&r->frame);
-  r->frame = b;
   drop_recordings (r, FALSE); /* they bind the old buffer */
   return TRUE;
 }
