@@ -81,6 +81,8 @@ heed_buffer_new (HeedDevice *d, VkDeviceSize size, gboolean host_visible, GError
     .range = MIN (b->size / 16, d->props.limits.maxTexelBufferElements) * 16,
   };
   HEED_VK (vkCreateBufferView, (d->device, &view, NULL, &b->texels));
+  view.format = VK_FORMAT_R32G32B32A32_UINT; /* core too: raw words, such as a frame's bytes */
+  HEED_VK (vkCreateBufferView, (d->device, &view, NULL, &b->texels_u));
   if (host_visible) {
     HEED_VK (vkMapMemory, (d->device, b->memory, 0, VK_WHOLE_SIZE, 0, &b->mapped));
     memset (b->mapped, 0, b->size);
@@ -107,6 +109,8 @@ heed_buffer_destroy (HeedBuffer **buffer)
     return;
   if (b->texels)
     vkDestroyBufferView (b->device->device, b->texels, NULL);
+  if (b->texels_u)
+    vkDestroyBufferView (b->device->device, b->texels_u, NULL);
   if (b->buffer)
     vkDestroyBuffer (b->device->device, b->buffer, NULL);
   if (b->memory)

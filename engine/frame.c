@@ -404,7 +404,7 @@ heed_frame_thumbnail (const HeedFrameLayout *l, const guint8 *const planes[3],
 gsize
 heed_frame_rows_bytes (const HeedFrameLayout *l, guint size)
 {
-  return (gsize) l->height * size * 3 * sizeof (float);
+  return (gsize) l->height * size * 4 * sizeof (float); /* vec4s: preprocess.comp */
 }
 
 void

@@ -37,6 +37,9 @@ typedef struct {
    * are storage buffers. From the variant's -DTEXEL_BINDINGS=MASK in the registry. */
   guint texel_bindings;
   guint uniform_bindings; /* the same for uniform buffers (-DUNIFORM_BINDINGS=MASK) */
+  /* uniform texel buffers of uvec4 texels (usamplerBuffer: raw 32-bit words, such as a
+   * frame's bytes), from -DUINT_TEXEL_BINDINGS=MASK */
+  guint uint_texel_bindings;
 } HeedShaderInfo;
 
 /* A binding's descriptor type, from the shader's masks. */
@@ -66,6 +69,8 @@ typedef struct {
   HeedKernel layernorm, layernorm_rows; /* any rows; a subgroup per 16-byte-aligned row */
   HeedKernel softmax, softmax_rows;
   guint rows_per_group; /* rows a workgroup of the *_rows kernels owns */
+  /* the preprocessing reads the frame and its rows as texels (lavapipe) where they fit */
+  gboolean preprocess_texels;
   guint small_lanes;    /* element-wise kernels (patchify, copies, preprocess, composite) */
 } HeedKernels;
 
@@ -150,6 +155,7 @@ typedef struct {
   void *mapped;        /* non-NULL when host-visible */
   VkBufferView texels; /* the whole buffer as RGBA32F texels, for texel-buffer bindings (up to
                         * the device's maxTexelBufferElements: see heed_buffer_texels_cover) */
+  VkBufferView texels_u; /* the same as RGBA32UI texels, for uvec4 texel-buffer bindings */
 } HeedBuffer;
 
 /* A zero-filled storage buffer of `size` bytes. host_visible buffers are mapped and coherent;

@@ -294,10 +294,14 @@ heed_op_preprocess (HeedRecorder *rec, const HeedFrameLayout *l, HeedBuffer *fra
   /* one pipeline per format and filter (shaders/preprocess.comp's VARIANT) */
   guint variant = 1 + p.format + 16 * p.filter;
   g_assert (p.format < 16 && variant < 256);
-  return heed_recorder_dispatch (rec, elementwise (rec, HEED_SHADER_RESAMPLE_ROWS), variant,
-                                 row_bindings, &p, sizeof p, groups_for (rec, ax[0].count),
-                                 p.n_rows, 1, "preprocess_rows", "preprocess", 0, error) &&
-         heed_recorder_dispatch (rec, elementwise (rec, HEED_SHADER_PREPROCESS), variant, bindings,
-                                 &p, sizeof p, groups_for (rec, (guint64) size * size), 1, 1,
+  gboolean texels = rec->kernels.preprocess_texels && heed_buffer_texels_cover (frame) &&
+                    heed_buffer_texels_cover (rows);
+  HeedShaderId row_pass = texels ? HEED_SHADER_RESAMPLE_ROWS_TEXELS : HEED_SHADER_RESAMPLE_ROWS;
+  HeedShaderId column_pass = texels ? HEED_SHADER_PREPROCESS_TEXELS : HEED_SHADER_PREPROCESS;
+  return heed_recorder_dispatch (rec, elementwise (rec, row_pass), variant, row_bindings, &p,
+                                 sizeof p, groups_for (rec, ax[0].count), p.n_rows, 1,
+                                 "preprocess_rows", "preprocess", 0, error) &&
+         heed_recorder_dispatch (rec, elementwise (rec, column_pass), variant, bindings, &p,
+                                 sizeof p, groups_for (rec, (guint64) size * size), 1, 1,
                                  "preprocess", "preprocess", 0, error);
 }

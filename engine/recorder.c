@@ -134,7 +134,9 @@ heed_recorder_dispatch (HeedRecorder *rec, HeedKernel k, guint specialization,
       .descriptorCount = 1,
       .descriptorType = type,
       .pBufferInfo = texel ? NULL : &infos[i],
-      .pTexelBufferView = texel ? &bindings[i]->texels : NULL,
+      .pTexelBufferView = !texel ? NULL
+                          : p->shader->uint_texel_bindings & (1u << i) ? &bindings[i]->texels_u
+                                                                       : &bindings[i]->texels,
     };
   }
   vkUpdateDescriptorSets (d->device, p->shader->n_bindings, writes, 0, NULL);

@@ -7,7 +7,7 @@
 VkDescriptorType
 heed_shader_binding_type (const HeedShaderInfo *s, guint binding)
 {
-  if (s->texel_bindings & (1u << binding))
+  if ((s->texel_bindings | s->uint_texel_bindings) & (1u << binding))
     return VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER;
   if (s->uniform_bindings & (1u << binding))
     return VK_DESCRIPTOR_TYPE_UNIFORM_BUFFER;

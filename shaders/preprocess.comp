@@ -12,13 +12,37 @@
 // engine/ref.c (heed_ref_preprocess) is the same arithmetic in C.
 layout(local_size_x_id = 0) in;
 
-#ifdef ROWS
-layout(std430, binding = 0) readonly buffer BufFrame { uint words[]; };
-layout(std430, binding = 1) readonly buffer BufParams { float params[]; };
-layout(std430, binding = 2) writeonly buffer BufRows { float rows_out[]; }; // [row][col][3]
+// The rows between the passes are vec4s ([row][col], RGB and a spare), so a pixel is one store
+// and one load.
+//
+// The TEXELS variants (lavapipe's) read the frame's words, and the rows, as texel buffers and the
+// parameters as a uniform buffer: there a storage-buffer load is a loop over the SIMD lanes with
+// a bounds check each, where a texel fetch is one gather and a uniform load at the same index
+// for every lane is one load (see gemm.comp).
+#ifdef TEXELS
+layout(std140, binding = 1) uniform BufParams { vec4 params4[5]; };
+#define PARAM(i) params4[(i) / 4u][(i) % 4u]
 #else
-layout(std430, binding = 0) readonly buffer BufRows { float rows_in[]; };
 layout(std430, binding = 1) readonly buffer BufParams { float params[]; };
+#define PARAM(i) params[i]
+#endif
+#ifdef ROWS
+#ifdef TEXELS
+layout(binding = 0) uniform usamplerBuffer frame_texels; // the frame's bytes as 32-bit words
+#define WORD(i) texelFetch(frame_texels, int((i) >> 2))[(i) & 3u]
+#else
+layout(std430, binding = 0) readonly buffer BufFrame { uint words[]; };
+#define WORD(i) words[i]
+#endif
+layout(std430, binding = 2) writeonly buffer BufRows { vec4 rows_out[]; };
+#else
+#ifdef TEXELS
+layout(binding = 0) uniform samplerBuffer rows_texels;
+#define ROW(i) texelFetch(rows_texels, int(i))
+#else
+layout(std430, binding = 0) readonly buffer BufRows { vec4 rows_in[]; };
+#define ROW(i) rows_in[i]
+#endif
 layout(std430, binding = 2) writeonly buffer BufOut { float outp[]; };
 #endif
 
@@ -137,14 +161,12 @@ const uint I420 = 8u, NV12 = 9u, YUY2 = 10u, GRAY8 = 11u;
 #ifdef ROWS
 void store_row(uint i, vec3 v)
 {
-  rows_out[3u * i] = v.r;
-  rows_out[3u * i + 1u] = v.g;
-  rows_out[3u * i + 2u] = v.b;
+  rows_out[i] = vec4(v, 0.0);
 }
 
 uint byte_at(uint off)
 {
-  return (words[off >> 2] >> ((off & 3u) * 8u)) & 0xffu;
+  return (WORD(off >> 2) >> ((off & 3u) * 8u)) & 0xffu;
 }
 
 // params: [6..14] YUV->RGB matrix (row-major, on 0..255 values minus the offsets, giving
@@ -155,9 +177,9 @@ vec3 yuv_offsets;
 void load_yuv_matrix()
 {
   // GLSL matrices are column-major: column j holds row-major entries j, j + 3, j + 6
-  yuv_matrix = mat3(params[6], params[9], params[12], params[7], params[10], params[13], params[8],
-                    params[11], params[14]);
-  yuv_offsets = vec3(params[15], params[16], params[17]);
+  yuv_matrix = mat3(PARAM(6u), PARAM(9u), PARAM(12u), PARAM(7u), PARAM(10u), PARAM(13u), PARAM(8u),
+                    PARAM(11u), PARAM(14u));
+  yuv_offsets = vec3(PARAM(15u), PARAM(16u), PARAM(17u));
 }
 
 vec3 yuv_to_rgb(float y, float u, float v)
@@ -171,7 +193,7 @@ vec3 fetch(uint x, uint y)
 {
   const uint f = FORMAT;
   if (f <= XBGR) {
-    const uint w = words[(p.offset0 + y * p.stride0 + x * 4u) >> 2];
+    const uint w = WORD((p.offset0 + y * p.stride0 + x * 4u) >> 2);
     const vec4 b = vec4(float(w & 0xffu), float((w >> 8) & 0xffu), float((w >> 16) & 0xffu),
                         float(w >> 24));
     if (f == RGBA || f == RGBX)
@@ -189,7 +211,7 @@ vec3 fetch(uint x, uint y)
     return vec3(float(byte_at(p.offset0 + y * p.stride0 + x)));
   float Y, U, V;
   if (f == YUY2) {
-    const uint w = words[(p.offset0 + y * p.stride0 + (x >> 1) * 4u) >> 2];
+    const uint w = WORD((p.offset0 + y * p.stride0 + (x >> 1) * 4u) >> 2);
     Y = float((x & 1u) == 0u ? (w & 0xffu) : ((w >> 16) & 0xffu));
     U = float((w >> 8) & 0xffu);
     V = float(w >> 24);
@@ -213,7 +235,7 @@ vec3 fetch(uint x, uint y)
 #ifndef ROWS
 vec3 load_row(uint i)
 {
-  return vec3(rows_in[3u * i], rows_in[3u * i + 1u], rows_in[3u * i + 2u]);
+  return ROW(i).rgb;
 }
 #endif
 
@@ -283,8 +305,8 @@ void main()
     const vec3 v = total != 0.0 ? sum / total : sum;
     rgb = (FILTER_KIND == HEED_BOX8 ? v : to_code(v)) / 255.0;
   }
-  outp[gid] = rgb.r * params[0] + params[3];
-  outp[plane + gid] = rgb.g * params[1] + params[4];
-  outp[2u * plane + gid] = rgb.b * params[2] + params[5];
+  outp[gid] = rgb.r * PARAM(0u) + PARAM(3u);
+  outp[plane + gid] = rgb.g * PARAM(1u) + PARAM(4u);
+  outp[2u * plane + gid] = rgb.b * PARAM(2u) + PARAM(5u);
 #endif
 }

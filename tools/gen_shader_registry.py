@@ -62,7 +62,8 @@ def binding_count(source, text):
 
 def binding_mask(row, kind):
     """The mask of bindings of a kind other than storage buffer: -DTEXEL_BINDINGS=MASK (uniform
-    texel buffers, samplerBuffer in the shader) or -DUNIFORM_BINDINGS=MASK (uniform buffers)."""
+    texel buffers, samplerBuffer in the shader), -DUINT_TEXEL_BINDINGS=MASK (the same with
+    usamplerBuffer) or -DUNIFORM_BINDINGS=MASK (uniform buffers)."""
     for d in row["defines"]:
         m = re.fullmatch(rf"-D{kind}_BINDINGS=(\w+)", d)
         if m:
@@ -98,7 +99,7 @@ def main():
         for r in rows:
             c.write(f"  [{ident(r)}] = {{ \"{r['name']}\", {r['name']}_spv, sizeof ({r['name']}_spv), "
                     f"{r['bindings']}, {r['push']}, {binding_mask(r, 'TEXEL')}, "
-                    f"{binding_mask(r, 'UNIFORM')} }},\n")
+                    f"{binding_mask(r, 'UNIFORM')}, {binding_mask(r, 'UINT_TEXEL')} }},\n")
         c.write("};\n")
 
 
