@@ -69,9 +69,10 @@ typedef struct {
   HeedKernel layernorm, layernorm_rows; /* any rows; a subgroup per 16-byte-aligned row */
   HeedKernel softmax, softmax_rows;
   guint rows_per_group; /* rows a workgroup of the *_rows kernels owns */
-  /* the preprocessing reads the frame and its rows as texels (lavapipe) where they fit */
+  /* the preprocessing reads the frame and its rows as texels (lavapipe) where the buffers'
+   * texel views cover them (the compositor's frame reads, tried the same way, gained nothing) */
   gboolean preprocess_texels;
-  guint small_lanes;    /* element-wise kernels (patchify, copies, preprocess, composite) */
+  guint small_lanes; /* element-wise kernels (patchify, copies, preprocess, composite) */
 } HeedKernels;
 
 /* ---- device ---- */
@@ -152,9 +153,9 @@ typedef struct {
   VkBuffer buffer;
   VkDeviceMemory memory;
   VkDeviceSize size;
-  void *mapped;        /* non-NULL when host-visible */
-  VkBufferView texels; /* the whole buffer as RGBA32F texels, for texel-buffer bindings (up to
-                        * the device's maxTexelBufferElements: see heed_buffer_texels_cover) */
+  void *mapped;          /* non-NULL when host-visible */
+  VkBufferView texels;   /* the whole buffer as RGBA32F texels, for texel-buffer bindings (up to
+                          * the device's maxTexelBufferElements: see heed_buffer_texels_cover) */
   VkBufferView texels_u; /* the same as RGBA32UI texels, for uvec4 texel-buffer bindings */
 } HeedBuffer;
 
