@@ -134,7 +134,7 @@ heed_recorder_dispatch (HeedRecorder *rec, HeedKernel k, guint specialization,
       .descriptorCount = 1,
       .descriptorType = type,
       .pBufferInfo = texel ? NULL : &infos[i],
-      .pTexelBufferView = !texel ? NULL
+      .pTexelBufferView = !texel                                       ? NULL
                           : p->shader->uint_texel_bindings & (1u << i) ? &bindings[i]->texels_u
                                                                        : &bindings[i]->texels,
     };
