@@ -43,7 +43,8 @@ record_gemm (HeedRecorder *rec, HeedKernel kernel, HeedMat a, HeedMat b, HeedMat
 {
   HeedGemmParams p = { M,     N,     K,       a.ld,    b.ld,    c.ld, a.off,
                        b.off, c.off, a.batch, b.batch, c.batch, alpha };
-  HeedBuffer *bindings[4] = { a.buf, b.buf, c.buf, bias ? bias : c.buf };
+  /* binding 4: C again, which the texel variants read as texels for the residual add */
+  HeedBuffer *bindings[5] = { a.buf, b.buf, c.buf, bias ? bias : c.buf, c.buf };
   if (bias)
     epilogue |= HEED_EPI_BIAS;
   else

@@ -70,6 +70,14 @@ layout(std430, binding = 1) readonly buffer BufB { vec4 b4[]; };
 #endif
 layout(std430, binding = 2) buffer BufC { float c[]; };
 layout(std430, binding = 3) readonly buffer BufBias { float bias[]; };
+#ifdef TEXEL_BINDINGS
+// C again, read as texels for the residual add (a storage-buffer load on lavapipe is a loop
+// over the lanes; each element is read before its own invocation writes it)
+layout(binding = 4) uniform samplerBuffer c_texels;
+#define C_IN(i) texelFetch(c_texels, int((i) >> 2))[(i) & 3u]
+#else
+#define C_IN(i) c[i]
+#endif
 
 layout(push_constant) uniform Params {
   uint M, N, K;
@@ -89,7 +97,7 @@ void store_c(uint batch, uint m, uint n, float acc, float bn)
     v = heed_quick_gelu(v);
   const uint ci = p.c_off + batch * p.c_batch + m * p.ldc + n;
   if ((EPILOGUE & EPI_ACCUMULATE) != 0u)
-    v += c[ci];
+    v += C_IN(ci);
   c[ci] = v;
 }
 
