@@ -71,6 +71,7 @@ GST_DEBUG_CATEGORY_STATIC (gst_heed_classify_debug);
 #define DEFAULT_PROP_FRAMES_IN_FLIGHT 0
 #define DEFAULT_PROP_BATCH_SIZE 1
 #define DEFAULT_PROP_INPUT_SIZE 0
+#define DEFAULT_PROP_WEIGHTS HEED_WEIGHTS_F32
 #define MAX_FRAMES_IN_FLIGHT 8
 #define MAX_BATCH_SIZE 16
 
@@ -91,6 +92,7 @@ enum {
   PROP_FRAMES_IN_FLIGHT,
   PROP_BATCH_SIZE,
   PROP_INPUT_SIZE,
+  PROP_WEIGHTS,
 };
 
 /* One batch of frames: collecting (staged < batch size, not submitted), in flight
@@ -137,6 +139,7 @@ struct _GstHeedClassify {
   guint frames_in_flight; /* 0: automatic */
   guint batch_size;
   guint input_size;          /* 0: the model's own */
+  HeedWeightFormat weights;  /* how the plan stores the GEMM weights */
   gboolean reload_pending;   /* model, labels or attention changed while streaming */
   GstClockTime qos_earliest; /* from downstream QoS events */
 
@@ -223,6 +226,24 @@ gst_heed_attention_get_type (void)
   };
   if (g_once_init_enter (&type))
     g_once_init_leave (&type, g_enum_register_static ("GstHeedAttention", values));
+  return type;
+}
+
+#define GST_TYPE_HEED_WEIGHTS (gst_heed_weights_get_type ())
+static GType
+gst_heed_weights_get_type (void)
+{
+  static GType type = 0;
+  static const GEnumValue values[] = {
+    { HEED_WEIGHTS_F32, "float32: the checkpoint's values as they load", "fp32" },
+    { HEED_WEIGHTS_F16,
+      "IEEE half: half the memory and bandwidth; results move by the weights' rounding "
+      "(none for F16 checkpoints)",
+      "fp16" },
+    { 0, NULL, NULL },
+  };
+  if (g_once_init_enter (&type))
+    g_once_init_leave (&type, g_enum_register_static ("GstHeedWeights", values));
   return type;
 }
 
@@ -435,6 +456,17 @@ gst_heed_classify_class_init (GstHeedClassifyClass *klass)
           "0 keeps the model's own size.",
           0, 4096, DEFAULT_PROP_INPUT_SIZE,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING));
+  g_object_class_install_property (
+      gobject_class, PROP_WEIGHTS,
+      g_param_spec_enum (
+          "weights", "Weight storage",
+          "How the model's matrix-multiply weights (patch embedding, attention, MLP, head) are "
+          "stored on the device. fp16 halves their memory and, on a GPU, the bandwidth a frame "
+          "needs; the arithmetic stays float32 either way, and biases, norms and embeddings stay "
+          "float32. Results move by the weights' rounding to half (for a float32 checkpoint, "
+          "about 1e-4 in the attention map), not at all for an F16 checkpoint.",
+          GST_TYPE_HEED_WEIGHTS, DEFAULT_PROP_WEIGHTS,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
 
   gst_element_class_set_static_metadata (
       element_class, "heed vision-transformer classifier", "Filter/Analyzer/Video",
@@ -479,6 +511,7 @@ gst_heed_classify_init (GstHeedClassify *self)
   self->post_messages = DEFAULT_PROP_POST_MESSAGES;
   self->frames_in_flight = DEFAULT_PROP_FRAMES_IN_FLIGHT;
   self->batch_size = DEFAULT_PROP_BATCH_SIZE;
+  self->weights = DEFAULT_PROP_WEIGHTS;
   self->qos_earliest = GST_CLOCK_TIME_NONE;
   g_queue_init (&self->held);
   gst_base_transform_set_in_place (GST_BASE_TRANSFORM (self), TRUE);
@@ -533,6 +566,7 @@ gst_heed_classify_set_property (GObject *object, guint prop_id, const GValue *va
     self->input_size = g_value_get_uint (value);
     self->reload_pending = TRUE;
     break;
+  case PROP_WEIGHTS: self->weights = g_value_get_enum (value); break;
   default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec); break;
   }
   GST_OBJECT_UNLOCK (self);
@@ -560,6 +594,7 @@ gst_heed_classify_get_property (GObject *object, guint prop_id, GValue *value, G
   case PROP_FRAMES_IN_FLIGHT: g_value_set_uint (value, self->frames_in_flight); break;
   case PROP_BATCH_SIZE: g_value_set_uint (value, self->batch_size); break;
   case PROP_INPUT_SIZE: g_value_set_uint (value, self->input_size); break;
+  case PROP_WEIGHTS: g_value_set_enum (value, self->weights); break;
   default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec); break;
   }
   GST_OBJECT_UNLOCK (self);
@@ -714,11 +749,12 @@ build_plan (GstHeedClassify *self, GError **error)
   batches_free (self);
   heed_vit_plan_destroy (&self->plan);
   HeedVitOptions opts = { .layer_attention = self->plan_attention == GST_HEED_ATTENTION_ROLLOUT };
-  if (!(self->plan = heed_vit_plan_new (self->dev.device, self->model, &opts, error)))
-    return FALSE;
   GST_OBJECT_LOCK (self);
   batch = self->batch_size;
+  opts.weights = self->weights;
   GST_OBJECT_UNLOCK (self);
+  if (!(self->plan = heed_vit_plan_new (self->dev.device, self->model, &opts, error)))
+    return FALSE;
   self->max_batch = batch;
   self->n_batches = frames_in_flight (self);
   self->batches = g_new0 (Batch, self->n_batches);

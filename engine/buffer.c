@@ -14,8 +14,8 @@ find_memory_type (const HeedDevice *d, uint32_t bits, VkMemoryPropertyFlags want
   return -1;
 }
 
-HeedBuffer *
-heed_buffer_new (HeedDevice *d, VkDeviceSize size, gboolean host_visible, GError **error)
+static HeedBuffer *
+buffer_new (HeedDevice *d, VkDeviceSize size, gboolean host_visible, gboolean half, GError **error)
 {
   HeedBuffer *b;
   VkMemoryRequirements req;
@@ -32,6 +32,7 @@ heed_buffer_new (HeedDevice *d, VkDeviceSize size, gboolean host_visible, GError
   b = g_new0 (HeedBuffer, 1);
 
   b->device = d;
+  b->half = half;
   /* whole 16-byte texels, so a texel view covers every byte */
   b->size = (MAX (size, 16) + 15) & ~(VkDeviceSize) 15;
   VkBufferCreateInfo info = {
@@ -71,17 +72,30 @@ heed_buffer_new (HeedDevice *d, VkDeviceSize size, gboolean host_visible, GError
   };
   HEED_VK_RESULT ("vkAllocateMemory", heed_device_allocate_memory (d, &alloc, &b->memory));
   HEED_VK (vkBindBufferMemory, (d->device, b->buffer, b->memory, 0));
-  /* RGBA32F texel buffers are core Vulkan on every device; the view is capped at the device's
-   * texel count (a GEMM operand is far smaller) */
+  /* RGBA32F and RGBA16F uniform texel buffers are core Vulkan on every device (checked all the
+   * same: a texel fetch then converts the halves); the view is capped at the device's texel
+   * count (a GEMM operand is far smaller) */
+  VkDeviceSize texel_bytes = half ? 8 : 16;
   VkBufferViewCreateInfo view = {
     .sType = VK_STRUCTURE_TYPE_BUFFER_VIEW_CREATE_INFO,
     .buffer = b->buffer,
-    .format = VK_FORMAT_R32G32B32A32_SFLOAT,
+    .format = half ? VK_FORMAT_R16G16B16A16_SFLOAT : VK_FORMAT_R32G32B32A32_SFLOAT,
     .offset = 0,
-    .range = MIN (b->size / 16, d->props.limits.maxTexelBufferElements) * 16,
+    .range = MIN (b->size / texel_bytes, d->props.limits.maxTexelBufferElements) * texel_bytes,
   };
+  if (half) {
+    VkFormatProperties fp;
+    vkGetPhysicalDeviceFormatProperties (d->physical_device, view.format, &fp);
+    if (!(fp.bufferFeatures & VK_FORMAT_FEATURE_UNIFORM_TEXEL_BUFFER_BIT)) {
+      g_set_error (error, HEED_ERROR, HEED_ERROR_VULKAN,
+                   "the device cannot read half-float texel buffers (RGBA16F): use float32 "
+                   "weights");
+      goto error;
+    }
+  }
   HEED_VK (vkCreateBufferView, (d->device, &view, NULL, &b->texels));
   view.format = VK_FORMAT_R32G32B32A32_UINT; /* core too: raw words, such as a frame's bytes */
+  view.range = MIN (b->size / 16, d->props.limits.maxTexelBufferElements) * 16;
   HEED_VK (vkCreateBufferView, (d->device, &view, NULL, &b->texels_u));
   if (host_visible) {
     HEED_VK (vkMapMemory, (d->device, b->memory, 0, VK_WHOLE_SIZE, 0, &b->mapped));
@@ -99,6 +113,25 @@ heed_buffer_new (HeedDevice *d, VkDeviceSize size, gboolean host_visible, GError
 error:
   heed_buffer_destroy (&b);
   return NULL;
+}
+
+HeedBuffer *
+heed_buffer_new (HeedDevice *d, VkDeviceSize size, gboolean host_visible, GError **error)
+{
+  return buffer_new (d, size, host_visible, FALSE, error);
+}
+
+HeedBuffer *
+heed_buffer_new_half (HeedDevice *d, const float *values, gsize n, GError **error)
+{
+  uint16_t *h = g_new (uint16_t, n);
+  for (gsize i = 0; i < n; i++)
+    h[i] = heed_f32_to_f16 (values[i]);
+  HeedBuffer *b = buffer_new (d, (VkDeviceSize) n * 2, FALSE, TRUE, error);
+  if (b && !heed_buffer_upload (b, 0, h, (VkDeviceSize) n * 2, error))
+    heed_buffer_destroy (&b);
+  g_free (h);
+  return b;
 }
 
 void
@@ -174,7 +207,7 @@ heed_buffer_renew (HeedBuffer **buffer, gboolean host_visible, GError **error)
 gboolean
 heed_buffer_texels_cover (const HeedBuffer *b)
 {
-  return b->size / 16 <= b->device->props.limits.maxTexelBufferElements;
+  return b->size / (b->half ? 8 : 16) <= b->device->props.limits.maxTexelBufferElements;
 }
 
 static gboolean

@@ -320,9 +320,22 @@ typedef struct _HeedVitPlan HeedVitPlan;
  * one plan work at once (frames in flight). */
 typedef struct _HeedVitRun HeedVitRun;
 
+/* How a plan stores the weights of its matrix multiplies (patch embedding, qkv, proj, fc1, fc2,
+ * heads). The arithmetic is float32 either way; biases, norms and embeddings stay float32. */
+typedef enum {
+  HEED_WEIGHTS_F32, /* as float32 */
+  HEED_WEIGHTS_F16, /* as IEEE halves, rounded to nearest: half the memory and bandwidth (exact
+                     * for F16 checkpoints and for BF16 ones within half's range) */
+} HeedWeightFormat;
+
+/* Parses "fp32" or "fp16" (also "f32", "float32", "f16", "float16", "half"). */
+gboolean heed_weight_format_parse (const char *name, HeedWeightFormat *format, GError **error);
+const char *heed_weight_format_name (HeedWeightFormat format);
+
 typedef struct {
   gboolean layer_attention; /* keep every layer's head-averaged attention (for rollout) */
   gboolean profile;         /* time every dispatch with timestamp queries */
+  HeedWeightFormat weights;
 } HeedVitOptions;
 
 typedef struct {
@@ -354,6 +367,8 @@ HeedVitPlan *heed_vit_plan_ref (HeedVitPlan *plan);
 void heed_vit_plan_destroy (HeedVitPlan **plan);
 const HeedModelConfig *heed_vit_plan_get_config (const HeedVitPlan *plan);
 HeedDevice *heed_vit_plan_get_device (const HeedVitPlan *plan);
+/* Device memory the plan's weights take, padding included. */
+guint64 heed_vit_plan_get_weight_bytes (const HeedVitPlan *plan);
 
 /* A run of the plan for batches of 1 to max_batch frames. */
 HeedVitRun *heed_vit_run_new (HeedVitPlan *plan, guint max_batch, GError **error);

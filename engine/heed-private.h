@@ -154,15 +154,20 @@ typedef struct {
   VkDeviceMemory memory;
   VkDeviceSize size;
   void *mapped;          /* non-NULL when host-visible */
-  VkBufferView texels;   /* the whole buffer as RGBA32F texels, for texel-buffer bindings (up to
-                          * the device's maxTexelBufferElements: see heed_buffer_texels_cover) */
+  VkBufferView texels;   /* the whole buffer as RGBA32F texels (RGBA16F when half), for
+                          * texel-buffer bindings (up to the device's maxTexelBufferElements: see
+                          * heed_buffer_texels_cover) */
   VkBufferView texels_u; /* the same as RGBA32UI texels, for uvec4 texel-buffer bindings */
+  gboolean half;         /* IEEE halves (fp16 GEMM weights): read by the *_bh kernels */
 } HeedBuffer;
 
 /* A zero-filled storage buffer of `size` bytes. host_visible buffers are mapped and coherent;
  * others are device-local where the device has such memory. */
 HeedBuffer *heed_buffer_new (HeedDevice *device, VkDeviceSize size, gboolean host_visible,
                              GError **error);
+/* A device-local buffer of n IEEE halves rounded from values (to nearest even), for GEMM
+ * weights stored in fp16: its texel view converts them back to float32 on every read. */
+HeedBuffer *heed_buffer_new_half (HeedDevice *device, const float *values, gsize n, GError **error);
 void heed_buffer_destroy (HeedBuffer **buffer);
 /* Replaces *buffer with a zero-filled one of the same size in host-visible or device-local
  * memory; on failure *buffer stays as it was. */

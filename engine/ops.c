@@ -24,7 +24,7 @@ elementwise (const HeedRecorder *rec, HeedShaderId shader)
 static void
 gemm_block (HeedKernel kernel, guint *rows, guint *cols)
 {
-  if (kernel.shader == HEED_SHADER_GEMM_TILED) {
+  if (kernel.shader == HEED_SHADER_GEMM_TILED || kernel.shader == HEED_SHADER_GEMM_TILED_BH) {
     *rows = *cols = 64;
     return;
   }
@@ -65,6 +65,20 @@ a_k4 (HeedMat a, guint K)
   return K % 4 == 0 && a.ld % 4 == 0 && a.off % 4 == 0 && a.batch % 4 == 0;
 }
 
+/* The kernel reading B as IEEE halves (a plan's fp16 weights): the storage-buffer kernels have a
+ * B_HALF twin; the texel kernels read halves as they are, through the buffer's RGBA16F view. */
+static HeedKernel
+with_half_b (HeedKernel kernel)
+{
+  switch (kernel.shader) {
+  case HEED_SHADER_GEMM: kernel.shader = HEED_SHADER_GEMM_BH; break;
+  case HEED_SHADER_GEMM_K4: kernel.shader = HEED_SHADER_GEMM_K4_BH; break;
+  case HEED_SHADER_GEMM_TILED: kernel.shader = HEED_SHADER_GEMM_TILED_BH; break;
+  default: g_assert (heed_shaders[kernel.shader].texel_bindings & 2u); break;
+  }
+  return kernel;
+}
+
 gboolean
 heed_op_gemm (HeedRecorder *rec, HeedMat a, HeedMat b, HeedMat c, HeedBuffer *bias, guint M,
               guint N, guint K, guint batches, float alpha, guint epilogue, const char *name,
@@ -73,8 +87,9 @@ heed_op_gemm (HeedRecorder *rec, HeedMat a, HeedMat b, HeedMat c, HeedBuffer *bi
   const HeedKernels *k = &rec->kernels;
   /* B is read as vec4s: its padding makes that always possible. */
   g_return_val_if_fail (b.off % 4 == 0 && b.ld % 4 == 0 && b.batch % 4 == 0, FALSE);
-  return record_gemm (rec, a_k4 (a, K) ? k->gemm_k4 : k->gemm, a, b, c, bias, M, N, K, batches,
-                      alpha, epilogue, name, kind, error);
+  HeedKernel kernel = a_k4 (a, K) ? k->gemm_k4 : k->gemm;
+  return record_gemm (rec, b.buf->half ? with_half_b (kernel) : kernel, a, b, c, bias, M, N, K,
+                      batches, alpha, epilogue, name, kind, error);
 }
 
 /* Row kernels: the table's *_rows variant (a subgroup per row, reading vec4s) when the rows

@@ -22,6 +22,7 @@ struct _HeedVitPlan {
   HeedDevice *device; /* a reference */
   HeedModelConfig config;
   HeedVitOptions options;
+  VkDeviceSize weight_bytes; /* every weight buffer's size */
   HeedKernels kernels;
 
   HeedBuffer *cls, *pos, *patch_w, *patch_b, *norm_w, *norm_b, *head_w, *head_b;
@@ -75,27 +76,34 @@ struct _HeedVitRun {
 
 /* A Linear weight [out][in_dim] becomes the GEMM's B operand [in_dim][out_padded]. */
 static HeedBuffer *
-upload_linear (const HeedVitPlan *p, const float *w, guint out, guint in_dim, GError **error)
+upload_linear (HeedVitPlan *p, const float *w, guint out, guint in_dim, GError **error)
 {
   guint ld = heed_round_up (out, p->kernels.col_align);
   gsize n = (gsize) ld * in_dim;
   float *t = g_new0 (float, n);
+  HeedBuffer *b;
   for (guint o = 0; o < out; o++)
     for (guint i = 0; i < in_dim; i++)
       t[(gsize) i * ld + o] = w[(gsize) o * in_dim + i];
-  HeedBuffer *b = heed_buffer_new (p->device, (VkDeviceSize) n * 4, FALSE, error);
-  if (b && !heed_buffer_upload (b, 0, t, (VkDeviceSize) n * 4, error))
-    heed_buffer_destroy (&b);
+  if (p->options.weights == HEED_WEIGHTS_F16) {
+    b = heed_buffer_new_half (p->device, t, n, error);
+  } else {
+    b = heed_buffer_new (p->device, (VkDeviceSize) n * 4, FALSE, error);
+    if (b && !heed_buffer_upload (b, 0, t, (VkDeviceSize) n * 4, error))
+      heed_buffer_destroy (&b);
+  }
   g_free (t);
+  p->weight_bytes += b ? b->size : 0;
   return b;
 }
 
 static HeedBuffer *
-upload_array (const HeedVitPlan *p, const float *v, gsize n, GError **error)
+upload_array (HeedVitPlan *p, const float *v, gsize n, GError **error)
 {
   HeedBuffer *b = heed_buffer_new (p->device, n * 4, FALSE, error);
   if (b && !heed_buffer_upload (b, 0, v, n * 4, error))
     heed_buffer_destroy (&b);
+  p->weight_bytes += b ? b->size : 0;
   return b;
 }
 
@@ -178,11 +186,43 @@ heed_vit_plan_new (HeedDevice *device, const HeedModel *model, const HeedVitOpti
   p->kernels = device->kernels;
   if (options)
     p->options = *options;
+  if (p->options.weights != HEED_WEIGHTS_F32 && p->options.weights != HEED_WEIGHTS_F16) {
+    g_set_error (error, HEED_ERROR, HEED_ERROR_INVALID, "unknown weight format %d",
+                 (int) p->options.weights);
+    plan_free (p);
+    return NULL;
+  }
   if (!upload_weights (p, model, error)) {
     plan_free (p);
     return NULL;
   }
   return p;
+}
+
+gboolean
+heed_weight_format_parse (const char *name, HeedWeightFormat *format, GError **error)
+{
+  static const char *const f32[] = { "fp32", "f32", "float32" };
+  static const char *const f16[] = { "fp16", "f16", "float16", "half" };
+  for (guint i = 0; i < G_N_ELEMENTS (f32); i++)
+    if (g_ascii_strcasecmp (name, f32[i]) == 0) {
+      *format = HEED_WEIGHTS_F32;
+      return TRUE;
+    }
+  for (guint i = 0; i < G_N_ELEMENTS (f16); i++)
+    if (g_ascii_strcasecmp (name, f16[i]) == 0) {
+      *format = HEED_WEIGHTS_F16;
+      return TRUE;
+    }
+  g_set_error (error, HEED_ERROR, HEED_ERROR_INVALID,
+               "unknown weight format '%s': use fp32 or fp16", name);
+  return FALSE;
+}
+
+const char *
+heed_weight_format_name (HeedWeightFormat format)
+{
+  return format == HEED_WEIGHTS_F16 ? "fp16" : "fp32";
 }
 
 HeedVitPlan *
@@ -207,6 +247,12 @@ const HeedModelConfig *
 heed_vit_plan_get_config (const HeedVitPlan *plan)
 {
   return &plan->config;
+}
+
+guint64
+heed_vit_plan_get_weight_bytes (const HeedVitPlan *plan)
+{
+  return plan->weight_bytes;
 }
 
 HeedDevice *

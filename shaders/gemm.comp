@@ -20,6 +20,11 @@
 // of WG*TN columns (B's row stride and offsets are multiples of 4). Stores are checked. The
 // B_T variants take B transposed (B^T row-major, rows of it read up to the same padding).
 //
+// The B_HALF variants read B (the weights, when a plan stores them in fp16) as IEEE halves,
+// two to a word, and convert them on the read: the arithmetic stays float32. The texel variants
+// need no variant of their own: a buffer of halves has an RGBA16F texel view, whose fetches
+// return floats.
+//
 // The TILED variant (GPUs) is the classic shared-memory tiling instead: a workgroup of 256
 // invocations computes a 64 x 64 block of C, staging 64 x 16 of A and 16 x 64 of B in shared
 // memory per step, and each invocation accumulates a 4 x 4 grid of it, 16 rows and 16 columns
@@ -50,7 +55,13 @@ const uint EPI_QUICK_GELU = 8u;
 
 #if defined(TILED)
 layout(std430, binding = 0) readonly buffer BufA { float a[]; };
+#ifdef B_HALF
+layout(std430, binding = 1) readonly buffer BufB { uint b_halves[]; };
+float b_at(uint i) { return unpackHalf2x16(b_halves[i >> 1])[i & 1u]; }
+#else
 layout(std430, binding = 1) readonly buffer BufB { float b[]; };
+#define b_at(i) b[i]
+#endif
 #elif defined(TEXEL_BINDINGS)
 // A and B through uniform texel buffers (vec4 texels): a texel fetch is a gather, where a
 // storage-buffer load is, on lavapipe, a loop over the lanes with a bounds check each
@@ -65,8 +76,17 @@ layout(std430, binding = 0) readonly buffer BufA { vec4 a4[]; };
 #else
 layout(std430, binding = 0) readonly buffer BufA { float a[]; };
 #endif
+#ifdef B_HALF
+layout(std430, binding = 1) readonly buffer BufB { uvec2 b_halves[]; };
+vec4 B4(uint i)
+{
+  const uvec2 w = b_halves[i];
+  return vec4(unpackHalf2x16(w.x), unpackHalf2x16(w.y));
+}
+#else
 layout(std430, binding = 1) readonly buffer BufB { vec4 b4[]; };
 #define B4(i) b4[i]
+#endif
 #endif
 layout(std430, binding = 2) buffer BufC { float c[]; };
 layout(std430, binding = 3) readonly buffer BufBias { float bias[]; };
@@ -135,7 +155,7 @@ void main()
                            ? a[a_base + (m0 + am) * p.lda + k0 + ak] : 0.0;
       const uint bk = e / BN, bn = e % BN;
       b_tile[bk][bn] = k0 + bk < p.K && n0 + bn < p.N
-                           ? b[b_base + (k0 + bk) * p.ldb + n0 + bn] : 0.0;
+                           ? b_at(b_base + (k0 + bk) * p.ldb + n0 + bn) : 0.0;
     }
     barrier();
     [[unroll]] for (uint k = 0; k < BK; k++) {

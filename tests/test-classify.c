@@ -757,6 +757,73 @@ test_default_model (void)
   g_free (dir);
 }
 
+/* The confidences of every label of the pipeline's messages, in message order. */
+static GArray *
+confidences_by_label (const char *desc, guint *n_labels)
+{
+  GPtrArray *msgs;
+  GArray *out = g_array_new (FALSE, FALSE, sizeof (double));
+  g_assert_null (run_pipeline (desc, &msgs));
+  g_assert_cmpuint (msgs->len, >, 0);
+  for (guint m = 0; m < msgs->len; m++) {
+    const GValue *ids = gst_structure_get_value (msgs->pdata[m], "label-ids");
+    const GValue *confs = gst_structure_get_value (msgs->pdata[m], "confidences");
+    *n_labels = gst_value_array_get_size (ids);
+    double *row = g_new0 (double, *n_labels);
+    for (guint i = 0; i < *n_labels; i++) {
+      gint id = g_value_get_int (gst_value_array_get_value (ids, i));
+      g_assert_cmpint (id, <, (gint) *n_labels);
+      row[id] = g_value_get_double (gst_value_array_get_value (confs, i));
+    }
+    g_array_append_vals (out, row, *n_labels);
+    g_free (row);
+  }
+  g_ptr_array_unref (msgs);
+  return out;
+}
+
+/* weights=fp16 in a pipeline: for the default model, an F16 checkpoint, every confidence is
+ * exactly fp32's (the same values, the same float32 arithmetic); for a float32 checkpoint they
+ * move by the rounding, a little but not at all would mean the property never reached the plan. */
+static void
+test_weights_fp16 (void)
+{
+  struct {
+    const char *model, *size;
+    guint top_k;
+    gboolean exact;
+  } cases[] = { { NULL, "320,height=240", 19, TRUE },
+                { "p8_hd48_f32", "72,height=72", 10, FALSE } };
+  for (guint c = 0; c < G_N_ELEMENTS (cases); c++) {
+    char *model = cases[c].model ? fixture_model (cases[c].model) : NULL;
+    char *prop = model ? g_strdup_printf ("model=%s", model) : g_strdup ("");
+    GArray *got[2];
+    guint n_labels = 0;
+    for (guint w = 0; w < 2; w++) {
+      char *desc = g_strdup_printf ("videotestsrc num-buffers=3 pattern=pinwheel ! video/x-raw,"
+                                    "width=%s ! heedclassify %s top-k=%u weights=%s ! fakesink",
+                                    cases[c].size, prop, cases[c].top_k, w ? "fp16" : "fp32");
+      got[w] = confidences_by_label (desc, &n_labels);
+      g_free (desc);
+    }
+    g_assert_cmpuint (got[0]->len, ==, got[1]->len);
+    double moved = 0;
+    for (guint i = 0; i < got[0]->len; i++)
+      moved =
+          MAX (moved, fabs (g_array_index (got[0], double, i) - g_array_index (got[1], double, i)));
+    g_test_message ("%s: fp16 weights moved a confidence by %.3g at most",
+                    cases[c].model ? cases[c].model : "the default model", moved);
+    if (cases[c].exact) {
+      g_assert_cmpfloat (moved, ==, 0.0);
+    } else {
+      g_assert_cmpfloat (moved, >, 0.0);
+      g_assert_cmpfloat (moved, <, 1e-3);
+    }
+    g_array_unref (got[0]), g_array_unref (got[1]);
+    g_free (prop), g_free (model);
+  }
+}
+
 /* A live source faster than inference (200 fps into a DeiT-Tiny-sized model that takes tens of
  * milliseconds a frame here): heedclassify runs the model a slice a frame instead of falling
  * behind (tests/test_live.py measures it at 30 fps), and the frames carry the results forward:
@@ -900,6 +967,7 @@ main (int argc, char **argv)
   g_test_add_func ("/classify/vulkan-memory", test_vulkan_memory);
   g_test_add_func ("/classify/live-keeps-up", test_live_keeps_up);
   g_test_add_func ("/classify/default-model", test_default_model);
+  g_test_add_func ("/classify/weights-fp16", test_weights_fp16);
   int status = g_test_run ();
   g_free (model_a);
   g_free (model_b);

@@ -163,6 +163,8 @@ test_errors (void)
   assert_one_line_error (&r, "needs --model and --input");
   r = run_heed (NULL, "run-tensor", "--model", good, "--input", input, "--bogus", NULL);
   assert_one_line_error (&r, "--bogus");
+  r = run_heed (NULL, "run-tensor", "--model", good, "--input", input, "--weights", "fp8", NULL);
+  assert_one_line_error (&r, "unknown weight format 'fp8': use fp32 or fp16");
   r = run_heed (NULL, "frobnicate", NULL);
   g_assert_cmpint (r.status, ==, 2);
   g_assert_nonnull (strstr (r.err, "unknown command 'frobnicate'"));

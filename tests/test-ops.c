@@ -23,8 +23,10 @@ typedef struct {
   float alpha;
 } GemmCase;
 
+/* half_b: B stored as IEEE halves (a plan's fp16 weights), against the reference on the same
+ * rounded values */
 static void
-run_gemm_case (const GemmCase *t)
+run_gemm_case (const GemmCase *t, gboolean half_b)
 {
   HeedDevice *d = get_device ();
   GRand *rng = g_rand_new_with_seed (t->M * 7919 + t->N * 31 + t->K);
@@ -43,12 +45,17 @@ run_gemm_case (const GemmCase *t)
   float *c = random_floats (rng, nc, -1, 1);
   float *bias = random_floats (rng, t->N, -0.5, 0.5);
   float *want = g_memdup2 (c, nc * 4);
+  if (half_b)
+    for (gsize i = 0; i < nb; i++)
+      b[i] = heed_f16_to_f32 (heed_f32_to_f16 (b[i]));
 
   for (guint z = 0; z < t->batches; z++)
     heed_ref_gemm (a + z * a_batch, lda, b + z * b_batch, ldb, want + c_off + z * c_batch, ldc,
                    t->M, t->N, t->K, t->alpha, t->bias ? bias : NULL, t->epilogue);
 
-  HeedBuffer *ba = buffer_from (d, a, na, 0), *bb = buffer_from (d, b, nb, 0);
+  HeedBuffer *ba = buffer_from (d, a, na, 0);
+  HeedBuffer *bb = half_b ? heed_buffer_new_half (d, b, nb, &error) : buffer_from (d, b, nb, 0);
+  g_assert_no_error (error);
   HeedBuffer *bc = buffer_from (d, c, nc, 0), *bbias = buffer_from (d, bias, t->N, 0);
   HeedRecorder *rec = heed_recorder_new (d, kernels (), 4, FALSE, &error);
   g_assert_no_error (error);
@@ -78,7 +85,8 @@ run_gemm_case (const GemmCase *t)
 
 /* Every case through every GEMM variant the device can run: the device's own (on lavapipe the
  * shuffle variant reading texels, 16 x 4 tiles), the storage-buffer register tiles (16 x 8; the
- * scalar one where K is not a multiple of 4) and the shared-memory TILED kernel of GPUs. */
+ * scalar one where K is not a multiple of 4) and the shared-memory TILED kernel of GPUs; each
+ * with B in float32 and in halves. */
 static void
 test_gemm (gconstpointer data)
 {
@@ -87,16 +95,18 @@ test_gemm (gconstpointer data)
   const HeedKernel storage_k4 = { HEED_SHADER_GEMM_K4, own->gemm.local_size };
   const HeedKernel tiled = { HEED_SHADER_GEMM_TILED, 256 };
   const HeedKernel others[][2] = { { storage, storage_k4 }, { tiled, tiled } };
-  run_gemm_case (data);
-  for (guint i = 0; i < G_N_ELEMENTS (others); i++) {
-    if (own->gemm_k4.shader == others[i][1].shader && own->gemm.shader == others[i][0].shader)
-      continue;
-    variant = *own;
-    variant.gemm = others[i][0];
-    variant.gemm_k4 = others[i][1];
-    use_variant = TRUE;
-    run_gemm_case (data);
-    use_variant = FALSE;
+  for (int half_b = 0; half_b < 2; half_b++) {
+    run_gemm_case (data, half_b);
+    for (guint i = 0; i < G_N_ELEMENTS (others); i++) {
+      if (own->gemm_k4.shader == others[i][1].shader && own->gemm.shader == others[i][0].shader)
+        continue;
+      variant = *own;
+      variant.gemm = others[i][0];
+      variant.gemm_k4 = others[i][1];
+      use_variant = TRUE;
+      run_gemm_case (data, half_b);
+      use_variant = FALSE;
+    }
   }
 }
 

@@ -188,6 +188,7 @@ int
 heed_cmd_annotate (int argc, char **argv)
 {
   char *output = NULL, *jsonl = NULL, *report_dir = NULL, *model = NULL, **inputs = NULL;
+  char *weights = NULL;
   GOptionEntry entries[] = {
     { "output", 'o', 0, G_OPTION_ARG_FILENAME, &output,
       "the annotated MP4 (default: INPUT's name with -annotated.mp4, in this folder)", "OUTPUT" },
@@ -201,6 +202,7 @@ heed_cmd_annotate (int argc, char **argv)
       "safetensors ViT checkpoint, or hf:OWNER/NAME[@REVISION] from the Hugging Face hub "
       "(default: the embedded videotestsrc model)",
       "M" },
+    HEED_CLI_WEIGHTS_ENTRY (weights),
     { G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &inputs, NULL, NULL },
     { NULL }
   };
@@ -293,6 +295,10 @@ heed_cmd_annotate (int argc, char **argv)
   heed_cli_set_string (a.pipeline, "sink", "location", output);
   if (model_path)
     heed_cli_set_string (a.pipeline, "classify", "model", model_path);
+  if (!heed_cli_set_weights (a.pipeline, "classify", weights, &error)) {
+    status = heed_cli_fail (NULL, error);
+    goto out;
+  }
   if (jsonl)
     heed_cli_set_string (a.pipeline, "json", "location", jsonl);
   heed_cli_probe_buffers (a.pipeline, "venc", "sink", count_frame, &a);
@@ -354,6 +360,7 @@ out:
   g_free (output);
   g_free (jsonl);
   g_free (model);
+  g_free (weights);
   g_strfreev (inputs);
   g_option_context_free (ctx);
   return status;

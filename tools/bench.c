@@ -100,6 +100,7 @@ int
 heed_cmd_bench (int argc, char **argv)
 {
   char *model_path = NULL, *shape_name = NULL, *python = NULL, *frame_size = NULL;
+  char *weights_name = NULL;
   int runs = 10, warmup = 2, device_index = -1;
   int dim = 0, depth = 0, heads = 0, patch = 0, img = 0, classes = -1;
   gboolean no_torch = FALSE, dispatches = FALSE;
@@ -123,6 +124,7 @@ heed_cmd_bench (int argc, char **argv)
       "also list every dispatch of the last run", NULL },
     { "python", 0, 0, G_OPTION_ARG_FILENAME, &python,
       "Python with torch (default: $HEED_PYTHON or /usr/bin/python3)", "PATH" },
+    HEED_CLI_WEIGHTS_ENTRY (weights_name),
     { NULL }
   };
   GOptionContext *ctx = g_option_context_new ("- time a ViT forward pass, per op, beside PyTorch");
@@ -147,6 +149,9 @@ heed_cmd_bench (int argc, char **argv)
     g_set_error (&error, HEED_ERROR, HEED_ERROR_INVALID, "--runs must be >= 1");
     goto fail;
   }
+  HeedVitOptions opts = { .profile = TRUE };
+  if (weights_name && !heed_weight_format_parse (weights_name, &opts.weights, &error))
+    goto fail;
 
   if (model_path) {
     if (!(model = heed_model_load (model_path, &error)))
@@ -174,7 +179,6 @@ heed_cmd_bench (int argc, char **argv)
   const HeedModelConfig *c = &model->config;
   double flops = heed_model_flops (c);
 
-  HeedVitOptions opts = { .profile = TRUE };
   double peak = 0;
   if (!(device = heed_device_new (device_index, &error)) ||
       !heed_device_measure_peak (device, &peak, &error) ||
@@ -244,6 +248,9 @@ heed_cmd_bench (int argc, char **argv)
           "%.3f GFLOP per forward\n",
           model_path ? model_path : (shape_name ? shape_name : "deit-tiny"), c->img_size,
           c->patch_size, c->dim, c->depth, c->num_heads, c->num_classes, c->tokens, flops / 1e9);
+  printf ("weights: %s for the matrix multiplies (float32 arithmetic); %.1f MB of weights on "
+          "the device\n",
+          heed_weight_format_name (opts.weights), heed_vit_plan_get_weight_bytes (plan) / 1e6);
   JsonObject *tj = torch ? json_node_get_object (json_parser_get_root (torch)) : NULL;
   if (tj)
     printf ("torch:  PyTorch %s on the CPU, %" G_GINT64_FORMAT " thread(s) (the faster of 1 and "
@@ -319,6 +326,7 @@ out:
   g_free (model_path);
   g_free (shape_name);
   g_free (python);
+  g_free (weights_name);
   g_option_context_free (ctx);
   return status;
 }

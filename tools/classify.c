@@ -160,6 +160,7 @@ int
 heed_cmd_classify (int argc, char **argv)
 {
   char *model_path = NULL, *labels_file = NULL, *resize_name = NULL, *attention_name = NULL;
+  char *weights_name = NULL;
   char *dump_tensor = NULL, *interpolation_name = NULL;
   int top_k = 5, device_index = -1, status = 0, input_size = 0;
   gboolean verbose = FALSE;
@@ -182,6 +183,7 @@ heed_cmd_classify (int argc, char **argv)
     { "attention", 0, 0, G_OPTION_ARG_STRING, &attention_name,
       "cls (default) or rollout: the map the peak comes from", "MODE" },
     { "device", 'd', 0, G_OPTION_ARG_INT, &device_index, "Vulkan device index", "N" },
+    HEED_CLI_WEIGHTS_ENTRY (weights_name),
     { "input-size", 0, 0, G_OPTION_ARG_INT, &input_size,
       "run the model at N x N pixels (a multiple of its patch size), for a finer attention map",
       "N" },
@@ -248,6 +250,10 @@ heed_cmd_classify (int argc, char **argv)
   }
   gst_init (NULL, NULL);
   HeedVitOptions opts = { .layer_attention = attention == HEED_ATTENTION_ROLLOUT };
+  if (weights_name && !heed_weight_format_parse (weights_name, &opts.weights, &error)) {
+    status = heed_cli_fail (NULL, error);
+    goto out;
+  }
   /* no --model: the embedded default one */
   char *local = model_path ? heed_cli_resolve_model (model_path, &error) : NULL;
   if (model_path && !local) {
@@ -323,6 +329,7 @@ out:
   g_free (labels_file);
   g_free (resize_name);
   g_free (attention_name);
+  g_free (weights_name);
   g_free (interpolation_name);
   g_free (dump_tensor);
   g_option_context_free (ctx);

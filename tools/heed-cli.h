@@ -15,6 +15,15 @@ void heed_cli_progress (const char *file, guint64 done, guint64 total, gpointer 
 /* heed_hub_resolve with heed_cli_progress (the model path itself for a file). */
 char *heed_cli_resolve_model (const char *model, GError **error);
 
+/* The --weights option of the commands that build a plan, and its value (NULL: fp32). */
+#define HEED_CLI_WEIGHTS_HELP                                                                      \
+  "fp32 (default) or fp16: how the matrix multiplies' weights are stored on the device (fp16 "     \
+  "halves their memory; the arithmetic is float32 either way)"
+#define HEED_CLI_WEIGHTS_ENTRY(name_var)                                                           \
+  {                                                                                                \
+    "weights", 0, 0, G_OPTION_ARG_STRING, &(name_var), HEED_CLI_WEIGHTS_HELP, "FORMAT"             \
+  }
+
 int heed_cmd_bench (int argc, char **argv);
 int heed_cmd_models (int argc, char **argv);
 int heed_cmd_classify (int argc, char **argv);
@@ -40,6 +49,10 @@ gboolean heed_cli_run_pipeline (GstElement *pipeline, const HeedCliHooks *hooks,
 /* A string property of the pipeline's element of that name (which must be there). */
 void heed_cli_set_string (GstElement *pipeline, const char *element, const char *property,
                           const char *value);
+/* heedclassify's `weights` property on the pipeline's element of that name, from --weights
+ * (NULL: left at fp32); FALSE with an error for a name that is neither fp32 nor fp16. */
+gboolean heed_cli_set_weights (GstElement *pipeline, const char *element, const char *weights,
+                               GError **error);
 /* A buffer probe on a static pad of the pipeline's element of that name; FALSE when there is
  * no such element. */
 gboolean heed_cli_probe_buffers (GstElement *pipeline, const char *element, const char *pad,

@@ -105,7 +105,7 @@ static int
 cmd_run_tensor (int argc, char **argv)
 {
   char *model_path = NULL, *input_path = NULL, *logits_path = NULL, *attn_path = NULL;
-  char *emb_path = NULL;
+  char *emb_path = NULL, *weights_name = NULL;
   int device_index = -1, input_size = 0;
   GOptionEntry entries[] = {
     { "model", 'm', 0, G_OPTION_ARG_FILENAME, &model_path,
@@ -123,9 +123,11 @@ cmd_run_tensor (int argc, char **argv)
       "write the final-norm CLS embedding (float32)", "OUT" },
     { "device", 'd', 0, G_OPTION_ARG_INT, &device_index, "Vulkan device index (-1: automatic)",
       "N" },
+    HEED_CLI_WEIGHTS_ENTRY (weights_name),
     { NULL }
   };
   GOptionContext *ctx = g_option_context_new ("- run a ViT on one tensor");
+  HeedVitOptions opts = { 0 };
   GError *error = NULL;
   HeedModel *model = NULL;
   HeedDevice *device = NULL;
@@ -143,6 +145,10 @@ cmd_run_tensor (int argc, char **argv)
   }
   if (!model_path || !input_path) {
     status = heed_cli_fail ("run-tensor needs --model and --input", NULL);
+    goto out;
+  }
+  if (weights_name && !heed_weight_format_parse (weights_name, &opts.weights, &error)) {
+    status = heed_cli_fail (NULL, error);
     goto out;
   }
   char *local = heed_cli_resolve_model (model_path, &error);
@@ -176,7 +182,7 @@ cmd_run_tensor (int argc, char **argv)
     goto out;
   }
   if (!(device = heed_device_new (device_index, &error)) ||
-      !(plan = heed_vit_plan_new (device, model, NULL, &error)) ||
+      !(plan = heed_vit_plan_new (device, model, &opts, &error)) ||
       !(run = heed_vit_run_new (plan, 1, &error)) ||
       !(o = heed_vit_run_tensor (run, (const float *) input, &error))) {
     status = heed_cli_fail (NULL, error);
@@ -201,6 +207,7 @@ out:
   g_free (logits_path);
   g_free (attn_path);
   g_free (emb_path);
+  g_free (weights_name);
   g_option_context_free (ctx);
   return status;
 }
@@ -212,6 +219,7 @@ usage (FILE *f)
               "  devices      list Vulkan devices and the one heed uses (HEED_DEVICE overrides)\n"
               "  run-tensor   run a model on a float32 tensor: --model M --input IN.f32\n"
               "               [--logits OUT.f32] [--cls-attention OUT.f32] [--embedding OUT.f32]\n"
+              "               [--weights fp32|fp16]\n"
               "  classify     classify images (decoded by GStreamer): one JSON line each\n"
               "               [--model M] [--labels F] [--top-k K] IMAGE...\n"
               "  annotate     annotate a video file: labels, attention and keyframes drawn in,\n"

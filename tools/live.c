@@ -81,7 +81,7 @@ on_keyframe (const GstStructure *st, gpointer data)
 int
 heed_cmd_live (int argc, char **argv)
 {
-  char *device = NULL, *source = NULL, *audio = NULL, *model = NULL;
+  char *device = NULL, *source = NULL, *audio = NULL, *model = NULL, *weights = NULL;
   gboolean headless = FALSE;
   GOptionEntry entries[] = {
     { "device", 0, 0, G_OPTION_ARG_FILENAME, &device, "the camera (default /dev/video0)",
@@ -97,6 +97,7 @@ heed_cmd_live (int argc, char **argv)
     { "model", 'm', 0, G_OPTION_ARG_FILENAME, &model,
       "safetensors ViT checkpoint, or hf:OWNER/NAME[@REVISION] (default: the embedded model)",
       "M" },
+    HEED_CLI_WEIGHTS_ENTRY (weights),
     { NULL }
   };
   GOptionContext *ctx = g_option_context_new ("- a live camera with heed's overlays");
@@ -142,6 +143,10 @@ heed_cmd_live (int argc, char **argv)
   }
   if (model_path)
     heed_cli_set_string (l.pipeline, "classify", "model", model_path);
+  if (!heed_cli_set_weights (l.pipeline, "classify", weights, &error)) {
+    status = heed_cli_fail (NULL, error);
+    goto out;
+  }
   /* frames and results counted where they are shown */
   heed_cli_probe_buffers (l.pipeline, "sink", "sink", on_frame, &l);
 
@@ -168,6 +173,7 @@ out:
   g_free (source);
   g_free (audio);
   g_free (model);
+  g_free (weights);
   g_option_context_free (ctx);
   return status;
 }

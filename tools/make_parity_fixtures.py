@@ -122,7 +122,8 @@ def randomise(model, gen):
             uniform(p, (2.0 if ".qkv." in name else 1.0) / fan_in ** 0.5)
 
 
-def make(case, outdir):
+def build(case):
+    """The case's PyTorch model, with the weights its checkpoint stores, and its input."""
     gen = torch.Generator().manual_seed(sum(map(ord, case["name"])))
     eps = case.get("eps", 1e-6)
     model = VisionTransformer(case["img"], case["patch"], case["dim"], case["depth"],
@@ -140,7 +141,12 @@ def make(case, outdir):
     with torch.no_grad():  # the reference must use exactly the stored values
         for p in model.parameters():
             p.copy_(round_to(p, case["dtype"]))
-    x = torch.randn(1, 3, case["img"], case["img"], generator=gen)
+    return model, torch.randn(1, 3, case["img"], case["img"], generator=gen)
+
+
+def make(case, outdir):
+    model, x = build(case)
+    eps = case.get("eps", 1e-6)
     with torch.no_grad():
         emb = model.forward_features(x)
         logits = model(x)

@@ -2,6 +2,7 @@
 /* Playing a pipeline to its end for the heed tool's GStreamer commands (annotate, live): the
  * bus watched, Ctrl-C handed to the command, a periodic tick, the first error kept. */
 #include "heed-cli.h"
+#include "heed-engine.h"
 
 #include <glib-unix.h>
 #include <signal.h>
@@ -97,6 +98,21 @@ heed_cli_set_string (GstElement *pipeline, const char *element, const char *prop
   GstElement *e = gst_bin_get_by_name (GST_BIN (pipeline), element);
   g_object_set (e, property, value, NULL);
   gst_object_unref (e);
+}
+
+gboolean
+heed_cli_set_weights (GstElement *pipeline, const char *element, const char *weights,
+                      GError **error)
+{
+  HeedWeightFormat format;
+  if (!weights)
+    return TRUE;
+  if (!heed_weight_format_parse (weights, &format, error))
+    return FALSE;
+  GstElement *e = gst_bin_get_by_name (GST_BIN (pipeline), element);
+  gst_util_set_object_arg (G_OBJECT (e), "weights", heed_weight_format_name (format));
+  gst_object_unref (e);
+  return TRUE;
 }
 
 gboolean

@@ -1,0 +1,111 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""fp16 weights (`heed run-tensor --weights fp16`) against PyTorch on every committed parity
+fixture. heed then stores the matrix multiplies' weights (patch embedding, qkv, proj, fc1, fc2,
+heads) as IEEE halves and computes in float32, so the reference is the fixture's own model with
+those weights rounded to half (tools/make_parity_fixtures.py rebuilds it from its seed; the test
+first checks that it rebuilt the committed input). Limits as in /cli/parity: logits and the CLS
+embedding within 1e-3 x max(1, max |value|), the CLS attention within 1e-4.
+
+Two more checks that the mode took effect and rounds as it should:
+- for a float32 checkpoint, heed's result is at least ten times closer to the rounded reference
+  than to the float32 one (the rounding moves results by ~1e-4, heed's float32 error is ~1e-6);
+- for an F16 checkpoint, rounding changes no weight, and for F16 and BF16 ones the result
+  matches the float32 reference too (BF16 values fit in half but for the tiniest).
+It also prints how far fp16 weights move each result from float32's. Prints TAP."""
+import os
+import subprocess
+import sys
+import tempfile
+
+import torch
+
+sys.path.insert(0, os.environ["HEED_TOOLS_DIR"])
+from make_parity_fixtures import CASES, build  # noqa: E402
+
+heed = os.environ["HEED_TOOL"]
+fixtures = os.environ["HEED_FIXTURES"]
+
+
+def outputs(model, x, case):
+    """As make_parity_fixtures.py writes them."""
+    with torch.no_grad():
+        emb = model.forward_features(x)[0].clone()
+        logits = model(x)[0].clone()
+        return {"logits": logits if case["classes"] else None,
+                "cls-attention": model.cls_attention().clone(), "embedding": emb}
+
+
+def round_gemm_weights(model):
+    """Rounds the weights heed stores in half; returns how many values changed. heed folds a
+    LayerScale into the rows of the layer before it (engine/model.c), so there it is gamma W
+    that is rounded."""
+    changed = 0
+    scales = {}
+    for blk in getattr(model, "blocks", []):
+        if hasattr(blk.ls1, "gamma"):
+            scales[blk.attn.proj] = blk.ls1.gamma.detach()[:, None]
+            scales[blk.mlp.fc2] = blk.ls2.gamma.detach()[:, None]
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, (torch.nn.Linear, torch.nn.Conv2d)):
+                g = scales.get(m, 1.0)
+                stored = g * m.weight
+                rounded = stored.half().float()
+                changed += (rounded != stored).sum().item()
+                m.weight.copy_(rounded / g)
+    return changed
+
+
+def limit(kind, want):
+    return 1e-4 if kind == "cls-attention" else 1e-3 * max(1.0, want.abs().max().item())
+
+
+print(f"1..{len(CASES)}")
+failed = 0
+with tempfile.TemporaryDirectory() as tmp:
+    for n, case in enumerate(CASES, 1):
+        name, d = case["name"], os.path.join(fixtures, case["name"])
+        problems = []
+        model, x = build(case)
+        committed = torch.from_file(os.path.join(d, "input.f32"), size=x.numel(),
+                                    dtype=torch.float32)
+        if not torch.equal(committed, x.flatten()):
+            print(f"not ok {n} {name}: the rebuilt input differs from the committed one")
+            failed += 1
+            continue
+        want32 = outputs(model, x, case)
+        changed = round_gemm_weights(model)
+        want16 = outputs(model, x, case)
+        kinds = [k for k in want16 if want16[k] is not None]
+        args = [heed, "run-tensor", "--weights", "fp16", "--model",
+                os.path.join(d, "model.safetensors"), "--input", os.path.join(d, "input.f32")]
+        for k in kinds:
+            args += [f"--{k}", os.path.join(tmp, k)]
+        r = subprocess.run(args, capture_output=True, text=True)
+        if r.returncode or r.stderr:
+            print(f"not ok {n} {name}: heed failed: {r.stderr.strip()}")
+            failed += 1
+            continue
+        for k in kinds:
+            got = torch.from_file(os.path.join(tmp, k), size=want16[k].numel(),
+                                  dtype=torch.float32)
+            d16 = (got - want16[k]).abs().max().item()
+            d32 = (got - want32[k]).abs().max().item()
+            moved = (want16[k] - want32[k]).abs().max().item()
+            print(f"# {name} {k}: max |diff| {d16:.3g} against the rounded reference "
+                  f"(limit {limit(k, want16[k]):.3g}); fp16 weights moved it by {moved:.3g}")
+            if d16 > limit(k, want16[k]):
+                problems.append(f"{k} off by {d16:.3g}")
+            if case["dtype"] == "F32" and not (changed and 10 * d16 <= d32):
+                problems.append(f"{k} no closer to the rounded reference ({d16:.3g}) than to the "
+                                f"float32 one ({d32:.3g}): were the weights rounded?")
+            # F16 weights are halves already; BF16 ones are too, but for values below half's
+            # normal range (they lose bits there, within the limits)
+            if case["dtype"] != "F32" and ((case["dtype"] == "F16" and changed)
+                                           or d32 > limit(k, want32[k])):
+                problems.append(f"{case['dtype']} weights changed by rounding to half ({changed})")
+        failed += bool(problems)
+        print(f"{'not ok' if problems else 'ok'} {n} {name} ({case['dtype']}, {changed} weights "
+              f"rounded){': ' + '; '.join(problems) if problems else ''}")
+sys.exit(1 if failed else 0)
