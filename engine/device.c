@@ -341,11 +341,21 @@ choose_kernels (HeedDevice *d)
                     : k4 == HEED_SHADER_GEMM_K4_SG16_TEXELS ? HEED_SHADER_GEMM_K4_SG16_TEXELS_BT
                                                             : HEED_SHADER_COUNT,
                     lanes };
+  k->gemm_k4_ln =
+      (HeedKernel){ k4 == HEED_SHADER_GEMM_K4_SG8_TEXELS    ? HEED_SHADER_GEMM_K4_SG8_TEXELS_LN
+                    : k4 == HEED_SHADER_GEMM_K4_SG16_TEXELS ? HEED_SHADER_GEMM_K4_SG16_TEXELS_LN
+                                                            : HEED_SHADER_COUNT,
+                    lanes };
+  k->gemm_k4_softmax =
+      (HeedKernel){ k4 == HEED_SHADER_GEMM_K4_SG8_TEXELS    ? HEED_SHADER_GEMM_K4_SG8_TEXELS_SM
+                    : k4 == HEED_SHADER_GEMM_K4_SG16_TEXELS ? HEED_SHADER_GEMM_K4_SG16_TEXELS_SM
+                                                            : HEED_SHADER_COUNT,
+                    lanes };
   const VkPhysicalDeviceLimits *lim = &d->props.limits;
   if (!cpu && lim->maxComputeWorkGroupInvocations >= 256 &&
       lim->maxComputeWorkGroupSize[0] >= 256) {
     k->gemm = k->gemm_k4 = (HeedKernel){ HEED_SHADER_GEMM_TILED, 256 };
-    k->gemm_k4_bt.shader = HEED_SHADER_COUNT;
+    k->gemm_k4_bt.shader = k->gemm_k4_ln.shader = k->gemm_k4_softmax.shader = HEED_SHADER_COUNT;
   }
 
   /* Element-wise kernels: 8-lane workgroups made ~14k tiny workgroups per op on lavapipe. */
@@ -561,6 +571,21 @@ const char *
 heed_device_get_name (const HeedDevice *device)
 {
   return device->props.deviceName;
+}
+
+char *
+heed_device_describe_kernels (const HeedDevice *d)
+{
+  const HeedKernels *k = &d->kernels;
+  return g_strdup_printf (
+      "GEMM %s (workgroups of %u), %s, Q.K^T %s, softmax %s", heed_shaders[k->gemm_k4.shader].name,
+      k->gemm_k4.local_size,
+      k->gemm_k4_ln.shader != HEED_SHADER_COUNT ? "LayerNorms folded into the GEMMs after them"
+                                                : "LayerNorms on their own",
+      k->gemm_k4_bt.shader != HEED_SHADER_COUNT ? "reading K in place" : "on a copy of K^T",
+      k->gemm_k4_softmax.shader != HEED_SHADER_COUNT
+          ? "folded into P.V where the probabilities are not an output"
+          : "on its own");
 }
 
 VkPhysicalDeviceType

@@ -98,6 +98,9 @@ void heed_device_destroy (HeedDevice **device);
 /* The VkDevice underneath, to tell whether two HeedDevices share one. */
 VkDevice heed_device_get_vk_device (const HeedDevice *device);
 const char *heed_device_get_name (const HeedDevice *device);
+/* The kernels chosen for the device, in a line (newly allocated): the GEMM's, whether the blocks'
+ * LayerNorms fold into the GEMMs after them, and the attention's. */
+char *heed_device_describe_kernels (const HeedDevice *device);
 /* TRUE once the device is lost (VK_ERROR_DEVICE_LOST: a driver reset, a GPU gone): every run
  * on it fails from then on, and a new device is the way to go on. */
 gboolean heed_device_is_lost (const HeedDevice *device);

@@ -64,6 +64,13 @@ typedef struct {
   /* gemm_k4 with B given transposed (B^T row-major, its offsets and stride multiples of 4), for
    * Q.K^T without a copy of K; shader HEED_SHADER_COUNT where the table has none */
   HeedKernel gemm_k4_bt;
+  /* gemm_k4 with the LayerNorm of A's rows folded in (heed_op_gemm_layernorm), where the table
+   * has one (lavapipe's: it saves a dispatch, and a dispatch costs a quarter of a millisecond
+   * there); HEED_SHADER_COUNT elsewhere, where the LayerNorm runs on its own */
+  HeedKernel gemm_k4_ln;
+  /* gemm_k4 applying the row softmax of A as it reads it (P.V from raw scores, no softmax
+   * dispatch), where the table has one (lavapipe's); HEED_SHADER_COUNT elsewhere */
+  HeedKernel gemm_k4_softmax;
   guint row_align; /* rows every GEMM A operand (and C) is padded to: TM in gemm.comp */
   guint col_align; /* columns every B operand is padded to: lanes x TN */
   HeedKernel layernorm, layernorm_rows; /* any rows; a subgroup per 16-byte-aligned row */
@@ -237,6 +244,20 @@ enum {
 gboolean heed_op_gemm (HeedRecorder *rec, HeedMat a, HeedMat b, HeedMat c, HeedBuffer *bias,
                        guint M, guint N, guint K, guint batches, float alpha, guint epilogue,
                        const char *name, const char *kind, GError **error);
+/* C = epi(LayerNorm(A) . W + b) in one dispatch, with the table's gemm_k4_ln (which must be
+ * there; A as for heed_op_gemm_k4: K, lda and offsets multiples of 4). B is W with its rows
+ * scaled by the norm's gamma; bias_colsum holds N values of b + W.beta, then B's N column sums
+ * (heed_fold_layernorm makes both). */
+gboolean heed_op_gemm_layernorm (HeedRecorder *rec, HeedMat a, HeedMat b, HeedMat c,
+                                 HeedBuffer *bias_colsum, guint M, guint N, guint K, float eps,
+                                 guint epilogue, const char *name, const char *kind,
+                                 GError **error);
+/* Folds a LayerNorm's gamma and beta into the GEMM after it, for heed_op_gemm_layernorm: b is
+ * W as the GEMM's B ([K][ldb], N columns), whose rows become gamma-scaled (and rounded to half
+ * when `half`, so that they are the values a half buffer will hold); bias_colsum ([2 N]) gets
+ * bias + W.beta (bias may be NULL), then the column sums of the new B. */
+void heed_fold_layernorm (float *b, guint K, guint N, guint ldb, const float *gamma,
+                          const float *beta, const float *bias, gboolean half, float *bias_colsum);
 gboolean heed_op_layernorm (HeedRecorder *rec, HeedMat x, HeedMat y, HeedBuffer *gamma,
                             HeedBuffer *beta, guint M, guint D, float eps, const char *name,
                             GError **error);
@@ -276,9 +297,11 @@ gboolean heed_attention_scratch_init (HeedDevice *device, const HeedKernels *ker
                                       HeedAttentionScratch *s, guint M, guint D, guint heads,
                                       GError **error);
 void heed_attention_scratch_clear (HeedAttentionScratch *s);
+/* keep_probs: the scores must hold the softmax probabilities afterwards (the last block's, read
+ * for the attention map; every block's for rollout); otherwise they may stay raw scores. */
 gboolean heed_op_attention (HeedRecorder *rec, HeedAttentionScratch *s, HeedBuffer *qkv,
                             HeedBuffer *out, guint row, guint M, guint D, guint heads,
-                            const char *name, GError **error);
+                            gboolean keep_probs, const char *name, GError **error);
 
 /* Frame -> normalised NCHW [3][size][size]: frame is the packed frame (layout->size bytes, in a
  * buffer of at least round_up(size, 4)), params the 18 floats of heed_frame_params, rows the

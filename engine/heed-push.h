@@ -10,6 +10,8 @@
 typedef struct {
   uint32_t M, N, K, lda, ldb, ldc, a_off, b_off, c_off, a_batch, b_batch, c_batch;
   float alpha;
+  float ln_eps;    /* the LayerNorm-folding variants' epsilon */
+  uint32_t a_cols; /* the softmax-folding variants: A's columns that are scores */
 } HeedGemmParams;
 
 typedef struct {

@@ -30,6 +30,10 @@ gemm_block (HeedKernel kernel, guint *rows, guint *cols)
   }
   gboolean narrow = kernel.shader == HEED_SHADER_GEMM_K4_SG8_TEXELS ||
                     kernel.shader == HEED_SHADER_GEMM_K4_SG16_TEXELS ||
+                    kernel.shader == HEED_SHADER_GEMM_K4_SG8_TEXELS_LN ||
+                    kernel.shader == HEED_SHADER_GEMM_K4_SG16_TEXELS_LN ||
+                    kernel.shader == HEED_SHADER_GEMM_K4_SG8_TEXELS_SM ||
+                    kernel.shader == HEED_SHADER_GEMM_K4_SG16_TEXELS_SM ||
                     kernel.shader == HEED_SHADER_GEMM_K4_SG8_TEXELS_BT ||
                     kernel.shader == HEED_SHADER_GEMM_K4_SG16_TEXELS_BT;
   *rows = 16;
@@ -38,11 +42,11 @@ gemm_block (HeedKernel kernel, guint *rows, guint *cols)
 
 static gboolean
 record_gemm (HeedRecorder *rec, HeedKernel kernel, HeedMat a, HeedMat b, HeedMat c,
-             HeedBuffer *bias, guint M, guint N, guint K, guint batches, float alpha,
-             guint epilogue, const char *name, const char *kind, GError **error)
+             HeedBuffer *bias, guint M, guint N, guint K, guint batches, float alpha, float ln_eps,
+             guint a_cols, guint epilogue, const char *name, const char *kind, GError **error)
 {
-  HeedGemmParams p = { M,     N,     K,       a.ld,    b.ld,    c.ld, a.off,
-                       b.off, c.off, a.batch, b.batch, c.batch, alpha };
+  HeedGemmParams p = { M,     N,       K,       a.ld,    b.ld,  c.ld,   a.off, b.off,
+                       c.off, a.batch, b.batch, c.batch, alpha, ln_eps, a_cols };
   /* binding 4: C again, which the texel variants read as texels for the residual add */
   HeedBuffer *bindings[5] = { a.buf, b.buf, c.buf, bias ? bias : c.buf, c.buf };
   if (bias)
@@ -89,7 +93,39 @@ heed_op_gemm (HeedRecorder *rec, HeedMat a, HeedMat b, HeedMat c, HeedBuffer *bi
   g_return_val_if_fail (b.off % 4 == 0 && b.ld % 4 == 0 && b.batch % 4 == 0, FALSE);
   HeedKernel kernel = a_k4 (a, K) ? k->gemm_k4 : k->gemm;
   return record_gemm (rec, b.buf->half ? with_half_b (kernel) : kernel, a, b, c, bias, M, N, K,
-                      batches, alpha, epilogue, name, kind, error);
+                      batches, alpha, 0.0f, 0, epilogue, name, kind, error);
+}
+
+void
+heed_fold_layernorm (float *b, guint K, guint N, guint ldb, const float *gamma, const float *beta,
+                     const float *bias, gboolean half, float *bias_colsum)
+{
+  for (guint n = 0; n < N; n++) {
+    double shifted = bias ? bias[n] : 0.0, colsum = 0.0;
+    for (guint k = 0; k < K; k++) {
+      float *w = &b[(gsize) k * ldb + n];
+      shifted += (double) *w * beta[k];
+      *w *= gamma[k];
+      if (half)
+        *w = heed_f16_to_f32 (heed_f32_to_f16 (*w));
+      colsum += *w;
+    }
+    bias_colsum[n] = (float) shifted;
+    bias_colsum[N + n] = (float) colsum;
+  }
+}
+
+gboolean
+heed_op_gemm_layernorm (HeedRecorder *rec, HeedMat a, HeedMat b, HeedMat c, HeedBuffer *bias_colsum,
+                        guint M, guint N, guint K, float eps, guint epilogue, const char *name,
+                        const char *kind, GError **error)
+{
+  const HeedKernels *k = &rec->kernels;
+  g_return_val_if_fail (k->gemm_k4_ln.shader != HEED_SHADER_COUNT && a_k4 (a, K) &&
+                            b.off % 4 == 0 && b.ld % 4 == 0,
+                        FALSE);
+  return record_gemm (rec, k->gemm_k4_ln, a, b, c, bias_colsum, M, N, K, 1, 1.0f, eps, 0,
+                      epilogue | HEED_EPI_BIAS, name, kind, error);
 }
 
 /* Row kernels: the table's *_rows variant (a subgroup per row, reading vec4s) when the rows
@@ -209,13 +245,16 @@ heed_attention_scratch_clear (HeedAttentionScratch *s)
   heed_buffer_destroy (&s->scores);
 }
 
-/* S = Q.K^T / sqrt(dh) -> row softmax -> O = P.V, written head-interleaved into out. The
- * scores keep the probabilities for the attention-map outputs. When D and dh are multiples of
+/* S = Q.K^T / sqrt(dh) -> row softmax -> O = P.V, written head-interleaved into out. With
+ * keep_probs the scores keep the probabilities for the attention-map outputs; otherwise, where
+ * the table has a P.V kernel that applies the softmax as it reads the scores, there is no
+ * softmax dispatch and the scores stay raw. When D and dh are multiples of
  * 4 the GEMMs read Q and V straight out of qkv as vec4s and only K is copied (transposed);
  * otherwise a split kernel copies all three into aligned per-head buffers. */
 gboolean
 heed_op_attention (HeedRecorder *rec, HeedAttentionScratch *s, HeedBuffer *qkv, HeedBuffer *out,
-                   guint row, guint M, guint D, guint heads, const char *name, GError **error)
+                   guint row, guint M, guint D, guint heads, gboolean keep_probs, const char *name,
+                   GError **error)
 {
   const HeedKernels *k = &rec->kernels;
   guint dh = D / heads;
@@ -255,8 +294,8 @@ heed_op_attention (HeedRecorder *rec, HeedAttentionScratch *s, HeedBuffer *qkv, 
   if (k_in_place) {
     /* K's rows in the QKV output are the rows of B^T, head h's from column D + h dh */
     HeedMat k_rows = { qkv, qkv_off + D, 3 * D, dh };
-    ok = record_gemm (rec, k->gemm_k4_bt, q, k_rows, sc, NULL, M, M, dh, heads, scale, 0, n_qk,
-                      "attention", error);
+    ok = record_gemm (rec, k->gemm_k4_bt, q, k_rows, sc, NULL, M, M, dh, heads, scale, 0.0f, 0, 0,
+                      n_qk, "attention", error);
   } else {
     if (direct) {
       HeedKTransposeParams tp = { M, D, s->n_pad, qkv_off };
@@ -268,8 +307,13 @@ heed_op_attention (HeedRecorder *rec, HeedAttentionScratch *s, HeedBuffer *qkv, 
     ok = ok &&
          heed_op_gemm (rec, q, kt, sc, NULL, M, M, dh, heads, scale, 0, n_qk, "attention", error);
   }
-  ok = ok && heed_op_softmax (rec, sc, M, M, heads, n_soft, error) &&
-       heed_op_gemm (rec, sc, v, o, NULL, M, dh, k_pv, heads, 1.0f, 0, n_pv, "attention", error);
+  if (!keep_probs && k->gemm_k4_softmax.shader != HEED_SHADER_COUNT && a_k4 (sc, k_pv) &&
+      a_k4 (v, 4))
+    ok = ok && record_gemm (rec, k->gemm_k4_softmax, sc, v, o, NULL, M, dh, k_pv, heads, 1.0f, 0.0f,
+                            M, 0, n_pv, "attention", error);
+  else
+    ok = ok && heed_op_softmax (rec, sc, M, M, heads, n_soft, error) &&
+         heed_op_gemm (rec, sc, v, o, NULL, M, dh, k_pv, heads, 1.0f, 0, n_pv, "attention", error);
   g_free (n_copy);
   g_free (n_qk);
   g_free (n_soft);

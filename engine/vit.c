@@ -24,6 +24,9 @@ struct _HeedVitPlan {
   HeedVitOptions options;
   VkDeviceSize weight_bytes; /* every weight buffer's size */
   HeedKernels kernels;
+  /* the blocks' LayerNorms folded into the qkv and fc1 GEMMs (heed_op_gemm_layernorm): their
+   * weights and biases are stored folded, and norm1/norm2 are not uploaded */
+  gboolean fold_layernorm;
 
   HeedBuffer *cls, *pos, *patch_w, *patch_b, *norm_w, *norm_b, *head_w, *head_b;
   HeedBuffer *head_dist_w, *head_dist_b; /* DeiT distilled */
@@ -74,17 +77,24 @@ struct _HeedVitRun {
 
 /* ---- the plan ------------------------------------------------------------------------------ */
 
-/* A Linear weight [out][in_dim] becomes the GEMM's B operand [in_dim][out_padded]. */
-static HeedBuffer *
-upload_linear (HeedVitPlan *p, const float *w, guint out, guint in_dim, GError **error)
+/* A Linear weight [out][in_dim] as the GEMM's B operand [in_dim][ld]: out columns padded to
+ * the kernels' column alignment. */
+static float *
+transposed (const HeedVitPlan *p, const float *w, guint out, guint in_dim, guint *ld)
 {
-  guint ld = heed_round_up (out, p->kernels.col_align);
-  gsize n = (gsize) ld * in_dim;
-  float *t = g_new0 (float, n);
-  HeedBuffer *b;
+  *ld = heed_round_up (out, p->kernels.col_align);
+  float *t = g_new0 (float, (gsize) *ld *in_dim);
   for (guint o = 0; o < out; o++)
     for (guint i = 0; i < in_dim; i++)
-      t[(gsize) i * ld + o] = w[(gsize) o * in_dim + i];
+      t[(gsize) i * *ld + o] = w[(gsize) o * in_dim + i];
+  return t;
+}
+
+/* n weights of a GEMM's B, in the plan's weight format */
+static HeedBuffer *
+upload_b (HeedVitPlan *p, const float *t, gsize n, GError **error)
+{
+  HeedBuffer *b;
   if (p->options.weights == HEED_WEIGHTS_F16) {
     b = heed_buffer_new_half (p->device, t, n, error);
   } else {
@@ -92,8 +102,17 @@ upload_linear (HeedVitPlan *p, const float *w, guint out, guint in_dim, GError *
     if (b && !heed_buffer_upload (b, 0, t, (VkDeviceSize) n * 4, error))
       heed_buffer_destroy (&b);
   }
-  g_free (t);
   p->weight_bytes += b ? b->size : 0;
+  return b;
+}
+
+static HeedBuffer *
+upload_linear (HeedVitPlan *p, const float *w, guint out, guint in_dim, GError **error)
+{
+  guint ld;
+  float *t = transposed (p, w, out, in_dim, &ld);
+  HeedBuffer *b = upload_b (p, t, (gsize) ld * in_dim, error);
+  g_free (t);
   return b;
 }
 
@@ -105,6 +124,25 @@ upload_array (HeedVitPlan *p, const float *v, gsize n, GError **error)
     heed_buffer_destroy (&b);
   p->weight_bytes += b ? b->size : 0;
   return b;
+}
+
+/* A Linear after a LayerNorm, with the norm folded in (heed_fold_layernorm): its weights, and
+ * its bias followed by the weights' column sums. */
+static gboolean
+upload_linear_after_norm (HeedVitPlan *p, const float *w, const float *bias, const float *gamma,
+                          const float *beta, guint out, guint in_dim, HeedBuffer **w_buf,
+                          HeedBuffer **bias_buf, GError **error)
+{
+  guint ld;
+  float *t = transposed (p, w, out, in_dim, &ld);
+  float *bias_colsum = g_new (float, 2 * (gsize) out);
+  heed_fold_layernorm (t, in_dim, out, ld, gamma, beta, bias,
+                       p->options.weights == HEED_WEIGHTS_F16, bias_colsum);
+  *w_buf = upload_b (p, t, (gsize) ld * in_dim, error);
+  *bias_buf = *w_buf ? upload_array (p, bias_colsum, 2 * (gsize) out, error) : NULL;
+  g_free (t);
+  g_free (bias_colsum);
+  return *bias_buf != NULL;
 }
 
 static gboolean
@@ -134,16 +172,24 @@ upload_weights (HeedVitPlan *p, const HeedModel *m, GError **error)
   for (guint l = 0; l < c->depth; l++) {
     const HeedBlockWeights *w = &m->blocks[l];
     BlockBuffers *b = &p->blocks[l];
-    if (!(b->norm1_w = upload_array (p, w->norm1_w, D, error)) ||
-        !(b->norm1_b = upload_array (p, w->norm1_b, D, error)) ||
-        !(b->qkv_w = upload_linear (p, w->qkv_w, 3 * D, D, error)) ||
-        !(b->qkv_b = upload_array (p, w->qkv_b, 3 * D, error)) ||
-        !(b->proj_w = upload_linear (p, w->proj_w, D, D, error)) ||
+    if (p->fold_layernorm) {
+      if (!upload_linear_after_norm (p, w->qkv_w, w->qkv_b, w->norm1_w, w->norm1_b, 3 * D, D,
+                                     &b->qkv_w, &b->qkv_b, error) ||
+          !upload_linear_after_norm (p, w->fc1_w, w->fc1_b, w->norm2_w, w->norm2_b, Hd, D,
+                                     &b->fc1_w, &b->fc1_b, error))
+        return FALSE;
+    } else if (!(b->norm1_w = upload_array (p, w->norm1_w, D, error)) ||
+               !(b->norm1_b = upload_array (p, w->norm1_b, D, error)) ||
+               !(b->qkv_w = upload_linear (p, w->qkv_w, 3 * D, D, error)) ||
+               !(b->qkv_b = upload_array (p, w->qkv_b, 3 * D, error)) ||
+               !(b->norm2_w = upload_array (p, w->norm2_w, D, error)) ||
+               !(b->norm2_b = upload_array (p, w->norm2_b, D, error)) ||
+               !(b->fc1_w = upload_linear (p, w->fc1_w, Hd, D, error)) ||
+               !(b->fc1_b = upload_array (p, w->fc1_b, Hd, error))) {
+      return FALSE;
+    }
+    if (!(b->proj_w = upload_linear (p, w->proj_w, D, D, error)) ||
         !(b->proj_b = upload_array (p, w->proj_b, D, error)) ||
-        !(b->norm2_w = upload_array (p, w->norm2_w, D, error)) ||
-        !(b->norm2_b = upload_array (p, w->norm2_b, D, error)) ||
-        !(b->fc1_w = upload_linear (p, w->fc1_w, Hd, D, error)) ||
-        !(b->fc1_b = upload_array (p, w->fc1_b, Hd, error)) ||
         !(b->fc2_w = upload_linear (p, w->fc2_w, D, Hd, error)) ||
         !(b->fc2_b = upload_array (p, w->fc2_b, D, error)))
       return FALSE;
@@ -186,6 +232,10 @@ heed_vit_plan_new (HeedDevice *device, const HeedModel *model, const HeedVitOpti
   p->kernels = device->kernels;
   if (options)
     p->options = *options;
+  /* not with fp16 weights: gamma W would be rounded, where W alone is exact for an F16
+   * checkpoint */
+  p->fold_layernorm = p->kernels.gemm_k4_ln.shader != HEED_SHADER_COUNT && p->config.dim % 4 == 0 &&
+                      p->options.weights == HEED_WEIGHTS_F32;
   if (p->options.weights != HEED_WEIGHTS_F32 && p->options.weights != HEED_WEIGHTS_F16) {
     g_set_error (error, HEED_ERROR, HEED_ERROR_INVALID, "unknown weight format %d",
                  (int) p->options.weights);
@@ -405,13 +455,21 @@ record_forward (HeedVitRun *r, HeedRecorder **recs, guint n, gboolean from_frame
     BlockBuffers *b = &p->blocks[l];
     rec = recs[slice_of_unit (r, 2 + 2 * l)];
 #define NAME(what) (g_snprintf (name, sizeof name, "blocks.%u.%s", l, what), name)
-    if (!heed_op_layernorm (rec, MAT (r->x, 0, D), MAT (r->h, 0, D), b->norm1_w, b->norm1_b, rows,
-                            D, c->ln_eps, NAME ("norm1"), error) ||
-        !heed_op_gemm (rec, MAT (r->h, 0, D), MAT (b->qkv_w, 0, ld_3d), MAT (r->qkv, 0, 3 * D),
-                       b->qkv_b, rows, 3 * D, D, 1, 1.0f, 0, NAME ("qkv"), "qkv", error))
+    if (p->fold_layernorm
+            ? !heed_op_gemm_layernorm (rec, MAT (r->x, 0, D), MAT (b->qkv_w, 0, ld_3d),
+                                       MAT (r->qkv, 0, 3 * D), b->qkv_b, rows, 3 * D, D, c->ln_eps,
+                                       0, NAME ("qkv"), "qkv", error)
+            : !heed_op_layernorm (rec, MAT (r->x, 0, D), MAT (r->h, 0, D), b->norm1_w, b->norm1_b,
+                                  rows, D, c->ln_eps, NAME ("norm1"), error) ||
+                  !heed_op_gemm (rec, MAT (r->h, 0, D), MAT (b->qkv_w, 0, ld_3d),
+                                 MAT (r->qkv, 0, 3 * D), b->qkv_b, rows, 3 * D, D, 1, 1.0f, 0,
+                                 NAME ("qkv"), "qkv", error))
       return FALSE;
     for (guint i = 0; i < n; i++) {
-      if (!heed_op_attention (rec, s, r->qkv, r->attn, i * T, T, D, H, NAME ("attn"), error))
+      /* the probabilities are read after the last block, and after every block for rollout */
+      gboolean keep_probs = l == c->depth - 1 || p->options.layer_attention;
+      if (!heed_op_attention (rec, s, r->qkv, r->attn, i * T, T, D, H, keep_probs, NAME ("attn"),
+                              error))
         return FALSE;
       if (p->options.layer_attention &&
           !heed_op_head_mean (rec, (HeedMat){ s->scores, 0, s->n_pad, s->m_pad * s->n_pad },
@@ -427,12 +485,16 @@ record_forward (HeedVitRun *r, HeedRecorder **recs, guint n, gboolean from_frame
                        error))
       return FALSE;
     rec = recs[slice_of_unit (r, 3 + 2 * l)];
-    if (!heed_op_layernorm (rec, MAT (r->x, 0, D), MAT (r->h, 0, D), b->norm2_w, b->norm2_b, rows,
-                            D, c->ln_eps, NAME ("norm2"), error) ||
-        !heed_op_gemm (rec, MAT (r->h, 0, D), MAT (b->fc1_w, 0, ld_hd), MAT (r->mlp, 0, Hd),
-                       b->fc1_b, rows, Hd, D, 1, 1.0f,
-                       c->quick_gelu ? HEED_EPI_QUICK_GELU : HEED_EPI_GELU, NAME ("fc1"), "fc1",
-                       error) ||
+    guint act = c->quick_gelu ? HEED_EPI_QUICK_GELU : HEED_EPI_GELU;
+    if ((p->fold_layernorm
+             ? !heed_op_gemm_layernorm (rec, MAT (r->x, 0, D), MAT (b->fc1_w, 0, ld_hd),
+                                        MAT (r->mlp, 0, Hd), b->fc1_b, rows, Hd, D, c->ln_eps, act,
+                                        NAME ("fc1"), "fc1", error)
+             : !heed_op_layernorm (rec, MAT (r->x, 0, D), MAT (r->h, 0, D), b->norm2_w, b->norm2_b,
+                                   rows, D, c->ln_eps, NAME ("norm2"), error) ||
+                   !heed_op_gemm (rec, MAT (r->h, 0, D), MAT (b->fc1_w, 0, ld_hd),
+                                  MAT (r->mlp, 0, Hd), b->fc1_b, rows, Hd, D, 1, 1.0f, act,
+                                  NAME ("fc1"), "fc1", error)) ||
         !heed_op_gemm (rec, MAT (r->mlp, 0, Hd), MAT (b->fc2_w, 0, ld_d), MAT (r->x, 0, D),
                        b->fc2_b, rows, D, Hd, 1, 1.0f, HEED_EPI_ACCUMULATE, NAME ("fc2"), "fc2",
                        error))

@@ -20,6 +20,20 @@
 // of WG*TN columns (B's row stride and offsets are multiples of 4). Stores are checked. The
 // B_T variants take B transposed (B^T row-major, rows of it read up to the same padding).
 //
+// The LN variants (lavapipe's shuffle kernels) fold in the LayerNorm of A's rows: the host has
+// scaled B's rows by the norm's gamma, put B.beta into the bias, and put B's column sums after
+// the bias (bias[N + n]). Each lane sums its own rows as it loads them, shifted by the row's first
+// value so that a large mean does not cancel away the variance, and the epilogue turns
+// sum_k (a_k - s) B'_kn into the normalised row's product:
+//   rstd * (acc - (mean - s) * colsum_n) + bias_n.
+// That saves the LayerNorm's dispatch, its write and the GEMM's read of the normalised rows.
+//
+// The SOFTMAX_A variants (lavapipe's P.V) take A as raw attention scores and apply the row
+// softmax as they read it: each lane first runs over its own rows for their maximum and sum of
+// exponentials (in one pass, rescaling the sum as the maximum grows), then the main loop reads
+// exp(a - max) / sum, with the columns from a_cols on (the keys' padding) as zeros. That saves
+// the softmax's dispatch and its pass over the scores.
+//
 // The B_HALF variants read B (the weights, when a plan stores them in fp16) as IEEE halves,
 // two to a word, and convert them on the read: the arithmetic stays float32. The texel variants
 // need no variant of their own: a buffer of halves has an RGBA16F texel view, whose fetches
@@ -105,6 +119,8 @@ layout(push_constant) uniform Params {
   uint a_off, b_off, c_off;
   uint a_batch, b_batch, c_batch;
   float alpha;
+  float ln_eps; // the LN variants' epsilon
+  uint a_cols;  // the SOFTMAX_A variants: A's columns that are scores (the rest are padding)
 } p;
 
 // The epilogue of one element of C (m < M, n < N): scale, bias, activation, residual add.
@@ -212,10 +228,48 @@ void main()
 #endif
   const uint bt_base4 = (p.b_off + batch * p.b_batch + n0 * p.ldb) / 4u;
 #endif
+#ifdef LN
+  float shift[TM / SGS], sum1[TM / SGS], sum2[TM / SGS];
+  [[unroll]] for (uint r = 0; r < TM / SGS; r++) {
+    shift[r] = A4(a_base4 + (r * SGS + gl_SubgroupInvocationID) * lda4).x;
+    sum1[r] = sum2[r] = 0.0;
+  }
+#endif
+#ifdef SOFTMAX_A
+  const float lowest = -3.4e38;
+  float row_max[TM / SGS], row_inv[TM / SGS];
+  [[unroll]] for (uint r = 0; r < TM / SGS; r++) {
+    float m = lowest, sum = 0.0;
+    for (uint k4 = 0; k4 < p.K / 4u; k4++) {
+      const bvec4 key = lessThan(uvec4(4u * k4) + uvec4(0u, 1u, 2u, 3u), uvec4(p.a_cols));
+      const vec4 s = mix(vec4(lowest), A4(a_base4 + (r * SGS + gl_SubgroupInvocationID) * lda4 + k4),
+                         key);
+      const float m2 = max(m, max(max(s.x, s.y), max(s.z, s.w)));
+      sum = sum * exp(m - m2) + dot(exp(s - m2), vec4(1.0));
+      m = m2;
+    }
+    row_max[r] = m;
+    row_inv[r] = 1.0 / sum;
+  }
+#endif
   for (uint k4 = 0; k4 < p.K / 4u; k4++) {
     vec4 mine[TM / SGS];
     [[unroll]] for (uint r = 0; r < TM / SGS; r++)
       mine[r] = A4(a_base4 + (r * SGS + gl_SubgroupInvocationID) * lda4 + k4);
+#ifdef SOFTMAX_A
+    {
+      const bvec4 key = lessThan(uvec4(4u * k4) + uvec4(0u, 1u, 2u, 3u), uvec4(p.a_cols));
+      [[unroll]] for (uint r = 0; r < TM / SGS; r++)
+        mine[r] = mix(vec4(0.0), exp(mine[r] - row_max[r]) * row_inv[r], key);
+    }
+#endif
+#ifdef LN
+    [[unroll]] for (uint r = 0; r < TM / SGS; r++) {
+      mine[r] -= shift[r];
+      sum1[r] += dot(mine[r], vec4(1.0));
+      sum2[r] += dot(mine[r], mine[r]);
+    }
+#endif
     // All of the step's B rows first, then each row of C takes its four updates at once: on
     // lavapipe every texel fetch is a call that spills the live vector registers, and the
     // accumulators (TM x 4 per lane) do not fit in them, so each is loaded and stored once a
@@ -242,6 +296,22 @@ void main()
           acc[i][g] = fma(vec4(av), bv[kk][g], acc[i][g]);
       }
   }
+#ifdef LN
+  // every row's shifted mean and 1 / standard deviation, in every lane (shuffles need all lanes)
+  float ln_mean[TM], ln_rstd[TM];
+  {
+    float mean_mine[TM / SGS], rstd_mine[TM / SGS];
+    [[unroll]] for (uint r = 0; r < TM / SGS; r++) {
+      mean_mine[r] = sum1[r] / float(p.K);
+      const float var = max(sum2[r] / float(p.K) - mean_mine[r] * mean_mine[r], 0.0);
+      rstd_mine[r] = inversesqrt(var + p.ln_eps);
+    }
+    [[unroll]] for (uint i = 0; i < TM; i++) {
+      ln_mean[i] = subgroupShuffle(mean_mine[i / SGS], i % SGS);
+      ln_rstd[i] = subgroupShuffle(rstd_mine[i / SGS], i % SGS);
+    }
+  }
+#endif
 #elif defined(K4)
   const uint lda4 = p.lda / 4u;
   const uint a_base4 = a_base / 4u;
@@ -279,9 +349,16 @@ void main()
       if (n >= p.N)
         continue;
       const float bn = (EPILOGUE & EPI_BIAS) != 0u ? bias[n] : 0.0;
+#ifdef LN
+      const float colsum = bias[p.N + n];
+      [[unroll]] for (uint i = 0; i < TM; i++)
+        if (m0 + i < p.M)
+          store_c(batch, m0 + i, n, ln_rstd[i] * (acc[i][g][e] - ln_mean[i] * colsum), bn);
+#else
       [[unroll]] for (uint i = 0; i < TM; i++)
         if (m0 + i < p.M)
           store_c(batch, m0 + i, n, acc[i][g][e], bn);
+#endif
     }
 }
 #endif

@@ -783,8 +783,10 @@ confidences_by_label (const char *desc, guint *n_labels)
 }
 
 /* weights=fp16 in a pipeline: for the default model, an F16 checkpoint, every confidence is
- * exactly fp32's (the same values, the same float32 arithmetic); for a float32 checkpoint they
- * move by the rounding, a little but not at all would mean the property never reached the plan. */
+ * fp32's but for float32 rounding (the same weights; on lavapipe the fp32 plan folds the
+ * LayerNorms into the GEMMs, the fp16 one does not); for a float32 checkpoint they move by the
+ * weights' rounding (1e-4 here), a little, but more than float32 rounding: not at all would mean
+ * the property never reached the plan. */
 static void
 test_weights_fp16 (void)
 {
@@ -814,9 +816,9 @@ test_weights_fp16 (void)
     g_test_message ("%s: fp16 weights moved a confidence by %.3g at most",
                     cases[c].model ? cases[c].model : "the default model", moved);
     if (cases[c].exact) {
-      g_assert_cmpfloat (moved, ==, 0.0);
+      g_assert_cmpfloat (moved, <, 1e-6);
     } else {
-      g_assert_cmpfloat (moved, >, 0.0);
+      g_assert_cmpfloat (moved, >, 1e-5);
       g_assert_cmpfloat (moved, <, 1e-3);
     }
     g_array_unref (got[0]), g_array_unref (got[1]);

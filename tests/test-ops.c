@@ -110,6 +110,79 @@ test_gemm (gconstpointer data)
   }
 }
 
+/* The LayerNorm folded into the GEMM after it (lavapipe's qkv and fc1): LayerNorm then GEMM in C
+ * against one dispatch, on odd sizes, eps as timm's and as transformers', and rows whose mean is
+ * far larger than their spread (the kernel's shift keeps the variance from cancelling). The
+ * device's table where it has the kernel, otherwise the shuffle variant of its subgroup size. */
+static void
+test_gemm_layernorm (void)
+{
+  HeedDevice *d = get_device ();
+  if (d->kernels.gemm_k4_ln.shader == HEED_SHADER_COUNT) {
+    g_assert_true (d->subgroup_size == 8 || d->subgroup_size == 16);
+    variant = d->kernels;
+    variant.gemm_k4_ln = (HeedKernel){ d->subgroup_size == 8 ? HEED_SHADER_GEMM_K4_SG8_TEXELS_LN
+                                                             : HEED_SHADER_GEMM_K4_SG16_TEXELS_LN,
+                                       d->subgroup_size };
+    variant.row_align = 16;
+    variant.col_align = d->subgroup_size * 8;
+    use_variant = TRUE;
+  }
+  /* M, N, K, epilogue, eps, the rows' mean */
+  const struct {
+    guint M, N, K, epilogue;
+    float eps, mean;
+  } cases[] = { { 197, 576, 192, 0, 1e-6f, 0.0f },
+                { 37, 100, 64, HEED_EPI_GELU, 1e-12f, 3.0f },
+                { 5, 40, 20, HEED_EPI_QUICK_GELU, 1e-6f, -1.0f },
+                { 50, 130, 96, 0, 1e-5f, 300.0f },
+                { 1, 8, 4, 0, 1e-6f, 0.5f } };
+  GError *error = NULL;
+  for (guint t = 0; t < G_N_ELEMENTS (cases); t++) {
+    guint M = cases[t].M, N = cases[t].N, K = cases[t].K;
+    GRand *rng = g_rand_new_with_seed (t + 77);
+    guint m_pad = heed_round_up (M, kernels ()->row_align);
+    guint ldb = heed_round_up (N, kernels ()->col_align), ldc = N + 3;
+    float *x = random_floats (rng, (gsize) m_pad * K, cases[t].mean - 2, cases[t].mean + 2);
+    float *gamma = random_floats (rng, K, 0.2, 1.8), *beta = random_floats (rng, K, -0.5, 0.5);
+    float *w = random_floats (rng, (gsize) K * ldb, -0.3, 0.3);
+    float *bias = random_floats (rng, N, -0.5, 0.5);
+    float *c = random_floats (rng, (gsize) M * ldc, -1, 1);
+    float *normed = g_new (float, (gsize) M *K), *want = g_memdup2 (c, (gsize) M * ldc * 4);
+    heed_ref_layernorm (x, K, normed, K, gamma, beta, M, K, cases[t].eps);
+    heed_ref_gemm (normed, K, w, ldb, want, ldc, M, N, K, 1.0f, bias, cases[t].epilogue);
+
+    float *bias_colsum = g_new (float, 2 * N);
+    heed_fold_layernorm (w, K, N, ldb, gamma, beta, bias, FALSE, bias_colsum);
+    HeedBuffer *bx = buffer_from (d, x, (gsize) m_pad * K, 0);
+    HeedBuffer *bw = buffer_from (d, w, (gsize) K * ldb, 0);
+    HeedBuffer *bb = buffer_from (d, bias_colsum, 2 * N, 0);
+    HeedBuffer *bc = buffer_from (d, c, (gsize) M * ldc, 0);
+    HeedRecorder *rec = heed_recorder_new (d, kernels (), 1, FALSE, &error);
+    g_assert_no_error (error);
+    g_assert_true (heed_op_gemm_layernorm (
+        rec, (HeedMat){ bx, 0, K, 0 }, (HeedMat){ bw, 0, ldb, 0 }, (HeedMat){ bc, 0, ldc, 0 }, bb,
+        M, N, K, cases[t].eps, cases[t].epilogue, "qkv", "test", &error));
+    g_assert_no_error (error);
+    run_recorder (rec);
+    float *got = buffer_read (bc, (gsize) M * ldc);
+    assert_close (got, want, (gsize) M * ldc, 5e-6);
+    /* the padding columns of C keep their values */
+    for (guint m = 0; m < M; m++)
+      for (guint n = N; n < ldc; n++)
+        g_assert_cmpfloat (got[m * ldc + n], ==, c[m * ldc + n]);
+
+    heed_recorder_destroy (&rec);
+    heed_buffer_destroy (&bx), heed_buffer_destroy (&bw), heed_buffer_destroy (&bb);
+    heed_buffer_destroy (&bc);
+    g_free (x), g_free (gamma), g_free (beta), g_free (w), g_free (bias), g_free (c);
+    g_free (normed), g_free (want), g_free (bias_colsum), g_free (got);
+    g_rand_free (rng);
+  }
+  use_variant = FALSE;
+  assert_no_validation_messages ();
+}
+
 /* The kernel table on lavapipe (HEED_KERNELS=gpu: a GPU's): GEMM workgroups one subgroup wide (8
  * lanes at 256-bit vectors, 16 at 512; the ops-512 test runs this file at 512), the shuffle variant
  * reading texels, and the row kernels reading texels. So the GEMM cases above ran that variant. */
@@ -357,7 +430,7 @@ attention_cases (void)
     HeedBuffer *bout = buffer_from (d, NULL, 0, (gsize) heed_round_up (M, 8) * D);
     HeedBuffer *bmean = buffer_from (d, NULL, 0, (gsize) M * M + H * M);
     HeedRecorder *rec = heed_recorder_new (d, kernels (), 8 + H, FALSE, &error);
-    g_assert_true (heed_op_attention (rec, &sc, bqkv, bout, 0, M, D, H, "attn", &error));
+    g_assert_true (heed_op_attention (rec, &sc, bqkv, bout, 0, M, D, H, TRUE, "attn", &error));
     g_assert_true (heed_op_head_mean (rec, (HeedMat){ sc.scores, 0, sc.n_pad, sc.m_pad * sc.n_pad },
                                       bmean, 0, M, M, H, "mean", &error));
     for (guint h = 0; h < H; h++) /* CLS rows, one head at a time, after the mean */
@@ -372,6 +445,18 @@ attention_cases (void)
     assert_close (got_mean, want_mean, (gsize) M * M, 1e-5);
     for (guint h = 0; h < H; h++)
       assert_close (got_mean + M * M + h * M, probs + (gsize) h * M * M, M, 1e-5);
+    heed_recorder_destroy (&rec);
+
+    /* without the probabilities kept: on lavapipe the softmax folds into P.V */
+    HeedBuffer *bout2 = buffer_from (d, NULL, 0, (gsize) heed_round_up (M, 8) * D);
+    rec = heed_recorder_new (d, kernels (), 8 + H, FALSE, &error);
+    g_assert_true (heed_op_attention (rec, &sc, bqkv, bout2, 0, M, D, H, FALSE, "attn", &error));
+    g_assert_no_error (error);
+    run_recorder (rec);
+    float *got2 = buffer_read (bout2, (gsize) M * D);
+    assert_close (got2, want, (gsize) M * D, 1e-5);
+    heed_buffer_destroy (&bout2);
+    g_free (got2);
 
     heed_recorder_destroy (&rec);
     heed_attention_scratch_clear (&sc);
@@ -1450,6 +1535,7 @@ main (int argc, char **argv)
   }
   g_test_add_func ("/ops/kernel-table", test_kernel_table);
   g_test_add_func ("/ops/layernorm", test_layernorm);
+  g_test_add_func ("/ops/gemm-layernorm", test_gemm_layernorm);
   g_test_add_func ("/ops/softmax", test_softmax);
   g_test_add_func ("/ops/patch-embed", test_patch_embed);
   g_test_add_func ("/ops/attention", test_attention);

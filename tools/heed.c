@@ -91,6 +91,13 @@ cmd_devices (int argc, char **argv)
   else
     printf ("heed uses device %u%s\n", chosen,
             g_getenv ("HEED_DEVICE") ? " (chosen by HEED_DEVICE)" : "");
+  HeedDevice *device = chosen == G_MAXUINT ? NULL : heed_device_new ((int) chosen, NULL);
+  if (device) {
+    char *kernels = heed_device_describe_kernels (device);
+    printf ("kernels: %s\n", kernels);
+    g_free (kernels);
+    heed_device_destroy (&device);
+  }
   g_array_unref (infos);
   return chosen == G_MAXUINT ? 1 : 0;
 }
