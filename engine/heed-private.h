@@ -253,11 +253,11 @@ gboolean heed_op_gemm_layernorm (HeedRecorder *rec, HeedMat a, HeedMat b, HeedMa
                                  guint epilogue, const char *name, const char *kind,
                                  GError **error);
 /* Folds a LayerNorm's gamma and beta into the GEMM after it, for heed_op_gemm_layernorm: b is
- * W as the GEMM's B ([K][ldb], N columns), whose rows become gamma-scaled (and rounded to half
- * when `half`, so that they are the values a half buffer will hold); bias_colsum ([2 N]) gets
- * bias + W.beta (bias may be NULL), then the column sums of the new B. */
+ * W as the GEMM's B ([K][ldb], N columns), whose rows become gamma-scaled; bias_colsum ([2 N])
+ * gets bias + W.beta (bias may be NULL), then the column sums of the new B. (Float32 weights
+ * only: rounding gamma W to half would lose what an F16 checkpoint's W keeps exactly.) */
 void heed_fold_layernorm (float *b, guint K, guint N, guint ldb, const float *gamma,
-                          const float *beta, const float *bias, gboolean half, float *bias_colsum);
+                          const float *beta, const float *bias, float *bias_colsum);
 gboolean heed_op_layernorm (HeedRecorder *rec, HeedMat x, HeedMat y, HeedBuffer *gamma,
                             HeedBuffer *beta, guint M, guint D, float eps, const char *name,
                             GError **error);

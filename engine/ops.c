@@ -98,7 +98,7 @@ heed_op_gemm (HeedRecorder *rec, HeedMat a, HeedMat b, HeedMat c, HeedBuffer *bi
 
 void
 heed_fold_layernorm (float *b, guint K, guint N, guint ldb, const float *gamma, const float *beta,
-                     const float *bias, gboolean half, float *bias_colsum)
+                     const float *bias, float *bias_colsum)
 {
   for (guint n = 0; n < N; n++) {
     double shifted = bias ? bias[n] : 0.0, colsum = 0.0;
@@ -106,8 +106,6 @@ heed_fold_layernorm (float *b, guint K, guint N, guint ldb, const float *gamma, 
       float *w = &b[(gsize) k * ldb + n];
       shifted += (double) *w * beta[k];
       *w *= gamma[k];
-      if (half)
-        *w = heed_f16_to_f32 (heed_f32_to_f16 (*w));
       colsum += *w;
     }
     bias_colsum[n] = (float) shifted;

@@ -82,11 +82,13 @@ struct _HeedVitRun {
 static float *
 transposed (const HeedVitPlan *p, const float *w, guint out, guint in_dim, guint *ld)
 {
-  *ld = heed_round_up (out, p->kernels.col_align);
-  float *t = g_new0 (float, (gsize) *ld *in_dim);
+  guint stride = heed_round_up (out, p->kernels.col_align);
+  gsize n = (gsize) stride * in_dim;
+  float *t = g_new0 (float, n);
   for (guint o = 0; o < out; o++)
     for (guint i = 0; i < in_dim; i++)
-      t[(gsize) i * *ld + o] = w[(gsize) o * in_dim + i];
+      t[(gsize) i * stride + o] = w[(gsize) o * in_dim + i];
+  *ld = stride;
   return t;
 }
 
@@ -136,8 +138,7 @@ upload_linear_after_norm (HeedVitPlan *p, const float *w, const float *bias, con
   guint ld;
   float *t = transposed (p, w, out, in_dim, &ld);
   float *bias_colsum = g_new (float, 2 * (gsize) out);
-  heed_fold_layernorm (t, in_dim, out, ld, gamma, beta, bias,
-                       p->options.weights == HEED_WEIGHTS_F16, bias_colsum);
+  heed_fold_layernorm (t, in_dim, out, ld, gamma, beta, bias, bias_colsum);
   *w_buf = upload_b (p, t, (gsize) ld * in_dim, error);
   *bias_buf = *w_buf ? upload_array (p, bias_colsum, 2 * (gsize) out, error) : NULL;
   g_free (t);

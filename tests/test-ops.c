@@ -153,7 +153,7 @@ test_gemm_layernorm (void)
     heed_ref_gemm (normed, K, w, ldb, want, ldc, M, N, K, 1.0f, bias, cases[t].epilogue);
 
     float *bias_colsum = g_new (float, 2 * N);
-    heed_fold_layernorm (w, K, N, ldb, gamma, beta, bias, FALSE, bias_colsum);
+    heed_fold_layernorm (w, K, N, ldb, gamma, beta, bias, bias_colsum);
     HeedBuffer *bx = buffer_from (d, x, (gsize) m_pad * K, 0);
     HeedBuffer *bw = buffer_from (d, w, (gsize) K * ldb, 0);
     HeedBuffer *bb = buffer_from (d, bias_colsum, 2 * N, 0);
