@@ -288,6 +288,17 @@ pipeline_free (gpointer p)
   g_free (p); /* Vulkan objects are destroyed in heed_device_destroy, which has the device */
 }
 
+/* The variant of the shuffle GEMM k4 (lavapipe's, 8 or 16 lanes) for one purpose: sg8 or
+ * sg16 with the same lanes, or HEED_SHADER_COUNT where k4 is another kernel. */
+static HeedKernel
+shuffle_variant (HeedShaderId k4, HeedShaderId sg8, HeedShaderId sg16, guint lanes)
+{
+  return (HeedKernel){ k4 == HEED_SHADER_GEMM_K4_SG8_TEXELS    ? sg8
+                       : k4 == HEED_SHADER_GEMM_K4_SG16_TEXELS ? sg16
+                                                               : HEED_SHADER_COUNT,
+                       lanes };
+}
+
 /* The kernel table: chosen once per device from what it reports (core Vulkan 1.1 only, so a
  * device opened with no optional features, like GStreamer's, gets the same choice). */
 static void
@@ -336,21 +347,12 @@ choose_kernels (HeedDevice *d)
   else if (cpu && shuffle && lanes == 16)
     k4 = HEED_SHADER_GEMM_K4_SG16_TEXELS;
   k->gemm_k4 = (HeedKernel){ k4, lanes };
-  k->gemm_k4_bt =
-      (HeedKernel){ k4 == HEED_SHADER_GEMM_K4_SG8_TEXELS    ? HEED_SHADER_GEMM_K4_SG8_TEXELS_BT
-                    : k4 == HEED_SHADER_GEMM_K4_SG16_TEXELS ? HEED_SHADER_GEMM_K4_SG16_TEXELS_BT
-                                                            : HEED_SHADER_COUNT,
-                    lanes };
-  k->gemm_k4_ln =
-      (HeedKernel){ k4 == HEED_SHADER_GEMM_K4_SG8_TEXELS    ? HEED_SHADER_GEMM_K4_SG8_TEXELS_LN
-                    : k4 == HEED_SHADER_GEMM_K4_SG16_TEXELS ? HEED_SHADER_GEMM_K4_SG16_TEXELS_LN
-                                                            : HEED_SHADER_COUNT,
-                    lanes };
-  k->gemm_k4_softmax =
-      (HeedKernel){ k4 == HEED_SHADER_GEMM_K4_SG8_TEXELS    ? HEED_SHADER_GEMM_K4_SG8_TEXELS_SM
-                    : k4 == HEED_SHADER_GEMM_K4_SG16_TEXELS ? HEED_SHADER_GEMM_K4_SG16_TEXELS_SM
-                                                            : HEED_SHADER_COUNT,
-                    lanes };
+  k->gemm_k4_bt = shuffle_variant (k4, HEED_SHADER_GEMM_K4_SG8_TEXELS_BT,
+                                   HEED_SHADER_GEMM_K4_SG16_TEXELS_BT, lanes);
+  k->gemm_k4_ln = shuffle_variant (k4, HEED_SHADER_GEMM_K4_SG8_TEXELS_LN,
+                                   HEED_SHADER_GEMM_K4_SG16_TEXELS_LN, lanes);
+  k->gemm_k4_softmax = shuffle_variant (k4, HEED_SHADER_GEMM_K4_SG8_TEXELS_SM,
+                                        HEED_SHADER_GEMM_K4_SG16_TEXELS_SM, lanes);
   const VkPhysicalDeviceLimits *lim = &d->props.limits;
   if (!cpu && lim->maxComputeWorkGroupInvocations >= 256 &&
       lim->maxComputeWorkGroupSize[0] >= 256) {

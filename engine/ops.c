@@ -69,6 +69,14 @@ a_k4 (HeedMat a, guint K)
   return K % 4 == 0 && a.ld % 4 == 0 && a.off % 4 == 0 && a.batch % 4 == 0;
 }
 
+/* B read as vec4s: its stride and offsets multiples of 4 (the weights' padding makes that
+ * always so) */
+static gboolean
+b_vec4 (HeedMat b)
+{
+  return b.off % 4 == 0 && b.ld % 4 == 0 && b.batch % 4 == 0;
+}
+
 /* The kernel reading B as IEEE halves (a plan's fp16 weights): the storage-buffer kernels have a
  * B_HALF twin; the texel kernels read halves as they are, through the buffer's RGBA16F view. */
 static HeedKernel
@@ -89,8 +97,7 @@ heed_op_gemm (HeedRecorder *rec, HeedMat a, HeedMat b, HeedMat c, HeedBuffer *bi
               const char *kind, GError **error)
 {
   const HeedKernels *k = &rec->kernels;
-  /* B is read as vec4s: its padding makes that always possible. */
-  g_return_val_if_fail (b.off % 4 == 0 && b.ld % 4 == 0 && b.batch % 4 == 0, FALSE);
+  g_return_val_if_fail (b_vec4 (b), FALSE);
   HeedKernel kernel = a_k4 (a, K) ? k->gemm_k4 : k->gemm;
   return record_gemm (rec, b.buf->half ? with_half_b (kernel) : kernel, a, b, c, bias, M, N, K,
                       batches, alpha, 0.0f, 0, epilogue, name, kind, error);
@@ -119,8 +126,7 @@ heed_op_gemm_layernorm (HeedRecorder *rec, HeedMat a, HeedMat b, HeedMat c, Heed
                         const char *kind, GError **error)
 {
   const HeedKernels *k = &rec->kernels;
-  g_return_val_if_fail (k->gemm_k4_ln.shader != HEED_SHADER_COUNT && a_k4 (a, K) &&
-                            b.off % 4 == 0 && b.ld % 4 == 0,
+  g_return_val_if_fail (k->gemm_k4_ln.shader != HEED_SHADER_COUNT && a_k4 (a, K) && b_vec4 (b),
                         FALSE);
   return record_gemm (rec, k->gemm_k4_ln, a, b, c, bias_colsum, M, N, K, 1, 1.0f, eps, 0,
                       epilogue | HEED_EPI_BIAS, name, kind, error);
@@ -306,7 +312,7 @@ heed_op_attention (HeedRecorder *rec, HeedAttentionScratch *s, HeedBuffer *qkv, 
          heed_op_gemm (rec, q, kt, sc, NULL, M, M, dh, heads, scale, 0, n_qk, "attention", error);
   }
   if (!keep_probs && k->gemm_k4_softmax.shader != HEED_SHADER_COUNT && a_k4 (sc, k_pv) &&
-      a_k4 (v, 4))
+      b_vec4 (v))
     ok = ok && record_gemm (rec, k->gemm_k4_softmax, sc, v, o, NULL, M, dh, k_pv, heads, 1.0f, 0.0f,
                             M, 0, n_pv, "attention", error);
   else

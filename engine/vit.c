@@ -233,16 +233,16 @@ heed_vit_plan_new (HeedDevice *device, const HeedModel *model, const HeedVitOpti
   p->kernels = device->kernels;
   if (options)
     p->options = *options;
-  /* not with fp16 weights: gamma W would be rounded, where W alone is exact for an F16
-   * checkpoint */
-  p->fold_layernorm = p->kernels.gemm_k4_ln.shader != HEED_SHADER_COUNT && p->config.dim % 4 == 0 &&
-                      p->options.weights == HEED_WEIGHTS_F32;
   if (p->options.weights != HEED_WEIGHTS_F32 && p->options.weights != HEED_WEIGHTS_F16) {
     g_set_error (error, HEED_ERROR, HEED_ERROR_INVALID, "unknown weight format %d",
                  (int) p->options.weights);
     plan_free (p);
     return NULL;
   }
+  /* not with fp16 weights: gamma W would be rounded, where W alone is exact for an F16
+   * checkpoint */
+  p->fold_layernorm = p->kernels.gemm_k4_ln.shader != HEED_SHADER_COUNT && p->config.dim % 4 == 0 &&
+                      p->options.weights == HEED_WEIGHTS_F32;
   if (!upload_weights (p, model, error)) {
     plan_free (p);
     return NULL;

@@ -123,6 +123,14 @@ layout(push_constant) uniform Params {
   uint a_cols;  // the SOFTMAX_A variants: A's columns that are scores (the rest are padding)
 } p;
 
+#ifdef SOFTMAX_A
+// which of A's four columns 4 k4 .. 4 k4 + 3 are scores, not the keys' padding
+bvec4 keys_at(uint k4)
+{
+  return lessThan(uvec4(4u * k4) + uvec4(0u, 1u, 2u, 3u), uvec4(p.a_cols));
+}
+#endif
+
 // The epilogue of one element of C (m < M, n < N): scale, bias, activation, residual add.
 void store_c(uint batch, uint m, uint n, float acc, float bn)
 {
@@ -228,10 +236,12 @@ void main()
 #endif
   const uint bt_base4 = (p.b_off + batch * p.b_batch + n0 * p.ldb) / 4u;
 #endif
+  // this lane's own rows of A: r * SGS + its index, each step's four k
+#define MINE4(r, k4) A4(a_base4 + ((r) * SGS + gl_SubgroupInvocationID) * lda4 + (k4))
 #ifdef LN
   float shift[TM / SGS], sum1[TM / SGS], sum2[TM / SGS];
   [[unroll]] for (uint r = 0; r < TM / SGS; r++) {
-    shift[r] = A4(a_base4 + (r * SGS + gl_SubgroupInvocationID) * lda4).x;
+    shift[r] = MINE4(r, 0u).x;
     sum1[r] = sum2[r] = 0.0;
   }
 #endif
@@ -241,9 +251,7 @@ void main()
   [[unroll]] for (uint r = 0; r < TM / SGS; r++) {
     float m = lowest, sum = 0.0;
     for (uint k4 = 0; k4 < p.K / 4u; k4++) {
-      const bvec4 key = lessThan(uvec4(4u * k4) + uvec4(0u, 1u, 2u, 3u), uvec4(p.a_cols));
-      const vec4 s = mix(vec4(lowest), A4(a_base4 + (r * SGS + gl_SubgroupInvocationID) * lda4 + k4),
-                         key);
+      const vec4 s = mix(vec4(lowest), MINE4(r, k4), keys_at(k4));
       const float m2 = max(m, max(max(s.x, s.y), max(s.z, s.w)));
       sum = sum * exp(m - m2) + dot(exp(s - m2), vec4(1.0));
       m = m2;
@@ -255,13 +263,10 @@ void main()
   for (uint k4 = 0; k4 < p.K / 4u; k4++) {
     vec4 mine[TM / SGS];
     [[unroll]] for (uint r = 0; r < TM / SGS; r++)
-      mine[r] = A4(a_base4 + (r * SGS + gl_SubgroupInvocationID) * lda4 + k4);
+      mine[r] = MINE4(r, k4);
 #ifdef SOFTMAX_A
-    {
-      const bvec4 key = lessThan(uvec4(4u * k4) + uvec4(0u, 1u, 2u, 3u), uvec4(p.a_cols));
-      [[unroll]] for (uint r = 0; r < TM / SGS; r++)
-        mine[r] = mix(vec4(0.0), exp(mine[r] - row_max[r]) * row_inv[r], key);
-    }
+    [[unroll]] for (uint r = 0; r < TM / SGS; r++)
+      mine[r] = mix(vec4(0.0), exp(mine[r] - row_max[r]) * row_inv[r], keys_at(k4));
 #endif
 #ifdef LN
     [[unroll]] for (uint r = 0; r < TM / SGS; r++) {
