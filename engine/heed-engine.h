@@ -79,7 +79,8 @@ HeedDevice *heed_device_new (int index, GError **error);
 /* Runs on a device someone else owns (GStreamer's shared device). The handles stay owned by the
  * caller and must outlive the HeedDevice. When queue_lock is set, every submission to queue
  * happens between queue_lock and queue_unlock, since other users submit to the same VkQueue.
- * Only core Vulkan 1.1 features are used, so a device with no optional features enabled works. */
+ * It needs no optional feature: a device with none enabled works (heed's own devices enable
+ * shaderInt64 where supported, which only makes lavapipe's GEMMs store faster). */
 typedef struct {
   VkInstance instance;
   VkPhysicalDevice physical_device;

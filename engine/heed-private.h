@@ -123,6 +123,9 @@ struct _HeedDevice {
   gint allocations, submissions;
   gint lost; /* a call returned VK_ERROR_DEVICE_LOST: nothing will run on it again */
 
+  /* shaderInt64 enabled (heed's own devices, where supported; never assumed of an imported
+   * one): lavapipe's GEMMs then store C in 64-bit pairs */
+  gboolean int64;
   HeedKernels kernels; /* chosen in device_setup, never changed after */
   guint subgroup_size;
   gboolean has_timestamps;
@@ -238,6 +241,11 @@ enum {
   HEED_EPI_ACCUMULATE = 4,
   HEED_EPI_QUICK_GELU = 8, /* x * sigmoid (1.702 x), OpenAI CLIP's */
 };
+
+/* lavapipe's shuffle GEMMs store C as floats or, where the device has shaderInt64, as 64-bit
+ * pairs of floats: the twin of a variant storing the other way (itself where it has none) */
+HeedShaderId heed_gemm_with_pairs (HeedShaderId shader);
+HeedShaderId heed_gemm_without_pairs (HeedShaderId shader);
 
 /* C = epi(alpha * A.B), batched. A must hold round_up(M, row_align) readable rows and B
  * round_up(N, col_align) readable columns; only the M x N block of C is written. */

@@ -19,8 +19,8 @@ elementwise (const HeedRecorder *rec, HeedShaderId shader)
 }
 
 /* The block of C one workgroup of a GEMM variant computes: TM rows and local_size x TN columns
- * for the register-tiled kernels (gemm.comp, from their registry lines), 64 x 64 for the
- * shared-memory TILED one. */
+ * for the register-tiled kernels (gemm.comp, from their registry lines: the shuffle variants,
+ * the ones reading texels, have TN 4, the others 8), 64 x 64 for the shared-memory TILED one. */
 static void
 gemm_block (HeedKernel kernel, guint *rows, guint *cols)
 {
@@ -28,23 +28,63 @@ gemm_block (HeedKernel kernel, guint *rows, guint *cols)
     *rows = *cols = 64;
     return;
   }
-  gboolean narrow = kernel.shader == HEED_SHADER_GEMM_K4_SG8_TEXELS ||
-                    kernel.shader == HEED_SHADER_GEMM_K4_SG16_TEXELS ||
-                    kernel.shader == HEED_SHADER_GEMM_K4_SG8_TEXELS_LN ||
-                    kernel.shader == HEED_SHADER_GEMM_K4_SG16_TEXELS_LN ||
-                    kernel.shader == HEED_SHADER_GEMM_K4_SG8_TEXELS_SM ||
-                    kernel.shader == HEED_SHADER_GEMM_K4_SG16_TEXELS_SM ||
-                    kernel.shader == HEED_SHADER_GEMM_K4_SG8_TEXELS_BT ||
-                    kernel.shader == HEED_SHADER_GEMM_K4_SG16_TEXELS_BT;
+  gboolean narrow = heed_shaders[kernel.shader].texel_bindings != 0;
   *rows = 16;
   *cols = kernel.local_size * (narrow ? 4 : 8);
 }
 
+/* lavapipe's shuffle GEMMs, each beside its twin storing C in 64-bit pairs (gemm.comp's C_PAIRS) */
+static const HeedShaderId gemm_pairs[][2] = {
+  { HEED_SHADER_GEMM_K4_SG8_TEXELS, HEED_SHADER_GEMM_K4_SG8_TEXELS_PAIRS },
+  { HEED_SHADER_GEMM_K4_SG16_TEXELS, HEED_SHADER_GEMM_K4_SG16_TEXELS_PAIRS },
+  { HEED_SHADER_GEMM_K4_SG8_TEXELS_LN, HEED_SHADER_GEMM_K4_SG8_TEXELS_LN_PAIRS },
+  { HEED_SHADER_GEMM_K4_SG16_TEXELS_LN, HEED_SHADER_GEMM_K4_SG16_TEXELS_LN_PAIRS },
+  { HEED_SHADER_GEMM_K4_SG8_TEXELS_SM, HEED_SHADER_GEMM_K4_SG8_TEXELS_SM_PAIRS },
+  { HEED_SHADER_GEMM_K4_SG16_TEXELS_SM, HEED_SHADER_GEMM_K4_SG16_TEXELS_SM_PAIRS },
+  { HEED_SHADER_GEMM_K4_SG8_TEXELS_BT, HEED_SHADER_GEMM_K4_SG8_TEXELS_BT_PAIRS },
+  { HEED_SHADER_GEMM_K4_SG16_TEXELS_BT, HEED_SHADER_GEMM_K4_SG16_TEXELS_BT_PAIRS },
+};
+
+static HeedShaderId
+gemm_pairs_twin (HeedShaderId shader, guint from, guint to)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (gemm_pairs); i++)
+    if (gemm_pairs[i][from] == shader)
+      return gemm_pairs[i][to];
+  return shader;
+}
+
+HeedShaderId
+heed_gemm_with_pairs (HeedShaderId shader)
+{
+  return gemm_pairs_twin (shader, 0, 1);
+}
+
+HeedShaderId
+heed_gemm_without_pairs (HeedShaderId shader)
+{
+  return gemm_pairs_twin (shader, 1, 0);
+}
+
+/* Whether a GEMM storing C in pairs may write C: it stores whole groups of four columns from
+ * multiples of 4, so C's stride and offsets must be multiples of 4, and N too unless the
+ * columns from N to the next multiple of 4 are zero padding (it writes zeros there). */
+static gboolean
+pairs_fit (HeedMat c, guint N, gboolean c_zero_padded)
+{
+  return c.ld % 4 == 0 && c.off % 4 == 0 && c.batch % 4 == 0 && (N % 4 == 0 || c_zero_padded);
+}
+
+/* c_zero_padded: C's columns from N up to its stride are zeros that must stay zeros (the
+ * attention scores, which P.V reads in vec4s) */
 static gboolean
 record_gemm (HeedRecorder *rec, HeedKernel kernel, HeedMat a, HeedMat b, HeedMat c,
              HeedBuffer *bias, guint M, guint N, guint K, guint batches, float alpha, float ln_eps,
-             guint a_cols, guint epilogue, const char *name, const char *kind, GError **error)
+             guint a_cols, guint epilogue, gboolean c_zero_padded, const char *name,
+             const char *kind, GError **error)
 {
+  if (!pairs_fit (c, N, c_zero_padded))
+    kernel.shader = heed_gemm_without_pairs (kernel.shader);
   HeedGemmParams p = { M,     N,       K,       a.ld,    b.ld,  c.ld,   a.off, b.off,
                        c.off, a.batch, b.batch, c.batch, alpha, ln_eps, a_cols };
   /* binding 4: C again, which the texel variants read as texels for the residual add */
@@ -100,7 +140,7 @@ heed_op_gemm (HeedRecorder *rec, HeedMat a, HeedMat b, HeedMat c, HeedBuffer *bi
   g_return_val_if_fail (b_vec4 (b), FALSE);
   HeedKernel kernel = a_k4 (a, K) ? k->gemm_k4 : k->gemm;
   return record_gemm (rec, b.buf->half ? with_half_b (kernel) : kernel, a, b, c, bias, M, N, K,
-                      batches, alpha, 0.0f, 0, epilogue, name, kind, error);
+                      batches, alpha, 0.0f, 0, epilogue, FALSE, name, kind, error);
 }
 
 void
@@ -129,7 +169,7 @@ heed_op_gemm_layernorm (HeedRecorder *rec, HeedMat a, HeedMat b, HeedMat c, Heed
   g_return_val_if_fail (k->gemm_k4_ln.shader != HEED_SHADER_COUNT && a_k4 (a, K) && b_vec4 (b),
                         FALSE);
   return record_gemm (rec, k->gemm_k4_ln, a, b, c, bias_colsum, M, N, K, 1, 1.0f, eps, 0,
-                      epilogue | HEED_EPI_BIAS, name, kind, error);
+                      epilogue | HEED_EPI_BIAS, FALSE, name, kind, error);
 }
 
 /* Row kernels: the table's *_rows variant (a subgroup per row, reading vec4s) when the rows
@@ -299,7 +339,7 @@ heed_op_attention (HeedRecorder *rec, HeedAttentionScratch *s, HeedBuffer *qkv, 
     /* K's rows in the QKV output are the rows of B^T, head h's from column D + h dh */
     HeedMat k_rows = { qkv, qkv_off + D, 3 * D, dh };
     ok = record_gemm (rec, k->gemm_k4_bt, q, k_rows, sc, NULL, M, M, dh, heads, scale, 0.0f, 0, 0,
-                      n_qk, "attention", error);
+                      TRUE, n_qk, "attention", error);
   } else {
     if (direct) {
       HeedKTransposeParams tp = { M, D, s->n_pad, qkv_off };
@@ -314,7 +354,7 @@ heed_op_attention (HeedRecorder *rec, HeedAttentionScratch *s, HeedBuffer *qkv, 
   if (!keep_probs && k->gemm_k4_softmax.shader != HEED_SHADER_COUNT && a_k4 (sc, k_pv) &&
       b_vec4 (v))
     ok = ok && record_gemm (rec, k->gemm_k4_softmax, sc, v, o, NULL, M, dh, k_pv, heads, 1.0f, 0.0f,
-                            M, 0, n_pv, "attention", error);
+                            M, 0, FALSE, n_pv, "attention", error);
   else
     ok = ok && heed_op_softmax (rec, sc, M, M, heads, n_soft, error) &&
          heed_op_gemm (rec, sc, v, o, NULL, M, dh, k_pv, heads, 1.0f, 0, n_pv, "attention", error);

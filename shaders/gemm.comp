@@ -39,6 +39,14 @@
 // need no variant of their own: a buffer of halves has an RGBA16F texel view, whose fetches
 // return floats.
 //
+// The C_PAIRS variants (lavapipe's, where the device has shaderInt64) store C two floats at a
+// time, as 64-bit words: a storage-buffer store there is a loop over the lanes, one element
+// each, so pairs halve those loops (measured: the DeiT-Tiny forward pass 10% faster, its GEMMs
+// and attention 13-17%; docs/benchmarks.md). They store whole groups of four columns, so the
+// host gives them C's stride and offsets in multiples of 4 and N a multiple of 4, or columns N
+// up to the next multiple of 4 that are zero padding (the attention scores'): they write zeros
+// there. They read the residual as one texel per group of four.
+//
 // The TILED variant (GPUs) is the classic shared-memory tiling instead: a workgroup of 256
 // invocations computes a 64 x 64 block of C, staging 64 x 16 of A and 16 x 64 of B in shared
 // memory per step, and each invocation accumulates a 4 x 4 grid of it, 16 rows and 16 columns
@@ -51,6 +59,9 @@
 #extension GL_KHR_shader_subgroup_shuffle : require
 #endif
 #include "common.glsl"
+#ifdef C_PAIRS
+#extension GL_ARB_gpu_shader_int64 : require
+#endif
 
 #ifndef TM
 #define TM 16
@@ -102,7 +113,12 @@ layout(std430, binding = 1) readonly buffer BufB { vec4 b4[]; };
 #define B4(i) b4[i]
 #endif
 #endif
+#ifdef C_PAIRS
+// C as pairs of floats (a 64-bit store is one element of lavapipe's loop over the lanes)
+layout(std430, binding = 2) writeonly buffer BufC { uint64_t c_pairs[]; };
+#else
 layout(std430, binding = 2) buffer BufC { float c[]; };
+#endif
 layout(std430, binding = 3) readonly buffer BufBias { float bias[]; };
 #ifdef TEXEL_BINDINGS
 // C again, read as texels for the residual add (a storage-buffer load on lavapipe is a loop
@@ -131,19 +147,42 @@ bvec4 keys_at(uint k4)
 }
 #endif
 
-// The epilogue of one element of C (m < M, n < N): scale, bias, activation, residual add.
-void store_c(uint batch, uint m, uint n, float acc, float bn)
+// The epilogue of C's values (m < M, n < N): scale, bias, activation.
+float epilogue_of(float acc, float bn)
 {
   float v = acc * p.alpha + bn;
   if ((EPILOGUE & EPI_GELU) != 0u)
     v = heed_gelu(v);
   else if ((EPILOGUE & EPI_QUICK_GELU) != 0u)
     v = heed_quick_gelu(v);
+  return v;
+}
+
+#ifdef C_PAIRS
+// Four adjacent elements of C, from column n (a multiple of 4; C's stride and offsets are too):
+// the epilogue, the residual add, zeros from column N on, then two 64-bit stores.
+void store_c4(uint batch, uint m, uint n, vec4 acc, vec4 bn)
+{
+  vec4 v = vec4(epilogue_of(acc.x, bn.x), epilogue_of(acc.y, bn.y), epilogue_of(acc.z, bn.z),
+                epilogue_of(acc.w, bn.w));
+  const uint ci = p.c_off + batch * p.c_batch + m * p.ldc + n;
+  if ((EPILOGUE & EPI_ACCUMULATE) != 0u)
+    v += texelFetch(c_texels, int(ci >> 2));
+  v = mix(v, vec4(0.0), greaterThanEqual(uvec4(n) + uvec4(0u, 1u, 2u, 3u), uvec4(p.N)));
+  c_pairs[ci >> 1] = packUint2x32(floatBitsToUint(v.xy));
+  c_pairs[(ci >> 1) + 1u] = packUint2x32(floatBitsToUint(v.zw));
+}
+#else
+// The epilogue of one element of C (m < M, n < N): scale, bias, activation, residual add.
+void store_c(uint batch, uint m, uint n, float acc, float bn)
+{
+  float v = epilogue_of(acc, bn);
   const uint ci = p.c_off + batch * p.c_batch + m * p.ldc + n;
   if ((EPILOGUE & EPI_ACCUMULATE) != 0u)
     v += C_IN(ci);
   c[ci] = v;
 }
+#endif
 
 #ifdef TILED
 // a block of C per workgroup, BK of K per step; 256 invocations as 16 x 16, each 4 x 4 of C
@@ -348,6 +387,29 @@ void main()
   }
 #endif
 
+#ifdef C_PAIRS
+  [[unroll]] for (uint g = 0; g < NG; g++) {
+    const uint n = n0 + g * 4u * wg;
+    if (n >= p.N)
+      continue;
+    vec4 bn = vec4(0.0), colsum = vec4(0.0);
+    [[unroll]] for (uint e = 0; e < 4; e++)
+      if (n + e < p.N) {
+        if ((EPILOGUE & EPI_BIAS) != 0u)
+          bn[e] = bias[n + e];
+#ifdef LN
+        colsum[e] = bias[p.N + n + e];
+#endif
+      }
+    [[unroll]] for (uint i = 0; i < TM; i++)
+      if (m0 + i < p.M)
+#ifdef LN
+        store_c4(batch, m0 + i, n, ln_rstd[i] * (acc[i][g] - ln_mean[i] * colsum), bn);
+#else
+        store_c4(batch, m0 + i, n, acc[i][g], bn);
+#endif
+  }
+#else
   [[unroll]] for (uint g = 0; g < NG; g++)
     [[unroll]] for (uint e = 0; e < 4; e++) {
       const uint n = n0 + g * 4u * wg + e;
@@ -365,5 +427,6 @@ void main()
           store_c(batch, m0 + i, n, acc[i][g][e], bn);
 #endif
     }
+#endif
 }
 #endif

@@ -23,10 +23,24 @@ typedef struct {
   float alpha;
 } GemmCase;
 
+/* The table with lavapipe's GEMMs storing C as floats where the device's store pairs (the
+ * table heed gives an imported device, which may not have shaderInt64). */
+static HeedKernels
+float_stores (const HeedKernels *own)
+{
+  HeedKernels k = *own;
+  k.gemm_k4.shader = heed_gemm_without_pairs (k.gemm_k4.shader);
+  k.gemm_k4_bt.shader = heed_gemm_without_pairs (k.gemm_k4_bt.shader);
+  k.gemm_k4_ln.shader = heed_gemm_without_pairs (k.gemm_k4_ln.shader);
+  k.gemm_k4_softmax.shader = heed_gemm_without_pairs (k.gemm_k4_softmax.shader);
+  return k;
+}
+
 /* half_b: B stored as IEEE halves (a plan's fp16 weights), against the reference on the same
- * rounded values */
+ * rounded values. aligned_c: C's stride and offset multiples of 4 (the kernels storing C in
+ * pairs take those where N is a multiple of 4 too); otherwise odd. */
 static void
-run_gemm_case (const GemmCase *t, gboolean half_b)
+run_gemm_case (const GemmCase *t, gboolean half_b, gboolean aligned_c)
 {
   HeedDevice *d = get_device ();
   GRand *rng = g_rand_new_with_seed (t->M * 7919 + t->N * 31 + t->K);
@@ -36,7 +50,7 @@ run_gemm_case (const GemmCase *t, gboolean half_b)
    * included, take those cases) */
   guint lda = t->K % 4 == 0 ? t->K + 4 : t->K + 3,
         ldb = heed_round_up (t->N, kernels ()->col_align);
-  guint ldc = t->N + 2, c_off = 5;
+  guint ldc = aligned_c ? heed_round_up (t->N, 4) + 4 : t->N + 2, c_off = aligned_c ? 8 : 5;
   gsize a_batch = (gsize) m_pad * lda, b_batch = (gsize) t->K * ldb, c_batch = (gsize) t->M * ldc;
   gsize na = a_batch * t->batches, nb = b_batch * t->batches;
   gsize nc = c_off + c_batch * t->batches;
@@ -84,9 +98,10 @@ run_gemm_case (const GemmCase *t, gboolean half_b)
 }
 
 /* Every case through every GEMM variant the device can run: the device's own (on lavapipe the
- * shuffle variant reading texels, 16 x 4 tiles), the storage-buffer register tiles (16 x 8; the
- * scalar one where K is not a multiple of 4) and the shared-memory TILED kernel of GPUs; each
- * with B in float32 and in halves. */
+ * shuffle variant reading texels, 16 x 4 tiles, storing C in pairs), the same storing floats, the
+ * storage-buffer register tiles (16 x 8; the scalar one where K is not a multiple of 4) and the
+ * shared-memory TILED kernel of GPUs; each with B in float32 and in halves, and C aligned and
+ * not. */
 static void
 test_gemm (gconstpointer data)
 {
@@ -94,20 +109,25 @@ test_gemm (gconstpointer data)
   const HeedKernel storage = { HEED_SHADER_GEMM, own->gemm.local_size };
   const HeedKernel storage_k4 = { HEED_SHADER_GEMM_K4, own->gemm.local_size };
   const HeedKernel tiled = { HEED_SHADER_GEMM_TILED, 256 };
-  const HeedKernel others[][2] = { { storage, storage_k4 }, { tiled, tiled } };
-  for (int half_b = 0; half_b < 2; half_b++) {
-    run_gemm_case (data, half_b);
-    for (guint i = 0; i < G_N_ELEMENTS (others); i++) {
-      if (own->gemm_k4.shader == others[i][1].shader && own->gemm.shader == others[i][0].shader)
-        continue;
-      variant = *own;
-      variant.gemm = others[i][0];
-      variant.gemm_k4 = others[i][1];
-      use_variant = TRUE;
-      run_gemm_case (data, half_b);
-      use_variant = FALSE;
+  const HeedKernel floats = { heed_gemm_without_pairs (own->gemm_k4.shader),
+                              own->gemm_k4.local_size };
+  const HeedKernel others[][2] = { { own->gemm, floats },
+                                   { storage, storage_k4 },
+                                   { tiled, tiled } };
+  for (int half_b = 0; half_b < 2; half_b++)
+    for (int aligned_c = 0; aligned_c < 2; aligned_c++) {
+      run_gemm_case (data, half_b, aligned_c);
+      for (guint i = 0; i < G_N_ELEMENTS (others); i++) {
+        if (own->gemm_k4.shader == others[i][1].shader && own->gemm.shader == others[i][0].shader)
+          continue;
+        variant = *own;
+        variant.gemm = others[i][0];
+        variant.gemm_k4 = others[i][1];
+        use_variant = TRUE;
+        run_gemm_case (data, half_b, aligned_c);
+        use_variant = FALSE;
+      }
     }
-  }
 }
 
 /* The LayerNorm folded into the GEMM after it (lavapipe's qkv and fc1): LayerNorm then GEMM in C
@@ -142,7 +162,9 @@ test_gemm_layernorm (void)
     guint M = cases[t].M, N = cases[t].N, K = cases[t].K;
     GRand *rng = g_rand_new_with_seed (t + 77);
     guint m_pad = heed_round_up (M, kernels ()->row_align);
-    guint ldb = heed_round_up (N, kernels ()->col_align), ldc = N + 3;
+    /* C aligned (where N is a multiple of 4 the pairs variant stores) and not (it falls back) */
+    guint ldb = heed_round_up (N, kernels ()->col_align),
+          ldc = t % 2 ? N + 3 : heed_round_up (N, 4) + 4;
     float *x = random_floats (rng, (gsize) m_pad * K, cases[t].mean - 2, cases[t].mean + 2);
     float *gamma = random_floats (rng, K, 0.2, 1.8), *beta = random_floats (rng, K, -0.5, 0.5);
     float *w = random_floats (rng, (gsize) K * ldb, -0.3, 0.3);
@@ -203,9 +225,17 @@ test_kernel_table (void)
     return;
   }
   g_assert_cmpuint (k->gemm_k4.local_size, ==, d->subgroup_size);
+  /* heed's own lavapipe device has shaderInt64 enabled: C stored in pairs */
+  g_assert_true (d->int64);
   g_assert_cmpint (k->gemm_k4.shader, ==,
-                   d->subgroup_size == 16 ? HEED_SHADER_GEMM_K4_SG16_TEXELS
-                                          : HEED_SHADER_GEMM_K4_SG8_TEXELS);
+                   d->subgroup_size == 16 ? HEED_SHADER_GEMM_K4_SG16_TEXELS_PAIRS
+                                          : HEED_SHADER_GEMM_K4_SG8_TEXELS_PAIRS);
+  g_assert_cmpint (k->gemm_k4_bt.shader, ==,
+                   d->subgroup_size == 16 ? HEED_SHADER_GEMM_K4_SG16_TEXELS_BT_PAIRS
+                                          : HEED_SHADER_GEMM_K4_SG8_TEXELS_BT_PAIRS);
+  g_assert_cmpint (heed_gemm_without_pairs (k->gemm_k4_softmax.shader), ==,
+                   d->subgroup_size == 16 ? HEED_SHADER_GEMM_K4_SG16_TEXELS_SM
+                                          : HEED_SHADER_GEMM_K4_SG8_TEXELS_SM);
   g_assert_cmpint (k->layernorm_rows.shader, ==, HEED_SHADER_LAYERNORM_SG_TEXELS);
   g_assert_cmpint (k->softmax_rows.shader, ==, HEED_SHADER_SOFTMAX_SG_TEXELS);
   const char *width = g_getenv ("LP_NATIVE_VECTOR_WIDTH");
@@ -425,8 +455,13 @@ attention_cases (void)
 
     HeedAttentionScratch sc = { 0 };
     g_assert_true (heed_attention_scratch_init (d, kernels (), &sc, M, D, H, &error));
-    HeedBuffer *bqkv =
-        buffer_from (d, qkv, (gsize) M * 3 * D, heed_attention_qkv_floats (kernels (), M, D));
+    /* past the M rows, values as a batch's next frame leaves there: nothing may depend on them
+     * (the GEMMs read them as padding; P.V's extra keys must meet zero probabilities) */
+    gsize n_qkv = heed_attention_qkv_floats (kernels (), M, D);
+    float *next_frame = random_floats (rng, n_qkv, -2, 2);
+    memcpy (next_frame, qkv, (gsize) M * 3 * D * 4);
+    HeedBuffer *bqkv = buffer_from (d, next_frame, n_qkv, 0);
+    g_free (next_frame);
     HeedBuffer *bout = buffer_from (d, NULL, 0, (gsize) heed_round_up (M, 8) * D);
     HeedBuffer *bmean = buffer_from (d, NULL, 0, (gsize) M * M + H * M);
     HeedRecorder *rec = heed_recorder_new (d, kernels (), 8 + H, FALSE, &error);
@@ -468,10 +503,18 @@ attention_cases (void)
   assert_no_validation_messages ();
 }
 
+/* ... with the device's table, its row-kernel variant, and its GEMMs storing C as floats */
 static void
 test_attention (void)
 {
+  const HeedKernels *own = &get_device ()->kernels;
   for_each_row_variant (attention_cases);
+  if (heed_gemm_without_pairs (own->gemm_k4_bt.shader) != own->gemm_k4_bt.shader) {
+    variant = float_stores (own);
+    use_variant = TRUE;
+    attention_cases ();
+    use_variant = FALSE;
+  }
 }
 
 /* The classification head: final LayerNorm of the CLS row, then a GEMV over the classes. */
@@ -1524,6 +1567,7 @@ main (int argc, char **argv)
     { 197, 576, 192, 1, 0, TRUE, 1.0f },
     { 197, 64, 200, 3, 0, FALSE, 1.0f }, /* P.V with K rounded up to a multiple of 4 */
     { 20, 130, 36, 2, HEED_EPI_GELU, TRUE, 2.0f },
+    { 29, 96, 44, 2, HEED_EPI_GELU | HEED_EPI_ACCUMULATE, TRUE, 1.5f },
   };
   g_test_init (&argc, &argv, NULL);
   for (guint i = 0; i < G_N_ELEMENTS (gemms); i++) {

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# This tree's DeiT-Tiny forward pass against another built tree's (say the commit before), taking
+# turns for ROUNDS rounds so a noisy machine hurts both alike: `heed bench --no-torch` each turn,
+# every round's forward pass (wall clock) and the sum of its ops (GPU timestamps) printed, then
+# each tree's medians. The op sums move less with the machine than the wall clock does.
+#   tools/bench_rounds.sh BASE_TREE [ROUNDS]     (default 8)
+# e.g. git worktree add /tmp/base HEAD~1 && (cd /tmp/base && meson setup build && ninja -C build)
+set -euo pipefail
+[ $# -ge 1 ] || { echo "usage: $0 BASE_TREE [ROUNDS]" >&2; exit 2; }
+base=$(cd "$1" && pwd)
+here=$(cd "$(dirname "$0")/.." && pwd)
+rounds=${2:-8}
+case "$rounds" in '' | *[!0-9]*) echo "ROUNDS must be a number" >&2; exit 2 ;; esac
+for tree in "$base" "$here"; do
+  [ -x "$tree/build/tools/heed" ] || { echo "$tree/build/tools/heed: build that tree first" >&2; exit 1; }
+done
+runs=$(mktemp)
+trap 'rm -f "$runs"' EXIT
+ops='qkv attention proj fc1 fc2'
+printf '%-6s %-5s %9s %9s' round tree forward op-sum
+for op in $ops; do printf ' %9s' "$op"; done
+echo
+for r in $(seq "$rounds"); do
+  for tree in "$base" "$here"; do
+    name=$([ "$tree" = "$base" ] && echo base || echo this)
+    "$tree/build/tools/heed" bench --shape deit-tiny --runs 8 --warmup 2 --no-torch 2>&1 |
+      awk -v r="$r" -v name="$name" -v ops="$ops" '
+        /^forward / { forward = $3 }
+        /^(patch_embed|layernorm|qkv|attention|proj|fc1|fc2|head) / { sum += $3; ms[$1] = $3 }
+        END {
+          printf "%-6s %-5s %9.2f %9.2f", r, name, forward, sum
+          n = split(ops, o, " ")
+          for (i = 1; i <= n; i++) printf " %9.2f", ms[o[i]]
+          printf "\n"
+        }' | tee -a "$runs"
+  done
+done
+/usr/bin/python3 - "$runs" <<'PY'
+import collections, statistics, sys
+rows = collections.defaultdict(list)
+for line in open(sys.argv[1]):
+    f = line.split()
+    rows[f[1]].append([float(x) for x in f[2:]])
+for name in ('base', 'this'):
+    cols = list(zip(*rows[name]))
+    print('%-6s %-5s' % ('median', name) + ''.join(' %9.2f' % statistics.median(c) for c in cols))
+PY
