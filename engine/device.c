@@ -360,11 +360,19 @@ choose_kernels (HeedDevice *d)
                                    HEED_SHADER_GEMM_K4_SG16_TEXELS_LN, lanes, pairs);
   k->gemm_k4_softmax = shuffle_variant (k4, HEED_SHADER_GEMM_K4_SG8_TEXELS_SM,
                                         HEED_SHADER_GEMM_K4_SG16_TEXELS_SM, lanes, pairs);
+  /* the one-dispatch attention: a workgroup one subgroup, as the shuffle GEMMs, which also
+   * needs the subgroup's maximum and sum */
+  gboolean sg_arithmetic =
+      compute_sg && (sg.supportedOperations & VK_SUBGROUP_FEATURE_ARITHMETIC_BIT);
+  k->attention = (HeedKernel){ HEED_SHADER_COUNT, lanes };
+  if (k->gemm_k4_softmax.shader != HEED_SHADER_COUNT && sg_arithmetic)
+    k->attention.shader = lanes == 16 ? HEED_SHADER_ATTENTION_SG16 : HEED_SHADER_ATTENTION_SG8;
   const VkPhysicalDeviceLimits *lim = &d->props.limits;
   if (!cpu && lim->maxComputeWorkGroupInvocations >= 256 &&
       lim->maxComputeWorkGroupSize[0] >= 256) {
     k->gemm = k->gemm_k4 = (HeedKernel){ HEED_SHADER_GEMM_TILED, 256 };
     k->gemm_k4_bt.shader = k->gemm_k4_ln.shader = k->gemm_k4_softmax.shader = HEED_SHADER_COUNT;
+    k->attention.shader = HEED_SHADER_COUNT;
   }
 
   /* Element-wise kernels: 8-lane workgroups made ~14k tiny workgroups per op on lavapipe. */
@@ -602,7 +610,9 @@ heed_device_describe_kernels (const HeedDevice *d)
       k->gemm_k4_ln.shader != HEED_SHADER_COUNT ? "LayerNorms folded into the GEMMs after them"
                                                 : "LayerNorms on their own",
       k->gemm_k4_bt.shader != HEED_SHADER_COUNT ? "reading K in place" : "on a copy of K^T",
-      k->gemm_k4_softmax.shader != HEED_SHADER_COUNT
+      k->attention.shader != HEED_SHADER_COUNT
+          ? "online, attention in one dispatch where the probabilities are not an output"
+      : k->gemm_k4_softmax.shader != HEED_SHADER_COUNT
           ? "folded into P.V where the probabilities are not an output"
           : "on its own");
 }

@@ -71,6 +71,10 @@ typedef struct {
   /* gemm_k4 applying the row softmax of A as it reads it (P.V from raw scores, no softmax
    * dispatch), where the table has one (lavapipe's); HEED_SHADER_COUNT elsewhere */
   HeedKernel gemm_k4_softmax;
+  /* attention in one dispatch (Q.K^T, an online softmax and P.V; shaders/attention.comp) where
+   * the probabilities are not an output, heads up to 64 wide: lavapipe's; HEED_SHADER_COUNT
+   * elsewhere */
+  HeedKernel attention;
   guint row_align; /* rows every GEMM A operand (and C) is padded to: TM in gemm.comp */
   guint col_align; /* columns every B operand is padded to: lanes x TN */
   HeedKernel layernorm, layernorm_rows; /* any rows; a subgroup per 16-byte-aligned row */

@@ -57,6 +57,11 @@ typedef struct {
 } HeedHeadMeanParams;
 
 typedef struct {
+  uint32_t M, D, dh, ld, qkv_off, out_off, out_ld;
+  float scale;
+} HeedAttentionParams;
+
+typedef struct {
   uint32_t format, width, height, offset[3], stride[3], blocks_x, blocks_y, strip;
 } HeedCompositeParams;
 

@@ -301,8 +301,9 @@ heed_attention_scratch_clear (HeedAttentionScratch *s)
 
 /* S = Q.K^T / sqrt(dh) -> row softmax -> O = P.V, written head-interleaved into out. With
  * keep_probs the scores keep the probabilities for the attention-map outputs; otherwise, where
- * the table has a P.V kernel that applies the softmax as it reads the scores, there is no
- * softmax dispatch and the scores stay raw. When D and dh are multiples of
+ * the table has the one-dispatch attention, the scores are never written, or where it has a P.V
+ * kernel that applies the softmax as it reads the scores, there is no softmax dispatch and the
+ * scores stay raw. When D and dh are multiples of
  * 4 the GEMMs read Q and V straight out of qkv as vec4s and only K is copied (transposed);
  * otherwise a split kernel copies all three into aligned per-head buffers. */
 gboolean
@@ -315,6 +316,14 @@ heed_op_attention (HeedRecorder *rec, HeedAttentionScratch *s, HeedBuffer *qkv, 
   float scale = 1.0f / sqrtf ((float) dh);
   /* the K transpose reads qkv as texels */
   gboolean direct = D % 4 == 0 && dh % 4 == 0 && heed_buffer_texels_cover (qkv);
+  /* Where the probabilities are not an output, lavapipe's table runs it all in one dispatch
+   * (shaders/attention.comp: Q, K and V read in place, heads up to 64 wide) */
+  if (!keep_probs && direct && k->attention.shader != HEED_SHADER_COUNT && dh <= 64) {
+    HeedAttentionParams ap = { M, D, dh, 3 * D, row * 3 * D, row * D, D, scale };
+    HeedBuffer *bindings[2] = { qkv, out };
+    return heed_recorder_dispatch (rec, k->attention, 0, bindings, &ap, sizeof ap, (M + 15) / 16,
+                                   heads, 1, name, "attention", 4.0 * M * M * dh * heads, error);
+  }
   /* ... and where the table has a GEMM that takes B transposed, Q.K^T reads K in place too */
   gboolean k_in_place = direct && k->gemm_k4_bt.shader != HEED_SHADER_COUNT;
   char *n_copy = g_strdup_printf ("%s.%s", name, direct ? "k_transpose" : "split");
