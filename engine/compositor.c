@@ -30,6 +30,8 @@ struct _HeedCompositor {
   HeedDevice *device;
   HeedFrameLayout layout; /* the compositor's padded layout */
   gboolean have_layout;
+  gboolean pairs_allowed; /* the device's table's composite_pairs, unless the tests say */
+  gboolean pairs;         /* the layout is drawn two pixels a 64-bit word */
   guint blocks_x, blocks_y;
   guint strip; /* blocks per invocation */
   HeedCompositeInputs inputs;
@@ -50,8 +52,8 @@ float_bits (float f)
 }
 
 gboolean
-heed_composite_layout (const HeedFrameLayout *f, HeedFrameLayout *out, guint *block_w,
-                       guint *block_h, GError **error)
+heed_composite_layout (const HeedFrameLayout *f, gboolean pairs, HeedFrameLayout *out,
+                       guint *block_w, guint *block_h, GError **error)
 {
   guint w = f->width, cw = (w + 1) / 2, stride[3] = { 0, 0, 0 };
   *block_h = 1;
@@ -68,7 +70,10 @@ heed_composite_layout (const HeedFrameLayout *f, HeedFrameLayout *out, guint *bl
     *block_w = 8, *block_h = 2;
     stride[0] = heed_round_up (w, 8), stride[1] = stride[2] = heed_round_up (cw, 4);
     break;
-  default: *block_w = 1, stride[0] = 4 * w; break;
+  default:
+    *block_w = pairs ? 2 : 1;
+    stride[0] = 4 * heed_round_up (w, *block_w);
+    break;
   }
   if (!heed_frame_layout_init (out, f->format, f->width, f->height, stride, error))
     return FALSE;
@@ -180,6 +185,7 @@ heed_compositor_new (HeedDevice *device, GError **error)
 {
   HeedCompositor *c = g_new0 (HeedCompositor, 1);
   c->device = heed_device_ref (device);
+  c->pairs_allowed = device->kernels.composite_pairs;
   if (!(c->copy_pool = heed_command_pool_new (device, error)) ||
       !(c->lut = heed_buffer_new (device, sizeof c->inputs.lut, TRUE, error)) ||
       !(c->params = heed_buffer_new (device, sizeof c->inputs.params, TRUE, error))) {
@@ -197,7 +203,8 @@ heed_compositor_set_frame_layout (HeedCompositor *c, const HeedFrameLayout *fram
   guint bw, bh;
   heed_recorder_destroy (&c->rec);
   c->have_layout = FALSE;
-  if (!heed_composite_layout (frame, &c->layout, &bw, &bh, error))
+  c->pairs = c->pairs_allowed && frame->format <= HEED_PIXEL_XBGR;
+  if (!heed_composite_layout (frame, c->pairs, &c->layout, &bw, &bh, error))
     return FALSE;
   c->blocks_x = (c->layout.width + bw - 1) / bw;
   /* about PIXELS_PER_INVOCATION pixels an invocation: workgroups cost a little each on CPUs */
@@ -238,6 +245,18 @@ guint
 heed_compositor_uploads_skipped (const HeedCompositor *c)
 {
   return c->uploads_skipped;
+}
+
+gboolean
+heed_compositor_pairs (const HeedCompositor *c)
+{
+  return c->pairs;
+}
+
+void
+heed_compositor_allow_pairs (HeedCompositor *c, gboolean allow)
+{
+  c->pairs_allowed = allow && c->device->kernels.composite_pairs;
 }
 
 gboolean
@@ -315,9 +334,10 @@ ensure_recorded (HeedCompositor *c, GError **error)
   guint lanes = c->device->kernels.small_lanes;
   if (!(c->rec = heed_recorder_new (c->device, NULL, 1, FALSE, error)))
     return FALSE;
-  if (!heed_recorder_dispatch (c->rec, (HeedKernel){ HEED_SHADER_COMPOSITE, lanes }, 0, bindings,
-                               &p, sizeof p, (guint) ((blocks + lanes - 1) / lanes), 1, 1,
-                               "composite", "composite", 0, error) ||
+  HeedShaderId shader = c->pairs ? HEED_SHADER_COMPOSITE_PAIRS : HEED_SHADER_COMPOSITE;
+  if (!heed_recorder_dispatch (c->rec, (HeedKernel){ shader, lanes }, 0, bindings, &p, sizeof p,
+                               (guint) ((blocks + lanes - 1) / lanes), 1, 1, "composite",
+                               "composite", 0, error) ||
       !heed_recorder_end (c->rec, error)) {
     heed_recorder_destroy (&c->rec);
     return FALSE;

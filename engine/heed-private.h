@@ -83,6 +83,9 @@ typedef struct {
   /* the preprocessing reads the frame and its rows as texels (lavapipe) where the buffers'
    * texel views cover them (the compositor's frame reads, tried the same way, gained nothing) */
   gboolean preprocess_texels;
+  /* the compositor draws 4-byte formats two pixels a 64-bit word (lavapipe with shaderInt64:
+   * a store there is a loop over the lanes, one element each) */
+  gboolean composite_pairs;
   guint small_lanes; /* element-wise kernels (patchify, copies, preprocess, composite) */
 } HeedKernels;
 
@@ -302,6 +305,10 @@ gsize heed_attention_qkv_floats (const HeedKernels *kernels, guint rows, guint D
 gboolean heed_compositor_frame_on_device (const HeedCompositor *compositor);
 /* How many colour-map and label-image uploads set_layers skipped as unchanged. */
 guint heed_compositor_uploads_skipped (const HeedCompositor *compositor);
+/* Whether the frame layout set last is drawn two pixels a word (composite.comp's PAIRS), and,
+ * for the tests, whether layouts set from now on may be (the device's table says at first). */
+gboolean heed_compositor_pairs (const HeedCompositor *compositor);
+void heed_compositor_allow_pairs (HeedCompositor *compositor, gboolean allow);
 
 /* TRUE when the run's frame staging is device-local (its last frames came from the device). */
 gboolean heed_vit_run_frame_staging_on_device (const HeedVitRun *run);
@@ -416,9 +423,10 @@ void heed_composite_inputs_init (HeedCompositeInputs *in, const HeedFrameLayout 
                                  guint n_images);
 void heed_composite_inputs_clear (HeedCompositeInputs *in);
 /* The compositor's own layout for a frame: rows padded so that each shader invocation owns
- * whole words (block_w x block_h pixels). */
-gboolean heed_composite_layout (const HeedFrameLayout *frame, HeedFrameLayout *out, guint *block_w,
-                                guint *block_h, GError **error);
+ * whole words (block_w x block_h pixels); with pairs, 4-byte formats in 64-bit words (two
+ * pixels). */
+gboolean heed_composite_layout (const HeedFrameLayout *frame, gboolean pairs, HeedFrameLayout *out,
+                                guint *block_w, guint *block_h, GError **error);
 
 /* ---- plain C references (ref.c): the same maths as the shaders, on host arrays ---- */
 

@@ -18,7 +18,15 @@
 layout(local_size_x_id = 0) in;
 
 // restrict: no binding aliases another, so reads need not be repeated after each frame write
+#ifdef PAIRS
+// The PAIRS variant (lavapipe with shaderInt64; 4-byte formats only): two pixels a 64-bit word.
+// A storage-buffer load or store there is a loop over the lanes, one element each, and those
+// loops were a third of the drawing's time; pairs halve them.
+#extension GL_ARB_gpu_shader_int64 : require
+layout(std430, binding = 0) restrict buffer BufFrame { uint64_t pairs[]; };
+#else
 layout(std430, binding = 0) restrict buffer BufFrame { uint words[]; };
+#endif
 // The heat grid (value, alpha per cell; two cells a texel) as a texel buffer and the colour
 // table as a uniform buffer: a texel fetch or a uniform-buffer load with a per-lane index is one
 // gather, where a storage-buffer load is a loop over the lanes on lavapipe (see gemm.comp)
@@ -169,6 +177,22 @@ float gray_of(vec4 l)
   return dot(vec3(0.299, 0.587, 0.114), l.xyz);
 }
 
+#ifdef PAIRS
+// two 4-byte pixels, 2 bx and 2 bx + 1 (past the width: the row's padding, left as it is);
+// idx: the bytes of red, green and blue
+void draw_rgbx(uint bx, uint y, uvec3 idx)
+{
+  const uint x = 2u * bx;
+  const vec4 l0 = layers_at(x, y);
+  const vec4 l1 = x + 1u < p.width ? layers_at(x + 1u, y) : vec4(0.0);
+  if (l0.w == 0.0 && l1.w == 0.0)
+    return;
+  const uint at = (p.offset0 + y * p.stride0) / 8u + bx;
+  const uvec2 w = unpackUint2x32(pairs[at]);
+  pairs[at] = packUint2x32(uvec2(blend_rgb(w.x, idx.x, idx.y, idx.z, l0),
+                                 blend_rgb(w.y, idx.x, idx.y, idx.z, l1)));
+}
+#else
 // 4-byte pixels; idx: the bytes of red, green and blue
 void draw_rgbx(uint x, uint y, uvec3 idx)
 {
@@ -329,6 +353,8 @@ void draw_i420(uint bx, uint by) // 8x2 pixels: two luma words in each row, one 
   words[at_v] = v;
 }
 
+#endif // PAIRS
+
 void main()
 {
   const uint strips_x = (p.blocks_x + p.strip - 1u) / p.strip;
@@ -339,7 +365,11 @@ void main()
   const uint bx1 = min(bx0 + p.strip, p.blocks_x);
   // strips entirely outside what the layers may cover have nothing to draw
   const uint f = p.format;
+#ifdef PAIRS
+  const uint bw = 2u;
+#else
   const uint bw = f <= XBGR ? 1u : f == YUY2 ? 2u : f == I420 ? 8u : 4u;
+#endif
   const uint bh = f == NV12 || f == I420 ? 2u : 1u;
   if (bx1 * bw <= params_at(P_BOUNDS) || bx0 * bw >= params_at(P_BOUNDS + 2u) ||
       (by + 1u) * bh <= params_at(P_BOUNDS + 1u) || by * bh >= params_at(P_BOUNDS + 3u))
@@ -362,7 +392,9 @@ void main()
                       : f == XRGB ? uvec3(1u, 2u, 3u) : uvec3(3u, 2u, 1u);
     for (uint bx = bx0; bx < bx1; bx++)
       draw_rgbx(bx, by, idx);
-  } else if (f <= BGR) {
+  }
+#ifndef PAIRS
+  else if (f <= BGR) {
     for (uint bx = bx0; bx < bx1; bx++)
       draw_rgb(bx, by);
   } else if (f == GRAY8) {
@@ -378,4 +410,5 @@ void main()
     for (uint bx = bx0; bx < bx1; bx++)
       draw_i420(bx, by);
   }
+#endif
 }
