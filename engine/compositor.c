@@ -66,9 +66,10 @@ heed_composite_layout (const HeedFrameLayout *f, gboolean pairs, HeedFrameLayout
     *block_w = 4, *block_h = 2;
     stride[0] = heed_round_up (w, 4), stride[1] = heed_round_up (2 * cw, 4);
     break;
-  case HEED_PIXEL_I420:
-    *block_w = 8, *block_h = 2;
-    stride[0] = heed_round_up (w, 8), stride[1] = stride[2] = heed_round_up (cw, 4);
+  case HEED_PIXEL_I420: /* with pairs, 16 x 2: each row of Y, U and V in whole 64-bit words */
+    *block_w = pairs ? 16 : 8, *block_h = 2;
+    stride[0] = heed_round_up (w, *block_w);
+    stride[1] = stride[2] = heed_round_up (cw, *block_w / 2);
     break;
   default:
     *block_w = pairs ? 2 : 1;
@@ -203,7 +204,9 @@ heed_compositor_set_frame_layout (HeedCompositor *c, const HeedFrameLayout *fram
   guint bw, bh;
   heed_recorder_destroy (&c->rec);
   c->have_layout = FALSE;
-  c->pairs = c->pairs_allowed && frame->format <= HEED_PIXEL_XBGR;
+  /* composite.comp's PAIRS variant draws 4-byte formats and I420 */
+  c->pairs =
+      c->pairs_allowed && (frame->format <= HEED_PIXEL_XBGR || frame->format == HEED_PIXEL_I420);
   if (!heed_composite_layout (frame, c->pairs, &c->layout, &bw, &bh, error))
     return FALSE;
   c->blocks_x = (c->layout.width + bw - 1) / bw;

@@ -83,7 +83,7 @@ typedef struct {
   /* the preprocessing reads the frame and its rows as texels (lavapipe) where the buffers'
    * texel views cover them (the compositor's frame reads, tried the same way, gained nothing) */
   gboolean preprocess_texels;
-  /* the compositor draws 4-byte formats two pixels a 64-bit word (lavapipe with shaderInt64:
+  /* the compositor draws 4-byte formats and I420 in 64-bit words (lavapipe with shaderInt64:
    * a store there is a loop over the lanes, one element each) */
   gboolean composite_pairs;
   guint small_lanes; /* element-wise kernels (patchify, copies, preprocess, composite) */
@@ -423,8 +423,8 @@ void heed_composite_inputs_init (HeedCompositeInputs *in, const HeedFrameLayout 
                                  guint n_images);
 void heed_composite_inputs_clear (HeedCompositeInputs *in);
 /* The compositor's own layout for a frame: rows padded so that each shader invocation owns
- * whole words (block_w x block_h pixels); with pairs, 4-byte formats in 64-bit words (two
- * pixels). */
+ * whole words (block_w x block_h pixels); with pairs, 64-bit words for 4-byte formats (two
+ * pixels) and I420 (16 x 2). */
 gboolean heed_composite_layout (const HeedFrameLayout *frame, gboolean pairs, HeedFrameLayout *out,
                                 guint *block_w, guint *block_h, GError **error);
 

@@ -19,9 +19,10 @@ layout(local_size_x_id = 0) in;
 
 // restrict: no binding aliases another, so reads need not be repeated after each frame write
 #ifdef PAIRS
-// The PAIRS variant (lavapipe with shaderInt64; 4-byte formats only): two pixels a 64-bit word.
-// A storage-buffer load or store there is a loop over the lanes, one element each, and those
-// loops were a third of the drawing's time; pairs halve them.
+// The PAIRS variant (lavapipe with shaderInt64; 4-byte formats and I420): the frame as 64-bit
+// words, an invocation owning twice the pixels (a block of 2x1 for 4-byte formats, 16x2 for
+// I420). A storage-buffer load or store there is a loop over the lanes, one element each, and
+// those loops were a third of the drawing's time; 64-bit words halve them.
 #extension GL_ARB_gpu_shader_int64 : require
 layout(std430, binding = 0) restrict buffer BufFrame { uint64_t pairs[]; };
 #else
@@ -268,6 +269,8 @@ void draw_yuy2(uint bx, uint y) // Y0 U Y1 V
   words[at] = w;
 }
 
+#endif // PAIRS
+
 // One chroma sample of 4:2:0: pixels x, x + 1 of rows y0 (luma bytes `byte`, `byte` + 1 of
 // top) and y0 + 1 (of bottom). Blends their luma and returns the sample's mean U and V
 // additions and mean coverage.
@@ -301,6 +304,45 @@ uint blend_chroma(uint w, uint byte, float cover, float add)
   return with_byte(w, byte, blend(byte_of(w, byte), cover, add));
 }
 
+#ifdef PAIRS
+// 16x2 pixels: two luma words in each row, one U, one V word. Each 8x2 half is the 8x2 block of
+// the variant with 32-bit words, so the blends are the same.
+void draw_i420(uint bx, uint by)
+{
+  const uint y0 = 2u * by;
+  const bool has_bottom = y0 + 1u < p.height;
+  const uint at_top = (p.offset0 + y0 * p.stride0) / 8u + 2u * bx;
+  const uint at_bottom = at_top + p.stride0 / 8u;
+  const uvec2 t01 = unpackUint2x32(pairs[at_top]), t23 = unpackUint2x32(pairs[at_top + 1u]);
+  const uvec2 b01 = has_bottom ? unpackUint2x32(pairs[at_bottom]) : uvec2(0u);
+  const uvec2 b23 = has_bottom ? unpackUint2x32(pairs[at_bottom + 1u]) : uvec2(0u);
+  uint t[4] = uint[4](t01.x, t01.y, t23.x, t23.y), b[4] = uint[4](b01.x, b01.y, b23.x, b23.y);
+  vec3 c[8];
+  bool any = false;
+  [[unroll]] for (uint q = 0u; q < 8u; q++) {
+    c[q] = blend_quad(t[q / 2u], b[q / 2u], 2u * (q % 2u), 16u * bx + 2u * q, y0, has_bottom);
+    any = any || c[q].z != 0.0;
+  }
+  if (!any)
+    return; // nothing covers these pixels
+  pairs[at_top] = packUint2x32(uvec2(t[0], t[1]));
+  pairs[at_top + 1u] = packUint2x32(uvec2(t[2], t[3]));
+  if (has_bottom) {
+    pairs[at_bottom] = packUint2x32(uvec2(b[0], b[1]));
+    pairs[at_bottom + 1u] = packUint2x32(uvec2(b[2], b[3]));
+  }
+  const uint at_u = (p.offset1 + by * p.stride1) / 8u + bx;
+  const uint at_v = (p.offset2 + by * p.stride2) / 8u + bx;
+  const uvec2 u = unpackUint2x32(pairs[at_u]), v = unpackUint2x32(pairs[at_v]);
+  uint uw[2] = uint[2](u.x, u.y), vw[2] = uint[2](v.x, v.y);
+  [[unroll]] for (uint q = 0u; q < 8u; q++) {
+    uw[q / 4u] = blend_chroma(uw[q / 4u], q % 4u, c[q].z, c[q].x);
+    vw[q / 4u] = blend_chroma(vw[q / 4u], q % 4u, c[q].z, c[q].y);
+  }
+  pairs[at_u] = packUint2x32(uvec2(uw[0], uw[1]));
+  pairs[at_v] = packUint2x32(uvec2(vw[0], vw[1]));
+}
+#else
 void draw_nv12(uint bx, uint by) // 4x2 pixels: a luma word in each row, one UV word
 {
   const uint y0 = 2u * by;
@@ -366,7 +408,7 @@ void main()
   // strips entirely outside what the layers may cover have nothing to draw
   const uint f = p.format;
 #ifdef PAIRS
-  const uint bw = 2u;
+  const uint bw = f == I420 ? 16u : 2u;
 #else
   const uint bw = f <= XBGR ? 1u : f == YUY2 ? 2u : f == I420 ? 8u : 4u;
 #endif
@@ -393,7 +435,12 @@ void main()
     for (uint bx = bx0; bx < bx1; bx++)
       draw_rgbx(bx, by, idx);
   }
-#ifndef PAIRS
+#ifdef PAIRS
+  else {
+    for (uint bx = bx0; bx < bx1; bx++)
+      draw_i420(bx, by);
+  }
+#else
   else if (f <= BGR) {
     for (uint bx = bx0; bx < bx1; bx++)
       draw_rgb(bx, by);
