@@ -109,8 +109,7 @@ test_gemm (gconstpointer data)
   const HeedKernel storage = { HEED_SHADER_GEMM, own->gemm.local_size };
   const HeedKernel storage_k4 = { HEED_SHADER_GEMM_K4, own->gemm.local_size };
   const HeedKernel tiled = { HEED_SHADER_GEMM_TILED, 256 };
-  const HeedKernel floats = { heed_gemm_without_pairs (own->gemm_k4.shader),
-                              own->gemm_k4.local_size };
+  const HeedKernel floats = float_stores (own).gemm_k4;
   const HeedKernel others[][2] = { { own->gemm, floats },
                                    { storage, storage_k4 },
                                    { tiled, tiled } };
