@@ -45,7 +45,10 @@ def main():
         sys.exit(__doc__)
     here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     trees = {"base": os.path.abspath(sys.argv[1]), "this": here}
-    rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 4
+    rounds = sys.argv[2] if len(sys.argv) > 2 else "4"
+    if not rounds.isdigit() or int(rounds) < 1:
+        sys.exit("ROUNDS must be a number of rounds, not '%s'" % rounds)
+    rounds = int(rounds)
     fmt = sys.argv[3] if len(sys.argv) > 3 else "BGRA"
     size = sys.argv[4] if len(sys.argv) > 4 else "640x480"
     for tree in trees.values():

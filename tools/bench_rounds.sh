@@ -8,10 +8,10 @@
 # e.g. git worktree add /tmp/base HEAD~1 && (cd /tmp/base && meson setup build && ninja -C build)
 set -euo pipefail
 [ $# -ge 1 ] || { echo "usage: $0 BASE_TREE [ROUNDS]" >&2; exit 2; }
-base=$(cd "$1" && pwd)
+base=$(cd "$1" 2> /dev/null && pwd) || { echo "$1: no such tree" >&2; exit 2; }
 here=$(cd "$(dirname "$0")/.." && pwd)
 rounds=${2:-8}
-case "$rounds" in '' | *[!0-9]*) echo "ROUNDS must be a number" >&2; exit 2 ;; esac
+case "$rounds" in '' | *[!0-9]* | 0) echo "ROUNDS must be a number of rounds" >&2; exit 2 ;; esac
 for tree in "$base" "$here"; do
   [ -x "$tree/build/tools/heed" ] || { echo "$tree/build/tools/heed: build that tree first" >&2; exit 1; }
 done
