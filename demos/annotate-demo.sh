@@ -81,4 +81,6 @@ print("top-5 (PyTorch):", np.argsort(-ref)[:5].tolist())
 print(f"max |logit difference| {np.abs(logits - ref).max():.2e}, "
       f"max |attention difference| {np.abs(attn - ref_attn).max():.2e}")
 PY
-./build/tools/heed bench --shape deit-tiny --runs 10
+./build/tools/heed bench --shape deit-tiny --runs 10 --pipeline-frames 0
+echo "== the element pipelines' frames per second and per-frame latency (the model's rows first):"
+./build/tools/heed bench --model "${MODEL:-models/default.safetensors}" --runs 10 --no-torch

@@ -217,7 +217,8 @@ static void
 test_bench (void)
 {
   Run r = run_heed (NULL, "bench", "--dim", "64", "--depth", "2", "--heads", "2", "--img", "64",
-                    "--classes", "10", "--runs", "2", "--warmup", "1", NULL);
+                    "--classes", "10", "--runs", "2", "--warmup", "1", "--pipeline-frames", "24",
+                    "--pipeline-size", "160x120", NULL);
   if (r.status != 0)
     g_error ("heed bench failed: %s", r.err);
   g_test_message ("%s", r.out);
@@ -247,10 +248,39 @@ test_bench (void)
     g_match_info_free (m);
     g_regex_unref (re);
   }
+  /* the element pipelines on the same checkpoint: every frame through, frames per second, and
+   * per-frame latency as median <= 95th percentile <= most */
+  const char *pipelines[] = { "heedclassify ! heedkeyframe ! heedoverlay",
+                              "heedclassify ! heedoverlay" };
+  for (guint i = 0; i < G_N_ELEMENTS (pipelines); i++) {
+    char *pattern = g_strdup_printf ("^%s +([0-9]+) +([0-9.]+) +([0-9.]+) +([0-9.]+) +([0-9.]+)$",
+                                     pipelines[i]);
+    GRegex *re = g_regex_new (pattern, G_REGEX_MULTILINE, 0, NULL);
+    if (!g_regex_match (re, r.out, 0, &m))
+      g_error ("no '%s' pipeline row in:\n%s", pipelines[i], r.out);
+    double v[5];
+    for (guint k = 0; k < 5; k++) {
+      char *f = g_match_info_fetch (m, k + 1);
+      v[k] = g_ascii_strtod (f, NULL);
+      g_free (f);
+    }
+    g_assert_cmpfloat (v[0], ==, 24); /* frames at the sink */
+    g_assert_cmpfloat (v[1], >, 0);
+    g_assert_cmpfloat (v[2], >, 0);
+    g_assert_cmpfloat (v[2], <=, v[3]);
+    g_assert_cmpfloat (v[3], <=, v[4]);
+    g_free (pattern);
+    g_match_info_free (m);
+    g_regex_unref (re);
+  }
   run_clear (&r);
 
   r = run_heed (NULL, "bench", "--shape", "nope", NULL);
   assert_one_line_error (&r, "unknown shape 'nope'");
+  r = run_heed (NULL, "bench", "--pipeline-frames", "5", NULL);
+  assert_one_line_error (&r, "--pipeline-frames must be 0 (none) or at least 12");
+  r = run_heed (NULL, "bench", "--pipeline-size", "640", NULL);
+  assert_one_line_error (&r, "--pipeline-size takes WxH");
 }
 
 /* heed classify on inputs that are not images ends at once (it once waited forever for a

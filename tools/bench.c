@@ -26,13 +26,6 @@ static const Shape shapes[] = {
   { "vit-base", 224, 16, 768, 12, 12, 1000 },
 };
 
-static int
-compare_double (const void *a, const void *b)
-{
-  double x = *(const double *) a, y = *(const double *) b;
-  return x < y ? -1 : x > y;
-}
-
 static char *
 find_torch_script (void)
 {
@@ -89,6 +82,58 @@ out:
   return parser;
 }
 
+/* The checkpoint's path: the user's, else the random weights saved into a temporary folder
+ * (kept in *tmp_dir and *tmp_model for the end to remove) for PyTorch and the pipelines. */
+static const char *
+checkpoint_path (const char *model_path, HeedModel *model, char **tmp_dir, char **tmp_model,
+                 GError **error)
+{
+  if (model_path)
+    return model_path;
+  if (*tmp_model)
+    return *tmp_model;
+  if (!(*tmp_dir = g_dir_make_tmp ("heed-bench-XXXXXX", error)))
+    return NULL;
+  *tmp_model = g_build_filename (*tmp_dir, "model.safetensors", NULL);
+  return heed_model_save (model, *tmp_model, error) ? *tmp_model : NULL;
+}
+
+/* The pipeline rows: the issue-13 pipeline and the one it is compared with, through the real
+ * elements on the same checkpoint. A tool without the plugin says so in a line; FALSE when a
+ * pipeline failed. */
+static gboolean
+print_pipelines (const char *model_path, const char *weights, int device_index, guint width,
+                 guint height, guint frames)
+{
+  static const char *pipelines[] = { "heedclassify ! heedkeyframe ! heedoverlay",
+                                     "heedclassify ! heedoverlay" };
+  GError *error = NULL;
+  gst_init (NULL, NULL);
+  printf ("\npipeline: videotestsrc pattern=ball ! %ux%u at 30/1 ! ... ! fakesink sync=false, %u "
+          "frames, the elements' defaults; the first %u frames (start-up) not counted\n",
+          width, height, frames, MAX (frames / 10, 1));
+  if (!heed_cli_find_plugin (&error)) {
+    printf ("  not measured: %s\n", error->message);
+    g_clear_error (&error);
+    return TRUE;
+  }
+  gboolean ok = TRUE;
+  printf ("%-44s %8s %10s %8s %8s %8s\n", "", "frames", "frames/s", "latency", "p95", "max ms");
+  for (guint i = 0; i < G_N_ELEMENTS (pipelines); i++) {
+    HeedCliPipelineTiming t = { 0 };
+    if (heed_cli_bench_pipeline (pipelines[i], model_path, weights, device_index, width, height,
+                                 frames, &t, &error))
+      printf ("%-44s %8u %10.2f %8.2f %8.2f %8.2f\n", pipelines[i], t.frames, t.frames_per_second,
+              t.latency_median_ms, t.latency_p95_ms, t.latency_max_ms);
+    else
+      printf ("%-44s failed: %s\n", pipelines[i], error->message), ok = FALSE;
+    g_clear_error (&error);
+  }
+  printf ("latency: a frame's time from heedclassify's sink pad to the sink (median, 95th "
+          "percentile, most).\n");
+  return ok;
+}
+
 /* percent of the device's peak */
 static double
 share_of (double gflops, double peak)
@@ -100,8 +145,8 @@ int
 heed_cmd_bench (int argc, char **argv)
 {
   char *model_path = NULL, *shape_name = NULL, *python = NULL, *frame_size = NULL;
-  char *weights_name = NULL;
-  int runs = 10, warmup = 2, device_index = -1;
+  char *weights_name = NULL, *pipeline_size = NULL;
+  int runs = 10, warmup = 2, device_index = -1, pipeline_frames = 150;
   int dim = 0, depth = 0, heads = 0, patch = 0, img = 0, classes = -1;
   gboolean no_torch = FALSE, dispatches = FALSE;
   GOptionEntry entries[] = {
@@ -125,6 +170,13 @@ heed_cmd_bench (int argc, char **argv)
     { "python", 0, 0, G_OPTION_ARG_FILENAME, &python,
       "Python with torch (default: $HEED_PYTHON or /usr/bin/python3)", "PATH" },
     HEED_CLI_WEIGHTS_ENTRY (weights_name),
+    { "pipeline-frames", 0, 0, G_OPTION_ARG_INT, &pipeline_frames,
+      "frames through each element pipeline (heedclassify ! heedkeyframe ! heedoverlay, and "
+      "heedclassify ! heedoverlay) after the model's rows, for their frames/s and per-frame "
+      "latency; 0 skips them (default 150)",
+      "N" },
+    { "pipeline-size", 0, 0, G_OPTION_ARG_STRING, &pipeline_size,
+      "the pipelines' frame size (default 640x480)", "WxH" },
     { NULL }
   };
   GOptionContext *ctx = g_option_context_new ("- time a ViT forward pass, per op, beside PyTorch");
@@ -147,6 +199,18 @@ heed_cmd_bench (int argc, char **argv)
     goto fail;
   if (runs < 1 || warmup < 0) {
     g_set_error (&error, HEED_ERROR, HEED_ERROR_INVALID, "--runs must be >= 1");
+    goto fail;
+  }
+  guint pw = 640, ph = 480;
+  if (pipeline_frames < 0 || (pipeline_frames > 0 && pipeline_frames < 12)) {
+    g_set_error (&error, HEED_ERROR, HEED_ERROR_INVALID,
+                 "--pipeline-frames must be 0 (none) or at least 12");
+    goto fail;
+  }
+  if (pipeline_size && (sscanf (pipeline_size, "%ux%u", &pw, &ph) != 2 || pw < 16 || ph < 16 ||
+                        pw > 16384 || ph > 16384)) {
+    g_set_error (&error, HEED_ERROR, HEED_ERROR_INVALID,
+                 "--pipeline-size takes WxH, 16 to 16384 pixels each way, e.g. 640x480");
     goto fail;
   }
   HeedVitOptions opts = { .profile = TRUE };
@@ -222,23 +286,16 @@ heed_cmd_bench (int argc, char **argv)
     if (i >= warmup)
       times[i - warmup] = (double) (g_get_monotonic_time () - t0) / 1000.0;
   }
-  qsort (times, runs, sizeof *times, compare_double);
+  qsort (times, runs, sizeof *times, heed_cli_compare_double);
   double heed_ms = times[runs / 2];
 
   if (!no_torch) {
     const char *py = python                     ? python
                      : g_getenv ("HEED_PYTHON") ? g_getenv ("HEED_PYTHON")
                                                 : "/usr/bin/python3";
-    const char *path = model_path;
-    if (!path) {
-      tmp_dir = g_dir_make_tmp ("heed-bench-XXXXXX", &error);
-      if (!tmp_dir)
-        goto fail;
-      tmp_model = g_build_filename (tmp_dir, "model.safetensors", NULL);
-      if (!heed_model_save (model, tmp_model, &error))
-        goto fail;
-      path = tmp_model;
-    }
+    const char *path = checkpoint_path (model_path, model, &tmp_dir, &tmp_model, &error);
+    if (!path)
+      goto fail;
     torch = run_torch (py, path, runs, &torch_why);
   }
 
@@ -300,6 +357,20 @@ heed_cmd_bench (int argc, char **argv)
     printf ("torch: median of %d runs; per-op times are means over %d more runs, timed around each "
             "op in eager mode.\n",
             runs, runs);
+  if (pipeline_frames > 0) {
+    const char *path = checkpoint_path (model_path, model, &tmp_dir, &tmp_model, &error);
+    if (!path)
+      goto fail;
+    /* the elements open their own device: this one's runs are done */
+    heed_vit_run_destroy (&run);
+    heed_vit_plan_destroy (&plan);
+    heed_device_destroy (&device);
+    fflush (stdout);
+    if (!print_pipelines (path, weights_name, device_index, pw, ph, (guint) pipeline_frames)) {
+      status = 1;
+      goto out;
+    }
+  }
   status = 0;
   goto out;
 
@@ -327,6 +398,7 @@ out:
   g_free (shape_name);
   g_free (python);
   g_free (weights_name);
+  g_free (pipeline_size);
   g_option_context_free (ctx);
   return status;
 }

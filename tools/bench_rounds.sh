@@ -24,7 +24,10 @@ echo
 for r in $(seq "$rounds"); do
   for tree in "$base" "$here"; do
     name=$([ "$tree" = "$base" ] && echo base || echo this)
-    "$tree/build/tools/heed" bench --shape deit-tiny --runs 8 --warmup 2 --no-torch 2>&1 |
+    # the model's rows only (trees from before the pipeline rows do not know the option)
+    no_pipelines=$("$tree/build/tools/heed" bench --help | grep -c pipeline-frames > /dev/null &&
+      echo --pipeline-frames=0 || true)
+    "$tree/build/tools/heed" bench --shape deit-tiny --runs 8 --warmup 2 --no-torch $no_pipelines 2>&1 |
       awk -v r="$r" -v name="$name" -v ops="$ops" '
         /^forward / { forward = $3 }
         /^(patch_embed|layernorm|qkv|attention|proj|fc1|fc2|head) / { sum += $3; ms[$1] = $3 }

@@ -58,4 +58,22 @@ gboolean heed_cli_set_weights (GstElement *pipeline, const char *element, const 
 gboolean heed_cli_probe_buffers (GstElement *pipeline, const char *element, const char *pad,
                                  GstPadProbeCallback callback, gpointer data);
 
+/* qsort's order of doubles, for medians and percentiles */
+int heed_cli_compare_double (const void *a, const void *b);
+
+/* What heed_cli_bench_pipeline measured: the frames that reached the sink, and after the first
+ * tenth, frames per second and each frame's time from heedclassify's sink pad to the sink */
+typedef struct {
+  guint frames;
+  double frames_per_second;
+  double latency_median_ms, latency_p95_ms, latency_max_ms;
+} HeedCliPipelineTiming;
+/* Runs `videotestsrc num-buffers=FRAMES pattern=ball ! WIDTHxHEIGHT at 30/1 ! ELEMENTS !
+ * fakesink sync=false` with the first heedclassify of ELEMENTS given the model (and the weights
+ * format and device, where set), as fast as it goes; FALSE with an error when the pipeline
+ * fails or too few frames come through. */
+gboolean heed_cli_bench_pipeline (const char *elements, const char *model_path, const char *weights,
+                                  int device_index, guint width, guint height, guint frames,
+                                  HeedCliPipelineTiming *timing, GError **error);
+
 #endif

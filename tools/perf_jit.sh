@@ -19,7 +19,7 @@ for tool in perf gdb objdump; do
 done
 out=${OUT:-/tmp/heed-perf-jit}
 mkdir -p "$out"
-"$heed" bench --shape deit-tiny --runs 100000 --warmup 2 --no-torch > /dev/null 2>&1 &
+"$heed" bench --shape deit-tiny --runs 100000 --warmup 2 --no-torch --pipeline-frames 0 > /dev/null 2>&1 &
 pid=$!
 trap 'kill $pid 2> /dev/null || true' EXIT
 sleep 4 # past the shader compilation
