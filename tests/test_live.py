@@ -125,16 +125,29 @@ def run(model, frames):
     loop.run()
     stats = sink.get_property("stats")
     latency = sink.get_latency()
+    added = own_latency(c)
     pipe.set_state(Gst.State.NULL)
     bus.remove_signal_watch()
-    return errors, stats, results, reported, late, held, latency
+    return errors, stats, results, reported, late, held, latency, added
+
+
+def own_latency(element):
+    """The latency an element adds: a latency query's minimum at its source pad less the one at
+    its upstream peer's (None if either fails)."""
+    mins = []
+    for pad in (element.get_static_pad("src"), element.get_static_pad("sink").get_peer()):
+        q = Gst.Query.new_latency()
+        if not pad or not pad.query(q):
+            return None
+        mins.append(q.parse_latency()[1])
+    return mins[0] - mins[1]
 
 
 def main():
     model = sys.argv[1]
     frames = int(sys.argv[2]) if len(sys.argv) > 2 else 90
     whole = whole_pass_ms(model)
-    errors, stats, results, reported, late, held, latency = run(model, frames)
+    errors, stats, results, reported, late, held, latency, added = run(model, frames)
     rendered, dropped = stats.get_value("rendered"), stats.get_value("dropped")
     check("the pipeline ran to EOS", not errors, "; ".join(errors))
     # How many passes finish depends on the machine's load: the sink's QoS makes heedclassify
@@ -166,6 +179,10 @@ def main():
               f"{latency / Gst.MSECOND:.0f} ms; arrival against running time + latency: median "
               f"{late_ms[len(late_ms) // 2]:+.1f} ms, latest {late_ms[-1]:+.1f} ms, "
               f"{sum(x > 0 for x in late_ms)} of {len(late_ms)} frames after it")
+    if added is not None and held_ms:
+        print(f"# heedclassify adds {added / Gst.MSECOND:.1f} ms of latency (at the end); frames "
+              f"held in it longer: {sum(x > added / Gst.MSECOND for x in held_ms)} of "
+              f"{len(held_ms)}, the longest {max(held_ms):.1f} ms")
     if os.environ.get("LIVE_DEBUG"):  # per frame, in order: at the sink, in heedclassify (ms)
         print("# late", [round(x / Gst.MSECOND) for x in late])
         print("# held", [round(x * 1000) for x in held])
