@@ -264,8 +264,8 @@ gboolean heed_op_gemm (HeedRecorder *rec, HeedMat a, HeedMat b, HeedMat c, HeedB
  * scaled by the norm's gamma; bias_colsum holds N values of b + W.beta, then B's N column sums
  * (heed_fold_layernorm makes both). */
 gboolean heed_op_gemm_layernorm (HeedRecorder *rec, HeedMat a, HeedMat b, HeedMat c,
-                                 HeedBuffer *bias_colsum, guint M, guint N, guint K, float eps,
-                                 guint epilogue, const char *name, const char *kind,
+                                 HeedBuffer *bias_colsum, guint M, guint N, guint K, guint batches,
+                                 float eps, guint epilogue, const char *name, const char *kind,
                                  GError **error);
 /* Folds a LayerNorm's gamma and beta into the GEMM after it, for heed_op_gemm_layernorm: b is
  * W as the GEMM's B ([K][ldb], N columns), whose rows become gamma-scaled; bias_colsum ([2 N])
@@ -317,10 +317,12 @@ gboolean heed_attention_scratch_init (HeedDevice *device, const HeedKernels *ker
                                       GError **error);
 void heed_attention_scratch_clear (HeedAttentionScratch *s);
 /* keep_probs: the scores must hold the softmax probabilities afterwards (the last block's, read
- * for the attention map; every block's for rollout); otherwise they may stay raw scores. */
+ * for the attention map; every block's for rollout); otherwise they may stay raw scores.
+ * queries (1 to M): only the first `queries` rows attend (the last block of a class-token model,
+ * whose other rows no output reads): only their output rows and probability rows are written. */
 gboolean heed_op_attention (HeedRecorder *rec, HeedAttentionScratch *s, HeedBuffer *qkv,
-                            HeedBuffer *out, guint row, guint M, guint D, guint heads,
-                            gboolean keep_probs, const char *name, GError **error);
+                            HeedBuffer *out, guint row, guint M, guint queries, guint D,
+                            guint heads, gboolean keep_probs, const char *name, GError **error);
 
 /* Frame -> normalised NCHW [3][size][size]: frame is the packed frame (layout->size bytes, in a
  * buffer of at least round_up(size, 4)), params the 18 floats of heed_frame_params, rows the

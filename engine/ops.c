@@ -172,13 +172,13 @@ heed_fold_layernorm (float *b, guint K, guint N, guint ldb, const float *gamma, 
 
 gboolean
 heed_op_gemm_layernorm (HeedRecorder *rec, HeedMat a, HeedMat b, HeedMat c, HeedBuffer *bias_colsum,
-                        guint M, guint N, guint K, float eps, guint epilogue, const char *name,
-                        const char *kind, GError **error)
+                        guint M, guint N, guint K, guint batches, float eps, guint epilogue,
+                        const char *name, const char *kind, GError **error)
 {
   const HeedKernels *k = &rec->kernels;
   g_return_val_if_fail (k->gemm_k4_ln.shader != HEED_SHADER_COUNT && a_k4 (a, K) && b_vec4 (b),
                         FALSE);
-  return record_gemm (rec, k->gemm_k4_ln, a, b, c, bias_colsum, M, N, K, 1, 1.0f, eps, 0,
+  return record_gemm (rec, k->gemm_k4_ln, a, b, c, bias_colsum, M, N, K, batches, 1.0f, eps, 0,
                       epilogue | HEED_EPI_BIAS, FALSE, name, kind, error);
 }
 
@@ -308,9 +308,10 @@ heed_attention_scratch_clear (HeedAttentionScratch *s)
  * otherwise a split kernel copies all three into aligned per-head buffers. */
 gboolean
 heed_op_attention (HeedRecorder *rec, HeedAttentionScratch *s, HeedBuffer *qkv, HeedBuffer *out,
-                   guint row, guint M, guint D, guint heads, gboolean keep_probs, const char *name,
-                   GError **error)
+                   guint row, guint M, guint queries, guint D, guint heads, gboolean keep_probs,
+                   const char *name, GError **error)
 {
+  g_return_val_if_fail (queries >= 1 && queries <= M, FALSE);
   const HeedKernels *k = &rec->kernels;
   guint dh = D / heads;
   float scale = 1.0f / sqrtf ((float) dh);
@@ -318,7 +319,8 @@ heed_op_attention (HeedRecorder *rec, HeedAttentionScratch *s, HeedBuffer *qkv, 
   gboolean direct = D % 4 == 0 && dh % 4 == 0 && heed_buffer_texels_cover (qkv);
   /* Where the probabilities are not an output, lavapipe's table runs it all in one dispatch
    * (shaders/attention.comp: Q, K and V read in place, heads up to 64 wide) */
-  if (!keep_probs && direct && k->attention.shader != HEED_SHADER_COUNT && dh <= 64) {
+  if (!keep_probs && direct && k->attention.shader != HEED_SHADER_COUNT && dh <= 64 &&
+      queries == M) {
     HeedAttentionParams ap = { M, D, dh, 3 * D, row * 3 * D, row * D, D, scale };
     HeedBuffer *bindings[2] = { qkv, out };
     return heed_recorder_dispatch (rec, k->attention, 0, bindings, &ap, sizeof ap, (M + 15) / 16,
@@ -357,8 +359,8 @@ heed_op_attention (HeedRecorder *rec, HeedAttentionScratch *s, HeedBuffer *qkv, 
   if (k_in_place) {
     /* K's rows in the QKV output are the rows of B^T, head h's from column D + h dh */
     HeedMat k_rows = { qkv, qkv_off + D, 3 * D, dh };
-    ok = record_gemm (rec, k->gemm_k4_bt, q, k_rows, sc, NULL, M, M, dh, heads, scale, 0.0f, 0, 0,
-                      TRUE, n_qk, "attention", error);
+    ok = record_gemm (rec, k->gemm_k4_bt, q, k_rows, sc, NULL, queries, M, dh, heads, scale, 0.0f,
+                      0, 0, TRUE, n_qk, "attention", error);
   } else {
     if (direct) {
       HeedKTransposeParams tp = { M, D, s->n_pad, qkv_off };
@@ -367,16 +369,17 @@ heed_op_attention (HeedRecorder *rec, HeedAttentionScratch *s, HeedBuffer *qkv, 
                                    &tp, sizeof tp, groups_for (rec, (guint64) M * D / 4), 1, 1,
                                    n_copy, "attention", 0, error);
     }
-    ok = ok &&
-         heed_op_gemm (rec, q, kt, sc, NULL, M, M, dh, heads, scale, 0, n_qk, "attention", error);
+    ok = ok && heed_op_gemm (rec, q, kt, sc, NULL, queries, M, dh, heads, scale, 0, n_qk,
+                             "attention", error);
   }
   if (!keep_probs && k->gemm_k4_softmax.shader != HEED_SHADER_COUNT && a_k4 (sc, k_pv) &&
       b_vec4 (v))
-    ok = ok && record_gemm (rec, k->gemm_k4_softmax, sc, v, o, NULL, M, dh, k_pv, heads, 1.0f, 0.0f,
-                            M, 0, FALSE, n_pv, "attention", error);
+    ok = ok && record_gemm (rec, k->gemm_k4_softmax, sc, v, o, NULL, queries, dh, k_pv, heads, 1.0f,
+                            0.0f, M, 0, FALSE, n_pv, "attention", error);
   else
-    ok = ok && heed_op_softmax (rec, sc, M, M, heads, n_soft, error) &&
-         heed_op_gemm (rec, sc, v, o, NULL, M, dh, k_pv, heads, 1.0f, 0, n_pv, "attention", error);
+    ok = ok && heed_op_softmax (rec, sc, queries, M, heads, n_soft, error) &&
+         heed_op_gemm (rec, sc, v, o, NULL, queries, dh, k_pv, heads, 1.0f, 0, n_pv, "attention",
+                       error);
   g_free (n_copy);
   g_free (n_qk);
   g_free (n_soft);

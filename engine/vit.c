@@ -452,14 +452,26 @@ record_forward (HeedVitRun *r, HeedRecorder **recs, guint n, gboolean from_frame
   if (p->norm_pre_w && !heed_op_layernorm (rec, MAT (r->x, 0, D), MAT (r->x, 0, D), p->norm_pre_w,
                                            p->norm_pre_b, rows, D, c->ln_eps, "norm_pre", error))
     return FALSE;
+  /* The last block of a class-token model: past its attention's keys and values only the class
+   * row reaches an output (and DeiT's distillation row, the next one): the final norm and the
+   * heads read them, the attention map reads the class row's probabilities. That block's
+   * queries, projection and MLP run on those rows alone, each frame's at a stride of T rows
+   * (a batch's frames as the GEMMs' batches). Rollout reads every row's probabilities, and
+   * average pooling every token. */
+  guint last_rows =
+      c->avg_pool || p->options.layer_attention || c->num_prefix == 0 ? T : (c->distilled ? 2 : 1);
+#define FRAMES(buf, ld) ((HeedMat){ (buf), 0, (ld), T * (ld) })
   for (guint l = 0; l < c->depth; l++) {
     BlockBuffers *b = &p->blocks[l];
     rec = recs[slice_of_unit (r, 2 + 2 * l)];
+    /* rows per frame from the attention's output on, and whether that is fewer than all */
+    guint m = l == c->depth - 1 ? last_rows : T;
+    gboolean few = m < T;
 #define NAME(what) (g_snprintf (name, sizeof name, "blocks.%u.%s", l, what), name)
     if (p->fold_layernorm
             ? !heed_op_gemm_layernorm (rec, MAT (r->x, 0, D), MAT (b->qkv_w, 0, ld_3d),
-                                       MAT (r->qkv, 0, 3 * D), b->qkv_b, rows, 3 * D, D, c->ln_eps,
-                                       0, NAME ("qkv"), "qkv", error)
+                                       MAT (r->qkv, 0, 3 * D), b->qkv_b, rows, 3 * D, D, 1,
+                                       c->ln_eps, 0, NAME ("qkv"), "qkv", error)
             : !heed_op_layernorm (rec, MAT (r->x, 0, D), MAT (r->h, 0, D), b->norm1_w, b->norm1_b,
                                   rows, D, c->ln_eps, NAME ("norm1"), error) ||
                   !heed_op_gemm (rec, MAT (r->h, 0, D), MAT (b->qkv_w, 0, ld_3d),
@@ -469,7 +481,7 @@ record_forward (HeedVitRun *r, HeedRecorder **recs, guint n, gboolean from_frame
     for (guint i = 0; i < n; i++) {
       /* the probabilities are read after the last block, and after every block for rollout */
       gboolean keep_probs = l == c->depth - 1 || p->options.layer_attention;
-      if (!heed_op_attention (rec, s, r->qkv, r->attn, i * T, T, D, H, keep_probs, NAME ("attn"),
+      if (!heed_op_attention (rec, s, r->qkv, r->attn, i * T, T, m, D, H, keep_probs, NAME ("attn"),
                               error))
         return FALSE;
       if (p->options.layer_attention &&
@@ -481,27 +493,33 @@ record_forward (HeedVitRun *r, HeedRecorder **recs, guint n, gboolean from_frame
       if (l == c->depth - 1 && !record_cls_rows (r, rec, i, error))
         return FALSE;
     }
-    if (!heed_op_gemm (rec, MAT (r->attn, 0, D), MAT (b->proj_w, 0, ld_d), MAT (r->x, 0, D),
-                       b->proj_b, rows, D, D, 1, 1.0f, HEED_EPI_ACCUMULATE, NAME ("proj"), "proj",
-                       error))
+    /* every row of the batch as one matrix, or m rows of each frame as a GEMM batch */
+    guint gm = few ? m : rows, batches = few ? n : 1;
+    HeedMat x = few ? FRAMES (r->x, D) : MAT (r->x, 0, D);
+    HeedMat attn = few ? FRAMES (r->attn, D) : MAT (r->attn, 0, D);
+    HeedMat h = few ? FRAMES (r->h, D) : MAT (r->h, 0, D);
+    HeedMat mlp = few ? FRAMES (r->mlp, Hd) : MAT (r->mlp, 0, Hd);
+    if (!heed_op_gemm (rec, attn, MAT (b->proj_w, 0, ld_d), x, b->proj_b, gm, D, D, batches, 1.0f,
+                       HEED_EPI_ACCUMULATE, NAME ("proj"), "proj", error))
       return FALSE;
     rec = recs[slice_of_unit (r, 3 + 2 * l)];
     guint act = c->quick_gelu ? HEED_EPI_QUICK_GELU : HEED_EPI_GELU;
+    /* the separate LayerNorm takes one stride: a frame's rows at a time when they are few */
+    for (guint i = 0; !p->fold_layernorm && i < (few ? n : 1); i++)
+      if (!heed_op_layernorm (rec, MAT (r->x, i * T * D, D), MAT (r->h, i * T * D, D), b->norm2_w,
+                              b->norm2_b, few ? m : rows, D, c->ln_eps, NAME ("norm2"), error))
+        return FALSE;
     if ((p->fold_layernorm
-             ? !heed_op_gemm_layernorm (rec, MAT (r->x, 0, D), MAT (b->fc1_w, 0, ld_hd),
-                                        MAT (r->mlp, 0, Hd), b->fc1_b, rows, Hd, D, c->ln_eps, act,
-                                        NAME ("fc1"), "fc1", error)
-             : !heed_op_layernorm (rec, MAT (r->x, 0, D), MAT (r->h, 0, D), b->norm2_w, b->norm2_b,
-                                   rows, D, c->ln_eps, NAME ("norm2"), error) ||
-                   !heed_op_gemm (rec, MAT (r->h, 0, D), MAT (b->fc1_w, 0, ld_hd),
-                                  MAT (r->mlp, 0, Hd), b->fc1_b, rows, Hd, D, 1, 1.0f, act,
-                                  NAME ("fc1"), "fc1", error)) ||
-        !heed_op_gemm (rec, MAT (r->mlp, 0, Hd), MAT (b->fc2_w, 0, ld_d), MAT (r->x, 0, D),
-                       b->fc2_b, rows, D, Hd, 1, 1.0f, HEED_EPI_ACCUMULATE, NAME ("fc2"), "fc2",
-                       error))
+             ? !heed_op_gemm_layernorm (rec, x, MAT (b->fc1_w, 0, ld_hd), mlp, b->fc1_b, gm, Hd, D,
+                                        batches, c->ln_eps, act, NAME ("fc1"), "fc1", error)
+             : !heed_op_gemm (rec, h, MAT (b->fc1_w, 0, ld_hd), mlp, b->fc1_b, gm, Hd, D, batches,
+                              1.0f, act, NAME ("fc1"), "fc1", error)) ||
+        !heed_op_gemm (rec, mlp, MAT (b->fc2_w, 0, ld_d), x, b->fc2_b, gm, D, Hd, batches, 1.0f,
+                       HEED_EPI_ACCUMULATE, NAME ("fc2"), "fc2", error))
       return FALSE;
 #undef NAME
   }
+#undef FRAMES
 
   rec = recs[n_slices - 1];
   /* average pooling: each frame's mean patch token (head_mean over the patch rows, whose
@@ -540,7 +558,7 @@ max_dispatches (const HeedModelConfig *c, guint n)
 {
   /* per frame: preprocess (2), patchify, patch GEMM, CLS rows (heads + mean), and per layer
    * the attention (4) and its mean; per batch: tokens, final norm, head, and per layer 6 */
-  return 11 + n * (6 + c->num_heads) + c->depth * (6 + 5 * n);
+  return 11 + n * (6 + c->num_heads) + c->depth * (6 + 5 * n) + n; /* + n: the last norm2s */
 }
 
 /* The recordings (slice_count () of them) for a batch of n, made on first use. */

@@ -183,7 +183,7 @@ test_gemm_layernorm (void)
     g_assert_no_error (error);
     g_assert_true (heed_op_gemm_layernorm (
         rec, (HeedMat){ bx, 0, K, 0 }, (HeedMat){ bw, 0, ldb, 0 }, (HeedMat){ bc, 0, ldc, 0 }, bb,
-        M, N, K, cases[t].eps, cases[t].epilogue, "qkv", "test", &error));
+        M, N, K, 1, cases[t].eps, cases[t].epilogue, "qkv", "test", &error));
     g_assert_no_error (error);
     run_recorder (rec);
     float *got = buffer_read (bc, (gsize) M * ldc);
@@ -467,7 +467,7 @@ attention_cases (void)
     HeedBuffer *bout = buffer_from (d, NULL, 0, (gsize) heed_round_up (M, 8) * D);
     HeedBuffer *bmean = buffer_from (d, NULL, 0, (gsize) M * M + H * M);
     HeedRecorder *rec = heed_recorder_new (d, kernels (), 8 + H, FALSE, &error);
-    g_assert_true (heed_op_attention (rec, &sc, bqkv, bout, 0, M, D, H, TRUE, "attn", &error));
+    g_assert_true (heed_op_attention (rec, &sc, bqkv, bout, 0, M, M, D, H, TRUE, "attn", &error));
     g_assert_true (heed_op_head_mean (rec, (HeedMat){ sc.scores, 0, sc.n_pad, sc.m_pad * sc.n_pad },
                                       bmean, 0, M, M, H, "mean", &error));
     for (guint h = 0; h < H; h++) /* CLS rows, one head at a time, after the mean */
@@ -487,13 +487,42 @@ attention_cases (void)
     /* without the probabilities kept: on lavapipe the softmax folds into P.V */
     HeedBuffer *bout2 = buffer_from (d, NULL, 0, (gsize) heed_round_up (M, 8) * D);
     rec = heed_recorder_new (d, kernels (), 8 + H, FALSE, &error);
-    g_assert_true (heed_op_attention (rec, &sc, bqkv, bout2, 0, M, D, H, FALSE, "attn", &error));
+    g_assert_true (heed_op_attention (rec, &sc, bqkv, bout2, 0, M, M, D, H, FALSE, "attn", &error));
     g_assert_no_error (error);
     run_recorder (rec);
     float *got2 = buffer_read (bout2, (gsize) M * D);
     assert_close (got2, want, (gsize) M * D, 1e-5);
     heed_buffer_destroy (&bout2);
     g_free (got2);
+    heed_recorder_destroy (&rec);
+
+    /* only the first rows attending (the last block of a class-token model: the class row and
+     * a distillation row), probabilities kept: their outputs and probability rows as before,
+     * every other output row left as it was */
+    guint queries = MIN (M, 2);
+    gsize n_out = (gsize) heed_round_up (M, 8) * D;
+    float *sentinel = g_new (float, n_out);
+    for (gsize i = 0; i < n_out; i++)
+      sentinel[i] = 7.0f;
+    HeedBuffer *bout3 = buffer_from (d, sentinel, n_out, 0);
+    rec = heed_recorder_new (d, kernels (), 8 + H, FALSE, &error);
+    g_assert_true (
+        heed_op_attention (rec, &sc, bqkv, bout3, 0, M, queries, D, H, TRUE, "attn", &error));
+    for (guint h = 0; h < H; h++)
+      g_assert_true (
+          heed_op_head_mean (rec, (HeedMat){ sc.scores, h * sc.m_pad * sc.n_pad, sc.n_pad, 0 },
+                             bmean, M * M + h * M, 1, M, 1, "cls", &error));
+    g_assert_no_error (error);
+    run_recorder (rec);
+    float *got3 = buffer_read (bout3, n_out),
+          *got3_cls = buffer_read (bmean, (gsize) M * M + H * M);
+    assert_close (got3, want, (gsize) queries * D, 1e-5);
+    for (gsize i = (gsize) queries * D; i < n_out; i++)
+      g_assert_cmpfloat (got3[i], ==, 7.0f);
+    for (guint h = 0; h < H; h++)
+      assert_close (got3_cls + M * M + h * M, probs + (gsize) h * M * M, M, 1e-5);
+    heed_buffer_destroy (&bout3);
+    g_free (sentinel), g_free (got3), g_free (got3_cls);
 
     heed_recorder_destroy (&rec);
     heed_attention_scratch_clear (&sc);
