@@ -134,6 +134,23 @@ print_pipelines (const char *model_path, const char *weights, int device_index, 
   return ok;
 }
 
+/* The FLOPs of an op family over the whole model, as PyTorch runs it: heed's own count, with the
+ * last block's (which runs only the class rows from its attention on, in a class-token model)
+ * counted as the block's before it, since every block has the same shapes. */
+static double
+whole_model_flops (const HeedOpTiming *t, guint n_t, const char *kind, guint depth)
+{
+  double f = 0;
+  for (guint i = 0; i < n_t; i++) {
+    guint block = 0;
+    gboolean in_block = sscanf (t[i].name, "blocks.%u.", &block) == 1 && depth >= 2;
+    if (strcmp (t[i].kind, kind) != 0 || (in_block && block == depth - 1))
+      continue;
+    f += in_block && block == depth - 2 ? 2 * t[i].flops : t[i].flops;
+  }
+  return f;
+}
+
 /* percent of the device's peak */
 static double
 share_of (double gflops, double peak)
@@ -340,7 +357,8 @@ heed_cmd_bench (int argc, char **argv)
     printf ("%-12s %10.3f %10.2f %12.2f %7.1f", op_kinds[k], f / 1e9, ms, gf, share_of (gf, peak));
     if (tops && json_object_has_member (tops, op_kinds[k])) {
       double tms = json_object_get_double_member (tops, op_kinds[k]);
-      printf (" %10.2f %12.2f", tms, tms > 0 ? f / tms / 1e6 : 0);
+      double tf = whole_model_flops (t, n_t, op_kinds[k], c->depth);
+      printf (" %10.2f %12.2f", tms, tms > 0 ? tf / tms / 1e6 : 0);
     }
     printf ("\n");
   }
@@ -355,7 +373,9 @@ heed_cmd_bench (int argc, char **argv)
           runs, warmup);
   if (tj)
     printf ("torch: median of %d runs; per-op times are means over %d more runs, timed around each "
-            "op in eager mode.\n",
+            "op in eager mode; its GFLOP/s count the whole model's work (the forward row's and "
+            "PyTorch's), where heed's op rows count what heed ran (a class-token model's last "
+            "block runs its class rows alone after the attention's keys and values).\n",
             runs, runs);
   if (pipeline_frames > 0) {
     const char *path = checkpoint_path (model_path, model, &tmp_dir, &tmp_model, &error);
