@@ -110,8 +110,8 @@ print_pipelines (const char *model_path, const char *weights, int device_index, 
   GError *error = NULL;
   gst_init (NULL, NULL);
   printf ("\npipeline: videotestsrc pattern=ball ! %ux%u at 30/1 ! ... ! fakesink sync=false, %u "
-          "frames, the elements' defaults; the first %u frames (start-up) not counted\n",
-          width, height, frames, MAX (frames / 10, 1));
+          "frames, the elements' defaults; the first %u frame%s (start-up) not counted\n",
+          width, height, frames, MAX (frames / 10, 1), frames < 20 ? "" : "s");
   if (!heed_cli_find_plugin (&error)) {
     printf ("  not measured: %s\n", error->message);
     g_clear_error (&error);
@@ -386,7 +386,8 @@ heed_cmd_bench (int argc, char **argv)
     heed_vit_plan_destroy (&plan);
     heed_device_destroy (&device);
     fflush (stdout);
-    if (!print_pipelines (path, weights_name, device_index, pw, ph, (guint) pipeline_frames)) {
+    if (!print_pipelines (path, weights_name ? heed_weight_format_name (opts.weights) : NULL,
+                          device_index, pw, ph, (guint) pipeline_frames)) {
       status = 1;
       goto out;
     }
