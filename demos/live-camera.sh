@@ -8,4 +8,4 @@
 set -euo pipefail
 source=${SOURCE:-v4l2src device=${DEVICE:-/dev/video0}}
 exec gst-launch-1.0 $source ! videoconvert ! heedclassify ${MODEL:+model=$MODEL} \
-  ! heedoverlay ! videoconvert ! ${SINK:-autovideosink}
+  ! heedoverlay ! queue ! videoconvert ! ${SINK:-autovideosink}

@@ -17,7 +17,10 @@ Prints, for the benchmark (tools/bench_live.sh runs it longer): what the sink re
 dropped, and how late frames reached the sink against their running time plus the pipeline's
 latency. Prints TAP.
 
-usage: test_live.py MODEL.safetensors [FRAMES]
+With `queue` after FRAMES, a queue goes before the sink (the usual live-display pipeline): the
+sink then waits for the clock in a thread of its own, not in the one the elements work in.
+
+usage: test_live.py MODEL.safetensors [FRAMES [queue]]
 """
 import os
 import sys
@@ -64,10 +67,11 @@ def whole_pass_ms(model):
     return spent[len(spent) // 2] * 1000 if spent else 0.0
 
 
-def run(model, frames):
+def run(model, frames, queue=False):
     pipe = Gst.parse_launch(
         f"videotestsrc is-live=true num-buffers={frames} pattern=ball ! {CAPS} "
         f"! heedclassify name=c model={model} post-messages=true ! heedkeyframe ! heedoverlay "
+        f"{'! queue ' if queue else ''}"
         f"! fakesink name=sink sync=true qos=true max-lateness={MAX_LATENESS}")
     sink, c = pipe.get_by_name("sink"), pipe.get_by_name("c")
     lock = threading.Lock()
@@ -146,8 +150,9 @@ def own_latency(element):
 def main():
     model = sys.argv[1]
     frames = int(sys.argv[2]) if len(sys.argv) > 2 else 90
+    queue = len(sys.argv) > 3 and sys.argv[3] == "queue"
     whole = whole_pass_ms(model)
-    errors, stats, results, reported, late, held, latency, added = run(model, frames)
+    errors, stats, results, reported, late, held, latency, added = run(model, frames, queue)
     rendered, dropped = stats.get_value("rendered"), stats.get_value("dropped")
     check("the pipeline ran to EOS", not errors, "; ".join(errors))
     # How many passes finish depends on the machine's load: the sink's QoS makes heedclassify
