@@ -47,14 +47,15 @@ heed_cli_compare_double (const void *a, const void *b)
 }
 
 gboolean
-heed_cli_bench_pipeline (const char *elements, const char *model_path, const char *weights,
+heed_cli_bench_pipeline (const char *downstream, const char *model_path, const char *weights,
                          int device_index, guint width, guint height, guint frames,
                          HeedCliPipelineTiming *timing, GError **error)
 {
   char *desc = g_strdup_printf ("videotestsrc num-buffers=%u pattern=ball "
-                                "! video/x-raw,width=%u,height=%u,framerate=30/1 ! %s "
+                                "! video/x-raw,width=%u,height=%u,framerate=30/1 "
+                                "! heedclassify name=heed_bench_classify ! %s "
                                 "! fakesink name=heed_bench_sink sync=false",
-                                frames, width, height, elements);
+                                frames, width, height, downstream);
   GstElement *pipeline = gst_parse_launch_full (desc, NULL, GST_PARSE_FLAG_FATAL_ERRORS, error);
   g_free (desc);
   if (!pipeline)
@@ -64,28 +65,13 @@ heed_cli_bench_pipeline (const char *elements, const char *model_path, const cha
                .latency_ms = g_array_new (FALSE, FALSE, sizeof (double)) };
   g_mutex_init (&p.lock);
   gboolean ok = FALSE;
-  GstElement *classify = NULL;
-  /* the first heedclassify of the description (gst_parse names it heedclassify0) */
-  GstIterator *it = gst_bin_iterate_elements (GST_BIN (pipeline));
-  GValue v = G_VALUE_INIT;
-  while (!classify && gst_iterator_next (it, &v) == GST_ITERATOR_OK) {
-    GstElement *e = g_value_get_object (&v);
-    GstElementFactory *f = gst_element_get_factory (e);
-    if (f && g_str_equal (GST_OBJECT_NAME (f), "heedclassify"))
-      classify = gst_object_ref (e);
-    g_value_reset (&v);
-  }
-  g_value_unset (&v);
-  gst_iterator_free (it);
-  if (!classify) {
-    g_set_error (error, GST_CORE_ERROR, GST_CORE_ERROR_FAILED, "no heedclassify in '%s'", elements);
-    goto out;
-  }
+  GstElement *classify = gst_bin_get_by_name (GST_BIN (pipeline), "heed_bench_classify");
   g_object_set (classify, "model", model_path, "device", device_index, NULL);
-  if (weights)
-    gst_util_set_object_arg (G_OBJECT (classify), "weights", weights);
   p.into = gst_element_get_static_pad (classify, "sink");
-  gst_pad_add_probe (p.into, GST_PAD_PROBE_TYPE_BUFFER, on_buffer, &p, NULL);
+  gst_object_unref (classify);
+  if (!heed_cli_set_weights (pipeline, "heed_bench_classify", weights, error))
+    goto out;
+  heed_cli_probe_buffers (pipeline, "heed_bench_classify", "sink", on_buffer, &p);
   heed_cli_probe_buffers (pipeline, "heed_bench_sink", "sink", on_buffer, &p);
 
   HeedCliHooks hooks = { 0 };
@@ -113,7 +99,6 @@ heed_cli_bench_pipeline (const char *elements, const char *model_path, const cha
   ok = TRUE;
 out:
   gst_clear_object (&p.into);
-  gst_clear_object (&classify);
   gst_object_unref (pipeline);
   g_hash_table_destroy (p.entered);
   g_array_free (p.arrived, TRUE);

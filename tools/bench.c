@@ -105,8 +105,8 @@ static gboolean
 print_pipelines (const char *model_path, const char *weights, int device_index, guint width,
                  guint height, guint frames)
 {
-  static const char *pipelines[] = { "heedclassify ! heedkeyframe ! heedoverlay",
-                                     "heedclassify ! heedoverlay" };
+  /* what follows heedclassify */
+  static const char *downstream[] = { "heedkeyframe ! heedoverlay", "heedoverlay" };
   GError *error = NULL;
   gst_init (NULL, NULL);
   printf ("\npipeline: videotestsrc pattern=ball ! %ux%u at 30/1 ! ... ! fakesink sync=false, %u "
@@ -119,15 +119,17 @@ print_pipelines (const char *model_path, const char *weights, int device_index, 
   }
   gboolean ok = TRUE;
   printf ("%-44s %8s %10s %8s %8s %8s\n", "", "frames", "frames/s", "latency", "p95", "max ms");
-  for (guint i = 0; i < G_N_ELEMENTS (pipelines); i++) {
+  for (guint i = 0; i < G_N_ELEMENTS (downstream); i++) {
     HeedCliPipelineTiming t = { 0 };
-    if (heed_cli_bench_pipeline (pipelines[i], model_path, weights, device_index, width, height,
+    char *label = g_strdup_printf ("heedclassify ! %s", downstream[i]);
+    if (heed_cli_bench_pipeline (downstream[i], model_path, weights, device_index, width, height,
                                  frames, &t, &error))
-      printf ("%-44s %8u %10.2f %8.2f %8.2f %8.2f\n", pipelines[i], t.frames, t.frames_per_second,
+      printf ("%-44s %8u %10.2f %8.2f %8.2f %8.2f\n", label, t.frames, t.frames_per_second,
               t.latency_median_ms, t.latency_p95_ms, t.latency_max_ms);
     else
-      printf ("%-44s failed: %s\n", pipelines[i], error->message), ok = FALSE;
+      printf ("%-44s failed: %s\n", label, error->message), ok = FALSE;
     g_clear_error (&error);
+    g_free (label);
   }
   printf ("latency: a frame's time from heedclassify's sink pad to the sink (median, 95th "
           "percentile, most).\n");
@@ -386,8 +388,7 @@ heed_cmd_bench (int argc, char **argv)
     heed_vit_plan_destroy (&plan);
     heed_device_destroy (&device);
     fflush (stdout);
-    if (!print_pipelines (path, weights_name ? heed_weight_format_name (opts.weights) : NULL,
-                          device_index, pw, ph, (guint) pipeline_frames)) {
+    if (!print_pipelines (path, weights_name, device_index, pw, ph, (guint) pipeline_frames)) {
       status = 1;
       goto out;
     }

@@ -68,12 +68,12 @@ typedef struct {
   double frames_per_second;
   double latency_median_ms, latency_p95_ms, latency_max_ms;
 } HeedCliPipelineTiming;
-/* Runs `videotestsrc num-buffers=FRAMES pattern=ball ! WIDTHxHEIGHT at 30/1 ! ELEMENTS !
- * fakesink sync=false` with the first heedclassify of ELEMENTS given the model (and the weights
- * format and device, where set), as fast as it goes; FALSE with an error when the pipeline
- * fails or too few frames come through. */
-gboolean heed_cli_bench_pipeline (const char *elements, const char *model_path, const char *weights,
-                                  int device_index, guint width, guint height, guint frames,
-                                  HeedCliPipelineTiming *timing, GError **error);
+/* Runs `videotestsrc num-buffers=FRAMES pattern=ball ! WIDTHxHEIGHT at 30/1 ! heedclassify !
+ * DOWNSTREAM ! fakesink sync=false`, heedclassify given the model (and the --weights name and
+ * device, where set), as fast as it goes; FALSE with an error when the pipeline fails or too
+ * few frames come through. */
+gboolean heed_cli_bench_pipeline (const char *downstream, const char *model_path,
+                                  const char *weights, int device_index, guint width, guint height,
+                                  guint frames, HeedCliPipelineTiming *timing, GError **error);
 
 #endif
