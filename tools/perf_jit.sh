@@ -6,7 +6,9 @@
 # samples and the share that touched the stack (spills and reloads).
 #   tools/perf_jit.sh [SECONDS] [REGIONS]     (needs perf, gdb and objdump)
 # Each region is one compiled pipeline (a shader with one workgroup size and specialization);
-# the dumps stay in $OUT (default /tmp/heed-perf-jit) for reading: dis_<addr>.txt.
+# the dumps stay in $OUT (default /tmp/heed-perf-jit) for reading: dis_<addr>.txt. For each
+# shader in a region it also prints the shares of its main loop, of what follows the loop (the
+# epilogue) and of the texel-fetch functions it calls.
 set -euo pipefail
 seconds=${1:-4}
 regions=${2:-3}
@@ -61,4 +63,41 @@ for (s, e), hits in ranked:
           'touching the stack; %s' % (s, (e - s) // 1024, 100 * n / total, 100 * stack / n,
                                       listing))
     print('   ', ', '.join('%s %.0f%%' % (op, 100 * k / n) for op, k in by_op.most_common(12)))
+    # Each compiled shader is a large function; the texel fetches are small ones it calls.
+    # Per shader: its main loop (its widest backward branch), what comes after it (the epilogue:
+    # C's stores), and its fetch functions together.
+    addrs = sorted(code)
+    functions, start = [], addrs[0]
+    for a in addrs:
+        if code[a][0].startswith('ret'):
+            functions.append((start, a))
+            start = a + 1
+    def samples(lo, hi):
+        return sum(k for ip, k in hits.items() if lo <= ip <= hi)
+    # the fetch functions a shader calls follow it in the region, up to the next shader
+    shaders = [f for f in functions if f[1] - f[0] >= 4096]
+    for i, (f0, f1) in enumerate(shaders):
+        end = shaders[i + 1][0] - 1 if i + 1 < len(shaders) else addrs[-1]
+        fetch = sum(samples(g0, g1) for g0, g1 in functions if f1 < g0 and g1 <= end and g1 - g0 < 1024)
+        in_f = samples(f0, f1)
+        if in_f < 0.05 * n:
+            continue
+        loop = None
+        for a in addrs:
+            if f0 <= a <= f1 and code[a][0].startswith('j'):
+                t = re.match(r'0x([0-9a-f]+)', code[a][1])
+                if t and int(t.group(1), 16) < a and (not loop or a - int(t.group(1), 16) > loop[1] - loop[0]):
+                    loop = (int(t.group(1), 16), a)
+        if not loop:
+            continue
+        in_loop, after = samples(loop[0], loop[1]), samples(loop[1] + 1, f1)
+        # to tell the shaders apart: the fetches a step of the main loop calls, and divisions
+        # (fc1's GELU has them; the attention's loop calls dozens of fetches)
+        calls = sum(1 for a in addrs if loop[0] <= a <= loop[1] and code[a][0].startswith('call'))
+        divs = sum(1 for a in addrs if f0 <= a <= f1 and code[a][0] == 'vdivps')
+        print('    shader at 0x%x (%d calls in its main loop, %d divisions): %.0f%% of the region; '
+              'of its samples and its fetch functions: %.0f%% in its main loop, %.0f%% after it, '
+              '%.0f%% in the fetches' % (f0, calls, divs, 100 * in_f / n,
+                                         100 * in_loop / (in_f + fetch),
+                                         100 * after / (in_f + fetch), 100 * fetch / (in_f + fetch)))
 EOF
