@@ -248,6 +248,29 @@ test_bench (void)
     g_match_info_free (m);
     g_regex_unref (re);
   }
+  /* PyTorch took turns with heed: the forward ratio is the median of the turns' ratios (one
+   * turn per run here), within their range, and the forward row's medians give their own */
+  g_assert_nonnull (strstr (r.out, "taking turns with heed (2 turns)"));
+  GRegex *ratio_re = g_regex_new ("^forward, heed / PyTorch: ([0-9.]+) times, the median of 2 "
+                                  "turns' ratios \\(([0-9.]+) to ([0-9.]+)\\); the forward "
+                                  "row's medians give ([0-9.]+)$",
+                                  G_REGEX_MULTILINE, 0, NULL);
+  if (!g_regex_match (ratio_re, r.out, 0, &m))
+    g_error ("no ratio line in:\n%s", r.out);
+  double ratio[4];
+  for (guint k = 0; k < 4; k++) {
+    char *f = g_match_info_fetch (m, k + 1);
+    ratio[k] = g_ascii_strtod (f, NULL);
+    g_free (f);
+  }
+  g_assert_cmpfloat (ratio[1], >, 0);
+  g_assert_cmpfloat (ratio[1], <=, ratio[0]);
+  g_assert_cmpfloat (ratio[0], <=, ratio[2]);
+  /* with one run a turn, the medians' ratio is between the turns' too */
+  g_assert_cmpfloat (ratio[3], >=, ratio[1] - 0.01);
+  g_assert_cmpfloat (ratio[3], <=, ratio[2] + 0.01);
+  g_match_info_free (m);
+  g_regex_unref (ratio_re);
   /* the element pipelines on the same checkpoint: every frame through, frames per second, and
    * per-frame latency as median <= 95th percentile <= most */
   const char *pipelines[] = { "heedclassify ! heedkeyframe ! heedoverlay",
@@ -281,6 +304,8 @@ test_bench (void)
   assert_one_line_error (&r, "--pipeline-frames must be 0 (none) or at least 12");
   r = run_heed (NULL, "bench", "--pipeline-size", "640", NULL);
   assert_one_line_error (&r, "--pipeline-size takes WxH");
+  r = run_heed (NULL, "bench", "--turns", "0", NULL);
+  assert_one_line_error (&r, "--turns must be >= 1");
 }
 
 /* heed classify on inputs that are not images ends at once (it once waited forever for a

@@ -9,6 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <glib/gstdio.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "heed-cli.h"
 
@@ -42,44 +45,147 @@ find_torch_script (void)
   return NULL;
 }
 
-/* Runs bench_torch.py; returns its JSON object, or NULL with *why set. */
-static JsonParser *
-run_torch (const char *python, const char *model_path, int runs, char **why)
+/* PyTorch taking turns with heed (bench_torch.py --serve): the script loads the checkpoint and
+ * chooses its threads once, then answers one JSON line per command line. Taking turns, a
+ * machine whose speed drifts (a shared VM, where it swings by 2x within minutes) slows both
+ * sides of a turn alike, which two runs one after the other do not. */
+typedef struct {
+  GPid pid;
+  FILE *to, *from;
+  int err_fd;
+  JsonParser *first;   /* the first line: version, threads */
+  JsonParser *message; /* the latest answer */
+} TorchTurns;
+
+/* Ends the script (the end of its input ends it) and waits for it; with why, sets *why to the
+ * reason it failed: the last line it wrote to stderr. */
+static void
+torch_stop (TorchTurns *t, char **why)
+{
+  if (!t->from)
+    return;
+  if (t->to)
+    fclose (t->to);
+  fclose (t->from);
+  t->to = t->from = NULL;
+  int wait_status = 0;
+  waitpid (t->pid, &wait_status, 0);
+  g_spawn_close_pid (t->pid);
+  GString *err = g_string_new (NULL);
+  char chunk[4096];
+  ssize_t n;
+  lseek (t->err_fd, 0, SEEK_SET);
+  while ((n = read (t->err_fd, chunk, sizeof chunk)) > 0)
+    g_string_append_len (err, chunk, n);
+  close (t->err_fd);
+  if (why) {
+    char *last = g_strrstr (g_strstrip (err->str), "\n");
+    *why = *err->str ? g_strdup_printf ("PyTorch run failed: %s", last ? last + 1 : err->str)
+                     : g_strdup ("bench_torch.py ended without an answer");
+  }
+  g_string_free (err, TRUE);
+  g_clear_object (&t->message);
+}
+
+/* The script's next line as a JSON object (owned by *parser), or NULL with the script ended and
+ * *why set. */
+static JsonObject *
+torch_read (TorchTurns *t, JsonParser **parser, char **why)
+{
+  char *line = NULL;
+  size_t cap = 0;
+  ssize_t len = getline (&line, &cap, t->from);
+  g_clear_object (parser);
+  if (len > 0) {
+    *parser = json_parser_new ();
+    if (json_parser_load_from_data (*parser, line, len, NULL) &&
+        JSON_NODE_HOLDS_OBJECT (json_parser_get_root (*parser))) {
+      free (line);
+      return json_node_get_object (json_parser_get_root (*parser));
+    }
+    g_clear_object (parser);
+  }
+  free (line);
+  torch_stop (t, why);
+  return NULL;
+}
+
+/* Starts bench_torch.py --serve and waits for its first line: the checkpoint loaded and its
+ * threads chosen (the faster of 1 and one per core over `runs` passes), before any of heed's
+ * timed runs. */
+static JsonObject *
+torch_start (TorchTurns *t, const char *python, const char *model_path, int runs, char **why)
 {
   char *script = find_torch_script ();
-  char *out = NULL, *err = NULL, *runs_s = g_strdup_printf ("%d", runs);
-  int status = 0;
-  GError *error = NULL;
-  JsonParser *parser = NULL;
-
   if (!script) {
     *why = g_strdup ("bench_torch.py not found (set HEED_TOOLS_DIR)");
-    goto out;
+    return NULL;
   }
-  const char *args[] = { python, script, "--model", model_path, "--runs", runs_s, NULL };
-  if (!g_spawn_sync (NULL, (char **) args, NULL, G_SPAWN_DEFAULT, NULL, NULL, &out, &err, &status,
-                     &error)) {
+  char *runs_s = g_strdup_printf ("%d", runs);
+  const char *args[] = { python, script, "--model", model_path, "--runs", runs_s, "--serve", NULL };
+  int in_fd, out_fd;
+  GError *error = NULL;
+  /* its stderr into an unlinked temporary file, not a pipe: a pipe nobody reads during the turns
+   * would stop the script once warnings filled it */
+  char *err_path = NULL;
+  t->err_fd = g_file_open_tmp ("heed-bench-torch-XXXXXX", &err_path, &error);
+  gboolean spawned = t->err_fd >= 0 && g_spawn_async_with_pipes_and_fds (
+                                           NULL, (const char *const *) args, NULL,
+                                           G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL, -1, -1, t->err_fd,
+                                           NULL, NULL, 0, &t->pid, &in_fd, &out_fd, NULL, &error);
+  if (err_path)
+    g_remove (err_path);
+  g_free (err_path);
+  g_free (script);
+  g_free (runs_s);
+  if (!spawned) {
+    if (t->err_fd >= 0)
+      close (t->err_fd);
     *why = g_strdup_printf ("cannot run %s: %s", python, error->message);
     g_error_free (error);
-    goto out;
+    return NULL;
   }
-  if (!g_spawn_check_wait_status (status, NULL)) {
-    char *last = g_strrstr (g_strstrip (err), "\n");
-    *why = g_strdup_printf ("PyTorch run failed: %s", last ? last + 1 : err);
-    goto out;
+  /* a script that died must not take heed with it when heed writes the next command */
+  signal (SIGPIPE, SIG_IGN);
+  t->to = fdopen (in_fd, "w");
+  t->from = fdopen (out_fd, "r");
+  return torch_read (t, &t->first, why);
+}
+
+/* One command ("forward N", "ops N") and its answer, or NULL with the script ended. */
+static JsonObject *
+torch_ask (TorchTurns *t, const char *command, int n, char **why)
+{
+  if (fprintf (t->to, "%s %d\n", command, n) < 0 || fflush (t->to) != 0) {
+    torch_stop (t, why);
+    return NULL;
   }
-  parser = json_parser_new ();
-  if (!json_parser_load_from_data (parser, out, -1, NULL) ||
-      !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser))) {
-    *why = g_strdup ("bench_torch.py printed no JSON");
-    g_clear_object (&parser);
-  }
-out:
-  g_free (script);
-  g_free (out);
-  g_free (err);
-  g_free (runs_s);
-  return parser;
+  return torch_read (t, &t->message, why);
+}
+
+/* One forward pass, from the RGBA frame when there is one (the preprocessing timed too), else
+ * from the tensor; *last keeps its result. */
+static gboolean
+forward_once (HeedVitRun *run, const float *input, const guint8 *frame, guint fw,
+              HeedVitResult **last, GError **error)
+{
+  heed_vit_result_destroy (last);
+  if (!frame)
+    return (*last = heed_vit_run_tensor (run, input, error)) != NULL;
+  const guint8 *planes[3] = { frame, NULL, NULL };
+  guint stride[3] = { 4 * fw, 0, 0 };
+  return heed_vit_run_set_frame (run, 0, planes, stride, error) &&
+         heed_vit_run_submit (run, 1, error) && heed_vit_run_wait (run, last, error);
+}
+
+static double
+median_of (const double *v, int n)
+{
+  double *sorted = g_memdup2 (v, n * sizeof *v);
+  qsort (sorted, n, sizeof *sorted, heed_cli_compare_double);
+  double m = sorted[n / 2];
+  g_free (sorted);
+  return m;
 }
 
 /* The checkpoint's path: the user's, else the random weights saved into a temporary folder
@@ -165,7 +271,7 @@ heed_cmd_bench (int argc, char **argv)
 {
   char *model_path = NULL, *shape_name = NULL, *python = NULL, *frame_size = NULL;
   char *weights_name = NULL, *pipeline_size = NULL;
-  int runs = 10, warmup = 2, device_index = -1, pipeline_frames = 150;
+  int runs = 10, warmup = 2, turns = 5, device_index = -1, pipeline_frames = 150;
   int dim = 0, depth = 0, heads = 0, patch = 0, img = 0, classes = -1;
   gboolean no_torch = FALSE, dispatches = FALSE;
   GOptionEntry entries[] = {
@@ -182,6 +288,10 @@ heed_cmd_bench (int argc, char **argv)
     { "warmup", 0, 0, G_OPTION_ARG_INT, &warmup, "untimed passes first", "N" },
     { "device", 'd', 0, G_OPTION_ARG_INT, &device_index, "Vulkan device index", "N" },
     { "no-torch", 0, 0, G_OPTION_ARG_NONE, &no_torch, "skip the PyTorch comparison", NULL },
+    { "turns", 0, 0, G_OPTION_ARG_INT, &turns,
+      "split the timed runs into N turns, each heed's runs then PyTorch's, so that a machine "
+      "whose speed drifts slows both sides of a turn alike (default 5; at most --runs)",
+      "N" },
     { "frame", 0, 0, G_OPTION_ARG_STRING, &frame_size,
       "feed RGBA frames of WxH pixels (timing the preprocessing too) instead of a tensor", "WxH" },
     { "dispatches", 0, 0, G_OPTION_ARG_NONE, &dispatches,
@@ -205,9 +315,9 @@ heed_cmd_bench (int argc, char **argv)
   HeedVitPlan *plan = NULL;
   HeedVitRun *run = NULL;
   HeedVitResult *last = NULL;
-  JsonParser *torch = NULL;
+  TorchTurns torch = { 0 };
   char *tmp_dir = NULL, *tmp_model = NULL, *torch_why = NULL;
-  double *times = NULL;
+  double *times = NULL, *torch_times = NULL, *ratios = NULL;
   float *input = NULL;
   guint8 *frame = NULL;
   guint fw = 0, fh = 0;
@@ -218,6 +328,10 @@ heed_cmd_bench (int argc, char **argv)
     goto fail;
   if (runs < 1 || warmup < 0) {
     g_set_error (&error, HEED_ERROR, HEED_ERROR_INVALID, "--runs must be >= 1");
+    goto fail;
+  }
+  if (turns < 1) {
+    g_set_error (&error, HEED_ERROR, HEED_ERROR_INVALID, "--turns must be >= 1");
     goto fail;
   }
   guint pw = 640, ph = 480;
@@ -289,25 +403,8 @@ heed_cmd_bench (int argc, char **argv)
   input = g_new (float, n_in);
   for (gsize i = 0; i < n_in; i++)
     input[i] = (float) ((i * 2654435761u) % 1000) / 500.0f - 1.0f;
-  times = g_new (double, runs);
-  for (int i = 0; i < warmup + runs; i++) {
-    gint64 t0 = g_get_monotonic_time ();
-    heed_vit_result_destroy (&last);
-    if (frame) {
-      const guint8 *planes[3] = { frame, NULL, NULL };
-      guint stride[3] = { 4 * fw, 0, 0 };
-      if (!heed_vit_run_set_frame (run, 0, planes, stride, &error) ||
-          !heed_vit_run_submit (run, 1, &error) || !heed_vit_run_wait (run, &last, &error))
-        goto fail;
-    } else if (!(last = heed_vit_run_tensor (run, input, &error))) {
-      goto fail;
-    }
-    if (i >= warmup)
-      times[i - warmup] = (double) (g_get_monotonic_time () - t0) / 1000.0;
-  }
-  qsort (times, runs, sizeof *times, heed_cli_compare_double);
-  double heed_ms = times[runs / 2];
-
+  /* PyTorch first: its checkpoint load and thread choice run before any of heed's timed runs */
+  JsonObject *tj = NULL;
   if (!no_torch) {
     const char *py = python                     ? python
                      : g_getenv ("HEED_PYTHON") ? g_getenv ("HEED_PYTHON")
@@ -315,7 +412,52 @@ heed_cmd_bench (int argc, char **argv)
     const char *path = checkpoint_path (model_path, model, &tmp_dir, &tmp_model, &error);
     if (!path)
       goto fail;
-    torch = run_torch (py, path, runs, &torch_why);
+    tj = torch_start (&torch, py, path, runs, &torch_why);
+  }
+  for (int i = 0; i < warmup; i++)
+    if (!forward_once (run, input, frame, fw, &last, &error))
+      goto fail;
+  /* the turns: each times its share of heed's runs, then as many of PyTorch's */
+  int n_turns = tj ? MIN (turns, runs) : 1, done = 0;
+  times = g_new (double, runs);
+  torch_times = g_new (double, runs);
+  ratios = g_new (double, n_turns);
+  for (int turn = 0; turn < n_turns; turn++) {
+    int k = runs / n_turns + (turn < runs % n_turns);
+    /* untimed, as PyTorch's turns begin: the first pass after the other side's turn wakes the
+     * threads and warms the caches */
+    if (turn > 0 && !forward_once (run, input, frame, fw, &last, &error))
+      goto fail;
+    for (int i = 0; i < k; i++) {
+      gint64 t0 = g_get_monotonic_time ();
+      if (!forward_once (run, input, frame, fw, &last, &error))
+        goto fail;
+      times[done + i] = (double) (g_get_monotonic_time () - t0) / 1000.0;
+    }
+    JsonObject *answer = tj ? torch_ask (&torch, "forward", k, &torch_why) : NULL;
+    JsonArray *ms = answer && json_object_has_member (answer, "times")
+                        ? json_object_get_array_member (answer, "times")
+                        : NULL;
+    if (tj && (!ms || json_array_get_length (ms) != (guint) k)) {
+      if (!torch_why)
+        torch_why = g_strdup ("bench_torch.py gave no times");
+      torch_stop (&torch, NULL);
+      tj = NULL;
+    }
+    if (tj) {
+      for (int i = 0; i < k; i++)
+        torch_times[done + i] = json_array_get_double_element (ms, i);
+      ratios[turn] = median_of (times + done, k) / median_of (torch_times + done, k);
+    }
+    done += k;
+  }
+  double heed_ms = median_of (times, runs);
+  double torch_ms = tj ? median_of (torch_times, runs) : 0;
+  JsonObject *tops = NULL;
+  if (tj) {
+    JsonObject *answer = torch_ask (&torch, "ops", runs, &torch_why);
+    if (answer && json_object_has_member (answer, "ops"))
+      tops = json_object_get_object_member (answer, "ops");
   }
 
   printf ("device: %s\n", heed_device_get_name (device));
@@ -327,17 +469,15 @@ heed_cmd_bench (int argc, char **argv)
   printf ("weights: %s for the matrix multiplies (float32 arithmetic); %.1f MB of weights on "
           "the device\n",
           heed_weight_format_name (opts.weights), heed_vit_plan_get_weight_bytes (plan) / 1e6);
-  JsonObject *tj = torch ? json_node_get_object (json_parser_get_root (torch)) : NULL;
   if (tj)
     printf ("torch:  PyTorch %s on the CPU, %" G_GINT64_FORMAT " thread(s) (the faster of 1 and "
-            "one per core)\n",
+            "one per core), taking turns with heed (%d turns)\n",
             json_object_get_string_member (tj, "version"),
-            json_object_get_int_member (tj, "threads"));
+            json_object_get_int_member (tj, "threads"), n_turns);
   else if (!no_torch)
     printf ("torch:  not compared: %s\n", torch_why);
   printf ("\n%-12s %10s %10s %12s %7s %10s %12s\n", "", "GFLOP", "heed ms", "heed GFLOP/s",
           "% peak", "torch ms", "torch GFLOP/s");
-  double torch_ms = tj ? json_object_get_double_member (tj, "forward_ms") : 0;
   printf ("%-12s %10.3f %10.2f %12.2f %7.1f", "forward", flops / 1e9, heed_ms,
           flops / heed_ms / 1e6, share_of (flops / heed_ms / 1e6, peak));
   if (tj)
@@ -346,8 +486,6 @@ heed_cmd_bench (int argc, char **argv)
 
   guint n_t = last->n_timings;
   const HeedOpTiming *t = last->timings;
-  JsonObject *tops =
-      tj && json_object_has_member (tj, "ops") ? json_object_get_object_member (tj, "ops") : NULL;
   for (guint k = 0; k < G_N_ELEMENTS (op_kinds) && n_t > 0; k++) {
     double ms = 0, f = 0;
     for (guint i = 0; i < n_t; i++)
@@ -373,12 +511,21 @@ heed_cmd_bench (int argc, char **argv)
   printf ("\nheed: median of %d runs after %d warm-up; per-op times from GPU timestamps of the "
           "last run, summed over layers; %% peak: heed's GFLOP/s as a share of the peak line.\n",
           runs, warmup);
-  if (tj)
-    printf ("torch: median of %d runs; per-op times are means over %d more runs, timed around each "
-            "op in eager mode; its GFLOP/s count the whole model's work (the forward row's and "
-            "PyTorch's), where heed's op rows count what heed ran (a class-token model's last "
-            "block runs its class rows alone after the attention's keys and values).\n",
+  if (tj) {
+    printf ("torch: median of %d runs, taken in turns with heed's; per-op times are means over %d "
+            "more runs, timed around each op in eager mode; its GFLOP/s count the whole model's "
+            "work (the forward row's and PyTorch's), where heed's op rows count what heed ran (a "
+            "class-token model's last block runs its class rows alone after the attention's keys "
+            "and values).\n",
             runs, runs);
+    /* each turn's ratio of medians: the two sides of a turn ran on the same machine moment */
+    double lo = ratios[0], hi = ratios[0];
+    for (int i = 1; i < n_turns; i++)
+      lo = MIN (lo, ratios[i]), hi = MAX (hi, ratios[i]);
+    printf ("forward, heed / PyTorch: %.2f times, the median of %d turns' ratios (%.2f to %.2f); "
+            "the forward row's medians give %.2f\n",
+            median_of (ratios, n_turns), n_turns, lo, hi, heed_ms / torch_ms);
+  }
   if (pipeline_frames > 0) {
     const char *path = checkpoint_path (model_path, model, &tmp_dir, &tmp_model, &error);
     if (!path)
@@ -405,8 +552,11 @@ out:
     g_rmdir (tmp_dir);
   g_free (tmp_model);
   g_free (tmp_dir);
+  torch_stop (&torch, NULL);
+  g_clear_object (&torch.first);
   g_free (torch_why);
-  g_clear_object (&torch);
+  g_free (torch_times);
+  g_free (ratios);
   heed_vit_result_destroy (&last);
   heed_vit_run_destroy (&run);
   heed_vit_plan_destroy (&plan);

@@ -17,7 +17,8 @@ for tree in "$base" "$here"; do
 done
 forward () {
   "$1/build/tools/heed" bench --shape deit-tiny --runs 20 --warmup 3 2>&1 |
-    awk '/^(device|peak):/ { print "   ", $0 } /^(forward|qkv|attention|proj|fc1|fc2|layernorm) / {
+    awk '/^(device|peak):/ || /^forward, heed/ { print "   ", $0 }
+      /^(forward|qkv|attention|proj|fc1|fc2|layernorm) / {
       t = NF - 1 # trees before the % peak column have one field fewer
       printf "    %-10s heed %8.2f ms %6.2f GFLOP/s   torch %7.2f ms %7.2f GFLOP/s   ratio %.2f\n",
              $1, $3, $4, $t, $(t + 1), $3 / $t }'
