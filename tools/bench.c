@@ -87,16 +87,18 @@ torch_stop (TorchTurns *t, char **why)
   g_clear_object (&t->message);
 }
 
-/* The script's next line as a JSON object (owned by *parser), or NULL with the script ended and
- * *why set. */
+/* The script's next JSON line as an object (owned by *parser), or NULL with the script ended
+ * and *why set. Other lines (a library printing to stdout) are passed over. */
 static JsonObject *
 torch_read (TorchTurns *t, JsonParser **parser, char **why)
 {
   char *line = NULL;
   size_t cap = 0;
-  ssize_t len = getline (&line, &cap, t->from);
+  ssize_t len;
   g_clear_object (parser);
-  if (len > 0) {
+  while ((len = getline (&line, &cap, t->from)) > 0) {
+    if (line[0] != '{')
+      continue;
     *parser = json_parser_new ();
     if (json_parser_load_from_data (*parser, line, len, NULL) &&
         JSON_NODE_HOLDS_OBJECT (json_parser_get_root (*parser))) {
