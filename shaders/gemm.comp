@@ -274,10 +274,10 @@ void main()
   const uint a_base4 = a_base / 4u;
   // C's lines, fetched into the cache before the main loop: the epilogue's stores (on lavapipe
   // a loop over the lanes, one scalar store each) otherwise wait on every line they miss. With
-  // K = 192 the epilogue took 26% of the QKV GEMM's samples before and 13% after, 33% and 23% of
-  // fc1's (tools/perf_jit.sh). Fetching them inside the main loop, halfway, was slower. A row of
-  // the workgroup's columns is SGS / 4 lines of 64 bytes (16 floats); each fetch touches four
-  // rows, one lane per line, so TM / 4 fetches touch them all.
+  // K = 192 the epilogue took 27-28% of the QKV GEMM's samples before and 14% after, 33% and
+  // 23-24% of fc1's (tools/perf_jit.sh). Fetching them inside the main loop, halfway, was slower.
+  // A row of the workgroup's columns is SGS / 4 lines of 64 bytes (16 floats); each fetch
+  // touches four rows, one lane per line, so TM / 4 fetches touch them all.
   vec4 c_touched = vec4(0.0);
   {
     const uint lines = SGS / 4u;
