@@ -23,7 +23,10 @@
  * device heed then shares.
  *
  * The decision waits `lookahead` frames (the element holds them, and says so in its latency):
- * a change must last, so a flash does not count, and the peak of a fade is found.
+ * a change must last, so a flash does not count, and the peak of a fade is found. The frames
+ * leave from a thread of the element's own, as through a queue: the elements after it (and a
+ * syncing sink's wait for the clock) do not hold up the ones before it, so a live source's
+ * thread keeps its whole frame time for them.
  *
  *     gst-launch-1.0 -m filesrc location=in.mp4 ! decodebin ! videoconvert ! heedkeyframe \
  *       ! fakesink
@@ -53,6 +56,7 @@ GST_DEBUG_CATEGORY_STATIC (gst_heed_keyframe_debug);
 #define RECENT 50              /* novelty values the importance is relative to */
 #define AUDIO_AHEAD_SECONDS 30 /* sound held for frames still to come, at most */
 #define MAX_LOOKAHEAD 60
+#define OUTPUT_FRAMES 4 /* frames decided and waiting for the output thread, at most */
 
 enum {
   PROP_0,
@@ -152,6 +156,17 @@ struct _GstHeedKeyframe {
   float past_importance[MAX_LOOKAHEAD];
   guint n_recent;
   guint key_count;
+
+  /* the output: what is decided waits in `out` (frames and events, in order) for the source
+   * pad's task, which pushes it; under out_lock. out_result is what the task's last push
+   * returned, or FLUSHING while the pad flushes or stops: the upstream thread returns it. */
+  GMutex out_lock;
+  GCond out_cond;
+  GQueue out;
+  guint out_frames;
+  gboolean out_busy; /* the task is pushing something it took out */
+  GstFlowReturn out_result;
+  GstPadActivateModeFunction base_src_activate_mode;
 };
 
 static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE (
@@ -521,6 +536,125 @@ post_keyframe (GstHeedKeyframe *self, GstBuffer *buf, Held *h, float score, cons
   gst_element_post_message (GST_ELEMENT (self), gst_message_new_element (GST_OBJECT (self), s));
 }
 
+/* ---- the output thread --------------------------------------------------------------------- */
+
+static void
+output_clear (GstHeedKeyframe *self)
+{
+  GstMiniObject *o;
+  while ((o = g_queue_pop_head (&self->out)))
+    gst_mini_object_unref (o);
+  self->out_frames = 0;
+}
+
+/* Hands a decided frame or event to the output thread (takes it). Waits while OUTPUT_FRAMES
+ * frames wait already; returns what stops the stream (the task's last push, or FLUSHING). */
+static GstFlowReturn
+output_push (GstHeedKeyframe *self, GstMiniObject *o)
+{
+  g_mutex_lock (&self->out_lock);
+  while (self->out_result == GST_FLOW_OK && GST_IS_BUFFER (o) && self->out_frames >= OUTPUT_FRAMES)
+    g_cond_wait (&self->out_cond, &self->out_lock);
+  GstFlowReturn ret = self->out_result;
+  if (ret == GST_FLOW_OK) {
+    g_queue_push_tail (&self->out, o);
+    self->out_frames += GST_IS_BUFFER (o);
+    g_cond_broadcast (&self->out_cond);
+  }
+  g_mutex_unlock (&self->out_lock);
+  if (ret != GST_FLOW_OK)
+    gst_mini_object_unref (o);
+  return ret;
+}
+
+/* Waits until the output thread has pushed everything handed to it: a serialized event or
+ * query the base class forwards from this thread must not overtake the frames before it. */
+static GstFlowReturn
+output_drain (GstHeedKeyframe *self)
+{
+  g_mutex_lock (&self->out_lock);
+  while (self->out_result == GST_FLOW_OK && (!g_queue_is_empty (&self->out) || self->out_busy))
+    g_cond_wait (&self->out_cond, &self->out_lock);
+  GstFlowReturn ret = self->out_result;
+  g_mutex_unlock (&self->out_lock);
+  return ret;
+}
+
+/* The source pad's task: pushes what waits, in order; pauses when a push fails or the pad
+ * flushes */
+static void
+output_loop (gpointer data)
+{
+  GstHeedKeyframe *self = data;
+  GstPad *src = GST_BASE_TRANSFORM_SRC_PAD (self);
+  g_mutex_lock (&self->out_lock);
+  while (self->out_result == GST_FLOW_OK && g_queue_is_empty (&self->out))
+    g_cond_wait (&self->out_cond, &self->out_lock);
+  if (self->out_result != GST_FLOW_OK) {
+    g_mutex_unlock (&self->out_lock);
+    gst_pad_pause_task (src);
+    return;
+  }
+  GstMiniObject *o = g_queue_pop_head (&self->out);
+  self->out_frames -= GST_IS_BUFFER (o);
+  self->out_busy = TRUE;
+  g_mutex_unlock (&self->out_lock);
+
+  GstFlowReturn ret = GST_FLOW_OK;
+  if (GST_IS_EVENT (o))
+    gst_pad_push_event (src, GST_EVENT (o));
+  else
+    ret = gst_pad_push (src, GST_BUFFER (o));
+
+  g_mutex_lock (&self->out_lock);
+  self->out_busy = FALSE;
+  if (ret != GST_FLOW_OK && self->out_result == GST_FLOW_OK) {
+    GST_DEBUG_OBJECT (self, "output paused: %s", gst_flow_get_name (ret));
+    self->out_result = ret;
+  }
+  g_cond_broadcast (&self->out_cond); /* room for a frame, or drained */
+  g_mutex_unlock (&self->out_lock);
+}
+
+/* Stops the output (flushing, or the pad going down): wakes every wait, ends the task's turn. */
+static void
+output_stop (GstHeedKeyframe *self, gboolean join)
+{
+  GstPad *src = GST_BASE_TRANSFORM_SRC_PAD (self);
+  g_mutex_lock (&self->out_lock);
+  self->out_result = GST_FLOW_FLUSHING;
+  g_cond_broadcast (&self->out_cond);
+  g_mutex_unlock (&self->out_lock);
+  if (join)
+    gst_pad_stop_task (src);
+  else
+    gst_pad_pause_task (src);
+  g_mutex_lock (&self->out_lock);
+  output_clear (self);
+  g_mutex_unlock (&self->out_lock);
+}
+
+static gboolean
+output_start (GstHeedKeyframe *self)
+{
+  g_mutex_lock (&self->out_lock);
+  output_clear (self);
+  self->out_result = GST_FLOW_OK;
+  g_mutex_unlock (&self->out_lock);
+  return gst_pad_start_task (GST_BASE_TRANSFORM_SRC_PAD (self), output_loop, self, NULL);
+}
+
+static gboolean
+src_activate_mode (GstPad *pad, GstObject *parent, GstPadMode mode, gboolean active)
+{
+  GstHeedKeyframe *self = GST_HEED_KEYFRAME (parent);
+  if (!active)
+    output_stop (self, TRUE);
+  if (!self->base_src_activate_mode (pad, parent, mode, active))
+    return FALSE;
+  return !active || mode != GST_PAD_MODE_PUSH || output_start (self);
+}
+
 /* Takes the head out: a held event as it is; a frame with its meta, and for a keyframe the
  * force-key-unit event pushed and the message posted first. NULL for a frame that
  * keyframes-only mode drops. */
@@ -593,11 +727,10 @@ pop_head (GstHeedKeyframe *self)
       self->last_key = h->frame;
     GST_DEBUG_OBJECT (self, "keyframe: frame %" G_GUINT64_FORMAT ", score %.3f (%s)", h->frame,
                       score, cause);
-    gst_pad_push_event (GST_BASE_TRANSFORM_SRC_PAD (self),
-                        gst_video_event_new_downstream_force_key_unit (
-                            ts, gst_segment_to_stream_time (seg, GST_FORMAT_TIME, ts),
-                            gst_segment_to_running_time (seg, GST_FORMAT_TIME, ts), TRUE,
-                            self->key_count++));
+    output_push (self, GST_MINI_OBJECT (gst_video_event_new_downstream_force_key_unit (
+                           ts, gst_segment_to_stream_time (seg, GST_FORMAT_TIME, ts),
+                           gst_segment_to_running_time (seg, GST_FORMAT_TIME, ts), TRUE,
+                           self->key_count++)));
     if (post)
       post_keyframe (self, buf, h, score, cause);
   }
@@ -613,7 +746,8 @@ pop_head (GstHeedKeyframe *self)
   return GST_MINI_OBJECT (buf);
 }
 
-/* Pushes what can be decided (everything when force: the stream ends or its format changes). */
+/* Hands what can be decided to the output thread (everything when force: the stream ends or
+ * its format changes). */
 static GstFlowReturn
 push_decided (GstHeedKeyframe *self, gboolean force)
 {
@@ -622,12 +756,8 @@ push_decided (GstHeedKeyframe *self, gboolean force)
   while (ret == GST_FLOW_OK && (head = g_queue_peek_head (&self->held)) &&
          head_decidable (self, head, force)) {
     GstMiniObject *o = pop_head (self);
-    if (!o)
-      continue;
-    if (GST_IS_EVENT (o))
-      gst_pad_push_event (GST_BASE_TRANSFORM_SRC_PAD (self), GST_EVENT (o));
-    else
-      ret = gst_pad_push (GST_BASE_TRANSFORM_SRC_PAD (self), GST_BUFFER (o));
+    if (o)
+      ret = output_push (self, o);
   }
   if (ret != GST_FLOW_OK)
     discard_held (self);
@@ -770,6 +900,14 @@ gst_heed_keyframe_submit_input_buffer (GstBaseTransform *trans, gboolean is_disc
   float novelty = 0.0f;
   gboolean have = FALSE;
 
+  /* what stopped the output thread (downstream's answer, or a flush) stops this side too */
+  g_mutex_lock (&self->out_lock);
+  GstFlowReturn out_result = self->out_result;
+  g_mutex_unlock (&self->out_lock);
+  if (out_result != GST_FLOW_OK) {
+    gst_buffer_unref (buf);
+    return out_result;
+  }
   if (!self->scorer) {
     gst_buffer_unref (buf);
     return GST_FLOW_NOT_NEGOTIATED;
@@ -825,24 +963,12 @@ gst_heed_keyframe_submit_input_buffer (GstBaseTransform *trans, gboolean is_disc
   return GST_FLOW_OK;
 }
 
+/* The frames leave through the output thread, never through the base class */
 static GstFlowReturn
 gst_heed_keyframe_generate_output (GstBaseTransform *trans, GstBuffer **outbuf)
 {
-  GstHeedKeyframe *self = GST_HEED_KEYFRAME (trans);
-  Held *head;
   *outbuf = NULL;
-  while ((head = g_queue_peek_head (&self->held)) && head_decidable (self, head, FALSE)) {
-    GstMiniObject *o = pop_head (self);
-    if (!o)
-      continue;
-    if (GST_IS_EVENT (o)) {
-      gst_pad_push_event (GST_BASE_TRANSFORM_SRC_PAD (self), GST_EVENT (o));
-      continue;
-    }
-    *outbuf = GST_BUFFER (o);
-    break;
-  }
-  return GST_FLOW_OK;
+  return push_decided (GST_HEED_KEYFRAME (trans), FALSE);
 }
 
 static void
@@ -859,24 +985,39 @@ gst_heed_keyframe_sink_event (GstBaseTransform *trans, GstEvent *event)
 {
   GstHeedKeyframe *self = GST_HEED_KEYFRAME (trans);
   switch (GST_EVENT_TYPE (event)) {
-  case GST_EVENT_FLUSH_STOP:
+  case GST_EVENT_FLUSH_START: {
+    /* downstream first (it lets go of the output thread's push), then the thread stops */
+    gboolean ok = GST_BASE_TRANSFORM_CLASS (parent_class)->sink_event (trans, event);
+    output_stop (self, FALSE);
+    return ok;
+  }
+  case GST_EVENT_FLUSH_STOP: {
     reset_stream (self);
     set_video_ended (self, FALSE);
-    break;
+    gboolean ok = GST_BASE_TRANSFORM_CLASS (parent_class)->sink_event (trans, event);
+    return output_start (self) && ok;
+  }
   case GST_EVENT_EOS:
   case GST_EVENT_SEGMENT_DONE: /* a segment seek's end: no frame of it is left to come */
   case GST_EVENT_CAPS:
   case GST_EVENT_SEGMENT:
   case GST_EVENT_STREAM_START:
-  case GST_EVENT_GAP:
-    /* the frames held belong before it: decide them with what is known */
+  case GST_EVENT_GAP: {
+    /* the frames held belong before it: decide them with what is known, and let the output
+     * thread push them before the base class forwards it */
     push_decided (self, TRUE);
+    GstFlowReturn ret = output_drain (self);
+    if (GST_EVENT_TYPE (event) == GST_EVENT_EOS &&
+        (ret == GST_FLOW_NOT_LINKED || ret < GST_FLOW_EOS))
+      /* nothing else reports it: no frame is left to come that upstream would fail with */
+      GST_ELEMENT_FLOW_ERROR (self, ret);
     if (GST_EVENT_TYPE (event) == GST_EVENT_STREAM_START)
       reset_stream (self);
     /* the sound waits for no video after its end; a new stream takes sound again */
     if (GST_EVENT_TYPE (event) == GST_EVENT_EOS || GST_EVENT_TYPE (event) == GST_EVENT_STREAM_START)
       set_video_ended (self, GST_EVENT_TYPE (event) == GST_EVENT_EOS);
     break;
+  }
   default:
     if (GST_EVENT_IS_SERIALIZED (event) && !g_queue_is_empty (&self->held)) {
       /* keep its place among the held frames */
@@ -885,6 +1026,8 @@ gst_heed_keyframe_sink_event (GstBaseTransform *trans, GstEvent *event)
       g_queue_push_tail (&self->held, h);
       return TRUE;
     }
+    if (GST_EVENT_IS_SERIALIZED (event)) /* after the frames the output thread has */
+      return output_push (self, GST_MINI_OBJECT (event)) == GST_FLOW_OK;
     break;
   }
   return GST_BASE_TRANSFORM_CLASS (parent_class)->sink_event (trans, event);
@@ -896,6 +1039,10 @@ gst_heed_keyframe_query (GstBaseTransform *trans, GstPadDirection direction, Gst
   GstHeedKeyframe *self = GST_HEED_KEYFRAME (trans);
   if (gst_heed_device_state_handle_query (&self->dev, GST_ELEMENT (self), query))
     return TRUE;
+  /* a serialized query (a drain, an allocation) answers for the frames before it */
+  if (direction == GST_PAD_SINK && GST_QUERY_IS_SERIALIZED (query) &&
+      output_drain (self) == GST_FLOW_FLUSHING)
+    return FALSE;
   gboolean ok = GST_BASE_TRANSFORM_CLASS (parent_class)->query (trans, direction, query);
   if (ok && direction == GST_PAD_SRC && GST_QUERY_TYPE (query) == GST_QUERY_LATENCY) {
     /* frames leave `lookahead` frames late */
@@ -1000,6 +1147,9 @@ gst_heed_keyframe_finalize (GObject *object)
   g_array_unref (self->hops);
   g_mutex_clear (&self->audio_lock);
   g_cond_clear (&self->audio_cond);
+  output_clear (self);
+  g_mutex_clear (&self->out_lock);
+  g_cond_clear (&self->out_cond);
   G_OBJECT_CLASS (parent_class)->finalize (object);
 }
 
@@ -1028,6 +1178,14 @@ gst_heed_keyframe_init (GstHeedKeyframe *self)
   /* frames pass unchanged: in place, never copied */
   gst_base_transform_set_in_place (GST_BASE_TRANSFORM (self), TRUE);
   gst_base_transform_set_passthrough (GST_BASE_TRANSFORM (self), FALSE);
+  g_mutex_init (&self->out_lock);
+  g_cond_init (&self->out_cond);
+  g_queue_init (&self->out);
+  self->out_result = GST_FLOW_FLUSHING; /* until the source pad is active */
+  /* the output thread starts and stops with the source pad */
+  GstPad *src = GST_BASE_TRANSFORM_SRC_PAD (self);
+  self->base_src_activate_mode = GST_PAD_ACTIVATEMODEFUNC (src);
+  gst_pad_set_activatemode_function (src, GST_DEBUG_FUNCPTR (src_activate_mode));
 }
 
 static void

@@ -17,6 +17,10 @@ flash at 20 and a brightness step at 100 inside the shots. It must:
   - never wait for sound: an audio_sink that is requested but never fed, or sound that ends
     after one second, still lets every frame through;
   - add its lookahead to the latency it reports in a live pipeline;
+  - push its frames from a thread of its own (the sink's wait for the clock must not hold up
+    the source's thread), and stop the source's thread when downstream stops: an error or EOS
+    downstream reaches upstream within the frames it holds, and a pipeline whose sink holds the
+    output thread in preroll still stops;
   - with heedclassify upstream, attend over the ViT's CLS embeddings too (a fourth head:
     cls-novelty in the meta, highest at the cut), and without it not;
   - be drawn by heedoverlay: a timeline strip along the bottom with amber keyframe bars from
@@ -28,6 +32,8 @@ import re
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 
 import gi
 
@@ -129,6 +135,7 @@ def overlay_frames(path, props):
     pipe.set_state(Gst.State.PLAYING)
     msg = pipe.get_bus().timed_pop_filtered(60 * Gst.SECOND,
                                             Gst.MessageType.EOS | Gst.MessageType.ERROR)
+    time.sleep(1)  # a source not told to stop would push on meanwhile
     pipe.set_state(Gst.State.NULL)
     if msg is None or msg.type != Gst.MessageType.EOS:
         raise RuntimeError("overlay pipeline failed")
@@ -167,6 +174,62 @@ def check_overlay(clip, keyframes):
     check("heedoverlay draws the timeline on every frame, amber keyframe bars from the first "
           "cut on, and the mark for 13 frames from each keyframe, nothing else",
           len(drawn) == 120 and not problems, "; ".join(problems[:5]))
+
+
+def frames_through(downstream, frames=100):
+    """videotestsrc -> heedkeyframe -> downstream: the threads that ran heedkeyframe's sink and
+    source pads, the frames that came in, and the bus's last word (EOS or the error)."""
+    pipe = Gst.parse_launch(f"videotestsrc num-buffers={frames} ! video/x-raw,width=64,height=48,"
+                            f"framerate=25/1 ! heedkeyframe name=k ! {downstream}")
+    k = pipe.get_by_name("k")
+    threads = {"sink": set(), "src": set()}
+    count = [0]
+
+    def seen(side):
+        def probe(pad, info):
+            threads[side].add(threading.get_ident())
+            if side == "sink":
+                count[0] += 1
+            return Gst.PadProbeReturn.OK
+        return probe
+
+    k.get_static_pad("sink").add_probe(Gst.PadProbeType.BUFFER, seen("sink"))
+    k.get_static_pad("src").add_probe(Gst.PadProbeType.BUFFER, seen("src"))
+    pipe.set_state(Gst.State.PLAYING)
+    msg = pipe.get_bus().timed_pop_filtered(60 * Gst.SECOND,
+                                            Gst.MessageType.EOS | Gst.MessageType.ERROR)
+    time.sleep(1)  # a source not told to stop would push on meanwhile
+    pipe.set_state(Gst.State.NULL)
+    word = "timed out" if msg is None else (
+        "eos" if msg.type == Gst.MessageType.EOS else msg.parse_error()[0].message)
+    return threads, count[0], word
+
+
+def check_output_thread():
+    threads, count, word = frames_through("fakesink")
+    check("frames leave from a thread of the element's own, one for the stream",
+          word == "eos" and count == 100 and len(threads["src"]) == 1 and
+          not threads["src"] & threads["sink"], f"{word}, {count} frames in, threads {threads}")
+    # lookahead 8 + 4 waiting for the output thread + the one that failed: about 25 at most
+    threads, count, word = frames_through("identity error-after=10 ! fakesink")
+    check("an error downstream stops the source's thread, with the error on the bus",
+          word not in ("eos", "timed out") and count < 40, f"{word!r}, {count} frames in")
+    threads, count, word = frames_through("identity eos-after=10 ! fakesink")
+    check("EOS downstream stops the source's thread, and the pipeline ends",
+          word == "eos" and count < 40, f"{word!r}, {count} frames in")
+    # the sink prerolls on the first frame and holds the output thread there until PLAYING
+    pipe = Gst.parse_launch("videotestsrc ! video/x-raw,width=64,height=48 ! heedkeyframe "
+                            "lookahead=0 ! fakesink sync=true")
+    pipe.set_state(Gst.State.PAUSED)
+    prerolled = pipe.get_state(30 * Gst.SECOND)[0] == Gst.StateChangeReturn.SUCCESS
+    stopped = []
+    stopper = threading.Thread(
+        target=lambda: stopped.append(pipe.set_state(Gst.State.NULL)), daemon=True)
+    stopper.start()
+    stopper.join(30)
+    check("a pipeline whose sink holds the output thread in preroll stops",
+          prerolled and stopped == [Gst.StateChangeReturn.SUCCESS],
+          f"prerolled {prerolled}, stopped {stopped}")
 
 
 def main():
@@ -300,6 +363,7 @@ def main():
     pipe.set_state(Gst.State.PLAYING)
     msg = pipe.get_bus().timed_pop_filtered(60 * Gst.SECOND,
                                             Gst.MessageType.EOS | Gst.MessageType.ERROR)
+    time.sleep(1)  # a source not told to stop would push on meanwhile
     pipe.set_state(Gst.State.NULL)
     check("a size and format change mid-stream: every frame passes",
           msg is not None and msg.type == Gst.MessageType.EOS and out.get("out") == 60
@@ -368,6 +432,8 @@ def main():
             check("without heedclassify, no CLS head", msg.type == Gst.MessageType.EOS and
                   len(rows) == 100 and all(c is None for c in cls) and keys == [50],
                   f"keyframes {keys}")
+
+    check_output_thread()
 
     # latency: a live source, lookahead frames added
     pipe = Gst.parse_launch("videotestsrc is-live=true ! video/x-raw,framerate=25/1,width=64,"
