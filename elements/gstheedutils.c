@@ -159,6 +159,9 @@ gst_heed_device_state_handle_query (GstHeedDeviceState *s, GstElement *element, 
     heed_device_destroy (&device);
     return TRUE;
   }
+  /* the queue object heed submits under, shared with the elements that ask (see below) */
+  if (s->vk_queue && gst_vulkan_queue_handle_context_query (element, query, s->vk_queue))
+    return TRUE;
   return gst_vulkan_handle_context_query (element, query, NULL, s->vk_instance, s->vk_device);
 }
 
@@ -243,7 +246,15 @@ import_gstreamer_device (GstHeedDeviceState *s, GstElement *element, GError **er
   }
   GstVulkanDevice *dev = s->vk_device;
   gst_clear_object (&s->vk_queue);
-  gst_vulkan_device_foreach_queue (dev, first_queue, &s->vk_queue);
+  /* GStreamer's submit lock belongs to the GstVulkanQueue object, and each one
+   * gst_vulkan_device_get_queue makes is new: only elements that share one object exclude each
+   * other. So the one the neighbours share (vulkanupload and vulkandownload pass theirs on) comes
+   * first; a queue of our own only where no element has one. (With heedkeyframe's output thread,
+   * heed's submissions and vulkandownload's run at once.) */
+  if (gst_vulkan_queue_run_context_query (element, &s->vk_queue) && s->vk_queue->device != dev)
+    gst_clear_object (&s->vk_queue);
+  if (!s->vk_queue)
+    gst_vulkan_device_foreach_queue (dev, first_queue, &s->vk_queue);
   if (!s->vk_queue) {
     g_set_error (error, HEED_ERROR, HEED_ERROR_NO_DEVICE, "GStreamer's Vulkan device has no queue");
     return NULL;
