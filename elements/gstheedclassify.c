@@ -158,7 +158,8 @@ struct _GstHeedClassify {
   GstVideoInfo info;
   HeedFrameLayout layout;
   gboolean have_layout;
-  gboolean vulkan_memory; /* the negotiated caps carry Vulkan memory */
+  gboolean vulkan_memory;   /* the negotiated caps carry Vulkan memory */
+  GstHeedImageMaker images; /* Vulkan buffers in, images out */
   guint64 frame_count;
   guint64 last_inference_frame;
   gboolean inferred_any;
@@ -483,6 +484,7 @@ gst_heed_classify_class_init (GstHeedClassifyClass *klass)
   trans_class->stop = GST_DEBUG_FUNCPTR (gst_heed_classify_stop);
   trans_class->set_caps = GST_DEBUG_FUNCPTR (gst_heed_classify_set_caps);
   trans_class->submit_input_buffer = GST_DEBUG_FUNCPTR (gst_heed_classify_submit_input_buffer);
+  trans_class->transform_caps = gst_heed_transform_caps;
   trans_class->generate_output = GST_DEBUG_FUNCPTR (gst_heed_classify_generate_output);
   trans_class->sink_event = GST_DEBUG_FUNCPTR (gst_heed_classify_sink_event);
   trans_class->src_event = GST_DEBUG_FUNCPTR (gst_heed_classify_src_event);
@@ -869,6 +871,7 @@ gst_heed_classify_stop (GstBaseTransform *trans)
   self->model = NULL, self->labels = NULL, self->model_name = NULL;
   g_clear_pointer (&self->result, gst_structure_free);
   heed_keyframe_scorer_destroy (&self->changes);
+  gst_heed_image_maker_clear (&self->images);
   gst_heed_device_state_stop (&self->dev);
   self->have_layout = FALSE;
   self->vulkan_memory = FALSE;
@@ -975,6 +978,9 @@ gst_heed_classify_set_caps (GstBaseTransform *trans, GstCaps *incaps, GstCaps *o
     g_error_free (error);
     return FALSE;
   }
+  if (!gst_heed_image_maker_configure (&self->images, &self->dev, GST_ELEMENT (self), incaps,
+                                       outcaps))
+    return FALSE;
   if ((changed || !self->plan) && !build_plan (self, &error)) {
     GST_ELEMENT_ERROR (self, RESOURCE, FAILED, ("Cannot run the model: %s", error->message),
                        (NULL));
@@ -1108,7 +1114,11 @@ gst_heed_classify_query (GstBaseTransform *trans, GstPadDirection direction, Gst
                            GST_CLOCK_TIME_IS_VALID (max) ? max + ours : max);
     return TRUE;
   }
-  return GST_BASE_TRANSFORM_CLASS (gst_heed_classify_parent_class)->query (trans, direction, query);
+  gboolean ok =
+      GST_BASE_TRANSFORM_CLASS (gst_heed_classify_parent_class)->query (trans, direction, query);
+  if (ok)
+    gst_heed_prefer_vulkan_buffers (direction, query);
+  return ok;
 }
 
 /* ---- results ------------------------------------------------------------------------------ */
@@ -1565,6 +1575,8 @@ gst_heed_classify_submit_input_buffer (GstBaseTransform *trans, gboolean is_disc
     gst_buffer_unref (input);
     return ret;
   }
+  if ((ret = gst_heed_image_maker_take (&self->images, &self->dev, trans, &input)) != GST_FLOW_OK)
+    return ret;
   guint64 frame = self->frame_count++;
   Pending *p = g_new0 (Pending, 1);
   p->buffer = input;

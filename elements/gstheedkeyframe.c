@@ -146,8 +146,9 @@ struct _GstHeedKeyframe {
   GstHeedDeviceState dev;
   HeedKeyframeScorer *scorer;
   GstVideoInfo info;
-  gboolean vulkan_memory; /* the negotiated caps carry Vulkan memory */
-  guint persist, radius;  /* this stream's, from lookahead */
+  gboolean vulkan_memory;   /* the negotiated caps carry Vulkan memory */
+  GstHeedImageMaker images; /* Vulkan buffers in, images out */
+  guint persist, radius;    /* this stream's, from lookahead */
   GQueue held;
   guint64 frames;                    /* received since the stream started */
   guint64 last_key;                  /* frame of the last keyframe, G_MAXUINT64 before the first */
@@ -809,6 +810,9 @@ gst_heed_keyframe_set_caps (GstBaseTransform *trans, GstCaps *incaps, GstCaps *o
     g_error_free (error);
     return FALSE;
   }
+  if (!gst_heed_image_maker_configure (&self->images, &self->dev, GST_ELEMENT (self), incaps,
+                                       outcaps))
+    return FALSE;
   /* the persistence test and the peak search share the lookahead */
   self->persist = MIN (PERSIST, lookahead);
   self->radius = lookahead - self->persist;
@@ -912,6 +916,9 @@ gst_heed_keyframe_submit_input_buffer (GstBaseTransform *trans, gboolean is_disc
     gst_buffer_unref (buf);
     return GST_FLOW_NOT_NEGOTIATED;
   }
+  GstFlowReturn made = gst_heed_image_maker_take (&self->images, &self->dev, trans, &buf);
+  if (made != GST_FLOW_OK)
+    return made;
   push_cls_embedding (self, buf);
   if (!gst_heed_keyframe_push_buffer (&self->dev, self->scorer, &self->info, self->vulkan_memory,
                                       buf, &novelty, &have, &error)) {
@@ -1044,6 +1051,8 @@ gst_heed_keyframe_query (GstBaseTransform *trans, GstPadDirection direction, Gst
       output_drain (self) == GST_FLOW_FLUSHING)
     return FALSE;
   gboolean ok = GST_BASE_TRANSFORM_CLASS (parent_class)->query (trans, direction, query);
+  if (ok)
+    gst_heed_prefer_vulkan_buffers (direction, query);
   if (ok && direction == GST_PAD_SRC && GST_QUERY_TYPE (query) == GST_QUERY_LATENCY) {
     /* frames leave `lookahead` frames late */
     gboolean live;
@@ -1088,6 +1097,7 @@ gst_heed_keyframe_stop (GstBaseTransform *trans)
   reset_stream (self);
   heed_keyframe_scorer_destroy (&self->scorer);
   heed_audio_features_destroy (&self->audio);
+  gst_heed_image_maker_clear (&self->images);
   gst_heed_device_state_stop (&self->dev);
   return TRUE;
 }
@@ -1275,6 +1285,7 @@ gst_heed_keyframe_class_init (GstHeedKeyframeClass *klass)
   trans_class->stop = GST_DEBUG_FUNCPTR (gst_heed_keyframe_stop);
   trans_class->set_caps = GST_DEBUG_FUNCPTR (gst_heed_keyframe_set_caps);
   trans_class->submit_input_buffer = GST_DEBUG_FUNCPTR (gst_heed_keyframe_submit_input_buffer);
+  trans_class->transform_caps = gst_heed_transform_caps;
   trans_class->generate_output = GST_DEBUG_FUNCPTR (gst_heed_keyframe_generate_output);
   trans_class->sink_event = GST_DEBUG_FUNCPTR (gst_heed_keyframe_sink_event);
   trans_class->query = GST_DEBUG_FUNCPTR (gst_heed_keyframe_query);

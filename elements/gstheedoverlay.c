@@ -138,7 +138,8 @@ struct _GstHeedOverlay {
   HeedCompositor *compositor;
   GstVideoInfo info;
   gboolean vulkan_memory;
-  float *smoothed; /* the attention, averaged over time */
+  GstHeedImageMaker images; /* Vulkan buffers in, images out */
+  float *smoothed;          /* the attention, averaged over time */
   guint smoothed_w, smoothed_h;
   float *values, *alpha; /* the heatmap layer of the current frame */
   LabelImage label;
@@ -165,6 +166,7 @@ static gboolean gst_heed_overlay_stop (GstBaseTransform *trans);
 static gboolean gst_heed_overlay_set_caps (GstBaseTransform *trans, GstCaps *incaps,
                                            GstCaps *outcaps);
 static GstFlowReturn gst_heed_overlay_transform_ip (GstBaseTransform *trans, GstBuffer *buf);
+static GstFlowReturn gst_heed_overlay_generate_output (GstBaseTransform *trans, GstBuffer **outbuf);
 static gboolean gst_heed_overlay_sink_event (GstBaseTransform *trans, GstEvent *event);
 static gboolean gst_heed_overlay_query (GstBaseTransform *trans, GstPadDirection direction,
                                         GstQuery *query);
@@ -355,6 +357,8 @@ gst_heed_overlay_class_init (GstHeedOverlayClass *klass)
   trans_class->stop = gst_heed_overlay_stop;
   trans_class->set_caps = gst_heed_overlay_set_caps;
   trans_class->transform_ip = gst_heed_overlay_transform_ip;
+  trans_class->transform_caps = gst_heed_transform_caps;
+  trans_class->generate_output = gst_heed_overlay_generate_output;
   trans_class->sink_event = gst_heed_overlay_sink_event;
   trans_class->query = gst_heed_overlay_query;
   trans_class->passthrough_on_same_caps = FALSE;
@@ -489,6 +493,7 @@ gst_heed_overlay_stop (GstBaseTransform *trans)
 {
   GstHeedOverlay *self = GST_HEED_OVERLAY (trans);
   heed_compositor_destroy (&self->compositor);
+  gst_heed_image_maker_clear (&self->images);
   gst_heed_device_state_stop (&self->dev);
   forget_history (self);
   g_clear_pointer (&self->values, g_free);
@@ -520,7 +525,11 @@ gst_heed_overlay_query (GstBaseTransform *trans, GstPadDirection direction, GstQ
   GstHeedOverlay *self = GST_HEED_OVERLAY (trans);
   if (gst_heed_device_state_handle_query (&self->dev, GST_ELEMENT (self), query))
     return TRUE;
-  return GST_BASE_TRANSFORM_CLASS (gst_heed_overlay_parent_class)->query (trans, direction, query);
+  gboolean ok =
+      GST_BASE_TRANSFORM_CLASS (gst_heed_overlay_parent_class)->query (trans, direction, query);
+  if (ok)
+    gst_heed_prefer_vulkan_buffers (direction, query);
+  return ok;
 }
 
 static gboolean
@@ -559,6 +568,9 @@ gst_heed_overlay_set_caps (GstBaseTransform *trans, GstCaps *incaps, GstCaps *ou
     g_error_free (error);
     return FALSE;
   }
+  if (!gst_heed_image_maker_configure (&self->images, &self->dev, GST_ELEMENT (self), incaps,
+                                       outcaps))
+    return FALSE;
   if (changed || !self->compositor) {
     heed_compositor_destroy (&self->compositor);
     if (!(self->compositor = heed_compositor_new (self->dev.device, &error))) {
@@ -977,6 +989,19 @@ fail:
     if (fresh[i])
       gst_memory_unref (fresh[i]);
   return FALSE;
+}
+
+/* Frames in Vulkan buffers for a consumer of images: drawn on the buffer, then copied to an
+ * image made here (gstheedutils.h says why). */
+static GstFlowReturn
+gst_heed_overlay_generate_output (GstBaseTransform *trans, GstBuffer **outbuf)
+{
+  GstHeedOverlay *self = GST_HEED_OVERLAY (trans);
+  GstFlowReturn ret =
+      GST_BASE_TRANSFORM_CLASS (gst_heed_overlay_parent_class)->generate_output (trans, outbuf);
+  if (ret != GST_FLOW_OK || !*outbuf)
+    return ret;
+  return gst_heed_image_maker_take (&self->images, &self->dev, trans, outbuf);
 }
 
 static GstFlowReturn

@@ -419,3 +419,188 @@ gst_heed_keyframe_push_buffer (const GstHeedDeviceState *state, HeedKeyframeScor
   gst_video_frame_unmap (&vframe);
   return ok;
 }
+
+/* ---- frames in Vulkan buffers, images made here ------------------------------------------- */
+
+static GstCaps *
+with_memory (const GstStructure *s, const GstCapsFeatures *f, const char *from, const char *to)
+{
+  GstCapsFeatures *features = gst_caps_features_copy (f);
+  gst_caps_features_remove (features, from);
+  gst_caps_features_add (features, to);
+  GstCaps *caps = gst_caps_new_full (gst_structure_copy (s), NULL);
+  gst_caps_set_features (caps, 0, features);
+  return caps;
+}
+
+GstCaps *
+gst_heed_transform_caps (GstBaseTransform *trans, GstPadDirection direction, GstCaps *caps,
+                         GstCaps *filter)
+{
+  GstCaps *out = gst_caps_new_empty ();
+  for (guint i = 0; i < gst_caps_get_size (caps); i++) {
+    const GstStructure *s = gst_caps_get_structure (caps, i);
+    const GstCapsFeatures *f = gst_caps_get_features (caps, i);
+    gboolean any = !f || gst_caps_features_is_any (f);
+    if (!any && direction == GST_PAD_SRC &&
+        gst_caps_features_contains (f, GST_CAPS_FEATURE_MEMORY_VULKAN_IMAGE)) {
+      out = gst_caps_merge (out, with_memory (s, f, GST_CAPS_FEATURE_MEMORY_VULKAN_IMAGE,
+                                              GST_CAPS_FEATURE_MEMORY_VULKAN_BUFFER));
+    } else if (!any && direction == GST_PAD_SINK &&
+               gst_caps_features_contains (f, GST_CAPS_FEATURE_MEMORY_VULKAN_BUFFER)) {
+      out = gst_caps_merge (out, gst_caps_copy_nth (caps, i));
+      out = gst_caps_merge (out, with_memory (s, f, GST_CAPS_FEATURE_MEMORY_VULKAN_BUFFER,
+                                              GST_CAPS_FEATURE_MEMORY_VULKAN_IMAGE));
+      continue;
+    }
+    out = gst_caps_merge (out, gst_caps_copy_nth (caps, i));
+  }
+  if (filter) {
+    GstCaps *both = gst_caps_intersect_full (filter, out, GST_CAPS_INTERSECT_FIRST);
+    gst_caps_unref (out);
+    out = both;
+  }
+  return out;
+}
+
+static gboolean
+have_memory (GstCaps *caps, const char *feature)
+{
+  GstCapsFeatures *f = gst_caps_get_features (caps, 0);
+  return f && gst_caps_features_contains (f, feature);
+}
+
+void
+gst_heed_image_maker_clear (GstHeedImageMaker *m)
+{
+  if (m->pool) {
+    gst_buffer_pool_set_active (m->pool, FALSE);
+    gst_clear_object (&m->pool);
+  }
+  heed_frame_copier_destroy (&m->copier);
+  m->active = FALSE;
+}
+
+gboolean
+gst_heed_image_maker_configure (GstHeedImageMaker *m, const GstHeedDeviceState *s,
+                                GstElement *element, GstCaps *incaps, GstCaps *outcaps)
+{
+  gst_heed_image_maker_clear (m);
+  if (!have_memory (incaps, GST_CAPS_FEATURE_MEMORY_VULKAN_BUFFER) ||
+      !have_memory (outcaps, GST_CAPS_FEATURE_MEMORY_VULKAN_IMAGE))
+    return TRUE;
+  if (!gst_video_info_from_caps (&m->info, incaps) || !s->vk_device) {
+    GST_ELEMENT_ERROR (element, CORE, NEGOTIATION, ("Cannot make Vulkan images for these frames"),
+                       ("%" GST_PTR_FORMAT, incaps));
+    return FALSE;
+  }
+  m->pool = gst_vulkan_image_buffer_pool_new (s->vk_device);
+  GstStructure *config = gst_buffer_pool_get_config (m->pool);
+  gst_buffer_pool_config_set_params (config, outcaps, GST_VIDEO_INFO_SIZE (&m->info), 0, 0);
+  if (!gst_buffer_pool_set_config (m->pool, config) ||
+      !gst_buffer_pool_set_active (m->pool, TRUE)) {
+    GST_ELEMENT_ERROR (element, RESOURCE, FAILED, ("Cannot set up a pool of Vulkan images"),
+                       ("%" GST_PTR_FORMAT, outcaps));
+    gst_heed_image_maker_clear (m);
+    return FALSE;
+  }
+  m->active = TRUE;
+  return TRUE;
+}
+
+GstFlowReturn
+gst_heed_image_maker_make (GstHeedImageMaker *m, const GstHeedDeviceState *s,
+                           GstBaseTransform *trans, GstBuffer *inbuf, GstBuffer **outbuf)
+{
+  HeedDevicePlane src[3] = { { 0 } }, dst[3] = { { 0 } };
+  GError *error = NULL;
+  guint n = 0;
+  *outbuf = NULL;
+  if (!m->copier) {
+    HeedFrameLayout layout;
+    if (!gst_heed_layout_from_video_info (&m->info, &layout, &error) ||
+        !(m->copier = heed_frame_copier_new (s->device, &layout, &error)))
+      goto fail;
+    memcpy (m->row_bytes, layout.row_bytes, sizeof m->row_bytes);
+  }
+  GstFlowReturn ret = gst_buffer_pool_acquire_buffer (m->pool, outbuf, NULL);
+  if (ret == GST_FLOW_FLUSHING)
+    return ret;
+  if (ret != GST_FLOW_OK) {
+    g_set_error (&error, HEED_ERROR, HEED_ERROR_VULKAN, "no Vulkan image for the frame: %s",
+                 gst_flow_get_name (ret));
+    goto fail;
+  }
+  if (!(n = gst_heed_vulkan_planes (s, inbuf, &m->info, src, &error)) ||
+      gst_heed_vulkan_planes (s, *outbuf, &m->info, dst, &error) != n)
+    goto fail;
+  /* GStreamer's Vulkan elements copy between buffers and images with rows as long as the
+   * plane's width, whatever the buffer's stride (vulkanupload, and vulkandownload without a
+   * video meta downstream): heed's images are made the same way, so they come out of
+   * vulkandownload as the frame went in, and are what vulkanupload would have made. */
+  for (guint i = 0; i < n; i++)
+    if (!src[i].image)
+      src[i].stride = m->row_bytes[i];
+  if (!heed_frame_copier_copy (m->copier, src, dst, n, &error))
+    goto fail;
+  gst_heed_vulkan_planes_done (inbuf, src, n);
+  gst_heed_vulkan_planes_done (*outbuf, dst, n);
+  GstBaseTransformClass *klass = GST_BASE_TRANSFORM_GET_CLASS (trans);
+  if (klass->copy_metadata && !klass->copy_metadata (trans, inbuf, *outbuf))
+    GST_WARNING_OBJECT (trans, "could not copy the frame's metadata to its image");
+  return GST_FLOW_OK;
+fail:
+  GST_ELEMENT_ERROR (
+      trans, RESOURCE, FAILED,
+      ("Cannot copy the frame to a Vulkan image: %s", error ? error->message : "unknown error"),
+      (NULL));
+  g_clear_error (&error);
+  gst_clear_buffer (outbuf);
+  return GST_FLOW_ERROR;
+}
+
+GstFlowReturn
+gst_heed_image_maker_take (GstHeedImageMaker *m, const GstHeedDeviceState *s,
+                           GstBaseTransform *trans, GstBuffer **buf)
+{
+  if (!m->active)
+    return GST_FLOW_OK;
+  GstBuffer *image = NULL;
+  GstFlowReturn ret = gst_heed_image_maker_make (m, s, trans, *buf, &image);
+  gst_buffer_unref (*buf);
+  *buf = image;
+  return ret;
+}
+
+static gboolean
+has_memory_at (GstCaps *caps, guint i, const char *feature)
+{
+  GstCapsFeatures *f = gst_caps_get_features (caps, i);
+  return f && !gst_caps_features_is_any (f) && gst_caps_features_contains (f, feature);
+}
+
+void
+gst_heed_prefer_vulkan_buffers (GstPadDirection direction, GstQuery *query)
+{
+  GstCaps *caps = NULL;
+  if (direction != GST_PAD_SINK || GST_QUERY_TYPE (query) != GST_QUERY_CAPS)
+    return;
+  gst_query_parse_caps_result (query, &caps);
+  if (!caps || gst_caps_is_any (caps))
+    return;
+  guint n = gst_caps_get_size (caps), first_image = 0;
+  while (first_image < n &&
+         !has_memory_at (caps, first_image, GST_CAPS_FEATURE_MEMORY_VULKAN_IMAGE))
+    first_image++;
+  if (first_image == n)
+    return;
+  GstCaps *out = gst_caps_new_empty ();
+  for (guint i = 0; i < first_image; i++)
+    gst_caps_append (out, gst_caps_copy_nth (caps, i));
+  for (guint pass = 0; pass < 2; pass++)
+    for (guint i = first_image; i < n; i++)
+      if (has_memory_at (caps, i, GST_CAPS_FEATURE_MEMORY_VULKAN_BUFFER) == (pass == 0))
+        gst_caps_append (out, gst_caps_copy_nth (caps, i));
+  gst_query_set_caps_result (query, out);
+  gst_caps_unref (out);
+}

@@ -102,4 +102,46 @@ gboolean gst_heed_keyframe_push_buffer (const GstHeedDeviceState *state, HeedKey
                                         GstBuffer *buffer, float *novelty, gboolean *have,
                                         GError **error);
 
+/* ---- frames in Vulkan buffers, images made here ---------------------------------------------
+ * GStreamer's vulkanupload gives its input back before its buffer-to-image copy has run (it
+ * does not wait for it), so a decoder in another thread can write the next frame into the
+ * memory the copy still reads: the image then holds rows of the next frame. Its Vulkan
+ * buffers are safe (the decoder's own memory, lent until heed lets go, or copied by the CPU).
+ * So heed asks for buffers wherever it may give images on, and makes the images itself,
+ * waiting for its copy, where the element downstream takes only images (vulkandownload). */
+
+/* For GstBaseTransform::transform_caps: Vulkan buffers on the sink side for Vulkan images
+ * on the source side (buffers first), and buffers or images out of buffers. */
+GstCaps *gst_heed_transform_caps (GstBaseTransform *trans, GstPadDirection direction, GstCaps *caps,
+                                  GstCaps *filter);
+
+/* For the query vfunc, after the base class answered: a caps query on the sink pad gets the
+ * Vulkan buffers before the images (the base class puts what passes through unchanged first). */
+void gst_heed_prefer_vulkan_buffers (GstPadDirection direction, GstQuery *query);
+
+typedef struct {
+  gboolean active;     /* buffers in, images out */
+  GstVideoInfo info;   /* the frames' */
+  GstBufferPool *pool; /* the images made here */
+  HeedFrameCopier *copier;
+  guint row_bytes[3]; /* of each plane's rows, as GStreamer copies them */
+} GstHeedImageMaker;
+
+/* From set_caps, after the device is acquired: active when incaps are Vulkan buffers and
+ * outcaps Vulkan images. FALSE with the element's error posted. */
+gboolean gst_heed_image_maker_configure (GstHeedImageMaker *m, const GstHeedDeviceState *s,
+                                         GstElement *element, GstCaps *incaps, GstCaps *outcaps);
+/* The frame in a new buffer of Vulkan images (on the device s imported), the copy done and
+ * waited for; the element's copy_metadata gives it inbuf's timestamps, flags and metas. A
+ * failure is posted as the element's error. */
+GstFlowReturn gst_heed_image_maker_make (GstHeedImageMaker *m, const GstHeedDeviceState *s,
+                                         GstBaseTransform *trans, GstBuffer *inbuf,
+                                         GstBuffer **outbuf);
+/* For submit_input_buffer: when m is active, *buf (taken) becomes its image copy, or NULL
+ * with what make returned. */
+GstFlowReturn gst_heed_image_maker_take (GstHeedImageMaker *m, const GstHeedDeviceState *s,
+                                         GstBaseTransform *trans, GstBuffer **buf);
+/* Drops the pool and the copier (stop, or a device change). */
+void gst_heed_image_maker_clear (GstHeedImageMaker *m);
+
 #endif /* GST_HEED_UTILS_H */

@@ -700,3 +700,85 @@ heed_frame_record_copies (VkCommandBuffer cmd, gboolean into_frame, const HeedFr
 error:
   return FALSE;
 }
+
+/* ---- copies between device frames --------------------------------------------------------- */
+
+struct _HeedFrameCopier {
+  HeedDevice *device;
+  HeedFrameLayout layout;
+  HeedBuffer *staging; /* the frame packed, between the two copies */
+  VkCommandPool pool;
+  VkCommandBuffer cmd;
+  VkFence fence;
+};
+
+HeedFrameCopier *
+heed_frame_copier_new (HeedDevice *d, const HeedFrameLayout *layout, GError **error)
+{
+  HeedFrameCopier *c = g_new0 (HeedFrameCopier, 1);
+  c->device = d;
+  c->layout = *layout;
+  VkFenceCreateInfo fi = { .sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO };
+  if (!(c->staging = heed_buffer_new (d, heed_frame_staging_bytes (layout), FALSE, error)) ||
+      !(c->pool = heed_command_pool_new (d, error)) ||
+      !(c->cmd = heed_command_buffer_new (d, c->pool, error)))
+    goto error;
+  HEED_VK (vkCreateFence, (d->device, &fi, NULL, &c->fence));
+  return c;
+error:
+  heed_frame_copier_destroy (&c);
+  return NULL;
+}
+
+gboolean
+heed_frame_copier_copy (HeedFrameCopier *c, HeedDevicePlane *src, HeedDevicePlane *dst, guint n,
+                        GError **error)
+{
+  HeedDevice *d = c->device;
+  const HeedFrameLayout *l = &c->layout;
+  if (n != l->n_planes) {
+    g_set_error (error, HEED_ERROR, HEED_ERROR_INVALID, "%u planes for a frame of %u", n,
+                 l->n_planes);
+    return FALSE;
+  }
+  HEED_VK (vkResetCommandBuffer, (c->cmd, 0));
+  VkCommandBufferBeginInfo bi = {
+    .sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO,
+    .flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT,
+  };
+  HEED_VK (vkBeginCommandBuffer, (c->cmd, &bi));
+  gboolean recorded = record_copy_in (c->cmd, l, src, n, c->staging->buffer, error);
+  if (recorded) {
+    memory_barrier (c->cmd, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_ACCESS_TRANSFER_WRITE_BIT,
+                    VK_PIPELINE_STAGE_TRANSFER_BIT, VK_ACCESS_TRANSFER_READ_BIT);
+    recorded = record_copy_out (c->cmd, l, c->staging->buffer, dst, n, error);
+  }
+  HEED_VK (vkEndCommandBuffer, (c->cmd));
+  if (!recorded)
+    return FALSE;
+  HEED_VK (vkResetFences, (d->device, 1, &c->fence));
+  HEED_VK_RESULT ("vkQueueSubmit", heed_device_submit (d, &c->cmd, 1, c->fence));
+  /* waited for here: the source may be reused (by whoever lent it) once this returns */
+  HEED_VK_RESULT (
+      "vkWaitForFences",
+      heed_device_note_result (d, vkWaitForFences (d->device, 1, &c->fence, VK_TRUE, UINT64_MAX)));
+  return TRUE;
+error:
+  return FALSE;
+}
+
+void
+heed_frame_copier_destroy (HeedFrameCopier **copier)
+{
+  HeedFrameCopier *c = *copier;
+  if (!c)
+    return;
+  VkDevice dev = c->device->device;
+  if (c->fence)
+    vkDestroyFence (dev, c->fence, NULL);
+  if (c->pool)
+    vkDestroyCommandPool (dev, c->pool, NULL); /* frees c->cmd */
+  heed_buffer_destroy (&c->staging);
+  g_free (c);
+  *copier = NULL;
+}

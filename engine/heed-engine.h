@@ -533,6 +533,20 @@ gboolean heed_compositor_draw_frame_device (HeedCompositor *compositor, HeedDevi
                                             HeedDevicePlane *dst, guint n_planes, GError **error);
 void heed_compositor_destroy (HeedCompositor **compositor);
 
+/* Copies frames of one layout between device planes of `device` (buffers or images, either
+ * way), through a packed staging buffer, and waits for each copy: the source may be reused
+ * once heed_frame_copier_copy returns. GStreamer's vulkanupload does not wait for its own
+ * buffer-to-image copy before giving its input back to whoever wrote it (a decoder may be
+ * writing the next frame into it), so heed takes Vulkan buffers and makes the images itself.
+ * Image planes end in a readable layout written back to their HeedDevicePlane, access and
+ * stage updated (source planes too). */
+typedef struct _HeedFrameCopier HeedFrameCopier;
+HeedFrameCopier *heed_frame_copier_new (HeedDevice *device, const HeedFrameLayout *layout,
+                                        GError **error);
+gboolean heed_frame_copier_copy (HeedFrameCopier *copier, HeedDevicePlane *src,
+                                 HeedDevicePlane *dst, guint n_planes, GError **error);
+void heed_frame_copier_destroy (HeedFrameCopier **copier);
+
 G_END_DECLS
 
 /* ---- keyframes: compact frame embeddings and temporal attention ---------------------------- */
