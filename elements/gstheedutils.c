@@ -464,10 +464,10 @@ gst_heed_transform_caps (GstBaseTransform *trans, GstPadDirection direction, Gst
 }
 
 static gboolean
-have_memory (GstCaps *caps, const char *feature)
+has_memory_at (GstCaps *caps, guint i, const char *feature)
 {
-  GstCapsFeatures *f = gst_caps_get_features (caps, 0);
-  return f && gst_caps_features_contains (f, feature);
+  GstCapsFeatures *f = gst_caps_get_features (caps, i);
+  return f && !gst_caps_features_is_any (f) && gst_caps_features_contains (f, feature);
 }
 
 void
@@ -486,8 +486,8 @@ gst_heed_image_maker_configure (GstHeedImageMaker *m, const GstHeedDeviceState *
                                 GstElement *element, GstCaps *incaps, GstCaps *outcaps)
 {
   gst_heed_image_maker_clear (m);
-  if (!have_memory (incaps, GST_CAPS_FEATURE_MEMORY_VULKAN_BUFFER) ||
-      !have_memory (outcaps, GST_CAPS_FEATURE_MEMORY_VULKAN_IMAGE))
+  if (!has_memory_at (incaps, 0, GST_CAPS_FEATURE_MEMORY_VULKAN_BUFFER) ||
+      !has_memory_at (outcaps, 0, GST_CAPS_FEATURE_MEMORY_VULKAN_IMAGE))
     return TRUE;
   if (!gst_video_info_from_caps (&m->info, incaps) || !s->vk_device) {
     GST_ELEMENT_ERROR (element, CORE, NEGOTIATION, ("Cannot make Vulkan images for these frames"),
@@ -570,13 +570,6 @@ gst_heed_image_maker_take (GstHeedImageMaker *m, const GstHeedDeviceState *s,
   gst_buffer_unref (*buf);
   *buf = image;
   return ret;
-}
-
-static gboolean
-has_memory_at (GstCaps *caps, guint i, const char *feature)
-{
-  GstCapsFeatures *f = gst_caps_get_features (caps, i);
-  return f && !gst_caps_features_is_any (f) && gst_caps_features_contains (f, feature);
 }
 
 void
