@@ -470,6 +470,32 @@ has_memory_at (GstCaps *caps, guint i, const char *feature)
   return f && !gst_caps_features_is_any (f) && gst_caps_features_contains (f, feature);
 }
 
+/* Whether GStreamer's image pool can make images of every plane of these frames on this
+ * device: the format it picks for each plane, with the tiling and usages it asks for (1.22's
+ * gstvkimagebufferpool.c). Its set_config does not check what it allocates, and crashes where
+ * the device has no such images (24-bit RGB and BGR on lavapipe), so heed asks first. */
+static gboolean
+images_possible (GstVulkanDevice *device, GstVideoInfo *info, guint *failed_plane)
+{
+  VkPhysicalDevice physical = gst_vulkan_device_get_physical_device (device);
+  for (guint i = 0; i < GST_VIDEO_INFO_N_PLANES (info); i++) {
+    VkImageFormatProperties props;
+    VkFormat format = gst_vulkan_format_from_video_info (info, i);
+    *failed_plane = i;
+    if (format == VK_FORMAT_UNDEFINED ||
+        vkGetPhysicalDeviceImageFormatProperties (
+            physical, format, VK_IMAGE_TYPE_2D, VK_IMAGE_TILING_OPTIMAL,
+            VK_IMAGE_USAGE_TRANSFER_SRC_BIT | VK_IMAGE_USAGE_TRANSFER_DST_BIT |
+                VK_IMAGE_USAGE_COLOR_ATTACHMENT_BIT | VK_IMAGE_USAGE_SAMPLED_BIT |
+                VK_IMAGE_USAGE_INPUT_ATTACHMENT_BIT,
+            0, &props) != VK_SUCCESS ||
+        props.maxExtent.width < (guint) GST_VIDEO_INFO_COMP_WIDTH (info, i) ||
+        props.maxExtent.height < (guint) GST_VIDEO_INFO_COMP_HEIGHT (info, i))
+      return FALSE;
+  }
+  return TRUE;
+}
+
 void
 gst_heed_image_maker_clear (GstHeedImageMaker *m)
 {
@@ -492,6 +518,19 @@ gst_heed_image_maker_configure (GstHeedImageMaker *m, const GstHeedDeviceState *
   if (!gst_video_info_from_caps (&m->info, incaps) || !s->vk_device) {
     GST_ELEMENT_ERROR (element, CORE, NEGOTIATION, ("Cannot make Vulkan images for these frames"),
                        ("%" GST_PTR_FORMAT, incaps));
+    return FALSE;
+  }
+  guint plane;
+  if (!images_possible (s->vk_device, &m->info, &plane)) {
+    GST_ELEMENT_ERROR (
+        element, CORE, NEGOTIATION,
+        ("%s frames cannot be Vulkan images on this device (%s), and the element after %s takes "
+         "only images: convert them to RGBA, BGRx, NV12 or I420 before vulkanupload",
+         gst_video_format_to_string (GST_VIDEO_INFO_FORMAT (&m->info)),
+         s->vk_device->physical_device->properties.deviceName, GST_ELEMENT_NAME (element)),
+        ("no optimal-tiling image of plane %u's format for GStreamer's image pool; "
+         "%" GST_PTR_FORMAT,
+         plane, outcaps));
     return FALSE;
   }
   m->pool = gst_vulkan_image_buffer_pool_new (s->vk_device);
