@@ -217,6 +217,32 @@ audio_clear (GstHeedKeyframe *self)
   self->audio_in_head = 0;
 }
 
+/* Sound with nothing to go beside: the video sink pad is not linked (`audiotestsrc !
+ * heedkeyframe` links the sound to audio_sink and leaves the frames' pad empty) when the sound
+ * has ended or filled its backlog. A pipeline that links its video later (a decodebin's pad)
+ * gets NO_VIDEO_WAIT_SECONDS to do it; after that, the element's error, where the sink would
+ * otherwise wait for a first frame forever. Under audio_lock; TRUE when the error was posted. */
+#define NO_VIDEO_WAIT_SECONDS 10
+static gboolean
+no_video_for_sound (GstHeedKeyframe *self)
+{
+  GstPad *video = GST_BASE_TRANSFORM_SINK_PAD (self);
+  gint64 until = g_get_monotonic_time () + NO_VIDEO_WAIT_SECONDS * G_TIME_SPAN_SECOND;
+  while (!gst_pad_is_linked (video) && !self->audio_flushing) {
+    if (g_get_monotonic_time () >= until) {
+      GST_ELEMENT_ERROR (self, STREAM, FAILED,
+                         ("heedkeyframe has sound but no video: its sink pad is not linked"),
+                         ("link the frames to the sink pad; audio_sink takes the sound beside "
+                          "them"));
+      return TRUE;
+    }
+    /* woken early by a flush or the pad's deactivation */
+    g_cond_wait_until (&self->audio_cond, &self->audio_lock,
+                       MIN (until, g_get_monotonic_time () + G_TIME_SPAN_SECOND / 10));
+  }
+  return FALSE;
+}
+
 static GstFlowReturn
 audio_chain (GstPad *pad, GstObject *parent, GstBuffer *buf)
 {
@@ -235,8 +261,15 @@ audio_chain (GstPad *pad, GstObject *parent, GstBuffer *buf)
    * ahead of its pictures does not stall its demuxer */
   while (GST_AUDIO_INFO_RATE (ai) &&
          audio_pending (self) > (guint) GST_AUDIO_INFO_RATE (ai) * AUDIO_AHEAD_SECONDS &&
-         !self->audio_flushing && !self->video_ended)
+         !self->audio_flushing && !self->video_ended) {
+    if (no_video_for_sound (self)) {
+      g_mutex_unlock (&self->audio_lock);
+      gst_buffer_unmap (buf, &map);
+      gst_buffer_unref (buf);
+      return GST_FLOW_ERROR;
+    }
     g_cond_wait (&self->audio_cond, &self->audio_lock);
+  }
   if (self->audio_flushing || self->video_ended) { /* no frame will take this sound */
     gboolean flushing = self->audio_flushing;
     g_mutex_unlock (&self->audio_lock);
@@ -308,7 +341,10 @@ audio_event (GstPad *pad, GstObject *parent, GstEvent *event)
     self->audio_eos = FALSE;
     gst_segment_init (&self->audio_segment, GST_FORMAT_TIME);
     break;
-  case GST_EVENT_EOS: self->audio_eos = TRUE; break;
+  case GST_EVENT_EOS:
+    self->audio_eos = TRUE;
+    no_video_for_sound (self);
+    break;
   case GST_EVENT_STREAM_START: self->audio_eos = FALSE; break;
   default: break;
   }

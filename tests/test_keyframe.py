@@ -294,6 +294,34 @@ def main():
     check("endless sound faster than the video: the pipeline runs to the video's end",
           r.returncode == 0 and "Got EOS" in r.stdout, (r.stdout + r.stderr)[-300:])
 
+    # sound with no video linked (gst-launch links audiotestsrc to audio_sink and leaves the
+    # frames' pad empty): an error once the sound has ended or filled its backlog, where the
+    # sink waited for a first frame forever; a pipeline that links its video late gets seconds
+    for length in ("num-buffers=10", ""):
+        start = time.monotonic()
+        r = subprocess.run(["gst-launch-1.0", "audiotestsrc", *length.split(), "!",
+                            "heedkeyframe", "!", "fakesink"],
+                           capture_output=True, text=True, timeout=120)
+        check(f"sound ({length or 'endless'}) with no video linked: an error, not a hang",
+              r.returncode != 0 and "has sound but no video: its sink pad is not linked"
+              in r.stdout + r.stderr,
+              f"{time.monotonic() - start:.1f} s: {(r.stdout + r.stderr)[-200:]}")
+    pipe = Gst.parse_launch("audiotestsrc num-buffers=10 ! heedkeyframe name=k ! "
+                            "fakesink name=sink")
+    pipe.set_state(Gst.State.PLAYING)
+    time.sleep(2.0)  # the sound has ended by now
+    late = Gst.parse_bin_from_description("videotestsrc num-buffers=30 ! "
+                                          "capsfilter caps=video/x-raw,width=64,height=48", True)
+    pipe.add(late)
+    late.link_pads("src", pipe.get_by_name("k"), "sink")
+    late.sync_state_with_parent()
+    msg = pipe.get_bus().timed_pop_filtered(60 * Gst.SECOND,
+                                            Gst.MessageType.EOS | Gst.MessageType.ERROR)
+    pipe.set_state(Gst.State.NULL)
+    check("video linked two seconds after the sound ended: the pipeline runs to EOS",
+          msg is not None and msg.type == Gst.MessageType.EOS,
+          msg.parse_error()[0].message if msg and msg.type == Gst.MessageType.ERROR else "")
+
     # live: a cut made by switching videotestsrc's pattern, a live audio source on audio_sink;
     # when a keyframe's message is posted, the source must not have made more than
     # lookahead + 2 frames after it (counted in the posting thread, so a busy machine slows
