@@ -4,11 +4,13 @@
  *   {"file": ..., "labels": [{"label": ..., "label_id": ..., "confidence": ...}],
  *    "attention_peak": [x, y]}
  * Images are decoded by GStreamer (uridecodebin), so PNG, JPEG and anything else it reads work;
- * a video gives its first frame. */
+ * a video gives its first frame. What uridecodebin cannot read goes to GdkPixbuf's library (CMYK
+ * JPEG, BMP, TIFF). */
 #include "heed-cli.h"
 #include "heed-engine.h"
 #include "heedlabels.h"
 
+#include <gdk-pixbuf/gdk-pixbuf.h>
 #include <gst/app/gstappsink.h>
 #include <gst/gst.h>
 #include <gst/video/video.h>
@@ -16,7 +18,83 @@
 #include <errno.h>
 #include <glib/gstdio.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/stat.h>
+
+/* Prerolls `source ! videoconvert ! RGBA appsink` and returns its frame, or NULL with what
+ * GStreamer said (*message: the error's text, or NULL for an end with no frame; *not_linked:
+ * the error was a stream with nothing to link to, such as sound). */
+static GstSample *
+preroll_frame (const char *source, char **message, gboolean *not_linked, GError **error)
+{
+  char *desc = g_strdup_printf ("%s ! videoconvert ! video/x-raw,format=RGBA ! "
+                                "appsink name=sink sync=false",
+                                source);
+  GstElement *pipe = gst_parse_launch (desc, error);
+  GstSample *sample = NULL;
+  g_free (desc);
+  *message = NULL;
+  *not_linked = FALSE;
+  if (!pipe)
+    return NULL;
+  GstElement *sink = gst_bin_get_by_name (GST_BIN (pipe), "sink");
+  GstBus *bus = gst_element_get_bus (pipe);
+  GstMessage *m = NULL;
+  if (gst_element_set_state (pipe, GST_STATE_PAUSED) != GST_STATE_CHANGE_FAILURE)
+    /* prerolled, or an error, or the end with no frame; 60 s bounds a decoder that stalls */
+    m = gst_bus_timed_pop_filtered (bus, 60 * GST_SECOND,
+                                    GST_MESSAGE_ASYNC_DONE | GST_MESSAGE_ERROR | GST_MESSAGE_EOS);
+  if (m && GST_MESSAGE_TYPE (m) == GST_MESSAGE_ASYNC_DONE)
+    sample = gst_app_sink_try_pull_preroll (GST_APP_SINK (sink), 0);
+  if (!m)
+    m = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR); /* a state change that failed at once */
+  if (!sample && m && GST_MESSAGE_TYPE (m) == GST_MESSAGE_ERROR) {
+    GError *e = NULL;
+    char *debug = NULL;
+    gst_message_parse_error (m, &e, &debug);
+    *message = g_strdup (e->message);
+    *not_linked = debug && strstr (debug, "reason not-linked");
+    g_error_free (e);
+    g_free (debug);
+  }
+  if (m)
+    gst_message_unref (m);
+  gst_object_unref (bus);
+  gst_element_set_state (pipe, GST_STATE_NULL);
+  gst_object_unref (sink);
+  gst_object_unref (pipe);
+  return sample;
+}
+
+/* The image at path read by GdkPixbuf, as an RGBA sample like the appsink's, or NULL. */
+static GstSample *
+pixbuf_frame (const char *path)
+{
+  GdkPixbuf *read = gdk_pixbuf_new_from_file (path, NULL);
+  if (!read)
+    return NULL;
+  /* RGBA, 8 bits a channel, rows packed as the caps below say */
+  GdkPixbuf *rgba = gdk_pixbuf_add_alpha (read, FALSE, 0, 0, 0);
+  g_object_unref (read);
+  if (!rgba)
+    return NULL;
+  guint w = gdk_pixbuf_get_width (rgba), h = gdk_pixbuf_get_height (rgba);
+  guint stride = gdk_pixbuf_get_rowstride (rgba);
+  const guint8 *pixels = gdk_pixbuf_read_pixels (rgba);
+  GstBuffer *buf = gst_buffer_new_allocate (NULL, (gsize) w * 4 * h, NULL);
+  GstMapInfo map;
+  gst_buffer_map (buf, &map, GST_MAP_WRITE);
+  for (guint y = 0; y < h; y++)
+    memcpy (map.data + (gsize) y * w * 4, pixels + (gsize) y * stride, (gsize) w * 4);
+  gst_buffer_unmap (buf, &map);
+  g_object_unref (rgba);
+  GstCaps *caps = gst_caps_new_simple ("video/x-raw", "format", G_TYPE_STRING, "RGBA", "width",
+                                       G_TYPE_INT, (int) w, "height", G_TYPE_INT, (int) h, NULL);
+  GstSample *sample = gst_sample_new (buf, caps, NULL, NULL);
+  gst_buffer_unref (buf);
+  gst_caps_unref (caps);
+  return sample;
+}
 
 /* Decodes the first frame of path as RGBA. Ends as soon as GStreamer has either prerolled a
  * frame or said why it cannot: a missing file, a directory, text or random bytes, a truncated
@@ -40,42 +118,29 @@ decode_first_frame (const char *path, GError **error)
   char *uri = gst_filename_to_uri (path, error);
   if (!uri)
     return NULL;
-  char *desc = g_strdup_printf ("uridecodebin uri=\"%s\" ! videoconvert ! "
-                                "video/x-raw,format=RGBA ! appsink name=sink sync=false",
-                                uri);
-  GstElement *pipe = gst_parse_launch (desc, error);
-  GstSample *sample = NULL;
-  g_free (desc);
+  char *source = g_strdup_printf ("uridecodebin uri=\"%s\"", uri);
+  char *message = NULL;
+  gboolean not_linked = FALSE;
+  GstSample *sample = preroll_frame (source, &message, &not_linked, error);
+  g_free (source);
   g_free (uri);
-  if (!pipe)
-    return NULL;
-  GstElement *sink = gst_bin_get_by_name (GST_BIN (pipe), "sink");
-  GstBus *bus = gst_element_get_bus (pipe);
-  GstMessage *m = NULL;
-  if (gst_element_set_state (pipe, GST_STATE_PAUSED) != GST_STATE_CHANGE_FAILURE)
-    /* prerolled, or an error, or the end with no frame; 60 s bounds a decoder that stalls */
-    m = gst_bus_timed_pop_filtered (bus, 60 * GST_SECOND,
-                                    GST_MESSAGE_ASYNC_DONE | GST_MESSAGE_ERROR | GST_MESSAGE_EOS);
-  if (m && GST_MESSAGE_TYPE (m) == GST_MESSAGE_ASYNC_DONE)
-    sample = gst_app_sink_try_pull_preroll (GST_APP_SINK (sink), 0);
-  if (!m)
-    m = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR); /* a state change that failed at once */
-  if (!sample) {
-    if (m && GST_MESSAGE_TYPE (m) == GST_MESSAGE_ERROR) {
-      GError *e = NULL;
-      gst_message_parse_error (m, &e, NULL);
-      g_set_error (error, HEED_ERROR, HEED_ERROR_IO, "%s: cannot decode: %s", path, e->message);
-      g_error_free (e);
-    } else {
-      g_set_error (error, HEED_ERROR, HEED_ERROR_IO, "%s: no video frame in it", path);
-    }
+  if (!sample && message) {
+    /* Images GStreamer's decodebin cannot read but GdkPixbuf can: CMYK JPEGs (jpegdec takes
+     * at most 3 components), BMP and TIFF (libav's decoders there get the file in 4 kB pieces,
+     * with no parser to join them). Pillow, which timm reads images with, reads all three.
+     * GdkPixbuf's library refuses a truncated file, as Pillow does, where its GStreamer
+     * element would hand on what it had. */
+    sample = pixbuf_frame (path);
   }
-  if (m)
-    gst_message_unref (m);
-  gst_object_unref (bus);
-  gst_element_set_state (pipe, GST_STATE_NULL);
-  gst_object_unref (sink);
-  gst_object_unref (pipe);
+  if (!sample && !(error && *error)) {
+    if (not_linked)
+      g_set_error (error, HEED_ERROR, HEED_ERROR_IO, "%s: no video or image in it", path);
+    else if (message)
+      g_set_error (error, HEED_ERROR, HEED_ERROR_IO, "%s: cannot decode: %s", path, message);
+    else
+      g_set_error (error, HEED_ERROR, HEED_ERROR_IO, "%s: no video frame in it", path);
+  }
+  g_free (message);
   return sample;
 }
 
