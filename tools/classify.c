@@ -83,7 +83,12 @@ pixbuf_frame (const char *path)
   const guint8 *pixels = gdk_pixbuf_read_pixels (rgba);
   GstBuffer *buf = gst_buffer_new_allocate (NULL, (gsize) w * 4 * h, NULL);
   GstMapInfo map;
-  gst_buffer_map (buf, &map, GST_MAP_WRITE);
+  if (!buf || !gst_buffer_map (buf, &map, GST_MAP_WRITE)) { /* no memory for a huge image */
+    if (buf)
+      gst_buffer_unref (buf);
+    g_object_unref (rgba);
+    return NULL;
+  }
   for (guint y = 0; y < h; y++)
     memcpy (map.data + (gsize) y * w * 4, pixels + (gsize) y * stride, (gsize) w * 4);
   gst_buffer_unmap (buf, &map);
