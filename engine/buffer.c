@@ -179,11 +179,7 @@ copy_and_wait (HeedDevice *d, VkBuffer src, VkDeviceSize src_off, VkBuffer dst,
   HEED_VK (vkEndCommandBuffer, (cmd));
   VkFenceCreateInfo fi = { .sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO };
   HEED_VK (vkCreateFence, (d->device, &fi, NULL, &fence));
-  HEED_VK_RESULT ("vkQueueSubmit", heed_device_submit (d, &cmd, 1, fence));
-  HEED_VK_RESULT (
-      "vkWaitForFences",
-      heed_device_note_result (d, vkWaitForFences (d->device, 1, &fence, VK_TRUE, UINT64_MAX)));
-  ok = TRUE;
+  ok = heed_device_submit_and_wait (d, &cmd, 1, fence, error);
 error:
   if (fence)
     vkDestroyFence (d->device, fence, NULL);

@@ -674,6 +674,20 @@ heed_device_submit (HeedDevice *d, const VkCommandBuffer *cmds, guint n, VkFence
   return heed_device_note_result (d, r);
 }
 
+gboolean
+heed_device_submit_and_wait (HeedDevice *d, const VkCommandBuffer *cmds, guint n, VkFence fence,
+                             GError **error)
+{
+  HEED_VK (vkResetFences, (d->device, 1, &fence));
+  HEED_VK_RESULT ("vkQueueSubmit", heed_device_submit (d, cmds, n, fence));
+  HEED_VK_RESULT (
+      "vkWaitForFences",
+      heed_device_note_result (d, vkWaitForFences (d->device, 1, &fence, VK_TRUE, UINT64_MAX)));
+  return TRUE;
+error:
+  return FALSE;
+}
+
 VkResult
 heed_device_note_result (HeedDevice *d, VkResult r)
 {

@@ -756,13 +756,8 @@ heed_frame_copier_copy (HeedFrameCopier *c, HeedDevicePlane *src, HeedDevicePlan
   HEED_VK (vkEndCommandBuffer, (c->cmd));
   if (!recorded)
     return FALSE;
-  HEED_VK (vkResetFences, (d->device, 1, &c->fence));
-  HEED_VK_RESULT ("vkQueueSubmit", heed_device_submit (d, &c->cmd, 1, c->fence));
   /* waited for here: the source may be reused (by whoever lent it) once this returns */
-  HEED_VK_RESULT (
-      "vkWaitForFences",
-      heed_device_note_result (d, vkWaitForFences (d->device, 1, &c->fence, VK_TRUE, UINT64_MAX)));
-  return TRUE;
+  return heed_device_submit_and_wait (d, &c->cmd, 1, c->fence, error);
 error:
   return FALSE;
 }

@@ -159,6 +159,9 @@ VkResult heed_device_submit (HeedDevice *device, const VkCommandBuffer *cmds, gu
                              VkFence fence);
 /* Returns r, noting a lost device (heed_device_is_lost) when r says so. */
 VkResult heed_device_note_result (HeedDevice *device, VkResult r);
+/* heed_device_submit with `fence` reset first, then waited for: the work is done on TRUE. */
+gboolean heed_device_submit_and_wait (HeedDevice *device, const VkCommandBuffer *cmds, guint n,
+                                      VkFence fence, GError **error);
 /* vkAllocateMemory through the injected faults (HEED_FAULT, engine/device.c) */
 VkResult heed_device_allocate_memory (HeedDevice *device, const VkMemoryAllocateInfo *info,
                                       VkDeviceMemory *memory);
