@@ -282,6 +282,45 @@ heed_device_list (guint *chosen, GError **error)
   return infos;
 }
 
+#define LAVAPIPE_WIDTH_VARIABLE "LP_NATIVE_VECTOR_WIDTH"
+
+gboolean
+heed_cpu_has_avx512 (void)
+{
+#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
+  /* libgcc's check covers the OS's support (XCR0) as well as the CPU's */
+  __builtin_cpu_init ();
+  return __builtin_cpu_supports ("avx512f") != 0;
+#else
+  return FALSE;
+#endif
+}
+
+gboolean
+heed_lavapipe_use_wide_vectors (void)
+{
+  if (g_getenv (LAVAPIPE_WIDTH_VARIABLE) || !heed_cpu_has_avx512 ())
+    return FALSE;
+  return g_setenv (LAVAPIPE_WIDTH_VARIABLE, "512", FALSE);
+}
+
+/* lavapipe at 8 lanes on a CPU with AVX-512, in a process that did not choose the width: say
+ * once what 512 bits would give (heed_lavapipe_use_wide_vectors). */
+static void
+hint_wide_vectors (const HeedDevice *d)
+{
+  static gsize hinted;
+  if (d->props.deviceType != VK_PHYSICAL_DEVICE_TYPE_CPU || d->subgroup_size != 8 ||
+      g_getenv (LAVAPIPE_WIDTH_VARIABLE) || !heed_cpu_has_avx512 () || !g_once_init_enter (&hinted))
+    return;
+  heed_log (HEED_LOG_INFO,
+            "%s runs 8-lane vectors on a CPU with AVX-512: " LAVAPIPE_WIDTH_VARIABLE
+            "=512 in the environment, before the process starts, ran heed's DeiT-Tiny "
+            "10-26%% faster (the heed tool sets it itself)",
+            d->props.deviceName);
+  g_once_init_leave (&hinted, 1);
+}
+
 static void
 pipeline_free (gpointer p)
 {
@@ -439,6 +478,7 @@ device_setup (HeedDevice *d, GError **error)
   g_free (qf);
 
   choose_kernels (d);
+  hint_wide_vectors (d);
   inject_faults (d, g_getenv ("HEED_FAULT"));
 
   g_mutex_init (&d->queue_mutex);

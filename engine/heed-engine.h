@@ -111,6 +111,18 @@ VkPhysicalDeviceType heed_device_get_type (const HeedDevice *device);
  * kernel a share of. Takes a fraction of a second. */
 gboolean heed_device_measure_peak (HeedDevice *device, double *gflops, GError **error);
 
+/* lavapipe, Mesa's Vulkan on the CPU, compiles shaders for 256-bit vectors unless
+ * LP_NATIVE_VECTOR_WIDTH says otherwise, AVX-512 or not (Mesa 22.3 caps its default there). On
+ * a CPU with AVX-512, 512 bits ran heed's DeiT-Tiny forward pass 10-26% faster in six paired
+ * rounds, its GEMMs at 41-51% of PyTorch's GFLOP/s (docs/benchmarks.md). A process that owns its
+ * environment (the heed tool) calls this first, before any thread or Vulkan instance exists: it
+ * sets LP_NATIVE_VECTOR_WIDTH=512 where the CPU has AVX-512F and the variable is not set, and
+ * returns TRUE where it did. A library never changes its host's environment: in the GStreamer
+ * plugin heed_device_new only logs the hint (at INFO). */
+gboolean heed_lavapipe_use_wide_vectors (void);
+/* Whether this CPU has AVX-512F, with the OS saving its registers. */
+gboolean heed_cpu_has_avx512 (void);
+
 /* ---- models ------------------------------------------------------------------------------- */
 
 /* How a frame of another shape becomes the model's square input. */

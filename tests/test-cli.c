@@ -24,8 +24,8 @@ run_heed (const char *const *env_extra, ...)
   Run r = { 0 };
   GError *error = NULL;
   char **env = g_get_environ ();
-  for (const char *const *e = env_extra; e && *e; e += 2)
-    env = g_environ_setenv (env, e[0], e[1], TRUE);
+  for (const char *const *e = env_extra; e && *e; e += 2) /* NAME, VALUE (NULL: unset) */
+    env = e[1] ? g_environ_setenv (env, e[0], e[1], TRUE) : g_environ_unsetenv (env, e[0]);
   g_ptr_array_add (argv, (char *) heed_tool);
   va_start (ap, env_extra);
   for (const char *a; (a = va_arg (ap, const char *));)
@@ -189,6 +189,45 @@ test_devices (void)
   r = run_heed (env, "devices", NULL);
   g_assert_cmpint (r.status, !=, 0);
   g_assert_nonnull (strstr (r.out, "no usable device matches HEED_DEVICE"));
+  run_clear (&r);
+}
+
+/* Whether /proc/cpuinfo lists AVX-512F (the kernel lists it only where the OS saves the
+ * registers): read apart from the tool, which asks the CPU itself. */
+static gboolean
+cpuinfo_has_avx512 (void)
+{
+  char *info = NULL;
+  if (!g_file_get_contents ("/proc/cpuinfo", &info, NULL, NULL))
+    return FALSE;
+  gboolean has = g_regex_match_simple ("^flags\\s*:.* avx512f( |$)", info, G_REGEX_MULTILINE, 0);
+  g_free (info);
+  return has;
+}
+
+/* The heed tool runs lavapipe at 512-bit vectors where the CPU has AVX-512 and the user has not
+ * chosen (docs/benchmarks.md), and leaves a width the user chose alone. */
+static void
+test_vector_width (void)
+{
+  gboolean avx512 = cpuinfo_has_avx512 ();
+  g_test_message ("AVX-512F in /proc/cpuinfo: %s", avx512 ? "yes" : "no");
+  const char *unset[] = { "HEED_DEVICE", "llvmpipe", "LP_NATIVE_VECTOR_WIDTH", NULL, NULL };
+  Run r = run_heed (unset, "devices", NULL);
+  g_assert_cmpint (r.status, ==, 0);
+  g_test_message ("%s", r.out);
+  g_assert_nonnull (strstr (r.out, avx512 ? ", 512 bits) (CPU)" : ", 256 bits) (CPU)"));
+  g_assert_true ((strstr (r.out, "vectors: LP_NATIVE_VECTOR_WIDTH=512, set by heed") != NULL) ==
+                 avx512);
+  g_assert_nonnull (strstr (r.out, avx512 ? "workgroups of 16" : "workgroups of 8"));
+  run_clear (&r);
+
+  const char *chosen[] = { "HEED_DEVICE", "llvmpipe", "LP_NATIVE_VECTOR_WIDTH", "256", NULL };
+  r = run_heed (chosen, "devices", NULL);
+  g_assert_cmpint (r.status, ==, 0);
+  g_assert_nonnull (strstr (r.out, ", 256 bits) (CPU)"));
+  g_assert_null (strstr (r.out, "vectors:"));
+  g_assert_nonnull (strstr (r.out, "workgroups of 8"));
   run_clear (&r);
 }
 
@@ -476,6 +515,7 @@ main (int argc, char **argv)
   g_test_add_func ("/cli/bad-inputs", test_bad_inputs);
   g_test_add_func ("/cli/checkpoint-preprocessing", test_checkpoint_preprocessing);
   g_test_add_func ("/cli/devices", test_devices);
+  g_test_add_func ("/cli/vector-width", test_vector_width);
   g_test_add_func ("/cli/no-driver", test_no_driver);
   g_test_add_func ("/cli/bench", test_bench);
   int status = g_test_run ();

@@ -73,6 +73,9 @@ type_name (VkPhysicalDeviceType t)
   }
 }
 
+/* whether main set LP_NATIVE_VECTOR_WIDTH (heed_lavapipe_use_wide_vectors) */
+static gboolean lavapipe_width_set_by_heed;
+
 static int
 cmd_devices (int argc, char **argv)
 {
@@ -96,6 +99,9 @@ cmd_devices (int argc, char **argv)
     char *kernels = heed_device_describe_kernels (device);
     printf ("kernels: %s\n", kernels);
     g_free (kernels);
+    if (lavapipe_width_set_by_heed && heed_device_get_type (device) == VK_PHYSICAL_DEVICE_TYPE_CPU)
+      printf ("vectors: LP_NATIVE_VECTOR_WIDTH=512, set by heed because this CPU has AVX-512 "
+              "(set it to 256 for Mesa's default)\n");
     heed_device_destroy (&device);
   }
   g_array_unref (infos);
@@ -242,6 +248,8 @@ usage (FILE *f)
 int
 main (int argc, char **argv)
 {
+  /* first, before any thread or Vulkan instance: lavapipe reads it once per process */
+  lavapipe_width_set_by_heed = heed_lavapipe_use_wide_vectors ();
   setlocale (LC_ALL, "");
   if (argc < 2 || strcmp (argv[1], "--help") == 0 || strcmp (argv[1], "-h") == 0) {
     usage (argc < 2 ? stderr : stdout);
