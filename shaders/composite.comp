@@ -72,7 +72,7 @@ float param_f(uint i)
 
 // the parameters every pixel needs, read once per invocation
 bool heat_on;
-bool sprites_here; // some image meets this invocation's strip
+uint sprites_here; // the images that meet this invocation's strip, a bit each
 uint grid_w, grid_h, n_sprites;
 float opacity;
 vec4 region;
@@ -135,7 +135,9 @@ vec4 layers_at(uint x, uint y)
       c = vec3(float(entry & 0xffu), float((entry >> 8) & 0xffu), float((entry >> 16) & 0xffu)) * a;
     }
   }
-  for (uint s = 0u; sprites_here && s < n_sprites; s++) {
+  // only the images that meet the strip, in order (the lowest bit first)
+  for (uint m = sprites_here; m != 0u; m &= m - 1u) {
+    const uint s = uint(findLSB(m));
     const uint b = P_SPRITES + 8u * s;
     const int sx = int(params_at(b)), sy = int(params_at(b + 1u));
     const int sw = int(params_at(b + 2u)), sh = int(params_at(b + 3u));
@@ -418,14 +420,24 @@ void main()
     return;
   load_params();
   // which images meet this strip (rows by * bh .. + bh, columns bx0 * bw .. bx1 * bw)
-  sprites_here = false;
+  sprites_here = 0u;
   for (uint s = 0u; s < n_sprites; s++) {
     const uint b = P_SPRITES + 8u * s;
     const int sx = int(params_at(b)), sy = int(params_at(b + 1u));
     const int sw = int(params_at(b + 2u)), sh = int(params_at(b + 3u));
-    sprites_here = sprites_here || (int(bx1 * bw) > sx && int(bx0 * bw) < sx + sw &&
-                                    int((by + 1u) * bh) > sy && int(by * bh) < sy + sh);
+    if (int(bx1 * bw) > sx && int(bx0 * bw) < sx + sw && int((by + 1u) * bh) > sy &&
+        int(by * bh) < sy + sh)
+      sprites_here |= 1u << s;
   }
+  // A strip that no layer meets has nothing to draw. The bounds above are one box around all
+  // the layers (a label box at the top and the keyframe timeline at the bottom make it the
+  // whole frame), and on lavapipe an `if` inside the loops below runs both ways under a mask:
+  // only a return here, with every lane of the SIMD row, skips the strip's work.
+  const bool heat_here = heat_on && float(bx1 * bw) > region.x &&
+                         float(bx0 * bw) < region.x + region.z &&
+                         float((by + 1u) * bh) > region.y && float(by * bh) < region.y + region.w;
+  if (!heat_here && sprites_here == 0u)
+    return;
   // one loop per format family, so each compiles to straight code without private arrays
   // (which CPU drivers keep in memory: several times slower)
   if (f <= XBGR) {
