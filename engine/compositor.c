@@ -118,11 +118,16 @@ heed_composite_inputs_init (HeedCompositeInputs *in, const HeedFrameLayout *l,
 
   if (heat && heat->values && heat->grid_width && heat->grid_height) {
     gsize cells = (gsize) heat->grid_width * heat->grid_height;
-    in->heat_floats = 2 * cells;
+    in->heat_floats = 4 * cells;
     in->heat = g_new (float, in->heat_floats);
-    for (gsize i = 0; i < cells; i++) { /* (value, alpha) pairs */
-      in->heat[2 * i] = heat->values[i];
-      in->heat[2 * i + 1] = heat->alpha ? heat->alpha[i] : 1.0f;
+    /* per cell: its (value, alpha), then the next cell's in the row (the last cell's own), so
+     * that the shader reads a row's two cells in one texel */
+    for (gsize i = 0; i < cells; i++) {
+      gsize right = (i + 1) % heat->grid_width == 0 ? i : i + 1;
+      in->heat[4 * i] = heat->values[i];
+      in->heat[4 * i + 1] = heat->alpha ? heat->alpha[i] : 1.0f;
+      in->heat[4 * i + 2] = heat->values[right];
+      in->heat[4 * i + 3] = heat->alpha ? heat->alpha[right] : 1.0f;
     }
     in->params[P_HEAT_ON] = 1;
     in->params[P_GRID_W] = heat->grid_width;

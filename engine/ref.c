@@ -641,11 +641,11 @@ ref_layers_at (const HeedCompositeInputs *in, guint x, guint y, float out[4])
       float v = CLAMP ((fy - ry) / rh * gh - 0.5f, 0.0f, (float) (gh - 1));
       guint x0 = (guint) u, y0 = (guint) v, x1 = MIN (x0 + 1, gw - 1), y1 = MIN (y0 + 1, gh - 1);
       float tx = u - x0, ty = v - y0;
-      const float *h = in->heat; /* (value, alpha) pairs */
+      const float *h = in->heat; /* per cell (value, alpha), then its right neighbour's */
       float va[2];
       for (guint k = 0; k < 2; k++) {
-        float top = mixf (h[2 * (y0 * gw + x0) + k], h[2 * (y0 * gw + x1) + k], tx);
-        float bottom = mixf (h[2 * (y1 * gw + x0) + k], h[2 * (y1 * gw + x1) + k], tx);
+        float top = mixf (h[4 * (y0 * gw + x0) + k], h[4 * (y0 * gw + x1) + k], tx);
+        float bottom = mixf (h[4 * (y1 * gw + x0) + k], h[4 * (y1 * gw + x1) + k], tx);
         va[k] = mixf (top, bottom, ty);
       }
       float value = va[0], alpha = va[1];

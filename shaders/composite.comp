@@ -28,17 +28,14 @@ layout(std430, binding = 0) restrict buffer BufFrame { uint64_t pairs[]; };
 #else
 layout(std430, binding = 0) restrict buffer BufFrame { uint words[]; };
 #endif
-// The heat grid (value, alpha per cell; two cells a texel) as a texel buffer and the colour
+// The heat grid as a texel buffer, a texel per cell: its (value, alpha) and those of the cell to
+// its right (the row's last cell repeats its own), so that a pixel reads a grid row's two cells
+// in one fetch (two fetches a pixel, where there were four), and the colour
 // table as a uniform buffer: a texel fetch or a uniform-buffer load with a per-lane index is one
 // gather, where a storage-buffer load is a loop over the lanes on lavapipe (see gemm.comp)
 layout(binding = 1) uniform samplerBuffer heat_texels;
 layout(std140, binding = 2) uniform BufLut { uvec4 lut4[64]; };
 
-vec2 heat_at(uint i)
-{
-  const vec4 t = texelFetch(heat_texels, int(i >> 1u));
-  return (i & 1u) == 0u ? t.xy : t.zw;
-}
 layout(std430, binding = 3) restrict readonly buffer BufSprites { uint sprite_px[]; };
 // The parameters as a uniform buffer (std140: whole uvec4s): every invocation reads the same
 // words, which a uniform buffer serves as one load (on lavapipe a storage-buffer load is a loop
@@ -121,13 +118,11 @@ vec4 layers_at(uint x, uint y)
       const uint gw = grid_w, gh = grid_h;
       const float u = clamp((fx - rx) / rw * float(gw) - 0.5, 0.0, float(gw - 1u));
       const float v = clamp((fy - ry) / rh * float(gh) - 0.5, 0.0, float(gh - 1u));
-      const uint x0 = uint(u), y0 = uint(v);
-      const uint x1 = min(x0 + 1u, gw - 1u), y1 = min(y0 + 1u, gh - 1u);
+      const uint x0 = uint(u), y0 = uint(v), y1 = min(y0 + 1u, gh - 1u);
       const float tx = u - float(x0), ty = v - float(y0);
-      const uint r0 = y0 * gw, r1 = y1 * gw;
-      const vec2 h = mix(mix(heat_at(r0 + x0), heat_at(r0 + x1), tx),
-                         mix(heat_at(r1 + x0), heat_at(r1 + x1), tx),
-                         ty);
+      const vec4 top = texelFetch(heat_texels, int(y0 * gw + x0));    // cells x0, x1 of row y0
+      const vec4 bottom = texelFetch(heat_texels, int(y1 * gw + x0)); // and of row y1
+      const vec2 h = mix(mix(top.xy, top.zw, tx), mix(bottom.xy, bottom.zw, tx), ty);
       const float value = h.x, alpha = h.y;
       const uint code = to_code(clamp(value, 0.0, 1.0) * 255.0);
       const uint entry = lut4[code >> 2u][code & 3u];
