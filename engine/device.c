@@ -411,8 +411,11 @@ choose_kernels (HeedDevice *d)
       lim->maxComputeWorkGroupSize[0] >= 256) {
     k->gemm = k->gemm_k4 = (HeedKernel){ HEED_SHADER_GEMM_TILED, 256 };
     k->gemm_k4_bt.shader = k->gemm_k4_ln.shader = k->gemm_k4_softmax.shader = HEED_SHADER_COUNT;
-    k->attention.shader = HEED_SHADER_COUNT;
   }
+  /* GPUs: the one-dispatch attention in shared-memory tiles (64 invocations, 13.5 kB of shared
+   * memory, under the 128 and 16 kB every device has), with barriers between its steps */
+  if (!cpu)
+    k->attention = (HeedKernel){ HEED_SHADER_ATTENTION_TILED, 64 };
 
   /* Element-wise kernels: 8-lane workgroups made ~14k tiny workgroups per op on lavapipe. */
   k->small_lanes = 64;

@@ -215,12 +215,14 @@ test_kernel_table (void)
   if (g_strcmp0 (g_getenv ("HEED_KERNELS"), "gpu") == 0 ||
       d->props.deviceType != VK_PHYSICAL_DEVICE_TYPE_CPU) {
     /* a GPU's table (or lavapipe told to take one): shared-memory GEMM tiles, a subgroup per
-     * row reading storage buffers */
+     * row reading storage buffers, the attention in shared-memory tiles (so /ops/attention ran
+     * it) */
     g_assert_cmpint (k->gemm.shader, ==, HEED_SHADER_GEMM_TILED);
     g_assert_cmpint (k->gemm_k4.shader, ==, HEED_SHADER_GEMM_TILED);
     g_assert_cmpuint (k->gemm_k4.local_size, ==, 256);
     g_assert_cmpint (k->layernorm_rows.shader, ==, HEED_SHADER_LAYERNORM_SG);
-    g_assert_cmpint (k->attention.shader, ==, HEED_SHADER_COUNT);
+    g_assert_cmpint (k->attention.shader, ==, HEED_SHADER_ATTENTION_TILED);
+    g_assert_cmpuint (k->attention.local_size, ==, 64);
     g_assert_cmpint (k->softmax_rows.shader, ==, HEED_SHADER_SOFTMAX_SG);
     return;
   }
