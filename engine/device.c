@@ -284,8 +284,9 @@ heed_device_list (guint *chosen, GError **error)
 
 #define LAVAPIPE_WIDTH_VARIABLE "LP_NATIVE_VECTOR_WIDTH"
 
-gboolean
-heed_cpu_has_avx512 (void)
+/* Whether this CPU has AVX-512F, with the OS saving its registers. */
+static gboolean
+cpu_has_avx512 (void)
 {
 #if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
   /* libgcc's check covers the OS's support (XCR0) as well as the CPU's */
@@ -296,12 +297,17 @@ heed_cpu_has_avx512 (void)
 #endif
 }
 
+/* 512-bit vectors would pay and nobody chose the width: the tool sets it, the plugin hints */
+static gboolean
+wide_vectors_unchosen (void)
+{
+  return !g_getenv (LAVAPIPE_WIDTH_VARIABLE) && cpu_has_avx512 ();
+}
+
 gboolean
 heed_lavapipe_use_wide_vectors (void)
 {
-  if (g_getenv (LAVAPIPE_WIDTH_VARIABLE) || !heed_cpu_has_avx512 ())
-    return FALSE;
-  return g_setenv (LAVAPIPE_WIDTH_VARIABLE, "512", FALSE);
+  return wide_vectors_unchosen () && g_setenv (LAVAPIPE_WIDTH_VARIABLE, "512", FALSE);
 }
 
 /* lavapipe at 8 lanes on a CPU with AVX-512, in a process that did not choose the width: say
@@ -311,7 +317,7 @@ hint_wide_vectors (const HeedDevice *d)
 {
   static gsize hinted;
   if (d->props.deviceType != VK_PHYSICAL_DEVICE_TYPE_CPU || d->subgroup_size != 8 ||
-      g_getenv (LAVAPIPE_WIDTH_VARIABLE) || !heed_cpu_has_avx512 () || !g_once_init_enter (&hinted))
+      !wide_vectors_unchosen () || !g_once_init_enter (&hinted))
     return;
   heed_log (HEED_LOG_INFO,
             "%s runs 8-lane vectors on a CPU with AVX-512: " LAVAPIPE_WIDTH_VARIABLE

@@ -120,8 +120,6 @@ gboolean heed_device_measure_peak (HeedDevice *device, double *gflops, GError **
  * returns TRUE where it did. A library never changes its host's environment: in the GStreamer
  * plugin heed_device_new only logs the hint (at INFO). */
 gboolean heed_lavapipe_use_wide_vectors (void);
-/* Whether this CPU has AVX-512F, with the OS saving its registers. */
-gboolean heed_cpu_has_avx512 (void);
 
 /* ---- models ------------------------------------------------------------------------------- */
 

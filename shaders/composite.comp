@@ -394,6 +394,13 @@ void draw_i420(uint bx, uint by) // 8x2 pixels: two luma words in each row, one 
 
 #endif // PAIRS
 
+// Whether a rectangle of the frame (x, y, width, height) meets the strip (x0, y0, x1, y1:
+// columns x0 .. x1 and rows y0 .. y1, the ends excluded).
+bool strip_meets(vec4 strip, float x, float y, float w, float h)
+{
+  return strip.z > x && strip.x < x + w && strip.w > y && strip.y < y + h;
+}
+
 void main()
 {
   const uint strips_x = (p.blocks_x + p.strip - 1u) / p.strip;
@@ -415,22 +422,20 @@ void main()
     return;
   load_params();
   // which images meet this strip (rows by * bh .. + bh, columns bx0 * bw .. bx1 * bw)
+  const vec4 strip = vec4(float(bx0 * bw), float(by * bh), float(bx1 * bw), float((by + 1u) * bh));
   sprites_here = 0u;
   for (uint s = 0u; s < n_sprites; s++) {
     const uint b = P_SPRITES + 8u * s;
-    const int sx = int(params_at(b)), sy = int(params_at(b + 1u));
-    const int sw = int(params_at(b + 2u)), sh = int(params_at(b + 3u));
-    if (int(bx1 * bw) > sx && int(bx0 * bw) < sx + sw && int((by + 1u) * bh) > sy &&
-        int(by * bh) < sy + sh)
+    // integer positions and sizes, far below 2^24: exact as floats
+    if (strip_meets(strip, float(int(params_at(b))), float(int(params_at(b + 1u))),
+                    float(int(params_at(b + 2u))), float(int(params_at(b + 3u)))))
       sprites_here |= 1u << s;
   }
   // A strip that no layer meets has nothing to draw. The bounds above are one box around all
   // the layers (a label box at the top and the keyframe timeline at the bottom make it the
   // whole frame), and on lavapipe an `if` inside the loops below runs both ways under a mask:
   // only a return here, with every lane of the SIMD row, skips the strip's work.
-  const bool heat_here = heat_on && float(bx1 * bw) > region.x &&
-                         float(bx0 * bw) < region.x + region.z &&
-                         float((by + 1u) * bh) > region.y && float(by * bh) < region.y + region.w;
+  const bool heat_here = heat_on && strip_meets(strip, region.x, region.y, region.z, region.w);
   if (!heat_here && sprites_here == 0u)
     return;
   // one loop per format family, so each compiles to straight code without private arrays
