@@ -353,6 +353,78 @@ ensure_recorded (HeedCompositor *c, GError **error)
   return TRUE;
 }
 
+static float
+bits_float (guint32 u)
+{
+  float f;
+  memcpy (&f, &u, 4);
+  return f;
+}
+
+/* The rows that some layer may cover, as sorted, disjoint spans [first, end): only these rows
+ * travel to the device and back. A label box at the top and the keyframe timeline at the bottom
+ * are a fraction of the frame, though the box around them is all of it. (A 4:2:0 block's other
+ * row, outside the spans, is written back on the device as it was there, and not copied out;
+ * its chroma row is in the span.) Returns the count. */
+static guint
+covered_rows (const HeedCompositor *c, guint spans[][2])
+{
+  const guint32 *p = c->inputs.params;
+  const HeedFrameLayout *l = &c->layout;
+  gint64 rows[1 + HEED_COMPOSITOR_MAX_IMAGES][2];
+  guint n = 0;
+  if (p[P_HEAT_ON]) {
+    float y = bits_float (p[P_REGION + 1]), h = bits_float (p[P_REGION + 3]);
+    rows[n][0] = (gint64) floorf (y), rows[n++][1] = (gint64) ceilf (y + h);
+  }
+  for (guint i = 0; i < p[P_N_IMAGES]; i++) {
+    const guint32 *e = &p[P_IMAGES + 8 * i];
+    rows[n][0] = (gint32) e[1], rows[n++][1] = (gint64) (gint32) e[1] + e[3];
+  }
+  guint count = 0;
+  for (guint i = 0; i < n; i++) {
+    guint first = (guint) CLAMP (rows[i][0], 0, (gint64) l->height);
+    guint end = (guint) CLAMP (rows[i][1], 0, (gint64) l->height);
+    if (first >= end)
+      continue;
+    /* insert in order of first row, then merge with the neighbours it meets */
+    guint at = count++;
+    for (; at > 0 && spans[at - 1][0] > first; at--)
+      spans[at][0] = spans[at - 1][0], spans[at][1] = spans[at - 1][1];
+    spans[at][0] = first, spans[at][1] = end;
+  }
+  guint merged = 0;
+  for (guint i = 0; i < count; i++) {
+    if (merged > 0 && spans[i][0] <= spans[merged - 1][1])
+      spans[merged - 1][1] = MAX (spans[merged - 1][1], spans[i][1]);
+    else
+      spans[merged][0] = spans[i][0], spans[merged++][1] = spans[i][1];
+  }
+  return merged;
+}
+
+/* Copies the spans' rows of every plane into the working copy (to_device) or back: for
+ * 4:2:0 chroma, each chroma row any of the span's rows shares. */
+static void
+copy_rows (HeedCompositor *c, gboolean to_device, guint8 *const planes[3], const guint stride[3],
+           guint spans[][2], guint n_spans)
+{
+  const HeedFrameLayout *l = &c->layout;
+  for (guint i = 0; i < l->n_planes; i++) {
+    gboolean chroma = l->rows[i] < l->rows[0];
+    guint8 *mine = (guint8 *) c->frame->mapped + l->offset[i];
+    for (guint s = 0; s < n_spans; s++) {
+      guint first = chroma ? spans[s][0] / 2 : spans[s][0];
+      guint end = MIN (chroma ? (spans[s][1] + 1) / 2 : spans[s][1], l->rows[i]);
+      for (guint r = first; r < end; r++) {
+        guint8 *device = mine + (gsize) r * l->stride[i];
+        guint8 *host = planes[i] + (gsize) r * stride[i];
+        memcpy (to_device ? device : host, to_device ? host : device, l->row_bytes[i]);
+      }
+    }
+  }
+}
+
 gboolean
 heed_compositor_draw_frame (HeedCompositor *c, guint8 *const planes[3], const guint stride[3],
                             GError **error)
@@ -365,28 +437,15 @@ heed_compositor_draw_frame (HeedCompositor *c, guint8 *const planes[3], const gu
       g_set_error (error, HEED_ERROR, HEED_ERROR_INVALID, "plane %u is missing or too narrow", i);
       return FALSE;
     }
-  /* Only the rows the layers may cover travel (whole 4:2:0 row pairs, as the shader draws). */
-  guint y0 = c->inputs.params[P_BOUNDS + 1], y1 = c->inputs.params[P_BOUNDS + 3];
-  if (y0 >= y1 || c->inputs.params[P_BOUNDS] >= c->inputs.params[P_BOUNDS + 2])
+  /* Only the rows the layers may cover travel, to the device and back. */
+  guint spans[1 + HEED_COMPOSITOR_MAX_IMAGES][2];
+  guint n_spans = covered_rows (c, spans);
+  if (n_spans == 0 || c->inputs.params[P_BOUNDS] >= c->inputs.params[P_BOUNDS + 2])
     return TRUE; /* nothing to draw */
-  if (l->format == HEED_PIXEL_I420 || l->format == HEED_PIXEL_NV12)
-    y0 &= ~1u, y1 = MIN (heed_round_up (y1, 2), l->height);
-  guint first[3], count[3];
-  for (guint i = 0; i < l->n_planes; i++) {
-    gboolean chroma = l->rows[i] < l->rows[0];
-    first[i] = chroma ? y0 / 2 : y0;
-    count[i] = MIN (chroma ? (y1 + 1) / 2 : y1, l->rows[i]) - first[i];
-    guint8 *dst = (guint8 *) c->frame->mapped + l->offset[i];
-    for (guint r = first[i]; r < first[i] + count[i]; r++)
-      memcpy (dst + (gsize) r * l->stride[i], planes[i] + (gsize) r * stride[i], l->row_bytes[i]);
-  }
+  copy_rows (c, TRUE, planes, stride, spans, n_spans);
   if (!heed_recorder_submit (c->rec, error))
     return FALSE;
-  for (guint i = 0; i < l->n_planes; i++) {
-    const guint8 *src = (const guint8 *) c->frame->mapped + l->offset[i];
-    for (guint r = first[i]; r < first[i] + count[i]; r++)
-      memcpy (planes[i] + (gsize) r * stride[i], src + (gsize) r * l->stride[i], l->row_bytes[i]);
-  }
+  copy_rows (c, FALSE, planes, stride, spans, n_spans);
   return TRUE;
 no_layout:
   if (error && !*error)

@@ -106,30 +106,42 @@ uint to_code(float v)
   return uint(clamp(floor(v + 0.5), 0.0, 255.0));
 }
 
-// The layers at pixel (x, y): premultiplied colour (0..255) in xyz, coverage in w.
-vec4 layers_at(uint x, uint y)
+// Where pixel column x (row y) falls on the heat grid: u = cell + fraction, clamped to the grid
+float heat_u(uint x)
 {
-  vec3 c = vec3(0.0);
-  float a = 0.0;
-  if (heat_on) {
-    const float fx = float(x) + 0.5, fy = float(y) + 0.5;
-    const float rx = region.x, ry = region.y, rw = region.z, rh = region.w;
-    if (fx >= rx && fx < rx + rw && fy >= ry && fy < ry + rh) {
-      const uint gw = grid_w, gh = grid_h;
-      const float u = clamp((fx - rx) / rw * float(gw) - 0.5, 0.0, float(gw - 1u));
-      const float v = clamp((fy - ry) / rh * float(gh) - 0.5, 0.0, float(gh - 1u));
-      const uint x0 = uint(u), y0 = uint(v), y1 = min(y0 + 1u, gh - 1u);
-      const float tx = u - float(x0), ty = v - float(y0);
-      const vec4 top = texelFetch(heat_texels, int(y0 * gw + x0));    // cells x0, x1 of row y0
-      const vec4 bottom = texelFetch(heat_texels, int(y1 * gw + x0)); // and of row y1
-      const vec2 h = mix(mix(top.xy, top.zw, tx), mix(bottom.xy, bottom.zw, tx), ty);
-      const float value = h.x, alpha = h.y;
-      const uint code = to_code(clamp(value, 0.0, 1.0) * 255.0);
-      const uint entry = lut4[code >> 2u][code & 3u];
-      a = alpha * opacity;
-      c = vec3(float(entry & 0xffu), float((entry >> 8) & 0xffu), float((entry >> 16) & 0xffu)) * a;
-    }
-  }
+  return clamp(((float(x) + 0.5) - region.x) / region.z * float(grid_w) - 0.5, 0.0,
+               float(grid_w - 1u));
+}
+
+float heat_v(uint y)
+{
+  return clamp(((float(y) + 0.5) - region.y) / region.w * float(grid_h) - 0.5, 0.0,
+               float(grid_h - 1u));
+}
+
+bool in_heat_region(uint x, uint y)
+{
+  const float fx = float(x) + 0.5, fy = float(y) + 0.5;
+  return fx >= region.x && fx < region.x + region.z && fy >= region.y && fy < region.y + region.w;
+}
+
+// The heatmap's premultiplied colour and coverage from a pixel's grid cell in rows y0 and y1
+// (top, bottom: each the cell's (value, alpha) and its right neighbour's) and its place in it
+vec4 heat_colour(vec4 top, vec4 bottom, float tx, float ty)
+{
+  const vec2 h = mix(mix(top.xy, top.zw, tx), mix(bottom.xy, bottom.zw, tx), ty);
+  const float value = h.x, alpha = h.y;
+  const uint code = to_code(clamp(value, 0.0, 1.0) * 255.0);
+  const uint entry = lut4[code >> 2u][code & 3u];
+  const float a = alpha * opacity;
+  return vec4(vec3(float(entry & 0xffu), float((entry >> 8) & 0xffu), float((entry >> 16) & 0xffu)) * a, a);
+}
+
+// The images over the layers below them (l: premultiplied colour and coverage) at pixel (x, y)
+vec4 images_over(vec4 l, uint x, uint y)
+{
+  vec3 c = l.xyz;
+  float a = l.w;
   // only the images that meet the strip, in order (the lowest bit first)
   for (uint m = sprites_here; m != 0u; m &= m - 1u) {
     const uint s = uint(findLSB(m));
@@ -146,6 +158,68 @@ vec4 layers_at(uint x, uint y)
     a = sa + (1.0 - sa) * a;
   }
   return vec4(c, a);
+}
+
+// The layers at pixel (x, y): premultiplied colour (0..255) in xyz, coverage in w.
+vec4 layers_at(uint x, uint y)
+{
+  vec4 l = vec4(0.0);
+  if (heat_on && in_heat_region(x, y)) {
+    const float u = heat_u(x), v = heat_v(y);
+    const uint x0 = uint(u), y0 = uint(v), y1 = min(y0 + 1u, grid_h - 1u);
+    const vec4 top = texelFetch(heat_texels, int(y0 * grid_w + x0));    // cells x0, x1 of row y0
+    const vec4 bottom = texelFetch(heat_texels, int(y1 * grid_w + x0)); // and of row y1
+    l = heat_colour(top, bottom, u - float(x0), v - float(y0));
+  }
+  return images_over(l, x, y);
+}
+
+// A row's grid rows and the cells read ahead for a run of pixels in grid columns c and c + 1
+// (see DRAW_RUNS): cells c and c + 1 of grid rows y0 (top0, top1) and y1 (bottom0, bottom1)
+struct HeatCells {
+  uint y0, y1, c;
+  float ty;
+  vec4 top0, top1, bottom0, bottom1;
+};
+const HeatCells NO_CELLS = HeatCells(0u, 0u, 0u, 0.0, vec4(0.0), vec4(0.0), vec4(0.0), vec4(0.0));
+
+HeatCells heat_row(uint y)
+{
+  const float v = heat_v(y);
+  const uint y0 = uint(v);
+  return HeatCells(y0, min(y0 + 1u, grid_h - 1u), 0u, v - float(y0), vec4(0.0), vec4(0.0),
+                   vec4(0.0), vec4(0.0));
+}
+
+void heat_read_cells(inout HeatCells h, uint c)
+{
+  const uint c1 = min(c + 1u, grid_w - 1u);
+  h.c = c;
+  h.top0 = texelFetch(heat_texels, int(h.y0 * grid_w + c));
+  h.top1 = texelFetch(heat_texels, int(h.y0 * grid_w + c1));
+  h.bottom0 = texelFetch(heat_texels, int(h.y1 * grid_w + c));
+  h.bottom1 = texelFetch(heat_texels, int(h.y1 * grid_w + c1));
+}
+
+// layers_at with the heat grid's cells already read: pixel x lies in cell h.c or the next
+vec4 layers_at_cells(uint x, uint y, HeatCells h)
+{
+  vec4 l = vec4(0.0);
+  if (in_heat_region(x, y)) {
+    const float u = heat_u(x);
+    const uint x0 = uint(u);
+    const bool next = x0 != h.c;
+    l = heat_colour(next ? h.top1 : h.top0, next ? h.bottom1 : h.bottom0, u - float(x0), h.ty);
+  }
+  return images_over(l, x, y);
+}
+
+// The draw functions take `cells` as a constant, so each call compiles to one of the two
+vec4 layers(uint x, uint y, HeatCells h, bool cells)
+{
+  if (cells)
+    return layers_at_cells(x, y, h);
+  return layers_at(x, y);
 }
 
 // YUV code values of a premultiplied colour with coverage a (the affine offset scales with a)
@@ -178,11 +252,11 @@ float gray_of(vec4 l)
 #ifdef PAIRS
 // two 4-byte pixels, 2 bx and 2 bx + 1 (past the width: the row's padding, left as it is);
 // idx: the bytes of red, green and blue
-void draw_rgbx(uint bx, uint y, uvec3 idx)
+void draw_rgbx(uint bx, uint y, uvec3 idx, HeatCells h, bool cells)
 {
   const uint x = 2u * bx;
-  const vec4 l0 = layers_at(x, y);
-  const vec4 l1 = x + 1u < p.width ? layers_at(x + 1u, y) : vec4(0.0);
+  const vec4 l0 = layers(x, y, h, cells);
+  const vec4 l1 = x + 1u < p.width ? layers(x + 1u, y, h, cells) : vec4(0.0);
   if (l0.w == 0.0 && l1.w == 0.0)
     return;
   const uint at = (p.offset0 + y * p.stride0) / 8u + bx;
@@ -192,9 +266,9 @@ void draw_rgbx(uint bx, uint y, uvec3 idx)
 }
 #else
 // 4-byte pixels; idx: the bytes of red, green and blue
-void draw_rgbx(uint x, uint y, uvec3 idx)
+void draw_rgbx(uint x, uint y, uvec3 idx, HeatCells h, bool cells)
 {
-  const vec4 l = layers_at(x, y);
+  const vec4 l = layers(x, y, h, cells);
   if (l.w == 0.0)
     return;
   const uint at = (p.offset0 + y * p.stride0) / 4u + x;
@@ -202,7 +276,7 @@ void draw_rgbx(uint x, uint y, uvec3 idx)
 }
 
 // RGB, BGR: 4 pixels in 3 words (loops unrolled, so w[] stays in registers)
-void draw_rgb(uint bx, uint y)
+void draw_rgb(uint bx, uint y, HeatCells h, bool cells)
 {
   const uint f = p.format;
   const uint at = (p.offset0 + y * p.stride0) / 4u + 3u * bx;
@@ -210,7 +284,7 @@ void draw_rgb(uint bx, uint y)
   bool any = false;
   [[unroll]] for (uint k = 0u; k < 4u; k++) {
     const uint x = 4u * bx + k;
-    const vec4 l = x < p.width ? layers_at(x, y) : vec4(0.0);
+    const vec4 l = x < p.width ? layers(x, y, h, cells) : vec4(0.0);
     if (l.w == 0.0)
       continue;
     any = true;
@@ -228,14 +302,14 @@ void draw_rgb(uint bx, uint y)
   }
 }
 
-void draw_gray(uint bx, uint y)
+void draw_gray(uint bx, uint y, HeatCells h, bool cells)
 {
   const uint at = (p.offset0 + y * p.stride0) / 4u + bx;
   uint w = words[at];
   bool any = false;
   [[unroll]] for (uint k = 0u; k < 4u; k++) {
     const uint x = 4u * bx + k;
-    const vec4 l = x < p.width ? layers_at(x, y) : vec4(0.0);
+    const vec4 l = x < p.width ? layers(x, y, h, cells) : vec4(0.0);
     if (l.w != 0.0) {
       w = with_byte(w, k, blend(byte_of(w, k), l.w, gray_of(l)));
       any = true;
@@ -245,12 +319,12 @@ void draw_gray(uint bx, uint y)
     words[at] = w;
 }
 
-void draw_yuy2(uint bx, uint y) // Y0 U Y1 V
+void draw_yuy2(uint bx, uint y, HeatCells h, bool cells) // Y0 U Y1 V
 {
   const uint at = (p.offset0 + y * p.stride0) / 4u + bx;
   const bool two = 2u * bx + 1u < p.width;
-  const vec4 l0 = layers_at(2u * bx, y);
-  const vec4 l1 = two ? layers_at(2u * bx + 1u, y) : vec4(0.0);
+  const vec4 l0 = layers(2u * bx, y, h, cells);
+  const vec4 l1 = two ? layers(2u * bx + 1u, y, h, cells) : vec4(0.0);
   if (l0.w == 0.0 && l1.w == 0.0)
     return;
   uint w = words[at];
@@ -271,21 +345,22 @@ void draw_yuy2(uint bx, uint y) // Y0 U Y1 V
 // One chroma sample of 4:2:0: pixels x, x + 1 of rows y0 (luma bytes `byte`, `byte` + 1 of
 // top) and y0 + 1 (of bottom). Blends their luma and returns the sample's mean U and V
 // additions and mean coverage.
-vec3 blend_quad(inout uint top, inout uint bottom, uint byte, uint x, uint y0, bool has_bottom)
+vec3 blend_quad(inout uint top, inout uint bottom, uint byte, uint x, uint y0, bool has_bottom,
+                HeatCells ht, HeatCells hb, bool cells)
 {
   vec3 sum = vec3(0.0);
   float count = 0.0;
   [[unroll]] for (uint dx = 0u; dx < 2u; dx++) {
     if (x + dx >= p.width)
       continue;
-    const vec4 lt = layers_at(x + dx, y0);
+    const vec4 lt = layers(x + dx, y0, ht, cells);
     const vec3 ct = yuv_of(lt);
     if (lt.w != 0.0)
       top = with_byte(top, byte + dx, blend(byte_of(top, byte + dx), lt.w, ct.x));
     sum += vec3(ct.yz, lt.w);
     count += 1.0;
     if (has_bottom) {
-      const vec4 lb = layers_at(x + dx, y0 + 1u);
+      const vec4 lb = layers(x + dx, y0 + 1u, hb, cells);
       const vec3 cb = yuv_of(lb);
       if (lb.w != 0.0)
         bottom = with_byte(bottom, byte + dx, blend(byte_of(bottom, byte + dx), lb.w, cb.x));
@@ -304,7 +379,7 @@ uint blend_chroma(uint w, uint byte, float cover, float add)
 #ifdef PAIRS
 // 16x2 pixels: two luma words in each row, one U, one V word. Each 8x2 half is the 8x2 block of
 // the variant with 32-bit words, so the blends are the same.
-void draw_i420(uint bx, uint by)
+void draw_i420(uint bx, uint by, HeatCells ht, HeatCells hb, bool cells)
 {
   const uint y0 = 2u * by;
   const bool has_bottom = y0 + 1u < p.height;
@@ -317,7 +392,7 @@ void draw_i420(uint bx, uint by)
   vec3 c[8];
   bool any = false;
   [[unroll]] for (uint q = 0u; q < 8u; q++) {
-    c[q] = blend_quad(t[q / 2u], b[q / 2u], 2u * (q % 2u), 16u * bx + 2u * q, y0, has_bottom);
+    c[q] = blend_quad(t[q / 2u], b[q / 2u], 2u * (q % 2u), 16u * bx + 2u * q, y0, has_bottom, ht, hb, cells);
     any = any || c[q].z != 0.0;
   }
   if (!any)
@@ -340,14 +415,14 @@ void draw_i420(uint bx, uint by)
   pairs[at_v] = packUint2x32(uvec2(vw[0], vw[1]));
 }
 #else
-void draw_nv12(uint bx, uint by) // 4x2 pixels: a luma word in each row, one UV word
+void draw_nv12(uint bx, uint by, HeatCells ht, HeatCells hb, bool cells) // 4x2 pixels: a luma word in each row, one UV word
 {
   const uint y0 = 2u * by;
   const bool has_bottom = y0 + 1u < p.height;
   const uint at_top = (p.offset0 + y0 * p.stride0) / 4u + bx, at_bottom = at_top + p.stride0 / 4u;
   uint top = words[at_top], bottom = has_bottom ? words[at_bottom] : 0u;
-  const vec3 c0 = blend_quad(top, bottom, 0u, 4u * bx, y0, has_bottom);
-  const vec3 c1 = blend_quad(top, bottom, 2u, 4u * bx + 2u, y0, has_bottom);
+  const vec3 c0 = blend_quad(top, bottom, 0u, 4u * bx, y0, has_bottom, ht, hb, cells);
+  const vec3 c1 = blend_quad(top, bottom, 2u, 4u * bx + 2u, y0, has_bottom, ht, hb, cells);
   if (c0.z == 0.0 && c1.z == 0.0)
     return; // nothing covers these pixels
   words[at_top] = top;
@@ -360,7 +435,7 @@ void draw_nv12(uint bx, uint by) // 4x2 pixels: a luma word in each row, one UV 
   words[at] = w;
 }
 
-void draw_i420(uint bx, uint by) // 8x2 pixels: two luma words in each row, one U, one V word
+void draw_i420(uint bx, uint by, HeatCells ht, HeatCells hb, bool cells) // 8x2 pixels: two luma words in each row, one U, one V word
 {
   const uint y0 = 2u * by;
   const bool has_bottom = y0 + 1u < p.height;
@@ -369,10 +444,10 @@ void draw_i420(uint bx, uint by) // 8x2 pixels: two luma words in each row, one 
   uint t0 = words[at_top], t1 = words[at_top + 1u];
   uint b0 = has_bottom ? words[at_bottom] : 0u, b1 = has_bottom ? words[at_bottom + 1u] : 0u;
   const uint x = 8u * bx;
-  const vec3 c0 = blend_quad(t0, b0, 0u, x, y0, has_bottom);
-  const vec3 c1 = blend_quad(t0, b0, 2u, x + 2u, y0, has_bottom);
-  const vec3 c2 = blend_quad(t1, b1, 0u, x + 4u, y0, has_bottom);
-  const vec3 c3 = blend_quad(t1, b1, 2u, x + 6u, y0, has_bottom);
+  const vec3 c0 = blend_quad(t0, b0, 0u, x, y0, has_bottom, ht, hb, cells);
+  const vec3 c1 = blend_quad(t0, b0, 2u, x + 2u, y0, has_bottom, ht, hb, cells);
+  const vec3 c2 = blend_quad(t1, b1, 0u, x + 4u, y0, has_bottom, ht, hb, cells);
+  const vec3 c3 = blend_quad(t1, b1, 2u, x + 6u, y0, has_bottom, ht, hb, cells);
   if (c0.z == 0.0 && c1.z == 0.0 && c2.z == 0.0 && c3.z == 0.0)
     return; // nothing covers these pixels
   words[at_top] = t0;
@@ -407,7 +482,9 @@ void main()
   const uint gid = gl_GlobalInvocationID.x;
   if (gid >= strips_x * p.blocks_y)
     return;
-  const uint by = gid / strips_x, bx0 = (gid % strips_x) * p.strip;
+  // consecutive invocations (the lanes of a SIMD row on lavapipe) take the same columns of
+  // consecutive block rows: see `runs` below
+  const uint by = gid % p.blocks_y, bx0 = (gid / p.blocks_y) * p.strip;
   const uint bx1 = min(bx0 + p.strip, p.blocks_x);
   // strips entirely outside what the layers may cover have nothing to draw
   const uint f = p.format;
@@ -438,36 +515,57 @@ void main()
   const bool heat_here = heat_on && strip_meets(strip, region.x, region.y, region.z, region.w);
   if (!heat_here && sprites_here == 0u)
     return;
+  // Under the heatmap, with grid cells a block wide or more (so that a block's pixels lie in
+  // one cell or the next), the blocks are drawn in runs that lie in one grid column, each run
+  // reading the grid's texels once, where layers_at reads two a pixel (a sixth of the drawing's
+  // time on lavapipe). The lanes of a SIMD row draw the same columns of consecutive rows (see
+  // gid above), so they start each run together.
+  const bool runs = heat_here && region.z >= float(grid_w * bw);
+  const uint y_top = by * bh, y_bottom = min(y_top + 1u, p.height - 1u);
+#define DRAW_ROW(DRAW, TWO_ROWS)                                                                   \
+  if (runs) {                                                                                      \
+    HeatCells ht = heat_row(y_top), hb = TWO_ROWS ? heat_row(y_bottom) : NO_CELLS;                 \
+    for (uint bx = bx0; bx < bx1;) {                                                               \
+      const uint c = uint(heat_u(bw * bx));                                                        \
+      heat_read_cells(ht, c);                                                                      \
+      if (TWO_ROWS)                                                                                \
+        heat_read_cells(hb, c);                                                                    \
+      for (; bx < bx1 && uint(heat_u(bw * bx)) == c; bx++)                                         \
+        DRAW(bx, ht, hb, true);                                                                    \
+    }                                                                                              \
+  } else {                                                                                         \
+    for (uint bx = bx0; bx < bx1; bx++)                                                            \
+      DRAW(bx, NO_CELLS, NO_CELLS, false);                                                         \
+  }
   // one loop per format family, so each compiles to straight code without private arrays
   // (which CPU drivers keep in memory: several times slower)
   if (f <= XBGR) {
     const uvec3 idx = f == RGBA || f == RGBX ? uvec3(0u, 1u, 2u)
                       : f == BGRA || f == BGRX ? uvec3(2u, 1u, 0u)
                       : f == XRGB ? uvec3(1u, 2u, 3u) : uvec3(3u, 2u, 1u);
-    for (uint bx = bx0; bx < bx1; bx++)
-      draw_rgbx(bx, by, idx);
+#define DRAW_RGBX(bx, ht, hb, cells) draw_rgbx(bx, by, idx, ht, cells)
+    DRAW_ROW(DRAW_RGBX, false)
   }
+#define DRAW_TWO_ROWS(bx, ht, hb, cells) draw_i420(bx, by, ht, hb, cells)
 #ifdef PAIRS
   else {
-    for (uint bx = bx0; bx < bx1; bx++)
-      draw_i420(bx, by);
+    DRAW_ROW(DRAW_TWO_ROWS, true)
   }
 #else
+#define DRAW_RGB(bx, ht, hb, cells) draw_rgb(bx, by, ht, cells)
+#define DRAW_GRAY(bx, ht, hb, cells) draw_gray(bx, by, ht, cells)
+#define DRAW_YUY2(bx, ht, hb, cells) draw_yuy2(bx, by, ht, cells)
+#define DRAW_NV12(bx, ht, hb, cells) draw_nv12(bx, by, ht, hb, cells)
   else if (f <= BGR) {
-    for (uint bx = bx0; bx < bx1; bx++)
-      draw_rgb(bx, by);
+    DRAW_ROW(DRAW_RGB, false)
   } else if (f == GRAY8) {
-    for (uint bx = bx0; bx < bx1; bx++)
-      draw_gray(bx, by);
+    DRAW_ROW(DRAW_GRAY, false)
   } else if (f == YUY2) {
-    for (uint bx = bx0; bx < bx1; bx++)
-      draw_yuy2(bx, by);
+    DRAW_ROW(DRAW_YUY2, false)
   } else if (f == NV12) {
-    for (uint bx = bx0; bx < bx1; bx++)
-      draw_nv12(bx, by);
+    DRAW_ROW(DRAW_NV12, true)
   } else {
-    for (uint bx = bx0; bx < bx1; bx++)
-      draw_i420(bx, by);
+    DRAW_ROW(DRAW_TWO_ROWS, true)
   }
 #endif
 }

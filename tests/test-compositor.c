@@ -117,7 +117,10 @@ static void
 test_against_reference (void)
 {
   HeedDevice *d = get_device ();
-  const guint sizes[][2] = { { 1, 1 }, { 16, 16 }, { 37, 23 }, { 63, 47 }, { 7, 300 } };
+  /* 200 and 600 wide: grid cells wide enough for every format's runs of blocks (I420 drawn
+   * 16 pixels a block), and at 600 several strips to a row */
+  const guint sizes[][2] = { { 1, 1 },   { 16, 16 }, { 37, 23 }, { 63, 47 },
+                             { 7, 300 }, { 200, 9 }, { 600, 5 } };
   GError *error = NULL;
   HeedCompositor *c = heed_compositor_new (d, &error);
   g_assert_no_error (error);
@@ -263,6 +266,43 @@ test_unchanged_layers (void)
 
   g_free (values), g_free (im), g_free (im2), g_free (fr.data);
   g_rand_free (rng);
+  heed_compositor_destroy (&c);
+  assert_no_validation_messages ();
+}
+
+/* Only the rows some layer covers travel to the device and back: with images at the top, in
+ * the middle and at the bottom (two of them overlapping, one partly above the frame) and no
+ * heatmap, every format's frames, one after another with new pixels, come out as the reference
+ * draws them, the rows between the images untouched. */
+static void
+test_row_spans (void)
+{
+  HeedDevice *d = get_device ();
+  GError *error = NULL;
+  HeedCompositor *c = heed_compositor_new (d, &error);
+  g_assert_no_error (error);
+  for (int pairs = d->kernels.composite_pairs; pairs >= 0; pairs--)
+    for (HeedPixelFormat f = HEED_PIXEL_RGBA; f <= HEED_PIXEL_GRAY8; f++) {
+      GRand *rng = g_rand_new_with_seed (700 + f);
+      guint w = 45, h = 61;
+      guint32 *top = random_image (rng, 20, 7), *middle = random_image (rng, 9, 5),
+              *low = random_image (rng, 30, 4), *bottom = random_image (rng, 11, 6);
+      /* rows -3 .. 4, 27 .. 32 and 29 .. 33 (overlapping), 56 .. 61 */
+      HeedImageLayer images[4] = { { top, 20, 7, 3, -3 },
+                                   { middle, 9, 5, 30, 27 },
+                                   { low, 30, 4, 5, 29 },
+                                   { bottom, 11, 6, 17, (gint) h - 5 } };
+      heed_compositor_allow_pairs (c, pairs);
+      for (guint frame = 0; frame < 2; frame++) {
+        Frame fr = random_frame (f, w, h, rng);
+        if (frame == 0)
+          g_assert_true (heed_compositor_set_frame_layout (c, &fr.layout, &error));
+        g_assert_cmpuint (draw_and_compare (c, &fr, NULL, images, 4), >, 0);
+        g_free (fr.data);
+      }
+      g_free (top), g_free (middle), g_free (low), g_free (bottom);
+      g_rand_free (rng);
+    }
   heed_compositor_destroy (&c);
   assert_no_validation_messages ();
 }
@@ -426,6 +466,7 @@ main (int argc, char **argv)
   g_test_add_func ("/compositor/errors", test_errors);
   g_test_add_func ("/compositor/device-frames", test_device_frames);
   g_test_add_func ("/compositor/unchanged-layers", test_unchanged_layers);
+  g_test_add_func ("/compositor/row-spans", test_row_spans);
   int ret = g_test_run ();
   heed_device_destroy (&test_device);
   return ret;

@@ -4,7 +4,8 @@
  * beside a keyframe pipeline (a 14 x 14 heatmap over the whole frame, a label box at the top
  * left, the keyframe timeline along the bottom, a keyframe mark), then with the images alone
  * and with the heatmap alone.
- *   bench-compositor [WIDTH HEIGHT [FRAMES]]        (default 1920 1080 60; BGRx frames) */
+ *   bench-compositor [WIDTH HEIGHT [FRAMES [FORMAT]]]   (default 1920 1080 60 bgrx; FORMAT:
+ *   bgrx, or i420 as decoders give it) */
 #include "heed-engine.h"
 
 #include <stdio.h>
@@ -25,23 +26,30 @@ main (int argc, char **argv)
 {
   guint w = argc > 2 ? (guint) atoi (argv[1]) : 1920, h = argc > 2 ? (guint) atoi (argv[2]) : 1080;
   guint frames = argc > 3 ? (guint) atoi (argv[3]) : 60;
-  if (w < 64 || h < 64 || frames == 0) {
-    fprintf (stderr, "usage: %s [WIDTH HEIGHT [FRAMES]] (at least 64 x 64)\n", argv[0]);
+  const char *format_name = argc > 4 ? argv[4] : "bgrx";
+  gboolean i420 = g_ascii_strcasecmp (format_name, "i420") == 0;
+  if (w < 64 || h < 64 || frames == 0 || (!i420 && g_ascii_strcasecmp (format_name, "bgrx"))) {
+    fprintf (stderr, "usage: %s [WIDTH HEIGHT [FRAMES [bgrx|i420]]] (at least 64 x 64)\n", argv[0]);
     return 2;
   }
   GError *error = NULL;
   HeedDevice *device = heed_device_new (-1, &error);
   HeedCompositor *c = device ? heed_compositor_new (device, &error) : NULL;
-  guint stride[3] = { w * 4, 0, 0 };
+  guint cw = (w + 1) / 2, ch = (h + 1) / 2;
+  guint stride[3] = { i420 ? w : w * 4, i420 ? cw : 0, i420 ? cw : 0 };
+  gsize luma = (gsize) stride[0] * h, size = luma + (i420 ? 2 * (gsize) cw * ch : 0);
   HeedFrameLayout layout;
-  if (!c || !heed_frame_layout_init (&layout, HEED_PIXEL_BGRX, w, h, stride, &error) ||
+  if (!c ||
+      !heed_frame_layout_init (&layout, i420 ? HEED_PIXEL_I420 : HEED_PIXEL_BGRX, w, h, stride,
+                               &error) ||
       !heed_compositor_set_frame_layout (c, &layout, &error)) {
     fprintf (stderr, "bench-compositor: %s\n", error->message);
     return 1;
   }
-  guint8 *frame = g_malloc ((gsize) w * h * 4);
-  memset (frame, 90, (gsize) w * h * 4);
-  guint8 *planes[3] = { frame, NULL, NULL };
+  guint8 *frame = g_malloc (size);
+  memset (frame, 90, size);
+  guint8 *planes[3] = { frame, i420 ? frame + luma : NULL,
+                        i420 ? frame + luma + (gsize) cw * ch : NULL };
   float values[14 * 14], alpha[14 * 14];
   for (guint i = 0; i < 14 * 14; i++)
     values[i] = i / 196.0f, alpha[i] = 1;
@@ -53,7 +61,8 @@ main (int argc, char **argv)
                                { timeline, tw, th, 10, (gint) (h - th - 10) },
                                { mark, 16, 16, (gint) (w / 2), (gint) (h - th - 30) } };
   const char *names[3] = { "heatmap + 3 images", "3 images", "heatmap" };
-  printf ("%s, %ux%u BGRx, %u frames a row\n", heed_device_get_name (device), w, h, frames);
+  printf ("%s, %ux%u %s, %u frames a row\n", heed_device_get_name (device), w, h,
+          i420 ? "I420" : "BGRx", frames);
   for (guint mode = 0; mode < 3; mode++) {
     if (!heed_compositor_set_layers (c, mode == 1 ? NULL : &heat, images, mode == 2 ? 0 : 3,
                                      &error) ||
