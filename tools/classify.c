@@ -66,33 +66,32 @@ preroll_frame (const char *source, char **message, gboolean *not_linked, GError 
   return sample;
 }
 
-/* The image at path read by GdkPixbuf, as an RGBA sample like the appsink's, or NULL. */
+/* The image at path read by GdkPixbuf, as an RGBA sample like the appsink's, or NULL. The
+ * sample's buffer wraps the pixbuf's own pixels, its rows at the pixbuf's stride. */
 static GstSample *
 pixbuf_frame (const char *path)
 {
   GdkPixbuf *read = gdk_pixbuf_new_from_file (path, NULL);
   if (!read)
     return NULL;
-  /* RGBA, 8 bits a channel, rows packed as the caps below say */
-  GdkPixbuf *rgba = gdk_pixbuf_add_alpha (read, FALSE, 0, 0, 0);
+  /* RGBA, 8 bits a channel: as it was read, or with an opaque alpha added (a copy) */
+  GdkPixbuf *rgba = gdk_pixbuf_get_has_alpha (read) && gdk_pixbuf_get_bits_per_sample (read) == 8 &&
+                            gdk_pixbuf_get_n_channels (read) == 4
+                        ? g_object_ref (read)
+                        : gdk_pixbuf_add_alpha (read, FALSE, 0, 0, 0);
   g_object_unref (read);
   if (!rgba)
     return NULL;
   guint w = gdk_pixbuf_get_width (rgba), h = gdk_pixbuf_get_height (rgba);
-  guint stride = gdk_pixbuf_get_rowstride (rgba);
-  const guint8 *pixels = gdk_pixbuf_read_pixels (rgba);
-  GstBuffer *buf = gst_buffer_new_allocate (NULL, (gsize) w * 4 * h, NULL);
-  GstMapInfo map;
-  if (!buf || !gst_buffer_map (buf, &map, GST_MAP_WRITE)) { /* no memory for a huge image */
-    if (buf)
-      gst_buffer_unref (buf);
-    g_object_unref (rgba);
-    return NULL;
-  }
-  for (guint y = 0; y < h; y++)
-    memcpy (map.data + (gsize) y * w * 4, pixels + (gsize) y * stride, (gsize) w * 4);
-  gst_buffer_unmap (buf, &map);
-  g_object_unref (rgba);
+  gint stride = gdk_pixbuf_get_rowstride (rgba);
+  gsize size = (gsize) stride * (h - 1) + (gsize) w * 4; /* the last row may be unpadded */
+  GstBuffer *buf = gst_buffer_new_wrapped_full (GST_MEMORY_FLAG_READONLY,
+                                                (gpointer) gdk_pixbuf_read_pixels (rgba), size, 0,
+                                                size, rgba, g_object_unref);
+  gsize offset[GST_VIDEO_MAX_PLANES] = { 0 };
+  gint strides[GST_VIDEO_MAX_PLANES] = { stride };
+  gst_buffer_add_video_meta_full (buf, GST_VIDEO_FRAME_FLAG_NONE, GST_VIDEO_FORMAT_RGBA, w, h, 1,
+                                  offset, strides);
   GstCaps *caps = gst_caps_new_simple ("video/x-raw", "format", G_TYPE_STRING, "RGBA", "width",
                                        G_TYPE_INT, (int) w, "height", G_TYPE_INT, (int) h, NULL);
   GstSample *sample = gst_sample_new (buf, caps, NULL, NULL);
