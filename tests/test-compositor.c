@@ -133,7 +133,8 @@ test_against_reference (void)
         fr.layout.matrix = (HeedYuvMatrix) ((f + s) % 3);
         fr.layout.full_range = (f + s) % 2;
 
-        guint gw = 5, gh = 4;
+        /* grids from 1 x 1 up: cells from a few pixels wide to wider than the frame */
+        guint gw = 1 + (3 * s + f) % 7, gh = 1 + (s + 2 * f) % 5;
         float *values = random_floats (rng, gw * gh, -0.2, 1.2),
               *alpha = random_floats (rng, gw * gh, 0, 1);
         HeedHeatmapLayer heat = { values,   alpha,      gw,
