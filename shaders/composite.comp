@@ -483,7 +483,9 @@ void main()
   if (gid >= strips_x * p.blocks_y)
     return;
   // consecutive invocations (the lanes of a SIMD row on lavapipe) take the same columns of
-  // consecutive block rows: see `runs` below
+  // consecutive block rows: see `runs` below. (On a GPU neither this nor strips side by side
+  // lets neighbouring invocations touch neighbouring words; one block an invocation along the
+  // rows would, and is unmeasured for want of a GPU.)
   const uint by = gid % p.blocks_y, bx0 = (gid / p.blocks_y) * p.strip;
   const uint bx1 = min(bx0 + p.strip, p.blocks_x);
   // strips entirely outside what the layers may cover have nothing to draw
