@@ -103,6 +103,38 @@ packed_lut (HeedColormap map)
   return luts[m];
 }
 
+/* The layers' rows (first, end), clipped to the frame, as sorted, disjoint spans: only these rows
+ * travel to the device and back. A label box at the top and the keyframe timeline at the bottom
+ * are a fraction of the frame, though the box around them is all of it. (A 4:2:0 block's other
+ * row, outside the spans, is written back on the device as it was there, and not copied out;
+ * its chroma row is in the span.) */
+static void
+set_row_spans (HeedCompositeInputs *in, gint64 rows[][2], guint n, guint height)
+{
+  guint (*spans)[2] = in->row_spans;
+  guint count = 0;
+  for (guint i = 0; i < n; i++) {
+    guint first = (guint) CLAMP (rows[i][0], 0, (gint64) height);
+    guint end = (guint) CLAMP (rows[i][1], 0, (gint64) height);
+    if (first >= end)
+      continue;
+    /* insert in order of first row */
+    guint at = count++;
+    for (; at > 0 && spans[at - 1][0] > first; at--)
+      spans[at][0] = spans[at - 1][0], spans[at][1] = spans[at - 1][1];
+    spans[at][0] = first, spans[at][1] = end;
+  }
+  /* then merge the spans that meet */
+  guint merged = 0;
+  for (guint i = 0; i < count; i++) {
+    if (merged > 0 && spans[i][0] <= spans[merged - 1][1])
+      spans[merged - 1][1] = MAX (spans[merged - 1][1], spans[i][1]);
+    else
+      spans[merged][0] = spans[i][0], spans[merged++][1] = spans[i][1];
+  }
+  in->n_row_spans = merged;
+}
+
 void
 heed_composite_inputs_init (HeedCompositeInputs *in, const HeedFrameLayout *l,
                             const HeedHeatmapLayer *heat, const HeedImageLayer *images, guint n)
@@ -160,18 +192,23 @@ heed_composite_inputs_init (HeedCompositeInputs *in, const HeedFrameLayout *l,
   }
   in->params[P_N_IMAGES] = used;
 
-  /* the pixels any layer may cover, so the shader can skip the rest of the frame */
-  gint64 b[4] = { G_MAXINT32, G_MAXINT32, 0, 0 };
+  /* the pixels any layer may cover, so the shader can skip the rest of the frame, and the rows
+   * each one may cover */
+  gint64 b[4] = { G_MAXINT32, G_MAXINT32, 0, 0 }, rows[1 + HEED_COMPOSITOR_MAX_IMAGES][2];
+  guint n_layers = 0;
   if (in->params[P_HEAT_ON]) {
     b[0] = (gint64) floorf (heat->x), b[1] = (gint64) floorf (heat->y);
     b[2] = (gint64) ceilf (heat->x + heat->width), b[3] = (gint64) ceilf (heat->y + heat->height);
+    rows[n_layers][0] = b[1], rows[n_layers++][1] = b[3];
   }
   for (guint i = 0; i < used; i++) {
     const guint32 *e = &in->params[P_IMAGES + 8 * i];
     gint64 x = (gint32) e[0], y = (gint32) e[1];
     b[0] = MIN (b[0], x), b[1] = MIN (b[1], y);
     b[2] = MAX (b[2], x + e[2]), b[3] = MAX (b[3], y + e[3]);
+    rows[n_layers][0] = y, rows[n_layers++][1] = y + e[3];
   }
+  set_row_spans (in, rows, n_layers, l->height);
   in->params[P_BOUNDS] = (guint32) CLAMP (b[0], 0, (gint64) l->width);
   in->params[P_BOUNDS + 1] = (guint32) CLAMP (b[1], 0, (gint64) l->height);
   in->params[P_BOUNDS + 2] = (guint32) CLAMP (b[2], 0, (gint64) l->width);
@@ -353,67 +390,17 @@ ensure_recorded (HeedCompositor *c, GError **error)
   return TRUE;
 }
 
-static float
-bits_float (guint32 u)
-{
-  float f;
-  memcpy (&f, &u, 4);
-  return f;
-}
-
-/* The rows that some layer may cover, as sorted, disjoint spans [first, end): only these rows
- * travel to the device and back. A label box at the top and the keyframe timeline at the bottom
- * are a fraction of the frame, though the box around them is all of it. (A 4:2:0 block's other
- * row, outside the spans, is written back on the device as it was there, and not copied out;
- * its chroma row is in the span.) Returns the count. */
-static guint
-covered_rows (const HeedCompositor *c, guint spans[][2])
-{
-  const guint32 *p = c->inputs.params;
-  const HeedFrameLayout *l = &c->layout;
-  gint64 rows[1 + HEED_COMPOSITOR_MAX_IMAGES][2];
-  guint n = 0;
-  if (p[P_HEAT_ON]) {
-    float y = bits_float (p[P_REGION + 1]), h = bits_float (p[P_REGION + 3]);
-    rows[n][0] = (gint64) floorf (y), rows[n++][1] = (gint64) ceilf (y + h);
-  }
-  for (guint i = 0; i < p[P_N_IMAGES]; i++) {
-    const guint32 *e = &p[P_IMAGES + 8 * i];
-    rows[n][0] = (gint32) e[1], rows[n++][1] = (gint64) (gint32) e[1] + e[3];
-  }
-  guint count = 0;
-  for (guint i = 0; i < n; i++) {
-    guint first = (guint) CLAMP (rows[i][0], 0, (gint64) l->height);
-    guint end = (guint) CLAMP (rows[i][1], 0, (gint64) l->height);
-    if (first >= end)
-      continue;
-    /* insert in order of first row, then merge with the neighbours it meets */
-    guint at = count++;
-    for (; at > 0 && spans[at - 1][0] > first; at--)
-      spans[at][0] = spans[at - 1][0], spans[at][1] = spans[at - 1][1];
-    spans[at][0] = first, spans[at][1] = end;
-  }
-  guint merged = 0;
-  for (guint i = 0; i < count; i++) {
-    if (merged > 0 && spans[i][0] <= spans[merged - 1][1])
-      spans[merged - 1][1] = MAX (spans[merged - 1][1], spans[i][1]);
-    else
-      spans[merged][0] = spans[i][0], spans[merged++][1] = spans[i][1];
-  }
-  return merged;
-}
-
-/* Copies the spans' rows of every plane into the working copy (to_device) or back: for
- * 4:2:0 chroma, each chroma row any of the span's rows shares. */
+/* Copies the rows the layers may cover (inputs.row_spans) of every plane into the working copy
+ * (to_device) or back: for 4:2:0 chroma, each chroma row any of a span's rows shares. */
 static void
-copy_rows (HeedCompositor *c, gboolean to_device, guint8 *const planes[3], const guint stride[3],
-           guint spans[][2], guint n_spans)
+copy_rows (HeedCompositor *c, gboolean to_device, guint8 *const planes[3], const guint stride[3])
 {
   const HeedFrameLayout *l = &c->layout;
+  const guint (*spans)[2] = c->inputs.row_spans;
   for (guint i = 0; i < l->n_planes; i++) {
     gboolean chroma = l->rows[i] < l->rows[0];
     guint8 *mine = (guint8 *) c->frame->mapped + l->offset[i];
-    for (guint s = 0; s < n_spans; s++) {
+    for (guint s = 0; s < c->inputs.n_row_spans; s++) {
       guint first = chroma ? spans[s][0] / 2 : spans[s][0];
       guint end = MIN (chroma ? (spans[s][1] + 1) / 2 : spans[s][1], l->rows[i]);
       for (guint r = first; r < end; r++) {
@@ -438,14 +425,12 @@ heed_compositor_draw_frame (HeedCompositor *c, guint8 *const planes[3], const gu
       return FALSE;
     }
   /* Only the rows the layers may cover travel, to the device and back. */
-  guint spans[1 + HEED_COMPOSITOR_MAX_IMAGES][2];
-  guint n_spans = covered_rows (c, spans);
-  if (n_spans == 0 || c->inputs.params[P_BOUNDS] >= c->inputs.params[P_BOUNDS + 2])
+  if (c->inputs.n_row_spans == 0 || c->inputs.params[P_BOUNDS] >= c->inputs.params[P_BOUNDS + 2])
     return TRUE; /* nothing to draw */
-  copy_rows (c, TRUE, planes, stride, spans, n_spans);
+  copy_rows (c, TRUE, planes, stride);
   if (!heed_recorder_submit (c->rec, error))
     return FALSE;
-  copy_rows (c, FALSE, planes, stride, spans, n_spans);
+  copy_rows (c, FALSE, planes, stride);
   return TRUE;
 no_layout:
   if (error && !*error)

@@ -417,10 +417,14 @@ enum {
 typedef struct {
   guint32 params[HEED_COMPOSITE_PARAM_WORDS];
   guint32 lut[256]; /* 0x00BBGGRR */
-  float *heat;      /* (value, alpha) per cell, grid_width x grid_height, row-major */
+  float *heat;      /* per cell, grid_width x grid_height row-major: its (value, alpha), then its
+                     * right neighbour's (the row's last cell repeats its own) */
   gsize heat_floats;
   guint32 *pixels; /* the images one after another */
   gsize n_pixels;
+  /* the rows some layer may cover, as sorted, disjoint spans [first, end) */
+  guint row_spans[1 + HEED_COMPOSITOR_MAX_IMAGES][2];
+  guint n_row_spans;
 } HeedCompositeInputs;
 
 void heed_composite_inputs_init (HeedCompositeInputs *in, const HeedFrameLayout *layout,

@@ -160,22 +160,9 @@ vec4 images_over(vec4 l, uint x, uint y)
   return vec4(c, a);
 }
 
-// The layers at pixel (x, y): premultiplied colour (0..255) in xyz, coverage in w.
-vec4 layers_at(uint x, uint y)
-{
-  vec4 l = vec4(0.0);
-  if (heat_on && in_heat_region(x, y)) {
-    const float u = heat_u(x), v = heat_v(y);
-    const uint x0 = uint(u), y0 = uint(v), y1 = min(y0 + 1u, grid_h - 1u);
-    const vec4 top = texelFetch(heat_texels, int(y0 * grid_w + x0));    // cells x0, x1 of row y0
-    const vec4 bottom = texelFetch(heat_texels, int(y1 * grid_w + x0)); // and of row y1
-    l = heat_colour(top, bottom, u - float(x0), v - float(y0));
-  }
-  return images_over(l, x, y);
-}
-
-// A row's grid rows and the cells read ahead for a run of pixels in grid columns c and c + 1
-// (see DRAW_RUNS): cells c and c + 1 of grid rows y0 (top0, top1) and y1 (bottom0, bottom1)
+// A pixel row's two grid rows (y0, y1, and ty: where the row lies between them), and the cells
+// read ahead for a run of pixels in grid columns c and c + 1 (see DRAW_ROW): cells c and c + 1
+// of grid rows y0 (top0, top1) and y1 (bottom0, bottom1)
 struct HeatCells {
   uint y0, y1, c;
   float ty;
@@ -189,6 +176,21 @@ HeatCells heat_row(uint y)
   const uint y0 = uint(v);
   return HeatCells(y0, min(y0 + 1u, grid_h - 1u), 0u, v - float(y0), vec4(0.0), vec4(0.0),
                    vec4(0.0), vec4(0.0));
+}
+
+// The layers at pixel (x, y): premultiplied colour (0..255) in xyz, coverage in w.
+vec4 layers_at(uint x, uint y)
+{
+  vec4 l = vec4(0.0);
+  if (heat_on && in_heat_region(x, y)) {
+    const HeatCells r = heat_row(y);
+    const float u = heat_u(x);
+    const uint x0 = uint(u);
+    const vec4 top = texelFetch(heat_texels, int(r.y0 * grid_w + x0));    // cells x0, x1 of row y0
+    const vec4 bottom = texelFetch(heat_texels, int(r.y1 * grid_w + x0)); // and of row y1
+    l = heat_colour(top, bottom, u - float(x0), r.ty);
+  }
+  return images_over(l, x, y);
 }
 
 void heat_read_cells(inout HeatCells h, uint c)
