@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* heed bench: ms per forward pass and GFLOP/s, for the whole model and per op (from GPU
- * timestamps), each as a share of the device's own multiply-add peak measured first, with the
- * same checkpoint through PyTorch on the CPU in the same run. */
+/* heed bench: ms per forward pass (or per batch of them) and GFLOP/s, for the whole model and per
+ * op (from GPU timestamps), each as a share of the device's own multiply-add peak measured first,
+ * with the same checkpoint through PyTorch (on the CPU, or on CUDA) in the same run. */
 #include "heed-engine.h"
 
 #include <json-glib/json-glib.h>
@@ -116,15 +116,17 @@ torch_read (TorchTurns *t, JsonParser **parser, char **why)
  * threads chosen (the faster of 1 and one per core over `runs` passes), before any of heed's
  * timed runs. */
 static JsonObject *
-torch_start (TorchTurns *t, const char *python, const char *model_path, int runs, char **why)
+torch_start (TorchTurns *t, const char *python, const char *model_path, int runs, int batch,
+             const char *where, char **why)
 {
   char *script = find_torch_script ();
   if (!script) {
     *why = g_strdup ("bench_torch.py not found (set HEED_TOOLS_DIR)");
     return NULL;
   }
-  char *runs_s = g_strdup_printf ("%d", runs);
-  const char *args[] = { python, script, "--model", model_path, "--runs", runs_s, "--serve", NULL };
+  char *runs_s = g_strdup_printf ("%d", runs), *batch_s = g_strdup_printf ("%d", batch);
+  const char *args[] = { python,    script,  "--model",  model_path, "--runs",  runs_s,
+                         "--batch", batch_s, "--device", where,      "--serve", NULL };
   int in_fd, out_fd;
   GError *error = NULL;
   /* its stderr into an unlinked temporary file, not a pipe: a pipe nobody reads during the turns
@@ -140,6 +142,7 @@ torch_start (TorchTurns *t, const char *python, const char *model_path, int runs
   g_free (err_path);
   g_free (script);
   g_free (runs_s);
+  g_free (batch_s);
   if (!spawned) {
     if (t->err_fd >= 0)
       close (t->err_fd);
@@ -165,19 +168,28 @@ torch_ask (TorchTurns *t, const char *command, int n, char **why)
   return torch_read (t, &t->message, why);
 }
 
-/* One forward pass, from the RGBA frame when there is one (the preprocessing timed too), else
- * from the tensor; *last keeps its result. */
+/* One forward pass of the run's whole batch (each slot the same input), from the RGBA frame when
+ * there is one (the preprocessing timed too), else from the tensor; *last keeps the first
+ * frame's result, whose timings cover the batch. */
 static gboolean
 forward_once (HeedVitRun *run, const float *input, const guint8 *frame, guint fw,
               HeedVitResult **last, GError **error)
 {
-  heed_vit_result_destroy (last);
-  if (!frame)
-    return (*last = heed_vit_run_tensor (run, input, error)) != NULL;
+  guint n = heed_vit_run_get_max_batch (run);
+  HeedVitResult *results[64] = { NULL };
   const guint8 *planes[3] = { frame, NULL, NULL };
   guint stride[3] = { 4 * fw, 0, 0 };
-  return heed_vit_run_set_frame (run, 0, planes, stride, error) &&
-         heed_vit_run_submit (run, 1, error) && heed_vit_run_wait (run, last, error);
+  heed_vit_result_destroy (last);
+  for (guint i = 0; i < n; i++)
+    if (!(frame ? heed_vit_run_set_frame (run, i, planes, stride, error)
+                : heed_vit_run_set_tensor (run, i, input, error)))
+      return FALSE;
+  if (!heed_vit_run_submit (run, n, error) || !heed_vit_run_wait (run, results, error))
+    return FALSE;
+  *last = results[0];
+  for (guint i = 1; i < n; i++)
+    heed_vit_result_destroy (&results[i]);
+  return TRUE;
 }
 
 static double
@@ -272,8 +284,8 @@ int
 heed_cmd_bench (int argc, char **argv)
 {
   char *model_path = NULL, *shape_name = NULL, *python = NULL, *frame_size = NULL;
-  char *weights_name = NULL, *pipeline_size = NULL;
-  int runs = 10, warmup = 2, turns = 5, device_index = -1, pipeline_frames = 150;
+  char *weights_name = NULL, *pipeline_size = NULL, *torch_device = NULL;
+  int runs = 10, warmup = 2, turns = 5, device_index = -1, pipeline_frames = 150, batch = 1;
   int dim = 0, depth = 0, heads = 0, patch = 0, img = 0, classes = -1;
   gboolean no_torch = FALSE, dispatches = FALSE;
   GOptionEntry entries[] = {
@@ -289,7 +301,13 @@ heed_cmd_bench (int argc, char **argv)
     { "runs", 'n', 0, G_OPTION_ARG_INT, &runs, "timed forward passes (median reported)", "N" },
     { "warmup", 0, 0, G_OPTION_ARG_INT, &warmup, "untimed passes first", "N" },
     { "device", 'd', 0, G_OPTION_ARG_INT, &device_index, "Vulkan device index", "N" },
+    { "batch", 'b', 0, G_OPTION_ARG_INT, &batch,
+      "frames per submission, 1 (default) to 64: the forward row times whole batches, and both "
+      "sides' frames/s follow (PyTorch runs batches of as many)",
+      "N" },
     { "no-torch", 0, 0, G_OPTION_ARG_NONE, &no_torch, "skip the PyTorch comparison", NULL },
+    { "torch-device", 0, 0, G_OPTION_ARG_STRING, &torch_device,
+      "where PyTorch runs: cpu (default) or cuda (an NVIDIA GPU, float32 without TF32)", "WHERE" },
     { "turns", 0, 0, G_OPTION_ARG_INT, &turns,
       "split the timed runs into N turns, each heed's runs then PyTorch's, so that a machine "
       "whose speed drifts slows both sides of a turn alike (default 5; at most --runs)",
@@ -330,6 +348,14 @@ heed_cmd_bench (int argc, char **argv)
     goto fail;
   if (runs < 1 || warmup < 0) {
     g_set_error (&error, HEED_ERROR, HEED_ERROR_INVALID, "--runs must be >= 1");
+    goto fail;
+  }
+  if (batch < 1 || batch > 64) {
+    g_set_error (&error, HEED_ERROR, HEED_ERROR_INVALID, "--batch must be 1 to 64");
+    goto fail;
+  }
+  if (torch_device && strcmp (torch_device, "cpu") != 0 && strcmp (torch_device, "cuda") != 0) {
+    g_set_error (&error, HEED_ERROR, HEED_ERROR_INVALID, "--torch-device takes cpu or cuda");
     goto fail;
   }
   if (turns < 1) {
@@ -376,13 +402,13 @@ heed_cmd_bench (int argc, char **argv)
       goto fail;
   }
   const HeedModelConfig *c = &model->config;
-  double flops = heed_model_flops (c);
+  double flops = heed_model_flops (c) * batch; /* a timed pass is a whole batch */
 
   double peak = 0;
   if (!(device = heed_device_new (device_index, &error)) ||
       !heed_device_measure_peak (device, &peak, &error) ||
       !(plan = heed_vit_plan_new (device, model, &opts, &error)) ||
-      !(run = heed_vit_run_new (plan, 1, &error)))
+      !(run = heed_vit_run_new (plan, (guint) batch, &error)))
     goto fail;
 
   if (frame_size) {
@@ -414,7 +440,8 @@ heed_cmd_bench (int argc, char **argv)
     const char *path = checkpoint_path (model_path, model, &tmp_dir, &tmp_model, &error);
     if (!path)
       goto fail;
-    tj = torch_start (&torch, py, path, runs, &torch_why);
+    tj = torch_start (&torch, py, path, runs, batch, torch_device ? torch_device : "cpu",
+                      &torch_why);
   }
   for (int i = 0; i < warmup; i++)
     if (!forward_once (run, input, frame, fw, &last, &error))
@@ -465,13 +492,21 @@ heed_cmd_bench (int argc, char **argv)
   printf ("device: %s\n", heed_device_get_name (device));
   printf ("peak:   %.2f GFLOP/s (multiply-add chains in registers: shaders/peak.comp)\n", peak);
   printf ("model:  %s: %u px, patch %u, dim %u, depth %u, heads %u, %u classes, %u tokens; "
-          "%.3f GFLOP per forward\n",
+          "%.3f GFLOP per frame\n",
           model_path ? model_path : (shape_name ? shape_name : "deit-tiny"), c->img_size,
-          c->patch_size, c->dim, c->depth, c->num_heads, c->num_classes, c->tokens, flops / 1e9);
+          c->patch_size, c->dim, c->depth, c->num_heads, c->num_classes, c->tokens,
+          flops / batch / 1e9);
   printf ("weights: %s for the matrix multiplies (float32 arithmetic); %.1f MB of weights on "
           "the device\n",
           heed_weight_format_name (opts.weights), heed_vit_plan_get_weight_bytes (plan) / 1e6);
-  if (tj)
+  if (batch > 1)
+    printf ("batch:  %d frames a submission; the forward and op rows time whole batches\n", batch);
+  if (tj && g_strcmp0 (torch_device, "cuda") == 0)
+    printf ("torch:  PyTorch %s on CUDA (%s), float32 without TF32, eager, taking turns with "
+            "heed (%d turns)\n",
+            json_object_get_string_member (tj, "version"),
+            json_object_get_string_member_with_default (tj, "device", "?"), n_turns);
+  else if (tj)
     printf ("torch:  PyTorch %s on the CPU, %" G_GINT64_FORMAT " thread(s) (the faster of 1 and "
             "one per core), taking turns with heed (%d turns)\n",
             json_object_get_string_member (tj, "version"),
@@ -528,6 +563,10 @@ heed_cmd_bench (int argc, char **argv)
             "the forward row's medians give %.2f\n",
             median_of (ratios, n_turns), n_turns, lo, hi, heed_ms / torch_ms);
   }
+  printf ("throughput: heed %.1f frames/s", batch * 1000.0 / heed_ms);
+  if (tj)
+    printf (", PyTorch %.1f frames/s", batch * 1000.0 / torch_ms);
+  printf (" (batches of %d, from the forward row's medians)\n", batch);
   if (pipeline_frames > 0) {
     const char *path = checkpoint_path (model_path, model, &tmp_dir, &tmp_model, &error);
     if (!path)
@@ -573,6 +612,7 @@ out:
   g_free (python);
   g_free (weights_name);
   g_free (pipeline_size);
+  g_free (torch_device);
   g_option_context_free (ctx);
   return status;
 }

@@ -1,9 +1,11 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: LGPL-2.1-or-later
-"""PyTorch side of `heed bench`: times the same checkpoint on the CPU and prints JSON.
+"""PyTorch side of `heed bench`: times the same checkpoint on the CPU (or with --device cuda on
+an NVIDIA GPU, in float32 without TF32, as heed computes) and prints JSON.
 
-By default it times both one thread and one per core and reports the faster, since on small
-virtual machines PyTorch's OpenMP threads can make it slower, not faster.
+On the CPU it times both one thread and one per core and reports the faster, since on small
+virtual machines PyTorch's OpenMP threads can make it slower, not faster. --batch N times
+batches of N images, as `heed bench --batch N` does.
 
 With --serve it stays up to take turns with heed: after choosing the threads it prints one JSON
 line ({"version", "threads", "forward_ms"}), then answers each line of its input:
@@ -17,22 +19,24 @@ import json
 import os
 import statistics
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import torch  # noqa: E402
 
-from heed_torch import VisionTransformer, attach_op_timers, config_from_state_dict, load_safetensors  # noqa: E402
+from heed_torch import (VisionTransformer, attach_op_timers, config_from_state_dict,  # noqa: E402
+                        load_safetensors, timer_now, timing_device)
+
+
+def forward_ms(model, x):
+    """One forward pass in ms, the device's queue drained before and after."""
+    t0 = timer_now()
+    model(x)
+    return (timer_now() - t0) * 1e3
 
 
 def median_forward_ms(model, x, runs, warmup):
-    times = []
-    for i in range(warmup + runs):
-        t0 = time.perf_counter()
-        model(x)
-        if i >= warmup:
-            times.append((time.perf_counter() - t0) * 1e3)
-    return statistics.median(times)
+    times = [forward_ms(model, x) for _ in range(warmup + runs)]
+    return statistics.median(times[warmup:])
 
 
 def op_ms(model, x, runs):
@@ -57,12 +61,8 @@ def serve(model, x):
             sys.exit("bench_torch.py --serve: unknown command %r" % line.strip())
         n = max(int(words[1]), 1)
         if words[0] == "forward":
-            model(x)  # untimed: the first pass after heed's turn wakes the threads, warms the caches
-            times = []
-            for _ in range(n):
-                t0 = time.perf_counter()
-                model(x)
-                times.append((time.perf_counter() - t0) * 1e3)
+            forward_ms(model, x)  # untimed: the first pass after heed's turn wakes the threads
+            times = [forward_ms(model, x) for _ in range(n)]
             print(json.dumps({"times": times}), flush=True)
         else:
             print(json.dumps({"ops": op_ms(model, x, n)}), flush=True)
@@ -75,6 +75,9 @@ def main():
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--threads", type=int, default=0,
                     help="intra-op threads; 0 (default) tries 1 and one per core, keeps the faster")
+    ap.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
+                    help="where the model runs (cuda: float32 without TF32, as heed computes)")
+    ap.add_argument("--batch", type=int, default=1, help="images per forward pass")
     ap.add_argument("--serve", action="store_true",
                     help="after choosing the threads, answer 'forward N' and 'ops N' lines")
     args = ap.parse_args()
@@ -84,11 +87,23 @@ def main():
         sys.exit("bench_torch.py compares timm-named checkpoints only")
     heads = int(meta["num_heads"]) if "num_heads" in meta else None
     cfg = config_from_state_dict(sd, heads)
-    model = VisionTransformer(**cfg).eval()
+    if args.batch < 1:
+        sys.exit("bench_torch.py: --batch must be at least 1")
+    if args.device == "cuda":
+        if not torch.cuda.is_available():
+            sys.exit("bench_torch.py: PyTorch sees no CUDA device")
+        # heed multiplies in float32: no TF32 in PyTorch's matrix multiplies or convolutions
+        torch.set_float32_matmul_precision("highest")
+        torch.backends.cudnn.allow_tf32 = False
+    timing_device(args.device)
+    model = VisionTransformer(**cfg).eval().to(args.device)
     model.load_state_dict(sd, strict=True)
-    x = torch.randn(1, 3, cfg["img_size"], cfg["img_size"])
+    x = torch.randn(args.batch, 3, cfg["img_size"], cfg["img_size"], device=args.device)
 
+    # the CPU's threads: one, or one per core, whichever is faster; CUDA's are not ours to choose
     candidates = [args.threads] if args.threads else sorted({1, os.cpu_count() or 1})
+    if args.device == "cuda":
+        candidates = [torch.get_num_threads()]
     best = None
     with torch.inference_mode():
         for threads in candidates:
@@ -97,15 +112,16 @@ def main():
             if best is None or ms < best[1]:
                 best = (threads, ms)
         torch.set_num_threads(best[0])
+        where = torch.cuda.get_device_name() if args.device == "cuda" else "CPU"
         if args.serve:
-            print(json.dumps({"version": torch.__version__, "threads": best[0],
-                              "forward_ms": best[1]}), flush=True)
+            print(json.dumps({"version": torch.__version__, "threads": best[0], "device": where,
+                              "batch": args.batch, "forward_ms": best[1]}), flush=True)
             serve(model, x)
             return
         # per-op times in separate passes, so the hooks do not slow the timed runs
         ops = op_ms(model, x, args.runs)
-    print(json.dumps({"version": torch.__version__, "threads": best[0],
-                      "forward_ms": best[1], "ops": ops}))
+    print(json.dumps({"version": torch.__version__, "threads": best[0], "device": where,
+                      "batch": args.batch, "forward_ms": best[1], "ops": ops}))
 
 
 if __name__ == "__main__":

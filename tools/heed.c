@@ -240,7 +240,7 @@ usage (FILE *f)
               "               [--model M] INPUT\n"
               "  live         a camera (or any live source) with the overlays and the measured\n"
               "               frames per second [--device D | --source FRAGMENT] [--headless]\n"
-              "  bench        time a forward pass and each op, beside PyTorch on the CPU\n"
+              "  bench        time a forward pass and each op, beside PyTorch (CPU or CUDA)\n"
               "  models       list the hub models in the cache (--model hf:OWNER/NAME fetches)\n"
               "Run `heed COMMAND --help` for a command's options.\n");
 }

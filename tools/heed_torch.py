@@ -10,6 +10,22 @@ import time
 import torch
 from torch import nn
 
+# Timers read the host's clock; on CUDA the work is queued, so each reading first waits for the
+# device to finish what was queued (timing_device ("cuda") turns that on).
+_wait_for_device = None
+
+
+def timing_device(kind):
+    """Makes the op timers wait for `kind`'s queue ("cuda"), or for nothing ("cpu")."""
+    global _wait_for_device
+    _wait_for_device = torch.cuda.synchronize if kind == "cuda" else None
+
+
+def timer_now():
+    if _wait_for_device:
+        _wait_for_device()
+    return time.perf_counter()
+
 
 class Attention(nn.Module):
     def __init__(self, dim, num_heads, qkv_bias=True):
@@ -24,11 +40,11 @@ class Attention(nn.Module):
         B, N, C = x.shape
         qkv = self.qkv(x).reshape(B, N, 3, self.num_heads, C // self.num_heads)
         q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)
-        t0 = time.perf_counter()
+        t0 = timer_now()
         attn = ((q * self.scale) @ k.transpose(-2, -1)).softmax(dim=-1)
         self.last_attn = attn
         x = (attn @ v).transpose(1, 2).reshape(B, N, C)
-        self.core_seconds = time.perf_counter() - t0
+        self.core_seconds = timer_now() - t0
         return self.proj(x)
 
 
@@ -392,10 +408,10 @@ def attach_op_timers(model):
 
     def timed(module, kind):
         def pre(_m, _i):
-            module._t0 = time.perf_counter()
+            module._t0 = timer_now()
 
         def post(_m, _i, _o):
-            model.op_ms[kind] = model.op_ms.get(kind, 0.0) + (time.perf_counter() - module._t0) * 1e3
+            model.op_ms[kind] = model.op_ms.get(kind, 0.0) + (timer_now() - module._t0) * 1e3
 
         module.register_forward_pre_hook(pre)
         module.register_forward_hook(post)
