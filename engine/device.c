@@ -71,6 +71,29 @@ layer_available (const char *name)
 }
 
 /* Creates our own instance, with the validation layer and its messenger when asked for. */
+/* Keeps the Vulkan drivers loaded for the rest of the process: one bare instance, made once and
+ * never destroyed (a static pointer holds it, so leak checkers see it reachable). Destroying the
+ * last instance unloads the driver, and NVIDIA's leaves thread-specific data whose destructors
+ * then point into unmapped code: a GStreamer streaming thread that called into the driver
+ * crashed when it ended after its pipeline (seen on an H200 with driver 580, in the second
+ * pipeline of `heed bench`; Mesa's drivers never unload, so lavapipe cannot show it). */
+static void
+keep_drivers_loaded (void)
+{
+  static gsize once = 0;
+  static VkInstance resident = VK_NULL_HANDLE;
+  if (!g_once_init_enter (&once))
+    return;
+  VkApplicationInfo app = { .sType = VK_STRUCTURE_TYPE_APPLICATION_INFO,
+                            .pApplicationName = "heed",
+                            .apiVersion = VK_API_VERSION_1_1 };
+  VkInstanceCreateInfo info = { .sType = VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO,
+                                .pApplicationInfo = &app };
+  if (vkCreateInstance (&info, NULL, &resident) != VK_SUCCESS)
+    resident = VK_NULL_HANDLE; /* the instance heed uses reports any failure */
+  g_once_init_leave (&once, 1);
+}
+
 static VkInstance
 create_instance (VkDebugUtilsMessengerEXT *messenger, GError **error)
 {
@@ -88,6 +111,7 @@ create_instance (VkDebugUtilsMessengerEXT *messenger, GError **error)
     return VK_NULL_HANDLE;
   }
 
+  keep_drivers_loaded ();
   VkApplicationInfo app = {
     .sType = VK_STRUCTURE_TYPE_APPLICATION_INFO,
     .pApplicationName = "heed",
@@ -378,9 +402,9 @@ choose_kernels (HeedDevice *d)
    * 22-28 GFLOP/s. With texels, 16 x 4 beat 16 x 8 (12), 8 x 4 (16), 24 x 4 (15) and 32 x 4
    * (11). A workgroup narrower than the subgroup leaves lanes idle: the 2.4 times slowdown at
    * LP_NATIVE_VECTOR_WIDTH=512 of 8-wide workgroups. GPUs get the shared-memory TILED kernel
-   * (256 invocations, 64 x 64 of C a workgroup; its speed on GPUs is not measured yet), or the
-   * storage-buffer register tiles where a workgroup cannot have 256 invocations (Vulkan
-   * guarantees 128). */
+   * (256 invocations, 64 x 64 of C a workgroup; on an H200 17.6 to 21.8 TFLOP/s at batch 64, about
+   * cuBLAS's float32: docs/benchmarks.md), or the storage-buffer register tiles where a workgroup
+   * cannot have 256 invocations (Vulkan guarantees 128). */
   gboolean shuffle = compute_sg && (sg.supportedOperations & VK_SUBGROUP_FEATURE_SHUFFLE_BIT);
   guint lanes = cpu && shuffle && (sg.subgroupSize == 8 || sg.subgroupSize == 16) ? sg.subgroupSize
                 : cpu                                                             ? 8
@@ -418,10 +442,15 @@ choose_kernels (HeedDevice *d)
     k->gemm = k->gemm_k4 = (HeedKernel){ HEED_SHADER_GEMM_TILED, 256 };
     k->gemm_k4_bt.shader = k->gemm_k4_ln.shader = k->gemm_k4_softmax.shader = HEED_SHADER_COUNT;
   }
-  /* GPUs: the one-dispatch attention in shared-memory tiles (64 invocations, 13.5 kB of shared
-   * memory, under the 128 and 16 kB every device has), with barriers between its steps */
+  /* GPUs: the one-dispatch attention in shared-memory tiles (64 invocations, at most 13.5 kB of
+   * shared memory, under the 128 and 16 kB every device has), with barriers between its steps:
+   * with subgroup arithmetic, one key an invocation 64 at a time (measured on an H200 with
+   * `heed bench --batch 64`: docs/benchmarks.md); else 16 keys a step, one row an invocation
+   * in the softmax */
   if (!cpu)
-    k->attention = (HeedKernel){ HEED_SHADER_ATTENTION_TILED, 64 };
+    k->attention =
+        (HeedKernel){ sg_arithmetic ? HEED_SHADER_ATTENTION_KEYS : HEED_SHADER_ATTENTION_TILED,
+                      64 };
 
   /* Element-wise kernels: 8-lane workgroups made ~14k tiny workgroups per op on lavapipe. */
   k->small_lanes = 64;
@@ -575,6 +604,7 @@ heed_device_new_import (const HeedDeviceImport *import, GError **error)
                  "device import needs an instance, physical device, device and queue");
     return NULL;
   }
+  keep_drivers_loaded (); /* GStreamer's instance goes when its pipeline does */
   d = g_new0 (HeedDevice, 1);
   d->ref_count = 1;
   d->instance = import->instance;

@@ -281,7 +281,9 @@ gboolean heed_op_layernorm (HeedRecorder *rec, HeedMat x, HeedMat y, HeedBuffer 
                             GError **error);
 gboolean heed_op_softmax (HeedRecorder *rec, HeedMat s, guint M, guint N, guint batches,
                           const char *name, GError **error);
-gboolean heed_op_patchify (HeedRecorder *rec, HeedBuffer *image, HeedBuffer *patches,
+/* image [channels][height][width] -> patches from float out_off on: [patches][channels * patch^2]
+ * (out_off a multiple of 4 where patch is) */
+gboolean heed_op_patchify (HeedRecorder *rec, HeedBuffer *image, HeedBuffer *patches, guint out_off,
                            guint channels, guint height, guint width, guint patch, GError **error);
 /* x [frames][tokens][D]: every frame's block starts as prefix token + pos_embed (the first
  * `prefix` rows, from cls [prefix][D]) and pos_embed. */
@@ -326,6 +328,14 @@ void heed_attention_scratch_clear (HeedAttentionScratch *s);
 gboolean heed_op_attention (HeedRecorder *rec, HeedAttentionScratch *s, HeedBuffer *qkv,
                             HeedBuffer *out, guint row, guint M, guint queries, guint D,
                             guint heads, gboolean keep_probs, const char *name, GError **error);
+/* Whether heed_op_attention_frames can run these shapes: the attention in one dispatch, with
+ * every query attending and the probabilities not an output. */
+gboolean heed_attention_takes_frames (const HeedKernels *k, HeedBuffer *qkv, guint D, guint heads);
+/* The attention of `frames` frames of M tokens each, M rows apart from `row`, in one dispatch
+ * (a dispatch per frame and layer was most of a batch's time on a GPU). */
+gboolean heed_op_attention_frames (HeedRecorder *rec, HeedBuffer *qkv, HeedBuffer *out, guint row,
+                                   guint M, guint frames, guint D, guint heads, const char *name,
+                                   GError **error);
 
 /* Frame -> normalised NCHW [3][size][size]: frame is the packed frame (layout->size bytes, in a
  * buffer of at least round_up(size, 4)), params the 18 floats of heed_frame_params, rows the

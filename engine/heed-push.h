@@ -32,10 +32,13 @@ typedef struct {
   uint32_t format, width, height, offset[3], stride[3], size;
   uint32_t filter, row0, n_rows;
   uint32_t resized[2], first[2], count[2], offset_xy[2]; /* per axis: x, y */
+  float scale[2], inv_scale[2]; /* in / resized, 1 / max (scale, 1): IEEE division, here */
 } HeedPreprocessParams;
 
 typedef struct {
   uint32_t channels, height, width, patch_size, grid_w, num_patches;
+  uint32_t out_off; /* floats: where this frame's patches start (a batch's frames share one
+                     * buffer, for one patch-embedding GEMM); a multiple of 4 */
 } HeedPatchifyParams;
 
 typedef struct {

@@ -223,11 +223,11 @@ heed_op_softmax (HeedRecorder *rec, HeedMat s, guint M, guint N, guint batches, 
 }
 
 gboolean
-heed_op_patchify (HeedRecorder *rec, HeedBuffer *image, HeedBuffer *patches, guint channels,
-                  guint height, guint width, guint patch, GError **error)
+heed_op_patchify (HeedRecorder *rec, HeedBuffer *image, HeedBuffer *patches, guint out_off,
+                  guint channels, guint height, guint width, guint patch, GError **error)
 {
   guint grid_w = width / patch, grid_h = height / patch;
-  HeedPatchifyParams p = { channels, height, width, patch, grid_w, grid_w * grid_h };
+  HeedPatchifyParams p = { channels, height, width, patch, grid_w, grid_w * grid_h, out_off };
   HeedBuffer *bindings[2] = { image, patches };
   /* four pixels at a time where patch rows and image rows are whole vec4s */
   gboolean vec4 = patch % 4 == 0 && width % 4 == 0 && heed_buffer_texels_cover (image);
@@ -299,6 +299,35 @@ heed_attention_scratch_clear (HeedAttentionScratch *s)
   heed_buffer_destroy (&s->scores);
 }
 
+/* Q, K and V read in place where rows and heads are whole texels (the K transpose and the
+ * one-dispatch attention read qkv as texels) */
+static gboolean
+attention_direct (HeedBuffer *qkv, guint D, guint heads)
+{
+  return D % 4 == 0 && (D / heads) % 4 == 0 && heed_buffer_texels_cover (qkv);
+}
+
+gboolean
+heed_attention_takes_frames (const HeedKernels *k, HeedBuffer *qkv, guint D, guint heads)
+{
+  /* shaders/attention.comp and attention_tiled.comp: heads up to 64 wide */
+  return k->attention.shader != HEED_SHADER_COUNT && D / heads <= 64 &&
+         attention_direct (qkv, D, heads);
+}
+
+gboolean
+heed_op_attention_frames (HeedRecorder *rec, HeedBuffer *qkv, HeedBuffer *out, guint row, guint M,
+                          guint frames, guint D, guint heads, const char *name, GError **error)
+{
+  g_return_val_if_fail (heed_attention_takes_frames (&rec->kernels, qkv, D, heads), FALSE);
+  guint dh = D / heads;
+  HeedAttentionParams ap = { M, D, dh, 3 * D, row * 3 * D, row * D, D, 1.0f / sqrtf ((float) dh) };
+  HeedBuffer *bindings[2] = { qkv, out };
+  return heed_recorder_dispatch (rec, rec->kernels.attention, 0, bindings, &ap, sizeof ap,
+                                 (M + 15) / 16, heads, frames, name, "attention",
+                                 4.0 * M * M * dh * heads * frames, error);
+}
+
 /* S = Q.K^T / sqrt(dh) -> row softmax -> O = P.V, written head-interleaved into out. With
  * keep_probs the scores keep the probabilities for the attention-map outputs; otherwise, where
  * the table has the one-dispatch attention, the scores are never written, or where it has a P.V
@@ -315,17 +344,11 @@ heed_op_attention (HeedRecorder *rec, HeedAttentionScratch *s, HeedBuffer *qkv, 
   const HeedKernels *k = &rec->kernels;
   guint dh = D / heads;
   float scale = 1.0f / sqrtf ((float) dh);
-  /* the K transpose reads qkv as texels */
-  gboolean direct = D % 4 == 0 && dh % 4 == 0 && heed_buffer_texels_cover (qkv);
-  /* Where the probabilities are not an output, lavapipe's table runs it all in one dispatch
-   * (shaders/attention.comp: Q, K and V read in place, heads up to 64 wide) */
-  if (!keep_probs && direct && k->attention.shader != HEED_SHADER_COUNT && dh <= 64 &&
-      queries == M) {
-    HeedAttentionParams ap = { M, D, dh, 3 * D, row * 3 * D, row * D, D, scale };
-    HeedBuffer *bindings[2] = { qkv, out };
-    return heed_recorder_dispatch (rec, k->attention, 0, bindings, &ap, sizeof ap, (M + 15) / 16,
-                                   heads, 1, name, "attention", 4.0 * M * M * dh * heads, error);
-  }
+  gboolean direct = attention_direct (qkv, D, heads);
+  /* Where the probabilities are not an output, it all runs in one dispatch (Q, K and V read in
+   * place) */
+  if (!keep_probs && queries == M && heed_attention_takes_frames (k, qkv, D, heads))
+    return heed_op_attention_frames (rec, qkv, out, row, M, 1, D, heads, name, error);
   /* ... and where the table has a GEMM that takes B transposed, Q.K^T reads K in place too */
   gboolean k_in_place = direct && k->gemm_k4_bt.shader != HEED_SHADER_COUNT;
   char *n_copy = g_strdup_printf ("%s.%s", name, direct ? "k_transpose" : "split");
@@ -415,6 +438,9 @@ heed_op_preprocess (HeedRecorder *rec, const HeedFrameLayout *l, HeedBuffer *fra
     p.first[i] = ax[i].first;
     p.count[i] = ax[i].count;
     p.offset_xy[i] = ax[i].offset;
+    /* as heed_resample_span divides (the shader only multiplies) */
+    p.scale[i] = (float) ax[i].in / (float) ax[i].resized;
+    p.inv_scale[i] = 1.0f / MAX (p.scale[i], 1.0f);
   }
   HeedBuffer *row_bindings[3] = { frame, params, rows }, *bindings[3] = { rows, params, out };
   /* one pipeline per format and filter (shaders/preprocess.comp's VARIANT) */

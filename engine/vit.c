@@ -46,7 +46,8 @@ struct _HeedVitRun {
   HeedDevice *device;
   guint max_batch;
 
-  HeedBuffer **input, **patches; /* per slot */
+  HeedBuffer **input;  /* per slot */
+  HeedBuffer *patches; /* every slot's, one after another: one patch-embedding GEMM a batch */
   HeedBuffer *x, *h, *qkv, *attn, *mlp;
   HeedBuffer *emb, *logits, *cls_heads, *cls_mean, *layer_attn; /* host-visible outputs */
   HeedBuffer *logits_dist;                                      /* DeiT distilled */
@@ -328,12 +329,14 @@ alloc_activations (HeedVitRun *r, GError **error)
   guint kp = c->in_chans * c->patch_size * c->patch_size;
 
   r->input = g_new0 (HeedBuffer *, B);
-  r->patches = g_new0 (HeedBuffer *, B);
   for (guint i = 0; i < B; i++)
     if (!(r->input[i] =
-              heed_buffer_new (d, f * c->in_chans * c->img_size * c->img_size, TRUE, error)) ||
-        !(r->patches[i] = heed_buffer_new (d, f * p_pad * kp, FALSE, error)))
+              heed_buffer_new (d, f * c->in_chans * c->img_size * c->img_size, TRUE, error)))
       return FALSE;
+  /* the GEMM reads the last frame's whole tiles: p_pad rows from its first */
+  if (!(r->patches =
+            heed_buffer_new (d, f * ((B - 1) * c->num_patches + p_pad) * kp, FALSE, error)))
+    return FALSE;
   return (r->x = heed_buffer_new (d, f * rows * c->dim, FALSE, error)) &&
          (r->h = heed_buffer_new (d, f * rows_pad * c->dim, FALSE, error)) &&
          (r->qkv =
@@ -436,17 +439,18 @@ record_forward (HeedVitRun *r, HeedRecorder **recs, guint n, gboolean from_frame
       return FALSE;
   }
   rec = recs[slice_of_unit (r, 1)];
+  guint P = c->num_patches;
   for (guint i = 0; i < n; i++)
-    if (!heed_op_patchify (rec, r->input[i], r->patches[i], c->in_chans, c->img_size, c->img_size,
-                           c->patch_size, error))
+    if (!heed_op_patchify (rec, r->input[i], r->patches, i * P * kp, c->in_chans, c->img_size,
+                           c->img_size, c->patch_size, error))
       return FALSE;
   if (!heed_op_tokens_init (rec, p->cls, p->pos, r->x, T, D, n, c->num_prefix, error))
     return FALSE;
-  for (guint i = 0; i < n; i++)
-    if (!heed_op_gemm (rec, MAT (r->patches[i], 0, kp), MAT (p->patch_w, 0, ld_d),
-                       MAT (r->x, (i * T + c->num_prefix) * D, D), p->patch_b, c->num_patches, D,
-                       kp, 1, 1.0f, HEED_EPI_ACCUMULATE, "patch_embed", "patch_embed", error))
-      return FALSE;
+  /* every frame's patches in one GEMM, the frames as its batches (P rows apart in, T out) */
+  if (!heed_op_gemm (rec, (HeedMat){ r->patches, 0, kp, P * kp }, MAT (p->patch_w, 0, ld_d),
+                     (HeedMat){ r->x, c->num_prefix * D, D, T * D }, p->patch_b, P, D, kp, n, 1.0f,
+                     HEED_EPI_ACCUMULATE, "patch_embed", "patch_embed", error))
+    return FALSE;
 
   /* CLIP towers: a LayerNorm before the blocks, in place (each row is read before it is
    * written, by the same invocation) */
@@ -479,9 +483,14 @@ record_forward (HeedVitRun *r, HeedRecorder **recs, guint n, gboolean from_frame
                                  MAT (r->qkv, 0, 3 * D), b->qkv_b, rows, 3 * D, D, 1, 1.0f, 0,
                                  NAME ("qkv"), "qkv", error))
       return FALSE;
-    for (guint i = 0; i < n; i++) {
-      /* the probabilities are read after the last block, and after every block for rollout */
-      gboolean keep_probs = l == c->depth - 1 || p->options.layer_attention;
+    /* the probabilities are read after the last block, and after every block for rollout;
+     * where they are not, the batch's frames go in one dispatch */
+    gboolean keep_probs = l == c->depth - 1 || p->options.layer_attention;
+    gboolean all_frames = !keep_probs && heed_attention_takes_frames (k, r->qkv, D, H);
+    if (all_frames &&
+        !heed_op_attention_frames (rec, r->qkv, r->attn, 0, T, n, D, H, NAME ("attn"), error))
+      return FALSE;
+    for (guint i = 0; i < n && !all_frames; i++) {
       if (!heed_op_attention (rec, s, r->qkv, r->attn, i * T, T, m, D, H, keep_probs, NAME ("attn"),
                               error))
         return FALSE;
@@ -958,12 +967,9 @@ heed_vit_run_destroy (HeedVitRun **run)
   if (r->submitted)
     heed_recorder_wait (r->submitted, NULL); /* nothing may be freed under the device */
   drop_recordings (r, TRUE);
-  for (guint i = 0; i < r->max_batch; i++) {
-    if (r->input)
-      heed_buffer_destroy (&r->input[i]);
-    if (r->patches)
-      heed_buffer_destroy (&r->patches[i]);
-  }
+  for (guint i = 0; i < r->max_batch && r->input; i++)
+    heed_buffer_destroy (&r->input[i]);
+  heed_buffer_destroy (&r->patches);
   if (r->copy_pool)
     vkDestroyCommandPool (r->device->device, r->copy_pool, NULL); /* frees copy_cmds */
   HeedBuffer **bufs[] = {
@@ -975,7 +981,6 @@ heed_vit_run_destroy (HeedVitRun **run)
     heed_buffer_destroy (bufs[i]);
   heed_attention_scratch_clear (&r->scratch);
   g_free (r->input);
-  g_free (r->patches);
   g_free (r->rec_tensor);
   g_free (r->rec_frame);
   g_free (r->copy_cmds);

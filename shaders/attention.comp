@@ -34,8 +34,8 @@ layout(push_constant) uniform Params {
   uint D;       // the model's width: a QKV row holds Q, K and V from columns 0, D and 2 D
   uint dh;      // a head's width: a multiple of 4, at most 64
   uint ld;      // QKV's row stride (3 D, a multiple of 4)
-  uint qkv_off; // the frame's first QKV element (a multiple of 4)
-  uint out_off; // the frame's first output element
+  uint qkv_off; // the first frame's first QKV element (a multiple of 4)
+  uint out_off; // the first frame's first output element
   uint out_ld;  // the output's row stride (D): head h writes columns h dh ..
   float scale;  // 1 / sqrt(dh)
 } p;
@@ -50,8 +50,11 @@ void main()
   const uint lane = gl_SubgroupInvocationID;
   const uint m0 = gl_WorkGroupID.x * TM;
   const uint h = gl_WorkGroupID.y;
+  // a batch's frames lie M rows apart: workgroup z takes frame z
+  const uint frame = gl_WorkGroupID.z;
   const uint ld4 = p.ld / 4u;
-  const uint first4 = p.qkv_off / 4u;
+  const uint first4 = (p.qkv_off + frame * p.M * p.ld) / 4u;
+  const uint out_off = p.out_off + frame * p.M * p.out_ld;
   const uint q4 = first4 + h * p.dh / 4u;
   const uint k4 = first4 + (p.D + h * p.dh) / 4u;
   const uint v4 = first4 + (2u * p.D + h * p.dh) / 4u;
@@ -125,7 +128,7 @@ void main()
       const uint d = 4u * (g * SGS + lane);
       if (d < p.dh)
         [[unroll]] for (uint e = 0; e < 4u; e++)
-          o[p.out_off + (m0 + i) * p.out_ld + h * p.dh + d + e] = acc[i][g][e] * inv;
+          o[out_off + (m0 + i) * p.out_ld + h * p.dh + d + e] = acc[i][g][e] * inv;
     }
   }
 }

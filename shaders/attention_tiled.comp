@@ -31,8 +31,8 @@ layout(push_constant) uniform Params {
   uint D;       // the model's width: a QKV row holds Q, K and V from columns 0, D and 2 D
   uint dh;      // a head's width: a multiple of 4, at most 64
   uint ld;      // QKV's row stride (3 D, a multiple of 4)
-  uint qkv_off; // the frame's first QKV element (a multiple of 4)
-  uint out_off; // the frame's first output element
+  uint qkv_off; // the first frame's first QKV element (a multiple of 4)
+  uint out_off; // the first frame's first output element
   uint out_ld;  // the output's row stride (D): head h writes columns h dh ..
   float scale;  // 1 / sqrt(dh)
 } p;
@@ -53,7 +53,10 @@ void main()
 {
   const uint t = gl_LocalInvocationID.x;
   const uint m0 = gl_WorkGroupID.x * TM, h = gl_WorkGroupID.y;
-  const uint q_col = p.qkv_off + h * p.dh;
+  // a batch's frames lie M rows apart: workgroup z takes frame z
+  const uint frame = gl_WorkGroupID.z;
+  const uint q_col = p.qkv_off + frame * p.M * p.ld + h * p.dh;
+  const uint out_off = p.out_off + frame * p.M * p.out_ld;
   const uint k_col = q_col + p.D, v_col = q_col + 2u * p.D;
   const float lowest = -3.4e38;
 
@@ -121,5 +124,5 @@ void main()
   if (t < p.dh)
     [[unroll]] for (uint r = 0u; r < TM; r++)
       if (m0 + r < p.M)
-        o[p.out_off + (m0 + r) * p.out_ld + h * p.dh + t] = acc[r] / sum_s[r];
+        o[out_off + (m0 + r) * p.out_ld + h * p.dh + t] = acc[r] / sum_s[r];
 }

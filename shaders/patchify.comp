@@ -19,6 +19,7 @@ layout(std430, binding = 1) writeonly buffer BufPatches { float patches[]; };
 layout(push_constant) uniform Params {
   uint channels, height, width;
   uint patch_size, grid_w, num_patches;
+  uint out_off; // where this frame's patches start: a batch's frames share the buffer
 } p;
 
 #ifdef VEC4
@@ -35,7 +36,7 @@ void main()
   const uint kx = col % p.patch_size;
   const uint y = (r / p.grid_w) * p.patch_size + ky;
   const uint xx = (r % p.grid_w) * p.patch_size + kx;
-  patches4[gid] = texelFetch(img4, int(((c * p.height + y) * p.width + xx) / 4u));
+  patches4[p.out_off / 4u + gid] = texelFetch(img4, int(((c * p.height + y) * p.width + xx) / 4u));
 }
 #else
 void main()
@@ -51,6 +52,6 @@ void main()
   const uint kx = col % p.patch_size;
   const uint y = (r / p.grid_w) * p.patch_size + ky;
   const uint xx = (r % p.grid_w) * p.patch_size + kx;
-  patches[gid] = img[(c * p.height + y) * p.width + xx];
+  patches[p.out_off + gid] = img[(c * p.height + y) * p.width + xx];
 }
 #endif

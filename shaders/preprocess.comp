@@ -57,6 +57,10 @@ layout(push_constant) uniform Params {
   uint first_x, first_y;          // of which count from first on are kept (the crop)
   uint count_x, count_y;
   uint offset_x, offset_y;        // and land here in the input (letterbox)
+  // in / resized per axis, and 1 / max(that, 1), divided on the host: a GPU's division may be
+  // 2.5 ulp out (Vulkan allows it), and a box filter's edge then takes the pixel beside the one
+  // Pillow and the C reference take (seen on an NVIDIA H200)
+  float scale_x, scale_y, inv_scale_x, inv_scale_y;
 } p;
 
 // 0: the format and filter come from the push constants; else 1 + format + 16 * filter, fixed
@@ -107,42 +111,52 @@ float filter_at(float x)
 }
 
 // Pillow's taps for resized pixel X of an axis of in_size pixels resized to `resized`.
-void span(uint X, uint in_size, uint resized, out int first, out int n, out float center,
-          out float inv_scale)
+// The tap positions are `precise` (no multiply-add fused across them), as the C reference rounds
+// them: Vulkan lets a driver fuse a * b + c, and a box filter's edge then moves by a pixel.
+void span(uint X, uint in_size, float scale, float inv, out int first, out int n,
+          out float center, out float inv_scale)
 {
-  const float scale = float(in_size) / float(resized);
   const float filterscale = max(scale, 1.0);
-  const float support = support_of(FILTER_KIND) * filterscale;
-  center = (float(X) + 0.5) * scale;
-  inv_scale = 1.0 / filterscale;
+  precise float support = support_of(FILTER_KIND) * filterscale;
+  precise float c = (float(X) + 0.5) * scale;
+  center = c;
+  inv_scale = inv;
   if (FILTER_KIND == NEAREST) {
-    first = min(int(floor(center)), int(in_size) - 1);
+    first = min(int(floor(c)), int(in_size) - 1);
     n = 1;
     return;
   }
-  first = max(int(center - support + 0.5), 0);
-  n = min(int(center + support + 0.5), int(in_size)) - first;
+  precise float lo = c - support + 0.5, hi = c + support + 0.5;
+  first = max(int(lo), 0);
+  n = min(int(hi), int(in_size)) - first;
+}
+
+// a tap's distance from the centre, for filter_at
+float tap_distance(int j, float center, float inv_scale)
+{
+  precise float x = (float(j) - center + 0.5) * inv_scale;
+  return x;
 }
 
 // HEED_BOX8's taps for resized pixel X (engine/frame.c heed_resample_box8_taps): the mean of
 // at most 8 point samples over what the pixel covers when shrinking, else linear; box8_count
 // of them, box8_tap gives each.
-uint box8_count(uint in_size, uint resized)
+uint box8_count(float step)
 {
-  const float step = float(in_size) / float(resized);
   return step > 1.0 ? min(uint(ceil(step - 1e-4)), 8u) : 2u;
 }
 
-uint box8_tap(uint X, uint in_size, uint resized, uint n, uint k, out float w)
+uint box8_tap(uint X, uint in_size, float step, uint n, uint k, out float w)
 {
-  const float step = float(in_size) / float(resized), pos = (float(X) + 0.5) * step;
+  precise float pos = (float(X) + 0.5) * step;
   if (step > 1.0) {
-    const float first = pos - 0.5 * step;
+    precise float first = pos - 0.5 * step;
+    precise float at = first + (float(k) + 0.5) * step / float(n);
     w = 1.0 / float(n);
-    return uint(clamp(floor(first + (float(k) + 0.5) * step / float(n)), 0.0,
-                      float(in_size - 1u)));
+    return uint(clamp(floor(at), 0.0, float(in_size - 1u)));
   }
-  const float c = clamp(pos - 0.5, 0.0, float(in_size - 1u));
+  precise float below = pos - 0.5;
+  const float c = clamp(below, 0.0, float(in_size - 1u));
   const float i0 = floor(c);
   w = k == 0u ? 1.0 - (c - i0) : c - i0;
   return k == 0u ? uint(i0) : min(uint(i0) + 1u, in_size - 1u);
@@ -248,11 +262,11 @@ void main()
     return;
   load_yuv_matrix();
   if (FILTER_KIND == HEED_BOX8) {
-    const uint m = box8_count(p.width, p.resized_x);
+    const uint m = box8_count(p.scale_x);
     vec3 acc = vec3(0.0);
     for (uint k = 0u; k < m; k++) {
       float w;
-      const uint x = box8_tap(p.first_x + col, p.width, p.resized_x, m, k, w);
+      const uint x = box8_tap(p.first_x + col, p.width, p.scale_x, m, k, w);
       acc += w * fetch(x, p.row0 + row);
     }
     store_row(row * p.count_x + col, acc); // unrounded, as heed-box8 always was
@@ -260,11 +274,11 @@ void main()
   }
   int first, n;
   float center, inv_scale;
-  span(p.first_x + col, p.width, p.resized_x, first, n, center, inv_scale);
+  span(p.first_x + col, p.width, p.scale_x, p.inv_scale_x, first, n, center, inv_scale);
   vec3 sum = vec3(0.0);
   float total = 0.0;
   for (int k = 0; k < n; k++) {
-    const float w = filter_at((float(first + k) - center + 0.5) * inv_scale);
+    const float w = filter_at(tap_distance(first + k, center, inv_scale));
     total += w;
     sum += w * fetch(uint(first + k), p.row0 + row);
   }
@@ -285,19 +299,20 @@ void main()
     int first, n = 0;
     float center, inv_scale;
     if (FILTER_KIND == HEED_BOX8) {
-      const uint m = box8_count(p.height, p.resized_y);
+      const uint m = box8_count(p.scale_y);
       for (uint k = 0u; k < m; k++) {
         float w;
-        const uint y = box8_tap(p.first_y + oy - p.offset_y, p.height, p.resized_y, m, k, w);
+        const uint y = box8_tap(p.first_y + oy - p.offset_y, p.height, p.scale_y, m, k, w);
         const uint r = uint(clamp(int(y) - int(p.row0), 0, int(p.n_rows) - 1));
         sum += w * load_row(r * p.count_x + col);
       }
       total = 1.0;
     } else {
-      span(p.first_y + oy - p.offset_y, p.height, p.resized_y, first, n, center, inv_scale);
+      span(p.first_y + oy - p.offset_y, p.height, p.scale_y, p.inv_scale_y, first, n, center,
+           inv_scale);
     }
     for (int k = 0; k < n; k++) {
-      const float w = filter_at((float(first + k) - center + 0.5) * inv_scale);
+      const float w = filter_at(tap_distance(first + k, center, inv_scale));
       const uint r = uint(clamp(first + k - int(p.row0), 0, int(p.n_rows) - 1));
       total += w;
       sum += w * load_row(r * p.count_x + col);

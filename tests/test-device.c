@@ -3,7 +3,70 @@
  * someone else created, as the elements will with GStreamer's. */
 #include "test-common.h"
 
+#include <dlfcn.h>
 #include <string.h>
+
+/* ---- counting live VkInstances: this program's own vkCreateInstance and vkDestroyInstance,
+ * which the engine (linked in statically) calls, in front of the loader's ---------------------- */
+
+static gint instances_live;
+
+VKAPI_ATTR VkResult VKAPI_CALL vkCreateInstance (const VkInstanceCreateInfo *info,
+                                                 const VkAllocationCallbacks *allocator,
+                                                 VkInstance *instance);
+VKAPI_ATTR void VKAPI_CALL vkDestroyInstance (VkInstance instance,
+                                              const VkAllocationCallbacks *allocator);
+
+static void *
+loader_entry (const char *name)
+{
+  void *f = dlsym (dlopen ("libvulkan.so.1", RTLD_NOW | RTLD_GLOBAL), name);
+  g_assert_nonnull (f);
+  return f;
+}
+
+VKAPI_ATTR VkResult VKAPI_CALL
+vkCreateInstance (const VkInstanceCreateInfo *info, const VkAllocationCallbacks *allocator,
+                  VkInstance *instance)
+{
+  static PFN_vkCreateInstance real;
+  if (!real)
+    real = (PFN_vkCreateInstance) loader_entry ("vkCreateInstance");
+  VkResult r = real (info, allocator, instance);
+  if (r == VK_SUCCESS)
+    g_atomic_int_inc (&instances_live);
+  return r;
+}
+
+VKAPI_ATTR void VKAPI_CALL
+vkDestroyInstance (VkInstance instance, const VkAllocationCallbacks *allocator)
+{
+  static PFN_vkDestroyInstance real;
+  if (!real)
+    real = (PFN_vkDestroyInstance) loader_entry ("vkDestroyInstance");
+  if (instance)
+    g_atomic_int_add (&instances_live, -1);
+  real (instance, allocator);
+}
+
+/* The Vulkan drivers stay loaded once a device was made: one bare instance stays for the
+ * process, so destroying the last device does not unload the driver (NVIDIA's then crashed a
+ * thread that had called into it, when the thread ended: docs/benchmarks.md). Runs first, before
+ * any other test has made an instance. */
+static void
+test_drivers_stay_loaded (void)
+{
+  GError *error = NULL;
+  g_assert_cmpint (g_atomic_int_get (&instances_live), ==, 0);
+  for (guint round = 0; round < 2; round++) {
+    HeedDevice *d = heed_device_new (-1, &error);
+    g_assert_no_error (error);
+    g_assert_cmpint (g_atomic_int_get (&instances_live), ==, 2); /* the device's and the bare one */
+    heed_device_destroy (&d);
+    g_assert_cmpint (g_atomic_int_get (&instances_live), ==, 1);
+  }
+  assert_no_validation_messages ();
+}
 
 static void
 test_list (void)
@@ -278,6 +341,7 @@ main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_unsetenv ("HEED_DEVICE");
+  g_test_add_func ("/device/drivers-stay-loaded", test_drivers_stay_loaded);
   g_test_add_func ("/device/list", test_list);
   g_test_add_func ("/device/choice", test_choice);
   g_test_add_func ("/device/import", test_import);
