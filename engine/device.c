@@ -70,7 +70,6 @@ layer_available (const char *name)
   return found;
 }
 
-/* Creates our own instance, with the validation layer and its messenger when asked for. */
 /* Keeps the Vulkan drivers loaded for the rest of the process: one bare instance, made once and
  * never destroyed (a static pointer holds it, so leak checkers see it reachable). Destroying the
  * last instance unloads the driver, and NVIDIA's leaves thread-specific data whose destructors
@@ -94,6 +93,7 @@ keep_drivers_loaded (void)
   g_once_init_leave (&once, 1);
 }
 
+/* Creates our own instance, with the validation layer and its messenger when asked for. */
 static VkInstance
 create_instance (VkDebugUtilsMessengerEXT *messenger, GError **error)
 {

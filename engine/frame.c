@@ -176,14 +176,21 @@ heed_resample_support (HeedInterpolation f)
   }
 }
 
+float
+heed_resample_scale (const HeedResampleAxis *a, float *inv_scale)
+{
+  float scale = (float) a->in / (float) a->resized;
+  if (inv_scale)
+    *inv_scale = 1.0f / MAX (scale, 1.0f);
+  return scale;
+}
+
 void
 heed_resample_span (const HeedResampleAxis *a, HeedInterpolation f, guint X, HeedSpan *s)
 {
-  float scale = (float) a->in / (float) a->resized;
-  float filterscale = MAX (scale, 1.0f);
-  float support = heed_resample_support (f) * filterscale;
+  float scale = heed_resample_scale (a, &s->inv_scale);
+  float support = heed_resample_support (f) * MAX (scale, 1.0f);
   s->center = ((float) X + 0.5f) * scale;
-  s->inv_scale = 1.0f / filterscale;
   if (f == HEED_INTERPOLATION_NEAREST) {
     /* Pillow resizes with NEAREST by an affine transform: the pixel under the centre */
     s->first = MIN ((gint) floorf (s->center), (gint) a->in - 1);
@@ -218,7 +225,7 @@ heed_resample_filter (HeedInterpolation f, float x)
 guint
 heed_resample_box8_taps (const HeedResampleAxis *a, guint X, guint idx[8], float wt[8])
 {
-  float step = (float) a->in / (float) a->resized, pos = ((float) X + 0.5f) * step;
+  float step = heed_resample_scale (a, NULL), pos = ((float) X + 0.5f) * step;
   guint limit = a->in;
   if (step > 1.0f) {
     guint n = MIN ((guint) ceilf (step - 1e-4f), 8);

@@ -356,8 +356,13 @@ void heed_frame_axes (const HeedFrameLayout *layout, guint size, HeedResampleAxi
 /* The source and destination rectangles (x, y, w, h) of the resize, in source pixels and
  * model pixels. */
 void heed_frame_geometry (const HeedFrameLayout *layout, guint size, float src[4], float dst[4]);
+/* An axis's resize factor (in / resized), and in *inv_scale 1 / max (factor, 1), which scales the
+ * filter's distances when shrinking: the one place they are divided, for the C reference and for
+ * shaders/preprocess.comp, which takes them as push constants (a GPU's own division may be
+ * 2.5 ulp out, and a box filter's edge then moves a pixel). */
+float heed_resample_scale (const HeedResampleAxis *axis, float *inv_scale /* or NULL */);
 /* Pillow's taps for resized pixel X of an axis: source pixels first .. first + n - 1, of weight
- * filter ((first + k - center + 0.5) * inv_scale), normalised to sum to 1. shaders/resample.glsl
+ * filter ((first + k - center + 0.5) * inv_scale), normalised to sum to 1. shaders/preprocess.comp
  * is the same arithmetic. */
 typedef struct {
   gint first, n;

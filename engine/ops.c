@@ -438,9 +438,7 @@ heed_op_preprocess (HeedRecorder *rec, const HeedFrameLayout *l, HeedBuffer *fra
     p.first[i] = ax[i].first;
     p.count[i] = ax[i].count;
     p.offset_xy[i] = ax[i].offset;
-    /* as heed_resample_span divides (the shader only multiplies) */
-    p.scale[i] = (float) ax[i].in / (float) ax[i].resized;
-    p.inv_scale[i] = 1.0f / MAX (p.scale[i], 1.0f);
+    p.scale[i] = heed_resample_scale (&ax[i], &p.inv_scale[i]); /* the shader only multiplies */
   }
   HeedBuffer *row_bindings[3] = { frame, params, rows }, *bindings[3] = { rows, params, out };
   /* one pipeline per format and filter (shaders/preprocess.comp's VARIANT) */

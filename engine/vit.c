@@ -969,14 +969,14 @@ heed_vit_run_destroy (HeedVitRun **run)
   drop_recordings (r, TRUE);
   for (guint i = 0; i < r->max_batch && r->input; i++)
     heed_buffer_destroy (&r->input[i]);
-  heed_buffer_destroy (&r->patches);
   if (r->copy_pool)
     vkDestroyCommandPool (r->device->device, r->copy_pool, NULL); /* frees copy_cmds */
-  HeedBuffer **bufs[] = {
-    &r->x,        &r->h,          &r->qkv,         &r->attn,         &r->mlp,
-    &r->emb,      &r->logits,     &r->logits_dist, &r->pooled,       &r->cls_heads,
-    &r->cls_mean, &r->layer_attn, &r->frame,       &r->frame_params, &r->frame_rows
-  };
+  HeedBuffer **bufs[] = { &r->patches,    &r->x,         &r->h,
+                          &r->qkv,        &r->attn,      &r->mlp,
+                          &r->emb,        &r->logits,    &r->logits_dist,
+                          &r->pooled,     &r->cls_heads, &r->cls_mean,
+                          &r->layer_attn, &r->frame,     &r->frame_params,
+                          &r->frame_rows };
   for (guint i = 0; i < G_N_ELEMENTS (bufs); i++)
     heed_buffer_destroy (bufs[i]);
   heed_attention_scratch_clear (&r->scratch);

@@ -110,17 +110,16 @@ float filter_at(float x)
   return 1.0; // NEAREST: its one tap
 }
 
-// Pillow's taps for resized pixel X of an axis of in_size pixels resized to `resized`.
+// Pillow's taps for resized pixel X of an axis of in_size pixels resized by `scale` (in /
+// resized, divided on the host).
 // The tap positions are `precise` (no multiply-add fused across them), as the C reference rounds
 // them: Vulkan lets a driver fuse a * b + c, and a box filter's edge then moves by a pixel.
-void span(uint X, uint in_size, float scale, float inv, out int first, out int n,
-          out float center, out float inv_scale)
+void span(uint X, uint in_size, float scale, out int first, out int n, out float center)
 {
   const float filterscale = max(scale, 1.0);
   precise float support = support_of(FILTER_KIND) * filterscale;
   precise float c = (float(X) + 0.5) * scale;
   center = c;
-  inv_scale = inv;
   if (FILTER_KIND == NEAREST) {
     first = min(int(floor(c)), int(in_size) - 1);
     n = 1;
@@ -273,12 +272,12 @@ void main()
     return;
   }
   int first, n;
-  float center, inv_scale;
-  span(p.first_x + col, p.width, p.scale_x, p.inv_scale_x, first, n, center, inv_scale);
+  float center;
+  span(p.first_x + col, p.width, p.scale_x, first, n, center);
   vec3 sum = vec3(0.0);
   float total = 0.0;
   for (int k = 0; k < n; k++) {
-    const float w = filter_at(tap_distance(first + k, center, inv_scale));
+    const float w = filter_at(tap_distance(first + k, center, p.inv_scale_x));
     total += w;
     sum += w * fetch(uint(first + k), p.row0 + row);
   }
@@ -297,7 +296,7 @@ void main()
     vec3 sum = vec3(0.0);
     float total = 0.0;
     int first, n = 0;
-    float center, inv_scale;
+    float center;
     if (FILTER_KIND == HEED_BOX8) {
       const uint m = box8_count(p.scale_y);
       for (uint k = 0u; k < m; k++) {
@@ -308,11 +307,10 @@ void main()
       }
       total = 1.0;
     } else {
-      span(p.first_y + oy - p.offset_y, p.height, p.scale_y, p.inv_scale_y, first, n, center,
-           inv_scale);
+      span(p.first_y + oy - p.offset_y, p.height, p.scale_y, first, n, center);
     }
     for (int k = 0; k < n; k++) {
-      const float w = filter_at(tap_distance(first + k, center, inv_scale));
+      const float w = filter_at(tap_distance(first + k, center, p.inv_scale_y));
       const uint r = uint(clamp(first + k - int(p.row0), 0, int(p.n_rows) - 1));
       total += w;
       sum += w * load_row(r * p.count_x + col);

@@ -567,8 +567,8 @@ test_attention_frames (void)
     float amp = (float) cases[s][4];
     float *qkv = random_floats (rng, n_qkv, -amp, amp);
     HeedBuffer *bqkv = buffer_from (d, qkv, n_qkv, 0);
-    if (!heed_attention_takes_frames (kernels (), bqkv, D, H)) { /* /ops/kernel-table: never
-                                                                  * on lavapipe or a GPU */
+    /* lavapipe's tables and the GPUs' have it (/ops/kernel-table) */
+    if (!heed_attention_takes_frames (kernels (), bqkv, D, H)) {
       g_test_skip ("this kernel table has no one-dispatch attention");
       heed_buffer_destroy (&bqkv), g_free (qkv), g_rand_free (rng);
       return;

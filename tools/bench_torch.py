@@ -8,7 +8,7 @@ virtual machines PyTorch's OpenMP threads can make it slower, not faster. --batc
 batches of N images, as `heed bench --batch N` does.
 
 With --serve it stays up to take turns with heed: after choosing the threads it prints one JSON
-line ({"version", "threads", "forward_ms"}), then answers each line of its input:
+line ({"version", "threads", "device", "batch", "forward_ms"}), then answers each line of its input:
   forward N   one untimed pass, then one line {"times": [N forward passes in ms]}
   ops N       one line {"ops": {op family: mean ms over N passes}} (last: its timers stay on)
 and ends at the end of its input. heed bench alternates turns of its own forward passes with
