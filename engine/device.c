@@ -369,6 +369,32 @@ shuffle_variant (HeedShaderId k4, HeedShaderId sg8, HeedShaderId sg16, guint lan
   return (HeedKernel){ pairs ? heed_gemm_with_pairs (id) : id, lanes };
 }
 
+/* The fewest lanes a subgroup of the device can have: a device whose subgroup size varies per
+ * shader (VK_EXT_subgroup_size_control) reports its minimum there; others have the one size
+ * they report. */
+static guint
+min_subgroup_size (HeedDevice *d, guint reported)
+{
+  uint32_t n = 0;
+  gboolean varies = FALSE;
+  if (vkEnumerateDeviceExtensionProperties (d->physical_device, NULL, &n, NULL) == VK_SUCCESS) {
+    VkExtensionProperties *ext = g_new0 (VkExtensionProperties, MAX (n, 1));
+    if (vkEnumerateDeviceExtensionProperties (d->physical_device, NULL, &n, ext) == VK_SUCCESS)
+      for (uint32_t i = 0; i < n && !varies; i++)
+        varies = strcmp (ext[i].extensionName, VK_EXT_SUBGROUP_SIZE_CONTROL_EXTENSION_NAME) == 0;
+    g_free (ext);
+  }
+  if (!varies)
+    return reported;
+  VkPhysicalDeviceSubgroupSizeControlPropertiesEXT sc = {
+    .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_SIZE_CONTROL_PROPERTIES_EXT,
+  };
+  VkPhysicalDeviceProperties2 p2 = { .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2,
+                                     .pNext = &sc };
+  vkGetPhysicalDeviceProperties2 (d->physical_device, &p2);
+  return MIN (reported, MAX (sc.minSubgroupSize, 1));
+}
+
 /* The kernel table: chosen once per device from what it reports, and from the one optional
  * feature heed enables on its own devices (shaderInt64; an imported device, like GStreamer's,
  * is not assumed to have it, and gets the same table storing floats). */
@@ -442,15 +468,22 @@ choose_kernels (HeedDevice *d)
     k->gemm = k->gemm_k4 = (HeedKernel){ HEED_SHADER_GEMM_TILED, 256 };
     k->gemm_k4_bt.shader = k->gemm_k4_ln.shader = k->gemm_k4_softmax.shader = HEED_SHADER_COUNT;
   }
-  /* GPUs: the one-dispatch attention in shared-memory tiles (64 invocations, at most 13.5 kB of
-   * shared memory, under the 128 and 16 kB every device has), with barriers between its steps:
-   * with subgroup arithmetic, one key an invocation 64 at a time (measured on an H200 with
-   * `heed bench --batch 64`: docs/benchmarks.md); else 16 keys a step, one row an invocation
-   * in the softmax */
+  /* GPUs: the one-dispatch attention in shared-memory tiles, with barriers between its steps,
+   * the largest the device takes (measured on an H200 with `heed bench --batch 64`:
+   * docs/benchmarks.md):
+   * - attention_flash.comp, with shuffles in subgroups of 8 lanes or more and 32 kB of shared
+   *   memory: 64 rows a workgroup of 128, keys 32 at a time staged in shared memory;
+   * - attention_keys.comp, with subgroup arithmetic in subgroups of 8 or more and 26.5 kB: one key
+   *   an invocation 64 at a time, 16 rows a workgroup of 64;
+   * - else attention_tiled.comp (13.5 kB, under the 16 kB every device has): 16 keys a step, one
+   *   row an invocation in the softmax. */
+  guint min_lanes = min_subgroup_size (d, sg.subgroupSize);
+  gboolean flash_fits = shuffle && min_lanes >= 8 && lim->maxComputeSharedMemorySize >= 32768;
+  gboolean keys_fit = sg_arithmetic && min_lanes >= 8 && lim->maxComputeSharedMemorySize >= 27136;
   if (!cpu)
-    k->attention =
-        (HeedKernel){ sg_arithmetic ? HEED_SHADER_ATTENTION_KEYS : HEED_SHADER_ATTENTION_TILED,
-                      64 };
+    k->attention = flash_fits ? (HeedKernel){ HEED_SHADER_ATTENTION_FLASH, 128 }
+                   : keys_fit ? (HeedKernel){ HEED_SHADER_ATTENTION_KEYS, 64 }
+                              : (HeedKernel){ HEED_SHADER_ATTENTION_TILED, 64 };
 
   /* Element-wise kernels: 8-lane workgroups made ~14k tiny workgroups per op on lavapipe. */
   k->small_lanes = 64;
@@ -684,7 +717,7 @@ heed_device_describe_kernels (const HeedDevice *d)
 {
   const HeedKernels *k = &d->kernels;
   return g_strdup_printf (
-      "GEMM %s (workgroups of %u%s), %s, Q.K^T %s, softmax %s",
+      "GEMM %s (workgroups of %u%s), %s, Q.K^T %s, softmax %s%s%s",
       heed_shaders[k->gemm_k4.shader].name, k->gemm_k4.local_size,
       heed_gemm_without_pairs (k->gemm_k4.shader) != k->gemm_k4.shader
           ? ", C stored in 64-bit pairs"
@@ -696,7 +729,9 @@ heed_device_describe_kernels (const HeedDevice *d)
           ? "online, attention in one dispatch where the probabilities are not an output"
       : k->gemm_k4_softmax.shader != HEED_SHADER_COUNT
           ? "folded into P.V where the probabilities are not an output"
-          : "on its own");
+          : "on its own",
+      k->attention.shader != HEED_SHADER_COUNT ? ": " : "",
+      k->attention.shader != HEED_SHADER_COUNT ? heed_shaders[k->attention.shader].name : "");
 }
 
 VkPhysicalDeviceType

@@ -310,7 +310,7 @@ attention_direct (HeedBuffer *qkv, guint D, guint heads)
 gboolean
 heed_attention_takes_frames (const HeedKernels *k, HeedBuffer *qkv, guint D, guint heads)
 {
-  /* shaders/attention.comp and attention_tiled.comp: heads up to 64 wide */
+  /* the one-dispatch attention kernels: heads up to 64 wide */
   return k->attention.shader != HEED_SHADER_COUNT && D / heads <= 64 &&
          attention_direct (qkv, D, heads);
 }
@@ -323,8 +323,10 @@ heed_op_attention_frames (HeedRecorder *rec, HeedBuffer *qkv, HeedBuffer *out, g
   guint dh = D / heads;
   HeedAttentionParams ap = { M, D, dh, 3 * D, row * 3 * D, row * D, D, 1.0f / sqrtf ((float) dh) };
   HeedBuffer *bindings[2] = { qkv, out };
+  /* attention_flash.comp takes 64 rows a workgroup, the others 16 */
+  guint rows = rec->kernels.attention.shader == HEED_SHADER_ATTENTION_FLASH ? 64 : 16;
   return heed_recorder_dispatch (rec, rec->kernels.attention, 0, bindings, &ap, sizeof ap,
-                                 (M + 15) / 16, heads, frames, name, "attention",
+                                 (M + rows - 1) / rows, heads, frames, name, "attention",
                                  4.0 * M * M * dh * heads * frames, error);
 }
 

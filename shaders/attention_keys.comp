@@ -1,24 +1,28 @@
 #version 450
 // SPDX-License-Identifier: LGPL-2.1-or-later
-// Multi-head attention in one dispatch, for GPUs with subgroup arithmetic, where the
-// probabilities are not an output:
+// Multi-head attention in one dispatch, for GPUs with subgroup arithmetic (subgroups of 8 lanes
+// or more), where the probabilities are not an output:
 //   O = softmax(Q K^T * scale) V
 // with an online softmax, the scores never written out. A workgroup of 64 invocations takes
 // TM = 16 query rows of one head (of one frame: workgroup z) and walks the keys 64 at a time,
 // one key an invocation:
-//   1. invocation t holds key kb + t in registers and scores it against the 16 queries (shared);
+//   1. invocation t reads key kb + t's K into registers and its V row into shared memory, and
+//      scores the key against the 16 queries (shared, read as broadcasts);
 //   2. each row's block maximum: subgroupMax, then across the subgroups through shared memory;
 //      the new running maximum, the factor by which the output so far shrinks, and the key's
-//      probabilities exp(s - max), written to shared memory; each invocation also keeps its
-//      own keys' share of every row's sum (added across the workgroup once, at the end);
-//   3. the output: invocation c owns column c of every row, rescaled, then adds the block's
-//      probabilities times the values' column c (read from the QKV rows: each value is read by
-//      one invocation of each workgroup of the frame's head).
-// Three barriers a block of 64 keys, where attention_tiled.comp (which needs no subgroup
-// arithmetic) takes four a block of 16, with one invocation a row in its softmax step: on an
-// H200 that kernel ran at 1.7 TFLOP/s, most of a 64-frame batch's time. Shared memory: 12 kB.
+//      probabilities exp(s - max), written to shared memory four rows a vec4; each invocation
+//      also keeps its own keys' share of every row's sum (added across the workgroup at the end);
+//   3. the output: invocation t owns a 4 x 4 block (rows 4 (t / 16) .., columns 4 (t % 16) ..),
+//      rescaled, then adds, for each of the block's 64 keys, the key's four probabilities (one
+//      vec4) times its V's four columns (one vec4): two shared-memory reads for 16 multiply-adds.
+// Three barriers a block of 64 keys. Shared memory: 26.5 kB. The kernel table takes it where
+// attention_flash.comp (32 kB, shuffles) does not fit and the device has this much, else
+// attention_tiled.comp. On an H200, DeiT-Tiny: 0.47 ms at batch 1 and 9.5 ms at batch 64, where
+// its first form (one column of all 16 rows an invocation, V read one float a key in a loop of
+// dependent reads) took 1.03 and 10.0 ms (docs/benchmarks.md).
 // Q, K and V are read in place from the QKV projection's rows as texels; keys past M get
-// probability exactly 0 and rows past M are not stored. Heads up to 64 wide (dh a multiple of 4).
+// probability exactly 0 and a V of 0, and rows past M are not stored. Heads up to 64 wide (dh a
+// multiple of 4).
 #extension GL_EXT_control_flow_attributes : require
 #extension GL_KHR_shader_subgroup_basic : require
 #extension GL_KHR_shader_subgroup_arithmetic : require
@@ -26,10 +30,11 @@
 #define TM 16u
 #define BK 64u // = the workgroup size
 #define D4 16u // a head's width in vec4s, at most
+#define MAX_SUBGROUPS 8u // BK / the smallest subgroup the kernel table allows (8)
 
 layout(local_size_x_id = 0) in; // 64: the kernel table launches it so
 layout(binding = 0) uniform samplerBuffer qkv_texels;
-layout(std430, binding = 1) writeonly buffer BufOut { float o[]; };
+layout(std430, binding = 1) writeonly buffer BufOut { vec4 o4[]; };
 
 layout(push_constant) uniform Params {
   uint M;       // tokens: the frame's queries and keys
@@ -37,19 +42,15 @@ layout(push_constant) uniform Params {
   uint dh;      // a head's width: a multiple of 4, at most 64
   uint ld;      // QKV's row stride (3 D, a multiple of 4)
   uint qkv_off; // the first frame's first QKV element (a multiple of 4)
-  uint out_off; // the first frame's first output element
+  uint out_off; // the first frame's first output element (a multiple of 4: D is)
   uint out_ld;  // the output's row stride (D): head h writes columns h dh ..
   float scale;  // 1 / sqrt(dh)
 } p;
 
-shared vec4 q_s[TM][D4];    // the rows' queries, times scale
-shared float p_s[TM][BK];   // the block's probabilities: row r, key j
-shared float part_s[TM][BK]; // per row, one value a subgroup (a maximum, or at the end a sum)
-
-float qkv_at(uint i)
-{
-  return texelFetch(qkv_texels, int(i >> 2u))[i & 3u];
-}
+shared vec4 q_s[TM][D4];              // the rows' queries, times scale
+shared vec4 v_s[BK][D4 + 1u];         // the block's values (a padded row: no bank conflicts)
+shared vec4 p_s[BK][TM / 4u + 1u];    // the block's probabilities: key j, rows 4 i .. 4 i + 3
+shared float part_s[TM][MAX_SUBGROUPS]; // per row, one value a subgroup (a maximum, or a sum)
 
 void main()
 {
@@ -61,6 +62,8 @@ void main()
   const uint k_col = q_col + p.D, v_col = q_col + 2u * p.D;
   const uint out_off = p.out_off + frame * p.M * p.out_ld;
   const uint d4s = p.dh / 4u;
+  // step 3's block: rows 4 rg .. 4 rg + 3, columns 4 c4 .. 4 c4 + 3
+  const uint rg = t / 16u, c4 = t % 16u;
   const float lowest = -3.4e38;
 
   // the queries, once (rows past M read as whatever the buffer holds: finite, never stored)
@@ -70,22 +73,26 @@ void main()
   }
   float row_max[TM]; // running, the same in every invocation
   float row_sum[TM]; // running, this invocation's keys' share
-  float acc[TM];     // invocation t: column t of every row, not yet divided by the sums
+  vec4 acc[4];       // the block's rows, not yet divided by the sums
   [[unroll]] for (uint r = 0u; r < TM; r++) {
     row_max[r] = lowest;
     row_sum[r] = 0.0;
-    acc[r] = 0.0;
   }
+  [[unroll]] for (uint i = 0u; i < 4u; i++)
+    acc[i] = vec4(0.0);
   barrier();
 
   for (uint kb = 0u; kb < p.M; kb += BK) {
     const uint key = kb + t;
     const bool valid = key < p.M;
-    // 1. this invocation's key against every row
+    // 1. this invocation's value row into shared memory, its key into registers, and the key
+    //    against every row
+    const int k_texel = int((k_col + key * p.ld) / 4u), v_texel = int((v_col + key * p.ld) / 4u);
+    [[unroll]] for (uint d4 = 0u; d4 < D4; d4++)
+      v_s[t][d4] = valid && d4 < d4s ? texelFetch(qkv_texels, v_texel + int(d4)) : vec4(0.0);
     vec4 k[D4];
     [[unroll]] for (uint d4 = 0u; d4 < D4; d4++)
-      k[d4] = valid && d4 < d4s ? texelFetch(qkv_texels, int((k_col + key * p.ld) / 4u + d4))
-                                : vec4(0.0);
+      k[d4] = valid && d4 < d4s ? texelFetch(qkv_texels, k_texel + int(d4)) : vec4(0.0);
     float s[TM];
     [[unroll]] for (uint r = 0u; r < TM; r++) {
       float dot_r = 0.0;
@@ -101,28 +108,36 @@ void main()
         part_s[r][gl_SubgroupID] = m;
     }
     barrier();
-    [[unroll]] for (uint r = 0u; r < TM; r++) {
-      float m_new = row_max[r];
-      for (uint g = 0u; g < gl_NumSubgroups; g++)
-        m_new = max(m_new, part_s[r][g]);
-      const float shrink = exp(row_max[r] - m_new);
-      const float e = valid ? exp(s[r] - m_new) : 0.0;
-      p_s[r][t] = e;
-      row_sum[r] = row_sum[r] * shrink + e;
-      acc[r] *= shrink;
-      row_max[r] = m_new;
-    }
-    barrier();
-    // 3. the output: invocation t owns column t
-    if (t < p.dh) {
-      const uint n = min(BK, p.M - kb);
-      for (uint j = 0u; j < n; j++) {
-        const float v = qkv_at(v_col + (kb + j) * p.ld + t);
-        [[unroll]] for (uint r = 0u; r < TM; r++)
-          acc[r] += p_s[r][j] * v;
+    vec4 shrink_mine = vec4(1.0); // the shrink factors of step 3's four rows
+    [[unroll]] for (uint r4 = 0u; r4 < TM / 4u; r4++) {
+      vec4 e4;
+      [[unroll]] for (uint i = 0u; i < 4u; i++) {
+        const uint r = 4u * r4 + i;
+        float m_new = row_max[r];
+        for (uint g = 0u; g < gl_NumSubgroups; g++)
+          m_new = max(m_new, part_s[r][g]);
+        const float shrink = exp(row_max[r] - m_new);
+        e4[i] = valid ? exp(s[r] - m_new) : 0.0;
+        row_sum[r] = row_sum[r] * shrink + e4[i];
+        row_max[r] = m_new;
+        if (r4 == rg)
+          shrink_mine[i] = shrink;
       }
+      p_s[t][r4] = e4;
     }
-    barrier(); // the next block overwrites the probabilities and the maxima
+    [[unroll]] for (uint i = 0u; i < 4u; i++)
+      acc[i] *= shrink_mine[i];
+    barrier();
+    // 3. the output block: keys past M have probability 0 and a V of 0, so every block is 64
+    if (c4 < d4s)
+      [[unroll]] for (uint j = 0u; j < BK; j++) {
+        const vec4 v = v_s[j][c4], pr = p_s[j][rg];
+        acc[0] += pr.x * v;
+        acc[1] += pr.y * v;
+        acc[2] += pr.z * v;
+        acc[3] += pr.w * v;
+      }
+    barrier(); // the next block overwrites the values, probabilities and maxima
   }
 
   // every row's sum: within the subgroup, then across the subgroups
@@ -132,12 +147,13 @@ void main()
       part_s[r][gl_SubgroupID] = sum;
   }
   barrier();
-  if (t < p.dh)
-    [[unroll]] for (uint r = 0u; r < TM; r++) {
+  if (c4 < d4s)
+    [[unroll]] for (uint i = 0u; i < 4u; i++) {
+      const uint r = 4u * rg + i;
       float total = 0.0;
       for (uint g = 0u; g < gl_NumSubgroups; g++)
         total += part_s[r][g];
       if (m0 + r < p.M)
-        o[out_off + (m0 + r) * p.out_ld + h * p.dh + t] = acc[r] / total;
+        o4[(out_off + (m0 + r) * p.out_ld + h * p.dh) / 4u + c4] = acc[i] / total;
     }
 }

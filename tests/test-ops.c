@@ -227,9 +227,10 @@ test_kernel_table (void)
     g_assert_cmpint (k->gemm_k4.shader, ==, HEED_SHADER_GEMM_TILED);
     g_assert_cmpuint (k->gemm_k4.local_size, ==, 256);
     g_assert_cmpint (k->layernorm_rows.shader, ==, HEED_SHADER_LAYERNORM_SG);
-    /* lavapipe and the GPUs heed ran on have subgroup arithmetic */
-    g_assert_cmpint (k->attention.shader, ==, HEED_SHADER_ATTENTION_KEYS);
-    g_assert_cmpuint (k->attention.local_size, ==, 64);
+    /* lavapipe and the GPUs heed ran on have shuffles in subgroups of 8 lanes or more and 32 kB
+     * of shared memory (the smaller kernels run as variants in /ops/attention) */
+    g_assert_cmpint (k->attention.shader, ==, HEED_SHADER_ATTENTION_FLASH);
+    g_assert_cmpuint (k->attention.local_size, ==, 128);
     g_assert_cmpint (k->softmax_rows.shader, ==, HEED_SHADER_SOFTMAX_SG);
     return;
   }
@@ -622,14 +623,18 @@ test_attention (void)
     attention_cases ();
     use_variant = FALSE;
   }
-  /* a GPU without subgroup arithmetic: the tiled kernel that needs none */
-  if (own->attention.shader == HEED_SHADER_ATTENTION_KEYS) {
-    variant = *own;
-    variant.attention.shader = HEED_SHADER_ATTENTION_TILED;
-    use_variant = TRUE;
-    attention_cases ();
-    test_attention_frames ();
-    use_variant = FALSE;
+  /* GPUs with less shared memory (attention_keys.comp, 64 invocations), or without subgroup
+   * operations (attention_tiled.comp, which needs none) */
+  if (own->attention.shader == HEED_SHADER_ATTENTION_FLASH) {
+    const HeedShaderId smaller[] = { HEED_SHADER_ATTENTION_KEYS, HEED_SHADER_ATTENTION_TILED };
+    for (guint i = 0; i < G_N_ELEMENTS (smaller); i++) {
+      variant = *own;
+      variant.attention = (HeedKernel){ smaller[i], 64 };
+      use_variant = TRUE;
+      attention_cases ();
+      test_attention_frames ();
+      use_variant = FALSE;
+    }
   }
 }
 
