@@ -173,17 +173,20 @@ torch_ask (TorchTurns *t, const char *command, int n, char **why)
  * frame's result, whose timings cover the batch. */
 static gboolean
 forward_once (HeedVitRun *run, const float *input, const guint8 *frame, guint fw,
-              HeedVitResult **last, GError **error)
+              HeedVitResult **last, double *input_ms, GError **error)
 {
   guint n = heed_vit_run_get_max_batch (run);
   HeedVitResult *results[64] = { NULL };
   const guint8 *planes[3] = { frame, NULL, NULL };
   guint stride[3] = { 4 * fw, 0, 0 };
   heed_vit_result_destroy (last);
+  gint64 t0 = g_get_monotonic_time ();
   for (guint i = 0; i < n; i++)
     if (!(frame ? heed_vit_run_set_frame (run, i, planes, stride, error)
                 : heed_vit_run_set_tensor (run, i, input, error)))
       return FALSE;
+  if (input_ms)
+    *input_ms = (double) (g_get_monotonic_time () - t0) / 1000.0;
   if (!heed_vit_run_submit (run, n, error) || !heed_vit_run_wait (run, results, error))
     return FALSE;
   *last = results[0];
@@ -337,7 +340,7 @@ heed_cmd_bench (int argc, char **argv)
   HeedVitResult *last = NULL;
   TorchTurns torch = { 0 };
   char *tmp_dir = NULL, *tmp_model = NULL, *torch_why = NULL;
-  double *times = NULL, *torch_times = NULL, *ratios = NULL;
+  double *times = NULL, *input_times = NULL, *torch_times = NULL, *ratios = NULL;
   float *input = NULL;
   guint8 *frame = NULL;
   guint fw = 0, fh = 0;
@@ -444,22 +447,23 @@ heed_cmd_bench (int argc, char **argv)
                       &torch_why);
   }
   for (int i = 0; i < warmup; i++)
-    if (!forward_once (run, input, frame, fw, &last, &error))
+    if (!forward_once (run, input, frame, fw, &last, NULL, &error))
       goto fail;
   /* the turns: each times its share of heed's runs, then as many of PyTorch's */
   int n_turns = tj ? MIN (turns, runs) : 1, done = 0;
   times = g_new (double, runs);
+  input_times = g_new (double, runs);
   torch_times = g_new (double, runs);
   ratios = g_new (double, n_turns);
   for (int turn = 0; turn < n_turns; turn++) {
     int k = runs / n_turns + (turn < runs % n_turns);
     /* untimed, as PyTorch's turns begin: the first pass after the other side's turn wakes the
      * threads and warms the caches */
-    if (turn > 0 && !forward_once (run, input, frame, fw, &last, &error))
+    if (turn > 0 && !forward_once (run, input, frame, fw, &last, NULL, &error))
       goto fail;
     for (int i = 0; i < k; i++) {
       gint64 t0 = g_get_monotonic_time ();
-      if (!forward_once (run, input, frame, fw, &last, &error))
+      if (!forward_once (run, input, frame, fw, &last, &input_times[done + i], &error))
         goto fail;
       times[done + i] = (double) (g_get_monotonic_time () - t0) / 1000.0;
     }
@@ -567,6 +571,23 @@ heed_cmd_bench (int argc, char **argv)
   if (tj)
     printf (", PyTorch %.1f frames/s", batch * 1000.0 / torch_ms);
   printf (" (batches of %d, from the forward row's medians)\n", batch);
+  /* where the forward row's time goes beside the dispatches: the inputs written into the run's
+   * host-visible memory, and the rest (submitting, waiting, reading the results back) */
+  double dispatch_ms = 0;
+  for (guint i = 0; i < n_t; i++)
+    dispatch_ms += t[i].ms;
+  printf ("staging: heed's forward row holds %.2f ms writing the %d input %s into host-visible "
+          "memory (median)",
+          median_of (input_times, runs), batch,
+          frame ? (batch > 1 ? "frames" : "frame") : (batch > 1 ? "tensors" : "tensor"));
+  if (n_t > 0)
+    printf (", and the dispatches' GPU times sum to %.2f ms", dispatch_ms);
+  printf ("\n");
+  if (tj && json_object_has_member (tj, "upload_ms"))
+    printf ("staging: PyTorch's forward row starts from a batch already on the GPU; copying it "
+            "there from host memory (pageable, as torch.Tensor.to does) takes %.2f ms more "
+            "(median)\n",
+            json_object_get_double_member (tj, "upload_ms"));
   if (pipeline_frames > 0) {
     const char *path = checkpoint_path (model_path, model, &tmp_dir, &tmp_model, &error);
     if (!path)
@@ -607,6 +628,7 @@ out:
   g_free (frame);
   g_free (frame_size);
   g_free (times);
+  g_free (input_times);
   g_free (model_path);
   g_free (shape_name);
   g_free (python);

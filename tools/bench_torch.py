@@ -8,7 +8,8 @@ virtual machines PyTorch's OpenMP threads can make it slower, not faster. --batc
 batches of N images, as `heed bench --batch N` does.
 
 With --serve it stays up to take turns with heed: after choosing the threads it prints one JSON
-line ({"version", "threads", "device", "batch", "forward_ms"}), then answers each line of its input:
+line ({"version", "threads", "device", "batch", "forward_ms", and on a GPU "upload_ms": the
+batch's copy from host memory, which forward_ms leaves out}), then answers each line of its input:
   forward N   one untimed pass, then one line {"times": [N forward passes in ms]}
   ops N       one line {"ops": {op family: mean ms over N passes}} (last: its timers stay on)
 and ends at the end of its input. heed bench alternates turns of its own forward passes with
@@ -37,6 +38,18 @@ def forward_ms(model, x):
 def median_forward_ms(model, x, runs, warmup):
     times = [forward_ms(model, x) for _ in range(warmup + runs)]
     return statistics.median(times[warmup:])
+
+
+def median_upload_ms(x, device, runs):
+    """The batch copied from (pageable) host memory to the device, as a user's frames arrive,
+    in ms: the median of `runs` copies."""
+    host = x.cpu()
+    times = []
+    for _ in range(runs + 1):
+        t0 = timer_now()
+        host.to(device)
+        times.append((timer_now() - t0) * 1e3)
+    return statistics.median(times[1:])
 
 
 def op_ms(model, x, runs):
@@ -113,15 +126,17 @@ def main():
                 best = (threads, ms)
         torch.set_num_threads(best[0])
         where = torch.cuda.get_device_name() if args.device == "cuda" else "CPU"
+        first = {"version": torch.__version__, "threads": best[0], "device": where,
+                 "batch": args.batch, "forward_ms": best[1]}
+        if args.device != "cpu":
+            first["upload_ms"] = median_upload_ms(x, args.device, args.runs)
         if args.serve:
-            print(json.dumps({"version": torch.__version__, "threads": best[0], "device": where,
-                              "batch": args.batch, "forward_ms": best[1]}), flush=True)
+            print(json.dumps(first), flush=True)
             serve(model, x)
             return
         # per-op times in separate passes, so the hooks do not slow the timed runs
         ops = op_ms(model, x, args.runs)
-    print(json.dumps({"version": torch.__version__, "threads": best[0], "device": where,
-                      "batch": args.batch, "forward_ms": best[1], "ops": ops}))
+    print(json.dumps(dict(first, ops=ops)))
 
 
 if __name__ == "__main__":
