@@ -120,6 +120,15 @@ play_to_eos (GstElement *pipe)
   GstMessage *m =
       gst_bus_timed_pop_filtered (bus, 300 * GST_SECOND, GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
   g_assert_nonnull (m);
+  if (GST_MESSAGE_TYPE (m) == GST_MESSAGE_ERROR) { /* what went wrong, before the test fails */
+    GError *error = NULL;
+    char *debug = NULL;
+    gst_message_parse_error (m, &error, &debug);
+    g_test_message ("an error, not EOS: %s: %s (%s)", GST_OBJECT_NAME (GST_MESSAGE_SRC (m)),
+                    error->message, debug);
+    g_clear_error (&error);
+    g_free (debug);
+  }
   g_assert_cmpint (GST_MESSAGE_TYPE (m), ==, GST_MESSAGE_EOS);
   gst_message_unref (m);
   gst_element_set_state (pipe, GST_STATE_NULL);
