@@ -473,6 +473,21 @@ test_properties_from_another_thread (void)
   g_assert_cmpint (g_atomic_int_get (&validation_messages), ==, 0);
 }
 
+/* The heed.device context a have-context message announces (a new reference), or NULL for any
+ * other message: a pipeline's elements post one when they make the pipeline's device. */
+static GstContext *
+announced_heed_device (GstMessage *m)
+{
+  GstContext *context = NULL;
+  if (GST_MESSAGE_TYPE (m) != GST_MESSAGE_HAVE_CONTEXT)
+    return NULL;
+  gst_message_parse_have_context (m, &context);
+  if (g_str_equal (gst_context_get_context_type (context), "heed.device"))
+    return context;
+  gst_context_unref (context);
+  return NULL;
+}
+
 /* ---- faults -----------------------------------------------------------------------------------
  */
 
@@ -485,11 +500,9 @@ test_properties_from_another_thread (void)
 static GstBusSyncReply
 fault_first_device_only (GstBus *bus, GstMessage *m, gpointer data)
 {
-  GstContext *context = NULL;
-  if (GST_MESSAGE_TYPE (m) == GST_MESSAGE_HAVE_CONTEXT) {
-    gst_message_parse_have_context (m, &context);
-    if (g_str_equal (gst_context_get_context_type (context), "heed.device"))
-      g_unsetenv ("HEED_FAULT");
+  GstContext *context = announced_heed_device (m);
+  if (context) {
+    g_unsetenv ("HEED_FAULT");
     gst_context_unref (context);
   }
   return GST_BUS_PASS;
@@ -560,14 +573,11 @@ test_device_faults (void)
 static GstBusSyncReply
 keep_have_context (GstBus *bus, GstMessage *m, gpointer data)
 {
-  GstContext **kept = data;
-  if (GST_MESSAGE_TYPE (m) == GST_MESSAGE_HAVE_CONTEXT) {
-    GstContext *context = NULL;
-    gst_message_parse_have_context (m, &context);
-    if (g_str_equal (gst_context_get_context_type (context), "heed.device") && !*kept)
-      *kept = gst_context_ref (context);
+  GstContext **kept = data, *context = announced_heed_device (m);
+  if (context && !*kept)
+    *kept = context;
+  else if (context)
     gst_context_unref (context);
-  }
   return GST_BUS_PASS;
 }
 
