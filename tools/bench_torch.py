@@ -28,28 +28,20 @@ from heed_torch import (VisionTransformer, attach_op_timers, config_from_state_d
                         load_safetensors, timer_now, timing_device)
 
 
-def forward_ms(model, x):
-    """One forward pass in ms, the device's queue drained before and after."""
+def timed_ms(work):
+    """work() in ms, the device's queue drained before and after."""
     t0 = timer_now()
-    model(x)
+    work()
     return (timer_now() - t0) * 1e3
 
 
-def median_forward_ms(model, x, runs, warmup):
-    times = [forward_ms(model, x) for _ in range(warmup + runs)]
+def forward_ms(model, x):
+    return timed_ms(lambda: model(x))
+
+
+def median_ms(work, runs, warmup):
+    times = [timed_ms(work) for _ in range(warmup + runs)]
     return statistics.median(times[warmup:])
-
-
-def median_upload_ms(x, device, runs):
-    """The batch copied from (pageable) host memory to the device, as a user's frames arrive,
-    in ms: the median of `runs` copies."""
-    host = x.cpu()
-    times = []
-    for _ in range(runs + 1):
-        t0 = timer_now()
-        host.to(device)
-        times.append((timer_now() - t0) * 1e3)
-    return statistics.median(times[1:])
 
 
 def op_ms(model, x, runs):
@@ -121,15 +113,17 @@ def main():
     with torch.inference_mode():
         for threads in candidates:
             torch.set_num_threads(threads)
-            ms = median_forward_ms(model, x, args.runs, args.warmup)
+            ms = median_ms(lambda: model(x), args.runs, args.warmup)
             if best is None or ms < best[1]:
                 best = (threads, ms)
         torch.set_num_threads(best[0])
         where = torch.cuda.get_device_name() if args.device == "cuda" else "CPU"
         first = {"version": torch.__version__, "threads": best[0], "device": where,
                  "batch": args.batch, "forward_ms": best[1]}
-        if args.device != "cpu":
-            first["upload_ms"] = median_upload_ms(x, args.device, args.runs)
+        if args.device == "cuda":
+            # the batch copied from (pageable) host memory, as a user's frames arrive
+            host = x.cpu()
+            first["upload_ms"] = median_ms(lambda: host.to(args.device), args.runs, 1)
         if args.serve:
             print(json.dumps(first), flush=True)
             serve(model, x)
