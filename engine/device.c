@@ -321,11 +321,30 @@ cpu_has_avx512 (void)
 #endif
 }
 
+/* Whether Mesa's own switches take AVX-512 from llvmpipe whatever the CPU has (its
+ * util/u_cpu_detect.c): GALLIUM_NOSSE set true, or GALLIUM_OVERRIDE_CPU_CAPS at one of the levels
+ * below AVX-512 (any other value Mesa ignores). 512-bit vectors in AVX2 code ran DeiT-Tiny 1.5
+ * times slower than 256 (docs/benchmarks.md). */
+static gboolean
+mesa_caps_exclude_avx512 (void)
+{
+  static const char *const below_avx512[] = { "nosse", "sse",    "sse2", "sse3",
+                                              "ssse3", "sse4.1", "avx",  NULL };
+  static const char *const truths[] = { "1", "y", "yes", "t", "true", NULL };
+  const char *caps = g_getenv ("GALLIUM_OVERRIDE_CPU_CAPS");
+  const char *nosse = g_getenv ("GALLIUM_NOSSE");
+  char *nosse_lower = nosse ? g_ascii_strdown (nosse, -1) : NULL;
+  gboolean excluded = (caps && g_strv_contains (below_avx512, caps)) ||
+                      (nosse_lower && g_strv_contains (truths, nosse_lower));
+  g_free (nosse_lower);
+  return excluded;
+}
+
 /* 512-bit vectors would pay and nobody chose the width: the tool sets it, the plugin hints */
 static gboolean
 wide_vectors_unchosen (void)
 {
-  return !g_getenv (LAVAPIPE_WIDTH_VARIABLE) && cpu_has_avx512 ();
+  return !g_getenv (LAVAPIPE_WIDTH_VARIABLE) && cpu_has_avx512 () && !mesa_caps_exclude_avx512 ();
 }
 
 gboolean
@@ -357,15 +376,14 @@ pipeline_free (gpointer p)
   g_free (p); /* Vulkan objects are destroyed in heed_device_destroy, which has the device */
 }
 
-/* The variant of the shuffle GEMM k4 (lavapipe's, 8 or 16 lanes) for one purpose: sg8 or
- * sg16 with the same lanes, or HEED_SHADER_COUNT where k4 is another kernel; the variant storing
- * C in pairs where pairs is set. */
+/* lavapipe's shuffle kernel for subgroups of `lanes` (4, 8 or 16) among its three widths, or
+ * HEED_SHADER_COUNT where the device has no shuffle kernels; the variant storing C in pairs where
+ * pairs is set (a GEMM's). */
 static HeedKernel
-shuffle_variant (HeedShaderId k4, HeedShaderId sg8, HeedShaderId sg16, guint lanes, gboolean pairs)
+shuffle_variant (gboolean cpu_shuffle, guint lanes, gboolean pairs, HeedShaderId sg4,
+                 HeedShaderId sg8, HeedShaderId sg16)
 {
-  HeedShaderId id = k4 == HEED_SHADER_GEMM_K4_SG8_TEXELS    ? sg8
-                    : k4 == HEED_SHADER_GEMM_K4_SG16_TEXELS ? sg16
-                                                            : HEED_SHADER_COUNT;
+  HeedShaderId id = !cpu_shuffle ? HEED_SHADER_COUNT : lanes == 4 ? sg4 : lanes == 8 ? sg8 : sg16;
   return (HeedKernel){ pairs ? heed_gemm_with_pairs (id) : id, lanes };
 }
 
@@ -420,7 +438,7 @@ choose_kernels (HeedDevice *d)
     heed_log (HEED_LOG_WARNING, "HEED_KERNELS=%s is neither gpu nor cpu; ignored", force);
 
   /* GEMMs on lavapipe, which runs a workgroup on one CPU thread with the invocations across
-   * the SIMD lanes (8 at 256-bit vectors, 16 at 512): a workgroup is one subgroup, each
+   * the SIMD lanes (8 at 256-bit vectors, 16 at 512, 4 at 128): a workgroup is one subgroup, each
    * invocation owns a 16 x 4 block, A's rows reach every lane by shuffles, and A and B are read
    * as texel buffers. A texel fetch is a gather; a storage-buffer load there is a loop over the
    * lanes with a branch each, which is what limited the storage-buffer kernels: measured with
@@ -432,36 +450,42 @@ choose_kernels (HeedDevice *d)
    * cuBLAS's float32: docs/benchmarks.md), or the storage-buffer register tiles where a workgroup
    * cannot have 256 invocations (Vulkan guarantees 128). */
   gboolean shuffle = compute_sg && (sg.supportedOperations & VK_SUBGROUP_FEATURE_SHUFFLE_BIT);
-  guint lanes = cpu && shuffle && (sg.subgroupSize == 8 || sg.subgroupSize == 16) ? sg.subgroupSize
-                : cpu                                                             ? 8
-                                                                                  : 32;
+  /* The shuffle kernels need a workgroup to be exactly one subgroup: they have variants for 4, 8
+   * and 16 lanes. lavapipe's subgroup is its vector width, so 4 lanes at 128 bits: a CPU without
+   * AVX (QEMU's default CPU model), or GALLIUM_OVERRIDE_CPU_CAPS=sse4.1. */
+  gboolean cpu_shuffle =
+      cpu && shuffle && (sg.subgroupSize == 4 || sg.subgroupSize == 8 || sg.subgroupSize == 16);
+  guint lanes = cpu_shuffle ? sg.subgroupSize : cpu ? 8 : 32;
   k->row_align = 16;        /* TM of the register-tiled kernels */
   k->col_align = lanes * 8; /* their TN (8, or 4: also covered) across a workgroup */
   k->gemm = (HeedKernel){ HEED_SHADER_GEMM, lanes };
-  HeedShaderId k4 = HEED_SHADER_GEMM_K4;
-  if (cpu && shuffle && lanes == 8)
-    k4 = HEED_SHADER_GEMM_K4_SG8_TEXELS;
-  else if (cpu && shuffle && lanes == 16)
-    k4 = HEED_SHADER_GEMM_K4_SG16_TEXELS;
   /* With shaderInt64 enabled the shuffle GEMMs store C as 64-bit pairs of floats: a store
    * there is a loop over the lanes, one element each, and pairs halve those loops (measured with
    * tools/bench_rounds.sh: the DeiT-Tiny forward pass 10% faster). ops.c falls back to the
    * variant storing floats where C's layout does not allow pairs. */
   gboolean pairs = d->int64;
-  k->gemm_k4 = (HeedKernel){ pairs ? heed_gemm_with_pairs (k4) : k4, lanes };
-  k->gemm_k4_bt = shuffle_variant (k4, HEED_SHADER_GEMM_K4_SG8_TEXELS_BT,
-                                   HEED_SHADER_GEMM_K4_SG16_TEXELS_BT, lanes, pairs);
-  k->gemm_k4_ln = shuffle_variant (k4, HEED_SHADER_GEMM_K4_SG8_TEXELS_LN,
-                                   HEED_SHADER_GEMM_K4_SG16_TEXELS_LN, lanes, pairs);
-  k->gemm_k4_softmax = shuffle_variant (k4, HEED_SHADER_GEMM_K4_SG8_TEXELS_SM,
-                                        HEED_SHADER_GEMM_K4_SG16_TEXELS_SM, lanes, pairs);
+  k->gemm_k4 =
+      cpu_shuffle
+          ? shuffle_variant (cpu_shuffle, lanes, pairs, HEED_SHADER_GEMM_K4_SG4_TEXELS,
+                             HEED_SHADER_GEMM_K4_SG8_TEXELS, HEED_SHADER_GEMM_K4_SG16_TEXELS)
+          : (HeedKernel){ HEED_SHADER_GEMM_K4, lanes };
+  k->gemm_k4_bt =
+      shuffle_variant (cpu_shuffle, lanes, pairs, HEED_SHADER_GEMM_K4_SG4_TEXELS_BT,
+                       HEED_SHADER_GEMM_K4_SG8_TEXELS_BT, HEED_SHADER_GEMM_K4_SG16_TEXELS_BT);
+  k->gemm_k4_ln =
+      shuffle_variant (cpu_shuffle, lanes, pairs, HEED_SHADER_GEMM_K4_SG4_TEXELS_LN,
+                       HEED_SHADER_GEMM_K4_SG8_TEXELS_LN, HEED_SHADER_GEMM_K4_SG16_TEXELS_LN);
+  k->gemm_k4_softmax =
+      shuffle_variant (cpu_shuffle, lanes, pairs, HEED_SHADER_GEMM_K4_SG4_TEXELS_SM,
+                       HEED_SHADER_GEMM_K4_SG8_TEXELS_SM, HEED_SHADER_GEMM_K4_SG16_TEXELS_SM);
   /* the one-dispatch attention: a workgroup one subgroup, as the shuffle GEMMs, which also
    * needs the subgroup's maximum and sum */
   gboolean sg_arithmetic =
       compute_sg && (sg.supportedOperations & VK_SUBGROUP_FEATURE_ARITHMETIC_BIT);
   k->attention = (HeedKernel){ HEED_SHADER_COUNT, lanes };
   if (k->gemm_k4_softmax.shader != HEED_SHADER_COUNT && sg_arithmetic)
-    k->attention.shader = lanes == 16 ? HEED_SHADER_ATTENTION_SG16 : HEED_SHADER_ATTENTION_SG8;
+    k->attention = shuffle_variant (cpu_shuffle, lanes, FALSE, HEED_SHADER_ATTENTION_SG4,
+                                    HEED_SHADER_ATTENTION_SG8, HEED_SHADER_ATTENTION_SG16);
   const VkPhysicalDeviceLimits *lim = &d->props.limits;
   if (!cpu && lim->maxComputeWorkGroupInvocations >= 256 &&
       lim->maxComputeWorkGroupSize[0] >= 256) {

@@ -116,7 +116,8 @@ gboolean heed_device_measure_peak (HeedDevice *device, double *gflops, GError **
  * a CPU with AVX-512, 512 bits ran heed's DeiT-Tiny forward pass 10-26% faster in six paired
  * rounds, its GEMMs at 41-51% of PyTorch's GFLOP/s (docs/benchmarks.md). A process that owns its
  * environment (the heed tool) calls this first, before any thread or Vulkan instance exists: it
- * sets LP_NATIVE_VECTOR_WIDTH=512 where the CPU has AVX-512F and the variable is not set, and
+ * sets LP_NATIVE_VECTOR_WIDTH=512 where the CPU has AVX-512F, the variable is not set and
+ * Mesa's own GALLIUM_OVERRIDE_CPU_CAPS or GALLIUM_NOSSE does not take AVX-512 from llvmpipe, and
  * returns TRUE where it did. A library never changes its host's environment: in the GStreamer
  * plugin heed_device_new only logs the hint (at INFO). */
 gboolean heed_lavapipe_use_wide_vectors (void);

@@ -78,11 +78,28 @@ const uint EPI_GELU = 2u;
 const uint EPI_ACCUMULATE = 4u;
 const uint EPI_QUICK_GELU = 8u;
 
+#ifdef B_HALF
+// The two IEEE halves of a word (low first) as floats, by integer operations: lavapipe (Mesa
+// 22.3) crashes compiling unpackHalf2x16 on a CPU without F16C (an illegal instruction inside
+// LLVM). Exact for every half: subnormals (not flushed, as a float subnormal would be on lavapipe),
+// infinities and NaNs.
+vec2 halves_to_floats(uint w)
+{
+  const uvec2 h = uvec2(w & 0xffffu, w >> 16u);
+  const uvec2 e = (h >> 10u) & 0x1fu, m = h & 0x3ffu;
+  const vec2 normal = uintBitsToFloat(((e + 112u) << 23u) | (m << 13u));
+  const vec2 subnormal = vec2(m) * 5.9604644775390625e-8; // m x 2^-24
+  const vec2 special = uintBitsToFloat(0x7f800000u | (m << 13u));
+  const vec2 v = mix(mix(normal, subnormal, equal(e, uvec2(0u))), special, equal(e, uvec2(31u)));
+  return uintBitsToFloat(floatBitsToUint(v) | ((h & 0x8000u) << 16u));
+}
+#endif
+
 #if defined(TILED)
 layout(std430, binding = 0) readonly buffer BufA { float a[]; };
 #ifdef B_HALF
 layout(std430, binding = 1) readonly buffer BufB { uint b_halves[]; };
-float b_at(uint i) { return unpackHalf2x16(b_halves[i >> 1])[i & 1u]; }
+float b_at(uint i) { return halves_to_floats(b_halves[i >> 1])[i & 1u]; }
 #else
 layout(std430, binding = 1) readonly buffer BufB { float b[]; };
 #define b_at(i) b[i]
@@ -106,7 +123,7 @@ layout(std430, binding = 1) readonly buffer BufB { uvec2 b_halves[]; };
 vec4 B4(uint i)
 {
   const uvec2 w = b_halves[i];
-  return vec4(unpackHalf2x16(w.x), unpackHalf2x16(w.y));
+  return vec4(halves_to_floats(w.x), halves_to_floats(w.y));
 }
 #else
 layout(std430, binding = 1) readonly buffer BufB { vec4 b4[]; };

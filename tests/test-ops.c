@@ -59,9 +59,14 @@ run_gemm_case (const GemmCase *t, gboolean half_b, gboolean aligned_c)
   float *c = random_floats (rng, nc, -1, 1);
   float *bias = random_floats (rng, t->N, -0.5, 0.5);
   float *want = g_memdup2 (c, nc * 4);
-  if (half_b)
+  if (half_b) {
+    /* a few weights that are subnormal as halves, which the kernels decode exactly */
+    const float tiny[] = { 3.0e-5f, -6.0e-8f, 1.2e-6f, -4.5e-5f, 0.0f, -0.0f };
+    for (gsize i = 0; i < G_N_ELEMENTS (tiny) && i * 7 < nb; i++)
+      b[i * 7] = tiny[i];
     for (gsize i = 0; i < nb; i++)
       b[i] = heed_f16_to_f32 (heed_f32_to_f16 (b[i]));
+  }
 
   for (guint z = 0; z < t->batches; z++)
     heed_ref_gemm (a + z * a_batch, lda, b + z * b_batch, ldb, want + c_off + z * c_batch, ldc,
@@ -138,16 +143,18 @@ test_gemm_layernorm (void)
 {
   HeedDevice *d = get_device ();
   if (d->kernels.gemm_k4_ln.shader == HEED_SHADER_COUNT) {
-    /* lavapipe runs it at both its widths (ops, ops-512); a GPU's subgroups of 32 or 64 have no
-     * variant, and its table never folds the LayerNorm */
-    if (d->subgroup_size != 8 && d->subgroup_size != 16) {
+    /* lavapipe runs it at each of its widths (ops, ops-512, ops-128); a GPU's subgroups of 32 or
+     * 64 have no variant, and its table never folds the LayerNorm */
+    if (d->subgroup_size != 4 && d->subgroup_size != 8 && d->subgroup_size != 16) {
       g_assert_true (d->props.deviceType != VK_PHYSICAL_DEVICE_TYPE_CPU);
-      g_test_skip ("the folded LayerNorm has variants for subgroups of 8 and 16 only (lavapipe's)");
+      g_test_skip ("the folded LayerNorm has variants for subgroups of 4, 8 and 16 only "
+                   "(lavapipe's)");
       return;
     }
     variant = d->kernels;
-    variant.gemm_k4_ln = (HeedKernel){ d->subgroup_size == 8 ? HEED_SHADER_GEMM_K4_SG8_TEXELS_LN
-                                                             : HEED_SHADER_GEMM_K4_SG16_TEXELS_LN,
+    variant.gemm_k4_ln = (HeedKernel){ d->subgroup_size == 4   ? HEED_SHADER_GEMM_K4_SG4_TEXELS_LN
+                                       : d->subgroup_size == 8 ? HEED_SHADER_GEMM_K4_SG8_TEXELS_LN
+                                                               : HEED_SHADER_GEMM_K4_SG16_TEXELS_LN,
                                        d->subgroup_size };
     variant.row_align = 16;
     variant.col_align = d->subgroup_size * 8;
@@ -211,8 +218,9 @@ test_gemm_layernorm (void)
 }
 
 /* The kernel table on lavapipe (HEED_KERNELS=gpu: a GPU's): GEMM workgroups one subgroup wide (8
- * lanes at 256-bit vectors, 16 at 512; the ops-512 test runs this file at 512), the shuffle variant
- * reading texels, and the row kernels reading texels. So the GEMM cases above ran that variant. */
+ * lanes at 256-bit vectors, 16 at 512, 4 at 128; the ops-512 and ops-128 tests run this file at
+ * those widths), the shuffle variant reading texels, and the row kernels reading texels. So the
+ * GEMM cases above ran that variant. */
 static void
 test_kernel_table (void)
 {
@@ -234,24 +242,31 @@ test_kernel_table (void)
     g_assert_cmpint (k->softmax_rows.shader, ==, HEED_SHADER_SOFTMAX_SG);
     return;
   }
+  const char *width = g_getenv ("LP_NATIVE_VECTOR_WIDTH");
   g_assert_cmpuint (k->gemm_k4.local_size, ==, d->subgroup_size);
   /* heed's own lavapipe device has shaderInt64 enabled: C stored in pairs */
   g_assert_true (d->int64);
-  g_assert_cmpint (k->gemm_k4.shader, ==,
-                   d->subgroup_size == 16 ? HEED_SHADER_GEMM_K4_SG16_TEXELS_PAIRS
-                                          : HEED_SHADER_GEMM_K4_SG8_TEXELS_PAIRS);
-  g_assert_cmpint (k->gemm_k4_bt.shader, ==,
-                   d->subgroup_size == 16 ? HEED_SHADER_GEMM_K4_SG16_TEXELS_BT_PAIRS
-                                          : HEED_SHADER_GEMM_K4_SG8_TEXELS_BT_PAIRS);
-  g_assert_cmpint (heed_gemm_without_pairs (k->gemm_k4_softmax.shader), ==,
-                   d->subgroup_size == 16 ? HEED_SHADER_GEMM_K4_SG16_TEXELS_SM
-                                          : HEED_SHADER_GEMM_K4_SG8_TEXELS_SM);
-  g_assert_cmpint (k->attention.shader, ==,
-                   d->subgroup_size == 16 ? HEED_SHADER_ATTENTION_SG16 : HEED_SHADER_ATTENTION_SG8);
+  guint w = d->subgroup_size == 4 ? 0 : d->subgroup_size == 8 ? 1 : 2;
+  g_assert_cmpuint (d->subgroup_size, ==, 4u << w);
+  const HeedShaderId gemm[] = { HEED_SHADER_GEMM_K4_SG4_TEXELS_PAIRS,
+                                HEED_SHADER_GEMM_K4_SG8_TEXELS_PAIRS,
+                                HEED_SHADER_GEMM_K4_SG16_TEXELS_PAIRS };
+  const HeedShaderId bt[] = { HEED_SHADER_GEMM_K4_SG4_TEXELS_BT_PAIRS,
+                              HEED_SHADER_GEMM_K4_SG8_TEXELS_BT_PAIRS,
+                              HEED_SHADER_GEMM_K4_SG16_TEXELS_BT_PAIRS };
+  const HeedShaderId sm[] = { HEED_SHADER_GEMM_K4_SG4_TEXELS_SM, HEED_SHADER_GEMM_K4_SG8_TEXELS_SM,
+                              HEED_SHADER_GEMM_K4_SG16_TEXELS_SM };
+  const HeedShaderId attention[] = { HEED_SHADER_ATTENTION_SG4, HEED_SHADER_ATTENTION_SG8,
+                                     HEED_SHADER_ATTENTION_SG16 };
+  g_assert_cmpint (k->gemm_k4.shader, ==, gemm[w]);
+  g_assert_cmpint (k->gemm_k4_bt.shader, ==, bt[w]);
+  g_assert_cmpint (heed_gemm_without_pairs (k->gemm_k4_softmax.shader), ==, sm[w]);
+  g_assert_cmpint (k->attention.shader, ==, attention[w]);
   g_assert_cmpint (k->layernorm_rows.shader, ==, HEED_SHADER_LAYERNORM_SG_TEXELS);
   g_assert_cmpint (k->softmax_rows.shader, ==, HEED_SHADER_SOFTMAX_SG_TEXELS);
-  const char *width = g_getenv ("LP_NATIVE_VECTOR_WIDTH");
-  g_assert_cmpuint (d->subgroup_size, ==, width && atoi (width) == 512 ? 16 : 8);
+  /* lavapipe's subgroup is its vector width in floats (8 by default where the CPU has AVX) */
+  if (width)
+    g_assert_cmpuint (d->subgroup_size, ==, (guint) atoi (width) / 32);
 }
 
 /* Runs fn once per row-kernel variant the device has: a subgroup per row with vec4s (aligned
