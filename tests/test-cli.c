@@ -234,7 +234,15 @@ test_vector_width (void)
 {
   gboolean avx512 = cpuinfo_has ("avx512f");
   g_test_message ("AVX-512F in /proc/cpuinfo: %s", avx512 ? "yes" : "no");
-  const char *unset[] = { "HEED_DEVICE", "llvmpipe", "LP_NATIVE_VECTOR_WIDTH", NULL, NULL };
+  const char *unset[] = { "HEED_DEVICE",
+                          "llvmpipe",
+                          "LP_NATIVE_VECTOR_WIDTH",
+                          NULL,
+                          "GALLIUM_OVERRIDE_CPU_CAPS",
+                          NULL,
+                          "GALLIUM_NOSSE",
+                          NULL,
+                          NULL };
   Run r = run_heed (unset, "devices", NULL);
   g_assert_cmpint (r.status, ==, 0);
   g_test_message ("%s", r.out);
