@@ -323,8 +323,8 @@ cpu_has_avx512 (void)
 
 /* Whether Mesa's own switches take AVX-512 from llvmpipe whatever the CPU has (its
  * util/u_cpu_detect.c): GALLIUM_NOSSE set true, or GALLIUM_OVERRIDE_CPU_CAPS at one of the levels
- * below AVX-512 (any other value Mesa ignores). 512-bit vectors in AVX2 code ran DeiT-Tiny 1.5
- * times slower than 256 (docs/benchmarks.md). */
+ * below AVX-512 (any other value Mesa ignores). 512-bit vectors in AVX2 code ran DeiT-Tiny 1.4
+ * to 1.5 times slower than 256 (docs/benchmarks.md). */
 static gboolean
 mesa_caps_exclude_avx512 (void)
 {

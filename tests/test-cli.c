@@ -254,7 +254,7 @@ test_vector_width (void)
 
   assert_width_left ("256", NULL, ", 256 bits) (CPU)", "workgroups of 8", NULL);
   /* Mesa's own switch taking AVX-512 from llvmpipe: 512-bit vectors would then run in AVX2 code,
-   * 1.5 times slower, so the tool leaves Mesa's 256 (where the CPU has AVX2 at all) */
+   * 1.4 to 1.5 times slower, so the tool leaves Mesa's 256 (where the CPU has AVX2 at all) */
   if (cpuinfo_has ("avx2"))
     assert_width_left (NULL, "avx", ", 256 bits) (CPU)", "gemm_k4_sg8_texels", "attention_sg8");
   /* and down to SSE4.1 (a CPU without AVX): 128 bits, the 4-lane kernels */
