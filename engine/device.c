@@ -376,14 +376,12 @@ pipeline_free (gpointer p)
   g_free (p); /* Vulkan objects are destroyed in heed_device_destroy, which has the device */
 }
 
-/* lavapipe's shuffle kernel for subgroups of `lanes` (4, 8 or 16) among its three widths, or
- * HEED_SHADER_COUNT where the device has no shuffle kernels; the variant storing C in pairs where
- * pairs is set (a GEMM's). */
+/* lavapipe's shuffle kernel for subgroups of `lanes` (4, 8 or 16) among its three widths; the
+ * variant storing C in pairs where pairs is set (a GEMM's). */
 static HeedKernel
-shuffle_variant (gboolean cpu_shuffle, guint lanes, gboolean pairs, HeedShaderId sg4,
-                 HeedShaderId sg8, HeedShaderId sg16)
+shuffle_variant (guint lanes, gboolean pairs, HeedShaderId sg4, HeedShaderId sg8, HeedShaderId sg16)
 {
-  HeedShaderId id = !cpu_shuffle ? HEED_SHADER_COUNT : lanes == 4 ? sg4 : lanes == 8 ? sg8 : sg16;
+  HeedShaderId id = lanes == 4 ? sg4 : lanes == 8 ? sg8 : sg16;
   return (HeedKernel){ pairs ? heed_gemm_with_pairs (id) : id, lanes };
 }
 
@@ -464,28 +462,29 @@ choose_kernels (HeedDevice *d)
    * tools/bench_rounds.sh: the DeiT-Tiny forward pass 10% faster). ops.c falls back to the
    * variant storing floats where C's layout does not allow pairs. */
   gboolean pairs = d->int64;
-  k->gemm_k4 =
-      cpu_shuffle
-          ? shuffle_variant (cpu_shuffle, lanes, pairs, HEED_SHADER_GEMM_K4_SG4_TEXELS,
-                             HEED_SHADER_GEMM_K4_SG8_TEXELS, HEED_SHADER_GEMM_K4_SG16_TEXELS)
-          : (HeedKernel){ HEED_SHADER_GEMM_K4, lanes };
-  k->gemm_k4_bt =
-      shuffle_variant (cpu_shuffle, lanes, pairs, HEED_SHADER_GEMM_K4_SG4_TEXELS_BT,
-                       HEED_SHADER_GEMM_K4_SG8_TEXELS_BT, HEED_SHADER_GEMM_K4_SG16_TEXELS_BT);
-  k->gemm_k4_ln =
-      shuffle_variant (cpu_shuffle, lanes, pairs, HEED_SHADER_GEMM_K4_SG4_TEXELS_LN,
-                       HEED_SHADER_GEMM_K4_SG8_TEXELS_LN, HEED_SHADER_GEMM_K4_SG16_TEXELS_LN);
-  k->gemm_k4_softmax =
-      shuffle_variant (cpu_shuffle, lanes, pairs, HEED_SHADER_GEMM_K4_SG4_TEXELS_SM,
-                       HEED_SHADER_GEMM_K4_SG8_TEXELS_SM, HEED_SHADER_GEMM_K4_SG16_TEXELS_SM);
-  /* the one-dispatch attention: a workgroup one subgroup, as the shuffle GEMMs, which also
-   * needs the subgroup's maximum and sum */
   gboolean sg_arithmetic =
       compute_sg && (sg.supportedOperations & VK_SUBGROUP_FEATURE_ARITHMETIC_BIT);
-  k->attention = (HeedKernel){ HEED_SHADER_COUNT, lanes };
-  if (k->gemm_k4_softmax.shader != HEED_SHADER_COUNT && sg_arithmetic)
-    k->attention = shuffle_variant (cpu_shuffle, lanes, FALSE, HEED_SHADER_ATTENTION_SG4,
-                                    HEED_SHADER_ATTENTION_SG8, HEED_SHADER_ATTENTION_SG16);
+  k->gemm_k4 = (HeedKernel){ HEED_SHADER_GEMM_K4, lanes };
+  k->gemm_k4_bt = k->gemm_k4_ln = k->gemm_k4_softmax = k->attention =
+      (HeedKernel){ HEED_SHADER_COUNT, lanes };
+  if (cpu_shuffle) {
+    k->gemm_k4 = shuffle_variant (lanes, pairs, HEED_SHADER_GEMM_K4_SG4_TEXELS,
+                                  HEED_SHADER_GEMM_K4_SG8_TEXELS, HEED_SHADER_GEMM_K4_SG16_TEXELS);
+    k->gemm_k4_bt =
+        shuffle_variant (lanes, pairs, HEED_SHADER_GEMM_K4_SG4_TEXELS_BT,
+                         HEED_SHADER_GEMM_K4_SG8_TEXELS_BT, HEED_SHADER_GEMM_K4_SG16_TEXELS_BT);
+    k->gemm_k4_ln =
+        shuffle_variant (lanes, pairs, HEED_SHADER_GEMM_K4_SG4_TEXELS_LN,
+                         HEED_SHADER_GEMM_K4_SG8_TEXELS_LN, HEED_SHADER_GEMM_K4_SG16_TEXELS_LN);
+    k->gemm_k4_softmax =
+        shuffle_variant (lanes, pairs, HEED_SHADER_GEMM_K4_SG4_TEXELS_SM,
+                         HEED_SHADER_GEMM_K4_SG8_TEXELS_SM, HEED_SHADER_GEMM_K4_SG16_TEXELS_SM);
+    /* the one-dispatch attention: a workgroup one subgroup, as the shuffle GEMMs, which also
+     * needs the subgroup's maximum and sum */
+    if (sg_arithmetic)
+      k->attention = shuffle_variant (lanes, FALSE, HEED_SHADER_ATTENTION_SG4,
+                                      HEED_SHADER_ATTENTION_SG8, HEED_SHADER_ATTENTION_SG16);
+  }
   const VkPhysicalDeviceLimits *lim = &d->props.limits;
   if (!cpu && lim->maxComputeWorkGroupInvocations >= 256 &&
       lim->maxComputeWorkGroupSize[0] >= 256) {
