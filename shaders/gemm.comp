@@ -154,7 +154,26 @@ layout(push_constant) uniform Params {
   float alpha;
   float ln_eps; // the LN variants' epsilon
   uint a_cols;  // the SOFTMAX_A variants: A's columns that are scores (the rest are padding)
-} p;
+} push;
+// The push constants, copied once at the top of main, where no branch or loop surrounds the
+// reads: lavapipe loads a push constant inside one (the main loop's bound, the epilogue's
+// per-row stores) as a gather, one lane at a time, each time it is read
+struct GemmParams {
+  uint M, N, K;
+  uint lda, ldb, ldc;
+  uint a_off, b_off, c_off;
+  uint a_batch, b_batch, c_batch;
+  float alpha;
+  float ln_eps;
+  uint a_cols;
+};
+GemmParams p;
+void read_params()
+{
+  p = GemmParams(push.M, push.N, push.K, push.lda, push.ldb, push.ldc, push.a_off, push.b_off,
+                 push.c_off, push.a_batch, push.b_batch, push.c_batch, push.alpha, push.ln_eps,
+                 push.a_cols);
+}
 
 #ifdef SOFTMAX_A
 // which of A's four columns 4 k4 .. 4 k4 + 3 are scores, not the keys' padding
@@ -213,6 +232,7 @@ shared float b_tile[BK][BN];
 
 void main()
 {
+  read_params();
   const uint lid = gl_LocalInvocationID.x; // the kernel table launches 256
   const uint tx = lid % 16u, ty = lid / 16u;
   const uint m0 = gl_WorkGroupID.y * BM, n0 = gl_WorkGroupID.x * BN;
@@ -266,6 +286,7 @@ void main()
 #else
 void main()
 {
+  read_params();
   const uint wg = gl_WorkGroupSize.x;
   const uint lane = gl_LocalInvocationID.x;
   // workgroups x walks down the rows, so the ones that run one after another share their
