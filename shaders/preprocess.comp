@@ -61,7 +61,33 @@ layout(push_constant) uniform Params {
   // 2.5 ulp out (Vulkan allows it), and a box filter's edge then takes the pixel beside the one
   // Pillow and the C reference take (seen on an NVIDIA H200)
   float scale_x, scale_y, inv_scale_x, inv_scale_y;
-} p;
+} push;
+// The push constants, copied once at the top of main, before the early return: lavapipe loads a
+// push constant inside a branch or a loop (the tap loops read the plane offsets and strides for
+// every tap) as a gather, one lane at a time, each time it is read
+struct PreprocessParams {
+  uint format, width, height;
+  uint offset0, offset1, offset2;
+  uint stride0, stride1, stride2;
+  uint size;
+  uint filter_kind;
+  uint row0, n_rows;
+  uint resized_x, resized_y;
+  uint first_x, first_y;
+  uint count_x, count_y;
+  uint offset_x, offset_y;
+  float scale_x, scale_y, inv_scale_x, inv_scale_y;
+};
+PreprocessParams p;
+void read_params()
+{
+  p = PreprocessParams(push.format, push.width, push.height, push.offset0, push.offset1,
+                       push.offset2, push.stride0, push.stride1, push.stride2, push.size,
+                       push.filter_kind, push.row0, push.n_rows, push.resized_x, push.resized_y,
+                       push.first_x, push.first_y, push.count_x, push.count_y, push.offset_x,
+                       push.offset_y, push.scale_x, push.scale_y, push.inv_scale_x,
+                       push.inv_scale_y);
+}
 
 // 0: the format and filter come from the push constants; else 1 + format + 16 * filter, fixed
 // when the pipeline is built, so the compiler drops the other formats' and filters' code
@@ -254,12 +280,13 @@ vec3 load_row(uint i)
 
 void main()
 {
+  read_params();
 #ifdef ROWS
   // one invocation per kept column of one source row (the workgroup's y)
   const uint col = gl_GlobalInvocationID.x, row = gl_WorkGroupID.y;
+  load_yuv_matrix(); // before the return, for the same reason as read_params
   if (col >= p.count_x)
     return;
-  load_yuv_matrix();
   if (FILTER_KIND == HEED_BOX8) {
     const uint m = box8_count(p.scale_x);
     vec3 acc = vec3(0.0);
@@ -284,6 +311,8 @@ void main()
   store_row(row * p.count_x + col, to_code(total != 0.0 ? sum / total : sum));
 #else
   // one invocation per pixel of the model's input
+  const vec3 norm_scale = vec3(PARAM(0u), PARAM(1u), PARAM(2u)); // read before the return
+  const vec3 norm_offset = vec3(PARAM(3u), PARAM(4u), PARAM(5u));
   const uint gid = gl_GlobalInvocationID.x;
   const uint plane = p.size * p.size;
   if (gid >= plane)
@@ -318,8 +347,9 @@ void main()
     const vec3 v = total != 0.0 ? sum / total : sum;
     rgb = (FILTER_KIND == HEED_BOX8 ? v : to_code(v)) / 255.0;
   }
-  outp[gid] = rgb.r * PARAM(0u) + PARAM(3u);
-  outp[plane + gid] = rgb.g * PARAM(1u) + PARAM(4u);
-  outp[2u * plane + gid] = rgb.b * PARAM(2u) + PARAM(5u);
+  const vec3 v = rgb * norm_scale + norm_offset;
+  outp[gid] = v.r;
+  outp[plane + gid] = v.g;
+  outp[2u * plane + gid] = v.b;
 #endif
 }

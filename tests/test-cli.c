@@ -367,6 +367,24 @@ test_bench (void)
   }
   run_clear (&r);
 
+  /* frames instead of a tensor, in the formats decoders give (odd sizes: the chroma planes
+   * round up), with the preprocessing's own row */
+  const char *formats[] = { "I420", "NV12", "YUY2", "RGB" };
+  for (guint i = 0; i < G_N_ELEMENTS (formats); i++) {
+    r = run_heed (NULL, "bench", "--dim", "64", "--depth", "1", "--heads", "2", "--img", "64",
+                  "--classes", "10", "--runs", "1", "--warmup", "0", "--no-torch",
+                  "--pipeline-frames", "0", "--frame", "97x61", "--frame-format", formats[i], NULL);
+    if (r.status != 0)
+      g_error ("heed bench --frame-format %s failed: %s", formats[i], r.err);
+    g_assert_true (
+        g_regex_match_simple ("^preprocess +[0-9.]+ +[0-9.]+", r.out, G_REGEX_MULTILINE, 0));
+    g_assert_nonnull (strstr (r.out, "writing the 1 input frame"));
+    run_clear (&r);
+  }
+  r = run_heed (NULL, "bench", "--frame", "64x64", "--frame-format", "P010", NULL);
+  assert_one_line_error (&r, "--frame-format: unknown format 'P010'");
+  r = run_heed (NULL, "bench", "--frame-format", "I420", NULL);
+  assert_one_line_error (&r, "--frame-format needs --frame");
   r = run_heed (NULL, "bench", "--shape", "nope", NULL);
   assert_one_line_error (&r, "unknown shape 'nope'");
   r = run_heed (NULL, "bench", "--pipeline-frames", "5", NULL);

@@ -168,21 +168,46 @@ torch_ask (TorchTurns *t, const char *command, int n, char **why)
   return torch_read (t, &t->message, why);
 }
 
-/* One forward pass of the run's whole batch (each slot the same input), from the RGBA frame when
+/* The frame formats --frame-format takes, as GStreamer names them, and the strides of their
+ * planes for a frame w pixels wide (tightly packed) */
+static const struct {
+  const char *name;
+  HeedPixelFormat format;
+} frame_formats[] = {
+  { "RGBA", HEED_PIXEL_RGBA },   { "BGRx", HEED_PIXEL_BGRX }, { "RGB", HEED_PIXEL_RGB },
+  { "I420", HEED_PIXEL_I420 },   { "NV12", HEED_PIXEL_NV12 }, { "YUY2", HEED_PIXEL_YUY2 },
+  { "GRAY8", HEED_PIXEL_GRAY8 },
+};
+
+static void
+frame_strides (HeedPixelFormat format, guint w, guint stride[3])
+{
+  guint half = (w + 1) / 2;
+  stride[0] = format == HEED_PIXEL_RGB    ? 3 * w
+              : format == HEED_PIXEL_YUY2 ? 4 * half
+              : format == HEED_PIXEL_I420 || format == HEED_PIXEL_NV12 || format == HEED_PIXEL_GRAY8
+                  ? w
+                  : 4 * w;
+  stride[1] = format == HEED_PIXEL_I420 ? half : format == HEED_PIXEL_NV12 ? 2 * half : 0;
+  stride[2] = format == HEED_PIXEL_I420 ? half : 0;
+}
+
+/* One forward pass of the run's whole batch (each slot the same input), from the frame when
  * there is one (the preprocessing timed too), else from the tensor; *last keeps the first
  * frame's result, whose timings cover the batch. */
 static gboolean
-forward_once (HeedVitRun *run, const float *input, const guint8 *frame, guint fw,
-              HeedVitResult **last, double *input_ms, GError **error)
+forward_once (HeedVitRun *run, const float *input, const guint8 *frame,
+              const HeedFrameLayout *layout, HeedVitResult **last, double *input_ms, GError **error)
 {
   guint n = heed_vit_run_get_max_batch (run);
   HeedVitResult *results[64] = { NULL };
-  const guint8 *planes[3] = { frame, NULL, NULL };
-  guint stride[3] = { 4 * fw, 0, 0 };
+  const guint8 *planes[3] = { NULL, NULL, NULL };
+  for (guint p = 0; frame && p < layout->n_planes; p++)
+    planes[p] = frame + layout->offset[p];
   heed_vit_result_destroy (last);
   gint64 t0 = g_get_monotonic_time ();
   for (guint i = 0; i < n; i++)
-    if (!(frame ? heed_vit_run_set_frame (run, i, planes, stride, error)
+    if (!(frame ? heed_vit_run_set_frame (run, i, planes, layout->stride, error)
                 : heed_vit_run_set_tensor (run, i, input, error)))
       return FALSE;
   if (input_ms)
@@ -287,6 +312,7 @@ int
 heed_cmd_bench (int argc, char **argv)
 {
   char *model_path = NULL, *shape_name = NULL, *python = NULL, *frame_size = NULL;
+  char *frame_format = NULL;
   char *weights_name = NULL, *pipeline_size = NULL, *torch_device = NULL;
   int runs = 10, warmup = 2, turns = 5, device_index = -1, pipeline_frames = 150, batch = 1;
   int dim = 0, depth = 0, heads = 0, patch = 0, img = 0, classes = -1;
@@ -316,7 +342,9 @@ heed_cmd_bench (int argc, char **argv)
       "whose speed drifts slows both sides of a turn alike (default 5; at most --runs)",
       "N" },
     { "frame", 0, 0, G_OPTION_ARG_STRING, &frame_size,
-      "feed RGBA frames of WxH pixels (timing the preprocessing too) instead of a tensor", "WxH" },
+      "feed frames of WxH pixels (timing the preprocessing too) instead of a tensor", "WxH" },
+    { "frame-format", 0, 0, G_OPTION_ARG_STRING, &frame_format,
+      "the --frame frames' format: RGBA (default), BGRx, RGB, I420, NV12, YUY2 or GRAY8", "F" },
     { "dispatches", 0, 0, G_OPTION_ARG_NONE, &dispatches,
       "also list every dispatch of the last run", NULL },
     { "python", 0, 0, G_OPTION_ARG_FILENAME, &python,
@@ -343,7 +371,7 @@ heed_cmd_bench (int argc, char **argv)
   double *times = NULL, *input_times = NULL, *torch_times = NULL, *ratios = NULL;
   float *input = NULL;
   guint8 *frame = NULL;
-  guint fw = 0, fh = 0;
+  HeedFrameLayout layout = { 0 };
   int status = 1;
 
   g_option_context_add_main_entries (ctx, entries, NULL);
@@ -414,20 +442,39 @@ heed_cmd_bench (int argc, char **argv)
       !(run = heed_vit_run_new (plan, (guint) batch, &error)))
     goto fail;
 
+  if (frame_format && !frame_size) {
+    g_set_error (&error, HEED_ERROR, HEED_ERROR_INVALID, "--frame-format needs --frame");
+    goto fail;
+  }
   if (frame_size) {
-    HeedFrameLayout layout;
+    guint fw, fh, stride[3];
+    HeedPixelFormat format = HEED_PIXEL_RGBA;
     if (sscanf (frame_size, "%ux%u", &fw, &fh) != 2) {
       g_set_error (&error, HEED_ERROR, HEED_ERROR_INVALID, "--frame takes WxH, e.g. 1920x1080");
       goto fail;
     }
-    guint stride[3] = { 4 * fw, 0, 0 };
-    if (!heed_frame_layout_init (&layout, HEED_PIXEL_RGBA, fw, fh, stride, &error))
+    if (frame_format) {
+      guint i = 0;
+      while (i < G_N_ELEMENTS (frame_formats) &&
+             g_ascii_strcasecmp (frame_format, frame_formats[i].name))
+        i++;
+      if (i == G_N_ELEMENTS (frame_formats)) {
+        g_set_error (&error, HEED_ERROR, HEED_ERROR_INVALID,
+                     "--frame-format: unknown format '%s' (RGBA, BGRx, RGB, I420, NV12, YUY2 or "
+                     "GRAY8)",
+                     frame_format);
+        goto fail;
+      }
+      format = frame_formats[i].format;
+    }
+    frame_strides (format, fw, stride);
+    if (!heed_frame_layout_init (&layout, format, fw, fh, stride, &error))
       goto fail;
     heed_frame_layout_use_model (&layout, c);
     if (!heed_vit_run_set_frame_layout (run, &layout, &error))
       goto fail;
-    frame = g_malloc ((gsize) stride[0] * fh);
-    for (gsize i = 0; i < (gsize) stride[0] * fh; i++)
+    frame = g_malloc (layout.size);
+    for (gsize i = 0; i < layout.size; i++)
       frame[i] = (guint8) ((i * 2654435761u) >> 13);
   }
   gsize n_in = (gsize) c->in_chans * c->img_size * c->img_size;
@@ -447,7 +494,7 @@ heed_cmd_bench (int argc, char **argv)
                       &torch_why);
   }
   for (int i = 0; i < warmup; i++)
-    if (!forward_once (run, input, frame, fw, &last, NULL, &error))
+    if (!forward_once (run, input, frame, &layout, &last, NULL, &error))
       goto fail;
   /* the turns: each times its share of heed's runs, then as many of PyTorch's */
   int n_turns = tj ? MIN (turns, runs) : 1, done = 0;
@@ -459,11 +506,11 @@ heed_cmd_bench (int argc, char **argv)
     int k = runs / n_turns + (turn < runs % n_turns);
     /* untimed, as PyTorch's turns begin: the first pass after the other side's turn wakes the
      * threads and warms the caches */
-    if (turn > 0 && !forward_once (run, input, frame, fw, &last, NULL, &error))
+    if (turn > 0 && !forward_once (run, input, frame, &layout, &last, NULL, &error))
       goto fail;
     for (int i = 0; i < k; i++) {
       gint64 t0 = g_get_monotonic_time ();
-      if (!forward_once (run, input, frame, fw, &last, &input_times[done + i], &error))
+      if (!forward_once (run, input, frame, &layout, &last, &input_times[done + i], &error))
         goto fail;
       times[done + i] = (double) (g_get_monotonic_time () - t0) / 1000.0;
     }
@@ -627,6 +674,7 @@ out:
   g_free (input);
   g_free (frame);
   g_free (frame_size);
+  g_free (frame_format);
   g_free (times);
   g_free (input_times);
   g_free (model_path);
