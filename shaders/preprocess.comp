@@ -10,6 +10,7 @@
 // Each output pixel's taps and weights are Pillow's (libImaging/Resample.c): the filter widened
 // by the scale when shrinking (antialiasing), weights normalised to sum to 1.
 // engine/ref.c (heed_ref_preprocess) is the same arithmetic in C.
+#extension GL_EXT_control_flow_attributes : require
 layout(local_size_x_id = 0) in;
 
 // The rows between the passes are vec4s ([row][col], RGB and a spare), so a pixel is one store
@@ -228,19 +229,24 @@ vec3 yuv_to_rgb(float y, float u, float v)
 
 // 8-bit RGB codes of source pixel (x, y): YUV is converted and rounded as a decoder to RGB
 // would
+// the RGB codes of a pixel of the packed 32-bit formats (FORMAT <= XBGR)
+vec3 rgb_of_word(uint w)
+{
+  const uint f = FORMAT;
+  const vec4 b = vec4(float(w & 0xffu), float((w >> 8) & 0xffu), float((w >> 16) & 0xffu),
+                      float(w >> 24));
+  if (f == RGBA || f == RGBX)
+    return b.xyz;
+  if (f == BGRA || f == BGRX)
+    return b.zyx;
+  return f == XRGB ? b.yzw : b.wzy;
+}
+
 vec3 fetch(uint x, uint y)
 {
   const uint f = FORMAT;
-  if (f <= XBGR) {
-    const uint w = WORD((p.offset0 + y * p.stride0 + x * 4u) >> 2);
-    const vec4 b = vec4(float(w & 0xffu), float((w >> 8) & 0xffu), float((w >> 16) & 0xffu),
-                        float(w >> 24));
-    if (f == RGBA || f == RGBX)
-      return b.xyz;
-    if (f == BGRA || f == BGRX)
-      return b.zyx;
-    return f == XRGB ? b.yzw : b.wzy;
-  }
+  if (f <= XBGR)
+    return rgb_of_word(WORD((p.offset0 + y * p.stride0 + x * 4u) >> 2));
   if (f == RGB || f == BGR) {
     const uint o = p.offset0 + y * p.stride0 + x * 3u;
     const vec3 c = vec3(float(byte_at(o)), float(byte_at(o + 1u)), float(byte_at(o + 2u)));
@@ -303,6 +309,28 @@ void main()
   span(p.first_x + col, p.width, p.scale_x, first, n, center);
   vec3 sum = vec3(0.0);
   float total = 0.0;
+#ifdef TEXELS
+  if (FORMAT <= XBGR && n > 0) {
+    // A texel holds four pixels of these formats, so the taps go a texel at a time: a texel
+    // fetch is a call on lavapipe (measured: a 1080p RGBA frame's preprocessing 6.4-7.0 ms
+    // before, 3.6-5.4 after). The pixels of the first and last texels outside the taps weigh
+    // exactly 0 and add nothing, and the taps are summed in the same order as below, so the
+    // result is the same to the bit.
+    const uint row_word = (p.offset0 + (p.row0 + row) * p.stride0) >> 2;
+    const uint t_first = (row_word + uint(first)) >> 2;
+    const uint t_last = (row_word + uint(first + n - 1)) >> 2;
+    for (uint t = t_first; t <= t_last; t++) {
+      const uvec4 words = texelFetch(frame_texels, int(t));
+      [[unroll]] for (uint j = 0u; j < 4u; j++) {
+        const int x = int(4u * t + j - row_word);
+        const bool tap = x >= first && x < first + n;
+        const float w = tap ? filter_at(tap_distance(x, center, p.inv_scale_x)) : 0.0;
+        total += w;
+        sum += w * rgb_of_word(words[j]);
+      }
+    }
+  } else
+#endif
   for (int k = 0; k < n; k++) {
     const float w = filter_at(tap_distance(first + k, center, p.inv_scale_x));
     total += w;
