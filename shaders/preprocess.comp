@@ -227,8 +227,6 @@ vec3 yuv_to_rgb(float y, float u, float v)
   return yuv_matrix * (vec3(y, u, v) - yuv_offsets);
 }
 
-// 8-bit RGB codes of source pixel (x, y): YUV is converted and rounded as a decoder to RGB
-// would
 // the RGB codes of a pixel of the packed 32-bit formats (FORMAT <= XBGR)
 vec3 rgb_of_word(uint w)
 {
@@ -242,6 +240,8 @@ vec3 rgb_of_word(uint w)
   return f == XRGB ? b.yzw : b.wzy;
 }
 
+// 8-bit RGB codes of source pixel (x, y): YUV is converted and rounded as a decoder to RGB
+// would
 vec3 fetch(uint x, uint y)
 {
   const uint f = FORMAT;

@@ -168,8 +168,7 @@ torch_ask (TorchTurns *t, const char *command, int n, char **why)
   return torch_read (t, &t->message, why);
 }
 
-/* The frame formats --frame-format takes, as GStreamer names them, and the strides of their
- * planes for a frame w pixels wide (tightly packed) */
+/* The frame formats --frame-format takes, as GStreamer names them */
 static const struct {
   const char *name;
   HeedPixelFormat format;
@@ -178,19 +177,6 @@ static const struct {
   { "I420", HEED_PIXEL_I420 },   { "NV12", HEED_PIXEL_NV12 }, { "YUY2", HEED_PIXEL_YUY2 },
   { "GRAY8", HEED_PIXEL_GRAY8 },
 };
-
-static void
-frame_strides (HeedPixelFormat format, guint w, guint stride[3])
-{
-  guint half = (w + 1) / 2;
-  stride[0] = format == HEED_PIXEL_RGB    ? 3 * w
-              : format == HEED_PIXEL_YUY2 ? 4 * half
-              : format == HEED_PIXEL_I420 || format == HEED_PIXEL_NV12 || format == HEED_PIXEL_GRAY8
-                  ? w
-                  : 4 * w;
-  stride[1] = format == HEED_PIXEL_I420 ? half : format == HEED_PIXEL_NV12 ? 2 * half : 0;
-  stride[2] = format == HEED_PIXEL_I420 ? half : 0;
-}
 
 /* One forward pass of the run's whole batch (each slot the same input), from the frame when
  * there is one (the preprocessing timed too), else from the tensor; *last keeps the first
@@ -405,6 +391,30 @@ heed_cmd_bench (int argc, char **argv)
                  "--pipeline-size takes WxH, 16 to 16384 pixels each way, e.g. 640x480");
     goto fail;
   }
+  guint fw = 0, fh = 0;
+  HeedPixelFormat format = HEED_PIXEL_RGBA;
+  if (frame_size && sscanf (frame_size, "%ux%u", &fw, &fh) != 2) {
+    g_set_error (&error, HEED_ERROR, HEED_ERROR_INVALID, "--frame takes WxH, e.g. 1920x1080");
+    goto fail;
+  }
+  if (frame_format && !frame_size) {
+    g_set_error (&error, HEED_ERROR, HEED_ERROR_INVALID, "--frame-format needs --frame");
+    goto fail;
+  }
+  if (frame_format) {
+    guint i = 0;
+    while (i < G_N_ELEMENTS (frame_formats) &&
+           g_ascii_strcasecmp (frame_format, frame_formats[i].name))
+      i++;
+    if (i == G_N_ELEMENTS (frame_formats)) {
+      g_set_error (&error, HEED_ERROR, HEED_ERROR_INVALID,
+                   "--frame-format: unknown format '%s' (RGBA, BGRx, RGB, I420, NV12, YUY2 or "
+                   "GRAY8)",
+                   frame_format);
+      goto fail;
+    }
+    format = frame_formats[i].format;
+  }
   HeedVitOptions opts = { .profile = TRUE };
   if (weights_name && !heed_weight_format_parse (weights_name, &opts.weights, &error))
     goto fail;
@@ -442,33 +452,14 @@ heed_cmd_bench (int argc, char **argv)
       !(run = heed_vit_run_new (plan, (guint) batch, &error)))
     goto fail;
 
-  if (frame_format && !frame_size) {
-    g_set_error (&error, HEED_ERROR, HEED_ERROR_INVALID, "--frame-format needs --frame");
-    goto fail;
-  }
   if (frame_size) {
-    guint fw, fh, stride[3];
-    HeedPixelFormat format = HEED_PIXEL_RGBA;
-    if (sscanf (frame_size, "%ux%u", &fw, &fh) != 2) {
-      g_set_error (&error, HEED_ERROR, HEED_ERROR_INVALID, "--frame takes WxH, e.g. 1920x1080");
+    /* tightly packed planes: a first layout, with room to spare, gives the engine's own bytes
+     * of pixels per row of each plane, which become the strides */
+    guint roomy[3] = { 4 * fw, 4 * fw, 4 * fw }, tight[3];
+    if (!heed_frame_layout_init (&layout, format, fw, fh, roomy, &error))
       goto fail;
-    }
-    if (frame_format) {
-      guint i = 0;
-      while (i < G_N_ELEMENTS (frame_formats) &&
-             g_ascii_strcasecmp (frame_format, frame_formats[i].name))
-        i++;
-      if (i == G_N_ELEMENTS (frame_formats)) {
-        g_set_error (&error, HEED_ERROR, HEED_ERROR_INVALID,
-                     "--frame-format: unknown format '%s' (RGBA, BGRx, RGB, I420, NV12, YUY2 or "
-                     "GRAY8)",
-                     frame_format);
-        goto fail;
-      }
-      format = frame_formats[i].format;
-    }
-    frame_strides (format, fw, stride);
-    if (!heed_frame_layout_init (&layout, format, fw, fh, stride, &error))
+    memcpy (tight, layout.row_bytes, sizeof tight);
+    if (!heed_frame_layout_init (&layout, format, fw, fh, tight, &error))
       goto fail;
     heed_frame_layout_use_model (&layout, c);
     if (!heed_vit_run_set_frame_layout (run, &layout, &error))
