@@ -299,12 +299,15 @@ heed_thumbnail_taps (guint in_size, guint out_size, guint X, guint idx[HEED_THUM
 /* The 8-bit codes of pixel (x, y): R, G, B, or for YUV frames Y, U, V, which the caller
  * averages before converting them (the conversion is linear: once per thumbnail pixel
  * instead of once per sample). */
+/* the bytes of R, G, B in a pixel of each 4-byte format (RGBA .. XBGR) */
+static const guint8 thumbnail_rgb_bytes[][3] = { { 0, 1, 2 }, { 2, 1, 0 }, { 0, 1, 2 },
+                                                 { 2, 1, 0 }, { 1, 2, 3 }, { 3, 2, 1 } };
+
 static inline __attribute__ ((always_inline)) void
 thumbnail_fetch (HeedPixelFormat format, const guint8 *const planes[3], const guint stride[3],
                  guint x, guint y, guint v[3])
 {
-  static const guint8 order[][3] = { { 0, 1, 2 }, { 2, 1, 0 }, { 0, 1, 2 },
-                                     { 2, 1, 0 }, { 1, 2, 3 }, { 3, 2, 1 } };
+  const guint8 (*order)[3] = thumbnail_rgb_bytes;
   const guint8 *row = planes[0] + (gsize) y * stride[0];
   switch (format) {
   case HEED_PIXEL_RGB:
@@ -351,11 +354,29 @@ thumbnail_pixels (HeedPixelFormat format, guint height, const guint8 *const plan
     for (guint X = 0; X < size; X++) {
       /* integer sums: exact, and no conversion on the loads' critical path */
       guint sum[3] = { 0, 0, 0 }, code[3];
-      for (guint j = 0; j < ny; j++)
-        for (guint i = 0; i < nx[X]; i++) {
-          thumbnail_fetch (format, planes, stride, xs[X * HEED_THUMBNAIL_TAPS + i], ys[j], code);
-          sum[0] += code[0], sum[1] += code[1], sum[2] += code[2];
+      if (format <= HEED_PIXEL_XBGR) {
+        /* a sample's four bytes at once, two to a 32-bit sum in 16-bit halves (16 samples of at
+         * most 255 fit): one load a sample instead of three */
+        G_STATIC_ASSERT (HEED_THUMBNAIL_TAPS * HEED_THUMBNAIL_TAPS * 255 <= 0xffff);
+        guint32 even = 0, odd = 0;
+        for (guint j = 0; j < ny; j++) {
+          const guint8 *row = planes[0] + (gsize) ys[j] * stride[0];
+          for (guint i = 0; i < nx[X]; i++) {
+            guint32 pixel;
+            memcpy (&pixel, row + 4 * xs[X * HEED_THUMBNAIL_TAPS + i], 4);
+            pixel = GUINT32_FROM_LE (pixel);
+            even += pixel & 0x00ff00ffu, odd += (pixel >> 8) & 0x00ff00ffu;
+          }
         }
+        guint bytes[4] = { even & 0xffffu, odd & 0xffffu, even >> 16, odd >> 16 };
+        for (guint c = 0; c < 3; c++)
+          sum[c] = bytes[thumbnail_rgb_bytes[format][c]];
+      } else
+        for (guint j = 0; j < ny; j++)
+          for (guint i = 0; i < nx[X]; i++) {
+            thumbnail_fetch (format, planes, stride, xs[X * HEED_THUMBNAIL_TAPS + i], ys[j], code);
+            sum[0] += code[0], sum[1] += code[1], sum[2] += code[2];
+          }
       float n = (float) (ny * nx[X]), v[3];
       for (guint c = 0; c < 3; c++)
         v[c] = yuv ? (float) sum[c] / n : (float) sum[c] / (255.0f * n);

@@ -230,10 +230,12 @@ chroma_histogram (const float *cb, const float *cr, guint n, float *out)
     float v = CLAMP ((cr[i] + 0.5f) * 8.0f - 0.5f, 0.0f, 7.0f);
     guint u0 = MIN ((guint) u, 6), v0 = MIN ((guint) v, 6), bin = u0 * 8 + v0;
     float fu = u - u0, fv = v - v0;
-    hist[bin] += (guint32) floorf ((1 - fu) * (1 - fv) * HIST_ONE + 0.5f);
-    hist[bin + 1] += (guint32) floorf ((1 - fu) * fv * HIST_ONE + 0.5f);
-    hist[bin + 8] += (guint32) floorf (fu * (1 - fv) * HIST_ONE + 0.5f);
-    hist[bin + 9] += (guint32) floorf (fu * fv * HIST_ONE + 0.5f);
+    /* the shares are >= 0, where truncating is floorf: one instruction where floorf without
+     * SSE4.1 is a dozen */
+    hist[bin] += (guint32) ((1 - fu) * (1 - fv) * HIST_ONE + 0.5f);
+    hist[bin + 1] += (guint32) ((1 - fu) * fv * HIST_ONE + 0.5f);
+    hist[bin + 8] += (guint32) (fu * (1 - fv) * HIST_ONE + 0.5f);
+    hist[bin + 9] += (guint32) (fu * fv * HIST_ONE + 0.5f);
   }
   for (guint k = 0; k < HIST_BINS; k++)
     out[k] = (float) hist[k]; /* at most 4096 x 1024: exact in a float */
