@@ -285,10 +285,14 @@ gboolean heed_op_softmax (HeedRecorder *rec, HeedMat s, guint M, guint N, guint 
  * (out_off a multiple of 4 where patch is) */
 gboolean heed_op_patchify (HeedRecorder *rec, HeedBuffer *image, HeedBuffer *patches, guint out_off,
                            guint channels, guint height, guint width, guint patch, GError **error);
-/* x [frames][tokens][D]: every frame's block starts as prefix token + pos_embed (the first
- * `prefix` rows, from cls [prefix][D]) and pos_embed. */
-gboolean heed_op_tokens_init (HeedRecorder *rec, HeedBuffer *cls, HeedBuffer *pos, HeedBuffer *x,
-                              guint tokens, guint D, guint frames, guint prefix, GError **error);
+/* The residual stream's start block [tokens][D], made once a model: prefix token + pos_embed
+ * in the first `prefix` rows (cls [prefix][D]), pos_embed in the others. */
+void heed_tokens_start (const float *cls, const float *pos, guint tokens, guint D, guint prefix,
+                        float *out);
+/* x [frames][tokens][D]: every frame's block starts as the start block (heed_tokens_start's,
+ * on the device). */
+gboolean heed_op_tokens_init (HeedRecorder *rec, HeedBuffer *start, HeedBuffer *x, guint tokens,
+                              guint D, guint frames, GError **error);
 gboolean heed_op_head_mean (HeedRecorder *rec, HeedMat p, HeedBuffer *out, guint out_off,
                             guint rows, guint N, guint heads, const char *name, GError **error);
 

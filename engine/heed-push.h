@@ -42,7 +42,7 @@ typedef struct {
 } HeedPatchifyParams;
 
 typedef struct {
-  uint32_t tokens, D, frames, prefix;
+  uint32_t tokens, D, frames;
 } HeedTokensInitParams;
 
 typedef struct {

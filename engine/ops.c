@@ -241,15 +241,27 @@ heed_op_patchify (HeedRecorder *rec, HeedBuffer *image, HeedBuffer *patches, gui
       &p, sizeof p, groups_for (rec, items), 1, 1, "patchify", "patch_embed", 0, error);
 }
 
-gboolean
-heed_op_tokens_init (HeedRecorder *rec, HeedBuffer *cls, HeedBuffer *pos, HeedBuffer *x,
-                     guint tokens, guint D, guint frames, guint prefix, GError **error)
+void
+heed_tokens_start (const float *cls, const float *pos, guint tokens, guint D, guint prefix,
+                   float *out)
 {
-  HeedTokensInitParams p = { tokens, D, frames, prefix };
-  HeedBuffer *bindings[3] = { cls, pos, x };
-  return heed_recorder_dispatch (rec, elementwise (rec, HEED_SHADER_TOKENS_INIT), 0, bindings, &p,
-                                 sizeof p, groups_for (rec, (guint64) tokens * D * frames), 1, 1,
-                                 "tokens_init", "patch_embed", (double) tokens * D * frames, error);
+  for (gsize i = 0; i < (gsize) tokens * D; i++)
+    out[i] = pos[i] + (i < (gsize) prefix * D ? cls[i] : 0.0f);
+}
+
+gboolean
+heed_op_tokens_init (HeedRecorder *rec, HeedBuffer *start, HeedBuffer *x, guint tokens, guint D,
+                     guint frames, GError **error)
+{
+  HeedTokensInitParams p = { tokens, D, frames };
+  HeedBuffer *bindings[2] = { start, x };
+  /* four floats at a time where rows are whole vec4s */
+  gboolean vec4 = D % 4 == 0 && heed_buffer_texels_cover (start);
+  guint64 items = (guint64) tokens * D * frames / (vec4 ? 4 : 1);
+  return heed_recorder_dispatch (
+      rec, elementwise (rec, vec4 ? HEED_SHADER_TOKENS_INIT_VEC4 : HEED_SHADER_TOKENS_INIT), 0,
+      bindings, &p, sizeof p, groups_for (rec, items), 1, 1, "tokens_init", "patch_embed",
+      (double) tokens * D * frames, error);
 }
 
 gboolean

@@ -28,7 +28,7 @@ struct _HeedVitPlan {
    * weights and biases are stored folded, and norm1/norm2 are not uploaded */
   gboolean fold_layernorm;
 
-  HeedBuffer *cls, *pos, *patch_w, *patch_b, *norm_w, *norm_b, *head_w, *head_b;
+  HeedBuffer *tokens_start, *patch_w, *patch_b, *norm_w, *norm_b, *head_w, *head_b;
   HeedBuffer *head_dist_w, *head_dist_b; /* DeiT distilled */
   HeedBuffer *norm_pre_w, *norm_pre_b;   /* CLIP towers */
   BlockBuffers *blocks;
@@ -153,9 +153,11 @@ upload_weights (HeedVitPlan *p, const HeedModel *m, GError **error)
   const HeedModelConfig *c = &p->config;
   guint D = c->dim, Hd = c->mlp_hidden, kp = c->in_chans * c->patch_size * c->patch_size;
 
-  if (!(p->cls = upload_array (p, m->cls_token, (gsize) MAX (c->num_prefix, 1) * D, error)) ||
-      !(p->pos = upload_array (p, m->pos_embed, (gsize) c->tokens * D, error)) ||
-      !(p->patch_w = upload_linear (p, m->patch_w, D, kp, error)) ||
+  float *start = g_new (float, (gsize) c->tokens *D);
+  heed_tokens_start (m->cls_token, m->pos_embed, c->tokens, D, c->num_prefix, start);
+  p->tokens_start = upload_array (p, start, (gsize) c->tokens * D, error);
+  g_free (start);
+  if (!p->tokens_start || !(p->patch_w = upload_linear (p, m->patch_w, D, kp, error)) ||
       !(p->patch_b = upload_array (p, m->patch_b, D, error)) ||
       !(p->norm_w = upload_array (p, m->norm_w, D, error)) ||
       !(p->norm_b = upload_array (p, m->norm_b, D, error)))
@@ -213,9 +215,9 @@ plan_free (HeedVitPlan *p)
         heed_buffer_destroy (all[i]);
     }
   g_free (p->blocks);
-  HeedBuffer **bufs[] = { &p->cls,         &p->pos,         &p->patch_w,    &p->patch_b,
-                          &p->norm_w,      &p->norm_b,      &p->head_w,     &p->head_b,
-                          &p->head_dist_w, &p->head_dist_b, &p->norm_pre_w, &p->norm_pre_b };
+  HeedBuffer **bufs[] = { &p->tokens_start, &p->patch_w,    &p->patch_b,   &p->norm_w,
+                          &p->norm_b,       &p->head_w,     &p->head_b,    &p->head_dist_w,
+                          &p->head_dist_b,  &p->norm_pre_w, &p->norm_pre_b };
   for (guint i = 0; i < G_N_ELEMENTS (bufs); i++)
     heed_buffer_destroy (bufs[i]);
   heed_device_destroy (&p->device);
@@ -444,7 +446,7 @@ record_forward (HeedVitRun *r, HeedRecorder **recs, guint n, gboolean from_frame
     if (!heed_op_patchify (rec, r->input[i], r->patches, i * P * kp, c->in_chans, c->img_size,
                            c->img_size, c->patch_size, error))
       return FALSE;
-  if (!heed_op_tokens_init (rec, p->cls, p->pos, r->x, T, D, n, c->num_prefix, error))
+  if (!heed_op_tokens_init (rec, p->tokens_start, r->x, T, D, n, error))
     return FALSE;
   /* every frame's patches in one GEMM, the frames as its batches (P rows apart in, T out) */
   if (!heed_op_gemm (rec, (HeedMat){ r->patches, 0, kp, P * kp }, MAT (p->patch_w, 0, ld_d),

@@ -397,12 +397,14 @@ test_softmax (void)
 }
 
 /* Patch embedding = patchify + GEMM (with the residual stream's cls/pos start), checked against
- * a direct convolution written independently of heed_ref_patchify. */
+ * a direct convolution written independently of heed_ref_patchify; the start block laid down
+ * for two frames, as a batch's, with D a multiple of 4 (four floats at a time) and not. */
 static void
 test_patch_embed (void)
 {
   HeedDevice *d = get_device ();
-  const guint cases[][3] = { { 24, 8, 5 }, { 42, 14, 7 }, { 48, 16, 33 } }; /* img, patch, D */
+  const guint cases[][3] = { { 24, 8, 5 }, { 42, 14, 7 }, { 48, 16, 33 }, { 32, 8, 12 } };
+  /* img, patch, D */
   GError *error = NULL;
   for (guint s = 0; s < G_N_ELEMENTS (cases); s++) {
     guint img = cases[s][0], p = cases[s][1], D = cases[s][2], g = img / p, Np = g * g;
@@ -437,17 +439,21 @@ test_patch_embed (void)
     HeedBuffer *bpatch =
         buffer_from (d, NULL, 0, (gsize) (1 + heed_round_up (Np, kernels ()->row_align)) * kp);
     HeedBuffer *bw = buffer_from (d, wt, (gsize) kp * ldw, 0), *bb = buffer_from (d, bias, D, 0);
-    HeedBuffer *bcls = buffer_from (d, cls, D, 0), *bpos = buffer_from (d, pos, (gsize) T * D, 0);
-    HeedBuffer *bx = buffer_from (d, NULL, 0, (gsize) T * D);
+    float *start = g_new (float, (gsize) T *D);
+    heed_tokens_start (cls, pos, T, D, 1, start);
+    HeedBuffer *bstart = buffer_from (d, start, (gsize) T * D, 0);
+    HeedBuffer *bx = buffer_from (d, NULL, 0, 2 * (gsize) T * D);
     HeedRecorder *rec = heed_recorder_new (d, kernels (), 3, FALSE, &error);
     g_assert_true (heed_op_patchify (rec, bimg, bpatch, kp, 3, img, img, p, &error));
-    g_assert_true (heed_op_tokens_init (rec, bcls, bpos, bx, T, D, 1, 1, &error));
+    g_assert_true (heed_op_tokens_init (rec, bstart, bx, T, D, 2, &error));
     g_assert_true (heed_op_gemm (rec, (HeedMat){ bpatch, kp, kp, 0 }, (HeedMat){ bw, 0, ldw, 0 },
                                  (HeedMat){ bx, D, D, 0 }, bb, Np, D, kp, 1, 1.0f,
                                  HEED_EPI_ACCUMULATE, "patch_embed", "patch_embed", &error));
     run_recorder (rec);
-    float *got = buffer_read (bx, (gsize) T * D);
+    float *got = buffer_read (bx, 2 * (gsize) T * D);
     assert_close (got, want, (gsize) T * D, 2e-6);
+    for (gsize i = 0; i < (gsize) T * D; i++) /* the second frame's block: the start block */
+      g_assert_cmpfloat (got[(gsize) T * D + i], ==, pos[i] + (i < D ? cls[i] : 0.0f));
 
     /* and the reference patchify agrees with the direct convolution's indexing */
     float *patches = g_new (float, (gsize) Np *kp),
@@ -458,11 +464,11 @@ test_patch_embed (void)
       g_assert_cmpfloat (gp[i], ==, 0.0f);
 
     heed_recorder_destroy (&rec);
-    HeedBuffer **all[] = { &bimg, &bpatch, &bw, &bb, &bcls, &bpos, &bx };
+    HeedBuffer **all[] = { &bimg, &bpatch, &bw, &bb, &bstart, &bx };
     for (guint i = 0; i < G_N_ELEMENTS (all); i++)
       heed_buffer_destroy (all[i]);
     g_free (image), g_free (w), g_free (bias), g_free (cls), g_free (pos), g_free (want);
-    g_free (wt), g_free (got), g_free (patches), g_free (gp);
+    g_free (wt), g_free (got), g_free (patches), g_free (gp), g_free (start);
     g_rand_free (rng);
   }
   assert_no_validation_messages ();

@@ -5,6 +5,9 @@
 # GALLIVM_DEBUG=asm), disassembles them and prints, per region, the instructions that took the
 # samples and the share that touched the stack (spills and reloads).
 #   tools/perf_jit.sh [SECONDS] [REGIONS]     (needs perf, gdb and objdump)
+# HEED_BENCH_ARGS replaces the model options of the `heed bench` it samples (default
+# `--shape deit-tiny`), e.g. "--model M --frame 1920x1080 --frame-format I420" for the
+# preprocessing.
 # Each region is one compiled pipeline (a shader with one workgroup size and specialization);
 # the dumps stay in $OUT (default /tmp/heed-perf-jit) for reading: dis_<addr>.txt. For each
 # shader in a region it also prints the shares of its main loop, of what follows the loop (the
@@ -21,7 +24,8 @@ for tool in perf gdb objdump; do
 done
 out=${OUT:-/tmp/heed-perf-jit}
 mkdir -p "$out"
-"$heed" bench --shape deit-tiny --runs 100000 --warmup 2 --no-torch --pipeline-frames 0 > /dev/null 2>&1 &
+# shellcheck disable=SC2086 # the options split into words
+"$heed" bench ${HEED_BENCH_ARGS:---shape deit-tiny} --runs 100000 --warmup 2 --no-torch --pipeline-frames 0 > /dev/null 2>&1 &
 pid=$!
 trap 'kill $pid 2> /dev/null || true' EXIT
 sleep 4 # past the shader compilation
@@ -75,7 +79,7 @@ for (s, e), hits in ranked:
     def samples(lo, hi):
         return sum(k for ip, k in hits.items() if lo <= ip <= hi)
     # the fetch functions a shader calls follow it in the region, up to the next shader
-    shaders = [f for f in functions if f[1] - f[0] >= 4096]
+    shaders = [f for f in functions if f[1] - f[0] >= 2048]
     for i, (f0, f1) in enumerate(shaders):
         end = shaders[i + 1][0] - 1 if i + 1 < len(shaders) else addrs[-1]
         fetch = sum(samples(g0, g1) for g0, g1 in functions if f1 < g0 and g1 <= end and g1 - g0 < 1024)
