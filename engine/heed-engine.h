@@ -448,8 +448,11 @@ gboolean heed_vit_run_wait_slice (HeedVitRun *run, GError **error);
 gboolean heed_vit_run_wait (HeedVitRun *run, HeedVitResult **results, GError **error);
 /* set_tensor + submit + wait for one image. */
 HeedVitResult *heed_vit_run_tensor (HeedVitRun *run, const float *input, GError **error);
-/* The float32 NCHW input the last batch fed slot `slot` (for checks against run-tensor). */
+/* The float32 NCHW input the last batch fed slot `slot` (for checks against run-tensor). A
+ * frame's is kept only after heed_vit_run_keep_input (run, TRUE): otherwise the preprocessing
+ * writes the patch rows the model reads, and nothing else. */
 const float *heed_vit_run_get_input (const HeedVitRun *run, guint slot);
+void heed_vit_run_keep_input (HeedVitRun *run, gboolean keep);
 /* Waits for anything submitted, then frees. */
 void heed_vit_run_destroy (HeedVitRun **run);
 

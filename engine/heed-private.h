@@ -347,6 +347,12 @@ gboolean heed_op_attention_frames (HeedRecorder *rec, HeedBuffer *qkv, HeedBuffe
 gboolean heed_op_preprocess (HeedRecorder *rec, const HeedFrameLayout *layout, HeedBuffer *frame,
                              HeedBuffer *params, HeedBuffer *rows, HeedBuffer *out, guint size,
                              GError **error);
+/* The same, written as heed_op_patchify would cut it: the rows of patch x patch squares
+ * (size a multiple of patch), from float out_off (a multiple of 4) of patches. */
+gboolean heed_op_preprocess_patches (HeedRecorder *rec, const HeedFrameLayout *layout,
+                                     HeedBuffer *frame, HeedBuffer *params, HeedBuffer *rows,
+                                     HeedBuffer *patches, guint out_off, guint size, guint patch,
+                                     GError **error);
 
 /* ---- frames (frame.c) ---- */
 

@@ -33,6 +33,8 @@ typedef struct {
   uint32_t filter, row0, n_rows;
   uint32_t resized[2], first[2], count[2], offset_xy[2]; /* per axis: x, y */
   float scale[2], inv_scale[2]; /* in / resized, 1 / max (scale, 1): IEEE division, here */
+  uint32_t patch_size;          /* 0: the output is planes R, G, B; else patch rows of this size */
+  uint32_t out_off;             /* floats: where the output starts */
 } HeedPreprocessParams;
 
 typedef struct {

@@ -433,7 +433,16 @@ heed_op_preprocess (HeedRecorder *rec, const HeedFrameLayout *l, HeedBuffer *fra
                     HeedBuffer *params, HeedBuffer *rows, HeedBuffer *out, guint size,
                     GError **error)
 {
+  return heed_op_preprocess_patches (rec, l, frame, params, rows, out, 0, size, 0, error);
+}
+
+gboolean
+heed_op_preprocess_patches (HeedRecorder *rec, const HeedFrameLayout *l, HeedBuffer *frame,
+                            HeedBuffer *params, HeedBuffer *rows, HeedBuffer *out, guint out_off,
+                            guint size, guint patch, GError **error)
+{
   HeedPreprocessParams p = { 0 };
+  g_return_val_if_fail (patch == 0 || size % patch == 0, FALSE);
   HeedResampleAxis ax[2];
   if (l->size > G_MAXUINT32 - 8) {
     g_set_error (error, HEED_ERROR, HEED_ERROR_INVALID,
@@ -449,6 +458,8 @@ heed_op_preprocess (HeedRecorder *rec, const HeedFrameLayout *l, HeedBuffer *fra
   p.height = l->height;
   p.size = size;
   p.filter = l->interpolation;
+  p.patch_size = patch;
+  p.out_off = out_off;
   heed_frame_axes (l, size, ax);
   heed_frame_resample_rows (l, ax, &p.row0, &p.n_rows);
   for (guint i = 0; i < 2; i++) {

@@ -62,6 +62,10 @@ layout(push_constant) uniform Params {
   // 2.5 ulp out (Vulkan allows it), and a box filter's edge then takes the pixel beside the one
   // Pillow and the C reference take (seen on an NVIDIA H200)
   float scale_x, scale_y, inv_scale_x, inv_scale_y;
+  // 0: the column pass writes planes R, G, B; else the rows of patch x patch squares that the
+  // patch-embedding GEMM reads (patchify.comp's layout), so no patchify pass is needed
+  uint patch_size;
+  uint out_off; // floats: where the output starts (a batch's frames share the patch rows)
 } push;
 // The push constants, copied once at the top of main, before the early return: lavapipe loads a
 // push constant inside a branch or a loop (the tap loops read the plane offsets and strides for
@@ -78,6 +82,7 @@ struct PreprocessParams {
   uint count_x, count_y;
   uint offset_x, offset_y;
   float scale_x, scale_y, inv_scale_x, inv_scale_y;
+  uint patch_size, out_off;
 };
 PreprocessParams p;
 void read_params()
@@ -87,7 +92,7 @@ void read_params()
                        push.filter_kind, push.row0, push.n_rows, push.resized_x, push.resized_y,
                        push.first_x, push.first_y, push.count_x, push.count_y, push.offset_x,
                        push.offset_y, push.scale_x, push.scale_y, push.inv_scale_x,
-                       push.inv_scale_y);
+                       push.inv_scale_y, push.patch_size, push.out_off);
 }
 
 // 0: the format and filter come from the push constants; else 1 + format + 16 * filter, fixed
@@ -376,8 +381,19 @@ void main()
     rgb = (FILTER_KIND == HEED_BOX8 ? v : to_code(v)) / 255.0;
   }
   const vec3 v = rgb * norm_scale + norm_offset;
-  outp[gid] = v.r;
-  outp[plane + gid] = v.g;
-  outp[2u * plane + gid] = v.b;
+  // where R goes, and how far G and B are from it: planes, or a patch row's (channel, y, x)
+  // (chosen by index, not by an if: lavapipe would run both sets of stores)
+  const uint P = max(p.patch_size, 1u), grid = p.size / P;
+  // the patch's row and column by a multiply: a division by a value not known when the shader
+  // is compiled is a loop over the lanes on a CPU (and exact here: (o + 0.5) / P lies at least
+  // 0.5 / P from a whole number, far more than a float's error for o < 2^16)
+  const float inv_p = 1.0 / float(P);
+  const uint py = uint((float(oy) + 0.5) * inv_p), px = uint((float(ox) + 0.5) * inv_p);
+  const uint in_patch = ((py * grid + px) * 3u * P + (oy - py * P)) * P + (ox - px * P);
+  const uint at = p.out_off + (p.patch_size == 0u ? gid : in_patch);
+  const uint channel = p.patch_size == 0u ? plane : P * P;
+  outp[at] = v.r;
+  outp[at + channel] = v.g;
+  outp[at + 2u * channel] = v.b;
 #endif
 }

@@ -883,7 +883,9 @@ assert_codes_match (const float *got, const float *want, gsize n, const float st
 }
 
 /* Preprocessing (colour conversion, resize, crop/letterbox, normalisation) against its C
- * reference, for every format, odd sizes, padded strides, all resize modes and filters. */
+ * reference, for every format, odd sizes, padded strides, all resize modes and filters; and
+ * written as patch rows (a frame's way into the model), the same floats as patchify's cut of
+ * the planes, to the bit. */
 static void
 test_preprocess (void)
 {
@@ -922,10 +924,23 @@ test_preprocess (void)
         memcpy (bp->mapped, params, sizeof params);
         HeedBuffer *rows = heed_buffer_new (d, heed_frame_rows_bytes (&l, out), FALSE, &error);
         HeedBuffer *bo = buffer_from (d, NULL, 0, 3 * out * out);
-        HeedRecorder *rec = heed_recorder_new (d, kernels (), 2, FALSE, &error);
+        HeedBuffer *rows2 = heed_buffer_new (d, heed_frame_rows_bytes (&l, out), FALSE, &error);
+        HeedBuffer *bpatch = buffer_from (d, NULL, 0, 4 + 3 * out * out); /* from float 4 */
+        HeedRecorder *rec = heed_recorder_new (d, kernels (), 4, FALSE, &error);
         g_assert_true (heed_op_preprocess (rec, &l, bf, bp, rows, bo, out, &error));
+        g_assert_true (
+            heed_op_preprocess_patches (rec, &l, bf, bp, rows2, bpatch, 4, out, 8, &error));
         run_recorder (rec);
         float *got = buffer_read (bo, 3 * out * out);
+        float *got_patches = buffer_read (bpatch, 4 + 3 * out * out);
+        float *cut_planes = g_new (float, 3 * out * out);
+        heed_ref_patchify (got, 3, out, out, 8, cut_planes);
+        g_assert_cmpmem (got_patches + 4, 3 * out * out * sizeof (float), cut_planes,
+                         3 * out * out * sizeof (float));
+        for (guint i = 0; i < 4; i++) /* nothing before the offset */
+          g_assert_cmpfloat (got_patches[i], ==, 0.0f);
+        g_free (got_patches), g_free (cut_planes);
+        heed_buffer_destroy (&bpatch), heed_buffer_destroy (&rows2);
         char *what = g_strdup_printf ("format %d, %ux%u, resize %d, crop %g, %s", f, w, h, r,
                                       l.crop_fraction, heed_interpolation_name (l.interpolation));
         assert_codes_match (got, want, 3 * out * out, std, what);

@@ -366,6 +366,7 @@ heed_cmd_classify (int argc, char **argv)
                                                dump_tensor, g_strerror (errno)));
     goto out;
   }
+  heed_vit_run_keep_input (run, dump != NULL);
   const HeedModelConfig *rc = heed_vit_plan_get_config (plan);
   gsize input_bytes = (gsize) rc->in_chans * rc->img_size * rc->img_size * sizeof (float);
   for (char **f = files; *f; f++) {
