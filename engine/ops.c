@@ -436,6 +436,10 @@ heed_op_preprocess (HeedRecorder *rec, const HeedFrameLayout *l, HeedBuffer *fra
   return heed_op_preprocess_patches (rec, l, frame, params, rows, out, 0, size, 0, error);
 }
 
+/* source rows an invocation of the preprocessing's row pass resamples: shaders/preprocess.comp's
+ * ROWS_AT_ONCE (the taps and weights worked out once for them) */
+#define PREPROCESS_ROWS_AT_ONCE 4
+
 gboolean
 heed_op_preprocess_patches (HeedRecorder *rec, const HeedFrameLayout *l, HeedBuffer *frame,
                             HeedBuffer *params, HeedBuffer *rows, HeedBuffer *out, guint out_off,
@@ -478,8 +482,9 @@ heed_op_preprocess_patches (HeedRecorder *rec, const HeedFrameLayout *l, HeedBuf
   HeedShaderId row_pass = texels ? HEED_SHADER_RESAMPLE_ROWS_TEXELS : HEED_SHADER_RESAMPLE_ROWS;
   HeedShaderId column_pass = texels ? HEED_SHADER_PREPROCESS_TEXELS : HEED_SHADER_PREPROCESS;
   return heed_recorder_dispatch (rec, elementwise (rec, row_pass), variant, row_bindings, &p,
-                                 sizeof p, groups_for (rec, ax[0].count), p.n_rows, 1,
-                                 "preprocess_rows", "preprocess", 0, error) &&
+                                 sizeof p, groups_for (rec, ax[0].count),
+                                 (p.n_rows + PREPROCESS_ROWS_AT_ONCE - 1) / PREPROCESS_ROWS_AT_ONCE,
+                                 1, "preprocess_rows", "preprocess", 0, error) &&
          heed_recorder_dispatch (rec, elementwise (rec, column_pass), variant, bindings, &p,
                                  sizeof p, groups_for (rec, (guint64) size * size), 1, 1,
                                  "preprocess", "preprocess", 0, error);

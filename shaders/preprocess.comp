@@ -204,6 +204,9 @@ const uint RGBA = 0u, BGRA = 1u, RGBX = 2u, BGRX = 3u, XRGB = 4u, XBGR = 5u, RGB
 const uint I420 = 8u, NV12 = 9u, YUY2 = 10u, GRAY8 = 11u;
 
 #ifdef ROWS
+// source rows an invocation of the row pass resamples (engine/ops.c's PREPROCESS_ROWS_AT_ONCE)
+const uint ROWS_AT_ONCE = 4u;
+
 void store_row(uint i, vec3 v)
 {
   rows_out[i] = vec4(v, 0.0);
@@ -293,55 +296,78 @@ void main()
 {
   read_params();
 #ifdef ROWS
-  // one invocation per kept column of one source row (the workgroup's y)
-  const uint col = gl_GlobalInvocationID.x, row = gl_WorkGroupID.y;
+  // one invocation per kept column of ROWS_AT_ONCE source rows (from the workgroup's y): a
+  // column's taps and weights are the same in every row, so they are worked out once for them
+  const uint col = gl_GlobalInvocationID.x, row_first = gl_WorkGroupID.y * ROWS_AT_ONCE;
   load_yuv_matrix(); // before the return, for the same reason as read_params
   if (col >= p.count_x)
     return;
+  const uint rows_here = min(ROWS_AT_ONCE, p.n_rows - row_first);
+  uint src_row[ROWS_AT_ONCE]; // the frame's rows; past the last one, the last (not stored)
+  [[unroll]] for (uint r = 0u; r < ROWS_AT_ONCE; r++)
+    src_row[r] = p.row0 + min(row_first + r, p.n_rows - 1u);
   if (FILTER_KIND == HEED_BOX8) {
     const uint m = box8_count(p.scale_x);
-    vec3 acc = vec3(0.0);
+    vec3 acc[ROWS_AT_ONCE];
+    [[unroll]] for (uint r = 0u; r < ROWS_AT_ONCE; r++)
+      acc[r] = vec3(0.0);
     for (uint k = 0u; k < m; k++) {
       float w;
       const uint x = box8_tap(p.first_x + col, p.width, p.scale_x, m, k, w);
-      acc += w * fetch(x, p.row0 + row);
+      [[unroll]] for (uint r = 0u; r < ROWS_AT_ONCE; r++)
+        acc[r] += w * fetch(x, src_row[r]);
     }
-    store_row(row * p.count_x + col, acc); // unrounded, as heed-box8 always was
+    [[unroll]] for (uint r = 0u; r < ROWS_AT_ONCE; r++)
+      if (r < rows_here) // unrounded, as heed-box8 always was
+        store_row((row_first + r) * p.count_x + col, acc[r]);
     return;
   }
   int first, n;
   float center;
   span(p.first_x + col, p.width, p.scale_x, first, n, center);
-  vec3 sum = vec3(0.0);
-  float total = 0.0;
 #ifdef TEXELS
   if (FORMAT <= XBGR && n > 0) {
     // A texel holds four pixels of these formats, so the taps go a texel at a time: a texel
     // fetch is a call on lavapipe (measured: a 1080p RGBA frame's preprocessing 6.4-7.0 ms
     // before, 3.6-5.4 after). The pixels of the first and last texels outside the taps weigh
     // exactly 0 and add nothing, and the taps are summed in the same order as below, so the
-    // result is the same to the bit.
-    const uint row_word = (p.offset0 + (p.row0 + row) * p.stride0) >> 2;
-    const uint t_first = (row_word + uint(first)) >> 2;
-    const uint t_last = (row_word + uint(first + n - 1)) >> 2;
-    for (uint t = t_first; t <= t_last; t++) {
-      const uvec4 words = texelFetch(frame_texels, int(t));
-      [[unroll]] for (uint j = 0u; j < 4u; j++) {
-        const int x = int(4u * t + j - row_word);
-        const bool tap = x >= first && x < first + n;
-        const float w = tap ? filter_at(tap_distance(x, center, p.inv_scale_x)) : 0.0;
-        total += w;
-        sum += w * rgb_of_word(words[j]);
+    // result is the same to the bit. The texels fall differently in each row (a stride need
+    // not be a whole number of texels), so each row works out its own weights.
+    for (uint r = 0u; r < rows_here; r++) {
+      vec3 sum = vec3(0.0);
+      float total = 0.0;
+      const uint row_word = (p.offset0 + (p.row0 + row_first + r) * p.stride0) >> 2;
+      const uint t_first = (row_word + uint(first)) >> 2;
+      const uint t_last = (row_word + uint(first + n - 1)) >> 2;
+      for (uint t = t_first; t <= t_last; t++) {
+        const uvec4 words = texelFetch(frame_texels, int(t));
+        [[unroll]] for (uint j = 0u; j < 4u; j++) {
+          const int x = int(4u * t + j - row_word);
+          const bool tap = x >= first && x < first + n;
+          const float w = tap ? filter_at(tap_distance(x, center, p.inv_scale_x)) : 0.0;
+          total += w;
+          sum += w * rgb_of_word(words[j]);
+        }
       }
+      store_row((row_first + r) * p.count_x + col, to_code(total != 0.0 ? sum / total : sum));
     }
-  } else
+    return;
+  }
 #endif
+  vec3 sum[ROWS_AT_ONCE];
+  [[unroll]] for (uint r = 0u; r < ROWS_AT_ONCE; r++)
+    sum[r] = vec3(0.0);
+  float total = 0.0;
   for (int k = 0; k < n; k++) {
     const float w = filter_at(tap_distance(first + k, center, p.inv_scale_x));
     total += w;
-    sum += w * fetch(uint(first + k), p.row0 + row);
+    [[unroll]] for (uint r = 0u; r < ROWS_AT_ONCE; r++)
+      sum[r] += w * fetch(uint(first + k), src_row[r]);
   }
-  store_row(row * p.count_x + col, to_code(total != 0.0 ? sum / total : sum));
+  [[unroll]] for (uint r = 0u; r < ROWS_AT_ONCE; r++)
+    if (r < rows_here)
+      store_row((row_first + r) * p.count_x + col,
+                to_code(total != 0.0 ? sum[r] / total : sum[r]));
 #else
   // one invocation per pixel of the model's input
   const vec3 norm_scale = vec3(PARAM(0u), PARAM(1u), PARAM(2u)); // read before the return
@@ -383,11 +409,12 @@ void main()
   const vec3 v = rgb * norm_scale + norm_offset;
   // where R goes, and how far G and B are from it: planes, or a patch row's (channel, y, x)
   // (chosen by index, not by an if: lavapipe would run both sets of stores)
-  const uint P = max(p.patch_size, 1u), grid = p.size / P;
-  // the patch's row and column by a multiply: a division by a value not known when the shader
+  // the patch's row and column by multiplies: a division by a value not known when the shader
   // is compiled is a loop over the lanes on a CPU (and exact here: (o + 0.5) / P lies at least
   // 0.5 / P from a whole number, far more than a float's error for o < 2^16)
+  const uint P = max(p.patch_size, 1u);
   const float inv_p = 1.0 / float(P);
+  const uint grid = uint((float(p.size) + 0.5) * inv_p);
   const uint py = uint((float(oy) + 0.5) * inv_p), px = uint((float(ox) + 0.5) * inv_p);
   const uint in_patch = ((py * grid + px) * 3u * P + (oy - py * P)) * P + (ox - px * P);
   const uint at = p.out_off + (p.patch_size == 0u ? gid : in_patch);
