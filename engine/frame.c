@@ -296,18 +296,17 @@ heed_thumbnail_taps (guint in_size, guint out_size, guint X, guint idx[HEED_THUM
   return n;
 }
 
-/* The 8-bit codes of pixel (x, y): R, G, B, or for YUV frames Y, U, V, which the caller
- * averages before converting them (the conversion is linear: once per thumbnail pixel
- * instead of once per sample). */
 /* the bytes of R, G, B in a pixel of each 4-byte format (RGBA .. XBGR) */
 static const guint8 thumbnail_rgb_bytes[][3] = { { 0, 1, 2 }, { 2, 1, 0 }, { 0, 1, 2 },
                                                  { 2, 1, 0 }, { 1, 2, 3 }, { 3, 2, 1 } };
 
+/* The 8-bit codes of pixel (x, y): R, G, B, or for YUV frames Y, U, V, which the caller
+ * averages before converting them (the conversion is linear: once per thumbnail pixel
+ * instead of once per sample). */
 static inline __attribute__ ((always_inline)) void
 thumbnail_fetch (HeedPixelFormat format, const guint8 *const planes[3], const guint stride[3],
                  guint x, guint y, guint v[3])
 {
-  const guint8 (*order)[3] = thumbnail_rgb_bytes;
   const guint8 *row = planes[0] + (gsize) y * stride[0];
   switch (format) {
   case HEED_PIXEL_RGB:
@@ -332,7 +331,7 @@ thumbnail_fetch (HeedPixelFormat format, const guint8 *const planes[3], const gu
     return;
   default: /* the 4-byte RGB orders */
     for (guint i = 0; i < 3; i++)
-      v[i] = row[4 * x + order[format][i]];
+      v[i] = row[4 * x + thumbnail_rgb_bytes[format][i]];
     return;
   }
 }

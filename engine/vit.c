@@ -57,7 +57,7 @@ struct _HeedVitRun {
    * at index (n - 1) * HEED_VIT_MAX_SLICES + slice */
   HeedRecorder **rec_tensor, **rec_frame;
   guint slices;
-  gboolean keep_input; /* frames: preprocessed into input[], then patchified (keep_input) */
+  gboolean keep_input; /* frames preprocessed into input[], then patchified: for get_input */
 
   /* frame staging: max_batch slots of frame_slot bytes; host-visible for frames in host
    * memory, device-local for frames already on the device (copied in by the device: on a

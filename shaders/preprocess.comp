@@ -407,14 +407,13 @@ void main()
     rgb = (FILTER_KIND == HEED_BOX8 ? v : to_code(v)) / 255.0;
   }
   const vec3 v = rgb * norm_scale + norm_offset;
-  // where R goes, and how far G and B are from it: planes, or a patch row's (channel, y, x)
-  // (chosen by index, not by an if: lavapipe would run both sets of stores)
-  // the patch's row and column by multiplies: a division by a value not known when the shader
-  // is compiled is a loop over the lanes on a CPU (and exact here: (o + 0.5) / P lies at least
-  // 0.5 / P from a whole number, far more than a float's error for o < 2^16)
-  const uint P = max(p.patch_size, 1u);
+  // Where R goes, and how far G and B are from it: planes, or a patch row's (channel, y, x),
+  // chosen by index, not by an if (lavapipe would run both sets of stores). The pixel's patch
+  // by a multiply: a division by a per-pixel value is a loop over the lanes on a CPU (and
+  // exact here: (o + 0.5) / P lies at least 0.5 / P from a whole number, far more than a
+  // float's error for o < 2^16).
+  const uint P = max(p.patch_size, 1u), grid = p.size / P;
   const float inv_p = 1.0 / float(P);
-  const uint grid = uint((float(p.size) + 0.5) * inv_p);
   const uint py = uint((float(oy) + 0.5) * inv_p), px = uint((float(ox) + 0.5) * inv_p);
   const uint in_patch = ((py * grid + px) * 3u * P + (oy - py * P)) * P + (ox - px * P);
   const uint at = p.out_off + (p.patch_size == 0u ? gid : in_patch);
