@@ -20,7 +20,7 @@ exec /usr/bin/python3 - "$w" "$h" "$n" $formats <<'EOF'
 import statistics, sys, time
 import gi
 gi.require_version('Gst', '1.0')
-from gi.repository import Gst
+from gi.repository import GLib, Gst
 
 Gst.init(None)
 w, h, n = (int(a) for a in sys.argv[1:4])
@@ -29,10 +29,13 @@ SKIP = 60  # frames before the timing starts: the kernels' compilation, the firs
 
 def per_frame(element, fmt):
     """ms a frame at the sink, frames SKIP to SKIP + n of one run"""
-    pipeline = Gst.parse_launch(
-        'videotestsrc num-buffers=%d pattern=ball ! video/x-raw,format=%s,width=%d,height=%d,'
-        'framerate=30/1 ! %s ! fakesink name=sink sync=false signal-handoffs=true'
-        % (SKIP + n + 1, fmt, w, h, element))
+    try:
+        pipeline = Gst.parse_launch(
+            'videotestsrc num-buffers=%d pattern=ball ! video/x-raw,format=%s,width=%d,height=%d,'
+            'framerate=30/1 ! %s ! fakesink name=sink sync=false signal-handoffs=true'
+            % (SKIP + n + 1, fmt, w, h, element))
+    except GLib.Error as e:  # a format or size videotestsrc cannot make
+        sys.exit('bench_keyframe_cost.sh: %s %dx%d: %s' % (fmt, w, h, e.message))
     stamps = []
     pipeline.get_by_name('sink').connect(
         'handoff', lambda sink, buf, pad: stamps.append(time.perf_counter()))
