@@ -269,6 +269,28 @@ hf_name (const Loader *L, const char *suffix)
   return g_strconcat (L->prefix, suffix, NULL);
 }
 
+/* The distillation token: timm's dist_token, or transformers' DeiT embeddings.distillation_token
+ * (the row after the class token in both) */
+static char *
+dist_token_name (const Loader *L)
+{
+  return L->hf ? hf_name (L, "embeddings.distillation_token") : g_strdup ("dist_token");
+}
+
+/* A classification head's tensor ("weight" or "bias"): the class token's head (timm's head,
+ * transformers' classifier) or, with dist, the distillation token's (timm's head_dist).
+ * transformers' DeiTForImageClassificationWithTeacher names them cls_classifier and
+ * distillation_classifier. */
+static char *
+head_name (const Loader *L, gboolean dist, const char *what)
+{
+  if (!L->hf)
+    return g_strconcat (dist ? "head_dist." : "head.", what, NULL);
+  if (dist || find (L, "cls_classifier.weight"))
+    return g_strconcat (dist ? "distillation_classifier." : "cls_classifier.", what, NULL);
+  return g_strconcat ("classifier.", what, NULL);
+}
+
 /* Converts tensor `name` to float32 after checking its shape equals `shape` (ndim entries;
  * leading 1s in the file are accepted, as timm stores cls_token as [1, 1, D]). */
 static float *
@@ -727,7 +749,7 @@ static gboolean
 read_config (Loader *L, HeedModel *m, GError **error)
 {
   HeedModelConfig *c = &m->config;
-  const char *bad[] = { "distillation_token", "attn_pool.latent" };
+  const char *bad[] = { "attn_pool.latent" };
   char *name;
   TensorEntry *e;
 
@@ -736,14 +758,14 @@ read_config (Loader *L, HeedModel *m, GError **error)
       return model_error (error, L,
                           "unsupported ViT variant: it has '%s' (heed runs timm's ViTs with a "
                           "class token or average pooling, DeiT distilled, register tokens, "
-                          "LayerScale, CLIP towers, and Hugging Face's ViT and DeiT; not Hugging "
-                          "Face's distilled DeiT nor attention pooling)",
+                          "LayerScale, CLIP towers, and Hugging Face's ViT and DeiT, distilled "
+                          "too; not attention pooling)",
                           bad[i]);
 
   if (find (L, "patch_embed.proj.weight")) {
     L->hf = FALSE;
   } else {
-    const char *prefixes[] = { "vit.", "", "deit." };
+    const char *prefixes[] = { "vit.", "", "deit.", "dinov2." };
     for (guint i = 0; i < G_N_ELEMENTS (prefixes) && !L->hf; i++) {
       L->prefix = prefixes[i];
       name = hf_name (L, "embeddings.patch_embeddings.projection.weight");
@@ -755,6 +777,18 @@ read_config (Loader *L, HeedModel *m, GError **error)
                           "not a ViT checkpoint: neither timm's "
                           "'patch_embed.proj.weight' nor Hugging Face's "
                           "'embeddings.patch_embeddings.projection.weight' is present");
+  }
+
+  if (L->hf) {
+    name = hf_name (L, "encoder.layer.0.norm1.weight");
+    gboolean dinov2 = find (L, name) != NULL;
+    g_free (name);
+    if (dinov2)
+      return model_error (error, L,
+                          "transformers' DINOv2 layout ('%sencoder.layer.0.norm1', LayerScale "
+                          "'layer_scale1') is not supported yet; timm's copy of the same weights "
+                          "runs (e.g. hf:timm/vit_small_patch14_dinov2.lvd142m)",
+                          L->prefix);
   }
 
   name = L->hf ? hf_name (L, "embeddings.patch_embeddings.projection.weight")
@@ -783,9 +817,11 @@ read_config (Loader *L, HeedModel *m, GError **error)
   if (!L->hf && !c->avg_pool && !find (L, "cls_token"))
     return model_error (error, L,
                         "tensor 'cls_token' is missing (and no fc_norm to pool the patches)");
-  /* the prefix: the class token, then timm's dist_token or reg_token [1, R, D] */
+  /* the prefix: the class token, then the distillation token or timm's reg_token [1, R, D] */
   c->num_prefix = L->hf || find (L, "cls_token") ? 1 : 0;
-  TensorEntry *dist = L->hf ? NULL : find (L, "dist_token");
+  name = dist_token_name (L);
+  TensorEntry *dist = find (L, name);
+  g_free (name);
   TensorEntry *reg = L->hf ? NULL : find (L, "reg_token");
   if (dist)
     c->num_prefix++;
@@ -795,7 +831,9 @@ read_config (Loader *L, HeedModel *m, GError **error)
       return model_error (error, L, "reg_token must be [1, registers, %u]", c->dim);
     c->num_prefix += (guint) reg->shape[1];
   }
-  c->distilled = dist && find (L, "head_dist.weight");
+  name = head_name (L, TRUE, "weight");
+  c->distilled = dist && find (L, name);
+  g_free (name);
   /* QuickGELU (OpenAI's CLIP): where the checkpoint says so, in __metadata__ act_layer, timm's
    * config.json model_args.act_layer or its architecture name (*_quickgelu_*), or
    * transformers' hidden_act */
@@ -878,7 +916,7 @@ read_config (Loader *L, HeedModel *m, GError **error)
     return model_error (error, L, "num_heads %u does not divide dim %u", c->num_heads, c->dim);
   c->head_dim = c->dim / c->num_heads;
 
-  name = L->hf ? g_strdup ("classifier.weight") : g_strdup ("head.weight");
+  name = head_name (L, FALSE, "weight");
   e = find (L, name);
   g_free (name);
   c->num_classes = 0;
@@ -921,18 +959,20 @@ take_hf_qkv (const Loader *L, guint layer, const char *what, guint D, gboolean b
   return out;
 }
 
-/* The prefix after the class token: timm's dist_token, then reg_token rows. */
+/* The prefix after the class token: the distillation token, then timm's reg_token rows. */
 static gboolean
 read_prefix (const Loader *L, HeedModel *m, GError **error)
 {
   const HeedModelConfig *c = &m->config;
   guint64 D = c->dim, s_d[1] = { D };
   float *prefix = g_new0 (float, (gsize) c->num_prefix *D), *t;
-  guint row = find (L, "cls_token") ? 1 : 0; /* average-pooled ViTs may have none */
+  /* average-pooled timm ViTs may have no class token; transformers' always have one */
+  guint row = L->hf || find (L, "cls_token") ? 1 : 0;
+  char *dist = dist_token_name (L);
   if (row)
     memcpy (prefix, m->cls_token, D * sizeof (float));
-  if (find (L, "dist_token")) {
-    if (!(t = take (L, "dist_token", 1, s_d, error)))
+  if (find (L, dist)) {
+    if (!(t = take (L, dist, 1, s_d, error)))
       goto fail;
     memcpy (prefix + row++ * D, t, D * sizeof (float));
     g_free (t);
@@ -946,9 +986,11 @@ read_prefix (const Loader *L, HeedModel *m, GError **error)
   }
   g_free (m->cls_token);
   m->cls_token = prefix;
+  g_free (dist);
   return TRUE;
 fail:
   g_free (prefix);
+  g_free (dist);
   return FALSE;
 }
 
@@ -972,6 +1014,19 @@ fold_layer_scale (const Loader *L, guint layer, const char *which, float *w, flo
   }
   g_free (gamma);
   return TRUE;
+}
+
+/* A classification head (dist: the distillation token's), its bias zeros where it has none */
+static gboolean
+take_head (const Loader *L, gboolean dist, const guint64 *shape, float **w, float **b,
+           GError **error)
+{
+  char *w_name = head_name (L, dist, "weight"), *b_name = head_name (L, dist, "bias");
+  *w = take (L, w_name, 2, shape, error);
+  *b = *w ? take_or_zero (L, b_name, shape[0], error) : NULL;
+  g_free (w_name);
+  g_free (b_name);
+  return *b != NULL;
 }
 
 static gboolean
@@ -998,7 +1053,10 @@ read_weights (const Loader *L, HeedModel *m, GError **error)
   else
     TAKE (m->cls_token, "cls_token", "embeddings.cls_token", 1, s_d);
   /* dist and register tokens after the class token (or from row 0 without one) */
-  if (!L->hf && (find (L, "dist_token") || find (L, "reg_token")) && !read_prefix (L, m, error))
+  char *dist = dist_token_name (L);
+  gboolean more_prefix = find (L, dist) || (!L->hf && find (L, "reg_token"));
+  g_free (dist);
+  if (more_prefix && !read_prefix (L, m, error))
     return FALSE;
   if (!L->hf && c->tokens != find (L, "pos_embed")->shape[1]) {
     /* no position for the prefix tokens: zero rows, so every token adds a position */
@@ -1062,21 +1120,11 @@ read_weights (const Loader *L, HeedModel *m, GError **error)
                    !fold_layer_scale (L, l, "ls2", b->fc2_w, b->fc2_b, D, Hd, error)))
       return FALSE;
   }
-  if (c->num_classes) {
-    const char *hw = L->hf ? "classifier.weight" : "head.weight";
-    const char *hb = L->hf ? "classifier.bias" : "head.bias";
-    m->head_w = take (L, hw, 2, s_head, error);
-    m->head_b = m->head_w ? take_or_zero (L, hb, c->num_classes, error) : NULL;
-    if (!m->head_b)
-      return FALSE;
-    if (c->distilled) {
-      m->head_dist_w = take (L, "head_dist.weight", 2, s_head, error);
-      m->head_dist_b =
-          m->head_dist_w ? take_or_zero (L, "head_dist.bias", c->num_classes, error) : NULL;
-      if (!m->head_dist_b)
-        return FALSE;
-    }
-  }
+  if (c->num_classes && !take_head (L, FALSE, s_head, &m->head_w, &m->head_b, error))
+    return FALSE;
+  if (c->num_classes && c->distilled &&
+      !take_head (L, TRUE, s_head, &m->head_dist_w, &m->head_dist_b, error))
+    return FALSE;
 #undef TAKE
   return TRUE;
 }

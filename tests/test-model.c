@@ -73,6 +73,17 @@ test_fixture_configs (void)
   g_assert_cmpuint (m->config.num_classes, ==, 5);
   g_assert_cmpstr (m->config.labels[4], ==, "class 4 of hf_vit_f32");
   heed_model_destroy (&m);
+
+  /* transformers' DeiTForImageClassificationWithTeacher: "deit." names, the distillation token
+   * after the class token, its classifier averaged with the class token's */
+  m = load_fixture ("hf_deit_distilled_f32");
+  g_assert_cmpuint (m->config.num_prefix, ==, 2);
+  g_assert_cmpuint (m->config.tokens, ==, 2 + 9);
+  g_assert_true (m->config.distilled);
+  g_assert_nonnull (m->head_dist_w);
+  g_assert_cmpuint (m->config.num_classes, ==, 7);
+  g_assert_cmpstr (m->config.labels[6], ==, "class 6 of hf_deit_distilled_f32");
+  heed_model_destroy (&m);
 }
 
 /* ---- corrupting a valid file ---- */
@@ -217,6 +228,12 @@ edit_dist_token (JsonObject *r)
   add_tensor (r, "dist_token", 3, (gint64[]){ 1, 1, 64 });
 }
 static void
+edit_dinov2_names (JsonObject *r)
+{
+  /* transformers' DINOv2 block (norm1, layer_scale1) under a Hugging Face ViT's names */
+  add_tensor (r, "vit.encoder.layer.0.norm1.weight", 1, (gint64[]){ 64 });
+}
+static void
 meta (JsonObject *r, const char *k, const char *v)
 {
   if (!json_object_has_member (r, "__metadata__"))
@@ -313,6 +330,13 @@ test_corrupt_files (void)
     expect_model_error (b, NULL, cases[i].needle);
     g_free (b.bytes);
   }
+
+  /* transformers' DINOv2 names: refused with the layout named, not as a ViT without blocks */
+  Blob hf = read_blob ("hf_vit_f32");
+  Blob dinov2 = with_header (hf, edit_dinov2_names);
+  expect_model_error (dinov2, NULL, "transformers' DINOv2 layout");
+  g_free (dinov2.bytes);
+  g_free (hf.bytes);
 
   /* weights that are not numbers: every logit would be NaN */
   Blob nan = with_value (good, "blocks.1.mlp.fc1.weight", 7, NAN);

@@ -245,10 +245,13 @@ def round_to(t, dtype):
 
 
 def timm_to_hf(sd, prefix="vit."):
-    """Renames a timm ViT state dict to Hugging Face ViTForImageClassification names."""
+    """Renames a timm ViT state dict to Hugging Face ViTForImageClassification names (with
+    prefix "deit." and a dist_token: DeiTForImageClassificationWithTeacher's)."""
     out = {}
     p = prefix
     out[p + "embeddings.cls_token"] = sd["cls_token"]
+    if "dist_token" in sd:
+        out[p + "embeddings.distillation_token"] = sd["dist_token"]
     out[p + "embeddings.position_embeddings"] = sd["pos_embed"]
     out[p + "embeddings.patch_embeddings.projection.weight"] = sd["patch_embed.proj.weight"]
     out[p + "embeddings.patch_embeddings.projection.bias"] = sd["patch_embed.proj.bias"]
@@ -273,9 +276,11 @@ def timm_to_hf(sd, prefix="vit."):
         i += 1
     out[p + "layernorm.weight"] = sd["norm.weight"]
     out[p + "layernorm.bias"] = sd["norm.bias"]
-    if "head.weight" in sd:
-        out["classifier.weight"] = sd["head.weight"]
-        out["classifier.bias"] = sd["head.bias"]
+    heads = {"head": "cls_classifier", "head_dist": "distillation_classifier"} \
+        if "head_dist.weight" in sd else {"head": "classifier"}
+    for timm, hf in heads.items():
+        if timm + ".weight" in sd:
+            out[hf + ".weight"], out[hf + ".bias"] = sd[timm + ".weight"], sd[timm + ".bias"]
     return out
 
 
@@ -300,8 +305,13 @@ def hf_to_timm(sd, prefix="vit."):
             out[f"{b}attn.qkv.{kind}"] = torch.cat(
                 [sd[f"{h}attention.attention.{part}.{kind}"] for part in ("query", "key", "value")])
         i += 1
-    if "classifier.weight" in sd:
-        out["head.weight"], out["head.bias"] = sd["classifier.weight"], sd["classifier.bias"]
+    if p + "embeddings.distillation_token" in sd:
+        out["dist_token"] = sd[p + "embeddings.distillation_token"]
+    heads = {"classifier": "head", "cls_classifier": "head",
+             "distillation_classifier": "head_dist"}
+    for hf, timm in heads.items():
+        if hf + ".weight" in sd:
+            out[timm + ".weight"], out[timm + ".bias"] = sd[hf + ".weight"], sd[hf + ".bias"]
     return out
 
 

@@ -40,6 +40,12 @@ CASES = [
     # DeiT distilled: dist_token after the class token, head_dist averaged with head
     dict(name="deit_distilled_f32", img=48, patch=16, dim=64, depth=2, heads=2, classes=7,
          dtype="F32", names="timm", heads_in="metadata", distilled=True),
+    # transformers' DeiTForImageClassificationWithTeacher (facebook/deit-*-distilled-*): "deit."
+    # names, embeddings.distillation_token, cls_classifier and distillation_classifier averaged
+    dict(name="hf_deit_distilled_f32", img=48, patch=16, dim=64, depth=2, heads=2, classes=7,
+         dtype="F32", names="hf", hf_prefix="deit.", heads_in="config", eps=1e-12, labels=True,
+         distilled=True, config={"model_type": "deit",
+                                 "architectures": ["DeiTForImageClassificationWithTeacher"]}),
     # 4 register tokens and a pos_embed over the patches alone (timm's no_embed_class)
     dict(name="vit_reg4_f32", img=64, patch=16, dim=64, depth=2, heads=2, classes=5,
          dtype="F32", names="timm", heads_in="metadata", reg_tokens=4, no_embed_class=True),
@@ -162,7 +168,7 @@ def make(case, outdir):
     if case.get("labels") and case["names"] == "timm":
         meta["labels"] = json.dumps(labels)
     if case["names"] == "hf":
-        sd = timm_to_hf(sd)
+        sd = timm_to_hf(sd, case.get("hf_prefix", "vit."))
     save_safetensors(os.path.join(d, "model.safetensors"), sd, case["dtype"], meta)
     config = dict(case.get("config", {}))
     if case["heads_in"] == "config":
