@@ -213,6 +213,12 @@ typedef struct {
   float *head_dist_w, *head_dist_b; /* the distillation head, when distilled */
   float *norm_pre_w, *norm_pre_b;   /* CLIP towers' LayerNorm before the blocks, or NULL */
   char *source;                     /* file path or "<memory>" for messages */
+  /* another input size resamples pos_embed from the checkpoint's own (kept here once resampled,
+   * else NULL, with its grid) the way the model's authors do: timm's antialiased bicubic, or
+   * for transformers' DINOv2 PyTorch's bicubic without antialiasing */
+  float *pos_native;
+  guint grid_native;
+  gboolean pos_resample_plain_bicubic;
 } HeedModel;
 
 /* Loads a safetensors ViT checkpoint (timm or Hugging Face names; F32, F16 or BF16). The file is
@@ -233,9 +239,11 @@ HeedModel *heed_model_load_from_data (const guint8 *data, gsize size, const char
 /* A model with seeded random weights of the given shape, for benchmarks and tests. */
 HeedModel *heed_model_new_random (const HeedModelConfig *shape, guint32 seed, GError **error);
 /* Runs the model at another input size (a multiple of its patch size, from one patch to 4096
- * pixels): the patch part of pos_embed is resampled to the new grid as timm's
- * resample_abs_pos_embed does (bicubic, antialiased when shrinking, the CLS position kept),
- * for finer attention maps (a 224 model at 448 gives a 28 x 28 map). */
+ * pixels): the patch part of the checkpoint's pos_embed is resampled to the new grid as timm's
+ * resample_abs_pos_embed does (bicubic, antialiased when shrinking, the CLS position kept), or
+ * for transformers' DINOv2 as its interpolate_pos_encoding does (bicubic, not antialiased),
+ * for finer attention maps (a 224 model at 448 gives a 28 x 28 map). transformers' DINOv2 loads
+ * at the size its preprocessor_config.json crops to, as transformers runs it. */
 gboolean heed_model_set_input_size (HeedModel *model, guint img_size, GError **error);
 /* Writes the model as F32 safetensors with timm names and its config as __metadata__. */
 gboolean heed_model_save (const HeedModel *model, const char *path, GError **error);

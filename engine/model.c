@@ -36,8 +36,11 @@ typedef struct {
   JsonObject *config;   /* config.json, may be NULL */
   JsonObject *preproc;  /* preprocessor_config.json, may be NULL */
   const char *source;
-  const char *prefix; /* "", "vit." or "deit." for Hugging Face names */
+  const char *prefix; /* "", "vit.", "deit." or "dinov2." for Hugging Face names */
   gboolean hf;
+  gboolean dinov2;  /* transformers' DINOv2: timm's names inside its blocks (norm1, mlp.fc1),
+                     * LayerScale as layer_scale1/2.lambda1 */
+  double hf_pixels; /* the side of the square transformers' processor hands the model, or 0 */
 } Loader;
 
 static void
@@ -267,6 +270,16 @@ static char *
 hf_name (const Loader *L, const char *suffix)
 {
   return g_strconcat (L->prefix, suffix, NULL);
+}
+
+/* A block tensor's name after "encoder.layer.N.": transformers' ViT names it hf_suffix, its
+ * DINOv2 keeps timm's names for the norms and the MLP (norm1, mlp.fc1) */
+static const char *
+block_suffix (const Loader *L, const char *timm_suffix, const char *hf_suffix)
+{
+  gboolean timm_like =
+      g_str_has_prefix (timm_suffix, "norm") || g_str_has_prefix (timm_suffix, "mlp.");
+  return L->dinov2 && timm_like ? timm_suffix : hf_suffix;
 }
 
 /* The distillation token: timm's dist_token, or transformers' DeiT embeddings.distillation_token
@@ -541,7 +554,7 @@ note_source (HeedModelConfig *c, const char *what, const char *where)
  * the first of __metadata__, timm's config.json pretrained_cfg and transformers'
  * preprocessor_config.json that gives it; ImageNet's mean/std and a plain resize otherwise. */
 static gboolean
-read_preprocess (const Loader *L, HeedModelConfig *c, GError **error)
+read_preprocess (Loader *L, HeedModelConfig *c, GError **error)
 {
   static const char *timm = "config.json pretrained_cfg", *hf = "preprocessor_config.json";
   JsonNode *pc = member (L->config, "pretrained_cfg");
@@ -634,6 +647,7 @@ read_preprocess (const Loader *L, HeedModelConfig *c, GError **error)
       c->resize = shortest ? HEED_RESIZE_CROP : HEED_RESIZE_STRETCH;
       c->crop_fraction = center ? (float) (crop / size) : 1.0f;
       c->crop_rounding = HEED_CROP_ROUND_DOWN; /* transformers' center_crop */
+      L->hf_pixels = center ? crop : shortest ? 0 : size;
       have_geometry = TRUE;
       note_source (c, center ? "resize and crop" : "resize", hf);
     }
@@ -781,14 +795,23 @@ read_config (Loader *L, HeedModel *m, GError **error)
 
   if (L->hf) {
     name = hf_name (L, "encoder.layer.0.norm1.weight");
-    gboolean dinov2 = find (L, name) != NULL;
+    L->dinov2 = find (L, name) != NULL;
     g_free (name);
-    if (dinov2)
-      return model_error (error, L,
-                          "transformers' DINOv2 layout ('%sencoder.layer.0.norm1', LayerScale "
-                          "'layer_scale1') is not supported yet; timm's copy of the same weights "
-                          "runs (e.g. hf:timm/vit_small_patch14_dinov2.lvd142m)",
-                          L->prefix);
+    /* what transformers' DINOv2 has beyond timm's DINOv2 layout */
+    const char *unsupported[][2] = {
+      { "encoder.layer.0.mlp.weights_in.weight", "the SwiGLU MLP (DINOv2 giant)" },
+      { "embeddings.register_tokens", "register tokens (Dinov2WithRegisters)" },
+    };
+    for (guint i = 0; i < G_N_ELEMENTS (unsupported) && L->dinov2; i++) {
+      name = hf_name (L, unsupported[i][0]);
+      gboolean has = find (L, name) != NULL;
+      g_free (name);
+      if (has)
+        return model_error (error, L,
+                            "transformers' DINOv2 with %s is not supported yet; timm's copy of "
+                            "the same weights may run (hf:timm/...)",
+                            unsupported[i][1]);
+    }
   }
 
   name = L->hf ? hf_name (L, "embeddings.patch_embeddings.projection.weight")
@@ -874,9 +897,9 @@ read_config (Loader *L, HeedModel *m, GError **error)
                         img, patch, c->patch_size, c->grid, c->grid);
 
   for (c->depth = 0;; c->depth++) {
-    char *n =
-        L->hf ? g_strdup_printf ("%sencoder.layer.%u.layernorm_before.weight", L->prefix, c->depth)
-              : g_strdup_printf ("blocks.%u.norm1.weight", c->depth);
+    char *n = L->hf ? g_strdup_printf ("%sencoder.layer.%u.%s", L->prefix, c->depth,
+                                       block_suffix (L, "norm1.weight", "layernorm_before.weight"))
+                    : g_strdup_printf ("blocks.%u.norm1.weight", c->depth);
     gboolean has = find (L, n) != NULL;
     g_free (n);
     if (!has)
@@ -887,7 +910,8 @@ read_config (Loader *L, HeedModel *m, GError **error)
   if (c->depth == 0)
     return model_error (error, L, "no transformer blocks found");
 
-  name = L->hf ? hf_name (L, "encoder.layer.0.intermediate.dense.weight")
+  name = L->hf ? g_strdup_printf ("%sencoder.layer.0.%s", L->prefix,
+                                  block_suffix (L, "mlp.fc1.weight", "intermediate.dense.weight"))
                : g_strdup ("blocks.0.mlp.fc1.weight");
   e = find (L, name);
   if (!e || e->ndim != 2 || e->shape[1] != c->dim || e->shape[0] == 0 || e->shape[0] > 1u << 20) {
@@ -921,6 +945,12 @@ read_config (Loader *L, HeedModel *m, GError **error)
   g_free (name);
   c->num_classes = 0;
   if (e) {
+    if (L->dinov2 && e->ndim == 2 && e->shape[1] == 2 * (guint64) c->dim)
+      return model_error (error, L,
+                          "Dinov2ForImageClassification's head (on the class token and the "
+                          "patch tokens' mean, 2 x %u inputs) is not supported yet; its "
+                          "backbone alone runs as Dinov2Model does",
+                          c->dim);
     if (e->ndim != 2 || e->shape[1] != c->dim || e->shape[0] > 1u << 20)
       return model_error (error, L, "classification head must be [classes, %u]", c->dim);
     c->num_classes = (guint) e->shape[0];
@@ -994,14 +1024,19 @@ fail:
   return FALSE;
 }
 
-/* LayerScale (timm's blocks.N.ls1/ls2.gamma, DINOv2's): x + gamma * (W y + b) is
+/* LayerScale (timm's blocks.N.ls1/ls2.gamma, transformers' DINOv2's
+ * encoder.layer.N.layer_scale1/2.lambda1; which is 1 or 2): x + gamma * (W y + b) is
  * x + (gamma W) y + gamma b, so the scale folds into the rows of the layer before it. */
 static gboolean
-fold_layer_scale (const Loader *L, guint layer, const char *which, float *w, float *b, guint64 out,
+fold_layer_scale (const Loader *L, guint layer, guint which, float *w, float *b, guint64 out,
                   guint64 in, GError **error)
 {
-  char name[64];
-  g_snprintf (name, sizeof name, "blocks.%u.%s.gamma", layer, which);
+  char name[96];
+  if (L->hf)
+    g_snprintf (name, sizeof name, "%sencoder.layer.%u.layer_scale%u.lambda1", L->prefix, layer,
+                which);
+  else
+    g_snprintf (name, sizeof name, "blocks.%u.ls%u.gamma", layer, which);
   if (!find (L, name))
     return TRUE;
   float *gamma = take (L, name, 1, &out, error);
@@ -1091,7 +1126,7 @@ read_weights (const Loader *L, HeedModel *m, GError **error)
 #define BLOCK(dst, t, h, nd, shape)                                                                \
   do {                                                                                             \
     g_snprintf (timm, sizeof timm, "blocks.%u.%s", l, t);                                          \
-    g_snprintf (hf, sizeof hf, "encoder.layer.%u.%s", l, h);                                       \
+    g_snprintf (hf, sizeof hf, "encoder.layer.%u.%s", l, block_suffix (L, t, h));                  \
     TAKE (dst, timm, hf, nd, shape);                                                               \
   } while (0)
     BLOCK (b->norm1_w, "norm1.weight", "layernorm_before.weight", 1, s_d);
@@ -1116,8 +1151,8 @@ read_weights (const Loader *L, HeedModel *m, GError **error)
     }
     if (!b->qkv_b)
       return FALSE;
-    if (!L->hf && (!fold_layer_scale (L, l, "ls1", b->proj_w, b->proj_b, D, D, error) ||
-                   !fold_layer_scale (L, l, "ls2", b->fc2_w, b->fc2_b, D, Hd, error)))
+    if (!fold_layer_scale (L, l, 1, b->proj_w, b->proj_b, D, D, error) ||
+        !fold_layer_scale (L, l, 2, b->fc2_w, b->fc2_b, D, Hd, error))
       return FALSE;
   }
   if (c->num_classes && !take_head (L, FALSE, s_head, &m->head_w, &m->head_b, error))
@@ -1127,6 +1162,27 @@ read_weights (const Loader *L, HeedModel *m, GError **error)
     return FALSE;
 #undef TAKE
   return TRUE;
+}
+
+/* transformers' DINOv2 interpolates its position embedding to whatever size its processor
+ * crops to (224 for a 518 px checkpoint) in every forward pass: load it at that size, resampled
+ * the same way, so heed runs what transformers runs. */
+static gboolean
+run_as_transformers (const Loader *L, HeedModel *m, GError **error)
+{
+  const HeedModelConfig *c = &m->config;
+  m->pos_resample_plain_bicubic = TRUE;
+  if (L->hf_pixels <= 0 || L->hf_pixels == c->img_size)
+    return TRUE;
+  if (L->hf_pixels != floor (L->hf_pixels) || L->hf_pixels > 4096 ||
+      fmod (L->hf_pixels, c->patch_size) != 0) {
+    heed_log (HEED_LOG_WARNING,
+              "%s: preprocessor_config.json's %g px is not a multiple of the patch size %u; the "
+              "model runs at its own %u px",
+              L->source, L->hf_pixels, c->patch_size, c->img_size);
+    return TRUE;
+  }
+  return heed_model_set_input_size (m, (guint) L->hf_pixels, error);
 }
 
 HeedModel *
@@ -1193,6 +1249,8 @@ heed_model_load_from_data (const guint8 *data, gsize size, const char *config_js
   m->source = g_strdup (L.source);
   /* what the model is (an unsupported variant says so first), then its bytes */
   if (!read_config (&L, m, error) || !check_no_overlap (&L, error) || !read_weights (&L, m, error))
+    heed_model_destroy (&m);
+  else if (L.dinov2 && !run_as_transformers (&L, m, error))
     heed_model_destroy (&m);
 
 out:
@@ -1290,6 +1348,7 @@ heed_model_destroy (HeedModel **model)
   g_free (m->norm_b);
   g_free (m->head_w);
   g_free (m->head_dist_w);
+  g_free (m->pos_native);
   g_free (m->head_dist_b);
   g_free (m->norm_pre_w);
   g_free (m->norm_pre_b);

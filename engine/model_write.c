@@ -284,6 +284,31 @@ axis_weights (guint in, guint out, guint *first, guint *count, guint *width)
   return w;
 }
 
+/* PyTorch's bicubic without antialiasing (F.interpolate (mode="bicubic", align_corners=False),
+ * transformers' DINOv2 interpolate_pos_encoding): four taps at a = -0.75 around the source
+ * position, those past an edge taken from the edge sample. In the same form as axis_weights:
+ * each output's first tap, their count and their weights. */
+static double *
+axis_weights_plain (guint in, guint out, guint *first, guint *count, guint *width)
+{
+  const double a = -0.75, scale = (double) in / out;
+  *width = 4;
+  double *w = g_new0 (double, (gsize) out * 4);
+  for (guint i = 0; i < out; i++) {
+    double src = scale * (i + 0.5) - 0.5, x0 = floor (src), t = src - x0;
+    double k[4] = { ((a * (t + 1) - 5 * a) * (t + 1) + 8 * a) * (t + 1) - 4 * a,
+                    ((a + 2) * t - (a + 3)) * t * t + 1,
+                    ((a + 2) * (1 - t) - (a + 3)) * (1 - t) * (1 - t) + 1,
+                    ((a * (2 - t) - 5 * a) * (2 - t) + 8 * a) * (2 - t) - 4 * a };
+    gint lo = CLAMP ((gint) x0 - 1, 0, (gint) in - 1), hi = CLAMP ((gint) x0 + 2, 0, (gint) in - 1);
+    first[i] = (guint) lo;
+    count[i] = (guint) (hi - lo + 1);
+    for (gint j = 0; j < 4; j++)
+      w[(gsize) i * 4 + (guint) (CLAMP ((gint) x0 - 1 + j, 0, (gint) in - 1) - lo)] += k[j];
+  }
+  return w;
+}
+
 gboolean
 heed_model_set_input_size (HeedModel *m, guint img_size, GError **error)
 {
@@ -296,12 +321,19 @@ heed_model_set_input_size (HeedModel *m, guint img_size, GError **error)
                  c->patch_size);
     return FALSE;
   }
-  guint g1 = c->grid, g2 = img_size / c->patch_size, D = c->dim, wx;
+  guint D = c->dim, wx;
+  /* always from the checkpoint's own grid, so sizes set one after another lose nothing */
+  if (!m->pos_native) {
+    m->pos_native = g_memdup2 (m->pos_embed, (gsize) c->tokens * D * sizeof (float));
+    m->grid_native = c->grid;
+  }
+  guint g1 = m->grid_native, g2 = img_size / c->patch_size;
   guint *first = g_new (guint, g2), *count = g_new (guint, g2);
-  double *w = axis_weights (g1, g2, first, count, &wx);
+  double *w = m->pos_resample_plain_bicubic ? axis_weights_plain (g1, g2, first, count, &wx)
+                                            : axis_weights (g1, g2, first, count, &wx);
   /* separable, in double: rows first (g1 rows of g2 columns), then columns */
   double *tmp = g_new0 (double, (gsize) g1 *g2 *D);
-  const float *src = m->pos_embed + (gsize) c->num_prefix * D; /* past the prefix positions */
+  const float *src = m->pos_native + (gsize) c->num_prefix * D; /* past the prefix positions */
   for (guint y = 0; y < g1; y++)
     for (guint x = 0; x < g2; x++)
       for (guint j = 0; j < count[x]; j++) {

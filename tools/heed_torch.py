@@ -284,6 +284,32 @@ def timm_to_hf(sd, prefix="vit."):
     return out
 
 
+def timm_to_hf_dinov2(sd, prefix=""):
+    """Renames a timm DINOv2 state dict (LayerScale ls1/ls2, no head) to transformers'
+    Dinov2Model names: timm's inside the blocks but for the attention, LayerScale as
+    layer_scaleN.lambda1, and the mask token transformers keeps for masked training."""
+    p = prefix
+    out = {p + "embeddings.cls_token": sd["cls_token"],
+           p + "embeddings.mask_token": torch.zeros(1, sd["cls_token"].shape[-1]),
+           p + "embeddings.position_embeddings": sd["pos_embed"],
+           p + "embeddings.patch_embeddings.projection.weight": sd["patch_embed.proj.weight"],
+           p + "embeddings.patch_embeddings.projection.bias": sd["patch_embed.proj.bias"],
+           p + "layernorm.weight": sd["norm.weight"], p + "layernorm.bias": sd["norm.bias"]}
+    i = 0
+    while f"blocks.{i}.norm1.weight" in sd:
+        b, h = f"blocks.{i}.", f"{p}encoder.layer.{i}."
+        for kind in ("weight", "bias"):
+            for name in ("norm1", "norm2", "mlp.fc1", "mlp.fc2"):
+                out[f"{h}{name}.{kind}"] = sd[f"{b}{name}.{kind}"]
+            out[f"{h}attention.output.dense.{kind}"] = sd[f"{b}attn.proj.{kind}"]
+            for part, t in zip(("query", "key", "value"), sd[f"{b}attn.qkv.{kind}"].chunk(3, 0)):
+                out[f"{h}attention.attention.{part}.{kind}"] = t
+        out[h + "layer_scale1.lambda1"] = sd[b + "ls1.gamma"]
+        out[h + "layer_scale2.lambda1"] = sd[b + "ls2.gamma"]
+        i += 1
+    return out
+
+
 def hf_to_timm(sd, prefix="vit."):
     """The inverse of timm_to_hf: Hugging Face ViT names back to timm's (q, k, v joined)."""
     out, p = {}, prefix

@@ -16,7 +16,9 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import torch  # noqa: E402
 
-from heed_torch import VisionTransformer, round_to, save_safetensors, timm_to_hf  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+from heed_torch import (VisionTransformer, round_to, save_safetensors, timm_to_hf,  # noqa: E402
+                        timm_to_hf_dinov2)
 
 CASES = [
     # DeiT-Tiny's shape. No num_heads anywhere, like the hub's model.safetensors: dim/64 = 3.
@@ -46,6 +48,20 @@ CASES = [
          dtype="F32", names="hf", hf_prefix="deit.", heads_in="config", eps=1e-12, labels=True,
          distilled=True, config={"model_type": "deit",
                                  "architectures": ["DeiTForImageClassificationWithTeacher"]}),
+    # transformers' Dinov2Model (facebook/dinov2-*): timm's names inside the blocks, LayerScale
+    # as layer_scaleN.lambda1, a mask token; a 70 px checkpoint (5 x 5 grid) that transformers
+    # runs at its processor's 56 px crop, pos_embed interpolated as its interpolate_pos_encoding
+    # does (bicubic, align_corners=False, no antialiasing)
+    dict(name="hf_dinov2_f32", img=70, patch=14, dim=96, depth=2, heads=3, classes=0,
+         dtype="F32", names="hf_dinov2", heads_in="config", layer_scale=True, run_img=56,
+         config={"model_type": "dinov2", "architectures": ["Dinov2Model"], "image_size": 70,
+                 "layerscale_value": 1.0, "mlp_ratio": 4, "use_swiglu_ffn": False},
+         preprocessor={"crop_size": {"height": 56, "width": 56}, "do_center_crop": True,
+                       "do_convert_rgb": True, "do_normalize": True, "do_rescale": True,
+                       "do_resize": True, "image_mean": [0.485, 0.456, 0.406],
+                       "image_processor_type": "BitImageProcessor",
+                       "image_std": [0.229, 0.224, 0.225], "resample": 3,
+                       "rescale_factor": 0.00392156862745098, "size": {"shortest_edge": 64}}),
     # 4 register tokens and a pos_embed over the patches alone (timm's no_embed_class)
     dict(name="vit_reg4_f32", img=64, patch=16, dim=64, depth=2, heads=2, classes=5,
          dtype="F32", names="timm", heads_in="metadata", reg_tokens=4, no_embed_class=True),
@@ -150,8 +166,29 @@ def build(case):
     return model, torch.randn(1, 3, case["img"], case["img"], generator=gen)
 
 
+def at_run_size(case, model):
+    """The case's model as transformers' DINOv2 runs it at the processor's size: the patch
+    positions interpolated to the new grid (bicubic, align_corners=False, no antialiasing), the
+    class position kept; and an input of that size."""
+    grid, new = case["img"] // case["patch"], case["run_img"] // case["patch"]
+    pos = model.pos_embed.detach()
+    patches = pos[:, 1:].reshape(1, grid, grid, -1).permute(0, 3, 1, 2)
+    patches = F.interpolate(patches, size=(new, new), mode="bicubic", align_corners=False)
+    state = dict(model.state_dict(), pos_embed=torch.cat(
+        [pos[:, :1], patches.permute(0, 2, 3, 1).reshape(1, new * new, -1)], 1))
+    run = VisionTransformer(case["run_img"], case["patch"], case["dim"], case["depth"],
+                            case["heads"], case["classes"], eps=case.get("eps", 1e-6),
+                            layer_scale=case.get("layer_scale", False)).eval()
+    run.load_state_dict(state)
+    gen = torch.Generator().manual_seed(case["run_img"])
+    return run, torch.randn(1, 3, case["run_img"], case["run_img"], generator=gen)
+
+
 def make(case, outdir):
     model, x = build(case)
+    sd = model.state_dict()  # the checkpoint's own, at its own size
+    if case.get("run_img"):
+        model, x = at_run_size(case, model)
     eps = case.get("eps", 1e-6)
     with torch.no_grad():
         emb = model.forward_features(x)
@@ -160,7 +197,6 @@ def make(case, outdir):
 
     d = os.path.join(outdir, case["name"])
     os.makedirs(d, exist_ok=True)
-    sd = model.state_dict()
     labels = [f"class {i} of {case['name']}" for i in range(case["classes"])]
     meta = {"format": "pt"}
     if case["heads_in"] == "metadata":
@@ -169,11 +205,14 @@ def make(case, outdir):
         meta["labels"] = json.dumps(labels)
     if case["names"] == "hf":
         sd = timm_to_hf(sd, case.get("hf_prefix", "vit."))
+    elif case["names"] == "hf_dinov2":
+        sd = timm_to_hf_dinov2(sd)
     save_safetensors(os.path.join(d, "model.safetensors"), sd, case["dtype"], meta)
     config = dict(case.get("config", {}))
+    hf = case["names"].startswith("hf")
     if case["heads_in"] == "config":
-        config["num_attention_heads" if case["names"] == "hf" else "num_heads"] = case["heads"]
-    if case["names"] == "hf":
+        config["num_attention_heads" if hf else "num_heads"] = case["heads"]
+    if hf:
         config.update(hidden_size=case["dim"], layer_norm_eps=eps, image_size=case["img"],
                       patch_size=case["patch"], hidden_act="gelu")
         if case.get("labels"):
@@ -183,6 +222,8 @@ def make(case, outdir):
     elif config:
         with open(os.path.join(d, "config.json"), "w") as f:
             json.dump(config, f, indent=1)
+    if case.get("preprocessor"):
+        write_json(os.path.join(d, "preprocessor_config.json"), case["preprocessor"])
     x.numpy().astype("<f4").tofile(os.path.join(d, "input.f32"))
     attn.numpy().astype("<f4").tofile(os.path.join(d, "cls_attention.f32"))
     emb[0].numpy().astype("<f4").tofile(os.path.join(d, "embedding.f32"))
