@@ -40,6 +40,8 @@ typedef struct {
   gboolean hf;
   gboolean dinov2;  /* transformers' DINOv2: timm's names inside its blocks (norm1, mlp.fc1),
                      * LayerScale as layer_scale1/2.lambda1 */
+  gboolean clip;    /* transformers' CLIP image tower (vision_model.): names of its own, the
+                     * settings in config.json's vision_config */
   double hf_pixels; /* the side of the square transformers' processor hands the model, or 0 */
 } Loader;
 
@@ -272,14 +274,45 @@ hf_name (const Loader *L, const char *suffix)
   return g_strconcat (L->prefix, suffix, NULL);
 }
 
-/* A block tensor's name after "encoder.layer.N.": transformers' ViT names it hf_suffix, its
- * DINOv2 keeps timm's names for the norms and the MLP (norm1, mlp.fc1) */
-static const char *
-block_suffix (const Loader *L, const char *timm_suffix, const char *hf_suffix)
+/* Block `layer`'s tensor in transformers' names, past the prefix, given timm's suffix
+ * (norm1.weight) and transformers' ViT's (layernorm_before.weight): its DINOv2 keeps timm's
+ * names for the norms and the MLP; its CLIP keeps the MLP's and has names of its own for the
+ * rest, under encoder.layers.N. */
+static void
+hf_block_name (const Loader *L, guint layer, const char *timm_suffix, const char *hf_suffix,
+               char *out, gsize size)
 {
+  static const char *clip_names[][2] = {
+    { "norm1.", "layer_norm1." },
+    { "norm2.", "layer_norm2." },
+    { "attn.proj.", "self_attn.out_proj." },
+  };
   gboolean timm_like =
       g_str_has_prefix (timm_suffix, "norm") || g_str_has_prefix (timm_suffix, "mlp.");
-  return L->dinov2 && timm_like ? timm_suffix : hf_suffix;
+  const char *suffix = (L->dinov2 || L->clip) && timm_like ? timm_suffix : hf_suffix;
+  const char *tail = "";
+  for (guint i = 0; i < G_N_ELEMENTS (clip_names) && L->clip; i++)
+    if (g_str_has_prefix (timm_suffix, clip_names[i][0])) {
+      suffix = clip_names[i][1];
+      tail = timm_suffix + strlen (clip_names[i][0]);
+    }
+  g_snprintf (out, size, "encoder.%s.%u.%s%s", L->clip ? "layers" : "layer", layer, suffix, tail);
+}
+
+/* A name outside the blocks: transformers' ViT's, or its CLIP's */
+static const char *
+hf_or_clip (const Loader *L, const char *vit, const char *clip)
+{
+  return L->clip ? clip : vit;
+}
+
+/* The same with the prefix */
+static char *
+hf_block_full_name (const Loader *L, guint layer, const char *timm_suffix, const char *hf_suffix)
+{
+  char suffix[128];
+  hf_block_name (L, layer, timm_suffix, hf_suffix, suffix, sizeof suffix);
+  return hf_name (L, suffix);
 }
 
 /* The distillation token: timm's dist_token, or transformers' DeiT embeddings.distillation_token
@@ -772,8 +805,8 @@ read_config (Loader *L, HeedModel *m, GError **error)
       return model_error (error, L,
                           "unsupported ViT variant: it has '%s' (heed runs timm's ViTs with a "
                           "class token or average pooling, DeiT distilled, register tokens, "
-                          "LayerScale, CLIP towers, and Hugging Face's ViT and DeiT, distilled "
-                          "too; not attention pooling)",
+                          "LayerScale, CLIP towers, and Hugging Face's ViT, DeiT (distilled "
+                          "too), DINOv2 and CLIP image towers; not attention pooling)",
                           bad[i]);
 
   if (find (L, "patch_embed.proj.weight")) {
@@ -785,6 +818,15 @@ read_config (Loader *L, HeedModel *m, GError **error)
       name = hf_name (L, "embeddings.patch_embeddings.projection.weight");
       L->hf = find (L, name) != NULL;
       g_free (name);
+    }
+    /* transformers' CLIP (CLIPModel, CLIPVisionModel): its image tower, the text tower
+     * beside it unread; its settings in config.json's vision_config (CLIPModel's) */
+    if (!L->hf && find (L, "vision_model.embeddings.patch_embedding.weight")) {
+      L->prefix = "vision_model.";
+      L->hf = L->clip = TRUE;
+      JsonNode *vision = member (L->config, "vision_config");
+      if (vision && JSON_NODE_HOLDS_OBJECT (vision))
+        L->config = json_node_get_object (vision);
     }
     if (!L->hf)
       return model_error (error, L,
@@ -814,7 +856,8 @@ read_config (Loader *L, HeedModel *m, GError **error)
     }
   }
 
-  name = L->hf ? hf_name (L, "embeddings.patch_embeddings.projection.weight")
+  name = L->hf ? hf_name (L, hf_or_clip (L, "embeddings.patch_embeddings.projection.weight",
+                                         "embeddings.patch_embedding.weight"))
                : g_strdup ("patch_embed.proj.weight");
   e = find (L, name);
   g_free (name);
@@ -830,11 +873,17 @@ read_config (Loader *L, HeedModel *m, GError **error)
   c->in_chans = 3;
   c->patch_size = (guint) e->shape[2];
 
-  name = L->hf ? hf_name (L, "embeddings.position_embeddings") : g_strdup ("pos_embed");
+  name = L->hf ? hf_name (L, hf_or_clip (L, "embeddings.position_embeddings",
+                                         "embeddings.position_embedding.weight"))
+               : g_strdup ("pos_embed");
   e = find (L, name);
   g_free (name);
-  if (!e || e->ndim != 3 || e->shape[0] != 1 || e->shape[2] != c->dim || e->shape[1] < 2)
-    return model_error (error, L, "position embedding must be [1, tokens, %u]", c->dim);
+  /* [1, tokens, D]; CLIP's is an nn.Embedding, [tokens, D] */
+  guint pos_dims = L->clip ? 2 : 3;
+  if (!e || e->ndim != pos_dims || (pos_dims == 3 && e->shape[0] != 1) ||
+      e->shape[pos_dims - 1] != c->dim || e->shape[pos_dims - 2] < 2)
+    return model_error (error, L, "position embedding must be [%stokens, %u]",
+                        pos_dims == 3 ? "1, " : "", c->dim);
   /* timm's average pooling: fc_norm instead of norm, the class token optional */
   c->avg_pool = !L->hf && find (L, "fc_norm.weight") && !find (L, "norm.weight");
   if (!L->hf && !c->avg_pool && !find (L, "cls_token"))
@@ -867,10 +916,11 @@ read_config (Loader *L, HeedModel *m, GError **error)
   if (!act)
     act = json_str (L->config, "hidden_act");
   const char *arch = json_str (L->config, "architecture");
-  c->quick_gelu = g_strcmp0 (act, "quick_gelu") == 0 || (arch && strstr (arch, "quickgelu"));
+  c->quick_gelu = g_strcmp0 (act, "quick_gelu") == 0 || (arch && strstr (arch, "quickgelu")) ||
+                  (L->clip && !act); /* transformers' CLIPVisionConfig's default */
   /* pos_embed covers the prefix and the patches (timm's default), or the patches alone
    * (no_embed_class: DeiT III, register models) */
-  guint64 pos_len = e->shape[1];
+  guint64 pos_len = e->shape[pos_dims - 2];
   if (pos_len > c->num_prefix && is_square (pos_len - c->num_prefix))
     c->num_patches = (guint) (pos_len - c->num_prefix);
   else if (is_square (pos_len) && pos_len <= 1u << 20)
@@ -897,8 +947,7 @@ read_config (Loader *L, HeedModel *m, GError **error)
                         img, patch, c->patch_size, c->grid, c->grid);
 
   for (c->depth = 0;; c->depth++) {
-    char *n = L->hf ? g_strdup_printf ("%sencoder.layer.%u.%s", L->prefix, c->depth,
-                                       block_suffix (L, "norm1.weight", "layernorm_before.weight"))
+    char *n = L->hf ? hf_block_full_name (L, c->depth, "norm1.weight", "layernorm_before.weight")
                     : g_strdup_printf ("blocks.%u.norm1.weight", c->depth);
     gboolean has = find (L, n) != NULL;
     g_free (n);
@@ -910,8 +959,7 @@ read_config (Loader *L, HeedModel *m, GError **error)
   if (c->depth == 0)
     return model_error (error, L, "no transformer blocks found");
 
-  name = L->hf ? g_strdup_printf ("%sencoder.layer.0.%s", L->prefix,
-                                  block_suffix (L, "mlp.fc1.weight", "intermediate.dense.weight"))
+  name = L->hf ? hf_block_full_name (L, 0, "mlp.fc1.weight", "intermediate.dense.weight")
                : g_strdup ("blocks.0.mlp.fc1.weight");
   e = find (L, name);
   if (!e || e->ndim != 2 || e->shape[1] != c->dim || e->shape[0] == 0 || e->shape[0] > 1u << 20) {
@@ -945,6 +993,11 @@ read_config (Loader *L, HeedModel *m, GError **error)
   g_free (name);
   c->num_classes = 0;
   if (e) {
+    if (L->clip)
+      return model_error (error, L,
+                          "CLIPForImageClassification's head (on the mean patch token before "
+                          "the final norm) is not supported yet; CLIPModel's and "
+                          "CLIPVisionModel's image towers run");
     if (L->dinov2 && e->ndim == 2 && e->shape[1] == 2 * (guint64) c->dim)
       return model_error (error, L,
                           "Dinov2ForImageClassification's head (on the class token and the "
@@ -956,7 +1009,7 @@ read_config (Loader *L, HeedModel *m, GError **error)
     c->num_classes = (guint) e->shape[0];
   }
 
-  c->ln_eps = 1e-6f;
+  c->ln_eps = L->clip ? 1e-5f : 1e-6f; /* CLIPVisionConfig's default, timm's */
   if (L->config && json_object_has_member (L->config, "layer_norm_eps")) {
     JsonNode *n = json_object_get_member (L->config, "layer_norm_eps");
     if (JSON_NODE_HOLDS_VALUE (n) && (json_node_get_value_type (n) == G_TYPE_DOUBLE ||
@@ -970,13 +1023,15 @@ read_config (Loader *L, HeedModel *m, GError **error)
 static float *
 take_hf_qkv (const Loader *L, guint layer, const char *what, guint D, gboolean bias, GError **error)
 {
-  const char *parts[3] = { "query", "key", "value" };
+  const char *parts[3] = { "query", "key", "value" }, *clip_parts[3] = { "q", "k", "v" };
   guint64 shape[2] = { D, D };
   gsize n = bias ? D : (gsize) D * D;
   float *out = g_new (float, 3 * n);
   for (guint i = 0; i < 3; i++) {
-    char *name = g_strdup_printf ("%sencoder.layer.%u.attention.attention.%s.%s", L->prefix, layer,
-                                  parts[i], what);
+    char *name = L->clip ? g_strdup_printf ("%sencoder.layers.%u.self_attn.%s_proj.%s", L->prefix,
+                                            layer, clip_parts[i], what)
+                         : g_strdup_printf ("%sencoder.layer.%u.attention.attention.%s.%s",
+                                            L->prefix, layer, parts[i], what);
     float *t = bias ? take_or_zero (L, name, D, error) : take (L, name, 2, shape, error);
     g_free (name);
     if (!t) {
@@ -1086,7 +1141,8 @@ read_weights (const Loader *L, HeedModel *m, GError **error)
   if (c->num_prefix == 0 || (!L->hf && !find (L, "cls_token")))
     m->cls_token = g_new0 (float, D); /* no class token: nothing before the registers */
   else
-    TAKE (m->cls_token, "cls_token", "embeddings.cls_token", 1, s_d);
+    TAKE (m->cls_token, "cls_token",
+          hf_or_clip (L, "embeddings.cls_token", "embeddings.class_embedding"), 1, s_d);
   /* dist and register tokens after the class token (or from row 0 without one) */
   char *dist = dist_token_name (L);
   gboolean more_prefix = find (L, dist) || (!L->hf && find (L, "reg_token"));
@@ -1103,30 +1159,36 @@ read_weights (const Loader *L, HeedModel *m, GError **error)
             (gsize) c->num_patches * D * sizeof (float));
     g_free (patches_pos);
   } else {
-    TAKE (m->pos_embed, "pos_embed", "embeddings.position_embeddings", 2, s_pos);
+    TAKE (m->pos_embed, "pos_embed",
+          hf_or_clip (L, "embeddings.position_embeddings", "embeddings.position_embedding.weight"),
+          2, s_pos);
   }
-  TAKE (m->patch_w, "patch_embed.proj.weight", "embeddings.patch_embeddings.projection.weight", 4,
-        s_patch);
-  if (!L->hf && !find (L, "patch_embed.proj.bias")) /* CLIP towers have none */
+  TAKE (m->patch_w, "patch_embed.proj.weight",
+        hf_or_clip (L, "embeddings.patch_embeddings.projection.weight",
+                    "embeddings.patch_embedding.weight"),
+        4, s_patch);
+  if ((!L->hf && !find (L, "patch_embed.proj.bias")) || L->clip) /* CLIP towers have none */
     m->patch_b = g_new0 (float, D);
   else
     TAKE (m->patch_b, "patch_embed.proj.bias", "embeddings.patch_embeddings.projection.bias", 1,
           s_d);
-  if (!L->hf && find (L, "norm_pre.weight")) {
-    TAKE (m->norm_pre_w, "norm_pre.weight", "", 1, s_d);
-    TAKE (m->norm_pre_b, "norm_pre.bias", "", 1, s_d);
+  if ((!L->hf && find (L, "norm_pre.weight")) || L->clip) {
+    TAKE (m->norm_pre_w, "norm_pre.weight", "pre_layrnorm.weight", 1, s_d);
+    TAKE (m->norm_pre_b, "norm_pre.bias", "pre_layrnorm.bias", 1, s_d);
   }
-  TAKE (m->norm_w, c->avg_pool ? "fc_norm.weight" : "norm.weight", "layernorm.weight", 1, s_d);
-  TAKE (m->norm_b, c->avg_pool ? "fc_norm.bias" : "norm.bias", "layernorm.bias", 1, s_d);
+  TAKE (m->norm_w, c->avg_pool ? "fc_norm.weight" : "norm.weight",
+        hf_or_clip (L, "layernorm.weight", "post_layernorm.weight"), 1, s_d);
+  TAKE (m->norm_b, c->avg_pool ? "fc_norm.bias" : "norm.bias",
+        hf_or_clip (L, "layernorm.bias", "post_layernorm.bias"), 1, s_d);
 
   m->blocks = g_new0 (HeedBlockWeights, c->depth);
   for (guint l = 0; l < c->depth; l++) {
     HeedBlockWeights *b = &m->blocks[l];
-    char timm[96], hf[96];
+    char timm[96], hf[128];
 #define BLOCK(dst, t, h, nd, shape)                                                                \
   do {                                                                                             \
     g_snprintf (timm, sizeof timm, "blocks.%u.%s", l, t);                                          \
-    g_snprintf (hf, sizeof hf, "encoder.layer.%u.%s", l, block_suffix (L, t, h));                  \
+    hf_block_name (L, l, t, h, hf, sizeof hf);                                                     \
     TAKE (dst, timm, hf, nd, shape);                                                               \
   } while (0)
     BLOCK (b->norm1_w, "norm1.weight", "layernorm_before.weight", 1, s_d);

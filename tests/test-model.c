@@ -102,6 +102,17 @@ test_fixture_configs (void)
   g_assert_cmpuint (m->config.tokens, ==, 1 + 25);
   g_assert_cmpmem (m->pos_embed, 26 * 96 * sizeof (float), m->pos_native, 26 * 96 * sizeof (float));
   heed_model_destroy (&m);
+
+  /* transformers' CLIPModel: the image tower, its settings from config.json's vision_config
+   * (2 heads where dim / 64 would give 1; eps 1e-5; QuickGELU), the text tower unread */
+  m = load_fixture ("hf_clip_f32");
+  g_assert_cmpuint (m->config.num_heads, ==, 2);
+  g_assert_cmpfloat (m->config.ln_eps, ==, 1e-5f);
+  g_assert_true (m->config.quick_gelu);
+  g_assert_nonnull (m->norm_pre_w);
+  g_assert_cmpuint (m->config.num_classes, ==, 0);
+  g_assert_cmpuint (m->config.tokens, ==, 1 + 16);
+  heed_model_destroy (&m);
 }
 
 /* ---- corrupting a valid file ---- */
@@ -247,6 +258,11 @@ edit_dist_token (JsonObject *r)
 }
 /* what transformers' DINOv2 has and heed does not run yet (on hf_dinov2_f32: dim 96) */
 static void
+edit_clip_classifier (JsonObject *r)
+{
+  add_tensor (r, "classifier.weight", 2, (gint64[]){ 1, 64 }); /* CLIPForImageClassification */
+}
+static void
 edit_dinov2_swiglu (JsonObject *r)
 {
   add_tensor (r, "encoder.layer.0.mlp.weights_in.weight", 2, (gint64[]){ 1, 64 });
@@ -378,6 +394,11 @@ test_corrupt_files (void)
     g_free (b.bytes);
   }
   g_free (dinov2.bytes);
+  Blob clip = read_blob ("hf_clip_f32");
+  Blob clip_classifier = with_header (clip, edit_clip_classifier);
+  expect_model_error (clip_classifier, NULL, "CLIPForImageClassification's head");
+  g_free (clip_classifier.bytes);
+  g_free (clip.bytes);
 
   /* weights that are not numbers: every logit would be NaN */
   Blob nan = with_value (good, "blocks.1.mlp.fc1.weight", 7, NAN);

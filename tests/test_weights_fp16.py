@@ -21,7 +21,7 @@ import tempfile
 import torch
 
 sys.path.insert(0, os.environ["HEED_TOOLS_DIR"])
-from make_parity_fixtures import CASES, build  # noqa: E402
+from make_parity_fixtures import CASES, build_as_run  # noqa: E402
 
 heed = os.environ["HEED_TOOL"]
 fixtures = os.environ["HEED_FIXTURES"]
@@ -67,7 +67,7 @@ with tempfile.TemporaryDirectory() as tmp:
     for n, case in enumerate(CASES, 1):
         name, d = case["name"], os.path.join(fixtures, case["name"])
         problems = []
-        model, x = build(case)
+        model, x, _ = build_as_run(case)
         committed = torch.from_file(os.path.join(d, "input.f32"), size=x.numel(),
                                     dtype=torch.float32)
         if not torch.equal(committed, x.flatten()):

@@ -310,6 +310,34 @@ def timm_to_hf_dinov2(sd, prefix=""):
     return out
 
 
+def timm_to_hf_clip(sd, prefix="vision_model."):
+    """Renames a timm CLIP image tower (norm_pre, no patch bias, no head) to transformers'
+    CLIPModel names, with a token of the text tower, the projections and logit_scale beside it
+    as CLIPModel files have them."""
+    p = prefix
+    dim = sd["cls_token"].shape[-1]
+    out = {p + "embeddings.class_embedding": sd["cls_token"].reshape(dim),
+           p + "embeddings.position_embedding.weight": sd["pos_embed"].reshape(-1, dim),
+           p + "embeddings.patch_embedding.weight": sd["patch_embed.proj.weight"],
+           p + "pre_layrnorm.weight": sd["norm_pre.weight"], p + "pre_layrnorm.bias": sd["norm_pre.bias"],
+           p + "post_layernorm.weight": sd["norm.weight"], p + "post_layernorm.bias": sd["norm.bias"],
+           "visual_projection.weight": torch.ones(8, dim),
+           "text_model.embeddings.token_embedding.weight": torch.ones(16, 8),
+           "logit_scale": torch.tensor(4.6052)}
+    i = 0
+    while f"blocks.{i}.norm1.weight" in sd:
+        b, h = f"blocks.{i}.", f"{p}encoder.layers.{i}."
+        for kind in ("weight", "bias"):
+            for timm, clip in (("norm1", "layer_norm1"), ("norm2", "layer_norm2"),
+                               ("mlp.fc1", "mlp.fc1"), ("mlp.fc2", "mlp.fc2"),
+                               ("attn.proj", "self_attn.out_proj")):
+                out[f"{h}{clip}.{kind}"] = sd[f"{b}{timm}.{kind}"]
+            for part, t in zip("qkv", sd[f"{b}attn.qkv.{kind}"].chunk(3, 0)):
+                out[f"{h}self_attn.{part}_proj.{kind}"] = t
+        i += 1
+    return out
+
+
 def hf_to_timm(sd, prefix="vit."):
     """The inverse of timm_to_hf: Hugging Face ViT names back to timm's (q, k, v joined)."""
     out, p = {}, prefix

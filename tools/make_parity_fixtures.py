@@ -18,7 +18,7 @@ import torch  # noqa: E402
 
 import torch.nn.functional as F  # noqa: E402
 from heed_torch import (VisionTransformer, round_to, save_safetensors, timm_to_hf,  # noqa: E402
-                        timm_to_hf_dinov2)
+                        timm_to_hf_clip, timm_to_hf_dinov2)
 
 CASES = [
     # DeiT-Tiny's shape. No num_heads anywhere, like the hub's model.safetensors: dim/64 = 3.
@@ -62,6 +62,15 @@ CASES = [
                        "image_processor_type": "BitImageProcessor",
                        "image_std": [0.229, 0.224, 0.225], "resample": 3,
                        "rescale_factor": 0.00392156862745098, "size": {"shortest_edge": 64}}),
+    # transformers' CLIPModel (openai/clip-vit-*): the image tower's vision_model. names beside
+    # the text tower's, config.json's vision_config with CLIP's eps 1e-5 and QuickGELU
+    dict(name="hf_clip_f32", img=64, patch=16, dim=64, depth=2, heads=2, classes=0, eps=1e-5,
+         dtype="F32", names="hf_clip", heads_in="none", pre_norm=True, quick_gelu=True,
+         config={"model_type": "clip", "architectures": ["CLIPModel"], "projection_dim": 8,
+                 "text_config": {"hidden_size": 8, "num_attention_heads": 1},
+                 "vision_config": {"hidden_size": 64, "num_attention_heads": 2, "patch_size": 16,
+                                   "image_size": 64, "hidden_act": "quick_gelu",
+                                   "layer_norm_eps": 1e-5, "intermediate_size": 256}}),
     # 4 register tokens and a pos_embed over the patches alone (timm's no_embed_class)
     dict(name="vit_reg4_f32", img=64, patch=16, dim=64, depth=2, heads=2, classes=5,
          dtype="F32", names="timm", heads_in="metadata", reg_tokens=4, no_embed_class=True),
@@ -184,11 +193,18 @@ def at_run_size(case, model):
     return run, torch.randn(1, 3, case["run_img"], case["run_img"], generator=gen)
 
 
-def make(case, outdir):
+def build_as_run(case):
+    """The model and input the fixture's outputs come from (at the processor's size where the
+    case runs at another), and the checkpoint's own weights."""
     model, x = build(case)
-    sd = model.state_dict()  # the checkpoint's own, at its own size
+    checkpoint = model.state_dict()
     if case.get("run_img"):
         model, x = at_run_size(case, model)
+    return model, x, checkpoint
+
+
+def make(case, outdir):
+    model, x, sd = build_as_run(case)
     eps = case.get("eps", 1e-6)
     with torch.no_grad():
         emb = model.forward_features(x)
@@ -207,12 +223,14 @@ def make(case, outdir):
         sd = timm_to_hf(sd, case.get("hf_prefix", "vit."))
     elif case["names"] == "hf_dinov2":
         sd = timm_to_hf_dinov2(sd)
+    elif case["names"] == "hf_clip":
+        sd = timm_to_hf_clip(sd)
     save_safetensors(os.path.join(d, "model.safetensors"), sd, case["dtype"], meta)
     config = dict(case.get("config", {}))
     hf = case["names"].startswith("hf")
     if case["heads_in"] == "config":
         config["num_attention_heads" if hf else "num_heads"] = case["heads"]
-    if hf:
+    if hf and case["names"] != "hf_clip":  # CLIPModel's keys are in its vision_config
         config.update(hidden_size=case["dim"], layer_norm_eps=eps, image_size=case["img"],
                       patch_size=case["patch"], hidden_act="gelu")
         if case.get("labels"):
