@@ -323,6 +323,16 @@ dist_token_name (const Loader *L)
   return L->hf ? hf_name (L, "embeddings.distillation_token") : g_strdup ("dist_token");
 }
 
+/* The register tokens [1, R, D]: timm's reg_token, transformers' DINOv2 with registers'
+ * embeddings.register_tokens (which, unlike timm's, has no position: see read_weights); an
+ * empty name, found nowhere, for transformers' other layouts */
+static char *
+reg_token_name (const Loader *L)
+{
+  return L->dinov2 ? hf_name (L, "embeddings.register_tokens")
+                   : g_strdup (L->hf ? "" : "reg_token");
+}
+
 /* A classification head's tensor ("weight" or "bias"): the class token's head (timm's head,
  * transformers' classifier) or, with dist, the distillation token's (timm's head_dist).
  * transformers' DeiTForImageClassificationWithTeacher names them cls_classifier and
@@ -842,7 +852,6 @@ read_config (Loader *L, HeedModel *m, GError **error)
     /* what transformers' DINOv2 has beyond timm's DINOv2 layout */
     const char *unsupported[][2] = {
       { "encoder.layer.0.mlp.weights_in.weight", "the SwiGLU MLP (DINOv2 giant)" },
-      { "embeddings.register_tokens", "register tokens (Dinov2WithRegisters)" },
     };
     for (guint i = 0; i < G_N_ELEMENTS (unsupported) && L->dinov2; i++) {
       name = hf_name (L, unsupported[i][0]);
@@ -894,15 +903,19 @@ read_config (Loader *L, HeedModel *m, GError **error)
   name = dist_token_name (L);
   TensorEntry *dist = find (L, name);
   g_free (name);
-  TensorEntry *reg = L->hf ? NULL : find (L, "reg_token");
+  name = reg_token_name (L);
+  TensorEntry *reg = find (L, name);
   if (dist)
     c->num_prefix++;
-  if (reg) {
-    if (reg->ndim != 3 || reg->shape[0] != 1 || reg->shape[2] != c->dim || reg->shape[1] == 0 ||
-        reg->shape[1] > 64)
-      return model_error (error, L, "reg_token must be [1, registers, %u]", c->dim);
-    c->num_prefix += (guint) reg->shape[1];
+  if (reg && (reg->ndim != 3 || reg->shape[0] != 1 || reg->shape[2] != c->dim ||
+              reg->shape[1] == 0 || reg->shape[1] > 64)) {
+    model_error (error, L, "%s must be [1, registers, %u]", name, c->dim);
+    g_free (name);
+    return FALSE;
   }
+  g_free (name);
+  if (reg)
+    c->num_prefix += (guint) reg->shape[1];
   name = head_name (L, TRUE, "weight");
   c->distilled = dist && find (L, name);
   g_free (name);
@@ -919,9 +932,17 @@ read_config (Loader *L, HeedModel *m, GError **error)
   c->quick_gelu = g_strcmp0 (act, "quick_gelu") == 0 || (arch && strstr (arch, "quickgelu")) ||
                   (L->clip && !act); /* transformers' CLIPVisionConfig's default */
   /* pos_embed covers the prefix and the patches (timm's default), or the patches alone
-   * (no_embed_class: DeiT III, register models) */
+   * (no_embed_class: DeiT III, register models), or in transformers' DINOv2 with registers the
+   * class token and the patches */
   guint64 pos_len = e->shape[pos_dims - 2];
-  if (pos_len > c->num_prefix && is_square (pos_len - c->num_prefix))
+  if (L->dinov2 && reg) {
+    if (!is_square (pos_len - 1) || pos_len - 1 > 1u << 20)
+      return model_error (error, L,
+                          "position embedding has %" G_GUINT64_FORMAT
+                          " tokens: not the class token and a square grid of patches",
+                          pos_len);
+    c->num_patches = (guint) (pos_len - 1);
+  } else if (pos_len > c->num_prefix && is_square (pos_len - c->num_prefix))
     c->num_patches = (guint) (pos_len - c->num_prefix);
   else if (is_square (pos_len) && pos_len <= 1u << 20)
     c->num_patches = (guint) pos_len;
@@ -1044,7 +1065,7 @@ take_hf_qkv (const Loader *L, guint layer, const char *what, guint D, gboolean b
   return out;
 }
 
-/* The prefix after the class token: the distillation token, then timm's reg_token rows. */
+/* The prefix after the class token: the distillation token, then the register tokens' rows. */
 static gboolean
 read_prefix (const Loader *L, HeedModel *m, GError **error)
 {
@@ -1053,7 +1074,7 @@ read_prefix (const Loader *L, HeedModel *m, GError **error)
   float *prefix = g_new0 (float, (gsize) c->num_prefix *D), *t;
   /* average-pooled timm ViTs may have no class token; transformers' always have one */
   guint row = L->hf || find (L, "cls_token") ? 1 : 0;
-  char *dist = dist_token_name (L);
+  char *dist = dist_token_name (L), *reg = reg_token_name (L);
   if (row)
     memcpy (prefix, m->cls_token, D * sizeof (float));
   if (find (L, dist)) {
@@ -1062,9 +1083,9 @@ read_prefix (const Loader *L, HeedModel *m, GError **error)
     memcpy (prefix + row++ * D, t, D * sizeof (float));
     g_free (t);
   }
-  if (find (L, "reg_token")) {
+  if (find (L, reg)) {
     guint64 s_reg[2] = { c->num_prefix - row, D };
-    if (!(t = take (L, "reg_token", 2, s_reg, error)))
+    if (!(t = take (L, reg, 2, s_reg, error)))
       goto fail;
     memcpy (prefix + row * D, t, s_reg[0] * D * sizeof (float));
     g_free (t);
@@ -1072,10 +1093,12 @@ read_prefix (const Loader *L, HeedModel *m, GError **error)
   g_free (m->cls_token);
   m->cls_token = prefix;
   g_free (dist);
+  g_free (reg);
   return TRUE;
 fail:
   g_free (prefix);
   g_free (dist);
+  g_free (reg);
   return FALSE;
 }
 
@@ -1144,9 +1167,10 @@ read_weights (const Loader *L, HeedModel *m, GError **error)
     TAKE (m->cls_token, "cls_token",
           hf_or_clip (L, "embeddings.cls_token", "embeddings.class_embedding"), 1, s_d);
   /* dist and register tokens after the class token (or from row 0 without one) */
-  char *dist = dist_token_name (L);
-  gboolean more_prefix = find (L, dist) || (!L->hf && find (L, "reg_token"));
+  char *dist = dist_token_name (L), *reg = reg_token_name (L);
+  gboolean more_prefix = find (L, dist) || find (L, reg);
   g_free (dist);
+  g_free (reg);
   if (more_prefix && !read_prefix (L, m, error))
     return FALSE;
   if (!L->hf && c->tokens != find (L, "pos_embed")->shape[1]) {
@@ -1158,6 +1182,17 @@ read_weights (const Loader *L, HeedModel *m, GError **error)
     memcpy (m->pos_embed + (gsize) c->num_prefix * D, patches_pos,
             (gsize) c->num_patches * D * sizeof (float));
     g_free (patches_pos);
+  } else if (L->dinov2 && c->num_prefix > 1) {
+    /* transformers' DINOv2 with registers: the class token's position, none for the registers
+     * (zero rows), then the patches' */
+    guint64 s_cls_patches[2] = { 1 + c->num_patches, D };
+    float *pos;
+    TAKE (pos, "", "embeddings.position_embeddings", 2, s_cls_patches);
+    m->pos_embed = g_new0 (float, T *D);
+    memcpy (m->pos_embed, pos, D * sizeof (float));
+    memcpy (m->pos_embed + (gsize) c->num_prefix * D, pos + D,
+            (gsize) c->num_patches * D * sizeof (float));
+    g_free (pos);
   } else {
     TAKE (m->pos_embed, "pos_embed",
           hf_or_clip (L, "embeddings.position_embeddings", "embeddings.position_embedding.weight"),

@@ -548,7 +548,8 @@ main (int argc, char **argv)
                                  "headless_f32",          "hf_vit_f32",    "dinov2_ls_f32",
                                  "deit_distilled_f32",    "vit_reg4_f32",  "clip_quickgelu_f32",
                                  "vit_gap_f32",           "hub_timm_vit",  "hub_hf_vit",
-                                 "hf_deit_distilled_f32", "hf_dinov2_f32", "hf_clip_f32" };
+                                 "hf_deit_distilled_f32", "hf_dinov2_f32", "hf_clip_f32",
+                                 "hf_dinov2_reg_f32" };
   g_test_init (&argc, &argv, NULL);
   heed_tool = g_getenv ("HEED_TOOL");
   fixtures = g_getenv ("HEED_FIXTURES");

@@ -106,19 +106,23 @@ class VisionTransformer(nn.Module):
     def __init__(self, img_size, patch_size, dim, depth, num_heads, num_classes,
                  mlp_hidden=None, eps=1e-6, qkv_bias=True, layer_scale=False,
                  distilled=False, reg_tokens=0, no_embed_class=False, pre_norm=False,
-                 quick_gelu=False, class_token=True, avg_pool=False):
+                 quick_gelu=False, class_token=True, avg_pool=False, registers_after_pos=False):
         super().__init__()
         patches = (img_size // patch_size) ** 2
         self.num_prefix = int(class_token) + int(distilled) + reg_tokens
         self.avg_pool = avg_pool
         self.no_embed_class = no_embed_class
+        # transformers' Dinov2WithRegisters: pos_embed covers the class token and the patches,
+        # and the register tokens go in after the class token once it is added
+        self.registers_after_pos = registers_after_pos
         self.patch_embed = PatchEmbed(patch_size, dim, bias=not pre_norm)  # CLIP: no bias
         self.cls_token = nn.Parameter(torch.zeros(1, 1, dim)) if class_token else None
         # timm's order: cls, then DeiT's dist_token or register tokens, then the patches
         self.dist_token = nn.Parameter(torch.zeros(1, 1, dim)) if distilled else None
         self.reg_token = nn.Parameter(torch.zeros(1, reg_tokens, dim)) if reg_tokens else None
         self.pos_embed = nn.Parameter(
-            torch.zeros(1, patches + (0 if no_embed_class else self.num_prefix), dim))
+            torch.zeros(1, patches + (0 if no_embed_class else
+                                      1 if registers_after_pos else self.num_prefix), dim))
         self.norm_pre = nn.LayerNorm(dim, eps=eps) if pre_norm else nn.Identity()
         self.blocks = nn.ModuleList(Block(dim, num_heads, mlp_hidden or 4 * dim, eps, qkv_bias,
                                           layer_scale, quick_gelu) for _ in range(depth))
@@ -134,7 +138,10 @@ class VisionTransformer(nn.Module):
         x = self.patch_embed(img)
         prefix = [t.expand(x.shape[0], -1, -1)
                   for t in (self.cls_token, self.dist_token, self.reg_token) if t is not None]
-        if self.no_embed_class:
+        if self.registers_after_pos:
+            x = torch.cat([prefix[0], x], dim=1) + self.pos_embed
+            x = torch.cat([x[:, :1], prefix[1], x[:, 1:]], dim=1)
+        elif self.no_embed_class:
             x = torch.cat(prefix + [x + self.pos_embed], dim=1)
         else:
             x = torch.cat(prefix + [x], dim=1) + self.pos_embed
@@ -307,6 +314,8 @@ def timm_to_hf_dinov2(sd, prefix=""):
         out[h + "layer_scale1.lambda1"] = sd[b + "ls1.gamma"]
         out[h + "layer_scale2.lambda1"] = sd[b + "ls2.gamma"]
         i += 1
+    if "reg_token" in sd:  # Dinov2WithRegisters
+        out[p + "embeddings.register_tokens"] = sd["reg_token"]
     return out
 
 

@@ -62,6 +62,20 @@ CASES = [
                        "image_processor_type": "BitImageProcessor",
                        "image_std": [0.229, 0.224, 0.225], "resample": 3,
                        "rescale_factor": 0.00392156862745098, "size": {"shortest_edge": 64}}),
+    # transformers' Dinov2WithRegisters (facebook/dinov2-with-registers-*): as above, and four
+    # register tokens that go in after the class token once the positions are added
+    dict(name="hf_dinov2_reg_f32", img=70, patch=14, dim=96, depth=2, heads=3, classes=0,
+         dtype="F32", names="hf_dinov2", heads_in="config", layer_scale=True, run_img=56,
+         reg_tokens=4, registers_after_pos=True,
+         config={"model_type": "dinov2_with_registers",
+                 "architectures": ["Dinov2WithRegistersModel"], "image_size": 70,
+                 "layerscale_value": 1.0, "mlp_ratio": 4, "num_register_tokens": 4},
+         preprocessor={"crop_size": {"height": 56, "width": 56}, "do_center_crop": True,
+                       "do_normalize": True, "do_rescale": True, "do_resize": True,
+                       "image_mean": [0.485, 0.456, 0.406],
+                       "image_processor_type": "BitImageProcessor",
+                       "image_std": [0.229, 0.224, 0.225], "resample": 3,
+                       "rescale_factor": 0.00392156862745098, "size": {"shortest_edge": 64}}),
     # transformers' CLIPModel (openai/clip-vit-*): the image tower's vision_model. names beside
     # the text tower's, config.json's vision_config with CLIP's eps 1e-5 and QuickGELU
     dict(name="hf_clip_f32", img=64, patch=16, dim=64, depth=2, heads=2, classes=0, eps=1e-5,
@@ -167,7 +181,8 @@ def build(case):
                               pre_norm=case.get("pre_norm", False),
                               quick_gelu=case.get("quick_gelu", False),
                               class_token=case.get("class_token", True),
-                              avg_pool=case.get("avg_pool", False)).eval()
+                              avg_pool=case.get("avg_pool", False),
+                              registers_after_pos=case.get("registers_after_pos", False)).eval()
     randomise(model, gen)
     with torch.no_grad():  # the reference must use exactly the stored values
         for p in model.parameters():
@@ -187,7 +202,9 @@ def at_run_size(case, model):
         [pos[:, :1], patches.permute(0, 2, 3, 1).reshape(1, new * new, -1)], 1))
     run = VisionTransformer(case["run_img"], case["patch"], case["dim"], case["depth"],
                             case["heads"], case["classes"], eps=case.get("eps", 1e-6),
-                            layer_scale=case.get("layer_scale", False)).eval()
+                            layer_scale=case.get("layer_scale", False),
+                            reg_tokens=case.get("reg_tokens", 0),
+                            registers_after_pos=case.get("registers_after_pos", False)).eval()
     run.load_state_dict(state)
     gen = torch.Generator().manual_seed(case["run_img"])
     return run, torch.randn(1, 3, case["run_img"], case["run_img"], generator=gen)
