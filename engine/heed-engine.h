@@ -173,7 +173,10 @@ typedef struct {
                         * token). Its attention map is the attention each patch receives,
                         * averaged over every query token, not one token's row. */
   guint dim, depth, num_heads, head_dim, mlp_hidden;
-  guint num_classes; /* 0 for a head-less backbone */
+  guint num_classes;        /* 0 for a head-less backbone */
+  gboolean patch_mean_head; /* transformers' Dinov2ForImageClassification: the head reads the
+                             * class token and the mean patch token, both after the final norm
+                             * (HeedModel's head_w and head_mean_w) */
   float ln_eps;
   char **labels; /* NULL-terminated, or NULL when the file names none */
   /* How the checkpoint's authors prepare images, from (in this order, each value from the
@@ -211,6 +214,8 @@ typedef struct {
   float *norm_w, *norm_b;           /* [D]: the final norm (fc_norm after average pooling) */
   float *head_w, *head_b;           /* [classes][D] and [classes], NULL when head-less */
   float *head_dist_w, *head_dist_b; /* the distillation head, when distilled */
+  float *head_mean_w;               /* [classes][D]: with patch_mean_head, the head's columns that
+                                     * read the mean patch token (head_w has the class token's) */
   float *norm_pre_w, *norm_pre_b;   /* CLIP towers' LayerNorm before the blocks, or NULL */
   char *source;                     /* file path or "<memory>" for messages */
   /* another input size resamples pos_embed from the checkpoint's own (kept here once resampled,

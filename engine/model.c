@@ -1019,13 +1019,10 @@ read_config (Loader *L, HeedModel *m, GError **error)
                           "CLIPForImageClassification's head (on the mean patch token before "
                           "the final norm) is not supported yet; CLIPModel's and "
                           "CLIPVisionModel's image towers run");
-    if (L->dinov2 && e->ndim == 2 && e->shape[1] == 2 * (guint64) c->dim)
-      return model_error (error, L,
-                          "Dinov2ForImageClassification's head (on the class token and the "
-                          "patch tokens' mean, 2 x %u inputs) is not supported yet; its "
-                          "backbone alone runs as Dinov2Model does",
-                          c->dim);
-    if (e->ndim != 2 || e->shape[1] != c->dim || e->shape[0] > 1u << 20)
+    /* Dinov2ForImageClassification's reads [class token; mean patch token] */
+    c->patch_mean_head = L->dinov2 && e->ndim == 2 && e->shape[1] == 2 * (guint64) c->dim;
+    if (e->ndim != 2 || e->shape[1] != (c->patch_mean_head ? 2 : 1) * (guint64) c->dim ||
+        e->shape[0] > 1u << 20)
       return model_error (error, L, "classification head must be [classes, %u]", c->dim);
     c->num_classes = (guint) e->shape[0];
   }
@@ -1252,7 +1249,22 @@ read_weights (const Loader *L, HeedModel *m, GError **error)
         !fold_layer_scale (L, l, 2, b->fc2_w, b->fc2_b, D, Hd, error))
       return FALSE;
   }
-  if (c->num_classes && !take_head (L, FALSE, s_head, &m->head_w, &m->head_b, error))
+  if (c->num_classes && c->patch_mean_head) {
+    /* [classes][2 D]: its first D columns read the class token, the others the mean patch token */
+    guint64 s_wide[2] = { c->num_classes, 2 * D };
+    float *w;
+    if (!take_head (L, FALSE, s_wide, &w, &m->head_b, error)) {
+      g_free (w);
+      return FALSE;
+    }
+    m->head_w = g_new (float, c->num_classes *D);
+    m->head_mean_w = g_new (float, c->num_classes *D);
+    for (guint64 k = 0; k < c->num_classes; k++) {
+      memcpy (m->head_w + k * D, w + k * 2 * D, D * sizeof (float));
+      memcpy (m->head_mean_w + k * D, w + k * 2 * D + D, D * sizeof (float));
+    }
+    g_free (w);
+  } else if (c->num_classes && !take_head (L, FALSE, s_head, &m->head_w, &m->head_b, error))
     return FALSE;
   if (c->num_classes && c->distilled &&
       !take_head (L, TRUE, s_head, &m->head_dist_w, &m->head_dist_b, error))
@@ -1446,6 +1458,7 @@ heed_model_destroy (HeedModel **model)
   g_free (m->head_w);
   g_free (m->head_dist_w);
   g_free (m->pos_native);
+  g_free (m->head_mean_w);
   g_free (m->head_dist_b);
   g_free (m->norm_pre_w);
   g_free (m->norm_pre_b);

@@ -127,10 +127,10 @@ heed_model_save (const HeedModel *m, const char *path, GError **error)
   FILE *f = NULL;
   char *header = NULL;
 
-  if (c->num_prefix != 1) { /* heed writes the plain layout its benchmarks and tests use */
+  if (c->num_prefix != 1 || c->patch_mean_head) { /* the plain layout benchmarks and tests use */
     g_set_error (error, HEED_ERROR, HEED_ERROR_INVALID,
-                 "heed writes plain class-token ViTs only (this one has %u prefix tokens)",
-                 c->num_prefix);
+                 "heed writes plain class-token ViTs only (this one has %u prefix tokens%s)",
+                 c->num_prefix, c->patch_mean_head ? " and a head on the mean patch token" : "");
     g_array_unref (entries);
     g_object_unref (jb);
     return FALSE;

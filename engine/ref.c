@@ -208,6 +208,19 @@ heed_ref_vit_forward (const HeedModel *model, const float *input, float *logits,
     memcpy (embedding, h, D * sizeof (float));
   if (logits && model->head_w)
     linear (h, 1, D, model->head_w, model->head_b, c->num_classes, logits, 0);
+  if (logits && model->head_mean_w) { /* and the mean of the normed patch tokens' */
+    float *normed = g_new (float, (gsize) Np *D), *mean = g_new0 (float, D);
+    heed_ref_layernorm (x + (gsize) P * D, D, normed, D, model->norm_w, model->norm_b, Np, D,
+                        c->ln_eps);
+    for (guint d = 0; d < D; d++) {
+      double sum = 0;
+      for (guint t = 0; t < Np; t++)
+        sum += normed[(gsize) t * D + d];
+      mean[d] = (float) (sum / Np);
+    }
+    linear (mean, 1, D, model->head_mean_w, NULL, c->num_classes, logits, HEED_EPI_ACCUMULATE);
+    g_free (normed), g_free (mean);
+  }
   if (logits && model->head_dist_w) { /* DeiT's prediction: the mean of both heads */
     float *dist = g_new (float, c->num_classes);
     linear (h + D, 1, D, model->head_dist_w, model->head_dist_b, c->num_classes, dist, 0);

@@ -30,6 +30,7 @@ struct _HeedVitPlan {
 
   HeedBuffer *tokens_start, *patch_w, *patch_b, *norm_w, *norm_b, *head_w, *head_b;
   HeedBuffer *head_dist_w, *head_dist_b; /* DeiT distilled */
+  HeedBuffer *head_mean_w;               /* Dinov2ForImageClassification's mean-token columns */
   HeedBuffer *norm_pre_w, *norm_pre_b;   /* CLIP towers */
   BlockBuffers *blocks;
 };
@@ -166,6 +167,9 @@ upload_weights (HeedVitPlan *p, const HeedModel *m, GError **error)
   if (m->head_w && (!(p->head_w = upload_linear (p, m->head_w, c->num_classes, D, error)) ||
                     !(p->head_b = upload_array (p, m->head_b, c->num_classes, error))))
     return FALSE;
+  if (m->head_mean_w &&
+      !(p->head_mean_w = upload_linear (p, m->head_mean_w, c->num_classes, D, error)))
+    return FALSE;
   if (m->norm_pre_w && (!(p->norm_pre_w = upload_array (p, m->norm_pre_w, D, error)) ||
                         !(p->norm_pre_b = upload_array (p, m->norm_pre_b, D, error))))
     return FALSE;
@@ -216,9 +220,9 @@ plan_free (HeedVitPlan *p)
         heed_buffer_destroy (all[i]);
     }
   g_free (p->blocks);
-  HeedBuffer **bufs[] = { &p->tokens_start, &p->patch_w,    &p->patch_b,   &p->norm_w,
-                          &p->norm_b,       &p->head_w,     &p->head_b,    &p->head_dist_w,
-                          &p->head_dist_b,  &p->norm_pre_w, &p->norm_pre_b };
+  HeedBuffer **bufs[] = { &p->tokens_start, &p->patch_w,    &p->patch_b,    &p->norm_w,
+                          &p->norm_b,       &p->head_w,     &p->head_b,     &p->head_dist_w,
+                          &p->head_dist_b,  &p->norm_pre_w, &p->norm_pre_b, &p->head_mean_w };
   for (guint i = 0; i < G_N_ELEMENTS (bufs); i++)
     heed_buffer_destroy (bufs[i]);
   heed_device_destroy (&p->device);
@@ -349,7 +353,10 @@ alloc_activations (HeedVitRun *r, GError **error)
          /* the class rows, then (distilled) the distillation rows, each read as a GEMM A */
          (r->emb = heed_buffer_new (d, f * (B + heed_round_up (B, k->row_align)) * c->dim, TRUE,
                                     error)) &&
-         (!c->avg_pool || (r->pooled = heed_buffer_new (d, f * B * c->dim, FALSE, error))) &&
+         /* the mean patch tokens, read as a GEMM A by the mean-token head: whole tiles */
+         (!(c->avg_pool || c->patch_mean_head) ||
+          (r->pooled =
+               heed_buffer_new (d, f * heed_round_up (B, k->row_align) * c->dim, FALSE, error))) &&
          (!c->distilled ||
           (r->logits_dist = heed_buffer_new (d, f * B * MAX (c->num_classes, 1), TRUE, error))) &&
          (r->logits = heed_buffer_new (d, f * B * MAX (c->num_classes, 1), TRUE, error)) &&
@@ -473,7 +480,9 @@ record_forward (HeedVitRun *r, HeedRecorder **recs, guint n, gboolean from_frame
    * (a batch's frames as the GEMMs' batches). Rollout reads every row's probabilities, and
    * average pooling every token. */
   guint last_rows =
-      c->avg_pool || p->options.layer_attention || c->num_prefix == 0 ? T : (c->distilled ? 2 : 1);
+      c->avg_pool || c->patch_mean_head || p->options.layer_attention || c->num_prefix == 0
+          ? T
+          : (c->distilled ? 2 : 1);
 #define FRAMES(buf, ld) ((HeedMat){ (buf), 0, (ld), T * (ld) })
   for (guint l = 0; l < c->depth; l++) {
     BlockBuffers *b = &p->blocks[l];
@@ -556,6 +565,22 @@ record_forward (HeedVitRun *r, HeedRecorder **recs, guint n, gboolean from_frame
                                   MAT (r->logits, 0, c->num_classes), p->head_b, n, c->num_classes,
                                   D, 1, 1.0f, 0, "head", "head", error))
     return FALSE;
+  /* transformers' Dinov2ForImageClassification: every patch token through the final norm (into
+   * h, free after the blocks), each frame's mean of them, and their columns of the head added */
+  if (p->head_mean_w) {
+    if (!heed_op_layernorm (rec, MAT (r->x, 0, D), MAT (r->h, 0, D), p->norm_w, p->norm_b, n * T, D,
+                            c->ln_eps, "norm", error))
+      return FALSE;
+    for (guint i = 0; i < n; i++)
+      if (!heed_op_head_mean (rec, (HeedMat){ r->h, (i * T + c->num_prefix) * D, 0, D }, r->pooled,
+                              i * D, 1, D, c->num_patches, "patch_mean", error))
+        return FALSE;
+    if (!heed_op_gemm (rec, MAT (r->pooled, 0, D),
+                       MAT (p->head_mean_w, 0, heed_round_up (c->num_classes, k->col_align)),
+                       MAT (r->logits, 0, c->num_classes), NULL, n, c->num_classes, D, 1, 1.0f,
+                       HEED_EPI_ACCUMULATE, "head_mean", "head", error))
+      return FALSE;
+  }
   /* DeiT distilled: the distillation row (the next one) through its own head */
   if (p->head_dist_w &&
       (!heed_op_layernorm (rec, MAT (r->x, D, T * D), MAT (r->emb, n * D, D), p->norm_w, p->norm_b,
@@ -577,7 +602,8 @@ max_dispatches (const HeedModelConfig *c, guint n)
 {
   /* per frame: preprocess (2), patchify, patch GEMM, CLS rows (heads + mean), and per layer
    * the attention (4) and its mean; per batch: tokens, final norm, head, and per layer 6 */
-  return 11 + n * (6 + c->num_heads) + c->depth * (6 + 5 * n) + n; /* + n: the last norm2s */
+  /* + n: the last norm2s; + n + 2: a mean-token head's norm, means and GEMM */
+  return 11 + n * (6 + c->num_heads) + c->depth * (6 + 5 * n) + n + n + 2;
 }
 
 /* The recordings (slice_count () of them) for a batch of n, made on first use. */

@@ -103,6 +103,15 @@ test_fixture_configs (void)
   g_assert_cmpmem (m->pos_embed, 26 * 96 * sizeof (float), m->pos_native, 26 * 96 * sizeof (float));
   heed_model_destroy (&m);
 
+  /* transformers' Dinov2ForImageClassification: its [classes][2 D] classifier split into the
+   * class token's columns and the mean patch token's */
+  m = load_fixture ("hf_dinov2_cls_f32");
+  g_assert_true (m->config.patch_mean_head);
+  g_assert_cmpuint (m->config.num_classes, ==, 5);
+  g_assert_nonnull (m->head_mean_w);
+  g_assert_cmpstr (m->config.labels[4], ==, "class 4 of hf_dinov2_cls_f32");
+  heed_model_destroy (&m);
+
   /* transformers' Dinov2WithRegisters: four registers after the class token, with no position
    * (zero rows) where the class token and the patches have theirs */
   m = load_fixture ("hf_dinov2_reg_f32");
@@ -279,10 +288,10 @@ edit_dinov2_swiglu (JsonObject *r)
 static void
 edit_dinov2_classifier (JsonObject *r)
 {
-  /* [CLS; mean of the patches]: 192 inputs, 768 bytes */
-  add_tensor (r, "classifier.weight", 2, (gint64[]){ 1, 192 });
+  /* neither the class token's width (96) nor [CLS; mean of the patches] (192): 1152 bytes */
+  add_tensor (r, "classifier.weight", 2, (gint64[]){ 1, 288 });
   JsonObject *t = json_object_get_object_member (r, "classifier.weight");
-  set_array (t, "data_offsets", 2, (gint64[]){ 0, 768 });
+  set_array (t, "data_offsets", 2, (gint64[]){ 0, 1152 });
 }
 static void
 meta (JsonObject *r, const char *k, const char *v)
@@ -389,7 +398,7 @@ test_corrupt_files (void)
     const char *needle;
   } dinov2_cases[] = {
     { edit_dinov2_swiglu, "DINOv2 with the SwiGLU MLP" },
-    { edit_dinov2_classifier, "Dinov2ForImageClassification's head" },
+    { edit_dinov2_classifier, "classification head must be [classes, 96]" },
   };
   for (guint i = 0; i < G_N_ELEMENTS (dinov2_cases); i++) {
     Blob b = with_header (dinov2, dinov2_cases[i].edit);

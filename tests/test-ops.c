@@ -702,6 +702,45 @@ test_classification_head (void)
   assert_no_validation_messages ();
 }
 
+/* The runner against the C reference forward on the layouts whose extra parts a random model
+ * lacks: transformers' DINOv2 classifier (its head on the class token and the mean of the
+ * normed patch tokens) and DINOv2 with registers (positionless register rows), at the size their
+ * preprocessor_config.json crops to. */
+static void
+test_vit_layouts_against_reference (void)
+{
+  const char *names[] = { "hf_dinov2_cls_f32", "hf_dinov2_reg_f32" };
+  for (guint k = 0; k < G_N_ELEMENTS (names); k++) {
+    GError *error = NULL;
+    char *path = g_build_filename (g_getenv ("HEED_FIXTURES"), names[k], "model.safetensors", NULL);
+    HeedModel *m = heed_model_load (path, &error);
+    g_assert_no_error (error);
+    const HeedModelConfig *c = &m->config;
+    GRand *rng = g_rand_new_with_seed (90 + k);
+    float *input = random_floats (rng, (gsize) 3 * c->img_size * c->img_size, -2, 2);
+    float *logits = g_new (float, MAX (c->num_classes, 1)), *emb = g_new (float, c->dim);
+    float *heads = g_new (float, c->num_heads * c->tokens);
+    heed_ref_vit_forward (m, input, logits, emb, heads, NULL);
+    HeedVitOptions opts = { 0 };
+    HeedVitPlan *plan = heed_vit_plan_new (get_device (), m, &opts, &error);
+    HeedVitRun *vit = heed_vit_run_new (plan, 1, &error);
+    g_assert_no_error (error);
+    HeedVitResult *o = heed_vit_run_tensor (vit, input, &error);
+    g_assert_no_error (error);
+    if (c->num_classes)
+      assert_close (o->logits, logits, c->num_classes, 1e-4);
+    assert_close (o->embedding, emb, c->dim, 1e-4);
+    assert_close (o->cls_attention_heads, heads, c->num_heads * c->tokens, 1e-4);
+    heed_vit_result_destroy (&o);
+    heed_vit_run_destroy (&vit);
+    heed_vit_plan_destroy (&plan);
+    heed_model_destroy (&m);
+    g_free (input), g_free (logits), g_free (emb), g_free (heads), g_free (path);
+    g_rand_free (rng);
+  }
+  assert_no_validation_messages ();
+}
+
 /* The whole runner against the C reference forward, including every layer's head-averaged
  * attention (rollout's input), on a random model with odd sizes. */
 static void
@@ -1757,6 +1796,7 @@ main (int argc, char **argv)
   g_test_add_func ("/ops/keyframe-device", test_keyframe_device);
   g_test_add_func ("/ops/logmel", test_logmel);
   g_test_add_func ("/vit/against-reference", test_vit_against_reference);
+  g_test_add_func ("/vit/layouts-against-reference", test_vit_layouts_against_reference);
   int status = g_test_run ();
   heed_device_destroy (&test_device);
   g_assert_cmpuint (heed_validation_message_count (), ==, 0);

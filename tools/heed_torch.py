@@ -106,7 +106,8 @@ class VisionTransformer(nn.Module):
     def __init__(self, img_size, patch_size, dim, depth, num_heads, num_classes,
                  mlp_hidden=None, eps=1e-6, qkv_bias=True, layer_scale=False,
                  distilled=False, reg_tokens=0, no_embed_class=False, pre_norm=False,
-                 quick_gelu=False, class_token=True, avg_pool=False, registers_after_pos=False):
+                 quick_gelu=False, class_token=True, avg_pool=False, registers_after_pos=False,
+                 patch_mean_head=False):
         super().__init__()
         patches = (img_size // patch_size) ** 2
         self.num_prefix = int(class_token) + int(distilled) + reg_tokens
@@ -129,7 +130,10 @@ class VisionTransformer(nn.Module):
         # timm's global_pool="avg": fc_norm after the mean patch token, no final norm
         self.norm = nn.Identity() if avg_pool else nn.LayerNorm(dim, eps=eps)
         self.fc_norm = nn.LayerNorm(dim, eps=eps) if avg_pool else None
-        self.head = nn.Linear(dim, num_classes) if num_classes else nn.Identity()
+        # transformers' Dinov2ForImageClassification: the head reads [class token; mean patch]
+        self.patch_mean_head = patch_mean_head
+        self.head = nn.Linear(2 * dim if patch_mean_head else dim, num_classes) if num_classes \
+            else nn.Identity()
         self.head_dist = nn.Linear(dim, num_classes) if distilled and num_classes else None
 
     def tokens(self, img):
@@ -160,6 +164,8 @@ class VisionTransformer(nn.Module):
         if self.avg_pool:
             return self.head(self.forward_features(img))
         x = self.tokens(img)
+        if self.patch_mean_head:
+            return self.head(torch.cat([x[:, 0], x[:, self.num_prefix:].mean(1)], -1))
         if self.head_dist is not None:  # DeiT distilled at eval: the mean of both heads
             return (self.head(x[:, 0]) + self.head_dist(x[:, 1])) / 2
         return self.head(x[:, 0])
@@ -316,6 +322,8 @@ def timm_to_hf_dinov2(sd, prefix=""):
         i += 1
     if "reg_token" in sd:  # Dinov2WithRegisters
         out[p + "embeddings.register_tokens"] = sd["reg_token"]
+    if "head.weight" in sd:  # Dinov2ForImageClassification (prefix "dinov2.")
+        out["classifier.weight"], out["classifier.bias"] = sd["head.weight"], sd["head.bias"]
     return out
 
 

@@ -62,6 +62,19 @@ CASES = [
                        "image_processor_type": "BitImageProcessor",
                        "image_std": [0.229, 0.224, 0.225], "resample": 3,
                        "rescale_factor": 0.00392156862745098, "size": {"shortest_edge": 64}}),
+    # transformers' Dinov2ForImageClassification (facebook/dinov2-*-imagenet1k-1-layer):
+    # "dinov2." names, a classifier over [class token; mean patch token], both after the norm
+    dict(name="hf_dinov2_cls_f32", img=70, patch=14, dim=96, depth=2, heads=3, classes=5,
+         dtype="F32", names="hf_dinov2", hf_prefix="dinov2.", heads_in="config", labels=True,
+         layer_scale=True, run_img=56, patch_mean_head=True,
+         config={"model_type": "dinov2", "architectures": ["Dinov2ForImageClassification"],
+                 "image_size": 70, "layerscale_value": 1.0, "mlp_ratio": 4},
+         preprocessor={"crop_size": {"height": 56, "width": 56}, "do_center_crop": True,
+                       "do_normalize": True, "do_rescale": True, "do_resize": True,
+                       "image_mean": [0.485, 0.456, 0.406],
+                       "image_processor_type": "BitImageProcessor",
+                       "image_std": [0.229, 0.224, 0.225], "resample": 3,
+                       "rescale_factor": 0.00392156862745098, "size": {"shortest_edge": 64}}),
     # transformers' Dinov2WithRegisters (facebook/dinov2-with-registers-*): as above, and four
     # register tokens that go in after the class token once the positions are added
     dict(name="hf_dinov2_reg_f32", img=70, patch=14, dim=96, depth=2, heads=3, classes=0,
@@ -182,7 +195,8 @@ def build(case):
                               quick_gelu=case.get("quick_gelu", False),
                               class_token=case.get("class_token", True),
                               avg_pool=case.get("avg_pool", False),
-                              registers_after_pos=case.get("registers_after_pos", False)).eval()
+                              registers_after_pos=case.get("registers_after_pos", False),
+                              patch_mean_head=case.get("patch_mean_head", False)).eval()
     randomise(model, gen)
     with torch.no_grad():  # the reference must use exactly the stored values
         for p in model.parameters():
@@ -204,7 +218,8 @@ def at_run_size(case, model):
                             case["heads"], case["classes"], eps=case.get("eps", 1e-6),
                             layer_scale=case.get("layer_scale", False),
                             reg_tokens=case.get("reg_tokens", 0),
-                            registers_after_pos=case.get("registers_after_pos", False)).eval()
+                            registers_after_pos=case.get("registers_after_pos", False),
+                            patch_mean_head=case.get("patch_mean_head", False)).eval()
     run.load_state_dict(state)
     gen = torch.Generator().manual_seed(case["run_img"])
     return run, torch.randn(1, 3, case["run_img"], case["run_img"], generator=gen)
@@ -239,7 +254,7 @@ def make(case, outdir):
     if case["names"] == "hf":
         sd = timm_to_hf(sd, case.get("hf_prefix", "vit."))
     elif case["names"] == "hf_dinov2":
-        sd = timm_to_hf_dinov2(sd)
+        sd = timm_to_hf_dinov2(sd, case.get("hf_prefix", ""))
     elif case["names"] == "hf_clip":
         sd = timm_to_hf_clip(sd)
     save_safetensors(os.path.join(d, "model.safetensors"), sd, case["dtype"], meta)
