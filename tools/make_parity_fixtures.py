@@ -20,6 +20,15 @@ import torch.nn.functional as F  # noqa: E402
 from heed_torch import (VisionTransformer, round_to, save_safetensors, timm_to_hf,  # noqa: E402
                         timm_to_hf_clip, timm_to_hf_dinov2)
 
+# transformers' DINOv2 processor (facebook/dinov2-*'s preprocessor_config.json, BiT's), scaled to
+# the fixtures' size: the shorter side to 64, a 56 px centre crop
+DINOV2_PREPROCESSOR = {
+    "crop_size": {"height": 56, "width": 56}, "do_center_crop": True, "do_convert_rgb": True,
+    "do_normalize": True, "do_rescale": True, "do_resize": True,
+    "image_mean": [0.485, 0.456, 0.406], "image_processor_type": "BitImageProcessor",
+    "image_std": [0.229, 0.224, 0.225], "resample": 3, "rescale_factor": 0.00392156862745098,
+    "size": {"shortest_edge": 64}}
+
 CASES = [
     # DeiT-Tiny's shape. No num_heads anywhere, like the hub's model.safetensors: dim/64 = 3.
     dict(name="deit_tiny_f16", img=224, patch=16, dim=192, depth=12, heads=3, classes=1000,
@@ -56,12 +65,7 @@ CASES = [
          dtype="F32", names="hf_dinov2", heads_in="config", layer_scale=True, run_img=56,
          config={"model_type": "dinov2", "architectures": ["Dinov2Model"], "image_size": 70,
                  "layerscale_value": 1.0, "mlp_ratio": 4, "use_swiglu_ffn": False},
-         preprocessor={"crop_size": {"height": 56, "width": 56}, "do_center_crop": True,
-                       "do_convert_rgb": True, "do_normalize": True, "do_rescale": True,
-                       "do_resize": True, "image_mean": [0.485, 0.456, 0.406],
-                       "image_processor_type": "BitImageProcessor",
-                       "image_std": [0.229, 0.224, 0.225], "resample": 3,
-                       "rescale_factor": 0.00392156862745098, "size": {"shortest_edge": 64}}),
+         preprocessor=DINOV2_PREPROCESSOR),
     # transformers' Dinov2ForImageClassification (facebook/dinov2-*-imagenet1k-1-layer):
     # "dinov2." names, a classifier over [class token; mean patch token], both after the norm
     dict(name="hf_dinov2_cls_f32", img=70, patch=14, dim=96, depth=2, heads=3, classes=5,
@@ -69,12 +73,7 @@ CASES = [
          layer_scale=True, run_img=56, patch_mean_head=True,
          config={"model_type": "dinov2", "architectures": ["Dinov2ForImageClassification"],
                  "image_size": 70, "layerscale_value": 1.0, "mlp_ratio": 4},
-         preprocessor={"crop_size": {"height": 56, "width": 56}, "do_center_crop": True,
-                       "do_normalize": True, "do_rescale": True, "do_resize": True,
-                       "image_mean": [0.485, 0.456, 0.406],
-                       "image_processor_type": "BitImageProcessor",
-                       "image_std": [0.229, 0.224, 0.225], "resample": 3,
-                       "rescale_factor": 0.00392156862745098, "size": {"shortest_edge": 64}}),
+         preprocessor=DINOV2_PREPROCESSOR),
     # transformers' Dinov2WithRegisters (facebook/dinov2-with-registers-*): as above, and four
     # register tokens that go in after the class token once the positions are added
     dict(name="hf_dinov2_reg_f32", img=70, patch=14, dim=96, depth=2, heads=3, classes=0,
@@ -83,12 +82,7 @@ CASES = [
          config={"model_type": "dinov2_with_registers",
                  "architectures": ["Dinov2WithRegistersModel"], "image_size": 70,
                  "layerscale_value": 1.0, "mlp_ratio": 4, "num_register_tokens": 4},
-         preprocessor={"crop_size": {"height": 56, "width": 56}, "do_center_crop": True,
-                       "do_normalize": True, "do_rescale": True, "do_resize": True,
-                       "image_mean": [0.485, 0.456, 0.406],
-                       "image_processor_type": "BitImageProcessor",
-                       "image_std": [0.229, 0.224, 0.225], "resample": 3,
-                       "rescale_factor": 0.00392156862745098, "size": {"shortest_edge": 64}}),
+         preprocessor=DINOV2_PREPROCESSOR),
     # transformers' CLIPModel (openai/clip-vit-*): the image tower's vision_model. names beside
     # the text tower's, config.json's vision_config with CLIP's eps 1e-5 and QuickGELU
     dict(name="hf_clip_f32", img=64, patch=16, dim=64, depth=2, heads=2, classes=0, eps=1e-5,
