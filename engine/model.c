@@ -898,7 +898,7 @@ read_config (Loader *L, HeedModel *m, GError **error)
   if (!L->hf && !c->avg_pool && !find (L, "cls_token"))
     return model_error (error, L,
                         "tensor 'cls_token' is missing (and no fc_norm to pool the patches)");
-  /* the prefix: the class token, then the distillation token or timm's reg_token [1, R, D] */
+  /* the prefix: the class token, then the distillation token or the register tokens [1, R, D] */
   c->num_prefix = L->hf || find (L, "cls_token") ? 1 : 0;
   name = dist_token_name (L);
   TensorEntry *dist = find (L, name);
