@@ -43,6 +43,11 @@ typedef struct {
   gboolean clip;    /* transformers' CLIP image tower (vision_model.): names of its own, the
                      * settings in config.json's vision_config */
   double hf_pixels; /* the side of the square transformers' processor hands the model, or 0 */
+  /* the prefix tokens after the class token, named once the layout is known: the distillation
+   * token (timm's dist_token, transformers' DeiT embeddings.distillation_token) and the register
+   * tokens (timm's reg_token, transformers' DINOv2 embeddings.register_tokens, which unlike
+   * timm's has no position: see read_weights); empty, found nowhere, where a layout has none */
+  char dist_token[96], reg_token[96];
 } Loader;
 
 static void
@@ -313,24 +318,6 @@ hf_block_full_name (const Loader *L, guint layer, const char *timm_suffix, const
   char suffix[128];
   hf_block_name (L, layer, timm_suffix, hf_suffix, suffix, sizeof suffix);
   return hf_name (L, suffix);
-}
-
-/* The distillation token: timm's dist_token, or transformers' DeiT embeddings.distillation_token
- * (the row after the class token in both) */
-static char *
-dist_token_name (const Loader *L)
-{
-  return L->hf ? hf_name (L, "embeddings.distillation_token") : g_strdup ("dist_token");
-}
-
-/* The register tokens [1, R, D]: timm's reg_token, transformers' DINOv2 with registers'
- * embeddings.register_tokens (which, unlike timm's, has no position: see read_weights); an
- * empty name, found nowhere, for transformers' other layouts */
-static char *
-reg_token_name (const Loader *L)
-{
-  return L->dinov2 ? hf_name (L, "embeddings.register_tokens")
-                   : g_strdup (L->hf ? "" : "reg_token");
 }
 
 /* A classification head's tensor ("weight" or "bias"): the class token's head (timm's head,
@@ -850,20 +837,20 @@ read_config (Loader *L, HeedModel *m, GError **error)
     L->dinov2 = find (L, name) != NULL;
     g_free (name);
     /* what transformers' DINOv2 has beyond timm's DINOv2 layout */
-    const char *unsupported[][2] = {
-      { "encoder.layer.0.mlp.weights_in.weight", "the SwiGLU MLP (DINOv2 giant)" },
-    };
-    for (guint i = 0; i < G_N_ELEMENTS (unsupported) && L->dinov2; i++) {
-      name = hf_name (L, unsupported[i][0]);
-      gboolean has = find (L, name) != NULL;
-      g_free (name);
-      if (has)
-        return model_error (error, L,
-                            "transformers' DINOv2 with %s is not supported yet; timm's copy of "
-                            "the same weights may run (hf:timm/...)",
-                            unsupported[i][1]);
-    }
+    name = hf_name (L, "encoder.layer.0.mlp.weights_in.weight");
+    gboolean swiglu = L->dinov2 && find (L, name);
+    g_free (name);
+    if (swiglu)
+      return model_error (error, L,
+                          "transformers' DINOv2 with the SwiGLU MLP (DINOv2 giant) is not "
+                          "supported yet; timm's copy of the same weights may run (hf:timm/...)");
   }
+  g_snprintf (L->dist_token, sizeof L->dist_token, "%s%s", L->prefix,
+              L->hf ? "embeddings.distillation_token" : "dist_token");
+  if (!L->hf)
+    g_strlcpy (L->reg_token, "reg_token", sizeof L->reg_token);
+  else if (L->dinov2)
+    g_snprintf (L->reg_token, sizeof L->reg_token, "%sembeddings.register_tokens", L->prefix);
 
   name = L->hf ? hf_name (L, hf_or_clip (L, "embeddings.patch_embeddings.projection.weight",
                                          "embeddings.patch_embedding.weight"))
@@ -900,22 +887,15 @@ read_config (Loader *L, HeedModel *m, GError **error)
                         "tensor 'cls_token' is missing (and no fc_norm to pool the patches)");
   /* the prefix: the class token, then the distillation token or the register tokens [1, R, D] */
   c->num_prefix = L->hf || find (L, "cls_token") ? 1 : 0;
-  name = dist_token_name (L);
-  TensorEntry *dist = find (L, name);
-  g_free (name);
-  name = reg_token_name (L);
-  TensorEntry *reg = find (L, name);
+  TensorEntry *dist = find (L, L->dist_token), *reg = find (L, L->reg_token);
   if (dist)
     c->num_prefix++;
-  if (reg && (reg->ndim != 3 || reg->shape[0] != 1 || reg->shape[2] != c->dim ||
-              reg->shape[1] == 0 || reg->shape[1] > 64)) {
-    model_error (error, L, "%s must be [1, registers, %u]", name, c->dim);
-    g_free (name);
-    return FALSE;
-  }
-  g_free (name);
-  if (reg)
+  if (reg) {
+    if (reg->ndim != 3 || reg->shape[0] != 1 || reg->shape[2] != c->dim || reg->shape[1] == 0 ||
+        reg->shape[1] > 64)
+      return model_error (error, L, "%s must be [1, registers, %u]", L->reg_token, c->dim);
     c->num_prefix += (guint) reg->shape[1];
+  }
   name = head_name (L, TRUE, "weight");
   c->distilled = dist && find (L, name);
   g_free (name);
@@ -1071,31 +1051,26 @@ read_prefix (const Loader *L, HeedModel *m, GError **error)
   float *prefix = g_new0 (float, (gsize) c->num_prefix *D), *t;
   /* average-pooled timm ViTs may have no class token; transformers' always have one */
   guint row = L->hf || find (L, "cls_token") ? 1 : 0;
-  char *dist = dist_token_name (L), *reg = reg_token_name (L);
   if (row)
     memcpy (prefix, m->cls_token, D * sizeof (float));
-  if (find (L, dist)) {
-    if (!(t = take (L, dist, 1, s_d, error)))
+  if (find (L, L->dist_token)) {
+    if (!(t = take (L, L->dist_token, 1, s_d, error)))
       goto fail;
     memcpy (prefix + row++ * D, t, D * sizeof (float));
     g_free (t);
   }
-  if (find (L, reg)) {
+  if (find (L, L->reg_token)) {
     guint64 s_reg[2] = { c->num_prefix - row, D };
-    if (!(t = take (L, reg, 2, s_reg, error)))
+    if (!(t = take (L, L->reg_token, 2, s_reg, error)))
       goto fail;
     memcpy (prefix + row * D, t, s_reg[0] * D * sizeof (float));
     g_free (t);
   }
   g_free (m->cls_token);
   m->cls_token = prefix;
-  g_free (dist);
-  g_free (reg);
   return TRUE;
 fail:
   g_free (prefix);
-  g_free (dist);
-  g_free (reg);
   return FALSE;
 }
 
@@ -1164,11 +1139,7 @@ read_weights (const Loader *L, HeedModel *m, GError **error)
     TAKE (m->cls_token, "cls_token",
           hf_or_clip (L, "embeddings.cls_token", "embeddings.class_embedding"), 1, s_d);
   /* dist and register tokens after the class token (or from row 0 without one) */
-  char *dist = dist_token_name (L), *reg = reg_token_name (L);
-  gboolean more_prefix = find (L, dist) || find (L, reg);
-  g_free (dist);
-  g_free (reg);
-  if (more_prefix && !read_prefix (L, m, error))
+  if ((find (L, L->dist_token) || find (L, L->reg_token)) && !read_prefix (L, m, error))
     return FALSE;
   if (!L->hf && c->tokens != find (L, "pos_embed")->shape[1]) {
     /* no position for the prefix tokens: zero rows, so every token adds a position */
