@@ -314,8 +314,9 @@ gst_heed_classify_class_init (GstHeedClassifyClass *klass)
       gobject_class, PROP_MODEL,
       g_param_spec_string (
           "model", "Model",
-          "Path of a vision-transformer checkpoint in safetensors format, with timm or Hugging "
-          "Face tensor names (F32, F16 or BF16), or a Hugging Face hub name, "
+          "Path of a vision-transformer checkpoint, safetensors or a PyTorch checkpoint as "
+          "torch.save writes it (pytorch_model.bin, .pth: read without running anything in it), "
+          "with timm or Hugging Face tensor names (F32, F16 or BF16), or a Hugging Face hub name, "
           "hf:OWNER/NAME[@REVISION] (e.g. hf:timm/deit_tiny_patch16_224.fb_in1k): fetched once "
           "into the cache ($XDG_CACHE_HOME/heed/hub), checked against the hub's SHA-256, and "
           "used offline after that. A config.json (and preprocessor_config.json) beside it is "

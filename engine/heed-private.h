@@ -510,6 +510,33 @@ float heed_f16_to_f32 (uint16_t h);
 uint16_t heed_f32_to_f16 (float f);
 float heed_bf16_to_f32 (uint16_t h);
 
+/* ---- PyTorch checkpoints (torch_file.c) ---- */
+
+/* Sets a HEED_ERROR_MODEL "SOURCE: message" (model.c); returns FALSE. */
+gboolean heed_model_error_valist (GError **error, const char *source, const char *format,
+                                  va_list args);
+
+/* One tensor of a state dict, by its name there. */
+typedef struct {
+  char *name;
+  const char *dtype; /* as safetensors names it ("F32", "F16", "BF16", "I64"...); static */
+  guint elem_size;   /* bytes */
+  guint ndim;        /* at most 8 */
+  guint64 shape[8];
+  guint64 numel;
+  const guint8 *bytes; /* numel elements, row-major, little-endian: in the file, or `owned` */
+  guint8 *owned;       /* a row-major copy where the file's strides are not, else NULL */
+} HeedTorchTensor;
+
+/* Whether data begins as a zip archive does (torch.save's format since PyTorch 1.6). */
+gboolean heed_torch_is_checkpoint (const guint8 *data, gsize size);
+/* Whether data is torch.save's format before 1.6, which heed does not read. */
+gboolean heed_torch_is_legacy (const guint8 *data, gsize size);
+/* The state dict's tensors (HeedTorchTensor *, in the dict's order), their bytes pointing into
+ * data (which must outlive them) where the file's are row-major. Nothing in the file is run:
+ * see torch_file.c. Fails with HEED_ERROR_MODEL, prefixed with source, on anything else. */
+GPtrArray *heed_torch_read (const guint8 *data, gsize size, const char *source, GError **error);
+
 G_END_DECLS
 
 #endif

@@ -10,7 +10,8 @@
  * hash, then renamed into place: a partial or corrupted download is never taken for a model.
  *
  * Cache layout, under $HEED_HUB_CACHE or $XDG_CACHE_HOME/heed/hub:
- *   OWNER--NAME/snapshots/COMMIT/{model.safetensors,config.json,preprocessor_config.json}
+ *   OWNER--NAME/snapshots/COMMIT/{model.safetensors or pytorch_model.bin,config.json,
+ *                                 preprocessor_config.json}
  *   OWNER--NAME/refs/REVISION       the commit, written once the snapshot is complete
  *   OWNER--NAME/partial/HASH.part   downloads in progress */
 #include "heed-private.h"
@@ -30,8 +31,11 @@
 #define MAX_API_BYTES (16u << 20)
 #define MAX_ATTEMPTS 4 /* a transfer that breaks off is resumed this many times in all */
 
-/* The files heed reads: the weights, and the two configs that say how to prepare frames. */
-static const char *const wanted_files[] = { "model.safetensors", "config.json",
+/* The files heed reads: the weights (safetensors where the repository has them, else the
+ * PyTorch checkpoint that older repositories hold alone), and the two configs that say how
+ * to prepare frames. */
+enum { SAFETENSORS, TORCH_CHECKPOINT };
+static const char *const wanted_files[] = { "model.safetensors", "pytorch_model.bin", "config.json",
                                             "preprocessor_config.json" };
 
 typedef struct {
@@ -131,8 +135,8 @@ cached_weights (const HubName *n)
       g_strstrip (commit);
     g_free (ref);
   }
-  if (is_commit (commit)) {
-    weights = g_build_filename (dir, "snapshots", commit, wanted_files[0], NULL);
+  for (guint w = SAFETENSORS; w <= TORCH_CHECKPOINT && is_commit (commit) && !weights; w++) {
+    weights = g_build_filename (dir, "snapshots", commit, wanted_files[w], NULL);
     if (!g_file_test (weights, G_FILE_TEST_IS_REGULAR))
       g_clear_pointer (&weights, g_free);
     /* a revision given as a commit is complete only once some ref names it */
@@ -559,13 +563,15 @@ fetch_snapshot (const HubName *n, HeedHubProgress progress, gpointer data, GErro
     files[f] = (HubFile){ .name = wanted_files[f] };
   if (!http_init (&h, n, error) || !fetch_listing (&h, n, &commit, files, error))
     goto out;
-  if (!files[0].present) {
+  if (!files[SAFETENSORS].present && !files[TORCH_CHECKPOINT].present) {
     g_set_error (error, HEED_ERROR, HEED_ERROR_MODEL,
-                 "hf:%s/%s@%s has no model.safetensors (heed reads safetensors weights only, "
-                 "not pytorch_model.bin or sharded files)",
+                 "hf:%s/%s@%s has no model.safetensors or pytorch_model.bin (heed does not "
+                 "read weights sharded over several files)",
                  n->owner, n->name, n->revision);
     goto out;
   }
+  if (files[SAFETENSORS].present)
+    files[TORCH_CHECKPOINT].present = FALSE; /* one copy of the weights is enough */
   snapshot = g_build_filename (dir, "snapshots", commit, NULL);
   if (g_mkdir_with_parents (snapshot, 0700) != 0) {
     g_set_error (error, HEED_ERROR, HEED_ERROR_IO, "cannot create %s: %s", snapshot,
@@ -587,7 +593,8 @@ fetch_snapshot (const HubName *n, HeedHubProgress progress, gpointer data, GErro
   gboolean ok = write_atomically (marker, "", error) && write_atomically (ref, line, error);
   g_free (marker), g_free (ref), g_free (line);
   if (ok)
-    weights = g_build_filename (snapshot, wanted_files[0], NULL);
+    weights = g_build_filename (
+        snapshot, wanted_files[files[SAFETENSORS].present ? SAFETENSORS : TORCH_CHECKPOINT], NULL);
 out:
   for (guint f = 0; f < G_N_ELEMENTS (wanted_files); f++)
     g_free (files[f].hash);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* The safetensors ViT loader (timm and Hugging Face names; F32, F16, BF16), the writer used for
- * random benchmark models, and the model's FLOP count.
+/* The ViT loader (timm and Hugging Face names; F32, F16, BF16) for safetensors files and
+ * PyTorch checkpoints (read by torch_file.c into the same table of tensors), the writer used
+ * for random benchmark models, and the model's FLOP count.
  *
  * A model file is untrusted: the header length, every tensor's dtype, shape and byte range are
  * checked (overflow-safe) before any byte of it is read, and each tensor's shape is checked
@@ -25,7 +26,10 @@ typedef struct {
   guint ndim;
   guint64 shape[MAX_DIMS];
   guint64 numel;
-  guint64 begin, end; /* within the data section */
+  guint64 begin, end;  /* within a safetensors file's data section */
+  const guint8 *bytes; /* numel elements, row-major */
+  guint8 *owned;       /* bytes, where they are a copy of a PyTorch checkpoint's view */
+  gboolean taken;      /* read into the model (see check_blocks_read) */
 } TensorEntry;
 
 typedef struct {
@@ -38,6 +42,7 @@ typedef struct {
   const char *source;
   const char *prefix; /* "", "vit.", "deit." or "dinov2." for Hugging Face names */
   gboolean hf;
+  gboolean torch;   /* a PyTorch checkpoint, whose tensors may share bytes (tied weights) */
   gboolean dinov2;  /* transformers' DINOv2: timm's names inside its blocks (norm1, mlp.fc1),
                      * LayerScale as layer_scale1/2.lambda1 */
   gboolean clip;    /* transformers' CLIP image tower (vision_model.): names of its own, the
@@ -48,6 +53,9 @@ typedef struct {
    * tokens (timm's reg_token, transformers' DINOv2 embeddings.register_tokens, which unlike
    * timm's has no position: see read_weights); empty, found nowhere, where a layout has none */
   char dist_token[96], reg_token[96];
+  /* the register tokens have no position, and go in after the class token once the others'
+   * are added (transformers' DINOv2, and facebookresearch/dinov2's own checkpoints) */
+  gboolean registers_unpositioned;
 } Loader;
 
 static void
@@ -55,21 +63,29 @@ entry_free (gpointer p)
 {
   TensorEntry *e = p;
   g_free (e->dtype_name);
+  g_free (e->owned);
   g_free (e);
 }
 
 static gboolean model_error (GError **error, const Loader *L, const char *format, ...)
     G_GNUC_PRINTF (3, 4);
 
+gboolean
+heed_model_error_valist (GError **error, const char *source, const char *format, va_list args)
+{
+  char *msg = g_strdup_vprintf (format, args);
+  g_set_error (error, HEED_ERROR, HEED_ERROR_MODEL, "%s: %s", source, msg);
+  g_free (msg);
+  return FALSE;
+}
+
 static gboolean
 model_error (GError **error, const Loader *L, const char *format, ...)
 {
   va_list args;
   va_start (args, format);
-  char *msg = g_strdup_vprintf (format, args);
+  heed_model_error_valist (error, L->source, format, args);
   va_end (args);
-  g_set_error (error, HEED_ERROR, HEED_ERROR_MODEL, "%s: %s", L->source, msg);
-  g_free (msg);
   return FALSE;
 }
 
@@ -83,6 +99,39 @@ json_uint (JsonNode *node, guint64 *out)
     return FALSE;
   *out = (guint64) v;
   return TRUE;
+}
+
+/* A safetensors dtype name: the weights' types, and the others' element sizes (0: unknown) */
+static DType
+dtype_of (const char *dtype, guint64 *elem_size)
+{
+  static const struct {
+    const char *name;
+    DType dtype;
+    guint size;
+  } types[] = {
+    { "F32", DT_F32, 4 },
+    { "F16", DT_F16, 2 },
+    { "BF16", DT_BF16, 2 },
+    /* allowed in the file (counters, position ids), refused if a weight uses them */
+    { "F64", DT_UNSUPPORTED, 8 },
+    { "I64", DT_UNSUPPORTED, 8 },
+    { "U64", DT_UNSUPPORTED, 8 },
+    { "I32", DT_UNSUPPORTED, 4 },
+    { "U32", DT_UNSUPPORTED, 4 },
+    { "I16", DT_UNSUPPORTED, 2 },
+    { "U16", DT_UNSUPPORTED, 2 },
+    { "I8", DT_UNSUPPORTED, 1 },
+    { "U8", DT_UNSUPPORTED, 1 },
+    { "BOOL", DT_UNSUPPORTED, 1 },
+  };
+  *elem_size = g_str_has_prefix (dtype, "F8") ? 1 : 0;
+  for (guint i = 0; i < G_N_ELEMENTS (types); i++)
+    if (strcmp (dtype, types[i].name) == 0) {
+      *elem_size = types[i].size;
+      return types[i].dtype;
+    }
+  return DT_UNSUPPORTED;
 }
 
 static gboolean
@@ -114,22 +163,8 @@ parse_entry (Loader *L, const char *name, JsonNode *node, GError **error)
 
   e = g_new0 (TensorEntry, 1);
   e->dtype_name = g_strdup (dtype);
-  if (strcmp (dtype, "F32") == 0)
-    e->dtype = DT_F32, elem_size = 4;
-  else if (strcmp (dtype, "F16") == 0)
-    e->dtype = DT_F16, elem_size = 2;
-  else if (strcmp (dtype, "BF16") == 0)
-    e->dtype = DT_BF16, elem_size = 2;
-  else if (strcmp (dtype, "F64") == 0 || strcmp (dtype, "I64") == 0 || strcmp (dtype, "U64") == 0)
-    elem_size = 8; /* allowed in the file (e.g. counters), refused if a weight uses it */
-  else if (strcmp (dtype, "I32") == 0 || strcmp (dtype, "U32") == 0)
-    elem_size = 4;
-  else if (strcmp (dtype, "I16") == 0 || strcmp (dtype, "U16") == 0)
-    elem_size = 2;
-  else if (strcmp (dtype, "I8") == 0 || strcmp (dtype, "U8") == 0 || strcmp (dtype, "BOOL") == 0 ||
-           g_str_has_prefix (dtype, "F8"))
-    elem_size = 1;
-  else {
+  e->dtype = dtype_of (dtype, &elem_size);
+  if (!elem_size) {
     model_error (error, L, "tensor '%s' has unknown dtype '%s'", name, dtype);
     entry_free (e);
     return FALSE;
@@ -191,7 +226,33 @@ parse_entry (Loader *L, const char *name, JsonNode *node, GError **error)
     entry_free (e);
     return FALSE;
   }
+  e->bytes = L->data + e->begin;
   g_hash_table_insert (L->tensors, g_strdup (name), e);
+  return TRUE;
+}
+
+/* A PyTorch checkpoint's tensors into the table, checked by torch_file.c as parse_entry checks
+ * a safetensors header's */
+static gboolean
+take_torch_tensors (Loader *L, const guint8 *data, gsize size, GError **error)
+{
+  GPtrArray *tensors = heed_torch_read (data, size, L->source, error);
+  if (!tensors)
+    return FALSE;
+  for (guint i = 0; i < tensors->len; i++) {
+    HeedTorchTensor *t = tensors->pdata[i];
+    TensorEntry *e = g_new0 (TensorEntry, 1);
+    guint64 elem_size;
+    e->dtype_name = g_strdup (t->dtype);
+    e->dtype = dtype_of (t->dtype, &elem_size);
+    e->ndim = t->ndim;
+    memcpy (e->shape, t->shape, sizeof e->shape);
+    e->numel = t->numel;
+    e->bytes = t->bytes;
+    e->owned = g_steal_pointer (&t->owned);
+    g_hash_table_insert (L->tensors, g_strdup (t->name), e);
+  }
+  g_ptr_array_free (tensors, TRUE);
   return TRUE;
 }
 
@@ -345,6 +406,7 @@ take (const Loader *L, const char *name, guint ndim, const guint64 *shape, GErro
     model_error (error, L, "tensor '%s' is missing", name);
     return NULL;
   }
+  e->taken = TRUE;
   if (e->ndim < ndim)
     goto bad_shape;
   lead = e->ndim - ndim;
@@ -361,7 +423,7 @@ take (const Loader *L, const char *name, guint ndim, const guint64 *shape, GErro
   }
   {
     float *out = g_try_new (float, MAX (e->numel, 1));
-    const guint8 *src = L->data + e->begin;
+    const guint8 *src = e->bytes;
     if (!out) {
       model_error (error, L, "out of memory for tensor '%s'", name);
       return NULL;
@@ -789,6 +851,39 @@ is_square (guint64 n)
   return n > 0 && r * r == n;
 }
 
+/* The heads of timm's ViTs whose heads are not dim / 64 (timm's vision_transformer.py and
+ * deit.py), by the architecture config.json names: timm's config.json names it but not the
+ * heads, and the weights cannot tell (qkv is [3 dim, dim] whatever the split). 0: not one. */
+static guint
+timm_architecture_heads (const char *arch)
+{
+  static const struct {
+    const char *name;
+    gboolean prefix; /* every architecture whose name begins so */
+    guint heads;
+  } table[] = {
+    { "test_vit", FALSE, 2 },                  /* 64 wide: timm's small test models on the hub */
+    { "test_vit2", FALSE, 2 },                 /* 64 */
+    { "test_vit3", FALSE, 3 },                 /* 96 */
+    { "test_vit4", FALSE, 3 },                 /* 96 */
+    { "vit_base_patch16_gap_224", FALSE, 16 }, /* 768 */
+    { "vit_huge_", TRUE, 16 },                 /* 1280 */
+    { "deit3_huge_", TRUE, 16 },               /* 1280 */
+    { "vit_giant_patch14_224", FALSE, 16 },    /* 1408 (not the DINOv2 giants: 1536, 24) */
+    { "vit_giant_patch14_clip_", TRUE, 16 },   /* 1408 */
+    { "vit_giant_patch16_gap_", TRUE, 16 },    /* 1408 */
+    { "vit_gigantic_", TRUE, 16 },             /* 1664 */
+    { "vit_giantopt_", TRUE, 16 },             /* 1536 */
+    { "vit_so400m_", TRUE, 16 },               /* 1152 */
+    { "beit3_giant_", TRUE, 16 },              /* 1408 */
+  };
+  for (guint i = 0; arch && i < G_N_ELEMENTS (table); i++)
+    if (table[i].prefix ? g_str_has_prefix (arch, table[i].name)
+                        : strcmp (arch, table[i].name) == 0)
+      return table[i].heads;
+  return 0;
+}
+
 static gboolean
 read_config (Loader *L, HeedModel *m, GError **error)
 {
@@ -847,10 +942,16 @@ read_config (Loader *L, HeedModel *m, GError **error)
   }
   g_snprintf (L->dist_token, sizeof L->dist_token, "%s%s", L->prefix,
               L->hf ? "embeddings.distillation_token" : "dist_token");
-  if (!L->hf)
-    g_strlcpy (L->reg_token, "reg_token", sizeof L->reg_token);
-  else if (L->dinov2)
+  if (!L->hf) {
+    /* facebookresearch/dinov2's own checkpoints (torch.hub's .pth files) have timm's names
+     * but for register_tokens, placed as transformers' are */
+    L->registers_unpositioned = !find (L, "reg_token") && find (L, "register_tokens");
+    g_strlcpy (L->reg_token, L->registers_unpositioned ? "register_tokens" : "reg_token",
+               sizeof L->reg_token);
+  } else if (L->dinov2) {
     g_snprintf (L->reg_token, sizeof L->reg_token, "%sembeddings.register_tokens", L->prefix);
+    L->registers_unpositioned = TRUE;
+  }
 
   name = L->hf ? hf_name (L, hf_or_clip (L, "embeddings.patch_embeddings.projection.weight",
                                          "embeddings.patch_embedding.weight"))
@@ -885,6 +986,15 @@ read_config (Loader *L, HeedModel *m, GError **error)
   if (!L->hf && !c->avg_pool && !find (L, "cls_token"))
     return model_error (error, L,
                         "tensor 'cls_token' is missing (and no fc_norm to pool the patches)");
+  /* timm's config.json says how the tokens are pooled where the weights cannot: average
+   * pooling after the final norm (fc_norm=False) has the class token's tensors */
+  const char *pool = json_str (L->config, "global_pool");
+  if (!L->hf && pool && *pool && !(strcmp (pool, "token") == 0 && !c->avg_pool) &&
+      !(strcmp (pool, "avg") == 0 && c->avg_pool))
+    return model_error (error, L,
+                        "config.json global_pool \"%s\" with %s: heed pools by the class token "
+                        "(token) or by the mean patch token after fc_norm (avg), not this way",
+                        pool, c->avg_pool ? "fc_norm" : "the final norm and a class token");
   /* the prefix: the class token, then the distillation token or the register tokens [1, R, D] */
   c->num_prefix = L->hf || find (L, "cls_token") ? 1 : 0;
   TensorEntry *dist = find (L, L->dist_token), *reg = find (L, L->reg_token);
@@ -911,11 +1021,31 @@ read_config (Loader *L, HeedModel *m, GError **error)
   const char *arch = json_str (L->config, "architecture");
   c->quick_gelu = g_strcmp0 (act, "quick_gelu") == 0 || (arch && strstr (arch, "quickgelu")) ||
                   (L->clip && !act); /* transformers' CLIPVisionConfig's default */
+  /* the activations heed computes: GELU (erf) and QuickGELU; the tanh approximation of GELU
+   * differs from erf's by under 5e-4, so it runs, said once; any other would be wrong */
+  static const char *const tanh_gelu[] = { "gelu_tanh", "gelu_new", "gelu_pytorch_tanh",
+                                           "gelu_fast" };
+  gboolean tanh_approx = FALSE;
+  for (guint i = 0; act && i < G_N_ELEMENTS (tanh_gelu); i++)
+    tanh_approx |= strcmp (act, tanh_gelu[i]) == 0;
+  if (act && !tanh_approx && strcmp (act, "gelu") != 0 && strcmp (act, "quick_gelu") != 0)
+    return model_error (
+        error, L, "activation \"%s\": heed runs GELU and QuickGELU in the MLP, not this", act);
+  if (tanh_approx)
+    heed_log (HEED_LOG_WARNING,
+              "%s: activation \"%s\" is GELU's tanh approximation; heed computes GELU exactly "
+              "(they differ by under 5e-4)",
+              L->source, act);
+  if (arch && strstr (arch, "_rpn_"))
+    return model_error (error, L,
+                        "architecture %s has residual post-norm blocks (timm's ResPostBlock), "
+                        "which heed does not run",
+                        arch);
   /* pos_embed covers the prefix and the patches (timm's default), or the patches alone
    * (no_embed_class: DeiT III, register models), or in transformers' DINOv2 with registers the
    * class token and the patches */
   guint64 pos_len = e->shape[pos_dims - 2];
-  if (L->dinov2 && reg) {
+  if (L->registers_unpositioned && reg) {
     if (!is_square (pos_len - 1) || pos_len - 1 > 1u << 20)
       return model_error (error, L,
                           "position embedding has %" G_GUINT64_FORMAT
@@ -971,12 +1101,22 @@ read_config (Loader *L, HeedModel *m, GError **error)
   g_free (name);
   c->mlp_hidden = (guint) e->shape[0];
 
-  /* Heads: __metadata__, then config.json, then timm's dim/64 convention. */
+  /* Heads: __metadata__, then config.json (transformers' num_attention_heads, timm's
+   * model_args or its architecture's name), then timm's dim/64 convention. */
   c->num_heads = 0;
   if (!meta_uint (L, "num_heads", &c->num_heads, error))
     return FALSE;
   if (!c->num_heads && !config_uint (L, "num_heads", &c->num_heads))
     config_uint (L, "num_attention_heads", &c->num_heads);
+  JsonNode *model_args = member (L->config, "model_args");
+  if (!c->num_heads && model_args && JSON_NODE_HOLDS_OBJECT (model_args)) {
+    guint64 v;
+    if (json_uint (member (json_node_get_object (model_args), "num_heads"), &v) && v > 0 &&
+        v <= 4096)
+      c->num_heads = (guint) v;
+  }
+  if (!c->num_heads)
+    c->num_heads = timm_architecture_heads (json_str (L->config, "architecture"));
   if (!c->num_heads) {
     if (c->dim % 64)
       return model_error (error, L,
@@ -1141,7 +1281,18 @@ read_weights (const Loader *L, HeedModel *m, GError **error)
   /* dist and register tokens after the class token (or from row 0 without one) */
   if ((find (L, L->dist_token) || find (L, L->reg_token)) && !read_prefix (L, m, error))
     return FALSE;
-  if (!L->hf && c->tokens != find (L, "pos_embed")->shape[1]) {
+  if (L->registers_unpositioned && c->num_prefix > 1) {
+    /* DINOv2's registers: the class token's position, none for the registers (zero rows),
+     * then the patches' */
+    guint64 s_cls_patches[2] = { 1 + c->num_patches, D };
+    float *pos;
+    TAKE (pos, "pos_embed", "embeddings.position_embeddings", 2, s_cls_patches);
+    m->pos_embed = g_new0 (float, T *D);
+    memcpy (m->pos_embed, pos, D * sizeof (float));
+    memcpy (m->pos_embed + (gsize) c->num_prefix * D, pos + D,
+            (gsize) c->num_patches * D * sizeof (float));
+    g_free (pos);
+  } else if (!L->hf && c->tokens != find (L, "pos_embed")->shape[1]) {
     /* no position for the prefix tokens: zero rows, so every token adds a position */
     guint64 s_patches[2] = { c->num_patches, D };
     float *patches_pos;
@@ -1150,17 +1301,6 @@ read_weights (const Loader *L, HeedModel *m, GError **error)
     memcpy (m->pos_embed + (gsize) c->num_prefix * D, patches_pos,
             (gsize) c->num_patches * D * sizeof (float));
     g_free (patches_pos);
-  } else if (L->dinov2 && c->num_prefix > 1) {
-    /* transformers' DINOv2 with registers: the class token's position, none for the registers
-     * (zero rows), then the patches' */
-    guint64 s_cls_patches[2] = { 1 + c->num_patches, D };
-    float *pos;
-    TAKE (pos, "", "embeddings.position_embeddings", 2, s_cls_patches);
-    m->pos_embed = g_new0 (float, T *D);
-    memcpy (m->pos_embed, pos, D * sizeof (float));
-    memcpy (m->pos_embed + (gsize) c->num_prefix * D, pos + D,
-            (gsize) c->num_patches * D * sizeof (float));
-    g_free (pos);
   } else {
     TAKE (m->pos_embed, "pos_embed",
           hf_or_clip (L, "embeddings.position_embeddings", "embeddings.position_embedding.weight"),
@@ -1265,6 +1405,78 @@ run_as_transformers (const Loader *L, HeedModel *m, GError **error)
   return heed_model_set_input_size (m, (guint) L->hf_pixels, error);
 }
 
+/* Every tensor in the blocks and the patch embedding feeds what heed computes: one it did not
+ * read belongs to a variant it does not run (timm's qk_norm, scale_attn_norm, a norm inside
+ * the patch embedding), and running without it would give wrong results without a word. The
+ * tensors elsewhere that no layout reads (a CLIP text tower, transformers' pooler, position
+ * ids) are left as they are. */
+static gboolean
+check_blocks_read (const Loader *L, GError **error)
+{
+  char *hf_blocks = hf_name (L, L->clip ? "encoder.layers." : "encoder.layer.");
+  char *hf_patch = hf_name (L, "embeddings.patch_embedding"); /* ViT's ...embeddings., CLIP's */
+  const char *timm[] = { "blocks.", "patch_embed." }, *hf[] = { hf_blocks, hf_patch };
+  const char *const *parts = L->hf ? hf : timm;
+  const char *unread = NULL; /* the first in name order, for a message that does not vary */
+  GHashTableIter it;
+  gpointer key, value;
+  g_hash_table_iter_init (&it, L->tensors);
+  while (g_hash_table_iter_next (&it, &key, &value))
+    if (!((TensorEntry *) value)->taken &&
+        (g_str_has_prefix (key, parts[0]) || g_str_has_prefix (key, parts[1])) &&
+        (!unread || strcmp (key, unread) < 0))
+      unread = key;
+  if (unread)
+    model_error (error, L,
+                 "tensor '%s' belongs to no layout heed runs (a ViT variant with more in its "
+                 "blocks or patch embedding, such as qk-norm or extra norms): refused rather "
+                 "than run without it",
+                 unread);
+  g_free (hf_blocks);
+  g_free (hf_patch);
+  return unread == NULL;
+}
+
+/* The safetensors header's tensors into the table (and __metadata__ into L->metadata) */
+static gboolean
+take_safetensors_header (Loader *L, const guint8 *data, gsize size, JsonParser **header,
+                         GError **error)
+{
+  guint64 header_len;
+  if (size < 8)
+    return model_error (error, L, "too short to be a safetensors file (%" G_GSIZE_FORMAT " bytes)",
+                        size);
+  memcpy (&header_len, data, 8);
+  header_len = GUINT64_FROM_LE (header_len);
+  if (header_len > size - 8 || header_len > MAX_HEADER_BYTES || header_len < 2)
+    return model_error (error, L,
+                        "header length %" G_GUINT64_FORMAT " does not fit the %" G_GSIZE_FORMAT
+                        "-byte file: not a safetensors file, or truncated",
+                        header_len, size);
+  L->data = data + 8 + header_len;
+  L->data_size = size - 8 - header_len;
+  *header = parse_json ((const char *) data + 8, header_len, L, "the header", error);
+  if (!*header)
+    return FALSE;
+  JsonObject *root = json_node_get_object (json_parser_get_root (*header));
+  GList *members = json_object_get_members (root);
+  gboolean ok = TRUE;
+  for (GList *it = members; it && ok; it = it->next) {
+    const char *key = it->data;
+    JsonNode *node = json_object_get_member (root, key);
+    if (strcmp (key, "__metadata__") == 0) {
+      if (!JSON_NODE_HOLDS_OBJECT (node))
+        ok = model_error (error, L, "__metadata__ is not an object");
+      else
+        L->metadata = json_node_get_object (node);
+    } else {
+      ok = parse_entry (L, key, node, error);
+    }
+  }
+  g_list_free (members);
+  return ok;
+}
+
 HeedModel *
 heed_model_load_from_data (const guint8 *data, gsize size, const char *config_json,
                            const char *preprocessor_json, const char *name, GError **error)
@@ -1272,29 +1484,17 @@ heed_model_load_from_data (const guint8 *data, gsize size, const char *config_js
   Loader L = { .source = name ? name : "<memory>", .prefix = "" };
   JsonParser *header = NULL, *config = NULL, *preproc = NULL;
   HeedModel *m = NULL;
-  guint64 header_len;
-  JsonObject *root;
-  GList *members = NULL;
 
-  if (size < 8) {
-    model_error (error, &L, "too short to be a safetensors file (%" G_GSIZE_FORMAT " bytes)", size);
-    return NULL;
-  }
-  memcpy (&header_len, data, 8);
-  header_len = GUINT64_FROM_LE (header_len);
-  if (header_len > size - 8 || header_len > MAX_HEADER_BYTES || header_len < 2) {
-    model_error (error, &L,
-                 "header length %" G_GUINT64_FORMAT " does not fit the %" G_GSIZE_FORMAT
-                 "-byte file: not a safetensors file, or truncated",
-                 header_len, size);
-    return NULL;
-  }
-  L.data = data + 8 + header_len;
-  L.data_size = size - 8 - header_len;
   L.tensors = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, entry_free);
-
-  header = parse_json ((const char *) data + 8, header_len, &L, "the header", error);
-  if (!header)
+  L.torch = heed_torch_is_checkpoint (data, size);
+  if (heed_torch_is_legacy (data, size)) {
+    model_error (error, &L,
+                 "a checkpoint in torch.save's format from before PyTorch 1.6, which heed does "
+                 "not read: save its state dict again with a newer PyTorch, or as safetensors");
+    goto out;
+  }
+  if (!(L.torch ? take_torch_tensors (&L, data, size, error)
+                : take_safetensors_header (&L, data, size, &header, error)))
     goto out;
   if (config_json) {
     config = parse_json (config_json, strlen (config_json), &L, "config.json", error);
@@ -1309,32 +1509,17 @@ heed_model_load_from_data (const guint8 *data, gsize size, const char *config_js
       goto out;
     L.preproc = json_node_get_object (json_parser_get_root (preproc));
   }
-  root = json_node_get_object (json_parser_get_root (header));
-  members = json_object_get_members (root);
-  for (GList *it = members; it; it = it->next) {
-    const char *key = it->data;
-    JsonNode *node = json_object_get_member (root, key);
-    if (strcmp (key, "__metadata__") == 0) {
-      if (!JSON_NODE_HOLDS_OBJECT (node)) {
-        model_error (error, &L, "__metadata__ is not an object");
-        goto out;
-      }
-      L.metadata = json_node_get_object (node);
-    } else if (!parse_entry (&L, key, node, error)) {
-      goto out;
-    }
-  }
 
   m = g_new0 (HeedModel, 1);
   m->source = g_strdup (L.source);
   /* what the model is (an unsupported variant says so first), then its bytes */
-  if (!read_config (&L, m, error) || !check_no_overlap (&L, error) || !read_weights (&L, m, error))
+  if (!read_config (&L, m, error) || (!L.torch && !check_no_overlap (&L, error)) ||
+      !read_weights (&L, m, error) || !check_blocks_read (&L, error))
     heed_model_destroy (&m);
   else if (L.dinov2 && !run_as_transformers (&L, m, error))
     heed_model_destroy (&m);
 
 out:
-  g_list_free (members);
   g_hash_table_destroy (L.tensors);
   if (header)
     g_object_unref (header);

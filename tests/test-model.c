@@ -120,6 +120,13 @@ test_fixture_configs (void)
   for (guint i = 96; i < 5 * 96; i++)
     g_assert_cmpfloat (m->pos_embed[i], ==, 0.0f);
   heed_model_destroy (&m);
+  /* facebookresearch/dinov2's own layout (timm's names, register_tokens): the same placement */
+  m = load_fixture ("dinov2_repo_reg_f32");
+  g_assert_cmpuint (m->config.num_prefix, ==, 5);
+  g_assert_cmpuint (m->config.tokens, ==, 5 + 16);
+  for (guint i = 96; i < 5 * 96; i++)
+    g_assert_cmpfloat (m->pos_embed[i], ==, 0.0f);
+  heed_model_destroy (&m);
 
   /* transformers' CLIPModel: the image tower, its settings from config.json's vision_config
    * (2 heads where dim / 64 would give 1; eps 1e-5; QuickGELU), the text tower unread */
@@ -263,6 +270,30 @@ add_tensor (JsonObject *r, const char *name, guint ndim, const gint64 *shape)
   set_array (t, "data_offsets", 2, (gint64[]){ 0, 256 });
   json_object_set_object_member (r, name, t);
 }
+/* Tensors inside the blocks or the patch embedding that no layout reads (empty: no bytes to
+ * overlap) */
+static void
+edit_qk_norm (JsonObject *r)
+{
+  add_tensor (r, "blocks.1.attn.q_norm.weight", 1, (gint64[]){ 0 });
+  JsonObject *t = json_object_get_object_member (r, "blocks.1.attn.q_norm.weight");
+  set_array (t, "data_offsets", 2, (gint64[]){ 0, 0 });
+}
+static void
+edit_patch_norm (JsonObject *r)
+{
+  add_tensor (r, "patch_embed.norm.weight", 1, (gint64[]){ 0 });
+  JsonObject *t = json_object_get_object_member (r, "patch_embed.norm.weight");
+  set_array (t, "data_offsets", 2, (gint64[]){ 0, 0 });
+}
+static void
+edit_hf_layer_extra (JsonObject *r)
+{
+  add_tensor (r, "vit.encoder.layer.0.attention.attention.q_norm.weight", 1, (gint64[]){ 0 });
+  JsonObject *t =
+      json_object_get_object_member (r, "vit.encoder.layer.0.attention.attention.q_norm.weight");
+  set_array (t, "data_offsets", 2, (gint64[]){ 0, 0 });
+}
 static void
 edit_variant (JsonObject *r)
 {
@@ -384,6 +415,8 @@ test_corrupt_files (void)
     { edit_labels, "labels must be a JSON array" },
     { edit_metadata_type, "__metadata__ is not an object" },
     { edit_overlap, "'norm.bias' and 'norm.weight' overlap" },
+    { edit_qk_norm, "tensor 'blocks.1.attn.q_norm.weight' belongs to no layout heed runs" },
+    { edit_patch_norm, "tensor 'patch_embed.norm.weight' belongs to no layout heed runs" },
   };
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
     Blob b = with_header (good, cases[i].edit);
@@ -411,6 +444,12 @@ test_corrupt_files (void)
   expect_model_error (clip_classifier, NULL, "CLIPForImageClassification's head");
   g_free (clip_classifier.bytes);
   g_free (clip.bytes);
+  Blob hf = read_blob ("hf_vit_f32");
+  Blob hf_extra = with_header (hf, edit_hf_layer_extra);
+  expect_model_error (hf_extra, "{\"num_attention_heads\": 5}",
+                      "'vit.encoder.layer.0.attention.attention.q_norm.weight' belongs to no");
+  g_free (hf_extra.bytes);
+  g_free (hf.bytes);
 
   /* weights that are not numbers: every logit would be NaN */
   Blob nan = with_value (good, "blocks.1.mlp.fc1.weight", 7, NAN);
@@ -440,6 +479,22 @@ test_corrupt_files (void)
   /* config.json problems */
   expect_model_error (good, "{\"num_heads\": ", "config.json is not valid JSON");
   expect_model_error (good, "[1, 2]", "config.json is not a JSON object");
+  /* what timm's and transformers' configs say that heed does not compute: refused, not run
+   * wrong (headless_f32 pools by its class token) */
+  expect_model_error (good, "{\"global_pool\": \"avg\"}",
+                      "global_pool \"avg\" with the final norm and a class token");
+  expect_model_error (good, "{\"global_pool\": \"map\"}", "global_pool \"map\"");
+  expect_model_error (good, "{\"model_args\": {\"act_layer\": \"silu\"}}", "activation \"silu\"");
+  expect_model_error (good, "{\"hidden_act\": \"relu\"}", "activation \"relu\"");
+  expect_model_error (good, "{\"architecture\": \"vit_base_patch16_rpn_224\"}",
+                      "residual post-norm blocks");
+  /* GELU's tanh approximation runs (heed computes erf's, within 5e-4) */
+  GError *tanh_error = NULL;
+  HeedModel *tanh_model = heed_model_load_from_data (
+      good.bytes, good.size, "{\"hidden_act\": \"gelu_new\", \"global_pool\": \"token\"}", NULL,
+      "tanh", &tanh_error);
+  g_assert_no_error (tanh_error);
+  heed_model_destroy (&tanh_model);
 
   /* not a ViT at all */
   Blob empty = { (guint8 *) "\x02\0\0\0\0\0\0\0{}", 10 };
@@ -614,6 +669,35 @@ test_preprocessing_configs (void)
   g_free (good.bytes);
 }
 
+/* Heads from timm's config.json: model_args, or the architecture where its heads are not
+ * dim / 64 (headless_f32: dim 64, one head by that rule) */
+static void
+test_heads_from_config (void)
+{
+  GError *error = NULL;
+  Blob headless = read_blob ("headless_f32");
+  struct {
+    const char *config;
+    guint heads;
+  } heads[] = {
+    { "{\"architecture\": \"test_vit\"}", 2 },
+    { "{\"architecture\": \"vit_huge_patch14_clip_224\"}", 16 },
+    { "{\"architecture\": \"vit_so400m_patch14_siglip_gap_224\"}", 16 },
+    { "{\"architecture\": \"vit_giant_patch14_dinov2\"}", 1 }, /* 1536 / 64 in timm too */
+    { "{\"architecture\": \"vit_small_patch16_224\"}", 1 },
+    { "{\"architecture\": \"test_vit\", \"model_args\": {\"num_heads\": 4}}", 4 },
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (heads); i++) {
+    HeedModel *m = heed_model_load_from_data (headless.bytes, headless.size, heads[i].config, NULL,
+                                              "h", &error);
+    g_assert_no_error (error);
+    if (m->config.num_heads != heads[i].heads)
+      g_error ("%s: %u heads, expected %u", heads[i].config, m->config.num_heads, heads[i].heads);
+    heed_model_destroy (&m);
+  }
+  g_free (headless.bytes);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -625,6 +709,7 @@ main (int argc, char **argv)
   g_test_add_func ("/model/preprocessing-configs", test_preprocessing_configs);
   g_test_add_func ("/model/every-truncation", test_every_truncation);
   g_test_add_func ("/model/save-round-trip", test_save_round_trip);
+  g_test_add_func ("/model/heads-from-config", test_heads_from_config);
   int status = g_test_run ();
   g_free (fixtures);
   return status;

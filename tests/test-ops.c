@@ -709,7 +709,7 @@ test_classification_head (void)
 static void
 test_vit_layouts_against_reference (void)
 {
-  const char *names[] = { "hf_dinov2_cls_f32", "hf_dinov2_reg_f32" };
+  const char *names[] = { "hf_dinov2_cls_f32", "hf_dinov2_reg_f32", "dinov2_repo_reg_f32" };
   for (guint k = 0; k < G_N_ELEMENTS (names); k++) {
     GError *error = NULL;
     char *path = g_build_filename (g_getenv ("HEED_FIXTURES"), names[k], "model.safetensors", NULL);

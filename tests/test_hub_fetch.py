@@ -5,7 +5,9 @@ named by HEED_HUB_ENDPOINT; these machines cannot reach the hub): fetched into t
 the config files, resumed after an interruption, checked against the published SHA-256, used
 offline afterwards, listed by `heed models`, a progress bar on a terminal only, and a one-line
 error for a bad name, a missing network, a missing revision, a corrupted transfer and a
-repository without safetensors weights. Prints TAP."""
+repository without weights heed reads (only sharded files). A repository with only
+pytorch_model.bin is fetched and classified as its safetensors twin. Prints TAP."""
+import io
 import os
 import shutil
 import socket
@@ -14,10 +16,12 @@ import sys
 import tempfile
 import time
 
+import torch
+
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.environ["HEED_TOOLS_DIR"])
 from hub_server import HubServer  # noqa: E402
-from heed_torch import synthetic_photo  # noqa: E402
+from heed_torch import load_safetensors, synthetic_photo  # noqa: E402
 from terminal import stderr_on_terminal  # noqa: E402
 from tap import check, plan
 
@@ -27,6 +31,15 @@ fixtures = os.environ["HEED_FIXTURES"]
 
 def read(fixture, *names):
     return {n: open(os.path.join(fixtures, fixture, n), "rb").read() for n in names}
+
+
+def torch_checkpoint(fixture):
+    """The fixture's weights as torch.save writes a state dict"""
+    sd, _ = load_safetensors(os.path.join(fixtures, fixture, "model.safetensors"),
+                             keep_dtype=True)
+    buf = io.BytesIO()
+    torch.save(sd, buf)
+    return buf.getvalue()
 
 
 def free_port():
@@ -61,12 +74,18 @@ def main():
     hf_files = read("hub_hf_vit", "model.safetensors", "config.json", "preprocessor_config.json")
     local = run(["classify", "--model", os.path.join(fixtures, "hub_timm_vit",
                                                      "model.safetensors"), image], env)
+    local_hf = run(["classify", "--model", os.path.join(fixtures, "hub_hf_vit",
+                                                        "model.safetensors"), image], env)
 
     with HubServer() as hub:
         commit = hub.add("test/vit", timm_files)
         hub.add("test/hfvit", hf_files)
         hub.add("test/corrupt", read("hub_hf_vit", "model.safetensors", "config.json"))
-        hub.add("test/bin-only", {"pytorch_model.bin": b"\0" * 1000, "config.json": b"{}"})
+        hub.add("test/bin-only", dict(read("hub_hf_vit", "config.json",
+                                           "preprocessor_config.json"),
+                                      **{"pytorch_model.bin": torch_checkpoint("hub_hf_vit")}))
+        hub.add("test/sharded", {"model-00001-of-00002.safetensors": b"\0" * 1000,
+                                 "model.safetensors.index.json": b"{}", "config.json": b"{}"})
         env["HEED_HUB_ENDPOINT"] = hub.endpoint
 
         # names that could climb out of the cache never reach the network
@@ -115,9 +134,19 @@ def main():
         r = run(["classify", "--model", "hf:test/vit@nosuchbranch", image], env)
         ok, err = one_line_error(r, "has no model hf:test/vit at revision nosuchbranch")
         check("a missing revision is a one-line error", ok, err)
+        r = run(["classify", "--model", "hf:test/sharded", image], env)
+        ok, err = one_line_error(r, "has no model.safetensors or pytorch_model.bin")
+        check("a repository with only sharded weights is a one-line error", ok, err)
         r = run(["classify", "--model", "hf:test/bin-only", image], env)
-        ok, err = one_line_error(r, "has no model.safetensors")
-        check("a repository without safetensors weights is a one-line error", ok, err)
+        bin_snapshot = os.path.join(cache, "test--bin-only", "snapshots",
+                                    hub.repos["test/bin-only"].commit)
+        check("a repository with only pytorch_model.bin: fetched, and classified as its "
+              "safetensors twin", r.returncode == 0
+              and r.stdout.replace("hf:test/bin-only", "") == local_hf.stdout
+              and sorted(os.listdir(bin_snapshot)) == [".complete", "config.json",
+                                                       "preprocessor_config.json",
+                                                       "pytorch_model.bin"],
+              r.stderr.strip() or r.stdout)
 
         # two fetches of one repository at once (two elements, two processes): one waits
         both_env = dict(env, HEED_HUB_CACHE=os.path.join(tmp, "cache-both"))
@@ -156,9 +185,10 @@ def main():
     r = run(["models"], env)
     lines = r.stdout.splitlines()
     check("heed models lists what is cached",
-          r.returncode == 0 and len(lines) == 2
-          and lines[0].startswith("hf:test/hfvit@main ")
-          and lines[1].startswith(f"hf:test/vit@main  {commit[:12]}  2.5 MB"), r.stdout)
+          r.returncode == 0 and len(lines) == 3
+          and lines[0].startswith("hf:test/bin-only@main ")
+          and lines[1].startswith("hf:test/hfvit@main ")
+          and lines[2].startswith(f"hf:test/vit@main  {commit[:12]}  2.5 MB"), r.stdout)
 
     # the element takes the same names
     gst = shutil.which("gst-launch-1.0")

@@ -199,7 +199,8 @@ heed_cmd_annotate (int argc, char **argv)
       "with the keyframes' thumbnails, the importance timeline and the label track",
       "DIR" },
     { "model", 'm', 0, G_OPTION_ARG_FILENAME, &model,
-      "safetensors ViT checkpoint, or hf:OWNER/NAME[@REVISION] from the Hugging Face hub "
+      "ViT checkpoint (safetensors, or PyTorch's pytorch_model.bin), or hf:OWNER/NAME[@REVISION] "
+      "from the Hugging Face hub "
       "(default: the embedded videotestsrc model)",
       "M" },
     HEED_CLI_WEIGHTS_ENTRY (weights),

@@ -304,7 +304,8 @@ heed_cmd_bench (int argc, char **argv)
   int dim = 0, depth = 0, heads = 0, patch = 0, img = 0, classes = -1;
   gboolean no_torch = FALSE, dispatches = FALSE;
   GOptionEntry entries[] = {
-    { "model", 'm', 0, G_OPTION_ARG_FILENAME, &model_path, "safetensors checkpoint", "M" },
+    { "model", 'm', 0, G_OPTION_ARG_FILENAME, &model_path,
+      "checkpoint (safetensors, or PyTorch's pytorch_model.bin)", "M" },
     { "shape", 's', 0, G_OPTION_ARG_STRING, &shape_name,
       "random weights in a named shape: deit-tiny (default), deit-small, vit-base", "NAME" },
     { "dim", 0, 0, G_OPTION_ARG_INT, &dim, "override the shape's embedding dim", "D" },

@@ -25,7 +25,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import torch  # noqa: E402
 
 from heed_torch import (VisionTransformer, attach_op_timers, config_from_state_dict,  # noqa: E402
-                        load_safetensors, timer_now, timing_device)
+                        load_checkpoint, timer_now, timing_device)
 
 
 def timed_ms(work):
@@ -87,7 +87,7 @@ def main():
                     help="after choosing the threads, answer 'forward N' and 'ops N' lines")
     args = ap.parse_args()
 
-    sd, meta = load_safetensors(args.model)
+    sd, meta = load_checkpoint(args.model)
     if "patch_embed.proj.weight" not in sd:
         sys.exit("bench_torch.py compares timm-named checkpoints only")
     heads = int(meta["num_heads"]) if "num_heads" in meta else None

@@ -236,7 +236,8 @@ heed_cmd_classify (int argc, char **argv)
   char **files = NULL;
   GOptionEntry entries[] = {
     { "model", 'm', 0, G_OPTION_ARG_FILENAME, &model_path,
-      "safetensors ViT checkpoint, or hf:OWNER/NAME[@REVISION] from the Hugging Face hub "
+      "ViT checkpoint (safetensors, or PyTorch's pytorch_model.bin), or hf:OWNER/NAME[@REVISION] "
+      "from the Hugging Face hub "
       "(default: the embedded videotestsrc model)",
       "M" },
     { "labels", 'l', 0, G_OPTION_ARG_FILENAME, &labels_file,

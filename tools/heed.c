@@ -122,7 +122,9 @@ cmd_run_tensor (int argc, char **argv)
   int device_index = -1, input_size = 0;
   GOptionEntry entries[] = {
     { "model", 'm', 0, G_OPTION_ARG_FILENAME, &model_path,
-      "safetensors ViT checkpoint, or hf:OWNER/NAME[@REVISION] from the Hugging Face hub", "M" },
+      "ViT checkpoint (safetensors, or PyTorch's pytorch_model.bin), or hf:OWNER/NAME[@REVISION] "
+      "from the Hugging Face hub",
+      "M" },
     { "input-size", 0, 0, G_OPTION_ARG_INT, &input_size,
       "run the model at N x N pixels (a multiple of its patch size; pos_embed resampled as timm "
       "does)",

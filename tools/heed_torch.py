@@ -196,8 +196,8 @@ def config_from_state_dict(sd, num_heads=None, eps=1e-6):
 
 # ---- safetensors -------------------------------------------------------------------------
 
-def load_safetensors(path):
-    """Returns (tensors as float32, metadata dict)."""
+def load_safetensors(path, keep_dtype=False):
+    """Returns (tensors as float32, or in their own dtype with keep_dtype, metadata dict)."""
     with open(path, "rb") as f:
         (n,) = struct.unpack("<Q", f.read(8))
         header = json.loads(f.read(n))
@@ -211,13 +211,30 @@ def load_safetensors(path):
         if dt == "F32":
             t = torch.frombuffer(raw, dtype=torch.float32) if raw else torch.zeros(0)
         elif dt == "F16":
-            t = torch.frombuffer(raw, dtype=torch.float16).float()
+            t = torch.frombuffer(raw, dtype=torch.float16)
+            t = t if keep_dtype else t.float()
+        elif dt == "BF16" and keep_dtype:
+            t = torch.frombuffer(raw, dtype=torch.bfloat16)
         elif dt == "BF16":
             t = (torch.frombuffer(raw, dtype=torch.int16).to(torch.int32) << 16).view(torch.float32)
         else:
             continue
         out[name] = t.reshape(info["shape"]).clone()
     return out, meta
+
+
+def load_checkpoint(path):
+    """A safetensors file or a PyTorch checkpoint (its state dict, or the one under "model" or
+    "state_dict" as engine/torch_file.c finds it): (tensors as float32, metadata dict)."""
+    with open(path, "rb") as f:
+        if f.read(4) != b"PK\x03\x04":
+            return load_safetensors(path)
+    sd = torch.load(path, map_location="cpu", weights_only=True)
+    if not any(torch.is_tensor(v) for v in sd.values()):
+        sd = next((sd[k] for k in ("state_dict", "model", "module", "model_state_dict")
+                   if isinstance(sd.get(k), dict)), sd)
+    return {k: v.float() for k, v in sd.items()
+            if torch.is_tensor(v) and v.is_floating_point()}, {}
 
 
 def save_safetensors(path, tensors, dtype="F32", metadata=None):
@@ -324,6 +341,15 @@ def timm_to_hf_dinov2(sd, prefix=""):
         out[p + "embeddings.register_tokens"] = sd["reg_token"]
     if "head.weight" in sd:  # Dinov2ForImageClassification (prefix "dinov2.")
         out["classifier.weight"], out["classifier.bias"] = sd["head.weight"], sd["head.bias"]
+    return out
+
+
+def timm_to_dinov2_repo(sd):
+    """A timm DINOv2 state dict with registers (registers after the positions) in
+    facebookresearch/dinov2's own names, as its torch.hub checkpoints have them: timm's but
+    for register_tokens, and the mask token it keeps for masked training."""
+    out = {("register_tokens" if k == "reg_token" else k): v for k, v in sd.items()}
+    out["mask_token"] = torch.zeros(1, sd["cls_token"].shape[-1])
     return out
 
 

@@ -18,7 +18,7 @@ import torch  # noqa: E402
 
 import torch.nn.functional as F  # noqa: E402
 from heed_torch import (VisionTransformer, round_to, save_safetensors, timm_to_hf,  # noqa: E402
-                        timm_to_hf_clip, timm_to_hf_dinov2)
+                        timm_to_dinov2_repo, timm_to_hf_clip, timm_to_hf_dinov2)
 
 # transformers' DINOv2 processor (facebook/dinov2-*'s preprocessor_config.json, BiT's), scaled to
 # the fixtures' size: the shorter side to 64, a 56 px centre crop
@@ -83,6 +83,12 @@ CASES = [
                  "architectures": ["Dinov2WithRegistersModel"], "image_size": 70,
                  "layerscale_value": 1.0, "mlp_ratio": 4, "num_register_tokens": 4},
          preprocessor=DINOV2_PREPROCESSOR),
+    # facebookresearch/dinov2's own checkpoints with registers (torch.hub's *_reg4_pretrain.pth):
+    # timm's names, LayerScale, register_tokens after the class token once the positions are
+    # added, pos_embed over the class token and the patches
+    dict(name="dinov2_repo_reg_f32", img=56, patch=14, dim=96, depth=2, heads=3, classes=0,
+         dtype="F32", names="dinov2_repo", heads_in="metadata", layer_scale=True, reg_tokens=4,
+         registers_after_pos=True),
     # transformers' CLIPModel (openai/clip-vit-*): the image tower's vision_model. names beside
     # the text tower's, config.json's vision_config with CLIP's eps 1e-5 and QuickGELU
     dict(name="hf_clip_f32", img=64, patch=16, dim=64, depth=2, heads=2, classes=0, eps=1e-5,
@@ -251,6 +257,8 @@ def make(case, outdir):
         sd = timm_to_hf_dinov2(sd, case.get("hf_prefix", ""))
     elif case["names"] == "hf_clip":
         sd = timm_to_hf_clip(sd)
+    elif case["names"] == "dinov2_repo":
+        sd = timm_to_dinov2_repo(sd)
     save_safetensors(os.path.join(d, "model.safetensors"), sd, case["dtype"], meta)
     config = dict(case.get("config", {}))
     hf = case["names"].startswith("hf")

@@ -1,0 +1,39 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""Writes the model target's PyTorch seeds (fuzz/corpus/model/*.bin, committed): a one-block
+ViT (8 px, patch 4, dim 64, so one head without a config.json, as the fuzz target passes
+none; F16, under libFuzzer's 64 kB) with seeded random weights, saved by torch.save as a plain
+state dict (pickle protocol 2, torch.save's default), and as nn.Parameter values, a transposed
+view and slices of one storage under pickle protocol 4 (FRAME, MEMOIZE, STACK_GLOBAL). The
+fuzzer and the replay start from both, so their mutations reach the zip reader, every pickle
+path a checkpoint takes and the loader's checks after them.
+    fuzz/make_torch_seeds.py fuzz/corpus/model"""
+import os
+import sys
+from collections import OrderedDict
+
+import torch
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
+from heed_torch import VisionTransformer  # noqa: E402
+
+out = sys.argv[1]
+torch.manual_seed(0)
+model = VisionTransformer(img_size=8, patch_size=4, dim=64, depth=1, num_heads=1, num_classes=3,
+                          mlp_hidden=16)
+with torch.no_grad():
+    for p in model.parameters():
+        p.normal_(0, 0.02)
+sd = OrderedDict((k, v.half()) for k, v in model.state_dict().items())
+torch.save(sd, os.path.join(out, "vit.bin"))
+flat = torch.cat([v.flatten() for v in sd.values() if v.dim() == 1])
+views, at = OrderedDict(), 0
+for k, v in sd.items():
+    if v.dim() == 1:
+        views[k] = torch.nn.Parameter(flat[at:at + v.numel()], requires_grad=False)
+        at += v.numel()
+    elif v.dim() == 2:
+        views[k] = torch.nn.Parameter(v.t().contiguous().t(), requires_grad=False)
+    else:
+        views[k] = v
+torch.save(views, os.path.join(out, "vit-views.bin"), pickle_protocol=4)

@@ -1,0 +1,280 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""PyTorch checkpoints (pytorch_model.bin, *.pth) as torch.save writes them, read by heed's own
+zip and pickle reader (engine/torch_file.c).
+
+Every committed parity fixture is saved again with torch.save, each in one of the forms real
+checkpoints come in (round robin): a plain state dict; pickle protocol 4; nn.Parameter values;
+transposed, channels-last and sliced views sharing storages; a training checkpoint with the
+weights under "model" beside an optimizer and an argparse.Namespace; a tensor with Python
+attributes and the state dict's _metadata. `heed run-tensor` on each must give the same bytes
+as on the safetensors file. Settings the fixture keeps in the safetensors __metadata__
+(num_heads) go into a config.json beside the checkpoint, as a checkpoint without metadata
+would need.
+
+The same weights in zip64's records (torch.save's archives over 4 GB) give the same bytes too.
+Then what must be refused with a one-line error: torch.save's format from before PyTorch 1.6,
+a pickled module instead of a state dict, an archive re-packed with compression, one cut
+short, one written on a big-endian machine, a zip without a pickle, and an integer tensor
+where a weight goes. A pickle that calls os.system loads (heed never calls what a pickle
+names) and the command never runs. Prints TAP."""
+import argparse
+import io
+import json
+import os
+import shutil
+import struct
+import subprocess
+import sys
+import tempfile
+import zipfile
+import zlib
+from collections import OrderedDict
+
+import torch
+
+sys.path.insert(0, os.environ["HEED_TOOLS_DIR"])
+from heed_torch import load_safetensors  # noqa: E402
+from tap import check, plan  # noqa: E402
+
+heed = os.environ["HEED_TOOL"]
+fixtures = os.environ["HEED_FIXTURES"]
+OUTPUTS = {"logits": "logits.f32", "cls-attention": "cls_attention.f32",
+           "embedding": "embedding.f32"}
+
+
+def plain(sd):
+    return sd
+
+
+def as_parameters(sd):
+    return OrderedDict((k, torch.nn.Parameter(v, requires_grad=False)) for k, v in sd.items())
+
+
+def as_views(sd):
+    """Matrices column-major, convolutions channels-last, vectors slices of one storage per
+    dtype: tensors whose strides are not row-major, and storages shared at offsets."""
+    flat = {}
+    for v in sd.values():
+        if v.dim() == 1:
+            flat.setdefault(v.dtype, []).append(v)
+    flat = {dt: torch.cat(vs) for dt, vs in flat.items()}
+    offsets = {dt: 0 for dt in flat}
+    out = OrderedDict()
+    for k, v in sd.items():
+        if v.dim() == 2:
+            out[k] = v.t().contiguous().t()
+        elif v.dim() == 4:
+            out[k] = v.contiguous(memory_format=torch.channels_last)
+        elif v.dim() == 1:
+            at = offsets[v.dtype]
+            out[k] = flat[v.dtype][at:at + v.numel()]
+            offsets[v.dtype] = at + v.numel()
+        else:
+            out[k] = v
+    return out
+
+
+def training_checkpoint(sd):
+    first = next(iter(sd.values()))
+    return {"model": sd, "epoch": 3, "args": argparse.Namespace(lr=0.1, model="vit"),
+            "optimizer": {"state": {0: {"step": torch.tensor(5.0),
+                                        "exp_avg": torch.zeros_like(first)}},
+                          "param_groups": [{"lr": 1e-3, "betas": (0.9, 0.999), "params": [0]}]}}
+
+
+def with_attributes(sd):
+    out = OrderedDict(sd)
+    name = next(iter(out))
+    t = out[name].clone()
+    t.note = "a tensor with Python state pickles through _rebuild_from_type_v2"
+    out[name] = t
+    out._metadata = OrderedDict({"": {"version": 1}})
+    return out
+
+
+FORMS = [("a plain state dict", plain, 2), ("pickle protocol 4", plain, 4),
+         ("nn.Parameter values", as_parameters, 2), ("views sharing storages", as_views, 2),
+         ("a training checkpoint", training_checkpoint, 2),
+         ("a tensor with attributes", with_attributes, 2)]
+
+
+def state_dict(fixture):
+    tensors, meta = load_safetensors(os.path.join(fixtures, fixture, "model.safetensors"),
+                                     keep_dtype=True)
+    return OrderedDict(tensors), meta
+
+
+def write_folder(folder, fixture, meta):
+    """The fixture's config files, with its metadata's num_heads, as a config.json says it."""
+    os.makedirs(folder)
+    src = os.path.join(fixtures, fixture)
+    config = {}
+    if os.path.exists(os.path.join(src, "config.json")):
+        config = json.load(open(os.path.join(src, "config.json")))
+    if "num_heads" in meta:
+        config["num_heads"] = int(meta["num_heads"])
+    if config:
+        json.dump(config, open(os.path.join(folder, "config.json"), "w"))
+    if os.path.exists(os.path.join(src, "preprocessor_config.json")):
+        with open(os.path.join(src, "preprocessor_config.json"), "rb") as f:
+            open(os.path.join(folder, "preprocessor_config.json"), "wb").write(f.read())
+
+
+def run_tensor(model, fixture, out_dir):
+    """heed run-tensor on the fixture's input; the outputs' bytes, or the error."""
+    os.makedirs(out_dir, exist_ok=True)
+    args = [heed, "run-tensor", "--model", model, "--input",
+            os.path.join(fixtures, fixture, "input.f32")]
+    kinds = [k for k, f in OUTPUTS.items() if os.path.exists(os.path.join(fixtures, fixture, f))]
+    for k in kinds:
+        args += [f"--{k}", os.path.join(out_dir, k)]
+    r = subprocess.run(args, capture_output=True, text=True, timeout=300)
+    if r.returncode != 0:
+        return None, r.stderr.strip()
+    return {k: open(os.path.join(out_dir, k), "rb").read() for k in kinds}, ""
+
+
+def refused(model, needle):
+    """(ok, what was seen): heed run-tensor fails with one line that contains needle."""
+    r = subprocess.run([heed, "run-tensor", "--model", model, "--input",
+                        os.path.join(fixtures, "hf_vit_f32", "input.f32")],
+                       capture_output=True, text=True, timeout=120)
+    lines = r.stderr.strip().splitlines()
+    return (r.returncode != 0 and len(lines) == 1 and needle in lines[0],
+            f"exit {r.returncode}: {r.stderr.strip()}")
+
+
+def rewrite_zip(src, dst, change=None, compression=zipfile.ZIP_STORED):
+    """The archive's entries again, through change(name, bytes) -> bytes (None drops one)."""
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w", compression) as zout:
+        for info in zin.infolist():
+            data = zin.read(info.filename)
+            data = change(info.filename, data) if change else data
+            if data is not None:
+                zout.writestr(info.filename, data)
+
+
+def write_zip64(src, dst):
+    """The archive again in zip64's records, as torch.save writes an archive over 4 GB: every
+    size and offset in the zip64 extra fields, the 32-bit ones all ones, and the zip64 end
+    record that the plain one points to."""
+    with zipfile.ZipFile(src) as z:
+        entries = [(i.filename.encode(), z.read(i.filename)) for i in z.infolist()]
+    out, central = bytearray(), bytearray()
+    for name, data in entries:
+        offset, crc, n = len(out), zlib.crc32(data), len(data)
+        extra = struct.pack("<HHQQ", 1, 16, n, n)
+        out += struct.pack("<IHHHHHIIIHH", 0x04034b50, 45, 0, 0, 0, 0, crc, 0xffffffff,
+                           0xffffffff, len(name), len(extra)) + name + extra + data
+        extra = struct.pack("<HHQQQ", 1, 24, n, n, offset)
+        central += struct.pack("<IHHHHHHIIIHHHHHII", 0x02014b50, 45, 45, 0, 0, 0, 0, crc,
+                               0xffffffff, 0xffffffff, len(name), len(extra), 0, 0, 0, 0,
+                               0xffffffff) + name + extra
+    cd_offset, end64 = len(out), len(out) + len(central)
+    out += central
+    out += struct.pack("<IQHHIIQQQQ", 0x06064b50, 44, 45, 45, 0, 0, len(entries), len(entries),
+                       len(central), cd_offset)
+    out += struct.pack("<IIQI", 0x07064b50, 0, end64, 1)
+    out += struct.pack("<IHHHHIIH", 0x06054b50, 0, 0, 0xffff, 0xffff, 0xffffffff, 0xffffffff, 0)
+    open(dst, "wb").write(out)
+    with zipfile.ZipFile(dst) as z:  # Python's reader agrees it is a valid archive
+        assert [(i.filename.encode(), z.read(i.filename)) for i in z.infolist()] == entries
+
+
+class Evil:
+    """Unpickled by Python, this runs a shell command."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def main():
+    tmp = tempfile.mkdtemp(prefix="heed-torch-")  # removed at the end when every check passed
+    names = sorted(d for d in os.listdir(fixtures)
+                   if os.path.exists(os.path.join(fixtures, d, "model.safetensors")))
+    for i, fixture in enumerate(names):
+        form, make, protocol = FORMS[i % len(FORMS)]
+        sd, meta = state_dict(fixture)
+        folder = os.path.join(tmp, fixture)
+        write_folder(folder, fixture, meta)
+        path = os.path.join(folder, "pytorch_model.bin")
+        torch.save(make(sd), path, pickle_protocol=protocol)
+        want, err_want = run_tensor(os.path.join(fixtures, fixture, "model.safetensors"),
+                                    fixture, os.path.join(tmp, "out", fixture, "st"))
+        got, err = run_tensor(path, fixture, os.path.join(tmp, "out", fixture, "bin"))
+        check(f"{fixture} as {form}: the same outputs as its safetensors file",
+              want is not None and got == want,
+              err_want or err or ("outputs differ" if got != want else ""))
+
+    # what is refused, each from hf_vit_f32's weights
+    sd, meta = state_dict("hf_vit_f32")
+    base = os.path.join(tmp, "refused")
+    write_folder(base, "hf_vit_f32", meta)
+    good = os.path.join(base, "good.bin")
+    torch.save(sd, good)
+
+    path = os.path.join(base, "zip64.bin")
+    write_zip64(good, path)
+    want, _ = run_tensor(good, "hf_vit_f32", os.path.join(base, "good-out"))
+    got, err = run_tensor(path, "hf_vit_f32", os.path.join(base, "zip64-out"))
+    check("the same checkpoint in zip64's records: the same outputs",
+          want is not None and got == want, err or ("" if got == want else "outputs differ"))
+
+    path = os.path.join(base, "legacy.bin")
+    torch.save(sd, path, _use_new_zipfile_serialization=False)
+    check("torch.save's format from before PyTorch 1.6 is refused, by name",
+          *refused(path, "before PyTorch 1.6"))
+
+    path = os.path.join(base, "module.bin")
+    torch.save(torch.nn.Linear(4, 2), path)
+    check("a pickled module instead of a state dict is refused, naming its class",
+          *refused(path, "torch.nn.modules.linear.Linear object, not a state dict"))
+
+    path = os.path.join(base, "deflated.bin")
+    rewrite_zip(good, path, compression=zipfile.ZIP_DEFLATED)
+    check("an archive re-packed with compression is refused", *refused(path, "is compressed"))
+
+    path = os.path.join(base, "cut.bin")
+    data = open(good, "rb").read()
+    open(path, "wb").write(data[:len(data) // 2])
+    check("an archive cut short is refused", *refused(path, "truncated"))
+
+    path = os.path.join(base, "big-endian.bin")
+    with zipfile.ZipFile(good) as z:
+        prefix = next(n for n in z.namelist() if n.endswith("/data.pkl"))[:-len("data.pkl")]
+    rewrite_zip(good, path)
+    with zipfile.ZipFile(path, "a") as z:
+        if prefix + "byteorder" in z.namelist():
+            raise SystemExit("unexpected: torch.save wrote a byteorder entry; change this test")
+        z.writestr(prefix + "byteorder", "big")
+    check("a checkpoint written on a big-endian machine is refused", *refused(path, "big-endian"))
+
+    path = os.path.join(base, "no-pickle.bin")
+    rewrite_zip(good, path, lambda name, d: None if name.endswith("data.pkl") else d)
+    check("a zip archive without data.pkl is refused", *refused(path, "without a data.pkl"))
+
+    path = os.path.join(base, "integer.bin")
+    weight = next(k for k in sd if k.endswith("query.weight"))
+    torch.save(OrderedDict((k, v.long() if k == weight else v) for k, v in sd.items()), path)
+    check("an integer tensor where a weight goes is refused, by name and dtype",
+          *refused(path, f"tensor '{weight}' has dtype I64"))
+
+    marker = os.path.join(base, "pickle-ran-code")
+    path = os.path.join(base, "evil.bin")
+    torch.save(OrderedDict(sd, evil=Evil(marker)), path)
+    got, err = run_tensor(path, "hf_vit_f32", os.path.join(base, "evil-out"))
+    check("a pickle that calls os.system loads without running it",
+          got is not None and got == want and not os.path.exists(marker),
+          err or ("the command ran" if os.path.exists(marker) else ""))
+    status = plan()
+    if status == 0:
+        shutil.rmtree(tmp)
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())
