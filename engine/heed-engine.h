@@ -161,17 +161,19 @@ typedef enum {
 
 typedef struct {
   guint img_size, patch_size, in_chans;
-  guint grid;          /* patches per side */
-  guint num_patches;   /* grid * grid */
-  guint num_prefix;    /* tokens before the patches: the class token, then DeiT's distillation
-                        * token or register tokens (timm's order) */
-  guint tokens;        /* num_prefix + num_patches */
-  gboolean distilled;  /* DeiT distilled: the prediction averages head and head_dist */
-  gboolean quick_gelu; /* the MLP's activation is QuickGELU (OpenAI CLIP), not exact GELU */
-  gboolean avg_pool;   /* the prediction pools the patch tokens by their mean, then fc_norm
-                        * (timm's global_pool="avg"); num_prefix may then be 0 (no class
-                        * token). Its attention map is the attention each patch receives,
-                        * averaged over every query token, not one token's row. */
+  guint grid;               /* patches per side */
+  guint num_patches;        /* grid * grid */
+  guint num_prefix;         /* tokens before the patches: the class token, then DeiT's distillation
+                             * token or register tokens (timm's order) */
+  guint tokens;             /* num_prefix + num_patches */
+  gboolean distilled;       /* DeiT distilled: the prediction averages head and head_dist */
+  gboolean quick_gelu;      /* the MLP's activation is QuickGELU (OpenAI CLIP), not exact GELU */
+  gboolean avg_pool;        /* the prediction pools the patch tokens by their mean, then fc_norm
+                             * (timm's global_pool="avg"); num_prefix may then be 0 (no class
+                             * token). Its attention map is the attention each patch receives,
+                             * averaged over every query token, not one token's row. */
+  gboolean pool_after_norm; /* with avg_pool: the final norm on every token first, then the
+                             * mean, no fc_norm (timm's fc_norm=False) */
   guint dim, depth, num_heads, head_dim, mlp_hidden;
   guint num_classes;        /* 0 for a head-less backbone */
   gboolean patch_mean_head; /* transformers' Dinov2ForImageClassification: the head reads the

@@ -981,20 +981,30 @@ read_config (Loader *L, HeedModel *m, GError **error)
       e->shape[pos_dims - 1] != c->dim || e->shape[pos_dims - 2] < 2)
     return model_error (error, L, "position embedding must be [%stokens, %u]",
                         pos_dims == 3 ? "1, " : "", c->dim);
-  /* timm's average pooling: fc_norm instead of norm, the class token optional */
-  c->avg_pool = !L->hf && find (L, "fc_norm.weight") && !find (L, "norm.weight");
+  /* timm's average pooling: the mean patch token through fc_norm; or, with fc_norm=False, the
+   * final norm on every token, then their mean. A model without a class token pools so (timm
+   * pools by the class token only where there is one); one with a class token says so in
+   * config.json's global_pool. */
+  const char *pool = json_str (L->config, "global_pool");
+  gboolean fc_norm = find (L, "fc_norm.weight") != NULL, norm = find (L, "norm.weight") != NULL;
+  c->avg_pool =
+      !L->hf &&
+      ((fc_norm && !norm) ||
+       (norm && !fc_norm && (g_strcmp0 (pool, "avg") == 0 || (!pool && !find (L, "cls_token")))));
+  c->pool_after_norm = c->avg_pool && norm;
   if (!L->hf && !c->avg_pool && !find (L, "cls_token"))
     return model_error (error, L,
-                        "tensor 'cls_token' is missing (and no fc_norm to pool the patches)");
-  /* timm's config.json says how the tokens are pooled where the weights cannot: average
-   * pooling after the final norm (fc_norm=False) has the class token's tensors */
-  const char *pool = json_str (L->config, "global_pool");
+                        "tensor 'cls_token' is missing, and no fc_norm or final norm to pool the "
+                        "patches");
+  /* what config.json says the pooling is must be what the tensors give */
   if (!L->hf && pool && *pool && !(strcmp (pool, "token") == 0 && !c->avg_pool) &&
       !(strcmp (pool, "avg") == 0 && c->avg_pool))
-    return model_error (error, L,
-                        "config.json global_pool \"%s\" with %s: heed pools by the class token "
-                        "(token) or by the mean patch token after fc_norm (avg), not this way",
-                        pool, c->avg_pool ? "fc_norm" : "the final norm and a class token");
+    return model_error (
+        error, L,
+        "config.json global_pool \"%s\" does not match the tensors, %s: heed "
+        "pools by the class token (token) or by the mean patch token after "
+        "fc_norm or the final norm (avg), not otherwise",
+        pool, c->avg_pool ? "which pool by the mean patch token" : "which have a class token");
   /* the prefix: the class token, then the distillation token or the register tokens [1, R, D] */
   c->num_prefix = L->hf || find (L, "cls_token") ? 1 : 0;
   TensorEntry *dist = find (L, L->dist_token), *reg = find (L, L->reg_token);
@@ -1319,9 +1329,9 @@ read_weights (const Loader *L, HeedModel *m, GError **error)
     TAKE (m->norm_pre_w, "norm_pre.weight", "pre_layrnorm.weight", 1, s_d);
     TAKE (m->norm_pre_b, "norm_pre.bias", "pre_layrnorm.bias", 1, s_d);
   }
-  TAKE (m->norm_w, c->avg_pool ? "fc_norm.weight" : "norm.weight",
+  TAKE (m->norm_w, c->avg_pool && !c->pool_after_norm ? "fc_norm.weight" : "norm.weight",
         hf_or_clip (L, "layernorm.weight", "post_layernorm.weight"), 1, s_d);
-  TAKE (m->norm_b, c->avg_pool ? "fc_norm.bias" : "norm.bias",
+  TAKE (m->norm_b, c->avg_pool && !c->pool_after_norm ? "fc_norm.bias" : "norm.bias",
         hf_or_clip (L, "layernorm.bias", "post_layernorm.bias"), 1, s_d);
 
   m->blocks = g_new0 (HeedBlockWeights, c->depth);

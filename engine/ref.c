@@ -193,6 +193,8 @@ heed_ref_vit_forward (const HeedModel *model, const float *input, float *logits,
           sum += probs[((gsize) hh * T + q) * T + j];
         cls_attention_heads[(gsize) hh * T + j] = (float) (sum / T);
       }
+  if (c->pool_after_norm) /* every token through the final norm first, fc_norm none */
+    heed_ref_layernorm (x, D, x, D, model->norm_w, model->norm_b, T, D, c->ln_eps);
   if (c->avg_pool) { /* the mean patch token replaces the class row, for fc_norm below */
     for (guint d = 0; d < D; d++) {
       double sum = 0;
@@ -203,7 +205,11 @@ heed_ref_vit_forward (const HeedModel *model, const float *input, float *logits,
   }
 
   /* the class row, and DeiT's distillation row after it */
-  heed_ref_layernorm (x, D, h, D, model->norm_w, model->norm_b, c->distilled ? 2 : 1, D, c->ln_eps);
+  if (c->pool_after_norm)
+    memcpy (h, x, D * sizeof (float));
+  else
+    heed_ref_layernorm (x, D, h, D, model->norm_w, model->norm_b, c->distilled ? 2 : 1, D,
+                        c->ln_eps);
   if (embedding)
     memcpy (embedding, h, D * sizeof (float));
   if (logits && model->head_w)

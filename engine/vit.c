@@ -551,15 +551,27 @@ record_forward (HeedVitRun *r, HeedRecorder **recs, guint n, gboolean from_frame
 
   rec = recs[n_slices - 1];
   /* average pooling: each frame's mean patch token (head_mean over the patch rows, whose
-   * stride is D), through fc_norm; otherwise the final norm of each frame's CLS row (every
-   * T-th row); then the head over n rows */
-  for (guint i = 0; i < n && c->avg_pool; i++)
-    if (!heed_op_head_mean (rec, (HeedMat){ r->x, (i * T + c->num_prefix) * D, 0, D }, r->pooled,
-                            i * D, 1, D, c->num_patches, "avg_pool", error))
+   * stride is D), through fc_norm, or (pool_after_norm) the mean of the patch rows through the
+   * final norm (into h, free after the blocks); otherwise the final norm of each frame's CLS
+   * row (every T-th row); then the head over n rows */
+  if (c->pool_after_norm) {
+    if (!heed_op_layernorm (rec, MAT (r->x, 0, D), MAT (r->h, 0, D), p->norm_w, p->norm_b, n * T, D,
+                            c->ln_eps, "norm", error))
       return FALSE;
-  if (!heed_op_layernorm (rec, c->avg_pool ? MAT (r->pooled, 0, D) : MAT (r->x, 0, T * D),
-                          MAT (r->emb, 0, D), p->norm_w, p->norm_b, n, D, c->ln_eps, "norm", error))
-    return FALSE;
+    for (guint i = 0; i < n; i++)
+      if (!heed_op_head_mean (rec, (HeedMat){ r->h, (i * T + c->num_prefix) * D, 0, D }, r->emb,
+                              i * D, 1, D, c->num_patches, "avg_pool", error))
+        return FALSE;
+  } else {
+    for (guint i = 0; i < n && c->avg_pool; i++)
+      if (!heed_op_head_mean (rec, (HeedMat){ r->x, (i * T + c->num_prefix) * D, 0, D }, r->pooled,
+                              i * D, 1, D, c->num_patches, "avg_pool", error))
+        return FALSE;
+    if (!heed_op_layernorm (rec, c->avg_pool ? MAT (r->pooled, 0, D) : MAT (r->x, 0, T * D),
+                            MAT (r->emb, 0, D), p->norm_w, p->norm_b, n, D, c->ln_eps, "norm",
+                            error))
+      return FALSE;
+  }
   if (p->head_w && !heed_op_gemm (rec, MAT (r->emb, 0, D),
                                   MAT (p->head_w, 0, heed_round_up (c->num_classes, k->col_align)),
                                   MAT (r->logits, 0, c->num_classes), p->head_b, n, c->num_classes,

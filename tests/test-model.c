@@ -120,6 +120,18 @@ test_fixture_configs (void)
   for (guint i = 96; i < 5 * 96; i++)
     g_assert_cmpfloat (m->pos_embed[i], ==, 0.0f);
   heed_model_destroy (&m);
+  /* timm's average pooling after the final norm (fc_norm=False): without a class token
+   * without a word, with one where config.json's global_pool says "avg" */
+  m = load_fixture ("vit_gap_norm_f32");
+  g_assert_true (m->config.avg_pool && m->config.pool_after_norm);
+  g_assert_cmpuint (m->config.num_prefix, ==, 1); /* the register */
+  heed_model_destroy (&m);
+  m = load_fixture ("vit_cls_gap_norm_f32");
+  g_assert_true (m->config.avg_pool && m->config.pool_after_norm);
+  heed_model_destroy (&m);
+  m = load_fixture ("vit_gap_f32"); /* fc_norm: the mean first */
+  g_assert_true (m->config.avg_pool && !m->config.pool_after_norm);
+  heed_model_destroy (&m);
   /* facebookresearch/dinov2's own layout (timm's names, register_tokens): the same placement */
   m = load_fixture ("dinov2_repo_reg_f32");
   g_assert_cmpuint (m->config.num_prefix, ==, 5);
@@ -481,8 +493,6 @@ test_corrupt_files (void)
   expect_model_error (good, "[1, 2]", "config.json is not a JSON object");
   /* what timm's and transformers' configs say that heed does not compute: refused, not run
    * wrong (headless_f32 pools by its class token) */
-  expect_model_error (good, "{\"global_pool\": \"avg\"}",
-                      "global_pool \"avg\" with the final norm and a class token");
   expect_model_error (good, "{\"global_pool\": \"map\"}", "global_pool \"map\"");
   expect_model_error (good, "{\"model_args\": {\"act_layer\": \"silu\"}}", "activation \"silu\"");
   expect_model_error (good, "{\"hidden_act\": \"relu\"}", "activation \"relu\"");
@@ -551,6 +561,14 @@ test_save_round_trip (void)
   g_assert_cmpmem (a->head_b, 7 * 4, b->head_b, 7 * 4);
   g_assert_cmpfloat (b->config.mean[1], ==, a->config.mean[1]);
   g_unlink (path);
+  /* what the plain layout's names cannot carry is refused, not written as something else */
+  HeedModel *pooled = load_fixture ("vit_cls_gap_norm_f32");
+  g_assert_false (heed_model_save (pooled, path, &error));
+  g_assert_error (error, HEED_ERROR, HEED_ERROR_INVALID);
+  g_assert_nonnull (strstr (error->message, "average pooling"));
+  g_clear_error (&error);
+  g_assert_false (g_file_test (path, G_FILE_TEST_EXISTS));
+  heed_model_destroy (&pooled);
   g_rmdir (dir);
   g_free (path);
   g_free (dir);

@@ -107,7 +107,7 @@ class VisionTransformer(nn.Module):
                  mlp_hidden=None, eps=1e-6, qkv_bias=True, layer_scale=False,
                  distilled=False, reg_tokens=0, no_embed_class=False, pre_norm=False,
                  quick_gelu=False, class_token=True, avg_pool=False, registers_after_pos=False,
-                 patch_mean_head=False):
+                 patch_mean_head=False, pool_after_norm=False):
         super().__init__()
         patches = (img_size // patch_size) ** 2
         self.num_prefix = int(class_token) + int(distilled) + reg_tokens
@@ -127,9 +127,12 @@ class VisionTransformer(nn.Module):
         self.norm_pre = nn.LayerNorm(dim, eps=eps) if pre_norm else nn.Identity()
         self.blocks = nn.ModuleList(Block(dim, num_heads, mlp_hidden or 4 * dim, eps, qkv_bias,
                                           layer_scale, quick_gelu) for _ in range(depth))
-        # timm's global_pool="avg": fc_norm after the mean patch token, no final norm
-        self.norm = nn.Identity() if avg_pool else nn.LayerNorm(dim, eps=eps)
-        self.fc_norm = nn.LayerNorm(dim, eps=eps) if avg_pool else None
+        # timm's global_pool="avg": fc_norm after the mean patch token, no final norm; with
+        # fc_norm=False (pool_after_norm) the final norm on every token, then their mean
+        fc_norm = avg_pool and not pool_after_norm
+        self.norm = nn.Identity() if fc_norm else nn.LayerNorm(dim, eps=eps)
+        self.fc_norm = nn.LayerNorm(dim, eps=eps) if fc_norm else \
+            nn.Identity() if avg_pool else None
         # transformers' Dinov2ForImageClassification: the head reads [class token; mean patch]
         self.patch_mean_head = patch_mean_head
         self.head = nn.Linear(2 * dim if patch_mean_head else dim, num_classes) if num_classes \

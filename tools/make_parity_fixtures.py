@@ -109,6 +109,19 @@ CASES = [
     # no class token: average pooling of the patch tokens, then fc_norm (global_pool="avg")
     dict(name="vit_gap_f32", img=48, patch=16, dim=64, depth=2, heads=2, classes=4,
          dtype="F32", names="timm", heads_in="metadata", class_token=False, avg_pool=True),
+    # timm's average pooling with fc_norm=False (vit_medium_patch16_gap_*, the SigLIP *_gap_*
+    # towers): the final norm on every token, then the mean of the patch tokens; no class token
+    # (so no config needed), a register before the patches, LayerScale, no qkv bias
+    dict(name="vit_gap_norm_f32", img=48, patch=16, dim=64, depth=2, heads=2, classes=5,
+         dtype="F32", names="timm", heads_in="metadata", class_token=False, avg_pool=True,
+         pool_after_norm=True, reg_tokens=1, no_embed_class=True, layer_scale=True,
+         qkv_bias=False),
+    # the same pooling with a class token, which only config.json's global_pool tells apart
+    # from class-token pooling (timm's global_pool="avg", fc_norm=False)
+    dict(name="vit_cls_gap_norm_f32", img=48, patch=16, dim=64, depth=2, heads=2, classes=3,
+         dtype="F32", names="timm", heads_in="metadata", avg_pool=True, pool_after_norm=True,
+         config={"architecture": "vit_test_patch16_gap_48", "global_pool": "avg",
+                 "num_classes": 3}),
     # The hub's two layouts, with the files exactly as the hub ships them (tests/
     # test_hub_layouts.py). timm: ViT-Tiny's width (dim 192, 3 heads of 64) at depth 2, no
     # metadata, config.json as timm/vit_tiny_patch16_224.augreg_in21k_ft_in1k has it.
@@ -196,7 +209,8 @@ def build(case):
                               class_token=case.get("class_token", True),
                               avg_pool=case.get("avg_pool", False),
                               registers_after_pos=case.get("registers_after_pos", False),
-                              patch_mean_head=case.get("patch_mean_head", False)).eval()
+                              patch_mean_head=case.get("patch_mean_head", False),
+                              pool_after_norm=case.get("pool_after_norm", False)).eval()
     randomise(model, gen)
     with torch.no_grad():  # the reference must use exactly the stored values
         for p in model.parameters():
@@ -219,7 +233,8 @@ def at_run_size(case, model):
                             layer_scale=case.get("layer_scale", False),
                             reg_tokens=case.get("reg_tokens", 0),
                             registers_after_pos=case.get("registers_after_pos", False),
-                            patch_mean_head=case.get("patch_mean_head", False)).eval()
+                            patch_mean_head=case.get("patch_mean_head", False),
+                            pool_after_norm=case.get("pool_after_norm", False)).eval()
     run.load_state_dict(state)
     gen = torch.Generator().manual_seed(case["run_img"])
     return run, torch.randn(1, 3, case["run_img"], case["run_img"], generator=gen)
