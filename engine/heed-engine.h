@@ -174,6 +174,10 @@ typedef struct {
                              * averaged over every query token, not one token's row. */
   gboolean pool_after_norm; /* with avg_pool: the final norm on every token first, then the
                              * mean, no fc_norm (timm's fc_norm=False) */
+  gboolean map_pool; /* attention pooling (timm's attn_pool, SigLIP's): a learnt query attends
+                      * over every token after the final norm, then an MLP (HeedModel's
+                      * map_head); its attention map is that query's attention over the
+                      * patches. num_prefix may be 0. */
   guint dim, depth, num_heads, head_dim, mlp_hidden;
   guint num_classes;        /* 0 for a head-less backbone */
   gboolean patch_mean_head; /* transformers' Dinov2ForImageClassification: the head reads the
@@ -219,7 +223,12 @@ typedef struct {
   float *head_mean_w;               /* [classes][D]: with patch_mean_head, the head's columns that
                                      * read the mean patch token (head_w has the class token's) */
   float *norm_pre_w, *norm_pre_b;   /* CLIP towers' LayerNorm before the blocks, or NULL */
-  char *source;                     /* file path or "<memory>" for messages */
+  /* with map_pool, the pooling as one more block that runs its attention for one query and has
+   * no residual around it: norm1 the final norm, qkv the keys' and values' projection with zero
+   * query rows and the learnt query's projection as the query bias (every row's query is
+   * then that one), proj, norm2 and the MLP the pool's own */
+  HeedBlockWeights *map_head;
+  char *source; /* file path or "<memory>" for messages */
   /* another input size resamples pos_embed from the checkpoint's own (kept here once resampled,
    * else NULL, with its grid) the way the model's authors do: timm's antialiased bicubic, or
    * for transformers' DINOv2 PyTorch's bicubic without antialiasing */

@@ -888,18 +888,8 @@ static gboolean
 read_config (Loader *L, HeedModel *m, GError **error)
 {
   HeedModelConfig *c = &m->config;
-  const char *bad[] = { "attn_pool.latent" };
   char *name;
   TensorEntry *e;
-
-  for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
-    if (find (L, bad[i]))
-      return model_error (error, L,
-                          "unsupported ViT variant: it has '%s' (heed runs timm's ViTs with a "
-                          "class token or average pooling, DeiT distilled, register tokens, "
-                          "LayerScale, CLIP towers, and Hugging Face's ViT, DeiT (distilled "
-                          "too), DINOv2 and CLIP image towers; not attention pooling)",
-                          bad[i]);
 
   if (find (L, "patch_embed.proj.weight")) {
     L->hf = FALSE;
@@ -987,24 +977,25 @@ read_config (Loader *L, HeedModel *m, GError **error)
    * config.json's global_pool. */
   const char *pool = json_str (L->config, "global_pool");
   gboolean fc_norm = find (L, "fc_norm.weight") != NULL, norm = find (L, "norm.weight") != NULL;
+  /* timm's attention pooling (global_pool="map"): attn_pool after the final norm */
+  c->map_pool = !L->hf && find (L, "attn_pool.latent");
   c->avg_pool =
-      !L->hf &&
+      !L->hf && !c->map_pool &&
       ((fc_norm && !norm) ||
        (norm && !fc_norm && (g_strcmp0 (pool, "avg") == 0 || (!pool && !find (L, "cls_token")))));
   c->pool_after_norm = c->avg_pool && norm;
-  if (!L->hf && !c->avg_pool && !find (L, "cls_token"))
+  if (!L->hf && !c->avg_pool && !c->map_pool && !find (L, "cls_token"))
     return model_error (error, L,
-                        "tensor 'cls_token' is missing, and no fc_norm or final norm to pool the "
-                        "patches");
+                        "tensor 'cls_token' is missing, and no fc_norm, final norm or attn_pool "
+                        "to pool the patches");
   /* what config.json says the pooling is must be what the tensors give */
-  if (!L->hf && pool && *pool && !(strcmp (pool, "token") == 0 && !c->avg_pool) &&
-      !(strcmp (pool, "avg") == 0 && c->avg_pool))
-    return model_error (
-        error, L,
-        "config.json global_pool \"%s\" does not match the tensors, %s: heed "
-        "pools by the class token (token) or by the mean patch token after "
-        "fc_norm or the final norm (avg), not otherwise",
-        pool, c->avg_pool ? "which pool by the mean patch token" : "which have a class token");
+  const char *pooling = c->map_pool ? "map" : c->avg_pool ? "avg" : "token";
+  if (!L->hf && pool && *pool && strcmp (pool, pooling) != 0)
+    return model_error (error, L,
+                        "config.json global_pool \"%s\" does not match the tensors, which pool "
+                        "by %s: heed pools by the class token (token), by the mean patch token "
+                        "after fc_norm or the final norm (avg) or by attention (map)",
+                        pool, pooling);
   /* the prefix: the class token, then the distillation token or the register tokens [1, R, D] */
   c->num_prefix = L->hf || find (L, "cls_token") ? 1 : 0;
   TensorEntry *dist = find (L, L->dist_token), *reg = find (L, L->reg_token);
@@ -1264,6 +1255,49 @@ take_head (const Loader *L, gboolean dist, const guint64 *shape, float **w, floa
   return *b != NULL;
 }
 
+/* timm's AttentionPoolLatent (attn_pool.*) as one more block (HeedModel's map_head): the
+ * learnt query's projection is the same for every frame, so it becomes the query bias of a qkv
+ * whose query rows are zero, and the attention's query row 0 is the pool's query */
+static gboolean
+read_map_head (const Loader *L, HeedModel *m, GError **error)
+{
+  const HeedModelConfig *c = &m->config;
+  guint64 D = c->dim, Hd = c->mlp_hidden;
+  guint64 s_d[1] = { D }, s_dd[2] = { D, D }, s_kv[2] = { 2 * D, D };
+  guint64 s_fc1[2] = { Hd, D }, s_fc2[2] = { D, Hd };
+  HeedBlockWeights *b = m->map_head = g_new0 (HeedBlockWeights, 1);
+  float *latent = NULL, *q_w = NULL, *q_b = NULL, *kv_w = NULL, *kv_b = NULL;
+  gboolean ok = (latent = take (L, "attn_pool.latent", 1, s_d, error)) &&
+                (q_w = take (L, "attn_pool.q.weight", 2, s_dd, error)) &&
+                (q_b = take_or_zero (L, "attn_pool.q.bias", D, error)) &&
+                (kv_w = take (L, "attn_pool.kv.weight", 2, s_kv, error)) &&
+                (kv_b = take_or_zero (L, "attn_pool.kv.bias", 2 * D, error)) &&
+                (b->proj_w = take (L, "attn_pool.proj.weight", 2, s_dd, error)) &&
+                (b->proj_b = take_or_zero (L, "attn_pool.proj.bias", D, error)) &&
+                (b->norm2_w = take (L, "attn_pool.norm.weight", 1, s_d, error)) &&
+                (b->norm2_b = take (L, "attn_pool.norm.bias", 1, s_d, error)) &&
+                (b->fc1_w = take (L, "attn_pool.mlp.fc1.weight", 2, s_fc1, error)) &&
+                (b->fc1_b = take (L, "attn_pool.mlp.fc1.bias", 1, (guint64[]){ Hd }, error)) &&
+                (b->fc2_w = take (L, "attn_pool.mlp.fc2.weight", 2, s_fc2, error)) &&
+                (b->fc2_b = take (L, "attn_pool.mlp.fc2.bias", 1, s_d, error));
+  if (ok) {
+    b->norm1_w = g_memdup2 (m->norm_w, D * sizeof (float));
+    b->norm1_b = g_memdup2 (m->norm_b, D * sizeof (float));
+    b->qkv_w = g_new0 (float, 3 * D * D);
+    memcpy (b->qkv_w + D * D, kv_w, 2 * D * D * sizeof (float));
+    b->qkv_b = g_new (float, 3 * D);
+    for (guint64 i = 0; i < D; i++) {
+      double sum = q_b[i];
+      for (guint64 j = 0; j < D; j++)
+        sum += (double) q_w[i * D + j] * latent[j];
+      b->qkv_b[i] = (float) sum;
+    }
+    memcpy (b->qkv_b + D, kv_b, 2 * D * sizeof (float));
+  }
+  g_free (latent), g_free (q_w), g_free (q_b), g_free (kv_w), g_free (kv_b);
+  return ok;
+}
+
 static gboolean
 read_weights (const Loader *L, HeedModel *m, GError **error)
 {
@@ -1370,6 +1404,8 @@ read_weights (const Loader *L, HeedModel *m, GError **error)
         !fold_layer_scale (L, l, 2, b->fc2_w, b->fc2_b, D, Hd, error))
       return FALSE;
   }
+  if (c->map_pool && !read_map_head (L, m, error))
+    return FALSE;
   if (c->num_classes && c->patch_mean_head) {
     /* [classes][2 D]: its first D columns read the class token, the others the mean patch token */
     guint64 s_wide[2] = { c->num_classes, 2 * D };
@@ -1415,17 +1451,18 @@ run_as_transformers (const Loader *L, HeedModel *m, GError **error)
   return heed_model_set_input_size (m, (guint) L->hf_pixels, error);
 }
 
-/* Every tensor in the blocks and the patch embedding feeds what heed computes: one it did not
- * read belongs to a variant it does not run (timm's qk_norm, scale_attn_norm, a norm inside
- * the patch embedding), and running without it would give wrong results without a word. The
- * tensors elsewhere that no layout reads (a CLIP text tower, transformers' pooler, position
- * ids) are left as they are. */
+/* Every tensor in the blocks, the patch embedding and timm's attention pooling feeds what heed
+ * computes: one it did not read belongs to a variant it does not run (timm's qk_norm,
+ * scale_attn_norm, a norm inside the patch embedding or the pool), and running without it would
+ * give wrong results without a word. The tensors elsewhere that no layout reads (a CLIP text tower,
+ * transformers' pooler, position ids) are left as they are. */
 static gboolean
 check_blocks_read (const Loader *L, GError **error)
 {
   char *hf_blocks = hf_name (L, L->clip ? "encoder.layers." : "encoder.layer.");
   char *hf_patch = hf_name (L, "embeddings.patch_embedding"); /* ViT's ...embeddings., CLIP's */
-  const char *timm[] = { "blocks.", "patch_embed." }, *hf[] = { hf_blocks, hf_patch };
+  const char *timm[] = { "blocks.", "patch_embed.", "attn_pool." },
+             *hf[] = { hf_blocks, hf_patch, hf_patch };
   const char *const *parts = L->hf ? hf : timm;
   const char *unread = NULL; /* the first in name order, for a message that does not vary */
   GHashTableIter it;
@@ -1433,7 +1470,8 @@ check_blocks_read (const Loader *L, GError **error)
   g_hash_table_iter_init (&it, L->tensors);
   while (g_hash_table_iter_next (&it, &key, &value))
     if (!((TensorEntry *) value)->taken &&
-        (g_str_has_prefix (key, parts[0]) || g_str_has_prefix (key, parts[1])) &&
+        (g_str_has_prefix (key, parts[0]) || g_str_has_prefix (key, parts[1]) ||
+         g_str_has_prefix (key, parts[2])) &&
         (!unread || strcmp (key, unread) < 0))
       unread = key;
   if (unread)
@@ -1600,21 +1638,27 @@ heed_model_load_default (GError **error)
   return m;
 }
 
+static void
+block_weights_clear (HeedBlockWeights *b)
+{
+  float *all[] = { b->norm1_w, b->norm1_b, b->qkv_w, b->qkv_b, b->proj_w, b->proj_b,
+                   b->norm2_w, b->norm2_b, b->fc1_w, b->fc1_b, b->fc2_w,  b->fc2_b };
+  for (guint i = 0; i < G_N_ELEMENTS (all); i++)
+    g_free (all[i]);
+}
+
 void
 heed_model_destroy (HeedModel **model)
 {
   HeedModel *m = model ? *model : NULL;
   if (!m)
     return;
-  if (m->blocks)
-    for (guint l = 0; l < m->config.depth; l++) {
-      HeedBlockWeights *b = &m->blocks[l];
-      float *all[] = { b->norm1_w, b->norm1_b, b->qkv_w, b->qkv_b, b->proj_w, b->proj_b,
-                       b->norm2_w, b->norm2_b, b->fc1_w, b->fc1_b, b->fc2_w,  b->fc2_b };
-      for (guint i = 0; i < G_N_ELEMENTS (all); i++)
-        g_free (all[i]);
-    }
+  for (guint l = 0; m->blocks && l < m->config.depth; l++)
+    block_weights_clear (&m->blocks[l]);
   g_free (m->blocks);
+  if (m->map_head)
+    block_weights_clear (m->map_head);
+  g_free (m->map_head);
   g_free (m->cls_token);
   g_free (m->pos_embed);
   g_free (m->patch_w);
@@ -1642,5 +1686,8 @@ heed_model_flops (const HeedModelConfig *c)
   double patch = 2.0 * c->num_patches * (c->in_chans * c->patch_size * c->patch_size) * D;
   double block =
       2.0 * T * D * 3 * D + 2.0 * 2.0 * T * T * D + 2.0 * T * D * D + 2.0 * 2.0 * T * D * Hd;
-  return patch + c->depth * block + 2.0 * D * c->num_classes;
+  /* attention pooling: keys and values of every token, one query, its projection and MLP */
+  double map =
+      c->map_pool ? 2.0 * T * D * 2 * D + 2.0 * 2.0 * T * D + 2.0 * D * D + 2.0 * 2.0 * D * Hd : 0;
+  return patch + c->depth * block + map + 2.0 * D * c->num_classes;
 }

@@ -182,6 +182,20 @@ heed_ref_vit_forward (const HeedModel *model, const float *input, float *logits,
             c->quick_gelu ? HEED_EPI_QUICK_GELU : HEED_EPI_GELU);
     linear (mlp, T, c->mlp_hidden, b->fc2_w, b->fc2_b, D, x, HEED_EPI_ACCUMULATE);
   }
+  if (c->map_pool) { /* attention pooling: one more block for query row 0, no residual */
+    const HeedBlockWeights *b = model->map_head;
+    float *y = g_new (float, D), *z = g_new (float, D);
+    heed_ref_layernorm (x, D, h, D, b->norm1_w, b->norm1_b, T, D, c->ln_eps);
+    linear (h, T, D, b->qkv_w, b->qkv_b, 3 * D, qkv, 0);
+    heed_ref_attention (qkv, att, probs, T, D, H); /* row 0's are the pool's */
+    linear (att, 1, D, b->proj_w, b->proj_b, D, y, 0);
+    heed_ref_layernorm (y, D, z, D, b->norm2_w, b->norm2_b, 1, D, c->ln_eps);
+    linear (z, 1, D, b->fc1_w, b->fc1_b, c->mlp_hidden, mlp,
+            c->quick_gelu ? HEED_EPI_QUICK_GELU : HEED_EPI_GELU);
+    linear (mlp, 1, c->mlp_hidden, b->fc2_w, b->fc2_b, D, y, HEED_EPI_ACCUMULATE);
+    memcpy (x, y, D * sizeof (float)); /* the pooled token, in the class row's place */
+    g_free (y), g_free (z);
+  }
   if (cls_attention_heads && !c->avg_pool)
     for (guint hh = 0; hh < H; hh++)
       memcpy (cls_attention_heads + (gsize) hh * T, probs + (gsize) hh * T * T, T * sizeof (float));
@@ -205,7 +219,7 @@ heed_ref_vit_forward (const HeedModel *model, const float *input, float *logits,
   }
 
   /* the class row, and DeiT's distillation row after it */
-  if (c->pool_after_norm)
+  if (c->pool_after_norm || c->map_pool) /* normed before the pooling */
     memcpy (h, x, D * sizeof (float));
   else
     heed_ref_layernorm (x, D, h, D, model->norm_w, model->norm_b, c->distilled ? 2 : 1, D,

@@ -44,9 +44,16 @@ rollout_cls_row (const HeedVitResult *o, const HeedModelConfig *c, float *out)
 {
   guint T = c->tokens;
   double *r = g_new0 (double, T), *next = g_new (double, T);
-  /* the class token's row; average-pooled models: every token's, averaged */
-  for (guint j = 0; j < T; j++)
+  /* the class token's row; average-pooled models: every token's, averaged; attention-pooled
+   * ones: the pool's query's row (its attention over every token, heads averaged) */
+  for (guint j = 0; j < T; j++) {
     r[j] = c->avg_pool ? 1.0 / T : (j == 0);
+    if (c->map_pool) {
+      r[j] = 0;
+      for (guint h = 0; h < c->num_heads; h++)
+        r[j] += o->cls_attention_heads[(gsize) h * T + j] / c->num_heads;
+    }
+  }
   for (gint l = (gint) c->depth - 1; l >= 0; l--) {
     const float *A = o->layer_attention + (gsize) l * T * T;
     for (guint j = 0; j < T; j++)

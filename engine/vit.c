@@ -149,6 +149,13 @@ upload_linear_after_norm (HeedVitPlan *p, const float *w, const float *bias, con
   return *bias_buf != NULL;
 }
 
+/* The blocks' weights the plan holds: attention pooling's are one more block's */
+static guint
+plan_blocks (const HeedModelConfig *c)
+{
+  return c->depth + (c->map_pool ? 1 : 0);
+}
+
 static gboolean
 upload_weights (HeedVitPlan *p, const HeedModel *m, GError **error)
 {
@@ -177,9 +184,10 @@ upload_weights (HeedVitPlan *p, const HeedModel *m, GError **error)
       (!(p->head_dist_w = upload_linear (p, m->head_dist_w, c->num_classes, D, error)) ||
        !(p->head_dist_b = upload_array (p, m->head_dist_b, c->num_classes, error))))
     return FALSE;
-  p->blocks = g_new0 (BlockBuffers, c->depth);
-  for (guint l = 0; l < c->depth; l++) {
-    const HeedBlockWeights *w = &m->blocks[l];
+  /* the blocks, then attention pooling's as one more */
+  p->blocks = g_new0 (BlockBuffers, plan_blocks (c));
+  for (guint l = 0; l < plan_blocks (c); l++) {
+    const HeedBlockWeights *w = l < c->depth ? &m->blocks[l] : m->map_head;
     BlockBuffers *b = &p->blocks[l];
     if (p->fold_layernorm) {
       if (!upload_linear_after_norm (p, w->qkv_w, w->qkv_b, w->norm1_w, w->norm1_b, 3 * D, D,
@@ -210,7 +218,7 @@ static void
 plan_free (HeedVitPlan *p)
 {
   if (p->blocks)
-    for (guint l = 0; l < p->config.depth; l++) {
+    for (guint l = 0; l < plan_blocks (&p->config); l++) {
       BlockBuffers *b = &p->blocks[l];
       HeedBuffer **all[] = {
         &b->norm1_w, &b->norm1_b, &b->qkv_w, &b->qkv_b, &b->proj_w, &b->proj_b,
@@ -420,6 +428,57 @@ slice_of_unit (const HeedVitRun *r, guint u)
   return (u * n + n - 1) / slice_units (r);
 }
 
+/* A matrix of a buffer at a float offset with a leading dimension, no batch stride */
+#define MAT(buf, off, ld) ((HeedMat){ (buf), (off), (ld), 0 })
+
+/* Attention pooling (HeedModel's map_head, the plan's last block) for a batch of n frames whose
+ * blocks have run: the final norm and the keys and values of every token in one GEMM (its zero
+ * query weights and query bias make every row's query the pool's), each frame's attention for
+ * query row 0 alone, whose probabilities are the attention map, then that row's projection
+ * (written: no residual around the pool) and the pool's MLP, added, into emb. */
+static gboolean
+record_map_head (HeedVitRun *r, HeedRecorder *rec, guint n, GError **error)
+{
+  const HeedVitPlan *p = r->plan;
+  const HeedModelConfig *c = &p->config;
+  const HeedKernels *k = &p->kernels;
+  const BlockBuffers *b = &p->blocks[c->depth];
+  guint T = c->tokens, D = c->dim, Hd = c->mlp_hidden, H = c->num_heads, rows = n * T;
+  guint ld_d = heed_round_up (D, k->col_align), ld_3d = heed_round_up (3 * D, k->col_align);
+  guint ld_hd = heed_round_up (Hd, k->col_align);
+  guint act = c->quick_gelu ? HEED_EPI_QUICK_GELU : HEED_EPI_GELU;
+  HeedMat emb = MAT (r->emb, 0, D), mlp = MAT (r->mlp, 0, Hd);
+  if (p->fold_layernorm ? !heed_op_gemm_layernorm (rec, MAT (r->x, 0, D), MAT (b->qkv_w, 0, ld_3d),
+                                                   MAT (r->qkv, 0, 3 * D), b->qkv_b, rows, 3 * D, D,
+                                                   1, c->ln_eps, 0, "attn_pool.kv", "qkv", error)
+                        : !heed_op_layernorm (rec, MAT (r->x, 0, D), MAT (r->h, 0, D), b->norm1_w,
+                                              b->norm1_b, rows, D, c->ln_eps, "norm", error) ||
+                              !heed_op_gemm (rec, MAT (r->h, 0, D), MAT (b->qkv_w, 0, ld_3d),
+                                             MAT (r->qkv, 0, 3 * D), b->qkv_b, rows, 3 * D, D, 1,
+                                             1.0f, 0, "attn_pool.kv", "qkv", error))
+    return FALSE;
+  for (guint i = 0; i < n; i++)
+    if (!heed_op_attention (rec, &r->scratch, r->qkv, r->attn, i * T, T, 1, D, H, TRUE,
+                            "attn_pool.attn", error) ||
+        !record_cls_rows (r, rec, i, error))
+      return FALSE;
+  /* each frame's row 0 (T rows apart) into emb's row i */
+  if (!heed_op_gemm (rec, (HeedMat){ r->attn, 0, D, T * D }, MAT (b->proj_w, 0, ld_d),
+                     (HeedMat){ r->emb, 0, D, D }, b->proj_b, 1, D, D, n, 1.0f, 0, "attn_pool.proj",
+                     "proj", error))
+    return FALSE;
+  if (!p->fold_layernorm && !heed_op_layernorm (rec, emb, MAT (r->h, 0, D), b->norm2_w, b->norm2_b,
+                                                n, D, c->ln_eps, "attn_pool.norm", error))
+    return FALSE;
+  return (p->fold_layernorm
+              ? heed_op_gemm_layernorm (rec, emb, MAT (b->fc1_w, 0, ld_hd), mlp, b->fc1_b, n, Hd, D,
+                                        1, c->ln_eps, act, "attn_pool.fc1", "fc1", error)
+              : heed_op_gemm (rec, MAT (r->h, 0, D), MAT (b->fc1_w, 0, ld_hd), mlp, b->fc1_b, n, Hd,
+                              D, 1, 1.0f, act, "attn_pool.fc1", "fc1", error)) &&
+         heed_op_gemm (rec, mlp, MAT (b->fc2_w, 0, ld_d), emb, b->fc2_b, n, D, Hd, 1, 1.0f,
+                       HEED_EPI_ACCUMULATE, "attn_pool.fc2", "fc2", error);
+}
+
 /* Records the forward pass for a batch of n frames: from the frame staging through the
  * preprocessing shader (from_frame), or from the input tensors; cut into slice_count ()
  * recordings (slice_units ()). */
@@ -439,7 +498,6 @@ record_forward (HeedVitRun *r, HeedRecorder **recs, guint n, gboolean from_frame
   HeedAttentionScratch *s = &r->scratch;
   char name[64];
 
-#define MAT(buf, off, ld) ((HeedMat){ (buf), (off), (ld), 0 })
   guint P = c->num_patches;
   /* frames go straight to the patch rows, unless their NCHW input is wanted: one pass and one
    * dispatch a frame less (patchify's, 0.19 ms of the default model's 6.2 on lavapipe) */
@@ -479,10 +537,10 @@ record_forward (HeedVitRun *r, HeedRecorder **recs, guint n, gboolean from_frame
    * queries, projection and MLP run on those rows alone, each frame's at a stride of T rows
    * (a batch's frames as the GEMMs' batches). Rollout reads every row's probabilities, and
    * average pooling every token. */
-  guint last_rows =
-      c->avg_pool || c->patch_mean_head || p->options.layer_attention || c->num_prefix == 0
-          ? T
-          : (c->distilled ? 2 : 1);
+  guint last_rows = c->avg_pool || c->map_pool || c->patch_mean_head ||
+                            p->options.layer_attention || c->num_prefix == 0
+                        ? T
+                        : (c->distilled ? 2 : 1);
 #define FRAMES(buf, ld) ((HeedMat){ (buf), 0, (ld), T * (ld) })
   for (guint l = 0; l < c->depth; l++) {
     BlockBuffers *b = &p->blocks[l];
@@ -503,7 +561,7 @@ record_forward (HeedVitRun *r, HeedRecorder **recs, guint n, gboolean from_frame
       return FALSE;
     /* the probabilities are read after the last block, and after every block for rollout;
      * where they are not, the batch's frames go in one dispatch */
-    gboolean keep_probs = l == c->depth - 1 || p->options.layer_attention;
+    gboolean keep_probs = (l == c->depth - 1 && !c->map_pool) || p->options.layer_attention;
     gboolean all_frames = !keep_probs && heed_attention_takes_frames (k, r->qkv, D, H);
     if (all_frames &&
         !heed_op_attention_frames (rec, r->qkv, r->attn, 0, T, n, D, H, NAME ("attn"), error))
@@ -518,7 +576,7 @@ record_forward (HeedVitRun *r, HeedRecorder **recs, guint n, gboolean from_frame
                               NAME ("attn.mean"), error))
         return FALSE;
       /* the scores are scratch the next frame overwrites */
-      if (l == c->depth - 1 && !record_cls_rows (r, rec, i, error))
+      if (l == c->depth - 1 && !c->map_pool && !record_cls_rows (r, rec, i, error))
         return FALSE;
     }
     /* every row of the batch as one matrix, or m rows of each frame as a GEMM batch */
@@ -550,6 +608,8 @@ record_forward (HeedVitRun *r, HeedRecorder **recs, guint n, gboolean from_frame
 #undef FRAMES
 
   rec = recs[n_slices - 1];
+  if (c->map_pool && !record_map_head (r, rec, n, error))
+    return FALSE;
   /* average pooling: each frame's mean patch token (head_mean over the patch rows, whose
    * stride is D), through fc_norm, or (pool_after_norm) the mean of the patch rows through the
    * final norm (into h, free after the blocks); otherwise the final norm of each frame's CLS
@@ -562,7 +622,7 @@ record_forward (HeedVitRun *r, HeedRecorder **recs, guint n, gboolean from_frame
       if (!heed_op_head_mean (rec, (HeedMat){ r->h, (i * T + c->num_prefix) * D, 0, D }, r->emb,
                               i * D, 1, D, c->num_patches, "avg_pool", error))
         return FALSE;
-  } else {
+  } else if (!c->map_pool) {
     for (guint i = 0; i < n && c->avg_pool; i++)
       if (!heed_op_head_mean (rec, (HeedMat){ r->x, (i * T + c->num_prefix) * D, 0, D }, r->pooled,
                               i * D, 1, D, c->num_patches, "avg_pool", error))
@@ -614,8 +674,10 @@ max_dispatches (const HeedModelConfig *c, guint n)
 {
   /* per frame: preprocess (2), patchify, patch GEMM, CLS rows (heads + mean), and per layer
    * the attention (4) and its mean; per batch: tokens, final norm, head, and per layer 6 */
-  /* + n: the last norm2s; + n + 2: a mean-token head's norm, means and GEMM */
-  return 11 + n * (6 + c->num_heads) + c->depth * (6 + 5 * n) + n + n + 2;
+  /* + n: the last norm2s; + n + 2: a mean-token head's norm, means and GEMM; attention
+   * pooling: 6 + 3 n */
+  return 11 + n * (6 + c->num_heads) + c->depth * (6 + 5 * n) + n + n + 2 +
+         (c->map_pool ? 6 + 3 * n : 0);
 }
 
 /* The recordings (slice_count () of them) for a batch of n, made on first use. */

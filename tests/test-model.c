@@ -129,6 +129,15 @@ test_fixture_configs (void)
   m = load_fixture ("vit_cls_gap_norm_f32");
   g_assert_true (m->config.avg_pool && m->config.pool_after_norm);
   heed_model_destroy (&m);
+  /* timm's attention pooling: the pool as one more block, its query's projection the query
+   * bias of a qkv whose query rows are zero */
+  m = load_fixture ("vit_map_f32");
+  g_assert_true (m->config.map_pool && !m->config.avg_pool);
+  g_assert_nonnull (m->map_head);
+  for (guint i = 0; i < 64 * 64; i++)
+    g_assert_cmpfloat (m->map_head->qkv_w[i], ==, 0.0f);
+  g_assert_cmpmem (m->map_head->norm1_w, 64 * sizeof (float), m->norm_w, 64 * sizeof (float));
+  heed_model_destroy (&m);
   m = load_fixture ("vit_gap_f32"); /* fc_norm: the mean first */
   g_assert_true (m->config.avg_pool && !m->config.pool_after_norm);
   heed_model_destroy (&m);
@@ -306,10 +315,21 @@ edit_hf_layer_extra (JsonObject *r)
       json_object_get_object_member (r, "vit.encoder.layer.0.attention.attention.q_norm.weight");
   set_array (t, "data_offsets", 2, (gint64[]){ 0, 0 });
 }
+/* attention pooling with no query: a pool heed cannot run, refused by its shape */
 static void
 edit_variant (JsonObject *r)
 {
-  add_tensor (r, "attn_pool.latent", 3, (gint64[]){ 1, 1, 64 }); /* attention pooling */
+  add_tensor (r, "attn_pool.latent", 3, (gint64[]){ 1, 0, 64 });
+  set_array (json_object_get_object_member (r, "attn_pool.latent"), "data_offsets", 2,
+             (gint64[]){ 0, 0 });
+}
+/* a pool with a part no layout reads (qk-norm inside it) */
+static void
+edit_pool_extra (JsonObject *r)
+{
+  add_tensor (r, "attn_pool.q_norm.weight", 1, (gint64[]){ 0 });
+  set_array (json_object_get_object_member (r, "attn_pool.q_norm.weight"), "data_offsets", 2,
+             (gint64[]){ 0, 0 });
 }
 static void
 edit_dist_token (JsonObject *r)
@@ -418,7 +438,7 @@ test_corrupt_files (void)
     { edit_no_offsets, "lacks dtype, shape or data_offsets" },
     { edit_not_object, "is not an object" },
     { edit_shape, "has shape [32, 128], expected [64, 64]" },
-    { edit_variant, "unsupported ViT variant: it has 'attn_pool.latent'" },
+    { edit_variant, "tensor 'attn_pool.latent' has shape [1, 0, 64], expected [64]" },
     { edit_dist_token, "neither 2 prefix tokens and a square grid of patches" },
     { edit_heads, "num_heads 3 does not divide dim 64" },
     { edit_heads_text, "not a positive integer" },
@@ -456,6 +476,11 @@ test_corrupt_files (void)
   expect_model_error (clip_classifier, NULL, "CLIPForImageClassification's head");
   g_free (clip_classifier.bytes);
   g_free (clip.bytes);
+  Blob map = read_blob ("vit_map_f32");
+  Blob map_extra = with_header (map, edit_pool_extra);
+  expect_model_error (map_extra, NULL, "tensor 'attn_pool.q_norm.weight' belongs to no layout");
+  g_free (map_extra.bytes);
+  g_free (map.bytes);
   Blob hf = read_blob ("hf_vit_f32");
   Blob hf_extra = with_header (hf, edit_hf_layer_extra);
   expect_model_error (hf_extra, "{\"num_attention_heads\": 5}",

@@ -39,7 +39,8 @@ def outputs(model, x, case):
 def round_gemm_weights(model):
     """Rounds the weights heed stores in half; returns how many values changed. heed folds a
     LayerScale into the rows of the layer before it (engine/model.c), so there it is gamma W
-    that is rounded."""
+    that is rounded, and attention pooling's query projection into a bias it keeps in float32,
+    so that is not."""
     changed = 0
     scales = {}
     for blk in getattr(model, "blocks", []):
@@ -47,7 +48,10 @@ def round_gemm_weights(model):
             scales[blk.attn.proj] = blk.ls1.gamma.detach()[:, None]
             scales[blk.mlp.fc2] = blk.ls2.gamma.detach()[:, None]
     with torch.no_grad():
-        for m in model.modules():
+        for name, m in model.named_modules():
+            # attention pooling's query projection: heed folds it into a float32 bias at load
+            if name == "attn_pool.q":
+                continue
             if isinstance(m, (torch.nn.Linear, torch.nn.Conv2d)):
                 g = scales.get(m, 1.0)
                 stored = g * m.weight

@@ -93,6 +93,33 @@ class Block(nn.Module):
         return x + self.ls2(self.mlp(self.norm2(x)))
 
 
+class AttentionPoolLatent(nn.Module):
+    """timm's attention pooling (global_pool="map", SigLIP's head): a learnt query attends over
+    every token, then an MLP with a residual around it; its names are timm's attn_pool.*."""
+
+    def __init__(self, dim, num_heads, mlp_hidden, eps, quick_gelu=False):
+        super().__init__()
+        self.num_heads = num_heads
+        self.latent = nn.Parameter(torch.zeros(1, 1, dim))
+        self.q = nn.Linear(dim, dim)
+        self.kv = nn.Linear(dim, 2 * dim)
+        self.proj = nn.Linear(dim, dim)
+        self.norm = nn.LayerNorm(dim, eps=eps)
+        self.mlp = Mlp(dim, mlp_hidden, quick_gelu)
+        self.last_attn = None
+
+    def forward(self, x):
+        B, N, C = x.shape
+        h = self.num_heads
+        q = self.q(self.latent.expand(B, -1, -1)).reshape(B, 1, h, C // h).transpose(1, 2)
+        k, v = self.kv(x).reshape(B, N, 2, h, C // h).permute(2, 0, 3, 1, 4).unbind(0)
+        attn = ((q * (C // h) ** -0.5) @ k.transpose(-2, -1)).softmax(dim=-1)
+        self.last_attn = attn
+        x = self.proj((attn @ v).transpose(1, 2).reshape(B, 1, C))
+        x = x + self.mlp(self.norm(x))
+        return x[:, 0]
+
+
 class PatchEmbed(nn.Module):
     def __init__(self, patch, dim, bias=True):
         super().__init__()
@@ -107,7 +134,7 @@ class VisionTransformer(nn.Module):
                  mlp_hidden=None, eps=1e-6, qkv_bias=True, layer_scale=False,
                  distilled=False, reg_tokens=0, no_embed_class=False, pre_norm=False,
                  quick_gelu=False, class_token=True, avg_pool=False, registers_after_pos=False,
-                 patch_mean_head=False, pool_after_norm=False):
+                 patch_mean_head=False, pool_after_norm=False, map_pool=False):
         super().__init__()
         patches = (img_size // patch_size) ** 2
         self.num_prefix = int(class_token) + int(distilled) + reg_tokens
@@ -133,6 +160,9 @@ class VisionTransformer(nn.Module):
         self.norm = nn.Identity() if fc_norm else nn.LayerNorm(dim, eps=eps)
         self.fc_norm = nn.LayerNorm(dim, eps=eps) if fc_norm else \
             nn.Identity() if avg_pool else None
+        # timm's global_pool="map": attention pooling after the final norm
+        self.attn_pool = AttentionPoolLatent(dim, num_heads, mlp_hidden or 4 * dim, eps,
+                                             quick_gelu) if map_pool else None
         # transformers' Dinov2ForImageClassification: the head reads [class token; mean patch]
         self.patch_mean_head = patch_mean_head
         self.head = nn.Linear(2 * dim if patch_mean_head else dim, num_classes) if num_classes \
@@ -159,12 +189,14 @@ class VisionTransformer(nn.Module):
 
     def forward_features(self, img):
         x = self.tokens(img)
+        if self.attn_pool is not None:
+            return self.attn_pool(x)
         if self.avg_pool:
             return self.fc_norm(x[:, self.num_prefix:].mean(1))
         return x[:, 0]
 
     def forward(self, img):
-        if self.avg_pool:
+        if self.avg_pool or self.attn_pool is not None:
             return self.head(self.forward_features(img))
         x = self.tokens(img)
         if self.patch_mean_head:
@@ -175,7 +207,10 @@ class VisionTransformer(nn.Module):
 
     def cls_attention(self):
         """Last layer's CLS row over the patch tokens (past every prefix token), heads
-        averaged; for an average-pooled model every query row's, averaged."""
+        averaged; for an average-pooled model every query row's, averaged; for an
+        attention-pooled one the pool's query's row."""
+        if self.attn_pool is not None:
+            return self.attn_pool.last_attn[0][:, 0, self.num_prefix:].mean(0)
         a = self.blocks[-1].attn.last_attn[0]
         if self.avg_pool:
             return a[:, :, self.num_prefix:].mean((0, 1))

@@ -116,6 +116,14 @@ CASES = [
          dtype="F32", names="timm", heads_in="metadata", class_token=False, avg_pool=True,
          pool_after_norm=True, reg_tokens=1, no_embed_class=True, layer_scale=True,
          qkv_bias=False),
+    # timm's attention pooling (global_pool="map": the SigLIP towers, vit_so150m_*_map_*): a
+    # learnt query over every token after the final norm, then the pool's MLP; no class token,
+    # a register (its column not in the map), config.json as timm writes it
+    dict(name="vit_map_f32", img=48, patch=16, dim=64, depth=2, heads=2, classes=4,
+         dtype="F32", names="timm", heads_in="metadata", class_token=False, map_pool=True,
+         reg_tokens=1, no_embed_class=True,
+         config={"architecture": "vit_test_patch16_map_48", "global_pool": "map",
+                 "num_classes": 4}),
     # the same pooling with a class token, which only config.json's global_pool tells apart
     # from class-token pooling (timm's global_pool="avg", fc_norm=False)
     dict(name="vit_cls_gap_norm_f32", img=48, patch=16, dim=64, depth=2, heads=2, classes=3,
@@ -210,7 +218,8 @@ def build(case):
                               avg_pool=case.get("avg_pool", False),
                               registers_after_pos=case.get("registers_after_pos", False),
                               patch_mean_head=case.get("patch_mean_head", False),
-                              pool_after_norm=case.get("pool_after_norm", False)).eval()
+                              pool_after_norm=case.get("pool_after_norm", False),
+                              map_pool=case.get("map_pool", False)).eval()
     randomise(model, gen)
     with torch.no_grad():  # the reference must use exactly the stored values
         for p in model.parameters():
@@ -234,7 +243,8 @@ def at_run_size(case, model):
                             reg_tokens=case.get("reg_tokens", 0),
                             registers_after_pos=case.get("registers_after_pos", False),
                             patch_mean_head=case.get("patch_mean_head", False),
-                            pool_after_norm=case.get("pool_after_norm", False)).eval()
+                            pool_after_norm=case.get("pool_after_norm", False),
+                            map_pool=case.get("map_pool", False)).eval()
     run.load_state_dict(state)
     gen = torch.Generator().manual_seed(case["run_img"])
     return run, torch.randn(1, 3, case["run_img"], case["run_img"], generator=gen)
