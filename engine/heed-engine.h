@@ -168,6 +168,7 @@ typedef struct {
   guint tokens;             /* num_prefix + num_patches */
   gboolean distilled;       /* DeiT distilled: the prediction averages head and head_dist */
   gboolean quick_gelu;      /* the MLP's activation is QuickGELU (OpenAI CLIP), not exact GELU */
+  gboolean gelu_tanh;       /* the MLP's activation is GELU's tanh approximation (SigLIP's) */
   gboolean avg_pool;        /* the prediction pools the patch tokens by their mean, then fc_norm
                              * (timm's global_pool="avg"); num_prefix may then be 0 (no class
                              * token). Its attention map is the attention each patch receives,

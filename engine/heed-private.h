@@ -250,7 +250,15 @@ enum {
   HEED_EPI_GELU = 2,
   HEED_EPI_ACCUMULATE = 4,
   HEED_EPI_QUICK_GELU = 8, /* x * sigmoid (1.702 x), OpenAI CLIP's */
+  HEED_EPI_GELU_TANH = 16, /* GELU's tanh approximation (SigLIP's, PyTorch's approximate="tanh") */
 };
+
+/* The MLP's activation as a GEMM epilogue: GELU, QuickGELU or GELU's tanh approximation */
+static inline guint
+heed_mlp_activation (const HeedModelConfig *c)
+{
+  return c->quick_gelu ? HEED_EPI_QUICK_GELU : c->gelu_tanh ? HEED_EPI_GELU_TANH : HEED_EPI_GELU;
+}
 
 /* lavapipe's shuffle GEMMs store C as floats or, where the device has shaderInt64, as 64-bit
  * pairs of floats: the twin of a variant storing the other way (itself where it has none) */
@@ -465,6 +473,7 @@ gboolean heed_composite_layout (const HeedFrameLayout *frame, gboolean pairs, He
 /* ---- plain C references (ref.c): the same maths as the shaders, on host arrays ---- */
 
 float heed_ref_gelu (float x);
+float heed_ref_gelu_tanh (float x);
 void heed_ref_gemm (const float *a, guint lda, const float *b, guint ldb, float *c, guint ldc,
                     guint M, guint N, guint K, float alpha, const float *bias, guint epilogue);
 void heed_ref_layernorm (const float *x, guint ldx, float *y, guint ldy, const float *gamma,

@@ -35,10 +35,11 @@ typedef struct {
 typedef struct {
   const guint8 *data; /* the data section */
   guint64 data_size;
-  GHashTable *tensors;  /* name -> TensorEntry */
-  JsonObject *metadata; /* may be NULL */
-  JsonObject *config;   /* config.json, may be NULL */
-  JsonObject *preproc;  /* preprocessor_config.json, may be NULL */
+  GHashTable *tensors;    /* name -> TensorEntry */
+  JsonObject *metadata;   /* may be NULL */
+  JsonObject *config;     /* config.json (CLIP's and SigLIP's: its vision_config), may be NULL */
+  JsonObject *config_top; /* config.json itself: a classifier's id2label is there */
+  JsonObject *preproc;    /* preprocessor_config.json, may be NULL */
   const char *source;
   const char *prefix; /* "", "vit.", "deit." or "dinov2." for Hugging Face names */
   gboolean hf;
@@ -47,6 +48,9 @@ typedef struct {
                      * LayerScale as layer_scale1/2.lambda1 */
   gboolean clip;    /* transformers' CLIP image tower (vision_model.): names of its own, the
                      * settings in config.json's vision_config */
+  gboolean siglip;  /* transformers' SigLIP image tower: CLIP's names without the class token
+                     * and pre_layrnorm, a patch bias, attention pooling (head.) or, in
+                     * SiglipForImageClassification, the mean of every normed token */
   double hf_pixels; /* the side of the square transformers' processor hands the model, or 0 */
   /* the prefix tokens after the class token, named once the layout is known: the distillation
    * token (timm's dist_token, transformers' DeiT embeddings.distillation_token) and the register
@@ -788,6 +792,20 @@ read_preprocess (Loader *L, HeedModelConfig *c, GError **error)
 }
 
 /* Labels from __metadata__ "labels" (a JSON array) or config.json "id2label". */
+/* transformers' id2label: in config.json, or beside the vision_config a CLIP or SigLIP
+ * classifier's settings come from */
+static JsonObject *
+id2label_of (const Loader *L)
+{
+  JsonObject *configs[] = { L->config, L->config_top };
+  for (guint i = 0; i < G_N_ELEMENTS (configs); i++) {
+    JsonNode *n = member (configs[i], "id2label");
+    if (n && JSON_NODE_HOLDS_OBJECT (n))
+      return json_node_get_object (n);
+  }
+  return NULL;
+}
+
 static gboolean
 read_labels (const Loader *L, HeedModelConfig *c, GError **error)
 {
@@ -812,9 +830,8 @@ read_labels (const Loader *L, HeedModelConfig *c, GError **error)
       g_ptr_array_add (labels, g_strdup (json_node_get_string (n)));
     }
     g_object_unref (p);
-  } else if (L->config && json_object_has_member (L->config, "id2label") &&
-             JSON_NODE_HOLDS_OBJECT (json_object_get_member (L->config, "id2label"))) {
-    JsonObject *o = json_object_get_object_member (L->config, "id2label");
+  } else if (id2label_of (L)) {
+    JsonObject *o = id2label_of (L);
     guint n = json_object_get_size (o);
     for (guint i = 0; i < n; i++) {
       char key[16];
@@ -906,6 +923,8 @@ read_config (Loader *L, HeedModel *m, GError **error)
     if (!L->hf && find (L, "vision_model.embeddings.patch_embedding.weight")) {
       L->prefix = "vision_model.";
       L->hf = L->clip = TRUE;
+      L->siglip = !find (L, "vision_model.embeddings.class_embedding");
+      L->config_top = L->config;
       JsonNode *vision = member (L->config, "vision_config");
       if (vision && JSON_NODE_HOLDS_OBJECT (vision))
         L->config = json_node_get_object (vision);
@@ -978,12 +997,14 @@ read_config (Loader *L, HeedModel *m, GError **error)
   const char *pool = json_str (L->config, "global_pool");
   gboolean fc_norm = find (L, "fc_norm.weight") != NULL, norm = find (L, "norm.weight") != NULL;
   /* timm's attention pooling (global_pool="map"): attn_pool after the final norm */
-  c->map_pool = !L->hf && find (L, "attn_pool.latent");
-  c->avg_pool =
-      !L->hf && !c->map_pool &&
-      ((fc_norm && !norm) ||
-       (norm && !fc_norm && (g_strcmp0 (pool, "avg") == 0 || (!pool && !find (L, "cls_token")))));
-  c->pool_after_norm = c->avg_pool && norm;
+  c->map_pool = (!L->hf && find (L, "attn_pool.latent")) ||
+                (L->siglip && find (L, "vision_model.head.probe"));
+  c->avg_pool = (!L->hf && !c->map_pool &&
+                 ((fc_norm && !norm) ||
+                  (norm && !fc_norm &&
+                   (g_strcmp0 (pool, "avg") == 0 || (!pool && !find (L, "cls_token")))))) ||
+                (L->siglip && !c->map_pool); /* SiglipForImageClassification */
+  c->pool_after_norm = c->avg_pool && (norm || L->siglip);
   if (!L->hf && !c->avg_pool && !c->map_pool && !find (L, "cls_token"))
     return model_error (error, L,
                         "tensor 'cls_token' is missing, and no fc_norm, final norm or attn_pool "
@@ -997,7 +1018,7 @@ read_config (Loader *L, HeedModel *m, GError **error)
                         "after fc_norm or the final norm (avg) or by attention (map)",
                         pool, pooling);
   /* the prefix: the class token, then the distillation token or the register tokens [1, R, D] */
-  c->num_prefix = L->hf || find (L, "cls_token") ? 1 : 0;
+  c->num_prefix = (L->hf && !L->siglip) || find (L, "cls_token") ? 1 : 0;
   TensorEntry *dist = find (L, L->dist_token), *reg = find (L, L->reg_token);
   if (dist)
     c->num_prefix++;
@@ -1021,22 +1042,28 @@ read_config (Loader *L, HeedModel *m, GError **error)
     act = json_str (L->config, "hidden_act");
   const char *arch = json_str (L->config, "architecture");
   c->quick_gelu = g_strcmp0 (act, "quick_gelu") == 0 || (arch && strstr (arch, "quickgelu")) ||
-                  (L->clip && !act); /* transformers' CLIPVisionConfig's default */
-  /* the activations heed computes: GELU (erf) and QuickGELU; the tanh approximation of GELU
-   * differs from erf's by under 5e-4, so it runs, said once; any other would be wrong */
+                  (L->clip && !L->siglip && !act); /* transformers' CLIPVisionConfig's default */
+  c->gelu_tanh = L->siglip && !act;                /* SiglipVisionConfig's default */
+  /* the activations heed computes: GELU (erf), QuickGELU and GELU's tanh approximation, by
+   * the names timm and transformers give it; any other would run wrong */
   static const char *const tanh_gelu[] = { "gelu_tanh", "gelu_new", "gelu_pytorch_tanh",
                                            "gelu_fast" };
-  gboolean tanh_approx = FALSE;
   for (guint i = 0; act && i < G_N_ELEMENTS (tanh_gelu); i++)
-    tanh_approx |= strcmp (act, tanh_gelu[i]) == 0;
-  if (act && !tanh_approx && strcmp (act, "gelu") != 0 && strcmp (act, "quick_gelu") != 0)
-    return model_error (
-        error, L, "activation \"%s\": heed runs GELU and QuickGELU in the MLP, not this", act);
-  if (tanh_approx)
-    heed_log (HEED_LOG_WARNING,
-              "%s: activation \"%s\" is GELU's tanh approximation; heed computes GELU exactly "
-              "(they differ by under 5e-4)",
-              L->source, act);
+    c->gelu_tanh |= strcmp (act, tanh_gelu[i]) == 0;
+  /* timm's SigLIP 2 towers set act_layer="gelu_tanh" in their definitions, which config.json
+   * does not repeat (timm's vision_transformer.py) */
+  static const char *const tanh_archs[] = {
+    "vit_base_patch32_siglip_256",     "vit_large_patch16_siglip_512",
+    "vit_so400m_patch16_siglip_",      "vit_giantopt_patch16_siglip_",
+    "vit_base_patch32_siglip_gap_256", "vit_large_patch16_siglip_gap_512",
+  };
+  for (guint i = 0; !act && arch && i < G_N_ELEMENTS (tanh_archs); i++)
+    c->gelu_tanh |= g_str_has_prefix (arch, tanh_archs[i]);
+  if (act && !c->gelu_tanh && strcmp (act, "gelu") != 0 && strcmp (act, "quick_gelu") != 0)
+    return model_error (error, L,
+                        "activation \"%s\": heed runs GELU, its tanh approximation and QuickGELU "
+                        "in the MLP, not this",
+                        act);
   if (arch && strstr (arch, "_rpn_"))
     return model_error (error, L,
                         "architecture %s has residual post-norm blocks (timm's ResPostBlock), "
@@ -1135,7 +1162,7 @@ read_config (Loader *L, HeedModel *m, GError **error)
   g_free (name);
   c->num_classes = 0;
   if (e) {
-    if (L->clip)
+    if (L->clip && !L->siglip)
       return model_error (error, L,
                           "CLIPForImageClassification's head (on the mean patch token before "
                           "the final norm) is not supported yet; CLIPModel's and "
@@ -1148,7 +1175,7 @@ read_config (Loader *L, HeedModel *m, GError **error)
     c->num_classes = (guint) e->shape[0];
   }
 
-  c->ln_eps = L->clip ? 1e-5f : 1e-6f; /* CLIPVisionConfig's default, timm's */
+  c->ln_eps = L->clip && !L->siglip ? 1e-5f : 1e-6f; /* CLIPVisionConfig's, timm's, SigLIP's */
   if (L->config && json_object_has_member (L->config, "layer_norm_eps")) {
     JsonNode *n = json_object_get_member (L->config, "layer_norm_eps");
     if (JSON_NODE_HOLDS_VALUE (n) && (json_node_get_value_type (n) == G_TYPE_DOUBLE ||
@@ -1255,31 +1282,62 @@ take_head (const Loader *L, gboolean dist, const guint64 *shape, float **w, floa
   return *b != NULL;
 }
 
-/* timm's AttentionPoolLatent (attn_pool.*) as one more block (HeedModel's map_head): the
- * learnt query's projection is the same for every frame, so it becomes the query bias of a qkv
- * whose query rows are zero, and the attention's query row 0 is the pool's query */
+/* Attention pooling's tensor: timm's AttentionPoolLatent (attn_pool.*) or transformers'
+ * SigLIP head (vision_model.head.*), by their own names */
+static float *
+take_pool (const Loader *L, const char *timm, const char *hf, guint ndim, const guint64 *shape,
+           gboolean or_zero, GError **error)
+{
+  char *name =
+      g_strconcat (L->siglip ? "vision_model.head." : "attn_pool.", L->siglip ? hf : timm, NULL);
+  float *t = or_zero ? take_or_zero (L, name, shape[0], error) : take (L, name, ndim, shape, error);
+  g_free (name);
+  return t;
+}
+
+/* Attention pooling as one more block (HeedModel's map_head): the learnt query's projection is
+ * the same for every frame, so it becomes the query bias of a qkv whose query rows are zero,
+ * and the attention's query row 0 is the pool's query */
 static gboolean
 read_map_head (const Loader *L, HeedModel *m, GError **error)
 {
   const HeedModelConfig *c = &m->config;
   guint64 D = c->dim, Hd = c->mlp_hidden;
-  guint64 s_d[1] = { D }, s_dd[2] = { D, D }, s_kv[2] = { 2 * D, D };
-  guint64 s_fc1[2] = { Hd, D }, s_fc2[2] = { D, Hd };
+  guint64 s_d[1] = { D }, s_dd[2] = { D, D }, s_kv[2] = { 2 * D, D }, s_qkv[2] = { 3 * D, D };
+  guint64 s_fc1[2] = { Hd, D }, s_fc2[2] = { D, Hd }, s_hd[1] = { Hd }, s_3d[1] = { 3 * D };
+  guint64 s_2d[1] = { 2 * D };
   HeedBlockWeights *b = m->map_head = g_new0 (HeedBlockWeights, 1);
   float *latent = NULL, *q_w = NULL, *q_b = NULL, *kv_w = NULL, *kv_b = NULL;
-  gboolean ok = (latent = take (L, "attn_pool.latent", 1, s_d, error)) &&
-                (q_w = take (L, "attn_pool.q.weight", 2, s_dd, error)) &&
-                (q_b = take_or_zero (L, "attn_pool.q.bias", D, error)) &&
-                (kv_w = take (L, "attn_pool.kv.weight", 2, s_kv, error)) &&
-                (kv_b = take_or_zero (L, "attn_pool.kv.bias", 2 * D, error)) &&
-                (b->proj_w = take (L, "attn_pool.proj.weight", 2, s_dd, error)) &&
-                (b->proj_b = take_or_zero (L, "attn_pool.proj.bias", D, error)) &&
-                (b->norm2_w = take (L, "attn_pool.norm.weight", 1, s_d, error)) &&
-                (b->norm2_b = take (L, "attn_pool.norm.bias", 1, s_d, error)) &&
-                (b->fc1_w = take (L, "attn_pool.mlp.fc1.weight", 2, s_fc1, error)) &&
-                (b->fc1_b = take (L, "attn_pool.mlp.fc1.bias", 1, (guint64[]){ Hd }, error)) &&
-                (b->fc2_w = take (L, "attn_pool.mlp.fc2.weight", 2, s_fc2, error)) &&
-                (b->fc2_b = take (L, "attn_pool.mlp.fc2.bias", 1, s_d, error));
+  gboolean ok;
+  if (L->siglip) { /* nn.MultiheadAttention's in_proj: q, k and v rows in one */
+    float *in_w = NULL, *in_b = NULL;
+    ok = (latent = take_pool (L, "", "probe", 1, s_d, FALSE, error)) &&
+         (in_w = take_pool (L, "", "attention.in_proj_weight", 2, s_qkv, FALSE, error)) &&
+         (in_b = take_pool (L, "", "attention.in_proj_bias", 1, s_3d, TRUE, error));
+    if (ok) {
+      q_w = g_memdup2 (in_w, D * D * sizeof (float));
+      kv_w = g_memdup2 (in_w + D * D, 2 * D * D * sizeof (float));
+      q_b = g_memdup2 (in_b, D * sizeof (float));
+      kv_b = g_memdup2 (in_b + D, 2 * D * sizeof (float));
+    }
+    g_free (in_w), g_free (in_b);
+  } else {
+    ok = (latent = take_pool (L, "latent", "", 1, s_d, FALSE, error)) &&
+         (q_w = take_pool (L, "q.weight", "", 2, s_dd, FALSE, error)) &&
+         (q_b = take_pool (L, "q.bias", "", 1, s_d, TRUE, error)) &&
+         (kv_w = take_pool (L, "kv.weight", "", 2, s_kv, FALSE, error)) &&
+         (kv_b = take_pool (L, "kv.bias", "", 1, s_2d, TRUE, error));
+  }
+  ok = ok &&
+       (b->proj_w =
+            take_pool (L, "proj.weight", "attention.out_proj.weight", 2, s_dd, FALSE, error)) &&
+       (b->proj_b = take_pool (L, "proj.bias", "attention.out_proj.bias", 1, s_d, TRUE, error)) &&
+       (b->norm2_w = take_pool (L, "norm.weight", "layernorm.weight", 1, s_d, FALSE, error)) &&
+       (b->norm2_b = take_pool (L, "norm.bias", "layernorm.bias", 1, s_d, FALSE, error)) &&
+       (b->fc1_w = take_pool (L, "mlp.fc1.weight", "mlp.fc1.weight", 2, s_fc1, FALSE, error)) &&
+       (b->fc1_b = take_pool (L, "mlp.fc1.bias", "mlp.fc1.bias", 1, s_hd, FALSE, error)) &&
+       (b->fc2_w = take_pool (L, "mlp.fc2.weight", "mlp.fc2.weight", 2, s_fc2, FALSE, error)) &&
+       (b->fc2_b = take_pool (L, "mlp.fc2.bias", "mlp.fc2.bias", 1, s_d, FALSE, error));
   if (ok) {
     b->norm1_w = g_memdup2 (m->norm_w, D * sizeof (float));
     b->norm1_b = g_memdup2 (m->norm_b, D * sizeof (float));
@@ -1354,12 +1412,14 @@ read_weights (const Loader *L, HeedModel *m, GError **error)
         hf_or_clip (L, "embeddings.patch_embeddings.projection.weight",
                     "embeddings.patch_embedding.weight"),
         4, s_patch);
-  if ((!L->hf && !find (L, "patch_embed.proj.bias")) || L->clip) /* CLIP towers have none */
-    m->patch_b = g_new0 (float, D);
+  if ((!L->hf && !find (L, "patch_embed.proj.bias")) || (L->clip && !L->siglip))
+    m->patch_b = g_new0 (float, D); /* CLIP towers have none */
   else
-    TAKE (m->patch_b, "patch_embed.proj.bias", "embeddings.patch_embeddings.projection.bias", 1,
-          s_d);
-  if ((!L->hf && find (L, "norm_pre.weight")) || L->clip) {
+    TAKE (m->patch_b, "patch_embed.proj.bias",
+          hf_or_clip (L, "embeddings.patch_embeddings.projection.bias",
+                      "embeddings.patch_embedding.bias"),
+          1, s_d);
+  if ((!L->hf && find (L, "norm_pre.weight")) || (L->clip && !L->siglip)) {
     TAKE (m->norm_pre_w, "norm_pre.weight", "pre_layrnorm.weight", 1, s_d);
     TAKE (m->norm_pre_b, "norm_pre.bias", "pre_layrnorm.bias", 1, s_d);
   }
@@ -1461,8 +1521,9 @@ check_blocks_read (const Loader *L, GError **error)
 {
   char *hf_blocks = hf_name (L, L->clip ? "encoder.layers." : "encoder.layer.");
   char *hf_patch = hf_name (L, "embeddings.patch_embedding"); /* ViT's ...embeddings., CLIP's */
+  char *hf_pool = hf_name (L, L->siglip ? "head." : "embeddings.patch_embedding");
   const char *timm[] = { "blocks.", "patch_embed.", "attn_pool." },
-             *hf[] = { hf_blocks, hf_patch, hf_patch };
+             *hf[] = { hf_blocks, hf_patch, hf_pool };
   const char *const *parts = L->hf ? hf : timm;
   const char *unread = NULL; /* the first in name order, for a message that does not vary */
   GHashTableIter it;
@@ -1482,6 +1543,7 @@ check_blocks_read (const Loader *L, GError **error)
                  unread);
   g_free (hf_blocks);
   g_free (hf_patch);
+  g_free (hf_pool);
   return unread == NULL;
 }
 

@@ -12,6 +12,12 @@ heed_ref_gelu (float x)
   return (float) (0.5 * x * erfc (-x / sqrt (2.0)));
 }
 
+float
+heed_ref_gelu_tanh (float x)
+{
+  return (float) (0.5 * x * (1.0 + tanh (sqrt (2.0 / G_PI) * (x + 0.044715 * (double) x * x * x))));
+}
+
 void
 heed_ref_gemm (const float *a, guint lda, const float *b, guint ldb, float *c, guint ldc, guint M,
                guint N, guint K, float alpha, const float *bias, guint epilogue)
@@ -26,6 +32,8 @@ heed_ref_gemm (const float *a, guint lda, const float *b, guint ldb, float *c, g
         v = heed_ref_gelu (v);
       else if (epilogue & HEED_EPI_QUICK_GELU)
         v = v / (1.0f + expf (-1.702f * v));
+      else if (epilogue & HEED_EPI_GELU_TANH)
+        v = heed_ref_gelu_tanh (v);
       if (epilogue & HEED_EPI_ACCUMULATE)
         v += c[(gsize) m * ldc + n];
       c[(gsize) m * ldc + n] = v;
@@ -178,8 +186,7 @@ heed_ref_vit_forward (const HeedModel *model, const float *input, float *logits,
       heed_ref_head_mean (probs, layer_attention + (gsize) l * T * T, T, T, H);
     linear (att, T, D, b->proj_w, b->proj_b, D, x, HEED_EPI_ACCUMULATE);
     heed_ref_layernorm (x, D, h, D, b->norm2_w, b->norm2_b, T, D, c->ln_eps);
-    linear (h, T, D, b->fc1_w, b->fc1_b, c->mlp_hidden, mlp,
-            c->quick_gelu ? HEED_EPI_QUICK_GELU : HEED_EPI_GELU);
+    linear (h, T, D, b->fc1_w, b->fc1_b, c->mlp_hidden, mlp, heed_mlp_activation (c));
     linear (mlp, T, c->mlp_hidden, b->fc2_w, b->fc2_b, D, x, HEED_EPI_ACCUMULATE);
   }
   if (c->map_pool) { /* attention pooling: one more block for query row 0, no residual */
@@ -190,8 +197,7 @@ heed_ref_vit_forward (const HeedModel *model, const float *input, float *logits,
     heed_ref_attention (qkv, att, probs, T, D, H); /* row 0's are the pool's */
     linear (att, 1, D, b->proj_w, b->proj_b, D, y, 0);
     heed_ref_layernorm (y, D, z, D, b->norm2_w, b->norm2_b, 1, D, c->ln_eps);
-    linear (z, 1, D, b->fc1_w, b->fc1_b, c->mlp_hidden, mlp,
-            c->quick_gelu ? HEED_EPI_QUICK_GELU : HEED_EPI_GELU);
+    linear (z, 1, D, b->fc1_w, b->fc1_b, c->mlp_hidden, mlp, heed_mlp_activation (c));
     linear (mlp, 1, c->mlp_hidden, b->fc2_w, b->fc2_b, D, y, HEED_EPI_ACCUMULATE);
     memcpy (x, y, D * sizeof (float)); /* the pooled token, in the class row's place */
     g_free (y), g_free (z);

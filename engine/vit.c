@@ -446,7 +446,7 @@ record_map_head (HeedVitRun *r, HeedRecorder *rec, guint n, GError **error)
   guint T = c->tokens, D = c->dim, Hd = c->mlp_hidden, H = c->num_heads, rows = n * T;
   guint ld_d = heed_round_up (D, k->col_align), ld_3d = heed_round_up (3 * D, k->col_align);
   guint ld_hd = heed_round_up (Hd, k->col_align);
-  guint act = c->quick_gelu ? HEED_EPI_QUICK_GELU : HEED_EPI_GELU;
+  guint act = heed_mlp_activation (c);
   HeedMat emb = MAT (r->emb, 0, D), mlp = MAT (r->mlp, 0, Hd);
   if (p->fold_layernorm ? !heed_op_gemm_layernorm (rec, MAT (r->x, 0, D), MAT (b->qkv_w, 0, ld_3d),
                                                    MAT (r->qkv, 0, 3 * D), b->qkv_b, rows, 3 * D, D,
@@ -589,7 +589,7 @@ record_forward (HeedVitRun *r, HeedRecorder **recs, guint n, gboolean from_frame
                        HEED_EPI_ACCUMULATE, NAME ("proj"), "proj", error))
       return FALSE;
     rec = recs[slice_of_unit (r, 3 + 2 * l)];
-    guint act = c->quick_gelu ? HEED_EPI_QUICK_GELU : HEED_EPI_GELU;
+    guint act = heed_mlp_activation (c);
     /* the separate LayerNorm takes one stride: a frame's rows at a time when they are few */
     for (guint i = 0; !p->fold_layernorm && i < (few ? n : 1); i++)
       if (!heed_op_layernorm (rec, MAT (r->x, i * T * D, D), MAT (r->h, i * T * D, D), b->norm2_w,

@@ -27,4 +27,13 @@ float heed_gelu(float x)
   return 0.5 * x * heed_erfc(-x * 0.70710678118654752);
 }
 
+// GELU's tanh approximation, which SigLIP and some timm models were trained with (PyTorch's
+// approximate="tanh"): 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), the tanh as
+// 1 - 2 / (exp(2u) + 1), which saturates to +-1 where exp overflows instead of giving NaN
+float heed_gelu_tanh(float x)
+{
+  float u = 0.79788456080286536 * (x + 0.044715 * x * x * x);
+  return 0.5 * x * (2.0 - 2.0 / (exp(2.0 * u) + 1.0));
+}
+
 #endif

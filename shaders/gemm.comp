@@ -77,6 +77,7 @@ const uint EPI_BIAS = 1u;
 const uint EPI_GELU = 2u;
 const uint EPI_ACCUMULATE = 4u;
 const uint EPI_QUICK_GELU = 8u;
+const uint EPI_GELU_TANH = 16u;
 
 #ifdef B_HALF
 // The two IEEE halves of a word (low first) as floats, by integer operations: lavapipe (Mesa
@@ -191,6 +192,8 @@ float epilogue_of(float acc, float bn)
     v = heed_gelu(v);
   else if ((EPILOGUE & EPI_QUICK_GELU) != 0u)
     v = heed_quick_gelu(v);
+  else if ((EPILOGUE & EPI_GELU_TANH) != 0u)
+    v = heed_gelu_tanh(v);
   return v;
 }
 

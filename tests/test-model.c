@@ -129,6 +129,22 @@ test_fixture_configs (void)
   m = load_fixture ("vit_cls_gap_norm_f32");
   g_assert_true (m->config.avg_pool && m->config.pool_after_norm);
   heed_model_destroy (&m);
+  /* transformers' SiglipModel: no class token, a patch bias, its head. as attention pooling,
+   * GELU's tanh approximation and eps 1e-6 from the vision_config; SiglipForImageClassification:
+   * the mean of every normed token, id2label beside the vision_config */
+  m = load_fixture ("hf_siglip_f32");
+  g_assert_true (m->config.map_pool && m->config.gelu_tanh && !m->config.quick_gelu);
+  g_assert_cmpuint (m->config.num_prefix, ==, 0);
+  g_assert_cmpuint (m->config.tokens, ==, 16);
+  g_assert_cmpfloat (m->config.ln_eps, ==, 1e-6f);
+  g_assert_null (m->norm_pre_w);
+  g_assert_cmpfloat (m->patch_b[0], !=, 0.0f);
+  heed_model_destroy (&m);
+  m = load_fixture ("hf_siglip_cls_f32");
+  g_assert_true (m->config.avg_pool && m->config.pool_after_norm && !m->config.map_pool);
+  g_assert_cmpuint (m->config.num_classes, ==, 5);
+  g_assert_cmpstr (m->config.labels[4], ==, "class 4 of hf_siglip_cls_f32");
+  heed_model_destroy (&m);
   /* timm's attention pooling: the pool as one more block, its query's projection the query
    * bias of a qkv whose query rows are zero */
   m = load_fixture ("vit_map_f32");
@@ -523,13 +539,30 @@ test_corrupt_files (void)
   expect_model_error (good, "{\"hidden_act\": \"relu\"}", "activation \"relu\"");
   expect_model_error (good, "{\"architecture\": \"vit_base_patch16_rpn_224\"}",
                       "residual post-norm blocks");
-  /* GELU's tanh approximation runs (heed computes erf's, within 5e-4) */
-  GError *tanh_error = NULL;
-  HeedModel *tanh_model = heed_model_load_from_data (
-      good.bytes, good.size, "{\"hidden_act\": \"gelu_new\", \"global_pool\": \"token\"}", NULL,
-      "tanh", &tanh_error);
-  g_assert_no_error (tanh_error);
-  heed_model_destroy (&tanh_model);
+  /* GELU's tanh approximation, by transformers' and timm's names for it, and by the timm
+   * architectures that use it without config.json saying so */
+  const char *tanh_configs[] = {
+    "{\"hidden_act\": \"gelu_new\", \"global_pool\": \"token\"}",
+    "{\"hidden_act\": \"gelu_pytorch_tanh\"}",
+    "{\"model_args\": {\"act_layer\": \"gelu_tanh\"}}",
+    "{\"architecture\": \"vit_so400m_patch16_siglip_384\"}",
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (tanh_configs); i++) {
+    GError *tanh_error = NULL;
+    HeedModel *tanh_model = heed_model_load_from_data (good.bytes, good.size, tanh_configs[i], NULL,
+                                                       "tanh", &tanh_error);
+    g_assert_no_error (tanh_error);
+    g_assert_true (tanh_model->config.gelu_tanh);
+    heed_model_destroy (&tanh_model);
+  }
+  /* and not where the architecture uses exact GELU (SigLIP's first towers in timm) */
+  GError *erf_error = NULL;
+  HeedModel *erf_model = heed_model_load_from_data (
+      good.bytes, good.size, "{\"architecture\": \"vit_so400m_patch14_siglip_384\"}", NULL, "erf",
+      &erf_error);
+  g_assert_no_error (erf_error);
+  g_assert_false (erf_model->config.gelu_tanh);
+  heed_model_destroy (&erf_model);
 
   /* not a ViT at all */
   Blob empty = { (guint8 *) "\x02\0\0\0\0\0\0\0{}", 10 };

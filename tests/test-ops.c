@@ -167,6 +167,7 @@ test_gemm_layernorm (void)
   } cases[] = { { 197, 576, 192, 0, 1e-6f, 0.0f },
                 { 37, 100, 64, HEED_EPI_GELU, 1e-12f, 3.0f },
                 { 5, 40, 20, HEED_EPI_QUICK_GELU, 1e-6f, -1.0f },
+                { 21, 50, 32, HEED_EPI_GELU_TANH, 1e-6f, 1.0f },
                 { 50, 130, 96, 0, 1e-5f, 300.0f },
                 { 1, 8, 4, 0, 1e-6f, 0.5f } };
   GError *error = NULL;
@@ -706,13 +707,14 @@ test_classification_head (void)
  * lacks: transformers' DINOv2 classifier (its head on the class token and the mean of the
  * normed patch tokens), DINOv2 with registers (positionless register rows; transformers' and
  * its own repository's names), at the size their preprocessor_config.json crops to, timm's
- * average pooling after the final norm (with and without a class token) and its attention
- * pooling. */
+ * average pooling after the final norm (with and without a class token), its attention
+ * pooling, and transformers' SigLIP (its pooling head, and its classifier's mean token). */
 static void
 test_vit_layouts_against_reference (void)
 {
   const char *names[] = { "hf_dinov2_cls_f32", "hf_dinov2_reg_f32",    "dinov2_repo_reg_f32",
-                          "vit_gap_norm_f32",  "vit_cls_gap_norm_f32", "vit_map_f32" };
+                          "vit_gap_norm_f32",  "vit_cls_gap_norm_f32", "vit_map_f32",
+                          "hf_siglip_f32",     "hf_siglip_cls_f32" };
   for (guint k = 0; k < G_N_ELEMENTS (names); k++) {
     GError *error = NULL;
     char *path = g_build_filename (g_getenv ("HEED_FIXTURES"), names[k], "model.safetensors", NULL);
@@ -1772,6 +1774,9 @@ main (int argc, char **argv)
     { 197, 64, 200, 3, 0, FALSE, 1.0f }, /* P.V with K rounded up to a multiple of 4 */
     { 20, 130, 36, 2, HEED_EPI_GELU, TRUE, 2.0f },
     { 29, 96, 44, 2, HEED_EPI_GELU | HEED_EPI_ACCUMULATE, TRUE, 1.5f },
+    /* GELU's tanh approximation, on values out to where its tanh saturates */
+    { 37, 45, 29, 1, HEED_EPI_GELU_TANH, TRUE, 4.0f },
+    { 29, 96, 44, 2, HEED_EPI_GELU_TANH | HEED_EPI_ACCUMULATE, TRUE, 1.5f },
   };
   g_test_init (&argc, &argv, NULL);
   for (guint i = 0; i < G_N_ELEMENTS (gemms); i++) {

@@ -56,10 +56,12 @@ class QuickGELU(nn.Module):
 
 
 class Mlp(nn.Module):
-    def __init__(self, dim, hidden, quick_gelu=False):
+    def __init__(self, dim, hidden, quick_gelu=False, gelu_tanh=False):
         super().__init__()
         self.fc1 = nn.Linear(dim, hidden)
-        self.act = QuickGELU() if quick_gelu else nn.GELU()  # exact (erf) GELU, timm's default
+        # exact (erf) GELU, timm's default; SigLIP's tanh approximation; OpenAI CLIP's QuickGELU
+        self.act = QuickGELU() if quick_gelu else nn.GELU(approximate="tanh" if gelu_tanh
+                                                         else "none")
         self.fc2 = nn.Linear(hidden, dim)
 
     def forward(self, x):
@@ -79,13 +81,13 @@ class LayerScale(nn.Module):
 
 class Block(nn.Module):
     def __init__(self, dim, num_heads, mlp_hidden, eps, qkv_bias=True, layer_scale=False,
-                 quick_gelu=False):
+                 quick_gelu=False, gelu_tanh=False):
         super().__init__()
         self.norm1 = nn.LayerNorm(dim, eps=eps)
         self.attn = Attention(dim, num_heads, qkv_bias)
         self.ls1 = LayerScale(dim) if layer_scale else nn.Identity()
         self.norm2 = nn.LayerNorm(dim, eps=eps)
-        self.mlp = Mlp(dim, mlp_hidden, quick_gelu)
+        self.mlp = Mlp(dim, mlp_hidden, quick_gelu, gelu_tanh)
         self.ls2 = LayerScale(dim) if layer_scale else nn.Identity()
 
     def forward(self, x):
@@ -97,7 +99,7 @@ class AttentionPoolLatent(nn.Module):
     """timm's attention pooling (global_pool="map", SigLIP's head): a learnt query attends over
     every token, then an MLP with a residual around it; its names are timm's attn_pool.*."""
 
-    def __init__(self, dim, num_heads, mlp_hidden, eps, quick_gelu=False):
+    def __init__(self, dim, num_heads, mlp_hidden, eps, quick_gelu=False, gelu_tanh=False):
         super().__init__()
         self.num_heads = num_heads
         self.latent = nn.Parameter(torch.zeros(1, 1, dim))
@@ -105,7 +107,7 @@ class AttentionPoolLatent(nn.Module):
         self.kv = nn.Linear(dim, 2 * dim)
         self.proj = nn.Linear(dim, dim)
         self.norm = nn.LayerNorm(dim, eps=eps)
-        self.mlp = Mlp(dim, mlp_hidden, quick_gelu)
+        self.mlp = Mlp(dim, mlp_hidden, quick_gelu, gelu_tanh)
         self.last_attn = None
 
     def forward(self, x):
@@ -134,7 +136,8 @@ class VisionTransformer(nn.Module):
                  mlp_hidden=None, eps=1e-6, qkv_bias=True, layer_scale=False,
                  distilled=False, reg_tokens=0, no_embed_class=False, pre_norm=False,
                  quick_gelu=False, class_token=True, avg_pool=False, registers_after_pos=False,
-                 patch_mean_head=False, pool_after_norm=False, map_pool=False):
+                 patch_mean_head=False, pool_after_norm=False, map_pool=False,
+                 gelu_tanh=False):
         super().__init__()
         patches = (img_size // patch_size) ** 2
         self.num_prefix = int(class_token) + int(distilled) + reg_tokens
@@ -153,7 +156,8 @@ class VisionTransformer(nn.Module):
                                       1 if registers_after_pos else self.num_prefix), dim))
         self.norm_pre = nn.LayerNorm(dim, eps=eps) if pre_norm else nn.Identity()
         self.blocks = nn.ModuleList(Block(dim, num_heads, mlp_hidden or 4 * dim, eps, qkv_bias,
-                                          layer_scale, quick_gelu) for _ in range(depth))
+                                          layer_scale, quick_gelu, gelu_tanh)
+                                    for _ in range(depth))
         # timm's global_pool="avg": fc_norm after the mean patch token, no final norm; with
         # fc_norm=False (pool_after_norm) the final norm on every token, then their mean
         fc_norm = avg_pool and not pool_after_norm
@@ -162,7 +166,7 @@ class VisionTransformer(nn.Module):
             nn.Identity() if avg_pool else None
         # timm's global_pool="map": attention pooling after the final norm
         self.attn_pool = AttentionPoolLatent(dim, num_heads, mlp_hidden or 4 * dim, eps,
-                                             quick_gelu) if map_pool else None
+                                             quick_gelu, gelu_tanh) if map_pool else None
         # transformers' Dinov2ForImageClassification: the head reads [class token; mean patch]
         self.patch_mean_head = patch_mean_head
         self.head = nn.Linear(2 * dim if patch_mean_head else dim, num_classes) if num_classes \
@@ -416,6 +420,46 @@ def timm_to_hf_clip(sd, prefix="vision_model."):
             for part, t in zip("qkv", sd[f"{b}attn.qkv.{kind}"].chunk(3, 0)):
                 out[f"{h}self_attn.{part}_proj.{kind}"] = t
         i += 1
+    return out
+
+
+def timm_to_hf_siglip(sd, text_tower=True):
+    """Renames a timm SigLIP image tower (no class token, patch bias, final norm, attention
+    pooling, or a head on the mean normed token) to transformers' names: SiglipModel's
+    vision_model. with its head. (and, text_tower, a token of the text tower and logit_scale and
+    logit_bias beside it), or SiglipForImageClassification's vision_model. and classifier."""
+    p = "vision_model."
+    dim = sd["pos_embed"].shape[-1]
+    out = {p + "embeddings.position_embedding.weight": sd["pos_embed"].reshape(-1, dim),
+           p + "embeddings.patch_embedding.weight": sd["patch_embed.proj.weight"],
+           p + "embeddings.patch_embedding.bias": sd["patch_embed.proj.bias"],
+           p + "post_layernorm.weight": sd["norm.weight"], p + "post_layernorm.bias": sd["norm.bias"]}
+    i = 0
+    while f"blocks.{i}.norm1.weight" in sd:
+        b, h = f"blocks.{i}.", f"{p}encoder.layers.{i}."
+        for kind in ("weight", "bias"):
+            for timm, hf in (("norm1", "layer_norm1"), ("norm2", "layer_norm2"),
+                             ("mlp.fc1", "mlp.fc1"), ("mlp.fc2", "mlp.fc2"),
+                             ("attn.proj", "self_attn.out_proj")):
+                out[f"{h}{hf}.{kind}"] = sd[f"{b}{timm}.{kind}"]
+            for part, t in zip("qkv", sd[f"{b}attn.qkv.{kind}"].chunk(3, 0)):
+                out[f"{h}self_attn.{part}_proj.{kind}"] = t
+        i += 1
+    if "attn_pool.latent" in sd:  # nn.MultiheadAttention's in_proj holds q, k and v
+        h, a = p + "head.", "attn_pool."
+        out[h + "probe"] = sd[a + "latent"]
+        for kind in ("weight", "bias"):
+            out[f"{h}attention.in_proj_{kind}"] = torch.cat([sd[f"{a}q.{kind}"],
+                                                             sd[f"{a}kv.{kind}"]])
+            out[f"{h}attention.out_proj.{kind}"] = sd[f"{a}proj.{kind}"]
+            out[f"{h}layernorm.{kind}"] = sd[f"{a}norm.{kind}"]
+            for fc in ("fc1", "fc2"):
+                out[f"{h}mlp.{fc}.{kind}"] = sd[f"{a}mlp.{fc}.{kind}"]
+    if "head.weight" in sd:
+        out["classifier.weight"], out["classifier.bias"] = sd["head.weight"], sd["head.bias"]
+    if text_tower:
+        out.update({"text_model.embeddings.token_embedding.weight": torch.ones(16, 8),
+                    "logit_scale": torch.tensor(2.3026), "logit_bias": torch.tensor([-10.0])})
     return out
 
 

@@ -18,7 +18,8 @@ import torch  # noqa: E402
 
 import torch.nn.functional as F  # noqa: E402
 from heed_torch import (VisionTransformer, round_to, save_safetensors, timm_to_hf,  # noqa: E402
-                        timm_to_dinov2_repo, timm_to_hf_clip, timm_to_hf_dinov2)
+                        timm_to_dinov2_repo, timm_to_hf_clip, timm_to_hf_dinov2,
+                        timm_to_hf_siglip)
 
 # transformers' DINOv2 processor (facebook/dinov2-*'s preprocessor_config.json, BiT's), scaled to
 # the fixtures' size: the shorter side to 64, a 56 px centre crop
@@ -98,6 +99,30 @@ CASES = [
                  "vision_config": {"hidden_size": 64, "num_attention_heads": 2, "patch_size": 16,
                                    "image_size": 64, "hidden_act": "quick_gelu",
                                    "layer_norm_eps": 1e-5, "intermediate_size": 256}}),
+    # transformers' SiglipModel (google/siglip-*): CLIP's vision_model. names without a class
+    # token or pre_layrnorm, a patch bias, the attention-pooling head. (probe, in_proj), GELU's
+    # tanh approximation and eps 1e-6 from config.json's vision_config, a text tower beside it
+    dict(name="hf_siglip_f32", img=64, patch=16, dim=64, depth=2, heads=2, classes=0,
+         dtype="F32", names="hf_siglip", heads_in="none", class_token=False, map_pool=True,
+         gelu_tanh=True,
+         config={"model_type": "siglip", "architectures": ["SiglipModel"],
+                 "text_config": {"hidden_size": 8, "num_attention_heads": 1},
+                 "vision_config": {"hidden_size": 64, "num_attention_heads": 2, "patch_size": 16,
+                                   "image_size": 64, "hidden_act": "gelu_pytorch_tanh",
+                                   "layer_norm_eps": 1e-6, "intermediate_size": 256}},
+         preprocessor={"image_processor_type": "SiglipImageProcessor", "do_resize": True,
+                       "size": {"height": 64, "width": 64}, "resample": 2, "do_rescale": True,
+                       "rescale_factor": 1 / 255, "do_normalize": True,
+                       "image_mean": [0.5, 0.5, 0.5], "image_std": [0.5, 0.5, 0.5]}),
+    # transformers' SiglipForImageClassification: no pooling head, the classifier on the mean of
+    # every token after post_layernorm; id2label beside the vision_config
+    dict(name="hf_siglip_cls_f32", img=64, patch=16, dim=64, depth=2, heads=2, classes=5,
+         dtype="F32", names="hf_siglip", heads_in="none", class_token=False, avg_pool=True,
+         pool_after_norm=True, gelu_tanh=True, labels=True,
+         config={"model_type": "siglip", "architectures": ["SiglipForImageClassification"],
+                 "vision_config": {"hidden_size": 64, "num_attention_heads": 2, "patch_size": 16,
+                                   "image_size": 64, "hidden_act": "gelu_pytorch_tanh",
+                                   "layer_norm_eps": 1e-6, "intermediate_size": 256}}),
     # 4 register tokens and a pos_embed over the patches alone (timm's no_embed_class)
     dict(name="vit_reg4_f32", img=64, patch=16, dim=64, depth=2, heads=2, classes=5,
          dtype="F32", names="timm", heads_in="metadata", reg_tokens=4, no_embed_class=True),
@@ -118,12 +143,13 @@ CASES = [
          qkv_bias=False),
     # timm's attention pooling (global_pool="map": the SigLIP towers, vit_so150m_*_map_*): a
     # learnt query over every token after the final norm, then the pool's MLP; no class token,
-    # a register (its column not in the map), config.json as timm writes it
+    # a register (its column not in the map); GELU's tanh approximation as SigLIP 2's towers
+    # (model_args.act_layer)
     dict(name="vit_map_f32", img=48, patch=16, dim=64, depth=2, heads=2, classes=4,
          dtype="F32", names="timm", heads_in="metadata", class_token=False, map_pool=True,
-         reg_tokens=1, no_embed_class=True,
+         reg_tokens=1, no_embed_class=True, gelu_tanh=True,
          config={"architecture": "vit_test_patch16_map_48", "global_pool": "map",
-                 "num_classes": 4}),
+                 "num_classes": 4, "model_args": {"act_layer": "gelu_tanh"}}),
     # the same pooling with a class token, which only config.json's global_pool tells apart
     # from class-token pooling (timm's global_pool="avg", fc_norm=False)
     dict(name="vit_cls_gap_norm_f32", img=48, patch=16, dim=64, depth=2, heads=2, classes=3,
@@ -219,7 +245,8 @@ def build(case):
                               registers_after_pos=case.get("registers_after_pos", False),
                               patch_mean_head=case.get("patch_mean_head", False),
                               pool_after_norm=case.get("pool_after_norm", False),
-                              map_pool=case.get("map_pool", False)).eval()
+                              map_pool=case.get("map_pool", False),
+                              gelu_tanh=case.get("gelu_tanh", False)).eval()
     randomise(model, gen)
     with torch.no_grad():  # the reference must use exactly the stored values
         for p in model.parameters():
@@ -244,7 +271,8 @@ def at_run_size(case, model):
                             registers_after_pos=case.get("registers_after_pos", False),
                             patch_mean_head=case.get("patch_mean_head", False),
                             pool_after_norm=case.get("pool_after_norm", False),
-                            map_pool=case.get("map_pool", False)).eval()
+                            map_pool=case.get("map_pool", False),
+                            gelu_tanh=case.get("gelu_tanh", False)).eval()
     run.load_state_dict(state)
     gen = torch.Generator().manual_seed(case["run_img"])
     return run, torch.randn(1, 3, case["run_img"], case["run_img"], generator=gen)
@@ -284,12 +312,16 @@ def make(case, outdir):
         sd = timm_to_hf_clip(sd)
     elif case["names"] == "dinov2_repo":
         sd = timm_to_dinov2_repo(sd)
+    elif case["names"] == "hf_siglip":
+        sd = timm_to_hf_siglip(sd, text_tower=not case["classes"])
     save_safetensors(os.path.join(d, "model.safetensors"), sd, case["dtype"], meta)
     config = dict(case.get("config", {}))
     hf = case["names"].startswith("hf")
     if case["heads_in"] == "config":
         config["num_attention_heads" if hf else "num_heads"] = case["heads"]
-    if hf and case["names"] != "hf_clip":  # CLIPModel's keys are in its vision_config
+    if case["names"] == "hf_siglip" and case.get("labels"):  # beside its vision_config
+        config["id2label"] = {str(i): l for i, l in enumerate(labels)}
+    if hf and case["names"] not in ("hf_clip", "hf_siglip"):  # their keys: in vision_config
         config.update(hidden_size=case["dim"], layer_norm_eps=eps, image_size=case["img"],
                       patch_size=case["patch"], hidden_act="gelu")
         if case.get("labels"):
