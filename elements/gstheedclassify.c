@@ -665,6 +665,11 @@ load_model (GstHeedClassify *self, Loaded *out, GError **error)
   out->name = !path || !*path           ? g_strdup ("default")
               : heed_hub_is_name (path) ? g_strdup (path)
                                         : g_path_get_basename (path);
+  {
+    char *what = heed_model_describe (&out->model->config);
+    GST_INFO_OBJECT (self, "model %s: %s", out->name, what);
+    g_free (what);
+  }
   g_free (path);
   g_free (labels_file);
   return TRUE;

@@ -166,6 +166,7 @@ typedef struct {
   guint num_prefix;         /* tokens before the patches: the class token, then DeiT's distillation
                              * token or register tokens (timm's order) */
   guint tokens;             /* num_prefix + num_patches */
+  guint num_registers;      /* of the prefix tokens, the register tokens */
   gboolean distilled;       /* DeiT distilled: the prediction averages head and head_dist */
   gboolean quick_gelu;      /* the MLP's activation is QuickGELU (OpenAI CLIP), not exact GELU */
   gboolean gelu_tanh;       /* the MLP's activation is GELU's tanh approximation (SigLIP's) */
@@ -268,6 +269,9 @@ void heed_model_destroy (HeedModel **model);
 
 /* Multiply-adds x2 of one forward pass. */
 double heed_model_flops (const HeedModelConfig *config);
+/* What the loader made of the checkpoint, in one line for people: size, patch, width, depth,
+ * heads, classes, the prefix tokens, the pooling and the activation. Free with g_free. */
+char *heed_model_describe (const HeedModelConfig *config);
 
 /* ---- video frames ------------------------------------------------------------------------ */
 

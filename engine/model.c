@@ -1026,7 +1026,8 @@ read_config (Loader *L, HeedModel *m, GError **error)
     if (reg->ndim != 3 || reg->shape[0] != 1 || reg->shape[2] != c->dim || reg->shape[1] == 0 ||
         reg->shape[1] > 64)
       return model_error (error, L, "%s must be [1, registers, %u]", L->reg_token, c->dim);
-    c->num_prefix += (guint) reg->shape[1];
+    c->num_registers = (guint) reg->shape[1];
+    c->num_prefix += c->num_registers;
   }
   name = head_name (L, TRUE, "weight");
   c->distilled = dist && find (L, name);
@@ -1175,7 +1176,9 @@ read_config (Loader *L, HeedModel *m, GError **error)
     c->num_classes = (guint) e->shape[0];
   }
 
-  c->ln_eps = L->clip && !L->siglip ? 1e-5f : 1e-6f; /* CLIPVisionConfig's, timm's, SigLIP's */
+  /* CLIPVisionConfig's, timm's, SigLIP's; timm's CLIP towers (vit_*_clip_*) set 1e-5 too */
+  c->ln_eps =
+      (L->clip && !L->siglip) || (!L->hf && arch && strstr (arch, "_clip_")) ? 1e-5f : 1e-6f;
   if (L->config && json_object_has_member (L->config, "layer_norm_eps")) {
     JsonNode *n = json_object_get_member (L->config, "layer_norm_eps");
     if (JSON_NODE_HOLDS_VALUE (n) && (json_node_get_value_type (n) == G_TYPE_DOUBLE ||
@@ -1739,6 +1742,35 @@ heed_model_destroy (HeedModel **model)
   g_free (m->source);
   g_free (m);
   *model = NULL;
+}
+
+char *
+heed_model_describe (const HeedModelConfig *c)
+{
+  guint registers = c->num_registers;
+  gboolean cls = c->num_prefix > registers + (c->distilled ? 1 : 0);
+  GString *s = g_string_new (NULL);
+  g_string_append_printf (s, "%u px, patch %u, dim %u, %u blocks, %u heads of %u, ", c->img_size,
+                          c->patch_size, c->dim, c->depth, c->num_heads, c->head_dim);
+  if (c->num_classes)
+    g_string_append_printf (s, "%u classes", c->num_classes);
+  else
+    g_string_append (s, "head-less");
+  g_string_append_printf (s, "; %s%s", cls ? "class token" : "no class token",
+                          c->distilled ? ", distillation token" : "");
+  if (registers)
+    g_string_append_printf (s, ", %u register%s", registers, registers == 1 ? "" : "s");
+  g_string_append_printf (s, "; pooling: %s; activation: %s; LayerNorm eps %g",
+                          c->map_pool ? "attention (a learnt query over every token)"
+                          : c->avg_pool && c->pool_after_norm ? "mean token after the final norm"
+                          : c->avg_pool                       ? "mean patch token, then fc_norm"
+                          : c->patch_mean_head                ? "class token and mean patch token"
+                                                              : "class token",
+                          c->quick_gelu  ? "QuickGELU"
+                          : c->gelu_tanh ? "GELU (tanh approximation)"
+                                         : "GELU",
+                          c->ln_eps);
+  return g_string_free (s, FALSE);
 }
 
 double

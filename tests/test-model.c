@@ -128,10 +128,17 @@ test_fixture_configs (void)
   heed_model_destroy (&m);
   m = load_fixture ("vit_cls_gap_norm_f32");
   g_assert_true (m->config.avg_pool && m->config.pool_after_norm);
+  char *what = heed_model_describe (&m->config); /* what classify -v and the element say */
+  g_assert_nonnull (strstr (what, "3 classes; class token; pooling: mean token after the final"));
+  g_free (what);
   heed_model_destroy (&m);
   /* transformers' SiglipModel: no class token, a patch bias, its head. as attention pooling,
    * GELU's tanh approximation and eps 1e-6 from the vision_config; SiglipForImageClassification:
    * the mean of every normed token, id2label beside the vision_config */
+  m = load_fixture ("clip_quickgelu_f32"); /* timm's CLIP: eps 1e-5 by its architecture */
+  g_assert_cmpfloat (m->config.ln_eps, ==, 1e-5f);
+  g_assert_true (m->config.quick_gelu);
+  heed_model_destroy (&m);
   m = load_fixture ("hf_siglip_f32");
   g_assert_true (m->config.map_pool && m->config.gelu_tanh && !m->config.quick_gelu);
   g_assert_cmpuint (m->config.num_prefix, ==, 0);
@@ -149,6 +156,10 @@ test_fixture_configs (void)
    * bias of a qkv whose query rows are zero */
   m = load_fixture ("vit_map_f32");
   g_assert_true (m->config.map_pool && !m->config.avg_pool);
+  what = heed_model_describe (&m->config);
+  g_assert_nonnull (strstr (what, "no class token, 1 register; pooling: attention"));
+  g_assert_nonnull (strstr (what, "activation: GELU (tanh approximation)"));
+  g_free (what);
   g_assert_nonnull (m->map_head);
   for (guint i = 0; i < 64 * 64; i++)
     g_assert_cmpfloat (m->map_head->qkv_w[i], ==, 0.0f);

@@ -350,6 +350,11 @@ heed_cmd_classify (int argc, char **argv)
     preprocess.resize = resize, preprocess.crop_fraction = 1.0f;
   if (!checkpoint_interpolation)
     preprocess.interpolation = interpolation;
+  if (verbose) {
+    char *what = heed_model_describe (mc);
+    fprintf (stderr, "heed: model: %s\n", what);
+    g_free (what);
+  }
   if (verbose)
     fprintf (stderr,
              "heed: preprocessing: %s %.4g, %s, mean [%.4g, %.4g, %.4g], std [%.4g, %.4g, %.4g] "

@@ -127,9 +127,9 @@ CASES = [
     dict(name="vit_reg4_f32", img=64, patch=16, dim=64, depth=2, heads=2, classes=5,
          dtype="F32", names="timm", heads_in="metadata", reg_tokens=4, no_embed_class=True),
     # a CLIP image tower as timm publishes OpenAI's: norm_pre, no patch bias, QuickGELU named
-    # by the architecture in config.json
+    # by the architecture in config.json, LayerNorm eps 1e-5 as timm's vit_*_clip_* set it
     dict(name="clip_quickgelu_f32", img=48, patch=16, dim=64, depth=2, heads=2, classes=6,
-         dtype="F32", names="timm", heads_in="metadata", pre_norm=True, quick_gelu=True,
+         dtype="F32", names="timm", heads_in="metadata", pre_norm=True, quick_gelu=True, eps=1e-5,
          config={"architecture": "vit_test_patch16_clip_quickgelu_48", "num_classes": 6}),
     # no class token: average pooling of the patch tokens, then fc_norm (global_pool="avg")
     dict(name="vit_gap_f32", img=48, patch=16, dim=64, depth=2, heads=2, classes=4,
