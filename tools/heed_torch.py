@@ -395,6 +395,23 @@ def timm_to_dinov2_repo(sd):
     return out
 
 
+def clip_blocks(sd, p):
+    """timm's blocks in transformers' CLIP and SigLIP names (encoder.layers.N., self_attn's
+    q_proj, k_proj and v_proj split from timm's qkv)."""
+    out, i = {}, 0
+    while f"blocks.{i}.norm1.weight" in sd:
+        b, h = f"blocks.{i}.", f"{p}encoder.layers.{i}."
+        for kind in ("weight", "bias"):
+            for timm, hf in (("norm1", "layer_norm1"), ("norm2", "layer_norm2"),
+                             ("mlp.fc1", "mlp.fc1"), ("mlp.fc2", "mlp.fc2"),
+                             ("attn.proj", "self_attn.out_proj")):
+                out[f"{h}{hf}.{kind}"] = sd[f"{b}{timm}.{kind}"]
+            for part, t in zip("qkv", sd[f"{b}attn.qkv.{kind}"].chunk(3, 0)):
+                out[f"{h}self_attn.{part}_proj.{kind}"] = t
+        i += 1
+    return out
+
+
 def timm_to_hf_clip(sd, prefix="vision_model."):
     """Renames a timm CLIP image tower (norm_pre, no patch bias, no head) to transformers'
     CLIPModel names, with a token of the text tower, the projections and logit_scale beside it
@@ -409,18 +426,7 @@ def timm_to_hf_clip(sd, prefix="vision_model."):
            "visual_projection.weight": torch.ones(8, dim),
            "text_model.embeddings.token_embedding.weight": torch.ones(16, 8),
            "logit_scale": torch.tensor(4.6052)}
-    i = 0
-    while f"blocks.{i}.norm1.weight" in sd:
-        b, h = f"blocks.{i}.", f"{p}encoder.layers.{i}."
-        for kind in ("weight", "bias"):
-            for timm, clip in (("norm1", "layer_norm1"), ("norm2", "layer_norm2"),
-                               ("mlp.fc1", "mlp.fc1"), ("mlp.fc2", "mlp.fc2"),
-                               ("attn.proj", "self_attn.out_proj")):
-                out[f"{h}{clip}.{kind}"] = sd[f"{b}{timm}.{kind}"]
-            for part, t in zip("qkv", sd[f"{b}attn.qkv.{kind}"].chunk(3, 0)):
-                out[f"{h}self_attn.{part}_proj.{kind}"] = t
-        i += 1
-    return out
+    return out | clip_blocks(sd, p)
 
 
 def timm_to_hf_siglip(sd, text_tower=True):
@@ -434,17 +440,7 @@ def timm_to_hf_siglip(sd, text_tower=True):
            p + "embeddings.patch_embedding.weight": sd["patch_embed.proj.weight"],
            p + "embeddings.patch_embedding.bias": sd["patch_embed.proj.bias"],
            p + "post_layernorm.weight": sd["norm.weight"], p + "post_layernorm.bias": sd["norm.bias"]}
-    i = 0
-    while f"blocks.{i}.norm1.weight" in sd:
-        b, h = f"blocks.{i}.", f"{p}encoder.layers.{i}."
-        for kind in ("weight", "bias"):
-            for timm, hf in (("norm1", "layer_norm1"), ("norm2", "layer_norm2"),
-                             ("mlp.fc1", "mlp.fc1"), ("mlp.fc2", "mlp.fc2"),
-                             ("attn.proj", "self_attn.out_proj")):
-                out[f"{h}{hf}.{kind}"] = sd[f"{b}{timm}.{kind}"]
-            for part, t in zip("qkv", sd[f"{b}attn.qkv.{kind}"].chunk(3, 0)):
-                out[f"{h}self_attn.{part}_proj.{kind}"] = t
-        i += 1
+    out.update(clip_blocks(sd, p))
     if "attn_pool.latent" in sd:  # nn.MultiheadAttention's in_proj holds q, k and v
         h, a = p + "head.", "attn_pool."
         out[h + "probe"] = sd[a + "latent"]
