@@ -30,6 +30,13 @@ DINOV2_PREPROCESSOR = {
     "image_std": [0.229, 0.224, 0.225], "resample": 3, "rescale_factor": 0.00392156862745098,
     "size": {"shortest_edge": 64}}
 
+# transformers' SigLIP processor (google/siglip-*'s preprocessor_config.json) at the fixtures'
+# size: the whole image to 64 x 64, bicubic, mean = std = 0.5
+SIGLIP_PREPROCESSOR = {"image_processor_type": "SiglipImageProcessor", "do_resize": True,
+                       "size": {"height": 64, "width": 64}, "resample": 3, "do_rescale": True,
+                       "rescale_factor": 1 / 255, "do_normalize": True,
+                       "image_mean": [0.5, 0.5, 0.5], "image_std": [0.5, 0.5, 0.5]}
+
 CASES = [
     # DeiT-Tiny's shape. No num_heads anywhere, like the hub's model.safetensors: dim/64 = 3.
     dict(name="deit_tiny_f16", img=224, patch=16, dim=192, depth=12, heads=3, classes=1000,
@@ -110,10 +117,7 @@ CASES = [
                  "vision_config": {"hidden_size": 64, "num_attention_heads": 2, "patch_size": 16,
                                    "image_size": 64, "hidden_act": "gelu_pytorch_tanh",
                                    "layer_norm_eps": 1e-6, "intermediate_size": 256}},
-         preprocessor={"image_processor_type": "SiglipImageProcessor", "do_resize": True,
-                       "size": {"height": 64, "width": 64}, "resample": 2, "do_rescale": True,
-                       "rescale_factor": 1 / 255, "do_normalize": True,
-                       "image_mean": [0.5, 0.5, 0.5], "image_std": [0.5, 0.5, 0.5]}),
+         preprocessor=SIGLIP_PREPROCESSOR),
     # transformers' SiglipForImageClassification: no pooling head, the classifier on the mean of
     # every token after post_layernorm; id2label beside the vision_config
     dict(name="hf_siglip_cls_f32", img=64, patch=16, dim=64, depth=2, heads=2, classes=5,
@@ -122,7 +126,8 @@ CASES = [
          config={"model_type": "siglip", "architectures": ["SiglipForImageClassification"],
                  "vision_config": {"hidden_size": 64, "num_attention_heads": 2, "patch_size": 16,
                                    "image_size": 64, "hidden_act": "gelu_pytorch_tanh",
-                                   "layer_norm_eps": 1e-6, "intermediate_size": 256}}),
+                                   "layer_norm_eps": 1e-6, "intermediate_size": 256}},
+         preprocessor=SIGLIP_PREPROCESSOR),
     # 4 register tokens and a pos_embed over the patches alone (timm's no_embed_class)
     dict(name="vit_reg4_f32", img=64, patch=16, dim=64, depth=2, heads=2, classes=5,
          dtype="F32", names="timm", heads_in="metadata", reg_tokens=4, no_embed_class=True),
