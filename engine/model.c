@@ -1163,11 +1163,10 @@ read_config (Loader *L, HeedModel *m, GError **error)
   g_free (name);
   c->num_classes = 0;
   if (e) {
+    /* transformers' CLIPForImageClassification: its classifier on the mean patch token of
+     * the last block's output, no norm (post_layernorm is the class token's, unused) */
     if (L->clip && !L->siglip)
-      return model_error (error, L,
-                          "CLIPForImageClassification's head (on the mean patch token before "
-                          "the final norm) is not supported yet; CLIPModel's and "
-                          "CLIPVisionModel's image towers run");
+      c->avg_pool = c->pool_without_norm = TRUE;
     /* Dinov2ForImageClassification's reads [class token; mean patch token] */
     c->patch_mean_head = L->dinov2 && e->ndim == 2 && e->shape[1] == 2 * (guint64) c->dim;
     if (e->ndim != 2 || e->shape[1] != (c->patch_mean_head ? 2 : 1) * (guint64) c->dim ||
@@ -1763,6 +1762,7 @@ heed_model_describe (const HeedModelConfig *c)
   g_string_append_printf (s, "; pooling: %s; activation: %s; LayerNorm eps %g",
                           c->map_pool ? "attention (a learnt query over every token)"
                           : c->avg_pool && c->pool_after_norm ? "mean token after the final norm"
+                          : c->pool_without_norm              ? "mean patch token, no norm"
                           : c->avg_pool                       ? "mean patch token, then fc_norm"
                           : c->patch_mean_head                ? "class token and mean patch token"
                                                               : "class token",

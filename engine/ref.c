@@ -225,7 +225,7 @@ heed_ref_vit_forward (const HeedModel *model, const float *input, float *logits,
   }
 
   /* the class row, and DeiT's distillation row after it */
-  if (c->pool_after_norm || c->map_pool) /* normed before the pooling */
+  if (c->pool_after_norm || c->map_pool || c->pool_without_norm) /* no norm after the pooling */
     memcpy (h, x, D * sizeof (float));
   else
     heed_ref_layernorm (x, D, h, D, model->norm_w, model->norm_b, c->distilled ? 2 : 1, D,

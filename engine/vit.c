@@ -622,6 +622,12 @@ record_forward (HeedVitRun *r, HeedRecorder **recs, guint n, gboolean from_frame
       if (!heed_op_head_mean (rec, (HeedMat){ r->h, (i * T + c->num_prefix) * D, 0, D }, r->emb,
                               i * D, 1, D, c->num_patches, "avg_pool", error))
         return FALSE;
+  } else if (c->pool_without_norm) {
+    /* no norm before or after (CLIPForImageClassification): the means straight into emb */
+    for (guint i = 0; i < n; i++)
+      if (!heed_op_head_mean (rec, (HeedMat){ r->x, (i * T + c->num_prefix) * D, 0, D }, r->emb,
+                              i * D, 1, D, c->num_patches, "avg_pool", error))
+        return FALSE;
   } else if (!c->map_pool) {
     for (guint i = 0; i < n && c->avg_pool; i++)
       if (!heed_op_head_mean (rec, (HeedMat){ r->x, (i * T + c->num_prefix) * D, 0, D }, r->pooled,

@@ -552,7 +552,7 @@ main (int argc, char **argv)
     "hf_deit_distilled_f32", "hf_dinov2_f32",        "hf_clip_f32",
     "hf_dinov2_reg_f32",     "hf_dinov2_cls_f32",    "dinov2_repo_reg_f32",
     "vit_gap_norm_f32",      "vit_cls_gap_norm_f32", "vit_map_f32",
-    "hf_siglip_f32",         "hf_siglip_cls_f32"
+    "hf_siglip_f32",         "hf_siglip_cls_f32",    "hf_clip_cls_f32"
   };
   g_test_init (&argc, &argv, NULL);
   heed_tool = g_getenv ("HEED_TOOL");

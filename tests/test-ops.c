@@ -708,13 +708,14 @@ test_classification_head (void)
  * normed patch tokens), DINOv2 with registers (positionless register rows; transformers' and
  * its own repository's names), at the size their preprocessor_config.json crops to, timm's
  * average pooling after the final norm (with and without a class token), its attention
- * pooling, and transformers' SigLIP (its pooling head, and its classifier's mean token). */
+ * pooling, transformers' SigLIP (its pooling head, and its classifier's mean token) and its
+ * CLIPForImageClassification (the mean patch token without a norm). */
 static void
 test_vit_layouts_against_reference (void)
 {
   const char *names[] = { "hf_dinov2_cls_f32", "hf_dinov2_reg_f32",    "dinov2_repo_reg_f32",
                           "vit_gap_norm_f32",  "vit_cls_gap_norm_f32", "vit_map_f32",
-                          "hf_siglip_f32",     "hf_siglip_cls_f32" };
+                          "hf_siglip_f32",     "hf_siglip_cls_f32",    "hf_clip_cls_f32" };
   for (guint k = 0; k < G_N_ELEMENTS (names); k++) {
     GError *error = NULL;
     char *path = g_build_filename (g_getenv ("HEED_FIXTURES"), names[k], "model.safetensors", NULL);

@@ -137,7 +137,7 @@ class VisionTransformer(nn.Module):
                  distilled=False, reg_tokens=0, no_embed_class=False, pre_norm=False,
                  quick_gelu=False, class_token=True, avg_pool=False, registers_after_pos=False,
                  patch_mean_head=False, pool_after_norm=False, map_pool=False,
-                 gelu_tanh=False):
+                 gelu_tanh=False, pool_without_norm=False):
         super().__init__()
         patches = (img_size // patch_size) ** 2
         self.num_prefix = int(class_token) + int(distilled) + reg_tokens
@@ -160,8 +160,9 @@ class VisionTransformer(nn.Module):
                                     for _ in range(depth))
         # timm's global_pool="avg": fc_norm after the mean patch token, no final norm; with
         # fc_norm=False (pool_after_norm) the final norm on every token, then their mean
-        fc_norm = avg_pool and not pool_after_norm
-        self.norm = nn.Identity() if fc_norm else nn.LayerNorm(dim, eps=eps)
+        # (transformers' CLIPForImageClassification: neither, pool_without_norm)
+        fc_norm = avg_pool and not pool_after_norm and not pool_without_norm
+        self.norm = nn.Identity() if fc_norm or pool_without_norm else nn.LayerNorm(dim, eps=eps)
         self.fc_norm = nn.LayerNorm(dim, eps=eps) if fc_norm else \
             nn.Identity() if avg_pool else None
         # timm's global_pool="map": attention pooling after the final norm
@@ -418,14 +419,21 @@ def timm_to_hf_clip(sd, prefix="vision_model."):
     as CLIPModel files have them."""
     p = prefix
     dim = sd["cls_token"].shape[-1]
+    if "norm.weight" not in sd:  # CLIPForImageClassification: post_layernorm there, unused
+        gen = torch.Generator().manual_seed(dim)
+        sd = dict(sd, **{"norm.weight": torch.rand(dim, generator=gen) + 0.5,
+                         "norm.bias": torch.randn(dim, generator=gen)})
     out = {p + "embeddings.class_embedding": sd["cls_token"].reshape(dim),
            p + "embeddings.position_embedding.weight": sd["pos_embed"].reshape(-1, dim),
            p + "embeddings.patch_embedding.weight": sd["patch_embed.proj.weight"],
            p + "pre_layrnorm.weight": sd["norm_pre.weight"], p + "pre_layrnorm.bias": sd["norm_pre.bias"],
-           p + "post_layernorm.weight": sd["norm.weight"], p + "post_layernorm.bias": sd["norm.bias"],
-           "visual_projection.weight": torch.ones(8, dim),
-           "text_model.embeddings.token_embedding.weight": torch.ones(16, 8),
-           "logit_scale": torch.tensor(4.6052)}
+           p + "post_layernorm.weight": sd["norm.weight"], p + "post_layernorm.bias": sd["norm.bias"]}
+    if "head.weight" in sd:  # CLIPForImageClassification: vision_model. and a classifier
+        out["classifier.weight"], out["classifier.bias"] = sd["head.weight"], sd["head.bias"]
+    else:  # CLIPModel: the text tower and the projections beside the image tower
+        out.update({"visual_projection.weight": torch.ones(8, dim),
+                    "text_model.embeddings.token_embedding.weight": torch.ones(16, 8),
+                    "logit_scale": torch.tensor(4.6052)})
     return out | clip_blocks(sd, p)
 
 

@@ -106,6 +106,16 @@ CASES = [
                  "vision_config": {"hidden_size": 64, "num_attention_heads": 2, "patch_size": 16,
                                    "image_size": 64, "hidden_act": "quick_gelu",
                                    "layer_norm_eps": 1e-5, "intermediate_size": 256}}),
+    # transformers' CLIPForImageClassification: the image tower's vision_model. names and a
+    # classifier on the mean patch token of the last block, with no norm (post_layernorm is
+    # there, unused); id2label beside the vision_config
+    dict(name="hf_clip_cls_f32", img=64, patch=16, dim=64, depth=2, heads=2, classes=5,
+         eps=1e-5, dtype="F32", names="hf_clip", heads_in="none", pre_norm=True,
+         quick_gelu=True, avg_pool=True, pool_without_norm=True, labels=True,
+         config={"model_type": "clip", "architectures": ["CLIPForImageClassification"],
+                 "vision_config": {"hidden_size": 64, "num_attention_heads": 2, "patch_size": 16,
+                                   "image_size": 64, "hidden_act": "quick_gelu",
+                                   "layer_norm_eps": 1e-5, "intermediate_size": 256}}),
     # transformers' SiglipModel (google/siglip-*): CLIP's vision_model. names without a class
     # token or pre_layrnorm, a patch bias, the attention-pooling head. (probe, in_proj), GELU's
     # tanh approximation and eps 1e-6 from config.json's vision_config, a text tower beside it
@@ -251,7 +261,8 @@ def build(case):
                               patch_mean_head=case.get("patch_mean_head", False),
                               pool_after_norm=case.get("pool_after_norm", False),
                               map_pool=case.get("map_pool", False),
-                              gelu_tanh=case.get("gelu_tanh", False)).eval()
+                              gelu_tanh=case.get("gelu_tanh", False),
+                              pool_without_norm=case.get("pool_without_norm", False)).eval()
     randomise(model, gen)
     with torch.no_grad():  # the reference must use exactly the stored values
         for p in model.parameters():
@@ -277,7 +288,8 @@ def at_run_size(case, model):
                             patch_mean_head=case.get("patch_mean_head", False),
                             pool_after_norm=case.get("pool_after_norm", False),
                             map_pool=case.get("map_pool", False),
-                            gelu_tanh=case.get("gelu_tanh", False)).eval()
+                            gelu_tanh=case.get("gelu_tanh", False),
+                            pool_without_norm=case.get("pool_without_norm", False)).eval()
     run.load_state_dict(state)
     gen = torch.Generator().manual_seed(case["run_img"])
     return run, torch.randn(1, 3, case["run_img"], case["run_img"], generator=gen)
@@ -324,7 +336,7 @@ def make(case, outdir):
     hf = case["names"].startswith("hf")
     if case["heads_in"] == "config":
         config["num_attention_heads" if hf else "num_heads"] = case["heads"]
-    if case["names"] == "hf_siglip" and case.get("labels"):  # beside its vision_config
+    if case["names"] in ("hf_siglip", "hf_clip") and case.get("labels"):  # beside vision_config
         config["id2label"] = {str(i): l for i, l in enumerate(labels)}
     if hf and case["names"] not in ("hf_clip", "hf_siglip"):  # their keys: in vision_config
         config.update(hidden_size=case["dim"], layer_norm_eps=eps, image_size=case["img"],
