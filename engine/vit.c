@@ -611,33 +611,24 @@ record_forward (HeedVitRun *r, HeedRecorder **recs, guint n, gboolean from_frame
   if (c->map_pool && !record_map_head (r, rec, n, error))
     return FALSE;
   /* average pooling: each frame's mean patch token (head_mean over the patch rows, whose
-   * stride is D), through fc_norm, or (pool_after_norm) the mean of the patch rows through the
-   * final norm (into h, free after the blocks); otherwise the final norm of each frame's CLS
-   * row (every T-th row); then the head over n rows */
-  if (c->pool_after_norm) {
-    if (!heed_op_layernorm (rec, MAT (r->x, 0, D), MAT (r->h, 0, D), p->norm_w, p->norm_b, n * T, D,
-                            c->ln_eps, "norm", error))
-      return FALSE;
-    for (guint i = 0; i < n; i++)
-      if (!heed_op_head_mean (rec, (HeedMat){ r->h, (i * T + c->num_prefix) * D, 0, D }, r->emb,
-                              i * D, 1, D, c->num_patches, "avg_pool", error))
-        return FALSE;
-  } else if (c->pool_without_norm) {
-    /* no norm before or after (CLIPForImageClassification): the means straight into emb */
-    for (guint i = 0; i < n; i++)
-      if (!heed_op_head_mean (rec, (HeedMat){ r->x, (i * T + c->num_prefix) * D, 0, D }, r->emb,
-                              i * D, 1, D, c->num_patches, "avg_pool", error))
-        return FALSE;
-  } else if (!c->map_pool) {
-    for (guint i = 0; i < n && c->avg_pool; i++)
-      if (!heed_op_head_mean (rec, (HeedMat){ r->x, (i * T + c->num_prefix) * D, 0, D }, r->pooled,
-                              i * D, 1, D, c->num_patches, "avg_pool", error))
-        return FALSE;
-    if (!heed_op_layernorm (rec, c->avg_pool ? MAT (r->pooled, 0, D) : MAT (r->x, 0, T * D),
-                            MAT (r->emb, 0, D), p->norm_w, p->norm_b, n, D, c->ln_eps, "norm",
+   * stride is D), then fc_norm; with pool_after_norm the final norm on every token first (into
+   * h, free after the blocks) and none after, with pool_without_norm none at all; otherwise the
+   * final norm of each frame's CLS row (every T-th row). Then the head over n rows. Attention
+   * pooling has written emb already. */
+  gboolean norm_last = !c->pool_after_norm && !c->pool_without_norm;
+  HeedBuffer *tokens = c->pool_after_norm ? r->h : r->x;
+  if (c->pool_after_norm && !heed_op_layernorm (rec, MAT (r->x, 0, D), MAT (r->h, 0, D), p->norm_w,
+                                                p->norm_b, n * T, D, c->ln_eps, "norm", error))
+    return FALSE;
+  for (guint i = 0; i < n && c->avg_pool; i++)
+    if (!heed_op_head_mean (rec, (HeedMat){ tokens, (i * T + c->num_prefix) * D, 0, D },
+                            norm_last ? r->pooled : r->emb, i * D, 1, D, c->num_patches, "avg_pool",
                             error))
       return FALSE;
-  }
+  if (norm_last && !c->map_pool &&
+      !heed_op_layernorm (rec, c->avg_pool ? MAT (r->pooled, 0, D) : MAT (r->x, 0, T * D),
+                          MAT (r->emb, 0, D), p->norm_w, p->norm_b, n, D, c->ln_eps, "norm", error))
+    return FALSE;
   if (p->head_w && !heed_op_gemm (rec, MAT (r->emb, 0, D),
                                   MAT (p->head_w, 0, heed_round_up (c->num_classes, k->col_align)),
                                   MAT (r->logits, 0, c->num_classes), p->head_b, n, c->num_classes,
@@ -681,9 +672,10 @@ max_dispatches (const HeedModelConfig *c, guint n)
   /* per frame: preprocess (2), patchify, patch GEMM, CLS rows (heads + mean), and per layer
    * the attention (4) and its mean; per batch: tokens, final norm, head, and per layer 6 */
   /* + n: the last norm2s; + n + 2: a mean-token head's norm, means and GEMM; attention
-   * pooling: 6 + 3 n */
+   * pooling: its norm, kv, projection, norm and MLP (6) and each frame's attention (4; the CLS
+   * rows are counted above) */
   return 11 + n * (6 + c->num_heads) + c->depth * (6 + 5 * n) + n + n + 2 +
-         (c->map_pool ? 6 + 3 * n : 0);
+         (c->map_pool ? 6 + 4 * n : 0);
 }
 
 /* The recordings (slice_count () of them) for a batch of n, made on first use. */
