@@ -810,6 +810,7 @@ static gboolean
 read_labels (const Loader *L, HeedModelConfig *c, GError **error)
 {
   const char *s = meta_string (L, "labels");
+  JsonObject *o = id2label_of (L);
   GPtrArray *labels = g_ptr_array_new_with_free_func (g_free);
 
   if (s) {
@@ -830,8 +831,7 @@ read_labels (const Loader *L, HeedModelConfig *c, GError **error)
       g_ptr_array_add (labels, g_strdup (json_node_get_string (n)));
     }
     g_object_unref (p);
-  } else if (id2label_of (L)) {
-    JsonObject *o = id2label_of (L);
+  } else if (o) {
     guint n = json_object_get_size (o);
     for (guint i = 0; i < n; i++) {
       char key[16];
