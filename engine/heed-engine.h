@@ -178,10 +178,14 @@ typedef struct {
                              * mean, no fc_norm (timm's fc_norm=False) */
   gboolean pool_without_norm; /* with avg_pool: the mean patch token with no norm before or
                                * after it (transformers' CLIPForImageClassification) */
-  gboolean map_pool; /* attention pooling (timm's attn_pool, SigLIP's): a learnt query attends
-                      * over every token after the final norm, then an MLP (HeedModel's
-                      * map_head); its attention map is that query's attention over the
-                      * patches. num_prefix may be 0. */
+  gboolean map_pool;     /* attention pooling (timm's attn_pool, SigLIP's): a learnt query attends
+                          * over every token after the final norm, then an MLP (HeedModel's
+                          * map_head); its attention map is that query's attention over the
+                          * patches. num_prefix may be 0. */
+  gboolean rel_pos_bias; /* BEiT: every block adds a learnt bias per head and token pair to
+                          * its attention scores (HeedBlockWeights' attn_bias); no position
+                          * embedding beyond it (pos_embed all zeros) unless the checkpoint
+                          * has one too */
   guint dim, depth, num_heads, head_dim, mlp_hidden;
   guint num_classes;        /* 0 for a head-less backbone */
   gboolean patch_mean_head; /* transformers' Dinov2ForImageClassification: the head reads the
@@ -209,6 +213,8 @@ typedef struct {
   float *norm2_w, *norm2_b;
   float *fc1_w, *fc1_b; /* [hidden][D] */
   float *fc2_w, *fc2_b; /* [D][hidden] */
+  float *attn_bias;     /* [heads][tokens][tokens] added to the attention's scaled scores
+                         * (BEiT's relative position bias, looked up at load), or NULL */
 } HeedBlockWeights;
 
 /* A loaded model: its configuration and every weight converted to float32 in PyTorch's

@@ -228,6 +228,9 @@ gboolean heed_recorder_dispatch (HeedRecorder *rec, HeedKernel k, guint speciali
                                  HeedBuffer *const *bindings, const void *push, guint push_size,
                                  guint groups_x, guint groups_y, guint groups_z, const char *name,
                                  const char *kind, double flops, GError **error);
+/* A buffer copy between the dispatches before and after it (barriers on both sides) */
+void heed_recorder_copy (HeedRecorder *rec, HeedBuffer *src, VkDeviceSize src_off, HeedBuffer *dst,
+                         VkDeviceSize dst_off, VkDeviceSize size);
 gboolean heed_recorder_end (HeedRecorder *rec, GError **error);
 /* Submits the recording, after `first` and before `last` (either may be VK_NULL_HANDLE) in
  * the same submission, and returns at once; heed_recorder_wait blocks until the device is
@@ -333,13 +336,21 @@ gboolean heed_attention_scratch_init (HeedDevice *device, const HeedKernels *ker
                                       HeedAttentionScratch *s, guint M, guint D, guint heads,
                                       GError **error);
 void heed_attention_scratch_clear (HeedAttentionScratch *s);
+/* A [heads][M][M] score bias in the scores' padded layout, for heed_op_attention's score_bias
+ * (*n_floats of them, zeros in the padding) */
+float *heed_attention_bias_padded (const HeedKernels *k, const float *bias, guint M, guint heads,
+                                   gsize *n_floats);
 /* keep_probs: the scores must hold the softmax probabilities afterwards (the last block's, read
  * for the attention map; every block's for rollout); otherwise they may stay raw scores.
  * queries (1 to M): only the first `queries` rows attend (the last block of a class-token model,
  * whose other rows no output reads): only their output rows and probability rows are written. */
+/* score_bias: NULL, or [H][m_pad][n_pad] floats (zeros past each head's M x M block) added to
+ * the scaled scores before the softmax (BEiT's relative position bias); it rules out the
+ * one-dispatch kernels, which write no scores. */
 gboolean heed_op_attention (HeedRecorder *rec, HeedAttentionScratch *s, HeedBuffer *qkv,
-                            HeedBuffer *out, guint row, guint M, guint queries, guint D,
-                            guint heads, gboolean keep_probs, const char *name, GError **error);
+                            HeedBuffer *score_bias, HeedBuffer *out, guint row, guint M,
+                            guint queries, guint D, guint heads, gboolean keep_probs,
+                            const char *name, GError **error);
 /* Whether heed_op_attention_frames can run these shapes: the attention in one dispatch, with
  * every query attending and the probabilities not an output. */
 gboolean heed_attention_takes_frames (const HeedKernels *k, HeedBuffer *qkv, guint D, guint heads);
@@ -482,7 +493,9 @@ void heed_ref_softmax (float *s, guint rows, guint N, guint ld);
 void heed_ref_patchify (const float *image, guint channels, guint height, guint width, guint patch,
                         float *patches);
 /* qkv [M][3D] -> out [M][D]; probs [H][M][M] may be NULL. */
-void heed_ref_attention (const float *qkv, float *out, float *probs, guint M, guint D, guint heads);
+/* bias: [heads][M][M] added to the scaled scores before the softmax, or NULL */
+void heed_ref_attention (const float *qkv, const float *bias, float *out, float *probs, guint M,
+                         guint D, guint heads);
 void heed_ref_preprocess (const HeedFrameLayout *layout, const guint8 *frame, const float mean[3],
                           const float std[3], guint size, float *out);
 /* shaders/keyframe.comp: a 64 x 64 CHW thumbnail -> embedding[HEED_KEYFRAME_DIM]; and the

@@ -20,6 +20,9 @@ static const float imagenet_std[3] = { 0.229f, 0.224f, 0.225f };
 
 typedef enum { DT_UNSUPPORTED, DT_F32, DT_F16, DT_BF16 } DType;
 
+/* the most memory the blocks' attention biases (BEiT's, looked up at load) may take */
+#define MAX_BIAS_BYTES 2e9
+
 typedef struct {
   char *dtype_name;
   DType dtype;
@@ -60,6 +63,10 @@ typedef struct {
   /* the register tokens have no position, and go in after the class token once the others'
    * are added (transformers' DINOv2, and facebookresearch/dinov2's own checkpoints) */
   gboolean registers_unpositioned;
+  /* BEiT (timm's beit, transformers' Beit and Data2VecVision): */
+  gboolean rel_shared;   /* one relative position bias table for every block */
+  gboolean no_pos_embed; /* no position embedding: the bias is the only position */
+  gboolean beit_pooler;  /* transformers' pooler.layernorm: the mean patch token, normed */
 } Loader;
 
 static void
@@ -901,6 +908,89 @@ timm_architecture_heads (const char *arch)
   return 0;
 }
 
+/* BEiT's relative position bias: block `layer`'s tensor, or where one is shared by every block
+ * (timm's rel_pos_bias., transformers' encoder.relative_position_bias.) that one; `what` is
+ * "relative_position_bias_table" or "relative_position_index" */
+static void
+rel_bias_name (const Loader *L, guint layer, const char *what, char *out, gsize size)
+{
+  if (!L->hf && L->rel_shared)
+    g_snprintf (out, size, "rel_pos_bias.%s", what);
+  else if (!L->hf)
+    g_snprintf (out, size, "blocks.%u.attn.%s", layer, what);
+  else if (L->rel_shared)
+    g_snprintf (out, size, "%sencoder.relative_position_bias.%s", L->prefix, what);
+  else
+    g_snprintf (out, size, "%sencoder.layer.%u.attention.attention.relative_position_bias.%s",
+                L->prefix, layer, what);
+}
+
+/* The table's row for each pair of tokens (query i, key j) of a W x W grid after the class
+ * token, as BEiT builds it: patch pairs by their offset (dy, dx), (2W - 1)^2 rows, then one
+ * row for the class token's query to a patch, one for a patch's query to the class token and
+ * one for the class token to itself. */
+static guint *
+rel_position_index (guint W)
+{
+  guint T = W * W + 1, side = 2 * W - 1, pairs = side * side;
+  guint *index = g_new (guint, (gsize) T * T);
+  for (guint i = 0; i < T; i++)
+    for (guint j = 0; j < T; j++) {
+      guint *o = &index[(gsize) i * T + j];
+      if (i == 0)
+        *o = j == 0 ? pairs + 2 : pairs;
+      else if (j == 0)
+        *o = pairs + 1;
+      else
+        *o = ((i - 1) / W + W - 1 - (j - 1) / W) * side + (i - 1) % W + W - 1 - (j - 1) % W;
+    }
+  return index;
+}
+
+/* Block `layer`'s bias on its attention scores, [heads][T][T], looked up from its table. A
+ * relative_position_index the checkpoint carries (older timm and transformers save it) must
+ * be the lookup heed builds. */
+static float *
+read_rel_bias (const Loader *L, const HeedModelConfig *c, guint layer, GError **error)
+{
+  guint W = c->grid, T = c->tokens, H = c->num_heads;
+  guint64 shape[2] = { (guint64) (2 * W - 1) * (2 * W - 1) + 3, H };
+  char name[192];
+  rel_bias_name (L, layer, "relative_position_bias_table", name, sizeof name);
+  float *table = take (L, name, 2, shape, error);
+  if (!table)
+    return NULL;
+  guint *index = rel_position_index (W);
+  rel_bias_name (L, layer, "relative_position_index", name, sizeof name);
+  TensorEntry *e = find (L, name);
+  gboolean same = TRUE;
+  if (e) {
+    e->taken = TRUE;
+    same =
+        strcmp (e->dtype_name, "I64") == 0 && e->ndim == 2 && e->shape[0] == T && e->shape[1] == T;
+    for (gsize i = 0; same && i < (gsize) T * T; i++) {
+      gint64 v;
+      memcpy (&v, e->bytes + 8 * i, 8);
+      same = GINT64_FROM_LE (v) == index[i];
+    }
+  }
+  float *bias = NULL;
+  if (!same)
+    model_error (error, L,
+                 "tensor '%s' is not BEiT's lookup of its table for %u x %u patches and a class "
+                 "token",
+                 name, W, W);
+  else {
+    bias = g_new (float, (gsize) H *T *T);
+    for (guint h = 0; h < H; h++)
+      for (gsize ij = 0; ij < (gsize) T * T; ij++)
+        bias[(gsize) h * T * T + ij] = table[(gsize) index[ij] * H + h];
+  }
+  g_free (table);
+  g_free (index);
+  return bias;
+}
+
 static gboolean
 read_config (Loader *L, HeedModel *m, GError **error)
 {
@@ -911,7 +1001,7 @@ read_config (Loader *L, HeedModel *m, GError **error)
   if (find (L, "patch_embed.proj.weight")) {
     L->hf = FALSE;
   } else {
-    const char *prefixes[] = { "vit.", "", "deit.", "dinov2." };
+    const char *prefixes[] = { "vit.", "", "deit.", "dinov2.", "beit.", "data2vec_vision." };
     for (guint i = 0; i < G_N_ELEMENTS (prefixes) && !L->hf; i++) {
       L->prefix = prefixes[i];
       name = hf_name (L, "embeddings.patch_embeddings.projection.weight");
@@ -979,15 +1069,41 @@ read_config (Loader *L, HeedModel *m, GError **error)
   c->in_chans = 3;
   c->patch_size = (guint) e->shape[2];
 
+  /* BEiT: a relative position bias table in each block, or one shared by all, learnt for a
+   * W x W grid: [(2W - 1)^2 + 3, heads] */
+  char rel_name[192];
+  rel_bias_name (L, 0, "relative_position_bias_table", rel_name, sizeof rel_name);
+  TensorEntry *rel = find (L, rel_name);
+  if (!rel) {
+    L->rel_shared = TRUE;
+    rel_bias_name (L, 0, "relative_position_bias_table", rel_name, sizeof rel_name);
+    rel = find (L, rel_name);
+    L->rel_shared = rel != NULL;
+  }
+  c->rel_pos_bias = rel != NULL;
+  guint rel_grid = 0;
+  if (rel) {
+    guint64 rows = rel->ndim == 2 && rel->shape[0] > 3 ? rel->shape[0] - 3 : 0;
+    guint64 side = (guint64) sqrt ((double) rows);
+    if (rows == 0 || side * side != rows || side % 2 == 0 || side > 2047 || rel->shape[1] == 0 ||
+        rel->shape[1] > 4096)
+      return model_error (error, L,
+                          "'%s' must be [(2W - 1)^2 + 3, heads], BEiT's table for a W x W grid of "
+                          "patches",
+                          rel_name);
+    rel_grid = (guint) (side + 1) / 2;
+  }
+
   name = L->hf ? hf_name (L, hf_or_clip (L, "embeddings.position_embeddings",
                                          "embeddings.position_embedding.weight"))
                : g_strdup ("pos_embed");
   e = find (L, name);
   g_free (name);
+  L->no_pos_embed = !e && rel; /* BEiT's usual layout: the bias is the only position */
   /* [1, tokens, D]; CLIP's is an nn.Embedding, [tokens, D] */
   guint pos_dims = L->clip ? 2 : 3;
-  if (!e || e->ndim != pos_dims || (pos_dims == 3 && e->shape[0] != 1) ||
-      e->shape[pos_dims - 1] != c->dim || e->shape[pos_dims - 2] < 2)
+  if (!L->no_pos_embed && (!e || e->ndim != pos_dims || (pos_dims == 3 && e->shape[0] != 1) ||
+                           e->shape[pos_dims - 1] != c->dim || e->shape[pos_dims - 2] < 2))
     return model_error (error, L, "position embedding must be [%stokens, %u]",
                         pos_dims == 3 ? "1, " : "", c->dim);
   /* timm's average pooling: the mean patch token through fc_norm; or, with fc_norm=False, the
@@ -999,11 +1115,16 @@ read_config (Loader *L, HeedModel *m, GError **error)
   /* timm's attention pooling (global_pool="map"): attn_pool after the final norm */
   c->map_pool = (!L->hf && find (L, "attn_pool.latent")) ||
                 (L->siglip && find (L, "vision_model.head.probe"));
+  /* transformers' BEiT with use_mean_pooling: its pooler's norm on the mean patch token */
+  name = hf_name (L, "pooler.layernorm.weight");
+  L->beit_pooler = L->hf && find (L, name);
+  g_free (name);
   c->avg_pool = (!L->hf && !c->map_pool &&
                  ((fc_norm && !norm) ||
                   (norm && !fc_norm &&
                    (g_strcmp0 (pool, "avg") == 0 || (!pool && !find (L, "cls_token")))))) ||
-                (L->siglip && !c->map_pool); /* SiglipForImageClassification */
+                (L->siglip && !c->map_pool) || /* SiglipForImageClassification */
+                L->beit_pooler;
   c->pool_after_norm = c->avg_pool && (norm || L->siglip);
   if (!L->hf && !c->avg_pool && !c->map_pool && !find (L, "cls_token"))
     return model_error (error, L,
@@ -1073,8 +1194,10 @@ read_config (Loader *L, HeedModel *m, GError **error)
   /* pos_embed covers the prefix and the patches (timm's default), or the patches alone
    * (no_embed_class: DeiT III, register models), or in transformers' DINOv2 with registers the
    * class token and the patches */
-  guint64 pos_len = e->shape[pos_dims - 2];
-  if (L->registers_unpositioned && reg) {
+  guint64 pos_len = L->no_pos_embed ? 0 : e->shape[pos_dims - 2];
+  if (L->no_pos_embed)
+    c->num_patches = rel_grid * rel_grid;
+  else if (L->registers_unpositioned && reg) {
     if (!is_square (pos_len - 1) || pos_len - 1 > 1u << 20)
       return model_error (error, L,
                           "position embedding has %" G_GUINT64_FORMAT
@@ -1096,6 +1219,11 @@ read_config (Loader *L, HeedModel *m, GError **error)
     c->grid++;
   if (c->grid > 1024)
     return model_error (error, L, "a grid of %u x %u patches is too large", c->grid, c->grid);
+  if (rel && (c->grid != rel_grid || c->num_prefix != 1))
+    return model_error (error, L,
+                        "'%s' is BEiT's table for %u x %u patches and a class token, but the model "
+                        "has %u x %u patches and %u prefix tokens",
+                        rel_name, rel_grid, rel_grid, c->grid, c->grid, c->num_prefix);
   c->img_size = c->grid * c->patch_size;
   guint img = c->img_size, patch = c->patch_size;
   if (!meta_uint (L, "img_size", &img, error) || !meta_uint (L, "patch_size", &patch, error))
@@ -1144,6 +1272,8 @@ read_config (Loader *L, HeedModel *m, GError **error)
         v <= 4096)
       c->num_heads = (guint) v;
   }
+  if (!c->num_heads && rel) /* BEiT's table has a column per head */
+    c->num_heads = (guint) rel->shape[1];
   if (!c->num_heads)
     c->num_heads = timm_architecture_heads (json_str (L->config, "architecture"));
   if (!c->num_heads) {
@@ -1156,6 +1286,18 @@ read_config (Loader *L, HeedModel *m, GError **error)
   }
   if (c->dim % c->num_heads)
     return model_error (error, L, "num_heads %u does not divide dim %u", c->num_heads, c->dim);
+  if (rel && rel->shape[1] != c->num_heads)
+    return model_error (error, L, "'%s' has %" G_GUINT64_FORMAT " heads, the config %u", rel_name,
+                        rel->shape[1], c->num_heads);
+  /* the bias is held as heads x tokens x tokens floats a block (BEiT-Large at 512 px: 1.6 GB
+   * in all); a small file must not ask for more than a machine has */
+  double bias_bytes = (double) c->depth * c->num_heads * c->tokens * c->tokens * 4;
+  if (rel && bias_bytes > MAX_BIAS_BYTES)
+    return model_error (error, L,
+                        "its relative position bias would take %.1f GB (%u blocks of %u heads x "
+                        "%u x %u tokens), more than heed's limit of %.0f GB",
+                        bias_bytes / 1e9, c->depth, c->num_heads, c->tokens, c->tokens,
+                        MAX_BIAS_BYTES / 1e9);
   c->head_dim = c->dim / c->num_heads;
 
   name = head_name (L, FALSE, "weight");
@@ -1257,6 +1399,12 @@ fold_layer_scale (const Loader *L, guint layer, guint which, float *w, float *b,
                 which);
   else
     g_snprintf (name, sizeof name, "blocks.%u.ls%u.gamma", layer, which);
+  if (!find (L, name)) { /* BEiT's: timm's gamma_1/2, transformers' lambda_1/2 */
+    if (L->hf)
+      g_snprintf (name, sizeof name, "%sencoder.layer.%u.lambda_%u", L->prefix, layer, which);
+    else
+      g_snprintf (name, sizeof name, "blocks.%u.gamma_%u", layer, which);
+  }
   if (!find (L, name))
     return TRUE;
   float *gamma = take (L, name, 1, &out, error);
@@ -1385,7 +1533,9 @@ read_weights (const Loader *L, HeedModel *m, GError **error)
   /* dist and register tokens after the class token (or from row 0 without one) */
   if ((find (L, L->dist_token) || find (L, L->reg_token)) && !read_prefix (L, m, error))
     return FALSE;
-  if (L->registers_unpositioned && c->num_prefix > 1) {
+  if (L->no_pos_embed) {
+    m->pos_embed = g_new0 (float, T *D); /* BEiT: positions only in the attention's bias */
+  } else if (L->registers_unpositioned && c->num_prefix > 1) {
     /* DINOv2's registers: the class token's position, none for the registers (zero rows),
      * then the patches' */
     guint64 s_cls_patches[2] = { 1 + c->num_patches, D };
@@ -1426,9 +1576,13 @@ read_weights (const Loader *L, HeedModel *m, GError **error)
     TAKE (m->norm_pre_b, "norm_pre.bias", "pre_layrnorm.bias", 1, s_d);
   }
   TAKE (m->norm_w, c->avg_pool && !c->pool_after_norm ? "fc_norm.weight" : "norm.weight",
-        hf_or_clip (L, "layernorm.weight", "post_layernorm.weight"), 1, s_d);
+        L->beit_pooler ? "pooler.layernorm.weight"
+                       : hf_or_clip (L, "layernorm.weight", "post_layernorm.weight"),
+        1, s_d);
   TAKE (m->norm_b, c->avg_pool && !c->pool_after_norm ? "fc_norm.bias" : "norm.bias",
-        hf_or_clip (L, "layernorm.bias", "post_layernorm.bias"), 1, s_d);
+        L->beit_pooler ? "pooler.layernorm.bias"
+                       : hf_or_clip (L, "layernorm.bias", "post_layernorm.bias"),
+        1, s_d);
 
   m->blocks = g_new0 (HeedBlockWeights, c->depth);
   for (guint l = 0; l < c->depth; l++) {
@@ -1459,8 +1613,20 @@ read_weights (const Loader *L, HeedModel *m, GError **error)
       b->qkv_w = take (L, timm, 2, s_qkv, error);
       g_snprintf (timm, sizeof timm, "blocks.%u.attn.qkv.bias", l);
       b->qkv_b = b->qkv_w ? take_or_zero (L, timm, 3 * D, error) : NULL;
+      /* BEiT's: the query's and value's biases alone, the key's zero */
+      for (guint part = 0; part < 3 && b->qkv_b; part += 2) {
+        g_snprintf (timm, sizeof timm, "blocks.%u.attn.%c_bias", l, part ? 'v' : 'q');
+        float *t = find (L, timm) ? take (L, timm, 1, s_d, error) : NULL;
+        if (t)
+          memcpy (b->qkv_b + part * D, t, D * sizeof (float));
+        else if (find (L, timm))
+          return FALSE;
+        g_free (t);
+      }
     }
     if (!b->qkv_b)
+      return FALSE;
+    if (c->rel_pos_bias && !(b->attn_bias = read_rel_bias (L, c, l, error)))
       return FALSE;
     if (!fold_layer_scale (L, l, 1, b->proj_w, b->proj_b, D, D, error) ||
         !fold_layer_scale (L, l, 2, b->fc2_w, b->fc2_b, D, Hd, error))
@@ -1705,8 +1871,8 @@ heed_model_load_default (GError **error)
 static void
 block_weights_clear (HeedBlockWeights *b)
 {
-  float *all[] = { b->norm1_w, b->norm1_b, b->qkv_w, b->qkv_b, b->proj_w, b->proj_b,
-                   b->norm2_w, b->norm2_b, b->fc1_w, b->fc1_b, b->fc2_w,  b->fc2_b };
+  float *all[] = { b->norm1_w, b->norm1_b, b->qkv_w, b->qkv_b, b->proj_w, b->proj_b,   b->norm2_w,
+                   b->norm2_b, b->fc1_w,   b->fc1_b, b->fc2_w, b->fc2_b,  b->attn_bias };
   for (guint i = 0; i < G_N_ELEMENTS (all); i++)
     g_free (all[i]);
 }
@@ -1759,6 +1925,8 @@ heed_model_describe (const HeedModelConfig *c)
                           c->distilled ? ", distillation token" : "");
   if (registers)
     g_string_append_printf (s, ", %u register%s", registers, registers == 1 ? "" : "s");
+  if (c->rel_pos_bias)
+    g_string_append (s, "; relative position bias");
   g_string_append_printf (s, "; pooling: %s; activation: %s; LayerNorm eps %g",
                           c->map_pool ? "attention (a learnt query over every token)"
                           : c->avg_pool && c->pool_after_norm ? "mean token after the final norm"

@@ -130,17 +130,19 @@ heed_model_save (const HeedModel *m, const char *path, GError **error)
   /* the plain layout benchmarks and tests use: what the file's names could not say otherwise
    * (average pooling with a class token, QuickGELU, a norm before the blocks) is refused too */
   if (c->num_prefix != 1 || c->patch_mean_head || c->avg_pool || c->map_pool || c->quick_gelu ||
-      c->gelu_tanh || m->norm_pre_w) {
-    g_set_error (error, HEED_ERROR, HEED_ERROR_INVALID,
-                 "heed writes plain class-token ViTs only (this one has %u prefix tokens%s%s%s%s)",
-                 c->num_prefix, c->patch_mean_head ? ", a head on the mean patch token" : "",
-                 c->avg_pool   ? ", average pooling"
-                 : c->map_pool ? ", attention pooling"
-                               : "",
-                 c->quick_gelu  ? ", QuickGELU"
-                 : c->gelu_tanh ? ", tanh GELU"
-                                : "",
-                 m->norm_pre_w ? ", a norm before the blocks" : "");
+      c->gelu_tanh || m->norm_pre_w || c->rel_pos_bias) {
+    g_set_error (
+        error, HEED_ERROR, HEED_ERROR_INVALID,
+        "heed writes plain class-token ViTs only (this one has %u prefix tokens%s%s%s%s%s)",
+        c->num_prefix, c->patch_mean_head ? ", a head on the mean patch token" : "",
+        c->avg_pool   ? ", average pooling"
+        : c->map_pool ? ", attention pooling"
+                      : "",
+        c->quick_gelu  ? ", QuickGELU"
+        : c->gelu_tanh ? ", tanh GELU"
+                       : "",
+        m->norm_pre_w ? ", a norm before the blocks" : "",
+        c->rel_pos_bias ? ", a relative position bias" : "");
     g_array_unref (entries);
     g_object_unref (jb);
     return FALSE;
@@ -329,6 +331,14 @@ heed_model_set_input_size (HeedModel *m, guint img_size, GError **error)
     g_set_error (error, HEED_ERROR, HEED_ERROR_INVALID,
                  "input size %u: it must be a multiple of the patch size %u, up to 4096", img_size,
                  c->patch_size);
+    return FALSE;
+  }
+  if (c->rel_pos_bias) {
+    /* BEiT's table: heed does not resample it, so runs it at the grid it was learnt for */
+    g_set_error (error, HEED_ERROR, HEED_ERROR_INVALID,
+                 "input size %u: this model's relative position bias is learnt for its own %u px "
+                 "(%u x %u patches), the only size heed runs it at",
+                 img_size, c->img_size, c->grid, c->grid);
     return FALSE;
   }
   guint D = c->dim, wx;

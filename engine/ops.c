@@ -5,6 +5,7 @@
 #include "heed-push.h"
 
 #include <math.h>
+#include <string.h>
 
 static guint
 groups_for (const HeedRecorder *rec, guint64 items)
@@ -306,6 +307,20 @@ heed_attention_scratch_init (HeedDevice *d, const HeedKernels *k, HeedAttentionS
   return TRUE;
 }
 
+float *
+heed_attention_bias_padded (const HeedKernels *k, const float *bias, guint M, guint heads,
+                            gsize *n_floats)
+{
+  /* the scores' layout: heed_attention_scratch_init's m_pad and n_pad */
+  gsize m_pad = heed_round_up (M, k->row_align), n_pad = heed_round_up (M, k->col_align);
+  *n_floats = heads * m_pad * n_pad;
+  float *out = g_new0 (float, *n_floats);
+  for (gsize h = 0; h < heads; h++)
+    for (gsize i = 0; i < M; i++)
+      memcpy (out + (h * m_pad + i) * n_pad, bias + (h * M + i) * M, M * sizeof (float));
+  return out;
+}
+
 void
 heed_attention_scratch_clear (HeedAttentionScratch *s)
 {
@@ -354,9 +369,9 @@ heed_op_attention_frames (HeedRecorder *rec, HeedBuffer *qkv, HeedBuffer *out, g
  * 4 the GEMMs read Q and V straight out of qkv as vec4s and only K is copied (transposed);
  * otherwise a split kernel copies all three into aligned per-head buffers. */
 gboolean
-heed_op_attention (HeedRecorder *rec, HeedAttentionScratch *s, HeedBuffer *qkv, HeedBuffer *out,
-                   guint row, guint M, guint queries, guint D, guint heads, gboolean keep_probs,
-                   const char *name, GError **error)
+heed_op_attention (HeedRecorder *rec, HeedAttentionScratch *s, HeedBuffer *qkv,
+                   HeedBuffer *score_bias, HeedBuffer *out, guint row, guint M, guint queries,
+                   guint D, guint heads, gboolean keep_probs, const char *name, GError **error)
 {
   g_return_val_if_fail (queries >= 1 && queries <= M, FALSE);
   const HeedKernels *k = &rec->kernels;
@@ -365,7 +380,7 @@ heed_op_attention (HeedRecorder *rec, HeedAttentionScratch *s, HeedBuffer *qkv, 
   gboolean direct = attention_direct (qkv, D, heads);
   /* Where the probabilities are not an output, it all runs in one dispatch (Q, K and V read in
    * place) */
-  if (!keep_probs && queries == M && heed_attention_takes_frames (k, qkv, D, heads))
+  if (!keep_probs && !score_bias && queries == M && heed_attention_takes_frames (k, qkv, D, heads))
     return heed_op_attention_frames (rec, qkv, out, row, M, 1, D, heads, name, error);
   /* ... and where the table has a GEMM that takes B transposed, Q.K^T reads K in place too */
   gboolean k_in_place = direct && k->gemm_k4_bt.shader != HEED_SHADER_COUNT;
@@ -383,6 +398,11 @@ heed_op_attention (HeedRecorder *rec, HeedAttentionScratch *s, HeedBuffer *qkv, 
    * vec4s; the extra keys are zero columns of P (scores are zero-filled and only the M x M block
    * is written) meeting zero rows of V (rows >= M are never written). */
   guint k_pv = heed_round_up (M, 4) <= s->m_pad ? heed_round_up (M, 4) : M;
+  /* a bias goes into the scores first, and Q.K^T adds to it */
+  guint qk_epilogue = score_bias ? HEED_EPI_ACCUMULATE : 0;
+  if (score_bias)
+    heed_recorder_copy (rec, score_bias, 0, s->scores, 0,
+                        (VkDeviceSize) heads * s->m_pad * s->n_pad * sizeof (float));
 
   if (direct) {
     q = (HeedMat){ qkv, qkv_off, 3 * D, dh };
@@ -401,7 +421,7 @@ heed_op_attention (HeedRecorder *rec, HeedAttentionScratch *s, HeedBuffer *qkv, 
     /* K's rows in the QKV output are the rows of B^T, head h's from column D + h dh */
     HeedMat k_rows = { qkv, qkv_off + D, 3 * D, dh };
     ok = record_gemm (rec, k->gemm_k4_bt, q, k_rows, sc, NULL, queries, M, dh, heads, scale, 0.0f,
-                      0, 0, TRUE, n_qk, "attention", error);
+                      0, qk_epilogue, TRUE, n_qk, "attention", error);
   } else {
     if (direct) {
       HeedKTransposeParams tp = { M, D, s->n_pad, qkv_off };
@@ -410,7 +430,7 @@ heed_op_attention (HeedRecorder *rec, HeedAttentionScratch *s, HeedBuffer *qkv, 
                                    &tp, sizeof tp, groups_for (rec, (guint64) M * D / 4), 1, 1,
                                    n_copy, "attention", 0, error);
     }
-    ok = ok && heed_op_gemm (rec, q, kt, sc, NULL, queries, M, dh, heads, scale, 0, n_qk,
+    ok = ok && heed_op_gemm (rec, q, kt, sc, NULL, queries, M, dh, heads, scale, qk_epilogue, n_qk,
                              "attention", error);
   }
   if (!keep_probs && k->gemm_k4_softmax.shader != HEED_SHADER_COUNT && a_k4 (sc, k_pv) &&

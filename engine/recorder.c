@@ -169,6 +169,30 @@ error:
   return FALSE;
 }
 
+/* Copies size bytes between buffers in the recorded sequence: after everything recorded
+ * before it has read and written dst, before anything recorded after it. */
+void
+heed_recorder_copy (HeedRecorder *rec, HeedBuffer *src, VkDeviceSize src_off, HeedBuffer *dst,
+                    VkDeviceSize dst_off, VkDeviceSize size)
+{
+  VkMemoryBarrier before = {
+    .sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
+    .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT,
+    .dstAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT,
+  };
+  vkCmdPipelineBarrier (rec->cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
+                        VK_PIPELINE_STAGE_TRANSFER_BIT, 0, 1, &before, 0, NULL, 0, NULL);
+  VkBufferCopy region = { src_off, dst_off, size };
+  vkCmdCopyBuffer (rec->cmd, src->buffer, dst->buffer, 1, &region);
+  VkMemoryBarrier after = {
+    .sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
+    .srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT,
+    .dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT,
+  };
+  vkCmdPipelineBarrier (rec->cmd, VK_PIPELINE_STAGE_TRANSFER_BIT,
+                        VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, 0, 1, &after, 0, NULL, 0, NULL);
+}
+
 gboolean
 heed_recorder_end (HeedRecorder *rec, GError **error)
 {

@@ -90,7 +90,8 @@ heed_ref_patchify (const float *image, guint channels, guint height, guint width
 }
 
 void
-heed_ref_attention (const float *qkv, float *out, float *probs, guint M, guint D, guint heads)
+heed_ref_attention (const float *qkv, const float *bias, float *out, float *probs, guint M, guint D,
+                    guint heads)
 {
   guint dh = D / heads, w = 3 * D;
   double scale = 1.0 / sqrt ((double) dh);
@@ -103,7 +104,7 @@ heed_ref_attention (const float *qkv, float *out, float *probs, guint M, guint D
         double dot = 0;
         for (guint d = 0; d < dh; d++)
           dot += (double) q[d] * k[d];
-        p[j] = (float) (dot * scale);
+        p[j] = (float) (dot * scale) + (bias ? bias[((gsize) h * M + i) * M + j] : 0.0f);
       }
       heed_ref_softmax (p, 1, M, M);
       if (probs)
@@ -181,7 +182,7 @@ heed_ref_vit_forward (const HeedModel *model, const float *input, float *logits,
     const HeedBlockWeights *b = &model->blocks[l];
     heed_ref_layernorm (x, D, h, D, b->norm1_w, b->norm1_b, T, D, c->ln_eps);
     linear (h, T, D, b->qkv_w, b->qkv_b, 3 * D, qkv, 0);
-    heed_ref_attention (qkv, att, probs, T, D, H);
+    heed_ref_attention (qkv, b->attn_bias, att, probs, T, D, H);
     if (layer_attention)
       heed_ref_head_mean (probs, layer_attention + (gsize) l * T * T, T, T, H);
     linear (att, T, D, b->proj_w, b->proj_b, D, x, HEED_EPI_ACCUMULATE);
@@ -194,7 +195,7 @@ heed_ref_vit_forward (const HeedModel *model, const float *input, float *logits,
     float *y = g_new (float, D), *z = g_new (float, D);
     heed_ref_layernorm (x, D, h, D, b->norm1_w, b->norm1_b, T, D, c->ln_eps);
     linear (h, T, D, b->qkv_w, b->qkv_b, 3 * D, qkv, 0);
-    heed_ref_attention (qkv, att, probs, T, D, H); /* row 0's are the pool's */
+    heed_ref_attention (qkv, NULL, att, probs, T, D, H); /* row 0's are the pool's */
     linear (att, 1, D, b->proj_w, b->proj_b, D, y, 0);
     heed_ref_layernorm (y, D, z, D, b->norm2_w, b->norm2_b, 1, D, c->ln_eps);
     linear (z, 1, D, b->fc1_w, b->fc1_b, c->mlp_hidden, mlp, heed_mlp_activation (c));

@@ -15,6 +15,7 @@
 typedef struct {
   HeedBuffer *norm1_w, *norm1_b, *qkv_w, *qkv_b, *proj_w, *proj_b;
   HeedBuffer *norm2_w, *norm2_b, *fc1_w, *fc1_b, *fc2_w, *fc2_b;
+  HeedBuffer *attn_bias; /* the scores' bias in their padded layout (BEiT), or NULL */
 } BlockBuffers;
 
 struct _HeedVitPlan {
@@ -210,6 +211,15 @@ upload_weights (HeedVitPlan *p, const HeedModel *m, GError **error)
         !(b->fc2_w = upload_linear (p, w->fc2_w, D, Hd, error)) ||
         !(b->fc2_b = upload_array (p, w->fc2_b, D, error)))
       return FALSE;
+    if (w->attn_bias) {
+      gsize n;
+      float *padded =
+          heed_attention_bias_padded (&p->kernels, w->attn_bias, c->tokens, c->num_heads, &n);
+      b->attn_bias = upload_array (p, padded, n, error);
+      g_free (padded);
+      if (!b->attn_bias)
+        return FALSE;
+    }
   }
   return TRUE;
 }
@@ -220,10 +230,9 @@ plan_free (HeedVitPlan *p)
   if (p->blocks)
     for (guint l = 0; l < plan_blocks (&p->config); l++) {
       BlockBuffers *b = &p->blocks[l];
-      HeedBuffer **all[] = {
-        &b->norm1_w, &b->norm1_b, &b->qkv_w, &b->qkv_b, &b->proj_w, &b->proj_b,
-        &b->norm2_w, &b->norm2_b, &b->fc1_w, &b->fc1_b, &b->fc2_w,  &b->fc2_b
-      };
+      HeedBuffer **all[] = { &b->norm1_w, &b->norm1_b, &b->qkv_w,    &b->qkv_b, &b->proj_w,
+                             &b->proj_b,  &b->norm2_w, &b->norm2_b,  &b->fc1_w, &b->fc1_b,
+                             &b->fc2_w,   &b->fc2_b,   &b->attn_bias };
       for (guint i = 0; i < G_N_ELEMENTS (all); i++)
         heed_buffer_destroy (all[i]);
     }
@@ -458,7 +467,7 @@ record_map_head (HeedVitRun *r, HeedRecorder *rec, guint n, GError **error)
                                              1.0f, 0, "attn_pool.kv", "qkv", error))
     return FALSE;
   for (guint i = 0; i < n; i++)
-    if (!heed_op_attention (rec, &r->scratch, r->qkv, r->attn, i * T, T, 1, D, H, TRUE,
+    if (!heed_op_attention (rec, &r->scratch, r->qkv, NULL, r->attn, i * T, T, 1, D, H, TRUE,
                             "attn_pool.attn", error) ||
         !record_cls_rows (r, rec, i, error))
       return FALSE;
@@ -562,13 +571,14 @@ record_forward (HeedVitRun *r, HeedRecorder **recs, guint n, gboolean from_frame
     /* the probabilities are read after the last block, and after every block for rollout;
      * where they are not, the batch's frames go in one dispatch */
     gboolean keep_probs = (l == c->depth - 1 && !c->map_pool) || p->options.layer_attention;
-    gboolean all_frames = !keep_probs && heed_attention_takes_frames (k, r->qkv, D, H);
+    gboolean all_frames =
+        !keep_probs && !b->attn_bias && heed_attention_takes_frames (k, r->qkv, D, H);
     if (all_frames &&
         !heed_op_attention_frames (rec, r->qkv, r->attn, 0, T, n, D, H, NAME ("attn"), error))
       return FALSE;
     for (guint i = 0; i < n && !all_frames; i++) {
-      if (!heed_op_attention (rec, s, r->qkv, r->attn, i * T, T, m, D, H, keep_probs, NAME ("attn"),
-                              error))
+      if (!heed_op_attention (rec, s, r->qkv, b->attn_bias, r->attn, i * T, T, m, D, H, keep_probs,
+                              NAME ("attn"), error))
         return FALSE;
       if (p->options.layer_attention &&
           !heed_op_head_mean (rec, (HeedMat){ s->scores, 0, s->n_pad, s->m_pad * s->n_pad },

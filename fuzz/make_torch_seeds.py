@@ -4,9 +4,11 @@
 ViT (8 px, patch 4, dim 64, so one head without a config.json, as the fuzz target passes
 none; F16, under libFuzzer's 64 kB) with seeded random weights, saved by torch.save as a plain
 state dict (pickle protocol 2, torch.save's default), and as nn.Parameter values, a transposed
-view and slices of one storage under pickle protocol 4 (FRAME, MEMOIZE, STACK_GLOBAL). The
-fuzzer and the replay start from both, so their mutations reach the zip reader, every pickle
-path a checkpoint takes and the loader's checks after them.
+view and slices of one storage under pickle protocol 4 (FRAME, MEMOIZE, STACK_GLOBAL); and a
+one-block BEiT in timm's names (beit.bin: a relative position bias table with its int64
+relative_position_index, q_bias and v_bias, gamma_1/gamma_2, fc_norm; two heads, which only the
+table's columns tell). The fuzzer and the replay start from them, so their mutations reach the
+zip reader, every pickle path a checkpoint takes and the loader's checks after them.
     fuzz/make_torch_seeds.py fuzz/corpus/model"""
 import os
 import sys
@@ -15,7 +17,7 @@ from collections import OrderedDict
 import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
-from heed_torch import VisionTransformer  # noqa: E402
+from heed_torch import VisionTransformer, mirror_to_timm_beit  # noqa: E402
 
 out = sys.argv[1]
 torch.manual_seed(0)
@@ -37,3 +39,13 @@ for k, v in sd.items():
     else:
         views[k] = v
 torch.save(views, os.path.join(out, "vit-views.bin"), pickle_protocol=4)
+
+beit = VisionTransformer(img_size=8, patch_size=4, dim=64, depth=1, num_heads=2, num_classes=3,
+                         mlp_hidden=16, rel_pos="block", beit_qkv_bias=True, pos_embed=False,
+                         avg_pool=True, layer_scale=True)
+with torch.no_grad():
+    for p in beit.parameters():
+        p.normal_(0, 0.02)
+sd = mirror_to_timm_beit(beit.state_dict(), with_index=True)
+torch.save(OrderedDict((k, v if k.endswith("_index") else v.half()) for k, v in sd.items()),
+           os.path.join(out, "beit.bin"))

@@ -544,16 +544,33 @@ test_checkpoint_preprocessing (void)
 int
 main (int argc, char **argv)
 {
-  static const char *cases[] = {
-    "deit_tiny_f16",         "p8_hd48_f32",          "p14_hd32_bf16",
-    "headless_f32",          "hf_vit_f32",           "dinov2_ls_f32",
-    "deit_distilled_f32",    "vit_reg4_f32",         "clip_quickgelu_f32",
-    "vit_gap_f32",           "hub_timm_vit",         "hub_hf_vit",
-    "hf_deit_distilled_f32", "hf_dinov2_f32",        "hf_clip_f32",
-    "hf_dinov2_reg_f32",     "hf_dinov2_cls_f32",    "dinov2_repo_reg_f32",
-    "vit_gap_norm_f32",      "vit_cls_gap_norm_f32", "vit_map_f32",
-    "hf_siglip_f32",         "hf_siglip_cls_f32",    "hf_clip_cls_f32"
-  };
+  static const char *cases[] = { "deit_tiny_f16",
+                                 "p8_hd48_f32",
+                                 "p14_hd32_bf16",
+                                 "headless_f32",
+                                 "hf_vit_f32",
+                                 "dinov2_ls_f32",
+                                 "deit_distilled_f32",
+                                 "vit_reg4_f32",
+                                 "clip_quickgelu_f32",
+                                 "vit_gap_f32",
+                                 "hub_timm_vit",
+                                 "hub_hf_vit",
+                                 "hf_deit_distilled_f32",
+                                 "hf_dinov2_f32",
+                                 "hf_clip_f32",
+                                 "hf_dinov2_reg_f32",
+                                 "hf_dinov2_cls_f32",
+                                 "dinov2_repo_reg_f32",
+                                 "vit_gap_norm_f32",
+                                 "vit_cls_gap_norm_f32",
+                                 "vit_map_f32",
+                                 "hf_siglip_f32",
+                                 "hf_siglip_cls_f32",
+                                 "hf_clip_cls_f32",
+                                 "beit_f32",
+                                 "hf_beit_f32",
+                                 "hf_data2vec_f32" };
   g_test_init (&argc, &argv, NULL);
   heed_tool = g_getenv ("HEED_TOOL");
   fixtures = g_getenv ("HEED_FIXTURES");

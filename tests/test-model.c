@@ -183,6 +183,63 @@ test_fixture_configs (void)
     g_assert_cmpfloat (m->pos_embed[i], ==, 0.0f);
   heed_model_destroy (&m);
 
+  /* BEiT: no num_heads anywhere, so its tables' columns give 2 (dim / 64 would give 1); no
+   * pos_embed, so zeros; each block's bias looked up from its table of 7 x 7 + 3 rows: the
+   * class token to itself row 51, a patch to the class token row 50, patch 0's query to patch
+   * 1 (one column to its right) row 3 x 7 + 2 */
+  m = load_fixture ("beit_f32");
+  g_assert_true (m->config.rel_pos_bias && m->config.avg_pool);
+  g_assert_cmpuint (m->config.num_heads, ==, 2);
+  g_assert_cmpuint (m->config.tokens, ==, 17);
+  for (guint i = 0; i < 17 * 64; i++)
+    g_assert_cmpfloat (m->pos_embed[i], ==, 0.0f);
+  g_assert_nonnull (m->blocks[1].attn_bias);
+  what = heed_model_describe (&m->config);
+  g_assert_nonnull (strstr (what, "class token; relative position bias; pooling: mean patch"));
+  g_free (what);
+  {
+    char *path = fixture_path ("beit_f32", "model.safetensors"), *bytes;
+    gsize size;
+    g_assert_true (g_file_get_contents (path, &bytes, &size, NULL));
+    guint64 hlen;
+    memcpy (&hlen, bytes, 8);
+    JsonParser *p = json_parser_new ();
+    g_assert_true (json_parser_load_from_data (p, (char *) bytes + 8, (gssize) hlen, NULL));
+    JsonObject *t = json_object_get_object_member (json_node_get_object (json_parser_get_root (p)),
+                                                   "blocks.1.attn.relative_position_bias_table");
+    gint64 at = json_array_get_int_element (json_object_get_array_member (t, "data_offsets"), 0);
+    const float *table = (const float *) (bytes + 8 + hlen + at);
+    for (guint h = 0; h < 2; h++) {
+      g_assert_cmpfloat (m->blocks[1].attn_bias[h * 17 * 17], ==, table[51 * 2 + h]);
+      g_assert_cmpfloat (m->blocks[1].attn_bias[h * 17 * 17 + 1 * 17 + 2], ==,
+                         table[(3 * 7 + 2) * 2 + h]);
+      g_assert_cmpfloat (m->blocks[1].attn_bias[h * 17 * 17 + 5 * 17], ==, table[50 * 2 + h]);
+    }
+    g_object_unref (p);
+    g_free (bytes), g_free (path);
+  }
+  /* its table is learnt for 4 x 4 patches: another size is refused, the model left as it was */
+  g_assert_false (heed_model_set_input_size (m, 80, &error));
+  g_assert_error (error, HEED_ERROR, HEED_ERROR_INVALID);
+  g_assert_nonnull (strstr (error->message, "relative position bias is learnt for its own 64 px"));
+  g_clear_error (&error);
+  g_assert_cmpuint (m->config.img_size, ==, 64);
+  heed_model_destroy (&m);
+  /* transformers' BEiT: the pooler's norm after the mean patch token; Data2VecVision's shared
+   * table, a position embedding beside it, the class token after the final norm */
+  m = load_fixture ("hf_beit_f32");
+  g_assert_true (m->config.rel_pos_bias && m->config.avg_pool && !m->config.pool_after_norm);
+  g_assert_cmpfloat (m->config.ln_eps, ==, 1e-12f);
+  g_assert_cmpstr (m->config.labels[4], ==, "class 4 of hf_beit_f32");
+  heed_model_destroy (&m);
+  m = load_fixture ("hf_data2vec_f32");
+  g_assert_true (m->config.rel_pos_bias && !m->config.avg_pool);
+  g_assert_cmpuint (m->config.num_heads, ==, 4);
+  g_assert_cmpmem (m->blocks[0].attn_bias, 4 * 10 * 10 * 4, m->blocks[1].attn_bias,
+                   4 * 10 * 10 * 4);
+  g_assert_cmpfloat (m->pos_embed[17], !=, 0.0f);
+  heed_model_destroy (&m);
+
   /* transformers' CLIPModel: the image tower, its settings from config.json's vision_config
    * (2 heads where dim / 64 would give 1; eps 1e-5; QuickGELU), the text tower unread */
   m = load_fixture ("hf_clip_f32");
@@ -431,6 +488,50 @@ edit_overlap (JsonObject *r)
   set_array (tensor (r, "norm.bias"), "data_offsets", 2, v);
 }
 
+static void
+edit_beit_table (JsonObject *r)
+{
+  /* the same bytes, but 26 rows: not (2W - 1)^2 + 3 */
+  set_array (tensor (r, "blocks.0.attn.relative_position_bias_table"), "shape", 2,
+             (gint64[]){ 26, 4 });
+}
+
+/* A safetensors file of zero-filled F32 tensors with these names and shapes */
+typedef struct {
+  const char *name;
+  guint ndim;
+  gint64 shape[4];
+} TensorSpec;
+
+static Blob
+zeros_checkpoint (const TensorSpec *specs, guint n)
+{
+  JsonObject *root = json_object_new ();
+  gint64 offset = 0;
+  for (guint i = 0; i < n; i++) {
+    gint64 count = 1;
+    for (guint d = 0; d < specs[i].ndim; d++)
+      count *= specs[i].shape[d];
+    JsonObject *t = json_object_new ();
+    json_object_set_string_member (t, "dtype", "F32");
+    set_array (t, "shape", (int) specs[i].ndim, specs[i].shape);
+    set_array (t, "data_offsets", 2, (gint64[]){ offset, offset + 4 * count });
+    json_object_set_object_member (root, specs[i].name, t);
+    offset += 4 * count;
+  }
+  JsonNode *node = json_node_init_object (json_node_alloc (), root);
+  char *text = json_to_string (node, FALSE);
+  gsize tlen = strlen (text);
+  Blob out = { g_malloc0 (8 + tlen + (gsize) offset), 8 + tlen + (gsize) offset };
+  guint64 le = GUINT64_TO_LE (tlen);
+  memcpy (out.bytes, &le, 8);
+  memcpy (out.bytes + 8, text, tlen);
+  g_free (text);
+  json_node_unref (node);
+  json_object_unref (root);
+  return out;
+}
+
 /* A copy of the file with one float of a tensor (an F32 fixture) replaced. */
 static Blob
 with_value (Blob in, const char *name, guint index, float value)
@@ -511,6 +612,50 @@ test_corrupt_files (void)
                       "'vit.encoder.layer.0.attention.attention.q_norm.weight' belongs to no");
   g_free (hf_extra.bytes);
   g_free (hf.bytes);
+
+  /* BEiT's tables and lookups: what heed would look up wrong is refused */
+  Blob beit = read_blob ("beit_f32");
+  Blob bad_table = with_header (beit, edit_beit_table);
+  expect_model_error (bad_table, NULL, "must be [(2W - 1)^2 + 3, heads]");
+  g_free (bad_table.bytes);
+  /* block 0's index with one entry pointing at another row */
+  Blob bad_index = { g_memdup2 (beit.bytes, beit.size), beit.size };
+  {
+    guint64 hlen;
+    memcpy (&hlen, beit.bytes, 8);
+    JsonParser *p = json_parser_new ();
+    g_assert_true (json_parser_load_from_data (p, (char *) beit.bytes + 8, (gssize) hlen, NULL));
+    JsonObject *t = json_object_get_object_member (json_node_get_object (json_parser_get_root (p)),
+                                                   "blocks.0.attn.relative_position_index");
+    g_assert_cmpstr (json_object_get_string_member (t, "dtype"), ==, "I64");
+    gint64 at = json_array_get_int_element (json_object_get_array_member (t, "data_offsets"), 0);
+    gint64 other = GINT64_TO_LE (7);
+    memcpy (bad_index.bytes + 8 + hlen + at + 8 * 30, &other, 8);
+    g_object_unref (p);
+  }
+  expect_model_error (bad_index, NULL,
+                      "'blocks.0.attn.relative_position_index' is not BEiT's lookup of its table "
+                      "for 4 x 4 patches");
+  g_free (bad_index.bytes);
+  expect_model_error (beit, "{\"num_heads\": 4}",
+                      "'blocks.0.attn.relative_position_bias_table' has 2 heads, the config 4");
+  g_free (beit.bytes);
+  /* a shared table for 128 x 128 patches (255^2 + 3 rows, 260 kB) in two blocks would ask for
+   * 2.1 GB of bias: refused before anything is allocated */
+  const TensorSpec huge_bias[] = {
+    { "patch_embed.proj.weight", 4, { 4, 3, 16, 16 } },
+    { "cls_token", 3, { 1, 1, 4 } },
+    { "rel_pos_bias.relative_position_bias_table", 2, { 255 * 255 + 3, 1 } },
+    { "blocks.0.norm1.weight", 1, { 4 } },
+    { "blocks.1.norm1.weight", 1, { 4 } },
+    { "blocks.0.mlp.fc1.weight", 2, { 8, 4 } },
+    { "fc_norm.weight", 1, { 4 } },
+  };
+  Blob huge_file = zeros_checkpoint (huge_bias, G_N_ELEMENTS (huge_bias));
+  expect_model_error (huge_file, NULL,
+                      "its relative position bias would take 2.1 GB (2 blocks of 1 heads x 16385 x "
+                      "16385 tokens), more than heed's limit of 2 GB");
+  g_free (huge_file.bytes);
 
   /* weights that are not numbers: every logit would be NaN */
   Blob nan = with_value (good, "blocks.1.mlp.fc1.weight", 7, NAN);
@@ -635,6 +780,13 @@ test_save_round_trip (void)
   g_clear_error (&error);
   g_assert_false (g_file_test (path, G_FILE_TEST_EXISTS));
   heed_model_destroy (&pooled);
+  HeedModel *beit = load_fixture ("beit_f32");
+  g_assert_false (heed_model_save (beit, path, &error));
+  g_assert_error (error, HEED_ERROR, HEED_ERROR_INVALID);
+  g_assert_nonnull (strstr (error->message, "a relative position bias"));
+  g_clear_error (&error);
+  g_assert_false (g_file_test (path, G_FILE_TEST_EXISTS));
+  heed_model_destroy (&beit);
   g_rmdir (dir);
   g_free (path);
   g_free (dir);

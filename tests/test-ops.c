@@ -493,7 +493,7 @@ attention_cases (void)
     float *qkv = random_floats (rng, (gsize) M * 3 * D, -2, 2);
     float *want = g_new (float, (gsize) M *D), *probs = g_new (float, (gsize) H *M *M);
     float *want_mean = g_new (float, (gsize) M *M);
-    heed_ref_attention (qkv, want, probs, M, D, H);
+    heed_ref_attention (qkv, NULL, want, probs, M, D, H);
     heed_ref_head_mean (probs, want_mean, M, M, H);
 
     HeedAttentionScratch sc = { 0 };
@@ -508,7 +508,8 @@ attention_cases (void)
     HeedBuffer *bout = buffer_from (d, NULL, 0, (gsize) heed_round_up (M, 8) * D);
     HeedBuffer *bmean = buffer_from (d, NULL, 0, (gsize) M * M + H * M);
     HeedRecorder *rec = heed_recorder_new (d, kernels (), 8 + H, FALSE, &error);
-    g_assert_true (heed_op_attention (rec, &sc, bqkv, bout, 0, M, M, D, H, TRUE, "attn", &error));
+    g_assert_true (
+        heed_op_attention (rec, &sc, bqkv, NULL, bout, 0, M, M, D, H, TRUE, "attn", &error));
     g_assert_true (heed_op_head_mean (rec, (HeedMat){ sc.scores, 0, sc.n_pad, sc.m_pad * sc.n_pad },
                                       bmean, 0, M, M, H, "mean", &error));
     for (guint h = 0; h < H; h++) /* CLS rows, one head at a time, after the mean */
@@ -528,7 +529,8 @@ attention_cases (void)
     /* without the probabilities kept: on lavapipe the softmax folds into P.V */
     HeedBuffer *bout2 = buffer_from (d, NULL, 0, (gsize) heed_round_up (M, 8) * D);
     rec = heed_recorder_new (d, kernels (), 8 + H, FALSE, &error);
-    g_assert_true (heed_op_attention (rec, &sc, bqkv, bout2, 0, M, M, D, H, FALSE, "attn", &error));
+    g_assert_true (
+        heed_op_attention (rec, &sc, bqkv, NULL, bout2, 0, M, M, D, H, FALSE, "attn", &error));
     g_assert_no_error (error);
     run_recorder (rec);
     float *got2 = buffer_read (bout2, (gsize) M * D);
@@ -548,7 +550,7 @@ attention_cases (void)
     HeedBuffer *bout3 = buffer_from (d, sentinel, n_out, 0);
     rec = heed_recorder_new (d, kernels (), 8 + H, FALSE, &error);
     g_assert_true (
-        heed_op_attention (rec, &sc, bqkv, bout3, 0, M, queries, D, H, TRUE, "attn", &error));
+        heed_op_attention (rec, &sc, bqkv, NULL, bout3, 0, M, queries, D, H, TRUE, "attn", &error));
     for (guint h = 0; h < H; h++)
       g_assert_true (
           heed_op_head_mean (rec, (HeedMat){ sc.scores, h * sc.m_pad * sc.n_pad, sc.n_pad, 0 },
@@ -564,8 +566,45 @@ attention_cases (void)
       assert_close (got3_cls + M * M + h * M, probs + (gsize) h * M * M, M, 1e-5);
     heed_buffer_destroy (&bout3);
     g_free (sentinel), g_free (got3), g_free (got3_cls);
-
     heed_recorder_destroy (&rec);
+
+    /* with a bias on the scores (BEiT's relative position bias), probabilities kept and not,
+     * every row and the first rows alone: the bias goes in before the softmax, and a stale
+     * score left from the runs above must not survive in the scores */
+    float *bias = random_floats (rng, (gsize) H * M * M, -3, 3);
+    float *want_b = g_new (float, (gsize) M *D), *probs_b = g_new (float, (gsize) H *M *M);
+    heed_ref_attention (qkv, bias, want_b, probs_b, M, D, H);
+    gsize n_bias;
+    float *padded = heed_attention_bias_padded (kernels (), bias, M, H, &n_bias);
+    HeedBuffer *bbias = buffer_from (d, padded, n_bias, 0);
+    for (guint keep = 0; keep < 2; keep++)
+      for (guint rows_case = 0; rows_case < 2; rows_case++) {
+        guint q_rows = rows_case ? queries : M;
+        HeedBuffer *bout4 = buffer_from (d, NULL, 0, n_out);
+        rec = heed_recorder_new (d, kernels (), 8 + H, FALSE, &error);
+        g_assert_true (heed_op_attention (rec, &sc, bqkv, bbias, bout4, 0, M, q_rows, D, H, keep,
+                                          "attn", &error));
+        for (guint h = 0; h < H && keep; h++)
+          g_assert_true (
+              heed_op_head_mean (rec, (HeedMat){ sc.scores, h * sc.m_pad * sc.n_pad, sc.n_pad, 0 },
+                                 bmean, M * M + h * M, 1, M, 1, "cls", &error));
+        g_assert_no_error (error);
+        run_recorder (rec);
+        float *got4 = buffer_read (bout4, (gsize) q_rows * D);
+        assert_close (got4, want_b, (gsize) q_rows * D, 1e-5);
+        if (keep) {
+          float *got4_cls = buffer_read (bmean, (gsize) M * M + H * M);
+          for (guint h = 0; h < H; h++)
+            assert_close (got4_cls + M * M + h * M, probs_b + (gsize) h * M * M, M, 1e-5);
+          g_free (got4_cls);
+        }
+        g_free (got4);
+        heed_buffer_destroy (&bout4);
+        heed_recorder_destroy (&rec);
+      }
+    heed_buffer_destroy (&bbias);
+    g_free (bias), g_free (want_b), g_free (probs_b), g_free (padded);
+
     heed_attention_scratch_clear (&sc);
     heed_buffer_destroy (&bqkv), heed_buffer_destroy (&bout), heed_buffer_destroy (&bmean);
     g_free (qkv), g_free (want), g_free (probs), g_free (want_mean), g_free (got);
@@ -613,7 +652,7 @@ test_attention_frames (void)
     float *got = buffer_read (bout, n_out);
     float *want = g_new (float, (gsize) M *D), *probs = g_new (float, (gsize) H *M *M);
     for (guint f = 0; f < F; f++) {
-      heed_ref_attention (qkv + (gsize) (row + f * M) * 3 * D, want, probs, M, D, H);
+      heed_ref_attention (qkv + (gsize) (row + f * M) * 3 * D, NULL, want, probs, M, D, H);
       /* float32's error grows with the scores */
       assert_close (got + (gsize) (row + f * M) * D, want, (gsize) M * D, amp > 2 ? 1e-4 : 1e-5);
     }
@@ -709,13 +748,15 @@ test_classification_head (void)
  * its own repository's names), at the size their preprocessor_config.json crops to, timm's
  * average pooling after the final norm (with and without a class token), its attention
  * pooling, transformers' SigLIP (its pooling head, and its classifier's mean token) and its
- * CLIPForImageClassification (the mean patch token without a norm). */
+ * CLIPForImageClassification (the mean patch token without a norm), and BEiT's relative
+ * position bias (timm's, transformers' BEiT and Data2VecVision with a shared table). */
 static void
 test_vit_layouts_against_reference (void)
 {
   const char *names[] = { "hf_dinov2_cls_f32", "hf_dinov2_reg_f32",    "dinov2_repo_reg_f32",
                           "vit_gap_norm_f32",  "vit_cls_gap_norm_f32", "vit_map_f32",
-                          "hf_siglip_f32",     "hf_siglip_cls_f32",    "hf_clip_cls_f32" };
+                          "hf_siglip_f32",     "hf_siglip_cls_f32",    "hf_clip_cls_f32",
+                          "beit_f32",          "hf_beit_f32",          "hf_data2vec_f32" };
   for (guint k = 0; k < G_N_ELEMENTS (names); k++) {
     GError *error = NULL;
     char *path = g_build_filename (g_getenv ("HEED_FIXTURES"), names[k], "model.safetensors", NULL);

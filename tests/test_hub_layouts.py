@@ -8,7 +8,9 @@ std = 0.5), and tests/fixtures/hf_dinov2_cls_f32 (transformers' Dinov2ForImageCl
 BiT's processor, the shorter side to 64 and a 56 px crop, which transformers runs the 70 px
 checkpoint at, its positions interpolated) and tests/fixtures/hf_siglip_cls_f32 (transformers'
 SiglipForImageClassification: SigLIP's processor, the whole image to 64 x 64 bicubic, mean =
-std = 0.5; tanh GELU; the classifier on the mean normed token). `heed classify --model DIR/model.safetensors
+std = 0.5; tanh GELU; the classifier on the mean normed token) and tests/fixtures/hf_beit_f32
+(transformers' BeitForImageClassification: BEiT's processor, the whole image to 64 x 64
+bilinear, mean = std = 0.5; a relative position bias in every block). `heed classify --model DIR/model.safetensors
 IMAGE...` must give, for every image, the top-1 class PyTorch gives with the config's own
 preprocessing (timm's eval transform; transformers' image processor) and the PyTorch mirror of
 the model.
@@ -40,10 +42,10 @@ def load(name):
     d = os.path.join(fixtures, name)
     sd, _ = load_safetensors(os.path.join(d, "model.safetensors"))
     config = json.load(open(os.path.join(d, "config.json")))
-    if config.get("model_type") in ("dinov2", "siglip"):
+    if config.get("model_type") in ("dinov2", "siglip", "beit"):
         # DINOv2 as transformers runs it: at its processor's crop, positions interpolated to it;
-        # SigLIP's classifier on the mean normed token (the fixture's own PyTorch model, rebuilt
-        # from its seed)
+        # SigLIP's classifier on the mean normed token; BEiT's relative position bias (the
+        # fixture's own PyTorch model, rebuilt from its seed)
         from make_parity_fixtures import CASES, build_as_run
         model, _, _ = build_as_run(next(c for c in CASES if c["name"] == name))
         pre = json.load(open(os.path.join(d, "preprocessor_config.json")))
@@ -75,7 +77,8 @@ def imagenet_plain(image, size):
 
 
 def main():
-    cases = ["hub_timm_vit", "hub_hf_vit", "hf_dinov2_cls_f32", "hf_siglip_cls_f32"]
+    cases = ["hub_timm_vit", "hub_hf_vit", "hf_dinov2_cls_f32", "hf_siglip_cls_f32",
+             "hf_beit_f32"]
     print(f"1..{2 * len(cases)}")
     failed = 0
     with tempfile.TemporaryDirectory() as tmp:

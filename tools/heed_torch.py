@@ -27,21 +27,70 @@ def timer_now():
     return time.perf_counter()
 
 
+def beit_position_index(window):
+    """BEiT's lookup (timm's beit.py gen_relative_position_index): for each pair of the class
+    token and a window x window grid, the row of the relative position bias table."""
+    coords = torch.stack(torch.meshgrid(torch.arange(window), torch.arange(window),
+                                        indexing="ij")).flatten(1)  # 2, N
+    rel = (coords[:, :, None] - coords[:, None, :]).permute(1, 2, 0)  # N, N, 2
+    rel[:, :, 0] += window - 1
+    rel[:, :, 1] += window - 1
+    rel[:, :, 0] *= 2 * window - 1
+    rows = (2 * window - 1) ** 2 + 3
+    index = torch.zeros(window * window + 1, window * window + 1, dtype=torch.long)
+    index[1:, 1:] = rel.sum(-1)
+    index[0, 0:] = rows - 3
+    index[0:, 0] = rows - 2
+    index[0, 0] = rows - 1
+    return index
+
+
+class RelativePositionBias(nn.Module):
+    """BEiT's relative position bias: a learnt row per relative offset and head, looked up for
+    every pair of tokens and added to the attention scores."""
+
+    def __init__(self, window, num_heads):
+        super().__init__()
+        self.relative_position_bias_table = nn.Parameter(
+            torch.zeros((2 * window - 1) ** 2 + 3, num_heads))
+        self.register_buffer("relative_position_index", beit_position_index(window),
+                             persistent=False)
+
+    def forward(self):
+        n = self.relative_position_index.shape[0]
+        table = self.relative_position_bias_table
+        return table[self.relative_position_index.view(-1)].view(n, n, -1).permute(2, 0, 1)
+
+
 class Attention(nn.Module):
-    def __init__(self, dim, num_heads, qkv_bias=True):
+    def __init__(self, dim, num_heads, qkv_bias=True, beit_qkv_bias=False, rel_window=0):
         super().__init__()
         self.num_heads = num_heads
         self.scale = (dim // num_heads) ** -0.5
-        self.qkv = nn.Linear(dim, dim * 3, bias=qkv_bias)
+        self.qkv = nn.Linear(dim, dim * 3, bias=qkv_bias and not beit_qkv_bias)
+        # BEiT's: the query's and value's biases, none for the key
+        self.q_bias = nn.Parameter(torch.zeros(dim)) if beit_qkv_bias else None
+        self.v_bias = nn.Parameter(torch.zeros(dim)) if beit_qkv_bias else None
+        self.rel_pos = RelativePositionBias(rel_window, num_heads) if rel_window else None
         self.proj = nn.Linear(dim, dim)
         self.last_attn = None
 
-    def forward(self, x):
+    def forward(self, x, shared_bias=None):
         B, N, C = x.shape
-        qkv = self.qkv(x).reshape(B, N, 3, self.num_heads, C // self.num_heads)
+        if self.q_bias is not None:
+            bias = torch.cat([self.q_bias, torch.zeros_like(self.q_bias), self.v_bias])
+            qkv = nn.functional.linear(x, self.qkv.weight, bias)
+        else:
+            qkv = self.qkv(x)
+        qkv = qkv.reshape(B, N, 3, self.num_heads, C // self.num_heads)
         q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)
         t0 = timer_now()
-        attn = ((q * self.scale) @ k.transpose(-2, -1)).softmax(dim=-1)
+        attn = (q * self.scale) @ k.transpose(-2, -1)
+        if self.rel_pos is not None:
+            attn = attn + self.rel_pos().unsqueeze(0)
+        if shared_bias is not None:
+            attn = attn + shared_bias.unsqueeze(0)
+        attn = attn.softmax(dim=-1)
         self.last_attn = attn
         x = (attn @ v).transpose(1, 2).reshape(B, N, C)
         self.core_seconds = timer_now() - t0
@@ -81,17 +130,17 @@ class LayerScale(nn.Module):
 
 class Block(nn.Module):
     def __init__(self, dim, num_heads, mlp_hidden, eps, qkv_bias=True, layer_scale=False,
-                 quick_gelu=False, gelu_tanh=False):
+                 quick_gelu=False, gelu_tanh=False, beit_qkv_bias=False, rel_window=0):
         super().__init__()
         self.norm1 = nn.LayerNorm(dim, eps=eps)
-        self.attn = Attention(dim, num_heads, qkv_bias)
+        self.attn = Attention(dim, num_heads, qkv_bias, beit_qkv_bias, rel_window)
         self.ls1 = LayerScale(dim) if layer_scale else nn.Identity()
         self.norm2 = nn.LayerNorm(dim, eps=eps)
         self.mlp = Mlp(dim, mlp_hidden, quick_gelu, gelu_tanh)
         self.ls2 = LayerScale(dim) if layer_scale else nn.Identity()
 
-    def forward(self, x):
-        x = x + self.ls1(self.attn(self.norm1(x)))
+    def forward(self, x, shared_bias=None):
+        x = x + self.ls1(self.attn(self.norm1(x), shared_bias))
         return x + self.ls2(self.mlp(self.norm2(x)))
 
 
@@ -137,9 +186,15 @@ class VisionTransformer(nn.Module):
                  distilled=False, reg_tokens=0, no_embed_class=False, pre_norm=False,
                  quick_gelu=False, class_token=True, avg_pool=False, registers_after_pos=False,
                  patch_mean_head=False, pool_after_norm=False, map_pool=False,
-                 gelu_tanh=False, pool_without_norm=False):
+                 gelu_tanh=False, pool_without_norm=False, rel_pos=None, beit_qkv_bias=False,
+                 pos_embed=True):
         super().__init__()
         patches = (img_size // patch_size) ** 2
+        # BEiT: a relative position bias in every block ("block") or one for all ("shared"),
+        # usually without pos_embed
+        window = img_size // patch_size
+        self.rel_pos_bias = RelativePositionBias(window, num_heads) if rel_pos == "shared" \
+            else None
         self.num_prefix = int(class_token) + int(distilled) + reg_tokens
         self.avg_pool = avg_pool
         self.no_embed_class = no_embed_class
@@ -153,10 +208,12 @@ class VisionTransformer(nn.Module):
         self.reg_token = nn.Parameter(torch.zeros(1, reg_tokens, dim)) if reg_tokens else None
         self.pos_embed = nn.Parameter(
             torch.zeros(1, patches + (0 if no_embed_class else
-                                      1 if registers_after_pos else self.num_prefix), dim))
+                                      1 if registers_after_pos else self.num_prefix), dim)) \
+            if pos_embed else None
         self.norm_pre = nn.LayerNorm(dim, eps=eps) if pre_norm else nn.Identity()
         self.blocks = nn.ModuleList(Block(dim, num_heads, mlp_hidden or 4 * dim, eps, qkv_bias,
-                                          layer_scale, quick_gelu, gelu_tanh)
+                                          layer_scale, quick_gelu, gelu_tanh, beit_qkv_bias,
+                                          window if rel_pos == "block" else 0)
                                     for _ in range(depth))
         # timm's global_pool="avg": fc_norm after the mean patch token, no final norm; with
         # fc_norm=False (pool_after_norm) the final norm on every token, then their mean
@@ -180,7 +237,9 @@ class VisionTransformer(nn.Module):
         x = self.patch_embed(img)
         prefix = [t.expand(x.shape[0], -1, -1)
                   for t in (self.cls_token, self.dist_token, self.reg_token) if t is not None]
-        if self.registers_after_pos:
+        if self.pos_embed is None:
+            x = torch.cat(prefix + [x], dim=1)
+        elif self.registers_after_pos:
             x = torch.cat([prefix[0], x], dim=1) + self.pos_embed
             x = torch.cat([x[:, :1], prefix[1], x[:, 1:]], dim=1)
         elif self.no_embed_class:
@@ -188,8 +247,9 @@ class VisionTransformer(nn.Module):
         else:
             x = torch.cat(prefix + [x], dim=1) + self.pos_embed
         x = self.norm_pre(x)
+        shared = self.rel_pos_bias() if self.rel_pos_bias is not None else None
         for blk in self.blocks:
-            x = blk(x)
+            x = blk(x, shared)
         return self.norm(x)
 
     def forward_features(self, img):
@@ -287,6 +347,13 @@ def save_safetensors(path, tensors, dtype="F32", metadata=None):
         header["__metadata__"] = {k: str(v) for k, v in metadata.items()}
     for name, t in tensors.items():
         t = t.detach().contiguous()
+        if t.dtype == torch.long:  # an index (BEiT's relative_position_index), kept as I64
+            raw = t.numpy().astype("<i8").tobytes()
+            header[name] = {"dtype": "I64", "shape": list(t.shape),
+                            "data_offsets": [offset, offset + len(raw)]}
+            chunks.append(raw)
+            offset += len(raw)
+            continue
         if dtype == "F32":
             raw = t.float().numpy().tobytes()
         elif dtype == "F16":
@@ -317,6 +384,16 @@ def round_to(t, dtype):
     return t
 
 
+def hf_block_outside_qkv(out, sd, b, h):
+    """A timm block's norms, projection and MLP (names from b) under transformers' ViT names
+    (from h); BEiT's are the same."""
+    for timm, hf in (("norm1", "layernorm_before"), ("attn.proj", "attention.output.dense"),
+                     ("norm2", "layernorm_after"), ("mlp.fc1", "intermediate.dense"),
+                     ("mlp.fc2", "output.dense")):
+        for kind in ("weight", "bias"):
+            out[f"{h}{hf}.{kind}"] = sd[f"{b}{timm}.{kind}"]
+
+
 def timm_to_hf(sd, prefix="vit."):
     """Renames a timm ViT state dict to Hugging Face ViTForImageClassification names (with
     prefix "deit." and a dist_token: DeiTForImageClassificationWithTeacher's)."""
@@ -331,21 +408,12 @@ def timm_to_hf(sd, prefix="vit."):
     i = 0
     while f"blocks.{i}.norm1.weight" in sd:
         b, h = f"blocks.{i}.", f"{p}encoder.layer.{i}."
-        out[h + "layernorm_before.weight"] = sd[b + "norm1.weight"]
-        out[h + "layernorm_before.bias"] = sd[b + "norm1.bias"]
         for part, w, bias in zip(("query", "key", "value"),
                                  sd[b + "attn.qkv.weight"].chunk(3, 0),
                                  sd[b + "attn.qkv.bias"].chunk(3, 0)):
             out[h + f"attention.attention.{part}.weight"] = w
             out[h + f"attention.attention.{part}.bias"] = bias
-        out[h + "attention.output.dense.weight"] = sd[b + "attn.proj.weight"]
-        out[h + "attention.output.dense.bias"] = sd[b + "attn.proj.bias"]
-        out[h + "layernorm_after.weight"] = sd[b + "norm2.weight"]
-        out[h + "layernorm_after.bias"] = sd[b + "norm2.bias"]
-        out[h + "intermediate.dense.weight"] = sd[b + "mlp.fc1.weight"]
-        out[h + "intermediate.dense.bias"] = sd[b + "mlp.fc1.bias"]
-        out[h + "output.dense.weight"] = sd[b + "mlp.fc2.weight"]
-        out[h + "output.dense.bias"] = sd[b + "mlp.fc2.bias"]
+        hf_block_outside_qkv(out, sd, b, h)
         i += 1
     out[p + "layernorm.weight"] = sd["norm.weight"]
     out[p + "layernorm.bias"] = sd["norm.bias"]
@@ -354,6 +422,63 @@ def timm_to_hf(sd, prefix="vit."):
     for timm, hf in heads.items():
         if timm + ".weight" in sd:
             out[hf + ".weight"], out[hf + ".bias"] = sd[timm + ".weight"], sd[timm + ".bias"]
+    return out
+
+
+def mirror_to_timm_beit(sd, with_index=False):
+    """The mirror's BEiT state dict in timm's Beit names: the tables straight under attn.,
+    LayerScale as gamma_1/gamma_2; with_index, each block's relative_position_index too, as
+    timm's and transformers' older checkpoints carry it."""
+    out = {}
+    for name, t in sd.items():
+        name = name.replace(".attn.rel_pos.", ".attn.")
+        name = name.replace(".ls1.gamma", ".gamma_1").replace(".ls2.gamma", ".gamma_2")
+        out[name] = t
+        if with_index and name.endswith("relative_position_bias_table"):
+            window = int(round(((t.shape[0] - 3) ** 0.5 + 1) / 2))
+            out[name.replace("bias_table", "index")] = beit_position_index(window)
+    return out
+
+
+def timm_to_hf_beit(sd, prefix="beit.", with_index=False):
+    """timm's BEiT names (mirror_to_timm_beit's) as transformers' BeitForImageClassification
+    (or, prefix "data2vec_vision.", Data2VecVision's) has them: query, key (no bias) and value,
+    lambda_1/lambda_2, the tables under attention.attention.relative_position_bias. (or one
+    shared under encoder.relative_position_bias.), and fc_norm as pooler.layernorm."""
+    p, out = prefix, {}
+    out[p + "embeddings.cls_token"] = sd["cls_token"]
+    out[p + "embeddings.patch_embeddings.projection.weight"] = sd["patch_embed.proj.weight"]
+    out[p + "embeddings.patch_embeddings.projection.bias"] = sd["patch_embed.proj.bias"]
+    if "pos_embed" in sd:  # use_absolute_position_embeddings
+        out[p + "embeddings.position_embeddings"] = sd["pos_embed"]
+    tables = {}
+    if "rel_pos_bias.relative_position_bias_table" in sd:
+        tables[p + "encoder.relative_position_bias."] = sd[
+            "rel_pos_bias.relative_position_bias_table"]
+    i = 0
+    while f"blocks.{i}.norm1.weight" in sd:
+        b, h = f"blocks.{i}.", f"{p}encoder.layer.{i}."
+        q, k, v = sd[b + "attn.qkv.weight"].chunk(3, 0)
+        a = h + "attention.attention."
+        out[a + "query.weight"], out[a + "query.bias"] = q, sd[b + "attn.q_bias"]
+        out[a + "key.weight"] = k
+        out[a + "value.weight"], out[a + "value.bias"] = v, sd[b + "attn.v_bias"]
+        if b + "attn.relative_position_bias_table" in sd:
+            tables[a + "relative_position_bias."] = sd[b + "attn.relative_position_bias_table"]
+        hf_block_outside_qkv(out, sd, b, h)
+        out[h + "lambda_1"], out[h + "lambda_2"] = sd[b + "gamma_1"], sd[b + "gamma_2"]
+        i += 1
+    for where, table in tables.items():
+        out[where + "relative_position_bias_table"] = table
+        if with_index:
+            window = int(round(((table.shape[0] - 3) ** 0.5 + 1) / 2))
+            out[where + "relative_position_index"] = beit_position_index(window)
+    for timm, hf in (("fc_norm", "pooler.layernorm"), ("norm", "layernorm")):
+        if timm + ".weight" in sd:
+            out[p + hf + ".weight"], out[p + hf + ".bias"] = sd[timm + ".weight"], \
+                sd[timm + ".bias"]
+    if "head.weight" in sd:
+        out["classifier.weight"], out["classifier.bias"] = sd["head.weight"], sd["head.bias"]
     return out
 
 

@@ -17,9 +17,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import torch  # noqa: E402
 
 import torch.nn.functional as F  # noqa: E402
-from heed_torch import (VisionTransformer, round_to, save_safetensors, timm_to_hf,  # noqa: E402
-                        timm_to_dinov2_repo, timm_to_hf_clip, timm_to_hf_dinov2,
-                        timm_to_hf_siglip)
+from heed_torch import (VisionTransformer, mirror_to_timm_beit, round_to,  # noqa: E402
+                        save_safetensors, timm_to_dinov2_repo, timm_to_hf, timm_to_hf_beit,
+                        timm_to_hf_clip, timm_to_hf_dinov2, timm_to_hf_siglip)
 
 # transformers' DINOv2 processor (facebook/dinov2-*'s preprocessor_config.json, BiT's), scaled to
 # the fixtures' size: the shorter side to 64, a 56 px centre crop
@@ -36,6 +36,15 @@ SIGLIP_PREPROCESSOR = {"image_processor_type": "SiglipImageProcessor", "do_resiz
                        "size": {"height": 64, "width": 64}, "resample": 3, "do_rescale": True,
                        "rescale_factor": 1 / 255, "do_normalize": True,
                        "image_mean": [0.5, 0.5, 0.5], "image_std": [0.5, 0.5, 0.5]}
+
+# transformers' BEiT processor (microsoft/beit-base-patch16-224's preprocessor_config.json),
+# scaled to the fixture's size: a plain resize to 64 x 64, bilinear, mean/std 0.5
+BEIT_PREPROCESSOR = {
+    "crop_size": {"height": 64, "width": 64}, "do_center_crop": False, "do_normalize": True,
+    "do_reduce_labels": False, "do_rescale": True, "do_resize": True,
+    "image_mean": [0.5, 0.5, 0.5], "image_processor_type": "BeitImageProcessor",
+    "image_std": [0.5, 0.5, 0.5], "resample": 2, "rescale_factor": 0.00392156862745098,
+    "size": {"height": 64, "width": 64}}
 
 CASES = [
     # DeiT-Tiny's shape. No num_heads anywhere, like the hub's model.safetensors: dim/64 = 3.
@@ -171,6 +180,38 @@ CASES = [
          dtype="F32", names="timm", heads_in="metadata", avg_pool=True, pool_after_norm=True,
          config={"architecture": "vit_test_patch16_gap_48", "global_pool": "avg",
                  "num_classes": 3}),
+    # timm's BEiT (beit_*, beitv2_*): no pos_embed, a relative position bias table in every
+    # block (relative_position_index beside it, as older checkpoints save it), the query's and
+    # value's biases alone (q_bias, v_bias), LayerScale as gamma_1/gamma_2, the mean patch
+    # token through fc_norm; no num_heads anywhere: the tables' columns give 2, where dim / 64
+    # would give 1
+    dict(name="beit_f32", img=64, patch=16, dim=64, depth=2, heads=2, classes=5, dtype="F32",
+         names="timm_beit", heads_in="none", rel_pos="block", beit_qkv_bias=True,
+         layer_scale=True, pos_embed=False, avg_pool=True, index=True,
+         config={"architecture": "beit_test_patch16_64", "global_pool": "avg",
+                 "num_classes": 5}),
+    # transformers' BeitForImageClassification (microsoft/beit-*-patch16-224): "beit." names,
+    # query/key/value with no key bias, lambda_1/lambda_2, the tables under
+    # attention.attention.relative_position_bias., pooler.layernorm on the mean patch token,
+    # eps 1e-12, id2label, BEiT's processor
+    dict(name="hf_beit_f32", img=64, patch=16, dim=80, depth=2, heads=5, classes=5,
+         dtype="F32", names="hf_beit", hf_prefix="beit.", heads_in="config", eps=1e-12,
+         labels=True, rel_pos="block", beit_qkv_bias=True, layer_scale=True, pos_embed=False,
+         avg_pool=True,
+         config={"model_type": "beit", "architectures": ["BeitForImageClassification"],
+                 "use_mean_pooling": True, "use_relative_position_bias": True,
+                 "use_shared_relative_position_bias": False,
+                 "use_absolute_position_embeddings": False, "layer_scale_init_value": 0.1},
+         preprocessor=BEIT_PREPROCESSOR),
+    # transformers' Data2VecVisionModel with what BEiT's pre-training checkpoints have: one
+    # table shared by every block (encoder.relative_position_bias., its index beside it), an
+    # absolute position embedding as well, the class token after the final layernorm; head-less
+    dict(name="hf_data2vec_f32", img=48, patch=16, dim=64, depth=2, heads=4, classes=0,
+         dtype="F32", names="hf_beit", hf_prefix="data2vec_vision.", heads_in="config",
+         eps=1e-12, rel_pos="shared", beit_qkv_bias=True, layer_scale=True, index=True,
+         config={"model_type": "data2vec-vision", "architectures": ["Data2VecVisionModel"],
+                 "use_mean_pooling": False, "use_shared_relative_position_bias": True,
+                 "use_absolute_position_embeddings": True}),
     # The hub's two layouts, with the files exactly as the hub ships them (tests/
     # test_hub_layouts.py). timm: ViT-Tiny's width (dim 192, 3 heads of 64) at depth 2, no
     # metadata, config.json as timm/vit_tiny_patch16_224.augreg_in21k_ft_in1k has it.
@@ -233,6 +274,8 @@ def randomise(model, gen):
             uniform(p, 0.5)
         elif name.endswith(".gamma"):  # LayerScale: far from 1, so a missed scale shows
             uniform(p, 0.4, 0.6)
+        elif name.endswith("relative_position_bias_table"):  # BEiT's: as large as the scores
+            uniform(p, 2.0)
         elif "norm" in name and name.endswith("weight"):
             uniform(p, 0.2, 1.0)
         elif name.endswith("bias"):
@@ -262,7 +305,10 @@ def build(case):
                               pool_after_norm=case.get("pool_after_norm", False),
                               map_pool=case.get("map_pool", False),
                               gelu_tanh=case.get("gelu_tanh", False),
-                              pool_without_norm=case.get("pool_without_norm", False)).eval()
+                              pool_without_norm=case.get("pool_without_norm", False),
+                              rel_pos=case.get("rel_pos"),
+                              beit_qkv_bias=case.get("beit_qkv_bias", False),
+                              pos_embed=case.get("pos_embed", True)).eval()
     randomise(model, gen)
     with torch.no_grad():  # the reference must use exactly the stored values
         for p in model.parameters():
@@ -331,6 +377,11 @@ def make(case, outdir):
         sd = timm_to_dinov2_repo(sd)
     elif case["names"] == "hf_siglip":
         sd = timm_to_hf_siglip(sd, text_tower=not case["classes"])
+    elif case["names"] == "timm_beit":
+        sd = mirror_to_timm_beit(sd, with_index=case.get("index", False))
+    elif case["names"] == "hf_beit":
+        sd = timm_to_hf_beit(mirror_to_timm_beit(sd), case["hf_prefix"],
+                             with_index=case.get("index", False))
     save_safetensors(os.path.join(d, "model.safetensors"), sd, case["dtype"], meta)
     config = dict(case.get("config", {}))
     hf = case["names"].startswith("hf")
