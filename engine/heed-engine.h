@@ -170,6 +170,9 @@ typedef struct {
   gboolean distilled;       /* DeiT distilled: the prediction averages head and head_dist */
   gboolean quick_gelu;      /* the MLP's activation is QuickGELU (OpenAI CLIP), not exact GELU */
   gboolean gelu_tanh;       /* the MLP's activation is GELU's tanh approximation (SigLIP's) */
+  gboolean swiglu;          /* the MLP is SwiGLU (DINOv2 giant's): fc1 gives 2 x mlp_hidden
+                             * outputs, the gate's then the value's, and fc2 reads
+                             * silu (gate) * value */
   gboolean avg_pool;        /* the prediction pools the patch tokens by their mean, then fc_norm
                              * (timm's global_pool="avg"); num_prefix may then be 0 (no class
                              * token). Its attention map is the attention each patch receives,

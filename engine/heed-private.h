@@ -256,11 +256,22 @@ enum {
   HEED_EPI_GELU_TANH = 16, /* GELU's tanh approximation (SigLIP's, PyTorch's approximate="tanh") */
 };
 
-/* The MLP's activation as a GEMM epilogue: GELU, QuickGELU or GELU's tanh approximation */
+/* The MLP's activation as a GEMM epilogue: GELU, QuickGELU or GELU's tanh approximation; none
+ * for SwiGLU, whose gate is an op of its own (heed_op_swiglu) */
 static inline guint
 heed_mlp_activation (const HeedModelConfig *c)
 {
-  return c->quick_gelu ? HEED_EPI_QUICK_GELU : c->gelu_tanh ? HEED_EPI_GELU_TANH : HEED_EPI_GELU;
+  return c->swiglu       ? 0
+         : c->quick_gelu ? HEED_EPI_QUICK_GELU
+         : c->gelu_tanh  ? HEED_EPI_GELU_TANH
+                         : HEED_EPI_GELU;
+}
+
+/* fc1's outputs: the MLP's hidden width, or with SwiGLU twice that (gate, then value) */
+static inline guint
+heed_fc1_width (const HeedModelConfig *c)
+{
+  return c->mlp_hidden * (c->swiglu ? 2 : 1);
 }
 
 /* lavapipe's shuffle GEMMs store C as floats or, where the device has shaderInt64, as 64-bit
@@ -306,6 +317,10 @@ gboolean heed_op_tokens_init (HeedRecorder *rec, HeedBuffer *start, HeedBuffer *
                               guint D, guint frames, GError **error);
 gboolean heed_op_head_mean (HeedRecorder *rec, HeedMat p, HeedBuffer *out, guint out_off,
                             guint rows, guint N, guint heads, const char *name, GError **error);
+/* SwiGLU's gate in place: in `rows` rows of each of `batches` batches of x (x.ld >= 2 hidden),
+ * the first hidden floats become silu (x[j]) * x[hidden + j] */
+gboolean heed_op_swiglu (HeedRecorder *rec, HeedMat x, guint rows, guint hidden, guint batches,
+                         const char *name, GError **error);
 
 /* Multi-head attention over a fused QKV [M][3D] (row stride 3D) starting at row `row` of qkv:
  * writes softmax(QK^T/sqrt(dh))V into out's rows row.. (row stride D) and leaves the
@@ -521,6 +536,9 @@ void heed_ref_cls_attention (const float *const *queries, guint n_queries,
 /* shaders/composite.comp on a frame packed in heed_composite_layout's layout */
 void heed_ref_composite (const HeedFrameLayout *layout, guint8 *frame,
                          const HeedCompositeInputs *in);
+/* SwiGLU's gate in place: each row's (ld floats apart) first hidden become silu (x[j]) *
+ * x[hidden + j] */
+void heed_ref_swiglu (float *x, guint rows, guint hidden, guint ld);
 void heed_ref_head_mean (const float *probs, float *out, guint rows, guint N, guint heads);
 /* The whole forward pass on the CPU. Any output may be NULL. layer_attention is
  * [depth][tokens][tokens]; cls_attention_heads [heads][tokens]. */

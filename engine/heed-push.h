@@ -62,6 +62,10 @@ typedef struct {
 } HeedHeadMeanParams;
 
 typedef struct {
+  uint32_t rows, hidden, ld, batch, off, count;
+} HeedSwigluParams;
+
+typedef struct {
   uint32_t M, D, dh, ld, qkv_off, out_off, out_ld;
   float scale;
 } HeedAttentionParams;

@@ -67,6 +67,9 @@ typedef struct {
   gboolean rel_shared;   /* one relative position bias table for every block */
   gboolean no_pos_embed; /* no position embedding: the bias is the only position */
   gboolean beit_pooler;  /* transformers' pooler.layernorm: the mean patch token, normed */
+  /* the MLP's layers inside a block: timm's mlp.fc1 and mlp.fc2; SwiGLU's mlp.w12 and mlp.w3
+   * (facebookresearch/dinov2) or mlp.weights_in and mlp.weights_out (transformers' DINOv2) */
+  const char *fc1, *fc2;
 } Loader;
 
 static void
@@ -1030,15 +1033,16 @@ read_config (Loader *L, HeedModel *m, GError **error)
     name = hf_name (L, "encoder.layer.0.norm1.weight");
     L->dinov2 = find (L, name) != NULL;
     g_free (name);
-    /* what transformers' DINOv2 has beyond timm's DINOv2 layout */
-    name = hf_name (L, "encoder.layer.0.mlp.weights_in.weight");
-    gboolean swiglu = L->dinov2 && find (L, name);
-    g_free (name);
-    if (swiglu)
-      return model_error (error, L,
-                          "transformers' DINOv2 with the SwiGLU MLP (DINOv2 giant) is not "
-                          "supported yet; timm's copy of the same weights may run (hf:timm/...)");
   }
+  /* SwiGLU MLPs by their own names (DINOv2 giant's): transformers' weights_in/weights_out,
+   * facebookresearch/dinov2's w12/w3; timm packs them as fc1 and fc2 (see below) */
+  L->fc1 = "mlp.fc1", L->fc2 = "mlp.fc2";
+  name = L->hf ? hf_name (L, "encoder.layer.0.mlp.weights_in.weight")
+               : g_strdup ("blocks.0.mlp.w12.weight");
+  c->swiglu = (!L->hf || L->dinov2) && find (L, name);
+  g_free (name);
+  if (c->swiglu)
+    L->fc1 = L->hf ? "mlp.weights_in" : "mlp.w12", L->fc2 = L->hf ? "mlp.weights_out" : "mlp.w3";
   g_snprintf (L->dist_token, sizeof L->dist_token, "%s%s", L->prefix,
               L->hf ? "embeddings.distillation_token" : "dist_token");
   if (!L->hf) {
@@ -1181,7 +1185,9 @@ read_config (Loader *L, HeedModel *m, GError **error)
   };
   for (guint i = 0; !act && arch && i < G_N_ELEMENTS (tanh_archs); i++)
     c->gelu_tanh |= g_str_has_prefix (arch, tanh_archs[i]);
-  if (act && !c->gelu_tanh && strcmp (act, "gelu") != 0 && strcmp (act, "quick_gelu") != 0)
+  /* SiLU: the gate of a SwiGLU MLP, checked once the MLP's shape is known */
+  gboolean silu = g_strcmp0 (act, "silu") == 0 || g_strcmp0 (act, "swish") == 0;
+  if (act && !silu && !c->gelu_tanh && strcmp (act, "gelu") != 0 && strcmp (act, "quick_gelu") != 0)
     return model_error (error, L,
                         "activation \"%s\": heed runs GELU, its tanh approximation and QuickGELU "
                         "in the MLP, not this",
@@ -1247,16 +1253,47 @@ read_config (Loader *L, HeedModel *m, GError **error)
   if (c->depth == 0)
     return model_error (error, L, "no transformer blocks found");
 
-  name = L->hf ? hf_block_full_name (L, 0, "mlp.fc1.weight", "intermediate.dense.weight")
-               : g_strdup ("blocks.0.mlp.fc1.weight");
+  char fc1[64], fc2[64];
+  g_snprintf (fc1, sizeof fc1, "%s.weight", L->fc1);
+  g_snprintf (fc2, sizeof fc2, "%s.weight", L->fc2);
+  name = L->hf ? hf_block_full_name (L, 0, fc1, "intermediate.dense.weight")
+               : g_strdup_printf ("blocks.0.%s", fc1);
   e = find (L, name);
-  if (!e || e->ndim != 2 || e->shape[1] != c->dim || e->shape[0] == 0 || e->shape[0] > 1u << 20) {
-    model_error (error, L, "'%s' must be [hidden, %u]", name, c->dim);
+  if (!e || e->ndim != 2 || e->shape[1] != c->dim || e->shape[0] == 0 || e->shape[0] > 1u << 20 ||
+      (c->swiglu && e->shape[0] % 2)) {
+    model_error (error, L, "'%s' must be [%shidden, %u]", name, c->swiglu ? "2 x " : "", c->dim);
     g_free (name);
     return FALSE;
   }
   g_free (name);
-  c->mlp_hidden = (guint) e->shape[0];
+  /* timm's SwiGLU (SwiGLUPacked, DINOv2 giant's): fc1 gives the gate and the value, twice the
+   * width fc2 reads; by its activation (SiLU) or the architectures that use it */
+  TensorEntry *fc2_e = NULL;
+  if (!L->hf && !c->swiglu) {
+    char *n2 = g_strdup_printf ("blocks.0.%s", fc2);
+    fc2_e = find (L, n2);
+    g_free (n2);
+  }
+  gboolean gated = fc2_e && fc2_e->ndim == 2 && e->shape[0] == 2 * fc2_e->shape[1];
+  static const char *const swiglu_archs[] = { "vit_giant_patch14_dinov2",
+                                              "vit_giant_patch14_reg4_dinov2" };
+  gboolean swiglu_arch = FALSE;
+  for (guint i = 0; arch && i < G_N_ELEMENTS (swiglu_archs); i++)
+    swiglu_arch |= g_str_has_prefix (arch, swiglu_archs[i]);
+  if (gated && !silu && !swiglu_arch)
+    return model_error (error, L,
+                        "a gated MLP (fc1 twice as wide as fc2 reads) whose activation the config "
+                        "does not name: heed runs it as SwiGLU where model_args.act_layer is "
+                        "\"silu\" or the architecture is DINOv2 giant's");
+  c->swiglu |= gated;
+  if (silu && !c->swiglu)
+    return model_error (error, L,
+                        "activation \"%s\": heed runs SiLU only as the gate of a SwiGLU MLP", act);
+  if (c->swiglu && c->map_pool)
+    return model_error (error, L, "a SwiGLU MLP with attention pooling is not supported");
+  c->mlp_hidden = (guint) e->shape[0] / (c->swiglu ? 2 : 1);
+  if (c->swiglu) /* the MLP has no other activation; transformers' hidden_act is unused */
+    c->quick_gelu = c->gelu_tanh = FALSE;
 
   /* Heads: __metadata__, then config.json (transformers' num_attention_heads, timm's
    * model_args or its architecture's name), then timm's dim/64 convention. */
@@ -1511,8 +1548,9 @@ read_weights (const Loader *L, HeedModel *m, GError **error)
 {
   const HeedModelConfig *c = &m->config;
   guint64 D = c->dim, Hd = c->mlp_hidden, T = c->tokens, p = c->patch_size;
+  guint64 W1 = heed_fc1_width (c); /* fc1's outputs: SwiGLU's are twice what fc2 reads */
   guint64 s_d[1] = { D }, s_pos[2] = { T, D }, s_patch[4] = { D, 3, p, p };
-  guint64 s_qkv[2] = { 3 * D, D }, s_dd[2] = { D, D }, s_fc1[2] = { Hd, D }, s_fc2[2] = { D, Hd };
+  guint64 s_qkv[2] = { 3 * D, D }, s_dd[2] = { D, D }, s_fc1[2] = { W1, D }, s_fc2[2] = { D, Hd };
   guint64 s_head[2] = { c->num_classes, D };
   const char *pre = L->prefix;
 
@@ -1600,10 +1638,15 @@ read_weights (const Loader *L, HeedModel *m, GError **error)
     BLOCK (b->proj_b, "attn.proj.bias", "attention.output.dense.bias", 1, s_d);
     BLOCK (b->norm2_w, "norm2.weight", "layernorm_after.weight", 1, s_d);
     BLOCK (b->norm2_b, "norm2.bias", "layernorm_after.bias", 1, s_d);
-    BLOCK (b->fc1_w, "mlp.fc1.weight", "intermediate.dense.weight", 2, s_fc1);
-    BLOCK (b->fc1_b, "mlp.fc1.bias", "intermediate.dense.bias", 1, (guint64[]){ Hd });
-    BLOCK (b->fc2_w, "mlp.fc2.weight", "output.dense.weight", 2, s_fc2);
-    BLOCK (b->fc2_b, "mlp.fc2.bias", "output.dense.bias", 1, s_d);
+    char fc[64];
+    g_snprintf (fc, sizeof fc, "%s.weight", L->fc1);
+    BLOCK (b->fc1_w, fc, "intermediate.dense.weight", 2, s_fc1);
+    g_snprintf (fc, sizeof fc, "%s.bias", L->fc1);
+    BLOCK (b->fc1_b, fc, "intermediate.dense.bias", 1, (guint64[]){ W1 });
+    g_snprintf (fc, sizeof fc, "%s.weight", L->fc2);
+    BLOCK (b->fc2_w, fc, "output.dense.weight", 2, s_fc2);
+    g_snprintf (fc, sizeof fc, "%s.bias", L->fc2);
+    BLOCK (b->fc2_b, fc, "output.dense.bias", 1, s_d);
 #undef BLOCK
     if (L->hf) {
       b->qkv_w = take_hf_qkv (L, l, "weight", c->dim, FALSE, error);
@@ -1934,9 +1977,10 @@ heed_model_describe (const HeedModelConfig *c)
                           : c->avg_pool                       ? "mean patch token, then fc_norm"
                           : c->patch_mean_head                ? "class token and mean patch token"
                                                               : "class token",
-                          c->quick_gelu  ? "QuickGELU"
-                          : c->gelu_tanh ? "GELU (tanh approximation)"
-                                         : "GELU",
+                          c->swiglu       ? "SwiGLU (a SiLU gate)"
+                          : c->quick_gelu ? "QuickGELU"
+                          : c->gelu_tanh  ? "GELU (tanh approximation)"
+                                          : "GELU",
                           c->ln_eps);
   return g_string_free (s, FALSE);
 }
@@ -1947,7 +1991,8 @@ heed_model_flops (const HeedModelConfig *c)
   double T = c->tokens, D = c->dim, Hd = c->mlp_hidden;
   double patch = 2.0 * c->num_patches * (c->in_chans * c->patch_size * c->patch_size) * D;
   double block =
-      2.0 * T * D * 3 * D + 2.0 * 2.0 * T * T * D + 2.0 * T * D * D + 2.0 * 2.0 * T * D * Hd;
+      2.0 * T * D * 3 * D + 2.0 * 2.0 * T * T * D + 2.0 * T * D * D +
+      2.0 * T * D * Hd * (c->swiglu ? 3 : 2); /* SwiGLU's fc1: the gate's and the value's */
   /* attention pooling: keys and values of every token, one query, its projection and MLP */
   double map =
       c->map_pool ? 2.0 * T * D * 2 * D + 2.0 * 2.0 * T * D + 2.0 * D * D + 2.0 * 2.0 * D * Hd : 0;

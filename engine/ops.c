@@ -276,6 +276,21 @@ heed_op_head_mean (HeedRecorder *rec, HeedMat prob, HeedBuffer *out, guint out_o
                                  "attention", (double) rows * N * heads, error);
 }
 
+gboolean
+heed_op_swiglu (HeedRecorder *rec, HeedMat x, guint rows, guint hidden, guint batches,
+                const char *name, GError **error)
+{
+  guint64 count = (guint64) rows * hidden * batches;
+  HeedSwigluParams p = { rows, hidden, x.ld, x.batch, x.off, (guint32) count };
+  HeedBuffer *bindings[1] = { x.buf };
+  g_return_val_if_fail (count <= G_MAXUINT32 && x.ld >= 2 * hidden, FALSE);
+  /* the shader strides over what one dispatch's width cannot cover */
+  guint groups =
+      MIN (groups_for (rec, count), rec->device->props.limits.maxComputeWorkGroupCount[0]);
+  return heed_recorder_dispatch (rec, elementwise (rec, HEED_SHADER_SWIGLU), 0, bindings, &p,
+                                 sizeof p, groups, 1, 1, name, "fc1", 5.0 * count, error);
+}
+
 gsize
 heed_attention_qkv_floats (const HeedKernels *k, guint rows, guint D)
 {

@@ -144,13 +144,31 @@ transposed (const float *w, guint out, guint in_dim)
   return t;
 }
 
+/* y = x W^T + b, x's rows `ld` floats apart */
+static void
+linear_ld (const float *x, guint ld, guint M, guint in_dim, const float *w, const float *b,
+           guint out, float *y, guint epilogue)
+{
+  float *wt = transposed (w, out, in_dim);
+  heed_ref_gemm (x, ld, wt, out, y, out, M, out, in_dim, 1.0f, b, epilogue);
+  g_free (wt);
+}
+
 static void
 linear (const float *x, guint M, guint in_dim, const float *w, const float *b, guint out, float *y,
         guint epilogue)
 {
-  float *wt = transposed (w, out, in_dim);
-  heed_ref_gemm (x, in_dim, wt, out, y, out, M, out, in_dim, 1.0f, b, epilogue);
-  g_free (wt);
+  linear_ld (x, in_dim, M, in_dim, w, b, out, y, epilogue);
+}
+
+void
+heed_ref_swiglu (float *x, guint rows, guint hidden, guint ld)
+{
+  for (guint r = 0; r < rows; r++)
+    for (guint j = 0; j < hidden; j++) {
+      double gate = x[(gsize) r * ld + j], value = x[(gsize) r * ld + hidden + j];
+      x[(gsize) r * ld + j] = (float) (gate / (1.0 + exp (-gate)) * value);
+    }
 }
 
 void
@@ -165,7 +183,8 @@ heed_ref_vit_forward (const HeedModel *model, const float *input, float *logits,
   float *h = g_new (float, (gsize) T *D);
   float *qkv = g_new (float, (gsize) T * 3 * D);
   float *att = g_new (float, (gsize) T *D);
-  float *mlp = g_new (float, (gsize) T * c->mlp_hidden);
+  guint W1 = heed_fc1_width (c);
+  float *mlp = g_new (float, (gsize) T *W1);
   float *probs = g_new (float, (gsize) H *T *T);
 
   heed_ref_patchify (input, c->in_chans, c->img_size, c->img_size, c->patch_size, patches);
@@ -187,8 +206,10 @@ heed_ref_vit_forward (const HeedModel *model, const float *input, float *logits,
       heed_ref_head_mean (probs, layer_attention + (gsize) l * T * T, T, T, H);
     linear (att, T, D, b->proj_w, b->proj_b, D, x, HEED_EPI_ACCUMULATE);
     heed_ref_layernorm (x, D, h, D, b->norm2_w, b->norm2_b, T, D, c->ln_eps);
-    linear (h, T, D, b->fc1_w, b->fc1_b, c->mlp_hidden, mlp, heed_mlp_activation (c));
-    linear (mlp, T, c->mlp_hidden, b->fc2_w, b->fc2_b, D, x, HEED_EPI_ACCUMULATE);
+    linear (h, T, D, b->fc1_w, b->fc1_b, W1, mlp, heed_mlp_activation (c));
+    if (c->swiglu) /* silu (gate) * value, packed into each row's first mlp_hidden */
+      heed_ref_swiglu (mlp, T, c->mlp_hidden, W1);
+    linear_ld (mlp, W1, T, c->mlp_hidden, b->fc2_w, b->fc2_b, D, x, HEED_EPI_ACCUMULATE);
   }
   if (c->map_pool) { /* attention pooling: one more block for query row 0, no residual */
     const HeedBlockWeights *b = model->map_head;

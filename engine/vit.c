@@ -162,6 +162,7 @@ upload_weights (HeedVitPlan *p, const HeedModel *m, GError **error)
 {
   const HeedModelConfig *c = &p->config;
   guint D = c->dim, Hd = c->mlp_hidden, kp = c->in_chans * c->patch_size * c->patch_size;
+  guint W1 = heed_fc1_width (c);
 
   float *start = g_new (float, (gsize) c->tokens *D);
   heed_tokens_start (m->cls_token, m->pos_embed, c->tokens, D, c->num_prefix, start);
@@ -193,8 +194,8 @@ upload_weights (HeedVitPlan *p, const HeedModel *m, GError **error)
     if (p->fold_layernorm) {
       if (!upload_linear_after_norm (p, w->qkv_w, w->qkv_b, w->norm1_w, w->norm1_b, 3 * D, D,
                                      &b->qkv_w, &b->qkv_b, error) ||
-          !upload_linear_after_norm (p, w->fc1_w, w->fc1_b, w->norm2_w, w->norm2_b, Hd, D,
-                                     &b->fc1_w, &b->fc1_b, error))
+          !upload_linear_after_norm (p, w->fc1_w, w->fc1_b, w->norm2_w, w->norm2_b,
+                                     l < c->depth ? W1 : Hd, D, &b->fc1_w, &b->fc1_b, error))
         return FALSE;
     } else if (!(b->norm1_w = upload_array (p, w->norm1_w, D, error)) ||
                !(b->norm1_b = upload_array (p, w->norm1_b, D, error)) ||
@@ -202,8 +203,8 @@ upload_weights (HeedVitPlan *p, const HeedModel *m, GError **error)
                !(b->qkv_b = upload_array (p, w->qkv_b, 3 * D, error)) ||
                !(b->norm2_w = upload_array (p, w->norm2_w, D, error)) ||
                !(b->norm2_b = upload_array (p, w->norm2_b, D, error)) ||
-               !(b->fc1_w = upload_linear (p, w->fc1_w, Hd, D, error)) ||
-               !(b->fc1_b = upload_array (p, w->fc1_b, Hd, error))) {
+               !(b->fc1_w = upload_linear (p, w->fc1_w, l < c->depth ? W1 : Hd, D, error)) ||
+               !(b->fc1_b = upload_array (p, w->fc1_b, l < c->depth ? W1 : Hd, error))) {
       return FALSE;
     }
     if (!(b->proj_w = upload_linear (p, w->proj_w, D, D, error)) ||
@@ -366,7 +367,7 @@ alloc_activations (HeedVitRun *r, GError **error)
          (r->qkv =
               heed_buffer_new (d, f * heed_attention_qkv_floats (k, rows, c->dim), FALSE, error)) &&
          (r->attn = heed_buffer_new (d, f * rows_pad * c->dim, FALSE, error)) &&
-         (r->mlp = heed_buffer_new (d, f * rows_pad * c->mlp_hidden, FALSE, error)) &&
+         (r->mlp = heed_buffer_new (d, f * rows_pad * heed_fc1_width (c), FALSE, error)) &&
          /* the class rows, then (distilled) the distillation rows, each read as a GEMM A */
          (r->emb = heed_buffer_new (d, f * (B + heed_round_up (B, k->row_align)) * c->dim, TRUE,
                                     error)) &&
@@ -500,10 +501,11 @@ record_forward (HeedVitRun *r, HeedRecorder **recs, guint n, gboolean from_frame
   const HeedModelConfig *c = &p->config;
   const HeedKernels *k = &p->kernels;
   guint T = c->tokens, D = c->dim, Hd = c->mlp_hidden, H = c->num_heads, rows = n * T;
+  guint W1 = heed_fc1_width (c); /* fc1's outputs: Hd, or SwiGLU's gate and value */
   guint kp = c->in_chans * c->patch_size * c->patch_size;
   guint ld_d = heed_round_up (D, k->col_align);
   guint ld_3d = heed_round_up (3 * D, k->col_align);
-  guint ld_hd = heed_round_up (Hd, k->col_align);
+  guint ld_w1 = heed_round_up (W1, k->col_align);
   HeedAttentionScratch *s = &r->scratch;
   char name[64];
 
@@ -594,7 +596,7 @@ record_forward (HeedVitRun *r, HeedRecorder **recs, guint n, gboolean from_frame
     HeedMat x = few ? FRAMES (r->x, D) : MAT (r->x, 0, D);
     HeedMat attn = few ? FRAMES (r->attn, D) : MAT (r->attn, 0, D);
     HeedMat h = few ? FRAMES (r->h, D) : MAT (r->h, 0, D);
-    HeedMat mlp = few ? FRAMES (r->mlp, Hd) : MAT (r->mlp, 0, Hd);
+    HeedMat mlp = few ? FRAMES (r->mlp, W1) : MAT (r->mlp, 0, W1);
     if (!heed_op_gemm (rec, attn, MAT (b->proj_w, 0, ld_d), x, b->proj_b, gm, D, D, batches, 1.0f,
                        HEED_EPI_ACCUMULATE, NAME ("proj"), "proj", error))
       return FALSE;
@@ -606,10 +608,11 @@ record_forward (HeedVitRun *r, HeedRecorder **recs, guint n, gboolean from_frame
                               b->norm2_b, few ? m : rows, D, c->ln_eps, NAME ("norm2"), error))
         return FALSE;
     if ((p->fold_layernorm
-             ? !heed_op_gemm_layernorm (rec, x, MAT (b->fc1_w, 0, ld_hd), mlp, b->fc1_b, gm, Hd, D,
+             ? !heed_op_gemm_layernorm (rec, x, MAT (b->fc1_w, 0, ld_w1), mlp, b->fc1_b, gm, W1, D,
                                         batches, c->ln_eps, act, NAME ("fc1"), "fc1", error)
-             : !heed_op_gemm (rec, h, MAT (b->fc1_w, 0, ld_hd), mlp, b->fc1_b, gm, Hd, D, batches,
+             : !heed_op_gemm (rec, h, MAT (b->fc1_w, 0, ld_w1), mlp, b->fc1_b, gm, W1, D, batches,
                               1.0f, act, NAME ("fc1"), "fc1", error)) ||
+        (c->swiglu && !heed_op_swiglu (rec, mlp, gm, Hd, batches, NAME ("swiglu"), error)) ||
         !heed_op_gemm (rec, mlp, MAT (b->fc2_w, 0, ld_d), x, b->fc2_b, gm, D, Hd, batches, 1.0f,
                        HEED_EPI_ACCUMULATE, NAME ("fc2"), "fc2", error))
       return FALSE;
@@ -680,11 +683,12 @@ static guint
 max_dispatches (const HeedModelConfig *c, guint n)
 {
   /* per frame: preprocess (2), patchify, patch GEMM, CLS rows (heads + mean), and per layer
-   * the attention (4) and its mean; per batch: tokens, final norm, head, and per layer 6 */
+   * the attention (4) and its mean; per batch: tokens, final norm, head, and per layer 6 (7
+   * with SwiGLU's gate) */
   /* + n: the last norm2s; + n + 2: a mean-token head's norm, means and GEMM; attention
    * pooling: its norm, kv, projection, norm and MLP (6) and each frame's attention (4; the CLS
    * rows are counted above) */
-  return 11 + n * (6 + c->num_heads) + c->depth * (6 + 5 * n) + n + n + 2 +
+  return 11 + n * (6 + c->num_heads) + c->depth * (6 + 5 * n + (c->swiglu ? 1 : 0)) + n + n + 2 +
          (c->map_pool ? 6 + 4 * n : 0);
 }
 

@@ -7,7 +7,9 @@ state dict (pickle protocol 2, torch.save's default), and as nn.Parameter values
 view and slices of one storage under pickle protocol 4 (FRAME, MEMOIZE, STACK_GLOBAL); and a
 one-block BEiT in timm's names (beit.bin: a relative position bias table with its int64
 relative_position_index, q_bias and v_bias, gamma_1/gamma_2, fc_norm; two heads, which only the
-table's columns tell). The fuzzer and the replay start from them, so their mutations reach the
+table's columns tell); and one block of DINOv2 giant's layout in facebookresearch/dinov2's
+names (dinov2-swiglu.bin: SwiGLU's mlp.w12 and mlp.w3, LayerScale). The fuzzer and the replay
+start from them, so their mutations reach the
 zip reader, every pickle path a checkpoint takes and the loader's checks after them.
     fuzz/make_torch_seeds.py fuzz/corpus/model"""
 import os
@@ -17,7 +19,7 @@ from collections import OrderedDict
 import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
-from heed_torch import VisionTransformer, mirror_to_timm_beit  # noqa: E402
+from heed_torch import VisionTransformer, mirror_to_timm_beit, timm_to_dinov2_repo  # noqa: E402
 
 out = sys.argv[1]
 torch.manual_seed(0)
@@ -49,3 +51,11 @@ with torch.no_grad():
 sd = mirror_to_timm_beit(beit.state_dict(), with_index=True)
 torch.save(OrderedDict((k, v if k.endswith("_index") else v.half()) for k, v in sd.items()),
            os.path.join(out, "beit.bin"))
+
+giant = VisionTransformer(img_size=8, patch_size=4, dim=64, depth=1, num_heads=1, num_classes=0,
+                          mlp_hidden=16, layer_scale=True, swiglu=True)
+with torch.no_grad():
+    for p in giant.parameters():
+        p.normal_(0, 0.02)
+torch.save(OrderedDict((k, v.half()) for k, v in timm_to_dinov2_repo(giant.state_dict()).items()),
+           os.path.join(out, "dinov2-swiglu.bin"))

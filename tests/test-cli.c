@@ -570,7 +570,10 @@ main (int argc, char **argv)
                                  "hf_clip_cls_f32",
                                  "beit_f32",
                                  "hf_beit_f32",
-                                 "hf_data2vec_f32" };
+                                 "hf_data2vec_f32",
+                                 "dinov2_swiglu_f32",
+                                 "hf_dinov2_swiglu_f32",
+                                 "dinov2_repo_swiglu_f32" };
   g_test_init (&argc, &argv, NULL);
   heed_tool = g_getenv ("HEED_TOOL");
   fixtures = g_getenv ("HEED_FIXTURES");

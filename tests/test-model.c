@@ -240,6 +240,20 @@ test_fixture_configs (void)
   g_assert_cmpfloat (m->pos_embed[17], !=, 0.0f);
   heed_model_destroy (&m);
 
+  /* DINOv2 giant's SwiGLU MLP: fc1 twice as wide as the hidden width fc2 reads, in timm's
+   * packing (told by the architecture), transformers' and facebookresearch/dinov2's names */
+  const char *swiglu_names[] = { "dinov2_swiglu_f32", "hf_dinov2_swiglu_f32",
+                                 "dinov2_repo_swiglu_f32" };
+  for (guint i = 0; i < G_N_ELEMENTS (swiglu_names); i++) {
+    m = load_fixture (swiglu_names[i]);
+    g_assert_true (m->config.swiglu);
+    g_assert_cmpuint (m->config.mlp_hidden, ==, 40);
+    what = heed_model_describe (&m->config);
+    g_assert_nonnull (strstr (what, "activation: SwiGLU (a SiLU gate)"));
+    g_free (what);
+    heed_model_destroy (&m);
+  }
+
   /* transformers' CLIPModel: the image tower, its settings from config.json's vision_config
    * (2 heads where dim / 64 would give 1; eps 1e-5; QuickGELU), the text tower unread */
   m = load_fixture ("hf_clip_f32");
@@ -432,6 +446,7 @@ edit_dist_token (JsonObject *r)
 static void
 edit_dinov2_swiglu (JsonObject *r)
 {
+  /* a SwiGLU weights_in that is not [2 x hidden, dim] */
   add_tensor (r, "encoder.layer.0.mlp.weights_in.weight", 2, (gint64[]){ 1, 64 });
 }
 static void
@@ -592,7 +607,7 @@ test_corrupt_files (void)
     void (*edit) (JsonObject *);
     const char *needle;
   } dinov2_cases[] = {
-    { edit_dinov2_swiglu, "DINOv2 with the SwiGLU MLP" },
+    { edit_dinov2_swiglu, "'encoder.layer.0.mlp.weights_in.weight' must be [2 x hidden, 96]" },
     { edit_dinov2_classifier, "classification head must be [classes, 96]" },
   };
   for (guint i = 0; i < G_N_ELEMENTS (dinov2_cases); i++) {
@@ -656,6 +671,19 @@ test_corrupt_files (void)
                       "its relative position bias would take 2.1 GB (2 blocks of 1 heads x 16385 x "
                       "16385 tokens), more than heed's limit of 2 GB");
   g_free (huge_file.bytes);
+
+  /* timm's packed SwiGLU is told by its activation or architecture: without either, a gated
+   * MLP is refused rather than run with a guessed activation */
+  Blob swiglu = read_blob ("dinov2_swiglu_f32");
+  expect_model_error (swiglu, "{\"num_heads\": 3}", "a gated MLP (fc1 twice as wide as fc2 reads)");
+  GError *silu_error = NULL;
+  HeedModel *silu_model = heed_model_load_from_data (
+      swiglu.bytes, swiglu.size, "{\"num_heads\": 3, \"model_args\": {\"act_layer\": \"silu\"}}",
+      NULL, "silu", &silu_error);
+  g_assert_no_error (silu_error);
+  g_assert_true (silu_model->config.swiglu);
+  heed_model_destroy (&silu_model);
+  g_free (swiglu.bytes);
 
   /* weights that are not numbers: every logit would be NaN */
   Blob nan = with_value (good, "blocks.1.mlp.fc1.weight", 7, NAN);
@@ -780,6 +808,12 @@ test_save_round_trip (void)
   g_clear_error (&error);
   g_assert_false (g_file_test (path, G_FILE_TEST_EXISTS));
   heed_model_destroy (&pooled);
+  HeedModel *giant = load_fixture ("dinov2_swiglu_f32");
+  g_assert_false (heed_model_save (giant, path, &error));
+  g_assert_error (error, HEED_ERROR, HEED_ERROR_INVALID);
+  g_assert_nonnull (strstr (error->message, "a SwiGLU MLP"));
+  g_clear_error (&error);
+  heed_model_destroy (&giant);
   HeedModel *beit = load_fixture ("beit_f32");
   g_assert_false (heed_model_save (beit, path, &error));
   g_assert_error (error, HEED_ERROR, HEED_ERROR_INVALID);

@@ -336,6 +336,17 @@ test_layernorm (void)
   for_each_row_variant (layernorm_cases);
 }
 
+/* Past the first `rows` rows and `cols` columns of each batch (`batch` floats apart, rows `ld`
+ * apart), got is exactly what the buffer held before the op */
+static void
+assert_unchanged_outside (const float *got, const float *was, gsize n, gsize batch, guint ld,
+                          guint rows, guint cols)
+{
+  for (gsize i = 0; i < n; i++)
+    if ((i % batch) % ld >= cols || i % batch >= (gsize) rows * ld)
+      g_assert_cmpfloat (got[i], ==, was[i]);
+}
+
 static void
 softmax_cases (void)
 {
@@ -380,9 +391,7 @@ softmax_cases (void)
           sum += got[b * batch + m * ld + j];
         g_assert_cmpfloat_with_epsilon (sum, 1.0, 1e-5);
       }
-    for (gsize i = 0; i < n; i++) /* nothing outside the rows' N columns changed */
-      if ((i % batch) % ld >= N || (i % batch) >= (gsize) M * ld)
-        g_assert_cmpfloat (got[i], ==, x[i]);
+    assert_unchanged_outside (got, x, n, batch, ld, M, N);
     heed_recorder_destroy (&rec);
     heed_buffer_destroy (&bx);
     g_free (x), g_free (want), g_free (got);
@@ -470,6 +479,45 @@ test_patch_embed (void)
       heed_buffer_destroy (all[i]);
     g_free (image), g_free (w), g_free (bias), g_free (cls), g_free (pos), g_free (want);
     g_free (wt), g_free (got), g_free (patches), g_free (gp), g_free (start);
+    g_rand_free (rng);
+  }
+  assert_no_validation_messages ();
+}
+
+/* SwiGLU's gate against the C reference: in every row of every batch the first `hidden` floats
+ * become silu (gate) * value and nothing else changes (the values, the padding past 2 hidden,
+ * the rows between batches); the last case is wider than one dispatch, so the shader strides. */
+static void
+test_swiglu (void)
+{
+  HeedDevice *d = get_device ();
+  const guint cases[][4] = {
+    { 5, 3, 7, 1 },     /* rows, hidden, ld (>= 2 hidden), batches */
+    { 17, 64, 128, 1 }, /* ld exactly 2 hidden */
+    { 4, 24, 52, 3 },   /* a few rows of each of 3 frames, T = 9 rows apart */
+    { 1100, 4000, 8000, 1 },
+  };
+  GError *error = NULL;
+  for (guint k = 0; k < G_N_ELEMENTS (cases); k++) {
+    guint rows = cases[k][0], hidden = cases[k][1], ld = cases[k][2], batches = cases[k][3];
+    guint batch = (batches > 1 ? rows + 5 : rows) * ld; /* other rows between the frames */
+    gsize n = (gsize) batch * batches;
+    GRand *rng = g_rand_new_with_seed (k + 77);
+    float *x = random_floats (rng, n, -8, 8), *want = g_memdup2 (x, n * sizeof (float));
+    for (guint b = 0; b < batches; b++)
+      heed_ref_swiglu (want + (gsize) b * batch, rows, hidden, ld);
+    HeedBuffer *bx = buffer_from (d, x, n, 0);
+    HeedRecorder *rec = heed_recorder_new (d, kernels (), 1, FALSE, &error);
+    g_assert_true (heed_op_swiglu (rec, (HeedMat){ bx, 0, ld, batch }, rows, hidden, batches,
+                                   "swiglu", &error));
+    g_assert_no_error (error);
+    run_recorder (rec);
+    float *got = buffer_read (bx, n);
+    assert_close (got, want, n, 1e-6);
+    assert_unchanged_outside (got, x, n, batch, ld, rows, hidden); /* the values too */
+    heed_recorder_destroy (&rec);
+    heed_buffer_destroy (&bx);
+    g_free (x), g_free (want), g_free (got);
     g_rand_free (rng);
   }
   assert_no_validation_messages ();
@@ -749,14 +797,16 @@ test_classification_head (void)
  * average pooling after the final norm (with and without a class token), its attention
  * pooling, transformers' SigLIP (its pooling head, and its classifier's mean token) and its
  * CLIPForImageClassification (the mean patch token without a norm), and BEiT's relative
- * position bias (timm's, transformers' BEiT and Data2VecVision with a shared table). */
+ * position bias (timm's, transformers' BEiT and Data2VecVision with a shared table), and DINOv2
+ * giant's SwiGLU MLP (timm's packed fc1, transformers' weights_in). */
 static void
 test_vit_layouts_against_reference (void)
 {
   const char *names[] = { "hf_dinov2_cls_f32", "hf_dinov2_reg_f32",    "dinov2_repo_reg_f32",
                           "vit_gap_norm_f32",  "vit_cls_gap_norm_f32", "vit_map_f32",
                           "hf_siglip_f32",     "hf_siglip_cls_f32",    "hf_clip_cls_f32",
-                          "beit_f32",          "hf_beit_f32",          "hf_data2vec_f32" };
+                          "beit_f32",          "hf_beit_f32",          "hf_data2vec_f32",
+                          "dinov2_swiglu_f32", "hf_dinov2_swiglu_f32" };
   for (guint k = 0; k < G_N_ELEMENTS (names); k++) {
     GError *error = NULL;
     char *path = g_build_filename (g_getenv ("HEED_FIXTURES"), names[k], "model.safetensors", NULL);
@@ -1832,6 +1882,7 @@ main (int argc, char **argv)
   g_test_add_func ("/ops/layernorm", test_layernorm);
   g_test_add_func ("/ops/gemm-layernorm", test_gemm_layernorm);
   g_test_add_func ("/ops/softmax", test_softmax);
+  g_test_add_func ("/ops/swiglu", test_swiglu);
   g_test_add_func ("/ops/patch-embed", test_patch_embed);
   g_test_add_func ("/ops/attention", test_attention);
   g_test_add_func ("/ops/attention-frames", test_attention_frames);

@@ -105,15 +105,20 @@ class QuickGELU(nn.Module):
 
 
 class Mlp(nn.Module):
-    def __init__(self, dim, hidden, quick_gelu=False, gelu_tanh=False):
+    def __init__(self, dim, hidden, quick_gelu=False, gelu_tanh=False, swiglu=False):
         super().__init__()
-        self.fc1 = nn.Linear(dim, hidden)
+        # SwiGLU (timm's SwiGLUPacked, DINOv2 giant's): fc1 gives the gate and the value
+        self.swiglu = swiglu
+        self.fc1 = nn.Linear(dim, 2 * hidden if swiglu else hidden)
         # exact (erf) GELU, timm's default; SigLIP's tanh approximation; OpenAI CLIP's QuickGELU
-        self.act = QuickGELU() if quick_gelu else nn.GELU(approximate="tanh" if gelu_tanh
-                                                         else "none")
+        self.act = nn.SiLU() if swiglu else QuickGELU() if quick_gelu else \
+            nn.GELU(approximate="tanh" if gelu_tanh else "none")
         self.fc2 = nn.Linear(hidden, dim)
 
     def forward(self, x):
+        if self.swiglu:
+            gate, value = self.fc1(x).chunk(2, dim=-1)
+            return self.fc2(self.act(gate) * value)
         return self.fc2(self.act(self.fc1(x)))
 
 
@@ -130,13 +135,14 @@ class LayerScale(nn.Module):
 
 class Block(nn.Module):
     def __init__(self, dim, num_heads, mlp_hidden, eps, qkv_bias=True, layer_scale=False,
-                 quick_gelu=False, gelu_tanh=False, beit_qkv_bias=False, rel_window=0):
+                 quick_gelu=False, gelu_tanh=False, beit_qkv_bias=False, rel_window=0,
+                 swiglu=False):
         super().__init__()
         self.norm1 = nn.LayerNorm(dim, eps=eps)
         self.attn = Attention(dim, num_heads, qkv_bias, beit_qkv_bias, rel_window)
         self.ls1 = LayerScale(dim) if layer_scale else nn.Identity()
         self.norm2 = nn.LayerNorm(dim, eps=eps)
-        self.mlp = Mlp(dim, mlp_hidden, quick_gelu, gelu_tanh)
+        self.mlp = Mlp(dim, mlp_hidden, quick_gelu, gelu_tanh, swiglu)
         self.ls2 = LayerScale(dim) if layer_scale else nn.Identity()
 
     def forward(self, x, shared_bias=None):
@@ -187,7 +193,7 @@ class VisionTransformer(nn.Module):
                  quick_gelu=False, class_token=True, avg_pool=False, registers_after_pos=False,
                  patch_mean_head=False, pool_after_norm=False, map_pool=False,
                  gelu_tanh=False, pool_without_norm=False, rel_pos=None, beit_qkv_bias=False,
-                 pos_embed=True):
+                 pos_embed=True, swiglu=False):
         super().__init__()
         patches = (img_size // patch_size) ** 2
         # BEiT: a relative position bias in every block ("block") or one for all ("shared"),
@@ -213,7 +219,7 @@ class VisionTransformer(nn.Module):
         self.norm_pre = nn.LayerNorm(dim, eps=eps) if pre_norm else nn.Identity()
         self.blocks = nn.ModuleList(Block(dim, num_heads, mlp_hidden or 4 * dim, eps, qkv_bias,
                                           layer_scale, quick_gelu, gelu_tanh, beit_qkv_bias,
-                                          window if rel_pos == "block" else 0)
+                                          window if rel_pos == "block" else 0, swiglu)
                                     for _ in range(depth))
         # timm's global_pool="avg": fc_norm after the mean patch token, no final norm; with
         # fc_norm=False (pool_after_norm) the final norm on every token, then their mean
@@ -496,9 +502,13 @@ def timm_to_hf_dinov2(sd, prefix=""):
     i = 0
     while f"blocks.{i}.norm1.weight" in sd:
         b, h = f"blocks.{i}.", f"{p}encoder.layer.{i}."
+        # a SwiGLU MLP (fc1 twice as wide as fc2 reads): Dinov2SwiGLUFFN's weights_in/out
+        swiglu = sd[b + "mlp.fc1.weight"].shape[0] == 2 * sd[b + "mlp.fc2.weight"].shape[1]
+        fc1, fc2 = ("mlp.weights_in", "mlp.weights_out") if swiglu else ("mlp.fc1", "mlp.fc2")
         for kind in ("weight", "bias"):
-            for name in ("norm1", "norm2", "mlp.fc1", "mlp.fc2"):
-                out[f"{h}{name}.{kind}"] = sd[f"{b}{name}.{kind}"]
+            for name, hf in (("norm1", "norm1"), ("norm2", "norm2"), ("mlp.fc1", fc1),
+                             ("mlp.fc2", fc2)):
+                out[f"{h}{hf}.{kind}"] = sd[f"{b}{name}.{kind}"]
             out[f"{h}attention.output.dense.{kind}"] = sd[f"{b}attn.proj.{kind}"]
             for part, t in zip(("query", "key", "value"), sd[f"{b}attn.qkv.{kind}"].chunk(3, 0)):
                 out[f"{h}attention.attention.{part}.{kind}"] = t
@@ -518,6 +528,10 @@ def timm_to_dinov2_repo(sd):
     for register_tokens, and the mask token it keeps for masked training."""
     out = {("register_tokens" if k == "reg_token" else k): v for k, v in sd.items()}
     out["mask_token"] = torch.zeros(1, sd["cls_token"].shape[-1])
+    if out["blocks.0.mlp.fc1.weight"].shape[0] == 2 * out["blocks.0.mlp.fc2.weight"].shape[1]:
+        # a SwiGLU MLP: its SwiGLUFFNFused names, w12 (gate and value) and w3
+        out = {k.replace(".mlp.fc1.", ".mlp.w12.").replace(".mlp.fc2.", ".mlp.w3."): v
+               for k, v in out.items()}
     return out
 
 

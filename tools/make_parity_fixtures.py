@@ -212,6 +212,25 @@ CASES = [
          config={"model_type": "data2vec-vision", "architectures": ["Data2VecVisionModel"],
                  "use_mean_pooling": False, "use_shared_relative_position_bias": True,
                  "use_absolute_position_embeddings": True}),
+    # DINOv2 giant's SwiGLU MLP at a small size, as timm packs it (vit_giant_patch14_dinov2: fc1
+    # gives the gate and the value, 2 x 40 outputs where fc2 reads 40), told by the architecture
+    dict(name="dinov2_swiglu_f32", img=56, patch=14, dim=96, depth=2, heads=3, classes=0,
+         dtype="F32", names="timm", heads_in="config", layer_scale=True, swiglu=True,
+         mlp_hidden=40,
+         config={"architecture": "vit_giant_patch14_dinov2", "num_classes": 0}),
+    # the same in transformers' Dinov2Model with use_swiglu_ffn (facebook/dinov2-giant):
+    # Dinov2SwiGLUFFN's weights_in and weights_out, hidden_act "gelu" there but unused
+    dict(name="hf_dinov2_swiglu_f32", img=56, patch=14, dim=96, depth=2, heads=3, classes=0,
+         dtype="F32", names="hf_dinov2", heads_in="config", layer_scale=True, swiglu=True,
+         mlp_hidden=40,
+         config={"model_type": "dinov2", "architectures": ["Dinov2Model"], "image_size": 56,
+                 "layerscale_value": 1.0, "mlp_ratio": 4, "use_swiglu_ffn": True},
+         preprocessor=DINOV2_PREPROCESSOR),
+    # and in facebookresearch/dinov2's own checkpoints (torch.hub's dinov2_vitg14*.pth):
+    # SwiGLUFFNFused's w12 and w3
+    dict(name="dinov2_repo_swiglu_f32", img=56, patch=14, dim=96, depth=2, heads=3, classes=0,
+         dtype="F32", names="dinov2_repo", heads_in="metadata", layer_scale=True, swiglu=True,
+         mlp_hidden=40),
     # The hub's two layouts, with the files exactly as the hub ships them (tests/
     # test_hub_layouts.py). timm: ViT-Tiny's width (dim 192, 3 heads of 64) at depth 2, no
     # metadata, config.json as timm/vit_tiny_patch16_224.augreg_in21k_ft_in1k has it.
@@ -308,7 +327,9 @@ def build(case):
                               pool_without_norm=case.get("pool_without_norm", False),
                               rel_pos=case.get("rel_pos"),
                               beit_qkv_bias=case.get("beit_qkv_bias", False),
-                              pos_embed=case.get("pos_embed", True)).eval()
+                              pos_embed=case.get("pos_embed", True),
+                              mlp_hidden=case.get("mlp_hidden"),
+                              swiglu=case.get("swiglu", False)).eval()
     randomise(model, gen)
     with torch.no_grad():  # the reference must use exactly the stored values
         for p in model.parameters():
