@@ -70,6 +70,9 @@ typedef struct {
   /* the MLP's layers inside a block: timm's mlp.fc1 and mlp.fc2; SwiGLU's mlp.w12 and mlp.w3
    * (facebookresearch/dinov2) or mlp.weights_in and mlp.weights_out (transformers' DINOv2) */
   const char *fc1, *fc2;
+  /* SwiGLU's gate and value in two tensors (transformers' DINOv2 since its LlamaMLP-style
+   * rewrite: mlp.gate_proj, then mlp.up_proj, fc1 their rows one after the other) */
+  const char *fc1_value;
 } Loader;
 
 static void
@@ -1043,6 +1046,12 @@ read_config (Loader *L, HeedModel *m, GError **error)
   g_free (name);
   if (c->swiglu)
     L->fc1 = L->hf ? "mlp.weights_in" : "mlp.w12", L->fc2 = L->hf ? "mlp.weights_out" : "mlp.w3";
+  name = hf_name (L, "encoder.layer.0.mlp.gate_proj.weight");
+  if (L->hf && L->dinov2 && find (L, name)) {
+    c->swiglu = TRUE;
+    L->fc1 = "mlp.gate_proj", L->fc1_value = "mlp.up_proj", L->fc2 = "mlp.down_proj";
+  }
+  g_free (name);
   g_snprintf (L->dist_token, sizeof L->dist_token, "%s%s", L->prefix,
               L->hf ? "embeddings.distillation_token" : "dist_token");
   if (!L->hf) {
@@ -1260,7 +1269,7 @@ read_config (Loader *L, HeedModel *m, GError **error)
                : g_strdup_printf ("blocks.0.%s", fc1);
   e = find (L, name);
   if (!e || e->ndim != 2 || e->shape[1] != c->dim || e->shape[0] == 0 || e->shape[0] > 1u << 20 ||
-      (c->swiglu && e->shape[0] % 2)) {
+      (c->swiglu && !L->fc1_value && e->shape[0] % 2)) {
     model_error (error, L, "'%s' must be [%shidden, %u]", name, c->swiglu ? "2 x " : "", c->dim);
     g_free (name);
     return FALSE;
@@ -1291,7 +1300,7 @@ read_config (Loader *L, HeedModel *m, GError **error)
                         "activation \"%s\": heed runs SiLU only as the gate of a SwiGLU MLP", act);
   if (c->swiglu && c->map_pool)
     return model_error (error, L, "a SwiGLU MLP with attention pooling is not supported");
-  c->mlp_hidden = (guint) e->shape[0] / (c->swiglu ? 2 : 1);
+  c->mlp_hidden = (guint) e->shape[0] / (c->swiglu && !L->fc1_value ? 2 : 1);
   if (c->swiglu) /* the MLP has no other activation; transformers' hidden_act is unused */
     c->quick_gelu = c->gelu_tanh = FALSE;
 
@@ -1639,10 +1648,37 @@ read_weights (const Loader *L, HeedModel *m, GError **error)
     BLOCK (b->norm2_w, "norm2.weight", "layernorm_after.weight", 1, s_d);
     BLOCK (b->norm2_b, "norm2.bias", "layernorm_after.bias", 1, s_d);
     char fc[64];
-    g_snprintf (fc, sizeof fc, "%s.weight", L->fc1);
-    BLOCK (b->fc1_w, fc, "intermediate.dense.weight", 2, s_fc1);
-    g_snprintf (fc, sizeof fc, "%s.bias", L->fc1);
-    BLOCK (b->fc1_b, fc, "intermediate.dense.bias", 1, (guint64[]){ W1 });
+    if (L->fc1_value) { /* the gate's rows, then the value's */
+      guint64 s_half[2] = { Hd, D };
+      float *parts[4] = { NULL };
+      const char *layers[2] = { L->fc1, L->fc1_value };
+      gboolean ok = TRUE;
+      for (guint i = 0; i < 4 && ok; i++) { /* transformers' names only */
+        g_snprintf (fc, sizeof fc, "%s.%s", layers[i % 2], i < 2 ? "weight" : "bias");
+        hf_block_name (L, l, fc, fc, hf, sizeof hf);
+        char *full = hf_name (L, hf);
+        ok = (parts[i] = take (L, full, i < 2 ? 2 : 1, s_half, error)) != NULL;
+        g_free (full);
+      }
+      if (!ok) {
+        for (guint i = 0; i < 4; i++)
+          g_free (parts[i]);
+        return FALSE;
+      }
+      b->fc1_w = g_new (float, W1 *D);
+      b->fc1_b = g_new (float, W1);
+      memcpy (b->fc1_w, parts[0], Hd * D * sizeof (float));
+      memcpy (b->fc1_w + Hd * D, parts[1], Hd * D * sizeof (float));
+      memcpy (b->fc1_b, parts[2], Hd * sizeof (float));
+      memcpy (b->fc1_b + Hd, parts[3], Hd * sizeof (float));
+      for (guint i = 0; i < 4; i++)
+        g_free (parts[i]);
+    } else {
+      g_snprintf (fc, sizeof fc, "%s.weight", L->fc1);
+      BLOCK (b->fc1_w, fc, "intermediate.dense.weight", 2, s_fc1);
+      g_snprintf (fc, sizeof fc, "%s.bias", L->fc1);
+      BLOCK (b->fc1_b, fc, "intermediate.dense.bias", 1, (guint64[]){ W1 });
+    }
     g_snprintf (fc, sizeof fc, "%s.weight", L->fc2);
     BLOCK (b->fc2_w, fc, "output.dense.weight", 2, s_fc2);
     g_snprintf (fc, sizeof fc, "%s.bias", L->fc2);

@@ -8,7 +8,9 @@ view and slices of one storage under pickle protocol 4 (FRAME, MEMOIZE, STACK_GL
 one-block BEiT in timm's names (beit.bin: a relative position bias table with its int64
 relative_position_index, q_bias and v_bias, gamma_1/gamma_2, fc_norm; two heads, which only the
 table's columns tell); and one block of DINOv2 giant's layout in facebookresearch/dinov2's
-names (dinov2-swiglu.bin: SwiGLU's mlp.w12 and mlp.w3, LayerScale). The fuzzer and the replay
+names (dinov2-swiglu.bin: SwiGLU's mlp.w12 and mlp.w3, LayerScale), and the same in
+transformers' newer names (hf-dinov2-split.bin: mlp.gate_proj, mlp.up_proj, mlp.down_proj).
+The fuzzer and the replay
 start from them, so their mutations reach the
 zip reader, every pickle path a checkpoint takes and the loader's checks after them.
     fuzz/make_torch_seeds.py fuzz/corpus/model"""
@@ -19,7 +21,8 @@ from collections import OrderedDict
 import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
-from heed_torch import VisionTransformer, mirror_to_timm_beit, timm_to_dinov2_repo  # noqa: E402
+from heed_torch import (VisionTransformer, mirror_to_timm_beit, timm_to_dinov2_repo,  # noqa: E402
+                        timm_to_hf_dinov2)
 
 out = sys.argv[1]
 torch.manual_seed(0)
@@ -59,3 +62,6 @@ with torch.no_grad():
         p.normal_(0, 0.02)
 torch.save(OrderedDict((k, v.half()) for k, v in timm_to_dinov2_repo(giant.state_dict()).items()),
            os.path.join(out, "dinov2-swiglu.bin"))
+torch.save(OrderedDict((k, v.half()) for k, v in
+                       timm_to_hf_dinov2(giant.state_dict(), split_gate=True).items()),
+           os.path.join(out, "hf-dinov2-split.bin"))

@@ -573,6 +573,7 @@ main (int argc, char **argv)
                                  "hf_data2vec_f32",
                                  "dinov2_swiglu_f32",
                                  "hf_dinov2_swiglu_f32",
+                                 "hf_dinov2_swiglu_split_f32",
                                  "dinov2_repo_swiglu_f32" };
   g_test_init (&argc, &argv, NULL);
   heed_tool = g_getenv ("HEED_TOOL");

@@ -241,9 +241,10 @@ test_fixture_configs (void)
   heed_model_destroy (&m);
 
   /* DINOv2 giant's SwiGLU MLP: fc1 twice as wide as the hidden width fc2 reads, in timm's
-   * packing (told by the architecture), transformers' and facebookresearch/dinov2's names */
+   * packing (told by the architecture), transformers' (weights_in, or gate_proj and up_proj)
+   * and facebookresearch/dinov2's names */
   const char *swiglu_names[] = { "dinov2_swiglu_f32", "hf_dinov2_swiglu_f32",
-                                 "dinov2_repo_swiglu_f32" };
+                                 "hf_dinov2_swiglu_split_f32", "dinov2_repo_swiglu_f32" };
   for (guint i = 0; i < G_N_ELEMENTS (swiglu_names); i++) {
     m = load_fixture (swiglu_names[i]);
     g_assert_true (m->config.swiglu);

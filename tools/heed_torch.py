@@ -488,10 +488,12 @@ def timm_to_hf_beit(sd, prefix="beit.", with_index=False):
     return out
 
 
-def timm_to_hf_dinov2(sd, prefix=""):
+def timm_to_hf_dinov2(sd, prefix="", split_gate=False):
     """Renames a timm DINOv2 state dict (LayerScale ls1/ls2, no head) to transformers'
     Dinov2Model names: timm's inside the blocks but for the attention, LayerScale as
-    layer_scaleN.lambda1, and the mask token transformers keeps for masked training."""
+    layer_scaleN.lambda1, and the mask token transformers keeps for masked training. A SwiGLU
+    MLP as Dinov2SwiGLUFFN's weights_in/weights_out, or with split_gate as its LlamaMLP-style
+    rewrite's gate_proj, up_proj and down_proj."""
     p = prefix
     out = {p + "embeddings.cls_token": sd["cls_token"],
            p + "embeddings.mask_token": torch.zeros(1, sd["cls_token"].shape[-1]),
@@ -505,10 +507,16 @@ def timm_to_hf_dinov2(sd, prefix=""):
         # a SwiGLU MLP (fc1 twice as wide as fc2 reads): Dinov2SwiGLUFFN's weights_in/out
         swiglu = sd[b + "mlp.fc1.weight"].shape[0] == 2 * sd[b + "mlp.fc2.weight"].shape[1]
         fc1, fc2 = ("mlp.weights_in", "mlp.weights_out") if swiglu else ("mlp.fc1", "mlp.fc2")
+        if swiglu and split_gate:
+            fc2 = "mlp.down_proj"
         for kind in ("weight", "bias"):
             for name, hf in (("norm1", "norm1"), ("norm2", "norm2"), ("mlp.fc1", fc1),
                              ("mlp.fc2", fc2)):
                 out[f"{h}{hf}.{kind}"] = sd[f"{b}{name}.{kind}"]
+            if swiglu and split_gate:  # the gate's rows, then the value's
+                del out[f"{h}{fc1}.{kind}"]
+                gate, up = sd[f"{b}mlp.fc1.{kind}"].chunk(2, 0)
+                out[f"{h}mlp.gate_proj.{kind}"], out[f"{h}mlp.up_proj.{kind}"] = gate, up
             out[f"{h}attention.output.dense.{kind}"] = sd[f"{b}attn.proj.{kind}"]
             for part, t in zip(("query", "key", "value"), sd[f"{b}attn.qkv.{kind}"].chunk(3, 0)):
                 out[f"{h}attention.attention.{part}.{kind}"] = t

@@ -226,6 +226,14 @@ CASES = [
          config={"model_type": "dinov2", "architectures": ["Dinov2Model"], "image_size": 56,
                  "layerscale_value": 1.0, "mlp_ratio": 4, "use_swiglu_ffn": True},
          preprocessor=DINOV2_PREPROCESSOR),
+    # transformers' newer Dinov2SwiGLUFFN (LlamaMLP's names): gate_proj and up_proj, whose rows
+    # heed stacks into one fc1, and down_proj
+    dict(name="hf_dinov2_swiglu_split_f32", img=56, patch=14, dim=96, depth=2, heads=3,
+         classes=0, dtype="F32", names="hf_dinov2", heads_in="config", layer_scale=True,
+         swiglu=True, mlp_hidden=40, split_gate=True,
+         config={"model_type": "dinov2", "architectures": ["Dinov2Model"], "image_size": 56,
+                 "layerscale_value": 1.0, "mlp_ratio": 4, "use_swiglu_ffn": True},
+         preprocessor=DINOV2_PREPROCESSOR),
     # and in facebookresearch/dinov2's own checkpoints (torch.hub's dinov2_vitg14*.pth):
     # SwiGLUFFNFused's w12 and w3
     dict(name="dinov2_repo_swiglu_f32", img=56, patch=14, dim=96, depth=2, heads=3, classes=0,
@@ -391,7 +399,7 @@ def make(case, outdir):
     if case["names"] == "hf":
         sd = timm_to_hf(sd, case.get("hf_prefix", "vit."))
     elif case["names"] == "hf_dinov2":
-        sd = timm_to_hf_dinov2(sd, case.get("hf_prefix", ""))
+        sd = timm_to_hf_dinov2(sd, case.get("hf_prefix", ""), case.get("split_gate", False))
     elif case["names"] == "hf_clip":
         sd = timm_to_hf_clip(sd)
     elif case["names"] == "dinov2_repo":
