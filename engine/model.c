@@ -997,6 +997,16 @@ read_rel_bias (const Loader *L, const HeedModelConfig *c, guint layer, GError **
   return bias;
 }
 
+/* Whether timm's architecture name begins with one of the n names (NULL: none does) */
+static gboolean
+arch_in (const char *arch, const char *const *names, guint n)
+{
+  for (guint i = 0; arch && i < n; i++)
+    if (g_str_has_prefix (arch, names[i]))
+      return TRUE;
+  return FALSE;
+}
+
 static gboolean
 read_config (Loader *L, HeedModel *m, GError **error)
 {
@@ -1192,8 +1202,7 @@ read_config (Loader *L, HeedModel *m, GError **error)
     "vit_so400m_patch16_siglip_",      "vit_giantopt_patch16_siglip_",
     "vit_base_patch32_siglip_gap_256", "vit_large_patch16_siglip_gap_512",
   };
-  for (guint i = 0; !act && arch && i < G_N_ELEMENTS (tanh_archs); i++)
-    c->gelu_tanh |= g_str_has_prefix (arch, tanh_archs[i]);
+  c->gelu_tanh |= !act && arch_in (arch, tanh_archs, G_N_ELEMENTS (tanh_archs));
   /* SiLU: the gate of a SwiGLU MLP, checked once the MLP's shape is known */
   gboolean silu = g_strcmp0 (act, "silu") == 0 || g_strcmp0 (act, "swish") == 0;
   if (act && !silu && !c->gelu_tanh && strcmp (act, "gelu") != 0 && strcmp (act, "quick_gelu") != 0)
@@ -1286,10 +1295,7 @@ read_config (Loader *L, HeedModel *m, GError **error)
   gboolean gated = fc2_e && fc2_e->ndim == 2 && e->shape[0] == 2 * fc2_e->shape[1];
   static const char *const swiglu_archs[] = { "vit_giant_patch14_dinov2",
                                               "vit_giant_patch14_reg4_dinov2" };
-  gboolean swiglu_arch = FALSE;
-  for (guint i = 0; arch && i < G_N_ELEMENTS (swiglu_archs); i++)
-    swiglu_arch |= g_str_has_prefix (arch, swiglu_archs[i]);
-  if (gated && !silu && !swiglu_arch)
+  if (gated && !silu && !arch_in (arch, swiglu_archs, G_N_ELEMENTS (swiglu_archs)))
     return model_error (error, L,
                         "a gated MLP (fc1 twice as wide as fc2 reads) whose activation the config "
                         "does not name: heed runs it as SwiGLU where model_args.act_layer is "
@@ -1695,17 +1701,22 @@ read_weights (const Loader *L, HeedModel *m, GError **error)
       /* BEiT's: the query's and value's biases alone, the key's zero */
       for (guint part = 0; part < 3 && b->qkv_b; part += 2) {
         g_snprintf (timm, sizeof timm, "blocks.%u.attn.%c_bias", l, part ? 'v' : 'q');
-        float *t = find (L, timm) ? take (L, timm, 1, s_d, error) : NULL;
-        if (t)
-          memcpy (b->qkv_b + part * D, t, D * sizeof (float));
-        else if (find (L, timm))
+        if (!find (L, timm))
+          continue;
+        float *t = take (L, timm, 1, s_d, error);
+        if (!t)
           return FALSE;
+        memcpy (b->qkv_b + part * D, t, D * sizeof (float));
         g_free (t);
       }
     }
     if (!b->qkv_b)
       return FALSE;
-    if (c->rel_pos_bias && !(b->attn_bias = read_rel_bias (L, c, l, error)))
+    /* a table every block shares is looked up once */
+    if (c->rel_pos_bias && L->rel_shared && l > 0)
+      b->attn_bias =
+          g_memdup2 (m->blocks[0].attn_bias, (gsize) c->num_heads * T * T * sizeof (float));
+    else if (c->rel_pos_bias && !(b->attn_bias = read_rel_bias (L, c, l, error)))
       return FALSE;
     if (!fold_layer_scale (L, l, 1, b->proj_w, b->proj_b, D, D, error) ||
         !fold_layer_scale (L, l, 2, b->fc2_w, b->fc2_b, D, Hd, error))

@@ -300,13 +300,20 @@ heed_attention_qkv_floats (const HeedKernels *k, guint rows, guint D)
   return ((gsize) rows + MAX (k->row_align, k->col_align) + 1) * 3 * D + k->col_align;
 }
 
+/* The scores' layout, [heads][m_pad][n_pad]: whole GEMM tiles of rows and of columns */
+static void
+scores_layout (const HeedKernels *k, guint M, guint *m_pad, guint *n_pad)
+{
+  *m_pad = heed_round_up (M, k->row_align);
+  *n_pad = heed_round_up (M, k->col_align);
+}
+
 gboolean
 heed_attention_scratch_init (HeedDevice *d, const HeedKernels *k, HeedAttentionScratch *s, guint M,
                              guint D, guint heads, GError **error)
 {
   guint dh = D / heads;
-  s->m_pad = heed_round_up (M, k->row_align);
-  s->n_pad = heed_round_up (M, k->col_align);
+  scores_layout (k, M, &s->m_pad, &s->n_pad);
   s->v_ld = heed_round_up (dh, k->col_align);
   s->q = heed_buffer_new (d, (VkDeviceSize) heads * s->m_pad * dh * 4, FALSE, error);
   s->kt = s->q ? heed_buffer_new (d, (VkDeviceSize) heads * dh * s->n_pad * 4, FALSE, error) : NULL;
@@ -326,9 +333,9 @@ float *
 heed_attention_bias_padded (const HeedKernels *k, const float *bias, guint M, guint heads,
                             gsize *n_floats)
 {
-  /* the scores' layout: heed_attention_scratch_init's m_pad and n_pad */
-  gsize m_pad = heed_round_up (M, k->row_align), n_pad = heed_round_up (M, k->col_align);
-  *n_floats = heads * m_pad * n_pad;
+  guint m_pad, n_pad;
+  scores_layout (k, M, &m_pad, &n_pad);
+  *n_floats = (gsize) heads * m_pad * n_pad;
   float *out = g_new0 (float, *n_floats);
   for (gsize h = 0; h < heads; h++)
     for (gsize i = 0; i < M; i++)

@@ -80,6 +80,19 @@ heed_recorder_destroy (HeedRecorder **recorder)
   *recorder = NULL;
 }
 
+/* Makes what the stages before wrote with `src` visible to the stages after for `dst` */
+static void
+record_barrier (HeedRecorder *rec, VkPipelineStageFlags src_stage, VkAccessFlags src,
+                VkPipelineStageFlags dst_stage, VkAccessFlags dst)
+{
+  VkMemoryBarrier barrier = {
+    .sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
+    .srcAccessMask = src,
+    .dstAccessMask = dst,
+  };
+  vkCmdPipelineBarrier (rec->cmd, src_stage, dst_stage, 0, 1, &barrier, 0, NULL, 0, NULL);
+}
+
 gboolean
 heed_recorder_dispatch (HeedRecorder *rec, HeedKernel k, guint specialization,
                         HeedBuffer *const *bindings, const void *push, guint push_size, guint gx,
@@ -153,13 +166,9 @@ heed_recorder_dispatch (HeedRecorder *rec, HeedKernel k, guint specialization,
                          2 * index + 1);
 
   /* Every op reads what the previous ones wrote. */
-  VkMemoryBarrier barrier = {
-    .sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
-    .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT,
-    .dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT,
-  };
-  vkCmdPipelineBarrier (rec->cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
-                        VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, 0, 1, &barrier, 0, NULL, 0, NULL);
+  record_barrier (rec, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_ACCESS_SHADER_WRITE_BIT,
+                  VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
+                  VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT);
 
   /* interned: results carry the timings past the recorder's life (a bounded set of names) */
   HeedOpTiming t = { g_intern_string (name), kind, flops, 0.0 };
@@ -175,22 +184,13 @@ void
 heed_recorder_copy (HeedRecorder *rec, HeedBuffer *src, VkDeviceSize src_off, HeedBuffer *dst,
                     VkDeviceSize dst_off, VkDeviceSize size)
 {
-  VkMemoryBarrier before = {
-    .sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
-    .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT,
-    .dstAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT,
-  };
-  vkCmdPipelineBarrier (rec->cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
-                        VK_PIPELINE_STAGE_TRANSFER_BIT, 0, 1, &before, 0, NULL, 0, NULL);
+  record_barrier (rec, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_ACCESS_SHADER_WRITE_BIT,
+                  VK_PIPELINE_STAGE_TRANSFER_BIT, VK_ACCESS_TRANSFER_WRITE_BIT);
   VkBufferCopy region = { src_off, dst_off, size };
   vkCmdCopyBuffer (rec->cmd, src->buffer, dst->buffer, 1, &region);
-  VkMemoryBarrier after = {
-    .sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
-    .srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT,
-    .dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT,
-  };
-  vkCmdPipelineBarrier (rec->cmd, VK_PIPELINE_STAGE_TRANSFER_BIT,
-                        VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, 0, 1, &after, 0, NULL, 0, NULL);
+  record_barrier (rec, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_ACCESS_TRANSFER_WRITE_BIT,
+                  VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
+                  VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT);
 }
 
 gboolean

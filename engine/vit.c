@@ -191,11 +191,12 @@ upload_weights (HeedVitPlan *p, const HeedModel *m, GError **error)
   for (guint l = 0; l < plan_blocks (c); l++) {
     const HeedBlockWeights *w = l < c->depth ? &m->blocks[l] : m->map_head;
     BlockBuffers *b = &p->blocks[l];
+    guint fc1_out = l < c->depth ? W1 : Hd; /* attention pooling's MLP is never gated */
     if (p->fold_layernorm) {
       if (!upload_linear_after_norm (p, w->qkv_w, w->qkv_b, w->norm1_w, w->norm1_b, 3 * D, D,
                                      &b->qkv_w, &b->qkv_b, error) ||
-          !upload_linear_after_norm (p, w->fc1_w, w->fc1_b, w->norm2_w, w->norm2_b,
-                                     l < c->depth ? W1 : Hd, D, &b->fc1_w, &b->fc1_b, error))
+          !upload_linear_after_norm (p, w->fc1_w, w->fc1_b, w->norm2_w, w->norm2_b, fc1_out, D,
+                                     &b->fc1_w, &b->fc1_b, error))
         return FALSE;
     } else if (!(b->norm1_w = upload_array (p, w->norm1_w, D, error)) ||
                !(b->norm1_b = upload_array (p, w->norm1_b, D, error)) ||
@@ -203,8 +204,8 @@ upload_weights (HeedVitPlan *p, const HeedModel *m, GError **error)
                !(b->qkv_b = upload_array (p, w->qkv_b, 3 * D, error)) ||
                !(b->norm2_w = upload_array (p, w->norm2_w, D, error)) ||
                !(b->norm2_b = upload_array (p, w->norm2_b, D, error)) ||
-               !(b->fc1_w = upload_linear (p, w->fc1_w, l < c->depth ? W1 : Hd, D, error)) ||
-               !(b->fc1_b = upload_array (p, w->fc1_b, l < c->depth ? W1 : Hd, error))) {
+               !(b->fc1_w = upload_linear (p, w->fc1_w, fc1_out, D, error)) ||
+               !(b->fc1_b = upload_array (p, w->fc1_b, fc1_out, error))) {
       return FALSE;
     }
     if (!(b->proj_w = upload_linear (p, w->proj_w, D, D, error)) ||

@@ -523,6 +523,20 @@ test_swiglu (void)
   assert_no_validation_messages ();
 }
 
+/* Each head's class row of the probabilities in the scores, one head at a time, into out from
+ * `at` (M floats a head) */
+static void
+record_cls_rows (HeedRecorder *rec, const HeedAttentionScratch *sc, HeedBuffer *out, guint at,
+                 guint M, guint H)
+{
+  GError *error = NULL;
+  for (guint h = 0; h < H; h++)
+    g_assert_true (
+        heed_op_head_mean (rec, (HeedMat){ sc->scores, h * sc->m_pad * sc->n_pad, sc->n_pad, 0 },
+                           out, at + h * M, 1, M, 1, "cls", &error));
+  g_assert_no_error (error);
+}
+
 /* Multi-head attention and both attention outputs the project needs: the CLS row per head and
  * the per-layer head average (attention rollout's input). */
 static void
@@ -560,10 +574,7 @@ attention_cases (void)
         heed_op_attention (rec, &sc, bqkv, NULL, bout, 0, M, M, D, H, TRUE, "attn", &error));
     g_assert_true (heed_op_head_mean (rec, (HeedMat){ sc.scores, 0, sc.n_pad, sc.m_pad * sc.n_pad },
                                       bmean, 0, M, M, H, "mean", &error));
-    for (guint h = 0; h < H; h++) /* CLS rows, one head at a time, after the mean */
-      g_assert_true (
-          heed_op_head_mean (rec, (HeedMat){ sc.scores, h * sc.m_pad * sc.n_pad, sc.n_pad, 0 },
-                             bmean, M * M + h * M, 1, M, 1, "cls", &error));
+    record_cls_rows (rec, &sc, bmean, M * M, M, H); /* after the mean */
     g_assert_no_error (error);
     run_recorder (rec);
     float *got = buffer_read (bout, (gsize) M * D);
@@ -599,10 +610,7 @@ attention_cases (void)
     rec = heed_recorder_new (d, kernels (), 8 + H, FALSE, &error);
     g_assert_true (
         heed_op_attention (rec, &sc, bqkv, NULL, bout3, 0, M, queries, D, H, TRUE, "attn", &error));
-    for (guint h = 0; h < H; h++)
-      g_assert_true (
-          heed_op_head_mean (rec, (HeedMat){ sc.scores, h * sc.m_pad * sc.n_pad, sc.n_pad, 0 },
-                             bmean, M * M + h * M, 1, M, 1, "cls", &error));
+    record_cls_rows (rec, &sc, bmean, M * M, M, H);
     g_assert_no_error (error);
     run_recorder (rec);
     float *got3 = buffer_read (bout3, n_out),
@@ -632,10 +640,8 @@ attention_cases (void)
         rec = heed_recorder_new (d, kernels (), 8 + H, FALSE, &error);
         g_assert_true (heed_op_attention (rec, &sc, bqkv, bbias, bout4, 0, M, q_rows, D, H, keep,
                                           "attn", &error));
-        for (guint h = 0; h < H && keep; h++)
-          g_assert_true (
-              heed_op_head_mean (rec, (HeedMat){ sc.scores, h * sc.m_pad * sc.n_pad, sc.n_pad, 0 },
-                                 bmean, M * M + h * M, 1, M, 1, "cls", &error));
+        if (keep)
+          record_cls_rows (rec, &sc, bmean, M * M, M, H);
         g_assert_no_error (error);
         run_recorder (rec);
         float *got4 = buffer_read (bout4, (gsize) q_rows * D);
