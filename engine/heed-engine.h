@@ -189,6 +189,14 @@ typedef struct {
                           * its attention scores (HeedBlockWeights' attn_bias); no position
                           * embedding beyond it (pos_embed all zeros) unless the checkpoint
                           * has one too */
+  gboolean rope;         /* EVA-02: a rotary position embedding turns each patch token's query
+                          * and key (not the prefix tokens'), pairs of channels by angles from
+                          * its row (a head's first half of pairs) and column (the second);
+                          * heed_rope_table () */
+  guint rope_ref_grid;   /* the grid the rotary frequencies were learnt at (timm's
+                          * ref_feat_shape): positions are scaled by it over grid */
+  gboolean mlp_norm;     /* EVA-02 base and large: a LayerNorm over the MLP's hidden layer,
+                          * after the activation (or SwiGLU's gate), before fc2 */
   guint dim, depth, num_heads, head_dim, mlp_hidden;
   guint num_classes;        /* 0 for a head-less backbone */
   gboolean patch_mean_head; /* transformers' Dinov2ForImageClassification: the head reads the
@@ -214,10 +222,11 @@ typedef struct {
   float *qkv_w, *qkv_b;   /* [3D][D], q|k|v */
   float *proj_w, *proj_b; /* [D][D] */
   float *norm2_w, *norm2_b;
-  float *fc1_w, *fc1_b; /* [hidden][D] */
-  float *fc2_w, *fc2_b; /* [D][hidden] */
-  float *attn_bias;     /* [heads][tokens][tokens] added to the attention's scaled scores
-                         * (BEiT's relative position bias, looked up at load), or NULL */
+  float *fc1_w, *fc1_b;           /* [hidden][D] */
+  float *fc2_w, *fc2_b;           /* [D][hidden] */
+  float *attn_bias;               /* [heads][tokens][tokens] added to the attention's scaled scores
+                                   * (BEiT's relative position bias, looked up at load), or NULL */
+  float *mlp_norm_w, *mlp_norm_b; /* [hidden], with mlp_norm, else NULL */
 } HeedBlockWeights;
 
 /* A loaded model: its configuration and every weight converted to float32 in PyTorch's

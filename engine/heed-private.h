@@ -321,6 +321,16 @@ gboolean heed_op_head_mean (HeedRecorder *rec, HeedMat p, HeedBuffer *out, guint
  * the first hidden floats become silu (x[j]) * x[hidden + j] */
 gboolean heed_op_swiglu (HeedRecorder *rec, HeedMat x, guint rows, guint hidden, guint batches,
                          const char *name, GError **error);
+/* EVA-02's rotary position embedding, in place: the queries and keys of each of `frames` frames'
+ * patch rows (past `prefix` of its `tokens` rows) of a fused qkv [rows][3D] starting at float
+ * qkv_off, turned by the (cos, sin) pairs of table (heed_rope_table's, on the device) */
+gboolean heed_op_rope (HeedRecorder *rec, HeedBuffer *qkv, guint qkv_off, HeedBuffer *table,
+                       guint tokens, guint prefix, guint frames, guint D, guint heads,
+                       const char *name, GError **error);
+/* EVA-02's rotation for each patch: [num_patches][head_dim / 2] pairs (cos, sin); pair j of a
+ * head turns by the patch's row (j < head_dim / 4) or column, in units of rope_ref_grid / grid,
+ * times 10000^(-(j mod head_dim / 4) / (head_dim / 4)). g_free it. */
+float *heed_rope_table (const HeedModelConfig *c);
 
 /* Multi-head attention over a fused QKV [M][3D] (row stride 3D) starting at row `row` of qkv:
  * writes softmax(QK^T/sqrt(dh))V into out's rows row.. (row stride D) and leaves the
@@ -539,6 +549,9 @@ void heed_ref_composite (const HeedFrameLayout *layout, guint8 *frame,
 /* SwiGLU's gate in place: each row's (ld floats apart) first hidden become silu (x[j]) *
  * x[hidden + j] */
 void heed_ref_swiglu (float *x, guint rows, guint hidden, guint ld);
+/* heed_op_rope's rotation of one frame's qkv [tokens][3D] */
+void heed_ref_rope (float *qkv, const float *table, guint tokens, guint prefix, guint D,
+                    guint heads);
 void heed_ref_head_mean (const float *probs, float *out, guint rows, guint N, guint heads);
 /* The whole forward pass on the CPU. Any output may be NULL. layer_attention is
  * [depth][tokens][tokens]; cls_attention_heads [heads][tokens]. */

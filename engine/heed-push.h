@@ -66,6 +66,10 @@ typedef struct {
 } HeedSwigluParams;
 
 typedef struct {
+  uint32_t tokens, prefix, dim, head_pairs, ld, off, count;
+} HeedRopeParams;
+
+typedef struct {
   uint32_t M, D, dh, ld, qkv_off, out_off, out_ld;
   float scale;
 } HeedAttentionParams;

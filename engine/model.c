@@ -73,6 +73,8 @@ typedef struct {
   /* SwiGLU's gate and value in two tensors (transformers' DINOv2 since its LlamaMLP-style
    * rewrite: mlp.gate_proj, then mlp.up_proj, fc1 their rows one after the other) */
   const char *fc1_value;
+  /* timm's EVA: the query's, key's and value's projections apart (q_proj, k_proj, v_proj) */
+  gboolean split_qkv;
 } Loader;
 
 static void
@@ -906,6 +908,7 @@ timm_architecture_heads (const char *arch)
     { "vit_giantopt_", TRUE, 16 },             /* 1536 */
     { "vit_so400m_", TRUE, 16 },               /* 1152 */
     { "beit3_giant_", TRUE, 16 },              /* 1408 */
+    { "eva_giant_patch14_", TRUE, 16 },        /* 1408 (EVA-01) */
   };
   for (guint i = 0; arch && i < G_N_ELEMENTS (table); i++)
     if (table[i].prefix ? g_str_has_prefix (arch, table[i].name)
@@ -1007,6 +1010,17 @@ arch_in (const char *arch, const char *const *names, guint n)
   return FALSE;
 }
 
+/* What config.json says a checkpoint is (timm's architecture, transformers' model_type), for
+ * the message that refuses one that is not a ViT; NULL where it says nothing */
+static const char *
+named_model (const Loader *L)
+{
+  const char *arch = json_str (L->config, "architecture");
+  return arch ? arch : json_str (L->config, "model_type");
+}
+#define PRINTF_NAMED(name)                                                                         \
+  (name) ? " (config.json names \"" : "", (name) ? (name) : "", (name) ? "\")" : ""
+
 static gboolean
 read_config (Loader *L, HeedModel *m, GError **error)
 {
@@ -1037,10 +1051,19 @@ read_config (Loader *L, HeedModel *m, GError **error)
     }
     if (!L->hf)
       return model_error (error, L,
-                          "not a ViT checkpoint: neither timm's "
+                          "not a ViT checkpoint%s%s%s: neither timm's "
                           "'patch_embed.proj.weight' nor Hugging Face's "
-                          "'embeddings.patch_embeddings.projection.weight' is present");
+                          "'embeddings.patch_embeddings.projection.weight' is present",
+                          PRINTF_NAMED (named_model (L)));
   }
+  /* timm's hierarchical transformers (Swin, PVT, ...) embed patches by the same name but run
+   * stages of blocks over shrinking grids, not one sequence */
+  if (!L->hf && !find (L, "blocks.0.norm1.weight"))
+    return model_error (error, L,
+                        "not a plain ViT%s%s%s: 'patch_embed.proj.weight' but no "
+                        "'blocks.0.norm1.weight' (heed runs one sequence of tokens through its "
+                        "blocks, not stages over shrinking grids such as Swin's)",
+                        PRINTF_NAMED (named_model (L)));
 
   if (L->hf) {
     name = hf_name (L, "encoder.layer.0.norm1.weight");
@@ -1062,6 +1085,14 @@ read_config (Loader *L, HeedModel *m, GError **error)
     L->fc1 = "mlp.gate_proj", L->fc1_value = "mlp.up_proj", L->fc2 = "mlp.down_proj";
   }
   g_free (name);
+  /* timm's EVA (eva.py): SwiGLU with the gate and the value apart (fc1_g, fc1_x), EVA-02's
+   * LayerNorm inside the MLP, the query's, key's and value's projections apart */
+  if (!L->hf && find (L, "blocks.0.mlp.fc1_g.weight")) {
+    c->swiglu = TRUE;
+    L->fc1 = "mlp.fc1_g", L->fc1_value = "mlp.fc1_x";
+  }
+  c->mlp_norm = !L->hf && find (L, "blocks.0.mlp.norm.weight");
+  L->split_qkv = !L->hf && find (L, "blocks.0.attn.q_proj.weight");
   g_snprintf (L->dist_token, sizeof L->dist_token, "%s%s", L->prefix,
               L->hf ? "embeddings.distillation_token" : "dist_token");
   if (!L->hf) {
@@ -1210,11 +1241,44 @@ read_config (Loader *L, HeedModel *m, GError **error)
                         "activation \"%s\": heed runs GELU, its tanh approximation and QuickGELU "
                         "in the MLP, not this",
                         act);
-  if (arch && strstr (arch, "_rpn_"))
+  JsonObject *margs = args && JSON_NODE_HOLDS_OBJECT (args) ? json_node_get_object (args) : NULL;
+  if ((arch && strstr (arch, "_rpn_")) || g_str_has_prefix (arch ? arch : "", "eva02_enormous_") ||
+      json_bool (margs, "use_post_norm", FALSE))
     return model_error (error, L,
-                        "architecture %s has residual post-norm blocks (timm's ResPostBlock), "
-                        "which heed does not run",
+                        "architecture %s has residual post-norm blocks (timm's ResPostBlock, "
+                        "EvaBlockPostNorm), which heed does not run",
+                        arch ? arch : "(model_args.use_post_norm)");
+  /* EVA-02's rotary position embedding is computed, not stored: its architecture's name (or
+   * model_args) says it is there. timm's other rotary embeddings (RoPE-ViT's axial and mixed
+   * ones, the Perception Encoder's) turn other channels by other angles: refused. */
+  if (arch && (strstr (arch, "rope") || g_str_has_prefix (arch, "vit_pe_")))
+    return model_error (error, L,
+                        "architecture %s has a rotary position embedding of a kind heed does not "
+                        "run (it runs EVA-02's)",
                         arch);
+  c->rope = json_bool (margs, "use_rot_pos_emb", g_str_has_prefix (arch ? arch : "", "eva02_"));
+  c->rope_ref_grid = 16; /* every EVA-02's ref_feat_shape: 224 / 14 */
+  JsonNode *ref = margs ? member (margs, "ref_feat_shape") : NULL;
+  if (ref && !JSON_NODE_HOLDS_NULL (ref)) {
+    guint64 v = 0, w = 0;
+    JsonArray *a = JSON_NODE_HOLDS_ARRAY (ref) ? json_node_get_array (ref) : NULL;
+    gboolean ok = a ? json_array_get_length (a) == 2 &&
+                          json_uint (json_array_get_element (a, 0), &v) &&
+                          json_uint (json_array_get_element (a, 1), &w) && v == w
+                    : json_uint (ref, &v);
+    if (!ok || v == 0 || v > 1024)
+      return model_error (error, L,
+                          "model_args.ref_feat_shape must be a grid side (or two equal ones) "
+                          "from 1 to 1024");
+    c->rope_ref_grid = (guint) v;
+  }
+  /* EVA's own tensors with nothing that says whether the rotary embedding is there */
+  if (!c->rope && !arch && !(margs && member (margs, "use_rot_pos_emb")) &&
+      (L->split_qkv || c->mlp_norm || (L->fc1_value && !L->hf)))
+    return model_error (error, L,
+                        "timm's EVA layout (q_proj, mlp.fc1_g or mlp.norm) without the "
+                        "config.json timm ships beside it: whether the model turns its queries "
+                        "and keys by EVA-02's rotary position embedding is not in the weights");
   /* pos_embed covers the prefix and the patches (timm's default), or the patches alone
    * (no_embed_class: DeiT III, register models), or in transformers' DINOv2 with registers the
    * class token and the patches */
@@ -1294,12 +1358,12 @@ read_config (Loader *L, HeedModel *m, GError **error)
   }
   gboolean gated = fc2_e && fc2_e->ndim == 2 && e->shape[0] == 2 * fc2_e->shape[1];
   static const char *const swiglu_archs[] = { "vit_giant_patch14_dinov2",
-                                              "vit_giant_patch14_reg4_dinov2" };
+                                              "vit_giant_patch14_reg4_dinov2", "eva02_" };
   if (gated && !silu && !arch_in (arch, swiglu_archs, G_N_ELEMENTS (swiglu_archs)))
     return model_error (error, L,
                         "a gated MLP (fc1 twice as wide as fc2 reads) whose activation the config "
                         "does not name: heed runs it as SwiGLU where model_args.act_layer is "
-                        "\"silu\" or the architecture is DINOv2 giant's");
+                        "\"silu\" or the architecture is DINOv2 giant's or EVA-02's");
   c->swiglu |= gated;
   if (silu && !c->swiglu)
     return model_error (error, L,
@@ -1351,6 +1415,12 @@ read_config (Loader *L, HeedModel *m, GError **error)
                         bias_bytes / 1e9, c->depth, c->num_heads, c->tokens, c->tokens,
                         MAX_BIAS_BYTES / 1e9);
   c->head_dim = c->dim / c->num_heads;
+  /* a quarter of a head's channels turn by each band of the row's and the column's angles */
+  if (c->rope && c->head_dim % 4)
+    return model_error (error, L,
+                        "heads of %u channels: EVA-02's rotary position embedding needs a "
+                        "multiple of 4",
+                        c->head_dim);
 
   name = head_name (L, FALSE, "weight");
   e = find (L, name);
@@ -1369,9 +1439,12 @@ read_config (Loader *L, HeedModel *m, GError **error)
     c->num_classes = (guint) e->shape[0];
   }
 
-  /* CLIPVisionConfig's, timm's, SigLIP's; timm's CLIP towers (vit_*_clip_*) set 1e-5 too */
-  c->ln_eps =
-      (L->clip && !L->siglip) || (!L->hf && arch && strstr (arch, "_clip_")) ? 1e-5f : 1e-6f;
+  /* CLIPVisionConfig's, timm's, SigLIP's; timm's CLIP towers (vit_*_clip_*) set 1e-5 too,
+   * its EVA CLIP towers (eva*_clip_*) not */
+  c->ln_eps = (L->clip && !L->siglip) ||
+                      (!L->hf && arch && strstr (arch, "_clip_") && !g_str_has_prefix (arch, "eva"))
+                  ? 1e-5f
+                  : 1e-6f;
   if (L->config && json_object_has_member (L->config, "layer_norm_eps")) {
     JsonNode *n = json_object_get_member (L->config, "layer_norm_eps");
     if (JSON_NODE_HOLDS_VALUE (n) && (json_node_get_value_type (n) == G_TYPE_DOUBLE ||
@@ -1381,19 +1454,22 @@ read_config (Loader *L, HeedModel *m, GError **error)
   return read_preprocess (L, c, error) && read_labels (L, c, error);
 }
 
-/* Concatenates Hugging Face's separate query/key/value into timm's fused qkv. */
+/* Concatenates separate query/key/value projections (transformers', timm's EVA's) into timm's
+ * fused qkv; a bias that is not there (EVA's key's) is zero. */
 static float *
-take_hf_qkv (const Loader *L, guint layer, const char *what, guint D, gboolean bias, GError **error)
+take_split_qkv (const Loader *L, guint layer, const char *what, guint D, gboolean bias,
+                GError **error)
 {
-  const char *parts[3] = { "query", "key", "value" }, *clip_parts[3] = { "q", "k", "v" };
+  const char *parts[3] = { "query", "key", "value" }, *short_parts[3] = { "q", "k", "v" };
   guint64 shape[2] = { D, D };
   gsize n = bias ? D : (gsize) D * D;
   float *out = g_new (float, 3 * n);
   for (guint i = 0; i < 3; i++) {
-    char *name = L->clip ? g_strdup_printf ("%sencoder.layers.%u.self_attn.%s_proj.%s", L->prefix,
-                                            layer, clip_parts[i], what)
-                         : g_strdup_printf ("%sencoder.layer.%u.attention.attention.%s.%s",
-                                            L->prefix, layer, parts[i], what);
+    char *name = !L->hf ? g_strdup_printf ("blocks.%u.attn.%s_proj.%s", layer, short_parts[i], what)
+                 : L->clip ? g_strdup_printf ("%sencoder.layers.%u.self_attn.%s_proj.%s", L->prefix,
+                                              layer, short_parts[i], what)
+                           : g_strdup_printf ("%sencoder.layer.%u.attention.attention.%s.%s",
+                                              L->prefix, layer, parts[i], what);
     float *t = bias ? take_or_zero (L, name, D, error) : take (L, name, 2, shape, error);
     g_free (name);
     if (!t) {
@@ -1659,10 +1735,10 @@ read_weights (const Loader *L, HeedModel *m, GError **error)
       float *parts[4] = { NULL };
       const char *layers[2] = { L->fc1, L->fc1_value };
       gboolean ok = TRUE;
-      for (guint i = 0; i < 4 && ok; i++) { /* transformers' names only */
+      for (guint i = 0; i < 4 && ok; i++) {
         g_snprintf (fc, sizeof fc, "%s.%s", layers[i % 2], i < 2 ? "weight" : "bias");
         hf_block_name (L, l, fc, fc, hf, sizeof hf);
-        char *full = hf_name (L, hf);
+        char *full = L->hf ? hf_name (L, hf) : g_strdup_printf ("blocks.%u.%s", l, fc);
         ok = (parts[i] = take (L, full, i < 2 ? 2 : 1, s_half, error)) != NULL;
         g_free (full);
       }
@@ -1689,10 +1765,14 @@ read_weights (const Loader *L, HeedModel *m, GError **error)
     BLOCK (b->fc2_w, fc, "output.dense.weight", 2, s_fc2);
     g_snprintf (fc, sizeof fc, "%s.bias", L->fc2);
     BLOCK (b->fc2_b, fc, "output.dense.bias", 1, s_d);
+    if (c->mlp_norm) { /* EVA-02's, over the hidden layer (timm's names only) */
+      BLOCK (b->mlp_norm_w, "mlp.norm.weight", "", 1, (guint64[]){ Hd });
+      BLOCK (b->mlp_norm_b, "mlp.norm.bias", "", 1, (guint64[]){ Hd });
+    }
 #undef BLOCK
-    if (L->hf) {
-      b->qkv_w = take_hf_qkv (L, l, "weight", c->dim, FALSE, error);
-      b->qkv_b = b->qkv_w ? take_hf_qkv (L, l, "bias", c->dim, TRUE, error) : NULL;
+    if (L->hf || L->split_qkv) {
+      b->qkv_w = take_split_qkv (L, l, "weight", c->dim, FALSE, error);
+      b->qkv_b = b->qkv_w ? take_split_qkv (L, l, "bias", c->dim, TRUE, error) : NULL;
     } else {
       g_snprintf (timm, sizeof timm, "blocks.%u.attn.qkv.weight", l);
       b->qkv_w = take (L, timm, 2, s_qkv, error);
@@ -1961,8 +2041,9 @@ heed_model_load_default (GError **error)
 static void
 block_weights_clear (HeedBlockWeights *b)
 {
-  float *all[] = { b->norm1_w, b->norm1_b, b->qkv_w, b->qkv_b, b->proj_w, b->proj_b,   b->norm2_w,
-                   b->norm2_b, b->fc1_w,   b->fc1_b, b->fc2_w, b->fc2_b,  b->attn_bias };
+  float *all[] = { b->norm1_w, b->norm1_b, b->qkv_w,     b->qkv_b,      b->proj_w,
+                   b->proj_b,  b->norm2_w, b->norm2_b,   b->fc1_w,      b->fc1_b,
+                   b->fc2_w,   b->fc2_b,   b->attn_bias, b->mlp_norm_w, b->mlp_norm_b };
   for (guint i = 0; i < G_N_ELEMENTS (all); i++)
     g_free (all[i]);
 }
@@ -1999,6 +2080,23 @@ heed_model_destroy (HeedModel **model)
   *model = NULL;
 }
 
+float *
+heed_rope_table (const HeedModelConfig *c)
+{
+  guint pairs = c->head_dim / 2, bands = c->head_dim / 4, G = c->grid;
+  float *table = g_new (float, (gsize) c->num_patches *pairs * 2);
+  for (guint p = 0; p < c->num_patches; p++)
+    for (guint j = 0; j < pairs; j++) {
+      /* the patch's row for a head's first half of pairs, its column for the second, each in
+       * the reference grid's units (so a fine-tune at another size keeps the angles' range) */
+      double at = (double) (j < bands ? p / G : p % G) * c->rope_ref_grid / G;
+      double angle = at * pow (10000.0, -(double) (j % bands) / bands);
+      table[2 * ((gsize) p * pairs + j)] = (float) cos (angle);
+      table[2 * ((gsize) p * pairs + j) + 1] = (float) sin (angle);
+    }
+  return table;
+}
+
 char *
 heed_model_describe (const HeedModelConfig *c)
 {
@@ -2017,7 +2115,10 @@ heed_model_describe (const HeedModelConfig *c)
     g_string_append_printf (s, ", %u register%s", registers, registers == 1 ? "" : "s");
   if (c->rel_pos_bias)
     g_string_append (s, "; relative position bias");
-  g_string_append_printf (s, "; pooling: %s; activation: %s; LayerNorm eps %g",
+  if (c->rope)
+    g_string_append_printf (s, "; rotary position embedding (learnt at %u x %u)", c->rope_ref_grid,
+                            c->rope_ref_grid);
+  g_string_append_printf (s, "; pooling: %s; activation: %s%s; LayerNorm eps %g",
                           c->map_pool ? "attention (a learnt query over every token)"
                           : c->avg_pool && c->pool_after_norm ? "mean token after the final norm"
                           : c->pool_without_norm              ? "mean patch token, no norm"
@@ -2028,7 +2129,7 @@ heed_model_describe (const HeedModelConfig *c)
                           : c->quick_gelu ? "QuickGELU"
                           : c->gelu_tanh  ? "GELU (tanh approximation)"
                                           : "GELU",
-                          c->ln_eps);
+                          c->mlp_norm ? ", then a LayerNorm" : "", c->ln_eps);
   return g_string_free (s, FALSE);
 }
 

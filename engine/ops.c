@@ -291,6 +291,21 @@ heed_op_swiglu (HeedRecorder *rec, HeedMat x, guint rows, guint hidden, guint ba
                                  sizeof p, groups, 1, 1, name, "fc1", 5.0 * count, error);
 }
 
+gboolean
+heed_op_rope (HeedRecorder *rec, HeedBuffer *qkv, guint qkv_off, HeedBuffer *table, guint tokens,
+              guint prefix, guint frames, guint D, guint heads, const char *name, GError **error)
+{
+  guint64 count = (guint64) frames * (tokens - prefix) * D;
+  HeedRopeParams p = { tokens, prefix, D, D / heads / 2, 3 * D, qkv_off, (guint32) count };
+  HeedBuffer *bindings[2] = { qkv, table };
+  g_return_val_if_fail (count <= G_MAXUINT32 && prefix < tokens && (D / heads) % 2 == 0, FALSE);
+  /* the shader strides over what one dispatch's width cannot cover */
+  guint groups =
+      MIN (groups_for (rec, count), rec->device->props.limits.maxComputeWorkGroupCount[0]);
+  return heed_recorder_dispatch (rec, elementwise (rec, HEED_SHADER_ROPE), 0, bindings, &p,
+                                 sizeof p, groups, 1, 1, name, "qkv", 6.0 * count, error);
+}
+
 gsize
 heed_attention_qkv_floats (const HeedKernels *k, guint rows, guint D)
 {

@@ -172,6 +172,21 @@ heed_ref_swiglu (float *x, guint rows, guint hidden, guint ld)
 }
 
 void
+heed_ref_rope (float *qkv, const float *table, guint tokens, guint prefix, guint D, guint heads)
+{
+  guint pairs = D / heads / 2;
+  for (guint t = prefix; t < tokens; t++)
+    for (guint part = 0; part < 2; part++) /* the query, then the key */
+      for (guint j = 0; j < D / 2; j++) {
+        float *x = qkv + (gsize) t * 3 * D + part * D + 2 * j;
+        const float *cs = table + 2 * ((gsize) (t - prefix) * pairs + j % pairs);
+        double a = x[0], b = x[1];
+        x[0] = (float) (a * cs[0] - b * cs[1]);
+        x[1] = (float) (b * cs[0] + a * cs[1]);
+      }
+}
+
+void
 heed_ref_vit_forward (const HeedModel *model, const float *input, float *logits, float *embedding,
                       float *cls_attention_heads, float *layer_attention)
 {
@@ -186,6 +201,7 @@ heed_ref_vit_forward (const HeedModel *model, const float *input, float *logits,
   guint W1 = heed_fc1_width (c);
   float *mlp = g_new (float, (gsize) T *W1);
   float *probs = g_new (float, (gsize) H *T *T);
+  float *rope = c->rope ? heed_rope_table (c) : NULL;
 
   heed_ref_patchify (input, c->in_chans, c->img_size, c->img_size, c->patch_size, patches);
   guint P = c->num_prefix;
@@ -201,6 +217,8 @@ heed_ref_vit_forward (const HeedModel *model, const float *input, float *logits,
     const HeedBlockWeights *b = &model->blocks[l];
     heed_ref_layernorm (x, D, h, D, b->norm1_w, b->norm1_b, T, D, c->ln_eps);
     linear (h, T, D, b->qkv_w, b->qkv_b, 3 * D, qkv, 0);
+    if (rope)
+      heed_ref_rope (qkv, rope, T, P, D, H);
     heed_ref_attention (qkv, b->attn_bias, att, probs, T, D, H);
     if (layer_attention)
       heed_ref_head_mean (probs, layer_attention + (gsize) l * T * T, T, T, H);
@@ -209,6 +227,9 @@ heed_ref_vit_forward (const HeedModel *model, const float *input, float *logits,
     linear (h, T, D, b->fc1_w, b->fc1_b, W1, mlp, heed_mlp_activation (c));
     if (c->swiglu) /* silu (gate) * value, packed into each row's first mlp_hidden */
       heed_ref_swiglu (mlp, T, c->mlp_hidden, W1);
+    if (c->mlp_norm) /* EVA-02's LayerNorm over the hidden layer, in place */
+      heed_ref_layernorm (mlp, W1, mlp, W1, b->mlp_norm_w, b->mlp_norm_b, T, c->mlp_hidden,
+                          c->ln_eps);
     linear_ld (mlp, W1, T, c->mlp_hidden, b->fc2_w, b->fc2_b, D, x, HEED_EPI_ACCUMULATE);
   }
   if (c->map_pool) { /* attention pooling: one more block for query row 0, no residual */
@@ -284,6 +305,7 @@ heed_ref_vit_forward (const HeedModel *model, const float *input, float *logits,
   g_free (att);
   g_free (mlp);
   g_free (probs);
+  g_free (rope);
 }
 
 /* ---- preprocessing: the arithmetic of shaders/preprocess.comp ---- */

@@ -15,7 +15,8 @@
 typedef struct {
   HeedBuffer *norm1_w, *norm1_b, *qkv_w, *qkv_b, *proj_w, *proj_b;
   HeedBuffer *norm2_w, *norm2_b, *fc1_w, *fc1_b, *fc2_w, *fc2_b;
-  HeedBuffer *attn_bias; /* the scores' bias in their padded layout (BEiT), or NULL */
+  HeedBuffer *attn_bias;               /* the scores' bias in their padded layout (BEiT), or NULL */
+  HeedBuffer *mlp_norm_w, *mlp_norm_b; /* EVA-02's LayerNorm inside the MLP, or NULL */
 } BlockBuffers;
 
 struct _HeedVitPlan {
@@ -33,6 +34,7 @@ struct _HeedVitPlan {
   HeedBuffer *head_dist_w, *head_dist_b; /* DeiT distilled */
   HeedBuffer *head_mean_w;               /* Dinov2ForImageClassification's mean-token columns */
   HeedBuffer *norm_pre_w, *norm_pre_b;   /* CLIP towers */
+  HeedBuffer *rope;                      /* EVA-02's rotation table (heed_rope_table) */
   BlockBuffers *blocks;
 };
 
@@ -186,6 +188,13 @@ upload_weights (HeedVitPlan *p, const HeedModel *m, GError **error)
       (!(p->head_dist_w = upload_linear (p, m->head_dist_w, c->num_classes, D, error)) ||
        !(p->head_dist_b = upload_array (p, m->head_dist_b, c->num_classes, error))))
     return FALSE;
+  if (c->rope) {
+    float *table = heed_rope_table (c);
+    p->rope = upload_array (p, table, (gsize) c->num_patches * c->head_dim, error);
+    g_free (table);
+    if (!p->rope)
+      return FALSE;
+  }
   /* the blocks, then attention pooling's as one more */
   p->blocks = g_new0 (BlockBuffers, plan_blocks (c));
   for (guint l = 0; l < plan_blocks (c); l++) {
@@ -213,6 +222,9 @@ upload_weights (HeedVitPlan *p, const HeedModel *m, GError **error)
         !(b->fc2_w = upload_linear (p, w->fc2_w, D, Hd, error)) ||
         !(b->fc2_b = upload_array (p, w->fc2_b, D, error)))
       return FALSE;
+    if (w->mlp_norm_w && (!(b->mlp_norm_w = upload_array (p, w->mlp_norm_w, Hd, error)) ||
+                          !(b->mlp_norm_b = upload_array (p, w->mlp_norm_b, Hd, error))))
+      return FALSE;
     if (w->attn_bias) {
       gsize n;
       float *padded =
@@ -232,16 +244,19 @@ plan_free (HeedVitPlan *p)
   if (p->blocks)
     for (guint l = 0; l < plan_blocks (&p->config); l++) {
       BlockBuffers *b = &p->blocks[l];
-      HeedBuffer **all[] = { &b->norm1_w, &b->norm1_b, &b->qkv_w,    &b->qkv_b, &b->proj_w,
-                             &b->proj_b,  &b->norm2_w, &b->norm2_b,  &b->fc1_w, &b->fc1_b,
-                             &b->fc2_w,   &b->fc2_b,   &b->attn_bias };
+      HeedBuffer **all[] = {
+        &b->norm1_w, &b->norm1_b, &b->qkv_w,     &b->qkv_b,      &b->proj_w,
+        &b->proj_b,  &b->norm2_w, &b->norm2_b,   &b->fc1_w,      &b->fc1_b,
+        &b->fc2_w,   &b->fc2_b,   &b->attn_bias, &b->mlp_norm_w, &b->mlp_norm_b
+      };
       for (guint i = 0; i < G_N_ELEMENTS (all); i++)
         heed_buffer_destroy (all[i]);
     }
   g_free (p->blocks);
   HeedBuffer **bufs[] = { &p->tokens_start, &p->patch_w,    &p->patch_b,    &p->norm_w,
                           &p->norm_b,       &p->head_w,     &p->head_b,     &p->head_dist_w,
-                          &p->head_dist_b,  &p->norm_pre_w, &p->norm_pre_b, &p->head_mean_w };
+                          &p->head_dist_b,  &p->norm_pre_w, &p->norm_pre_b, &p->head_mean_w,
+                          &p->rope };
   for (guint i = 0; i < G_N_ELEMENTS (bufs); i++)
     heed_buffer_destroy (bufs[i]);
   heed_device_destroy (&p->device);
@@ -571,6 +586,10 @@ record_forward (HeedVitRun *r, HeedRecorder **recs, guint n, gboolean from_frame
                                  MAT (r->qkv, 0, 3 * D), b->qkv_b, rows, 3 * D, D, 1, 1.0f, 0,
                                  NAME ("qkv"), "qkv", error))
       return FALSE;
+    /* EVA-02: the patch rows' queries and keys turned by their positions, every frame's */
+    if (p->rope &&
+        !heed_op_rope (rec, r->qkv, 0, p->rope, T, c->num_prefix, n, D, H, NAME ("rope"), error))
+      return FALSE;
     /* the probabilities are read after the last block, and after every block for rollout;
      * where they are not, the batch's frames go in one dispatch */
     gboolean keep_probs = (l == c->depth - 1 && !c->map_pool) || p->options.layer_attention;
@@ -613,8 +632,16 @@ record_forward (HeedVitRun *r, HeedRecorder **recs, guint n, gboolean from_frame
                                         batches, c->ln_eps, act, NAME ("fc1"), "fc1", error)
              : !heed_op_gemm (rec, h, MAT (b->fc1_w, 0, ld_w1), mlp, b->fc1_b, gm, W1, D, batches,
                               1.0f, act, NAME ("fc1"), "fc1", error)) ||
-        (c->swiglu && !heed_op_swiglu (rec, mlp, gm, Hd, batches, NAME ("swiglu"), error)) ||
-        !heed_op_gemm (rec, mlp, MAT (b->fc2_w, 0, ld_d), x, b->fc2_b, gm, D, Hd, batches, 1.0f,
+        (c->swiglu && !heed_op_swiglu (rec, mlp, gm, Hd, batches, NAME ("swiglu"), error)))
+      return FALSE;
+    /* EVA-02's LayerNorm over the hidden layer, in place (each row is read before it is
+     * written, by the same invocation): a frame's rows at a time when they are few */
+    for (guint i = 0; b->mlp_norm_w && i < (few ? n : 1); i++)
+      if (!heed_op_layernorm (rec, MAT (r->mlp, i * T * W1, W1), MAT (r->mlp, i * T * W1, W1),
+                              b->mlp_norm_w, b->mlp_norm_b, few ? m : rows, Hd, c->ln_eps,
+                              NAME ("mlp.norm"), error))
+        return FALSE;
+    if (!heed_op_gemm (rec, mlp, MAT (b->fc2_w, 0, ld_d), x, b->fc2_b, gm, D, Hd, batches, 1.0f,
                        HEED_EPI_ACCUMULATE, NAME ("fc2"), "fc2", error))
       return FALSE;
 #undef NAME
@@ -684,13 +711,14 @@ static guint
 max_dispatches (const HeedModelConfig *c, guint n)
 {
   /* per frame: preprocess (2), patchify, patch GEMM, CLS rows (heads + mean), and per layer
-   * the attention (4) and its mean; per batch: tokens, final norm, head, and per layer 6 (7
-   * with SwiGLU's gate) */
+   * the attention (4) and its mean; per batch: tokens, final norm, head, and per layer 6 (one
+   * more for SwiGLU's gate, one for EVA-02's rotation, and n for its MLP's norm) */
   /* + n: the last norm2s; + n + 2: a mean-token head's norm, means and GEMM; attention
    * pooling: its norm, kv, projection, norm and MLP (6) and each frame's attention (4; the CLS
    * rows are counted above) */
-  return 11 + n * (6 + c->num_heads) + c->depth * (6 + 5 * n + (c->swiglu ? 1 : 0)) + n + n + 2 +
-         (c->map_pool ? 6 + 4 * n : 0);
+  return 11 + n * (6 + c->num_heads) +
+         c->depth * (6 + 5 * n + (c->swiglu ? 1 : 0) + (c->rope ? 1 : 0) + (c->mlp_norm ? n : 0)) +
+         n + n + 2 + (c->map_pool ? 6 + 4 * n : 0);
 }
 
 /* The recordings (slice_count () of them) for a batch of n, made on first use. */

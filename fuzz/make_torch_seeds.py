@@ -9,7 +9,9 @@ one-block BEiT in timm's names (beit.bin: a relative position bias table with it
 relative_position_index, q_bias and v_bias, gamma_1/gamma_2, fc_norm; two heads, which only the
 table's columns tell); and one block of DINOv2 giant's layout in facebookresearch/dinov2's
 names (dinov2-swiglu.bin: SwiGLU's mlp.w12 and mlp.w3, LayerScale), and the same in
-transformers' newer names (hf-dinov2-split.bin: mlp.gate_proj, mlp.up_proj, mlp.down_proj).
+transformers' newer names (hf-dinov2-split.bin: mlp.gate_proj, mlp.up_proj, mlp.down_proj);
+and one block of timm's EVA-02 Base layout (eva02.bin: q_proj, k_proj and v_proj, SwiGLU's
+fc1_g and fc1_x, mlp.norm, fc_norm), which the target loads again with EVA-02's config.json.
 The fuzzer and the replay
 start from them, so their mutations reach the
 zip reader, every pickle path a checkpoint takes and the loader's checks after them.
@@ -65,3 +67,12 @@ torch.save(OrderedDict((k, v.half()) for k, v in timm_to_dinov2_repo(giant.state
 torch.save(OrderedDict((k, v.half()) for k, v in
                        timm_to_hf_dinov2(giant.state_dict(), split_gate=True).items()),
            os.path.join(out, "hf-dinov2-split.bin"))
+
+eva02 = VisionTransformer(img_size=8, patch_size=4, dim=64, depth=1, num_heads=1, num_classes=3,
+                          mlp_hidden=16, swiglu=True, split_qkv=True, split_gate=True,
+                          mlp_norm=True, avg_pool=True, rope_ref_grid=16)
+with torch.no_grad():
+    for p in eva02.parameters():
+        p.normal_(0, 0.02)
+torch.save(OrderedDict((k, v.half()) for k, v in eva02.state_dict().items()),
+           os.path.join(out, "eva02.bin"))

@@ -255,6 +255,34 @@ test_fixture_configs (void)
     heed_model_destroy (&m);
   }
 
+  /* timm's EVA-02: the rotary position embedding told by the architecture (learnt at 16 x 16);
+   * Tiny's fused qkv with q_bias and v_bias and its packed SwiGLU; Base's projections apart
+   * (the key's bias zero), fc1_g and fc1_x stacked as the gate's rows then the value's, and
+   * its MLP norm over the hidden layer */
+  m = load_fixture ("eva02_tiny_f32");
+  g_assert_true (m->config.rope && m->config.swiglu && m->config.avg_pool);
+  g_assert_false (m->config.mlp_norm);
+  g_assert_cmpuint (m->config.rope_ref_grid, ==, 16);
+  g_assert_cmpuint (m->config.mlp_hidden, ==, 40);
+  what = heed_model_describe (&m->config);
+  g_assert_nonnull (strstr (what, "rotary position embedding (learnt at 16 x 16)"));
+  g_free (what);
+  /* at another size the angles follow the new grid: 7 x 7 patches at 98 px */
+  g_assert_true (heed_model_set_input_size (m, 98, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (m->config.grid, ==, 7);
+  heed_model_destroy (&m);
+  m = load_fixture ("eva02_base_f32");
+  g_assert_true (m->config.rope && m->config.swiglu && m->config.mlp_norm);
+  g_assert_cmpuint (m->config.mlp_hidden, ==, 48);
+  for (guint i = 96; i < 2 * 96; i++)
+    g_assert_cmpfloat (m->blocks[0].qkv_b[i], ==, 0.0f);
+  g_assert_nonnull (m->blocks[1].mlp_norm_b);
+  what = heed_model_describe (&m->config);
+  g_assert_nonnull (strstr (what, "activation: SwiGLU (a SiLU gate), then a LayerNorm"));
+  g_free (what);
+  heed_model_destroy (&m);
+
   /* transformers' CLIPModel: the image tower, its settings from config.json's vision_config
    * (2 heads where dim / 64 would give 1; eps 1e-5; QuickGELU), the text tower unread */
   m = load_fixture ("hf_clip_f32");
@@ -686,6 +714,50 @@ test_corrupt_files (void)
   heed_model_destroy (&silu_model);
   g_free (swiglu.bytes);
 
+  /* EVA: what the weights cannot say is refused. EVA-02's rotary embedding is in no tensor,
+   * so its layout without timm's config.json is refused; so are its post-norm blocks (the same
+   * names), timm's other rotary embeddings, heads whose width a quarter cannot split, and a
+   * reference grid that is not one side. model_args.use_rot_pos_emb is read as it says. */
+  Blob eva = read_blob ("eva02_base_f32");
+  expect_model_error (eva, NULL, "timm's EVA layout (q_proj, mlp.fc1_g or mlp.norm) without");
+  expect_model_error (eva,
+                      "{\"num_heads\": 3, \"architecture\": \"eva02_enormous_patch14_clip_224\"}",
+                      "has residual post-norm blocks");
+  expect_model_error (
+      eva, "{\"num_heads\": 3, \"architecture\": \"vit_base_patch16_rope_reg1_gap_256\"}",
+      "a rotary position embedding of a kind heed does not run");
+  expect_model_error (eva, "{\"num_heads\": 3, \"architecture\": \"vit_pe_core_tiny_patch16_384\"}",
+                      "a rotary position embedding of a kind heed does not run");
+  expect_model_error (
+      eva, "{\"num_heads\": 48, \"architecture\": \"eva02_base_patch14_224\"}",
+      "heads of 2 channels: EVA-02's rotary position embedding needs a multiple of 4");
+  expect_model_error (eva,
+                      "{\"num_heads\": 3, \"architecture\": \"eva02_base_patch14_224\", "
+                      "\"model_args\": {\"ref_feat_shape\": [16, 12]}}",
+                      "model_args.ref_feat_shape must be a grid side");
+  const char *eva_configs[][2] = {
+    { "{\"num_heads\": 3, \"architecture\": \"eva02_base_patch14_224\", \"model_args\": "
+      "{\"ref_feat_shape\": [8, 8]}}",
+      "8" },
+    { "{\"num_heads\": 3, \"model_args\": {\"use_rot_pos_emb\": true, \"ref_feat_shape\": 12}}",
+      "12" },
+    { "{\"num_heads\": 3, \"architecture\": \"eva02_base_patch14_224\", \"model_args\": "
+      "{\"use_rot_pos_emb\": false}}",
+      "0" },
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (eva_configs); i++) {
+    GError *eva_error = NULL;
+    HeedModel *e =
+        heed_model_load_from_data (eva.bytes, eva.size, eva_configs[i][0], NULL, "eva", &eva_error);
+    g_assert_no_error (eva_error);
+    guint ref = (guint) atoi (eva_configs[i][1]);
+    g_assert_cmpint (e->config.rope, ==, ref != 0);
+    if (ref)
+      g_assert_cmpuint (e->config.rope_ref_grid, ==, ref);
+    heed_model_destroy (&e);
+  }
+  g_free (eva.bytes);
+
   /* weights that are not numbers: every logit would be NaN */
   Blob nan = with_value (good, "blocks.1.mlp.fc1.weight", 7, NAN);
   expect_model_error (nan, NULL, "'blocks.1.mlp.fc1.weight' holds a NaN value at element 7");
@@ -748,7 +820,23 @@ test_corrupt_files (void)
 
   /* not a ViT at all */
   Blob empty = { (guint8 *) "\x02\0\0\0\0\0\0\0{}", 10 };
-  expect_model_error (empty, NULL, "not a ViT checkpoint");
+  expect_model_error (empty, NULL, "not a ViT checkpoint: neither timm's");
+  /* nor a hierarchical one: transformers' Swin, and timm's, whose patch embedding has ViT's
+   * name; the message names what config.json says it is */
+  const TensorSpec hf_swin[] = {
+    { "swin.embeddings.patch_embeddings.projection.weight", 4, { 96, 3, 4, 4 } }
+  };
+  Blob swin = zeros_checkpoint (hf_swin, G_N_ELEMENTS (hf_swin));
+  expect_model_error (swin, "{\"model_type\": \"swin\"}",
+                      "not a ViT checkpoint (config.json names \"swin\"): neither");
+  g_free (swin.bytes);
+  const TensorSpec timm_swin[] = { { "patch_embed.proj.weight", 4, { 96, 3, 4, 4 } },
+                                   { "layers.0.blocks.0.norm1.weight", 1, { 96 } } };
+  swin = zeros_checkpoint (timm_swin, G_N_ELEMENTS (timm_swin));
+  expect_model_error (swin, "{\"architecture\": \"swin_tiny_patch4_window7_224\"}",
+                      "not a plain ViT (config.json names \"swin_tiny_patch4_window7_224\"): "
+                      "'patch_embed.proj.weight' but no 'blocks.0.norm1.weight'");
+  g_free (swin.bytes);
 
   /* a missing file is an I/O error */
   GError *error = NULL;
@@ -804,7 +892,8 @@ test_save_round_trip (void)
   /* what the plain layout's names cannot carry is refused, not written as something else */
   const char *const refused[][2] = { { "vit_cls_gap_norm_f32", "average pooling" },
                                      { "dinov2_swiglu_f32", "a SwiGLU MLP" },
-                                     { "beit_f32", "a relative position bias" } };
+                                     { "beit_f32", "a relative position bias" },
+                                     { "eva02_base_f32", "a rotary position embedding" } };
   for (guint i = 0; i < G_N_ELEMENTS (refused); i++) {
     HeedModel *special = load_fixture (refused[i][0]);
     g_assert_false (heed_model_save (special, path, &error));
@@ -949,6 +1038,7 @@ test_heads_from_config (void)
     { "{\"architecture\": \"vit_giant_patch14_dinov2\"}", 1 }, /* 1536 / 64 in timm too */
     { "{\"architecture\": \"vit_small_patch16_224\"}", 1 },
     { "{\"architecture\": \"test_vit\", \"model_args\": {\"num_heads\": 4}}", 4 },
+    { "{\"architecture\": \"eva_giant_patch14_clip_224\"}", 16 }, /* EVA-01: 1408 */
   };
   for (guint i = 0; i < G_N_ELEMENTS (heads); i++) {
     HeedModel *m = heed_model_load_from_data (headless.bytes, headless.size, heads[i].config, NULL,
@@ -956,6 +1046,8 @@ test_heads_from_config (void)
     g_assert_no_error (error);
     if (m->config.num_heads != heads[i].heads)
       g_error ("%s: %u heads, expected %u", heads[i].config, m->config.num_heads, heads[i].heads);
+    /* timm's CLIP towers' LayerNorm eps is 1e-5, but not EVA's (timm's LayerNorm, 1e-6) */
+    g_assert_cmpfloat (m->config.ln_eps, ==, i == 1 ? 1e-5f : 1e-6f);
     heed_model_destroy (&m);
   }
   g_free (headless.bytes);

@@ -523,6 +523,58 @@ test_swiglu (void)
   assert_no_validation_messages ();
 }
 
+/* EVA-02's rotary position embedding against the C reference: the patch rows' queries and keys
+ * of every frame turned pair by pair, and nothing else changed (the prefix rows, the values, the
+ * floats before qkv_off); the table heed_rope_table makes and a random one; the last case is
+ * wider than one dispatch, so the shader strides. */
+static void
+test_rope (void)
+{
+  HeedDevice *d = get_device ();
+  const guint cases[][5] = {
+    { 10, 1, 1, 64, 2 },      /* tokens, prefix, frames, D, heads */
+    { 9, 0, 3, 24, 3 },       /* no prefix, three frames, heads of 8 */
+    { 21, 5, 2, 96, 3 },      /* a class token and 4 registers */
+    { 1100, 1, 1, 4096, 32 }, /* 4.5 M pairs */
+  };
+  GError *error = NULL;
+  for (guint k = 0; k < G_N_ELEMENTS (cases); k++) {
+    guint T = cases[k][0], prefix = cases[k][1], frames = cases[k][2], D = cases[k][3];
+    guint H = cases[k][4], off = k % 2 ? 0 : 3 * D + 5, pairs = D / H / 2;
+    gsize n = off + (gsize) frames * T * 3 * D;
+    GRand *rng = g_rand_new_with_seed (k + 31);
+    float *x = random_floats (rng, n, -4, 4), *want = g_memdup2 (x, n * sizeof (float));
+    float *table;
+    if (k == 0) { /* a 3 x 3 grid learnt at 16 x 16 */
+      HeedModelConfig c = { .grid = 3, .num_patches = 9, .head_dim = D / H, .rope_ref_grid = 16 };
+      table = heed_rope_table (&c);
+      g_assert_cmpfloat_with_epsilon (table[2 * (4 * pairs + 0)], cos (16.0 / 3), 1e-6);
+      g_assert_cmpfloat_with_epsilon (
+          table[2 * (5 * pairs + pairs - 1) + 1],
+          sin (2 * 16.0 / 3 * pow (10000, -(pairs / 2 - 1.0) / (pairs / 2))), 1e-6);
+    } else {
+      table = random_floats (rng, (gsize) (T - prefix) * pairs * 2, -1, 1);
+    }
+    for (guint f = 0; f < frames; f++)
+      heed_ref_rope (want + off + (gsize) f * T * 3 * D, table, T, prefix, D, H);
+    HeedBuffer *bx = buffer_from (d, x, n, 0);
+    HeedBuffer *bt = buffer_from (d, table, (gsize) (T - prefix) * pairs * 2, 0);
+    HeedRecorder *rec = heed_recorder_new (d, kernels (), 1, FALSE, &error);
+    g_assert_true (heed_op_rope (rec, bx, off, bt, T, prefix, frames, D, H, "rope", &error));
+    g_assert_no_error (error);
+    run_recorder (rec);
+    float *got = buffer_read (bx, n);
+    assert_close (got, want, n, 1e-6);
+    g_assert_cmpmem (got, off * sizeof (float), x, off * sizeof (float));
+    heed_recorder_destroy (&rec);
+    heed_buffer_destroy (&bx);
+    heed_buffer_destroy (&bt);
+    g_free (x), g_free (want), g_free (got), g_free (table);
+    g_rand_free (rng);
+  }
+  assert_no_validation_messages ();
+}
+
 /* Each head's class row of the probabilities in the scores, one head at a time, into out from
  * `at` (M floats a head) */
 static void
@@ -804,7 +856,8 @@ test_classification_head (void)
  * pooling, transformers' SigLIP (its pooling head, and its classifier's mean token) and its
  * CLIPForImageClassification (the mean patch token without a norm), and BEiT's relative
  * position bias (timm's, transformers' BEiT and Data2VecVision with a shared table), and DINOv2
- * giant's SwiGLU MLP (timm's packed fc1, transformers' weights_in). */
+ * giant's SwiGLU MLP (timm's packed fc1, transformers' weights_in), and EVA-02's rotary position
+ * embedding, split projections and MLP norm. */
 static void
 test_vit_layouts_against_reference (void)
 {
@@ -812,7 +865,8 @@ test_vit_layouts_against_reference (void)
                           "vit_gap_norm_f32",  "vit_cls_gap_norm_f32", "vit_map_f32",
                           "hf_siglip_f32",     "hf_siglip_cls_f32",    "hf_clip_cls_f32",
                           "beit_f32",          "hf_beit_f32",          "hf_data2vec_f32",
-                          "dinov2_swiglu_f32", "hf_dinov2_swiglu_f32" };
+                          "dinov2_swiglu_f32", "hf_dinov2_swiglu_f32", "eva02_tiny_f32",
+                          "eva02_base_f32" };
   for (guint k = 0; k < G_N_ELEMENTS (names); k++) {
     GError *error = NULL;
     char *path = g_build_filename (g_getenv ("HEED_FIXTURES"), names[k], "model.safetensors", NULL);
@@ -1889,6 +1943,7 @@ main (int argc, char **argv)
   g_test_add_func ("/ops/gemm-layernorm", test_gemm_layernorm);
   g_test_add_func ("/ops/softmax", test_softmax);
   g_test_add_func ("/ops/swiglu", test_swiglu);
+  g_test_add_func ("/ops/rope", test_rope);
   g_test_add_func ("/ops/patch-embed", test_patch_embed);
   g_test_add_func ("/ops/attention", test_attention);
   g_test_add_func ("/ops/attention-frames", test_attention_frames);

@@ -3,7 +3,8 @@
 """`heed annotate` and heedjson on real encoded media that FFmpeg makes here (a cut at frame 25
 in each clip):
   - H.264 + AAC in MP4, VP9 + Opus in WebM, MPEG-4 Part 2 in Matroska with no sound, H.264 with
-    a rotation tag, H.264 with a variable frame rate: each output decodes, has the input's
+    a rotation tag, H.264 with a variable frame rate, HEVC Main 10 + AAC in QuickTime with a
+    rotation tag (a phone's recording): each output decodes, has the input's
     frame count and duration, keeps the sound when there is sound, and is upright; its JSON
     lines validate against docs/heed-jsonl.schema.json, one per frame;
   - the keyframe heedkeyframe found is a key frame of the H.264 output (its force-key-unit);
@@ -73,6 +74,14 @@ def make_clips(tmp):
             "-map", "[v]", "-fps_mode", "passthrough", "-video_track_timescale", "1000",
             "-c:v", "libx264", p])
     clips["H.264 with a variable frame rate"] = (p, False, False)
+    # as a phone records: HEVC Main 10 (10-bit 4:2:0) and AAC in QuickTime, turned by its tag
+    hevc = os.path.join(tmp, "hevc10.mov")
+    ffmpeg(["-filter_complex", f"{video},format=yuv420p10le[v];{sound}[s]", "-map", "[v]",
+            "-map", "[s]", "-c:v", "libx265", "-x265-params", "log-level=error", "-tag:v", "hvc1",
+            "-c:a", "aac", hevc])
+    p = os.path.join(tmp, "hevc10_rotated.mov")
+    ffmpeg(["-i", hevc, "-c", "copy", "-tag:v", "hvc1", "-metadata:s:v:0", "rotate=90", p])
+    clips["HEVC Main 10 + AAC in QuickTime with a rotation tag"] = (p, True, True)
     return clips
 
 

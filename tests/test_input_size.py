@@ -1,10 +1,11 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """A model run at another input size against PyTorch: the p8_hd48_f32 fixture (72 px, patch 8,
-a 9 x 9 grid) at 96, 48 and 56 px. PyTorch resamples pos_embed as timm's
-resample_abs_pos_embed does (F.interpolate bicubic, antialias=True, the CLS position kept) and
-runs the mirror of timm's ViT; heed run-tensor --input-size must give the same logits (within
-1e-3 x max(1, max|logit|)) and CLS attention (within 1e-4). Prints TAP."""
+a 9 x 9 grid) at 96, 48 and 56 px, and eva02_tiny_f32 (70 px, a 5 x 5 grid) at 98 px, where
+EVA-02's rotary position embedding takes the new grid's angles. PyTorch resamples pos_embed as
+timm's resample_abs_pos_embed does (F.interpolate bicubic, antialias=True, the CLS position
+kept) and runs the mirror of timm's ViT; heed run-tensor --input-size must give the same logits
+(within 1e-3 x max(1, max|logit|)) and CLS attention (within 1e-4). Prints TAP."""
 import os
 import subprocess
 import sys
@@ -15,13 +16,25 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.environ["HEED_TOOLS_DIR"])
 from heed_torch import VisionTransformer, config_from_state_dict, load_safetensors  # noqa: E402
+from make_parity_fixtures import CASES, model_for  # noqa: E402
 
 heed = os.environ["HEED_TOOL"]
-model_path = os.path.join(os.environ["HEED_FIXTURES"], "p8_hd48_f32", "model.safetensors")
+
+
+def fixture(name):
+    return os.path.join(os.environ["HEED_FIXTURES"], name, "model.safetensors")
+
+
+model_path = fixture("p8_hd48_f32")
 sd, meta = load_safetensors(model_path)
 config = config_from_state_dict(sd, num_heads=int(meta["num_heads"]))
-sizes = [96, 48, 56]  # a larger grid, a smaller one (antialiased), an odd one
-print(f"1..{2 * len(sizes) + 1}")
+eva02 = next(c for c in CASES if c["name"] == "eva02_tiny_f32")
+# a larger grid, a smaller one (antialiased), an odd one; then EVA-02's at a larger grid
+runs = [(model_path, sd, size, VisionTransformer(**dict(config, img_size=size)))
+        for size in (96, 48, 56)]
+runs.append((fixture("eva02_tiny_f32"), load_safetensors(fixture("eva02_tiny_f32"))[0], 98,
+             model_for(eva02, 98)))
+print(f"1..{2 * len(runs) + 1}")
 failed = 0
 
 
@@ -33,13 +46,13 @@ def resample(pos, grid, new_grid):
 
 
 with tempfile.TemporaryDirectory() as tmp:
-    for k, size in enumerate(sizes):
-        grid, new_grid = config["img_size"] // config["patch_size"], size // config["patch_size"]
-        cfg = dict(config, img_size=size)
-        model = VisionTransformer(**cfg)
-        state = dict(sd, pos_embed=resample(sd["pos_embed"].reshape(1, grid * grid + 1, -1),
-                                            grid, new_grid))
-        state["cls_token"] = sd["cls_token"].reshape(1, 1, -1)
+    for k, (path, state, size, model) in enumerate(runs):
+        patch = model.patch_embed.proj.kernel_size[0]
+        grid = int(round((state["pos_embed"].numel() // model.pos_embed.shape[-1] - 1) ** 0.5))
+        new_grid = size // patch
+        state = dict(state, pos_embed=resample(state["pos_embed"].reshape(1, grid * grid + 1, -1),
+                                               grid, new_grid))
+        state["cls_token"] = state["cls_token"].reshape(1, 1, -1)
         model.load_state_dict(state)
         model.eval()
         x = torch.randn(1, 3, size, size, generator=torch.Generator().manual_seed(size))
@@ -48,7 +61,7 @@ with tempfile.TemporaryDirectory() as tmp:
             want_attn = model.cls_attention()
         inp, logits, attn = (os.path.join(tmp, n) for n in ("in.f32", "logits.f32", "attn.f32"))
         x.numpy().astype("<f4").tofile(inp)
-        r = subprocess.run([heed, "run-tensor", "--model", model_path, "--input-size", str(size),
+        r = subprocess.run([heed, "run-tensor", "--model", path, "--input-size", str(size),
                             "--input", inp, "--logits", logits, "--cls-attention", attn],
                            capture_output=True, text=True)
         if r.returncode:
@@ -73,5 +86,5 @@ with tempfile.TemporaryDirectory() as tmp:
     ok = (r.returncode != 0 and r.stderr.count("\n") == 1
           and "must be a multiple of the patch size 8" in r.stderr)
     failed += not ok
-    print(f"{'ok' if ok else 'not ok'} {2 * len(sizes) + 1} 50 px is refused: {r.stderr.strip()}")
+    print(f"{'ok' if ok else 'not ok'} {2 * len(runs) + 1} 50 px is refused: {r.stderr.strip()}")
 sys.exit(1 if failed else 0)

@@ -62,12 +62,41 @@ class RelativePositionBias(nn.Module):
         return table[self.relative_position_index.view(-1)].view(n, n, -1).permute(2, 0, 1)
 
 
+def eva02_rope_angles(grid, head_dim, ref_grid=16):
+    """EVA-02's rotary position embedding as angles [grid * grid, head_dim // 2]: pair j of a
+    head's channels (2j, 2j + 1) turns by the patch's row for the first head_dim // 4 pairs and
+    its column for the others, positions counted in units of ref_grid / grid, times the
+    frequency 10000^(-(j mod head_dim // 4) / (head_dim // 4)) (EVA-02's paper and timm's
+    eva.py: RotaryEmbeddingCat, in_pixels=False, ref_feat_shape)."""
+    bands = head_dim // 4
+    freq = 10000.0 ** (-torch.arange(bands, dtype=torch.float64) / bands)
+    pos = torch.arange(grid, dtype=torch.float64) * ref_grid / grid
+    rows = pos[:, None].expand(grid, grid).reshape(-1, 1)
+    cols = pos[None, :].expand(grid, grid).reshape(-1, 1)
+    return torch.cat([rows * freq, cols * freq], dim=1).float()
+
+
+def rotate_pairs(x, angles):
+    """x [..., N, head_dim] with each pair of channels taken as a complex number, times
+    e^(i angle) for its row of angles [N, head_dim // 2]."""
+    z = torch.view_as_complex(x.float().reshape(*x.shape[:-1], -1, 2).contiguous())
+    return torch.view_as_real(z * torch.polar(torch.ones_like(angles), angles)).flatten(-2)
+
+
 class Attention(nn.Module):
-    def __init__(self, dim, num_heads, qkv_bias=True, beit_qkv_bias=False, rel_window=0):
+    def __init__(self, dim, num_heads, qkv_bias=True, beit_qkv_bias=False, rel_window=0,
+                 split_qkv=False):
         super().__init__()
         self.num_heads = num_heads
         self.scale = (dim // num_heads) ** -0.5
-        self.qkv = nn.Linear(dim, dim * 3, bias=qkv_bias and not beit_qkv_bias)
+        # timm's EVA-02 base and large: the projections apart, no key bias
+        self.split_qkv = split_qkv
+        if split_qkv:
+            self.q_proj = nn.Linear(dim, dim)
+            self.k_proj = nn.Linear(dim, dim, bias=False)
+            self.v_proj = nn.Linear(dim, dim)
+        else:
+            self.qkv = nn.Linear(dim, dim * 3, bias=qkv_bias and not beit_qkv_bias)
         # BEiT's: the query's and value's biases, none for the key
         self.q_bias = nn.Parameter(torch.zeros(dim)) if beit_qkv_bias else None
         self.v_bias = nn.Parameter(torch.zeros(dim)) if beit_qkv_bias else None
@@ -75,15 +104,20 @@ class Attention(nn.Module):
         self.proj = nn.Linear(dim, dim)
         self.last_attn = None
 
-    def forward(self, x, shared_bias=None):
+    def forward(self, x, shared_bias=None, rope=None, num_prefix=1):
         B, N, C = x.shape
-        if self.q_bias is not None:
+        if self.split_qkv:
+            qkv = torch.cat([self.q_proj(x), self.k_proj(x), self.v_proj(x)], dim=-1)
+        elif self.q_bias is not None:
             bias = torch.cat([self.q_bias, torch.zeros_like(self.q_bias), self.v_bias])
             qkv = nn.functional.linear(x, self.qkv.weight, bias)
         else:
             qkv = self.qkv(x)
         qkv = qkv.reshape(B, N, 3, self.num_heads, C // self.num_heads)
         q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)
+        if rope is not None:  # EVA-02: the patch tokens' queries and keys, not the prefix's
+            q = torch.cat([q[:, :, :num_prefix], rotate_pairs(q[:, :, num_prefix:], rope)], 2)
+            k = torch.cat([k[:, :, :num_prefix], rotate_pairs(k[:, :, num_prefix:], rope)], 2)
         t0 = timer_now()
         attn = (q * self.scale) @ k.transpose(-2, -1)
         if self.rel_pos is not None:
@@ -105,21 +139,31 @@ class QuickGELU(nn.Module):
 
 
 class Mlp(nn.Module):
-    def __init__(self, dim, hidden, quick_gelu=False, gelu_tanh=False, swiglu=False):
+    def __init__(self, dim, hidden, quick_gelu=False, gelu_tanh=False, swiglu=False,
+                 split_gate=False, mlp_norm=False, eps=1e-6):
         super().__init__()
-        # SwiGLU (timm's SwiGLUPacked, DINOv2 giant's): fc1 gives the gate and the value
+        # SwiGLU (timm's SwiGLUPacked, DINOv2 giant's, EVA-02 tiny's and small's): fc1 gives the
+        # gate and the value; with split_gate (timm's SwiGLU, EVA-02 base's) fc1_g and fc1_x
         self.swiglu = swiglu
-        self.fc1 = nn.Linear(dim, 2 * hidden if swiglu else hidden)
+        if split_gate:
+            self.fc1_g = nn.Linear(dim, hidden)
+            self.fc1_x = nn.Linear(dim, hidden)
+        else:
+            self.fc1 = nn.Linear(dim, 2 * hidden if swiglu else hidden)
         # exact (erf) GELU, timm's default; SigLIP's tanh approximation; OpenAI CLIP's QuickGELU
         self.act = nn.SiLU() if swiglu else QuickGELU() if quick_gelu else \
             nn.GELU(approximate="tanh" if gelu_tanh else "none")
+        # EVA-02 base's and large's LayerNorm over the hidden layer
+        self.norm = nn.LayerNorm(hidden, eps=eps) if mlp_norm else nn.Identity()
         self.fc2 = nn.Linear(hidden, dim)
 
     def forward(self, x):
+        if hasattr(self, "fc1_g"):
+            return self.fc2(self.norm(self.act(self.fc1_g(x)) * self.fc1_x(x)))
         if self.swiglu:
             gate, value = self.fc1(x).chunk(2, dim=-1)
-            return self.fc2(self.act(gate) * value)
-        return self.fc2(self.act(self.fc1(x)))
+            return self.fc2(self.norm(self.act(gate) * value))
+        return self.fc2(self.norm(self.act(self.fc1(x))))
 
 
 class LayerScale(nn.Module):
@@ -136,17 +180,17 @@ class LayerScale(nn.Module):
 class Block(nn.Module):
     def __init__(self, dim, num_heads, mlp_hidden, eps, qkv_bias=True, layer_scale=False,
                  quick_gelu=False, gelu_tanh=False, beit_qkv_bias=False, rel_window=0,
-                 swiglu=False):
+                 swiglu=False, split_qkv=False, split_gate=False, mlp_norm=False):
         super().__init__()
         self.norm1 = nn.LayerNorm(dim, eps=eps)
-        self.attn = Attention(dim, num_heads, qkv_bias, beit_qkv_bias, rel_window)
+        self.attn = Attention(dim, num_heads, qkv_bias, beit_qkv_bias, rel_window, split_qkv)
         self.ls1 = LayerScale(dim) if layer_scale else nn.Identity()
         self.norm2 = nn.LayerNorm(dim, eps=eps)
-        self.mlp = Mlp(dim, mlp_hidden, quick_gelu, gelu_tanh, swiglu)
+        self.mlp = Mlp(dim, mlp_hidden, quick_gelu, gelu_tanh, swiglu, split_gate, mlp_norm, eps)
         self.ls2 = LayerScale(dim) if layer_scale else nn.Identity()
 
-    def forward(self, x, shared_bias=None):
-        x = x + self.ls1(self.attn(self.norm1(x), shared_bias))
+    def forward(self, x, shared_bias=None, rope=None, num_prefix=1):
+        x = x + self.ls1(self.attn(self.norm1(x), shared_bias, rope, num_prefix))
         return x + self.ls2(self.mlp(self.norm2(x)))
 
 
@@ -193,9 +237,13 @@ class VisionTransformer(nn.Module):
                  quick_gelu=False, class_token=True, avg_pool=False, registers_after_pos=False,
                  patch_mean_head=False, pool_after_norm=False, map_pool=False,
                  gelu_tanh=False, pool_without_norm=False, rel_pos=None, beit_qkv_bias=False,
-                 pos_embed=True, swiglu=False):
+                 pos_embed=True, swiglu=False, rope_ref_grid=0, split_qkv=False,
+                 split_gate=False, mlp_norm=False):
         super().__init__()
         patches = (img_size // patch_size) ** 2
+        # EVA-02: the rotary position embedding, learnt at a rope_ref_grid x rope_ref_grid grid
+        self.rope = eva02_rope_angles(img_size // patch_size, dim // num_heads, rope_ref_grid) \
+            if rope_ref_grid else None
         # BEiT: a relative position bias in every block ("block") or one for all ("shared"),
         # usually without pos_embed
         window = img_size // patch_size
@@ -219,7 +267,8 @@ class VisionTransformer(nn.Module):
         self.norm_pre = nn.LayerNorm(dim, eps=eps) if pre_norm else nn.Identity()
         self.blocks = nn.ModuleList(Block(dim, num_heads, mlp_hidden or 4 * dim, eps, qkv_bias,
                                           layer_scale, quick_gelu, gelu_tanh, beit_qkv_bias,
-                                          window if rel_pos == "block" else 0, swiglu)
+                                          window if rel_pos == "block" else 0, swiglu,
+                                          split_qkv, split_gate, mlp_norm)
                                     for _ in range(depth))
         # timm's global_pool="avg": fc_norm after the mean patch token, no final norm; with
         # fc_norm=False (pool_after_norm) the final norm on every token, then their mean
@@ -255,7 +304,7 @@ class VisionTransformer(nn.Module):
         x = self.norm_pre(x)
         shared = self.rel_pos_bias() if self.rel_pos_bias is not None else None
         for blk in self.blocks:
-            x = blk(x, shared)
+            x = blk(x, shared, self.rope, self.num_prefix)
         return self.norm(x)
 
     def forward_features(self, img):

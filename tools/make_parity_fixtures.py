@@ -239,6 +239,29 @@ CASES = [
     dict(name="dinov2_repo_swiglu_f32", img=56, patch=14, dim=96, depth=2, heads=3, classes=0,
          dtype="F32", names="dinov2_repo", heads_in="metadata", layer_scale=True, swiglu=True,
          mlp_hidden=40),
+    # timm's EVA-02 (eva.py) in EVA-02 Tiny's and Small's layout: the rotary position embedding
+    # (told by the eva02_ architecture; learnt at a 16 x 16 grid, run here at 5 x 5), a fused
+    # qkv with q_bias and v_bias, the SwiGLU MLP packed in fc1 (GluMlp), fc_norm on the mean
+    # patch token, no final norm
+    dict(name="eva02_tiny_f32", img=70, patch=14, dim=64, depth=2, heads=2, classes=5,
+         dtype="F32", names="timm", heads_in="config", beit_qkv_bias=True, swiglu=True,
+         mlp_hidden=40, avg_pool=True, rope_ref_grid=16,
+         config={"architecture": "eva02_tiny_patch14_224", "global_pool": "avg",
+                 "num_classes": 5}),
+    # EVA-02 Base's and Large's: q_proj, k_proj (no bias) and v_proj apart, the gate and the
+    # value apart (SwiGLU's fc1_g and fc1_x), a LayerNorm over the hidden layer (mlp.norm)
+    dict(name="eva02_base_f32", img=56, patch=14, dim=96, depth=2, heads=3, classes=4,
+         dtype="F32", names="timm", heads_in="config", split_qkv=True, swiglu=True,
+         split_gate_timm=True, mlp_norm=True, mlp_hidden=48, avg_pool=True, rope_ref_grid=16,
+         config={"architecture": "eva02_base_patch14_224", "global_pool": "avg",
+                 "num_classes": 4}),
+    # the same fine-tuned with timm's global_pool="token" (the final norm on the class token,
+    # no fc_norm), so the last block runs its MLP and its norm on the class rows alone
+    dict(name="eva02_token_f32", img=42, patch=14, dim=64, depth=2, heads=2, classes=3,
+         dtype="F32", names="timm", heads_in="config", split_qkv=True, swiglu=True,
+         split_gate_timm=True, mlp_norm=True, mlp_hidden=24, rope_ref_grid=16,
+         config={"architecture": "eva02_base_patch14_224", "global_pool": "token",
+                 "num_classes": 3}),
     # The hub's two layouts, with the files exactly as the hub ships them (tests/
     # test_hub_layouts.py). timm: ViT-Tiny's width (dim 192, 3 heads of 64) at depth 2, no
     # metadata, config.json as timm/vit_tiny_patch16_224.augreg_in21k_ft_in1k has it.
@@ -309,35 +332,44 @@ def randomise(model, gen):
             uniform(p, 0.1)
         else:  # Linear and Conv weights: +-1/sqrt(fan_in), then sharpen the attention
             fan_in = p[0].numel()
-            uniform(p, (2.0 if ".qkv." in name else 1.0) / fan_in ** 0.5)
+            sharpen = any(part in name for part in (".qkv.", ".q_proj.", ".k_proj."))
+            uniform(p, (2.0 if sharpen else 1.0) / fan_in ** 0.5)
+
+
+def model_for(case, img=None):
+    """The case's PyTorch model (untrained), at its own size or at img px."""
+    return VisionTransformer(img or case["img"], case["patch"], case["dim"], case["depth"],
+                             case["heads"], case["classes"], eps=case.get("eps", 1e-6),
+                             qkv_bias=case.get("qkv_bias", True),
+                             layer_scale=case.get("layer_scale", False),
+                             distilled=case.get("distilled", False),
+                             reg_tokens=case.get("reg_tokens", 0),
+                             no_embed_class=case.get("no_embed_class", False),
+                             pre_norm=case.get("pre_norm", False),
+                             quick_gelu=case.get("quick_gelu", False),
+                             class_token=case.get("class_token", True),
+                             avg_pool=case.get("avg_pool", False),
+                             registers_after_pos=case.get("registers_after_pos", False),
+                             patch_mean_head=case.get("patch_mean_head", False),
+                             pool_after_norm=case.get("pool_after_norm", False),
+                             map_pool=case.get("map_pool", False),
+                             gelu_tanh=case.get("gelu_tanh", False),
+                             pool_without_norm=case.get("pool_without_norm", False),
+                             rel_pos=case.get("rel_pos"),
+                             beit_qkv_bias=case.get("beit_qkv_bias", False),
+                             pos_embed=case.get("pos_embed", True),
+                             mlp_hidden=case.get("mlp_hidden"),
+                             swiglu=case.get("swiglu", False),
+                             rope_ref_grid=case.get("rope_ref_grid", 0),
+                             split_qkv=case.get("split_qkv", False),
+                             split_gate=case.get("split_gate_timm", False),
+                             mlp_norm=case.get("mlp_norm", False)).eval()
 
 
 def build(case):
     """The case's PyTorch model, with the weights its checkpoint stores, and its input."""
     gen = torch.Generator().manual_seed(sum(map(ord, case["name"])))
-    eps = case.get("eps", 1e-6)
-    model = VisionTransformer(case["img"], case["patch"], case["dim"], case["depth"],
-                              case["heads"], case["classes"], eps=eps,
-                              qkv_bias=case.get("qkv_bias", True),
-                              layer_scale=case.get("layer_scale", False),
-                              distilled=case.get("distilled", False),
-                              reg_tokens=case.get("reg_tokens", 0),
-                              no_embed_class=case.get("no_embed_class", False),
-                              pre_norm=case.get("pre_norm", False),
-                              quick_gelu=case.get("quick_gelu", False),
-                              class_token=case.get("class_token", True),
-                              avg_pool=case.get("avg_pool", False),
-                              registers_after_pos=case.get("registers_after_pos", False),
-                              patch_mean_head=case.get("patch_mean_head", False),
-                              pool_after_norm=case.get("pool_after_norm", False),
-                              map_pool=case.get("map_pool", False),
-                              gelu_tanh=case.get("gelu_tanh", False),
-                              pool_without_norm=case.get("pool_without_norm", False),
-                              rel_pos=case.get("rel_pos"),
-                              beit_qkv_bias=case.get("beit_qkv_bias", False),
-                              pos_embed=case.get("pos_embed", True),
-                              mlp_hidden=case.get("mlp_hidden"),
-                              swiglu=case.get("swiglu", False)).eval()
+    model = model_for(case)
     randomise(model, gen)
     with torch.no_grad():  # the reference must use exactly the stored values
         for p in model.parameters():
@@ -355,16 +387,7 @@ def at_run_size(case, model):
     patches = F.interpolate(patches, size=(new, new), mode="bicubic", align_corners=False)
     state = dict(model.state_dict(), pos_embed=torch.cat(
         [pos[:, :1], patches.permute(0, 2, 3, 1).reshape(1, new * new, -1)], 1))
-    run = VisionTransformer(case["run_img"], case["patch"], case["dim"], case["depth"],
-                            case["heads"], case["classes"], eps=case.get("eps", 1e-6),
-                            layer_scale=case.get("layer_scale", False),
-                            reg_tokens=case.get("reg_tokens", 0),
-                            registers_after_pos=case.get("registers_after_pos", False),
-                            patch_mean_head=case.get("patch_mean_head", False),
-                            pool_after_norm=case.get("pool_after_norm", False),
-                            map_pool=case.get("map_pool", False),
-                            gelu_tanh=case.get("gelu_tanh", False),
-                            pool_without_norm=case.get("pool_without_norm", False)).eval()
+    run = model_for(case, case["run_img"])
     run.load_state_dict(state)
     gen = torch.Generator().manual_seed(case["run_img"])
     return run, torch.randn(1, 3, case["run_img"], case["run_img"], generator=gen)
