@@ -5,6 +5,7 @@
 
 #include "heed-engine.h"
 #include "heed-shader-registry.h"
+#include <json-glib/json-glib.h>
 
 G_BEGIN_DECLS
 
@@ -331,6 +332,12 @@ gboolean heed_op_rope (HeedRecorder *rec, HeedBuffer *qkv, guint qkv_off, HeedBu
  * head turns by the patch's row (j < head_dim / 4) or column, in units of rope_ref_grid / grid,
  * times 10000^(-(j mod head_dim / 4) / (head_dim / 4)). g_free it. */
 float *heed_rope_table (const HeedModelConfig *c);
+/* A sharded checkpoint's index (transformers' model.safetensors.index.json or
+ * pytorch_model.bin.index.json): its weight_map (tensor name -> file, owned by *parser) and
+ * the files it names, each once, in the order it first names them; every name a plain
+ * .safetensors or .bin file beside the index, nothing that could reach outside its folder. */
+gboolean heed_read_shard_index (const char *path, JsonParser **parser, JsonObject **weight_map,
+                                GPtrArray **shards, GError **error);
 
 /* Multi-head attention over a fused QKV [M][3D] (row stride 3D) starting at row `row` of qkv:
  * writes softmax(QK^T/sqrt(dh))V into out's rows row.. (row stride D) and leaves the

@@ -10,7 +10,8 @@
  * hash, then renamed into place: a partial or corrupted download is never taken for a model.
  *
  * Cache layout, under $HEED_HUB_CACHE or $XDG_CACHE_HOME/heed/hub:
- *   OWNER--NAME/snapshots/COMMIT/{model.safetensors or pytorch_model.bin,config.json,
+ *   OWNER--NAME/snapshots/COMMIT/{model.safetensors or pytorch_model.bin, or a sharded
+ *                                 checkpoint's index and its shards, config.json,
  *                                 preprocessor_config.json}
  *   OWNER--NAME/refs/REVISION       the commit, written once the snapshot is complete
  *   OWNER--NAME/partial/HASH.part   downloads in progress */
@@ -34,9 +35,17 @@
 /* The files heed reads: the weights (safetensors where the repository has them, else the
  * PyTorch checkpoint that older repositories hold alone), and the two configs that say how
  * to prepare frames. */
-enum { SAFETENSORS, TORCH_CHECKPOINT };
-static const char *const wanted_files[] = { "model.safetensors", "pytorch_model.bin", "config.json",
+enum { SAFETENSORS, TORCH_CHECKPOINT, SAFETENSORS_INDEX, TORCH_INDEX };
+static const char *const wanted_files[] = { "model.safetensors",
+                                            "pytorch_model.bin",
+                                            "model.safetensors.index.json",
+                                            "pytorch_model.bin.index.json",
+                                            "config.json",
                                             "preprocessor_config.json" };
+/* the weights heed takes, first found first: one file, or a sharded checkpoint's index (the
+ * shards it names are fetched beside it); safetensors before PyTorch's pickles */
+static const guint weights_order[] = { SAFETENSORS, SAFETENSORS_INDEX, TORCH_CHECKPOINT,
+                                       TORCH_INDEX };
 
 typedef struct {
   char *owner, *name, *revision;
@@ -135,8 +144,8 @@ cached_weights (const HubName *n)
       g_strstrip (commit);
     g_free (ref);
   }
-  for (guint w = SAFETENSORS; w <= TORCH_CHECKPOINT && is_commit (commit) && !weights; w++) {
-    weights = g_build_filename (dir, "snapshots", commit, wanted_files[w], NULL);
+  for (guint i = 0; i < G_N_ELEMENTS (weights_order) && is_commit (commit) && !weights; i++) {
+    weights = g_build_filename (dir, "snapshots", commit, wanted_files[weights_order[i]], NULL);
     if (!g_file_test (weights, G_FILE_TEST_IS_REGULAR))
       g_clear_pointer (&weights, g_free);
     /* a revision given as a commit is complete only once some ref names it */
@@ -269,9 +278,20 @@ typedef struct {
   GChecksumType sum; /* SHA-256 for LFS files, the git blob SHA-1 for the others */
 } HubFile;
 
+static void
+hub_file_free (gpointer p)
+{
+  HubFile *f = p;
+  g_free ((char *) f->name);
+  g_free (f->hash);
+  g_free (f);
+}
+
+/* The listing's files: the ones heed wants into files[], every other one with a hash and a size
+ * into others (name -> HubFile: a sharded checkpoint's shards are among them) */
 static gboolean
 read_listing (const HubName *n, const char *body, gsize len, char **commit, HubFile files[],
-              GError **error)
+              GHashTable *others, GError **error)
 {
   JsonParser *p = json_parser_new ();
   gboolean ok = FALSE;
@@ -300,28 +320,35 @@ read_listing (const HubName *n, const char *body, gsize len, char **commit, HubF
       continue;
     JsonObject *o = json_node_get_object (e);
     const char *fname = json_object_get_string_member_with_default (o, "rfilename", "");
-    for (guint f = 0; f < G_N_ELEMENTS (wanted_files); f++) {
-      if (!g_str_equal (fname, files[f].name))
-        continue;
-      JsonObject *lfs = json_object_has_member (o, "lfs") &&
-                                JSON_NODE_HOLDS_OBJECT (json_object_get_member (o, "lfs"))
-                            ? json_object_get_object_member (o, "lfs")
-                            : NULL;
-      const char *hash = lfs ? json_object_get_string_member_with_default (lfs, "sha256", NULL)
-                             : json_object_get_string_member_with_default (o, "blobId", NULL);
-      gint64 size = json_object_get_int_member_with_default (lfs ? lfs : o, "size", -1);
-      gsize want = lfs ? 64 : 40;
-      if (!hash || strlen (hash) != want || size < 0) {
-        g_set_error (error, HEED_ERROR, HEED_ERROR_IO,
-                     "the hub publishes no hash or size for %s of hf:%s/%s", fname, n->owner,
-                     n->name);
-        goto out;
-      }
-      files[f].present = TRUE;
-      files[f].size = (guint64) size;
-      files[f].hash = g_ascii_strdown (hash, -1);
-      files[f].sum = lfs ? G_CHECKSUM_SHA256 : G_CHECKSUM_SHA1;
+    JsonObject *lfs = json_object_has_member (o, "lfs") &&
+                              JSON_NODE_HOLDS_OBJECT (json_object_get_member (o, "lfs"))
+                          ? json_object_get_object_member (o, "lfs")
+                          : NULL;
+    const char *hash = lfs ? json_object_get_string_member_with_default (lfs, "sha256", NULL)
+                           : json_object_get_string_member_with_default (o, "blobId", NULL);
+    gint64 size = json_object_get_int_member_with_default (lfs ? lfs : o, "size", -1);
+    gboolean described = hash && strlen (hash) == (lfs ? 64u : 40u) && size >= 0;
+    HubFile *f = NULL;
+    for (guint w = 0; w < G_N_ELEMENTS (wanted_files) && !f; w++)
+      if (g_str_equal (fname, files[w].name))
+        f = &files[w];
+    if (f && !described) {
+      g_set_error (error, HEED_ERROR, HEED_ERROR_IO,
+                   "the hub publishes no hash or size for %s of hf:%s/%s", fname, n->owner,
+                   n->name);
+      goto out;
     }
+    if (!described || (!f && (!*fname || g_hash_table_contains (others, fname))))
+      continue;
+    if (!f) {
+      f = g_new0 (HubFile, 1);
+      f->name = g_strdup (fname);
+      g_hash_table_insert (others, (gpointer) f->name, f);
+    }
+    f->present = TRUE;
+    f->size = (guint64) size;
+    f->hash = g_ascii_strdown (hash, -1);
+    f->sum = lfs ? G_CHECKSUM_SHA256 : G_CHECKSUM_SHA1;
   }
   ok = TRUE;
 out:
@@ -330,7 +357,8 @@ out:
 }
 
 static gboolean
-fetch_listing (Http *h, const HubName *n, char **commit, HubFile files[], GError **error)
+fetch_listing (Http *h, const HubName *n, char **commit, HubFile files[], GHashTable *others,
+               GError **error)
 {
   char *url = g_strdup_printf ("%s/api/models/%s/%s/revision/%s?blobs=true", h->endpoint, n->owner,
                                n->name, n->revision);
@@ -356,7 +384,7 @@ fetch_listing (Http *h, const HubName *n, char **commit, HubFile files[], GError
     g_set_error (error, HEED_ERROR, HEED_ERROR_IO, "fetching hf:%s/%s from %s failed: %s", n->owner,
                  n->name, h->endpoint, http_error (h, code));
   } else {
-    ok = read_listing (n, (const char *) body->data, body->len, commit, files, error);
+    ok = read_listing (n, (const char *) body->data, body->len, commit, files, others, error);
   }
   g_free (cache);
   g_free (url);
@@ -553,25 +581,66 @@ write_atomically (const char *path, const char *contents, GError **error)
   return ok;
 }
 
+/* The shards a sharded checkpoint's index (fetched into the snapshot) names, fetched beside it */
+static gboolean
+fetch_shards (Http *h, const HubName *n, const char *commit, const char *snapshot,
+              const char *index, GHashTable *others, HeedHubProgress progress, gpointer data,
+              GError **error)
+{
+  JsonParser *parser;
+  GPtrArray *shards;
+  char *index_path = g_build_filename (snapshot, index, NULL);
+  gboolean ok = heed_read_shard_index (index_path, &parser, NULL, &shards, error);
+  g_free (index_path);
+  for (guint i = 0; ok && i < shards->len; i++) {
+    const char *name = shards->pdata[i];
+    const HubFile *f = g_hash_table_lookup (others, name);
+    char *dest = g_build_filename (snapshot, name, NULL);
+    if (!f)
+      ok = FALSE, g_set_error (error, HEED_ERROR, HEED_ERROR_MODEL,
+                               "%s of hf:%s/%s names the shard %s, which the repository does not "
+                               "have",
+                               index, n->owner, n->name, name);
+    else /* a file already in the snapshot was checked before it was moved there */
+      ok = g_file_test (dest, G_FILE_TEST_IS_REGULAR) ||
+           fetch_file (h, n, commit, f, dest, progress, data, error);
+    g_free (dest);
+  }
+  if (shards) {
+    g_ptr_array_free (shards, TRUE);
+    g_object_unref (parser);
+  }
+  return ok;
+}
+
 static char *
 fetch_snapshot (const HubName *n, HeedHubProgress progress, gpointer data, GError **error)
 {
   Http h;
   HubFile files[G_N_ELEMENTS (wanted_files)];
+  GHashTable *others = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, hub_file_free);
   char *commit = NULL, *weights = NULL, *dir = repo_dir (n), *snapshot = NULL;
+  guint chosen = G_N_ELEMENTS (wanted_files);
   for (guint f = 0; f < G_N_ELEMENTS (wanted_files); f++)
     files[f] = (HubFile){ .name = wanted_files[f] };
-  if (!http_init (&h, n, error) || !fetch_listing (&h, n, &commit, files, error))
+  if (!http_init (&h, n, error) || !fetch_listing (&h, n, &commit, files, others, error))
     goto out;
-  if (!files[SAFETENSORS].present && !files[TORCH_CHECKPOINT].present) {
+  /* one copy of the weights is enough: the first of weights_order the repository has */
+  for (guint i = 0; i < G_N_ELEMENTS (weights_order); i++) {
+    guint w = weights_order[i];
+    if (files[w].present && chosen == G_N_ELEMENTS (wanted_files))
+      chosen = w;
+    else
+      files[w].present = FALSE;
+  }
+  if (chosen == G_N_ELEMENTS (wanted_files)) {
     g_set_error (error, HEED_ERROR, HEED_ERROR_MODEL,
-                 "hf:%s/%s@%s has no model.safetensors or pytorch_model.bin (heed does not "
-                 "read weights sharded over several files)",
+                 "hf:%s/%s@%s has no model.safetensors, pytorch_model.bin or a sharded "
+                 "checkpoint's index (model.safetensors.index.json, "
+                 "pytorch_model.bin.index.json)",
                  n->owner, n->name, n->revision);
     goto out;
   }
-  if (files[SAFETENSORS].present)
-    files[TORCH_CHECKPOINT].present = FALSE; /* one copy of the weights is enough */
   snapshot = g_build_filename (dir, "snapshots", commit, NULL);
   if (g_mkdir_with_parents (snapshot, 0700) != 0) {
     g_set_error (error, HEED_ERROR, HEED_ERROR_IO, "cannot create %s: %s", snapshot,
@@ -587,17 +656,20 @@ fetch_snapshot (const HubName *n, HeedHubProgress progress, gpointer data, GErro
     if (!ok)
       goto out;
   }
+  if ((chosen == SAFETENSORS_INDEX || chosen == TORCH_INDEX) &&
+      !fetch_shards (&h, n, commit, snapshot, wanted_files[chosen], others, progress, data, error))
+    goto out;
   char *marker = g_build_filename (snapshot, ".complete", NULL);
   char *ref = g_build_filename (dir, "refs", n->revision, NULL);
   char *line = g_strdup_printf ("%s\n", commit);
   gboolean ok = write_atomically (marker, "", error) && write_atomically (ref, line, error);
   g_free (marker), g_free (ref), g_free (line);
   if (ok)
-    weights = g_build_filename (
-        snapshot, wanted_files[files[SAFETENSORS].present ? SAFETENSORS : TORCH_CHECKPOINT], NULL);
+    weights = g_build_filename (snapshot, wanted_files[chosen], NULL);
 out:
   for (guint f = 0; f < G_N_ELEMENTS (wanted_files); f++)
     g_free (files[f].hash);
+  g_hash_table_destroy (others);
   http_clear (&h);
   g_free (commit), g_free (dir), g_free (snapshot);
   return weights;

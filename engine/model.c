@@ -13,6 +13,7 @@
 #include <string.h>
 
 #define MAX_HEADER_BYTES (100u << 20)
+#define MAX_SHARDS 4096 /* files one sharded checkpoint may name */
 #define MAX_DIMS 8
 
 static const float imagenet_mean[3] = { 0.485f, 0.456f, 0.406f };
@@ -33,11 +34,13 @@ typedef struct {
   const guint8 *bytes; /* numel elements, row-major */
   guint8 *owned;       /* bytes, where they are a copy of a PyTorch checkpoint's view */
   gboolean taken;      /* read into the model (see check_blocks_read) */
+  guint shard;         /* the file it is in, of a checkpoint sharded over several */
 } TensorEntry;
 
 typedef struct {
-  const guint8 *data; /* the data section */
+  const guint8 *data; /* the data section (of the shard being read) */
   guint64 data_size;
+  guint shard;            /* the shard being read: 0 in a checkpoint of one file */
   GHashTable *tensors;    /* name -> TensorEntry */
   JsonObject *metadata;   /* may be NULL */
   JsonObject *config;     /* config.json (CLIP's and SigLIP's: its vision_config), may be NULL */
@@ -153,6 +156,19 @@ dtype_of (const char *dtype, guint64 *elem_size)
   return DT_UNSUPPORTED;
 }
 
+/* A tensor into the table; one name in two shards of a checkpoint is refused (which would
+ * the model take?) */
+static gboolean
+insert_entry (Loader *L, const char *name, TensorEntry *e, GError **error)
+{
+  if (g_hash_table_contains (L->tensors, name)) {
+    entry_free (e);
+    return error ? model_error (error, L, "tensor '%s' is in more than one shard", name) : FALSE;
+  }
+  g_hash_table_insert (L->tensors, g_strdup (name), e);
+  return TRUE;
+}
+
 static gboolean
 parse_entry (Loader *L, const char *name, JsonNode *node, GError **error)
 {
@@ -246,8 +262,8 @@ parse_entry (Loader *L, const char *name, JsonNode *node, GError **error)
     return FALSE;
   }
   e->bytes = L->data + e->begin;
-  g_hash_table_insert (L->tensors, g_strdup (name), e);
-  return TRUE;
+  e->shard = L->shard;
+  return insert_entry (L, name, e, error);
 }
 
 /* A PyTorch checkpoint's tensors into the table, checked by torch_file.c as parse_entry checks
@@ -269,7 +285,11 @@ take_torch_tensors (Loader *L, const guint8 *data, gsize size, GError **error)
     e->numel = t->numel;
     e->bytes = t->bytes;
     e->owned = g_steal_pointer (&t->owned);
-    g_hash_table_insert (L->tensors, g_strdup (t->name), e);
+    e->shard = L->shard;
+    if (!insert_entry (L, t->name, e, NULL)) {
+      g_ptr_array_free (tensors, TRUE);
+      return model_error (error, L, "tensor '%s' is in more than one shard", t->name);
+    }
   }
   g_ptr_array_free (tensors, TRUE);
   return TRUE;
@@ -279,6 +299,8 @@ static gint
 by_begin (gconstpointer a, gconstpointer b)
 {
   const TensorEntry *x = *(TensorEntry *const *) a, *y = *(TensorEntry *const *) b;
+  if (x->shard != y->shard) /* each shard's data section on its own */
+    return x->shard < y->shard ? -1 : 1;
   return x->begin < y->begin ? -1 : x->begin > y->begin;
 }
 
@@ -298,7 +320,7 @@ check_no_overlap (const Loader *L, GError **error)
   g_ptr_array_sort (entries, by_begin);
   for (guint i = 1; i < entries->len && ok; i++) {
     const TensorEntry *prev = entries->pdata[i - 1], *cur = entries->pdata[i];
-    if (cur->begin < prev->end) {
+    if (cur->shard == prev->shard && cur->begin < prev->end) {
       const char *a = NULL, *b = NULL;
       g_hash_table_iter_init (&it, L->tensors);
       while (g_hash_table_iter_next (&it, &key, &value))
@@ -1925,24 +1947,82 @@ take_safetensors_header (Loader *L, const guint8 *data, gsize size, JsonParser *
   return ok;
 }
 
-HeedModel *
-heed_model_load_from_data (const guint8 *data, gsize size, const char *config_json,
-                           const char *preprocessor_json, const char *name, GError **error)
+/* One file of a checkpoint: the whole of it, or one shard of several */
+typedef struct {
+  const guint8 *data;
+  gsize size;
+  const char *name; /* for messages: its path */
+  const char *file; /* a shard's name in the index's weight_map */
+} Shard;
+
+/* Every shard's tensors into L's table: safetensors or PyTorch checkpoints, not both */
+static gboolean
+take_shards (Loader *L, const Shard *shards, guint n, GPtrArray *headers, GError **error)
+{
+  const char *whole = L->source;
+  gboolean ok = TRUE;
+  for (guint i = 0; i < n && ok; i++) {
+    const Shard *sh = &shards[i];
+    gboolean torch = heed_torch_is_checkpoint (sh->data, sh->size);
+    JsonParser *header = NULL;
+    L->shard = i;
+    L->source = sh->name;
+    if (heed_torch_is_legacy (sh->data, sh->size))
+      ok = model_error (error, L,
+                        "a checkpoint in torch.save's format from before PyTorch 1.6, which heed "
+                        "does not read: save its state dict again with a newer PyTorch, or as "
+                        "safetensors");
+    else if (i > 0 && torch != L->torch)
+      ok = model_error (error, L, "a shard in another format than the first (%s)",
+                        L->torch ? "a PyTorch checkpoint" : "safetensors");
+    else
+      ok = (L->torch = torch) ? take_torch_tensors (L, sh->data, sh->size, error)
+                              : take_safetensors_header (L, sh->data, sh->size, &header, error);
+    if (header)
+      g_ptr_array_add (headers, header);
+  }
+  L->source = whole;
+  return ok;
+}
+
+/* A sharded checkpoint's index and its shards must agree: every tensor the weight map names in
+ * the shard it names, and no tensor it does not name */
+static gboolean
+check_weight_map (const Loader *L, JsonObject *weight_map, const Shard *shards, GError **error)
+{
+  GList *names = json_object_get_members (weight_map);
+  gboolean ok = TRUE;
+  for (GList *it = names; it && ok; it = it->next) {
+    const char *file = json_object_get_string_member (weight_map, it->data);
+    const TensorEntry *e = g_hash_table_lookup (L->tensors, it->data);
+    if (!e || strcmp (shards[e->shard].file, file) != 0)
+      ok = model_error (error, L, "the index puts '%s' in %s, which does not hold it",
+                        (const char *) it->data, file);
+  }
+  g_list_free (names);
+  GHashTableIter iter;
+  gpointer key;
+  g_hash_table_iter_init (&iter, L->tensors);
+  while (ok && g_hash_table_iter_next (&iter, &key, NULL))
+    if (!json_object_has_member (weight_map, key))
+      ok = model_error (
+          error, L, "tensor '%s' of %s is not in the index's weight_map", (const char *) key,
+          shards[((TensorEntry *) g_hash_table_lookup (L->tensors, key))->shard].name);
+  return ok;
+}
+
+static HeedModel *
+load_shards (const Shard *shards, guint n, JsonObject *weight_map, const char *config_json,
+             const char *preprocessor_json, const char *name, GError **error)
 {
   Loader L = { .source = name ? name : "<memory>", .prefix = "" };
-  JsonParser *header = NULL, *config = NULL, *preproc = NULL;
+  JsonParser *config = NULL, *preproc = NULL;
+  GPtrArray *headers = g_ptr_array_new_with_free_func (g_object_unref);
   HeedModel *m = NULL;
 
   L.tensors = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, entry_free);
-  L.torch = heed_torch_is_checkpoint (data, size);
-  if (heed_torch_is_legacy (data, size)) {
-    model_error (error, &L,
-                 "a checkpoint in torch.save's format from before PyTorch 1.6, which heed does "
-                 "not read: save its state dict again with a newer PyTorch, or as safetensors");
-    goto out;
-  }
-  if (!(L.torch ? take_torch_tensors (&L, data, size, error)
-                : take_safetensors_header (&L, data, size, &header, error)))
+  if (!take_shards (&L, shards, n, headers, error) ||
+      (weight_map && !check_weight_map (&L, weight_map, shards, error)))
     goto out;
   if (config_json) {
     config = parse_json (config_json, strlen (config_json), &L, "config.json", error);
@@ -1969,12 +2049,152 @@ heed_model_load_from_data (const guint8 *data, gsize size, const char *config_js
 
 out:
   g_hash_table_destroy (L.tensors);
-  if (header)
-    g_object_unref (header);
+  g_ptr_array_free (headers, TRUE);
   if (config)
     g_object_unref (config);
   if (preproc)
     g_object_unref (preproc);
+  return m;
+}
+
+HeedModel *
+heed_model_load_from_data (const guint8 *data, gsize size, const char *config_json,
+                           const char *preprocessor_json, const char *name, GError **error)
+{
+  Shard whole = { data, size, name ? name : "<memory>", NULL };
+  return load_shards (&whole, 1, NULL, config_json, preprocessor_json, name, error);
+}
+
+/* The config files the hub ships beside the weights (timm's and transformers'), where they are */
+static gboolean
+read_configs_beside (const char *path, char **config, char **preproc, GError **error)
+{
+  char *dir = g_path_get_dirname (path);
+  char *config_path = g_build_filename (dir, "config.json", NULL);
+  char *preproc_path = g_build_filename (dir, "preprocessor_config.json", NULL);
+  gboolean ok = (!g_file_test (config_path, G_FILE_TEST_IS_REGULAR) ||
+                 heed_file_read (config_path, 16 << 20, config, NULL, error)) &&
+                (!g_file_test (preproc_path, G_FILE_TEST_IS_REGULAR) ||
+                 heed_file_read (preproc_path, 1 << 20, preproc, NULL, error));
+  g_free (config_path), g_free (preproc_path), g_free (dir);
+  return ok;
+}
+
+/* A shard's file name as an index names it: a plain name in the index's folder (never a path
+ * that could reach outside it) */
+static gboolean
+is_shard_name (const char *name)
+{
+  return name && *name && *name != '.' && strlen (name) <= 255 && !strchr (name, '/') &&
+         !strchr (name, '\\') &&
+         (g_str_has_suffix (name, ".safetensors") || g_str_has_suffix (name, ".bin"));
+}
+
+gboolean
+heed_read_shard_index (const char *path, JsonParser **parser, JsonObject **weight_map,
+                       GPtrArray **shards, GError **error)
+{
+  char *text = NULL;
+  JsonObject *map = NULL;
+  *parser = json_parser_new ();
+  *shards = g_ptr_array_new_with_free_func (g_free);
+  if (!heed_file_read (path, 64 << 20, &text, NULL, error))
+    goto fail;
+  JsonNode *root =
+      json_parser_load_from_data (*parser, text, -1, NULL) ? json_parser_get_root (*parser) : NULL;
+  JsonNode *wm = root && JSON_NODE_HOLDS_OBJECT (root)
+                     ? json_object_get_member (json_node_get_object (root), "weight_map")
+                     : NULL;
+  map = wm && JSON_NODE_HOLDS_OBJECT (wm) ? json_node_get_object (wm) : NULL;
+  if (!map || json_object_get_size (map) == 0) {
+    g_set_error (error, HEED_ERROR, HEED_ERROR_MODEL,
+                 "%s: not a sharded checkpoint's index (no weight_map of tensor names to files)",
+                 path);
+    goto fail;
+  }
+  /* the shards, each once, in the order the index first names them */
+  GHashTable *seen = g_hash_table_new (g_str_hash, g_str_equal);
+  GList *tensors = json_object_get_members (map);
+  gboolean ok = TRUE;
+  for (GList *it = tensors; it && ok; it = it->next) {
+    JsonNode *f = json_object_get_member (map, it->data);
+    const char *file =
+        f && JSON_NODE_HOLDS_VALUE (f) && json_node_get_value_type (f) == G_TYPE_STRING
+            ? json_node_get_string (f)
+            : NULL;
+    if (!is_shard_name (file)) {
+      g_set_error (error, HEED_ERROR, HEED_ERROR_MODEL,
+                   "%s: the weight_map names '%s' for '%s', not a .safetensors or .bin file "
+                   "beside the index",
+                   path, file ? file : "(not a string)", (const char *) it->data);
+      ok = FALSE;
+    } else if (!g_hash_table_contains (seen, file) && (*shards)->len >= MAX_SHARDS) {
+      g_set_error (error, HEED_ERROR, HEED_ERROR_MODEL, "%s: more than %u shards", path,
+                   MAX_SHARDS);
+      ok = FALSE;
+    } else if (!g_hash_table_contains (seen, file)) {
+      g_hash_table_add (seen, (gpointer) file);
+      g_ptr_array_add (*shards, g_strdup (file));
+    }
+  }
+  g_list_free (tensors);
+  g_hash_table_destroy (seen);
+  g_free (text);
+  if (!ok)
+    goto fail_freed;
+  if (weight_map)
+    *weight_map = map;
+  return TRUE;
+fail:
+  g_free (text);
+fail_freed:
+  g_clear_object (parser);
+  g_ptr_array_free (*shards, TRUE);
+  *shards = NULL;
+  return FALSE;
+}
+
+/* transformers' sharded checkpoints: model.safetensors.index.json (or
+ * pytorch_model.bin.index.json) maps each tensor to one of the files beside it */
+static HeedModel *
+load_index (const char *path, GError **error)
+{
+  char *config = NULL, *preproc = NULL, *dir = g_path_get_dirname (path);
+  JsonParser *parser = NULL;
+  JsonObject *map = NULL;
+  GPtrArray *names = NULL;
+  GPtrArray *files = g_ptr_array_new_with_free_func ((GDestroyNotify) g_mapped_file_unref);
+  GPtrArray *paths = g_ptr_array_new_with_free_func (g_free);
+  Shard *shards = NULL;
+  HeedModel *m = NULL;
+  if (!heed_read_shard_index (path, &parser, &map, &names, error))
+    goto out;
+  shards = g_new0 (Shard, names->len);
+  for (guint i = 0; i < names->len; i++) {
+    char *shard_path = g_build_filename (dir, names->pdata[i], NULL);
+    GError *ferr = NULL;
+    GMappedFile *file = g_mapped_file_new (shard_path, FALSE, &ferr);
+    g_ptr_array_add (paths, shard_path); /* the shard's own path, for its messages */
+    if (!file) {
+      g_set_error (error, HEED_ERROR, HEED_ERROR_IO, "cannot read shard %s of %s: %s",
+                   (const char *) names->pdata[i], path, ferr->message);
+      g_error_free (ferr);
+      goto out;
+    }
+    g_ptr_array_add (files, file);
+    shards[i] = (Shard){ (const guint8 *) g_mapped_file_get_contents (file),
+                         g_mapped_file_get_length (file), shard_path, names->pdata[i] };
+  }
+  if (read_configs_beside (path, &config, &preproc, error))
+    m = load_shards (shards, names->len, map, config, preproc, path, error);
+out:
+  g_free (shards);
+  g_ptr_array_free (files, TRUE);
+  g_ptr_array_free (paths, TRUE);
+  if (names)
+    g_ptr_array_free (names, TRUE);
+  g_clear_object (&parser);
+  g_free (config), g_free (preproc), g_free (dir);
   return m;
 }
 
@@ -1987,9 +2207,11 @@ heed_model_load (const char *path, GError **error)
     g_free (local);
     return m;
   }
+  if (g_str_has_suffix (path, ".index.json"))
+    return load_index (path, error);
   GError *ferr = NULL;
   GMappedFile *file = g_mapped_file_new (path, FALSE, &ferr);
-  char *dir, *config_path, *preproc_path, *config = NULL, *preproc = NULL;
+  char *config = NULL, *preproc = NULL;
   HeedModel *m = NULL;
 
   if (!file) {
@@ -1997,21 +2219,11 @@ heed_model_load (const char *path, GError **error)
     g_error_free (ferr);
     return NULL;
   }
-  /* the config files the hub ships beside the weights (timm's and transformers') */
-  dir = g_path_get_dirname (path);
-  config_path = g_build_filename (dir, "config.json", NULL);
-  preproc_path = g_build_filename (dir, "preprocessor_config.json", NULL);
-  if ((!g_file_test (config_path, G_FILE_TEST_IS_REGULAR) ||
-       heed_file_read (config_path, 16 << 20, &config, NULL, error)) &&
-      (!g_file_test (preproc_path, G_FILE_TEST_IS_REGULAR) ||
-       heed_file_read (preproc_path, 1 << 20, &preproc, NULL, error)))
+  if (read_configs_beside (path, &config, &preproc, error))
     m = heed_model_load_from_data ((const guint8 *) g_mapped_file_get_contents (file),
                                    g_mapped_file_get_length (file), config, preproc, path, error);
   g_free (config);
   g_free (preproc);
-  g_free (config_path);
-  g_free (preproc_path);
-  g_free (dir);
   g_mapped_file_unref (file);
   return m;
 }

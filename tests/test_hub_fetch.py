@@ -4,10 +4,13 @@
 named by HEED_HUB_ENDPOINT; these machines cannot reach the hub): fetched into the cache with
 the config files, resumed after an interruption, checked against the published SHA-256, used
 offline afterwards, listed by `heed models`, a progress bar on a terminal only, and a one-line
-error for a bad name, a missing network, a missing revision, a corrupted transfer and a
-repository without weights heed reads (only sharded files). A repository with only
-pytorch_model.bin is fetched and classified as its safetensors twin. Prints TAP."""
+error for a bad name, a missing network, a missing revision, a corrupted transfer, a
+repository without weights heed reads and a sharded checkpoint whose index names a shard the
+repository lacks. A repository with only pytorch_model.bin, and one with its weights sharded
+over two files (transformers' model.safetensors.index.json), are fetched and classified as
+their single safetensors twin. Prints TAP."""
 import io
+import json
 import os
 import shutil
 import socket
@@ -21,7 +24,7 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.environ["HEED_TOOLS_DIR"])
 from hub_server import HubServer  # noqa: E402
-from heed_torch import load_safetensors, synthetic_photo  # noqa: E402
+from heed_torch import load_safetensors, save_safetensors, synthetic_photo  # noqa: E402
 from terminal import stderr_on_terminal  # noqa: E402
 from tap import check, plan
 
@@ -40,6 +43,24 @@ def torch_checkpoint(fixture):
     buf = io.BytesIO()
     torch.save(sd, buf)
     return buf.getvalue()
+
+
+def sharded(fixture, tmp, n=2):
+    """The fixture's model.safetensors as transformers shards it: n files of whole tensors and
+    model.safetensors.index.json mapping each tensor to its file"""
+    sd, meta = load_safetensors(os.path.join(fixtures, fixture, "model.safetensors"))
+    names, files, weight_map = list(sd), {}, {}
+    for i in range(n):
+        shard = f"model-{i + 1:05d}-of-{n:05d}.safetensors"
+        part = names[i * len(names) // n:(i + 1) * len(names) // n]
+        path = os.path.join(tmp, shard)
+        save_safetensors(path, {k: sd[k] for k in part}, "F32", meta)
+        files[shard] = open(path, "rb").read()
+        weight_map.update({k: shard for k in part})
+    index = {"metadata": {"total_size": sum(t.numel() * 4 for t in sd.values())},
+             "weight_map": weight_map}
+    files["model.safetensors.index.json"] = json.dumps(index, indent=2).encode()
+    return files
 
 
 def free_port():
@@ -84,8 +105,12 @@ def main():
         hub.add("test/bin-only", dict(read("hub_hf_vit", "config.json",
                                            "preprocessor_config.json"),
                                       **{"pytorch_model.bin": torch_checkpoint("hub_hf_vit")}))
-        hub.add("test/sharded", {"model-00001-of-00002.safetensors": b"\0" * 1000,
-                                 "model.safetensors.index.json": b"{}", "config.json": b"{}"})
+        hf_configs = read("hub_hf_vit", "config.json", "preprocessor_config.json")
+        shards = sharded("hub_hf_vit", tmp)
+        hub.add("test/sharded", dict(hf_configs, **shards))
+        hub.add("test/shard-missing", dict(hf_configs, **{
+            k: v for k, v in shards.items() if k != "model-00002-of-00002.safetensors"}))
+        hub.add("test/no-weights", {"config.json": b"{}"})
         env["HEED_HUB_ENDPOINT"] = hub.endpoint
 
         # names that could climb out of the cache never reach the network
@@ -134,9 +159,24 @@ def main():
         r = run(["classify", "--model", "hf:test/vit@nosuchbranch", image], env)
         ok, err = one_line_error(r, "has no model hf:test/vit at revision nosuchbranch")
         check("a missing revision is a one-line error", ok, err)
+        r = run(["classify", "--model", "hf:test/no-weights", image], env)
+        ok, err = one_line_error(r, "has no model.safetensors, pytorch_model.bin or a sharded")
+        check("a repository without weights is a one-line error", ok, err)
         r = run(["classify", "--model", "hf:test/sharded", image], env)
-        ok, err = one_line_error(r, "has no model.safetensors or pytorch_model.bin")
-        check("a repository with only sharded weights is a one-line error", ok, err)
+        sharded_snapshot = os.path.join(cache, "test--sharded", "snapshots",
+                                        hub.repos["test/sharded"].commit)
+        check("a sharded checkpoint: its index and both shards fetched, and classified as the "
+              "single file", r.returncode == 0
+              and r.stdout.replace("hf:test/sharded", "") == local_hf.stdout
+              and sorted(os.listdir(sharded_snapshot)) == [
+                  ".complete", "config.json", "model-00001-of-00002.safetensors",
+                  "model-00002-of-00002.safetensors", "model.safetensors.index.json",
+                  "preprocessor_config.json"], r.stderr.strip() or r.stdout)
+        r = run(["classify", "--model", "hf:test/shard-missing", image], env)
+        ok, err = one_line_error(r, "names the shard model-00002-of-00002.safetensors, which the "
+                                 "repository does not have")
+        check("an index naming a shard the repository lacks is a one-line error", ok
+              and not os.path.exists(os.path.join(cache, "test--shard-missing", "refs")), err)
         r = run(["classify", "--model", "hf:test/bin-only", image], env)
         bin_snapshot = os.path.join(cache, "test--bin-only", "snapshots",
                                     hub.repos["test/bin-only"].commit)
@@ -185,10 +225,11 @@ def main():
     r = run(["models"], env)
     lines = r.stdout.splitlines()
     check("heed models lists what is cached",
-          r.returncode == 0 and len(lines) == 3
+          r.returncode == 0 and len(lines) == 4
           and lines[0].startswith("hf:test/bin-only@main ")
           and lines[1].startswith("hf:test/hfvit@main ")
-          and lines[2].startswith(f"hf:test/vit@main  {commit[:12]}  2.5 MB"), r.stdout)
+          and lines[2].startswith("hf:test/sharded@main ")
+          and lines[3].startswith(f"hf:test/vit@main  {commit[:12]}  2.5 MB"), r.stdout)
 
     # the element takes the same names
     gst = shutil.which("gst-launch-1.0")

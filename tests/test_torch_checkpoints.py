@@ -35,13 +35,11 @@ import torch
 
 sys.path.insert(0, os.environ["HEED_TOOLS_DIR"])
 from heed_torch import load_safetensors  # noqa: E402
+from run_tensor import refused, run_tensor  # noqa: E402
 from tap import check, plan  # noqa: E402
 
 heed = os.environ["HEED_TOOL"]
 fixtures = os.environ["HEED_FIXTURES"]
-OUTPUTS = {"logits": "logits.f32", "cls-attention": "cls_attention.f32",
-           "embedding": "embedding.f32"}
-
 
 def plain(sd):
     return sd
@@ -119,30 +117,6 @@ def write_folder(folder, fixture, meta):
     if os.path.exists(os.path.join(src, "preprocessor_config.json")):
         with open(os.path.join(src, "preprocessor_config.json"), "rb") as f:
             open(os.path.join(folder, "preprocessor_config.json"), "wb").write(f.read())
-
-
-def run_tensor(model, fixture, out_dir):
-    """heed run-tensor on the fixture's input; the outputs' bytes, or the error."""
-    os.makedirs(out_dir, exist_ok=True)
-    args = [heed, "run-tensor", "--model", model, "--input",
-            os.path.join(fixtures, fixture, "input.f32")]
-    kinds = [k for k, f in OUTPUTS.items() if os.path.exists(os.path.join(fixtures, fixture, f))]
-    for k in kinds:
-        args += [f"--{k}", os.path.join(out_dir, k)]
-    r = subprocess.run(args, capture_output=True, text=True, timeout=300)
-    if r.returncode != 0:
-        return None, r.stderr.strip()
-    return {k: open(os.path.join(out_dir, k), "rb").read() for k in kinds}, ""
-
-
-def refused(model, needle):
-    """(ok, what was seen): heed run-tensor fails with one line that contains needle."""
-    r = subprocess.run([heed, "run-tensor", "--model", model, "--input",
-                        os.path.join(fixtures, "hf_vit_f32", "input.f32")],
-                       capture_output=True, text=True, timeout=120)
-    lines = r.stderr.strip().splitlines()
-    return (r.returncode != 0 and len(lines) == 1 and needle in lines[0],
-            f"exit {r.returncode}: {r.stderr.strip()}")
 
 
 def rewrite_zip(src, dst, change=None, compression=zipfile.ZIP_STORED):
