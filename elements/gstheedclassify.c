@@ -316,7 +316,9 @@ gst_heed_classify_class_init (GstHeedClassifyClass *klass)
           "model", "Model",
           "Path of a vision-transformer checkpoint, safetensors or a PyTorch checkpoint as "
           "torch.save writes it (pytorch_model.bin, .pth: read without running anything in it), "
-          "with timm or Hugging Face tensor names (F32, F16 or BF16), or a Hugging Face hub name, "
+          "with timm or Hugging Face tensor names (F32, F16 or BF16); a checkpoint sharded over "
+          "several files by its index (model.safetensors.index.json); or the folder that holds "
+          "one; or a Hugging Face hub name, "
           "hf:OWNER/NAME[@REVISION] (e.g. hf:timm/deit_tiny_patch16_224.fb_in1k): fetched once "
           "into the cache ($XDG_CACHE_HOME/heed/hub), checked against the hub's SHA-256, and "
           "used offline after that. A config.json (and preprocessor_config.json) beside it is "

@@ -2207,6 +2207,25 @@ heed_model_load (const char *path, GError **error)
     g_free (local);
     return m;
   }
+  /* a folder as the hub's repositories hold it (a clone, a download): its weights by the names
+   * the hub fetches, first found first */
+  if (g_file_test (path, G_FILE_TEST_IS_DIR)) {
+    static const char *const names[] = { "model.safetensors", "model.safetensors.index.json",
+                                         "pytorch_model.bin", "pytorch_model.bin.index.json" };
+    for (guint i = 0; i < G_N_ELEMENTS (names); i++) {
+      char *inside = g_build_filename (path, names[i], NULL);
+      gboolean found = g_file_test (inside, G_FILE_TEST_IS_REGULAR);
+      HeedModel *m = found ? heed_model_load (inside, error) : NULL;
+      g_free (inside);
+      if (found)
+        return m;
+    }
+    g_set_error (error, HEED_ERROR, HEED_ERROR_IO,
+                 "folder %s holds no model.safetensors, pytorch_model.bin or sharded checkpoint's "
+                 "index (model.safetensors.index.json, pytorch_model.bin.index.json)",
+                 path);
+    return NULL;
+  }
   if (g_str_has_suffix (path, ".index.json"))
     return load_index (path, error);
   GError *ferr = NULL;

@@ -5,12 +5,13 @@ max_shard_size): model-0000N-of-0000M.safetensors beside model.safetensors.index
 pytorch_model-0000N-of-0000M.bin beside pytorch_model.bin.index.json, each index mapping every
 tensor to its file. `heed run-tensor --model INDEX` must give the same bytes as the fixture's
 single file: hf_clip_f32 (transformers' CLIP names, the layout of the large CLIP towers the hub
-shards) in three safetensors shards, dinov2_swiglu_f32 (timm's names) in two PyTorch shards.
+shards) in three safetensors shards, dinov2_swiglu_f32 (timm's names) in two PyTorch shards;
+so must the folder that holds them, named instead of the index.
 
 Then what must be refused with one line that names the fault: an index naming a file outside
 its folder, a shard that is not there, one cut short, a tensor in two shards, an index that
-puts a tensor in the wrong shard or leaves one out, shards in two formats, an index without a
-weight_map and one that is not JSON. Prints TAP."""
+puts a tensor in the wrong shard or leaves one out, shards in two formats, a folder without
+weights, an index without a weight_map and one that is not JSON. Prints TAP."""
 import json
 import os
 import shutil
@@ -67,6 +68,11 @@ def main():
         check(f"{fixture} in {n} {'PyTorch' if torch_format else 'safetensors'} shards: the same "
               "outputs as its single file", want is not None and got == want,
               err_want or err or ("outputs differ" if got != want else ""))
+        # the folder itself, as a clone or download of the hub's repository holds it
+        got, err = run_tensor(os.path.dirname(index), fixture,
+                              os.path.join(tmp, "out", fixture, "folder"))
+        check(f"{fixture}'s folder named instead of its index: the same outputs",
+              want is not None and got == want, err or ("outputs differ" if got != want else ""))
 
     # what is refused, each from hf_clip_f32 in two shards
     def broken(name, change=None):
@@ -129,6 +135,11 @@ def main():
 
     check("shards in two formats are refused",
           *refused(broken("mixed", mixed), "a shard in another format than the first"))
+
+    empty = os.path.join(tmp, "empty")
+    os.makedirs(empty)
+    check("a folder without weights is refused",
+          *refused(empty, "holds no model.safetensors, pytorch_model.bin or sharded"))
 
     index = broken("no-map")
     json.dump({"metadata": {}}, open(index, "w"))
