@@ -1086,6 +1086,16 @@ read_config (Loader *L, HeedModel *m, GError **error)
                         "'blocks.0.norm1.weight' (heed runs one sequence of tokens through its "
                         "blocks, not stages over shrinking grids such as Swin's)",
                         PRINTF_NAMED (named_model (L)));
+  /* timm's rotary embeddings other than EVA-02's (RoPE-ViT's axial and mixed ones, the
+   * Perception Encoder's, DINOv3's) turn other pairs of channels by other angles, and no tensor
+   * shows them: refused by the architecture's name, before the missing pos_embed says less */
+  const char *arch_name = json_str (L->config, "architecture");
+  if (arch_name && (strstr (arch_name, "rope") || g_str_has_prefix (arch_name, "vit_pe_") ||
+                    strstr (arch_name, "dinov3")))
+    return model_error (error, L,
+                        "architecture %s has a rotary position embedding of a kind heed does not "
+                        "run (it runs EVA-02's)",
+                        arch_name);
 
   if (L->hf) {
     name = hf_name (L, "encoder.layer.0.norm1.weight");
@@ -1271,13 +1281,7 @@ read_config (Loader *L, HeedModel *m, GError **error)
                         "EvaBlockPostNorm), which heed does not run",
                         arch ? arch : "(model_args.use_post_norm)");
   /* EVA-02's rotary position embedding is computed, not stored: its architecture's name (or
-   * model_args) says it is there. timm's other rotary embeddings (RoPE-ViT's axial and mixed
-   * ones, the Perception Encoder's) turn other channels by other angles: refused. */
-  if (arch && (strstr (arch, "rope") || g_str_has_prefix (arch, "vit_pe_")))
-    return model_error (error, L,
-                        "architecture %s has a rotary position embedding of a kind heed does not "
-                        "run (it runs EVA-02's)",
-                        arch);
+   * model_args) says it is there (timm's other kinds are refused in read_config's first lines) */
   c->rope = json_bool (margs, "use_rot_pos_emb", g_str_has_prefix (arch ? arch : "", "eva02_"));
   c->rope_ref_grid = 16; /* every EVA-02's ref_feat_shape: 224 / 14 */
   JsonNode *ref = margs ? member (margs, "ref_feat_shape") : NULL;

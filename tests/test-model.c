@@ -837,6 +837,16 @@ test_corrupt_files (void)
                       "not a plain ViT (config.json names \"swin_tiny_patch4_window7_224\"): "
                       "'patch_embed.proj.weight' but no 'blocks.0.norm1.weight'");
   g_free (swin.bytes);
+  /* timm's DINOv3: no pos_embed, a rotary embedding of its own, told by its architecture alone */
+  const TensorSpec dinov3[] = { { "patch_embed.proj.weight", 4, { 64, 3, 16, 16 } },
+                                { "cls_token", 3, { 1, 1, 64 } },
+                                { "reg_token", 3, { 1, 4, 64 } },
+                                { "blocks.0.norm1.weight", 1, { 64 } } };
+  Blob v3 = zeros_checkpoint (dinov3, G_N_ELEMENTS (dinov3));
+  expect_model_error (v3, "{\"architecture\": \"vit_small_patch16_dinov3\"}",
+                      "architecture vit_small_patch16_dinov3 has a rotary position embedding of a "
+                      "kind heed does not run");
+  g_free (v3.bytes);
 
   /* a missing file is an I/O error */
   GError *error = NULL;
