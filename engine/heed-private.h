@@ -332,6 +332,11 @@ gboolean heed_op_rope (HeedRecorder *rec, HeedBuffer *qkv, guint qkv_off, HeedBu
  * head turns by the patch's row (j < head_dim / 4) or column, in units of rope_ref_grid / grid,
  * times 10000^(-(j mod head_dim / 4) / (head_dim / 4)). g_free it. */
 float *heed_rope_table (const HeedModelConfig *c);
+/* The weights a hub repository or a folder holds, by the names heed takes them, first found
+ * first: one file, or a sharded checkpoint's index; safetensors before PyTorch's pickles */
+#define HEED_WEIGHTS_FILES                                                                         \
+  "model.safetensors", "model.safetensors.index.json", "pytorch_model.bin",                        \
+      "pytorch_model.bin.index.json"
 /* A sharded checkpoint's index (transformers' model.safetensors.index.json or
  * pytorch_model.bin.index.json): its weight_map (tensor name -> file, owned by *parser) and
  * the files it names, each once, in the order it first names them; every name a plain

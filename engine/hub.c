@@ -32,20 +32,13 @@
 #define MAX_API_BYTES (16u << 20)
 #define MAX_ATTEMPTS 4 /* a transfer that breaks off is resumed this many times in all */
 
-/* The files heed reads: the weights (safetensors where the repository has them, else the
- * PyTorch checkpoint that older repositories hold alone), and the two configs that say how
+/* The files heed reads: the weights, the first the repository has of HEED_WEIGHTS_FILES (a
+ * sharded checkpoint's index brings the shards it names), and the two configs that say how
  * to prepare frames. */
-enum { SAFETENSORS, TORCH_CHECKPOINT, SAFETENSORS_INDEX, TORCH_INDEX };
-static const char *const wanted_files[] = { "model.safetensors",
-                                            "pytorch_model.bin",
-                                            "model.safetensors.index.json",
-                                            "pytorch_model.bin.index.json",
-                                            "config.json",
+enum { SAFETENSORS, SAFETENSORS_INDEX, TORCH_CHECKPOINT, TORCH_INDEX, N_WEIGHTS };
+static const char *const wanted_files[] = { HEED_WEIGHTS_FILES, "config.json",
                                             "preprocessor_config.json" };
-/* the weights heed takes, first found first: one file, or a sharded checkpoint's index (the
- * shards it names are fetched beside it); safetensors before PyTorch's pickles */
-static const guint weights_order[] = { SAFETENSORS, SAFETENSORS_INDEX, TORCH_CHECKPOINT,
-                                       TORCH_INDEX };
+G_STATIC_ASSERT (G_N_ELEMENTS (wanted_files) == N_WEIGHTS + 2);
 
 typedef struct {
   char *owner, *name, *revision;
@@ -144,8 +137,8 @@ cached_weights (const HubName *n)
       g_strstrip (commit);
     g_free (ref);
   }
-  for (guint i = 0; i < G_N_ELEMENTS (weights_order) && is_commit (commit) && !weights; i++) {
-    weights = g_build_filename (dir, "snapshots", commit, wanted_files[weights_order[i]], NULL);
+  for (guint w = 0; w < N_WEIGHTS && is_commit (commit) && !weights; w++) {
+    weights = g_build_filename (dir, "snapshots", commit, wanted_files[w], NULL);
     if (!g_file_test (weights, G_FILE_TEST_IS_REGULAR))
       g_clear_pointer (&weights, g_free);
     /* a revision given as a commit is complete only once some ref names it */
@@ -596,14 +589,15 @@ fetch_shards (Http *h, const HubName *n, const char *commit, const char *snapsho
     const char *name = shards->pdata[i];
     const HubFile *f = g_hash_table_lookup (others, name);
     char *dest = g_build_filename (snapshot, name, NULL);
-    if (!f)
-      ok = FALSE, g_set_error (error, HEED_ERROR, HEED_ERROR_MODEL,
-                               "%s of hf:%s/%s names the shard %s, which the repository does not "
-                               "have",
-                               index, n->owner, n->name, name);
-    else /* a file already in the snapshot was checked before it was moved there */
+    if (!f) {
+      g_set_error (error, HEED_ERROR, HEED_ERROR_MODEL,
+                   "%s of hf:%s/%s names the shard %s, which the repository does not have", index,
+                   n->owner, n->name, name);
+      ok = FALSE;
+    } else { /* a file already in the snapshot was checked before it was moved there */
       ok = g_file_test (dest, G_FILE_TEST_IS_REGULAR) ||
            fetch_file (h, n, commit, f, dest, progress, data, error);
+    }
     g_free (dest);
   }
   if (shards) {
@@ -620,20 +614,19 @@ fetch_snapshot (const HubName *n, HeedHubProgress progress, gpointer data, GErro
   HubFile files[G_N_ELEMENTS (wanted_files)];
   GHashTable *others = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, hub_file_free);
   char *commit = NULL, *weights = NULL, *dir = repo_dir (n), *snapshot = NULL;
-  guint chosen = G_N_ELEMENTS (wanted_files);
+  guint chosen = N_WEIGHTS; /* none yet */
   for (guint f = 0; f < G_N_ELEMENTS (wanted_files); f++)
     files[f] = (HubFile){ .name = wanted_files[f] };
   if (!http_init (&h, n, error) || !fetch_listing (&h, n, &commit, files, others, error))
     goto out;
-  /* one copy of the weights is enough: the first of weights_order the repository has */
-  for (guint i = 0; i < G_N_ELEMENTS (weights_order); i++) {
-    guint w = weights_order[i];
-    if (files[w].present && chosen == G_N_ELEMENTS (wanted_files))
+  /* one copy of the weights is enough: the first the repository has */
+  for (guint w = 0; w < N_WEIGHTS; w++) {
+    if (files[w].present && chosen == N_WEIGHTS)
       chosen = w;
     else
       files[w].present = FALSE;
   }
-  if (chosen == G_N_ELEMENTS (wanted_files)) {
+  if (chosen == N_WEIGHTS) {
     g_set_error (error, HEED_ERROR, HEED_ERROR_MODEL,
                  "hf:%s/%s@%s has no model.safetensors, pytorch_model.bin or a sharded "
                  "checkpoint's index (model.safetensors.index.json, "

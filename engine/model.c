@@ -163,7 +163,7 @@ insert_entry (Loader *L, const char *name, TensorEntry *e, GError **error)
 {
   if (g_hash_table_contains (L->tensors, name)) {
     entry_free (e);
-    return error ? model_error (error, L, "tensor '%s' is in more than one shard", name) : FALSE;
+    return model_error (error, L, "tensor '%s' is in more than one shard", name);
   }
   g_hash_table_insert (L->tensors, g_strdup (name), e);
   return TRUE;
@@ -286,9 +286,9 @@ take_torch_tensors (Loader *L, const guint8 *data, gsize size, GError **error)
     e->bytes = t->bytes;
     e->owned = g_steal_pointer (&t->owned);
     e->shard = L->shard;
-    if (!insert_entry (L, t->name, e, NULL)) {
+    if (!insert_entry (L, t->name, e, error)) {
       g_ptr_array_free (tensors, TRUE);
-      return model_error (error, L, "tensor '%s' is in more than one shard", t->name);
+      return FALSE;
     }
   }
   g_ptr_array_free (tensors, TRUE);
@@ -1089,13 +1089,13 @@ read_config (Loader *L, HeedModel *m, GError **error)
   /* timm's rotary embeddings other than EVA-02's (RoPE-ViT's axial and mixed ones, the
    * Perception Encoder's, DINOv3's) turn other pairs of channels by other angles, and no tensor
    * shows them: refused by the architecture's name, before the missing pos_embed says less */
-  const char *arch_name = json_str (L->config, "architecture");
-  if (arch_name && (strstr (arch_name, "rope") || g_str_has_prefix (arch_name, "vit_pe_") ||
-                    strstr (arch_name, "dinov3")))
+  const char *arch = json_str (L->config, "architecture"); /* timm's config.json */
+  if (arch &&
+      (strstr (arch, "rope") || g_str_has_prefix (arch, "vit_pe_") || strstr (arch, "dinov3")))
     return model_error (error, L,
                         "architecture %s has a rotary position embedding of a kind heed does not "
                         "run (it runs EVA-02's)",
-                        arch_name);
+                        arch);
 
   if (L->hf) {
     name = hf_name (L, "encoder.layer.0.norm1.weight");
@@ -1248,7 +1248,6 @@ read_config (Loader *L, HeedModel *m, GError **error)
     act = json_str (json_node_get_object (args), "act_layer");
   if (!act)
     act = json_str (L->config, "hidden_act");
-  const char *arch = json_str (L->config, "architecture");
   c->quick_gelu = g_strcmp0 (act, "quick_gelu") == 0 || (arch && strstr (arch, "quickgelu")) ||
                   (L->clip && !L->siglip && !act); /* transformers' CLIPVisionConfig's default */
   c->gelu_tanh = L->siglip && !act;                /* SiglipVisionConfig's default */
@@ -1417,7 +1416,7 @@ read_config (Loader *L, HeedModel *m, GError **error)
   if (!c->num_heads && rel) /* BEiT's table has a column per head */
     c->num_heads = (guint) rel->shape[1];
   if (!c->num_heads)
-    c->num_heads = timm_architecture_heads (json_str (L->config, "architecture"));
+    c->num_heads = timm_architecture_heads (arch);
   if (!c->num_heads) {
     if (c->dim % 64)
       return model_error (error, L,
@@ -2005,13 +2004,12 @@ check_weight_map (const Loader *L, JsonObject *weight_map, const Shard *shards, 
   }
   g_list_free (names);
   GHashTableIter iter;
-  gpointer key;
+  gpointer key, value;
   g_hash_table_iter_init (&iter, L->tensors);
-  while (ok && g_hash_table_iter_next (&iter, &key, NULL))
+  while (ok && g_hash_table_iter_next (&iter, &key, &value))
     if (!json_object_has_member (weight_map, key))
-      ok = model_error (
-          error, L, "tensor '%s' of %s is not in the index's weight_map", (const char *) key,
-          shards[((TensorEntry *) g_hash_table_lookup (L->tensors, key))->shard].name);
+      ok = model_error (error, L, "tensor '%s' of %s is not in the index's weight_map",
+                        (const char *) key, shards[((const TensorEntry *) value)->shard].name);
   return ok;
 }
 
@@ -2106,6 +2104,7 @@ heed_read_shard_index (const char *path, JsonParser **parser, JsonObject **weigh
     goto fail;
   JsonNode *root =
       json_parser_load_from_data (*parser, text, -1, NULL) ? json_parser_get_root (*parser) : NULL;
+  g_free (text); /* the parser holds its own copy */
   JsonNode *wm = root && JSON_NODE_HOLDS_OBJECT (root)
                      ? json_object_get_member (json_node_get_object (root), "weight_map")
                      : NULL;
@@ -2143,15 +2142,12 @@ heed_read_shard_index (const char *path, JsonParser **parser, JsonObject **weigh
   }
   g_list_free (tensors);
   g_hash_table_destroy (seen);
-  g_free (text);
   if (!ok)
-    goto fail_freed;
+    goto fail;
   if (weight_map)
     *weight_map = map;
   return TRUE;
 fail:
-  g_free (text);
-fail_freed:
   g_clear_object (parser);
   g_ptr_array_free (*shards, TRUE);
   *shards = NULL;
@@ -2214,8 +2210,7 @@ heed_model_load (const char *path, GError **error)
   /* a folder as the hub's repositories hold it (a clone, a download): its weights by the names
    * the hub fetches, first found first */
   if (g_file_test (path, G_FILE_TEST_IS_DIR)) {
-    static const char *const names[] = { "model.safetensors", "model.safetensors.index.json",
-                                         "pytorch_model.bin", "pytorch_model.bin.index.json" };
+    static const char *const names[] = { HEED_WEIGHTS_FILES };
     for (guint i = 0; i < G_N_ELEMENTS (names); i++) {
       char *inside = g_build_filename (path, names[i], NULL);
       gboolean found = g_file_test (inside, G_FILE_TEST_IS_REGULAR);

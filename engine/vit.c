@@ -508,6 +508,24 @@ record_map_head (HeedVitRun *r, HeedRecorder *rec, guint n, GError **error)
 /* Records the forward pass for a batch of n frames: from the frame staging through the
  * preprocessing shader (from_frame), or from the input tensors; cut into slice_count ()
  * recordings (slice_units ()). */
+/* A LayerNorm over `rows` rows of each of `batches` batches of in (their stride in.batch) into
+ * out: the block's matrices as its GEMMs read them, all rows as one batch, or a frame's rows
+ * at a time when the last block runs a few of each frame's. One dispatch a batch: the shaders
+ * take one row stride. */
+static gboolean
+record_layernorm_batches (HeedRecorder *rec, HeedMat in, HeedMat out, HeedBuffer *gamma,
+                          HeedBuffer *beta, guint rows, guint batches, guint width, float eps,
+                          const char *name, GError **error)
+{
+  for (guint i = 0; i < batches; i++) {
+    HeedMat a = in, b = out;
+    a.off += i * in.batch, b.off += i * out.batch;
+    if (!heed_op_layernorm (rec, a, b, gamma, beta, rows, width, eps, name, error))
+      return FALSE;
+  }
+  return TRUE;
+}
+
 static gboolean
 record_forward (HeedVitRun *r, HeedRecorder **recs, guint n, gboolean from_frame, GError **error)
 {
@@ -622,11 +640,10 @@ record_forward (HeedVitRun *r, HeedRecorder **recs, guint n, gboolean from_frame
       return FALSE;
     rec = recs[slice_of_unit (r, 3 + 2 * l)];
     guint act = heed_mlp_activation (c);
-    /* the separate LayerNorm takes one stride: a frame's rows at a time when they are few */
-    for (guint i = 0; !p->fold_layernorm && i < (few ? n : 1); i++)
-      if (!heed_op_layernorm (rec, MAT (r->x, i * T * D, D), MAT (r->h, i * T * D, D), b->norm2_w,
-                              b->norm2_b, few ? m : rows, D, c->ln_eps, NAME ("norm2"), error))
-        return FALSE;
+    if (!p->fold_layernorm &&
+        !record_layernorm_batches (rec, x, h, b->norm2_w, b->norm2_b, gm, batches, D, c->ln_eps,
+                                   NAME ("norm2"), error))
+      return FALSE;
     if ((p->fold_layernorm
              ? !heed_op_gemm_layernorm (rec, x, MAT (b->fc1_w, 0, ld_w1), mlp, b->fc1_b, gm, W1, D,
                                         batches, c->ln_eps, act, NAME ("fc1"), "fc1", error)
@@ -635,12 +652,11 @@ record_forward (HeedVitRun *r, HeedRecorder **recs, guint n, gboolean from_frame
         (c->swiglu && !heed_op_swiglu (rec, mlp, gm, Hd, batches, NAME ("swiglu"), error)))
       return FALSE;
     /* EVA-02's LayerNorm over the hidden layer, in place (each row is read before it is
-     * written, by the same invocation): a frame's rows at a time when they are few */
-    for (guint i = 0; b->mlp_norm_w && i < (few ? n : 1); i++)
-      if (!heed_op_layernorm (rec, MAT (r->mlp, i * T * W1, W1), MAT (r->mlp, i * T * W1, W1),
-                              b->mlp_norm_w, b->mlp_norm_b, few ? m : rows, Hd, c->ln_eps,
-                              NAME ("mlp.norm"), error))
-        return FALSE;
+     * written, by the same invocation) */
+    if (b->mlp_norm_w &&
+        !record_layernorm_batches (rec, mlp, mlp, b->mlp_norm_w, b->mlp_norm_b, gm, batches, Hd,
+                                   c->ln_eps, NAME ("mlp.norm"), error))
+      return FALSE;
     if (!heed_op_gemm (rec, mlp, MAT (b->fc2_w, 0, ld_d), x, b->fc2_b, gm, D, Hd, batches, 1.0f,
                        HEED_EPI_ACCUMULATE, NAME ("fc2"), "fc2", error))
       return FALSE;
