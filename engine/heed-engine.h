@@ -195,6 +195,11 @@ typedef struct {
                           * heed_rope_table () */
   guint rope_ref_grid;   /* the grid the rotary frequencies were learnt at (timm's
                           * ref_feat_shape): positions are scaled by it over grid */
+  gboolean rope_dinov3;  /* DINOv3's rotary embedding instead: patch centres at [-1, 1] on
+                          * each axis, 2 pi / base^(band / (head_dim / 4)) radians per unit;
+                          * its pairs are channels (j, j + head_dim / 2), which the loader
+                          * reorders to (2j, 2j + 1) in the query's and key's rows */
+  float rope_base;       /* the frequencies' base: 10000 (EVA-02), 100 (DINOv3) */
   gboolean mlp_norm;     /* EVA-02 base and large: a LayerNorm over the MLP's hidden layer,
                           * after the activation (or SwiGLU's gate), before fc2 */
   guint dim, depth, num_heads, head_dim, mlp_hidden;

@@ -10,6 +10,7 @@
 
 #include <json-glib/json-glib.h>
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #define MAX_HEADER_BYTES (100u << 20)
@@ -34,6 +35,7 @@ typedef struct {
   const guint8 *bytes; /* numel elements, row-major */
   guint8 *owned;       /* bytes, where they are a copy of a PyTorch checkpoint's view */
   gboolean taken;      /* read into the model (see check_blocks_read) */
+  char *file_name;     /* its name in the file, where the loader reads it by another (or NULL) */
   guint shard;         /* the file it is in, of a checkpoint sharded over several */
 } TensorEntry;
 
@@ -78,6 +80,8 @@ typedef struct {
   const char *fc1_value;
   /* timm's EVA: the query's, key's and value's projections apart (q_proj, k_proj, v_proj) */
   gboolean split_qkv;
+  /* transformers' DINOv3ViTModel, its tensors renamed to timm's (rename_hf_dinov3) */
+  gboolean hf_dinov3;
 } Loader;
 
 static void
@@ -85,6 +89,7 @@ entry_free (gpointer p)
 {
   TensorEntry *e = p;
   g_free (e->dtype_name);
+  g_free (e->file_name);
   g_free (e->owned);
   g_free (e);
 }
@@ -444,10 +449,13 @@ take (const Loader *L, const char *name, guint ndim, const guint64 *shape, GErro
   TensorEntry *e = find (L, name);
   guint lead;
   if (!e) {
-    model_error (error, L, "tensor '%s' is missing", name);
+    model_error (error, L, "tensor '%s' is missing%s", name,
+                 L->hf_dinov3 ? " (timm's name: heed reads transformers' DINOv3 by timm's names)"
+                              : "");
     return NULL;
   }
   e->taken = TRUE;
+  const char *shown = e->file_name ? e->file_name : name; /* the file's name in messages */
   if (e->ndim < ndim)
     goto bad_shape;
   lead = e->ndim - ndim;
@@ -458,7 +466,7 @@ take (const Loader *L, const char *name, guint ndim, const guint64 *shape, GErro
     if (e->shape[lead + i] != shape[i])
       goto bad_shape;
   if (e->dtype == DT_UNSUPPORTED) {
-    model_error (error, L, "tensor '%s' has dtype %s; weights must be F32, F16 or BF16", name,
+    model_error (error, L, "tensor '%s' has dtype %s; weights must be F32, F16 or BF16", shown,
                  e->dtype_name);
     return NULL;
   }
@@ -466,7 +474,7 @@ take (const Loader *L, const char *name, guint ndim, const guint64 *shape, GErro
     float *out = g_try_new (float, MAX (e->numel, 1));
     const guint8 *src = e->bytes;
     if (!out) {
-      model_error (error, L, "out of memory for tensor '%s'", name);
+      model_error (error, L, "out of memory for tensor '%s'", shown);
       return NULL;
     }
     for (guint64 i = 0; i < e->numel; i++) {
@@ -487,7 +495,7 @@ take (const Loader *L, const char *name, guint ndim, const guint64 *shape, GErro
         model_error (error, L,
                      "tensor '%s' holds a%s value at element %" G_GUINT64_FORMAT
                      ": the weights are damaged",
-                     name, isnan (out[i]) ? " NaN" : "n infinite", i);
+                     shown, isnan (out[i]) ? " NaN" : "n infinite", i);
         g_free (out);
         return NULL;
       }
@@ -501,7 +509,7 @@ bad_shape : {
     g_string_append_printf (have, "%s%" G_GUINT64_FORMAT, i ? ", " : "", e->shape[i]);
   for (guint i = 0; i < ndim; i++)
     g_string_append_printf (want, "%s%" G_GUINT64_FORMAT, i ? ", " : "", shape[i]);
-  model_error (error, L, "tensor '%s' has shape %s], expected %s]", name, have->str, want->str);
+  model_error (error, L, "tensor '%s' has shape %s], expected %s]", shown, have->str, want->str);
   g_string_free (have, TRUE);
   g_string_free (want, TRUE);
   return NULL;
@@ -1032,6 +1040,140 @@ arch_in (const char *arch, const char *const *names, guint n)
   return FALSE;
 }
 
+/* `name` with its leading `from` turned into `to`, or NULL where it does not begin so */
+static char *
+swap_prefix (const char *name, const char *from, const char *to)
+{
+  return g_str_has_prefix (name, from) ? g_strconcat (to, name + strlen (from), NULL) : NULL;
+}
+
+/* transformers' DINOv3ViTModel (facebook/dinov3-*) is timm's Eva (vit_*_dinov3) under other
+ * names: its tensors are read by timm's, each keeping its own for the messages. */
+static void
+rename_hf_dinov3 (Loader *L)
+{
+  TensorEntry *patch = find (L, "embeddings.patch_embeddings.weight");
+  if (!patch || patch->ndim != 4 || !find (L, "layer.0.attention.q_proj.weight"))
+    return;
+  gboolean gated = find (L, "layer.0.mlp.gate_proj.weight") != NULL;
+  static const char *const outside[][2] = {
+    { "embeddings.cls_token", "cls_token" },
+    { "embeddings.register_tokens", "reg_token" },
+    { "embeddings.mask_token", "mask_token" },
+    { "embeddings.patch_embeddings.", "patch_embed.proj." },
+  };
+  const char *const inside[][2] = {
+    { "attention.o_proj.", "attn.proj." }, { "attention.", "attn." },
+    { "layer_scale1.lambda1", "gamma_1" }, { "layer_scale2.lambda1", "gamma_2" },
+    { "mlp.gate_proj.", "mlp.fc1_g." },    { "mlp.up_proj.", gated ? "mlp.fc1_x." : "mlp.fc1." },
+    { "mlp.down_proj.", "mlp.fc2." },
+  };
+  GHashTable *renamed = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, entry_free);
+  GHashTableIter it;
+  gpointer key, value;
+  g_hash_table_iter_init (&it, L->tensors);
+  while (g_hash_table_iter_next (&it, &key, &value)) {
+    const char *name = key;
+    char *timm = NULL;
+    for (guint i = 0; i < G_N_ELEMENTS (outside) && !timm; i++)
+      timm = swap_prefix (name, outside[i][0], outside[i][1]);
+    guint layer, used = 0;
+    if (!timm && sscanf (name, "layer.%u.%n", &layer, &used) == 1 && used) {
+      const char *rest = name + used;
+      char *block = NULL;
+      for (guint i = 0; i < G_N_ELEMENTS (inside) && !block; i++)
+        block = swap_prefix (rest, inside[i][0], inside[i][1]);
+      timm = g_strdup_printf ("blocks.%u.%s", layer, block ? block : rest);
+      g_free (block);
+    }
+    TensorEntry *e = value;
+    if (timm)
+      e->file_name = g_strdup (name);
+    g_hash_table_iter_steal (&it);
+    g_hash_table_insert (renamed, timm ? timm : g_strdup (name), e);
+    g_free (key);
+  }
+  g_hash_table_destroy (L->tensors);
+  L->tensors = renamed;
+  L->hf_dinov3 = TRUE;
+}
+
+/* The grid of a model whose tensors do not give it (DINOv3's, with no position embedding; any
+ * other it runs at too): the side its config says it was made for (timm's
+ * pretrained_cfg.input_size, transformers' image_size), 224 px where none says, over the patch */
+static gboolean
+config_image_side (const Loader *L, guint patch, guint *grid, GError **error)
+{
+  JsonNode *pc = member (L->config, "pretrained_cfg");
+  JsonObject *t = pc && JSON_NODE_HOLDS_OBJECT (pc) ? json_node_get_object (pc) : NULL;
+  JsonNode *in = member (t, "input_size");
+  JsonArray *a = in && JSON_NODE_HOLDS_ARRAY (in) ? json_node_get_array (in) : NULL;
+  guint64 side = 224;
+  if (!(a && json_array_get_length (a) == 3 && json_uint (json_array_get_element (a, 2), &side)))
+    json_uint (member (L->config, "image_size"), &side);
+  if (side < patch || side > 4096 || side % patch)
+    return model_error (error, L,
+                        "the config's image size %" G_GUINT64_FORMAT " px is not a multiple of "
+                        "the patch size %u up to 4096",
+                        side, patch);
+  *grid = (guint) (side / patch);
+  return TRUE;
+}
+
+/* The rotary position embedding, which no tensor shows: EVA-02's (timm's eva02_* architectures,
+ * or model_args.use_rot_pos_emb) or DINOv3's (timm's *_dinov3*, model_args.rope_type "dinov3",
+ * transformers' DINOv3ViTModel); timm's other kinds are refused in read_config's first lines */
+static gboolean
+read_rope (const Loader *L, HeedModelConfig *c, const char *arch, JsonObject *margs, GError **error)
+{
+  const char *kind = json_str (margs, "rope_type");
+  c->rope_dinov3 =
+      L->hf_dinov3 || g_strcmp0 (kind, "dinov3") == 0 || (!kind && arch && strstr (arch, "dinov3"));
+  c->rope = json_bool (margs, "use_rot_pos_emb",
+                       c->rope_dinov3 || g_str_has_prefix (arch ? arch : "", "eva02_"));
+  if (c->rope && kind && strcmp (kind, "cat") != 0 && strcmp (kind, "dinov3") != 0)
+    return model_error (error, L,
+                        "model_args.rope_type \"%s\": heed runs EVA-02's rotary position "
+                        "embedding (\"cat\") and DINOv3's (\"dinov3\"), not this",
+                        kind);
+  /* each kind with its own pairing and its own grid: timm's variations of them are refused */
+  const char *indexing = json_str (margs, "rope_grid_indexing");
+  double offset = 0;
+  if (c->rope && (json_bool (margs, "rope_rotate_half", c->rope_dinov3) != c->rope_dinov3 ||
+                  (indexing && strcmp (indexing, "ij") != 0) ||
+                  (json_number (member (margs, "rope_grid_offset"), &offset) && offset != 0)))
+    return model_error (error, L,
+                        "model_args sets rope_rotate_half, rope_grid_indexing or "
+                        "rope_grid_offset to other than %s's: heed does not run that variant",
+                        c->rope_dinov3 ? "DINOv3" : "EVA-02");
+  double base = c->rope_dinov3 ? 100 : 10000;
+  if (L->hf_dinov3)
+    json_number (member (L->config, "rope_theta"), &base);
+  else
+    json_number (member (margs, "rope_temperature"), &base);
+  if (!(base > 1 && base < 1e9))
+    return model_error (error, L,
+                        "the rotary embedding's base (rope_theta, rope_temperature) "
+                        "must be above 1");
+  c->rope_base = (float) base;
+  c->rope_ref_grid = 16; /* every EVA-02's ref_feat_shape: 224 / 14 */
+  JsonNode *ref = margs ? member (margs, "ref_feat_shape") : NULL;
+  if (ref && !JSON_NODE_HOLDS_NULL (ref)) {
+    guint64 v = 0, w = 0;
+    JsonArray *a = JSON_NODE_HOLDS_ARRAY (ref) ? json_node_get_array (ref) : NULL;
+    gboolean ok = a ? json_array_get_length (a) == 2 &&
+                          json_uint (json_array_get_element (a, 0), &v) &&
+                          json_uint (json_array_get_element (a, 1), &w) && v == w
+                    : json_uint (ref, &v);
+    if (!ok || v == 0 || v > 1024)
+      return model_error (error, L,
+                          "model_args.ref_feat_shape must be a grid side (or two equal ones) "
+                          "from 1 to 1024");
+    c->rope_ref_grid = (guint) v;
+  }
+  return TRUE;
+}
+
 /* What config.json says a checkpoint is (timm's architecture, transformers' model_type), for
  * the message that refuses one that is not a ViT; NULL where it says nothing */
 static const char *
@@ -1086,16 +1228,26 @@ read_config (Loader *L, HeedModel *m, GError **error)
                         "'blocks.0.norm1.weight' (heed runs one sequence of tokens through its "
                         "blocks, not stages over shrinking grids such as Swin's)",
                         PRINTF_NAMED (named_model (L)));
-  /* timm's rotary embeddings other than EVA-02's (RoPE-ViT's axial and mixed ones, the
-   * Perception Encoder's, DINOv3's) turn other pairs of channels by other angles, and no tensor
+  /* facebookresearch/dinov3's own checkpoints: no config says their heads or their rotary
+   * embedding's base (and their stored periods are rounded to bfloat16) */
+  if (!L->hf && find (L, "storage_tokens"))
+    return model_error (error, L,
+                        "a checkpoint of facebookresearch/dinov3's own (storage_tokens): heed "
+                        "runs DINOv3 from the hub's files, timm's (timm/vit_*_dinov3.*) or "
+                        "transformers' (facebook/dinov3-*), which say what this one does not");
+  /* timm's rotary embeddings other than EVA-02's and DINOv3's (RoPE-ViT's axial and mixed
+   * ones, the Perception Encoder's) turn other pairs of channels by other angles, and no tensor
    * shows them: refused by the architecture's name, before the missing pos_embed says less */
   const char *arch = json_str (L->config, "architecture"); /* timm's config.json */
-  if (arch &&
-      (strstr (arch, "rope") || g_str_has_prefix (arch, "vit_pe_") || strstr (arch, "dinov3")))
+  if (arch && (strstr (arch, "rope") || g_str_has_prefix (arch, "vit_pe_")))
     return model_error (error, L,
                         "architecture %s has a rotary position embedding of a kind heed does not "
-                        "run (it runs EVA-02's)",
+                        "run (it runs EVA-02's and DINOv3's)",
                         arch);
+  JsonNode *args = member (L->config, "model_args");
+  JsonObject *margs = args && JSON_NODE_HOLDS_OBJECT (args) ? json_node_get_object (args) : NULL;
+  if (!read_rope (L, c, arch, margs, error))
+    return FALSE;
 
   if (L->hf) {
     name = hf_name (L, "encoder.layer.0.norm1.weight");
@@ -1185,7 +1337,8 @@ read_config (Loader *L, HeedModel *m, GError **error)
                : g_strdup ("pos_embed");
   e = find (L, name);
   g_free (name);
-  L->no_pos_embed = !e && rel; /* BEiT's usual layout: the bias is the only position */
+  /* BEiT's usual layout: the bias is the only position; DINOv3's: the rotary embedding */
+  L->no_pos_embed = !e && (rel || c->rope_dinov3);
   /* [1, tokens, D]; CLIP's is an nn.Embedding, [tokens, D] */
   guint pos_dims = L->clip ? 2 : 3;
   if (!L->no_pos_embed && (!e || e->ndim != pos_dims || (pos_dims == 3 && e->shape[0] != 1) ||
@@ -1197,6 +1350,8 @@ read_config (Loader *L, HeedModel *m, GError **error)
    * pools by the class token only where there is one); one with a class token says so in
    * config.json's global_pool. */
   const char *pool = json_str (L->config, "global_pool");
+  if (!pool && arch && strstr (arch, "dinov3"))
+    pool = "avg"; /* timm's Eva pools so by default, and DINOv3's has no fc_norm to say it */
   gboolean fc_norm = find (L, "fc_norm.weight") != NULL, norm = find (L, "norm.weight") != NULL;
   /* timm's attention pooling (global_pool="map"): attn_pool after the final norm */
   c->map_pool = (!L->hf && find (L, "attn_pool.latent")) ||
@@ -1243,9 +1398,8 @@ read_config (Loader *L, HeedModel *m, GError **error)
    * config.json model_args.act_layer or its architecture name (*_quickgelu_*), or
    * transformers' hidden_act */
   const char *act = meta_string (L, "act_layer");
-  JsonNode *args = member (L->config, "model_args");
-  if (!act && args && JSON_NODE_HOLDS_OBJECT (args))
-    act = json_str (json_node_get_object (args), "act_layer");
+  if (!act)
+    act = json_str (margs, "act_layer");
   if (!act)
     act = json_str (L->config, "hidden_act");
   c->quick_gelu = g_strcmp0 (act, "quick_gelu") == 0 || (arch && strstr (arch, "quickgelu")) ||
@@ -1272,31 +1426,12 @@ read_config (Loader *L, HeedModel *m, GError **error)
                         "activation \"%s\": heed runs GELU, its tanh approximation and QuickGELU "
                         "in the MLP, not this",
                         act);
-  JsonObject *margs = args && JSON_NODE_HOLDS_OBJECT (args) ? json_node_get_object (args) : NULL;
   if ((arch && strstr (arch, "_rpn_")) || g_str_has_prefix (arch ? arch : "", "eva02_enormous_") ||
       json_bool (margs, "use_post_norm", FALSE))
     return model_error (error, L,
                         "architecture %s has residual post-norm blocks (timm's ResPostBlock, "
                         "EvaBlockPostNorm), which heed does not run",
                         arch ? arch : "(model_args.use_post_norm)");
-  /* EVA-02's rotary position embedding is computed, not stored: its architecture's name (or
-   * model_args) says it is there (timm's other kinds are refused in read_config's first lines) */
-  c->rope = json_bool (margs, "use_rot_pos_emb", g_str_has_prefix (arch ? arch : "", "eva02_"));
-  c->rope_ref_grid = 16; /* every EVA-02's ref_feat_shape: 224 / 14 */
-  JsonNode *ref = margs ? member (margs, "ref_feat_shape") : NULL;
-  if (ref && !JSON_NODE_HOLDS_NULL (ref)) {
-    guint64 v = 0, w = 0;
-    JsonArray *a = JSON_NODE_HOLDS_ARRAY (ref) ? json_node_get_array (ref) : NULL;
-    gboolean ok = a ? json_array_get_length (a) == 2 &&
-                          json_uint (json_array_get_element (a, 0), &v) &&
-                          json_uint (json_array_get_element (a, 1), &w) && v == w
-                    : json_uint (ref, &v);
-    if (!ok || v == 0 || v > 1024)
-      return model_error (error, L,
-                          "model_args.ref_feat_shape must be a grid side (or two equal ones) "
-                          "from 1 to 1024");
-    c->rope_ref_grid = (guint) v;
-  }
   /* EVA's own tensors with nothing that says whether the rotary embedding is there */
   if (!c->rope && !arch && !(margs && member (margs, "use_rot_pos_emb")) &&
       (L->split_qkv || c->mlp_norm || (L->fc1_value && !L->hf)))
@@ -1308,8 +1443,11 @@ read_config (Loader *L, HeedModel *m, GError **error)
    * (no_embed_class: DeiT III, register models), or in transformers' DINOv2 with registers the
    * class token and the patches */
   guint64 pos_len = L->no_pos_embed ? 0 : e->shape[pos_dims - 2];
+  guint side = 0;
+  if (L->no_pos_embed && !rel && !config_image_side (L, c->patch_size, &side, error))
+    return FALSE;
   if (L->no_pos_embed)
-    c->num_patches = rel_grid * rel_grid;
+    c->num_patches = rel ? rel_grid * rel_grid : side * side;
   else if (L->registers_unpositioned && reg) {
     if (!is_square (pos_len - 1) || pos_len - 1 > 1u << 20)
       return model_error (error, L,
@@ -1393,6 +1531,11 @@ read_config (Loader *L, HeedModel *m, GError **error)
   if (silu && !c->swiglu)
     return model_error (error, L,
                         "activation \"%s\": heed runs SiLU only as the gate of a SwiGLU MLP", act);
+  /* transformers' gated MLP (DINOv3's LlamaMLP) gates by hidden_act, which heed runs as SiLU */
+  if (L->hf_dinov3 && c->swiglu && !silu)
+    return model_error (error, L,
+                        "a gated MLP whose gate is \"%s\" (hidden_act): heed gates by SiLU",
+                        act ? act : "gelu");
   if (c->swiglu && c->map_pool)
     return model_error (error, L, "a SwiGLU MLP with attention pooling is not supported");
   c->mlp_hidden = (guint) e->shape[0] / (c->swiglu && !L->fc1_value ? 2 : 1);
@@ -1443,8 +1586,8 @@ read_config (Loader *L, HeedModel *m, GError **error)
   /* a quarter of a head's channels turn by each band of the row's and the column's angles */
   if (c->rope && c->head_dim % 4)
     return model_error (error, L,
-                        "heads of %u channels: EVA-02's rotary position embedding needs a "
-                        "multiple of 4",
+                        "heads of %u channels: a rotary position embedding (EVA-02's, DINOv3's) "
+                        "needs a multiple of 4",
                         c->head_dim);
 
   name = head_name (L, FALSE, "weight");
@@ -1466,10 +1609,13 @@ read_config (Loader *L, HeedModel *m, GError **error)
 
   /* CLIPVisionConfig's, timm's, SigLIP's; timm's CLIP towers (vit_*_clip_*) set 1e-5 too,
    * its EVA CLIP towers (eva*_clip_*) not */
-  c->ln_eps = (L->clip && !L->siglip) ||
-                      (!L->hf && arch && strstr (arch, "_clip_") && !g_str_has_prefix (arch, "eva"))
-                  ? 1e-5f
-                  : 1e-6f;
+  /* DINOv3's (timm's vit_*_dinov3, transformers' DINOv3ViTConfig) too */
+  c->ln_eps =
+      (L->clip && !L->siglip) ||
+              (!L->hf && arch && strstr (arch, "_clip_") && !g_str_has_prefix (arch, "eva")) ||
+              (arch && strstr (arch, "dinov3")) || L->hf_dinov3
+          ? 1e-5f
+          : 1e-6f;
   if (L->config && json_object_has_member (L->config, "layer_norm_eps")) {
     JsonNode *n = json_object_get_member (L->config, "layer_norm_eps");
     if (JSON_NODE_HOLDS_VALUE (n) && (json_node_get_value_type (n) == G_TYPE_DOUBLE ||
@@ -1659,6 +1805,30 @@ read_map_head (const Loader *L, HeedModel *m, GError **error)
   return ok;
 }
 
+/* DINOv3 turns channel j of a head's query and key with channel j + head_dim / 2 (timm's and
+ * transformers' rotate_half); heed's kernel turns neighbours (2j, 2j + 1). Q.K^T is the same
+ * when the query's and the key's channels are reordered alike, so their rows are interleaved
+ * here, and the rotation pairs what DINOv3 pairs. */
+static void
+interleave_rope_halves (float *w, float *b, const HeedModelConfig *c)
+{
+  guint D = c->dim, hd = c->head_dim;
+  float *rows = g_new (float, (gsize) hd *D), *bias = g_new (float, hd);
+  for (guint part = 0; part < 2; part++) /* the query's rows, then the key's */
+    for (guint h = 0; h < c->num_heads; h++) {
+      gsize first = (gsize) part * D + (gsize) h * hd;
+      for (guint j = 0; j < hd; j++) {
+        gsize from = first + (j % 2 ? hd / 2 : 0) + j / 2;
+        memcpy (rows + (gsize) j * D, w + from * D, D * sizeof (float));
+        bias[j] = b[from];
+      }
+      memcpy (w + first * D, rows, (gsize) hd * D * sizeof (float));
+      memcpy (b + first, bias, hd * sizeof (float));
+    }
+  g_free (rows);
+  g_free (bias);
+}
+
 static gboolean
 read_weights (const Loader *L, HeedModel *m, GError **error)
 {
@@ -1817,6 +1987,8 @@ read_weights (const Loader *L, HeedModel *m, GError **error)
     }
     if (!b->qkv_b)
       return FALSE;
+    if (c->rope_dinov3)
+      interleave_rope_halves (b->qkv_w, b->qkv_b, c);
     /* a table every block shares is looked up once */
     if (c->rel_pos_bias && L->rel_shared && l > 0)
       b->attn_bias =
@@ -1889,6 +2061,7 @@ check_blocks_read (const Loader *L, GError **error)
              *hf[] = { hf_blocks, hf_patch, hf_pool };
   const char *const *parts = L->hf ? hf : timm;
   const char *unread = NULL; /* the first in name order, for a message that does not vary */
+  const TensorEntry *unread_entry = NULL;
   GHashTableIter it;
   gpointer key, value;
   g_hash_table_iter_init (&it, L->tensors);
@@ -1897,13 +2070,13 @@ check_blocks_read (const Loader *L, GError **error)
         (g_str_has_prefix (key, parts[0]) || g_str_has_prefix (key, parts[1]) ||
          g_str_has_prefix (key, parts[2])) &&
         (!unread || strcmp (key, unread) < 0))
-      unread = key;
+      unread = key, unread_entry = value;
   if (unread)
     model_error (error, L,
                  "tensor '%s' belongs to no layout heed runs (a ViT variant with more in its "
                  "blocks or patch embedding, such as qk-norm or extra norms): refused rather "
                  "than run without it",
-                 unread);
+                 unread_entry->file_name ? unread_entry->file_name : unread);
   g_free (hf_blocks);
   g_free (hf_patch);
   g_free (hf_pool);
@@ -2043,10 +2216,11 @@ load_shards (const Shard *shards, guint n, JsonObject *weight_map, const char *c
   m = g_new0 (HeedModel, 1);
   m->source = g_strdup (L.source);
   /* what the model is (an unsupported variant says so first), then its bytes */
+  rename_hf_dinov3 (&L);
   if (!read_config (&L, m, error) || (!L.torch && !check_no_overlap (&L, error)) ||
       !read_weights (&L, m, error) || !check_blocks_read (&L, error))
     heed_model_destroy (&m);
-  else if (L.dinov2 && !run_as_transformers (&L, m, error))
+  else if ((L.dinov2 || L.hf_dinov3) && !run_as_transformers (&L, m, error))
     heed_model_destroy (&m);
 
 out:
@@ -2317,10 +2491,13 @@ heed_rope_table (const HeedModelConfig *c)
   float *table = g_new (float, (gsize) c->num_patches *pairs * 2);
   for (guint p = 0; p < c->num_patches; p++)
     for (guint j = 0; j < pairs; j++) {
-      /* the patch's row for a head's first half of pairs, its column for the second, each in
-       * the reference grid's units (so a fine-tune at another size keeps the angles' range) */
-      double at = (double) (j < bands ? p / G : p % G) * c->rope_ref_grid / G;
-      double angle = at * pow (10000.0, -(double) (j % bands) / bands);
+      /* the patch's row for a head's first half of pairs, its column for the second: EVA-02's
+       * in the reference grid's units (so a fine-tune at another size keeps the angles'
+       * range), DINOv3's the patch's centre on [-1, 1] over 2 pi per period */
+      guint index = j < bands ? p / G : p % G;
+      double inv_period = pow (c->rope_base, -(double) (j % bands) / bands);
+      double angle = c->rope_dinov3 ? 2 * G_PI * ((index + 0.5) * 2 / G - 1) * inv_period
+                                    : (double) index * c->rope_ref_grid / G * inv_period;
       table[2 * ((gsize) p * pairs + j)] = (float) cos (angle);
       table[2 * ((gsize) p * pairs + j) + 1] = (float) sin (angle);
     }
@@ -2345,7 +2522,9 @@ heed_model_describe (const HeedModelConfig *c)
     g_string_append_printf (s, ", %u register%s", registers, registers == 1 ? "" : "s");
   if (c->rel_pos_bias)
     g_string_append (s, "; relative position bias");
-  if (c->rope)
+  if (c->rope && c->rope_dinov3)
+    g_string_append_printf (s, "; DINOv3's rotary position embedding (base %g)", c->rope_base);
+  else if (c->rope)
     g_string_append_printf (s, "; rotary position embedding (learnt at %u x %u)", c->rope_ref_grid,
                             c->rope_ref_grid);
   g_string_append_printf (s, "; pooling: %s; activation: %s%s; LayerNorm eps %g",

@@ -38,11 +38,16 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   GError *error = NULL;
   load (data, size, NULL, &error);
   /* timm's EVA layout is read only beside the config.json that names its architecture: such
-   * inputs go in again with EVA-02's, so the rotary embedding's and the split layers' checks
-   * are reached too */
+   * inputs go in again with EVA-02's (and DINOv3's), so the rotary embedding's and the split
+   * layers' checks are reached too */
   if (error && strstr (error->message, "EVA layout")) {
     g_clear_error (&error);
     load (data, size, "{\"architecture\": \"eva02_base_patch14_224\"}", &error);
+  }
+  /* and timm's DINOv3 (no pos_embed) only beside the config that names it */
+  if (error && strstr (error->message, "position embedding must be")) {
+    g_clear_error (&error);
+    load (data, size, "{\"architecture\": \"vit_small_patch16_dinov3\"}", &error);
   }
   g_clear_error (&error);
   return 0;

@@ -577,7 +577,11 @@ main (int argc, char **argv)
                                  "dinov2_repo_swiglu_f32",
                                  "eva02_tiny_f32",
                                  "eva02_base_f32",
-                                 "eva02_token_f32" };
+                                 "eva02_token_f32",
+                                 "dinov3_small_f32",
+                                 "dinov3_plus_f32",
+                                 "hf_dinov3_f32",
+                                 "hf_dinov3_gated_f32" };
   g_test_init (&argc, &argv, NULL);
   heed_tool = g_getenv ("HEED_TOOL");
   fixtures = g_getenv ("HEED_FIXTURES");

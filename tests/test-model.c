@@ -283,6 +283,37 @@ test_fixture_configs (void)
   g_free (what);
   heed_model_destroy (&m);
 
+  /* DINOv3: timm's (its rotary embedding and pooling told by the architecture; no pos_embed, so
+   * the grid from pretrained_cfg's input size; 4 registers after the class token) and
+   * transformers' (its own names read as timm's, rope_theta, the class token's pooling; the
+   * key's bias zero) */
+  m = load_fixture ("dinov3_small_f32");
+  g_assert_true (m->config.rope && m->config.rope_dinov3);
+  g_assert_true (m->config.avg_pool && m->config.pool_after_norm);
+  g_assert_cmpfloat (m->config.rope_base, ==, 100.0f);
+  g_assert_cmpfloat (m->config.ln_eps, ==, 1e-5f); /* timm's DINOv3 norm_layer's */
+  g_assert_cmpuint (m->config.num_registers, ==, 4);
+  g_assert_cmpuint (m->config.num_prefix, ==, 5);
+  g_assert_cmpuint (m->config.grid, ==, 5);
+  what = heed_model_describe (&m->config);
+  g_assert_nonnull (strstr (what, "DINOv3's rotary position embedding (base 100)"));
+  g_free (what);
+  g_assert_true (heed_model_set_input_size (m, 96, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (m->config.tokens, ==, 5 + 36);
+  heed_model_destroy (&m);
+  m = load_fixture ("hf_dinov3_f32");
+  g_assert_true (m->config.rope_dinov3 && !m->config.avg_pool);
+  g_assert_cmpuint (m->config.num_prefix, ==, 5);
+  g_assert_cmpuint (m->config.img_size, ==, 80);
+  for (guint i = 64; i < 2 * 64; i++)
+    g_assert_cmpfloat (m->blocks[1].qkv_b[i], ==, 0.0f);
+  heed_model_destroy (&m);
+  m = load_fixture ("hf_dinov3_gated_f32");
+  g_assert_true (m->config.swiglu);
+  g_assert_cmpuint (m->config.mlp_hidden, ==, 48);
+  heed_model_destroy (&m);
+
   /* transformers' CLIPModel: the image tower, its settings from config.json's vision_config
    * (2 heads where dim / 64 would give 1; eps 1e-5; QuickGELU), the text tower unread */
   m = load_fixture ("hf_clip_f32");
@@ -728,9 +759,9 @@ test_corrupt_files (void)
       "a rotary position embedding of a kind heed does not run");
   expect_model_error (eva, "{\"num_heads\": 3, \"architecture\": \"vit_pe_core_tiny_patch16_384\"}",
                       "a rotary position embedding of a kind heed does not run");
-  expect_model_error (
-      eva, "{\"num_heads\": 48, \"architecture\": \"eva02_base_patch14_224\"}",
-      "heads of 2 channels: EVA-02's rotary position embedding needs a multiple of 4");
+  expect_model_error (eva, "{\"num_heads\": 48, \"architecture\": \"eva02_base_patch14_224\"}",
+                      "heads of 2 channels: a rotary position embedding (EVA-02's, DINOv3's) "
+                      "needs a multiple of 4");
   expect_model_error (eva,
                       "{\"num_heads\": 3, \"architecture\": \"eva02_base_patch14_224\", "
                       "\"model_args\": {\"ref_feat_shape\": [16, 12]}}",
@@ -837,16 +868,46 @@ test_corrupt_files (void)
                       "not a plain ViT (config.json names \"swin_tiny_patch4_window7_224\"): "
                       "'patch_embed.proj.weight' but no 'blocks.0.norm1.weight'");
   g_free (swin.bytes);
-  /* timm's DINOv3: no pos_embed, a rotary embedding of its own, told by its architecture alone */
-  const TensorSpec dinov3[] = { { "patch_embed.proj.weight", 4, { 64, 3, 16, 16 } },
-                                { "cls_token", 3, { 1, 1, 64 } },
-                                { "reg_token", 3, { 1, 4, 64 } },
-                                { "blocks.0.norm1.weight", 1, { 64 } } };
-  Blob v3 = zeros_checkpoint (dinov3, G_N_ELEMENTS (dinov3));
-  expect_model_error (v3, "{\"architecture\": \"vit_small_patch16_dinov3\"}",
-                      "architecture vit_small_patch16_dinov3 has a rotary position embedding of a "
-                      "kind heed does not run");
+  /* DINOv3: no pos_embed, a rotary embedding no tensor shows. Without the config that names
+   * it there is no position; timm's variations of it, a grid the patches do not divide and
+   * transformers' gated MLP with a gate other than SiLU are refused; rope_temperature is read */
+  Blob v3 = read_blob ("dinov3_small_f32");
+  expect_model_error (v3, "{\"num_heads\": 2}", "position embedding must be [1, tokens, 64]");
+  expect_model_error (v3,
+                      "{\"num_heads\": 2, \"architecture\": \"vit_small_patch16_dinov3\", "
+                      "\"model_args\": {\"rope_grid_indexing\": \"xy\"}}",
+                      "model_args sets rope_rotate_half, rope_grid_indexing or rope_grid_offset "
+                      "to other than DINOv3's");
+  expect_model_error (v3,
+                      "{\"num_heads\": 2, \"model_args\": {\"use_rot_pos_emb\": true, "
+                      "\"rope_type\": \"mixed\"}}",
+                      "model_args.rope_type \"mixed\": heed runs EVA-02's");
+  expect_model_error (v3,
+                      "{\"num_heads\": 2, \"architecture\": \"vit_small_patch16_dinov3\", "
+                      "\"pretrained_cfg\": {\"input_size\": [3, 90, 90]}}",
+                      "the config's image size 90 px is not a multiple of the patch size 16");
+  GError *v3_error = NULL;
+  HeedModel *v3_model = heed_model_load_from_data (
+      v3.bytes, v3.size,
+      "{\"num_heads\": 2, \"model_args\": {\"rope_type\": \"dinov3\", \"use_rot_pos_emb\": "
+      "true, \"rope_temperature\": 1000}}",
+      NULL, "dinov3", &v3_error);
+  g_assert_no_error (v3_error);
+  g_assert_cmpfloat (v3_model->config.rope_base, ==, 1000.0f);
+  g_assert_cmpuint (v3_model->config.img_size, ==, 224); /* no size in the config */
+  g_assert_false (v3_model->config.avg_pool);            /* nor a global_pool: the class token */
+  heed_model_destroy (&v3_model);
   g_free (v3.bytes);
+  const TensorSpec dinov3_repo[] = { { "patch_embed.proj.weight", 4, { 64, 3, 16, 16 } },
+                                     { "storage_tokens", 3, { 1, 4, 64 } },
+                                     { "blocks.0.norm1.weight", 1, { 64 } } };
+  Blob repo = zeros_checkpoint (dinov3_repo, G_N_ELEMENTS (dinov3_repo));
+  expect_model_error (repo, NULL, "a checkpoint of facebookresearch/dinov3's own (storage_tokens)");
+  g_free (repo.bytes);
+  Blob gated = read_blob ("hf_dinov3_gated_f32");
+  expect_model_error (gated, "{\"model_type\": \"dinov3_vit\", \"num_attention_heads\": 2}",
+                      "a gated MLP whose gate is \"gelu\" (hidden_act): heed gates by SiLU");
+  g_free (gated.bytes);
 
   /* a missing file is an I/O error */
   GError *error = NULL;

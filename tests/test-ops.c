@@ -523,10 +523,10 @@ test_swiglu (void)
   assert_no_validation_messages ();
 }
 
-/* EVA-02's rotary position embedding against the C reference: the patch rows' queries and keys
- * of every frame turned pair by pair, and nothing else changed (the prefix rows, the values, the
- * floats before qkv_off); the table heed_rope_table makes and a random one; the last case is
- * wider than one dispatch, so the shader strides. */
+/* The rotary position embedding against the C reference: the patch rows' queries and keys of
+ * every frame turned pair by pair, and nothing else changed (the prefix rows, the values, the
+ * floats before qkv_off); the tables heed_rope_table makes (EVA-02's, DINOv3's) and a random
+ * one; the last case is wider than one dispatch, so the shader strides. */
 static void
 test_rope (void)
 {
@@ -545,13 +545,25 @@ test_rope (void)
     GRand *rng = g_rand_new_with_seed (k + 31);
     float *x = random_floats (rng, n, -4, 4), *want = g_memdup2 (x, n * sizeof (float));
     float *table;
-    if (k == 0) { /* a 3 x 3 grid learnt at 16 x 16 */
-      HeedModelConfig c = { .grid = 3, .num_patches = 9, .head_dim = D / H, .rope_ref_grid = 16 };
+    if (k == 0) { /* EVA-02's: a 3 x 3 grid learnt at 16 x 16 */
+      HeedModelConfig c = {
+        .grid = 3, .num_patches = 9, .head_dim = D / H, .rope_ref_grid = 16, .rope_base = 10000
+      };
       table = heed_rope_table (&c);
       g_assert_cmpfloat_with_epsilon (table[2 * (4 * pairs + 0)], cos (16.0 / 3), 1e-6);
       g_assert_cmpfloat_with_epsilon (
           table[2 * (5 * pairs + pairs - 1) + 1],
           sin (2 * 16.0 / 3 * pow (10000, -(pairs / 2 - 1.0) / (pairs / 2))), 1e-6);
+    } else if (k == 2) { /* DINOv3's: a 4 x 4 grid of centres on [-1, 1], base 100 */
+      HeedModelConfig c = {
+        .grid = 4, .num_patches = 16, .head_dim = D / H, .rope_dinov3 = TRUE, .rope_base = 100
+      };
+      table = heed_rope_table (&c);
+      /* patch 6 (row 1, column 2): the row's centre -0.25, the column's 0.25 */
+      g_assert_cmpfloat_with_epsilon (table[2 * (6 * pairs + 0)], cos (2 * G_PI * -0.25), 1e-6);
+      g_assert_cmpfloat_with_epsilon (
+          table[2 * (6 * pairs + pairs - 1) + 1],
+          sin (2 * G_PI * 0.25 * pow (100, -(pairs / 2 - 1.0) / (pairs / 2))), 1e-6);
     } else {
       table = random_floats (rng, (gsize) (T - prefix) * pairs * 2, -1, 1);
     }
@@ -857,7 +869,7 @@ test_classification_head (void)
  * CLIPForImageClassification (the mean patch token without a norm), and BEiT's relative
  * position bias (timm's, transformers' BEiT and Data2VecVision with a shared table), and DINOv2
  * giant's SwiGLU MLP (timm's packed fc1, transformers' weights_in), and EVA-02's rotary position
- * embedding, split projections and MLP norm. */
+ * embedding, split projections and MLP norm, and DINOv3's (timm's and transformers'). */
 static void
 test_vit_layouts_against_reference (void)
 {
@@ -866,7 +878,7 @@ test_vit_layouts_against_reference (void)
                           "hf_siglip_f32",     "hf_siglip_cls_f32",    "hf_clip_cls_f32",
                           "beit_f32",          "hf_beit_f32",          "hf_data2vec_f32",
                           "dinov2_swiglu_f32", "hf_dinov2_swiglu_f32", "eva02_tiny_f32",
-                          "eva02_base_f32" };
+                          "eva02_base_f32",    "dinov3_plus_f32",      "hf_dinov3_f32" };
   for (guint k = 0; k < G_N_ELEMENTS (names); k++) {
     GError *error = NULL;
     char *path = g_build_filename (g_getenv ("HEED_FIXTURES"), names[k], "model.safetensors", NULL);

@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """A model run at another input size against PyTorch: the p8_hd48_f32 fixture (72 px, patch 8,
-a 9 x 9 grid) at 96, 48 and 56 px, and eva02_tiny_f32 (70 px, a 5 x 5 grid) at 98 px, where
-EVA-02's rotary position embedding takes the new grid's angles. PyTorch resamples pos_embed as
+a 9 x 9 grid) at 96, 48 and 56 px, eva02_tiny_f32 (70 px, a 5 x 5 grid) at 98 px and
+dinov3_plus_f32 (64 px, no pos_embed) at 96 px, where EVA-02's and DINOv3's rotary position
+embeddings take the new grid's angles. PyTorch resamples pos_embed as
 timm's resample_abs_pos_embed does (F.interpolate bicubic, antialias=True, the CLS position
 kept) and runs the mirror of timm's ViT; heed run-tensor --input-size must give the same logits
 (within 1e-3 x max(1, max|logit|)) and CLS attention (within 1e-4). Prints TAP."""
@@ -34,6 +35,12 @@ runs = [(model_path, sd, size, VisionTransformer(**dict(config, img_size=size)))
         for size in (96, 48, 56)]
 runs.append((fixture("eva02_tiny_f32"), load_safetensors(fixture("eva02_tiny_f32"))[0], 98,
              model_for(eva02, 98)))
+# DINOv3's (64 px, a 4 x 4 grid, no pos_embed) at 96 px: its angles from the new grid's centres;
+# the file's LayerScale in timm's Eva names (gamma_1), the mirror's as ls1.gamma
+dinov3 = next(c for c in CASES if c["name"] == "dinov3_plus_f32")
+dinov3_state = {k.replace(".gamma_1", ".ls1.gamma").replace(".gamma_2", ".ls2.gamma"): v
+                for k, v in load_safetensors(fixture("dinov3_plus_f32"))[0].items()}
+runs.append((fixture("dinov3_plus_f32"), dinov3_state, 96, model_for(dinov3, 96)))
 print(f"1..{2 * len(runs) + 1}")
 failed = 0
 
@@ -48,10 +55,11 @@ def resample(pos, grid, new_grid):
 with tempfile.TemporaryDirectory() as tmp:
     for k, (path, state, size, model) in enumerate(runs):
         patch = model.patch_embed.proj.kernel_size[0]
-        grid = int(round((state["pos_embed"].numel() // model.pos_embed.shape[-1] - 1) ** 0.5))
         new_grid = size // patch
-        state = dict(state, pos_embed=resample(state["pos_embed"].reshape(1, grid * grid + 1, -1),
-                                               grid, new_grid))
+        if "pos_embed" in state:
+            grid = int(round((state["pos_embed"].numel() // model.pos_embed.shape[-1] - 1) ** 0.5))
+            state = dict(state, pos_embed=resample(
+                state["pos_embed"].reshape(1, grid * grid + 1, -1), grid, new_grid))
         state["cls_token"] = state["cls_token"].reshape(1, 1, -1)
         model.load_state_dict(state)
         model.eval()

@@ -6,6 +6,7 @@ Debian's python3-torch. Module and parameter names match timm's, so state dicts 
 import json
 import struct
 import time
+from functools import partial
 
 import torch
 from torch import nn
@@ -76,6 +77,28 @@ def eva02_rope_angles(grid, head_dim, ref_grid=16):
     return torch.cat([rows * freq, cols * freq], dim=1).float()
 
 
+def dinov3_rope_angles(grid, head_dim, base=100.0):
+    """DINOv3's rotary position embedding as angles [grid * grid, head_dim // 2], in float32 as
+    transformers' DINOv3ViTRopePositionEmbedding and timm's RotaryEmbeddingDinoV3 compute them:
+    each patch's centre on [-1, 1] per axis (0.5-centred, over the grid's side), the row's for a
+    head's first head_dim // 4 angles and the column's for the others, 2 pi times it over the
+    period base^(k / (head_dim // 4)) of band k."""
+    bands = head_dim // 4
+    periods = base ** (2 * torch.arange(bands, dtype=torch.float32) / (head_dim // 2))
+    centre = torch.arange(0.5, grid, dtype=torch.float32) / grid * 2.0 - 1.0
+    rows = centre[:, None].expand(grid, grid).reshape(-1, 1)
+    cols = centre[None, :].expand(grid, grid).reshape(-1, 1)
+    return 2 * torch.pi * torch.cat([rows / periods, cols / periods], dim=1)
+
+
+def rotate_halves(x, angles):
+    """x [..., N, head_dim] turned as DINOv3 turns it (rotate_half): channel j with channel
+    j + head_dim // 2, by angle j of its row of angles [N, head_dim // 2]."""
+    cos, sin = angles.cos().tile(2), angles.sin().tile(2)
+    first, second = x.chunk(2, dim=-1)
+    return x * cos + torch.cat([-second, first], dim=-1) * sin
+
+
 def rotate_pairs(x, angles):
     """x [..., N, head_dim] with each pair of channels taken as a complex number, times
     e^(i angle) for its row of angles [N, head_dim // 2]."""
@@ -115,9 +138,9 @@ class Attention(nn.Module):
             qkv = self.qkv(x)
         qkv = qkv.reshape(B, N, 3, self.num_heads, C // self.num_heads)
         q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)
-        if rope is not None:  # EVA-02: the patch tokens' queries and keys, not the prefix's
-            q = torch.cat([q[:, :, :num_prefix], rotate_pairs(q[:, :, num_prefix:], rope)], 2)
-            k = torch.cat([k[:, :, :num_prefix], rotate_pairs(k[:, :, num_prefix:], rope)], 2)
+        if rope is not None:  # EVA-02, DINOv3: the patch tokens' queries and keys alone
+            q = torch.cat([q[:, :, :num_prefix], rope(q[:, :, num_prefix:])], 2)
+            k = torch.cat([k[:, :, :num_prefix], rope(k[:, :, num_prefix:])], 2)
         t0 = timer_now()
         attn = (q * self.scale) @ k.transpose(-2, -1)
         if self.rel_pos is not None:
@@ -238,12 +261,19 @@ class VisionTransformer(nn.Module):
                  patch_mean_head=False, pool_after_norm=False, map_pool=False,
                  gelu_tanh=False, pool_without_norm=False, rel_pos=None, beit_qkv_bias=False,
                  pos_embed=True, swiglu=False, rope_ref_grid=0, split_qkv=False,
-                 split_gate=False, mlp_norm=False):
+                 split_gate=False, mlp_norm=False, rope_dinov3_base=0.0):
         super().__init__()
         patches = (img_size // patch_size) ** 2
-        # EVA-02: the rotary position embedding, learnt at a rope_ref_grid x rope_ref_grid grid
-        self.rope = eva02_rope_angles(img_size // patch_size, dim // num_heads, rope_ref_grid) \
-            if rope_ref_grid else None
+        # the rotary position embedding: EVA-02's, learnt at a rope_ref_grid x rope_ref_grid
+        # grid, or DINOv3's with its base; a function of the patches' queries or keys
+        grid, head_dim = img_size // patch_size, dim // num_heads
+        self.rope = None
+        if rope_ref_grid:
+            self.rope = partial(rotate_pairs, angles=eva02_rope_angles(grid, head_dim,
+                                                                       rope_ref_grid))
+        elif rope_dinov3_base:
+            self.rope = partial(rotate_halves, angles=dinov3_rope_angles(grid, head_dim,
+                                                                         rope_dinov3_base))
         # BEiT: a relative position bias in every block ("block") or one for all ("shared"),
         # usually without pos_embed
         window = img_size // patch_size
@@ -576,6 +606,40 @@ def timm_to_hf_dinov2(sd, prefix="", split_gate=False):
         out[p + "embeddings.register_tokens"] = sd["reg_token"]
     if "head.weight" in sd:  # Dinov2ForImageClassification (prefix "dinov2.")
         out["classifier.weight"], out["classifier.bias"] = sd["head.weight"], sd["head.bias"]
+    return out
+
+
+def timm_to_timm_eva(sd):
+    """timm's Eva names for the mirror's: LayerScale as gamma_1 and gamma_2 (vit_*_dinov3)."""
+    return {k.replace(".ls1.gamma", ".gamma_1").replace(".ls2.gamma", ".gamma_2"): v
+            for k, v in sd.items()}
+
+
+def timm_to_hf_dinov3(sd):
+    """transformers' DINOv3ViTModel names for a timm Eva state dict in the mirror's names (the
+    query's, key's and value's projections apart, no key bias; LayerScale; register tokens; no
+    position embedding): embeddings.*, layer.N.attention.{q,k,v,o}_proj, layer_scaleN.lambda1,
+    mlp.up_proj and down_proj (gated: gate_proj, up_proj, down_proj), and the mask token
+    transformers keeps for masked training."""
+    dim = sd["cls_token"].shape[-1]
+    out = {"embeddings.cls_token": sd["cls_token"],
+           "embeddings.mask_token": torch.zeros(1, 1, dim),
+           "embeddings.register_tokens": sd["reg_token"],
+           "embeddings.patch_embeddings.weight": sd["patch_embed.proj.weight"],
+           "embeddings.patch_embeddings.bias": sd["patch_embed.proj.bias"],
+           "norm.weight": sd["norm.weight"], "norm.bias": sd["norm.bias"]}
+    inside = [("attn.q_proj.", "attention.q_proj."), ("attn.k_proj.", "attention.k_proj."),
+              ("attn.v_proj.", "attention.v_proj."), ("attn.proj.", "attention.o_proj."),
+              ("ls1.gamma", "layer_scale1.lambda1"), ("ls2.gamma", "layer_scale2.lambda1"),
+              ("mlp.fc1_g.", "mlp.gate_proj."), ("mlp.fc1_x.", "mlp.up_proj."),
+              ("mlp.fc1.", "mlp.up_proj."), ("mlp.fc2.", "mlp.down_proj."), ("norm1.", "norm1."),
+              ("norm2.", "norm2.")]
+    for k, v in sd.items():
+        if not k.startswith("blocks."):
+            continue
+        _, i, rest = k.split(".", 2)
+        hf = next(h + rest[len(t):] for t, h in inside if rest.startswith(t))
+        out[f"layer.{i}.{hf}"] = v
     return out
 
 

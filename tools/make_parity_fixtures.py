@@ -19,7 +19,8 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 from heed_torch import (VisionTransformer, mirror_to_timm_beit, round_to,  # noqa: E402
                         save_safetensors, timm_to_dinov2_repo, timm_to_hf, timm_to_hf_beit,
-                        timm_to_hf_clip, timm_to_hf_dinov2, timm_to_hf_siglip)
+                        timm_to_hf_clip, timm_to_hf_dinov2, timm_to_hf_dinov3,
+                        timm_to_hf_siglip, timm_to_timm_eva)
 
 # transformers' DINOv2 processor (facebook/dinov2-*'s preprocessor_config.json, BiT's), scaled to
 # the fixtures' size: the shorter side to 64, a 56 px centre crop
@@ -45,6 +46,14 @@ BEIT_PREPROCESSOR = {
     "image_mean": [0.5, 0.5, 0.5], "image_processor_type": "BeitImageProcessor",
     "image_std": [0.5, 0.5, 0.5], "resample": 2, "rescale_factor": 0.00392156862745098,
     "size": {"height": 64, "width": 64}}
+
+# transformers' DINOv3 processor (facebook/dinov3-*'s preprocessor_config.json) at the fixture's
+# size: the whole image to 80 x 80, bilinear, ImageNet's mean/std
+DINOV3_PREPROCESSOR = {
+    "do_convert_rgb": True, "do_normalize": True, "do_rescale": True, "do_resize": True,
+    "image_mean": [0.485, 0.456, 0.406], "image_processor_type": "DINOv3ViTImageProcessorFast",
+    "image_std": [0.229, 0.224, 0.225], "resample": 2, "rescale_factor": 0.00392156862745098,
+    "size": {"height": 80, "width": 80}}
 
 CASES = [
     # DeiT-Tiny's shape. No num_heads anywhere, like the hub's model.safetensors: dim/64 = 3.
@@ -262,6 +271,47 @@ CASES = [
          split_gate_timm=True, mlp_norm=True, mlp_hidden=24, rope_ref_grid=16,
          config={"architecture": "eva02_base_patch14_224", "global_pool": "token",
                  "num_classes": 3}),
+    # timm's DINOv3 (eva.py's Eva, vit_small_patch16_dinov3): DINOv3's rotary embedding (told
+    # by the architecture; base 100, channel j turned with j + head_dim / 2), a class token and
+    # 4 registers, no pos_embed, no qkv bias, LayerScale as gamma_1/gamma_2, the final norm on
+    # every token then the mean patch token (global_pool "avg", no fc_norm); head-less, at the
+    # pretrained_cfg's input size
+    dict(name="dinov3_small_f32", img=80, patch=16, dim=64, depth=2, heads=2, classes=0,
+         dtype="F32", names="timm_eva", heads_in="config", qkv_bias=False, layer_scale=True,
+         reg_tokens=4, pos_embed=False, avg_pool=True, pool_after_norm=True, eps=1e-5,
+         rope_dinov3_base=100.0,
+         config={"architecture": "vit_small_patch16_dinov3", "global_pool": "avg",
+                 "num_classes": 0, "pretrained_cfg": {
+                     "input_size": [3, 80, 80], "crop_pct": 1.0, "interpolation": "bicubic",
+                     "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]}}),
+    # its "plus" and qkvb variants (vit_small_plus_patch16_dinov3_qkvb): SwiGLU with the gate
+    # and the value apart (fc1_g, fc1_x), q_bias and v_bias beside a bias-less qkv; a head
+    dict(name="dinov3_plus_f32", img=64, patch=16, dim=96, depth=2, heads=3, classes=4,
+         dtype="F32", names="timm_eva", heads_in="config", beit_qkv_bias=True,
+         layer_scale=True, reg_tokens=4, pos_embed=False, avg_pool=True, pool_after_norm=True,
+         eps=1e-5, swiglu=True, split_gate_timm=True, mlp_hidden=40, rope_dinov3_base=100.0,
+         config={"architecture": "vit_small_plus_patch16_dinov3_qkvb", "global_pool": "avg",
+                 "num_classes": 4, "pretrained_cfg": {"input_size": [3, 64, 64]}}),
+    # transformers' DINOv3ViTModel (facebook/dinov3-vits16-pretrain-lvd1689m): its own names,
+    # q_proj and v_proj with a bias and k_proj without, rope_theta from config.json, the class
+    # token after the final norm (its pooler_output); processed as its processor says
+    dict(name="hf_dinov3_f32", img=80, patch=16, dim=64, depth=2, heads=2, classes=0,
+         dtype="F32", names="hf_dinov3", heads_in="config", split_qkv=True, layer_scale=True,
+         reg_tokens=4, pos_embed=False, eps=1e-5, rope_dinov3_base=100.0,
+         config={"model_type": "dinov3_vit", "architectures": ["DINOv3ViTModel"],
+                 "rope_theta": 100.0, "num_register_tokens": 4, "query_bias": True,
+                 "key_bias": False, "value_bias": True, "layerscale_value": 1.0,
+                 "use_gated_mlp": False},
+         preprocessor=DINOV3_PREPROCESSOR),
+    # its gated variant (dinov3-vits16plus, -vith16plus): gate_proj, up_proj, down_proj
+    dict(name="hf_dinov3_gated_f32", img=64, patch=16, dim=64, depth=2, heads=2, classes=0,
+         dtype="F32", names="hf_dinov3", heads_in="config", split_qkv=True, layer_scale=True,
+         reg_tokens=4, pos_embed=False, eps=1e-5, swiglu=True, split_gate_timm=True,
+         mlp_hidden=48, rope_dinov3_base=100.0,
+         config={"model_type": "dinov3_vit", "architectures": ["DINOv3ViTModel"],
+                 "rope_theta": 100.0, "num_register_tokens": 4, "use_gated_mlp": True,
+                 "hidden_act": "silu"},
+         preprocessor=dict(DINOV3_PREPROCESSOR, size={"height": 64, "width": 64})),
     # The hub's two layouts, with the files exactly as the hub ships them (tests/
     # test_hub_layouts.py). timm: ViT-Tiny's width (dim 192, 3 heads of 64) at depth 2, no
     # metadata, config.json as timm/vit_tiny_patch16_224.augreg_in21k_ft_in1k has it.
@@ -363,7 +413,8 @@ def model_for(case, img=None):
                              rope_ref_grid=case.get("rope_ref_grid", 0),
                              split_qkv=case.get("split_qkv", False),
                              split_gate=case.get("split_gate_timm", False),
-                             mlp_norm=case.get("mlp_norm", False)).eval()
+                             mlp_norm=case.get("mlp_norm", False),
+                             rope_dinov3_base=case.get("rope_dinov3_base", 0.0)).eval()
 
 
 def build(case):
@@ -423,6 +474,10 @@ def make(case, outdir):
         sd = timm_to_hf(sd, case.get("hf_prefix", "vit."))
     elif case["names"] == "hf_dinov2":
         sd = timm_to_hf_dinov2(sd, case.get("hf_prefix", ""), case.get("split_gate", False))
+    elif case["names"] == "timm_eva":
+        sd = timm_to_timm_eva(sd)
+    elif case["names"] == "hf_dinov3":
+        sd = timm_to_hf_dinov3(sd)
     elif case["names"] == "hf_clip":
         sd = timm_to_hf_clip(sd)
     elif case["names"] == "dinov2_repo":
@@ -443,7 +498,8 @@ def make(case, outdir):
         config["id2label"] = {str(i): l for i, l in enumerate(labels)}
     if hf and case["names"] not in ("hf_clip", "hf_siglip"):  # their keys: in vision_config
         config.update(hidden_size=case["dim"], layer_norm_eps=eps, image_size=case["img"],
-                      patch_size=case["patch"], hidden_act="gelu")
+                      patch_size=case["patch"])
+        config.setdefault("hidden_act", "gelu")
         if case.get("labels"):
             config["id2label"] = {str(i): l for i, l in enumerate(labels)}
     if case.get("hub"):
