@@ -202,6 +202,8 @@ typedef struct {
   float rope_base;       /* the frequencies' base: 10000 (EVA-02), 100 (DINOv3) */
   gboolean mlp_norm;     /* EVA-02 base and large: a LayerNorm over the MLP's hidden layer,
                           * after the activation (or SwiGLU's gate), before fc2 */
+  gboolean attn_norm;    /* EVA-02's CLIP towers: a LayerNorm over the attention's output,
+                          * before its projection (timm's scale_attn_inner) */
   guint dim, depth, num_heads, head_dim, mlp_hidden;
   guint num_classes;        /* 0 for a head-less backbone */
   gboolean patch_mean_head; /* transformers' Dinov2ForImageClassification: the head reads the
@@ -232,6 +234,7 @@ typedef struct {
   float *attn_bias;               /* [heads][tokens][tokens] added to the attention's scaled scores
                                    * (BEiT's relative position bias, looked up at load), or NULL */
   float *mlp_norm_w, *mlp_norm_b; /* [hidden], with mlp_norm, else NULL */
+  float *attn_norm_w, *attn_norm_b; /* [D], with attn_norm, else NULL */
 } HeedBlockWeights;
 
 /* A loaded model: its configuration and every weight converted to float32 in PyTorch's

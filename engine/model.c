@@ -1276,6 +1276,7 @@ read_config (Loader *L, HeedModel *m, GError **error)
     L->fc1 = "mlp.fc1_g", L->fc1_value = "mlp.fc1_x";
   }
   c->mlp_norm = !L->hf && find (L, "blocks.0.mlp.norm.weight");
+  c->attn_norm = !L->hf && find (L, "blocks.0.attn.norm.weight");
   L->split_qkv = !L->hf && find (L, "blocks.0.attn.q_proj.weight");
   g_snprintf (L->dist_token, sizeof L->dist_token, "%s%s", L->prefix,
               L->hf ? "embeddings.distillation_token" : "dist_token");
@@ -1434,7 +1435,7 @@ read_config (Loader *L, HeedModel *m, GError **error)
                         arch ? arch : "(model_args.use_post_norm)");
   /* EVA's own tensors with nothing that says whether the rotary embedding is there */
   if (!c->rope && !arch && !(margs && member (margs, "use_rot_pos_emb")) &&
-      (L->split_qkv || c->mlp_norm || (L->fc1_value && !L->hf)))
+      (L->split_qkv || c->mlp_norm || c->attn_norm || (L->fc1_value && !L->hf)))
     return model_error (error, L,
                         "timm's EVA layout (q_proj, mlp.fc1_g or mlp.norm) without the "
                         "config.json timm ships beside it: whether the model turns its queries "
@@ -1964,6 +1965,10 @@ read_weights (const Loader *L, HeedModel *m, GError **error)
       BLOCK (b->mlp_norm_w, "mlp.norm.weight", "", 1, (guint64[]){ Hd });
       BLOCK (b->mlp_norm_b, "mlp.norm.bias", "", 1, (guint64[]){ Hd });
     }
+    if (c->attn_norm) { /* EVA-02 CLIP's, over the attention's output */
+      BLOCK (b->attn_norm_w, "attn.norm.weight", "", 1, s_d);
+      BLOCK (b->attn_norm_b, "attn.norm.bias", "", 1, s_d);
+    }
 #undef BLOCK
     if (L->hf || L->split_qkv) {
       b->qkv_w = take_split_qkv (L, l, "weight", c->dim, FALSE, error);
@@ -2445,9 +2450,10 @@ heed_model_load_default (GError **error)
 static void
 block_weights_clear (HeedBlockWeights *b)
 {
-  float *all[] = { b->norm1_w, b->norm1_b, b->qkv_w,     b->qkv_b,      b->proj_w,
-                   b->proj_b,  b->norm2_w, b->norm2_b,   b->fc1_w,      b->fc1_b,
-                   b->fc2_w,   b->fc2_b,   b->attn_bias, b->mlp_norm_w, b->mlp_norm_b };
+  float *all[] = { b->norm1_w,     b->norm1_b,    b->qkv_w,     b->qkv_b,      b->proj_w,
+                   b->proj_b,      b->norm2_w,    b->norm2_b,   b->fc1_w,      b->fc1_b,
+                   b->fc2_w,       b->fc2_b,      b->attn_bias, b->mlp_norm_w, b->mlp_norm_b,
+                   b->attn_norm_w, b->attn_norm_b };
   for (guint i = 0; i < G_N_ELEMENTS (all); i++)
     g_free (all[i]);
 }
@@ -2539,6 +2545,8 @@ heed_model_describe (const HeedModelConfig *c)
                           : c->gelu_tanh  ? "GELU (tanh approximation)"
                                           : "GELU",
                           c->mlp_norm ? ", then a LayerNorm" : "", c->ln_eps);
+  if (c->attn_norm)
+    g_string_append (s, "; a LayerNorm over the attention's output");
   return g_string_free (s, FALSE);
 }
 

@@ -222,6 +222,8 @@ heed_ref_vit_forward (const HeedModel *model, const float *input, float *logits,
     heed_ref_attention (qkv, b->attn_bias, att, probs, T, D, H);
     if (layer_attention)
       heed_ref_head_mean (probs, layer_attention + (gsize) l * T * T, T, T, H);
+    if (c->attn_norm) /* EVA-02 CLIP's LayerNorm over the attention's output, in place */
+      heed_ref_layernorm (att, D, att, D, b->attn_norm_w, b->attn_norm_b, T, D, c->ln_eps);
     linear (att, T, D, b->proj_w, b->proj_b, D, x, HEED_EPI_ACCUMULATE);
     heed_ref_layernorm (x, D, h, D, b->norm2_w, b->norm2_b, T, D, c->ln_eps);
     linear (h, T, D, b->fc1_w, b->fc1_b, W1, mlp, heed_mlp_activation (c));

@@ -17,6 +17,7 @@ typedef struct {
   HeedBuffer *norm2_w, *norm2_b, *fc1_w, *fc1_b, *fc2_w, *fc2_b;
   HeedBuffer *attn_bias;               /* the scores' bias in their padded layout (BEiT), or NULL */
   HeedBuffer *mlp_norm_w, *mlp_norm_b; /* EVA-02's LayerNorm inside the MLP, or NULL */
+  HeedBuffer *attn_norm_w, *attn_norm_b; /* EVA-02 CLIP's over the attention's output, or NULL */
 } BlockBuffers;
 
 struct _HeedVitPlan {
@@ -225,6 +226,9 @@ upload_weights (HeedVitPlan *p, const HeedModel *m, GError **error)
     if (w->mlp_norm_w && (!(b->mlp_norm_w = upload_array (p, w->mlp_norm_w, Hd, error)) ||
                           !(b->mlp_norm_b = upload_array (p, w->mlp_norm_b, Hd, error))))
       return FALSE;
+    if (w->attn_norm_w && (!(b->attn_norm_w = upload_array (p, w->attn_norm_w, D, error)) ||
+                           !(b->attn_norm_b = upload_array (p, w->attn_norm_b, D, error))))
+      return FALSE;
     if (w->attn_bias) {
       gsize n;
       float *padded =
@@ -244,11 +248,11 @@ plan_free (HeedVitPlan *p)
   if (p->blocks)
     for (guint l = 0; l < plan_blocks (&p->config); l++) {
       BlockBuffers *b = &p->blocks[l];
-      HeedBuffer **all[] = {
-        &b->norm1_w, &b->norm1_b, &b->qkv_w,     &b->qkv_b,      &b->proj_w,
-        &b->proj_b,  &b->norm2_w, &b->norm2_b,   &b->fc1_w,      &b->fc1_b,
-        &b->fc2_w,   &b->fc2_b,   &b->attn_bias, &b->mlp_norm_w, &b->mlp_norm_b
-      };
+      HeedBuffer **all[] = { &b->norm1_w,    &b->norm1_b,    &b->qkv_w,      &b->qkv_b,
+                             &b->proj_w,     &b->proj_b,     &b->norm2_w,    &b->norm2_b,
+                             &b->fc1_w,      &b->fc1_b,      &b->fc2_w,      &b->fc2_b,
+                             &b->attn_bias,  &b->mlp_norm_w, &b->mlp_norm_b, &b->attn_norm_w,
+                             &b->attn_norm_b };
       for (guint i = 0; i < G_N_ELEMENTS (all); i++)
         heed_buffer_destroy (all[i]);
     }
@@ -635,6 +639,11 @@ record_forward (HeedVitRun *r, HeedRecorder **recs, guint n, gboolean from_frame
     HeedMat attn = few ? FRAMES (r->attn, D) : MAT (r->attn, 0, D);
     HeedMat h = few ? FRAMES (r->h, D) : MAT (r->h, 0, D);
     HeedMat mlp = few ? FRAMES (r->mlp, W1) : MAT (r->mlp, 0, W1);
+    /* EVA-02 CLIP's LayerNorm over the attention's output, in place, before its projection */
+    if (b->attn_norm_w &&
+        !record_layernorm_batches (rec, attn, attn, b->attn_norm_w, b->attn_norm_b, gm, batches, D,
+                                   c->ln_eps, NAME ("attn.norm"), error))
+      return FALSE;
     if (!heed_op_gemm (rec, attn, MAT (b->proj_w, 0, ld_d), x, b->proj_b, gm, D, D, batches, 1.0f,
                        HEED_EPI_ACCUMULATE, NAME ("proj"), "proj", error))
       return FALSE;
@@ -728,12 +737,14 @@ max_dispatches (const HeedModelConfig *c, guint n)
 {
   /* per frame: preprocess (2), patchify, patch GEMM, CLS rows (heads + mean), and per layer
    * the attention (4) and its mean; per batch: tokens, final norm, head, and per layer 6 (one
-   * more for SwiGLU's gate, one for EVA-02's rotation, and n for its MLP's norm) */
+   * more for SwiGLU's gate, one for EVA-02's rotation, and n each for its MLP's norm and its
+   * attention's) */
   /* + n: the last norm2s; + n + 2: a mean-token head's norm, means and GEMM; attention
    * pooling: its norm, kv, projection, norm and MLP (6) and each frame's attention (4; the CLS
    * rows are counted above) */
   return 11 + n * (6 + c->num_heads) +
-         c->depth * (6 + 5 * n + (c->swiglu ? 1 : 0) + (c->rope ? 1 : 0) + (c->mlp_norm ? n : 0)) +
+         c->depth * (6 + 5 * n + (c->swiglu ? 1 : 0) + (c->rope ? 1 : 0) + (c->mlp_norm ? n : 0) +
+                     (c->attn_norm ? n : 0)) +
          n + n + 2 + (c->map_pool ? 6 + 4 * n : 0);
 }
 

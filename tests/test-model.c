@@ -283,6 +283,17 @@ test_fixture_configs (void)
   g_free (what);
   heed_model_destroy (&m);
 
+  /* EVA-02's CLIP towers: a LayerNorm over the attention's output (attn.norm), beside the MLP's;
+   * timm's EVA eps 1e-6 although the architecture is a _clip_ one */
+  m = load_fixture ("eva02_clip_f32");
+  g_assert_true (m->config.attn_norm && m->config.mlp_norm && m->config.rope);
+  g_assert_nonnull (m->blocks[1].attn_norm_b);
+  g_assert_cmpfloat (m->config.ln_eps, ==, 1e-6f);
+  what = heed_model_describe (&m->config);
+  g_assert_nonnull (strstr (what, "a LayerNorm over the attention's output"));
+  g_free (what);
+  heed_model_destroy (&m);
+
   /* DINOv3: timm's (its rotary embedding and pooling told by the architecture; no pos_embed, so
    * the grid from pretrained_cfg's input size; 4 registers after the class token) and
    * transformers' (its own names read as timm's, rope_theta, the class token's pooling; the

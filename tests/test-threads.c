@@ -265,7 +265,8 @@ test_batches (void)
  * tokens, and its registers; average pooling after the final norm; attention pooling; BEiT's
  * relative position bias, each frame's scores starting from it, in every block or one shared;
  * SwiGLU's gate over each frame's rows; EVA-02's rotation of every frame's patch rows, its MLP
- * norm over all rows or each frame's class row; DINOv3's rotation past its 5 prefix rows) match
+ * norm over all rows or each frame's class row, its CLIP towers' attention norm on each frame's
+ * class row; DINOv3's rotation past its 5 prefix rows) match
  * the same frames one by one. */
 static void
 test_batches_other_layouts (void)
@@ -274,7 +275,7 @@ test_batches_other_layouts (void)
                           "clip_quickgelu_f32", "hf_dinov2_cls_f32", "hf_dinov2_reg_f32",
                           "vit_gap_norm_f32",   "vit_map_f32",       "beit_f32",
                           "hf_data2vec_f32",    "dinov2_swiglu_f32", "eva02_base_f32",
-                          "eva02_token_f32",    "dinov3_small_f32" };
+                          "eva02_token_f32",    "eva02_clip_f32",    "dinov3_small_f32" };
   for (guint k = 0; k < 2 * G_N_ELEMENTS (names); k++) { /* with rollout, then without */
     GError *error = NULL;
     char *path =

@@ -108,7 +108,7 @@ def rotate_pairs(x, angles):
 
 class Attention(nn.Module):
     def __init__(self, dim, num_heads, qkv_bias=True, beit_qkv_bias=False, rel_window=0,
-                 split_qkv=False):
+                 split_qkv=False, attn_norm=False, eps=1e-6):
         super().__init__()
         self.num_heads = num_heads
         self.scale = (dim // num_heads) ** -0.5
@@ -124,6 +124,8 @@ class Attention(nn.Module):
         self.q_bias = nn.Parameter(torch.zeros(dim)) if beit_qkv_bias else None
         self.v_bias = nn.Parameter(torch.zeros(dim)) if beit_qkv_bias else None
         self.rel_pos = RelativePositionBias(rel_window, num_heads) if rel_window else None
+        # EVA-02's CLIP towers (timm's scale_attn_inner): a LayerNorm before the projection
+        self.norm = nn.LayerNorm(dim, eps=eps) if attn_norm else nn.Identity()
         self.proj = nn.Linear(dim, dim)
         self.last_attn = None
 
@@ -151,7 +153,7 @@ class Attention(nn.Module):
         self.last_attn = attn
         x = (attn @ v).transpose(1, 2).reshape(B, N, C)
         self.core_seconds = timer_now() - t0
-        return self.proj(x)
+        return self.proj(self.norm(x))
 
 
 class QuickGELU(nn.Module):
@@ -203,10 +205,12 @@ class LayerScale(nn.Module):
 class Block(nn.Module):
     def __init__(self, dim, num_heads, mlp_hidden, eps, qkv_bias=True, layer_scale=False,
                  quick_gelu=False, gelu_tanh=False, beit_qkv_bias=False, rel_window=0,
-                 swiglu=False, split_qkv=False, split_gate=False, mlp_norm=False):
+                 swiglu=False, split_qkv=False, split_gate=False, mlp_norm=False,
+                 attn_norm=False):
         super().__init__()
         self.norm1 = nn.LayerNorm(dim, eps=eps)
-        self.attn = Attention(dim, num_heads, qkv_bias, beit_qkv_bias, rel_window, split_qkv)
+        self.attn = Attention(dim, num_heads, qkv_bias, beit_qkv_bias, rel_window, split_qkv,
+                              attn_norm, eps)
         self.ls1 = LayerScale(dim) if layer_scale else nn.Identity()
         self.norm2 = nn.LayerNorm(dim, eps=eps)
         self.mlp = Mlp(dim, mlp_hidden, quick_gelu, gelu_tanh, swiglu, split_gate, mlp_norm, eps)
@@ -261,7 +265,7 @@ class VisionTransformer(nn.Module):
                  patch_mean_head=False, pool_after_norm=False, map_pool=False,
                  gelu_tanh=False, pool_without_norm=False, rel_pos=None, beit_qkv_bias=False,
                  pos_embed=True, swiglu=False, rope_ref_grid=0, split_qkv=False,
-                 split_gate=False, mlp_norm=False, rope_dinov3_base=0.0):
+                 split_gate=False, mlp_norm=False, rope_dinov3_base=0.0, attn_norm=False):
         super().__init__()
         patches = (img_size // patch_size) ** 2
         # the rotary position embedding: EVA-02's, learnt at a rope_ref_grid x rope_ref_grid
@@ -298,7 +302,7 @@ class VisionTransformer(nn.Module):
         self.blocks = nn.ModuleList(Block(dim, num_heads, mlp_hidden or 4 * dim, eps, qkv_bias,
                                           layer_scale, quick_gelu, gelu_tanh, beit_qkv_bias,
                                           window if rel_pos == "block" else 0, swiglu,
-                                          split_qkv, split_gate, mlp_norm)
+                                          split_qkv, split_gate, mlp_norm, attn_norm)
                                     for _ in range(depth))
         # timm's global_pool="avg": fc_norm after the mean patch token, no final norm; with
         # fc_norm=False (pool_after_norm) the final norm on every token, then their mean

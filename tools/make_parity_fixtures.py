@@ -271,6 +271,15 @@ CASES = [
          split_gate_timm=True, mlp_norm=True, mlp_hidden=24, rope_ref_grid=16,
          config={"architecture": "eva02_base_patch14_224", "global_pool": "token",
                  "num_classes": 3}),
+    # timm's EVA-02 CLIP image tower (eva02_base_patch16_clip_224): EVA-02 Base's layout with a
+    # LayerNorm over the attention's output before its projection (attn.norm), patch 16 at a
+    # 4 x 4 grid (learnt at 16 x 16), the class token after the final norm, the CLIP projection
+    # as its head
+    dict(name="eva02_clip_f32", img=64, patch=16, dim=64, depth=2, heads=2, classes=8,
+         dtype="F32", names="timm", heads_in="config", split_qkv=True, swiglu=True,
+         split_gate_timm=True, mlp_norm=True, attn_norm=True, mlp_hidden=32, rope_ref_grid=16,
+         config={"architecture": "eva02_base_patch16_clip_224", "global_pool": "token",
+                 "num_classes": 8}),
     # timm's DINOv3 (eva.py's Eva, vit_small_patch16_dinov3): DINOv3's rotary embedding (told
     # by the architecture; base 100, channel j turned with j + head_dim / 2), a class token and
     # 4 registers, no pos_embed, no qkv bias, LayerScale as gamma_1/gamma_2, the final norm on
@@ -414,7 +423,8 @@ def model_for(case, img=None):
                              split_qkv=case.get("split_qkv", False),
                              split_gate=case.get("split_gate_timm", False),
                              mlp_norm=case.get("mlp_norm", False),
-                             rope_dinov3_base=case.get("rope_dinov3_base", 0.0)).eval()
+                             rope_dinov3_base=case.get("rope_dinov3_base", 0.0),
+                             attn_norm=case.get("attn_norm", False)).eval()
 
 
 def build(case):
