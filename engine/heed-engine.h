@@ -194,16 +194,19 @@ typedef struct {
                           * its row (a head's first half of pairs) and column (the second);
                           * heed_rope_table () */
   guint rope_ref_grid;   /* the grid the rotary frequencies were learnt at (timm's
-                          * ref_feat_shape): positions are scaled by it over grid */
+                          * ref_feat_shape): positions are scaled by it over grid; 0: the
+                          * positions are the patch's row and column as they are */
   gboolean rope_dinov3;  /* DINOv3's rotary embedding instead: patch centres at [-1, 1] on
                           * each axis, 2 pi / base^(band / (head_dim / 4)) radians per unit;
                           * its pairs are channels (j, j + head_dim / 2), which the loader
                           * reorders to (2j, 2j + 1) in the query's and key's rows */
-  float rope_base;       /* the frequencies' base: 10000 (EVA-02), 100 (DINOv3) */
-  gboolean mlp_norm;     /* EVA-02 base and large: a LayerNorm over the MLP's hidden layer,
-                          * after the activation (or SwiGLU's gate), before fc2 */
-  gboolean attn_norm;    /* EVA-02's CLIP towers: a LayerNorm over the attention's output,
-                          * before its projection (timm's scale_attn_inner) */
+  float rope_base;       /* the frequencies' base: 10000 (EVA-02), 100 (DINOv3, RoPE-ViT) */
+  gboolean rope_columns_first; /* timm's grid_indexing "xy" (RoPE-ViT's): a head's first half
+                                * of pairs turns by the patch's column, the second by its row */
+  gboolean mlp_norm;           /* EVA-02 base and large: a LayerNorm over the MLP's hidden layer,
+                                * after the activation (or SwiGLU's gate), before fc2 */
+  gboolean attn_norm;          /* EVA-02's CLIP towers: a LayerNorm over the attention's output,
+                                * before its projection (timm's scale_attn_inner) */
   guint dim, depth, num_heads, head_dim, mlp_hidden;
   guint num_classes;        /* 0 for a head-less backbone */
   gboolean patch_mean_head; /* transformers' Dinov2ForImageClassification: the head reads the

@@ -1120,33 +1120,42 @@ config_image_side (const Loader *L, guint patch, guint *grid, GError **error)
   return TRUE;
 }
 
-/* The rotary position embedding, which no tensor shows: EVA-02's (timm's eva02_* architectures,
- * or model_args.use_rot_pos_emb) or DINOv3's (timm's *_dinov3*, model_args.rope_type "dinov3",
- * transformers' DINOv3ViTModel); timm's other kinds are refused in read_config's first lines */
+/* The rotary position embedding, which no tensor shows: by timm's architecture (EVA-02's
+ * eva02_*, its SBB ViTs' vit_*_rope_reg*, naver's RoPE-ViT vit_*_patch16_rope_*224, DINOv3's
+ * *_dinov3*) or model_args (use_rot_pos_emb, rope_type, rope_grid_indexing, rope_temperature,
+ * ref_feat_shape), or transformers' DINOv3ViTModel. RoPE-Mixed's learnt frequencies and the
+ * Perception Encoder's are refused in read_config's first lines. */
 static gboolean
 read_rope (const Loader *L, HeedModelConfig *c, const char *arch, JsonObject *margs, GError **error)
 {
   const char *kind = json_str (margs, "rope_type");
+  const char *name = arch ? arch : "";
+  gboolean sbb = strstr (name, "_rope_reg") != NULL;        /* timm's SBB ViTs: EVA-02's kind */
+  gboolean axial = !sbb && strstr (name, "_rope_") != NULL; /* naver's RoPE-ViT (axial) */
   c->rope_dinov3 =
-      L->hf_dinov3 || g_strcmp0 (kind, "dinov3") == 0 || (!kind && arch && strstr (arch, "dinov3"));
+      L->hf_dinov3 || g_strcmp0 (kind, "dinov3") == 0 || (!kind && strstr (name, "dinov3"));
   c->rope = json_bool (margs, "use_rot_pos_emb",
-                       c->rope_dinov3 || g_str_has_prefix (arch ? arch : "", "eva02_"));
-  if (c->rope && kind && strcmp (kind, "cat") != 0 && strcmp (kind, "dinov3") != 0)
+                       c->rope_dinov3 || sbb || axial || g_str_has_prefix (name, "eva02_"));
+  if (c->rope && ((kind && strcmp (kind, "cat") != 0 && strcmp (kind, "dinov3") != 0) ||
+                  json_bool (margs, "rope_mixed_mode", FALSE)))
     return model_error (error, L,
-                        "model_args.rope_type \"%s\": heed runs EVA-02's rotary position "
-                        "embedding (\"cat\") and DINOv3's (\"dinov3\"), not this",
-                        kind);
-  /* each kind with its own pairing and its own grid: timm's variations of them are refused */
+                        "model_args.rope_type \"%s\": heed runs timm's \"cat\" rotary position "
+                        "embedding (EVA-02's, RoPE-ViT's axial one) and DINOv3's, not this",
+                        kind ? kind : "mixed");
+  /* timm's grid_indexing "xy": a head's first half of pairs turns by the column, not the row */
   const char *indexing = json_str (margs, "rope_grid_indexing");
+  if (!indexing)
+    indexing = axial ? "xy" : "ij";
+  c->rope_columns_first = strcmp (indexing, "xy") == 0;
   double offset = 0;
   if (c->rope && (json_bool (margs, "rope_rotate_half", c->rope_dinov3) != c->rope_dinov3 ||
-                  (indexing && strcmp (indexing, "ij") != 0) ||
+                  (!c->rope_columns_first && strcmp (indexing, "ij") != 0) ||
                   (json_number (member (margs, "rope_grid_offset"), &offset) && offset != 0)))
     return model_error (error, L,
                         "model_args sets rope_rotate_half, rope_grid_indexing or "
                         "rope_grid_offset to other than %s's: heed does not run that variant",
-                        c->rope_dinov3 ? "DINOv3" : "EVA-02");
-  double base = c->rope_dinov3 ? 100 : 10000;
+                        c->rope_dinov3 ? "DINOv3" : "timm's \"cat\" embedding");
+  double base = c->rope_dinov3 || axial ? 100 : 10000;
   if (L->hf_dinov3)
     json_number (member (L->config, "rope_theta"), &base);
   else
@@ -1156,7 +1165,9 @@ read_rope (const Loader *L, HeedModelConfig *c, const char *arch, JsonObject *ma
                         "the rotary embedding's base (rope_theta, rope_temperature) "
                         "must be above 1");
   c->rope_base = (float) base;
-  c->rope_ref_grid = 16; /* every EVA-02's ref_feat_shape: 224 / 14 */
+  /* positions in a reference grid's units: EVA-02's and the SBB ViTs' learnt at 16 x 16 (their
+   * definitions say so, not config.json); as plain indices (0) where timm is given none */
+  c->rope_ref_grid = g_str_has_prefix (name, "eva02_") || sbb ? 16 : 0;
   JsonNode *ref = margs ? member (margs, "ref_feat_shape") : NULL;
   if (ref && !JSON_NODE_HOLDS_NULL (ref)) {
     guint64 v = 0, w = 0;
@@ -1235,14 +1246,16 @@ read_config (Loader *L, HeedModel *m, GError **error)
                         "a checkpoint of facebookresearch/dinov3's own (storage_tokens): heed "
                         "runs DINOv3 from the hub's files, timm's (timm/vit_*_dinov3.*) or "
                         "transformers' (facebook/dinov3-*), which say what this one does not");
-  /* timm's rotary embeddings other than EVA-02's and DINOv3's (RoPE-ViT's axial and mixed
-   * ones, the Perception Encoder's) turn other pairs of channels by other angles, and no tensor
-   * shows them: refused by the architecture's name, before the missing pos_embed says less */
+  /* timm's rotary embeddings other than EVA-02's (its SBB ViTs' too), RoPE-ViT's axial one and
+   * DINOv3's (RoPE-Mixed's learnt frequencies per block and head, the Perception Encoder's)
+   * turn by other angles, and no tensor shows them: refused by the architecture's name, before
+   * the missing pos_embed says less */
   const char *arch = json_str (L->config, "architecture"); /* timm's config.json */
-  if (arch && (strstr (arch, "rope") || g_str_has_prefix (arch, "vit_pe_")))
+  if (arch && (strstr (arch, "rope_mixed") || g_str_has_prefix (arch, "vit_pe_") ||
+               (strstr (arch, "rope") && !strstr (arch, "_rope_"))))
     return model_error (error, L,
                         "architecture %s has a rotary position embedding of a kind heed does not "
-                        "run (it runs EVA-02's and DINOv3's)",
+                        "run (it runs EVA-02's, RoPE-ViT's axial one and DINOv3's)",
                         arch);
   JsonNode *args = member (L->config, "model_args");
   JsonObject *margs = args && JSON_NODE_HOLDS_OBJECT (args) ? json_node_get_object (args) : NULL;
@@ -1338,8 +1351,9 @@ read_config (Loader *L, HeedModel *m, GError **error)
                : g_strdup ("pos_embed");
   e = find (L, name);
   g_free (name);
-  /* BEiT's usual layout: the bias is the only position; DINOv3's: the rotary embedding */
-  L->no_pos_embed = !e && (rel || c->rope_dinov3);
+  /* BEiT's usual layout: the bias is the only position; DINOv3's, RoPE-ViT's and the SBB
+   * ViTs': the rotary embedding */
+  L->no_pos_embed = !e && (rel || c->rope);
   /* [1, tokens, D]; CLIP's is an nn.Embedding, [tokens, D] */
   guint pos_dims = L->clip ? 2 : 3;
   if (!L->no_pos_embed && (!e || e->ndim != pos_dims || (pos_dims == 3 && e->shape[0] != 1) ||
@@ -2500,10 +2514,11 @@ heed_rope_table (const HeedModelConfig *c)
       /* the patch's row for a head's first half of pairs, its column for the second: EVA-02's
        * in the reference grid's units (so a fine-tune at another size keeps the angles'
        * range), DINOv3's the patch's centre on [-1, 1] over 2 pi per period */
-      guint index = j < bands ? p / G : p % G;
+      guint index = (j < bands) != c->rope_columns_first ? p / G : p % G;
       double inv_period = pow (c->rope_base, -(double) (j % bands) / bands);
-      double angle = c->rope_dinov3 ? 2 * G_PI * ((index + 0.5) * 2 / G - 1) * inv_period
-                                    : (double) index * c->rope_ref_grid / G * inv_period;
+      double at = c->rope_ref_grid ? (double) index * c->rope_ref_grid / G : index;
+      double angle =
+          c->rope_dinov3 ? 2 * G_PI * ((index + 0.5) * 2 / G - 1) * inv_period : at * inv_period;
       table[2 * ((gsize) p * pairs + j)] = (float) cos (angle);
       table[2 * ((gsize) p * pairs + j) + 1] = (float) sin (angle);
     }
@@ -2530,9 +2545,12 @@ heed_model_describe (const HeedModelConfig *c)
     g_string_append (s, "; relative position bias");
   if (c->rope && c->rope_dinov3)
     g_string_append_printf (s, "; DINOv3's rotary position embedding (base %g)", c->rope_base);
-  else if (c->rope)
+  else if (c->rope && c->rope_ref_grid)
     g_string_append_printf (s, "; rotary position embedding (learnt at %u x %u)", c->rope_ref_grid,
                             c->rope_ref_grid);
+  else if (c->rope)
+    g_string_append_printf (s, "; rotary position embedding (base %g%s)", c->rope_base,
+                            c->rope_columns_first ? ", columns first" : "");
   g_string_append_printf (s, "; pooling: %s; activation: %s%s; LayerNorm eps %g",
                           c->map_pool ? "attention (a learnt query over every token)"
                           : c->avg_pool && c->pool_after_norm ? "mean token after the final norm"

@@ -579,6 +579,8 @@ main (int argc, char **argv)
                                  "eva02_base_f32",
                                  "eva02_token_f32",
                                  "eva02_clip_f32",
+                                 "rope_axial_f32",
+                                 "rope_sbb_f32",
                                  "dinov3_small_f32",
                                  "dinov3_plus_f32",
                                  "hf_dinov3_f32",

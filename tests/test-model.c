@@ -283,6 +283,26 @@ test_fixture_configs (void)
   g_free (what);
   heed_model_destroy (&m);
 
+  /* timm's other "cat" rotary embeddings: RoPE-ViT's axial one (base 100, the column's pairs
+   * first, plain indices) and the SBB ViTs' (EVA-02's: learnt at 16 x 16), each told by its
+   * architecture; neither has a pos_embed, the SBB ViT no class token but a register */
+  m = load_fixture ("rope_axial_f32");
+  g_assert_true (m->config.rope && m->config.rope_columns_first && !m->config.rope_dinov3);
+  g_assert_cmpfloat (m->config.rope_base, ==, 100.0f);
+  g_assert_cmpuint (m->config.rope_ref_grid, ==, 0);
+  g_assert_cmpuint (m->config.grid, ==, 5);
+  what = heed_model_describe (&m->config);
+  g_assert_nonnull (strstr (what, "rotary position embedding (base 100, columns first)"));
+  g_free (what);
+  heed_model_destroy (&m);
+  m = load_fixture ("rope_sbb_f32");
+  g_assert_true (m->config.rope && !m->config.rope_columns_first && m->config.avg_pool);
+  g_assert_cmpfloat (m->config.rope_base, ==, 10000.0f);
+  g_assert_cmpuint (m->config.rope_ref_grid, ==, 16);
+  g_assert_cmpuint (m->config.num_prefix, ==, 1);
+  g_assert_cmpuint (m->config.num_registers, ==, 1);
+  heed_model_destroy (&m);
+
   /* EVA-02's CLIP towers: a LayerNorm over the attention's output (attn.norm), beside the MLP's;
    * timm's EVA eps 1e-6 although the architecture is a _clip_ one */
   m = load_fixture ("eva02_clip_f32");
@@ -765,9 +785,13 @@ test_corrupt_files (void)
   expect_model_error (eva,
                       "{\"num_heads\": 3, \"architecture\": \"eva02_enormous_patch14_clip_224\"}",
                       "has residual post-norm blocks");
-  expect_model_error (
-      eva, "{\"num_heads\": 3, \"architecture\": \"vit_base_patch16_rope_reg1_gap_256\"}",
-      "a rotary position embedding of a kind heed does not run");
+  expect_model_error (eva,
+                      "{\"num_heads\": 3, \"architecture\": \"vit_base_patch16_rope_mixed_224\"}",
+                      "a rotary position embedding of a kind heed does not run");
+  expect_model_error (eva,
+                      "{\"num_heads\": 3, \"model_args\": {\"use_rot_pos_emb\": true, "
+                      "\"rope_mixed_mode\": true}}",
+                      "model_args.rope_type \"mixed\"");
   expect_model_error (eva, "{\"num_heads\": 3, \"architecture\": \"vit_pe_core_tiny_patch16_384\"}",
                       "a rotary position embedding of a kind heed does not run");
   expect_model_error (eva, "{\"num_heads\": 48, \"architecture\": \"eva02_base_patch14_224\"}",
@@ -886,13 +910,13 @@ test_corrupt_files (void)
   expect_model_error (v3, "{\"num_heads\": 2}", "position embedding must be [1, tokens, 64]");
   expect_model_error (v3,
                       "{\"num_heads\": 2, \"architecture\": \"vit_small_patch16_dinov3\", "
-                      "\"model_args\": {\"rope_grid_indexing\": \"xy\"}}",
+                      "\"model_args\": {\"rope_grid_offset\": 0.5}}",
                       "model_args sets rope_rotate_half, rope_grid_indexing or rope_grid_offset "
                       "to other than DINOv3's");
   expect_model_error (v3,
                       "{\"num_heads\": 2, \"model_args\": {\"use_rot_pos_emb\": true, "
                       "\"rope_type\": \"mixed\"}}",
-                      "model_args.rope_type \"mixed\": heed runs EVA-02's");
+                      "model_args.rope_type \"mixed\": heed runs timm's \"cat\"");
   expect_model_error (v3,
                       "{\"num_heads\": 2, \"architecture\": \"vit_small_patch16_dinov3\", "
                       "\"pretrained_cfg\": {\"input_size\": [3, 90, 90]}}",

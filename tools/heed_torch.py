@@ -63,18 +63,21 @@ class RelativePositionBias(nn.Module):
         return table[self.relative_position_index.view(-1)].view(n, n, -1).permute(2, 0, 1)
 
 
-def eva02_rope_angles(grid, head_dim, ref_grid=16):
+def eva02_rope_angles(grid, head_dim, ref_grid=16, base=10000.0, columns_first=False):
     """EVA-02's rotary position embedding as angles [grid * grid, head_dim // 2]: pair j of a
     head's channels (2j, 2j + 1) turns by the patch's row for the first head_dim // 4 pairs and
-    its column for the others, positions counted in units of ref_grid / grid, times the
-    frequency 10000^(-(j mod head_dim // 4) / (head_dim // 4)) (EVA-02's paper and timm's
-    eva.py: RotaryEmbeddingCat, in_pixels=False, ref_feat_shape)."""
+    its column for the others (the other way round with columns_first, timm's grid_indexing
+    "xy"), positions counted in units of ref_grid / grid (as they are with ref_grid 0), times
+    the frequency base^(-(j mod head_dim // 4) / (head_dim // 4)) (EVA-02's paper and timm's
+    eva.py: RotaryEmbeddingCat, in_pixels=False, ref_feat_shape; naver's RoPE-ViT axial one:
+    base 100, "xy", no reference grid)."""
     bands = head_dim // 4
-    freq = 10000.0 ** (-torch.arange(bands, dtype=torch.float64) / bands)
-    pos = torch.arange(grid, dtype=torch.float64) * ref_grid / grid
+    freq = base ** (-torch.arange(bands, dtype=torch.float64) / bands)
+    pos = torch.arange(grid, dtype=torch.float64) * (ref_grid / grid if ref_grid else 1.0)
     rows = pos[:, None].expand(grid, grid).reshape(-1, 1)
     cols = pos[None, :].expand(grid, grid).reshape(-1, 1)
-    return torch.cat([rows * freq, cols * freq], dim=1).float()
+    first, second = (cols, rows) if columns_first else (rows, cols)
+    return torch.cat([first * freq, second * freq], dim=1).float()
 
 
 def dinov3_rope_angles(grid, head_dim, base=100.0):
@@ -265,7 +268,8 @@ class VisionTransformer(nn.Module):
                  patch_mean_head=False, pool_after_norm=False, map_pool=False,
                  gelu_tanh=False, pool_without_norm=False, rel_pos=None, beit_qkv_bias=False,
                  pos_embed=True, swiglu=False, rope_ref_grid=0, split_qkv=False,
-                 split_gate=False, mlp_norm=False, rope_dinov3_base=0.0, attn_norm=False):
+                 split_gate=False, mlp_norm=False, rope_dinov3_base=0.0, attn_norm=False,
+                 rope_axial_base=0.0):
         super().__init__()
         patches = (img_size // patch_size) ** 2
         # the rotary position embedding: EVA-02's, learnt at a rope_ref_grid x rope_ref_grid
@@ -275,6 +279,9 @@ class VisionTransformer(nn.Module):
         if rope_ref_grid:
             self.rope = partial(rotate_pairs, angles=eva02_rope_angles(grid, head_dim,
                                                                        rope_ref_grid))
+        elif rope_axial_base:  # RoPE-ViT's axial: plain indices, the column's pairs first
+            self.rope = partial(rotate_pairs, angles=eva02_rope_angles(
+                grid, head_dim, 0, rope_axial_base, columns_first=True))
         elif rope_dinov3_base:
             self.rope = partial(rotate_halves, angles=dinov3_rope_angles(grid, head_dim,
                                                                          rope_dinov3_base))

@@ -280,6 +280,22 @@ CASES = [
          split_gate_timm=True, mlp_norm=True, attn_norm=True, mlp_hidden=32, rope_ref_grid=16,
          config={"architecture": "eva02_base_patch16_clip_224", "global_pool": "token",
                  "num_classes": 8}),
+    # naver's RoPE-ViT (timm's vit_small_patch16_rope_224): the axial rotary embedding told by
+    # the architecture (base 100, the column's pairs first, positions as plain indices), no
+    # pos_embed, a fused qkv with its bias, LayerScale as gamma_1/gamma_2, the class token
+    dict(name="rope_axial_f32", img=80, patch=16, dim=64, depth=2, heads=2, classes=5,
+         dtype="F32", names="timm_eva", heads_in="config", layer_scale=True, pos_embed=False,
+         rope_axial_base=100.0,
+         config={"architecture": "vit_small_patch16_rope_224", "global_pool": "token",
+                 "num_classes": 5, "pretrained_cfg": {"input_size": [3, 80, 80]}}),
+    # timm's SBB ViTs with EVA-02's rotary embedding (vit_medium_patch16_rope_reg1_gap_256): no
+    # class token, 1 register, no pos_embed, q_bias/v_bias, LayerScale, fc_norm after the mean
+    # patch token; learnt at 16 x 16, run at 4 x 4
+    dict(name="rope_sbb_f32", img=64, patch=16, dim=64, depth=2, heads=2, classes=3,
+         dtype="F32", names="timm_eva", heads_in="config", beit_qkv_bias=True, layer_scale=True,
+         class_token=False, reg_tokens=1, pos_embed=False, avg_pool=True, rope_ref_grid=16,
+         config={"architecture": "vit_medium_patch16_rope_reg1_gap_256", "global_pool": "avg",
+                 "num_classes": 3, "pretrained_cfg": {"input_size": [3, 64, 64]}}),
     # timm's DINOv3 (eva.py's Eva, vit_small_patch16_dinov3): DINOv3's rotary embedding (told
     # by the architecture; base 100, channel j turned with j + head_dim / 2), a class token and
     # 4 registers, no pos_embed, no qkv bias, LayerScale as gamma_1/gamma_2, the final norm on
@@ -424,7 +440,8 @@ def model_for(case, img=None):
                              split_gate=case.get("split_gate_timm", False),
                              mlp_norm=case.get("mlp_norm", False),
                              rope_dinov3_base=case.get("rope_dinov3_base", 0.0),
-                             attn_norm=case.get("attn_norm", False)).eval()
+                             attn_norm=case.get("attn_norm", False),
+                             rope_axial_base=case.get("rope_axial_base", 0.0)).eval()
 
 
 def build(case):
