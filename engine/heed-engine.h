@@ -203,6 +203,9 @@ typedef struct {
   float rope_base;       /* the frequencies' base: 10000 (EVA-02), 100 (DINOv3, RoPE-ViT) */
   gboolean rope_columns_first; /* timm's grid_indexing "xy" (RoPE-ViT's): a head's first half
                                 * of pairs turns by the patch's column, the second by its row */
+  gboolean rope_mixed;         /* RoPE-Mixed (naver's RoPE-ViT): each block's and head's pair
+                                * turns by column x fx + row x fy, learnt frequencies
+                                * (HeedModel's rope_freqs); no base, no reference grid */
   gboolean mlp_norm;           /* EVA-02 base and large: a LayerNorm over the MLP's hidden layer,
                                 * after the activation (or SwiGLU's gate), before fc2 */
   gboolean attn_norm;          /* EVA-02's CLIP towers: a LayerNorm over the attention's output,
@@ -257,6 +260,8 @@ typedef struct {
   float *head_mean_w;               /* [classes][D]: with patch_mean_head, the head's columns that
                                      * read the mean patch token (head_w has the class token's) */
   float *norm_pre_w, *norm_pre_b;   /* CLIP towers' LayerNorm before the blocks, or NULL */
+  float *rope_freqs; /* RoPE-Mixed's learnt frequencies [2][depth][heads][head_dim / 2] (the
+                      * column's, then the row's), or NULL */
   /* with map_pool, the pooling as one more block that runs its attention for one query and has
    * no residual around it: norm1 the final norm, qkv the keys' and values' projection with zero
    * query rows and the learnt query's projection as the query bias (every row's query is

@@ -322,16 +322,20 @@ gboolean heed_op_head_mean (HeedRecorder *rec, HeedMat p, HeedBuffer *out, guint
  * the first hidden floats become silu (x[j]) * x[hidden + j] */
 gboolean heed_op_swiglu (HeedRecorder *rec, HeedMat x, guint rows, guint hidden, guint batches,
                          const char *name, GError **error);
-/* EVA-02's rotary position embedding, in place: the queries and keys of each of `frames` frames'
- * patch rows (past `prefix` of its `tokens` rows) of a fused qkv [rows][3D] starting at float
- * qkv_off, turned by the (cos, sin) pairs of table (heed_rope_table's, on the device) */
+/* A rotary position embedding, in place: the queries and keys of each of `frames` frames' patch
+ * rows (past `prefix` of its `tokens` rows) of a fused qkv [rows][3D] starting at float
+ * qkv_off, turned by the (cos, sin) pairs of table (heed_rope_table's, on the device) from
+ * pair table_off on: a block's [heads][patches][head_dim / 2] */
 gboolean heed_op_rope (HeedRecorder *rec, HeedBuffer *qkv, guint qkv_off, HeedBuffer *table,
-                       guint tokens, guint prefix, guint frames, guint D, guint heads,
-                       const char *name, GError **error);
-/* EVA-02's rotation for each patch: [num_patches][head_dim / 2] pairs (cos, sin); pair j of a
- * head turns by the patch's row (j < head_dim / 4) or column, in units of rope_ref_grid / grid,
- * times 10000^(-(j mod head_dim / 4) / (head_dim / 4)). g_free it. */
-float *heed_rope_table (const HeedModelConfig *c);
+                       guint table_off, guint tokens, guint prefix, guint frames, guint D,
+                       guint heads, const char *name, GError **error);
+/* The rotation of each head's channel pairs (2j, 2j + 1) for each patch: [heads][num_patches]
+ * [head_dim / 2] pairs (cos, sin), the same for every block; with RoPE-Mixed's learnt
+ * frequencies (mixed_freqs, timm's rope.freqs [2][depth][heads][head_dim / 2]) one such table
+ * per block, depth of them. HeedModelConfig's rope fields say which angles. g_free it. */
+float *heed_rope_table (const HeedModelConfig *c, const float *mixed_freqs);
+/* The floats heed_rope_table returns */
+gsize heed_rope_table_floats (const HeedModelConfig *c);
 /* The weights a hub repository or a folder holds, by the names heed takes them, first found
  * first: one file, or a sharded checkpoint's index; safetensors before PyTorch's pickles */
 #define HEED_WEIGHTS_FILES                                                                         \
@@ -561,7 +565,7 @@ void heed_ref_composite (const HeedFrameLayout *layout, guint8 *frame,
 /* SwiGLU's gate in place: each row's (ld floats apart) first hidden become silu (x[j]) *
  * x[hidden + j] */
 void heed_ref_swiglu (float *x, guint rows, guint hidden, guint ld);
-/* heed_op_rope's rotation of one frame's qkv [tokens][3D] */
+/* heed_op_rope's rotation of one frame's qkv [tokens][3D] by one block's table */
 void heed_ref_rope (float *qkv, const float *table, guint tokens, guint prefix, guint D,
                     guint heads);
 void heed_ref_head_mean (const float *probs, float *out, guint rows, guint N, guint heads);

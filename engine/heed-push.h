@@ -66,7 +66,7 @@ typedef struct {
 } HeedSwigluParams;
 
 typedef struct {
-  uint32_t tokens, prefix, dim, head_pairs, ld, off, count;
+  uint32_t tokens, prefix, dim, head_pairs, ld, off, count, table_off;
 } HeedRopeParams;
 
 typedef struct {

@@ -1120,11 +1120,11 @@ config_image_side (const Loader *L, guint patch, guint *grid, GError **error)
   return TRUE;
 }
 
-/* The rotary position embedding, which no tensor shows: by timm's architecture (EVA-02's
- * eva02_*, its SBB ViTs' vit_*_rope_reg*, naver's RoPE-ViT vit_*_patch16_rope_*224, DINOv3's
- * *_dinov3*) or model_args (use_rot_pos_emb, rope_type, rope_grid_indexing, rope_temperature,
- * ref_feat_shape), or transformers' DINOv3ViTModel. RoPE-Mixed's learnt frequencies and the
- * Perception Encoder's are refused in read_config's first lines. */
+/* The rotary position embedding, which no tensor shows (but RoPE-Mixed's learnt frequencies,
+ * rope.freqs): by timm's architecture (EVA-02's eva02_*, its SBB ViTs' vit_*_rope_reg*, naver's
+ * RoPE-ViT vit_*_patch16_rope_*224, DINOv3's *_dinov3*) or model_args (use_rot_pos_emb,
+ * rope_type, rope_grid_indexing, rope_temperature, ref_feat_shape), or transformers'
+ * DINOv3ViTModel. The Perception Encoder's is refused in read_config's first lines. */
 static gboolean
 read_rope (const Loader *L, HeedModelConfig *c, const char *arch, JsonObject *margs, GError **error)
 {
@@ -1134,18 +1134,32 @@ read_rope (const Loader *L, HeedModelConfig *c, const char *arch, JsonObject *ma
   gboolean axial = !sbb && strstr (name, "_rope_") != NULL; /* naver's RoPE-ViT (axial) */
   c->rope_dinov3 =
       L->hf_dinov3 || g_strcmp0 (kind, "dinov3") == 0 || (!kind && strstr (name, "dinov3"));
+  /* RoPE-Mixed's frequencies are a tensor: the weights say it is there */
+  c->rope_mixed = !L->hf && find (L, "rope.freqs");
+  gboolean says_mixed = g_strcmp0 (kind, "mixed") == 0 ||
+                        json_bool (margs, "rope_mixed_mode", FALSE) || strstr (name, "_rope_mixed");
   c->rope = json_bool (margs, "use_rot_pos_emb",
-                       c->rope_dinov3 || sbb || axial || g_str_has_prefix (name, "eva02_"));
-  if (c->rope && ((kind && strcmp (kind, "cat") != 0 && strcmp (kind, "dinov3") != 0) ||
-                  json_bool (margs, "rope_mixed_mode", FALSE)))
+                       c->rope_dinov3 || sbb || axial || c->rope_mixed ||
+                           g_str_has_prefix (name, "eva02_"));
+  if (c->rope_mixed != says_mixed)
+    return model_error (error, L,
+                        c->rope_mixed ? "tensor 'rope.freqs' (RoPE-Mixed's) without a config.json "
+                                        "that names it (a *_rope_mixed_* architecture, "
+                                        "model_args.rope_type \"mixed\"): which axis each "
+                                        "frequency is for is not in the weights"
+                                      : "the config names RoPE-Mixed but tensor 'rope.freqs' is "
+                                        "missing");
+  if (c->rope && kind && strcmp (kind, "cat") != 0 && strcmp (kind, "dinov3") != 0 &&
+      !c->rope_mixed)
     return model_error (error, L,
                         "model_args.rope_type \"%s\": heed runs timm's \"cat\" rotary position "
-                        "embedding (EVA-02's, RoPE-ViT's axial one) and DINOv3's, not this",
-                        kind ? kind : "mixed");
+                        "embedding (EVA-02's, RoPE-ViT's axial one), RoPE-Mixed and DINOv3's, not "
+                        "this",
+                        kind);
   /* timm's grid_indexing "xy": a head's first half of pairs turns by the column, not the row */
   const char *indexing = json_str (margs, "rope_grid_indexing");
   if (!indexing)
-    indexing = axial ? "xy" : "ij";
+    indexing = axial || (c->rope_mixed && strstr (name, "_rope_mixed")) ? "xy" : "ij";
   c->rope_columns_first = strcmp (indexing, "xy") == 0;
   double offset = 0;
   if (c->rope && (json_bool (margs, "rope_rotate_half", c->rope_dinov3) != c->rope_dinov3 ||
@@ -1246,16 +1260,15 @@ read_config (Loader *L, HeedModel *m, GError **error)
                         "a checkpoint of facebookresearch/dinov3's own (storage_tokens): heed "
                         "runs DINOv3 from the hub's files, timm's (timm/vit_*_dinov3.*) or "
                         "transformers' (facebook/dinov3-*), which say what this one does not");
-  /* timm's rotary embeddings other than EVA-02's (its SBB ViTs' too), RoPE-ViT's axial one and
-   * DINOv3's (RoPE-Mixed's learnt frequencies per block and head, the Perception Encoder's)
-   * turn by other angles, and no tensor shows them: refused by the architecture's name, before
-   * the missing pos_embed says less */
+  /* timm's rotary embeddings other than EVA-02's (its SBB ViTs' too), RoPE-ViT's and DINOv3's
+   * (the Perception Encoder's) turn by other angles, and no tensor shows them: refused by the
+   * architecture's name, before the missing pos_embed says less */
   const char *arch = json_str (L->config, "architecture"); /* timm's config.json */
-  if (arch && (strstr (arch, "rope_mixed") || g_str_has_prefix (arch, "vit_pe_") ||
-               (strstr (arch, "rope") && !strstr (arch, "_rope_"))))
+  if (arch &&
+      (g_str_has_prefix (arch, "vit_pe_") || (strstr (arch, "rope") && !strstr (arch, "_rope_"))))
     return model_error (error, L,
                         "architecture %s has a rotary position embedding of a kind heed does not "
-                        "run (it runs EVA-02's, RoPE-ViT's axial one and DINOv3's)",
+                        "run (it runs EVA-02's, RoPE-ViT's and DINOv3's)",
                         arch);
   JsonNode *args = member (L->config, "model_args");
   JsonObject *margs = args && JSON_NODE_HOLDS_OBJECT (args) ? json_node_get_object (args) : NULL;
@@ -1598,6 +1611,12 @@ read_config (Loader *L, HeedModel *m, GError **error)
                         bias_bytes / 1e9, c->depth, c->num_heads, c->tokens, c->tokens,
                         MAX_BIAS_BYTES / 1e9);
   c->head_dim = c->dim / c->num_heads;
+  /* RoPE-Mixed's frequencies: the column's and the row's for each block, head and pair */
+  TensorEntry *freqs = c->rope_mixed ? find (L, "rope.freqs") : NULL;
+  if (freqs && (freqs->ndim != 4 || freqs->shape[0] != 2 || freqs->shape[1] != c->depth ||
+                freqs->shape[2] != c->num_heads || freqs->shape[3] != c->head_dim / 2))
+    return model_error (error, L, "tensor 'rope.freqs' must be [2, %u, %u, %u] (RoPE-Mixed's)",
+                        c->depth, c->num_heads, c->head_dim / 2);
   /* a quarter of a head's channels turn by each band of the row's and the column's angles */
   if (c->rope && c->head_dim % 4)
     return model_error (error, L,
@@ -2020,6 +2039,10 @@ read_weights (const Loader *L, HeedModel *m, GError **error)
   }
   if (c->map_pool && !read_map_head (L, m, error))
     return FALSE;
+  if (c->rope_mixed) {
+    guint64 s_freqs[4] = { 2, c->depth, c->num_heads, c->head_dim / 2 };
+    TAKE (m->rope_freqs, "rope.freqs", "", 4, s_freqs);
+  }
   if (c->num_classes && c->patch_mean_head) {
     /* [classes][2 D]: its first D columns read the class token, the others the mean patch token */
     guint64 s_wide[2] = { c->num_classes, 2 * D };
@@ -2496,6 +2519,7 @@ heed_model_destroy (HeedModel **model)
   g_free (m->head_mean_w);
   g_free (m->head_dist_b);
   g_free (m->norm_pre_w);
+  g_free (m->rope_freqs);
   g_free (m->norm_pre_b);
   g_free (m->head_b);
   g_strfreev (m->config.labels);
@@ -2504,24 +2528,42 @@ heed_model_destroy (HeedModel **model)
   *model = NULL;
 }
 
-float *
-heed_rope_table (const HeedModelConfig *c)
+gsize
+heed_rope_table_floats (const HeedModelConfig *c)
 {
-  guint pairs = c->head_dim / 2, bands = c->head_dim / 4, G = c->grid;
-  float *table = g_new (float, (gsize) c->num_patches *pairs * 2);
-  for (guint p = 0; p < c->num_patches; p++)
-    for (guint j = 0; j < pairs; j++) {
-      /* the patch's row for a head's first half of pairs, its column for the second: EVA-02's
-       * in the reference grid's units (so a fine-tune at another size keeps the angles'
-       * range), DINOv3's the patch's centre on [-1, 1] over 2 pi per period */
-      guint index = (j < bands) != c->rope_columns_first ? p / G : p % G;
-      double inv_period = pow (c->rope_base, -(double) (j % bands) / bands);
-      double at = c->rope_ref_grid ? (double) index * c->rope_ref_grid / G : index;
-      double angle =
-          c->rope_dinov3 ? 2 * G_PI * ((index + 0.5) * 2 / G - 1) * inv_period : at * inv_period;
-      table[2 * ((gsize) p * pairs + j)] = (float) cos (angle);
-      table[2 * ((gsize) p * pairs + j) + 1] = (float) sin (angle);
-    }
+  return (gsize) (c->rope_mixed ? c->depth : 1) * c->num_heads * c->num_patches * c->head_dim;
+}
+
+float *
+heed_rope_table (const HeedModelConfig *c, const float *mixed_freqs)
+{
+  guint pairs = c->head_dim / 2, bands = c->head_dim / 4, G = c->grid, H = c->num_heads;
+  guint tables = c->rope_mixed ? c->depth : 1;
+  float *table = g_new (float, heed_rope_table_floats (c));
+  float *out = table;
+  for (guint l = 0; l < tables; l++)
+    for (guint h = 0; h < H; h++)
+      for (guint p = 0; p < c->num_patches; p++)
+        for (guint j = 0; j < pairs; j++, out += 2) {
+          /* the patch's row for a head's first half of pairs, its column for the second (or
+           * the other way round): EVA-02's in the reference grid's units (so a fine-tune at
+           * another size keeps the angles' range), DINOv3's the patch's centre on [-1, 1] over
+           * 2 pi per period; RoPE-Mixed's the column and the row times the block's and head's
+           * learnt frequencies for the pair, added */
+          guint index = (j < bands) != c->rope_columns_first ? p / G : p % G;
+          double inv_period = pow (c->rope_base, -(double) (j % bands) / bands);
+          double at = c->rope_ref_grid ? (double) index * c->rope_ref_grid / G : index;
+          double angle = c->rope_dinov3 ? 2 * G_PI * ((index + 0.5) * 2 / G - 1) * inv_period
+                                        : at * inv_period;
+          if (c->rope_mixed) {
+            gsize f = ((gsize) l * H + h) * pairs + j, other = (gsize) c->depth * H * pairs;
+            guint first = c->rope_columns_first ? p % G : p / G;
+            guint second = c->rope_columns_first ? p / G : p % G;
+            angle = (double) first * mixed_freqs[f] + (double) second * mixed_freqs[other + f];
+          }
+          out[0] = (float) cos (angle);
+          out[1] = (float) sin (angle);
+        }
   return table;
 }
 
@@ -2543,7 +2585,9 @@ heed_model_describe (const HeedModelConfig *c)
     g_string_append_printf (s, ", %u register%s", registers, registers == 1 ? "" : "s");
   if (c->rel_pos_bias)
     g_string_append (s, "; relative position bias");
-  if (c->rope && c->rope_dinov3)
+  if (c->rope && c->rope_mixed)
+    g_string_append (s, "; RoPE-Mixed's rotary position embedding (learnt frequencies)");
+  else if (c->rope && c->rope_dinov3)
     g_string_append_printf (s, "; DINOv3's rotary position embedding (base %g)", c->rope_base);
   else if (c->rope && c->rope_ref_grid)
     g_string_append_printf (s, "; rotary position embedding (learnt at %u x %u)", c->rope_ref_grid,

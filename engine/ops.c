@@ -292,11 +292,14 @@ heed_op_swiglu (HeedRecorder *rec, HeedMat x, guint rows, guint hidden, guint ba
 }
 
 gboolean
-heed_op_rope (HeedRecorder *rec, HeedBuffer *qkv, guint qkv_off, HeedBuffer *table, guint tokens,
-              guint prefix, guint frames, guint D, guint heads, const char *name, GError **error)
+heed_op_rope (HeedRecorder *rec, HeedBuffer *qkv, guint qkv_off, HeedBuffer *table, guint table_off,
+              guint tokens, guint prefix, guint frames, guint D, guint heads, const char *name,
+              GError **error)
 {
   guint64 count = (guint64) frames * (tokens - prefix) * D;
-  HeedRopeParams p = { tokens, prefix, D, D / heads / 2, 3 * D, qkv_off, (guint32) count };
+  HeedRopeParams p = {
+    tokens, prefix, D, D / heads / 2, 3 * D, qkv_off, (guint32) count, table_off
+  };
   HeedBuffer *bindings[2] = { qkv, table };
   g_return_val_if_fail (count <= G_MAXUINT32 && prefix < tokens && (D / heads) % 2 == 0, FALSE);
   /* the shader strides over what one dispatch's width cannot cover */

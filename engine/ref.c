@@ -174,12 +174,14 @@ heed_ref_swiglu (float *x, guint rows, guint hidden, guint ld)
 void
 heed_ref_rope (float *qkv, const float *table, guint tokens, guint prefix, guint D, guint heads)
 {
-  guint pairs = D / heads / 2;
+  guint pairs = D / heads / 2, patches = tokens - prefix;
   for (guint t = prefix; t < tokens; t++)
     for (guint part = 0; part < 2; part++) /* the query, then the key */
       for (guint j = 0; j < D / 2; j++) {
         float *x = qkv + (gsize) t * 3 * D + part * D + 2 * j;
-        const float *cs = table + 2 * ((gsize) (t - prefix) * pairs + j % pairs);
+        /* head j / pairs's table, its row for the patch, its pair */
+        const float *cs =
+            table + 2 * (((gsize) (j / pairs) * patches + t - prefix) * pairs + j % pairs);
         double a = x[0], b = x[1];
         x[0] = (float) (a * cs[0] - b * cs[1]);
         x[1] = (float) (b * cs[0] + a * cs[1]);
@@ -201,7 +203,7 @@ heed_ref_vit_forward (const HeedModel *model, const float *input, float *logits,
   guint W1 = heed_fc1_width (c);
   float *mlp = g_new (float, (gsize) T *W1);
   float *probs = g_new (float, (gsize) H *T *T);
-  float *rope = c->rope ? heed_rope_table (c) : NULL;
+  float *rope = c->rope ? heed_rope_table (c, model->rope_freqs) : NULL;
 
   heed_ref_patchify (input, c->in_chans, c->img_size, c->img_size, c->patch_size, patches);
   guint P = c->num_prefix;
@@ -217,8 +219,9 @@ heed_ref_vit_forward (const HeedModel *model, const float *input, float *logits,
     const HeedBlockWeights *b = &model->blocks[l];
     heed_ref_layernorm (x, D, h, D, b->norm1_w, b->norm1_b, T, D, c->ln_eps);
     linear (h, T, D, b->qkv_w, b->qkv_b, 3 * D, qkv, 0);
-    if (rope)
-      heed_ref_rope (qkv, rope, T, P, D, H);
+    if (rope) /* RoPE-Mixed's: a table a block */
+      heed_ref_rope (qkv, rope + (c->rope_mixed ? l * heed_rope_table_floats (c) / c->depth : 0), T,
+                     P, D, H);
     heed_ref_attention (qkv, b->attn_bias, att, probs, T, D, H);
     if (layer_attention)
       heed_ref_head_mean (probs, layer_attention + (gsize) l * T * T, T, T, H);

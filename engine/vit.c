@@ -35,7 +35,7 @@ struct _HeedVitPlan {
   HeedBuffer *head_dist_w, *head_dist_b; /* DeiT distilled */
   HeedBuffer *head_mean_w;               /* Dinov2ForImageClassification's mean-token columns */
   HeedBuffer *norm_pre_w, *norm_pre_b;   /* CLIP towers */
-  HeedBuffer *rope;                      /* EVA-02's rotation table (heed_rope_table) */
+  HeedBuffer *rope;                      /* the rotation tables (heed_rope_table) */
   BlockBuffers *blocks;
 };
 
@@ -190,8 +190,8 @@ upload_weights (HeedVitPlan *p, const HeedModel *m, GError **error)
        !(p->head_dist_b = upload_array (p, m->head_dist_b, c->num_classes, error))))
     return FALSE;
   if (c->rope) {
-    float *table = heed_rope_table (c);
-    p->rope = upload_array (p, table, (gsize) c->num_patches * c->head_dim, error);
+    float *table = heed_rope_table (c, m->rope_freqs);
+    p->rope = upload_array (p, table, heed_rope_table_floats (c), error);
     g_free (table);
     if (!p->rope)
       return FALSE;
@@ -610,7 +610,8 @@ record_forward (HeedVitRun *r, HeedRecorder **recs, guint n, gboolean from_frame
       return FALSE;
     /* EVA-02: the patch rows' queries and keys turned by their positions, every frame's */
     if (p->rope &&
-        !heed_op_rope (rec, r->qkv, 0, p->rope, T, c->num_prefix, n, D, H, NAME ("rope"), error))
+        !heed_op_rope (rec, r->qkv, 0, p->rope, c->rope_mixed ? l * c->num_patches * D / 2 : 0, T,
+                       c->num_prefix, n, D, H, NAME ("rope"), error))
       return FALSE;
     /* the probabilities are read after the last block, and after every block for rollout;
      * where they are not, the batch's frames go in one dispatch */

@@ -580,6 +580,7 @@ main (int argc, char **argv)
                                  "eva02_token_f32",
                                  "eva02_clip_f32",
                                  "rope_axial_f32",
+                                 "rope_mixed_f32",
                                  "rope_sbb_f32",
                                  "dinov3_small_f32",
                                  "dinov3_plus_f32",

@@ -285,7 +285,8 @@ test_fixture_configs (void)
 
   /* timm's other "cat" rotary embeddings: RoPE-ViT's axial one (base 100, the column's pairs
    * first, plain indices) and the SBB ViTs' (EVA-02's: learnt at 16 x 16), each told by its
-   * architecture; neither has a pos_embed, the SBB ViT no class token but a register */
+   * architecture; neither has a pos_embed, the SBB ViT no class token but a register; and
+   * RoPE-Mixed's learnt frequencies (rope.freqs) */
   m = load_fixture ("rope_axial_f32");
   g_assert_true (m->config.rope && m->config.rope_columns_first && !m->config.rope_dinov3);
   g_assert_cmpfloat (m->config.rope_base, ==, 100.0f);
@@ -293,6 +294,13 @@ test_fixture_configs (void)
   g_assert_cmpuint (m->config.grid, ==, 5);
   what = heed_model_describe (&m->config);
   g_assert_nonnull (strstr (what, "rotary position embedding (base 100, columns first)"));
+  g_free (what);
+  heed_model_destroy (&m);
+  m = load_fixture ("rope_mixed_f32");
+  g_assert_true (m->config.rope && m->config.rope_mixed && m->config.rope_columns_first);
+  g_assert_nonnull (m->rope_freqs);
+  what = heed_model_describe (&m->config);
+  g_assert_nonnull (strstr (what, "RoPE-Mixed's rotary position embedding (learnt frequencies)"));
   g_free (what);
   heed_model_destroy (&m);
   m = load_fixture ("rope_sbb_f32");
@@ -787,11 +795,23 @@ test_corrupt_files (void)
                       "has residual post-norm blocks");
   expect_model_error (eva,
                       "{\"num_heads\": 3, \"architecture\": \"vit_base_patch16_rope_mixed_224\"}",
-                      "a rotary position embedding of a kind heed does not run");
+                      "the config names RoPE-Mixed but tensor 'rope.freqs' is missing");
   expect_model_error (eva,
                       "{\"num_heads\": 3, \"model_args\": {\"use_rot_pos_emb\": true, "
                       "\"rope_mixed_mode\": true}}",
-                      "model_args.rope_type \"mixed\"");
+                      "the config names RoPE-Mixed but tensor 'rope.freqs' is missing");
+  expect_model_error (eva,
+                      "{\"num_heads\": 3, \"model_args\": {\"use_rot_pos_emb\": true, "
+                      "\"rope_type\": \"axial\"}}",
+                      "model_args.rope_type \"axial\": heed runs timm's \"cat\"");
+  /* RoPE-Mixed's frequencies are in the weights, the order of their axes only in the config */
+  Blob mixed = read_blob ("rope_mixed_f32");
+  expect_model_error (mixed, "{\"num_heads\": 2}",
+                      "tensor 'rope.freqs' (RoPE-Mixed's) without a config.json that names it");
+  expect_model_error (mixed,
+                      "{\"num_heads\": 4, \"architecture\": \"vit_small_patch16_rope_mixed_224\"}",
+                      "tensor 'rope.freqs' must be [2, 2, 4, 8] (RoPE-Mixed's)");
+  g_free (mixed.bytes);
   expect_model_error (eva, "{\"num_heads\": 3, \"architecture\": \"vit_pe_core_tiny_patch16_384\"}",
                       "a rotary position embedding of a kind heed does not run");
   expect_model_error (eva, "{\"num_heads\": 48, \"architecture\": \"eva02_base_patch14_224\"}",
@@ -916,7 +936,7 @@ test_corrupt_files (void)
   expect_model_error (v3,
                       "{\"num_heads\": 2, \"model_args\": {\"use_rot_pos_emb\": true, "
                       "\"rope_type\": \"mixed\"}}",
-                      "model_args.rope_type \"mixed\": heed runs timm's \"cat\"");
+                      "the config names RoPE-Mixed but tensor 'rope.freqs' is missing");
   expect_model_error (v3,
                       "{\"num_heads\": 2, \"architecture\": \"vit_small_patch16_dinov3\", "
                       "\"pretrained_cfg\": {\"input_size\": [3, 90, 90]}}",

@@ -524,9 +524,10 @@ test_swiglu (void)
 }
 
 /* The rotary position embedding against the C reference: the patch rows' queries and keys of
- * every frame turned pair by pair, and nothing else changed (the prefix rows, the values, the
- * floats before qkv_off); the tables heed_rope_table makes (EVA-02's, DINOv3's) and a random
- * one; the last case is wider than one dispatch, so the shader strides. */
+ * every frame turned pair by pair, each head by its own table, and nothing else changed (the
+ * prefix rows, the values, the floats before qkv_off); the tables heed_rope_table makes
+ * (EVA-02's, DINOv3's, RoPE-Mixed's second block's, from its offset) and random ones; the last
+ * case is wider than one dispatch, so the shader strides. */
 static void
 test_rope (void)
 {
@@ -535,44 +536,71 @@ test_rope (void)
     { 10, 1, 1, 64, 2 },      /* tokens, prefix, frames, D, heads */
     { 9, 0, 3, 24, 3 },       /* no prefix, three frames, heads of 8 */
     { 21, 5, 2, 96, 3 },      /* a class token and 4 registers */
+    { 5, 1, 2, 32, 2 },       /* RoPE-Mixed's: 2 blocks' tables, the second's */
     { 1100, 1, 1, 4096, 32 }, /* 4.5 M pairs */
   };
   GError *error = NULL;
   for (guint k = 0; k < G_N_ELEMENTS (cases); k++) {
     guint T = cases[k][0], prefix = cases[k][1], frames = cases[k][2], D = cases[k][3];
     guint H = cases[k][4], off = k % 2 ? 0 : 3 * D + 5, pairs = D / H / 2;
-    gsize n = off + (gsize) frames * T * 3 * D;
+    gsize n = off + (gsize) frames * T * 3 * D, block = (gsize) (T - prefix) * D, table_off = 0;
     GRand *rng = g_rand_new_with_seed (k + 31);
     float *x = random_floats (rng, n, -4, 4), *want = g_memdup2 (x, n * sizeof (float));
     float *table;
-    if (k == 0) { /* EVA-02's: a 3 x 3 grid learnt at 16 x 16 */
-      HeedModelConfig c = {
-        .grid = 3, .num_patches = 9, .head_dim = D / H, .rope_ref_grid = 16, .rope_base = 10000
-      };
-      table = heed_rope_table (&c);
+    gsize table_floats = block;
+    if (k == 0) { /* EVA-02's: a 3 x 3 grid learnt at 16 x 16, the same for both heads */
+      HeedModelConfig c = { .grid = 3,
+                            .num_patches = 9,
+                            .num_heads = H,
+                            .head_dim = D / H,
+                            .rope_ref_grid = 16,
+                            .rope_base = 10000 };
+      table = heed_rope_table (&c, NULL);
       g_assert_cmpfloat_with_epsilon (table[2 * (4 * pairs + 0)], cos (16.0 / 3), 1e-6);
       g_assert_cmpfloat_with_epsilon (
           table[2 * (5 * pairs + pairs - 1) + 1],
           sin (2 * 16.0 / 3 * pow (10000, -(pairs / 2 - 1.0) / (pairs / 2))), 1e-6);
+      g_assert_cmpmem (table, block / 2 * sizeof (float), table + block / 2,
+                       block / 2 * sizeof (float));
     } else if (k == 2) { /* DINOv3's: a 4 x 4 grid of centres on [-1, 1], base 100 */
-      HeedModelConfig c = {
-        .grid = 4, .num_patches = 16, .head_dim = D / H, .rope_dinov3 = TRUE, .rope_base = 100
-      };
-      table = heed_rope_table (&c);
+      HeedModelConfig c = { .grid = 4,
+                            .num_patches = 16,
+                            .num_heads = H,
+                            .head_dim = D / H,
+                            .rope_dinov3 = TRUE,
+                            .rope_base = 100 };
+      table = heed_rope_table (&c, NULL);
       /* patch 6 (row 1, column 2): the row's centre -0.25, the column's 0.25 */
       g_assert_cmpfloat_with_epsilon (table[2 * (6 * pairs + 0)], cos (2 * G_PI * -0.25), 1e-6);
       g_assert_cmpfloat_with_epsilon (
           table[2 * (6 * pairs + pairs - 1) + 1],
           sin (2 * G_PI * 0.25 * pow (100, -(pairs / 2 - 1.0) / (pairs / 2))), 1e-6);
+    } else if (k == 3) { /* RoPE-Mixed's: a 2 x 2 grid, column-major axes ("xy"), 2 blocks */
+      HeedModelConfig c = { .grid = 2,
+                            .num_patches = 4,
+                            .depth = 2,
+                            .num_heads = H,
+                            .head_dim = D / H,
+                            .rope_mixed = TRUE,
+                            .rope_columns_first = TRUE };
+      float *freqs = random_floats (rng, (gsize) 2 * 2 * H * pairs, -2, 2);
+      table = heed_rope_table (&c, freqs);
+      table_floats = 2 * block, table_off = block / 2; /* in pairs: block 1's */
+      /* block 1, head 1, patch 3 (column 1, row 1), pair 2: fx + fy */
+      gsize f = ((gsize) 1 * H + 1) * pairs + 2, at = ((gsize) (1 * H + 1) * 4 + 3) * pairs + 2;
+      g_assert_cmpfloat_with_epsilon (table[2 * at], cos (freqs[f] + freqs[2 * H * pairs + f]),
+                                      1e-6);
+      g_free (freqs);
     } else {
-      table = random_floats (rng, (gsize) (T - prefix) * pairs * 2, -1, 1);
+      table = random_floats (rng, block, -1, 1);
     }
     for (guint f = 0; f < frames; f++)
-      heed_ref_rope (want + off + (gsize) f * T * 3 * D, table, T, prefix, D, H);
+      heed_ref_rope (want + off + (gsize) f * T * 3 * D, table + 2 * table_off, T, prefix, D, H);
     HeedBuffer *bx = buffer_from (d, x, n, 0);
-    HeedBuffer *bt = buffer_from (d, table, (gsize) (T - prefix) * pairs * 2, 0);
+    HeedBuffer *bt = buffer_from (d, table, table_floats, 0);
     HeedRecorder *rec = heed_recorder_new (d, kernels (), 1, FALSE, &error);
-    g_assert_true (heed_op_rope (rec, bx, off, bt, T, prefix, frames, D, H, "rope", &error));
+    g_assert_true (
+        heed_op_rope (rec, bx, off, bt, table_off, T, prefix, frames, D, H, "rope", &error));
     g_assert_no_error (error);
     run_recorder (rec);
     float *got = buffer_read (bx, n);
@@ -870,7 +898,7 @@ test_classification_head (void)
  * position bias (timm's, transformers' BEiT and Data2VecVision with a shared table), and DINOv2
  * giant's SwiGLU MLP (timm's packed fc1, transformers' weights_in), and EVA-02's rotary position
  * embedding, split projections, MLP norm and its CLIP towers' attention norm, DINOv3's (timm's
- * and transformers') and RoPE-ViT's and the SBB ViTs' rotary embeddings. */
+ * and transformers') and RoPE-ViT's (axial, mixed) and the SBB ViTs' rotary embeddings. */
 static void
 test_vit_layouts_against_reference (void)
 {
@@ -880,7 +908,8 @@ test_vit_layouts_against_reference (void)
                           "beit_f32",          "hf_beit_f32",          "hf_data2vec_f32",
                           "dinov2_swiglu_f32", "hf_dinov2_swiglu_f32", "eva02_tiny_f32",
                           "eva02_base_f32",    "eva02_clip_f32",       "dinov3_plus_f32",
-                          "hf_dinov3_f32",     "rope_axial_f32",       "rope_sbb_f32" };
+                          "hf_dinov3_f32",     "rope_axial_f32",       "rope_sbb_f32",
+                          "rope_mixed_f32" };
   for (guint k = 0; k < G_N_ELEMENTS (names); k++) {
     GError *error = NULL;
     char *path = g_build_filename (g_getenv ("HEED_FIXTURES"), names[k], "model.safetensors", NULL);

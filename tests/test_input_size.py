@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """A model run at another input size against PyTorch: the p8_hd48_f32 fixture (72 px, patch 8,
 a 9 x 9 grid) at 96, 48 and 56 px, eva02_tiny_f32 (70 px, a 5 x 5 grid) at 98 px and
-dinov3_plus_f32 (64 px, no pos_embed) at 96 px and rope_axial_f32 (80 px) at 112 px, where
-EVA-02's, DINOv3's and RoPE-ViT's rotary position embeddings take the new grid's angles. PyTorch resamples pos_embed as
+dinov3_plus_f32 (64 px, no pos_embed) at 96 px, rope_axial_f32 (80 px) at 112 px and
+rope_mixed_f32 (64 px) at 96 px, where EVA-02's, DINOv3's and RoPE-ViT's rotary position
+embeddings take the new grid's angles. PyTorch resamples pos_embed as
 timm's resample_abs_pos_embed does (F.interpolate bicubic, antialias=True, the CLS position
 kept) and runs the mirror of timm's ViT; heed run-tensor --input-size must give the same logits
 (within 1e-3 x max(1, max|logit|)) and CLS attention (within 1e-4). Prints TAP."""
@@ -46,6 +47,11 @@ axial = next(c for c in CASES if c["name"] == "rope_axial_f32")
 axial_state = {k.replace(".gamma_1", ".ls1.gamma").replace(".gamma_2", ".ls2.gamma"): v
                for k, v in load_safetensors(fixture("rope_axial_f32"))[0].items()}
 runs.append((fixture("rope_axial_f32"), axial_state, 112, model_for(axial, 112)))
+# RoPE-Mixed's (64 px, a 4 x 4 grid, learnt frequencies) at 96 px
+mixed = next(c for c in CASES if c["name"] == "rope_mixed_f32")
+mixed_state = {k.replace(".gamma_1", ".ls1.gamma").replace(".gamma_2", ".ls2.gamma"): v
+               for k, v in load_safetensors(fixture("rope_mixed_f32"))[0].items()}
+runs.append((fixture("rope_mixed_f32"), mixed_state, 96, model_for(mixed, 96)))
 print(f"1..{2 * len(runs) + 1}")
 failed = 0
 

@@ -102,6 +102,29 @@ def rotate_halves(x, angles):
     return x * cos + torch.cat([-second, first], dim=-1) * sin
 
 
+class MixedRope(nn.Module):
+    """RoPE-Mixed (naver's RoPE-ViT, timm's RotaryEmbeddingMixed): learnt frequencies freqs
+    [2, depth, heads, head_dim // 2], and pair j of head h in block l turns by
+    x * freqs[0, l, h, j] + y * freqs[1, l, h, j], x the patch's column and y its row (timm's
+    grid_indexing "xy")."""
+
+    def __init__(self, grid, depth, num_heads, head_dim):
+        super().__init__()
+        self.freqs = nn.Parameter(torch.zeros(2, depth, num_heads, head_dim // 2))
+        self.grid = grid
+
+    def angles(self, block):
+        """[heads, grid * grid, head_dim // 2]"""
+        g = self.grid
+        x = torch.arange(g, dtype=torch.float32)[None, :].expand(g, g).reshape(-1, 1)
+        y = torch.arange(g, dtype=torch.float32)[:, None].expand(g, g).reshape(-1, 1)
+        fx, fy = self.freqs[0, block], self.freqs[1, block]  # [heads, head_dim // 2]
+        return x[None] * fx[:, None, :] + y[None] * fy[:, None, :]
+
+    def forward(self, x, block):
+        return rotate_pairs(x, self.angles(block))
+
+
 def rotate_pairs(x, angles):
     """x [..., N, head_dim] with each pair of channels taken as a complex number, times
     e^(i angle) for its row of angles [N, head_dim // 2]."""
@@ -269,7 +292,7 @@ class VisionTransformer(nn.Module):
                  gelu_tanh=False, pool_without_norm=False, rel_pos=None, beit_qkv_bias=False,
                  pos_embed=True, swiglu=False, rope_ref_grid=0, split_qkv=False,
                  split_gate=False, mlp_norm=False, rope_dinov3_base=0.0, attn_norm=False,
-                 rope_axial_base=0.0):
+                 rope_axial_base=0.0, rope_mixed=False):
         super().__init__()
         patches = (img_size // patch_size) ** 2
         # the rotary position embedding: EVA-02's, learnt at a rope_ref_grid x rope_ref_grid
@@ -282,6 +305,8 @@ class VisionTransformer(nn.Module):
         elif rope_axial_base:  # RoPE-ViT's axial: plain indices, the column's pairs first
             self.rope = partial(rotate_pairs, angles=eva02_rope_angles(
                 grid, head_dim, 0, rope_axial_base, columns_first=True))
+        elif rope_mixed:  # learnt frequencies a block and head: rope.freqs in the state dict
+            self.rope = MixedRope(grid, depth, num_heads, head_dim)
         elif rope_dinov3_base:
             self.rope = partial(rotate_halves, angles=dinov3_rope_angles(grid, head_dim,
                                                                          rope_dinov3_base))
@@ -344,8 +369,9 @@ class VisionTransformer(nn.Module):
             x = torch.cat(prefix + [x], dim=1) + self.pos_embed
         x = self.norm_pre(x)
         shared = self.rel_pos_bias() if self.rel_pos_bias is not None else None
-        for blk in self.blocks:
-            x = blk(x, shared, self.rope, self.num_prefix)
+        for i, blk in enumerate(self.blocks):
+            rope = partial(self.rope, block=i) if isinstance(self.rope, MixedRope) else self.rope
+            x = blk(x, shared, rope, self.num_prefix)
         return self.norm(x)
 
     def forward_features(self, img):

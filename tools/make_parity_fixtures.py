@@ -288,6 +288,14 @@ CASES = [
          rope_axial_base=100.0,
          config={"architecture": "vit_small_patch16_rope_224", "global_pool": "token",
                  "num_classes": 5, "pretrained_cfg": {"input_size": [3, 80, 80]}}),
+    # naver's RoPE-Mixed (timm's vit_small_patch16_rope_mixed_224): learnt frequencies for each
+    # block, head and pair (rope.freqs), the column's and the row's, told by the tensor and the
+    # architecture (which gives the axes' order)
+    dict(name="rope_mixed_f32", img=64, patch=16, dim=64, depth=2, heads=2, classes=4,
+         dtype="F32", names="timm_eva", heads_in="config", layer_scale=True, pos_embed=False,
+         rope_mixed=True,
+         config={"architecture": "vit_small_patch16_rope_mixed_224", "global_pool": "token",
+                 "num_classes": 4, "pretrained_cfg": {"input_size": [3, 64, 64]}}),
     # timm's SBB ViTs with EVA-02's rotary embedding (vit_medium_patch16_rope_reg1_gap_256): no
     # class token, 1 register, no pos_embed, q_bias/v_bias, LayerScale, fc_norm after the mean
     # patch token; learnt at 16 x 16, run at 4 x 4
@@ -397,6 +405,8 @@ def randomise(model, gen):
     for name, p in model.named_parameters():
         if name in ("cls_token", "pos_embed", "dist_token", "reg_token"):
             uniform(p, 0.5)
+        elif name == "rope.freqs":  # RoPE-Mixed's: turns of up to a radian a patch
+            uniform(p, 1.0)
         elif name.endswith(".gamma"):  # LayerScale: far from 1, so a missed scale shows
             uniform(p, 0.4, 0.6)
         elif name.endswith("relative_position_bias_table"):  # BEiT's: as large as the scores
@@ -441,7 +451,8 @@ def model_for(case, img=None):
                              mlp_norm=case.get("mlp_norm", False),
                              rope_dinov3_base=case.get("rope_dinov3_base", 0.0),
                              attn_norm=case.get("attn_norm", False),
-                             rope_axial_base=case.get("rope_axial_base", 0.0)).eval()
+                             rope_axial_base=case.get("rope_axial_base", 0.0),
+                             rope_mixed=case.get("rope_mixed", False)).eval()
 
 
 def build(case):
