@@ -269,11 +269,13 @@ typedef struct {
   HeedBlockWeights *map_head;
   char *source; /* file path or "<memory>" for messages */
   /* another input size resamples pos_embed from the checkpoint's own (kept here once resampled,
-   * else NULL, with its grid) the way the model's authors do: timm's antialiased bicubic, or
-   * for transformers' DINOv2 PyTorch's bicubic without antialiasing */
+   * else NULL, with its grid) the way the model's authors do: timm's antialiased bicubic, for
+   * transformers' DINOv2 PyTorch's bicubic without antialiasing, for its SigLIP 2 NaFlex towers
+   * antialiased bilinear */
   float *pos_native;
   guint grid_native;
   gboolean pos_resample_plain_bicubic;
+  gboolean pos_resample_bilinear;
 } HeedModel;
 
 /* Loads a safetensors ViT checkpoint (timm or Hugging Face names; F32, F16 or BF16). The file is

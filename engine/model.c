@@ -80,6 +80,8 @@ typedef struct {
   const char *fc1_value;
   /* timm's EVA: the query's, key's and value's projections apart (q_proj, k_proj, v_proj) */
   gboolean split_qkv;
+  /* SigLIP 2's NaFlex towers: the patch embedding a Linear over (row, column, channel) */
+  gboolean patch_linear;
   /* transformers' DINOv3ViTModel, its tensors renamed to timm's (rename_hf_dinov3) */
   gboolean hf_dinov3;
 } Loader;
@@ -1322,17 +1324,23 @@ read_config (Loader *L, HeedModel *m, GError **error)
                : g_strdup ("patch_embed.proj.weight");
   e = find (L, name);
   g_free (name);
-  if (e->ndim != 4 || e->shape[2] != e->shape[3] || e->shape[0] == 0 || e->shape[2] == 0 ||
-      e->shape[0] > 65536 || e->shape[2] > 1024)
+  /* SigLIP 2's NaFlex towers embed patches the processor has flattened (row, column, channel)
+   * with a Linear [dim, patch x patch x 3]: the same map as a convolution, reordered at load */
+  guint64 linear_side =
+      e->ndim == 2 && e->shape[1] % 3 == 0 ? (guint64) sqrt (e->shape[1] / 3.0) : 0;
+  L->patch_linear = L->siglip && linear_side > 0 && linear_side * linear_side * 3 == e->shape[1] &&
+                    linear_side <= 1024 && e->shape[0] > 0 && e->shape[0] <= 65536;
+  if (!L->patch_linear && (e->ndim != 4 || e->shape[2] != e->shape[3] || e->shape[0] == 0 ||
+                           e->shape[2] == 0 || e->shape[0] > 65536 || e->shape[2] > 1024))
     return model_error (error, L, "patch embedding weight must be [dim, channels, patch, patch]");
-  if (e->shape[1] != 3)
+  if (!L->patch_linear && e->shape[1] != 3)
     return model_error (error, L,
                         "patch embedding takes %" G_GUINT64_FORMAT " channels; heed "
                         "models take 3 (RGB)",
                         e->shape[1]);
   c->dim = (guint) e->shape[0];
   c->in_chans = 3;
-  c->patch_size = (guint) e->shape[2];
+  c->patch_size = (guint) (L->patch_linear ? linear_side : e->shape[2]);
 
   /* BEiT: a relative position bias table in each block, or one shared by all, learnt for a
    * W x W grid: [(2W - 1)^2 + 3, heads] */
@@ -1918,10 +1926,24 @@ read_weights (const Loader *L, HeedModel *m, GError **error)
           hf_or_clip (L, "embeddings.position_embeddings", "embeddings.position_embedding.weight"),
           2, s_pos);
   }
-  TAKE (m->patch_w, "patch_embed.proj.weight",
-        hf_or_clip (L, "embeddings.patch_embeddings.projection.weight",
-                    "embeddings.patch_embedding.weight"),
-        4, s_patch);
+  if (L->patch_linear) { /* [D][(y p + x) 3 + channel] to [D][channel][y][x] */
+    guint64 s_linear[2] = { D, 3 * p * p };
+    float *w;
+    TAKE (w, "", "embeddings.patch_embedding.weight", 2, s_linear);
+    m->patch_w = g_new (float, D * 3 * p * p);
+    for (guint64 o = 0; o < D; o++)
+      for (guint64 ch = 0; ch < 3; ch++)
+        for (guint64 yx = 0; yx < p * p; yx++)
+          m->patch_w[(o * 3 + ch) * p * p + yx] = w[o * 3 * p * p + yx * 3 + ch];
+    g_free (w);
+    /* and its position embedding goes to another grid as transformers' Siglip2 resizes it */
+    m->pos_resample_bilinear = TRUE;
+  } else {
+    TAKE (m->patch_w, "patch_embed.proj.weight",
+          hf_or_clip (L, "embeddings.patch_embeddings.projection.weight",
+                      "embeddings.patch_embedding.weight"),
+          4, s_patch);
+  }
   if ((!L->hf && !find (L, "patch_embed.proj.bias")) || (L->clip && !L->siglip))
     m->patch_b = g_new0 (float, D); /* CLIP towers have none */
   else

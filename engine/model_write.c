@@ -278,12 +278,12 @@ bicubic_aa (double x)
 
 /* One axis of the resampling: for each output i, the taps (first, count) and their normalised
  * weights, as PyTorch's antialiased upsampling computes them (align_corners=False): the
- * support widens by the scale when shrinking. */
+ * support widens by the scale when shrinking. Bicubic (a = -0.5), or bilinear's triangle. */
 static double *
-axis_weights (guint in, guint out, guint *first, guint *count, guint *width)
+axis_weights (guint in, guint out, gboolean bilinear, guint *first, guint *count, guint *width)
 {
   double scale = (double) in / out;
-  double support = 2.0 * MAX (scale, 1.0), inv = 1.0 / MAX (scale, 1.0);
+  double support = (bilinear ? 1.0 : 2.0) * MAX (scale, 1.0), inv = 1.0 / MAX (scale, 1.0);
   *width = (guint) ceil (support) * 2 + 1;
   double *w = g_new0 (double, (gsize) out **width);
   for (guint i = 0; i < out; i++) {
@@ -293,7 +293,9 @@ axis_weights (guint in, guint out, guint *first, guint *count, guint *width)
     first[i] = (guint) lo;
     count[i] = (guint) MIN (hi - lo, (gint) *width);
     for (guint j = 0; j < count[i]; j++)
-      total += w[(gsize) i * *width + j] = bicubic_aa ((j + lo - center + 0.5) * inv);
+      total += w[(gsize) i * *width + j] =
+          bilinear ? MAX (0.0, 1.0 - fabs ((j + lo - center + 0.5) * inv))
+                   : bicubic_aa ((j + lo - center + 0.5) * inv);
     for (guint j = 0; j < count[i] && total != 0; j++)
       w[(gsize) i * *width + j] /= total;
   }
@@ -353,8 +355,9 @@ heed_model_set_input_size (HeedModel *m, guint img_size, GError **error)
   }
   guint g1 = m->grid_native, g2 = img_size / c->patch_size;
   guint *first = g_new (guint, g2), *count = g_new (guint, g2);
-  double *w = m->pos_resample_plain_bicubic ? axis_weights_plain (g1, g2, first, count, &wx)
-                                            : axis_weights (g1, g2, first, count, &wx);
+  double *w = m->pos_resample_plain_bicubic
+                  ? axis_weights_plain (g1, g2, first, count, &wx)
+                  : axis_weights (g1, g2, m->pos_resample_bilinear, first, count, &wx);
   /* separable, in double: rows first (g1 rows of g2 columns), then columns */
   double *tmp = g_new0 (double, (gsize) g1 *g2 *D);
   const float *src = m->pos_native + (gsize) c->num_prefix * D; /* past the prefix positions */

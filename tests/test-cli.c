@@ -567,6 +567,7 @@ main (int argc, char **argv)
                                  "vit_map_f32",
                                  "hf_siglip_f32",
                                  "hf_siglip_cls_f32",
+                                 "hf_siglip2_naflex_f32",
                                  "hf_clip_cls_f32",
                                  "beit_f32",
                                  "hf_beit_f32",

@@ -311,6 +311,14 @@ test_fixture_configs (void)
   g_assert_cmpuint (m->config.num_registers, ==, 1);
   heed_model_destroy (&m);
 
+  /* SigLIP 2's NaFlex tower: a Linear patch embedding over (row, column, channel), reordered into
+   * the convolution's [D][channel][row][column]; its positions resized bilinearly */
+  m = load_fixture ("hf_siglip2_naflex_f32");
+  g_assert_cmpuint (m->config.patch_size, ==, 16);
+  g_assert_cmpuint (m->config.grid, ==, 4);
+  g_assert_true (m->pos_resample_bilinear && m->config.map_pool);
+  heed_model_destroy (&m);
+
   /* EVA-02's CLIP towers: a LayerNorm over the attention's output (attn.norm), beside the MLP's;
    * timm's EVA eps 1e-6 although the architecture is a _clip_ one */
   m = load_fixture ("eva02_clip_f32");

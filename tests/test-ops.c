@@ -898,7 +898,8 @@ test_classification_head (void)
  * position bias (timm's, transformers' BEiT and Data2VecVision with a shared table), and DINOv2
  * giant's SwiGLU MLP (timm's packed fc1, transformers' weights_in), and EVA-02's rotary position
  * embedding, split projections, MLP norm and its CLIP towers' attention norm, DINOv3's (timm's
- * and transformers') and RoPE-ViT's (axial, mixed) and the SBB ViTs' rotary embeddings. */
+ * and transformers') and RoPE-ViT's (axial, mixed) and the SBB ViTs' rotary embeddings, and
+ * SigLIP 2's NaFlex patch embedding. */
 static void
 test_vit_layouts_against_reference (void)
 {
@@ -909,7 +910,7 @@ test_vit_layouts_against_reference (void)
                           "dinov2_swiglu_f32", "hf_dinov2_swiglu_f32", "eva02_tiny_f32",
                           "eva02_base_f32",    "eva02_clip_f32",       "dinov3_plus_f32",
                           "hf_dinov3_f32",     "rope_axial_f32",       "rope_sbb_f32",
-                          "rope_mixed_f32" };
+                          "rope_mixed_f32",    "hf_siglip2_naflex_f32" };
   for (guint k = 0; k < G_N_ELEMENTS (names); k++) {
     GError *error = NULL;
     char *path = g_build_filename (g_getenv ("HEED_FIXTURES"), names[k], "model.safetensors", NULL);

@@ -4,7 +4,8 @@
 a 9 x 9 grid) at 96, 48 and 56 px, eva02_tiny_f32 (70 px, a 5 x 5 grid) at 98 px and
 dinov3_plus_f32 (64 px, no pos_embed) at 96 px, rope_axial_f32 (80 px) at 112 px and
 rope_mixed_f32 (64 px) at 96 px, where EVA-02's, DINOv3's and RoPE-ViT's rotary position
-embeddings take the new grid's angles. PyTorch resamples pos_embed as
+embeddings take the new grid's angles, and hf_siglip2_naflex_f32 (64 px) at 96 and 48 px, its
+positions resized as transformers' SigLIP 2 resizes them (bilinear, antialiased). PyTorch resamples pos_embed as
 timm's resample_abs_pos_embed does (F.interpolate bicubic, antialias=True, the CLS position
 kept) and runs the mirror of timm's ViT; heed run-tensor --input-size must give the same logits
 (within 1e-3 x max(1, max|logit|)) and CLS attention (within 1e-4). Prints TAP."""
@@ -18,7 +19,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.environ["HEED_TOOLS_DIR"])
 from heed_torch import VisionTransformer, config_from_state_dict, load_safetensors  # noqa: E402
-from make_parity_fixtures import CASES, model_for  # noqa: E402
+from make_parity_fixtures import CASES, build, model_for  # noqa: E402
 
 heed = os.environ["HEED_TOOL"]
 
@@ -52,6 +53,17 @@ mixed = next(c for c in CASES if c["name"] == "rope_mixed_f32")
 mixed_state = {k.replace(".gamma_1", ".ls1.gamma").replace(".gamma_2", ".ls2.gamma"): v
                for k, v in load_safetensors(fixture("rope_mixed_f32"))[0].items()}
 runs.append((fixture("rope_mixed_f32"), mixed_state, 96, model_for(mixed, 96)))
+# SigLIP 2's NaFlex tower (64 px, a 4 x 4 grid, no class token) at 96 and 48 px: its positions
+# resized as transformers' Siglip2VisionEmbeddings does (bilinear, antialiased), here already
+naflex = next(c for c in CASES if c["name"] == "hf_siglip2_naflex_f32")
+for size in (96, 48):
+    naflex_state = build(naflex)[0].state_dict()
+    pos = naflex_state["pos_embed"].reshape(1, 4, 4, -1).permute(0, 3, 1, 2)
+    pos = F.interpolate(pos, size=(size // 16, size // 16), mode="bilinear",
+                        align_corners=False, antialias=True)
+    naflex_state["pos_embed"] = pos.permute(0, 2, 3, 1).reshape(1, (size // 16) ** 2, -1)
+    runs.append((fixture("hf_siglip2_naflex_f32"), naflex_state, size,
+                 model_for(naflex, size)))
 print(f"1..{2 * len(runs) + 1}")
 failed = 0
 
@@ -67,22 +79,24 @@ with tempfile.TemporaryDirectory() as tmp:
     for k, (path, state, size, model) in enumerate(runs):
         patch = model.patch_embed.proj.kernel_size[0]
         new_grid = size // patch
-        if "pos_embed" in state:
+        if "pos_embed" in state and state["pos_embed"].shape[1] != model.pos_embed.shape[1]:
             grid = int(round((state["pos_embed"].numel() // model.pos_embed.shape[-1] - 1) ** 0.5))
             state = dict(state, pos_embed=resample(
                 state["pos_embed"].reshape(1, grid * grid + 1, -1), grid, new_grid))
-        state["cls_token"] = state["cls_token"].reshape(1, 1, -1)
+        if "cls_token" in state:
+            state["cls_token"] = state["cls_token"].reshape(1, 1, -1)
         model.load_state_dict(state)
         model.eval()
         x = torch.randn(1, 3, size, size, generator=torch.Generator().manual_seed(size))
         with torch.no_grad():
-            want_logits = model(x)[0]
+            want_logits = model(x)[0]  # a head-less model's: its embedding
             want_attn = model.cls_attention()
         inp, logits, attn = (os.path.join(tmp, n) for n in ("in.f32", "logits.f32", "attn.f32"))
         x.numpy().astype("<f4").tofile(inp)
+        headless = isinstance(model.head, torch.nn.Identity)
         r = subprocess.run([heed, "run-tensor", "--model", path, "--input-size", str(size),
-                            "--input", inp, "--logits", logits, "--cls-attention", attn],
-                           capture_output=True, text=True)
+                            "--input", inp, "--embedding" if headless else "--logits", logits,
+                            "--cls-attention", attn], capture_output=True, text=True)
         if r.returncode:
             print(f"not ok {2 * k + 1} {size} px: heed failed: {r.stderr.strip()}")
             print(f"not ok {2 * k + 2} {size} px attention: no output")
@@ -97,7 +111,8 @@ with tempfile.TemporaryDirectory() as tmp:
               f"(bound {bound:.2e}), max attention difference {da:.2e}")
         ok_l, ok_a = dl <= bound, da <= 1e-4 and got_attn.numel() == new_grid * new_grid
         failed += (not ok_l) + (not ok_a)
-        print(f"{'ok' if ok_l else 'not ok'} {2 * k + 1} {size} px logits match PyTorch")
+        print(f"{'ok' if ok_l else 'not ok'} {2 * k + 1} {size} px "
+              f"{'embedding matches' if headless else 'logits match'} PyTorch")
         print(f"{'ok' if ok_a else 'not ok'} {2 * k + 2} {size} px CLS attention matches PyTorch")
     # a size the patches do not tile: a one-line reason, no output
     r = subprocess.run([heed, "run-tensor", "--model", model_path, "--input-size", "50",

@@ -764,6 +764,17 @@ def timm_to_hf_siglip(sd, text_tower=True):
     return out
 
 
+def timm_to_hf_siglip2_naflex(sd):
+    """transformers' Siglip2Model (google/siglip2-*-naflex) for a timm SigLIP tower: SigLIP's
+    names, but the patch embedding a Linear over patches the processor flattens as (row, column,
+    channel): [dim, patch * patch * 3]."""
+    out = timm_to_hf_siglip(sd)
+    w = sd["patch_embed.proj.weight"]  # [dim, 3, patch, patch]
+    out["vision_model.embeddings.patch_embedding.weight"] = w.permute(0, 2, 3, 1).reshape(
+        w.shape[0], -1)
+    return out
+
+
 def hf_to_timm(sd, prefix="vit."):
     """The inverse of timm_to_hf: Hugging Face ViT names back to timm's (q, k, v joined)."""
     out, p = {}, prefix

@@ -20,7 +20,7 @@ import torch.nn.functional as F  # noqa: E402
 from heed_torch import (VisionTransformer, mirror_to_timm_beit, round_to,  # noqa: E402
                         save_safetensors, timm_to_dinov2_repo, timm_to_hf, timm_to_hf_beit,
                         timm_to_hf_clip, timm_to_hf_dinov2, timm_to_hf_dinov3,
-                        timm_to_hf_siglip, timm_to_timm_eva)
+                        timm_to_hf_siglip, timm_to_hf_siglip2_naflex, timm_to_timm_eva)
 
 # transformers' DINOv2 processor (facebook/dinov2-*'s preprocessor_config.json, BiT's), scaled to
 # the fixtures' size: the shorter side to 64, a 56 px centre crop
@@ -146,6 +146,21 @@ CASES = [
                                    "image_size": 64, "hidden_act": "gelu_pytorch_tanh",
                                    "layer_norm_eps": 1e-6, "intermediate_size": 256}},
          preprocessor=SIGLIP_PREPROCESSOR),
+    # transformers' Siglip2Model with a NaFlex tower (google/siglip2-base-patch16-naflex): SigLIP's
+    # layout, the patch embedding a Linear over (row, column, channel), num_patches positions;
+    # its processor's max_num_patches square (a 4 x 4 grid here)
+    dict(name="hf_siglip2_naflex_f32", img=64, patch=16, dim=64, depth=2, heads=2, classes=0,
+         dtype="F32", names="hf_siglip2_naflex", heads_in="none", class_token=False,
+         map_pool=True, gelu_tanh=True,
+         config={"model_type": "siglip2", "architectures": ["Siglip2Model"],
+                 "text_config": {"hidden_size": 8, "num_attention_heads": 1},
+                 "vision_config": {"hidden_size": 64, "num_attention_heads": 2, "patch_size": 16,
+                                   "num_patches": 16, "hidden_act": "gelu_pytorch_tanh",
+                                   "layer_norm_eps": 1e-6, "intermediate_size": 256}},
+         preprocessor={"image_processor_type": "Siglip2ImageProcessor", "do_resize": True,
+                       "max_num_patches": 16, "patch_size": 16, "resample": 2,
+                       "do_rescale": True, "rescale_factor": 1 / 255, "do_normalize": True,
+                       "image_mean": [0.5, 0.5, 0.5], "image_std": [0.5, 0.5, 0.5]}),
     # transformers' SiglipForImageClassification: no pooling head, the classifier on the mean of
     # every token after post_layernorm; id2label beside the vision_config
     dict(name="hf_siglip_cls_f32", img=64, patch=16, dim=64, depth=2, heads=2, classes=5,
@@ -520,6 +535,8 @@ def make(case, outdir):
         sd = timm_to_hf_clip(sd)
     elif case["names"] == "dinov2_repo":
         sd = timm_to_dinov2_repo(sd)
+    elif case["names"] == "hf_siglip2_naflex":
+        sd = timm_to_hf_siglip2_naflex(sd)
     elif case["names"] == "hf_siglip":
         sd = timm_to_hf_siglip(sd, text_tower=not case["classes"])
     elif case["names"] == "timm_beit":
@@ -532,9 +549,9 @@ def make(case, outdir):
     hf = case["names"].startswith("hf")
     if case["heads_in"] == "config":
         config["num_attention_heads" if hf else "num_heads"] = case["heads"]
-    if case["names"] in ("hf_siglip", "hf_clip") and case.get("labels"):  # beside vision_config
+    if case["names"].startswith(("hf_siglip", "hf_clip")) and case.get("labels"):
         config["id2label"] = {str(i): l for i, l in enumerate(labels)}
-    if hf and case["names"] not in ("hf_clip", "hf_siglip"):  # their keys: in vision_config
+    if hf and not case["names"].startswith(("hf_clip", "hf_siglip")):  # in vision_config
         config.update(hidden_size=case["dim"], layer_norm_eps=eps, image_size=case["img"],
                       patch_size=case["patch"])
         config.setdefault("hidden_act", "gelu")
