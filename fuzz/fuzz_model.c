@@ -44,10 +44,14 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     g_clear_error (&error);
     load (data, size, "{\"architecture\": \"eva02_base_patch14_224\"}", &error);
   }
-  /* and timm's DINOv3 (no pos_embed) only beside the config that names it */
+  /* and timm's DINOv3 (no pos_embed) and RoPE-Mixed only beside the config that names them */
   if (error && strstr (error->message, "position embedding must be")) {
     g_clear_error (&error);
     load (data, size, "{\"architecture\": \"vit_small_patch16_dinov3\"}", &error);
+  }
+  if (error && strstr (error->message, "RoPE-Mixed's")) {
+    g_clear_error (&error);
+    load (data, size, "{\"architecture\": \"vit_small_patch16_rope_mixed_224\"}", &error);
   }
   g_clear_error (&error);
   return 0;
