@@ -189,10 +189,11 @@ typedef struct {
                           * its attention scores (HeedBlockWeights' attn_bias); no position
                           * embedding beyond it (pos_embed all zeros) unless the checkpoint
                           * has one too */
-  gboolean rope;         /* EVA-02: a rotary position embedding turns each patch token's query
-                          * and key (not the prefix tokens'), pairs of channels by angles from
-                          * its row (a head's first half of pairs) and column (the second);
-                          * heed_rope_table () */
+  gboolean rope;         /* a rotary position embedding (EVA-02's and timm's other "cat" ones,
+                          * RoPE-Mixed's, DINOv3's) turns each patch token's query and key (not
+                          * the prefix tokens'), pairs of channels by angles from its row (a
+                          * head's first half of pairs) and column (the second), or the other
+                          * way round (rope_columns_first); heed_rope_table () */
   guint rope_ref_grid;   /* the grid the rotary frequencies were learnt at (timm's
                           * ref_feat_shape): positions are scaled by it over grid; 0: the
                           * positions are the patch's row and column as they are */

@@ -608,7 +608,8 @@ record_forward (HeedVitRun *r, HeedRecorder **recs, guint n, gboolean from_frame
                                  MAT (r->qkv, 0, 3 * D), b->qkv_b, rows, 3 * D, D, 1, 1.0f, 0,
                                  NAME ("qkv"), "qkv", error))
       return FALSE;
-    /* EVA-02: the patch rows' queries and keys turned by their positions, every frame's */
+    /* a rotary embedding: the patch rows' queries and keys turned by their positions, every
+     * frame's (RoPE-Mixed's by this block's table) */
     if (p->rope &&
         !heed_op_rope (rec, r->qkv, 0, p->rope, c->rope_mixed ? l * c->num_patches * D / 2 : 0, T,
                        c->num_prefix, n, D, H, NAME ("rope"), error))
