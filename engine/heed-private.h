@@ -336,6 +336,9 @@ gboolean heed_op_rope (HeedRecorder *rec, HeedBuffer *qkv, guint qkv_off, HeedBu
 float *heed_rope_table (const HeedModelConfig *c, const float *mixed_freqs);
 /* The floats heed_rope_table returns */
 gsize heed_rope_table_floats (const HeedModelConfig *c);
+/* Where block `block`'s table starts in heed_rope_table's, in (cos, sin) pairs: 0 but for
+ * RoPE-Mixed, whose blocks have a table each */
+gsize heed_rope_block_offset (const HeedModelConfig *c, guint block);
 /* The weights a hub repository or a folder holds, by the names heed takes them, first found
  * first: one file, or a sharded checkpoint's index; safetensors before PyTorch's pickles */
 #define HEED_WEIGHTS_FILES                                                                         \

@@ -641,6 +641,24 @@ member (JsonObject *o, const char *key)
   return o && json_object_has_member (o, key) ? json_object_get_member (o, key) : NULL;
 }
 
+/* A member that is a JSON object (timm's pretrained_cfg and model_args, transformers'
+ * vision_config and id2label), or NULL */
+static JsonObject *
+member_object (JsonObject *o, const char *key)
+{
+  JsonNode *n = member (o, key);
+  return n && JSON_NODE_HOLDS_OBJECT (n) ? json_node_get_object (n) : NULL;
+}
+
+/* timm's pretrained_cfg input_size [3, H, W]: its W, or NULL */
+static JsonNode *
+timm_input_width (JsonObject *pretrained_cfg)
+{
+  JsonNode *in = member (pretrained_cfg, "input_size");
+  JsonArray *a = in && JSON_NODE_HOLDS_ARRAY (in) ? json_node_get_array (in) : NULL;
+  return a && json_array_get_length (a) == 3 ? json_array_get_element (a, 2) : NULL;
+}
+
 /* A JSON boolean, or `otherwise` when the member is absent or of another type. */
 static gboolean
 json_bool (JsonObject *o, const char *key, gboolean otherwise)
@@ -700,8 +718,7 @@ static gboolean
 read_preprocess (Loader *L, HeedModelConfig *c, GError **error)
 {
   static const char *timm = "config.json pretrained_cfg", *hf = "preprocessor_config.json";
-  JsonNode *pc = member (L->config, "pretrained_cfg");
-  JsonObject *t = pc && JSON_NODE_HOLDS_OBJECT (pc) ? json_node_get_object (pc) : NULL;
+  JsonObject *t = member_object (L->config, "pretrained_cfg");
   JsonObject *h = L->preproc;
   gboolean have_mean = FALSE, have_geometry = FALSE, have_interp = FALSE;
   double v;
@@ -825,9 +842,7 @@ read_preprocess (Loader *L, HeedModelConfig *c, GError **error)
     note_source (c, heed_interpolation_name (c->interpolation), where);
 
   /* an input size the weights cannot take: say so; the weights decide */
-  JsonNode *in = member (t, "input_size");
-  if (in && JSON_NODE_HOLDS_ARRAY (in) && json_array_get_length (json_node_get_array (in)) == 3 &&
-      json_number (json_array_get_element (json_node_get_array (in), 2), &v) && v != c->img_size)
+  if (json_number (timm_input_width (t), &v) && v != c->img_size)
     heed_log (HEED_LOG_WARNING, "%s: %s input_size %g disagrees with the weights (%u px); using %u",
               L->source, timm, v, c->img_size, c->img_size);
 
@@ -845,11 +860,9 @@ static JsonObject *
 id2label_of (const Loader *L)
 {
   JsonObject *configs[] = { L->config, L->config_top };
-  for (guint i = 0; i < G_N_ELEMENTS (configs); i++) {
-    JsonNode *n = member (configs[i], "id2label");
-    if (n && JSON_NODE_HOLDS_OBJECT (n))
-      return json_node_get_object (n);
-  }
+  for (guint i = 0; i < G_N_ELEMENTS (configs); i++)
+    if (member_object (configs[i], "id2label"))
+      return member_object (configs[i], "id2label");
   return NULL;
 }
 
@@ -1106,12 +1119,8 @@ rename_hf_dinov3 (Loader *L)
 static gboolean
 config_image_side (const Loader *L, guint patch, guint *grid, GError **error)
 {
-  JsonNode *pc = member (L->config, "pretrained_cfg");
-  JsonObject *t = pc && JSON_NODE_HOLDS_OBJECT (pc) ? json_node_get_object (pc) : NULL;
-  JsonNode *in = member (t, "input_size");
-  JsonArray *a = in && JSON_NODE_HOLDS_ARRAY (in) ? json_node_get_array (in) : NULL;
   guint64 side = 224;
-  if (!(a && json_array_get_length (a) == 3 && json_uint (json_array_get_element (a, 2), &side)))
+  if (!json_uint (timm_input_width (member_object (L->config, "pretrained_cfg")), &side))
     json_uint (member (L->config, "image_size"), &side);
   if (side < patch || side > 4096 || side % patch)
     return model_error (error, L,
@@ -1133,7 +1142,7 @@ read_rope (const Loader *L, HeedModelConfig *c, const char *arch, JsonObject *ma
   const char *kind = json_str (margs, "rope_type");
   const char *name = arch ? arch : "";
   gboolean sbb = strstr (name, "_rope_reg") != NULL;        /* timm's SBB ViTs: EVA-02's kind */
-  gboolean axial = !sbb && strstr (name, "_rope_") != NULL; /* naver's RoPE-ViT (axial) */
+  gboolean axial = !sbb && strstr (name, "_rope_") != NULL; /* naver's RoPE-ViT */
   c->rope_dinov3 =
       L->hf_dinov3 || g_strcmp0 (kind, "dinov3") == 0 || (!kind && strstr (name, "dinov3"));
   /* RoPE-Mixed's frequencies are a tensor: the weights say it is there */
@@ -1161,7 +1170,7 @@ read_rope (const Loader *L, HeedModelConfig *c, const char *arch, JsonObject *ma
   /* timm's grid_indexing "xy": a head's first half of pairs turns by the column, not the row */
   const char *indexing = json_str (margs, "rope_grid_indexing");
   if (!indexing)
-    indexing = axial || (c->rope_mixed && strstr (name, "_rope_mixed")) ? "xy" : "ij";
+    indexing = axial ? "xy" : "ij"; /* naver's RoPE-ViT, axial and mixed */
   c->rope_columns_first = strcmp (indexing, "xy") == 0;
   double offset = 0;
   if (c->rope && (json_bool (margs, "rope_rotate_half", c->rope_dinov3) != c->rope_dinov3 ||
@@ -1236,9 +1245,8 @@ read_config (Loader *L, HeedModel *m, GError **error)
       L->hf = L->clip = TRUE;
       L->siglip = !find (L, "vision_model.embeddings.class_embedding");
       L->config_top = L->config;
-      JsonNode *vision = member (L->config, "vision_config");
-      if (vision && JSON_NODE_HOLDS_OBJECT (vision))
-        L->config = json_node_get_object (vision);
+      if (member_object (L->config, "vision_config"))
+        L->config = member_object (L->config, "vision_config");
     }
     if (!L->hf)
       return model_error (error, L,
@@ -1272,8 +1280,7 @@ read_config (Loader *L, HeedModel *m, GError **error)
                         "architecture %s has a rotary position embedding of a kind heed does not "
                         "run (it runs EVA-02's, RoPE-ViT's and DINOv3's)",
                         arch);
-  JsonNode *args = member (L->config, "model_args");
-  JsonObject *margs = args && JSON_NODE_HOLDS_OBJECT (args) ? json_node_get_object (args) : NULL;
+  JsonObject *margs = member_object (L->config, "model_args");
   if (!read_rope (L, c, arch, margs, error))
     return FALSE;
 
@@ -1585,13 +1592,9 @@ read_config (Loader *L, HeedModel *m, GError **error)
     return FALSE;
   if (!c->num_heads && !config_uint (L, "num_heads", &c->num_heads))
     config_uint (L, "num_attention_heads", &c->num_heads);
-  JsonNode *model_args = member (L->config, "model_args");
-  if (!c->num_heads && model_args && JSON_NODE_HOLDS_OBJECT (model_args)) {
-    guint64 v;
-    if (json_uint (member (json_node_get_object (model_args), "num_heads"), &v) && v > 0 &&
-        v <= 4096)
-      c->num_heads = (guint) v;
-  }
+  guint64 v;
+  if (!c->num_heads && json_uint (member (margs, "num_heads"), &v) && v > 0 && v <= 4096)
+    c->num_heads = (guint) v;
   if (!c->num_heads && rel) /* BEiT's table has a column per head */
     c->num_heads = (guint) rel->shape[1];
   if (!c->num_heads)
@@ -2556,6 +2559,12 @@ heed_rope_table_floats (const HeedModelConfig *c)
   return (gsize) (c->rope_mixed ? c->depth : 1) * c->num_heads * c->num_patches * c->head_dim;
 }
 
+gsize
+heed_rope_block_offset (const HeedModelConfig *c, guint block)
+{
+  return c->rope_mixed ? (gsize) block * c->num_heads * c->num_patches * (c->head_dim / 2) : 0;
+}
+
 float *
 heed_rope_table (const HeedModelConfig *c, const float *mixed_freqs)
 {
@@ -2567,21 +2576,23 @@ heed_rope_table (const HeedModelConfig *c, const float *mixed_freqs)
     for (guint h = 0; h < H; h++)
       for (guint p = 0; p < c->num_patches; p++)
         for (guint j = 0; j < pairs; j++, out += 2) {
-          /* the patch's row for a head's first half of pairs, its column for the second (or
-           * the other way round): EVA-02's in the reference grid's units (so a fine-tune at
-           * another size keeps the angles' range), DINOv3's the patch's centre on [-1, 1] over
-           * 2 pi per period; RoPE-Mixed's the column and the row times the block's and head's
-           * learnt frequencies for the pair, added */
-          guint index = (j < bands) != c->rope_columns_first ? p / G : p % G;
-          double inv_period = pow (c->rope_base, -(double) (j % bands) / bands);
-          double at = c->rope_ref_grid ? (double) index * c->rope_ref_grid / G : index;
-          double angle = c->rope_dinov3 ? 2 * G_PI * ((index + 0.5) * 2 / G - 1) * inv_period
-                                        : at * inv_period;
-          if (c->rope_mixed) {
+          /* the patch's row and column, in the order the kind takes them (its column first
+           * with timm's grid_indexing "xy") */
+          guint first = c->rope_columns_first ? p % G : p / G;
+          guint second = c->rope_columns_first ? p / G : p % G;
+          double angle;
+          if (c->rope_mixed) { /* both times the block's and head's learnt frequencies, added */
             gsize f = ((gsize) l * H + h) * pairs + j, other = (gsize) c->depth * H * pairs;
-            guint first = c->rope_columns_first ? p % G : p / G;
-            guint second = c->rope_columns_first ? p / G : p % G;
             angle = (double) first * mixed_freqs[f] + (double) second * mixed_freqs[other + f];
+          } else {
+            /* the first for a head's first half of pairs, the second for the others: EVA-02's
+             * in the reference grid's units (so a fine-tune at another size keeps the angles'
+             * range), DINOv3's the patch's centre on [-1, 1] over 2 pi per period */
+            guint index = j < bands ? first : second;
+            double inv_period = pow (c->rope_base, -(double) (j % bands) / bands);
+            double at = c->rope_ref_grid ? (double) index * c->rope_ref_grid / G : index;
+            angle = c->rope_dinov3 ? 2 * G_PI * ((index + 0.5) * 2 / G - 1) * inv_period
+                                   : at * inv_period;
           }
           out[0] = (float) cos (angle);
           out[1] = (float) sin (angle);

@@ -220,8 +220,7 @@ heed_ref_vit_forward (const HeedModel *model, const float *input, float *logits,
     heed_ref_layernorm (x, D, h, D, b->norm1_w, b->norm1_b, T, D, c->ln_eps);
     linear (h, T, D, b->qkv_w, b->qkv_b, 3 * D, qkv, 0);
     if (rope) /* RoPE-Mixed's: a table a block */
-      heed_ref_rope (qkv, rope + (c->rope_mixed ? l * heed_rope_table_floats (c) / c->depth : 0), T,
-                     P, D, H);
+      heed_ref_rope (qkv, rope + 2 * heed_rope_block_offset (c, l), T, P, D, H);
     heed_ref_attention (qkv, b->attn_bias, att, probs, T, D, H);
     if (layer_attention)
       heed_ref_head_mean (probs, layer_attention + (gsize) l * T * T, T, T, H);

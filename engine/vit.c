@@ -610,9 +610,8 @@ record_forward (HeedVitRun *r, HeedRecorder **recs, guint n, gboolean from_frame
       return FALSE;
     /* a rotary embedding: the patch rows' queries and keys turned by their positions, every
      * frame's (RoPE-Mixed's by this block's table) */
-    if (p->rope &&
-        !heed_op_rope (rec, r->qkv, 0, p->rope, c->rope_mixed ? l * c->num_patches * D / 2 : 0, T,
-                       c->num_prefix, n, D, H, NAME ("rope"), error))
+    if (p->rope && !heed_op_rope (rec, r->qkv, 0, p->rope, (guint) heed_rope_block_offset (c, l), T,
+                                  c->num_prefix, n, D, H, NAME ("rope"), error))
       return FALSE;
     /* the probabilities are read after the last block, and after every block for rollout;
      * where they are not, the batch's frames go in one dispatch */

@@ -18,7 +18,8 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.environ["HEED_TOOLS_DIR"])
-from heed_torch import VisionTransformer, config_from_state_dict, load_safetensors  # noqa: E402
+from heed_torch import (VisionTransformer, config_from_state_dict, load_safetensors,  # noqa: E402
+                        timm_eva_to_mirror)
 from make_parity_fixtures import CASES, build, model_for  # noqa: E402
 
 heed = os.environ["HEED_TOOL"]
@@ -38,20 +39,17 @@ runs = [(model_path, sd, size, VisionTransformer(**dict(config, img_size=size)))
 runs.append((fixture("eva02_tiny_f32"), load_safetensors(fixture("eva02_tiny_f32"))[0], 98,
              model_for(eva02, 98)))
 # DINOv3's (64 px, a 4 x 4 grid, no pos_embed) at 96 px: its angles from the new grid's centres;
-# the file's LayerScale in timm's Eva names (gamma_1), the mirror's as ls1.gamma
+# the file's LayerScale in timm's Eva names (gamma_1), the mirror's ls1.gamma
 dinov3 = next(c for c in CASES if c["name"] == "dinov3_plus_f32")
-dinov3_state = {k.replace(".gamma_1", ".ls1.gamma").replace(".gamma_2", ".ls2.gamma"): v
-                for k, v in load_safetensors(fixture("dinov3_plus_f32"))[0].items()}
+dinov3_state = timm_eva_to_mirror(load_safetensors(fixture("dinov3_plus_f32"))[0])
 runs.append((fixture("dinov3_plus_f32"), dinov3_state, 96, model_for(dinov3, 96)))
 # RoPE-ViT's axial one (80 px, a 5 x 5 grid, positions as plain indices) at 112 px
 axial = next(c for c in CASES if c["name"] == "rope_axial_f32")
-axial_state = {k.replace(".gamma_1", ".ls1.gamma").replace(".gamma_2", ".ls2.gamma"): v
-               for k, v in load_safetensors(fixture("rope_axial_f32"))[0].items()}
+axial_state = timm_eva_to_mirror(load_safetensors(fixture("rope_axial_f32"))[0])
 runs.append((fixture("rope_axial_f32"), axial_state, 112, model_for(axial, 112)))
 # RoPE-Mixed's (64 px, a 4 x 4 grid, learnt frequencies) at 96 px
 mixed = next(c for c in CASES if c["name"] == "rope_mixed_f32")
-mixed_state = {k.replace(".gamma_1", ".ls1.gamma").replace(".gamma_2", ".ls2.gamma"): v
-               for k, v in load_safetensors(fixture("rope_mixed_f32"))[0].items()}
+mixed_state = timm_eva_to_mirror(load_safetensors(fixture("rope_mixed_f32"))[0])
 runs.append((fixture("rope_mixed_f32"), mixed_state, 96, model_for(mixed, 96)))
 # SigLIP 2's NaFlex tower (64 px, a 4 x 4 grid, no class token) at 96 and 48 px: its positions
 # resized as transformers' Siglip2VisionEmbeddings does (bilinear, antialiased), here already

@@ -652,6 +652,12 @@ def timm_to_timm_eva(sd):
             for k, v in sd.items()}
 
 
+def timm_eva_to_mirror(sd):
+    """The mirror's names for timm's Eva names: LayerScale as ls1.gamma and ls2.gamma."""
+    return {k.replace(".gamma_1", ".ls1.gamma").replace(".gamma_2", ".ls2.gamma"): v
+            for k, v in sd.items()}
+
+
 def timm_to_hf_dinov3(sd):
     """transformers' DINOv3ViTModel names for a timm Eva state dict in the mirror's names (the
     query's, key's and value's projections apart, no key bias; LayerScale; register tokens; no
