@@ -241,6 +241,10 @@ gst_heed_weights_get_type (void)
       "IEEE half: half the memory and bandwidth; results move by the weights' rounding "
       "(none for F16 checkpoints)",
       "fp16" },
+    { HEED_WEIGHTS_F16_MATMUL,
+      "IEEE half, and the activations entering those multiplies rounded to half too, sums in "
+      "float32, as tensor cores take them",
+      "fp16-matmul" },
     { 0, NULL, NULL },
   };
   if (g_once_init_enter (&type))
@@ -468,9 +472,14 @@ gst_heed_classify_class_init (GstHeedClassifyClass *klass)
           "weights", "Weight storage",
           "How the model's matrix-multiply weights (patch embedding, attention, MLP, head) are "
           "stored on the device. fp16 halves their memory and, on a GPU, the bandwidth a frame "
-          "needs; the arithmetic stays float32 either way, and biases, norms and embeddings stay "
+          "needs; the arithmetic stays float32 with both, and biases, norms and embeddings stay "
           "float32. Results move by the weights' rounding to half (for a float32 checkpoint, "
-          "about 1e-4 in the attention map), not at all for an F16 checkpoint.",
+          "about 1e-4 in the attention map), not at all for an F16 checkpoint. fp16-matmul also "
+          "rounds the multiplies' other operand to half, as tensor cores take it (results move "
+          "by up to about twice fp16's); with HEED_COOPMAT=1 in the environment it runs them on "
+          "cooperative matrices where the Vulkan device has them (NVIDIA's "
+          "VK_NV_cooperative_matrix; not yet checked on a GPU), elsewhere it computes the same "
+          "rounded products in the usual kernels, slower than fp32 on a CPU.",
           GST_TYPE_HEED_WEIGHTS, DEFAULT_PROP_WEIGHTS,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
 

@@ -385,21 +385,29 @@ shuffle_variant (guint lanes, gboolean pairs, HeedShaderId sg4, HeedShaderId sg8
   return (HeedKernel){ pairs ? heed_gemm_with_pairs (id) : id, lanes };
 }
 
+static gboolean
+has_device_extension (VkPhysicalDevice physical, const char *name)
+{
+  uint32_t n = 0;
+  gboolean found = FALSE;
+  if (vkEnumerateDeviceExtensionProperties (physical, NULL, &n, NULL) == VK_SUCCESS) {
+    VkExtensionProperties *ext = g_new0 (VkExtensionProperties, MAX (n, 1));
+    if (vkEnumerateDeviceExtensionProperties (physical, NULL, &n, ext) == VK_SUCCESS)
+      for (uint32_t i = 0; i < n && !found; i++)
+        found = strcmp (ext[i].extensionName, name) == 0;
+    g_free (ext);
+  }
+  return found;
+}
+
 /* The fewest lanes a subgroup of the device can have: a device whose subgroup size varies per
  * shader (VK_EXT_subgroup_size_control) reports its minimum there; others have the one size
  * they report. */
 static guint
 min_subgroup_size (HeedDevice *d, guint reported)
 {
-  uint32_t n = 0;
-  gboolean varies = FALSE;
-  if (vkEnumerateDeviceExtensionProperties (d->physical_device, NULL, &n, NULL) == VK_SUCCESS) {
-    VkExtensionProperties *ext = g_new0 (VkExtensionProperties, MAX (n, 1));
-    if (vkEnumerateDeviceExtensionProperties (d->physical_device, NULL, &n, ext) == VK_SUCCESS)
-      for (uint32_t i = 0; i < n && !varies; i++)
-        varies = strcmp (ext[i].extensionName, VK_EXT_SUBGROUP_SIZE_CONTROL_EXTENSION_NAME) == 0;
-    g_free (ext);
-  }
+  gboolean varies =
+      has_device_extension (d->physical_device, VK_EXT_SUBGROUP_SIZE_CONTROL_EXTENSION_NAME);
   if (!varies)
     return reported;
   VkPhysicalDeviceSubgroupSizeControlPropertiesEXT sc = {
@@ -503,6 +511,17 @@ choose_kernels (HeedDevice *d)
   guint min_lanes = min_subgroup_size (d, sg.subgroupSize);
   gboolean flash_fits = shuffle && min_lanes >= 8 && lim->maxComputeSharedMemorySize >= 32768;
   gboolean keys_fit = sg_arithmetic && min_lanes >= 8 && lim->maxComputeSharedMemorySize >= 27136;
+  /* fp16-matmul (weights in halves, A rounded to half, float32 sums): on tensor cores where heed
+   * enabled cooperative matrices (gemm.comp's COOPMAT: four 32-lane subgroups a workgroup),
+   * elsewhere the table's own kind of kernel rounding A as it reads it */
+  if (d->coopmat && !cpu && sg.subgroupSize == 32)
+    k->gemm_half = k->gemm_half_k4 = (HeedKernel){ HEED_SHADER_GEMM_COOPMAT, 128 };
+  else if (k->gemm.shader == HEED_SHADER_GEMM_TILED)
+    k->gemm_half = k->gemm_half_k4 = (HeedKernel){ HEED_SHADER_GEMM_TILED_BH_AH, 256 };
+  else {
+    k->gemm_half = (HeedKernel){ HEED_SHADER_GEMM_BH_AH, lanes };
+    k->gemm_half_k4 = (HeedKernel){ HEED_SHADER_GEMM_K4_BH_AH, lanes };
+  }
   if (!cpu)
     k->attention = flash_fits ? (HeedKernel){ HEED_SHADER_ATTENTION_FLASH, 128 }
                    : keys_fit ? (HeedKernel){ HEED_SHADER_ATTENTION_KEYS, 64 }
@@ -592,6 +611,54 @@ error:
   return FALSE;
 }
 
+/* Whether heed should enable cooperative matrices: the device multiplies 16 x 16 x 16 fragments
+ * of halves into float32 in a subgroup (VK_NV_cooperative_matrix, with VK_KHR_shader_float16_int8's
+ * shaderFloat16), for gemm.comp's COOPMAT kernel. Only with HEED_COOPMAT=1 for now: the kernel was
+ * written in a session whose GPU loan was paused, so no GPU has run it yet (tools/gpu_checks.sh
+ * sets it, and its test-ops step checks the kernel against the C reference). Without it the
+ * fp16-matmul mode rounds A in the table's usual kernels. */
+static gboolean
+cooperative_halves (VkInstance instance, VkPhysicalDevice physical)
+{
+  if (g_strcmp0 (g_getenv ("HEED_COOPMAT"), "1") != 0 ||
+      !has_device_extension (physical, VK_NV_COOPERATIVE_MATRIX_EXTENSION_NAME) ||
+      !has_device_extension (physical, VK_KHR_SHADER_FLOAT16_INT8_EXTENSION_NAME))
+    return FALSE;
+  VkPhysicalDeviceCooperativeMatrixFeaturesNV coopmat = {
+    .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_NV,
+  };
+  VkPhysicalDeviceShaderFloat16Int8FeaturesKHR float16 = {
+    .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_FLOAT16_INT8_FEATURES_KHR,
+    .pNext = &coopmat,
+  };
+  VkPhysicalDeviceFeatures2 f2 = { .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2,
+                                   .pNext = &float16 };
+  vkGetPhysicalDeviceFeatures2 (physical, &f2);
+  PFN_vkGetPhysicalDeviceCooperativeMatrixPropertiesNV get_properties =
+      (PFN_vkGetPhysicalDeviceCooperativeMatrixPropertiesNV) vkGetInstanceProcAddr (
+          instance, "vkGetPhysicalDeviceCooperativeMatrixPropertiesNV");
+  if (!coopmat.cooperativeMatrix || !float16.shaderFloat16 || !get_properties)
+    return FALSE;
+  uint32_t n = 0;
+  if (get_properties (physical, &n, NULL) != VK_SUCCESS)
+    return FALSE;
+  VkCooperativeMatrixPropertiesNV *props = g_new0 (VkCooperativeMatrixPropertiesNV, MAX (n, 1));
+  for (uint32_t i = 0; i < n; i++)
+    props[i].sType = VK_STRUCTURE_TYPE_COOPERATIVE_MATRIX_PROPERTIES_NV;
+  gboolean found = FALSE;
+  if (get_properties (physical, &n, props) == VK_SUCCESS)
+    for (uint32_t i = 0; i < n && !found; i++) {
+      const VkCooperativeMatrixPropertiesNV *c = &props[i];
+      found = c->MSize == 16 && c->NSize == 16 && c->KSize == 16 &&
+              c->AType == VK_COMPONENT_TYPE_FLOAT16_NV &&
+              c->BType == VK_COMPONENT_TYPE_FLOAT16_NV &&
+              c->CType == VK_COMPONENT_TYPE_FLOAT32_NV &&
+              c->DType == VK_COMPONENT_TYPE_FLOAT32_NV && c->scope == VK_SCOPE_SUBGROUP_NV;
+    }
+  g_free (props);
+  return found;
+}
+
 HeedDevice *
 heed_device_new (int index, GError **error)
 {
@@ -622,17 +689,37 @@ heed_device_new (int index, GError **error)
     .queueCount = 1,
     .pQueuePriorities = &priority,
   };
-  /* the one optional feature heed asks for, where there is one: 64-bit integers, which let
-   * lavapipe's GEMMs store two floats at a time (choose_kernels) */
-  VkPhysicalDeviceFeatures supported, wanted = { 0 };
+  /* the optional features heed asks for, where there are: 64-bit integers, which let
+   * lavapipe's GEMMs store two floats at a time, and cooperative matrices with halves, for the
+   * fp16-matmul mode's tensor-core GEMMs (choose_kernels) */
+  VkPhysicalDeviceFeatures supported;
   vkGetPhysicalDeviceFeatures (d->physical_device, &supported);
-  wanted.shaderInt64 = supported.shaderInt64;
+  VkPhysicalDeviceCooperativeMatrixFeaturesNV coopmat = {
+    .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_NV,
+    .cooperativeMatrix = VK_TRUE,
+  };
+  VkPhysicalDeviceShaderFloat16Int8FeaturesKHR float16 = {
+    .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_FLOAT16_INT8_FEATURES_KHR,
+    .pNext = &coopmat,
+    .shaderFloat16 = VK_TRUE,
+  };
+  VkPhysicalDeviceFeatures2 wanted = {
+    .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2,
+  };
+  wanted.features.shaderInt64 = supported.shaderInt64;
   d->int64 = supported.shaderInt64 == VK_TRUE;
+  d->coopmat = cooperative_halves (d->instance, d->physical_device);
+  static const char *const coopmat_extensions[] = { VK_NV_COOPERATIVE_MATRIX_EXTENSION_NAME,
+                                                    VK_KHR_SHADER_FLOAT16_INT8_EXTENSION_NAME };
+  if (d->coopmat)
+    wanted.pNext = &float16;
   VkDeviceCreateInfo dinfo = {
     .sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO,
-    .pEnabledFeatures = &wanted,
+    .pNext = &wanted,
     .queueCreateInfoCount = 1,
     .pQueueCreateInfos = &qinfo,
+    .enabledExtensionCount = d->coopmat ? G_N_ELEMENTS (coopmat_extensions) : 0,
+    .ppEnabledExtensionNames = d->coopmat ? coopmat_extensions : NULL,
   };
   HEED_VK (vkCreateDevice, (d->physical_device, &dinfo, NULL, &d->device));
   vkGetDeviceQueue (d->device, d->queue_family, 0, &d->queue);
@@ -740,7 +827,7 @@ heed_device_describe_kernels (const HeedDevice *d)
 {
   const HeedKernels *k = &d->kernels;
   return g_strdup_printf (
-      "GEMM %s (workgroups of %u%s), %s, Q.K^T %s, softmax %s%s%s",
+      "GEMM %s (workgroups of %u%s), %s, Q.K^T %s, softmax %s%s%s, fp16-matmul GEMM %s",
       heed_shaders[k->gemm_k4.shader].name, k->gemm_k4.local_size,
       heed_gemm_without_pairs (k->gemm_k4.shader) != k->gemm_k4.shader
           ? ", C stored in 64-bit pairs"
@@ -754,7 +841,8 @@ heed_device_describe_kernels (const HeedDevice *d)
           ? "folded into P.V where the probabilities are not an output"
           : "on its own",
       k->attention.shader != HEED_SHADER_COUNT ? ": " : "",
-      k->attention.shader != HEED_SHADER_COUNT ? heed_shaders[k->attention.shader].name : "");
+      k->attention.shader != HEED_SHADER_COUNT ? heed_shaders[k->attention.shader].name : "",
+      heed_shaders[k->gemm_half_k4.shader].name);
 }
 
 VkPhysicalDeviceType

@@ -405,14 +405,19 @@ typedef struct _HeedVitPlan HeedVitPlan;
 typedef struct _HeedVitRun HeedVitRun;
 
 /* How a plan stores the weights of its matrix multiplies (patch embedding, qkv, proj, fc1, fc2,
- * heads). The arithmetic is float32 either way; biases, norms and embeddings stay float32. */
+ * heads), and what those multiplies take. Biases, norms and embeddings stay float32. */
 typedef enum {
-  HEED_WEIGHTS_F32, /* as float32 */
+  HEED_WEIGHTS_F32, /* as float32, float32 arithmetic */
   HEED_WEIGHTS_F16, /* as IEEE halves, rounded to nearest: half the memory and bandwidth (exact
-                     * for F16 checkpoints and for BF16 ones within half's range) */
+                     * for F16 checkpoints and for BF16 ones within half's range); float32
+                     * arithmetic */
+  /* as HEED_WEIGHTS_F16, and those multiplies' other operand (the activations) rounded to half
+   * too, products summed in float32: what tensor cores take (cooperative matrices, where the
+   * device has them; elsewhere the same rounding in the usual kernels) */
+  HEED_WEIGHTS_F16_MATMUL,
 } HeedWeightFormat;
 
-/* Parses "fp32" or "fp16" (also "f32", "float32", "f16", "float16", "half"). */
+/* Parses "fp32", "fp16" (also "f32", "float32", "f16", "float16", "half") or "fp16-matmul". */
 gboolean heed_weight_format_parse (const char *name, HeedWeightFormat *format, GError **error);
 const char *heed_weight_format_name (HeedWeightFormat format);
 

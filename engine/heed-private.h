@@ -76,6 +76,9 @@ typedef struct {
    * the probabilities are not an output, heads up to 64 wide: lavapipe's; HEED_SHADER_COUNT
    * elsewhere */
   HeedKernel attention;
+  /* the fp16-matmul mode's GEMMs (B halves, A rounded to half, float32 sums), any K and K4 as
+   * gemm and gemm_k4: cooperative matrices (tensor cores) where heed enabled them */
+  HeedKernel gemm_half, gemm_half_k4;
   guint row_align; /* rows every GEMM A operand (and C) is padded to: TM in gemm.comp */
   guint col_align; /* columns every B operand is padded to: lanes x TN */
   HeedKernel layernorm, layernorm_rows; /* any rows; a subgroup per 16-byte-aligned row */
@@ -134,6 +137,8 @@ struct _HeedDevice {
   /* shaderInt64 enabled (heed's own devices, where supported; never assumed of an imported
    * one): lavapipe's GEMMs then store C in 64-bit pairs */
   gboolean int64;
+  /* VK_NV_cooperative_matrix with halves enabled (heed's own devices, where supported) */
+  gboolean coopmat;
   HeedKernels kernels; /* chosen in device_setup, never changed after */
   guint subgroup_size;
   gboolean has_timestamps;
@@ -180,6 +185,9 @@ typedef struct {
                           * heed_buffer_texels_cover) */
   VkBufferView texels_u; /* the same as RGBA32UI texels, for uvec4 texel-buffer bindings */
   gboolean half;         /* IEEE halves (fp16 GEMM weights): read by the *_bh kernels */
+  /* fp16-matmul weights: the GEMMs reading them as B round A to half too (the table's gemm_half
+   * kernels) */
+  gboolean half_operands;
 } HeedBuffer;
 
 /* A zero-filled storage buffer of `size` bytes. host_visible buffers are mapped and coherent;

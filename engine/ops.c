@@ -21,11 +21,13 @@ elementwise (const HeedRecorder *rec, HeedShaderId shader)
 
 /* The block of C one workgroup of a GEMM variant computes: TM rows and local_size x TN columns
  * for the register-tiled kernels (gemm.comp, from their registry lines: the shuffle variants,
- * the ones reading texels, have TN 4, the others 8), 64 x 64 for the shared-memory TILED one. */
+ * the ones reading texels, have TN 4, the others 8), 64 x 64 for the shared-memory TILED ones
+ * and the cooperative-matrix one. */
 static gboolean
 gemm_is_tiled (HeedKernel kernel)
 {
-  return kernel.shader == HEED_SHADER_GEMM_TILED || kernel.shader == HEED_SHADER_GEMM_TILED_BH;
+  return kernel.shader == HEED_SHADER_GEMM_TILED || kernel.shader == HEED_SHADER_GEMM_TILED_BH ||
+         kernel.shader == HEED_SHADER_GEMM_TILED_BH_AH || kernel.shader == HEED_SHADER_GEMM_COOPMAT;
 }
 
 static void
@@ -154,8 +156,12 @@ heed_op_gemm (HeedRecorder *rec, HeedMat a, HeedMat b, HeedMat c, HeedBuffer *bi
   const HeedKernels *k = &rec->kernels;
   g_return_val_if_fail (b_vec4 (b), FALSE);
   HeedKernel kernel = a_k4 (a, K) ? k->gemm_k4 : k->gemm;
-  return record_gemm (rec, b.buf->half ? with_half_b (kernel) : kernel, a, b, c, bias, M, N, K,
-                      batches, alpha, 0.0f, 0, epilogue, FALSE, name, kind, error);
+  if (b.buf->half_operands)
+    kernel = a_k4 (a, K) ? k->gemm_half_k4 : k->gemm_half;
+  else if (b.buf->half)
+    kernel = with_half_b (kernel);
+  return record_gemm (rec, kernel, a, b, c, bias, M, N, K, batches, alpha, 0.0f, 0, epilogue, FALSE,
+                      name, kind, error);
 }
 
 void

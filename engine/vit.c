@@ -104,8 +104,10 @@ static HeedBuffer *
 upload_b (HeedVitPlan *p, const float *t, gsize n, GError **error)
 {
   HeedBuffer *b;
-  if (p->options.weights == HEED_WEIGHTS_F16) {
+  if (p->options.weights != HEED_WEIGHTS_F32) {
     b = heed_buffer_new_half (p->device, t, n, error);
+    if (b)
+      b->half_operands = p->options.weights == HEED_WEIGHTS_F16_MATMUL;
   } else {
     b = heed_buffer_new (p->device, (VkDeviceSize) n * 4, FALSE, error);
     if (b && !heed_buffer_upload (b, 0, t, (VkDeviceSize) n * 4, error))
@@ -279,7 +281,8 @@ heed_vit_plan_new (HeedDevice *device, const HeedModel *model, const HeedVitOpti
   p->kernels = device->kernels;
   if (options)
     p->options = *options;
-  if (p->options.weights != HEED_WEIGHTS_F32 && p->options.weights != HEED_WEIGHTS_F16) {
+  if (p->options.weights != HEED_WEIGHTS_F32 && p->options.weights != HEED_WEIGHTS_F16 &&
+      p->options.weights != HEED_WEIGHTS_F16_MATMUL) {
     g_set_error (error, HEED_ERROR, HEED_ERROR_INVALID, "unknown weight format %d",
                  (int) p->options.weights);
     plan_free (p);
@@ -311,15 +314,21 @@ heed_weight_format_parse (const char *name, HeedWeightFormat *format, GError **e
       *format = HEED_WEIGHTS_F16;
       return TRUE;
     }
+  if (g_ascii_strcasecmp (name, "fp16-matmul") == 0) {
+    *format = HEED_WEIGHTS_F16_MATMUL;
+    return TRUE;
+  }
   g_set_error (error, HEED_ERROR, HEED_ERROR_INVALID,
-               "unknown weight format '%s': use fp32 or fp16", name);
+               "unknown weight format '%s': use fp32, fp16 or fp16-matmul", name);
   return FALSE;
 }
 
 const char *
 heed_weight_format_name (HeedWeightFormat format)
 {
-  return format == HEED_WEIGHTS_F16 ? "fp16" : "fp32";
+  return format == HEED_WEIGHTS_F16          ? "fp16"
+         : format == HEED_WEIGHTS_F16_MATMUL ? "fp16-matmul"
+                                             : "fp32";
 }
 
 HeedVitPlan *

@@ -54,7 +54,24 @@
 // columns of C. Every read is bounds-checked (zero outside M, N, K), so it needs no padding and
 // takes any K, lda and offsets. On a GPU a barrier is cheap and shared memory is on chip; on
 // lavapipe it is neither, which is why the CPU kernels above avoid both.
+//
+// The A_HALF variants (a plan's fp16-matmul mode, on devices without cooperative matrices) round
+// each A value to the nearest half as they read it: the operands tensor cores take, summed in
+// float32, so that every device computes that mode's products alike.
+//
+// The COOPMAT variant (fp16-matmul where the device has VK_NV_cooperative_matrix: NVIDIA's
+// tensor cores) is the TILED kernel's plan on matrix units: a workgroup of 128 invocations, four
+// subgroups of 32, computes a 64 x 64 block of C, staging 64 x 32 of A (rounded to halves) and
+// 32 x 64 of B (halves) in shared memory per step; each subgroup multiplies 32 x 32 of it as 2 x 2
+// fragments of 16 x 16 x 16, accumulating in float32. The accumulators go through shared memory
+// to the same epilogue as every other variant; reads are bounds-checked as TILED's are.
 #extension GL_EXT_control_flow_attributes : require
+#ifdef COOPMAT
+#extension GL_NV_cooperative_matrix : require
+#extension GL_EXT_shader_explicit_arithmetic_types_float16 : require
+#extension GL_KHR_memory_scope_semantics : require
+#extension GL_KHR_shader_subgroup_basic : require
+#endif
 #ifdef SG
 #extension GL_KHR_shader_subgroup_shuffle : require
 #endif
@@ -96,7 +113,33 @@ vec2 halves_to_floats(uint w)
 }
 #endif
 
-#if defined(TILED)
+#if defined(A_HALF) || defined(COOPMAT)
+// A value rounded to the nearest half (ties to even) and kept as a float, by integer operations
+// (see halves_to_floats): subnormal halves on their 2^-24 grid, beyond half's range infinity.
+// Converting the result to float16_t is then exact whatever the device's rounding mode.
+float round_to_half(float x)
+{
+  const uint u = floatBitsToUint(x);
+  const uint mag = u & 0x7fffffffu;
+  if (mag >= 0x7f800000u)
+    return x; // infinities and NaNs
+  float r;
+  if (mag < 0x38800000u) { // under 2^-14
+    r = roundEven(uintBitsToFloat(mag) * 16777216.0) * 5.9604644775390625e-8;
+  } else {
+    const uint rounded = (mag + 0xfffu + ((mag >> 13u) & 1u)) & 0xffffe000u;
+    r = uintBitsToFloat(rounded > 0x477fe000u ? 0x7f800000u : rounded); // 65504, half's largest
+  }
+  return uintBitsToFloat(floatBitsToUint(r) | (u & 0x80000000u));
+}
+#endif
+#ifdef A_HALF
+#define A_VALUE(x) round_to_half(x)
+#else
+#define A_VALUE(x) (x)
+#endif
+
+#if defined(TILED) || defined(COOPMAT)
 layout(std430, binding = 0) readonly buffer BufA { float a[]; };
 #ifdef B_HALF
 layout(std430, binding = 1) readonly buffer BufB { uint b_halves[]; };
@@ -115,7 +158,15 @@ layout(binding = 1) uniform samplerBuffer b_texels;
 #else
 #ifdef K4
 layout(std430, binding = 0) readonly buffer BufA { vec4 a4[]; };
+#ifdef A_HALF
+vec4 A4(uint i)
+{
+  const vec4 v = a4[i];
+  return vec4(round_to_half(v.x), round_to_half(v.y), round_to_half(v.z), round_to_half(v.w));
+}
+#else
 #define A4(i) a4[i]
+#endif
 #else
 layout(std430, binding = 0) readonly buffer BufA { float a[]; };
 #endif
@@ -255,7 +306,7 @@ void main()
       const uint e = lid + 256u * r;
       const uint am = e / BK, ak = e % BK;
       a_tile[ak][am] = m0 + am < p.M && k0 + ak < p.K
-                           ? a[a_base + (m0 + am) * p.lda + k0 + ak] : 0.0;
+                           ? A_VALUE(a[a_base + (m0 + am) * p.lda + k0 + ak]) : 0.0;
       const uint bk = e / BN, bn = e % BN;
       b_tile[bk][bn] = k0 + bk < p.K && n0 + bn < p.N
                            ? b_at(b_base + (k0 + bk) * p.ldb + n0 + bn) : 0.0;
@@ -284,6 +335,85 @@ void main()
       if (m < p.M)
         store_c(batch, m, n, acc[i][j], bn);
     }
+  }
+}
+#elif defined(COOPMAT)
+#define BM 64u
+#define BN 64u
+#define BK 32u
+// row strides of the shared tiles, padded so that a fragment's rows start on different banks
+#define LDA_S (BK + 8u)
+#define LDB_S (BN + 8u)
+#define LDC_S (BN + 4u)
+shared float16_t a_tile[BM * LDA_S];
+shared float16_t b_tile[BK * LDB_S];
+shared float c_tile[BM * LDC_S];
+#define FRAG_H fcoopmatNV<16, gl_ScopeSubgroup, 16, 16>
+#define FRAG_F fcoopmatNV<32, gl_ScopeSubgroup, 16, 16>
+
+void main()
+{
+  read_params();
+  const uint lid = gl_LocalInvocationID.x; // the kernel table launches 128: 4 subgroups of 32
+  const uint m0 = gl_WorkGroupID.y * BM, n0 = gl_WorkGroupID.x * BN;
+  const uint batch = gl_WorkGroupID.z;
+  const uint a_base = p.a_off + batch * p.a_batch;
+  const uint b_base = p.b_off + batch * p.b_batch; // even: B's offsets are multiples of 4
+  // this subgroup's 32 x 32 of the block
+  const uint wm = (gl_SubgroupID / 2u) * 32u, wn = (gl_SubgroupID % 2u) * 32u;
+
+  FRAG_F acc[2][2];
+  [[unroll]] for (uint i = 0; i < 2u; i++)
+    [[unroll]] for (uint j = 0; j < 2u; j++)
+      acc[i][j] = FRAG_F(0.0);
+
+  for (uint k0 = 0; k0 < p.K; k0 += BK) {
+    // A: 64 x 32, 16 values an invocation, consecutive invocations along a row
+    [[unroll]] for (uint r = 0; r < 16u; r++) {
+      const uint e = lid + 128u * r;
+      const uint am = e / BK, ak = e % BK;
+      const float v = m0 + am < p.M && k0 + ak < p.K
+                          ? round_to_half(a[a_base + (m0 + am) * p.lda + k0 + ak]) : 0.0;
+      a_tile[am * LDA_S + ak] = float16_t(v);
+    }
+    // B: 32 x 64 halves, a word (two columns) at a time
+    [[unroll]] for (uint r = 0; r < 8u; r++) {
+      const uint e = lid + 128u * r;
+      const uint bk = e / (BN / 2u), bn = 2u * (e % (BN / 2u));
+      vec2 v = vec2(0.0);
+      if (k0 + bk < p.K && n0 + bn < p.N) {
+        v = halves_to_floats(b_halves[(b_base + (k0 + bk) * p.ldb + n0 + bn) >> 1]);
+        if (n0 + bn + 1u >= p.N)
+          v.y = 0.0;
+      }
+      b_tile[bk * LDB_S + bn] = float16_t(v.x);
+      b_tile[bk * LDB_S + bn + 1u] = float16_t(v.y);
+    }
+    barrier();
+    [[unroll]] for (uint kk = 0; kk < BK; kk += 16u) {
+      FRAG_H fa[2], fb[2];
+      [[unroll]] for (uint i = 0; i < 2u; i++)
+        coopMatLoadNV(fa[i], a_tile, (wm + 16u * i) * LDA_S + kk, LDA_S, false);
+      [[unroll]] for (uint j = 0; j < 2u; j++)
+        coopMatLoadNV(fb[j], b_tile, kk * LDB_S + wn + 16u * j, LDB_S, false);
+      [[unroll]] for (uint i = 0; i < 2u; i++)
+        [[unroll]] for (uint j = 0; j < 2u; j++)
+          acc[i][j] = coopMatMulAddNV(fa[i], fb[j], acc[i][j]);
+    }
+    barrier(); // the tiles are overwritten next step
+  }
+
+  [[unroll]] for (uint i = 0; i < 2u; i++)
+    [[unroll]] for (uint j = 0; j < 2u; j++)
+      coopMatStoreNV(acc[i][j], c_tile, (wm + 16u * i) * LDC_S + wn + 16u * j, LDC_S, false);
+  barrier();
+  // the epilogue, consecutive invocations along a row of C
+  [[unroll]] for (uint r = 0; r < BM * BN / 128u; r++) {
+    const uint e = lid + 128u * r;
+    const uint m = m0 + e / BN, n = n0 + e % BN;
+    if (m < p.M && n < p.N)
+      store_c(batch, m, n, c_tile[(e / BN) * LDC_S + e % BN],
+              (EPILOGUE & EPI_BIAS) != 0u ? bias[n] : 0.0);
   }
 }
 #else
@@ -441,7 +571,7 @@ void main()
     [[unroll]] for (uint g = 0; g < NG; g++)
       bv[g] = B4(b_row + g * wg);
     [[unroll]] for (uint i = 0; i < TM; i++) {
-      const float av = a[a_base + i * p.lda + k];
+      const float av = A_VALUE(a[a_base + i * p.lda + k]);
       [[unroll]] for (uint g = 0; g < NG; g++)
         acc[i][g] = fma(vec4(av), bv[g], acc[i][g]);
     }

@@ -164,7 +164,7 @@ test_errors (void)
   r = run_heed (NULL, "run-tensor", "--model", good, "--input", input, "--bogus", NULL);
   assert_one_line_error (&r, "--bogus");
   r = run_heed (NULL, "run-tensor", "--model", good, "--input", input, "--weights", "fp8", NULL);
-  assert_one_line_error (&r, "unknown weight format 'fp8': use fp32 or fp16");
+  assert_one_line_error (&r, "unknown weight format 'fp8': use fp32, fp16 or fp16-matmul");
   r = run_heed (NULL, "frobnicate", NULL);
   g_assert_cmpint (r.status, ==, 2);
   g_assert_nonnull (strstr (r.err, "unknown command 'frobnicate'"));

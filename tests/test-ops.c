@@ -36,12 +36,17 @@ float_stores (const HeedKernels *own)
   return k;
 }
 
-/* half_b: B stored as IEEE halves (a plan's fp16 weights), against the reference on the same
- * rounded values. aligned_c: C's stride and offset multiples of 4 (the kernels storing C in
- * pairs take those where N is a multiple of 4 too); otherwise odd. */
+/* How a case's operands are stored and multiplied: float32; B as IEEE halves (a plan's fp16
+ * weights); or that with A rounded to half by the kernel as well (fp16-matmul, the table's
+ * gemm_half kernels). Each against the reference on the same rounded values. */
+typedef enum { OPERANDS_F32, OPERANDS_HALF_B, OPERANDS_HALF_AB } GemmOperands;
+
+/* aligned_c: C's stride and offset multiples of 4 (the kernels storing C in pairs take those
+ * where N is a multiple of 4 too); otherwise odd. */
 static void
-run_gemm_case (const GemmCase *t, gboolean half_b, gboolean aligned_c)
+run_gemm_case (const GemmCase *t, GemmOperands operands, gboolean aligned_c)
 {
+  gboolean half_b = operands != OPERANDS_F32;
   HeedDevice *d = get_device ();
   GRand *rng = g_rand_new_with_seed (t->M * 7919 + t->N * 31 + t->K);
   GError *error = NULL;
@@ -59,6 +64,18 @@ run_gemm_case (const GemmCase *t, gboolean half_b, gboolean aligned_c)
   float *c = random_floats (rng, nc, -1, 1);
   float *bias = random_floats (rng, t->N, -0.5, 0.5);
   float *want = g_memdup2 (c, nc * 4);
+  /* the A the reference multiplies: the kernel rounds A itself in fp16-matmul, so the buffer
+   * keeps float32 values (a third of them not halves' neighbours: a kernel that did not round
+   * would be 1e-4 out) */
+  float *a_used = g_memdup2 (a, na * 4);
+  if (operands == OPERANDS_HALF_AB) {
+    /* values that round to half subnormals, to zero, and up across a power of two */
+    const float odd[] = { 3.1e-5f, -2.0e-8f, 1.0e-7f, 65519.0f / 65536.0f };
+    for (gsize i = 0; i < G_N_ELEMENTS (odd) && i * 5 < na; i++)
+      a[i * 5] = odd[i];
+    for (gsize i = 0; i < na; i++)
+      a_used[i] = heed_f16_to_f32 (heed_f32_to_f16 (a[i]));
+  }
   if (half_b) {
     /* a few weights that are subnormal as halves, which the kernels decode exactly */
     const float tiny[] = { 3.0e-5f, -6.0e-8f, 1.2e-6f, -4.5e-5f, 0.0f, -0.0f };
@@ -69,12 +86,13 @@ run_gemm_case (const GemmCase *t, gboolean half_b, gboolean aligned_c)
   }
 
   for (guint z = 0; z < t->batches; z++)
-    heed_ref_gemm (a + z * a_batch, lda, b + z * b_batch, ldb, want + c_off + z * c_batch, ldc,
+    heed_ref_gemm (a_used + z * a_batch, lda, b + z * b_batch, ldb, want + c_off + z * c_batch, ldc,
                    t->M, t->N, t->K, t->alpha, t->bias ? bias : NULL, t->epilogue);
 
   HeedBuffer *ba = buffer_from (d, a, na, 0);
   HeedBuffer *bb = half_b ? heed_buffer_new_half (d, b, nb, &error) : buffer_from (d, b, nb, 0);
   g_assert_no_error (error);
+  bb->half_operands = operands == OPERANDS_HALF_AB;
   HeedBuffer *bc = buffer_from (d, c, nc, 0), *bbias = buffer_from (d, bias, t->N, 0);
   HeedRecorder *rec = heed_recorder_new (d, kernels (), 4, FALSE, &error);
   g_assert_no_error (error);
@@ -85,7 +103,15 @@ run_gemm_case (const GemmCase *t, gboolean half_b, gboolean aligned_c)
   g_assert_no_error (error);
   run_recorder (rec);
   float *got = buffer_read (bc, nc);
-  assert_close (got, want, nc, 2e-6);
+  /* tensor cores sum the products of halves in float32 but not in float32's order, and not
+   * rounding each addition as IEEE does: their error is reported, and bounded looser (still 20
+   * times under what A left unrounded would give) */
+  const HeedKernel used = kernels ()->gemm_half_k4;
+  gboolean coopmat = operands == OPERANDS_HALF_AB && used.shader == HEED_SHADER_GEMM_COOPMAT;
+  if (coopmat)
+    g_test_message ("cooperative-matrix GEMM %ux%ux%u: normalised error %.3g", t->M, t->N, t->K,
+                    normalised_error (got, want, nc, 1e-6));
+  assert_close (got, want, nc, coopmat ? 5e-6 : 2e-6);
   /* nothing outside the M x N blocks moved: padding between rows keeps its old values */
   for (guint z = 0; z < t->batches; z++)
     for (guint m = 0; m < t->M; m++)
@@ -97,7 +123,115 @@ run_gemm_case (const GemmCase *t, gboolean half_b, gboolean aligned_c)
   heed_recorder_destroy (&rec);
   heed_buffer_destroy (&ba), heed_buffer_destroy (&bb), heed_buffer_destroy (&bc);
   heed_buffer_destroy (&bbias);
-  g_free (a), g_free (b), g_free (c), g_free (bias), g_free (want), g_free (got);
+  g_free (a), g_free (a_used), g_free (b), g_free (c), g_free (bias), g_free (want), g_free (got);
+  g_rand_free (rng);
+  assert_no_validation_messages ();
+}
+
+/* fp16-matmul's kernels: the device's own (cooperative matrices where heed enabled them), the
+ * storage-buffer register tiles and the TILED kernel rounding A, and the cooperative-matrix one
+ * wherever the device has it (not lavapipe: there spirv-val checks it, and gpu_checks.sh runs
+ * this test on a GPU). */
+static void
+gemm_half_cases (gconstpointer data, gboolean aligned_c)
+{
+  HeedDevice *d = get_device ();
+  const HeedKernels *own = &d->kernels;
+  const HeedKernel storage = { HEED_SHADER_GEMM_BH_AH, own->gemm.local_size };
+  const HeedKernel storage_k4 = { HEED_SHADER_GEMM_K4_BH_AH, own->gemm.local_size };
+  const HeedKernel tiled = { HEED_SHADER_GEMM_TILED_BH_AH, 256 };
+  const HeedKernel coopmat = { HEED_SHADER_GEMM_COOPMAT, 128 };
+  const HeedKernel others[][2] = { { storage, storage_k4 },
+                                   { tiled, tiled },
+                                   { coopmat, coopmat } };
+  run_gemm_case (data, OPERANDS_HALF_AB, aligned_c);
+  for (guint i = 0; i < G_N_ELEMENTS (others); i++) {
+    if (own->gemm_half_k4.shader == others[i][1].shader &&
+        own->gemm_half.shader == others[i][0].shader)
+      continue;
+    if (others[i][0].shader == HEED_SHADER_GEMM_COOPMAT && !(d->coopmat && d->subgroup_size == 32))
+      continue;
+    variant = *own;
+    variant.gemm_half = others[i][0];
+    variant.gemm_half_k4 = others[i][1];
+    use_variant = TRUE;
+    run_gemm_case (data, OPERANDS_HALF_AB, aligned_c);
+    use_variant = FALSE;
+  }
+}
+
+/* fp16-matmul's rounding of A, to the bit, in every gemm_half kernel the device can run: A times
+ * an identity B is A rounded to half (each product exact, the other terms zeros). A holds halves,
+ * the exact midpoints between neighbouring halves (ties, to even), one float step either side of
+ * them, across half's whole range, subnormals included, both signs. */
+static void
+test_gemm_half_rounding (void)
+{
+  HeedDevice *d = get_device ();
+  const guint M = 70, N = 16, K = 16;
+  GRand *rng = g_rand_new_with_seed (61);
+  GError *error = NULL;
+  guint lda = K, ldb = heed_round_up (N, d->kernels.col_align), ldc = N;
+  guint m_pad = heed_round_up (M, d->kernels.row_align);
+  float *a = g_new0 (float, (gsize) m_pad *lda), *want = g_new0 (float, (gsize) M *ldc);
+  float *b = g_new0 (float, (gsize) K *ldb);
+  for (guint k = 0; k < K; k++)
+    b[(gsize) k * ldb + k] = 1.0f;
+  for (guint i = 0; i < M * K; i++) {
+    uint16_t h = (uint16_t) g_rand_int_range (rng, 0, 0x7bff); /* below the largest half */
+    float lo = heed_f16_to_f32 (h), hi = heed_f16_to_f32 (h + 1), v = lo;
+    guint32 bits;
+    switch (i % 4) {
+    case 1: v = (lo + hi) / 2; break; /* a tie: exact in float */
+    case 2:
+    case 3:
+      v = (lo + hi) / 2;
+      memcpy (&bits, &v, 4);
+      bits += i % 4 == 2 ? 1 : -1;
+      memcpy (&v, &bits, 4);
+      break;
+    }
+    if (g_rand_boolean (rng))
+      v = -v;
+    a[i] = v;
+    want[i] = heed_f16_to_f32 (heed_f32_to_f16 (v));
+  }
+  HeedBuffer *ba = buffer_from (d, a, (gsize) m_pad * lda, 0);
+  HeedBuffer *bb = heed_buffer_new_half (d, b, (gsize) K * ldb, &error);
+  g_assert_no_error (error);
+  bb->half_operands = TRUE;
+  const HeedKernel kinds[][2] = {
+    { d->kernels.gemm_half, d->kernels.gemm_half_k4 },
+    { { HEED_SHADER_GEMM_BH_AH, d->kernels.gemm.local_size },
+      { HEED_SHADER_GEMM_K4_BH_AH, d->kernels.gemm.local_size } },
+    { { HEED_SHADER_GEMM_TILED_BH_AH, 256 }, { HEED_SHADER_GEMM_TILED_BH_AH, 256 } },
+    { { HEED_SHADER_GEMM_COOPMAT, 128 }, { HEED_SHADER_GEMM_COOPMAT, 128 } },
+  };
+  for (guint v = 0; v < G_N_ELEMENTS (kinds); v++)
+    for (guint k4 = 0; k4 < 2; k4++) {
+      if (kinds[v][0].shader == HEED_SHADER_GEMM_COOPMAT && !(d->coopmat && d->subgroup_size == 32))
+        continue;
+      HeedKernels table = d->kernels;
+      /* whichever of the two heed_op_gemm would take, the kernel under test */
+      table.gemm_half = table.gemm_half_k4 = kinds[v][k4];
+      HeedBuffer *bc = buffer_from (d, NULL, 0, (gsize) M * ldc);
+      HeedRecorder *rec = heed_recorder_new (d, &table, 1, FALSE, &error);
+      g_assert_no_error (error);
+      heed_op_gemm (rec, (HeedMat){ ba, 0, lda, 0 }, (HeedMat){ bb, 0, ldb, 0 },
+                    (HeedMat){ bc, 0, ldc, 0 }, NULL, M, N, K, 1, 1.0f, 0, "gemm", "test", &error);
+      g_assert_no_error (error);
+      run_recorder (rec);
+      float *got = buffer_read (bc, (gsize) M * ldc);
+      for (guint i = 0; i < M * K; i++)
+        if (memcmp (&got[i], &want[i], 4) != 0)
+          g_error ("%s: A %.9g rounded to %.9g, not %.9g", heed_shaders[kinds[v][k4].shader].name,
+                   a[i], got[i], want[i]);
+      g_free (got);
+      heed_recorder_destroy (&rec);
+      heed_buffer_destroy (&bc);
+    }
+  heed_buffer_destroy (&ba), heed_buffer_destroy (&bb);
+  g_free (a), g_free (b), g_free (want);
   g_rand_free (rng);
   assert_no_validation_messages ();
 }
@@ -106,7 +240,7 @@ run_gemm_case (const GemmCase *t, gboolean half_b, gboolean aligned_c)
  * shuffle variant reading texels, 16 x 4 tiles, storing C in pairs), the same storing floats, the
  * storage-buffer register tiles (16 x 8; the scalar one where K is not a multiple of 4) and the
  * shared-memory TILED kernel of GPUs; each with B in float32 and in halves, and C aligned and
- * not. */
+ * not; then fp16-matmul's kernels. */
 static void
 test_gemm (gconstpointer data)
 {
@@ -120,7 +254,7 @@ test_gemm (gconstpointer data)
                                    { tiled, tiled } };
   for (int half_b = 0; half_b < 2; half_b++)
     for (int aligned_c = 0; aligned_c < 2; aligned_c++) {
-      run_gemm_case (data, half_b, aligned_c);
+      run_gemm_case (data, half_b ? OPERANDS_HALF_B : OPERANDS_F32, aligned_c);
       for (guint i = 0; i < G_N_ELEMENTS (others); i++) {
         if (own->gemm_k4.shader == others[i][1].shader && own->gemm.shader == others[i][0].shader)
           continue;
@@ -128,10 +262,12 @@ test_gemm (gconstpointer data)
         variant.gemm = others[i][0];
         variant.gemm_k4 = others[i][1];
         use_variant = TRUE;
-        run_gemm_case (data, half_b, aligned_c);
+        run_gemm_case (data, half_b ? OPERANDS_HALF_B : OPERANDS_F32, aligned_c);
         use_variant = FALSE;
       }
     }
+  for (int aligned_c = 0; aligned_c < 2; aligned_c++)
+    gemm_half_cases (data, aligned_c);
 }
 
 /* The LayerNorm folded into the GEMM after it (lavapipe's qkv and fc1): LayerNorm then GEMM in C
@@ -246,8 +382,16 @@ test_kernel_table (void)
       g_assert_cmpint (k->attention.shader, ==, HEED_SHADER_ATTENTION_TILED);
     }
     g_assert_cmpint (k->softmax_rows.shader, ==, HEED_SHADER_SOFTMAX_SG);
+    /* fp16-matmul: tensor cores where heed enabled them, the TILED kernel rounding A elsewhere */
+    g_assert_cmpint (k->gemm_half_k4.shader, ==,
+                     d->coopmat && d->subgroup_size == 32 ? HEED_SHADER_GEMM_COOPMAT
+                                                          : HEED_SHADER_GEMM_TILED_BH_AH);
     return;
   }
+  /* lavapipe has no cooperative matrices: fp16-matmul rounds A in the register tiles */
+  g_assert_false (d->coopmat);
+  g_assert_cmpint (k->gemm_half_k4.shader, ==, HEED_SHADER_GEMM_K4_BH_AH);
+  g_assert_cmpint (k->gemm_half.shader, ==, HEED_SHADER_GEMM_BH_AH);
   g_assert_cmpuint (k->gemm_k4.local_size, ==, d->subgroup_size);
   /* heed's own lavapipe device has shaderInt64 enabled: C stored in pairs */
   g_assert_true (d->int64);
@@ -1983,6 +2127,7 @@ main (int argc, char **argv)
     g_free (name);
   }
   g_test_add_func ("/ops/kernel-table", test_kernel_table);
+  g_test_add_func ("/ops/gemm-half-rounding", test_gemm_half_rounding);
   g_test_add_func ("/ops/layernorm", test_layernorm);
   g_test_add_func ("/ops/gemm-layernorm", test_gemm_layernorm);
   g_test_add_func ("/ops/softmax", test_softmax);

@@ -117,7 +117,7 @@ torch_read (TorchTurns *t, JsonParser **parser, char **why)
  * timed runs. */
 static JsonObject *
 torch_start (TorchTurns *t, const char *python, const char *model_path, int runs, int batch,
-             const char *where, char **why)
+             const char *where, gboolean fp16_matmul, char **why)
 {
   char *script = find_torch_script ();
   if (!script) {
@@ -125,8 +125,10 @@ torch_start (TorchTurns *t, const char *python, const char *model_path, int runs
     return NULL;
   }
   char *runs_s = g_strdup_printf ("%d", runs), *batch_s = g_strdup_printf ("%d", batch);
-  const char *args[] = { python,    script,  "--model",  model_path, "--runs",  runs_s,
-                         "--batch", batch_s, "--device", where,      "--serve", NULL };
+  const char *args[] = { python,  script,     "--model", model_path, "--runs", runs_s, "--batch",
+                         batch_s, "--device", where,     "--serve",  NULL,     NULL };
+  if (fp16_matmul) /* PyTorch's matrix multiplies on tensor cores too (autocast float16) */
+    args[11] = "--fp16-matmul";
   int in_fd, out_fd;
   GError *error = NULL;
   /* its stderr into an unlinked temporary file, not a pipe: a pipe nobody reads during the turns
@@ -482,8 +484,9 @@ heed_cmd_bench (int argc, char **argv)
     const char *path = checkpoint_path (model_path, model, &tmp_dir, &tmp_model, &error);
     if (!path)
       goto fail;
-    tj = torch_start (&torch, py, path, runs, batch, torch_device ? torch_device : "cpu",
-                      &torch_why);
+    gboolean cuda = g_strcmp0 (torch_device, "cuda") == 0;
+    tj = torch_start (&torch, py, path, runs, batch, cuda ? "cuda" : "cpu",
+                      cuda && opts.weights == HEED_WEIGHTS_F16_MATMUL, &torch_why);
   }
   for (int i = 0; i < warmup; i++)
     if (!forward_once (run, input, frame, &layout, &last, NULL, &error))
@@ -539,16 +542,22 @@ heed_cmd_bench (int argc, char **argv)
           model_path ? model_path : (shape_name ? shape_name : "deit-tiny"), c->img_size,
           c->patch_size, c->dim, c->depth, c->num_heads, c->num_classes, c->tokens,
           flops / batch / 1e9);
-  printf ("weights: %s for the matrix multiplies (float32 arithmetic); %.1f MB of weights on "
-          "the device\n",
-          heed_weight_format_name (opts.weights), heed_vit_plan_get_weight_bytes (plan) / 1e6);
+  printf ("weights: %s for the matrix multiplies (%s); %.1f MB of weights on the device\n",
+          heed_weight_format_name (opts.weights),
+          opts.weights == HEED_WEIGHTS_F16_MATMUL
+              ? "their activations rounded to half, float32 sums: peak is float32's"
+              : "float32 arithmetic",
+          heed_vit_plan_get_weight_bytes (plan) / 1e6);
   if (batch > 1)
     printf ("batch:  %d frames a submission; the forward and op rows time whole batches\n", batch);
   if (tj && g_strcmp0 (torch_device, "cuda") == 0)
-    printf ("torch:  PyTorch %s on CUDA (%s), float32 without TF32, eager, taking turns with "
-            "heed (%d turns)\n",
+    printf ("torch:  PyTorch %s on CUDA (%s), %s, eager, taking turns with heed (%d turns)\n",
             json_object_get_string_member (tj, "version"),
-            json_object_get_string_member_with_default (tj, "device", "?"), n_turns);
+            json_object_get_string_member_with_default (tj, "device", "?"),
+            json_object_get_boolean_member_with_default (tj, "fp16_matmul", FALSE)
+                ? "autocast float16 (matrix multiplies in halves on tensor cores)"
+                : "float32 without TF32",
+            n_turns);
   else if (tj)
     printf ("torch:  PyTorch %s on the CPU, %" G_GINT64_FORMAT " thread(s) (the faster of 1 and "
             "one per core), taking turns with heed (%d turns)\n",

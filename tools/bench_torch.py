@@ -83,6 +83,9 @@ def main():
     ap.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
                     help="where the model runs (cuda: float32 without TF32, as heed computes)")
     ap.add_argument("--batch", type=int, default=1, help="images per forward pass")
+    ap.add_argument("--fp16-matmul", action="store_true",
+                    help="cuda only: the matrix multiplies in halves on tensor cores "
+                         "(torch.autocast float16), as heed's --weights fp16-matmul")
     ap.add_argument("--serve", action="store_true",
                     help="after choosing the threads, answer 'forward N' and 'ops N' lines")
     args = ap.parse_args()
@@ -94,6 +97,8 @@ def main():
     cfg = config_from_state_dict(sd, heads)
     if args.batch < 1:
         sys.exit("bench_torch.py: --batch must be at least 1")
+    if args.fp16_matmul and args.device != "cuda":
+        sys.exit("bench_torch.py: --fp16-matmul runs on cuda only")
     if args.device == "cuda":
         if not torch.cuda.is_available():
             sys.exit("bench_torch.py: PyTorch sees no CUDA device")
@@ -110,7 +115,8 @@ def main():
     if args.device == "cuda":
         candidates = [torch.get_num_threads()]
     best = None
-    with torch.inference_mode():
+    half = torch.autocast("cuda", dtype=torch.float16, enabled=args.fp16_matmul)
+    with torch.inference_mode(), half:
         for threads in candidates:
             torch.set_num_threads(threads)
             ms = median_ms(lambda: model(x), args.runs, args.warmup)
@@ -119,7 +125,7 @@ def main():
         torch.set_num_threads(best[0])
         where = torch.cuda.get_device_name() if args.device == "cuda" else "CPU"
         first = {"version": torch.__version__, "threads": best[0], "device": where,
-                 "batch": args.batch, "forward_ms": best[1]}
+                 "batch": args.batch, "forward_ms": best[1], "fp16_matmul": args.fp16_matmul}
         if args.device == "cuda":
             # the batch copied from (pageable) host memory, as a user's frames arrive
             host = x.cpu()

@@ -39,6 +39,8 @@ export GST_REGISTRY_FORK=no
 export FONTCONFIG_FILE=$b/fonts/fonts.conf
 export HEED_TOOLS_DIR=$root/tools HEED_FIXTURES=$root/tests/fixtures HEED_TOOL=$b/bin/heed
 export HEED_PYTHON=$b/bin/python-clean
+# the cooperative-matrix GEMM (fp16-matmul on tensor cores), opt-in until a GPU has checked it
+export HEED_COOPMAT=1
 heed=$b/bin/heed
 
 # step NAME LIMIT_S COMMAND...: runs it into OUT/NAME.log, and says how it ended
@@ -99,6 +101,17 @@ step bench-b1-fp16 45 "$heed" bench --shape deit-tiny --runs 50 --warmup 5 --wei
   --torch-device cuda --pipeline-frames 0
 step bench-b64-fp16 45 "$heed" bench --shape deit-tiny --runs 20 --warmup 3 --batch 64 \
   --weights fp16 --torch-device cuda --pipeline-frames 0
+# fp16-matmul: tensor cores (cooperative matrices; test-ops above checked the kernel) beside
+# PyTorch's autocast float16, then the same rounding without them (HEED_COOPMAT=0), and every
+# checkpoint against PyTorch in that mode
+step bench-b1-fp16mm 45 "$heed" bench --shape deit-tiny --runs 50 --warmup 5 --weights fp16-matmul \
+  --torch-device cuda --dispatches --pipeline-frames 0
+step bench-b64-fp16mm 60 "$heed" bench --shape deit-tiny --runs 20 --warmup 3 --batch 64 \
+  --weights fp16-matmul --torch-device cuda --pipeline-frames 0
+HEED_COOPMAT=0 step bench-b64-fp16mm-nocoopmat 45 "$heed" bench --shape deit-tiny --runs 20 \
+  --warmup 3 --batch 64 --weights fp16-matmul --no-torch --pipeline-frames 0
+HEED_WEIGHT_MODES=fp16-matmul step weights-fp16mm 120 "$b"/bin/python-clean \
+  "$root"/tests/test_weights_fp16.py
 step bench-b1-cpu 60 "$heed" bench --shape deit-tiny --runs 20 --warmup 3 --pipeline-frames 0
 step compositor-bgrx 20 "$b"/bin/bench-compositor 1920 1080 200 bgrx
 step compositor-i420 20 "$b"/bin/bench-compositor 1920 1080 200 i420

@@ -17,8 +17,10 @@ char *heed_cli_resolve_model (const char *model, GError **error);
 
 /* The --weights option of the commands that build a plan, and its value (NULL: fp32). */
 #define HEED_CLI_WEIGHTS_HELP                                                                      \
-  "fp32 (default) or fp16: how the matrix multiplies' weights are stored on the device (fp16 "     \
-  "halves their memory; the arithmetic is float32 either way)"
+  "fp32 (default), fp16 or fp16-matmul: how the matrix multiplies' weights are stored on the "     \
+  "device (fp16 halves their memory, the arithmetic stays float32); fp16-matmul rounds their "     \
+  "activations to half too, as tensor cores take them (HEED_COOPMAT=1: on cooperative "            \
+  "matrices where the device has them)"
 #define HEED_CLI_WEIGHTS_ENTRY(name_var)                                                           \
   {                                                                                                \
     "weights", 0, 0, G_OPTION_ARG_STRING, &(name_var), HEED_CLI_WEIGHTS_HELP, "FORMAT"             \

@@ -235,7 +235,7 @@ usage (FILE *f)
               "  devices      list Vulkan devices and the one heed uses (HEED_DEVICE overrides)\n"
               "  run-tensor   run a model on a float32 tensor: --model M --input IN.f32\n"
               "               [--logits OUT.f32] [--cls-attention OUT.f32] [--embedding OUT.f32]\n"
-              "               [--weights fp32|fp16]\n"
+              "               [--weights fp32|fp16|fp16-matmul]\n"
               "  classify     classify images (decoded by GStreamer): one JSON line each\n"
               "               [--model M] [--labels F] [--top-k K] IMAGE...\n"
               "  annotate     annotate a video file: labels, attention and keyframes drawn in,\n"
