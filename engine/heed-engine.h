@@ -181,27 +181,31 @@ typedef struct {
                              * mean, no fc_norm (timm's fc_norm=False) */
   gboolean pool_without_norm; /* with avg_pool: the mean patch token with no norm before or
                                * after it (transformers' CLIPForImageClassification) */
-  gboolean map_pool;     /* attention pooling (timm's attn_pool, SigLIP's): a learnt query attends
-                          * over every token after the final norm, then an MLP (HeedModel's
-                          * map_head); its attention map is that query's attention over the
-                          * patches. num_prefix may be 0. */
-  gboolean rel_pos_bias; /* BEiT: every block adds a learnt bias per head and token pair to
-                          * its attention scores (HeedBlockWeights' attn_bias); no position
-                          * embedding beyond it (pos_embed all zeros) unless the checkpoint
-                          * has one too */
-  gboolean rope;         /* a rotary position embedding (EVA-02's and timm's other "cat" ones,
-                          * RoPE-Mixed's, DINOv3's) turns each patch token's query and key (not
-                          * the prefix tokens'), pairs of channels by angles from its row (a
-                          * head's first half of pairs) and column (the second), or the other
-                          * way round (rope_columns_first); heed_rope_table () */
-  guint rope_ref_grid;   /* the grid the rotary frequencies were learnt at (timm's
-                          * ref_feat_shape): positions are scaled by it over grid; 0: the
-                          * positions are the patch's row and column as they are */
-  gboolean rope_dinov3;  /* DINOv3's rotary embedding instead: patch centres at [-1, 1] on
-                          * each axis, 2 pi / base^(band / (head_dim / 4)) radians per unit;
-                          * its pairs are channels (j, j + head_dim / 2), which the loader
-                          * reorders to (2j, 2j + 1) in the query's and key's rows */
-  float rope_base;       /* the frequencies' base: 10000 (EVA-02), 100 (DINOv3, RoPE-ViT) */
+  gboolean map_pool;      /* attention pooling (timm's attn_pool, SigLIP's): a learnt query attends
+                           * over every token after the final norm, then an MLP (HeedModel's
+                           * map_head); its attention map is that query's attention over the
+                           * patches. num_prefix may be 0. */
+  guint pool_heads;       /* with map_pool: its attention's heads (the blocks' num_heads but for
+                           * the Perception Encoder's 8); heed_attention_map_heads () */
+  gboolean rel_pos_bias;  /* BEiT: every block adds a learnt bias per head and token pair to
+                           * its attention scores (HeedBlockWeights' attn_bias); no position
+                           * embedding beyond it (pos_embed all zeros) unless the checkpoint
+                           * has one too */
+  gboolean rope;          /* a rotary position embedding (EVA-02's and timm's other "cat" ones,
+                           * RoPE-Mixed's, DINOv3's) turns each patch token's query and key (not
+                           * the prefix tokens'), pairs of channels by angles from its row (a
+                           * head's first half of pairs) and column (the second), or the other
+                           * way round (rope_columns_first); heed_rope_table () */
+  guint rope_ref_grid;    /* the grid the rotary frequencies were learnt at (timm's
+                           * ref_feat_shape): positions are scaled by it over grid; 0: the
+                           * positions are the patch's row and column as they are */
+  float rope_grid_offset; /* added to the row and column before that scaling (timm's
+                           * rope_grid_offset: the Perception Encoder's 1) */
+  gboolean rope_dinov3;   /* DINOv3's rotary embedding instead: patch centres at [-1, 1] on
+                           * each axis, 2 pi / base^(band / (head_dim / 4)) radians per unit;
+                           * its pairs are channels (j, j + head_dim / 2), which the loader
+                           * reorders to (2j, 2j + 1) in the query's and key's rows */
+  float rope_base;        /* the frequencies' base: 10000 (EVA-02), 100 (DINOv3, RoPE-ViT) */
   gboolean rope_columns_first; /* timm's grid_indexing "xy" (RoPE-ViT's): a head's first half
                                 * of pairs turns by the patch's column, the second by its row */
   gboolean rope_mixed;         /* RoPE-Mixed (naver's RoPE-ViT): each block's and head's pair
@@ -230,6 +234,14 @@ typedef struct {
   HeedCropRounding crop_rounding;  /* whose centre crop: timm's (torchvision's) or transformers' */
   char preprocess_source[160];     /* where each of the above came from, for people */
 } HeedModelConfig;
+
+/* The heads of the attention whose rows are the attention map (HeedVitResult's
+ * cls_attention_heads): attention pooling's where the model pools so, else the last block's */
+static inline guint
+heed_attention_map_heads (const HeedModelConfig *c)
+{
+  return c->map_pool && c->pool_heads ? c->pool_heads : c->num_heads;
+}
 
 typedef struct {
   float *norm1_w, *norm1_b;
@@ -442,7 +454,8 @@ typedef struct {
   float *embedding;           /* [dim]: the final-norm CLS token */
   float *cls_attention;       /* [num_patches]: last layer's CLS row over patches, heads averaged
                                * (average-pooled models: every query's, averaged) */
-  float *cls_attention_heads; /* [heads][tokens]: last layer's CLS row per head */
+  float *cls_attention_heads; /* [heads][tokens]: last layer's CLS row per head (attention
+                               * pooling's query row: heed_attention_map_heads () heads) */
   float *layer_attention;     /* [depth][tokens][tokens], heads averaged; NULL unless asked */
   gboolean has_layout;        /* the input was a frame, of this layout */
   HeedFrameLayout layout;

@@ -84,6 +84,9 @@ typedef struct {
   gboolean patch_linear;
   /* transformers' DINOv3ViTModel, its tensors renamed to timm's (rename_hf_dinov3) */
   gboolean hf_dinov3;
+  /* the rotary embedding's reference grid is the checkpoint's own (the Perception Encoder's
+   * ref_feat_shape): set once the grid is known */
+  gboolean rope_ref_native;
 } Loader;
 
 static void
@@ -954,6 +957,7 @@ timm_architecture_heads (const char *arch)
     { "vit_so400m_", TRUE, 16 },               /* 1152 */
     { "beit3_giant_", TRUE, 16 },              /* 1408 */
     { "eva_giant_patch14_", TRUE, 16 },        /* 1408 (EVA-01) */
+    { "vit_pe_core_gigantic_", TRUE, 16 },     /* 1536 (the Perception Encoder's) */
   };
   for (guint i = 0; arch && i < G_N_ELEMENTS (table); i++)
     if (table[i].prefix ? g_str_has_prefix (arch, table[i].name)
@@ -1133,15 +1137,18 @@ config_image_side (const Loader *L, guint patch, guint *grid, GError **error)
 
 /* The rotary position embedding, which no tensor shows (but RoPE-Mixed's learnt frequencies,
  * rope.freqs): by timm's architecture (EVA-02's eva02_*, its SBB ViTs' vit_*_rope_reg*, naver's
- * RoPE-ViT vit_*_patch16_rope_*224, DINOv3's *_dinov3*) or model_args (use_rot_pos_emb,
- * rope_type, rope_grid_indexing, rope_temperature, ref_feat_shape), or transformers'
- * DINOv3ViTModel. The Perception Encoder's is refused in read_config's first lines. */
+ * RoPE-ViT vit_*_patch16_rope_*224, DINOv3's *_dinov3*, the Perception Encoder's vit_pe_core_*)
+ * or model_args (use_rot_pos_emb, rope_type, rope_grid_indexing, rope_grid_offset,
+ * rope_temperature, ref_feat_shape), or transformers' DINOv3ViTModel. */
 static gboolean
-read_rope (const Loader *L, HeedModelConfig *c, const char *arch, JsonObject *margs, GError **error)
+read_rope (Loader *L, HeedModelConfig *c, const char *arch, JsonObject *margs, GError **error)
 {
   const char *kind = json_str (margs, "rope_type");
   const char *name = arch ? arch : "";
-  gboolean sbb = strstr (name, "_rope_reg") != NULL;        /* timm's SBB ViTs: EVA-02's kind */
+  gboolean sbb = strstr (name, "_rope_reg") != NULL; /* timm's SBB ViTs: EVA-02's kind */
+  /* the Perception Encoder's: EVA-02's kind, column first, positions from 1 (but the gigantic
+   * one's from 0) in the units of the checkpoint's own grid */
+  gboolean pe = g_str_has_prefix (name, "vit_pe_core_");
   gboolean axial = !sbb && strstr (name, "_rope_") != NULL; /* naver's RoPE-ViT */
   c->rope_dinov3 =
       L->hf_dinov3 || g_strcmp0 (kind, "dinov3") == 0 || (!kind && strstr (name, "dinov3"));
@@ -1150,7 +1157,7 @@ read_rope (const Loader *L, HeedModelConfig *c, const char *arch, JsonObject *ma
   gboolean says_mixed = g_strcmp0 (kind, "mixed") == 0 ||
                         json_bool (margs, "rope_mixed_mode", FALSE) || strstr (name, "_rope_mixed");
   c->rope = json_bool (margs, "use_rot_pos_emb",
-                       c->rope_dinov3 || sbb || axial || c->rope_mixed ||
+                       c->rope_dinov3 || sbb || axial || c->rope_mixed || pe ||
                            g_str_has_prefix (name, "eva02_"));
   if (c->rope_mixed != says_mixed)
     return model_error (error, L,
@@ -1170,16 +1177,22 @@ read_rope (const Loader *L, HeedModelConfig *c, const char *arch, JsonObject *ma
   /* timm's grid_indexing "xy": a head's first half of pairs turns by the column, not the row */
   const char *indexing = json_str (margs, "rope_grid_indexing");
   if (!indexing)
-    indexing = axial ? "xy" : "ij"; /* naver's RoPE-ViT, axial and mixed */
+    indexing = axial || pe ? "xy" : "ij"; /* naver's RoPE-ViT, axial and mixed */
   c->rope_columns_first = strcmp (indexing, "xy") == 0;
-  double offset = 0;
+  double offset = pe && !strstr (name, "_gigantic_") ? 1 : 0;
+  JsonNode *offset_node = member (margs, "rope_grid_offset");
+  if (offset_node && !json_number (offset_node, &offset))
+    offset = G_MAXDOUBLE;
   if (c->rope && (json_bool (margs, "rope_rotate_half", c->rope_dinov3) != c->rope_dinov3 ||
                   (!c->rope_columns_first && strcmp (indexing, "ij") != 0) ||
-                  (json_number (member (margs, "rope_grid_offset"), &offset) && offset != 0)))
+                  ((c->rope_dinov3 || c->rope_mixed) && offset != 0)))
     return model_error (error, L,
                         "model_args sets rope_rotate_half, rope_grid_indexing or "
                         "rope_grid_offset to other than %s's: heed does not run that variant",
                         c->rope_dinov3 ? "DINOv3" : "timm's \"cat\" embedding");
+  if (!(offset >= 0 && offset <= 1024))
+    return model_error (error, L, "model_args.rope_grid_offset must be a number from 0 to 1024");
+  c->rope_grid_offset = (float) offset;
   double base = c->rope_dinov3 || axial ? 100 : 10000;
   if (L->hf_dinov3)
     json_number (member (L->config, "rope_theta"), &base);
@@ -1193,6 +1206,7 @@ read_rope (const Loader *L, HeedModelConfig *c, const char *arch, JsonObject *ma
   /* positions in a reference grid's units: EVA-02's and the SBB ViTs' learnt at 16 x 16 (their
    * definitions say so, not config.json); as plain indices (0) where timm is given none */
   c->rope_ref_grid = g_str_has_prefix (name, "eva02_") || sbb ? 16 : 0;
+  L->rope_ref_native = pe;
   JsonNode *ref = margs ? member (margs, "ref_feat_shape") : NULL;
   if (ref && !JSON_NODE_HOLDS_NULL (ref)) {
     guint64 v = 0, w = 0;
@@ -1206,6 +1220,7 @@ read_rope (const Loader *L, HeedModelConfig *c, const char *arch, JsonObject *ma
                           "model_args.ref_feat_shape must be a grid side (or two equal ones) "
                           "from 1 to 1024");
     c->rope_ref_grid = (guint) v;
+    L->rope_ref_native = FALSE;
   }
   return TRUE;
 }
@@ -1270,15 +1285,17 @@ read_config (Loader *L, HeedModel *m, GError **error)
                         "a checkpoint of facebookresearch/dinov3's own (storage_tokens): heed "
                         "runs DINOv3 from the hub's files, timm's (timm/vit_*_dinov3.*) or "
                         "transformers' (facebook/dinov3-*), which say what this one does not");
-  /* timm's rotary embeddings other than EVA-02's (its SBB ViTs' too), RoPE-ViT's and DINOv3's
-   * (the Perception Encoder's) turn by other angles, and no tensor shows them: refused by the
-   * architecture's name, before the missing pos_embed says less */
+  /* timm's rotary embeddings other than EVA-02's (its SBB ViTs' too), RoPE-ViT's, DINOv3's and
+   * the Perception Encoder's core models' turn by other angles, and no tensor shows them:
+   * refused by the architecture's name, before the missing pos_embed says less. The Perception
+   * Encoder's lang and spatial models have no final norm, which heed does not run. */
   const char *arch = json_str (L->config, "architecture"); /* timm's config.json */
-  if (arch &&
-      (g_str_has_prefix (arch, "vit_pe_") || (strstr (arch, "rope") && !strstr (arch, "_rope_"))))
+  if (arch && ((g_str_has_prefix (arch, "vit_pe_") && !g_str_has_prefix (arch, "vit_pe_core_")) ||
+               (strstr (arch, "rope") && !strstr (arch, "_rope_"))))
     return model_error (error, L,
-                        "architecture %s has a rotary position embedding of a kind heed does not "
-                        "run (it runs EVA-02's, RoPE-ViT's and DINOv3's)",
+                        "architecture %s is of a kind heed does not run (its rotary position "
+                        "embeddings are EVA-02's, RoPE-ViT's, DINOv3's and the Perception "
+                        "Encoder's core models', vit_pe_core_*)",
                         arch);
   JsonObject *margs = member_object (L->config, "model_args");
   if (!read_rope (L, c, arch, margs, error))
@@ -1511,6 +1528,8 @@ read_config (Loader *L, HeedModel *m, GError **error)
   c->grid = (guint) sqrt ((double) c->num_patches);
   while (c->grid * c->grid < c->num_patches)
     c->grid++;
+  if (L->rope_ref_native)
+    c->rope_ref_grid = c->grid;
   if (c->grid > 1024)
     return model_error (error, L, "a grid of %u x %u patches is too large", c->grid, c->grid);
   if (rel && (c->grid != rel_grid || c->num_prefix != 1))
@@ -1622,6 +1641,21 @@ read_config (Loader *L, HeedModel *m, GError **error)
                         bias_bytes / 1e9, c->depth, c->num_heads, c->tokens, c->tokens,
                         MAX_BIAS_BYTES / 1e9);
   c->head_dim = c->dim / c->num_heads;
+  /* attention pooling's heads: timm's attn_pool_num_heads, the Perception Encoder's 8 */
+  guint64 pool_heads = arch && g_str_has_prefix (arch, "vit_pe_core_") ? 8 : c->num_heads;
+  JsonNode *pool_heads_node = member (margs, "attn_pool_num_heads");
+  if (pool_heads_node && !JSON_NODE_HOLDS_NULL (pool_heads_node) &&
+      !json_uint (pool_heads_node, &pool_heads))
+    pool_heads = 0;
+  c->pool_heads = c->num_heads;
+  if (c->map_pool) {
+    if (pool_heads == 0 || pool_heads > c->dim || c->dim % pool_heads)
+      return model_error (error, L,
+                          "attention pooling's %" G_GUINT64_FORMAT
+                          " heads (model_args.attn_pool_num_heads) do not divide dim %u",
+                          pool_heads, c->dim);
+    c->pool_heads = (guint) pool_heads;
+  }
   /* RoPE-Mixed's frequencies: the column's and the row's for each block, head and pair */
   TensorEntry *freqs = c->rope_mixed ? find (L, "rope.freqs") : NULL;
   if (freqs && (freqs->ndim != 4 || freqs->shape[0] != 2 || freqs->shape[1] != c->depth ||
@@ -1658,7 +1692,8 @@ read_config (Loader *L, HeedModel *m, GError **error)
   c->ln_eps =
       (L->clip && !L->siglip) ||
               (!L->hf && arch && strstr (arch, "_clip_") && !g_str_has_prefix (arch, "eva")) ||
-              (arch && strstr (arch, "dinov3")) || L->hf_dinov3
+              (arch && (strstr (arch, "dinov3") || g_str_has_prefix (arch, "vit_pe_"))) ||
+              L->hf_dinov3
           ? 1e-5f
           : 1e-6f;
   if (L->config && json_object_has_member (L->config, "layer_norm_eps")) {
@@ -2590,7 +2625,9 @@ heed_rope_table (const HeedModelConfig *c, const float *mixed_freqs)
              * range), DINOv3's the patch's centre on [-1, 1] over 2 pi per period */
             guint index = j < bands ? first : second;
             double inv_period = pow (c->rope_base, -(double) (j % bands) / bands);
-            double at = c->rope_ref_grid ? (double) index * c->rope_ref_grid / G : index;
+            double at = index + c->rope_grid_offset;
+            if (c->rope_ref_grid)
+              at = at * c->rope_ref_grid / G;
             angle = c->rope_dinov3 ? 2 * G_PI * ((index + 0.5) * 2 / G - 1) * inv_period
                                    : at * inv_period;
           }
@@ -2640,6 +2677,10 @@ heed_model_describe (const HeedModelConfig *c)
                           : c->gelu_tanh  ? "GELU (tanh approximation)"
                                           : "GELU",
                           c->mlp_norm ? ", then a LayerNorm" : "", c->ln_eps);
+  if (c->map_pool && c->pool_heads != c->num_heads)
+    g_string_append_printf (s, "; attention pooling in %u heads", c->pool_heads);
+  if (c->rope && c->rope_grid_offset != 0)
+    g_string_append_printf (s, "; rotary positions from %g", c->rope_grid_offset);
   if (c->attn_norm)
     g_string_append (s, "; a LayerNorm over the attention's output");
   return g_string_free (s, FALSE);

@@ -202,7 +202,8 @@ heed_ref_vit_forward (const HeedModel *model, const float *input, float *logits,
   float *att = g_new (float, (gsize) T *D);
   guint W1 = heed_fc1_width (c);
   float *mlp = g_new (float, (gsize) T *W1);
-  float *probs = g_new (float, (gsize) H *T *T);
+  guint map_heads = heed_attention_map_heads (c);
+  float *probs = g_new (float, (gsize) MAX (H, map_heads) * T * T);
   float *rope = c->rope ? heed_rope_table (c, model->rope_freqs) : NULL;
 
   heed_ref_patchify (input, c->in_chans, c->img_size, c->img_size, c->patch_size, patches);
@@ -241,7 +242,7 @@ heed_ref_vit_forward (const HeedModel *model, const float *input, float *logits,
     float *y = g_new (float, D), *z = g_new (float, D);
     heed_ref_layernorm (x, D, h, D, b->norm1_w, b->norm1_b, T, D, c->ln_eps);
     linear (h, T, D, b->qkv_w, b->qkv_b, 3 * D, qkv, 0);
-    heed_ref_attention (qkv, NULL, att, probs, T, D, H); /* row 0's are the pool's */
+    heed_ref_attention (qkv, NULL, att, probs, T, D, map_heads); /* row 0's are the pool's */
     linear (att, 1, D, b->proj_w, b->proj_b, D, y, 0);
     heed_ref_layernorm (y, D, z, D, b->norm2_w, b->norm2_b, 1, D, c->ln_eps);
     linear (z, 1, D, b->fc1_w, b->fc1_b, c->mlp_hidden, mlp, heed_mlp_activation (c));
@@ -250,7 +251,7 @@ heed_ref_vit_forward (const HeedModel *model, const float *input, float *logits,
     g_free (y), g_free (z);
   }
   if (cls_attention_heads && !c->avg_pool)
-    for (guint hh = 0; hh < H; hh++)
+    for (guint hh = 0; hh < map_heads; hh++)
       memcpy (cls_attention_heads + (gsize) hh * T, probs + (gsize) hh * T * T, T * sizeof (float));
   if (cls_attention_heads && c->avg_pool) /* every query row's, averaged */
     for (guint hh = 0; hh < H; hh++)

@@ -50,8 +50,9 @@ rollout_cls_row (const HeedVitResult *o, const HeedModelConfig *c, float *out)
     r[j] = c->avg_pool ? 1.0 / T : (j == 0);
     if (c->map_pool) {
       r[j] = 0;
-      for (guint h = 0; h < c->num_heads; h++)
-        r[j] += o->cls_attention_heads[(gsize) h * T + j] / c->num_heads;
+      guint heads = heed_attention_map_heads (c);
+      for (guint h = 0; h < heads; h++)
+        r[j] += o->cls_attention_heads[(gsize) h * T + j] / heads;
     }
   }
   for (gint l = (gint) c->depth - 1; l >= 0; l--) {

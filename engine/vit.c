@@ -58,6 +58,8 @@ struct _HeedVitRun {
   HeedBuffer *logits_dist;                                      /* DeiT distilled */
   HeedBuffer *pooled; /* average pooling: each frame's mean patch token */
   HeedAttentionScratch scratch;
+  /* attention pooling's, where its heads are not the blocks' (the Perception Encoder's) */
+  HeedAttentionScratch pool_scratch;
   /* the forward pass for a batch of n frames, recorded on first use: its `slices` submissions
    * at index (n - 1) * HEED_VIT_MAX_SLICES + slice */
   HeedRecorder **rec_tensor, **rec_frame;
@@ -407,12 +409,16 @@ alloc_activations (HeedVitRun *r, GError **error)
          (!c->distilled ||
           (r->logits_dist = heed_buffer_new (d, f * B * MAX (c->num_classes, 1), TRUE, error))) &&
          (r->logits = heed_buffer_new (d, f * B * MAX (c->num_classes, 1), TRUE, error)) &&
-         (r->cls_heads = heed_buffer_new (d, f * B * c->num_heads * c->tokens, TRUE, error)) &&
+         (r->cls_heads =
+              heed_buffer_new (d, f * B * heed_attention_map_heads (c) * c->tokens, TRUE, error)) &&
          (r->cls_mean = heed_buffer_new (d, f * B * c->tokens, TRUE, error)) &&
          (!r->plan->options.layer_attention ||
           (r->layer_attn =
                heed_buffer_new (d, f * B * c->depth * c->tokens * c->tokens, TRUE, error))) &&
-         heed_attention_scratch_init (d, k, &r->scratch, c->tokens, c->dim, c->num_heads, error);
+         heed_attention_scratch_init (d, k, &r->scratch, c->tokens, c->dim, c->num_heads, error) &&
+         (heed_attention_map_heads (c) == c->num_heads ||
+          heed_attention_scratch_init (d, k, &r->pool_scratch, c->tokens, c->dim,
+                                       heed_attention_map_heads (c), error));
 }
 
 /* The last layer's probabilities of frame i are in the scores: take its CLS rows out. An
@@ -420,11 +426,11 @@ alloc_activations (HeedVitRun *r, GError **error)
  * tokens: there each head's row is the mean over every query row (the attention each token
  * receives), and the map their mean. */
 static gboolean
-record_cls_rows (HeedVitRun *r, HeedRecorder *rec, guint i, GError **error)
+record_cls_rows (HeedVitRun *r, HeedRecorder *rec, const HeedAttentionScratch *s, guint H, guint i,
+                 GError **error)
 {
   const HeedModelConfig *c = &r->plan->config;
-  const HeedAttentionScratch *s = &r->scratch;
-  guint T = c->tokens, H = c->num_heads;
+  guint T = c->tokens;
   if (c->avg_pool) {
     for (guint h = 0; h < H; h++) /* head_mean over the query rows: their stride is n_pad */
       if (!heed_op_head_mean (rec, (HeedMat){ s->scores, h * s->m_pad * s->n_pad, 0, s->n_pad },
@@ -482,7 +488,9 @@ record_map_head (HeedVitRun *r, HeedRecorder *rec, guint n, GError **error)
   const HeedModelConfig *c = &p->config;
   const HeedKernels *k = &p->kernels;
   const BlockBuffers *b = &p->blocks[c->depth];
-  guint T = c->tokens, D = c->dim, Hd = c->mlp_hidden, H = c->num_heads, rows = n * T;
+  guint T = c->tokens, D = c->dim, Hd = c->mlp_hidden, H = heed_attention_map_heads (c);
+  guint rows = n * T;
+  HeedAttentionScratch *s = H == c->num_heads ? &r->scratch : &r->pool_scratch;
   guint ld_d = heed_round_up (D, k->col_align), ld_3d = heed_round_up (3 * D, k->col_align);
   guint ld_hd = heed_round_up (Hd, k->col_align);
   guint act = heed_mlp_activation (c);
@@ -497,9 +505,9 @@ record_map_head (HeedVitRun *r, HeedRecorder *rec, guint n, GError **error)
                                              1.0f, 0, "attn_pool.kv", "qkv", error))
     return FALSE;
   for (guint i = 0; i < n; i++)
-    if (!heed_op_attention (rec, &r->scratch, r->qkv, NULL, r->attn, i * T, T, 1, D, H, TRUE,
+    if (!heed_op_attention (rec, s, r->qkv, NULL, r->attn, i * T, T, 1, D, H, TRUE,
                             "attn_pool.attn", error) ||
-        !record_cls_rows (r, rec, i, error))
+        !record_cls_rows (r, rec, s, H, i, error))
       return FALSE;
   /* each frame's row 0 (T rows apart) into emb's row i */
   if (!heed_op_gemm (rec, (HeedMat){ r->attn, 0, D, T * D }, MAT (b->proj_w, 0, ld_d),
@@ -640,7 +648,8 @@ record_forward (HeedVitRun *r, HeedRecorder **recs, guint n, gboolean from_frame
                               NAME ("attn.mean"), error))
         return FALSE;
       /* the scores are scratch the next frame overwrites */
-      if (l == c->depth - 1 && !c->map_pool && !record_cls_rows (r, rec, i, error))
+      if (l == c->depth - 1 && !c->map_pool &&
+          !record_cls_rows (r, rec, &r->scratch, c->num_heads, i, error))
         return FALSE;
     }
     /* every row of the batch as one matrix, or m rows of each frame as a GEMM batch */
@@ -1093,8 +1102,9 @@ read_result (HeedVitRun *r, guint i, const HeedRecorder *rec)
    * (registers and the distillation token never appear in it) */
   res->cls_attention =
       g_memdup2 ((float *) r->cls_mean->mapped + (gsize) i * T + c->num_prefix, c->num_patches * 4);
-  res->cls_attention_heads = g_memdup2 (
-      (float *) r->cls_heads->mapped + (gsize) i * c->num_heads * T, (gsize) c->num_heads * T * 4);
+  guint map_heads = heed_attention_map_heads (c);
+  res->cls_attention_heads = g_memdup2 ((float *) r->cls_heads->mapped + (gsize) i * map_heads * T,
+                                        (gsize) map_heads * T * 4);
   if (r->layer_attn)
     res->layer_attention =
         g_memdup2 ((float *) r->layer_attn->mapped + (gsize) i * c->depth * T * T,
@@ -1177,6 +1187,7 @@ heed_vit_run_destroy (HeedVitRun **run)
   for (guint i = 0; i < G_N_ELEMENTS (bufs); i++)
     heed_buffer_destroy (bufs[i]);
   heed_attention_scratch_clear (&r->scratch);
+  heed_attention_scratch_clear (&r->pool_scratch);
   g_free (r->input);
   g_free (r->rec_tensor);
   g_free (r->rec_frame);

@@ -53,6 +53,9 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     g_clear_error (&error);
     load (data, size, "{\"architecture\": \"vit_small_patch16_rope_mixed_224\"}", &error);
   }
+  /* attention pooling again as the Perception Encoder's: its rotary embedding and pooling heads */
+  if (!error && memmem (data, size, "attn_pool.latent", 16))
+    load (data, size, "{\"architecture\": \"vit_pe_core_base_patch16_224\"}", &error);
   g_clear_error (&error);
   return 0;
 }

@@ -11,7 +11,9 @@ table's columns tell); and one block of DINOv2 giant's layout in facebookresearc
 names (dinov2-swiglu.bin: SwiGLU's mlp.w12 and mlp.w3, LayerScale), and the same in
 transformers' newer names (hf-dinov2-split.bin: mlp.gate_proj, mlp.up_proj, mlp.down_proj);
 and one block of timm's EVA-02 Base layout (eva02.bin: q_proj, k_proj and v_proj, SwiGLU's
-fc1_g and fc1_x, mlp.norm, fc_norm), which the target loads again with EVA-02's config.json.
+fc1_g and fc1_x, mlp.norm, fc_norm), which the target loads again with EVA-02's config.json;
+and one block of the Perception Encoder's core layout (pe-core.bin), loaded again with its
+config.json.
 The fuzzer and the replay
 start from them, so their mutations reach the
 zip reader, every pickle path a checkpoint takes and the loader's checks after them.
@@ -76,3 +78,14 @@ with torch.no_grad():
         p.normal_(0, 0.02)
 torch.save(OrderedDict((k, v.half()) for k, v in eva02.state_dict().items()),
            os.path.join(out, "eva02.bin"))
+
+# one block of the Perception Encoder's core layout (pe-core.bin: norm_pre, no patch bias, a
+# class token and pos_embed, attention pooling), which the target loads again with the
+# vit_pe_core_* config.json: its rotary embedding and 8 pooling heads
+pe = VisionTransformer(img_size=8, patch_size=4, dim=64, depth=1, num_heads=1, num_classes=3,
+                       mlp_hidden=16, pre_norm=True, map_pool=True, pool_heads=8, eps=1e-5)
+with torch.no_grad():
+    for p in pe.parameters():
+        p.normal_(0, 0.02)
+torch.save(OrderedDict((k, v.half()) for k, v in pe.state_dict().items()),
+           os.path.join(out, "pe-core.bin"))

@@ -303,6 +303,22 @@ test_fixture_configs (void)
   g_assert_nonnull (strstr (what, "RoPE-Mixed's rotary position embedding (learnt frequencies)"));
   g_free (what);
   heed_model_destroy (&m);
+  /* the Perception Encoder's core models, told by the architecture: EVA-02's kind column first,
+   * positions from 1 in units of the checkpoint's own grid, LayerNorm eps 1e-5, and attention
+   * pooling in 8 heads where the blocks have 2 */
+  m = load_fixture ("pe_core_f32");
+  g_assert_true (m->config.rope && m->config.rope_columns_first && m->config.map_pool);
+  g_assert_cmpfloat (m->config.rope_grid_offset, ==, 1.0f);
+  g_assert_cmpuint (m->config.rope_ref_grid, ==, 4);
+  g_assert_cmpuint (m->config.num_heads, ==, 2);
+  g_assert_cmpuint (m->config.pool_heads, ==, 8);
+  g_assert_cmpuint (heed_attention_map_heads (&m->config), ==, 8);
+  g_assert_cmpfloat (m->config.ln_eps, ==, 1e-5f);
+  g_assert_nonnull (m->norm_pre_w);
+  what = heed_model_describe (&m->config);
+  g_assert_nonnull (strstr (what, "attention pooling in 8 heads; rotary positions from 1"));
+  g_free (what);
+  heed_model_destroy (&m);
   m = load_fixture ("rope_sbb_f32");
   g_assert_true (m->config.rope && !m->config.rope_columns_first && m->config.avg_pool);
   g_assert_cmpfloat (m->config.rope_base, ==, 10000.0f);
@@ -820,8 +836,10 @@ test_corrupt_files (void)
                       "{\"num_heads\": 4, \"architecture\": \"vit_small_patch16_rope_mixed_224\"}",
                       "tensor 'rope.freqs' must be [2, 2, 4, 8] (RoPE-Mixed's)");
   g_free (mixed.bytes);
-  expect_model_error (eva, "{\"num_heads\": 3, \"architecture\": \"vit_pe_core_tiny_patch16_384\"}",
-                      "a rotary position embedding of a kind heed does not run");
+  /* the Perception Encoder's lang and spatial models have no final norm */
+  expect_model_error (
+      eva, "{\"num_heads\": 3, \"architecture\": \"vit_pe_spatial_tiny_patch16_512\"}",
+      "architecture vit_pe_spatial_tiny_patch16_512 is of a kind heed does not run");
   expect_model_error (eva, "{\"num_heads\": 48, \"architecture\": \"eva02_base_patch14_224\"}",
                       "heads of 2 channels: a rotary position embedding (EVA-02's, DINOv3's) "
                       "needs a multiple of 4");

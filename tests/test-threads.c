@@ -88,7 +88,7 @@ results_identical (const HeedVitResult *a, const HeedVitResult *b)
          memcmp (a->embedding, b->embedding, c->dim * 4) == 0 &&
          memcmp (a->cls_attention, b->cls_attention, c->num_patches * 4) == 0 &&
          memcmp (a->cls_attention_heads, b->cls_attention_heads,
-                 (gsize) c->num_heads * c->tokens * 4) == 0;
+                 (gsize) heed_attention_map_heads (c) * c->tokens * 4) == 0;
 }
 
 typedef struct {
@@ -276,7 +276,7 @@ test_batches_other_layouts (void)
                           "vit_gap_norm_f32",   "vit_map_f32",       "beit_f32",
                           "hf_data2vec_f32",    "dinov2_swiglu_f32", "eva02_base_f32",
                           "eva02_token_f32",    "eva02_clip_f32",    "dinov3_small_f32",
-                          "rope_sbb_f32",       "rope_mixed_f32" };
+                          "rope_sbb_f32",       "rope_mixed_f32",    "pe_core_f32" };
   for (guint k = 0; k < 2 * G_N_ELEMENTS (names); k++) { /* with rollout, then without */
     GError *error = NULL;
     char *path =

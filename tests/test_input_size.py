@@ -3,8 +3,9 @@
 """A model run at another input size against PyTorch: the p8_hd48_f32 fixture (72 px, patch 8,
 a 9 x 9 grid) at 96, 48 and 56 px, eva02_tiny_f32 (70 px, a 5 x 5 grid) at 98 px and
 dinov3_plus_f32 (64 px, no pos_embed) at 96 px, rope_axial_f32 (80 px) at 112 px and
-rope_mixed_f32 (64 px) at 96 px, where EVA-02's, DINOv3's and RoPE-ViT's rotary position
-embeddings take the new grid's angles, and hf_siglip2_naflex_f32 (64 px) at 96 and 48 px, its
+rope_mixed_f32 (64 px) at 96 px and pe_core_f32 (64 px) at 96 px, where EVA-02's, DINOv3's,
+RoPE-ViT's and the Perception Encoder's rotary position embeddings take the new grid's angles
+(the last two in units of the checkpoint's own grid, from 1), and hf_siglip2_naflex_f32 (64 px) at 96 and 48 px, its
 positions resized as transformers' SigLIP 2 resizes them (bilinear, antialiased). PyTorch resamples pos_embed as
 timm's resample_abs_pos_embed does (F.interpolate bicubic, antialias=True, the CLS position
 kept) and runs the mirror of timm's ViT; heed run-tensor --input-size must give the same logits
@@ -51,6 +52,10 @@ runs.append((fixture("rope_axial_f32"), axial_state, 112, model_for(axial, 112))
 mixed = next(c for c in CASES if c["name"] == "rope_mixed_f32")
 mixed_state = timm_eva_to_mirror(load_safetensors(fixture("rope_mixed_f32"))[0])
 runs.append((fixture("rope_mixed_f32"), mixed_state, 96, model_for(mixed, 96)))
+# the Perception Encoder's (64 px, a 4 x 4 grid; positions from 1 in units of 4 / grid) at 96 px
+pe = next(c for c in CASES if c["name"] == "pe_core_f32")
+runs.append((fixture("pe_core_f32"), load_safetensors(fixture("pe_core_f32"))[0], 96,
+             model_for(pe, 96)))
 # SigLIP 2's NaFlex tower (64 px, a 4 x 4 grid, no class token) at 96 and 48 px: its positions
 # resized as transformers' Siglip2VisionEmbeddings does (bilinear, antialiased), here already
 naflex = next(c for c in CASES if c["name"] == "hf_siglip2_naflex_f32")

@@ -63,17 +63,20 @@ class RelativePositionBias(nn.Module):
         return table[self.relative_position_index.view(-1)].view(n, n, -1).permute(2, 0, 1)
 
 
-def eva02_rope_angles(grid, head_dim, ref_grid=16, base=10000.0, columns_first=False):
+def eva02_rope_angles(grid, head_dim, ref_grid=16, base=10000.0, columns_first=False,
+                      offset=0.0):
     """EVA-02's rotary position embedding as angles [grid * grid, head_dim // 2]: pair j of a
     head's channels (2j, 2j + 1) turns by the patch's row for the first head_dim // 4 pairs and
     its column for the others (the other way round with columns_first, timm's grid_indexing
     "xy"), positions counted in units of ref_grid / grid (as they are with ref_grid 0), times
     the frequency base^(-(j mod head_dim // 4) / (head_dim // 4)) (EVA-02's paper and timm's
     eva.py: RotaryEmbeddingCat, in_pixels=False, ref_feat_shape; naver's RoPE-ViT axial one:
-    base 100, "xy", no reference grid)."""
+    base 100, "xy", no reference grid). offset is timm's grid_offset, added to the row and column
+    before the reference grid's scaling (the Perception Encoder's 1)."""
     bands = head_dim // 4
     freq = base ** (-torch.arange(bands, dtype=torch.float64) / bands)
-    pos = torch.arange(grid, dtype=torch.float64) * (ref_grid / grid if ref_grid else 1.0)
+    pos = (torch.arange(grid, dtype=torch.float64) + offset) * (ref_grid / grid if ref_grid
+                                                                 else 1.0)
     rows = pos[:, None].expand(grid, grid).reshape(-1, 1)
     cols = pos[None, :].expand(grid, grid).reshape(-1, 1)
     first, second = (cols, rows) if columns_first else (rows, cols)
@@ -292,7 +295,8 @@ class VisionTransformer(nn.Module):
                  gelu_tanh=False, pool_without_norm=False, rel_pos=None, beit_qkv_bias=False,
                  pos_embed=True, swiglu=False, rope_ref_grid=0, split_qkv=False,
                  split_gate=False, mlp_norm=False, rope_dinov3_base=0.0, attn_norm=False,
-                 rope_axial_base=0.0, rope_mixed=False):
+                 rope_axial_base=0.0, rope_mixed=False, rope_columns_first=False,
+                 rope_grid_offset=0.0, pool_heads=None):
         super().__init__()
         patches = (img_size // patch_size) ** 2
         # the rotary position embedding: EVA-02's, learnt at a rope_ref_grid x rope_ref_grid
@@ -300,8 +304,9 @@ class VisionTransformer(nn.Module):
         grid, head_dim = img_size // patch_size, dim // num_heads
         self.rope = None
         if rope_ref_grid:
-            self.rope = partial(rotate_pairs, angles=eva02_rope_angles(grid, head_dim,
-                                                                       rope_ref_grid))
+            self.rope = partial(rotate_pairs, angles=eva02_rope_angles(
+                grid, head_dim, rope_ref_grid, columns_first=rope_columns_first,
+                offset=rope_grid_offset))
         elif rope_axial_base:  # RoPE-ViT's axial: plain indices, the column's pairs first
             self.rope = partial(rotate_pairs, angles=eva02_rope_angles(
                 grid, head_dim, 0, rope_axial_base, columns_first=True))
@@ -343,8 +348,10 @@ class VisionTransformer(nn.Module):
         self.norm = nn.Identity() if fc_norm or pool_without_norm else nn.LayerNorm(dim, eps=eps)
         self.fc_norm = nn.LayerNorm(dim, eps=eps) if fc_norm else \
             nn.Identity() if avg_pool else None
-        # timm's global_pool="map": attention pooling after the final norm
-        self.attn_pool = AttentionPoolLatent(dim, num_heads, mlp_hidden or 4 * dim, eps,
+        # timm's global_pool="map": attention pooling after the final norm, in the blocks'
+        # heads or its own (attn_pool_num_heads)
+        self.attn_pool = AttentionPoolLatent(dim, pool_heads or num_heads, mlp_hidden or 4 * dim,
+                                             eps,
                                              quick_gelu, gelu_tanh) if map_pool else None
         # transformers' Dinov2ForImageClassification: the head reads [class token; mean patch]
         self.patch_mean_head = patch_mean_head

@@ -303,6 +303,17 @@ CASES = [
          rope_axial_base=100.0,
          config={"architecture": "vit_small_patch16_rope_224", "global_pool": "token",
                  "num_classes": 5, "pretrained_cfg": {"input_size": [3, 80, 80]}}),
+    # Meta's Perception Encoder (timm's vit_pe_core_base_patch16_224, an Eva): EVA-02's rotary
+    # embedding told by the architecture, column first, positions from 1 in units of the
+    # checkpoint's own grid; pos_embed with the class token's row, a LayerNorm before the blocks
+    # (norm_pre), no patch bias, LayerNorm eps 1e-5, attention pooling in 8 heads where the
+    # blocks have 2, then the CLIP projection as its head
+    dict(name="pe_core_f32", img=64, patch=16, dim=64, depth=2, heads=2, classes=6,
+         dtype="F32", names="timm", heads_in="config", pre_norm=True, map_pool=True,
+         pool_heads=8, eps=1e-5, rope_ref_grid=4, rope_columns_first=True, rope_grid_offset=1.0,
+         sharpen_pool=True,
+         config={"architecture": "vit_pe_core_base_patch16_224", "global_pool": "map",
+                 "num_classes": 6, "pretrained_cfg": {"input_size": [3, 64, 64]}}),
     # naver's RoPE-Mixed (timm's vit_small_patch16_rope_mixed_224): learnt frequencies for each
     # block, head and pair (rope.freqs), the column's and the row's, told by the tensor and the
     # architecture (which gives the axes' order)
@@ -412,7 +423,7 @@ def write_hub_configs(case, d, labels):
     write_json(os.path.join(d, "preprocessor_config.json"), HF_PREPROCESSOR)
 
 
-def randomise(model, gen):
+def randomise(model, gen, sharpen_pool=False):
     def uniform(t, scale, offset=0.0):
         with torch.no_grad():
             t.copy_(offset + scale * (2 * torch.rand(t.shape, generator=gen) - 1))
@@ -433,7 +444,9 @@ def randomise(model, gen):
         else:  # Linear and Conv weights: +-1/sqrt(fan_in), then sharpen the attention
             fan_in = p[0].numel()
             sharpen = any(part in name for part in (".qkv.", ".q_proj.", ".k_proj."))
-            uniform(p, (2.0 if sharpen else 1.0) / fan_in ** 0.5)
+            # the pool's query and keys too (sharpen_pool), so that its map is far from uniform
+            pool_qk = sharpen_pool and name.startswith(("attn_pool.q.", "attn_pool.kv."))
+            uniform(p, (6.0 if pool_qk else 2.0 if sharpen else 1.0) / fan_in ** 0.5)
 
 
 def model_for(case, img=None):
@@ -467,14 +480,17 @@ def model_for(case, img=None):
                              rope_dinov3_base=case.get("rope_dinov3_base", 0.0),
                              attn_norm=case.get("attn_norm", False),
                              rope_axial_base=case.get("rope_axial_base", 0.0),
-                             rope_mixed=case.get("rope_mixed", False)).eval()
+                             rope_mixed=case.get("rope_mixed", False),
+                             rope_columns_first=case.get("rope_columns_first", False),
+                             rope_grid_offset=case.get("rope_grid_offset", 0.0),
+                             pool_heads=case.get("pool_heads")).eval()
 
 
 def build(case):
     """The case's PyTorch model, with the weights its checkpoint stores, and its input."""
     gen = torch.Generator().manual_seed(sum(map(ord, case["name"])))
     model = model_for(case)
-    randomise(model, gen)
+    randomise(model, gen, case.get("sharpen_pool", False))
     with torch.no_grad():  # the reference must use exactly the stored values
         for p in model.parameters():
             p.copy_(round_to(p, case["dtype"]))
