@@ -1147,8 +1147,8 @@ read_rope (Loader *L, HeedModelConfig *c, const char *arch, JsonObject *margs, G
   const char *name = arch ? arch : "";
   gboolean sbb = strstr (name, "_rope_reg") != NULL; /* timm's SBB ViTs: EVA-02's kind */
   /* the Perception Encoder's: EVA-02's kind, column first, positions from 1 (but the gigantic
-   * one's from 0) in the units of the checkpoint's own grid */
-  gboolean pe = g_str_has_prefix (name, "vit_pe_core_");
+   * ones' from 0) in the units of the checkpoint's own grid */
+  gboolean pe = g_str_has_prefix (name, "vit_pe_");
   gboolean axial = !sbb && strstr (name, "_rope_") != NULL; /* naver's RoPE-ViT */
   c->rope_dinov3 =
       L->hf_dinov3 || g_strcmp0 (kind, "dinov3") == 0 || (!kind && strstr (name, "dinov3"));
@@ -1286,16 +1286,14 @@ read_config (Loader *L, HeedModel *m, GError **error)
                         "runs DINOv3 from the hub's files, timm's (timm/vit_*_dinov3.*) or "
                         "transformers' (facebook/dinov3-*), which say what this one does not");
   /* timm's rotary embeddings other than EVA-02's (its SBB ViTs' too), RoPE-ViT's, DINOv3's and
-   * the Perception Encoder's core models' turn by other angles, and no tensor shows them:
-   * refused by the architecture's name, before the missing pos_embed says less. The Perception
-   * Encoder's lang and spatial models have no final norm, which heed does not run. */
+   * the Perception Encoder's turn by other angles, and no tensor shows them: refused by the
+   * architecture's name, before the missing pos_embed says less */
   const char *arch = json_str (L->config, "architecture"); /* timm's config.json */
-  if (arch && ((g_str_has_prefix (arch, "vit_pe_") && !g_str_has_prefix (arch, "vit_pe_core_")) ||
-               (strstr (arch, "rope") && !strstr (arch, "_rope_"))))
+  if (arch && strstr (arch, "rope") && !strstr (arch, "_rope_"))
     return model_error (error, L,
-                        "architecture %s is of a kind heed does not run (its rotary position "
-                        "embeddings are EVA-02's, RoPE-ViT's, DINOv3's and the Perception "
-                        "Encoder's core models', vit_pe_core_*)",
+                        "architecture %s has a rotary position embedding of a kind heed does not "
+                        "run (it runs EVA-02's, RoPE-ViT's, DINOv3's and the Perception "
+                        "Encoder's)",
                         arch);
   JsonObject *margs = member_object (L->config, "model_args");
   if (!read_rope (L, c, arch, margs, error))
@@ -1410,8 +1408,12 @@ read_config (Loader *L, HeedModel *m, GError **error)
    * pools by the class token only where there is one); one with a class token says so in
    * config.json's global_pool. */
   const char *pool = json_str (L->config, "global_pool");
-  if (!pool && arch && strstr (arch, "dinov3"))
-    pool = "avg"; /* timm's Eva pools so by default, and DINOv3's has no fc_norm to say it */
+  /* timm's Eva pools so by default, and DINOv3's and the Perception Encoder's lang and spatial
+   * models have no fc_norm to say it */
+  if (!pool && arch &&
+      (strstr (arch, "dinov3") || g_str_has_prefix (arch, "vit_pe_lang_") ||
+       g_str_has_prefix (arch, "vit_pe_spatial_")))
+    pool = "avg";
   gboolean fc_norm = find (L, "fc_norm.weight") != NULL, norm = find (L, "norm.weight") != NULL;
   /* timm's attention pooling (global_pool="map"): attn_pool after the final norm */
   c->map_pool = (!L->hf && find (L, "attn_pool.latent")) ||
@@ -1426,6 +1428,10 @@ read_config (Loader *L, HeedModel *m, GError **error)
                    (g_strcmp0 (pool, "avg") == 0 || (!pool && !find (L, "cls_token")))))) ||
                 (L->siglip && !c->map_pool) || /* SiglipForImageClassification */
                 L->beit_pooler;
+  /* timm's average pooling with no norm at all (the Perception Encoder's lang and spatial
+   * models: use_post_transformer_norm and use_fc_norm off): the mean patch token as it is */
+  if (!L->hf && !c->map_pool && !fc_norm && !norm && g_strcmp0 (pool, "avg") == 0)
+    c->avg_pool = c->pool_without_norm = TRUE;
   c->pool_after_norm = c->avg_pool && (norm || L->siglip);
   if (!L->hf && !c->avg_pool && !c->map_pool && !find (L, "cls_token"))
     return model_error (error, L,
@@ -1993,14 +1999,21 @@ read_weights (const Loader *L, HeedModel *m, GError **error)
     TAKE (m->norm_pre_w, "norm_pre.weight", "pre_layrnorm.weight", 1, s_d);
     TAKE (m->norm_pre_b, "norm_pre.bias", "pre_layrnorm.bias", 1, s_d);
   }
-  TAKE (m->norm_w, c->avg_pool && !c->pool_after_norm ? "fc_norm.weight" : "norm.weight",
-        L->beit_pooler ? "pooler.layernorm.weight"
-                       : hf_or_clip (L, "layernorm.weight", "post_layernorm.weight"),
-        1, s_d);
-  TAKE (m->norm_b, c->avg_pool && !c->pool_after_norm ? "fc_norm.bias" : "norm.bias",
-        L->beit_pooler ? "pooler.layernorm.bias"
-                       : hf_or_clip (L, "layernorm.bias", "post_layernorm.bias"),
-        1, s_d);
+  if (c->pool_without_norm && !L->hf) { /* none to take: an identity, never applied */
+    m->norm_w = g_new (float, D);
+    for (guint64 i = 0; i < D; i++)
+      m->norm_w[i] = 1.0f;
+    m->norm_b = g_new0 (float, D);
+  } else {
+    TAKE (m->norm_w, c->avg_pool && !c->pool_after_norm ? "fc_norm.weight" : "norm.weight",
+          L->beit_pooler ? "pooler.layernorm.weight"
+                         : hf_or_clip (L, "layernorm.weight", "post_layernorm.weight"),
+          1, s_d);
+    TAKE (m->norm_b, c->avg_pool && !c->pool_after_norm ? "fc_norm.bias" : "norm.bias",
+          L->beit_pooler ? "pooler.layernorm.bias"
+                         : hf_or_clip (L, "layernorm.bias", "post_layernorm.bias"),
+          1, s_d);
+  }
 
   m->blocks = g_new0 (HeedBlockWeights, c->depth);
   for (guint l = 0; l < c->depth; l++) {

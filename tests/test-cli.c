@@ -583,6 +583,7 @@ main (int argc, char **argv)
                                  "rope_axial_f32",
                                  "rope_mixed_f32",
                                  "pe_core_f32",
+                                 "pe_spatial_f32",
                                  "rope_sbb_f32",
                                  "dinov3_small_f32",
                                  "dinov3_plus_f32",

@@ -319,6 +319,16 @@ test_fixture_configs (void)
   g_assert_nonnull (strstr (what, "attention pooling in 8 heads; rotary positions from 1"));
   g_free (what);
   heed_model_destroy (&m);
+  /* its spatial models: no final norm and no fc_norm, the mean patch token as it is (the pooling
+   * told by the architecture), LayerScale as gamma_1/gamma_2 */
+  m = load_fixture ("pe_spatial_f32");
+  g_assert_true (m->config.rope && m->config.rope_columns_first);
+  g_assert_true (m->config.avg_pool && m->config.pool_without_norm && !m->config.pool_after_norm);
+  g_assert_cmpfloat (m->config.rope_grid_offset, ==, 1.0f);
+  g_assert_cmpuint (m->config.rope_ref_grid, ==, 4);
+  g_assert_cmpfloat (m->config.ln_eps, ==, 1e-5f);
+  g_assert_cmpuint (m->config.num_classes, ==, 0);
+  heed_model_destroy (&m);
   m = load_fixture ("rope_sbb_f32");
   g_assert_true (m->config.rope && !m->config.rope_columns_first && m->config.avg_pool);
   g_assert_cmpfloat (m->config.rope_base, ==, 10000.0f);
@@ -836,10 +846,10 @@ test_corrupt_files (void)
                       "{\"num_heads\": 4, \"architecture\": \"vit_small_patch16_rope_mixed_224\"}",
                       "tensor 'rope.freqs' must be [2, 2, 4, 8] (RoPE-Mixed's)");
   g_free (mixed.bytes);
-  /* the Perception Encoder's lang and spatial models have no final norm */
-  expect_model_error (
-      eva, "{\"num_heads\": 3, \"architecture\": \"vit_pe_spatial_tiny_patch16_512\"}",
-      "architecture vit_pe_spatial_tiny_patch16_512 is of a kind heed does not run");
+  /* a rotary embedding the architecture's name says is there, of a kind heed does not know */
+  expect_model_error (eva, "{\"num_heads\": 3, \"architecture\": \"vit_base_patch16_rope2d_224\"}",
+                      "architecture vit_base_patch16_rope2d_224 has a rotary position embedding "
+                      "of a kind heed does not run");
   expect_model_error (eva, "{\"num_heads\": 48, \"architecture\": \"eva02_base_patch14_224\"}",
                       "heads of 2 channels: a rotary position embedding (EVA-02's, DINOv3's) "
                       "needs a multiple of 4");

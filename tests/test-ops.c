@@ -1054,7 +1054,8 @@ test_vit_layouts_against_reference (void)
                           "dinov2_swiglu_f32", "hf_dinov2_swiglu_f32",  "eva02_tiny_f32",
                           "eva02_base_f32",    "eva02_clip_f32",        "dinov3_plus_f32",
                           "hf_dinov3_f32",     "rope_axial_f32",        "rope_sbb_f32",
-                          "rope_mixed_f32",    "hf_siglip2_naflex_f32", "pe_core_f32" };
+                          "rope_mixed_f32",    "hf_siglip2_naflex_f32", "pe_core_f32",
+                          "pe_spatial_f32" };
   for (guint k = 0; k < G_N_ELEMENTS (names); k++) {
     GError *error = NULL;
     char *path = g_build_filename (g_getenv ("HEED_FIXTURES"), names[k], "model.safetensors", NULL);

@@ -276,7 +276,8 @@ test_batches_other_layouts (void)
                           "vit_gap_norm_f32",   "vit_map_f32",       "beit_f32",
                           "hf_data2vec_f32",    "dinov2_swiglu_f32", "eva02_base_f32",
                           "eva02_token_f32",    "eva02_clip_f32",    "dinov3_small_f32",
-                          "rope_sbb_f32",       "rope_mixed_f32",    "pe_core_f32" };
+                          "rope_sbb_f32",       "rope_mixed_f32",    "pe_core_f32",
+                          "pe_spatial_f32" };
   for (guint k = 0; k < 2 * G_N_ELEMENTS (names); k++) { /* with rollout, then without */
     GError *error = NULL;
     char *path =

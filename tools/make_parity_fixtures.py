@@ -314,6 +314,15 @@ CASES = [
          sharpen_pool=True,
          config={"architecture": "vit_pe_core_base_patch16_224", "global_pool": "map",
                  "num_classes": 6, "pretrained_cfg": {"input_size": [3, 64, 64]}}),
+    # the Perception Encoder's spatial models (timm's vit_pe_spatial_tiny_patch16_512): the same
+    # rotary embedding, no final norm and no fc_norm, the mean patch token as it is (Eva's
+    # global_pool "avg", told by the architecture), LayerScale as gamma_1/gamma_2; head-less
+    dict(name="pe_spatial_f32", img=64, patch=16, dim=64, depth=2, heads=2, classes=0,
+         dtype="F32", names="timm_eva", heads_in="config", pre_norm=True, avg_pool=True,
+         pool_without_norm=True, layer_scale=True, eps=1e-5, rope_ref_grid=4,
+         rope_columns_first=True, rope_grid_offset=1.0,
+         config={"architecture": "vit_pe_spatial_tiny_patch16_512", "num_classes": 0,
+                 "pretrained_cfg": {"input_size": [3, 64, 64]}}),
     # naver's RoPE-Mixed (timm's vit_small_patch16_rope_mixed_224): learnt frequencies for each
     # block, head and pair (rope.freqs), the column's and the row's, told by the tensor and the
     # architecture (which gives the axes' order)
