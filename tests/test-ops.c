@@ -36,6 +36,15 @@ float_stores (const HeedKernels *own)
   return k;
 }
 
+/* The register-tiled storage-buffer kernels' workgroup size: the table pads B to col_align
+ * columns, lanes x TN (8) of them, and they read whole blocks of that width (a GPU's gemm is the
+ * TILED kernel, whose 256 invocations would read past B's padding) */
+static guint
+storage_lanes (void)
+{
+  return get_device ()->kernels.col_align / 8;
+}
+
 /* How a case's operands are stored and multiplied: float32; B as IEEE halves (a plan's fp16
  * weights); or that with A rounded to half by the kernel as well (fp16-matmul, the table's
  * gemm_half kernels). Each against the reference on the same rounded values. */
@@ -137,8 +146,8 @@ gemm_half_cases (gconstpointer data, gboolean aligned_c)
 {
   HeedDevice *d = get_device ();
   const HeedKernels *own = &d->kernels;
-  const HeedKernel storage = { HEED_SHADER_GEMM_BH_AH, own->gemm.local_size };
-  const HeedKernel storage_k4 = { HEED_SHADER_GEMM_K4_BH_AH, own->gemm.local_size };
+  const HeedKernel storage = { HEED_SHADER_GEMM_BH_AH, storage_lanes () };
+  const HeedKernel storage_k4 = { HEED_SHADER_GEMM_K4_BH_AH, storage_lanes () };
   const HeedKernel tiled = { HEED_SHADER_GEMM_TILED_BH_AH, 256 };
   const HeedKernel coopmat = { HEED_SHADER_GEMM_COOPMAT, 128 };
   const HeedKernel others[][2] = { { storage, storage_k4 },
@@ -202,8 +211,8 @@ test_gemm_half_rounding (void)
   bb->half_operands = TRUE;
   const HeedKernel kinds[][2] = {
     { d->kernels.gemm_half, d->kernels.gemm_half_k4 },
-    { { HEED_SHADER_GEMM_BH_AH, d->kernels.gemm.local_size },
-      { HEED_SHADER_GEMM_K4_BH_AH, d->kernels.gemm.local_size } },
+    { { HEED_SHADER_GEMM_BH_AH, storage_lanes () },
+      { HEED_SHADER_GEMM_K4_BH_AH, storage_lanes () } },
     { { HEED_SHADER_GEMM_TILED_BH_AH, 256 }, { HEED_SHADER_GEMM_TILED_BH_AH, 256 } },
     { { HEED_SHADER_GEMM_COOPMAT, 128 }, { HEED_SHADER_GEMM_COOPMAT, 128 } },
   };
@@ -245,8 +254,8 @@ static void
 test_gemm (gconstpointer data)
 {
   const HeedKernels *own = &get_device ()->kernels;
-  const HeedKernel storage = { HEED_SHADER_GEMM, own->gemm.local_size };
-  const HeedKernel storage_k4 = { HEED_SHADER_GEMM_K4, own->gemm.local_size };
+  const HeedKernel storage = { HEED_SHADER_GEMM, storage_lanes () };
+  const HeedKernel storage_k4 = { HEED_SHADER_GEMM_K4, storage_lanes () };
   const HeedKernel tiled = { HEED_SHADER_GEMM_TILED, 256 };
   const HeedKernel floats = float_stores (own).gemm_k4;
   const HeedKernel others[][2] = { { own->gemm, floats },
