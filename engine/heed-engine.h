@@ -267,7 +267,8 @@ typedef struct {
   float *patch_b;   /* [D] */
   HeedBlockWeights *blocks;
   float *norm_w, *norm_b;           /* [D]: the final norm (fc_norm after average pooling but
-                                     * with pool_after_norm; map_head's norm1 is a copy) */
+                                     * with pool_after_norm; map_head's norm1 is a copy); NULL
+                                     * for timm's models with neither (pool_without_norm) */
   float *head_w, *head_b;           /* [classes][D] and [classes], NULL when head-less */
   float *head_dist_w, *head_dist_b; /* the distillation head, when distilled */
   float *head_mean_w;               /* [classes][D]: with patch_mean_head, the head's columns that

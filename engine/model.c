@@ -863,9 +863,11 @@ static JsonObject *
 id2label_of (const Loader *L)
 {
   JsonObject *configs[] = { L->config, L->config_top };
-  for (guint i = 0; i < G_N_ELEMENTS (configs); i++)
-    if (member_object (configs[i], "id2label"))
-      return member_object (configs[i], "id2label");
+  for (guint i = 0; i < G_N_ELEMENTS (configs); i++) {
+    JsonObject *labels = member_object (configs[i], "id2label");
+    if (labels)
+      return labels;
+  }
   return NULL;
 }
 
@@ -1260,8 +1262,9 @@ read_config (Loader *L, HeedModel *m, GError **error)
       L->hf = L->clip = TRUE;
       L->siglip = !find (L, "vision_model.embeddings.class_embedding");
       L->config_top = L->config;
-      if (member_object (L->config, "vision_config"))
-        L->config = member_object (L->config, "vision_config");
+      JsonObject *vision = member_object (L->config, "vision_config");
+      if (vision)
+        L->config = vision;
     }
     if (!L->hf)
       return model_error (error, L,
@@ -1999,12 +2002,9 @@ read_weights (const Loader *L, HeedModel *m, GError **error)
     TAKE (m->norm_pre_w, "norm_pre.weight", "pre_layrnorm.weight", 1, s_d);
     TAKE (m->norm_pre_b, "norm_pre.bias", "pre_layrnorm.bias", 1, s_d);
   }
-  if (c->pool_without_norm && !L->hf) { /* none to take: an identity, never applied */
-    m->norm_w = g_new (float, D);
-    for (guint64 i = 0; i < D; i++)
-      m->norm_w[i] = 1.0f;
-    m->norm_b = g_new0 (float, D);
-  } else {
+  /* timm's models with no final norm and no fc_norm (the Perception Encoder's lang and spatial
+   * ones) have none to take: norm_w and norm_b stay NULL */
+  if (!c->pool_without_norm || L->hf) {
     TAKE (m->norm_w, c->avg_pool && !c->pool_after_norm ? "fc_norm.weight" : "norm.weight",
           L->beit_pooler ? "pooler.layernorm.weight"
                          : hf_or_clip (L, "layernorm.weight", "post_layernorm.weight"),

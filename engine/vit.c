@@ -176,9 +176,10 @@ upload_weights (HeedVitPlan *p, const HeedModel *m, GError **error)
   p->tokens_start = upload_array (p, start, (gsize) c->tokens * D, error);
   g_free (start);
   if (!p->tokens_start || !(p->patch_w = upload_linear (p, m->patch_w, D, kp, error)) ||
-      !(p->patch_b = upload_array (p, m->patch_b, D, error)) ||
-      !(p->norm_w = upload_array (p, m->norm_w, D, error)) ||
-      !(p->norm_b = upload_array (p, m->norm_b, D, error)))
+      !(p->patch_b = upload_array (p, m->patch_b, D, error)))
+    return FALSE;
+  if (m->norm_w && (!(p->norm_w = upload_array (p, m->norm_w, D, error)) ||
+                    !(p->norm_b = upload_array (p, m->norm_b, D, error))))
     return FALSE;
   if (m->head_w && (!(p->head_w = upload_linear (p, m->head_w, c->num_classes, D, error)) ||
                     !(p->head_b = upload_array (p, m->head_b, c->num_classes, error))))

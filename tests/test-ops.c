@@ -137,32 +137,37 @@ run_gemm_case (const GemmCase *t, GemmOperands operands, gboolean aligned_c)
   assert_no_validation_messages ();
 }
 
-/* fp16-matmul's kernels: the device's own (cooperative matrices where heed enabled them), the
- * storage-buffer register tiles and the TILED kernel rounding A, and the cooperative-matrix one
- * wherever the device has it (not lavapipe: there spirv-val checks it, and gpu_checks.sh runs
- * this test on a GPU). */
+/* fp16-matmul's kernels, each as the table's gemm_half and gemm_half_k4: the device's own first
+ * (cooperative matrices where heed enabled them: not on lavapipe, where spirv-val checks that
+ * kernel, and gpu_checks.sh runs these tests on a GPU), then the storage-buffer register tiles
+ * and the TILED kernel rounding A. Returns how many differ from the device's own. */
+#define HALF_KERNELS 3
+static guint
+half_kernels (HeedKernel out[HALF_KERNELS][2])
+{
+  const HeedKernels *own = &get_device ()->kernels;
+  const HeedKernel all[HALF_KERNELS][2] = {
+    { own->gemm_half, own->gemm_half_k4 },
+    { { HEED_SHADER_GEMM_BH_AH, storage_lanes () },
+      { HEED_SHADER_GEMM_K4_BH_AH, storage_lanes () } },
+    { { HEED_SHADER_GEMM_TILED_BH_AH, 256 }, { HEED_SHADER_GEMM_TILED_BH_AH, 256 } },
+  };
+  guint n = 0;
+  for (guint i = 0; i < HALF_KERNELS; i++)
+    if (i == 0 || all[i][0].shader != all[0][0].shader || all[i][1].shader != all[0][1].shader)
+      out[n][0] = all[i][0], out[n++][1] = all[i][1];
+  return n;
+}
+
 static void
 gemm_half_cases (gconstpointer data, gboolean aligned_c)
 {
-  HeedDevice *d = get_device ();
-  const HeedKernels *own = &d->kernels;
-  const HeedKernel storage = { HEED_SHADER_GEMM_BH_AH, storage_lanes () };
-  const HeedKernel storage_k4 = { HEED_SHADER_GEMM_K4_BH_AH, storage_lanes () };
-  const HeedKernel tiled = { HEED_SHADER_GEMM_TILED_BH_AH, 256 };
-  const HeedKernel coopmat = { HEED_SHADER_GEMM_COOPMAT, 128 };
-  const HeedKernel others[][2] = { { storage, storage_k4 },
-                                   { tiled, tiled },
-                                   { coopmat, coopmat } };
-  run_gemm_case (data, OPERANDS_HALF_AB, aligned_c);
-  for (guint i = 0; i < G_N_ELEMENTS (others); i++) {
-    if (own->gemm_half_k4.shader == others[i][1].shader &&
-        own->gemm_half.shader == others[i][0].shader)
-      continue;
-    if (others[i][0].shader == HEED_SHADER_GEMM_COOPMAT && !(d->coopmat && d->subgroup_size == 32))
-      continue;
-    variant = *own;
-    variant.gemm_half = others[i][0];
-    variant.gemm_half_k4 = others[i][1];
+  HeedKernel kinds[HALF_KERNELS][2];
+  guint n = half_kernels (kinds);
+  for (guint i = 0; i < n; i++) {
+    variant = get_device ()->kernels;
+    variant.gemm_half = kinds[i][0];
+    variant.gemm_half_k4 = kinds[i][1];
     use_variant = TRUE;
     run_gemm_case (data, OPERANDS_HALF_AB, aligned_c);
     use_variant = FALSE;
@@ -209,17 +214,10 @@ test_gemm_half_rounding (void)
   HeedBuffer *bb = heed_buffer_new_half (d, b, (gsize) K * ldb, &error);
   g_assert_no_error (error);
   bb->half_operands = TRUE;
-  const HeedKernel kinds[][2] = {
-    { d->kernels.gemm_half, d->kernels.gemm_half_k4 },
-    { { HEED_SHADER_GEMM_BH_AH, storage_lanes () },
-      { HEED_SHADER_GEMM_K4_BH_AH, storage_lanes () } },
-    { { HEED_SHADER_GEMM_TILED_BH_AH, 256 }, { HEED_SHADER_GEMM_TILED_BH_AH, 256 } },
-    { { HEED_SHADER_GEMM_COOPMAT, 128 }, { HEED_SHADER_GEMM_COOPMAT, 128 } },
-  };
-  for (guint v = 0; v < G_N_ELEMENTS (kinds); v++)
+  HeedKernel kinds[HALF_KERNELS][2];
+  guint n = half_kernels (kinds);
+  for (guint v = 0; v < n; v++)
     for (guint k4 = 0; k4 < 2; k4++) {
-      if (kinds[v][0].shader == HEED_SHADER_GEMM_COOPMAT && !(d->coopmat && d->subgroup_size == 32))
-        continue;
       HeedKernels table = d->kernels;
       /* whichever of the two heed_op_gemm would take, the kernel under test */
       table.gemm_half = table.gemm_half_k4 = kinds[v][k4];
