@@ -348,10 +348,11 @@ gsize heed_rope_table_floats (const HeedModelConfig *c);
  * RoPE-Mixed, whose blocks have a table each */
 gsize heed_rope_block_offset (const HeedModelConfig *c, guint block);
 /* The weights a hub repository or a folder holds, by the names heed takes them, first found
- * first: one file, or a sharded checkpoint's index; safetensors before PyTorch's pickles */
+ * first: one file, or a sharded checkpoint's index; safetensors before PyTorch's pickles;
+ * OpenCLIP's own files (beside open_clip_config.json) where a repository has no other */
 #define HEED_WEIGHTS_FILES                                                                         \
   "model.safetensors", "model.safetensors.index.json", "pytorch_model.bin",                        \
-      "pytorch_model.bin.index.json"
+      "pytorch_model.bin.index.json", "open_clip_model.safetensors", "open_clip_pytorch_model.bin"
 /* A sharded checkpoint's index (transformers' model.safetensors.index.json or
  * pytorch_model.bin.index.json): its weight_map (tensor name -> file, owned by *parser) and
  * the files it names, each once, in the order it first names them; every name a plain

@@ -11,7 +11,9 @@
  *
  * Cache layout, under $HEED_HUB_CACHE or $XDG_CACHE_HOME/heed/hub:
  *   OWNER--NAME/snapshots/COMMIT/{model.safetensors or pytorch_model.bin, or a sharded
- *                                 checkpoint's index and its shards, config.json,
+ *                                 checkpoint's index and its shards, or OpenCLIP's
+ *                                 open_clip_model.safetensors or open_clip_pytorch_model.bin
+ *                                 and open_clip_config.json; config.json,
  *                                 preprocessor_config.json}
  *   OWNER--NAME/refs/REVISION       the commit, written once the snapshot is complete
  *   OWNER--NAME/partial/HASH.part   downloads in progress */
@@ -33,12 +35,21 @@
 #define MAX_ATTEMPTS 4 /* a transfer that breaks off is resumed this many times in all */
 
 /* The files heed reads: the weights, the first the repository has of HEED_WEIGHTS_FILES (a
- * sharded checkpoint's index brings the shards it names), and the two configs that say how
- * to prepare frames. */
-enum { SAFETENSORS, SAFETENSORS_INDEX, TORCH_CHECKPOINT, TORCH_INDEX, N_WEIGHTS };
+ * sharded checkpoint's index brings the shards it names), and the configs that say what the
+ * model is and how to prepare frames (OpenCLIP's with its weights). */
+enum {
+  SAFETENSORS,
+  SAFETENSORS_INDEX,
+  TORCH_CHECKPOINT,
+  TORCH_INDEX,
+  OPEN_CLIP_SAFETENSORS,
+  OPEN_CLIP_TORCH,
+  N_WEIGHTS,
+  OPEN_CLIP_CONFIG = N_WEIGHTS + 2 /* fetched with OpenCLIP's weights only */
+};
 static const char *const wanted_files[] = { HEED_WEIGHTS_FILES, "config.json",
-                                            "preprocessor_config.json" };
-G_STATIC_ASSERT (G_N_ELEMENTS (wanted_files) == N_WEIGHTS + 2);
+                                            "preprocessor_config.json", "open_clip_config.json" };
+G_STATIC_ASSERT (G_N_ELEMENTS (wanted_files) == N_WEIGHTS + 3);
 
 typedef struct {
   char *owner, *name, *revision;
@@ -628,12 +639,15 @@ fetch_snapshot (const HubName *n, HeedHubProgress progress, gpointer data, GErro
   }
   if (chosen == N_WEIGHTS) {
     g_set_error (error, HEED_ERROR, HEED_ERROR_MODEL,
-                 "hf:%s/%s@%s has no model.safetensors, pytorch_model.bin or a sharded "
+                 "hf:%s/%s@%s has no model.safetensors, pytorch_model.bin, sharded "
                  "checkpoint's index (model.safetensors.index.json, "
-                 "pytorch_model.bin.index.json)",
+                 "pytorch_model.bin.index.json) or OpenCLIP weights "
+                 "(open_clip_model.safetensors, open_clip_pytorch_model.bin)",
                  n->owner, n->name, n->revision);
     goto out;
   }
+  if (chosen != OPEN_CLIP_SAFETENSORS && chosen != OPEN_CLIP_TORCH)
+    files[OPEN_CLIP_CONFIG].present = FALSE;
   snapshot = g_build_filename (dir, "snapshots", commit, NULL);
   if (g_mkdir_with_parents (snapshot, 0700) != 0) {
     g_set_error (error, HEED_ERROR, HEED_ERROR_IO, "cannot create %s: %s", snapshot,

@@ -19,6 +19,9 @@
 
 static const float imagenet_mean[3] = { 0.485f, 0.456f, 0.406f };
 static const float imagenet_std[3] = { 0.229f, 0.224f, 0.225f };
+/* OpenAI's CLIP's, OpenCLIP's default */
+static const float openai_mean[3] = { 0.48145466f, 0.4578275f, 0.40821073f };
+static const float openai_std[3] = { 0.26862954f, 0.26130258f, 0.27577711f };
 
 typedef enum { DT_UNSUPPORTED, DT_F32, DT_F16, DT_BF16 } DType;
 
@@ -87,6 +90,12 @@ typedef struct {
   /* the rotary embedding's reference grid is the checkpoint's own (the Perception Encoder's
    * ref_feat_shape): set once the grid is known */
   gboolean rope_ref_native;
+  /* an OpenCLIP checkpoint's image tower, its tensors renamed to timm's (read_open_clip):
+   * open_clip_config.json's preprocess_cfg (or NULL), and the timm-style settings made from
+   * its model_cfg, which L->config then points at (owned here) */
+  gboolean open_clip;
+  JsonObject *open_clip_preprocess;
+  JsonObject *open_clip_settings;
 } Loader;
 
 static void
@@ -741,6 +750,18 @@ read_preprocess (Loader *L, HeedModelConfig *c, GError **error)
     have_mean = TRUE;
     note_source (c, "mean/std", "__metadata__");
   }
+  /* OpenCLIP's preprocess_cfg, with open_clip's defaults where it says nothing */
+  static const char *oc = "open_clip_config.json preprocess_cfg",
+                    *oc_defaults = "OpenCLIP's defaults";
+  JsonObject *o = L->open_clip_preprocess;
+  if (!have_mean && L->open_clip) {
+    float mean[3], std[3];
+    gboolean given = json_triple (member (o, "mean"), mean) && json_triple (member (o, "std"), std);
+    memcpy (c->mean, given ? mean : openai_mean, sizeof c->mean);
+    memcpy (c->std, given ? std : openai_std, sizeof c->std);
+    have_mean = TRUE;
+    note_source (c, "mean/std", given ? oc : oc_defaults);
+  }
   if (!have_mean && t && json_triple (member (t, "mean"), c->mean) &&
       json_triple (member (t, "std"), c->std)) {
     have_mean = TRUE;
@@ -790,6 +811,27 @@ read_preprocess (Loader *L, HeedModelConfig *c, GError **error)
     have_geometry = TRUE;
     note_source (c, g_strcmp0 (mode, "squash") == 0 ? "squash and crop" : "crop", timm);
   }
+  if (!have_geometry && L->open_clip) {
+    /* open_clip's eval transform: "shortest" the shorter side to the input size, then a
+     * centre crop; "squash" the whole frame to it; "longest" the longer side to it, the rest
+     * padded with black */
+    const char *mode = json_str (o, "resize_mode");
+    if (mode && strcmp (mode, "shortest") != 0 && strcmp (mode, "squash") != 0 &&
+        strcmp (mode, "longest") != 0)
+      heed_log (HEED_LOG_WARNING, "%s: unknown resize_mode \"%s\" in %s; cropping as \"shortest\"",
+                L->source, mode, oc);
+    c->resize = g_strcmp0 (mode, "squash") == 0    ? HEED_RESIZE_STRETCH
+                : g_strcmp0 (mode, "longest") == 0 ? HEED_RESIZE_LETTERBOX
+                                                   : HEED_RESIZE_CROP;
+    c->crop_fraction = 1.0f;
+    c->crop_rounding = HEED_CROP_ROUND_HALF_EVEN; /* torchvision's CenterCrop */
+    have_geometry = TRUE;
+    note_source (c,
+                 c->resize == HEED_RESIZE_STRETCH ? "squash"
+                 : c->resize == HEED_RESIZE_CROP  ? "crop"
+                                                  : "letterbox",
+                 mode ? oc : oc_defaults);
+  }
   if (!have_geometry && h) {
     double size = c->img_size, crop = c->img_size;
     gboolean shortest = FALSE, crop_shortest;
@@ -823,6 +865,9 @@ read_preprocess (Loader *L, HeedModelConfig *c, GError **error)
   };
   const char *interp = meta_string (L, "interpolation");
   const char *where = "__metadata__";
+  if (!interp && L->open_clip) /* open_clip's default: bicubic */
+    interp = json_str (o, "interpolation") ? json_str (o, "interpolation") : "bicubic",
+    where = json_str (o, "interpolation") ? oc : oc_defaults;
   if (!interp && json_str (t, "interpolation"))
     interp = json_str (t, "interpolation"), where = timm;
   if (interp) {
@@ -1068,15 +1113,60 @@ swap_prefix (const char *name, const char *from, const char *to)
   return g_str_has_prefix (name, from) ? g_strconcat (to, name + strlen (from), NULL) : NULL;
 }
 
-/* transformers' DINOv3ViTModel (facebook/dinov3-*) is timm's Eva (vit_*_dinov3) under other
- * names: its tensors are read by timm's, each keeping its own for the messages. */
+/* A new name for a tensor (timm's), or NULL where it keeps its own */
+typedef char *(*RenameFunc) (const char *name, gconstpointer data);
+
+/* Every tensor renamed by `rename`, each keeping its own name for the messages */
 static void
-rename_hf_dinov3 (Loader *L)
+rename_tensors (Loader *L, RenameFunc rename, gconstpointer data)
 {
-  TensorEntry *patch = find (L, "embeddings.patch_embeddings.weight");
-  if (!patch || patch->ndim != 4 || !find (L, "layer.0.attention.q_proj.weight"))
-    return;
-  gboolean gated = find (L, "layer.0.mlp.gate_proj.weight") != NULL;
+  GHashTable *renamed = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, entry_free);
+  GHashTableIter it;
+  gpointer key, value;
+  g_hash_table_iter_init (&it, L->tensors);
+  while (g_hash_table_iter_next (&it, &key, &value)) {
+    char *timm = rename (key, data);
+    TensorEntry *e = value;
+    if (timm)
+      e->file_name = g_strdup (key);
+    g_hash_table_iter_steal (&it);
+    g_hash_table_insert (renamed, timm ? timm : g_strdup (key), e);
+    g_free (key);
+  }
+  g_hash_table_destroy (L->tensors);
+  L->tensors = renamed;
+}
+
+/* `name` through the first of n (from, to) prefix pairs it begins with, or NULL */
+static char *
+swap_first_prefix (const char *name, const char *const (*pairs)[2], guint n)
+{
+  char *out = NULL;
+  for (guint i = 0; i < n && !out; i++)
+    out = swap_prefix (name, pairs[i][0], pairs[i][1]);
+  return out;
+}
+
+/* `name` as timm's blocks.N.<inside> where it is block N's under `blocks` ("layer." for
+ * "layer.N."), its part inside the block through the pairs; NULL where it is no block's */
+static char *
+block_name (const char *name, const char *blocks, const char *const (*pairs)[2], guint n)
+{
+  gsize len = strlen (blocks);
+  guint layer, used = 0;
+  if (strncmp (name, blocks, len) != 0 || sscanf (name + len, "%u.%n", &layer, &used) != 1 || !used)
+    return NULL;
+  const char *rest = name + len + used;
+  char *inside = swap_first_prefix (rest, pairs, n);
+  char *out = g_strdup_printf ("blocks.%u.%s", layer, inside ? inside : rest);
+  g_free (inside);
+  return out;
+}
+
+static char *
+hf_dinov3_timm_name (const char *name, gconstpointer data)
+{
+  const gboolean gated = *(const gboolean *) data;
   static const char *const outside[][2] = {
     { "embeddings.cls_token", "cls_token" },
     { "embeddings.register_tokens", "reg_token" },
@@ -1089,34 +1179,247 @@ rename_hf_dinov3 (Loader *L)
     { "mlp.gate_proj.", "mlp.fc1_g." },    { "mlp.up_proj.", gated ? "mlp.fc1_x." : "mlp.fc1." },
     { "mlp.down_proj.", "mlp.fc2." },
   };
-  GHashTable *renamed = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, entry_free);
-  GHashTableIter it;
-  gpointer key, value;
-  g_hash_table_iter_init (&it, L->tensors);
-  while (g_hash_table_iter_next (&it, &key, &value)) {
-    const char *name = key;
-    char *timm = NULL;
-    for (guint i = 0; i < G_N_ELEMENTS (outside) && !timm; i++)
-      timm = swap_prefix (name, outside[i][0], outside[i][1]);
-    guint layer, used = 0;
-    if (!timm && sscanf (name, "layer.%u.%n", &layer, &used) == 1 && used) {
-      const char *rest = name + used;
-      char *block = NULL;
-      for (guint i = 0; i < G_N_ELEMENTS (inside) && !block; i++)
-        block = swap_prefix (rest, inside[i][0], inside[i][1]);
-      timm = g_strdup_printf ("blocks.%u.%s", layer, block ? block : rest);
-      g_free (block);
-    }
-    TensorEntry *e = value;
-    if (timm)
-      e->file_name = g_strdup (name);
-    g_hash_table_iter_steal (&it);
-    g_hash_table_insert (renamed, timm ? timm : g_strdup (name), e);
-    g_free (key);
-  }
-  g_hash_table_destroy (L->tensors);
-  L->tensors = renamed;
+  char *timm = swap_first_prefix (name, outside, G_N_ELEMENTS (outside));
+  return timm ? timm : block_name (name, "layer.", inside, G_N_ELEMENTS (inside));
+}
+
+/* transformers' DINOv3ViTModel (facebook/dinov3-*) is timm's Eva (vit_*_dinov3) under other
+ * names: its tensors are read by timm's, each keeping its own for the messages. */
+static void
+rename_hf_dinov3 (Loader *L)
+{
+  TensorEntry *patch = find (L, "embeddings.patch_embeddings.weight");
+  if (!patch || patch->ndim != 4 || !find (L, "layer.0.attention.q_proj.weight"))
+    return;
+  gboolean gated = find (L, "layer.0.mlp.gate_proj.weight") != NULL;
+  rename_tensors (L, hf_dinov3_timm_name, &gated);
   L->hf_dinov3 = TRUE;
+}
+
+/* OpenCLIP's own image tower (open_clip's VisionTransformer, OpenAI's CLIP layout) in timm's
+ * names; ln_post is the final norm, or fc_norm where it norms the mean patch token
+ * (pool_type "avg" with final_ln_after_pool). A tensor of a variant heed does not run (ln_attn,
+ * the MLP's ln, the attention's logit_scale) keeps its part inside the block, and
+ * check_blocks_read refuses it. */
+static char *
+open_clip_timm_name (const char *name, gconstpointer data)
+{
+  const gboolean fc_norm = *(const gboolean *) data;
+  const char *const outside[][2] = {
+    { "visual.conv1.", "patch_embed.proj." },
+    { "visual.ln_pre.", "norm_pre." },
+    { "visual.ln_post.", fc_norm ? "fc_norm." : "norm." },
+  };
+  static const char *const inside[][2] = {
+    { "ln_1.", "norm1." },
+    { "ln_2.", "norm2." },
+    { "attn.in_proj_weight", "attn.qkv.weight" },
+    { "attn.in_proj_bias", "attn.qkv.bias" },
+    { "attn.out_proj.", "attn.proj." },
+    { "mlp.c_fc.", "mlp.fc1." },
+    { "mlp.c_proj.", "mlp.fc2." },
+    { "ls_1.gamma", "ls1.gamma" },
+    { "ls_2.gamma", "ls2.gamma" },
+  };
+  if (strcmp (name, "visual.class_embedding") == 0)
+    return g_strdup ("cls_token");
+  if (strcmp (name, "visual.positional_embedding") == 0)
+    return g_strdup ("pos_embed");
+  if (strcmp (name, "visual.proj") == 0)
+    return g_strdup ("head.weight");
+  char *timm = swap_first_prefix (name, outside, G_N_ELEMENTS (outside));
+  return timm ? timm
+              : block_name (name, "visual.transformer.resblocks.", inside, G_N_ELEMENTS (inside));
+}
+
+/* OpenCLIP's timm image towers (open_clip's TimmModel: SigLIP, PE, ...): the timm model under
+ * visual.trunk., a linear projection after it as visual.head.proj */
+static char *
+open_clip_trunk_timm_name (const char *name, gconstpointer data)
+{
+  static const char *const pairs[][2] = {
+    { "visual.trunk.", "" },
+    { "visual.head.proj.", "head." },
+  };
+  (void) data;
+  return swap_first_prefix (name, pairs, G_N_ELEMENTS (pairs));
+}
+
+static guint
+dtype_size (DType t)
+{
+  return t == DT_F32 ? 4 : t == DT_F16 || t == DT_BF16 ? 2 : 0;
+}
+
+/* A matrix's rows and columns swapped, into bytes of its own: OpenCLIP's proj is [width,
+ * embed] (the pooled token times proj), timm's head.weight [embed, width] */
+static void
+transpose_entry (TensorEntry *e)
+{
+  guint size = dtype_size (e->dtype);
+  if (e->ndim != 2 || !size)
+    return; /* take() refuses its shape or dtype by name */
+  guint64 rows = e->shape[0], cols = e->shape[1];
+  guint8 *t = g_malloc (MAX (e->numel * size, 1));
+  for (guint64 r = 0; r < rows; r++)
+    for (guint64 c = 0; c < cols; c++)
+      memcpy (t + (c * rows + r) * size, e->bytes + (r * cols + c) * size, size);
+  g_free (e->owned);
+  e->bytes = e->owned = t;
+  e->shape[0] = cols, e->shape[1] = rows;
+}
+
+/* A tensor of OpenCLIP's as timm keeps it, [1, ..., its shape]: class_embedding [D] as
+ * cls_token [1, 1, D], positional_embedding [T, D] as pos_embed [1, T, D] */
+static void
+lead_with_ones (TensorEntry *e, guint ndim)
+{
+  guint lead = ndim > e->ndim ? ndim - e->ndim : 0;
+  if (!lead)
+    return;
+  memmove (e->shape + lead, e->shape, e->ndim * sizeof e->shape[0]);
+  for (guint i = 0; i < lead; i++)
+    e->shape[i] = 1;
+  e->ndim = ndim;
+}
+
+static gboolean
+has_tensor_prefix (const Loader *L, const char *prefix)
+{
+  GHashTableIter it;
+  gpointer key;
+  g_hash_table_iter_init (&it, L->tensors);
+  while (g_hash_table_iter_next (&it, &key, NULL))
+    if (g_str_has_prefix (key, prefix))
+      return TRUE;
+  return FALSE;
+}
+
+/* open_clip_config.json's model_cfg.vision_cfg as timm's config.json would say it (which
+ * read_config reads): model_args num_heads (width / head_width) and act_layer (QuickGELU where
+ * model_cfg.quick_gelu says, GELU's tanh approximation where act_kwargs does), layer_norm_eps
+ * (norm_kwargs.eps, else LayerNorm's 1e-5), global_pool, image_size; a timm tower's
+ * architecture and pooling. NULL, with the error, for a tower heed does not run. */
+static JsonObject *
+open_clip_settings (const Loader *L, gboolean trunk, gboolean *fc_norm, GError **error)
+{
+  JsonObject *model_cfg = member_object (L->config, "model_cfg");
+  JsonObject *vision = member_object (model_cfg, "vision_cfg");
+  JsonObject *s = json_object_new ();
+  guint64 v;
+  double eps = 1e-5;
+  *fc_norm = FALSE;
+  if (json_uint (member (vision, "image_size"), &v))
+    json_object_set_int_member (s, "image_size", (gint64) v);
+  if (trunk) {
+    const char *arch = json_str (vision, "timm_model_name");
+    /* TimmModel resets the trunk's pooling to timm_pool, "avg" where vision_cfg says none;
+     * without a vision_cfg the tensors tell */
+    const char *pool = !vision                        ? NULL
+                       : member (vision, "timm_pool") ? json_str (vision, "timm_pool")
+                                                      : "avg";
+    if (arch)
+      json_object_set_string_member (s, "architecture", arch);
+    if (pool && (strcmp (pool, "abs_attn") == 0 || strcmp (pool, "rot_attn") == 0)) {
+      model_error (error, L,
+                   "OpenCLIP's timm_pool \"%s\" (a pooling of open_clip's own after the timm "
+                   "model): heed runs timm's token, avg and map pooling",
+                   pool);
+      json_object_unref (s);
+      return NULL;
+    }
+    if (pool && *pool)
+      json_object_set_string_member (s, "global_pool", pool);
+    if (!arch)
+      heed_log (HEED_LOG_WARNING,
+                "%s: an OpenCLIP timm tower without the timm_model_name of its "
+                "open_clip_config.json: run as timm's defaults for the layout its tensors show",
+                L->source);
+    return s;
+  }
+  const char *pool = json_str (vision, "pool_type");
+  /* attentional_pool: true, or "parallel" or "cascade" */
+  const char *attn_pool_kind = json_str (vision, "attentional_pool");
+  gboolean attn_pool =
+      json_bool (vision, "attentional_pool", FALSE) || (attn_pool_kind && *attn_pool_kind);
+  if ((pool && strcmp (pool, "tok") != 0 && strcmp (pool, "avg") != 0) || attn_pool) {
+    model_error (error, L,
+                 "OpenCLIP's vision_cfg pools by %s: heed runs the class token (pool_type "
+                 "\"tok\") and the mean patch token (\"avg\")",
+                 pool && strcmp (pool, "tok") != 0 && strcmp (pool, "avg") != 0
+                     ? pool
+                     : "attentional_pool (CoCa's attention pooler)");
+    json_object_unref (s);
+    return NULL;
+  }
+  gboolean avg = g_strcmp0 (pool, "avg") == 0;
+  *fc_norm = avg && json_bool (vision, "final_ln_after_pool", FALSE);
+  json_object_set_string_member (s, "global_pool", avg ? "avg" : "token");
+  JsonObject *margs = json_object_new ();
+  guint64 width, head_width = 64;
+  json_uint (member (vision, "head_width"), &head_width);
+  if (json_uint (member (vision, "width"), &width) && head_width && width % head_width == 0 &&
+      width / head_width > 0)
+    json_object_set_int_member (margs, "num_heads", (gint64) (width / head_width));
+  const char *approximate = json_str (member_object (vision, "act_kwargs"), "approximate");
+  json_object_set_string_member (margs, "act_layer",
+                                 json_bool (model_cfg, "quick_gelu", FALSE) ? "quick_gelu"
+                                 : g_strcmp0 (approximate, "tanh") == 0     ? "gelu_tanh"
+                                                                            : "gelu");
+  json_object_set_object_member (s, "model_args", margs);
+  json_number (member (member_object (vision, "norm_kwargs"), "eps"), &eps);
+  json_object_set_double_member (s, "layer_norm_eps", eps);
+  if (!model_cfg)
+    heed_log (HEED_LOG_WARNING,
+              "%s: an OpenCLIP checkpoint without its open_clip_config.json: run with GELU, "
+              "64-wide heads and OpenAI's mean/std, open_clip's defaults (OpenAI's own weights "
+              "need QuickGELU, which only the config says)",
+              L->source);
+  return s;
+}
+
+/* OpenCLIP's checkpoints (open_clip_model.safetensors, open_clip_pytorch_model.bin, their
+ * settings in open_clip_config.json): the image tower under visual., read by timm's names
+ * (the text tower beside it unread). Its own VisionTransformer is timm's CLIP layout
+ * (norm_pre, no patch bias, the projection as the head); a timm model under visual.trunk. is
+ * timm's, its architecture named by vision_cfg.timm_model_name. */
+static gboolean
+read_open_clip (Loader *L, GError **error)
+{
+  gboolean native = find (L, "visual.conv1.weight") && find (L, "visual.class_embedding");
+  gboolean trunk = !native && has_tensor_prefix (L, "visual.trunk.");
+  if (find (L, "visual.attnpool.c_proj.weight") || find (L, "visual.layer1.0.conv1.weight"))
+    return model_error (error, L,
+                        "an OpenCLIP ResNet image tower (open_clip's ModifiedResNet), not a ViT");
+  if (!native && !trunk)
+    return TRUE;
+  if (has_tensor_prefix (L, "visual.attn_pool.") || has_tensor_prefix (L, "visual.head.mlp."))
+    return model_error (error, L, "an OpenCLIP image tower with %s, which heed does not run",
+                        has_tensor_prefix (L, "visual.attn_pool.")
+                            ? "CoCa's attention pooler (visual.attn_pool)"
+                            : "an MLP projection (timm_proj \"mlp\")");
+  gboolean fc_norm;
+  JsonObject *settings = NULL;
+  /* a timm config.json beside open_clip's weights says what it says; open_clip's own
+   * config (or none) is made into one */
+  if (!L->config || member_object (L->config, "model_cfg")) {
+    if (!(settings = open_clip_settings (L, trunk, &fc_norm, error)))
+      return FALSE;
+    L->open_clip_preprocess = member_object (L->config, "preprocess_cfg");
+    L->open_clip_settings = settings;
+    L->config = settings, L->config_top = NULL;
+  } else {
+    fc_norm = FALSE;
+  }
+  rename_tensors (L, trunk ? open_clip_trunk_timm_name : open_clip_timm_name, &fc_norm);
+  if (native) {
+    lead_with_ones (find (L, "cls_token"), 3);
+    lead_with_ones (find (L, "pos_embed"), 3);
+    if (find (L, "head.weight"))
+      transpose_entry (find (L, "head.weight"));
+  }
+  L->open_clip = TRUE;
+  return TRUE;
 }
 
 /* The grid of a model whose tensors do not give it (DINOv3's, with no position embedding; any
@@ -2332,8 +2635,9 @@ load_shards (const Shard *shards, guint n, JsonObject *weight_map, const char *c
   m->source = g_strdup (L.source);
   /* what the model is (an unsupported variant says so first), then its bytes */
   rename_hf_dinov3 (&L);
-  if (!read_config (&L, m, error) || (!L.torch && !check_no_overlap (&L, error)) ||
-      !read_weights (&L, m, error) || !check_blocks_read (&L, error))
+  if (!read_open_clip (&L, error) || !read_config (&L, m, error) ||
+      (!L.torch && !check_no_overlap (&L, error)) || !read_weights (&L, m, error) ||
+      !check_blocks_read (&L, error))
     heed_model_destroy (&m);
   else if ((L.dinov2 || L.hf_dinov3) && !run_as_transformers (&L, m, error))
     heed_model_destroy (&m);
@@ -2341,6 +2645,8 @@ load_shards (const Shard *shards, guint n, JsonObject *weight_map, const char *c
 out:
   g_hash_table_destroy (L.tensors);
   g_ptr_array_free (headers, TRUE);
+  if (L.open_clip_settings)
+    json_object_unref (L.open_clip_settings);
   if (config)
     g_object_unref (config);
   if (preproc)
@@ -2361,7 +2667,15 @@ static gboolean
 read_configs_beside (const char *path, char **config, char **preproc, GError **error)
 {
   char *dir = g_path_get_dirname (path);
-  char *config_path = g_build_filename (dir, "config.json", NULL);
+  /* OpenCLIP's weights: open_clip_config.json, where it is there */
+  char *base = g_path_get_basename (path);
+  char *config_path = g_build_filename (dir, "open_clip_config.json", NULL);
+  if (!g_str_has_prefix (base, "open_clip_") ||
+      !g_file_test (config_path, G_FILE_TEST_IS_REGULAR)) {
+    g_free (config_path);
+    config_path = g_build_filename (dir, "config.json", NULL);
+  }
+  g_free (base);
   char *preproc_path = g_build_filename (dir, "preprocessor_config.json", NULL);
   gboolean ok = (!g_file_test (config_path, G_FILE_TEST_IS_REGULAR) ||
                  heed_file_read (config_path, 16 << 20, config, NULL, error)) &&
@@ -2509,8 +2823,9 @@ heed_model_load (const char *path, GError **error)
         return m;
     }
     g_set_error (error, HEED_ERROR, HEED_ERROR_IO,
-                 "folder %s holds no model.safetensors, pytorch_model.bin or sharded checkpoint's "
-                 "index (model.safetensors.index.json, pytorch_model.bin.index.json)",
+                 "folder %s holds no model.safetensors, pytorch_model.bin, sharded checkpoint's "
+                 "index (model.safetensors.index.json, pytorch_model.bin.index.json) or "
+                 "OpenCLIP weights (open_clip_model.safetensors, open_clip_pytorch_model.bin)",
                  path);
     return NULL;
   }

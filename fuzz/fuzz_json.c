@@ -2,7 +2,9 @@
 /* Fuzz target: a checkpoint's config.json and preprocessor_config.json, untrusted text read
  * beside a valid model. The input is the two files joined by a NUL byte (the second may be
  * absent); the model is a small seed checkpoint (HEED_FUZZ_MODEL, or
- * fuzz/corpus/model/vit.safetensors from the working directory). */
+ * fuzz/corpus/model/vit.safetensors from the working directory), or for an OpenCLIP config
+ * (one that says model_cfg) OpenCLIP's image tower (fuzz/corpus/model/open-clip.safetensors
+ * beside it). */
 #include "heed-engine.h"
 
 #include <stdint.h>
@@ -18,8 +20,8 @@ quiet (HeedLogLevel level, const char *message, void *user_data)
   /* warnings about odd but loadable files are expected here, millions of times */
 }
 
-static guint8 *model;
-static gsize model_size;
+static guint8 *model, *open_clip_model;
+static gsize model_size, open_clip_size;
 
 int
 LLVMFuzzerInitialize (int *argc, char ***argv)
@@ -31,6 +33,13 @@ LLVMFuzzerInitialize (int *argc, char ***argv)
     g_printerr ("fuzz_json: set HEED_FUZZ_MODEL to a small safetensors checkpoint\n");
     exit (2);
   }
+  char *dir = g_path_get_dirname (path ? path : "fuzz/corpus/model/vit.safetensors");
+  char *open_clip = g_build_filename (dir, "open-clip.safetensors", NULL);
+  if (!g_file_get_contents (open_clip, (char **) &open_clip_model, &open_clip_size, NULL)) {
+    g_printerr ("fuzz_json: %s is missing\n", open_clip);
+    exit (2);
+  }
+  g_free (open_clip), g_free (dir);
   return 0;
 }
 
@@ -45,7 +54,10 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   size_t first = strlen (text);
   const char *preprocessor = first < size ? text + first + 1 : NULL;
   GError *error = NULL;
-  HeedModel *m = heed_model_load_from_data (model, model_size, text, preprocessor, "fuzz", &error);
+  gboolean oc = strstr (text, "model_cfg") != NULL;
+  HeedModel *m =
+      heed_model_load_from_data (oc ? open_clip_model : model, oc ? open_clip_size : model_size,
+                                 text, preprocessor, "fuzz", &error);
   if (m)
     heed_model_destroy (&m);
   else if (!error || !error->message || !*error->message)

@@ -56,6 +56,14 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   /* attention pooling again as the Perception Encoder's: its rotary embedding and pooling heads */
   if (!error && memmem (data, size, "attn_pool.latent", 16))
     load (data, size, "{\"architecture\": \"vit_pe_core_base_patch16_224\"}", &error);
+  /* OpenCLIP's tower again beside an open_clip_config.json: its settings made into timm's */
+  g_clear_error (&error);
+  if (memmem (data, size, "visual.", 7))
+    load (data, size,
+          "{\"model_cfg\": {\"quick_gelu\": true, \"vision_cfg\": {\"width\": 64, \"head_width\": "
+          "32, \"pool_type\": \"avg\", \"final_ln_after_pool\": true}}, \"preprocess_cfg\": "
+          "{\"resize_mode\": \"longest\"}}",
+          &error);
   g_clear_error (&error);
   return 0;
 }

@@ -13,7 +13,9 @@ transformers' newer names (hf-dinov2-split.bin: mlp.gate_proj, mlp.up_proj, mlp.
 and one block of timm's EVA-02 Base layout (eva02.bin: q_proj, k_proj and v_proj, SwiGLU's
 fc1_g and fc1_x, mlp.norm, fc_norm), which the target loads again with EVA-02's config.json;
 and one block of the Perception Encoder's core layout (pe-core.bin), loaded again with its
-config.json.
+config.json; and one block of OpenCLIP's own image tower with a few of its text tower's tensors
+(open-clip.bin, loaded again with an open_clip_config.json; open-clip.safetensors, the model
+the json target reads an OpenCLIP config beside).
 The fuzzer and the replay
 start from them, so their mutations reach the
 zip reader, every pickle path a checkpoint takes and the loader's checks after them.
@@ -25,8 +27,8 @@ from collections import OrderedDict
 import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
-from heed_torch import (VisionTransformer, mirror_to_timm_beit, timm_to_dinov2_repo,  # noqa: E402
-                        timm_to_hf_dinov2)
+from heed_torch import (VisionTransformer, mirror_to_timm_beit, save_safetensors,  # noqa: E402
+                        timm_to_dinov2_repo, timm_to_hf_dinov2, timm_to_open_clip)
 
 out = sys.argv[1]
 torch.manual_seed(0)
@@ -89,3 +91,17 @@ with torch.no_grad():
         p.normal_(0, 0.02)
 torch.save(OrderedDict((k, v.half()) for k, v in pe.state_dict().items()),
            os.path.join(out, "pe-core.bin"))
+
+# one block of OpenCLIP's own image tower (open-clip.bin: visual.conv1, class_embedding,
+# positional_embedding, ln_pre, in_proj, ls_1/ls_2, ln_post, proj; the text tower's tensors
+# beside it), which the target loads again with an open_clip_config.json; and the same as
+# safetensors for the json target's OpenCLIP configs
+oc = VisionTransformer(img_size=8, patch_size=4, dim=64, depth=1, num_heads=1, num_classes=3,
+                       mlp_hidden=16, pre_norm=True, layer_scale=True, eps=1e-5)
+with torch.no_grad():
+    for p in oc.parameters():
+        p.normal_(0, 0.02)
+    oc.head.bias.zero_()
+oc_sd = OrderedDict((k, v.half()) for k, v in timm_to_open_clip(oc.state_dict()).items())
+torch.save(oc_sd, os.path.join(out, "open-clip.bin"))
+save_safetensors(os.path.join(out, "open-clip.safetensors"), oc_sd, "F16")

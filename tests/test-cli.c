@@ -83,7 +83,7 @@ test_parity (gconstpointer data)
 {
   const char *name = data;
   char *dir = g_build_filename (fixtures, name, NULL);
-  char *model = g_build_filename (dir, "model.safetensors", NULL);
+  char *model = g_strdup (dir); /* the folder: the weights it holds, by the hub's names */
   char *input = g_build_filename (dir, "input.f32", NULL);
   char *want_logits = g_build_filename (dir, "logits.f32", NULL);
   char *want_attn = g_build_filename (dir, "cls_attention.f32", NULL);
@@ -588,7 +588,10 @@ main (int argc, char **argv)
                                  "dinov3_small_f32",
                                  "dinov3_plus_f32",
                                  "hf_dinov3_f32",
-                                 "hf_dinov3_gated_f32" };
+                                 "hf_dinov3_gated_f32",
+                                 "open_clip_f32",
+                                 "open_clip_avg_f32",
+                                 "open_clip_trunk_f32" };
   g_test_init (&argc, &argv, NULL);
   heed_tool = g_getenv ("HEED_TOOL");
   fixtures = g_getenv ("HEED_FIXTURES");

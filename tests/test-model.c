@@ -19,7 +19,7 @@ static HeedModel *
 load_fixture (const char *name)
 {
   GError *error = NULL;
-  char *path = fixture_path (name, "model.safetensors");
+  char *path = g_build_filename (fixtures, name, NULL); /* its folder: the weights it holds */
   HeedModel *m = heed_model_load (path, &error);
   g_assert_no_error (error);
   g_free (path);
@@ -329,6 +329,40 @@ test_fixture_configs (void)
   g_assert_cmpfloat (m->config.ln_eps, ==, 1e-5f);
   g_assert_cmpuint (m->config.num_classes, ==, 0);
   heed_model_destroy (&m);
+  /* OpenCLIP's own tower: 2 heads from head_width 32 (dim / 64 would give 1), QuickGELU from
+   * model_cfg.quick_gelu, LayerNorm's 1e-5, ln_pre, the projection as the head; its
+   * preprocess_cfg's mean/std, open_clip's default resize (the shorter side, a crop, bicubic) */
+  m = load_fixture ("open_clip_f32");
+  g_assert_cmpuint (m->config.num_heads, ==, 2);
+  g_assert_true (m->config.quick_gelu && !m->config.avg_pool && !m->config.map_pool);
+  g_assert_cmpfloat (m->config.ln_eps, ==, 1e-5f);
+  g_assert_nonnull (m->norm_pre_w);
+  g_assert_cmpuint (m->config.num_classes, ==, 16);
+  g_assert_cmpint (m->config.resize, ==, HEED_RESIZE_CROP);
+  g_assert_cmpint (m->config.interpolation, ==, HEED_INTERPOLATION_BICUBIC);
+  g_assert_cmpfloat (m->config.mean[0], ==, 0.48145466f);
+  g_assert_nonnull (strstr (m->config.preprocess_source,
+                            "mean/std from open_clip_config.json preprocess_cfg; crop from "
+                            "OpenCLIP's defaults"));
+  heed_model_destroy (&m);
+  /* pool_type "avg" with final_ln_after_pool: ln_post norms the mean patch token (timm's
+   * fc_norm); three 32-wide heads; GELU; "shortest": a centre crop; from a PyTorch pickle */
+  m = load_fixture ("open_clip_avg_f32");
+  g_assert_cmpuint (m->config.num_heads, ==, 3);
+  g_assert_true (m->config.avg_pool && !m->config.pool_after_norm && !m->config.quick_gelu);
+  g_assert_cmpint (m->config.resize, ==, HEED_RESIZE_CROP);
+  g_assert_cmpfloat (m->config.crop_fraction, ==, 1.0f);
+  g_assert_cmpint (m->config.interpolation, ==, HEED_INTERPOLATION_BILINEAR);
+  heed_model_destroy (&m);
+  /* a timm tower under visual.trunk.: what vision_cfg.timm_model_name says (16 heads and GELU's
+   * tanh approximation for vit_so400m_patch16_siglip_*), timm's eps 1e-6, the projection */
+  m = load_fixture ("open_clip_trunk_f32");
+  g_assert_cmpuint (m->config.num_heads, ==, 16);
+  g_assert_true (m->config.gelu_tanh && m->config.map_pool);
+  g_assert_cmpuint (m->config.num_prefix, ==, 0);
+  g_assert_cmpfloat (m->config.ln_eps, ==, 1e-6f);
+  g_assert_cmpuint (m->config.num_classes, ==, 16);
+  heed_model_destroy (&m);
   m = load_fixture ("rope_sbb_f32");
   g_assert_true (m->config.rope && !m->config.rope_columns_first && m->config.avg_pool);
   g_assert_cmpfloat (m->config.rope_base, ==, 10000.0f);
@@ -407,13 +441,19 @@ typedef struct {
 } Blob;
 
 static Blob
-read_blob (const char *name)
+read_blob_file (const char *name, const char *file)
 {
   Blob b;
-  char *path = fixture_path (name, "model.safetensors");
+  char *path = fixture_path (name, file);
   g_assert_true (g_file_get_contents (path, (char **) &b.bytes, &b.size, NULL));
   g_free (path);
   return b;
+}
+
+static Blob
+read_blob (const char *name)
+{
+  return read_blob_file (name, "model.safetensors");
 }
 
 /* Rebuilds a file with its header transformed by `edit` and the same data section. */
@@ -552,6 +592,30 @@ edit_hf_layer_extra (JsonObject *r)
   JsonObject *t =
       json_object_get_object_member (r, "vit.encoder.layer.0.attention.attention.q_norm.weight");
   set_array (t, "data_offsets", 2, (gint64[]){ 0, 0 });
+}
+/* an empty tensor by `name` beside the others */
+static void
+add_empty_tensor (JsonObject *r, const char *name)
+{
+  add_tensor (r, name, 1, (gint64[]){ 0 });
+  set_array (json_object_get_object_member (r, name), "data_offsets", 2, (gint64[]){ 0, 0 });
+}
+/* OpenCLIP towers beyond what heed runs: scale_attn's LayerNorm after the attention, CoCa's
+ * attention pooler, a ResNet */
+static void
+edit_open_clip_ln_attn (JsonObject *r)
+{
+  add_empty_tensor (r, "visual.transformer.resblocks.0.ln_attn.weight");
+}
+static void
+edit_open_clip_coca (JsonObject *r)
+{
+  add_empty_tensor (r, "visual.attn_pool.query");
+}
+static void
+edit_open_clip_resnet (JsonObject *r)
+{
+  add_empty_tensor (r, "visual.layer1.0.conv1.weight");
 }
 /* attention pooling with no query: a pool heed cannot run, refused by its shape */
 static void
@@ -760,6 +824,35 @@ test_corrupt_files (void)
                       "'vit.encoder.layer.0.attention.attention.q_norm.weight' belongs to no");
   g_free (hf_extra.bytes);
   g_free (hf.bytes);
+
+  /* OpenCLIP towers heed does not run, by their tensors and by their configs */
+  Blob oc = read_blob_file ("open_clip_f32", "open_clip_model.safetensors");
+  const char *oc_config = "{\"model_cfg\": {\"vision_cfg\": {\"width\": 64, \"head_width\": 32}}}";
+  struct {
+    void (*edit) (JsonObject *);
+    const char *config, *needle;
+  } oc_cases[] = {
+    { edit_open_clip_ln_attn, oc_config,
+      "tensor 'visual.transformer.resblocks.0.ln_attn.weight' belongs to no layout" },
+    { edit_open_clip_coca, oc_config, "CoCa's attention pooler (visual.attn_pool)" },
+    { edit_open_clip_resnet, oc_config, "an OpenCLIP ResNet image tower" },
+    { NULL, "{\"model_cfg\": {\"vision_cfg\": {\"pool_type\": \"none\"}}}", "pools by none" },
+    { NULL, "{\"model_cfg\": {\"vision_cfg\": {\"attentional_pool\": \"parallel\"}}}",
+      "pools by attentional_pool" },
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (oc_cases); i++) {
+    Blob b = oc_cases[i].edit ? with_header (oc, oc_cases[i].edit)
+                              : (Blob){ g_memdup2 (oc.bytes, oc.size), oc.size };
+    expect_model_error (b, oc_cases[i].config, oc_cases[i].needle);
+    g_free (b.bytes);
+  }
+  g_free (oc.bytes);
+  Blob trunk = read_blob_file ("open_clip_trunk_f32", "open_clip_model.safetensors");
+  expect_model_error (trunk,
+                      "{\"model_cfg\": {\"vision_cfg\": {\"timm_model_name\": "
+                      "\"vit_so400m_patch16_siglip_256\", \"timm_pool\": \"abs_attn\"}}}",
+                      "timm_pool \"abs_attn\"");
+  g_free (trunk.bytes);
 
   /* BEiT's tables and lookups: what heed would look up wrong is refused */
   Blob beit = read_blob ("beit_f32");
@@ -1151,6 +1244,39 @@ test_preprocessing_configs (void)
   g_assert_cmpfloat_with_epsilon (c->crop_fraction, 48.0f / 55.0f, 1e-6);
   g_assert_cmpint (c->interpolation, ==, HEED_INTERPOLATION_BICUBIC);
   heed_model_destroy (&m);
+
+  /* OpenCLIP: open_clip's defaults where preprocess_cfg says nothing (OpenAI's mean/std, the
+   * shorter side to the input then a centre crop, bicubic); "longest" letterboxes */
+  Blob oc = read_blob_file ("open_clip_f32", "open_clip_model.safetensors");
+  const char *oc_model = "\"model_cfg\": {\"quick_gelu\": true, \"vision_cfg\": {\"width\": 64, "
+                         "\"head_width\": 32}}";
+  char *cfg = g_strdup_printf ("{%s}", oc_model);
+  m = load_with (oc, cfg, NULL);
+  c = &m->config;
+  g_assert_cmpfloat (c->std[2], ==, 0.27577711f);
+  g_assert_cmpint (c->resize, ==, HEED_RESIZE_CROP);
+  g_assert_cmpfloat (c->crop_fraction, ==, 1.0f);
+  g_assert_cmpint (c->interpolation, ==, HEED_INTERPOLATION_BICUBIC);
+  g_assert_nonnull (strstr (c->preprocess_source, "mean/std from OpenCLIP's defaults"));
+  heed_model_destroy (&m);
+  g_free (cfg);
+  cfg = g_strdup_printf ("{%s, \"preprocess_cfg\": {\"resize_mode\": \"squash\", "
+                         "\"interpolation\": \"bilinear\"}}",
+                         oc_model);
+  m = load_with (oc, cfg, NULL);
+  g_assert_cmpint (m->config.resize, ==, HEED_RESIZE_STRETCH);
+  g_assert_cmpint (m->config.interpolation, ==, HEED_INTERPOLATION_BILINEAR);
+  g_assert_nonnull (
+      strstr (m->config.preprocess_source, "squash from open_clip_config.json preprocess_cfg"));
+  heed_model_destroy (&m);
+  g_free (cfg);
+  cfg = g_strdup_printf ("{%s, \"preprocess_cfg\": {\"resize_mode\": \"longest\"}}", oc_model);
+  m = load_with (oc, cfg, vit); /* transformers' processor beside it is not OpenCLIP's */
+  g_assert_cmpint (m->config.resize, ==, HEED_RESIZE_LETTERBOX);
+  g_assert_cmpfloat (m->config.mean[1], ==, 0.4578275f);
+  heed_model_destroy (&m);
+  g_free (cfg);
+  g_free (oc.bytes);
 
   /* a rescale of its own folds into mean and std: x / 127.5 - 1 is (x / 255 - 0.5) / 0.5 */
   m = load_with (good, NULL,

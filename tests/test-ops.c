@@ -1049,8 +1049,8 @@ test_classification_head (void)
  * position bias (timm's, transformers' BEiT and Data2VecVision with a shared table), and DINOv2
  * giant's SwiGLU MLP (timm's packed fc1, transformers' weights_in), and EVA-02's rotary position
  * embedding, split projections, MLP norm and its CLIP towers' attention norm, DINOv3's (timm's
- * and transformers') and RoPE-ViT's (axial, mixed) and the SBB ViTs' rotary embeddings, and
- * SigLIP 2's NaFlex patch embedding. */
+ * and transformers') and RoPE-ViT's (axial, mixed) and the SBB ViTs' rotary embeddings,
+ * SigLIP 2's NaFlex patch embedding, and 8-wide heads (an OpenCLIP timm tower's). */
 static void
 test_vit_layouts_against_reference (void)
 {
@@ -1062,10 +1062,10 @@ test_vit_layouts_against_reference (void)
                           "eva02_base_f32",    "eva02_clip_f32",        "dinov3_plus_f32",
                           "hf_dinov3_f32",     "rope_axial_f32",        "rope_sbb_f32",
                           "rope_mixed_f32",    "hf_siglip2_naflex_f32", "pe_core_f32",
-                          "pe_spatial_f32" };
+                          "pe_spatial_f32",    "open_clip_trunk_f32" };
   for (guint k = 0; k < G_N_ELEMENTS (names); k++) {
     GError *error = NULL;
-    char *path = g_build_filename (g_getenv ("HEED_FIXTURES"), names[k], "model.safetensors", NULL);
+    char *path = g_build_filename (g_getenv ("HEED_FIXTURES"), names[k], NULL);
     HeedModel *m = heed_model_load (path, &error);
     g_assert_no_error (error);
     const HeedModelConfig *c = &m->config;

@@ -8,7 +8,9 @@ error for a bad name, a missing network, a missing revision, a corrupted transfe
 repository without weights heed reads and a sharded checkpoint whose index names a shard the
 repository lacks. A repository with only pytorch_model.bin, and one with its weights sharded
 over two files (transformers' model.safetensors.index.json), are fetched and classified as
-their single safetensors twin. Prints TAP."""
+their single safetensors twin; an OpenCLIP repository brings open_clip_config.json with its
+weights, and one with transformers' weights beside OpenCLIP's brings transformers'. Prints
+TAP."""
 import io
 import json
 import os
@@ -111,6 +113,13 @@ def main():
         hub.add("test/shard-missing", dict(hf_configs, **{
             k: v for k, v in shards.items() if k != "model-00002-of-00002.safetensors"}))
         hub.add("test/no-weights", {"config.json": b"{}"})
+        # OpenCLIP's repositories: its weights (both kinds) beside open_clip_config.json and a
+        # tokenizer; and a repository with transformers' weights beside OpenCLIP's (laion's)
+        open_clip = read("open_clip_f32", "open_clip_model.safetensors", "open_clip_config.json")
+        hub.add("test/openclip", dict(open_clip, **{
+            "open_clip_pytorch_model.bin": b"not read: the safetensors come first",
+            "tokenizer.json": b"{}"}))
+        hub.add("test/hfvit-and-openclip", dict(hf_files, **open_clip))
         env["HEED_HUB_ENDPOINT"] = hub.endpoint
 
         # names that could climb out of the cache never reach the network
@@ -160,7 +169,7 @@ def main():
         ok, err = one_line_error(r, "has no model hf:test/vit at revision nosuchbranch")
         check("a missing revision is a one-line error", ok, err)
         r = run(["classify", "--model", "hf:test/no-weights", image], env)
-        ok, err = one_line_error(r, "has no model.safetensors, pytorch_model.bin or a sharded")
+        ok, err = one_line_error(r, "has no model.safetensors, pytorch_model.bin, sharded")
         check("a repository without weights is a one-line error", ok, err)
         r = run(["classify", "--model", "hf:test/sharded", image], env)
         sharded_snapshot = os.path.join(cache, "test--sharded", "snapshots",
@@ -186,6 +195,29 @@ def main():
               and sorted(os.listdir(bin_snapshot)) == [".complete", "config.json",
                                                        "preprocessor_config.json",
                                                        "pytorch_model.bin"],
+              r.stderr.strip() or r.stdout)
+
+        r = run(["classify", "--model", "hf:test/openclip", image], env)
+        local_oc = run(["classify", "--model", os.path.join(fixtures, "open_clip_f32"), image], env)
+        oc_snapshot = os.path.join(cache, "test--openclip", "snapshots",
+                                   hub.repos["test/openclip"].commit)
+        check("an OpenCLIP repository: open_clip_model.safetensors and open_clip_config.json "
+              "fetched, and classified as the local folder", r.returncode == 0
+              and local_oc.returncode == 0
+              and r.stdout.replace("hf:test/openclip", "") == local_oc.stdout.replace(
+                  os.path.join(fixtures, "open_clip_f32"), "")
+              and sorted(os.listdir(oc_snapshot)) == [".complete", "open_clip_config.json",
+                                                      "open_clip_model.safetensors"],
+              r.stderr.strip() or r.stdout)
+        r = run(["classify", "--model", "hf:test/hfvit-and-openclip", image], env)
+        both_snapshot = os.path.join(cache, "test--hfvit-and-openclip", "snapshots",
+                                     hub.repos["test/hfvit-and-openclip"].commit)
+        check("transformers' weights beside OpenCLIP's: model.safetensors and its configs only",
+              r.returncode == 0
+              and r.stdout.replace("hf:test/hfvit-and-openclip", "") == local_hf.stdout
+              and sorted(os.listdir(both_snapshot)) == [".complete", "config.json",
+                                                        "model.safetensors",
+                                                        "preprocessor_config.json"],
               r.stderr.strip() or r.stdout)
 
         # two fetches of one repository at once (two elements, two processes): one waits
@@ -225,11 +257,10 @@ def main():
     r = run(["models"], env)
     lines = r.stdout.splitlines()
     check("heed models lists what is cached",
-          r.returncode == 0 and len(lines) == 4
-          and lines[0].startswith("hf:test/bin-only@main ")
-          and lines[1].startswith("hf:test/hfvit@main ")
-          and lines[2].startswith("hf:test/sharded@main ")
-          and lines[3].startswith(f"hf:test/vit@main  {commit[:12]}  2.5 MB"), r.stdout)
+          r.returncode == 0 and [line.split("@")[0] for line in lines] == [
+              "hf:test/bin-only", "hf:test/hfvit", "hf:test/hfvit-and-openclip",
+              "hf:test/openclip", "hf:test/sharded", "hf:test/vit"]
+          and lines[5].startswith(f"hf:test/vit@main  {commit[:12]}  2.5 MB"), r.stdout)
 
     # the element takes the same names
     gst = shutil.which("gst-launch-1.0")

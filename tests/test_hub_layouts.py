@@ -10,10 +10,12 @@ checkpoint at, its positions interpolated) and tests/fixtures/hf_siglip_cls_f32 
 SiglipForImageClassification: SigLIP's processor, the whole image to 64 x 64 bicubic, mean =
 std = 0.5; tanh GELU; the classifier on the mean normed token) and tests/fixtures/hf_beit_f32
 (transformers' BeitForImageClassification: BEiT's processor, the whole image to 64 x 64
-bilinear, mean = std = 0.5; a relative position bias in every block). `heed classify --model DIR/model.safetensors
-IMAGE...` must give, for every image, the top-1 class PyTorch gives with the config's own
-preprocessing (timm's eval transform; transformers' image processor) and the PyTorch mirror of
-the model.
+bilinear, mean = std = 0.5; a relative position bias in every block), and
+tests/fixtures/open_clip_f32 and open_clip_avg_f32 (OpenCLIP's files: open_clip_config.json's
+preprocess_cfg, squash and bicubic with OpenAI's mean/std, and the shorter side then a centre
+crop, bilinear, mean = std = 0.5). `heed classify --model DIR IMAGE...` must give, for every image, the top-1 class PyTorch gives with the config's own
+preprocessing (timm's eval transform; transformers' image processor; open_clip's transform)
+and the PyTorch mirror of the model.
 
 It also compares heed's top-5 confidences with PyTorch's softmax (within 1 % of each), and checks
 that ImageNet's mean/std and a plain resize (what heed did before it read these files) would
@@ -30,7 +32,8 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.environ["HEED_TOOLS_DIR"])
 from heed_torch import (VisionTransformer, config_from_state_dict, hf_preprocess,  # noqa: E402
-                        hf_to_timm, load_safetensors, synthetic_photo, timm_eval_transform)
+                        hf_to_timm, load_safetensors, open_clip_transform, synthetic_photo,
+                        timm_eval_transform)
 
 heed = os.environ["HEED_TOOL"]
 fixtures = os.environ["HEED_FIXTURES"]
@@ -40,6 +43,14 @@ SIZES = [(640, 480), (480, 640), (1920, 1080), (300, 300), (800, 450), (150, 97)
 
 def load(name):
     d = os.path.join(fixtures, name)
+    if os.path.exists(os.path.join(d, "open_clip_config.json")):
+        # OpenCLIP: the fixture's own PyTorch model (rebuilt from its seed), open_clip's
+        # transform for its preprocess_cfg
+        from make_parity_fixtures import CASES, build_as_run
+        model, _, _ = build_as_run(next(c for c in CASES if c["name"] == name))
+        config = json.load(open(os.path.join(d, "open_clip_config.json")))
+        size = config["model_cfg"]["vision_cfg"]["image_size"]
+        return d, model, open_clip_transform(config["preprocess_cfg"], size), size
     sd, _ = load_safetensors(os.path.join(d, "model.safetensors"))
     config = json.load(open(os.path.join(d, "config.json")))
     if config.get("model_type") in ("dinov2", "siglip", "beit"):
@@ -78,7 +89,7 @@ def imagenet_plain(image, size):
 
 def main():
     cases = ["hub_timm_vit", "hub_hf_vit", "hf_dinov2_cls_f32", "hf_siglip_cls_f32",
-             "hf_beit_f32"]
+             "hf_beit_f32", "open_clip_f32", "open_clip_avg_f32"]
     print(f"1..{2 * len(cases)}")
     failed = 0
     with tempfile.TemporaryDirectory() as tmp:
@@ -96,8 +107,8 @@ def main():
             want = logits.argmax(1).tolist()
             top2 = logits.topk(2, 1).values
             margin = (top2[:, 0] - top2[:, 1]).min().item()
-            r = subprocess.run([heed, "classify", "--model", os.path.join(d, "model.safetensors"),
-                                "--top-k", "5"] + paths, capture_output=True, text=True)
+            r = subprocess.run([heed, "classify", "--model", d, "--top-k", "5"] + paths,
+                               capture_output=True, text=True)
             lines = [json.loads(line)["labels"] for line in r.stdout.splitlines()]
             got = [labels[0]["label_id"] for labels in lines]
             if r.returncode or len(got) != len(paths):

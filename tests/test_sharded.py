@@ -139,7 +139,7 @@ def main():
     empty = os.path.join(tmp, "empty")
     os.makedirs(empty)
     check("a folder without weights is refused",
-          *refused(empty, "holds no model.safetensors, pytorch_model.bin or sharded"))
+          *refused(empty, "holds no model.safetensors, pytorch_model.bin, sharded"))
 
     index = broken("no-map")
     json.dump({"metadata": {}}, open(index, "w"))

@@ -93,7 +93,7 @@ n = 0
 
 def run_heed(mode, d, kinds, tmp):
     args = [heed, "run-tensor", "--weights", mode, "--model",
-            os.path.join(d, "model.safetensors"), "--input", os.path.join(d, "input.f32")]
+            d, "--input", os.path.join(d, "input.f32")]
     for k in kinds:
         args += [f"--{k}", os.path.join(tmp, k)]
     r = subprocess.run(args, capture_output=True, text=True)

@@ -199,7 +199,8 @@ heed_cmd_annotate (int argc, char **argv)
       "with the keyframes' thumbnails, the importance timeline and the label track",
       "DIR" },
     { "model", 'm', 0, G_OPTION_ARG_FILENAME, &model,
-      "ViT checkpoint (safetensors, or PyTorch's pytorch_model.bin; a sharded one's index.json, or "
+      "ViT checkpoint (safetensors, or PyTorch's pytorch_model.bin; a sharded one's index.json; "
+      "OpenCLIP's open_clip_model.safetensors; or "
       "the folder that holds it), or hf:OWNER/NAME[@REVISION] "
       "from the Hugging Face hub "
       "(default: the embedded videotestsrc model)",

@@ -236,7 +236,8 @@ heed_cmd_classify (int argc, char **argv)
   char **files = NULL;
   GOptionEntry entries[] = {
     { "model", 'm', 0, G_OPTION_ARG_FILENAME, &model_path,
-      "ViT checkpoint (safetensors, or PyTorch's pytorch_model.bin; a sharded one's index.json, or "
+      "ViT checkpoint (safetensors, or PyTorch's pytorch_model.bin; a sharded one's index.json; "
+      "OpenCLIP's open_clip_model.safetensors; or "
       "the folder that holds it), or hf:OWNER/NAME[@REVISION] "
       "from the Hugging Face hub "
       "(default: the embedded videotestsrc model)",

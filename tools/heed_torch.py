@@ -10,6 +10,7 @@ from functools import partial
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 # Timers read the host's clock; on CUDA the work is queued, so each reading first waits for the
 # device to finish what was queued (timing_device ("cuda") turns that on).
@@ -747,6 +748,87 @@ def timm_to_hf_clip(sd, prefix="vision_model."):
     return out | clip_blocks(sd, p)
 
 
+# a few of an OpenCLIP text tower's tensors, as open_clip's CLIP state dicts hold them beside
+# the image tower (names that must not be taken for the image tower's)
+OPEN_CLIP_TEXT_TOWER = {
+    "positional_embedding": torch.ones(12, 8), "token_embedding.weight": torch.ones(16, 8),
+    "transformer.resblocks.0.ln_1.weight": torch.ones(8),
+    "transformer.resblocks.0.attn.in_proj_weight": torch.ones(24, 8),
+    "ln_final.weight": torch.ones(8), "text_projection": torch.ones(8, 16),
+    "logit_scale": torch.tensor(4.6052)}
+
+
+def timm_to_open_clip(sd, fc_norm=False):
+    """Renames a timm CLIP image tower (norm_pre, no patch bias, a head without a bias: the
+    projection) to open_clip's own VisionTransformer under visual. (class_embedding [D],
+    positional_embedding [T, D], conv1, ln_pre, transformer.resblocks.N with
+    nn.MultiheadAttention's in_proj, ln_post (fc_norm with final_ln_after_pool), proj
+    [D, embed]), with a few of the text tower's tensors beside it."""
+    dim = sd["cls_token"].shape[-1]
+    post = "fc_norm" if fc_norm else "norm"
+    assert not sd["head.bias"].any(), "open_clip's proj has no bias"
+    out = {"visual.class_embedding": sd["cls_token"].reshape(dim),
+           "visual.positional_embedding": sd["pos_embed"].reshape(-1, dim),
+           "visual.conv1.weight": sd["patch_embed.proj.weight"],
+           "visual.proj": sd["head.weight"].t().contiguous()}
+    for kind in ("weight", "bias"):
+        out[f"visual.ln_pre.{kind}"] = sd[f"norm_pre.{kind}"]
+        out[f"visual.ln_post.{kind}"] = sd[f"{post}.{kind}"]
+    i = 0
+    while f"blocks.{i}.norm1.weight" in sd:
+        b, r = f"blocks.{i}.", f"visual.transformer.resblocks.{i}."
+        for timm, oc in (("norm1.", "ln_1."), ("norm2.", "ln_2."), ("attn.qkv.weight", "attn.in_proj_weight"),
+                         ("attn.qkv.bias", "attn.in_proj_bias"), ("attn.proj.", "attn.out_proj."),
+                         ("mlp.fc1.", "mlp.c_fc."), ("mlp.fc2.", "mlp.c_proj."),
+                         ("ls1.gamma", "ls_1.gamma"), ("ls2.gamma", "ls_2.gamma")):
+            for name, t in sd.items():
+                if name.startswith(b + timm):
+                    out[r + oc + name[len(b + timm):]] = t
+        i += 1
+    return out | OPEN_CLIP_TEXT_TOWER
+
+
+def timm_to_open_clip_trunk(sd):
+    """A timm image tower as open_clip's TimmModel holds it: the timm model under
+    visual.trunk., its head (a bias-less linear projection, timm_proj "linear") as
+    visual.head.proj, with a few of the text tower's tensors beside it."""
+    assert not sd["head.bias"].any(), "open_clip's timm_proj_bias is off"
+    out = {f"visual.trunk.{k}": v for k, v in sd.items() if not k.startswith("head.")}
+    return out | {"visual.head.proj.weight": sd["head.weight"]} | OPEN_CLIP_TEXT_TOWER
+
+
+def open_clip_visual(sd, img, heads, eps, quick_gelu, pool="tok", final_ln_after_pool=False):
+    """open_clip's VisionTransformer.forward (transformer.py) on its own state dict, with
+    torch's nn.MultiheadAttention as its ResidualAttentionBlock runs it: the reference the
+    OpenCLIP fixtures' renamed weights are checked against."""
+    def ln(x, name):
+        return F.layer_norm(x, x.shape[-1:], sd[name + ".weight"], sd[name + ".bias"], eps)
+
+    v = "visual."
+    width, patch = sd[v + "conv1.weight"].shape[0], sd[v + "conv1.weight"].shape[-1]
+    x = F.conv2d(img, sd[v + "conv1.weight"], stride=patch).flatten(2).transpose(1, 2)
+    cls = sd[v + "class_embedding"].view(1, 1, -1).expand(x.shape[0], -1, -1)
+    x = torch.cat([cls, x], 1) + sd[v + "positional_embedding"]
+    x = ln(x, v + "ln_pre").transpose(0, 1)  # NLD -> LND
+    i = 0
+    while f"{v}transformer.resblocks.{i}.ln_1.weight" in sd:
+        r = f"{v}transformer.resblocks.{i}."
+        mha = nn.MultiheadAttention(width, heads)
+        mha.load_state_dict({k: sd[r + "attn." + k] for k in (
+            "in_proj_weight", "in_proj_bias", "out_proj.weight", "out_proj.bias")})
+        h = ln(x, r + "ln_1")
+        x = x + mha(h, h, h, need_weights=False)[0] * sd.get(r + "ls_1.gamma", 1.0)
+        h = F.linear(ln(x, r + "ln_2"), sd[r + "mlp.c_fc.weight"], sd[r + "mlp.c_fc.bias"])
+        h = h * torch.sigmoid(1.702 * h) if quick_gelu else F.gelu(h)
+        h = F.linear(h, sd[r + "mlp.c_proj.weight"], sd[r + "mlp.c_proj.bias"])
+        x = x + h * sd.get(r + "ls_2.gamma", 1.0)
+        i += 1
+    x = x.transpose(0, 1)
+    take = (lambda t: t[:, 1:].mean(1)) if pool == "avg" else (lambda t: t[:, 0])
+    pooled = ln(take(x), v + "ln_post") if final_ln_after_pool else take(ln(x, v + "ln_post"))
+    return pooled @ sd[v + "proj"]
+
+
 def timm_to_hf_siglip(sd, text_tower=True):
     """Renames a timm SigLIP image tower (no class token, patch bias, final norm, attention
     pooling, or a head on the mean normed token) to transformers' names: SiglipModel's
@@ -843,6 +925,25 @@ def timm_eval_transform(pretrained_cfg):
         resize = T.Resize(scale, interpolation=interpolation)
     return T.Compose([resize, T.CenterCrop(size), T.ToTensor(),
                       T.Normalize(pretrained_cfg["mean"], pretrained_cfg["std"])])
+
+
+def open_clip_transform(preprocess_cfg, size):
+    """open_clip's eval transform (transform.py, image_transform with is_train False) for an
+    open_clip_config.json preprocess_cfg, built from torchvision as open_clip builds it:
+    "shortest" the shorter side to size then a centre crop, "squash" both sides to size (with
+    Pillow); ToTensor, Normalize; OpenAI's mean/std and bicubic where it says nothing."""
+    from torchvision import transforms as T
+
+    modes = {"bilinear": T.InterpolationMode.BILINEAR, "bicubic": T.InterpolationMode.BICUBIC}
+    interpolation = modes[preprocess_cfg.get("interpolation", "bicubic")]
+    mode = preprocess_cfg.get("resize_mode", "shortest")
+    assert mode in ("shortest", "squash"), mode
+    steps = [T.Resize((size, size), interpolation=interpolation)] if mode == "squash" else [
+        T.Resize(size, interpolation=interpolation), T.CenterCrop(size)]
+    return T.Compose(steps + [
+        lambda im: im.convert("RGB"), T.ToTensor(),
+        T.Normalize(preprocess_cfg.get("mean", (0.48145466, 0.4578275, 0.40821073)),
+                    preprocess_cfg.get("std", (0.26862954, 0.26130258, 0.27577711)))])
 
 
 def hf_preprocess(config, image):

@@ -98,7 +98,8 @@ heed_cmd_live (int argc, char **argv)
     { "headless", 0, 0, G_OPTION_ARG_NONE, &headless,
       "print the results (a line a second, one per keyframe) instead of opening a window", NULL },
     { "model", 'm', 0, G_OPTION_ARG_FILENAME, &model,
-      "ViT checkpoint (safetensors, or PyTorch's pytorch_model.bin; a sharded one's index.json, or "
+      "ViT checkpoint (safetensors, or PyTorch's pytorch_model.bin; a sharded one's index.json; "
+      "OpenCLIP's open_clip_model.safetensors; or "
       "the folder that holds it), or hf:OWNER/NAME[@REVISION] "
       "(default: the embedded model)",
       "M" },

@@ -17,8 +17,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import torch  # noqa: E402
 
 import torch.nn.functional as F  # noqa: E402
-from heed_torch import (VisionTransformer, mirror_to_timm_beit, round_to,  # noqa: E402
-                        save_safetensors, timm_to_dinov2_repo, timm_to_hf, timm_to_hf_beit,
+from heed_torch import (VisionTransformer, mirror_to_timm_beit, open_clip_visual,  # noqa: E402
+                        round_to, save_safetensors, timm_to_open_clip, timm_to_open_clip_trunk, timm_to_dinov2_repo, timm_to_hf, timm_to_hf_beit,
                         timm_to_hf_clip, timm_to_hf_dinov2, timm_to_hf_dinov3,
                         timm_to_hf_siglip, timm_to_hf_siglip2_naflex, timm_to_timm_eva)
 
@@ -389,6 +389,58 @@ CASES = [
     # as google/vit-base-patch16-224 has them (mean/std 0.5, bilinear, 224 x 224)
     dict(name="hub_hf_vit", img=224, patch=16, dim=96, depth=2, heads=3, classes=10,
          dtype="F32", names="hf", heads_in="config", eps=1e-12, labels=True, hub="hf"),
+    # OpenCLIP's own image tower (open_clip_model.safetensors beside open_clip_config.json, as
+    # the hub's OpenCLIP repositories hold them; apple/DFN5B-CLIP-ViT-H-14's layout): the text
+    # tower's tensors beside it, visual.transformer.resblocks with nn.MultiheadAttention's
+    # in_proj, LayerScale (ls_init_value), proj [width, embed]; QuickGELU (model_cfg.quick_gelu)
+    # and two heads (width / head_width) from the config alone; OpenAI's mean/std and open_clip's
+    # default resize (the shorter side, a centre crop, bicubic), as laion's configs say it
+    dict(name="open_clip_f32", img=64, patch=16, dim=64, depth=2, heads=2, classes=16,
+         eps=1e-5, dtype="F32", names="open_clip", heads_in="none", pre_norm=True,
+         quick_gelu=True, layer_scale=True, head_bias=False,
+         weights_file="open_clip_model.safetensors",
+         open_clip_config={
+             "model_cfg": {"embed_dim": 16, "quick_gelu": True,
+                           "vision_cfg": {"image_size": 64, "layers": 2, "width": 64,
+                                          "head_width": 32, "patch_size": 16,
+                                          "ls_init_value": 1e-5},
+                           "text_cfg": {"context_length": 12, "vocab_size": 16, "width": 8,
+                                        "heads": 1, "layers": 1}},
+             "preprocess_cfg": {"mean": [0.48145466, 0.4578275, 0.40821073],
+                                "std": [0.26862954, 0.26130258, 0.27577711]}}),
+    # the same with the mean patch token normed after pooling (pool_type "avg",
+    # final_ln_after_pool: ln_post as fc_norm), GELU, three 32-wide heads, in a PyTorch pickle
+    # (open_clip_pytorch_model.bin)
+    dict(name="open_clip_avg_f32", img=48, patch=16, dim=96, depth=2, heads=3, classes=8,
+         eps=1e-5, dtype="F32", names="open_clip", heads_in="none", pre_norm=True,
+         avg_pool=True, head_bias=False, weights_file="open_clip_pytorch_model.bin",
+         open_clip_config={
+             "model_cfg": {"embed_dim": 8,
+                           "vision_cfg": {"image_size": 48, "layers": 2, "width": 96,
+                                          "head_width": 32, "patch_size": 16,
+                                          "pool_type": "avg", "final_ln_after_pool": True},
+                           "text_cfg": {"context_length": 12, "vocab_size": 16, "width": 8,
+                                        "heads": 1, "layers": 1}},
+             "preprocess_cfg": {"mean": [0.5, 0.5, 0.5], "std": [0.5, 0.5, 0.5],
+                                "interpolation": "bilinear", "resize_mode": "shortest"}}),
+    # OpenCLIP's timm towers (timm/ViT-SO400M-16-SigLIP2-256's layout): timm's SigLIP under
+    # visual.trunk. (no class token, attention pooling), a bias-less projection after it
+    # (visual.head.proj, timm_proj "linear"); what vision_cfg.timm_model_name tells (16 heads,
+    # GELU's tanh approximation) told by it alone
+    dict(name="open_clip_trunk_f32", img=64, patch=16, dim=128, depth=2, heads=16, classes=16,
+         dtype="F32", names="open_clip_trunk", heads_in="none", class_token=False, gelu_tanh=True,
+         map_pool=True, sharpen_pool=True, head_bias=False,
+         weights_file="open_clip_model.safetensors",
+         open_clip_config={
+             "model_cfg": {"embed_dim": 16, "init_logit_bias": -10, "custom_text": True,
+                           "vision_cfg": {"image_size": 64,
+                                          "timm_model_name": "vit_so400m_patch16_siglip_256",
+                                          "timm_model_pretrained": False, "timm_pool": "map",
+                                          "timm_proj": "linear"},
+                           "text_cfg": {"context_length": 12, "vocab_size": 16, "width": 8,
+                                        "heads": 1, "layers": 1}},
+             "preprocess_cfg": {"mean": [0.5, 0.5, 0.5], "std": [0.5, 0.5, 0.5],
+                                "interpolation": "bicubic", "resize_mode": "squash"}}),
 ]
 
 TIMM_PRETRAINED_CFG = {
@@ -501,6 +553,8 @@ def build(case):
     model = model_for(case)
     randomise(model, gen, case.get("sharpen_pool", False))
     with torch.no_grad():  # the reference must use exactly the stored values
+        if not case.get("head_bias", True):  # OpenCLIP's projections
+            model.head.bias.zero_()
         for p in model.parameters():
             p.copy_(round_to(p, case["dtype"]))
     return model, torch.randn(1, 3, case["img"], case["img"], generator=gen)
@@ -569,7 +623,23 @@ def make(case, outdir):
     elif case["names"] == "hf_beit":
         sd = timm_to_hf_beit(mirror_to_timm_beit(sd), case["hf_prefix"],
                              with_index=case.get("index", False))
-    save_safetensors(os.path.join(d, "model.safetensors"), sd, case["dtype"], meta)
+    elif case["names"] == "open_clip":
+        sd = timm_to_open_clip(sd, fc_norm=case.get("avg_pool", False))
+        vision = case["open_clip_config"]["model_cfg"]["vision_cfg"]
+        with torch.no_grad():  # open_clip's own forward on the renamed weights agrees
+            theirs = open_clip_visual(sd, x, case["heads"], case["eps"], case.get("quick_gelu"),
+                                      vision.get("pool_type", "tok"),
+                                      vision.get("final_ln_after_pool", False))
+        assert (theirs - logits).abs().max() < 1e-5, (theirs - logits).abs().max()
+    elif case["names"] == "open_clip_trunk":
+        sd = timm_to_open_clip_trunk(sd)
+    weights = os.path.join(d, case.get("weights_file", "model.safetensors"))
+    if weights.endswith(".bin"):
+        torch.save(sd, weights)
+    else:
+        save_safetensors(weights, sd, case["dtype"], meta)
+    if case.get("open_clip_config"):
+        write_json(os.path.join(d, "open_clip_config.json"), case["open_clip_config"])
     config = dict(case.get("config", {}))
     hf = case["names"].startswith("hf")
     if case["heads_in"] == "config":
