@@ -1116,25 +1116,41 @@ swap_prefix (const char *name, const char *from, const char *to)
 /* A new name for a tensor (timm's), or NULL where it keeps its own */
 typedef char *(*RenameFunc) (const char *name, gconstpointer data);
 
-/* Every tensor renamed by `rename`, each keeping its own name for the messages */
-static void
-rename_tensors (Loader *L, RenameFunc rename, gconstpointer data)
+/* Every tensor renamed by `rename`, each keeping its own name for the messages; two tensors
+ * that would both be read by one name are refused (which would heed take?) */
+static gboolean
+rename_tensors (Loader *L, RenameFunc rename, gconstpointer data, GError **error)
 {
   GHashTable *renamed = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, entry_free);
   GHashTableIter it;
   gpointer key, value;
+  char *clash = NULL; /* the message for the first two tensors found under one name */
   g_hash_table_iter_init (&it, L->tensors);
   while (g_hash_table_iter_next (&it, &key, &value)) {
-    char *timm = rename (key, data);
-    TensorEntry *e = value;
+    char *timm = rename (key, data), *name = timm ? timm : g_strdup (key);
+    TensorEntry *e = value, *other = g_hash_table_lookup (renamed, name);
     if (timm)
       e->file_name = g_strdup (key);
     g_hash_table_iter_steal (&it);
-    g_hash_table_insert (renamed, timm ? timm : g_strdup (key), e);
+    if (other) {
+      const char *a = other->file_name ? other->file_name : name;
+      if (!clash)
+        clash = g_strdup_printf ("tensors '%s' and '%s' would both be read as '%s'",
+                                 strcmp (a, key) < 0 ? a : (const char *) key,
+                                 strcmp (a, key) < 0 ? (const char *) key : a, name);
+      entry_free (e);
+      g_free (name);
+    } else {
+      g_hash_table_insert (renamed, name, e);
+    }
     g_free (key);
   }
   g_hash_table_destroy (L->tensors);
   L->tensors = renamed;
+  if (clash)
+    model_error (error, L, "%s: refused rather than take one of them", clash);
+  g_free (clash);
+  return clash == NULL;
 }
 
 /* `name` through the first of n (from, to) prefix pairs it begins with, or NULL */
@@ -1185,15 +1201,15 @@ hf_dinov3_timm_name (const char *name, gconstpointer data)
 
 /* transformers' DINOv3ViTModel (facebook/dinov3-*) is timm's Eva (vit_*_dinov3) under other
  * names: its tensors are read by timm's, each keeping its own for the messages. */
-static void
-rename_hf_dinov3 (Loader *L)
+static gboolean
+rename_hf_dinov3 (Loader *L, GError **error)
 {
   TensorEntry *patch = find (L, "embeddings.patch_embeddings.weight");
   if (!patch || patch->ndim != 4 || !find (L, "layer.0.attention.q_proj.weight"))
-    return;
+    return TRUE;
   gboolean gated = find (L, "layer.0.mlp.gate_proj.weight") != NULL;
-  rename_tensors (L, hf_dinov3_timm_name, &gated);
   L->hf_dinov3 = TRUE;
+  return rename_tensors (L, hf_dinov3_timm_name, &gated, error);
 }
 
 /* OpenCLIP's own image tower (open_clip's VisionTransformer, OpenAI's CLIP layout) in timm's
@@ -1274,9 +1290,9 @@ transpose_entry (TensorEntry *e)
 static void
 lead_with_ones (TensorEntry *e, guint ndim)
 {
-  guint lead = ndim > e->ndim ? ndim - e->ndim : 0;
+  guint lead = e && ndim > e->ndim ? ndim - e->ndim : 0;
   if (!lead)
-    return;
+    return; /* a missing one is named where it is read */
   memmove (e->shape + lead, e->shape, e->ndim * sizeof e->shape[0]);
   for (guint i = 0; i < lead; i++)
     e->shape[i] = 1;
@@ -1411,14 +1427,15 @@ read_open_clip (Loader *L, GError **error)
   } else {
     fc_norm = FALSE;
   }
-  rename_tensors (L, trunk ? open_clip_trunk_timm_name : open_clip_timm_name, &fc_norm);
+  L->open_clip = TRUE;
+  if (!rename_tensors (L, trunk ? open_clip_trunk_timm_name : open_clip_timm_name, &fc_norm, error))
+    return FALSE;
   if (native) {
     lead_with_ones (find (L, "cls_token"), 3);
     lead_with_ones (find (L, "pos_embed"), 3);
     if (find (L, "head.weight"))
       transpose_entry (find (L, "head.weight"));
   }
-  L->open_clip = TRUE;
   return TRUE;
 }
 
@@ -2634,8 +2651,7 @@ load_shards (const Shard *shards, guint n, JsonObject *weight_map, const char *c
   m = g_new0 (HeedModel, 1);
   m->source = g_strdup (L.source);
   /* what the model is (an unsupported variant says so first), then its bytes */
-  rename_hf_dinov3 (&L);
-  if (!read_open_clip (&L, error) || !read_config (&L, m, error) ||
+  if (!rename_hf_dinov3 (&L, error) || !read_open_clip (&L, error) || !read_config (&L, m, error) ||
       (!L.torch && !check_no_overlap (&L, error)) || !read_weights (&L, m, error) ||
       !check_blocks_read (&L, error))
     heed_model_destroy (&m);

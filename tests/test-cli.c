@@ -591,7 +591,8 @@ main (int argc, char **argv)
                                  "hf_dinov3_gated_f32",
                                  "open_clip_f32",
                                  "open_clip_avg_f32",
-                                 "open_clip_trunk_f32" };
+                                 "open_clip_trunk_f32",
+                                 "hf_mae_f32" };
   g_test_init (&argc, &argv, NULL);
   heed_tool = g_getenv ("HEED_TOOL");
   fixtures = g_getenv ("HEED_FIXTURES");

@@ -617,6 +617,17 @@ edit_open_clip_resnet (JsonObject *r)
 {
   add_empty_tensor (r, "visual.layer1.0.conv1.weight");
 }
+/* timm's name beside OpenCLIP's for one tensor; OpenCLIP's positions missing */
+static void
+edit_open_clip_clash (JsonObject *r)
+{
+  add_empty_tensor (r, "cls_token");
+}
+static void
+edit_open_clip_no_positions (JsonObject *r)
+{
+  json_object_remove_member (r, "visual.positional_embedding");
+}
 /* attention pooling with no query: a pool heed cannot run, refused by its shape */
 static void
 edit_variant (JsonObject *r)
@@ -836,6 +847,9 @@ test_corrupt_files (void)
       "tensor 'visual.transformer.resblocks.0.ln_attn.weight' belongs to no layout" },
     { edit_open_clip_coca, oc_config, "CoCa's attention pooler (visual.attn_pool)" },
     { edit_open_clip_resnet, oc_config, "an OpenCLIP ResNet image tower" },
+    { edit_open_clip_clash, oc_config,
+      "tensors 'cls_token' and 'visual.class_embedding' would both be read as 'cls_token'" },
+    { edit_open_clip_no_positions, oc_config, "position embedding must be [1, tokens, 64]" },
     { NULL, "{\"model_cfg\": {\"vision_cfg\": {\"pool_type\": \"none\"}}}", "pools by none" },
     { NULL, "{\"model_cfg\": {\"vision_cfg\": {\"attentional_pool\": \"parallel\"}}}",
       "pools by attentional_pool" },

@@ -83,6 +83,15 @@ CASES = [
          dtype="F32", names="hf", hf_prefix="deit.", heads_in="config", eps=1e-12, labels=True,
          distilled=True, config={"model_type": "deit",
                                  "architectures": ["DeiTForImageClassificationWithTeacher"]}),
+    # transformers' ViTMAEForPreTraining (facebook/vit-mae-*): ViT's vit. names and final
+    # layernorm, the decoder beside them unread; run on every patch (mask_ratio is pretraining's
+    # random masking); heads from config.json (dim / 64 would give 1); head-less
+    dict(name="hf_mae_f32", img=64, patch=16, dim=64, depth=2, heads=4, classes=0,
+         dtype="F32", names="hf", heads_in="config", eps=1e-12, mae_decoder=True,
+         config={"model_type": "vit_mae", "architectures": ["ViTMAEForPreTraining"],
+                 "mask_ratio": 0.75, "decoder_hidden_size": 32, "decoder_num_hidden_layers": 1,
+                 "decoder_num_attention_heads": 2, "decoder_intermediate_size": 64,
+                 "norm_pix_loss": False}),
     # transformers' Dinov2Model (facebook/dinov2-*): timm's names inside the blocks, LayerScale
     # as layer_scaleN.lambda1, a mask token; a 70 px checkpoint (5 x 5 grid) that transformers
     # runs at its processor's 56 px crop, pos_embed interpolated as its interpolate_pos_encoding
@@ -586,6 +595,27 @@ def build_as_run(case):
     return model, x, checkpoint
 
 
+def mae_decoder(case):
+    """ViTMAEForPreTraining's decoder (one layer, 32 wide), as its files hold it beside the
+    encoder: random values heed must leave unread."""
+    gen = torch.Generator().manual_seed(len(case["name"]))
+    w, tokens = 32, (case["img"] // case["patch"]) ** 2 + 1
+    layer = "decoder.decoder_layers.0."
+    shapes = {"decoder.decoder_embed.weight": (w, case["dim"]), "decoder.decoder_embed.bias": (w,),
+              "decoder.mask_token": (1, 1, w), "decoder.decoder_pos_embed": (1, tokens, w),
+              "decoder.decoder_norm.weight": (w,), "decoder.decoder_norm.bias": (w,),
+              "decoder.decoder_pred.weight": (3 * case["patch"] ** 2, w),
+              "decoder.decoder_pred.bias": (3 * case["patch"] ** 2,)}
+    for part in ("query", "key", "value"):
+        shapes[f"{layer}attention.attention.{part}.weight"] = (w, w)
+    for name, shape in (("attention.output.dense", (w, w)), ("intermediate.dense", (64, w)),
+                        ("output.dense", (w, 64))):
+        shapes[f"{layer}{name}.weight"] = shape
+    for name in ("layernorm_before", "layernorm_after"):
+        shapes[f"{layer}{name}.weight"] = (w,)
+    return {k: torch.randn(v, generator=gen) for k, v in shapes.items()}
+
+
 def make(case, outdir):
     model, x, sd = build_as_run(case)
     eps = case.get("eps", 1e-6)
@@ -604,6 +634,8 @@ def make(case, outdir):
         meta["labels"] = json.dumps(labels)
     if case["names"] == "hf":
         sd = timm_to_hf(sd, case.get("hf_prefix", "vit."))
+        if case.get("mae_decoder"):
+            sd.update(mae_decoder(case))
     elif case["names"] == "hf_dinov2":
         sd = timm_to_hf_dinov2(sd, case.get("hf_prefix", ""), case.get("split_gate", False))
     elif case["names"] == "timm_eva":
