@@ -865,9 +865,12 @@ read_preprocess (Loader *L, HeedModelConfig *c, GError **error)
   };
   const char *interp = meta_string (L, "interpolation");
   const char *where = "__metadata__";
-  if (!interp && L->open_clip) /* open_clip's default: bicubic */
-    interp = json_str (o, "interpolation") ? json_str (o, "interpolation") : "bicubic",
-    where = json_str (o, "interpolation") ? oc : oc_defaults;
+  if (!interp && L->open_clip) { /* open_clip's default: bicubic, as its "random" is at eval */
+    interp = json_str (o, "interpolation");
+    where = interp ? oc : oc_defaults;
+    if (!interp || strcmp (interp, "random") == 0)
+      interp = "bicubic";
+  }
   if (!interp && json_str (t, "interpolation"))
     interp = json_str (t, "interpolation"), where = timm;
   if (interp) {

@@ -1284,6 +1284,12 @@ test_preprocessing_configs (void)
       strstr (m->config.preprocess_source, "squash from open_clip_config.json preprocess_cfg"));
   heed_model_destroy (&m);
   g_free (cfg);
+  /* "random" (a training setting) is bicubic at eval, as open_clip's transform takes it */
+  cfg = g_strdup_printf ("{%s, \"preprocess_cfg\": {\"interpolation\": \"random\"}}", oc_model);
+  m = load_with (oc, cfg, NULL);
+  g_assert_cmpint (m->config.interpolation, ==, HEED_INTERPOLATION_BICUBIC);
+  heed_model_destroy (&m);
+  g_free (cfg);
   cfg = g_strdup_printf ("{%s, \"preprocess_cfg\": {\"resize_mode\": \"longest\"}}", oc_model);
   m = load_with (oc, cfg, vit); /* transformers' processor beside it is not OpenCLIP's */
   g_assert_cmpint (m->config.resize, ==, HEED_RESIZE_LETTERBOX);

@@ -12,9 +12,11 @@ std = 0.5; tanh GELU; the classifier on the mean normed token) and tests/fixture
 (transformers' BeitForImageClassification: BEiT's processor, the whole image to 64 x 64
 bilinear, mean = std = 0.5; a relative position bias in every block), and
 tests/fixtures/open_clip_f32 and open_clip_avg_f32 (OpenCLIP's files: open_clip_config.json's
-preprocess_cfg, squash and bicubic with OpenAI's mean/std, and the shorter side then a centre
-crop, bilinear, mean = std = 0.5). `heed classify --model DIR IMAGE...` must give, for every image, the top-1 class PyTorch gives with the config's own
-preprocessing (timm's eval transform; transformers' image processor; open_clip's transform)
+preprocess_cfg: OpenAI's mean/std with open_clip's default resize, the shorter side then a
+centre crop, bicubic; the shorter side and a crop, bilinear, mean = std = 0.5; and the same
+weights letterboxed, resize_mode "longest", and squashed, "squash"). `heed classify
+--model DIR IMAGE...` must give, for every image, the top-1 class PyTorch gives with the config's
+own preprocessing (timm's eval transform; transformers' image processor; open_clip's transform)
 and the PyTorch mirror of the model.
 
 It also compares heed's top-5 confidences with PyTorch's softmax (within 1 % of each), and checks
@@ -41,14 +43,26 @@ SIZES = [(640, 480), (480, 640), (1920, 1080), (300, 300), (800, 450), (150, 97)
          (97, 150), (512, 384), (333, 777)]
 
 
-def load(name):
+def load(name, tmp):
+    name, _, resize_mode = name.partition("@")
     d = os.path.join(fixtures, name)
     if os.path.exists(os.path.join(d, "open_clip_config.json")):
         # OpenCLIP: the fixture's own PyTorch model (rebuilt from its seed), open_clip's
-        # transform for its preprocess_cfg
+        # transform for its preprocess_cfg; NAME@MODE: the weights beside a config that says
+        # resize_mode MODE
         from make_parity_fixtures import CASES, build_as_run
         model, _, _ = build_as_run(next(c for c in CASES if c["name"] == name))
         config = json.load(open(os.path.join(d, "open_clip_config.json")))
+        if resize_mode:
+            config["preprocess_cfg"]["resize_mode"] = resize_mode
+            variant = os.path.join(tmp, f"{name}-{resize_mode}")
+            os.makedirs(variant)
+            for f in os.listdir(d):
+                if f.startswith("open_clip_") and f != "open_clip_config.json":
+                    os.symlink(os.path.join(d, f), os.path.join(variant, f))
+            with open(os.path.join(variant, "open_clip_config.json"), "w") as f:
+                json.dump(config, f)
+            d = variant
         size = config["model_cfg"]["vision_cfg"]["image_size"]
         return d, model, open_clip_transform(config["preprocess_cfg"], size), size
     sd, _ = load_safetensors(os.path.join(d, "model.safetensors"))
@@ -89,7 +103,8 @@ def imagenet_plain(image, size):
 
 def main():
     cases = ["hub_timm_vit", "hub_hf_vit", "hf_dinov2_cls_f32", "hf_siglip_cls_f32",
-             "hf_beit_f32", "open_clip_f32", "open_clip_avg_f32"]
+             "hf_beit_f32", "open_clip_f32", "open_clip_avg_f32", "open_clip_avg_f32@longest",
+             "open_clip_avg_f32@squash"]
     print(f"1..{2 * len(cases)}")
     failed = 0
     with tempfile.TemporaryDirectory() as tmp:
@@ -100,7 +115,7 @@ def main():
         from PIL import Image
         images = [Image.open(p) for p in paths]
         for n, name in enumerate(cases):
-            d, model, transform, size = load(name)
+            d, model, transform, size = load(name, tmp)
             with torch.no_grad():
                 logits = model(torch.stack([transform(im) for im in images]))
                 plain = model(torch.stack([imagenet_plain(im, size) for im in images]))

@@ -930,16 +930,31 @@ def timm_eval_transform(pretrained_cfg):
 def open_clip_transform(preprocess_cfg, size):
     """open_clip's eval transform (transform.py, image_transform with is_train False) for an
     open_clip_config.json preprocess_cfg, built from torchvision as open_clip builds it:
-    "shortest" the shorter side to size then a centre crop, "squash" both sides to size (with
-    Pillow); ToTensor, Normalize; OpenAI's mean/std and bicubic where it says nothing."""
+    "shortest" the shorter side to size then a centre crop, "squash" both sides to size,
+    "longest" the longer side to size (ResizeKeepRatio with longest=1: each side round(side /
+    ratio)) then padded with black to a centred square (CenterCropOrPad: the left and top
+    padding rounded down), all with Pillow; ToTensor, Normalize; OpenAI's mean/std and bicubic
+    where it says nothing ("random" is bicubic at eval)."""
     from torchvision import transforms as T
+    from torchvision.transforms import functional as TF
 
-    modes = {"bilinear": T.InterpolationMode.BILINEAR, "bicubic": T.InterpolationMode.BICUBIC}
+    modes = {"bilinear": T.InterpolationMode.BILINEAR, "bicubic": T.InterpolationMode.BICUBIC,
+             "random": T.InterpolationMode.BICUBIC}
     interpolation = modes[preprocess_cfg.get("interpolation", "bicubic")]
     mode = preprocess_cfg.get("resize_mode", "shortest")
-    assert mode in ("shortest", "squash"), mode
-    steps = [T.Resize((size, size), interpolation=interpolation)] if mode == "squash" else [
-        T.Resize(size, interpolation=interpolation), T.CenterCrop(size)]
+
+    def letterbox(im):
+        w, h = im.size
+        ratio = max(w / size, h / size)
+        nw, nh = round(w / ratio), round(h / ratio)
+        im = TF.resize(im, [nh, nw], interpolation)
+        left, top = (size - nw) // 2, (size - nh) // 2
+        return TF.pad(im, [left, top, size - nw - left, size - nh - top], fill=0)
+
+    assert mode in ("shortest", "squash", "longest"), mode
+    steps = [T.Resize((size, size), interpolation=interpolation)] if mode == "squash" else \
+        [letterbox] if mode == "longest" else [T.Resize(size, interpolation=interpolation),
+                                               T.CenterCrop(size)]
     return T.Compose(steps + [
         lambda im: im.convert("RGB"), T.ToTensor(),
         T.Normalize(preprocess_cfg.get("mean", (0.48145466, 0.4578275, 0.40821073)),
