@@ -54,11 +54,14 @@ typedef struct {
   const char *source;
   const char *prefix; /* "", "vit.", "deit." or "dinov2." for Hugging Face names */
   gboolean hf;
-  gboolean torch;   /* a PyTorch checkpoint, whose tensors may share bytes (tied weights) */
-  gboolean dinov2;  /* transformers' DINOv2: timm's names inside its blocks (norm1, mlp.fc1),
-                     * LayerScale as layer_scale1/2.lambda1 */
-  gboolean clip;    /* transformers' CLIP image tower (vision_model.): names of its own, the
-                     * settings in config.json's vision_config */
+  gboolean torch;  /* a PyTorch checkpoint, whose tensors may share bytes (tied weights) */
+  gboolean dinov2; /* transformers' DINOv2: timm's names inside its blocks (norm1, mlp.fc1),
+                    * LayerScale as layer_scale1/2.lambda1 */
+  gboolean clip;   /* transformers' CLIP image tower (vision_model.): names of its own, the
+                    * settings in config.json's vision_config */
+  /* transformers' layouts without a class token: SigLIP's image tower and I-JEPA's, whose
+   * classifiers read the mean of every normed token */
+  gboolean no_class_token;
   gboolean siglip;  /* transformers' SigLIP image tower: CLIP's names without the class token
                      * and pre_layrnorm, a patch bias, attention pooling (head.) or, in
                      * SiglipForImageClassification, the mean of every normed token */
@@ -1571,7 +1574,9 @@ read_config (Loader *L, HeedModel *m, GError **error)
   if (find (L, "patch_embed.proj.weight")) {
     L->hf = FALSE;
   } else {
-    const char *prefixes[] = { "vit.", "", "deit.", "dinov2.", "beit.", "data2vec_vision." };
+    const char *prefixes[] = {
+      "vit.", "", "deit.", "dinov2.", "beit.", "data2vec_vision.", "ijepa."
+    };
     for (guint i = 0; i < G_N_ELEMENTS (prefixes) && !L->hf; i++) {
       L->prefix = prefixes[i];
       name = hf_name (L, "embeddings.patch_embeddings.projection.weight");
@@ -1589,6 +1594,11 @@ read_config (Loader *L, HeedModel *m, GError **error)
       if (vision)
         L->config = vision;
     }
+    /* transformers' I-JEPA (IJepaModel, IJepaForImageClassification's ijepa.): ViT's names
+     * without a class token */
+    name = hf_name (L, "embeddings.cls_token");
+    L->no_class_token = L->siglip || (L->hf && !L->clip && !find (L, name));
+    g_free (name);
     if (!L->hf)
       return model_error (error, L,
                           "not a ViT checkpoint%s%s%s: neither timm's "
@@ -1752,13 +1762,13 @@ read_config (Loader *L, HeedModel *m, GError **error)
                  ((fc_norm && !norm) ||
                   (norm && !fc_norm &&
                    (g_strcmp0 (pool, "avg") == 0 || (!pool && !find (L, "cls_token")))))) ||
-                (L->siglip && !c->map_pool) || /* SiglipForImageClassification */
-                L->beit_pooler;
+                /* SiglipForImageClassification's, I-JEPA's */
+                (L->no_class_token && !c->map_pool) || L->beit_pooler;
   /* timm's average pooling with no norm at all (the Perception Encoder's lang and spatial
    * models: use_post_transformer_norm and use_fc_norm off): the mean patch token as it is */
   if (!L->hf && !c->map_pool && !fc_norm && !norm && g_strcmp0 (pool, "avg") == 0)
     c->avg_pool = c->pool_without_norm = TRUE;
-  c->pool_after_norm = c->avg_pool && (norm || L->siglip);
+  c->pool_after_norm = c->avg_pool && (norm || L->no_class_token);
   if (!L->hf && !c->avg_pool && !c->map_pool && !find (L, "cls_token"))
     return model_error (error, L,
                         "tensor 'cls_token' is missing, and no fc_norm, final norm or attn_pool "
@@ -1772,7 +1782,7 @@ read_config (Loader *L, HeedModel *m, GError **error)
                         "after fc_norm or the final norm (avg) or by attention (map)",
                         pool, pooling);
   /* the prefix: the class token, then the distillation token or the register tokens [1, R, D] */
-  c->num_prefix = (L->hf && !L->siglip) || find (L, "cls_token") ? 1 : 0;
+  c->num_prefix = (L->hf && !L->no_class_token) || find (L, "cls_token") ? 1 : 0;
   TensorEntry *dist = find (L, L->dist_token), *reg = find (L, L->reg_token);
   if (dist)
     c->num_prefix++;
@@ -2073,7 +2083,7 @@ read_prefix (const Loader *L, HeedModel *m, GError **error)
   guint64 D = c->dim, s_d[1] = { D };
   float *prefix = g_new0 (float, (gsize) c->num_prefix *D), *t;
   /* average-pooled timm ViTs may have no class token; transformers' always have one */
-  guint row = L->hf || find (L, "cls_token") ? 1 : 0;
+  guint row = (L->hf && !L->no_class_token) || find (L, "cls_token") ? 1 : 0;
   if (row)
     memcpy (prefix, m->cls_token, D * sizeof (float));
   if (find (L, L->dist_token)) {

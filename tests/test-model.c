@@ -363,6 +363,14 @@ test_fixture_configs (void)
   g_assert_cmpfloat (m->config.ln_eps, ==, 1e-6f);
   g_assert_cmpuint (m->config.num_classes, ==, 16);
   heed_model_destroy (&m);
+  /* transformers' I-JEPA: no class token (position_embeddings over the patches alone), the
+   * classifier on the mean of every token after layernorm */
+  m = load_fixture ("hf_ijepa_f32");
+  g_assert_cmpuint (m->config.num_prefix, ==, 0);
+  g_assert_true (m->config.avg_pool && m->config.pool_after_norm);
+  g_assert_cmpuint (m->config.num_classes, ==, 5);
+  g_assert_cmpstr (m->config.labels[0], ==, "class 0 of hf_ijepa_f32");
+  heed_model_destroy (&m);
   m = load_fixture ("rope_sbb_f32");
   g_assert_true (m->config.rope && !m->config.rope_columns_first && m->config.avg_pool);
   g_assert_cmpfloat (m->config.rope_base, ==, 10000.0f);

@@ -529,7 +529,8 @@ def timm_to_hf(sd, prefix="vit."):
     prefix "deit." and a dist_token: DeiTForImageClassificationWithTeacher's)."""
     out = {}
     p = prefix
-    out[p + "embeddings.cls_token"] = sd["cls_token"]
+    if "cls_token" in sd:  # I-JEPA has none
+        out[p + "embeddings.cls_token"] = sd["cls_token"]
     if "dist_token" in sd:
         out[p + "embeddings.distillation_token"] = sd["dist_token"]
     out[p + "embeddings.position_embeddings"] = sd["pos_embed"]

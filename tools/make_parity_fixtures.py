@@ -92,6 +92,13 @@ CASES = [
                  "mask_ratio": 0.75, "decoder_hidden_size": 32, "decoder_num_hidden_layers": 1,
                  "decoder_num_attention_heads": 2, "decoder_intermediate_size": 64,
                  "norm_pix_loss": False}),
+    # transformers' IJepaForImageClassification (its IJepaModel is facebook/ijepa_vith14_1k's):
+    # ViT's names under ijepa. without a class token, position_embeddings over the patches
+    # alone, the classifier on the mean of every token after layernorm
+    dict(name="hf_ijepa_f32", img=64, patch=16, dim=64, depth=2, heads=2, classes=5,
+         dtype="F32", names="hf", hf_prefix="ijepa.", heads_in="config", eps=1e-6, labels=True,
+         class_token=False, avg_pool=True, pool_after_norm=True,
+         config={"model_type": "ijepa", "architectures": ["IJepaForImageClassification"]}),
     # transformers' Dinov2Model (facebook/dinov2-*): timm's names inside the blocks, LayerScale
     # as layer_scaleN.lambda1, a mask token; a 70 px checkpoint (5 x 5 grid) that transformers
     # runs at its processor's 56 px crop, pos_embed interpolated as its interpolate_pos_encoding
