@@ -1267,18 +1267,13 @@ open_clip_trunk_timm_name (const char *name, gconstpointer data)
   return swap_first_prefix (name, pairs, G_N_ELEMENTS (pairs));
 }
 
-static guint
-dtype_size (DType t)
-{
-  return t == DT_F32 ? 4 : t == DT_F16 || t == DT_BF16 ? 2 : 0;
-}
-
 /* A matrix's rows and columns swapped, into bytes of its own: OpenCLIP's proj is [width,
  * embed] (the pooled token times proj), timm's head.weight [embed, width] */
 static void
 transpose_entry (TensorEntry *e)
 {
-  guint size = dtype_size (e->dtype);
+  guint64 size;
+  dtype_of (e->dtype_name, &size);
   if (e->ndim != 2 || !size)
     return; /* take() refuses its shape or dtype by name */
   guint64 rows = e->shape[0], cols = e->shape[1];
@@ -1415,23 +1410,21 @@ read_open_clip (Loader *L, GError **error)
                         "an OpenCLIP ResNet image tower (open_clip's ModifiedResNet), not a ViT");
   if (!native && !trunk)
     return TRUE;
-  if (has_tensor_prefix (L, "visual.attn_pool.") || has_tensor_prefix (L, "visual.head.mlp."))
+  gboolean coca = has_tensor_prefix (L, "visual.attn_pool.");
+  if (coca || has_tensor_prefix (L, "visual.head.mlp."))
     return model_error (error, L, "an OpenCLIP image tower with %s, which heed does not run",
-                        has_tensor_prefix (L, "visual.attn_pool.")
-                            ? "CoCa's attention pooler (visual.attn_pool)"
-                            : "an MLP projection (timm_proj \"mlp\")");
-  gboolean fc_norm;
-  JsonObject *settings = NULL;
+                        coca ? "CoCa's attention pooler (visual.attn_pool)"
+                             : "an MLP projection (timm_proj \"mlp\")");
+  gboolean fc_norm = FALSE;
   /* a timm config.json beside open_clip's weights says what it says; open_clip's own
    * config (or none) is made into one */
   if (!L->config || member_object (L->config, "model_cfg")) {
-    if (!(settings = open_clip_settings (L, trunk, &fc_norm, error)))
+    JsonObject *settings = open_clip_settings (L, trunk, &fc_norm, error);
+    if (!settings)
       return FALSE;
     L->open_clip_preprocess = member_object (L->config, "preprocess_cfg");
-    L->open_clip_settings = settings;
-    L->config = settings, L->config_top = NULL;
-  } else {
-    fc_norm = FALSE;
+    L->config = L->open_clip_settings = settings;
+    L->config_top = NULL;
   }
   L->open_clip = TRUE;
   if (!rename_tensors (L, trunk ? open_clip_trunk_timm_name : open_clip_timm_name, &fc_norm, error))

@@ -32,12 +32,24 @@ from heed_torch import (VisionTransformer, mirror_to_timm_beit, save_safetensors
 
 out = sys.argv[1]
 torch.manual_seed(0)
-model = VisionTransformer(img_size=8, patch_size=4, dim=64, depth=1, num_heads=1, num_classes=3,
-                          mlp_hidden=16)
-with torch.no_grad():
-    for p in model.parameters():
-        p.normal_(0, 0.02)
-sd = OrderedDict((k, v.half()) for k, v in model.state_dict().items())
+
+
+def one_block(**layout):
+    """A one-block 8 px ViT (patch 4, dim 64, one head, an MLP 16 wide, 3 classes unless the
+    layout says otherwise), its weights drawn from N(0, 0.02)."""
+    model = VisionTransformer(**dict(dict(img_size=8, patch_size=4, dim=64, depth=1, num_heads=1,
+                                          num_classes=3, mlp_hidden=16), **layout))
+    with torch.no_grad():
+        for p in model.parameters():
+            p.normal_(0, 0.02)
+    return model
+
+
+def halves(sd):
+    return OrderedDict((k, v.half()) for k, v in sd.items())
+
+
+sd = halves(one_block().state_dict())
 torch.save(sd, os.path.join(out, "vit.bin"))
 flat = torch.cat([v.flatten() for v in sd.values() if v.dim() == 1])
 views, at = OrderedDict(), 0
@@ -51,57 +63,35 @@ for k, v in sd.items():
         views[k] = v
 torch.save(views, os.path.join(out, "vit-views.bin"), pickle_protocol=4)
 
-beit = VisionTransformer(img_size=8, patch_size=4, dim=64, depth=1, num_heads=2, num_classes=3,
-                         mlp_hidden=16, rel_pos="block", beit_qkv_bias=True, pos_embed=False,
-                         avg_pool=True, layer_scale=True)
-with torch.no_grad():
-    for p in beit.parameters():
-        p.normal_(0, 0.02)
+beit = one_block(num_heads=2, rel_pos="block", beit_qkv_bias=True, pos_embed=False,
+                 avg_pool=True, layer_scale=True)
 sd = mirror_to_timm_beit(beit.state_dict(), with_index=True)
 torch.save(OrderedDict((k, v if k.endswith("_index") else v.half()) for k, v in sd.items()),
            os.path.join(out, "beit.bin"))
 
-giant = VisionTransformer(img_size=8, patch_size=4, dim=64, depth=1, num_heads=1, num_classes=0,
-                          mlp_hidden=16, layer_scale=True, swiglu=True)
-with torch.no_grad():
-    for p in giant.parameters():
-        p.normal_(0, 0.02)
-torch.save(OrderedDict((k, v.half()) for k, v in timm_to_dinov2_repo(giant.state_dict()).items()),
+giant = one_block(num_classes=0, layer_scale=True, swiglu=True)
+torch.save(halves(timm_to_dinov2_repo(giant.state_dict())),
            os.path.join(out, "dinov2-swiglu.bin"))
-torch.save(OrderedDict((k, v.half()) for k, v in
-                       timm_to_hf_dinov2(giant.state_dict(), split_gate=True).items()),
+torch.save(halves(timm_to_hf_dinov2(giant.state_dict(), split_gate=True)),
            os.path.join(out, "hf-dinov2-split.bin"))
 
-eva02 = VisionTransformer(img_size=8, patch_size=4, dim=64, depth=1, num_heads=1, num_classes=3,
-                          mlp_hidden=16, swiglu=True, split_qkv=True, split_gate=True,
-                          mlp_norm=True, avg_pool=True, rope_ref_grid=16)
-with torch.no_grad():
-    for p in eva02.parameters():
-        p.normal_(0, 0.02)
-torch.save(OrderedDict((k, v.half()) for k, v in eva02.state_dict().items()),
-           os.path.join(out, "eva02.bin"))
+eva02 = one_block(swiglu=True, split_qkv=True, split_gate=True, mlp_norm=True, avg_pool=True,
+                  rope_ref_grid=16)
+torch.save(halves(eva02.state_dict()), os.path.join(out, "eva02.bin"))
 
 # one block of the Perception Encoder's core layout (pe-core.bin: norm_pre, no patch bias, a
 # class token and pos_embed, attention pooling), which the target loads again with the
 # vit_pe_core_* config.json: its rotary embedding and 8 pooling heads
-pe = VisionTransformer(img_size=8, patch_size=4, dim=64, depth=1, num_heads=1, num_classes=3,
-                       mlp_hidden=16, pre_norm=True, map_pool=True, pool_heads=8, eps=1e-5)
-with torch.no_grad():
-    for p in pe.parameters():
-        p.normal_(0, 0.02)
-torch.save(OrderedDict((k, v.half()) for k, v in pe.state_dict().items()),
-           os.path.join(out, "pe-core.bin"))
+pe = one_block(pre_norm=True, map_pool=True, pool_heads=8, eps=1e-5)
+torch.save(halves(pe.state_dict()), os.path.join(out, "pe-core.bin"))
 
 # one block of OpenCLIP's own image tower (open-clip.bin: visual.conv1, class_embedding,
 # positional_embedding, ln_pre, in_proj, ls_1/ls_2, ln_post, proj; the text tower's tensors
 # beside it), which the target loads again with an open_clip_config.json; and the same as
 # safetensors for the json target's OpenCLIP configs
-oc = VisionTransformer(img_size=8, patch_size=4, dim=64, depth=1, num_heads=1, num_classes=3,
-                       mlp_hidden=16, pre_norm=True, layer_scale=True, eps=1e-5)
+oc = one_block(pre_norm=True, layer_scale=True, eps=1e-5)
 with torch.no_grad():
-    for p in oc.parameters():
-        p.normal_(0, 0.02)
-    oc.head.bias.zero_()
-oc_sd = OrderedDict((k, v.half()) for k, v in timm_to_open_clip(oc.state_dict()).items())
+    oc.head.bias.zero_()  # OpenCLIP's proj has none
+oc_sd = halves(timm_to_open_clip(oc.state_dict()))
 torch.save(oc_sd, os.path.join(out, "open-clip.bin"))
 save_safetensors(os.path.join(out, "open-clip.safetensors"), oc_sd, "F16")
