@@ -215,6 +215,9 @@ typedef struct {
                                 * after the activation (or SwiGLU's gate), before fc2 */
   gboolean attn_norm;          /* EVA-02's CLIP towers: a LayerNorm over the attention's output,
                                 * before its projection (timm's scale_attn_inner) */
+  gboolean rms_norm;           /* every norm of the model is RMSNorm, x / sqrt (mean (x^2) + eps)
+                                * times its weight, not LayerNorm (AIMv2's); ln_eps is its eps
+                                * and the norms' biases are zero */
   guint dim, depth, num_heads, head_dim, mlp_hidden;
   guint num_classes;        /* 0 for a head-less backbone */
   gboolean patch_mean_head; /* transformers' Dinov2ForImageClassification: the head reads the
@@ -266,14 +269,16 @@ typedef struct {
   float *patch_w;   /* [D][C*p*p] */
   float *patch_b;   /* [D] */
   HeedBlockWeights *blocks;
-  float *norm_w, *norm_b;           /* [D]: the final norm (fc_norm after average pooling but
-                                     * with pool_after_norm; map_head's norm1 is a copy); NULL
-                                     * for timm's models with neither (pool_without_norm) */
-  float *head_w, *head_b;           /* [classes][D] and [classes], NULL when head-less */
-  float *head_dist_w, *head_dist_b; /* the distillation head, when distilled */
-  float *head_mean_w;               /* [classes][D]: with patch_mean_head, the head's columns that
-                                     * read the mean patch token (head_w has the class token's) */
-  float *norm_pre_w, *norm_pre_b;   /* CLIP towers' LayerNorm before the blocks, or NULL */
+  float *norm_w, *norm_b;             /* [D]: the final norm (fc_norm after average pooling but
+                                       * with pool_after_norm; map_head's norm1 is a copy); NULL
+                                       * for timm's models with neither (pool_without_norm) */
+  float *head_w, *head_b;             /* [classes][D] and [classes], NULL when head-less */
+  float *head_dist_w, *head_dist_b;   /* the distillation head, when distilled */
+  float *head_mean_w;                 /* [classes][D]: with patch_mean_head, the head's columns that
+                                       * read the mean patch token (head_w has the class token's) */
+  float *norm_pre_w, *norm_pre_b;     /* CLIP towers' LayerNorm before the blocks, or NULL */
+  float *patch_norm_w, *patch_norm_b; /* a norm of the patch embedding's output, before the
+                                       * positions are added (AIMv2's), or NULL */
   float *rope_freqs; /* RoPE-Mixed's learnt frequencies [2][depth][heads][head_dim / 2] (the
                       * column's, then the row's), or NULL */
   /* with map_pool, the pooling as one more block that runs its attention for one query and has

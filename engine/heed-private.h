@@ -263,7 +263,29 @@ enum {
   HEED_EPI_ACCUMULATE = 4,
   HEED_EPI_QUICK_GELU = 8, /* x * sigmoid (1.702 x), OpenAI CLIP's */
   HEED_EPI_GELU_TANH = 16, /* GELU's tanh approximation (SigLIP's, PyTorch's approximate="tanh") */
+  HEED_EPI_RMS = 32,       /* heed_op_gemm_layernorm: the folded norm is RMSNorm */
 };
+
+/* heed_op_layernorm's modes (its shader's specialization), bits: */
+typedef enum {
+  HEED_NORM_LAYER = 0, /* LayerNorm */
+  HEED_NORM_RMS = 1,   /* RMSNorm: x / sqrt (mean (x^2) + eps) * gamma + beta (AIMv2's) */
+  HEED_NORM_ADD = 2,   /* y += the result, instead of y = */
+} HeedNormMode;
+
+/* The norm every LayerNorm of a model is (its blocks', its final one, its patch embedding's) */
+static inline HeedNormMode
+heed_norm_mode (const HeedModelConfig *c)
+{
+  return c->rms_norm ? HEED_NORM_RMS : HEED_NORM_LAYER;
+}
+
+/* ... and the bit heed_op_gemm_layernorm's epilogue takes for it */
+static inline guint
+heed_norm_epilogue (const HeedModelConfig *c)
+{
+  return c->rms_norm ? HEED_EPI_RMS : 0;
+}
 
 /* The MLP's activation as a GEMM epilogue: GELU, QuickGELU or GELU's tanh approximation; none
  * for SwiGLU, whose gate is an op of its own (heed_op_swiglu) */
@@ -308,8 +330,8 @@ gboolean heed_op_gemm_layernorm (HeedRecorder *rec, HeedMat a, HeedMat b, HeedMa
 void heed_fold_layernorm (float *b, guint K, guint N, guint ldb, const float *gamma,
                           const float *beta, const float *bias, float *bias_colsum);
 gboolean heed_op_layernorm (HeedRecorder *rec, HeedMat x, HeedMat y, HeedBuffer *gamma,
-                            HeedBuffer *beta, guint M, guint D, float eps, const char *name,
-                            GError **error);
+                            HeedBuffer *beta, guint M, guint D, float eps, HeedNormMode mode,
+                            const char *name, GError **error);
 gboolean heed_op_softmax (HeedRecorder *rec, HeedMat s, guint M, guint N, guint batches,
                           const char *name, GError **error);
 /* image [channels][height][width] -> patches from float out_off on: [patches][channels * patch^2]
@@ -542,6 +564,9 @@ void heed_ref_gemm (const float *a, guint lda, const float *b, guint ldb, float 
                     guint M, guint N, guint K, float alpha, const float *bias, guint epilogue);
 void heed_ref_layernorm (const float *x, guint ldx, float *y, guint ldy, const float *gamma,
                          const float *beta, guint M, guint D, float eps);
+/* RMSNorm: y = x / sqrt (mean (x^2) + eps) * gamma (+ beta where it is not NULL) */
+void heed_ref_rmsnorm (const float *x, guint ldx, float *y, guint ldy, const float *gamma,
+                       const float *beta, guint M, guint D, float eps);
 void heed_ref_softmax (float *s, guint rows, guint N, guint ld);
 void heed_ref_patchify (const float *image, guint channels, guint height, guint width, guint patch,
                         float *patches);

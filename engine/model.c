@@ -99,6 +99,12 @@ typedef struct {
   gboolean open_clip;
   JsonObject *open_clip_preprocess;
   JsonObject *open_clip_settings;
+  /* AIMv2 in Apple's own names or transformers' (Aimv2VisionModel, Aimv2Model's vision_model.),
+   * renamed to timm's (rename_aimv2) */
+  gboolean aimv2;
+  /* the model's Linear layers and norms may have no biases (AIMv2's have none): a missing one
+   * is zeros, where in other layouts it is a damaged file */
+  gboolean biases_optional;
 } Loader;
 
 static void
@@ -540,6 +546,14 @@ take_or_zero (const Loader *L, const char *name, guint64 n, GError **error)
   if (!find (L, name))
     return g_new0 (float, n);
   return take (L, name, 1, &n, error);
+}
+
+/* A bias of n values: where the layout's biases may be missing (L->biases_optional) like
+ * take_or_zero (), else like take (). */
+static float *
+take_bias (const Loader *L, const char *name, guint64 n, GError **error)
+{
+  return L->biases_optional ? take_or_zero (L, name, n, error) : take (L, name, 1, &n, error);
 }
 
 /* A metadata or config value as a string: metadata values are strings by the format's rules,
@@ -1011,6 +1025,10 @@ timm_architecture_heads (const char *arch)
     { "beit3_giant_", TRUE, 16 },              /* 1408 */
     { "eva_giant_patch14_", TRUE, 16 },        /* 1408 (EVA-01) */
     { "vit_pe_core_gigantic_", TRUE, 16 },     /* 1536 (the Perception Encoder's) */
+    { "aimv2_large_", TRUE, 8 },               /* 1024 (AIMv2's heads are 128 wide) */
+    { "aimv2_huge_", TRUE, 12 },               /* 1536 */
+    { "aimv2_1b_", TRUE, 16 },                 /* 2048 */
+    { "aimv2_3b_", TRUE, 24 },                 /* 3072 */
   };
   for (guint i = 0; arch && i < G_N_ELEMENTS (table); i++)
     if (table[i].prefix ? g_str_has_prefix (arch, table[i].name)
@@ -1438,6 +1456,94 @@ read_open_clip (Loader *L, GError **error)
   return TRUE;
 }
 
+/* Apple's own AIMv2 names (apple/aimv2-*'s first files, timm's _convert_aimv2 reads them) as
+ * timm's: the SwiGLU's fc1 is the gate, fc3 the value */
+static char *
+aimv2_apple_timm_name (const char *name, gconstpointer data)
+{
+  static const char *const outside[][2] = {
+    { "preprocessor.patchifier.proj.", "patch_embed.proj." },
+    { "preprocessor.patchifier.norm.", "patch_embed.norm." },
+    { "preprocessor.pos_embed", "pos_embed" },
+    { "trunk.post_trunk_norm.", "norm." },
+  };
+  static const char *const inside[][2] = {
+    { "norm_1.", "norm1." },
+    { "norm_2.", "norm2." },
+    { "mlp.fc1.", "mlp.fc1_g." },
+    { "mlp.fc3.", "mlp.fc1_x." },
+  };
+  (void) data;
+  char *timm = swap_first_prefix (name, outside, G_N_ELEMENTS (outside));
+  return timm ? timm : block_name (name, "trunk.blocks.", inside, G_N_ELEMENTS (inside));
+}
+
+/* transformers' Aimv2VisionModel names (under `prefix`: Aimv2Model's vision_model.) as timm's:
+ * LlamaMLP's gate_proj, up_proj and down_proj are the SwiGLU's gate, value and fc2 */
+static char *
+aimv2_hf_timm_name (const char *name, gconstpointer data)
+{
+  const char *prefix = data;
+  if (!g_str_has_prefix (name, prefix))
+    return NULL;
+  name += strlen (prefix);
+  static const char *const outside[][2] = {
+    { "embeddings.patch_embed.", "patch_embed.proj." },
+    { "embeddings.rms_norm.", "patch_embed.norm." },
+    { "embeddings.position_embedding.weight", "pos_embed" },
+    { "rms_norm.", "norm." },
+  };
+  static const char *const inside[][2] = {
+    { "rms_norm1.", "norm1." },
+    { "rms_norm2.", "norm2." },
+    { "attention.out_proj.", "attn.proj." },
+    { "attention.", "attn." },
+    { "ffn.gate_proj.", "mlp.fc1_g." },
+    { "ffn.up_proj.", "mlp.fc1_x." },
+    { "ffn.down_proj.", "mlp.fc2." },
+  };
+  char *timm = swap_first_prefix (name, outside, G_N_ELEMENTS (outside));
+  return timm ? timm : block_name (name, "encoder.layers.", inside, G_N_ELEMENTS (inside));
+}
+
+/* AIMv2's image tower in Apple's own names or transformers' (Aimv2VisionModel; Aimv2Model's
+ * vision_model., its text tower unread) is timm's aimv2_* layout: renamed to timm's names, the
+ * settings from config.json (its vision_config in Aimv2Model's). RMSNorm and no biases, which
+ * read_config takes from L->aimv2. */
+static gboolean
+rename_aimv2 (Loader *L, GError **error)
+{
+  gboolean apple = find (L, "preprocessor.patchifier.proj.weight") != NULL;
+  const char *prefix = find (L, "vision_model.embeddings.patch_embed.weight") ? "vision_model."
+                       : find (L, "embeddings.patch_embed.weight")            ? ""
+                                                                              : NULL;
+  if (!apple && !prefix)
+    return TRUE;
+  char *head = g_strconcat (prefix ? prefix : "", "head.", NULL);
+  gboolean has_head = has_tensor_prefix (L, apple ? "head." : head);
+  g_free (head);
+  if (has_head)
+    return model_error (error, L,
+                        "an AIMv2 tower with its attention-pooling head (use_head, the LiT "
+                        "models'), which heed does not run");
+  if (!find (L, apple                 ? "preprocessor.pos_embed"
+                : strcmp (prefix, "") ? "vision_model.embeddings.position_embedding.weight"
+                                      : "embeddings.position_embedding.weight"))
+    return model_error (error, L,
+                        "an AIMv2 tower without stored positions (the native-resolution models "
+                        "compute sine-cosine ones for each image size), which heed does not run");
+  JsonObject *vision = member_object (L->config, "vision_config");
+  if (vision) {
+    L->config_top = L->config;
+    L->config = vision;
+  }
+  L->aimv2 = TRUE;
+  if (!rename_tensors (L, apple ? aimv2_apple_timm_name : aimv2_hf_timm_name, prefix, error))
+    return FALSE;
+  lead_with_ones (find (L, "pos_embed"), 3); /* transformers' nn.Embedding: [patches, D] */
+  return TRUE;
+}
+
 /* The grid of a model whose tensors do not give it (DINOv3's, with no position embedding; any
  * other it runs at too): the side its config says it was made for (timm's
  * pretrained_cfg.input_size, transformers' image_size), 224 px where none says, over the patch */
@@ -1627,6 +1733,13 @@ read_config (Loader *L, HeedModel *m, GError **error)
   JsonObject *margs = member_object (L->config, "model_args");
   if (!read_rope (L, c, arch, margs, error))
     return FALSE;
+  /* RMSNorm for every norm, and no biases (AIMv2's: timm's aimv2_*, or a model_args that
+   * names the norm) */
+  const char *norm_layer = json_str (margs, "norm_layer");
+  c->rms_norm = L->aimv2 || (arch && g_str_has_prefix (arch, "aimv2_")) ||
+                (norm_layer && (g_ascii_strcasecmp (norm_layer, "rmsnorm") == 0 ||
+                                g_ascii_strcasecmp (norm_layer, "rms_norm") == 0));
+  L->biases_optional = c->rms_norm;
 
   if (L->hf) {
     name = hf_name (L, "encoder.layer.0.norm1.weight");
@@ -1828,7 +1941,7 @@ read_config (Loader *L, HeedModel *m, GError **error)
                         "EvaBlockPostNorm), which heed does not run",
                         arch ? arch : "(model_args.use_post_norm)");
   /* EVA's own tensors with nothing that says whether the rotary embedding is there */
-  if (!c->rope && !arch && !(margs && member (margs, "use_rot_pos_emb")) &&
+  if (!c->rope && !arch && !L->aimv2 && !(margs && member (margs, "use_rot_pos_emb")) &&
       (L->split_qkv || c->mlp_norm || c->attn_norm || (L->fc1_value && !L->hf)))
     return model_error (error, L,
                         "timm's EVA layout (q_proj, mlp.fc1_g or mlp.norm) without the "
@@ -2028,11 +2141,12 @@ read_config (Loader *L, HeedModel *m, GError **error)
       (L->clip && !L->siglip) ||
               (!L->hf && arch && strstr (arch, "_clip_") && !g_str_has_prefix (arch, "eva")) ||
               (arch && (strstr (arch, "dinov3") || g_str_has_prefix (arch, "vit_pe_"))) ||
-              L->hf_dinov3
+              L->hf_dinov3 || c->rms_norm /* timm's aimv2_*, Apple's and transformers' */
           ? 1e-5f
           : 1e-6f;
-  if (L->config && json_object_has_member (L->config, "layer_norm_eps")) {
-    JsonNode *n = json_object_get_member (L->config, "layer_norm_eps");
+  const char *eps_key = c->rms_norm ? "rms_norm_eps" : "layer_norm_eps";
+  if (L->config && json_object_has_member (L->config, eps_key)) {
+    JsonNode *n = json_object_get_member (L->config, eps_key);
     if (JSON_NODE_HOLDS_VALUE (n) && (json_node_get_value_type (n) == G_TYPE_DOUBLE ||
                                       json_node_get_value_type (n) == G_TYPE_INT64))
       c->ln_eps = (float) json_node_get_double (n);
@@ -2263,6 +2377,14 @@ read_weights (const Loader *L, HeedModel *m, GError **error)
     if (!dst)                                                                                      \
       return FALSE;                                                                                \
   } while (0)
+#define TAKE_BIAS(dst, timm_name, hf_suffix, n)                                                    \
+  do {                                                                                             \
+    char *n_ = L->hf ? g_strdup_printf ("%s%s", pre, hf_suffix) : g_strdup (timm_name);            \
+    dst = take_bias (L, n_, n, error);                                                             \
+    g_free (n_);                                                                                   \
+    if (!dst)                                                                                      \
+      return FALSE;                                                                                \
+  } while (0)
 
   if (c->num_prefix == 0 || (!L->hf && !find (L, "cls_token")))
     m->cls_token = g_new0 (float, D); /* no class token: nothing before the registers */
@@ -2335,10 +2457,15 @@ read_weights (const Loader *L, HeedModel *m, GError **error)
           L->beit_pooler ? "pooler.layernorm.weight"
                          : hf_or_clip (L, "layernorm.weight", "post_layernorm.weight"),
           1, s_d);
-    TAKE (m->norm_b, c->avg_pool && !c->pool_after_norm ? "fc_norm.bias" : "norm.bias",
-          L->beit_pooler ? "pooler.layernorm.bias"
-                         : hf_or_clip (L, "layernorm.bias", "post_layernorm.bias"),
-          1, s_d);
+    TAKE_BIAS (m->norm_b, c->avg_pool && !c->pool_after_norm ? "fc_norm.bias" : "norm.bias",
+               L->beit_pooler ? "pooler.layernorm.bias"
+                              : hf_or_clip (L, "layernorm.bias", "post_layernorm.bias"),
+               D);
+  }
+  /* a norm of the patch embedding's output (timm's embed_norm_layer, AIMv2's) */
+  if (!L->hf && find (L, "patch_embed.norm.weight")) {
+    TAKE (m->patch_norm_w, "patch_embed.norm.weight", "", 1, s_d);
+    TAKE_BIAS (m->patch_norm_b, "patch_embed.norm.bias", "", D);
   }
 
   m->blocks = g_new0 (HeedBlockWeights, c->depth);
@@ -2351,12 +2478,18 @@ read_weights (const Loader *L, HeedModel *m, GError **error)
     hf_block_name (L, l, t, h, hf, sizeof hf);                                                     \
     TAKE (dst, timm, hf, nd, shape);                                                               \
   } while (0)
+#define BLOCK_BIAS(dst, t, h, n)                                                                   \
+  do {                                                                                             \
+    g_snprintf (timm, sizeof timm, "blocks.%u.%s", l, t);                                          \
+    hf_block_name (L, l, t, h, hf, sizeof hf);                                                     \
+    TAKE_BIAS (dst, timm, hf, n);                                                                  \
+  } while (0)
     BLOCK (b->norm1_w, "norm1.weight", "layernorm_before.weight", 1, s_d);
-    BLOCK (b->norm1_b, "norm1.bias", "layernorm_before.bias", 1, s_d);
+    BLOCK_BIAS (b->norm1_b, "norm1.bias", "layernorm_before.bias", D);
     BLOCK (b->proj_w, "attn.proj.weight", "attention.output.dense.weight", 2, s_dd);
-    BLOCK (b->proj_b, "attn.proj.bias", "attention.output.dense.bias", 1, s_d);
+    BLOCK_BIAS (b->proj_b, "attn.proj.bias", "attention.output.dense.bias", D);
     BLOCK (b->norm2_w, "norm2.weight", "layernorm_after.weight", 1, s_d);
-    BLOCK (b->norm2_b, "norm2.bias", "layernorm_after.bias", 1, s_d);
+    BLOCK_BIAS (b->norm2_b, "norm2.bias", "layernorm_after.bias", D);
     char fc[64];
     if (L->fc1_value) { /* the gate's rows, then the value's */
       guint64 s_half[2] = { Hd, D };
@@ -2367,7 +2500,8 @@ read_weights (const Loader *L, HeedModel *m, GError **error)
         g_snprintf (fc, sizeof fc, "%s.%s", layers[i % 2], i < 2 ? "weight" : "bias");
         hf_block_name (L, l, fc, fc, hf, sizeof hf);
         char *full = L->hf ? hf_name (L, hf) : g_strdup_printf ("blocks.%u.%s", l, fc);
-        ok = (parts[i] = take (L, full, i < 2 ? 2 : 1, s_half, error)) != NULL;
+        ok = (parts[i] = i < 2 ? take (L, full, 2, s_half, error)
+                               : take_bias (L, full, Hd, error)) != NULL;
         g_free (full);
       }
       if (!ok) {
@@ -2387,12 +2521,12 @@ read_weights (const Loader *L, HeedModel *m, GError **error)
       g_snprintf (fc, sizeof fc, "%s.weight", L->fc1);
       BLOCK (b->fc1_w, fc, "intermediate.dense.weight", 2, s_fc1);
       g_snprintf (fc, sizeof fc, "%s.bias", L->fc1);
-      BLOCK (b->fc1_b, fc, "intermediate.dense.bias", 1, (guint64[]){ W1 });
+      BLOCK_BIAS (b->fc1_b, fc, "intermediate.dense.bias", W1);
     }
     g_snprintf (fc, sizeof fc, "%s.weight", L->fc2);
     BLOCK (b->fc2_w, fc, "output.dense.weight", 2, s_fc2);
     g_snprintf (fc, sizeof fc, "%s.bias", L->fc2);
-    BLOCK (b->fc2_b, fc, "output.dense.bias", 1, s_d);
+    BLOCK_BIAS (b->fc2_b, fc, "output.dense.bias", D);
     if (c->mlp_norm) { /* EVA-02's, over the hidden layer (timm's names only) */
       BLOCK (b->mlp_norm_w, "mlp.norm.weight", "", 1, (guint64[]){ Hd });
       BLOCK (b->mlp_norm_b, "mlp.norm.bias", "", 1, (guint64[]){ Hd });
@@ -2402,6 +2536,7 @@ read_weights (const Loader *L, HeedModel *m, GError **error)
       BLOCK (b->attn_norm_b, "attn.norm.bias", "", 1, s_d);
     }
 #undef BLOCK
+#undef BLOCK_BIAS
     if (L->hf || L->split_qkv) {
       b->qkv_w = take_split_qkv (L, l, "weight", c->dim, FALSE, error);
       b->qkv_b = b->qkv_w ? take_split_qkv (L, l, "bias", c->dim, TRUE, error) : NULL;
@@ -2463,6 +2598,7 @@ read_weights (const Loader *L, HeedModel *m, GError **error)
       !take_head (L, TRUE, s_head, &m->head_dist_w, &m->head_dist_b, error))
     return FALSE;
 #undef TAKE
+#undef TAKE_BIAS
   return TRUE;
 }
 
@@ -2657,9 +2793,9 @@ load_shards (const Shard *shards, guint n, JsonObject *weight_map, const char *c
   m = g_new0 (HeedModel, 1);
   m->source = g_strdup (L.source);
   /* what the model is (an unsupported variant says so first), then its bytes */
-  if (!rename_hf_dinov3 (&L, error) || !read_open_clip (&L, error) || !read_config (&L, m, error) ||
-      (!L.torch && !check_no_overlap (&L, error)) || !read_weights (&L, m, error) ||
-      !check_blocks_read (&L, error))
+  if (!rename_hf_dinov3 (&L, error) || !read_open_clip (&L, error) || !rename_aimv2 (&L, error) ||
+      !read_config (&L, m, error) || (!L.torch && !check_no_overlap (&L, error)) ||
+      !read_weights (&L, m, error) || !check_blocks_read (&L, error))
     heed_model_destroy (&m);
   else if ((L.dinov2 || L.hf_dinov3) && !run_as_transformers (&L, m, error))
     heed_model_destroy (&m);
@@ -2929,6 +3065,8 @@ heed_model_destroy (HeedModel **model)
   g_free (m->head_mean_w);
   g_free (m->head_dist_b);
   g_free (m->norm_pre_w);
+  g_free (m->patch_norm_w);
+  g_free (m->patch_norm_b);
   g_free (m->rope_freqs);
   g_free (m->norm_pre_b);
   g_free (m->head_b);
@@ -3015,7 +3153,7 @@ heed_model_describe (const HeedModelConfig *c)
   else if (c->rope)
     g_string_append_printf (s, "; rotary position embedding (base %g%s)", c->rope_base,
                             c->rope_columns_first ? ", columns first" : "");
-  g_string_append_printf (s, "; pooling: %s; activation: %s%s; LayerNorm eps %g",
+  g_string_append_printf (s, "; pooling: %s; activation: %s%s; %s eps %g",
                           c->map_pool ? "attention (a learnt query over every token)"
                           : c->avg_pool && c->pool_after_norm ? "mean token after the final norm"
                           : c->pool_without_norm              ? "mean patch token, no norm"
@@ -3026,7 +3164,8 @@ heed_model_describe (const HeedModelConfig *c)
                           : c->quick_gelu ? "QuickGELU"
                           : c->gelu_tanh  ? "GELU (tanh approximation)"
                                           : "GELU",
-                          c->mlp_norm ? ", then a LayerNorm" : "", c->ln_eps);
+                          c->mlp_norm ? ", then a LayerNorm" : "",
+                          c->rms_norm ? "RMSNorm" : "LayerNorm", c->ln_eps);
   if (c->map_pool && c->pool_heads != c->num_heads)
     g_string_append_printf (s, "; attention pooling in %u heads", c->pool_heads);
   if (c->rope && c->rope_grid_offset != 0)

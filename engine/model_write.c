@@ -131,10 +131,10 @@ heed_model_save (const HeedModel *m, const char *path, GError **error)
    * (average pooling with a class token, QuickGELU, a norm before the blocks) is refused too */
   if (c->num_prefix != 1 || c->patch_mean_head || c->avg_pool || c->map_pool || c->quick_gelu ||
       c->gelu_tanh || c->swiglu || m->norm_pre_w || c->rel_pos_bias || c->rope || c->mlp_norm ||
-      c->attn_norm) {
+      c->attn_norm || c->rms_norm || m->patch_norm_w) {
     g_set_error (
         error, HEED_ERROR, HEED_ERROR_INVALID,
-        "heed writes plain class-token ViTs only (this one has %u prefix tokens%s%s%s%s%s%s%s)",
+        "heed writes plain class-token ViTs only (this one has %u prefix tokens%s%s%s%s%s%s%s%s)",
         c->num_prefix, c->patch_mean_head ? ", a head on the mean patch token" : "",
         c->avg_pool   ? ", average pooling"
         : c->map_pool ? ", attention pooling"
@@ -146,7 +146,8 @@ heed_model_save (const HeedModel *m, const char *path, GError **error)
         m->norm_pre_w ? ", a norm before the blocks" : "",
         c->rel_pos_bias ? ", a relative position bias" : "",
         c->rope ? ", a rotary position embedding" : "",
-        c->mlp_norm || c->attn_norm ? ", a norm inside its MLP or attention" : "");
+        c->mlp_norm || c->attn_norm ? ", a norm inside its MLP or attention" : "",
+        c->rms_norm || m->patch_norm_w ? ", RMSNorm or a norm of its patch embedding" : "");
     g_array_unref (entries);
     g_object_unref (jb);
     return FALSE;

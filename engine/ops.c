@@ -203,7 +203,7 @@ use_rows_kernel (HeedKernel rows, HeedKernel plain, gboolean aligned)
 
 gboolean
 heed_op_layernorm (HeedRecorder *rec, HeedMat x, HeedMat y, HeedBuffer *gamma, HeedBuffer *beta,
-                   guint M, guint D, float eps, const char *name, GError **error)
+                   guint M, guint D, float eps, HeedNormMode mode, const char *name, GError **error)
 {
   const HeedKernels *k = &rec->kernels;
   gboolean sg = use_rows_kernel (k->layernorm_rows, k->layernorm,
@@ -212,7 +212,7 @@ heed_op_layernorm (HeedRecorder *rec, HeedMat x, HeedMat y, HeedBuffer *gamma, H
   HeedLayerNormParams p = { M,     D,     x.ld, y.ld,
                             x.off, y.off, eps,  sg ? k->rows_per_group : k->layernorm.local_size };
   HeedBuffer *bindings[4] = { x.buf, y.buf, gamma, beta };
-  return heed_recorder_dispatch (rec, sg ? k->layernorm_rows : k->layernorm, 0, bindings, &p,
+  return heed_recorder_dispatch (rec, sg ? k->layernorm_rows : k->layernorm, mode, bindings, &p,
                                  sizeof p, (M + p.rows_per_group - 1) / p.rows_per_group, 1, 1,
                                  name, "layernorm", 8.0 * M * D, error);
 }

@@ -60,6 +60,21 @@ heed_ref_layernorm (const float *x, guint ldx, float *y, guint ldy, const float 
 }
 
 void
+heed_ref_rmsnorm (const float *x, guint ldx, float *y, guint ldy, const float *gamma,
+                  const float *beta, guint M, guint D, float eps)
+{
+  for (guint m = 0; m < M; m++) {
+    const float *xr = x + (gsize) m * ldx;
+    double sq = 0;
+    for (guint i = 0; i < D; i++)
+      sq += (double) xr[i] * xr[i];
+    double rstd = 1.0 / sqrt (sq / D + eps);
+    for (guint i = 0; i < D; i++)
+      y[(gsize) m * ldy + i] = (float) (xr[i] * rstd * gamma[i] + (beta ? beta[i] : 0.0));
+  }
+}
+
+void
 heed_ref_softmax (float *s, guint rows, guint N, guint ld)
 {
   for (guint r = 0; r < rows; r++) {
@@ -188,6 +203,14 @@ heed_ref_rope (float *qkv, const float *table, guint tokens, guint prefix, guint
       }
 }
 
+/* A norm of the model's kind: LayerNorm, or RMSNorm (rms_norm) */
+static void
+ref_norm (const HeedModelConfig *c, const float *x, guint ldx, float *y, guint ldy,
+          const float *gamma, const float *beta, guint M, guint D, float eps)
+{
+  (c->rms_norm ? heed_ref_rmsnorm : heed_ref_layernorm) (x, ldx, y, ldy, gamma, beta, M, D, eps);
+}
+
 void
 heed_ref_vit_forward (const HeedModel *model, const float *input, float *logits, float *embedding,
                       float *cls_attention_heads, float *layer_attention)
@@ -208,17 +231,19 @@ heed_ref_vit_forward (const HeedModel *model, const float *input, float *logits,
 
   heed_ref_patchify (input, c->in_chans, c->img_size, c->img_size, c->patch_size, patches);
   guint P = c->num_prefix;
-  memcpy (x, model->pos_embed, (gsize) T * D * sizeof (float));
-  for (guint i = 0; i < P * D; i++) /* the class token, then dist or register tokens */
-    x[i] += model->cls_token[i];
-  linear (patches, Np, kp, model->patch_w, model->patch_b, D, x + (gsize) P * D,
-          HEED_EPI_ACCUMULATE);
+  linear (patches, Np, kp, model->patch_w, model->patch_b, D, x + (gsize) P * D, 0);
+  if (model->patch_norm_w) /* AIMv2: the patch embedding normed before the positions */
+    ref_norm (c, x + (gsize) P * D, D, x + (gsize) P * D, D, model->patch_norm_w,
+              model->patch_norm_b, Np, D, c->ln_eps);
+  memset (x, 0, (gsize) P * D * sizeof (float));
+  for (guint i = 0; i < T * D; i++) /* the positions, and the class token, dist or registers */
+    x[i] += model->pos_embed[i] + (i < P * D ? model->cls_token[i] : 0.0f);
   if (model->norm_pre_w) /* CLIP towers: a LayerNorm before the blocks */
-    heed_ref_layernorm (x, D, x, D, model->norm_pre_w, model->norm_pre_b, T, D, c->ln_eps);
+    ref_norm (c, x, D, x, D, model->norm_pre_w, model->norm_pre_b, T, D, c->ln_eps);
 
   for (guint l = 0; l < c->depth; l++) {
     const HeedBlockWeights *b = &model->blocks[l];
-    heed_ref_layernorm (x, D, h, D, b->norm1_w, b->norm1_b, T, D, c->ln_eps);
+    ref_norm (c, x, D, h, D, b->norm1_w, b->norm1_b, T, D, c->ln_eps);
     linear (h, T, D, b->qkv_w, b->qkv_b, 3 * D, qkv, 0);
     if (rope) /* RoPE-Mixed's: a table a block */
       heed_ref_rope (qkv, rope + 2 * heed_rope_block_offset (c, l), T, P, D, H);
@@ -226,25 +251,24 @@ heed_ref_vit_forward (const HeedModel *model, const float *input, float *logits,
     if (layer_attention)
       heed_ref_head_mean (probs, layer_attention + (gsize) l * T * T, T, T, H);
     if (c->attn_norm) /* EVA-02 CLIP's LayerNorm over the attention's output, in place */
-      heed_ref_layernorm (att, D, att, D, b->attn_norm_w, b->attn_norm_b, T, D, c->ln_eps);
+      ref_norm (c, att, D, att, D, b->attn_norm_w, b->attn_norm_b, T, D, c->ln_eps);
     linear (att, T, D, b->proj_w, b->proj_b, D, x, HEED_EPI_ACCUMULATE);
-    heed_ref_layernorm (x, D, h, D, b->norm2_w, b->norm2_b, T, D, c->ln_eps);
+    ref_norm (c, x, D, h, D, b->norm2_w, b->norm2_b, T, D, c->ln_eps);
     linear (h, T, D, b->fc1_w, b->fc1_b, W1, mlp, heed_mlp_activation (c));
     if (c->swiglu) /* silu (gate) * value, packed into each row's first mlp_hidden */
       heed_ref_swiglu (mlp, T, c->mlp_hidden, W1);
     if (c->mlp_norm) /* EVA-02's LayerNorm over the hidden layer, in place */
-      heed_ref_layernorm (mlp, W1, mlp, W1, b->mlp_norm_w, b->mlp_norm_b, T, c->mlp_hidden,
-                          c->ln_eps);
+      ref_norm (c, mlp, W1, mlp, W1, b->mlp_norm_w, b->mlp_norm_b, T, c->mlp_hidden, c->ln_eps);
     linear_ld (mlp, W1, T, c->mlp_hidden, b->fc2_w, b->fc2_b, D, x, HEED_EPI_ACCUMULATE);
   }
   if (c->map_pool) { /* attention pooling: one more block for query row 0, no residual */
     const HeedBlockWeights *b = model->map_head;
     float *y = g_new (float, D), *z = g_new (float, D);
-    heed_ref_layernorm (x, D, h, D, b->norm1_w, b->norm1_b, T, D, c->ln_eps);
+    ref_norm (c, x, D, h, D, b->norm1_w, b->norm1_b, T, D, c->ln_eps);
     linear (h, T, D, b->qkv_w, b->qkv_b, 3 * D, qkv, 0);
     heed_ref_attention (qkv, NULL, att, probs, T, D, map_heads); /* row 0's are the pool's */
     linear (att, 1, D, b->proj_w, b->proj_b, D, y, 0);
-    heed_ref_layernorm (y, D, z, D, b->norm2_w, b->norm2_b, 1, D, c->ln_eps);
+    ref_norm (c, y, D, z, D, b->norm2_w, b->norm2_b, 1, D, c->ln_eps);
     linear (z, 1, D, b->fc1_w, b->fc1_b, c->mlp_hidden, mlp, heed_mlp_activation (c));
     linear (mlp, 1, c->mlp_hidden, b->fc2_w, b->fc2_b, D, y, HEED_EPI_ACCUMULATE);
     memcpy (x, y, D * sizeof (float)); /* the pooled token, in the class row's place */
@@ -262,7 +286,7 @@ heed_ref_vit_forward (const HeedModel *model, const float *input, float *logits,
         cls_attention_heads[(gsize) hh * T + j] = (float) (sum / T);
       }
   if (c->pool_after_norm) /* every token through the final norm first, fc_norm none */
-    heed_ref_layernorm (x, D, x, D, model->norm_w, model->norm_b, T, D, c->ln_eps);
+    ref_norm (c, x, D, x, D, model->norm_w, model->norm_b, T, D, c->ln_eps);
   if (c->avg_pool) { /* the mean patch token replaces the class row, for fc_norm below */
     for (guint d = 0; d < D; d++) {
       double sum = 0;
@@ -276,16 +300,14 @@ heed_ref_vit_forward (const HeedModel *model, const float *input, float *logits,
   if (c->pool_after_norm || c->map_pool || c->pool_without_norm) /* no norm after the pooling */
     memcpy (h, x, D * sizeof (float));
   else
-    heed_ref_layernorm (x, D, h, D, model->norm_w, model->norm_b, c->distilled ? 2 : 1, D,
-                        c->ln_eps);
+    ref_norm (c, x, D, h, D, model->norm_w, model->norm_b, c->distilled ? 2 : 1, D, c->ln_eps);
   if (embedding)
     memcpy (embedding, h, D * sizeof (float));
   if (logits && model->head_w)
     linear (h, 1, D, model->head_w, model->head_b, c->num_classes, logits, 0);
   if (logits && model->head_mean_w) { /* and the mean of the normed patch tokens' */
     float *normed = g_new (float, (gsize) Np *D), *mean = g_new0 (float, D);
-    heed_ref_layernorm (x + (gsize) P * D, D, normed, D, model->norm_w, model->norm_b, Np, D,
-                        c->ln_eps);
+    ref_norm (c, x + (gsize) P * D, D, normed, D, model->norm_w, model->norm_b, Np, D, c->ln_eps);
     for (guint d = 0; d < D; d++) {
       double sum = 0;
       for (guint t = 0; t < Np; t++)

@@ -32,10 +32,11 @@ struct _HeedVitPlan {
   gboolean fold_layernorm;
 
   HeedBuffer *tokens_start, *patch_w, *patch_b, *norm_w, *norm_b, *head_w, *head_b;
-  HeedBuffer *head_dist_w, *head_dist_b; /* DeiT distilled */
-  HeedBuffer *head_mean_w;               /* Dinov2ForImageClassification's mean-token columns */
-  HeedBuffer *norm_pre_w, *norm_pre_b;   /* CLIP towers */
-  HeedBuffer *rope;                      /* the rotation tables (heed_rope_table) */
+  HeedBuffer *head_dist_w, *head_dist_b;   /* DeiT distilled */
+  HeedBuffer *head_mean_w;                 /* Dinov2ForImageClassification's mean-token columns */
+  HeedBuffer *norm_pre_w, *norm_pre_b;     /* CLIP towers */
+  HeedBuffer *patch_norm_w, *patch_norm_b; /* AIMv2's norm of the patch embedding */
+  HeedBuffer *rope;                        /* the rotation tables (heed_rope_table) */
   BlockBuffers *blocks;
 };
 
@@ -190,6 +191,9 @@ upload_weights (HeedVitPlan *p, const HeedModel *m, GError **error)
   if (m->norm_pre_w && (!(p->norm_pre_w = upload_array (p, m->norm_pre_w, D, error)) ||
                         !(p->norm_pre_b = upload_array (p, m->norm_pre_b, D, error))))
     return FALSE;
+  if (m->patch_norm_w && (!(p->patch_norm_w = upload_array (p, m->patch_norm_w, D, error)) ||
+                          !(p->patch_norm_b = upload_array (p, m->patch_norm_b, D, error))))
+    return FALSE;
   if (m->head_dist_w &&
       (!(p->head_dist_w = upload_linear (p, m->head_dist_w, c->num_classes, D, error)) ||
        !(p->head_dist_b = upload_array (p, m->head_dist_b, c->num_classes, error))))
@@ -262,10 +266,10 @@ plan_free (HeedVitPlan *p)
         heed_buffer_destroy (all[i]);
     }
   g_free (p->blocks);
-  HeedBuffer **bufs[] = { &p->tokens_start, &p->patch_w,    &p->patch_b,    &p->norm_w,
-                          &p->norm_b,       &p->head_w,     &p->head_b,     &p->head_dist_w,
-                          &p->head_dist_b,  &p->norm_pre_w, &p->norm_pre_b, &p->head_mean_w,
-                          &p->rope };
+  HeedBuffer **bufs[] = { &p->tokens_start, &p->patch_w,      &p->patch_b,     &p->norm_w,
+                          &p->norm_b,       &p->head_w,       &p->head_b,      &p->head_dist_w,
+                          &p->head_dist_b,  &p->norm_pre_w,   &p->norm_pre_b,  &p->head_mean_w,
+                          &p->rope,         &p->patch_norm_w, &p->patch_norm_b };
   for (guint i = 0; i < G_N_ELEMENTS (bufs); i++)
     heed_buffer_destroy (bufs[i]);
   heed_device_destroy (&p->device);
@@ -496,14 +500,15 @@ record_map_head (HeedVitRun *r, HeedRecorder *rec, guint n, GError **error)
   guint ld_hd = heed_round_up (Hd, k->col_align);
   guint act = heed_mlp_activation (c);
   HeedMat emb = MAT (r->emb, 0, D), mlp = MAT (r->mlp, 0, Hd);
-  if (p->fold_layernorm ? !heed_op_gemm_layernorm (rec, MAT (r->x, 0, D), MAT (b->qkv_w, 0, ld_3d),
-                                                   MAT (r->qkv, 0, 3 * D), b->qkv_b, rows, 3 * D, D,
-                                                   1, c->ln_eps, 0, "attn_pool.kv", "qkv", error)
-                        : !heed_op_layernorm (rec, MAT (r->x, 0, D), MAT (r->h, 0, D), b->norm1_w,
-                                              b->norm1_b, rows, D, c->ln_eps, "norm", error) ||
-                              !heed_op_gemm (rec, MAT (r->h, 0, D), MAT (b->qkv_w, 0, ld_3d),
-                                             MAT (r->qkv, 0, 3 * D), b->qkv_b, rows, 3 * D, D, 1,
-                                             1.0f, 0, "attn_pool.kv", "qkv", error))
+  if (p->fold_layernorm
+          ? !heed_op_gemm_layernorm (rec, MAT (r->x, 0, D), MAT (b->qkv_w, 0, ld_3d),
+                                     MAT (r->qkv, 0, 3 * D), b->qkv_b, rows, 3 * D, D, 1, c->ln_eps,
+                                     heed_norm_epilogue (c), "attn_pool.kv", "qkv", error)
+          : !heed_op_layernorm (rec, MAT (r->x, 0, D), MAT (r->h, 0, D), b->norm1_w, b->norm1_b,
+                                rows, D, c->ln_eps, heed_norm_mode (c), "norm", error) ||
+                !heed_op_gemm (rec, MAT (r->h, 0, D), MAT (b->qkv_w, 0, ld_3d),
+                               MAT (r->qkv, 0, 3 * D), b->qkv_b, rows, 3 * D, D, 1, 1.0f, 0,
+                               "attn_pool.kv", "qkv", error))
     return FALSE;
   for (guint i = 0; i < n; i++)
     if (!heed_op_attention (rec, s, r->qkv, NULL, r->attn, i * T, T, 1, D, H, TRUE,
@@ -515,12 +520,14 @@ record_map_head (HeedVitRun *r, HeedRecorder *rec, guint n, GError **error)
                      (HeedMat){ r->emb, 0, D, D }, b->proj_b, 1, D, D, n, 1.0f, 0, "attn_pool.proj",
                      "proj", error))
     return FALSE;
-  if (!p->fold_layernorm && !heed_op_layernorm (rec, emb, MAT (r->h, 0, D), b->norm2_w, b->norm2_b,
-                                                n, D, c->ln_eps, "attn_pool.norm", error))
+  if (!p->fold_layernorm &&
+      !heed_op_layernorm (rec, emb, MAT (r->h, 0, D), b->norm2_w, b->norm2_b, n, D, c->ln_eps,
+                          heed_norm_mode (c), "attn_pool.norm", error))
     return FALSE;
   return (p->fold_layernorm
               ? heed_op_gemm_layernorm (rec, emb, MAT (b->fc1_w, 0, ld_hd), mlp, b->fc1_b, n, Hd, D,
-                                        1, c->ln_eps, act, "attn_pool.fc1", "fc1", error)
+                                        1, c->ln_eps, act | heed_norm_epilogue (c), "attn_pool.fc1",
+                                        "fc1", error)
               : heed_op_gemm (rec, MAT (r->h, 0, D), MAT (b->fc1_w, 0, ld_hd), mlp, b->fc1_b, n, Hd,
                               D, 1, 1.0f, act, "attn_pool.fc1", "fc1", error)) &&
          heed_op_gemm (rec, mlp, MAT (b->fc2_w, 0, ld_d), emb, b->fc2_b, n, D, Hd, 1, 1.0f,
@@ -537,12 +544,12 @@ record_map_head (HeedVitRun *r, HeedRecorder *rec, guint n, GError **error)
 static gboolean
 record_layernorm_batches (HeedRecorder *rec, HeedMat in, HeedMat out, HeedBuffer *gamma,
                           HeedBuffer *beta, guint rows, guint batches, guint width, float eps,
-                          const char *name, GError **error)
+                          HeedNormMode mode, const char *name, GError **error)
 {
   for (guint i = 0; i < batches; i++) {
     HeedMat a = in, b = out;
     a.off += i * in.batch, b.off += i * out.batch;
-    if (!heed_op_layernorm (rec, a, b, gamma, beta, rows, width, eps, name, error))
+    if (!heed_op_layernorm (rec, a, b, gamma, beta, rows, width, eps, mode, name, error))
       return FALSE;
   }
   return TRUE;
@@ -587,16 +594,27 @@ record_forward (HeedVitRun *r, HeedRecorder **recs, guint n, gboolean from_frame
       return FALSE;
   if (!heed_op_tokens_init (rec, p->tokens_start, r->x, T, D, n, error))
     return FALSE;
-  /* every frame's patches in one GEMM, the frames as its batches (P rows apart in, T out) */
+  /* every frame's patches in one GEMM, the frames as its batches (P rows apart in, T out),
+   * added to the positions; or, with a norm of its own (AIMv2's), into h, then normed and
+   * added to them a frame at a time */
+  HeedMat patch_rows = { p->patch_norm_w ? r->h : r->x, c->num_prefix * D, D, T * D };
   if (!heed_op_gemm (rec, (HeedMat){ r->patches, 0, kp, P * kp }, MAT (p->patch_w, 0, ld_d),
-                     (HeedMat){ r->x, c->num_prefix * D, D, T * D }, p->patch_b, P, D, kp, n, 1.0f,
-                     HEED_EPI_ACCUMULATE, "patch_embed", "patch_embed", error))
+                     patch_rows, p->patch_b, P, D, kp, n, 1.0f,
+                     p->patch_norm_w ? 0 : HEED_EPI_ACCUMULATE, "patch_embed", "patch_embed",
+                     error))
+    return FALSE;
+  if (p->patch_norm_w &&
+      !record_layernorm_batches (rec, patch_rows, (HeedMat){ r->x, c->num_prefix * D, D, T * D },
+                                 p->patch_norm_w, p->patch_norm_b, P, n, D, c->ln_eps,
+                                 (HeedNormMode) (heed_norm_mode (c) | HEED_NORM_ADD),
+                                 "patch_embed.norm", error))
     return FALSE;
 
   /* CLIP towers: a LayerNorm before the blocks, in place (each row is read before it is
    * written, by the same invocation) */
-  if (p->norm_pre_w && !heed_op_layernorm (rec, MAT (r->x, 0, D), MAT (r->x, 0, D), p->norm_pre_w,
-                                           p->norm_pre_b, rows, D, c->ln_eps, "norm_pre", error))
+  if (p->norm_pre_w &&
+      !heed_op_layernorm (rec, MAT (r->x, 0, D), MAT (r->x, 0, D), p->norm_pre_w, p->norm_pre_b,
+                          rows, D, c->ln_eps, heed_norm_mode (c), "norm_pre", error))
     return FALSE;
   /* The last block of a class-token model: past its attention's keys and values only the class
    * row reaches an output (and DeiT's distillation row, the next one): the final norm and the
@@ -617,11 +635,11 @@ record_forward (HeedVitRun *r, HeedRecorder **recs, guint n, gboolean from_frame
     gboolean few = m < T;
 #define NAME(what) (g_snprintf (name, sizeof name, "blocks.%u.%s", l, what), name)
     if (p->fold_layernorm
-            ? !heed_op_gemm_layernorm (rec, MAT (r->x, 0, D), MAT (b->qkv_w, 0, ld_3d),
-                                       MAT (r->qkv, 0, 3 * D), b->qkv_b, rows, 3 * D, D, 1,
-                                       c->ln_eps, 0, NAME ("qkv"), "qkv", error)
+            ? !heed_op_gemm_layernorm (
+                  rec, MAT (r->x, 0, D), MAT (b->qkv_w, 0, ld_3d), MAT (r->qkv, 0, 3 * D), b->qkv_b,
+                  rows, 3 * D, D, 1, c->ln_eps, heed_norm_epilogue (c), NAME ("qkv"), "qkv", error)
             : !heed_op_layernorm (rec, MAT (r->x, 0, D), MAT (r->h, 0, D), b->norm1_w, b->norm1_b,
-                                  rows, D, c->ln_eps, NAME ("norm1"), error) ||
+                                  rows, D, c->ln_eps, heed_norm_mode (c), NAME ("norm1"), error) ||
                   !heed_op_gemm (rec, MAT (r->h, 0, D), MAT (b->qkv_w, 0, ld_3d),
                                  MAT (r->qkv, 0, 3 * D), b->qkv_b, rows, 3 * D, D, 1, 1.0f, 0,
                                  NAME ("qkv"), "qkv", error))
@@ -662,7 +680,7 @@ record_forward (HeedVitRun *r, HeedRecorder **recs, guint n, gboolean from_frame
     /* EVA-02 CLIP's LayerNorm over the attention's output, in place, before its projection */
     if (b->attn_norm_w &&
         !record_layernorm_batches (rec, attn, attn, b->attn_norm_w, b->attn_norm_b, gm, batches, D,
-                                   c->ln_eps, NAME ("attn.norm"), error))
+                                   c->ln_eps, heed_norm_mode (c), NAME ("attn.norm"), error))
       return FALSE;
     if (!heed_op_gemm (rec, attn, MAT (b->proj_w, 0, ld_d), x, b->proj_b, gm, D, D, batches, 1.0f,
                        HEED_EPI_ACCUMULATE, NAME ("proj"), "proj", error))
@@ -671,11 +689,12 @@ record_forward (HeedVitRun *r, HeedRecorder **recs, guint n, gboolean from_frame
     guint act = heed_mlp_activation (c);
     if (!p->fold_layernorm &&
         !record_layernorm_batches (rec, x, h, b->norm2_w, b->norm2_b, gm, batches, D, c->ln_eps,
-                                   NAME ("norm2"), error))
+                                   heed_norm_mode (c), NAME ("norm2"), error))
       return FALSE;
     if ((p->fold_layernorm
              ? !heed_op_gemm_layernorm (rec, x, MAT (b->fc1_w, 0, ld_w1), mlp, b->fc1_b, gm, W1, D,
-                                        batches, c->ln_eps, act, NAME ("fc1"), "fc1", error)
+                                        batches, c->ln_eps, act | heed_norm_epilogue (c),
+                                        NAME ("fc1"), "fc1", error)
              : !heed_op_gemm (rec, h, MAT (b->fc1_w, 0, ld_w1), mlp, b->fc1_b, gm, W1, D, batches,
                               1.0f, act, NAME ("fc1"), "fc1", error)) ||
         (c->swiglu && !heed_op_swiglu (rec, mlp, gm, Hd, batches, NAME ("swiglu"), error)))
@@ -684,7 +703,7 @@ record_forward (HeedVitRun *r, HeedRecorder **recs, guint n, gboolean from_frame
      * written, by the same invocation) */
     if (b->mlp_norm_w &&
         !record_layernorm_batches (rec, mlp, mlp, b->mlp_norm_w, b->mlp_norm_b, gm, batches, Hd,
-                                   c->ln_eps, NAME ("mlp.norm"), error))
+                                   c->ln_eps, heed_norm_mode (c), NAME ("mlp.norm"), error))
       return FALSE;
     if (!heed_op_gemm (rec, mlp, MAT (b->fc2_w, 0, ld_d), x, b->fc2_b, gm, D, Hd, batches, 1.0f,
                        HEED_EPI_ACCUMULATE, NAME ("fc2"), "fc2", error))
@@ -703,8 +722,9 @@ record_forward (HeedVitRun *r, HeedRecorder **recs, guint n, gboolean from_frame
    * pooling has written emb already. */
   gboolean norm_last = !c->pool_after_norm && !c->pool_without_norm;
   HeedBuffer *tokens = c->pool_after_norm ? r->h : r->x;
-  if (c->pool_after_norm && !heed_op_layernorm (rec, MAT (r->x, 0, D), MAT (r->h, 0, D), p->norm_w,
-                                                p->norm_b, n * T, D, c->ln_eps, "norm", error))
+  if (c->pool_after_norm &&
+      !heed_op_layernorm (rec, MAT (r->x, 0, D), MAT (r->h, 0, D), p->norm_w, p->norm_b, n * T, D,
+                          c->ln_eps, heed_norm_mode (c), "norm", error))
     return FALSE;
   for (guint i = 0; i < n && c->avg_pool; i++)
     if (!heed_op_head_mean (rec, (HeedMat){ tokens, (i * T + c->num_prefix) * D, 0, D },
@@ -713,7 +733,8 @@ record_forward (HeedVitRun *r, HeedRecorder **recs, guint n, gboolean from_frame
       return FALSE;
   if (norm_last && !c->map_pool &&
       !heed_op_layernorm (rec, c->avg_pool ? MAT (r->pooled, 0, D) : MAT (r->x, 0, T * D),
-                          MAT (r->emb, 0, D), p->norm_w, p->norm_b, n, D, c->ln_eps, "norm", error))
+                          MAT (r->emb, 0, D), p->norm_w, p->norm_b, n, D, c->ln_eps,
+                          heed_norm_mode (c), "norm", error))
     return FALSE;
   if (p->head_w && !heed_op_gemm (rec, MAT (r->emb, 0, D),
                                   MAT (p->head_w, 0, heed_round_up (c->num_classes, k->col_align)),
@@ -724,7 +745,7 @@ record_forward (HeedVitRun *r, HeedRecorder **recs, guint n, gboolean from_frame
    * h, free after the blocks), each frame's mean of them, and their columns of the head added */
   if (p->head_mean_w) {
     if (!heed_op_layernorm (rec, MAT (r->x, 0, D), MAT (r->h, 0, D), p->norm_w, p->norm_b, n * T, D,
-                            c->ln_eps, "norm", error))
+                            c->ln_eps, heed_norm_mode (c), "norm", error))
       return FALSE;
     for (guint i = 0; i < n; i++)
       if (!heed_op_head_mean (rec, (HeedMat){ r->h, (i * T + c->num_prefix) * D, 0, D }, r->pooled,
@@ -739,7 +760,7 @@ record_forward (HeedVitRun *r, HeedRecorder **recs, guint n, gboolean from_frame
   /* DeiT distilled: the distillation row (the next one) through its own head */
   if (p->head_dist_w &&
       (!heed_op_layernorm (rec, MAT (r->x, D, T * D), MAT (r->emb, n * D, D), p->norm_w, p->norm_b,
-                           n, D, c->ln_eps, "norm", error) ||
+                           n, D, c->ln_eps, heed_norm_mode (c), "norm", error) ||
        !heed_op_gemm (rec, MAT (r->emb, n * D, D),
                       MAT (p->head_dist_w, 0, heed_round_up (c->num_classes, k->col_align)),
                       MAT (r->logits_dist, 0, c->num_classes), p->head_dist_b, n, c->num_classes, D,
@@ -761,8 +782,8 @@ max_dispatches (const HeedModelConfig *c, guint n)
    * attention's) */
   /* + n: the last norm2s; + n + 2: a mean-token head's norm, means and GEMM; attention
    * pooling: its norm, kv, projection, norm and MLP (6) and each frame's attention (4; the CLS
-   * rows are counted above) */
-  return 11 + n * (6 + c->num_heads) +
+   * rows are counted above); + n: a patch embedding's norm (AIMv2's) */
+  return 11 + n * (7 + c->num_heads) +
          c->depth * (6 + 5 * n + (c->swiglu ? 1 : 0) + (c->rope ? 1 : 0) + (c->mlp_norm ? n : 0) +
                      (c->attn_norm ? n : 0)) +
          n + n + 2 + (c->map_pool ? 6 + 4 * n : 0);

@@ -44,6 +44,12 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     g_clear_error (&error);
     load (data, size, "{\"architecture\": \"eva02_base_patch14_224\"}", &error);
   }
+  /* timm's AIMv2 (fc1_g, fc1_x and no biases, as EVA's are not) beside its config.json */
+  if (error && strstr (error->message, "is missing") &&
+      memmem (data, size, "patch_embed.norm", 16)) {
+    g_clear_error (&error);
+    load (data, size, "{\"architecture\": \"aimv2_large_patch14_224\"}", &error);
+  }
   /* and timm's DINOv3 (no pos_embed) and RoPE-Mixed only beside the config that names them */
   if (error && strstr (error->message, "position embedding must be")) {
     g_clear_error (&error);

@@ -15,7 +15,9 @@ fc1_g and fc1_x, mlp.norm, fc_norm), which the target loads again with EVA-02's 
 and one block of the Perception Encoder's core layout (pe-core.bin), loaded again with its
 config.json; and one block of OpenCLIP's own image tower with a few of its text tower's tensors
 (open-clip.bin, loaded again with an open_clip_config.json; open-clip.safetensors, the model
-the json target reads an OpenCLIP config beside).
+the json target reads an OpenCLIP config beside); and one block of AIMv2's layout (RMSNorm, a
+norm of the patch embedding, no biases) in timm's names (aimv2-timm.bin, loaded again with the
+aimv2_* config.json), Apple's (aimv2-apple.bin) and transformers' Aimv2Model's (aimv2-hf.bin).
 The fuzzer and the replay
 start from them, so their mutations reach the
 zip reader, every pickle path a checkpoint takes and the loader's checks after them.
@@ -28,7 +30,8 @@ import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
 from heed_torch import (VisionTransformer, mirror_to_timm_beit, save_safetensors,  # noqa: E402
-                        timm_to_dinov2_repo, timm_to_hf_dinov2, timm_to_open_clip)
+                        timm_to_aimv2_apple, timm_to_dinov2_repo, timm_to_hf_aimv2,
+                        timm_to_hf_dinov2, timm_to_open_clip)
 
 out = sys.argv[1]
 torch.manual_seed(0)
@@ -95,3 +98,14 @@ with torch.no_grad():
 oc_sd = halves(timm_to_open_clip(oc.state_dict()))
 torch.save(oc_sd, os.path.join(out, "open-clip.bin"))
 save_safetensors(os.path.join(out, "open-clip.safetensors"), oc_sd, "F16")
+
+# one block of AIMv2's layout (no class token, RmsNorm everywhere and on the patch embedding, no
+# biases but the patch embedding's, the SwiGLU's gate and value apart) in timm's, Apple's and
+# transformers' names
+aim = one_block(num_classes=0, class_token=False, avg_pool=True, pool_after_norm=True,
+                qkv_bias=False, proj_bias=False, rms_norm=True, patch_norm=True, swiglu=True,
+                split_gate=True, eps=1e-5)
+aim_sd = aim.state_dict()
+torch.save(halves(aim_sd), os.path.join(out, "aimv2-timm.bin"))
+torch.save(halves(timm_to_aimv2_apple(aim_sd)), os.path.join(out, "aimv2-apple.bin"))
+torch.save(halves(timm_to_hf_aimv2(aim_sd)), os.path.join(out, "aimv2-hf.bin"))

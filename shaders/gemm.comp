@@ -27,6 +27,7 @@
 // sum_k (a_k - s) B'_kn into the normalised row's product:
 //   rstd * (acc - (mean - s) * colsum_n) + bias_n.
 // That saves the LayerNorm's dispatch, its write and the GEMM's read of the normalised rows.
+// With EPI_RMS the norm is RMSNorm (AIMv2's): no shift, no mean, rstd = 1 / sqrt(mean(a^2) + eps).
 //
 // The SOFTMAX_A variants (lavapipe's P.V) take A as raw attention scores and apply the row
 // softmax as they read it: each lane first runs over its own rows for their maximum and sum of
@@ -95,6 +96,7 @@ const uint EPI_GELU = 2u;
 const uint EPI_ACCUMULATE = 4u;
 const uint EPI_QUICK_GELU = 8u;
 const uint EPI_GELU_TANH = 16u;
+const uint EPI_RMS = 32u; // the LN variants: the folded norm is RMSNorm
 
 #ifdef B_HALF
 // The two IEEE halves of a word (low first) as floats, by integer operations: lavapipe (Mesa
@@ -471,7 +473,7 @@ void main()
 #ifdef LN
   float shift[TM / SGS], sum1[TM / SGS], sum2[TM / SGS];
   [[unroll]] for (uint r = 0; r < TM / SGS; r++) {
-    shift[r] = MINE4(r, 0u).x;
+    shift[r] = (EPILOGUE & EPI_RMS) != 0u ? 0.0 : MINE4(r, 0u).x;
     sum1[r] = sum2[r] = 0.0;
   }
 #endif
@@ -537,7 +539,7 @@ void main()
   {
     float mean_mine[TM / SGS], rstd_mine[TM / SGS];
     [[unroll]] for (uint r = 0; r < TM / SGS; r++) {
-      mean_mine[r] = sum1[r] / float(p.K);
+      mean_mine[r] = (EPILOGUE & EPI_RMS) != 0u ? 0.0 : sum1[r] / float(p.K);
       const float var = max(sum2[r] / float(p.K) - mean_mine[r] * mean_mine[r], 0.0);
       rstd_mine[r] = inversesqrt(var + p.ln_eps);
     }

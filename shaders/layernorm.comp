@@ -2,11 +2,17 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 // LayerNorm over the last dimension: y = (x - mean) / sqrt(var + eps) * gamma + beta, two
 // passes (mean, then variance of the centred values: no E[x^2] - mean^2 cancellation).
+// MODE (a specialization constant, ops.c's HeedNormMode): RMS makes it RMSNorm (AIMv2's):
+// y = x / sqrt(mean(x^2) + eps) * gamma + beta, no mean taken; ADD adds the result to y
+// instead of writing it (a patch embedding's norm before the positions already in y).
 //
 // SG_ROWS variant: one subgroup per row, lanes striding along it in vec4s and subgroup
 // sums. Each workgroup owns rows_per_group rows and its subgroups take them in turn,
 // so any subgroup size the driver picks covers them. Otherwise one invocation per row.
 layout(local_size_x_id = 0) in;
+layout(constant_id = 1) const uint MODE = 0;
+const uint NORM_RMS = 1u;
+const uint NORM_ADD = 2u;
 #ifdef SG_ROWS
 #extension GL_KHR_shader_subgroup_basic : require
 #extension GL_KHR_shader_subgroup_arithmetic : require
@@ -40,7 +46,7 @@ layout(std430, binding = 3) readonly buffer BufBeta4 { vec4 beta4[]; };
 #define GAMMA4(i) gamma4[i]
 #define BETA4(i) beta4[i]
 #endif
-layout(std430, binding = 1) writeonly buffer BufY4 { vec4 y4[]; };
+layout(std430, binding = 1) buffer BufY4 { vec4 y4[]; };
 
 void main()
 {
@@ -52,7 +58,7 @@ void main()
     const uint xr = (p.x_off + row * p.ldx) / 4u;
     const uint yr = (p.y_off + row * p.ldy) / 4u;
     vec4 sum = vec4(0.0);
-    for (uint i = lane; i < d4; i += step)
+    for (uint i = lane; i < d4 && (MODE & NORM_RMS) == 0u; i += step)
       sum += X4(xr + i);
     const float mean = subgroupAdd(sum.x + sum.y + sum.z + sum.w) / float(p.D);
     vec4 sq = vec4(0.0);
@@ -61,13 +67,15 @@ void main()
       sq += d * d;
     }
     const float rstd = 1.0 / sqrt(subgroupAdd(sq.x + sq.y + sq.z + sq.w) / float(p.D) + p.eps);
-    for (uint i = lane; i < d4; i += step)
-      y4[yr + i] = (X4(xr + i) - mean) * rstd * GAMMA4(i) + BETA4(i);
+    for (uint i = lane; i < d4; i += step) {
+      const vec4 v = (X4(xr + i) - mean) * rstd * GAMMA4(i) + BETA4(i);
+      y4[yr + i] = (MODE & NORM_ADD) != 0u ? y4[yr + i] + v : v;
+    }
   }
 }
 #else
 layout(std430, binding = 0) readonly buffer BufX { float x[]; };
-layout(std430, binding = 1) writeonly buffer BufY { float y[]; };
+layout(std430, binding = 1) buffer BufY { float y[]; };
 layout(std430, binding = 2) readonly buffer BufGamma { float gamma[]; };
 layout(std430, binding = 3) readonly buffer BufBeta { float beta[]; };
 
@@ -80,7 +88,7 @@ void main()
   const uint yr = p.y_off + row * p.ldy;
 
   float sum = 0.0;
-  for (uint i = 0; i < p.D; i++)
+  for (uint i = 0; i < p.D && (MODE & NORM_RMS) == 0u; i++)
     sum += x[xr + i];
   const float mean = sum / float(p.D);
   float sq = 0.0;
@@ -89,7 +97,9 @@ void main()
     sq += d * d;
   }
   const float rstd = 1.0 / sqrt(sq / float(p.D) + p.eps);
-  for (uint i = 0; i < p.D; i++)
-    y[yr + i] = (x[xr + i] - mean) * rstd * gamma[i] + beta[i];
+  for (uint i = 0; i < p.D; i++) {
+    const float v = (x[xr + i] - mean) * rstd * gamma[i] + beta[i];
+    y[yr + i] = (MODE & NORM_ADD) != 0u ? y[yr + i] + v : v;
+  }
 }
 #endif

@@ -593,7 +593,10 @@ main (int argc, char **argv)
                                  "open_clip_avg_f32",
                                  "open_clip_trunk_f32",
                                  "hf_mae_f32",
-                                 "hf_ijepa_f32" };
+                                 "hf_ijepa_f32",
+                                 "timm_aimv2_f32",
+                                 "aimv2_apple_f32",
+                                 "hf_aimv2_f32" };
   g_test_init (&argc, &argv, NULL);
   heed_tool = g_getenv ("HEED_TOOL");
   fixtures = g_getenv ("HEED_FIXTURES");

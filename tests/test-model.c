@@ -371,6 +371,36 @@ test_fixture_configs (void)
   g_assert_cmpuint (m->config.num_classes, ==, 5);
   g_assert_cmpstr (m->config.labels[0], ==, "class 0 of hf_ijepa_f32");
   heed_model_destroy (&m);
+  /* timm's AIMv2 (aimv2_*): RMSNorm with eps 1e-5 everywhere and on the patch embedding, 8
+   * heads from the architecture's name alone, no class token, every normed token's mean,
+   * SwiGLU's gate and value apart; the file has no biases but the patch embedding's (zeros) */
+  m = load_fixture ("timm_aimv2_f32");
+  g_assert_true (m->config.rms_norm && m->config.swiglu && m->config.avg_pool &&
+                 m->config.pool_after_norm);
+  g_assert_cmpuint (m->config.num_heads, ==, 8);
+  g_assert_cmpuint (m->config.num_prefix, ==, 0);
+  g_assert_cmpuint (m->config.mlp_hidden, ==, 176);
+  g_assert_cmpfloat (m->config.ln_eps, ==, 1e-5f);
+  g_assert_nonnull (m->patch_norm_w);
+  g_assert_cmpfloat (m->blocks[1].proj_b[5], ==, 0.0f);
+  g_assert_cmpfloat (m->norm_b[3], ==, 0.0f);
+  g_assert_cmpfloat (m->patch_b[0], !=, 0.0f);
+  heed_model_destroy (&m);
+  /* Apple's own names, and transformers' Aimv2Model (its vision_config; the text tower beside
+   * it unread): the heads from config.json, and CLIPImageProcessor's preprocessing */
+  m = load_fixture ("aimv2_apple_f32");
+  g_assert_true (m->config.rms_norm && m->config.swiglu && m->patch_norm_w);
+  g_assert_cmpuint (m->config.num_heads, ==, 4);
+  g_assert_cmpint (m->config.resize, ==, HEED_RESIZE_CROP);
+  g_assert_cmpint (m->config.interpolation, ==, HEED_INTERPOLATION_BICUBIC);
+  g_assert_cmpfloat (m->config.mean[0], ==, 0.48145466f);
+  heed_model_destroy (&m);
+  m = load_fixture ("hf_aimv2_f32");
+  g_assert_true (m->config.rms_norm && m->config.swiglu && m->patch_norm_w);
+  g_assert_cmpuint (m->config.num_heads, ==, 2);
+  g_assert_cmpuint (m->config.num_classes, ==, 0);
+  g_assert_cmpfloat (m->config.ln_eps, ==, 1e-5f);
+  heed_model_destroy (&m);
   m = load_fixture ("rope_sbb_f32");
   g_assert_true (m->config.rope && !m->config.rope_columns_first && m->config.avg_pool);
   g_assert_cmpfloat (m->config.rope_base, ==, 10000.0f);
@@ -636,6 +666,20 @@ edit_open_clip_no_positions (JsonObject *r)
 {
   json_object_remove_member (r, "visual.positional_embedding");
 }
+/* AIMv2's attention-pooling head (use_head: the LiT models') */
+static void
+edit_aimv2_head (JsonObject *r)
+{
+  add_tensor (r, "vision_model.head.cls_token", 3, (gint64[]){ 1, 0, 64 });
+  set_array (json_object_get_object_member (r, "vision_model.head.cls_token"), "data_offsets", 2,
+             (gint64[]){ 0, 0 });
+}
+/* AIMv2's native-resolution towers store no positions */
+static void
+edit_aimv2_no_positions (JsonObject *r)
+{
+  json_object_remove_member (r, "preprocessor.pos_embed");
+}
 /* attention pooling with no query: a pool heed cannot run, refused by its shape */
 static void
 edit_variant (JsonObject *r)
@@ -809,7 +853,8 @@ test_corrupt_files (void)
     { edit_metadata_type, "__metadata__ is not an object" },
     { edit_overlap, "'norm.bias' and 'norm.weight' overlap" },
     { edit_qk_norm, "tensor 'blocks.1.attn.q_norm.weight' belongs to no layout heed runs" },
-    { edit_patch_norm, "tensor 'patch_embed.norm.weight' belongs to no layout heed runs" },
+    /* a norm of the patch embedding is read now (AIMv2's), and refused by its shape */
+    { edit_patch_norm, "tensor 'patch_embed.norm.weight' has shape [0], expected [64]" },
   };
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
     Blob b = with_header (good, cases[i].edit);
@@ -875,6 +920,22 @@ test_corrupt_files (void)
                       "\"vit_so400m_patch16_siglip_256\", \"timm_pool\": \"abs_attn\"}}}",
                       "timm_pool \"abs_attn\"");
   g_free (trunk.bytes);
+
+  /* AIMv2: the LiT models' attention-pooling head and the native-resolution towers' computed
+   * positions are refused; a missing bias is zeros only where the model's norms are RMSNorm
+   * (read as a LayerNorm architecture, the same file lacks its norms' biases) */
+  Blob aim = read_blob ("hf_aimv2_f32");
+  Blob aim_head = with_header (aim, edit_aimv2_head);
+  expect_model_error (aim_head, NULL, "an AIMv2 tower with its attention-pooling head");
+  g_free (aim_head.bytes), g_free (aim.bytes);
+  Blob apple = read_blob ("aimv2_apple_f32");
+  Blob apple_native = with_header (apple, edit_aimv2_no_positions);
+  expect_model_error (apple_native, NULL, "an AIMv2 tower without stored positions");
+  g_free (apple_native.bytes), g_free (apple.bytes);
+  Blob timm_aim = read_blob ("timm_aimv2_f32");
+  expect_model_error (timm_aim, "{\"architecture\": \"vit_test\", \"num_heads\": 8}",
+                      "tensor 'norm.bias' is missing");
+  g_free (timm_aim.bytes);
 
   /* BEiT's tables and lookups: what heed would look up wrong is refused */
   Blob beit = read_blob ("beit_f32");

@@ -312,7 +312,11 @@ test_gemm_layernorm (void)
                 { 5, 40, 20, HEED_EPI_QUICK_GELU, 1e-6f, -1.0f },
                 { 21, 50, 32, HEED_EPI_GELU_TANH, 1e-6f, 1.0f },
                 { 50, 130, 96, 0, 1e-5f, 300.0f },
-                { 1, 8, 4, 0, 1e-6f, 0.5f } };
+                { 1, 8, 4, 0, 1e-6f, 0.5f },
+                /* RMSNorm folded in (AIMv2's), rows centred and not */
+                { 197, 576, 192, HEED_EPI_RMS, 1e-5f, 0.0f },
+                { 37, 100, 64, HEED_EPI_RMS | HEED_EPI_GELU, 1e-6f, 3.0f },
+                { 50, 130, 96, HEED_EPI_RMS, 1e-5f, 300.0f } };
   GError *error = NULL;
   for (guint t = 0; t < G_N_ELEMENTS (cases); t++) {
     guint M = cases[t].M, N = cases[t].N, K = cases[t].K;
@@ -327,7 +331,8 @@ test_gemm_layernorm (void)
     float *bias = random_floats (rng, N, -0.5, 0.5);
     float *c = random_floats (rng, (gsize) M * ldc, -1, 1);
     float *normed = g_new (float, (gsize) M *K), *want = g_memdup2 (c, (gsize) M * ldc * 4);
-    heed_ref_layernorm (x, K, normed, K, gamma, beta, M, K, cases[t].eps);
+    (cases[t].epilogue & HEED_EPI_RMS ? heed_ref_rmsnorm : heed_ref_layernorm) (
+        x, K, normed, K, gamma, beta, M, K, cases[t].eps);
     heed_ref_gemm (normed, K, w, ldb, want, ldc, M, N, K, 1.0f, bias, cases[t].epilogue);
 
     float *bias_colsum = g_new (float, 2 * N);
@@ -443,6 +448,7 @@ for_each_row_variant (void (*fn) (void))
   }
 }
 
+/* LayerNorm and RMSNorm, written or added to y (HeedNormMode), against the C references */
 static void
 layernorm_cases (void)
 {
@@ -452,22 +458,30 @@ layernorm_cases (void)
                              { 197, 192, 193, 196 },  { 33, 769, 770, 773 },
                              { 197, 192, 192, 196 },  { 3, 4, 4, 8 },
                              { 40, 1028, 1032, 1028 } };
+  const HeedNormMode modes[] = { HEED_NORM_LAYER, HEED_NORM_RMS, HEED_NORM_ADD,
+                                 HEED_NORM_RMS | HEED_NORM_ADD };
   GError *error = NULL;
-  for (guint s = 0; s < G_N_ELEMENTS (sizes); s++) {
-    guint M = sizes[s][0], D = sizes[s][1], ldx = sizes[s][2], ldy = sizes[s][3];
-    GRand *rng = g_rand_new_with_seed (s + 1);
+  for (guint s = 0; s < G_N_ELEMENTS (sizes) * G_N_ELEMENTS (modes); s++) {
+    guint M = sizes[s / 4][0], D = sizes[s / 4][1], ldx = sizes[s / 4][2], ldy = sizes[s / 4][3];
+    HeedNormMode mode = modes[s % 4];
+    GRand *rng = g_rand_new_with_seed (s / 4 + 1);
     float *x = random_floats (rng, (gsize) M * ldx, -3, 5); /* mean far from 0 */
     float *g = random_floats (rng, D, 0.5, 1.5), *bta = random_floats (rng, D, -1, 1);
     float *y0 = random_floats (rng, (gsize) M * ldy, -1, 1);
     float *want = g_memdup2 (y0, (gsize) M * ldy * 4);
-    heed_ref_layernorm (x, ldx, want, ldy, g, bta, M, D, 1e-6f);
+    float *normed = g_memdup2 (y0, (gsize) M * ldy * 4);
+    (mode & HEED_NORM_RMS ? heed_ref_rmsnorm : heed_ref_layernorm) (x, ldx, normed, ldy, g, bta, M,
+                                                                    D, 1e-6f);
+    for (guint m = 0; m < M; m++)
+      for (guint i = 0; i < D; i++)
+        want[m * ldy + i] = normed[m * ldy + i] + (mode & HEED_NORM_ADD ? y0[m * ldy + i] : 0.0f);
 
     HeedBuffer *bx = buffer_from (d, x, (gsize) M * ldx, 0);
     HeedBuffer *by = buffer_from (d, y0, (gsize) M * ldy, 0);
     HeedBuffer *bg = buffer_from (d, g, D, 0), *bb = buffer_from (d, bta, D, 0);
     HeedRecorder *rec = heed_recorder_new (d, kernels (), 1, FALSE, &error);
     heed_op_layernorm (rec, (HeedMat){ bx, 0, ldx, 0 }, (HeedMat){ by, 0, ldy, 0 }, bg, bb, M, D,
-                       1e-6f, "ln", &error);
+                       1e-6f, mode, "ln", &error);
     g_assert_no_error (error);
     run_recorder (rec);
     float *got = buffer_read (by, (gsize) M * ldy);
@@ -475,7 +489,7 @@ layernorm_cases (void)
     heed_recorder_destroy (&rec);
     heed_buffer_destroy (&bx), heed_buffer_destroy (&by), heed_buffer_destroy (&bg);
     heed_buffer_destroy (&bb);
-    g_free (x), g_free (g), g_free (bta), g_free (y0), g_free (want), g_free (got);
+    g_free (x), g_free (g), g_free (bta), g_free (y0), g_free (want), g_free (normed), g_free (got);
     g_rand_free (rng);
   }
   assert_no_validation_messages ();
@@ -1023,7 +1037,7 @@ test_classification_head (void)
   HeedBuffer *blog = buffer_from (d, NULL, 0, C);
   HeedRecorder *rec = heed_recorder_new (d, kernels (), 2, FALSE, &error);
   g_assert_true (heed_op_layernorm (rec, (HeedMat){ bx, 0, D, 0 }, (HeedMat){ bemb, 0, D, 0 }, bg,
-                                    bb, 1, D, 1e-6f, "norm", &error));
+                                    bb, 1, D, 1e-6f, HEED_NORM_LAYER, "norm", &error));
   g_assert_true (heed_op_gemm (rec, (HeedMat){ bemb, 0, D, 0 }, (HeedMat){ bw, 0, ldw, 0 },
                                (HeedMat){ blog, 0, C, 0 }, bhb, 1, C, D, 1, 1.0f, 0, "head", "head",
                                &error));
@@ -1050,7 +1064,8 @@ test_classification_head (void)
  * giant's SwiGLU MLP (timm's packed fc1, transformers' weights_in), and EVA-02's rotary position
  * embedding, split projections, MLP norm and its CLIP towers' attention norm, DINOv3's (timm's
  * and transformers') and RoPE-ViT's (axial, mixed) and the SBB ViTs' rotary embeddings,
- * SigLIP 2's NaFlex patch embedding, and 8-wide heads (an OpenCLIP timm tower's). */
+ * SigLIP 2's NaFlex patch embedding, 8-wide heads (an OpenCLIP timm tower's), and AIMv2's
+ * RMSNorm, patch embedding norm and bias-less layers. */
 static void
 test_vit_layouts_against_reference (void)
 {
@@ -1062,7 +1077,8 @@ test_vit_layouts_against_reference (void)
                           "eva02_base_f32",    "eva02_clip_f32",        "dinov3_plus_f32",
                           "hf_dinov3_f32",     "rope_axial_f32",        "rope_sbb_f32",
                           "rope_mixed_f32",    "hf_siglip2_naflex_f32", "pe_core_f32",
-                          "pe_spatial_f32",    "open_clip_trunk_f32" };
+                          "pe_spatial_f32",    "open_clip_trunk_f32",   "timm_aimv2_f32",
+                          "hf_aimv2_f32" };
   for (guint k = 0; k < G_N_ELEMENTS (names); k++) {
     GError *error = NULL;
     char *path = g_build_filename (g_getenv ("HEED_FIXTURES"), names[k], NULL);

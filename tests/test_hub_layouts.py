@@ -14,7 +14,9 @@ bilinear, mean = std = 0.5; a relative position bias in every block), and
 tests/fixtures/open_clip_f32 and open_clip_avg_f32 (OpenCLIP's files: open_clip_config.json's
 preprocess_cfg: OpenAI's mean/std with open_clip's default resize, the shorter side then a
 centre crop, bicubic; the shorter side and a crop, bilinear, mean = std = 0.5; and the same
-weights letterboxed, resize_mode "longest", and squashed, "squash"). `heed classify
+weights letterboxed, resize_mode "longest", and squashed, "squash"), and
+tests/fixtures/timm_aimv2_f32 (timm's AIMv2 with its pretrained_cfg: OpenAI's mean/std, crop_pct
+1.0, bicubic; RmsNorm, no class token). `heed classify
 --model DIR IMAGE...` must give, for every image, the top-1 class PyTorch gives with the config's
 own preprocessing (timm's eval transform; transformers' image processor; open_clip's transform)
 and the PyTorch mirror of the model.
@@ -76,6 +78,13 @@ def load(name, tmp):
         pre = json.load(open(os.path.join(d, "preprocessor_config.json")))
         size = pre["crop_size" if "crop_size" in pre else "size"]["height"]
         return d, model, lambda image: hf_preprocess(pre, image), size
+    if config.get("architecture", "").startswith("aimv2_"):
+        # timm's AIMv2 (RmsNorm, no class token): the fixture's own PyTorch model, rebuilt
+        # from its seed, after timm's eval transform for its pretrained_cfg
+        from make_parity_fixtures import CASES, build_as_run
+        model, _, _ = build_as_run(next(c for c in CASES if c["name"] == name))
+        pretrained = config["pretrained_cfg"]
+        return d, model, timm_eval_transform(pretrained), pretrained["input_size"][-1]
     if "pretrained_cfg" in config:  # timm: heads are dim / 64, eps 1e-6
         cfg = config_from_state_dict(sd)
         transform = timm_eval_transform(config["pretrained_cfg"])
@@ -104,7 +113,7 @@ def imagenet_plain(image, size):
 def main():
     cases = ["hub_timm_vit", "hub_hf_vit", "hf_dinov2_cls_f32", "hf_siglip_cls_f32",
              "hf_beit_f32", "open_clip_f32", "open_clip_avg_f32", "open_clip_avg_f32@longest",
-             "open_clip_avg_f32@squash"]
+             "open_clip_avg_f32@squash", "timm_aimv2_f32"]
     print(f"1..{2 * len(cases)}")
     failed = 0
     with tempfile.TemporaryDirectory() as tmp:

@@ -136,9 +136,27 @@ def rotate_pairs(x, angles):
     return torch.view_as_real(z * torch.polar(torch.ones_like(angles), angles)).flatten(-2)
 
 
+class RmsNorm(nn.Module):
+    """timm's RmsNorm (AIMv2's norms; torch 1.13 has no nn.RMSNorm):
+    x / sqrt(mean(x^2) + eps) * weight."""
+
+    def __init__(self, dim, eps):
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(dim))
+
+    def forward(self, x):
+        return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps) * self.weight
+
+
+def make_norm(dim, eps, rms=False):
+    """The model's norm: LayerNorm, or with rms RmsNorm."""
+    return RmsNorm(dim, eps) if rms else nn.LayerNorm(dim, eps=eps)
+
+
 class Attention(nn.Module):
     def __init__(self, dim, num_heads, qkv_bias=True, beit_qkv_bias=False, rel_window=0,
-                 split_qkv=False, attn_norm=False, eps=1e-6):
+                 split_qkv=False, attn_norm=False, eps=1e-6, proj_bias=True):
         super().__init__()
         self.num_heads = num_heads
         self.scale = (dim // num_heads) ** -0.5
@@ -156,7 +174,7 @@ class Attention(nn.Module):
         self.rel_pos = RelativePositionBias(rel_window, num_heads) if rel_window else None
         # EVA-02's CLIP towers (timm's scale_attn_inner): a LayerNorm before the projection
         self.norm = nn.LayerNorm(dim, eps=eps) if attn_norm else nn.Identity()
-        self.proj = nn.Linear(dim, dim)
+        self.proj = nn.Linear(dim, dim, bias=proj_bias)
         self.last_attn = None
 
     def forward(self, x, shared_bias=None, rope=None, num_prefix=1):
@@ -195,22 +213,22 @@ class QuickGELU(nn.Module):
 
 class Mlp(nn.Module):
     def __init__(self, dim, hidden, quick_gelu=False, gelu_tanh=False, swiglu=False,
-                 split_gate=False, mlp_norm=False, eps=1e-6):
+                 split_gate=False, mlp_norm=False, eps=1e-6, bias=True):
         super().__init__()
         # SwiGLU (timm's SwiGLUPacked, DINOv2 giant's, EVA-02 tiny's and small's): fc1 gives the
         # gate and the value; with split_gate (timm's SwiGLU, EVA-02 base's) fc1_g and fc1_x
         self.swiglu = swiglu
         if split_gate:
-            self.fc1_g = nn.Linear(dim, hidden)
-            self.fc1_x = nn.Linear(dim, hidden)
+            self.fc1_g = nn.Linear(dim, hidden, bias=bias)
+            self.fc1_x = nn.Linear(dim, hidden, bias=bias)
         else:
-            self.fc1 = nn.Linear(dim, 2 * hidden if swiglu else hidden)
+            self.fc1 = nn.Linear(dim, 2 * hidden if swiglu else hidden, bias=bias)
         # exact (erf) GELU, timm's default; SigLIP's tanh approximation; OpenAI CLIP's QuickGELU
         self.act = nn.SiLU() if swiglu else QuickGELU() if quick_gelu else \
             nn.GELU(approximate="tanh" if gelu_tanh else "none")
         # EVA-02 base's and large's LayerNorm over the hidden layer
         self.norm = nn.LayerNorm(hidden, eps=eps) if mlp_norm else nn.Identity()
-        self.fc2 = nn.Linear(hidden, dim)
+        self.fc2 = nn.Linear(hidden, dim, bias=bias)
 
     def forward(self, x):
         if hasattr(self, "fc1_g"):
@@ -236,14 +254,17 @@ class Block(nn.Module):
     def __init__(self, dim, num_heads, mlp_hidden, eps, qkv_bias=True, layer_scale=False,
                  quick_gelu=False, gelu_tanh=False, beit_qkv_bias=False, rel_window=0,
                  swiglu=False, split_qkv=False, split_gate=False, mlp_norm=False,
-                 attn_norm=False):
+                 attn_norm=False, rms_norm=False, proj_bias=True):
         super().__init__()
-        self.norm1 = nn.LayerNorm(dim, eps=eps)
+        # AIMv2 (timm's aimv2_*): RmsNorm, and with proj_bias=False no bias in the attention's
+        # projection or the MLP (timm's Block hands proj_bias to both)
+        self.norm1 = make_norm(dim, eps, rms_norm)
         self.attn = Attention(dim, num_heads, qkv_bias, beit_qkv_bias, rel_window, split_qkv,
-                              attn_norm, eps)
+                              attn_norm, eps, proj_bias)
         self.ls1 = LayerScale(dim) if layer_scale else nn.Identity()
-        self.norm2 = nn.LayerNorm(dim, eps=eps)
-        self.mlp = Mlp(dim, mlp_hidden, quick_gelu, gelu_tanh, swiglu, split_gate, mlp_norm, eps)
+        self.norm2 = make_norm(dim, eps, rms_norm)
+        self.mlp = Mlp(dim, mlp_hidden, quick_gelu, gelu_tanh, swiglu, split_gate, mlp_norm, eps,
+                       proj_bias)
         self.ls2 = LayerScale(dim) if layer_scale else nn.Identity()
 
     def forward(self, x, shared_bias=None, rope=None, num_prefix=1):
@@ -279,12 +300,14 @@ class AttentionPoolLatent(nn.Module):
 
 
 class PatchEmbed(nn.Module):
-    def __init__(self, patch, dim, bias=True):
+    def __init__(self, patch, dim, bias=True, norm=None):
         super().__init__()
         self.proj = nn.Conv2d(3, dim, kernel_size=patch, stride=patch, bias=bias)
+        # timm's embed_norm_layer (AIMv2's RmsNorm): a norm of the patches, before the positions
+        self.norm = norm or nn.Identity()
 
     def forward(self, x):
-        return self.proj(x).flatten(2).transpose(1, 2)
+        return self.norm(self.proj(x).flatten(2).transpose(1, 2))
 
 
 class VisionTransformer(nn.Module):
@@ -297,7 +320,8 @@ class VisionTransformer(nn.Module):
                  pos_embed=True, swiglu=False, rope_ref_grid=0, split_qkv=False,
                  split_gate=False, mlp_norm=False, rope_dinov3_base=0.0, attn_norm=False,
                  rope_axial_base=0.0, rope_mixed=False, rope_columns_first=False,
-                 rope_grid_offset=0.0, pool_heads=None):
+                 rope_grid_offset=0.0, pool_heads=None, rms_norm=False, patch_norm=False,
+                 proj_bias=True):
         super().__init__()
         patches = (img_size // patch_size) ** 2
         # the rotary position embedding: EVA-02's, learnt at a rope_ref_grid x rope_ref_grid
@@ -327,7 +351,8 @@ class VisionTransformer(nn.Module):
         # transformers' Dinov2WithRegisters: pos_embed covers the class token and the patches,
         # and the register tokens go in after the class token once it is added
         self.registers_after_pos = registers_after_pos
-        self.patch_embed = PatchEmbed(patch_size, dim, bias=not pre_norm)  # CLIP: no bias
+        self.patch_embed = PatchEmbed(patch_size, dim, bias=not pre_norm,  # CLIP: no bias
+                                      norm=make_norm(dim, eps, rms_norm) if patch_norm else None)
         self.cls_token = nn.Parameter(torch.zeros(1, 1, dim)) if class_token else None
         # timm's order: cls, then DeiT's dist_token or register tokens, then the patches
         self.dist_token = nn.Parameter(torch.zeros(1, 1, dim)) if distilled else None
@@ -340,13 +365,15 @@ class VisionTransformer(nn.Module):
         self.blocks = nn.ModuleList(Block(dim, num_heads, mlp_hidden or 4 * dim, eps, qkv_bias,
                                           layer_scale, quick_gelu, gelu_tanh, beit_qkv_bias,
                                           window if rel_pos == "block" else 0, swiglu,
-                                          split_qkv, split_gate, mlp_norm, attn_norm)
+                                          split_qkv, split_gate, mlp_norm, attn_norm,
+                                          rms_norm, proj_bias)
                                     for _ in range(depth))
         # timm's global_pool="avg": fc_norm after the mean patch token, no final norm; with
         # fc_norm=False (pool_after_norm) the final norm on every token, then their mean
         # (transformers' CLIPForImageClassification: neither, pool_without_norm)
         fc_norm = avg_pool and not pool_after_norm and not pool_without_norm
-        self.norm = nn.Identity() if fc_norm or pool_without_norm else nn.LayerNorm(dim, eps=eps)
+        self.norm = nn.Identity() if fc_norm or pool_without_norm else \
+            make_norm(dim, eps, rms_norm)
         self.fc_norm = nn.LayerNorm(dim, eps=eps) if fc_norm else \
             nn.Identity() if avg_pool else None
         # timm's global_pool="map": attention pooling after the final norm, in the blocks'
@@ -828,6 +855,116 @@ def open_clip_visual(sd, img, heads, eps, quick_gelu, pool="tok", final_ln_after
     take = (lambda t: t[:, 1:].mean(1)) if pool == "avg" else (lambda t: t[:, 0])
     pooled = ln(take(x), v + "ln_post") if final_ln_after_pool else take(ln(x, v + "ln_post"))
     return pooled @ sd[v + "proj"]
+
+
+def timm_to_aimv2_apple(sd):
+    """timm's aimv2_* names as Apple's own AIMv2 checkpoints hold them (what timm's
+    _convert_aimv2 reads): preprocessor.patchifier (proj, norm), preprocessor.pos_embed,
+    trunk.blocks.N (norm_1, norm_2, attn.qkv, attn.proj, the SwiGLU as mlp.fc1 the gate, fc3
+    the value, fc2), trunk.post_trunk_norm."""
+    out = {}
+    for k, v in sd.items():
+        if k.startswith("patch_embed."):
+            k = k.replace("patch_embed.", "preprocessor.patchifier.")
+        elif k == "pos_embed":
+            k = "preprocessor.pos_embed"
+        elif k.startswith("norm."):
+            k = "trunk.post_trunk_norm." + k[len("norm."):]
+        elif k.startswith("blocks."):
+            k = ("trunk." + k).replace(".norm1.", ".norm_1.").replace(".norm2.", ".norm_2.")
+            k = k.replace(".mlp.fc1_g.", ".mlp.fc1.").replace(".mlp.fc1_x.", ".mlp.fc3.")
+        out[k] = v
+    return out
+
+
+def rms(x, weight, eps):
+    return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps) * weight
+
+
+def sdpa(q, k, v, heads):
+    """Scaled dot-product attention of [B, N, C] queries, keys and values in `heads` heads."""
+    B, N, C = q.shape
+    q, k, v = (t.reshape(B, N, heads, C // heads).transpose(1, 2) for t in (q, k, v))
+    a = ((q * (C // heads) ** -0.5) @ k.transpose(-2, -1)).softmax(-1)
+    return (a @ v).transpose(1, 2).reshape(B, N, C)
+
+
+def aimv2_apple_visual(sd, img, heads, eps):
+    """Apple's AIMv2 image tower (ml-aim's aim/v2 modules: PatchEmbed with its RMSNorm, the
+    learnt positions, blocks of RMSNorm, bias-less attention and SwiGLU fc2(silu(fc1) * fc3),
+    post_trunk_norm) on its own state dict, then timm's pooling, the mean token: the reference
+    the Apple-named fixture's weights are checked against."""
+    w = sd["preprocessor.patchifier.proj.weight"]
+    x = F.conv2d(img, w, sd.get("preprocessor.patchifier.proj.bias"), stride=w.shape[-1])
+    x = rms(x.flatten(2).transpose(1, 2), sd["preprocessor.patchifier.norm.weight"], eps)
+    x = x + sd["preprocessor.pos_embed"]
+    i = 0
+    while f"trunk.blocks.{i}.norm_1.weight" in sd:
+        b = f"trunk.blocks.{i}."
+        h = rms(x, sd[b + "norm_1.weight"], eps)
+        q, k, v = F.linear(h, sd[b + "attn.qkv.weight"]).chunk(3, -1)
+        x = x + F.linear(sdpa(q, k, v, heads), sd[b + "attn.proj.weight"])
+        h = rms(x, sd[b + "norm_2.weight"], eps)
+        h = F.silu(F.linear(h, sd[b + "mlp.fc1.weight"])) * F.linear(h, sd[b + "mlp.fc3.weight"])
+        x = x + F.linear(h, sd[b + "mlp.fc2.weight"])
+        i += 1
+    return rms(x, sd["trunk.post_trunk_norm.weight"], eps).mean(1)
+
+
+def timm_to_hf_aimv2(sd, prefix="vision_model."):
+    """timm's aimv2_* names as transformers' Aimv2Model holds its image tower (under
+    vision_model.; Aimv2VisionModel's with prefix ""): embeddings.patch_embed, rms_norm and
+    position_embedding [patches, D], encoder.layers.N (rms_norm1, rms_norm2, attention's q, k,
+    v and out projections, the ffn's gate_proj, up_proj and down_proj), rms_norm; Aimv2Model's
+    with a few of its text tower's tensors and the projections beside it."""
+    p, dim = prefix, sd["pos_embed"].shape[-1]
+    out = {p + "embeddings.patch_embed.weight": sd["patch_embed.proj.weight"],
+           p + "embeddings.patch_embed.bias": sd["patch_embed.proj.bias"],
+           p + "embeddings.rms_norm.weight": sd["patch_embed.norm.weight"],
+           p + "embeddings.position_embedding.weight": sd["pos_embed"].reshape(-1, dim),
+           p + "rms_norm.weight": sd["norm.weight"]}
+    i = 0
+    while f"blocks.{i}.norm1.weight" in sd:
+        b, h = f"blocks.{i}.", f"{p}encoder.layers.{i}."
+        for timm, hf in (("norm1", "rms_norm1"), ("norm2", "rms_norm2"),
+                         ("attn.proj", "attention.out_proj"), ("mlp.fc1_g", "ffn.gate_proj"),
+                         ("mlp.fc1_x", "ffn.up_proj"), ("mlp.fc2", "ffn.down_proj")):
+            out[f"{h}{hf}.weight"] = sd[f"{b}{timm}.weight"]
+        for part, t in zip("qkv", sd[f"{b}attn.qkv.weight"].chunk(3, 0)):
+            out[f"{h}attention.{part}_proj.weight"] = t
+        i += 1
+    if prefix:  # Aimv2Model: the text tower and the projections beside the image tower
+        out.update({"visual_projection.weight": torch.ones(8, dim),
+                    "text_projection.weight": torch.ones(8, 8),
+                    "text_model.embeddings.token_embedding.weight": torch.ones(16, 8),
+                    "text_model.encoder.layers.0.rms_norm1.weight": torch.ones(8),
+                    "text_model.encoder.layers.0.attention.q_proj.weight": torch.ones(8, 8),
+                    "text_model.rms_norm.weight": torch.ones(8),
+                    "logit_scale": torch.tensor(2.6592)})
+    return out
+
+
+def hf_aimv2_visual(sd, img, heads, eps, prefix="vision_model."):
+    """transformers' Aimv2VisionModel forward (modeling_aimv2.py: Aimv2VisionEmbeddings, encoder
+    layers of Aimv2RMSNorm, Siglip-style attention and LlamaMLP down(silu(gate) * up), the final
+    rms_norm) on its own state dict, then timm's pooling, the mean token."""
+    p = prefix
+    w = sd[p + "embeddings.patch_embed.weight"]
+    x = F.conv2d(img, w, sd.get(p + "embeddings.patch_embed.bias"), stride=w.shape[-1])
+    x = rms(x.flatten(2).transpose(1, 2), sd[p + "embeddings.rms_norm.weight"], eps)
+    x = x + sd[p + "embeddings.position_embedding.weight"]
+    i = 0
+    while f"{p}encoder.layers.{i}.rms_norm1.weight" in sd:
+        b = f"{p}encoder.layers.{i}."
+        h = rms(x, sd[b + "rms_norm1.weight"], eps)
+        q, k, v = (F.linear(h, sd[f"{b}attention.{t}_proj.weight"]) for t in "qkv")
+        x = x + F.linear(sdpa(q, k, v, heads), sd[b + "attention.out_proj.weight"])
+        h = rms(x, sd[b + "rms_norm2.weight"], eps)
+        h = F.silu(F.linear(h, sd[b + "ffn.gate_proj.weight"])) * \
+            F.linear(h, sd[b + "ffn.up_proj.weight"])
+        x = x + F.linear(h, sd[b + "ffn.down_proj.weight"])
+        i += 1
+    return rms(x, sd[p + "rms_norm.weight"], eps).mean(1)
 
 
 def timm_to_hf_siglip(sd, text_tower=True):

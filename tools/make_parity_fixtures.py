@@ -17,8 +17,10 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import torch  # noqa: E402
 
 import torch.nn.functional as F  # noqa: E402
-from heed_torch import (VisionTransformer, mirror_to_timm_beit, open_clip_visual,  # noqa: E402
-                        round_to, save_safetensors, timm_to_open_clip, timm_to_open_clip_trunk, timm_to_dinov2_repo, timm_to_hf, timm_to_hf_beit,
+from heed_torch import (VisionTransformer, aimv2_apple_visual, hf_aimv2_visual,  # noqa: E402
+                        mirror_to_timm_beit, open_clip_visual, round_to, save_safetensors,
+                        timm_to_aimv2_apple, timm_to_hf_aimv2, timm_to_open_clip,
+                        timm_to_open_clip_trunk, timm_to_dinov2_repo, timm_to_hf, timm_to_hf_beit,
                         timm_to_hf_clip, timm_to_hf_dinov2, timm_to_hf_dinov3,
                         timm_to_hf_siglip, timm_to_hf_siglip2_naflex, timm_to_timm_eva)
 
@@ -459,6 +461,58 @@ CASES = [
                                 "interpolation": "bicubic", "resize_mode": "squash"}}),
 ]
 
+# AIMv2's layout at the fixtures' size (timm's aimv2_*: patch 14, no class token, RmsNorm with
+# eps 1e-5 everywhere and on the patch embedding, no biases but the patch embedding's, the SwiGLU
+# gate and value apart, every normed token's mean; mlp_ratio 2.75)
+AIMV2 = dict(img=56, patch=14, dim=64, depth=2, eps=1e-5, dtype="F32", heads_in="none",
+             class_token=False, avg_pool=True, pool_after_norm=True, qkv_bias=False,
+             proj_bias=False, rms_norm=True, patch_norm=True, swiglu=True, split_gate_timm=True,
+             mlp_hidden=176)
+
+# transformers' CLIPImageProcessor as apple/aimv2-*'s preprocessor_config.json has it, at the
+# fixtures' size: the shorter side to 56, a 56 px centre crop, bicubic, OpenAI's mean/std
+AIMV2_PREPROCESSOR = {
+    "crop_size": {"height": 56, "width": 56}, "do_center_crop": True, "do_convert_rgb": True,
+    "do_normalize": True, "do_rescale": True, "do_resize": True,
+    "image_mean": [0.48145466, 0.4578275, 0.40821073], "image_processor_type": "CLIPImageProcessor",
+    "image_std": [0.26862954, 0.26130258, 0.27577711], "resample": 3,
+    "rescale_factor": 0.00392156862745098, "size": {"shortest_edge": 56}}
+
+CASES += [
+    # timm's aimv2_* (timm/aimv2-large-patch14-224.apple_pt's layout): its 8 heads from the
+    # architecture's name alone, fine-tuned with a head here
+    dict(AIMV2, name="timm_aimv2_f32", heads=8, classes=6, names="timm", labels=True,
+         config={"architecture": "aimv2_large_patch14_224", "num_classes": 6,
+                 "global_pool": "avg",
+                 "pretrained_cfg": {"tag": "apple_pt", "input_size": [3, 56, 56],
+                                    "interpolation": "bicubic", "crop_pct": 1.0,
+                                    "crop_mode": "center",
+                                    "mean": [0.48145466, 0.4578275, 0.40821073],
+                                    "std": [0.26862954, 0.26130258, 0.27577711],
+                                    "num_classes": 6, "first_conv": "patch_embed.proj",
+                                    "classifier": "head", "license": "apple-ascl"}}),
+    # Apple's own names (apple/aimv2-*'s first model.safetensors, AIMv2Model with remote code)
+    # and its config.json
+    dict(AIMV2, name="aimv2_apple_f32", heads=4, classes=0, names="aimv2_apple",
+         config={"model_type": "aimv2", "architectures": ["AIMv2Model"], "hidden_size": 64,
+                 "intermediate_size": 176, "num_attention_heads": 4, "num_hidden_layers": 2,
+                 "image_size": 56, "patch_size": 14, "num_channels": 3, "rms_norm_eps": 1e-5,
+                 "qkv_bias": False, "use_bias": False, "projection_dropout": 0.0},
+         preprocessor=AIMV2_PREPROCESSOR),
+    # transformers' Aimv2Model (its image tower under vision_model., the text tower beside it)
+    # with config.json's vision_config
+    dict(AIMV2, name="hf_aimv2_f32", heads=2, classes=0, names="hf_aimv2",
+         config={"model_type": "aimv2", "architectures": ["Aimv2Model"], "projection_dim": 8,
+                 "text_config": {"model_type": "aimv2_text_model", "hidden_size": 8,
+                                 "num_attention_heads": 1, "rms_norm_eps": 1e-5},
+                 "vision_config": {"model_type": "aimv2_vision_model", "hidden_size": 64,
+                                   "intermediate_size": 176, "num_attention_heads": 2,
+                                   "num_hidden_layers": 2, "image_size": 56, "patch_size": 14,
+                                   "rms_norm_eps": 1e-5, "hidden_act": "silu", "qkv_bias": False,
+                                   "mlp_bias": False, "use_head": False, "is_native": False}},
+         preprocessor=AIMV2_PREPROCESSOR),
+]
+
 TIMM_PRETRAINED_CFG = {
     "tag": "augreg_in21k_ft_in1k", "custom_load": True, "input_size": [3, 224, 224],
     "fixed_input_size": True, "interpolation": "bicubic", "crop_pct": 0.9,
@@ -560,7 +614,10 @@ def model_for(case, img=None):
                              rope_mixed=case.get("rope_mixed", False),
                              rope_columns_first=case.get("rope_columns_first", False),
                              rope_grid_offset=case.get("rope_grid_offset", 0.0),
-                             pool_heads=case.get("pool_heads")).eval()
+                             pool_heads=case.get("pool_heads"),
+                             rms_norm=case.get("rms_norm", False),
+                             patch_norm=case.get("patch_norm", False),
+                             proj_bias=case.get("proj_bias", True)).eval()
 
 
 def build(case):
@@ -672,6 +729,13 @@ def make(case, outdir):
         assert (theirs - logits).abs().max() < 1e-5, (theirs - logits).abs().max()
     elif case["names"] == "open_clip_trunk":
         sd = timm_to_open_clip_trunk(sd)
+    elif case["names"] in ("aimv2_apple", "hf_aimv2"):
+        apple = case["names"] == "aimv2_apple"
+        sd = timm_to_aimv2_apple(sd) if apple else timm_to_hf_aimv2(sd)
+        with torch.no_grad():  # Apple's or transformers' own forward on the renamed weights
+            theirs = (aimv2_apple_visual if apple else hf_aimv2_visual)(sd, x, case["heads"],
+                                                                        case["eps"])
+        assert (theirs - emb).abs().max() < 1e-5, (theirs - emb).abs().max()
     weights = os.path.join(d, case.get("weights_file", "model.safetensors"))
     if weights.endswith(".bin"):
         torch.save(sd, weights)
@@ -685,7 +749,7 @@ def make(case, outdir):
         config["num_attention_heads" if hf else "num_heads"] = case["heads"]
     if case["names"].startswith(("hf_siglip", "hf_clip")) and case.get("labels"):
         config["id2label"] = {str(i): l for i, l in enumerate(labels)}
-    if hf and not case["names"].startswith(("hf_clip", "hf_siglip")):  # in vision_config
+    if hf and not case["names"].startswith(("hf_clip", "hf_siglip", "hf_aimv2")):  # vision_config
         config.update(hidden_size=case["dim"], layer_norm_eps=eps, image_size=case["img"],
                       patch_size=case["patch"])
         config.setdefault("hidden_act", "gelu")
