@@ -639,9 +639,12 @@ gboolean heed_torch_is_checkpoint (const guint8 *data, gsize size);
 /* Whether data is torch.save's format before 1.6, which heed does not read. */
 gboolean heed_torch_is_legacy (const guint8 *data, gsize size);
 /* The state dict's tensors (HeedTorchTensor *, in the dict's order), their bytes pointing into
- * data (which must outlive them) where the file's are row-major. Nothing in the file is run:
- * see torch_file.c. Fails with HEED_ERROR_MODEL, prefixed with source, on anything else. */
-GPtrArray *heed_torch_read (const guint8 *data, gsize size, const char *source, GError **error);
+ * data (which must outlive them) where the file's are row-major; and, where arch is not NULL,
+ * a training checkpoint's "arch" string beside its state dict (timm's train.py saves the
+ * model's name there), or NULL. Nothing in the file is run: see torch_file.c. Fails with
+ * HEED_ERROR_MODEL, prefixed with source, on anything else. */
+GPtrArray *heed_torch_read (const guint8 *data, gsize size, const char *source, char **arch,
+                            GError **error);
 
 G_END_DECLS
 

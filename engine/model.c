@@ -105,6 +105,10 @@ typedef struct {
   /* the model's Linear layers and norms may have no biases (AIMv2's have none): a missing one
    * is zeros, where in other layouts it is a damaged file */
   gboolean biases_optional;
+  /* a training checkpoint's model name (timm's train.py "arch"), from its first file, or NULL;
+   * and the config.json it stands for where the checkpoint came without one (owned) */
+  char *checkpoint_arch;
+  JsonObject *arch_config;
 } Loader;
 
 static void
@@ -299,9 +303,13 @@ parse_entry (Loader *L, const char *name, JsonNode *node, GError **error)
 static gboolean
 take_torch_tensors (Loader *L, const guint8 *data, gsize size, GError **error)
 {
-  GPtrArray *tensors = heed_torch_read (data, size, L->source, error);
+  char *arch = NULL;
+  GPtrArray *tensors = heed_torch_read (data, size, L->source, &arch, error);
   if (!tensors)
     return FALSE;
+  if (!L->checkpoint_arch)
+    L->checkpoint_arch = g_steal_pointer (&arch);
+  g_free (arch);
   for (guint i = 0; i < tensors->len; i++) {
     HeedTorchTensor *t = tensors->pdata[i];
     TensorEntry *e = g_new0 (TensorEntry, 1);
@@ -1201,6 +1209,65 @@ block_name (const char *name, const char *blocks, const char *const (*pairs)[2],
   char *out = g_strdup_printf ("blocks.%u.%s", layer, inside ? inside : rest);
   g_free (inside);
   return out;
+}
+
+/* A state dict saved from a wrapped model: DistributedDataParallel's and DataParallel's
+ * "module.", torch.compile's "_orig_mod." (timm's clean_state_dict strips both from each name) */
+static char *
+unwrapped_name (const char *name, gconstpointer data)
+{
+  (void) data;
+  const char *at = name;
+  while (g_str_has_prefix (at, "module.") || g_str_has_prefix (at, "_orig_mod."))
+    at += g_str_has_prefix (at, "module.") ? strlen ("module.") : strlen ("_orig_mod.");
+  return at != name ? g_strdup (at) : NULL;
+}
+
+static char *
+without_model_prefix (const char *name, gconstpointer data)
+{
+  (void) data;
+  return swap_prefix (name, "model.", "");
+}
+
+/* The model inside a wrapper's names: "module." and "_orig_mod." wherever they lead a name, and
+ * a "model." that leads every name (a Lightning module holding the model as self.model) */
+static gboolean
+strip_wrapper_prefixes (Loader *L, GError **error)
+{
+  gboolean wrapped = FALSE, all_model = g_hash_table_size (L->tensors) > 0;
+  GHashTableIter it;
+  gpointer key;
+  g_hash_table_iter_init (&it, L->tensors);
+  while (g_hash_table_iter_next (&it, &key, NULL)) {
+    wrapped |= g_str_has_prefix (key, "module.") || g_str_has_prefix (key, "_orig_mod.");
+    all_model &= g_str_has_prefix (key, "model.") || g_str_has_prefix (key, "module.model.") ||
+                 g_str_has_prefix (key, "_orig_mod.model.");
+  }
+  return (!wrapped || rename_tensors (L, unwrapped_name, NULL, error)) &&
+         (!all_model || rename_tensors (L, without_model_prefix, NULL, error));
+}
+
+/* Where a PyTorch training checkpoint came without a config.json, its model name (timm's
+ * train.py "arch": a timm architecture, or hf-hub:timm/NAME.TAG) says what timm's config.json
+ * would: the architecture. A class name ("visiontransformer", timm's without args) says nothing. */
+static void
+read_checkpoint_arch (Loader *L)
+{
+  if (!L->checkpoint_arch || (L->config && member (L->config, "architecture")))
+    return;
+  const char *name = L->checkpoint_arch;
+  if (g_str_has_prefix (name, "hf-hub:") || g_str_has_prefix (name, "hf_hub:"))
+    name += strlen ("hf-hub:");
+  if (g_str_has_prefix (name, "timm/"))
+    name += strlen ("timm/");
+  char *arch = g_strndup (name, strcspn (name, "."));
+  if (strchr (arch, '_') && !strchr (arch, '/')) {
+    if (!L->config)
+      L->config = L->arch_config = json_object_new ();
+    json_object_set_string_member (L->config, "architecture", arch);
+  }
+  g_free (arch);
 }
 
 static char *
@@ -2793,9 +2860,11 @@ load_shards (const Shard *shards, guint n, JsonObject *weight_map, const char *c
   m = g_new0 (HeedModel, 1);
   m->source = g_strdup (L.source);
   /* what the model is (an unsupported variant says so first), then its bytes */
-  if (!rename_hf_dinov3 (&L, error) || !read_open_clip (&L, error) || !rename_aimv2 (&L, error) ||
-      !read_config (&L, m, error) || (!L.torch && !check_no_overlap (&L, error)) ||
-      !read_weights (&L, m, error) || !check_blocks_read (&L, error))
+  read_checkpoint_arch (&L);
+  if (!strip_wrapper_prefixes (&L, error) || !rename_hf_dinov3 (&L, error) ||
+      !read_open_clip (&L, error) || !rename_aimv2 (&L, error) || !read_config (&L, m, error) ||
+      (!L.torch && !check_no_overlap (&L, error)) || !read_weights (&L, m, error) ||
+      !check_blocks_read (&L, error))
     heed_model_destroy (&m);
   else if ((L.dinov2 || L.hf_dinov3) && !run_as_transformers (&L, m, error))
     heed_model_destroy (&m);
@@ -2805,6 +2874,9 @@ out:
   g_ptr_array_free (headers, TRUE);
   if (L.open_clip_settings)
     json_object_unref (L.open_clip_settings);
+  if (L.arch_config)
+    json_object_unref (L.arch_config);
+  g_free (L.checkpoint_arch);
   if (config)
     g_object_unref (config);
   if (preproc)

@@ -899,8 +899,20 @@ heed_torch_is_legacy (const guint8 *data, gsize size)
   return size >= 4 && data[0] == 0x80 && data[1] == 0x02 && data[2] == 0x8a && data[3] == 0x0a;
 }
 
+/* A training checkpoint's "arch" (timm's train.py: the model's name), beside its state dict */
+static char *
+checkpoint_arch (const Value *root, const Value *dict)
+{
+  for (guint i = 0; root != dict && root->kind == V_DICT && i + 1 < root->items->len; i += 2) {
+    const Value *key = root->items->pdata[i], *v = root->items->pdata[i + 1];
+    if (key->kind == V_STR && strcmp (key->s, "arch") == 0 && v->kind == V_STR)
+      return g_strdup (v->s);
+  }
+  return NULL;
+}
+
 GPtrArray *
-heed_torch_read (const guint8 *data, gsize size, const char *source, GError **error)
+heed_torch_read (const guint8 *data, gsize size, const char *source, char **arch, GError **error)
 {
   Reader r = {
     .source = source,
@@ -916,6 +928,8 @@ heed_torch_read (const guint8 *data, gsize size, const char *source, GError **er
   GPtrArray *out = NULL;
   Value *root = NULL;
   const ZipEntry *pkl;
+  if (arch)
+    *arch = NULL;
   char *pkl_name = NULL;
 
   if (!read_zip (&r, error) || !find_pickle (&r, error))
@@ -945,6 +959,8 @@ heed_torch_read (const guint8 *data, gsize size, const char *source, GError **er
                    kind_name (root));
     goto done;
   }
+  if (arch)
+    *arch = checkpoint_arch (root, dict);
   /* the tensors by name, the last of a repeated name kept (found first from the end), then put
    * back in the dict's order */
   GHashTable *seen = g_hash_table_new (g_str_hash, g_str_equal);

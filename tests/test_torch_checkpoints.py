@@ -7,10 +7,15 @@ Every committed parity fixture is saved again with torch.save, each in one of th
 checkpoints come in (round robin): a plain state dict; pickle protocol 4; nn.Parameter values;
 transposed, channels-last and sliced views sharing storages; a training checkpoint with the
 weights under "model" beside an optimizer and an argparse.Namespace; a tensor with Python
-attributes and the state dict's _metadata. `heed run-tensor` on each must give the same bytes
-as on the safetensors file. Settings the fixture keeps in the safetensors __metadata__
-(num_heads) go into a config.json beside the checkpoint, as a checkpoint without metadata
-would need.
+attributes and the state dict's _metadata; a wrapped model's names (DistributedDataParallel's
+"module.", torch.compile's "_orig_mod."); a Lightning checkpoint (state_dict, every name under
+"model."); timm's train.py checkpoint (state_dict beside the model's name as "arch", which
+stands for config.json's architecture: the fixture's goes there instead). `heed run-tensor` on
+each must give the same bytes as on the safetensors file. Settings the fixture keeps in the
+safetensors __metadata__ (num_heads) go into a config.json beside the checkpoint, as a
+checkpoint without metadata would need. timm's "arch" alone also gives a model its heads, or
+its rotary embedding (timm's hf-hub:timm/NAME.TAG form too), where no config.json does; its
+class name without args ("visiontransformer") gives nothing.
 
 The same weights in zip64's records (torch.save's archives over 4 GB) give the same bytes too.
 Then what must be refused with a one-line error: torch.save's format from before PyTorch 1.6,
@@ -73,6 +78,28 @@ def as_views(sd):
     return out
 
 
+def ddp(sd):
+    return OrderedDict((f"module.{k}", v) for k, v in sd.items())
+
+
+def compiled(sd):
+    return OrderedDict((f"_orig_mod.{k}", v) for k, v in sd.items())
+
+
+def lightning(sd):
+    return {"state_dict": OrderedDict((f"model.{k}", v) for k, v in sd.items()), "epoch": 2,
+            "global_step": 40, "pytorch-lightning_version": "2.1.0",
+            "hyper_parameters": {"lr": 1e-3}}
+
+
+def timm_train(sd, arch=None):
+    """As timm's train.py (CheckpointSaver) saves: the model's name as arch (its class name
+    where there are no args), the state dict, the optimizer, the args."""
+    return {"epoch": 3, "arch": arch or "visiontransformer", "state_dict": sd,
+            "optimizer": {"state": {}, "param_groups": [{"lr": 0.1, "params": [0]}]},
+            "version": 2, "args": argparse.Namespace(model=arch, lr=0.1), "metric": 81.5}
+
+
 def training_checkpoint(sd):
     first = next(iter(sd.values()))
     return {"model": sd, "epoch": 3, "args": argparse.Namespace(lr=0.1, model="vit"),
@@ -94,7 +121,9 @@ def with_attributes(sd):
 FORMS = [("a plain state dict", plain, 2), ("pickle protocol 4", plain, 4),
          ("nn.Parameter values", as_parameters, 2), ("views sharing storages", as_views, 2),
          ("a training checkpoint", training_checkpoint, 2),
-         ("a tensor with attributes", with_attributes, 2)]
+         ("a tensor with attributes", with_attributes, 2),
+         ("a DDP model's names", ddp, 2), ("a compiled model's names", compiled, 2),
+         ("a Lightning checkpoint", lightning, 2), ("timm's train.py checkpoint", timm_train, 2)]
 
 
 def state_dict(fixture):
@@ -103,13 +132,15 @@ def state_dict(fixture):
     return OrderedDict(tensors), meta
 
 
-def write_folder(folder, fixture, meta):
-    """The fixture's config files, with its metadata's num_heads, as a config.json says it."""
+def write_folder(folder, fixture, meta, arch_beside=True):
+    """The fixture's config files, with its metadata's num_heads, as a config.json says it;
+    returns config.json's architecture, which arch_beside=False leaves out of it."""
     os.makedirs(folder)
     src = os.path.join(fixtures, fixture)
     config = {}
     if os.path.exists(os.path.join(src, "config.json")):
         config = json.load(open(os.path.join(src, "config.json")))
+    arch = config.get("architecture") if arch_beside else config.pop("architecture", None)
     if "num_heads" in meta:
         config["num_heads"] = int(meta["num_heads"])
     if config:
@@ -117,6 +148,7 @@ def write_folder(folder, fixture, meta):
     if os.path.exists(os.path.join(src, "preprocessor_config.json")):
         with open(os.path.join(src, "preprocessor_config.json"), "rb") as f:
             open(os.path.join(folder, "preprocessor_config.json"), "wb").write(f.read())
+    return arch
 
 
 def rewrite_zip(src, dst, change=None, compression=zipfile.ZIP_STORED):
@@ -174,13 +206,44 @@ def main():
         form, make, protocol = FORMS[i % len(FORMS)]
         sd, meta = state_dict(fixture)
         folder = os.path.join(tmp, fixture)
-        write_folder(folder, fixture, meta)
+        arch = write_folder(folder, fixture, meta, arch_beside=make is not timm_train)
         path = os.path.join(folder, "pytorch_model.bin")
-        torch.save(make(sd), path, pickle_protocol=protocol)
+        torch.save(timm_train(sd, arch) if make is timm_train else make(sd), path,
+                   pickle_protocol=protocol)
         want, err_want = run_tensor(os.path.join(fixtures, fixture, "model.safetensors"),
                                     fixture, os.path.join(tmp, "out", fixture, "st"))
         got, err = run_tensor(path, fixture, os.path.join(tmp, "out", fixture, "bin"))
         check(f"{fixture} as {form}: the same outputs as its safetensors file",
+              want is not None and got == want,
+              err_want or err or ("outputs differ" if got != want else ""))
+
+    # timm's arch alone: dinov2_ls_f32 (96 wide, 3 heads in its metadata) with no config.json
+    # runs with the 3 heads of test_vit3, and is refused without it (96 is no multiple of 64);
+    # eva02_base_f32's rotary embedding is told by hf-hub:timm/eva02_base_patch14_224.TAG
+    for fixture, arch, needle in (
+            ("dinov2_ls_f32", "test_vit3", None),
+            ("dinov2_ls_f32", None, "dim 96 is not a multiple of 64"),
+            ("eva02_base_f32", "hf-hub:timm/eva02_base_patch14_224.mim_in22k", None),
+            ("eva02_base_f32", None, "EVA layout")):
+        sd, meta = state_dict(fixture)
+        folder = os.path.join(tmp, f"arch-{fixture}-{bool(arch)}")
+        os.makedirs(folder)
+        config = json.load(open(os.path.join(fixtures, fixture, "config.json"))) \
+            if os.path.exists(os.path.join(fixtures, fixture, "config.json")) else {}
+        config.pop("architecture", None)
+        if config:  # eva02_base_f32's num_heads and global_pool, without the architecture
+            json.dump(config, open(os.path.join(folder, "config.json"), "w"))
+        path = os.path.join(folder, "model_best.pth.tar")
+        torch.save(timm_train(sd, arch), path)
+        if needle:
+            check(f"{fixture} from timm's train.py with no arch is refused",
+                  *refused(path, needle, fixture))
+            continue
+        want, err_want = run_tensor(os.path.join(fixtures, fixture, "model.safetensors"),
+                                    fixture, os.path.join(folder, "st"))
+        got, err = run_tensor(path, fixture, os.path.join(folder, "bin"))
+        check(f"{fixture} from timm's train.py, its arch {arch} standing for config.json's "
+              "architecture: the same outputs as its safetensors file",
               want is not None and got == want,
               err_want or err or ("outputs differ" if got != want else ""))
 
