@@ -180,7 +180,8 @@ typedef struct {
   gboolean pool_after_norm; /* with avg_pool: the final norm on every token first, then the
                              * mean, no fc_norm (timm's fc_norm=False) */
   gboolean pool_without_norm; /* with avg_pool: the mean patch token with no norm before or
-                               * after it (transformers' CLIPForImageClassification) */
+                               * after it (transformers' CLIPForImageClassification); without:
+                               * the class token with no final norm (timm's final_norm=False) */
   gboolean map_pool;      /* attention pooling (timm's attn_pool, SigLIP's): a learnt query attends
                            * over every token after the final norm, then an MLP (HeedModel's
                            * map_head); its attention map is that query's attention over the

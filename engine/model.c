@@ -1941,6 +1941,14 @@ read_config (Loader *L, HeedModel *m, GError **error)
    * models: use_post_transformer_norm and use_fc_norm off): the mean patch token as it is */
   if (!L->hf && !c->map_pool && !fc_norm && !norm && g_strcmp0 (pool, "avg") == 0)
     c->avg_pool = c->pool_without_norm = TRUE;
+  /* timm's class-token models without a final norm (final_norm=False: InternViT-300M's port,
+   * vit_intern300m_*): the class token as the last block leaves it. Only where the architecture
+   * or model_args says so: elsewhere a missing norm is a damaged file */
+  static const char *const no_final_norm[] = { "vit_intern300m_" };
+  if (!L->hf && !c->map_pool && !c->avg_pool && !fc_norm && !norm && find (L, "cls_token") &&
+      (arch_in (arch, no_final_norm, G_N_ELEMENTS (no_final_norm)) ||
+       !json_bool (margs, "final_norm", TRUE)))
+    c->pool_without_norm = TRUE;
   c->pool_after_norm = c->avg_pool && (norm || L->no_class_token);
   if (!L->hf && !c->avg_pool && !c->map_pool && !find (L, "cls_token"))
     return model_error (error, L,
@@ -3227,11 +3235,12 @@ heed_model_describe (const HeedModelConfig *c)
                             c->rope_columns_first ? ", columns first" : "");
   g_string_append_printf (s, "; pooling: %s; activation: %s%s; %s eps %g",
                           c->map_pool ? "attention (a learnt query over every token)"
-                          : c->avg_pool && c->pool_after_norm ? "mean token after the final norm"
-                          : c->pool_without_norm              ? "mean patch token, no norm"
-                          : c->avg_pool                       ? "mean patch token, then fc_norm"
-                          : c->patch_mean_head                ? "class token and mean patch token"
-                                                              : "class token",
+                          : c->avg_pool && c->pool_after_norm   ? "mean token after the final norm"
+                          : c->pool_without_norm && c->avg_pool ? "mean patch token, no norm"
+                          : c->pool_without_norm                ? "class token, no norm"
+                          : c->avg_pool                         ? "mean patch token, then fc_norm"
+                          : c->patch_mean_head                  ? "class token and mean patch token"
+                                                                : "class token",
                           c->swiglu       ? "SwiGLU (a SiLU gate)"
                           : c->quick_gelu ? "QuickGELU"
                           : c->gelu_tanh  ? "GELU (tanh approximation)"

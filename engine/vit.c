@@ -731,6 +731,11 @@ record_forward (HeedVitRun *r, HeedRecorder **recs, guint n, gboolean from_frame
                             norm_last ? r->pooled : r->emb, i * D, 1, D, c->num_patches, "avg_pool",
                             error))
       return FALSE;
+  /* the class token with no norm (timm's final_norm=False): each frame's row 0, as it is */
+  for (guint i = 0; i < n && c->pool_without_norm && !c->avg_pool; i++)
+    if (!heed_op_head_mean (rec, (HeedMat){ r->x, i * T * D, 0, D }, r->emb, i * D, 1, D, 1,
+                            "cls_token", error))
+      return FALSE;
   if (norm_last && !c->map_pool &&
       !heed_op_layernorm (rec, c->avg_pool ? MAT (r->pooled, 0, D) : MAT (r->x, 0, T * D),
                           MAT (r->emb, 0, D), p->norm_w, p->norm_b, n, D, c->ln_eps,
@@ -782,8 +787,9 @@ max_dispatches (const HeedModelConfig *c, guint n)
    * attention's) */
   /* + n: the last norm2s; + n + 2: a mean-token head's norm, means and GEMM; attention
    * pooling: its norm, kv, projection, norm and MLP (6) and each frame's attention (4; the CLS
-   * rows are counted above); + n: a patch embedding's norm (AIMv2's) */
-  return 11 + n * (7 + c->num_heads) +
+   * rows are counted above); + n: a patch embedding's norm (AIMv2's); + n: the class rows
+   * copied out without a norm (timm's final_norm=False) */
+  return 11 + n * (8 + c->num_heads) +
          c->depth * (6 + 5 * n + (c->swiglu ? 1 : 0) + (c->rope ? 1 : 0) + (c->mlp_norm ? n : 0) +
                      (c->attn_norm ? n : 0)) +
          n + n + 2 + (c->map_pool ? 6 + 4 * n : 0);

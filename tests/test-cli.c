@@ -596,7 +596,8 @@ main (int argc, char **argv)
                                  "hf_ijepa_f32",
                                  "timm_aimv2_f32",
                                  "aimv2_apple_f32",
-                                 "hf_aimv2_f32" };
+                                 "hf_aimv2_f32",
+                                 "vit_intern_f32" };
   g_test_init (&argc, &argv, NULL);
   heed_tool = g_getenv ("HEED_TOOL");
   fixtures = g_getenv ("HEED_FIXTURES");

@@ -401,6 +401,14 @@ test_fixture_configs (void)
   g_assert_cmpuint (m->config.num_classes, ==, 0);
   g_assert_cmpfloat (m->config.ln_eps, ==, 1e-5f);
   heed_model_destroy (&m);
+  /* timm's InternViT-300M port: the class token with no final norm, as its architecture says
+   * (final_norm=False); heads dim / 64 */
+  m = load_fixture ("vit_intern_f32");
+  g_assert_true (m->config.pool_without_norm && !m->config.avg_pool);
+  g_assert_cmpuint (m->config.num_prefix, ==, 1);
+  g_assert_cmpuint (m->config.num_heads, ==, 2);
+  g_assert_null (m->norm_w);
+  heed_model_destroy (&m);
   m = load_fixture ("rope_sbb_f32");
   g_assert_true (m->config.rope && !m->config.rope_columns_first && m->config.avg_pool);
   g_assert_cmpfloat (m->config.rope_base, ==, 10000.0f);
@@ -932,6 +940,19 @@ test_corrupt_files (void)
   Blob apple_native = with_header (apple, edit_aimv2_no_positions);
   expect_model_error (apple_native, NULL, "an AIMv2 tower without stored positions");
   g_free (apple_native.bytes), g_free (apple.bytes);
+  /* a class-token model without a final norm runs so only where its architecture says so
+   * (timm's final_norm=False); without it, the missing norm is a damaged file */
+  Blob intern = read_blob ("vit_intern_f32");
+  expect_model_error (intern, "{\"architecture\": \"vit_large_patch14_224\"}",
+                      "tensor 'norm.weight' is missing");
+  GError *final_norm_error = NULL;
+  HeedModel *final_norm_model = heed_model_load_from_data (
+      intern.bytes, intern.size, "{\"model_args\": {\"final_norm\": false}}", NULL, "intern",
+      &final_norm_error);
+  g_assert_no_error (final_norm_error);
+  g_assert_true (final_norm_model->config.pool_without_norm);
+  heed_model_destroy (&final_norm_model);
+  g_free (intern.bytes);
   Blob timm_aim = read_blob ("timm_aimv2_f32");
   expect_model_error (timm_aim, "{\"architecture\": \"vit_test\", \"num_heads\": 8}",
                       "tensor 'norm.bias' is missing");

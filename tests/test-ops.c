@@ -1078,7 +1078,7 @@ test_vit_layouts_against_reference (void)
                           "hf_dinov3_f32",     "rope_axial_f32",        "rope_sbb_f32",
                           "rope_mixed_f32",    "hf_siglip2_naflex_f32", "pe_core_f32",
                           "pe_spatial_f32",    "open_clip_trunk_f32",   "timm_aimv2_f32",
-                          "hf_aimv2_f32" };
+                          "hf_aimv2_f32",      "vit_intern_f32" };
   for (guint k = 0; k < G_N_ELEMENTS (names); k++) {
     GError *error = NULL;
     char *path = g_build_filename (g_getenv ("HEED_FIXTURES"), names[k], NULL);

@@ -479,6 +479,12 @@ AIMV2_PREPROCESSOR = {
     "rescale_factor": 0.00392156862745098, "size": {"shortest_edge": 56}}
 
 CASES += [
+    # timm's InternViT-300M port (vit_intern300m_patch14_448, final_norm=False): LayerScale, no
+    # final norm, the class token as the last block leaves it; heads dim / 64
+    dict(name="vit_intern_f32", img=56, patch=14, dim=128, depth=2, heads=2, classes=0,
+         dtype="F32", names="timm", heads_in="none", layer_scale=True, pool_without_norm=True,
+         config={"architecture": "vit_intern300m_patch14_448", "num_classes": 0,
+                 "global_pool": "token"}),
     # timm's aimv2_* (timm/aimv2-large-patch14-224.apple_pt's layout): its 8 heads from the
     # architecture's name alone, fine-tuned with a head here
     dict(AIMV2, name="timm_aimv2_f32", heads=8, classes=6, names="timm", labels=True,
