@@ -4,7 +4,7 @@
  * absent); the model is a small seed checkpoint (HEED_FUZZ_MODEL, or
  * fuzz/corpus/model/vit.safetensors from the working directory), or for an OpenCLIP config
  * (one that says model_cfg) OpenCLIP's image tower (fuzz/corpus/model/open-clip.safetensors
- * beside it). */
+ * beside it), or for one that names AIMv2 transformers' Aimv2Model (aimv2-hf.safetensors). */
 #include "heed-engine.h"
 
 #include <stdint.h>
@@ -20,8 +20,8 @@ quiet (HeedLogLevel level, const char *message, void *user_data)
   /* warnings about odd but loadable files are expected here, millions of times */
 }
 
-static guint8 *model, *open_clip_model;
-static gsize model_size, open_clip_size;
+static guint8 *model, *open_clip_model, *aimv2_model;
+static gsize model_size, open_clip_size, aimv2_size;
 
 int
 LLVMFuzzerInitialize (int *argc, char ***argv)
@@ -35,11 +35,13 @@ LLVMFuzzerInitialize (int *argc, char ***argv)
   }
   char *dir = g_path_get_dirname (path ? path : "fuzz/corpus/model/vit.safetensors");
   char *open_clip = g_build_filename (dir, "open-clip.safetensors", NULL);
-  if (!g_file_get_contents (open_clip, (char **) &open_clip_model, &open_clip_size, NULL)) {
-    g_printerr ("fuzz_json: %s is missing\n", open_clip);
+  char *aimv2 = g_build_filename (dir, "aimv2-hf.safetensors", NULL);
+  if (!g_file_get_contents (open_clip, (char **) &open_clip_model, &open_clip_size, NULL) ||
+      !g_file_get_contents (aimv2, (char **) &aimv2_model, &aimv2_size, NULL)) {
+    g_printerr ("fuzz_json: %s or %s is missing\n", open_clip, aimv2);
     exit (2);
   }
-  g_free (open_clip), g_free (dir);
+  g_free (open_clip), g_free (aimv2), g_free (dir);
   return 0;
 }
 
@@ -54,10 +56,14 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   size_t first = strlen (text);
   const char *preprocessor = first < size ? text + first + 1 : NULL;
   GError *error = NULL;
-  gboolean oc = strstr (text, "model_cfg") != NULL;
-  HeedModel *m =
-      heed_model_load_from_data (oc ? open_clip_model : model, oc ? open_clip_size : model_size,
-                                 text, preprocessor, "fuzz", &error);
+  gboolean oc = strstr (text, "model_cfg") != NULL, aim = !oc && strstr (text, "aimv2") != NULL;
+  HeedModel *m = heed_model_load_from_data (oc    ? open_clip_model
+                                            : aim ? aimv2_model
+                                                  : model,
+                                            oc    ? open_clip_size
+                                            : aim ? aimv2_size
+                                                  : model_size,
+                                            text, preprocessor, "fuzz", &error);
   if (m)
     heed_model_destroy (&m);
   else if (!error || !error->message || !*error->message)

@@ -17,7 +17,8 @@ config.json; and one block of OpenCLIP's own image tower with a few of its text 
 (open-clip.bin, loaded again with an open_clip_config.json; open-clip.safetensors, the model
 the json target reads an OpenCLIP config beside); and one block of AIMv2's layout (RMSNorm, a
 norm of the patch embedding, no biases) in timm's names (aimv2-timm.bin, loaded again with the
-aimv2_* config.json), Apple's (aimv2-apple.bin) and transformers' Aimv2Model's (aimv2-hf.bin).
+aimv2_* config.json), Apple's (aimv2-apple.bin) and transformers' Aimv2Model's (aimv2-hf.bin; and
+aimv2-hf.safetensors, the model the json target reads an AIMv2 config beside).
 The fuzzer and the replay
 start from them, so their mutations reach the
 zip reader, every pickle path a checkpoint takes and the loader's checks after them.
@@ -109,3 +110,5 @@ aim_sd = aim.state_dict()
 torch.save(halves(aim_sd), os.path.join(out, "aimv2-timm.bin"))
 torch.save(halves(timm_to_aimv2_apple(aim_sd)), os.path.join(out, "aimv2-apple.bin"))
 torch.save(halves(timm_to_hf_aimv2(aim_sd)), os.path.join(out, "aimv2-hf.bin"))
+save_safetensors(os.path.join(out, "aimv2-hf.safetensors"), halves(timm_to_hf_aimv2(aim_sd)),
+                 "F16")
