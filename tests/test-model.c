@@ -525,6 +525,17 @@ with_header (Blob in, void (*edit) (JsonObject *root))
   return out;
 }
 
+/* The checkpoint loaded beside the given config.json and preprocessor_config.json texts (either
+ * may be NULL), which must succeed */
+static HeedModel *
+load_with (Blob b, const char *config, const char *preprocessor)
+{
+  GError *error = NULL;
+  HeedModel *m = heed_model_load_from_data (b.bytes, b.size, config, preprocessor, "m", &error);
+  g_assert_no_error (error);
+  return m;
+}
+
 static void
 expect_model_error (Blob b, const char *config, const char *needle)
 {
@@ -678,9 +689,7 @@ edit_open_clip_no_positions (JsonObject *r)
 static void
 edit_aimv2_head (JsonObject *r)
 {
-  add_tensor (r, "vision_model.head.cls_token", 3, (gint64[]){ 1, 0, 64 });
-  set_array (json_object_get_object_member (r, "vision_model.head.cls_token"), "data_offsets", 2,
-             (gint64[]){ 0, 0 });
+  add_empty_tensor (r, "vision_model.head.cls_token");
 }
 /* AIMv2's native-resolution towers store no positions */
 static void
@@ -700,9 +709,7 @@ edit_variant (JsonObject *r)
 static void
 edit_pool_extra (JsonObject *r)
 {
-  add_tensor (r, "attn_pool.q_norm.weight", 1, (gint64[]){ 0 });
-  set_array (json_object_get_object_member (r, "attn_pool.q_norm.weight"), "data_offsets", 2,
-             (gint64[]){ 0, 0 });
+  add_empty_tensor (r, "attn_pool.q_norm.weight");
 }
 static void
 edit_dist_token (JsonObject *r)
@@ -945,11 +952,8 @@ test_corrupt_files (void)
   Blob intern = read_blob ("vit_intern_f32");
   expect_model_error (intern, "{\"architecture\": \"vit_large_patch14_224\"}",
                       "tensor 'norm.weight' is missing");
-  GError *final_norm_error = NULL;
-  HeedModel *final_norm_model = heed_model_load_from_data (
-      intern.bytes, intern.size, "{\"model_args\": {\"final_norm\": false}}", NULL, "intern",
-      &final_norm_error);
-  g_assert_no_error (final_norm_error);
+  HeedModel *final_norm_model =
+      load_with (intern, "{\"model_args\": {\"final_norm\": false}}", NULL);
   g_assert_true (final_norm_model->config.pool_without_norm);
   heed_model_destroy (&final_norm_model);
   g_free (intern.bytes);
@@ -1006,11 +1010,8 @@ test_corrupt_files (void)
    * MLP is refused rather than run with a guessed activation */
   Blob swiglu = read_blob ("dinov2_swiglu_f32");
   expect_model_error (swiglu, "{\"num_heads\": 3}", "a gated MLP (fc1 twice as wide as fc2 reads)");
-  GError *silu_error = NULL;
-  HeedModel *silu_model = heed_model_load_from_data (
-      swiglu.bytes, swiglu.size, "{\"num_heads\": 3, \"model_args\": {\"act_layer\": \"silu\"}}",
-      NULL, "silu", &silu_error);
-  g_assert_no_error (silu_error);
+  HeedModel *silu_model =
+      load_with (swiglu, "{\"num_heads\": 3, \"model_args\": {\"act_layer\": \"silu\"}}", NULL);
   g_assert_true (silu_model->config.swiglu);
   heed_model_destroy (&silu_model);
   g_free (swiglu.bytes);
@@ -1121,19 +1122,13 @@ test_corrupt_files (void)
     "{\"architecture\": \"vit_so400m_patch16_siglip_384\"}",
   };
   for (guint i = 0; i < G_N_ELEMENTS (tanh_configs); i++) {
-    GError *tanh_error = NULL;
-    HeedModel *tanh_model = heed_model_load_from_data (good.bytes, good.size, tanh_configs[i], NULL,
-                                                       "tanh", &tanh_error);
-    g_assert_no_error (tanh_error);
+    HeedModel *tanh_model = load_with (good, tanh_configs[i], NULL);
     g_assert_true (tanh_model->config.gelu_tanh);
     heed_model_destroy (&tanh_model);
   }
   /* and not where the architecture uses exact GELU (SigLIP's first towers in timm) */
-  GError *erf_error = NULL;
-  HeedModel *erf_model = heed_model_load_from_data (
-      good.bytes, good.size, "{\"architecture\": \"vit_so400m_patch14_siglip_384\"}", NULL, "erf",
-      &erf_error);
-  g_assert_no_error (erf_error);
+  HeedModel *erf_model =
+      load_with (good, "{\"architecture\": \"vit_so400m_patch14_siglip_384\"}", NULL);
   g_assert_false (erf_model->config.gelu_tanh);
   heed_model_destroy (&erf_model);
 
@@ -1267,16 +1262,6 @@ test_save_round_trip (void)
   g_free (dir);
   heed_model_destroy (&a);
   heed_model_destroy (&b);
-}
-
-/* The checkpoint's own preprocessing, read as the hub ships it (headless_f32: 48 px). */
-static HeedModel *
-load_with (Blob b, const char *config, const char *preprocessor)
-{
-  GError *error = NULL;
-  HeedModel *m = heed_model_load_from_data (b.bytes, b.size, config, preprocessor, "m", &error);
-  g_assert_no_error (error);
-  return m;
 }
 
 static void
