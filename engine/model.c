@@ -93,22 +93,18 @@ typedef struct {
   /* the rotary embedding's reference grid is the checkpoint's own (the Perception Encoder's
    * ref_feat_shape): set once the grid is known */
   gboolean rope_ref_native;
-  /* an OpenCLIP checkpoint's image tower, its tensors renamed to timm's (read_open_clip):
-   * open_clip_config.json's preprocess_cfg (or NULL), and the timm-style settings made from
-   * its model_cfg, which L->config then points at (owned here) */
+  /* an OpenCLIP checkpoint's image tower, its tensors renamed to timm's (read_open_clip), and
+   * open_clip_config.json's preprocess_cfg (or NULL) */
   gboolean open_clip;
   JsonObject *open_clip_preprocess;
-  JsonObject *open_clip_settings;
+  /* the timm config.json heed made where the files say it otherwise (OpenCLIP's model_cfg, a
+   * training checkpoint's arch), which L->config then points at (owned here), or NULL */
+  JsonObject *made_config;
   /* AIMv2 in Apple's own names or transformers' (Aimv2VisionModel, Aimv2Model's vision_model.),
    * renamed to timm's (rename_aimv2) */
   gboolean aimv2;
-  /* the model's Linear layers and norms may have no biases (AIMv2's have none): a missing one
-   * is zeros, where in other layouts it is a damaged file */
-  gboolean biases_optional;
-  /* a training checkpoint's model name (timm's train.py "arch"), from its first file, or NULL;
-   * and the config.json it stands for where the checkpoint came without one (owned) */
+  /* a training checkpoint's model name (timm's train.py "arch"), from its first file, or NULL */
   char *checkpoint_arch;
-  JsonObject *arch_config;
 } Loader;
 
 static void
@@ -556,12 +552,12 @@ take_or_zero (const Loader *L, const char *name, guint64 n, GError **error)
   return take (L, name, 1, &n, error);
 }
 
-/* A bias of n values: where the layout's biases may be missing (L->biases_optional) like
- * take_or_zero (), else like take (). */
+/* A bias of n values: in an RMSNorm model (AIMv2's Linear layers and norms have none) like
+ * take_or_zero (), where in other layouts a missing bias is a damaged file; else like take (). */
 static float *
-take_bias (const Loader *L, const char *name, guint64 n, GError **error)
+take_bias (const Loader *L, const HeedModelConfig *c, const char *name, guint64 n, GError **error)
 {
-  return L->biases_optional ? take_or_zero (L, name, n, error) : take (L, name, 1, &n, error);
+  return c->rms_norm ? take_or_zero (L, name, n, error) : take (L, name, 1, &n, error);
 }
 
 /* A metadata or config value as a string: metadata values are strings by the format's rules,
@@ -1211,6 +1207,19 @@ block_name (const char *name, const char *blocks, const char *const (*pairs)[2],
   return out;
 }
 
+/* Whether any tensor's name begins with prefix */
+static gboolean
+has_tensor_prefix (const Loader *L, const char *prefix)
+{
+  GHashTableIter it;
+  gpointer key;
+  g_hash_table_iter_init (&it, L->tensors);
+  while (g_hash_table_iter_next (&it, &key, NULL))
+    if (g_str_has_prefix (key, prefix))
+      return TRUE;
+  return FALSE;
+}
+
 /* A state dict saved from a wrapped model: DistributedDataParallel's and DataParallel's
  * "module.", torch.compile's "_orig_mod." (timm's clean_state_dict strips both from each name) */
 static char *
@@ -1230,22 +1239,21 @@ without_model_prefix (const char *name, gconstpointer data)
   return swap_prefix (name, "model.", "");
 }
 
-/* The model inside a wrapper's names: "module." and "_orig_mod." wherever they lead a name, and
+/* The model inside a wrapper's names: "module." and "_orig_mod." wherever they lead a name, then
  * a "model." that leads every name (a Lightning module holding the model as self.model) */
 static gboolean
 strip_wrapper_prefixes (Loader *L, GError **error)
 {
-  gboolean wrapped = FALSE, all_model = g_hash_table_size (L->tensors) > 0;
+  if ((has_tensor_prefix (L, "module.") || has_tensor_prefix (L, "_orig_mod.")) &&
+      !rename_tensors (L, unwrapped_name, NULL, error))
+    return FALSE;
+  gboolean all_model = g_hash_table_size (L->tensors) > 0;
   GHashTableIter it;
   gpointer key;
   g_hash_table_iter_init (&it, L->tensors);
-  while (g_hash_table_iter_next (&it, &key, NULL)) {
-    wrapped |= g_str_has_prefix (key, "module.") || g_str_has_prefix (key, "_orig_mod.");
-    all_model &= g_str_has_prefix (key, "model.") || g_str_has_prefix (key, "module.model.") ||
-                 g_str_has_prefix (key, "_orig_mod.model.");
-  }
-  return (!wrapped || rename_tensors (L, unwrapped_name, NULL, error)) &&
-         (!all_model || rename_tensors (L, without_model_prefix, NULL, error));
+  while (all_model && g_hash_table_iter_next (&it, &key, NULL))
+    all_model = g_str_has_prefix (key, "model.");
+  return !all_model || rename_tensors (L, without_model_prefix, NULL, error);
 }
 
 /* Where a PyTorch training checkpoint came without a config.json, its model name (timm's
@@ -1264,7 +1272,7 @@ read_checkpoint_arch (Loader *L)
   char *arch = g_strndup (name, strcspn (name, "."));
   if (strchr (arch, '_') && !strchr (arch, '/')) {
     if (!L->config)
-      L->config = L->arch_config = json_object_new ();
+      L->config = L->made_config = json_object_new ();
     json_object_set_string_member (L->config, "architecture", arch);
   }
   g_free (arch);
@@ -1385,18 +1393,6 @@ lead_with_ones (TensorEntry *e, guint ndim)
   e->ndim = ndim;
 }
 
-static gboolean
-has_tensor_prefix (const Loader *L, const char *prefix)
-{
-  GHashTableIter it;
-  gpointer key;
-  g_hash_table_iter_init (&it, L->tensors);
-  while (g_hash_table_iter_next (&it, &key, NULL))
-    if (g_str_has_prefix (key, prefix))
-      return TRUE;
-  return FALSE;
-}
-
 /* open_clip_config.json's model_cfg.vision_cfg as timm's config.json would say it (which
  * read_config reads): model_args num_heads (width / head_width) and act_layer (QuickGELU where
  * model_cfg.quick_gelu says, GELU's tanh approximation where act_kwargs does), layer_norm_eps
@@ -1508,7 +1504,7 @@ read_open_clip (Loader *L, GError **error)
     if (!settings)
       return FALSE;
     L->open_clip_preprocess = member_object (L->config, "preprocess_cfg");
-    L->config = L->open_clip_settings = settings;
+    L->config = L->made_config = settings;
     L->config_top = NULL;
   }
   L->open_clip = TRUE;
@@ -1586,19 +1582,13 @@ rename_aimv2 (Loader *L, GError **error)
                                                                               : NULL;
   if (!apple && !prefix)
     return TRUE;
-  char *head = g_strconcat (prefix ? prefix : "", "head.", NULL);
-  gboolean has_head = has_tensor_prefix (L, apple ? "head." : head);
+  char *head = g_strconcat (apple ? "" : prefix, "head.", NULL);
+  gboolean has_head = has_tensor_prefix (L, head);
   g_free (head);
   if (has_head)
     return model_error (error, L,
                         "an AIMv2 tower with its attention-pooling head (use_head, the LiT "
                         "models'), which heed does not run");
-  if (!find (L, apple                 ? "preprocessor.pos_embed"
-                : strcmp (prefix, "") ? "vision_model.embeddings.position_embedding.weight"
-                                      : "embeddings.position_embedding.weight"))
-    return model_error (error, L,
-                        "an AIMv2 tower without stored positions (the native-resolution models "
-                        "compute sine-cosine ones for each image size), which heed does not run");
   JsonObject *vision = member_object (L->config, "vision_config");
   if (vision) {
     L->config_top = L->config;
@@ -1607,6 +1597,10 @@ rename_aimv2 (Loader *L, GError **error)
   L->aimv2 = TRUE;
   if (!rename_tensors (L, apple ? aimv2_apple_timm_name : aimv2_hf_timm_name, prefix, error))
     return FALSE;
+  if (!find (L, "pos_embed"))
+    return model_error (error, L,
+                        "an AIMv2 tower without stored positions (the native-resolution models "
+                        "compute sine-cosine ones for each image size), which heed does not run");
   lead_with_ones (find (L, "pos_embed"), 3); /* transformers' nn.Embedding: [patches, D] */
   return TRUE;
 }
@@ -1806,7 +1800,6 @@ read_config (Loader *L, HeedModel *m, GError **error)
   c->rms_norm = L->aimv2 || (arch && g_str_has_prefix (arch, "aimv2_")) ||
                 (norm_layer && (g_ascii_strcasecmp (norm_layer, "rmsnorm") == 0 ||
                                 g_ascii_strcasecmp (norm_layer, "rms_norm") == 0));
-  L->biases_optional = c->rms_norm;
 
   if (L->hf) {
     name = hf_name (L, "encoder.layer.0.norm1.weight");
@@ -2444,22 +2437,19 @@ read_weights (const Loader *L, HeedModel *m, GError **error)
   guint64 s_head[2] = { c->num_classes, D };
   const char *pre = L->prefix;
 
+/* dst = `taking`, which reads the tensor's name in the layout's names as n_ */
+#define TAKE_AS(dst, timm_name, hf_suffix, taking)                                                 \
+  do {                                                                                             \
+    char *n_ = L->hf ? g_strdup_printf ("%s%s", pre, hf_suffix) : g_strdup (timm_name);            \
+    dst = taking;                                                                                  \
+    g_free (n_);                                                                                   \
+    if (!dst)                                                                                      \
+      return FALSE;                                                                                \
+  } while (0)
 #define TAKE(dst, timm_name, hf_suffix, nd, shape)                                                 \
-  do {                                                                                             \
-    char *n_ = L->hf ? g_strdup_printf ("%s%s", pre, hf_suffix) : g_strdup (timm_name);            \
-    dst = take (L, n_, nd, shape, error);                                                          \
-    g_free (n_);                                                                                   \
-    if (!dst)                                                                                      \
-      return FALSE;                                                                                \
-  } while (0)
+  TAKE_AS (dst, timm_name, hf_suffix, take (L, n_, nd, shape, error))
 #define TAKE_BIAS(dst, timm_name, hf_suffix, n)                                                    \
-  do {                                                                                             \
-    char *n_ = L->hf ? g_strdup_printf ("%s%s", pre, hf_suffix) : g_strdup (timm_name);            \
-    dst = take_bias (L, n_, n, error);                                                             \
-    g_free (n_);                                                                                   \
-    if (!dst)                                                                                      \
-      return FALSE;                                                                                \
-  } while (0)
+  TAKE_AS (dst, timm_name, hf_suffix, take_bias (L, c, n_, n, error))
 
   if (c->num_prefix == 0 || (!L->hf && !find (L, "cls_token")))
     m->cls_token = g_new0 (float, D); /* no class token: nothing before the registers */
@@ -2547,18 +2537,15 @@ read_weights (const Loader *L, HeedModel *m, GError **error)
   for (guint l = 0; l < c->depth; l++) {
     HeedBlockWeights *b = &m->blocks[l];
     char timm[96], hf[128];
-#define BLOCK(dst, t, h, nd, shape)                                                                \
+/* block l's tensor t (h in transformers' names), taken by TAKING (TAKE or TAKE_BIAS) */
+#define BLOCK_AS(TAKING, dst, t, h, ...)                                                           \
   do {                                                                                             \
     g_snprintf (timm, sizeof timm, "blocks.%u.%s", l, t);                                          \
     hf_block_name (L, l, t, h, hf, sizeof hf);                                                     \
-    TAKE (dst, timm, hf, nd, shape);                                                               \
+    TAKING (dst, timm, hf, __VA_ARGS__);                                                           \
   } while (0)
-#define BLOCK_BIAS(dst, t, h, n)                                                                   \
-  do {                                                                                             \
-    g_snprintf (timm, sizeof timm, "blocks.%u.%s", l, t);                                          \
-    hf_block_name (L, l, t, h, hf, sizeof hf);                                                     \
-    TAKE_BIAS (dst, timm, hf, n);                                                                  \
-  } while (0)
+#define BLOCK(dst, t, h, nd, shape) BLOCK_AS (TAKE, dst, t, h, nd, shape)
+#define BLOCK_BIAS(dst, t, h, n) BLOCK_AS (TAKE_BIAS, dst, t, h, n)
     BLOCK (b->norm1_w, "norm1.weight", "layernorm_before.weight", 1, s_d);
     BLOCK_BIAS (b->norm1_b, "norm1.bias", "layernorm_before.bias", D);
     BLOCK (b->proj_w, "attn.proj.weight", "attention.output.dense.weight", 2, s_dd);
@@ -2576,7 +2563,7 @@ read_weights (const Loader *L, HeedModel *m, GError **error)
         hf_block_name (L, l, fc, fc, hf, sizeof hf);
         char *full = L->hf ? hf_name (L, hf) : g_strdup_printf ("blocks.%u.%s", l, fc);
         ok = (parts[i] = i < 2 ? take (L, full, 2, s_half, error)
-                               : take_bias (L, full, Hd, error)) != NULL;
+                               : take_bias (L, c, full, Hd, error)) != NULL;
         g_free (full);
       }
       if (!ok) {
@@ -2612,6 +2599,7 @@ read_weights (const Loader *L, HeedModel *m, GError **error)
     }
 #undef BLOCK
 #undef BLOCK_BIAS
+#undef BLOCK_AS
     if (L->hf || L->split_qkv) {
       b->qkv_w = take_split_qkv (L, l, "weight", c->dim, FALSE, error);
       b->qkv_b = b->qkv_w ? take_split_qkv (L, l, "bias", c->dim, TRUE, error) : NULL;
@@ -2674,6 +2662,7 @@ read_weights (const Loader *L, HeedModel *m, GError **error)
     return FALSE;
 #undef TAKE
 #undef TAKE_BIAS
+#undef TAKE_AS
   return TRUE;
 }
 
@@ -2880,10 +2869,8 @@ load_shards (const Shard *shards, guint n, JsonObject *weight_map, const char *c
 out:
   g_hash_table_destroy (L.tensors);
   g_ptr_array_free (headers, TRUE);
-  if (L.open_clip_settings)
-    json_object_unref (L.open_clip_settings);
-  if (L.arch_config)
-    json_object_unref (L.arch_config);
+  if (L.made_config)
+    json_object_unref (L.made_config);
   g_free (L.checkpoint_arch);
   if (config)
     g_object_unref (config);

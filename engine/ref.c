@@ -235,9 +235,10 @@ heed_ref_vit_forward (const HeedModel *model, const float *input, float *logits,
   if (model->patch_norm_w) /* AIMv2: the patch embedding normed before the positions */
     ref_norm (c, x + (gsize) P * D, D, x + (gsize) P * D, D, model->patch_norm_w,
               model->patch_norm_b, Np, D, c->ln_eps);
-  memset (x, 0, (gsize) P * D * sizeof (float));
-  for (guint i = 0; i < T * D; i++) /* the positions, and the class token, dist or registers */
-    x[i] += model->pos_embed[i] + (i < P * D ? model->cls_token[i] : 0.0f);
+  for (guint i = 0; i < P * D; i++) /* the class token, then dist or register tokens */
+    x[i] = model->pos_embed[i] + model->cls_token[i];
+  for (guint i = P * D; i < T * D; i++) /* the patches' positions */
+    x[i] += model->pos_embed[i];
   if (model->norm_pre_w) /* CLIP towers: a LayerNorm before the blocks */
     ref_norm (c, x, D, x, D, model->norm_pre_w, model->norm_pre_b, T, D, c->ln_eps);
 

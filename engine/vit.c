@@ -596,7 +596,7 @@ record_forward (HeedVitRun *r, HeedRecorder **recs, guint n, gboolean from_frame
     return FALSE;
   /* every frame's patches in one GEMM, the frames as its batches (P rows apart in, T out),
    * added to the positions; or, with a norm of its own (AIMv2's), into h, then normed and
-   * added to them a frame at a time */
+   * added to them: a frame at a time past its prefix rows, all frames at once without any */
   HeedMat patch_rows = { p->patch_norm_w ? r->h : r->x, c->num_prefix * D, D, T * D };
   if (!heed_op_gemm (rec, (HeedMat){ r->patches, 0, kp, P * kp }, MAT (p->patch_w, 0, ld_d),
                      patch_rows, p->patch_b, P, D, kp, n, 1.0f,
@@ -604,10 +604,10 @@ record_forward (HeedVitRun *r, HeedRecorder **recs, guint n, gboolean from_frame
                      error))
     return FALSE;
   if (p->patch_norm_w &&
-      !record_layernorm_batches (rec, patch_rows, (HeedMat){ r->x, c->num_prefix * D, D, T * D },
-                                 p->patch_norm_w, p->patch_norm_b, P, n, D, c->ln_eps,
-                                 (HeedNormMode) (heed_norm_mode (c) | HEED_NORM_ADD),
-                                 "patch_embed.norm", error))
+      !record_layernorm_batches (
+          rec, patch_rows, (HeedMat){ r->x, c->num_prefix * D, D, T * D }, p->patch_norm_w,
+          p->patch_norm_b, c->num_prefix ? P : n * P, c->num_prefix ? n : 1, D, c->ln_eps,
+          (HeedNormMode) (heed_norm_mode (c) | HEED_NORM_ADD), "patch_embed.norm", error))
     return FALSE;
 
   /* CLIP towers: a LayerNorm before the blocks, in place (each row is read before it is
