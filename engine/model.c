@@ -98,7 +98,8 @@ typedef struct {
   gboolean open_clip;
   JsonObject *open_clip_preprocess;
   /* the timm config.json heed made where the files say it otherwise (OpenCLIP's model_cfg, a
-   * training checkpoint's arch), which L->config then points at (owned here), or NULL */
+   * training checkpoint's arch, BLIP's vision_config with its class's defaults), which
+   * L->config then points at (owned here), or NULL */
   JsonObject *made_config;
   /* AIMv2 in Apple's own names or transformers' (Aimv2VisionModel, Aimv2Model's vision_model.),
    * renamed to timm's (rename_aimv2) */
@@ -1605,6 +1606,82 @@ rename_aimv2 (Loader *L, GError **error)
   return TRUE;
 }
 
+/* transformers' BLIP image tower names (under `prefix`: the vision_model. of BLIP's, BLIP-2's
+ * and InstructBLIP's models) as timm's: a fused qkv (BLIP-2's without a bias, its query's and
+ * value's beside it as q_bias and v_bias, as timm's BEiT and EVA have them) */
+static char *
+blip_timm_name (const char *name, gconstpointer data)
+{
+  const char *prefix = data;
+  if (!g_str_has_prefix (name, prefix))
+    return NULL;
+  name += strlen (prefix);
+  static const char *const outside[][2] = {
+    { "embeddings.class_embedding", "cls_token" },
+    { "embeddings.patch_embedding.", "patch_embed.proj." },
+    { "embeddings.position_embedding", "pos_embed" },
+    { "post_layernorm.", "norm." },
+  };
+  static const char *const inside[][2] = {
+    { "layer_norm1.", "norm1." },
+    { "layer_norm2.", "norm2." },
+    { "self_attn.projection.", "attn.proj." },
+    { "self_attn.", "attn." },
+  };
+  char *timm = swap_first_prefix (name, outside, G_N_ELEMENTS (outside));
+  return timm ? timm : block_name (name, "encoder.layers.", inside, G_N_ELEMENTS (inside));
+}
+
+/* BLIP's image tower (transformers' BlipVisionModel, or the vision_model. of
+ * BlipForConditionalGeneration, BlipForQuestionAnswering, BlipForImageTextRetrieval, BLIP-2's
+ * and InstructBLIP's models, whose text towers, Q-Formers and language models are unread) is
+ * a timm ViT by other names: renamed to timm's, its settings from vision_config. The config
+ * classes' defaults, which the hub's config.json leaves out, are written into heed's copy of
+ * it: BlipVisionConfig's 12 heads and eps 1e-5, BLIP-2's and InstructBLIP's 16 heads (their
+ * 1408-wide EVA tower's: not width / 64) and eps 1e-6. */
+static gboolean
+rename_blip (Loader *L, GError **error)
+{
+  const char *prefix =
+      find (L, "vision_model.encoder.layers.0.self_attn.qkv.weight") ? "vision_model."
+      : find (L, "encoder.layers.0.self_attn.qkv.weight") && find (L, "embeddings.class_embedding")
+          ? ""
+          : NULL;
+  if (!prefix)
+    return TRUE;
+  JsonObject *vision = member_object (L->config, "vision_config");
+  JsonObject *given = vision ? vision : L->config;
+  const char *type = json_str (L->config, "model_type");
+  if (!type)
+    type = json_str (given, "model_type");
+  /* BLIP-2's and InstructBLIP's (blip-2, instructblip, instructblipvideo and their
+   * *_vision_model), or by the tensors where no config names it: their query and value biases */
+  char *q_bias = g_strconcat (prefix, "encoder.layers.0.self_attn.q_bias", NULL);
+  gboolean blip2 = type ? strncmp (type, "blip-2", 6) == 0 || strncmp (type, "blip_2", 6) == 0 ||
+                              g_str_has_prefix (type, "instructblip")
+                        : find (L, q_bias) != NULL;
+  g_free (q_bias);
+  JsonObject *settings = json_object_new ();
+  if (given) {
+    GList *keys = json_object_get_members (given);
+    for (GList *k = keys; k; k = k->next)
+      json_object_set_member (settings, k->data,
+                              json_node_copy (json_object_get_member (given, k->data)));
+    g_list_free (keys);
+  }
+  if (!member (settings, "num_attention_heads"))
+    json_object_set_int_member (settings, "num_attention_heads", blip2 ? 16 : 12);
+  if (!member (settings, "layer_norm_eps"))
+    json_object_set_double_member (settings, "layer_norm_eps", blip2 ? 1e-6 : 1e-5);
+  /* config.json (BLIP's is read from vision_config); a made one (a training checkpoint's arch)
+   * was copied into settings */
+  L->config_top = vision ? L->config : NULL;
+  if (L->made_config)
+    json_object_unref (L->made_config);
+  L->config = L->made_config = settings;
+  return rename_tensors (L, blip_timm_name, prefix, error);
+}
+
 /* The grid of a model whose tensors do not give it (DINOv3's, with no position embedding; any
  * other it runs at too): the side its config says it was made for (timm's
  * pretrained_cfg.input_size, transformers' image_size), 224 px where none says, over the patch */
@@ -2859,9 +2936,9 @@ load_shards (const Shard *shards, guint n, JsonObject *weight_map, const char *c
   /* what the model is (an unsupported variant says so first), then its bytes */
   read_checkpoint_arch (&L);
   if (!strip_wrapper_prefixes (&L, error) || !rename_hf_dinov3 (&L, error) ||
-      !read_open_clip (&L, error) || !rename_aimv2 (&L, error) || !read_config (&L, m, error) ||
-      (!L.torch && !check_no_overlap (&L, error)) || !read_weights (&L, m, error) ||
-      !check_blocks_read (&L, error))
+      !read_open_clip (&L, error) || !rename_aimv2 (&L, error) || !rename_blip (&L, error) ||
+      !read_config (&L, m, error) || (!L.torch && !check_no_overlap (&L, error)) ||
+      !read_weights (&L, m, error) || !check_blocks_read (&L, error))
     heed_model_destroy (&m);
   else if ((L.dinov2 || L.hf_dinov3) && !run_as_transformers (&L, m, error))
     heed_model_destroy (&m);

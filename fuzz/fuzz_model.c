@@ -62,6 +62,13 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   /* attention pooling again as the Perception Encoder's: its rotary embedding and pooling heads */
   if (!error && memmem (data, size, "attn_pool.latent", 16))
     load (data, size, "{\"architecture\": \"vit_pe_core_base_patch16_224\"}", &error);
+  /* BLIP's tower (whose 12 default heads a 64-wide seed cannot have) beside a vision_config */
+  g_clear_error (&error);
+  if (memmem (data, size, "self_attn.qkv", 13))
+    load (data, size,
+          "{\"model_type\": \"blip\", \"vision_config\": {\"num_attention_heads\": 1, "
+          "\"layer_norm_eps\": 1e-5}}",
+          &error);
   /* OpenCLIP's tower again beside an open_clip_config.json: its settings made into timm's */
   g_clear_error (&error);
   if (memmem (data, size, "visual.", 7))

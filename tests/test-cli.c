@@ -597,7 +597,9 @@ main (int argc, char **argv)
                                  "timm_aimv2_f32",
                                  "aimv2_apple_f32",
                                  "hf_aimv2_f32",
-                                 "vit_intern_f32" };
+                                 "vit_intern_f32",
+                                 "hf_blip_f32",
+                                 "hf_blip2_f32" };
   g_test_init (&argc, &argv, NULL);
   heed_tool = g_getenv ("HEED_TOOL");
   fixtures = g_getenv ("HEED_FIXTURES");

@@ -409,6 +409,24 @@ test_fixture_configs (void)
   g_assert_cmpuint (m->config.num_heads, ==, 2);
   g_assert_null (m->norm_w);
   heed_model_destroy (&m);
+  /* transformers' BLIP and BLIP-2 image towers (vision_model., beside a text decoder or a
+   * Q-Former and language model): vision_config's heads where it gives them, else the config
+   * class's (BLIP-2's 16, not dim / 64), and its eps (1e-5 and 1e-6 by default); the class
+   * token through post_layernorm; BlipImageProcessor's squash to 64 x 64, bicubic */
+  m = load_fixture ("hf_blip_f32");
+  g_assert_cmpuint (m->config.num_heads, ==, 4);
+  g_assert_cmpfloat (m->config.ln_eps, ==, 1e-5f);
+  g_assert_cmpuint (m->config.num_prefix, ==, 1);
+  g_assert_cmpuint (m->config.num_classes, ==, 0);
+  g_assert_true (!m->config.avg_pool && !m->config.pool_without_norm && m->norm_w);
+  g_assert_cmpint (m->config.resize, ==, HEED_RESIZE_STRETCH);
+  g_assert_cmpint (m->config.interpolation, ==, HEED_INTERPOLATION_BICUBIC);
+  g_assert_cmpfloat (m->config.mean[0], ==, 0.48145466f);
+  heed_model_destroy (&m);
+  m = load_fixture ("hf_blip2_f32");
+  g_assert_cmpuint (m->config.num_heads, ==, 16);
+  g_assert_cmpfloat (m->config.ln_eps, ==, 1e-6f);
+  heed_model_destroy (&m);
   m = load_fixture ("rope_sbb_f32");
   g_assert_true (m->config.rope && !m->config.rope_columns_first && m->config.avg_pool);
   g_assert_cmpfloat (m->config.rope_base, ==, 10000.0f);
@@ -957,6 +975,25 @@ test_corrupt_files (void)
   g_assert_true (final_norm_model->config.pool_without_norm);
   heed_model_destroy (&final_norm_model);
   g_free (intern.bytes);
+  /* BLIP-2's tower: what vision_config gives wins over the class's defaults (InstructBLIP's
+   * too); with no config at all, the query and value biases tell BLIP-2's defaults, and
+   * BLIP's 12 heads, which do not divide a 64-wide tower, are refused */
+  Blob blip2 = read_blob ("hf_blip2_f32");
+  HeedModel *instruct = load_with (blip2,
+                                   "{\"model_type\": \"instructblip\", \"vision_config\": "
+                                   "{\"num_attention_heads\": 8, \"layer_norm_eps\": 1e-5}}",
+                                   NULL);
+  g_assert_cmpuint (instruct->config.num_heads, ==, 8);
+  g_assert_cmpfloat (instruct->config.ln_eps, ==, 1e-5f);
+  heed_model_destroy (&instruct);
+  HeedModel *bare = load_with (blip2, NULL, NULL);
+  g_assert_cmpuint (bare->config.num_heads, ==, 16);
+  g_assert_cmpfloat (bare->config.ln_eps, ==, 1e-6f);
+  heed_model_destroy (&bare);
+  g_free (blip2.bytes);
+  Blob blip = read_blob ("hf_blip_f32");
+  expect_model_error (blip, NULL, "num_heads 12 does not divide dim 64");
+  g_free (blip.bytes);
   Blob timm_aim = read_blob ("timm_aimv2_f32");
   expect_model_error (timm_aim, "{\"architecture\": \"vit_test\", \"num_heads\": 8}",
                       "tensor 'norm.bias' is missing");

@@ -1064,8 +1064,8 @@ test_classification_head (void)
  * giant's SwiGLU MLP (timm's packed fc1, transformers' weights_in), and EVA-02's rotary position
  * embedding, split projections, MLP norm and its CLIP towers' attention norm, DINOv3's (timm's
  * and transformers') and RoPE-ViT's (axial, mixed) and the SBB ViTs' rotary embeddings,
- * SigLIP 2's NaFlex patch embedding, 8-wide heads (an OpenCLIP timm tower's), and AIMv2's
- * RMSNorm, patch embedding norm and bias-less layers. */
+ * SigLIP 2's NaFlex patch embedding, 8-wide heads (an OpenCLIP timm tower's), AIMv2's
+ * RMSNorm, patch embedding norm and bias-less layers, and BLIP-2's 16 heads of 8. */
 static void
 test_vit_layouts_against_reference (void)
 {
@@ -1078,7 +1078,7 @@ test_vit_layouts_against_reference (void)
                           "hf_dinov3_f32",     "rope_axial_f32",        "rope_sbb_f32",
                           "rope_mixed_f32",    "hf_siglip2_naflex_f32", "pe_core_f32",
                           "pe_spatial_f32",    "open_clip_trunk_f32",   "timm_aimv2_f32",
-                          "hf_aimv2_f32",      "vit_intern_f32" };
+                          "hf_aimv2_f32",      "vit_intern_f32",        "hf_blip2_f32" };
   for (guint k = 0; k < G_N_ELEMENTS (names); k++) {
     GError *error = NULL;
     char *path = g_build_filename (g_getenv ("HEED_FIXTURES"), names[k], NULL);

@@ -18,6 +18,7 @@ import torch  # noqa: E402
 
 import torch.nn.functional as F  # noqa: E402
 from heed_torch import (VisionTransformer, aimv2_apple_visual, hf_aimv2_visual,  # noqa: E402
+                        hf_blip_visual, timm_to_hf_blip,
                         mirror_to_timm_beit, open_clip_visual, round_to, save_safetensors,
                         timm_to_aimv2_apple, timm_to_hf_aimv2, timm_to_open_clip,
                         timm_to_open_clip_trunk, timm_to_dinov2_repo, timm_to_hf, timm_to_hf_beit,
@@ -519,6 +520,57 @@ CASES += [
          preprocessor=AIMV2_PREPROCESSOR),
 ]
 
+# transformers' BlipImageProcessor (Salesforce/blip-*'s preprocessor_config.json) at the
+# fixtures' size: the whole image to 64 x 64, bicubic, OpenAI's mean/std
+BLIP_PREPROCESSOR = {
+    "do_convert_rgb": True, "do_normalize": True, "do_rescale": True, "do_resize": True,
+    "image_mean": [0.48145466, 0.4578275, 0.40821073], "image_processor_type": "BlipImageProcessor",
+    "image_std": [0.26862954, 0.26130258, 0.27577711], "processor_class": "BlipProcessor",
+    "resample": 3, "rescale_factor": 0.00392156862745098, "size": {"height": 64, "width": 64}}
+
+# a few of the tensors beside BLIP's image tower (its text decoder), and beside BLIP-2's (the
+# query tokens, the Q-Former, the projection and the language model), which heed leaves unread
+BLIP_TEXT_DECODER = {
+    "text_decoder.bert.embeddings.word_embeddings.weight": torch.ones(16, 8),
+    "text_decoder.bert.encoder.layer.0.attention.self.query.weight": torch.ones(8, 8),
+    "text_decoder.bert.encoder.layer.0.crossattention.self.key.weight": torch.ones(8, 64),
+    "text_decoder.cls.predictions.bias": torch.ones(16)}
+BLIP2_BESIDE = {
+    "query_tokens": torch.ones(1, 4, 8),
+    "qformer.layernorm.weight": torch.ones(8),
+    "qformer.encoder.layer.0.crossattention.attention.key.weight": torch.ones(8, 128),
+    "language_projection.weight": torch.ones(8, 8),
+    "language_model.model.decoder.layers.0.self_attn.q_proj.weight": torch.ones(8, 8)}
+
+CASES += [
+    # transformers' BlipForConditionalGeneration (Salesforce/blip-image-captioning-*): its image
+    # tower under vision_model. beside the text decoder, vision_config without the eps (the
+    # class's 1e-5)
+    dict(name="hf_blip_f32", img=64, patch=16, dim=64, depth=2, heads=4, classes=0, eps=1e-5,
+         dtype="F32", names="hf_blip", heads_in="none", beside=BLIP_TEXT_DECODER,
+         config={"model_type": "blip", "architectures": ["BlipForConditionalGeneration"],
+                 "projection_dim": 8,
+                 "text_config": {"model_type": "blip_text_model", "hidden_size": 8,
+                                 "vocab_size": 16, "num_attention_heads": 1},
+                 "vision_config": {"model_type": "blip_vision_model", "hidden_size": 64,
+                                   "intermediate_size": 256, "num_attention_heads": 4,
+                                   "num_hidden_layers": 2, "image_size": 64, "patch_size": 16}},
+         preprocessor=BLIP_PREPROCESSOR),
+    # BLIP-2's (Salesforce/blip2-*, InstructBLIP's alike): EVA's tower with the query's and
+    # value's biases beside a bias-less qkv; vision_config without the heads or the eps (the
+    # class's 16 and 1e-6: 128 / 64 would be 2)
+    dict(name="hf_blip2_f32", img=56, patch=14, dim=128, depth=2, heads=16, classes=0, eps=1e-6,
+         dtype="F32", names="hf_blip", heads_in="none", beit_qkv_bias=True, beside=BLIP2_BESIDE,
+         config={"model_type": "blip-2", "architectures": ["Blip2ForConditionalGeneration"],
+                 "num_query_tokens": 4,
+                 "qformer_config": {"model_type": "blip_2_qformer", "hidden_size": 8},
+                 "text_config": {"model_type": "opt", "hidden_size": 8},
+                 "vision_config": {"model_type": "blip_2_vision_model", "hidden_size": 128,
+                                   "intermediate_size": 512, "num_hidden_layers": 2,
+                                   "image_size": 56, "patch_size": 14, "qkv_bias": True}},
+         preprocessor=dict(BLIP_PREPROCESSOR, size={"height": 56, "width": 56})),
+]
+
 TIMM_PRETRAINED_CFG = {
     "tag": "augreg_in21k_ft_in1k", "custom_load": True, "input_size": [3, 224, 224],
     "fixed_input_size": True, "interpolation": "bicubic", "crop_pct": 0.9,
@@ -742,6 +794,11 @@ def make(case, outdir):
             theirs = (aimv2_apple_visual if apple else hf_aimv2_visual)(sd, x, case["heads"],
                                                                         case["eps"])
         assert (theirs - emb).abs().max() < 1e-5, (theirs - emb).abs().max()
+    elif case["names"] == "hf_blip":
+        sd = timm_to_hf_blip(sd, decoys=case["beside"])
+        with torch.no_grad():  # transformers' own forward on the renamed weights
+            theirs = hf_blip_visual(sd, x, case["heads"], case["eps"])
+        assert (theirs - emb).abs().max() < 1e-5, (theirs - emb).abs().max()
     weights = os.path.join(d, case.get("weights_file", "model.safetensors"))
     if weights.endswith(".bin"):
         torch.save(sd, weights)
@@ -755,7 +812,7 @@ def make(case, outdir):
         config["num_attention_heads" if hf else "num_heads"] = case["heads"]
     if case["names"].startswith(("hf_siglip", "hf_clip")) and case.get("labels"):
         config["id2label"] = {str(i): l for i, l in enumerate(labels)}
-    if hf and not case["names"].startswith(("hf_clip", "hf_siglip", "hf_aimv2")):  # vision_config
+    if hf and not case["names"].startswith(("hf_clip", "hf_siglip", "hf_aimv2", "hf_blip")):  # vision_config
         config.update(hidden_size=case["dim"], layer_norm_eps=eps, image_size=case["img"],
                       patch_size=case["patch"])
         config.setdefault("hidden_act", "gelu")
