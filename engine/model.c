@@ -98,8 +98,8 @@ typedef struct {
   gboolean open_clip;
   JsonObject *open_clip_preprocess;
   /* the timm config.json heed made where the files say it otherwise (OpenCLIP's model_cfg, a
-   * training checkpoint's arch, BLIP's vision_config with its class's defaults), which
-   * L->config then points at (owned here), or NULL */
+   * training checkpoint's arch, BLIP's or InternViT's settings with their classes' defaults),
+   * which L->config then points at (owned here), or NULL */
   JsonObject *made_config;
   /* AIMv2 in Apple's own names or transformers' (Aimv2VisionModel, Aimv2Model's vision_model.),
    * renamed to timm's (rename_aimv2) */
@@ -1606,11 +1606,13 @@ rename_aimv2 (Loader *L, GError **error)
   return TRUE;
 }
 
-/* transformers' BLIP image tower names (under `prefix`: the vision_model. of BLIP's, BLIP-2's
- * and InstructBLIP's models) as timm's: a fused qkv (BLIP-2's without a bias, its query's and
- * value's beside it as q_bias and v_bias, as timm's BEiT and EVA have them) */
+/* The image towers of transformers' BLIP and of InternViT's own code (under `prefix`: the
+ * vision_model. of BLIP's, BLIP-2's, InstructBLIP's and InternVL's chat models) as timm's
+ * names: BLIP's fused self_attn.qkv (BLIP-2's without a bias, its query's and value's beside it
+ * as q_bias and v_bias, as timm's BEiT and EVA have them), InternViT's attn.qkv with LayerScale
+ * as bare ls1/ls2 vectors */
 static char *
-blip_timm_name (const char *name, gconstpointer data)
+vision_tower_timm_name (const char *name, gconstpointer data)
 {
   const char *prefix = data;
   if (!g_str_has_prefix (name, prefix))
@@ -1627,40 +1629,18 @@ blip_timm_name (const char *name, gconstpointer data)
     { "layer_norm2.", "norm2." },
     { "self_attn.projection.", "attn.proj." },
     { "self_attn.", "attn." },
+    { "ls1", "ls1.gamma" },
+    { "ls2", "ls2.gamma" },
   };
   char *timm = swap_first_prefix (name, outside, G_N_ELEMENTS (outside));
   return timm ? timm : block_name (name, "encoder.layers.", inside, G_N_ELEMENTS (inside));
 }
 
-/* BLIP's image tower (transformers' BlipVisionModel, or the vision_model. of
- * BlipForConditionalGeneration, BlipForQuestionAnswering, BlipForImageTextRetrieval, BLIP-2's
- * and InstructBLIP's models, whose text towers, Q-Formers and language models are unread) is
- * a timm ViT by other names: renamed to timm's, its settings from vision_config. The config
- * classes' defaults, which the hub's config.json leaves out, are written into heed's copy of
- * it: BlipVisionConfig's 12 heads and eps 1e-5, BLIP-2's and InstructBLIP's 16 heads (their
- * 1408-wide EVA tower's: not width / 64) and eps 1e-6. */
-static gboolean
-rename_blip (Loader *L, GError **error)
+/* A copy of `given` (or an empty object) that L->config then points at, owned as made_config:
+ * settings a config class leaves out of the hub's files are written into it */
+static JsonObject *
+own_settings (Loader *L, JsonObject *given)
 {
-  const char *prefix =
-      find (L, "vision_model.encoder.layers.0.self_attn.qkv.weight") ? "vision_model."
-      : find (L, "encoder.layers.0.self_attn.qkv.weight") && find (L, "embeddings.class_embedding")
-          ? ""
-          : NULL;
-  if (!prefix)
-    return TRUE;
-  JsonObject *vision = member_object (L->config, "vision_config");
-  JsonObject *given = vision ? vision : L->config;
-  const char *type = json_str (L->config, "model_type");
-  if (!type)
-    type = json_str (given, "model_type");
-  /* BLIP-2's and InstructBLIP's (blip-2, instructblip, instructblipvideo and their
-   * *_vision_model), or by the tensors where no config names it: their query and value biases */
-  char *q_bias = g_strconcat (prefix, "encoder.layers.0.self_attn.q_bias", NULL);
-  gboolean blip2 = type ? strncmp (type, "blip-2", 6) == 0 || strncmp (type, "blip_2", 6) == 0 ||
-                              g_str_has_prefix (type, "instructblip")
-                        : find (L, q_bias) != NULL;
-  g_free (q_bias);
   JsonObject *settings = json_object_new ();
   if (given) {
     GList *keys = json_object_get_members (given);
@@ -1669,17 +1649,90 @@ rename_blip (Loader *L, GError **error)
                               json_node_copy (json_object_get_member (given, k->data)));
     g_list_free (keys);
   }
-  if (!member (settings, "num_attention_heads"))
-    json_object_set_int_member (settings, "num_attention_heads", blip2 ? 16 : 12);
-  if (!member (settings, "layer_norm_eps"))
-    json_object_set_double_member (settings, "layer_norm_eps", blip2 ? 1e-6 : 1e-5);
-  /* config.json (BLIP's is read from vision_config); a made one (a training checkpoint's arch)
-   * was copied into settings */
-  L->config_top = vision ? L->config : NULL;
-  if (L->made_config)
+  if (L->made_config) /* a training checkpoint's arch, copied in above when it was the config */
     json_object_unref (L->made_config);
   L->config = L->made_config = settings;
-  return rename_tensors (L, blip_timm_name, prefix, error);
+  return settings;
+}
+
+/* BLIP's image tower (transformers' BlipVisionModel, or the vision_model. of
+ * BlipForConditionalGeneration, BlipForQuestionAnswering, BlipForImageTextRetrieval, BLIP-2's
+ * and InstructBLIP's models, whose text towers, Q-Formers and language models are unread) and
+ * InternViT's (OpenGVLab's InternVisionModel, InternVL's chat models' vision_model.) are timm
+ * ViTs by other names: renamed to timm's, the settings from vision_config (or config.json),
+ * copied with what the config classes default to and the hub's files leave out: BLIP's 12 heads
+ * and eps 1e-5, BLIP-2's and InstructBLIP's 16 heads (their 1408-wide EVA tower's: not width /
+ * 64) and eps 1e-6; InternViT's 25 heads (where there is a config: InternViT-6B's; width / 64
+ * where there is none) and eps 1e-6, and no final norm (the class token as the last block
+ * leaves it, as timm's port runs it with final_norm=False). */
+static gboolean
+rename_vision_tower (Loader *L, GError **error)
+{
+  static const char *const prefixes[] = { "vision_model.", "" };
+  const char *prefix = NULL;
+  gboolean intern = FALSE;
+  for (guint i = 0; i < G_N_ELEMENTS (prefixes) && !prefix; i++) {
+    char *cls = g_strconcat (prefixes[i], "embeddings.class_embedding", NULL);
+    char *blip = g_strconcat (prefixes[i], "encoder.layers.0.self_attn.qkv.weight", NULL);
+    char *iv = g_strconcat (prefixes[i], "encoder.layers.0.attn.qkv.weight", NULL);
+    if (find (L, cls) && (find (L, blip) || find (L, iv))) {
+      prefix = prefixes[i];
+      intern = find (L, iv) != NULL;
+    }
+    g_free (cls), g_free (blip), g_free (iv);
+  }
+  if (!prefix)
+    return TRUE;
+  JsonObject *vision = member_object (L->config, "vision_config");
+  JsonObject *given = vision ? vision : L->config;
+  const char *type = json_str (L->config, "model_type");
+  if (!type)
+    type = json_str (given, "model_type");
+  L->config_top = vision ? L->config : NULL;
+  guint heads;
+  double eps = 1e-6;
+  if (intern) {
+    /* InternVisionConfig's defaults are InternViT-6B's, RMSNorm and a norm of the queries and
+     * keys, which heed does not run; with no config at all, the tensors say which it is */
+    char *q_norm = g_strconcat (prefix, "encoder.layers.0.attn.q_norm.weight", NULL);
+    char *norm_bias = g_strconcat (prefix, "encoder.layers.0.norm1.bias", NULL);
+    const char *norm = json_str (given, "norm_type");
+    gboolean qk_norm =
+        given ? json_bool (given, "qk_normalization", TRUE) : find (L, q_norm) != NULL;
+    gboolean rms =
+        given ? g_strcmp0 (norm ? norm : "rms_norm", "layer_norm") != 0 : !find (L, norm_bias);
+    g_free (q_norm), g_free (norm_bias);
+    if (qk_norm || rms)
+      return model_error (error, L,
+                          "an InternViT tower with %s (InternViT-6B's layout), which heed does "
+                          "not run: it runs InternViT-300M's (norm_type \"layer_norm\", "
+                          "qk_normalization false)",
+                          qk_norm ? "a norm of its queries and keys (qk_normalization)"
+                                  : "RMSNorm (norm_type)");
+    heads = given ? 25 : 0; /* with no config, width / 64 (InternViT-300M's 16 of 64) */
+  } else {
+    /* BLIP-2's and InstructBLIP's (blip-2, instructblip, instructblipvideo and their
+     * *_vision_model), or by the tensors where no config names it: their query and value
+     * biases */
+    char *q_bias = g_strconcat (prefix, "encoder.layers.0.self_attn.q_bias", NULL);
+    gboolean blip2 = type ? strncmp (type, "blip-2", 6) == 0 || strncmp (type, "blip_2", 6) == 0 ||
+                                g_str_has_prefix (type, "instructblip")
+                          : find (L, q_bias) != NULL;
+    g_free (q_bias);
+    heads = blip2 ? 16 : 12;
+    eps = blip2 ? 1e-6 : 1e-5;
+  }
+  JsonObject *settings = own_settings (L, given);
+  if (heads && !member (settings, "num_attention_heads"))
+    json_object_set_int_member (settings, "num_attention_heads", heads);
+  if (!member (settings, "layer_norm_eps"))
+    json_object_set_double_member (settings, "layer_norm_eps", eps);
+  if (intern) {
+    JsonObject *margs = json_object_new ();
+    json_object_set_boolean_member (margs, "final_norm", FALSE);
+    json_object_set_object_member (settings, "model_args", margs);
+  }
+  return rename_tensors (L, vision_tower_timm_name, prefix, error);
 }
 
 /* The grid of a model whose tensors do not give it (DINOv3's, with no position embedding; any
@@ -1811,14 +1864,21 @@ read_config (Loader *L, HeedModel *m, GError **error)
   if (find (L, "patch_embed.proj.weight")) {
     L->hf = FALSE;
   } else {
-    const char *prefixes[] = {
-      "vit.", "", "deit.", "dinov2.", "beit.", "data2vec_vision.", "ijepa."
-    };
+    /* ... and "encoder.", a VisionEncoderDecoderModel's image encoder (ViT's, DeiT's or
+     * BEiT's names: nlpconnect/vit-gpt2-image-captioning, microsoft/trocr-*), the text decoder
+     * beside it unread and its settings in config.json's encoder */
+    const char *prefixes[] = { "vit.",   "",        "deit.", "dinov2.", "beit.", "data2vec_vision.",
+                               "ijepa.", "encoder." };
     for (guint i = 0; i < G_N_ELEMENTS (prefixes) && !L->hf; i++) {
       L->prefix = prefixes[i];
       name = hf_name (L, "embeddings.patch_embeddings.projection.weight");
       L->hf = find (L, name) != NULL;
       g_free (name);
+    }
+    JsonObject *encoder = member_object (L->config, "encoder");
+    if (L->hf && strcmp (L->prefix, "encoder.") == 0 && encoder) {
+      L->config_top = L->config;
+      L->config = encoder;
     }
     /* transformers' CLIP (CLIPModel, CLIPVisionModel): its image tower, the text tower
      * beside it unread; its settings in config.json's vision_config (CLIPModel's) */
@@ -2936,9 +2996,10 @@ load_shards (const Shard *shards, guint n, JsonObject *weight_map, const char *c
   /* what the model is (an unsupported variant says so first), then its bytes */
   read_checkpoint_arch (&L);
   if (!strip_wrapper_prefixes (&L, error) || !rename_hf_dinov3 (&L, error) ||
-      !read_open_clip (&L, error) || !rename_aimv2 (&L, error) || !rename_blip (&L, error) ||
-      !read_config (&L, m, error) || (!L.torch && !check_no_overlap (&L, error)) ||
-      !read_weights (&L, m, error) || !check_blocks_read (&L, error))
+      !read_open_clip (&L, error) || !rename_aimv2 (&L, error) ||
+      !rename_vision_tower (&L, error) || !read_config (&L, m, error) ||
+      (!L.torch && !check_no_overlap (&L, error)) || !read_weights (&L, m, error) ||
+      !check_blocks_read (&L, error))
     heed_model_destroy (&m);
   else if ((L.dinov2 || L.hf_dinov3) && !run_as_transformers (&L, m, error))
     heed_model_destroy (&m);

@@ -21,7 +21,9 @@ aimv2_* config.json), Apple's (aimv2-apple.bin) and transformers' Aimv2Model's (
 aimv2-hf.safetensors, the model the json target reads an AIMv2 config beside); and one block of
 transformers' BLIP image tower beside a text decoder's tensors (blip.bin, loaded again with a
 config.json whose vision_config gives one head), and BLIP-2's with q_bias and v_bias beside the
-Q-Former's tensors (blip2.safetensors: 16 heads by Blip2VisionConfig's default).
+Q-Former's tensors (blip2.safetensors: 16 heads by Blip2VisionConfig's default); and one block of
+InternViT's own names (intern-vit.bin: bare ls1/ls2, no final norm; InternViT-300M's layout by its
+tensors, with no config).
 The fuzzer and the replay
 start from them, so their mutations reach the
 zip reader, every pickle path a checkpoint takes and the loader's checks after them.
@@ -35,7 +37,7 @@ import torch
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
 from heed_torch import (VisionTransformer, mirror_to_timm_beit, save_safetensors,  # noqa: E402
                         timm_to_aimv2_apple, timm_to_dinov2_repo, timm_to_hf_aimv2,
-                        timm_to_hf_blip, timm_to_hf_dinov2, timm_to_open_clip)
+                        timm_to_tower, timm_to_hf_dinov2, timm_to_open_clip)
 
 out = sys.argv[1]
 torch.manual_seed(0)
@@ -122,9 +124,15 @@ save_safetensors(os.path.join(out, "aimv2-hf.safetensors"), halves(timm_to_hf_ai
 blip = one_block(num_classes=0, eps=1e-5)
 blip_decoder = {"text_decoder.bert.embeddings.word_embeddings.weight": torch.ones(16, 8),
                 "text_decoder.cls.predictions.bias": torch.ones(16)}
-torch.save(halves(timm_to_hf_blip(blip.state_dict(), decoys=blip_decoder)),
+torch.save(halves(timm_to_tower(blip.state_dict(), decoys=blip_decoder)),
            os.path.join(out, "blip.bin"))
 blip2 = one_block(num_classes=0, beit_qkv_bias=True)
 blip2_beside = {"query_tokens": torch.ones(1, 4, 8), "qformer.layernorm.weight": torch.ones(8)}
 save_safetensors(os.path.join(out, "blip2.safetensors"),
-                 halves(timm_to_hf_blip(blip2.state_dict(), decoys=blip2_beside)), "F16")
+                 halves(timm_to_tower(blip2.state_dict(), decoys=blip2_beside)), "F16")
+
+# one block of InternViT's own code's names (InternVisionModel: LayerScale as bare ls1/ls2, no
+# final norm), read as InternViT-300M's layout by its tensors
+intern = one_block(num_classes=0, layer_scale=True, pool_without_norm=True)
+torch.save(halves(timm_to_tower(intern.state_dict(), prefix="", intern=True)),
+           os.path.join(out, "intern-vit.bin"))

@@ -427,6 +427,22 @@ test_fixture_configs (void)
   g_assert_cmpuint (m->config.num_heads, ==, 16);
   g_assert_cmpfloat (m->config.ln_eps, ==, 1e-6f);
   heed_model_destroy (&m);
+  /* transformers' VisionEncoderDecoderModel: ViT's names under encoder., config.json's encoder
+   * (heads, eps 1e-12), the decoder and the encoder's pooler beside them unread */
+  m = load_fixture ("hf_ved_f32");
+  g_assert_cmpuint (m->config.num_heads, ==, 4);
+  g_assert_cmpfloat (m->config.ln_eps, ==, 1e-12f);
+  g_assert_cmpuint (m->config.num_classes, ==, 0);
+  heed_model_destroy (&m);
+  /* InternViT's own code (InternVisionModel): config.json's heads, InternVisionConfig's eps,
+   * LayerScale, no final norm; its CLIPFeatureExtractor's shortest side and centre crop */
+  m = load_fixture ("intern_vit_f32");
+  g_assert_cmpuint (m->config.num_heads, ==, 2);
+  g_assert_cmpfloat (m->config.ln_eps, ==, 1e-6f);
+  g_assert_true (m->config.pool_without_norm && !m->config.avg_pool);
+  g_assert_null (m->norm_w);
+  g_assert_cmpint (m->config.resize, ==, HEED_RESIZE_CROP);
+  heed_model_destroy (&m);
   m = load_fixture ("rope_sbb_f32");
   g_assert_true (m->config.rope && !m->config.rope_columns_first && m->config.avg_pool);
   g_assert_cmpfloat (m->config.rope_base, ==, 10000.0f);
@@ -715,6 +731,21 @@ edit_aimv2_no_positions (JsonObject *r)
 {
   json_object_remove_member (r, "preprocessor.pos_embed");
 }
+/* InternViT's tower as InternVL's chat models hold it: every tensor under vision_model. */
+static void
+edit_under_vision_model (JsonObject *r)
+{
+  GList *names = json_object_get_members (r);
+  for (GList *n = names; n; n = n->next) {
+    if (strcmp (n->data, "__metadata__") == 0)
+      continue;
+    char *moved = g_strconcat ("vision_model.", n->data, NULL);
+    json_object_set_member (r, moved, json_node_copy (json_object_get_member (r, n->data)));
+    json_object_remove_member (r, n->data);
+    g_free (moved);
+  }
+  g_list_free (names);
+}
 /* attention pooling with no query: a pool heed cannot run, refused by its shape */
 static void
 edit_variant (JsonObject *r)
@@ -994,6 +1025,30 @@ test_corrupt_files (void)
   Blob blip = read_blob ("hf_blip_f32");
   expect_model_error (blip, NULL, "num_heads 12 does not divide dim 64");
   g_free (blip.bytes);
+  /* InternViT's tower in InternVL's chat models (vision_model., vision_config); and
+   * InternViT-6B's layout, a norm of the queries and keys and RMSNorm (InternVisionConfig's
+   * defaults where the config leaves them out), refused */
+  Blob intern_own = read_blob ("intern_vit_f32");
+  Blob chat = with_header (intern_own, edit_under_vision_model);
+  HeedModel *chat_model = load_with (
+      chat,
+      "{\"architectures\": [\"InternVLChatModel\"], \"model_type\": \"internvl_chat\", "
+      "\"vision_config\": {\"model_type\": \"intern_vit_6b\", \"num_attention_heads\": 4, "
+      "\"norm_type\": \"layer_norm\", \"qk_normalization\": false}}",
+      NULL);
+  g_assert_cmpuint (chat_model->config.num_heads, ==, 4);
+  g_assert_true (chat_model->config.pool_without_norm);
+  heed_model_destroy (&chat_model);
+  expect_model_error (intern_own,
+                      "{\"model_type\": \"intern_vit_6b\", \"norm_type\": \"layer_norm\"}",
+                      "a norm of its queries and keys (qk_normalization)");
+  expect_model_error (intern_own,
+                      "{\"model_type\": \"intern_vit_6b\", \"qk_normalization\": false}",
+                      "RMSNorm (norm_type)");
+  HeedModel *bare_intern = load_with (intern_own, NULL, NULL); /* the tensors say 300M's */
+  g_assert_true (bare_intern->config.pool_without_norm);
+  heed_model_destroy (&bare_intern);
+  g_free (chat.bytes), g_free (intern_own.bytes);
   Blob timm_aim = read_blob ("timm_aimv2_f32");
   expect_model_error (timm_aim, "{\"architecture\": \"vit_test\", \"num_heads\": 8}",
                       "tensor 'norm.bias' is missing");

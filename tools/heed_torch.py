@@ -967,33 +967,44 @@ def hf_aimv2_visual(sd, img, heads, eps, prefix="vision_model."):
     return rms(x, sd[p + "rms_norm.weight"], eps).mean(1)
 
 
-def timm_to_hf_blip(sd, prefix="vision_model.", decoys=None):
+def timm_to_tower(sd, prefix="vision_model.", decoys=None, intern=False):
     """timm's names as transformers' BLIP image tower holds them (BlipVisionModel's with prefix
     ""; the vision_model. of BLIP's, BLIP-2's and InstructBLIP's models): embeddings'
     class_embedding, patch_embedding and position_embedding, encoder.layers.N (layer_norm1,
     layer_norm2, self_attn.qkv with BLIP-2's q_bias and v_bias, self_attn.projection, mlp.fc1,
-    mlp.fc2), post_layernorm; with the `decoys` (text towers, Q-Formers) beside it."""
+    mlp.fc2), post_layernorm; or, intern, as InternViT's own code holds it (InternVisionModel's,
+    InternVL's chat models' vision_model.): the same embeddings, encoder.layers.N with timm's
+    names inside but LayerScale as bare ls1/ls2, no final norm. With the `decoys` (text towers,
+    Q-Formers, language models) beside it."""
     p = prefix
     out = {p + "embeddings.class_embedding": sd["cls_token"],
            p + "embeddings.patch_embedding.weight": sd["patch_embed.proj.weight"],
            p + "embeddings.patch_embedding.bias": sd["patch_embed.proj.bias"],
-           p + "embeddings.position_embedding": sd["pos_embed"],
-           p + "post_layernorm.weight": sd["norm.weight"], p + "post_layernorm.bias": sd["norm.bias"]}
-    inside = (("norm1.", "layer_norm1."), ("norm2.", "layer_norm2."),
-              ("attn.proj.", "self_attn.projection."), ("attn.", "self_attn."), ("mlp.", "mlp."))
+           p + "embeddings.position_embedding": sd["pos_embed"]}
+    if not intern:
+        out[p + "post_layernorm.weight"], out[p + "post_layernorm.bias"] = \
+            sd["norm.weight"], sd["norm.bias"]
+    inside = ((".gamma", ""),) if intern else (
+        ("norm1.", "layer_norm1."), ("norm2.", "layer_norm2."),
+        ("attn.proj.", "self_attn.projection."), ("attn.", "self_attn."))
     for name, t in sd.items():
         if name.startswith("blocks."):
             _, i, rest = name.split(".", 2)
-            timm, hf = next(pair for pair in inside if rest.startswith(pair[0]))
-            out[f"{p}encoder.layers.{i}.{hf}{rest[len(timm):]}"] = t
+            for timm, theirs in inside:
+                if timm in rest:
+                    rest = rest.replace(timm, theirs, 1)
+                    break
+            out[f"{p}encoder.layers.{i}.{rest}"] = t
     return out | (decoys or {})
 
 
-def hf_blip_visual(sd, img, heads, eps, prefix="vision_model."):
+def hf_tower_visual(sd, img, heads, eps, prefix="vision_model.", intern=False):
     """transformers' BlipVisionModel forward (modeling_blip.py, Blip2's the same with q_bias and
     v_bias around a bias-less qkv) on its own state dict: last_hidden_state[:, 0], the class
     token after post_layernorm, which BLIP's captioning, question-answering and retrieval heads
-    read (not pooler_output, which takes post_layernorm twice)."""
+    read (not pooler_output, which takes post_layernorm twice); or, intern, InternViT's
+    (modeling_intern_vit.py: LayerScale ls1/ls2 on each branch, no final norm, pooler_output
+    the class token as the last layer leaves it)."""
     p = prefix
     w = sd[p + "embeddings.patch_embedding.weight"]
     x = F.conv2d(img, w, sd[p + "embeddings.patch_embedding.bias"], stride=w.shape[-1])
@@ -1001,26 +1012,27 @@ def hf_blip_visual(sd, img, heads, eps, prefix="vision_model."):
     cls = sd[p + "embeddings.class_embedding"].expand(x.shape[0], 1, -1)
     x = torch.cat([cls, x], 1) + sd[p + "embeddings.position_embedding"]
     dim = x.shape[-1]
+    n1, n2, attn, proj = (("norm1", "norm2", "attn.", "attn.proj") if intern else
+                          ("layer_norm1", "layer_norm2", "self_attn.", "self_attn.projection"))
 
     def norm(t, name):
         return F.layer_norm(t, (dim,), sd[name + ".weight"], sd[name + ".bias"], eps)
 
     i = 0
-    while f"{p}encoder.layers.{i}.layer_norm1.weight" in sd:
+    while f"{p}encoder.layers.{i}.{n1}.weight" in sd:
         b = f"{p}encoder.layers.{i}."
-        bias = sd.get(b + "self_attn.qkv.bias")
-        if b + "self_attn.q_bias" in sd:
-            q_bias = sd[b + "self_attn.q_bias"]
-            bias = torch.cat([q_bias, torch.zeros_like(q_bias), sd[b + "self_attn.v_bias"]])
-        q, k, v = F.linear(norm(x, b + "layer_norm1"), sd[b + "self_attn.qkv.weight"],
-                           bias).chunk(3, -1)
-        x = x + F.linear(sdpa(q, k, v, heads), sd[b + "self_attn.projection.weight"],
-                         sd[b + "self_attn.projection.bias"])
-        h = F.gelu(F.linear(norm(x, b + "layer_norm2"), sd[b + "mlp.fc1.weight"],
-                            sd[b + "mlp.fc1.bias"]))
-        x = x + F.linear(h, sd[b + "mlp.fc2.weight"], sd[b + "mlp.fc2.bias"])
+        ls1, ls2 = (sd[b + "ls1"], sd[b + "ls2"]) if intern else (1.0, 1.0)
+        bias = sd.get(b + attn + "qkv.bias")
+        if b + attn + "q_bias" in sd:
+            q_bias = sd[b + attn + "q_bias"]
+            bias = torch.cat([q_bias, torch.zeros_like(q_bias), sd[b + attn + "v_bias"]])
+        q, k, v = F.linear(norm(x, b + n1), sd[b + attn + "qkv.weight"], bias).chunk(3, -1)
+        x = x + ls1 * F.linear(sdpa(q, k, v, heads), sd[b + proj + ".weight"],
+                               sd[b + proj + ".bias"])
+        h = F.gelu(F.linear(norm(x, b + n2), sd[b + "mlp.fc1.weight"], sd[b + "mlp.fc1.bias"]))
+        x = x + ls2 * F.linear(h, sd[b + "mlp.fc2.weight"], sd[b + "mlp.fc2.bias"])
         i += 1
-    return norm(x, p + "post_layernorm")[:, 0]
+    return (x if intern else norm(x, p + "post_layernorm"))[:, 0]
 
 
 def timm_to_hf_siglip(sd, text_tower=True):

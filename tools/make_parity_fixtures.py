@@ -18,7 +18,7 @@ import torch  # noqa: E402
 
 import torch.nn.functional as F  # noqa: E402
 from heed_torch import (VisionTransformer, aimv2_apple_visual, hf_aimv2_visual,  # noqa: E402
-                        hf_blip_visual, timm_to_hf_blip,
+                        hf_tower_visual, timm_to_tower,
                         mirror_to_timm_beit, open_clip_visual, round_to, save_safetensors,
                         timm_to_aimv2_apple, timm_to_hf_aimv2, timm_to_open_clip,
                         timm_to_open_clip_trunk, timm_to_dinov2_repo, timm_to_hf, timm_to_hf_beit,
@@ -542,7 +542,31 @@ BLIP2_BESIDE = {
     "language_projection.weight": torch.ones(8, 8),
     "language_model.model.decoder.layers.0.self_attn.q_proj.weight": torch.ones(8, 8)}
 
+# a few of the tensors beside a VisionEncoderDecoderModel's image encoder: its ViTModel's
+# pooler (unused: the decoder cross-attends to every token) and a GPT-2 decoder's
+VED_BESIDE = {
+    "encoder.pooler.dense.weight": torch.ones(64, 64), "encoder.pooler.dense.bias": torch.ones(64),
+    "decoder.transformer.wte.weight": torch.ones(16, 8),
+    "decoder.transformer.h.0.attn.c_attn.weight": torch.ones(8, 24),
+    "decoder.transformer.h.0.crossattention.c_attn.weight": torch.ones(8, 16),
+    "decoder.lm_head.weight": torch.ones(16, 8)}
+
 CASES += [
+    # transformers' VisionEncoderDecoderModel (nlpconnect/vit-gpt2-image-captioning,
+    # microsoft/trocr-*): ViT's names under encoder., its settings in config.json's encoder
+    dict(name="hf_ved_f32", img=64, patch=16, dim=64, depth=2, heads=4, classes=0, eps=1e-12,
+         dtype="F32", names="hf", hf_prefix="encoder.", heads_in="config", beside=VED_BESIDE,
+         config_under="encoder",
+         config={"architectures": ["VisionEncoderDecoderModel"],
+                 "model_type": "vision-encoder-decoder", "is_encoder_decoder": True,
+                 "decoder": {"model_type": "gpt2", "add_cross_attention": True, "n_embd": 8,
+                             "n_head": 1, "n_layer": 1, "vocab_size": 16},
+                 "encoder": {"model_type": "vit", "architectures": ["ViTModel"],
+                             "qkv_bias": True}},
+         preprocessor={"do_normalize": True, "do_resize": True,
+                       "feature_extractor_type": "ViTFeatureExtractor",
+                       "image_mean": [0.5, 0.5, 0.5], "image_std": [0.5, 0.5, 0.5],
+                       "resample": 2, "size": 64}),
     # transformers' BlipForConditionalGeneration (Salesforce/blip-image-captioning-*): its image
     # tower under vision_model. beside the text decoder, vision_config without the eps (the
     # class's 1e-5)
@@ -569,6 +593,25 @@ CASES += [
                                    "intermediate_size": 512, "num_hidden_layers": 2,
                                    "image_size": 56, "patch_size": 14, "qkv_bias": True}},
          preprocessor=dict(BLIP_PREPROCESSOR, size={"height": 56, "width": 56})),
+    # InternViT's own code (OpenGVLab/InternViT-300M-448px*: InternVisionModel, trust_remote_code):
+    # timm's InternViT-300M port's layout in its own names (embeddings.class_embedding,
+    # patch_embedding, position_embedding; encoder.layers.N with bare ls1/ls2), config.json as
+    # that repository ships it (its eps left at InternVisionConfig's 1e-6), and its
+    # CLIPFeatureExtractor preprocessor_config.json at the fixtures' size
+    dict(name="intern_vit_f32", img=56, patch=14, dim=128, depth=2, heads=2, classes=0,
+         eps=1e-6, dtype="F32", names="intern_vit", hf_prefix="", heads_in="none", layer_scale=True,
+         pool_without_norm=True,
+         config={"architectures": ["InternVisionModel"], "model_type": "intern_vit_6b",
+                 "auto_map": {"AutoConfig": "configuration_intern_vit.InternVisionConfig",
+                              "AutoModel": "modeling_intern_vit.InternVisionModel"},
+                 "hidden_size": 128, "intermediate_size": 512, "num_attention_heads": 2,
+                 "num_hidden_layers": 2, "image_size": 56, "patch_size": 14,
+                 "norm_type": "layer_norm", "qk_normalization": False, "qkv_bias": True,
+                 "hidden_act": "gelu", "use_flash_attn": False, "drop_path_rate": 0.0},
+         preprocessor={"crop_size": 56, "do_center_crop": True, "do_normalize": True,
+                       "do_resize": True, "feature_extractor_type": "CLIPFeatureExtractor",
+                       "image_mean": [0.485, 0.456, 0.406], "image_std": [0.229, 0.224, 0.225],
+                       "resample": 3, "size": 56}),
 ]
 
 TIMM_PRETRAINED_CFG = {
@@ -758,6 +801,7 @@ def make(case, outdir):
         sd = timm_to_hf(sd, case.get("hf_prefix", "vit."))
         if case.get("mae_decoder"):
             sd.update(mae_decoder(case))
+        sd.update(case.get("beside", {}))
     elif case["names"] == "hf_dinov2":
         sd = timm_to_hf_dinov2(sd, case.get("hf_prefix", ""), case.get("split_gate", False))
     elif case["names"] == "timm_eva":
@@ -794,10 +838,11 @@ def make(case, outdir):
             theirs = (aimv2_apple_visual if apple else hf_aimv2_visual)(sd, x, case["heads"],
                                                                         case["eps"])
         assert (theirs - emb).abs().max() < 1e-5, (theirs - emb).abs().max()
-    elif case["names"] == "hf_blip":
-        sd = timm_to_hf_blip(sd, decoys=case["beside"])
-        with torch.no_grad():  # transformers' own forward on the renamed weights
-            theirs = hf_blip_visual(sd, x, case["heads"], case["eps"])
+    elif case["names"] in ("hf_blip", "intern_vit"):
+        intern, prefix = case["names"] == "intern_vit", case.get("hf_prefix", "vision_model.")
+        sd = timm_to_tower(sd, prefix, case.get("beside"), intern)
+        with torch.no_grad():  # transformers' or InternViT's own forward on the renamed weights
+            theirs = hf_tower_visual(sd, x, case["heads"], case["eps"], prefix, intern)
         assert (theirs - emb).abs().max() < 1e-5, (theirs - emb).abs().max()
     weights = os.path.join(d, case.get("weights_file", "model.safetensors"))
     if weights.endswith(".bin"):
@@ -806,16 +851,20 @@ def make(case, outdir):
         save_safetensors(weights, sd, case["dtype"], meta)
     if case.get("open_clip_config"):
         write_json(os.path.join(d, "open_clip_config.json"), case["open_clip_config"])
-    config = dict(case.get("config", {}))
+    config = json.loads(json.dumps(case.get("config", {})))
     hf = case["names"].startswith("hf")
+    # the model's own settings: config.json's, or a part of it (a VisionEncoderDecoderModel's
+    # "encoder")
+    settings = config.setdefault(case["config_under"], {}) if case.get("config_under") else config
     if case["heads_in"] == "config":
-        config["num_attention_heads" if hf else "num_heads"] = case["heads"]
+        settings["num_attention_heads" if hf else "num_heads"] = case["heads"]
     if case["names"].startswith(("hf_siglip", "hf_clip")) and case.get("labels"):
         config["id2label"] = {str(i): l for i, l in enumerate(labels)}
-    if hf and not case["names"].startswith(("hf_clip", "hf_siglip", "hf_aimv2", "hf_blip")):  # vision_config
-        config.update(hidden_size=case["dim"], layer_norm_eps=eps, image_size=case["img"],
-                      patch_size=case["patch"])
-        config.setdefault("hidden_act", "gelu")
+    # the layouts with a vision_config have theirs written in the case
+    if hf and not case["names"].startswith(("hf_clip", "hf_siglip", "hf_aimv2", "hf_blip")):
+        settings.update(hidden_size=case["dim"], layer_norm_eps=eps, image_size=case["img"],
+                        patch_size=case["patch"])
+        settings.setdefault("hidden_act", "gelu")
         if case.get("labels"):
             config["id2label"] = {str(i): l for i, l in enumerate(labels)}
     if case.get("hub"):
