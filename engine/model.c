@@ -1881,11 +1881,25 @@ read_config (Loader *L, HeedModel *m, GError **error)
       L->config = encoder;
     }
     /* transformers' CLIP (CLIPModel, CLIPVisionModel): its image tower, the text tower
-     * beside it unread; its settings in config.json's vision_config (CLIPModel's) */
-    if (!L->hf && find (L, "vision_model.embeddings.patch_embedding.weight")) {
-      L->prefix = "vision_model.";
-      L->hf = L->clip = TRUE;
-      L->siglip = !find (L, "vision_model.embeddings.class_embedding");
+     * beside it unread; its settings in config.json's vision_config (CLIPModel's). The same
+     * tower (CLIP's, or SigLIP's without a class token) inside a captioning or vision-language
+     * model: GIT's git.image_encoder., LLaVA's and PaliGemma's vision_tower. (model. in the
+     * files transformers writes since its 4.52), Idefics' and SmolVLM's model., its language
+     * model and projector unread */
+    static const char *const towers[] = { "vision_model.", "git.image_encoder.vision_model.",
+                                          "vision_tower.vision_model.",
+                                          "model.vision_tower.vision_model.",
+                                          "model.vision_model." };
+    for (guint i = 0; i < G_N_ELEMENTS (towers) && !L->hf; i++) {
+      L->prefix = towers[i];
+      name = hf_name (L, "embeddings.patch_embedding.weight");
+      L->hf = L->clip = find (L, name) != NULL;
+      g_free (name);
+    }
+    if (L->clip) {
+      name = hf_name (L, "embeddings.class_embedding");
+      L->siglip = !find (L, name);
+      g_free (name);
       L->config_top = L->config;
       JsonObject *vision = member_object (L->config, "vision_config");
       if (vision)
@@ -2055,8 +2069,9 @@ read_config (Loader *L, HeedModel *m, GError **error)
     pool = "avg";
   gboolean fc_norm = find (L, "fc_norm.weight") != NULL, norm = find (L, "norm.weight") != NULL;
   /* timm's attention pooling (global_pool="map"): attn_pool after the final norm */
-  c->map_pool = (!L->hf && find (L, "attn_pool.latent")) ||
-                (L->siglip && find (L, "vision_model.head.probe"));
+  name = hf_name (L, "head.probe");
+  c->map_pool = (!L->hf && find (L, "attn_pool.latent")) || (L->siglip && find (L, name));
+  g_free (name);
   /* transformers' BEiT with use_mean_pooling: its pooler's norm on the mean patch token */
   name = hf_name (L, "pooler.layernorm.weight");
   L->beit_pooler = L->hf && find (L, name);
@@ -2466,13 +2481,13 @@ take_head (const Loader *L, gboolean dist, const guint64 *shape, float **w, floa
 }
 
 /* Attention pooling's tensor: timm's AttentionPoolLatent (attn_pool.*) or transformers'
- * SigLIP head (vision_model.head.*), by their own names */
+ * SigLIP head (vision_model.head.*, under the tower's prefix), by their own names */
 static float *
 take_pool (const Loader *L, const char *timm, const char *hf, guint ndim, const guint64 *shape,
            gboolean or_zero, GError **error)
 {
-  char *name =
-      g_strconcat (L->siglip ? "vision_model.head." : "attn_pool.", L->siglip ? hf : timm, NULL);
+  char *name = L->siglip ? g_strconcat (L->prefix, "head.", hf, NULL)
+                         : g_strconcat ("attn_pool.", timm, NULL);
   float *t = or_zero ? take_or_zero (L, name, shape[0], error) : take (L, name, ndim, shape, error);
   g_free (name);
   return t;

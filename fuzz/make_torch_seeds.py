@@ -23,7 +23,8 @@ transformers' BLIP image tower beside a text decoder's tensors (blip.bin, loaded
 config.json whose vision_config gives one head), and BLIP-2's with q_bias and v_bias beside the
 Q-Former's tensors (blip2.safetensors: 16 heads by Blip2VisionConfig's default); and one block of
 InternViT's own names (intern-vit.bin: bare ls1/ls2, no final norm; InternViT-300M's layout by its
-tensors, with no config).
+tensors, with no config); and one block of SigLIP's tower with its pooling head under a
+vision-language model's vision_tower.vision_model. (siglip-tower.safetensors).
 The fuzzer and the replay
 start from them, so their mutations reach the
 zip reader, every pickle path a checkpoint takes and the loader's checks after them.
@@ -37,7 +38,8 @@ import torch
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
 from heed_torch import (VisionTransformer, mirror_to_timm_beit, save_safetensors,  # noqa: E402
                         timm_to_aimv2_apple, timm_to_dinov2_repo, timm_to_hf_aimv2,
-                        timm_to_tower, timm_to_hf_dinov2, timm_to_open_clip)
+                        timm_to_tower, timm_to_hf_dinov2, timm_to_hf_siglip,
+                        timm_to_open_clip)
 
 out = sys.argv[1]
 torch.manual_seed(0)
@@ -136,3 +138,11 @@ save_safetensors(os.path.join(out, "blip2.safetensors"),
 intern = one_block(num_classes=0, layer_scale=True, pool_without_norm=True)
 torch.save(halves(timm_to_tower(intern.state_dict(), prefix="", intern=True)),
            os.path.join(out, "intern-vit.bin"))
+
+# one block of SigLIP's tower (no class token, a pooling head; 32 wide, with its one head in
+# __metadata__, to stay under 64 kB) as a vision-language model holds it, under
+# vision_tower.vision_model.
+siglip = one_block(num_classes=0, class_token=False, map_pool=True, gelu_tanh=True, dim=32)
+save_safetensors(os.path.join(out, "siglip-tower.safetensors"),
+                 halves(timm_to_hf_siglip(siglip.state_dict(), False, "vision_tower.vision_model.")),
+                 "F16", {"num_heads": "1"})

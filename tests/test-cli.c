@@ -601,7 +601,9 @@ main (int argc, char **argv)
                                  "hf_blip_f32",
                                  "hf_blip2_f32",
                                  "intern_vit_f32",
-                                 "hf_ved_f32" };
+                                 "hf_ved_f32",
+                                 "hf_git_f32",
+                                 "hf_paligemma_f32" };
   g_test_init (&argc, &argv, NULL);
   heed_tool = g_getenv ("HEED_TOOL");
   fixtures = g_getenv ("HEED_FIXTURES");

@@ -731,15 +731,48 @@ edit_aimv2_no_positions (JsonObject *r)
 {
   json_object_remove_member (r, "preprocessor.pos_embed");
 }
-/* InternViT's tower as InternVL's chat models hold it: every tensor under vision_model. */
+/* Every tensor of a file under `prefix` */
 static void
-edit_under_vision_model (JsonObject *r)
+prefix_all (JsonObject *r, const char *prefix)
 {
   GList *names = json_object_get_members (r);
   for (GList *n = names; n; n = n->next) {
     if (strcmp (n->data, "__metadata__") == 0)
       continue;
-    char *moved = g_strconcat ("vision_model.", n->data, NULL);
+    char *moved = g_strconcat (prefix, n->data, NULL);
+    json_object_set_member (r, moved, json_node_copy (json_object_get_member (r, n->data)));
+    json_object_remove_member (r, n->data);
+    g_free (moved);
+  }
+  g_list_free (names);
+}
+/* InternViT's tower as InternVL's chat models hold it */
+static void
+edit_under_vision_model (JsonObject *r)
+{
+  prefix_all (r, "vision_model.");
+}
+/* CLIP's tower as LLaVA's files hold it, and as transformers has written them since 4.52 */
+static void
+edit_under_vision_tower (JsonObject *r)
+{
+  prefix_all (r, "vision_tower.");
+}
+static void
+edit_under_model_vision_tower (JsonObject *r)
+{
+  prefix_all (r, "model.vision_tower.");
+}
+/* SigLIP's tower as SmolVLM's and Idefics' files hold it: PaliGemma's vision_tower. as model.,
+ * the projector and language model beside it where they are */
+static void
+edit_smolvlm_tower (JsonObject *r)
+{
+  GList *names = json_object_get_members (r);
+  for (GList *n = names; n; n = n->next) {
+    if (!g_str_has_prefix (n->data, "vision_tower."))
+      continue;
+    char *moved = g_strconcat ("model.", (char *) n->data + strlen ("vision_tower."), NULL);
     json_object_set_member (r, moved, json_node_copy (json_object_get_member (r, n->data)));
     json_object_remove_member (r, n->data);
     g_free (moved);
@@ -1049,6 +1082,36 @@ test_corrupt_files (void)
   g_assert_true (bare_intern->config.pool_without_norm);
   heed_model_destroy (&bare_intern);
   g_free (chat.bytes), g_free (intern_own.bytes);
+  /* CLIP's tower inside LLaVA (vision_tower., model.vision_tower.): the same model as
+   * CLIPModel's file gives */
+  Blob clip = read_blob ("hf_clip_f32");
+  const char *clip_config = "{\"model_type\": \"llava\", \"vision_config\": {\"hidden_size\": "
+                            "64, \"num_attention_heads\": 2, \"layer_norm_eps\": 1e-5}}";
+  HeedModel *clip_model = load_with (clip, clip_config, NULL);
+  void (*llava_edits[]) (JsonObject *) = { edit_under_vision_tower, edit_under_model_vision_tower };
+  for (guint i = 0; i < G_N_ELEMENTS (llava_edits); i++) {
+    Blob llava = with_header (clip, llava_edits[i]);
+    HeedModel *llava_model = load_with (llava, clip_config, NULL);
+    g_assert_true (llava_model->config.quick_gelu && llava_model->norm_pre_w);
+    g_assert_cmpuint (llava_model->config.num_heads, ==, 2);
+    g_assert_cmpmem (llava_model->blocks[1].fc2_w, 64 * 256 * sizeof (float),
+                     clip_model->blocks[1].fc2_w, 64 * 256 * sizeof (float));
+    heed_model_destroy (&llava_model);
+    g_free (llava.bytes);
+  }
+  heed_model_destroy (&clip_model);
+  g_free (clip.bytes);
+  /* SigLIP's tower inside SmolVLM and Idefics (model.vision_model.): SiglipVisionConfig's
+   * defaults, the mean of the normed tokens */
+  Blob paligemma = read_blob ("hf_paligemma_f32");
+  Blob smolvlm = with_header (paligemma, edit_smolvlm_tower);
+  HeedModel *smolvlm_model = load_with (
+      smolvlm, "{\"model_type\": \"smolvlm\", \"vision_config\": {\"num_attention_heads\": 2}}",
+      NULL);
+  g_assert_true (smolvlm_model->config.gelu_tanh && smolvlm_model->config.avg_pool);
+  g_assert_cmpfloat (smolvlm_model->config.ln_eps, ==, 1e-6f);
+  heed_model_destroy (&smolvlm_model);
+  g_free (smolvlm.bytes), g_free (paligemma.bytes);
   Blob timm_aim = read_blob ("timm_aimv2_f32");
   expect_model_error (timm_aim, "{\"architecture\": \"vit_test\", \"num_heads\": 8}",
                       "tensor 'norm.bias' is missing");

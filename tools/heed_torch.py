@@ -752,10 +752,11 @@ def clip_blocks(sd, p):
     return out
 
 
-def timm_to_hf_clip(sd, prefix="vision_model."):
+def timm_to_hf_clip(sd, prefix="vision_model.", beside=None):
     """Renames a timm CLIP image tower (norm_pre, no patch bias, no head) to transformers'
     CLIPModel names, with a token of the text tower, the projections and logit_scale beside it
-    as CLIPModel files have them."""
+    as CLIPModel files have them; or, with another prefix (a captioning or vision-language
+    model's tower), with the tensors `beside` it instead."""
     p = prefix
     dim = sd["cls_token"].shape[-1]
     if "norm.weight" not in sd:  # CLIPForImageClassification: post_layernorm there, unused
@@ -769,11 +770,11 @@ def timm_to_hf_clip(sd, prefix="vision_model."):
            p + "post_layernorm.weight": sd["norm.weight"], p + "post_layernorm.bias": sd["norm.bias"]}
     if "head.weight" in sd:  # CLIPForImageClassification: vision_model. and a classifier
         out["classifier.weight"], out["classifier.bias"] = sd["head.weight"], sd["head.bias"]
-    else:  # CLIPModel: the text tower and the projections beside the image tower
+    elif beside is None:  # CLIPModel: the text tower and the projections beside the image tower
         out.update({"visual_projection.weight": torch.ones(8, dim),
                     "text_model.embeddings.token_embedding.weight": torch.ones(16, 8),
                     "logit_scale": torch.tensor(4.6052)})
-    return out | clip_blocks(sd, p)
+    return out | clip_blocks(sd, p) | (beside or {})
 
 
 # a few of an OpenCLIP text tower's tensors, as open_clip's CLIP state dicts hold them beside
@@ -1035,12 +1036,13 @@ def hf_tower_visual(sd, img, heads, eps, prefix="vision_model.", intern=False):
     return (x if intern else norm(x, p + "post_layernorm"))[:, 0]
 
 
-def timm_to_hf_siglip(sd, text_tower=True):
+def timm_to_hf_siglip(sd, text_tower=True, prefix="vision_model.", beside=None):
     """Renames a timm SigLIP image tower (no class token, patch bias, final norm, attention
     pooling, or a head on the mean normed token) to transformers' names: SiglipModel's
     vision_model. with its head. (and, text_tower, a token of the text tower and logit_scale and
-    logit_bias beside it), or SiglipForImageClassification's vision_model. and classifier."""
-    p = "vision_model."
+    logit_bias beside it), or SiglipForImageClassification's vision_model. and classifier; or,
+    with another prefix, a vision-language model's tower with the tensors `beside` it."""
+    p = prefix
     dim = sd["pos_embed"].shape[-1]
     out = {p + "embeddings.position_embedding.weight": sd["pos_embed"].reshape(-1, dim),
            p + "embeddings.patch_embedding.weight": sd["patch_embed.proj.weight"],
@@ -1062,7 +1064,7 @@ def timm_to_hf_siglip(sd, text_tower=True):
     if text_tower:
         out.update({"text_model.embeddings.token_embedding.weight": torch.ones(16, 8),
                     "logit_scale": torch.tensor(2.3026), "logit_bias": torch.tensor([-10.0])})
-    return out
+    return out | (beside or {})
 
 
 def timm_to_hf_siglip2_naflex(sd):

@@ -551,7 +551,45 @@ VED_BESIDE = {
     "decoder.transformer.h.0.crossattention.c_attn.weight": torch.ones(8, 16),
     "decoder.lm_head.weight": torch.ones(16, 8)}
 
+# a few of the tensors beside the image tower in GIT (its text decoder, the visual projection)
+# and in PaliGemma (the projector and the Gemma language model)
+GIT_BESIDE = {
+    "git.embeddings.word_embeddings.weight": torch.ones(16, 8),
+    "git.visual_projection.visual_projection.0.weight": torch.ones(8, 64),
+    "git.encoder.layer.0.attention.self.query.weight": torch.ones(8, 8),
+    "output.weight": torch.ones(16, 8)}
+PALIGEMMA_BESIDE = {
+    "multi_modal_projector.linear.weight": torch.ones(8, 64),
+    "language_model.model.embed_tokens.weight": torch.ones(16, 8),
+    "language_model.model.layers.0.self_attn.q_proj.weight": torch.ones(8, 8),
+    "language_model.model.norm.weight": torch.ones(8)}
+
 CASES += [
+    # transformers' GIT (microsoft/git-base*): CLIP's image tower under
+    # git.image_encoder.vision_model., vision_config with neither the activation nor the eps
+    # (GitVisionConfig's QuickGELU and 1e-5), CLIPImageProcessor's preprocessing
+    dict(name="hf_git_f32", img=64, patch=16, dim=64, depth=2, heads=2, classes=0, eps=1e-5,
+         dtype="F32", names="hf_clip", hf_prefix="git.image_encoder.vision_model.",
+         heads_in="none", pre_norm=True, quick_gelu=True, beside=GIT_BESIDE,
+         config={"model_type": "git", "architectures": ["GitForCausalLM"], "hidden_size": 8,
+                 "vision_config": {"model_type": "git_vision_model", "hidden_size": 64,
+                                   "num_attention_heads": 2, "patch_size": 16, "image_size": 64,
+                                   "intermediate_size": 256}},
+         preprocessor=dict(AIMV2_PREPROCESSOR, crop_size={"height": 64, "width": 64},
+                           size={"shortest_edge": 64})),
+    # PaliGemma's (google/paligemma-*): SigLIP's tower under vision_tower.vision_model. with no
+    # pooling head (vision_use_head false), so the mean of its normed tokens
+    dict(name="hf_paligemma_f32", img=64, patch=16, dim=64, depth=2, heads=2, classes=0,
+         dtype="F32", names="hf_siglip", hf_prefix="vision_tower.vision_model.", heads_in="none",
+         class_token=False, avg_pool=True, pool_after_norm=True, gelu_tanh=True,
+         beside=PALIGEMMA_BESIDE,
+         config={"model_type": "paligemma", "architectures": ["PaliGemmaForConditionalGeneration"],
+                 "text_config": {"model_type": "gemma", "hidden_size": 8},
+                 "vision_config": {"model_type": "siglip_vision_model", "hidden_size": 64,
+                                   "num_attention_heads": 2, "patch_size": 16, "image_size": 64,
+                                   "intermediate_size": 256, "vision_use_head": False,
+                                   "projection_dim": 8}},
+         preprocessor=SIGLIP_PREPROCESSOR),
     # transformers' VisionEncoderDecoderModel (nlpconnect/vit-gpt2-image-captioning,
     # microsoft/trocr-*): ViT's names under encoder., its settings in config.json's encoder
     dict(name="hf_ved_f32", img=64, patch=16, dim=64, depth=2, heads=4, classes=0, eps=1e-12,
@@ -809,13 +847,14 @@ def make(case, outdir):
     elif case["names"] == "hf_dinov3":
         sd = timm_to_hf_dinov3(sd)
     elif case["names"] == "hf_clip":
-        sd = timm_to_hf_clip(sd)
+        sd = timm_to_hf_clip(sd, case.get("hf_prefix", "vision_model."), case.get("beside"))
     elif case["names"] == "dinov2_repo":
         sd = timm_to_dinov2_repo(sd)
     elif case["names"] == "hf_siglip2_naflex":
         sd = timm_to_hf_siglip2_naflex(sd)
     elif case["names"] == "hf_siglip":
-        sd = timm_to_hf_siglip(sd, text_tower=not case["classes"])
+        sd = timm_to_hf_siglip(sd, not case["classes"] and not case.get("beside"),
+                               case.get("hf_prefix", "vision_model."), case.get("beside"))
     elif case["names"] == "timm_beit":
         sd = mirror_to_timm_beit(sd, with_index=case.get("index", False))
     elif case["names"] == "hf_beit":
