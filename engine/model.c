@@ -1208,6 +1208,24 @@ block_name (const char *name, const char *blocks, const char *const (*pairs)[2],
   return out;
 }
 
+/* `name` past `prefix` in timm's names: through the first of the `outside` pairs it begins
+ * with, or as block N's under `blocks` through the `inside` ones; NULL where it is not under
+ * `prefix` or is neither */
+static char *
+timm_name_under (const char *name, const char *prefix, const char *const (*outside)[2],
+                 guint n_outside, const char *blocks, const char *const (*inside)[2],
+                 guint n_inside)
+{
+  if (!g_str_has_prefix (name, prefix))
+    return NULL;
+  name += strlen (prefix);
+  char *timm = swap_first_prefix (name, outside, n_outside);
+  return timm ? timm : block_name (name, blocks, inside, n_inside);
+}
+#define TIMM_NAME_UNDER(name, prefix, outside, blocks, inside)                                     \
+  timm_name_under (name, prefix, outside, G_N_ELEMENTS (outside), blocks, inside,                  \
+                   G_N_ELEMENTS (inside))
+
 /* Whether any tensor's name begins with prefix */
 static gboolean
 has_tensor_prefix (const Loader *L, const char *prefix)
@@ -1295,8 +1313,7 @@ hf_dinov3_timm_name (const char *name, gconstpointer data)
     { "mlp.gate_proj.", "mlp.fc1_g." },    { "mlp.up_proj.", gated ? "mlp.fc1_x." : "mlp.fc1." },
     { "mlp.down_proj.", "mlp.fc2." },
   };
-  char *timm = swap_first_prefix (name, outside, G_N_ELEMENTS (outside));
-  return timm ? timm : block_name (name, "layer.", inside, G_N_ELEMENTS (inside));
+  return TIMM_NAME_UNDER (name, "", outside, "layer.", inside);
 }
 
 /* transformers' DINOv3ViTModel (facebook/dinov3-*) is timm's Eva (vit_*_dinov3) under other
@@ -1343,9 +1360,7 @@ open_clip_timm_name (const char *name, gconstpointer data)
     return g_strdup ("pos_embed");
   if (strcmp (name, "visual.proj") == 0)
     return g_strdup ("head.weight");
-  char *timm = swap_first_prefix (name, outside, G_N_ELEMENTS (outside));
-  return timm ? timm
-              : block_name (name, "visual.transformer.resblocks.", inside, G_N_ELEMENTS (inside));
+  return TIMM_NAME_UNDER (name, "", outside, "visual.transformer.resblocks.", inside);
 }
 
 /* OpenCLIP's timm image towers (open_clip's TimmModel: SigLIP, PE, ...): the timm model under
@@ -1538,8 +1553,7 @@ aimv2_apple_timm_name (const char *name, gconstpointer data)
     { "mlp.fc3.", "mlp.fc1_x." },
   };
   (void) data;
-  char *timm = swap_first_prefix (name, outside, G_N_ELEMENTS (outside));
-  return timm ? timm : block_name (name, "trunk.blocks.", inside, G_N_ELEMENTS (inside));
+  return TIMM_NAME_UNDER (name, "", outside, "trunk.blocks.", inside);
 }
 
 /* transformers' Aimv2VisionModel names (under `prefix`: Aimv2Model's vision_model.) as timm's:
@@ -1547,10 +1561,6 @@ aimv2_apple_timm_name (const char *name, gconstpointer data)
 static char *
 aimv2_hf_timm_name (const char *name, gconstpointer data)
 {
-  const char *prefix = data;
-  if (!g_str_has_prefix (name, prefix))
-    return NULL;
-  name += strlen (prefix);
   static const char *const outside[][2] = {
     { "embeddings.patch_embed.", "patch_embed.proj." },
     { "embeddings.rms_norm.", "patch_embed.norm." },
@@ -1566,8 +1576,7 @@ aimv2_hf_timm_name (const char *name, gconstpointer data)
     { "ffn.up_proj.", "mlp.fc1_x." },
     { "ffn.down_proj.", "mlp.fc2." },
   };
-  char *timm = swap_first_prefix (name, outside, G_N_ELEMENTS (outside));
-  return timm ? timm : block_name (name, "encoder.layers.", inside, G_N_ELEMENTS (inside));
+  return TIMM_NAME_UNDER (name, (const char *) data, outside, "encoder.layers.", inside);
 }
 
 /* AIMv2's image tower in Apple's own names or transformers' (Aimv2VisionModel; Aimv2Model's
@@ -1614,10 +1623,6 @@ rename_aimv2 (Loader *L, GError **error)
 static char *
 vision_tower_timm_name (const char *name, gconstpointer data)
 {
-  const char *prefix = data;
-  if (!g_str_has_prefix (name, prefix))
-    return NULL;
-  name += strlen (prefix);
   static const char *const outside[][2] = {
     { "embeddings.class_embedding", "cls_token" },
     { "embeddings.patch_embedding.", "patch_embed.proj." },
@@ -1632,8 +1637,7 @@ vision_tower_timm_name (const char *name, gconstpointer data)
     { "ls1", "ls1.gamma" },
     { "ls2", "ls2.gamma" },
   };
-  char *timm = swap_first_prefix (name, outside, G_N_ELEMENTS (outside));
-  return timm ? timm : block_name (name, "encoder.layers.", inside, G_N_ELEMENTS (inside));
+  return TIMM_NAME_UNDER (name, (const char *) data, outside, "encoder.layers.", inside);
 }
 
 /* A copy of `given` (or an empty object) that L->config then points at, owned as made_config:

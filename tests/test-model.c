@@ -731,20 +731,25 @@ edit_aimv2_no_positions (JsonObject *r)
 {
   json_object_remove_member (r, "preprocessor.pos_embed");
 }
-/* Every tensor of a file under `prefix` */
+/* Every tensor whose name begins with `from` ("": every one) renamed to begin with `to` */
 static void
-prefix_all (JsonObject *r, const char *prefix)
+move_names (JsonObject *r, const char *from, const char *to)
 {
   GList *names = json_object_get_members (r);
   for (GList *n = names; n; n = n->next) {
-    if (strcmp (n->data, "__metadata__") == 0)
+    if (strcmp (n->data, "__metadata__") == 0 || !g_str_has_prefix (n->data, from))
       continue;
-    char *moved = g_strconcat (prefix, n->data, NULL);
+    char *moved = g_strconcat (to, (char *) n->data + strlen (from), NULL);
     json_object_set_member (r, moved, json_node_copy (json_object_get_member (r, n->data)));
     json_object_remove_member (r, n->data);
     g_free (moved);
   }
   g_list_free (names);
+}
+static void
+prefix_all (JsonObject *r, const char *prefix)
+{
+  move_names (r, "", prefix);
 }
 /* InternViT's tower as InternVL's chat models hold it */
 static void
@@ -768,16 +773,7 @@ edit_under_model_vision_tower (JsonObject *r)
 static void
 edit_smolvlm_tower (JsonObject *r)
 {
-  GList *names = json_object_get_members (r);
-  for (GList *n = names; n; n = n->next) {
-    if (!g_str_has_prefix (n->data, "vision_tower."))
-      continue;
-    char *moved = g_strconcat ("model.", (char *) n->data + strlen ("vision_tower."), NULL);
-    json_object_set_member (r, moved, json_node_copy (json_object_get_member (r, n->data)));
-    json_object_remove_member (r, n->data);
-    g_free (moved);
-  }
-  g_list_free (names);
+  move_names (r, "vision_tower.", "model.");
 }
 /* attention pooling with no query: a pool heed cannot run, refused by its shape */
 static void
