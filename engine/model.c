@@ -54,11 +54,13 @@ typedef struct {
   const char *source;
   const char *prefix; /* "", "vit.", "deit." or "dinov2." for Hugging Face names */
   gboolean hf;
-  gboolean torch;  /* a PyTorch checkpoint, whose tensors may share bytes (tied weights) */
-  gboolean dinov2; /* transformers' DINOv2: timm's names inside its blocks (norm1, mlp.fc1),
-                    * LayerScale as layer_scale1/2.lambda1 */
-  gboolean clip;   /* transformers' CLIP image tower (vision_model.): names of its own, the
-                    * settings in config.json's vision_config */
+  gboolean torch;       /* a PyTorch checkpoint, whose tensors may share bytes (tied weights) */
+  gboolean dinov2;      /* transformers' DINOv2: timm's names inside its blocks (norm1, mlp.fc1),
+                         * LayerScale as layer_scale1/2.lambda1 */
+  gboolean clip;        /* transformers' CLIP image tower (vision_model.): names of its own, the
+                         * settings in config.json's vision_config */
+  const char *pre_norm; /* its norm before the blocks: CLIP's pre_layrnorm, OWL-ViT's
+                         * pre_layernorm */
   /* transformers' layouts without a class token: SigLIP's image tower and I-JEPA's, whose
    * classifiers read the mean of every normed token */
   gboolean no_class_token;
@@ -1888,12 +1890,21 @@ read_config (Loader *L, HeedModel *m, GError **error)
      * beside it unread; its settings in config.json's vision_config (CLIPModel's). The same
      * tower (CLIP's, or SigLIP's without a class token) inside a captioning or vision-language
      * model: GIT's git.image_encoder., LLaVA's and PaliGemma's vision_tower. (model. in the
-     * files transformers writes since its 4.52), Idefics' and SmolVLM's model., its language
-     * model and projector unread */
-    static const char *const towers[] = { "vision_model.", "git.image_encoder.vision_model.",
-                                          "vision_tower.vision_model.",
-                                          "model.vision_tower.vision_model.",
-                                          "model.vision_model." };
+     * files transformers writes since its 4.52), Idefics' and SmolVLM's model., CLIPSeg's
+     * clip., Kosmos-2's vision_model.model., OWL-ViT's owlvit. and OWLv2's owlv2. (whose norm
+     * before the blocks is pre_layernorm), its language model, decoder, detection heads and
+     * projector unread */
+    static const char *const towers[] = {
+      "vision_model.",
+      "git.image_encoder.vision_model.",
+      "vision_tower.vision_model.",
+      "model.vision_tower.vision_model.",
+      "model.vision_model.",
+      "clip.vision_model.",
+      "vision_model.model.",
+      "owlvit.vision_model.",
+      "owlv2.vision_model.",
+    };
     for (guint i = 0; i < G_N_ELEMENTS (towers) && !L->hf; i++) {
       L->prefix = towers[i];
       name = hf_name (L, "embeddings.patch_embedding.weight");
@@ -1903,6 +1914,9 @@ read_config (Loader *L, HeedModel *m, GError **error)
     if (L->clip) {
       name = hf_name (L, "embeddings.class_embedding");
       L->siglip = !find (L, name);
+      g_free (name);
+      name = hf_name (L, "pre_layernorm.weight");
+      L->pre_norm = find (L, name) ? "pre_layernorm" : "pre_layrnorm";
       g_free (name);
       L->config_top = L->config;
       JsonObject *vision = member_object (L->config, "vision_config");
@@ -2668,8 +2682,11 @@ read_weights (const Loader *L, HeedModel *m, GError **error)
                       "embeddings.patch_embedding.bias"),
           1, s_d);
   if ((!L->hf && find (L, "norm_pre.weight")) || (L->clip && !L->siglip)) {
-    TAKE (m->norm_pre_w, "norm_pre.weight", "pre_layrnorm.weight", 1, s_d);
-    TAKE (m->norm_pre_b, "norm_pre.bias", "pre_layrnorm.bias", 1, s_d);
+    char pre_w[32], pre_b[32];
+    g_snprintf (pre_w, sizeof pre_w, "%s.weight", L->pre_norm);
+    g_snprintf (pre_b, sizeof pre_b, "%s.bias", L->pre_norm);
+    TAKE (m->norm_pre_w, "norm_pre.weight", pre_w, 1, s_d);
+    TAKE (m->norm_pre_b, "norm_pre.bias", pre_b, 1, s_d);
   }
   /* timm's models with no final norm and no fc_norm (the Perception Encoder's lang and spatial
    * ones) have none to take: norm_w and norm_b stay NULL */

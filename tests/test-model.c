@@ -775,6 +775,30 @@ edit_smolvlm_tower (JsonObject *r)
 {
   move_names (r, "vision_tower.", "model.");
 }
+/* CLIP's tower as CLIPSeg's, Kosmos-2's, OWL-ViT's and OWLv2's files hold it (OWL-ViT's norm
+ * before the blocks by its own name) */
+static void
+edit_clipseg_tower (JsonObject *r)
+{
+  move_names (r, "vision_model.", "clip.vision_model.");
+}
+static void
+edit_kosmos2_tower (JsonObject *r)
+{
+  move_names (r, "vision_model.", "vision_model.model.");
+}
+static void
+edit_owlvit_tower (JsonObject *r)
+{
+  move_names (r, "vision_model.pre_layrnorm.", "vision_model.pre_layernorm.");
+  move_names (r, "vision_model.", "owlvit.vision_model.");
+}
+static void
+edit_owlv2_tower (JsonObject *r)
+{
+  move_names (r, "vision_model.pre_layrnorm.", "vision_model.pre_layernorm.");
+  move_names (r, "vision_model.", "owlv2.vision_model.");
+}
 /* attention pooling with no query: a pool heed cannot run, refused by its shape */
 static void
 edit_variant (JsonObject *r)
@@ -1078,20 +1102,24 @@ test_corrupt_files (void)
   g_assert_true (bare_intern->config.pool_without_norm);
   heed_model_destroy (&bare_intern);
   g_free (chat.bytes), g_free (intern_own.bytes);
-  /* CLIP's tower inside LLaVA (vision_tower., model.vision_tower.): the same model as
-   * CLIPModel's file gives */
+  /* CLIP's tower inside LLaVA (vision_tower., model.vision_tower.), CLIPSeg, Kosmos-2, OWL-ViT
+   * and OWLv2: the same model as CLIPModel's file gives */
   Blob clip = read_blob ("hf_clip_f32");
   const char *clip_config = "{\"model_type\": \"llava\", \"vision_config\": {\"hidden_size\": "
                             "64, \"num_attention_heads\": 2, \"layer_norm_eps\": 1e-5}}";
   HeedModel *clip_model = load_with (clip, clip_config, NULL);
-  void (*llava_edits[]) (JsonObject *) = { edit_under_vision_tower, edit_under_model_vision_tower };
-  for (guint i = 0; i < G_N_ELEMENTS (llava_edits); i++) {
-    Blob llava = with_header (clip, llava_edits[i]);
+  void (*tower_edits[]) (JsonObject *) = { edit_under_vision_tower, edit_under_model_vision_tower,
+                                           edit_clipseg_tower,      edit_kosmos2_tower,
+                                           edit_owlvit_tower,       edit_owlv2_tower };
+  for (guint i = 0; i < G_N_ELEMENTS (tower_edits); i++) {
+    Blob llava = with_header (clip, tower_edits[i]);
     HeedModel *llava_model = load_with (llava, clip_config, NULL);
     g_assert_true (llava_model->config.quick_gelu && llava_model->norm_pre_w);
     g_assert_cmpuint (llava_model->config.num_heads, ==, 2);
     g_assert_cmpmem (llava_model->blocks[1].fc2_w, 64 * 256 * sizeof (float),
                      clip_model->blocks[1].fc2_w, 64 * 256 * sizeof (float));
+    g_assert_cmpmem (llava_model->norm_pre_b, 64 * sizeof (float), clip_model->norm_pre_b,
+                     64 * sizeof (float));
     heed_model_destroy (&llava_model);
     g_free (llava.bytes);
   }
