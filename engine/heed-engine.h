@@ -237,6 +237,11 @@ typedef struct {
   HeedInterpolation interpolation; /* the filter the authors resize with */
   HeedCropRounding crop_rounding;  /* whose centre crop: timm's (torchvision's) or transformers' */
   char preprocess_source[160];     /* where each of the above came from, for people */
+  /* whose tensor names the loader read (timm's, transformers' under a prefix, OpenCLIP's
+   * renamed, ...) and how many tensors in the files nothing reads (a text tower beside an image
+   * tower), for people */
+  char names_read[96];
+  guint unread_tensors;
 } HeedModelConfig;
 
 /* The heads of the attention whose rows are the attention map (HeedVitResult's

@@ -108,6 +108,9 @@ typedef struct {
   gboolean aimv2;
   /* a training checkpoint's model name (timm's train.py "arch"), from its first file, or NULL */
   char *checkpoint_arch;
+  /* whose names a layout's tensors had, and under which prefix, where they were renamed to
+   * timm's (OpenCLIP's, AIMv2's, BLIP's, ...), for people; NULL otherwise */
+  const char *renamed_from, *renamed_under;
 } Loader;
 
 static void
@@ -1328,6 +1331,7 @@ rename_hf_dinov3 (Loader *L, GError **error)
     return TRUE;
   gboolean gated = find (L, "layer.0.mlp.gate_proj.weight") != NULL;
   L->hf_dinov3 = TRUE;
+  L->renamed_from = "transformers' DINOv3", L->renamed_under = "";
   return rename_tensors (L, hf_dinov3_timm_name, &gated, error);
 }
 
@@ -1526,6 +1530,7 @@ read_open_clip (Loader *L, GError **error)
     L->config_top = NULL;
   }
   L->open_clip = TRUE;
+  L->renamed_from = "OpenCLIP's", L->renamed_under = trunk ? "visual.trunk." : "visual.";
   if (!rename_tensors (L, trunk ? open_clip_trunk_timm_name : open_clip_timm_name, &fc_norm, error))
     return FALSE;
   if (native) {
@@ -1607,6 +1612,8 @@ rename_aimv2 (Loader *L, GError **error)
     L->config = vision;
   }
   L->aimv2 = TRUE;
+  L->renamed_from = apple ? "Apple's AIMv2" : "transformers' AIMv2";
+  L->renamed_under = apple ? "" : prefix;
   if (!rename_tensors (L, apple ? aimv2_apple_timm_name : aimv2_hf_timm_name, prefix, error))
     return FALSE;
   if (!find (L, "pos_embed"))
@@ -1738,6 +1745,7 @@ rename_vision_tower (Loader *L, GError **error)
     json_object_set_boolean_member (margs, "final_norm", FALSE);
     json_object_set_object_member (settings, "model_args", margs);
   }
+  L->renamed_from = intern ? "InternViT's" : "transformers' BLIP", L->renamed_under = prefix;
   return rename_tensors (L, vision_tower_timm_name, prefix, error);
 }
 
@@ -2865,6 +2873,25 @@ run_as_transformers (const Loader *L, HeedModel *m, GError **error)
  * scale_attn_norm, a norm inside the patch embedding or the pool), and running without it would
  * give wrong results without a word. The tensors elsewhere that no layout reads (a CLIP text tower,
  * transformers' pooler, position ids) are left as they are. */
+/* Whose tensor names the model was read by, and how many tensors in the files no part of it
+ * reads (a text tower, a decoder, a language model beside an image tower), for people */
+static void
+note_names_read (const Loader *L, HeedModelConfig *c)
+{
+  const char *under = L->renamed_from ? L->renamed_under : L->hf ? L->prefix : "";
+  g_snprintf (c->names_read, sizeof c->names_read, "%s names%s%s%s",
+              L->renamed_from ? L->renamed_from
+              : L->hf         ? "transformers'"
+                              : "timm's",
+              *under ? " under " : "", under, L->renamed_from ? ", renamed to timm's" : "");
+  GHashTableIter it;
+  gpointer value;
+  c->unread_tensors = 0;
+  g_hash_table_iter_init (&it, L->tensors);
+  while (g_hash_table_iter_next (&it, NULL, &value))
+    c->unread_tensors += !((TensorEntry *) value)->taken;
+}
+
 static gboolean
 check_blocks_read (const Loader *L, GError **error)
 {
@@ -3039,6 +3066,8 @@ load_shards (const Shard *shards, guint n, JsonObject *weight_map, const char *c
     heed_model_destroy (&m);
   else if ((L.dinov2 || L.hf_dinov3) && !run_as_transformers (&L, m, error))
     heed_model_destroy (&m);
+  else
+    note_names_read (&L, &m->config);
 
 out:
   g_hash_table_destroy (L.tensors);
@@ -3414,6 +3443,11 @@ heed_model_describe (const HeedModelConfig *c)
     g_string_append_printf (s, "; rotary positions from %g", c->rope_grid_offset);
   if (c->attn_norm)
     g_string_append (s, "; a LayerNorm over the attention's output");
+  if (c->names_read[0])
+    g_string_append_printf (s, "; read by %s", c->names_read);
+  if (c->unread_tensors)
+    g_string_append_printf (s, ", %u tensor%s in the files unread", c->unread_tensors,
+                            c->unread_tensors == 1 ? "" : "s");
   return g_string_free (s, FALSE);
 }
 

@@ -426,6 +426,24 @@ test_fixture_configs (void)
   m = load_fixture ("hf_blip2_f32");
   g_assert_cmpuint (m->config.num_heads, ==, 16);
   g_assert_cmpfloat (m->config.ln_eps, ==, 1e-6f);
+  /* the line classify -v prints says whose names were read and what was left: the query
+   * tokens, the Q-Former's, the projection's and the language model's five tensors */
+  what = heed_model_describe (&m->config);
+  g_assert_nonnull (strstr (what, "; read by transformers' BLIP names under vision_model., "
+                                  "renamed to timm's, 5 tensors in the files unread"));
+  g_free (what);
+  heed_model_destroy (&m);
+  m = load_fixture ("deit_tiny_f16");
+  what = heed_model_describe (&m->config);
+  g_assert_true (g_str_has_suffix (what, "; read by timm's names"));
+  g_free (what);
+  heed_model_destroy (&m);
+  m = load_fixture ("hf_paligemma_f32");
+  what = heed_model_describe (&m->config);
+  g_assert_true (g_str_has_suffix (
+      what, "; read by transformers' names under vision_tower.vision_model., 4 tensors in the "
+            "files unread"));
+  g_free (what);
   heed_model_destroy (&m);
   /* transformers' VisionEncoderDecoderModel: ViT's names under encoder., config.json's encoder
    * (heads, eps 1e-12), the decoder and the encoder's pooler beside them unread */
