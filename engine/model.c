@@ -1749,6 +1749,72 @@ rename_vision_tower (Loader *L, GError **error)
   return rename_tensors (L, vision_tower_timm_name, prefix, error);
 }
 
+/* transformers' InternVLVisionModel names (under `prefix`: InternVL's -hf models'
+ * vision_tower.) as timm's: BEiT's embeddings and layer names, the query's, key's and value's
+ * projections apart (q_proj, k_proj, v_proj, as timm's EVA has them), LayerScale as lambda_1 and
+ * lambda_2 */
+static char *
+hf_internvl_timm_name (const char *name, gconstpointer data)
+{
+  static const char *const outside[][2] = {
+    { "embeddings.cls_token", "cls_token" },
+    { "embeddings.mask_token", "mask_token" },
+    { "embeddings.patch_embeddings.projection.", "patch_embed.proj." },
+    { "embeddings.position_embeddings", "pos_embed" },
+    { "layernorm.", "norm." },
+  };
+  static const char *const inside[][2] = {
+    { "layernorm_before.", "norm1." },
+    { "layernorm_after.", "norm2." },
+    { "attention.projection_layer.", "attn.proj." },
+    { "attention.", "attn." },
+    { "lambda_1", "gamma_1" },
+    { "lambda_2", "gamma_2" },
+  };
+  return TIMM_NAME_UNDER (name, (const char *) data, outside, "encoder.layer.", inside);
+}
+
+/* InternViT's tower as transformers' InternVL (OpenGVLab/InternVL3-*-hf: InternVLModel's
+ * vision_tower., model.vision_tower. as transformers has written it since 4.52) holds it:
+ * renamed to timm's, vision_config's settings. Without a final norm (use_mean_pooling) its
+ * pooled output is the mean patch token as it is; with one, the class token after it.
+ * InternViT-6B's norm of the queries and keys (use_qk_norm) and RMSNorm are refused. */
+static gboolean
+rename_hf_internvl (Loader *L, GError **error)
+{
+  static const char *const prefixes[] = { "model.vision_tower.", "vision_tower.", "" };
+  const char *prefix = NULL;
+  for (guint i = 0; i < G_N_ELEMENTS (prefixes) && !prefix; i++) {
+    char *lambda = g_strconcat (prefixes[i], "encoder.layer.0.lambda_1", NULL);
+    char *q = g_strconcat (prefixes[i], "encoder.layer.0.attention.q_proj.weight", NULL);
+    if (find (L, lambda) && find (L, q))
+      prefix = prefixes[i];
+    g_free (lambda), g_free (q);
+  }
+  if (!prefix)
+    return TRUE;
+  JsonObject *vision = member_object (L->config, "vision_config");
+  JsonObject *given = vision ? vision : L->config;
+  const char *norm = json_str (given, "norm_type");
+  char *q_norm = g_strconcat (prefix, "encoder.layer.0.attention.q_norm.weight", NULL);
+  gboolean qk_norm = json_bool (given, "use_qk_norm", FALSE) || find (L, q_norm);
+  g_free (q_norm);
+  if (qk_norm || (norm && strcmp (norm, "layer_norm") != 0))
+    return model_error (error, L,
+                        "an InternVL vision tower with %s (InternViT-6B's layout), which heed "
+                        "does not run: it runs InternViT-300M's",
+                        qk_norm ? "a norm of its queries and keys (use_qk_norm)"
+                                : "RMSNorm (norm_type)");
+  L->config_top = vision ? L->config : NULL;
+  JsonObject *settings = own_settings (L, given);
+  char *final_norm = g_strconcat (prefix, "layernorm.weight", NULL);
+  if (!find (L, final_norm))
+    json_object_set_string_member (settings, "global_pool", "avg");
+  g_free (final_norm);
+  L->renamed_from = "transformers' InternVL", L->renamed_under = prefix;
+  return rename_tensors (L, hf_internvl_timm_name, prefix, error);
+}
+
 /* The grid of a model whose tensors do not give it (DINOv3's, with no position embedding; any
  * other it runs at too): the side its config says it was made for (timm's
  * pretrained_cfg.input_size, transformers' image_size), 224 px where none says, over the patch */
@@ -2187,7 +2253,7 @@ read_config (Loader *L, HeedModel *m, GError **error)
                         "EvaBlockPostNorm), which heed does not run",
                         arch ? arch : "(model_args.use_post_norm)");
   /* EVA's own tensors with nothing that says whether the rotary embedding is there */
-  if (!c->rope && !arch && !L->aimv2 && !(margs && member (margs, "use_rot_pos_emb")) &&
+  if (!c->rope && !arch && !L->renamed_from && !(margs && member (margs, "use_rot_pos_emb")) &&
       (L->split_qkv || c->mlp_norm || c->attn_norm || (L->fc1_value && !L->hf)))
     return model_error (error, L,
                         "timm's EVA layout (q_proj, mlp.fc1_g or mlp.norm) without the "
@@ -3060,9 +3126,9 @@ load_shards (const Shard *shards, guint n, JsonObject *weight_map, const char *c
   read_checkpoint_arch (&L);
   if (!strip_wrapper_prefixes (&L, error) || !rename_hf_dinov3 (&L, error) ||
       !read_open_clip (&L, error) || !rename_aimv2 (&L, error) ||
-      !rename_vision_tower (&L, error) || !read_config (&L, m, error) ||
-      (!L.torch && !check_no_overlap (&L, error)) || !read_weights (&L, m, error) ||
-      !check_blocks_read (&L, error))
+      !rename_vision_tower (&L, error) || !rename_hf_internvl (&L, error) ||
+      !read_config (&L, m, error) || (!L.torch && !check_no_overlap (&L, error)) ||
+      !read_weights (&L, m, error) || !check_blocks_read (&L, error))
     heed_model_destroy (&m);
   else if ((L.dinov2 || L.hf_dinov3) && !run_as_transformers (&L, m, error))
     heed_model_destroy (&m);

@@ -24,7 +24,9 @@ config.json whose vision_config gives one head), and BLIP-2's with q_bias and v_
 Q-Former's tensors (blip2.safetensors: 16 heads by Blip2VisionConfig's default); and one block of
 InternViT's own names (intern-vit.bin: bare ls1/ls2, no final norm; InternViT-300M's layout by its
 tensors, with no config); and one block of SigLIP's tower with its pooling head under a
-vision-language model's vision_tower.vision_model. (siglip-tower.safetensors).
+vision-language model's vision_tower.vision_model. (siglip-tower.safetensors); and one block of
+transformers' InternVL tower (internvl-hf.bin: split q_proj/k_proj/v_proj, lambda_1/lambda_2, no
+final norm, under vision_tower.).
 The fuzzer and the replay
 start from them, so their mutations reach the
 zip reader, every pickle path a checkpoint takes and the loader's checks after them.
@@ -37,6 +39,7 @@ import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
 from heed_torch import (VisionTransformer, mirror_to_timm_beit, save_safetensors,  # noqa: E402
+                        timm_to_hf_internvl,
                         timm_to_aimv2_apple, timm_to_dinov2_repo, timm_to_hf_aimv2,
                         timm_to_tower, timm_to_hf_dinov2, timm_to_hf_siglip,
                         timm_to_open_clip)
@@ -146,3 +149,9 @@ siglip = one_block(num_classes=0, class_token=False, map_pool=True, gelu_tanh=Tr
 save_safetensors(os.path.join(out, "siglip-tower.safetensors"),
                  halves(timm_to_hf_siglip(siglip.state_dict(), False, "vision_tower.vision_model.")),
                  "F16", {"num_heads": "1"})
+
+# one block of transformers' InternVL tower (InternVLVisionModel's names: the query's, key's and
+# value's projections apart, lambda_1/lambda_2, no final norm) under vision_tower.
+internvl = one_block(num_classes=0, layer_scale=True, avg_pool=True, pool_without_norm=True)
+torch.save(halves(timm_to_hf_internvl(internvl.state_dict(), "vision_tower.")),
+           os.path.join(out, "internvl-hf.bin"))

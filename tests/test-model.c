@@ -817,6 +817,12 @@ edit_owlv2_tower (JsonObject *r)
   move_names (r, "vision_model.pre_layrnorm.", "vision_model.pre_layernorm.");
   move_names (r, "vision_model.", "owlv2.vision_model.");
 }
+/* InternVL's tower as files transformers wrote before 4.52 hold it */
+static void
+edit_internvl_old_prefix (JsonObject *r)
+{
+  move_names (r, "model.vision_tower.", "vision_tower.");
+}
 /* attention pooling with no query: a pool heed cannot run, refused by its shape */
 static void
 edit_variant (JsonObject *r)
@@ -1154,6 +1160,24 @@ test_corrupt_files (void)
   g_assert_cmpfloat (smolvlm_model->config.ln_eps, ==, 1e-6f);
   heed_model_destroy (&smolvlm_model);
   g_free (smolvlm.bytes), g_free (paligemma.bytes);
+  /* transformers' InternVL: its vision_config's heads, no final norm (the mean patch token as
+   * it is), under either prefix; InternViT-6B's qk-norm and RMSNorm refused */
+  Blob internvl = read_blob ("hf_internvl_f32");
+  Blob internvl_old = with_header (internvl, edit_internvl_old_prefix);
+  const char *internvl_config = "{\"model_type\": \"internvl\", \"vision_config\": "
+                                "{\"num_attention_heads\": 4, \"norm_type\": \"layer_norm\"}}";
+  Blob both[] = { internvl, internvl_old };
+  for (guint i = 0; i < G_N_ELEMENTS (both); i++) {
+    HeedModel *internvl_model = load_with (both[i], internvl_config, NULL);
+    g_assert_cmpuint (internvl_model->config.num_heads, ==, 4);
+    g_assert_true (internvl_model->config.avg_pool && internvl_model->config.pool_without_norm);
+    heed_model_destroy (&internvl_model);
+  }
+  expect_model_error (internvl, "{\"vision_config\": {\"use_qk_norm\": true}}",
+                      "a norm of its queries and keys (use_qk_norm)");
+  expect_model_error (internvl, "{\"vision_config\": {\"norm_type\": \"rms_norm\"}}",
+                      "RMSNorm (norm_type)");
+  g_free (internvl_old.bytes), g_free (internvl.bytes);
   Blob timm_aim = read_blob ("timm_aimv2_f32");
   expect_model_error (timm_aim, "{\"architecture\": \"vit_test\", \"num_heads\": 8}",
                       "tensor 'norm.bias' is missing");

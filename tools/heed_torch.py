@@ -1036,6 +1036,33 @@ def hf_tower_visual(sd, img, heads, eps, prefix="vision_model.", intern=False):
     return (x if intern else norm(x, p + "post_layernorm"))[:, 0]
 
 
+def timm_to_hf_internvl(sd, prefix="model.vision_tower.", beside=None):
+    """timm's names as transformers' InternVL holds its image tower (InternVLVisionModel, under
+    vision_tower. or model.vision_tower.): BEiT's embeddings and layer names, q_proj, k_proj and
+    v_proj split from timm's qkv, projection_layer, LayerScale as lambda_1/lambda_2, the final
+    layernorm where there is one; with the tensors `beside` it."""
+    p = prefix
+    out = {p + "embeddings.cls_token": sd["cls_token"],
+           p + "embeddings.position_embeddings": sd["pos_embed"],
+           p + "embeddings.patch_embeddings.projection.weight": sd["patch_embed.proj.weight"],
+           p + "embeddings.patch_embeddings.projection.bias": sd["patch_embed.proj.bias"]}
+    if "norm.weight" in sd:
+        out[p + "layernorm.weight"], out[p + "layernorm.bias"] = sd["norm.weight"], sd["norm.bias"]
+    i = 0
+    while f"blocks.{i}.norm1.weight" in sd:
+        b, h = f"blocks.{i}.", f"{p}encoder.layer.{i}."
+        for kind in ("weight", "bias"):
+            for timm, hf in (("norm1", "layernorm_before"), ("norm2", "layernorm_after"),
+                             ("mlp.fc1", "mlp.fc1"), ("mlp.fc2", "mlp.fc2"),
+                             ("attn.proj", "attention.projection_layer")):
+                out[f"{h}{hf}.{kind}"] = sd[f"{b}{timm}.{kind}"]
+            for part, t in zip("qkv", sd[f"{b}attn.qkv.{kind}"].chunk(3, 0)):
+                out[f"{h}attention.{part}_proj.{kind}"] = t
+        out[h + "lambda_1"], out[h + "lambda_2"] = sd[b + "ls1.gamma"], sd[b + "ls2.gamma"]
+        i += 1
+    return out | (beside or {})
+
+
 def timm_to_hf_siglip(sd, text_tower=True, prefix="vision_model.", beside=None):
     """Renames a timm SigLIP image tower (no class token, patch bias, final norm, attention
     pooling, or a head on the mean normed token) to transformers' names: SiglipModel's

@@ -18,7 +18,7 @@ import torch  # noqa: E402
 
 import torch.nn.functional as F  # noqa: E402
 from heed_torch import (VisionTransformer, aimv2_apple_visual, hf_aimv2_visual,  # noqa: E402
-                        hf_tower_visual, timm_to_tower,
+                        hf_tower_visual, timm_to_tower, timm_to_hf_internvl,
                         mirror_to_timm_beit, open_clip_visual, round_to, save_safetensors,
                         timm_to_aimv2_apple, timm_to_hf_aimv2, timm_to_open_clip,
                         timm_to_open_clip_trunk, timm_to_dinov2_repo, timm_to_hf, timm_to_hf_beit,
@@ -590,6 +590,26 @@ CASES += [
                                    "intermediate_size": 256, "vision_use_head": False,
                                    "projection_dim": 8}},
          preprocessor=SIGLIP_PREPROCESSOR),
+    # transformers' InternVL (OpenGVLab/InternVL3-*-hf): InternViT-300M under
+    # model.vision_tower. in InternVLVisionModel's names (BEiT's, with q_proj, k_proj, v_proj,
+    # projection_layer, lambda_1/lambda_2), no final norm (use_mean_pooling: the mean patch
+    # token as it is), the projector's and language model's tensors beside it
+    dict(name="hf_internvl_f32", img=56, patch=14, dim=128, depth=2, heads=4, classes=0,
+         dtype="F32", names="hf_internvl", hf_prefix="model.vision_tower.", heads_in="none",
+         layer_scale=True, avg_pool=True, pool_without_norm=True,
+         beside={"model.multi_modal_projector.linear_1.weight": torch.ones(8, 512),
+                 "model.language_model.embed_tokens.weight": torch.ones(16, 8),
+                 "lm_head.weight": torch.ones(16, 8)},
+         config={"model_type": "internvl", "architectures": ["InternVLForConditionalGeneration"],
+                 "downsample_ratio": 0.5, "vision_feature_layer": -1,
+                 "text_config": {"model_type": "qwen2", "hidden_size": 8},
+                 "vision_config": {"model_type": "internvl_vision", "hidden_size": 128,
+                                   "intermediate_size": 512, "num_attention_heads": 4,
+                                   "num_hidden_layers": 2, "image_size": [56, 56],
+                                   "patch_size": [14, 14], "norm_type": "layer_norm",
+                                   "use_qk_norm": False, "use_mean_pooling": True,
+                                   "layer_norm_eps": 1e-6, "hidden_act": "gelu",
+                                   "attention_bias": True, "layer_scale_init_value": 0.1}}),
     # transformers' VisionEncoderDecoderModel (nlpconnect/vit-gpt2-image-captioning,
     # microsoft/trocr-*): ViT's names under encoder., its settings in config.json's encoder
     dict(name="hf_ved_f32", img=64, patch=16, dim=64, depth=2, heads=4, classes=0, eps=1e-12,
@@ -877,6 +897,8 @@ def make(case, outdir):
             theirs = (aimv2_apple_visual if apple else hf_aimv2_visual)(sd, x, case["heads"],
                                                                         case["eps"])
         assert (theirs - emb).abs().max() < 1e-5, (theirs - emb).abs().max()
+    elif case["names"] == "hf_internvl":
+        sd = timm_to_hf_internvl(sd, case["hf_prefix"], case.get("beside"))
     elif case["names"] in ("hf_blip", "intern_vit"):
         intern, prefix = case["names"] == "intern_vit", case.get("hf_prefix", "vision_model.")
         sd = timm_to_tower(sd, prefix, case.get("beside"), intern)
