@@ -735,21 +735,28 @@ def timm_to_dinov2_repo(sd):
     return out
 
 
+def split_qkv_blocks(sd, layers, norms, attn, proj):
+    """timm's blocks as block N under `layers` in names that keep the query's, key's and value's
+    projections apart (`attn` + q_proj, k_proj, v_proj, split from timm's qkv): `norms` name
+    norm1 and norm2, `proj` the attention's output projection."""
+    out, i = {}, 0
+    while f"blocks.{i}.norm1.weight" in sd:
+        b, h = f"blocks.{i}.", f"{layers}{i}."
+        for kind in ("weight", "bias"):
+            for timm, theirs in (("norm1", norms[0]), ("norm2", norms[1]), ("mlp.fc1", "mlp.fc1"),
+                                 ("mlp.fc2", "mlp.fc2"), ("attn.proj", proj)):
+                out[f"{h}{theirs}.{kind}"] = sd[f"{b}{timm}.{kind}"]
+            for part, t in zip("qkv", sd[f"{b}attn.qkv.{kind}"].chunk(3, 0)):
+                out[f"{h}{attn}{part}_proj.{kind}"] = t
+        i += 1
+    return out
+
+
 def clip_blocks(sd, p):
     """timm's blocks in transformers' CLIP and SigLIP names (encoder.layers.N., self_attn's
     q_proj, k_proj and v_proj split from timm's qkv)."""
-    out, i = {}, 0
-    while f"blocks.{i}.norm1.weight" in sd:
-        b, h = f"blocks.{i}.", f"{p}encoder.layers.{i}."
-        for kind in ("weight", "bias"):
-            for timm, hf in (("norm1", "layer_norm1"), ("norm2", "layer_norm2"),
-                             ("mlp.fc1", "mlp.fc1"), ("mlp.fc2", "mlp.fc2"),
-                             ("attn.proj", "self_attn.out_proj")):
-                out[f"{h}{hf}.{kind}"] = sd[f"{b}{timm}.{kind}"]
-            for part, t in zip("qkv", sd[f"{b}attn.qkv.{kind}"].chunk(3, 0)):
-                out[f"{h}self_attn.{part}_proj.{kind}"] = t
-        i += 1
-    return out
+    return split_qkv_blocks(sd, p + "encoder.layers.", ("layer_norm1", "layer_norm2"),
+                            "self_attn.", "self_attn.out_proj")
 
 
 def timm_to_hf_clip(sd, prefix="vision_model.", beside=None):
@@ -1048,17 +1055,13 @@ def timm_to_hf_internvl(sd, prefix="model.vision_tower.", beside=None):
            p + "embeddings.patch_embeddings.projection.bias": sd["patch_embed.proj.bias"]}
     if "norm.weight" in sd:
         out[p + "layernorm.weight"], out[p + "layernorm.bias"] = sd["norm.weight"], sd["norm.bias"]
+    out.update(split_qkv_blocks(sd, p + "encoder.layer.", ("layernorm_before", "layernorm_after"),
+                                "attention.", "attention.projection_layer"))
     i = 0
-    while f"blocks.{i}.norm1.weight" in sd:
-        b, h = f"blocks.{i}.", f"{p}encoder.layer.{i}."
-        for kind in ("weight", "bias"):
-            for timm, hf in (("norm1", "layernorm_before"), ("norm2", "layernorm_after"),
-                             ("mlp.fc1", "mlp.fc1"), ("mlp.fc2", "mlp.fc2"),
-                             ("attn.proj", "attention.projection_layer")):
-                out[f"{h}{hf}.{kind}"] = sd[f"{b}{timm}.{kind}"]
-            for part, t in zip("qkv", sd[f"{b}attn.qkv.{kind}"].chunk(3, 0)):
-                out[f"{h}attention.{part}_proj.{kind}"] = t
-        out[h + "lambda_1"], out[h + "lambda_2"] = sd[b + "ls1.gamma"], sd[b + "ls2.gamma"]
+    while f"blocks.{i}.ls1.gamma" in sd:
+        h = f"{p}encoder.layer.{i}."
+        out[h + "lambda_1"], out[h + "lambda_2"] = sd[f"blocks.{i}.ls1.gamma"], \
+            sd[f"blocks.{i}.ls2.gamma"]
         i += 1
     return out | (beside or {})
 
