@@ -577,6 +577,43 @@ with_header (Blob in, void (*edit) (JsonObject *root))
   return out;
 }
 
+/* The (from, to) pairs with_names_moved applies, one after another, for its edit (with_header's
+ * edits take no data; the tests run on one thread) */
+static const char *const (*name_moves)[2];
+static guint n_name_moves;
+
+/* Every tensor whose name begins with `from` ("": every one) renamed to begin with `to` */
+static void
+move_names (JsonObject *r, const char *from, const char *to)
+{
+  GList *names = json_object_get_members (r);
+  for (GList *n = names; n; n = n->next) {
+    if (strcmp (n->data, "__metadata__") == 0 || !g_str_has_prefix (n->data, from))
+      continue;
+    char *moved = g_strconcat (to, (char *) n->data + strlen (from), NULL);
+    json_object_set_member (r, moved, json_node_copy (json_object_get_member (r, n->data)));
+    json_object_remove_member (r, n->data);
+    g_free (moved);
+  }
+  g_list_free (names);
+}
+
+static void
+edit_move_names (JsonObject *r)
+{
+  for (guint i = 0; i < n_name_moves; i++)
+    move_names (r, name_moves[i][0], name_moves[i][1]);
+}
+
+/* The file with its tensors renamed: each whose name begins with moves[i][0] ("": every one)
+ * then begins with moves[i][1], pair after pair (a layout as another model holds it) */
+static Blob
+with_names_moved (Blob in, const char *const (*moves)[2], guint n)
+{
+  name_moves = moves, n_name_moves = n;
+  return with_header (in, edit_move_names);
+}
+
 /* The checkpoint loaded beside the given config.json and preprocessor_config.json texts (either
  * may be NULL), which must succeed */
 static HeedModel *
@@ -748,80 +785,6 @@ static void
 edit_aimv2_no_positions (JsonObject *r)
 {
   json_object_remove_member (r, "preprocessor.pos_embed");
-}
-/* Every tensor whose name begins with `from` ("": every one) renamed to begin with `to` */
-static void
-move_names (JsonObject *r, const char *from, const char *to)
-{
-  GList *names = json_object_get_members (r);
-  for (GList *n = names; n; n = n->next) {
-    if (strcmp (n->data, "__metadata__") == 0 || !g_str_has_prefix (n->data, from))
-      continue;
-    char *moved = g_strconcat (to, (char *) n->data + strlen (from), NULL);
-    json_object_set_member (r, moved, json_node_copy (json_object_get_member (r, n->data)));
-    json_object_remove_member (r, n->data);
-    g_free (moved);
-  }
-  g_list_free (names);
-}
-static void
-prefix_all (JsonObject *r, const char *prefix)
-{
-  move_names (r, "", prefix);
-}
-/* InternViT's tower as InternVL's chat models hold it */
-static void
-edit_under_vision_model (JsonObject *r)
-{
-  prefix_all (r, "vision_model.");
-}
-/* CLIP's tower as LLaVA's files hold it, and as transformers has written them since 4.52 */
-static void
-edit_under_vision_tower (JsonObject *r)
-{
-  prefix_all (r, "vision_tower.");
-}
-static void
-edit_under_model_vision_tower (JsonObject *r)
-{
-  prefix_all (r, "model.vision_tower.");
-}
-/* SigLIP's tower as SmolVLM's and Idefics' files hold it: PaliGemma's vision_tower. as model.,
- * the projector and language model beside it where they are */
-static void
-edit_smolvlm_tower (JsonObject *r)
-{
-  move_names (r, "vision_tower.", "model.");
-}
-/* CLIP's tower as CLIPSeg's, Kosmos-2's, OWL-ViT's and OWLv2's files hold it (OWL-ViT's norm
- * before the blocks by its own name) */
-static void
-edit_clipseg_tower (JsonObject *r)
-{
-  move_names (r, "vision_model.", "clip.vision_model.");
-}
-static void
-edit_kosmos2_tower (JsonObject *r)
-{
-  move_names (r, "vision_model.", "vision_model.model.");
-}
-static void
-edit_owlvit_tower (JsonObject *r)
-{
-  move_names (r, "vision_model.pre_layrnorm.", "vision_model.pre_layernorm.");
-  move_names (r, "vision_model.", "owlvit.vision_model.");
-}
-static void
-edit_owlv2_tower (JsonObject *r)
-{
-  move_names (r, "vision_model.pre_layrnorm.", "vision_model.pre_layernorm.");
-  move_names (r, "vision_model.", "owlv2.vision_model.");
-}
-/* InternVL's tower as files transformers wrote before 4.52 hold it */
-static void
-edit_internvl_old_prefix (JsonObject *r)
-{
-  move_names (r, "model.vision_tower.", "vision_tower.");
 }
 /* attention pooling with no query: a pool heed cannot run, refused by its shape */
 static void
@@ -1106,7 +1069,8 @@ test_corrupt_files (void)
    * InternViT-6B's layout, a norm of the queries and keys and RMSNorm (InternVisionConfig's
    * defaults where the config leaves them out), refused */
   Blob intern_own = read_blob ("intern_vit_f32");
-  Blob chat = with_header (intern_own, edit_under_vision_model);
+  static const char *const under_vision_model[][2] = { { "", "vision_model." } };
+  Blob chat = with_names_moved (intern_own, under_vision_model, 1);
   HeedModel *chat_model = load_with (
       chat,
       "{\"architectures\": [\"InternVLChatModel\"], \"model_type\": \"internvl_chat\", "
@@ -1132,11 +1096,20 @@ test_corrupt_files (void)
   const char *clip_config = "{\"model_type\": \"llava\", \"vision_config\": {\"hidden_size\": "
                             "64, \"num_attention_heads\": 2, \"layer_norm_eps\": 1e-5}}";
   HeedModel *clip_model = load_with (clip, clip_config, NULL);
-  void (*tower_edits[]) (JsonObject *) = { edit_under_vision_tower, edit_under_model_vision_tower,
-                                           edit_clipseg_tower,      edit_kosmos2_tower,
-                                           edit_owlvit_tower,       edit_owlv2_tower };
-  for (guint i = 0; i < G_N_ELEMENTS (tower_edits); i++) {
-    Blob llava = with_header (clip, tower_edits[i]);
+  /* LLaVA's (and as transformers has written it since 4.52), CLIPSeg's, Kosmos-2's; OWL-ViT's
+   * and OWLv2's, whose norm before the blocks has its own name */
+  static const char *const towers[][2][2] = {
+    { { "", "vision_tower." } },
+    { { "", "model.vision_tower." } },
+    { { "vision_model.", "clip.vision_model." } },
+    { { "vision_model.", "vision_model.model." } },
+    { { "vision_model.pre_layrnorm.", "vision_model.pre_layernorm." },
+      { "vision_model.", "owlvit.vision_model." } },
+    { { "vision_model.pre_layrnorm.", "vision_model.pre_layernorm." },
+      { "vision_model.", "owlv2.vision_model." } },
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (towers); i++) {
+    Blob llava = with_names_moved (clip, towers[i], towers[i][1][0] ? 2 : 1);
     HeedModel *llava_model = load_with (llava, clip_config, NULL);
     g_assert_true (llava_model->config.quick_gelu && llava_model->norm_pre_w);
     g_assert_cmpuint (llava_model->config.num_heads, ==, 2);
@@ -1152,7 +1125,8 @@ test_corrupt_files (void)
   /* SigLIP's tower inside SmolVLM and Idefics (model.vision_model.): SiglipVisionConfig's
    * defaults, the mean of the normed tokens */
   Blob paligemma = read_blob ("hf_paligemma_f32");
-  Blob smolvlm = with_header (paligemma, edit_smolvlm_tower);
+  static const char *const smolvlm_names[][2] = { { "vision_tower.", "model." } };
+  Blob smolvlm = with_names_moved (paligemma, smolvlm_names, 1);
   HeedModel *smolvlm_model = load_with (
       smolvlm, "{\"model_type\": \"smolvlm\", \"vision_config\": {\"num_attention_heads\": 2}}",
       NULL);
@@ -1163,7 +1137,8 @@ test_corrupt_files (void)
   /* transformers' InternVL: its vision_config's heads, no final norm (the mean patch token as
    * it is), under either prefix; InternViT-6B's qk-norm and RMSNorm refused */
   Blob internvl = read_blob ("hf_internvl_f32");
-  Blob internvl_old = with_header (internvl, edit_internvl_old_prefix);
+  static const char *const before_4_52[][2] = { { "model.vision_tower.", "vision_tower." } };
+  Blob internvl_old = with_names_moved (internvl, before_4_52, 1);
   const char *internvl_config = "{\"model_type\": \"internvl\", \"vision_config\": "
                                 "{\"num_attention_heads\": 4, \"norm_type\": \"layer_norm\"}}";
   Blob both[] = { internvl, internvl_old };
