@@ -1945,20 +1945,27 @@ read_config (Loader *L, HeedModel *m, GError **error)
     L->hf = FALSE;
   } else {
     /* ... and "encoder.", a VisionEncoderDecoderModel's image encoder (ViT's, DeiT's or
-     * BEiT's names: nlpconnect/vit-gpt2-image-captioning, microsoft/trocr-*), the text decoder
-     * beside it unread and its settings in config.json's encoder */
-    const char *prefixes[] = { "vit.",   "",        "deit.", "dinov2.", "beit.", "data2vec_vision.",
-                               "ijepa.", "encoder." };
+     * BEiT's names: nlpconnect/vit-gpt2-image-captioning, microsoft/trocr-*), its settings in
+     * config.json's encoder; DPT's ViT (dpt.: Intel/dpt-large); a depth model's DINOv2
+     * backbone (backbone.: Depth Anything's), its settings in config.json's backbone_config;
+     * the decoder or depth head beside it unread */
+    const char *prefixes[] = { "vit.",     "",         "deit.",
+                               "dinov2.",  "beit.",    "data2vec_vision.",
+                               "ijepa.",   "encoder.", "dpt.",
+                               "backbone." };
     for (guint i = 0; i < G_N_ELEMENTS (prefixes) && !L->hf; i++) {
       L->prefix = prefixes[i];
       name = hf_name (L, "embeddings.patch_embeddings.projection.weight");
       L->hf = find (L, name) != NULL;
       g_free (name);
     }
-    JsonObject *encoder = member_object (L->config, "encoder");
-    if (L->hf && strcmp (L->prefix, "encoder.") == 0 && encoder) {
+    const char *settings = strcmp (L->prefix, "encoder.") == 0    ? "encoder"
+                           : strcmp (L->prefix, "backbone.") == 0 ? "backbone_config"
+                                                                  : NULL;
+    JsonObject *part = settings ? member_object (L->config, settings) : NULL;
+    if (L->hf && part) {
       L->config_top = L->config;
-      L->config = encoder;
+      L->config = part;
     }
     /* transformers' CLIP (CLIPModel, CLIPVisionModel): its image tower, the text tower
      * beside it unread; its settings in config.json's vision_config (CLIPModel's). The same

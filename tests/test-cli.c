@@ -604,7 +604,8 @@ main (int argc, char **argv)
                                  "hf_ved_f32",
                                  "hf_git_f32",
                                  "hf_paligemma_f32",
-                                 "hf_internvl_f32" };
+                                 "hf_internvl_f32",
+                                 "hf_depth_anything_f32" };
   g_test_init (&argc, &argv, NULL);
   heed_tool = g_getenv ("HEED_TOOL");
   fixtures = g_getenv ("HEED_FIXTURES");

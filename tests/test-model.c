@@ -447,6 +447,12 @@ test_fixture_configs (void)
   heed_model_destroy (&m);
   /* transformers' VisionEncoderDecoderModel: ViT's names under encoder., config.json's encoder
    * (heads, eps 1e-12), the decoder and the encoder's pooler beside them unread */
+  /* Depth Anything's DINOv2 backbone (backbone.): config.json's backbone_config */
+  m = load_fixture ("hf_depth_anything_f32");
+  g_assert_cmpuint (m->config.num_heads, ==, 3);
+  g_assert_cmpuint (m->config.num_classes, ==, 0);
+  g_assert_cmpuint (m->config.unread_tensors, ==, 5); /* the neck's, the head's, mask_token */
+  heed_model_destroy (&m);
   m = load_fixture ("hf_ved_f32");
   g_assert_cmpuint (m->config.num_heads, ==, 4);
   g_assert_cmpfloat (m->config.ln_eps, ==, 1e-12f);
@@ -1134,6 +1140,21 @@ test_corrupt_files (void)
   g_assert_cmpfloat (smolvlm_model->config.ln_eps, ==, 1e-6f);
   heed_model_destroy (&smolvlm_model);
   g_free (smolvlm.bytes), g_free (paligemma.bytes);
+  /* DPT's ViT (dpt.: Intel/dpt-large), with config.json's own settings: the same model as
+   * ViT's names give */
+  Blob vit = read_blob ("hf_vit_f32");
+  static const char *const dpt_names[][2] = { { "vit.", "dpt." } };
+  Blob dpt = with_names_moved (vit, dpt_names, 1);
+  Blob vit_config = read_blob_file ("hf_vit_f32", "config.json");
+  char *vit_config_text = g_strndup ((const char *) vit_config.bytes, vit_config.size);
+  HeedModel *vit_model = load_with (vit, vit_config_text, NULL);
+  HeedModel *dpt_model = load_with (dpt, vit_config_text, NULL);
+  g_assert_cmpuint (dpt_model->config.num_heads, ==, vit_model->config.num_heads);
+  g_assert_cmpfloat (dpt_model->config.ln_eps, ==, 1e-12f);
+  g_assert_cmpmem (dpt_model->blocks[1].qkv_w, 80 * 240 * sizeof (float),
+                   vit_model->blocks[1].qkv_w, 80 * 240 * sizeof (float));
+  heed_model_destroy (&dpt_model), heed_model_destroy (&vit_model);
+  g_free (vit_config_text), g_free (vit_config.bytes), g_free (dpt.bytes), g_free (vit.bytes);
   /* transformers' InternVL: its vision_config's heads, no final norm (the mean patch token as
    * it is), under either prefix; InternViT-6B's qk-norm and RMSNorm refused */
   Blob internvl = read_blob ("hf_internvl_f32");

@@ -610,6 +610,29 @@ CASES += [
                                    "use_qk_norm": False, "use_mean_pooling": True,
                                    "layer_norm_eps": 1e-6, "hidden_act": "gelu",
                                    "attention_bias": True, "layer_scale_init_value": 0.1}}),
+    # transformers' DepthAnythingForDepthEstimation (depth-anything/Depth-Anything-V2-*-hf):
+    # DINOv2's names under backbone., its settings in config.json's backbone_config, the neck's
+    # and depth head's tensors beside them; DPTImageProcessor's whole image at 56 x 56
+    dict(name="hf_depth_anything_f32", img=56, patch=14, dim=96, depth=2, heads=3, classes=0,
+         dtype="F32", names="hf_dinov2", hf_prefix="backbone.", heads_in="config",
+         layer_scale=True, config_under="backbone_config",
+         beside={"neck.reassemble_stage.layers.0.projection.weight": torch.ones(8, 96, 1, 1),
+                 "neck.fusion_stage.layers.0.projection.weight": torch.ones(8, 8, 1, 1),
+                 "head.conv1.weight": torch.ones(4, 8, 3, 3), "head.conv3.bias": torch.ones(1)},
+         config={"model_type": "depth_anything",
+                 "architectures": ["DepthAnythingForDepthEstimation"],
+                 "depth_estimation_type": "relative", "neck_hidden_sizes": [8, 8],
+                 "fusion_hidden_size": 8, "head_hidden_size": 4,
+                 "backbone_config": {"model_type": "dinov2", "architectures": ["Dinov2Model"],
+                                     "layerscale_value": 1.0, "out_indices": [1, 2],
+                                     "reshape_hidden_states": False}},
+         preprocessor={"do_normalize": True, "do_pad": False, "do_rescale": True,
+                       "do_resize": True, "ensure_multiple_of": 14,
+                       "image_mean": [0.485, 0.456, 0.406],
+                       "image_processor_type": "DPTImageProcessor",
+                       "image_std": [0.229, 0.224, 0.225], "keep_aspect_ratio": True,
+                       "resample": 3, "rescale_factor": 0.00392156862745098,
+                       "size": {"height": 56, "width": 56}}),
     # transformers' VisionEncoderDecoderModel (nlpconnect/vit-gpt2-image-captioning,
     # microsoft/trocr-*): ViT's names under encoder., its settings in config.json's encoder
     dict(name="hf_ved_f32", img=64, patch=16, dim=64, depth=2, heads=4, classes=0, eps=1e-12,
@@ -862,6 +885,7 @@ def make(case, outdir):
         sd.update(case.get("beside", {}))
     elif case["names"] == "hf_dinov2":
         sd = timm_to_hf_dinov2(sd, case.get("hf_prefix", ""), case.get("split_gate", False))
+        sd.update(case.get("beside", {}))
     elif case["names"] == "timm_eva":
         sd = timm_to_timm_eva(sd)
     elif case["names"] == "hf_dinov3":
