@@ -482,9 +482,11 @@ take (const Loader *L, const char *name, guint ndim, const guint64 *shape, GErro
   TensorEntry *e = find (L, name);
   guint lead;
   if (!e) {
-    model_error (error, L, "tensor '%s' is missing%s", name,
-                 L->hf_dinov3 ? " (timm's name: heed reads transformers' DINOv3 by timm's names)"
-                              : "");
+    /* a layout renamed at load is missing a tensor by the name heed looks for, not the file's */
+    model_error (error, L, "tensor '%s' is missing%s%s%s", name,
+                 L->renamed_from ? " (timm's name: heed reads " : "",
+                 L->renamed_from ? L->renamed_from : "",
+                 L->renamed_from ? " names by timm's)" : "");
     return NULL;
   }
   e->taken = TRUE;
@@ -1542,6 +1544,20 @@ read_open_clip (Loader *L, GError **error)
   return TRUE;
 }
 
+/* The model's settings in a part of config.json (`key`: CLIPModel's and the like's
+ * vision_config, a VisionEncoderDecoderModel's encoder, a depth model's backbone_config) where
+ * it has that part: L->config then points at it, and config.json itself is kept as
+ * L->config_top (where a classifier's id2label is) */
+static void
+settings_in_part (Loader *L, const char *key)
+{
+  JsonObject *part = member_object (L->config, key);
+  if (part) {
+    L->config_top = L->config;
+    L->config = part;
+  }
+}
+
 /* Apple's own AIMv2 names (apple/aimv2-*'s first files, timm's _convert_aimv2 reads them) as
  * timm's: the SwiGLU's fc1 is the gate, fc3 the value */
 static char *
@@ -1606,11 +1622,7 @@ rename_aimv2 (Loader *L, GError **error)
     return model_error (error, L,
                         "an AIMv2 tower with its attention-pooling head (use_head, the LiT "
                         "models'), which heed does not run");
-  JsonObject *vision = member_object (L->config, "vision_config");
-  if (vision) {
-    L->config_top = L->config;
-    L->config = vision;
-  }
+  settings_in_part (L, "vision_config");
   L->aimv2 = TRUE;
   L->renamed_from = apple ? "Apple's AIMv2" : "transformers' AIMv2";
   L->renamed_under = apple ? "" : prefix;
@@ -1649,12 +1661,13 @@ vision_tower_timm_name (const char *name, gconstpointer data)
   return TIMM_NAME_UNDER (name, (const char *) data, outside, "encoder.layers.", inside);
 }
 
-/* A copy of `given` (or an empty object) that L->config then points at, owned as made_config:
- * settings a config class leaves out of the hub's files are written into it */
+/* A copy of the settings L->config holds (or an empty object where there is no config) that
+ * L->config then points at, owned as made_config: settings a config class leaves out of the
+ * hub's files are written into it */
 static JsonObject *
-own_settings (Loader *L, JsonObject *given)
+own_settings (Loader *L)
 {
-  JsonObject *settings = json_object_new ();
+  JsonObject *settings = json_object_new (), *given = L->config;
   if (given) {
     GList *keys = json_object_get_members (given);
     for (GList *k = keys; k; k = k->next)
@@ -1696,12 +1709,11 @@ rename_vision_tower (Loader *L, GError **error)
   }
   if (!prefix)
     return TRUE;
-  JsonObject *vision = member_object (L->config, "vision_config");
-  JsonObject *given = vision ? vision : L->config;
   const char *type = json_str (L->config, "model_type");
+  settings_in_part (L, "vision_config");
+  JsonObject *given = L->config;
   if (!type)
     type = json_str (given, "model_type");
-  L->config_top = vision ? L->config : NULL;
   guint heads;
   double eps = 1e-6;
   if (intern) {
@@ -1735,7 +1747,7 @@ rename_vision_tower (Loader *L, GError **error)
     heads = blip2 ? 16 : 12;
     eps = blip2 ? 1e-6 : 1e-5;
   }
-  JsonObject *settings = own_settings (L, given);
+  JsonObject *settings = own_settings (L);
   if (heads && !member (settings, "num_attention_heads"))
     json_object_set_int_member (settings, "num_attention_heads", heads);
   if (!member (settings, "layer_norm_eps"))
@@ -1793,8 +1805,8 @@ rename_hf_internvl (Loader *L, GError **error)
   }
   if (!prefix)
     return TRUE;
-  JsonObject *vision = member_object (L->config, "vision_config");
-  JsonObject *given = vision ? vision : L->config;
+  settings_in_part (L, "vision_config");
+  JsonObject *given = L->config;
   const char *norm = json_str (given, "norm_type");
   char *q_norm = g_strconcat (prefix, "encoder.layer.0.attention.q_norm.weight", NULL);
   gboolean qk_norm = json_bool (given, "use_qk_norm", FALSE) || find (L, q_norm);
@@ -1805,8 +1817,7 @@ rename_hf_internvl (Loader *L, GError **error)
                         "does not run: it runs InternViT-300M's",
                         qk_norm ? "a norm of its queries and keys (use_qk_norm)"
                                 : "RMSNorm (norm_type)");
-  L->config_top = vision ? L->config : NULL;
-  JsonObject *settings = own_settings (L, given);
+  JsonObject *settings = own_settings (L);
   char *final_norm = g_strconcat (prefix, "layernorm.weight", NULL);
   if (!find (L, final_norm))
     json_object_set_string_member (settings, "global_pool", "avg");
@@ -1959,14 +1970,10 @@ read_config (Loader *L, HeedModel *m, GError **error)
       L->hf = find (L, name) != NULL;
       g_free (name);
     }
-    const char *settings = strcmp (L->prefix, "encoder.") == 0    ? "encoder"
-                           : strcmp (L->prefix, "backbone.") == 0 ? "backbone_config"
-                                                                  : NULL;
-    JsonObject *part = settings ? member_object (L->config, settings) : NULL;
-    if (L->hf && part) {
-      L->config_top = L->config;
-      L->config = part;
-    }
+    if (L->hf && strcmp (L->prefix, "encoder.") == 0)
+      settings_in_part (L, "encoder");
+    else if (L->hf && strcmp (L->prefix, "backbone.") == 0)
+      settings_in_part (L, "backbone_config");
     /* transformers' CLIP (CLIPModel, CLIPVisionModel): its image tower, the text tower
      * beside it unread; its settings in config.json's vision_config (CLIPModel's). The same
      * tower (CLIP's, or SigLIP's without a class token) inside a captioning or vision-language
@@ -1999,10 +2006,7 @@ read_config (Loader *L, HeedModel *m, GError **error)
       name = hf_name (L, "pre_layernorm.weight");
       L->pre_norm = find (L, name) ? "pre_layernorm" : "pre_layrnorm";
       g_free (name);
-      L->config_top = L->config;
-      JsonObject *vision = member_object (L->config, "vision_config");
-      if (vision)
-        L->config = vision;
+      settings_in_part (L, "vision_config");
     }
     /* transformers' I-JEPA (IJepaModel, IJepaForImageClassification's ijepa.): ViT's names
      * without a class token */

@@ -129,12 +129,12 @@ save_safetensors(os.path.join(out, "aimv2-hf.safetensors"), halves(timm_to_hf_ai
 blip = one_block(num_classes=0, eps=1e-5)
 blip_decoder = {"text_decoder.bert.embeddings.word_embeddings.weight": torch.ones(16, 8),
                 "text_decoder.cls.predictions.bias": torch.ones(16)}
-torch.save(halves(timm_to_tower(blip.state_dict(), decoys=blip_decoder)),
+torch.save(halves(timm_to_tower(blip.state_dict()) | blip_decoder),
            os.path.join(out, "blip.bin"))
 blip2 = one_block(num_classes=0, beit_qkv_bias=True)
 blip2_beside = {"query_tokens": torch.ones(1, 4, 8), "qformer.layernorm.weight": torch.ones(8)}
 save_safetensors(os.path.join(out, "blip2.safetensors"),
-                 halves(timm_to_tower(blip2.state_dict(), decoys=blip2_beside)), "F16")
+                 halves(timm_to_tower(blip2.state_dict()) | blip2_beside), "F16")
 
 # one block of InternViT's own code's names (InternVisionModel: LayerScale as bare ls1/ls2, no
 # final norm), read as InternViT-300M's layout by its tensors

@@ -792,6 +792,12 @@ edit_aimv2_no_positions (JsonObject *r)
 {
   json_object_remove_member (r, "preprocessor.pos_embed");
 }
+/* BLIP's tower without its second block's qkv */
+static void
+edit_blip_missing_qkv (JsonObject *r)
+{
+  json_object_remove_member (r, "vision_model.encoder.layers.1.self_attn.qkv.weight");
+}
 /* attention pooling with no query: a pool heed cannot run, refused by its shape */
 static void
 edit_variant (JsonObject *r)
@@ -1070,6 +1076,12 @@ test_corrupt_files (void)
   g_free (blip2.bytes);
   Blob blip = read_blob ("hf_blip_f32");
   expect_model_error (blip, NULL, "num_heads 12 does not divide dim 64");
+  /* a tensor missing from a layout renamed at load is named as heed looks for it, and says so */
+  Blob blip_missing = with_header (blip, edit_blip_missing_qkv);
+  expect_model_error (blip_missing, "{\"vision_config\": {\"num_attention_heads\": 4}}",
+                      "tensor 'blocks.1.attn.qkv.weight' is missing (timm's name: heed reads "
+                      "transformers' BLIP names by timm's)");
+  g_free (blip_missing.bytes);
   g_free (blip.bytes);
   /* InternViT's tower in InternVL's chat models (vision_model., vision_config); and
    * InternViT-6B's layout, a norm of the queries and keys and RMSNorm (InternVisionConfig's

@@ -759,11 +759,11 @@ def clip_blocks(sd, p):
                             "self_attn.", "self_attn.out_proj")
 
 
-def timm_to_hf_clip(sd, prefix="vision_model.", beside=None):
+def timm_to_hf_clip(sd, prefix="vision_model.", text_tower=True):
     """Renames a timm CLIP image tower (norm_pre, no patch bias, no head) to transformers'
-    CLIPModel names, with a token of the text tower, the projections and logit_scale beside it
-    as CLIPModel files have them; or, with another prefix (a captioning or vision-language
-    model's tower), with the tensors `beside` it instead."""
+    CLIPModel names (under another prefix, a captioning or vision-language model's), with a token
+    of the text tower, the projections and logit_scale beside it as CLIPModel files have them
+    (text_tower)."""
     p = prefix
     dim = sd["cls_token"].shape[-1]
     if "norm.weight" not in sd:  # CLIPForImageClassification: post_layernorm there, unused
@@ -777,11 +777,11 @@ def timm_to_hf_clip(sd, prefix="vision_model.", beside=None):
            p + "post_layernorm.weight": sd["norm.weight"], p + "post_layernorm.bias": sd["norm.bias"]}
     if "head.weight" in sd:  # CLIPForImageClassification: vision_model. and a classifier
         out["classifier.weight"], out["classifier.bias"] = sd["head.weight"], sd["head.bias"]
-    elif beside is None:  # CLIPModel: the text tower and the projections beside the image tower
+    elif text_tower:  # CLIPModel: the text tower and the projections beside the image tower
         out.update({"visual_projection.weight": torch.ones(8, dim),
                     "text_model.embeddings.token_embedding.weight": torch.ones(16, 8),
                     "logit_scale": torch.tensor(4.6052)})
-    return out | clip_blocks(sd, p) | (beside or {})
+    return out | clip_blocks(sd, p)
 
 
 # a few of an OpenCLIP text tower's tensors, as open_clip's CLIP state dicts hold them beside
@@ -975,15 +975,14 @@ def hf_aimv2_visual(sd, img, heads, eps, prefix="vision_model."):
     return rms(x, sd[p + "rms_norm.weight"], eps).mean(1)
 
 
-def timm_to_tower(sd, prefix="vision_model.", decoys=None, intern=False):
+def timm_to_tower(sd, prefix="vision_model.", intern=False):
     """timm's names as transformers' BLIP image tower holds them (BlipVisionModel's with prefix
     ""; the vision_model. of BLIP's, BLIP-2's and InstructBLIP's models): embeddings'
     class_embedding, patch_embedding and position_embedding, encoder.layers.N (layer_norm1,
     layer_norm2, self_attn.qkv with BLIP-2's q_bias and v_bias, self_attn.projection, mlp.fc1,
     mlp.fc2), post_layernorm; or, intern, as InternViT's own code holds it (InternVisionModel's,
     InternVL's chat models' vision_model.): the same embeddings, encoder.layers.N with timm's
-    names inside but LayerScale as bare ls1/ls2, no final norm. With the `decoys` (text towers,
-    Q-Formers, language models) beside it."""
+    names inside but LayerScale as bare ls1/ls2, no final norm."""
     p = prefix
     out = {p + "embeddings.class_embedding": sd["cls_token"],
            p + "embeddings.patch_embedding.weight": sd["patch_embed.proj.weight"],
@@ -1003,7 +1002,7 @@ def timm_to_tower(sd, prefix="vision_model.", decoys=None, intern=False):
                     rest = rest.replace(timm, theirs, 1)
                     break
             out[f"{p}encoder.layers.{i}.{rest}"] = t
-    return out | (decoys or {})
+    return out
 
 
 def hf_tower_visual(sd, img, heads, eps, prefix="vision_model.", intern=False):
@@ -1043,11 +1042,11 @@ def hf_tower_visual(sd, img, heads, eps, prefix="vision_model.", intern=False):
     return (x if intern else norm(x, p + "post_layernorm"))[:, 0]
 
 
-def timm_to_hf_internvl(sd, prefix="model.vision_tower.", beside=None):
+def timm_to_hf_internvl(sd, prefix="model.vision_tower."):
     """timm's names as transformers' InternVL holds its image tower (InternVLVisionModel, under
     vision_tower. or model.vision_tower.): BEiT's embeddings and layer names, q_proj, k_proj and
     v_proj split from timm's qkv, projection_layer, LayerScale as lambda_1/lambda_2, the final
-    layernorm where there is one; with the tensors `beside` it."""
+    layernorm where there is one."""
     p = prefix
     out = {p + "embeddings.cls_token": sd["cls_token"],
            p + "embeddings.position_embeddings": sd["pos_embed"],
@@ -1063,15 +1062,15 @@ def timm_to_hf_internvl(sd, prefix="model.vision_tower.", beside=None):
         out[h + "lambda_1"], out[h + "lambda_2"] = sd[f"blocks.{i}.ls1.gamma"], \
             sd[f"blocks.{i}.ls2.gamma"]
         i += 1
-    return out | (beside or {})
+    return out
 
 
-def timm_to_hf_siglip(sd, text_tower=True, prefix="vision_model.", beside=None):
+def timm_to_hf_siglip(sd, text_tower=True, prefix="vision_model."):
     """Renames a timm SigLIP image tower (no class token, patch bias, final norm, attention
     pooling, or a head on the mean normed token) to transformers' names: SiglipModel's
     vision_model. with its head. (and, text_tower, a token of the text tower and logit_scale and
     logit_bias beside it), or SiglipForImageClassification's vision_model. and classifier; or,
-    with another prefix, a vision-language model's tower with the tensors `beside` it."""
+    with another prefix, a vision-language model's tower."""
     p = prefix
     dim = sd["pos_embed"].shape[-1]
     out = {p + "embeddings.position_embedding.weight": sd["pos_embed"].reshape(-1, dim),
@@ -1094,7 +1093,7 @@ def timm_to_hf_siglip(sd, text_tower=True, prefix="vision_model.", beside=None):
     if text_tower:
         out.update({"text_model.embeddings.token_embedding.weight": torch.ones(16, 8),
                     "logit_scale": torch.tensor(2.3026), "logit_bias": torch.tensor([-10.0])})
-    return out | (beside or {})
+    return out
 
 
 def timm_to_hf_siglip2_naflex(sd):

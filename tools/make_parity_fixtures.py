@@ -882,23 +882,22 @@ def make(case, outdir):
         sd = timm_to_hf(sd, case.get("hf_prefix", "vit."))
         if case.get("mae_decoder"):
             sd.update(mae_decoder(case))
-        sd.update(case.get("beside", {}))
     elif case["names"] == "hf_dinov2":
         sd = timm_to_hf_dinov2(sd, case.get("hf_prefix", ""), case.get("split_gate", False))
-        sd.update(case.get("beside", {}))
     elif case["names"] == "timm_eva":
         sd = timm_to_timm_eva(sd)
     elif case["names"] == "hf_dinov3":
         sd = timm_to_hf_dinov3(sd)
     elif case["names"] == "hf_clip":
-        sd = timm_to_hf_clip(sd, case.get("hf_prefix", "vision_model."), case.get("beside"))
+        sd = timm_to_hf_clip(sd, case.get("hf_prefix", "vision_model."),
+                             text_tower=not case.get("beside"))
     elif case["names"] == "dinov2_repo":
         sd = timm_to_dinov2_repo(sd)
     elif case["names"] == "hf_siglip2_naflex":
         sd = timm_to_hf_siglip2_naflex(sd)
     elif case["names"] == "hf_siglip":
         sd = timm_to_hf_siglip(sd, not case["classes"] and not case.get("beside"),
-                               case.get("hf_prefix", "vision_model."), case.get("beside"))
+                               case.get("hf_prefix", "vision_model."))
     elif case["names"] == "timm_beit":
         sd = mirror_to_timm_beit(sd, with_index=case.get("index", False))
     elif case["names"] == "hf_beit":
@@ -922,13 +921,14 @@ def make(case, outdir):
                                                                         case["eps"])
         assert (theirs - emb).abs().max() < 1e-5, (theirs - emb).abs().max()
     elif case["names"] == "hf_internvl":
-        sd = timm_to_hf_internvl(sd, case["hf_prefix"], case.get("beside"))
+        sd = timm_to_hf_internvl(sd, case["hf_prefix"])
     elif case["names"] in ("hf_blip", "intern_vit"):
         intern, prefix = case["names"] == "intern_vit", case.get("hf_prefix", "vision_model.")
-        sd = timm_to_tower(sd, prefix, case.get("beside"), intern)
+        sd = timm_to_tower(sd, prefix, intern)
         with torch.no_grad():  # transformers' or InternViT's own forward on the renamed weights
             theirs = hf_tower_visual(sd, x, case["heads"], case["eps"], prefix, intern)
         assert (theirs - emb).abs().max() < 1e-5, (theirs - emb).abs().max()
+    sd.update(case.get("beside", {}))  # what another model holds beside the image tower
     weights = os.path.join(d, case.get("weights_file", "model.safetensors"))
     if weights.endswith(".bin"):
         torch.save(sd, weights)
