@@ -4,7 +4,9 @@
 classify --dump-tensor` feeds the model, for a checkpoint beside a timm config.json or a
 transformers preprocessor_config.json, against timm's eval transform (built from torchvision
 as timm builds it) and against transformers' image processors (tools/heed_torch.py), on images
-of several sizes and aspect ratios, shrunk and enlarged.
+of several sizes and aspect ratios, shrunk and enlarged; and a phone's pictures: JPEGs decoded
+as Pillow decodes them and turned upright by their EXIF orientation as transformers' load_image
+turns them, and a video's first frame turned by its rotation tag as FFmpeg turns it.
 
 The bound: no value more than one 8-bit code apart (1 / 255 / std once normalised), and at
 most 0.5 % of values apart at all. heed resamples as Pillow does (the same filters, taps and
@@ -72,14 +74,17 @@ def reference(files, image):
     return hf_preprocess(files["preprocessor_config.json"], image)
 
 
-def compare(got, files, images, convert=False):
-    """heed's tensors against the reference on each image: (problems, worst, share apart)."""
-    from PIL import Image
+def compare(got, files, images, convert=False, upright=False):
+    """heed's tensors against the reference on each image: (problems, worst, share apart).
+    upright: turned by its EXIF orientation first, as transformers' load_image turns it."""
+    from PIL import Image, ImageOps
     norm = files.get("config.json", {}).get("pretrained_cfg") or {}
     std = np.array(norm.get("std") or files["preprocessor_config.json"]["image_std"])
     worst, apart, total, problems = 0.0, 0, 0, []
     for k, path in enumerate(images):
         image = Image.open(path)
+        if upright:
+            image = ImageOps.exif_transpose(image)
         # timm's and transformers' loaders read an image as RGB whatever it holds (CMYK too)
         want = reference(files, image.convert("RGB") if convert else image).numpy()
         codes = np.abs(got[k] - want) * std[:, None, None] * 255
@@ -91,8 +96,51 @@ def compare(got, files, images, convert=False):
     return problems, worst, apart / total
 
 
+def run_case(n, name, model, images, files, tmp, references=None, **how):
+    """`heed classify --dump-tensor` on images against compare() on references (the images
+    themselves where not given); prints the TAP line, returns whether it held."""
+    dump = os.path.join(tmp, f"case{n}.f32")
+    r = subprocess.run([heed, "classify", "--model", model, "--dump-tensor", dump] + images,
+                       capture_output=True, text=True)
+    if r.returncode:
+        print(f"not ok {n} {name}: heed failed: {r.stderr.strip()}")
+        return False
+    got = np.fromfile(dump, dtype="<f4").reshape(len(images), 3, 224, 224)
+    problems, worst, share = compare(got, files, references or images, **how)
+    detail = (f"worst {worst:.3f} codes, {100 * share:.4f} % of values apart"
+              + (f"; {', '.join(problems)}" if problems else ""))
+    ok = not problems and share <= 0.005
+    print(f"{'ok' if ok else 'not ok'} {n} {name}: {detail}")
+    return ok
+
+
+def photos_turned(tmp):
+    """A phone's pictures: JPEGs (4:2:0, and 4:4:4, which jpegdec would hand on at 4:2:0) with
+    each EXIF orientation, 1 to 8, and the first frame of a video with a rotation tag (lossless
+    RGB H.264, so the colours are the picture's own), with that frame as FFmpeg turns it upright
+    (a PNG) beside it: (paths, the video's path, its reference's path)."""
+    from PIL import Image
+    photo = synthetic_photo(320, 240, seed=3)
+    paths = []
+    for orientation in range(1, 9):
+        exif = Image.Exif()
+        exif[0x0112] = orientation
+        path = os.path.join(tmp, f"orientation{orientation}.jpg")
+        photo.save(path, quality=92, subsampling=0 if orientation % 2 else 2, exif=exif.tobytes())
+        paths.append(path)
+    source, plain, video, upright = (os.path.join(tmp, f) for f in
+                                     ("frame.png", "plain.mp4", "rotated.mp4", "upright.png"))
+    synthetic_photo(320, 240, seed=5).save(source)
+    for args in (["-loop", "1", "-i", source, "-frames:v", "3", "-r", "25", "-c:v", "libx264rgb",
+                  "-qp", "0", "-pix_fmt", "bgr24", plain],
+                 ["-i", plain, "-c", "copy", "-metadata:s:v:0", "rotate=90", video],
+                 ["-i", video, "-frames:v", "1", upright]):
+        subprocess.run(["ffmpeg", "-v", "error", "-y"] + args, check=True)
+    return paths, video, upright
+
+
 def main():
-    print(f"1..{len(CASES) + 1}")
+    print(f"1..{len(CASES) + 3}")
     failed = 0
     with tempfile.TemporaryDirectory() as tmp:
         images = []
@@ -127,27 +175,23 @@ def main():
         # files GStreamer's decodebin cannot read and heed hands to GdkPixbuf: a CMYK JPEG
         # (jpegdec takes 3 components at most), BMP and TIFF (libav's decoders get them in 4 kB
         # pieces, with no parser), against Pillow reading them as timm does
-        n, name, files = len(CASES) + 1, "CMYK JPEG, BMP and TIFF as Pillow reads them", CASES[0][1]
+        n, files = len(CASES) + 1, CASES[0][1]
+        model = os.path.join(tmp, "case1", "model.safetensors")
         photo = synthetic_photo(320, 240, seed=7)
         others = [os.path.join(tmp, f) for f in ("cmyk.jpg", "photo.bmp", "photo.tiff")]
         photo.convert("CMYK").save(others[0], quality=90)
         photo.save(others[1])
         photo.save(others[2])
-        dump = os.path.join(tmp, "others.f32")
-        r = subprocess.run([heed, "classify", "--model", os.path.join(tmp, "case1",
-                                                                       "model.safetensors"),
-                            "--dump-tensor", dump] + others, capture_output=True, text=True)
-        if r.returncode:
-            print(f"not ok {n} {name}: heed failed: {r.stderr.strip()}")
-            failed += 1
-        else:
-            got = np.fromfile(dump, dtype="<f4").reshape(len(others), 3, 224, 224)
-            problems, worst, share = compare(got, files, others, convert=True)
-            detail = (f"worst {worst:.3f} codes, {100 * share:.4f} % of values apart"
-                      + (f"; {', '.join(problems)}" if problems else ""))
-            ok = not problems and share <= 0.005
-            failed += not ok
-            print(f"{'ok' if ok else 'not ok'} {n} {name}: {detail}")
+        failed += not run_case(n, "CMYK JPEG, BMP and TIFF as Pillow reads them", model, others,
+                               files, tmp, convert=True)
+        # JPEGs decoded as Pillow decodes them, and turned upright as transformers' load_image
+        # turns them; a video's first frame as FFmpeg turns it
+        photos, video, upright = photos_turned(tmp)
+        failed += not run_case(n + 1, "JPEG (4:2:0 and 4:4:4) with EXIF orientations 1-8, "
+                               "upright as transformers' load_image reads it", model, photos,
+                               files, tmp, upright=True)
+        failed += not run_case(n + 2, "a video's first frame, upright by its rotation tag as "
+                               "FFmpeg turns it", model, [video], files, tmp, [upright])
     return 1 if failed else 0
 
 

@@ -27,8 +27,9 @@
 static GstSample *
 preroll_frame (const char *source, char **message, gboolean *not_linked, GError **error)
 {
+  /* a video's first frame upright, as the rotation tag its demuxer posts says */
   char *desc = g_strdup_printf ("%s ! videoconvert ! video/x-raw,format=RGBA ! "
-                                "appsink name=sink sync=false",
+                                "videoflip video-direction=auto ! appsink name=sink sync=false",
                                 source);
   GstElement *pipe = gst_parse_launch (desc, error);
   GstSample *sample = NULL;
@@ -71,7 +72,13 @@ preroll_frame (const char *source, char **message, gboolean *not_linked, GError 
 static GstSample *
 pixbuf_frame (const char *path)
 {
-  GdkPixbuf *read = gdk_pixbuf_new_from_file (path, NULL);
+  GdkPixbuf *stored = gdk_pixbuf_new_from_file (path, NULL);
+  if (!stored)
+    return NULL;
+  /* upright, as its EXIF orientation says (the JPEG and TIFF loaders read it; a phone stores
+   * a photo as the sensor read it, with that tag), as transformers' load_image turns it */
+  GdkPixbuf *read = gdk_pixbuf_apply_embedded_orientation (stored);
+  g_object_unref (stored);
   if (!read)
     return NULL;
   /* RGBA, 8 bits a channel: as it was read, or with an opaque alpha added (a copy) */
@@ -100,6 +107,19 @@ pixbuf_frame (const char *path)
   return sample;
 }
 
+/* Whether path starts as a JPEG does (SOI, then a marker) */
+static gboolean
+is_jpeg (const char *path)
+{
+  guint8 head[3] = { 0 };
+  FILE *f = fopen (path, "rb");
+  gboolean jpeg =
+      f && fread (head, 1, 3, f) == 3 && head[0] == 0xFF && head[1] == 0xD8 && head[2] == 0xFF;
+  if (f)
+    fclose (f);
+  return jpeg;
+}
+
 /* Decodes the first frame of path as RGBA. Ends as soon as GStreamer has either prerolled a
  * frame or said why it cannot: a missing file, a directory, text or random bytes, a truncated
  * image each give an error at once, never a wait. */
@@ -119,6 +139,13 @@ decode_first_frame (const char *path, GError **error)
                                         : "is not a regular file");
     return NULL;
   }
+  /* A JPEG as Pillow (which timm and transformers read images with) decodes it: GdkPixbuf's
+   * library is the same libjpeg, with its smooth chroma upsampling, so every pixel agrees.
+   * jpegdec hands on YUV at 4:2:0 whatever the file holds, and videoconvert's upsampling puts
+   * colours many codes apart at every colour edge. */
+  GstSample *photo = is_jpeg (path) ? pixbuf_frame (path) : NULL;
+  if (photo)
+    return photo;
   char *uri = gst_filename_to_uri (path, error);
   if (!uri)
     return NULL;
