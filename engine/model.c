@@ -1547,15 +1547,20 @@ read_open_clip (Loader *L, GError **error)
 /* The model's settings in a part of config.json (`key`: CLIPModel's and the like's
  * vision_config, a VisionEncoderDecoderModel's encoder, a depth model's backbone_config) where
  * it has that part: L->config then points at it, and config.json itself is kept as
- * L->config_top (where a classifier's id2label is) */
-static void
-settings_in_part (Loader *L, const char *key)
+ * L->config_top (where a classifier's id2label is). A part that is null, or not there, leaves
+ * the config class's defaults, as transformers reads it; one that is anything but an object
+ * is refused, never read past. */
+static gboolean
+settings_in_part (Loader *L, const char *key, GError **error)
 {
-  JsonObject *part = member_object (L->config, key);
-  if (part) {
+  JsonNode *n = member (L->config, key);
+  if (n && !JSON_NODE_HOLDS_OBJECT (n) && !JSON_NODE_HOLDS_NULL (n))
+    return model_error (error, L, "config.json's %s is not a JSON object", key);
+  if (n && JSON_NODE_HOLDS_OBJECT (n)) {
     L->config_top = L->config;
-    L->config = part;
+    L->config = json_node_get_object (n);
   }
+  return TRUE;
 }
 
 /* Apple's own AIMv2 names (apple/aimv2-*'s first files, timm's _convert_aimv2 reads them) as
@@ -1622,7 +1627,8 @@ rename_aimv2 (Loader *L, GError **error)
     return model_error (error, L,
                         "an AIMv2 tower with its attention-pooling head (use_head, the LiT "
                         "models'), which heed does not run");
-  settings_in_part (L, "vision_config");
+  if (!settings_in_part (L, "vision_config", error))
+    return FALSE;
   L->aimv2 = TRUE;
   L->renamed_from = apple ? "Apple's AIMv2" : "transformers' AIMv2";
   L->renamed_under = apple ? "" : prefix;
@@ -1710,7 +1716,8 @@ rename_vision_tower (Loader *L, GError **error)
   if (!prefix)
     return TRUE;
   const char *type = json_str (L->config, "model_type");
-  settings_in_part (L, "vision_config");
+  if (!settings_in_part (L, "vision_config", error))
+    return FALSE;
   JsonObject *given = L->config;
   if (!type)
     type = json_str (given, "model_type");
@@ -1805,7 +1812,8 @@ rename_hf_internvl (Loader *L, GError **error)
   }
   if (!prefix)
     return TRUE;
-  settings_in_part (L, "vision_config");
+  if (!settings_in_part (L, "vision_config", error))
+    return FALSE;
   JsonObject *given = L->config;
   const char *norm = json_str (given, "norm_type");
   char *q_norm = g_strconcat (prefix, "encoder.layer.0.attention.q_norm.weight", NULL);
@@ -1970,10 +1978,11 @@ read_config (Loader *L, HeedModel *m, GError **error)
       L->hf = find (L, name) != NULL;
       g_free (name);
     }
-    if (L->hf && strcmp (L->prefix, "encoder.") == 0)
-      settings_in_part (L, "encoder");
-    else if (L->hf && strcmp (L->prefix, "backbone.") == 0)
-      settings_in_part (L, "backbone_config");
+    if (L->hf && strcmp (L->prefix, "encoder.") == 0 && !settings_in_part (L, "encoder", error))
+      return FALSE;
+    if (L->hf && strcmp (L->prefix, "backbone.") == 0 &&
+        !settings_in_part (L, "backbone_config", error))
+      return FALSE;
     /* transformers' CLIP (CLIPModel, CLIPVisionModel): its image tower, the text tower
      * beside it unread; its settings in config.json's vision_config (CLIPModel's). The same
      * tower (CLIP's, or SigLIP's without a class token) inside a captioning or vision-language
@@ -2006,7 +2015,8 @@ read_config (Loader *L, HeedModel *m, GError **error)
       name = hf_name (L, "pre_layernorm.weight");
       L->pre_norm = find (L, name) ? "pre_layernorm" : "pre_layrnorm";
       g_free (name);
-      settings_in_part (L, "vision_config");
+      if (!settings_in_part (L, "vision_config", error))
+        return FALSE;
     }
     /* transformers' I-JEPA (IJepaModel, IJepaForImageClassification's ijepa.): ViT's names
      * without a class token */

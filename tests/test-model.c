@@ -1073,7 +1073,27 @@ test_corrupt_files (void)
   g_assert_cmpuint (bare->config.num_heads, ==, 16);
   g_assert_cmpfloat (bare->config.ln_eps, ==, 1e-6f);
   heed_model_destroy (&bare);
+  /* a part of config.json that is null leaves the config class's defaults, as transformers
+   * reads it; one that is not an object is refused in each reading of it (BLIP-2's, InternVL's,
+   * AIMv2's, a CLIP tower's, VisionEncoderDecoder's, Depth Anything's), never read past */
+  HeedModel *null_part = load_with (blip2, "{\"vision_config\": null}", NULL);
+  g_assert_cmpuint (null_part->config.num_heads, ==, 16);
+  heed_model_destroy (&null_part);
   g_free (blip2.bytes);
+  static const char *const not_objects[][3] = {
+    { "hf_blip2_f32", "{\"vision_config\": [16]}", "config.json's vision_config is not" },
+    { "hf_internvl_f32", "{\"vision_config\": \"x\"}", "config.json's vision_config is not" },
+    { "hf_aimv2_f32", "{\"vision_config\": 1}", "config.json's vision_config is not" },
+    { "hf_git_f32", "{\"vision_config\": true}", "config.json's vision_config is not" },
+    { "hf_ved_f32", "{\"encoder\": \"vit\"}", "config.json's encoder is not a JSON object" },
+    { "hf_depth_anything_f32", "{\"backbone_config\": []}",
+      "config.json's backbone_config is not a JSON object" },
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (not_objects); i++) {
+    Blob part = read_blob (not_objects[i][0]);
+    expect_model_error (part, not_objects[i][1], not_objects[i][2]);
+    g_free (part.bytes);
+  }
   Blob blip = read_blob ("hf_blip_f32");
   expect_model_error (blip, NULL, "num_heads 12 does not divide dim 64");
   /* a tensor missing from a layout renamed at load is named as heed looks for it, and says so */
