@@ -242,6 +242,9 @@ typedef struct {
    * tower), for people */
   char names_read[96];
   guint unread_tensors;
+  /* a sharded checkpoint's shards that hold only what is beside an image tower (a language
+   * model, a text tower), not there (the hub does not fetch them) and not needed */
+  guint shards_unread;
 } HeedModelConfig;
 
 /* The heads of the attention whose rows are the attention map (HeedVitResult's

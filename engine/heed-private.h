@@ -381,6 +381,11 @@ gsize heed_rope_block_offset (const HeedModelConfig *c, guint block);
  * .safetensors or .bin file beside the index, nothing that could reach outside its folder. */
 gboolean heed_read_shard_index (const char *path, JsonParser **parser, JsonObject **weight_map,
                                 GPtrArray **shards, GError **error);
+/* Whether every tensor the weight map puts in shard is part of what heed never reads beside an
+ * image tower: a vision-language model's language model and its head, a text tower or decoder,
+ * a Q-Former, a projector. The hub does not fetch such a shard, and the loader passes over one
+ * that is not there. */
+gboolean heed_shard_beside_tower (JsonObject *weight_map, const char *shard);
 
 /* Multi-head attention over a fused QKV [M][3D] (row stride 3D) starting at row `row` of qkv:
  * writes softmax(QK^T/sqrt(dh))V into out's rows row.. (row stride D) and leaves the

@@ -11,7 +11,8 @@
  *
  * Cache layout, under $HEED_HUB_CACHE or $XDG_CACHE_HOME/heed/hub:
  *   OWNER--NAME/snapshots/COMMIT/{model.safetensors or pytorch_model.bin, or a sharded
- *                                 checkpoint's index and its shards, or OpenCLIP's
+ *                                 checkpoint's index and its shards (but those of a language
+ *                                 model beside an image tower), or OpenCLIP's
  *                                 open_clip_model.safetensors or open_clip_pytorch_model.bin
  *                                 and open_clip_config.json; config.json,
  *                                 preprocessor_config.json}
@@ -585,20 +586,27 @@ write_atomically (const char *path, const char *contents, GError **error)
   return ok;
 }
 
-/* The shards a sharded checkpoint's index (fetched into the snapshot) names, fetched beside it */
+/* The shards a sharded checkpoint's index (fetched into the snapshot) names, fetched beside it:
+ * all but those holding only what heed never reads beside an image tower (a vision-language
+ * model's language model: most of its bytes) */
 static gboolean
 fetch_shards (Http *h, const HubName *n, const char *commit, const char *snapshot,
               const char *index, GHashTable *others, HeedHubProgress progress, gpointer data,
               GError **error)
 {
   JsonParser *parser;
+  JsonObject *map;
   GPtrArray *shards;
   char *index_path = g_build_filename (snapshot, index, NULL);
-  gboolean ok = heed_read_shard_index (index_path, &parser, NULL, &shards, error);
+  gboolean ok = heed_read_shard_index (index_path, &parser, &map, &shards, error);
+  guint wanted = 0;
   g_free (index_path);
   for (guint i = 0; ok && i < shards->len; i++) {
     const char *name = shards->pdata[i];
     const HubFile *f = g_hash_table_lookup (others, name);
+    if (heed_shard_beside_tower (map, name))
+      continue;
+    wanted++;
     char *dest = g_build_filename (snapshot, name, NULL);
     if (!f) {
       g_set_error (error, HEED_ERROR, HEED_ERROR_MODEL,
@@ -610,6 +618,13 @@ fetch_shards (Http *h, const HubName *n, const char *commit, const char *snapsho
            fetch_file (h, n, commit, f, dest, progress, data, error);
     }
     g_free (dest);
+  }
+  if (ok && wanted == 0) { /* a language model's repository: nothing heed could run */
+    g_set_error (error, HEED_ERROR, HEED_ERROR_MODEL,
+                 "hf:%s/%s: the shards %s names hold only a language model, text tower or "
+                 "projector (no image tower): none fetched",
+                 n->owner, n->name, index);
+    ok = FALSE;
   }
   if (shards) {
     g_ptr_array_free (shards, TRUE);

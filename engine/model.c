@@ -3089,16 +3089,30 @@ take_shards (Loader *L, const Shard *shards, guint n, GPtrArray *headers, GError
   return ok;
 }
 
-/* A sharded checkpoint's index and its shards must agree: every tensor the weight map names in
- * the shard it names, and no tensor it does not name */
+/* Whether one of the n shards read is the file the index names */
 static gboolean
-check_weight_map (const Loader *L, JsonObject *weight_map, const Shard *shards, GError **error)
+shard_read (const Shard *shards, guint n, const char *file)
+{
+  for (guint i = 0; i < n; i++)
+    if (strcmp (shards[i].file, file) == 0)
+      return TRUE;
+  return FALSE;
+}
+
+/* A sharded checkpoint's index and its n shards read must agree: every tensor the weight map
+ * names in the shard it names (where that shard was read: load_index passes over the absent
+ * ones beside a tower), and no tensor it does not name */
+static gboolean
+check_weight_map (const Loader *L, JsonObject *weight_map, const Shard *shards, guint n,
+                  GError **error)
 {
   GList *names = json_object_get_members (weight_map);
   gboolean ok = TRUE;
   for (GList *it = names; it && ok; it = it->next) {
     const char *file = json_object_get_string_member (weight_map, it->data);
     const TensorEntry *e = g_hash_table_lookup (L->tensors, it->data);
+    if (!shard_read (shards, n, file))
+      continue;
     if (!e || strcmp (shards[e->shard].file, file) != 0)
       ok = model_error (error, L, "the index puts '%s' in %s, which does not hold it",
                         (const char *) it->data, file);
@@ -3125,7 +3139,7 @@ load_shards (const Shard *shards, guint n, JsonObject *weight_map, const char *c
 
   L.tensors = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, entry_free);
   if (!take_shards (&L, shards, n, headers, error) ||
-      (weight_map && !check_weight_map (&L, weight_map, shards, error)))
+      (weight_map && !check_weight_map (&L, weight_map, shards, n, error)))
     goto out;
   if (config_json) {
     config = parse_json (config_json, strlen (config_json), &L, "config.json", error);
@@ -3272,8 +3286,50 @@ fail:
   return FALSE;
 }
 
+/* The parts of a vision-language or captioning model beside its image tower that heed never
+ * reads (the language model and its head, a text tower or decoder, BLIP-2's Q-Former, the
+ * projectors): transformers writes them after the tower, and in a sharded checkpoint they fill
+ * most of the shards (LLaVA 1.5 7B's tower is 0.6 of its 14 GB) */
+static gboolean
+beside_tower (const char *name)
+{
+  static const char *const parts[] = {
+    "language_model.",
+    "model.language_model.",
+    "lm_head.",
+    "model.lm_head.",
+    "text_model.",
+    "model.text_model.",
+    "text_decoder.",
+    "qformer.",
+    "query_tokens",
+    "multi_modal_projector.",
+    "model.connector.",
+    "mlp1.",
+    "model.multi_modal_projector.",
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (parts); i++)
+    if (g_str_has_prefix (name, parts[i]))
+      return TRUE;
+  return FALSE;
+}
+
+gboolean
+heed_shard_beside_tower (JsonObject *weight_map, const char *shard)
+{
+  GList *names = json_object_get_members (weight_map);
+  gboolean beside = TRUE;
+  for (GList *it = names; it && beside; it = it->next)
+    beside = strcmp (json_object_get_string_member (weight_map, it->data), shard) != 0 ||
+             beside_tower (it->data);
+  g_list_free (names);
+  return beside;
+}
+
 /* transformers' sharded checkpoints: model.safetensors.index.json (or
- * pytorch_model.bin.index.json) maps each tensor to one of the files beside it */
+ * pytorch_model.bin.index.json) maps each tensor to one of the files beside it. A shard that
+ * is not there is passed over where it holds only what heed never reads (the hub fetches no
+ * such shard): its names are left out of the weight map's checks. */
 static HeedModel *
 load_index (const char *path, GError **error)
 {
@@ -3285,12 +3341,19 @@ load_index (const char *path, GError **error)
   GPtrArray *paths = g_ptr_array_new_with_free_func (g_free);
   Shard *shards = NULL;
   HeedModel *m = NULL;
+  guint n = 0, passed_over = 0;
   if (!heed_read_shard_index (path, &parser, &map, &names, error))
     goto out;
   shards = g_new0 (Shard, names->len);
   for (guint i = 0; i < names->len; i++) {
     char *shard_path = g_build_filename (dir, names->pdata[i], NULL);
     GError *ferr = NULL;
+    if (!g_file_test (shard_path, G_FILE_TEST_EXISTS) &&
+        heed_shard_beside_tower (map, names->pdata[i])) {
+      g_free (shard_path);
+      passed_over++;
+      continue;
+    }
     GMappedFile *file = g_mapped_file_new (shard_path, FALSE, &ferr);
     g_ptr_array_add (paths, shard_path); /* the shard's own path, for its messages */
     if (!file) {
@@ -3300,11 +3363,19 @@ load_index (const char *path, GError **error)
       goto out;
     }
     g_ptr_array_add (files, file);
-    shards[i] = (Shard){ (const guint8 *) g_mapped_file_get_contents (file),
-                         g_mapped_file_get_length (file), shard_path, names->pdata[i] };
+    shards[n++] = (Shard){ (const guint8 *) g_mapped_file_get_contents (file),
+                           g_mapped_file_get_length (file), shard_path, names->pdata[i] };
   }
-  if (read_configs_beside (path, &config, &preproc, error))
-    m = load_shards (shards, names->len, map, config, preproc, path, error);
+  if (n == 0) {
+    g_set_error (error, HEED_ERROR, HEED_ERROR_MODEL,
+                 "%s: its shards hold only a language model, text tower or projector (no image "
+                 "tower), and none of them is here",
+                 path);
+    goto out;
+  }
+  if (read_configs_beside (path, &config, &preproc, error) &&
+      (m = load_shards (shards, n, map, config, preproc, path, error)))
+    m->config.shards_unread = passed_over;
 out:
   g_free (shards);
   g_ptr_array_free (files, TRUE);
@@ -3535,6 +3606,9 @@ heed_model_describe (const HeedModelConfig *c)
   if (c->unread_tensors)
     g_string_append_printf (s, ", %u tensor%s in the files unread", c->unread_tensors,
                             c->unread_tensors == 1 ? "" : "s");
+  if (c->shards_unread)
+    g_string_append_printf (s, ", %u shard%s of what is beside the tower not there, not needed",
+                            c->shards_unread, c->shards_unread == 1 ? "" : "s");
   return g_string_free (s, FALSE);
 }
 

@@ -9,8 +9,9 @@ repository without weights heed reads and a sharded checkpoint whose index names
 repository lacks. A repository with only pytorch_model.bin, and one with its weights sharded
 over two files (transformers' model.safetensors.index.json), are fetched and classified as
 their single safetensors twin; an OpenCLIP repository brings open_clip_config.json with its
-weights, and one with transformers' weights beside OpenCLIP's brings transformers'. Prints
-TAP."""
+weights, and one with transformers' weights beside OpenCLIP's brings transformers'. Of a
+vision-language model's shards, only those with more than its language model's tensors are
+fetched. Prints TAP."""
 import io
 import json
 import os
@@ -47,14 +48,16 @@ def torch_checkpoint(fixture):
     return buf.getvalue()
 
 
-def sharded(fixture, tmp, n=2):
-    """The fixture's model.safetensors as transformers shards it: n files of whole tensors and
-    model.safetensors.index.json mapping each tensor to its file"""
+def sharded(fixture, tmp, n=2, part_of=None):
+    """The fixture's model.safetensors as transformers shards it: n files of whole tensors (in
+    order, or the shard part_of(name) gives) and model.safetensors.index.json mapping each
+    tensor to its file"""
     sd, meta = load_safetensors(os.path.join(fixtures, fixture, "model.safetensors"))
     names, files, weight_map = list(sd), {}, {}
     for i in range(n):
         shard = f"model-{i + 1:05d}-of-{n:05d}.safetensors"
-        part = names[i * len(names) // n:(i + 1) * len(names) // n]
+        part = ([k for k in names if part_of(k) == i] if part_of else
+                names[i * len(names) // n:(i + 1) * len(names) // n])
         path = os.path.join(tmp, shard)
         save_safetensors(path, {k: sd[k] for k in part}, "F32", meta)
         files[shard] = open(path, "rb").read()
@@ -113,6 +116,18 @@ def main():
         hub.add("test/shard-missing", dict(hf_configs, **{
             k: v for k, v in shards.items() if k != "model-00002-of-00002.safetensors"}))
         hub.add("test/no-weights", {"config.json": b"{}"})
+        # a vision-language model: its tower in the first shard with the projector and the
+        # start of the language model, two more shards of the language model alone
+        vlm_configs = read("hf_paligemma_f32", "config.json", "preprocessor_config.json")
+        vlm_shards = sharded("hf_paligemma_f32", tmp, 3, lambda name: (
+            1 if name.startswith("language_model.model.layers.") else
+            2 if name == "language_model.model.norm.weight" else 0))
+        hub.add("test/vlm", dict(vlm_configs, **vlm_shards))
+        lm_index = {"weight_map": {"language_model.model.norm.weight":
+                                   "model-00001-of-00001.safetensors"}}
+        hub.add("test/lm-only", dict(vlm_configs, **{
+            "model.safetensors.index.json": json.dumps(lm_index).encode(),
+            "model-00001-of-00001.safetensors": vlm_shards["model-00003-of-00003.safetensors"]}))
         # OpenCLIP's repositories: its weights (both kinds) beside open_clip_config.json and a
         # tokenizer; and a repository with transformers' weights beside OpenCLIP's (laion's)
         open_clip = read("open_clip_f32", "open_clip_model.safetensors", "open_clip_config.json")
@@ -181,6 +196,30 @@ def main():
                   ".complete", "config.json", "model-00001-of-00002.safetensors",
                   "model-00002-of-00002.safetensors", "model.safetensors.index.json",
                   "preprocessor_config.json"], r.stderr.strip() or r.stdout)
+        local_vlm = run(["classify", "--model", os.path.join(fixtures, "hf_paligemma_f32"),
+                         image], env)
+        hub.requests.clear()
+        r = run(["classify", "-v", "--model", "hf:test/vlm", image], env)
+        vlm_snapshot = os.path.join(cache, "test--vlm", "snapshots", hub.repos["test/vlm"].commit)
+        fetched = sorted({os.path.basename(path) for path, _ in hub.requests
+                          if "model-0000" in path})
+        check("a vision-language model: only the shard with its tower fetched, of 3, and "
+              "classified as the single file", r.returncode == 0 and local_vlm.returncode == 0
+              and r.stdout.replace("hf:test/vlm", "") == local_vlm.stdout.replace(
+                  os.path.join(fixtures, "hf_paligemma_f32"), "")
+              and fetched == ["model-00001-of-00003.safetensors"]
+              and sorted(os.listdir(vlm_snapshot)) == [
+                  ".complete", "config.json", "model-00001-of-00003.safetensors",
+                  "model.safetensors.index.json", "preprocessor_config.json"]
+              and "2 shards of what is beside the tower not there" in r.stderr,
+              f"{r.stderr.strip()}; fetched {fetched}")
+        hub.requests.clear()
+        r = run(["classify", "--model", "hf:test/lm-only", image], env)
+        ok, err = one_line_error(r, "model.safetensors.index.json names hold only a language "
+                                 "model, text tower or projector (no image tower): none fetched")
+        check("a repository of a language model's shards alone: none fetched, a one-line error, "
+              "nothing cached", ok and not [p for p, _ in hub.requests if "model-0000" in p]
+              and not os.path.exists(os.path.join(cache, "test--lm-only", "refs")), err)
         r = run(["classify", "--model", "hf:test/shard-missing", image], env)
         ok, err = one_line_error(r, "names the shard model-00002-of-00002.safetensors, which the "
                                  "repository does not have")
@@ -259,7 +298,7 @@ def main():
     check("heed models lists what is cached",
           r.returncode == 0 and [line.split("@")[0] for line in lines] == [
               "hf:test/bin-only", "hf:test/hfvit", "hf:test/hfvit-and-openclip",
-              "hf:test/openclip", "hf:test/sharded", "hf:test/vit"]
+              "hf:test/openclip", "hf:test/sharded", "hf:test/vit", "hf:test/vlm"]
           and lines[5].startswith(f"hf:test/vit@main  {commit[:12]}  2.5 MB"), r.stdout)
 
     # the element takes the same names

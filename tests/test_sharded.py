@@ -6,7 +6,9 @@ pytorch_model-0000N-of-0000M.bin beside pytorch_model.bin.index.json, each index
 tensor to its file. `heed run-tensor --model INDEX` must give the same bytes as the fixture's
 single file: hf_clip_f32 (transformers' CLIP names, the layout of the large CLIP towers the hub
 shards) in three safetensors shards, dinov2_swiglu_f32 (timm's names) in two PyTorch shards;
-so must the folder that holds them, named instead of the index.
+so must the folder that holds them, named instead of the index. A vision-language model's
+shards that hold only its language model may be missing (the hub does not fetch them): the
+same outputs; the shard with its tower may not.
 
 Then what must be refused with one line that names the fault: an index naming a file outside
 its folder, a shard that is not there, one cut short, a tensor in two shards, an index that
@@ -29,9 +31,10 @@ from tap import check, plan  # noqa: E402
 fixtures = os.environ["HEED_FIXTURES"]
 
 
-def shard(fixture, folder, n, torch_format=False):
-    """The fixture's tensors in n files of whole tensors and the index transformers writes;
-    returns the index's path. Its config files go beside them."""
+def shard(fixture, folder, n, torch_format=False, part_of=None):
+    """The fixture's tensors in n files of whole tensors (in order, or the shard part_of(name)
+    gives) and the index transformers writes; returns the index's path. Its config files go
+    beside them."""
     os.makedirs(folder)
     for extra in ("config.json", "preprocessor_config.json"):
         if os.path.exists(os.path.join(fixtures, fixture, extra)):
@@ -39,7 +42,8 @@ def shard(fixture, folder, n, torch_format=False):
     sd, meta = load_safetensors(os.path.join(fixtures, fixture, "model.safetensors"))
     names, weight_map = list(sd), {}
     for i in range(n):
-        part = names[i * len(names) // n:(i + 1) * len(names) // n]
+        part = ([k for k in names if part_of(k) == i] if part_of else
+                names[i * len(names) // n:(i + 1) * len(names) // n])
         if torch_format:
             name = f"pytorch_model-{i + 1:05d}-of-{n:05d}.bin"
             torch.save(OrderedDict((k, sd[k]) for k in part), os.path.join(folder, name))
@@ -73,6 +77,35 @@ def main():
                               os.path.join(tmp, "out", fixture, "folder"))
         check(f"{fixture}'s folder named instead of its index: the same outputs",
               want is not None and got == want, err or ("outputs differ" if got != want else ""))
+
+    # a vision-language model as transformers shards it: the tower first, with the projector and
+    # the start of the language model; then shards of the language model alone, which the hub
+    # does not fetch and the loader passes over where they are not there
+    fixture = "hf_paligemma_f32"
+    want, err_want = run_tensor(os.path.join(fixtures, fixture, "model.safetensors"), fixture,
+                                os.path.join(tmp, "out", fixture, "single"))
+
+    def vlm_part(name):
+        return (1 if name.startswith("language_model.model.layers.") else
+                2 if name == "language_model.model.norm.weight" else 0)
+
+    vlm = os.path.dirname(shard(fixture, os.path.join(tmp, "vlm"), 3, part_of=vlm_part))
+    got, err = run_tensor(vlm, fixture, os.path.join(tmp, "out", fixture, "all"))
+    check("a vision-language model in 3 shards, 2 of them its language model's: the same outputs",
+          want is not None and got == want,
+          err_want or err or ("outputs differ" if got != want else ""))
+    for k in (2, 3):
+        os.unlink(os.path.join(vlm, f"model-0000{k}-of-00003.safetensors"))
+    got, err = run_tensor(vlm, fixture, os.path.join(tmp, "out", fixture, "tower-only"))
+    check("its language model's 2 shards not there: the same outputs",
+          want is not None and got == want, err or ("outputs differ" if got != want else ""))
+    os.unlink(os.path.join(vlm, "model-00001-of-00003.safetensors"))
+    check("the shard with the tower not there is refused",
+          *refused(vlm, "cannot read shard model-00001-of-00003.safetensors"))
+    write_index(os.path.join(vlm, "model.safetensors.index.json"),
+                {"language_model.model.norm.weight": "model-00003-of-00003.safetensors"})
+    check("an index of a language model's shards alone, none there, is refused",
+          *refused(vlm, "its shards hold only a language model, text tower or projector"))
 
     # what is refused, each from hf_clip_f32 in two shards
     def broken(name, change=None):
