@@ -159,6 +159,16 @@ typedef enum {
   HEED_CROP_ROUND_DOWN,
 } HeedCropRounding;
 
+/* One stage of a Swin model: its blocks run over a grid x grid of tokens, each block's
+ * attention within windows of window x window tokens (window: the model's, or the grid where
+ * the grid is no larger), every odd block's over the grid rolled back by shift on both axes
+ * (half a window; 0 where one window covers the grid) with the tokens from either side of the
+ * roll kept apart; before every stage but the first, patch merging halves the grid. */
+#define HEED_SWIN_MAX_STAGES 6
+typedef struct {
+  guint dim, depth, heads, mlp_hidden, grid, window, shift;
+} HeedSwinStage;
+
 typedef struct {
   guint img_size, patch_size, in_chans;
   guint grid;               /* patches per side */
@@ -220,6 +230,14 @@ typedef struct {
                                 * times its weight, not LayerNorm (AIMv2's); ln_eps is its eps
                                 * and the norms' biases are zero */
   guint dim, depth, num_heads, head_dim, mlp_hidden;
+  /* Swin (v1: timm's swin_*, transformers' SwinModel and SwinForImageClassification): stages of
+   * windowed blocks over grids that halve (swin[], swin_stages of them; 0 for a plain ViT).
+   * img_size, patch_size and in_chans are the input's; grid, num_patches, tokens, dim,
+   * num_heads, head_dim and mlp_hidden the last stage's, whose tokens the map and the embedding
+   * are over (avg_pool with pool_after_norm, no prefix); depth counts every stage's blocks,
+   * HeedModel's blocks in stage order. */
+  guint swin_stages;
+  HeedSwinStage swin[HEED_SWIN_MAX_STAGES];
   guint num_classes;        /* 0 for a head-less backbone */
   gboolean patch_mean_head; /* transformers' Dinov2ForImageClassification: the head reads the
                              * class token and the mean patch token, both after the final norm
@@ -263,7 +281,8 @@ typedef struct {
   float *fc1_w, *fc1_b;           /* [hidden][D] */
   float *fc2_w, *fc2_b;           /* [D][hidden] */
   float *attn_bias;               /* [heads][tokens][tokens] added to the attention's scaled scores
-                                   * (BEiT's relative position bias, looked up at load), or NULL */
+                                   * (BEiT's relative position bias, looked up at load; Swin's,
+                                   * [heads][window^2][window^2]), or NULL */
   float *mlp_norm_w, *mlp_norm_b; /* [hidden], with mlp_norm, else NULL */
   float *attn_norm_w, *attn_norm_b; /* [D], with attn_norm, else NULL */
 } HeedBlockWeights;
@@ -290,6 +309,11 @@ typedef struct {
                                        * positions are added (AIMv2's), or NULL */
   float *rope_freqs; /* RoPE-Mixed's learnt frequencies [2][depth][heads][head_dim / 2] (the
                       * column's, then the row's), or NULL */
+  /* Swin's patch merging before stage s >= 1: a LayerNorm over 4 x the stage before's width
+   * (the 2 x 2 tokens' channels, in the order (row, column) (0, 0), (1, 0), (0, 1), (1, 1)),
+   * then a Linear [2 x that width][4 x that width] without a bias */
+  float *merge_norm_w[HEED_SWIN_MAX_STAGES], *merge_norm_b[HEED_SWIN_MAX_STAGES];
+  float *merge_w[HEED_SWIN_MAX_STAGES];
   /* with map_pool, the pooling as one more block that runs its attention for one query and has
    * no residual around it: norm1 the final norm, qkv the keys' and values' projection with zero
    * query rows and the learnt query's projection as the query bias (every row's query is

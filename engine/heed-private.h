@@ -364,6 +364,17 @@ gboolean heed_op_rope (HeedRecorder *rec, HeedBuffer *qkv, guint qkv_off, HeedBu
  * frequencies (mixed_freqs, timm's rope.freqs [2][depth][heads][head_dim / 2]) one such table
  * per block, depth of them. HeedModelConfig's rope fields say which angles. g_free it. */
 float *heed_rope_table (const HeedModelConfig *c, const float *mixed_freqs);
+/* Swin's windows (engine/swin.c), for one frame of a stage (HeedSwinStage):
+ * - heed_swin_window_order: the grid index (row x grid + column) of each of the grid^2 tokens
+ *   in window order (the grid rolled back by shift on both axes, cut into windows row-major,
+ *   each row-major inside): the order a block's rows are in on the device;
+ * - heed_swin_shift_mask: [windows][N][N] (N = window^2): -100 between two tokens of a window
+ *   that came from different sides of the roll, 0 otherwise (transformers' and timm's value);
+ * - heed_swin_relative_bias: the bias table [(2 window - 1)^2][heads] looked up as
+ *   [heads][N][N] by the tokens' row and column offsets. */
+void heed_swin_window_order (guint grid, guint window, guint shift, guint *order);
+void heed_swin_shift_mask (guint grid, guint window, guint shift, float *mask);
+void heed_swin_relative_bias (const float *table, guint window, guint heads, float *bias);
 /* The floats heed_rope_table returns */
 gsize heed_rope_table_floats (const HeedModelConfig *c);
 /* Where block `block`'s table starts in heed_rope_table's, in (cos, sin) pairs: 0 but for
@@ -431,6 +442,17 @@ gboolean heed_op_attention (HeedRecorder *rec, HeedAttentionScratch *s, HeedBuff
                             HeedBuffer *score_bias, HeedBuffer *out, guint row, guint M,
                             guint queries, guint D, guint heads, gboolean keep_probs,
                             const char *name, GError **error);
+/* The same with the bias bias_off floats into score_bias (one of Swin's windows' biases) */
+gboolean heed_op_attention_at (HeedRecorder *rec, HeedAttentionScratch *s, HeedBuffer *qkv,
+                               HeedBuffer *score_bias, gsize bias_off, HeedBuffer *out, guint row,
+                               guint M, guint queries, guint D, guint heads, gboolean keep_probs,
+                               const char *name, GError **error);
+/* Rows gathered, each of `frames` frames alike (rows_in rows of `width` floats in, rows_out
+ * rows of group x width out, a multiple of 4): out row r is the rows index[r * group + g] of
+ * the frame's input side by side, g = 0 .. group - 1 (index: uint32, one frame's) */
+gboolean heed_op_gather_rows (HeedRecorder *rec, HeedBuffer *in, HeedBuffer *index, HeedBuffer *out,
+                              guint rows_out, guint rows_in, guint width, guint group, guint frames,
+                              const char *name, GError **error);
 /* Whether heed_op_attention_frames can run these shapes: the attention in one dispatch, with
  * every query attending and the probabilities not an output. */
 gboolean heed_attention_takes_frames (const HeedKernels *k, HeedBuffer *qkv, guint D, guint heads);
@@ -607,6 +629,10 @@ void heed_ref_composite (const HeedFrameLayout *layout, guint8 *frame,
 /* SwiGLU's gate in place: each row's (ld floats apart) first hidden become silu (x[j]) *
  * x[hidden + j] */
 void heed_ref_swiglu (float *x, guint rows, guint hidden, guint ld);
+/* heed_op_gather_rows: out row r of each frame is the frame's rows index[r * group + g] of in
+ * side by side */
+void heed_ref_gather_rows (const float *in, const guint *index, float *out, guint rows_out,
+                           guint rows_in, guint width, guint group, guint frames);
 /* heed_op_rope's rotation of one frame's qkv [tokens][3D] by one block's table */
 void heed_ref_rope (float *qkv, const float *table, guint tokens, guint prefix, guint D,
                     guint heads);

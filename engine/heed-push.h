@@ -66,6 +66,10 @@ typedef struct {
 } HeedSwigluParams;
 
 typedef struct {
+  uint32_t rows_out, rows_in, width4, group, count;
+} HeedGatherRowsParams;
+
+typedef struct {
   uint32_t tokens, prefix, dim, head_pairs, ld, off, count, table_off;
 } HeedRopeParams;
 

@@ -1950,6 +1950,394 @@ named_model (const Loader *L)
   const char *arch = json_str (L->config, "architecture");
   return arch ? arch : json_str (L->config, "model_type");
 }
+/* ---- Swin ---------------------------------------------------------------------------------- */
+
+/* Where a Swin checkpoint's tensors are: timm's names (swin_*: layers.S.blocks.B.attn.qkv,
+ * patch merging as layers.S.downsample at the start of stage S since timm 0.9, at the end of
+ * stage S - 1 in older files and the authors' own), or transformers' (SwinModel;
+ * SwinForImageClassification's under swin.) */
+typedef struct {
+  gboolean hf;
+  const char *prefix;    /* transformers': "swin." or "" */
+  gboolean merge_at_end; /* timm's older layout: layers.S.downsample before stage S + 1 */
+} SwinNames;
+
+static gboolean
+swin_layout (const Loader *L, SwinNames *n)
+{
+  /* swinv2.: Swinv2ForImageClassification's, found to be refused by name */
+  static const char *const hf_prefixes[] = { "swin.", "", "swinv2." };
+  *n = (SwinNames){ FALSE, "", FALSE };
+  if (find (L, "layers.0.blocks.0.attn.relative_position_bias_table") ||
+      find (L, "layers.0.blocks.0.attn.logit_scale")) {
+    n->merge_at_end = find (L, "layers.0.downsample.reduction.weight") != NULL;
+    return TRUE;
+  }
+  for (guint i = 0; i < G_N_ELEMENTS (hf_prefixes); i++) {
+    char *table = g_strconcat (hf_prefixes[i],
+                               "encoder.layers.0.blocks.0.attention.self.relative_position_bias_"
+                               "table",
+                               NULL);
+    char *v2 =
+        g_strconcat (hf_prefixes[i], "encoder.layers.0.blocks.0.attention.self.logit_scale", NULL);
+    gboolean found = find (L, table) || find (L, v2);
+    g_free (table), g_free (v2);
+    if (found) {
+      *n = (SwinNames){ TRUE, hf_prefixes[i], TRUE };
+      return TRUE;
+    }
+  }
+  return FALSE;
+}
+
+/* Block b of stage s's tensor by timm's suffix within a block (norm1.weight, attn.proj.bias,
+ * mlp.fc1.weight, attn.relative_position_bias_table), in the checkpoint's names */
+static char *
+swin_block_name (const SwinNames *n, guint s, guint b, const char *timm)
+{
+  static const char *const hf[][2] = {
+    { "norm1.", "layernorm_before." },
+    { "norm2.", "layernorm_after." },
+    { "attn.proj.", "attention.output.dense." },
+    { "mlp.fc1.", "intermediate.dense." },
+    { "mlp.fc2.", "output.dense." },
+    { "attn.", "attention.self." },
+  };
+  if (!n->hf)
+    return g_strdup_printf ("layers.%u.blocks.%u.%s", s, b, timm);
+  for (guint i = 0; i < G_N_ELEMENTS (hf); i++)
+    if (g_str_has_prefix (timm, hf[i][0]))
+      return g_strdup_printf ("%sencoder.layers.%u.blocks.%u.%s%s", n->prefix, s, b, hf[i][1],
+                              timm + strlen (hf[i][0]));
+  return g_strdup_printf ("%sencoder.layers.%u.blocks.%u.%s", n->prefix, s, b, timm);
+}
+
+/* The patch merging before stage s (>= 1): "norm.weight", "reduction.weight", ... */
+static char *
+swin_merge_name (const SwinNames *n, guint s, const char *what)
+{
+  if (n->hf)
+    return g_strdup_printf ("%sencoder.layers.%u.downsample.%s", n->prefix, s - 1, what);
+  return g_strdup_printf ("layers.%u.downsample.%s", n->merge_at_end ? s - 1 : s, what);
+}
+
+/* A tensor outside the blocks by timm's name and transformers' suffix after the prefix */
+static char *
+swin_name (const SwinNames *n, const char *timm, const char *hf)
+{
+  return n->hf ? g_strconcat (g_str_has_prefix (hf, "classifier.") ? "" : n->prefix, hf, NULL)
+               : g_strdup (timm);
+}
+
+static float *
+swin_take (const Loader *L, char *name, guint ndim, const guint64 *shape, GError **error)
+{
+  float *t = take (L, name, ndim, shape, error);
+  g_free (name);
+  return t;
+}
+
+/* The stages' shapes from the tensors, the window from the tables, the input size from the
+ * config; what heed does not run refused with one line */
+static gboolean
+read_swin_config (Loader *L, const SwinNames *n, HeedModel *m, GError **error)
+{
+  HeedModelConfig *c = &m->config;
+  char *name;
+  TensorEntry *e;
+  /* SwinV2 (timm's swinv2_*, transformers' Swinv2Model): cosine attention with a learnt scale
+   * and a continuous position bias from an MLP */
+  name = swin_block_name (n, 0, 0, "attn.logit_scale");
+  gboolean v2 = find (L, name) != NULL;
+  g_free (name);
+  if (v2)
+    return model_error (error, L,
+                        "a Swin V2 checkpoint (logit_scale: cosine attention, a position bias "
+                        "from an MLP), which heed does not run; it runs Swin V1");
+  name = swin_name (n, "patch_embed.proj.weight", "embeddings.patch_embeddings.projection.weight");
+  e = find (L, name);
+  g_free (name);
+  if (!e || e->ndim != 4 || e->shape[1] != 3 || e->shape[2] != e->shape[3] || e->shape[2] == 0 ||
+      e->shape[2] > 64 || e->shape[0] == 0 || e->shape[0] > 8192)
+    return model_error (error, L,
+                        "a Swin checkpoint without a patch embedding of 3 channels "
+                        "(patch_embed.proj.weight, embeddings.patch_embeddings.projection"
+                        ".weight) [dim, 3, p, p]");
+  c->in_chans = 3;
+  c->patch_size = (guint) e->shape[2];
+  guint dim = (guint) e->shape[0], grid;
+  if (!config_image_side (L, c->patch_size, &grid, error))
+    return FALSE;
+  c->img_size = grid * c->patch_size;
+  if (find (L, n->hf ? (n->prefix[0] ? "swin.embeddings.position_embeddings"
+                                     : "embeddings.position_embeddings")
+                     : "absolute_pos_embed"))
+    return model_error (error, L,
+                        "a Swin with an absolute position embedding (ape, "
+                        "use_absolute_embeddings), which heed does not run");
+  const char *act = json_str (L->config, "hidden_act");
+  if (act && strcmp (act, "gelu") != 0)
+    return model_error (error, L, "a Swin with activation %s: heed runs Swin's GELU", act);
+  c->depth = 0;
+  for (guint s = 0;; s++) {
+    name = swin_block_name (n, s, 0, "attn.relative_position_bias_table");
+    e = find (L, name);
+    g_free (name);
+    if (!e)
+      break;
+    if (s == HEED_SWIN_MAX_STAGES)
+      return model_error (error, L, "a Swin of more than %u stages", HEED_SWIN_MAX_STAGES);
+    HeedSwinStage *st = &c->swin[s];
+    guint side = e->ndim == 2 ? (guint) sqrt ((double) e->shape[0]) : 0;
+    if (side % 2 == 0 || (guint64) side * side != e->shape[0] || e->shape[1] == 0 ||
+        e->shape[1] > 256)
+      return model_error (error, L,
+                          "stage %u's relative_position_bias_table must be [(2 window - 1)^2, "
+                          "heads]",
+                          s);
+    st->window = (side + 1) / 2, st->heads = (guint) e->shape[1];
+    st->dim = s ? 2 * c->swin[s - 1].dim : dim;
+    st->grid = s ? c->swin[s - 1].grid / 2 : grid;
+    if (s && c->swin[s - 1].grid % 2)
+      return model_error (error, L, "stage %u's grid of %u is odd: heed does not pad it to merge",
+                          s - 1, c->swin[s - 1].grid);
+    for (st->depth = 0;; st->depth++) {
+      name = swin_block_name (n, s, st->depth, "norm1.weight");
+      gboolean there = find (L, name) != NULL;
+      g_free (name);
+      if (!there)
+        break;
+    }
+    name = swin_block_name (n, s, 0, "mlp.fc1.weight");
+    e = find (L, name);
+    g_free (name);
+    if (!st->depth || !e || e->ndim != 2 || e->shape[1] != st->dim || e->shape[0] == 0 ||
+        e->shape[0] > 65536)
+      return model_error (error, L, "stage %u of this Swin has no blocks %u wide", s, st->dim);
+    st->mlp_hidden = (guint) e->shape[0];
+    if (st->dim % st->heads)
+      return model_error (error, L, "stage %u: %u heads do not divide its width %u", s, st->heads,
+                          st->dim);
+    /* a grid no larger than the window is one window, unshifted (as timm and transformers run
+     * it); windows must tile the grid: heed does not pad them */
+    if (st->grid < st->window || st->grid % st->window)
+      return model_error (error, L,
+                          "stage %u's grid of %u tokens a side (at %u px) is not a multiple of its "
+                          "window of %u: heed does not pad windows",
+                          s, st->grid, c->img_size, st->window);
+    st->shift = st->grid > st->window ? st->window / 2 : 0;
+    c->depth += st->depth;
+    c->swin_stages = s + 1;
+  }
+  /* the biases the plan holds, a block's per window (the table's, with a shifted window's
+   * mask): within what BEiT's may take */
+  double bias_bytes = 0;
+  for (guint s = 0; s < c->swin_stages; s++) {
+    const HeedSwinStage *st = &c->swin[s];
+    double tokens = (double) st->window * st->window;
+    double windows = (double) st->grid * st->grid / tokens;
+    bias_bytes +=
+        4.0 * st->heads * tokens * tokens * (st->depth + (st->shift ? st->depth / 2 * windows : 0));
+  }
+  if (bias_bytes > MAX_BIAS_BYTES)
+    return model_error (error, L,
+                        "its windows' attention biases would take %.1f GB (at %u px): more than "
+                        "heed holds",
+                        bias_bytes / 1e9, c->img_size);
+  HeedSwinStage *last = &c->swin[c->swin_stages - 1];
+  if (!c->swin_stages || last->grid != last->window)
+    return model_error (error, L,
+                        "the last stage's grid is cut into windows of %u: heed's map is over one "
+                        "window, the last stage's whole grid",
+                        c->swin_stages ? last->window : 0);
+  c->grid = last->grid, c->num_patches = c->tokens = last->grid * last->grid;
+  c->num_prefix = 0, c->dim = last->dim, c->num_heads = last->heads;
+  c->head_dim = last->dim / last->heads, c->mlp_hidden = last->mlp_hidden;
+  c->avg_pool = c->pool_after_norm = TRUE; /* the mean of the normed tokens */
+  name = swin_name (n, "head.fc.weight", "classifier.weight");
+  if (!n->hf && !find (L, name)) {
+    g_free (name);
+    name = g_strdup ("head.weight"); /* timm's before its ClassifierHead */
+  }
+  e = find (L, name);
+  g_free (name);
+  c->num_classes = 0;
+  if (e && (e->ndim != 2 || e->shape[1] != c->dim || e->shape[0] == 0 || e->shape[0] > 1u << 20))
+    return model_error (error, L, "classification head must be [classes, %u]", c->dim);
+  c->num_classes = e ? (guint) e->shape[0] : 0;
+  c->ln_eps = 1e-5f; /* nn.LayerNorm's, which timm's and transformers' Swin use */
+  JsonNode *eps = member (L->config, "layer_norm_eps");
+  double v;
+  if (json_number (eps, &v))
+    c->ln_eps = (float) v;
+  return read_preprocess (L, c, error) && read_labels (L, c, error);
+}
+
+/* The norm or Linear tensors of n floats each under name: weight and bias */
+static gboolean
+swin_take_pair (const Loader *L, char *w_name, char *b_name, guint64 n, float **w, float **b,
+                GError **error)
+{
+  *w = swin_take (L, w_name, 1, &n, error);
+  if (!*w) {
+    g_free (b_name);
+    return FALSE;
+  }
+  *b = swin_take (L, b_name, 1, &n, error);
+  return *b != NULL;
+}
+
+static gboolean
+read_swin_weights (Loader *L, const SwinNames *n, HeedModel *m, GError **error)
+{
+  const HeedModelConfig *c = &m->config;
+  guint D0 = c->swin[0].dim, p = c->patch_size, l = 0;
+  guint64 patch_shape[4] = { D0, 3, p, p };
+  if (!(m->patch_w = swin_take (L,
+                                swin_name (n, "patch_embed.proj.weight",
+                                           "embeddings.patch_embeddings.projection.weight"),
+                                4, patch_shape, error)) ||
+      !(m->patch_b = swin_take (
+            L,
+            swin_name (n, "patch_embed.proj.bias", "embeddings.patch_embeddings.projection.bias"),
+            1, patch_shape, error)) ||
+      !swin_take_pair (L, swin_name (n, "patch_embed.norm.weight", "embeddings.norm.weight"),
+                       swin_name (n, "patch_embed.norm.bias", "embeddings.norm.bias"), D0,
+                       &m->patch_norm_w, &m->patch_norm_b, error))
+    return FALSE;
+  m->blocks = g_new0 (HeedBlockWeights, c->depth);
+  for (guint s = 0; s < c->swin_stages; s++) {
+    const HeedSwinStage *st = &c->swin[s];
+    guint64 D = st->dim, Hd = st->mlp_hidden, N = (guint64) st->window * st->window;
+    if (s) {
+      guint64 in = D / 2; /* the stage before's width, 4 of its tokens merged */
+      guint64 w_shape[2] = { D, 4 * in };
+      if (!swin_take_pair (L, swin_merge_name (n, s, "norm.weight"),
+                           swin_merge_name (n, s, "norm.bias"), 4 * in, &m->merge_norm_w[s],
+                           &m->merge_norm_b[s], error) ||
+          !(m->merge_w[s] =
+                swin_take (L, swin_merge_name (n, s, "reduction.weight"), 2, w_shape, error)))
+        return FALSE;
+    }
+    for (guint b = 0; b < st->depth; b++, l++) {
+      HeedBlockWeights *w = &m->blocks[l];
+      guint64 qkv_shape[2] = { 3 * D, D }, proj_shape[2] = { D, D };
+      guint64 fc1_shape[2] = { Hd, D }, fc2_shape[2] = { D, Hd };
+      guint64 table_shape[2] = { (2 * st->window - 1) * (2 * st->window - 1), st->heads };
+#define BLOCK(what) swin_block_name (n, s, b, what)
+      if (!swin_take_pair (L, BLOCK ("norm1.weight"), BLOCK ("norm1.bias"), D, &w->norm1_w,
+                           &w->norm1_b, error) ||
+          !swin_take_pair (L, BLOCK ("norm2.weight"), BLOCK ("norm2.bias"), D, &w->norm2_w,
+                           &w->norm2_b, error) ||
+          !(w->proj_w = swin_take (L, BLOCK ("attn.proj.weight"), 2, proj_shape, error)) ||
+          !(w->proj_b = swin_take (L, BLOCK ("attn.proj.bias"), 1, &D, error)) ||
+          !(w->fc1_w = swin_take (L, BLOCK ("mlp.fc1.weight"), 2, fc1_shape, error)) ||
+          !(w->fc1_b = swin_take (L, BLOCK ("mlp.fc1.bias"), 1, &Hd, error)) ||
+          !(w->fc2_w = swin_take (L, BLOCK ("mlp.fc2.weight"), 2, fc2_shape, error)) ||
+          !(w->fc2_b = swin_take (L, BLOCK ("mlp.fc2.bias"), 1, &D, error)))
+        return FALSE;
+      if (n->hf) { /* query, key and value apart */
+        w->qkv_w = g_new (float, 3 * D * D);
+        w->qkv_b = g_new0 (float, 3 * D);
+        const char *parts[] = { "query", "key", "value" };
+        for (guint i = 0; i < 3; i++) {
+          char what[64];
+          g_snprintf (what, sizeof what, "attn.%s.weight", parts[i]);
+          float *t = swin_take (L, BLOCK (what), 2, proj_shape, error);
+          if (!t)
+            return FALSE;
+          memcpy (w->qkv_w + i * D * D, t, D * D * sizeof (float));
+          g_free (t);
+          g_snprintf (what, sizeof what, "attn.%s.bias", parts[i]);
+          char *bias = BLOCK (what);
+          t = find (L, bias) ? take (L, bias, 1, &D, error) : g_new0 (float, D);
+          g_free (bias);
+          if (!t)
+            return FALSE;
+          memcpy (w->qkv_b + i * D, t, D * sizeof (float));
+          g_free (t);
+        }
+      } else {
+        char *bias = BLOCK ("attn.qkv.bias");
+        w->qkv_w = swin_take (L, BLOCK ("attn.qkv.weight"), 2, qkv_shape, error);
+        w->qkv_b = w->qkv_w ? take_or_zero (L, bias, 3 * D, error) : NULL;
+        g_free (bias);
+        if (!w->qkv_b)
+          return FALSE;
+      }
+      float *table =
+          swin_take (L, BLOCK ("attn.relative_position_bias_table"), 2, table_shape, error);
+      if (!table)
+        return FALSE;
+      w->attn_bias = g_new (float, st->heads *N *N);
+      heed_swin_relative_bias (table, st->window, st->heads, w->attn_bias);
+      g_free (table);
+      /* buffers heed computes itself: the tables' index (transformers' files and timm's older
+       * ones) and the shifted windows' mask (timm's older ones) */
+      const char *computed[] = { "attn.relative_position_index", "attn_mask" };
+      for (guint i = 0; i < G_N_ELEMENTS (computed); i++) {
+        char *buffer = BLOCK (computed[i]);
+        TensorEntry *e = find (L, buffer);
+        if (e)
+          e->taken = TRUE;
+        g_free (buffer);
+      }
+#undef BLOCK
+    }
+  }
+  guint64 D = c->dim;
+  if (!swin_take_pair (L, swin_name (n, "norm.weight", "layernorm.weight"),
+                       swin_name (n, "norm.bias", "layernorm.bias"), D, &m->norm_w, &m->norm_b,
+                       error))
+    return FALSE;
+  if (c->num_classes) {
+    gboolean old_head = !n->hf && !find (L, "head.fc.weight");
+    guint64 head_shape[2] = { c->num_classes, D };
+    if (!(m->head_w = swin_take (L,
+                                 old_head ? g_strdup ("head.weight")
+                                          : swin_name (n, "head.fc.weight", "classifier.weight"),
+                                 2, head_shape, error)) ||
+        !(m->head_b = swin_take (L,
+                                 old_head ? g_strdup ("head.bias")
+                                          : swin_name (n, "head.fc.bias", "classifier.bias"),
+                                 1, head_shape, error)))
+      return FALSE;
+  }
+  /* SwinForMaskedImageModeling's mask token: pretraining's, never in a frame's tokens */
+  char *mask_token = swin_name (n, "mask_token", "embeddings.mask_token");
+  TensorEntry *mask = find (L, mask_token);
+  if (mask)
+    mask->taken = TRUE;
+  g_free (mask_token);
+  /* a tensor in the stages or the patch embedding that nothing read: a variant heed does not
+   * know, refused rather than run without it */
+  char *stages = swin_name (n, "layers.", "encoder.layers.");
+  char *patch = swin_name (n, "patch_embed.", "embeddings.");
+  const char *unread = NULL;
+  GHashTableIter it;
+  gpointer key, value;
+  g_hash_table_iter_init (&it, L->tensors);
+  while (g_hash_table_iter_next (&it, &key, &value))
+    if (!((TensorEntry *) value)->taken &&
+        (g_str_has_prefix (key, stages) || g_str_has_prefix (key, patch)) &&
+        (!unread || strcmp (key, unread) < 0))
+      unread = key;
+  if (unread)
+    model_error (error, L,
+                 "tensor '%s' belongs to no Swin layout heed runs: refused rather than run "
+                 "without it",
+                 unread);
+  g_free (stages), g_free (patch);
+  return unread == NULL;
+}
+
+static gboolean
+read_swin (Loader *L, const SwinNames *n, HeedModel *m, GError **error)
+{
+  L->hf = n->hf, L->prefix = n->prefix; /* for the names the description gives */
+  return read_swin_config (L, n, m, error) && read_swin_weights (L, n, m, error);
+}
+
 #define PRINTF_NAMED(name)                                                                         \
   (name) ? " (config.json names \"" : "", (name) ? (name) : "", (name) ? "\")" : ""
 
@@ -3159,11 +3547,19 @@ load_shards (const Shard *shards, guint n, JsonObject *weight_map, const char *c
   m->source = g_strdup (L.source);
   /* what the model is (an unsupported variant says so first), then its bytes */
   read_checkpoint_arch (&L);
-  if (!strip_wrapper_prefixes (&L, error) || !rename_hf_dinov3 (&L, error) ||
-      !read_open_clip (&L, error) || !rename_aimv2 (&L, error) ||
-      !rename_vision_tower (&L, error) || !rename_hf_internvl (&L, error) ||
-      !read_config (&L, m, error) || (!L.torch && !check_no_overlap (&L, error)) ||
-      !read_weights (&L, m, error) || !check_blocks_read (&L, error))
+  SwinNames swin;
+  if (!strip_wrapper_prefixes (&L, error)) {
+    heed_model_destroy (&m);
+  } else if (swin_layout (&L, &swin)) { /* stages over shrinking grids: read apart */
+    if (!read_swin (&L, &swin, m, error) || (!L.torch && !check_no_overlap (&L, error)))
+      heed_model_destroy (&m);
+    else
+      note_names_read (&L, &m->config);
+  } else if (!rename_hf_dinov3 (&L, error) || !read_open_clip (&L, error) ||
+             !rename_aimv2 (&L, error) || !rename_vision_tower (&L, error) ||
+             !rename_hf_internvl (&L, error) || !read_config (&L, m, error) ||
+             (!L.torch && !check_no_overlap (&L, error)) || !read_weights (&L, m, error) ||
+             !check_blocks_read (&L, error))
     heed_model_destroy (&m);
   else if ((L.dinov2 || L.hf_dinov3) && !run_as_transformers (&L, m, error))
     heed_model_destroy (&m);
@@ -3496,6 +3892,8 @@ heed_model_destroy (HeedModel **model)
   g_free (m->patch_norm_w);
   g_free (m->patch_norm_b);
   g_free (m->rope_freqs);
+  for (guint i = 0; i < HEED_SWIN_MAX_STAGES; i++)
+    g_free (m->merge_norm_w[i]), g_free (m->merge_norm_b[i]), g_free (m->merge_w[i]);
   g_free (m->norm_pre_b);
   g_free (m->head_b);
   g_strfreev (m->config.labels);
@@ -3561,6 +3959,15 @@ heed_model_describe (const HeedModelConfig *c)
   GString *s = g_string_new (NULL);
   g_string_append_printf (s, "%u px, patch %u, dim %u, %u blocks, %u heads of %u, ", c->img_size,
                           c->patch_size, c->dim, c->depth, c->num_heads, c->head_dim);
+  if (c->swin_stages) { /* the figures above are the last stage's; then each stage's */
+    g_string_append (s, "Swin stages: ");
+    for (guint i = 0; i < c->swin_stages; i++)
+      g_string_append_printf (s, "%s%u block%s, %u head%s, %u x %u in windows of %u", i ? "; " : "",
+                              c->swin[i].depth, c->swin[i].depth == 1 ? "" : "s", c->swin[i].heads,
+                              c->swin[i].heads == 1 ? "" : "s", c->swin[i].grid, c->swin[i].grid,
+                              c->swin[i].window);
+    g_string_append (s, "; ");
+  }
   if (c->num_classes)
     g_string_append_printf (s, "%u classes", c->num_classes);
   else
@@ -3616,6 +4023,20 @@ double
 heed_model_flops (const HeedModelConfig *c)
 {
   double T = c->tokens, D = c->dim, Hd = c->mlp_hidden;
+  if (c->swin_stages) { /* each stage's blocks over its windows, and its patch merging */
+    const HeedSwinStage *s0 = &c->swin[0];
+    double total =
+        2.0 * s0->grid * s0->grid * (c->in_chans * c->patch_size * c->patch_size) * s0->dim;
+    for (guint i = 0; i < c->swin_stages; i++) {
+      const HeedSwinStage *s = &c->swin[i];
+      double t = (double) s->grid * s->grid, d = s->dim, n = (double) s->window * s->window;
+      total += s->depth * (2.0 * t * d * 3 * d + 2.0 * 2.0 * t * n * d + 2.0 * t * d * d +
+                           2.0 * 2.0 * t * d * s->mlp_hidden);
+      if (i)
+        total += 2.0 * t * (2 * d) * d; /* 4 x the stage before's width to this one's */
+    }
+    return total + 2.0 * D * c->num_classes;
+  }
   double patch = 2.0 * c->num_patches * (c->in_chans * c->patch_size * c->patch_size) * D;
   double block =
       2.0 * T * D * 3 * D + 2.0 * 2.0 * T * T * D + 2.0 * T * D * D +

@@ -129,6 +129,13 @@ heed_model_save (const HeedModel *m, const char *path, GError **error)
 
   /* the plain layout benchmarks and tests use: what the file's names could not say otherwise
    * (average pooling with a class token, QuickGELU, a norm before the blocks) is refused too */
+  if (c->swin_stages) {
+    g_set_error (error, HEED_ERROR, HEED_ERROR_INVALID,
+                 "heed writes plain class-token ViTs only, not Swin's stages");
+    g_array_unref (entries);
+    g_object_unref (jb);
+    return FALSE;
+  }
   if (c->num_prefix != 1 || c->patch_mean_head || c->avg_pool || c->map_pool || c->quick_gelu ||
       c->gelu_tanh || c->swiglu || m->norm_pre_w || c->rel_pos_bias || c->rope || c->mlp_norm ||
       c->attn_norm || c->rms_norm || m->patch_norm_w) {
@@ -338,6 +345,12 @@ heed_model_set_input_size (HeedModel *m, guint img_size, GError **error)
     g_set_error (error, HEED_ERROR, HEED_ERROR_INVALID,
                  "input size %u: it must be a multiple of the patch size %u, up to 4096", img_size,
                  c->patch_size);
+    return FALSE;
+  }
+  if (c->swin_stages) { /* windows that must tile each stage's grid, tables learnt for them */
+    g_set_error (error, HEED_ERROR, HEED_ERROR_INVALID,
+                 "input size %u: heed runs a Swin model at its own %u px only", img_size,
+                 c->img_size);
     return FALSE;
   }
   if (c->rel_pos_bias) {

@@ -298,6 +298,22 @@ heed_op_swiglu (HeedRecorder *rec, HeedMat x, guint rows, guint hidden, guint ba
 }
 
 gboolean
+heed_op_gather_rows (HeedRecorder *rec, HeedBuffer *in, HeedBuffer *index, HeedBuffer *out,
+                     guint rows_out, guint rows_in, guint width, guint group, guint frames,
+                     const char *name, GError **error)
+{
+  guint64 count = (guint64) frames * rows_out * group * (width / 4);
+  HeedGatherRowsParams p = { rows_out, rows_in, width / 4, group, (guint32) count };
+  HeedBuffer *bindings[3] = { in, index, out };
+  g_return_val_if_fail (width % 4 == 0 && count <= G_MAXUINT32, FALSE);
+  /* the shader strides over what one dispatch's width cannot cover */
+  guint groups =
+      MIN (groups_for (rec, count), rec->device->props.limits.maxComputeWorkGroupCount[0]);
+  return heed_recorder_dispatch (rec, elementwise (rec, HEED_SHADER_GATHER_ROWS), 0, bindings, &p,
+                                 sizeof p, groups, 1, 1, name, "attention", 0.0, error);
+}
+
+gboolean
 heed_op_rope (HeedRecorder *rec, HeedBuffer *qkv, guint qkv_off, HeedBuffer *table, guint table_off,
               guint tokens, guint prefix, guint frames, guint D, guint heads, const char *name,
               GError **error)
@@ -419,6 +435,16 @@ heed_op_attention (HeedRecorder *rec, HeedAttentionScratch *s, HeedBuffer *qkv,
                    HeedBuffer *score_bias, HeedBuffer *out, guint row, guint M, guint queries,
                    guint D, guint heads, gboolean keep_probs, const char *name, GError **error)
 {
+  return heed_op_attention_at (rec, s, qkv, score_bias, 0, out, row, M, queries, D, heads,
+                               keep_probs, name, error);
+}
+
+gboolean
+heed_op_attention_at (HeedRecorder *rec, HeedAttentionScratch *s, HeedBuffer *qkv,
+                      HeedBuffer *score_bias, gsize bias_off, HeedBuffer *out, guint row, guint M,
+                      guint queries, guint D, guint heads, gboolean keep_probs, const char *name,
+                      GError **error)
+{
   g_return_val_if_fail (queries >= 1 && queries <= M, FALSE);
   const HeedKernels *k = &rec->kernels;
   guint dh = D / heads;
@@ -447,7 +473,7 @@ heed_op_attention (HeedRecorder *rec, HeedAttentionScratch *s, HeedBuffer *qkv,
   /* a bias goes into the scores first, and Q.K^T adds to it */
   guint qk_epilogue = score_bias ? HEED_EPI_ACCUMULATE : 0;
   if (score_bias)
-    heed_recorder_copy (rec, score_bias, 0, s->scores, 0,
+    heed_recorder_copy (rec, score_bias, (VkDeviceSize) bias_off * sizeof (float), s->scores, 0,
                         (VkDeviceSize) heads * s->m_pad * s->n_pad * sizeof (float));
 
   if (direct) {

@@ -177,6 +177,17 @@ linear (const float *x, guint M, guint in_dim, const float *w, const float *b, g
 }
 
 void
+heed_ref_gather_rows (const float *in, const guint *index, float *out, guint rows_out,
+                      guint rows_in, guint width, guint group, guint frames)
+{
+  for (guint f = 0; f < frames; f++)
+    for (guint r = 0; r < rows_out; r++)
+      for (guint g = 0; g < group; g++)
+        memcpy (out + (((gsize) f * rows_out + r) * group + g) * width,
+                in + ((gsize) f * rows_in + index[r * group + g]) * width, width * sizeof (float));
+}
+
+void
 heed_ref_swiglu (float *x, guint rows, guint hidden, guint ld)
 {
   for (guint r = 0; r < rows; r++)
@@ -211,11 +222,110 @@ ref_norm (const HeedModelConfig *c, const float *x, guint ldx, float *y, guint l
   (c->rms_norm ? heed_ref_rmsnorm : heed_ref_layernorm) (x, ldx, y, ldy, gamma, beta, M, D, eps);
 }
 
+/* The attention each of T tokens receives in each of `heads` heads' probabilities [T][T]: the
+ * mean over every query (an average-pooled model's map, [heads][T]) */
+static void
+attention_received (const float *probs, guint T, guint heads, float *out)
+{
+  for (guint h = 0; h < heads; h++)
+    for (guint j = 0; j < T; j++) {
+      double sum = 0;
+      for (guint q = 0; q < T; q++)
+        sum += probs[((gsize) h * T + q) * T + j];
+      out[(gsize) h * T + j] = (float) (sum / T);
+    }
+}
+
+/* Swin, token by token: each block's rows gathered into window order, its attention a window
+ * at a time with the window's bias (the table's, and a shifted window's mask), its output
+ * scattered back to the grid; patch merging by the 2 x 2 of grid positions */
+static void
+ref_swin_forward (const HeedModel *model, const float *input, float *logits, float *embedding,
+                  float *cls_attention_heads)
+{
+  const HeedModelConfig *c = &model->config;
+  const HeedSwinStage *first = &c->swin[0];
+  guint kp = c->in_chans * c->patch_size * c->patch_size, most = first->grid * first->grid;
+  gsize wide = (gsize) most * MAX (4 * first->dim, first->mlp_hidden); /* the widest rows */
+  float *patches = g_new (float, (gsize) most *kp), *x = g_new (float, wide);
+  float *h = g_new (float, wide), *hw = g_new (float, wide), *qkv = g_new (float, 3 * wide);
+  float *att = g_new (float, wide), *mlp = g_new (float, wide), *probs = NULL;
+  heed_ref_patchify (input, c->in_chans, c->img_size, c->img_size, c->patch_size, patches);
+  linear (patches, most, kp, model->patch_w, model->patch_b, first->dim, x, 0);
+  ref_norm (c, x, first->dim, x, first->dim, model->patch_norm_w, model->patch_norm_b, most,
+            first->dim, c->ln_eps);
+  for (guint s = 0, l = 0; s < c->swin_stages; s++) {
+    const HeedSwinStage *st = &c->swin[s];
+    guint D = st->dim, T = st->grid * st->grid, N = st->window * st->window, H = st->heads;
+    if (s) { /* the 2 x 2 tokens (row, column) (0, 0), (1, 0), (0, 1), (1, 1) as one */
+      guint Dp = c->swin[s - 1].dim, Gp = c->swin[s - 1].grid;
+      for (guint r = 0; r < st->grid; r++)
+        for (guint col = 0; col < st->grid; col++)
+          for (guint q = 0; q < 4; q++)
+            memcpy (h + ((gsize) (r * st->grid + col) * 4 + q) * Dp,
+                    x + ((gsize) (2 * r + q % 2) * Gp + 2 * col + q / 2) * Dp, Dp * sizeof (float));
+      ref_norm (c, h, 4 * Dp, h, 4 * Dp, model->merge_norm_w[s], model->merge_norm_b[s], T, 4 * Dp,
+                c->ln_eps);
+      linear (h, T, 4 * Dp, model->merge_w[s], NULL, D, x, 0);
+    }
+    guint *order = g_new (guint, T), windows = T / N;
+    float *mask = g_new (float, (gsize) windows *N *N), *bias = g_new (float, (gsize) H *N *N);
+    for (guint b = 0; b < st->depth; b++, l++) {
+      const HeedBlockWeights *w = &model->blocks[l];
+      guint shift = b % 2 ? st->shift : 0;
+      gboolean last = s == c->swin_stages - 1 && b == st->depth - 1;
+      heed_swin_window_order (st->grid, st->window, shift, order);
+      if (shift)
+        heed_swin_shift_mask (st->grid, st->window, shift, mask);
+      ref_norm (c, x, D, h, D, w->norm1_w, w->norm1_b, T, D, c->ln_eps);
+      for (guint i = 0; i < T; i++)
+        memcpy (hw + (gsize) i * D, h + (gsize) order[i] * D, D * sizeof (float));
+      linear (hw, T, D, w->qkv_w, w->qkv_b, 3 * D, qkv, 0);
+      if (last)
+        probs = g_new (float, (gsize) H *N *N);
+      for (guint win = 0; win < windows; win++) {
+        for (gsize k = 0; k < (gsize) H * N * N; k++)
+          bias[k] = w->attn_bias[k] + (shift ? mask[(gsize) win * N * N + k % ((gsize) N * N)] : 0);
+        heed_ref_attention (qkv + (gsize) win * N * 3 * D, bias, att + (gsize) win * N * D, probs,
+                            N, D, H);
+      }
+      linear (att, T, D, w->proj_w, w->proj_b, D, hw, 0);
+      for (guint i = 0; i < T; i++)
+        for (guint d = 0; d < D; d++)
+          x[(gsize) order[i] * D + d] += hw[(gsize) i * D + d];
+      ref_norm (c, x, D, h, D, w->norm2_w, w->norm2_b, T, D, c->ln_eps);
+      linear (h, T, D, w->fc1_w, w->fc1_b, st->mlp_hidden, mlp, heed_mlp_activation (c));
+      linear (mlp, T, st->mlp_hidden, w->fc2_w, w->fc2_b, D, x, HEED_EPI_ACCUMULATE);
+    }
+    g_free (order), g_free (mask), g_free (bias);
+  }
+  guint T = c->tokens, D = c->dim, H = c->num_heads; /* the last stage's: one window */
+  if (cls_attention_heads) /* the attention each token receives, over every query */
+    attention_received (probs, T, H, cls_attention_heads);
+  ref_norm (c, x, D, x, D, model->norm_w, model->norm_b, T, D, c->ln_eps);
+  for (guint d = 0; d < D; d++) {
+    double sum = 0;
+    for (guint t = 0; t < T; t++)
+      sum += x[(gsize) t * D + d];
+    h[d] = (float) (sum / T);
+  }
+  if (embedding)
+    memcpy (embedding, h, D * sizeof (float));
+  if (logits && model->head_w)
+    linear (h, 1, D, model->head_w, model->head_b, c->num_classes, logits, 0);
+  g_free (patches), g_free (x), g_free (h), g_free (hw), g_free (qkv), g_free (att);
+  g_free (mlp), g_free (probs);
+}
+
 void
 heed_ref_vit_forward (const HeedModel *model, const float *input, float *logits, float *embedding,
                       float *cls_attention_heads, float *layer_attention)
 {
   const HeedModelConfig *c = &model->config;
+  if (c->swin_stages) {
+    ref_swin_forward (model, input, logits, embedding, cls_attention_heads);
+    return;
+  }
   guint T = c->tokens, D = c->dim, Np = c->num_patches, H = c->num_heads;
   guint kp = c->in_chans * c->patch_size * c->patch_size;
   float *patches = g_new (float, (gsize) Np *kp);
@@ -279,13 +389,7 @@ heed_ref_vit_forward (const HeedModel *model, const float *input, float *logits,
     for (guint hh = 0; hh < map_heads; hh++)
       memcpy (cls_attention_heads + (gsize) hh * T, probs + (gsize) hh * T * T, T * sizeof (float));
   if (cls_attention_heads && c->avg_pool) /* every query row's, averaged */
-    for (guint hh = 0; hh < H; hh++)
-      for (guint j = 0; j < T; j++) {
-        double sum = 0;
-        for (guint q = 0; q < T; q++)
-          sum += probs[((gsize) hh * T + q) * T + j];
-        cls_attention_heads[(gsize) hh * T + j] = (float) (sum / T);
-      }
+    attention_received (probs, T, H, cls_attention_heads);
   if (c->pool_after_norm) /* every token through the final norm first, fc_norm none */
     ref_norm (c, x, D, x, D, model->norm_w, model->norm_b, T, D, c->ln_eps);
   if (c->avg_pool) { /* the mean patch token replaces the class row, for fc_norm below */

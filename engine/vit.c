@@ -38,6 +38,15 @@ struct _HeedVitPlan {
   HeedBuffer *patch_norm_w, *patch_norm_b; /* AIMv2's norm of the patch embedding */
   HeedBuffer *rope;                        /* the rotation tables (heed_rope_table) */
   BlockBuffers *blocks;
+  /* Swin: each stage's patch merging (stage 0's NULL) and the gather of its input rows from
+   * the stage before's last order; per block the gather from the block before's window order
+   * into its own, NULL where they agree (a block's bias is the table's, then with a shift one
+   * per window with its mask: attn_bias, windows of them); the last block's order back to the
+   * grid's, NULL where they agree */
+  HeedBuffer *merge_norm_w[HEED_SWIN_MAX_STAGES], *merge_norm_b[HEED_SWIN_MAX_STAGES];
+  HeedBuffer *merge_w[HEED_SWIN_MAX_STAGES], *merge_gather[HEED_SWIN_MAX_STAGES];
+  HeedBuffer **block_gather;
+  HeedBuffer *final_gather;
 };
 
 typedef enum {
@@ -55,12 +64,14 @@ struct _HeedVitRun {
   HeedBuffer **input;  /* per slot */
   HeedBuffer *patches; /* every slot's, one after another: one patch-embedding GEMM a batch */
   HeedBuffer *x, *h, *qkv, *attn, *mlp;
+  HeedBuffer *x_other; /* Swin: the rows gathered into the next block's order, then x's */
   HeedBuffer *emb, *logits, *cls_heads, *cls_mean, *layer_attn; /* host-visible outputs */
   HeedBuffer *logits_dist;                                      /* DeiT distilled */
   HeedBuffer *pooled; /* average pooling: each frame's mean patch token */
   HeedAttentionScratch scratch;
   /* attention pooling's, where its heads are not the blocks' (the Perception Encoder's) */
   HeedAttentionScratch pool_scratch;
+  HeedAttentionScratch swin_scratch[HEED_SWIN_MAX_STAGES]; /* a window of each stage's */
   /* the forward pass for a batch of n frames, recorded on first use: its `slices` submissions
    * at index (n - 1) * HEED_VIT_MAX_SLICES + slice */
   HeedRecorder **rec_tensor, **rec_frame;
@@ -165,10 +176,142 @@ plan_blocks (const HeedModelConfig *c)
   return c->depth + (c->map_pool ? 1 : 0);
 }
 
+/* n uint32s, a gather's index */
+static HeedBuffer *
+upload_index (HeedVitPlan *p, const guint *index, gsize n, GError **error)
+{
+  HeedBuffer *b = heed_buffer_new (p->device, n * 4, FALSE, error);
+  if (b && !heed_buffer_upload (b, 0, index, n * 4, error))
+    heed_buffer_destroy (&b);
+  p->weight_bytes += b ? b->size : 0;
+  return b;
+}
+
+/* The gather from rows in order `from` into rows in order `to` (each the grid position of each
+ * row, n of them): NULL where they agree, or on error */
+static gboolean
+upload_reorder (HeedVitPlan *p, const guint *from, const guint *to, guint n, HeedBuffer **out,
+                GError **error)
+{
+  guint *row_of = g_new (guint, n), *index = g_new (guint, n);
+  gboolean same = TRUE;
+  for (guint i = 0; i < n; i++)
+    row_of[from[i]] = i;
+  for (guint i = 0; i < n; i++)
+    same &= (index[i] = row_of[to[i]]) == i;
+  *out = same ? NULL : upload_index (p, index, n, error);
+  g_free (row_of), g_free (index);
+  return same || *out;
+}
+
+/* Swin's weights: the patch embedding and its norm, per stage the merging and its gather, per
+ * block the norms, projections, MLP, gather and biases (a shifted block's one per window:
+ * the table's plus the window's mask), the final norm and the head. The rows of a stage's
+ * first block come from the grid (the patch embedding's, or the merging's); each block's are
+ * gathered from the order of the block before. */
+static gboolean
+upload_swin (HeedVitPlan *p, const HeedModel *m, GError **error)
+{
+  const HeedModelConfig *c = &p->config;
+  guint kp = c->in_chans * c->patch_size * c->patch_size, D0 = c->swin[0].dim;
+  if (!(p->patch_w = upload_linear (p, m->patch_w, D0, kp, error)) ||
+      !(p->patch_b = upload_array (p, m->patch_b, D0, error)) ||
+      !(p->patch_norm_w = upload_array (p, m->patch_norm_w, D0, error)) ||
+      !(p->patch_norm_b = upload_array (p, m->patch_norm_b, D0, error)) ||
+      !(p->norm_w = upload_array (p, m->norm_w, c->dim, error)) ||
+      !(p->norm_b = upload_array (p, m->norm_b, c->dim, error)))
+    return FALSE;
+  if (m->head_w && (!(p->head_w = upload_linear (p, m->head_w, c->num_classes, c->dim, error)) ||
+                    !(p->head_b = upload_array (p, m->head_b, c->num_classes, error))))
+    return FALSE;
+  p->blocks = g_new0 (BlockBuffers, c->depth);
+  p->block_gather = g_new0 (HeedBuffer *, c->depth);
+  guint *current = NULL; /* the grid position of each row, as the last block left them */
+  gboolean ok = TRUE;
+  for (guint s = 0, l = 0; s < c->swin_stages && ok; s++) {
+    const HeedSwinStage *st = &c->swin[s];
+    guint D = st->dim, T = st->grid * st->grid, N = st->window * st->window;
+    guint *grid = g_new (guint, T), *order = g_new (guint, T);
+    for (guint i = 0; i < T; i++)
+      grid[i] = i;
+    if (s) { /* merged row t's 2 x 2: the stage before's grid positions, found in its order */
+      const HeedSwinStage *before = &c->swin[s - 1];
+      guint Tb = before->grid * before->grid, *row_of = g_new (guint, Tb);
+      guint *index = g_new (guint, 4 * T);
+      for (guint i = 0; i < Tb; i++)
+        row_of[current[i]] = i;
+      for (guint t = 0; t < T; t++)
+        for (guint q = 0; q < 4; q++)
+          index[4 * t + q] =
+              row_of[(2 * (t / st->grid) + q % 2) * before->grid + 2 * (t % st->grid) + q / 2];
+      ok = (p->merge_gather[s] = upload_index (p, index, 4 * T, error)) &&
+           (p->merge_norm_w[s] = upload_array (p, m->merge_norm_w[s], 2 * D, error)) &&
+           (p->merge_norm_b[s] = upload_array (p, m->merge_norm_b[s], 2 * D, error)) &&
+           (p->merge_w[s] = upload_linear (p, m->merge_w[s], D, 2 * D, error));
+      g_free (row_of), g_free (index);
+    }
+    g_free (current);
+    current = grid;
+    for (guint b = 0; b < st->depth && ok; b++, l++) {
+      const HeedBlockWeights *w = &m->blocks[l];
+      BlockBuffers *bb = &p->blocks[l];
+      guint shift = b % 2 ? st->shift : 0, windows = shift ? T / N : 1;
+      heed_swin_window_order (st->grid, st->window, shift, order);
+      ok = upload_reorder (p, current, order, T, &p->block_gather[l], error);
+      memcpy (current, order, T * sizeof (guint));
+      ok = ok && (bb->norm1_w = upload_array (p, w->norm1_w, D, error)) &&
+           (bb->norm1_b = upload_array (p, w->norm1_b, D, error)) &&
+           (bb->qkv_w = upload_linear (p, w->qkv_w, 3 * D, D, error)) &&
+           (bb->qkv_b = upload_array (p, w->qkv_b, 3 * D, error)) &&
+           (bb->proj_w = upload_linear (p, w->proj_w, D, D, error)) &&
+           (bb->proj_b = upload_array (p, w->proj_b, D, error)) &&
+           (bb->norm2_w = upload_array (p, w->norm2_w, D, error)) &&
+           (bb->norm2_b = upload_array (p, w->norm2_b, D, error)) &&
+           (bb->fc1_w = upload_linear (p, w->fc1_w, st->mlp_hidden, D, error)) &&
+           (bb->fc1_b = upload_array (p, w->fc1_b, st->mlp_hidden, error)) &&
+           (bb->fc2_w = upload_linear (p, w->fc2_w, D, st->mlp_hidden, error)) &&
+           (bb->fc2_b = upload_array (p, w->fc2_b, D, error));
+      if (!ok)
+        break;
+      /* the windows' biases, one after another in the scores' padded layout */
+      gsize per = (gsize) st->heads * N * N, n_padded;
+      float *bias = g_new (float, per);
+      gsize mask_floats = (gsize) windows * N * N;
+      float *mask = shift ? g_new (float, mask_floats) : NULL;
+      GArray *all = g_array_new (FALSE, FALSE, sizeof (float));
+      if (shift)
+        heed_swin_shift_mask (st->grid, st->window, shift, mask);
+      for (guint win = 0; win < windows; win++) {
+        for (gsize k = 0; k < per; k++)
+          bias[k] = w->attn_bias[k] + (mask ? mask[(gsize) win * N * N + k % ((gsize) N * N)] : 0);
+        float *padded = heed_attention_bias_padded (&p->kernels, bias, N, st->heads, &n_padded);
+        g_array_append_vals (all, padded, n_padded);
+        g_free (padded);
+      }
+      ok = (bb->attn_bias = upload_array (p, (float *) all->data, all->len, error)) != NULL;
+      g_array_unref (all);
+      g_free (bias), g_free (mask);
+    }
+    g_free (order);
+  }
+  /* the last stage is one window: its order is the grid's unless shifted (never, so far) */
+  if (ok) {
+    guint T = c->tokens, *grid = g_new (guint, T);
+    for (guint i = 0; i < T; i++)
+      grid[i] = i;
+    ok = upload_reorder (p, current, grid, T, &p->final_gather, error);
+    g_free (grid);
+  }
+  g_free (current);
+  return ok;
+}
+
 static gboolean
 upload_weights (HeedVitPlan *p, const HeedModel *m, GError **error)
 {
   const HeedModelConfig *c = &p->config;
+  if (c->swin_stages)
+    return upload_swin (p, m, error);
   guint D = c->dim, Hd = c->mlp_hidden, kp = c->in_chans * c->patch_size * c->patch_size;
   guint W1 = heed_fc1_width (c);
 
@@ -266,6 +409,14 @@ plan_free (HeedVitPlan *p)
         heed_buffer_destroy (all[i]);
     }
   g_free (p->blocks);
+  for (guint l = 0; p->block_gather && l < p->config.depth; l++)
+    heed_buffer_destroy (&p->block_gather[l]);
+  g_free (p->block_gather);
+  for (guint i = 0; i < HEED_SWIN_MAX_STAGES; i++) {
+    heed_buffer_destroy (&p->merge_norm_w[i]), heed_buffer_destroy (&p->merge_norm_b[i]);
+    heed_buffer_destroy (&p->merge_w[i]), heed_buffer_destroy (&p->merge_gather[i]);
+  }
+  heed_buffer_destroy (&p->final_gather);
   HeedBuffer **bufs[] = { &p->tokens_start, &p->patch_w,      &p->patch_b,     &p->norm_w,
                           &p->norm_b,       &p->head_w,       &p->head_b,      &p->head_dist_w,
                           &p->head_dist_b,  &p->norm_pre_w,   &p->norm_pre_b,  &p->head_mean_w,
@@ -298,7 +449,15 @@ heed_vit_plan_new (HeedDevice *device, const HeedModel *model, const HeedVitOpti
   /* not with fp16 weights: gamma W would be rounded, where W alone is exact for an F16
    * checkpoint */
   p->fold_layernorm = p->kernels.gemm_k4_ln.shader != HEED_SHADER_COUNT && p->config.dim % 4 == 0 &&
-                      p->options.weights == HEED_WEIGHTS_F32;
+                      p->options.weights == HEED_WEIGHTS_F32 && !p->config.swin_stages;
+  if (p->config.swin_stages && p->options.layer_attention) {
+    /* rollout multiplies every block's attention over one sequence of tokens; Swin's blocks
+     * attend within windows of grids that change size */
+    g_set_error (error, HEED_ERROR, HEED_ERROR_INVALID,
+                 "attention rollout runs on plain ViTs, not on Swin's windowed stages");
+    plan_free (p);
+    return NULL;
+  }
   if (!upload_weights (p, model, error)) {
     plan_free (p);
     return NULL;
@@ -377,6 +536,43 @@ heed_vit_plan_get_device (const HeedVitPlan *plan)
 /* ---- a run's buffers and recordings -----------------------------------------------------------
  */
 
+/* The patches a frame is cut into: the grid's (Swin's first stage's) */
+static guint
+input_patches (const HeedModelConfig *c)
+{
+  return c->swin_stages ? c->swin[0].grid * c->swin[0].grid : c->num_patches;
+}
+
+/* Swin's activations, each the largest any stage needs for a batch of B (rows of GEMM A
+ * operands in whole tiles), and a window's attention scratch for each stage */
+static gboolean
+alloc_swin_activations (HeedVitRun *r, GError **error)
+{
+  HeedDevice *d = r->device;
+  const HeedKernels *k = &r->plan->kernels;
+  const HeedModelConfig *c = &r->plan->config;
+  gsize x = 0, h = 0, qkv = 0, mlp = 0;
+  for (guint s = 0; s < c->swin_stages; s++) {
+    const HeedSwinStage *st = &c->swin[s];
+    guint rows = r->max_batch * st->grid * st->grid;
+    gsize pad = heed_round_up (rows, k->row_align);
+    x = MAX (x, (gsize) rows * st->dim);
+    h = MAX (h, pad * (s ? 2 * st->dim : st->dim)); /* the merged rows, 4 x the width before */
+    qkv = MAX (qkv, heed_attention_qkv_floats (k, rows, st->dim));
+    mlp = MAX (mlp, pad * st->mlp_hidden);
+    if (!heed_attention_scratch_init (d, k, &r->swin_scratch[s], st->window * st->window, st->dim,
+                                      st->heads, error))
+      return FALSE;
+  }
+  h = MAX (h, x);
+  return (r->x = heed_buffer_new (d, 4 * x, FALSE, error)) &&
+         (r->x_other = heed_buffer_new (d, 4 * x, FALSE, error)) &&
+         (r->h = heed_buffer_new (d, 4 * h, FALSE, error)) &&
+         (r->qkv = heed_buffer_new (d, 4 * qkv, FALSE, error)) &&
+         (r->attn = heed_buffer_new (d, 4 * h, FALSE, error)) &&
+         (r->mlp = heed_buffer_new (d, 4 * mlp, FALSE, error));
+}
+
 static gboolean
 alloc_activations (HeedVitRun *r, GError **error)
 {
@@ -386,7 +582,7 @@ alloc_activations (HeedVitRun *r, GError **error)
   const VkDeviceSize f = 4;
   guint B = r->max_batch, rows = B * c->tokens;
   guint rows_pad = heed_round_up (rows, k->row_align); /* GEMM A operands read whole tiles */
-  guint p_pad = heed_round_up (c->num_patches, k->row_align);
+  guint p_pad = heed_round_up (input_patches (c), k->row_align);
   guint kp = c->in_chans * c->patch_size * c->patch_size;
 
   r->input = g_new0 (HeedBuffer *, B);
@@ -396,34 +592,39 @@ alloc_activations (HeedVitRun *r, GError **error)
       return FALSE;
   /* the GEMM reads the last frame's whole tiles: p_pad rows from its first */
   if (!(r->patches =
-            heed_buffer_new (d, f * ((B - 1) * c->num_patches + p_pad) * kp, FALSE, error)))
+            heed_buffer_new (d, f * ((B - 1) * input_patches (c) + p_pad) * kp, FALSE, error)))
     return FALSE;
-  return (r->x = heed_buffer_new (d, f * rows * c->dim, FALSE, error)) &&
-         (r->h = heed_buffer_new (d, f * rows_pad * c->dim, FALSE, error)) &&
-         (r->qkv =
-              heed_buffer_new (d, f * heed_attention_qkv_floats (k, rows, c->dim), FALSE, error)) &&
-         (r->attn = heed_buffer_new (d, f * rows_pad * c->dim, FALSE, error)) &&
-         (r->mlp = heed_buffer_new (d, f * rows_pad * heed_fc1_width (c), FALSE, error)) &&
-         /* the class rows, then (distilled) the distillation rows, each read as a GEMM A */
-         (r->emb = heed_buffer_new (d, f * (B + heed_round_up (B, k->row_align)) * c->dim, TRUE,
-                                    error)) &&
-         /* the mean patch tokens, read as a GEMM A by the mean-token head: whole tiles */
-         (!(c->avg_pool || c->patch_mean_head) ||
-          (r->pooled =
-               heed_buffer_new (d, f * heed_round_up (B, k->row_align) * c->dim, FALSE, error))) &&
-         (!c->distilled ||
-          (r->logits_dist = heed_buffer_new (d, f * B * MAX (c->num_classes, 1), TRUE, error))) &&
-         (r->logits = heed_buffer_new (d, f * B * MAX (c->num_classes, 1), TRUE, error)) &&
-         (r->cls_heads =
-              heed_buffer_new (d, f * B * heed_attention_map_heads (c) * c->tokens, TRUE, error)) &&
-         (r->cls_mean = heed_buffer_new (d, f * B * c->tokens, TRUE, error)) &&
-         (!r->plan->options.layer_attention ||
-          (r->layer_attn =
-               heed_buffer_new (d, f * B * c->depth * c->tokens * c->tokens, TRUE, error))) &&
-         heed_attention_scratch_init (d, k, &r->scratch, c->tokens, c->dim, c->num_heads, error) &&
-         (heed_attention_map_heads (c) == c->num_heads ||
-          heed_attention_scratch_init (d, k, &r->pool_scratch, c->tokens, c->dim,
-                                       heed_attention_map_heads (c), error));
+  if (c->swin_stages
+          ? !alloc_swin_activations (r, error)
+          : !(r->x = heed_buffer_new (d, f * rows * c->dim, FALSE, error)) ||
+                !(r->h = heed_buffer_new (d, f * rows_pad * c->dim, FALSE, error)) ||
+                !(r->qkv = heed_buffer_new (d, f * heed_attention_qkv_floats (k, rows, c->dim),
+                                            FALSE, error)) ||
+                !(r->attn = heed_buffer_new (d, f * rows_pad * c->dim, FALSE, error)) ||
+                !(r->mlp = heed_buffer_new (d, f * rows_pad * heed_fc1_width (c), FALSE, error)))
+    return FALSE;
+  return
+      /* the class rows, then (distilled) the distillation rows, each read as a GEMM A */
+      (r->emb =
+           heed_buffer_new (d, f * (B + heed_round_up (B, k->row_align)) * c->dim, TRUE, error)) &&
+      /* the mean patch tokens, read as a GEMM A by the mean-token head: whole tiles */
+      (!(c->avg_pool || c->patch_mean_head) ||
+       (r->pooled =
+            heed_buffer_new (d, f * heed_round_up (B, k->row_align) * c->dim, FALSE, error))) &&
+      (!c->distilled ||
+       (r->logits_dist = heed_buffer_new (d, f * B * MAX (c->num_classes, 1), TRUE, error))) &&
+      (r->logits = heed_buffer_new (d, f * B * MAX (c->num_classes, 1), TRUE, error)) &&
+      (r->cls_heads =
+           heed_buffer_new (d, f * B * heed_attention_map_heads (c) * c->tokens, TRUE, error)) &&
+      (r->cls_mean = heed_buffer_new (d, f * B * c->tokens, TRUE, error)) &&
+      (!r->plan->options.layer_attention ||
+       (r->layer_attn =
+            heed_buffer_new (d, f * B * c->depth * c->tokens * c->tokens, TRUE, error))) &&
+      (c->swin_stages ||
+       heed_attention_scratch_init (d, k, &r->scratch, c->tokens, c->dim, c->num_heads, error)) &&
+      (heed_attention_map_heads (c) == c->num_heads ||
+       heed_attention_scratch_init (d, k, &r->pool_scratch, c->tokens, c->dim,
+                                    heed_attention_map_heads (c), error));
 }
 
 /* The last layer's probabilities of frame i are in the scores: take its CLS rows out. An
@@ -534,6 +735,105 @@ record_map_head (HeedVitRun *r, HeedRecorder *rec, guint n, GError **error)
                        HEED_EPI_ACCUMULATE, "attn_pool.fc2", "fc2", error);
 }
 
+/* Swin's patch embedding and stages for a batch of n frames whose patches are in r->patches:
+ * the patch GEMM into h and its norm into x, in the grid's order; each block's rows gathered
+ * from the block before's order into its own (x and x_other taking turns), its attention a
+ * window at a time (every frame's every window, a shifted block's with that window's bias),
+ * the last block's probabilities taken for the map; each merging's 2 x 2 tokens gathered from
+ * the order the stage before left. The last stage's tokens end in x, in the grid's order. */
+static gboolean
+record_swin (HeedVitRun *r, HeedRecorder **recs, guint n, GError **error)
+{
+  const HeedVitPlan *p = r->plan;
+  const HeedModelConfig *c = &p->config;
+  const HeedKernels *k = &p->kernels;
+  guint kp = c->in_chans * c->patch_size * c->patch_size, P = input_patches (c);
+  guint D0 = c->swin[0].dim, act = heed_mlp_activation (c);
+  HeedNormMode mode = heed_norm_mode (c);
+  HeedRecorder *rec = recs[slice_of_unit (r, 1)];
+  HeedBuffer *x = r->x, *other = r->x_other, *t;
+  char name[64];
+  /* every frame's patches in one GEMM, the frames as its batches */
+  if (!heed_op_gemm (rec, (HeedMat){ r->patches, 0, kp, P * kp },
+                     MAT (p->patch_w, 0, heed_round_up (D0, k->col_align)),
+                     (HeedMat){ r->h, 0, D0, P * D0 }, p->patch_b, P, D0, kp, n, 1.0f, 0,
+                     "patch_embed", "patch_embed", error) ||
+      !heed_op_layernorm (rec, MAT (r->h, 0, D0), MAT (x, 0, D0), p->patch_norm_w, p->patch_norm_b,
+                          n * P, D0, c->ln_eps, mode, "patch_embed.norm", error))
+    return FALSE;
+  for (guint s = 0, l = 0; s < c->swin_stages; s++) {
+    const HeedSwinStage *st = &c->swin[s];
+    guint D = st->dim, Hd = st->mlp_hidden, H = st->heads, T = st->grid * st->grid;
+    guint N = st->window * st->window, rows = n * T;
+    guint ld_d = heed_round_up (D, k->col_align), ld_3d = heed_round_up (3 * D, k->col_align);
+    guint ld_hd = heed_round_up (Hd, k->col_align);
+    HeedAttentionScratch *sc = &r->swin_scratch[s];
+    gsize per_window = (gsize) H * sc->m_pad * sc->n_pad; /* a window's bias */
+    if (s) { /* the 2 x 2 tokens as one row of 4 x the width, normed, down to this width */
+      guint Dp = c->swin[s - 1].dim, Tp = c->swin[s - 1].grid * c->swin[s - 1].grid;
+      rec = recs[slice_of_unit (r, 2 + 2 * l)];
+      g_snprintf (name, sizeof name, "layers.%u.downsample", s);
+      if (!heed_op_gather_rows (rec, x, p->merge_gather[s], r->h, T, Tp, Dp, 4, n, name, error) ||
+          !heed_op_layernorm (rec, MAT (r->h, 0, 4 * Dp), MAT (r->h, 0, 4 * Dp), p->merge_norm_w[s],
+                              p->merge_norm_b[s], rows, 4 * Dp, c->ln_eps, mode, name, error) ||
+          !heed_op_gemm (rec, MAT (r->h, 0, 4 * Dp), MAT (p->merge_w[s], 0, ld_d), MAT (x, 0, D),
+                         NULL, rows, D, 4 * Dp, 1, 1.0f, 0, name, "proj", error))
+        return FALSE;
+    }
+    for (guint b = 0; b < st->depth; b++, l++) {
+      const BlockBuffers *bb = &p->blocks[l];
+      gboolean shifted = b % 2 && st->shift, last = l == c->depth - 1;
+      rec = recs[slice_of_unit (r, 2 + 2 * l)];
+#define NAME(what) (g_snprintf (name, sizeof name, "layers.%u.blocks.%u.%s", s, b, what), name)
+      if (p->block_gather[l]) {
+        if (!heed_op_gather_rows (rec, x, p->block_gather[l], other, T, T, D, 1, n,
+                                  NAME ("windows"), error))
+          return FALSE;
+        t = x, x = other, other = t;
+      }
+      if (!heed_op_layernorm (rec, MAT (x, 0, D), MAT (r->h, 0, D), bb->norm1_w, bb->norm1_b, rows,
+                              D, c->ln_eps, mode, NAME ("norm1"), error) ||
+          !heed_op_gemm (rec, MAT (r->h, 0, D), MAT (bb->qkv_w, 0, ld_3d), MAT (r->qkv, 0, 3 * D),
+                         bb->qkv_b, rows, 3 * D, D, 1, 1.0f, 0, NAME ("qkv"), "qkv", error))
+        return FALSE;
+      for (guint i = 0; i < n; i++) {
+        for (guint w = 0; w < T / N; w++)
+          if (!heed_op_attention_at (rec, sc, r->qkv, bb->attn_bias, shifted ? w * per_window : 0,
+                                     r->attn, i * T + w * N, N, N, D, H, last, NAME ("attn"),
+                                     error))
+            return FALSE;
+        /* the last stage is one window: its probabilities are the frame's */
+        if (last && !record_cls_rows (r, rec, sc, H, i, error))
+          return FALSE;
+      }
+      if (!heed_op_gemm (rec, MAT (r->attn, 0, D), MAT (bb->proj_w, 0, ld_d), MAT (x, 0, D),
+                         bb->proj_b, rows, D, D, 1, 1.0f, HEED_EPI_ACCUMULATE, NAME ("proj"),
+                         "proj", error))
+        return FALSE;
+      rec = recs[slice_of_unit (r, 3 + 2 * l)];
+      if (!heed_op_layernorm (rec, MAT (x, 0, D), MAT (r->h, 0, D), bb->norm2_w, bb->norm2_b, rows,
+                              D, c->ln_eps, mode, NAME ("norm2"), error) ||
+          !heed_op_gemm (rec, MAT (r->h, 0, D), MAT (bb->fc1_w, 0, ld_hd), MAT (r->mlp, 0, Hd),
+                         bb->fc1_b, rows, Hd, D, 1, 1.0f, act, NAME ("fc1"), "fc1", error) ||
+          !heed_op_gemm (rec, MAT (r->mlp, 0, Hd), MAT (bb->fc2_w, 0, ld_d), MAT (x, 0, D),
+                         bb->fc2_b, rows, D, Hd, 1, 1.0f, HEED_EPI_ACCUMULATE, NAME ("fc2"), "fc2",
+                         error))
+        return FALSE;
+#undef NAME
+    }
+  }
+  /* the grid's order, in x, for the final norm and the mean */
+  guint T = c->tokens, D = c->dim;
+  if (p->final_gather) {
+    if (!heed_op_gather_rows (rec, x, p->final_gather, other, T, T, D, 1, n, "grid", error))
+      return FALSE;
+    t = x, x = other, other = t;
+  }
+  if (x != r->x)
+    heed_recorder_copy (rec, x, 0, r->x, 0, (VkDeviceSize) n * T * D * sizeof (float));
+  return TRUE;
+}
+
 /* Records the forward pass for a batch of n frames: from the frame staging through the
  * preprocessing shader (from_frame), or from the input tensors; cut into slice_count ()
  * recordings (slice_units ()). */
@@ -572,7 +872,7 @@ record_forward (HeedVitRun *r, HeedRecorder **recs, guint n, gboolean from_frame
   HeedAttentionScratch *s = &r->scratch;
   char name[64];
 
-  guint P = c->num_patches;
+  guint P = input_patches (c);
   /* frames go straight to the patch rows, unless their NCHW input is wanted: one pass and one
    * dispatch a frame less (patchify's, 0.19 ms of the default model's 6.2 on lavapipe) */
   gboolean to_patches = from_frame && !r->keep_input;
@@ -592,6 +892,11 @@ record_forward (HeedVitRun *r, HeedRecorder **recs, guint n, gboolean from_frame
     if (!heed_op_patchify (rec, r->input[i], r->patches, i * P * kp, c->in_chans, c->img_size,
                            c->img_size, c->patch_size, error))
       return FALSE;
+  if (c->swin_stages) { /* stages of their own, then the same pooling and head */
+    if (!record_swin (r, recs, n, error))
+      return FALSE;
+    goto pool;
+  }
   if (!heed_op_tokens_init (rec, p->tokens_start, r->x, T, D, n, error))
     return FALSE;
   /* every frame's patches in one GEMM, the frames as its batches (P rows apart in, T out),
@@ -712,6 +1017,7 @@ record_forward (HeedVitRun *r, HeedRecorder **recs, guint n, gboolean from_frame
   }
 #undef FRAMES
 
+pool:
   rec = recs[n_slices - 1];
   if (c->map_pool && !record_map_head (r, rec, n, error))
     return FALSE;
@@ -781,6 +1087,17 @@ record_forward (HeedVitRun *r, HeedRecorder **recs, guint n, gboolean from_frame
 static guint
 max_dispatches (const HeedModelConfig *c, guint n)
 {
+  if (c->swin_stages) {
+    /* per frame: preprocess (2), patchify, the map's rows (heads + 1); per batch: the patch
+     * GEMM and norm, each merging (3), the final gather, norm, pooling and head; per block: a
+     * gather, 2 norms and 4 GEMMs, and each window's attention (a bias copy and 4) */
+    guint total = 16 + n * (4 + c->num_heads) + 3 * c->swin_stages;
+    for (guint s = 0; s < c->swin_stages; s++) {
+      const HeedSwinStage *st = &c->swin[s];
+      total += st->depth * (8 + n * 5 * (st->grid * st->grid) / (st->window * st->window));
+    }
+    return total;
+  }
   /* per frame: preprocess (2), patchify, patch GEMM, CLS rows (heads + mean), and per layer
    * the attention (4) and its mean; per batch: tokens, final norm, head, and per layer 6 (one
    * more for SwiGLU's gate, one for EVA-02's rotation, and n each for its MLP's norm and its
@@ -1216,6 +1533,9 @@ heed_vit_run_destroy (HeedVitRun **run)
     heed_buffer_destroy (bufs[i]);
   heed_attention_scratch_clear (&r->scratch);
   heed_attention_scratch_clear (&r->pool_scratch);
+  for (guint i = 0; i < HEED_SWIN_MAX_STAGES; i++)
+    heed_attention_scratch_clear (&r->swin_scratch[i]);
+  heed_buffer_destroy (&r->x_other);
   g_free (r->input);
   g_free (r->rec_tensor);
   g_free (r->rec_frame);

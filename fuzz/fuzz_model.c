@@ -69,6 +69,12 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
           "{\"model_type\": \"blip\", \"vision_config\": {\"num_attention_heads\": 1, "
           "\"layer_norm_eps\": 1e-5}}",
           &error);
+  /* Swin beside a config of the seeds' 16 px (timm's and transformers'), so that its stages,
+   * windows and weights are read, not only refused at 224 */
+  g_clear_error (&error);
+  if (memmem (data, size, "relative_position_bias_table", 28) && memmem (data, size, "layers.", 7))
+    load (data, size, "{\"pretrained_cfg\": {\"input_size\": [3, 16, 16]}, \"image_size\": 16}",
+          &error);
   /* OpenCLIP's tower again beside an open_clip_config.json: its settings made into timm's */
   g_clear_error (&error);
   if (memmem (data, size, "visual.", 7))

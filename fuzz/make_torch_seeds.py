@@ -39,7 +39,7 @@ import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
 from heed_torch import (VisionTransformer, mirror_to_timm_beit, save_safetensors,  # noqa: E402
-                        timm_to_hf_internvl,
+                        timm_to_hf_internvl, SwinTransformer, timm_to_hf_swin,
                         timm_to_aimv2_apple, timm_to_dinov2_repo, timm_to_hf_aimv2,
                         timm_to_tower, timm_to_hf_dinov2, timm_to_hf_siglip,
                         timm_to_open_clip)
@@ -60,7 +60,8 @@ def one_block(**layout):
 
 
 def halves(sd):
-    return OrderedDict((k, v.half()) for k, v in sd.items())
+    """Floats as F16; an index (transformers' Swin's relative_position_index) as it is."""
+    return OrderedDict((k, v.half() if v.is_floating_point() else v) for k, v in sd.items())
 
 
 sd = halves(one_block().state_dict())
@@ -155,3 +156,14 @@ save_safetensors(os.path.join(out, "siglip-tower.safetensors"),
 internvl = one_block(num_classes=0, layer_scale=True, avg_pool=True, pool_without_norm=True)
 torch.save(halves(timm_to_hf_internvl(internvl.state_dict(), "vision_tower.")),
            os.path.join(out, "internvl-hf.bin"))
+
+# Swin (16 px, patch 2, two stages over an 8 and a 4 grid with windows of 4: the first stage's
+# second block shifted, patch merging between them), in timm's names as safetensors and in
+# transformers' (query, key and value apart, each block's I64 relative_position_index) as
+# torch.save writes them; the fuzz target loads them beside a config of their size too
+swin = SwinTransformer(16, 2, [8, 16], [2, 2], [1, 2], 4, 3).eval()
+with torch.no_grad():
+    for p in swin.parameters():
+        p.normal_(0, 0.02)
+save_safetensors(os.path.join(out, "swin.safetensors"), halves(swin.state_dict()), "F16")
+torch.save(halves(timm_to_hf_swin(swin.state_dict())), os.path.join(out, "swin-hf.bin"))

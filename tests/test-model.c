@@ -1655,6 +1655,125 @@ test_preprocessing_configs (void)
 
 /* Heads from timm's config.json: model_args, or the architecture where its heads are not
  * dim / 64 (headless_f32: dim 64, one head by that rule) */
+/* Swin (timm's and transformers'): the stages, windows and shifts from the tensors and the
+ * config; the layouts beside them (SwinModel's names without swin., timm's older files with
+ * patch merging at the end of a stage and head.weight); what heed does not run, refused with
+ * one line; and what a Swin model cannot do (another input size, heed's own format). */
+static void
+test_swin (void)
+{
+  char *config_path = fixture_path ("swin_f32", "config.json"), *config = NULL;
+  g_assert_true (g_file_get_contents (config_path, &config, NULL, NULL));
+  for (guint k = 0; k < 2; k++) {
+    HeedModel *m = load_fixture (k ? "hf_swin_f32" : "swin_f32");
+    const HeedModelConfig *c = &m->config;
+    g_assert_cmpuint (c->swin_stages, ==, 3);
+    const guint dims[] = { 32, 64, 128 }, heads[] = { 2, 4, 8 }, grids[] = { 16, 8, 4 };
+    const guint shifts[] = { 2, 2, 0 };
+    for (guint s = 0; s < 3; s++) {
+      g_assert_cmpuint (c->swin[s].dim, ==, dims[s]);
+      g_assert_cmpuint (c->swin[s].heads, ==, heads[s]);
+      g_assert_cmpuint (c->swin[s].grid, ==, grids[s]);
+      g_assert_cmpuint (c->swin[s].window, ==, 4);
+      g_assert_cmpuint (c->swin[s].shift, ==, shifts[s]);
+      g_assert_cmpuint (c->swin[s].depth, ==, 2);
+      g_assert_cmpuint (c->swin[s].mlp_hidden, ==, 4 * dims[s]);
+    }
+    g_assert_cmpuint (c->img_size, ==, 32);
+    g_assert_cmpuint (c->patch_size, ==, 2);
+    g_assert_cmpuint (c->grid, ==, 4);
+    g_assert_cmpuint (c->tokens, ==, 16);
+    g_assert_cmpuint (c->num_prefix, ==, 0);
+    g_assert_cmpuint (c->dim, ==, 128);
+    g_assert_cmpuint (c->num_heads, ==, 8);
+    g_assert_cmpuint (c->depth, ==, 6);
+    g_assert_cmpuint (c->num_classes, ==, 5);
+    g_assert_true (c->avg_pool && c->pool_after_norm);
+    g_assert_cmpfloat (c->ln_eps, ==, 1e-5f);
+    g_assert_nonnull (c->labels);
+    g_assert_cmpstr (c->names_read, ==, k ? "transformers' names under swin." : "timm's names");
+    char *d = heed_model_describe (c);
+    g_assert_nonnull (strstr (d, "Swin stages: 2 blocks, 2 heads, 16 x 16 in windows of 4"));
+    g_free (d);
+    GError *error = NULL;
+    g_assert_false (heed_model_set_input_size (m, 64, &error));
+    g_assert_error (error, HEED_ERROR, HEED_ERROR_INVALID);
+    g_clear_error (&error);
+    char *out = g_build_filename (g_get_tmp_dir (), "heed-swin-save.safetensors", NULL);
+    g_assert_false (heed_model_save (m, out, &error));
+    g_assert_error (error, HEED_ERROR, HEED_ERROR_INVALID);
+    g_clear_error (&error);
+    g_free (out);
+    heed_model_destroy (&m);
+  }
+  /* SwinModel's own files (no swin. prefix); timm's older layout: the same weights */
+  HeedModel *want = load_fixture ("swin_f32");
+  Blob hf = read_blob ("hf_swin_f32"), timm = read_blob ("swin_f32");
+  char *hf_config_path = fixture_path ("hf_swin_f32", "config.json"), *hf_config = NULL;
+  g_assert_true (g_file_get_contents (hf_config_path, &hf_config, NULL, NULL));
+  static const char *const unprefixed[][2] = { { "swin.", "" } };
+  Blob bare = with_names_moved (hf, unprefixed, 1);
+  HeedModel *m = load_with (bare, hf_config, NULL);
+  g_assert_cmpuint (m->config.swin_stages, ==, 3);
+  g_assert_cmpstr (m->config.names_read, ==, "transformers' names");
+  heed_model_destroy (&m);
+  /* SwinForMaskedImageModeling's mask token beside the stages: pretraining's, left unread */
+  static const char *const masked[][2] = {
+    { "swin.encoder.layers.0.blocks.0.attention.self.relative_position_index",
+      "swin.embeddings.mask_token" }
+  };
+  Blob masked_blob = with_names_moved (hf, masked, 1);
+  m = load_with (masked_blob, hf_config, NULL);
+  heed_model_destroy (&m);
+  g_free (masked_blob.bytes);
+  static const char *const older[][2] = {
+    { "layers.1.downsample.", "layers.0.downsample." },
+    { "layers.2.downsample.", "layers.1.downsample." },
+    { "head.fc.", "head." },
+  };
+  Blob old_timm = with_names_moved (timm, older, G_N_ELEMENTS (older));
+  m = load_with (old_timm, config, NULL);
+  for (guint s = 1; s < 3; s++)
+    g_assert_cmpmem (m->merge_w[s], 2 * want->config.swin[s].dim * want->config.swin[s].dim * 4,
+                     want->merge_w[s], 2 * want->config.swin[s].dim * want->config.swin[s].dim * 4);
+  g_assert_cmpmem (m->head_w, 5 * 128 * 4, want->head_w, 5 * 128 * 4);
+  heed_model_destroy (&m);
+  heed_model_destroy (&want);
+  /* refused: Swin V2, an absolute position embedding, another activation, windows that do not
+   * tile a stage's grid, a last stage of several windows, a tensor no Swin layout has */
+  static const char *const v2[][2] = { { "layers.0.blocks.0.attn.relative_position_bias_table",
+                                         "layers.0.blocks.0.attn.logit_scale" } };
+  static const char *const ape[][2] = { { "patch_embed.norm.bias", "absolute_pos_embed" } };
+  static const char *const extra[][2] = {
+    { "swin.encoder.layers.0.blocks.0.attention.self.relative_position_index",
+      "swin.encoder.layers.0.blocks.0.attention.self.q_norm" }
+  };
+  Blob v2_blob = with_names_moved (timm, v2, 1), ape_blob = with_names_moved (timm, ape, 1);
+  Blob extra_blob = with_names_moved (hf, extra, 1);
+  expect_model_error (v2_blob, config, "a Swin V2 checkpoint");
+  static const char *const hf_v2[][2] = {
+    { "swin.encoder.layers.0.blocks.0.attention.self.relative_position_bias_table",
+      "swinv2.encoder.layers.0.blocks.0.attention.self.logit_scale" }
+  };
+  Blob hf_v2_blob = with_names_moved (hf, hf_v2, 1);
+  expect_model_error (hf_v2_blob, hf_config, "a Swin V2 checkpoint");
+  g_free (hf_v2_blob.bytes);
+  expect_model_error (ape_blob, config, "an absolute position embedding");
+  expect_model_error (hf, "{\"hidden_act\": \"relu\", \"image_size\": 32}",
+                      "a Swin with activation relu");
+  expect_model_error (timm, "{\"pretrained_cfg\": {\"input_size\": [3, 40, 40]}}",
+                      "stage 1's grid of 10 tokens a side (at 40 px) is not a multiple of its "
+                      "window of 4");
+  expect_model_error (timm, "{\"pretrained_cfg\": {\"input_size\": [3, 64, 64]}}",
+                      "the last stage's grid is cut into windows of 4");
+  expect_model_error (extra_blob, hf_config,
+                      "tensor 'swin.encoder.layers.0.blocks.0.attention.self.q_norm' belongs to "
+                      "no Swin layout");
+  g_free (v2_blob.bytes), g_free (ape_blob.bytes), g_free (extra_blob.bytes);
+  g_free (bare.bytes), g_free (old_timm.bytes), g_free (hf.bytes), g_free (timm.bytes);
+  g_free (config), g_free (config_path), g_free (hf_config), g_free (hf_config_path);
+}
+
 static void
 test_heads_from_config (void)
 {
@@ -1697,6 +1816,7 @@ main (int argc, char **argv)
   g_test_add_func ("/model/every-truncation", test_every_truncation);
   g_test_add_func ("/model/save-round-trip", test_save_round_trip);
   g_test_add_func ("/model/heads-from-config", test_heads_from_config);
+  g_test_add_func ("/model/swin", test_swin);
   int status = g_test_run ();
   g_free (fixtures);
   return status;

@@ -688,6 +688,53 @@ test_swiglu (void)
   assert_no_validation_messages ();
 }
 
+/* Row gathers against the C reference: a permutation of one frame's rows (Swin's window
+ * order), 2 x 2 of rows side by side for 3 frames at once (patch merging's, an index that
+ * repeats rows), and one wider than one dispatch, so the shader strides. */
+static void
+test_gather_rows (void)
+{
+  HeedDevice *d = get_device ();
+  const guint cases[][5] = {
+    { 16, 16, 8, 1, 1 }, /* rows in, rows out, width, group, frames */
+    { 64, 16, 12, 4, 3 },
+    { 4096, 4096, 512, 1, 2 },
+  };
+  GError *error = NULL;
+  for (guint k = 0; k < G_N_ELEMENTS (cases); k++) {
+    guint rows_in = cases[k][0], rows_out = cases[k][1], width = cases[k][2];
+    guint group = cases[k][3], frames = cases[k][4];
+    gsize n_in = (gsize) frames * rows_in * width,
+          n_out = (gsize) frames * rows_out * group * width;
+    GRand *rng = g_rand_new_with_seed (k + 31);
+    float *x = random_floats (rng, n_in, -8, 8), *want = g_new (float, n_out);
+    guint *index = g_new (guint, rows_out * group);
+    for (guint i = 0; i < rows_out * group; i++) /* a permutation, or rows picked at random */
+      index[i] = group == 1 ? i : (guint) g_rand_int_range (rng, 0, (gint32) rows_in);
+    for (guint i = 0; group == 1 && i + 1 < rows_out; i++) {
+      guint j = (guint) g_rand_int_range (rng, (gint32) i, (gint32) rows_out), t = index[i];
+      index[i] = index[j], index[j] = t;
+    }
+    heed_ref_gather_rows (x, index, want, rows_out, rows_in, width, group, frames);
+    HeedBuffer *bx = buffer_from (d, x, n_in, 0), *bout = buffer_from (d, NULL, 0, n_out);
+    HeedBuffer *bi = heed_buffer_new (d, rows_out * group * 4, FALSE, &error);
+    g_assert_no_error (error);
+    g_assert_true (heed_buffer_upload (bi, 0, index, rows_out * group * 4, &error));
+    HeedRecorder *rec = heed_recorder_new (d, kernels (), 1, FALSE, &error);
+    g_assert_true (heed_op_gather_rows (rec, bx, bi, bout, rows_out, rows_in, width, group, frames,
+                                        "gather", &error));
+    g_assert_no_error (error);
+    run_recorder (rec);
+    float *got = buffer_read (bout, n_out);
+    assert_close (got, want, n_out, 0.0);
+    heed_recorder_destroy (&rec);
+    heed_buffer_destroy (&bx), heed_buffer_destroy (&bout), heed_buffer_destroy (&bi);
+    g_free (x), g_free (want), g_free (got), g_free (index);
+    g_rand_free (rng);
+  }
+  assert_no_validation_messages ();
+}
+
 /* The rotary position embedding against the C reference: the patch rows' queries and keys of
  * every frame turned pair by pair, each head by its own table, and nothing else changed (the
  * prefix rows, the values, the floats before qkv_off); the tables heed_rope_table makes
@@ -1065,20 +1112,43 @@ test_classification_head (void)
  * embedding, split projections, MLP norm and its CLIP towers' attention norm, DINOv3's (timm's
  * and transformers') and RoPE-ViT's (axial, mixed) and the SBB ViTs' rotary embeddings,
  * SigLIP 2's NaFlex patch embedding, 8-wide heads (an OpenCLIP timm tower's), AIMv2's
- * RMSNorm, patch embedding norm and bias-less layers, and BLIP-2's 16 heads of 8. */
+ * RMSNorm, patch embedding norm and bias-less layers, BLIP-2's 16 heads of 8, and Swin's stages
+ * (timm's and transformers': windows, shifted windows with their masks, patch merging). */
 static void
 test_vit_layouts_against_reference (void)
 {
-  const char *names[] = { "hf_dinov2_cls_f32", "hf_dinov2_reg_f32",     "dinov2_repo_reg_f32",
-                          "vit_gap_norm_f32",  "vit_cls_gap_norm_f32",  "vit_map_f32",
-                          "hf_siglip_f32",     "hf_siglip_cls_f32",     "hf_clip_cls_f32",
-                          "beit_f32",          "hf_beit_f32",           "hf_data2vec_f32",
-                          "dinov2_swiglu_f32", "hf_dinov2_swiglu_f32",  "eva02_tiny_f32",
-                          "eva02_base_f32",    "eva02_clip_f32",        "dinov3_plus_f32",
-                          "hf_dinov3_f32",     "rope_axial_f32",        "rope_sbb_f32",
-                          "rope_mixed_f32",    "hf_siglip2_naflex_f32", "pe_core_f32",
-                          "pe_spatial_f32",    "open_clip_trunk_f32",   "timm_aimv2_f32",
-                          "hf_aimv2_f32",      "vit_intern_f32",        "hf_blip2_f32" };
+  const char *names[] = { "hf_dinov2_cls_f32",
+                          "hf_dinov2_reg_f32",
+                          "dinov2_repo_reg_f32",
+                          "vit_gap_norm_f32",
+                          "vit_cls_gap_norm_f32",
+                          "vit_map_f32",
+                          "hf_siglip_f32",
+                          "hf_siglip_cls_f32",
+                          "hf_clip_cls_f32",
+                          "beit_f32",
+                          "hf_beit_f32",
+                          "hf_data2vec_f32",
+                          "dinov2_swiglu_f32",
+                          "hf_dinov2_swiglu_f32",
+                          "eva02_tiny_f32",
+                          "eva02_base_f32",
+                          "eva02_clip_f32",
+                          "dinov3_plus_f32",
+                          "hf_dinov3_f32",
+                          "rope_axial_f32",
+                          "rope_sbb_f32",
+                          "rope_mixed_f32",
+                          "hf_siglip2_naflex_f32",
+                          "pe_core_f32",
+                          "pe_spatial_f32",
+                          "open_clip_trunk_f32",
+                          "timm_aimv2_f32",
+                          "hf_aimv2_f32",
+                          "vit_intern_f32",
+                          "hf_blip2_f32",
+                          "swin_f32",
+                          "hf_swin_f32" };
   for (guint k = 0; k < G_N_ELEMENTS (names); k++) {
     GError *error = NULL;
     char *path = g_build_filename (g_getenv ("HEED_FIXTURES"), names[k], NULL);
@@ -1101,6 +1171,20 @@ test_vit_layouts_against_reference (void)
       assert_close (o->logits, logits, c->num_classes, 1e-4);
     assert_close (o->embedding, emb, c->dim, 1e-4);
     assert_close (o->cls_attention_heads, heads, map_heads * c->tokens, 1e-4);
+    if (c->swin_stages) { /* cut into slices, a stage's merging with its first block: the same */
+      g_assert_true (heed_vit_run_set_slices (vit, 7, &error));
+      g_assert_true (heed_vit_run_set_tensor (vit, 0, input, &error));
+      g_assert_true (heed_vit_run_submit (vit, 1, &error));
+      while (heed_vit_run_slices_left (vit) > 0)
+        g_assert_true (heed_vit_run_step (vit, &error));
+      HeedVitResult *sliced = NULL;
+      g_assert_true (heed_vit_run_wait (vit, &sliced, &error));
+      g_assert_no_error (error);
+      g_assert_cmpmem (sliced->logits, c->num_classes * 4, o->logits, c->num_classes * 4);
+      g_assert_cmpmem (sliced->cls_attention_heads, map_heads * c->tokens * 4,
+                       o->cls_attention_heads, map_heads * c->tokens * 4);
+      heed_vit_result_destroy (&sliced);
+    }
     heed_vit_result_destroy (&o);
     heed_vit_run_destroy (&vit);
     heed_vit_plan_destroy (&plan);
@@ -2157,6 +2241,7 @@ main (int argc, char **argv)
   g_test_add_func ("/ops/gemm-layernorm", test_gemm_layernorm);
   g_test_add_func ("/ops/softmax", test_softmax);
   g_test_add_func ("/ops/swiglu", test_swiglu);
+  g_test_add_func ("/ops/gather-rows", test_gather_rows);
   g_test_add_func ("/ops/rope", test_rope);
   g_test_add_func ("/ops/patch-embed", test_patch_embed);
   g_test_add_func ("/ops/attention", test_attention);

@@ -53,8 +53,8 @@ def round_gemm_weights(model):
     so that is not."""
     changed = 0
     scales = {}
-    for blk in getattr(model, "blocks", []):
-        if hasattr(blk.ls1, "gamma"):
+    for blk in getattr(model, "blocks", []):  # Swin's blocks have no LayerScale
+        if hasattr(getattr(blk, "ls1", None), "gamma"):
             scales[blk.attn.proj] = blk.ls1.gamma.detach()[:, None]
             scales[blk.mlp.fc2] = blk.ls2.gamma.detach()[:, None]
     with torch.no_grad():

@@ -25,7 +25,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import torch  # noqa: E402
 
 from heed_torch import (VisionTransformer, attach_op_timers, config_from_state_dict,  # noqa: E402
-                        load_checkpoint, timer_now, timing_device)
+                        load_checkpoint, swin_from_state_dict, timer_now, timing_device)
 
 
 def timed_ms(work):
@@ -93,8 +93,20 @@ def main():
     sd, meta = load_checkpoint(args.model)
     if "patch_embed.proj.weight" not in sd:
         sys.exit("bench_torch.py compares timm-named checkpoints only")
-    heads = int(meta["num_heads"]) if "num_heads" in meta else None
-    cfg = config_from_state_dict(sd, heads)
+    swin = "layers.0.blocks.0.attn.relative_position_bias_table" in sd
+    if swin:  # timm's Swin at its config.json's size (224 px where none says)
+        config = os.path.join(os.path.dirname(os.path.abspath(args.model)), "config.json")
+        img = 224
+        if os.path.isfile(config):
+            img = json.load(open(config)).get("pretrained_cfg", {}).get("input_size", [3, 224])[-1]
+        cfg = {"img_size": img}
+        if "layers.0.downsample.reduction.weight" in sd:
+            sys.exit("bench_torch.py compares timm's Swin in its layout since timm 0.9 only")
+        sd = {k: v for k, v in sd.items() if not k.endswith(("relative_position_index",
+                                                             "attn_mask"))}
+    else:
+        heads = int(meta["num_heads"]) if "num_heads" in meta else None
+        cfg = config_from_state_dict(sd, heads)
     if args.batch < 1:
         sys.exit("bench_torch.py: --batch must be at least 1")
     if args.fp16_matmul and args.device != "cuda":
@@ -106,7 +118,8 @@ def main():
         torch.set_float32_matmul_precision("highest")
         torch.backends.cudnn.allow_tf32 = False
     timing_device(args.device)
-    model = VisionTransformer(**cfg).eval().to(args.device)
+    model = (swin_from_state_dict(sd, cfg["img_size"]) if swin else
+             VisionTransformer(**cfg)).eval().to(args.device)
     model.load_state_dict(sd, strict=True)
     x = torch.randn(args.batch, 3, cfg["img_size"], cfg["img_size"], device=args.device)
 

@@ -1283,9 +1283,17 @@ def attach_op_timers(model):
         module.register_forward_pre_hook(pre)
         module.register_forward_hook(post)
 
-    timed(model.patch_embed, "patch_embed")
+    swin = isinstance(model, SwinTransformer)
+    timed(model.patch_embed.proj if swin else model.patch_embed, "patch_embed")
     timed(model.norm, "layernorm")
-    if isinstance(model.head, nn.Linear):
+    if swin:
+        timed(model.patch_embed.norm, "layernorm")
+        if model.head.fc is not None:
+            timed(model.head.fc, "head")
+        for stage in model.layers[1:]:  # patch merging: heed counts its GEMM with proj
+            timed(stage.downsample.norm, "layernorm")
+            timed(stage.downsample.reduction, "proj")
+    elif isinstance(model.head, nn.Linear):
         timed(model.head, "head")
     for blk in model.blocks:
         timed(blk.norm1, "layernorm")
@@ -1295,3 +1303,276 @@ def attach_op_timers(model):
         timed(blk.mlp.fc1, "fc1")
         timed(blk.mlp.act, "fc1")  # heed fuses GELU into fc1
         timed(blk.mlp.fc2, "fc2")
+
+
+# ---- Swin (hierarchical: windows over shrinking grids) ----------------------------------------
+
+def swin_relative_index(window):
+    """[N][N] (N = window^2): token i's and j's row and column offsets as one index into the
+    (2 window - 1)^2 rows of the bias table, as Swin's authors number them."""
+    rows = torch.arange(window).repeat_interleave(window)
+    cols = torch.arange(window).repeat(window)
+    dr = rows[:, None] - rows[None, :] + window - 1
+    dc = cols[:, None] - cols[None, :] + window - 1
+    return dr * (2 * window - 1) + dc
+
+
+def swin_window_order(grid, window, shift):
+    """The grid index (row * grid + column) of each token in window order: the grid rolled
+    back by shift on both axes, cut into windows (row-major), each row-major inside."""
+    order = []
+    for wr in range(grid // window):
+        for wc in range(grid // window):
+            for r in range(window):
+                for c in range(window):
+                    order.append(((wr * window + r + shift) % grid) * grid
+                                 + (wc * window + c + shift) % grid)
+    return torch.tensor(order)
+
+
+def swin_shift_mask(grid, window, shift):
+    """[windows][N][N]: -100 between two tokens of a shifted window that came from different
+    sides of the roll (the three bands of each axis of the rolled grid), else 0."""
+    def band(i):
+        return 0 if i < grid - window else 1 if i < grid - shift else 2
+    region = torch.tensor([band(r) * 3 + band(c) for r in range(grid) for c in range(grid)])
+    # the rolled grid's regions, in window order of the rolled grid (no further shift)
+    regions = region[swin_window_order(grid, window, 0)].reshape(-1, window * window)
+    return (regions[:, :, None] != regions[:, None, :]).float() * -100.0
+
+
+class SwinBlock(nn.Module):
+    def __init__(self, dim, heads, window, shift, eps, grid):
+        super().__init__()
+        self.heads, self.window, self.shift, self.grid = heads, window, shift, grid
+        # the window order, the table's index and the mask, made once (not timed, not saved)
+        self.register_buffer("order", swin_window_order(grid, window, shift), persistent=False)
+        self.register_buffer("index", swin_relative_index(window).reshape(-1), persistent=False)
+        self.register_buffer("mask", swin_shift_mask(grid, window, shift) if shift else None,
+                             persistent=False)
+        self.norm1 = nn.LayerNorm(dim, eps=eps)
+        self.attn = nn.Module()
+        self.attn.qkv = nn.Linear(dim, 3 * dim)
+        self.attn.proj = nn.Linear(dim, dim)
+        self.attn.relative_position_bias_table = nn.Parameter(
+            torch.zeros((2 * window - 1) ** 2, heads))
+        self.norm2 = nn.LayerNorm(dim, eps=eps)
+        self.mlp = Mlp(dim, 4 * dim)
+        self.last_attn = None
+
+    def forward(self, x, grid):
+        B, T, C = x.shape
+        N, H, order = self.window ** 2, self.heads, self.order
+        h = self.norm1(x)[:, order].reshape(-1, N, C)  # [B * windows, N, C]
+        q, k, v = self.attn.qkv(h).reshape(-1, N, 3, H, C // H).permute(2, 0, 3, 1, 4).unbind(0)
+        table = self.attn.relative_position_bias_table
+        bias = table[self.index].reshape(N, N, H).permute(2, 0, 1)
+        t0 = timer_now()
+        scores = (q * (C // H) ** -0.5) @ k.transpose(-2, -1) + bias
+        if self.shift:
+            scores = (scores.reshape(B, -1, H, N, N) + self.mask[None, :, None]).reshape(-1, H,
+                                                                                        N, N)
+        attn = scores.softmax(dim=-1)
+        self.last_attn = attn
+        ctx = (attn @ v).transpose(1, 2).reshape(B, T, C)
+        self.attn.core_seconds = timer_now() - t0
+        out = self.attn.proj(ctx)
+        x = x.clone()
+        x[:, order] += out
+        return x + self.mlp(self.norm2(x))
+
+
+class SwinMerge(nn.Module):
+    """Patch merging: each 2 x 2 of tokens as one of 4 x the width, in the order (row, column)
+    (0, 0), (1, 0), (0, 1), (1, 1); a LayerNorm, then a Linear to 2 x the width, no bias."""
+
+    def __init__(self, dim, eps):
+        super().__init__()
+        self.norm = nn.LayerNorm(4 * dim, eps=eps)
+        self.reduction = nn.Linear(4 * dim, 2 * dim, bias=False)
+
+    def forward(self, x, grid):
+        B, T, C = x.shape
+        x = x.reshape(B, grid, grid, C)
+        x = torch.cat([x[:, 0::2, 0::2], x[:, 1::2, 0::2], x[:, 0::2, 1::2], x[:, 1::2, 1::2]], -1)
+        return self.reduction(self.norm(x.reshape(B, -1, 4 * C)))
+
+
+class SwinTransformer(nn.Module):
+    """Swin (v1) in timm's names (timm 0.9 on: layers.S.downsample starts stage S >= 1, the head
+    is head.fc). A stage's window is the grid where the grid is no larger, with no shift; odd
+    blocks shift by half a window. Final LayerNorm on every token, then their mean."""
+
+    def __init__(self, img, patch, dims, depths, heads, window, classes, eps=1e-5):
+        super().__init__()
+        self.patch_embed = nn.Module()
+        self.patch_embed.proj = nn.Conv2d(3, dims[0], kernel_size=patch, stride=patch)
+        self.patch_embed.norm = nn.LayerNorm(dims[0], eps=eps)
+        self.grids, grid = [], img // patch
+        self.layers = nn.ModuleList()
+        for s, (dim, depth, h) in enumerate(zip(dims, depths, heads)):
+            stage = nn.Module()
+            if s:
+                stage.downsample = SwinMerge(dims[s - 1], eps)
+                grid //= 2
+            w = min(window, grid)
+            stage.blocks = nn.ModuleList(
+                [SwinBlock(dim, h, w, w // 2 if b % 2 and grid > window else 0, eps, grid)
+                 for b in range(depth)])
+            self.layers.append(stage)
+            self.grids.append(grid)
+        self.norm = nn.LayerNorm(dims[-1], eps=eps)
+        self.head = nn.Module()
+        self.head.fc = nn.Linear(dims[-1], classes) if classes else None
+
+    @property
+    def blocks(self):
+        """Every stage's blocks, in order (heed bench's per-op timers walk them)."""
+        return [b for stage in self.layers for b in stage.blocks]
+
+    def forward_features(self, x):
+        x = self.patch_embed.norm(self.patch_embed.proj(x).flatten(2).transpose(1, 2))
+        for s, stage in enumerate(self.layers):
+            if s:
+                x = stage.downsample(x, self.grids[s - 1])
+            for block in stage.blocks:
+                x = block(x, self.grids[s])
+        return self.norm(x).mean(1)
+
+    def forward(self, x):
+        emb = self.forward_features(x)
+        return self.head.fc(emb) if self.head.fc is not None else emb
+
+    def cls_attention(self):
+        """The map: the attention each token of the last block (one window: the last stage's
+        whole grid) receives, averaged over every query and head."""
+        return self.layers[-1].blocks[-1].last_attn[0].mean(dim=(0, 1))
+
+
+def swin_from_state_dict(sd, img=224):
+    """The SwinTransformer (timm's names, timm 0.9's layout) a state dict holds, at img px."""
+    dim, _, patch, _ = sd["patch_embed.proj.weight"].shape
+    dims, depths, heads, window = [], [], [], 0
+    while f"layers.{len(dims)}.blocks.0.attn.relative_position_bias_table" in sd:
+        s = len(dims)
+        table = sd[f"layers.{s}.blocks.0.attn.relative_position_bias_table"]
+        window = max(window, int(round((table.shape[0] ** 0.5 + 1) / 2)))
+        heads.append(table.shape[1])
+        dims.append(sd[f"layers.{s}.blocks.0.norm1.weight"].shape[0])
+        depths.append(sum(1 for k in sd if k.startswith(f"layers.{s}.blocks.")
+                          and k.endswith(".norm1.weight")))
+    head = sd.get("head.fc.weight", sd.get("head.weight"))
+    return SwinTransformer(img, patch, dims, depths, heads, window,
+                           head.shape[0] if head is not None else 0)
+
+
+def timm_to_hf_swin(sd):
+    """timm's Swin names as transformers' SwinForImageClassification has them: the blocks'
+    qkv apart as query, key and value, each block's relative_position_index (a buffer
+    transformers saves), the patch merging at the end of the stage before."""
+    out = {}
+    for name, t in sd.items():
+        parts = name.split(".")
+        if name.startswith("patch_embed.proj."):
+            out["swin.embeddings.patch_embeddings.projection." + parts[-1]] = t
+        elif name.startswith("patch_embed.norm."):
+            out["swin.embeddings.norm." + parts[-1]] = t
+        elif name.startswith("norm."):
+            out["swin.layernorm." + parts[-1]] = t
+        elif name.startswith("head.fc."):
+            out["classifier." + parts[-1]] = t
+        elif ".downsample." in name:
+            out[f"swin.encoder.layers.{int(parts[1]) - 1}.downsample." + ".".join(parts[3:])] = t
+        else:
+            b = "swin.encoder.layers.{}.blocks.{}.".format(parts[1], parts[3])
+            rest = ".".join(parts[4:])
+            if rest.startswith("attn.qkv."):
+                for i, which in enumerate(("query", "key", "value")):
+                    out[f"{b}attention.self.{which}.{parts[-1]}"] = t.chunk(3)[i]
+            elif rest == "attn.relative_position_bias_table":
+                out[b + "attention.self.relative_position_bias_table"] = t
+                window = int(round(((t.shape[0]) ** 0.5 + 1) / 2))
+                out[b + "attention.self.relative_position_index"] = swin_relative_index(window)
+            else:
+                hf = {"norm1": "layernorm_before", "attn.proj": "attention.output.dense",
+                      "norm2": "layernorm_after", "mlp.fc1": "intermediate.dense",
+                      "mlp.fc2": "output.dense"}[rest.rsplit(".", 1)[0]]
+                out[f"{b}{hf}.{parts[-1]}"] = t
+    return out
+
+
+def hf_swin_visual(sd, x, config):
+    """transformers' SwinModel's forward, written from its modules on its own names: the
+    cyclic shift as torch.roll, window_partition and window_reverse, the mask from the rolled
+    grid's slices; returns the pooled output (the mean of the normed tokens)."""
+    eps = config["layer_norm_eps"]
+
+    def ln(t, p):
+        return F.layer_norm(t, t.shape[-1:], sd[p + ".weight"], sd[p + ".bias"], eps)
+
+    def partition(t, w):  # [B, G, G, C] -> [B * windows, w * w, C]
+        B, G, _, C = t.shape
+        t = t.view(B, G // w, w, G // w, w, C).permute(0, 1, 3, 2, 4, 5)
+        return t.reshape(-1, w * w, C)
+
+    def reverse(t, w, G):
+        C = t.shape[-1]
+        t = t.view(-1, G // w, G // w, w, w, C).permute(0, 1, 3, 2, 4, 5)
+        return t.reshape(-1, G, G, C)
+
+    p = "swin.embeddings."
+    h = F.conv2d(x, sd[p + "patch_embeddings.projection.weight"],
+                 sd[p + "patch_embeddings.projection.bias"], stride=config["patch_size"])
+    grid = h.shape[-1]
+    h = ln(h.flatten(2).transpose(1, 2), p + "norm")
+    for s, depth in enumerate(config["depths"]):
+        heads = config["num_heads"][s]
+        w = min(config["window_size"], grid)
+        for b in range(depth):
+            shift = config["window_size"] // 2 if b % 2 and grid > config["window_size"] else 0
+            q = f"swin.encoder.layers.{s}.blocks.{b}."
+            B, T, C = h.shape
+            y = ln(h, q + "layernorm_before").view(B, grid, grid, C)
+            if shift:
+                y = torch.roll(y, shifts=(-shift, -shift), dims=(1, 2))
+            y = partition(y, w)
+            proj = [F.linear(y, sd[f"{q}attention.self.{n}.weight"],
+                             sd[f"{q}attention.self.{n}.bias"]).view(y.shape[0], -1, heads,
+                                                                     C // heads).transpose(1, 2)
+                    for n in ("query", "key", "value")]
+            scores = proj[0] @ proj[1].transpose(-1, -2) / (C // heads) ** 0.5
+            table = sd[q + "attention.self.relative_position_bias_table"]
+            index = sd[q + "attention.self.relative_position_index"]
+            scores = scores + table[index.view(-1)].view(w * w, w * w, -1).permute(2, 0, 1)
+            if shift:
+                img = torch.zeros(1, grid, grid, 1)
+                count = 0
+                for hs in (slice(0, -w), slice(-w, -shift), slice(-shift, None)):
+                    for ws in (slice(0, -w), slice(-w, -shift), slice(-shift, None)):
+                        img[:, hs, ws, :] = count
+                        count += 1
+                mw = partition(img, w).view(-1, w * w)
+                mask = (mw.unsqueeze(1) - mw.unsqueeze(2))
+                mask = mask.masked_fill(mask != 0, -100.0).masked_fill(mask == 0, 0.0)
+                n = mask.shape[0]
+                scores = (scores.view(-1, n, heads, w * w, w * w) + mask.unsqueeze(1).unsqueeze(0))
+                scores = scores.view(-1, heads, w * w, w * w)
+            ctx = (scores.softmax(-1) @ proj[2]).transpose(1, 2).reshape(-1, w * w, C)
+            ctx = F.linear(ctx, sd[q + "attention.output.dense.weight"],
+                           sd[q + "attention.output.dense.bias"])
+            ctx = reverse(ctx.view(-1, w, w, C), w, grid)
+            if shift:
+                ctx = torch.roll(ctx, shifts=(shift, shift), dims=(1, 2))
+            h = h + ctx.reshape(B, T, C)
+            m = F.gelu(F.linear(ln(h, q + "layernorm_after"), sd[q + "intermediate.dense.weight"],
+                                sd[q + "intermediate.dense.bias"]))
+            h = h + F.linear(m, sd[q + "output.dense.weight"], sd[q + "output.dense.bias"])
+        if s < len(config["depths"]) - 1:
+            d = f"swin.encoder.layers.{s}.downsample."
+            B, T, C = h.shape
+            g = h.view(B, grid, grid, C)
+            g = torch.cat([g[:, 0::2, 0::2], g[:, 1::2, 0::2], g[:, 0::2, 1::2], g[:, 1::2, 1::2]],
+                          -1).view(B, -1, 4 * C)
+            h = F.linear(ln(g, d + "norm"), sd[d + "reduction.weight"])
+            grid //= 2
+    return ln(h, "swin.layernorm").mean(1)

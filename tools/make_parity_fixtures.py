@@ -23,7 +23,8 @@ from heed_torch import (VisionTransformer, aimv2_apple_visual, hf_aimv2_visual, 
                         timm_to_aimv2_apple, timm_to_hf_aimv2, timm_to_open_clip,
                         timm_to_open_clip_trunk, timm_to_dinov2_repo, timm_to_hf, timm_to_hf_beit,
                         timm_to_hf_clip, timm_to_hf_dinov2, timm_to_hf_dinov3,
-                        timm_to_hf_siglip, timm_to_hf_siglip2_naflex, timm_to_timm_eva)
+                        timm_to_hf_siglip, timm_to_hf_siglip2_naflex, timm_to_timm_eva,
+                        SwinTransformer, hf_swin_visual, timm_to_hf_swin)
 
 # transformers' DINOv2 processor (facebook/dinov2-*'s preprocessor_config.json, BiT's), scaled to
 # the fixtures' size: the shorter side to 64, a 56 px centre crop
@@ -708,6 +709,37 @@ HF_PREPROCESSOR = {
     "rescale_factor": 0.00392156862745098, "size": {"height": 224, "width": 224}}
 
 
+# Swin at a fixture's size: 3 stages over a 16, 8 and 4 grid with windows of 4 (16 windows,
+# then 4, both with their odd block shifted by 2, then one window over the whole grid),
+# 2 heads of 16, then 4 and 8
+SWIN = dict(img=32, patch=2, dim=128, depth=6, heads=8, classes=5, dtype="F32", labels=True,
+            swin=dict(dims=[32, 64, 128], depths=[2, 2, 2], heads=[2, 4, 8], window=4))
+CASES += [
+    # timm's swin_*_patch4_window7_224 (timm 0.9 on: patch merging at the start of the stage it
+    # feeds, head.fc), its config.json's pretrained_cfg
+    dict(SWIN, name="swin_f32", names="timm", heads_in="none",
+         config={"architecture": "swin_tiny_patch4_window7_224", "num_classes": 5,
+                 "num_features": 128, "global_pool": "avg",
+                 "pretrained_cfg": {"input_size": [3, 32, 32], "interpolation": "bicubic",
+                                    "crop_pct": 0.9, "crop_mode": "center",
+                                    "mean": [0.485, 0.456, 0.406],
+                                    "std": [0.229, 0.224, 0.225]}}),
+    # transformers' SwinForImageClassification (microsoft/swin-tiny-patch4-window7-224): "swin."
+    # names, query, key and value apart, each block's relative_position_index, patch merging at
+    # the end of the stage before, config.json and its ViTImageProcessor (bicubic, ImageNet's)
+    dict(SWIN, name="hf_swin_f32", names="hf_swin", heads_in="none",
+         config={"model_type": "swin", "architectures": ["SwinForImageClassification"],
+                 "embed_dim": 32, "depths": [2, 2, 2], "num_heads": [2, 4, 8], "window_size": 4,
+                 "image_size": 32, "patch_size": 2, "num_channels": 3, "mlp_ratio": 4.0,
+                 "qkv_bias": True, "hidden_act": "gelu", "layer_norm_eps": 1e-5,
+                 "use_absolute_embeddings": False, "patch_norm": True, "encoder_stride": 32},
+         preprocessor={"do_normalize": True, "do_rescale": True, "do_resize": True,
+                       "image_mean": [0.485, 0.456, 0.406], "image_std": [0.229, 0.224, 0.225],
+                       "image_processor_type": "ViTImageProcessor", "resample": 3,
+                       "rescale_factor": 0.00392156862745098, "size": {"height": 32, "width": 32}}),
+]
+
+
 def write_json(path, obj):
     with open(path, "w") as f:
         json.dump(obj, f, indent=2, sort_keys=True)
@@ -805,7 +837,9 @@ def model_for(case, img=None):
 def build(case):
     """The case's PyTorch model, with the weights its checkpoint stores, and its input."""
     gen = torch.Generator().manual_seed(sum(map(ord, case["name"])))
-    model = model_for(case)
+    sw = case.get("swin")
+    model = (SwinTransformer(case["img"], case["patch"], sw["dims"], sw["depths"], sw["heads"],
+                             sw["window"], case["classes"]).eval() if sw else model_for(case))
     randomise(model, gen, case.get("sharpen_pool", False))
     with torch.no_grad():  # the reference must use exactly the stored values
         if not case.get("head_bias", True):  # OpenCLIP's projections
@@ -920,6 +954,11 @@ def make(case, outdir):
             theirs = (aimv2_apple_visual if apple else hf_aimv2_visual)(sd, x, case["heads"],
                                                                         case["eps"])
         assert (theirs - emb).abs().max() < 1e-5, (theirs - emb).abs().max()
+    elif case["names"] == "hf_swin":
+        sd = timm_to_hf_swin(sd)
+        with torch.no_grad():  # transformers' own forward on the renamed weights
+            theirs = hf_swin_visual(sd, x, case["config"])
+        assert (theirs - emb).abs().max() < 1e-5, (theirs - emb).abs().max()
     elif case["names"] == "hf_internvl":
         sd = timm_to_hf_internvl(sd, case["hf_prefix"])
     elif case["names"] in ("hf_blip", "intern_vit"):
@@ -943,10 +982,11 @@ def make(case, outdir):
     settings = config.setdefault(case["config_under"], {}) if case.get("config_under") else config
     if case["heads_in"] == "config":
         settings["num_attention_heads" if hf else "num_heads"] = case["heads"]
-    if case["names"].startswith(("hf_siglip", "hf_clip")) and case.get("labels"):
+    if case["names"].startswith(("hf_siglip", "hf_clip", "hf_swin")) and case.get("labels"):
         config["id2label"] = {str(i): l for i, l in enumerate(labels)}
     # the layouts with a vision_config have theirs written in the case
-    if hf and not case["names"].startswith(("hf_clip", "hf_siglip", "hf_aimv2", "hf_blip")):
+    if hf and not case["names"].startswith(("hf_clip", "hf_siglip", "hf_aimv2", "hf_blip",
+                                            "hf_swin")):
         settings.update(hidden_size=case["dim"], layer_norm_eps=eps, image_size=case["img"],
                         patch_size=case["patch"])
         settings.setdefault("hidden_act", "gelu")

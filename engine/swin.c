@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Swin's windows, shared by the loader, the device's forward pass (engine/vit.c) and the C
+ * reference (engine/ref.c). A shifted block's attention runs over the grid rolled back by half
+ * a window on both axes (torch.roll by -shift), cut into windows; tokens that the roll brought
+ * together from opposite edges are kept apart by a mask. */
+#include "heed-private.h"
+
+void
+heed_swin_window_order (guint grid, guint window, guint shift, guint *order)
+{
+  guint per_side = grid / window, i = 0;
+  for (guint wr = 0; wr < per_side; wr++)
+    for (guint wc = 0; wc < per_side; wc++)
+      for (guint r = 0; r < window; r++)
+        for (guint c = 0; c < window; c++)
+          order[i++] = ((wr * window + r + shift) % grid) * grid + (wc * window + c + shift) % grid;
+}
+
+/* Which of the rolled grid's three bands along an axis position i is in: the part that did
+ * not wrap and whose windows it never shares, the last window's unwrapped part, and what
+ * wrapped round from the start */
+static guint
+band (guint grid, guint window, guint shift, guint i)
+{
+  return i < grid - window ? 0 : i < grid - shift ? 1 : 2;
+}
+
+void
+heed_swin_shift_mask (guint grid, guint window, guint shift, float *mask)
+{
+  guint n = window * window, windows = (grid / window) * (grid / window);
+  guint *order = g_new (guint, grid * grid);
+  heed_swin_window_order (grid, window, 0, order); /* positions in the rolled grid */
+  for (guint w = 0; w < windows; w++)
+    for (guint i = 0; i < n; i++) {
+      guint a = order[w * n + i];
+      guint ra = band (grid, window, shift, a / grid) * 3 + band (grid, window, shift, a % grid);
+      for (guint j = 0; j < n; j++) {
+        guint b = order[w * n + j];
+        guint rb = band (grid, window, shift, b / grid) * 3 + band (grid, window, shift, b % grid);
+        mask[((gsize) w * n + i) * n + j] = ra == rb ? 0.0f : -100.0f;
+      }
+    }
+  g_free (order);
+}
+
+void
+heed_swin_relative_bias (const float *table, guint window, guint heads, float *bias)
+{
+  guint n = window * window, side = 2 * window - 1;
+  for (guint i = 0; i < n; i++)
+    for (guint j = 0; j < n; j++) {
+      guint row =
+          (i / window + window - 1 - j / window) * side + (i % window + window - 1 - j % window);
+      for (guint h = 0; h < heads; h++)
+        bias[((gsize) h * n + i) * n + j] = table[(gsize) row * heads + h];
+    }
+}
