@@ -83,6 +83,23 @@ run_pipeline (const char *desc, GPtrArray **messages)
       g_ptr_array_add (*messages, gst_structure_copy (st));
     gst_message_unref (m);
   }
+  /* after an error, the sources' streaming threads have paused (up to 5 s) before anything
+   * stops: a bin stops its sinks first, and GStreamer 1.22's vulkanupload answers an allocation
+   * query that a source still negotiating sends it with the device it has just dropped (a
+   * critical, 1 run in 10 under load) */
+  GstIterator *sources = err ? gst_bin_iterate_sources (GST_BIN (pipe)) : NULL;
+  GValue item = G_VALUE_INIT;
+  while (sources && gst_iterator_next (sources, &item) == GST_ITERATOR_OK) {
+    GstPad *pad = gst_element_get_static_pad (g_value_get_object (&item), "src");
+    for (guint waited = 0; pad && gst_pad_get_task_state (pad) == GST_TASK_STARTED && waited < 5000;
+         waited++)
+      g_usleep (1000);
+    gst_clear_object (&pad);
+    g_value_reset (&item);
+  }
+  g_value_unset (&item);
+  if (sources)
+    gst_iterator_free (sources);
   gst_element_set_state (pipe, GST_STATE_NULL);
   gst_object_unref (bus);
   gst_object_unref (pipe);
