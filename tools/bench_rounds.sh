@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
-# This tree's DeiT-Tiny forward pass against another built tree's (say the commit before), taking
+# This tree's DeiT-Tiny forward pass (or BENCH_MODEL's, a checkpoint's path, where it is set)
+# against another built tree's (say the commit before), taking
 # turns for ROUNDS rounds so a noisy machine hurts both alike: `heed bench --no-torch` each turn,
 # every round's forward pass (wall clock) and the sum of its ops (GPU timestamps) printed, then
 # each tree's medians. The op sums move less with the machine than the wall clock does.
@@ -27,7 +28,9 @@ for r in $(seq "$rounds"); do
     # the model's rows only (trees from before the pipeline rows do not know the option)
     no_pipelines=$("$tree/build/tools/heed" bench --help | grep -c pipeline-frames > /dev/null &&
       echo --pipeline-frames=0 || true)
-    "$tree/build/tools/heed" bench --shape deit-tiny --runs 8 --warmup 2 --no-torch $no_pipelines 2>&1 |
+    model=(--shape deit-tiny)
+    [ -z "${BENCH_MODEL:-}" ] || model=(--model "$BENCH_MODEL")
+    "$tree/build/tools/heed" bench "${model[@]}" --runs 8 --warmup 2 --no-torch $no_pipelines 2>&1 |
       awk -v r="$r" -v name="$name" -v ops="$ops" '
         /^forward / { forward = $3 }
         /^(patch_embed|layernorm|qkv|attention|proj|fc1|fc2|head) / { sum += $3; ms[$1] = $3 }
