@@ -76,8 +76,6 @@ typedef struct {
    * the probabilities are not an output, heads up to 64 wide: lavapipe's; HEED_SHADER_COUNT
    * elsewhere */
   HeedKernel attention;
-  /* the same adding a bias to the scores (attention.comp's BIAS variants): lavapipe's */
-  HeedKernel attention_bias;
   /* the fp16-matmul mode's GEMMs (B halves, A rounded to half, float32 sums), any K and K4 as
    * gemm and gemm_k4: cooperative matrices (tensor cores) where heed enabled them */
   HeedKernel gemm_half, gemm_half_k4;
@@ -455,16 +453,6 @@ gboolean heed_op_attention_at (HeedRecorder *rec, HeedAttentionScratch *s, HeedB
 gboolean heed_op_gather_rows (HeedRecorder *rec, HeedBuffer *in, HeedBuffer *index, HeedBuffer *out,
                               guint rows_out, guint rows_in, guint width, guint group, guint frames,
                               const char *name, GError **error);
-/* heed_op_attention_frames with a bias added to each frame's scaled scores: frame f's is
- * window f % windows's [heads][bias_rows][bias_ld] block of `bias` (heed_attention_bias_padded's
- * layout, one window after another), where heed_attention_takes_frames_bias says the table has
- * the kernel */
-gboolean heed_attention_takes_frames_bias (const HeedKernels *k, HeedBuffer *qkv, guint M, guint D,
-                                           guint heads);
-gboolean heed_op_attention_frames_bias (HeedRecorder *rec, HeedBuffer *qkv, HeedBuffer *bias,
-                                        guint windows, HeedBuffer *out, guint row, guint M,
-                                        guint frames, guint D, guint heads, const char *name,
-                                        GError **error);
 /* Whether heed_op_attention_frames can run these shapes: the attention in one dispatch, with
  * every query attending and the probabilities not an output. */
 gboolean heed_attention_takes_frames (const HeedKernels *k, HeedBuffer *qkv, guint D, guint heads);

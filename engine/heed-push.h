@@ -79,12 +79,6 @@ typedef struct {
 } HeedAttentionParams;
 
 typedef struct {
-  uint32_t M, D, dh, ld, qkv_off, out_off, out_ld;
-  float scale;
-  uint32_t windows, bias_rows, bias_ld;
-} HeedAttentionBiasParams;
-
-typedef struct {
   uint32_t format, width, height, offset[3], stride[3], blocks_x, blocks_y, strip;
 } HeedCompositeParams;
 

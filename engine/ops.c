@@ -423,33 +423,6 @@ heed_op_attention_frames (HeedRecorder *rec, HeedBuffer *qkv, HeedBuffer *out, g
                                  4.0 * M * M * dh * heads * frames, error);
 }
 
-gboolean
-heed_attention_takes_frames_bias (const HeedKernels *k, HeedBuffer *qkv, guint M, guint D,
-                                  guint heads)
-{
-  return k->attention_bias.shader != HEED_SHADER_COUNT && M > 0 &&
-         heed_attention_takes_frames (k, qkv, D, heads);
-}
-
-gboolean
-heed_op_attention_frames_bias (HeedRecorder *rec, HeedBuffer *qkv, HeedBuffer *bias, guint windows,
-                               HeedBuffer *out, guint row, guint M, guint frames, guint D,
-                               guint heads, const char *name, GError **error)
-{
-  g_return_val_if_fail (heed_attention_takes_frames_bias (&rec->kernels, qkv, M, D, heads) &&
-                            windows > 0 && heed_buffer_texels_cover (bias),
-                        FALSE);
-  guint dh = D / heads, m_pad, n_pad;
-  scores_layout (&rec->kernels, M, &m_pad, &n_pad);
-  HeedAttentionBiasParams ap = { M,           D,       dh,   3 * D,
-                                 row * 3 * D, row * D, D,    1.0f / sqrtf ((float) dh),
-                                 windows,     m_pad,   n_pad };
-  HeedBuffer *bindings[3] = { qkv, out, bias };
-  return heed_recorder_dispatch (rec, rec->kernels.attention_bias, 0, bindings, &ap, sizeof ap,
-                                 (M + 15) / 16, heads, frames, name, "attention",
-                                 4.0 * M * M * dh * heads * frames, error);
-}
-
 /* S = Q.K^T / sqrt(dh) -> row softmax -> O = P.V, written head-interleaved into out. With
  * keep_probs the scores keep the probabilities for the attention-map outputs; otherwise, where
  * the table has the one-dispatch attention, the scores are never written, or where it has a P.V

@@ -796,15 +796,7 @@ record_swin (HeedVitRun *r, HeedRecorder **recs, guint n, GError **error)
           !heed_op_gemm (rec, MAT (r->h, 0, D), MAT (bb->qkv_w, 0, ld_3d), MAT (r->qkv, 0, 3 * D),
                          bb->qkv_b, rows, 3 * D, D, 1, 1.0f, 0, NAME ("qkv"), "qkv", error))
         return FALSE;
-      /* every frame's every window in one dispatch where the table has the kernel (frame f's
-       * window f % windows: a frame's windows are consecutive), but for the last block, whose
-       * probabilities are the map */
-      if (!last && heed_attention_takes_frames_bias (k, r->qkv, N, D, H) &&
-          !heed_op_attention_frames_bias (rec, r->qkv, bb->attn_bias, shifted ? T / N : 1, r->attn,
-                                          0, N, n * (T / N), D, H, NAME ("attn"), error))
-        return FALSE;
-      for (guint i = 0; i < n && (last || !heed_attention_takes_frames_bias (k, r->qkv, N, D, H));
-           i++) {
+      for (guint i = 0; i < n; i++) {
         for (guint w = 0; w < T / N; w++)
           if (!heed_op_attention_at (rec, sc, r->qkv, bb->attn_bias, shifted ? w * per_window : 0,
                                      r->attn, i * T + w * N, N, N, D, H, last, NAME ("attn"),
@@ -966,13 +958,9 @@ record_forward (HeedVitRun *r, HeedRecorder **recs, guint n, gboolean from_frame
      * where they are not, the batch's frames go in one dispatch */
     gboolean keep_probs = (l == c->depth - 1 && !c->map_pool) || p->options.layer_attention;
     gboolean all_frames =
-        !keep_probs && (b->attn_bias ? heed_attention_takes_frames_bias (k, r->qkv, T, D, H)
-                                     : heed_attention_takes_frames (k, r->qkv, D, H));
+        !keep_probs && !b->attn_bias && heed_attention_takes_frames (k, r->qkv, D, H);
     if (all_frames &&
-        (b->attn_bias ? !heed_op_attention_frames_bias (rec, r->qkv, b->attn_bias, 1, r->attn, 0, T,
-                                                        n, D, H, NAME ("attn"), error)
-                      : !heed_op_attention_frames (rec, r->qkv, r->attn, 0, T, n, D, H,
-                                                   NAME ("attn"), error)))
+        !heed_op_attention_frames (rec, r->qkv, r->attn, 0, T, n, D, H, NAME ("attn"), error))
       return FALSE;
     for (guint i = 0; i < n && !all_frames; i++) {
       if (!heed_op_attention (rec, s, r->qkv, b->attn_bias, r->attn, i * T, T, m, D, H, keep_probs,

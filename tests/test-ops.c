@@ -1022,49 +1022,6 @@ test_attention_frames (void)
     g_free (qkv), g_free (sentinel), g_free (got), g_free (want), g_free (probs);
     g_rand_free (rng);
   }
-  /* with a bias on the scores, frame f's window f % windows's (Swin's windows of 49 tokens, 3
-   * heads of 32, a frame of 3 windows twice; BEiT's one table for every frame), where the table
-   * has the kernel */
-  const guint biased[][4] = { { 49, 96, 3, 3 }, { 50, 128, 4, 1 } }; /* M, D, heads, windows */
-  for (guint s = 0; s < G_N_ELEMENTS (biased); s++) {
-    guint M = biased[s][0], D = biased[s][1], H = biased[s][2], W = biased[s][3], F = 2 * W;
-    GRand *rng = g_rand_new_with_seed (s + 90);
-    gsize n_qkv = heed_attention_qkv_floats (kernels (), F * M, D), n_bias, per = 0;
-    float *qkv = random_floats (rng, n_qkv, -2, 2);
-    float *bias = random_floats (rng, (gsize) W * H * M * M, -3, 3);
-    HeedBuffer *bqkv = buffer_from (d, qkv, n_qkv, 0);
-    if (!heed_attention_takes_frames_bias (kernels (), bqkv, M, D, H)) {
-      heed_buffer_destroy (&bqkv), g_free (qkv), g_free (bias), g_rand_free (rng);
-      continue; /* the GPU tables: a window at a time (/vit/layouts-against-reference) */
-    }
-    GArray *padded = g_array_new (FALSE, FALSE, sizeof (float));
-    for (guint w = 0; w < W; w++) {
-      float *one =
-          heed_attention_bias_padded (kernels (), bias + (gsize) w * H * M * M, M, H, &per);
-      g_array_append_vals (padded, one, per);
-      g_free (one);
-    }
-    n_bias = padded->len;
-    HeedBuffer *bbias = buffer_from (d, (float *) padded->data, n_bias, 0);
-    HeedBuffer *bout = buffer_from (d, NULL, 0, (gsize) F * M * D);
-    HeedRecorder *rec = heed_recorder_new (d, kernels (), 1, FALSE, &error);
-    g_assert_true (
-        heed_op_attention_frames_bias (rec, bqkv, bbias, W, bout, 0, M, F, D, H, "attn", &error));
-    g_assert_no_error (error);
-    run_recorder (rec);
-    float *got = buffer_read (bout, (gsize) F * M * D);
-    float *want = g_new (float, (gsize) M *D);
-    for (guint f = 0; f < F; f++) {
-      heed_ref_attention (qkv + (gsize) f * M * 3 * D, bias + (gsize) (f % W) * H * M * M, want,
-                          NULL, M, D, H);
-      assert_close (got + (gsize) f * M * D, want, (gsize) M * D, 1e-5);
-    }
-    heed_recorder_destroy (&rec);
-    heed_buffer_destroy (&bqkv), heed_buffer_destroy (&bout), heed_buffer_destroy (&bbias);
-    g_array_unref (padded);
-    g_free (qkv), g_free (bias), g_free (got), g_free (want);
-    g_rand_free (rng);
-  }
   assert_no_validation_messages ();
 }
 
