@@ -412,6 +412,26 @@ find (const Loader *L, const char *name)
   return g_hash_table_lookup (L->tensors, name);
 }
 
+/* The first tensor (in name order, for a message that does not vary) under any of the n
+ * prefixes that nothing read, by its name in the file; or NULL */
+static const char *
+first_unread (const Loader *L, const char *const *prefixes, guint n)
+{
+  const char *unread = NULL, *shown = NULL;
+  GHashTableIter it;
+  gpointer key, value;
+  g_hash_table_iter_init (&it, L->tensors);
+  while (g_hash_table_iter_next (&it, &key, &value)) {
+    const TensorEntry *e = value;
+    gboolean under = FALSE;
+    for (guint i = 0; i < n && !under; i++)
+      under = g_str_has_prefix (key, prefixes[i]);
+    if (!e->taken && under && (!unread || strcmp (key, unread) < 0))
+      unread = key, shown = e->file_name ? e->file_name : key;
+  }
+  return shown;
+}
+
 /* Hugging Face names, with the detected prefix ("vit." for ViTForImageClassification). */
 static char *
 hf_name (const Loader *L, const char *suffix)
@@ -1960,6 +1980,8 @@ typedef struct {
   gboolean hf;
   const char *prefix;    /* transformers': "swin." or "" */
   gboolean merge_at_end; /* timm's older layout: layers.S.downsample before stage S + 1 */
+  const char *head;      /* the head's weight and bias under it: timm's head.fc. (head. before
+                          * its ClassifierHead), transformers' classifier. */
 } SwinNames;
 
 static gboolean
@@ -1967,10 +1989,12 @@ swin_layout (const Loader *L, SwinNames *n)
 {
   /* swinv2.: Swinv2ForImageClassification's, found to be refused by name */
   static const char *const hf_prefixes[] = { "swin.", "", "swinv2." };
-  *n = (SwinNames){ FALSE, "", FALSE };
+  *n = (SwinNames){ FALSE, "", FALSE, "head.fc." };
   if (find (L, "layers.0.blocks.0.attn.relative_position_bias_table") ||
       find (L, "layers.0.blocks.0.attn.logit_scale")) {
     n->merge_at_end = find (L, "layers.0.downsample.reduction.weight") != NULL;
+    if (!find (L, "head.fc.weight") && find (L, "head.weight"))
+      n->head = "head.";
     return TRUE;
   }
   for (guint i = 0; i < G_N_ELEMENTS (hf_prefixes); i++) {
@@ -1983,7 +2007,7 @@ swin_layout (const Loader *L, SwinNames *n)
     gboolean found = find (L, table) || find (L, v2);
     g_free (table), g_free (v2);
     if (found) {
-      *n = (SwinNames){ TRUE, hf_prefixes[i], TRUE };
+      *n = (SwinNames){ TRUE, hf_prefixes[i], TRUE, "classifier." };
       return TRUE;
     }
   }
@@ -2025,8 +2049,7 @@ swin_merge_name (const SwinNames *n, guint s, const char *what)
 static char *
 swin_name (const SwinNames *n, const char *timm, const char *hf)
 {
-  return n->hf ? g_strconcat (g_str_has_prefix (hf, "classifier.") ? "" : n->prefix, hf, NULL)
-               : g_strdup (timm);
+  return n->hf ? g_strconcat (n->prefix, hf, NULL) : g_strdup (timm);
 }
 
 static float *
@@ -2154,14 +2177,9 @@ read_swin_config (Loader *L, const SwinNames *n, HeedModel *m, GError **error)
   c->num_prefix = 0, c->dim = last->dim, c->num_heads = last->heads;
   c->head_dim = last->dim / last->heads, c->mlp_hidden = last->mlp_hidden;
   c->avg_pool = c->pool_after_norm = TRUE; /* the mean of the normed tokens */
-  name = swin_name (n, "head.fc.weight", "classifier.weight");
-  if (!n->hf && !find (L, name)) {
-    g_free (name);
-    name = g_strdup ("head.weight"); /* timm's before its ClassifierHead */
-  }
+  name = g_strconcat (n->head, "weight", NULL);
   e = find (L, name);
   g_free (name);
-  c->num_classes = 0;
   if (e && (e->ndim != 2 || e->shape[1] != c->dim || e->shape[0] == 0 || e->shape[0] > 1u << 20))
     return model_error (error, L, "classification head must be [classes, %u]", c->dim);
   c->num_classes = e ? (guint) e->shape[0] : 0;
@@ -2291,16 +2309,9 @@ read_swin_weights (Loader *L, const SwinNames *n, HeedModel *m, GError **error)
                        error))
     return FALSE;
   if (c->num_classes) {
-    gboolean old_head = !n->hf && !find (L, "head.fc.weight");
     guint64 head_shape[2] = { c->num_classes, D };
-    if (!(m->head_w = swin_take (L,
-                                 old_head ? g_strdup ("head.weight")
-                                          : swin_name (n, "head.fc.weight", "classifier.weight"),
-                                 2, head_shape, error)) ||
-        !(m->head_b = swin_take (L,
-                                 old_head ? g_strdup ("head.bias")
-                                          : swin_name (n, "head.fc.bias", "classifier.bias"),
-                                 1, head_shape, error)))
+    if (!(m->head_w = swin_take (L, g_strconcat (n->head, "weight", NULL), 2, head_shape, error)) ||
+        !(m->head_b = swin_take (L, g_strconcat (n->head, "bias", NULL), 1, head_shape, error)))
       return FALSE;
   }
   /* SwinForMaskedImageModeling's mask token: pretraining's, never in a frame's tokens */
@@ -2313,15 +2324,8 @@ read_swin_weights (Loader *L, const SwinNames *n, HeedModel *m, GError **error)
    * know, refused rather than run without it */
   char *stages = swin_name (n, "layers.", "encoder.layers.");
   char *patch = swin_name (n, "patch_embed.", "embeddings.");
-  const char *unread = NULL;
-  GHashTableIter it;
-  gpointer key, value;
-  g_hash_table_iter_init (&it, L->tensors);
-  while (g_hash_table_iter_next (&it, &key, &value))
-    if (!((TensorEntry *) value)->taken &&
-        (g_str_has_prefix (key, stages) || g_str_has_prefix (key, patch)) &&
-        (!unread || strcmp (key, unread) < 0))
-      unread = key;
+  const char *parts[] = { stages, patch };
+  const char *unread = first_unread (L, parts, G_N_ELEMENTS (parts));
   if (unread)
     model_error (error, L,
                  "tensor '%s' belongs to no Swin layout heed runs: refused rather than run "
@@ -3375,24 +3379,13 @@ check_blocks_read (const Loader *L, GError **error)
   char *hf_pool = hf_name (L, L->siglip ? "head." : "embeddings.patch_embedding");
   const char *timm[] = { "blocks.", "patch_embed.", "attn_pool." },
              *hf[] = { hf_blocks, hf_patch, hf_pool };
-  const char *const *parts = L->hf ? hf : timm;
-  const char *unread = NULL; /* the first in name order, for a message that does not vary */
-  const TensorEntry *unread_entry = NULL;
-  GHashTableIter it;
-  gpointer key, value;
-  g_hash_table_iter_init (&it, L->tensors);
-  while (g_hash_table_iter_next (&it, &key, &value))
-    if (!((TensorEntry *) value)->taken &&
-        (g_str_has_prefix (key, parts[0]) || g_str_has_prefix (key, parts[1]) ||
-         g_str_has_prefix (key, parts[2])) &&
-        (!unread || strcmp (key, unread) < 0))
-      unread = key, unread_entry = value;
+  const char *unread = first_unread (L, L->hf ? hf : timm, G_N_ELEMENTS (timm));
   if (unread)
     model_error (error, L,
                  "tensor '%s' belongs to no layout heed runs (a ViT variant with more in its "
                  "blocks or patch embedding, such as qk-norm or extra norms): refused rather "
                  "than run without it",
-                 unread_entry->file_name ? unread_entry->file_name : unread);
+                 unread);
   g_free (hf_blocks);
   g_free (hf_patch);
   g_free (hf_pool);

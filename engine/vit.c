@@ -141,8 +141,9 @@ upload_linear (HeedVitPlan *p, const float *w, guint out, guint in_dim, GError *
   return b;
 }
 
+/* n 32-bit words: floats, or a gather's uint32 index */
 static HeedBuffer *
-upload_array (HeedVitPlan *p, const float *v, gsize n, GError **error)
+upload_array (HeedVitPlan *p, const void *v, gsize n, GError **error)
 {
   HeedBuffer *b = heed_buffer_new (p->device, n * 4, FALSE, error);
   if (b && !heed_buffer_upload (b, 0, v, n * 4, error))
@@ -176,17 +177,6 @@ plan_blocks (const HeedModelConfig *c)
   return c->depth + (c->map_pool ? 1 : 0);
 }
 
-/* n uint32s, a gather's index */
-static HeedBuffer *
-upload_index (HeedVitPlan *p, const guint *index, gsize n, GError **error)
-{
-  HeedBuffer *b = heed_buffer_new (p->device, n * 4, FALSE, error);
-  if (b && !heed_buffer_upload (b, 0, index, n * 4, error))
-    heed_buffer_destroy (&b);
-  p->weight_bytes += b ? b->size : 0;
-  return b;
-}
-
 /* The gather from rows in order `from` into rows in order `to` (each the grid position of each
  * row, n of them): NULL where they agree, or on error */
 static gboolean
@@ -199,7 +189,7 @@ upload_reorder (HeedVitPlan *p, const guint *from, const guint *to, guint n, Hee
     row_of[from[i]] = i;
   for (guint i = 0; i < n; i++)
     same &= (index[i] = row_of[to[i]]) == i;
-  *out = same ? NULL : upload_index (p, index, n, error);
+  *out = same ? NULL : upload_array (p, index, n, error);
   g_free (row_of), g_free (index);
   return same || *out;
 }
@@ -244,7 +234,7 @@ upload_swin (HeedVitPlan *p, const HeedModel *m, GError **error)
         for (guint q = 0; q < 4; q++)
           index[4 * t + q] =
               row_of[(2 * (t / st->grid) + q % 2) * before->grid + 2 * (t % st->grid) + q / 2];
-      ok = (p->merge_gather[s] = upload_index (p, index, 4 * T, error)) &&
+      ok = (p->merge_gather[s] = upload_array (p, index, 4 * T, error)) &&
            (p->merge_norm_w[s] = upload_array (p, m->merge_norm_w[s], 2 * D, error)) &&
            (p->merge_norm_b[s] = upload_array (p, m->merge_norm_b[s], 2 * D, error)) &&
            (p->merge_w[s] = upload_linear (p, m->merge_w[s], D, 2 * D, error));
@@ -252,6 +242,10 @@ upload_swin (HeedVitPlan *p, const HeedModel *m, GError **error)
     }
     g_free (current);
     current = grid;
+    /* a shifted block's windows' masks: the same for each of the stage's shifted blocks */
+    float *mask = st->shift ? g_new (float, (gsize) T / N * N * N) : NULL;
+    if (mask)
+      heed_swin_shift_mask (st->grid, st->window, st->shift, mask);
     for (guint b = 0; b < st->depth && ok; b++, l++) {
       const HeedBlockWeights *w = &m->blocks[l];
       BlockBuffers *bb = &p->blocks[l];
@@ -276,23 +270,19 @@ upload_swin (HeedVitPlan *p, const HeedModel *m, GError **error)
       /* the windows' biases, one after another in the scores' padded layout */
       gsize per = (gsize) st->heads * N * N, n_padded;
       float *bias = g_new (float, per);
-      gsize mask_floats = (gsize) windows * N * N;
-      float *mask = shift ? g_new (float, mask_floats) : NULL;
       GArray *all = g_array_new (FALSE, FALSE, sizeof (float));
-      if (shift)
-        heed_swin_shift_mask (st->grid, st->window, shift, mask);
       for (guint win = 0; win < windows; win++) {
         for (gsize k = 0; k < per; k++)
-          bias[k] = w->attn_bias[k] + (mask ? mask[(gsize) win * N * N + k % ((gsize) N * N)] : 0);
+          bias[k] = w->attn_bias[k] + (shift ? mask[(gsize) win * N * N + k % ((gsize) N * N)] : 0);
         float *padded = heed_attention_bias_padded (&p->kernels, bias, N, st->heads, &n_padded);
         g_array_append_vals (all, padded, n_padded);
         g_free (padded);
       }
-      ok = (bb->attn_bias = upload_array (p, (float *) all->data, all->len, error)) != NULL;
+      ok = (bb->attn_bias = upload_array (p, all->data, all->len, error)) != NULL;
       g_array_unref (all);
-      g_free (bias), g_free (mask);
+      g_free (bias);
     }
-    g_free (order);
+    g_free (order), g_free (mask);
   }
   /* the last stage is one window: its order is the grid's unless shifted (never, so far) */
   if (ok) {

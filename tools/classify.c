@@ -143,7 +143,8 @@ decode_first_frame (const char *path, GError **error)
    * library is the same libjpeg, with its smooth chroma upsampling, so every pixel agrees.
    * jpegdec hands on YUV at 4:2:0 whatever the file holds, and videoconvert's upsampling puts
    * colours many codes apart at every colour edge. */
-  GstSample *photo = is_jpeg (path) ? pixbuf_frame (path) : NULL;
+  gboolean jpeg = is_jpeg (path);
+  GstSample *photo = jpeg ? pixbuf_frame (path) : NULL;
   if (photo)
     return photo;
   char *uri = gst_filename_to_uri (path, error);
@@ -155,12 +156,11 @@ decode_first_frame (const char *path, GError **error)
   GstSample *sample = preroll_frame (source, &message, &not_linked, error);
   g_free (source);
   g_free (uri);
-  if (!sample && message) {
-    /* Images GStreamer's decodebin cannot read but GdkPixbuf can: CMYK JPEGs (jpegdec takes
-     * at most 3 components), BMP and TIFF (libav's decoders there get the file in 4 kB pieces,
-     * with no parser to join them). Pillow, which timm reads images with, reads all three.
-     * GdkPixbuf's library refuses a truncated file, as Pillow does, where its GStreamer
-     * element would hand on what it had. */
+  if (!sample && message && !jpeg) {
+    /* Images GStreamer's decodebin cannot read but GdkPixbuf can (a JPEG it was given first):
+     * BMP and TIFF (libav's decoders there get the file in 4 kB pieces, with no parser to join
+     * them). Pillow, which timm reads images with, reads them. GdkPixbuf's library refuses a
+     * truncated file, as Pillow does, where its GStreamer element would hand on what it had. */
     sample = pixbuf_frame (path);
   }
   if (!sample && !(error && *error)) {
