@@ -167,6 +167,9 @@ typedef enum {
 #define HEED_SWIN_MAX_STAGES 6
 typedef struct {
   guint dim, depth, heads, mlp_hidden, grid, window, shift;
+  guint pretrained_window; /* Swin V2: the window its position MLP's offsets were scaled by in
+                            * pretraining (timm's and transformers' pretrained_window_size), 0
+                            * where that is the stage's own */
 } HeedSwinStage;
 
 typedef struct {
@@ -238,6 +241,13 @@ typedef struct {
    * HeedModel's blocks in stage order. */
   guint swin_stages;
   HeedSwinStage swin[HEED_SWIN_MAX_STAGES];
+  /* Swin V2 (timm's swinv2_*, transformers' Swinv2Model): cosine attention (each head's query
+   * and key at unit length, the scores times the head's learnt scale, HeedBlockWeights'
+   * qk_scale), the bias table made at load by the position MLP (16 sigmoid (cpb_mlp)), and
+   * each block's norms after its attention and MLP, before the residual adds (norm1 on the
+   * attention's output, norm2 on the MLP's: x + norm1 (attn (x)), then + norm2 (mlp (x))); patch
+   * merging's norm after its Linear */
+  gboolean swin_v2;
   guint num_classes;        /* 0 for a head-less backbone */
   gboolean patch_mean_head; /* transformers' Dinov2ForImageClassification: the head reads the
                              * class token and the mean patch token, both after the final norm
@@ -285,6 +295,8 @@ typedef struct {
                                    * [heads][window^2][window^2]), or NULL */
   float *mlp_norm_w, *mlp_norm_b; /* [hidden], with mlp_norm, else NULL */
   float *attn_norm_w, *attn_norm_b; /* [D], with attn_norm, else NULL */
+  float *qk_scale; /* [heads]: Swin V2's cosine attention's scales, exp (logit_scale) up to 100,
+                    * else NULL */
 } HeedBlockWeights;
 
 /* A loaded model: its configuration and every weight converted to float32 in PyTorch's
@@ -311,7 +323,8 @@ typedef struct {
                       * column's, then the row's), or NULL */
   /* Swin's patch merging before stage s >= 1: a LayerNorm over 4 x the stage before's width
    * (the 2 x 2 tokens' channels, in the order (row, column) (0, 0), (1, 0), (0, 1), (1, 1)),
-   * then a Linear [2 x that width][4 x that width] without a bias */
+   * then a Linear [2 x that width][4 x that width] without a bias; Swin V2's the Linear first,
+   * then a LayerNorm over its 2 x that width */
   float *merge_norm_w[HEED_SWIN_MAX_STAGES], *merge_norm_b[HEED_SWIN_MAX_STAGES];
   float *merge_w[HEED_SWIN_MAX_STAGES];
   /* with map_pool, the pooling as one more block that runs its attention for one query and has

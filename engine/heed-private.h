@@ -359,6 +359,11 @@ gboolean heed_op_swiglu (HeedRecorder *rec, HeedMat x, guint rows, guint hidden,
 gboolean heed_op_rope (HeedRecorder *rec, HeedBuffer *qkv, guint qkv_off, HeedBuffer *table,
                        guint table_off, guint tokens, guint prefix, guint frames, guint D,
                        guint heads, const char *name, GError **error);
+/* Swin V2's cosine attention, in place on a fused qkv [rows][3D] from float qkv_off: each head's
+ * query scaled to length scale[head] (a buffer of heads floats), each head's key to length 1
+ * (heed_ref_qk_normalize) */
+gboolean heed_op_qk_normalize (HeedRecorder *rec, HeedBuffer *qkv, guint qkv_off, HeedBuffer *scale,
+                               guint rows, guint D, guint heads, const char *name, GError **error);
 /* The rotation of each head's channel pairs (2j, 2j + 1) for each patch: [heads][num_patches]
  * [head_dim / 2] pairs (cos, sin), the same for every block; with RoPE-Mixed's learnt
  * frequencies (mixed_freqs, timm's rope.freqs [2][depth][heads][head_dim / 2]) one such table
@@ -375,6 +380,17 @@ float *heed_rope_table (const HeedModelConfig *c, const float *mixed_freqs);
 void heed_swin_window_order (guint grid, guint window, guint shift, guint *order);
 void heed_swin_shift_mask (guint grid, guint window, guint shift, float *mask);
 void heed_swin_relative_bias (const float *table, guint window, guint heads, float *bias);
+/* Swin V2's position MLP's inputs [(2 window - 1)^2][2], in the bias table's row order: each
+ * relative offset (row, column) over window - 1 (the pretraining window's - 1 where
+ * pretrained_window is not 0), times 8, log-spaced: sign (t) log2 (|t| + 1) / 3 (timm's and
+ * transformers' relative_coords_table) */
+void heed_swinv2_coords (guint window, guint pretrained_window, float *coords);
+/* Swin V2's bias table [(2 window - 1)^2][heads], as heed_swin_relative_bias reads it:
+ * 16 sigmoid (mlp (coords)); the MLP Linear (2, 512) (w1 [512][2], b1), ReLU, Linear (512,
+ * heads) without a bias (w2 [heads][512]), timm's cpb_mlp */
+#define HEED_SWINV2_MLP_HIDDEN 512
+void heed_swinv2_bias_table (const float *w1, const float *b1, const float *w2, guint window,
+                             guint pretrained_window, guint heads, float *table);
 /* The floats heed_rope_table returns */
 gsize heed_rope_table_floats (const HeedModelConfig *c);
 /* Where block `block`'s table starts in heed_rope_table's, in (cos, sin) pairs: 0 but for
@@ -637,6 +653,8 @@ void heed_ref_gather_rows (const float *in, const guint *index, float *out, guin
 void heed_ref_rope (float *qkv, const float *table, guint tokens, guint prefix, guint D,
                     guint heads);
 void heed_ref_head_mean (const float *probs, float *out, guint rows, guint N, guint heads);
+/* heed_op_qk_normalize's on rows [rows][3D] */
+void heed_ref_qk_normalize (float *qkv, const float *scale, guint rows, guint D, guint heads);
 /* The whole forward pass on the CPU. Any output may be NULL. layer_attention is
  * [depth][tokens][tokens]; cls_attention_heads [heads][tokens]. */
 void heed_ref_vit_forward (const HeedModel *model, const float *input, float *logits,

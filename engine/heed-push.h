@@ -74,6 +74,10 @@ typedef struct {
 } HeedRopeParams;
 
 typedef struct {
+  uint32_t rows, dim, head_dim, ld, off, count;
+} HeedQkNormalizeParams;
+
+typedef struct {
   uint32_t M, D, dh, ld, qkv_off, out_off, out_ld;
   float scale;
 } HeedAttentionParams;

@@ -1987,7 +1987,7 @@ typedef struct {
 static gboolean
 swin_layout (const Loader *L, SwinNames *n)
 {
-  /* swinv2.: Swinv2ForImageClassification's, found to be refused by name */
+  /* swinv2.: Swinv2ForImageClassification's (Swin V2's blocks, HeedModelConfig's swin_v2) */
   static const char *const hf_prefixes[] = { "swin.", "", "swinv2." };
   *n = (SwinNames){ FALSE, "", FALSE, "head.fc." };
   if (find (L, "layers.0.blocks.0.attn.relative_position_bias_table") ||
@@ -2060,23 +2060,90 @@ swin_take (const Loader *L, char *name, guint ndim, const guint64 *shape, GError
   return t;
 }
 
-/* The stages' shapes from the tensors, the window from the tables, the input size from the
- * config; what heed does not run refused with one line */
+/* timm's swinv2_*_windowW_SIZE, or fine-tuned from a smaller window swinv2_*_windowPtoW_
+ * PSIZEtoSIZE: the window W, and each stage's pretraining window (P cut to the stage's grid at
+ * PSIZE px, as timm's pretrained_window_sizes (12, 12, 12, 6) for 192 px are); FALSE where the
+ * name says no window */
+static gboolean
+swinv2_arch_windows (const char *arch, guint patch, guint *window,
+                     guint pretrained[HEED_SWIN_MAX_STAGES])
+{
+  const char *at = arch ? strstr (arch, "_window") : NULL;
+  guint first = 0, second = 0, size = 0;
+  int used = 0;
+  if (!at || sscanf (at, "_window%u%n", &first, &used) != 1 || first == 0)
+    return FALSE;
+  at += used;
+  if (sscanf (at, "to%u%n", &second, &used) == 1 && second) {
+    at += used;
+    if (sscanf (at, "_%u", &size) != 1 || size < patch)
+      return FALSE;
+    for (guint s = 0; s < HEED_SWIN_MAX_STAGES; s++)
+      pretrained[s] = MIN (first, MAX (size / patch >> s, 1));
+  }
+  *window = second ? second : first;
+  return TRUE;
+}
+
+/* Swin V2's window and its stages' pretraining windows, which no tensor holds: transformers'
+ * config.json window_size and pretrained_window_sizes, timm's model_args or else architecture
+ * name, else (the authors' own files) the window of the buffers stored in stage 0's first
+ * block (relative_position_index, relative_coords_table) */
+static gboolean
+read_swinv2_windows (const Loader *L, const SwinNames *n, guint patch, guint *window,
+                     guint pretrained[HEED_SWIN_MAX_STAGES], GError **error)
+{
+  JsonObject *margs = member_object (L->config, "model_args");
+  JsonNode *sizes = member (margs, "pretrained_window_sizes");
+  guint64 v;
+  memset (pretrained, 0, HEED_SWIN_MAX_STAGES * sizeof (guint));
+  *window = 0;
+  if (json_uint (member (L->config, "window_size"), &v) ||
+      json_uint (member (margs, "window_size"), &v))
+    *window = v <= 256 ? (guint) v : 0;
+  else if (!swinv2_arch_windows (json_str (L->config, "architecture"), patch, window, pretrained)) {
+    char *index = swin_block_name (n, 0, 0, "attn.relative_position_index");
+    char *coords = swin_block_name (n, 0, 0, "attn.relative_coords_table");
+    TensorEntry *e = find (L, index), *t = find (L, coords);
+    if (e && e->ndim == 2 && is_square (e->shape[0]))
+      *window = (guint) sqrt ((double) e->shape[0]);
+    else if (t && t->ndim == 4 && t->shape[1] % 2)
+      *window = (guint) (t->shape[1] + 1) / 2;
+    g_free (index), g_free (coords);
+  }
+  if (!*window || *window > 256)
+    return model_error (error, L,
+                        "a Swin V2 checkpoint that says no window of up to 256: heed reads it "
+                        "from config.json's window_size (transformers) or architecture (timm's "
+                        "swinv2_*_windowN_*)");
+  if (!sizes)
+    sizes = member (L->config, "pretrained_window_sizes");
+  if (sizes && !JSON_NODE_HOLDS_NULL (sizes)) {
+    JsonArray *a = JSON_NODE_HOLDS_ARRAY (sizes) ? json_node_get_array (sizes) : NULL;
+    for (guint s = 0; a && s < json_array_get_length (a) && s < HEED_SWIN_MAX_STAGES; s++)
+      if (!json_uint (json_array_get_element (a, s), &v) || v > 256)
+        a = NULL;
+      else
+        pretrained[s] = (guint) v;
+    if (!a)
+      return model_error (error, L, "pretrained_window_sizes must be a list of windows");
+  }
+  return TRUE;
+}
+
+/* The stages' shapes from the tensors, the window from the tables (Swin V2's from the config),
+ * the input size from the config; what heed does not run refused with one line */
 static gboolean
 read_swin_config (Loader *L, const SwinNames *n, HeedModel *m, GError **error)
 {
   HeedModelConfig *c = &m->config;
   char *name;
   TensorEntry *e;
-  /* SwinV2 (timm's swinv2_*, transformers' Swinv2Model): cosine attention with a learnt scale
-   * and a continuous position bias from an MLP */
+  /* Swin V2 (timm's swinv2_*, transformers' Swinv2Model): cosine attention with a learnt scale
+   * and the bias table from an MLP, which holds no window */
   name = swin_block_name (n, 0, 0, "attn.logit_scale");
-  gboolean v2 = find (L, name) != NULL;
+  c->swin_v2 = find (L, name) != NULL;
   g_free (name);
-  if (v2)
-    return model_error (error, L,
-                        "a Swin V2 checkpoint (logit_scale: cosine attention, a position bias "
-                        "from an MLP), which heed does not run; it runs Swin V1");
   name = swin_name (n, "patch_embed.proj.weight", "embeddings.patch_embeddings.projection.weight");
   e = find (L, name);
   g_free (name);
@@ -2088,8 +2155,9 @@ read_swin_config (Loader *L, const SwinNames *n, HeedModel *m, GError **error)
                         ".weight) [dim, 3, p, p]");
   c->in_chans = 3;
   c->patch_size = (guint) e->shape[2];
-  guint dim = (guint) e->shape[0], grid;
-  if (!config_image_side (L, c->patch_size, &grid, error))
+  guint dim = (guint) e->shape[0], grid, v2_window = 0, pretrained[HEED_SWIN_MAX_STAGES];
+  if (!config_image_side (L, c->patch_size, &grid, error) ||
+      (c->swin_v2 && !read_swinv2_windows (L, n, c->patch_size, &v2_window, pretrained, error)))
     return FALSE;
   c->img_size = grid * c->patch_size;
   if (find (L, n->hf ? (n->prefix[0] ? "swin.embeddings.position_embeddings"
@@ -2103,7 +2171,9 @@ read_swin_config (Loader *L, const SwinNames *n, HeedModel *m, GError **error)
     return model_error (error, L, "a Swin with activation %s: heed runs Swin's GELU", act);
   c->depth = 0;
   for (guint s = 0;; s++) {
-    name = swin_block_name (n, s, 0, "attn.relative_position_bias_table");
+    /* each stage's heads: its bias table's columns, Swin V2's logit_scale [heads, 1, 1] */
+    name = swin_block_name (n, s, 0,
+                            c->swin_v2 ? "attn.logit_scale" : "attn.relative_position_bias_table");
     e = find (L, name);
     g_free (name);
     if (!e)
@@ -2111,16 +2181,25 @@ read_swin_config (Loader *L, const SwinNames *n, HeedModel *m, GError **error)
     if (s == HEED_SWIN_MAX_STAGES)
       return model_error (error, L, "a Swin of more than %u stages", HEED_SWIN_MAX_STAGES);
     HeedSwinStage *st = &c->swin[s];
-    guint side = e->ndim == 2 ? (guint) sqrt ((double) e->shape[0]) : 0;
-    if (side % 2 == 0 || (guint64) side * side != e->shape[0] || e->shape[1] == 0 ||
-        e->shape[1] > 256)
-      return model_error (error, L,
-                          "stage %u's relative_position_bias_table must be [(2 window - 1)^2, "
-                          "heads]",
-                          s);
-    st->window = (side + 1) / 2, st->heads = (guint) e->shape[1];
     st->dim = s ? 2 * c->swin[s - 1].dim : dim;
     st->grid = s ? c->swin[s - 1].grid / 2 : grid;
+    if (c->swin_v2) {
+      if (e->ndim != 3 || e->shape[0] == 0 || e->shape[0] > 256 || e->shape[1] != 1 ||
+          e->shape[2] != 1)
+        return model_error (error, L, "stage %u's logit_scale must be [heads, 1, 1]", s);
+      /* a grid no larger than the window is one window (timm's and transformers' cut) */
+      st->window = MIN (v2_window, st->grid), st->heads = (guint) e->shape[0];
+      st->pretrained_window = pretrained[s];
+    } else {
+      guint side = e->ndim == 2 ? (guint) sqrt ((double) e->shape[0]) : 0;
+      if (side % 2 == 0 || (guint64) side * side != e->shape[0] || e->shape[1] == 0 ||
+          e->shape[1] > 256)
+        return model_error (error, L,
+                            "stage %u's relative_position_bias_table must be [(2 window - 1)^2, "
+                            "heads]",
+                            s);
+      st->window = (side + 1) / 2, st->heads = (guint) e->shape[1];
+    }
     if (s && c->swin[s - 1].grid % 2)
       return model_error (error, L, "stage %u's grid of %u is odd: heed does not pad it to merge",
                           s - 1, c->swin[s - 1].grid);
@@ -2205,6 +2284,93 @@ swin_take_pair (const Loader *L, char *w_name, char *b_name, guint64 n, float **
   return *b != NULL;
 }
 
+/* A relative_position_index a checkpoint stores (name, taken and freed) must be the lookup heed
+ * makes for windows of `window` (heed_swin_relative_bias's) */
+static gboolean
+check_swin_index (const Loader *L, char *name, guint window, GError **error)
+{
+  TensorEntry *e = find (L, name);
+  guint N = window * window, side = 2 * window - 1;
+  gboolean same = TRUE;
+  if (e) {
+    e->taken = TRUE;
+    same =
+        strcmp (e->dtype_name, "I64") == 0 && e->ndim == 2 && e->shape[0] == N && e->shape[1] == N;
+    for (guint i = 0; same && i < N; i++)
+      for (guint j = 0; same && j < N; j++) {
+        gint64 v;
+        memcpy (&v, e->bytes + 8 * ((gsize) i * N + j), 8);
+        same = GINT64_FROM_LE (v) == (gint64) ((i / window + window - 1 - j / window) * side +
+                                               i % window + window - 1 - j % window);
+      }
+  }
+  if (!same)
+    model_error (error, L,
+                 "tensor '%s' is not Swin's lookup of its table for windows of %u x %u: a "
+                 "variant heed does not run",
+                 name, window, window);
+  g_free (name);
+  return same;
+}
+
+/* Swin V2 block b of stage s's bias table [(2 window - 1)^2][heads], from its position MLP.
+ * A relative_coords_table the checkpoint stores (older files) must be the MLP's inputs heed
+ * makes: where it is not, the config's window or pretraining windows are not the file's. */
+static float *
+swinv2_table (const Loader *L, const SwinNames *n, const HeedSwinStage *st, guint s, guint b,
+              GError **error)
+{
+  guint H = st->heads, rows = (2 * st->window - 1) * (2 * st->window - 1);
+  guint64 w1_shape[2] = { HEED_SWINV2_MLP_HIDDEN, 2 }, w2_shape[2] = { H, HEED_SWINV2_MLP_HIDDEN };
+  guint64 side = 2 * st->window - 1, coords_shape[4] = { 1, side, side, 2 };
+  const char *mlp = n->hf ? "attn.continuous_position_bias_mlp." : "attn.cpb_mlp.";
+  char what[64];
+#define MLP(part)                                                                                  \
+  (g_snprintf (what, sizeof what, "%s%s", mlp, part), swin_block_name (n, s, b, what))
+  float *w1 = swin_take (L, MLP ("0.weight"), 2, w1_shape, error);
+  float *b1 = w1 ? swin_take (L, MLP ("0.bias"), 1, w1_shape, error) : NULL;
+  float *w2 = b1 ? swin_take (L, MLP ("2.weight"), 2, w2_shape, error) : NULL;
+#undef MLP
+  float *table = NULL, *own = g_new (float, 2 * rows), *stored = NULL;
+  heed_swinv2_coords (st->window, st->pretrained_window, own);
+  char *coords = swin_block_name (n, s, b, "attn.relative_coords_table");
+  TensorEntry *e = find (L, coords);
+  gboolean same = TRUE;
+  /* within the stored type's rounding (a model saved in half keeps its buffers in half) */
+  float rel = !e                                    ? 0
+              : strcmp (e->dtype_name, "BF16") == 0 ? 1.0f / 128
+              : strcmp (e->dtype_name, "F16") == 0  ? 1.0f / 1024
+                                                    : 1e-6f;
+  if (w2 && e && (stored = take (L, coords, 4, coords_shape, error)))
+    for (guint i = 0; i < 2 * rows && same; i++)
+      same = fabsf (stored[i] - own[i]) <= 1e-5f + rel * fabsf (own[i]);
+  if (w2 && !same)
+    model_error (error, L,
+                 "tensor '%s' is not Swin V2's offsets for windows of %u pretrained at %u: the "
+                 "config's window_size or pretrained_window_sizes are not this file's",
+                 coords, st->window, st->pretrained_window ? st->pretrained_window : st->window);
+  else if (w2 && (stored || !e)) {
+    table = g_new (float, (gsize) rows *H);
+    heed_swinv2_bias_table (w1, b1, w2, st->window, st->pretrained_window, H, table);
+  }
+  g_free (coords), g_free (own), g_free (stored);
+  g_free (w1), g_free (b1), g_free (w2);
+  return table;
+}
+
+/* Swin V2 block b of stage s's cosine attention's scales [heads]: exp (logit_scale), the
+ * logit_scale cut at log (100) as timm and transformers do */
+static float *
+swinv2_scales (const Loader *L, const SwinNames *n, const HeedSwinStage *st, guint s, guint b,
+               GError **error)
+{
+  guint64 shape[3] = { st->heads, 1, 1 };
+  float *scale = swin_take (L, swin_block_name (n, s, b, "attn.logit_scale"), 3, shape, error);
+  for (guint h = 0; scale && h < st->heads; h++)
+    scale[h] = expf (fminf (scale[h], logf (100.0f)));
+  return scale;
+}
+
 static gboolean
 read_swin_weights (Loader *L, const SwinNames *n, HeedModel *m, GError **error)
 {
@@ -2230,9 +2396,10 @@ read_swin_weights (Loader *L, const SwinNames *n, HeedModel *m, GError **error)
     if (s) {
       guint64 in = D / 2; /* the stage before's width, 4 of its tokens merged */
       guint64 w_shape[2] = { D, 4 * in };
+      /* the norm before the Linear, over its input; Swin V2's after it, over its output */
       if (!swin_take_pair (L, swin_merge_name (n, s, "norm.weight"),
-                           swin_merge_name (n, s, "norm.bias"), 4 * in, &m->merge_norm_w[s],
-                           &m->merge_norm_b[s], error) ||
+                           swin_merge_name (n, s, "norm.bias"), c->swin_v2 ? D : 4 * in,
+                           &m->merge_norm_w[s], &m->merge_norm_b[s], error) ||
           !(m->merge_w[s] =
                 swin_take (L, swin_merge_name (n, s, "reduction.weight"), 2, w_shape, error)))
         return FALSE;
@@ -2282,24 +2449,37 @@ read_swin_weights (Loader *L, const SwinNames *n, HeedModel *m, GError **error)
         g_free (bias);
         if (!w->qkv_b)
           return FALSE;
+        /* Swin V2's query and value biases apart (its key has none) */
+        const char *parts[] = { "attn.q_bias", "attn.v_bias" };
+        for (guint i = 0; i < 2 && c->swin_v2; i++) {
+          char *part = BLOCK (parts[i]);
+          float *t = find (L, part) ? take (L, part, 1, &D, error) : g_new0 (float, D);
+          g_free (part);
+          if (!t)
+            return FALSE;
+          memcpy (w->qkv_b + 2 * i * D, t, D * sizeof (float));
+          g_free (t);
+        }
       }
-      float *table =
-          swin_take (L, BLOCK ("attn.relative_position_bias_table"), 2, table_shape, error);
-      if (!table)
+      float *table = c->swin_v2 ? swinv2_table (L, n, st, s, b, error)
+                                : swin_take (L, BLOCK ("attn.relative_position_bias_table"), 2,
+                                             table_shape, error);
+      if (!table || (c->swin_v2 && !(w->qk_scale = swinv2_scales (L, n, st, s, b, error)))) {
+        g_free (table);
         return FALSE;
+      }
       w->attn_bias = g_new (float, st->heads *N *N);
       heed_swin_relative_bias (table, st->window, st->heads, w->attn_bias);
       g_free (table);
-      /* buffers heed computes itself: the tables' index (transformers' files and timm's older
-       * ones) and the shifted windows' mask (timm's older ones) */
-      const char *computed[] = { "attn.relative_position_index", "attn_mask" };
-      for (guint i = 0; i < G_N_ELEMENTS (computed); i++) {
-        char *buffer = BLOCK (computed[i]);
-        TensorEntry *e = find (L, buffer);
-        if (e)
-          e->taken = TRUE;
-        g_free (buffer);
-      }
+      /* buffers heed computes itself: the shifted windows' mask (timm's older files), and the
+       * table's index (transformers' files, timm's older ones), which must be heed's */
+      char *buffer = BLOCK ("attn_mask");
+      TensorEntry *e = find (L, buffer);
+      if (e)
+        e->taken = TRUE;
+      g_free (buffer);
+      if (!check_swin_index (L, BLOCK ("attn.relative_position_index"), st->window, error))
+        return FALSE;
 #undef BLOCK
     }
   }
@@ -3850,10 +4030,10 @@ heed_model_load_default (GError **error)
 static void
 block_weights_clear (HeedBlockWeights *b)
 {
-  float *all[] = { b->norm1_w,     b->norm1_b,    b->qkv_w,     b->qkv_b,      b->proj_w,
-                   b->proj_b,      b->norm2_w,    b->norm2_b,   b->fc1_w,      b->fc1_b,
-                   b->fc2_w,       b->fc2_b,      b->attn_bias, b->mlp_norm_w, b->mlp_norm_b,
-                   b->attn_norm_w, b->attn_norm_b };
+  float *all[] = { b->norm1_w,     b->norm1_b,     b->qkv_w,     b->qkv_b,      b->proj_w,
+                   b->proj_b,      b->norm2_w,     b->norm2_b,   b->fc1_w,      b->fc1_b,
+                   b->fc2_w,       b->fc2_b,       b->attn_bias, b->mlp_norm_w, b->mlp_norm_b,
+                   b->attn_norm_w, b->attn_norm_b, b->qk_scale };
   for (guint i = 0; i < G_N_ELEMENTS (all); i++)
     g_free (all[i]);
 }
@@ -3953,12 +4133,15 @@ heed_model_describe (const HeedModelConfig *c)
   g_string_append_printf (s, "%u px, patch %u, dim %u, %u blocks, %u heads of %u, ", c->img_size,
                           c->patch_size, c->dim, c->depth, c->num_heads, c->head_dim);
   if (c->swin_stages) { /* the figures above are the last stage's; then each stage's */
-    g_string_append (s, "Swin stages: ");
-    for (guint i = 0; i < c->swin_stages; i++)
+    g_string_append (s, c->swin_v2 ? "Swin V2 stages: " : "Swin stages: ");
+    for (guint i = 0; i < c->swin_stages; i++) {
       g_string_append_printf (s, "%s%u block%s, %u head%s, %u x %u in windows of %u", i ? "; " : "",
                               c->swin[i].depth, c->swin[i].depth == 1 ? "" : "s", c->swin[i].heads,
                               c->swin[i].heads == 1 ? "" : "s", c->swin[i].grid, c->swin[i].grid,
                               c->swin[i].window);
+      if (c->swin[i].pretrained_window)
+        g_string_append_printf (s, " (pretrained at %u)", c->swin[i].pretrained_window);
+    }
     g_string_append (s, "; ");
   }
   if (c->num_classes)

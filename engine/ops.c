@@ -331,6 +331,22 @@ heed_op_rope (HeedRecorder *rec, HeedBuffer *qkv, guint qkv_off, HeedBuffer *tab
                                  sizeof p, groups, 1, 1, name, "qkv", 6.0 * count, error);
 }
 
+gboolean
+heed_op_qk_normalize (HeedRecorder *rec, HeedBuffer *qkv, guint qkv_off, HeedBuffer *scale,
+                      guint rows, guint D, guint heads, const char *name, GError **error)
+{
+  guint64 count = (guint64) rows * 2 * heads;
+  HeedQkNormalizeParams p = { rows, D, D / heads, 3 * D, qkv_off, (guint32) count };
+  HeedBuffer *bindings[2] = { qkv, scale };
+  g_return_val_if_fail (count <= G_MAXUINT32 && heads && D % heads == 0, FALSE);
+  /* the shader strides over what one dispatch's width cannot cover */
+  guint groups =
+      MIN (groups_for (rec, count), rec->device->props.limits.maxComputeWorkGroupCount[0]);
+  return heed_recorder_dispatch (rec, elementwise (rec, HEED_SHADER_QK_NORMALIZE), 0, bindings, &p,
+                                 sizeof p, groups, 1, 1, name, "attention", 4.0 * rows * 2 * D,
+                                 error);
+}
+
 gsize
 heed_attention_qkv_floats (const HeedKernels *k, guint rows, guint D)
 {

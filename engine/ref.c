@@ -214,6 +214,23 @@ heed_ref_rope (float *qkv, const float *table, guint tokens, guint prefix, guint
       }
 }
 
+void
+heed_ref_qk_normalize (float *qkv, const float *scale, guint rows, guint D, guint heads)
+{
+  guint dh = D / heads;
+  for (guint r = 0; r < rows; r++)
+    for (guint part = 0; part < 2; part++) /* the query, then the key */
+      for (guint h = 0; h < heads; h++) {
+        float *x = qkv + (gsize) r * 3 * D + part * D + h * dh;
+        double sum = 0;
+        for (guint i = 0; i < dh; i++)
+          sum += (double) x[i] * x[i];
+        double f = (part ? 1.0 : scale[h]) / MAX (sqrt (sum), 1e-12);
+        for (guint i = 0; i < dh; i++)
+          x[i] = (float) (x[i] * f);
+      }
+}
+
 /* A norm of the model's kind: LayerNorm, or RMSNorm (rms_norm) */
 static void
 ref_norm (const HeedModelConfig *c, const float *x, guint ldx, float *y, guint ldy,
@@ -264,9 +281,14 @@ ref_swin_forward (const HeedModel *model, const float *input, float *logits, flo
           for (guint q = 0; q < 4; q++)
             memcpy (h + ((gsize) (r * st->grid + col) * 4 + q) * Dp,
                     x + ((gsize) (2 * r + q % 2) * Gp + 2 * col + q / 2) * Dp, Dp * sizeof (float));
-      ref_norm (c, h, 4 * Dp, h, 4 * Dp, model->merge_norm_w[s], model->merge_norm_b[s], T, 4 * Dp,
-                c->ln_eps);
-      linear (h, T, 4 * Dp, model->merge_w[s], NULL, D, x, 0);
+      if (c->swin_v2) { /* down to this width, then normed */
+        linear (h, T, 4 * Dp, model->merge_w[s], NULL, D, x, 0);
+        ref_norm (c, x, D, x, D, model->merge_norm_w[s], model->merge_norm_b[s], T, D, c->ln_eps);
+      } else {
+        ref_norm (c, h, 4 * Dp, h, 4 * Dp, model->merge_norm_w[s], model->merge_norm_b[s], T,
+                  4 * Dp, c->ln_eps);
+        linear (h, T, 4 * Dp, model->merge_w[s], NULL, D, x, 0);
+      }
     }
     guint *order = g_new (guint, T), windows = T / N;
     float *mask = g_new (float, (gsize) windows *N *N), *bias = g_new (float, (gsize) H *N *N);
@@ -277,10 +299,22 @@ ref_swin_forward (const HeedModel *model, const float *input, float *logits, flo
       heed_swin_window_order (st->grid, st->window, shift, order);
       if (shift)
         heed_swin_shift_mask (st->grid, st->window, shift, mask);
-      ref_norm (c, x, D, h, D, w->norm1_w, w->norm1_b, T, D, c->ln_eps);
+      /* Swin V2: no norm before (its norms come after the attention and the MLP), and the
+       * queries and keys at the lengths of cosine attention (the scales times sqrt (head_dim),
+       * which the attention's 1 / sqrt (head_dim) undoes) */
+      if (c->swin_v2)
+        memcpy (h, x, (gsize) T * D * sizeof (float));
+      else
+        ref_norm (c, x, D, h, D, w->norm1_w, w->norm1_b, T, D, c->ln_eps);
       for (guint i = 0; i < T; i++)
         memcpy (hw + (gsize) i * D, h + (gsize) order[i] * D, D * sizeof (float));
       linear (hw, T, D, w->qkv_w, w->qkv_b, 3 * D, qkv, 0);
+      if (c->swin_v2) {
+        float scale[256];
+        for (guint i = 0; i < H; i++)
+          scale[i] = w->qk_scale[i] * sqrtf ((float) (D / H));
+        heed_ref_qk_normalize (qkv, scale, T, D, H);
+      }
       if (last)
         probs = g_new (float, (gsize) H *N *N);
       for (guint win = 0; win < windows; win++) {
@@ -290,9 +324,19 @@ ref_swin_forward (const HeedModel *model, const float *input, float *logits, flo
                             N, D, H);
       }
       linear (att, T, D, w->proj_w, w->proj_b, D, hw, 0);
+      if (c->swin_v2) /* x + norm1 (the attention's output) */
+        ref_norm (c, hw, D, hw, D, w->norm1_w, w->norm1_b, T, D, c->ln_eps);
       for (guint i = 0; i < T; i++)
         for (guint d = 0; d < D; d++)
           x[(gsize) order[i] * D + d] += hw[(gsize) i * D + d];
+      if (c->swin_v2) { /* x + norm2 (mlp (x)) */
+        linear (x, T, D, w->fc1_w, w->fc1_b, st->mlp_hidden, mlp, heed_mlp_activation (c));
+        linear (mlp, T, st->mlp_hidden, w->fc2_w, w->fc2_b, D, h, 0);
+        ref_norm (c, h, D, h, D, w->norm2_w, w->norm2_b, T, D, c->ln_eps);
+        for (gsize i = 0; i < (gsize) T * D; i++)
+          x[i] += h[i];
+        continue;
+      }
       ref_norm (c, x, D, h, D, w->norm2_w, w->norm2_b, T, D, c->ln_eps);
       linear (h, T, D, w->fc1_w, w->fc1_b, st->mlp_hidden, mlp, heed_mlp_activation (c));
       linear (mlp, T, st->mlp_hidden, w->fc2_w, w->fc2_b, D, x, HEED_EPI_ACCUMULATE);

@@ -5,6 +5,8 @@
  * together from opposite edges are kept apart by a mask. */
 #include "heed-private.h"
 
+#include <math.h>
+
 void
 heed_swin_window_order (guint grid, guint window, guint shift, guint *order)
 {
@@ -55,4 +57,45 @@ heed_swin_relative_bias (const float *table, guint window, guint heads, float *b
       for (guint h = 0; h < heads; h++)
         bias[((gsize) h * n + i) * n + j] = table[(gsize) row * heads + h];
     }
+}
+
+void
+heed_swinv2_coords (guint window, guint pretrained_window, float *coords)
+{
+  guint side = 2 * window - 1;
+  /* in float, as timm and transformers make them */
+  float over = (float) ((pretrained_window ? pretrained_window : window) - 1);
+  for (guint r = 0; r < side; r++)
+    for (guint c = 0; c < side; c++)
+      for (guint a = 0; a < 2; a++) {
+        float t = (float) (a ? c : r) - (float) (window - 1);
+        if (over > 0) /* a window of 1 has only the offset 0 */
+          t /= over;
+        t *= 8.0f;
+        float sign = t > 0 ? 1.0f : t < 0 ? -1.0f : 0.0f;
+        coords[((gsize) r * side + c) * 2 + a] = sign * log2f (fabsf (t) + 1.0f) / 3.0f;
+      }
+}
+
+void
+heed_swinv2_bias_table (const float *w1, const float *b1, const float *w2, guint window,
+                        guint pretrained_window, guint heads, float *table)
+{
+  guint rows = (2 * window - 1) * (2 * window - 1), hidden = HEED_SWINV2_MLP_HIDDEN;
+  float *coords = g_new (float, 2 * rows), *mid = g_new (float, hidden);
+  heed_swinv2_coords (window, pretrained_window, coords);
+  for (guint r = 0; r < rows; r++) {
+    const float *t = coords + 2 * r;
+    for (guint j = 0; j < hidden; j++) {
+      double v = (double) w1[2 * j] * t[0] + (double) w1[2 * j + 1] * t[1] + b1[j];
+      mid[j] = v > 0 ? (float) v : 0.0f;
+    }
+    for (guint h = 0; h < heads; h++) {
+      double v = 0;
+      for (guint j = 0; j < hidden; j++)
+        v += (double) w2[(gsize) h * hidden + j] * mid[j];
+      table[(gsize) r * heads + h] = (float) (16.0 / (1.0 + exp (-v)));
+    }
+  }
+  g_free (coords), g_free (mid);
 }

@@ -10,6 +10,7 @@
  * over n x tokens rows; patch embedding and attention run per frame. */
 #include "heed-private.h"
 
+#include <math.h>
 #include <string.h>
 
 typedef struct {
@@ -18,6 +19,7 @@ typedef struct {
   HeedBuffer *attn_bias;               /* the scores' bias in their padded layout (BEiT), or NULL */
   HeedBuffer *mlp_norm_w, *mlp_norm_b; /* EVA-02's LayerNorm inside the MLP, or NULL */
   HeedBuffer *attn_norm_w, *attn_norm_b; /* EVA-02 CLIP's over the attention's output, or NULL */
+  HeedBuffer *qk_scale; /* Swin V2's queries' lengths, each head's scale x sqrt (head_dim) */
 } BlockBuffers;
 
 struct _HeedVitPlan {
@@ -234,9 +236,10 @@ upload_swin (HeedVitPlan *p, const HeedModel *m, GError **error)
         for (guint q = 0; q < 4; q++)
           index[4 * t + q] =
               row_of[(2 * (t / st->grid) + q % 2) * before->grid + 2 * (t % st->grid) + q / 2];
+      guint norm_width = c->swin_v2 ? D : 2 * D; /* after the Linear, or before it */
       ok = (p->merge_gather[s] = upload_array (p, index, 4 * T, error)) &&
-           (p->merge_norm_w[s] = upload_array (p, m->merge_norm_w[s], 2 * D, error)) &&
-           (p->merge_norm_b[s] = upload_array (p, m->merge_norm_b[s], 2 * D, error)) &&
+           (p->merge_norm_w[s] = upload_array (p, m->merge_norm_w[s], norm_width, error)) &&
+           (p->merge_norm_b[s] = upload_array (p, m->merge_norm_b[s], norm_width, error)) &&
            (p->merge_w[s] = upload_linear (p, m->merge_w[s], D, 2 * D, error));
       g_free (row_of), g_free (index);
     }
@@ -265,6 +268,13 @@ upload_swin (HeedVitPlan *p, const HeedModel *m, GError **error)
            (bb->fc1_b = upload_array (p, w->fc1_b, st->mlp_hidden, error)) &&
            (bb->fc2_w = upload_linear (p, w->fc2_w, D, st->mlp_hidden, error)) &&
            (bb->fc2_b = upload_array (p, w->fc2_b, D, error));
+      if (ok && w->qk_scale) { /* the attention's 1 / sqrt (head_dim) undone on the queries */
+        float *scale = g_new (float, st->heads);
+        for (guint h = 0; h < st->heads; h++)
+          scale[h] = w->qk_scale[h] * sqrtf ((float) (D / st->heads));
+        ok = (bb->qk_scale = upload_array (p, scale, st->heads, error)) != NULL;
+        g_free (scale);
+      }
       if (!ok)
         break;
       /* the windows' biases, one after another in the scores' padded layout */
@@ -390,11 +400,11 @@ plan_free (HeedVitPlan *p)
   if (p->blocks)
     for (guint l = 0; l < plan_blocks (&p->config); l++) {
       BlockBuffers *b = &p->blocks[l];
-      HeedBuffer **all[] = { &b->norm1_w,    &b->norm1_b,    &b->qkv_w,      &b->qkv_b,
-                             &b->proj_w,     &b->proj_b,     &b->norm2_w,    &b->norm2_b,
-                             &b->fc1_w,      &b->fc1_b,      &b->fc2_w,      &b->fc2_b,
-                             &b->attn_bias,  &b->mlp_norm_w, &b->mlp_norm_b, &b->attn_norm_w,
-                             &b->attn_norm_b };
+      HeedBuffer **all[] = { &b->norm1_w,     &b->norm1_b,    &b->qkv_w,      &b->qkv_b,
+                             &b->proj_w,      &b->proj_b,     &b->norm2_w,    &b->norm2_b,
+                             &b->fc1_w,       &b->fc1_b,      &b->fc2_w,      &b->fc2_b,
+                             &b->attn_bias,   &b->mlp_norm_w, &b->mlp_norm_b, &b->attn_norm_w,
+                             &b->attn_norm_b, &b->qk_scale };
       for (guint i = 0; i < G_N_ELEMENTS (all); i++)
         heed_buffer_destroy (all[i]);
     }
@@ -546,7 +556,7 @@ alloc_swin_activations (HeedVitRun *r, GError **error)
     const HeedSwinStage *st = &c->swin[s];
     guint rows = r->max_batch * st->grid * st->grid;
     gsize pad = heed_round_up (rows, k->row_align);
-    x = MAX (x, (gsize) rows * st->dim);
+    x = MAX (x, pad * st->dim);                     /* Swin V2's qkv and fc1 GEMMs read x */
     h = MAX (h, pad * (s ? 2 * st->dim : st->dim)); /* the merged rows, 4 x the width before */
     qkv = MAX (qkv, heed_attention_qkv_floats (k, rows, st->dim));
     mlp = MAX (mlp, pad * st->mlp_hidden);
@@ -759,15 +769,20 @@ record_swin (HeedVitRun *r, HeedRecorder **recs, guint n, GError **error)
     guint ld_hd = heed_round_up (Hd, k->col_align);
     HeedAttentionScratch *sc = &r->swin_scratch[s];
     gsize per_window = (gsize) H * sc->m_pad * sc->n_pad; /* a window's bias */
-    if (s) { /* the 2 x 2 tokens as one row of 4 x the width, normed, down to this width */
+    if (s) { /* the 2 x 2 tokens as one row of 4 x the width, normed, down to this width (Swin
+              * V2: down to this width, then normed) */
       guint Dp = c->swin[s - 1].dim, Tp = c->swin[s - 1].grid * c->swin[s - 1].grid;
       rec = recs[slice_of_unit (r, 2 + 2 * l)];
       g_snprintf (name, sizeof name, "layers.%u.downsample", s);
       if (!heed_op_gather_rows (rec, x, p->merge_gather[s], r->h, T, Tp, Dp, 4, n, name, error) ||
-          !heed_op_layernorm (rec, MAT (r->h, 0, 4 * Dp), MAT (r->h, 0, 4 * Dp), p->merge_norm_w[s],
-                              p->merge_norm_b[s], rows, 4 * Dp, c->ln_eps, mode, name, error) ||
+          (!c->swin_v2 && !heed_op_layernorm (rec, MAT (r->h, 0, 4 * Dp), MAT (r->h, 0, 4 * Dp),
+                                              p->merge_norm_w[s], p->merge_norm_b[s], rows, 4 * Dp,
+                                              c->ln_eps, mode, name, error)) ||
           !heed_op_gemm (rec, MAT (r->h, 0, 4 * Dp), MAT (p->merge_w[s], 0, ld_d), MAT (x, 0, D),
-                         NULL, rows, D, 4 * Dp, 1, 1.0f, 0, name, "proj", error))
+                         NULL, rows, D, 4 * Dp, 1, 1.0f, 0, name, "proj", error) ||
+          (c->swin_v2 &&
+           !heed_op_layernorm (rec, MAT (x, 0, D), MAT (x, 0, D), p->merge_norm_w[s],
+                               p->merge_norm_b[s], rows, D, c->ln_eps, mode, name, error)))
         return FALSE;
     }
     for (guint b = 0; b < st->depth; b++, l++) {
@@ -781,10 +796,16 @@ record_swin (HeedVitRun *r, HeedRecorder **recs, guint n, GError **error)
           return FALSE;
         t = x, x = other, other = t;
       }
-      if (!heed_op_layernorm (rec, MAT (x, 0, D), MAT (r->h, 0, D), bb->norm1_w, bb->norm1_b, rows,
-                              D, c->ln_eps, mode, NAME ("norm1"), error) ||
-          !heed_op_gemm (rec, MAT (r->h, 0, D), MAT (bb->qkv_w, 0, ld_3d), MAT (r->qkv, 0, 3 * D),
-                         bb->qkv_b, rows, 3 * D, D, 1, 1.0f, 0, NAME ("qkv"), "qkv", error))
+      /* Swin V2: no norm before the attention or the MLP (theirs come after them), and cosine
+       * attention: the queries and keys of each head scaled to their lengths first */
+      HeedBuffer *in = c->swin_v2 ? x : r->h;
+      if ((!c->swin_v2 &&
+           !heed_op_layernorm (rec, MAT (x, 0, D), MAT (r->h, 0, D), bb->norm1_w, bb->norm1_b, rows,
+                               D, c->ln_eps, mode, NAME ("norm1"), error)) ||
+          !heed_op_gemm (rec, MAT (in, 0, D), MAT (bb->qkv_w, 0, ld_3d), MAT (r->qkv, 0, 3 * D),
+                         bb->qkv_b, rows, 3 * D, D, 1, 1.0f, 0, NAME ("qkv"), "qkv", error) ||
+          (c->swin_v2 && !heed_op_qk_normalize (rec, r->qkv, 0, bb->qk_scale, rows, D, H,
+                                                NAME ("cosine"), error)))
         return FALSE;
       for (guint i = 0; i < n; i++) {
         for (guint w = 0; w < T / N; w++)
@@ -795,6 +816,22 @@ record_swin (HeedVitRun *r, HeedRecorder **recs, guint n, GError **error)
         /* the last stage is one window: its probabilities are the frame's */
         if (last && !record_cls_rows (r, rec, sc, H, i, error))
           return FALSE;
+      }
+      if (c->swin_v2) { /* x + norm1 (proj (attention)), then + norm2 (mlp (x)) */
+        if (!heed_op_gemm (rec, MAT (r->attn, 0, D), MAT (bb->proj_w, 0, ld_d), MAT (r->h, 0, D),
+                           bb->proj_b, rows, D, D, 1, 1.0f, 0, NAME ("proj"), "proj", error) ||
+            !heed_op_layernorm (rec, MAT (r->h, 0, D), MAT (x, 0, D), bb->norm1_w, bb->norm1_b,
+                                rows, D, c->ln_eps, mode | HEED_NORM_ADD, NAME ("norm1"), error))
+          return FALSE;
+        rec = recs[slice_of_unit (r, 3 + 2 * l)];
+        if (!heed_op_gemm (rec, MAT (x, 0, D), MAT (bb->fc1_w, 0, ld_hd), MAT (r->mlp, 0, Hd),
+                           bb->fc1_b, rows, Hd, D, 1, 1.0f, act, NAME ("fc1"), "fc1", error) ||
+            !heed_op_gemm (rec, MAT (r->mlp, 0, Hd), MAT (bb->fc2_w, 0, ld_d), MAT (r->h, 0, D),
+                           bb->fc2_b, rows, D, Hd, 1, 1.0f, 0, NAME ("fc2"), "fc2", error) ||
+            !heed_op_layernorm (rec, MAT (r->h, 0, D), MAT (x, 0, D), bb->norm2_w, bb->norm2_b,
+                                rows, D, c->ln_eps, mode | HEED_NORM_ADD, NAME ("norm2"), error))
+          return FALSE;
+        continue;
       }
       if (!heed_op_gemm (rec, MAT (r->attn, 0, D), MAT (bb->proj_w, 0, ld_d), MAT (x, 0, D),
                          bb->proj_b, rows, D, D, 1, 1.0f, HEED_EPI_ACCUMULATE, NAME ("proj"),

@@ -75,6 +75,13 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   if (memmem (data, size, "relative_position_bias_table", 28) && memmem (data, size, "layers.", 7))
     load (data, size, "{\"pretrained_cfg\": {\"input_size\": [3, 16, 16]}, \"image_size\": 16}",
           &error);
+  /* Swin V2 beside a config with its window (in no tensor) and pretraining windows */
+  g_clear_error (&error);
+  if (memmem (data, size, "logit_scale", 11) && memmem (data, size, "layers.", 7))
+    load (data, size,
+          "{\"pretrained_cfg\": {\"input_size\": [3, 16, 16]}, \"image_size\": 16, "
+          "\"window_size\": 4, \"pretrained_window_sizes\": [3, 0]}",
+          &error);
   /* OpenCLIP's tower again beside an open_clip_config.json: its settings made into timm's */
   g_clear_error (&error);
   if (memmem (data, size, "visual.", 7))

@@ -26,7 +26,8 @@ InternViT's own names (intern-vit.bin: bare ls1/ls2, no final norm; InternViT-30
 tensors, with no config); and one block of SigLIP's tower with its pooling head under a
 vision-language model's vision_tower.vision_model. (siglip-tower.safetensors); and one block of
 transformers' InternVL tower (internvl-hf.bin: split q_proj/k_proj/v_proj, lambda_1/lambda_2, no
-final norm, under vision_tower.).
+final norm, under vision_tower.); and Swin V1's and V2's stages in timm's and transformers' names
+(swin*.safetensors, swin*-hf.bin).
 The fuzzer and the replay
 start from them, so their mutations reach the
 zip reader, every pickle path a checkpoint takes and the loader's checks after them.
@@ -40,6 +41,7 @@ import torch
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
 from heed_torch import (VisionTransformer, mirror_to_timm_beit, save_safetensors,  # noqa: E402
                         timm_to_hf_internvl, SwinTransformer, timm_to_hf_swin,
+                        swinv2_coords_table,
                         timm_to_aimv2_apple, timm_to_dinov2_repo, timm_to_hf_aimv2,
                         timm_to_tower, timm_to_hf_dinov2, timm_to_hf_siglip,
                         timm_to_open_clip)
@@ -167,3 +169,17 @@ with torch.no_grad():
         p.normal_(0, 0.02)
 save_safetensors(os.path.join(out, "swin.safetensors"), halves(swin.state_dict()), "F16")
 torch.save(halves(timm_to_hf_swin(swin.state_dict())), os.path.join(out, "swin-hf.bin"))
+
+# Swin V2 of the same stages, the second of one block (to stay under 64 kB): logit_scale, q_bias
+# and v_bias, the position MLP cpb_mlp; in timm's names, and in transformers' with the stored
+# relative_position_index and relative_coords_table (pretrained at 3 in the first stage, as the
+# fuzz target's config says)
+swinv2 = SwinTransformer(16, 2, [8, 16], [2, 1], [1, 2], 4, 3, v2=True,
+                         pretrained_windows=[3, 0]).eval()
+with torch.no_grad():
+    for p in swinv2.parameters():
+        p.normal_(0, 0.02)
+save_safetensors(os.path.join(out, "swinv2.safetensors"), halves(swinv2.state_dict()), "F16")
+coords = [swinv2_coords_table(4, p).reshape(1, 7, 7, 2) for p in (3, 0)]
+torch.save(halves(timm_to_hf_swin(swinv2.state_dict(), [4, 4], coords)),
+           os.path.join(out, "swinv2-hf.bin"))

@@ -607,7 +607,9 @@ main (int argc, char **argv)
                                  "hf_internvl_f32",
                                  "hf_depth_anything_f32",
                                  "swin_f32",
-                                 "hf_swin_f32" };
+                                 "hf_swin_f32",
+                                 "swinv2_f32",
+                                 "hf_swinv2_f32" };
   g_test_init (&argc, &argv, NULL);
   heed_tool = g_getenv ("HEED_TOOL");
   fixtures = g_getenv ("HEED_FIXTURES");

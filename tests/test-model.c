@@ -620,6 +620,34 @@ with_names_moved (Blob in, const char *const (*moves)[2], guint n)
   return with_header (in, edit_move_names);
 }
 
+/* A copy of the file with element `index` of tensor `name` (of dtype, elements of `size`
+ * bytes) replaced by the little-endian bytes at value */
+static Blob
+with_element_set (Blob in, const char *name, const char *dtype, gsize size, guint index,
+                  const void *value)
+{
+  guint64 hlen;
+  memcpy (&hlen, in.bytes, 8);
+  JsonParser *p = json_parser_new ();
+  g_assert_true (json_parser_load_from_data (p, (char *) in.bytes + 8, (gssize) hlen, NULL));
+  JsonObject *t =
+      json_object_get_object_member (json_node_get_object (json_parser_get_root (p)), name);
+  g_assert_cmpstr (json_object_get_string_member (t, "dtype"), ==, dtype);
+  gint64 begin = json_array_get_int_element (json_object_get_array_member (t, "data_offsets"), 0);
+  Blob out = { g_memdup2 (in.bytes, in.size), in.size };
+  memcpy (out.bytes + 8 + hlen + begin + size * index, value, size);
+  g_object_unref (p);
+  return out;
+}
+
+/* ... of an I64 tensor (a stored lookup that then points somewhere else) */
+static Blob
+with_i64_set (Blob in, const char *name, guint index, gint64 value)
+{
+  gint64 le = GINT64_TO_LE (value);
+  return with_element_set (in, name, "I64", 8, index, &le);
+}
+
 /* The checkpoint loaded beside the given config.json and preprocessor_config.json texts (either
  * may be NULL), which must succeed */
 static HeedModel *
@@ -927,18 +955,7 @@ zeros_checkpoint (const TensorSpec *specs, guint n)
 static Blob
 with_value (Blob in, const char *name, guint index, float value)
 {
-  guint64 hlen;
-  memcpy (&hlen, in.bytes, 8);
-  JsonParser *p = json_parser_new ();
-  g_assert_true (json_parser_load_from_data (p, (char *) in.bytes + 8, (gssize) hlen, NULL));
-  JsonObject *t =
-      json_object_get_object_member (json_node_get_object (json_parser_get_root (p)), name);
-  g_assert_cmpstr (json_object_get_string_member (t, "dtype"), ==, "F32");
-  gint64 begin = json_array_get_int_element (json_object_get_array_member (t, "data_offsets"), 0);
-  Blob out = { g_memdup2 (in.bytes, in.size), in.size };
-  memcpy (out.bytes + 8 + hlen + begin + 4 * index, &value, 4);
-  g_object_unref (p);
-  return out;
+  return with_element_set (in, name, "F32", 4, index, &value);
 }
 
 static void
@@ -1217,20 +1234,7 @@ test_corrupt_files (void)
   expect_model_error (bad_table, NULL, "must be [(2W - 1)^2 + 3, heads]");
   g_free (bad_table.bytes);
   /* block 0's index with one entry pointing at another row */
-  Blob bad_index = { g_memdup2 (beit.bytes, beit.size), beit.size };
-  {
-    guint64 hlen;
-    memcpy (&hlen, beit.bytes, 8);
-    JsonParser *p = json_parser_new ();
-    g_assert_true (json_parser_load_from_data (p, (char *) beit.bytes + 8, (gssize) hlen, NULL));
-    JsonObject *t = json_object_get_object_member (json_node_get_object (json_parser_get_root (p)),
-                                                   "blocks.0.attn.relative_position_index");
-    g_assert_cmpstr (json_object_get_string_member (t, "dtype"), ==, "I64");
-    gint64 at = json_array_get_int_element (json_object_get_array_member (t, "data_offsets"), 0);
-    gint64 other = GINT64_TO_LE (7);
-    memcpy (bad_index.bytes + 8 + hlen + at + 8 * 30, &other, 8);
-    g_object_unref (p);
-  }
+  Blob bad_index = with_i64_set (beit, "blocks.0.attn.relative_position_index", 30, 7);
   expect_model_error (bad_index, NULL,
                       "'blocks.0.attn.relative_position_index' is not BEiT's lookup of its table "
                       "for 4 x 4 patches");
@@ -1739,25 +1743,14 @@ test_swin (void)
   g_assert_cmpmem (m->head_w, 5 * 128 * 4, want->head_w, 5 * 128 * 4);
   heed_model_destroy (&m);
   heed_model_destroy (&want);
-  /* refused: Swin V2, an absolute position embedding, another activation, windows that do not
-   * tile a stage's grid, a last stage of several windows, a tensor no Swin layout has */
-  static const char *const v2[][2] = { { "layers.0.blocks.0.attn.relative_position_bias_table",
-                                         "layers.0.blocks.0.attn.logit_scale" } };
+  /* refused: an absolute position embedding, another activation, windows that do not tile a
+   * stage's grid, a last stage of several windows, a tensor no Swin layout has */
   static const char *const ape[][2] = { { "patch_embed.norm.bias", "absolute_pos_embed" } };
   static const char *const extra[][2] = {
     { "swin.encoder.layers.0.blocks.0.attention.self.relative_position_index",
       "swin.encoder.layers.0.blocks.0.attention.self.q_norm" }
   };
-  Blob v2_blob = with_names_moved (timm, v2, 1), ape_blob = with_names_moved (timm, ape, 1);
-  Blob extra_blob = with_names_moved (hf, extra, 1);
-  expect_model_error (v2_blob, config, "a Swin V2 checkpoint");
-  static const char *const hf_v2[][2] = {
-    { "swin.encoder.layers.0.blocks.0.attention.self.relative_position_bias_table",
-      "swinv2.encoder.layers.0.blocks.0.attention.self.logit_scale" }
-  };
-  Blob hf_v2_blob = with_names_moved (hf, hf_v2, 1);
-  expect_model_error (hf_v2_blob, hf_config, "a Swin V2 checkpoint");
-  g_free (hf_v2_blob.bytes);
+  Blob ape_blob = with_names_moved (timm, ape, 1), extra_blob = with_names_moved (hf, extra, 1);
   expect_model_error (ape_blob, config, "an absolute position embedding");
   expect_model_error (hf, "{\"hidden_act\": \"relu\", \"image_size\": 32}",
                       "a Swin with activation relu");
@@ -1769,9 +1762,90 @@ test_swin (void)
   expect_model_error (extra_blob, hf_config,
                       "tensor 'swin.encoder.layers.0.blocks.0.attention.self.q_norm' belongs to "
                       "no Swin layout");
-  g_free (v2_blob.bytes), g_free (ape_blob.bytes), g_free (extra_blob.bytes);
+  /* a stored lookup that is not heed's: a variant, not read as if it were the standard one */
+  Blob bad_index = with_i64_set (
+      hf, "swin.encoder.layers.1.blocks.1.attention.self.relative_position_index", 17, 3);
+  expect_model_error (bad_index, hf_config,
+                      "tensor 'swin.encoder.layers.1.blocks.1.attention.self.relative_position_"
+                      "index' is not Swin's lookup of its table for windows of 4 x 4");
+  g_free (bad_index.bytes);
+  g_free (ape_blob.bytes), g_free (extra_blob.bytes);
   g_free (bare.bytes), g_free (old_timm.bytes), g_free (hf.bytes), g_free (timm.bytes);
   g_free (config), g_free (config_path), g_free (hf_config), g_free (hf_config_path);
+}
+
+/* Swin V2 (timm's and transformers'): the windows, which no tensor holds, from transformers'
+ * config.json, timm's architecture name (with a pretraining window: windowPtoW_PSIZEtoSIZE) or
+ * model_args, else the buffers the authors' files store; each stage's window cut to its grid;
+ * a stored relative_coords_table or relative_position_index that is not what heed makes from
+ * the config refused, and a file that says no window. */
+static void
+test_swinv2 (void)
+{
+  for (guint k = 0; k < 2; k++) {
+    HeedModel *m = load_fixture (k ? "hf_swinv2_f32" : "swinv2_f32");
+    const HeedModelConfig *c = &m->config;
+    g_assert_true (c->swin_v2);
+    g_assert_cmpuint (c->swin_stages, ==, 3);
+    /* timm's windows of 8 over grids of 16, 8, 4: 4 windows (shifted by 4), one, one cut to 4 */
+    const guint windows[2][3] = { { 8, 8, 4 }, { 4, 4, 4 } },
+                shifts[2][3] = { { 4, 0, 0 }, { 2, 2, 0 } };
+    const guint pretrained[2][3] = { { 0, 0, 0 }, { 6, 6, 3 } };
+    for (guint s = 0; s < 3; s++) {
+      g_assert_cmpuint (c->swin[s].window, ==, windows[k][s]);
+      g_assert_cmpuint (c->swin[s].shift, ==, shifts[k][s]);
+      g_assert_cmpuint (c->swin[s].pretrained_window, ==, pretrained[k][s]);
+      g_assert_cmpuint (c->swin[s].heads, ==, 2u << s);
+    }
+    g_assert_nonnull (m->blocks[0].qk_scale);
+    g_assert_cmpfloat_with_epsilon (m->blocks[0].qk_scale[0], 100.0, 1e-4); /* 4.8, cut */
+    g_assert_cmpstr (c->names_read, ==, k ? "transformers' names under swinv2." : "timm's names");
+    char *d = heed_model_describe (c);
+    g_assert_nonnull (strstr (d, "Swin V2"));
+    g_free (d);
+    heed_model_destroy (&m);
+  }
+  Blob timm = read_blob ("swinv2_f32"), hf = read_blob ("hf_swinv2_f32");
+  char *hf_config_path = fixture_path ("hf_swinv2_f32", "config.json"), *hf_config = NULL;
+  g_assert_true (g_file_get_contents (hf_config_path, &hf_config, NULL, NULL));
+  struct {
+    const char *config;
+    guint window, pretrained[3];
+  } timm_configs[] = {
+    /* fine-tuned at windows of 8 from 4 at 24 px: pretraining windows 4, 4 and 3 (its grid) */
+    { "{\"architecture\": \"swinv2_tiny_window4to8_24to32\", "
+      "\"pretrained_cfg\": {\"input_size\": [3, 32, 32]}}",
+      8,
+      { 4, 4, 3 } },
+    { "{\"model_args\": {\"window_size\": 8, \"pretrained_window_sizes\": [2, 2, 2]}, "
+      "\"pretrained_cfg\": {\"input_size\": [3, 32, 32]}}",
+      8,
+      { 2, 2, 2 } },
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (timm_configs); i++) {
+    HeedModel *m = load_with (timm, timm_configs[i].config, NULL);
+    for (guint s = 0; s < 3; s++) {
+      g_assert_cmpuint (m->config.swin[s].window, ==, MIN (timm_configs[i].window, 16u >> s));
+      g_assert_cmpuint (m->config.swin[s].pretrained_window, ==, timm_configs[i].pretrained[s]);
+    }
+    heed_model_destroy (&m);
+  }
+  expect_model_error (timm, "{\"pretrained_cfg\": {\"input_size\": [3, 32, 32]}}",
+                      "a Swin V2 checkpoint that says no window");
+  expect_model_error (hf,
+                      "{\"window_size\": 4, \"image_size\": 32, \"pretrained_window_sizes\": 6}",
+                      "pretrained_window_sizes must be a list of windows");
+  /* the stored offsets were made pretrained at 6, 6 and 3: a config that says otherwise, and the
+   * authors' files without one (whose window is then the stored index's), are refused */
+  expect_model_error (hf, "{\"window_size\": 4, \"image_size\": 32}",
+                      "tensor 'swinv2.encoder.layers.0.blocks.0.attention.self.relative_coords_"
+                      "table' is not Swin V2's offsets for windows of 4 pretrained at 4");
+  expect_model_error (hf, "{\"image_size\": 32}", "is not Swin V2's offsets for windows of 4");
+  Blob bad_index = with_i64_set (
+      hf, "swinv2.encoder.layers.0.blocks.1.attention.self.relative_position_index", 40, 0);
+  expect_model_error (bad_index, hf_config, "is not Swin's lookup of its table for windows of 4");
+  g_free (bad_index.bytes), g_free (timm.bytes), g_free (hf.bytes);
+  g_free (hf_config), g_free (hf_config_path);
 }
 
 static void
@@ -1817,6 +1891,7 @@ main (int argc, char **argv)
   g_test_add_func ("/model/save-round-trip", test_save_round_trip);
   g_test_add_func ("/model/heads-from-config", test_heads_from_config);
   g_test_add_func ("/model/swin", test_swin);
+  g_test_add_func ("/model/swinv2", test_swinv2);
   int status = g_test_run ();
   g_free (fixtures);
   return status;

@@ -827,6 +827,57 @@ test_rope (void)
   assert_no_validation_messages ();
 }
 
+/* Swin V2's cosine attention's lengths against the C reference: each head's query at its
+ * scale's length and key at length 1, the values and the floats before qkv_off unchanged, a
+ * head of zeros left zero (PyTorch's F.normalize divides by at least 1e-12); the last case
+ * is wider than one dispatch (heads of 1), so the shader strides. */
+static void
+test_qk_normalize (void)
+{
+  HeedDevice *d = get_device ();
+  const guint cases[][3] = {
+    { 7, 32, 2 },        /* rows, D, heads */
+    { 50, 96, 3 },       /* heads of 32 */
+    { 64, 128, 8 },      /* Swin V2-T's second stage's heads of 16 (its 64 x 64 windows' rows) */
+    { 2100, 1024, 1024 } /* 4.3 M heads */
+  };
+  GError *error = NULL;
+  for (guint k = 0; k < G_N_ELEMENTS (cases); k++) {
+    guint rows = cases[k][0], D = cases[k][1], H = cases[k][2], off = k % 2 ? 0 : 3 * D + 5;
+    gsize n = off + (gsize) rows * 3 * D;
+    GRand *rng = g_rand_new_with_seed (k + 41);
+    float *x = random_floats (rng, n, -4, 4), *scale = random_floats (rng, H, 0.5, 20);
+    memset (x + off + 3 * D + (D / H), 0, (D / H) * sizeof (float)); /* row 1's head 1's query */
+    float *want = g_memdup2 (x, n * sizeof (float));
+    heed_ref_qk_normalize (want + off, scale, rows, D, H);
+    HeedBuffer *bx = buffer_from (d, x, n, 0), *bs = buffer_from (d, scale, H, 0);
+    HeedRecorder *rec = heed_recorder_new (d, kernels (), 1, FALSE, &error);
+    g_assert_true (heed_op_qk_normalize (rec, bx, off, bs, rows, D, H, "cosine", &error));
+    g_assert_no_error (error);
+    run_recorder (rec);
+    float *got = buffer_read (bx, n);
+    assert_close (got, want, n, 1e-5);
+    g_assert_cmpmem (got, off * sizeof (float), x, off * sizeof (float));
+    for (guint r = 0; r < rows; r++) /* the values as they were */
+      g_assert_cmpmem (got + off + (gsize) r * 3 * D + 2 * D, D * sizeof (float),
+                       x + off + (gsize) r * 3 * D + 2 * D, D * sizeof (float));
+    for (guint i = 0; i < D / H; i++)
+      g_assert_cmpfloat (got[off + 3 * D + D / H + i], ==, 0.0f);
+    /* the reference's lengths: the scale's for a query, 1 for a key */
+    double q = 0, kk = 0;
+    for (guint i = 0; i < D / H; i++)
+      q += (double) want[off + i] * want[off + i],
+          kk += (double) want[off + D + i] * want[off + D + i];
+    g_assert_cmpfloat_with_epsilon (sqrt (q), scale[0], 1e-4 * scale[0]);
+    g_assert_cmpfloat_with_epsilon (sqrt (kk), 1.0, 1e-5);
+    heed_recorder_destroy (&rec);
+    heed_buffer_destroy (&bx), heed_buffer_destroy (&bs);
+    g_free (x), g_free (want), g_free (got), g_free (scale);
+    g_rand_free (rng);
+  }
+  assert_no_validation_messages ();
+}
+
 /* Each head's class row of the probabilities in the scores, one head at a time, into out from
  * `at` (M floats a head) */
 static void
@@ -1113,42 +1164,24 @@ test_classification_head (void)
  * and transformers') and RoPE-ViT's (axial, mixed) and the SBB ViTs' rotary embeddings,
  * SigLIP 2's NaFlex patch embedding, 8-wide heads (an OpenCLIP timm tower's), AIMv2's
  * RMSNorm, patch embedding norm and bias-less layers, BLIP-2's 16 heads of 8, and Swin's stages
- * (timm's and transformers': windows, shifted windows with their masks, patch merging). */
+ * (timm's and transformers': windows, shifted windows with their masks, patch merging; Swin
+ * V2's cosine attention, MLP-made biases, norms after the attention and MLP and windows cut to
+ * the grid). */
 static void
 test_vit_layouts_against_reference (void)
 {
-  const char *names[] = { "hf_dinov2_cls_f32",
-                          "hf_dinov2_reg_f32",
-                          "dinov2_repo_reg_f32",
-                          "vit_gap_norm_f32",
-                          "vit_cls_gap_norm_f32",
-                          "vit_map_f32",
-                          "hf_siglip_f32",
-                          "hf_siglip_cls_f32",
-                          "hf_clip_cls_f32",
-                          "beit_f32",
-                          "hf_beit_f32",
-                          "hf_data2vec_f32",
-                          "dinov2_swiglu_f32",
-                          "hf_dinov2_swiglu_f32",
-                          "eva02_tiny_f32",
-                          "eva02_base_f32",
-                          "eva02_clip_f32",
-                          "dinov3_plus_f32",
-                          "hf_dinov3_f32",
-                          "rope_axial_f32",
-                          "rope_sbb_f32",
-                          "rope_mixed_f32",
-                          "hf_siglip2_naflex_f32",
-                          "pe_core_f32",
-                          "pe_spatial_f32",
-                          "open_clip_trunk_f32",
-                          "timm_aimv2_f32",
-                          "hf_aimv2_f32",
-                          "vit_intern_f32",
-                          "hf_blip2_f32",
-                          "swin_f32",
-                          "hf_swin_f32" };
+  const char *names[] = { "hf_dinov2_cls_f32", "hf_dinov2_reg_f32",     "dinov2_repo_reg_f32",
+                          "vit_gap_norm_f32",  "vit_cls_gap_norm_f32",  "vit_map_f32",
+                          "hf_siglip_f32",     "hf_siglip_cls_f32",     "hf_clip_cls_f32",
+                          "beit_f32",          "hf_beit_f32",           "hf_data2vec_f32",
+                          "dinov2_swiglu_f32", "hf_dinov2_swiglu_f32",  "eva02_tiny_f32",
+                          "eva02_base_f32",    "eva02_clip_f32",        "dinov3_plus_f32",
+                          "hf_dinov3_f32",     "rope_axial_f32",        "rope_sbb_f32",
+                          "rope_mixed_f32",    "hf_siglip2_naflex_f32", "pe_core_f32",
+                          "pe_spatial_f32",    "open_clip_trunk_f32",   "timm_aimv2_f32",
+                          "hf_aimv2_f32",      "vit_intern_f32",        "hf_blip2_f32",
+                          "swin_f32",          "hf_swin_f32",           "swinv2_f32",
+                          "hf_swinv2_f32" };
   for (guint k = 0; k < G_N_ELEMENTS (names); k++) {
     GError *error = NULL;
     char *path = g_build_filename (g_getenv ("HEED_FIXTURES"), names[k], NULL);
@@ -2243,6 +2276,7 @@ main (int argc, char **argv)
   g_test_add_func ("/ops/swiglu", test_swiglu);
   g_test_add_func ("/ops/gather-rows", test_gather_rows);
   g_test_add_func ("/ops/rope", test_rope);
+  g_test_add_func ("/ops/qk-normalize", test_qk_normalize);
   g_test_add_func ("/ops/patch-embed", test_patch_embed);
   g_test_add_func ("/ops/attention", test_attention);
   g_test_add_func ("/ops/attention-frames", test_attention_frames);

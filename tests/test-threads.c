@@ -273,31 +273,15 @@ test_batches (void)
 static void
 test_batches_other_layouts (void)
 {
-  const char *names[] = { "deit_distilled_f32",
-                          "vit_reg4_f32",
-                          "vit_gap_f32",
-                          "clip_quickgelu_f32",
-                          "hf_dinov2_cls_f32",
-                          "hf_dinov2_reg_f32",
-                          "vit_gap_norm_f32",
-                          "vit_map_f32",
-                          "beit_f32",
-                          "hf_data2vec_f32",
-                          "dinov2_swiglu_f32",
-                          "eva02_base_f32",
-                          "eva02_token_f32",
-                          "eva02_clip_f32",
-                          "dinov3_small_f32",
-                          "rope_sbb_f32",
-                          "rope_mixed_f32",
-                          "pe_core_f32",
-                          "pe_spatial_f32",
-                          "open_clip_trunk_f32",
-                          "timm_aimv2_f32",
-                          "aimv2_apple_f32",
-                          "vit_intern_f32",
-                          "hf_blip_f32",
-                          "swin_f32" };
+  const char *names[] = { "deit_distilled_f32", "vit_reg4_f32",        "vit_gap_f32",
+                          "clip_quickgelu_f32", "hf_dinov2_cls_f32",   "hf_dinov2_reg_f32",
+                          "vit_gap_norm_f32",   "vit_map_f32",         "beit_f32",
+                          "hf_data2vec_f32",    "dinov2_swiglu_f32",   "eva02_base_f32",
+                          "eva02_token_f32",    "eva02_clip_f32",      "dinov3_small_f32",
+                          "rope_sbb_f32",       "rope_mixed_f32",      "pe_core_f32",
+                          "pe_spatial_f32",     "open_clip_trunk_f32", "timm_aimv2_f32",
+                          "aimv2_apple_f32",    "vit_intern_f32",      "hf_blip_f32",
+                          "swin_f32",           "swinv2_f32" };
   for (guint k = 0; k < 2 * G_N_ELEMENTS (names); k++) { /* with rollout, then without */
     GError *error = NULL;
     char *path = g_build_filename (g_getenv ("HEED_FIXTURES"), names[k / 2], NULL);

@@ -18,11 +18,15 @@ rounded model with every such module's input rounded to half too, within twice t
 because rounding is not continuous: where heed's float32 activation and PyTorch's (1e-7 apart)
 straddle the midpoint between two halves they round half a step apart, and those steps add up
 over the layers to as much as rounding the activations moves the result (EVA-02 CLIP's
-attention: 1.02e-4). That the kernels round as they should is /ops/gemm-half-rounding's check,
-to the bit.
+attention: 1.02e-4). Where the model amplifies such steps further (Swin V2's cosine attention at
+scales up to 100, then a norm after it), the reference itself is only known to within them: the
+same rounded reference run in float64 moves by as much (swinv2_f32's attention: 1.95e-4), so
+the limit is also at least twice that distance, measured for each case in the run. That the
+kernels round as they should is /ops/gemm-half-rounding's check, to the bit.
 
 HEED_WEIGHT_MODES (default "fp16 fp16-matmul") chooses the modes. It also prints how far each
 mode moves each result from float32's. Prints TAP."""
+import copy
 import os
 import subprocess
 import sys
@@ -59,8 +63,9 @@ def round_gemm_weights(model):
             scales[blk.mlp.fc2] = blk.ls2.gamma.detach()[:, None]
     with torch.no_grad():
         for name, m in model.named_modules():
-            # attention pooling's query projection: heed folds it into a float32 bias at load
-            if name == "attn_pool.q":
+            # attention pooling's query projection: heed folds it into a float32 bias at load;
+            # Swin V2's position MLP makes its bias table at load, in float32
+            if name == "attn_pool.q" or "cpb_mlp" in name:
                 continue
             if isinstance(m, (torch.nn.Linear, torch.nn.Conv2d)):
                 g = scales.get(m, 1.0)
@@ -71,13 +76,14 @@ def round_gemm_weights(model):
     return changed
 
 
-def round_gemm_inputs(model):
+def round_gemm_inputs(model, dtype=torch.float32):
     """The fp16-matmul reference: every module whose weights heed stores in half (those
-    round_gemm_weights rounds) takes its input rounded to half."""
+    round_gemm_weights rounds) takes its input rounded to half (and back to the model's dtype)."""
     def to_half(module, inputs):
-        return (inputs[0].half().float(),) + tuple(inputs[1:])
+        return (inputs[0].half().to(dtype),) + tuple(inputs[1:])
     for name, m in model.named_modules():
-        if name != "attn_pool.q" and isinstance(m, (torch.nn.Linear, torch.nn.Conv2d)):
+        if name != "attn_pool.q" and "cpb_mlp" not in name and \
+                isinstance(m, (torch.nn.Linear, torch.nn.Conv2d)):
             m.register_forward_pre_hook(to_half)
 
 
@@ -117,8 +123,15 @@ with tempfile.TemporaryDirectory() as tmp:
         want16 = outputs(model, x, case)
         kinds = [k for k in want16 if want16[k] is not None]
         if "fp16-matmul" in modes:
+            model64 = copy.deepcopy(model).double()
             round_gemm_inputs(model)
             want16mm = outputs(model, x, case)
+            # how far float32's rounding noise alone moves the rounded reference: the same
+            # reference in float64
+            round_gemm_inputs(model64, torch.float64)
+            want16mm64 = outputs(model64, x.double(), case)
+            spread = {k: (want16mm[k].double() - want16mm64[k]).abs().max().item()
+                      for k in want16mm if want16mm[k] is not None}
         for mode in modes:
             n += 1
             problems = []
@@ -135,10 +148,12 @@ with tempfile.TemporaryDirectory() as tmp:
                 if mode == "fp16-matmul":
                     dmm = (got - want16mm[k]).abs().max().item()
                     moved = (want16mm[k] - want16[k]).abs().max().item()
+                    allowed = max(limit(k, want16mm[k], 2), 2 * spread[k])
                     print(f"# {name} {mode} {k}: max |diff| {dmm:.3g} against the rounded "
-                          f"reference (limit {limit(k, want16mm[k], 2):.3g}); rounding the "
-                          f"activations moved it by {moved:.3g}, from float32 {d32:.3g}")
-                    if dmm > limit(k, want16mm[k], 2):
+                          f"reference (limit {allowed:.3g}; in float64 it moves by "
+                          f"{spread[k]:.3g}); rounding the activations moved it by {moved:.3g}, "
+                          f"from float32 {d32:.3g}")
+                    if dmm > allowed:
                         problems.append(f"{k} off by {dmm:.3g}")
                     continue
                 moved = (want16[k] - want32[k]).abs().max().item()

@@ -18,6 +18,7 @@ these, so that a machine whose speed drifts (a shared VM) slows both sides of ea
 import argparse
 import json
 import os
+import re
 import statistics
 import sys
 
@@ -93,16 +94,28 @@ def main():
     sd, meta = load_checkpoint(args.model)
     if "patch_embed.proj.weight" not in sd:
         sys.exit("bench_torch.py compares timm-named checkpoints only")
-    swin = "layers.0.blocks.0.attn.relative_position_bias_table" in sd
+    v2 = "layers.0.blocks.0.attn.logit_scale" in sd
+    swin = v2 or "layers.0.blocks.0.attn.relative_position_bias_table" in sd
     if swin:  # timm's Swin at its config.json's size (224 px where none says)
         config = os.path.join(os.path.dirname(os.path.abspath(args.model)), "config.json")
-        img = 224
-        if os.path.isfile(config):
-            img = json.load(open(config)).get("pretrained_cfg", {}).get("input_size", [3, 224])[-1]
-        cfg = {"img_size": img}
+        settings = json.load(open(config)) if os.path.isfile(config) else {}
+        img = settings.get("pretrained_cfg", {}).get("input_size", [3, 224])[-1]
+        cfg = {"img_size": img, "window": None, "pretrained": None}
+        # a Swin V2's window is in its architecture's name (swinv2_*_windowW_* or, fine-tuned
+        # from a smaller window P at PSIZE px, _windowPtoW_PSIZEto*)
+        named = re.search(r"_window(\d+)(?:to(\d+)_(\d+))?", settings.get("architecture", ""))
+        if v2 and not named:
+            sys.exit("bench_torch.py: a Swin V2 whose config.json's architecture names no window")
+        if v2:
+            cfg["window"] = int(named.group(2) or named.group(1))
+            if named.group(2):
+                patch = sd["patch_embed.proj.weight"].shape[-1]
+                cfg["pretrained"] = [min(int(named.group(1)), max(int(named.group(3)) // patch
+                                                                 >> s, 1)) for s in range(8)]
         if "layers.0.downsample.reduction.weight" in sd:
             sys.exit("bench_torch.py compares timm's Swin in its layout since timm 0.9 only")
         sd = {k: v for k, v in sd.items() if not k.endswith(("relative_position_index",
+                                                             "relative_coords_table",
                                                              "attn_mask"))}
     else:
         heads = int(meta["num_heads"]) if "num_heads" in meta else None
@@ -118,7 +131,8 @@ def main():
         torch.set_float32_matmul_precision("highest")
         torch.backends.cudnn.allow_tf32 = False
     timing_device(args.device)
-    model = (swin_from_state_dict(sd, cfg["img_size"]) if swin else
+    model = (swin_from_state_dict(sd, cfg["img_size"], cfg["window"], cfg["pretrained"])
+             if swin else
              VisionTransformer(**cfg)).eval().to(args.device)
     model.load_state_dict(sd, strict=True)
     x = torch.randn(args.batch, 3, cfg["img_size"], cfg["img_size"], device=args.device)

@@ -4,6 +4,7 @@ reader/writer, so heed's outputs can be checked and timed against PyTorch with n
 Debian's python3-torch. Module and parameter names match timm's, so state dicts line up."""
 
 import json
+import math
 import struct
 import time
 from functools import partial
@@ -1341,10 +1342,29 @@ def swin_shift_mask(grid, window, shift):
     return (regions[:, :, None] != regions[:, None, :]).float() * -100.0
 
 
+def swinv2_coords_table(window, pretrained=0):
+    """[(2 window - 1)^2][2]: each relative offset (row, column) as Swin V2's position MLP reads
+    it: over window - 1 (the pretraining window's, where the model was fine-tuned at a larger
+    one), times 8, then log-spaced, sign(t) log2(|t| + 1) / 3; rows in the bias table's order."""
+    r = torch.arange(-(window - 1), window, dtype=torch.float32)
+    t = torch.stack(torch.meshgrid(r, r, indexing="ij"), -1)
+    div = (pretrained if pretrained else window) - 1
+    if div > 0:  # a window of 1 has only the offset 0 (transformers' guard)
+        t = t / div
+    t = t * 8
+    return (torch.sign(t) * torch.log2(t.abs() + 1.0) / math.log2(8)).reshape(-1, 2)
+
+
 class SwinBlock(nn.Module):
-    def __init__(self, dim, heads, window, shift, eps, grid):
+    """A Swin block; with v2 (timm's SwinTransformerV2Block) cosine attention (the queries and
+    keys of each head at unit length, times exp (logit_scale) up to 100), the bias table made by
+    an MLP from the log-spaced offsets (16 sigmoid (cpb_mlp)), the query's and value's biases
+    apart (q_bias, v_bias; the key has none) and the norms after the attention and the MLP,
+    before each is added (res-post-norm)."""
+
+    def __init__(self, dim, heads, window, shift, eps, grid, v2=False, pretrained_window=0):
         super().__init__()
-        self.heads, self.window, self.shift, self.grid = heads, window, shift, grid
+        self.heads, self.window, self.shift, self.grid, self.v2 = heads, window, shift, grid, v2
         # the window order, the table's index and the mask, made once (not timed, not saved)
         self.register_buffer("order", swin_window_order(grid, window, shift), persistent=False)
         self.register_buffer("index", swin_relative_index(window).reshape(-1), persistent=False)
@@ -1352,10 +1372,19 @@ class SwinBlock(nn.Module):
                              persistent=False)
         self.norm1 = nn.LayerNorm(dim, eps=eps)
         self.attn = nn.Module()
-        self.attn.qkv = nn.Linear(dim, 3 * dim)
+        self.attn.qkv = nn.Linear(dim, 3 * dim, bias=not v2)
         self.attn.proj = nn.Linear(dim, dim)
-        self.attn.relative_position_bias_table = nn.Parameter(
-            torch.zeros((2 * window - 1) ** 2, heads))
+        if v2:
+            self.attn.q_bias = nn.Parameter(torch.zeros(dim))
+            self.attn.v_bias = nn.Parameter(torch.zeros(dim))
+            self.attn.logit_scale = nn.Parameter(torch.zeros(heads, 1, 1))
+            self.attn.cpb_mlp = nn.Sequential(nn.Linear(2, 512), nn.ReLU(),
+                                              nn.Linear(512, heads, bias=False))
+            self.register_buffer("coords", swinv2_coords_table(window, pretrained_window),
+                                 persistent=False)
+        else:
+            self.attn.relative_position_bias_table = nn.Parameter(
+                torch.zeros((2 * window - 1) ** 2, heads))
         self.norm2 = nn.LayerNorm(dim, eps=eps)
         self.mlp = Mlp(dim, 4 * dim)
         self.last_attn = None
@@ -1363,12 +1392,23 @@ class SwinBlock(nn.Module):
     def forward(self, x, grid):
         B, T, C = x.shape
         N, H, order = self.window ** 2, self.heads, self.order
-        h = self.norm1(x)[:, order].reshape(-1, N, C)  # [B * windows, N, C]
-        q, k, v = self.attn.qkv(h).reshape(-1, N, 3, H, C // H).permute(2, 0, 3, 1, 4).unbind(0)
-        table = self.attn.relative_position_bias_table
+        a = self.attn
+        if self.v2:  # the biases added apart (timm's qkv_bias_separate), through the module
+            h = x[:, order].reshape(-1, N, C)  # [B * windows, N, C]
+            qkv = a.qkv(h) + torch.cat((a.q_bias, torch.zeros_like(a.q_bias), a.v_bias))
+        else:
+            qkv = a.qkv(self.norm1(x)[:, order].reshape(-1, N, C))
+        q, k, v = qkv.reshape(-1, N, 3, H, C // H).permute(2, 0, 3, 1, 4).unbind(0)
+        table = 16 * torch.sigmoid(a.cpb_mlp(self.coords)) if self.v2 else \
+            a.relative_position_bias_table
         bias = table[self.index].reshape(N, N, H).permute(2, 0, 1)
         t0 = timer_now()
-        scores = (q * (C // H) ** -0.5) @ k.transpose(-2, -1) + bias
+        if self.v2:
+            scale = torch.clamp(a.logit_scale, max=math.log(100.0)).exp()
+            scores = F.normalize(q, dim=-1) @ F.normalize(k, dim=-1).transpose(-2, -1) * scale
+            scores = scores + bias
+        else:
+            scores = (q * (C // H) ** -0.5) @ k.transpose(-2, -1) + bias
         if self.shift:
             scores = (scores.reshape(B, -1, H, N, N) + self.mask[None, :, None]).reshape(-1, H,
                                                                                         N, N)
@@ -1378,46 +1418,55 @@ class SwinBlock(nn.Module):
         self.attn.core_seconds = timer_now() - t0
         out = self.attn.proj(ctx)
         x = x.clone()
+        if self.v2:
+            x[:, order] += self.norm1(out)
+            return x + self.norm2(self.mlp(x))
         x[:, order] += out
         return x + self.mlp(self.norm2(x))
 
 
 class SwinMerge(nn.Module):
     """Patch merging: each 2 x 2 of tokens as one of 4 x the width, in the order (row, column)
-    (0, 0), (1, 0), (0, 1), (1, 1); a LayerNorm, then a Linear to 2 x the width, no bias."""
+    (0, 0), (1, 0), (0, 1), (1, 1); a LayerNorm, then a Linear to 2 x the width, no bias (v2:
+    the Linear, then a LayerNorm of 2 x the width)."""
 
-    def __init__(self, dim, eps):
+    def __init__(self, dim, eps, v2=False):
         super().__init__()
-        self.norm = nn.LayerNorm(4 * dim, eps=eps)
+        self.v2 = v2
+        self.norm = nn.LayerNorm(2 * dim if v2 else 4 * dim, eps=eps)
         self.reduction = nn.Linear(4 * dim, 2 * dim, bias=False)
 
     def forward(self, x, grid):
         B, T, C = x.shape
         x = x.reshape(B, grid, grid, C)
         x = torch.cat([x[:, 0::2, 0::2], x[:, 1::2, 0::2], x[:, 0::2, 1::2], x[:, 1::2, 1::2]], -1)
-        return self.reduction(self.norm(x.reshape(B, -1, 4 * C)))
+        x = x.reshape(B, -1, 4 * C)
+        return self.norm(self.reduction(x)) if self.v2 else self.reduction(self.norm(x))
 
 
 class SwinTransformer(nn.Module):
-    """Swin (v1) in timm's names (timm 0.9 on: layers.S.downsample starts stage S >= 1, the head
+    """Swin (v1, or with v2 timm's SwinTransformerV2) in timm's names (timm 0.9 on: layers.S.downsample starts stage S >= 1, the head
     is head.fc). A stage's window is the grid where the grid is no larger, with no shift; odd
     blocks shift by half a window. Final LayerNorm on every token, then their mean."""
 
-    def __init__(self, img, patch, dims, depths, heads, window, classes, eps=1e-5):
+    def __init__(self, img, patch, dims, depths, heads, window, classes, eps=1e-5, v2=False,
+                 pretrained_windows=None):
         super().__init__()
         self.patch_embed = nn.Module()
         self.patch_embed.proj = nn.Conv2d(3, dims[0], kernel_size=patch, stride=patch)
         self.patch_embed.norm = nn.LayerNorm(dims[0], eps=eps)
         self.grids, grid = [], img // patch
         self.layers = nn.ModuleList()
+        pretrained = pretrained_windows or [0] * len(dims)
         for s, (dim, depth, h) in enumerate(zip(dims, depths, heads)):
             stage = nn.Module()
             if s:
-                stage.downsample = SwinMerge(dims[s - 1], eps)
+                stage.downsample = SwinMerge(dims[s - 1], eps, v2)
                 grid //= 2
             w = min(window, grid)
             stage.blocks = nn.ModuleList(
-                [SwinBlock(dim, h, w, w // 2 if b % 2 and grid > window else 0, eps, grid)
+                [SwinBlock(dim, h, w, w // 2 if b % 2 and grid > window else 0, eps, grid, v2,
+                           pretrained[s])
                  for b in range(depth)])
             self.layers.append(stage)
             self.grids.append(grid)
@@ -1449,46 +1498,70 @@ class SwinTransformer(nn.Module):
         return self.layers[-1].blocks[-1].last_attn[0].mean(dim=(0, 1))
 
 
-def swin_from_state_dict(sd, img=224):
-    """The SwinTransformer (timm's names, timm 0.9's layout) a state dict holds, at img px."""
+def swin_from_state_dict(sd, img=224, window=None, pretrained_windows=None):
+    """The SwinTransformer (timm's names, timm 0.9's layout) a state dict holds, at img px; a
+    Swin V2's window (in no tensor) is the caller's."""
     dim, _, patch, _ = sd["patch_embed.proj.weight"].shape
-    dims, depths, heads, window = [], [], [], 0
-    while f"layers.{len(dims)}.blocks.0.attn.relative_position_bias_table" in sd:
+    v2 = "layers.0.blocks.0.attn.logit_scale" in sd
+    dims, depths, heads, largest = [], [], [], 0
+    while f"layers.{len(dims)}.blocks.0.norm1.weight" in sd:
         s = len(dims)
-        table = sd[f"layers.{s}.blocks.0.attn.relative_position_bias_table"]
-        window = max(window, int(round((table.shape[0] ** 0.5 + 1) / 2)))
-        heads.append(table.shape[1])
+        if v2:
+            heads.append(sd[f"layers.{s}.blocks.0.attn.logit_scale"].shape[0])
+        else:
+            table = sd[f"layers.{s}.blocks.0.attn.relative_position_bias_table"]
+            largest = max(largest, int(round((table.shape[0] ** 0.5 + 1) / 2)))
+            heads.append(table.shape[1])
         dims.append(sd[f"layers.{s}.blocks.0.norm1.weight"].shape[0])
         depths.append(sum(1 for k in sd if k.startswith(f"layers.{s}.blocks.")
                           and k.endswith(".norm1.weight")))
     head = sd.get("head.fc.weight", sd.get("head.weight"))
-    return SwinTransformer(img, patch, dims, depths, heads, window,
-                           head.shape[0] if head is not None else 0)
+    return SwinTransformer(img, patch, dims, depths, heads, window or largest,
+                           head.shape[0] if head is not None else 0, v2=v2,
+                           pretrained_windows=pretrained_windows)
 
 
-def timm_to_hf_swin(sd):
-    """timm's Swin names as transformers' SwinForImageClassification has them: the blocks'
-    qkv apart as query, key and value, each block's relative_position_index (a buffer
-    transformers saves), the patch merging at the end of the stage before."""
+def timm_to_hf_swin(sd, windows=None, coords=None):
+    """timm's Swin names as transformers' SwinForImageClassification (Swinv2ForImage-
+    Classification's, under swinv2., for a V2) has them: the blocks' qkv apart as query, key
+    and value, each block's relative_position_index (a buffer transformers saves), the patch
+    merging at the end of the stage before. A V2's q_bias and v_bias are the query's and
+    value's biases, its cpb_mlp the continuous_position_bias_mlp; a V2's windows (each stage's)
+    give its relative_position_index, and coords its relative_coords_table [1, 2 window - 1,
+    2 window - 1, 2] for each stage (buffers older files hold), where given."""
     out = {}
+    v2 = "layers.0.blocks.0.attn.logit_scale" in sd
+    p = "swinv2." if v2 else "swin."
     for name, t in sd.items():
         parts = name.split(".")
         if name.startswith("patch_embed.proj."):
-            out["swin.embeddings.patch_embeddings.projection." + parts[-1]] = t
+            out[p + "embeddings.patch_embeddings.projection." + parts[-1]] = t
         elif name.startswith("patch_embed.norm."):
-            out["swin.embeddings.norm." + parts[-1]] = t
+            out[p + "embeddings.norm." + parts[-1]] = t
         elif name.startswith("norm."):
-            out["swin.layernorm." + parts[-1]] = t
+            out[p + "layernorm." + parts[-1]] = t
         elif name.startswith("head.fc."):
             out["classifier." + parts[-1]] = t
         elif ".downsample." in name:
-            out[f"swin.encoder.layers.{int(parts[1]) - 1}.downsample." + ".".join(parts[3:])] = t
+            out[f"{p}encoder.layers.{int(parts[1]) - 1}.downsample." + ".".join(parts[3:])] = t
         else:
-            b = "swin.encoder.layers.{}.blocks.{}.".format(parts[1], parts[3])
+            b = "{}encoder.layers.{}.blocks.{}.".format(p, parts[1], parts[3])
             rest = ".".join(parts[4:])
             if rest.startswith("attn.qkv."):
                 for i, which in enumerate(("query", "key", "value")):
                     out[f"{b}attention.self.{which}.{parts[-1]}"] = t.chunk(3)[i]
+            elif rest in ("attn.q_bias", "attn.v_bias"):
+                which = "query" if rest == "attn.q_bias" else "value"
+                out[f"{b}attention.self.{which}.bias"] = t
+            elif rest == "attn.logit_scale":
+                out[b + "attention.self.logit_scale"] = t
+                if windows:  # a V2's window is in no tensor: the caller's, for each stage
+                    index = swin_relative_index(windows[int(parts[1])])
+                    out[b + "attention.self.relative_position_index"] = index
+                if coords:
+                    out[b + "attention.self.relative_coords_table"] = coords[int(parts[1])]
+            elif rest.startswith("attn.cpb_mlp."):
+                out[b + "attention.self.continuous_position_bias_mlp." + ".".join(parts[6:])] = t
             elif rest == "attn.relative_position_bias_table":
                 out[b + "attention.self.relative_position_bias_table"] = t
                 window = int(round(((t.shape[0]) ** 0.5 + 1) / 2))
@@ -1502,10 +1575,14 @@ def timm_to_hf_swin(sd):
 
 
 def hf_swin_visual(sd, x, config):
-    """transformers' SwinModel's forward, written from its modules on its own names: the
-    cyclic shift as torch.roll, window_partition and window_reverse, the mask from the rolled
-    grid's slices; returns the pooled output (the mean of the normed tokens)."""
+    """transformers' SwinModel's forward (Swinv2Model's where config's model_type is swinv2),
+    written from its modules on its own names: the cyclic shift as torch.roll,
+    window_partition and window_reverse, the mask from the rolled grid's slices (added twice
+    in a V2, as Swinv2SelfAttention does); returns the pooled output (the mean of the normed
+    tokens)."""
     eps = config["layer_norm_eps"]
+    v2 = config.get("model_type") == "swinv2"
+    pre = "swinv2." if v2 else "swin."
 
     def ln(t, p):
         return F.layer_norm(t, t.shape[-1:], sd[p + ".weight"], sd[p + ".bias"], eps)
@@ -1520,30 +1597,57 @@ def hf_swin_visual(sd, x, config):
         t = t.view(-1, G // w, G // w, w, w, C).permute(0, 1, 3, 2, 4, 5)
         return t.reshape(-1, G, G, C)
 
-    p = "swin.embeddings."
+    def v2_bias(q, w, pretrained):  # Swinv2SelfAttention's relative_coords_table through the MLP
+        r = torch.arange(-(w - 1), w, dtype=torch.int64).float()
+        table = torch.stack(torch.meshgrid([r, r], indexing="ij")).permute(1, 2, 0).contiguous()
+        table = table.unsqueeze(0)
+        if pretrained > 0:
+            table[:, :, :, 0] /= pretrained - 1
+            table[:, :, :, 1] /= pretrained - 1
+        elif w > 1:
+            table[:, :, :, 0] /= w - 1
+            table[:, :, :, 1] /= w - 1
+        table *= 8
+        table = torch.sign(table) * torch.log2(torch.abs(table) + 1.0) / math.log2(8)
+        m = q + "attention.self.continuous_position_bias_mlp."
+        out = F.linear(F.relu(F.linear(table, sd[m + "0.weight"], sd[m + "0.bias"])),
+                       sd[m + "2.weight"]).view(-1, heads)
+        return 16 * torch.sigmoid(out)
+
+    p = pre + "embeddings."
     h = F.conv2d(x, sd[p + "patch_embeddings.projection.weight"],
                  sd[p + "patch_embeddings.projection.bias"], stride=config["patch_size"])
     grid = h.shape[-1]
     h = ln(h.flatten(2).transpose(1, 2), p + "norm")
+    pretrained_windows = config.get("pretrained_window_sizes") or [0] * len(config["depths"])
     for s, depth in enumerate(config["depths"]):
         heads = config["num_heads"][s]
         w = min(config["window_size"], grid)
         for b in range(depth):
             shift = config["window_size"] // 2 if b % 2 and grid > config["window_size"] else 0
-            q = f"swin.encoder.layers.{s}.blocks.{b}."
+            q = f"{pre}encoder.layers.{s}.blocks.{b}."
             B, T, C = h.shape
-            y = ln(h, q + "layernorm_before").view(B, grid, grid, C)
+            y = (h if v2 else ln(h, q + "layernorm_before")).view(B, grid, grid, C)
             if shift:
                 y = torch.roll(y, shifts=(-shift, -shift), dims=(1, 2))
             y = partition(y, w)
             proj = [F.linear(y, sd[f"{q}attention.self.{n}.weight"],
-                             sd[f"{q}attention.self.{n}.bias"]).view(y.shape[0], -1, heads,
-                                                                     C // heads).transpose(1, 2)
+                             sd.get(f"{q}attention.self.{n}.bias")).view(
+                                 y.shape[0], -1, heads, C // heads).transpose(1, 2)
                     for n in ("query", "key", "value")]
-            scores = proj[0] @ proj[1].transpose(-1, -2) / (C // heads) ** 0.5
-            table = sd[q + "attention.self.relative_position_bias_table"]
+            if v2:
+                scores = F.normalize(proj[0], dim=-1) @ F.normalize(proj[1], dim=-1).transpose(
+                    -2, -1)
+                scale = torch.clamp(sd[q + "attention.self.logit_scale"],
+                                    max=math.log(1.0 / 0.01)).exp()
+                scores = scores * scale
+                table = v2_bias(q, w, pretrained_windows[s])
+            else:
+                scores = proj[0] @ proj[1].transpose(-1, -2) / (C // heads) ** 0.5
+                table = sd[q + "attention.self.relative_position_bias_table"]
             index = sd[q + "attention.self.relative_position_index"]
-            scores = scores + table[index.view(-1)].view(w * w, w * w, -1).permute(2, 0, 1)
+            bias = table[index.view(-1)].view(w * w, w * w, -1).permute(2, 0, 1)
+            scores = scores + bias
             if shift:
                 img = torch.zeros(1, grid, grid, 1)
                 count = 0
@@ -1556,6 +1660,8 @@ def hf_swin_visual(sd, x, config):
                 mask = mask.masked_fill(mask != 0, -100.0).masked_fill(mask == 0, 0.0)
                 n = mask.shape[0]
                 scores = (scores.view(-1, n, heads, w * w, w * w) + mask.unsqueeze(1).unsqueeze(0))
+                if v2:
+                    scores = scores + mask.unsqueeze(1).unsqueeze(0)
                 scores = scores.view(-1, heads, w * w, w * w)
             ctx = (scores.softmax(-1) @ proj[2]).transpose(1, 2).reshape(-1, w * w, C)
             ctx = F.linear(ctx, sd[q + "attention.output.dense.weight"],
@@ -1563,16 +1669,22 @@ def hf_swin_visual(sd, x, config):
             ctx = reverse(ctx.view(-1, w, w, C), w, grid)
             if shift:
                 ctx = torch.roll(ctx, shifts=(shift, shift), dims=(1, 2))
-            h = h + ctx.reshape(B, T, C)
-            m = F.gelu(F.linear(ln(h, q + "layernorm_after"), sd[q + "intermediate.dense.weight"],
+            ctx = ctx.reshape(B, T, C)
+            h = h + (ln(ctx, q + "layernorm_before") if v2 else ctx)
+            m = F.gelu(F.linear(h if v2 else ln(h, q + "layernorm_after"),
+                                sd[q + "intermediate.dense.weight"],
                                 sd[q + "intermediate.dense.bias"]))
-            h = h + F.linear(m, sd[q + "output.dense.weight"], sd[q + "output.dense.bias"])
+            m = F.linear(m, sd[q + "output.dense.weight"], sd[q + "output.dense.bias"])
+            h = h + (ln(m, q + "layernorm_after") if v2 else m)
         if s < len(config["depths"]) - 1:
-            d = f"swin.encoder.layers.{s}.downsample."
+            d = f"{pre}encoder.layers.{s}.downsample."
             B, T, C = h.shape
             g = h.view(B, grid, grid, C)
             g = torch.cat([g[:, 0::2, 0::2], g[:, 1::2, 0::2], g[:, 0::2, 1::2], g[:, 1::2, 1::2]],
                           -1).view(B, -1, 4 * C)
-            h = F.linear(ln(g, d + "norm"), sd[d + "reduction.weight"])
+            if v2:
+                h = ln(F.linear(g, sd[d + "reduction.weight"]), d + "norm")
+            else:
+                h = F.linear(ln(g, d + "norm"), sd[d + "reduction.weight"])
             grid //= 2
-    return ln(h, "swin.layernorm").mean(1)
+    return ln(h, pre + "layernorm").mean(1)

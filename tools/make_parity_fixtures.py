@@ -24,7 +24,8 @@ from heed_torch import (VisionTransformer, aimv2_apple_visual, hf_aimv2_visual, 
                         timm_to_open_clip_trunk, timm_to_dinov2_repo, timm_to_hf, timm_to_hf_beit,
                         timm_to_hf_clip, timm_to_hf_dinov2, timm_to_hf_dinov3,
                         timm_to_hf_siglip, timm_to_hf_siglip2_naflex, timm_to_timm_eva,
-                        SwinTransformer, hf_swin_visual, timm_to_hf_swin)
+                        SwinTransformer, hf_swin_visual, swinv2_coords_table,
+                        timm_to_hf_swin)
 
 # transformers' DINOv2 processor (facebook/dinov2-*'s preprocessor_config.json, BiT's), scaled to
 # the fixtures' size: the shorter side to 64, a 56 px centre crop
@@ -714,29 +715,64 @@ HF_PREPROCESSOR = {
 # 2 heads of 16, then 4 and 8
 SWIN = dict(img=32, patch=2, dim=128, depth=6, heads=8, classes=5, dtype="F32", labels=True,
             swin=dict(dims=[32, 64, 128], depths=[2, 2, 2], heads=[2, 4, 8], window=4))
+
+
+def swin_timm_config(arch):
+    """timm's config.json for the Swin fixtures: the architecture, its pretrained_cfg."""
+    return {"architecture": arch, "num_classes": 5, "num_features": 128, "global_pool": "avg",
+            "pretrained_cfg": {"input_size": [3, 32, 32], "interpolation": "bicubic",
+                               "crop_pct": 0.9, "crop_mode": "center",
+                               "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]}}
+
+
+def swin_hf_case(name, model_type, architecture, window, **config):
+    """A transformers Swin fixture: its config.json (and config's more settings) and its
+    ViTImageProcessor's preprocessor_config.json (bicubic, ImageNet's)."""
+    return dict(SWIN, name=name, names="hf_swin", heads_in="none",
+                config=dict({"model_type": model_type, "architectures": [architecture],
+                             "embed_dim": 32, "depths": [2, 2, 2], "num_heads": [2, 4, 8],
+                             "window_size": window, "image_size": 32, "patch_size": 2,
+                             "num_channels": 3, "mlp_ratio": 4.0, "qkv_bias": True,
+                             "hidden_act": "gelu", "layer_norm_eps": 1e-5,
+                             "use_absolute_embeddings": False, "patch_norm": True,
+                             "encoder_stride": 32}, **config),
+                preprocessor={"do_normalize": True, "do_rescale": True, "do_resize": True,
+                              "image_mean": [0.485, 0.456, 0.406],
+                              "image_std": [0.229, 0.224, 0.225],
+                              "image_processor_type": "ViTImageProcessor", "resample": 3,
+                              "rescale_factor": 0.00392156862745098,
+                              "size": {"height": 32, "width": 32}})
+
+
 CASES += [
     # timm's swin_*_patch4_window7_224 (timm 0.9 on: patch merging at the start of the stage it
     # feeds, head.fc), its config.json's pretrained_cfg
     dict(SWIN, name="swin_f32", names="timm", heads_in="none",
-         config={"architecture": "swin_tiny_patch4_window7_224", "num_classes": 5,
-                 "num_features": 128, "global_pool": "avg",
-                 "pretrained_cfg": {"input_size": [3, 32, 32], "interpolation": "bicubic",
-                                    "crop_pct": 0.9, "crop_mode": "center",
-                                    "mean": [0.485, 0.456, 0.406],
-                                    "std": [0.229, 0.224, 0.225]}}),
+         config=swin_timm_config("swin_tiny_patch4_window7_224")),
     # transformers' SwinForImageClassification (microsoft/swin-tiny-patch4-window7-224): "swin."
     # names, query, key and value apart, each block's relative_position_index, patch merging at
     # the end of the stage before, config.json and its ViTImageProcessor (bicubic, ImageNet's)
-    dict(SWIN, name="hf_swin_f32", names="hf_swin", heads_in="none",
-         config={"model_type": "swin", "architectures": ["SwinForImageClassification"],
-                 "embed_dim": 32, "depths": [2, 2, 2], "num_heads": [2, 4, 8], "window_size": 4,
-                 "image_size": 32, "patch_size": 2, "num_channels": 3, "mlp_ratio": 4.0,
-                 "qkv_bias": True, "hidden_act": "gelu", "layer_norm_eps": 1e-5,
-                 "use_absolute_embeddings": False, "patch_norm": True, "encoder_stride": 32},
-         preprocessor={"do_normalize": True, "do_rescale": True, "do_resize": True,
-                       "image_mean": [0.485, 0.456, 0.406], "image_std": [0.229, 0.224, 0.225],
-                       "image_processor_type": "ViTImageProcessor", "resample": 3,
-                       "rescale_factor": 0.00392156862745098, "size": {"height": 32, "width": 32}}),
+    swin_hf_case("hf_swin_f32", "swin", "SwinForImageClassification", 4),
+]
+
+# Swin V2 at a fixture's size, the same stages: timm's with windows of 8 (4 windows over the
+# first stage's grid, shifted by 4 in its odd block; one over the second's, unshifted; the third
+# stage's 4 x 4 grid one window, the window cut to it), transformers' with windows of 4 and
+# pretraining windows of 6, 6 and 3 (the position MLP's offsets over 5 and 2, not 3)
+SWINV2 = dict(SWIN, swin=dict(SWIN["swin"], v2=True))
+CASES += [
+    # timm's swinv2_*_window8_256: cosine attention, q_bias and v_bias, the position MLP
+    # (cpb_mlp), the norms after the attention and MLP, patch merging's norm after its Linear;
+    # the window from the architecture's name
+    dict(SWINV2, name="swinv2_f32", names="timm", heads_in="none",
+         swin=dict(SWINV2["swin"], window=8), config=swin_timm_config("swinv2_tiny_window8_256")),
+    # transformers' Swinv2ForImageClassification (microsoft/swinv2-tiny-patch4-window8-256):
+    # "swinv2." names, the query's and value's biases (the key has none), each block's
+    # relative_position_index and relative_coords_table (buffers older files hold), config.json's
+    # window_size and pretrained_window_sizes
+    dict(swin_hf_case("hf_swinv2_f32", "swinv2", "Swinv2ForImageClassification", 4,
+                      pretrained_window_sizes=[6, 6, 3]),
+         swin=dict(SWINV2["swin"], pretrained=[6, 6, 3])),
 ]
 
 
@@ -782,6 +818,12 @@ def randomise(model, gen, sharpen_pool=False):
             uniform(p, 0.4, 0.6)
         elif name.endswith("relative_position_bias_table"):  # BEiT's: as large as the scores
             uniform(p, 2.0)
+        elif name.endswith("logit_scale"):  # Swin V2's: scales of 2.7 to 20, the first head's
+            uniform(p, 1.0, 2.0)            # past the clamp at 100
+            with torch.no_grad():
+                p[0] = 4.8
+        elif name.endswith("cpb_mlp.2.weight"):  # biases from 16 sigmoid (...) that vary by
+            uniform(p, 0.2)                      # several units, so a wrong offset shows
         elif "norm" in name and name.endswith("weight"):
             uniform(p, 0.2, 1.0)
         elif name.endswith("bias"):
@@ -839,7 +881,9 @@ def build(case):
     gen = torch.Generator().manual_seed(sum(map(ord, case["name"])))
     sw = case.get("swin")
     model = (SwinTransformer(case["img"], case["patch"], sw["dims"], sw["depths"], sw["heads"],
-                             sw["window"], case["classes"]).eval() if sw else model_for(case))
+                             sw["window"], case["classes"], v2=sw.get("v2", False),
+                             pretrained_windows=sw.get("pretrained")).eval()
+             if sw else model_for(case))
     randomise(model, gen, case.get("sharpen_pool", False))
     with torch.no_grad():  # the reference must use exactly the stored values
         if not case.get("head_bias", True):  # OpenCLIP's projections
@@ -955,7 +999,12 @@ def make(case, outdir):
                                                                         case["eps"])
         assert (theirs - emb).abs().max() < 1e-5, (theirs - emb).abs().max()
     elif case["names"] == "hf_swin":
-        sd = timm_to_hf_swin(sd)
+        sw, grid = case["swin"], case["img"] // case["patch"]
+        windows = [min(sw["window"], grid >> s) for s in range(len(sw["dims"]))]
+        pretrained = sw.get("pretrained") or [0] * len(windows)
+        coords = [swinv2_coords_table(w, pw).reshape(1, 2 * w - 1, 2 * w - 1, 2)
+                  for w, pw in zip(windows, pretrained)]
+        sd = timm_to_hf_swin(sd, windows, coords) if sw.get("v2") else timm_to_hf_swin(sd)
         with torch.no_grad():  # transformers' own forward on the renamed weights
             theirs = hf_swin_visual(sd, x, case["config"])
         assert (theirs - emb).abs().max() < 1e-5, (theirs - emb).abs().max()

@@ -3,10 +3,11 @@
 """Writes a Swin checkpoint of a real model's shape with seeded random weights, in timm's names
 with a timm config.json beside it, for benchmarks (heed bench runs it beside the same model in
 PyTorch, tools/heed_torch.py's mirror): swin-tiny (timm's swin_tiny_patch4_window7_224: 4
-stages of 2, 2, 6 and 2 blocks, 96 to 768 wide, windows of 7) or swin-base-384
-(swin_base_patch4_window12_384).
+stages of 2, 2, 6 and 2 blocks, 96 to 768 wide, windows of 7), swin-base-384
+(swin_base_patch4_window12_384) or swinv2-tiny (timm's swinv2_tiny_window8_256: Swin-T's stages
+at 256 px in windows of 8, Swin V2's blocks).
 
-    /usr/bin/python3 tools/random_swin.py OUTDIR [swin-tiny|swin-base-384]"""
+    /usr/bin/python3 tools/random_swin.py OUTDIR [swin-tiny|swin-base-384|swinv2-tiny]"""
 import json
 import os
 import sys
@@ -21,6 +22,8 @@ SHAPES = {  # img, patch, dims, depths, heads, window, timm's architecture
                   "swin_tiny_patch4_window7_224"),
     "swin-base-384": (384, 4, [128, 256, 512, 1024], [2, 2, 18, 2], [4, 8, 16, 32], 12,
                       "swin_base_patch4_window12_384"),
+    "swinv2-tiny": (256, 4, [96, 192, 384, 768], [2, 2, 6, 2], [3, 6, 12, 24], 8,
+                    "swinv2_tiny_window8_256"),
 }
 
 
@@ -28,11 +31,14 @@ def main():
     out, shape = sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else "swin-tiny"
     img, patch, dims, depths, heads, window, arch = SHAPES[shape]
     torch.manual_seed(0)
-    model = SwinTransformer(img, patch, dims, depths, heads, window, 1000)
+    model = SwinTransformer(img, patch, dims, depths, heads, window, 1000,
+                            v2=arch.startswith("swinv2_"))
     with torch.no_grad():
         for name, p in model.named_parameters():
             if name.endswith("relative_position_bias_table"):
                 p.normal_(0, 1.0)
+            elif name.endswith("logit_scale"):  # timm's initial log (10)
+                p.fill_(2.302585)
             elif "norm" in name and name.endswith("weight"):
                 p.fill_(1.0)
             elif p.dim() > 1:
