@@ -170,6 +170,8 @@ typedef struct {
   guint pretrained_window; /* Swin V2: the window its position MLP's offsets were scaled by in
                             * pretraining (timm's and transformers' pretrained_window_size), 0
                             * where that is the stage's own */
+  gboolean window_cut;     /* Swin V2: the window is the grid, smaller than the model's window
+                            * (its biases were made for that size) */
 } HeedSwinStage;
 
 typedef struct {

@@ -26,7 +26,7 @@ static const float openai_std[3] = { 0.26862954f, 0.26130258f, 0.27577711f };
 typedef enum { DT_UNSUPPORTED, DT_F32, DT_F16, DT_BF16 } DType;
 
 /* the most memory the blocks' attention biases (BEiT's, looked up at load) may take */
-#define MAX_BIAS_BYTES 2e9
+#define MAX_BIAS_BYTES HEED_MAX_BIAS_BYTES
 
 typedef struct {
   char *dtype_name;
@@ -2182,13 +2182,14 @@ read_swin_config (Loader *L, const SwinNames *n, HeedModel *m, GError **error)
       return model_error (error, L, "a Swin of more than %u stages", HEED_SWIN_MAX_STAGES);
     HeedSwinStage *st = &c->swin[s];
     st->dim = s ? 2 * c->swin[s - 1].dim : dim;
-    st->grid = s ? c->swin[s - 1].grid / 2 : grid;
+    guint stage_grid = grid >> s;
     if (c->swin_v2) {
       if (e->ndim != 3 || e->shape[0] == 0 || e->shape[0] > 256 || e->shape[1] != 1 ||
           e->shape[2] != 1)
         return model_error (error, L, "stage %u's logit_scale must be [heads, 1, 1]", s);
       /* a grid no larger than the window is one window (timm's and transformers' cut) */
-      st->window = MIN (v2_window, st->grid), st->heads = (guint) e->shape[0];
+      st->window = MAX (MIN (v2_window, stage_grid), 1), st->heads = (guint) e->shape[0];
+      st->window_cut = st->window < v2_window;
       st->pretrained_window = pretrained[s];
     } else {
       guint side = e->ndim == 2 ? (guint) sqrt ((double) e->shape[0]) : 0;
@@ -2200,9 +2201,6 @@ read_swin_config (Loader *L, const SwinNames *n, HeedModel *m, GError **error)
                             s);
       st->window = (side + 1) / 2, st->heads = (guint) e->shape[1];
     }
-    if (s && c->swin[s - 1].grid % 2)
-      return model_error (error, L, "stage %u's grid of %u is odd: heed does not pad it to merge",
-                          s - 1, c->swin[s - 1].grid);
     for (st->depth = 0;; st->depth++) {
       name = swin_block_name (n, s, st->depth, "norm1.weight");
       gboolean there = find (L, name) != NULL;
@@ -2220,39 +2218,19 @@ read_swin_config (Loader *L, const SwinNames *n, HeedModel *m, GError **error)
     if (st->dim % st->heads)
       return model_error (error, L, "stage %u: %u heads do not divide its width %u", s, st->heads,
                           st->dim);
-    /* a grid no larger than the window is one window, unshifted (as timm and transformers run
-     * it); windows must tile the grid: heed does not pad them */
-    if (st->grid < st->window || st->grid % st->window)
-      return model_error (error, L,
-                          "stage %u's grid of %u tokens a side (at %u px) is not a multiple of its "
-                          "window of %u: heed does not pad windows",
-                          s, st->grid, c->img_size, st->window);
-    st->shift = st->grid > st->window ? st->window / 2 : 0;
     c->depth += st->depth;
     c->swin_stages = s + 1;
   }
-  /* the biases the plan holds, a block's per window (the table's, with a shifted window's
-   * mask): within what BEiT's may take */
-  double bias_bytes = 0;
-  for (guint s = 0; s < c->swin_stages; s++) {
-    const HeedSwinStage *st = &c->swin[s];
-    double tokens = (double) st->window * st->window;
-    double windows = (double) st->grid * st->grid / tokens;
-    bias_bytes +=
-        4.0 * st->heads * tokens * tokens * (st->depth + (st->shift ? st->depth / 2 * windows : 0));
+  if (!c->swin_stages)
+    return model_error (error, L, "a Swin without stages");
+  /* each stage's grid and shift at the checkpoint's size, the windows tiling every grid */
+  char *unfit = heed_swin_fit (c, c->img_size);
+  if (unfit) {
+    model_error (error, L, "%s", unfit);
+    g_free (unfit);
+    return FALSE;
   }
-  if (bias_bytes > MAX_BIAS_BYTES)
-    return model_error (error, L,
-                        "its windows' attention biases would take %.1f GB (at %u px): more than "
-                        "heed holds",
-                        bias_bytes / 1e9, c->img_size);
   HeedSwinStage *last = &c->swin[c->swin_stages - 1];
-  if (!c->swin_stages || last->grid != last->window)
-    return model_error (error, L,
-                        "the last stage's grid is cut into windows of %u: heed's map is over one "
-                        "window, the last stage's whole grid",
-                        c->swin_stages ? last->window : 0);
-  c->grid = last->grid, c->num_patches = c->tokens = last->grid * last->grid;
   c->num_prefix = 0, c->dim = last->dim, c->num_heads = last->heads;
   c->head_dim = last->dim / last->heads, c->mlp_hidden = last->mlp_hidden;
   c->avg_pool = c->pool_after_norm = TRUE; /* the mean of the normed tokens */

@@ -347,11 +347,12 @@ heed_model_set_input_size (HeedModel *m, guint img_size, GError **error)
                  c->patch_size);
     return FALSE;
   }
-  if (c->swin_stages) { /* windows that must tile each stage's grid, tables learnt for them */
-    g_set_error (error, HEED_ERROR, HEED_ERROR_INVALID,
-                 "input size %u: heed runs a Swin model at its own %u px only", img_size,
-                 c->img_size);
-    return FALSE;
+  if (c->swin_stages) { /* the same windows and biases over each stage's new grid */
+    char *unfit = heed_swin_fit (c, img_size);
+    if (unfit)
+      g_set_error (error, HEED_ERROR, HEED_ERROR_INVALID, "input size %u: %s", img_size, unfit);
+    g_free (unfit);
+    return unfit == NULL;
   }
   if (c->rel_pos_bias) {
     /* BEiT's table: heed does not resample it, so runs it at the grid it was learnt for */

@@ -184,8 +184,11 @@ void
 heed_recorder_copy (HeedRecorder *rec, HeedBuffer *src, VkDeviceSize src_off, HeedBuffer *dst,
                     VkDeviceSize dst_off, VkDeviceSize size)
 {
+  /* the dispatches before may have written the source as well as the destination (Swin's rows
+   * gathered into x_other, copied to x) */
   record_barrier (rec, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_ACCESS_SHADER_WRITE_BIT,
-                  VK_PIPELINE_STAGE_TRANSFER_BIT, VK_ACCESS_TRANSFER_WRITE_BIT);
+                  VK_PIPELINE_STAGE_TRANSFER_BIT,
+                  VK_ACCESS_TRANSFER_READ_BIT | VK_ACCESS_TRANSFER_WRITE_BIT);
   VkBufferCopy region = { src_off, dst_off, size };
   vkCmdCopyBuffer (rec->cmd, src->buffer, dst->buffer, 1, &region);
   record_barrier (rec, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_ACCESS_TRANSFER_WRITE_BIT,

@@ -266,7 +266,7 @@ ref_swin_forward (const HeedModel *model, const float *input, float *logits, flo
   gsize wide = (gsize) most * MAX (4 * first->dim, first->mlp_hidden); /* the widest rows */
   float *patches = g_new (float, (gsize) most *kp), *x = g_new (float, wide);
   float *h = g_new (float, wide), *hw = g_new (float, wide), *qkv = g_new (float, 3 * wide);
-  float *att = g_new (float, wide), *mlp = g_new (float, wide), *probs = NULL;
+  float *att = g_new (float, wide), *mlp = g_new (float, wide), *probs = NULL, *received = NULL;
   heed_ref_patchify (input, c->in_chans, c->img_size, c->img_size, c->patch_size, patches);
   linear (patches, most, kp, model->patch_w, model->patch_b, first->dim, x, 0);
   ref_norm (c, x, first->dim, x, first->dim, model->patch_norm_w, model->patch_norm_b, most,
@@ -316,12 +316,21 @@ ref_swin_forward (const HeedModel *model, const float *input, float *logits, flo
         heed_ref_qk_normalize (qkv, scale, T, D, H);
       }
       if (last)
-        probs = g_new (float, (gsize) H *N *N);
+        probs = g_new (float, (gsize) H *N *N), received = g_new (float, (gsize) H *T);
       for (guint win = 0; win < windows; win++) {
         for (gsize k = 0; k < (gsize) H * N * N; k++)
           bias[k] = w->attn_bias[k] + (shift ? mask[(gsize) win * N * N + k % ((gsize) N * N)] : 0);
         heed_ref_attention (qkv + (gsize) win * N * 3 * D, bias, att + (gsize) win * N * D, probs,
                             N, D, H);
+        /* the map: the attention each of the window's tokens receives, over every query of the
+         * grid (those of other windows give it none), at the token's grid position */
+        for (guint hh = 0; last && hh < H; hh++)
+          for (guint j = 0; j < N; j++) {
+            double sum = 0;
+            for (guint q = 0; q < N; q++)
+              sum += probs[((gsize) hh * N + q) * N + j];
+            received[(gsize) hh * T + order[win * N + j]] = (float) (sum / T);
+          }
       }
       linear (att, T, D, w->proj_w, w->proj_b, D, hw, 0);
       if (c->swin_v2) /* x + norm1 (the attention's output) */
@@ -343,9 +352,9 @@ ref_swin_forward (const HeedModel *model, const float *input, float *logits, flo
     }
     g_free (order), g_free (mask), g_free (bias);
   }
-  guint T = c->tokens, D = c->dim, H = c->num_heads; /* the last stage's: one window */
+  guint T = c->tokens, D = c->dim, H = c->num_heads; /* the last stage's */
   if (cls_attention_heads) /* the attention each token receives, over every query */
-    attention_received (probs, T, H, cls_attention_heads);
+    memcpy (cls_attention_heads, received, (gsize) H * T * sizeof (float));
   ref_norm (c, x, D, x, D, model->norm_w, model->norm_b, T, D, c->ln_eps);
   for (guint d = 0; d < D; d++) {
     double sum = 0;
@@ -358,7 +367,7 @@ ref_swin_forward (const HeedModel *model, const float *input, float *logits, flo
   if (logits && model->head_w)
     linear (h, 1, D, model->head_w, model->head_b, c->num_classes, logits, 0);
   g_free (patches), g_free (x), g_free (h), g_free (hw), g_free (qkv), g_free (att);
-  g_free (mlp), g_free (probs);
+  g_free (mlp), g_free (probs), g_free (received);
 }
 
 void

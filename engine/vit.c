@@ -49,6 +49,11 @@ struct _HeedVitPlan {
   HeedBuffer *merge_w[HEED_SWIN_MAX_STAGES], *merge_gather[HEED_SWIN_MAX_STAGES];
   HeedBuffer **block_gather;
   HeedBuffer *final_gather;
+  /* a last stage of several windows: the grid position of each of its map's values (the last
+   * block's window order), which are each window's own mean over its queries, map_windows of
+   * them; NULL for one unshifted window */
+  guint *map_order;
+  guint map_windows;
 };
 
 typedef enum {
@@ -294,7 +299,12 @@ upload_swin (HeedVitPlan *p, const HeedModel *m, GError **error)
     }
     g_free (order), g_free (mask);
   }
-  /* the last stage is one window: its order is the grid's unless shifted (never, so far) */
+  /* the map's values come in the last block's window order, each window's summing to 1 */
+  const HeedSwinStage *last = &c->swin[c->swin_stages - 1];
+  p->map_windows = (last->grid / last->window) * (last->grid / last->window);
+  if (ok && p->map_windows > 1)
+    p->map_order = g_memdup2 (current, c->tokens * sizeof (guint));
+  /* the rows back in the grid's order */
   if (ok) {
     guint T = c->tokens, *grid = g_new (guint, T);
     for (guint i = 0; i < T; i++)
@@ -417,6 +427,7 @@ plan_free (HeedVitPlan *p)
     heed_buffer_destroy (&p->merge_w[i]), heed_buffer_destroy (&p->merge_gather[i]);
   }
   heed_buffer_destroy (&p->final_gather);
+  g_free (p->map_order);
   HeedBuffer **bufs[] = { &p->tokens_start, &p->patch_w,      &p->patch_b,     &p->norm_w,
                           &p->norm_b,       &p->head_w,       &p->head_b,      &p->head_dist_w,
                           &p->head_dist_b,  &p->norm_pre_w,   &p->norm_pre_b,  &p->head_mean_w,
@@ -808,13 +819,22 @@ record_swin (HeedVitRun *r, HeedRecorder **recs, guint n, GError **error)
                                                 NAME ("cosine"), error)))
         return FALSE;
       for (guint i = 0; i < n; i++) {
-        for (guint w = 0; w < T / N; w++)
+        for (guint w = 0; w < T / N; w++) {
           if (!heed_op_attention_at (rec, sc, r->qkv, bb->attn_bias, shifted ? w * per_window : 0,
                                      r->attn, i * T + w * N, N, N, D, H, last, NAME ("attn"),
                                      error))
             return FALSE;
-        /* the last stage is one window: its probabilities are the frame's */
-        if (last && !record_cls_rows (r, rec, sc, H, i, error))
+          /* the map: the attention each of the window's tokens receives, the mean over its
+           * queries (the window's rows of the scores), in window order; the host puts the
+           * windows' values on the grid (map_order) */
+          for (guint h = 0; last && h < H; h++)
+            if (!heed_op_head_mean (
+                    rec, (HeedMat){ sc->scores, h * sc->m_pad * sc->n_pad, 0, sc->n_pad },
+                    r->cls_heads, (i * H + h) * T + w * N, 1, N, N, "query_mean", error))
+              return FALSE;
+        }
+        if (last && !heed_op_head_mean (rec, (HeedMat){ r->cls_heads, i * H * T, 0, T },
+                                        r->cls_mean, i * T, 1, T, H, "cls_attention", error))
           return FALSE;
       }
       if (c->swin_v2) { /* x + norm1 (proj (attention)), then + norm2 (mlp (x)) */
@@ -1477,6 +1497,14 @@ read_result (HeedVitRun *r, guint i, const HeedRecorder *rec)
   guint map_heads = heed_attention_map_heads (c);
   res->cls_attention_heads = g_memdup2 ((float *) r->cls_heads->mapped + (gsize) i * map_heads * T,
                                         (gsize) map_heads * T * 4);
+  if (r->plan->map_order) /* Swin's windows' maps on the grid, the windows' means their share */
+    for (guint h = 0; h <= map_heads; h++) {
+      float *map = h < map_heads ? res->cls_attention_heads + (gsize) h * T : res->cls_attention;
+      float *windowed = g_memdup2 (map, T * sizeof (float));
+      for (guint k = 0; k < T; k++)
+        map[r->plan->map_order[k]] = windowed[k] / r->plan->map_windows;
+      g_free (windowed);
+    }
   if (r->layer_attn)
     res->layer_attention =
         g_memdup2 ((float *) r->layer_attn->mapped + (gsize) i * c->depth * T * T,

@@ -1699,10 +1699,22 @@ test_swin (void)
     char *d = heed_model_describe (c);
     g_assert_nonnull (strstr (d, "Swin stages: 2 blocks, 2 heads, 16 x 16 in windows of 4"));
     g_free (d);
+    /* another size: the same windows over the new grids, refused where they do not tile them */
     GError *error = NULL;
-    g_assert_false (heed_model_set_input_size (m, 64, &error));
+    g_assert_false (heed_model_set_input_size (m, 48, &error));
     g_assert_error (error, HEED_ERROR, HEED_ERROR_INVALID);
+    g_assert_nonnull (strstr (error->message, "stage 2's grid of 6 tokens a side (at 48 px)"));
     g_clear_error (&error);
+    g_assert_cmpuint (c->img_size, ==, 32); /* unchanged by the refusal */
+    g_assert_true (heed_model_set_input_size (m, 64, &error));
+    const guint grids64[] = { 32, 16, 8 };
+    for (guint s = 0; s < 3; s++) {
+      g_assert_cmpuint (c->swin[s].grid, ==, grids64[s]);
+      g_assert_cmpuint (c->swin[s].window, ==, 4);
+      g_assert_cmpuint (c->swin[s].shift, ==, 2);
+    }
+    g_assert_cmpuint (c->grid, ==, 8);
+    g_assert_cmpuint (c->tokens, ==, 64);
     char *out = g_build_filename (g_get_tmp_dir (), "heed-swin-save.safetensors", NULL);
     g_assert_false (heed_model_save (m, out, &error));
     g_assert_error (error, HEED_ERROR, HEED_ERROR_INVALID);
@@ -1744,7 +1756,7 @@ test_swin (void)
   heed_model_destroy (&m);
   heed_model_destroy (&want);
   /* refused: an absolute position embedding, another activation, windows that do not tile a
-   * stage's grid, a last stage of several windows, a tensor no Swin layout has */
+   * stage's grid, a tensor no Swin layout has */
   static const char *const ape[][2] = { { "patch_embed.norm.bias", "absolute_pos_embed" } };
   static const char *const extra[][2] = {
     { "swin.encoder.layers.0.blocks.0.attention.self.relative_position_index",
@@ -1757,8 +1769,11 @@ test_swin (void)
   expect_model_error (timm, "{\"pretrained_cfg\": {\"input_size\": [3, 40, 40]}}",
                       "stage 1's grid of 10 tokens a side (at 40 px) is not a multiple of its "
                       "window of 4");
-  expect_model_error (timm, "{\"pretrained_cfg\": {\"input_size\": [3, 64, 64]}}",
-                      "the last stage's grid is cut into windows of 4");
+  /* made for 64 px, its last stage 4 windows: the map is theirs together */
+  m = load_with (timm, "{\"pretrained_cfg\": {\"input_size\": [3, 64, 64]}}", NULL);
+  g_assert_cmpuint (m->config.grid, ==, 8);
+  g_assert_cmpuint (m->config.swin[2].shift, ==, 2);
+  heed_model_destroy (&m);
   expect_model_error (extra_blob, hf_config,
                       "tensor 'swin.encoder.layers.0.blocks.0.attention.self.q_norm' belongs to "
                       "no Swin layout");

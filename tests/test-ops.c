@@ -1151,6 +1151,50 @@ test_classification_head (void)
   assert_no_validation_messages ();
 }
 
+/* The runner on model m against the C reference forward on a random input (seeded): logits,
+ * embedding and the map's heads; a Swin's cut into slices too, which must change nothing */
+static void
+compare_with_reference (HeedModel *m, guint32 seed)
+{
+  GError *error = NULL;
+  const HeedModelConfig *c = &m->config;
+  GRand *rng = g_rand_new_with_seed (seed);
+  float *input = random_floats (rng, (gsize) 3 * c->img_size * c->img_size, -2, 2);
+  float *logits = g_new (float, MAX (c->num_classes, 1)), *emb = g_new (float, c->dim);
+  guint map_heads = heed_attention_map_heads (c);
+  float *heads = g_new (float, map_heads * c->tokens);
+  heed_ref_vit_forward (m, input, logits, emb, heads, NULL);
+  HeedVitOptions opts = { 0 };
+  HeedVitPlan *plan = heed_vit_plan_new (get_device (), m, &opts, &error);
+  HeedVitRun *vit = heed_vit_run_new (plan, 1, &error);
+  g_assert_no_error (error);
+  HeedVitResult *o = heed_vit_run_tensor (vit, input, &error);
+  g_assert_no_error (error);
+  if (c->num_classes)
+    assert_close (o->logits, logits, c->num_classes, 1e-4);
+  assert_close (o->embedding, emb, c->dim, 1e-4);
+  assert_close (o->cls_attention_heads, heads, map_heads * c->tokens, 1e-4);
+  if (c->swin_stages) { /* cut into slices, a stage's merging with its first block: the same */
+    g_assert_true (heed_vit_run_set_slices (vit, 7, &error));
+    g_assert_true (heed_vit_run_set_tensor (vit, 0, input, &error));
+    g_assert_true (heed_vit_run_submit (vit, 1, &error));
+    while (heed_vit_run_slices_left (vit) > 0)
+      g_assert_true (heed_vit_run_step (vit, &error));
+    HeedVitResult *sliced = NULL;
+    g_assert_true (heed_vit_run_wait (vit, &sliced, &error));
+    g_assert_no_error (error);
+    g_assert_cmpmem (sliced->logits, c->num_classes * 4, o->logits, c->num_classes * 4);
+    g_assert_cmpmem (sliced->cls_attention_heads, map_heads * c->tokens * 4, o->cls_attention_heads,
+                     map_heads * c->tokens * 4);
+    heed_vit_result_destroy (&sliced);
+  }
+  heed_vit_result_destroy (&o);
+  heed_vit_run_destroy (&vit);
+  heed_vit_plan_destroy (&plan);
+  g_free (input), g_free (logits), g_free (emb), g_free (heads);
+  g_rand_free (rng);
+}
+
 /* The runner against the C reference forward on the layouts whose extra parts a random model
  * lacks: transformers' DINOv2 classifier (its head on the class token and the mean of the
  * normed patch tokens), DINOv2 with registers (positionless register rows; transformers' and
@@ -1187,43 +1231,24 @@ test_vit_layouts_against_reference (void)
     char *path = g_build_filename (g_getenv ("HEED_FIXTURES"), names[k], NULL);
     HeedModel *m = heed_model_load (path, &error);
     g_assert_no_error (error);
-    const HeedModelConfig *c = &m->config;
-    GRand *rng = g_rand_new_with_seed (90 + k);
-    float *input = random_floats (rng, (gsize) 3 * c->img_size * c->img_size, -2, 2);
-    float *logits = g_new (float, MAX (c->num_classes, 1)), *emb = g_new (float, c->dim);
-    guint map_heads = heed_attention_map_heads (c);
-    float *heads = g_new (float, map_heads * c->tokens);
-    heed_ref_vit_forward (m, input, logits, emb, heads, NULL);
-    HeedVitOptions opts = { 0 };
-    HeedVitPlan *plan = heed_vit_plan_new (get_device (), m, &opts, &error);
-    HeedVitRun *vit = heed_vit_run_new (plan, 1, &error);
-    g_assert_no_error (error);
-    HeedVitResult *o = heed_vit_run_tensor (vit, input, &error);
-    g_assert_no_error (error);
-    if (c->num_classes)
-      assert_close (o->logits, logits, c->num_classes, 1e-4);
-    assert_close (o->embedding, emb, c->dim, 1e-4);
-    assert_close (o->cls_attention_heads, heads, map_heads * c->tokens, 1e-4);
-    if (c->swin_stages) { /* cut into slices, a stage's merging with its first block: the same */
-      g_assert_true (heed_vit_run_set_slices (vit, 7, &error));
-      g_assert_true (heed_vit_run_set_tensor (vit, 0, input, &error));
-      g_assert_true (heed_vit_run_submit (vit, 1, &error));
-      while (heed_vit_run_slices_left (vit) > 0)
-        g_assert_true (heed_vit_run_step (vit, &error));
-      HeedVitResult *sliced = NULL;
-      g_assert_true (heed_vit_run_wait (vit, &sliced, &error));
-      g_assert_no_error (error);
-      g_assert_cmpmem (sliced->logits, c->num_classes * 4, o->logits, c->num_classes * 4);
-      g_assert_cmpmem (sliced->cls_attention_heads, map_heads * c->tokens * 4,
-                       o->cls_attention_heads, map_heads * c->tokens * 4);
-      heed_vit_result_destroy (&sliced);
+    compare_with_reference (m, 90 + k);
+    /* Swin at twice its size: the same windows over grids twice as large, the last stage then
+     * several windows (shifted), whose map the windows make together; but where a window was
+     * cut to its stage's grid (swinv2_f32's last), which then refuses */
+    if (m->config.swin_stages) {
+      guint last = m->config.swin_stages - 1;
+      gboolean cut = m->config.swin[last].window_cut;
+      g_assert_true (heed_model_set_input_size (m, 2 * m->config.img_size, &error) == !cut);
+      if (cut) {
+        g_assert_error (error, HEED_ERROR, HEED_ERROR_INVALID);
+        g_clear_error (&error);
+      } else {
+        g_assert_cmpuint (m->config.swin[last].grid, ==, 2 * m->config.swin[last].window);
+        compare_with_reference (m, 190 + k);
+      }
     }
-    heed_vit_result_destroy (&o);
-    heed_vit_run_destroy (&vit);
-    heed_vit_plan_destroy (&plan);
     heed_model_destroy (&m);
-    g_free (input), g_free (logits), g_free (emb), g_free (heads), g_free (path);
-    g_rand_free (rng);
+    g_free (path);
   }
   assert_no_validation_messages ();
 }

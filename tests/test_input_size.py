@@ -6,7 +6,9 @@ dinov3_plus_f32 (64 px, no pos_embed) at 96 px, rope_axial_f32 (80 px) at 112 px
 rope_mixed_f32 (64 px) at 96 px and pe_core_f32 (64 px) at 96 px, where EVA-02's, DINOv3's,
 RoPE-ViT's and the Perception Encoder's rotary position embeddings take the new grid's angles
 (the last two in units of the checkpoint's own grid, from 1), and hf_siglip2_naflex_f32 (64 px) at 96 and 48 px, its
-positions resized as transformers' SigLIP 2 resizes them (bilinear, antialiased). PyTorch resamples pos_embed as
+positions resized as transformers' SigLIP 2 resizes them (bilinear, antialiased), and swin_f32 and
+hf_swinv2_f32 (32 px) at 64 px, the same windows over larger grids (the last stage then several
+windows, shifted), and Swin sizes refused. PyTorch resamples pos_embed as
 timm's resample_abs_pos_embed does (F.interpolate bicubic, antialias=True, the CLS position
 kept) and runs the mirror of timm's ViT; heed run-tensor --input-size must give the same logits
 (within 1e-3 x max(1, max|logit|)) and CLS attention (within 1e-4). Prints TAP."""
@@ -20,7 +22,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.environ["HEED_TOOLS_DIR"])
 from heed_torch import (VisionTransformer, config_from_state_dict, load_safetensors,  # noqa: E402
-                        timm_eva_to_mirror)
+                        swin_from_state_dict, timm_eva_to_mirror)
 from make_parity_fixtures import CASES, build, model_for  # noqa: E402
 
 heed = os.environ["HEED_TOOL"]
@@ -67,7 +69,17 @@ for size in (96, 48):
     naflex_state["pos_embed"] = pos.permute(0, 2, 3, 1).reshape(1, (size // 16) ** 2, -1)
     runs.append((fixture("hf_siglip2_naflex_f32"), naflex_state, size,
                  model_for(naflex, size)))
-print(f"1..{2 * len(runs) + 1}")
+# Swin's (32 px; windows of 4 over grids of 16, 8 and 4) at 64 px: the same windows and biases
+# over grids of 32, 16 and 8, the last stage 4 windows (its second block shifted by 2), whose map
+# is each token's attention received within its window; timm's Swin, and transformers' Swin V2
+# with its pretraining windows
+swin_state = load_safetensors(fixture("swin_f32"))[0]
+runs.append((fixture("swin_f32"), swin_state, 64, swin_from_state_dict(swin_state, 64)))
+swinv2 = next(c for c in CASES if c["name"] == "hf_swinv2_f32")
+swinv2_state = build(swinv2)[0].state_dict()
+runs.append((fixture("hf_swinv2_f32"), swinv2_state, 64,
+             swin_from_state_dict(swinv2_state, 64, 4, swinv2["swin"]["pretrained"])))
+print(f"1..{2 * len(runs) + 3}")
 failed = 0
 
 
@@ -112,7 +124,9 @@ with tempfile.TemporaryDirectory() as tmp:
         da = (got_attn - want_attn).abs().max().item()
         print(f"# {size} px ({new_grid}x{new_grid} grid): max logit difference {dl:.2e} "
               f"(bound {bound:.2e}), max attention difference {da:.2e}")
-        ok_l, ok_a = dl <= bound, da <= 1e-4 and got_attn.numel() == new_grid * new_grid
+        side = getattr(model, "grids", [new_grid])[-1]  # Swin's map: its last stage's grid
+        ok_l = dl <= bound
+        ok_a = da <= 1e-4 and os.path.getsize(attn) == 4 * side * side == 4 * want_attn.numel()
         failed += (not ok_l) + (not ok_a)
         print(f"{'ok' if ok_l else 'not ok'} {2 * k + 1} {size} px "
               f"{'embedding matches' if headless else 'logits match'} PyTorch")
@@ -124,4 +138,17 @@ with tempfile.TemporaryDirectory() as tmp:
           and "must be a multiple of the patch size 8" in r.stderr)
     failed += not ok
     print(f"{'ok' if ok else 'not ok'} {2 * len(runs) + 1} 50 px is refused: {r.stderr.strip()}")
+    # Swin at sizes its windows cannot run at: a grid they do not tile (48 px: the last stage's
+    # 6), and Swin V2's last stage, whose window of 8 was cut to its grid of 4, at a grid of 8
+    refusals = [("swin_f32", 48, "stage 2's grid of 6 tokens a side (at 48 px) is not a multiple "
+                 "of its window of 4"),
+                ("swinv2_f32", 64, "stage 2's window is cut to its grid of 4 at 32 px")]
+    for k, (name, size, needle) in enumerate(refusals):
+        r = subprocess.run([heed, "run-tensor", "--model", fixture(name), "--input-size",
+                            str(size), "--input", inp, "--logits", logits], capture_output=True,
+                           text=True)
+        ok = r.returncode != 0 and r.stderr.count("\n") == 1 and needle in r.stderr
+        failed += not ok
+        print(f"{'ok' if ok else 'not ok'} {2 * len(runs) + 2 + k} {name} at {size} px is "
+              f"refused: {r.stderr.strip()}")
 sys.exit(1 if failed else 0)

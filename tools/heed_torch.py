@@ -1493,9 +1493,16 @@ class SwinTransformer(nn.Module):
         return self.head.fc(emb) if self.head.fc is not None else emb
 
     def cls_attention(self):
-        """The map: the attention each token of the last block (one window: the last stage's
-        whole grid) receives, averaged over every query and head."""
-        return self.layers[-1].blocks[-1].last_attn[0].mean(dim=(0, 1))
+        """The map: the attention each token of the last block receives, averaged over every
+        query of the grid (those of other windows give it none) and head, on the grid (the
+        first image's)."""
+        block = self.layers[-1].blocks[-1]
+        T = block.order.numel()
+        windows = block.last_attn[:T // block.window ** 2]  # [windows][heads][N][N]
+        received = windows.sum(dim=2).mean(dim=1).reshape(-1) / T  # window order
+        grid = torch.empty_like(received)
+        grid[block.order] = received
+        return grid
 
 
 def swin_from_state_dict(sd, img=224, window=None, pretrained_windows=None):
