@@ -16,7 +16,12 @@ preprocess_cfg: OpenAI's mean/std with open_clip's default resize, the shorter s
 centre crop, bicubic; the shorter side and a crop, bilinear, mean = std = 0.5; and the same
 weights letterboxed, resize_mode "longest", and squashed, "squash"), and
 tests/fixtures/timm_aimv2_f32 (timm's AIMv2 with its pretrained_cfg: OpenAI's mean/std, crop_pct
-1.0, bicubic; RmsNorm, no class token). `heed classify
+1.0, bicubic; RmsNorm, no class token), and tests/fixtures/swin_f32 and swinv2_f32 (timm's Swin
+and Swin V2 with their pretrained_cfg: crop_pct 0.9, bicubic; the V2's window from its
+architecture's name). Not here: transformers' Swin fixtures, whose processors are ImageNet's
+defaults but for bicubic, so that nothing tells whether heed read them, and whose Swin V2 (one
+head's cosine attention at a scale of 100) moves its confidences by 9 % for noise of half a code
+(heed's resize is within one code of Pillow's, and its top-1s are PyTorch's). `heed classify
 --model DIR IMAGE...` must give, for every image, the top-1 class PyTorch gives with the config's
 own preprocessing (timm's eval transform; transformers' image processor; open_clip's transform)
 and the PyTorch mirror of the model.
@@ -78,7 +83,7 @@ def load(name, tmp):
         pre = json.load(open(os.path.join(d, "preprocessor_config.json")))
         size = pre["crop_size" if "crop_size" in pre else "size"]["height"]
         return d, model, lambda image: hf_preprocess(pre, image), size
-    if config.get("architecture", "").startswith("aimv2_"):
+    if config.get("architecture", "").startswith(("aimv2_", "swin")):
         # timm's AIMv2 (RmsNorm, no class token): the fixture's own PyTorch model, rebuilt
         # from its seed, after timm's eval transform for its pretrained_cfg
         from make_parity_fixtures import CASES, build_as_run
@@ -113,7 +118,7 @@ def imagenet_plain(image, size):
 def main():
     cases = ["hub_timm_vit", "hub_hf_vit", "hf_dinov2_cls_f32", "hf_siglip_cls_f32",
              "hf_beit_f32", "open_clip_f32", "open_clip_avg_f32", "open_clip_avg_f32@longest",
-             "open_clip_avg_f32@squash", "timm_aimv2_f32"]
+             "open_clip_avg_f32@squash", "timm_aimv2_f32", "swin_f32", "swinv2_f32"]
     print(f"1..{2 * len(cases)}")
     failed = 0
     with tempfile.TemporaryDirectory() as tmp:
