@@ -170,8 +170,9 @@ typedef struct {
   guint pretrained_window; /* Swin V2: the window its position MLP's offsets were scaled by in
                             * pretraining (timm's and transformers' pretrained_window_size), 0
                             * where that is the stage's own */
-  gboolean window_cut;     /* Swin V2: the window is the grid, smaller than the model's window
-                            * (its biases were made for that size) */
+  guint model_window;      /* Swin V2: the model's window, which a grid smaller than it cuts to
+                            * the grid (window is then the grid); 0 for Swin V1, whose window
+                            * is its table's */
 } HeedSwinStage;
 
 typedef struct {
@@ -299,6 +300,8 @@ typedef struct {
   float *attn_norm_w, *attn_norm_b; /* [D], with attn_norm, else NULL */
   float *qk_scale; /* [heads]: Swin V2's cosine attention's scales, exp (logit_scale) up to 100,
                     * else NULL */
+  float *cpb_w1, *cpb_b1, *cpb_w2; /* Swin V2's position MLP (heed_swinv2_bias_table's), kept to
+                                    * make attn_bias again for another window, else NULL */
 } HeedBlockWeights;
 
 /* A loaded model: its configuration and every weight converted to float32 in PyTorch's

@@ -380,10 +380,11 @@ float *heed_rope_table (const HeedModelConfig *c, const float *mixed_freqs);
 void heed_swin_window_order (guint grid, guint window, guint shift, guint *order);
 /* The most the attention biases a model's plan holds may take (BEiT's, Swin's) */
 #define HEED_MAX_BIAS_BYTES 2e9
-/* Swin's stages at img_size px: each stage's grid and shift, HeedModelConfig's img_size and the
- * last stage's grid, tokens and num_patches; NULL, or (c unchanged) why its windows cannot run
- * there (g_free it): a grid they do not tile, an odd grid before a merging, a stage whose window
- * was cut to its grid (Swin V2's) at another grid, biases past HEED_MAX_BIAS_BYTES */
+/* Swin's stages at img_size px: each stage's grid, window (Swin V2's cut to a grid smaller than
+ * its model_window; the caller makes a changed window's biases again) and shift,
+ * HeedModelConfig's img_size and the last stage's grid, tokens and num_patches; NULL, or (c
+ * unchanged) why its windows cannot run there (g_free it): a grid they do not tile, an odd grid
+ * before a merging, biases past HEED_MAX_BIAS_BYTES */
 char *heed_swin_fit (HeedModelConfig *c, guint img_size);
 void heed_swin_shift_mask (guint grid, guint window, guint shift, float *mask);
 void heed_swin_relative_bias (const float *table, guint window, guint heads, float *bias);

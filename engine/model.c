@@ -2189,7 +2189,7 @@ read_swin_config (Loader *L, const SwinNames *n, HeedModel *m, GError **error)
         return model_error (error, L, "stage %u's logit_scale must be [heads, 1, 1]", s);
       /* a grid no larger than the window is one window (timm's and transformers' cut) */
       st->window = MAX (MIN (v2_window, stage_grid), 1), st->heads = (guint) e->shape[0];
-      st->window_cut = st->window < v2_window;
+      st->model_window = v2_window;
       st->pretrained_window = pretrained[s];
     } else {
       guint side = e->ndim == 2 ? (guint) sqrt ((double) e->shape[0]) : 0;
@@ -2293,10 +2293,11 @@ check_swin_index (const Loader *L, char *name, guint window, GError **error)
 
 /* Swin V2 block b of stage s's bias table [(2 window - 1)^2][heads], from its position MLP.
  * A relative_coords_table the checkpoint stores (older files) must be the MLP's inputs heed
- * makes: where it is not, the config's window or pretraining windows are not the file's. */
+ * makes: where it is not, the config's window or pretraining windows are not the file's. The
+ * MLP's weights go to w (cpb_w1, cpb_b1, cpb_w2). */
 static float *
 swinv2_table (const Loader *L, const SwinNames *n, const HeedSwinStage *st, guint s, guint b,
-              GError **error)
+              HeedBlockWeights *w, GError **error)
 {
   guint H = st->heads, rows = (2 * st->window - 1) * (2 * st->window - 1);
   guint64 w1_shape[2] = { HEED_SWINV2_MLP_HIDDEN, 2 }, w2_shape[2] = { H, HEED_SWINV2_MLP_HIDDEN };
@@ -2305,9 +2306,9 @@ swinv2_table (const Loader *L, const SwinNames *n, const HeedSwinStage *st, guin
   char what[64];
 #define MLP(part)                                                                                  \
   (g_snprintf (what, sizeof what, "%s%s", mlp, part), swin_block_name (n, s, b, what))
-  float *w1 = swin_take (L, MLP ("0.weight"), 2, w1_shape, error);
-  float *b1 = w1 ? swin_take (L, MLP ("0.bias"), 1, w1_shape, error) : NULL;
-  float *w2 = b1 ? swin_take (L, MLP ("2.weight"), 2, w2_shape, error) : NULL;
+  float *w1 = w->cpb_w1 = swin_take (L, MLP ("0.weight"), 2, w1_shape, error);
+  float *b1 = w->cpb_b1 = w1 ? swin_take (L, MLP ("0.bias"), 1, w1_shape, error) : NULL;
+  float *w2 = w->cpb_w2 = b1 ? swin_take (L, MLP ("2.weight"), 2, w2_shape, error) : NULL;
 #undef MLP
   float *table = NULL, *own = g_new (float, 2 * rows), *stored = NULL;
   heed_swinv2_coords (st->window, st->pretrained_window, own);
@@ -2332,8 +2333,7 @@ swinv2_table (const Loader *L, const SwinNames *n, const HeedSwinStage *st, guin
     heed_swinv2_bias_table (w1, b1, w2, st->window, st->pretrained_window, H, table);
   }
   g_free (coords), g_free (own), g_free (stored);
-  g_free (w1), g_free (b1), g_free (w2);
-  return table;
+  return table; /* the MLP's weights stay in w, for another window */
 }
 
 /* Swin V2 block b of stage s's cosine attention's scales [heads]: exp (logit_scale), the
@@ -2439,7 +2439,7 @@ read_swin_weights (Loader *L, const SwinNames *n, HeedModel *m, GError **error)
           g_free (t);
         }
       }
-      float *table = c->swin_v2 ? swinv2_table (L, n, st, s, b, error)
+      float *table = c->swin_v2 ? swinv2_table (L, n, st, s, b, w, error)
                                 : swin_take (L, BLOCK ("attn.relative_position_bias_table"), 2,
                                              table_shape, error);
       if (!table || (c->swin_v2 && !(w->qk_scale = swinv2_scales (L, n, st, s, b, error)))) {
@@ -4011,7 +4011,8 @@ block_weights_clear (HeedBlockWeights *b)
   float *all[] = { b->norm1_w,     b->norm1_b,     b->qkv_w,     b->qkv_b,      b->proj_w,
                    b->proj_b,      b->norm2_w,     b->norm2_b,   b->fc1_w,      b->fc1_b,
                    b->fc2_w,       b->fc2_b,       b->attn_bias, b->mlp_norm_w, b->mlp_norm_b,
-                   b->attn_norm_w, b->attn_norm_b, b->qk_scale };
+                   b->attn_norm_w, b->attn_norm_b, b->qk_scale,  b->cpb_w1,     b->cpb_b1,
+                   b->cpb_w2 };
   for (guint i = 0; i < G_N_ELEMENTS (all); i++)
     g_free (all[i]);
 }

@@ -348,10 +348,30 @@ heed_model_set_input_size (HeedModel *m, guint img_size, GError **error)
     return FALSE;
   }
   if (c->swin_stages) { /* the same windows and biases over each stage's new grid */
+    HeedSwinStage before[HEED_SWIN_MAX_STAGES];
+    memcpy (before, c->swin, sizeof before);
     char *unfit = heed_swin_fit (c, img_size);
     if (unfit)
       g_set_error (error, HEED_ERROR, HEED_ERROR_INVALID, "input size %u: %s", img_size, unfit);
     g_free (unfit);
+    /* Swin V2's window cut to another grid (or no longer cut): its blocks' biases made by their
+     * position MLPs for it */
+    for (guint s = 0, l = 0; !unfit && s < c->swin_stages; l += c->swin[s++].depth) {
+      const HeedSwinStage *st = &c->swin[s];
+      if (st->window == before[s].window)
+        continue;
+      guint N = st->window * st->window, side = 2 * st->window - 1;
+      float *table = g_new (float, (gsize) side *side * st->heads);
+      for (guint b = l; b < l + st->depth; b++) {
+        HeedBlockWeights *w = &m->blocks[b];
+        heed_swinv2_bias_table (w->cpb_w1, w->cpb_b1, w->cpb_w2, st->window, st->pretrained_window,
+                                st->heads, table);
+        g_free (w->attn_bias);
+        w->attn_bias = g_new (float, (gsize) st->heads *N *N);
+        heed_swin_relative_bias (table, st->window, st->heads, w->attn_bias);
+      }
+      g_free (table);
+    }
     return unfit == NULL;
   }
   if (c->rel_pos_bias) {

@@ -103,7 +103,8 @@ heed_swinv2_bias_table (const float *w1, const float *b1, const float *w2, guint
 char *
 heed_swin_fit (HeedModelConfig *c, guint img_size)
 {
-  guint grids[HEED_SWIN_MAX_STAGES], grid = img_size / c->patch_size;
+  guint grids[HEED_SWIN_MAX_STAGES], windows[HEED_SWIN_MAX_STAGES];
+  guint grid = img_size / c->patch_size;
   double bias_bytes = 0;
   for (guint s = 0; s < c->swin_stages; s++) {
     const HeedSwinStage *st = &c->swin[s];
@@ -112,19 +113,17 @@ heed_swin_fit (HeedModelConfig *c, guint img_size)
                               "merge",
                               s - 1, grid, img_size);
     grid = grids[s] = s ? grid / 2 : grid;
-    if (st->window_cut && grid != st->window)
-      return g_strdup_printf ("stage %u's window is cut to its grid of %u at %u px, and its biases "
-                              "were made for that window: at %u px the grid is %u",
-                              s, st->window, c->img_size, img_size, grid);
-    if (grid < st->window || grid % st->window)
+    /* Swin V2's window cut to a grid no larger than it (timm's and transformers' cut) */
+    guint window = windows[s] = st->model_window ? MIN (st->model_window, grid) : st->window;
+    if (grid < window || grid % window)
       return g_strdup_printf ("stage %u's grid of %u tokens a side (at %u px) is not a multiple "
                               "of its window of %u: heed does not pad windows",
-                              s, grid, img_size, st->window);
+                              s, grid, img_size, window);
     /* the biases the plan holds: a block's table, and in a shifted block one per window (the
      * table's with the window's mask) */
-    double tokens = (double) st->window * st->window, windows = (double) grid * grid / tokens;
+    double tokens = (double) window * window, count = (double) grid * grid / tokens;
     bias_bytes += 4.0 * st->heads * tokens * tokens *
-                  (st->depth + (grid > st->window ? st->depth / 2 * windows : 0));
+                  (st->depth + (grid > window ? st->depth / 2 * count : 0));
   }
   if (bias_bytes > HEED_MAX_BIAS_BYTES)
     return g_strdup_printf ("its windows' attention biases would take %.1f GB (at %u px): more "
@@ -134,7 +133,8 @@ heed_swin_fit (HeedModelConfig *c, guint img_size)
     HeedSwinStage *st = &c->swin[s];
     /* a grid no larger than the window is one window, unshifted, as timm and transformers run
      * it */
-    st->grid = grids[s], st->shift = st->grid > st->window ? st->window / 2 : 0;
+    st->grid = grids[s], st->window = windows[s];
+    st->shift = st->grid > st->window ? st->window / 2 : 0;
   }
   c->img_size = img_size;
   c->grid = grid, c->num_patches = c->tokens = grid * grid;

@@ -6,9 +6,10 @@ dinov3_plus_f32 (64 px, no pos_embed) at 96 px, rope_axial_f32 (80 px) at 112 px
 rope_mixed_f32 (64 px) at 96 px and pe_core_f32 (64 px) at 96 px, where EVA-02's, DINOv3's,
 RoPE-ViT's and the Perception Encoder's rotary position embeddings take the new grid's angles
 (the last two in units of the checkpoint's own grid, from 1), and hf_siglip2_naflex_f32 (64 px) at 96 and 48 px, its
-positions resized as transformers' SigLIP 2 resizes them (bilinear, antialiased), and swin_f32 and
-hf_swinv2_f32 (32 px) at 64 px, the same windows over larger grids (the last stage then several
-windows, shifted), and Swin sizes refused. PyTorch resamples pos_embed as
+positions resized as transformers' SigLIP 2 resizes them (bilinear, antialiased), and swin_f32,
+hf_swinv2_f32 and swinv2_f32 (32 px) at 64 px, the same windows over larger grids (the last stage
+then several windows, shifted; or, swinv2_f32's, one window no longer cut to its grid, its biases
+made again), and Swin sizes refused. PyTorch resamples pos_embed as
 timm's resample_abs_pos_embed does (F.interpolate bicubic, antialias=True, the CLS position
 kept) and runs the mirror of timm's ViT; heed run-tensor --input-size must give the same logits
 (within 1e-3 x max(1, max|logit|)) and CLS attention (within 1e-4). Prints TAP."""
@@ -79,6 +80,10 @@ swinv2 = next(c for c in CASES if c["name"] == "hf_swinv2_f32")
 swinv2_state = build(swinv2)[0].state_dict()
 runs.append((fixture("hf_swinv2_f32"), swinv2_state, 64,
              swin_from_state_dict(swinv2_state, 64, 4, swinv2["swin"]["pretrained"])))
+# timm's Swin V2 (windows of 8, its last stage's cut to its grid of 4) at 64 px: that stage's
+# grid of 8 then one window of 8, its biases made by the position MLP for that window
+swinv2_timm = load_safetensors(fixture("swinv2_f32"))[0]
+runs.append((fixture("swinv2_f32"), swinv2_timm, 64, swin_from_state_dict(swinv2_timm, 64, 8)))
 print(f"1..{2 * len(runs) + 3}")
 failed = 0
 
@@ -139,10 +144,11 @@ with tempfile.TemporaryDirectory() as tmp:
     failed += not ok
     print(f"{'ok' if ok else 'not ok'} {2 * len(runs) + 1} 50 px is refused: {r.stderr.strip()}")
     # Swin at sizes its windows cannot run at: a grid they do not tile (48 px: the last stage's
-    # 6), and Swin V2's last stage, whose window of 8 was cut to its grid of 4, at a grid of 8
+    # 6; Swin V2's second stage's 12, in windows of 8)
     refusals = [("swin_f32", 48, "stage 2's grid of 6 tokens a side (at 48 px) is not a multiple "
                  "of its window of 4"),
-                ("swinv2_f32", 64, "stage 2's window is cut to its grid of 4 at 32 px")]
+                ("swinv2_f32", 48, "stage 1's grid of 12 tokens a side (at 48 px) is not a "
+                 "multiple of its window of 8")]
     for k, (name, size, needle) in enumerate(refusals):
         r = subprocess.run([heed, "run-tensor", "--model", fixture(name), "--input-size",
                             str(size), "--input", inp, "--logits", logits], capture_output=True,
