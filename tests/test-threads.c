@@ -7,6 +7,7 @@
  * - a run refuses what would corrupt a batch in flight. */
 #include "test-common.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #define THREADS 4
@@ -268,8 +269,9 @@ test_batches (void)
  * norm over all rows or each frame's class row, its CLIP towers' attention norm on each frame's
  * class row; DINOv3's rotation past its 5 prefix rows; RoPE-Mixed's tables a block; AIMv2's
  * patch embedding norm, each frame's patch rows normed and added to its positions; Swin's
- * windows of every frame, its gathers and merging, without rollout, which it refuses) match
- * the same frames one by one. */
+ * windows of every frame, its gathers and merging, without rollout, which it refuses; Swin V2
+ * at twice its size, each frame's map from its last stage's 4 windows) match the same frames
+ * one by one. */
 static void
 test_batches_other_layouts (void)
 {
@@ -281,12 +283,18 @@ test_batches_other_layouts (void)
                           "rope_sbb_f32",       "rope_mixed_f32",      "pe_core_f32",
                           "pe_spatial_f32",     "open_clip_trunk_f32", "timm_aimv2_f32",
                           "aimv2_apple_f32",    "vit_intern_f32",      "hf_blip_f32",
-                          "swin_f32",           "swinv2_f32" };
+                          "swin_f32",           "swinv2_f32",          "hf_swinv2_f32@64" };
   for (guint k = 0; k < 2 * G_N_ELEMENTS (names); k++) { /* with rollout, then without */
     GError *error = NULL;
-    char *path = g_build_filename (g_getenv ("HEED_FIXTURES"), names[k / 2], NULL);
+    /* NAME@SIZE: at another input size (a Swin's last stage then several windows, each
+     * frame's map put on the grid from them) */
+    char **name_size = g_strsplit (names[k / 2], "@", 2);
+    char *path = g_build_filename (g_getenv ("HEED_FIXTURES"), name_size[0], NULL);
     HeedModel *m = heed_model_load (path, &error);
     g_assert_no_error (error);
+    if (name_size[1])
+      g_assert_true (heed_model_set_input_size (m, (guint) atoi (name_size[1]), &error));
+    g_strfreev (name_size);
     HeedVitOptions opts = { .layer_attention = k % 2 == 0 };
     HeedVitPlan *plan = heed_vit_plan_new (get_device (), m, &opts, &error);
     if (m->config.swin_stages && opts.layer_attention) { /* rollout is for one sequence */
