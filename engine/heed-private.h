@@ -388,6 +388,8 @@ void heed_swin_window_order (guint grid, guint window, guint shift, guint *order
 char *heed_swin_fit (HeedModelConfig *c, guint img_size);
 void heed_swin_shift_mask (guint grid, guint window, guint shift, float *mask);
 void heed_swin_relative_bias (const float *table, guint window, guint heads, float *bias);
+/* The table row heed_swin_relative_bias reads for each token pair of a window: [N][N] */
+void heed_swin_relative_index (guint window, guint *index);
 /* Swin V2's position MLP's inputs [(2 window - 1)^2][2], in the bias table's row order: each
  * relative offset (row, column) over window - 1 (the pretraining window's - 1 where
  * pretrained_window is not 0), times 8, log-spaced: sign (t) log2 (|t| + 1) / 3 (timm's and
@@ -399,6 +401,9 @@ void heed_swinv2_coords (guint window, guint pretrained_window, float *coords);
 #define HEED_SWINV2_MLP_HIDDEN 512
 void heed_swinv2_bias_table (const float *w1, const float *b1, const float *w2, guint window,
                              guint pretrained_window, guint heads, float *table);
+/* A Swin V2 block's attn_bias [heads][N][N] for its stage's window, from its position MLP
+ * (HeedBlockWeights' cpb_*); g_free it */
+float *heed_swinv2_block_bias (const HeedBlockWeights *w, const HeedSwinStage *st);
 /* The floats heed_rope_table returns */
 gsize heed_rope_table_floats (const HeedModelConfig *c);
 /* Where block `block`'s table starts in heed_rope_table's, in (cos, sin) pairs: 0 but for

@@ -1108,6 +1108,21 @@ rel_position_index (guint W)
   return index;
 }
 
+/* Whether a relative_position_index a checkpoint stores (I64 [n][n]) is the lookup index [n][n]
+ * heed builds */
+static gboolean
+stored_index_is (const TensorEntry *e, const guint *index, guint n)
+{
+  gboolean same =
+      strcmp (e->dtype_name, "I64") == 0 && e->ndim == 2 && e->shape[0] == n && e->shape[1] == n;
+  for (gsize i = 0; same && i < (gsize) n * n; i++) {
+    gint64 v;
+    memcpy (&v, e->bytes + 8 * i, 8);
+    same = GINT64_FROM_LE (v) == index[i];
+  }
+  return same;
+}
+
 /* Block `layer`'s bias on its attention scores, [heads][T][T], looked up from its table. A
  * relative_position_index the checkpoint carries (older timm and transformers save it) must
  * be the lookup heed builds. */
@@ -1124,17 +1139,9 @@ read_rel_bias (const Loader *L, const HeedModelConfig *c, guint layer, GError **
   guint *index = rel_position_index (W);
   rel_bias_name (L, layer, "relative_position_index", name, sizeof name);
   TensorEntry *e = find (L, name);
-  gboolean same = TRUE;
-  if (e) {
+  gboolean same = !e || stored_index_is (e, index, T);
+  if (e)
     e->taken = TRUE;
-    same =
-        strcmp (e->dtype_name, "I64") == 0 && e->ndim == 2 && e->shape[0] == T && e->shape[1] == T;
-    for (gsize i = 0; same && i < (gsize) T * T; i++) {
-      gint64 v;
-      memcpy (&v, e->bytes + 8 * i, 8);
-      same = GINT64_FROM_LE (v) == index[i];
-    }
-  }
   float *bias = NULL;
   if (!same)
     model_error (error, L,
@@ -2182,14 +2189,12 @@ read_swin_config (Loader *L, const SwinNames *n, HeedModel *m, GError **error)
       return model_error (error, L, "a Swin of more than %u stages", HEED_SWIN_MAX_STAGES);
     HeedSwinStage *st = &c->swin[s];
     st->dim = s ? 2 * c->swin[s - 1].dim : dim;
-    guint stage_grid = grid >> s;
     if (c->swin_v2) {
       if (e->ndim != 3 || e->shape[0] == 0 || e->shape[0] > 256 || e->shape[1] != 1 ||
           e->shape[2] != 1)
         return model_error (error, L, "stage %u's logit_scale must be [heads, 1, 1]", s);
-      /* a grid no larger than the window is one window (timm's and transformers' cut) */
-      st->window = MAX (MIN (v2_window, stage_grid), 1), st->heads = (guint) e->shape[0];
-      st->model_window = v2_window;
+      /* the window, cut to a grid no larger than it, heed_swin_fit's */
+      st->model_window = v2_window, st->heads = (guint) e->shape[0];
       st->pretrained_window = pretrained[s];
     } else {
       guint side = e->ndim == 2 ? (guint) sqrt ((double) e->shape[0]) : 0;
@@ -2268,20 +2273,12 @@ static gboolean
 check_swin_index (const Loader *L, char *name, guint window, GError **error)
 {
   TensorEntry *e = find (L, name);
-  guint N = window * window, side = 2 * window - 1;
-  gboolean same = TRUE;
-  if (e) {
+  guint N = window * window, *index = g_new (guint, (gsize) N * N);
+  heed_swin_relative_index (window, index);
+  gboolean same = !e || stored_index_is (e, index, N);
+  g_free (index);
+  if (e)
     e->taken = TRUE;
-    same =
-        strcmp (e->dtype_name, "I64") == 0 && e->ndim == 2 && e->shape[0] == N && e->shape[1] == N;
-    for (guint i = 0; same && i < N; i++)
-      for (guint j = 0; same && j < N; j++) {
-        gint64 v;
-        memcpy (&v, e->bytes + 8 * ((gsize) i * N + j), 8);
-        same = GINT64_FROM_LE (v) == (gint64) ((i / window + window - 1 - j / window) * side +
-                                               i % window + window - 1 - j % window);
-      }
-  }
   if (!same)
     model_error (error, L,
                  "tensor '%s' is not Swin's lookup of its table for windows of %u x %u: a "
@@ -2291,26 +2288,27 @@ check_swin_index (const Loader *L, char *name, guint window, GError **error)
   return same;
 }
 
-/* Swin V2 block b of stage s's bias table [(2 window - 1)^2][heads], from its position MLP.
- * A relative_coords_table the checkpoint stores (older files) must be the MLP's inputs heed
- * makes: where it is not, the config's window or pretraining windows are not the file's. The
- * MLP's weights go to w (cpb_w1, cpb_b1, cpb_w2). */
-static float *
-swinv2_table (const Loader *L, const SwinNames *n, const HeedSwinStage *st, guint s, guint b,
-              HeedBlockWeights *w, GError **error)
+/* Swin V2 block b of stage s's position MLP, into w (cpb_w1, cpb_b1, cpb_w2), which makes its
+ * bias table. A relative_coords_table the checkpoint stores (older files) must be the MLP's
+ * inputs heed makes: where it is not, the config's window or pretraining windows are not the
+ * file's. */
+static gboolean
+read_swinv2_mlp (const Loader *L, const SwinNames *n, const HeedSwinStage *st, guint s, guint b,
+                 HeedBlockWeights *w, GError **error)
 {
-  guint H = st->heads, rows = (2 * st->window - 1) * (2 * st->window - 1);
-  guint64 w1_shape[2] = { HEED_SWINV2_MLP_HIDDEN, 2 }, w2_shape[2] = { H, HEED_SWINV2_MLP_HIDDEN };
+  guint rows = (2 * st->window - 1) * (2 * st->window - 1);
+  guint64 w1_shape[2] = { HEED_SWINV2_MLP_HIDDEN, 2 },
+          w2_shape[2] = { st->heads, HEED_SWINV2_MLP_HIDDEN };
   guint64 side = 2 * st->window - 1, coords_shape[4] = { 1, side, side, 2 };
   const char *mlp = n->hf ? "attn.continuous_position_bias_mlp." : "attn.cpb_mlp.";
   char what[64];
 #define MLP(part)                                                                                  \
   (g_snprintf (what, sizeof what, "%s%s", mlp, part), swin_block_name (n, s, b, what))
-  float *w1 = w->cpb_w1 = swin_take (L, MLP ("0.weight"), 2, w1_shape, error);
-  float *b1 = w->cpb_b1 = w1 ? swin_take (L, MLP ("0.bias"), 1, w1_shape, error) : NULL;
-  float *w2 = w->cpb_w2 = b1 ? swin_take (L, MLP ("2.weight"), 2, w2_shape, error) : NULL;
+  gboolean read = (w->cpb_w1 = swin_take (L, MLP ("0.weight"), 2, w1_shape, error)) &&
+                  (w->cpb_b1 = swin_take (L, MLP ("0.bias"), 1, w1_shape, error)) &&
+                  (w->cpb_w2 = swin_take (L, MLP ("2.weight"), 2, w2_shape, error));
 #undef MLP
-  float *table = NULL, *own = g_new (float, 2 * rows), *stored = NULL;
+  float *own = g_new (float, 2 * rows), *stored = NULL;
   heed_swinv2_coords (st->window, st->pretrained_window, own);
   char *coords = swin_block_name (n, s, b, "attn.relative_coords_table");
   TensorEntry *e = find (L, coords);
@@ -2320,20 +2318,18 @@ swinv2_table (const Loader *L, const SwinNames *n, const HeedSwinStage *st, guin
               : strcmp (e->dtype_name, "BF16") == 0 ? 1.0f / 128
               : strcmp (e->dtype_name, "F16") == 0  ? 1.0f / 1024
                                                     : 1e-6f;
-  if (w2 && e && (stored = take (L, coords, 4, coords_shape, error)))
+  if (read && e && !(stored = take (L, coords, 4, coords_shape, error)))
+    read = FALSE;
+  if (stored)
     for (guint i = 0; i < 2 * rows && same; i++)
       same = fabsf (stored[i] - own[i]) <= 1e-5f + rel * fabsf (own[i]);
-  if (w2 && !same)
+  if (read && !same)
     model_error (error, L,
                  "tensor '%s' is not Swin V2's offsets for windows of %u pretrained at %u: the "
                  "config's window_size or pretrained_window_sizes are not this file's",
                  coords, st->window, st->pretrained_window ? st->pretrained_window : st->window);
-  else if (w2 && (stored || !e)) {
-    table = g_new (float, (gsize) rows *H);
-    heed_swinv2_bias_table (w1, b1, w2, st->window, st->pretrained_window, H, table);
-  }
   g_free (coords), g_free (own), g_free (stored);
-  return table; /* the MLP's weights stay in w, for another window */
+  return read && same;
 }
 
 /* Swin V2 block b of stage s's cosine attention's scales [heads]: exp (logit_scale), the
@@ -2431,7 +2427,7 @@ read_swin_weights (Loader *L, const SwinNames *n, HeedModel *m, GError **error)
         const char *parts[] = { "attn.q_bias", "attn.v_bias" };
         for (guint i = 0; i < 2 && c->swin_v2; i++) {
           char *part = BLOCK (parts[i]);
-          float *t = find (L, part) ? take (L, part, 1, &D, error) : g_new0 (float, D);
+          float *t = take_or_zero (L, part, D, error);
           g_free (part);
           if (!t)
             return FALSE;
@@ -2439,16 +2435,20 @@ read_swin_weights (Loader *L, const SwinNames *n, HeedModel *m, GError **error)
           g_free (t);
         }
       }
-      float *table = c->swin_v2 ? swinv2_table (L, n, st, s, b, w, error)
-                                : swin_take (L, BLOCK ("attn.relative_position_bias_table"), 2,
-                                             table_shape, error);
-      if (!table || (c->swin_v2 && !(w->qk_scale = swinv2_scales (L, n, st, s, b, error)))) {
+      if (c->swin_v2) { /* the table from the position MLP, the scales of cosine attention */
+        if (!read_swinv2_mlp (L, n, st, s, b, w, error) ||
+            !(w->qk_scale = swinv2_scales (L, n, st, s, b, error)))
+          return FALSE;
+        w->attn_bias = heed_swinv2_block_bias (w, st);
+      } else {
+        float *table =
+            swin_take (L, BLOCK ("attn.relative_position_bias_table"), 2, table_shape, error);
+        if (!table)
+          return FALSE;
+        w->attn_bias = g_new (float, st->heads *N *N);
+        heed_swin_relative_bias (table, st->window, st->heads, w->attn_bias);
         g_free (table);
-        return FALSE;
       }
-      w->attn_bias = g_new (float, st->heads *N *N);
-      heed_swin_relative_bias (table, st->window, st->heads, w->attn_bias);
-      g_free (table);
       /* buffers heed computes itself: the shifted windows' mask (timm's older files), and the
        * table's index (transformers' files, timm's older ones), which must be heed's */
       char *buffer = BLOCK ("attn_mask");

@@ -351,28 +351,19 @@ heed_model_set_input_size (HeedModel *m, guint img_size, GError **error)
     HeedSwinStage before[HEED_SWIN_MAX_STAGES];
     memcpy (before, c->swin, sizeof before);
     char *unfit = heed_swin_fit (c, img_size);
-    if (unfit)
+    if (unfit) {
       g_set_error (error, HEED_ERROR, HEED_ERROR_INVALID, "input size %u: %s", img_size, unfit);
-    g_free (unfit);
+      g_free (unfit);
+      return FALSE;
+    }
     /* Swin V2's window cut to another grid (or no longer cut): its blocks' biases made by their
      * position MLPs for it */
-    for (guint s = 0, l = 0; !unfit && s < c->swin_stages; l += c->swin[s++].depth) {
-      const HeedSwinStage *st = &c->swin[s];
-      if (st->window == before[s].window)
-        continue;
-      guint N = st->window * st->window, side = 2 * st->window - 1;
-      float *table = g_new (float, (gsize) side *side * st->heads);
-      for (guint b = l; b < l + st->depth; b++) {
-        HeedBlockWeights *w = &m->blocks[b];
-        heed_swinv2_bias_table (w->cpb_w1, w->cpb_b1, w->cpb_w2, st->window, st->pretrained_window,
-                                st->heads, table);
-        g_free (w->attn_bias);
-        w->attn_bias = g_new (float, (gsize) st->heads *N *N);
-        heed_swin_relative_bias (table, st->window, st->heads, w->attn_bias);
+    for (guint s = 0, l = 0; s < c->swin_stages; l += c->swin[s++].depth)
+      for (guint b = l; c->swin[s].window != before[s].window && b < l + c->swin[s].depth; b++) {
+        g_free (m->blocks[b].attn_bias);
+        m->blocks[b].attn_bias = heed_swinv2_block_bias (&m->blocks[b], &c->swin[s]);
       }
-      g_free (table);
-    }
-    return unfit == NULL;
+    return TRUE;
   }
   if (c->rel_pos_bias) {
     /* BEiT's table: heed does not resample it, so runs it at the grid it was learnt for */

@@ -302,12 +302,11 @@ ref_swin_forward (const HeedModel *model, const float *input, float *logits, flo
       /* Swin V2: no norm before (its norms come after the attention and the MLP), and the
        * queries and keys at the lengths of cosine attention (the scales times sqrt (head_dim),
        * which the attention's 1 / sqrt (head_dim) undoes) */
-      if (c->swin_v2)
-        memcpy (h, x, (gsize) T * D * sizeof (float));
-      else
+      if (!c->swin_v2)
         ref_norm (c, x, D, h, D, w->norm1_w, w->norm1_b, T, D, c->ln_eps);
+      const float *in = c->swin_v2 ? x : h;
       for (guint i = 0; i < T; i++)
-        memcpy (hw + (gsize) i * D, h + (gsize) order[i] * D, D * sizeof (float));
+        memcpy (hw + (gsize) i * D, in + (gsize) order[i] * D, D * sizeof (float));
       linear (hw, T, D, w->qkv_w, w->qkv_b, 3 * D, qkv, 0);
       if (c->swin_v2) {
         float scale[256];

@@ -47,16 +47,24 @@ heed_swin_shift_mask (guint grid, guint window, guint shift, float *mask)
 }
 
 void
-heed_swin_relative_bias (const float *table, guint window, guint heads, float *bias)
+heed_swin_relative_index (guint window, guint *index)
 {
   guint n = window * window, side = 2 * window - 1;
   for (guint i = 0; i < n; i++)
-    for (guint j = 0; j < n; j++) {
-      guint row =
+    for (guint j = 0; j < n; j++)
+      index[(gsize) i * n + j] =
           (i / window + window - 1 - j / window) * side + (i % window + window - 1 - j % window);
-      for (guint h = 0; h < heads; h++)
-        bias[((gsize) h * n + i) * n + j] = table[(gsize) row * heads + h];
-    }
+}
+
+void
+heed_swin_relative_bias (const float *table, guint window, guint heads, float *bias)
+{
+  guint n = window * window, *index = g_new (guint, (gsize) n * n);
+  heed_swin_relative_index (window, index);
+  for (gsize ij = 0; ij < (gsize) n * n; ij++)
+    for (guint h = 0; h < heads; h++)
+      bias[(gsize) h * n * n + ij] = table[(gsize) index[ij] * heads + h];
+  g_free (index);
 }
 
 void
@@ -98,6 +106,19 @@ heed_swinv2_bias_table (const float *w1, const float *b1, const float *w2, guint
     }
   }
   g_free (coords), g_free (mid);
+}
+
+float *
+heed_swinv2_block_bias (const HeedBlockWeights *w, const HeedSwinStage *st)
+{
+  guint N = st->window * st->window, side = 2 * st->window - 1;
+  float *table = g_new (float, (gsize) side *side * st->heads);
+  float *bias = g_new (float, (gsize) st->heads *N *N);
+  heed_swinv2_bias_table (w->cpb_w1, w->cpb_b1, w->cpb_w2, st->window, st->pretrained_window,
+                          st->heads, table);
+  heed_swin_relative_bias (table, st->window, st->heads, bias);
+  g_free (table);
+  return bias;
 }
 
 char *

@@ -638,6 +638,30 @@ alloc_activations (HeedVitRun *r, GError **error)
                                     heed_attention_map_heads (c), error));
 }
 
+/* The attention each of the N tokens in the scores receives, each head's mean over the N query
+ * rows (their stride is n_pad), into frame i's rows of cls_heads from token `first` on (a Swin
+ * window's tokens, or all of a frame's) */
+static gboolean
+record_received (HeedVitRun *r, HeedRecorder *rec, const HeedAttentionScratch *s, guint H, guint i,
+                 guint first, guint N, GError **error)
+{
+  guint T = r->plan->config.tokens;
+  for (guint h = 0; h < H; h++)
+    if (!heed_op_head_mean (rec, (HeedMat){ s->scores, h * s->m_pad * s->n_pad, 0, s->n_pad },
+                            r->cls_heads, (i * H + h) * T + first, 1, N, N, "query_mean", error))
+      return FALSE;
+  return TRUE;
+}
+
+/* Frame i's map: the mean of its heads' rows in cls_heads */
+static gboolean
+record_heads_mean (HeedVitRun *r, HeedRecorder *rec, guint H, guint i, GError **error)
+{
+  guint T = r->plan->config.tokens;
+  return heed_op_head_mean (rec, (HeedMat){ r->cls_heads, i * H * T, 0, T }, r->cls_mean, i * T, 1,
+                            T, H, "cls_attention", error);
+}
+
 /* The last layer's probabilities of frame i are in the scores: take its CLS rows out. An
  * average-pooled model has no token whose row explains the prediction, which pools all
  * tokens: there each head's row is the mean over every query row (the attention each token
@@ -648,14 +672,9 @@ record_cls_rows (HeedVitRun *r, HeedRecorder *rec, const HeedAttentionScratch *s
 {
   const HeedModelConfig *c = &r->plan->config;
   guint T = c->tokens;
-  if (c->avg_pool) {
-    for (guint h = 0; h < H; h++) /* head_mean over the query rows: their stride is n_pad */
-      if (!heed_op_head_mean (rec, (HeedMat){ s->scores, h * s->m_pad * s->n_pad, 0, s->n_pad },
-                              r->cls_heads, (i * H + h) * T, 1, T, T, "query_mean", error))
-        return FALSE;
-    return heed_op_head_mean (rec, (HeedMat){ r->cls_heads, i * H * T, 0, T }, r->cls_mean, i * T,
-                              1, T, H, "cls_attention", error);
-  }
+  if (c->avg_pool)
+    return record_received (r, rec, s, H, i, 0, T, error) &&
+           record_heads_mean (r, rec, H, i, error);
   /* every head's CLS row (row 0 of each head's scores, m_pad x n_pad apart) in one dispatch:
    * the heads are the rows of a "mean" over one head (a dispatch costs lavapipe ~0.1 ms) */
   if (!heed_op_head_mean (rec, (HeedMat){ s->scores, 0, s->m_pad * s->n_pad, 0 }, r->cls_heads,
@@ -825,16 +844,11 @@ record_swin (HeedVitRun *r, HeedRecorder **recs, guint n, GError **error)
                                      error))
             return FALSE;
           /* the map: the attention each of the window's tokens receives, the mean over its
-           * queries (the window's rows of the scores), in window order; the host puts the
-           * windows' values on the grid (map_order) */
-          for (guint h = 0; last && h < H; h++)
-            if (!heed_op_head_mean (
-                    rec, (HeedMat){ sc->scores, h * sc->m_pad * sc->n_pad, 0, sc->n_pad },
-                    r->cls_heads, (i * H + h) * T + w * N, 1, N, N, "query_mean", error))
-              return FALSE;
+           * queries, in window order; the host puts the windows' values on the grid (map_order) */
+          if (last && !record_received (r, rec, sc, H, i, w * N, N, error))
+            return FALSE;
         }
-        if (last && !heed_op_head_mean (rec, (HeedMat){ r->cls_heads, i * H * T, 0, T },
-                                        r->cls_mean, i * T, 1, T, H, "cls_attention", error))
+        if (last && !record_heads_mean (r, rec, H, i, error))
           return FALSE;
       }
       if (c->swin_v2) { /* x + norm1 (proj (attention)), then + norm2 (mlp (x)) */

@@ -1445,9 +1445,10 @@ class SwinMerge(nn.Module):
 
 
 class SwinTransformer(nn.Module):
-    """Swin (v1, or with v2 timm's SwinTransformerV2) in timm's names (timm 0.9 on: layers.S.downsample starts stage S >= 1, the head
-    is head.fc). A stage's window is the grid where the grid is no larger, with no shift; odd
-    blocks shift by half a window. Final LayerNorm on every token, then their mean."""
+    """Swin (v1, or with v2 timm's SwinTransformerV2) in timm's names (timm 0.9 on:
+    layers.S.downsample starts stage S >= 1, the head is head.fc). A stage's window is the grid
+    where the grid is no larger, with no shift; odd blocks shift by half a window. Final
+    LayerNorm on every token, then their mean."""
 
     def __init__(self, img, patch, dims, depths, heads, window, classes, eps=1e-5, v2=False,
                  pretrained_windows=None):
