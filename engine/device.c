@@ -473,7 +473,7 @@ choose_kernels (HeedDevice *d)
   gboolean sg_arithmetic =
       compute_sg && (sg.supportedOperations & VK_SUBGROUP_FEATURE_ARITHMETIC_BIT);
   k->gemm_k4 = (HeedKernel){ HEED_SHADER_GEMM_K4, lanes };
-  k->gemm_k4_bt = k->gemm_k4_ln = k->gemm_k4_softmax = k->attention =
+  k->gemm_k4_bt = k->gemm_k4_ln = k->gemm_k4_softmax = k->attention = k->attention_bias =
       (HeedKernel){ HEED_SHADER_COUNT, lanes };
   if (cpu_shuffle) {
     k->gemm_k4 = shuffle_variant (lanes, pairs, HEED_SHADER_GEMM_K4_SG4_TEXELS,
@@ -489,9 +489,13 @@ choose_kernels (HeedDevice *d)
                          HEED_SHADER_GEMM_K4_SG8_TEXELS_SM, HEED_SHADER_GEMM_K4_SG16_TEXELS_SM);
     /* the one-dispatch attention: a workgroup one subgroup, as the shuffle GEMMs, which also
      * needs the subgroup's maximum and sum */
-    if (sg_arithmetic)
+    if (sg_arithmetic) {
       k->attention = shuffle_variant (lanes, FALSE, HEED_SHADER_ATTENTION_SG4,
                                       HEED_SHADER_ATTENTION_SG8, HEED_SHADER_ATTENTION_SG16);
+      k->attention_bias =
+          shuffle_variant (lanes, FALSE, HEED_SHADER_ATTENTION_SG4_BIAS,
+                           HEED_SHADER_ATTENTION_SG8_BIAS, HEED_SHADER_ATTENTION_SG16_BIAS);
+    }
   }
   const VkPhysicalDeviceLimits *lim = &d->props.limits;
   if (!cpu && lim->maxComputeWorkGroupInvocations >= 256 &&
@@ -522,10 +526,11 @@ choose_kernels (HeedDevice *d)
     k->gemm_half = (HeedKernel){ HEED_SHADER_GEMM_BH_AH, lanes };
     k->gemm_half_k4 = (HeedKernel){ HEED_SHADER_GEMM_K4_BH_AH, lanes };
   }
-  if (!cpu)
-    k->attention = flash_fits ? (HeedKernel){ HEED_SHADER_ATTENTION_FLASH, 128 }
-                   : keys_fit ? (HeedKernel){ HEED_SHADER_ATTENTION_KEYS, 64 }
-                              : (HeedKernel){ HEED_SHADER_ATTENTION_TILED, 64 };
+  k->attention_bias_frames = !cpu;
+  if (!cpu) /* each of them adds a bias to the scores where a push constant says so */
+    k->attention = k->attention_bias = flash_fits ? (HeedKernel){ HEED_SHADER_ATTENTION_FLASH, 128 }
+                                       : keys_fit ? (HeedKernel){ HEED_SHADER_ATTENTION_KEYS, 64 }
+                                                  : (HeedKernel){ HEED_SHADER_ATTENTION_TILED, 64 };
 
   /* Element-wise kernels: 8-lane workgroups made ~14k tiny workgroups per op on lavapipe. */
   k->small_lanes = 64;

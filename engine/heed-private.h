@@ -76,6 +76,13 @@ typedef struct {
    * the probabilities are not an output, heads up to 64 wide: lavapipe's; HEED_SHADER_COUNT
    * elsewhere */
   HeedKernel attention;
+  /* the same adding a bias to the scores: attention_bias.comp's variants on lavapipe, the same
+   * kernel as `attention` on GPUs (a push constant says whether there is a bias) */
+  HeedKernel attention_bias;
+  /* whether a frame's whole biased attention (BEiT's) runs in attention_bias rather than in the
+   * GEMMs writing scores: on GPUs; on lavapipe the kernel pays only over Swin's small windows,
+   * several a frame (docs/benchmarks.md) */
+  gboolean attention_bias_frames;
   /* the fp16-matmul mode's GEMMs (B halves, A rounded to half, float32 sums), any K and K4 as
    * gemm and gemm_k4: cooperative matrices (tensor cores) where heed enabled them */
   HeedKernel gemm_half, gemm_half_k4;
@@ -482,6 +489,16 @@ gboolean heed_op_attention_at (HeedRecorder *rec, HeedAttentionScratch *s, HeedB
 gboolean heed_op_gather_rows (HeedRecorder *rec, HeedBuffer *in, HeedBuffer *index, HeedBuffer *out,
                               guint rows_out, guint rows_in, guint width, guint group, guint frames,
                               const char *name, GError **error);
+/* heed_op_attention_frames with a bias added to each frame's scaled scores: frame f's is
+ * window f % windows's [heads][bias_rows][bias_ld] block of `bias` (heed_attention_bias_padded's
+ * layout, one window after another), where heed_attention_takes_frames_bias says the table has
+ * the kernel and the bias fits it */
+gboolean heed_attention_takes_frames_bias (const HeedKernels *k, HeedBuffer *qkv, HeedBuffer *bias,
+                                           guint D, guint heads);
+gboolean heed_op_attention_frames_bias (HeedRecorder *rec, HeedBuffer *qkv, HeedBuffer *bias,
+                                        guint windows, HeedBuffer *out, guint row, guint M,
+                                        guint frames, guint D, guint heads, const char *name,
+                                        GError **error);
 /* Whether heed_op_attention_frames can run these shapes: the attention in one dispatch, with
  * every query attending and the probabilities not an output. */
 gboolean heed_attention_takes_frames (const HeedKernels *k, HeedBuffer *qkv, guint D, guint heads);

@@ -80,6 +80,7 @@ typedef struct {
 typedef struct {
   uint32_t M, D, dh, ld, qkv_off, out_off, out_ld;
   float scale;
+  uint32_t windows, bias_rows, bias_ld;
 } HeedAttentionParams;
 
 typedef struct {

@@ -424,19 +424,75 @@ heed_attention_takes_frames (const HeedKernels *k, HeedBuffer *qkv, guint D, gui
          attention_direct (qkv, D, heads);
 }
 
+/* The one-dispatch attention over `frames` frames of M rows from `row` on, frame f's scores plus
+ * window f % windows's bias where there is one; in as many dispatches as the device's workgroup
+ * count takes (each a whole number of the bias's windows) */
+static gboolean
+record_attention_frames (HeedRecorder *rec, HeedKernel kernel, HeedBuffer *qkv, HeedBuffer *bias,
+                         guint windows, HeedBuffer *out, guint row, guint M, guint frames, guint D,
+                         guint heads, const char *name, GError **error)
+{
+  guint dh = D / heads, m_pad, n_pad;
+  scores_layout (&rec->kernels, M, &m_pad, &n_pad);
+  guint most = rec->device->props.limits.maxComputeWorkGroupCount[2];
+  guint per = bias ? most / windows * windows : most;
+  if (per == 0) {
+    g_set_error (error, HEED_ERROR, HEED_ERROR_INVALID,
+                 "%s: %u windows are more than a dispatch of the device takes", name, windows);
+    return FALSE;
+  }
+  /* attention_flash.comp takes 64 rows a workgroup, the others 16 */
+  guint rows = kernel.shader == HEED_SHADER_ATTENTION_FLASH ? 64 : 16;
+  /* without a bias, the bias binding is qkv again: bound, never read */
+  HeedBuffer *bindings[3] = { qkv, out, bias ? bias : qkv };
+  for (guint f = 0; f < frames; f += per) {
+    guint n = MIN (per, frames - f), first = row + f * M;
+    HeedAttentionParams ap = {
+      M,
+      D,
+      dh,
+      3 * D,
+      first * 3 * D,
+      first * D,
+      D,
+      1.0f / sqrtf ((float) dh),
+      bias ? windows : 0,
+      m_pad,
+      n_pad,
+    };
+    if (!heed_recorder_dispatch (rec, kernel, 0, bindings, &ap, sizeof ap, (M + rows - 1) / rows,
+                                 heads, n, name, "attention", 4.0 * M * M * dh * heads * n, error))
+      return FALSE;
+  }
+  return TRUE;
+}
+
 gboolean
 heed_op_attention_frames (HeedRecorder *rec, HeedBuffer *qkv, HeedBuffer *out, guint row, guint M,
                           guint frames, guint D, guint heads, const char *name, GError **error)
 {
   g_return_val_if_fail (heed_attention_takes_frames (&rec->kernels, qkv, D, heads), FALSE);
-  guint dh = D / heads;
-  HeedAttentionParams ap = { M, D, dh, 3 * D, row * 3 * D, row * D, D, 1.0f / sqrtf ((float) dh) };
-  HeedBuffer *bindings[2] = { qkv, out };
-  /* attention_flash.comp takes 64 rows a workgroup, the others 16 */
-  guint rows = rec->kernels.attention.shader == HEED_SHADER_ATTENTION_FLASH ? 64 : 16;
-  return heed_recorder_dispatch (rec, rec->kernels.attention, 0, bindings, &ap, sizeof ap,
-                                 (M + rows - 1) / rows, heads, frames, name, "attention",
-                                 4.0 * M * M * dh * heads * frames, error);
+  return record_attention_frames (rec, rec->kernels.attention, qkv, NULL, 0, out, row, M, frames, D,
+                                  heads, name, error);
+}
+
+gboolean
+heed_attention_takes_frames_bias (const HeedKernels *k, HeedBuffer *qkv, HeedBuffer *bias, guint D,
+                                  guint heads)
+{
+  return k->attention_bias.shader != HEED_SHADER_COUNT && heed_buffer_texels_cover (bias) &&
+         heed_attention_takes_frames (k, qkv, D, heads);
+}
+
+gboolean
+heed_op_attention_frames_bias (HeedRecorder *rec, HeedBuffer *qkv, HeedBuffer *bias, guint windows,
+                               HeedBuffer *out, guint row, guint M, guint frames, guint D,
+                               guint heads, const char *name, GError **error)
+{
+  g_return_val_if_fail (
+      heed_attention_takes_frames_bias (&rec->kernels, qkv, bias, D, heads) && windows > 0, FALSE);
+  return record_attention_frames (rec, rec->kernels.attention_bias, qkv, bias, windows, out, row, M,
+                                  frames, D, heads, name, error);
 }
 
 /* S = Q.K^T / sqrt(dh) -> row softmax -> O = P.V, written head-interleaved into out. With

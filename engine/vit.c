@@ -646,6 +646,9 @@ record_received (HeedVitRun *r, HeedRecorder *rec, const HeedAttentionScratch *s
                  guint first, guint N, GError **error)
 {
   guint T = r->plan->config.tokens;
+  if (N == T) /* every head in one dispatch: head h's means are the output's row h */
+    return heed_op_head_mean (rec, (HeedMat){ s->scores, 0, s->m_pad * s->n_pad, s->n_pad },
+                              r->cls_heads, i * H * T, H, N, N, "query_mean", error);
   for (guint h = 0; h < H; h++)
     if (!heed_op_head_mean (rec, (HeedMat){ s->scores, h * s->m_pad * s->n_pad, 0, s->n_pad },
                             r->cls_heads, (i * H + h) * T + first, 1, N, N, "query_mean", error))
@@ -767,9 +770,10 @@ record_map_head (HeedVitRun *r, HeedRecorder *rec, guint n, GError **error)
 
 /* Swin's patch embedding and stages for a batch of n frames whose patches are in r->patches:
  * the patch GEMM into h and its norm into x, in the grid's order; each block's rows gathered
- * from the block before's order into its own (x and x_other taking turns), its attention a
- * window at a time (every frame's every window, a shifted block's with that window's bias),
- * the last block's probabilities taken for the map; each merging's 2 x 2 tokens gathered from
+ * from the block before's order into its own (x and x_other taking turns), its attention over
+ * every frame's every window in one dispatch (a shifted block's each with its window's bias),
+ * or a window at a time where the table has no such kernel and in the last block, whose
+ * probabilities are taken for the map; each merging's 2 x 2 tokens gathered from
  * the order the stage before left. The last stage's tokens end in x, in the grid's order. */
 static gboolean
 record_swin (HeedVitRun *r, HeedRecorder **recs, guint n, GError **error)
@@ -837,7 +841,16 @@ record_swin (HeedVitRun *r, HeedRecorder **recs, guint n, GError **error)
           (c->swin_v2 && !heed_op_qk_normalize (rec, r->qkv, 0, bb->qk_scale, rows, D, H,
                                                 NAME ("cosine"), error)))
         return FALSE;
-      for (guint i = 0; i < n; i++) {
+      /* every frame's every window in one dispatch where the table has the kernel (frame f's
+       * window f % windows: a frame's windows are consecutive), but for the last block, whose
+       * probabilities are the map */
+      gboolean all_windows =
+          !last && heed_attention_takes_frames_bias (k, r->qkv, bb->attn_bias, D, H);
+      if (all_windows &&
+          !heed_op_attention_frames_bias (rec, r->qkv, bb->attn_bias, shifted ? T / N : 1, r->attn,
+                                          0, N, n * (T / N), D, H, NAME ("attn"), error))
+        return FALSE;
+      for (guint i = 0; i < n && !all_windows; i++) {
         for (guint w = 0; w < T / N; w++) {
           if (!heed_op_attention_at (rec, sc, r->qkv, bb->attn_bias, shifted ? w * per_window : 0,
                                      r->attn, i * T + w * N, N, N, D, H, last, NAME ("attn"),
@@ -1016,12 +1029,19 @@ record_forward (HeedVitRun *r, HeedRecorder **recs, guint n, gboolean from_frame
                                   c->num_prefix, n, D, H, NAME ("rope"), error))
       return FALSE;
     /* the probabilities are read after the last block, and after every block for rollout;
-     * where they are not, the batch's frames go in one dispatch */
+     * where they are not, the batch's frames go in one dispatch (with a bias, where the table
+     * says that pays) */
     gboolean keep_probs = (l == c->depth - 1 && !c->map_pool) || p->options.layer_attention;
     gboolean all_frames =
-        !keep_probs && !b->attn_bias && heed_attention_takes_frames (k, r->qkv, D, H);
+        !keep_probs &&
+        (b->attn_bias ? k->attention_bias_frames &&
+                            heed_attention_takes_frames_bias (k, r->qkv, b->attn_bias, D, H)
+                      : heed_attention_takes_frames (k, r->qkv, D, H));
     if (all_frames &&
-        !heed_op_attention_frames (rec, r->qkv, r->attn, 0, T, n, D, H, NAME ("attn"), error))
+        (b->attn_bias ? !heed_op_attention_frames_bias (rec, r->qkv, b->attn_bias, 1, r->attn, 0, T,
+                                                        n, D, H, NAME ("attn"), error)
+                      : !heed_op_attention_frames (rec, r->qkv, r->attn, 0, T, n, D, H,
+                                                   NAME ("attn"), error)))
       return FALSE;
     for (guint i = 0; i < n && !all_frames; i++) {
       if (!heed_op_attention (rec, s, r->qkv, b->attn_bias, r->attn, i * T, T, m, D, H, keep_probs,

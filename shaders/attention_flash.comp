@@ -2,7 +2,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 // Multi-head attention in one dispatch for GPUs with 32 kB of shared memory and subgroup shuffles
 // in subgroups of 8 lanes or more, where the probabilities are not an output:
-//   O = softmax(Q K^T * scale) V
+//   O = softmax(Q K^T * scale [+ bias]) V
 // with an online softmax, the scores never written out, in the manner of FlashAttention-2 with
 // register tiles in place of matrix units. A workgroup of 128 invocations takes BM = 64 query
 // rows of one head (of one frame: workgroup z), held in shared memory, and walks the keys
@@ -38,6 +38,7 @@
 layout(local_size_x_id = 0) in;
 layout(binding = 0) uniform samplerBuffer qkv_texels;
 layout(std430, binding = 1) writeonly buffer BufOut { vec4 o4[]; };
+layout(std430, binding = 2) readonly buffer BufBias { float bias[]; }; // where windows > 0
 
 layout(push_constant) uniform Params {
   uint M;       // tokens: the frame's queries and keys
@@ -48,6 +49,10 @@ layout(push_constant) uniform Params {
   uint out_off; // the first frame's first output element (a multiple of 4: D is)
   uint out_ld;  // the output's row stride (D): head h writes columns h dh ..
   float scale;  // 1 / sqrt(dh)
+  // a bias added to the scaled scores where windows > 0 (BEiT's relative position bias; Swin's,
+  // with a shifted window's mask): frame z's is window z % windows's [heads][bias_rows][bias_ld]
+  // block of the bias binding (the scores' padded layout, one window after another)
+  uint windows, bias_rows, bias_ld;
 } p;
 
 // 32 kB, the most every desktop GPU and lavapipe have. The keys' rows and the probabilities'
@@ -73,6 +78,13 @@ void read_block(uint kb, uint k_col, uint t, out vec4 kr[4], out vec4 vr[4])
     kr[i] = live ? texelFetch(qkv_texels, texel) : vec4(0.0);
     vr[i] = live ? texelFetch(qkv_texels, texel + int(p.D / 4u)) : vec4(0.0);
   }
+}
+
+// the bias for query row `row` (rows past M, never stored, read row M - 1) and key `key` < M,
+// from this frame's and head's block at `base`
+float bias_at(uint base, uint row, uint key)
+{
+  return bias[base + min(row, p.M - 1u) * p.bias_ld + key];
 }
 
 // the maximum and the sum over a row's 8 invocations (lanes that differ in their low 3 bits)
@@ -103,6 +115,9 @@ void main()
   const uint out_off = p.out_off + frame * p.M * p.out_ld;
   const uint d4s = p.dh / 4u;
   const float lowest = -3.4e38;
+  const bool biased = p.windows > 0u;
+  const uint bias0 =
+      biased ? ((frame % p.windows) * gl_NumWorkGroups.y + h) * p.bias_rows * p.bias_ld : 0u;
 
   for (uint e = t; e < BM * D4; e += WG) {
     const uint r = e / D4, d4 = e % D4;
@@ -152,8 +167,11 @@ void main()
     [[unroll]] for (uint i = 0u; i < 4u; i++) {
       float m = lowest;
       [[unroll]] for (uint j = 0u; j < 4u; j++) {
-        if (kb + c + 8u * j >= p.M)
+        const uint key = kb + c + 8u * j;
+        if (key >= p.M)
           s[i][j] = lowest;
+        else if (biased)
+          s[i][j] += bias_at(bias0, m0 + 4u * g + i, key);
         m = max(m, s[i][j]);
       }
       const float m_new = max(row_max[i], max8(m));

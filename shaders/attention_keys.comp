@@ -2,7 +2,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 // Multi-head attention in one dispatch, for GPUs with subgroup arithmetic (subgroups of 8 lanes
 // or more), where the probabilities are not an output:
-//   O = softmax(Q K^T * scale) V
+//   O = softmax(Q K^T * scale [+ bias]) V
 // with an online softmax, the scores never written out. A workgroup of 64 invocations takes
 // TM = 16 query rows of one head (of one frame: workgroup z) and walks the keys 64 at a time,
 // one key an invocation:
@@ -35,6 +35,7 @@
 layout(local_size_x_id = 0) in; // 64: the kernel table launches it so
 layout(binding = 0) uniform samplerBuffer qkv_texels;
 layout(std430, binding = 1) writeonly buffer BufOut { vec4 o4[]; };
+layout(std430, binding = 2) readonly buffer BufBias { float bias[]; }; // where windows > 0
 
 layout(push_constant) uniform Params {
   uint M;       // tokens: the frame's queries and keys
@@ -45,12 +46,23 @@ layout(push_constant) uniform Params {
   uint out_off; // the first frame's first output element (a multiple of 4: D is)
   uint out_ld;  // the output's row stride (D): head h writes columns h dh ..
   float scale;  // 1 / sqrt(dh)
+  // a bias added to the scaled scores where windows > 0 (BEiT's relative position bias; Swin's,
+  // with a shifted window's mask): frame z's is window z % windows's [heads][bias_rows][bias_ld]
+  // block of the bias binding (the scores' padded layout, one window after another)
+  uint windows, bias_rows, bias_ld;
 } p;
 
 shared vec4 q_s[TM][D4];              // the rows' queries, times scale
 shared vec4 v_s[BK][D4 + 1u];         // the block's values (a padded row: no bank conflicts)
 shared vec4 p_s[BK][TM / 4u + 1u];    // the block's probabilities: key j, rows 4 i .. 4 i + 3
 shared float part_s[TM][MAX_SUBGROUPS]; // per row, one value a subgroup (a maximum, or a sum)
+
+// the bias for query row `row` (rows past M, never stored, read row M - 1) and key `key` < M,
+// from this frame's and head's block at `base`
+float bias_at(uint base, uint row, uint key)
+{
+  return bias[base + min(row, p.M - 1u) * p.bias_ld + key];
+}
 
 void main()
 {
@@ -65,6 +77,9 @@ void main()
   // step 3's block: rows 4 rg .. 4 rg + 3, columns 4 c4 .. 4 c4 + 3
   const uint rg = t / 16u, c4 = t % 16u;
   const float lowest = -3.4e38;
+  const bool biased = p.windows > 0u;
+  const uint bias0 =
+      biased ? ((frame % p.windows) * gl_NumWorkGroups.y + h) * p.bias_rows * p.bias_ld : 0u;
 
   // the queries, once (rows past M read as whatever the buffer holds: finite, never stored)
   for (uint e = t; e < TM * d4s; e += BK) {
@@ -99,7 +114,7 @@ void main()
       [[unroll]] for (uint d4 = 0u; d4 < D4; d4++)
         if (d4 < d4s)
           dot_r += dot(q_s[r][d4], k[d4]);
-      s[r] = valid ? dot_r : lowest;
+      s[r] = !valid ? lowest : biased ? dot_r + bias_at(bias0, m0 + r, key) : dot_r;
     }
     // 2. each row's maximum over the block: within the subgroup, then across the subgroups
     [[unroll]] for (uint r = 0u; r < TM; r++) {

@@ -1,7 +1,7 @@
 #version 450
 // SPDX-License-Identifier: LGPL-2.1-or-later
 // Multi-head attention in one dispatch, for GPUs, where the probabilities are not an output:
-//   O = softmax(Q K^T * scale) V
+//   O = softmax(Q K^T * scale [+ bias]) V
 // in tiles with an online softmax, the scores never written out (attention.comp is lavapipe's
 // barrier-free version of the same). A workgroup of 64 invocations takes TM = 16 query rows of
 // one head and walks the keys BK = 16 at a time:
@@ -25,6 +25,7 @@
 layout(local_size_x_id = 0) in; // 64: the kernel table launches it so
 layout(binding = 0) uniform samplerBuffer qkv_texels;
 layout(std430, binding = 1) writeonly buffer BufOut { float o[]; };
+layout(std430, binding = 2) readonly buffer BufBias { float bias[]; }; // where windows > 0
 
 layout(push_constant) uniform Params {
   uint M;       // tokens: the frame's queries and keys
@@ -35,6 +36,10 @@ layout(push_constant) uniform Params {
   uint out_off; // the first frame's first output element
   uint out_ld;  // the output's row stride (D): head h writes columns h dh ..
   float scale;  // 1 / sqrt(dh)
+  // a bias added to the scaled scores where windows > 0 (BEiT's relative position bias; Swin's,
+  // with a shifted window's mask): frame z's is window z % windows's [heads][bias_rows][bias_ld]
+  // block of the bias binding (the scores' padded layout, one window after another)
+  uint windows, bias_rows, bias_ld;
 } p;
 
 shared float q_s[TM][DMAX];      // the rows' queries, times scale
@@ -43,6 +48,13 @@ shared float v_s[BK][DMAX];      // and values
 shared float p_s[TM][BK];        // the block's scores, then its probabilities
 shared float shrink_s[TM];       // how much each row's output so far shrinks this block
 shared float sum_s[TM];          // each row's sum of exponentials, at the end
+
+// the bias for query row `row` (rows past M, never stored, read row M - 1) and key `key` < M,
+// from this frame's and head's block at `base`
+float bias_at(uint base, uint row, uint key)
+{
+  return bias[base + min(row, p.M - 1u) * p.bias_ld + key];
+}
 
 float qkv_at(uint i)
 {
@@ -59,6 +71,9 @@ void main()
   const uint out_off = p.out_off + frame * p.M * p.out_ld;
   const uint k_col = q_col + p.D, v_col = q_col + 2u * p.D;
   const float lowest = -3.4e38;
+  const bool biased = p.windows > 0u;
+  const uint bias0 =
+      biased ? ((frame % p.windows) * gl_NumWorkGroups.y + h) * p.bias_rows * p.bias_ld : 0u;
 
   // the queries, once (rows past M read as whatever the buffer holds: finite, never stored)
   for (uint e = t; e < TM * p.dh; e += 64u) {
@@ -86,8 +101,12 @@ void main()
         const float q = q_s[r][d];
         s += q * vec4(k_s[j0][d], k_s[j0 + 1u][d], k_s[j0 + 2u][d], k_s[j0 + 3u][d]);
       }
-      for (uint jj = 0u; jj < 4u; jj++)
-        p_s[r][j0 + jj] = kb + j0 + jj < p.M ? s[jj] : lowest;
+      for (uint jj = 0u; jj < 4u; jj++) {
+        const uint key = kb + j0 + jj;
+        p_s[r][j0 + jj] = key >= p.M ? lowest
+                          : biased   ? s[jj] + bias_at(bias0, m0 + r, key)
+                                     : s[jj];
+      }
     }
     barrier();
     // the online softmax: one invocation a row
