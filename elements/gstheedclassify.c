@@ -465,7 +465,8 @@ gst_heed_classify_class_init (GstHeedClassifyClass *klass)
           "checkpoint's as its authors do (timm's antialiased bicubic; for transformers' DINOv2, "
           "bicubic without antialiasing). A 224 px model at 448 gives a 28 x 28 attention map; "
           "accuracy may change. A Swin model keeps its windows over larger or smaller grids "
-          "(swin-tiny at 448: a 14 x 14 map), at sizes its windows tile. 0 keeps the model's own "
+          "(swin-tiny at 448: a 14 x 14 map), padded to whole windows where they do not tile a "
+          "grid, as the checkpoint's library pads them. 0 keeps the model's own "
           "size (for transformers' DINOv2, the size its preprocessor_config.json crops to).",
           0, 4096, DEFAULT_PROP_INPUT_SIZE,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING));

@@ -173,6 +173,10 @@ typedef struct {
   guint model_window;      /* Swin V2: the model's window, which a grid smaller than it cuts to
                             * the grid (window is then the grid); 0 for Swin V1, whose window
                             * is its table's */
+  guint padded;            /* the grid rounded up to whole windows: where the windows do not
+                            * tile the grid, its blocks attend over it padded with zero tokens
+                            * at the bottom and right (HeedModelConfig's swin_pad_first says
+                            * how), which nothing else sees */
 } HeedSwinStage;
 
 typedef struct {
@@ -251,6 +255,10 @@ typedef struct {
    * attention's output, norm2 on the MLP's: x + norm1 (attn (x)), then + norm2 (mlp (x))); patch
    * merging's norm after its Linear */
   gboolean swin_v2;
+  /* where a stage's windows do not tile its grid: transformers' padding (the normed tokens
+   * padded with zeros, then the padded grid rolled), else timm's (the grid rolled, then padded);
+   * both build the shifted windows' mask over the padded grid */
+  gboolean swin_pad_first;
   guint num_classes;        /* 0 for a head-less backbone */
   gboolean patch_mean_head; /* transformers' Dinov2ForImageClassification: the head reads the
                              * class token and the mean patch token, both after the final norm

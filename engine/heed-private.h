@@ -377,21 +377,25 @@ gboolean heed_op_qk_normalize (HeedRecorder *rec, HeedBuffer *qkv, guint qkv_off
  * per block, depth of them. HeedModelConfig's rope fields say which angles. g_free it. */
 float *heed_rope_table (const HeedModelConfig *c, const float *mixed_freqs);
 /* Swin's windows (engine/swin.c), for one frame of a stage (HeedSwinStage):
- * - heed_swin_window_order: the grid index (row x grid + column) of each of the grid^2 tokens
- *   in window order (the grid rolled back by shift on both axes, cut into windows row-major,
- *   each row-major inside): the order a block's rows are in on the device;
+ * - heed_swin_window_order: the grid index (row x grid + column) of each of the padded^2 places
+ *   in window order (the grid rolled back by shift on both axes and padded to whole windows,
+ *   in the order pad_first says, cut into windows row-major, each row-major inside), or
+ *   HEED_SWIN_PAD for padding: the order a block's rows are in on the device;
  * - heed_swin_shift_mask: [windows][N][N] (N = window^2): -100 between two tokens of a window
  *   that came from different sides of the roll, 0 otherwise (transformers' and timm's value);
  * - heed_swin_relative_bias: the bias table [(2 window - 1)^2][heads] looked up as
  *   [heads][N][N] by the tokens' row and column offsets. */
-void heed_swin_window_order (guint grid, guint window, guint shift, guint *order);
+#define HEED_SWIN_PAD G_MAXUINT /* a window's place that padding fills */
+void heed_swin_window_order (guint grid, guint padded, guint window, guint shift,
+                             gboolean pad_first, guint *order);
 /* The most the attention biases a model's plan holds may take (BEiT's, Swin's) */
 #define HEED_MAX_BIAS_BYTES 2e9
 /* Swin's stages at img_size px: each stage's grid, window (Swin V2's cut to a grid smaller than
  * its model_window; the caller makes a changed window's biases again) and shift,
  * HeedModelConfig's img_size and the last stage's grid, tokens and num_patches; NULL, or (c
- * unchanged) why its windows cannot run there (g_free it): a grid they do not tile, an odd grid
- * before a merging, biases past HEED_MAX_BIAS_BYTES */
+ * unchanged) why its windows cannot run there (g_free it): a grid smaller than Swin V1's
+ * window, an odd grid before a merging, biases past HEED_MAX_BIAS_BYTES. A grid the windows do
+ * not tile is padded (HeedSwinStage's padded). */
 char *heed_swin_fit (HeedModelConfig *c, guint img_size);
 void heed_swin_shift_mask (guint grid, guint window, guint shift, float *mask);
 void heed_swin_relative_bias (const float *table, guint window, guint heads, float *bias);
@@ -485,7 +489,8 @@ gboolean heed_op_attention_at (HeedRecorder *rec, HeedAttentionScratch *s, HeedB
                                const char *name, GError **error);
 /* Rows gathered, each of `frames` frames alike (rows_in rows of `width` floats in, rows_out
  * rows of group x width out, a multiple of 4): out row r is the rows index[r * group + g] of
- * the frame's input side by side, g = 0 .. group - 1 (index: uint32, one frame's) */
+ * the frame's input side by side, g = 0 .. group - 1 (index: uint32, one frame's; HEED_SWIN_PAD
+ * gives a zero row) */
 gboolean heed_op_gather_rows (HeedRecorder *rec, HeedBuffer *in, HeedBuffer *index, HeedBuffer *out,
                               guint rows_out, guint rows_in, guint width, guint group, guint frames,
                               const char *name, GError **error);
@@ -676,7 +681,7 @@ void heed_ref_composite (const HeedFrameLayout *layout, guint8 *frame,
  * x[hidden + j] */
 void heed_ref_swiglu (float *x, guint rows, guint hidden, guint ld);
 /* heed_op_gather_rows: out row r of each frame is the frame's rows index[r * group + g] of in
- * side by side */
+ * side by side, a zero row where that index is HEED_SWIN_PAD */
 void heed_ref_gather_rows (const float *in, const guint *index, float *out, guint rows_out,
                            guint rows_in, guint width, guint group, guint frames);
 /* heed_op_rope's rotation of one frame's qkv [tokens][3D] by one block's table */

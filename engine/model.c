@@ -2150,6 +2150,7 @@ read_swin_config (Loader *L, const SwinNames *n, HeedModel *m, GError **error)
    * and the bias table from an MLP, which holds no window */
   name = swin_block_name (n, 0, 0, "attn.logit_scale");
   c->swin_v2 = find (L, name) != NULL;
+  c->swin_pad_first = n->hf; /* transformers' padding, else timm's */
   g_free (name);
   name = swin_name (n, "patch_embed.proj.weight", "embeddings.patch_embeddings.projection.weight");
   e = find (L, name);
@@ -4120,6 +4121,9 @@ heed_model_describe (const HeedModelConfig *c)
                               c->swin[i].window);
       if (c->swin[i].pretrained_window)
         g_string_append_printf (s, " (pretrained at %u)", c->swin[i].pretrained_window);
+      if (c->swin[i].padded > c->swin[i].grid)
+        g_string_append_printf (s, " (padded to %u, %s)", c->swin[i].padded,
+                                c->swin_pad_first ? "then rolled" : "after the roll");
     }
     g_string_append (s, "; ");
   }

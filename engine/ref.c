@@ -182,9 +182,14 @@ heed_ref_gather_rows (const float *in, const guint *index, float *out, guint row
 {
   for (guint f = 0; f < frames; f++)
     for (guint r = 0; r < rows_out; r++)
-      for (guint g = 0; g < group; g++)
-        memcpy (out + (((gsize) f * rows_out + r) * group + g) * width,
-                in + ((gsize) f * rows_in + index[r * group + g]) * width, width * sizeof (float));
+      for (guint g = 0; g < group; g++) {
+        float *to = out + (((gsize) f * rows_out + r) * group + g) * width;
+        guint from = index[r * group + g];
+        if (from == HEED_SWIN_PAD) /* Swin's padding: a zero row */
+          memset (to, 0, width * sizeof (float));
+        else
+          memcpy (to, in + ((gsize) f * rows_in + from) * width, width * sizeof (float));
+      }
 }
 
 void
@@ -263,7 +268,11 @@ ref_swin_forward (const HeedModel *model, const float *input, float *logits, flo
   const HeedModelConfig *c = &model->config;
   const HeedSwinStage *first = &c->swin[0];
   guint kp = c->in_chans * c->patch_size * c->patch_size, most = first->grid * first->grid;
-  gsize wide = (gsize) most * MAX (4 * first->dim, first->mlp_hidden); /* the widest rows */
+  gsize wide = 0; /* the most rows any stage has, padded, times the widest */
+  for (guint s = 0; s < c->swin_stages; s++) {
+    const HeedSwinStage *st = &c->swin[s];
+    wide = MAX (wide, (gsize) st->padded * st->padded * MAX (4 * st->dim, st->mlp_hidden));
+  }
   float *patches = g_new (float, (gsize) most *kp), *x = g_new (float, wide);
   float *h = g_new (float, wide), *hw = g_new (float, wide), *qkv = g_new (float, 3 * wide);
   float *att = g_new (float, wide), *mlp = g_new (float, wide), *probs = NULL, *received = NULL;
@@ -290,29 +299,33 @@ ref_swin_forward (const HeedModel *model, const float *input, float *logits, flo
         linear (h, T, 4 * Dp, model->merge_w[s], NULL, D, x, 0);
       }
     }
-    guint *order = g_new (guint, T), windows = T / N;
+    /* the windows over the grid padded to whole windows: Tp places, padding's zero tokens */
+    guint Tp = st->padded * st->padded, *order = g_new (guint, Tp), windows = Tp / N;
     float *mask = g_new (float, (gsize) windows *N *N), *bias = g_new (float, (gsize) H *N *N);
     for (guint b = 0; b < st->depth; b++, l++) {
       const HeedBlockWeights *w = &model->blocks[l];
       guint shift = b % 2 ? st->shift : 0;
       gboolean last = s == c->swin_stages - 1 && b == st->depth - 1;
-      heed_swin_window_order (st->grid, st->window, shift, order);
+      heed_swin_window_order (st->grid, st->padded, st->window, shift, c->swin_pad_first, order);
       if (shift)
-        heed_swin_shift_mask (st->grid, st->window, shift, mask);
+        heed_swin_shift_mask (st->padded, st->window, shift, mask);
       /* Swin V2: no norm before (its norms come after the attention and the MLP), and the
        * queries and keys at the lengths of cosine attention (the scales times sqrt (head_dim),
        * which the attention's 1 / sqrt (head_dim) undoes) */
       if (!c->swin_v2)
         ref_norm (c, x, D, h, D, w->norm1_w, w->norm1_b, T, D, c->ln_eps);
       const float *in = c->swin_v2 ? x : h;
-      for (guint i = 0; i < T; i++)
-        memcpy (hw + (gsize) i * D, in + (gsize) order[i] * D, D * sizeof (float));
-      linear (hw, T, D, w->qkv_w, w->qkv_b, 3 * D, qkv, 0);
+      for (guint i = 0; i < Tp; i++)
+        if (order[i] == HEED_SWIN_PAD)
+          memset (hw + (gsize) i * D, 0, D * sizeof (float));
+        else
+          memcpy (hw + (gsize) i * D, in + (gsize) order[i] * D, D * sizeof (float));
+      linear (hw, Tp, D, w->qkv_w, w->qkv_b, 3 * D, qkv, 0);
       if (c->swin_v2) {
         float scale[256];
         for (guint i = 0; i < H; i++)
           scale[i] = w->qk_scale[i] * sqrtf ((float) (D / H));
-        heed_ref_qk_normalize (qkv, scale, T, D, H);
+        heed_ref_qk_normalize (qkv, scale, Tp, D, H);
       }
       if (last)
         probs = g_new (float, (gsize) H *N *N), received = g_new (float, (gsize) H *T);
@@ -322,20 +335,21 @@ ref_swin_forward (const HeedModel *model, const float *input, float *logits, flo
         heed_ref_attention (qkv + (gsize) win * N * 3 * D, bias, att + (gsize) win * N * D, probs,
                             N, D, H);
         /* the map: the attention each of the window's tokens receives, over every query of the
-         * grid (those of other windows give it none), at the token's grid position */
+         * padded grid (those of other windows give it none), at the token's grid position */
         for (guint hh = 0; last && hh < H; hh++)
           for (guint j = 0; j < N; j++) {
             double sum = 0;
             for (guint q = 0; q < N; q++)
               sum += probs[((gsize) hh * N + q) * N + j];
-            received[(gsize) hh * T + order[win * N + j]] = (float) (sum / T);
+            if (order[win * N + j] != HEED_SWIN_PAD)
+              received[(gsize) hh * T + order[win * N + j]] = (float) (sum / Tp);
           }
       }
-      linear (att, T, D, w->proj_w, w->proj_b, D, hw, 0);
+      linear (att, Tp, D, w->proj_w, w->proj_b, D, hw, 0);
       if (c->swin_v2) /* x + norm1 (the attention's output) */
-        ref_norm (c, hw, D, hw, D, w->norm1_w, w->norm1_b, T, D, c->ln_eps);
-      for (guint i = 0; i < T; i++)
-        for (guint d = 0; d < D; d++)
+        ref_norm (c, hw, D, hw, D, w->norm1_w, w->norm1_b, Tp, D, c->ln_eps);
+      for (guint i = 0; i < Tp; i++) /* padding's outputs go nowhere */
+        for (guint d = 0; d < D && order[i] != HEED_SWIN_PAD; d++)
           x[(gsize) order[i] * D + d] += hw[(gsize) i * D + d];
       if (c->swin_v2) { /* x + norm2 (mlp (x)) */
         linear (x, T, D, w->fc1_w, w->fc1_b, st->mlp_hidden, mlp, heed_mlp_activation (c));

@@ -7,15 +7,30 @@
 
 #include <math.h>
 
-void
-heed_swin_window_order (guint grid, guint window, guint shift, guint *order)
+/* The grid index a position (r, c) of the padded, rolled grid holds, or HEED_SWIN_PAD:
+ * transformers' pad-then-roll takes it from the padded grid's (r + shift, c + shift); timm's
+ * roll-then-pad has padding past the grid and the grid rolled before it */
+static guint
+rolled_source (guint grid, guint padded, guint shift, gboolean pad_first, guint r, guint c)
 {
-  guint per_side = grid / window, i = 0;
+  if (pad_first) {
+    r = (r + shift) % padded, c = (c + shift) % padded;
+    return r < grid && c < grid ? r * grid + c : HEED_SWIN_PAD;
+  }
+  return r < grid && c < grid ? ((r + shift) % grid) * grid + (c + shift) % grid : HEED_SWIN_PAD;
+}
+
+void
+heed_swin_window_order (guint grid, guint padded, guint window, guint shift, gboolean pad_first,
+                        guint *order)
+{
+  guint per_side = padded / window, i = 0;
   for (guint wr = 0; wr < per_side; wr++)
     for (guint wc = 0; wc < per_side; wc++)
       for (guint r = 0; r < window; r++)
         for (guint c = 0; c < window; c++)
-          order[i++] = ((wr * window + r + shift) % grid) * grid + (wc * window + c + shift) % grid;
+          order[i++] =
+              rolled_source (grid, padded, shift, pad_first, wr * window + r, wc * window + c);
 }
 
 /* Which of the rolled grid's three bands along an axis position i is in: the part that did
@@ -32,7 +47,7 @@ heed_swin_shift_mask (guint grid, guint window, guint shift, float *mask)
 {
   guint n = window * window, windows = (grid / window) * (grid / window);
   guint *order = g_new (guint, grid * grid);
-  heed_swin_window_order (grid, window, 0, order); /* positions in the rolled grid */
+  heed_swin_window_order (grid, grid, window, 0, FALSE, order); /* positions in the rolled grid */
   for (guint w = 0; w < windows; w++)
     for (guint i = 0; i < n; i++) {
       guint a = order[w * n + i];
@@ -134,15 +149,17 @@ heed_swin_fit (HeedModelConfig *c, guint img_size)
                               "merge",
                               s - 1, grid, img_size);
     grid = grids[s] = s ? grid / 2 : grid;
-    /* Swin V2's window cut to a grid no larger than it (timm's and transformers' cut) */
+    /* Swin V2's window cut to a grid no larger than it (timm's and transformers' cut); V1's
+     * table is its window's */
     guint window = windows[s] = st->model_window ? MIN (st->model_window, grid) : st->window;
-    if (grid < window || grid % window)
-      return g_strdup_printf ("stage %u's grid of %u tokens a side (at %u px) is not a multiple "
-                              "of its window of %u: heed does not pad windows",
+    if (grid < window)
+      return g_strdup_printf ("stage %u's grid of %u tokens a side (at %u px) is smaller than "
+                              "its window of %u",
                               s, grid, img_size, window);
-    /* the biases the plan holds: a block's table, and in a shifted block one per window (the
-     * table's with the window's mask) */
-    double tokens = (double) window * window, count = (double) grid * grid / tokens;
+    /* the biases the plan holds: a block's table, and in a shifted block one per window of the
+     * padded grid (the table's with the window's mask) */
+    guint padded = (grid + window - 1) / window * window;
+    double tokens = (double) window * window, count = (double) padded * padded / tokens;
     bias_bytes += 4.0 * st->heads * tokens * tokens *
                   (st->depth + (grid > window ? st->depth / 2 * count : 0));
   }
@@ -155,6 +172,7 @@ heed_swin_fit (HeedModelConfig *c, guint img_size)
     /* a grid no larger than the window is one window, unshifted, as timm and transformers run
      * it */
     st->grid = grids[s], st->window = windows[s];
+    st->padded = (st->grid + st->window - 1) / st->window * st->window;
     st->shift = st->grid > st->window ? st->window / 2 : 0;
   }
   c->img_size = img_size;

@@ -49,11 +49,16 @@ struct _HeedVitPlan {
   HeedBuffer *merge_w[HEED_SWIN_MAX_STAGES], *merge_gather[HEED_SWIN_MAX_STAGES];
   HeedBuffer **block_gather;
   HeedBuffer *final_gather;
+  /* Swin V1 over a padded grid: per block the gather of its normed rows that zeroes the
+   * padding's (the rows as they are, HEED_SWIN_PAD where padding is), NULL without padding */
+  HeedBuffer **pad_zero;
   /* a last stage of several windows: the grid position of each of its map's values (the last
-   * block's window order), which are each window's own mean over its queries, map_windows of
-   * them; NULL for one unshifted window */
+   * block's window order, HEED_SWIN_PAD for padding), which are each window's own mean over its
+   * queries, map_windows of them; NULL for one unshifted window */
   guint *map_order;
   guint map_windows;
+  guint map_tokens; /* the values a frame's map is recorded as: the tokens, or Swin's last
+                     * stage's padded grid's places */
 };
 
 typedef enum {
@@ -184,19 +189,21 @@ plan_blocks (const HeedModelConfig *c)
   return c->depth + (c->map_pool ? 1 : 0);
 }
 
-/* The gather from rows in order `from` into rows in order `to` (each the grid position of each
- * row, n of them): NULL where they agree, or on error */
+/* The gather from n_from rows in order `from` into n_to rows in order `to` (each the grid
+ * position of each row, of `positions`, or HEED_SWIN_PAD: a zero row): NULL where they agree,
+ * or on error */
 static gboolean
-upload_reorder (HeedVitPlan *p, const guint *from, const guint *to, guint n, HeedBuffer **out,
-                GError **error)
+upload_reorder (HeedVitPlan *p, const guint *from, guint n_from, const guint *to, guint n_to,
+                guint positions, HeedBuffer **out, GError **error)
 {
-  guint *row_of = g_new (guint, n), *index = g_new (guint, n);
-  gboolean same = TRUE;
-  for (guint i = 0; i < n; i++)
-    row_of[from[i]] = i;
-  for (guint i = 0; i < n; i++)
-    same &= (index[i] = row_of[to[i]]) == i;
-  *out = same ? NULL : upload_array (p, index, n, error);
+  guint *row_of = g_new (guint, positions), *index = g_new (guint, n_to);
+  gboolean same = n_from == n_to;
+  for (guint i = 0; i < n_from; i++)
+    if (from[i] != HEED_SWIN_PAD)
+      row_of[from[i]] = i;
+  for (guint i = 0; i < n_to; i++)
+    same &= (index[i] = to[i] == HEED_SWIN_PAD ? HEED_SWIN_PAD : row_of[to[i]]) == i;
+  *out = same ? NULL : upload_array (p, index, n_to, error);
   g_free (row_of), g_free (index);
   return same || *out;
 }
@@ -223,20 +230,24 @@ upload_swin (HeedVitPlan *p, const HeedModel *m, GError **error)
     return FALSE;
   p->blocks = g_new0 (BlockBuffers, c->depth);
   p->block_gather = g_new0 (HeedBuffer *, c->depth);
-  guint *current = NULL; /* the grid position of each row, as the last block left them */
+  p->pad_zero = g_new0 (HeedBuffer *, c->depth);
+  /* the grid position of each row (or HEED_SWIN_PAD), as the last block left them, n_current */
+  guint *current = NULL, n_current = 0;
   gboolean ok = TRUE;
   for (guint s = 0, l = 0; s < c->swin_stages && ok; s++) {
     const HeedSwinStage *st = &c->swin[s];
     guint D = st->dim, T = st->grid * st->grid, N = st->window * st->window;
-    guint *grid = g_new (guint, T), *order = g_new (guint, T);
+    guint Tp = st->padded * st->padded; /* the rows of the stage's blocks: the padded grid's */
+    guint *grid = g_new (guint, T), *order = g_new (guint, Tp);
     for (guint i = 0; i < T; i++)
       grid[i] = i;
     if (s) { /* merged row t's 2 x 2: the stage before's grid positions, found in its order */
       const HeedSwinStage *before = &c->swin[s - 1];
       guint Tb = before->grid * before->grid, *row_of = g_new (guint, Tb);
       guint *index = g_new (guint, 4 * T);
-      for (guint i = 0; i < Tb; i++)
-        row_of[current[i]] = i;
+      for (guint i = 0; i < n_current; i++)
+        if (current[i] != HEED_SWIN_PAD)
+          row_of[current[i]] = i;
       for (guint t = 0; t < T; t++)
         for (guint q = 0; q < 4; q++)
           index[4 * t + q] =
@@ -249,18 +260,28 @@ upload_swin (HeedVitPlan *p, const HeedModel *m, GError **error)
       g_free (row_of), g_free (index);
     }
     g_free (current);
-    current = grid;
-    /* a shifted block's windows' masks: the same for each of the stage's shifted blocks */
-    float *mask = st->shift ? g_new (float, (gsize) T / N * N * N) : NULL;
+    current = grid, n_current = T;
+    /* a shifted block's windows' masks (over the padded grid): the same for each of the
+     * stage's shifted blocks */
+    float *mask = st->shift ? g_new (float, (gsize) Tp / N * N * N) : NULL;
     if (mask)
-      heed_swin_shift_mask (st->grid, st->window, st->shift, mask);
+      heed_swin_shift_mask (st->padded, st->window, st->shift, mask);
     for (guint b = 0; b < st->depth && ok; b++, l++) {
       const HeedBlockWeights *w = &m->blocks[l];
       BlockBuffers *bb = &p->blocks[l];
-      guint shift = b % 2 ? st->shift : 0, windows = shift ? T / N : 1;
-      heed_swin_window_order (st->grid, st->window, shift, order);
-      ok = upload_reorder (p, current, order, T, &p->block_gather[l], error);
-      memcpy (current, order, T * sizeof (guint));
+      guint shift = b % 2 ? st->shift : 0, windows = shift ? Tp / N : 1;
+      heed_swin_window_order (st->grid, st->padded, st->window, shift, c->swin_pad_first, order);
+      ok = upload_reorder (p, current, n_current, order, Tp, T, &p->block_gather[l], error);
+      if (ok && Tp > T && !c->swin_v2) { /* V1: the normed rows' padding back to zeros */
+        guint *keep = g_new (guint, Tp);
+        for (guint i = 0; i < Tp; i++)
+          keep[i] = order[i] == HEED_SWIN_PAD ? HEED_SWIN_PAD : i;
+        ok = (p->pad_zero[l] = upload_array (p, keep, Tp, error)) != NULL;
+        g_free (keep);
+      }
+      if (n_current != Tp)
+        current = g_renew (guint, current, Tp), n_current = Tp;
+      memcpy (current, order, Tp * sizeof (guint));
       ok = ok && (bb->norm1_w = upload_array (p, w->norm1_w, D, error)) &&
            (bb->norm1_b = upload_array (p, w->norm1_b, D, error)) &&
            (bb->qkv_w = upload_linear (p, w->qkv_w, 3 * D, D, error)) &&
@@ -301,15 +322,16 @@ upload_swin (HeedVitPlan *p, const HeedModel *m, GError **error)
   }
   /* the map's values come in the last block's window order, each window's summing to 1 */
   const HeedSwinStage *last = &c->swin[c->swin_stages - 1];
-  p->map_windows = (last->grid / last->window) * (last->grid / last->window);
+  p->map_tokens = last->padded * last->padded;
+  p->map_windows = p->map_tokens / (last->window * last->window);
   if (ok && p->map_windows > 1)
-    p->map_order = g_memdup2 (current, c->tokens * sizeof (guint));
+    p->map_order = g_memdup2 (current, p->map_tokens * sizeof (guint));
   /* the rows back in the grid's order */
   if (ok) {
     guint T = c->tokens, *grid = g_new (guint, T);
     for (guint i = 0; i < T; i++)
       grid[i] = i;
-    ok = upload_reorder (p, current, grid, T, &p->final_gather, error);
+    ok = upload_reorder (p, current, n_current, grid, T, T, &p->final_gather, error);
     g_free (grid);
   }
   g_free (current);
@@ -320,6 +342,7 @@ static gboolean
 upload_weights (HeedVitPlan *p, const HeedModel *m, GError **error)
 {
   const HeedModelConfig *c = &p->config;
+  p->map_tokens = c->tokens; /* Swin's: its last stage's padded grid */
   if (c->swin_stages)
     return upload_swin (p, m, error);
   guint D = c->dim, Hd = c->mlp_hidden, kp = c->in_chans * c->patch_size * c->patch_size;
@@ -421,7 +444,9 @@ plan_free (HeedVitPlan *p)
   g_free (p->blocks);
   for (guint l = 0; p->block_gather && l < p->config.depth; l++)
     heed_buffer_destroy (&p->block_gather[l]);
-  g_free (p->block_gather);
+  for (guint l = 0; p->pad_zero && l < p->config.depth; l++)
+    heed_buffer_destroy (&p->pad_zero[l]);
+  g_free (p->block_gather), g_free (p->pad_zero);
   for (guint i = 0; i < HEED_SWIN_MAX_STAGES; i++) {
     heed_buffer_destroy (&p->merge_norm_w[i]), heed_buffer_destroy (&p->merge_norm_b[i]);
     heed_buffer_destroy (&p->merge_w[i]), heed_buffer_destroy (&p->merge_gather[i]);
@@ -565,7 +590,7 @@ alloc_swin_activations (HeedVitRun *r, GError **error)
   gsize x = 0, h = 0, qkv = 0, mlp = 0;
   for (guint s = 0; s < c->swin_stages; s++) {
     const HeedSwinStage *st = &c->swin[s];
-    guint rows = r->max_batch * st->grid * st->grid;
+    guint rows = r->max_batch * st->padded * st->padded; /* its blocks' rows */
     gsize pad = heed_round_up (rows, k->row_align);
     x = MAX (x, pad * st->dim);                     /* Swin V2's qkv and fc1 GEMMs read x */
     h = MAX (h, pad * (s ? 2 * st->dim : st->dim)); /* the merged rows, 4 x the width before */
@@ -625,9 +650,9 @@ alloc_activations (HeedVitRun *r, GError **error)
       (!c->distilled ||
        (r->logits_dist = heed_buffer_new (d, f * B * MAX (c->num_classes, 1), TRUE, error))) &&
       (r->logits = heed_buffer_new (d, f * B * MAX (c->num_classes, 1), TRUE, error)) &&
-      (r->cls_heads =
-           heed_buffer_new (d, f * B * heed_attention_map_heads (c) * c->tokens, TRUE, error)) &&
-      (r->cls_mean = heed_buffer_new (d, f * B * c->tokens, TRUE, error)) &&
+      (r->cls_heads = heed_buffer_new (
+           d, f * B * heed_attention_map_heads (c) * r->plan->map_tokens, TRUE, error)) &&
+      (r->cls_mean = heed_buffer_new (d, f * B * r->plan->map_tokens, TRUE, error)) &&
       (!r->plan->options.layer_attention ||
        (r->layer_attn =
             heed_buffer_new (d, f * B * c->depth * c->tokens * c->tokens, TRUE, error))) &&
@@ -645,7 +670,7 @@ static gboolean
 record_received (HeedVitRun *r, HeedRecorder *rec, const HeedAttentionScratch *s, guint H, guint i,
                  guint first, guint N, GError **error)
 {
-  guint T = r->plan->config.tokens;
+  guint T = r->plan->map_tokens;
   if (N == T) /* every head in one dispatch: head h's means are the output's row h */
     return heed_op_head_mean (rec, (HeedMat){ s->scores, 0, s->m_pad * s->n_pad, s->n_pad },
                               r->cls_heads, i * H * T, H, N, N, "query_mean", error);
@@ -660,7 +685,7 @@ record_received (HeedVitRun *r, HeedRecorder *rec, const HeedAttentionScratch *s
 static gboolean
 record_heads_mean (HeedVitRun *r, HeedRecorder *rec, guint H, guint i, GError **error)
 {
-  guint T = r->plan->config.tokens;
+  guint T = r->plan->map_tokens;
   return heed_op_head_mean (rec, (HeedMat){ r->cls_heads, i * H * T, 0, T }, r->cls_mean, i * T, 1,
                             T, H, "cls_attention", error);
 }
@@ -795,47 +820,55 @@ record_swin (HeedVitRun *r, HeedRecorder **recs, guint n, GError **error)
       !heed_op_layernorm (rec, MAT (r->h, 0, D0), MAT (x, 0, D0), p->patch_norm_w, p->patch_norm_b,
                           n * P, D0, c->ln_eps, mode, "patch_embed.norm", error))
     return FALSE;
+  guint per_frame = P; /* a frame's rows in x: the grid's, or the last block's padded grid's */
   for (guint s = 0, l = 0; s < c->swin_stages; s++) {
     const HeedSwinStage *st = &c->swin[s];
     guint D = st->dim, Hd = st->mlp_hidden, H = st->heads, T = st->grid * st->grid;
-    guint N = st->window * st->window, rows = n * T;
+    guint Tp = st->padded * st->padded; /* the blocks' rows: the grid padded to whole windows */
+    guint N = st->window * st->window, rows = n * Tp;
     guint ld_d = heed_round_up (D, k->col_align), ld_3d = heed_round_up (3 * D, k->col_align);
     guint ld_hd = heed_round_up (Hd, k->col_align);
     HeedAttentionScratch *sc = &r->swin_scratch[s];
     gsize per_window = (gsize) H * sc->m_pad * sc->n_pad; /* a window's bias */
     if (s) { /* the 2 x 2 tokens as one row of 4 x the width, normed, down to this width (Swin
               * V2: down to this width, then normed) */
-      guint Dp = c->swin[s - 1].dim, Tp = c->swin[s - 1].grid * c->swin[s - 1].grid;
+      guint Dp = c->swin[s - 1].dim, merged = n * T;
       rec = recs[slice_of_unit (r, 2 + 2 * l)];
       g_snprintf (name, sizeof name, "layers.%u.downsample", s);
-      if (!heed_op_gather_rows (rec, x, p->merge_gather[s], r->h, T, Tp, Dp, 4, n, name, error) ||
+      if (!heed_op_gather_rows (rec, x, p->merge_gather[s], r->h, T, per_frame, Dp, 4, n, name,
+                                error) ||
           (!c->swin_v2 && !heed_op_layernorm (rec, MAT (r->h, 0, 4 * Dp), MAT (r->h, 0, 4 * Dp),
-                                              p->merge_norm_w[s], p->merge_norm_b[s], rows, 4 * Dp,
-                                              c->ln_eps, mode, name, error)) ||
+                                              p->merge_norm_w[s], p->merge_norm_b[s], merged,
+                                              4 * Dp, c->ln_eps, mode, name, error)) ||
           !heed_op_gemm (rec, MAT (r->h, 0, 4 * Dp), MAT (p->merge_w[s], 0, ld_d), MAT (x, 0, D),
-                         NULL, rows, D, 4 * Dp, 1, 1.0f, 0, name, "proj", error) ||
+                         NULL, merged, D, 4 * Dp, 1, 1.0f, 0, name, "proj", error) ||
           (c->swin_v2 &&
            !heed_op_layernorm (rec, MAT (x, 0, D), MAT (x, 0, D), p->merge_norm_w[s],
-                               p->merge_norm_b[s], rows, D, c->ln_eps, mode, name, error)))
+                               p->merge_norm_b[s], merged, D, c->ln_eps, mode, name, error)))
         return FALSE;
+      per_frame = T;
     }
     for (guint b = 0; b < st->depth; b++, l++) {
       const BlockBuffers *bb = &p->blocks[l];
       gboolean shifted = b % 2 && st->shift, last = l == c->depth - 1;
       rec = recs[slice_of_unit (r, 2 + 2 * l)];
 #define NAME(what) (g_snprintf (name, sizeof name, "layers.%u.blocks.%u.%s", s, b, what), name)
-      if (p->block_gather[l]) {
-        if (!heed_op_gather_rows (rec, x, p->block_gather[l], other, T, T, D, 1, n,
+      if (p->block_gather[l]) { /* padding's rows zero */
+        if (!heed_op_gather_rows (rec, x, p->block_gather[l], other, Tp, per_frame, D, 1, n,
                                   NAME ("windows"), error))
           return FALSE;
         t = x, x = other, other = t;
+        per_frame = Tp;
       }
       /* Swin V2: no norm before the attention or the MLP (theirs come after them), and cosine
-       * attention: the queries and keys of each head scaled to their lengths first */
-      HeedBuffer *in = c->swin_v2 ? x : r->h;
+       * attention: the queries and keys of each head scaled to their lengths first. V1 over a
+       * padded grid: the normed rows' padding zero again, as transformers and timm pad them */
+      HeedBuffer *in = c->swin_v2 ? x : p->pad_zero[l] ? r->attn : r->h;
       if ((!c->swin_v2 &&
            !heed_op_layernorm (rec, MAT (x, 0, D), MAT (r->h, 0, D), bb->norm1_w, bb->norm1_b, rows,
                                D, c->ln_eps, mode, NAME ("norm1"), error)) ||
+          (p->pad_zero[l] && !heed_op_gather_rows (rec, r->h, p->pad_zero[l], r->attn, Tp, Tp, D, 1,
+                                                   n, NAME ("padding"), error)) ||
           !heed_op_gemm (rec, MAT (in, 0, D), MAT (bb->qkv_w, 0, ld_3d), MAT (r->qkv, 0, 3 * D),
                          bb->qkv_b, rows, 3 * D, D, 1, 1.0f, 0, NAME ("qkv"), "qkv", error) ||
           (c->swin_v2 && !heed_op_qk_normalize (rec, r->qkv, 0, bb->qk_scale, rows, D, H,
@@ -847,13 +880,13 @@ record_swin (HeedVitRun *r, HeedRecorder **recs, guint n, GError **error)
       gboolean all_windows =
           !last && heed_attention_takes_frames_bias (k, r->qkv, bb->attn_bias, D, H);
       if (all_windows &&
-          !heed_op_attention_frames_bias (rec, r->qkv, bb->attn_bias, shifted ? T / N : 1, r->attn,
-                                          0, N, n * (T / N), D, H, NAME ("attn"), error))
+          !heed_op_attention_frames_bias (rec, r->qkv, bb->attn_bias, shifted ? Tp / N : 1, r->attn,
+                                          0, N, n * (Tp / N), D, H, NAME ("attn"), error))
         return FALSE;
       for (guint i = 0; i < n && !all_windows; i++) {
-        for (guint w = 0; w < T / N; w++) {
+        for (guint w = 0; w < Tp / N; w++) {
           if (!heed_op_attention_at (rec, sc, r->qkv, bb->attn_bias, shifted ? w * per_window : 0,
-                                     r->attn, i * T + w * N, N, N, D, H, last, NAME ("attn"),
+                                     r->attn, i * Tp + w * N, N, N, D, H, last, NAME ("attn"),
                                      error))
             return FALSE;
           /* the map: the attention each of the window's tokens receives, the mean over its
@@ -899,7 +932,7 @@ record_swin (HeedVitRun *r, HeedRecorder **recs, guint n, GError **error)
   /* the grid's order, in x, for the final norm and the mean */
   guint T = c->tokens, D = c->dim;
   if (p->final_gather) {
-    if (!heed_op_gather_rows (rec, x, p->final_gather, other, T, T, D, 1, n, "grid", error))
+    if (!heed_op_gather_rows (rec, x, p->final_gather, other, T, per_frame, D, 1, n, "grid", error))
       return FALSE;
     t = x, x = other, other = t;
   }
@@ -1171,11 +1204,12 @@ max_dispatches (const HeedModelConfig *c, guint n)
   if (c->swin_stages) {
     /* per frame: preprocess (2), patchify, the map's rows (heads + 1); per batch: the patch
      * GEMM and norm, each merging (3), the final gather, norm, pooling and head; per block: a
-     * gather, 2 norms and 4 GEMMs, and each window's attention (a bias copy and 4) */
+     * gather (and a padded grid's zeroing), 2 norms and 4 GEMMs, and each window's attention (a
+     * bias copy and 4) */
     guint total = 16 + n * (4 + c->num_heads) + 3 * c->swin_stages;
     for (guint s = 0; s < c->swin_stages; s++) {
       const HeedSwinStage *st = &c->swin[s];
-      total += st->depth * (8 + n * 5 * (st->grid * st->grid) / (st->window * st->window));
+      total += st->depth * (9 + n * 5 * (st->padded * st->padded) / (st->window * st->window));
     }
     return total;
   }
@@ -1526,19 +1560,24 @@ read_result (HeedVitRun *r, guint i, const HeedRecorder *rec)
   res->embedding = g_memdup2 ((float *) r->emb->mapped + (gsize) i * c->dim, c->dim * 4);
   /* the mean CLS row over all tokens; the map is over the patches, past the prefix columns
    * (registers and the distillation token never appear in it) */
-  res->cls_attention =
-      g_memdup2 ((float *) r->cls_mean->mapped + (gsize) i * T + c->num_prefix, c->num_patches * 4);
-  guint map_heads = heed_attention_map_heads (c);
-  res->cls_attention_heads = g_memdup2 ((float *) r->cls_heads->mapped + (gsize) i * map_heads * T,
-                                        (gsize) map_heads * T * 4);
-  if (r->plan->map_order) /* Swin's windows' maps on the grid, the windows' means their share */
+  guint map_heads = heed_attention_map_heads (c), Tm = r->plan->map_tokens;
+  const float *mean = (const float *) r->cls_mean->mapped + (gsize) i * Tm;
+  const float *heads = (const float *) r->cls_heads->mapped + (gsize) i * map_heads * Tm;
+  if (r->plan->map_order) { /* Swin's windows' maps on the grid, the windows' means their share;
+                             * padding's places dropped */
+    res->cls_attention = g_new (float, T);
+    res->cls_attention_heads = g_new (float, (gsize) map_heads *T);
     for (guint h = 0; h <= map_heads; h++) {
       float *map = h < map_heads ? res->cls_attention_heads + (gsize) h * T : res->cls_attention;
-      float *windowed = g_memdup2 (map, T * sizeof (float));
-      for (guint k = 0; k < T; k++)
-        map[r->plan->map_order[k]] = windowed[k] / r->plan->map_windows;
-      g_free (windowed);
+      const float *windowed = h < map_heads ? heads + (gsize) h * Tm : mean;
+      for (guint k = 0; k < Tm; k++)
+        if (r->plan->map_order[k] != HEED_SWIN_PAD)
+          map[r->plan->map_order[k]] = windowed[k] / r->plan->map_windows;
     }
+  } else {
+    res->cls_attention = g_memdup2 (mean + c->num_prefix, c->num_patches * 4);
+    res->cls_attention_heads = g_memdup2 (heads, (gsize) map_heads * T * 4);
+  }
   if (r->layer_attn)
     res->layer_attention =
         g_memdup2 ((float *) r->layer_attn->mapped + (gsize) i * c->depth * T * T,

@@ -2,7 +2,8 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 // Gathers rows, each frame's alike: out row r of a frame is `group` of the frame's input rows
 // side by side,
-//   out[f][r][g * width + c] = in[f][index[r * group + g]][c]
+//   out[f][r][g * width + c] = in[f][index[r * group + g]][c], or 0 where that index is ~0u
+// (Swin's padding, HEED_SWIN_PAD)
 // Swin's way from one block's window order to the next's (group 1), and patch merging's 2 x 2
 // tokens as one row four times as wide (group 4). Four floats at a time (width a multiple of
 // 4); the shader strides over what one dispatch's width cannot cover.
@@ -25,6 +26,8 @@ void main()
   const uint per_frame = p.rows_out * p.group;
   for (uint i = gl_GlobalInvocationID.x; i < p.count; i += step) {
     const uint row = i / p.width4; // (frame, out row, g) as one
-    out4[i] = in4[((row / per_frame) * p.rows_in + index[row % per_frame]) * p.width4 + i % p.width4];
+    const uint from = index[row % per_frame];
+    out4[i] = from == ~0u ? vec4(0.0)
+                          : in4[((row / per_frame) * p.rows_in + from) * p.width4 + i % p.width4];
   }
 }

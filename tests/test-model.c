@@ -1699,13 +1699,24 @@ test_swin (void)
     char *d = heed_model_describe (c);
     g_assert_nonnull (strstr (d, "Swin stages: 2 blocks, 2 heads, 16 x 16 in windows of 4"));
     g_free (d);
-    /* another size: the same windows over the new grids, refused where they do not tile them */
+    /* another size: the same windows over the new grids, refused where a grid is smaller than
+     * the window (a V1's table is its window's) */
     GError *error = NULL;
-    g_assert_false (heed_model_set_input_size (m, 48, &error));
+    g_assert_false (heed_model_set_input_size (m, 16, &error));
     g_assert_error (error, HEED_ERROR, HEED_ERROR_INVALID);
-    g_assert_nonnull (strstr (error->message, "stage 2's grid of 6 tokens a side (at 48 px)"));
+    g_assert_nonnull (strstr (error->message, "stage 2's grid of 2 tokens a side (at 16 px)"));
     g_clear_error (&error);
     g_assert_cmpuint (c->img_size, ==, 32); /* unchanged by the refusal */
+    /* where the windows do not tile a grid, it is padded to whole windows, the way the file's
+     * names say (transformers' padding first, then the roll) */
+    g_assert_true (heed_model_set_input_size (m, 40, &error));
+    const guint grids40[] = { 20, 10, 5 }, padded40[] = { 20, 12, 8 };
+    for (guint s = 0; s < 3; s++) {
+      g_assert_cmpuint (c->swin[s].grid, ==, grids40[s]);
+      g_assert_cmpuint (c->swin[s].padded, ==, padded40[s]);
+      g_assert_cmpuint (c->swin[s].shift, ==, 2);
+    }
+    g_assert_cmpint (c->swin_pad_first, ==, k != 0);
     g_assert_true (heed_model_set_input_size (m, 64, &error));
     const guint grids64[] = { 32, 16, 8 };
     for (guint s = 0; s < 3; s++) {
@@ -1755,8 +1766,8 @@ test_swin (void)
   g_assert_cmpmem (m->head_w, 5 * 128 * 4, want->head_w, 5 * 128 * 4);
   heed_model_destroy (&m);
   heed_model_destroy (&want);
-  /* refused: an absolute position embedding, another activation, windows that do not tile a
-   * stage's grid, a tensor no Swin layout has */
+  /* refused: an absolute position embedding, another activation, a grid smaller than the
+   * window, a tensor no Swin layout has */
   static const char *const ape[][2] = { { "patch_embed.norm.bias", "absolute_pos_embed" } };
   static const char *const extra[][2] = {
     { "swin.encoder.layers.0.blocks.0.attention.self.relative_position_index",
@@ -1766,9 +1777,15 @@ test_swin (void)
   expect_model_error (ape_blob, config, "an absolute position embedding");
   expect_model_error (hf, "{\"hidden_act\": \"relu\", \"image_size\": 32}",
                       "a Swin with activation relu");
-  expect_model_error (timm, "{\"pretrained_cfg\": {\"input_size\": [3, 40, 40]}}",
-                      "stage 1's grid of 10 tokens a side (at 40 px) is not a multiple of its "
-                      "window of 4");
+  expect_model_error (timm, "{\"pretrained_cfg\": {\"input_size\": [3, 16, 16]}}",
+                      "stage 2's grid of 2 tokens a side (at 16 px) is smaller than its window "
+                      "of 4");
+  /* made for 40 px: its grids of 10 and 5 padded to 12 and 8, timm's way */
+  m = load_with (timm, "{\"pretrained_cfg\": {\"input_size\": [3, 40, 40]}}", NULL);
+  g_assert_cmpuint (m->config.swin[1].padded, ==, 12);
+  g_assert_cmpuint (m->config.swin[2].padded, ==, 8);
+  g_assert_false (m->config.swin_pad_first);
+  heed_model_destroy (&m);
   /* made for 64 px, its last stage 4 windows: the map is theirs together */
   m = load_with (timm, "{\"pretrained_cfg\": {\"input_size\": [3, 64, 64]}}", NULL);
   g_assert_cmpuint (m->config.grid, ==, 8);

@@ -699,6 +699,7 @@ test_gather_rows (void)
     { 16, 16, 8, 1, 1 }, /* rows in, rows out, width, group, frames */
     { 64, 16, 12, 4, 3 },
     { 4096, 4096, 512, 1, 2 },
+    { 25, 36, 8, 1, 2 }, /* Swin's padding: 11 zero rows among the 25 (HEED_SWIN_PAD) */
   };
   GError *error = NULL;
   for (guint k = 0; k < G_N_ELEMENTS (cases); k++) {
@@ -710,7 +711,9 @@ test_gather_rows (void)
     float *x = random_floats (rng, n_in, -8, 8), *want = g_new (float, n_out);
     guint *index = g_new (guint, rows_out * group);
     for (guint i = 0; i < rows_out * group; i++) /* a permutation, or rows picked at random */
-      index[i] = group == 1 ? i : (guint) g_rand_int_range (rng, 0, (gint32) rows_in);
+      index[i] = group > 1     ? (guint) g_rand_int_range (rng, 0, (gint32) rows_in)
+                 : i < rows_in ? i
+                               : HEED_SWIN_PAD;
     for (guint i = 0; group == 1 && i + 1 < rows_out; i++) {
       guint j = (guint) g_rand_int_range (rng, (gint32) i, (gint32) rows_out), t = index[i];
       index[i] = index[j], index[j] = t;
@@ -1301,6 +1304,14 @@ test_vit_layouts_against_reference (void)
       g_assert_cmpuint (m->config.swin[last].window, ==,
                         m->config.swin[last].model_window > window ? 2 * window : window);
       compare_with_reference (m, 190 + k);
+      /* ... and at 1.25 times it, where a stage's windows do not tile its grid: the grid padded
+       * to whole windows (timm's way or transformers', as the file's names say) */
+      g_assert_true (heed_model_set_input_size (m, m->config.img_size * 5 / 8, &error));
+      gboolean padded = FALSE;
+      for (guint s = 0; s < m->config.swin_stages; s++)
+        padded |= m->config.swin[s].padded > m->config.swin[s].grid;
+      g_assert_true (padded);
+      compare_with_reference (m, 290 + k);
     }
     heed_model_destroy (&m);
     g_free (path);

@@ -283,11 +283,12 @@ test_batches_other_layouts (void)
                           "rope_sbb_f32",       "rope_mixed_f32",      "pe_core_f32",
                           "pe_spatial_f32",     "open_clip_trunk_f32", "timm_aimv2_f32",
                           "aimv2_apple_f32",    "vit_intern_f32",      "hf_blip_f32",
-                          "swin_f32",           "swinv2_f32",          "hf_swinv2_f32@64" };
+                          "swin_f32",           "swinv2_f32",          "hf_swinv2_f32@64",
+                          "hf_swin_f32@40",     "swinv2_f32@40" };
   for (guint k = 0; k < 2 * G_N_ELEMENTS (names); k++) { /* with rollout, then without */
     GError *error = NULL;
     /* NAME@SIZE: at another input size (a Swin's last stage then several windows, each
-     * frame's map put on the grid from them) */
+     * frame's map put on the grid from them; at 40 px grids the windows do not tile, padded) */
     char **name_size = g_strsplit (names[k / 2], "@", 2);
     char *path = g_build_filename (g_getenv ("HEED_FIXTURES"), name_size[0], NULL);
     HeedModel *m = heed_model_load (path, &error);

@@ -9,7 +9,9 @@ RoPE-ViT's and the Perception Encoder's rotary position embeddings take the new 
 positions resized as transformers' SigLIP 2 resizes them (bilinear, antialiased), and swin_f32,
 hf_swinv2_f32 and swinv2_f32 (32 px) at 64 px, the same windows over larger grids (the last stage
 then several windows, shifted; or, swinv2_f32's, one window no longer cut to its grid, its biases
-made again), and Swin sizes refused. PyTorch resamples pos_embed as
+made again), every Swin fixture at 40 px, whose grids of 10 and 5 the windows do not tile (padded
+as transformers pads them, or as timm does, by the file's names; the mirror's padding checked
+first against forwards written from both libraries' modules), and Swin sizes refused. PyTorch resamples pos_embed as
 timm's resample_abs_pos_embed does (F.interpolate bicubic, antialias=True, the CLS position
 kept) and runs the mirror of timm's ViT; heed run-tensor --input-size must give the same logits
 (within 1e-3 x max(1, max|logit|)) and CLS attention (within 1e-4). Prints TAP."""
@@ -22,8 +24,9 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.environ["HEED_TOOLS_DIR"])
-from heed_torch import (VisionTransformer, config_from_state_dict, load_safetensors,  # noqa: E402
-                        swin_from_state_dict, timm_eva_to_mirror)
+from heed_torch import (VisionTransformer, config_from_state_dict, hf_swin_visual,  # noqa: E402
+                        load_safetensors, swin_from_state_dict, timm_eva_to_mirror,
+                        timm_to_hf_swin)
 from make_parity_fixtures import CASES, build, model_for  # noqa: E402
 
 heed = os.environ["HEED_TOOL"]
@@ -84,8 +87,42 @@ runs.append((fixture("hf_swinv2_f32"), swinv2_state, 64,
 # grid of 8 then one window of 8, its biases made by the position MLP for that window
 swinv2_timm = load_safetensors(fixture("swinv2_f32"))[0]
 runs.append((fixture("swinv2_f32"), swinv2_timm, 64, swin_from_state_dict(swinv2_timm, 64, 8)))
-print(f"1..{2 * len(runs) + 3}")
+# every Swin fixture at 40 px, where windows of 4 (8: swinv2_f32's) do not tile the grids of 10
+# and 5: padded as the file's names say (transformers': padded, then rolled; timm's: rolled,
+# then padded), which differ in a shifted block whose padding is not its shift
+padded_runs = []
+for name in ("swin_f32", "hf_swin_f32", "swinv2_f32", "hf_swinv2_f32"):
+    case = next(c for c in CASES if c["name"] == name)
+    sw, hf = case["swin"], case["names"] == "hf_swin"
+    state = build(case)[0].state_dict()
+    padded_runs.append((name, case, state, hf))
+    runs.append((fixture(name), state, 40,
+                 swin_from_state_dict(state, 40, sw["window"], sw.get("pretrained"), hf)))
+print(f"1..{2 * len(runs) + 3 + len(padded_runs)}")
 failed = 0
+
+# the mirror's padding against forwards written from transformers' modules (SwinLayer's
+# maybe_pad, then the roll) and from timm's (SwinTransformerBlock._attn: the roll, then the pad)
+for k, (name, case, state, hf) in enumerate(padded_runs):
+    sw = case["swin"]
+    config = dict(case["config"]) if hf else {
+        "model_type": "swinv2" if sw.get("v2") else "swin", "depths": sw["depths"],
+        "num_heads": sw["heads"], "window_size": sw["window"], "patch_size": case["patch"],
+        "layer_norm_eps": 1e-5, "pretrained_window_sizes": sw.get("pretrained")}
+    mirror = swin_from_state_dict(state, 40, sw["window"], sw.get("pretrained"), hf).eval()
+    mirror.load_state_dict(state)
+    x = torch.randn(1, 3, 40, 40, generator=torch.Generator().manual_seed(40))
+    with torch.no_grad():
+        ours = mirror.forward_features(x)
+        theirs = hf_swin_visual(timm_to_hf_swin(state), x, config, pad_first=hf)
+        other = hf_swin_visual(timm_to_hf_swin(state), x, config, pad_first=not hf)
+    d, d_other = (theirs - ours).abs().max().item(), (other - ours).abs().max().item()
+    ok = d < 1e-4 and d_other > 1e-2  # the two paddings must differ here, or this tests nothing
+    failed += not ok
+    whose = "transformers'" if hf else "timm's"
+    print(f"{'ok' if ok else 'not ok'} {k + 1} {name} at 40 px: the mirror against {whose} "
+          f"modules {d:.2e} (the other padding {d_other:.2e})")
+first = len(padded_runs)
 
 
 def resample(pos, grid, new_grid):
@@ -118,8 +155,8 @@ with tempfile.TemporaryDirectory() as tmp:
                             "--input", inp, "--embedding" if headless else "--logits", logits,
                             "--cls-attention", attn], capture_output=True, text=True)
         if r.returncode:
-            print(f"not ok {2 * k + 1} {size} px: heed failed: {r.stderr.strip()}")
-            print(f"not ok {2 * k + 2} {size} px attention: no output")
+            print(f"not ok {first + 2 * k + 1} {size} px: heed failed: {r.stderr.strip()}")
+            print(f"not ok {first + 2 * k + 2} {size} px attention: no output")
             failed += 2
             continue
         got_logits = torch.from_file(logits, size=want_logits.numel(), dtype=torch.float32)
@@ -133,28 +170,28 @@ with tempfile.TemporaryDirectory() as tmp:
         ok_l = dl <= bound
         ok_a = da <= 1e-4 and os.path.getsize(attn) == 4 * side * side == 4 * want_attn.numel()
         failed += (not ok_l) + (not ok_a)
-        print(f"{'ok' if ok_l else 'not ok'} {2 * k + 1} {size} px "
+        print(f"{'ok' if ok_l else 'not ok'} {first + 2 * k + 1} {size} px "
               f"{'embedding matches' if headless else 'logits match'} PyTorch")
-        print(f"{'ok' if ok_a else 'not ok'} {2 * k + 2} {size} px CLS attention matches PyTorch")
+        print(f"{'ok' if ok_a else 'not ok'} {first + 2 * k + 2} {size} px CLS attention matches PyTorch")
     # a size the patches do not tile: a one-line reason, no output
     r = subprocess.run([heed, "run-tensor", "--model", model_path, "--input-size", "50",
                         "--input", inp, "--logits", logits], capture_output=True, text=True)
     ok = (r.returncode != 0 and r.stderr.count("\n") == 1
           and "must be a multiple of the patch size 8" in r.stderr)
     failed += not ok
-    print(f"{'ok' if ok else 'not ok'} {2 * len(runs) + 1} 50 px is refused: {r.stderr.strip()}")
-    # Swin at sizes its windows cannot run at: a grid they do not tile (48 px: the last stage's
-    # 6; Swin V2's second stage's 12, in windows of 8)
-    refusals = [("swin_f32", 48, "stage 2's grid of 6 tokens a side (at 48 px) is not a multiple "
-                 "of its window of 4"),
-                ("swinv2_f32", 48, "stage 1's grid of 12 tokens a side (at 48 px) is not a "
-                 "multiple of its window of 8")]
+    print(f"{'ok' if ok else 'not ok'} {first + 2 * len(runs) + 1} 50 px is refused: "
+          f"{r.stderr.strip()}")
+    # Swin at sizes its windows cannot run at: a grid smaller than Swin V1's window (16 px: the
+    # last stage's 2, windows of 4, whose table is for 4); a grid of 9 before a merging (36 px)
+    refusals = [("swin_f32", 16, "stage 2's grid of 2 tokens a side (at 16 px) is smaller than "
+                 "its window of 4"),
+                ("swinv2_f32", 36, "stage 1's grid of 9 (at 36 px) is odd")]
     for k, (name, size, needle) in enumerate(refusals):
         r = subprocess.run([heed, "run-tensor", "--model", fixture(name), "--input-size",
                             str(size), "--input", inp, "--logits", logits], capture_output=True,
                            text=True)
         ok = r.returncode != 0 and r.stderr.count("\n") == 1 and needle in r.stderr
         failed += not ok
-        print(f"{'ok' if ok else 'not ok'} {2 * len(runs) + 2 + k} {name} at {size} px is "
+        print(f"{'ok' if ok else 'not ok'} {first + 2 * len(runs) + 2 + k} {name} at {size} px is "
               f"refused: {r.stderr.strip()}")
 sys.exit(1 if failed else 0)

@@ -1318,16 +1318,25 @@ def swin_relative_index(window):
     return dr * (2 * window - 1) + dc
 
 
-def swin_window_order(grid, window, shift):
+def swin_window_order(grid, window, shift, padded=None, pad_first=False):
     """The grid index (row * grid + column) of each token in window order: the grid rolled
-    back by shift on both axes, cut into windows (row-major), each row-major inside."""
+    back by shift on both axes, cut into windows (row-major), each row-major inside. Where the
+    windows do not tile the grid it is padded at the bottom and right to `padded`, the padding's
+    places -1: after the roll (timm's), or before it, the padded grid rolled (pad_first,
+    transformers')."""
+    padded = padded or grid
     order = []
-    for wr in range(grid // window):
-        for wc in range(grid // window):
+    for wr in range(padded // window):
+        for wc in range(padded // window):
             for r in range(window):
                 for c in range(window):
-                    order.append(((wr * window + r + shift) % grid) * grid
-                                 + (wc * window + c + shift) % grid)
+                    R, C = wr * window + r, wc * window + c
+                    if pad_first:
+                        R, C = (R + shift) % padded, (C + shift) % padded
+                        order.append(R * grid + C if R < grid and C < grid else -1)
+                    else:
+                        order.append(((R + shift) % grid) * grid + (C + shift) % grid
+                                     if R < grid and C < grid else -1)
     return torch.tensor(order)
 
 
@@ -1362,13 +1371,17 @@ class SwinBlock(nn.Module):
     apart (q_bias, v_bias; the key has none) and the norms after the attention and the MLP,
     before each is added (res-post-norm)."""
 
-    def __init__(self, dim, heads, window, shift, eps, grid, v2=False, pretrained_window=0):
+    def __init__(self, dim, heads, window, shift, eps, grid, v2=False, pretrained_window=0,
+                 pad_first=False):
         super().__init__()
         self.heads, self.window, self.shift, self.grid, self.v2 = heads, window, shift, grid, v2
-        # the window order, the table's index and the mask, made once (not timed, not saved)
-        self.register_buffer("order", swin_window_order(grid, window, shift), persistent=False)
+        # the window order (over the grid padded to whole windows: -1 for padding), the table's
+        # index and the mask (over the padded grid), made once (not timed, not saved)
+        padded = -(-grid // window) * window
+        self.register_buffer("order", swin_window_order(grid, window, shift, padded, pad_first),
+                             persistent=False)
         self.register_buffer("index", swin_relative_index(window).reshape(-1), persistent=False)
-        self.register_buffer("mask", swin_shift_mask(grid, window, shift) if shift else None,
+        self.register_buffer("mask", swin_shift_mask(padded, window, shift) if shift else None,
                              persistent=False)
         self.norm1 = nn.LayerNorm(dim, eps=eps)
         self.attn = nn.Module()
@@ -1392,12 +1405,15 @@ class SwinBlock(nn.Module):
     def forward(self, x, grid):
         B, T, C = x.shape
         N, H, order = self.window ** 2, self.heads, self.order
+        real = order >= 0  # padding's places read a zero row put after the tokens
+        rows = torch.where(real, order, T)
         a = self.attn
+        src = x if self.v2 else self.norm1(x)  # V1 pads the normed tokens
+        h = torch.cat((src, src.new_zeros(B, 1, C)), 1)[:, rows].reshape(-1, N, C)
         if self.v2:  # the biases added apart (timm's qkv_bias_separate), through the module
-            h = x[:, order].reshape(-1, N, C)  # [B * windows, N, C]
             qkv = a.qkv(h) + torch.cat((a.q_bias, torch.zeros_like(a.q_bias), a.v_bias))
         else:
-            qkv = a.qkv(self.norm1(x)[:, order].reshape(-1, N, C))
+            qkv = a.qkv(h)
         q, k, v = qkv.reshape(-1, N, 3, H, C // H).permute(2, 0, 3, 1, 4).unbind(0)
         table = 16 * torch.sigmoid(a.cpb_mlp(self.coords)) if self.v2 else \
             a.relative_position_bias_table
@@ -1414,14 +1430,14 @@ class SwinBlock(nn.Module):
                                                                                         N, N)
         attn = scores.softmax(dim=-1)
         self.last_attn = attn
-        ctx = (attn @ v).transpose(1, 2).reshape(B, T, C)
+        ctx = (attn @ v).transpose(1, 2).reshape(B, order.numel(), C)
         self.attn.core_seconds = timer_now() - t0
         out = self.attn.proj(ctx)
         x = x.clone()
         if self.v2:
-            x[:, order] += self.norm1(out)
+            x[:, order[real]] += self.norm1(out)[:, real]
             return x + self.norm2(self.mlp(x))
-        x[:, order] += out
+        x[:, order[real]] += out[:, real]
         return x + self.mlp(self.norm2(x))
 
 
@@ -1447,11 +1463,12 @@ class SwinMerge(nn.Module):
 class SwinTransformer(nn.Module):
     """Swin (v1, or with v2 timm's SwinTransformerV2) in timm's names (timm 0.9 on:
     layers.S.downsample starts stage S >= 1, the head is head.fc). A stage's window is the grid
-    where the grid is no larger, with no shift; odd blocks shift by half a window. Final
-    LayerNorm on every token, then their mean."""
+    where the grid is no larger, with no shift; odd blocks shift by half a window. A grid the
+    windows do not tile is padded with zero tokens to whole windows, after the roll (timm's) or
+    before it (pad_first: transformers'). Final LayerNorm on every token, then their mean."""
 
     def __init__(self, img, patch, dims, depths, heads, window, classes, eps=1e-5, v2=False,
-                 pretrained_windows=None):
+                 pretrained_windows=None, pad_first=False):
         super().__init__()
         self.patch_embed = nn.Module()
         self.patch_embed.proj = nn.Conv2d(3, dims[0], kernel_size=patch, stride=patch)
@@ -1467,7 +1484,7 @@ class SwinTransformer(nn.Module):
             w = min(window, grid)
             stage.blocks = nn.ModuleList(
                 [SwinBlock(dim, h, w, w // 2 if b % 2 and grid > window else 0, eps, grid, v2,
-                           pretrained[s])
+                           pretrained[s], pad_first)
                  for b in range(depth)])
             self.layers.append(stage)
             self.grids.append(grid)
@@ -1498,17 +1515,18 @@ class SwinTransformer(nn.Module):
         query of the grid (those of other windows give it none) and head, on the grid (the
         first image's)."""
         block = self.layers[-1].blocks[-1]
-        T = block.order.numel()
-        windows = block.last_attn[:T // block.window ** 2]  # [windows][heads][N][N]
-        received = windows.sum(dim=2).mean(dim=1).reshape(-1) / T  # window order
-        grid = torch.empty_like(received)
-        grid[block.order] = received
+        Tp, real = block.order.numel(), block.order >= 0  # padding's places dropped
+        windows = block.last_attn[:Tp // block.window ** 2]  # [windows][heads][N][N]
+        received = windows.sum(dim=2).mean(dim=1).reshape(-1) / Tp  # window order
+        grid = received.new_empty(block.grid ** 2)
+        grid[block.order[real]] = received[real]
         return grid
 
 
-def swin_from_state_dict(sd, img=224, window=None, pretrained_windows=None):
+def swin_from_state_dict(sd, img=224, window=None, pretrained_windows=None, pad_first=False):
     """The SwinTransformer (timm's names, timm 0.9's layout) a state dict holds, at img px; a
-    Swin V2's window (in no tensor) is the caller's."""
+    Swin V2's window (in no tensor) is the caller's, and so is how a grid the windows do not
+    tile is padded (pad_first: transformers' way)."""
     dim, _, patch, _ = sd["patch_embed.proj.weight"].shape
     v2 = "layers.0.blocks.0.attn.logit_scale" in sd
     dims, depths, heads, largest = [], [], [], 0
@@ -1526,7 +1544,7 @@ def swin_from_state_dict(sd, img=224, window=None, pretrained_windows=None):
     head = sd.get("head.fc.weight", sd.get("head.weight"))
     return SwinTransformer(img, patch, dims, depths, heads, window or largest,
                            head.shape[0] if head is not None else 0, v2=v2,
-                           pretrained_windows=pretrained_windows)
+                           pretrained_windows=pretrained_windows, pad_first=pad_first)
 
 
 def timm_to_hf_swin(sd, windows=None, coords=None):
@@ -1582,12 +1600,16 @@ def timm_to_hf_swin(sd, windows=None, coords=None):
     return out
 
 
-def hf_swin_visual(sd, x, config):
+def hf_swin_visual(sd, x, config, pad_first=True):
     """transformers' SwinModel's forward (Swinv2Model's where config's model_type is swinv2),
     written from its modules on its own names: the cyclic shift as torch.roll,
     window_partition and window_reverse, the mask from the rolled grid's slices (added twice
     in a V2, as Swinv2SelfAttention does); returns the pooled output (the mean of the normed
-    tokens)."""
+    tokens). A grid the windows do not tile is padded with zeros at the bottom and right
+    (SwinLayer.maybe_pad) before the roll, the mask made over the padded grid, the output cut
+    back after the roll back; with pad_first False the padding comes after the roll and goes
+    before the roll back, the mask still over the padded grid, as timm's
+    SwinTransformerBlock._attn does."""
     eps = config["layer_norm_eps"]
     v2 = config.get("model_type") == "swinv2"
     pre = "swinv2." if v2 else "swin."
@@ -1631,13 +1653,19 @@ def hf_swin_visual(sd, x, config):
     for s, depth in enumerate(config["depths"]):
         heads = config["num_heads"][s]
         w = min(config["window_size"], grid)
+        padded = -(-grid // w) * w
+        pad = (0, 0, 0, padded - grid, 0, padded - grid)
         for b in range(depth):
             shift = config["window_size"] // 2 if b % 2 and grid > config["window_size"] else 0
             q = f"{pre}encoder.layers.{s}.blocks.{b}."
             B, T, C = h.shape
             y = (h if v2 else ln(h, q + "layernorm_before")).view(B, grid, grid, C)
+            if pad_first:
+                y = F.pad(y, pad)
             if shift:
                 y = torch.roll(y, shifts=(-shift, -shift), dims=(1, 2))
+            if not pad_first:
+                y = F.pad(y, pad)
             y = partition(y, w)
             proj = [F.linear(y, sd[f"{q}attention.self.{n}.weight"],
                              sd.get(f"{q}attention.self.{n}.bias")).view(
@@ -1653,11 +1681,11 @@ def hf_swin_visual(sd, x, config):
             else:
                 scores = proj[0] @ proj[1].transpose(-1, -2) / (C // heads) ** 0.5
                 table = sd[q + "attention.self.relative_position_bias_table"]
-            index = sd[q + "attention.self.relative_position_index"]
+            index = swin_relative_index(w)  # the module's, for its window
             bias = table[index.view(-1)].view(w * w, w * w, -1).permute(2, 0, 1)
             scores = scores + bias
             if shift:
-                img = torch.zeros(1, grid, grid, 1)
+                img = torch.zeros(1, padded, padded, 1)
                 count = 0
                 for hs in (slice(0, -w), slice(-w, -shift), slice(-shift, None)):
                     for ws in (slice(0, -w), slice(-w, -shift), slice(-shift, None)):
@@ -1674,10 +1702,12 @@ def hf_swin_visual(sd, x, config):
             ctx = (scores.softmax(-1) @ proj[2]).transpose(1, 2).reshape(-1, w * w, C)
             ctx = F.linear(ctx, sd[q + "attention.output.dense.weight"],
                            sd[q + "attention.output.dense.bias"])
-            ctx = reverse(ctx.view(-1, w, w, C), w, grid)
+            ctx = reverse(ctx.view(-1, w, w, C), w, padded)
+            if not pad_first:
+                ctx = ctx[:, :grid, :grid]
             if shift:
                 ctx = torch.roll(ctx, shifts=(shift, shift), dims=(1, 2))
-            ctx = ctx.reshape(B, T, C)
+            ctx = ctx[:, :grid, :grid].reshape(B, T, C)
             h = h + (ln(ctx, q + "layernorm_before") if v2 else ctx)
             m = F.gelu(F.linear(h if v2 else ln(h, q + "layernorm_after"),
                                 sd[q + "intermediate.dense.weight"],
