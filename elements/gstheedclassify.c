@@ -466,7 +466,9 @@ gst_heed_classify_class_init (GstHeedClassifyClass *klass)
           "bicubic without antialiasing). A 224 px model at 448 gives a 28 x 28 attention map; "
           "accuracy may change. A Swin model keeps its windows over larger or smaller grids "
           "(swin-tiny at 448: a 14 x 14 map), padded to whole windows where they do not tile a "
-          "grid, as the checkpoint's library pads them. 0 keeps the model's own "
+          "grid, as the checkpoint's library pads them; transformers' BEiT resamples its "
+          "relative position tables as transformers does (timm's BEiT is refused). 0 keeps the "
+          "model's own "
           "size (for transformers' DINOv2, the size its preprocessor_config.json crops to).",
           0, 4096, DEFAULT_PROP_INPUT_SIZE,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING));

@@ -354,6 +354,12 @@ typedef struct {
   guint grid_native;
   gboolean pos_resample_plain_bicubic;
   gboolean pos_resample_bilinear;
+  /* transformers' BEiT (and data2vec): its relative position bias tables as the checkpoint
+   * holds them, [(2 rel_grid - 1)^2 + 3][heads], one a block or one shared (rel_table_count),
+   * from which another input size's biases are made as transformers makes them; NULL for
+   * timm's */
+  float **rel_tables;
+  guint rel_table_count, rel_grid;
 } HeedModel;
 
 /* Loads a safetensors ViT checkpoint (timm or Hugging Face names; F32, F16 or BF16). The file is

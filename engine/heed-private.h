@@ -401,6 +401,11 @@ void heed_swin_shift_mask (guint grid, guint window, guint shift, float *mask);
 void heed_swin_relative_bias (const float *table, guint window, guint heads, float *bias);
 /* The table row heed_swin_relative_bias reads for each token pair of a window: [N][N] */
 void heed_swin_relative_index (guint window, guint *index);
+/* BEiT's table row for each pair of the class token and a W x W grid's patches, [T][T] (T =
+ * W^2 + 1): patch pairs by their offset, then the class token's three rows; and a table
+ * [(2W - 1)^2 + 3][heads] looked up with it as the bias [heads][T][T] (g_free them) */
+guint *heed_beit_position_index (guint W);
+float *heed_beit_bias (const float *table, guint W, guint heads);
 /* Swin V2's position MLP's inputs [(2 window - 1)^2][2], in the bias table's row order: each
  * relative offset (row, column) over window - 1 (the pretraining window's - 1 where
  * pretrained_window is not 0), times 8, log-spaced: sign (t) log2 (|t| + 1) / 3 (timm's and

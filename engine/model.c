@@ -1090,8 +1090,8 @@ rel_bias_name (const Loader *L, guint layer, const char *what, char *out, gsize 
  * token, as BEiT builds it: patch pairs by their offset (dy, dx), (2W - 1)^2 rows, then one
  * row for the class token's query to a patch, one for a patch's query to the class token and
  * one for the class token to itself. */
-static guint *
-rel_position_index (guint W)
+guint *
+heed_beit_position_index (guint W)
 {
   guint T = W * W + 1, side = 2 * W - 1, pairs = side * side;
   guint *index = g_new (guint, (gsize) T * T);
@@ -1123,11 +1123,24 @@ stored_index_is (const TensorEntry *e, const guint *index, guint n)
   return same;
 }
 
+float *
+heed_beit_bias (const float *table, guint W, guint heads)
+{
+  guint T = W * W + 1, *index = heed_beit_position_index (W);
+  float *bias = g_new (float, (gsize) heads *T *T);
+  for (guint h = 0; h < heads; h++)
+    for (gsize ij = 0; ij < (gsize) T * T; ij++)
+      bias[(gsize) h * T * T + ij] = table[(gsize) index[ij] * heads + h];
+  g_free (index);
+  return bias;
+}
+
 /* Block `layer`'s bias on its attention scores, [heads][T][T], looked up from its table. A
  * relative_position_index the checkpoint carries (older timm and transformers save it) must
- * be the lookup heed builds. */
+ * be the lookup heed builds. transformers' tables are kept (HeedModel's rel_tables, at
+ * `keep`): its BEiT makes another input size's biases from them. */
 static float *
-read_rel_bias (const Loader *L, const HeedModelConfig *c, guint layer, GError **error)
+read_rel_bias (const Loader *L, const HeedModelConfig *c, guint layer, float **keep, GError **error)
 {
   guint W = c->grid, T = c->tokens, H = c->num_heads;
   guint64 shape[2] = { (guint64) (2 * W - 1) * (2 * W - 1) + 3, H };
@@ -1136,7 +1149,7 @@ read_rel_bias (const Loader *L, const HeedModelConfig *c, guint layer, GError **
   float *table = take (L, name, 2, shape, error);
   if (!table)
     return NULL;
-  guint *index = rel_position_index (W);
+  guint *index = heed_beit_position_index (W);
   rel_bias_name (L, layer, "relative_position_index", name, sizeof name);
   TensorEntry *e = find (L, name);
   gboolean same = !e || stored_index_is (e, index, T);
@@ -1148,12 +1161,10 @@ read_rel_bias (const Loader *L, const HeedModelConfig *c, guint layer, GError **
                  "tensor '%s' is not BEiT's lookup of its table for %u x %u patches and a class "
                  "token",
                  name, W, W);
-  else {
-    bias = g_new (float, (gsize) H *T *T);
-    for (guint h = 0; h < H; h++)
-      for (gsize ij = 0; ij < (gsize) T * T; ij++)
-        bias[(gsize) h * T * T + ij] = table[(gsize) index[ij] * H + h];
-  }
+  else
+    bias = heed_beit_bias (table, W, H);
+  if (bias && keep)
+    *keep = table, table = NULL;
   g_free (table);
   g_free (index);
   return bias;
@@ -3443,11 +3454,19 @@ read_weights (const Loader *L, HeedModel *m, GError **error)
       return FALSE;
     if (c->rope_dinov3)
       interleave_rope_halves (b->qkv_w, b->qkv_b, c);
-    /* a table every block shares is looked up once */
+    /* a table every block shares is looked up once; transformers' tables kept, one or one a
+     * block, for another input size */
+    if (c->rel_pos_bias && l == 0 && L->hf) {
+      m->rel_tables = g_new0 (float *, L->rel_shared ? 1 : c->depth);
+      m->rel_table_count = L->rel_shared ? 1 : c->depth;
+      m->rel_grid = c->grid;
+      m->pos_resample_plain_bicubic = TRUE; /* interpolate_pos_encoding's, for data2vec's */
+    }
+    float **keep = m->rel_tables && l < m->rel_table_count ? &m->rel_tables[l] : NULL;
     if (c->rel_pos_bias && L->rel_shared && l > 0)
       b->attn_bias =
           g_memdup2 (m->blocks[0].attn_bias, (gsize) c->num_heads * T * T * sizeof (float));
-    else if (c->rel_pos_bias && !(b->attn_bias = read_rel_bias (L, c, l, error)))
+    else if (c->rel_pos_bias && !(b->attn_bias = read_rel_bias (L, c, l, keep, error)))
       return FALSE;
     if (!fold_layer_scale (L, l, 1, b->proj_w, b->proj_b, D, D, error) ||
         !fold_layer_scale (L, l, 2, b->fc2_w, b->fc2_b, D, Hd, error))
@@ -4027,6 +4046,9 @@ heed_model_destroy (HeedModel **model)
   for (guint l = 0; m->blocks && l < m->config.depth; l++)
     block_weights_clear (&m->blocks[l]);
   g_free (m->blocks);
+  for (guint i = 0; i < m->rel_table_count; i++)
+    g_free (m->rel_tables[i]);
+  g_free (m->rel_tables);
   if (m->map_head)
     block_weights_clear (m->map_head);
   g_free (m->map_head);

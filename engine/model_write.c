@@ -335,6 +335,50 @@ axis_weights_plain (guint in, guint out, guint *first, guint *count, guint *widt
   return w;
 }
 
+/* PyTorch's bilinear without antialiasing (F.interpolate (mode="bilinear",
+ * align_corners=False)) of one axis: output i's two source samples, from first[i], and the
+ * second's weight */
+static void
+axis_bilinear_plain (guint in, guint out, guint *first, double *second)
+{
+  double scale = (double) in / out;
+  for (guint i = 0; i < out; i++) {
+    double src = MAX (scale * (i + 0.5) - 0.5, 0.0);
+    first[i] = MIN ((guint) src, in - 1);
+    second[i] = first[i] + 1 < in ? src - first[i] : 0.0;
+  }
+}
+
+/* transformers' BEiT at another grid (BeitRelativePositionBias.forward): the table's (2 g1 -
+ * 1)^2 offset rows resampled as an image to (2 g2 - 1)^2 by plain bilinear interpolation, its
+ * three class-token rows kept; then looked up for the new grid */
+static float *
+beit_bias_resampled (const float *table, guint g1, guint g2, guint heads)
+{
+  guint s1 = 2 * g1 - 1, s2 = 2 * g2 - 1;
+  guint *first = g_new (guint, s2);
+  double *second = g_new (double, s2);
+  axis_bilinear_plain (s1, s2, first, second);
+  float *resampled = g_new (float, ((gsize) s2 * s2 + 3) * heads);
+  for (guint y = 0; y < s2; y++)
+    for (guint x = 0; x < s2; x++)
+      for (guint h = 0; h < heads; h++) {
+        double v = 0;
+        for (guint a = 0; a < 2; a++)
+          for (guint b = 0; b < 2; b++) {
+            double wy = a ? second[y] : 1 - second[y], wx = b ? second[x] : 1 - second[x];
+            guint sy = MIN (first[y] + a, s1 - 1), sx = MIN (first[x] + b, s1 - 1);
+            v += wy * wx * table[((gsize) sy * s1 + sx) * heads + h];
+          }
+        resampled[((gsize) y * s2 + x) * heads + h] = (float) v;
+      }
+  memcpy (resampled + (gsize) s2 * s2 * heads, table + (gsize) s1 * s1 * heads,
+          3 * heads * sizeof (float));
+  float *bias = heed_beit_bias (resampled, g2, heads);
+  g_free (first), g_free (second), g_free (resampled);
+  return bias;
+}
+
 gboolean
 heed_model_set_input_size (HeedModel *m, guint img_size, GError **error)
 {
@@ -365,13 +409,31 @@ heed_model_set_input_size (HeedModel *m, guint img_size, GError **error)
       }
     return TRUE;
   }
-  if (c->rel_pos_bias) {
-    /* BEiT's table: heed does not resample it, so runs it at the grid it was learnt for */
+  if (c->rel_pos_bias && !m->rel_tables) {
+    /* timm's BEiT resizes its tables when a model is made at another size, by its authors'
+     * cubic interpolation over geometrically spaced offsets, which heed does not mirror */
     g_set_error (error, HEED_ERROR, HEED_ERROR_INVALID,
                  "input size %u: this model's relative position bias is learnt for its own %u px "
-                 "(%u x %u patches), the only size heed runs it at",
+                 "(%u x %u patches); heed resamples transformers' BEiT tables as transformers "
+                 "does, but not timm's",
                  img_size, c->img_size, c->grid, c->grid);
     return FALSE;
+  }
+  if (c->rel_pos_bias) { /* every block's bias from its table (or the shared one), resampled */
+    guint g2 = img_size / c->patch_size, H = c->num_heads;
+    double tokens = (double) g2 * g2 + 1, bytes = 4.0 * c->depth * H * tokens * tokens;
+    if (bytes > HEED_MAX_BIAS_BYTES) {
+      g_set_error (error, HEED_ERROR, HEED_ERROR_INVALID,
+                   "input size %u: its blocks' attention biases would take %.1f GB: more than "
+                   "heed holds",
+                   img_size, bytes / 1e9);
+      return FALSE;
+    }
+    for (guint l = 0; l < c->depth; l++) {
+      g_free (m->blocks[l].attn_bias);
+      m->blocks[l].attn_bias =
+          beit_bias_resampled (m->rel_tables[MIN (l, m->rel_table_count - 1)], m->rel_grid, g2, H);
+    }
   }
   guint D = c->dim, wx;
   /* always from the checkpoint's own grid, so sizes set one after another lose nothing */

@@ -218,7 +218,9 @@ test_fixture_configs (void)
     g_object_unref (p);
     g_free (bytes), g_free (path);
   }
-  /* its table is learnt for 4 x 4 patches: another size is refused, the model left as it was */
+  /* its table is learnt for 4 x 4 patches, and timm resizes it at load in a way heed does not
+   * mirror: another size is refused, the model left as it was */
+  g_assert_null (m->rel_tables);
   g_assert_false (heed_model_set_input_size (m, 80, &error));
   g_assert_error (error, HEED_ERROR, HEED_ERROR_INVALID);
   g_assert_nonnull (strstr (error->message, "relative position bias is learnt for its own 64 px"));
@@ -231,6 +233,15 @@ test_fixture_configs (void)
   g_assert_true (m->config.rel_pos_bias && m->config.avg_pool && !m->config.pool_after_norm);
   g_assert_cmpfloat (m->config.ln_eps, ==, 1e-12f);
   g_assert_cmpstr (m->config.labels[4], ==, "class 4 of hf_beit_f32");
+  /* its tables kept, one a block: another size resamples them as transformers does (against
+   * PyTorch in tests/test_input_size.py); the same size again gives the same biases back */
+  g_assert_cmpuint (m->rel_table_count, ==, m->config.depth);
+  float *own = g_memdup2 (m->blocks[1].attn_bias, 5 * 17 * 17 * 4);
+  g_assert_true (heed_model_set_input_size (m, 96, &error));
+  g_assert_cmpuint (m->config.tokens, ==, 37);
+  g_assert_true (heed_model_set_input_size (m, 64, &error));
+  g_assert_cmpmem (m->blocks[1].attn_bias, 5 * 17 * 17 * 4, own, 5 * 17 * 17 * 4);
+  g_free (own);
   heed_model_destroy (&m);
   m = load_fixture ("hf_data2vec_f32");
   g_assert_true (m->config.rel_pos_bias && !m->config.avg_pool);

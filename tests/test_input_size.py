@@ -11,7 +11,9 @@ hf_swinv2_f32 and swinv2_f32 (32 px) at 64 px, the same windows over larger grid
 then several windows, shifted; or, swinv2_f32's, one window no longer cut to its grid, its biases
 made again), every Swin fixture at 40 px, whose grids of 10 and 5 the windows do not tile (padded
 as transformers pads them, or as timm does, by the file's names; the mirror's padding checked
-first against forwards written from both libraries' modules), and Swin sizes refused. PyTorch resamples pos_embed as
+first against forwards written from both libraries' modules), transformers' BEiT (hf_beit_f32 at
+96 and 32 px, hf_data2vec_f32 at 80) with its relative position tables resampled as
+transformers' BeitRelativePositionBias does, and Swin and timm's BEiT sizes refused. PyTorch resamples pos_embed as
 timm's resample_abs_pos_embed does (F.interpolate bicubic, antialias=True, the CLS position
 kept) and runs the mirror of timm's ViT; heed run-tensor --input-size must give the same logits
 (within 1e-3 x max(1, max|logit|)) and CLS attention (within 1e-4). Prints TAP."""
@@ -98,7 +100,36 @@ for name in ("swin_f32", "hf_swin_f32", "swinv2_f32", "hf_swinv2_f32"):
     padded_runs.append((name, case, state, hf))
     runs.append((fixture(name), state, 40,
                  swin_from_state_dict(state, 40, sw["window"], sw.get("pretrained"), hf)))
-print(f"1..{2 * len(runs) + 3 + len(padded_runs)}")
+# transformers' BEiT (and data2vec, head-less, one table every block shares, an absolute
+# position embedding too) at a larger and a smaller grid: BeitRelativePositionBias.forward's
+# table, its offset rows resampled as an image by plain bilinear interpolation, the class
+# token's three rows kept; data2vec's positions as interpolate_pos_encoding resamples them
+# (bicubic, align_corners=False, no antialiasing)
+
+
+def beit_table_resampled(table, grid, new_grid):
+    old, new = 2 * grid - 1, 2 * new_grid - 1
+    sub = table[:-3].reshape(1, old, old, -1).permute(0, 3, 1, 2)
+    sub = F.interpolate(sub, size=(new, new), mode="bilinear")
+    return torch.cat([sub.permute(0, 2, 3, 1).reshape(new * new, -1), table[-3:]])
+
+
+for name, sizes in (("hf_beit_f32", (96, 32)), ("hf_data2vec_f32", (80,))):
+    case = next(c for c in CASES if c["name"] == name)
+    for size in sizes:
+        grid, new_grid = case["img"] // case["patch"], size // case["patch"]
+        state = {k: beit_table_resampled(v, grid, new_grid)
+                 if k.endswith("relative_position_bias_table") else v
+                 for k, v in build(case)[0].state_dict().items()}
+        if "pos_embed" in state:
+            pos = state["pos_embed"]
+            patches = pos[:, 1:].reshape(1, grid, grid, -1).permute(0, 3, 1, 2)
+            patches = F.interpolate(patches, size=(new_grid, new_grid), mode="bicubic",
+                                    align_corners=False)
+            state["pos_embed"] = torch.cat(
+                [pos[:, :1], patches.permute(0, 2, 3, 1).reshape(1, new_grid * new_grid, -1)], 1)
+        runs.append((fixture(name), state, size, model_for(case, size)))
+print(f"1..{2 * len(runs) + 4 + len(padded_runs)}")
 failed = 0
 
 # the mirror's padding against forwards written from transformers' modules (SwinLayer's
@@ -182,10 +213,13 @@ with tempfile.TemporaryDirectory() as tmp:
     print(f"{'ok' if ok else 'not ok'} {first + 2 * len(runs) + 1} 50 px is refused: "
           f"{r.stderr.strip()}")
     # Swin at sizes its windows cannot run at: a grid smaller than Swin V1's window (16 px: the
-    # last stage's 2, windows of 4, whose table is for 4); a grid of 9 before a merging (36 px)
+    # last stage's 2, windows of 4, whose table is for 4); a grid of 9 before a merging (36 px);
+    # timm's BEiT at another size (timm resizes its tables at load in a way heed does not mirror)
     refusals = [("swin_f32", 16, "stage 2's grid of 2 tokens a side (at 16 px) is smaller than "
                  "its window of 4"),
-                ("swinv2_f32", 36, "stage 1's grid of 9 (at 36 px) is odd")]
+                ("swinv2_f32", 36, "stage 1's grid of 9 (at 36 px) is odd"),
+                ("beit_f32", 96, "heed resamples transformers' BEiT tables as transformers does, "
+                 "but not timm's")]
     for k, (name, size, needle) in enumerate(refusals):
         r = subprocess.run([heed, "run-tensor", "--model", fixture(name), "--input-size",
                             str(size), "--input", inp, "--logits", logits], capture_output=True,

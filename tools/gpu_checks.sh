@@ -4,8 +4,8 @@
 # tools/portable_bundle.sh makes: the op tests against the C reference, the compositor against its
 # reference and the committed checkpoints against PyTorch's outputs, all with the Khronos
 # validation layer (synchronisation included); then `heed bench` at batch 1 and batch 64 beside
-# PyTorch on CUDA (and on the CPU at batch 1), with fp16 weights too, Swin-T at batch 64, and
-# bench-compositor at 1080p.
+# PyTorch on CUDA (and on the CPU at batch 1), with fp16 weights too, Swin-T and BEiT-Base at
+# batch 64, and bench-compositor at 1080p.
 # With an AddressSanitizer build in the bundle, the element pipelines run under it first.
 # Each step has its own time limit and writes OUT/NAME.log; the last line of each says how it
 # ended. Run from the source tree's root:
@@ -101,6 +101,11 @@ step bench-b64-cuda 100 "$heed" bench --shape deit-tiny --runs 20 --warmup 3 --b
 # Swin-T (random weights in its shape): every window of a block in one dispatch, at batch 64
 step bench-swin-b64-cuda 120 bash -c '"$0" "$1"/tools/random_swin.py /tmp/swin-tiny swin-tiny &&
   "$2" bench --model /tmp/swin-tiny/model.safetensors --runs 10 --warmup 2 --batch 64 \
+  --torch-device cuda --pipeline-frames 0' "$b"/bin/python-clean "$root" "$heed"
+# BEiT-Base's shape: every frame's attention with its relative position bias in one dispatch a
+# block, at batch 64
+step bench-beit-b64-cuda 120 bash -c '"$0" "$1"/tools/random_beit.py /tmp/beit-base &&
+  "$2" bench --model /tmp/beit-base/beit_base/model.safetensors --runs 10 --warmup 2 --batch 64 \
   --torch-device cuda --pipeline-frames 0' "$b"/bin/python-clean "$root" "$heed"
 step bench-b1-fp16 45 "$heed" bench --shape deit-tiny --runs 50 --warmup 5 --weights fp16 \
   --torch-device cuda --pipeline-frames 0
