@@ -399,6 +399,10 @@ void heed_swin_window_order (guint grid, guint padded, guint window, guint shift
 char *heed_swin_fit (HeedModelConfig *c, guint img_size);
 void heed_swin_shift_mask (guint grid, guint window, guint shift, float *mask);
 void heed_swin_relative_bias (const float *table, guint window, guint heads, float *bias);
+/* A relative position table [rows][heads] looked up for `pairs` token pairs by their rows in it
+ * (index, [pairs]) as the bias [heads][pairs]: Swin's and BEiT's */
+void heed_relative_bias_lookup (const float *table, const guint *index, gsize pairs, guint heads,
+                                float *bias);
 /* The table row heed_swin_relative_bias reads for each token pair of a window: [N][N] */
 void heed_swin_relative_index (guint window, guint *index);
 /* BEiT's table row for each pair of the class token and a W x W grid's patches, [T][T] (T =

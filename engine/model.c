@@ -25,9 +25,6 @@ static const float openai_std[3] = { 0.26862954f, 0.26130258f, 0.27577711f };
 
 typedef enum { DT_UNSUPPORTED, DT_F32, DT_F16, DT_BF16 } DType;
 
-/* the most memory the blocks' attention biases (BEiT's, looked up at load) may take */
-#define MAX_BIAS_BYTES HEED_MAX_BIAS_BYTES
-
 typedef struct {
   char *dtype_name;
   DType dtype;
@@ -1128,9 +1125,7 @@ heed_beit_bias (const float *table, guint W, guint heads)
 {
   guint T = W * W + 1, *index = heed_beit_position_index (W);
   float *bias = g_new (float, (gsize) heads *T *T);
-  for (guint h = 0; h < heads; h++)
-    for (gsize ij = 0; ij < (gsize) T * T; ij++)
-      bias[(gsize) h * T * T + ij] = table[(gsize) index[ij] * heads + h];
+  heed_relative_bias_lookup (table, index, (gsize) T * T, heads, bias);
   g_free (index);
   return bias;
 }
@@ -2977,12 +2972,12 @@ read_config (Loader *L, HeedModel *m, GError **error)
   /* the bias is held as heads x tokens x tokens floats a block (BEiT-Large at 512 px: 1.6 GB
    * in all); a small file must not ask for more than a machine has */
   double bias_bytes = (double) c->depth * c->num_heads * c->tokens * c->tokens * 4;
-  if (rel && bias_bytes > MAX_BIAS_BYTES)
+  if (rel && bias_bytes > HEED_MAX_BIAS_BYTES)
     return model_error (error, L,
                         "its relative position bias would take %.1f GB (%u blocks of %u heads x "
                         "%u x %u tokens), more than heed's limit of %.0f GB",
                         bias_bytes / 1e9, c->depth, c->num_heads, c->tokens, c->tokens,
-                        MAX_BIAS_BYTES / 1e9);
+                        HEED_MAX_BIAS_BYTES / 1e9);
   c->head_dim = c->dim / c->num_heads;
   /* attention pooling's heads: timm's attn_pool_num_heads, the Perception Encoder's 8 */
   guint64 pool_heads = arch && g_str_has_prefix (arch, "vit_pe_core_") ? 8 : c->num_heads;

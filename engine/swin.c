@@ -72,13 +72,20 @@ heed_swin_relative_index (guint window, guint *index)
 }
 
 void
+heed_relative_bias_lookup (const float *table, const guint *index, gsize pairs, guint heads,
+                           float *bias)
+{
+  for (gsize ij = 0; ij < pairs; ij++)
+    for (guint h = 0; h < heads; h++)
+      bias[(gsize) h * pairs + ij] = table[(gsize) index[ij] * heads + h];
+}
+
+void
 heed_swin_relative_bias (const float *table, guint window, guint heads, float *bias)
 {
   guint n = window * window, *index = g_new (guint, (gsize) n * n);
   heed_swin_relative_index (window, index);
-  for (gsize ij = 0; ij < (gsize) n * n; ij++)
-    for (guint h = 0; h < heads; h++)
-      bias[(gsize) h * n * n + ij] = table[(gsize) index[ij] * heads + h];
+  heed_relative_bias_lookup (table, index, (gsize) n * n, heads, bias);
   g_free (index);
 }
 
@@ -139,7 +146,7 @@ heed_swinv2_block_bias (const HeedBlockWeights *w, const HeedSwinStage *st)
 char *
 heed_swin_fit (HeedModelConfig *c, guint img_size)
 {
-  guint grids[HEED_SWIN_MAX_STAGES], windows[HEED_SWIN_MAX_STAGES];
+  guint grids[HEED_SWIN_MAX_STAGES], windows[HEED_SWIN_MAX_STAGES], padded[HEED_SWIN_MAX_STAGES];
   guint grid = img_size / c->patch_size;
   double bias_bytes = 0;
   for (guint s = 0; s < c->swin_stages; s++) {
@@ -158,8 +165,8 @@ heed_swin_fit (HeedModelConfig *c, guint img_size)
                               s, grid, img_size, window);
     /* the biases the plan holds: a block's table, and in a shifted block one per window of the
      * padded grid (the table's with the window's mask) */
-    guint padded = (grid + window - 1) / window * window;
-    double tokens = (double) window * window, count = (double) padded * padded / tokens;
+    padded[s] = (grid + window - 1) / window * window;
+    double tokens = (double) window * window, count = (double) padded[s] * padded[s] / tokens;
     bias_bytes += 4.0 * st->heads * tokens * tokens *
                   (st->depth + (grid > window ? st->depth / 2 * count : 0));
   }
@@ -171,8 +178,7 @@ heed_swin_fit (HeedModelConfig *c, guint img_size)
     HeedSwinStage *st = &c->swin[s];
     /* a grid no larger than the window is one window, unshifted, as timm and transformers run
      * it */
-    st->grid = grids[s], st->window = windows[s];
-    st->padded = (st->grid + st->window - 1) / st->window * st->window;
+    st->grid = grids[s], st->window = windows[s], st->padded = padded[s];
     st->shift = st->grid > st->window ? st->window / 2 : 0;
   }
   c->img_size = img_size;

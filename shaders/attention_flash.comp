@@ -80,12 +80,7 @@ void read_block(uint kb, uint k_col, uint t, out vec4 kr[4], out vec4 vr[4])
   }
 }
 
-// the bias for query row `row` (rows past M, never stored, read row M - 1) and key `key` < M,
-// from this frame's and head's block at `base`
-float bias_at(uint base, uint row, uint key)
-{
-  return bias[base + min(row, p.M - 1u) * p.bias_ld + key];
-}
+#include "attention_bias_read.glsl"
 
 // the maximum and the sum over a row's 8 invocations (lanes that differ in their low 3 bits)
 float max8(float x)
@@ -116,8 +111,7 @@ void main()
   const uint d4s = p.dh / 4u;
   const float lowest = -3.4e38;
   const bool biased = p.windows > 0u;
-  const uint bias0 =
-      biased ? ((frame % p.windows) * gl_NumWorkGroups.y + h) * p.bias_rows * p.bias_ld : 0u;
+  const uint bias0 = bias_block(frame, h);
 
   for (uint e = t; e < BM * D4; e += WG) {
     const uint r = e / D4, d4 = e % D4;

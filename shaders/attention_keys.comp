@@ -57,12 +57,7 @@ shared vec4 v_s[BK][D4 + 1u];         // the block's values (a padded row: no ba
 shared vec4 p_s[BK][TM / 4u + 1u];    // the block's probabilities: key j, rows 4 i .. 4 i + 3
 shared float part_s[TM][MAX_SUBGROUPS]; // per row, one value a subgroup (a maximum, or a sum)
 
-// the bias for query row `row` (rows past M, never stored, read row M - 1) and key `key` < M,
-// from this frame's and head's block at `base`
-float bias_at(uint base, uint row, uint key)
-{
-  return bias[base + min(row, p.M - 1u) * p.bias_ld + key];
-}
+#include "attention_bias_read.glsl"
 
 void main()
 {
@@ -78,8 +73,7 @@ void main()
   const uint rg = t / 16u, c4 = t % 16u;
   const float lowest = -3.4e38;
   const bool biased = p.windows > 0u;
-  const uint bias0 =
-      biased ? ((frame % p.windows) * gl_NumWorkGroups.y + h) * p.bias_rows * p.bias_ld : 0u;
+  const uint bias0 = bias_block(frame, h);
 
   // the queries, once (rows past M read as whatever the buffer holds: finite, never stored)
   for (uint e = t; e < TM * d4s; e += BK) {

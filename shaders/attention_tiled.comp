@@ -49,12 +49,7 @@ shared float p_s[TM][BK];        // the block's scores, then its probabilities
 shared float shrink_s[TM];       // how much each row's output so far shrinks this block
 shared float sum_s[TM];          // each row's sum of exponentials, at the end
 
-// the bias for query row `row` (rows past M, never stored, read row M - 1) and key `key` < M,
-// from this frame's and head's block at `base`
-float bias_at(uint base, uint row, uint key)
-{
-  return bias[base + min(row, p.M - 1u) * p.bias_ld + key];
-}
+#include "attention_bias_read.glsl"
 
 float qkv_at(uint i)
 {
@@ -72,8 +67,7 @@ void main()
   const uint k_col = q_col + p.D, v_col = q_col + 2u * p.D;
   const float lowest = -3.4e38;
   const bool biased = p.windows > 0u;
-  const uint bias0 =
-      biased ? ((frame % p.windows) * gl_NumWorkGroups.y + h) * p.bias_rows * p.bias_ld : 0u;
+  const uint bias0 = bias_block(frame, h);
 
   // the queries, once (rows past M read as whatever the buffer holds: finite, never stored)
   for (uint e = t; e < TM * p.dh; e += 64u) {
