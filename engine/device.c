@@ -527,6 +527,8 @@ choose_kernels (HeedDevice *d)
     k->gemm_half_k4 = (HeedKernel){ HEED_SHADER_GEMM_K4_BH_AH, lanes };
   }
   k->attention_bias_frames = !cpu;
+  /* 64 invocations and 14.5 kB of shared memory: every device has them */
+  k->attention_rows = (HeedKernel){ HEED_SHADER_ATTENTION_ROWS, 64 };
   if (!cpu) /* each of them adds a bias to the scores where a push constant says so */
     k->attention = k->attention_bias = flash_fits ? (HeedKernel){ HEED_SHADER_ATTENTION_FLASH, 128 }
                                        : keys_fit ? (HeedKernel){ HEED_SHADER_ATTENTION_KEYS, 64 }

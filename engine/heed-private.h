@@ -83,6 +83,11 @@ typedef struct {
    * GEMMs writing scores: on GPUs; on lavapipe the kernel pays only over Swin's small windows,
    * several a frame (docs/benchmarks.md) */
   gboolean attention_bias_frames;
+  /* the few query rows that reach an output (the last block's class rows, attention pooling's
+   * query), a batch's every frame in one dispatch with row 0's probabilities written
+   * (shaders/attention_rows.comp, no subgroup operations: every table); HEED_SHADER_COUNT in
+   * tables that tests build without it */
+  HeedKernel attention_rows;
   /* the fp16-matmul mode's GEMMs (B halves, A rounded to half, float32 sums), any K and K4 as
    * gemm and gemm_k4: cooperative matrices (tensor cores) where heed enabled them */
   HeedKernel gemm_half, gemm_half_k4;
@@ -339,11 +344,18 @@ void heed_fold_layernorm (float *b, guint K, guint N, guint ldb, const float *ga
 gboolean heed_op_layernorm (HeedRecorder *rec, HeedMat x, HeedMat y, HeedBuffer *gamma,
                             HeedBuffer *beta, guint M, guint D, float eps, HeedNormMode mode,
                             const char *name, GError **error);
+/* heed_op_layernorm over `batches` batches of `rows` rows, x.batch and y.batch floats apart,
+ * in one dispatch */
+gboolean heed_op_layernorm_batches (HeedRecorder *rec, HeedMat x, HeedMat y, HeedBuffer *gamma,
+                                    HeedBuffer *beta, guint rows, guint batches, guint D, float eps,
+                                    HeedNormMode mode, const char *name, GError **error);
 gboolean heed_op_softmax (HeedRecorder *rec, HeedMat s, guint M, guint N, guint batches,
                           const char *name, GError **error);
 /* image [channels][height][width] -> patches from float out_off on: [patches][channels * patch^2]
- * (out_off a multiple of 4 where patch is) */
-gboolean heed_op_patchify (HeedRecorder *rec, HeedBuffer *image, HeedBuffer *patches, guint out_off,
+ * (out_off a multiple of 4 where patch is); `frames` frames in one dispatch, their images
+ * in_stride floats apart and their patches out_stride */
+gboolean heed_op_patchify (HeedRecorder *rec, HeedBuffer *image, guint in_stride,
+                           HeedBuffer *patches, guint out_off, guint out_stride, guint frames,
                            guint channels, guint height, guint width, guint patch, GError **error);
 /* The residual stream's start block [tokens][D], made once a model: prefix token + pos_embed
  * in the first `prefix` rows (cls [prefix][D]), pos_embed in the others. */
@@ -521,6 +533,19 @@ gboolean heed_attention_takes_frames (const HeedKernels *k, HeedBuffer *qkv, gui
 gboolean heed_op_attention_frames (HeedRecorder *rec, HeedBuffer *qkv, HeedBuffer *out, guint row,
                                    guint M, guint frames, guint D, guint heads, const char *name,
                                    GError **error);
+/* Whether heed_op_attention_rows can run these shapes: the table has the kernel, Q, K and V can
+ * be read in place, heads up to 256 wide and up to 3072 keys. */
+gboolean heed_attention_takes_rows (const HeedKernels *k, HeedBuffer *qkv, guint M, guint D,
+                                    guint heads);
+/* The first `queries` rows of each of `frames` frames of M tokens (M rows apart from `row`)
+ * attending over their frame's keys, in one dispatch: their outputs into out (no other row
+ * written), and row 0's probabilities into probs, frame f's head h's M from
+ * probs_off + (f * heads + h) * M on; `bias` (or NULL) added to every frame's scaled scores,
+ * one [heads][bias_rows][bias_ld] block in heed_attention_bias_padded's layout. */
+gboolean heed_op_attention_rows (HeedRecorder *rec, HeedBuffer *qkv, HeedBuffer *bias,
+                                 HeedBuffer *out, HeedBuffer *probs, guint probs_off, guint row,
+                                 guint M, guint queries, guint frames, guint D, guint heads,
+                                 const char *name, GError **error);
 
 /* Frame -> normalised NCHW [3][size][size]: frame is the packed frame (layout->size bytes, in a
  * buffer of at least round_up(size, 4)), params the 18 floats of heed_frame_params, rows the

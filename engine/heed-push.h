@@ -17,7 +17,7 @@ typedef struct {
 typedef struct {
   uint32_t M, D, ldx, ldy, x_off, y_off;
   float eps;
-  uint32_t rows_per_group;
+  uint32_t rows_per_group, batch_rows, x_batch, y_batch;
 } HeedLayerNormParams;
 
 typedef struct {
@@ -39,8 +39,9 @@ typedef struct {
 
 typedef struct {
   uint32_t channels, height, width, patch_size, grid_w, num_patches;
-  uint32_t out_off; /* floats: where this frame's patches start (a batch's frames share one
-                     * buffer, for one patch-embedding GEMM); a multiple of 4 */
+  uint32_t out_off; /* floats: where the first frame's patches start (a batch's frames share
+                     * one buffer, for one patch-embedding GEMM); a multiple of 4 */
+  uint32_t in_stride, out_stride; /* floats from a frame's image, and patches, to the next's */
 } HeedPatchifyParams;
 
 typedef struct {
@@ -82,6 +83,12 @@ typedef struct {
   float scale;
   uint32_t windows, bias_rows, bias_ld;
 } HeedAttentionParams;
+
+/* shaders/attention_rows.comp's: HeedAttentionParams, then where row 0's probabilities go */
+typedef struct {
+  HeedAttentionParams attention;
+  uint32_t probs_off;
+} HeedAttentionRowsParams;
 
 typedef struct {
   uint32_t format, width, height, offset[3], stride[3], blocks_x, blocks_y, strip;

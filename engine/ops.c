@@ -205,13 +205,26 @@ gboolean
 heed_op_layernorm (HeedRecorder *rec, HeedMat x, HeedMat y, HeedBuffer *gamma, HeedBuffer *beta,
                    guint M, guint D, float eps, HeedNormMode mode, const char *name, GError **error)
 {
+  return heed_op_layernorm_batches (rec, x, y, gamma, beta, M, 1, D, eps, mode, name, error);
+}
+
+gboolean
+heed_op_layernorm_batches (HeedRecorder *rec, HeedMat x, HeedMat y, HeedBuffer *gamma,
+                           HeedBuffer *beta, guint rows, guint batches, guint D, float eps,
+                           HeedNormMode mode, const char *name, GError **error)
+{
   const HeedKernels *k = &rec->kernels;
+  guint M = rows * batches;
   gboolean sg = use_rows_kernel (k->layernorm_rows, k->layernorm,
                                  D % 4 == 0 && x.ld % 4 == 0 && y.ld % 4 == 0 && x.off % 4 == 0 &&
-                                     y.off % 4 == 0);
-  HeedLayerNormParams p = { M,     D,     x.ld, y.ld,
-                            x.off, y.off, eps,  sg ? k->rows_per_group : k->layernorm.local_size };
+                                     y.off % 4 == 0 && x.batch % 4 == 0 && y.batch % 4 == 0);
+  HeedLayerNormParams p = {
+    M,     D,       x.ld,    y.ld,
+    x.off, y.off,   eps,     sg ? k->rows_per_group : k->layernorm.local_size,
+    rows,  x.batch, y.batch,
+  };
   HeedBuffer *bindings[4] = { x.buf, y.buf, gamma, beta };
+  g_return_val_if_fail (rows > 0, FALSE);
   return heed_recorder_dispatch (rec, sg ? k->layernorm_rows : k->layernorm, mode, bindings, &p,
                                  sizeof p, (M + p.rows_per_group - 1) / p.rows_per_group, 1, 1,
                                  name, "layernorm", 8.0 * M * D, error);
@@ -234,18 +247,24 @@ heed_op_softmax (HeedRecorder *rec, HeedMat s, guint M, guint N, guint batches, 
 }
 
 gboolean
-heed_op_patchify (HeedRecorder *rec, HeedBuffer *image, HeedBuffer *patches, guint out_off,
-                  guint channels, guint height, guint width, guint patch, GError **error)
+heed_op_patchify (HeedRecorder *rec, HeedBuffer *image, guint in_stride, HeedBuffer *patches,
+                  guint out_off, guint out_stride, guint frames, guint channels, guint height,
+                  guint width, guint patch, GError **error)
 {
   guint grid_w = width / patch, grid_h = height / patch;
-  HeedPatchifyParams p = { channels, height, width, patch, grid_w, grid_w * grid_h, out_off };
+  HeedPatchifyParams p = {
+    channels, height, width, patch, grid_w, grid_w * grid_h, out_off, in_stride, out_stride,
+  };
   HeedBuffer *bindings[2] = { image, patches };
-  /* four pixels at a time where patch rows and image rows are whole vec4s */
-  gboolean vec4 = patch % 4 == 0 && width % 4 == 0 && heed_buffer_texels_cover (image);
+  /* four pixels at a time where patch rows, image rows and the frames' strides are whole vec4s */
+  gboolean vec4 = patch % 4 == 0 && width % 4 == 0 && in_stride % 4 == 0 && out_stride % 4 == 0 &&
+                  heed_buffer_texels_cover (image);
   guint64 items = (guint64) p.num_patches * channels * patch * patch / (vec4 ? 4 : 1);
+  g_return_val_if_fail (
+      frames >= 1 && frames <= rec->device->props.limits.maxComputeWorkGroupCount[2], FALSE);
   return heed_recorder_dispatch (
       rec, elementwise (rec, vec4 ? HEED_SHADER_PATCHIFY_VEC4 : HEED_SHADER_PATCHIFY), 0, bindings,
-      &p, sizeof p, groups_for (rec, items), 1, 1, "patchify", "patch_embed", 0, error);
+      &p, sizeof p, groups_for (rec, items), 1, frames, "patchify", "patch_embed", 0, error);
 }
 
 void
@@ -424,6 +443,18 @@ heed_attention_takes_frames (const HeedKernels *k, HeedBuffer *qkv, guint D, gui
          attention_direct (qkv, D, heads);
 }
 
+/* The attention kernels' push constants for frames of M rows of qkv from row `first` on, their
+ * outputs in the same rows of a D-wide output, a bias of `windows` windows (0: none) */
+static HeedAttentionParams
+attention_params (guint M, guint D, guint heads, guint first, guint windows, guint m_pad,
+                  guint n_pad)
+{
+  guint dh = D / heads;
+  return (HeedAttentionParams){
+    M, D, dh, 3 * D, first * 3 * D, first * D, D, 1.0f / sqrtf ((float) dh), windows, m_pad, n_pad,
+  };
+}
+
 /* The one-dispatch attention over `frames` frames of M rows from `row` on, frame f's scores plus
  * window f % windows's bias where there is one; in as many dispatches as the device's workgroup
  * count takes (each a whole number of the bias's windows) */
@@ -447,19 +478,8 @@ record_attention_frames (HeedRecorder *rec, HeedKernel kernel, HeedBuffer *qkv, 
   HeedBuffer *bindings[3] = { qkv, out, bias ? bias : qkv };
   for (guint f = 0; f < frames; f += per) {
     guint n = MIN (per, frames - f), first = row + f * M;
-    HeedAttentionParams ap = {
-      M,
-      D,
-      dh,
-      3 * D,
-      first * 3 * D,
-      first * D,
-      D,
-      1.0f / sqrtf ((float) dh),
-      bias ? windows : 0,
-      m_pad,
-      n_pad,
-    };
+    HeedAttentionParams ap =
+        attention_params (M, D, heads, first, bias ? windows : 0, m_pad, n_pad);
     if (!heed_recorder_dispatch (rec, kernel, 0, bindings, &ap, sizeof ap, (M + rows - 1) / rows,
                                  heads, n, name, "attention", 4.0 * M * M * dh * heads * n, error))
       return FALSE;
@@ -493,6 +513,44 @@ heed_op_attention_frames_bias (HeedRecorder *rec, HeedBuffer *qkv, HeedBuffer *b
       heed_attention_takes_frames_bias (&rec->kernels, qkv, bias, D, heads) && windows > 0, FALSE);
   return record_attention_frames (rec, rec->kernels.attention_bias, qkv, bias, windows, out, row, M,
                                   frames, D, heads, name, error);
+}
+
+/* attention_rows.comp's limits: its scores in shared memory, a head's query in 64 vec4s */
+#define ATTENTION_ROWS_MAX_KEYS 3072
+#define ATTENTION_ROWS_MAX_HEAD 256
+
+gboolean
+heed_attention_takes_rows (const HeedKernels *k, HeedBuffer *qkv, guint M, guint D, guint heads)
+{
+  return k->attention_rows.shader != HEED_SHADER_COUNT && M <= ATTENTION_ROWS_MAX_KEYS &&
+         D / heads <= ATTENTION_ROWS_MAX_HEAD && attention_direct (qkv, D, heads);
+}
+
+gboolean
+heed_op_attention_rows (HeedRecorder *rec, HeedBuffer *qkv, HeedBuffer *bias, HeedBuffer *out,
+                        HeedBuffer *probs, guint probs_off, guint row, guint M, guint queries,
+                        guint frames, guint D, guint heads, const char *name, GError **error)
+{
+  g_return_val_if_fail (heed_attention_takes_rows (&rec->kernels, qkv, M, D, heads) &&
+                            queries >= 1 && queries <= M,
+                        FALSE);
+  guint dh = D / heads, m_pad, n_pad;
+  scores_layout (&rec->kernels, M, &m_pad, &n_pad);
+  guint most = rec->device->props.limits.maxComputeWorkGroupCount[2];
+  /* without a bias, the bias binding is qkv again: bound, never read */
+  HeedBuffer *bindings[4] = { qkv, out, bias ? bias : qkv, probs };
+  for (guint f = 0; f < frames; f += most) {
+    guint n = MIN (most, frames - f), first = row + f * M;
+    HeedAttentionRowsParams ap = {
+      attention_params (M, D, heads, first, !!bias, m_pad, n_pad),
+      probs_off + f * heads * M,
+    };
+    if (!heed_recorder_dispatch (rec, rec->kernels.attention_rows, 0, bindings, &ap, sizeof ap,
+                                 queries, heads, n, name, "attention",
+                                 4.0 * queries * M * dh * heads * n, error))
+      return FALSE;
+  }
+  return TRUE;
 }
 
 /* S = Q.K^T / sqrt(dh) -> row softmax -> O = P.V, written head-interleaved into out. With

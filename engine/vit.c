@@ -63,7 +63,7 @@ struct _HeedVitPlan {
 
 typedef enum {
   SLOT_EMPTY,
-  SLOT_TENSOR, /* input[slot] written from the host */
+  SLOT_TENSOR, /* the slot's input tensor written from the host */
   SLOT_FRAME,  /* the slot's part of the frame staging written from the host */
   SLOT_DEVICE, /* copies into the frame staging recorded in copy_cmds[slot] */
 } SlotKind;
@@ -73,7 +73,8 @@ struct _HeedVitRun {
   HeedDevice *device;
   guint max_batch;
 
-  HeedBuffer **input;  /* per slot */
+  HeedBuffer *input; /* every slot's input tensor, input_stride floats apart */
+  guint input_stride;
   HeedBuffer *patches; /* every slot's, one after another: one patch-embedding GEMM a batch */
   HeedBuffer *x, *h, *qkv, *attn, *mlp;
   HeedBuffer *x_other; /* Swin: the rows gathered into the next block's order, then x's */
@@ -88,7 +89,7 @@ struct _HeedVitRun {
    * at index (n - 1) * HEED_VIT_MAX_SLICES + slice */
   HeedRecorder **rec_tensor, **rec_frame;
   guint slices;
-  gboolean keep_input; /* frames preprocessed into input[], then patchified: for get_input */
+  gboolean keep_input; /* frames preprocessed into input, then patchified: for get_input */
 
   /* frame staging: max_batch slots of frame_slot bytes; host-visible for frames in host
    * memory, device-local for frames already on the device (copied in by the device: on a
@@ -621,11 +622,10 @@ alloc_activations (HeedVitRun *r, GError **error)
   guint p_pad = heed_round_up (input_patches (c), k->row_align);
   guint kp = c->in_chans * c->patch_size * c->patch_size;
 
-  r->input = g_new0 (HeedBuffer *, B);
-  for (guint i = 0; i < B; i++)
-    if (!(r->input[i] =
-              heed_buffer_new (d, f * c->in_chans * c->img_size * c->img_size, TRUE, error)))
-      return FALSE;
+  /* every slot's input tensor in one buffer, whole texels apart: one patchify a batch */
+  r->input_stride = heed_round_up (c->in_chans * c->img_size * c->img_size, 4);
+  if (!(r->input = heed_buffer_new (d, f * B * r->input_stride, TRUE, error)))
+    return FALSE;
   /* the GEMM reads the last frame's whole tiles: p_pad rows from its first */
   if (!(r->patches =
             heed_buffer_new (d, f * ((B - 1) * input_patches (c) + p_pad) * kp, FALSE, error)))
@@ -688,6 +688,15 @@ record_heads_mean (HeedVitRun *r, HeedRecorder *rec, guint H, guint i, GError **
   guint T = r->plan->map_tokens;
   return heed_op_head_mean (rec, (HeedMat){ r->cls_heads, i * H * T, 0, T }, r->cls_mean, i * T, 1,
                             T, H, "cls_attention", error);
+}
+
+/* The maps of frames 0 .. n - 1, each the mean of its heads' rows in cls_heads, in one dispatch */
+static gboolean
+record_maps_mean (HeedVitRun *r, HeedRecorder *rec, guint H, guint n, GError **error)
+{
+  guint T = r->plan->map_tokens;
+  return heed_op_head_mean (rec, (HeedMat){ r->cls_heads, 0, H * T, T }, r->cls_mean, 0, n, T, H,
+                            "cls_attention", error);
 }
 
 /* The last layer's probabilities of frame i are in the scores: take its CLS rows out. An
@@ -769,11 +778,18 @@ record_map_head (HeedVitRun *r, HeedRecorder *rec, guint n, GError **error)
                                MAT (r->qkv, 0, 3 * D), b->qkv_b, rows, 3 * D, D, 1, 1.0f, 0,
                                "attn_pool.kv", "qkv", error))
     return FALSE;
-  for (guint i = 0; i < n; i++)
-    if (!heed_op_attention (rec, s, r->qkv, NULL, r->attn, i * T, T, 1, D, H, TRUE,
-                            "attn_pool.attn", error) ||
-        !record_cls_rows (r, rec, s, H, i, error))
+  /* the pool's one query a frame: every frame in one dispatch where the table takes it */
+  if (heed_attention_takes_rows (k, r->qkv, T, D, H)) {
+    if (!heed_op_attention_rows (rec, r->qkv, NULL, r->attn, r->cls_heads, 0, 0, T, 1, n, D, H,
+                                 "attn_pool.attn", error) ||
+        !record_maps_mean (r, rec, H, n, error))
       return FALSE;
+  } else
+    for (guint i = 0; i < n; i++)
+      if (!heed_op_attention (rec, s, r->qkv, NULL, r->attn, i * T, T, 1, D, H, TRUE,
+                              "attn_pool.attn", error) ||
+          !record_cls_rows (r, rec, s, H, i, error))
+        return FALSE;
   /* each frame's row 0 (T rows apart) into emb's row i */
   if (!heed_op_gemm (rec, (HeedMat){ r->attn, 0, D, T * D }, MAT (b->proj_w, 0, ld_d),
                      (HeedMat){ r->emb, 0, D, D }, b->proj_b, 1, D, D, n, 1.0f, 0, "attn_pool.proj",
@@ -944,24 +960,6 @@ record_swin (HeedVitRun *r, HeedRecorder **recs, guint n, GError **error)
 /* Records the forward pass for a batch of n frames: from the frame staging through the
  * preprocessing shader (from_frame), or from the input tensors; cut into slice_count ()
  * recordings (slice_units ()). */
-/* A LayerNorm over `rows` rows of each of `batches` batches of in (their stride in.batch) into
- * out: the block's matrices as its GEMMs read them, all rows as one batch, or a frame's rows
- * at a time when the last block runs a few of each frame's. One dispatch a batch: the shaders
- * take one row stride. */
-static gboolean
-record_layernorm_batches (HeedRecorder *rec, HeedMat in, HeedMat out, HeedBuffer *gamma,
-                          HeedBuffer *beta, guint rows, guint batches, guint width, float eps,
-                          HeedNormMode mode, const char *name, GError **error)
-{
-  for (guint i = 0; i < batches; i++) {
-    HeedMat a = in, b = out;
-    a.off += i * in.batch, b.off += i * out.batch;
-    if (!heed_op_layernorm (rec, a, b, gamma, beta, rows, width, eps, mode, name, error))
-      return FALSE;
-  }
-  return TRUE;
-}
-
 static gboolean
 record_forward (HeedVitRun *r, HeedRecorder **recs, guint n, gboolean from_frame, GError **error)
 {
@@ -987,18 +985,20 @@ record_forward (HeedVitRun *r, HeedRecorder **recs, guint n, gboolean from_frame
     HeedFrameLayout slot = r->layout;
     for (guint j = 0; j < 3; j++)
       slot.offset[j] += i * r->frame_slot;
-    if (!(to_patches ? heed_op_preprocess_patches (rec, &slot, r->frame, r->frame_params,
-                                                   r->frame_rows, r->patches, i * P * kp,
-                                                   c->img_size, c->patch_size, error)
-                     : heed_op_preprocess (rec, &slot, r->frame, r->frame_params, r->frame_rows,
-                                           r->input[i], c->img_size, error)))
+    if (!(to_patches
+              ? heed_op_preprocess_patches (rec, &slot, r->frame, r->frame_params, r->frame_rows,
+                                            r->patches, i * P * kp, c->img_size, c->patch_size,
+                                            error)
+              : heed_op_preprocess_patches (rec, &slot, r->frame, r->frame_params, r->frame_rows,
+                                            r->input, i * r->input_stride, c->img_size, 0, error)))
       return FALSE;
   }
   rec = recs[slice_of_unit (r, 1)];
-  for (guint i = 0; i < n && !to_patches; i++)
-    if (!heed_op_patchify (rec, r->input[i], r->patches, i * P * kp, c->in_chans, c->img_size,
-                           c->img_size, c->patch_size, error))
-      return FALSE;
+  /* every frame's patches in one dispatch */
+  if (!to_patches &&
+      !heed_op_patchify (rec, r->input, r->input_stride, r->patches, 0, P * kp, n, c->in_chans,
+                         c->img_size, c->img_size, c->patch_size, error))
+    return FALSE;
   if (c->swin_stages) { /* stages of their own, then the same pooling and head */
     if (!record_swin (r, recs, n, error))
       return FALSE;
@@ -1016,7 +1016,7 @@ record_forward (HeedVitRun *r, HeedRecorder **recs, guint n, gboolean from_frame
                      error))
     return FALSE;
   if (p->patch_norm_w &&
-      !record_layernorm_batches (
+      !heed_op_layernorm_batches (
           rec, patch_rows, (HeedMat){ r->x, c->num_prefix * D, D, T * D }, p->patch_norm_w,
           p->patch_norm_b, c->num_prefix ? P : n * P, c->num_prefix ? n : 1, D, c->ln_eps,
           (HeedNormMode) (heed_norm_mode (c) | HEED_NORM_ADD), "patch_embed.norm", error))
@@ -1076,7 +1076,14 @@ record_forward (HeedVitRun *r, HeedRecorder **recs, guint n, gboolean from_frame
                       : !heed_op_attention_frames (rec, r->qkv, r->attn, 0, T, n, D, H,
                                                    NAME ("attn"), error)))
       return FALSE;
-    for (guint i = 0; i < n && !all_frames; i++) {
+    /* the last block's class rows (and distillation rows): every frame's in one dispatch, the
+     * class rows' probabilities straight into cls_heads, then every frame's map in one more */
+    gboolean rows_at_once = few && heed_attention_takes_rows (k, r->qkv, T, D, H);
+    if (rows_at_once && (!heed_op_attention_rows (rec, r->qkv, b->attn_bias, r->attn, r->cls_heads,
+                                                  0, 0, T, m, n, D, H, NAME ("attn"), error) ||
+                         !record_maps_mean (r, rec, H, n, error)))
+      return FALSE;
+    for (guint i = 0; i < n && !all_frames && !rows_at_once; i++) {
       if (!heed_op_attention (rec, s, r->qkv, b->attn_bias, r->attn, i * T, T, m, D, H, keep_probs,
                               NAME ("attn"), error))
         return FALSE;
@@ -1098,8 +1105,8 @@ record_forward (HeedVitRun *r, HeedRecorder **recs, guint n, gboolean from_frame
     HeedMat mlp = few ? FRAMES (r->mlp, W1) : MAT (r->mlp, 0, W1);
     /* EVA-02 CLIP's LayerNorm over the attention's output, in place, before its projection */
     if (b->attn_norm_w &&
-        !record_layernorm_batches (rec, attn, attn, b->attn_norm_w, b->attn_norm_b, gm, batches, D,
-                                   c->ln_eps, heed_norm_mode (c), NAME ("attn.norm"), error))
+        !heed_op_layernorm_batches (rec, attn, attn, b->attn_norm_w, b->attn_norm_b, gm, batches, D,
+                                    c->ln_eps, heed_norm_mode (c), NAME ("attn.norm"), error))
       return FALSE;
     if (!heed_op_gemm (rec, attn, MAT (b->proj_w, 0, ld_d), x, b->proj_b, gm, D, D, batches, 1.0f,
                        HEED_EPI_ACCUMULATE, NAME ("proj"), "proj", error))
@@ -1107,8 +1114,8 @@ record_forward (HeedVitRun *r, HeedRecorder **recs, guint n, gboolean from_frame
     rec = recs[slice_of_unit (r, 3 + 2 * l)];
     guint act = heed_mlp_activation (c);
     if (!p->fold_layernorm &&
-        !record_layernorm_batches (rec, x, h, b->norm2_w, b->norm2_b, gm, batches, D, c->ln_eps,
-                                   heed_norm_mode (c), NAME ("norm2"), error))
+        !heed_op_layernorm_batches (rec, x, h, b->norm2_w, b->norm2_b, gm, batches, D, c->ln_eps,
+                                    heed_norm_mode (c), NAME ("norm2"), error))
       return FALSE;
     if ((p->fold_layernorm
              ? !heed_op_gemm_layernorm (rec, x, MAT (b->fc1_w, 0, ld_w1), mlp, b->fc1_b, gm, W1, D,
@@ -1121,8 +1128,8 @@ record_forward (HeedVitRun *r, HeedRecorder **recs, guint n, gboolean from_frame
     /* EVA-02's LayerNorm over the hidden layer, in place (each row is read before it is
      * written, by the same invocation) */
     if (b->mlp_norm_w &&
-        !record_layernorm_batches (rec, mlp, mlp, b->mlp_norm_w, b->mlp_norm_b, gm, batches, Hd,
-                                   c->ln_eps, heed_norm_mode (c), NAME ("mlp.norm"), error))
+        !heed_op_layernorm_batches (rec, mlp, mlp, b->mlp_norm_w, b->mlp_norm_b, gm, batches, Hd,
+                                    c->ln_eps, heed_norm_mode (c), NAME ("mlp.norm"), error))
       return FALSE;
     if (!heed_op_gemm (rec, mlp, MAT (b->fc2_w, 0, ld_d), x, b->fc2_b, gm, D, Hd, batches, 1.0f,
                        HEED_EPI_ACCUMULATE, NAME ("fc2"), "fc2", error))
@@ -1357,7 +1364,8 @@ heed_vit_run_set_tensor (HeedVitRun *r, guint slot, const float *input, GError *
     g_set_error (error, HEED_ERROR, HEED_ERROR_INVALID, "no input image");
     return FALSE;
   }
-  memcpy (r->input[slot]->mapped, input, (gsize) c->in_chans * c->img_size * c->img_size * 4);
+  memcpy ((float *) r->input->mapped + (gsize) slot * r->input_stride, input,
+          (gsize) c->in_chans * c->img_size * c->img_size * 4);
   r->slots[slot] = SLOT_TENSOR;
   return TRUE;
 }
@@ -1625,7 +1633,8 @@ heed_vit_run_tensor (HeedVitRun *r, const float *input, GError **error)
 const float *
 heed_vit_run_get_input (const HeedVitRun *r, guint slot)
 {
-  return slot < r->max_batch ? r->input[slot]->mapped : NULL;
+  return slot < r->max_batch ? (const float *) r->input->mapped + (gsize) slot * r->input_stride
+                             : NULL;
 }
 
 void
@@ -1647,15 +1656,12 @@ heed_vit_run_destroy (HeedVitRun **run)
   if (r->submitted)
     heed_recorder_wait (r->submitted, NULL); /* nothing may be freed under the device */
   drop_recordings (r, TRUE);
-  for (guint i = 0; i < r->max_batch && r->input; i++)
-    heed_buffer_destroy (&r->input[i]);
   if (r->copy_pool)
     vkDestroyCommandPool (r->device->device, r->copy_pool, NULL); /* frees copy_cmds */
-  HeedBuffer **bufs[] = { &r->patches,    &r->x,         &r->h,
-                          &r->qkv,        &r->attn,      &r->mlp,
-                          &r->emb,        &r->logits,    &r->logits_dist,
-                          &r->pooled,     &r->cls_heads, &r->cls_mean,
-                          &r->layer_attn, &r->frame,     &r->frame_params,
+  HeedBuffer **bufs[] = { &r->input,     &r->patches,     &r->x,      &r->h,
+                          &r->qkv,       &r->attn,        &r->mlp,    &r->emb,
+                          &r->logits,    &r->logits_dist, &r->pooled, &r->cls_heads,
+                          &r->cls_mean,  &r->layer_attn,  &r->frame,  &r->frame_params,
                           &r->frame_rows };
   for (guint i = 0; i < G_N_ELEMENTS (bufs); i++)
     heed_buffer_destroy (bufs[i]);
@@ -1664,7 +1670,6 @@ heed_vit_run_destroy (HeedVitRun **run)
   for (guint i = 0; i < HEED_SWIN_MAX_STAGES; i++)
     heed_attention_scratch_clear (&r->swin_scratch[i]);
   heed_buffer_destroy (&r->x_other);
-  g_free (r->input);
   g_free (r->rec_tensor);
   g_free (r->rec_frame);
   g_free (r->copy_cmds);

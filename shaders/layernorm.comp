@@ -19,12 +19,25 @@ const uint NORM_ADD = 2u;
 #endif
 
 layout(push_constant) uniform Params {
-  uint M, D;
+  uint M, D; // M: every batch's rows
   uint ldx, ldy;
   uint x_off, y_off;
   float eps;
   uint rows_per_group;
+  // the rows in batches of batch_rows, x_batch and y_batch floats apart (a batch's frames, of
+  // which a last block reads only the first rows: one dispatch, not one a frame)
+  uint batch_rows, x_batch, y_batch;
 } p;
+
+// the first float of row `row` of x, and of y
+uint x_row(uint row)
+{
+  return p.x_off + row / p.batch_rows * p.x_batch + row % p.batch_rows * p.ldx;
+}
+uint y_row(uint row)
+{
+  return p.y_off + row / p.batch_rows * p.y_batch + row % p.batch_rows * p.ldy;
+}
 
 #ifdef SG_ROWS
 // Rows as vec4s: the host uses this variant only when D, the strides and offsets are multiples
@@ -55,8 +68,8 @@ void main()
   const uint lane = gl_SubgroupInvocationID, step = gl_SubgroupSize;
   const uint d4 = p.D / 4u;
   for (uint row = first + gl_SubgroupID; row < last; row += gl_NumSubgroups) {
-    const uint xr = (p.x_off + row * p.ldx) / 4u;
-    const uint yr = (p.y_off + row * p.ldy) / 4u;
+    const uint xr = x_row(row) / 4u;
+    const uint yr = y_row(row) / 4u;
     vec4 sum = vec4(0.0);
     for (uint i = lane; i < d4 && (MODE & NORM_RMS) == 0u; i += step)
       sum += X4(xr + i);
@@ -84,8 +97,8 @@ void main()
   const uint row = gl_GlobalInvocationID.x;
   if (row >= p.M)
     return;
-  const uint xr = p.x_off + row * p.ldx;
-  const uint yr = p.y_off + row * p.ldy;
+  const uint xr = x_row(row);
+  const uint yr = y_row(row);
 
   float sum = 0.0;
   for (uint i = 0; i < p.D && (MODE & NORM_RMS) == 0u; i++)

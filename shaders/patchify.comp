@@ -19,7 +19,10 @@ layout(std430, binding = 1) writeonly buffer BufPatches { float patches[]; };
 layout(push_constant) uniform Params {
   uint channels, height, width;
   uint patch_size, grid_w, num_patches;
-  uint out_off; // where this frame's patches start: a batch's frames share the buffer
+  uint out_off; // where the first frame's patches start: a batch's frames share the buffer
+  // floats from one frame's image to the next's, and from its patches to the next's (workgroup
+  // z takes frame z: a batch in one dispatch)
+  uint in_stride, out_stride;
 } p;
 
 #ifdef VEC4
@@ -36,7 +39,9 @@ void main()
   const uint kx = col % p.patch_size;
   const uint y = (r / p.grid_w) * p.patch_size + ky;
   const uint xx = (r % p.grid_w) * p.patch_size + kx;
-  patches4[p.out_off / 4u + gid] = texelFetch(img4, int(((c * p.height + y) * p.width + xx) / 4u));
+  const uint frame = gl_WorkGroupID.z;
+  patches4[(p.out_off + frame * p.out_stride) / 4u + gid] =
+      texelFetch(img4, int((frame * p.in_stride + (c * p.height + y) * p.width + xx) / 4u));
 }
 #else
 void main()
@@ -52,6 +57,8 @@ void main()
   const uint kx = col % p.patch_size;
   const uint y = (r / p.grid_w) * p.patch_size + ky;
   const uint xx = (r % p.grid_w) * p.patch_size + kx;
-  patches[p.out_off + gid] = img[(c * p.height + y) * p.width + xx];
+  const uint frame = gl_WorkGroupID.z;
+  patches[p.out_off + frame * p.out_stride + gid] =
+      img[frame * p.in_stride + (c * p.height + y) * p.width + xx];
 }
 #endif

@@ -495,10 +495,13 @@ layernorm_cases (void)
   assert_no_validation_messages ();
 }
 
+static void layernorm_batch_cases (void);
+
 static void
 test_layernorm (void)
 {
   for_each_row_variant (layernorm_cases);
+  for_each_row_variant (layernorm_batch_cases);
 }
 
 /* Past the first `rows` rows and `cols` columns of each batch (`batch` floats apart, rows `ld`
@@ -510,6 +513,49 @@ assert_unchanged_outside (const float *got, const float *was, gsize n, gsize bat
   for (gsize i = 0; i < n; i++)
     if ((i % batch) % ld >= cols || i % batch >= (gsize) rows * ld)
       g_assert_cmpfloat (got[i], ==, was[i]);
+}
+
+/* A LayerNorm over the first rows of each batch (a last block's class rows, frames T rows
+ * apart) in one dispatch: those rows as heed_ref_layernorm gives them, every other float of y as
+ * it was (rows, D, batches, ld, the batch stride of x and of y: aligned for the vec4 variant and
+ * not) */
+static void
+layernorm_batch_cases (void)
+{
+  HeedDevice *d = get_device ();
+  const guint sizes[][6] = { { 1, 192, 4, 192, 192 * 197, 192 * 200 },
+                             { 2, 12, 3, 12, 12 * 5, 16 * 4 },
+                             { 3, 7, 5, 9, 9 * 4 + 1, 9 * 3 + 2 } };
+  GError *error = NULL;
+  for (guint s = 0; s < G_N_ELEMENTS (sizes); s++) {
+    guint R = sizes[s][0], D = sizes[s][1], B = sizes[s][2], ld = sizes[s][3];
+    gsize xb = sizes[s][4], yb = sizes[s][5];
+    GRand *rng = g_rand_new_with_seed (s + 150);
+    float *x = random_floats (rng, xb * B, -3, 5);
+    float *y0 = random_floats (rng, yb * B, -1, 1);
+    float *g = random_floats (rng, D, 0.5, 1.5), *bta = random_floats (rng, D, -1, 1);
+    float *want = g_memdup2 (y0, yb * B * 4);
+    for (guint b = 0; b < B; b++)
+      heed_ref_layernorm (x + b * xb, ld, want + b * yb, ld, g, bta, R, D, 1e-6f);
+    HeedBuffer *bx = buffer_from (d, x, xb * B, 0), *by = buffer_from (d, y0, yb * B, 0);
+    HeedBuffer *bg = buffer_from (d, g, D, 0), *bb = buffer_from (d, bta, D, 0);
+    HeedRecorder *rec = heed_recorder_new (d, kernels (), 1, FALSE, &error);
+    g_assert_true (heed_op_layernorm_batches (rec, (HeedMat){ bx, 0, ld, xb },
+                                              (HeedMat){ by, 0, ld, yb }, bg, bb, R, B, D, 1e-6f,
+                                              HEED_NORM_LAYER, "ln", &error));
+    g_assert_no_error (error);
+    run_recorder (rec);
+    heed_recorder_destroy (&rec);
+    float *got = buffer_read (by, yb * B);
+    for (guint b = 0; b < B; b++)
+      assert_close (got + b * yb, want + b * yb, (gsize) R * ld, 2e-6);
+    assert_unchanged_outside (got, y0, yb * B, yb, ld, R, D);
+    heed_buffer_destroy (&bx), heed_buffer_destroy (&by), heed_buffer_destroy (&bg);
+    heed_buffer_destroy (&bb);
+    g_free (x), g_free (y0), g_free (g), g_free (bta), g_free (want), g_free (got);
+    g_rand_free (rng);
+  }
+  assert_no_validation_messages ();
 }
 
 static void
@@ -619,7 +665,7 @@ test_patch_embed (void)
     HeedBuffer *bstart = buffer_from (d, start, (gsize) T * D, 0);
     HeedBuffer *bx = buffer_from (d, NULL, 0, 2 * (gsize) T * D);
     HeedRecorder *rec = heed_recorder_new (d, kernels (), 3, FALSE, &error);
-    g_assert_true (heed_op_patchify (rec, bimg, bpatch, kp, 3, img, img, p, &error));
+    g_assert_true (heed_op_patchify (rec, bimg, 0, bpatch, kp, 0, 1, 3, img, img, p, &error));
     g_assert_true (heed_op_tokens_init (rec, bstart, bx, T, D, 2, &error));
     g_assert_true (heed_op_gemm (rec, (HeedMat){ bpatch, kp, kp, 0 }, (HeedMat){ bw, 0, ldw, 0 },
                                  (HeedMat){ bx, D, D, 0 }, bb, Np, D, kp, 1, 1.0f,
@@ -637,6 +683,28 @@ test_patch_embed (void)
     g_assert_cmpmem (patches, (gsize) Np * kp * 4, gp + kp, (gsize) Np * kp * 4);
     for (guint i = 0; i < kp; i++) /* the row before them untouched */
       g_assert_cmpfloat (gp[i], ==, 0.0f);
+
+    /* a batch's three frames in one dispatch: images `in` floats apart (the second frame's
+     * first image, the third's the second's), patches `out` apart from a row in, nothing else
+     * of the patch rows written */
+    guint in = heed_round_up (3 * img * img, 4) + 4, out = (Np + 1) * kp;
+    float *images = random_floats (rng, (gsize) 3 * in, -2, 2);
+    HeedBuffer *bimgs = buffer_from (d, images, (gsize) 3 * in, 0);
+    HeedBuffer *bpatches = buffer_from (d, NULL, 0, (gsize) 4 * out);
+    heed_recorder_destroy (&rec);
+    rec = heed_recorder_new (d, kernels (), 1, FALSE, &error);
+    g_assert_true (heed_op_patchify (rec, bimgs, in, bpatches, kp, out, 3, 3, img, img, p, &error));
+    run_recorder (rec);
+    float *gps = buffer_read (bpatches, (gsize) 4 * out);
+    for (guint f = 0; f < 3; f++) {
+      heed_ref_patchify (images + (gsize) f * in, 3, img, img, p, patches);
+      g_assert_cmpmem (patches, (gsize) Np * kp * 4, gps + kp + (gsize) f * out,
+                       (gsize) Np * kp * 4);
+      for (guint i = 0; i < kp; i++) /* the row between frames untouched */
+        g_assert_cmpfloat (gps[(gsize) f * out + i], ==, 0.0f);
+    }
+    heed_buffer_destroy (&bimgs), heed_buffer_destroy (&bpatches);
+    g_free (images), g_free (gps);
 
     heed_recorder_destroy (&rec);
     HeedBuffer **all[] = { &bimg, &bpatch, &bw, &bb, &bstart, &bx };
@@ -1128,6 +1196,93 @@ test_attention_frames (void)
     heed_buffer_destroy (&bqkv), heed_buffer_destroy (&bout), heed_buffer_destroy (&bbias);
     g_array_unref (padded);
     g_free (qkv), g_free (bias);
+    g_rand_free (rng);
+  }
+  assert_no_validation_messages ();
+}
+
+/* The few query rows that reach an output, every frame in one dispatch (the last block of a
+ * class-token model, attention pooling): each frame's first rows against the reference, row 0's
+ * probabilities in cls_heads' layout, every other output row and every float around the
+ * probabilities left as they were. */
+static void
+test_attention_rows (void)
+{
+  HeedDevice *d = get_device ();
+  guint most = d->props.limits.maxComputeWorkGroupCount[2];
+  /* tokens, dim, heads, query rows, frames, first row, a bias, the inputs' amplitude: DeiT's
+   * class row and its distillation row; fewer keys than the workgroup's 64 invocations; heads
+   * of 80, 128 and 256 (5, 2 and 1 groups of columns' keys); at 10 the scores pass 100; BEiT's
+   * bias; more keys than a multiple of 64; more frames than a dispatch takes */
+  const guint cases[][8] = {
+    { 197, 192, 3, 1, 3, 0, 0, 2 },  { 198, 192, 3, 2, 2, 5, 0, 2 },
+    { 10, 64, 1, 1, 4, 0, 0, 2 },    { 145, 320, 4, 1, 2, 0, 0, 2 },
+    { 50, 256, 2, 2, 2, 0, 0, 2 },   { 37, 256, 1, 1, 2, 3, 0, 2 },
+    { 197, 192, 3, 1, 2, 0, 0, 10 }, { 197, 768, 12, 1, 2, 0, 1, 2 },
+    { 1370, 128, 2, 1, 1, 0, 0, 2 }, { 3, 8, 2, 2, most + 2, 0, 0, 2 },
+  };
+  GError *error = NULL;
+  for (guint s = 0; s < G_N_ELEMENTS (cases); s++) {
+    guint M = cases[s][0], D = cases[s][1], H = cases[s][2], Q = cases[s][3], F = cases[s][4];
+    guint row = cases[s][5];
+    gboolean with_bias = cases[s][6];
+    float amp = (float) cases[s][7];
+    GRand *rng = g_rand_new_with_seed (s + 110);
+    gsize n_qkv = heed_attention_qkv_floats (kernels (), row + F * M, D);
+    float *qkv = random_floats (rng, n_qkv, -amp, amp);
+    HeedBuffer *bqkv = buffer_from (d, qkv, n_qkv, 0);
+    if (!heed_attention_takes_rows (kernels (), bqkv, M, D, H)) {
+      /* every table heed builds has it (tests' variants without it run the old path) */
+      g_assert_cmpint (kernels ()->attention_rows.shader, ==, HEED_SHADER_COUNT);
+      heed_buffer_destroy (&bqkv), g_free (qkv), g_rand_free (rng);
+      continue;
+    }
+    float *bias = with_bias ? random_floats (rng, (gsize) H * M * M, -3, 3) : NULL;
+    gsize n_bias = 0;
+    float *padded = bias ? heed_attention_bias_padded (kernels (), bias, M, H, &n_bias) : NULL;
+    HeedBuffer *bbias = bias ? buffer_from (d, padded, n_bias, 0) : NULL;
+    gsize n_out = (gsize) (row + F * M + 8) * D, n_probs = (gsize) F * H * M + 16;
+    float *sentinel = g_new (float, MAX (n_out, n_probs));
+    for (gsize i = 0; i < MAX (n_out, n_probs); i++)
+      sentinel[i] = 7.0f;
+    HeedBuffer *bout = buffer_from (d, sentinel, n_out, 0);
+    HeedBuffer *bprobs = buffer_from (d, sentinel, n_probs, 0);
+    HeedRecorder *rec = heed_recorder_new (d, kernels (), 2, FALSE, &error);
+    /* the probabilities from float 8 on, the 8 before them left as they were */
+    g_assert_true (heed_op_attention_rows (rec, bqkv, bbias, bout, bprobs, 8, row, M, Q, F, D, H,
+                                           "attn", &error));
+    g_assert_no_error (error);
+    run_recorder (rec);
+    heed_recorder_destroy (&rec);
+    float *got = buffer_read (bout, n_out), *got_probs = buffer_read (bprobs, n_probs);
+    float *want = g_new (float, (gsize) M *D), *probs = g_new (float, (gsize) H *M *M);
+    /* float32's error grows with the scores */
+    double tol = amp > 2 ? 1e-4 : 1e-5;
+    for (guint f = 0; f < F; f++) {
+      gsize at = row + (gsize) f * M;
+      /* the reference for the frames a dispatch's cut falls between, and the first few */
+      if (f > 3 && f + 3 < F && (f < most - 1 || f > most))
+        continue;
+      heed_ref_attention (qkv + at * 3 * D, bias, want, probs, M, D, H);
+      assert_close (got + at * D, want, (gsize) Q * D, tol);
+      for (gsize i = (at + Q) * D; i < (at + M) * D; i++)
+        g_assert_cmpfloat (got[i], ==, 7.0f);
+      for (guint h = 0; h < H; h++)
+        assert_close (got_probs + 8 + ((gsize) f * H + h) * M, probs + (gsize) h * M * M, M, tol);
+    }
+    for (gsize i = 0; i < (gsize) row * D; i++)
+      g_assert_cmpfloat (got[i], ==, 7.0f);
+    for (gsize i = (row + (gsize) F * M) * D; i < n_out; i++)
+      g_assert_cmpfloat (got[i], ==, 7.0f);
+    for (gsize i = 0; i < 8; i++)
+      g_assert_cmpfloat (got_probs[i], ==, 7.0f);
+    for (gsize i = 8 + (gsize) F * H * M; i < n_probs; i++)
+      g_assert_cmpfloat (got_probs[i], ==, 7.0f);
+    heed_buffer_destroy (&bqkv), heed_buffer_destroy (&bout), heed_buffer_destroy (&bprobs);
+    if (bbias)
+      heed_buffer_destroy (&bbias);
+    g_free (qkv), g_free (bias), g_free (padded), g_free (sentinel), g_free (got);
+    g_free (got_probs), g_free (want), g_free (probs);
     g_rand_free (rng);
   }
   assert_no_validation_messages ();
@@ -2377,6 +2532,7 @@ main (int argc, char **argv)
   g_test_add_func ("/ops/patch-embed", test_patch_embed);
   g_test_add_func ("/ops/attention", test_attention);
   g_test_add_func ("/ops/attention-frames", test_attention_frames);
+  g_test_add_func ("/ops/attention-rows", test_attention_rows);
   g_test_add_func ("/ops/classification-head", test_classification_head);
   g_test_add_func ("/ops/half-conversions", test_half_conversions);
   g_test_add_func ("/ops/buffer-limits", test_buffer_limits);

@@ -629,7 +629,7 @@ heed_cmd_bench (int argc, char **argv)
           median_of (input_times, runs), batch,
           frame ? (batch > 1 ? "frames" : "frame") : (batch > 1 ? "tensors" : "tensor"));
   if (n_t > 0)
-    printf (", and the dispatches' GPU times sum to %.2f ms", dispatch_ms);
+    printf (", and the %u dispatches' GPU times sum to %.2f ms", n_t, dispatch_ms);
   printf ("\n");
   if (tj && json_object_has_member (tj, "upload_ms"))
     printf ("staging: PyTorch's forward row starts from a batch already on the GPU; copying it "
