@@ -88,6 +88,10 @@ typedef struct {
    * (shaders/attention_rows.comp, no subgroup operations: every table); HEED_SHADER_COUNT in
    * tables that tests build without it */
   HeedKernel attention_rows;
+  /* whether it also takes a last block's every query row where the map needs their
+   * probabilities (an average-pooled ViT's, Swin's): on GPUs; on lavapipe the GEMMs writing the
+   * scores a frame at a time (docs/benchmarks.md) */
+  gboolean attention_rows_all;
   /* the fp16-matmul mode's GEMMs (B halves, A rounded to half, float32 sums), any K and K4 as
    * gemm and gemm_k4: cooperative matrices (tensor cores) where heed enabled them */
   HeedKernel gemm_half, gemm_half_k4;
@@ -537,15 +541,24 @@ gboolean heed_op_attention_frames (HeedRecorder *rec, HeedBuffer *qkv, HeedBuffe
  * be read in place, heads up to 256 wide and up to 3072 keys. */
 gboolean heed_attention_takes_rows (const HeedKernels *k, HeedBuffer *qkv, guint M, guint D,
                                     guint heads);
+/* Where heed_op_attention_rows writes probabilities: from float `off` of buf, each frame's first
+ * `rows` query rows' (1: the class row's), as [picture][head][window][row][M] where `windows`
+ * consecutive frames are the windows of one picture (Swin's; else 1: [frame][head][row][M], and
+ * with one row cls_heads' layout) */
+typedef struct {
+  HeedBuffer *buf;
+  guint off, rows, windows;
+} HeedProbsOut;
+
 /* The first `queries` rows of each of `frames` frames of M tokens (M rows apart from `row`)
  * attending over their frame's keys, in one dispatch: their outputs into out (no other row
- * written), and row 0's probabilities into probs, frame f's head h's M from
- * probs_off + (f * heads + h) * M on; `bias` (or NULL) added to every frame's scaled scores,
- * one [heads][bias_rows][bias_ld] block in heed_attention_bias_padded's layout. */
+ * written), probabilities as `probs` says; `bias` (or NULL) added to the scaled scores, frame
+ * f's window f % bias_windows's [heads][bias_rows][bias_ld] block in
+ * heed_attention_bias_padded's layout. */
 gboolean heed_op_attention_rows (HeedRecorder *rec, HeedBuffer *qkv, HeedBuffer *bias,
-                                 HeedBuffer *out, HeedBuffer *probs, guint probs_off, guint row,
-                                 guint M, guint queries, guint frames, guint D, guint heads,
-                                 const char *name, GError **error);
+                                 guint bias_windows, HeedBuffer *out, const HeedProbsOut *probs,
+                                 guint row, guint M, guint queries, guint frames, guint D,
+                                 guint heads, const char *name, GError **error);
 
 /* Frame -> normalised NCHW [3][size][size]: frame is the packed frame (layout->size bytes, in a
  * buffer of at least round_up(size, 4)), params the 18 floats of heed_frame_params, rows the

@@ -84,10 +84,10 @@ typedef struct {
   uint32_t windows, bias_rows, bias_ld;
 } HeedAttentionParams;
 
-/* shaders/attention_rows.comp's: HeedAttentionParams, then where row 0's probabilities go */
+/* shaders/attention_rows.comp's: HeedAttentionParams, then where the probabilities go */
 typedef struct {
   HeedAttentionParams attention;
-  uint32_t probs_off;
+  uint32_t probs_off, probs_rows, frame_windows;
 } HeedAttentionRowsParams;
 
 typedef struct {

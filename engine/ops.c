@@ -515,6 +515,16 @@ heed_op_attention_frames_bias (HeedRecorder *rec, HeedBuffer *qkv, HeedBuffer *b
                                   frames, D, heads, name, error);
 }
 
+static guint
+gcd (guint a, guint b)
+{
+  while (b) {
+    guint t = a % b;
+    a = b, b = t;
+  }
+  return a;
+}
+
 /* attention_rows.comp's limits: its scores in shared memory, a head's query in 64 vec4s */
 #define ATTENTION_ROWS_MAX_KEYS 3072
 #define ATTENTION_ROWS_MAX_HEAD 256
@@ -527,23 +537,36 @@ heed_attention_takes_rows (const HeedKernels *k, HeedBuffer *qkv, guint M, guint
 }
 
 gboolean
-heed_op_attention_rows (HeedRecorder *rec, HeedBuffer *qkv, HeedBuffer *bias, HeedBuffer *out,
-                        HeedBuffer *probs, guint probs_off, guint row, guint M, guint queries,
-                        guint frames, guint D, guint heads, const char *name, GError **error)
+heed_op_attention_rows (HeedRecorder *rec, HeedBuffer *qkv, HeedBuffer *bias, guint bias_windows,
+                        HeedBuffer *out, const HeedProbsOut *probs, guint row, guint M,
+                        guint queries, guint frames, guint D, guint heads, const char *name,
+                        GError **error)
 {
   g_return_val_if_fail (heed_attention_takes_rows (&rec->kernels, qkv, M, D, heads) &&
-                            queries >= 1 && queries <= M,
+                            queries >= 1 && queries <= M && probs->rows <= queries &&
+                            probs->windows >= 1 && frames % probs->windows == 0 &&
+                            (!bias || bias_windows >= 1),
                         FALSE);
   guint dh = D / heads, m_pad, n_pad;
   scores_layout (&rec->kernels, M, &m_pad, &n_pad);
-  guint most = rec->device->props.limits.maxComputeWorkGroupCount[2];
+  /* dispatches cut at whole pictures, and whole periods of the bias's windows */
+  guint period =
+      bias ? bias_windows * probs->windows / gcd (bias_windows, probs->windows) : probs->windows;
+  guint most = rec->device->props.limits.maxComputeWorkGroupCount[2] / period * period;
+  if (most == 0) {
+    g_set_error (error, HEED_ERROR, HEED_ERROR_INVALID,
+                 "%s: %u windows are more than a dispatch of the device takes", name, period);
+    return FALSE;
+  }
   /* without a bias, the bias binding is qkv again: bound, never read */
-  HeedBuffer *bindings[4] = { qkv, out, bias ? bias : qkv, probs };
+  HeedBuffer *bindings[4] = { qkv, out, bias ? bias : qkv, probs->buf };
   for (guint f = 0; f < frames; f += most) {
     guint n = MIN (most, frames - f), first = row + f * M;
     HeedAttentionRowsParams ap = {
-      attention_params (M, D, heads, first, !!bias, m_pad, n_pad),
-      probs_off + f * heads * M,
+      attention_params (M, D, heads, first, bias ? bias_windows : 0, m_pad, n_pad),
+      probs->off + f * heads * probs->rows * M,
+      probs->rows,
+      probs->windows,
     };
     if (!heed_recorder_dispatch (rec, rec->kernels.attention_rows, 0, bindings, &ap, sizeof ap,
                                  queries, heads, n, name, "attention",

@@ -79,8 +79,11 @@ struct _HeedVitRun {
   HeedBuffer *x, *h, *qkv, *attn, *mlp;
   HeedBuffer *x_other; /* Swin: the rows gathered into the next block's order, then x's */
   HeedBuffer *emb, *logits, *cls_heads, *cls_mean, *layer_attn; /* host-visible outputs */
-  HeedBuffer *logits_dist;                                      /* DeiT distilled */
-  HeedBuffer *pooled; /* average pooling: each frame's mean patch token */
+  /* every query row's probabilities in the last block, for a map that is the attention each token
+   * receives (average-pooled ViTs', Swin's), every frame's at once: see last_probs_floats */
+  HeedBuffer *last_probs;
+  HeedBuffer *logits_dist; /* DeiT distilled */
+  HeedBuffer *pooled;      /* average pooling: each frame's mean patch token */
   HeedAttentionScratch scratch;
   /* attention pooling's, where its heads are not the blocks' (the Perception Encoder's) */
   HeedAttentionScratch pool_scratch;
@@ -582,6 +585,27 @@ input_patches (const HeedModelConfig *c)
 
 /* Swin's activations, each the largest any stage needs for a batch of B (rows of GEMM A
  * operands in whole tiles), and a window's attention scratch for each stage */
+/* The floats of a batch's last-block probabilities (every query row's, [frame][head][row][key]),
+ * where the table runs that block's rows for every frame at once and the map is the attention
+ * each token receives (an average-pooled ViT's, Swin's: per window); 0 where the map is a class
+ * row's, or the table runs it a frame at a time, or the batch's would pass 256 MB (a frame at a
+ * time then too) */
+static gsize
+last_probs_floats (const HeedVitRun *r)
+{
+  const HeedModelConfig *c = &r->plan->config;
+  gsize per_frame = 0;
+  if (!r->plan->kernels.attention_rows_all || r->plan->options.layer_attention || c->map_pool)
+    return 0;
+  if (c->swin_stages) {
+    const HeedSwinStage *st = &c->swin[c->swin_stages - 1];
+    per_frame = (gsize) st->heads * st->padded * st->padded * st->window * st->window;
+  } else if (c->avg_pool)
+    per_frame = (gsize) c->num_heads * c->tokens * c->tokens;
+  gsize floats = per_frame * r->max_batch;
+  return floats * sizeof (float) <= 256u << 20 ? floats : 0;
+}
+
 static gboolean
 alloc_swin_activations (HeedVitRun *r, GError **error)
 {
@@ -653,6 +677,8 @@ alloc_activations (HeedVitRun *r, GError **error)
       (r->cls_heads = heed_buffer_new (
            d, f * B * heed_attention_map_heads (c) * r->plan->map_tokens, TRUE, error)) &&
       (r->cls_mean = heed_buffer_new (d, f * B * r->plan->map_tokens, TRUE, error)) &&
+      (!last_probs_floats (r) ||
+       (r->last_probs = heed_buffer_new (d, f * last_probs_floats (r), FALSE, error))) &&
       (!r->plan->options.layer_attention ||
        (r->layer_attn =
             heed_buffer_new (d, f * B * c->depth * c->tokens * c->tokens, TRUE, error))) &&
@@ -679,6 +705,18 @@ record_received (HeedVitRun *r, HeedRecorder *rec, const HeedAttentionScratch *s
                             r->cls_heads, (i * H + h) * T + first, 1, N, N, "query_mean", error))
       return FALSE;
   return TRUE;
+}
+
+/* The attention each token receives, for n frames of N-token windows whose every query row's
+ * probabilities are in last_probs ([frame][head][window][row][key], heed_op_attention_rows'
+ * layout): each head's mean over a window's rows, into cls_heads in window order, in one
+ * dispatch */
+static gboolean
+record_received_frames (HeedVitRun *r, HeedRecorder *rec, guint H, guint n, guint N, GError **error)
+{
+  guint windows = r->plan->map_tokens / N;
+  return heed_op_head_mean (rec, (HeedMat){ r->last_probs, 0, N * N, N }, r->cls_heads, 0,
+                            n * H * windows, N, N, "query_mean", error);
 }
 
 /* Frame i's map: the mean of its heads' rows in cls_heads */
@@ -780,7 +818,8 @@ record_map_head (HeedVitRun *r, HeedRecorder *rec, guint n, GError **error)
     return FALSE;
   /* the pool's one query a frame: every frame in one dispatch where the table takes it */
   if (heed_attention_takes_rows (k, r->qkv, T, D, H)) {
-    if (!heed_op_attention_rows (rec, r->qkv, NULL, r->attn, r->cls_heads, 0, 0, T, 1, n, D, H,
+    if (!heed_op_attention_rows (rec, r->qkv, NULL, 0, r->attn,
+                                 &(HeedProbsOut){ r->cls_heads, 0, 1, 1 }, 0, T, 1, n, D, H,
                                  "attn_pool.attn", error) ||
         !record_maps_mean (r, rec, H, n, error))
       return FALSE;
@@ -899,6 +938,17 @@ record_swin (HeedVitRun *r, HeedRecorder **recs, guint n, GError **error)
           !heed_op_attention_frames_bias (rec, r->qkv, bb->attn_bias, shifted ? Tp / N : 1, r->attn,
                                           0, N, n * (Tp / N), D, H, NAME ("attn"), error))
         return FALSE;
+      /* ... and the last too where the table says so, every window's probabilities kept in
+       * last_probs for the map: three dispatches a batch */
+      if (last && r->last_probs && heed_attention_takes_rows (k, r->qkv, N, D, H)) {
+        HeedProbsOut probs = { r->last_probs, 0, N, Tp / N };
+        if (!heed_op_attention_rows (rec, r->qkv, bb->attn_bias, shifted ? Tp / N : 1, r->attn,
+                                     &probs, 0, N, N, n * (Tp / N), D, H, NAME ("attn"), error) ||
+            !record_received_frames (r, rec, H, n, N, error) ||
+            !record_maps_mean (r, rec, H, n, error))
+          return FALSE;
+        all_windows = TRUE;
+      }
       for (guint i = 0; i < n && !all_windows; i++) {
         for (guint w = 0; w < Tp / N; w++) {
           if (!heed_op_attention_at (rec, sc, r->qkv, bb->attn_bias, shifted ? w * per_window : 0,
@@ -1077,10 +1127,17 @@ record_forward (HeedVitRun *r, HeedRecorder **recs, guint n, gboolean from_frame
                                                    NAME ("attn"), error)))
       return FALSE;
     /* the last block's class rows (and distillation rows): every frame's in one dispatch, the
-     * class rows' probabilities straight into cls_heads, then every frame's map in one more */
-    gboolean rows_at_once = few && heed_attention_takes_rows (k, r->qkv, T, D, H);
-    if (rows_at_once && (!heed_op_attention_rows (rec, r->qkv, b->attn_bias, r->attn, r->cls_heads,
-                                                  0, 0, T, m, n, D, H, NAME ("attn"), error) ||
+     * class rows' probabilities straight into cls_heads, then every frame's map in one more.
+     * Where the table says so, every row too: an average-pooled model's probabilities into
+     * last_probs, then the attention each token receives in one dispatch */
+    gboolean rows_at_once = l == c->depth - 1 && keep_probs && !p->options.layer_attention &&
+                            (few || (k->attention_rows_all && (!c->avg_pool || r->last_probs))) &&
+                            heed_attention_takes_rows (k, r->qkv, T, D, H);
+    HeedProbsOut probs = c->avg_pool ? (HeedProbsOut){ r->last_probs, 0, T, 1 }
+                                     : (HeedProbsOut){ r->cls_heads, 0, 1, 1 };
+    if (rows_at_once && (!heed_op_attention_rows (rec, r->qkv, b->attn_bias, 1, r->attn, &probs, 0,
+                                                  T, m, n, D, H, NAME ("attn"), error) ||
+                         (c->avg_pool && !record_received_frames (r, rec, H, n, T, error)) ||
                          !record_maps_mean (r, rec, H, n, error)))
       return FALSE;
     for (guint i = 0; i < n && !all_frames && !rows_at_once; i++) {
@@ -1153,16 +1210,16 @@ pool:
       !heed_op_layernorm (rec, MAT (r->x, 0, D), MAT (r->h, 0, D), p->norm_w, p->norm_b, n * T, D,
                           c->ln_eps, heed_norm_mode (c), "norm", error))
     return FALSE;
-  for (guint i = 0; i < n && c->avg_pool; i++)
-    if (!heed_op_head_mean (rec, (HeedMat){ tokens, (i * T + c->num_prefix) * D, 0, D },
-                            norm_last ? r->pooled : r->emb, i * D, 1, D, c->num_patches, "avg_pool",
-                            error))
-      return FALSE;
+  /* (every frame in one dispatch: frame i's patch rows from row i T on are the mean's "heads") */
+  if (c->avg_pool && !heed_op_head_mean (rec, (HeedMat){ tokens, c->num_prefix * D, T * D, D },
+                                         norm_last ? r->pooled : r->emb, 0, n, D, c->num_patches,
+                                         "avg_pool", error))
+    return FALSE;
   /* the class token with no norm (timm's final_norm=False): each frame's row 0, as it is */
-  for (guint i = 0; i < n && c->pool_without_norm && !c->avg_pool; i++)
-    if (!heed_op_head_mean (rec, (HeedMat){ r->x, i * T * D, 0, D }, r->emb, i * D, 1, D, 1,
-                            "cls_token", error))
-      return FALSE;
+  if (c->pool_without_norm && !c->avg_pool &&
+      !heed_op_head_mean (rec, (HeedMat){ r->x, 0, T * D, D }, r->emb, 0, n, D, 1, "cls_token",
+                          error))
+    return FALSE;
   if (norm_last && !c->map_pool &&
       !heed_op_layernorm (rec, c->avg_pool ? MAT (r->pooled, 0, D) : MAT (r->x, 0, T * D),
                           MAT (r->emb, 0, D), p->norm_w, p->norm_b, n, D, c->ln_eps,
@@ -1179,10 +1236,9 @@ pool:
     if (!heed_op_layernorm (rec, MAT (r->x, 0, D), MAT (r->h, 0, D), p->norm_w, p->norm_b, n * T, D,
                             c->ln_eps, heed_norm_mode (c), "norm", error))
       return FALSE;
-    for (guint i = 0; i < n; i++)
-      if (!heed_op_head_mean (rec, (HeedMat){ r->h, (i * T + c->num_prefix) * D, 0, D }, r->pooled,
-                              i * D, 1, D, c->num_patches, "patch_mean", error))
-        return FALSE;
+    if (!heed_op_head_mean (rec, (HeedMat){ r->h, c->num_prefix * D, T * D, D }, r->pooled, 0, n, D,
+                            c->num_patches, "patch_mean", error))
+      return FALSE;
     if (!heed_op_gemm (rec, MAT (r->pooled, 0, D),
                        MAT (p->head_mean_w, 0, heed_round_up (c->num_classes, k->col_align)),
                        MAT (r->logits, 0, c->num_classes), NULL, n, c->num_classes, D, 1, 1.0f,
@@ -1658,11 +1714,11 @@ heed_vit_run_destroy (HeedVitRun **run)
   drop_recordings (r, TRUE);
   if (r->copy_pool)
     vkDestroyCommandPool (r->device->device, r->copy_pool, NULL); /* frees copy_cmds */
-  HeedBuffer **bufs[] = { &r->input,     &r->patches,     &r->x,      &r->h,
-                          &r->qkv,       &r->attn,        &r->mlp,    &r->emb,
-                          &r->logits,    &r->logits_dist, &r->pooled, &r->cls_heads,
-                          &r->cls_mean,  &r->layer_attn,  &r->frame,  &r->frame_params,
-                          &r->frame_rows };
+  HeedBuffer **bufs[] = { &r->input,      &r->patches,     &r->x,      &r->h,
+                          &r->qkv,        &r->attn,        &r->mlp,    &r->emb,
+                          &r->logits,     &r->logits_dist, &r->pooled, &r->cls_heads,
+                          &r->cls_mean,   &r->layer_attn,  &r->frame,  &r->frame_params,
+                          &r->frame_rows, &r->last_probs };
   for (guint i = 0; i < G_N_ELEMENTS (bufs); i++)
     heed_buffer_destroy (bufs[i]);
   heed_attention_scratch_clear (&r->scratch);

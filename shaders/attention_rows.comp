@@ -1,7 +1,7 @@
 #version 450
 // SPDX-License-Identifier: LGPL-2.1-or-later
-// The attention of the few query rows that reach an output, every frame of a batch in one
-// dispatch, with row 0's probabilities written out:
+// The attention of the query rows that reach an output, every frame of a batch in one dispatch,
+// with the probabilities of the rows the map needs written out:
 //   O[r] = softmax(Q[r] K^T * scale [+ bias[r]]) V    for the first rows r of each frame
 // The last block of a class-token model needs only its class row's output (and DeiT's
 // distillation row's), and the class row's probabilities are the attention map; attention
@@ -13,8 +13,10 @@
 //   2. each invocation scores every 64th key (a dot product over the head's width), kept in
 //      shared memory, and the row's maximum and sum of exponentials are gathered across the
 //      invocations through shared memory (no subgroup operations: any device runs it);
-//   3. row 0's probabilities are written, frame f's head h's M keys at probs_off + (f H + h) M,
-//      the layout of the plan's cls_heads;
+//   3. the first probs_rows rows' probabilities are written: with one row, frame f's head h's M
+//      keys at probs_off + (f H + h) M, the layout of the plan's cls_heads; with every row (an
+//      average-pooled model's map, Swin's: the attention each token receives), a head's rows
+//      together, for one head-mean dispatch over them (see the layout below);
 //   4. the output: the head's width in groups of four columns, the keys shared out among the
 //      invocations each group leaves over, their sums added in shared memory.
 // Keys up to MAX_KEYS (the scores in shared memory, 14.5 kB in all: under the 16 kB every device
@@ -44,7 +46,9 @@ layout(push_constant) uniform Params {
   // a bias added to the scaled scores where windows > 0 (BEiT's relative position bias), one
   // [heads][bias_rows][bias_ld] block for every frame (windows is 0 or 1)
   uint windows, bias_rows, bias_ld;
-  uint probs_off; // where row 0's probabilities go
+  uint probs_off;    // where the probabilities go
+  uint probs_rows;   // each frame's first probs_rows rows' (1: the class row's)
+  uint frame_windows; // frames that are the windows of one picture (Swin's): see main
 } p;
 
 shared vec4 q_s[DMAX4];      // the row's query, times scale
@@ -98,8 +102,12 @@ void main()
     row_sum += sum_s[i];
   const float inv = 1.0 / row_sum;
 
-  if (row == 0u) {
-    const uint at = p.probs_off + (frame * gl_NumWorkGroups.y + h) * M;
+  // [picture][head][window][row][key]: a picture's frame_windows frames (Swin's windows) side by
+  // side in each head's rows, so that a head's mean over the rows gives the map's window order
+  if (row < p.probs_rows) {
+    const uint fw = p.frame_windows;
+    const uint slot = ((frame / fw) * gl_NumWorkGroups.y + h) * fw + frame % fw;
+    const uint at = p.probs_off + (slot * p.probs_rows + row) * M;
     for (uint j = lane; j < M; j += LANES)
       probs[at + j] = p_s[j] * inv;
   }

@@ -1201,31 +1201,36 @@ test_attention_frames (void)
   assert_no_validation_messages ();
 }
 
-/* The few query rows that reach an output, every frame in one dispatch (the last block of a
- * class-token model, attention pooling): each frame's first rows against the reference, row 0's
- * probabilities in cls_heads' layout, every other output row and every float around the
- * probabilities left as they were. */
+/* The query rows that reach an output, every frame in one dispatch (the last block of a
+ * class-token model, attention pooling, an average-pooled model's and Swin's last block): each
+ * frame's first rows against the reference, their probabilities where HeedProbsOut says, every
+ * other output row and every float around the probabilities left as they were. */
 static void
 test_attention_rows (void)
 {
   HeedDevice *d = get_device ();
   guint most = d->props.limits.maxComputeWorkGroupCount[2];
-  /* tokens, dim, heads, query rows, frames, first row, a bias, the inputs' amplitude: DeiT's
-   * class row and its distillation row; fewer keys than the workgroup's 64 invocations; heads
-   * of 80, 128 and 256 (5, 2 and 1 groups of columns' keys); at 10 the scores pass 100; BEiT's
-   * bias; more keys than a multiple of 64; more frames than a dispatch takes */
-  const guint cases[][8] = {
-    { 197, 192, 3, 1, 3, 0, 0, 2 },  { 198, 192, 3, 2, 2, 5, 0, 2 },
-    { 10, 64, 1, 1, 4, 0, 0, 2 },    { 145, 320, 4, 1, 2, 0, 0, 2 },
-    { 50, 256, 2, 2, 2, 0, 0, 2 },   { 37, 256, 1, 1, 2, 3, 0, 2 },
-    { 197, 192, 3, 1, 2, 0, 0, 10 }, { 197, 768, 12, 1, 2, 0, 1, 2 },
-    { 1370, 128, 2, 1, 1, 0, 0, 2 }, { 3, 8, 2, 2, most + 2, 0, 0, 2 },
+  /* tokens, dim, heads, query rows, frames, first row, the bias's windows (0: none), the inputs'
+   * amplitude, the rows whose probabilities are written, the frames a picture's windows: DeiT's
+   * class row and its distillation row; fewer keys than the workgroup's 64 invocations; heads of
+   * 80, 128 and 256 (5, 2 and 1 groups of columns' keys); at 10 the scores pass 100; BEiT's bias;
+   * more keys than a multiple of 64; more frames than a dispatch takes; every row of an
+   * average-pooled model; Swin's last block: two pictures of 4 windows of 49 tokens, shifted (a
+   * bias a window) and not, the dispatches cut at whole pictures */
+  const guint cases[][10] = {
+    { 197, 192, 3, 1, 3, 0, 0, 2, 1, 1 },  { 198, 192, 3, 2, 2, 5, 0, 2, 1, 1 },
+    { 10, 64, 1, 1, 4, 0, 0, 2, 1, 1 },    { 145, 320, 4, 1, 2, 0, 0, 2, 1, 1 },
+    { 50, 256, 2, 2, 2, 0, 0, 2, 1, 1 },   { 37, 256, 1, 1, 2, 3, 0, 2, 1, 1 },
+    { 197, 192, 3, 1, 2, 0, 0, 10, 1, 1 }, { 197, 768, 12, 1, 2, 0, 1, 2, 1, 1 },
+    { 1370, 128, 2, 1, 1, 0, 0, 2, 1, 1 }, { 3, 8, 2, 2, most + 2, 0, 0, 2, 1, 1 },
+    { 65, 128, 2, 65, 2, 1, 0, 2, 65, 1 }, { 49, 96, 3, 49, 8, 0, 4, 2, 49, 4 },
+    { 49, 96, 3, 49, 8, 0, 1, 2, 49, 4 },  { 3, 8, 2, 3, most + 2, 0, 3, 2, 3, 3 },
   };
   GError *error = NULL;
   for (guint s = 0; s < G_N_ELEMENTS (cases); s++) {
     guint M = cases[s][0], D = cases[s][1], H = cases[s][2], Q = cases[s][3], F = cases[s][4];
-    guint row = cases[s][5];
-    gboolean with_bias = cases[s][6];
+    guint row = cases[s][5], BW = cases[s][6], PR = cases[s][8], W = cases[s][9];
+    F += (W - F % W) % W; /* whole pictures */
     float amp = (float) cases[s][7];
     GRand *rng = g_rand_new_with_seed (s + 110);
     gsize n_qkv = heed_attention_qkv_floats (kernels (), row + F * M, D);
@@ -1237,11 +1242,17 @@ test_attention_rows (void)
       heed_buffer_destroy (&bqkv), g_free (qkv), g_rand_free (rng);
       continue;
     }
-    float *bias = with_bias ? random_floats (rng, (gsize) H * M * M, -3, 3) : NULL;
-    gsize n_bias = 0;
-    float *padded = bias ? heed_attention_bias_padded (kernels (), bias, M, H, &n_bias) : NULL;
-    HeedBuffer *bbias = bias ? buffer_from (d, padded, n_bias, 0) : NULL;
-    gsize n_out = (gsize) (row + F * M + 8) * D, n_probs = (gsize) F * H * M + 16;
+    float *bias = BW ? random_floats (rng, (gsize) BW * H * M * M, -3, 3) : NULL;
+    GArray *padded = g_array_new (FALSE, FALSE, sizeof (float));
+    for (guint w = 0; w < BW; w++) {
+      gsize per = 0;
+      float *one =
+          heed_attention_bias_padded (kernels (), bias + (gsize) w * H * M * M, M, H, &per);
+      g_array_append_vals (padded, one, per);
+      g_free (one);
+    }
+    HeedBuffer *bbias = bias ? buffer_from (d, (float *) padded->data, padded->len, 0) : NULL;
+    gsize n_out = (gsize) (row + F * M + 8) * D, n_probs = (gsize) F * H * PR * M + 16;
     float *sentinel = g_new (float, MAX (n_out, n_probs));
     for (gsize i = 0; i < MAX (n_out, n_probs); i++)
       sentinel[i] = 7.0f;
@@ -1249,7 +1260,8 @@ test_attention_rows (void)
     HeedBuffer *bprobs = buffer_from (d, sentinel, n_probs, 0);
     HeedRecorder *rec = heed_recorder_new (d, kernels (), 2, FALSE, &error);
     /* the probabilities from float 8 on, the 8 before them left as they were */
-    g_assert_true (heed_op_attention_rows (rec, bqkv, bbias, bout, bprobs, 8, row, M, Q, F, D, H,
+    HeedProbsOut po = { bprobs, 8, PR, W };
+    g_assert_true (heed_op_attention_rows (rec, bqkv, bbias, BW, bout, &po, row, M, Q, F, D, H,
                                            "attn", &error));
     g_assert_no_error (error);
     run_recorder (rec);
@@ -1261,14 +1273,19 @@ test_attention_rows (void)
     for (guint f = 0; f < F; f++) {
       gsize at = row + (gsize) f * M;
       /* the reference for the frames a dispatch's cut falls between, and the first few */
-      if (f > 3 && f + 3 < F && (f < most - 1 || f > most))
+      if (f > 8 && f + 3 < F && (f + 3 < most || f > most + 3))
         continue;
-      heed_ref_attention (qkv + at * 3 * D, bias, want, probs, M, D, H);
+      heed_ref_attention (qkv + at * 3 * D, bias ? bias + (gsize) (f % BW) * H * M * M : NULL, want,
+                          probs, M, D, H);
       assert_close (got + at * D, want, (gsize) Q * D, tol);
       for (gsize i = (at + Q) * D; i < (at + M) * D; i++)
         g_assert_cmpfloat (got[i], ==, 7.0f);
-      for (guint h = 0; h < H; h++)
-        assert_close (got_probs + 8 + ((gsize) f * H + h) * M, probs + (gsize) h * M * M, M, tol);
+      for (guint h = 0; h < H; h++) {
+        /* [picture][head][window][row][key] */
+        gsize slot = ((gsize) (f / W) * H + h) * W + f % W;
+        assert_close (got_probs + 8 + slot * PR * M, probs + (gsize) h * M * M, (gsize) PR * M,
+                      tol);
+      }
     }
     for (gsize i = 0; i < (gsize) row * D; i++)
       g_assert_cmpfloat (got[i], ==, 7.0f);
@@ -1276,12 +1293,13 @@ test_attention_rows (void)
       g_assert_cmpfloat (got[i], ==, 7.0f);
     for (gsize i = 0; i < 8; i++)
       g_assert_cmpfloat (got_probs[i], ==, 7.0f);
-    for (gsize i = 8 + (gsize) F * H * M; i < n_probs; i++)
+    for (gsize i = 8 + (gsize) F * H * PR * M; i < n_probs; i++)
       g_assert_cmpfloat (got_probs[i], ==, 7.0f);
     heed_buffer_destroy (&bqkv), heed_buffer_destroy (&bout), heed_buffer_destroy (&bprobs);
     if (bbias)
       heed_buffer_destroy (&bbias);
-    g_free (qkv), g_free (bias), g_free (padded), g_free (sentinel), g_free (got);
+    g_array_unref (padded);
+    g_free (qkv), g_free (bias), g_free (sentinel), g_free (got);
     g_free (got_probs), g_free (want), g_free (probs);
     g_rand_free (rng);
   }
