@@ -354,12 +354,14 @@ typedef struct {
   guint grid_native;
   gboolean pos_resample_plain_bicubic;
   gboolean pos_resample_bilinear;
-  /* transformers' BEiT (and data2vec): its relative position bias tables as the checkpoint
-   * holds them, [(2 rel_grid - 1)^2 + 3][heads], one a block or one shared (rel_table_count),
-   * from which another input size's biases are made as transformers makes them; NULL for
-   * timm's */
+  /* BEiT's (and data2vec's) relative position bias tables as the checkpoint holds them,
+   * [(2 rel_grid - 1)^2 + 3][heads], one a block or one shared (rel_table_count), from which
+   * another input size's biases are made as the checkpoint's library makes them: transformers'
+   * BeitRelativePositionBias at run time, or timm's checkpoint filter at load (rel_tables_timm);
+   * NULL for models without */
   float **rel_tables;
   guint rel_table_count, rel_grid;
+  gboolean rel_tables_timm;
 } HeedModel;
 
 /* Loads a safetensors ViT checkpoint (timm or Hugging Face names; F32, F16 or BF16). The file is

@@ -3449,13 +3449,15 @@ read_weights (const Loader *L, HeedModel *m, GError **error)
       return FALSE;
     if (c->rope_dinov3)
       interleave_rope_halves (b->qkv_w, b->qkv_b, c);
-    /* a table every block shares is looked up once; transformers' tables kept, one or one a
-     * block, for another input size */
-    if (c->rel_pos_bias && l == 0 && L->hf) {
+    /* a table every block shares is looked up once; the tables kept, one or one a block, for
+     * another input size (resampled as the checkpoint's library does: rel_tables_timm) */
+    if (c->rel_pos_bias && l == 0) {
       m->rel_tables = g_new0 (float *, L->rel_shared ? 1 : c->depth);
       m->rel_table_count = L->rel_shared ? 1 : c->depth;
       m->rel_grid = c->grid;
-      m->pos_resample_plain_bicubic = TRUE; /* interpolate_pos_encoding's, for data2vec's */
+      m->rel_tables_timm = !L->hf;
+      /* interpolate_pos_encoding's, for transformers' data2vec */
+      m->pos_resample_plain_bicubic = L->hf;
     }
     float **keep = m->rel_tables && l < m->rel_table_count ? &m->rel_tables[l] : NULL;
     if (c->rel_pos_bias && L->rel_shared && l > 0)

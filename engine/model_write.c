@@ -349,33 +349,101 @@ axis_bilinear_plain (guint in, guint out, guint *first, double *second)
   }
 }
 
-/* transformers' BEiT at another grid (BeitRelativePositionBias.forward): the table's (2 g1 -
- * 1)^2 offset rows resampled as an image to (2 g2 - 1)^2 by plain bilinear interpolation, its
- * three class-token rows kept; then looked up for the new grid */
+/* timm's BEiT at another grid (resize_rel_pos_bias_table, as timm's checkpoint filter calls it
+ * when a model is made at another size, without scipy, timm's default): the source table's
+ * offsets placed at geometrically growing distances from the centre, 1, 1 + q, 1 + q + q^2, ...,
+ * q found by bisection so that the farthest falls at the new table's edge; each new integer
+ * offset interpolated linearly between the two placed around it (its RegularGridInterpolator,
+ * in float32 as timm runs it; past the last, the last). Per axis: the left and right source
+ * index and their distances, or 1 and 1 where both are 0 */
+static void
+axis_timm_geometric (guint src, guint dst, guint *left, guint *right, float *dist_left,
+                     float *dist_right)
+{
+  guint n = src / 2, half = dst / 2;
+  double lo = 1.01, hi = 1.5, q = lo;
+  while (hi - lo > 1e-6) {
+    q = (lo + hi) / 2.0;
+    double gp = (1.0 - pow (q, n)) / (1.0 - q); /* 1 + q + ... + q^(n - 1) */
+    if (gp > half)
+      hi = q;
+    else
+      lo = q;
+  }
+  /* the placed offsets, ascending: -dis[n - 1] .. -dis[0], 0, dis[0] .. dis[n - 1] */
+  float *at = g_new (float, src);
+  double cur = 1;
+  at[n] = 0;
+  for (guint i = 0; i < n; i++) {
+    at[n + 1 + i] = (float) cur;
+    at[n - 1 - i] = (float) -cur;
+    cur += pow (q, i + 1);
+  }
+  for (guint i = 0; i < dst; i++) {
+    float x = (float) i - (float) half;
+    guint r = 0;
+    while (r < src && at[r] < x) /* torch.bucketize: the first at[r] >= x */
+      r++;
+    r = MIN (r, src - 1);
+    guint l = r > 0 ? r - 1 : 0;
+    float dl = MAX (x - at[l], 0.0f), dr = MAX (at[r] - x, 0.0f);
+    if (dl == 0 && dr == 0)
+      dl = dr = 1;
+    left[i] = l, right[i] = r, dist_left[i] = dl, dist_right[i] = dr;
+  }
+  g_free (at);
+}
+
+/* BEiT at another grid: the table's (2 g1 - 1)^2 offset rows resampled as an image to
+ * (2 g2 - 1)^2, its three class-token rows kept; then looked up for the new grid. transformers'
+ * (BeitRelativePositionBias.forward) by plain bilinear interpolation, timm's as above */
 static float *
-beit_bias_resampled (const float *table, guint g1, guint g2, guint heads)
+beit_bias_resampled (const float *table, guint g1, guint g2, guint heads, gboolean timm)
 {
   guint s1 = 2 * g1 - 1, s2 = 2 * g2 - 1;
-  guint *first = g_new (guint, s2);
-  double *second = g_new (double, s2);
-  axis_bilinear_plain (s1, s2, first, second);
+  if (g1 == g2) /* the checkpoint's own grid (a size set back): its table as it is */
+    return heed_beit_bias (table, g1, heads);
   float *resampled = g_new (float, ((gsize) s2 * s2 + 3) * heads);
-  for (guint y = 0; y < s2; y++)
-    for (guint x = 0; x < s2; x++)
-      for (guint h = 0; h < heads; h++) {
-        double v = 0;
-        for (guint a = 0; a < 2; a++)
-          for (guint b = 0; b < 2; b++) {
-            double wy = a ? second[y] : 1 - second[y], wx = b ? second[x] : 1 - second[x];
-            guint sy = MIN (first[y] + a, s1 - 1), sx = MIN (first[x] + b, s1 - 1);
-            v += wy * wx * table[((gsize) sy * s1 + sx) * heads + h];
-          }
-        resampled[((gsize) y * s2 + x) * heads + h] = (float) v;
-      }
+  if (timm) {
+    guint *left = g_new (guint, s2), *right = g_new (guint, s2);
+    float *dl = g_new (float, s2), *dr = g_new (float, s2);
+    axis_timm_geometric (s1, s2, left, right, dl, dr);
+    for (guint y = 0; y < s2; y++)
+      for (guint x = 0; x < s2; x++)
+        for (guint h = 0; h < heads; h++) {
+          /* RegularGridInterpolator's corners in its order, each value times the distances to
+           * the opposite corner, over the cell's area */
+          const guint ys[2] = { left[y], right[y] }, xs[2] = { left[x], right[x] };
+          const float wy[2] = { dr[y], dl[y] }, wx[2] = { dr[x], dl[x] };
+          float v = 0;
+          for (guint a = 0; a < 2; a++)
+            for (guint b = 0; b < 2; b++)
+              v += table[((gsize) ys[a] * s1 + xs[b]) * heads + h] * (wy[a] * wx[b]);
+          resampled[((gsize) y * s2 + x) * heads + h] = v / ((dl[y] + dr[y]) * (dl[x] + dr[x]));
+        }
+    g_free (left), g_free (right), g_free (dl), g_free (dr);
+  } else {
+    guint *first = g_new (guint, s2);
+    double *second = g_new (double, s2);
+    axis_bilinear_plain (s1, s2, first, second);
+    for (guint y = 0; y < s2; y++)
+      for (guint x = 0; x < s2; x++)
+        for (guint h = 0; h < heads; h++) {
+          double v = 0;
+          for (guint a = 0; a < 2; a++)
+            for (guint b = 0; b < 2; b++) {
+              double wy = a ? second[y] : 1 - second[y], wx = b ? second[x] : 1 - second[x];
+              guint sy = MIN (first[y] + a, s1 - 1), sx = MIN (first[x] + b, s1 - 1);
+              v += wy * wx * table[((gsize) sy * s1 + sx) * heads + h];
+            }
+          resampled[((gsize) y * s2 + x) * heads + h] = (float) v;
+        }
+    g_free (first), g_free (second);
+  }
   memcpy (resampled + (gsize) s2 * s2 * heads, table + (gsize) s1 * s1 * heads,
           3 * heads * sizeof (float));
   float *bias = heed_beit_bias (resampled, g2, heads);
-  g_free (first), g_free (second), g_free (resampled);
+  g_free (resampled);
   return bias;
 }
 
@@ -409,16 +477,6 @@ heed_model_set_input_size (HeedModel *m, guint img_size, GError **error)
       }
     return TRUE;
   }
-  if (c->rel_pos_bias && !m->rel_tables) {
-    /* timm's BEiT resizes its tables when a model is made at another size, by its authors'
-     * cubic interpolation over geometrically spaced offsets, which heed does not mirror */
-    g_set_error (error, HEED_ERROR, HEED_ERROR_INVALID,
-                 "input size %u: this model's relative position bias is learnt for its own %u px "
-                 "(%u x %u patches); heed resamples transformers' BEiT tables as transformers "
-                 "does, but not timm's",
-                 img_size, c->img_size, c->grid, c->grid);
-    return FALSE;
-  }
   if (c->rel_pos_bias) { /* every block's bias from its table (or the shared one), resampled */
     guint g2 = img_size / c->patch_size, H = c->num_heads;
     double tokens = (double) g2 * g2 + 1, bytes = 4.0 * c->depth * H * tokens * tokens;
@@ -431,8 +489,8 @@ heed_model_set_input_size (HeedModel *m, guint img_size, GError **error)
     }
     for (guint l = 0; l < c->depth; l++) {
       g_free (m->blocks[l].attn_bias);
-      m->blocks[l].attn_bias =
-          beit_bias_resampled (m->rel_tables[MIN (l, m->rel_table_count - 1)], m->rel_grid, g2, H);
+      m->blocks[l].attn_bias = beit_bias_resampled (m->rel_tables[MIN (l, m->rel_table_count - 1)],
+                                                    m->rel_grid, g2, H, m->rel_tables_timm);
     }
   }
   guint D = c->dim, wx;

@@ -26,6 +26,23 @@ load_fixture (const char *name)
   return m;
 }
 
+/* A BEiT fixture of 64 px (17 tokens) with a table a block, set to `size` (`tokens` tokens)
+ * and back: the same biases as before */
+static void
+assert_bias_size_round_trip (HeedModel *m, guint size, guint tokens)
+{
+  GError *error = NULL;
+  gsize bytes = (gsize) m->config.num_heads * 17 * 17 * sizeof (float);
+  g_assert_cmpuint (m->rel_table_count, ==, m->config.depth);
+  float *own = g_memdup2 (m->blocks[1].attn_bias, bytes);
+  g_assert_true (heed_model_set_input_size (m, size, &error));
+  g_assert_cmpuint (m->config.tokens, ==, tokens);
+  g_assert_true (heed_model_set_input_size (m, 64, &error));
+  g_assert_no_error (error);
+  g_assert_cmpmem (m->blocks[1].attn_bias, bytes, own, bytes);
+  g_free (own);
+}
+
 static void
 test_fixture_configs (void)
 {
@@ -218,14 +235,10 @@ test_fixture_configs (void)
     g_object_unref (p);
     g_free (bytes), g_free (path);
   }
-  /* its table is learnt for 4 x 4 patches, and timm resizes it at load in a way heed does not
-   * mirror: another size is refused, the model left as it was */
-  g_assert_null (m->rel_tables);
-  g_assert_false (heed_model_set_input_size (m, 80, &error));
-  g_assert_error (error, HEED_ERROR, HEED_ERROR_INVALID);
-  g_assert_nonnull (strstr (error->message, "relative position bias is learnt for its own 64 px"));
-  g_clear_error (&error);
-  g_assert_cmpuint (m->config.img_size, ==, 64);
+  /* its tables kept, one a block, resampled at another size as timm's checkpoint filter does
+   * (against PyTorch in tests/test_input_size.py); the same size again gives the same biases */
+  g_assert_true (m->rel_tables_timm);
+  assert_bias_size_round_trip (m, 80, 26);
   heed_model_destroy (&m);
   /* transformers' BEiT: the pooler's norm after the mean patch token; Data2VecVision's shared
    * table, a position embedding beside it, the class token after the final norm */
@@ -235,13 +248,8 @@ test_fixture_configs (void)
   g_assert_cmpstr (m->config.labels[4], ==, "class 4 of hf_beit_f32");
   /* its tables kept, one a block: another size resamples them as transformers does (against
    * PyTorch in tests/test_input_size.py); the same size again gives the same biases back */
-  g_assert_cmpuint (m->rel_table_count, ==, m->config.depth);
-  float *own = g_memdup2 (m->blocks[1].attn_bias, 5 * 17 * 17 * 4);
-  g_assert_true (heed_model_set_input_size (m, 96, &error));
-  g_assert_cmpuint (m->config.tokens, ==, 37);
-  g_assert_true (heed_model_set_input_size (m, 64, &error));
-  g_assert_cmpmem (m->blocks[1].attn_bias, 5 * 17 * 17 * 4, own, 5 * 17 * 17 * 4);
-  g_free (own);
+  g_assert_false (m->rel_tables_timm);
+  assert_bias_size_round_trip (m, 96, 37);
   heed_model_destroy (&m);
   m = load_fixture ("hf_data2vec_f32");
   g_assert_true (m->config.rel_pos_bias && !m->config.avg_pool);

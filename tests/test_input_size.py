@@ -13,7 +13,8 @@ made again), every Swin fixture at 40 px, whose grids of 10 and 5 the windows do
 as transformers pads them, or as timm does, by the file's names; the mirror's padding checked
 first against forwards written from both libraries' modules), transformers' BEiT (hf_beit_f32 at
 96 and 32 px, hf_data2vec_f32 at 80) with its relative position tables resampled as
-transformers' BeitRelativePositionBias does, and Swin and timm's BEiT sizes refused. PyTorch resamples pos_embed as
+transformers' BeitRelativePositionBias does, timm's (beit_f32 at 96 and 32 px) as timm's
+checkpoint filter resizes them, and Swin sizes refused. PyTorch resamples pos_embed as
 timm's resample_abs_pos_embed does (F.interpolate bicubic, antialias=True, the CLS position
 kept) and runs the mirror of timm's ViT; heed run-tensor --input-size must give the same logits
 (within 1e-3 x max(1, max|logit|)) and CLS attention (within 1e-4). Prints TAP."""
@@ -114,11 +115,67 @@ def beit_table_resampled(table, grid, new_grid):
     return torch.cat([sub.permute(0, 2, 3, 1).reshape(new * new, -1), table[-3:]])
 
 
-for name, sizes in (("hf_beit_f32", (96, 32)), ("hf_data2vec_f32", (80,))):
+# timm's BEiT made at another size from its checkpoint (its checkpoint filter's
+# resize_rel_pos_bias_table without scipy, timm's default), written here from timm's code: the
+# table's offsets placed at geometrically growing distances (1, 1 + q, 1 + q + q^2, ..., q by
+# bisection so the farthest reaches the new table's edge), each new integer offset interpolated
+# linearly between the two around it (timm's RegularGridInterpolator), the three class rows kept
+
+
+def timm_geometric_offsets(src, dst):
+    left, right = 1.01, 1.5
+    while right - left > 1e-6:
+        q = (left + right) / 2.0
+        if (1.0 - q ** (src // 2)) / (1.0 - q) > dst // 2:
+            right = q
+        else:
+            left = q
+    dis, cur = [], 1
+    for i in range(src // 2):
+        dis.append(cur)
+        cur += q ** (i + 1)
+    return torch.tensor([-d for d in reversed(dis)] + [0] + dis)
+
+
+def regular_grid_linear(points, values, targets):
+    idxs, dists, overalls = [], [], []
+    for p, x in zip(points, targets):
+        idx_right = torch.bucketize(x, p)
+        idx_right[idx_right >= p.shape[0]] = p.shape[0] - 1
+        idx_left = (idx_right - 1).clamp(0, p.shape[0] - 1)
+        dist_left, dist_right = x - p[idx_left], p[idx_right] - x
+        dist_left[dist_left < 0] = 0.
+        dist_right[dist_right < 0] = 0.
+        both_zero = (dist_left == 0) & (dist_right == 0)
+        dist_left[both_zero] = dist_right[both_zero] = 1.
+        idxs.append((idx_left, idx_right))
+        dists.append((dist_left, dist_right))
+        overalls.append(dist_left + dist_right)
+    numerator = 0.
+    for a in (0, 1):
+        for b in (0, 1):
+            numerator += values[idxs[0][a], idxs[1][b]] * (dists[0][1 - a] * dists[1][1 - b])
+    return numerator / (overalls[0] * overalls[1])
+
+
+def timm_beit_table_resampled(table, grid, new_grid):
+    old, new = 2 * grid - 1, 2 * new_grid - 1
+    at = timm_geometric_offsets(old, new)
+    half = new // 2.0
+    d = torch.arange(-half, half + 0.1, 1.0)
+    targets = [t.contiguous() for t in torch.meshgrid([d, d], indexing="ij")]
+    heads = [regular_grid_linear((at, at), table[:-3, h].reshape(old, old).float(), targets)
+             .reshape(-1, 1) for h in range(table.shape[1])]
+    return torch.cat([torch.cat(heads, 1), table[-3:]])
+
+
+for name, sizes in (("hf_beit_f32", (96, 32)), ("hf_data2vec_f32", (80,)),
+                    ("beit_f32", (96, 32))):
     case = next(c for c in CASES if c["name"] == name)
+    resampled = timm_beit_table_resampled if name == "beit_f32" else beit_table_resampled
     for size in sizes:
         grid, new_grid = case["img"] // case["patch"], size // case["patch"]
-        state = {k: beit_table_resampled(v, grid, new_grid)
+        state = {k: resampled(v, grid, new_grid)
                  if k.endswith("relative_position_bias_table") else v
                  for k, v in build(case)[0].state_dict().items()}
         if "pos_embed" in state:
@@ -129,7 +186,7 @@ for name, sizes in (("hf_beit_f32", (96, 32)), ("hf_data2vec_f32", (80,))):
             state["pos_embed"] = torch.cat(
                 [pos[:, :1], patches.permute(0, 2, 3, 1).reshape(1, new_grid * new_grid, -1)], 1)
         runs.append((fixture(name), state, size, model_for(case, size)))
-print(f"1..{2 * len(runs) + 4 + len(padded_runs)}")
+print(f"1..{2 * len(runs) + 3 + len(padded_runs)}")  # 50 px, then two refusals
 failed = 0
 
 # the mirror's padding against forwards written from transformers' modules (SwinLayer's
@@ -213,13 +270,10 @@ with tempfile.TemporaryDirectory() as tmp:
     print(f"{'ok' if ok else 'not ok'} {first + 2 * len(runs) + 1} 50 px is refused: "
           f"{r.stderr.strip()}")
     # Swin at sizes its windows cannot run at: a grid smaller than Swin V1's window (16 px: the
-    # last stage's 2, windows of 4, whose table is for 4); a grid of 9 before a merging (36 px);
-    # timm's BEiT at another size (timm resizes its tables at load in a way heed does not mirror)
+    # last stage's 2, windows of 4, whose table is for 4); a grid of 9 before a merging (36 px)
     refusals = [("swin_f32", 16, "stage 2's grid of 2 tokens a side (at 16 px) is smaller than "
                  "its window of 4"),
-                ("swinv2_f32", 36, "stage 1's grid of 9 (at 36 px) is odd"),
-                ("beit_f32", 96, "heed resamples transformers' BEiT tables as transformers does, "
-                 "but not timm's")]
+                ("swinv2_f32", 36, "stage 1's grid of 9 (at 36 px) is odd")]
     for k, (name, size, needle) in enumerate(refusals):
         r = subprocess.run([heed, "run-tensor", "--model", fixture(name), "--input-size",
                             str(size), "--input", inp, "--logits", logits], capture_output=True,
