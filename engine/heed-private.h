@@ -371,6 +371,10 @@ gboolean heed_op_tokens_init (HeedRecorder *rec, HeedBuffer *start, HeedBuffer *
                               guint D, guint frames, GError **error);
 gboolean heed_op_head_mean (HeedRecorder *rec, HeedMat p, HeedBuffer *out, guint out_off,
                             guint rows, guint N, guint heads, const char *name, GError **error);
+/* The same with the output's rows out_ld floats apart (a window's values among a frame's) */
+gboolean heed_op_head_mean_strided (HeedRecorder *rec, HeedMat p, HeedBuffer *out, guint out_off,
+                                    guint out_ld, guint rows, guint N, guint heads,
+                                    const char *name, GError **error);
 /* SwiGLU's gate in place: in `rows` rows of each of `batches` batches of x (x.ld >= 2 hidden),
  * the first hidden floats become silu (x[j]) * x[hidden + j] */
 gboolean heed_op_swiglu (HeedRecorder *rec, HeedMat x, guint rows, guint hidden, guint batches,

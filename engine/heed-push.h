@@ -59,7 +59,7 @@ typedef struct {
 } HeedQkvSplitParams;
 
 typedef struct {
-  uint32_t rows, N, heads, ld, batch, p_off, out_off;
+  uint32_t rows, N, heads, ld, batch, p_off, out_off, out_ld;
 } HeedHeadMeanParams;
 
 typedef struct {

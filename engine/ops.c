@@ -294,7 +294,15 @@ gboolean
 heed_op_head_mean (HeedRecorder *rec, HeedMat prob, HeedBuffer *out, guint out_off, guint rows,
                    guint N, guint heads, const char *name, GError **error)
 {
-  HeedHeadMeanParams p = { rows, N, heads, prob.ld, prob.batch, prob.off, out_off };
+  return heed_op_head_mean_strided (rec, prob, out, out_off, N, rows, N, heads, name, error);
+}
+
+gboolean
+heed_op_head_mean_strided (HeedRecorder *rec, HeedMat prob, HeedBuffer *out, guint out_off,
+                           guint out_ld, guint rows, guint N, guint heads, const char *name,
+                           GError **error)
+{
+  HeedHeadMeanParams p = { rows, N, heads, prob.ld, prob.batch, prob.off, out_off, out_ld };
   HeedBuffer *bindings[2] = { prob.buf, out };
   return heed_recorder_dispatch (rec, elementwise (rec, HEED_SHADER_HEAD_MEAN), 0, bindings, &p,
                                  sizeof p, groups_for (rec, (guint64) rows * N), 1, 1, name,

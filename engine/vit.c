@@ -697,14 +697,11 @@ record_received (HeedVitRun *r, HeedRecorder *rec, const HeedAttentionScratch *s
                  guint first, guint N, GError **error)
 {
   guint T = r->plan->map_tokens;
-  if (N == T) /* every head in one dispatch: head h's means are the output's row h */
-    return heed_op_head_mean (rec, (HeedMat){ s->scores, 0, s->m_pad * s->n_pad, s->n_pad },
-                              r->cls_heads, i * H * T, H, N, N, "query_mean", error);
-  for (guint h = 0; h < H; h++)
-    if (!heed_op_head_mean (rec, (HeedMat){ s->scores, h * s->m_pad * s->n_pad, 0, s->n_pad },
-                            r->cls_heads, (i * H + h) * T + first, 1, N, N, "query_mean", error))
-      return FALSE;
-  return TRUE;
+  /* every head in one dispatch: head h's means are the output's row h, T apart (a window's N
+   * from `first` on) */
+  return heed_op_head_mean_strided (rec, (HeedMat){ s->scores, 0, s->m_pad * s->n_pad, s->n_pad },
+                                    r->cls_heads, i * H * T + first, T, H, N, N, "query_mean",
+                                    error);
 }
 
 /* The attention each token receives, for n frames of N-token windows whose every query row's

@@ -11,6 +11,7 @@ layout(std430, binding = 1) writeonly buffer BufOut { float outp[]; };
 layout(push_constant) uniform Params {
   uint rows, N, heads;
   uint ld, batch, p_off, out_off;
+  uint out_ld; // the output's row stride (N: rows one after another)
 } p;
 
 void main()
@@ -23,5 +24,5 @@ void main()
   float sum = 0.0;
   for (uint h = 0; h < p.heads; h++)
     sum += prob[p.p_off + h * p.batch + i * p.ld + j];
-  outp[p.out_off + gid] = sum / float(p.heads);
+  outp[p.out_off + i * p.out_ld + j] = sum / float(p.heads);
 }

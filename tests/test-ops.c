@@ -1201,6 +1201,53 @@ test_attention_frames (void)
   assert_no_validation_messages ();
 }
 
+/* The mean over heads of rows of probabilities (heads `batch` floats apart, rows `ld`), the
+ * output's rows out_ld apart from a float past 0 (a Swin window's received attention among a
+ * frame's): each row against the mean in C, the floats between rows left as they were */
+static void
+test_head_mean (void)
+{
+  HeedDevice *d = get_device ();
+  /* rows, N, heads, ld, batch, out_ld */
+  const guint cases[][6] = { { 3, 49, 24, 52, 49 * 52, 196 },
+                             { 1, 197, 3, 200, 200, 197 },
+                             { 4, 5, 2, 5, 20, 9 } };
+  GError *error = NULL;
+  for (guint s = 0; s < G_N_ELEMENTS (cases); s++) {
+    guint R = cases[s][0], N = cases[s][1], H = cases[s][2], ld = cases[s][3];
+    guint batch = cases[s][4], out_ld = cases[s][5], off = 7;
+    GRand *rng = g_rand_new_with_seed (s + 170);
+    gsize n_in = (gsize) (H - 1) * batch + (gsize) (R - 1) * ld + N + 3;
+    gsize n_out = off + (gsize) R * out_ld + 5;
+    float *in = random_floats (rng, n_in, 0, 1), *sentinel = g_new (float, n_out);
+    for (gsize i = 0; i < n_out; i++)
+      sentinel[i] = 7.0f;
+    HeedBuffer *bin = buffer_from (d, in, n_in, 0), *bout = buffer_from (d, sentinel, n_out, 0);
+    HeedRecorder *rec = heed_recorder_new (d, kernels (), 1, FALSE, &error);
+    g_assert_true (heed_op_head_mean_strided (rec, (HeedMat){ bin, 3, ld, batch }, bout, off,
+                                              out_ld, R, N, H, "mean", &error));
+    g_assert_no_error (error);
+    run_recorder (rec);
+    heed_recorder_destroy (&rec);
+    float *got = buffer_read (bout, n_out);
+    for (gsize i = 0; i < n_out; i++) {
+      gsize at = i - off;
+      if (i < off || at / out_ld >= R || at % out_ld >= N) {
+        g_assert_cmpfloat (got[i], ==, 7.0f);
+        continue;
+      }
+      double sum = 0;
+      for (guint h = 0; h < H; h++)
+        sum += in[3 + (gsize) h * batch + at / out_ld * ld + at % out_ld];
+      g_assert_cmpfloat_with_epsilon (got[i], sum / H, 1e-6);
+    }
+    heed_buffer_destroy (&bin), heed_buffer_destroy (&bout);
+    g_free (in), g_free (sentinel), g_free (got);
+    g_rand_free (rng);
+  }
+  assert_no_validation_messages ();
+}
+
 /* The query rows that reach an output, every frame in one dispatch (the last block of a
  * class-token model, attention pooling, an average-pooled model's and Swin's last block): each
  * frame's first rows against the reference, their probabilities where HeedProbsOut says, every
@@ -2551,6 +2598,7 @@ main (int argc, char **argv)
   g_test_add_func ("/ops/attention", test_attention);
   g_test_add_func ("/ops/attention-frames", test_attention_frames);
   g_test_add_func ("/ops/attention-rows", test_attention_rows);
+  g_test_add_func ("/ops/head-mean", test_head_mean);
   g_test_add_func ("/ops/classification-head", test_classification_head);
   g_test_add_func ("/ops/half-conversions", test_half_conversions);
   g_test_add_func ("/ops/buffer-limits", test_buffer_limits);
