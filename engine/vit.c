@@ -583,8 +583,6 @@ input_patches (const HeedModelConfig *c)
   return c->swin_stages ? c->swin[0].grid * c->swin[0].grid : c->num_patches;
 }
 
-/* Swin's activations, each the largest any stage needs for a batch of B (rows of GEMM A
- * operands in whole tiles), and a window's attention scratch for each stage */
 /* The floats of a batch's last-block probabilities (every query row's, [frame][head][row][key]),
  * where the table runs that block's rows for every frame at once and the map is the attention
  * each token receives (an average-pooled ViT's, Swin's: per window); 0 where the map is a class
@@ -606,6 +604,8 @@ last_probs_floats (const HeedVitRun *r)
   return floats * sizeof (float) <= 256u << 20 ? floats : 0;
 }
 
+/* Swin's activations, each the largest any stage needs for a batch of B (rows of GEMM A
+ * operands in whole tiles), and a window's attention scratch for each stage */
 static gboolean
 alloc_swin_activations (HeedVitRun *r, GError **error)
 {
@@ -1032,12 +1032,10 @@ record_forward (HeedVitRun *r, HeedRecorder **recs, guint n, gboolean from_frame
     HeedFrameLayout slot = r->layout;
     for (guint j = 0; j < 3; j++)
       slot.offset[j] += i * r->frame_slot;
-    if (!(to_patches
-              ? heed_op_preprocess_patches (rec, &slot, r->frame, r->frame_params, r->frame_rows,
-                                            r->patches, i * P * kp, c->img_size, c->patch_size,
-                                            error)
-              : heed_op_preprocess_patches (rec, &slot, r->frame, r->frame_params, r->frame_rows,
-                                            r->input, i * r->input_stride, c->img_size, 0, error)))
+    if (!heed_op_preprocess_patches (rec, &slot, r->frame, r->frame_params, r->frame_rows,
+                                     to_patches ? r->patches : r->input,
+                                     to_patches ? i * P * kp : i * r->input_stride, c->img_size,
+                                     to_patches ? c->patch_size : 0, error))
       return FALSE;
   }
   rec = recs[slice_of_unit (r, 1)];
