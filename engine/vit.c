@@ -716,22 +716,14 @@ record_received_frames (HeedVitRun *r, HeedRecorder *rec, guint H, guint n, guin
                             n * H * windows, N, N, "query_mean", error);
 }
 
-/* Frame i's map: the mean of its heads' rows in cls_heads */
+/* The maps of frames first .. first + n - 1, each the mean of its heads' rows in cls_heads, in
+ * one dispatch */
 static gboolean
-record_heads_mean (HeedVitRun *r, HeedRecorder *rec, guint H, guint i, GError **error)
+record_maps_mean (HeedVitRun *r, HeedRecorder *rec, guint H, guint first, guint n, GError **error)
 {
   guint T = r->plan->map_tokens;
-  return heed_op_head_mean (rec, (HeedMat){ r->cls_heads, i * H * T, 0, T }, r->cls_mean, i * T, 1,
-                            T, H, "cls_attention", error);
-}
-
-/* The maps of frames 0 .. n - 1, each the mean of its heads' rows in cls_heads, in one dispatch */
-static gboolean
-record_maps_mean (HeedVitRun *r, HeedRecorder *rec, guint H, guint n, GError **error)
-{
-  guint T = r->plan->map_tokens;
-  return heed_op_head_mean (rec, (HeedMat){ r->cls_heads, 0, H * T, T }, r->cls_mean, 0, n, T, H,
-                            "cls_attention", error);
+  return heed_op_head_mean (rec, (HeedMat){ r->cls_heads, first * H * T, H * T, T }, r->cls_mean,
+                            first * T, n, T, H, "cls_attention", error);
 }
 
 /* The last layer's probabilities of frame i are in the scores: take its CLS rows out. An
@@ -746,7 +738,7 @@ record_cls_rows (HeedVitRun *r, HeedRecorder *rec, const HeedAttentionScratch *s
   guint T = c->tokens;
   if (c->avg_pool)
     return record_received (r, rec, s, H, i, 0, T, error) &&
-           record_heads_mean (r, rec, H, i, error);
+           record_maps_mean (r, rec, H, i, 1, error);
   /* every head's CLS row (row 0 of each head's scores, m_pad x n_pad apart) in one dispatch:
    * the heads are the rows of a "mean" over one head (a dispatch costs lavapipe ~0.1 ms) */
   if (!heed_op_head_mean (rec, (HeedMat){ s->scores, 0, s->m_pad * s->n_pad, 0 }, r->cls_heads,
@@ -818,7 +810,7 @@ record_map_head (HeedVitRun *r, HeedRecorder *rec, guint n, GError **error)
     if (!heed_op_attention_rows (rec, r->qkv, NULL, 0, r->attn,
                                  &(HeedProbsOut){ r->cls_heads, 0, 1, 1 }, 0, T, 1, n, D, H,
                                  "attn_pool.attn", error) ||
-        !record_maps_mean (r, rec, H, n, error))
+        !record_maps_mean (r, rec, H, 0, n, error))
       return FALSE;
   } else
     for (guint i = 0; i < n; i++)
@@ -942,7 +934,7 @@ record_swin (HeedVitRun *r, HeedRecorder **recs, guint n, GError **error)
         if (!heed_op_attention_rows (rec, r->qkv, bb->attn_bias, shifted ? Tp / N : 1, r->attn,
                                      &probs, 0, N, N, n * (Tp / N), D, H, NAME ("attn"), error) ||
             !record_received_frames (r, rec, H, n, N, error) ||
-            !record_maps_mean (r, rec, H, n, error))
+            !record_maps_mean (r, rec, H, 0, n, error))
           return FALSE;
         all_windows = TRUE;
       }
@@ -957,7 +949,7 @@ record_swin (HeedVitRun *r, HeedRecorder **recs, guint n, GError **error)
           if (last && !record_received (r, rec, sc, H, i, w * N, N, error))
             return FALSE;
         }
-        if (last && !record_heads_mean (r, rec, H, i, error))
+        if (last && !record_maps_mean (r, rec, H, i, 1, error))
           return FALSE;
       }
       if (c->swin_v2) { /* x + norm1 (proj (attention)), then + norm2 (mlp (x)) */
@@ -1133,7 +1125,7 @@ record_forward (HeedVitRun *r, HeedRecorder **recs, guint n, gboolean from_frame
     if (rows_at_once && (!heed_op_attention_rows (rec, r->qkv, b->attn_bias, 1, r->attn, &probs, 0,
                                                   T, m, n, D, H, NAME ("attn"), error) ||
                          (c->avg_pool && !record_received_frames (r, rec, H, n, T, error)) ||
-                         !record_maps_mean (r, rec, H, n, error)))
+                         !record_maps_mean (r, rec, H, 0, n, error)))
       return FALSE;
     for (guint i = 0; i < n && !all_frames && !rows_at_once; i++) {
       if (!heed_op_attention (rec, s, r->qkv, b->attn_bias, r->attn, i * T, T, m, D, H, keep_probs,

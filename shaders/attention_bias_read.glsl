@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
-// The GPU attention kernels' bias on the scaled scores (attention_flash, attention_keys,
-// attention_tiled), included after their `bias` binding and push constants, which each declares
+// The bias on the scaled scores of the attention kernels that read it as floats
+// (attention_flash, attention_keys, attention_tiled, attention_rows), included after their `bias` binding and push constants, which each declares
 // where the shader registry reads them: where p.windows > 0, frame z's bias is window
 // z % windows's [heads][bias_rows][bias_ld] block of the binding.
 

@@ -43,8 +43,9 @@ layout(push_constant) uniform Params {
   uint out_off; // the first frame's first output element
   uint out_ld;  // the output's row stride (D): head h writes columns h dh ..
   float scale;  // 1 / sqrt(dh)
-  // a bias added to the scaled scores where windows > 0 (BEiT's relative position bias), one
-  // [heads][bias_rows][bias_ld] block for every frame (windows is 0 or 1)
+  // a bias added to the scaled scores where windows > 0 (BEiT's relative position bias; Swin's,
+  // with a shifted window's mask): frame z's is window z % windows's [heads][bias_rows][bias_ld]
+  // block of the bias binding
   uint windows, bias_rows, bias_ld;
   uint probs_off;    // where the probabilities go
   uint probs_rows;   // each frame's first probs_rows rows' (1: the class row's)
