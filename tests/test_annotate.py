@@ -151,6 +151,33 @@ def main():
                   r.stderr.count("embedded test-pattern model") == 1 and "--model hf:" in r.stderr,
                   r.stderr.strip().splitlines()[0])
 
+    # MP4 takes no picture under 16 pixels a side: such a clip is scaled up, its shape kept by
+    # the pixel aspect ratio, every frame written (it used to stop on a negotiation error, and
+    # at times hang in it)
+    for size, codec in (("18x10", ["-c:v", "libx264"]),
+                        ("17x9", ["-vf", "scale=17:9,format=yuv444p", "-c:v", "ffv1"])):
+        tiny = os.path.join(tmp, f"tiny-{size}.mkv")
+        ffmpeg(["-f", "lavfi", "-i", "testsrc2=s=18x10:r=25:d=0.4"] + codec + [tiny])
+        out = tiny + ".out.mp4"
+        r = annotate([tiny, "-o", out])
+        if r.returncode != 0:
+            check(f"a {size} clip: annotated", False, " ".join(r.stderr.strip().splitlines()[-1:]))
+            continue
+        def shape(path):
+            """(width, height, the picture's width / height as shown: its pixels' aspect in)"""
+            v = json.loads(subprocess.run(
+                ["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries",
+                 "stream=width,height,sample_aspect_ratio", "-of", "json", path],
+                capture_output=True, text=True, check=True).stdout)["streams"][0]
+            sar = [int(x) for x in v.get("sample_aspect_ratio", "1:1").split(":")]
+            return v["width"], v["height"], v["width"] * sar[0] / max(sar[1], 1) / v["height"]
+        (w0, h0, shown0), (w1, h1, shown1) = shape(tiny), shape(out)
+        frames0, frames1 = probe(tiny)["frames"], probe(out)["frames"]
+        check(f"a {size} clip: every frame, at least 16 px a side, its shape kept",
+              frames1 == frames0 == 10 and min(w1, h1) >= 16 and abs(shown1 / shown0 - 1) < 0.01,
+              f"frames {frames0} -> {frames1}, {w0}x{h0} -> {w1}x{h1}, shown {shown0:.3f} wide "
+              f"a unit of height -> {shown1:.3f}")
+
     # on a terminal: a bar redrawn in place instead of lines. The bar is drawn every 250 ms
     # once the pipeline runs, so the clip must last longer than that on the fastest machine:
     # the 2 s clips took 1.5 s in all there, start-up included, and showed no bar.

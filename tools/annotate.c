@@ -267,12 +267,16 @@ heed_cmd_annotate (int argc, char **argv)
                      "--model hf:timm/deit_tiny_patch16_224.fb_in1k (keyframes and attention do "
                      "not depend on it)\n");
 
-  /* the report's thumbnails are the shown frames, heatmap and labels drawn, keyframes only */
+  /* the report's thumbnails are the shown frames, heatmap and labels drawn, keyframes only.
+   * MP4 takes no picture under 16 pixels a side (mp4mux's caps): a smaller one is scaled up to
+   * that, its shape kept by the pixel aspect ratio; any other passes through untouched */
   shown = g_strdup_printf (
+      "%svideoscale ! video/x-raw,width=[16,2147483647],height=[16,2147483647] "
+      "! videoconvert ! %s",
       report ? "tee name=shown shown. ! queue name=thumbq ! videoconvert ! videoscale "
                "! video/x-raw,width=320,pixel-aspect-ratio=1/1 ! jpegenc quality=85 "
-               "! appsink name=thumbs sync=false shown. ! queue ! videoconvert ! %s"
-             : "videoconvert ! %s",
+               "! appsink name=thumbs sync=false shown. ! queue ! "
+             : "",
       encoder);
   /* videoflip turns the picture upright by the file's rotation tag; every element named is
    * configured below, so no path goes through the parser */
