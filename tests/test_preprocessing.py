@@ -16,9 +16,11 @@ the other way; anything else (a wrong filter, scale, crop offset or normalisatio
 many codes over many pixels. Prints TAP."""
 import json
 import os
+import struct
 import subprocess
 import sys
 import tempfile
+import zlib
 
 import numpy as np
 import torch
@@ -114,6 +116,23 @@ def run_case(n, name, model, images, files, tmp, references=None, **how):
     return ok
 
 
+def save_png16(image, path, seed):
+    """image (8-bit RGB or RGBA) as a 16-bit PNG (Pillow writes none): each sample's high byte
+    the image's, its low byte random, so a decoder that does not keep the high bytes shows."""
+    pixels = np.asarray(image).astype(np.uint16) << 8
+    pixels |= np.random.default_rng(seed).integers(0, 256, pixels.shape, dtype=np.uint16)
+    h, w, channels = pixels.shape
+    rows = b"".join(b"\0" + row.astype(">u2").tobytes() for row in pixels)
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(
+            ">I", zlib.crc32(kind + data))
+    header = struct.pack(">IIBBBBB", w, h, 16, {3: 2, 4: 6}[channels], 0, 0, 0)
+    with open(path, "wb") as f:
+        f.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows))
+                + chunk(b"IEND", b""))
+
+
 def photos_turned(tmp):
     """A phone's pictures: JPEGs (4:2:0, and 4:4:4, which jpegdec would hand on at 4:2:0) with
     each EXIF orientation, 1 to 8, and the first frame of a video with a rotation tag (lossless
@@ -174,16 +193,21 @@ def main():
 
         # files GStreamer's decodebin cannot read and heed hands to GdkPixbuf: a CMYK JPEG
         # (jpegdec takes 3 components at most), BMP and TIFF (libav's decoders get them in 4 kB
-        # pieces, with no parser), against Pillow reading them as timm does
+        # pieces, with no parser), and a 16-bit RGB PNG (GStreamer 1.22's pngdec scrambles
+        # it); beside them a 16-bit RGBA PNG, which pngdec reads. Against Pillow reading them as
+        # timm does (a 16-bit PNG's high bytes)
         n, files = len(CASES) + 1, CASES[0][1]
         model = os.path.join(tmp, "case1", "model.safetensors")
         photo = synthetic_photo(320, 240, seed=7)
-        others = [os.path.join(tmp, f) for f in ("cmyk.jpg", "photo.bmp", "photo.tiff")]
+        others = [os.path.join(tmp, f) for f in ("cmyk.jpg", "photo.bmp", "photo.tiff",
+                                                 "photo-rgb16.png", "photo-rgba16.png")]
         photo.convert("CMYK").save(others[0], quality=90)
         photo.save(others[1])
         photo.save(others[2])
-        failed += not run_case(n, "CMYK JPEG, BMP and TIFF as Pillow reads them", model, others,
-                               files, tmp, convert=True)
+        save_png16(photo.convert("RGB"), others[3], seed=1)
+        save_png16(photo.convert("RGBA"), others[4], seed=2)
+        failed += not run_case(n, "CMYK JPEG, BMP, TIFF and 16-bit PNGs as Pillow reads them",
+                               model, others, files, tmp, convert=True)
         # JPEGs decoded as Pillow decodes them, and turned upright as transformers' load_image
         # turns them; a video's first frame as FFmpeg turns it
         photos, video, upright = photos_turned(tmp)

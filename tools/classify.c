@@ -5,7 +5,7 @@
  *    "attention_peak": [x, y]}
  * Images are decoded by GStreamer (uridecodebin), so PNG, JPEG and anything else it reads work;
  * a video gives its first frame. What uridecodebin cannot read goes to GdkPixbuf's library (CMYK
- * JPEG, BMP, TIFF). */
+ * JPEG, BMP, TIFF), and so do JPEGs and 16-bit RGB PNGs, which it reads as Pillow does. */
 #include "heed-cli.h"
 #include "heed-engine.h"
 #include "heedlabels.h"
@@ -120,6 +120,24 @@ is_jpeg (const char *path)
   return jpeg;
 }
 
+/* Whether path is a PNG of 16-bit RGB without alpha (its IHDR's bit depth 16, colour type 2).
+ * GStreamer 1.22's pngdec hands those on with every pixel two 16-bit words off its place, all
+ * colours wrong (2.4 dB PSNR against the same picture in 8 bits); its 16-bit RGBA, grey and
+ * grey-alpha are right. */
+static gboolean
+is_png_rgb48 (const char *path)
+{
+  static const guint8 signature[8] = { 0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n' };
+  guint8 head[26] = { 0 };
+  FILE *f = fopen (path, "rb");
+  gboolean rgb48 = f && fread (head, 1, sizeof head, f) == sizeof head &&
+                   memcmp (head, signature, 8) == 0 && memcmp (head + 12, "IHDR", 4) == 0 &&
+                   head[24] == 16 && head[25] == 2;
+  if (f)
+    fclose (f);
+  return rgb48;
+}
+
 /* Decodes the first frame of path as RGBA. Ends as soon as GStreamer has either prerolled a
  * frame or said why it cannot: a missing file, a directory, text or random bytes, a truncated
  * image each give an error at once, never a wait. */
@@ -143,8 +161,10 @@ decode_first_frame (const char *path, GError **error)
    * library is the same libjpeg, with its smooth chroma upsampling, so every pixel agrees.
    * jpegdec hands on YUV at 4:2:0 whatever the file holds, and videoconvert's upsampling puts
    * colours many codes apart at every colour edge. */
+  /* GdkPixbuf's library keeps a 16-bit RGB PNG's high bytes, as Pillow does (is_png_rgb48
+   * says why pngdec does not read it) */
   gboolean jpeg = is_jpeg (path);
-  GstSample *photo = jpeg ? pixbuf_frame (path) : NULL;
+  GstSample *photo = jpeg || is_png_rgb48 (path) ? pixbuf_frame (path) : NULL;
   if (photo)
     return photo;
   char *uri = gst_filename_to_uri (path, error);
