@@ -11,6 +11,8 @@ in each clip):
   - Ctrl-C (SIGINT) halfway leaves a file that plays, holding the frames heed says it wrote,
     as long as they last, with as many JSON lines, and a report of those frames; exit status
     130;
+  - a clip under 16 pixels a side (MP4's least) is written whole, scaled up; an animated GIF
+    (every frame stamped 0 by gst-libav, and a demuxer that never ends) is written whole;
   - an unwritable output, a full disk (/dev/full) and a missing input end at once with a
     one-line reason and a non-zero exit status;
   - heedjson from gst-launch-1.0 writes one valid line per frame, the attention map on request;
@@ -177,6 +179,29 @@ def main():
               frames1 == frames0 == 10 and min(w1, h1) >= 16 and abs(shown1 / shown0 - 1) < 0.01,
               f"frames {frames0} -> {frames1}, {w0}x{h0} -> {w1}x{h1}, shown {shown0:.3f} wide "
               f"a unit of height -> {shown1:.3f}")
+
+    # an animated GIF: gst-libav 1.22 stamps every frame 0 and its demuxer never ends the
+    # stream (it spins at the end of the file); heed stamps each frame at the end of the one
+    # before and ends the stream once the last frame is decoded
+    gif = os.path.join(tmp, "animated.gif")
+    ffmpeg(["-f", "lavfi", "-i", "testsrc2=s=96x64:r=10:d=2", gif])
+    out, jsonl = gif + ".out.mp4", gif + ".jsonl"
+    try:  # it hung for ever before: 2 minutes is forty times what it takes
+        r = subprocess.run([HEED, "annotate", gif, "-o", out, "--jsonl", jsonl],
+                           capture_output=True, text=True, timeout=120)
+    except subprocess.TimeoutExpired:
+        r = subprocess.CompletedProcess([], -1, "", "still running after 120 s")
+    if r.returncode != 0:
+        check("an animated GIF: annotated", False, " ".join(r.stderr.strip().splitlines()[-1:]))
+    else:
+        b = probe(out)
+        n, error, objs = valid_lines(jsonl)
+        stamps = [o["timestamp"] for o in objs]
+        check("an animated GIF: its 20 frames, 2 s, one JSON line each at its own time",
+              b["frames"] == 20 and abs(b["duration"] - 2.0) <= 0.05 and n == 20
+              and error is None and stamps == [k * 100000000 for k in range(20)],
+              f"{b['frames']} frames, {b['duration']:.3f} s, {n} lines, times {stamps[:4]}..., "
+              f"schema: {error}")
 
     # on a terminal: a bar redrawn in place instead of lines. The bar is drawn every 250 ms
     # once the pipeline runs, so the clip must last longer than that on the fastest machine:

@@ -32,6 +32,14 @@ typedef struct {
   GMutex lock;            /* video_end, between the video and the sound's streaming threads */
   GstClockTime video_end; /* of the last frame that reached the encoder */
   int last_tenth;         /* plain progress: the last tenth reported */
+  /* the end's watchdog (end_if_stalled_at_end), from the decoded frames: */
+  GstClockTime decoded_pts; /* the time the last ones were stamped with (under lock), */
+  GstClockTime decoded_end; /* the last one's end, as stamped on the way (under lock), */
+  gint decoded;             /* atomic: how many, */
+  gint decoded_eos;         /* atomic: whether the stream's end followed them, */
+  gint decoded_seen;        /* how many at the watchdog's last look, */
+  gint64 still_since;       /* since when (monotonic µs) none has come, */
+  gboolean ended_stall;     /* and whether it ended the stream itself */
 } Annotate;
 
 /* What the input holds: whether it has video and sound, and how long it lasts. */
@@ -130,10 +138,76 @@ format_time (char *out, gsize size, double seconds)
     g_snprintf (out, size, "%u:%02u", s / 60, s % 60);
 }
 
+static gboolean end_after_decoders (Annotate *a);
+
+/* The decoded frames, and the end of the stream after them, as they enter the pipeline. A frame
+ * stamped with the time of the one before it (gst-libav 1.22 stamps every frame of an animated
+ * GIF 0, with its own duration) is given the end of that one instead: two frames are never shown
+ * at one instant, and the encoder and muxer would keep only one. */
+static GstPadProbeReturn
+watch_decoded (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  Annotate *a = data;
+  if (info->type & GST_PAD_PROBE_TYPE_BUFFER) {
+    GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER (info);
+    g_atomic_int_inc (&a->decoded);
+    if (!GST_BUFFER_PTS_IS_VALID (buf))
+      return GST_PAD_PROBE_OK;
+    g_mutex_lock (&a->lock);
+    if (GST_BUFFER_PTS (buf) == a->decoded_pts && GST_CLOCK_TIME_IS_VALID (a->decoded_end) &&
+        a->decoded_end > a->decoded_pts) {
+      buf = gst_buffer_make_writable (buf);
+      GST_PAD_PROBE_INFO_DATA (info) = buf;
+      GST_BUFFER_PTS (buf) = a->decoded_end;
+    } else {
+      a->decoded_pts = GST_BUFFER_PTS (buf);
+    }
+    a->decoded_end =
+        GST_BUFFER_PTS (buf) + (GST_BUFFER_DURATION_IS_VALID (buf) ? GST_BUFFER_DURATION (buf) : 0);
+    g_mutex_unlock (&a->lock);
+  } else if (GST_EVENT_TYPE (GST_PAD_PROBE_INFO_EVENT (info)) == GST_EVENT_EOS) {
+    g_atomic_int_set (&a->decoded_eos, TRUE);
+  }
+  return GST_PAD_PROBE_OK;
+}
+
+/* A demuxer that never ends the stream after the last frame (gst-libav 1.22's GIF demuxer on
+ * FFmpeg 5.1 spins at the end of the file instead) would leave the run waiting for ever: once
+ * the decoder has given every frame up to the input's duration, with no end of stream after
+ * them and no frame for this long, the stream is ended after the decoders. A file's own end
+ * of stream follows its last frame at once. */
+#define END_STALL_US (3 * G_USEC_PER_SEC)
+
+static void
+end_if_stalled_at_end (Annotate *a)
+{
+  gint decoded = g_atomic_int_get (&a->decoded);
+  gint64 now = g_get_monotonic_time ();
+  if (decoded != a->decoded_seen || !a->still_since) {
+    a->decoded_seen = decoded;
+    a->still_since = now;
+    return;
+  }
+  g_mutex_lock (&a->lock);
+  gboolean all_decoded =
+      decoded > 0 && GST_CLOCK_TIME_IS_VALID (a->duration) && a->decoded_end >= a->duration;
+  g_mutex_unlock (&a->lock);
+  if (!all_decoded || a->ended_stall || g_atomic_int_get (&a->decoded_eos) ||
+      g_atomic_int_get (&a->interrupted) || now - a->still_since < END_STALL_US)
+    return;
+  a->ended_stall = TRUE;
+  fprintf (stderr,
+           "%sheed annotate: the input's last frame is decoded but its demuxer has not ended "
+           "the stream; ending it\n",
+           a->tty ? "\n" : "");
+  end_after_decoders (a);
+}
+
 static void
 report_progress (gpointer data)
 {
   Annotate *a = data;
+  end_if_stalled_at_end (a);
   gint64 pos = -1;
   if (!gst_element_query_position (a->pipeline, GST_FORMAT_TIME, &pos) || pos < 0)
     return;
@@ -160,17 +234,12 @@ report_progress (gpointer data)
   }
 }
 
-/* Ctrl-C: the end of the stream right after the decoder, so what was decoded so far is written
- * and the decoder's next push is refused (an EOS at the file source would first drain
- * everything the demuxer and decoder queues hold, seconds of it) */
+/* The end of the stream right after the decoders, so what was decoded so far is written and
+ * the decoders' next push is refused (an EOS at the file source would first drain everything
+ * the demuxer and decoder queues hold, seconds of it) */
 static gboolean
-on_interrupt (gpointer data)
+end_after_decoders (Annotate *a)
 {
-  Annotate *a = data;
-  g_atomic_int_set (&a->interrupted, TRUE);
-  fprintf (stderr,
-           "%sheed annotate: interrupted, finishing the file (Ctrl-C again to stop at once)\n",
-           a->tty ? "\n" : "");
   const char *queues[] = { "vq", "aq" };
   for (guint i = 0; i < G_N_ELEMENTS (queues); i++) {
     GstElement *q = gst_bin_get_by_name (GST_BIN (a->pipeline), queues[i]);
@@ -182,6 +251,18 @@ on_interrupt (gpointer data)
     gst_object_unref (q);
   }
   return TRUE;
+}
+
+/* Ctrl-C: the stream ended after the decoders, the file finished with what was decoded */
+static gboolean
+on_interrupt (gpointer data)
+{
+  Annotate *a = data;
+  g_atomic_int_set (&a->interrupted, TRUE);
+  fprintf (stderr,
+           "%sheed annotate: interrupted, finishing the file (Ctrl-C again to stop at once)\n",
+           a->tty ? "\n" : "");
+  return end_after_decoders (a);
 }
 
 int
@@ -212,6 +293,7 @@ heed_cmd_annotate (int argc, char **argv)
   GOptionContext *ctx = g_option_context_new ("INPUT - annotate a video file");
   GError *error = NULL;
   Annotate a = { 0 };
+  a.decoded_pts = a.decoded_end = GST_CLOCK_TIME_NONE;
   g_mutex_init (&a.lock);
   int status = 1;
   gboolean audio = FALSE;
@@ -309,6 +391,12 @@ heed_cmd_annotate (int argc, char **argv)
   if (jsonl)
     heed_cli_set_string (a.pipeline, "json", "location", jsonl);
   heed_cli_probe_buffers (a.pipeline, "venc", "sink", count_frame, &a);
+  GstElement *vq = gst_bin_get_by_name (GST_BIN (a.pipeline), "vq");
+  GstPad *decoded = gst_element_get_static_pad (vq, "sink");
+  gst_pad_add_probe (decoded, GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM,
+                     watch_decoded, &a, NULL);
+  gst_object_unref (decoded);
+  gst_object_unref (vq);
   if (report) {
     heed_cli_probe_buffers (a.pipeline, "overlay", "src", heed_report_record_frame, report);
     heed_cli_probe_buffers (a.pipeline, "thumbq", "sink", heed_report_keep_keyframes, report);
