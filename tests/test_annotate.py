@@ -13,8 +13,8 @@ in each clip):
     130;
   - a clip under 16 pixels a side (MP4's least) is written whole, scaled up; an animated GIF
     (every frame stamped 0 by gst-libav, and a demuxer that never ends) is written whole;
-  - an unwritable output, a full disk (/dev/full) and a missing input end at once with a
-    one-line reason and a non-zero exit status;
+  - an unwritable output, a full disk (/dev/full), a missing input and an animated WebP end at
+    once with a one-line reason and a non-zero exit status;
   - heedjson from gst-launch-1.0 writes one valid line per frame, the attention map on request;
     a full disk is an element error from heedjson;
   - `heed live --headless` on a live test source with a live sound source: every frame reaches
@@ -248,19 +248,24 @@ def main():
 
     # bad outputs and inputs: one line, non-zero, quickly
     h264 = clips["H.264 + AAC in MP4"][0]
-    for what, args in (("an unwritable output", [h264, "-o", "/nonexistent/dir/out.mp4"]),
-                       ("a full disk", [h264, "-o", "/dev/full"]),
-                       ("a full disk for the JSON lines", [h264, "-o", os.path.join(tmp, "x.mp4"),
-                                                           "--jsonl", "/dev/full"]),
-                       ("a missing input", [os.path.join(tmp, "missing.mp4")]),
-                       ("a file that is not a video", [SCHEMA_PATH])):
+    webp = os.path.join(tmp, "animated.webp")  # GStreamer 1.22 reads still WebP only
+    ffmpeg(["-f", "lavfi", "-i", "testsrc2=s=96x64:r=10:d=0.5", "-c:v", "libwebp", "-loop", "0",
+            webp])
+    for what, args, says in (
+            ("an unwritable output", [h264, "-o", "/nonexistent/dir/out.mp4"], ""),
+            ("a full disk", [h264, "-o", "/dev/full"], ""),
+            ("a full disk for the JSON lines", [h264, "-o", os.path.join(tmp, "x.mp4"),
+                                                "--jsonl", "/dev/full"], ""),
+            ("a missing input", [os.path.join(tmp, "missing.mp4")], ""),
+            ("a file that is not a video", [SCHEMA_PATH], ""),
+            ("an animated WebP", [webp], "is an animated WebP")):
         start = time.monotonic()
         r = annotate(args, cwd=tmp)
         err = r.stderr.strip().splitlines()
         last = err[-1] if err else ""
         check(f"{what}: a one-line reason, exit status non-zero",
               r.returncode not in (0, 130) and last.startswith("heed:") and "\n" not in last
-              and time.monotonic() - start < 60, f"status {r.returncode}: {last}")
+              and says in last and time.monotonic() - start < 60, f"status {r.returncode}: {last}")
 
     # heedjson from gst-launch-1.0
     jl = os.path.join(tmp, "gst.jsonl")

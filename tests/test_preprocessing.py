@@ -193,21 +193,28 @@ def main():
 
         # files GStreamer's decodebin cannot read and heed hands to GdkPixbuf: a CMYK JPEG
         # (jpegdec takes 3 components at most), BMP and TIFF (libav's decoders get them in 4 kB
-        # pieces, with no parser), and a 16-bit RGB PNG (GStreamer 1.22's pngdec scrambles
-        # it); beside them a 16-bit RGBA PNG, which pngdec reads. Against Pillow reading them as
-        # timm does (a 16-bit PNG's high bytes)
+        # pieces, with no parser), a 16-bit RGB PNG (GStreamer 1.22's pngdec scrambles it) and
+        # an animated WebP; beside them a 16-bit RGBA PNG, which pngdec reads, and a still WebP.
+        # Against Pillow reading them as timm does (a 16-bit PNG's high bytes)
         n, files = len(CASES) + 1, CASES[0][1]
         model = os.path.join(tmp, "case1", "model.safetensors")
         photo = synthetic_photo(320, 240, seed=7)
         others = [os.path.join(tmp, f) for f in ("cmyk.jpg", "photo.bmp", "photo.tiff",
-                                                 "photo-rgb16.png", "photo-rgba16.png")]
+                                                 "photo-rgb16.png", "photo-rgba16.png",
+                                                 "photo.webp", "animated.webp")]
         photo.convert("CMYK").save(others[0], quality=90)
         photo.save(others[1])
         photo.save(others[2])
         save_png16(photo.convert("RGB"), others[3], seed=1)
         save_png16(photo.convert("RGBA"), others[4], seed=2)
-        failed += not run_case(n, "CMYK JPEG, BMP, TIFF and 16-bit PNGs as Pillow reads them",
-                               model, others, files, tmp, convert=True)
+        # WebP: a still one (GStreamer's webpdec), and an animated one (its first frame, from
+        # GdkPixbuf's WebP loader: webpdec takes still pictures only)
+        photo.save(others[5], quality=90)
+        photo.save(others[6], save_all=True, quality=90, duration=100, loop=0,
+                   append_images=[synthetic_photo(320, 240, seed=8)])
+        failed += not run_case(n, "CMYK JPEG, BMP, TIFF, 16-bit PNGs and WebP (still and "
+                               "animated) as Pillow reads them", model, others, files, tmp,
+                               convert=True)
         # JPEGs decoded as Pillow decodes them, and turned upright as transformers' load_image
         # turns them; a video's first frame as FFmpeg turns it
         photos, video, upright = photos_turned(tmp)

@@ -42,6 +42,20 @@ typedef struct {
   gboolean ended_stall;     /* and whether it ended the stream itself */
 } Annotate;
 
+/* Whether path is an animated WebP: RIFF's WEBP with a VP8X header whose animation flag is set */
+static gboolean
+is_animated_webp (const char *path)
+{
+  guint8 head[21] = { 0 };
+  FILE *f = fopen (path, "rb");
+  gboolean animated = f && fread (head, 1, sizeof head, f) == sizeof head &&
+                      memcmp (head, "RIFF", 4) == 0 && memcmp (head + 8, "WEBPVP8X", 8) == 0 &&
+                      (head[20] & 0x02);
+  if (f)
+    fclose (f);
+  return animated;
+}
+
 /* What the input holds: whether it has video and sound, and how long it lasts. */
 static gboolean
 probe_input (const char *path, gboolean *audio, GstClockTime *duration, GError **error)
@@ -60,7 +74,12 @@ probe_input (const char *path, gboolean *audio, GstClockTime *duration, GError *
   GList *video =
       info && result == GST_DISCOVERER_OK ? gst_discoverer_info_get_video_streams (info) : NULL;
   gboolean ok = FALSE;
-  if (result != GST_DISCOVERER_OK)
+  if (result != GST_DISCOVERER_OK && is_animated_webp (path))
+    g_set_error (error, GST_CORE_ERROR, GST_CORE_ERROR_FAILED,
+                 "%s is an animated WebP, which GStreamer 1.22 does not read (its webpdec "
+                 "takes still pictures only)",
+                 path);
+  else if (result != GST_DISCOVERER_OK)
     g_set_error (
         error, GST_CORE_ERROR, GST_CORE_ERROR_FAILED, "%s is not a video heed can read%s%s%s", path,
         result == GST_DISCOVERER_MISSING_PLUGINS ? " (a GStreamer plugin for its format is missing)"

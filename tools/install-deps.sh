@@ -27,6 +27,6 @@ $SUDO apt-get install -y --no-install-recommends \
   python3 python3-torch python3-numpy libopenblas0-pthread python3-gi python3-gst-1.0 \
   python3-pil python3-torchvision python3-jsonschema \
   gir1.2-gstreamer-1.0 gir1.2-gst-plugins-base-1.0 \
-  libpango1.0-dev libcairo2-dev libfontconfig-dev libgdk-pixbuf-2.0-dev \
+  libpango1.0-dev libcairo2-dev libfontconfig-dev libgdk-pixbuf-2.0-dev webp-pixbuf-loader \
   fonts-dejavu-core fonts-noto-cjk \
   ffmpeg valgrind clang-format bc "${extra[@]}"
