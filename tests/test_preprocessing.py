@@ -159,7 +159,7 @@ def photos_turned(tmp):
 
 
 def main():
-    print(f"1..{len(CASES) + 3}")
+    print(f"1..{len(CASES) + 4}")
     failed = 0
     with tempfile.TemporaryDirectory() as tmp:
         images = []
@@ -223,6 +223,20 @@ def main():
                                files, tmp, upright=True)
         failed += not run_case(n + 2, "a video's first frame, upright by its rotation tag as "
                                "FFmpeg turns it", model, [video], files, tmp, [upright])
+        # a phone's HEIC and an AVIF (GdkPixbuf's HEIF loader, libheif), which Pillow does not
+        # read: against libheif's own heif-convert writing them out as PNGs
+        heif = [os.path.join(tmp, f) for f in ("photo.heic", "photo.avif")]
+        decoded = [p + ".png" for p in heif]
+        source = os.path.join(tmp, "heif-source.png")
+        synthetic_photo(320, 240, seed=9).save(source)
+        subprocess.run(["heif-enc", "-q", "90", "-o", heif[0], source], check=True,
+                       capture_output=True)
+        subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", source, "-c:v", "libaom-av1",
+                        "-still-picture", "1", "-pix_fmt", "yuv420p", heif[1]], check=True)
+        for p, png in zip(heif, decoded):
+            subprocess.run(["heif-convert", p, png], check=True, capture_output=True)
+        failed += not run_case(n + 3, "HEIC and AVIF as libheif decodes them", model, heif,
+                               files, tmp, decoded)
     return 1 if failed else 0
 
 

@@ -5,7 +5,8 @@
  *    "attention_peak": [x, y]}
  * Images are decoded by GStreamer (uridecodebin), so PNG, JPEG and anything else it reads work;
  * a video gives its first frame. What uridecodebin cannot read goes to GdkPixbuf's library (CMYK
- * JPEG, BMP, TIFF), and so do JPEGs and 16-bit RGB PNGs, which it reads as Pillow does. */
+ * JPEG, BMP, TIFF, animated WebP, HEIC and AVIF), and so do JPEGs and 16-bit RGB PNGs, which it
+ * reads as Pillow does. */
 #include "heed-cli.h"
 #include "heed-engine.h"
 #include "heedlabels.h"
