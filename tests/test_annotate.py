@@ -13,8 +13,9 @@ in each clip):
     130;
   - a clip under 16 pixels a side (MP4's least) is written whole, scaled up; an animated GIF
     (every frame stamped 0 by gst-libav, and a demuxer that never ends) is written whole;
-  - an unwritable output, a full disk (/dev/full), a missing input and an animated WebP end at
-    once with a one-line reason and a non-zero exit status;
+  - an unwritable output, a full disk (/dev/full), a missing input, an animated WebP and an
+    output that is the input (by a link too) end at once with a one-line reason and a non-zero
+    exit status; the input is left as it was;
   - heedjson from gst-launch-1.0 writes one valid line per frame, the attention map on request;
     a full disk is an element error from heedjson;
   - `heed live --headless` on a live test source with a live sound source: every frame reaches
@@ -251,6 +252,12 @@ def main():
     webp = os.path.join(tmp, "animated.webp")  # GStreamer 1.22 reads still WebP only
     ffmpeg(["-f", "lavfi", "-i", "testsrc2=s=96x64:r=10:d=0.5", "-c:v", "libwebp", "-loop", "0",
             webp])
+    precious, link = os.path.join(tmp, "precious.mp4"), os.path.join(tmp, "link.mp4")
+    with open(h264, "rb") as f:
+        kept = f.read()
+    with open(precious, "wb") as f:
+        f.write(kept)
+    os.symlink(precious, link)
     for what, args, says in (
             ("an unwritable output", [h264, "-o", "/nonexistent/dir/out.mp4"], ""),
             ("a full disk", [h264, "-o", "/dev/full"], ""),
@@ -258,7 +265,10 @@ def main():
                                                 "--jsonl", "/dev/full"], ""),
             ("a missing input", [os.path.join(tmp, "missing.mp4")], ""),
             ("a file that is not a video", [SCHEMA_PATH], ""),
-            ("an animated WebP", [webp], "is an animated WebP")):
+            ("an animated WebP", [webp], "is an animated WebP"),
+            ("the input as the output, by a link", [precious, "-o", link], "is the input itself"),
+            ("the input as the JSON lines", [precious, "--jsonl", precious],
+             "is the input itself")):
         start = time.monotonic()
         r = annotate(args, cwd=tmp)
         err = r.stderr.strip().splitlines()
@@ -266,6 +276,8 @@ def main():
         check(f"{what}: a one-line reason, exit status non-zero",
               r.returncode not in (0, 130) and last.startswith("heed:") and "\n" not in last
               and says in last and time.monotonic() - start < 60, f"status {r.returncode}: {last}")
+    with open(precious, "rb") as f:
+        check("the input named as an output is left as it was", f.read() == kept)
 
     # heedjson from gst-launch-1.0
     jl = os.path.join(tmp, "gst.jsonl")

@@ -42,6 +42,15 @@ typedef struct {
   gboolean ended_stall;     /* and whether it ended the stream itself */
 } Annotate;
 
+/* Whether the two paths name one file (a link or another spelling of it too) */
+static gboolean
+same_file (const char *a, const char *b)
+{
+  GStatBuf sa, sb;
+  return g_stat (a, &sa) == 0 && g_stat (b, &sb) == 0 && sa.st_dev == sb.st_dev &&
+         sa.st_ino == sb.st_ino;
+}
+
 /* Whether path is an animated WebP: RIFF's WEBP with a VP8X header whose animation flag is set */
 static gboolean
 is_animated_webp (const char *path)
@@ -341,6 +350,17 @@ heed_cmd_annotate (int argc, char **argv)
       *dot = 0;
     output = g_strdup_printf ("%s-annotated.mp4", base);
     g_free (base);
+  }
+  /* an output written over the input would empty it before it is read, and a failed run then
+   * removes what it started: the input would be lost */
+  const char *over_input = same_file (output, input)           ? output
+                           : jsonl && same_file (jsonl, input) ? jsonl
+                                                               : NULL;
+  if (over_input) {
+    char *msg = g_strdup_printf ("%s is the input itself: name another file to write", over_input);
+    status = heed_cli_fail (msg, NULL);
+    g_free (msg);
+    goto out;
   }
   gst_init (NULL, NULL);
   const char *encoder = video_encoder ();
