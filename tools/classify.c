@@ -48,8 +48,8 @@ preroll_frame (const char *source, char **message, gboolean *not_linked, GError 
                                     GST_MESSAGE_ASYNC_DONE | GST_MESSAGE_ERROR | GST_MESSAGE_EOS);
   if (m && GST_MESSAGE_TYPE (m) == GST_MESSAGE_ASYNC_DONE)
     sample = gst_app_sink_try_pull_preroll (GST_APP_SINK (sink), 0);
-  if (!m)
-    m = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR); /* a state change that failed at once */
+  if (!m) /* a state change that failed at once: its error may come from a streaming thread */
+    m = gst_bus_timed_pop_filtered (bus, 5 * GST_SECOND, GST_MESSAGE_ERROR);
   if (!sample && m && GST_MESSAGE_TYPE (m) == GST_MESSAGE_ERROR) {
     GError *e = NULL;
     char *debug = NULL;
@@ -177,7 +177,7 @@ decode_first_frame (const char *path, GError **error)
   GstSample *sample = preroll_frame (source, &message, &not_linked, error);
   g_free (source);
   g_free (uri);
-  if (!sample && message && !jpeg) {
+  if (!sample && !not_linked && !jpeg && !(error && *error)) {
     /* Images GStreamer's decodebin cannot read but GdkPixbuf can (a JPEG it was given first):
      * BMP and TIFF (libav's decoders there get the file in 4 kB pieces, with no parser to join
      * them). Pillow, which timm reads images with, reads them. GdkPixbuf's library refuses a
