@@ -33,13 +33,14 @@ typedef struct {
   GstClockTime video_end; /* of the last frame that reached the encoder */
   int last_tenth;         /* plain progress: the last tenth reported */
   /* the end's watchdog (end_if_stalled_at_end), from the decoded frames: */
-  GstClockTime decoded_pts; /* the time the last ones were stamped with (under lock), */
-  GstClockTime decoded_end; /* the last one's end, as stamped on the way (under lock), */
-  gint decoded;             /* atomic: how many, */
-  gint decoded_eos;         /* atomic: whether the stream's end followed them, */
-  gint decoded_seen;        /* how many at the watchdog's last look, */
-  gint64 still_since;       /* since when (monotonic µs) none has come, */
-  gboolean ended_stall;     /* and whether it ended the stream itself */
+  GstClockTime decoded_pts;  /* the time the last ones were stamped with (under lock), */
+  GstClockTime decoded_end;  /* the last one's end, as stamped on the way (under lock), */
+  gint decoded;              /* atomic: how many, */
+  gint decoded_eos;          /* atomic: whether the stream's end followed them, */
+  gint decoded_seen;         /* how many at the watchdog's last look, */
+  GstElement *decoded_queue; /* the queue they enter (vq), */
+  gint64 stalled_since;      /* since when (monotonic µs) the stream has stood still at its end, */
+  gboolean ended_stall;      /* and whether the watchdog ended it */
 } Annotate;
 
 /* Whether the two paths name one file (a link or another spelling of it too) */
@@ -200,28 +201,32 @@ watch_decoded (GstPad *pad, GstPadProbeInfo *info, gpointer data)
 }
 
 /* A demuxer that never ends the stream after the last frame (gst-libav 1.22's GIF demuxer on
- * FFmpeg 5.1 spins at the end of the file instead) would leave the run waiting for ever: once
- * the decoder has given every frame up to the input's duration, with no end of stream after
- * them and no frame for this long, the stream is ended after the decoders. A file's own end
- * of stream follows its last frame at once. */
+ * FFmpeg 5.1 spins at the end of the file instead) would leave the run waiting for ever. The
+ * stream is ended after the decoders once, for this long, the decoder has given every frame up
+ * to the input's duration, the queue after it has handed them all on (so the decoder is not
+ * waiting for room there, as it does behind a slow model), no frame has come and no end of
+ * stream: a file's own end of stream follows its last frame into that queue at once. */
 #define END_STALL_US (3 * G_USEC_PER_SEC)
 
 static void
 end_if_stalled_at_end (Annotate *a)
 {
   gint decoded = g_atomic_int_get (&a->decoded);
+  guint queued = 1;
+  g_object_get (a->decoded_queue, "current-level-buffers", &queued, NULL);
+  g_mutex_lock (&a->lock);
+  gboolean all_decoded = decoded > 0 && GST_CLOCK_TIME_IS_VALID (a->duration) &&
+                         GST_CLOCK_TIME_IS_VALID (a->decoded_end) && a->decoded_end >= a->duration;
+  g_mutex_unlock (&a->lock);
+  gboolean stalled = all_decoded && queued == 0 && decoded == a->decoded_seen &&
+                     !g_atomic_int_get (&a->decoded_eos) && !g_atomic_int_get (&a->interrupted);
   gint64 now = g_get_monotonic_time ();
-  if (decoded != a->decoded_seen || !a->still_since) {
-    a->decoded_seen = decoded;
-    a->still_since = now;
+  a->decoded_seen = decoded;
+  if (!stalled || !a->stalled_since) {
+    a->stalled_since = stalled ? now : 0;
     return;
   }
-  g_mutex_lock (&a->lock);
-  gboolean all_decoded =
-      decoded > 0 && GST_CLOCK_TIME_IS_VALID (a->duration) && a->decoded_end >= a->duration;
-  g_mutex_unlock (&a->lock);
-  if (!all_decoded || a->ended_stall || g_atomic_int_get (&a->decoded_eos) ||
-      g_atomic_int_get (&a->interrupted) || now - a->still_since < END_STALL_US)
+  if (a->ended_stall || now - a->stalled_since < END_STALL_US)
     return;
   a->ended_stall = TRUE;
   fprintf (stderr,
@@ -430,12 +435,11 @@ heed_cmd_annotate (int argc, char **argv)
   if (jsonl)
     heed_cli_set_string (a.pipeline, "json", "location", jsonl);
   heed_cli_probe_buffers (a.pipeline, "venc", "sink", count_frame, &a);
-  GstElement *vq = gst_bin_get_by_name (GST_BIN (a.pipeline), "vq");
-  GstPad *decoded = gst_element_get_static_pad (vq, "sink");
+  a.decoded_queue = gst_bin_get_by_name (GST_BIN (a.pipeline), "vq");
+  GstPad *decoded = gst_element_get_static_pad (a.decoded_queue, "sink");
   gst_pad_add_probe (decoded, GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM,
                      watch_decoded, &a, NULL);
   gst_object_unref (decoded);
-  gst_object_unref (vq);
   if (report) {
     heed_cli_probe_buffers (a.pipeline, "overlay", "src", heed_report_record_frame, report);
     heed_cli_probe_buffers (a.pipeline, "thumbq", "sink", heed_report_keep_keyframes, report);
@@ -483,6 +487,8 @@ heed_cmd_annotate (int argc, char **argv)
   }
 
 out:
+  if (a.decoded_queue)
+    gst_object_unref (a.decoded_queue);
   if (a.pipeline)
     gst_object_unref (a.pipeline);
   g_mutex_clear (&a.lock);
