@@ -12,7 +12,9 @@ in each clip):
     as long as they last, with as many JSON lines, and a report of those frames; exit status
     130;
   - a clip under 16 pixels a side (MP4's least) is written whole, scaled up; an animated GIF
-    (every frame stamped 0 by gst-libav, and a demuxer that never ends) is written whole;
+    (every frame stamped 0 by gst-libav, and a demuxer that never ends) is written whole; so is
+    a TS whose sound changes rate and channels halfway, the sound kept, and a clip with no
+    keyframe annotated with --report;
   - an unwritable output, a full disk (/dev/full), a missing input, an animated WebP and an
     output that is the input (by a link too) end at once with a one-line reason and a non-zero
     exit status; the input is left as it was;
@@ -203,6 +205,46 @@ def main():
               and error is None and stamps == [k * 100000000 for k in range(20)],
               f"{b['frames']} frames, {b['duration']:.3f} s, {n} lines, times {stamps[:4]}..., "
               f"schema: {error}")
+
+    # sound whose format changes mid-stream, as a broadcast's TS may (two recordings joined:
+    # 44.1 kHz mono, then 48 kHz stereo): the AAC encoder takes no change, so the later part is
+    # converted to the first's format (it stopped on a negotiation error before)
+    parts = [os.path.join(tmp, f"part{k}.ts") for k in (1, 2)]
+    for k, (part, sound_args) in enumerate(zip(parts, (["-ar", "44100", "-ac", "1"],
+                                                       ["-ar", "48000", "-ac", "2"]))):
+        ffmpeg(["-f", "lavfi", "-i", "testsrc2=s=96x64:r=25:d=2", "-f", "lavfi", "-i",
+                "sine=d=2", "-c:v", "libx264", "-c:a", "aac"] + sound_args
+               + ["-output_ts_offset", str(2 * k), "-f", "mpegts", part])
+    joined = os.path.join(tmp, "joined.ts")
+    with open(joined, "wb") as f:
+        for part in parts:
+            with open(part, "rb") as g:
+                f.write(g.read())
+    out = joined + ".out.mp4"
+    r = annotate([joined, "-o", out])
+    b = probe(out) if r.returncode == 0 else None
+    check("sound changing from 44.1 kHz mono to 48 kHz stereo: every frame, the sound kept",
+          b is not None and b["frames"] == 100 and b["sound"] == 1
+          and abs(b["duration"] - 4.0) <= 0.1,
+          f"frames {b['frames']}, sound {b['sound']}, {b['duration']:.3f} s" if b
+          else " ".join(r.stderr.strip().splitlines()[-1:]))
+
+    # --report on a clip with no keyframe: the thumbnails' sink gets no frame, and held the
+    # pipeline's start for one; the queue before the muxer (200 frames) filled, and the run
+    # stopped for ever at 202 frames
+    still = os.path.join(tmp, "no-cut.mp4")
+    ffmpeg(["-f", "lavfi", "-i", "testsrc2=s=96x64:r=25:d=12", "-c:v", "libx264", still])
+    out = still + ".out.mp4"
+    try:
+        r = subprocess.run([HEED, "annotate", still, "-o", out, "--report",
+                            os.path.join(tmp, "no-cut-report")],
+                           capture_output=True, text=True, timeout=120)
+    except subprocess.TimeoutExpired:
+        r = subprocess.CompletedProcess([], -1, "", "still running after 120 s")
+    b = probe(out) if r.returncode == 0 else None
+    check("--report on 300 frames with no keyframe: every frame written",
+          b is not None and b["frames"] == 300,
+          f"{b['frames']} frames" if b else " ".join(r.stderr.strip().splitlines()[-1:]))
 
     # on a terminal: a bar redrawn in place instead of lines. The bar is drawn every 250 ms
     # once the pipeline runs, so the clip must last longer than that on the fastest machine:

@@ -66,9 +66,11 @@ is_animated_webp (const char *path)
   return animated;
 }
 
-/* What the input holds: whether it has video and sound, and how long it lasts. */
+/* What the input holds: whether it has video and sound (and the first sound's rate and channels,
+ * 0 where unknown), and how long it lasts. */
 static gboolean
-probe_input (const char *path, gboolean *audio, GstClockTime *duration, GError **error)
+probe_input (const char *path, gboolean *audio, guint *rate, guint *channels,
+             GstClockTime *duration, GError **error)
 {
   GstDiscoverer *disc = gst_discoverer_new (30 * GST_SECOND, error);
   char *uri = disc ? gst_filename_to_uri (path, error) : NULL;
@@ -100,6 +102,10 @@ probe_input (const char *path, gboolean *audio, GstClockTime *duration, GError *
   else {
     GList *sound = gst_discoverer_info_get_audio_streams (info);
     *audio = sound != NULL;
+    if (sound) {
+      *rate = gst_discoverer_audio_info_get_sample_rate (sound->data);
+      *channels = gst_discoverer_audio_info_get_channels (sound->data);
+    }
     *duration = gst_discoverer_info_get_duration (info);
     gst_discoverer_stream_info_list_free (sound);
     ok = TRUE;
@@ -330,6 +336,7 @@ heed_cmd_annotate (int argc, char **argv)
   g_mutex_init (&a.lock);
   int status = 1;
   gboolean audio = FALSE;
+  guint rate = 0, channels = 0;
   char *model_path = NULL, *desc = NULL, *shown = NULL;
   HeedReport *report = NULL;
 
@@ -369,7 +376,8 @@ heed_cmd_annotate (int argc, char **argv)
   }
   gst_init (NULL, NULL);
   const char *encoder = video_encoder ();
-  if (!heed_cli_find_plugin (&error) || !probe_input (input, &audio, &a.duration, &error)) {
+  if (!heed_cli_find_plugin (&error) ||
+      !probe_input (input, &audio, &rate, &channels, &a.duration, &error)) {
     status = heed_cli_fail (NULL, error);
     goto out;
   }
@@ -393,7 +401,9 @@ heed_cmd_annotate (int argc, char **argv)
                      "--model hf:timm/deit_tiny_patch16_224.fb_in1k (keyframes and attention do "
                      "not depend on it)\n");
 
-  /* the report's thumbnails are the shown frames, heatmap and labels drawn, keyframes only.
+  /* the report's thumbnails are the shown frames, heatmap and labels drawn, keyframes only: their
+   * sink may get no frame for a long time, or none, so the pipeline's start does not wait for it
+   * (async=false; it waited, and once the 200 frames before the muxer were queued, stood still).
    * MP4 takes no picture under 16 pixels a side (mp4mux's caps): a smaller one is scaled up to
    * that, its shape kept by the pixel aspect ratio; any other passes through untouched */
   shown = g_strdup_printf (
@@ -401,7 +411,7 @@ heed_cmd_annotate (int argc, char **argv)
       "! videoconvert ! %s",
       report ? "tee name=shown shown. ! queue name=thumbq ! videoconvert ! videoscale "
                "! video/x-raw,width=320,pixel-aspect-ratio=1/1 ! jpegenc quality=85 "
-               "! appsink name=thumbs sync=false shown. ! queue ! "
+               "! appsink name=thumbs sync=false async=false shown. ! queue ! "
              : "",
       encoder);
   /* videoflip turns the picture upright by the file's rotation tag; every element named is
@@ -414,8 +424,8 @@ heed_cmd_annotate (int argc, char **argv)
       "! queue max-size-time=0 max-size-bytes=0 ! mp4mux name=mux ! filesink name=sink %s",
       jsonl ? "! heedjson name=json" : "", shown,
       audio ? "d. ! queue name=aq max-size-time=0 max-size-bytes=0 ! audioconvert ! audioresample "
-              "! tee name=sound sound. ! queue ! key.audio_sink sound. ! queue max-size-time=0 "
-              "max-size-bytes=0 ! audioconvert ! avenc_aac name=aenc ! mux."
+              "! capsfilter name=soundcaps ! tee name=sound sound. ! queue ! key.audio_sink sound. "
+              "! queue max-size-time=0 max-size-bytes=0 ! audioconvert ! avenc_aac name=aenc ! mux."
             : "");
   /* an element that does not exist is an error here, not a pipeline with a part missing */
   a.pipeline = gst_parse_launch_full (desc, NULL, GST_PARSE_FLAG_FATAL_ERRORS, &error);
@@ -425,6 +435,20 @@ heed_cmd_annotate (int argc, char **argv)
     goto out;
   }
   heed_cli_set_string (a.pipeline, "src", "location", input);
+  /* the sound kept at its first rate and channels: the AAC encoder and MP4 take no change of
+   * format mid-stream (a broadcast's TS may switch from 44.1 kHz mono to 48 kHz stereo), so a
+   * later part is converted to them */
+  GstElement *soundcaps = audio ? gst_bin_get_by_name (GST_BIN (a.pipeline), "soundcaps") : NULL;
+  if (soundcaps) {
+    GstCaps *caps = gst_caps_new_empty_simple ("audio/x-raw");
+    if (rate)
+      gst_caps_set_simple (caps, "rate", G_TYPE_INT, (int) rate, NULL);
+    if (channels)
+      gst_caps_set_simple (caps, "channels", G_TYPE_INT, (int) channels, NULL);
+    g_object_set (soundcaps, "caps", caps, NULL);
+    gst_caps_unref (caps);
+    gst_object_unref (soundcaps);
+  }
   heed_cli_set_string (a.pipeline, "sink", "location", output);
   if (model_path)
     heed_cli_set_string (a.pipeline, "classify", "model", model_path);
