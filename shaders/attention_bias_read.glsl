@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 // The bias on the scaled scores of the attention kernels that read it as floats
-// (attention_flash, attention_keys, attention_tiled, attention_rows), included after their `bias` binding and push constants, which each declares
-// where the shader registry reads them: where p.windows > 0, frame z's bias is window
-// z % windows's [heads][bias_rows][bias_ld] block of the binding.
+// (attention_flash, attention_keys, attention_tiled, attention_rows), included after their
+// `bias` binding and push constants, which each declares where the shader registry reads them:
+// where p.windows > 0, frame z's bias is window z % windows's [heads][bias_rows][bias_ld] block
+// of the binding.
 
 // the first float of frame `frame`'s and head `h`'s block (0 without a bias)
 uint bias_block(uint frame, uint h)

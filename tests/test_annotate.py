@@ -122,9 +122,13 @@ def valid_lines(path):
     return len(objs), error, objs
 
 
-def annotate(args, **kw):
-    return subprocess.run([HEED, "annotate"] + args, capture_output=True, text=True,
-                          timeout=300, **kw)
+def annotate(args, timeout=300, **kw):
+    """`heed annotate` with args; one that runs past timeout is killed and reported as failed"""
+    try:
+        return subprocess.run([HEED, "annotate"] + args, capture_output=True, text=True,
+                              timeout=timeout, **kw)
+    except subprocess.TimeoutExpired:
+        return subprocess.CompletedProcess(args, -1, "", f"still running after {timeout} s")
 
 
 def main():
@@ -189,11 +193,8 @@ def main():
     gif = os.path.join(tmp, "animated.gif")
     ffmpeg(["-f", "lavfi", "-i", "testsrc2=s=96x64:r=10:d=2", gif])
     out, jsonl = gif + ".out.mp4", gif + ".jsonl"
-    try:  # it hung for ever before: 2 minutes is forty times what it takes
-        r = subprocess.run([HEED, "annotate", gif, "-o", out, "--jsonl", jsonl],
-                           capture_output=True, text=True, timeout=120)
-    except subprocess.TimeoutExpired:
-        r = subprocess.CompletedProcess([], -1, "", "still running after 120 s")
+    # it hung for ever before: 2 minutes is forty times what it takes
+    r = annotate([gif, "-o", out, "--jsonl", jsonl], timeout=120)
     if r.returncode != 0:
         check("an animated GIF: annotated", False, " ".join(r.stderr.strip().splitlines()[-1:]))
     else:
@@ -235,12 +236,7 @@ def main():
     still = os.path.join(tmp, "no-cut.mp4")
     ffmpeg(["-f", "lavfi", "-i", "testsrc2=s=96x64:r=25:d=12", "-c:v", "libx264", still])
     out = still + ".out.mp4"
-    try:
-        r = subprocess.run([HEED, "annotate", still, "-o", out, "--report",
-                            os.path.join(tmp, "no-cut-report")],
-                           capture_output=True, text=True, timeout=120)
-    except subprocess.TimeoutExpired:
-        r = subprocess.CompletedProcess([], -1, "", "still running after 120 s")
+    r = annotate([still, "-o", out, "--report", os.path.join(tmp, "no-cut-report")], timeout=120)
     b = probe(out) if r.returncode == 0 else None
     check("--report on 300 frames with no keyframe: every frame written",
           b is not None and b["frames"] == 300,

@@ -56,14 +56,10 @@ same_file (const char *a, const char *b)
 static gboolean
 is_animated_webp (const char *path)
 {
-  guint8 head[21] = { 0 };
-  FILE *f = fopen (path, "rb");
-  gboolean animated = f && fread (head, 1, sizeof head, f) == sizeof head &&
-                      memcmp (head, "RIFF", 4) == 0 && memcmp (head + 8, "WEBPVP8X", 8) == 0 &&
-                      (head[20] & 0x02);
-  if (f)
-    fclose (f);
-  return animated;
+  guint8 head[21];
+  return heed_cli_read_head (path, head, sizeof head) == sizeof head &&
+         memcmp (head, "RIFF", 4) == 0 && memcmp (head + 8, "WEBPVP8X", 8) == 0 &&
+         (head[20] & 0x02);
 }
 
 /* What the input holds: whether it has video and sound (and the first sound's rate and channels,
@@ -246,7 +242,6 @@ static void
 report_progress (gpointer data)
 {
   Annotate *a = data;
-  end_if_stalled_at_end (a);
   gint64 pos = -1;
   if (!gst_element_query_position (a->pipeline, GST_FORMAT_TIME, &pos) || pos < 0)
     return;
@@ -271,6 +266,14 @@ report_progress (gpointer data)
     fprintf (stderr, "heed annotate: %.0f%%, %u frames, %.1f fps, %s left\n", fraction * 100,
              frames, fps, left);
   }
+}
+
+/* Every tick: the end's watchdog, then the progress */
+static void
+on_tick (gpointer data)
+{
+  end_if_stalled_at_end (data);
+  report_progress (data);
 }
 
 /* The end of the stream right after the decoders, so what was decoded so far is written and
@@ -478,7 +481,7 @@ heed_cmd_annotate (int argc, char **argv)
   a.tty = isatty (STDERR_FILENO);
   a.last_tenth = -1;
   a.started = g_get_monotonic_time ();
-  HeedCliHooks hooks = { a.tty ? 250 : 1000, report_progress, on_interrupt, NULL };
+  HeedCliHooks hooks = { a.tty ? 250 : 1000, on_tick, on_interrupt, NULL };
   gboolean ok = heed_cli_run_pipeline (a.pipeline, &hooks, &a, &error);
   if (a.tty)
     fprintf (stderr, "\n");

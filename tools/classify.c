@@ -108,35 +108,29 @@ pixbuf_frame (const char *path)
   return sample;
 }
 
-/* Whether path starts as a JPEG does (SOI, then a marker) */
+/* A file's first bytes, enough to tell the formats below */
+typedef struct {
+  guint8 bytes[26];
+  gsize got;
+} FileHead;
+
+/* Whether the file starts as a JPEG does (SOI, then a marker) */
 static gboolean
-is_jpeg (const char *path)
+is_jpeg (const FileHead *h)
 {
-  guint8 head[3] = { 0 };
-  FILE *f = fopen (path, "rb");
-  gboolean jpeg =
-      f && fread (head, 1, 3, f) == 3 && head[0] == 0xFF && head[1] == 0xD8 && head[2] == 0xFF;
-  if (f)
-    fclose (f);
-  return jpeg;
+  return h->got >= 3 && h->bytes[0] == 0xFF && h->bytes[1] == 0xD8 && h->bytes[2] == 0xFF;
 }
 
-/* Whether path is a PNG of 16-bit RGB without alpha (its IHDR's bit depth 16, colour type 2).
+/* Whether the file is a PNG of 16-bit RGB without alpha (its IHDR's bit depth 16, colour type 2).
  * GStreamer 1.22's pngdec hands those on with every pixel two 16-bit words off its place, all
  * colours wrong (2.4 dB PSNR against the same picture in 8 bits); its 16-bit RGBA, grey and
  * grey-alpha are right. */
 static gboolean
-is_png_rgb48 (const char *path)
+is_png_rgb48 (const FileHead *h)
 {
   static const guint8 signature[8] = { 0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n' };
-  guint8 head[26] = { 0 };
-  FILE *f = fopen (path, "rb");
-  gboolean rgb48 = f && fread (head, 1, sizeof head, f) == sizeof head &&
-                   memcmp (head, signature, 8) == 0 && memcmp (head + 12, "IHDR", 4) == 0 &&
-                   head[24] == 16 && head[25] == 2;
-  if (f)
-    fclose (f);
-  return rgb48;
+  return h->got >= 26 && memcmp (h->bytes, signature, 8) == 0 &&
+         memcmp (h->bytes + 12, "IHDR", 4) == 0 && h->bytes[24] == 16 && h->bytes[25] == 2;
 }
 
 /* Decodes the first frame of path as RGBA. Ends as soon as GStreamer has either prerolled a
@@ -164,8 +158,10 @@ decode_first_frame (const char *path, GError **error)
    * colours many codes apart at every colour edge. */
   /* GdkPixbuf's library keeps a 16-bit RGB PNG's high bytes, as Pillow does (is_png_rgb48
    * says why pngdec does not read it) */
-  gboolean jpeg = is_jpeg (path);
-  GstSample *photo = jpeg || is_png_rgb48 (path) ? pixbuf_frame (path) : NULL;
+  FileHead head;
+  head.got = heed_cli_read_head (path, head.bytes, sizeof head.bytes);
+  gboolean pixbuf_first = is_jpeg (&head) || is_png_rgb48 (&head);
+  GstSample *photo = pixbuf_first ? pixbuf_frame (path) : NULL;
   if (photo)
     return photo;
   char *uri = gst_filename_to_uri (path, error);
@@ -177,8 +173,8 @@ decode_first_frame (const char *path, GError **error)
   GstSample *sample = preroll_frame (source, &message, &not_linked, error);
   g_free (source);
   g_free (uri);
-  if (!sample && !not_linked && !jpeg && !(error && *error)) {
-    /* Images GStreamer's decodebin cannot read but GdkPixbuf can (a JPEG it was given first):
+  if (!sample && !not_linked && !pixbuf_first && !(error && *error)) {
+    /* Images GStreamer's decodebin cannot read but GdkPixbuf can (unless it had them first):
      * BMP and TIFF (libav's decoders there get the file in 4 kB pieces, with no parser to join
      * them). Pillow, which timm reads images with, reads them. GdkPixbuf's library refuses a
      * truncated file, as Pillow does, where its GStreamer element would hand on what it had. */

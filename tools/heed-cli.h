@@ -9,6 +9,9 @@
 /* Prints "heed: <reason>" as one line on stderr (the error's message, else `what`), frees the
  * error and returns the exit status 1. */
 int heed_cli_fail (const char *what, GError *error);
+/* Up to the first n bytes of the file at path into head, zeros past what it holds: for telling
+ * a format by its first bytes. Returns how many it read (0 when it cannot be read). */
+gsize heed_cli_read_head (const char *path, guint8 *head, gsize n);
 
 /* A download's progress on stderr, as one redrawn line, when stderr is a terminal. */
 void heed_cli_progress (const char *file, guint64 done, guint64 total, gpointer data);

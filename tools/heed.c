@@ -30,6 +30,17 @@ heed_cli_fail (const char *what, GError *error)
   return 1;
 }
 
+gsize
+heed_cli_read_head (const char *path, guint8 *head, gsize n)
+{
+  memset (head, 0, n);
+  FILE *f = fopen (path, "rb");
+  gsize got = f ? fread (head, 1, n, f) : 0;
+  if (f)
+    fclose (f);
+  return got;
+}
+
 gboolean
 heed_cli_find_plugin (GError **error)
 {
