@@ -57,7 +57,7 @@ gst-launch-1.0 -q videotestsrc num-buffers=1 pattern=ball ! video/x-raw,width=30
 echo "== heedkeyframe alone on the sample clip, and the truth written beside it:"
 gst-launch-1.0 -m filesrc location="$sample" ! decodebin name=d \
   d. ! queue ! videoconvert ! heedkeyframe name=k ! fakesink \
-  d. ! queue ! audioconvert ! k.audio_sink \
+  d. ! queue ! k.audio_sink \
   | grep -o 'heedkeyframe,.*frame=(guint64)[0-9]*.*cause=(string)[a-z-]*' \
   | sed 's/.*frame=(guint64)\([0-9]*\).*cause=(string)\([a-z-]*\)/  keyframe at frame \1 (\2)/'
 /usr/bin/python3 -c "import json, sys; t = json.load(open(sys.argv[1])); \

@@ -9,5 +9,5 @@ set -euo pipefail
 gst-launch-1.0 -m filesrc location="$1" ! decodebin name=d \
   d. ! queue ! videoconvert ! vulkanupload ! heedclassify ! heedkeyframe name=k ! heedoverlay \
   ! vulkandownload ! fakesink \
-  d. ! queue ! audioconvert ! k.audio_sink \
+  d. ! queue ! k.audio_sink \
   | grep -o 'heedkeyframe, .*' | sed -E 's/.*frame=\(guint64\)([0-9]+).*score=\(double\)([0-9.]+).*cause=\(string\)([a-z-]+).*/keyframe at frame \1: \3, score \2/'

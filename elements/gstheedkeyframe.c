@@ -115,6 +115,7 @@ struct _GstHeedKeyframe {
   GstPad *audio_pad;
   GMutex audio_lock;
   GstAudioInfo audio_info;
+  GArray *audio_unpacked; /* append_mono ()'s samples unpacked, kept from buffer to buffer */
   GstSegment audio_segment;
   /* mono samples at the stream's rate; those from audio_in_head on are not yet analysed. One
    * array for the stream's life, consumed from the front and compacted now and then: taking a
@@ -174,8 +175,9 @@ static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE (
     "sink", GST_PAD_SINK, GST_PAD_ALWAYS, GST_STATIC_CAPS (HEED_VIDEO_CAPS));
 static GstStaticPadTemplate audio_template = GST_STATIC_PAD_TEMPLATE (
     "audio_sink", GST_PAD_SINK, GST_PAD_REQUEST,
-    GST_STATIC_CAPS ("audio/x-raw, format = (string) { F32LE, S16LE }, layout = (string) "
-                     "interleaved, rate = (int) [ 1, 768000 ], channels = (int) [ 1, 64 ]"));
+    GST_STATIC_CAPS ("audio/x-raw, format = (string) " GST_AUDIO_FORMATS_ALL
+                     ", layout = (string) { interleaved, non-interleaved }, rate = (int) [ 1, "
+                     "768000 ], channels = (int) [ 1, 64 ]"));
 static GstStaticPadTemplate src_template =
     GST_STATIC_PAD_TEMPLATE ("src", GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS (HEED_VIDEO_CAPS));
 
@@ -243,18 +245,67 @@ no_video_for_sound (GstHeedKeyframe *self)
   return FALSE;
 }
 
+/* The buffer's sound onto audio_in as mono floats, the mean of its channels; under audio_lock.
+ * Floats come as they are; any other format is first unpacked by GStreamer's own unpacker to 32-bit
+ * integers or doubles, plane by plane when it is planar, with the low bits of narrower integers
+ * left zero (by default it copies the high bits there), so that a sample of n bits becomes
+ * x / 2^(n-1) as audioconvert makes it.
+ * GstAudioConverter is not used: GStreamer 1.22's crashes on 64 unpositioned channels. */
+static GstFlowReturn
+append_mono (GstHeedKeyframe *self, GstBuffer *buf)
+{
+  const GstAudioInfo *ai = &self->audio_info;
+  const GstAudioFormatInfo *fi = ai->finfo;
+  guint channels = GST_AUDIO_INFO_CHANNELS (ai);
+  gboolean planar = GST_AUDIO_INFO_LAYOUT (ai) == GST_AUDIO_LAYOUT_NON_INTERLEAVED;
+  GstAudioBuffer in;
+  /* planar sound says where its planes are in a GstAudioMeta (gst_audio_buffer_map's rule) */
+  if ((planar && !gst_buffer_get_audio_meta (buf)) ||
+      !gst_audio_buffer_map (&in, ai, buf, GST_MAP_READ)) {
+    GST_ELEMENT_ERROR (self, STREAM, FORMAT, ("cannot read the sound on audio_sink"),
+                       ("a buffer of %" G_GSIZE_FORMAT " bytes that does not match its caps "
+                        "(non-interleaved sound needs a GstAudioMeta)",
+                        gst_buffer_get_size (buf)));
+    return GST_FLOW_ERROR;
+  }
+  gsize frames = in.n_samples, plane_samples = planar ? frames : frames * channels;
+  gboolean floats = fi->format == GST_AUDIO_FORMAT_F32;
+  gboolean ints = fi->unpack_format == GST_AUDIO_FORMAT_S32;
+  if (!floats) {
+    g_array_set_size (self->audio_unpacked, frames * channels);
+    for (gint p = 0; p < in.n_planes; p++)
+      fi->unpack_func (fi, GST_AUDIO_PACK_FLAG_TRUNCATE_RANGE,
+                       self->audio_unpacked->data + p * plane_samples * (ints ? 4 : 8),
+                       in.planes[p], (gint) plane_samples);
+  }
+  for (gsize f = 0; f < frames; f++) {
+    float v = 0.0f;
+    for (guint c = 0; c < channels; c++) {
+      gsize at = planar ? c * frames + f : f * channels + c;
+      if (floats)
+        v += ((const float *) in.planes[planar ? c : 0])[planar ? f : at];
+      else if (ints) /* the scratch holds 4-byte integers, or 8-byte doubles */
+        v += (float) (((const gint32 *) self->audio_unpacked->data)[at] / 2147483648.0);
+      else
+        v += (float) ((const gdouble *) self->audio_unpacked->data)[at];
+    }
+    v /= channels;
+    g_array_append_val (self->audio_in, v);
+  }
+  gst_audio_buffer_unmap (&in);
+  return GST_FLOW_OK;
+}
+
 static GstFlowReturn
 audio_chain (GstPad *pad, GstObject *parent, GstBuffer *buf)
 {
   GstHeedKeyframe *self = GST_HEED_KEYFRAME (parent);
-  GstMapInfo map;
   g_mutex_lock (&self->audio_lock);
   const GstAudioInfo *ai = &self->audio_info;
-  guint channels = GST_AUDIO_INFO_CHANNELS (ai), bpf = GST_AUDIO_INFO_BPF (ai);
-  if (!bpf || !gst_buffer_map (buf, &map, GST_MAP_READ)) {
+  if (!GST_AUDIO_INFO_BPF (ai)) {
     g_mutex_unlock (&self->audio_lock);
     gst_buffer_unref (buf);
-    return bpf ? GST_FLOW_ERROR : GST_FLOW_NOT_NEGOTIATED;
+    return GST_FLOW_NOT_NEGOTIATED;
   }
   /* a source faster than the video (a generator, a file's sound far ahead) would otherwise pile
    * up sound without bound; the bound is wide, so a file whose sound is interleaved seconds
@@ -264,7 +315,6 @@ audio_chain (GstPad *pad, GstObject *parent, GstBuffer *buf)
          !self->audio_flushing && !self->video_ended) {
     if (no_video_for_sound (self)) {
       g_mutex_unlock (&self->audio_lock);
-      gst_buffer_unmap (buf, &map);
       gst_buffer_unref (buf);
       return GST_FLOW_ERROR;
     }
@@ -273,11 +323,9 @@ audio_chain (GstPad *pad, GstObject *parent, GstBuffer *buf)
   if (self->audio_flushing || self->video_ended) { /* no frame will take this sound */
     gboolean flushing = self->audio_flushing;
     g_mutex_unlock (&self->audio_lock);
-    gst_buffer_unmap (buf, &map);
     gst_buffer_unref (buf);
     return flushing ? GST_FLOW_FLUSHING : GST_FLOW_OK;
   }
-  guint frames = (guint) (map.size / bpf);
   GstClockTime rt =
       gst_segment_to_running_time (&self->audio_segment, GST_FORMAT_TIME, GST_BUFFER_PTS (buf));
   /* a gap or jump of more than 20 ms (or the first buffer) starts the analysis afresh there */
@@ -295,22 +343,10 @@ audio_chain (GstPad *pad, GstObject *parent, GstBuffer *buf)
     self->audio_in_rt = rt;
     self->audio_restart = TRUE;
   }
-  /* mono: the mean of the channels */
-  for (guint f = 0; f < frames; f++) {
-    float v = 0.0f;
-    for (guint c = 0; c < channels; c++) {
-      if (GST_AUDIO_INFO_FORMAT (ai) == GST_AUDIO_FORMAT_F32LE)
-        v += ((const float *) map.data)[f * channels + c];
-      else
-        v += ((const gint16 *) map.data)[f * channels + c] / 32768.0f;
-    }
-    v /= channels;
-    g_array_append_val (self->audio_in, v);
-  }
+  GstFlowReturn ret = append_mono (self, buf);
   g_mutex_unlock (&self->audio_lock);
-  gst_buffer_unmap (buf, &map);
   gst_buffer_unref (buf);
-  return GST_FLOW_OK;
+  return ret;
 }
 
 static gboolean
@@ -322,8 +358,10 @@ audio_event (GstPad *pad, GstObject *parent, GstEvent *event)
   case GST_EVENT_CAPS: {
     GstCaps *caps;
     gst_event_parse_caps (event, &caps);
-    if (!gst_audio_info_from_caps (&self->audio_info, caps))
+    if (!gst_audio_info_from_caps (&self->audio_info, caps)) {
       GST_WARNING_OBJECT (self, "cannot read the audio caps %" GST_PTR_FORMAT, caps);
+      gst_audio_info_init (&self->audio_info); /* its buffers are refused as not negotiated */
+    }
     self->audio_restart = TRUE;
     self->audio_in_rt = GST_CLOCK_TIME_NONE;
     audio_clear (self);
@@ -1189,6 +1227,7 @@ gst_heed_keyframe_finalize (GObject *object)
   gst_heed_device_state_clear (&self->dev);
   g_array_unref (self->audio_in);
   g_array_unref (self->audio_take);
+  g_array_unref (self->audio_unpacked);
   g_array_unref (self->audio_flux);
   g_array_unref (self->hops);
   g_mutex_clear (&self->audio_lock);
@@ -1216,6 +1255,7 @@ gst_heed_keyframe_init (GstHeedKeyframe *self)
   g_cond_init (&self->audio_cond);
   self->audio_in = g_array_new (FALSE, FALSE, sizeof (float));
   self->audio_take = g_array_new (FALSE, FALSE, sizeof (float));
+  self->audio_unpacked = g_array_new (FALSE, FALSE, sizeof (gdouble));
   self->audio_flux = g_array_new (FALSE, FALSE, sizeof (float));
   self->audio_in_rt = GST_CLOCK_TIME_NONE;
   self->hops = g_array_new (FALSE, FALSE, sizeof (Hop));
@@ -1294,7 +1334,8 @@ gst_heed_keyframe_class_init (GstHeedKeyframeClass *klass)
           "How much a sound counts beside the picture: a frame whose sound starts something (the "
           "spectral flux of its log-mel frames, against what is usual lately) is a keyframe with "
           "cause \"audio\" when weight x its importance reaches the threshold. 0 ignores the "
-          "sound. The sound comes in on the audio_sink request pad (any rate and channels); "
+          "sound. The sound comes in on the audio_sink request pad (raw, in any format and layout, "
+          "any rate and channels: a decoder's output as it is); "
           "without it, or when it ends or lags, the video goes on alone.",
           0.0, 10.0, DEFAULT_PROP_AUDIO_WEIGHT, rw | GST_PARAM_MUTABLE_PLAYING));
   g_object_class_install_property (

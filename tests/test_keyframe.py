@@ -13,7 +13,10 @@ flash at 20 and a brightness step at 100 inside the shots. It must:
     is no Vulkan driver;
   - take frames in Vulkan memory (vulkanupload) and find the same cuts, validation clean;
   - with the sound on audio_sink (quiet noise, a beep at 2.2 s = frame 55), add one keyframe
-    of cause "audio" within 2 frames of the beep;
+    of cause "audio" within 2 frames of the beep; the same keyframes and the same audio
+    novelty on every frame from the decoder's own planar floats linked straight to audio_sink
+    and from the sound in other formats and layouts (16-bit, 24-in-32-bit big-endian planar,
+    doubles, 32-bit planar);
   - never wait for sound: an audio_sink that is requested but never fed, or sound that ends
     after one second, still lets every frame through;
   - add its lookahead to the latency it reports in a live pipeline;
@@ -69,10 +72,12 @@ def make_clip(path, audio_seconds=None):
 def run(path, props="", audio=""):
     """Messages, force-key-unit frames, and (frame index, meta) of every buffer out. audio:
     "decoded" links the clip's sound to audio_sink, "idle" links an appsrc that never pushes
-    anything (sound that never starts)."""
+    anything (sound that never starts); one that starts with "d." is the sound's branch."""
     tail = ""
     if audio == "decoded":
         tail = " d. ! queue ! audioconvert ! k.audio_sink"
+    elif audio.startswith("d."):
+        tail = " " + audio
     elif audio == "idle":
         tail = (" appsrc format=time caps=audio/x-raw,format=F32LE,layout=interleaved,"
                 "rate=48000,channels=1 ! k.audio_sink")
@@ -89,6 +94,8 @@ def run(path, props="", audio=""):
             s = meta.get_structure() if meta else None
             seen["buffers"].append((s.get_value("frame") if s else None,
                                     s.get_value("keyframe") if s else None, buf.pts))
+            seen.setdefault("audio_novelty", []).append(s.get_value("audio-novelty")
+                                                        if s else None)
         else:
             ev = info.get_event()
             if GstVideo.video_event_is_force_key_unit(ev):
@@ -273,6 +280,32 @@ def main():
           str([(m["frame"], m["cause"]) for m in messages4]))
     check("with sound, every frame passes", len(seen4["buffers"]) == 120,
           f"{len(seen4['buffers'])} buffers")
+
+    # the sound as a decoder gives it (avdec_aac: planar floats) straight onto audio_sink, and
+    # in other formats and layouts: the same mono signal as the same samples converted to
+    # interleaved floats by audioconvert (undithered, so that both branches get the same
+    # samples), so the same keyframes and the same audio novelty on every frame
+    def novelty_apart(seen_a, seen_b):
+        a, b = seen_a["audio_novelty"], seen_b["audio_novelty"]
+        return max((abs(x - y) for x, y in zip(a, b)), default=None) if len(a) == len(b) == 120 \
+            else f"{len(a)} and {len(b)} frames"
+
+    branches = [("planar floats from the decoder", "d. ! queue ! k.audio_sink", seen4, messages4)]
+    for caps in ("format=S16LE", "format=U8", "format=S24_32BE,layout=non-interleaved",
+                 "format=F64LE", "format=S32LE,layout=non-interleaved"):
+        same = f"d. ! queue ! audioconvert dithering=none ! audio/x-raw,{caps}"
+        branches.append((caps, f"{same} ! k.audio_sink",
+                         *reversed(run(with_sound, audio=f"{same} ! audioconvert ! "
+                                       "audio/x-raw,format=F32LE,layout=interleaved ! k.audio_sink"))))
+    for name, branch, seen_ref, messages_ref in branches:
+        messages7, seen7 = run(with_sound, audio=branch)
+        apart = novelty_apart(seen_ref, seen7)
+        check(f"sound as {name}: the keyframes and every frame's audio novelty as from the same "
+              "samples as interleaved floats",
+              [(m["frame"], m["cause"]) for m in messages7] ==
+              [(m["frame"], m["cause"]) for m in messages_ref] and isinstance(apart, float) and
+              apart < 1e-6, f"{[(m['frame'], m['cause']) for m in messages7]} against "
+              f"{[(m['frame'], m['cause']) for m in messages_ref]}, novelty apart by {apart}")
 
     # sound that ends after a second, and an audio pad never fed: the video never waits
     short = os.path.join(tmp, "short.mp4")
