@@ -11,9 +11,11 @@
  *   resolution     {width, height}
  *   tensors        heedclassify's result: [{name: "classification", model_name, label,
  *                  label_id, confidence, labels: [{label, label_id, confidence}, ...]}]
- *                  (top-1 first, then the top-k); [] without heedclassify upstream
+ *                  (top-1 first, then the top-k); one entry per heedclassify upstream, in
+ *                  pipeline order (two models in a row: two); [] without heedclassify
  *   inferred       false when heedclassify carried an earlier frame's result forward
  *   attention_peak [x, y], 0..1 of the frame's width and height
+ *                  (inferred, attention_peak and attention_map: the first heedclassify's)
  *   attention_map  with attention-map=true: {width, height, region: [x, y, w, h], data}
  *   keyframe, importance, cause   heedkeyframe's: whether the frame is a keyframe, its
  *                  importance (0..1), and for keyframes why (visual, audio, audio-visual)
@@ -139,12 +141,11 @@ add_array_value (JsonBuilder *b, const GstStructure *s, const char *field, guint
     json_builder_add_double_value (b, g_value_get_double (v));
 }
 
+/* One classification's entry in "tensors"; nothing when it has no labels. */
 static void
-add_classification (GstHeedJson *self, JsonBuilder *b, const GstStructure *c, gboolean map)
+add_tensor (JsonBuilder *b, const GstStructure *c)
 {
-  json_builder_set_member_name (b, "tensors");
-  json_builder_begin_array (b);
-  const GValue *labels = c ? gst_structure_get_value (c, "labels") : NULL;
+  const GValue *labels = gst_structure_get_value (c, "labels");
   guint k = labels ? gst_value_array_get_size (labels) : 0;
   if (k) {
     json_builder_begin_object (b);
@@ -170,6 +171,21 @@ add_classification (GstHeedJson *self, JsonBuilder *b, const GstStructure *c, gb
     }
     json_builder_end_array (b);
     json_builder_end_object (b);
+  }
+}
+
+/* "tensors", one entry per heedclassify upstream, then the first one's inferred, attention peak
+ * and (with map) attention map */
+static void
+add_classification (GstHeedJson *self, JsonBuilder *b, GstBuffer *buf, gboolean map)
+{
+  json_builder_set_member_name (b, "tensors");
+  json_builder_begin_array (b);
+  gpointer state = NULL;
+  const GstStructure *c = NULL, *next;
+  while ((next = heed_classification_meta_next (buf, &state))) {
+    add_tensor (b, next);
+    c = c ? c : next;
   }
   json_builder_end_array (b);
   if (!c)
@@ -267,7 +283,7 @@ gst_heed_json_transform_ip (GstBaseTransform *trans, GstBuffer *buf)
   json_builder_set_member_name (b, "height");
   json_builder_add_int_value (b, self->height);
   json_builder_end_object (b);
-  add_classification (self, b, heed_classification_meta_get (buf), map);
+  add_classification (self, b, buf, map);
   add_keyframe (b, heed_keyframe_meta_get (buf));
   json_builder_end_object (b);
 

@@ -34,7 +34,8 @@
  *   crop, the frame within its bars for letterbox) and blended at heatmap-opacity.
  *   heatmap-mode=mask draws only the patches that hold mask-mass of the attention (DINO-style).
  * - The labels: up to max-labels lines of "label NN%", best first, in text-color on a
- *   box-color box at label-position.
+ *   box-color box at label-position; with two heedclassify upstream (two models), each one's
+ *   lines, upstream's first, a blank line between. The heatmap is the first one's.
  * - Keyframes, when heedkeyframe upstream put its HeedKeyframeMeta on the frames
  *   (show-keyframes): a timeline along the bottom edge (the top edge when the labels sit at
  *   the bottom) with one bar per frame for the last timeline-length frames, its height the
@@ -793,14 +794,23 @@ labels_at_bottom (const Settings *s)
   return s->position == GST_HEED_LABEL_BOTTOM_LEFT || s->position == GST_HEED_LABEL_BOTTOM_RIGHT;
 }
 
-/* The label box of this frame, at its corner; FALSE when there is nothing to write. */
+/* The label box of this frame, at its corner; FALSE when there is nothing to write. Each
+ * heedclassify upstream gives its lines, upstream's first, a blank line between them. */
 static gboolean
-build_labels (GstHeedOverlay *self, const GstStructure *meta, const Settings *s,
-              HeedImageLayer *image)
+build_labels (GstHeedOverlay *self, GstBuffer *buf, const Settings *s, HeedImageLayer *image)
 {
   if (!s->show_labels)
     return FALSE;
-  gchar *text = label_text (meta, s->max_labels);
+  GString *all = g_string_new (NULL);
+  gpointer state = NULL;
+  const GstStructure *meta;
+  while ((meta = heed_classification_meta_next (buf, &state))) {
+    gchar *lines = label_text (meta, s->max_labels);
+    if (lines)
+      g_string_append_printf (all, "%s%s", all->len ? "\n\n" : "", lines);
+    g_free (lines);
+  }
+  gchar *text = g_string_free (all, all->len == 0);
   if (!text)
     return FALSE;
   gint w = GST_VIDEO_INFO_WIDTH (&self->info), h = GST_VIDEO_INFO_HEIGHT (&self->info);
@@ -1023,7 +1033,7 @@ gst_heed_overlay_transform_ip (GstBaseTransform *trans, GstBuffer *buf)
   HeedImageLayer images[3];
   guint n_images = 0;
   gboolean have_heat = meta && build_heatmap (self, meta, &s, &heat);
-  if (meta && build_labels (self, meta, &s, &images[n_images]))
+  if (meta && build_labels (self, buf, &s, &images[n_images]))
     n_images++;
   if (kmeta && s.show_keyframes) {
     remember_importance (self, kmeta, s.timeline_length);

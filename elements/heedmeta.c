@@ -70,3 +70,12 @@ heed_classification_meta_get (GstBuffer *buffer)
   GstCustomMeta *meta = gst_buffer_get_custom_meta (buffer, HEED_CLASSIFICATION_META_NAME);
   return meta ? gst_custom_meta_get_structure (meta) : NULL;
 }
+
+const GstStructure *
+heed_classification_meta_next (GstBuffer *buffer, gpointer *state)
+{
+  heed_meta_register ();
+  const GstMetaInfo *info = gst_meta_get_info (HEED_CLASSIFICATION_META_NAME);
+  GstMeta *meta = gst_buffer_iterate_meta_filtered (buffer, state, info->api);
+  return meta ? gst_custom_meta_get_structure ((GstCustomMeta *) meta) : NULL;
+}

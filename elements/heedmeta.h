@@ -13,6 +13,8 @@
  *   result-frame (guint64): the frame the result was computed on (live with a slow model, an
  *   earlier one even for the frame a pass started on);
  *   frame (guint64), model (string: the model's file, or "default").
+ * Each heedclassify in a pipeline adds its own (two models in a row: two metas, upstream's
+ * first in gst_buffer_iterate_meta's order; gst_buffer_get_custom_meta gives that one).
  * The full-frame GstVideoRegionOfInterestMeta heedclassify adds has id 0.
  * The attention grid covers the model's input; resize (string: stretch, crop or letterbox)
  * says how that input was cut from the frame, and region-x, region-y, region-width,
@@ -48,6 +50,10 @@ void heed_classification_meta_add (GstBuffer *buffer, const GstStructure *result
 
 /* The buffer's classification structure, or NULL; owned by the buffer. */
 const GstStructure *heed_classification_meta_get (GstBuffer *buffer);
+
+/* Every classification structure on the buffer in turn, upstream's first: start with *state
+ * NULL; NULL after the last. */
+const GstStructure *heed_classification_meta_next (GstBuffer *buffer, gpointer *state);
 
 /* The same for HeedKeyframeMeta. */
 void heed_keyframe_meta_add (GstBuffer *buffer, const GstStructure *result);

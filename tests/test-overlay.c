@@ -255,6 +255,40 @@ test_label_box (void)
   g_free (caps);
 }
 
+/* Two heedclassify upstream (two models in a row) put two results on a frame: the box holds
+ * both one's lines and the other's, below them after a blank line, where it held one's alone. */
+static void
+test_two_classifiers (void)
+{
+  const char *first[] = { "ball", "bar" }, *second[] = { "cat", "dog" };
+  const double confs[] = { 0.97, 0.02 };
+  const guint8 bg[3] = { 40, 80, 120 }, box[3] = { 0, 0, 255 };
+  const guint w = 200, h = 160;
+  char *caps = rgba_caps (w, h);
+  const char *props = "box-color=0xff0000ff text-color=0xffffffff font-size=20 max-labels=2";
+  Rect boxes[2];
+  guint ink[2];
+  for (guint n = 1; n <= 2; n++) {
+    GstBuffer *in = flat_rgba (w, h, bg[0], bg[1], bg[2]);
+    add_result (in, first, confs, 2, NULL, 0, 0);
+    if (n == 2)
+      add_result (in, second, confs, 2, NULL, 0, 0);
+    GBytes *out = overlay_once (caps, props, in, NULL);
+    Rect changed, text;
+    find_box_and_text (out, w, h, bg, box, &boxes[n - 1], &changed, &text, &ink[n - 1]);
+    g_test_message ("%u result(s): box %d,%d-%d,%d, %u text pixels", n, boxes[n - 1].x0,
+                    boxes[n - 1].y0, boxes[n - 1].x1, boxes[n - 1].y1, ink[n - 1]);
+    g_bytes_unref (out);
+  }
+  /* the same corner; three more lines of 20-pixel text (a blank one, then two) */
+  g_assert_cmpint (boxes[1].x0, ==, boxes[0].x0);
+  g_assert_cmpint (boxes[1].y0, ==, boxes[0].y0);
+  g_assert_cmpint (boxes[1].y1 - boxes[0].y1, >=, 50);
+  g_assert_cmpint (boxes[1].y1 - boxes[0].y1, <=, 80);
+  g_assert_cmpuint (ink[1], >, ink[0] * 3 / 2);
+  g_free (caps);
+}
+
 /* UTF-8 labels render as glyphs: Chinese (fonts-noto-cjk) and Arabic (DejaVu) draw ink with no
  * warning; a character no font has is reported with a warning naming the package (it is drawn
  * as a box). */
@@ -693,6 +727,7 @@ main (int argc, char **argv)
   g_test_add_func ("/overlay/passthrough", test_passthrough);
   g_test_add_func ("/overlay/heatmap-ends", test_heatmap_ends);
   g_test_add_func ("/overlay/label-box", test_label_box);
+  g_test_add_func ("/overlay/two-classifiers", test_two_classifiers);
   g_test_add_func ("/overlay/utf8-labels", test_utf8_labels);
   g_test_add_func ("/overlay/mask", test_mask);
   g_test_add_func ("/overlay/smoothing", test_smoothing);

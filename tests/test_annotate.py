@@ -18,7 +18,8 @@ in each clip):
   - an unwritable output, a full disk (/dev/full), a missing input, an animated WebP and an
     output that is the input (by a link too) end at once with a one-line reason and a non-zero
     exit status; the input is left as it was;
-  - heedjson from gst-launch-1.0 writes one valid line per frame, the attention map on request;
+  - heedjson from gst-launch-1.0 writes one valid line per frame, the attention map on request,
+    and with two heedclassify in a row both results, each as its model alone gives it;
     a full disk is an element error from heedjson;
   - `heed live --headless` on a live test source with a live sound source: every frame reaches
     the sink, a line a second with the measured rate and the label; a source that cannot start
@@ -331,6 +332,30 @@ def main():
           and [o["frame"] for o in objs] == list(range(5))
           and objs[0]["tensors"][0]["label"] == "smpte",
           f"{n} lines, schema: {error}")
+    # two models in a row: one entry in "tensors" each, in pipeline order, each as that model
+    # alone gives it
+    vit = os.path.join(os.environ["HEED_FIXTURES"], "hub_timm_vit")
+
+    def json_lines(classifiers, name):
+        path = os.path.join(tmp, name)
+        r = subprocess.run(["gst-launch-1.0", "-q", "videotestsrc", "num-buffers=3",
+                            "pattern=ball", "!", "video/x-raw,width=160,height=120", "!",
+                            *classifiers, "heedjson", f"location={path}", "!", "fakesink"],
+                           capture_output=True, text=True, timeout=120)
+        return valid_lines(path) if r.returncode == 0 else (0, r.stderr, [])
+
+    n, error, objs = json_lines(["heedclassify", "!", "heedclassify", f"model={vit}", "!"],
+                                "two.jsonl")
+    _, _, alone = json_lines(["heedclassify", f"model={vit}", "!"], "vit.jsonl")
+    check("heedjson: two heedclassify in a row give a valid line per frame with both results, "
+          "upstream's first, each as its model alone gives it",
+          n == 3 and error is None and len(alone) == 3
+          and all([t["model_name"] for t in o["tensors"]] == ["default", "hub_timm_vit"]
+                  for o in objs)
+          and all(o["tensors"][0]["label"] == "ball" for o in objs)
+          and all(o["tensors"][1] == a["tensors"][0] for o, a in zip(objs, alone)),
+          f"{n} lines, schema: {error}, "
+          f"{[[(t['model_name'], t['label']) for t in o['tensors']] for o in objs]}")
     # In this process, not gst-launch-1.0: GStreamer 1.22's gst-launch quits its main loop from
     # the streaming thread on an error, and an error posted before that loop starts is lost and
     # gst-launch hangs (identity error-after=1 does the same; docs/reliability.md).
