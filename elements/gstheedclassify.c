@@ -681,7 +681,7 @@ load_model (GstHeedClassify *self, Loaded *out, GError **error)
     goto fail;
   out->name = !path || !*path           ? g_strdup ("default")
               : heed_hub_is_name (path) ? g_strdup (path)
-                                        : g_path_get_basename (path);
+                                        : g_filename_display_basename (path);
   {
     char *what = heed_model_describe (&out->model->config);
     GST_INFO_OBJECT (self, "model %s: %s", out->name, what);

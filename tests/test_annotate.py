@@ -20,7 +20,8 @@ in each clip):
     exit status; the input is left as it was;
   - heedjson from gst-launch-1.0 writes one valid line per frame, the attention map on request,
     and with two heedclassify in a row both results, each as its model alone gives it;
-    a full disk is an element error from heedjson;
+    a full disk is an element error from heedjson; file and model folder names that are not
+    UTF-8 are written as valid UTF-8 (U+FFFD for the bytes that cannot be read);
   - `heed live --headless` on a live test source with a live sound source: every frame reaches
     the sink, a line a second with the measured rate and the label; a source that cannot start
     is a one-line error.
@@ -28,6 +29,7 @@ Prints TAP."""
 import json
 import os
 import re
+import shutil
 import signal
 import stat
 import subprocess
@@ -371,6 +373,30 @@ def main():
           said[0] == "j" and said[1].startswith("Cannot write the JSON lines: "), str(said))
     check("/dev/full is still the device it was (a failed run removes only plain files)",
           stat.S_ISCHR(os.stat("/dev/full").st_mode))
+    # names that are not UTF-8 (Latin-1 names on a UTF-8 system): JSON is UTF-8, so they are
+    # written with U+FFFD for the bytes that cannot be read, where the raw bytes made invalid
+    # JSON (heed classify's "file") or no string at all (model_name was null)
+    btmp = os.fsencode(tmp)
+    odd_model, odd_image = os.path.join(btmp, b"mod\xe8le"), os.path.join(btmp, b"caf\xe9.png")
+    shutil.copytree(os.fsencode(vit), odd_model)
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=s=96x64",
+                    "-frames:v", "1", odd_image], check=True)
+    r = subprocess.run([HEED, "classify", "--model", odd_model, odd_image], capture_output=True,
+                       timeout=120)
+    try:
+        file = json.loads(r.stdout.decode("utf-8"))["file"]
+    except (ValueError, KeyError) as e:
+        file = f"{type(e).__name__}: {r.stdout[:80]!r} {r.stderr[-200:]!r}"
+    check("heed classify: a file name that is not UTF-8 is valid JSON", r.returncode == 0 and
+          file == os.path.join(tmp, "caf\ufffd.png"), str(file))
+    odd_lines = os.path.join(tmp, "odd.jsonl")
+    r = annotate([h264, "--model", os.fsdecode(odd_model), "-o", os.path.join(tmp, "odd.mp4"),
+                  "--jsonl", odd_lines])
+    n, error, objs = valid_lines(odd_lines) if r.returncode == 0 else (0, r.stderr, [])
+    check("heedjson: a model folder whose name is not UTF-8 is named in valid UTF-8",
+          n == 50 and error is None and objs[0]["tensors"][0]["model_name"] == "mod\ufffdle",
+          f"{n} lines, schema: {error}")
+
     # heed live, headless, on live sources
     r = subprocess.run([HEED, "live", "--headless", "--source",
                         "videotestsrc is-live=true pattern=ball num-buffers=60 ! "

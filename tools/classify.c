@@ -236,8 +236,12 @@ print_result (const char *file, const HeedVitResult *result, char **labels, guin
 
   JsonBuilder *b = json_builder_new ();
   json_builder_begin_object (b);
+  /* JSON is UTF-8: a name that is not (a Latin-1 name on a UTF-8 system) gets U+FFFD for the
+   * bytes it cannot be read from */
+  char *shown = g_filename_display_name (file);
   json_builder_set_member_name (b, "file");
-  json_builder_add_string_value (b, file);
+  json_builder_add_string_value (b, shown);
+  g_free (shown);
   json_builder_set_member_name (b, "labels");
   json_builder_begin_array (b);
   for (guint i = 0; i < n; i++) {
