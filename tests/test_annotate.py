@@ -21,7 +21,8 @@ in each clip):
   - heedjson from gst-launch-1.0 writes one valid line per frame, the attention map on request,
     and with two heedclassify in a row both results, each as its model alone gives it;
     a full disk is an element error from heedjson; file and model folder names that are not
-    UTF-8 are written as valid UTF-8 (U+FFFD for the bytes that cannot be read);
+    UTF-8 are written as valid UTF-8 (U+FFFD for the bytes that cannot be read), in JSON lines
+    and in the report;
   - `heed live --headless` on a live test source with a live sound source: every frame reaches
     the sink, a line a second with the measured rate and the label; a source that cannot start
     is a one-line error.
@@ -389,13 +390,24 @@ def main():
         file = f"{type(e).__name__}: {r.stdout[:80]!r} {r.stderr[-200:]!r}"
     check("heed classify: a file name that is not UTF-8 is valid JSON", r.returncode == 0 and
           file == os.path.join(tmp, "caf\ufffd.png"), str(file))
-    odd_lines = os.path.join(tmp, "odd.jsonl")
-    r = annotate([h264, "--model", os.fsdecode(odd_model), "-o", os.path.join(tmp, "odd.mp4"),
-                  "--jsonl", odd_lines])
+    odd_lines, odd_report = os.path.join(tmp, "odd.jsonl"), os.path.join(tmp, "odd-report")
+    odd_clip = os.path.join(btmp, b"clip\xe9.mp4")
+    shutil.copy(h264, odd_clip)
+    r = annotate([os.fsdecode(odd_clip), "--model", os.fsdecode(odd_model), "-o",
+                  os.path.join(tmp, "odd.mp4"), "--jsonl", odd_lines, "--report", odd_report])
     n, error, objs = valid_lines(odd_lines) if r.returncode == 0 else (0, r.stderr, [])
     check("heedjson: a model folder whose name is not UTF-8 is named in valid UTF-8",
           n == 50 and error is None and objs[0]["tensors"][0]["model_name"] == "mod\ufffdle",
           f"{n} lines, schema: {error}")
+    try:
+        with open(os.path.join(odd_report, "index.html"), encoding="utf-8") as f:
+            page = f.read()
+    except (OSError, ValueError) as e:
+        page = f"{type(e).__name__}: {e}"
+    check("the report names such an input and model in valid UTF-8",
+          "<title>heed: clip\ufffd.mp4</title>" in page
+          and re.search("labels from [^<]*/mod\ufffdle<", page) is not None,
+          page[:300])
 
     # heed live, headless, on live sources
     r = subprocess.run([HEED, "live", "--headless", "--source",

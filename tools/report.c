@@ -502,7 +502,8 @@ heed_report_write (HeedReport *r, const HeedReportSummary *sum, GError **error)
 
   GString *s = g_string_new ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
                              "<meta name=\"viewport\" content=\"width=device-width\">\n<title>");
-  char *base = g_path_get_basename (sum->input);
+  /* the page is UTF-8: a name that is not gets U+FFFD for the bytes that cannot be read */
+  char *base = g_filename_display_basename (sum->input);
   g_string_append (s, "heed: ");
   append_escaped (s, base);
   g_string_append_printf (s,
@@ -519,7 +520,9 @@ heed_report_write (HeedReport *r, const HeedReportSummary *sum, GError **error)
   }
   g_string_append_printf (s, " &middot; %u keyframes &middot; %s &middot; labels from ", keys,
                           sum->sound ? "with its sound" : "no sound");
-  append_escaped (s, sum->model);
+  char *model = g_utf8_make_valid (sum->model, -1);
+  append_escaped (s, model);
+  g_free (model);
   g_string_append_printf (s, "%s</p>\n",
                           sum->interrupted ? " &middot; <b>interrupted</b>: "
                                              "the frames annotated before Ctrl-C"
