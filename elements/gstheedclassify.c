@@ -320,7 +320,8 @@ gst_heed_classify_class_init (GstHeedClassifyClass *klass)
           "model", "Model",
           "Path of a vision-transformer checkpoint, safetensors or a PyTorch checkpoint as "
           "torch.save writes it (pytorch_model.bin, .pth: read without running anything in it), "
-          "with timm or Hugging Face tensor names (F32, F16 or BF16); a checkpoint sharded over "
+          "with timm or Hugging Face tensor names (F32, F16, BF16 or F64); a checkpoint sharded "
+          "over "
           "several files by its index (model.safetensors.index.json); OpenCLIP's image tower "
           "(open_clip_model.safetensors or open_clip_pytorch_model.bin, with "
           "open_clip_config.json beside it); or the folder that holds one; or a Hugging Face "

@@ -364,8 +364,8 @@ typedef struct {
   gboolean rel_tables_timm;
 } HeedModel;
 
-/* Loads a safetensors ViT checkpoint (timm or Hugging Face names; F32, F16 or BF16). The file is
- * untrusted: every offset, shape and size is checked, and a bad file gives HEED_ERROR_MODEL with
+/* Loads a safetensors ViT checkpoint (timm or Hugging Face names; F32, F16, BF16 or F64). The file
+ * is untrusted: every offset, shape and size is checked, and a bad file gives HEED_ERROR_MODEL with
  * a message that says what is wrong. A config.json beside the file is read for num_heads,
  * labels and layer_norm_eps when the file's __metadata__ lacks them. A hub name
  * (hf:OWNER/NAME[@REVISION]) is loaded from the cache, fetched first without progress

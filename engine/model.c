@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* The ViT loader (timm and Hugging Face names; F32, F16, BF16) for safetensors files and
+/* The ViT loader (timm and Hugging Face names; F32, F16, BF16, F64) for safetensors files and
  * PyTorch checkpoints (read by torch_file.c into the same table of tensors), the writer used
  * for random benchmark models, and the model's FLOP count.
  *
@@ -23,7 +23,7 @@ static const float imagenet_std[3] = { 0.229f, 0.224f, 0.225f };
 static const float openai_mean[3] = { 0.48145466f, 0.4578275f, 0.40821073f };
 static const float openai_std[3] = { 0.26862954f, 0.26130258f, 0.27577711f };
 
-typedef enum { DT_UNSUPPORTED, DT_F32, DT_F16, DT_BF16 } DType;
+typedef enum { DT_UNSUPPORTED, DT_F32, DT_F16, DT_BF16, DT_F64 } DType;
 
 typedef struct {
   char *dtype_name;
@@ -166,8 +166,10 @@ dtype_of (const char *dtype, guint64 *elem_size)
     { "F32", DT_F32, 4 },
     { "F16", DT_F16, 2 },
     { "BF16", DT_BF16, 2 },
+    /* doubles: a position embedding made by NumPy's sin-cos code and kept as it came (MAE's
+     * descendants), or a checkpoint saved in double; rounded to float, as .float () does */
+    { "F64", DT_F64, 8 },
     /* allowed in the file (counters, position ids), refused if a weight uses them */
-    { "F64", DT_UNSUPPORTED, 8 },
     { "I64", DT_UNSUPPORTED, 8 },
     { "U64", DT_UNSUPPORTED, 8 },
     { "I32", DT_UNSUPPORTED, 4 },
@@ -518,7 +520,7 @@ take (const Loader *L, const char *name, guint ndim, const guint64 *shape, GErro
     if (e->shape[lead + i] != shape[i])
       goto bad_shape;
   if (e->dtype == DT_UNSUPPORTED) {
-    model_error (error, L, "tensor '%s' has dtype %s; weights must be F32, F16 or BF16", shown,
+    model_error (error, L, "tensor '%s' has dtype %s; weights must be F32, F16, BF16 or F64", shown,
                  e->dtype_name);
     return NULL;
   }
@@ -533,6 +535,12 @@ take (const Loader *L, const char *name, guint ndim, const guint64 *shape, GErro
       uint16_t h;
       switch (e->dtype) {
       case DT_F32: memcpy (&out[i], src + 4 * i, 4); break;
+      case DT_F64: {
+        double d;
+        memcpy (&d, src + 8 * i, 8);
+        out[i] = (float) d;
+        break;
+      }
       case DT_F16:
         memcpy (&h, src + 2 * i, 2);
         out[i] = heed_f16_to_f32 (h);

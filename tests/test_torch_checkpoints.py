@@ -10,8 +10,9 @@ weights under "model" beside an optimizer and an argparse.Namespace; a tensor wi
 attributes and the state dict's _metadata; a wrapped model's names (DistributedDataParallel's
 "module.", torch.compile's "_orig_mod."); a Lightning checkpoint (state_dict, every name under
 "model."); timm's train.py checkpoint (state_dict beside the model's name as "arch", which
-stands for config.json's architecture: the fixture's goes there instead). `heed run-tensor` on
-each must give the same bytes as on the safetensors file. Settings the fixture keeps in the
+stands for config.json's architecture: the fixture's goes there instead); every float tensor
+in double. `heed run-tensor` on each must give the same bytes as on the safetensors file, and
+so must the weights in a safetensors file of F64 tensors. Settings the fixture keeps in the
 safetensors __metadata__ (num_heads) go into a config.json beside the checkpoint, as a
 checkpoint without metadata would need. timm's "arch" alone also gives a model its heads, or
 its rotary embedding (timm's hf-hub:timm/NAME.TAG form too), where no config.json does; its
@@ -78,6 +79,12 @@ def as_views(sd):
     return out
 
 
+def as_double(sd):
+    """Every float tensor in double (a checkpoint saved in double, or MAE's NumPy sin-cos
+    position embedding kept as it came): widening is exact, so the outputs must not move."""
+    return OrderedDict((k, v.double() if v.is_floating_point() else v) for k, v in sd.items())
+
+
 def ddp(sd):
     return OrderedDict((f"module.{k}", v) for k, v in sd.items())
 
@@ -121,7 +128,7 @@ def with_attributes(sd):
 FORMS = [("a plain state dict", plain, 2), ("pickle protocol 4", plain, 4),
          ("nn.Parameter values", as_parameters, 2), ("views sharing storages", as_views, 2),
          ("a training checkpoint", training_checkpoint, 2),
-         ("a tensor with attributes", with_attributes, 2),
+         ("a tensor with attributes", with_attributes, 2), ("doubles", as_double, 2),
          ("a DDP model's names", ddp, 2), ("a compiled model's names", compiled, 2),
          ("a Lightning checkpoint", lightning, 2), ("timm's train.py checkpoint", timm_train, 2)]
 
@@ -299,6 +306,24 @@ def main():
     torch.save(OrderedDict((k, v.long() if k == weight else v) for k, v in sd.items()), path)
     check("an integer tensor where a weight goes is refused, by name and dtype",
           *refused(path, f"tensor '{weight}' has dtype I64"))
+
+    # safetensors' F64 (what safetensors.torch.save_file writes for double tensors): the same
+    # outputs as the float32 file, as widening is exact
+    path = os.path.join(base, "double.safetensors")
+    header, chunks, at = {}, [], 0
+    for k, v in sd.items():
+        raw = v.double().numpy().astype("<f8").tobytes() if v.is_floating_point() \
+            else v.numpy().tobytes()
+        dtype = "F64" if v.is_floating_point() else {torch.int64: "I64"}[v.dtype]
+        header[k] = {"dtype": dtype, "shape": list(v.shape), "data_offsets": [at, at + len(raw)]}
+        chunks.append(raw)
+        at += len(raw)
+    text = json.dumps(header).encode()
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(text)) + text + b"".join(chunks))
+    got, err = run_tensor(path, "hf_vit_f32", os.path.join(base, "double-out"))
+    check("safetensors in F64: the same outputs as the float32 file",
+          want is not None and got == want, err or ("outputs differ" if got != want else ""))
 
     marker = os.path.join(base, "pickle-ran-code")
     path = os.path.join(base, "evil.bin")
