@@ -1306,8 +1306,33 @@ without_model_prefix (const char *name, gconstpointer data)
   return swap_prefix (name, "model.", "");
 }
 
+static char *
+without_backbone_prefix (const char *name, gconstpointer data)
+{
+  (void) data;
+  return swap_prefix (name, "backbone.", "");
+}
+
+/* DINO's, iBOT's and DINOv2's training checkpoints: timm's ViT names under "backbone." (their
+ * multi-crop wrapper), beside a projection head under "head." that is no classifier (its
+ * head.mlp.*, head.last_layer.* are left unread, as DINO's own loader drops them) */
+static gboolean
+is_multicrop_wrapper (const Loader *L)
+{
+  if (!find (L, "backbone.patch_embed.proj.weight") || find (L, "patch_embed.proj.weight"))
+    return FALSE;
+  GHashTableIter it;
+  gpointer key;
+  g_hash_table_iter_init (&it, L->tensors);
+  while (g_hash_table_iter_next (&it, &key, NULL))
+    if (!g_str_has_prefix (key, "backbone.") && !g_str_has_prefix (key, "head."))
+      return FALSE;
+  return TRUE;
+}
+
 /* The model inside a wrapper's names: "module." and "_orig_mod." wherever they lead a name, then
- * a "model." that leads every name (a Lightning module holding the model as self.model) */
+ * a "model." that leads every name (a Lightning module holding the model as self.model), or
+ * DINO's "backbone." beside its projection head */
 static gboolean
 strip_wrapper_prefixes (Loader *L, GError **error)
 {
@@ -1320,7 +1345,9 @@ strip_wrapper_prefixes (Loader *L, GError **error)
   g_hash_table_iter_init (&it, L->tensors);
   while (all_model && g_hash_table_iter_next (&it, &key, NULL))
     all_model = g_str_has_prefix (key, "model.");
-  return !all_model || rename_tensors (L, without_model_prefix, NULL, error);
+  if (all_model && !rename_tensors (L, without_model_prefix, NULL, error))
+    return FALSE;
+  return !is_multicrop_wrapper (L) || rename_tensors (L, without_backbone_prefix, NULL, error);
 }
 
 /* Where a PyTorch training checkpoint came without a config.json, its model name (timm's

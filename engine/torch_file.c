@@ -869,11 +869,15 @@ has_tensors (const Value *dict)
 }
 
 /* The state dict: the pickled dict itself, or, in a training checkpoint, the one under a
- * conventional key (DeiT's and timm's "model", Lightning's "state_dict"). */
+ * conventional key, in the order timm's load_checkpoint looks: its EMA weights first (timm's
+ * train.py "state_dict_ema", DeiT's "model_ema"), then "state_dict" (Lightning's, timm's) and
+ * "model" (DeiT's, MAE's); then DINO's, iBOT's and DINOv2's "teacher", which their own
+ * evaluation loads. */
 static const Value *
 state_dict (const Value *root)
 {
-  static const char *const keys[] = { "state_dict", "model", "module", "model_state_dict" };
+  static const char *const keys[] = { "state_dict_ema", "model_ema",        "state_dict", "model",
+                                      "module",         "model_state_dict", "teacher" };
   if (has_tensors (root))
     return root;
   for (guint k = 0; k < G_N_ELEMENTS (keys) && root->kind == V_DICT; k++)

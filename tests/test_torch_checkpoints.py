@@ -12,7 +12,10 @@ attributes and the state dict's _metadata; a wrapped model's names (DistributedD
 "model."); timm's train.py checkpoint (state_dict beside the model's name as "arch", which
 stands for config.json's architecture: the fixture's goes there instead); every float tensor
 in double. `heed run-tensor` on each must give the same bytes as on the safetensors file, and
-so must the weights in a safetensors file of F64 tensors. Settings the fixture keeps in the
+so must the weights in a safetensors file of F64 tensors, and the right copy where a training
+checkpoint holds two: the EMA weights (timm's train.py's state_dict_ema, DeiT's model_ema, as
+timm's load_checkpoint takes them) and DINO's teacher (its ViT under "backbone.", its
+projection head left unread). Settings the fixture keeps in the
 safetensors __metadata__ (num_heads) go into a config.json beside the checkpoint, as a
 checkpoint without metadata would need. timm's "arch" alone also gives a model its heads, or
 its rotary embedding (timm's hf-hub:timm/NAME.TAG form too), where no config.json does; its
@@ -251,6 +254,47 @@ def main():
         got, err = run_tensor(path, fixture, os.path.join(folder, "bin"))
         check(f"{fixture} from timm's train.py, its arch {arch} standing for config.json's "
               "architecture: the same outputs as its safetensors file",
+              want is not None and got == want,
+              err_want or err or ("outputs differ" if got != want else ""))
+
+    # which weights a training checkpoint holds twice: timm's load_checkpoint takes the EMA
+    # weights (train.py's state_dict_ema, DeiT's model_ema) over the others; DINO's evaluation
+    # takes the teacher, its ViT under the multi-crop wrapper's "backbone." beside a projection
+    # head that is no classifier. Each time the other copy is moved by 0.5, so only the right
+    # one gives the safetensors file's outputs.
+    def moved(sd):
+        return OrderedDict((k, v + 0.5 if v.is_floating_point() else v) for k, v in sd.items())
+
+    def dino_teacher(sd):
+        out = OrderedDict((f"backbone.{k}", v) for k, v in sd.items())
+        dim = sd["cls_token"].shape[-1]
+        out["head.mlp.0.weight"] = torch.randn(64, dim)
+        out["head.mlp.0.bias"] = torch.randn(64)
+        out["head.last_layer.weight_g"] = torch.ones(100, 1)
+        out["head.last_layer.weight_v"] = torch.randn(100, 64)
+        return out
+
+    for fixture, what, make in (
+            ("hub_timm_vit", "timm's train.py checkpoint with EMA weights: state_dict_ema",
+             lambda sd: {"epoch": 3, "arch": "vit", "state_dict": moved(sd),
+                         "state_dict_ema": sd, "optimizer": {}}),
+            ("deit_distilled_f32", "DeiT's checkpoint with EMA weights: model_ema",
+             lambda sd: {"model": moved(sd), "model_ema": sd, "epoch": 299,
+                         "args": argparse.Namespace(model="deit_tiny_distilled_patch16_224")}),
+            ("headless_f32", "DINO's full checkpoint: the teacher's backbone",
+             lambda sd: {"student": OrderedDict((f"module.{k}", v)
+                                                for k, v in moved(dino_teacher(sd)).items()),
+                         "teacher": dino_teacher(sd), "epoch": 100,
+                         "dino_loss": {"center": torch.zeros(1, 100)}})):
+        sd, meta = state_dict(fixture)
+        folder = os.path.join(tmp, f"twice-{fixture}")
+        write_folder(folder, fixture, meta)
+        path = os.path.join(folder, "checkpoint.pth")
+        torch.save(make(sd), path)
+        want, err_want = run_tensor(os.path.join(fixtures, fixture, "model.safetensors"),
+                                    fixture, os.path.join(folder, "st"))
+        got, err = run_tensor(path, fixture, os.path.join(folder, "bin"))
+        check(f"{fixture} in {what}, the same outputs as its safetensors file",
               want is not None and got == want,
               err_want or err or ("outputs differ" if got != want else ""))
 
