@@ -18,14 +18,17 @@ in each clip):
   - an unwritable output, a full disk (/dev/full), a missing input, an animated WebP and an
     output that is the input (by a link too) end at once with a one-line reason and a non-zero
     exit status; the input is left as it was;
+  - the options that stand for the elements' properties (--labels, --top-k, --interval,
+    --threshold, --attention) reach them, and a value a property does not take is refused with
+    what it takes;
   - heedjson from gst-launch-1.0 writes one valid line per frame, the attention map on request,
     and with two heedclassify in a row both results, each as its model alone gives it;
     a full disk is an element error from heedjson; file and model folder names that are not
     UTF-8 are written as valid UTF-8 (U+FFFD for the bytes that cannot be read), in JSON lines
     and in the report;
   - `heed live --headless` on a live test source with a live sound source: every frame reaches
-    the sink, a line a second with the measured rate and the label; a source that cannot start
-    is a one-line error.
+    the sink, a line a second with the measured rate and the label (a labels file's, with
+    --labels); a source that cannot start is a one-line error.
 Prints TAP."""
 import json
 import os
@@ -156,6 +159,7 @@ def main():
               f"{b['duration']:.3f}, sound {b['sound']}, {a['width']}x{a['height']} -> "
               f"{b['width']}x{b['height']}, {n} lines, schema: {error}")
         if name == "H.264 + AAC in MP4":
+            default_lines = objs
             keyframes = [o["frame"] for o in objs if o.get("keyframe")]
             check("the cut is a keyframe, and a key frame of the output",
                   len(keyframes) == 1 and abs(keyframes[0] - 25) <= 1 and keyframes[0] in b["keys"],
@@ -163,6 +167,43 @@ def main():
             check("the embedded model is named once, with how to name a checkpoint",
                   r.stderr.count("embedded test-pattern model") == 1 and "--model hf:" in r.stderr,
                   r.stderr.strip().splitlines()[0])
+
+    # the elements' settings from annotate's options: a labels file, top-k, an interval, the
+    # keyframe threshold, no attention map; what a property does not take is refused with what
+    # it takes, and nothing is written
+    labels_file = os.path.join(tmp, "labels.txt")
+    with open(labels_file, "w") as f:
+        f.write("".join(f"pattern {i}\n" for i in range(19)))
+    set_lines, set_out = os.path.join(tmp, "options.jsonl"), os.path.join(tmp, "options.mp4")
+    r = annotate([clips["H.264 + AAC in MP4"][0], "-o", set_out, "--jsonl", set_lines, "--labels",
+                  labels_file, "--top-k", "2", "--interval", "3", "--threshold", "1",
+                  "--attention", "none"])
+    n, error, objs = valid_lines(set_lines) if r.returncode == 0 else (0, r.stderr, [])
+
+    def top2(o):
+        return [(x["label"], x["label_id"]) for x in o["tensors"][0]["labels"]]
+
+    check("--labels, --top-k, --interval, --threshold and --attention reach the elements",
+          n == 50 and error is None
+          and all(top2(o) == [(f"pattern {x['label_id']}", x["label_id"])
+                              for x in d["tensors"][0]["labels"][:2]]
+                  for o, d in zip(objs[::3], default_lines[::3]))
+          and [o["inferred"] for o in objs] == [f % 3 == 0 for f in range(50)]
+          and not any(o["keyframe"] for o in objs)
+          and not any("attention_peak" in o for o in objs),
+          f"{n} lines, schema: {error}, first {top2(objs[0]) if objs else None}, inferred "
+          f"{''.join('T' if o['inferred'] else '.' for o in objs[:12])}, keyframes "
+          f"{[o['frame'] for o in objs if o['keyframe']]}")
+    for option, value, takes in (("--resize", "sideways", "one of stretch, crop, checkpoint"),
+                                 ("--top-k", "0", "a whole number from 1 to 1000"),
+                                 ("--interval", "-1", "a whole number from 0"),
+                                 ("--threshold", "2", "a number from 0 to 1")):
+        bad_out = os.path.join(tmp, f"bad{option}.mp4")
+        r = annotate([clips["H.264 + AAC in MP4"][0], "-o", bad_out, option, value])
+        last = r.stderr.strip().splitlines()[-1] if r.stderr.strip() else ""
+        check(f"annotate {option} {value}: refused with what it takes, nothing written",
+              r.returncode != 0 and f"{option} {value}: it takes {takes}" in last
+              and not os.path.exists(bad_out), f"status {r.returncode}: {last}")
 
     # MP4 takes no picture under 16 pixels a side: such a clip is scaled up, its shape kept by
     # the pixel aspect ratio, every frame written (it used to stop on a negotiation error, and
@@ -419,6 +460,18 @@ def main():
     check("heed live --headless: every frame of a live source shown, rate and label reported",
           r.returncode == 0 and reports and int(reports[-1][1]) == 60 and
           all(label == "ball" for _, _, label in reports),
+          f"status {r.returncode}: {reports[-3:]} {r.stderr.strip()[-200:]}")
+    live_labels = os.path.join(tmp, "live-labels.txt")
+    with open(live_labels, "w") as f:
+        f.write("".join(f"p{i}\n" for i in range(19)))
+    r = subprocess.run([HEED, "live", "--headless", "--source",
+                        "videotestsrc is-live=true pattern=ball num-buffers=30 ! "
+                        "video/x-raw,width=160,height=120,framerate=30/1", "--labels", live_labels,
+                        "--interval", "2"], capture_output=True, text=True, timeout=120)
+    reports = re.findall(r"heed live: ([\d.]+) fps, (\d+) frames, (\S+)", r.stdout)
+    check("heed live --labels --interval: the labels file's names",
+          r.returncode == 0 and reports and int(reports[-1][1]) == 30 and
+          all(label == "p13" for _, _, label in reports),
           f"status {r.returncode}: {reports[-3:]} {r.stderr.strip()[-200:]}")
     for what, source in (("no such element", "nosuchsrc"),
                          ("a camera that is not there", None)):

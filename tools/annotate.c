@@ -312,6 +312,7 @@ heed_cmd_annotate (int argc, char **argv)
 {
   char *output = NULL, *jsonl = NULL, *report_dir = NULL, *model = NULL, **inputs = NULL;
   char *weights = NULL;
+  HeedCliElementOptions settings = { { NULL } };
   GOptionEntry entries[] = {
     { "output", 'o', 0, G_OPTION_ARG_FILENAME, &output,
       "the annotated MP4 (default: INPUT's name with -annotated.mp4, in this folder)", "OUTPUT" },
@@ -344,6 +345,7 @@ heed_cmd_annotate (int argc, char **argv)
   HeedReport *report = NULL;
 
   g_option_context_add_main_entries (ctx, entries, NULL);
+  heed_cli_element_options_add (ctx, &settings);
   if (!g_option_context_parse (ctx, &argc, &argv, &error)) {
     status = heed_cli_fail (NULL, error);
     goto out;
@@ -459,6 +461,10 @@ heed_cmd_annotate (int argc, char **argv)
     status = heed_cli_fail (NULL, error);
     goto out;
   }
+  if (!heed_cli_element_options_apply (a.pipeline, &settings, &error)) {
+    status = heed_cli_fail (NULL, error);
+    goto out;
+  }
   if (jsonl)
     heed_cli_set_string (a.pipeline, "json", "location", jsonl);
   heed_cli_probe_buffers (a.pipeline, "venc", "sink", count_frame, &a);
@@ -529,6 +535,7 @@ out:
   g_free (model);
   g_free (weights);
   g_strfreev (inputs);
+  heed_cli_element_options_clear (&settings);
   g_option_context_free (ctx);
   return status;
 }

@@ -54,6 +54,22 @@ gboolean heed_cli_run_pipeline (GstElement *pipeline, const HeedCliHooks *hooks,
 /* A string property of the pipeline's element of that name (which must be there). */
 void heed_cli_set_string (GstElement *pipeline, const char *element, const char *property,
                           const char *value);
+/* A property of the pipeline's element of that name set from the text of --OPTION (NULL: left
+ * as it is), as gst-launch reads it (an enum's nick, a number); FALSE with an error that says
+ * what the property takes for text it does not. */
+gboolean heed_cli_set_arg (GstElement *pipeline, const char *element, const char *property,
+                           const char *option, const char *value, GError **error);
+/* annotate's and live's options that stand for the elements' properties (--labels, --top-k,
+ * --resize, --attention, --input-size, --interval on the element named classify; --threshold on
+ * key), each read from its text by heed_cli_set_arg */
+#define HEED_CLI_ELEMENT_OPTIONS 7
+typedef struct {
+  char *values[HEED_CLI_ELEMENT_OPTIONS]; /* as given, NULL where not */
+} HeedCliElementOptions;
+void heed_cli_element_options_add (GOptionContext *ctx, HeedCliElementOptions *o);
+gboolean heed_cli_element_options_apply (GstElement *pipeline, const HeedCliElementOptions *o,
+                                         GError **error);
+void heed_cli_element_options_clear (HeedCliElementOptions *o);
 /* heedclassify's `weights` property on the pipeline's element of that name, from --weights
  * (NULL: left at fp32); FALSE with an error for a name that is neither fp32 nor fp16. */
 gboolean heed_cli_set_weights (GstElement *pipeline, const char *element, const char *weights,

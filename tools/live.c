@@ -86,6 +86,7 @@ heed_cmd_live (int argc, char **argv)
 {
   char *device = NULL, *source = NULL, *audio = NULL, *model = NULL, *weights = NULL;
   gboolean headless = FALSE;
+  HeedCliElementOptions settings = { { NULL } };
   GOptionEntry entries[] = {
     { "device", 0, 0, G_OPTION_ARG_FILENAME, &device, "the camera (default /dev/video0)",
       "/dev/videoN" },
@@ -114,6 +115,7 @@ heed_cmd_live (int argc, char **argv)
   g_mutex_init (&l.lock);
 
   g_option_context_add_main_entries (ctx, entries, NULL);
+  heed_cli_element_options_add (ctx, &settings);
   if (!g_option_context_parse (ctx, &argc, &argv, &error)) {
     status = heed_cli_fail (NULL, error);
     goto out;
@@ -149,7 +151,8 @@ heed_cmd_live (int argc, char **argv)
   }
   if (model_path)
     heed_cli_set_string (l.pipeline, "classify", "model", model_path);
-  if (!heed_cli_set_weights (l.pipeline, "classify", weights, &error)) {
+  if (!heed_cli_set_weights (l.pipeline, "classify", weights, &error) ||
+      !heed_cli_element_options_apply (l.pipeline, &settings, &error)) {
     status = heed_cli_fail (NULL, error);
     goto out;
   }
@@ -180,6 +183,7 @@ out:
   g_free (audio);
   g_free (model);
   g_free (weights);
+  heed_cli_element_options_clear (&settings);
   g_option_context_free (ctx);
   return status;
 }
