@@ -12,7 +12,8 @@ in each clip):
     as long as they last, with as many JSON lines, and a report of those frames; exit status
     130;
   - a clip under 16 pixels a side (MP4's least) is written whole, scaled up; an animated GIF
-    (every frame stamped 0 by gst-libav, and a demuxer that never ends) is written whole; so is
+    (every frame stamped 0 by gst-libav, and a demuxer that never ends) is written whole, and a
+    NUT file (its demuxer never ends either, and its decoder holds two frames back); so is
     a TS whose sound changes rate and channels halfway, the sound kept, and a clip with no
     keyframe annotated with --report;
   - an unwritable output, a full disk (/dev/full), a missing input, an animated WebP and an
@@ -250,6 +251,26 @@ def main():
               b["frames"] == 20 and abs(b["duration"] - 2.0) <= 0.05 and n == 20
               and error is None and stamps == [k * 100000000 for k in range(20)],
               f"{b['frames']} frames, {b['duration']:.3f} s, {n} lines, times {stamps[:4]}..., "
+              f"schema: {error}")
+
+    # NUT (MPEG-4 Part 2 and PCM): gst-libav 1.22's demuxer never ends this stream either, and
+    # the decoder holds its last two frames back until it ends; heed ends the stream right after
+    # the demuxer, so that they come out (it hung before; ended after the decoders, they were lost)
+    nut = os.path.join(tmp, "clip.nut")
+    ffmpeg(["-f", "lavfi", "-i", "testsrc2=s=96x64:r=25:d=2", "-f", "lavfi", "-i",
+            "sine=d=2:r=48000", "-c:v", "mpeg4", "-c:a", "pcm_s16le", nut])
+    out, jsonl = nut + ".out.mp4", nut + ".jsonl"
+    r = annotate([nut, "-o", out, "--jsonl", jsonl], timeout=120)
+    if r.returncode != 0:
+        check("a NUT file: annotated", False, " ".join(r.stderr.strip().splitlines()[-1:]))
+    else:
+        b = probe(out)
+        n, error, objs = valid_lines(jsonl)
+        check("a NUT file whose demuxer never ends the stream: all 50 frames, the sound, 2 s, "
+              "said once",
+              b["frames"] == 50 and b["sound"] == 1 and abs(b["duration"] - 2.0) <= 0.05
+              and n == 50 and error is None and r.stderr.count("ending it") == 1,
+              f"{b['frames']} frames, sound {b['sound']}, {b['duration']:.3f} s, {n} lines, "
               f"schema: {error}")
 
     # sound whose format changes mid-stream, as a broadcast's TS may (two recordings joined:

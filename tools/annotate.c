@@ -40,7 +40,7 @@ typedef struct {
   gint decoded_seen;         /* how many at the watchdog's last look, */
   GstElement *decoded_queue; /* the queue they enter (vq), */
   gint64 stalled_since;      /* since when (monotonic µs) the stream has stood still at its end, */
-  gboolean ended_stall;      /* and whether the watchdog ended it */
+  guint ended_stall;         /* and how the watchdog ended it: 1 before the decoders, 2 after */
 } Annotate;
 
 /* Whether the two paths name one file (a link or another spelling of it too) */
@@ -202,13 +202,79 @@ watch_decoded (GstPad *pad, GstPadProbeInfo *info, gpointer data)
   return GST_PAD_PROBE_OK;
 }
 
-/* A demuxer that never ends the stream after the last frame (gst-libav 1.22's GIF demuxer on
- * FFmpeg 5.1 spins at the end of the file instead) would leave the run waiting for ever. The
- * stream is ended after the decoders once, for this long, the decoder has given every frame up
- * to the input's duration, the queue after it has handed them all on (so the decoder is not
- * waiting for room there, as it does behind a slow model), no frame has come and no end of
- * stream: a file's own end of stream follows its last frame into that queue at once. */
+/* A demuxer that never ends the stream after the last frame (gst-libav 1.22's demuxers on
+ * FFmpeg 5.1, GIF's and NUT's, spin at the end of the file instead) would leave the run waiting
+ * for ever. The stream is ended right after the demuxer once, for this long, the decoder has given
+ * every frame up to within END_HELD_NS of the input's duration (the frames a decoder holds back,
+ * which only the end of stream lets out: NUT's MPEG-4 decoder kept its last two),
+ * the queue after it has handed them all on (so the decoder is not waiting for room there, as it
+ * does behind a slow model), no frame has come and no end of stream: a file's own end of stream
+ * follows its last frame into that queue at once. Should that not end it, it is ended after the
+ * decoders when the same has held as long again. */
 #define END_STALL_US (3 * G_USEC_PER_SEC)
+#define END_HELD_NS (2 * GST_SECOND)
+
+/* The pad right after the demuxer on the way to the queue (a parser's, or decodebin's multiqueue's
+ * sink pad), walked up from the queue through each element's internal link; NULL where no
+ * demuxer is found */
+static GstPad *
+pad_after_demuxer (GstElement *queue)
+{
+  GstPad *sink = gst_element_get_static_pad (queue, "sink");
+  for (guint hops = 0; sink && hops < 32; hops++) {
+    GstPad *src = gst_pad_get_peer (sink);
+    while (src && GST_IS_GHOST_PAD (src)) { /* decodebin's pads: to what they stand for */
+      GstPad *target = gst_ghost_pad_get_target (GST_GHOST_PAD (src));
+      gst_object_unref (src);
+      src = target;
+    }
+    GstElement *e = src ? gst_pad_get_parent_element (src) : NULL;
+    const char *klass =
+        e ? gst_element_class_get_metadata (GST_ELEMENT_GET_CLASS (e), GST_ELEMENT_METADATA_KLASS)
+          : NULL;
+    GstPad *next = NULL;
+    if (klass && !strstr (klass, "Demuxer")) { /* on up: the sink pad src is linked to within */
+      GstIterator *it = gst_pad_iterate_internal_links (src);
+      GValue v = G_VALUE_INIT;
+      if (it && gst_iterator_next (it, &v) == GST_ITERATOR_OK) {
+        next = g_value_dup_object (&v);
+        g_value_unset (&v);
+      }
+      if (it)
+        gst_iterator_free (it);
+    }
+    gboolean found = klass && strstr (klass, "Demuxer");
+    g_clear_object (&src);
+    g_clear_object (&e);
+    if (found)
+      return sink;
+    gst_object_unref (sink);
+    sink = next;
+  }
+  g_clear_object (&sink);
+  return NULL;
+}
+
+/* The end of the stream right after the demuxer, so that what the queues and decoders after it
+ * hold comes out first (a decoder lets its last frames out at the end of stream only): an EOS
+ * into the pad after the demuxer on the way to vq and to aq (into the queue itself where there
+ * is no demuxer) */
+static void
+end_before_decoders (Annotate *a)
+{
+  const char *queues[] = { "vq", "aq" };
+  for (guint i = 0; i < G_N_ELEMENTS (queues); i++) {
+    GstElement *q = gst_bin_get_by_name (GST_BIN (a->pipeline), queues[i]);
+    if (!q)
+      continue;
+    GstPad *pad = pad_after_demuxer (q);
+    if (!pad)
+      pad = gst_element_get_static_pad (q, "sink");
+    gst_pad_send_event (pad, gst_event_new_eos ());
+    gst_object_unref (pad);
+    gst_object_unref (q);
+  }
+}
 
 static void
 end_if_stalled_at_end (Annotate *a)
@@ -218,7 +284,8 @@ end_if_stalled_at_end (Annotate *a)
   g_object_get (a->decoded_queue, "current-level-buffers", &queued, NULL);
   g_mutex_lock (&a->lock);
   gboolean all_decoded = decoded > 0 && GST_CLOCK_TIME_IS_VALID (a->duration) &&
-                         GST_CLOCK_TIME_IS_VALID (a->decoded_end) && a->decoded_end >= a->duration;
+                         GST_CLOCK_TIME_IS_VALID (a->decoded_end) &&
+                         a->decoded_end + END_HELD_NS >= a->duration;
   g_mutex_unlock (&a->lock);
   gboolean stalled = all_decoded && queued == 0 && decoded == a->decoded_seen &&
                      !g_atomic_int_get (&a->decoded_eos) && !g_atomic_int_get (&a->interrupted);
@@ -228,14 +295,18 @@ end_if_stalled_at_end (Annotate *a)
     a->stalled_since = stalled ? now : 0;
     return;
   }
-  if (a->ended_stall || now - a->stalled_since < END_STALL_US)
+  if (a->ended_stall == 2 || now - a->stalled_since < END_STALL_US)
     return;
-  a->ended_stall = TRUE;
-  fprintf (stderr,
-           "%sheed annotate: the input's last frame is decoded but its demuxer has not ended "
-           "the stream; ending it\n",
-           a->tty ? "\n" : "");
-  end_after_decoders (a);
+  if (a->ended_stall++ == 0) {
+    fprintf (stderr,
+             "%sheed annotate: the input is read to its end but its demuxer has not ended the "
+             "stream; ending it\n",
+             a->tty ? "\n" : "");
+    end_before_decoders (a);
+    a->stalled_since = now; /* the next try only when this has had as long to work */
+  } else {
+    end_after_decoders (a);
+  }
 }
 
 static void
