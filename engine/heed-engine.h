@@ -402,7 +402,10 @@ char *heed_model_describe (const HeedModelConfig *config);
 
 /* ---- models by name: the Hugging Face hub -------------------------------------------------- */
 
-/* TRUE for a hub model name, "hf:OWNER/NAME" or "hf:OWNER/NAME@REVISION" (default "main"). */
+/* TRUE for a hub model name, "hf:OWNER/NAME" or "hf:OWNER/NAME@REVISION" (default "main"), or
+ * the same written as timm writes it (hf-hub:OWNER/NAME), as huggingface_hub does
+ * (hf://OWNER/NAME) or as the repository's address (https://huggingface.co/OWNER/NAME, its
+ * /tree/REVISION or a file's /blob/ or /resolve/REVISION/FILE). */
 gboolean heed_hub_is_name (const char *model);
 /* Called as a download proceeds: bytes done of total (0 when unknown) of one file. */
 typedef void (*HeedHubProgress) (const char *file, guint64 done, guint64 total, gpointer data);

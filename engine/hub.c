@@ -88,16 +88,69 @@ is_commit (const char *s)
   return TRUE;
 }
 
+/* The other ways a hub model is written, each read as hf:OWNER/NAME[@REVISION]: timm's
+ * hf-hub:OWNER/NAME, huggingface_hub's hf://OWNER/NAME[@REVISION], and the repository's address
+ * as a browser shows it (https://huggingface.co/OWNER/NAME, with /tree/REVISION, or a file's
+ * /blob/REVISION/FILE or /resolve/REVISION/FILE) */
+static const char *const web_prefixes[] = { "https://huggingface.co/", "http://huggingface.co/",
+                                            "https://hf.co/", "http://hf.co/" };
+
+/* The part after the prefix, or NULL when the name has none of them */
+static const char *
+after_prefix (const char *model, gboolean *web)
+{
+  *web = FALSE;
+  if (!model)
+    return NULL;
+  for (guint i = 0; i < G_N_ELEMENTS (web_prefixes); i++)
+    if (g_str_has_prefix (model, web_prefixes[i]))
+      return *web = TRUE, model + strlen (web_prefixes[i]);
+  if (g_str_has_prefix (model, "hf://"))
+    return model + strlen ("hf://");
+  if (g_str_has_prefix (model, "hf-hub:"))
+    return model + strlen ("hf-hub:");
+  if (g_str_has_prefix (model, HUB_PREFIX))
+    return model + strlen (HUB_PREFIX);
+  return NULL;
+}
+
 gboolean
 heed_hub_is_name (const char *model)
 {
-  return model && g_str_has_prefix (model, HUB_PREFIX);
+  gboolean web;
+  return after_prefix (model, &web) != NULL;
+}
+
+/* OWNER/NAME[@REVISION] of a web address: OWNER/NAME, then nothing, "/tree/REVISION" or a
+ * file's "/blob/REVISION/..." or "/resolve/REVISION/..."; a trailing slash, a query or a
+ * fragment left out. NULL for any other page of the site. */
+static char *
+web_spec (const char *path)
+{
+  char *clean = g_strndup (path, strcspn (path, "?#"));
+  char **parts = g_strsplit (clean, "/", -1);
+  guint n = g_strv_length (parts);
+  while (n > 0 && !*parts[n - 1]) /* trailing slashes */
+    n--;
+  char *spec = NULL;
+  if (n == 2)
+    spec = g_strdup_printf ("%s/%s", parts[0], parts[1]);
+  else if (n >= 4 && (strcmp (parts[2], "tree") == 0
+                          ? n == 4
+                          : strcmp (parts[2], "blob") == 0 || strcmp (parts[2], "resolve") == 0))
+    spec = g_strdup_printf ("%s/%s@%s", parts[0], parts[1], parts[3]);
+  g_strfreev (parts);
+  g_free (clean);
+  return spec;
 }
 
 static gboolean
 parse_name (const char *model, HubName *n, GError **error)
 {
-  const char *spec = model + strlen (HUB_PREFIX);
+  gboolean web;
+  const char *after = after_prefix (model, &web);
+  char *owned = web && after ? web_spec (after) : NULL;
+  const char *spec = owned ? owned : after ? after : "";
   const char *at = strchr (spec, '@'), *slash = strchr (spec, '/');
   memset (n, 0, sizeof *n);
   if (slash && (!at || slash < at)) {
@@ -105,11 +158,13 @@ parse_name (const char *model, HubName *n, GError **error)
     n->name = at ? g_strndup (slash + 1, (gsize) (at - slash - 1)) : g_strdup (slash + 1);
   }
   n->revision = g_strdup (at ? at + 1 : "main");
+  g_free (owned);
   if (!n->owner || !valid_part (n->owner, 96) || !valid_part (n->name, 96) ||
       !valid_part (n->revision, 128)) {
     g_set_error (error, HEED_ERROR, HEED_ERROR_INVALID,
                  "%s is not a hub model name: hf:OWNER/NAME or hf:OWNER/NAME@REVISION, each of "
-                 "letters, digits, '-', '_' and '.'",
+                 "letters, digits, '-', '_' and '.' (or the repository's address, "
+                 "https://huggingface.co/OWNER/NAME)",
                  model);
     hub_name_clear (n);
     return FALSE;

@@ -3,7 +3,8 @@
 """Models by name against a local stand-in for the Hugging Face hub (tests/hub_server.py,
 named by HEED_HUB_ENDPOINT; these machines cannot reach the hub): fetched into the cache with
 the config files, resumed after an interruption, checked against the published SHA-256, used
-offline afterwards, listed by `heed models`, a progress bar on a terminal only, and a one-line
+offline afterwards (also as timm, huggingface_hub and a browser write the name: hf-hub:,
+hf://, https://huggingface.co/OWNER/NAME), listed by `heed models`, a progress bar on a terminal only, and a one-line
 error for a bad name, a missing network, a missing revision, a corrupted transfer, a
 repository without weights heed reads and a sharded checkpoint whose index names a shard the
 repository lacks. A repository with only pytorch_model.bin, and one with its weights sharded
@@ -285,6 +286,19 @@ def main():
           r.stderr.strip())
     r = run(["classify", "--model", f"hf:test/vit@{commit}", image], env)
     check("and by commit", r.returncode == 0, r.stderr.strip())
+    # the same model as timm (hf-hub:), huggingface_hub (hf://) and a browser write it: the same
+    # cached weights; another page of the site is no model
+    for alias in ("hf-hub:test/vit", "hf://test/vit", "https://huggingface.co/test/vit",
+                  "https://huggingface.co/test/vit/", f"https://huggingface.co/test/vit/tree/{commit}",
+                  "https://huggingface.co/test/vit/blob/main/model.safetensors",
+                  "https://hf.co/test/vit?library=timm"):
+        r = run(["classify", "--model", alias, image], env)
+        check(f"{alias}: hf:test/vit, from the cache",
+              r.returncode == 0 and r.stdout.replace(alias, "") == local.stdout, r.stderr.strip())
+    for page in ("https://huggingface.co/test/vit/discussions", "https://huggingface.co/test"):
+        r = run(["classify", "--model", page, image], env)
+        ok, err = one_line_error(r, "is not a hub model name")
+        check(f"{page}: refused as no model", ok, err)
     r = run(["classify", "--model", "hf:test/other", image], env)
     ok, err = one_line_error(r, "cannot reach")
     check("a model not cached, without a network: a one-line error at once",
