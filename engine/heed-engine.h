@@ -407,6 +407,9 @@ char *heed_model_describe (const HeedModelConfig *config);
  * (hf://OWNER/NAME) or as the repository's address (https://huggingface.co/OWNER/NAME, its
  * /tree/REVISION or a file's /blob/ or /resolve/REVISION/FILE). */
 gboolean heed_hub_is_name (const char *model);
+/* TRUE for a path that would be a hub name with hf: before it (OWNER/NAME[@REVISION]): for a
+ * hint where no such file is found. */
+gboolean heed_hub_could_be_repo (const char *path);
 /* Called as a download proceeds: bytes done of total (0 when unknown) of one file. */
 typedef void (*HeedHubProgress) (const char *file, guint64 done, guint64 total, gpointer data);
 /* The local path of a model's weights: a copy of model when it is not a hub name; else the

@@ -144,6 +144,22 @@ web_spec (const char *path)
   return spec;
 }
 
+static gboolean parse_name (const char *model, HubName *n, GError **error);
+
+gboolean
+heed_hub_could_be_repo (const char *path)
+{
+  if (!path || strchr (path, ':') || heed_hub_is_name (path))
+    return FALSE;
+  char *name = g_strconcat (HUB_PREFIX, path, NULL);
+  HubName n;
+  gboolean ok = parse_name (name, &n, NULL);
+  if (ok)
+    hub_name_clear (&n);
+  g_free (name);
+  return ok;
+}
+
 static gboolean
 parse_name (const char *model, HubName *n, GError **error)
 {

@@ -4022,7 +4022,12 @@ heed_model_load (const char *path, GError **error)
   HeedModel *m = NULL;
 
   if (!file) {
-    g_set_error (error, HEED_ERROR, HEED_ERROR_IO, "cannot read model %s: %s", path, ferr->message);
+    /* timm/deit_tiny_patch16_224.fb_in1k, as transformers and timm take it: say how heed does */
+    gboolean hub =
+        g_error_matches (ferr, G_FILE_ERROR, G_FILE_ERROR_NOENT) && heed_hub_could_be_repo (path);
+    g_set_error (error, HEED_ERROR, HEED_ERROR_IO, "cannot read model %s: %s%s%s", path,
+                 ferr->message, hub ? "; a Hugging Face hub model is named hf:" : "",
+                 hub ? path : "");
     g_error_free (ferr);
     return NULL;
   }

@@ -295,6 +295,14 @@ def main():
         r = run(["classify", "--model", alias, image], env)
         check(f"{alias}: hf:test/vit, from the cache",
               r.returncode == 0 and r.stdout.replace(alias, "") == local.stdout, r.stderr.strip())
+    # OWNER/NAME alone, as transformers and timm take it, is a path to heed: where there is no
+    # such file, the error says how to name the hub's model; a plain missing file gets no hint
+    r = run(["classify", "--model", "test/vit", image], env)
+    ok, err = one_line_error(r, "a Hugging Face hub model is named hf:test/vit")
+    check("test/vit, no such file: the error names hf:test/vit", ok, err)
+    r = run(["classify", "--model", "missing.safetensors", image], env)
+    ok, err = one_line_error(r, "No such file")
+    check("a missing file: no hub hint", ok and "hf:" not in err, err)
     for page in ("https://huggingface.co/test/vit/discussions", "https://huggingface.co/test"):
         r = run(["classify", "--model", page, image], env)
         ok, err = one_line_error(r, "is not a hub model name")
