@@ -29,7 +29,10 @@ heed_labels_resolve (const char *labels_file, char **model_labels, guint num_cla
       g_ptr_array_free (out, TRUE);
       return NULL;
     }
-    char **lines = g_strsplit (text, "\n", -1);
+    /* as Windows' Notepad saves a file: a byte order mark before the first name, and CR LF
+     * line ends (the CRs go with the trailing space below) */
+    const char *start = g_str_has_prefix (text, "\xef\xbb\xbf") ? text + 3 : text;
+    char **lines = g_strsplit (start, "\n", -1);
     for (char **l = lines; *l; l++) {
       g_strchomp (*l);
       if (**l)

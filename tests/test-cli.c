@@ -461,6 +461,24 @@ test_bad_inputs (void)
   assert_one_line_error (&r, "/dev/zero is larger than");
   g_free (model);
 
+  /* a labels file as Windows' Notepad saves it (a byte order mark, CR LF): the names alone */
+  char *notepad = g_build_filename (tmp, "labels-notepad.txt", NULL);
+  GString *names = g_string_new ("\xef\xbb\xbf");
+  for (guint i = 0; i < 19; i++)
+    g_string_append_printf (names, "name%u\r\n", i);
+  g_assert_true (g_file_set_contents (notepad, names->str, -1, NULL));
+  g_string_free (names, TRUE);
+  r = run_heed (NULL, "classify", "--labels", notepad, "--top-k", "19", png, NULL);
+  g_assert_cmpint (r.status, ==, 0);
+  for (guint i = 0; i < 19; i++) {
+    char *quoted = g_strdup_printf ("\"label\":\"name%u\"", i);
+    g_assert_nonnull (strstr (r.out, quoted));
+    g_free (quoted);
+  }
+  run_clear (&r);
+  g_unlink (notepad);
+  g_free (notepad);
+
   g_rmdir (dir);
   g_free (png), g_free (truncated), g_free (text), g_free (random), g_free (empty), g_free (dir);
   g_free (pipeline);
