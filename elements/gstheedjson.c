@@ -32,6 +32,7 @@
 #include "heedmeta.h"
 
 #include <errno.h>
+#include <math.h>
 #include <json-glib/json-glib.h>
 #include <stdio.h>
 #include <string.h>
@@ -126,19 +127,45 @@ gst_heed_json_set_caps (GstBaseTransform *trans, GstCaps *incaps, GstCaps *outca
   return TRUE;
 }
 
-/* Writes the i-th element of a GstValueArray field as the builder's next value. */
+/* A number as JSON takes it. json-glib writes NaN and the infinities as nan.0 and inf.0, and a
+ * number whose shortest form has an exponent and no point (1e+30) with ".0" after it, none of
+ * them JSON: the first are null, the last moved by one unit in its last place, whose shortest
+ * form has a point. heed's own results are finite, with many digits; an application may put
+ * anything in the metas. */
+static void
+add_number (JsonBuilder *b, double d)
+{
+  char shortest[G_ASCII_DTOSTR_BUF_SIZE];
+  if (!isfinite (d)) {
+    json_builder_add_null_value (b);
+    return;
+  }
+  g_ascii_dtostr (shortest, sizeof shortest, d);
+  if (strpbrk (shortest, "eE") && !strchr (shortest, '.'))
+    d = nextafter (d, 0.0);
+  json_builder_add_double_value (b, d);
+}
+
+/* Writes the i-th element of a GstValueArray field as the builder's next value; null where the
+ * field is no array that long, or holds something else than text or a number (a meta an
+ * application made) */
 static void
 add_array_value (JsonBuilder *b, const GstStructure *s, const char *field, guint i)
 {
-  const GValue *v = gst_value_array_get_value (gst_structure_get_value (s, field), i);
-  if (G_VALUE_HOLDS_STRING (v))
+  const GValue *a = gst_structure_get_value (s, field);
+  const GValue *v = a && GST_VALUE_HOLDS_ARRAY (a) && i < gst_value_array_get_size (a)
+                        ? gst_value_array_get_value (a, i)
+                        : NULL;
+  if (v && G_VALUE_HOLDS_STRING (v) && g_value_get_string (v))
     json_builder_add_string_value (b, g_value_get_string (v));
-  else if (G_VALUE_HOLDS_INT (v))
+  else if (v && G_VALUE_HOLDS_INT (v))
     json_builder_add_int_value (b, g_value_get_int (v));
-  else if (G_VALUE_HOLDS_UINT (v))
+  else if (v && G_VALUE_HOLDS_UINT (v))
     json_builder_add_int_value (b, g_value_get_uint (v));
+  else if (v && G_VALUE_HOLDS_DOUBLE (v))
+    add_number (b, g_value_get_double (v));
   else
-    json_builder_add_double_value (b, g_value_get_double (v));
+    json_builder_add_null_value (b);
 }
 
 /* One classification's entry in "tensors"; nothing when it has no labels. */
@@ -146,7 +173,7 @@ static void
 add_tensor (JsonBuilder *b, const GstStructure *c)
 {
   const GValue *labels = gst_structure_get_value (c, "labels");
-  guint k = labels ? gst_value_array_get_size (labels) : 0;
+  guint k = labels && GST_VALUE_HOLDS_ARRAY (labels) ? gst_value_array_get_size (labels) : 0;
   if (k) {
     json_builder_begin_object (b);
     json_builder_set_member_name (b, "name");
@@ -200,8 +227,8 @@ add_classification (GstHeedJson *self, JsonBuilder *b, GstBuffer *buf, gboolean 
       gst_structure_get_double (c, "attention-peak-y", &py)) {
     json_builder_set_member_name (b, "attention_peak");
     json_builder_begin_array (b);
-    json_builder_add_double_value (b, px);
-    json_builder_add_double_value (b, py);
+    add_number (b, px);
+    add_number (b, py);
     json_builder_end_array (b);
   }
   guint w, h;
@@ -226,13 +253,13 @@ add_classification (GstHeedJson *self, JsonBuilder *b, GstBuffer *buf, gboolean 
     for (guint i = 0; i < 4; i++) {
       gdouble v = i < 2 ? 0.0 : 1.0;
       gst_structure_get_double (c, region[i], &v);
-      json_builder_add_double_value (b, v);
+      add_number (b, v);
     }
     json_builder_end_array (b);
     json_builder_set_member_name (b, "data");
     json_builder_begin_array (b);
     for (guint i = 0; i < w * h; i++)
-      json_builder_add_double_value (b, data[i]);
+      add_number (b, data[i]);
     json_builder_end_array (b);
     json_builder_end_object (b);
   }
@@ -249,7 +276,7 @@ add_keyframe (JsonBuilder *b, const GstStructure *k)
   json_builder_set_member_name (b, "keyframe");
   json_builder_add_boolean_value (b, key);
   json_builder_set_member_name (b, "importance");
-  json_builder_add_double_value (b, score);
+  add_number (b, score);
   const char *cause = gst_structure_get_string (k, "cause");
   if (cause) {
     json_builder_set_member_name (b, "cause");

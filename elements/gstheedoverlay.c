@@ -648,6 +648,10 @@ build_heatmap (GstHeedOverlay *self, const GstStructure *meta, const Settings *s
       self->smoothed[i] = k * self->smoothed[i] + (1.0f - k) * att[i];
   }
   g_bytes_unref (bytes);
+  /* a NaN or an infinity (an application's meta) would stay in the smoothing for good */
+  for (guint i = 0; i < n; i++)
+    if (!isfinite (self->smoothed[i]))
+      self->smoothed[i] = 0.0f;
 
   const float *m = self->smoothed;
   float lo = m[0], hi = m[0], total = 0.0f;

@@ -135,6 +135,13 @@ set_row_spans (HeedCompositeInputs *in, gint64 rows[][2], guint n, guint height)
   in->n_row_spans = merged;
 }
 
+/* v in 0..1; NaN 0 */
+static float
+unit (float v)
+{
+  return isfinite (v) ? CLAMP (v, 0.0f, 1.0f) : 0.0f;
+}
+
 void
 heed_composite_inputs_init (HeedCompositeInputs *in, const HeedFrameLayout *l,
                             const HeedHeatmapLayer *heat, const HeedImageLayer *images, guint n)
@@ -148,7 +155,14 @@ heed_composite_inputs_init (HeedCompositeInputs *in, const HeedFrameLayout *l,
   for (guint i = 0; i < 3; i++)
     in->params[P_YUV_OFFSET + i] = float_bits (off[i]);
 
-  if (heat && heat->values && heat->grid_width && heat->grid_height) {
+  /* a heatmap whose region is no real rectangle (NaN, infinite, or too far out to be counted in
+   * whole pixels: an application's meta) is not drawn; its values and alphas are clamped to
+   * 0..1 here, a NaN or an infinity taken as 0, as the shader would turn them into indices */
+  gboolean region_ok = heat && isfinite (heat->x) && isfinite (heat->y) && isfinite (heat->width) &&
+                       isfinite (heat->height) && heat->width > 0 && heat->height > 0 &&
+                       fabsf (heat->x) < 1e7f && fabsf (heat->y) < 1e7f && heat->width < 1e7f &&
+                       heat->height < 1e7f;
+  if (heat && heat->values && heat->grid_width && heat->grid_height && region_ok) {
     gsize cells = (gsize) heat->grid_width * heat->grid_height;
     in->heat_floats = 4 * cells;
     in->heat = g_new (float, in->heat_floats);
@@ -156,10 +170,10 @@ heed_composite_inputs_init (HeedCompositeInputs *in, const HeedFrameLayout *l,
      * that the shader reads a row's two cells in one texel */
     for (gsize i = 0; i < cells; i++) {
       gsize right = (i + 1) % heat->grid_width == 0 ? i : i + 1;
-      in->heat[4 * i] = heat->values[i];
-      in->heat[4 * i + 1] = heat->alpha ? heat->alpha[i] : 1.0f;
-      in->heat[4 * i + 2] = heat->values[right];
-      in->heat[4 * i + 3] = heat->alpha ? heat->alpha[right] : 1.0f;
+      in->heat[4 * i] = unit (heat->values[i]);
+      in->heat[4 * i + 1] = heat->alpha ? unit (heat->alpha[i]) : 1.0f;
+      in->heat[4 * i + 2] = unit (heat->values[right]);
+      in->heat[4 * i + 3] = heat->alpha ? unit (heat->alpha[right]) : 1.0f;
     }
     in->params[P_HEAT_ON] = 1;
     in->params[P_GRID_W] = heat->grid_width;

@@ -2,10 +2,12 @@
 /* heedoverlay: pixels of the heatmap and the label box against values known without heed,
  * UTF-8 text, every format in system memory and Vulkan memory, overlays that persist between
  * inferences, temporal smoothing, passthrough without metadata, and golden images (the
- * screenshots in docs/images, remade by HEED_UPDATE_GOLDEN=1). Under the validation layer. */
+ * screenshots in docs/images, remade by HEED_UPDATE_GOLDEN=1), and metas an application made
+ * wrong (with heedjson after it). Under the validation layer. */
 #include "test-gst-common.h"
 
 #include <fontconfig/fontconfig.h>
+#include <json-glib/json-glib.h>
 
 #include <gst/video/video.h>
 
@@ -287,6 +289,104 @@ test_two_classifiers (void)
   g_assert_cmpint (boxes[1].y1 - boxes[0].y1, <=, 80);
   g_assert_cmpuint (ink[1], >, ink[0] * 3 / 2);
   g_free (caps);
+}
+
+/* Five frames through heedoverlay ! heedjson (lines to path), each with a meta an application
+ * made: fields of the wrong types; a grid of 1000 x 1000 in 16 bytes with labels whose
+ * confidences are fewer and text; odd values over the whole frame; the same over a region of NaN
+ * and 1e30; then good values. The frames out, in outs. */
+static void
+push_application_metas (const char *path, const float odd[4], GBytes *outs[5])
+{
+  char *launch = g_strdup_printf ("heedoverlay ! heedjson attention-map=true location=%s", path);
+  GstHarness *h = gst_harness_new_parse (launch);
+  char *caps = rgba_caps (64, 48);
+  gst_harness_set_src_caps_str (h, caps);
+  const float fine[4] = { 0.1f, 0.2f, 0.3f, 0.4f };
+  for (guint i = 0; i < 5; i++) {
+    GstBuffer *in = flat_rgba (64, 48, 40, 80, 120);
+    GstStructure *s =
+        gst_custom_meta_get_structure (gst_buffer_add_custom_meta (in, "HeedClassificationMeta"));
+    GBytes *grid = g_bytes_new (i == 4 ? fine : odd, 4 * sizeof (float));
+    if (i == 0)
+      gst_structure_set (s, "labels", G_TYPE_STRING, "not a list", "confidences", G_TYPE_INT, 5,
+                         "attention", G_TYPE_STRING, "x", "attention-width", G_TYPE_INT, -1,
+                         "region-x", G_TYPE_STRING, "left", "inferred", G_TYPE_STRING, "yes", NULL);
+    else if (i == 1)
+      gst_structure_set (s, "attention", G_TYPE_BYTES, grid, "attention-width", G_TYPE_UINT, 1000,
+                         "attention-height", G_TYPE_UINT, 1000, NULL);
+    else
+      gst_structure_set (s, "attention", G_TYPE_BYTES, grid, "attention-width", G_TYPE_UINT, 2,
+                         "attention-height", G_TYPE_UINT, 2, "region-x", G_TYPE_DOUBLE,
+                         i == 3 ? NAN : 0.0, "region-width", G_TYPE_DOUBLE, i == 3 ? 1e30 : 1.0,
+                         "attention-peak-x", G_TYPE_DOUBLE, (double) INFINITY, "attention-peak-y",
+                         G_TYPE_DOUBLE, 1e30, NULL);
+    g_bytes_unref (grid);
+    if (i == 1) {
+      GValue la = G_VALUE_INIT, ca = G_VALUE_INIT, v = G_VALUE_INIT;
+      g_value_init (&la, GST_TYPE_ARRAY), g_value_init (&ca, GST_TYPE_ARRAY);
+      for (guint k = 0; k < 3; k++) {
+        g_value_init (&v, G_TYPE_STRING);
+        g_value_set_string (&v, "cat");
+        gst_value_array_append_and_take_value (&la, &v);
+      }
+      g_value_init (&v, G_TYPE_STRING);
+      g_value_set_string (&v, "high");
+      gst_value_array_append_and_take_value (&ca, &v);
+      gst_structure_take_value (s, "labels", &la);
+      gst_structure_take_value (s, "confidences", &ca);
+    }
+    g_assert_cmpint (gst_harness_push (h, in), ==, GST_FLOW_OK);
+    outs[i] = take_bytes (gst_harness_pull (h));
+  }
+  gst_harness_teardown (h);
+  g_free (caps), g_free (launch);
+}
+
+/* Metas an application made (push_application_metas): heedoverlay draws what it can, a NaN or
+ * an infinity in the attention taken as 0, so that it does not stay in the smoothing for good
+ * nor become an index in the shader: every frame as from the same metas with 0 there. heedjson
+ * writes every line as JSON, null for what is no number (json-glib writes nan.0 and 1e+30.0). No
+ * critical warning (the tests run with them fatal). */
+static void
+test_application_metas (void)
+{
+  char *dir = g_dir_make_tmp ("heed-app-metas-XXXXXX", NULL);
+  char *path = g_build_filename (dir, "lines.jsonl", NULL);
+  char *zeros_path = g_build_filename (dir, "zeros.jsonl", NULL);
+  const float odd[4] = { NAN, INFINITY, -1.0f, 1e30f }, zeros[4] = { 0.0f, 0.0f, -1.0f, 1e30f };
+  GBytes *outs[5], *zero_outs[5];
+  push_application_metas (path, odd, outs);
+  push_application_metas (zeros_path, zeros, zero_outs);
+  GBytes *plain = take_bytes (flat_rgba (64, 48, 40, 80, 120));
+  g_assert_false (g_bytes_equal (outs[4], plain)); /* the good values drawn */
+  for (guint i = 0; i < 5; i++) {
+    g_assert_true (g_bytes_equal (outs[i], zero_outs[i]));
+    g_bytes_unref (outs[i]), g_bytes_unref (zero_outs[i]);
+  }
+  g_bytes_unref (plain);
+
+  char *text = NULL;
+  g_assert_true (g_file_get_contents (path, &text, NULL, NULL));
+  char **lines = g_strsplit (text, "\n", -1);
+  guint n = 0;
+  for (char **l = lines; *l && **l; l++, n++) {
+    JsonParser *p = json_parser_new ();
+    GError *error = NULL;
+    if (!json_parser_load_from_data (p, *l, -1, &error))
+      g_error ("line %u is not JSON (%s): %s", n, error->message, *l);
+    g_assert_null (strstr (*l, "nan"));
+    g_assert_null (strstr (*l, "inf"));
+    g_object_unref (p);
+  }
+  g_assert_cmpuint (n, ==, 5);
+  /* the NaN and the infinity null, -1 kept, 1e30 a number */
+  g_assert_nonnull (strstr (lines[2], "\"data\":[null,null,-1.0,1.0000000150474662e+30]"));
+  g_strfreev (lines);
+  g_free (text);
+  g_unlink (path), g_unlink (zeros_path);
+  g_rmdir (dir);
+  g_free (path), g_free (zeros_path), g_free (dir);
 }
 
 /* UTF-8 labels render as glyphs: Chinese (fonts-noto-cjk) and Arabic (DejaVu) draw ink with no
@@ -728,6 +828,7 @@ main (int argc, char **argv)
   g_test_add_func ("/overlay/heatmap-ends", test_heatmap_ends);
   g_test_add_func ("/overlay/label-box", test_label_box);
   g_test_add_func ("/overlay/two-classifiers", test_two_classifiers);
+  g_test_add_func ("/overlay/application-metas", test_application_metas);
   g_test_add_func ("/overlay/utf8-labels", test_utf8_labels);
   g_test_add_func ("/overlay/mask", test_mask);
   g_test_add_func ("/overlay/smoothing", test_smoothing);
