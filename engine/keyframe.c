@@ -326,6 +326,13 @@ heed_keyframe_scorer_push_cls (HeedKeyframeScorer *s, const float *embedding, gu
                  dim, HEED_KEYFRAME_MAX_CLS_DIM);
     return FALSE;
   }
+  /* a NaN would stay in the ring, and every frame's CLS novelty after it would be NaN */
+  for (guint i = 0; i < dim; i++)
+    if (!isfinite (embedding[i])) {
+      g_set_error (error, HEED_ERROR, HEED_ERROR_INVALID,
+                   "a CLS embedding with a NaN or an infinity at %u", i);
+      return FALSE;
+    }
   if (dim != s->cls_dim) { /* another model: start the CLS ring again */
     heed_recorder_destroy (&s->cls_rec);
     heed_buffer_destroy (&s->cls_ring);

@@ -2029,11 +2029,20 @@ test_keyframe (void)
     const guint8 *planes[3] = { frame, NULL, NULL };
     float novelty;
     gboolean have;
-    /* a CLS embedding (37 floats, another direction after the cut) on every frame but 15 */
+    /* a CLS embedding (37 floats, another direction after the cut) on every frame but 15,
+     * whose has a NaN in it: refused, as if none came */
     for (guint i = 0; i < cls_dim; i++)
       cls[t][i] = (float) (sin (0.3 * i + 0.05 * t + (t >= cut ? 2.0 : 0.0)) + 0.2);
-    if (t != 15)
+    if (t != 15) {
       g_assert_true (heed_keyframe_scorer_push_cls (k, cls[t], cls_dim, &error));
+    } else {
+      float with_nan[37];
+      memcpy (with_nan, cls[t], sizeof with_nan);
+      with_nan[5] = NAN;
+      g_assert_false (heed_keyframe_scorer_push_cls (k, with_nan, cls_dim, &error));
+      g_assert_error (error, HEED_ERROR, HEED_ERROR_INVALID);
+      g_clear_error (&error);
+    }
     g_assert_true (heed_keyframe_scorer_push (k, planes, stride, &novelty, &have, &error));
     g_assert_no_error (error);
     g_assert_true (have == (t >= o.persist + HEED_KEYFRAME_MIN_HISTORY));
