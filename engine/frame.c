@@ -31,9 +31,9 @@ heed_frame_layout_init (HeedFrameLayout *l, HeedPixelFormat format, guint width,
     g_set_error (error, HEED_ERROR, HEED_ERROR_INVALID, "unknown pixel format %d", format);
     return FALSE;
   }
-  if (width < 1 || height < 1 || width > 16384 || height > 16384) {
-    g_set_error (error, HEED_ERROR, HEED_ERROR_INVALID,
-                 "frame size %ux%u is outside 1x1 to 16384x16384", width, height);
+  if (width < 1 || height < 1 || width > HEED_FRAME_MAX_SIDE || height > HEED_FRAME_MAX_SIDE) {
+    g_set_error (error, HEED_ERROR, HEED_ERROR_INVALID, "frame size %ux%u is outside 1x1 to %ux%u",
+                 width, height, HEED_FRAME_MAX_SIDE, HEED_FRAME_MAX_SIDE);
     return FALSE;
   }
   if (format == HEED_PIXEL_I420) {

@@ -472,6 +472,10 @@ typedef struct {
   HeedCropRounding crop_rounding;
 } HeedFrameLayout;
 
+/* The largest frame side heed takes: heed_frame_layout_init refuses a larger frame, and the
+ * elements' caps do not take one */
+#define HEED_FRAME_MAX_SIDE 16384
+
 /* Fills a layout for a width x height frame whose planes have the given strides (bytes).
  * Fails with HEED_ERROR_INVALID on a size outside 1..16384 or a stride too small. matrix,
  * full_range, resize, crop_fraction, interpolation and crop_rounding start as BT.601, limited

@@ -12,6 +12,7 @@
 #include "heedlabels.h"
 
 #include <gdk-pixbuf/gdk-pixbuf.h>
+#include <math.h>
 #include <gst/app/gstappsink.h>
 #include <gst/gst.h>
 #include <gst/video/video.h>
@@ -68,6 +69,18 @@ preroll_frame (const char *source, char **message, gboolean *not_linked, GError 
   return sample;
 }
 
+/* An RGBA picture of w x h in buf as a sample like the appsink's; takes buf */
+static GstSample *
+rgba_sample (GstBuffer *buf, guint w, guint h)
+{
+  GstCaps *caps = gst_caps_new_simple ("video/x-raw", "format", G_TYPE_STRING, "RGBA", "width",
+                                       G_TYPE_INT, (int) w, "height", G_TYPE_INT, (int) h, NULL);
+  GstSample *sample = gst_sample_new (buf, caps, NULL, NULL);
+  gst_buffer_unref (buf);
+  gst_caps_unref (caps);
+  return sample;
+}
+
 /* The image at path read by GdkPixbuf, as an RGBA sample like the appsink's, or NULL. The
  * sample's buffer wraps the pixbuf's own pixels, its rows at the pixbuf's stride. */
 static GstSample *
@@ -100,12 +113,7 @@ pixbuf_frame (const char *path)
   gint strides[GST_VIDEO_MAX_PLANES] = { stride };
   gst_buffer_add_video_meta_full (buf, GST_VIDEO_FRAME_FLAG_NONE, GST_VIDEO_FORMAT_RGBA, w, h, 1,
                                   offset, strides);
-  GstCaps *caps = gst_caps_new_simple ("video/x-raw", "format", G_TYPE_STRING, "RGBA", "width",
-                                       G_TYPE_INT, (int) w, "height", G_TYPE_INT, (int) h, NULL);
-  GstSample *sample = gst_sample_new (buf, caps, NULL, NULL);
-  gst_buffer_unref (buf);
-  gst_caps_unref (caps);
-  return sample;
+  return rgba_sample (buf, w, h);
 }
 
 /* A file's first bytes, enough to tell the formats below */
@@ -121,16 +129,16 @@ is_jpeg (const FileHead *h)
   return h->got >= 3 && h->bytes[0] == 0xFF && h->bytes[1] == 0xD8 && h->bytes[2] == 0xFF;
 }
 
-/* Whether the file is a PNG of 16-bit RGB without alpha (its IHDR's bit depth 16, colour type 2).
- * GStreamer 1.22's pngdec hands those on with every pixel two 16-bit words off its place, all
- * colours wrong (2.4 dB PSNR against the same picture in 8 bits); its 16-bit RGBA, grey and
- * grey-alpha are right. */
+/* Whether the file is a PNG. GdkPixbuf's library (libpng) reads it as Pillow does, a 16-bit
+ * one's high bytes, and reads it whole. Through decodebin, GStreamer 1.22's pngparse gathers the
+ * file in 4 kB pieces at a cost that grows with its size (2.2 s of kernel time for a 23 MB
+ * 4000 x 3000 PNG, 5.5 s for 37 MB), and its pngdec hands a 16-bit RGB one on with every pixel
+ * two 16-bit words off its place (2.4 dB PSNR against the same picture in 8 bits). */
 static gboolean
-is_png_rgb48 (const FileHead *h)
+is_png (const FileHead *h)
 {
   static const guint8 signature[8] = { 0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n' };
-  return h->got >= 26 && memcmp (h->bytes, signature, 8) == 0 &&
-         memcmp (h->bytes + 12, "IHDR", 4) == 0 && h->bytes[24] == 16 && h->bytes[25] == 2;
+  return h->got >= 8 && memcmp (h->bytes, signature, 8) == 0;
 }
 
 /* Decodes the first frame of path as RGBA. Ends as soon as GStreamer has either prerolled a
@@ -156,11 +164,10 @@ decode_first_frame (const char *path, GError **error)
    * library is the same libjpeg, with its smooth chroma upsampling, so every pixel agrees.
    * jpegdec hands on YUV at 4:2:0 whatever the file holds, and videoconvert's upsampling puts
    * colours many codes apart at every colour edge. */
-  /* GdkPixbuf's library keeps a 16-bit RGB PNG's high bytes, as Pillow does (is_png_rgb48
-   * says why pngdec does not read it) */
+  /* and a PNG (is_png says why) */
   FileHead head;
   head.got = heed_cli_read_head (path, head.bytes, sizeof head.bytes);
-  gboolean pixbuf_first = is_jpeg (&head) || is_png_rgb48 (&head);
+  gboolean pixbuf_first = is_jpeg (&head) || is_png (&head);
   GstSample *photo = pixbuf_first ? pixbuf_frame (path) : NULL;
   if (photo)
     return photo;
@@ -190,6 +197,68 @@ decode_first_frame (const char *path, GError **error)
   }
   g_free (message);
   return sample;
+}
+
+/* Row y of an RGBA picture w wide averaged over the columns into out (sw x 4 floats), each
+ * output column the mean of the source columns it covers, a partly covered one in part */
+static void
+shrink_row (const guint8 *row, guint w, guint sw, float *out)
+{
+  double r = (double) w / sw;
+  for (guint o = 0; o < sw; o++) {
+    double a = o * r, b = (o + 1) * r;
+    float acc[4] = { 0, 0, 0, 0 };
+    for (guint i = (guint) a; i < MIN ((guint) ceil (b), w); i++) {
+      float k = (float) ((MIN (b, i + 1.0) - MAX (a, (double) i)) / r);
+      for (guint c = 0; c < 4; c++)
+        acc[c] += k * row[4 * i + c];
+    }
+    memcpy (out + 4 * o, acc, sizeof acc);
+  }
+}
+
+/* A picture with a side over HEED_FRAME_MAX_SIDE (a phone's panorama may be 20000 pixels wide)
+ * as a sample shrunk to that side, its shape kept, each pixel the mean of the area it covers
+ * rounded to the nearest code (GdkPixbuf's scaling truncates: half a code darker on average);
+ * the sample itself otherwise (a new reference). The model's own resize follows. */
+static GstSample *
+within_frame_limit (GstSample *sample)
+{
+  GstVideoInfo info;
+  GstVideoFrame frame;
+  if (!gst_video_info_from_caps (&info, gst_sample_get_caps (sample)) ||
+      GST_VIDEO_INFO_FORMAT (&info) != GST_VIDEO_FORMAT_RGBA ||
+      (GST_VIDEO_INFO_WIDTH (&info) <= HEED_FRAME_MAX_SIDE &&
+       GST_VIDEO_INFO_HEIGHT (&info) <= HEED_FRAME_MAX_SIDE) ||
+      !gst_video_frame_map (&frame, &info, gst_sample_get_buffer (sample), GST_MAP_READ))
+    return gst_sample_ref (sample);
+  guint w = GST_VIDEO_INFO_WIDTH (&info), h = GST_VIDEO_INFO_HEIGHT (&info);
+  double scale = (double) HEED_FRAME_MAX_SIDE / MAX (w, h);
+  guint sw = CLAMP ((guint) lround (w * scale), 1, HEED_FRAME_MAX_SIDE);
+  guint sh = CLAMP ((guint) lround (h * scale), 1, HEED_FRAME_MAX_SIDE);
+  const guint8 *src = GST_VIDEO_FRAME_PLANE_DATA (&frame, 0);
+  gsize stride = GST_VIDEO_FRAME_PLANE_STRIDE (&frame, 0);
+  GstBuffer *buf = gst_buffer_new_allocate (NULL, (gsize) sw * sh * 4, NULL);
+  GstMapInfo map;
+  gst_buffer_map (buf, &map, GST_MAP_WRITE);
+  float *row = g_new (float, (gsize) sw * 4), *acc = g_new (float, (gsize) sw * 4);
+  double r = (double) h / sh;
+  for (guint o = 0; o < sh; o++) {
+    double a = o * r, b = (o + 1) * r;
+    memset (acc, 0, (gsize) sw * 4 * sizeof (float));
+    for (guint y = (guint) a; y < MIN ((guint) ceil (b), h); y++) {
+      float k = (float) ((MIN (b, y + 1.0) - MAX (a, (double) y)) / r);
+      shrink_row (src + y * stride, w, sw, row);
+      for (gsize i = 0; i < (gsize) sw * 4; i++)
+        acc[i] += k * row[i];
+    }
+    for (gsize i = 0; i < (gsize) sw * 4; i++)
+      map.data[(gsize) o * sw * 4 + i] = (guint8) CLAMP (lroundf (acc[i]), 0, 255);
+  }
+  g_free (row), g_free (acc);
+  gst_buffer_unmap (buf, &map);
+  gst_video_frame_unmap (&frame);
+  return rgba_sample (buf, sw, sh);
 }
 
 /* Runs the model on the sample's frame. */
@@ -426,10 +495,11 @@ heed_cmd_classify (int argc, char **argv)
   const HeedModelConfig *rc = heed_vit_plan_get_config (plan);
   gsize input_bytes = (gsize) rc->in_chans * rc->img_size * rc->img_size * sizeof (float);
   for (char **f = files; *f; f++) {
-    GstSample *sample = decode_first_frame (*f, &error);
+    GstSample *decoded = decode_first_frame (*f, &error);
+    GstSample *sample = decoded ? within_frame_limit (decoded) : NULL;
     HeedVitResult *result = sample ? run_sample (run, sample, &preprocess, &error) : NULL;
-    if (sample)
-      gst_sample_unref (sample);
+    if (decoded)
+      gst_sample_unref (decoded), gst_sample_unref (sample);
     if (!result) {
       status = heed_cli_fail (NULL, error);
       error = NULL;
