@@ -149,7 +149,7 @@ static gboolean parse_name (const char *model, HubName *n, GError **error);
 gboolean
 heed_hub_could_be_repo (const char *path)
 {
-  if (!path || strchr (path, ':') || heed_hub_is_name (path))
+  if (!path || strchr (path, ':')) /* a hub name (every form has a colon) or a URL */
     return FALSE;
   char *name = g_strconcat (HUB_PREFIX, path, NULL);
   HubName n;

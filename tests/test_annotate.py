@@ -139,6 +139,17 @@ def annotate(args, timeout=300, **kw):
         return subprocess.CompletedProcess(args, -1, "", f"still running after {timeout} s")
 
 
+def annotated_with_lines(path, name, timeout):
+    """`heed annotate` on path with its JSON lines beside it: (the run, probe() of the output,
+    valid_lines() of the lines), or None after a failed check named name when the run failed"""
+    out, jsonl = path + ".out.mp4", path + ".jsonl"
+    r = annotate([path, "-o", out, "--jsonl", jsonl], timeout=timeout)
+    if r.returncode != 0:
+        check(f"{name}: annotated", False, " ".join(r.stderr.strip().splitlines()[-1:]))
+        return None
+    return r, probe(out), valid_lines(jsonl)
+
+
 def main():
     Gst.init(None)
     tmp = tempfile.mkdtemp(prefix="heed-annotate-")
@@ -238,14 +249,10 @@ def main():
     # before and ends the stream once the last frame is decoded
     gif = os.path.join(tmp, "animated.gif")
     ffmpeg(["-f", "lavfi", "-i", "testsrc2=s=96x64:r=10:d=2", gif])
-    out, jsonl = gif + ".out.mp4", gif + ".jsonl"
     # it hung for ever before: 2 minutes is forty times what it takes
-    r = annotate([gif, "-o", out, "--jsonl", jsonl], timeout=120)
-    if r.returncode != 0:
-        check("an animated GIF: annotated", False, " ".join(r.stderr.strip().splitlines()[-1:]))
-    else:
-        b = probe(out)
-        n, error, objs = valid_lines(jsonl)
+    done = annotated_with_lines(gif, "an animated GIF", timeout=120)
+    if done:
+        r, b, (n, error, objs) = done
         stamps = [o["timestamp"] for o in objs]
         check("an animated GIF: its 20 frames, 2 s, one JSON line each at its own time",
               b["frames"] == 20 and abs(b["duration"] - 2.0) <= 0.05 and n == 20
@@ -259,13 +266,9 @@ def main():
     nut = os.path.join(tmp, "clip.nut")
     ffmpeg(["-f", "lavfi", "-i", "testsrc2=s=96x64:r=25:d=2", "-f", "lavfi", "-i",
             "sine=d=2:r=48000", "-c:v", "mpeg4", "-c:a", "pcm_s16le", nut])
-    out, jsonl = nut + ".out.mp4", nut + ".jsonl"
-    r = annotate([nut, "-o", out, "--jsonl", jsonl], timeout=120)
-    if r.returncode != 0:
-        check("a NUT file: annotated", False, " ".join(r.stderr.strip().splitlines()[-1:]))
-    else:
-        b = probe(out)
-        n, error, objs = valid_lines(jsonl)
+    done = annotated_with_lines(nut, "a NUT file", timeout=120)
+    if done:
+        r, b, (n, error, objs) = done
         check("a NUT file whose demuxer never ends the stream: all 50 frames, the sound, 2 s, "
               "said once",
               b["frames"] == 50 and b["sound"] == 1 and abs(b["duration"] - 2.0) <= 0.05

@@ -169,8 +169,6 @@ format_time (char *out, gsize size, double seconds)
     g_snprintf (out, size, "%u:%02u", s / 60, s % 60);
 }
 
-static gboolean end_after_decoders (Annotate *a);
-
 /* The decoded frames, and the end of the stream after them, as they enter the pipeline. A frame
  * stamped with the time of the one before it (gst-libav 1.22 stamps every frame of an animated
  * GIF 0, with its own duration) is given the end of that one instead: two frames are never shown
@@ -232,8 +230,9 @@ pad_after_demuxer (GstElement *queue)
     const char *klass =
         e ? gst_element_class_get_metadata (GST_ELEMENT_GET_CLASS (e), GST_ELEMENT_METADATA_KLASS)
           : NULL;
+    gboolean found = klass && strstr (klass, "Demuxer");
     GstPad *next = NULL;
-    if (klass && !strstr (klass, "Demuxer")) { /* on up: the sink pad src is linked to within */
+    if (klass && !found) { /* on up: the sink pad src is linked to within */
       GstIterator *it = gst_pad_iterate_internal_links (src);
       GValue v = G_VALUE_INIT;
       if (it && gst_iterator_next (it, &v) == GST_ITERATOR_OK) {
@@ -243,7 +242,6 @@ pad_after_demuxer (GstElement *queue)
       if (it)
         gst_iterator_free (it);
     }
-    gboolean found = klass && strstr (klass, "Demuxer");
     g_clear_object (&src);
     g_clear_object (&e);
     if (found)
@@ -255,25 +253,29 @@ pad_after_demuxer (GstElement *queue)
   return NULL;
 }
 
-/* The end of the stream right after the demuxer, so that what the queues and decoders after it
- * hold comes out first (a decoder lets its last frames out at the end of stream only): an EOS
- * into the pad after the demuxer on the way to vq and to aq (into the queue itself where there
- * is no demuxer) */
-static void
-end_before_decoders (Annotate *a)
+/* Ends the stream on the way to vq and to aq with an EOS:
+ * - after the decoders (into the queues): what was decoded so far is written and the decoders'
+ *   next push is refused (an EOS at the file source would first drain everything the demuxer
+ *   and decoder queues hold, seconds of it);
+ * - before them (into the pad right after the demuxer, or the queue where there is no demuxer):
+ *   what the queues and decoders after the demuxer hold comes out first (a decoder lets its
+ *   last frames out at the end of stream only). */
+static gboolean
+end_stream (Annotate *a, gboolean before_decoders)
 {
   const char *queues[] = { "vq", "aq" };
   for (guint i = 0; i < G_N_ELEMENTS (queues); i++) {
     GstElement *q = gst_bin_get_by_name (GST_BIN (a->pipeline), queues[i]);
     if (!q)
       continue;
-    GstPad *pad = pad_after_demuxer (q);
+    GstPad *pad = before_decoders ? pad_after_demuxer (q) : NULL;
     if (!pad)
       pad = gst_element_get_static_pad (q, "sink");
     gst_pad_send_event (pad, gst_event_new_eos ());
     gst_object_unref (pad);
     gst_object_unref (q);
   }
+  return TRUE;
 }
 
 static void
@@ -302,10 +304,10 @@ end_if_stalled_at_end (Annotate *a)
              "%sheed annotate: the input is read to its end but its demuxer has not ended the "
              "stream; ending it\n",
              a->tty ? "\n" : "");
-    end_before_decoders (a);
+    end_stream (a, TRUE);
     a->stalled_since = now; /* the next try only when this has had as long to work */
   } else {
-    end_after_decoders (a);
+    end_stream (a, FALSE);
   }
 }
 
@@ -347,25 +349,6 @@ on_tick (gpointer data)
   report_progress (data);
 }
 
-/* The end of the stream right after the decoders, so what was decoded so far is written and
- * the decoders' next push is refused (an EOS at the file source would first drain everything
- * the demuxer and decoder queues hold, seconds of it) */
-static gboolean
-end_after_decoders (Annotate *a)
-{
-  const char *queues[] = { "vq", "aq" };
-  for (guint i = 0; i < G_N_ELEMENTS (queues); i++) {
-    GstElement *q = gst_bin_get_by_name (GST_BIN (a->pipeline), queues[i]);
-    if (!q)
-      continue;
-    GstPad *pad = gst_element_get_static_pad (q, "sink");
-    gst_pad_send_event (pad, gst_event_new_eos ());
-    gst_object_unref (pad);
-    gst_object_unref (q);
-  }
-  return TRUE;
-}
-
 /* Ctrl-C: the stream ended after the decoders, the file finished with what was decoded */
 static gboolean
 on_interrupt (gpointer data)
@@ -375,7 +358,7 @@ on_interrupt (gpointer data)
   fprintf (stderr,
            "%sheed annotate: interrupted, finishing the file (Ctrl-C again to stop at once)\n",
            a->tty ? "\n" : "");
-  return end_after_decoders (a);
+  return end_stream (a, FALSE);
 }
 
 int
