@@ -41,6 +41,8 @@
 
 #include <gst/audio/audio.h>
 
+#include <math.h>
+
 GST_DEBUG_CATEGORY_STATIC (gst_heed_keyframe_debug);
 #define GST_CAT_DEFAULT gst_heed_keyframe_debug
 
@@ -136,6 +138,7 @@ struct _GstHeedKeyframe {
   HeedAudioFeatures *audio;
   GArray *audio_take, *audio_flux; /* analyse_audio ()'s, kept from frame to frame */
   GstClockTime audio_rt0;          /* running time of the analysed stream's first sample */
+  gdouble audio_rt0_speed;         /* and the speed its running time passed at (sound_span) */
   guint64 audio_hops;              /* hops analysed since audio_rt0 */
   GArray *hops;                    /* Hop: recent hops, by running time */
   float recent_audio[RECENT];
@@ -217,6 +220,23 @@ audio_clear (GstHeedKeyframe *self)
 {
   g_array_set_size (self->audio_in, 0);
   self->audio_in_head = 0;
+}
+
+/* How fast running time passes against the media's own time: a segment played at rate 2 takes
+ * half a second of running time for a second of sound or pictures. The sound is analysed at its
+ * own pace (its content does not change with the rate) and matched to the frames by running
+ * time, so every span of samples is converted at this speed. */
+static gdouble
+segment_speed (const GstSegment *segment)
+{
+  return segment->rate != 0 ? fabs (segment->rate) : 1.0;
+}
+
+/* the running time `samples` at `rate` Hz span at `speed` */
+static GstClockTime
+sound_span (guint64 samples, guint rate, gdouble speed)
+{
+  return (GstClockTime) (gst_util_uint64_scale (samples, GST_SECOND, rate) / speed);
 }
 
 /* Sound with nothing to go beside: the video sink pad is not linked (`audiotestsrc !
@@ -326,13 +346,20 @@ audio_chain (GstPad *pad, GstObject *parent, GstBuffer *buf)
     gst_buffer_unref (buf);
     return flushing ? GST_FLOW_FLUSHING : GST_FLOW_OK;
   }
+  if (self->audio_segment.rate < 0) {
+    /* played backwards, a decoder hands its sound over in chunks from the end, each still in
+     * its own order: no onset can be told apart, so the frames go without sound (hear ()) */
+    g_mutex_unlock (&self->audio_lock);
+    gst_buffer_unref (buf);
+    return GST_FLOW_OK;
+  }
   GstClockTime rt =
       gst_segment_to_running_time (&self->audio_segment, GST_FORMAT_TIME, GST_BUFFER_PTS (buf));
   /* a gap or jump of more than 20 ms (or the first buffer) starts the analysis afresh there */
   GstClockTime expected =
       GST_CLOCK_TIME_IS_VALID (self->audio_in_rt)
-          ? self->audio_in_rt +
-                gst_util_uint64_scale (audio_pending (self), GST_SECOND, GST_AUDIO_INFO_RATE (ai))
+          ? self->audio_in_rt + sound_span (audio_pending (self), GST_AUDIO_INFO_RATE (ai),
+                                            segment_speed (&self->audio_segment))
           : GST_CLOCK_TIME_NONE;
   if (GST_CLOCK_TIME_IS_VALID (rt) &&
       (!GST_CLOCK_TIME_IS_VALID (expected) || GST_BUFFER_IS_DISCONT (buf) ||
@@ -367,7 +394,16 @@ audio_event (GstPad *pad, GstObject *parent, GstEvent *event)
     audio_clear (self);
     break;
   }
-  case GST_EVENT_SEGMENT: gst_event_copy_segment (event, &self->audio_segment); break;
+  case GST_EVENT_SEGMENT: {
+    gdouble speed = segment_speed (&self->audio_segment);
+    gst_event_copy_segment (event, &self->audio_segment);
+    /* the sound gathered was timed at the old speed: the analysis starts afresh */
+    if (segment_speed (&self->audio_segment) != speed) {
+      self->audio_in_rt = GST_CLOCK_TIME_NONE;
+      audio_clear (self);
+    }
+    break;
+  }
   case GST_EVENT_FLUSH_START:
     self->audio_flushing = TRUE;
     g_cond_broadcast (&self->audio_cond);
@@ -451,10 +487,12 @@ analyse_audio (GstHeedKeyframe *self, GstClockTime until)
   gboolean restart = self->audio_restart;
   GstClockTime rt = self->audio_in_rt;
   guint rate = GST_AUDIO_INFO_RATE (&self->audio_info);
+  gdouble speed = segment_speed (&self->audio_segment);
   /* the sound up to `until` (what the frames so far need); the rest waits for later frames */
   guint pending = audio_pending (self), take = pending;
   if (GST_CLOCK_TIME_IS_VALID (until) && GST_CLOCK_TIME_IS_VALID (rt) && rate)
-    take = until > rt ? (guint) MIN (gst_util_uint64_scale (until - rt, rate, GST_SECOND), pending)
+    take = until > rt ? (guint) MIN (gst_util_uint64_scale (until - rt, rate, GST_SECOND) * speed,
+                                     (gdouble) pending)
                       : 0;
   g_array_set_size (in, 0);
   g_array_append_vals (in, &g_array_index (self->audio_in, float, self->audio_in_head), take);
@@ -467,7 +505,7 @@ analyse_audio (GstHeedKeyframe *self, GstClockTime until)
     self->audio_in_head = 0;
   }
   if (GST_CLOCK_TIME_IS_VALID (rt) && rate)
-    self->audio_in_rt = rt + gst_util_uint64_scale (take, GST_SECOND, rate);
+    self->audio_in_rt = rt + sound_span (take, rate, speed);
   self->audio_restart = FALSE;
   g_cond_broadcast (&self->audio_cond); /* room for more */
   g_mutex_unlock (&self->audio_lock);
@@ -476,6 +514,7 @@ analyse_audio (GstHeedKeyframe *self, GstClockTime until)
   if (restart) {
     heed_audio_features_reset (self->audio, rate);
     self->audio_rt0 = rt;
+    self->audio_rt0_speed = speed;
     self->audio_hops = 0;
   }
   GArray *flux = self->audio_flux;
@@ -486,7 +525,7 @@ analyse_audio (GstHeedKeyframe *self, GstClockTime until)
   }
   for (guint i = 0; i < flux->len; i++) {
     guint64 centre = self->audio_hops++ * HEED_AUDIO_HOP + HEED_AUDIO_WINDOW / 2;
-    Hop hop = { self->audio_rt0 + gst_util_uint64_scale (centre, GST_SECOND, HEED_AUDIO_RATE),
+    Hop hop = { self->audio_rt0 + sound_span (centre, HEED_AUDIO_RATE, self->audio_rt0_speed),
                 g_array_index (flux, float, i) };
     g_array_append_val (self->hops, hop);
   }
@@ -1013,13 +1052,16 @@ gst_heed_keyframe_submit_input_buffer (GstBaseTransform *trans, gboolean is_disc
               ? gst_util_uint64_scale (GST_SECOND, GST_VIDEO_INFO_FPS_D (&self->info),
                                        GST_VIDEO_INFO_FPS_N (&self->info))
               : 40 * GST_MSECOND;
-  h->rt_end = GST_CLOCK_TIME_IS_VALID (h->rt) ? h->rt + dur : GST_CLOCK_TIME_NONE;
-  if (!GST_CLOCK_TIME_IS_VALID (h->rt))
-    h->heard = TRUE; /* no time, no sound to match */
+  gdouble speed = segment_speed (seg);
+  h->rt_end =
+      GST_CLOCK_TIME_IS_VALID (h->rt) ? h->rt + (GstClockTime) (dur / speed) : GST_CLOCK_TIME_NONE;
+  if (!GST_CLOCK_TIME_IS_VALID (h->rt) || seg->rate < 0)
+    h->heard = TRUE; /* no time, or played backwards (audio_chain): no sound to match */
   g_queue_push_tail (&self->held, h);
   /* a little past the frame's end: its last hops' windows reach beyond it */
-  analyse_audio (self, GST_CLOCK_TIME_IS_VALID (h->rt_end) ? h->rt_end + 50 * GST_MSECOND
-                                                           : GST_CLOCK_TIME_NONE);
+  analyse_audio (self, GST_CLOCK_TIME_IS_VALID (h->rt_end)
+                           ? h->rt_end + (GstClockTime) (50 * GST_MSECOND / speed)
+                           : GST_CLOCK_TIME_NONE);
   for (GList *l = self->held.head; l; l = l->next)
     hear (self, l->data, FALSE);
   /* the scorer answers for the frame `persist` back; frames too early to score stay at 0 */

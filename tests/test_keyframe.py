@@ -17,6 +17,9 @@ flash at 20 and a brightness step at 100 inside the shots. It must:
     novelty on every frame from the decoder's own planar floats linked straight to audio_sink
     and from the sound in other formats and layouts (16-bit, 24-in-32-bit big-endian planar,
     doubles, 32-bit planar);
+  - played from a seek at rate 2 or 0.5, find the same keyframes with the same audio novelty
+    on every frame as at rate 1 (the sound timed in running time at the rate's pace); played
+    backwards, pass every frame and find the cuts, taking nothing from the sound;
   - never wait for sound: an audio_sink that is requested but never fed, or sound that ends
     after one second, still lets every frame through;
   - add its lookahead to the latency it reports in a live pipeline;
@@ -69,10 +72,12 @@ def make_clip(path, audio_seconds=None):
                    [path], check=True)
 
 
-def run(path, props="", audio=""):
+def run(path, props="", audio="", rate=None):
     """Messages, force-key-unit frames, and (frame index, meta) of every buffer out. audio:
     "decoded" links the clip's sound to audio_sink, "idle" links an appsrc that never pushes
-    anything (sound that never starts); one that starts with "d." is the sound's branch."""
+    anything (sound that never starts); one that starts with "d." is the sound's branch. rate:
+    played from a flushing seek to the start at that rate (backwards from the end where it is
+    negative)."""
     tail = ""
     if audio == "decoded":
         tail = " d. ! queue ! audioconvert ! k.audio_sink"
@@ -105,6 +110,18 @@ def run(path, props="", audio=""):
     pad.add_probe(Gst.PadProbeType.BUFFER | Gst.PadProbeType.EVENT_DOWNSTREAM, probe)
     messages = []
     bus = pipe.get_bus()
+    if rate is not None:
+        pipe.set_state(Gst.State.PAUSED)
+        pipe.get_state(Gst.CLOCK_TIME_NONE)
+        # what reached the sink before the seek is not counted (the stream holds still in
+        # PAUSED; the seek flushes what heedkeyframe holds)
+        seen["buffers"].clear(), seen["fku"].clear(), seen.pop("audio_novelty", None)
+        while bus.timed_pop_filtered(0, Gst.MessageType.ELEMENT):
+            pass
+        end = Gst.SeekType.SET if rate < 0 else Gst.SeekType.NONE
+        if not pipe.seek(rate, Gst.Format.TIME, Gst.SeekFlags.FLUSH | Gst.SeekFlags.ACCURATE,
+                         Gst.SeekType.SET, 0, end, 120 * 40000000 if rate < 0 else -1):
+            raise RuntimeError(f"the seek at rate {rate} was refused")
     pipe.set_state(Gst.State.PLAYING)
     while True:
         msg = bus.timed_pop_filtered(60 * Gst.SECOND, Gst.MessageType.EOS | Gst.MessageType.ERROR |
@@ -306,6 +323,31 @@ def main():
               [(m["frame"], m["cause"]) for m in messages_ref] and isinstance(apart, float) and
               apart < 1e-6, f"{[(m['frame'], m['cause']) for m in messages7]} against "
               f"{[(m['frame'], m['cause']) for m in messages_ref]}, novelty apart by {apart}")
+
+    # played faster and slower (a seek's rate): running time passes at the rate times the
+    # media's pace, and the sound must still meet its frames; the sound is analysed at its own
+    # pace, so every frame's audio novelty is what a seek at rate 1 gives (the first run above
+    # started without a seek, where the AAC decoder's first frames come out a little apart)
+    messages_1, seen_1 = run(with_sound, audio="decoded", rate=1.0)
+    for rate in (2.0, 0.5):
+        messages8, seen8 = run(with_sound, audio="decoded", rate=rate)
+        apart = novelty_apart(seen_1, seen8)
+        check(f"played at rate {rate}: the beep and the cuts, and every frame's audio novelty as "
+              "at rate 1",
+              [(m["frame"], m["cause"]) for m in messages8] ==
+              [(m["frame"], m["cause"]) for m in messages_1] ==
+              [(m["frame"], m["cause"]) for m in messages4] and isinstance(apart, float) and
+              apart < 1e-6, f"{[(m['frame'], m['cause']) for m in messages8]} against "
+              f"{[(m['frame'], m['cause']) for m in messages_1]}, novelty apart by {apart}")
+    # backwards: the sound is not analysed (a decoder hands it over in chunks from the end, each
+    # in its own order), the cuts are found where the picture changes in the order played
+    messages9, seen9 = run(with_sound, audio="decoded", rate=-1.0)
+    pts = [b[2] for b in seen9["buffers"]]
+    check("played backwards: every frame, in reverse, the two cuts and nothing from the sound",
+          len(pts) == 120 and pts == sorted(pts, reverse=True) and
+          [(m["frame"], m["cause"]) for m in messages9] == [(40, "visual"), (80, "visual")] and
+          not any(seen9["audio_novelty"]),
+          f"{len(pts)} frames, {[(m['frame'], m['cause']) for m in messages9]}")
 
     # sound that ends after a second, and an audio pad never fed: the video never waits
     short = os.path.join(tmp, "short.mp4")
