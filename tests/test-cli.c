@@ -437,7 +437,7 @@ test_bad_inputs (void)
     { random, "cannot decode" },
     { empty, "is empty" },
     { truncated, "cannot decode" },
-    { dir, "is a directory" },
+    { dir, "no pictures or videos in this folder" },
   };
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
     gint64 t0 = g_get_monotonic_time ();
@@ -482,6 +482,94 @@ test_bad_inputs (void)
   g_rmdir (dir);
   g_free (png), g_free (truncated), g_free (text), g_free (random), g_free (empty), g_free (dir);
   g_free (pipeline);
+}
+
+/* heed classify on a folder: the pictures and videos in it (by content, hidden files, sidecar
+ * text and subfolders left out) in the order a file manager lists them, each line as for the
+ * file named alone; a folder with none is a one-line error. And - : standard input, read once. */
+static void
+test_folders_and_stdin (void)
+{
+  char *dir = g_build_filename (tmp, "photos", NULL);
+  char *sub = g_build_filename (dir, "subfolder", NULL);
+  g_assert_cmpint (g_mkdir_with_parents (sub, 0700), ==, 0);
+  /* three pictures that classify apart, named so that a plain byte order would differ */
+  const char *names[] = { "a2.png", "a10.png", "b.png" };
+  const char *patterns[] = { "ball", "smpte", "snow" };
+  GString *direct_args = g_string_new (NULL);
+  for (guint i = 0; i < G_N_ELEMENTS (names); i++) {
+    char *path = g_build_filename (dir, names[i], NULL);
+    char *cmd = g_strdup_printf ("gst-launch-1.0 -q videotestsrc pattern=%s num-buffers=1 ! "
+                                 "video/x-raw,width=64,height=48 ! pngenc ! filesink location=%s",
+                                 patterns[i], path);
+    gint status;
+    g_assert_true (g_spawn_command_line_sync (cmd, NULL, NULL, &status, NULL));
+    g_assert_true (g_spawn_check_wait_status (status, NULL));
+    g_string_append_printf (direct_args, " %s", path);
+    g_free (cmd), g_free (path);
+  }
+  char *hidden = g_build_filename (dir, ".thumbnail.png", NULL);
+  char *notes = g_build_filename (dir, "notes.txt", NULL);
+  char *xmp = g_build_filename (dir, "a2.png.xmp", NULL);
+  char *first = g_build_filename (dir, "a2.png", NULL);
+  char *data;
+  gsize len;
+  g_assert_true (g_file_get_contents (first, &data, &len, NULL));
+  g_assert_true (g_file_set_contents (hidden, data, (gssize) len, NULL));
+  g_free (data);
+  g_assert_true (g_file_set_contents (notes, "taken in June\n", -1, NULL));
+  g_assert_true (g_file_set_contents (
+      xmp, "<?xml version=\"1.0\"?><x:xmpmeta xmlns:x=\"adobe:ns:meta/\"/>", -1, NULL));
+
+  /* the folder's lines are those of its three pictures named in order, byte for byte */
+  char *cmd = g_strdup_printf ("%s classify%s", heed_tool, direct_args->str);
+  char *direct = NULL;
+  gint status;
+  g_assert_true (g_spawn_command_line_sync (cmd, &direct, NULL, &status, NULL));
+  g_assert_true (g_spawn_check_wait_status (status, NULL));
+  g_free (cmd);
+  Run r = run_heed (NULL, "classify", dir, NULL);
+  g_test_message ("folder: %s%s", r.out, r.err);
+  g_assert_cmpint (r.status, ==, 0);
+  g_assert_cmpstr (r.out, ==, direct);
+  run_clear (&r);
+
+  /* standard input: the last picture's line, its file "-" */
+  char *last = g_build_filename (dir, "b.png", NULL);
+  cmd = g_strdup_printf ("sh -c '\"$0\" classify - < \"$1\"' %s %s", heed_tool, last);
+  char *piped = NULL;
+  g_assert_true (g_spawn_command_line_sync (cmd, &piped, NULL, &status, NULL));
+  g_assert_true (g_spawn_check_wait_status (status, NULL));
+  g_free (cmd);
+  char *quoted = g_strdup_printf ("{\"file\":\"%s\"", last);
+  const char *line = strstr (direct, quoted);
+  g_assert_nonnull (line);
+  char *expected = g_strdup_printf ("{\"file\":\"-\"%s", line + strlen (quoted));
+  g_assert_cmpstr (piped, ==, expected);
+  g_free (expected), g_free (quoted), g_free (piped);
+  /* named twice: the second is refused, the first still classified */
+  cmd = g_strdup_printf ("sh -c '\"$0\" classify - - < \"$1\"' %s %s", heed_tool, last);
+  char *err = NULL;
+  g_assert_true (g_spawn_command_line_sync (cmd, &piped, &err, &status, NULL));
+  g_assert_false (g_spawn_check_wait_status (status, NULL));
+  g_assert_true (g_str_has_prefix (piped, "{\"file\":\"-\""));
+  g_assert_nonnull (strstr (err, "standard input is read once"));
+  g_free (cmd), g_free (piped), g_free (err);
+
+  /* a folder with nothing to classify */
+  r = run_heed (NULL, "classify", sub, NULL);
+  assert_one_line_error (&r, "no pictures or videos in this folder");
+
+  g_unlink (hidden), g_unlink (notes), g_unlink (xmp);
+  for (guint i = 0; i < G_N_ELEMENTS (names); i++) {
+    char *path = g_build_filename (dir, names[i], NULL);
+    g_unlink (path);
+    g_free (path);
+  }
+  g_rmdir (sub), g_rmdir (dir);
+  g_free (hidden), g_free (notes), g_free (xmp), g_free (first), g_free (last);
+  g_free (direct), g_free (sub), g_free (dir);
+  g_string_free (direct_args, TRUE);
 }
 
 /* heed classify prepares images as the checkpoint's own config says, and -v says so: a timm
@@ -641,6 +729,7 @@ main (int argc, char **argv)
   }
   g_test_add_func ("/cli/errors", test_errors);
   g_test_add_func ("/cli/bad-inputs", test_bad_inputs);
+  g_test_add_func ("/cli/folders-and-stdin", test_folders_and_stdin);
   g_test_add_func ("/cli/checkpoint-preprocessing", test_checkpoint_preprocessing);
   g_test_add_func ("/cli/devices", test_devices);
   g_test_add_func ("/cli/vector-width", test_vector_width);

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* heed classify [--model M] [--labels F] [--top-k K] IMAGE...
+ * An IMAGE may be a folder (the pictures and videos in it) or - (standard input).
  * One JSON object per image and line:
  *   {"file": ..., "labels": [{"label": ..., "label_id": ..., "confidence": ...}],
  *    "attention_peak": [x, y]}
@@ -22,6 +23,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 /* Prerolls `source ! videoconvert ! RGBA appsink` and returns its frame, or NULL with what
  * GStreamer said (*message: the error's text, or NULL for an end with no frame; *not_linked:
@@ -145,16 +147,16 @@ is_png (const FileHead *h)
  * frame or said why it cannot: a missing file, a directory, text or random bytes, a truncated
  * image each give an error at once, never a wait. */
 static GstSample *
-decode_first_frame (const char *path, GError **error)
+decode_first_frame (const char *path, const char *shown, GError **error)
 {
   GStatBuf st;
   if (g_stat (path, &st) != 0) {
     int e = errno;
-    g_set_error (error, HEED_ERROR, HEED_ERROR_IO, "%s: %s", path, g_strerror (e));
+    g_set_error (error, HEED_ERROR, HEED_ERROR_IO, "%s: %s", shown, g_strerror (e));
     return NULL;
   }
   if (!S_ISREG (st.st_mode) || st.st_size == 0) {
-    g_set_error (error, HEED_ERROR, HEED_ERROR_IO, "%s: %s", path,
+    g_set_error (error, HEED_ERROR, HEED_ERROR_IO, "%s: %s", shown,
                  S_ISDIR (st.st_mode)   ? "is a directory"
                  : S_ISREG (st.st_mode) ? "is empty"
                                         : "is not a regular file");
@@ -189,11 +191,11 @@ decode_first_frame (const char *path, GError **error)
   }
   if (!sample && !(error && *error)) {
     if (not_linked)
-      g_set_error (error, HEED_ERROR, HEED_ERROR_IO, "%s: no video or image in it", path);
+      g_set_error (error, HEED_ERROR, HEED_ERROR_IO, "%s: no video or image in it", shown);
     else if (message)
-      g_set_error (error, HEED_ERROR, HEED_ERROR_IO, "%s: cannot decode: %s", path, message);
+      g_set_error (error, HEED_ERROR, HEED_ERROR_IO, "%s: cannot decode: %s", shown, message);
     else
-      g_set_error (error, HEED_ERROR, HEED_ERROR_IO, "%s: no video frame in it", path);
+      g_set_error (error, HEED_ERROR, HEED_ERROR_IO, "%s: no video frame in it", shown);
   }
   g_free (message);
   return sample;
@@ -342,6 +344,115 @@ print_result (const char *file, const HeedVitResult *result, char **labels, guin
   g_free (map);
 }
 
+/* Whether a file in a folder is a picture or a video, by its content (and name) as
+ * shared-mime-info tells them: a folder of photos also holds sidecar files (.xmp, .json, .txt) */
+static gboolean
+is_picture_or_video (const char *path)
+{
+  guint8 head[4096];
+  gsize got = heed_cli_read_head (path, head, sizeof head);
+  if (!got)
+    return FALSE;
+  char *type = g_content_type_guess (path, head, got, NULL);
+  char *mime = g_content_type_get_mime_type (type);
+  gboolean media = mime && (g_str_has_prefix (mime, "image/") || g_str_has_prefix (mime, "video/"));
+  g_free (mime);
+  g_free (type);
+  return media;
+}
+
+static gint
+by_file_name (gconstpointer a, gconstpointer b)
+{
+  return strcmp (*(char *const *) a, *(char *const *) b);
+}
+
+/* The pictures and videos directly in folder dir (hidden files left out), in the order a file
+ * manager lists their names ("photo2" before "photo10"), appended to inputs as paths; FALSE with
+ * the reason where the folder cannot be read or holds none */
+static gboolean
+add_folder (GPtrArray *inputs, const char *dir, GError **error)
+{
+  GDir *d = g_dir_open (dir, 0, error);
+  if (!d)
+    return FALSE;
+  GPtrArray *keyed = g_ptr_array_new_with_free_func (g_free); /* collation key \0 path */
+  const char *name;
+  while ((name = g_dir_read_name (d))) {
+    char *path = g_build_filename (dir, name, NULL);
+    if (name[0] != '.' && g_file_test (path, G_FILE_TEST_IS_REGULAR) &&
+        is_picture_or_video (path)) {
+      char *shown = g_filename_display_name (name);
+      char *key = g_utf8_collate_key_for_filename (shown, -1);
+      gsize klen = strlen (key);
+      char *entry = g_malloc (klen + 1 + strlen (path) + 1);
+      memcpy (entry, key, klen + 1);
+      strcpy (entry + klen + 1, path);
+      g_ptr_array_add (keyed, entry);
+      g_free (key), g_free (shown);
+    }
+    g_free (path);
+  }
+  g_dir_close (d);
+  g_ptr_array_sort (keyed, by_file_name);
+  for (guint i = 0; i < keyed->len; i++) {
+    const char *entry = keyed->pdata[i];
+    g_ptr_array_add (inputs, g_strdup (entry + strlen (entry) + 1));
+  }
+  gboolean any = keyed->len > 0;
+  g_ptr_array_free (keyed, TRUE);
+  if (!any)
+    g_set_error (error, HEED_ERROR, HEED_ERROR_IO, "%s: no pictures or videos in this folder", dir);
+  return any;
+}
+
+/* Standard input copied into a temporary file (the decoders, GStreamer's and GdkPixbuf's, read
+ * files), or NULL with the reason; a terminal is refused rather than waited on */
+static char *
+stdin_to_file (GError **error)
+{
+  if (isatty (STDIN_FILENO)) {
+    g_set_error (
+        error, HEED_ERROR, HEED_ERROR_IO,
+        "-: standard input is a terminal; pipe a picture in (heed classify - < photo.jpg)");
+    return NULL;
+  }
+  char *path = NULL;
+  int fd = g_file_open_tmp ("heed-stdin-XXXXXX", &path, error);
+  if (fd < 0)
+    return NULL;
+  char buf[65536];
+  gboolean ok = TRUE;
+  for (;;) {
+    ssize_t n = read (STDIN_FILENO, buf, sizeof buf);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0) {
+      ok = n == 0;
+      break;
+    }
+    for (ssize_t off = 0; ok && off < n;) {
+      ssize_t w = write (fd, buf + off, (size_t) (n - off));
+      if (w < 0 && errno == EINTR)
+        continue;
+      ok = w > 0;
+      off += MAX (w, 0);
+    }
+    if (!ok)
+      break;
+  }
+  int e = errno;
+  if (close (fd) != 0 && ok)
+    ok = FALSE, e = errno;
+  if (!ok) {
+    g_set_error (error, HEED_ERROR, HEED_ERROR_IO, "-: cannot copy standard input to %s: %s", path,
+                 g_strerror (e));
+    g_unlink (path);
+    g_clear_pointer (&path, g_free);
+  }
+  return path;
+}
+
 int
 heed_cmd_classify (int argc, char **argv)
 {
@@ -385,7 +496,9 @@ heed_cmd_classify (int argc, char **argv)
     { G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &files, NULL, "IMAGE..." },
     { NULL }
   };
-  GOptionContext *ctx = g_option_context_new ("IMAGE... - classify images, one JSON line each");
+  GOptionContext *ctx = g_option_context_new (
+      "- classify images, one JSON line each (a folder: the pictures and videos in it; "
+      "-: standard input)");
   GError *error = NULL;
   HeedModel *model = NULL;
   HeedDevice *device = NULL;
@@ -494,8 +607,28 @@ heed_cmd_classify (int argc, char **argv)
   heed_vit_run_keep_input (run, dump != NULL);
   const HeedModelConfig *rc = heed_vit_plan_get_config (plan);
   gsize input_bytes = (gsize) rc->in_chans * rc->img_size * rc->img_size * sizeof (float);
+  /* folders in place of what is in them; "-" read once (standard input has one picture) */
+  GPtrArray *inputs = g_ptr_array_new_with_free_func (g_free);
+  char *from_stdin = NULL;
   for (char **f = files; *f; f++) {
-    GstSample *decoded = decode_first_frame (*f, &error);
+    if (g_file_test (*f, G_FILE_TEST_IS_DIR)) {
+      if (!add_folder (inputs, *f, &error))
+        status = heed_cli_fail (NULL, error), error = NULL;
+    } else
+      g_ptr_array_add (inputs, g_strdup (*f));
+  }
+  for (guint i = 0; i < inputs->len; i++) {
+    const char *shown = inputs->pdata[i], *path = shown;
+    if (g_str_equal (shown, "-")) {
+      if (from_stdin || !(from_stdin = stdin_to_file (&error))) {
+        status = heed_cli_fail (from_stdin ? "-: standard input is read once; name it once" : NULL,
+                                error);
+        error = NULL;
+        continue;
+      }
+      path = from_stdin;
+    }
+    GstSample *decoded = decode_first_frame (path, shown, &error);
     GstSample *sample = decoded ? within_frame_limit (decoded) : NULL;
     HeedVitResult *result = sample ? run_sample (run, sample, &preprocess, &error) : NULL;
     if (decoded)
@@ -505,12 +638,16 @@ heed_cmd_classify (int argc, char **argv)
       error = NULL;
       continue;
     }
-    print_result (*f, result, labels, (guint) top_k, attention);
+    print_result (shown, result, labels, (guint) top_k, attention);
     heed_vit_result_destroy (&result);
     if (dump && fwrite (heed_vit_run_get_input (run, 0), 1, input_bytes, dump) != input_bytes)
       status = heed_cli_fail (
           NULL, g_error_new (HEED_ERROR, HEED_ERROR_IO, "cannot write %s", dump_tensor));
   }
+  if (from_stdin)
+    g_unlink (from_stdin);
+  g_free (from_stdin);
+  g_ptr_array_free (inputs, TRUE);
   if (dump && fclose (dump) != 0)
     status = heed_cli_fail (
         NULL, g_error_new (HEED_ERROR, HEED_ERROR_IO, "cannot write %s", dump_tensor));
