@@ -29,5 +29,6 @@ $SUDO apt-get install -y --no-install-recommends \
   python3-pil python3-torchvision python3-jsonschema \
   gir1.2-gstreamer-1.0 gir1.2-gst-plugins-base-1.0 \
   libpango1.0-dev libcairo2-dev libfontconfig-dev libgdk-pixbuf-2.0-dev webp-pixbuf-loader heif-gdk-pixbuf \
+  shared-mime-info \
   fonts-dejavu-core fonts-noto-cjk \
   ffmpeg valgrind clang-format bc "${extra[@]}"
