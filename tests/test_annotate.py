@@ -8,6 +8,8 @@ in each clip):
     frame count and duration, keeps the sound when there is sound, and is upright; its JSON
     lines validate against docs/heed-jsonl.schema.json, one per frame;
   - the keyframe heedkeyframe found is a key frame of the H.264 output (its force-key-unit);
+  - an output named .mkv, .webm, .mov or .ts is that container (WebM with VP9 and Opus), every
+    frame and the sound in it, the keyframe a key frame; one named .avi is refused;
   - Ctrl-C (SIGINT) halfway leaves a file that plays, holding the frames heed says it wrote,
     as long as they last, with as many JSON lines, and a report of those frames; exit status
     130;
@@ -179,6 +181,36 @@ def main():
             check("the embedded model is named once, with how to name a checkpoint",
                   r.stderr.count("embedded test-pattern model") == 1 and "--model hf:" in r.stderr,
                   r.stderr.strip().splitlines()[0])
+
+    # the container the output's name asks for: its codecs, every frame, the sound, a key frame
+    # at the keyframe; a name that asks for another is refused, nothing written
+    source = clips["H.264 + AAC in MP4"][0]
+    for ext, container, codecs in ((".mkv", "matroska,webm", ["h264", "aac"]),
+                                   (".webm", "matroska,webm", ["vp9", "opus"]),
+                                   (".MOV", "mov,mp4,m4a,3gp,3g2,mj2", ["h264", "aac"]),
+                                   (".ts", "mpegts", ["h264", "aac"])):
+        out = os.path.join(tmp, "container" + ext)
+        r = annotate([source, "-o", out])
+        if r.returncode != 0:
+            check(f"-o {ext}: annotated", False, " ".join(r.stderr.strip().splitlines()[-1:]))
+            continue
+        info = json.loads(subprocess.run(
+            ["ffprobe", "-v", "error", "-show_entries", "stream=codec_name:format=format_name",
+             "-of", "json", out], capture_output=True, text=True, check=True).stdout)
+        written = sorted({s["codec_name"] for s in info["streams"]})
+        b = probe(out)
+        check(f"-o {ext}: {container} with {' and '.join(codecs)}, every frame, the keyframe a "
+              "key frame",
+              info["format"]["format_name"] == container and written == sorted(codecs)
+              and b["frames"] == 50 and keyframes and keyframes[0] in b["keys"],
+              f"{info['format']['format_name']}, {written}, {b['frames']} frames, key frames "
+              f"{b['keys']}, keyframes {keyframes}")
+    out = os.path.join(tmp, "container.avi")
+    r = annotate([source, "-o", out])
+    check("-o .avi: refused with the containers heed writes, nothing written",
+          r.returncode != 0 and "writes MP4 (.mp4, .m4v), QuickTime (.mov), Matroska (.mkv), "
+          "WebM (.webm) or MPEG-TS (.ts)" in r.stderr and not os.path.exists(out),
+          f"status {r.returncode}: {r.stderr.strip()[-200:]}")
 
     # the elements' settings from annotate's options: a labels file, top-k, an interval, the
     # keyframe threshold, no attention map; what a property does not take is refused with what
