@@ -8,6 +8,10 @@ in each clip):
     frame count and duration, keeps the sound when there is sound, and is upright; its JSON
     lines validate against docs/heed-jsonl.schema.json, one per frame;
   - the keyframe heedkeyframe found is a key frame of the H.264 output (its force-key-unit);
+  - an address over HTTP (a web server on the loopback) is annotated as the file is, the output
+    named after its file; a file:// URI is the file; a missing page and an address no source
+    reads are one-line errors; an RTSP stream with sound (a local RTSP server) is written whole,
+    the run ending with the stream;
   - an output named .mkv, .webm, .mov or .ts is that container (WebM with VP9 and Opus), every
     frame and the sound in it, the keyframe a key frame; one named .avi is refused;
   - Ctrl-C (SIGINT) halfway leaves a file that plays, holding the frames heed says it wrote,
@@ -33,6 +37,8 @@ in each clip):
     the sink, a line a second with the measured rate and the label (a labels file's, with
     --labels); a source that cannot start is a one-line error.
 Prints TAP."""
+import http.server
+import io
 import json
 import os
 import re
@@ -42,6 +48,7 @@ import stat
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 import gi
@@ -152,6 +159,66 @@ def annotated_with_lines(path, name, timeout):
     return r, probe(out), valid_lines(jsonl)
 
 
+class RangeHandler(http.server.SimpleHTTPRequestHandler):
+    """Files as a web server serves them: with byte ranges, which a demuxer that reads an MP4's
+    index at its end needs (Python's own handler has none)"""
+
+    def log_message(self, *args):
+        pass
+
+    def send_head(self):
+        path = self.translate_path(self.path)
+        if not os.path.isfile(path):
+            self.send_error(404)
+            return None
+        size = os.path.getsize(path)
+        start, end = 0, size - 1
+        m = re.match(r"bytes=(\d*)-(\d*)$", self.headers.get("Range", ""))
+        if m and m.group(1):
+            start = int(m.group(1))
+            end = min(int(m.group(2)), size - 1) if m.group(2) else size - 1
+        if start >= size and size:
+            self.send_error(416)
+            return None
+        self.send_response(206 if m else 200)
+        self.send_header("Content-Type", self.guess_type(path))
+        self.send_header("Accept-Ranges", "bytes")
+        if m:
+            self.send_header("Content-Range", f"bytes {start}-{end}/{size}")
+        self.send_header("Content-Length", str(end - start + 1))
+        self.end_headers()
+        with open(path, "rb") as f:
+            f.seek(start)
+            return io.BytesIO(f.read(end - start + 1))
+
+
+def serve(folder):
+    """A web server on the loopback serving folder: (its address, the server)"""
+    handler = lambda *a: RangeHandler(*a, directory=folder)  # noqa: E731
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return f"http://127.0.0.1:{server.server_address[1]}", server
+
+
+def serve_rtsp(launch):
+    """An RTSP server on the loopback (over TCP, so no packet is lost), each client its own stream
+    made by launch: (its address, the main loop it runs in)"""
+    gi.require_version("GstRtspServer", "1.0")
+    gi.require_version("GstRtsp", "1.0")
+    from gi.repository import GLib, GstRtsp, GstRtspServer
+    context = GLib.MainContext()
+    server = GstRtspServer.RTSPServer()
+    server.set_service("0")
+    factory = GstRtspServer.RTSPMediaFactory()
+    factory.set_launch(launch)
+    factory.set_protocols(GstRtsp.RTSPLowerTrans.TCP)
+    server.get_mount_points().add_factory("/cam", factory)
+    server.attach(context)
+    loop = GLib.MainLoop(context)
+    threading.Thread(target=loop.run, daemon=True).start()
+    return f"rtsp://127.0.0.1:{server.get_bound_port()}/cam", loop
+
+
 def main():
     Gst.init(None)
     tmp = tempfile.mkdtemp(prefix="heed-annotate-")
@@ -248,6 +315,55 @@ def main():
         check(f"annotate {option} {value}: refused with what it takes, nothing written",
               r.returncode != 0 and f"{option} {value}: it takes {takes}" in last
               and not os.path.exists(bad_out), f"status {r.returncode}: {last}")
+
+    # addresses: over HTTP (a web server on the loopback), the output named after the address's
+    # file; a file:// URI is the file; a missing page and an address nothing reads are one-line
+    # errors, nothing written
+    address, server = serve(tmp)
+    web = os.path.join(tmp, "web")
+    os.mkdir(web)
+    r = annotate([f"{address}/h264_aac.mp4?session=1", "--jsonl", "web.jsonl"], cwd=web)
+    written = os.path.join(web, "h264_aac-annotated.mp4")
+    if r.returncode == 0 and os.path.exists(written):
+        b = probe(written)
+        n, error, objs = valid_lines(os.path.join(web, "web.jsonl"))
+        check("over HTTP: every frame and the sound, the output named after the address's file, "
+              "the JSON lines as from the file",
+              b["frames"] == 50 and b["sound"] == 1 and objs == default_lines,
+              f"{b['frames']} frames, sound {b['sound']}, {n} lines, as from the file: "
+              f"{objs == default_lines}")
+    else:
+        check("over HTTP: annotated", False,
+              f"status {r.returncode}: {r.stderr.strip()[-300:]}; {sorted(os.listdir(web))}")
+    file_out = os.path.join(tmp, "from-uri.mp4")
+    r = annotate(["file://" + clips["H.264 + AAC in MP4"][0], "-o", file_out])
+    check("a file:// URI: the file", r.returncode == 0 and probe(file_out)["frames"] == 50,
+          f"status {r.returncode}: {r.stderr.strip()[-200:]}")
+    for bad, reason in ((f"{address}/missing.mp4", "is not a video heed can read"),
+                        ("nosuch://host/clip.mp4", "no GStreamer source reads nosuch: addresses")):
+        before = sorted(os.listdir(web))
+        r = annotate([bad], cwd=web)
+        last = r.stderr.strip().splitlines()[-1] if r.stderr.strip() else ""
+        check(f"{bad.split(':')[0]}: {reason}: a one-line reason, nothing written",
+              r.returncode != 0 and reason in last and last.startswith("heed: ")
+              and sorted(os.listdir(web)) == before, f"status {r.returncode}: {last}")
+    server.shutdown()
+    # RTSP: a camera's stream with its sound (two streams from one source), ending after 2 s;
+    # the run ends with it, every frame and the sound written (a source with several streams
+    # left its sound unlinked, and the run stood still, before uridecodebin)
+    rtsp, loop = serve_rtsp(
+        "( videotestsrc is-live=true pattern=ball num-buffers=50 ! video/x-raw,width=160,"
+        "height=120,framerate=25/1 ! x264enc tune=zerolatency speed-preset=ultrafast "
+        "! rtph264pay name=pay0 pt=96 audiotestsrc is-live=true num-buffers=100 "
+        "samplesperbuffer=960 ! audio/x-raw,rate=48000 ! opusenc ! rtpopuspay name=pay1 pt=97 )")
+    camera_out = os.path.join(tmp, "camera.mp4")
+    r = annotate([rtsp, "-o", camera_out], timeout=120)
+    b = probe(camera_out) if r.returncode == 0 else {"frames": 0, "sound": 0}
+    check("RTSP with sound: the run ends with the stream, every frame and the sound written",
+          r.returncode == 0 and b["frames"] == 50 and b["sound"] == 1,
+          f"status {r.returncode}: {b['frames']} frames, sound {b['sound']}; "
+          f"{r.stderr.strip()[-200:]}")
+    loop.quit()
 
     # MP4 takes no picture under 16 pixels a side: such a clip is scaled up, its shape kept by
     # the pixel aspect ratio, every frame written (it used to stop on a negotiation error, and

@@ -63,39 +63,88 @@ is_animated_webp (const char *path)
          (head[20] & 0x02);
 }
 
-/* What the input holds: whether it has video and sound (and the first sound's rate and channels,
- * 0 where unknown), and how long it lasts. */
+/* Where the input is read from: a file (a path, or a file:// URI turned into its path in *path),
+ * or an address a GStreamer source reads (http://, https://, rtsp://, ...: *uri). A name that
+ * is a file is a file, whatever it looks like. */
 static gboolean
-probe_input (const char *path, gboolean *audio, guint *rate, guint *channels,
+input_location (const char *input, char **uri, char **path, GError **error)
+{
+  *uri = *path = NULL;
+  if (g_file_test (input, G_FILE_TEST_EXISTS) || !gst_uri_is_valid (input))
+    return TRUE;
+  char *protocol = gst_uri_get_protocol (input);
+  gboolean ok = TRUE;
+  if (g_ascii_strcasecmp (protocol, "file") == 0)
+    ok = (*path = g_filename_from_uri (input, NULL, error)) != NULL;
+  else if (gst_uri_protocol_is_supported (GST_URI_SRC, protocol))
+    *uri = g_strdup (input);
+  else {
+    g_set_error (error, GST_CORE_ERROR, GST_CORE_ERROR_FAILED,
+                 "%s: no such file, and no GStreamer source reads %s: addresses", input, protocol);
+    ok = FALSE;
+  }
+  g_free (protocol);
+  return ok;
+}
+
+/* The default output's name: the input's file name (an address's last path segment, or
+ * "stream" where it has none) with -annotated.mp4 in place of its extension */
+static char *
+default_output (const char *input, gboolean address)
+{
+  char *base = NULL;
+  if (address) {
+    GstUri *parsed = gst_uri_from_string (input);
+    char *path = parsed ? gst_uri_get_path (parsed) : NULL;
+    if (path && *path && !g_str_has_suffix (path, "/"))
+      base = g_path_get_basename (path);
+    g_free (path);
+    if (parsed)
+      gst_uri_unref (parsed);
+  } else {
+    base = g_path_get_basename (input);
+  }
+  if (!base || !*base || g_str_equal (base, ".") || g_str_equal (base, G_DIR_SEPARATOR_S))
+    g_free (base), base = g_strdup ("stream");
+  char *dot = strrchr (base, '.');
+  if (dot && dot != base)
+    *dot = 0;
+  char *output = g_strdup_printf ("%s-annotated.mp4", base);
+  g_free (base);
+  return output;
+}
+
+/* What the input holds: whether it has video and sound (and the first sound's rate and channels,
+ * 0 where unknown), and how long it lasts. path: the input's file, or NULL for an address. */
+static gboolean
+probe_input (const char *uri, const char *path, gboolean *audio, guint *rate, guint *channels,
              GstClockTime *duration, GError **error)
 {
   GstDiscoverer *disc = gst_discoverer_new (30 * GST_SECOND, error);
-  char *uri = disc ? gst_filename_to_uri (path, error) : NULL;
-  if (!uri) {
-    g_clear_object (&disc);
+  if (!disc)
     return FALSE;
-  }
   GError *why = NULL;
   GstDiscovererInfo *info = gst_discoverer_discover_uri (disc, uri, &why);
-  g_free (uri);
+  const char *shown = path ? path : uri;
   g_object_unref (disc);
   GstDiscovererResult result = info ? gst_discoverer_info_get_result (info) : GST_DISCOVERER_ERROR;
   GList *video =
       info && result == GST_DISCOVERER_OK ? gst_discoverer_info_get_video_streams (info) : NULL;
   gboolean ok = FALSE;
-  if (result != GST_DISCOVERER_OK && is_animated_webp (path))
+  if (result != GST_DISCOVERER_OK && path && is_animated_webp (path))
     g_set_error (error, GST_CORE_ERROR, GST_CORE_ERROR_FAILED,
                  "%s is an animated WebP, which GStreamer 1.22 does not read (its webpdec "
                  "takes still pictures only)",
                  path);
   else if (result != GST_DISCOVERER_OK)
-    g_set_error (
-        error, GST_CORE_ERROR, GST_CORE_ERROR_FAILED, "%s is not a video heed can read%s%s%s", path,
-        result == GST_DISCOVERER_MISSING_PLUGINS ? " (a GStreamer plugin for its format is missing)"
-                                                 : "",
-        why ? ": " : "", why ? why->message : "");
+    g_set_error (error, GST_CORE_ERROR, GST_CORE_ERROR_FAILED,
+                 "%s is not a video heed can read%s%s%s", shown,
+                 result == GST_DISCOVERER_MISSING_PLUGINS
+                     ? " (a GStreamer plugin for its format is missing)"
+                     : "",
+                 why ? ": " : "", why ? why->message : "");
   else if (!video)
-    g_set_error (error, GST_CORE_ERROR, GST_CORE_ERROR_FAILED, "%s has no video stream", path);
+    g_set_error (error, GST_CORE_ERROR, GST_CORE_ERROR_FAILED, "%s has no video stream", shown);
   else {
     GList *sound = gst_discoverer_info_get_audio_streams (info);
     *audio = sound != NULL;
@@ -434,7 +483,9 @@ heed_cmd_annotate (int argc, char **argv)
     { G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &inputs, NULL, NULL },
     { NULL }
   };
-  GOptionContext *ctx = g_option_context_new ("INPUT - annotate a video file");
+  GOptionContext *ctx = g_option_context_new (
+      "INPUT - annotate a video file (or an address a GStreamer source reads: https://, "
+      "rtsp://, ...)");
   GError *error = NULL;
   Annotate a = { 0 };
   a.decoded_pts = a.decoded_end = GST_CLOCK_TIME_NONE;
@@ -443,6 +494,7 @@ heed_cmd_annotate (int argc, char **argv)
   gboolean audio = FALSE;
   guint rate = 0, channels = 0;
   char *model_path = NULL, *desc = NULL, *shown = NULL;
+  char *input_uri = NULL, *input_path = NULL, *file_uri = NULL;
   HeedReport *report = NULL;
 
   g_option_context_add_main_entries (ctx, entries, NULL);
@@ -456,22 +508,25 @@ heed_cmd_annotate (int argc, char **argv)
     goto out;
   }
   const char *input = inputs[0];
-  if (!g_file_test (input, G_FILE_TEST_IS_REGULAR)) {
+  gst_init (NULL, NULL);
+  if (!input_location (input, &input_uri, &input_path, &error)) {
+    status = heed_cli_fail (NULL, error);
+    goto out;
+  }
+  if (input_path) /* from a file:// URI */
+    input = input_path;
+  if (!input_uri && !g_file_test (input, G_FILE_TEST_IS_REGULAR)) {
     char *msg = g_strdup_printf ("%s: no such file", input);
     status = heed_cli_fail (msg, NULL);
     g_free (msg);
     goto out;
   }
-  if (!output) {
-    char *base = g_path_get_basename (input), *dot = strrchr (base, '.');
-    if (dot && dot != base)
-      *dot = 0;
-    output = g_strdup_printf ("%s-annotated.mp4", base);
-    g_free (base);
-  }
+  if (!output)
+    output = default_output (input, input_uri != NULL);
   /* an output written over the input would empty it before it is read, and a failed run then
    * removes what it started: the input would be lost */
-  const char *over_input = same_file (output, input)           ? output
+  const char *over_input = input_uri                           ? NULL
+                           : same_file (output, input)         ? output
                            : jsonl && same_file (jsonl, input) ? jsonl
                                                                : NULL;
   if (over_input) {
@@ -480,7 +535,6 @@ heed_cmd_annotate (int argc, char **argv)
     g_free (msg);
     goto out;
   }
-  gst_init (NULL, NULL);
   const Container *container = output_container (output, &error);
   if (!container) {
     status = heed_cli_fail (NULL, error);
@@ -488,7 +542,9 @@ heed_cmd_annotate (int argc, char **argv)
   }
   const char *encoder = video_encoder (container);
   if (!heed_cli_find_plugin (&error) ||
-      !probe_input (input, &audio, &rate, &channels, &a.duration, &error)) {
+      !(file_uri = input_uri ? g_strdup (input_uri) : gst_filename_to_uri (input, &error)) ||
+      !probe_input (file_uri, input_uri ? NULL : input, &audio, &rate, &channels, &a.duration,
+                    &error)) {
     status = heed_cli_fail (NULL, error);
     goto out;
   }
@@ -531,11 +587,12 @@ heed_cmd_annotate (int argc, char **argv)
   /* videoflip turns the picture upright by the file's rotation tag; every element named is
    * configured below, so no path goes through the parser */
   desc = g_strdup_printf (
-      "filesrc name=src ! decodebin name=d "
+      "%s name=d "
       "d. ! queue name=vq max-size-time=0 max-size-bytes=0 max-size-buffers=8 ! videoconvert "
       "! videoflip video-direction=auto ! videoconvert ! heedclassify name=classify "
       "! heedkeyframe name=key %s ! heedoverlay name=overlay ! %s name=venc "
       "! queue max-size-time=0 max-size-bytes=0 ! %s name=mux ! filesink name=sink %s%s",
+      input_uri ? "uridecodebin" : "filesrc name=src ! decodebin",
       jsonl ? "! heedjson name=json" : "", shown, container->muxer,
       audio ? "d. ! queue name=aq max-size-time=0 max-size-bytes=0 ! audioconvert ! audioresample "
               "! capsfilter name=soundcaps ! tee name=sound sound. ! queue ! key.audio_sink sound. "
@@ -551,7 +608,10 @@ heed_cmd_annotate (int argc, char **argv)
     status = heed_cli_fail (NULL, error);
     goto out;
   }
-  heed_cli_set_string (a.pipeline, "src", "location", input);
+  if (input_uri) /* uridecodebin: a source with several streams (RTSP's) has all linked */
+    heed_cli_set_string (a.pipeline, "d", "uri", input_uri);
+  else
+    heed_cli_set_string (a.pipeline, "src", "location", input);
   /* the sound kept at its first rate and channels: the AAC encoder and MP4 take no change of
    * format mid-stream (a broadcast's TS may switch from 44.1 kHz mono to 48 kHz stereo), so a
    * later part is converted to them */
@@ -647,6 +707,9 @@ out:
   g_free (model);
   g_free (weights);
   g_strfreev (inputs);
+  g_free (input_uri);
+  g_free (input_path);
+  g_free (file_uri);
   heed_cli_element_options_clear (&settings);
   g_option_context_free (ctx);
   return status;

@@ -2,13 +2,14 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # Installs, from Debian 12's own packages, everything heed needs to build, run and benchmark;
 # with --tests, also what only the tests use (Chromium, to open the keyframe report headless;
-# libheif's heif-enc and heif-convert, to make and read HEIC pictures).
+# libheif's heif-enc and heif-convert, to make and read HEIC pictures; GStreamer's RTSP server, to
+# serve a stream to heed annotate).
 #   bash tools/install-deps.sh [--tests]
 set -euo pipefail
 extra=()
 for arg in "$@"; do
   case $arg in
-    --tests) extra+=(chromium libheif-examples) ;;
+    --tests) extra+=(chromium libheif-examples gir1.2-gst-rtsp-server-1.0) ;;
     *) echo "usage: $0 [--tests]" >&2; exit 2 ;;
   esac
 done
@@ -29,6 +30,6 @@ $SUDO apt-get install -y --no-install-recommends \
   python3-pil python3-torchvision python3-jsonschema \
   gir1.2-gstreamer-1.0 gir1.2-gst-plugins-base-1.0 \
   libpango1.0-dev libcairo2-dev libfontconfig-dev libgdk-pixbuf-2.0-dev webp-pixbuf-loader heif-gdk-pixbuf \
-  shared-mime-info \
+  shared-mime-info glib-networking \
   fonts-dejavu-core fonts-noto-cjk \
   ffmpeg valgrind clang-format bc "${extra[@]}"
