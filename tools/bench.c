@@ -208,6 +208,18 @@ forward_once (HeedVitRun *run, const float *input, const guint8 *frame,
   return TRUE;
 }
 
+/* ms[k]: the result's GPU time in op family op_kinds[k], summed over its dispatches */
+static void
+kind_ms (const HeedVitResult *r, double ms[G_N_ELEMENTS (op_kinds)])
+{
+  for (guint k = 0; k < G_N_ELEMENTS (op_kinds); k++) {
+    ms[k] = 0;
+    for (guint i = 0; r && i < r->n_timings; i++)
+      if (strcmp (r->timings[i].kind, op_kinds[k]) == 0)
+        ms[k] += r->timings[i].ms;
+  }
+}
+
 static double
 median_of (const double *v, int n)
 {
@@ -216,6 +228,20 @@ median_of (const double *v, int n)
   double m = sorted[n / 2];
   g_free (sorted);
   return m;
+}
+
+/* out[k]: the median over n runs (n rows of one value per op family) of op family k's ms */
+static void
+op_medians (const double *run_ops, int n, double out[G_N_ELEMENTS (op_kinds)])
+{
+  const guint nk = G_N_ELEMENTS (op_kinds);
+  double *column = g_new (double, MAX (n, 1));
+  for (guint k = 0; k < nk; k++) {
+    for (int i = 0; i < n; i++)
+      column[i] = run_ops[(gsize) i * nk + k];
+    out[k] = n > 0 ? median_of (column, n) : 0;
+  }
+  g_free (column);
 }
 
 /* The checkpoint's path: the user's, else the random weights saved into a temporary folder
@@ -358,6 +384,9 @@ heed_cmd_bench (int argc, char **argv)
   TorchTurns torch = { 0 };
   char *tmp_dir = NULL, *tmp_model = NULL, *torch_why = NULL;
   double *times = NULL, *input_times = NULL, *torch_times = NULL, *ratios = NULL;
+  /* per op family (NK of them): heed's GPU ms in each timed run, PyTorch's median in each turn
+   * (-1: none), and heed's GFLOP/s as a share of PyTorch's in each turn */
+  double *run_ops = NULL, *torch_ops = NULL, *shares = NULL;
   float *input = NULL;
   guint8 *frame = NULL;
   HeedFrameLayout layout = { 0 };
@@ -497,6 +526,12 @@ heed_cmd_bench (int argc, char **argv)
   input_times = g_new (double, runs);
   torch_times = g_new (double, runs);
   ratios = g_new (double, n_turns);
+  enum { NK = G_N_ELEMENTS (op_kinds) };
+  run_ops = g_new0 (double, (gsize) runs *NK);
+  torch_ops = g_new (double, (gsize) n_turns *NK);
+  shares = g_new (double, (gsize) n_turns *NK);
+  for (int i = 0; i < n_turns * NK; i++)
+    torch_ops[i] = shares[i] = -1;
   for (int turn = 0; turn < n_turns; turn++) {
     int k = runs / n_turns + (turn < runs % n_turns);
     /* untimed, as PyTorch's turns begin: the first pass after the other side's turn wakes the
@@ -508,6 +543,7 @@ heed_cmd_bench (int argc, char **argv)
       if (!forward_once (run, input, frame, &layout, &last, &input_times[done + i], &error))
         goto fail;
       times[done + i] = (double) (g_get_monotonic_time () - t0) / 1000.0;
+      kind_ms (last, &run_ops[(gsize) (done + i) * NK]);
     }
     JsonObject *answer = tj ? torch_ask (&torch, "forward", k, &torch_why) : NULL;
     JsonArray *ms = answer && json_object_has_member (answer, "times")
@@ -523,17 +559,33 @@ heed_cmd_bench (int argc, char **argv)
       for (int i = 0; i < k; i++)
         torch_times[done + i] = json_array_get_double_element (ms, i);
       ratios[turn] = median_of (times + done, k) / median_of (torch_times + done, k);
+      /* each op family too, in the same turn: PyTorch's medians over as many passes, timed
+       * around each op, beside heed's medians over this turn's runs */
+      JsonObject *ops = (answer = torch_ask (&torch, "ops", k, &torch_why)) &&
+                                json_object_has_member (answer, "ops")
+                            ? json_object_get_object_member (answer, "ops")
+                            : NULL;
+      double heed_turn[NK];
+      op_medians (run_ops + (gsize) done * NK, k, heed_turn);
+      for (guint q = 0; ops && q < NK; q++) {
+        if (!json_object_has_member (ops, op_kinds[q]))
+          continue;
+        double tms = json_object_get_double_member (ops, op_kinds[q]);
+        torch_ops[turn * NK + q] = tms;
+        double hf = 0,
+               tf = last ? whole_model_flops (last->timings, last->n_timings, op_kinds[q], c->depth)
+                         : 0;
+        for (guint i = 0; last && i < last->n_timings; i++)
+          if (strcmp (last->timings[i].kind, op_kinds[q]) == 0)
+            hf += last->timings[i].flops;
+        if (heed_turn[q] > 0 && tms > 0 && tf > 0)
+          shares[turn * NK + q] = (hf / heed_turn[q]) / (tf / tms);
+      }
     }
     done += k;
   }
   double heed_ms = median_of (times, runs);
   double torch_ms = tj ? median_of (torch_times, runs) : 0;
-  JsonObject *tops = NULL;
-  if (tj) {
-    JsonObject *answer = torch_ask (&torch, "ops", runs, &torch_why);
-    if (answer && json_object_has_member (answer, "ops"))
-      tops = json_object_get_object_member (answer, "ops");
-  }
 
   printf ("device: %s\n", heed_device_get_name (device));
   printf ("peak:   %.2f GFLOP/s (multiply-add chains in registers: shaders/peak.comp)\n", peak);
@@ -565,8 +617,8 @@ heed_cmd_bench (int argc, char **argv)
             json_object_get_int_member (tj, "threads"), n_turns);
   else if (!no_torch)
     printf ("torch:  not compared: %s\n", torch_why);
-  printf ("\n%-12s %10s %10s %12s %7s %10s %12s\n", "", "GFLOP", "heed ms", "heed GFLOP/s",
-          "% peak", "torch ms", "torch GFLOP/s");
+  printf ("\n%-12s %10s %10s %12s %7s %10s %12s %8s\n", "", "GFLOP", "heed ms", "heed GFLOP/s",
+          "% peak", "torch ms", "torch GFLOP/s", tj ? "% torch" : "");
   printf ("%-12s %10.3f %10.2f %12.2f %7.1f", "forward", flops / 1e9, heed_ms,
           flops / heed_ms / 1e6, share_of (flops / heed_ms / 1e6, peak));
   if (tj)
@@ -575,19 +627,43 @@ heed_cmd_bench (int argc, char **argv)
 
   guint n_t = last->n_timings;
   const HeedOpTiming *t = last->timings;
-  for (guint k = 0; k < G_N_ELEMENTS (op_kinds) && n_t > 0; k++) {
-    double ms = 0, f = 0;
+  double heed_op_ms[NK];
+  op_medians (run_ops, runs, heed_op_ms);
+  GString *spread = g_string_new (NULL);
+  double *tms_turns = g_new (double, n_turns), *share_turns = g_new (double, n_turns);
+  for (guint k = 0; k < NK && n_t > 0; k++) {
+    double ms = heed_op_ms[k], f = 0;
     for (guint i = 0; i < n_t; i++)
       if (strcmp (t[i].kind, op_kinds[k]) == 0)
-        ms += t[i].ms, f += t[i].flops;
+        f += t[i].flops;
     if (f == 0 && ms == 0)
       continue;
     double gf = ms > 0 ? f / ms / 1e6 : 0;
     printf ("%-12s %10.3f %10.2f %12.2f %7.1f", op_kinds[k], f / 1e9, ms, gf, share_of (gf, peak));
-    if (tops && json_object_has_member (tops, op_kinds[k])) {
-      double tms = json_object_get_double_member (tops, op_kinds[k]);
+    /* PyTorch's: the median of its turns' medians; the share, the median of the turns' shares */
+    int n_tms = 0, n_share = 0;
+    /* the share only for families that do at least 1% of the model's work: the LayerNorms
+     * heed folds into its GEMMs leave it next to none to compare */
+    gboolean compared = f >= 0.01 * flops;
+    for (int turn = 0; tj && turn < n_turns; turn++) {
+      if (torch_ops[turn * NK + k] >= 0)
+        tms_turns[n_tms++] = torch_ops[turn * NK + k];
+      if (compared && shares[turn * NK + k] >= 0)
+        share_turns[n_share++] = shares[turn * NK + k];
+    }
+    if (n_tms > 0) {
+      double tms = median_of (tms_turns, n_tms);
       double tf = whole_model_flops (t, n_t, op_kinds[k], c->depth);
       printf (" %10.2f %12.2f", tms, tms > 0 ? tf / tms / 1e6 : 0);
+    }
+    if (n_share > 0) {
+      double lo = share_turns[0], hi = share_turns[0];
+      for (int i = 1; i < n_share; i++)
+        lo = MIN (lo, share_turns[i]), hi = MAX (hi, share_turns[i]);
+      printf (" %8.0f", 100 * median_of (share_turns, n_share));
+      g_string_append_printf (spread, "%s%s %.0f%% (%.0f to %.0f)", spread->len ? ", " : "",
+                              op_kinds[k], 100 * median_of (share_turns, n_share), 100 * lo,
+                              100 * hi);
     }
     printf ("\n");
   }
@@ -597,16 +673,23 @@ heed_cmd_bench (int argc, char **argv)
             share_of (t[i].ms > 0 ? t[i].flops / t[i].ms / 1e6 : 0, peak));
   if (n_t == 0)
     printf ("(no per-op timings: the device has no compute timestamps)\n");
-  printf ("\nheed: median of %d runs after %d warm-up; per-op times from GPU timestamps of the "
-          "last run, summed over layers; %% peak: heed's GFLOP/s as a share of the peak line.\n",
+  printf ("\nheed: median of %d runs after %d warm-up; per-op times: the median over those runs of "
+          "each op family's GPU timestamps, summed over layers; %% peak: heed's GFLOP/s as a "
+          "share of the peak line.\n",
           runs, warmup);
   if (tj) {
-    printf ("torch: median of %d runs, taken in turns with heed's; per-op times are means over %d "
-            "more runs, timed around each op in eager mode; its GFLOP/s count the whole model's "
-            "work (the forward row's and PyTorch's), where heed's op rows count what heed ran (a "
-            "class-token model's last block runs its class rows alone after the attention's keys "
-            "and values).\n",
-            runs, runs);
+    printf ("torch: median of %d runs, taken in turns with heed's; per-op times: each turn also "
+            "times as many passes with a timer around each op in eager mode, the median of the "
+            "turns' medians; its GFLOP/s count the whole model's work (the forward row's and "
+            "PyTorch's), where heed's op rows count what heed ran (a class-token model's last "
+            "block runs its class rows alone after the attention's keys and values); %% torch: "
+            "heed's GFLOP/s as a share of PyTorch's, the median of the turns' shares, each "
+            "turn's from its own runs (for the op families with 1%% or more of the work).\n",
+            runs);
+    if (spread->len)
+      printf ("ops, heed's GFLOP/s as a share of PyTorch's, the median of %d turns' (their "
+              "range): %s\n",
+              n_turns, spread->str);
     /* each turn's ratio of medians: the two sides of a turn ran on the same machine moment */
     double lo = ratios[0], hi = ratios[0];
     for (int i = 1; i < n_turns; i++)
@@ -615,6 +698,9 @@ heed_cmd_bench (int argc, char **argv)
             "the forward row's medians give %.2f\n",
             median_of (ratios, n_turns), n_turns, lo, hi, heed_ms / torch_ms);
   }
+  g_string_free (spread, TRUE);
+  g_free (tms_turns);
+  g_free (share_turns);
   printf ("throughput: heed %.1f frames/s", batch * 1000.0 / heed_ms);
   if (tj)
     printf (", PyTorch %.1f frames/s", batch * 1000.0 / torch_ms);
@@ -667,6 +753,9 @@ out:
   g_free (torch_why);
   g_free (torch_times);
   g_free (ratios);
+  g_free (run_ops);
+  g_free (torch_ops);
+  g_free (shares);
   heed_vit_result_destroy (&last);
   heed_vit_run_destroy (&run);
   heed_vit_plan_destroy (&plan);

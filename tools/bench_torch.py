@@ -11,7 +11,7 @@ With --serve it stays up to take turns with heed: after choosing the threads it 
 line ({"version", "threads", "device", "batch", "forward_ms", and on a GPU "upload_ms": the
 batch's copy from host memory, which forward_ms leaves out}), then answers each line of its input:
   forward N   one untimed pass, then one line {"times": [N forward passes in ms]}
-  ops N       one line {"ops": {op family: mean ms over N passes}} (last: its timers stay on)
+  ops N       one line {"ops": {op family: median ms over N passes}} (timed around each op)
 and ends at the end of its input. heed bench alternates turns of its own forward passes with
 these, so that a machine whose speed drifts (a shared VM) slows both sides of each turn alike."""
 
@@ -46,17 +46,21 @@ def median_ms(work, runs, warmup):
 
 
 def op_ms(model, x, runs):
-    """Per-op means over `runs` passes (the timers attached once, outside the timed passes)."""
-    if not hasattr(model, "op_ms"):
-        attach_op_timers(model)
-    model.op_ms = {}
-    attn_ms = 0.0
-    for _ in range(runs):
-        model(x)
-        attn_ms += sum(b.attn.core_seconds for b in model.blocks) * 1e3
-    ops = {k: v / runs for k, v in model.op_ms.items()}
-    ops["attention"] = attn_ms / runs
-    return ops
+    """Per-op medians over `runs` passes, each op family's time summed over a pass. The timers
+    are on for these passes alone, so the forward passes of later turns run without them."""
+    handles = attach_op_timers(model)
+    passes = []
+    try:
+        for _ in range(runs):
+            model.op_ms = {}
+            model(x)
+            ops = dict(model.op_ms)
+            ops["attention"] = sum(b.attn.core_seconds for b in model.blocks) * 1e3
+            passes.append(ops)
+    finally:
+        for h in handles:
+            h.remove()
+    return {k: statistics.median(p.get(k, 0.0) for p in passes) for k in passes[0]}
 
 
 def serve(model, x):

@@ -1271,8 +1271,10 @@ def synthetic_photo(width, height, seed):
 # ---- per-op timing for `heed bench` -------------------------------------------------------
 
 def attach_op_timers(model):
-    """Accumulates eager-mode time per op family (heed bench's categories) in model.op_ms."""
+    """Accumulates eager-mode time per op family (heed bench's categories) in model.op_ms;
+    returns the hooks' handles (remove() each to take the timers off again)."""
     model.op_ms = {}
+    handles = []
 
     def timed(module, kind):
         def pre(_m, _i):
@@ -1281,8 +1283,8 @@ def attach_op_timers(model):
         def post(_m, _i, _o):
             model.op_ms[kind] = model.op_ms.get(kind, 0.0) + (timer_now() - module._t0) * 1e3
 
-        module.register_forward_pre_hook(pre)
-        module.register_forward_hook(post)
+        handles.append(module.register_forward_pre_hook(pre))
+        handles.append(module.register_forward_hook(post))
 
     swin = isinstance(model, SwinTransformer)
     timed(model.patch_embed.proj if swin else model.patch_embed, "patch_embed")
@@ -1304,6 +1306,7 @@ def attach_op_timers(model):
         timed(blk.mlp.fc1, "fc1")
         timed(blk.mlp.act, "fc1")  # heed fuses GELU into fc1
         timed(blk.mlp.fc2, "fc2")
+    return handles
 
 
 # ---- Swin (hierarchical: windows over shrinking grids) ----------------------------------------
