@@ -208,6 +208,13 @@ forward_once (HeedVitRun *run, const float *input, const guint8 *frame,
   return TRUE;
 }
 
+/* The pause before each side's turn, for the other side's threads to go idle: OpenBLAS's, under
+ * PyTorch's GEMMs, spin for a while after each call (about 0.1 s: 2^28 cycles) and took a core
+ * from the first of heed's runs after PyTorch's turn. Without it the turns' ratios of a DeiT-Tiny
+ * forward pass ranged 1.73 to 3.42 in one run on a 2-core VM; with 300 ms, 1.89 to 2.23, 1.95 to
+ * 2.11 and 1.97 to 2.49 in three (docs/benchmarks.md). */
+#define TURN_SETTLE_MS 300
+
 /* ms[k]: the result's GPU time in op family op_kinds[k], summed over its dispatches */
 static void
 kind_ms (const HeedVitResult *r, double ms[G_N_ELEMENTS (op_kinds)])
@@ -536,6 +543,8 @@ heed_cmd_bench (int argc, char **argv)
     int k = runs / n_turns + (turn < runs % n_turns);
     /* untimed, as PyTorch's turns begin: the first pass after the other side's turn wakes the
      * threads and warms the caches */
+    if (turn > 0)
+      g_usleep (TURN_SETTLE_MS * 1000);
     if (turn > 0 && !forward_once (run, input, frame, &layout, &last, NULL, &error))
       goto fail;
     for (int i = 0; i < k; i++) {
@@ -545,6 +554,8 @@ heed_cmd_bench (int argc, char **argv)
       times[done + i] = (double) (g_get_monotonic_time () - t0) / 1000.0;
       kind_ms (last, &run_ops[(gsize) (done + i) * NK]);
     }
+    if (tj)
+      g_usleep (TURN_SETTLE_MS * 1000);
     JsonObject *answer = tj ? torch_ask (&torch, "forward", k, &torch_why) : NULL;
     JsonArray *ms = answer && json_object_has_member (answer, "times")
                         ? json_object_get_array_member (answer, "times")
@@ -610,12 +621,19 @@ heed_cmd_bench (int argc, char **argv)
                 ? "autocast float16 (matrix multiplies in halves on tensor cores)"
                 : "float32 without TF32",
             n_turns);
-  else if (tj)
+  else if (tj) {
+    gint64 blas = json_object_get_int_member_with_default (tj, "blas_threads", 0);
+    char *gemms = blas > 0 ? g_strdup_printf ("; its OpenBLAS GEMMs on %" G_GINT64_FORMAT
+                                              " thread(s) of their own",
+                                              blas)
+                           : g_strdup ("");
     printf ("torch:  PyTorch %s on the CPU, %" G_GINT64_FORMAT " thread(s) (the faster of 1 and "
-            "one per core), taking turns with heed (%d turns)\n",
+            "one per core%s), taking turns with heed (%d turns), each side's after %d ms for the "
+            "other's threads to go idle\n",
             json_object_get_string_member (tj, "version"),
-            json_object_get_int_member (tj, "threads"), n_turns);
-  else if (!no_torch)
+            json_object_get_int_member (tj, "threads"), gemms, n_turns, TURN_SETTLE_MS);
+    g_free (gemms);
+  } else if (!no_torch)
     printf ("torch:  not compared: %s\n", torch_why);
   printf ("\n%-12s %10s %10s %12s %7s %10s %12s %8s\n", "", "GFLOP", "heed ms", "heed GFLOP/s",
           "% peak", "torch ms", "torch GFLOP/s", tj ? "% torch" : "");

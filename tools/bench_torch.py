@@ -29,6 +29,21 @@ from heed_torch import (VisionTransformer, attach_op_timers, config_from_state_d
                         load_checkpoint, swin_from_state_dict, timer_now, timing_device)
 
 
+def openblas_threads():
+    """The threads OpenBLAS (Debian's BLAS under PyTorch) runs its GEMMs on: its own pool,
+    which torch.set_num_threads leaves as it is (one per core); None where it is not loaded."""
+    import ctypes
+    for lib in sorted({line.split()[-1] for line in open("/proc/self/maps")
+                       if "openblas" in line and line.split()[-1].startswith("/")}):
+        try:
+            count = getattr(ctypes.CDLL(lib), "openblas_get_num_threads", None)
+        except OSError:
+            continue
+        if count:
+            return count()
+    return None
+
+
 def timed_ms(work):
     """work() in ms, the device's queue drained before and after."""
     t0 = timer_now()
@@ -157,6 +172,8 @@ def main():
         where = torch.cuda.get_device_name() if args.device == "cuda" else "CPU"
         first = {"version": torch.__version__, "threads": best[0], "device": where,
                  "batch": args.batch, "forward_ms": best[1], "fp16_matmul": args.fp16_matmul}
+        if args.device == "cpu" and openblas_threads():
+            first["blas_threads"] = openblas_threads()
         if args.device == "cuda":
             # the batch copied from (pageable) host memory, as a user's frames arrive
             host = x.cpu()
