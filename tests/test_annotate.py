@@ -35,7 +35,9 @@ in each clip):
     and in the report;
   - `heed live --headless` on a live test source with a live sound source: every frame reaches
     the sink, a line a second with the measured rate and the label (a labels file's, with
-    --labels); a source that cannot start is a one-line error.
+    --labels); an RTSP address as the source, its picture and sound (a tick heard) through to
+    the stream's end; a source that cannot start, or an address no source reads, is a one-line
+    error.
 Prints TAP."""
 import http.server
 import io
@@ -645,6 +647,27 @@ def main():
           r.returncode == 0 and reports and int(reports[-1][1]) == 30 and
           all(label == "p13" for _, _, label in reports),
           f"status {r.returncode}: {reports[-3:]} {r.stderr.strip()[-200:]}")
+    # an RTSP address as the source: the picture through the elements, its sound (a tick a
+    # second) to heedkeyframe, the run ending with the stream
+    rtsp, loop = serve_rtsp(
+        "( videotestsrc is-live=true pattern=ball num-buffers=60 ! video/x-raw,width=160,"
+        "height=120,framerate=30/1 ! x264enc tune=zerolatency speed-preset=ultrafast "
+        "! rtph264pay name=pay0 pt=96 audiotestsrc is-live=true wave=ticks num-buffers=100 "
+        "samplesperbuffer=960 ! audio/x-raw,rate=48000 ! opusenc ! rtpopuspay name=pay1 pt=97 )")
+    r = subprocess.run([HEED, "live", "--headless", "--source", rtsp], capture_output=True,
+                       text=True, timeout=120)
+    loop.quit()
+    reports = re.findall(r"heed live: ([\d.]+) fps, (\d+) frames, (\S+)", r.stdout)
+    heard = re.findall(r"keyframe at frame (\d+) \((audio|audio-visual)\)", r.stdout)
+    check("heed live --source rtsp://: every frame, a tick of its sound heard, ended with it",
+          r.returncode == 0 and reports and int(reports[-1][1]) == 60 and heard,
+          f"status {r.returncode}: {reports[-2:]}, sound keyframes {heard}; "
+          f"{r.stderr.strip()[-200:]}")
+    r = subprocess.run([HEED, "live", "--headless", "--source", "nosuch://host/cam"],
+                       capture_output=True, text=True, timeout=60)
+    check("heed live --source nosuch://: a one-line reason, non-zero",
+          r.returncode == 1 and r.stderr.strip() == "heed: --source nosuch://host/cam: no "
+          "GStreamer source reads such addresses", r.stderr.strip())
     for what, source in (("no such element", "nosuchsrc"),
                          ("a camera that is not there", None)):
         args = ["--source", source] if source else ["--device", "/nonexistent/video9"]

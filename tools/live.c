@@ -14,6 +14,7 @@
 #include <gst/gst.h>
 
 #include <stdio.h>
+#include <string.h>
 
 typedef struct {
   GstElement *pipeline;
@@ -92,7 +93,7 @@ heed_cmd_live (int argc, char **argv)
       "/dev/videoN" },
     { "source", 0, 0, G_OPTION_ARG_STRING, &source,
       "any live video source as a pipeline fragment instead of the camera, e.g. "
-      "'videotestsrc is-live=true'",
+      "'videotestsrc is-live=true', or its address (rtsp://..., with its sound)",
       "FRAGMENT" },
     { "audio-source", 0, 0, G_OPTION_ARG_STRING, &audio,
       "a live sound source for heedkeyframe's audio_sink, e.g. 'autoaudiosrc'", "FRAGMENT" },
@@ -133,15 +134,32 @@ heed_cmd_live (int argc, char **argv)
     status = heed_cli_fail (NULL, error);
     goto out;
   }
-  video = source ? g_strdup (source)
-                 : g_strdup_printf ("v4l2src device=\"%s\"", device ? device : "/dev/video0");
+  /* an address (rtsp://, http://, file://) in --source is read by uridecodebin: its picture to
+   * the elements, its sound to heedkeyframe, or where --audio-source gives the sound to a
+   * fakesink (a stream left unlinked stops RTSP's source); one with no sound leaves that
+   * branch unlinked, which heedkeyframe does not wait for */
+  gboolean address = source && gst_uri_is_valid (source) && !strchr (source, '"');
+  char *protocol = address ? gst_uri_get_protocol (source) : NULL;
+  gboolean readable = !address || gst_uri_protocol_is_supported (GST_URI_SRC, protocol);
+  g_free (protocol);
+  if (!readable) {
+    char *msg = g_strdup_printf ("--source %s: no GStreamer source reads such addresses", source);
+    status = heed_cli_fail (msg, NULL);
+    g_free (msg);
+    goto out;
+  }
+  video = address  ? g_strdup_printf ("uridecodebin name=d uri=\"%s\" d. ! queue", source)
+          : source ? g_strdup (source)
+                   : g_strdup_printf ("v4l2src device=\"%s\"", device ? device : "/dev/video0");
+  const char *sound = audio ? audio : address ? "d. ! queue" : NULL;
   desc = g_strdup_printf (
       "%s ! videoconvert ! heedclassify name=classify ! heedkeyframe name=key ! heedoverlay "
-      "! queue ! videoconvert ! %s %s%s",
+      "! queue ! videoconvert ! %s %s%s%s",
       video,
       headless ? "fakesink name=sink sync=true"
                : "fpsdisplaysink name=sink video-sink=autovideosink text-overlay=true sync=true",
-      audio ? audio : "", audio ? " ! audioconvert ! audioresample ! key.audio_sink" : "");
+      sound ? sound : "", sound ? " ! audioconvert ! audioresample ! key.audio_sink" : "",
+      address && audio ? " d. ! queue ! fakesink sync=false" : "");
   /* an element that does not exist is an error here, not a pipeline with a part missing */
   l.pipeline = gst_parse_launch_full (desc, NULL, GST_PARSE_FLAG_FATAL_ERRORS, &error);
   if (!l.pipeline || error) {
