@@ -11,7 +11,9 @@ in each clip):
   - an address over HTTP (a web server on the loopback) is annotated as the file is, the output
     named after its file; a file:// URI is the file; a missing page and an address no source
     reads are one-line errors; an RTSP stream with sound (a local RTSP server) is written whole,
-    the run ending with the stream;
+    the run ending with the stream; `heed classify` on a picture over HTTP gives the file's line,
+    on a missing page a one-line reason, on an RTSP stream (with sound and without) its first
+    frame's line;
   - an output named .mkv, .webm, .mov or .ts is that container (WebM with VP9 and Opus), every
     frame and the sound in it, the keyframe a key frame; one named .avi is refused;
   - Ctrl-C (SIGINT) halfway leaves a file that plays, holding the frames heed says it wrote,
@@ -349,7 +351,38 @@ def main():
         check(f"{bad.split(':')[0]}: {reason}: a one-line reason, nothing written",
               r.returncode != 0 and reason in last and last.startswith("heed: ")
               and sorted(os.listdir(web)) == before, f"status {r.returncode}: {last}")
+    # heed classify on addresses: a picture over HTTP is fetched whole and read as the same
+    # file is (its line the file's, but for the name); a missing one is a one-line reason
+    photo = os.path.join(tmp, "photo.jpg")
+    ffmpeg(["-f", "lavfi", "-i", "testsrc2=s=320x240", "-frames:v", "1", photo])
+    local = subprocess.run([HEED, "classify", photo], capture_output=True, text=True)
+    web_photo = subprocess.run([HEED, "classify", f"{address}/photo.jpg"], capture_output=True,
+                               text=True)
+    check("heed classify over HTTP: the file's line, named by its address",
+          local.returncode == web_photo.returncode == 0 and local.stdout and
+          web_photo.stdout == local.stdout.replace(json.dumps(photo), json.dumps(
+              f"{address}/photo.jpg")), f"{web_photo.stdout[:160]} against {local.stdout[:160]}")
+    r = subprocess.run([HEED, "classify", f"{address}/missing.jpg"], capture_output=True,
+                       text=True)
+    check("heed classify, a missing page: a one-line reason",
+          r.returncode == 1 and r.stderr.strip() == f"heed: {address}/missing.jpg: cannot fetch: "
+          "Not Found", r.stderr.strip())
     server.shutdown()
+    # and a live stream's first frame, with sound beside the picture and without
+    for pattern, sound in (("smpte", ""), ("ball", " audiotestsrc is-live=true ! opusenc ! "
+                                                   "rtpopuspay name=pay1 pt=97")):
+        stream, loop = serve_rtsp(
+            f"( videotestsrc is-live=true pattern={pattern} ! video/x-raw,width=160,height=120,"
+            "framerate=30/1 ! x264enc tune=zerolatency speed-preset=ultrafast ! rtph264pay "
+            f"name=pay0 pt=96{sound} )")
+        r = subprocess.run([HEED, "classify", stream], capture_output=True, text=True,
+                           timeout=120)
+        loop.quit()
+        line = json.loads(r.stdout) if r.returncode == 0 and r.stdout.strip() else {}
+        check(f"heed classify rtsp://, {'with' if sound else 'no'} sound: the first frame "
+              f"classified ({pattern})",
+              line.get("file") == stream and line["labels"][0]["label"] == pattern,
+              f"status {r.returncode}: {r.stdout[:150]} {r.stderr.strip()[-150:]}")
     # RTSP: a camera's stream with its sound (two streams from one source), ending after 2 s;
     # the run ends with it, every frame and the sound written (a source with several streams
     # left its sound unlinked, and the run stood still, before uridecodebin)

@@ -25,6 +25,18 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* A frame's pipeline stopped and let go, with its appsink, bus and last message (or NULL) */
+static void
+stop_pipeline (GstElement *pipe, GstElement *sink, GstBus *bus, GstMessage *m)
+{
+  if (m)
+    gst_message_unref (m);
+  gst_object_unref (bus);
+  gst_element_set_state (pipe, GST_STATE_NULL);
+  gst_object_unref (sink);
+  gst_object_unref (pipe);
+}
+
 /* Prerolls `source ! videoconvert ! RGBA appsink` and returns its frame, or NULL with what
  * GStreamer said (*message: the error's text, or NULL for an end with no frame; *not_linked:
  * the error was a stream with nothing to link to, such as sound). */
@@ -62,12 +74,7 @@ preroll_frame (const char *source, char **message, gboolean *not_linked, GError 
     g_error_free (e);
     g_free (debug);
   }
-  if (m)
-    gst_message_unref (m);
-  gst_object_unref (bus);
-  gst_element_set_state (pipe, GST_STATE_NULL);
-  gst_object_unref (sink);
-  gst_object_unref (pipe);
+  stop_pipeline (pipe, sink, bus, m);
   return sample;
 }
 
@@ -344,6 +351,162 @@ print_result (const char *file, const HeedVitResult *result, char **labels, guin
   g_free (map);
 }
 
+/* The first frame of a stream at an address (a camera's RTSP, or MJPEG over HTTP), upright, as
+ * uridecodebin gives it: the pipeline played (a live source does not preroll), its sound let
+ * into a fakesink (a stream left unlinked stops RTSP's source) that does not wait for a first
+ * buffer (a stream with no sound never links it, and the live pipeline stood still), 60 s at
+ * most */
+static GstSample *
+stream_first_frame (const char *uri, GError **error)
+{
+  char *desc = g_strdup_printf (
+      "uridecodebin name=d uri=\"%s\" d. ! queue ! audioconvert ! fakesink sync=false async=false "
+      "d. ! queue ! videoconvert ! video/x-raw,format=RGBA ! videoflip video-direction=auto "
+      "! appsink name=sink sync=false",
+      uri);
+  GstElement *pipe = gst_parse_launch (desc, NULL);
+  g_free (desc);
+  if (!pipe) {
+    g_set_error (error, HEED_ERROR, HEED_ERROR_IO, "%s: cannot read it", uri);
+    return NULL;
+  }
+  GstElement *sink = gst_bin_get_by_name (GST_BIN (pipe), "sink");
+  GstBus *bus = gst_element_get_bus (pipe);
+  GstSample *sample = NULL;
+  GstMessage *m = NULL;
+  if (gst_element_set_state (pipe, GST_STATE_PLAYING) != GST_STATE_CHANGE_FAILURE)
+    for (guint waited = 0; !sample && !m && waited < 600; waited++) {
+      sample = gst_app_sink_try_pull_sample (GST_APP_SINK (sink), 100 * GST_MSECOND);
+      if (!sample)
+        m = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR | GST_MESSAGE_EOS);
+    }
+  if (!sample && !m)
+    m = gst_bus_timed_pop_filtered (bus, GST_SECOND, GST_MESSAGE_ERROR);
+  if (!sample) {
+    GError *e = NULL;
+    if (m && GST_MESSAGE_TYPE (m) == GST_MESSAGE_ERROR)
+      gst_message_parse_error (m, &e, NULL);
+    g_set_error (error, HEED_ERROR, HEED_ERROR_IO, "%s: %s%s", uri,
+                 e   ? "cannot decode: "
+                 : m ? "no video frame in it"
+                     : "no frame in 60 s",
+                 e ? e->message : "");
+    g_clear_error (&e);
+  }
+  stop_pipeline (pipe, sink, bus, m);
+  return sample;
+}
+
+/* The most a picture or video at an address is fetched to: more is taken for a stream */
+#define FETCH_MAX_BYTES (256u << 20)
+
+typedef struct {
+  guint64 bytes;
+  gint stream; /* atomic: a live source, multipart caps (MJPEG over HTTP), or too many bytes */
+} Fetch;
+
+static GstPadProbeReturn
+on_fetched (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  Fetch *f = data;
+  if (info->type & GST_PAD_PROBE_TYPE_BUFFER) {
+    f->bytes += gst_buffer_get_size (GST_PAD_PROBE_INFO_BUFFER (info));
+    if (f->bytes > FETCH_MAX_BYTES)
+      g_atomic_int_set (&f->stream, TRUE);
+  } else if (GST_EVENT_TYPE (GST_PAD_PROBE_INFO_EVENT (info)) == GST_EVENT_CAPS) {
+    GstCaps *caps;
+    gst_event_parse_caps (GST_PAD_PROBE_INFO_EVENT (info), &caps);
+    const GstStructure *st = gst_caps_get_size (caps) ? gst_caps_get_structure (caps, 0) : NULL;
+    if (st && g_str_has_prefix (gst_structure_get_name (st), "multipart/"))
+      g_atomic_int_set (&f->stream, TRUE);
+  }
+  return g_atomic_int_get (&f->stream) ? GST_PAD_PROBE_DROP : GST_PAD_PROBE_OK;
+}
+
+/* A picture or video at an address (https://, http://, ...), fetched whole into a temporary file
+ * by the GStreamer source for its scheme, so that it is decoded as the same file on disk is
+ * (GdkPixbuf first for JPEGs and PNGs, as Pillow reads them); NULL with *stream set where the
+ * address is a stream instead (a source with no fixed output, such as RTSP's; a live one; MJPEG
+ * over HTTP; more than FETCH_MAX_BYTES), else NULL with the reason */
+static char *
+fetch_address (const char *uri, gboolean *stream, GError **error)
+{
+  *stream = FALSE;
+  GstElement *src = gst_element_make_from_uri (GST_URI_SRC, uri, NULL, error);
+  if (!src)
+    return NULL;
+  GstPad *out = gst_element_get_static_pad (src, "src");
+  gboolean live = FALSE;
+  if (g_object_class_find_property (G_OBJECT_GET_CLASS (src), "is-live"))
+    g_object_get (src, "is-live", &live, NULL);
+  if (!out || live) {
+    *stream = TRUE;
+    g_clear_object (&out);
+    gst_object_unref (gst_object_ref_sink (src));
+    return NULL;
+  }
+  char *path = NULL;
+  int fd = g_file_open_tmp ("heed-address-XXXXXX", &path, error);
+  if (fd < 0) {
+    gst_object_unref (out);
+    gst_object_unref (gst_object_ref_sink (src));
+    return NULL;
+  }
+  close (fd);
+  GstElement *pipe = gst_pipeline_new (NULL), *sink = gst_element_factory_make ("filesink", NULL);
+  g_object_set (sink, "location", path, NULL);
+  gst_bin_add_many (GST_BIN (pipe), src, sink, NULL);
+  gst_element_link (src, sink);
+  Fetch f = { 0 };
+  gst_pad_add_probe (out, GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM,
+                     on_fetched, &f, NULL);
+  gst_object_unref (out);
+  GstBus *bus = gst_element_get_bus (pipe);
+  GstMessage *m = NULL;
+  if (gst_element_set_state (pipe, GST_STATE_PLAYING) != GST_STATE_CHANGE_FAILURE) {
+    /* its end, an error, or a stream found: polled, since the probe drops what follows */
+    for (guint waited = 0; !m && !g_atomic_int_get (&f.stream) && waited < 600; waited++)
+      m = gst_bus_timed_pop_filtered (bus, 200 * GST_MSECOND, GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
+  }
+  if (!m && !g_atomic_int_get (&f.stream))
+    m = gst_bus_timed_pop_filtered (bus, 0, GST_MESSAGE_ERROR);
+  gboolean ok = m && GST_MESSAGE_TYPE (m) == GST_MESSAGE_EOS && !g_atomic_int_get (&f.stream);
+  *stream = g_atomic_int_get (&f.stream);
+  if (m && GST_MESSAGE_TYPE (m) == GST_MESSAGE_ERROR && !*stream) {
+    GError *e = NULL;
+    gst_message_parse_error (m, &e, NULL);
+    g_set_error (error, HEED_ERROR, HEED_ERROR_IO, "%s: cannot fetch: %s", uri, e->message);
+    g_error_free (e);
+  } else if (!ok && !*stream) {
+    g_set_error (error, HEED_ERROR, HEED_ERROR_IO, "%s: cannot fetch: no end after 120 s", uri);
+  }
+  if (m)
+    gst_message_unref (m);
+  gst_object_unref (bus);
+  gst_element_set_state (pipe, GST_STATE_NULL);
+  gst_object_unref (pipe);
+  if (!ok) {
+    g_unlink (path);
+    g_clear_pointer (&path, g_free);
+  }
+  return path;
+}
+
+/* Whether input names an address rather than a file: a URI whose scheme is not file: (a
+ * file:// URI is turned into its path in *path) and no file by that name */
+static gboolean
+is_address (const char *input, char **path)
+{
+  *path = NULL;
+  if (g_file_test (input, G_FILE_TEST_EXISTS) || !gst_uri_is_valid (input))
+    return FALSE;
+  if (gst_uri_has_protocol (input, "file")) {
+    *path = g_filename_from_uri (input, NULL, NULL);
+    return FALSE;
+  }
+  return TRUE;
+}
+
 /* Whether a file in a folder is a picture or a video, by its content (and name) as
  * shared-mime-info tells them: a folder of photos also holds sidecar files (.xmp, .json, .txt) */
 static gboolean
@@ -498,7 +661,7 @@ heed_cmd_classify (int argc, char **argv)
   };
   GOptionContext *ctx = g_option_context_new (
       "- classify images, one JSON line each (a folder: the pictures and videos in it; "
-      "-: standard input)");
+      "-: standard input; an address: https://..., rtsp://...)");
   GError *error = NULL;
   HeedModel *model = NULL;
   HeedDevice *device = NULL;
@@ -628,7 +791,20 @@ heed_cmd_classify (int argc, char **argv)
       }
       path = from_stdin;
     }
-    GstSample *decoded = decode_first_frame (path, shown, &error);
+    char *from_uri = NULL, *fetched = NULL;
+    gboolean stream = FALSE;
+    GstSample *decoded = NULL;
+    if (is_address (shown, &from_uri)) {
+      if ((fetched = fetch_address (shown, &stream, &error)))
+        decoded = decode_first_frame (fetched, shown, &error);
+      else if (stream)
+        decoded = stream_first_frame (shown, &error);
+    } else {
+      decoded = decode_first_frame (from_uri ? from_uri : path, shown, &error);
+    }
+    if (fetched)
+      g_unlink (fetched);
+    g_free (fetched), g_free (from_uri);
     GstSample *sample = decoded ? within_frame_limit (decoded) : NULL;
     HeedVitResult *result = sample ? run_sample (run, sample, &preprocess, &error) : NULL;
     if (decoded)

@@ -159,7 +159,7 @@ heed_cmd_live (int argc, char **argv)
       headless ? "fakesink name=sink sync=true"
                : "fpsdisplaysink name=sink video-sink=autovideosink text-overlay=true sync=true",
       sound ? sound : "", sound ? " ! audioconvert ! audioresample ! key.audio_sink" : "",
-      address && audio ? " d. ! queue ! fakesink sync=false" : "");
+      address && audio ? " d. ! queue ! fakesink sync=false async=false" : "");
   /* an element that does not exist is an error here, not a pipeline with a part missing */
   l.pipeline = gst_parse_launch_full (desc, NULL, GST_PARSE_FLAG_FATAL_ERRORS, &error);
   if (!l.pipeline || error) {
