@@ -24,7 +24,7 @@ in each clip):
     NUT file (its demuxer never ends either, and its decoder holds two frames back); so is
     a TS whose sound changes rate and channels halfway, the sound kept, and a clip with no
     keyframe annotated with --report;
-  - an unwritable output, a full disk (/dev/full), a missing input, an animated WebP and an
+  - an unwritable output, a full disk (/dev/full), a missing input, a folder, an animated WebP and an
     output that is the input (by a link too) end at once with a one-line reason and a non-zero
     exit status; the input is left as it was;
   - the options that stand for the elements' properties (--labels, --top-k, --interval,
@@ -554,6 +554,7 @@ def main():
             ("a full disk for the JSON lines", [h264, "-o", os.path.join(tmp, "x.mp4"),
                                                 "--jsonl", "/dev/full"], ""),
             ("a missing input", [os.path.join(tmp, "missing.mp4")], ""),
+            ("a folder", [tmp], "is a folder: annotate takes one video"),
             ("a file that is not a video", [SCHEMA_PATH], ""),
             ("an animated WebP", [webp], "is an animated WebP"),
             ("the input as the output, by a link", [precious, "-o", link], "is the input itself"),

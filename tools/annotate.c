@@ -516,7 +516,13 @@ heed_cmd_annotate (int argc, char **argv)
   if (input_path) /* from a file:// URI */
     input = input_path;
   if (!input_uri && !g_file_test (input, G_FILE_TEST_IS_REGULAR)) {
-    char *msg = g_strdup_printf ("%s: no such file", input);
+    char *msg = g_strdup_printf (
+        g_file_test (input, G_FILE_TEST_IS_DIR)
+            ? "%s is a folder: annotate takes one video (for each in it: for f in %s/*; do heed "
+              "annotate \"$f\"; done)"
+        : g_file_test (input, G_FILE_TEST_EXISTS) ? "%s is not a plain file"
+                                                  : "%s: no such file",
+        input, input);
     status = heed_cli_fail (msg, NULL);
     g_free (msg);
     goto out;
