@@ -462,7 +462,7 @@ choose_kernels (HeedDevice *d)
   gboolean cpu_shuffle =
       cpu && shuffle && (sg.subgroupSize == 4 || sg.subgroupSize == 8 || sg.subgroupSize == 16);
   guint lanes = cpu_shuffle ? sg.subgroupSize : cpu ? 8 : 32;
-  k->row_align = 16;        /* TM of the register-tiled kernels */
+  k->row_align = 16;        /* TM of the register-tiled kernels (the shuffle ones' below) */
   k->col_align = lanes * 8; /* their TN (8, or 4: also covered) across a workgroup */
   k->gemm = (HeedKernel){ HEED_SHADER_GEMM, lanes };
   /* With shaderInt64 enabled the shuffle GEMMs store C as 64-bit pairs of floats: a store
@@ -487,6 +487,8 @@ choose_kernels (HeedDevice *d)
     k->gemm_k4_softmax =
         shuffle_variant (lanes, pairs, HEED_SHADER_GEMM_K4_SG4_TEXELS_SM,
                          HEED_SHADER_GEMM_K4_SG8_TEXELS_SM, HEED_SHADER_GEMM_K4_SG16_TEXELS_SM);
+    /* the variants of one width share their TM (registry.txt: 32 at 16 lanes) */
+    k->row_align = MAX (k->row_align, heed_shaders[k->gemm_k4.shader].tile_rows);
     /* the one-dispatch attention: a workgroup one subgroup, as the shuffle GEMMs, which also
      * needs the subgroup's maximum and sum */
     if (sg_arithmetic) {

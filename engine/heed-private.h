@@ -41,6 +41,8 @@ typedef struct {
   /* uniform texel buffers of uvec4 texels (usamplerBuffer: raw 32-bit words, such as a
    * frame's bytes), from -DUINT_TEXEL_BINDINGS=MASK */
   guint uint_texel_bindings;
+  /* gemm.comp's register-tiled variants: the rows of C an invocation computes (-DTM, else 16) */
+  guint tile_rows;
 } HeedShaderInfo;
 
 /* A binding's descriptor type, from the shader's masks. */

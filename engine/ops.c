@@ -21,8 +21,8 @@ elementwise (const HeedRecorder *rec, HeedShaderId shader)
 
 /* The block of C one workgroup of a GEMM variant computes: TM rows and local_size x TN columns
  * for the register-tiled kernels (gemm.comp, from their registry lines: the shuffle variants,
- * the ones reading texels, have TN 4, the others 8), 64 x 64 for the shared-memory TILED ones
- * and the cooperative-matrix one. */
+ * the ones reading texels, have TN 4, the others 8; TM is 16, 32 for the 16-lane shuffle
+ * variants), 64 x 64 for the shared-memory TILED ones and the cooperative-matrix one. */
 static gboolean
 gemm_is_tiled (HeedKernel kernel)
 {
@@ -38,7 +38,7 @@ gemm_block (HeedKernel kernel, guint *rows, guint *cols)
     return;
   }
   gboolean narrow = heed_shaders[kernel.shader].texel_bindings != 0;
-  *rows = 16;
+  *rows = heed_shaders[kernel.shader].tile_rows;
   *cols = kernel.local_size * (narrow ? 4 : 8);
 }
 

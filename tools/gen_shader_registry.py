@@ -71,6 +71,15 @@ def binding_mask(row, kind):
     return 0
 
 
+def define_value(row, name, default):
+    """The value of -DNAME=VALUE among the row's defines (a whole number), else default."""
+    for d in row["defines"]:
+        m = re.fullmatch(rf"-D{name}=(\w+)", d)
+        if m:
+            return int(m.group(1), 0)
+    return default
+
+
 def main():
     registry, shader_dir, out_h, out_c = sys.argv[1:5]
     rows = read_registry(registry)
@@ -99,7 +108,8 @@ def main():
         for r in rows:
             c.write(f"  [{ident(r)}] = {{ \"{r['name']}\", {r['name']}_spv, sizeof ({r['name']}_spv), "
                     f"{r['bindings']}, {r['push']}, {binding_mask(r, 'TEXEL')}, "
-                    f"{binding_mask(r, 'UNIFORM')}, {binding_mask(r, 'UINT_TEXEL')} }},\n")
+                    f"{binding_mask(r, 'UNIFORM')}, {binding_mask(r, 'UINT_TEXEL')}, "
+                    f"{define_value(r, 'TM', 16)} }},\n")
         c.write("};\n")
 
 
