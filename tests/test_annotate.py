@@ -15,7 +15,8 @@ in each clip):
     on a missing page a one-line reason, on an RTSP stream (with sound and without) its first
     frame's line;
   - an output named .mkv, .webm, .mov or .ts is that container (WebM with VP9 and Opus), every
-    frame and the sound in it, the keyframe a key frame; one named .avi is refused;
+    frame and the sound in it, the keyframe a key frame; one named .avi is refused; -o a folder
+    writes the default name in it;
   - Ctrl-C (SIGINT) halfway leaves a file that plays, holding the frames heed says it wrote,
     as long as they last, with as many JSON lines, and a report of those frames; exit status
     130;
@@ -276,6 +277,13 @@ def main():
               and b["frames"] == 50 and keyframes and keyframes[0] in b["keys"],
               f"{info['format']['format_name']}, {written}, {b['frames']} frames, key frames "
               f"{b['keys']}, keyframes {keyframes}")
+    # -o a folder: the default name in it
+    folder = os.path.join(tmp, "out-folder")
+    os.mkdir(folder)
+    r = annotate([source, "-o", folder])
+    into = os.path.join(folder, "h264_aac-annotated.mp4")
+    check("-o a folder: the default name in it", r.returncode == 0 and os.path.isfile(into)
+          and probe(into)["frames"] == 50, f"status {r.returncode}: {os.listdir(folder)}")
     out = os.path.join(tmp, "container.avi")
     r = annotate([source, "-o", out])
     check("-o .avi: refused with the containers heed writes, nothing written",

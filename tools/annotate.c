@@ -464,7 +464,7 @@ heed_cmd_annotate (int argc, char **argv)
     { "output", 'o', 0, G_OPTION_ARG_FILENAME, &output,
       "the annotated video: MP4, or as its name ends QuickTime (.mov), Matroska (.mkv), WebM "
       "(.webm: VP9 and Opus) or MPEG-TS (.ts) (default: INPUT's name with -annotated.mp4, in "
-      "this folder)",
+      "this folder, or in OUTPUT where it is a folder)",
       "OUTPUT" },
     { "jsonl", 0, 0, G_OPTION_ARG_FILENAME, &jsonl,
       "also write one JSON object per frame here (docs/heed-jsonl.schema.json)", "FILE" },
@@ -527,8 +527,14 @@ heed_cmd_annotate (int argc, char **argv)
     g_free (msg);
     goto out;
   }
-  if (!output)
+  if (!output) {
     output = default_output (input, input_uri != NULL);
+  } else if (g_file_test (output, G_FILE_TEST_IS_DIR)) { /* -o a folder: the default name in it */
+    char *name = default_output (input, input_uri != NULL);
+    char *in_folder = g_build_filename (output, name, NULL);
+    g_free (name), g_free (output);
+    output = in_folder;
+  }
   /* an output written over the input would empty it before it is read, and a failed run then
    * removes what it started: the input would be lost */
   const char *over_input = input_uri                           ? NULL
