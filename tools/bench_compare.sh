@@ -19,7 +19,9 @@ forward () {
   "$1/build/tools/heed" bench --shape deit-tiny --runs 20 --warmup 3 2>&1 |
     awk '/^(device|peak):/ || /^forward, heed/ { print "   ", $0 }
       /^(forward|qkv|attention|proj|fc1|fc2|layernorm) / {
-      t = NF - 1 # trees before the % peak column have one field fewer
+      # torch ms: the next to last column (the 5th in trees before the % peak column, else
+      # the 6th), but for op rows ending with the % torch column (8 fields), where it is the 6th
+      t = NF == 8 ? 6 : NF - 1
       printf "    %-10s heed %8.2f ms %6.2f GFLOP/s   torch %7.2f ms %7.2f GFLOP/s   ratio %.2f\n",
              $1, $3, $4, $t, $(t + 1), $3 / $t }'
 }
