@@ -548,7 +548,7 @@ hear (GstHeedKeyframe *self, Held *h, gboolean force)
   if (linked && !reached && !ended && !force)
     return;
   float most = 0.0f;
-  guint drop = 0;
+  guint drop = 0, heard = 0;
   for (guint i = 0; i < self->hops->len; i++) {
     Hop *hop = &g_array_index (self->hops, Hop, i);
     if (hop->rt < h->rt) {
@@ -558,10 +558,18 @@ hear (GstHeedKeyframe *self, Held *h, gboolean force)
     if (hop->rt >= h->rt_end)
       break;
     most = MAX (most, hop->flux);
+    heard++;
   }
   if (drop)
     g_array_remove_range (self->hops, 0, drop);
   h->audio_novelty = most;
+  h->heard = TRUE;
+  /* A frame no hop of sound covers (its sound not there yet when the frame had to be decided,
+   * as after a seek on a busy machine, or shorter than a hop at over 100 fps) is no evidence of
+   * silence: it stays out of what later frames' sound is measured against, which would
+   * otherwise be zeros that make the sound's return look like an event. */
+  if (!heard)
+    return;
   /* nothing to compare the first frames' sound with yet (and a stream's start, encoder
    * priming included, is no event) */
   h->audio_importance =
@@ -569,7 +577,6 @@ hear (GstHeedKeyframe *self, Held *h, gboolean force)
           ? 0.0f
           : heed_keyframe_importance (most, self->recent_audio, MIN (self->n_recent_audio, RECENT));
   self->recent_audio[self->n_recent_audio++ % RECENT] = most;
-  h->heard = TRUE;
 }
 
 /* ---- held frames ---------------------------------------------------------------------------- */

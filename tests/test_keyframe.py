@@ -18,7 +18,9 @@ flash at 20 and a brightness step at 100 inside the shots. It must:
     and from the sound in other formats and layouts (16-bit, 24-in-32-bit big-endian planar,
     doubles, 32-bit planar);
   - played from a seek at rate 2 or 0.5, find the same keyframes with the same audio novelty
-    on every frame as at rate 1 (the sound timed in running time at the rate's pace); played
+    on every frame both runs heard as at rate 1 (the sound timed in running time at the rate's
+    pace); a frame the sound has not reached when it must be decided counts as no evidence of
+    silence (no spurious audio keyframe when the sound catches up); played
     backwards, pass every frame and find the cuts, taking nothing from the sound;
   - never wait for sound: an audio_sink that is requested but never fed, or sound that ends
     after one second, still lets every frame through;
@@ -328,17 +330,27 @@ def main():
     # media's pace, and the sound must still meet its frames; the sound is analysed at its own
     # pace, so every frame's audio novelty is what a seek at rate 1 gives (the first run above
     # started without a seek, where the AAC decoder's first frames come out a little apart)
+    # After a seek the sound may reach heedkeyframe a few frames after the pictures on a busy
+    # machine, and a frame is never held for it: such a frame has no sound (novelty 0) in one
+    # run and some in another, so the novelties are compared where both runs heard the frame,
+    # which must be nearly all of them
+    def heard_apart(seen_a, seen_b):
+        a, b = seen_a["audio_novelty"], seen_b["audio_novelty"]
+        both = [(x, y) for x, y in zip(a, b) if x and y]
+        return (max(abs(x - y) for x, y in both), len(both)) if both else (None, 0)
+
     messages_1, seen_1 = run(with_sound, audio="decoded", rate=1.0)
     for rate in (2.0, 0.5):
         messages8, seen8 = run(with_sound, audio="decoded", rate=rate)
-        apart = novelty_apart(seen_1, seen8)
-        check(f"played at rate {rate}: the beep and the cuts, and every frame's audio novelty as "
-              "at rate 1",
+        apart, heard = heard_apart(seen_1, seen8)
+        check(f"played at rate {rate}: the beep and the cuts, and the audio novelty of every frame "
+              "both runs heard as at rate 1",
               [(m["frame"], m["cause"]) for m in messages8] ==
               [(m["frame"], m["cause"]) for m in messages_1] ==
-              [(m["frame"], m["cause"]) for m in messages4] and isinstance(apart, float) and
+              [(m["frame"], m["cause"]) for m in messages4] and heard >= 100 and
               apart < 1e-6, f"{[(m['frame'], m['cause']) for m in messages8]} against "
-              f"{[(m['frame'], m['cause']) for m in messages_1]}, novelty apart by {apart}")
+              f"{[(m['frame'], m['cause']) for m in messages_1]}, novelty apart by {apart} on "
+              f"the {heard} frames both heard")
     # backwards: the sound is not analysed (a decoder hands it over in chunks from the end, each
     # in its own order), the cuts are found where the picture changes in the order played
     messages9, seen9 = run(with_sound, audio="decoded", rate=-1.0)
