@@ -492,21 +492,6 @@ fetch_address (const char *uri, gboolean *stream, GError **error)
   return path;
 }
 
-/* Whether input names an address rather than a file: a URI whose scheme is not file: (a
- * file:// URI is turned into its path in *path) and no file by that name */
-static gboolean
-is_address (const char *input, char **path)
-{
-  *path = NULL;
-  if (g_file_test (input, G_FILE_TEST_EXISTS) || !gst_uri_is_valid (input))
-    return FALSE;
-  if (gst_uri_has_protocol (input, "file")) {
-    *path = g_filename_from_uri (input, NULL, NULL);
-    return FALSE;
-  }
-  return TRUE;
-}
-
 /* Whether a file in a folder is a picture or a video, by its content (and name) as
  * shared-mime-info tells them: a folder of photos also holds sidecar files (.xmp, .json, .txt) */
 static gboolean
@@ -791,20 +776,21 @@ heed_cmd_classify (int argc, char **argv)
       }
       path = from_stdin;
     }
-    char *from_uri = NULL, *fetched = NULL;
+    char *address = NULL, *from_uri = NULL, *fetched = NULL;
     gboolean stream = FALSE;
     GstSample *decoded = NULL;
-    if (is_address (shown, &from_uri)) {
-      if ((fetched = fetch_address (shown, &stream, &error)))
+    gboolean located = heed_cli_input_location (shown, &address, &from_uri, &error);
+    if (located && address) {
+      if ((fetched = fetch_address (address, &stream, &error)))
         decoded = decode_first_frame (fetched, shown, &error);
       else if (stream)
-        decoded = stream_first_frame (shown, &error);
-    } else {
+        decoded = stream_first_frame (address, &error);
+    } else if (located) {
       decoded = decode_first_frame (from_uri ? from_uri : path, shown, &error);
     }
     if (fetched)
       g_unlink (fetched);
-    g_free (fetched), g_free (from_uri);
+    g_free (fetched), g_free (from_uri), g_free (address);
     GstSample *sample = decoded ? within_frame_limit (decoded) : NULL;
     HeedVitResult *result = sample ? run_sample (run, sample, &preprocess, &error) : NULL;
     if (decoded)

@@ -12,6 +12,11 @@ int heed_cli_fail (const char *what, GError *error);
 /* Up to the first n bytes of the file at path into head, zeros past what it holds: for telling
  * a format by its first bytes. Returns how many it read (0 when it cannot be read). */
 gsize heed_cli_read_head (const char *path, guint8 *head, gsize n);
+/* Where a command's input is read from: a file (a path, or a file:// URI turned into its path
+ * in *path), or an address a GStreamer source reads (http://, https://, rtsp://, ...: *uri),
+ * both NULL for a plain path. A name that is a file is a file, whatever it looks like. FALSE
+ * with the reason for an address no source reads or a file:// URI that names no path. */
+gboolean heed_cli_input_location (const char *input, char **uri, char **path, GError **error);
 
 /* A download's progress on stderr, as one redrawn line, when stderr is a terminal. */
 void heed_cli_progress (const char *file, guint64 done, guint64 total, gpointer data);

@@ -30,6 +30,30 @@ heed_cli_fail (const char *what, GError *error)
   return 1;
 }
 
+/* Where the input is read from: a file (a path, or a file:// URI turned into its path in *path),
+ * or an address a GStreamer source reads (http://, https://, rtsp://, ...: *uri). A name that
+ * is a file is a file, whatever it looks like. */
+gboolean
+heed_cli_input_location (const char *input, char **uri, char **path, GError **error)
+{
+  *uri = *path = NULL;
+  if (g_file_test (input, G_FILE_TEST_EXISTS) || !gst_uri_is_valid (input))
+    return TRUE;
+  char *protocol = gst_uri_get_protocol (input);
+  gboolean ok = TRUE;
+  if (g_ascii_strcasecmp (protocol, "file") == 0)
+    ok = (*path = g_filename_from_uri (input, NULL, error)) != NULL;
+  else if (gst_uri_protocol_is_supported (GST_URI_SRC, protocol))
+    *uri = g_strdup (input);
+  else {
+    g_set_error (error, GST_CORE_ERROR, GST_CORE_ERROR_FAILED,
+                 "%s: no such file, and no GStreamer source reads %s: addresses", input, protocol);
+    ok = FALSE;
+  }
+  g_free (protocol);
+  return ok;
+}
+
 gsize
 heed_cli_read_head (const char *path, guint8 *head, gsize n)
 {
