@@ -17,6 +17,10 @@ in each clip):
   - an output named .mkv, .webm, .mov or .ts is that container (WebM with VP9 and Opus), every
     frame and the sound in it, the keyframe a key frame; one named .avi is refused; -o a folder
     writes the default name in it;
+  - several videos, a folder's among them, one after another: each named after its input in the
+    -o and --jsonl folders, the folder's in a file manager's order, its other files passed over;
+    one that is not a video is said and the others written (exit status 1); -o a file, or two
+    videos written to one name, refused before anything is written;
   - Ctrl-C (SIGINT) halfway leaves a file that plays, holding the frames heed says it wrote,
     as long as they last, with as many JSON lines, and a report of those frames; exit status
     130;
@@ -25,7 +29,8 @@ in each clip):
     NUT file (its demuxer never ends either, and its decoder holds two frames back); so is
     a TS whose sound changes rate and channels halfway, the sound kept, and a clip with no
     keyframe annotated with --report;
-  - an unwritable output, a full disk (/dev/full), a missing input, a folder, an animated WebP and an
+  - an unwritable output, a full disk (/dev/full), a missing input, a folder with no video, an
+    animated WebP and an
     output that is the input (by a link too) end at once with a one-line reason and a non-zero
     exit status; the input is left as it was;
   - the options that stand for the elements' properties (--labels, --top-k, --interval,
@@ -284,6 +289,62 @@ def main():
     into = os.path.join(folder, "h264_aac-annotated.mp4")
     check("-o a folder: the default name in it", r.returncode == 0 and os.path.isfile(into)
           and probe(into)["frames"] == 50, f"status {r.returncode}: {os.listdir(folder)}")
+    # several videos, and a folder of them, one after another: each named after its input in
+    # the -o and --jsonl folders (made where missing), a folder's videos in a file manager's
+    # order and its other files passed over; one that is not a video is said, and the others
+    # are still written (exit status 1); -o a file, or two videos written to one name, refused
+    # before anything is written
+    several = os.path.join(tmp, "several")
+    shelf = os.path.join(several, "clips")
+    os.makedirs(shelf)
+    for name in ("walk10.mp4", "walk2.mp4"):
+        shutil.copy(source, os.path.join(shelf, name))
+    with open(os.path.join(shelf, "notes.txt"), "w") as f:
+        f.write("not a video\n")
+    shutil.copy(SCHEMA_PATH, os.path.join(shelf, "walk2.json"))  # a sidecar
+    webm = clips["VP9 + Opus in WebM"][0]
+    outs, lines = os.path.join(several, "out"), os.path.join(several, "lines")
+    r = annotate([shelf, webm, "-o", outs, "--jsonl", lines], cwd=several)
+    stems = ["walk2", "walk10", "vp9_opus"]
+    order = re.findall(r"video (\d) of 3: (\S+)", r.stderr)
+    results = [(probe(os.path.join(outs, f"{n}-annotated.mp4"))["frames"],
+                valid_lines(os.path.join(lines, f"{n}.jsonl"))[:2])
+               if os.path.exists(os.path.join(lines, f"{n}.jsonl")) else None for n in stems]
+    check("a folder and a file: every video written, named after it in the -o and --jsonl "
+          "folders, the folder's in a file manager's order, its other files passed over",
+          r.returncode == 0 and [os.path.basename(p) for _, p in order]
+          == ["walk2.mp4", "walk10.mp4", "vp9_opus.webm"]
+          and results == [(50, (50, None))] * 3 and sorted(os.listdir(outs))
+          == sorted(f"{n}-annotated.mp4" for n in stems)
+          and "3 of 3 videos written" in r.stderr,
+          f"status {r.returncode}: {order}, {results}, {r.stderr.strip()[-200:]}")
+    broken = os.path.join(several, "broken.mp4")
+    with open(broken, "wb") as f:
+        f.write(b"\0\0\0\x18ftypmp42" + bytes(range(256)) * 8)
+    outs2 = os.path.join(several, "out2")
+    r = annotate([broken, source, "-o", outs2], cwd=several)
+    written = os.path.join(outs2, "h264_aac-annotated.mp4")
+    check("one that is not a video among them: said, the others written, exit status 1",
+          r.returncode == 1 and "broken.mp4 is not a video heed can read" in r.stderr
+          and os.path.isfile(written) and probe(written)["frames"] == 50
+          and "1 of 2 videos written; not written (the reason above each): " in r.stderr
+          and r.stderr.rstrip().endswith("broken.mp4")
+          and not os.path.exists(os.path.join(outs2, "broken-annotated.mp4")),
+          f"status {r.returncode}: {r.stderr.strip()[-300:]}")
+    twin = os.path.join(several, "twin")
+    os.mkdir(twin)
+    shutil.copy(source, twin)
+    for what, args, says in (
+            ("-o a file", [source, webm, "-o", "both.mp4"],
+             "-o both.mp4: with 2 videos, -o names a folder"),
+            ("two videos written to one name", [source, os.path.join(twin, "h264_aac.mp4")],
+             "would both be written to h264_aac-annotated.mp4")):
+        before = sorted(os.listdir(several))
+        r = annotate(args, cwd=several)
+        check(f"several videos, {what}: refused with a one-line reason, nothing written",
+              r.returncode == 1 and says in r.stderr and sorted(os.listdir(several)) == before,
+              f"status {r.returncode}: {r.stderr.strip()[-200:]}")
+
     out = os.path.join(tmp, "container.avi")
     r = annotate([source, "-o", out])
     check("-o .avi: refused with the containers heed writes, nothing written",
@@ -556,13 +617,18 @@ def main():
     with open(precious, "wb") as f:
         f.write(kept)
     os.symlink(precious, link)
+    no_videos = os.path.join(tmp, "no-videos")
+    os.mkdir(no_videos)
+    with open(os.path.join(no_videos, "notes.txt"), "w") as f:
+        f.write("not a video\n")
     for what, args, says in (
             ("an unwritable output", [h264, "-o", "/nonexistent/dir/out.mp4"], ""),
             ("a full disk", [h264, "-o", "/dev/full"], ""),
             ("a full disk for the JSON lines", [h264, "-o", os.path.join(tmp, "x.mp4"),
                                                 "--jsonl", "/dev/full"], ""),
             ("a missing input", [os.path.join(tmp, "missing.mp4")], ""),
-            ("a folder", [tmp], "is a folder: annotate takes one video"),
+            ("a folder with no video", [no_videos],
+             "no videos in this folder"),
             ("a file that is not a video", [SCHEMA_PATH], ""),
             ("an animated WebP", [webp], "is an animated WebP"),
             ("the input as the output, by a link", [precious, "-o", link], "is the input itself"),

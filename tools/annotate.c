@@ -1,15 +1,16 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* `heed annotate INPUT [-o OUTPUT] [--jsonl FILE] [--report DIR] [--model M]`: decodes a video file
- * (anything GStreamer and gst-libav read, turned upright by its rotation tag), runs heedclassify,
- * heedkeyframe (with the file's sound when it has sound) and heedoverlay on it, and writes an
- * MP4 (or the container OUTPUT's name asks for: output_container) with the overlays drawn: H.264
- * through x264enc when it is installed, else MPEG-4 Part 2
- * through gst-libav, the sound kept as AAC, a key frame at each of heedkeyframe's keyframes
- * (its force-key-unit events), every frame kept with its timestamp; with --report, a page of
- * the keyframes, the importance timeline and the label track (report.c). Progress on stderr: a
- * redrawn bar on a terminal, a line every tenth otherwise. Ctrl-C ends the stream early and
- * finishes the file, so what was written plays. Exit status 0 on success, 1 with a one-line
- * reason on an error, 130 when interrupted. */
+/* `heed annotate INPUT... [-o OUTPUT] [--jsonl FILE] [--report DIR] [--model M]`: decodes a video
+ * file (anything GStreamer and gst-libav read, turned upright by its rotation tag), runs
+ * heedclassify, heedkeyframe (with the file's sound when it has sound) and heedoverlay on it, and
+ * writes an MP4 (or the container OUTPUT's name asks for: output_container) with the overlays
+ * drawn: H.264 through x264enc when it is installed, else MPEG-4 Part 2 through gst-libav, the
+ * sound kept as AAC, a key frame at each of heedkeyframe's keyframes (its force-key-unit events),
+ * every frame kept with its timestamp; with --report, a page of the keyframes, the importance
+ * timeline and the label track (report.c). Progress on stderr: a redrawn bar on a terminal, a line
+ * every tenth otherwise. Ctrl-C ends the stream early and finishes the file, so what was written
+ * plays. Exit status 0 on success, 1 with a one-line reason on an error, 130 when interrupted.
+ * Several inputs, or a folder's videos, are annotated one after another (list_videos names their
+ * outputs), a failed one not stopping the others. */
 #include "heed-cli.h"
 #include "heed-report.h"
 
@@ -17,6 +18,7 @@
 #include <gst/gst.h>
 #include <gst/pbutils/pbutils.h>
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -63,10 +65,10 @@ is_animated_webp (const char *path)
          (head[20] & 0x02);
 }
 
-/* The default output's name: the input's file name (an address's last path segment, or
- * "stream" where it has none) with -annotated.mp4 in place of its extension */
+/* The input's file name (an address's last path segment, or "stream" where it has none)
+ * without its extension: what its outputs are named after */
 static char *
-default_output (const char *input, gboolean address)
+input_stem (const char *input, gboolean address)
 {
   char *base = NULL;
   if (address) {
@@ -85,9 +87,7 @@ default_output (const char *input, gboolean address)
   char *dot = strrchr (base, '.');
   if (dot && dot != base)
     *dot = 0;
-  char *output = g_strdup_printf ("%s-annotated.mp4", base);
-  g_free (base);
-  return output;
+  return base;
 }
 
 /* What the input holds: whether it has video and sound (and the first sound's rate and channels,
@@ -430,38 +430,41 @@ on_interrupt (gpointer data)
   return end_stream (a, FALSE);
 }
 
-int
-heed_cmd_annotate (int argc, char **argv)
+/* One video of a run: where it is read from and what it is written to */
+typedef struct {
+  char *input;      /* as named, or a folder's video by its path */
+  char *uri;        /* an address a GStreamer source reads, or NULL for a file */
+  char *path;       /* the file (a file:// URI's path, or the name itself) */
+  char *output;     /* the annotated video */
+  char *jsonl;      /* its JSON lines, or NULL */
+  char *report_dir; /* its report, or NULL */
+} AnnotateVideo;
+
+static void
+annotate_video_free (gpointer data)
 {
-  char *output = NULL, *jsonl = NULL, *report_dir = NULL, *model = NULL, **inputs = NULL;
-  char *weights = NULL;
-  HeedCliElementOptions settings = { { NULL } };
-  GOptionEntry entries[] = {
-    { "output", 'o', 0, G_OPTION_ARG_FILENAME, &output,
-      "the annotated video: MP4, or as its name ends QuickTime (.mov), Matroska (.mkv), WebM "
-      "(.webm: VP9 and Opus) or MPEG-TS (.ts) (default: INPUT's name with -annotated.mp4, in "
-      "this folder, or in OUTPUT where it is a folder)",
-      "OUTPUT" },
-    { "jsonl", 0, 0, G_OPTION_ARG_FILENAME, &jsonl,
-      "also write one JSON object per frame here (docs/heed-jsonl.schema.json)", "FILE" },
-    { "report", 0, 0, G_OPTION_ARG_FILENAME, &report_dir,
-      "also write a keyframe report here: DIR/index.html (opens in a browser from the folder) "
-      "with the keyframes' thumbnails, the importance timeline and the label track",
-      "DIR" },
-    { "model", 'm', 0, G_OPTION_ARG_FILENAME, &model,
-      "ViT checkpoint (safetensors, or PyTorch's pytorch_model.bin; a sharded one's index.json; "
-      "OpenCLIP's open_clip_model.safetensors; or "
-      "the folder that holds it), or hf:OWNER/NAME[@REVISION] "
-      "from the Hugging Face hub "
-      "(default: the embedded videotestsrc model)",
-      "M" },
-    HEED_CLI_WEIGHTS_ENTRY (weights),
-    { G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &inputs, NULL, NULL },
-    { NULL }
-  };
-  GOptionContext *ctx = g_option_context_new (
-      "INPUT - annotate a video file (or an address a GStreamer source reads: https://, "
-      "rtsp://, ...)");
+  AnnotateVideo *v = data;
+  g_free (v->input), g_free (v->uri), g_free (v->path);
+  g_free (v->output), g_free (v->jsonl), g_free (v->report_dir);
+  g_free (v);
+}
+
+/* What the videos of one run share */
+typedef struct {
+  const char *model;      /* as named (the report shows it), or NULL: the embedded model */
+  const char *model_path; /* what it resolved to */
+  const char *weights;
+  const HeedCliElementOptions *settings;
+} AnnotateOptions;
+
+/* Annotates one video; its exit status: 0, 1 (said why on stderr) or EXIT_INTERRUPTED */
+static int
+annotate_video (const AnnotateVideo *v, const AnnotateOptions *o)
+{
+  const char *input = v->path ? v->path : v->input, *input_uri = v->uri;
+  const char *output = v->output, *jsonl = v->jsonl, *report_dir = v->report_dir;
+  const char *model = o->model, *model_path = o->model_path, *weights = o->weights;
+  const HeedCliElementOptions *settings = o->settings;
   GError *error = NULL;
   Annotate a = { 0 };
   a.decoded_pts = a.decoded_end = GST_CLOCK_TIME_NONE;
@@ -469,60 +472,9 @@ heed_cmd_annotate (int argc, char **argv)
   int status = 1;
   gboolean audio = FALSE;
   guint rate = 0, channels = 0;
-  char *model_path = NULL, *desc = NULL, *shown = NULL;
-  char *input_uri = NULL, *input_path = NULL, *file_uri = NULL;
+  char *desc = NULL, *shown = NULL, *file_uri = NULL;
   HeedReport *report = NULL;
 
-  g_option_context_add_main_entries (ctx, entries, NULL);
-  heed_cli_element_options_add (ctx, &settings);
-  if (!g_option_context_parse (ctx, &argc, &argv, &error)) {
-    status = heed_cli_fail (NULL, error);
-    goto out;
-  }
-  if (!inputs || !inputs[0] || inputs[1]) {
-    status = heed_cli_fail ("annotate takes one INPUT file", NULL);
-    goto out;
-  }
-  const char *input = inputs[0];
-  gst_init (NULL, NULL);
-  if (!heed_cli_input_location (input, &input_uri, &input_path, &error)) {
-    status = heed_cli_fail (NULL, error);
-    goto out;
-  }
-  if (input_path) /* from a file:// URI */
-    input = input_path;
-  if (!input_uri && !g_file_test (input, G_FILE_TEST_IS_REGULAR)) {
-    char *msg = g_strdup_printf (
-        g_file_test (input, G_FILE_TEST_IS_DIR)
-            ? "%s is a folder: annotate takes one video (for each in it: for f in %s/*; do heed "
-              "annotate \"$f\"; done)"
-        : g_file_test (input, G_FILE_TEST_EXISTS) ? "%s is not a plain file"
-                                                  : "%s: no such file",
-        input, input);
-    status = heed_cli_fail (msg, NULL);
-    g_free (msg);
-    goto out;
-  }
-  if (!output) {
-    output = default_output (input, input_uri != NULL);
-  } else if (g_file_test (output, G_FILE_TEST_IS_DIR)) { /* -o a folder: the default name in it */
-    char *name = default_output (input, input_uri != NULL);
-    char *in_folder = g_build_filename (output, name, NULL);
-    g_free (name), g_free (output);
-    output = in_folder;
-  }
-  /* an output written over the input would empty it before it is read, and a failed run then
-   * removes what it started: the input would be lost */
-  const char *over_input = input_uri                           ? NULL
-                           : same_file (output, input)         ? output
-                           : jsonl && same_file (jsonl, input) ? jsonl
-                                                               : NULL;
-  if (over_input) {
-    char *msg = g_strdup_printf ("%s is the input itself: name another file to write", over_input);
-    status = heed_cli_fail (msg, NULL);
-    g_free (msg);
-    goto out;
-  }
   const Container *container = output_container (output, &error);
   if (!container) {
     status = heed_cli_fail (NULL, error);
@@ -545,20 +497,10 @@ heed_cmd_annotate (int argc, char **argv)
                             NULL);
     goto out;
   }
-  if (model && !(model_path = heed_cli_resolve_model (model, &error))) {
-    status = heed_cli_fail (NULL, error);
-    goto out;
-  }
   if (report_dir && !(report = heed_report_new (report_dir, &error))) {
     status = heed_cli_fail (NULL, error);
     goto out;
   }
-  if (!model)
-    fprintf (stderr, "heed annotate: labels from the embedded test-pattern model, which knows "
-                     "only videotestsrc's patterns; for real labels name a checkpoint, e.g. "
-                     "--model hf:timm/deit_tiny_patch16_224.fb_in1k (keyframes and attention do "
-                     "not depend on it)\n");
-
   /* the report's thumbnails are the shown frames, heatmap and labels drawn, keyframes only: their
    * sink may get no frame for a long time, or none, so the pipeline's start does not wait for it
    * (async=false; it waited, and once the 200 frames before the muxer were queued, stood still).
@@ -621,7 +563,7 @@ heed_cmd_annotate (int argc, char **argv)
     status = heed_cli_fail (NULL, error);
     goto out;
   }
-  if (!heed_cli_element_options_apply (a.pipeline, &settings, &error)) {
+  if (!heed_cli_element_options_apply (a.pipeline, settings, &error)) {
     status = heed_cli_fail (NULL, error);
     goto out;
   }
@@ -688,6 +630,230 @@ out:
   heed_report_free (report);
   g_free (desc);
   g_free (shown);
+  g_free (file_uri);
+  return status;
+}
+
+/* Within folder (or, where folder is NULL, as it is), the file a video's output is named */
+static char *
+named_in (const char *folder, const char *name)
+{
+  return folder ? g_build_filename (folder, name, NULL) : g_strdup (name);
+}
+
+/* Where a run of several videos writes their outputs (-o, --jsonl) or reports: a folder, made
+ * where it is missing; FALSE with the reason where a file stands there */
+static gboolean
+folder_for_several (const char *option, const char *folder, guint videos, GError **error)
+{
+  /* a name with an extension that is not there yet is a file's, given by mistake: no folder
+   * out.mp4 is made for it */
+  char *base = g_path_get_basename (folder);
+  const char *dot = strrchr (base, '.');
+  gboolean file_like = dot && dot != base && dot[1] && !g_file_test (folder, G_FILE_TEST_EXISTS);
+  g_free (base);
+  if (file_like ||
+      (g_file_test (folder, G_FILE_TEST_EXISTS) && !g_file_test (folder, G_FILE_TEST_IS_DIR))) {
+    g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_NOTDIR,
+                 "%s %s: with %u videos, %s names a folder (each video's is named after it)",
+                 option, folder, videos, option);
+    return FALSE;
+  }
+  if (g_mkdir_with_parents (folder, 0755) != 0) {
+    int e = errno;
+    g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (e), "cannot make the folder %s: %s",
+                 folder, g_strerror (e));
+    return FALSE;
+  }
+  return TRUE;
+}
+
+/* The videos named on the command line, a folder's in its place, each with where it is read
+ * from and its outputs' names: -o, --jsonl and --report name a file (a folder for --report)
+ * where there is one video, and where there are several (or the option names a folder that
+ * exists) the folder their names go in. NULL with the reason where a name is missing or not a
+ * video file, two videos would be written to one name, or an output is an input. */
+static GPtrArray *
+list_videos (char **names, const char *output, const char *jsonl, const char *report_dir,
+             GError **error)
+{
+  GPtrArray *videos = g_ptr_array_new_with_free_func (annotate_video_free);
+  GPtrArray *inputs = g_ptr_array_new_with_free_func (g_free);
+  for (char **n = names; *n; n++) {
+    char *uri = NULL, *path = NULL;
+    gboolean local = heed_cli_input_location (*n, &uri, &path, NULL) && !uri;
+    const char *file = path ? path : *n;
+    if (local && g_file_test (file, G_FILE_TEST_IS_DIR)) {
+      if (!heed_cli_add_folder (inputs, file, FALSE, error))
+        goto error;
+    } else {
+      g_ptr_array_add (inputs, g_strdup (*n));
+    }
+    g_free (uri), g_free (path);
+    continue;
+  error:
+    g_free (uri), g_free (path);
+    goto fail;
+  }
+
+  gboolean several = inputs->len > 1;
+  if (several && ((output && !folder_for_several ("-o", output, inputs->len, error)) ||
+                  (jsonl && !folder_for_several ("--jsonl", jsonl, inputs->len, error)) ||
+                  (report_dir && !folder_for_several ("--report", report_dir, inputs->len, error))))
+    goto fail;
+  const char *output_folder = output && g_file_test (output, G_FILE_TEST_IS_DIR) ? output : NULL;
+  const char *jsonl_folder = jsonl && g_file_test (jsonl, G_FILE_TEST_IS_DIR) ? jsonl : NULL;
+  for (guint i = 0; i < inputs->len; i++) {
+    AnnotateVideo *v = g_new0 (AnnotateVideo, 1);
+    g_ptr_array_add (videos, v);
+    v->input = g_strdup (inputs->pdata[i]);
+    if (!heed_cli_input_location (v->input, &v->uri, &v->path, error))
+      goto fail;
+    const char *file = v->path ? v->path : v->input;
+    if (!v->uri && !g_file_test (file, G_FILE_TEST_IS_REGULAR)) {
+      g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_NOENT,
+                   g_file_test (file, G_FILE_TEST_EXISTS) ? "%s is not a plain file"
+                                                          : "%s: no such file",
+                   v->input);
+      goto fail;
+    }
+    char *stem = input_stem (file, v->uri != NULL);
+    char *name = g_strdup_printf ("%s-annotated.mp4", stem);
+    v->output = output && !output_folder ? g_strdup (output) : named_in (output_folder, name);
+    g_free (name);
+    name = g_strdup_printf ("%s.jsonl", stem);
+    v->jsonl = !jsonl ? NULL : jsonl_folder ? named_in (jsonl_folder, name) : g_strdup (jsonl);
+    g_free (name);
+    v->report_dir = !report_dir ? NULL
+                    : several   ? g_build_filename (report_dir, stem, NULL)
+                                : g_strdup (report_dir);
+    g_free (stem);
+  }
+
+  /* an output written over an input would empty it before it is read (and a failed run then
+   * removes what it started: the input would be lost); two videos written to one name would
+   * leave only the last */
+  for (guint i = 0; i < videos->len; i++) {
+    const AnnotateVideo *v = videos->pdata[i];
+    for (guint j = 0; j < videos->len; j++) {
+      const AnnotateVideo *w = videos->pdata[j];
+      const char *over = w->uri                                                ? NULL
+                         : same_file (v->output, w->path ? w->path : w->input) ? v->output
+                         : v->jsonl && same_file (v->jsonl, w->path ? w->path : w->input) ? v->jsonl
+                                                                                          : NULL;
+      if (over) {
+        g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_EXIST,
+                     i == j ? "%s is the input itself: name another file to write"
+                            : "%s is an input (%s): name another file to write",
+                     over, w->input);
+        goto fail;
+      }
+      if (j > i && g_str_equal (v->output, w->output)) {
+        g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_EXIST,
+                     "%s and %s would both be written to %s: annotate them in two runs, or "
+                     "rename one",
+                     v->input, w->input, v->output);
+        goto fail;
+      }
+    }
+  }
+  g_ptr_array_free (inputs, TRUE);
+  return videos;
+
+fail:
+  g_ptr_array_free (inputs, TRUE);
+  g_ptr_array_free (videos, TRUE);
+  return NULL;
+}
+
+int
+heed_cmd_annotate (int argc, char **argv)
+{
+  char *output = NULL, *jsonl = NULL, *report_dir = NULL, *model = NULL, **inputs = NULL;
+  char *weights = NULL, *model_path = NULL;
+  HeedCliElementOptions settings = { { NULL } };
+  GOptionEntry entries[] = {
+    { "output", 'o', 0, G_OPTION_ARG_FILENAME, &output,
+      "the annotated video: MP4, or as its name ends QuickTime (.mov), Matroska (.mkv), WebM "
+      "(.webm: VP9 and Opus) or MPEG-TS (.ts) (default: INPUT's name with -annotated.mp4, in "
+      "this folder, or in OUTPUT where it is a folder; with several videos OUTPUT is the folder "
+      "they go in)",
+      "OUTPUT" },
+    { "jsonl", 0, 0, G_OPTION_ARG_FILENAME, &jsonl,
+      "also write one JSON object per frame here (docs/heed-jsonl.schema.json); where FILE is a "
+      "folder, or there are several videos, each video's in it as NAME.jsonl",
+      "FILE" },
+    { "report", 0, 0, G_OPTION_ARG_FILENAME, &report_dir,
+      "also write a keyframe report here: DIR/index.html (opens in a browser from the folder) "
+      "with the keyframes' thumbnails, the importance timeline and the label track; with several "
+      "videos each video's in DIR/NAME",
+      "DIR" },
+    { "model", 'm', 0, G_OPTION_ARG_FILENAME, &model,
+      "ViT checkpoint (safetensors, or PyTorch's pytorch_model.bin; a sharded one's index.json; "
+      "OpenCLIP's open_clip_model.safetensors; or "
+      "the folder that holds it), or hf:OWNER/NAME[@REVISION] "
+      "from the Hugging Face hub "
+      "(default: the embedded videotestsrc model)",
+      "M" },
+    HEED_CLI_WEIGHTS_ENTRY (weights),
+    { G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &inputs, NULL, NULL },
+    { NULL }
+  };
+  GOptionContext *ctx = g_option_context_new (
+      "INPUT... - annotate video files (or addresses a GStreamer source reads: https://, "
+      "rtsp://, ...; a folder: the videos in it), one after another");
+  GError *error = NULL;
+  GPtrArray *videos = NULL;
+  int status = 1;
+
+  g_option_context_add_main_entries (ctx, entries, NULL);
+  heed_cli_element_options_add (ctx, &settings);
+  if (!g_option_context_parse (ctx, &argc, &argv, &error)) {
+    status = heed_cli_fail (NULL, error);
+    goto out;
+  }
+  if (!inputs || !inputs[0]) {
+    status =
+        heed_cli_fail ("annotate takes an INPUT video (or several, or a folder of them)", NULL);
+    goto out;
+  }
+  gst_init (NULL, NULL);
+  if (!(videos = list_videos (inputs, output, jsonl, report_dir, &error)) ||
+      (model && !(model_path = heed_cli_resolve_model (model, &error)))) {
+    status = heed_cli_fail (NULL, error);
+    goto out;
+  }
+  if (!model)
+    fprintf (stderr, "heed annotate: labels from the embedded test-pattern model, which knows "
+                     "only videotestsrc's patterns; for real labels name a checkpoint, e.g. "
+                     "--model hf:timm/deit_tiny_patch16_224.fb_in1k (keyframes and attention do "
+                     "not depend on it)\n");
+
+  AnnotateOptions options = { model, model_path, weights, &settings };
+  GString *failed = g_string_new (NULL);
+  guint written = 0;
+  status = 0;
+  for (guint i = 0; i < videos->len && status != EXIT_INTERRUPTED; i++) {
+    const AnnotateVideo *v = videos->pdata[i];
+    if (videos->len > 1)
+      fprintf (stderr, "heed annotate: video %u of %u: %s\n", i + 1, videos->len, v->input);
+    int done = annotate_video (v, &options);
+    if (done == 0)
+      written++;
+    else if (done != EXIT_INTERRUPTED)
+      g_string_append_printf (failed, "%s%s", failed->len ? ", " : "", v->input);
+    /* one that failed leaves the run's status 1, but the others are still written */
+    if (done == EXIT_INTERRUPTED || status == 0)
+      status = done;
+  }
+  if (videos->len > 1 && status != EXIT_INTERRUPTED)
+    fprintf (stderr, "heed annotate: %u of %u videos written%s%s\n", written, videos->len,
+             failed->len ? "; not written (the reason above each): " : "", failed->str);
+  g_string_free (failed, TRUE);
+
+out:
+  if (videos)
+    g_ptr_array_free (videos, TRUE);
   g_free (report_dir);
   g_free (model_path);
   g_free (output);
@@ -695,9 +861,6 @@ out:
   g_free (model);
   g_free (weights);
   g_strfreev (inputs);
-  g_free (input_uri);
-  g_free (input_path);
-  g_free (file_uri);
   heed_cli_element_options_clear (&settings);
   g_option_context_free (ctx);
   return status;

@@ -492,68 +492,6 @@ fetch_address (const char *uri, gboolean *stream, GError **error)
   return path;
 }
 
-/* Whether a file in a folder is a picture or a video, by its content (and name) as
- * shared-mime-info tells them: a folder of photos also holds sidecar files (.xmp, .json, .txt) */
-static gboolean
-is_picture_or_video (const char *path)
-{
-  guint8 head[4096];
-  gsize got = heed_cli_read_head (path, head, sizeof head);
-  if (!got)
-    return FALSE;
-  char *type = g_content_type_guess (path, head, got, NULL);
-  char *mime = g_content_type_get_mime_type (type);
-  gboolean media = mime && (g_str_has_prefix (mime, "image/") || g_str_has_prefix (mime, "video/"));
-  g_free (mime);
-  g_free (type);
-  return media;
-}
-
-static gint
-by_file_name (gconstpointer a, gconstpointer b)
-{
-  return strcmp (*(char *const *) a, *(char *const *) b);
-}
-
-/* The pictures and videos directly in folder dir (hidden files left out), in the order a file
- * manager lists their names ("photo2" before "photo10"), appended to inputs as paths; FALSE with
- * the reason where the folder cannot be read or holds none */
-static gboolean
-add_folder (GPtrArray *inputs, const char *dir, GError **error)
-{
-  GDir *d = g_dir_open (dir, 0, error);
-  if (!d)
-    return FALSE;
-  GPtrArray *keyed = g_ptr_array_new_with_free_func (g_free); /* collation key \0 path */
-  const char *name;
-  while ((name = g_dir_read_name (d))) {
-    char *path = g_build_filename (dir, name, NULL);
-    if (name[0] != '.' && g_file_test (path, G_FILE_TEST_IS_REGULAR) &&
-        is_picture_or_video (path)) {
-      char *shown = g_filename_display_name (name);
-      char *key = g_utf8_collate_key_for_filename (shown, -1);
-      gsize klen = strlen (key);
-      char *entry = g_malloc (klen + 1 + strlen (path) + 1);
-      memcpy (entry, key, klen + 1);
-      strcpy (entry + klen + 1, path);
-      g_ptr_array_add (keyed, entry);
-      g_free (key), g_free (shown);
-    }
-    g_free (path);
-  }
-  g_dir_close (d);
-  g_ptr_array_sort (keyed, by_file_name);
-  for (guint i = 0; i < keyed->len; i++) {
-    const char *entry = keyed->pdata[i];
-    g_ptr_array_add (inputs, g_strdup (entry + strlen (entry) + 1));
-  }
-  gboolean any = keyed->len > 0;
-  g_ptr_array_free (keyed, TRUE);
-  if (!any)
-    g_set_error (error, HEED_ERROR, HEED_ERROR_IO, "%s: no pictures or videos in this folder", dir);
-  return any;
-}
-
 /* Standard input copied into a temporary file (the decoders, GStreamer's and GdkPixbuf's, read
  * files), or NULL with the reason; a terminal is refused rather than waited on */
 static char *
@@ -760,7 +698,7 @@ heed_cmd_classify (int argc, char **argv)
   char *from_stdin = NULL;
   for (char **f = files; *f; f++) {
     if (g_file_test (*f, G_FILE_TEST_IS_DIR)) {
-      if (!add_folder (inputs, *f, &error))
+      if (!heed_cli_add_folder (inputs, *f, TRUE, &error))
         status = heed_cli_fail (NULL, error), error = NULL;
     } else
       g_ptr_array_add (inputs, g_strdup (*f));

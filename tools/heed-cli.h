@@ -18,6 +18,12 @@ gsize heed_cli_read_head (const char *path, guint8 *head, gsize n);
  * with the reason for an address no source reads or a file:// URI that names no path. */
 gboolean heed_cli_input_location (const char *input, char **uri, char **path, GError **error);
 
+/* The videos (and, with pictures, the pictures) directly in folder dir, told by their content
+ * (hidden files left out), appended to inputs as paths in the order a file manager lists their
+ * names ("clip2" before "clip10"); FALSE with the reason where the folder cannot be read or
+ * holds none. */
+gboolean heed_cli_add_folder (GPtrArray *inputs, const char *dir, gboolean pictures,
+                              GError **error);
 /* A download's progress on stderr, as one redrawn line, when stderr is a terminal. */
 void heed_cli_progress (const char *file, guint64 done, guint64 total, gpointer data);
 /* heed_hub_resolve with heed_cli_progress (the model path itself for a file). */

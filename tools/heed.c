@@ -7,6 +7,7 @@
  * Errors print one line, "heed: <reason>", and exit non-zero. */
 #include "heed-engine.h"
 
+#include <gio/gio.h>
 #include <gst/gst.h>
 
 #include <locale.h>
@@ -63,6 +64,67 @@ heed_cli_read_head (const char *path, guint8 *head, gsize n)
   if (f)
     fclose (f);
   return got;
+}
+
+/* Whether a file in a folder is a video (or, with pictures, a picture), by its content (and
+ * name) as shared-mime-info tells them: a folder of photos or clips also holds sidecar files
+ * (.xmp, .json, .txt, .srt) */
+static gboolean
+is_media (const char *path, gboolean pictures)
+{
+  guint8 head[4096];
+  gsize got = heed_cli_read_head (path, head, sizeof head);
+  if (!got)
+    return FALSE;
+  char *type = g_content_type_guess (path, head, got, NULL);
+  char *mime = g_content_type_get_mime_type (type);
+  gboolean media = mime && (g_str_has_prefix (mime, "video/") ||
+                            (pictures && g_str_has_prefix (mime, "image/")));
+  g_free (mime);
+  g_free (type);
+  return media;
+}
+
+static gint
+by_file_name (gconstpointer a, gconstpointer b)
+{
+  return strcmp (*(char *const *) a, *(char *const *) b);
+}
+
+gboolean
+heed_cli_add_folder (GPtrArray *inputs, const char *dir, gboolean pictures, GError **error)
+{
+  GDir *d = g_dir_open (dir, 0, error);
+  if (!d)
+    return FALSE;
+  GPtrArray *keyed = g_ptr_array_new_with_free_func (g_free); /* collation key \0 path */
+  const char *name;
+  while ((name = g_dir_read_name (d))) {
+    char *path = g_build_filename (dir, name, NULL);
+    if (name[0] != '.' && g_file_test (path, G_FILE_TEST_IS_REGULAR) && is_media (path, pictures)) {
+      char *shown = g_filename_display_name (name);
+      char *key = g_utf8_collate_key_for_filename (shown, -1);
+      gsize klen = strlen (key);
+      char *entry = g_malloc (klen + 1 + strlen (path) + 1);
+      memcpy (entry, key, klen + 1);
+      strcpy (entry + klen + 1, path);
+      g_ptr_array_add (keyed, entry);
+      g_free (key), g_free (shown);
+    }
+    g_free (path);
+  }
+  g_dir_close (d);
+  g_ptr_array_sort (keyed, by_file_name);
+  for (guint i = 0; i < keyed->len; i++) {
+    const char *entry = keyed->pdata[i];
+    g_ptr_array_add (inputs, g_strdup (entry + strlen (entry) + 1));
+  }
+  gboolean any = keyed->len > 0;
+  g_ptr_array_free (keyed, TRUE);
+  if (!any)
+    g_set_error (error, HEED_ERROR, HEED_ERROR_IO, "%s: no %s in this folder", dir,
+                 pictures ? "pictures or videos" : "videos");
+  return any;
 }
 
 gboolean
