@@ -455,11 +455,12 @@ typedef struct {
   const char *model_path; /* what it resolved to */
   const char *weights;
   const HeedCliElementOptions *settings;
+  gboolean told_of_model; /* the embedded model's note is given once, before the first run */
 } AnnotateOptions;
 
 /* Annotates one video; its exit status: 0, 1 (said why on stderr) or EXIT_INTERRUPTED */
 static int
-annotate_video (const AnnotateVideo *v, const AnnotateOptions *o)
+annotate_video (const AnnotateVideo *v, AnnotateOptions *o)
 {
   const char *input = v->path ? v->path : v->input, *input_uri = v->uri;
   const char *output = v->output, *jsonl = v->jsonl, *report_dir = v->report_dir;
@@ -501,6 +502,12 @@ annotate_video (const AnnotateVideo *v, const AnnotateOptions *o)
     status = heed_cli_fail (NULL, error);
     goto out;
   }
+  if (!model && !o->told_of_model)
+    fprintf (stderr, "heed annotate: labels from the embedded test-pattern model, which knows "
+                     "only videotestsrc's patterns; for real labels name a checkpoint, e.g. "
+                     "--model hf:timm/deit_tiny_patch16_224.fb_in1k (keyframes and attention do "
+                     "not depend on it)\n");
+  o->told_of_model = TRUE;
   /* the report's thumbnails are the shown frames, heatmap and labels drawn, keyframes only: their
    * sink may get no frame for a long time, or none, so the pipeline's start does not wait for it
    * (async=false; it waited, and once the 200 frames before the muxer were queued, stood still).
@@ -823,13 +830,7 @@ heed_cmd_annotate (int argc, char **argv)
     status = heed_cli_fail (NULL, error);
     goto out;
   }
-  if (!model)
-    fprintf (stderr, "heed annotate: labels from the embedded test-pattern model, which knows "
-                     "only videotestsrc's patterns; for real labels name a checkpoint, e.g. "
-                     "--model hf:timm/deit_tiny_patch16_224.fb_in1k (keyframes and attention do "
-                     "not depend on it)\n");
-
-  AnnotateOptions options = { model, model_path, weights, &settings };
+  AnnotateOptions options = { model, model_path, weights, &settings, FALSE };
   GString *failed = g_string_new (NULL);
   guint written = 0;
   status = 0;
