@@ -385,6 +385,42 @@ shuffle_variant (guint lanes, gboolean pairs, HeedShaderId sg4, HeedShaderId sg8
   return (HeedKernel){ pairs ? heed_gemm_with_pairs (id) : id, lanes };
 }
 
+/* lavapipe's 16-lane shuffle GEMMs (32 rows a workgroup), each beside its twin taking 40 */
+static const HeedShaderId gemm_rows_40[][2] = {
+  { HEED_SHADER_GEMM_K4_SG16_TEXELS, HEED_SHADER_GEMM_K4_SG16R40_TEXELS },
+  { HEED_SHADER_GEMM_K4_SG16_TEXELS_LN, HEED_SHADER_GEMM_K4_SG16R40_TEXELS_LN },
+  { HEED_SHADER_GEMM_K4_SG16_TEXELS_SM, HEED_SHADER_GEMM_K4_SG16R40_TEXELS_SM },
+  { HEED_SHADER_GEMM_K4_SG16_TEXELS_BT, HEED_SHADER_GEMM_K4_SG16R40_TEXELS_BT },
+  { HEED_SHADER_GEMM_K4_SG16_TEXELS_PAIRS, HEED_SHADER_GEMM_K4_SG16R40_TEXELS_PAIRS },
+  { HEED_SHADER_GEMM_K4_SG16_TEXELS_LN_PAIRS, HEED_SHADER_GEMM_K4_SG16R40_TEXELS_LN_PAIRS },
+  { HEED_SHADER_GEMM_K4_SG16_TEXELS_SM_PAIRS, HEED_SHADER_GEMM_K4_SG16R40_TEXELS_SM_PAIRS },
+  { HEED_SHADER_GEMM_K4_SG16_TEXELS_BT_PAIRS, HEED_SHADER_GEMM_K4_SG16R40_TEXELS_BT_PAIRS },
+};
+
+static HeedShaderId
+with_40_rows (HeedShaderId shader)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (gemm_rows_40); i++)
+    if (gemm_rows_40[i][0] == shader)
+      return gemm_rows_40[i][1];
+  return HEED_SHADER_COUNT;
+}
+
+void
+heed_kernels_fit_rows (HeedKernels *k, guint rows)
+{
+  HeedShaderId plain = with_40_rows (k->gemm_k4.shader), bt = with_40_rows (k->gemm_k4_bt.shader),
+               ln = with_40_rows (k->gemm_k4_ln.shader),
+               sm = with_40_rows (k->gemm_k4_softmax.shader);
+  if (plain == HEED_SHADER_COUNT || bt == HEED_SHADER_COUNT || ln == HEED_SHADER_COUNT ||
+      sm == HEED_SHADER_COUNT || rows == 0 ||
+      heed_round_up (rows, 40) >= heed_round_up (rows, k->row_align))
+    return;
+  k->gemm_k4.shader = plain, k->gemm_k4_bt.shader = bt;
+  k->gemm_k4_ln.shader = ln, k->gemm_k4_softmax.shader = sm;
+  k->row_align = 40;
+}
+
 static gboolean
 has_device_extension (VkPhysicalDevice physical, const char *name)
 {

@@ -111,6 +111,12 @@ typedef struct {
   guint small_lanes; /* element-wise kernels (patchify, copies, preprocess, composite) */
 } HeedKernels;
 
+/* Where the table's GEMMs are lavapipe's 16-lane ones, their twins taking 40 rows a workgroup
+ * instead of 32 when a model's rows pad less to 40 (DeiT's 197 tokens: 200 rows against 224; a
+ * row costs about the same in either, so the padding saved is time saved: docs/benchmarks.md),
+ * and row_align with them; any other table as it is. */
+void heed_kernels_fit_rows (HeedKernels *k, guint rows);
+
 /* ---- device ---- */
 
 typedef struct {

@@ -477,6 +477,10 @@ heed_vit_plan_new (HeedDevice *device, const HeedModel *model, const HeedVitOpti
   p->config = model->config;
   p->config.labels = NULL; /* the model owns them */
   p->kernels = device->kernels;
+  /* the blocks' GEMMs take a frame's tokens as rows (Swin's stages and windows keep the
+   * device's tiles) */
+  if (!p->config.swin_stages)
+    heed_kernels_fit_rows (&p->kernels, p->config.tokens);
   if (options)
     p->options = *options;
   if (p->options.weights != HEED_WEIGHTS_F32 && p->options.weights != HEED_WEIGHTS_F16 &&

@@ -468,19 +468,22 @@ void main()
 #endif
   const uint bt_base4 = (p.b_off + batch * p.b_batch + n0 * p.ldb) / 4u;
 #endif
-  // this lane's own rows of A: r * SGS + its index, each step's four k
-#define MINE4(r, k4) A4(a_base4 + ((r) * SGS + gl_SubgroupInvocationID) * lda4 + (k4))
+  // this lane's own rows of A: r * SGS + its index, each step's four k. Where SGS does not
+  // divide TM, the lanes past TM in the last of them read the block's last row again (unused)
+#define MINE_ROWS ((TM + SGS - 1u) / SGS)
+#define MINE4(r, k4) \
+  A4(a_base4 + min((r) * SGS + gl_SubgroupInvocationID, TM - 1u) * lda4 + (k4))
 #ifdef LN
-  float shift[TM / SGS], sum1[TM / SGS], sum2[TM / SGS];
-  [[unroll]] for (uint r = 0; r < TM / SGS; r++) {
+  float shift[MINE_ROWS], sum1[MINE_ROWS], sum2[MINE_ROWS];
+  [[unroll]] for (uint r = 0; r < MINE_ROWS; r++) {
     shift[r] = (EPILOGUE & EPI_RMS) != 0u ? 0.0 : MINE4(r, 0u).x;
     sum1[r] = sum2[r] = 0.0;
   }
 #endif
 #ifdef SOFTMAX_A
   const float lowest = -3.4e38;
-  float row_max[TM / SGS], row_inv[TM / SGS];
-  [[unroll]] for (uint r = 0; r < TM / SGS; r++) {
+  float row_max[MINE_ROWS], row_inv[MINE_ROWS];
+  [[unroll]] for (uint r = 0; r < MINE_ROWS; r++) {
     float m = lowest, sum = 0.0;
     for (uint k4 = 0; k4 < p.K / 4u; k4++) {
       const vec4 s = mix(vec4(lowest), MINE4(r, k4), keys_at(k4));
@@ -493,15 +496,15 @@ void main()
   }
 #endif
   for (uint k4 = 0; k4 < p.K / 4u; k4++) {
-    vec4 mine[TM / SGS];
-    [[unroll]] for (uint r = 0; r < TM / SGS; r++)
+    vec4 mine[MINE_ROWS];
+    [[unroll]] for (uint r = 0; r < MINE_ROWS; r++)
       mine[r] = MINE4(r, k4);
 #ifdef SOFTMAX_A
-    [[unroll]] for (uint r = 0; r < TM / SGS; r++)
+    [[unroll]] for (uint r = 0; r < MINE_ROWS; r++)
       mine[r] = mix(vec4(0.0), exp(mine[r] - row_max[r]) * row_inv[r], keys_at(k4));
 #endif
 #ifdef LN
-    [[unroll]] for (uint r = 0; r < TM / SGS; r++) {
+    [[unroll]] for (uint r = 0; r < MINE_ROWS; r++) {
       mine[r] -= shift[r];
       sum1[r] += dot(mine[r], vec4(1.0));
       sum2[r] += dot(mine[r], mine[r]);
@@ -537,8 +540,8 @@ void main()
   // every row's shifted mean and 1 / standard deviation, in every lane (shuffles need all lanes)
   float ln_mean[TM], ln_rstd[TM];
   {
-    float mean_mine[TM / SGS], rstd_mine[TM / SGS];
-    [[unroll]] for (uint r = 0; r < TM / SGS; r++) {
+    float mean_mine[MINE_ROWS], rstd_mine[MINE_ROWS];
+    [[unroll]] for (uint r = 0; r < MINE_ROWS; r++) {
       mean_mine[r] = (EPILOGUE & EPI_RMS) != 0u ? 0.0 : sum1[r] / float(p.K);
       const float var = max(sum2[r] / float(p.K) - mean_mine[r] * mean_mine[r], 0.0);
       rstd_mine[r] = inversesqrt(var + p.ln_eps);

@@ -36,6 +36,16 @@ float_stores (const HeedKernels *own)
   return k;
 }
 
+/* The table a plan of 197-row frames (DeiT's tokens) takes: on lavapipe at 16 lanes, its
+ * shuffle GEMMs' twins taking 40 rows a workgroup; FALSE where the device's table has none */
+static gboolean
+rows_40 (const HeedKernels *own, HeedKernels *out)
+{
+  *out = *own;
+  heed_kernels_fit_rows (out, 197);
+  return out->row_align == 40;
+}
+
 /* The register-tiled storage-buffer kernels' workgroup size: the table pads B to col_align
  * columns, lanes x TN (8) of them, and they read whole blocks of that width (a GPU's gemm is the
  * TILED kernel, whose 256 invocations would read past B's padding) */
@@ -273,36 +283,28 @@ test_gemm (gconstpointer data)
         use_variant = FALSE;
       }
     }
+  HeedKernels fitted;
+  if (rows_40 (own, &fitted))
+    for (int half_b = 0; half_b < 2; half_b++)
+      for (int aligned_c = 0; aligned_c < 2; aligned_c++)
+        for (int floats_c = 0; floats_c < 2; floats_c++) {
+          variant = floats_c ? float_stores (&fitted) : fitted;
+          use_variant = TRUE;
+          run_gemm_case (data, half_b ? OPERANDS_HALF_B : OPERANDS_F32, aligned_c);
+          use_variant = FALSE;
+        }
   for (int aligned_c = 0; aligned_c < 2; aligned_c++)
     gemm_half_cases (data, aligned_c);
 }
 
 /* The LayerNorm folded into the GEMM after it (lavapipe's qkv and fc1): LayerNorm then GEMM in C
  * against one dispatch, on odd sizes, eps as timm's and as transformers', and rows whose mean is
- * far larger than their spread (the kernel's shift keeps the variance from cancelling). The
- * device's table where it has the kernel, otherwise the shuffle variant of its subgroup size. */
+ * far larger than their spread (the kernel's shift keeps the variance from cancelling), with the
+ * table kernels () gives */
 static void
-test_gemm_layernorm (void)
+gemm_layernorm_cases (void)
 {
   HeedDevice *d = get_device ();
-  if (d->kernels.gemm_k4_ln.shader == HEED_SHADER_COUNT) {
-    /* lavapipe runs it at each of its widths (ops, ops-512, ops-128); a GPU's subgroups of 32 or
-     * 64 have no variant, and its table never folds the LayerNorm */
-    if (d->subgroup_size != 4 && d->subgroup_size != 8 && d->subgroup_size != 16) {
-      g_assert_true (d->props.deviceType != VK_PHYSICAL_DEVICE_TYPE_CPU);
-      g_test_skip ("the folded LayerNorm has variants for subgroups of 4, 8 and 16 only "
-                   "(lavapipe's)");
-      return;
-    }
-    variant = d->kernels;
-    variant.gemm_k4_ln = (HeedKernel){ d->subgroup_size == 4   ? HEED_SHADER_GEMM_K4_SG4_TEXELS_LN
-                                       : d->subgroup_size == 8 ? HEED_SHADER_GEMM_K4_SG8_TEXELS_LN
-                                                               : HEED_SHADER_GEMM_K4_SG16_TEXELS_LN,
-                                       d->subgroup_size };
-    variant.row_align = 16;
-    variant.col_align = d->subgroup_size * 8;
-    use_variant = TRUE;
-  }
   /* M, N, K, epilogue, eps, the rows' mean */
   const struct {
     guint M, N, K, epilogue;
@@ -362,6 +364,41 @@ test_gemm_layernorm (void)
     g_free (normed), g_free (want), g_free (bias_colsum), g_free (got);
     g_rand_free (rng);
   }
+}
+
+/* ... with the device's table where it has the kernel, otherwise the shuffle variant of its
+ * subgroup size; and with the 40-row twins where the device has them */
+static void
+test_gemm_layernorm (void)
+{
+  HeedDevice *d = get_device ();
+  if (d->kernels.gemm_k4_ln.shader == HEED_SHADER_COUNT) {
+    /* lavapipe runs it at each of its widths (ops, ops-512, ops-128); a GPU's subgroups of 32 or
+     * 64 have no variant, and its table never folds the LayerNorm */
+    if (d->subgroup_size != 4 && d->subgroup_size != 8 && d->subgroup_size != 16) {
+      g_assert_true (d->props.deviceType != VK_PHYSICAL_DEVICE_TYPE_CPU);
+      g_test_skip ("the folded LayerNorm has variants for subgroups of 4, 8 and 16 only "
+                   "(lavapipe's)");
+      return;
+    }
+    variant = d->kernels;
+    variant.gemm_k4_ln = (HeedKernel){ d->subgroup_size == 4   ? HEED_SHADER_GEMM_K4_SG4_TEXELS_LN
+                                       : d->subgroup_size == 8 ? HEED_SHADER_GEMM_K4_SG8_TEXELS_LN
+                                                               : HEED_SHADER_GEMM_K4_SG16_TEXELS_LN,
+                                       d->subgroup_size };
+    variant.row_align = MAX (16, heed_shaders[variant.gemm_k4_ln.shader].tile_rows);
+    variant.col_align = d->subgroup_size * 8;
+    use_variant = TRUE;
+  }
+  gemm_layernorm_cases ();
+  /* the 40-row twins a plan of DeiT's 197 tokens takes at 16 lanes, C in pairs and as floats */
+  HeedKernels fitted;
+  if (!use_variant && rows_40 (&d->kernels, &fitted))
+    for (int floats_c = 0; floats_c < 2; floats_c++) {
+      variant = floats_c ? float_stores (&fitted) : fitted;
+      use_variant = TRUE;
+      gemm_layernorm_cases ();
+    }
   use_variant = FALSE;
   assert_no_validation_messages ();
 }
@@ -425,6 +462,30 @@ test_kernel_table (void)
   g_assert_cmpint (k->attention.shader, ==, attention[w]);
   g_assert_cmpint (k->layernorm_rows.shader, ==, HEED_SHADER_LAYERNORM_SG_TEXELS);
   g_assert_cmpint (k->softmax_rows.shader, ==, HEED_SHADER_SOFTMAX_SG_TEXELS);
+  /* a plan's rows: at 16 lanes, 40-row tiles where they pad less than 32-row ones (DeiT's 197
+   * tokens, 37), the 32-row ones where not (CLIP B/32's 50, 64, ties: 160), every GEMM of the
+   * table alike; at other widths the device's table whatever the rows */
+  const struct {
+    guint rows;
+    gboolean forty;
+  } fits[] = { { 197, TRUE }, { 37, TRUE },   { 577, TRUE }, { 50, FALSE },
+               { 64, FALSE }, { 160, FALSE }, { 1, FALSE },  { 0, FALSE } };
+  for (guint i = 0; i < G_N_ELEMENTS (fits); i++) {
+    HeedKernels fitted = *k;
+    heed_kernels_fit_rows (&fitted, fits[i].rows);
+    gboolean forty = fits[i].forty && w == 2;
+    g_assert_cmpuint (fitted.row_align, ==, forty ? 40 : k->row_align);
+    g_assert_cmpint (fitted.gemm_k4.shader, ==,
+                     forty ? HEED_SHADER_GEMM_K4_SG16R40_TEXELS_PAIRS : k->gemm_k4.shader);
+    g_assert_cmpint (fitted.gemm_k4_bt.shader, ==,
+                     forty ? HEED_SHADER_GEMM_K4_SG16R40_TEXELS_BT_PAIRS : k->gemm_k4_bt.shader);
+    g_assert_cmpint (fitted.gemm_k4_ln.shader, ==,
+                     forty ? HEED_SHADER_GEMM_K4_SG16R40_TEXELS_LN_PAIRS : k->gemm_k4_ln.shader);
+    g_assert_cmpint (fitted.gemm_k4_softmax.shader, ==,
+                     forty ? HEED_SHADER_GEMM_K4_SG16R40_TEXELS_SM_PAIRS
+                           : k->gemm_k4_softmax.shader);
+    g_assert_cmpuint (heed_shaders[fitted.gemm_k4.shader].tile_rows, ==, fitted.row_align);
+  }
   /* lavapipe's subgroup is its vector width in floats (8 by default where the CPU has AVX) */
   const char *width = g_getenv ("LP_NATIVE_VECTOR_WIDTH");
   if (width)
@@ -1375,6 +1436,17 @@ test_attention (void)
     attention_cases ();
     use_variant = FALSE;
   }
+  /* Q.K^T and P.V in the 40-row twins a plan of DeiT's 197 tokens takes at 16 lanes, C in pairs
+   * and as floats */
+  HeedKernels fitted;
+  if (rows_40 (own, &fitted))
+    for (int floats_c = 0; floats_c < 2; floats_c++) {
+      variant = floats_c ? float_stores (&fitted) : fitted;
+      variant.attention.shader = variant.attention_bias.shader = HEED_SHADER_COUNT;
+      use_variant = TRUE;
+      attention_cases ();
+      use_variant = FALSE;
+    }
   /* GPUs with less shared memory (attention_keys.comp, 64 invocations), or without subgroup
    * operations (attention_tiled.comp, which needs none) */
   if (own->attention.shader == HEED_SHADER_ATTENTION_FLASH) {

@@ -4,7 +4,8 @@
 # against another built tree's (say the commit before), taking
 # turns for ROUNDS rounds so a noisy machine hurts both alike: `heed bench --no-torch` each turn,
 # every round's forward pass (wall clock) and the sum of its ops (GPU timestamps) printed, then
-# each tree's medians. The op sums move less with the machine than the wall clock does.
+# each tree's medians and the median of the rounds' ratios (this / base). The op sums move less
+# with the machine than the wall clock does. Each tree goes first in every other round.
 #   tools/bench_rounds.sh BASE_TREE [ROUNDS]     (default 8)
 # e.g. git worktree add /tmp/base HEAD~1 && (cd /tmp/base && meson setup build && ninja -C build)
 set -euo pipefail
@@ -23,7 +24,11 @@ printf '%-6s %-5s %9s %9s' round tree forward op-sum
 for op in $ops; do printf ' %9s' "$op"; done
 echo
 for r in $(seq "$rounds"); do
-  for tree in "$base" "$here"; do
+  # the first of a pair runs slower or faster on a busy machine: each tree goes first every
+  # other round
+  order=("$base" "$here")
+  [ $((r % 2)) = 1 ] || order=("$here" "$base")
+  for tree in "${order[@]}"; do
     name=$([ "$tree" = "$base" ] && echo base || echo this)
     # the model's rows only (trees from before the pipeline rows do not know the option)
     no_pipelines=$("$tree/build/tools/heed" bench --help | grep -c pipeline-frames > /dev/null &&
@@ -51,4 +56,8 @@ for line in open(sys.argv[1]):
 for name in ('base', 'this'):
     cols = list(zip(*rows[name]))
     print('%-6s %-5s' % ('median', name) + ''.join(' %9.2f' % statistics.median(c) for c in cols))
+# each round's this / base, then their median: a machine that drifts between rounds moves both
+# sides of a round alike
+ratios = [[t / b for t, b in zip(tr, br)] for tr, br in zip(rows['this'], rows['base'])]
+print('%-12s' % 'this/base' + ''.join(' %9.3f' % statistics.median(c) for c in zip(*ratios)))
 PY
