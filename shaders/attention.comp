@@ -3,8 +3,7 @@
 // Multi-head attention in one dispatch, for lavapipe, where the probabilities are not an output:
 //   O = softmax(Q K^T * scale) V
 // for TM query rows of one head per workgroup, with the scores never written out. The keys are
-// taken 4 x SGS at a time (four per lane), those past the last whole block SGS at a time (one per
-// lane: less padding computed), with an online softmax: each row keeps its running
+// taken 4 x SGS at a time (four per lane) with an online softmax: each row keeps its running
 // maximum and sum of exponentials, and the output is rescaled whenever the maximum grows. That
 // saves Q.K^T's store of the scores, P.V's two passes over them (its maximum and sum, then the
 // product) and a dispatch (on lavapipe about a quarter of a millisecond each).

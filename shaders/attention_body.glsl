@@ -44,10 +44,7 @@ void main()
     row_sum[i] = 0.0;
   }
 
-  // whole blocks of 4 x SGS keys, then the rest SGS at a time (below): DeiT's 197 keys at 16
-  // lanes are three blocks of 64 and one of 16 (5 keys and 11 of padding), not four of 64
-  const uint whole_end = M / (4u * SGS) * (4u * SGS);
-  for (uint kb = 0; kb < whole_end; kb += 4u * SGS) {
+  for (uint kb = 0; kb < M; kb += 4u * SGS) {
     // the scores of this lane's keys key0 .. key0 + 3, for every row
     const uint key0 = kb + 4u * lane;
     vec4 s[TM];
@@ -100,51 +97,6 @@ void main()
           [[unroll]] for (uint g = 0; g < NG; g++)
             acc[i][g] = fma(vec4(pk), vv[kk][g], acc[i][g]);
         }
-    }
-  }
-
-  // The keys past the whole blocks, one a lane, SGS at a time. A lane's score there is one
-  // float where a whole block's is a vec4 (four keys): the same shuffles and as many multiply-adds
-  // a step as a whole block's, for a quarter of the keys, but P.V a quarter of a whole block's
-  for (uint kb = whole_end; kb < M; kb += SGS) {
-    const uint key = kb + lane;
-    float s[TM];
-    [[unroll]] for (uint i = 0; i < TM; i++)
-      s[i] = 0.0;
-    for (uint d4 = 0; d4 < dh / 4u; d4++) {
-      vec4 mine[TM / SGS];
-      [[unroll]] for (uint r = 0; r < TM / SGS; r++)
-        mine[r] = texel(q4 + (m0 + r * SGS + lane) * ld4 + d4);
-      const vec4 kt = texel(k4 + key * ld4 + d4);
-      [[unroll]] for (uint i = 0; i < TM; i++)
-        [[unroll]] for (uint dd = 0; dd < 4u; dd++)
-          s[i] = fma(subgroupShuffle(mine[i / SGS][dd], i % SGS), kt[dd], s[i]);
-    }
-    const bool valid = key < M;
-    [[unroll]] for (uint i = 0; i < TM; i++) {
-#ifdef BIAS
-      const float b = texelFetch(bias_texels, int(bias_row4[i] + min(key / 4u, last4)))[key % 4u];
-      const float si = valid ? s[i] * scale + b : lowest;
-#else
-      const float si = valid ? s[i] * scale : lowest;
-#endif
-      const float m_new = max(row_max[i], subgroupMax(si));
-      const float rescale = exp(row_max[i] - m_new);
-      s[i] = valid ? exp(si - m_new) : 0.0;
-      row_sum[i] = row_sum[i] * rescale + s[i];
-      row_max[i] = m_new;
-      [[unroll]] for (uint g = 0; g < NG; g++)
-        acc[i][g] *= rescale;
-    }
-    [[unroll]] for (uint sl = 0; sl < SGS; sl++) {
-      vec4 vv[NG];
-      [[unroll]] for (uint g = 0; g < NG; g++)
-        vv[g] = texel(v4 + (kb + sl) * ld4 + g * SGS + lane);
-      [[unroll]] for (uint i = 0; i < TM; i++) {
-        const float pk = subgroupShuffle(s[i], sl);
-        [[unroll]] for (uint g = 0; g < NG; g++)
-          acc[i][g] = fma(vec4(pk), vv[g], acc[i][g]);
-      }
     }
   }
 
