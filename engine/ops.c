@@ -22,7 +22,8 @@ elementwise (const HeedRecorder *rec, HeedShaderId shader)
 /* The block of C one workgroup of a GEMM variant computes: TM rows and local_size x TN columns
  * for the register-tiled kernels (gemm.comp, from their registry lines: the shuffle variants,
  * the ones reading texels, have TN 4, the others 8; TM is 16, 32 for the 16-lane shuffle
- * variants), 64 x 64 for the shared-memory TILED ones and the cooperative-matrix one. */
+ * variants and 40 for their twins), 64 x 64 for the shared-memory TILED ones and the
+ * cooperative-matrix one. */
 static gboolean
 gemm_is_tiled (HeedKernel kernel)
 {

@@ -432,11 +432,11 @@ on_interrupt (gpointer data)
 
 /* One video of a run: where it is read from and what it is written to */
 typedef struct {
-  char *input;      /* as named, or a folder's video by its path */
-  char *uri;        /* an address a GStreamer source reads, or NULL for a file */
-  char *path;       /* the file (a file:// URI's path, or the name itself) */
-  char *output;     /* the annotated video */
-  char *jsonl;      /* its JSON lines, or NULL */
+  char *input;  /* as named, or a folder's video by its path */
+  char *uri;    /* an address a GStreamer source reads, or NULL for a file */
+  char *path;   /* or the file (a file:// URI's path, or the name itself), NULL for an address */
+  char *output; /* the annotated video */
+  char *jsonl;  /* its JSON lines, or NULL */
   char *report_dir; /* its report, or NULL */
 } AnnotateVideo;
 
@@ -462,7 +462,7 @@ typedef struct {
 static int
 annotate_video (const AnnotateVideo *v, AnnotateOptions *o)
 {
-  const char *input = v->path ? v->path : v->input, *input_uri = v->uri;
+  const char *input = v->uri ? v->input : v->path, *input_uri = v->uri;
   const char *output = v->output, *jsonl = v->jsonl, *report_dir = v->report_dir;
   const char *model = o->model, *model_path = o->model_path, *weights = o->weights;
   const HeedCliElementOptions *settings = o->settings;
@@ -685,46 +685,49 @@ list_videos (char **names, const char *output, const char *jsonl, const char *re
              GError **error)
 {
   GPtrArray *videos = g_ptr_array_new_with_free_func (annotate_video_free);
-  GPtrArray *inputs = g_ptr_array_new_with_free_func (g_free);
   for (char **n = names; *n; n++) {
     char *uri = NULL, *path = NULL;
-    gboolean local = heed_cli_input_location (*n, &uri, &path, NULL) && !uri;
-    const char *file = path ? path : *n;
-    if (local && g_file_test (file, G_FILE_TEST_IS_DIR)) {
-      if (!heed_cli_add_folder (inputs, file, FALSE, error))
-        goto error;
-    } else {
-      g_ptr_array_add (inputs, g_strdup (*n));
+    if (!heed_cli_input_location (*n, &uri, &path, error))
+      goto fail;
+    if (!uri && !path)
+      path = g_strdup (*n);
+    GPtrArray *in_folder = NULL;
+    if (path && g_file_test (path, G_FILE_TEST_IS_DIR)) {
+      in_folder = g_ptr_array_new_with_free_func (g_free);
+      if (!heed_cli_add_folder (in_folder, path, FALSE, error)) {
+        g_ptr_array_free (in_folder, TRUE), g_free (path);
+        goto fail;
+      }
+    } else if (path && !g_file_test (path, G_FILE_TEST_IS_REGULAR)) {
+      g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_NOENT,
+                   g_file_test (path, G_FILE_TEST_EXISTS) ? "%s is not a plain file"
+                                                          : "%s: no such file",
+                   *n);
+      g_free (path);
+      goto fail;
     }
+    for (guint i = 0; i < (in_folder ? in_folder->len : 1); i++) {
+      AnnotateVideo *v = g_new0 (AnnotateVideo, 1);
+      v->input = g_strdup (in_folder ? in_folder->pdata[i] : *n);
+      v->uri = in_folder ? NULL : g_strdup (uri);
+      v->path = g_strdup (in_folder ? in_folder->pdata[i] : path);
+      g_ptr_array_add (videos, v);
+    }
+    if (in_folder)
+      g_ptr_array_free (in_folder, TRUE);
     g_free (uri), g_free (path);
-    continue;
-  error:
-    g_free (uri), g_free (path);
-    goto fail;
   }
 
-  gboolean several = inputs->len > 1;
-  if (several && ((output && !folder_for_several ("-o", output, inputs->len, error)) ||
-                  (jsonl && !folder_for_several ("--jsonl", jsonl, inputs->len, error)) ||
-                  (report_dir && !folder_for_several ("--report", report_dir, inputs->len, error))))
+  gboolean several = videos->len > 1;
+  if (several && ((output && !folder_for_several ("-o", output, videos->len, error)) ||
+                  (jsonl && !folder_for_several ("--jsonl", jsonl, videos->len, error)) ||
+                  (report_dir && !folder_for_several ("--report", report_dir, videos->len, error))))
     goto fail;
   const char *output_folder = output && g_file_test (output, G_FILE_TEST_IS_DIR) ? output : NULL;
   const char *jsonl_folder = jsonl && g_file_test (jsonl, G_FILE_TEST_IS_DIR) ? jsonl : NULL;
-  for (guint i = 0; i < inputs->len; i++) {
-    AnnotateVideo *v = g_new0 (AnnotateVideo, 1);
-    g_ptr_array_add (videos, v);
-    v->input = g_strdup (inputs->pdata[i]);
-    if (!heed_cli_input_location (v->input, &v->uri, &v->path, error))
-      goto fail;
-    const char *file = v->path ? v->path : v->input;
-    if (!v->uri && !g_file_test (file, G_FILE_TEST_IS_REGULAR)) {
-      g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_NOENT,
-                   g_file_test (file, G_FILE_TEST_EXISTS) ? "%s is not a plain file"
-                                                          : "%s: no such file",
-                   v->input);
-      goto fail;
-    }
-    char *stem = input_stem (file, v->uri != NULL);
+  for (guint i = 0; i < videos->len; i++) {
+    AnnotateVideo *v = videos->pdata[i];
+    char *stem = input_stem (v->uri ? v->uri : v->path, v->uri != NULL);
     char *name = g_strdup_printf ("%s-annotated.mp4", stem);
     v->output = output && !output_folder ? g_strdup (output) : named_in (output_folder, name);
     g_free (name);
@@ -744,10 +747,10 @@ list_videos (char **names, const char *output, const char *jsonl, const char *re
     const AnnotateVideo *v = videos->pdata[i];
     for (guint j = 0; j < videos->len; j++) {
       const AnnotateVideo *w = videos->pdata[j];
-      const char *over = w->uri                                                ? NULL
-                         : same_file (v->output, w->path ? w->path : w->input) ? v->output
-                         : v->jsonl && same_file (v->jsonl, w->path ? w->path : w->input) ? v->jsonl
-                                                                                          : NULL;
+      const char *over = w->uri                                      ? NULL
+                         : same_file (v->output, w->path)            ? v->output
+                         : v->jsonl && same_file (v->jsonl, w->path) ? v->jsonl
+                                                                     : NULL;
       if (over) {
         g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_EXIST,
                      i == j ? "%s is the input itself: name another file to write"
@@ -764,11 +767,9 @@ list_videos (char **names, const char *output, const char *jsonl, const char *re
       }
     }
   }
-  g_ptr_array_free (inputs, TRUE);
   return videos;
 
 fail:
-  g_ptr_array_free (inputs, TRUE);
   g_ptr_array_free (videos, TRUE);
   return NULL;
 }
