@@ -333,6 +333,11 @@ heed_fc1_width (const HeedModelConfig *c)
  * pairs of floats: the twin of a variant storing the other way (itself where it has none) */
 HeedShaderId heed_gemm_with_pairs (HeedShaderId shader);
 HeedShaderId heed_gemm_without_pairs (HeedShaderId shader);
+/* The kernel a GEMM of M rows a batch runs: for 8 rows or fewer, the twin of a 16- or 8-lane
+ * shuffle GEMM (plain or LayerNorm) taking 8 rows a workgroup, not 32 or 40 of which all but a few
+ * are padding (a class-token model's last block after its attention, and the head, run a row or
+ * two a frame); otherwise, or where it has no twin, the shader itself */
+HeedShaderId heed_gemm_for_rows (HeedShaderId shader, guint M);
 
 /* C = epi(alpha * A.B), batched. A must hold round_up(M, row_align) readable rows and B
  * round_up(N, col_align) readable columns; only the M x N block of C is written. */

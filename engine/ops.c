@@ -22,8 +22,8 @@ elementwise (const HeedRecorder *rec, HeedShaderId shader)
 /* The block of C one workgroup of a GEMM variant computes: TM rows and local_size x TN columns
  * for the register-tiled kernels (gemm.comp, from their registry lines: the shuffle variants,
  * the ones reading texels, have TN 4, the others 8; TM is 16, 32 for the 16-lane shuffle
- * variants and 40 for their twins), 64 x 64 for the shared-memory TILED ones and the
- * cooperative-matrix one. */
+ * variants, 40 for their twins and 8 for the few-row twins), 64 x 64 for the shared-memory TILED
+ * ones and the cooperative-matrix one. */
 static gboolean
 gemm_is_tiled (HeedKernel kernel)
 {
@@ -61,6 +61,10 @@ static const HeedShaderId gemm_pairs[][2] = {
   { HEED_SHADER_GEMM_K4_SG16R40_TEXELS_LN, HEED_SHADER_GEMM_K4_SG16R40_TEXELS_LN_PAIRS },
   { HEED_SHADER_GEMM_K4_SG16R40_TEXELS_SM, HEED_SHADER_GEMM_K4_SG16R40_TEXELS_SM_PAIRS },
   { HEED_SHADER_GEMM_K4_SG16R40_TEXELS_BT, HEED_SHADER_GEMM_K4_SG16R40_TEXELS_BT_PAIRS },
+  { HEED_SHADER_GEMM_K4_SG16R8_TEXELS, HEED_SHADER_GEMM_K4_SG16R8_TEXELS_PAIRS },
+  { HEED_SHADER_GEMM_K4_SG16R8_TEXELS_LN, HEED_SHADER_GEMM_K4_SG16R8_TEXELS_LN_PAIRS },
+  { HEED_SHADER_GEMM_K4_SG8R8_TEXELS, HEED_SHADER_GEMM_K4_SG8R8_TEXELS_PAIRS },
+  { HEED_SHADER_GEMM_K4_SG8R8_TEXELS_LN, HEED_SHADER_GEMM_K4_SG8R8_TEXELS_LN_PAIRS },
 };
 
 static HeedShaderId
@@ -84,6 +88,34 @@ heed_gemm_without_pairs (HeedShaderId shader)
   return gemm_pairs_twin (shader, 1, 0);
 }
 
+/* lavapipe's plain and LayerNorm shuffle GEMMs at 16 and 8 lanes, each beside its twin taking 8
+ * rows a workgroup */
+static const HeedShaderId gemm_rows_8[][2] = {
+  { HEED_SHADER_GEMM_K4_SG16_TEXELS, HEED_SHADER_GEMM_K4_SG16R8_TEXELS },
+  { HEED_SHADER_GEMM_K4_SG16_TEXELS_PAIRS, HEED_SHADER_GEMM_K4_SG16R8_TEXELS_PAIRS },
+  { HEED_SHADER_GEMM_K4_SG16_TEXELS_LN, HEED_SHADER_GEMM_K4_SG16R8_TEXELS_LN },
+  { HEED_SHADER_GEMM_K4_SG16_TEXELS_LN_PAIRS, HEED_SHADER_GEMM_K4_SG16R8_TEXELS_LN_PAIRS },
+  { HEED_SHADER_GEMM_K4_SG16R40_TEXELS, HEED_SHADER_GEMM_K4_SG16R8_TEXELS },
+  { HEED_SHADER_GEMM_K4_SG16R40_TEXELS_PAIRS, HEED_SHADER_GEMM_K4_SG16R8_TEXELS_PAIRS },
+  { HEED_SHADER_GEMM_K4_SG16R40_TEXELS_LN, HEED_SHADER_GEMM_K4_SG16R8_TEXELS_LN },
+  { HEED_SHADER_GEMM_K4_SG16R40_TEXELS_LN_PAIRS, HEED_SHADER_GEMM_K4_SG16R8_TEXELS_LN_PAIRS },
+  { HEED_SHADER_GEMM_K4_SG8_TEXELS, HEED_SHADER_GEMM_K4_SG8R8_TEXELS },
+  { HEED_SHADER_GEMM_K4_SG8_TEXELS_PAIRS, HEED_SHADER_GEMM_K4_SG8R8_TEXELS_PAIRS },
+  { HEED_SHADER_GEMM_K4_SG8_TEXELS_LN, HEED_SHADER_GEMM_K4_SG8R8_TEXELS_LN },
+  { HEED_SHADER_GEMM_K4_SG8_TEXELS_LN_PAIRS, HEED_SHADER_GEMM_K4_SG8R8_TEXELS_LN_PAIRS },
+};
+
+HeedShaderId
+heed_gemm_for_rows (HeedShaderId shader, guint M)
+{
+  if (M > 8)
+    return shader;
+  for (guint i = 0; i < G_N_ELEMENTS (gemm_rows_8); i++)
+    if (gemm_rows_8[i][0] == shader)
+      return gemm_rows_8[i][1];
+  return shader;
+}
+
 /* Whether a GEMM storing C in pairs may write C: it stores whole groups of four columns from
  * multiples of 4, so C's stride and offsets must be multiples of 4, and N too unless the
  * columns from N to the next multiple of 4 are zero padding (it writes zeros there). */
@@ -101,6 +133,7 @@ record_gemm (HeedRecorder *rec, HeedKernel kernel, HeedMat a, HeedMat b, HeedMat
              guint a_cols, guint epilogue, gboolean c_zero_padded, const char *name,
              const char *kind, GError **error)
 {
+  kernel.shader = heed_gemm_for_rows (kernel.shader, M);
   if (!pairs_fit (c, N, c_zero_padded))
     kernel.shader = heed_gemm_without_pairs (kernel.shader);
   HeedGemmParams p = { M,     N,       K,       a.ld,    b.ld,  c.ld,   a.off, b.off,

@@ -315,6 +315,8 @@ gemm_layernorm_cases (void)
                 { 21, 50, 32, HEED_EPI_GELU_TANH, 1e-6f, 1.0f },
                 { 50, 130, 96, 0, 1e-5f, 300.0f },
                 { 1, 8, 4, 0, 1e-6f, 0.5f },
+                { 8, 768, 192, HEED_EPI_GELU, 1e-6f, 0.0f },
+                { 3, 1000, 192, 0, 1e-6f, 2.0f },
                 /* RMSNorm folded in (AIMv2's), rows centred and not */
                 { 197, 576, 192, HEED_EPI_RMS, 1e-5f, 0.0f },
                 { 37, 100, 64, HEED_EPI_RMS | HEED_EPI_GELU, 1e-6f, 3.0f },
@@ -485,7 +487,36 @@ test_kernel_table (void)
                      forty ? HEED_SHADER_GEMM_K4_SG16R40_TEXELS_SM_PAIRS
                            : k->gemm_k4_softmax.shader);
     g_assert_cmpuint (heed_shaders[fitted.gemm_k4.shader].tile_rows, ==, fitted.row_align);
+    /* a GEMM of 8 rows or fewer takes the plain and LayerNorm kernels' 8-row twins at 16 and 8
+     * lanes (both tables' at 16), C in pairs or as floats as the kernel it replaces; the
+     * attention's GEMMs and the 4-lane table keep theirs */
+    const HeedShaderId plain[] = { fitted.gemm_k4.shader, fitted.gemm_k4_ln.shader,
+                                   heed_gemm_without_pairs (fitted.gemm_k4.shader),
+                                   heed_gemm_without_pairs (fitted.gemm_k4_ln.shader) };
+    for (guint j = 0; j < G_N_ELEMENTS (plain); j++)
+      for (guint M = 1; M <= 9; M++) {
+        HeedShaderId few = heed_gemm_for_rows (plain[j], M);
+        if (M == 9 || w == 0) {
+          g_assert_cmpint (few, ==, plain[j]);
+          continue;
+        }
+        g_assert_cmpuint (heed_shaders[few].tile_rows, ==, 8);
+        g_assert_cmpuint (heed_shaders[few].texel_bindings, ==,
+                          heed_shaders[plain[j]].texel_bindings);
+        g_assert_cmpint (heed_gemm_with_pairs (few) == few, ==,
+                         heed_gemm_with_pairs (plain[j]) == plain[j]);
+        g_assert_cmpint (heed_gemm_for_rows (heed_gemm_without_pairs (plain[j]), M), ==,
+                         heed_gemm_without_pairs (few));
+      }
+    g_assert_cmpint (heed_gemm_for_rows (fitted.gemm_k4_bt.shader, 1), ==,
+                     fitted.gemm_k4_bt.shader);
+    g_assert_cmpint (heed_gemm_for_rows (fitted.gemm_k4_softmax.shader, 1), ==,
+                     fitted.gemm_k4_softmax.shader);
   }
+  const HeedShaderId few_ln[] = { HEED_SHADER_COUNT, HEED_SHADER_GEMM_K4_SG8R8_TEXELS_LN_PAIRS,
+                                  HEED_SHADER_GEMM_K4_SG16R8_TEXELS_LN_PAIRS };
+  if (w > 0)
+    g_assert_cmpint (heed_gemm_for_rows (k->gemm_k4_ln.shader, 2), ==, few_ln[w]);
   /* lavapipe's subgroup is its vector width in floats (8 by default where the CPU has AVX) */
   const char *width = g_getenv ("LP_NATIVE_VECTOR_WIDTH");
   if (width)
@@ -2657,6 +2688,9 @@ main (int argc, char **argv)
     /* GELU's tanh approximation, on values out to where its tanh saturates */
     { 37, 45, 29, 1, HEED_EPI_GELU_TANH, TRUE, 4.0f },
     { 29, 96, 44, 2, HEED_EPI_GELU_TANH | HEED_EPI_ACCUMULATE, TRUE, 1.5f },
+    /* a few rows (lavapipe's 8-row twins): a class-token model's last block and head */
+    { 8, 100, 64, 2, HEED_EPI_GELU | HEED_EPI_ACCUMULATE, TRUE, 1.0f },
+    { 2, 192, 768, 1, HEED_EPI_ACCUMULATE, TRUE, 1.0f },
   };
   g_test_init (&argc, &argv, NULL);
   for (guint i = 0; i < G_N_ELEMENTS (gemms); i++) {
