@@ -528,6 +528,28 @@ def main():
               f"{b['frames']} frames, sound {b['sound']}, {b['duration']:.3f} s, {n} lines, "
               f"schema: {error}")
 
+    # Matroska whose first video track is a still picture (a cover, 1 frame) that is not marked
+    # default, and whose second, the 50-frame video, is: players show the default, and so does
+    # heed (it annotated the picture alone, one frame, before). Marked the other way round, the
+    # file's default is the picture, and that is what is annotated.
+    cover = os.path.join(tmp, "cover.png")
+    ffmpeg(["-f", "lavfi", "-i", "testsrc2=s=96x64", "-frames:v", "1", cover])
+    for marked, want in ((1, 50), (0, 1)):
+        mkv = os.path.join(tmp, f"cover-first-{marked}.mkv")
+        ffmpeg(["-loop", "1", "-framerate", "1", "-t", "1", "-i", cover,
+                "-f", "lavfi", "-i", "testsrc2=s=96x64:r=25:d=2", "-f", "lavfi", "-i", "sine=d=2",
+                "-map", "0:v", "-map", "1:v", "-map", "2:a", "-c:v:0", "mjpeg", "-c:v:1", "libx264",
+                "-c:a", "aac", "-disposition:v:0", "0" if marked else "default",
+                "-disposition:v:1", "default" if marked else "0", mkv])
+        out = mkv + ".out.mp4"
+        r = annotate([mkv, "-o", out], timeout=120)
+        b = probe(out) if r.returncode == 0 else None
+        check(f"Matroska, the still picture first and the {'video' if marked else 'picture'} "
+              f"marked default: the default track's {want} frame(s), with the sound",
+              b is not None and b["frames"] == want and b["sound"] == 1,
+              f"frames {b['frames']}, sound {b['sound']}" if b
+              else " ".join(r.stderr.strip().splitlines()[-1:]))
+
     # sound whose format changes mid-stream, as a broadcast's TS may (two recordings joined:
     # 44.1 kHz mono, then 48 kHz stereo): the AAC encoder takes no change, so the later part is
     # converted to the first's format (it stopped on a negotiation error before)

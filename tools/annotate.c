@@ -139,6 +139,105 @@ probe_input (const char *uri, const char *path, gboolean *audio, guint *rate, gu
   return ok;
 }
 
+/* Matroska marks its default tracks (FlagDefault), which GStreamer's demuxer passes on as the
+ * SELECT flag of each stream's start; MP4, TS and the others mark none. Where a Matroska file
+ * marks some of its video tracks and not others, players show the first marked one, and so does
+ * heed annotate: the first video track may be a still picture (a cover) or another angle that is
+ * not the default. The tracks are read off matroskademux's pads, nothing decoded; marked holds
+ * the first marked video track's stream id, unmarked whether some video track has no mark. */
+typedef struct {
+  GMutex lock;
+  char *marked;
+  gboolean unmarked;
+  gint all_seen; /* atomic: the demuxer's no-more-pads */
+} VideoMarks;
+
+static void
+note_video_mark (GstElement *demux, GstPad *pad, gpointer data)
+{
+  VideoMarks *marks = data;
+  char *name = gst_pad_get_name (pad); /* video_%u, audio_%u, subtitle_%u */
+  GstEvent *start = gst_pad_get_sticky_event (pad, GST_EVENT_STREAM_START, 0);
+  if (start && g_str_has_prefix (name, "video_")) {
+    GstStreamFlags flags = GST_STREAM_FLAG_NONE;
+    const char *id = NULL;
+    gst_event_parse_stream_flags (start, &flags);
+    gst_event_parse_stream_start (start, &id);
+    g_mutex_lock (&marks->lock);
+    if (!(flags & GST_STREAM_FLAG_SELECT))
+      marks->unmarked = TRUE;
+    else if (!marks->marked && id)
+      marks->marked = g_strdup (id);
+    g_mutex_unlock (&marks->lock);
+  }
+  if (start)
+    gst_event_unref (start);
+  g_free (name);
+}
+
+static void
+note_all_seen (GstElement *demux, gpointer data)
+{
+  g_atomic_int_set (&((VideoMarks *) data)->all_seen, TRUE);
+}
+
+/* The stream id of the video track a Matroska file marks as its default where it marks some of
+ * its video tracks and not others, else NULL (the first video stream is the one) */
+static char *
+default_video_stream (const char *path)
+{
+  static const guint8 ebml[4] = { 0x1a, 0x45, 0xdf, 0xa3 }; /* Matroska's and WebM's start */
+  guint8 head[4];
+  if (heed_cli_read_head (path, head, sizeof head) != sizeof head || memcmp (head, ebml, 4) != 0)
+    return NULL;
+  GstElement *pipeline = gst_parse_launch ("filesrc name=src ! matroskademux name=demux", NULL);
+  if (!pipeline)
+    return NULL;
+  VideoMarks marks = { 0 };
+  g_mutex_init (&marks.lock);
+  heed_cli_set_string (pipeline, "src", "location", path);
+  GstElement *demux = gst_bin_get_by_name (GST_BIN (pipeline), "demux");
+  g_signal_connect (demux, "pad-added", G_CALLBACK (note_video_mark), &marks);
+  g_signal_connect (demux, "no-more-pads", G_CALLBACK (note_all_seen), &marks);
+  /* the demuxer adds a pad a track from the file's header, then says it has added them all;
+   * nothing is linked to them, so the data after that stops with an error. At most 10 s (a file
+   * it cannot read stops with an error at once). */
+  GstBus *bus = gst_element_get_bus (pipeline);
+  gst_element_set_state (pipeline, GST_STATE_PAUSED);
+  for (guint tenth = 0; tenth < 100 && !g_atomic_int_get (&marks.all_seen); tenth++) {
+    GstMessage *end =
+        gst_bus_timed_pop_filtered (bus, GST_SECOND / 10, GST_MESSAGE_ERROR | GST_MESSAGE_EOS);
+    if (end) {
+      gst_message_unref (end);
+      break;
+    }
+  }
+  gst_element_set_state (pipeline, GST_STATE_NULL);
+  gst_object_unref (bus);
+  gst_object_unref (demux);
+  gst_object_unref (pipeline);
+  g_mutex_clear (&marks.lock);
+  if (!marks.unmarked)
+    g_clear_pointer (&marks.marked, g_free);
+  return marks.marked;
+}
+
+/* decodebin's autoplug-continue: a demuxed video stream other than the default one (data) is
+ * left undecoded, so that its pad does not link to the video's queue */
+static gboolean
+decode_default_video (GstElement *decodebin, GstPad *pad, GstCaps *caps, gpointer data)
+{
+  const char *name = gst_structure_get_name (gst_caps_get_structure (caps, 0));
+  if (!g_str_has_prefix (name, "video/") && !g_str_has_prefix (name, "image/"))
+    return TRUE;
+  char *id = gst_pad_get_stream_id (pad);
+  /* the container's own stream (video/x-matroska) has the source's id, without the demuxer's
+   * part after a slash */
+  gboolean other = id && strchr (id, '/') && strcmp (id, data) != 0;
+  g_free (id);
+  return !other;
+}
+
 /* The containers heed annotate writes, told by OUTPUT's extension (none: MP4): each with its
  * muxer; WebM takes VP9 and Opus only, the others H.264 (or MPEG-4 Part 2) and AAC */
 typedef struct {
@@ -473,7 +572,7 @@ annotate_video (const AnnotateVideo *v, AnnotateOptions *o)
   int status = 1;
   gboolean audio = FALSE;
   guint rate = 0, channels = 0;
-  char *desc = NULL, *shown = NULL, *file_uri = NULL;
+  char *desc = NULL, *shown = NULL, *file_uri = NULL, *default_video = NULL;
   HeedReport *report = NULL;
 
   const Container *container = output_container (output, &error);
@@ -545,10 +644,16 @@ annotate_video (const AnnotateVideo *v, AnnotateOptions *o)
     status = heed_cli_fail (NULL, error);
     goto out;
   }
-  if (input_uri) /* uridecodebin: a source with several streams (RTSP's) has all linked */
+  if (input_uri) { /* uridecodebin: a source with several streams (RTSP's) has all linked */
     heed_cli_set_string (a.pipeline, "d", "uri", input_uri);
-  else
+  } else {
     heed_cli_set_string (a.pipeline, "src", "location", input);
+    if ((default_video = default_video_stream (input))) {
+      GstElement *d = gst_bin_get_by_name (GST_BIN (a.pipeline), "d");
+      g_signal_connect (d, "autoplug-continue", G_CALLBACK (decode_default_video), default_video);
+      gst_object_unref (d);
+    }
+  }
   /* the sound kept at its first rate and channels: the AAC encoder and MP4 take no change of
    * format mid-stream (a broadcast's TS may switch from 44.1 kHz mono to 48 kHz stereo), so a
    * later part is converted to them */
@@ -638,6 +743,7 @@ out:
   g_free (desc);
   g_free (shown);
   g_free (file_uri);
+  g_free (default_video); /* after the pipeline, whose decodebin's signal held it */
   return status;
 }
 
