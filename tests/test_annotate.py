@@ -633,6 +633,9 @@ def main():
     webp = os.path.join(tmp, "animated.webp")  # GStreamer 1.22 reads still WebP only
     ffmpeg(["-f", "lavfi", "-i", "testsrc2=s=96x64:r=10:d=0.5", "-c:v", "libwebp", "-loop", "0",
             webp])
+    apng = os.path.join(tmp, "animated.png")  # GStreamer 1.22 reads its first frame only
+    ffmpeg(["-f", "lavfi", "-i", "testsrc2=s=96x64:r=10:d=0.5", "-plays", "0", "-f", "apng",
+            apng])
     precious, link = os.path.join(tmp, "precious.mp4"), os.path.join(tmp, "link.mp4")
     with open(h264, "rb") as f:
         kept = f.read()
@@ -653,6 +656,7 @@ def main():
              "no videos in this folder"),
             ("a file that is not a video", [SCHEMA_PATH], ""),
             ("an animated WebP", [webp], "is an animated WebP"),
+            ("an animated PNG", [apng], "is an animated PNG"),
             ("the input as the output, by a link", [precious, "-o", link], "is the input itself"),
             ("the input as the JSON lines", [precious, "--jsonl", precious],
              "is the input itself")):
@@ -665,6 +669,17 @@ def main():
               and says in last and time.monotonic() - start < 60, f"status {r.returncode}: {last}")
     with open(precious, "rb") as f:
         check("the input named as an output is left as it was", f.read() == kept)
+    # a PNG that is not animated is a one-frame video, as any still picture, shown for 1 s (its
+    # frame had no duration, so the MP4 lasted 0 s and ffprobe, as players, showed no frame)
+    for picture in ("still.png", "still.jpg"):
+        picture = os.path.join(tmp, picture)
+        ffmpeg(["-f", "lavfi", "-i", "testsrc2=s=96x64", "-frames:v", "1", picture])
+        r = annotate([picture, "-o", picture + ".mp4"])
+        b = probe(picture + ".mp4") if r.returncode == 0 else None
+        check(f"a still picture ({picture[-3:]}): annotated, one frame shown for 1 s",
+              b is not None and b["frames"] == 1 and abs(b["duration"] - 1.0) <= 0.05,
+              f"frames {b['frames']}, {b['duration']:.3f} s" if b
+              else " ".join(r.stderr.strip().splitlines()[-1:]))
 
     # heedjson from gst-launch-1.0
     jl = os.path.join(tmp, "gst.jsonl")

@@ -44,7 +44,12 @@ typedef struct {
   GstElement *decoded_queue; /* the queue they enter (vq), */
   gint64 stalled_since;      /* since when (monotonic µs) the stream has stood still at its end, */
   guint ended_stall;         /* and how the watchdog ended it: 1 before the decoders, 2 after */
+  gboolean still;            /* the input is a still picture (STILL_NS) */
 } Annotate;
+
+/* How long a still picture's one frame is shown: its decoder gives it no duration, and MP4 then
+ * holds a frame that lasts no time, which players show as nothing */
+#define STILL_NS GST_SECOND
 
 /* Whether the two paths name one file (a link or another spelling of it too) */
 static gboolean
@@ -63,6 +68,31 @@ is_animated_webp (const char *path)
   return heed_cli_read_head (path, head, sizeof head) == sizeof head &&
          memcmp (head, "RIFF", 4) == 0 && memcmp (head + 8, "WEBPVP8X", 8) == 0 &&
          (head[20] & 0x02);
+}
+
+/* Whether path is an animated PNG: an acTL chunk before the first IDAT (APNG's rule), within
+ * the first 64 kB */
+static gboolean
+is_animated_png (const char *path)
+{
+  static const guint8 signature[8] = { 0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n' };
+  const gsize size = 65536;
+  guint8 *head = g_malloc (size);
+  gsize got = heed_cli_read_head (path, head, size);
+  gboolean animated = FALSE;
+  if (got >= sizeof signature && memcmp (head, signature, sizeof signature) == 0) {
+    /* chunks: a 4-byte big-endian length, a 4-byte type, the data, a 4-byte CRC */
+    for (gsize at = sizeof signature; at + 8 <= got;) {
+      guint32 length = GST_READ_UINT32_BE (head + at);
+      if (memcmp (head + at + 4, "acTL", 4) == 0)
+        animated = TRUE;
+      if (animated || memcmp (head + at + 4, "IDAT", 4) == 0 || length > size)
+        break;
+      at += 12 + (gsize) length;
+    }
+  }
+  g_free (head);
+  return animated;
 }
 
 /* The input's file name (an address's last path segment, or "stream" where it has none)
@@ -91,10 +121,11 @@ input_stem (const char *input, gboolean address)
 }
 
 /* What the input holds: whether it has video and sound (and the first sound's rate and channels,
- * 0 where unknown), and how long it lasts. path: the input's file, or NULL for an address. */
+ * 0 where unknown), how long it lasts, and whether it is a still picture. path: the input's
+ * file, or NULL for an address. */
 static gboolean
 probe_input (const char *uri, const char *path, gboolean *audio, guint *rate, guint *channels,
-             GstClockTime *duration, GError **error)
+             GstClockTime *duration, gboolean *still, GError **error)
 {
   GstDiscoverer *disc = gst_discoverer_new (30 * GST_SECOND, error);
   if (!disc)
@@ -121,6 +152,11 @@ probe_input (const char *uri, const char *path, gboolean *audio, guint *rate, gu
                  why ? ": " : "", why ? why->message : "");
   else if (!video)
     g_set_error (error, GST_CORE_ERROR, GST_CORE_ERROR_FAILED, "%s has no video stream", shown);
+  else if (path && is_animated_png (path))
+    g_set_error (error, GST_CORE_ERROR, GST_CORE_ERROR_FAILED,
+                 "%s is an animated PNG, whose frames GStreamer 1.22 does not read (its pngdec "
+                 "gives the first only); FFmpeg makes it a video heed reads",
+                 path);
   else {
     GList *sound = gst_discoverer_info_get_audio_streams (info);
     *audio = sound != NULL;
@@ -129,6 +165,7 @@ probe_input (const char *uri, const char *path, gboolean *audio, guint *rate, gu
       *channels = gst_discoverer_audio_info_get_channels (sound->data);
     }
     *duration = gst_discoverer_info_get_duration (info);
+    *still = gst_discoverer_video_info_is_image (video->data);
     gst_discoverer_stream_info_list_free (sound);
     ok = TRUE;
   }
@@ -348,6 +385,11 @@ watch_decoded (GstPad *pad, GstPadProbeInfo *info, gpointer data)
   if (info->type & GST_PAD_PROBE_TYPE_BUFFER) {
     GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER (info);
     g_atomic_int_inc (&a->decoded);
+    if (a->still && !GST_BUFFER_DURATION_IS_VALID (buf)) {
+      buf = gst_buffer_make_writable (buf);
+      GST_PAD_PROBE_INFO_DATA (info) = buf;
+      GST_BUFFER_DURATION (buf) = STILL_NS;
+    }
     if (!GST_BUFFER_PTS_IS_VALID (buf))
       return GST_PAD_PROBE_OK;
     g_mutex_lock (&a->lock);
@@ -584,7 +626,7 @@ annotate_video (const AnnotateVideo *v, AnnotateOptions *o)
   if (!heed_cli_find_plugin (&error) ||
       !(file_uri = input_uri ? g_strdup (input_uri) : gst_filename_to_uri (input, &error)) ||
       !probe_input (file_uri, input_uri ? NULL : input, &audio, &rate, &channels, &a.duration,
-                    &error)) {
+                    &a.still, &error)) {
     status = heed_cli_fail (NULL, error);
     goto out;
   }
@@ -902,13 +944,7 @@ heed_cmd_annotate (int argc, char **argv)
       "with the keyframes' thumbnails, the importance timeline and the label track; with several "
       "videos each video's in DIR/NAME",
       "DIR" },
-    { "model", 'm', 0, G_OPTION_ARG_FILENAME, &model,
-      "ViT checkpoint (safetensors, or PyTorch's pytorch_model.bin; a sharded one's index.json; "
-      "OpenCLIP's open_clip_model.safetensors; or "
-      "the folder that holds it), or hf:OWNER/NAME[@REVISION] "
-      "from the Hugging Face hub "
-      "(default: the embedded videotestsrc model)",
-      "M" },
+    HEED_CLI_MODEL_ENTRY (model, " (default: the embedded videotestsrc model)"),
     HEED_CLI_WEIGHTS_ENTRY (weights),
     { G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &inputs, NULL, NULL },
     { NULL }

@@ -549,13 +549,7 @@ heed_cmd_classify (int argc, char **argv)
   gboolean verbose = FALSE;
   char **files = NULL;
   GOptionEntry entries[] = {
-    { "model", 'm', 0, G_OPTION_ARG_FILENAME, &model_path,
-      "ViT checkpoint (safetensors, or PyTorch's pytorch_model.bin; a sharded one's index.json; "
-      "OpenCLIP's open_clip_model.safetensors; or "
-      "the folder that holds it), or hf:OWNER/NAME[@REVISION] "
-      "from the Hugging Face hub "
-      "(default: the embedded videotestsrc model)",
-      "M" },
+    HEED_CLI_MODEL_ENTRY (model_path, " (default: the embedded videotestsrc model)"),
     { "labels", 'l', 0, G_OPTION_ARG_FILENAME, &labels_file,
       "class names, one per line (overrides the model's)", "F" },
     { "top-k", 'k', 0, G_OPTION_ARG_INT, &top_k, "how many classes to report (default 5)", "K" },

@@ -29,6 +29,17 @@ void heed_cli_progress (const char *file, guint64 done, guint64 total, gpointer 
 /* heed_hub_resolve with heed_cli_progress (the model path itself for a file). */
 char *heed_cli_resolve_model (const char *model, GError **error);
 
+/* The --model option of the commands that take a checkpoint: what it may be, then the
+ * command's default (a string literal, "" where there is none) */
+#define HEED_CLI_MODEL_HELP                                                                        \
+  "ViT checkpoint (safetensors, or PyTorch's pytorch_model.bin; a sharded one's index.json; "      \
+  "OpenCLIP's open_clip_model.safetensors; or the folder that holds it), or "                      \
+  "hf:OWNER/NAME[@REVISION] from the Hugging Face hub"
+#define HEED_CLI_MODEL_ENTRY(path_var, default_text)                                               \
+  {                                                                                                \
+    "model", 'm', 0, G_OPTION_ARG_FILENAME, &(path_var), HEED_CLI_MODEL_HELP default_text, "M"     \
+  }
+
 /* The --weights option of the commands that build a plan, and its value (NULL: fp32). */
 #define HEED_CLI_WEIGHTS_HELP                                                                      \
   "fp32 (default), fp16 or fp16-matmul: how the matrix multiplies' weights are stored on the "     \

@@ -218,12 +218,7 @@ cmd_run_tensor (int argc, char **argv)
   char *emb_path = NULL, *weights_name = NULL;
   int device_index = -1, input_size = 0;
   GOptionEntry entries[] = {
-    { "model", 'm', 0, G_OPTION_ARG_FILENAME, &model_path,
-      "ViT checkpoint (safetensors, or PyTorch's pytorch_model.bin; a sharded one's index.json; "
-      "OpenCLIP's open_clip_model.safetensors; or "
-      "the folder that holds it), or hf:OWNER/NAME[@REVISION] "
-      "from the Hugging Face hub",
-      "M" },
+    HEED_CLI_MODEL_ENTRY (model_path, ""),
     { "input-size", 0, 0, G_OPTION_ARG_INT, &input_size,
       "run the model at N x N pixels (a multiple of its patch size; pos_embed resampled as timm "
       "does)",

@@ -99,12 +99,7 @@ heed_cmd_live (int argc, char **argv)
       "a live sound source for heedkeyframe's audio_sink, e.g. 'autoaudiosrc'", "FRAGMENT" },
     { "headless", 0, 0, G_OPTION_ARG_NONE, &headless,
       "print the results (a line a second, one per keyframe) instead of opening a window", NULL },
-    { "model", 'm', 0, G_OPTION_ARG_FILENAME, &model,
-      "ViT checkpoint (safetensors, or PyTorch's pytorch_model.bin; a sharded one's index.json; "
-      "OpenCLIP's open_clip_model.safetensors; or "
-      "the folder that holds it), or hf:OWNER/NAME[@REVISION] "
-      "(default: the embedded model)",
-      "M" },
+    HEED_CLI_MODEL_ENTRY (model, " (default: the embedded videotestsrc model)"),
     HEED_CLI_WEIGHTS_ENTRY (weights),
     { NULL }
   };
