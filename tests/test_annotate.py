@@ -550,6 +550,28 @@ def main():
               f"frames {b['frames']}, sound {b['sound']}" if b
               else " ".join(r.stderr.strip().splitlines()[-1:]))
 
+    # an MP4 cut short (its index at the front, a download stopped mid-file): the decoder loses
+    # frames near the cut, and mp4mux's edit list, the sum of the frames' durations in decode
+    # order, then ended before the last frames written (30 written, 29 shown). Every frame
+    # written is shown now, wherever the file is cut.
+    whole = os.path.join(tmp, "whole.mp4")
+    ffmpeg(["-f", "lavfi", "-i", "testsrc2=s=320x240:r=25:d=3", "-c:v", "libx264",
+            "-movflags", "+faststart", whole])
+    with open(whole, "rb") as f:
+        data = f.read()
+    shown = []
+    for fraction in (0.45, 0.55, 0.68, 0.83):
+        cut = os.path.join(tmp, f"cut-{fraction}.mp4")
+        with open(cut, "wb") as f:
+            f.write(data[:int(len(data) * fraction)])
+        done = annotated_with_lines(cut, f"an MP4 cut at {fraction}", timeout=120)
+        if done:
+            r, b, (n, error, objs) = done
+            shown.append((fraction, n, b["frames"]))
+    check("an MP4 cut short at four points: every frame written is shown (a JSON line each)",
+          len(shown) == 4 and all(n == frames > 0 for _, n, frames in shown),
+          ", ".join(f"{fr}: {n} lines, {frames} shown" for fr, n, frames in shown))
+
     # sound whose format changes mid-stream, as a broadcast's TS may (two recordings joined:
     # 44.1 kHz mono, then 48 kHz stereo): the AAC encoder takes no change, so the later part is
     # converted to the first's format (it stopped on a negotiation error before)

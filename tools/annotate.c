@@ -45,6 +45,8 @@ typedef struct {
   gint64 stalled_since;      /* since when (monotonic µs) the stream has stood still at its end, */
   guint ended_stall;         /* and how the watchdog ended it: 1 before the decoders, 2 after */
   gboolean still;            /* the input is a still picture (STILL_NS) */
+  GstClockTime encoded_end;  /* the end of the encoded frames so far (cover_frames), */
+  GstClockTime encoded_delay; /* and the first one's DTS to PTS */
 } Annotate;
 
 /* How long a still picture's one frame is shown: its decoder gives it no duration, and MP4 then
@@ -345,6 +347,36 @@ count_frame (GstPad *pad, GstPadProbeInfo *info, gpointer data)
     a->video_end =
         GST_BUFFER_PTS (buf) + (GST_BUFFER_DURATION_IS_VALID (buf) ? GST_BUFFER_DURATION (buf) : 0);
     g_mutex_unlock (&a->lock);
+  }
+  return GST_PAD_PROBE_OK;
+}
+
+/* mp4mux and qtmux give a track the sum of its samples' durations (each the next one's DTS less
+ * its own, the last its buffer's duration) and show that long from the first frame on. Where
+ * frames are missing (a damaged input's), the B-frames' reordering leaves that sum short of the
+ * last frame's end, and the frames past it were hidden (54 written, 53 shown). Each encoded
+ * frame's duration is made long enough for the sum to reach the end of the frames so far, the
+ * first frame's DTS-to-PTS delay taken off: only the last one's is read. */
+static GstPadProbeReturn
+cover_frames (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  Annotate *a = data;
+  GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER (info);
+  if (!GST_BUFFER_PTS_IS_VALID (buf) || !GST_BUFFER_DTS_IS_VALID (buf) ||
+      !GST_BUFFER_DURATION_IS_VALID (buf))
+    return GST_PAD_PROBE_OK;
+  GstClockTime pts = GST_BUFFER_PTS (buf), dts = GST_BUFFER_DTS (buf);
+  GstClockTime end = pts + GST_BUFFER_DURATION (buf);
+  if (!GST_CLOCK_TIME_IS_VALID (a->encoded_end)) {
+    a->encoded_end = end;
+    a->encoded_delay = pts > dts ? pts - dts : 0;
+  }
+  a->encoded_end = MAX (a->encoded_end, end);
+  GstClockTime reach = dts + a->encoded_delay + GST_BUFFER_DURATION (buf);
+  if (a->encoded_end > reach) {
+    buf = gst_buffer_make_writable (buf);
+    GST_PAD_PROBE_INFO_DATA (info) = buf;
+    GST_BUFFER_DURATION (buf) += a->encoded_end - reach;
   }
   return GST_PAD_PROBE_OK;
 }
@@ -724,6 +756,9 @@ annotate_video (const AnnotateVideo *v, AnnotateOptions *o)
   if (jsonl)
     heed_cli_set_string (a.pipeline, "json", "location", jsonl);
   heed_cli_probe_buffers (a.pipeline, "venc", "sink", count_frame, &a);
+  a.encoded_end = GST_CLOCK_TIME_NONE;
+  if (g_str_equal (container->muxer, "mp4mux") || g_str_equal (container->muxer, "qtmux"))
+    heed_cli_probe_buffers (a.pipeline, "venc", "src", cover_frames, &a);
   a.decoded_queue = gst_bin_get_by_name (GST_BIN (a.pipeline), "vq");
   GstPad *decoded = gst_element_get_static_pad (a.decoded_queue, "sink");
   gst_pad_add_probe (decoded, GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM,
