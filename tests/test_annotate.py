@@ -550,6 +550,26 @@ def main():
               f"frames {b['frames']}, sound {b['sound']}" if b
               else " ".join(r.stderr.strip().splitlines()[-1:]))
 
+    # Matroska with two sound tracks, the first (1 s, 22.05 kHz mono) not marked default and the
+    # second (2 s, 48 kHz stereo) marked: the default one is what heedkeyframe hears and the
+    # output keeps, at its own rate and channels (the first was taken before)
+    two = os.path.join(tmp, "two-sounds.mkv")
+    ffmpeg(["-f", "lavfi", "-i", "testsrc2=s=96x64:r=25:d=2", "-f", "lavfi", "-i",
+            "sine=f=300:d=1:r=22050", "-f", "lavfi", "-i", "sine=f=900:d=2:r=48000",
+            "-filter_complex", "[2:a]pan=stereo|c0=c0|c1=c0[st]", "-map", "0:v", "-map", "1:a",
+            "-map", "[st]", "-c:v", "libx264", "-c:a", "aac", "-disposition:a:0", "0",
+            "-disposition:a:1", "default", two])
+    r = annotate([two, "-o", two + ".mp4"], timeout=120)
+    kept = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "a", "-show_entries",
+                           "stream=sample_rate,channels,duration", "-of", "json", two + ".mp4"],
+                          capture_output=True, text=True)
+    sounds = json.loads(kept.stdout)["streams"] if r.returncode == 0 and kept.returncode == 0 \
+        else []
+    check("Matroska, the second sound track marked default: that one kept (48 kHz, stereo, 2 s)",
+          len(sounds) == 1 and sounds[0]["sample_rate"] == "48000" and sounds[0]["channels"] == 2
+          and abs(float(sounds[0]["duration"]) - 2.0) <= 0.1,
+          str(sounds) if sounds else " ".join(r.stderr.strip().splitlines()[-1:]))
+
     # an MP4 cut short (its index at the front, a download stopped mid-file): the decoder loses
     # frames near the cut, and mp4mux's edit list, the sum of the frames' durations in decode
     # order, then ended before the last frames written (30 written, 29 shown). Every frame

@@ -122,12 +122,12 @@ input_stem (const char *input, gboolean address)
   return base;
 }
 
-/* What the input holds: whether it has video and sound (and the first sound's rate and channels,
- * 0 where unknown), how long it lasts, and whether it is a still picture. path: the input's
- * file, or NULL for an address. */
+/* What the input holds: whether it has video and sound (and the sound's rate and channels, 0
+ * where unknown: the stream sound_id names, or where it is NULL the first), how long it lasts,
+ * and whether it is a still picture. path: the input's file, or NULL for an address. */
 static gboolean
-probe_input (const char *uri, const char *path, gboolean *audio, guint *rate, guint *channels,
-             GstClockTime *duration, gboolean *still, GError **error)
+probe_input (const char *uri, const char *path, const char *sound_id, gboolean *audio, guint *rate,
+             guint *channels, GstClockTime *duration, gboolean *still, GError **error)
 {
   GstDiscoverer *disc = gst_discoverer_new (30 * GST_SECOND, error);
   if (!disc)
@@ -162,9 +162,13 @@ probe_input (const char *uri, const char *path, gboolean *audio, guint *rate, gu
   else {
     GList *sound = gst_discoverer_info_get_audio_streams (info);
     *audio = sound != NULL;
-    if (sound) {
-      *rate = gst_discoverer_audio_info_get_sample_rate (sound->data);
-      *channels = gst_discoverer_audio_info_get_channels (sound->data);
+    GList *used = sound;
+    for (GList *l = sound; l && sound_id; l = l->next)
+      if (g_strcmp0 (gst_discoverer_stream_info_get_stream_id (l->data), sound_id) == 0)
+        used = l;
+    if (used) {
+      *rate = gst_discoverer_audio_info_get_sample_rate (used->data);
+      *channels = gst_discoverer_audio_info_get_channels (used->data);
     }
     *duration = gst_discoverer_info_get_duration (info);
     *still = gst_discoverer_video_info_is_image (video->data);
@@ -180,33 +184,38 @@ probe_input (const char *uri, const char *path, gboolean *audio, guint *rate, gu
 
 /* Matroska marks its default tracks (FlagDefault), which GStreamer's demuxer passes on as the
  * SELECT flag of each stream's start; MP4, TS and the others mark none. Where a Matroska file
- * marks some of its video tracks and not others, players show the first marked one, and so does
- * heed annotate: the first video track may be a still picture (a cover) or another angle that is
- * not the default. The tracks are read off matroskademux's pads, nothing decoded; marked holds
- * the first marked video track's stream id, unmarked whether some video track has no mark. */
+ * marks some of its video (or sound) tracks and not others, players take the first marked one,
+ * and so does heed annotate: the first video track may be a still picture (a cover) or another
+ * angle, the first sound track a commentary, that is not the default. The tracks are read off
+ * matroskademux's pads, nothing decoded. */
+enum { TRACK_VIDEO, TRACK_SOUND, TRACK_KINDS };
+static const char *const track_pads[TRACK_KINDS] = { "video_", "audio_" };
+
 typedef struct {
   GMutex lock;
-  char *marked;
-  gboolean unmarked;
-  gint all_seen; /* atomic: the demuxer's no-more-pads */
-} VideoMarks;
+  char *marked[TRACK_KINDS];      /* the first marked track's stream id, */
+  gboolean unmarked[TRACK_KINDS]; /* whether some track has no mark */
+  gint all_seen;                  /* atomic: the demuxer's no-more-pads */
+} TrackMarks;
 
 static void
-note_video_mark (GstElement *demux, GstPad *pad, gpointer data)
+note_track_mark (GstElement *demux, GstPad *pad, gpointer data)
 {
-  VideoMarks *marks = data;
+  TrackMarks *marks = data;
   char *name = gst_pad_get_name (pad); /* video_%u, audio_%u, subtitle_%u */
   GstEvent *start = gst_pad_get_sticky_event (pad, GST_EVENT_STREAM_START, 0);
-  if (start && g_str_has_prefix (name, "video_")) {
+  for (guint kind = 0; start && kind < TRACK_KINDS; kind++) {
+    if (!g_str_has_prefix (name, track_pads[kind]))
+      continue;
     GstStreamFlags flags = GST_STREAM_FLAG_NONE;
     const char *id = NULL;
     gst_event_parse_stream_flags (start, &flags);
     gst_event_parse_stream_start (start, &id);
     g_mutex_lock (&marks->lock);
     if (!(flags & GST_STREAM_FLAG_SELECT))
-      marks->unmarked = TRUE;
-    else if (!marks->marked && id)
-      marks->marked = g_strdup (id);
+      marks->unmarked[kind] = TRUE;
+    else if (!marks->marked[kind] && id)
+      marks->marked[kind] = g_strdup (id);
     g_mutex_unlock (&marks->lock);
   }
   if (start)
@@ -217,26 +226,28 @@ note_video_mark (GstElement *demux, GstPad *pad, gpointer data)
 static void
 note_all_seen (GstElement *demux, gpointer data)
 {
-  g_atomic_int_set (&((VideoMarks *) data)->all_seen, TRUE);
+  g_atomic_int_set (&((TrackMarks *) data)->all_seen, TRUE);
 }
 
-/* The stream id of the video track a Matroska file marks as its default where it marks some of
- * its video tracks and not others, else NULL (the first video stream is the one) */
-static char *
-default_video_stream (const char *path)
+/* The stream ids of the video and sound tracks a Matroska file marks as its defaults, each
+ * where it marks some tracks of that kind and not others, else NULL (the first is the one);
+ * FALSE where neither is set */
+static gboolean
+default_tracks (const char *path, char *ids[TRACK_KINDS])
 {
   static const guint8 ebml[4] = { 0x1a, 0x45, 0xdf, 0xa3 }; /* Matroska's and WebM's start */
   guint8 head[4];
+  ids[TRACK_VIDEO] = ids[TRACK_SOUND] = NULL;
   if (heed_cli_read_head (path, head, sizeof head) != sizeof head || memcmp (head, ebml, 4) != 0)
-    return NULL;
+    return FALSE;
   GstElement *pipeline = gst_parse_launch ("filesrc name=src ! matroskademux name=demux", NULL);
   if (!pipeline)
-    return NULL;
-  VideoMarks marks = { 0 };
+    return FALSE;
+  TrackMarks marks = { 0 };
   g_mutex_init (&marks.lock);
   heed_cli_set_string (pipeline, "src", "location", path);
   GstElement *demux = gst_bin_get_by_name (GST_BIN (pipeline), "demux");
-  g_signal_connect (demux, "pad-added", G_CALLBACK (note_video_mark), &marks);
+  g_signal_connect (demux, "pad-added", G_CALLBACK (note_track_mark), &marks);
   g_signal_connect (demux, "no-more-pads", G_CALLBACK (note_all_seen), &marks);
   /* the demuxer adds a pad a track from the file's header, then says it has added them all;
    * nothing is linked to them, so the data after that stops with an error. At most 10 s (a file
@@ -256,23 +267,32 @@ default_video_stream (const char *path)
   gst_object_unref (demux);
   gst_object_unref (pipeline);
   g_mutex_clear (&marks.lock);
-  if (!marks.unmarked)
-    g_clear_pointer (&marks.marked, g_free);
-  return marks.marked;
+  for (guint kind = 0; kind < TRACK_KINDS; kind++) {
+    if (!marks.unmarked[kind])
+      g_clear_pointer (&marks.marked[kind], g_free);
+    ids[kind] = marks.marked[kind];
+  }
+  return ids[TRACK_VIDEO] || ids[TRACK_SOUND];
 }
 
-/* decodebin's autoplug-continue: a demuxed video stream other than the default one (data) is
- * left undecoded, so that its pad does not link to the video's queue */
+/* decodebin's autoplug-continue: a demuxed video or sound stream other than its kind's default
+ * (data: the ids default_tracks gave) is left undecoded, so that its pad does not link to that
+ * kind's queue */
 static gboolean
-decode_default_video (GstElement *decodebin, GstPad *pad, GstCaps *caps, gpointer data)
+decode_default_tracks (GstElement *decodebin, GstPad *pad, GstCaps *caps, gpointer data)
 {
+  char **ids = data;
   const char *name = gst_structure_get_name (gst_caps_get_structure (caps, 0));
-  if (!g_str_has_prefix (name, "video/") && !g_str_has_prefix (name, "image/"))
+  const char *wanted = g_str_has_prefix (name, "video/") || g_str_has_prefix (name, "image/")
+                           ? ids[TRACK_VIDEO]
+                       : g_str_has_prefix (name, "audio/") ? ids[TRACK_SOUND]
+                                                           : NULL;
+  if (!wanted)
     return TRUE;
   char *id = gst_pad_get_stream_id (pad);
   /* the container's own stream (video/x-matroska) has the source's id, without the demuxer's
    * part after a slash */
-  gboolean other = id && strchr (id, '/') && strcmp (id, data) != 0;
+  gboolean other = id && strchr (id, '/') && strcmp (id, wanted) != 0;
   g_free (id);
   return !other;
 }
@@ -646,7 +666,7 @@ annotate_video (const AnnotateVideo *v, AnnotateOptions *o)
   int status = 1;
   gboolean audio = FALSE;
   guint rate = 0, channels = 0;
-  char *desc = NULL, *shown = NULL, *file_uri = NULL, *default_video = NULL;
+  char *desc = NULL, *shown = NULL, *file_uri = NULL, *default_ids[TRACK_KINDS] = { NULL };
   HeedReport *report = NULL;
 
   const Container *container = output_container (output, &error);
@@ -655,10 +675,11 @@ annotate_video (const AnnotateVideo *v, AnnotateOptions *o)
     goto out;
   }
   const char *encoder = video_encoder (container);
+  gboolean marked = !input_uri && default_tracks (input, default_ids);
   if (!heed_cli_find_plugin (&error) ||
       !(file_uri = input_uri ? g_strdup (input_uri) : gst_filename_to_uri (input, &error)) ||
-      !probe_input (file_uri, input_uri ? NULL : input, &audio, &rate, &channels, &a.duration,
-                    &a.still, &error)) {
+      !probe_input (file_uri, input_uri ? NULL : input, default_ids[TRACK_SOUND], &audio, &rate,
+                    &channels, &a.duration, &a.still, &error)) {
     status = heed_cli_fail (NULL, error);
     goto out;
   }
@@ -722,9 +743,9 @@ annotate_video (const AnnotateVideo *v, AnnotateOptions *o)
     heed_cli_set_string (a.pipeline, "d", "uri", input_uri);
   } else {
     heed_cli_set_string (a.pipeline, "src", "location", input);
-    if ((default_video = default_video_stream (input))) {
+    if (marked) {
       GstElement *d = gst_bin_get_by_name (GST_BIN (a.pipeline), "d");
-      g_signal_connect (d, "autoplug-continue", G_CALLBACK (decode_default_video), default_video);
+      g_signal_connect (d, "autoplug-continue", G_CALLBACK (decode_default_tracks), default_ids);
       gst_object_unref (d);
     }
   }
@@ -820,7 +841,8 @@ out:
   g_free (desc);
   g_free (shown);
   g_free (file_uri);
-  g_free (default_video); /* after the pipeline, whose decodebin's signal held it */
+  /* after the pipeline, whose decodebin's signal held them */
+  g_free (default_ids[TRACK_VIDEO]), g_free (default_ids[TRACK_SOUND]);
   return status;
 }
 
