@@ -88,21 +88,15 @@ heed_gemm_without_pairs (HeedShaderId shader)
   return gemm_pairs_twin (shader, 1, 0);
 }
 
-/* lavapipe's plain and LayerNorm shuffle GEMMs at 16 and 8 lanes, each beside its twin taking 8
- * rows a workgroup */
+/* lavapipe's plain and LayerNorm shuffle GEMMs at 16 and 8 lanes (storing floats; each one's
+ * pairs variant is found through gemm_pairs), each beside its twin taking 8 rows a workgroup */
 static const HeedShaderId gemm_rows_8[][2] = {
   { HEED_SHADER_GEMM_K4_SG16_TEXELS, HEED_SHADER_GEMM_K4_SG16R8_TEXELS },
-  { HEED_SHADER_GEMM_K4_SG16_TEXELS_PAIRS, HEED_SHADER_GEMM_K4_SG16R8_TEXELS_PAIRS },
   { HEED_SHADER_GEMM_K4_SG16_TEXELS_LN, HEED_SHADER_GEMM_K4_SG16R8_TEXELS_LN },
-  { HEED_SHADER_GEMM_K4_SG16_TEXELS_LN_PAIRS, HEED_SHADER_GEMM_K4_SG16R8_TEXELS_LN_PAIRS },
   { HEED_SHADER_GEMM_K4_SG16R40_TEXELS, HEED_SHADER_GEMM_K4_SG16R8_TEXELS },
-  { HEED_SHADER_GEMM_K4_SG16R40_TEXELS_PAIRS, HEED_SHADER_GEMM_K4_SG16R8_TEXELS_PAIRS },
   { HEED_SHADER_GEMM_K4_SG16R40_TEXELS_LN, HEED_SHADER_GEMM_K4_SG16R8_TEXELS_LN },
-  { HEED_SHADER_GEMM_K4_SG16R40_TEXELS_LN_PAIRS, HEED_SHADER_GEMM_K4_SG16R8_TEXELS_LN_PAIRS },
   { HEED_SHADER_GEMM_K4_SG8_TEXELS, HEED_SHADER_GEMM_K4_SG8R8_TEXELS },
-  { HEED_SHADER_GEMM_K4_SG8_TEXELS_PAIRS, HEED_SHADER_GEMM_K4_SG8R8_TEXELS_PAIRS },
   { HEED_SHADER_GEMM_K4_SG8_TEXELS_LN, HEED_SHADER_GEMM_K4_SG8R8_TEXELS_LN },
-  { HEED_SHADER_GEMM_K4_SG8_TEXELS_LN_PAIRS, HEED_SHADER_GEMM_K4_SG8R8_TEXELS_LN_PAIRS },
 };
 
 HeedShaderId
@@ -110,9 +104,10 @@ heed_gemm_for_rows (HeedShaderId shader, guint M)
 {
   if (M > 8)
     return shader;
+  HeedShaderId floats = heed_gemm_without_pairs (shader);
   for (guint i = 0; i < G_N_ELEMENTS (gemm_rows_8); i++)
-    if (gemm_rows_8[i][0] == shader)
-      return gemm_rows_8[i][1];
+    if (gemm_rows_8[i][0] == floats)
+      return floats == shader ? gemm_rows_8[i][1] : heed_gemm_with_pairs (gemm_rows_8[i][1]);
   return shader;
 }
 
