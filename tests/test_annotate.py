@@ -684,6 +684,14 @@ def main():
     with open(precious, "wb") as f:
         f.write(kept)
     os.symlink(precious, link)
+    # a Matroska file cut right before its first cluster: its header reads, no frame decodes (it
+    # wrote an empty MP4 and said "0 frames" with exit status 0 before)
+    header = os.path.join(tmp, "header-only.mkv")
+    ffmpeg(["-f", "lavfi", "-i", "testsrc2=s=96x64:r=25:d=1", "-c:v", "libx264", header])
+    with open(header, "rb") as f:
+        whole_mkv = f.read()
+    with open(header, "wb") as f:
+        f.write(whole_mkv[:whole_mkv.find(b"\x1f\x43\xb6\x75")])  # the first Cluster's ID
     no_videos = os.path.join(tmp, "no-videos")
     os.mkdir(no_videos)
     with open(os.path.join(no_videos, "notes.txt"), "w") as f:
@@ -697,6 +705,8 @@ def main():
             ("a folder with no video", [no_videos],
              "no videos in this folder"),
             ("a file that is not a video", [SCHEMA_PATH], ""),
+            ("a video whose header holds no frame after it", [header, "-o", header + ".mp4"],
+             "no frame could be decoded"),
             ("an animated WebP", [webp], "is an animated WebP"),
             ("an animated PNG", [apng], "is an animated PNG"),
             ("the input as the output, by a link", [precious, "-o", link], "is the input itself"),

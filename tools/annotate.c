@@ -812,6 +812,13 @@ annotate_video (const AnnotateVideo *v, AnnotateOptions *o)
     gst_object_unref (key);
     ok = heed_report_write (report, &summary, &error);
   }
+  /* a file whose header reads but that holds no frame (one cut right after it) ends at once
+   * with no error from GStreamer: an output with nothing in it is not a success */
+  if (ok && !a.frames && !a.interrupted) {
+    g_set_error (&error, GST_STREAM_ERROR, GST_STREAM_ERROR_DECODE,
+                 "%s: no frame could be decoded (is it cut short or damaged?)", input);
+    ok = FALSE;
+  }
   if (!ok) {
     /* never leave a file that does not play; but only a plain file (-o /dev/full is a device,
      * and a link's target is not ours to remove) */
