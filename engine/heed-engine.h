@@ -623,6 +623,10 @@ HeedVitResult *heed_vit_run_tensor (HeedVitRun *run, const float *input, GError 
  * writes the patch rows the model reads, and nothing else. */
 const float *heed_vit_run_get_input (const HeedVitRun *run, guint slot);
 void heed_vit_run_keep_input (HeedVitRun *run, gboolean keep);
+/* Times every dispatch of this run's passes (timestamp queries), or not: the plan's `profile`
+ * option until set. On lavapipe each timestamp flushes the queue's work, which slows a pass
+ * (a DeiT-Tiny forward by about a tenth), so what times the whole pass runs without. */
+void heed_vit_run_set_profile (HeedVitRun *run, gboolean profile);
 /* Waits for anything submitted, then frees. */
 void heed_vit_run_destroy (HeedVitRun **run);
 

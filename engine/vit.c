@@ -91,6 +91,7 @@ struct _HeedVitRun {
   /* the forward pass for a batch of n frames, recorded on first use: its `slices` submissions
    * at index (n - 1) * HEED_VIT_MAX_SLICES + slice */
   HeedRecorder **rec_tensor, **rec_frame;
+  gboolean profile; /* the recordings time their dispatches (the plan's option, or set_profile) */
   guint slices;
   gboolean keep_input; /* frames preprocessed into input, then patchified: for get_input */
 
@@ -1290,9 +1291,8 @@ recording (HeedVitRun *r, guint n, gboolean from_frame, GError **error)
   if (recs[0])
     return recs;
   for (guint i = 0; i < n_slices; i++)
-    if (!(recs[i] =
-              heed_recorder_new (r->device, &r->plan->kernels, max_dispatches (&r->plan->config, n),
-                                 r->plan->options.profile, error)))
+    if (!(recs[i] = heed_recorder_new (r->device, &r->plan->kernels,
+                                       max_dispatches (&r->plan->config, n), r->profile, error)))
       break;
   if (!recs[n_slices - 1] || !record_forward (r, recs, n, from_frame, error)) {
     for (guint i = 0; i < n_slices; i++)
@@ -1327,6 +1327,7 @@ heed_vit_run_new (HeedVitPlan *plan, guint max_batch, GError **error)
   r->plan = heed_vit_plan_ref (plan);
   r->device = plan->device;
   r->max_batch = max_batch;
+  r->profile = plan->options.profile;
   r->rec_tensor = g_new0 (HeedRecorder *, max_batch * HEED_VIT_MAX_SLICES);
   r->rec_frame = g_new0 (HeedRecorder *, max_batch * HEED_VIT_MAX_SLICES);
   r->slices = 1;
@@ -1692,6 +1693,16 @@ heed_vit_run_keep_input (HeedVitRun *r, gboolean keep)
   g_return_if_fail (!r->submitted); /* the recordings in flight stay as they are */
   r->keep_input = !!keep;
   drop_recordings (r, FALSE); /* the frames' recordings change; the tensors' do not */
+}
+
+void
+heed_vit_run_set_profile (HeedVitRun *r, gboolean profile)
+{
+  if (r->profile == !!profile)
+    return;
+  g_return_if_fail (!r->submitted); /* the recordings in flight stay as they are */
+  r->profile = !!profile;
+  drop_recordings (r, TRUE);
 }
 
 void

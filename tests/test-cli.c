@@ -363,6 +363,20 @@ test_bench (void)
   g_assert_cmpfloat (ratio[3], <=, ratio[2] + 0.01);
   g_match_info_free (m);
   g_regex_unref (ratio_re);
+  /* the forward row times passes with no timestamps; the passes timed op by op are given apart,
+   * beside the forward row's median as printed in its row */
+  GRegex *stamp_re = g_regex_new ("^timestamps: the passes timed op by op took ([0-9.]+) ms "
+                                  "\\(median\\), the forward row's ([0-9.]+)$",
+                                  G_REGEX_MULTILINE, 0, NULL);
+  if (!g_regex_match (stamp_re, r.out, 0, &m))
+    g_error ("no timestamps line in:\n%s", r.out);
+  char *stamped = g_match_info_fetch (m, 1), *forward = g_match_info_fetch (m, 2);
+  g_assert_cmpfloat (g_ascii_strtod (stamped, NULL), >, 0);
+  char *forward_row = g_strdup_printf ("^forward +[0-9.]+ +%s ", forward);
+  g_assert_true (g_regex_match_simple (forward_row, r.out, G_REGEX_MULTILINE, 0));
+  g_free (forward_row), g_free (stamped), g_free (forward);
+  g_match_info_free (m);
+  g_regex_unref (stamp_re);
   /* the element pipelines on the same checkpoint: every frame through, frames per second, and
    * per-frame latency as median <= 95th percentile <= most */
   const char *pipelines[] = { "heedclassify ! heedkeyframe ! heedoverlay",

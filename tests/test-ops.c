@@ -1773,6 +1773,20 @@ test_vit_against_reference (void)
   g_assert_cmpuint (n, >, c->depth * 8);
   for (guint i = 0; i < n; i++)
     g_assert_cmpfloat (t[i].ms, >=, 0.0);
+  /* a run of the same plan that does not time its dispatches (what heed bench's forward row
+   * times): the same results, bit for bit, and no timings; timed again once set back */
+  HeedVitRun *plain = heed_vit_run_new (plan, 1, &error);
+  g_assert_no_error (error);
+  heed_vit_run_set_profile (plain, FALSE);
+  for (int pass = 0; pass < 2; pass++) {
+    HeedVitResult *u = heed_vit_run_tensor (plain, input, &error);
+    g_assert_no_error (error);
+    g_assert_cmpmem (u->logits, c->num_classes * 4, o->logits, c->num_classes * 4);
+    g_assert_cmpuint (u->n_timings, ==, pass == 0 ? 0 : n);
+    heed_vit_result_destroy (&u);
+    heed_vit_run_set_profile (plain, TRUE);
+  }
+  heed_vit_run_destroy (&plain);
 
   heed_vit_result_destroy (&o);
   heed_vit_run_destroy (&vit);

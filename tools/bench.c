@@ -386,11 +386,14 @@ heed_cmd_bench (int argc, char **argv)
   HeedModel *model = NULL;
   HeedDevice *device = NULL;
   HeedVitPlan *plan = NULL;
-  HeedVitRun *run = NULL;
-  HeedVitResult *last = NULL;
+  /* run times every dispatch (the op rows), plain runs the passes the forward row times: on
+   * lavapipe the timestamp queries slow a whole pass by about a tenth (docs/benchmarks.md) */
+  HeedVitRun *run = NULL, *plain = NULL;
+  HeedVitResult *last = NULL, *plain_last = NULL;
   TorchTurns torch = { 0 };
   char *tmp_dir = NULL, *tmp_model = NULL, *torch_why = NULL;
   double *times = NULL, *input_times = NULL, *torch_times = NULL, *ratios = NULL;
+  double *stamped_times = NULL; /* the timestamped passes' wall times */
   /* per op family (NK of them): heed's GPU ms in each timed run, PyTorch's median in each turn
    * (-1: none), and heed's GFLOP/s as a share of PyTorch's in each turn */
   double *run_ops = NULL, *torch_ops = NULL, *shares = NULL;
@@ -488,8 +491,10 @@ heed_cmd_bench (int argc, char **argv)
   if (!(device = heed_device_new (device_index, &error)) ||
       !heed_device_measure_peak (device, &peak, &error) ||
       !(plan = heed_vit_plan_new (device, model, &opts, &error)) ||
-      !(run = heed_vit_run_new (plan, (guint) batch, &error)))
+      !(run = heed_vit_run_new (plan, (guint) batch, &error)) ||
+      !(plain = heed_vit_run_new (plan, (guint) batch, &error)))
     goto fail;
+  heed_vit_run_set_profile (plain, FALSE);
 
   if (frame_size) {
     /* tightly packed planes: a first layout, with room to spare, gives the engine's own bytes
@@ -501,7 +506,8 @@ heed_cmd_bench (int argc, char **argv)
     if (!heed_frame_layout_init (&layout, format, fw, fh, tight, &error))
       goto fail;
     heed_frame_layout_use_model (&layout, c);
-    if (!heed_vit_run_set_frame_layout (run, &layout, &error))
+    if (!heed_vit_run_set_frame_layout (run, &layout, &error) ||
+        !heed_vit_run_set_frame_layout (plain, &layout, &error))
       goto fail;
     frame = g_malloc (layout.size);
     for (gsize i = 0; i < layout.size; i++)
@@ -525,12 +531,14 @@ heed_cmd_bench (int argc, char **argv)
                       cuda && opts.weights == HEED_WEIGHTS_F16_MATMUL, &torch_why);
   }
   for (int i = 0; i < warmup; i++)
-    if (!forward_once (run, input, frame, &layout, &last, NULL, &error))
+    if (!forward_once (plain, input, frame, &layout, &plain_last, NULL, &error) ||
+        !forward_once (run, input, frame, &layout, &last, NULL, &error))
       goto fail;
   /* the turns: each times its share of heed's runs, then as many of PyTorch's */
   int n_turns = tj ? MIN (turns, runs) : 1, done = 0;
   times = g_new (double, runs);
   input_times = g_new (double, runs);
+  stamped_times = g_new (double, runs);
   torch_times = g_new (double, runs);
   ratios = g_new (double, n_turns);
   enum { NK = G_N_ELEMENTS (op_kinds) };
@@ -545,13 +553,19 @@ heed_cmd_bench (int argc, char **argv)
      * threads and warms the caches */
     if (turn > 0)
       g_usleep (TURN_SETTLE_MS * 1000);
-    if (turn > 0 && !forward_once (run, input, frame, &layout, &last, NULL, &error))
+    if (turn > 0 && !forward_once (plain, input, frame, &layout, &plain_last, NULL, &error))
       goto fail;
+    /* each timed pass, then one with the timestamps for the op rows, as PyTorch's turn times
+     * its forward passes, then as many with a timer around each op */
     for (int i = 0; i < k; i++) {
       gint64 t0 = g_get_monotonic_time ();
-      if (!forward_once (run, input, frame, &layout, &last, &input_times[done + i], &error))
+      if (!forward_once (plain, input, frame, &layout, &plain_last, &input_times[done + i], &error))
         goto fail;
       times[done + i] = (double) (g_get_monotonic_time () - t0) / 1000.0;
+      t0 = g_get_monotonic_time ();
+      if (!forward_once (run, input, frame, &layout, &last, NULL, &error))
+        goto fail;
+      stamped_times[done + i] = (double) (g_get_monotonic_time () - t0) / 1000.0;
       kind_ms (last, &run_ops[(gsize) (done + i) * NK]);
     }
     if (tj)
@@ -691,9 +705,10 @@ heed_cmd_bench (int argc, char **argv)
             share_of (t[i].ms > 0 ? t[i].flops / t[i].ms / 1e6 : 0, peak));
   if (n_t == 0)
     printf ("(no per-op timings: the device has no compute timestamps)\n");
-  printf ("\nheed: median of %d runs after %d warm-up; per-op times: the median over those runs of "
-          "each op family's GPU timestamps, summed over layers; %% peak: heed's GFLOP/s as a "
-          "share of the peak line.\n",
+  printf ("\nheed: median of %d runs after %d warm-up, run with no timestamps; per-op times: each "
+          "run is followed by a pass with a timestamp around every dispatch, the median over "
+          "those passes of each op family's GPU time, summed over layers; %% peak: heed's "
+          "GFLOP/s as a share of the peak line.\n",
           runs, warmup);
   if (tj) {
     printf ("torch: median of %d runs, taken in turns with heed's; per-op times: each turn also "
@@ -733,8 +748,12 @@ heed_cmd_bench (int argc, char **argv)
           median_of (input_times, runs), batch,
           frame ? (batch > 1 ? "frames" : "frame") : (batch > 1 ? "tensors" : "tensor"));
   if (n_t > 0)
-    printf (", and the %u dispatches' GPU times sum to %.2f ms", n_t, dispatch_ms);
+    printf (", and the %u dispatches' GPU times in the last timestamped pass sum to %.2f ms", n_t,
+            dispatch_ms);
   printf ("\n");
+  if (n_t > 0)
+    printf ("timestamps: the passes timed op by op took %.2f ms (median), the forward row's %.2f\n",
+            median_of (stamped_times, runs), heed_ms);
   if (tj && json_object_has_member (tj, "upload_ms"))
     printf ("staging: PyTorch's forward row starts from a batch already on the GPU; copying it "
             "there from host memory (pageable, as torch.Tensor.to does) takes %.2f ms more "
@@ -746,6 +765,7 @@ heed_cmd_bench (int argc, char **argv)
       goto fail;
     /* the elements open their own device: this one's runs are done */
     heed_vit_run_destroy (&run);
+    heed_vit_run_destroy (&plain);
     heed_vit_plan_destroy (&plan);
     heed_device_destroy (&device);
     fflush (stdout);
@@ -775,7 +795,9 @@ out:
   g_free (torch_ops);
   g_free (shares);
   heed_vit_result_destroy (&last);
+  heed_vit_result_destroy (&plain_last);
   heed_vit_run_destroy (&run);
+  heed_vit_run_destroy (&plain);
   heed_vit_plan_destroy (&plan);
   heed_device_destroy (&device);
   heed_model_destroy (&model);
@@ -785,6 +807,7 @@ out:
   g_free (frame_format);
   g_free (times);
   g_free (input_times);
+  g_free (stamped_times);
   g_free (model_path);
   g_free (shape_name);
   g_free (python);
