@@ -732,6 +732,43 @@ def main():
               b is not None and b["frames"] == 1 and abs(b["duration"] - 1.0) <= 0.05,
               f"frames {b['frames']}, {b['duration']:.3f} s" if b
               else " ".join(r.stderr.strip().splitlines()[-1:]))
+    # a photo as a phone stores it: the sensor's rows, with an EXIF orientation. Each of the
+    # eight is turned upright as Pillow's exif_transpose turns it (as transformers' load_image
+    # and heed classify do): the output's shape, and the quadrant where the white block lands
+    # (the labels drawn over the top left darken it, not enough to move the brightest)
+    from PIL import Image, ImageOps
+    block = Image.new("RGB", (120, 80), (0, 0, 0))
+    block.paste((255, 255, 255), (0, 0, 60, 40))
+    wrong = []
+    for orientation in range(1, 9):
+        exif = Image.Exif()
+        exif[0x0112] = orientation
+        photo = os.path.join(tmp, f"orientation{orientation}.jpg")
+        block.save(photo, exif=exif.tobytes(), quality=95)
+        upright = ImageOps.exif_transpose(Image.open(photo)).convert("L")
+        r = annotate([photo, "-o", photo + ".mp4"])
+        got = None
+        if r.returncode == 0:
+            size = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "stream=width,height",
+                                   "-of", "csv=p=0", photo + ".mp4"],
+                                  capture_output=True, text=True).stdout.strip().split(",")
+            w, h = int(size[0]), int(size[1])
+            raw = subprocess.run(["ffmpeg", "-v", "error", "-i", photo + ".mp4", "-frames:v", "1",
+                                  "-f", "rawvideo", "-pix_fmt", "gray", "-"],
+                                 capture_output=True).stdout
+            got = Image.frombytes("L", (w, h), raw) if len(raw) == w * h else None
+
+        def brightest(im):
+            w, h = im.size
+            quads = [(0, 0, w // 2, h // 2), (w // 2, 0, w, h // 2), (0, h // 2, w // 2, h),
+                     (w // 2, h // 2, w, h)]
+            means = [sum(im.crop(q).getdata()) / ((q[2] - q[0]) * (q[3] - q[1])) for q in quads]
+            return means.index(max(means))
+        if got is None or got.size != upright.size or brightest(got) != brightest(upright):
+            wrong.append(f"{orientation}: " + (f"{got.size}, quadrant {brightest(got)}" if got
+                                               else "not annotated"))
+    check("a photo with an EXIF orientation: each of the eight turned upright as Pillow turns it",
+          not wrong, "; ".join(wrong))
 
     # heedjson from gst-launch-1.0
     jl = os.path.join(tmp, "gst.jsonl")

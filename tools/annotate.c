@@ -14,6 +14,7 @@
 #include "heed-cli.h"
 #include "heed-report.h"
 
+#include <gdk-pixbuf/gdk-pixbuf.h>
 #include <glib/gstdio.h>
 #include <gst/gst.h>
 #include <gst/pbutils/pbutils.h>
@@ -120,6 +121,28 @@ input_stem (const char *input, gboolean address)
   if (dot && dot != base)
     *dot = 0;
   return base;
+}
+
+/* How videoflip turns a still picture at path upright by its EXIF orientation, as heed classify
+ * turns it (GdkPixbuf's JPEG and TIFF loaders read the tag; a phone stores a photo as the sensor
+ * read it, with that tag): a GstVideoOrientationMethod's nick, or NULL where the file says
+ * nothing or is upright. GStreamer 1.22's decodebin reads no orientation from a JPEG (only
+ * jpegparse reads it, and decodebin does not plug it), so videoflip's auto left it as stored. */
+static const char *
+still_direction (const char *path)
+{
+  /* EXIF's orientations 1 to 8: as stored, mirrored, turned 180 degrees, flipped, transposed,
+   * turned a quarter clockwise, transversed, a quarter anticlockwise */
+  static const char *const methods[] = { NULL,    NULL,  "horiz", "180", "vert",
+                                         "ul-lr", "90r", "ur-ll", "90l" };
+  /* a small decode: the JPEG loader scales as it decodes, and sets the tag all the same */
+  GdkPixbuf *pb = gdk_pixbuf_new_from_file_at_size (path, 64, 64, NULL);
+  const char *tag = pb ? gdk_pixbuf_get_option (pb, "orientation") : NULL;
+  guint64 o = 0;
+  if (tag && !g_ascii_string_to_unsigned (tag, 10, 1, 8, &o, NULL))
+    o = 0;
+  g_clear_object (&pb);
+  return methods[o];
 }
 
 /* What the input holds: whether it has video and sound (and the sound's rate and channels, 0
@@ -720,7 +743,7 @@ annotate_video (const AnnotateVideo *v, AnnotateOptions *o)
   desc = g_strdup_printf (
       "%s name=d "
       "d. ! queue name=vq max-size-time=0 max-size-bytes=0 max-size-buffers=8 ! videoconvert "
-      "! videoflip video-direction=auto ! videoconvert ! heedclassify name=classify "
+      "! videoflip name=flip video-direction=auto ! videoconvert ! heedclassify name=classify "
       "! heedkeyframe name=key %s ! heedoverlay name=overlay ! %s name=venc "
       "! queue max-size-time=0 max-size-bytes=0 ! %s name=mux ! filesink name=sink %s%s",
       input_uri ? "uridecodebin" : "filesrc name=src ! decodebin",
@@ -743,6 +766,12 @@ annotate_video (const AnnotateVideo *v, AnnotateOptions *o)
     heed_cli_set_string (a.pipeline, "d", "uri", input_uri);
   } else {
     heed_cli_set_string (a.pipeline, "src", "location", input);
+    const char *direction = a.still ? still_direction (input) : NULL;
+    if (direction) {
+      GstElement *flip = gst_bin_get_by_name (GST_BIN (a.pipeline), "flip");
+      gst_util_set_object_arg (G_OBJECT (flip), "video-direction", direction);
+      gst_object_unref (flip);
+    }
     if (marked) {
       GstElement *d = gst_bin_get_by_name (GST_BIN (a.pipeline), "d");
       g_signal_connect (d, "autoplug-continue", G_CALLBACK (decode_default_tracks), default_ids);
