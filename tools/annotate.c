@@ -78,14 +78,14 @@ is_animated_webp (const char *path)
 static gboolean
 is_animated_png (const char *path)
 {
-  static const guint8 signature[8] = { 0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n' };
   const gsize size = 65536;
+  const gsize signature = 8; /* the chunks follow PNG's signature */
   guint8 *head = g_malloc (size);
   gsize got = heed_cli_read_head (path, head, size);
   gboolean animated = FALSE;
-  if (got >= sizeof signature && memcmp (head, signature, sizeof signature) == 0) {
+  if (heed_cli_head_is_png (head, got)) {
     /* chunks: a 4-byte big-endian length, a 4-byte type, the data, a 4-byte CRC */
-    for (gsize at = sizeof signature; at + 8 <= got;) {
+    for (gsize at = signature; at + 8 <= got;) {
       guint32 length = GST_READ_UINT32_BE (head + at);
       if (memcmp (head + at + 4, "acTL", 4) == 0)
         animated = TRUE;

@@ -146,8 +146,7 @@ is_jpeg (const FileHead *h)
 static gboolean
 is_png (const FileHead *h)
 {
-  static const guint8 signature[8] = { 0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n' };
-  return h->got >= 8 && memcmp (h->bytes, signature, 8) == 0;
+  return heed_cli_head_is_png (h->bytes, h->got);
 }
 
 /* Decodes the first frame of path as RGBA. Ends as soon as GStreamer has either prerolled a

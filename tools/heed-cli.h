@@ -12,6 +12,8 @@ int heed_cli_fail (const char *what, GError *error);
 /* Up to the first n bytes of the file at path into head, zeros past what it holds: for telling
  * a format by its first bytes. Returns how many it read (0 when it cannot be read). */
 gsize heed_cli_read_head (const char *path, guint8 *head, gsize n);
+/* Whether a file's first got bytes (heed_cli_read_head's) start as a PNG does: its signature */
+gboolean heed_cli_head_is_png (const guint8 *head, gsize got);
 /* Where a command's input is read from: a file (a path, or a file:// URI turned into its path
  * in *path), or an address a GStreamer source reads (http://, https://, rtsp://, ...: *uri),
  * both NULL for a plain path. A name that is a file is a file, whatever it looks like. FALSE

@@ -66,6 +66,13 @@ heed_cli_read_head (const char *path, guint8 *head, gsize n)
   return got;
 }
 
+gboolean
+heed_cli_head_is_png (const guint8 *head, gsize got)
+{
+  static const guint8 signature[8] = { 0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n' };
+  return got >= sizeof signature && memcmp (head, signature, sizeof signature) == 0;
+}
+
 /* Whether a file in a folder is a video (or, with pictures, a picture), by its content (and
  * name) as shared-mime-info tells them: a folder of photos or clips also holds sidecar files
  * (.xmp, .json, .txt, .srt) */
