@@ -29,6 +29,8 @@ in each clip):
     NUT file (its demuxer never ends either, and its decoder holds two frames back); so is
     a TS whose sound changes rate and channels halfway, the sound kept, and a clip with no
     keyframe annotated with --report;
+  - a photo with each of EXIF's eight orientations, from a file and (three of them) over HTTP,
+    is turned upright as Pillow's exif_transpose turns it;
   - an unwritable output, a full disk (/dev/full), a missing input, a folder with no video, an
     animated WebP and an
     output that is the input (by a link too) end at once with a one-line reason and a non-zero
@@ -735,39 +737,58 @@ def main():
     # a photo as a phone stores it: the sensor's rows, with an EXIF orientation. Each of the
     # eight is turned upright as Pillow's exif_transpose turns it (as transformers' load_image
     # and heed classify do): the output's shape, and the quadrant where the white block lands
-    # (the labels drawn over the top left darken it, not enough to move the brightest)
+    # (the labels drawn over the top left darken it, not enough to move the brightest). A photo
+    # given by its address too, as heed classify takes one
     from PIL import Image, ImageOps
     block = Image.new("RGB", (120, 80), (0, 0, 0))
     block.paste((255, 255, 255), (0, 0, 60, 40))
+
+    def brightest(im):
+        w, h = im.size
+        quads = [(0, 0, w // 2, h // 2), (w // 2, 0, w, h // 2), (0, h // 2, w // 2, h),
+                 (w // 2, h // 2, w, h)]
+        means = [sum(im.crop(q).getdata()) / ((q[2] - q[0]) * (q[3] - q[1])) for q in quads]
+        return means.index(max(means))
+
+    def not_upright(photo, source, out):
+        """None where source annotated into out comes out as exif_transpose turns photo, else
+        what came out"""
+        upright = ImageOps.exif_transpose(Image.open(photo)).convert("L")
+        r = annotate([source, "-o", out])
+        got = None
+        if r.returncode == 0:
+            size = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "stream=width,height",
+                                   "-of", "csv=p=0", out],
+                                  capture_output=True, text=True).stdout.strip().split(",")
+            w, h = int(size[0]), int(size[1])
+            raw = subprocess.run(["ffmpeg", "-v", "error", "-i", out, "-frames:v", "1",
+                                  "-f", "rawvideo", "-pix_fmt", "gray", "-"],
+                                 capture_output=True).stdout
+            got = Image.frombytes("L", (w, h), raw) if len(raw) == w * h else None
+        if got is not None and got.size == upright.size and brightest(got) == brightest(upright):
+            return None
+        return f"{got.size}, quadrant {brightest(got)}" if got else "not annotated"
     wrong = []
     for orientation in range(1, 9):
         exif = Image.Exif()
         exif[0x0112] = orientation
         photo = os.path.join(tmp, f"orientation{orientation}.jpg")
         block.save(photo, exif=exif.tobytes(), quality=95)
-        upright = ImageOps.exif_transpose(Image.open(photo)).convert("L")
-        r = annotate([photo, "-o", photo + ".mp4"])
-        got = None
-        if r.returncode == 0:
-            size = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "stream=width,height",
-                                   "-of", "csv=p=0", photo + ".mp4"],
-                                  capture_output=True, text=True).stdout.strip().split(",")
-            w, h = int(size[0]), int(size[1])
-            raw = subprocess.run(["ffmpeg", "-v", "error", "-i", photo + ".mp4", "-frames:v", "1",
-                                  "-f", "rawvideo", "-pix_fmt", "gray", "-"],
-                                 capture_output=True).stdout
-            got = Image.frombytes("L", (w, h), raw) if len(raw) == w * h else None
-
-        def brightest(im):
-            w, h = im.size
-            quads = [(0, 0, w // 2, h // 2), (w // 2, 0, w, h // 2), (0, h // 2, w // 2, h),
-                     (w // 2, h // 2, w, h)]
-            means = [sum(im.crop(q).getdata()) / ((q[2] - q[0]) * (q[3] - q[1])) for q in quads]
-            return means.index(max(means))
-        if got is None or got.size != upright.size or brightest(got) != brightest(upright):
-            wrong.append(f"{orientation}: " + (f"{got.size}, quadrant {brightest(got)}" if got
-                                               else "not annotated"))
+        why = not_upright(photo, photo, photo + ".mp4")
+        if why:
+            wrong.append(f"{orientation}: {why}")
     check("a photo with an EXIF orientation: each of the eight turned upright as Pillow turns it",
+          not wrong, "; ".join(wrong))
+    address, server = serve(tmp)
+    wrong = []
+    for orientation in (3, 6, 8):
+        photo = os.path.join(tmp, f"orientation{orientation}.jpg")
+        why = not_upright(photo, f"{address}/orientation{orientation}.jpg",
+                          os.path.join(tmp, f"web-orientation{orientation}.mp4"))
+        if why:
+            wrong.append(f"{orientation}: {why}")
+    server.shutdown()
+    check("a photo with an EXIF orientation at an address (HTTP): turned upright as the file is",
           not wrong, "; ".join(wrong))
 
     # heedjson from gst-launch-1.0

@@ -127,16 +127,24 @@ input_stem (const char *input, gboolean address)
  * turns it (GdkPixbuf's JPEG and TIFF loaders read the tag; a phone stores a photo as the sensor
  * read it, with that tag): a GstVideoOrientationMethod's nick, or NULL where the file says
  * nothing or is upright. GStreamer 1.22's decodebin reads no orientation from a JPEG (only
- * jpegparse reads it, and decodebin does not plug it), so videoflip's auto left it as stored. */
+ * jpegparse reads it, and decodebin does not plug it), so videoflip's auto left it as stored.
+ * uri: the address it is read from, or NULL for the file at path. */
 static const char *
-still_direction (const char *path)
+still_direction (const char *path, const char *uri)
 {
   /* EXIF's orientations 1 to 8: as stored, mirrored, turned 180 degrees, flipped, transposed,
    * turned a quarter clockwise, transversed, a quarter anticlockwise */
   static const char *const methods[] = { NULL,    NULL,  "horiz", "180", "vert",
                                          "ul-lr", "90r", "ur-ll", "90l" };
+  /* a still at an address is fetched for it (a picture, small), as heed classify fetches it */
+  gboolean stream;
+  char *fetched = uri ? heed_cli_fetch_address (uri, &stream, NULL) : NULL;
+  if (uri && !fetched)
+    return NULL;
   /* a small decode: the JPEG loader scales as it decodes, and sets the tag all the same */
-  GdkPixbuf *pb = gdk_pixbuf_new_from_file_at_size (path, 64, 64, NULL);
+  GdkPixbuf *pb = gdk_pixbuf_new_from_file_at_size (fetched ? fetched : path, 64, 64, NULL);
+  if (fetched)
+    g_unlink (fetched), g_free (fetched);
   const char *tag = pb ? gdk_pixbuf_get_option (pb, "orientation") : NULL;
   guint64 o = 0;
   if (tag && !g_ascii_string_to_unsigned (tag, 10, 1, 8, &o, NULL))
@@ -762,16 +770,16 @@ annotate_video (const AnnotateVideo *v, AnnotateOptions *o)
     status = heed_cli_fail (NULL, error);
     goto out;
   }
+  const char *direction = a.still ? still_direction (input, input_uri) : NULL;
+  if (direction) {
+    GstElement *flip = gst_bin_get_by_name (GST_BIN (a.pipeline), "flip");
+    gst_util_set_object_arg (G_OBJECT (flip), "video-direction", direction);
+    gst_object_unref (flip);
+  }
   if (input_uri) { /* uridecodebin: a source with several streams (RTSP's) has all linked */
     heed_cli_set_string (a.pipeline, "d", "uri", input_uri);
   } else {
     heed_cli_set_string (a.pipeline, "src", "location", input);
-    const char *direction = a.still ? still_direction (input) : NULL;
-    if (direction) {
-      GstElement *flip = gst_bin_get_by_name (GST_BIN (a.pipeline), "flip");
-      gst_util_set_object_arg (G_OBJECT (flip), "video-direction", direction);
-      gst_object_unref (flip);
-    }
     if (marked) {
       GstElement *d = gst_bin_get_by_name (GST_BIN (a.pipeline), "d");
       g_signal_connect (d, "autoplug-continue", G_CALLBACK (decode_default_tracks), default_ids);

@@ -14,6 +14,13 @@ int heed_cli_fail (const char *what, GError *error);
 gsize heed_cli_read_head (const char *path, guint8 *head, gsize n);
 /* Whether a file's first got bytes (heed_cli_read_head's) start as a PNG does: its signature */
 gboolean heed_cli_head_is_png (const guint8 *head, gsize got);
+/* A picture or video at an address (https://, http://, ...), fetched whole into a temporary file
+ * by the GStreamer source for its scheme, so that it is decoded as the same file on disk is
+ * (GdkPixbuf first for JPEGs and PNGs, as Pillow reads them, their EXIF orientation with them);
+ * NULL with *stream set where the address is a stream instead (a source with no fixed output,
+ * such as RTSP's; a live one; MJPEG over HTTP; more than 256 MiB), else NULL with the reason.
+ * The caller unlinks the file. */
+char *heed_cli_fetch_address (const char *uri, gboolean *stream, GError **error);
 /* Where a command's input is read from: a file (a path, or a file:// URI turned into its path
  * in *path), or an address a GStreamer source reads (http://, https://, rtsp://, ...: *uri),
  * both NULL for a plain path. A name that is a file is a file, whatever it looks like. FALSE

@@ -8,9 +8,11 @@
 #include "heed-engine.h"
 
 #include <gio/gio.h>
+#include <glib/gstdio.h>
 #include <gst/gst.h>
 
 #include <locale.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,6 +73,97 @@ heed_cli_head_is_png (const guint8 *head, gsize got)
 {
   static const guint8 signature[8] = { 0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n' };
   return got >= sizeof signature && memcmp (head, signature, sizeof signature) == 0;
+}
+
+/* The most a picture or video at an address is fetched to: more is taken for a stream */
+#define FETCH_MAX_BYTES (256u << 20)
+
+typedef struct {
+  guint64 bytes;
+  gint stream; /* atomic: a live source, multipart caps (MJPEG over HTTP), or too many bytes */
+} Fetch;
+
+static GstPadProbeReturn
+on_fetched (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  Fetch *f = data;
+  if (info->type & GST_PAD_PROBE_TYPE_BUFFER) {
+    f->bytes += gst_buffer_get_size (GST_PAD_PROBE_INFO_BUFFER (info));
+    if (f->bytes > FETCH_MAX_BYTES)
+      g_atomic_int_set (&f->stream, TRUE);
+  } else if (GST_EVENT_TYPE (GST_PAD_PROBE_INFO_EVENT (info)) == GST_EVENT_CAPS) {
+    GstCaps *caps;
+    gst_event_parse_caps (GST_PAD_PROBE_INFO_EVENT (info), &caps);
+    const GstStructure *st = gst_caps_get_size (caps) ? gst_caps_get_structure (caps, 0) : NULL;
+    if (st && g_str_has_prefix (gst_structure_get_name (st), "multipart/"))
+      g_atomic_int_set (&f->stream, TRUE);
+  }
+  return g_atomic_int_get (&f->stream) ? GST_PAD_PROBE_DROP : GST_PAD_PROBE_OK;
+}
+
+/* The source for the address's scheme into a filesink; a probe on its output tells a stream */
+char *
+heed_cli_fetch_address (const char *uri, gboolean *stream, GError **error)
+{
+  *stream = FALSE;
+  GstElement *src = gst_element_make_from_uri (GST_URI_SRC, uri, NULL, error);
+  if (!src)
+    return NULL;
+  GstPad *out = gst_element_get_static_pad (src, "src");
+  gboolean live = FALSE;
+  if (g_object_class_find_property (G_OBJECT_GET_CLASS (src), "is-live"))
+    g_object_get (src, "is-live", &live, NULL);
+  if (!out || live) {
+    *stream = TRUE;
+    g_clear_object (&out);
+    gst_object_unref (gst_object_ref_sink (src));
+    return NULL;
+  }
+  char *path = NULL;
+  int fd = g_file_open_tmp ("heed-address-XXXXXX", &path, error);
+  if (fd < 0) {
+    gst_object_unref (out);
+    gst_object_unref (gst_object_ref_sink (src));
+    return NULL;
+  }
+  close (fd);
+  GstElement *pipe = gst_pipeline_new (NULL), *sink = gst_element_factory_make ("filesink", NULL);
+  g_object_set (sink, "location", path, NULL);
+  gst_bin_add_many (GST_BIN (pipe), src, sink, NULL);
+  gst_element_link (src, sink);
+  Fetch f = { 0 };
+  gst_pad_add_probe (out, GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM,
+                     on_fetched, &f, NULL);
+  gst_object_unref (out);
+  GstBus *bus = gst_element_get_bus (pipe);
+  GstMessage *m = NULL;
+  if (gst_element_set_state (pipe, GST_STATE_PLAYING) != GST_STATE_CHANGE_FAILURE) {
+    /* its end, an error, or a stream found: polled, since the probe drops what follows */
+    for (guint waited = 0; !m && !g_atomic_int_get (&f.stream) && waited < 600; waited++)
+      m = gst_bus_timed_pop_filtered (bus, 200 * GST_MSECOND, GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
+  }
+  if (!m && !g_atomic_int_get (&f.stream))
+    m = gst_bus_timed_pop_filtered (bus, 0, GST_MESSAGE_ERROR);
+  gboolean ok = m && GST_MESSAGE_TYPE (m) == GST_MESSAGE_EOS && !g_atomic_int_get (&f.stream);
+  *stream = g_atomic_int_get (&f.stream);
+  if (m && GST_MESSAGE_TYPE (m) == GST_MESSAGE_ERROR && !*stream) {
+    GError *e = NULL;
+    gst_message_parse_error (m, &e, NULL);
+    g_set_error (error, HEED_ERROR, HEED_ERROR_IO, "%s: cannot fetch: %s", uri, e->message);
+    g_error_free (e);
+  } else if (!ok && !*stream) {
+    g_set_error (error, HEED_ERROR, HEED_ERROR_IO, "%s: cannot fetch: no end after 120 s", uri);
+  }
+  if (m)
+    gst_message_unref (m);
+  gst_object_unref (bus);
+  gst_element_set_state (pipe, GST_STATE_NULL);
+  gst_object_unref (pipe);
+  if (!ok) {
+    g_unlink (path);
+    g_clear_pointer (&path, g_free);
+  }
+  return path;
 }
 
 /* Whether a file in a folder is a video (or, with pictures, a picture), by its content (and
