@@ -15,9 +15,16 @@ loaded machine failed it: the pipeline had held more frames at once than ever be
 high-water mark, not a leak. The sink now holds up its thread for a second in the warm-up, so
 that every place that holds frames fills then: the same 1.2 MB step comes at once, and three
 runs beside a busy loop grew 4 to 8 kB from frame 1,000 to 3,000.
+With HEED_LONG_RUN_HEAPS=1 in the environment it also prints, at every sample, each of glibc's
+heaps of 1 MiB or more (malloc_info): the bytes it holds from the system, the bytes free in it, and its free
+chunks of 512 kB or more (docs/reliability.md: lavapipe's upload buffers).
 Prints TAP, and the memory samples."""
+import ctypes
+import os
 import sys
+import tempfile
 import time
+import xml.etree.ElementTree as ElementTree
 
 import gi
 
@@ -35,6 +42,27 @@ def resident_kb():
             if line.startswith("VmRSS:"):
                 return int(line.split()[1])
     raise RuntimeError("no VmRSS in /proc/self/status")
+
+
+def glibc_heaps():
+    """Each of glibc's heaps as malloc_info reports it: (its number, bytes from the system, bytes
+    free in it, sizes of its free chunks of 512 kB or more)"""
+    libc = ctypes.CDLL("libc.so.6")
+    libc.fopen.restype = ctypes.c_void_p
+    with tempfile.NamedTemporaryFile(suffix=".xml") as f:
+        out = libc.fopen(f.name.encode(), b"w")
+        libc.malloc_info(0, ctypes.c_void_p(out))
+        libc.fclose(ctypes.c_void_p(out))
+        root = ElementTree.parse(f.name).getroot()
+    heaps = []
+    for heap in root.findall("heap"):
+        system = next(int(s.get("size")) for s in heap.findall("system")
+                      if s.get("type") == "current")
+        free = sum(int(t.get("size")) for t in heap.findall("total"))
+        large = [int(s.get("total")) // int(s.get("count")) for s in heap.find("sizes")
+                 if int(s.get("from")) >= 512 * 1024 for _ in range(int(s.get("count")))]
+        heaps.append((heap.get("nr"), system, free, large))
+    return heaps
 
 
 def main():
@@ -69,6 +97,12 @@ def main():
         if seen["n"] % 1000 == 0:
             ahead = (sound["end"] - info.get_buffer().pts) / Gst.SECOND
             samples.append((seen["n"], resident_kb(), ahead))
+            if os.environ.get("HEED_LONG_RUN_HEAPS"):
+                for nr, system, free, large in glibc_heaps():
+                    if system >= 1 << 20:
+                            print(f"# frame {seen['n']}: glibc heap {nr}: {system // 1024} kB from "
+                              f"the system, {free // 1024} kB free, free chunks of 512 kB or "
+                              f"more: {large}")
         return Gst.PadProbeReturn.OK
 
     pipe.get_by_name("a").get_static_pad("src").add_probe(Gst.PadProbeType.BUFFER, on_sound)
