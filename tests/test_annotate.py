@@ -31,6 +31,9 @@ in each clip):
     keyframe annotated with --report;
   - a photo with each of EXIF's eight orientations, from a file and (three of them) over HTTP,
     is turned upright as Pillow's exif_transpose turns it;
+  - a HEIC and an AVIF picture (which GStreamer 1.22 does not read), and the HEIC over HTTP, are
+    annotated as libheif's heif-convert decodes them; a damaged HEIC is a one-line reason,
+    nothing written;
   - an unwritable output, a full disk (/dev/full), a missing input, a folder with no video, an
     animated WebP and an
     output that is the input (by a link too) end at once with a one-line reason and a non-zero
@@ -790,6 +793,39 @@ def main():
     server.shutdown()
     check("a photo with an EXIF orientation at an address (HTTP): turned upright as the file is",
           not wrong, "; ".join(wrong))
+    # a phone's HEIC and an AVIF, which GStreamer 1.22 reads no frame of: annotated as GdkPixbuf
+    # reads them through libheif (as heed classify reads them), against libheif's own
+    # heif-convert; a damaged one is a one-line reason, nothing written
+    source = os.path.join(tmp, "heif-block.png")
+    block.save(source)
+    heif = {"HEIC": os.path.join(tmp, "photo.heic"), "AVIF": os.path.join(tmp, "photo.avif")}
+    subprocess.run(["heif-enc", "-q", "90", "-o", heif["HEIC"], source], check=True,
+                   capture_output=True)
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", source, "-c:v", "libaom-av1",
+                    "-still-picture", "1", "-pix_fmt", "yuv420p", heif["AVIF"]], check=True)
+    for kind, photo in heif.items():
+        decoded = photo + ".png"
+        subprocess.run(["heif-convert", photo, decoded], check=True, capture_output=True)
+        out = photo + ".mp4"
+        why = not_upright(decoded, photo, out)
+        b = probe(out) if why is None else None
+        check(f"{'an' if kind == 'AVIF' else 'a'} {kind} picture: annotated, one frame, as libheif "
+              "decodes it",
+              why is None and b is not None and b["frames"] == 1, why or f"{b}")
+    address, server = serve(tmp)
+    why = not_upright(heif["HEIC"] + ".png", f"{address}/photo.heic",
+                      os.path.join(tmp, "web-photo.mp4"))
+    server.shutdown()
+    check("a HEIC picture at an address (HTTP): annotated as the file is", why is None, why)
+    damaged = os.path.join(tmp, "damaged.heic")
+    with open(heif["HEIC"], "rb") as f, open(damaged, "wb") as g:
+        g.write(f.read(400))
+    out = damaged + ".mp4"
+    r = annotate([damaged, "-o", out])
+    lines = r.stderr.strip().splitlines()
+    check("a damaged HEIC: a one-line reason, exit status 1, nothing written",
+          r.returncode == 1 and len(lines) == 1 and not os.path.exists(out),
+          f"status {r.returncode}: {lines}")
 
     # heedjson from gst-launch-1.0
     jl = os.path.join(tmp, "gst.jsonl")

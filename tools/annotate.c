@@ -142,7 +142,9 @@ still_direction (const char *path, const char *uri)
   if (uri && !fetched)
     return NULL;
   /* a small decode: the JPEG loader scales as it decodes, and sets the tag all the same */
+  guint muted = heed_cli_mute_warnings ();
   GdkPixbuf *pb = gdk_pixbuf_new_from_file_at_size (fetched ? fetched : path, 64, 64, NULL);
+  heed_cli_unmute_warnings (muted);
   if (fetched)
     g_unlink (fetched), g_free (fetched);
   const char *tag = pb ? gdk_pixbuf_get_option (pb, "orientation") : NULL;
@@ -151,6 +153,34 @@ still_direction (const char *path, const char *uri)
     o = 0;
   g_clear_object (&pb);
   return methods[o];
+}
+
+/* A still picture that GStreamer 1.22 reads no frame of but GdkPixbuf does, as heed classify
+ * reads it (a phone's HEIC and an AVIF through libheif, whose frames come out turned as the file
+ * says; a TGA, an ICO), turned upright by its EXIF orientation and written to a temporary PNG
+ * that decodebin reads; NULL where GdkPixbuf reads no still picture from it (an animation is not
+ * one: an animated WebP keeps its own error). The caller unlinks the file. */
+static char *
+still_as_png (const char *path)
+{
+  guint muted = heed_cli_mute_warnings ();
+  GdkPixbufAnimation *animation = gdk_pixbuf_animation_new_from_file (path, NULL);
+  heed_cli_unmute_warnings (muted);
+  GdkPixbuf *upright = animation && gdk_pixbuf_animation_is_static_image (animation)
+                           ? gdk_pixbuf_apply_embedded_orientation (
+                                 gdk_pixbuf_animation_get_static_image (animation))
+                           : NULL;
+  g_clear_object (&animation);
+  char *png = NULL;
+  int fd = upright ? g_file_open_tmp ("heed-still-XXXXXX.png", &png, NULL) : -1;
+  if (fd >= 0)
+    close (fd);
+  if (png && !gdk_pixbuf_save (upright, png, "png", NULL, NULL)) {
+    g_unlink (png);
+    g_clear_pointer (&png, g_free);
+  }
+  g_clear_object (&upright);
+  return png;
 }
 
 /* What the input holds: whether it has video and sound (and the sound's rate and channels, 0
@@ -176,8 +206,8 @@ probe_input (const char *uri, const char *path, const char *sound_id, gboolean *
                  "%s is an animated WebP, which GStreamer 1.22 does not read (its webpdec "
                  "takes still pictures only)",
                  path);
-  else if (result != GST_DISCOVERER_OK)
-    g_set_error (error, GST_CORE_ERROR, GST_CORE_ERROR_FAILED,
+  else if (result != GST_DISCOVERER_OK) /* the one reason a picture GdkPixbuf reads overrides */
+    g_set_error (error, GST_STREAM_ERROR, GST_STREAM_ERROR_TYPE_NOT_FOUND,
                  "%s is not a video heed can read%s%s%s", shown,
                  result == GST_DISCOVERER_MISSING_PLUGINS
                      ? " (a GStreamer plugin for its format is missing)"
@@ -698,6 +728,7 @@ annotate_video (const AnnotateVideo *v, AnnotateOptions *o)
   gboolean audio = FALSE;
   guint rate = 0, channels = 0;
   char *desc = NULL, *shown = NULL, *file_uri = NULL, *default_ids[TRACK_KINDS] = { NULL };
+  char *still_png = NULL; /* a picture GStreamer does not read, as a PNG (still_as_png) */
   HeedReport *report = NULL;
 
   const Container *container = output_container (output, &error);
@@ -708,11 +739,37 @@ annotate_video (const AnnotateVideo *v, AnnotateOptions *o)
   const char *encoder = video_encoder (container);
   gboolean marked = !input_uri && default_tracks (input, default_ids);
   if (!heed_cli_find_plugin (&error) ||
-      !(file_uri = input_uri ? g_strdup (input_uri) : gst_filename_to_uri (input, &error)) ||
-      !probe_input (file_uri, input_uri ? NULL : input, default_ids[TRACK_SOUND], &audio, &rate,
-                    &channels, &a.duration, &a.still, &error)) {
+      !(file_uri = input_uri ? g_strdup (input_uri) : gst_filename_to_uri (input, &error))) {
     status = heed_cli_fail (NULL, error);
     goto out;
+  }
+  if (!probe_input (file_uri, input_uri ? NULL : input, default_ids[TRACK_SOUND], &audio, &rate,
+                    &channels, &a.duration, &a.still, &error)) {
+    /* a picture GStreamer does not read (HEIC, AVIF) annotated as GdkPixbuf reads it, from a
+     * PNG of it (one at an address fetched for it first, as heed classify fetches it); else the
+     * first reason stands */
+    GError *again = NULL;
+    if (g_error_matches (error, GST_STREAM_ERROR, GST_STREAM_ERROR_TYPE_NOT_FOUND)) {
+      gboolean stream;
+      char *fetched = input_uri ? heed_cli_fetch_address (input_uri, &stream, NULL) : NULL;
+      if (!input_uri || fetched)
+        still_png = still_as_png (fetched ? fetched : input);
+      if (fetched)
+        g_unlink (fetched), g_free (fetched);
+    }
+    if (still_png) {
+      input_uri = NULL; /* read from the PNG, by filesrc */
+      g_free (file_uri);
+      if ((file_uri = gst_filename_to_uri (still_png, &again)) &&
+          probe_input (file_uri, still_png, NULL, &audio, &rate, &channels, &a.duration, &a.still,
+                       &again))
+        g_clear_error (&error);
+      g_clear_error (&again);
+    }
+    if (error) {
+      status = heed_cli_fail (NULL, error);
+      goto out;
+    }
   }
   if (!encoder) {
     status = heed_cli_fail (container->webm ? "no VP9 encoder for WebM: install "
@@ -770,7 +827,7 @@ annotate_video (const AnnotateVideo *v, AnnotateOptions *o)
     status = heed_cli_fail (NULL, error);
     goto out;
   }
-  const char *direction = a.still ? still_direction (input, input_uri) : NULL;
+  const char *direction = a.still && !still_png ? still_direction (input, input_uri) : NULL;
   if (direction) {
     GstElement *flip = gst_bin_get_by_name (GST_BIN (a.pipeline), "flip");
     gst_util_set_object_arg (G_OBJECT (flip), "video-direction", direction);
@@ -779,7 +836,7 @@ annotate_video (const AnnotateVideo *v, AnnotateOptions *o)
   if (input_uri) { /* uridecodebin: a source with several streams (RTSP's) has all linked */
     heed_cli_set_string (a.pipeline, "d", "uri", input_uri);
   } else {
-    heed_cli_set_string (a.pipeline, "src", "location", input);
+    heed_cli_set_string (a.pipeline, "src", "location", still_png ? still_png : input);
     if (marked) {
       GstElement *d = gst_bin_get_by_name (GST_BIN (a.pipeline), "d");
       g_signal_connect (d, "autoplug-continue", G_CALLBACK (decode_default_tracks), default_ids);
@@ -885,6 +942,8 @@ out:
   g_free (desc);
   g_free (shown);
   g_free (file_uri);
+  if (still_png)
+    g_unlink (still_png), g_free (still_png);
   /* after the pipeline, whose decodebin's signal held them */
   g_free (default_ids[TRACK_VIDEO]), g_free (default_ids[TRACK_SOUND]);
   return status;

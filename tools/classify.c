@@ -95,7 +95,9 @@ rgba_sample (GstBuffer *buf, guint w, guint h)
 static GstSample *
 pixbuf_frame (const char *path)
 {
+  guint muted = heed_cli_mute_warnings ();
   GdkPixbuf *stored = gdk_pixbuf_new_from_file (path, NULL);
+  heed_cli_unmute_warnings (muted);
   if (!stored)
     return NULL;
   /* upright, as its EXIF orientation says (the JPEG and TIFF loaders read it; a phone stores

@@ -14,6 +14,11 @@ int heed_cli_fail (const char *what, GError *error);
 gsize heed_cli_read_head (const char *path, guint8 *head, gsize n);
 /* Whether a file's first got bytes (heed_cli_read_head's) start as a PNG does: its signature */
 gboolean heed_cli_head_is_png (const guint8 *head, gsize got);
+/* Around a read of a file by GdkPixbuf: its loaders print warnings of their own on a damaged
+ * file (libheif's "Invalid input: ..."), where heed says why in one line. Returns what
+ * heed_cli_unmute_warnings takes back. */
+guint heed_cli_mute_warnings (void);
+void heed_cli_unmute_warnings (guint handler);
 /* A picture or video at an address (https://, http://, ...), fetched whole into a temporary file
  * by the GStreamer source for its scheme, so that it is decoded as the same file on disk is
  * (GdkPixbuf first for JPEGs and PNGs, as Pillow reads them, their EXIF orientation with them);

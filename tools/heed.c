@@ -75,6 +75,24 @@ heed_cli_head_is_png (const guint8 *head, gsize got)
   return got >= sizeof signature && memcmp (head, signature, sizeof signature) == 0;
 }
 
+static void
+drop_message (const gchar *domain, GLogLevelFlags level, const gchar *message, gpointer data)
+{
+}
+
+guint
+heed_cli_mute_warnings (void)
+{
+  /* the loaders log in no domain; GStreamer's and heed's own messages have theirs */
+  return g_log_set_handler (NULL, G_LOG_LEVEL_WARNING | G_LOG_LEVEL_MESSAGE, drop_message, NULL);
+}
+
+void
+heed_cli_unmute_warnings (guint handler)
+{
+  g_log_remove_handler (NULL, handler);
+}
+
 /* The most a picture or video at an address is fetched to: more is taken for a stream */
 #define FETCH_MAX_BYTES (256u << 20)
 
