@@ -127,26 +127,18 @@ input_stem (const char *input, gboolean address)
  * turns it (GdkPixbuf's JPEG and TIFF loaders read the tag; a phone stores a photo as the sensor
  * read it, with that tag): a GstVideoOrientationMethod's nick, or NULL where the file says
  * nothing or is upright. GStreamer 1.22's decodebin reads no orientation from a JPEG (only
- * jpegparse reads it, and decodebin does not plug it), so videoflip's auto left it as stored.
- * uri: the address it is read from, or NULL for the file at path. */
+ * jpegparse reads it, and decodebin does not plug it), so videoflip's auto left it as stored. */
 static const char *
-still_direction (const char *path, const char *uri)
+still_direction (const char *path)
 {
   /* EXIF's orientations 1 to 8: as stored, mirrored, turned 180 degrees, flipped, transposed,
    * turned a quarter clockwise, transversed, a quarter anticlockwise */
   static const char *const methods[] = { NULL,    NULL,  "horiz", "180", "vert",
                                          "ul-lr", "90r", "ur-ll", "90l" };
-  /* a still at an address is fetched for it (a picture, small), as heed classify fetches it */
-  gboolean stream;
-  char *fetched = uri ? heed_cli_fetch_address (uri, &stream, NULL) : NULL;
-  if (uri && !fetched)
-    return NULL;
   /* a small decode: the JPEG loader scales as it decodes, and sets the tag all the same */
   guint muted = heed_cli_mute_warnings ();
-  GdkPixbuf *pb = gdk_pixbuf_new_from_file_at_size (fetched ? fetched : path, 64, 64, NULL);
+  GdkPixbuf *pb = gdk_pixbuf_new_from_file_at_size (path, 64, 64, NULL);
   heed_cli_unmute_warnings (muted);
-  if (fetched)
-    g_unlink (fetched), g_free (fetched);
   const char *tag = pb ? gdk_pixbuf_get_option (pb, "orientation") : NULL;
   guint64 o = 0;
   if (tag && !g_ascii_string_to_unsigned (tag, 10, 1, 8, &o, NULL))
@@ -728,7 +720,10 @@ annotate_video (const AnnotateVideo *v, AnnotateOptions *o)
   gboolean audio = FALSE;
   guint rate = 0, channels = 0;
   char *desc = NULL, *shown = NULL, *file_uri = NULL, *default_ids[TRACK_KINDS] = { NULL };
-  char *still_png = NULL; /* a picture GStreamer does not read, as a PNG (still_as_png) */
+  /* what filesrc reads in place of the input, unlinked at the end: a still picture at an address
+   * fetched (once, for its EXIF orientation and its frame), or a PNG of a picture GStreamer does
+   * not read (still_as_png) */
+  char *local_copy = NULL;
   HeedReport *report = NULL;
 
   const Container *container = output_container (output, &error);
@@ -753,15 +748,15 @@ annotate_video (const AnnotateVideo *v, AnnotateOptions *o)
       gboolean stream;
       char *fetched = input_uri ? heed_cli_fetch_address (input_uri, &stream, NULL) : NULL;
       if (!input_uri || fetched)
-        still_png = still_as_png (fetched ? fetched : input);
+        local_copy = still_as_png (fetched ? fetched : input);
       if (fetched)
         g_unlink (fetched), g_free (fetched);
     }
-    if (still_png) {
+    if (local_copy) {
       input_uri = NULL; /* read from the PNG, by filesrc */
       g_free (file_uri);
-      if ((file_uri = gst_filename_to_uri (still_png, &again)) &&
-          probe_input (file_uri, still_png, NULL, &audio, &rate, &channels, &a.duration, &a.still,
+      if ((file_uri = gst_filename_to_uri (local_copy, &again)) &&
+          probe_input (file_uri, local_copy, NULL, &audio, &rate, &channels, &a.duration, &a.still,
                        &again))
         g_clear_error (&error);
       g_clear_error (&again);
@@ -770,6 +765,12 @@ annotate_video (const AnnotateVideo *v, AnnotateOptions *o)
       status = heed_cli_fail (NULL, error);
       goto out;
     }
+  } else if (a.still && input_uri) {
+    /* a still picture at an address read from one fetched copy, as heed classify reads it: its
+     * EXIF orientation read there (decodebin reads none) and its frame decoded from it */
+    gboolean stream;
+    if ((local_copy = heed_cli_fetch_address (input_uri, &stream, NULL)))
+      input_uri = NULL;
   }
   if (!encoder) {
     status = heed_cli_fail (container->webm ? "no VP9 encoder for WebM: install "
@@ -827,7 +828,8 @@ annotate_video (const AnnotateVideo *v, AnnotateOptions *o)
     status = heed_cli_fail (NULL, error);
     goto out;
   }
-  const char *direction = a.still && !still_png ? still_direction (input, input_uri) : NULL;
+  const char *direction =
+      a.still && !input_uri ? still_direction (local_copy ? local_copy : input) : NULL;
   if (direction) {
     GstElement *flip = gst_bin_get_by_name (GST_BIN (a.pipeline), "flip");
     gst_util_set_object_arg (G_OBJECT (flip), "video-direction", direction);
@@ -836,7 +838,7 @@ annotate_video (const AnnotateVideo *v, AnnotateOptions *o)
   if (input_uri) { /* uridecodebin: a source with several streams (RTSP's) has all linked */
     heed_cli_set_string (a.pipeline, "d", "uri", input_uri);
   } else {
-    heed_cli_set_string (a.pipeline, "src", "location", still_png ? still_png : input);
+    heed_cli_set_string (a.pipeline, "src", "location", local_copy ? local_copy : input);
     if (marked) {
       GstElement *d = gst_bin_get_by_name (GST_BIN (a.pipeline), "d");
       g_signal_connect (d, "autoplug-continue", G_CALLBACK (decode_default_tracks), default_ids);
@@ -942,8 +944,8 @@ out:
   g_free (desc);
   g_free (shown);
   g_free (file_uri);
-  if (still_png)
-    g_unlink (still_png), g_free (still_png);
+  if (local_copy)
+    g_unlink (local_copy), g_free (local_copy);
   /* after the pipeline, whose decodebin's signal held them */
   g_free (default_ids[TRACK_VIDEO]), g_free (default_ids[TRACK_SOUND]);
   return status;
