@@ -30,7 +30,8 @@ in each clip):
     a TS whose sound changes rate and channels halfway, the sound kept, and a clip with no
     keyframe annotated with --report;
   - a photo with each of EXIF's eight orientations, from a file and (three of them) over HTTP,
-    is turned upright as Pillow's exif_transpose turns it;
+    is turned upright as Pillow's exif_transpose turns it, and so are PNGs and WebPs with one
+    (an eXIf chunk, ImageMagick's raw profile, XMP, a WebP's EXIF chunk);
   - a HEIC and an AVIF picture (which GStreamer 1.22 does not read), and the HEIC over HTTP, are
     annotated as libheif's heif-convert decodes them; a damaged HEIC is a one-line reason,
     nothing written;
@@ -68,6 +69,7 @@ import time
 
 import gi
 import jsonschema
+import tagged_stills
 from terminal import stderr_on_terminal
 from tap import check, plan
 
@@ -793,6 +795,17 @@ def main():
     server.shutdown()
     check("a photo with an EXIF orientation at an address (HTTP): turned upright as the file is",
           not wrong, "; ".join(wrong))
+    # a PNG and a WebP with one: neither GdkPixbuf nor GStreamer reads it from them, Pillow does
+    wrong = []
+    for way, orientation in (("png-exif", 6), ("png-raw-profile-ztxt", 8), ("png-xmp", 3),
+                             ("webp-exif", 5), ("webp-lossy-exif", 7)):
+        photo = os.path.join(tmp, f"{way}-{orientation}." + way.split("-")[0])
+        tagged_stills.save(block, photo, orientation, way)
+        why = not_upright(photo, photo, photo + ".mp4")
+        if why:
+            wrong.append(f"{way} {orientation}: {why}")
+    check("a PNG and a WebP with an EXIF orientation (eXIf, raw profile, XMP, WebP EXIF): "
+          "turned upright as Pillow turns them", not wrong, "; ".join(wrong))
     # a phone's HEIC and an AVIF, which GStreamer 1.22 reads no frame of: annotated as GdkPixbuf
     # reads them through libheif (as heed classify reads them), against libheif's own
     # heif-convert; a damaged one is a one-line reason, nothing written

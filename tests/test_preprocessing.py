@@ -6,7 +6,8 @@ transformers preprocessor_config.json, against timm's eval transform (built from
 as timm builds it) and against transformers' image processors (tools/heed_torch.py), on images
 of several sizes and aspect ratios, shrunk and enlarged; and a phone's pictures: JPEGs decoded
 as Pillow decodes them and turned upright by their EXIF orientation as transformers' load_image
-turns them, and a video's first frame turned by its rotation tag as FFmpeg turns it; a
+turns them, PNGs and WebPs turned by theirs in each way those files carry one (tagged_stills),
+TIFFs by their orientation tag, and a video's first frame turned by its rotation tag as FFmpeg turns it; a
 panorama wider than heed's 16384 pixels, shrunk to that first (a looser bound, given there).
 
 The bound: no value more than one 8-bit code apart (1 / 255 / std once normalised), and at
@@ -28,6 +29,7 @@ import torch
 
 sys.path.insert(0, os.environ["HEED_TOOLS_DIR"])
 from heed_torch import hf_preprocess, synthetic_photo, timm_eval_transform  # noqa: E402
+import tagged_stills  # noqa: E402
 
 heed = os.environ["HEED_TOOL"]
 weights = os.path.join(os.environ["HEED_FIXTURES"], "hub_timm_vit", "model.safetensors")
@@ -160,7 +162,7 @@ def photos_turned(tmp):
 
 
 def main():
-    print(f"1..{len(CASES) + 6}")
+    print(f"1..{len(CASES) + 8}")
     failed = 0
     with tempfile.TemporaryDirectory() as tmp:
         images = []
@@ -224,6 +226,37 @@ def main():
                                files, tmp, upright=True)
         failed += not run_case(n + 2, "a video's first frame, upright by its rotation tag as "
                                "FFmpeg turns it", model, [video], files, tmp, [upright])
+        # PNGs (GdkPixbuf reads no orientation from them) with each of the eight in an eXIf
+        # chunk, and each other way PNGs and WebPs carry one (GStreamer's webpdec reads none),
+        # their orientations taken in turn: upright as transformers' load_image reads them
+        photo = synthetic_photo(320, 240, seed=12)
+        tagged = [("png-exif", o) for o in range(1, 9)]
+        tagged += [(way, 2 + k % 7) for k, way in enumerate(tagged_stills.WAYS[1:])]
+        stills = []
+        for way, orientation in tagged:
+            path = os.path.join(tmp, f"{way}-{orientation}." + way.split("-")[0])
+            tagged_stills.save(photo, path, orientation, way)
+            stills.append(path)
+        failed += not run_case(n + 3, "PNG and WebP with an EXIF orientation (eXIf 1-8, raw "
+                               "profile, XMP, WebP EXIF), upright as load_image reads them",
+                               model, stills, files, tmp, upright=True)
+        # TIFFs with each orientation tag (GdkPixbuf's TIFF loader, through libtiff): against the
+        # picture turned as the tag defines it (exif_transpose's turn of the stored rows), not
+        # against Pillow 9.4 reading the file, whose decoder hands on rows libtiff already
+        # turned, which exif_transpose then turns again
+        from PIL import Image
+        turns = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180,
+                 4: Image.Transpose.FLIP_TOP_BOTTOM, 5: Image.Transpose.TRANSPOSE,
+                 6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE,
+                 8: Image.Transpose.ROTATE_90}
+        tiffs, turned = [], []
+        for orientation in range(1, 9):
+            tiffs.append(os.path.join(tmp, f"orientation{orientation}.tiff"))
+            turned.append(os.path.join(tmp, f"orientation{orientation}-turned.png"))
+            photo.save(tiffs[-1], tiffinfo={0x0112: orientation})
+            (photo.transpose(turns[orientation]) if orientation > 1 else photo).save(turned[-1])
+        failed += not run_case(n + 4, "TIFF with orientation tags 1-8, turned as the tag defines",
+                               model, tiffs, files, tmp, turned)
         # a phone's HEIC and an AVIF (GdkPixbuf's HEIF loader, libheif), which Pillow does not
         # read: against libheif's own heif-convert writing them out as PNGs
         heif = [os.path.join(tmp, f) for f in ("photo.heic", "photo.avif")]
@@ -236,14 +269,13 @@ def main():
                         "-still-picture", "1", "-pix_fmt", "yuv420p", heif[1]], check=True)
         for p, png in zip(heif, decoded):
             subprocess.run(["heif-convert", p, png], check=True, capture_output=True)
-        failed += not run_case(n + 3, "HEIC and AVIF as libheif decodes them", model, heif,
+        failed += not run_case(n + 5, "HEIC and AVIF as libheif decodes them", model, heif,
                                files, tmp, decoded)
         # a panorama wider than heed's 16384 pixels (it was refused): shrunk to that by area
         # averaging, rounded to 8 bits, then the checkpoint's own resize, against Pillow's one
         # resize. The extra rounding puts up to half a code on each pixel before the model's
         # resize, and the crop, measured on the shrunk picture, may sit a source pixel apart;
         # a wrong scale, crop or bias would be tens of codes over most values.
-        from PIL import Image
         pano = os.path.join(tmp, "panorama.jpg")
         synthetic_photo(17000, 1200, seed=11).save(pano, quality=90)
         for k, (name, files) in enumerate((CASES[0], CASES[4])):
@@ -251,7 +283,7 @@ def main():
             dump = os.path.join(tmp, f"pano{k}.f32")
             r = subprocess.run([heed, "classify", "--model", os.path.join(d, "model.safetensors"),
                                 "--dump-tensor", dump, pano], capture_output=True, text=True)
-            tag = f"{n + 4 + k} a 17000 x 1200 panorama, {name}"
+            tag = f"{n + 6 + k} a 17000 x 1200 panorama, {name}"
             if r.returncode:
                 print(f"not ok {tag}: heed failed: {r.stderr.strip()}")
                 failed += 1

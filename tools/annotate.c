@@ -12,6 +12,7 @@
  * Several inputs, or a folder's videos, are annotated one after another (list_videos names their
  * outputs), a failed one not stopping the others. */
 #include "heed-cli.h"
+#include "heed-orientation.h"
 #include "heed-report.h"
 
 #include <gdk-pixbuf/gdk-pixbuf.h>
@@ -124,17 +125,14 @@ input_stem (const char *input, gboolean address)
 }
 
 /* How videoflip turns a still picture at path upright by its EXIF orientation, as heed classify
- * turns it (GdkPixbuf's JPEG and TIFF loaders read the tag; a phone stores a photo as the sensor
- * read it, with that tag): a GstVideoOrientationMethod's nick, or NULL where the file says
- * nothing or is upright. GStreamer 1.22's decodebin reads no orientation from a JPEG (only
- * jpegparse reads it, and decodebin does not plug it), so videoflip's auto left it as stored. */
+ * turns it (GdkPixbuf's JPEG and TIFF loaders read the tag, heed_still_orientation a PNG's and a
+ * WebP's; a phone stores a photo as the sensor read it, with that tag): a
+ * GstVideoOrientationMethod's nick, or NULL where the file says nothing or is upright.
+ * GStreamer 1.22's decodebin reads no orientation from a JPEG (only jpegparse reads it, and
+ * decodebin does not plug it), nor from a PNG or a WebP, so videoflip's auto left it as stored. */
 static const char *
 still_direction (const char *path)
 {
-  /* EXIF's orientations 1 to 8: as stored, mirrored, turned 180 degrees, flipped, transposed,
-   * turned a quarter clockwise, transversed, a quarter anticlockwise */
-  static const char *const methods[] = { NULL,    NULL,  "horiz", "180", "vert",
-                                         "ul-lr", "90r", "ur-ll", "90l" };
   /* a small decode: the JPEG loader scales as it decodes, and sets the tag all the same */
   guint muted = heed_cli_mute_warnings ();
   GdkPixbuf *pb = gdk_pixbuf_new_from_file_at_size (path, 64, 64, NULL);
@@ -144,7 +142,7 @@ still_direction (const char *path)
   if (tag && !g_ascii_string_to_unsigned (tag, 10, 1, 8, &o, NULL))
     o = 0;
   g_clear_object (&pb);
-  return methods[o];
+  return heed_orientation_method (tag ? (guint) o : heed_still_orientation_of_file (path));
 }
 
 /* A still picture that GStreamer 1.22 reads no frame of but GdkPixbuf does, as heed classify

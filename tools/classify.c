@@ -6,10 +6,12 @@
  *    "attention_peak": [x, y]}
  * Images are decoded by GStreamer (uridecodebin), so PNG, JPEG and anything else it reads work;
  * a video gives its first frame. What uridecodebin cannot read goes to GdkPixbuf's library (CMYK
- * JPEG, BMP, TIFF, animated WebP, HEIC and AVIF), and so do JPEGs and 16-bit RGB PNGs, which it
- * reads as Pillow does. */
+ * JPEG, BMP, TIFF, animated WebP, HEIC and AVIF), and so do JPEGs and PNGs, which it reads as
+ * Pillow does. A picture is turned upright by its EXIF orientation, as transformers' load_image
+ * turns it (GdkPixbuf reads a JPEG's and a TIFF's, heed-orientation.h a PNG's and a WebP's). */
 #include "heed-cli.h"
 #include "heed-engine.h"
+#include "heed-orientation.h"
 #include "heedlabels.h"
 
 #include <gdk-pixbuf/gdk-pixbuf.h>
@@ -39,14 +41,17 @@ stop_pipeline (GstElement *pipe, GstElement *sink, GstBus *bus, GstMessage *m)
 
 /* Prerolls `source ! videoconvert ! RGBA appsink` and returns its frame, or NULL with what
  * GStreamer said (*message: the error's text, or NULL for an end with no frame; *not_linked:
- * the error was a stream with nothing to link to, such as sound). */
+ * the error was a stream with nothing to link to, such as sound). direction: videoflip's
+ * method for a still picture whose orientation GStreamer does not read (a WebP's EXIF), or NULL
+ * to turn the frame as the stream's rotation tag says. */
 static GstSample *
-preroll_frame (const char *source, char **message, gboolean *not_linked, GError **error)
+preroll_frame (const char *source, const char *direction, char **message, gboolean *not_linked,
+               GError **error)
 {
   /* a video's first frame upright, as the rotation tag its demuxer posts says */
   char *desc = g_strdup_printf ("%s ! videoconvert ! video/x-raw,format=RGBA ! "
-                                "videoflip video-direction=auto ! appsink name=sink sync=false",
-                                source);
+                                "videoflip video-direction=%s ! appsink name=sink sync=false",
+                                source, direction ? direction : "auto");
   GstElement *pipe = gst_parse_launch (desc, error);
   GstSample *sample = NULL;
   g_free (desc);
@@ -101,7 +106,14 @@ pixbuf_frame (const char *path)
   if (!stored)
     return NULL;
   /* upright, as its EXIF orientation says (the JPEG and TIFF loaders read it; a phone stores
-   * a photo as the sensor read it, with that tag), as transformers' load_image turns it */
+   * a photo as the sensor read it, with that tag), as transformers' load_image turns it; a
+   * PNG's or a WebP's read here, where GdkPixbuf's loaders read none */
+  guint orientation =
+      gdk_pixbuf_get_option (stored, "orientation") ? 0 : heed_still_orientation_of_file (path);
+  if (orientation > 1) {
+    char tag[2] = { (char) ('0' + orientation), 0 };
+    gdk_pixbuf_set_option (stored, "orientation", tag);
+  }
   GdkPixbuf *read = gdk_pixbuf_apply_embedded_orientation (stored);
   g_object_unref (stored);
   if (!read)
@@ -187,7 +199,9 @@ decode_first_frame (const char *path, const char *shown, GError **error)
   char *source = g_strdup_printf ("uridecodebin uri=\"%s\"", uri);
   char *message = NULL;
   gboolean not_linked = FALSE;
-  GstSample *sample = preroll_frame (source, &message, &not_linked, error);
+  GstSample *sample =
+      preroll_frame (source, heed_orientation_method (heed_still_orientation_of_file (path)),
+                     &message, &not_linked, error);
   g_free (source);
   g_free (uri);
   if (!sample && !not_linked && !pixbuf_first && !(error && *error)) {

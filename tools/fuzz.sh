@@ -2,16 +2,17 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # Fuzzes what heed reads from untrusted files with libFuzzer, AddressSanitizer and
 # UndefinedBehaviorSanitizer (clang): the safetensors loader (model), config.json and
-# preprocessor_config.json (json), labels files (labels). Builds build-fuzz/ once, then runs
-# each target RUNS times (1,000,000) from fuzz/corpus/TARGET, new inputs kept in
-# build-fuzz/corpus/TARGET (the repository's seeds stay as they are). Any crash, leak or
-# undefined behaviour stops the run with the input that caused it (build-fuzz/crash-*).
+# preprocessor_config.json (json), labels files (labels), a PNG's or WebP's EXIF orientation
+# (orientation). Builds build-fuzz/ once, then runs each target RUNS times (1,000,000) from
+# fuzz/corpus/TARGET, new inputs kept in build-fuzz/corpus/TARGET (the repository's seeds stay
+# as they are). Any crash, leak or undefined behaviour stops the run with the input that caused
+# it (build-fuzz/crash-*).
 #   tools/fuzz.sh [RUNS [TARGET...]]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-1000000}
 shift $(( $# > 0 ? 1 : 0 ))
-targets=${*:-model json labels}
+targets=${*:-model json labels orientation}
 if [ ! -f build-fuzz/build.ninja ]; then
   CC=clang meson setup build-fuzz -Dfuzzing=true -Dtests=false -Db_sanitize=address,undefined \
     -Db_lundef=false -Dc_args='-fsanitize=fuzzer-no-link -fno-sanitize-recover=undefined'

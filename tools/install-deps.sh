@@ -32,4 +32,4 @@ $SUDO apt-get install -y --no-install-recommends \
   libpango1.0-dev libcairo2-dev libfontconfig-dev libgdk-pixbuf-2.0-dev webp-pixbuf-loader heif-gdk-pixbuf \
   shared-mime-info glib-networking \
   fonts-dejavu-core fonts-noto-cjk \
-  ffmpeg valgrind clang-format bc "${extra[@]}"
+  zlib1g-dev ffmpeg valgrind clang-format bc "${extra[@]}"
