@@ -7,7 +7,8 @@ as timm builds it) and against transformers' image processors (tools/heed_torch.
 of several sizes and aspect ratios, shrunk and enlarged; and a phone's pictures: JPEGs decoded
 as Pillow decodes them and turned upright by their EXIF orientation as transformers' load_image
 turns them, PNGs and WebPs turned by theirs in each way those files carry one (tagged_stills),
-TIFFs by their orientation tag, and a video's first frame turned by its rotation tag as FFmpeg turns it; a
+TIFFs by their orientation tag, a 16-bit grey PNG read as its high bytes (Pillow clips it to
+white), and a video's first frame turned by its rotation tag as FFmpeg turns it; a
 panorama wider than heed's 16384 pixels, shrunk to that first (a looser bound, given there).
 
 The bound: no value more than one 8-bit code apart (1 / 255 / std once normalised), and at
@@ -120,17 +121,20 @@ def run_case(n, name, model, images, files, tmp, references=None, **how):
 
 
 def save_png16(image, path, seed):
-    """image (8-bit RGB or RGBA) as a 16-bit PNG (Pillow writes none): each sample's high byte
-    the image's, its low byte random, so a decoder that does not keep the high bytes shows."""
+    """image (8-bit grey, grey and alpha, RGB or RGBA) as a 16-bit PNG (Pillow writes none):
+    each sample's high byte the image's, its low byte random, so a decoder that does not keep
+    the high bytes shows."""
     pixels = np.asarray(image).astype(np.uint16) << 8
     pixels |= np.random.default_rng(seed).integers(0, 256, pixels.shape, dtype=np.uint16)
+    if pixels.ndim == 2:
+        pixels = pixels[..., None]
     h, w, channels = pixels.shape
     rows = b"".join(b"\0" + row.astype(">u2").tobytes() for row in pixels)
 
     def chunk(kind, data):
         return struct.pack(">I", len(data)) + kind + data + struct.pack(
             ">I", zlib.crc32(kind + data))
-    header = struct.pack(">IIBBBBB", w, h, 16, {3: 2, 4: 6}[channels], 0, 0, 0)
+    header = struct.pack(">IIBBBBB", w, h, 16, {1: 0, 2: 4, 3: 2, 4: 6}[channels], 0, 0, 0)
     with open(path, "wb") as f:
         f.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows))
                 + chunk(b"IEND", b""))
@@ -162,7 +166,7 @@ def photos_turned(tmp):
 
 
 def main():
-    print(f"1..{len(CASES) + 8}")
+    print(f"1..{len(CASES) + 9}")
     failed = 0
     with tempfile.TemporaryDirectory() as tmp:
         images = []
@@ -197,14 +201,15 @@ def main():
         # files GStreamer's decodebin cannot read and heed hands to GdkPixbuf: a CMYK JPEG
         # (jpegdec takes 3 components at most), BMP and TIFF (libav's decoders get them in 4 kB
         # pieces, with no parser), a 16-bit RGB PNG (GStreamer 1.22's pngdec scrambles it) and
-        # an animated WebP; beside them a 16-bit RGBA PNG, which pngdec reads, and a still WebP.
+        # an animated WebP; beside them 16-bit RGBA and grey-and-alpha PNGs, and a still WebP.
         # Against Pillow reading them as timm does (a 16-bit PNG's high bytes)
         n, files = len(CASES) + 1, CASES[0][1]
         model = os.path.join(tmp, "case1", "model.safetensors")
         photo = synthetic_photo(320, 240, seed=7)
         others = [os.path.join(tmp, f) for f in ("cmyk.jpg", "photo.bmp", "photo.tiff",
                                                  "photo-rgb16.png", "photo-rgba16.png",
-                                                 "photo.webp", "animated.webp")]
+                                                 "photo.webp", "animated.webp",
+                                                 "photo-la16.png")]
         photo.convert("CMYK").save(others[0], quality=90)
         photo.save(others[1])
         photo.save(others[2])
@@ -215,6 +220,7 @@ def main():
         photo.save(others[5], quality=90)
         photo.save(others[6], save_all=True, quality=90, duration=100, loop=0,
                    append_images=[synthetic_photo(320, 240, seed=8)])
+        save_png16(photo.convert("LA"), others[7], seed=3)
         failed += not run_case(n, "CMYK JPEG, BMP, TIFF, 16-bit PNGs and WebP (still and "
                                "animated) as Pillow reads them", model, others, files, tmp,
                                convert=True)
@@ -271,6 +277,15 @@ def main():
             subprocess.run(["heif-convert", p, png], check=True, capture_output=True)
         failed += not run_case(n + 5, "HEIC and AVIF as libheif decodes them", model, heif,
                                files, tmp, decoded)
+        # a 16-bit grey PNG (a scan, a depth map): its high bytes, as every 16-bit PNG above,
+        # against the 8-bit grey picture they are. Pillow differs here on purpose: its
+        # convert("RGB") clips each 16-bit grey value to 255 (python-pillow/Pillow#3011), so
+        # transformers' load_image sees a white picture
+        grey16, grey8 = (os.path.join(tmp, f) for f in ("grey16.png", "grey8.png"))
+        photo.convert("L").save(grey8)
+        save_png16(photo.convert("L"), grey16, seed=4)
+        failed += not run_case(n + 6, "a 16-bit grey PNG, its high bytes (where Pillow clips it "
+                               "to white)", model, [grey16], files, tmp, [grey8], convert=True)
         # a panorama wider than heed's 16384 pixels (it was refused): shrunk to that by area
         # averaging, rounded to 8 bits, then the checkpoint's own resize, against Pillow's one
         # resize. The extra rounding puts up to half a code on each pixel before the model's
@@ -283,7 +298,7 @@ def main():
             dump = os.path.join(tmp, f"pano{k}.f32")
             r = subprocess.run([heed, "classify", "--model", os.path.join(d, "model.safetensors"),
                                 "--dump-tensor", dump, pano], capture_output=True, text=True)
-            tag = f"{n + 6 + k} a 17000 x 1200 panorama, {name}"
+            tag = f"{n + 7 + k} a 17000 x 1200 panorama, {name}"
             if r.returncode:
                 print(f"not ok {tag}: heed failed: {r.stderr.strip()}")
                 failed += 1
