@@ -201,15 +201,19 @@ def main():
         # files GStreamer's decodebin cannot read and heed hands to GdkPixbuf: a CMYK JPEG
         # (jpegdec takes 3 components at most), BMP and TIFF (libav's decoders get them in 4 kB
         # pieces, with no parser), a 16-bit RGB PNG (GStreamer 1.22's pngdec scrambles it) and
-        # an animated WebP; beside them 16-bit RGBA and grey-and-alpha PNGs, and a still WebP.
-        # Against Pillow reading them as timm does (a 16-bit PNG's high bytes)
+        # an animated WebP; beside them 16-bit RGBA and grey-and-alpha PNGs, and a still WebP;
+        # and pictures with transparent pixels (PNG, WebP, 32-bit BMP), whose stored colours count
+        # as Pillow's convert("RGB") keeps them. Against Pillow reading them as timm does (a
+        # 16-bit PNG's high bytes)
+        from PIL import Image
         n, files = len(CASES) + 1, CASES[0][1]
         model = os.path.join(tmp, "case1", "model.safetensors")
         photo = synthetic_photo(320, 240, seed=7)
         others = [os.path.join(tmp, f) for f in ("cmyk.jpg", "photo.bmp", "photo.tiff",
                                                  "photo-rgb16.png", "photo-rgba16.png",
                                                  "photo.webp", "animated.webp",
-                                                 "photo-la16.png")]
+                                                 "photo-la16.png", "clear.png", "clear.webp",
+                                                 "clear.bmp")]
         photo.convert("CMYK").save(others[0], quality=90)
         photo.save(others[1])
         photo.save(others[2])
@@ -221,9 +225,15 @@ def main():
         photo.save(others[6], save_all=True, quality=90, duration=100, loop=0,
                    append_images=[synthetic_photo(320, 240, seed=8)])
         save_png16(photo.convert("LA"), others[7], seed=3)
-        failed += not run_case(n, "CMYK JPEG, BMP, TIFF, 16-bit PNGs and WebP (still and "
-                               "animated) as Pillow reads them", model, others, files, tmp,
-                               convert=True)
+        clear = np.asarray(photo.convert("RGBA")).copy()
+        clear[:120, :, 3] = 0  # the top half transparent, its colours kept
+        clear[120:, :80, 3] = 128
+        for path in others[8:]:
+            Image.fromarray(clear, "RGBA").save(path, **({"lossless": True}
+                                                         if path.endswith(".webp") else {}))
+        failed += not run_case(n, "CMYK JPEG, BMP, TIFF, 16-bit PNGs, WebP (still and "
+                               "animated), transparent pixels as Pillow reads them", model,
+                               others, files, tmp, convert=True)
         # JPEGs decoded as Pillow decodes them, and turned upright as transformers' load_image
         # turns them; a video's first frame as FFmpeg turns it
         photos, video, upright = photos_turned(tmp)
@@ -250,7 +260,6 @@ def main():
         # picture turned as the tag defines it (exif_transpose's turn of the stored rows), not
         # against Pillow 9.4 reading the file, whose decoder hands on rows libtiff already
         # turned, which exif_transpose then turns again
-        from PIL import Image
         turns = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180,
                  4: Image.Transpose.FLIP_TOP_BOTTOM, 5: Image.Transpose.TRANSPOSE,
                  6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE,
