@@ -71,22 +71,19 @@ def save(image, path, orientation, way):
     out = io.BytesIO()
     image.save(out, "PNG")
     data = out.getvalue()
-    block = exif_block(orientation, little=way == "png-exif-le")
-    chunk = {
-        "png-exif": png_chunk(b"eXIf", block),
-        "png-exif-le": png_chunk(b"eXIf", block),
-        "png-exif-after-data": png_chunk(b"eXIf", block),
-        "png-raw-profile-ztxt": png_chunk(b"zTXt", b"Raw profile type exif\0\0"
-                                          + zlib.compress(raw_profile(exif_block(
-                                              orientation, prefix=True)))),
-        "png-raw-profile-text": png_chunk(b"tEXt", b"Raw profile type exif\0"
-                                          + raw_profile(exif_block(orientation, prefix=True))),
-        "png-xmp": png_chunk(b"iTXt", b"XML:com.adobe.xmp\0\0\0\0\0" + xmp(orientation)),
-        "png-xmp-compressed": png_chunk(b"iTXt", b"XML:com.adobe.xmp\0\1\0\0\0"
-                                        + zlib.compress(xmp(orientation, padding=20000))),
-        "png-xmp-element": png_chunk(b"iTXt", b"XML:com.adobe.xmp\0\0\0\0\0"
-                                     + xmp(orientation, element=True)),
-    }[way]
+    if way.startswith("png-exif"):
+        chunk = png_chunk(b"eXIf", exif_block(orientation, little=way == "png-exif-le"))
+    elif way.startswith("png-raw-profile"):
+        profile = raw_profile(exif_block(orientation, prefix=True))
+        chunk = (png_chunk(b"zTXt", b"Raw profile type exif\0\0" + zlib.compress(profile))
+                 if way == "png-raw-profile-ztxt" else
+                 png_chunk(b"tEXt", b"Raw profile type exif\0" + profile))
+    elif way == "png-xmp-compressed":
+        chunk = png_chunk(b"iTXt", b"XML:com.adobe.xmp\0\1\0\0\0"
+                          + zlib.compress(xmp(orientation, padding=20000)))
+    else:
+        chunk = png_chunk(b"iTXt", b"XML:com.adobe.xmp\0\0\0\0\0"
+                          + xmp(orientation, element=way == "png-xmp-element"))
     # after the header, or (after-data) just before the end
     at = data.index(b"IEND") - 4 if way == "png-exif-after-data" else 8 + 25
     with open(path, "wb") as f:

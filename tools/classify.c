@@ -96,9 +96,11 @@ rgba_sample (GstBuffer *buf, guint w, guint h)
 }
 
 /* The image at path read by GdkPixbuf, as an RGBA sample like the appsink's, or NULL. The
- * sample's buffer wraps the pixbuf's own pixels, its rows at the pixbuf's stride. */
+ * sample's buffer wraps the pixbuf's own pixels, its rows at the pixbuf's stride. orientation:
+ * the file's own (heed_still_orientation_of_file), for a PNG or a WebP, whose tag GdkPixbuf's
+ * loaders do not read. */
 static GstSample *
-pixbuf_frame (const char *path)
+pixbuf_frame (const char *path, guint orientation)
 {
   guint muted = heed_cli_mute_warnings ();
   GdkPixbuf *stored = gdk_pixbuf_new_from_file (path, NULL);
@@ -107,10 +109,8 @@ pixbuf_frame (const char *path)
     return NULL;
   /* upright, as its EXIF orientation says (the JPEG and TIFF loaders read it; a phone stores
    * a photo as the sensor read it, with that tag), as transformers' load_image turns it; a
-   * PNG's or a WebP's read here, where GdkPixbuf's loaders read none */
-  guint orientation =
-      gdk_pixbuf_get_option (stored, "orientation") ? 0 : heed_still_orientation_of_file (path);
-  if (orientation > 1) {
+   * PNG's or a WebP's given, where GdkPixbuf's loaders read none */
+  if (orientation > 1 && !gdk_pixbuf_get_option (stored, "orientation")) {
     char tag[2] = { (char) ('0' + orientation), 0 };
     gdk_pixbuf_set_option (stored, "orientation", tag);
   }
@@ -190,7 +190,8 @@ decode_first_frame (const char *path, const char *shown, GError **error)
   FileHead head;
   head.got = heed_cli_read_head (path, head.bytes, sizeof head.bytes);
   gboolean pixbuf_first = is_jpeg (&head) || is_png (&head);
-  GstSample *photo = pixbuf_first ? pixbuf_frame (path) : NULL;
+  guint orientation = heed_still_orientation_of_file (path); /* a PNG's or a WebP's, else 0 */
+  GstSample *photo = pixbuf_first ? pixbuf_frame (path, orientation) : NULL;
   if (photo)
     return photo;
   char *uri = gst_filename_to_uri (path, error);
@@ -200,8 +201,7 @@ decode_first_frame (const char *path, const char *shown, GError **error)
   char *message = NULL;
   gboolean not_linked = FALSE;
   GstSample *sample =
-      preroll_frame (source, heed_orientation_method (heed_still_orientation_of_file (path)),
-                     &message, &not_linked, error);
+      preroll_frame (source, heed_orientation_method (orientation), &message, &not_linked, error);
   g_free (source);
   g_free (uri);
   if (!sample && !not_linked && !pixbuf_first && !(error && *error)) {
@@ -209,7 +209,7 @@ decode_first_frame (const char *path, const char *shown, GError **error)
      * BMP and TIFF (libav's decoders there get the file in 4 kB pieces, with no parser to join
      * them). Pillow, which timm reads images with, reads them. GdkPixbuf's library refuses a
      * truncated file, as Pillow does, where its GStreamer element would hand on what it had. */
-    sample = pixbuf_frame (path);
+    sample = pixbuf_frame (path, orientation);
   }
   if (!sample && !(error && *error)) {
     if (not_linked)

@@ -198,17 +198,18 @@ png_orientation (const guint8 *data, gsize size)
     const guint8 *type = data + at + 4, *body = data + at + 8;
     if (length > size - at - 12 || memcmp (type, "IEND", 4) == 0)
       break;
+    gboolean is_text = memcmp (type, "tEXt", 4) == 0 || memcmp (type, "zTXt", 4) == 0 ||
+                       memcmp (type, "iTXt", 4) == 0;
     char *text = NULL;
     gsize text_len = 0;
     if (memcmp (type, "eXIf", 4) == 0) {
       exif = heed_exif_orientation (body, length);
       have_exif = TRUE;
-    } else if (memcmp (type, "tEXt", 4) && memcmp (type, "zTXt", 4) && memcmp (type, "iTXt", 4)) {
-      /* not text */
-    } else if (png_text (type, body, length, "Raw profile type exif", &text, &text_len)) {
+    } else if (is_text &&
+               png_text (type, body, length, "Raw profile type exif", &text, &text_len)) {
       raw = raw_profile_orientation (text, text_len);
       have_raw = TRUE;
-    } else if (png_text (type, body, length, "XML:com.adobe.xmp", &text, &text_len)) {
+    } else if (is_text && png_text (type, body, length, "XML:com.adobe.xmp", &text, &text_len)) {
       xmp = xmp_orientation (text, text_len);
     }
     g_free (text);
