@@ -699,6 +699,15 @@ def main():
         whole_mkv = f.read()
     with open(header, "wb") as f:
         f.write(whole_mkv[:whole_mkv.find(b"\x1f\x43\xb6\x75")])  # the first Cluster's ID
+    # a still WebP cut short (a download stopped): webpdec decodes it as far as it goes, where
+    # Pillow refuses it
+    cut_webp = os.path.join(tmp, "cut.webp")
+    ffmpeg(["-f", "lavfi", "-i", "testsrc2=s=96x64", "-frames:v", "1", "-c:v", "libwebp",
+            cut_webp])
+    with open(cut_webp, "rb") as f:
+        whole_webp = f.read()
+    with open(cut_webp, "wb") as f:
+        f.write(whole_webp[:len(whole_webp) * 2 // 3])
     no_videos = os.path.join(tmp, "no-videos")
     os.mkdir(no_videos)
     with open(os.path.join(no_videos, "notes.txt"), "w") as f:
@@ -715,6 +724,7 @@ def main():
             ("a video whose header holds no frame after it", [header, "-o", header + ".mp4"],
              "no frame could be decoded"),
             ("an animated WebP", [webp], "is an animated WebP"),
+            ("a still WebP cut short", [cut_webp], "the WebP is cut short or damaged"),
             ("an animated PNG", [apng], "is an animated PNG"),
             ("the input as the output, by a link", [precious, "-o", link], "is the input itself"),
             ("the input as the JSON lines", [precious, "--jsonl", precious],

@@ -166,7 +166,7 @@ def photos_turned(tmp):
 
 
 def main():
-    print(f"1..{len(CASES) + 9}")
+    print(f"1..{len(CASES) + 10}")
     failed = 0
     with tempfile.TemporaryDirectory() as tmp:
         images = []
@@ -321,7 +321,55 @@ def main():
             print(f"{'ok' if ok else 'not ok'} {tag}: worst {worst:.2f} codes, mean {mean:.3f}, "
                   f"bias {bias:+.3f}")
             failed += not ok
+        failed += not damaged_webps_refused(n + 9, model, tmp)
     return 1 if failed else 0
+
+
+def damaged_webps_refused(n, model, tmp):
+    """WebPs cut short or damaged (a download cut off, a RIFF length edited) refused by heed
+    classify exactly where Pillow (libwebp's demuxer) refuses them, and whole ones, trailing
+    bytes and all, read: webpdec and GdkPixbuf's loader decode a cut WebP as far as it goes,
+    the rest black. Prints the TAP line, returns whether it held."""
+    from PIL import Image
+    photo = synthetic_photo(96, 64, seed=13)
+    encodings = {"lossy": dict(quality=80), "lossless": dict(lossless=True),
+                 "extended": dict(quality=80, exif=tagged_stills.exif_block(6, little=True, prefix=True)),
+                 "animated": dict(save_all=True, quality=80, duration=100,
+                                  append_images=[synthetic_photo(96, 64, seed=14)])}
+    paths = []
+    for name, how in encodings.items():
+        whole = os.path.join(tmp, f"whole-{name}.webp")
+        photo.save(whole, **how)
+        data = open(whole, "rb").read()
+        riff = struct.unpack("<I", data[4:8])[0]
+        variants = {"whole": data, "cut-40": data[:40], "cut-third": data[:len(data) // 3],
+                    "cut-1": data[:-1], "trailing": data + bytes(7),
+                    "riff-longer": data[:4] + struct.pack("<I", riff + 2) + data[8:] + bytes(2),
+                    "riff-shorter": data[:4] + struct.pack("<I", riff - 2) + data[8:]}
+        for variant, content in variants.items():
+            paths.append(os.path.join(tmp, f"{name}-{variant}.webp"))
+            with open(paths[-1], "wb") as f:
+                f.write(content)
+
+    def pillow_reads(path):
+        try:
+            with Image.open(path) as image:
+                image.load()
+            return True
+        except Exception:
+            return False
+
+    r = subprocess.run([heed, "classify", "--model", model] + paths, capture_output=True,
+                       text=True)
+    read = {json.loads(line)["file"] for line in r.stdout.splitlines()}
+    refused = {path for path in paths if f"{path}: cannot decode: the WebP is cut short or "
+               "damaged" in r.stderr}
+    wrong = [os.path.basename(p) for p in paths
+             if (p in read, p in refused) != ((True, False) if pillow_reads(p) else (False, True))]
+    print(f"{'ok' if not wrong else 'not ok'} {n} WebPs cut short or damaged refused where Pillow "
+          f"refuses them ({len(refused)} of {len(paths)}), the others read"
+          + (f"; apart: {', '.join(wrong)}" if wrong else ""))
+    return not wrong
 
 
 if __name__ == "__main__":

@@ -180,6 +180,11 @@ static gboolean
 probe_input (const char *uri, const char *path, const char *sound_id, gboolean *audio, guint *rate,
              guint *channels, GstClockTime *duration, gboolean *still, GError **error)
 {
+  if (path && heed_webp_file_is_damaged (path)) {
+    g_set_error (error, GST_STREAM_ERROR, GST_STREAM_ERROR_DECODE, "%s: %s", path,
+                 HEED_WEBP_DAMAGED);
+    return FALSE;
+  }
   GstDiscoverer *disc = gst_discoverer_new (30 * GST_SECOND, error);
   if (!disc)
     return FALSE;

@@ -189,6 +189,13 @@ decode_first_frame (const char *path, const char *shown, GError **error)
   /* and a PNG (is_png says why) */
   FileHead head;
   head.got = heed_cli_read_head (path, head.bytes, sizeof head.bytes);
+  /* webpdec and GdkPixbuf's loader decode a cut WebP as far as it goes, the rest black, where
+   * Pillow refuses it (libwebp's demuxer) */
+  if (heed_webp_file_is_damaged (path)) {
+    g_set_error (error, HEED_ERROR, HEED_ERROR_IO, "%s: cannot decode: %s", shown,
+                 HEED_WEBP_DAMAGED);
+    return NULL;
+  }
   gboolean pixbuf_first = is_jpeg (&head) || is_png (&head);
   guint orientation = heed_still_orientation_of_file (path); /* a PNG's or a WebP's, else 0 */
   GstSample *photo = pixbuf_first ? pixbuf_frame (path, orientation) : NULL;

@@ -3,7 +3,7 @@
 # Fuzzes what heed reads from untrusted files with libFuzzer, AddressSanitizer and
 # UndefinedBehaviorSanitizer (clang): the safetensors loader (model), config.json and
 # preprocessor_config.json (json), labels files (labels), a PNG's or WebP's EXIF orientation
-# (orientation). Builds build-fuzz/ once, then runs each target RUNS times (1,000,000) from
+# and whether a WebP is whole (orientation). Builds build-fuzz/ once, then runs each target RUNS times (1,000,000) from
 # fuzz/corpus/TARGET, new inputs kept in build-fuzz/corpus/TARGET (the repository's seeds stay
 # as they are). Any crash, leak or undefined behaviour stops the run with the input that caused
 # it (build-fuzz/crash-*).
