@@ -749,12 +749,38 @@ def main():
               b is not None and b["frames"] == 1 and abs(b["duration"] - 1.0) <= 0.05,
               f"frames {b['frames']}, {b['duration']:.3f} s" if b
               else " ".join(r.stderr.strip().splitlines()[-1:]))
+    # an animated GIF cut short (a download stopped): its whole pictures annotated, as many as
+    # Pillow loads; FFmpeg's GIF demuxer, through GStreamer, read past the end of a GIF without
+    # its trailer for a minute or more, and heed said it was no video it could read
+    from PIL import Image
+    gif = os.path.join(tmp, "cut-animated.gif")
+    ffmpeg(["-f", "lavfi", "-i", "testsrc2=s=96x64:r=10:d=1", gif])
+    with open(gif, "rb") as f:
+        whole_gif = f.read()
+    with open(gif, "wb") as f:
+        f.write(whole_gif[:len(whole_gif) * 6 // 10])
+    pillow_frames, image = 0, Image.open(gif)
+    try:
+        while True:
+            image.seek(pillow_frames)
+            image.load()
+            pillow_frames += 1
+    except (EOFError, OSError):
+        pass
+    start = time.monotonic()
+    r = annotate([gif, "-o", gif + ".mp4"], timeout=120)
+    took = time.monotonic() - start
+    b = probe(gif + ".mp4") if r.returncode == 0 else None
+    check("an animated GIF cut short: its whole pictures annotated, as many as Pillow loads, in "
+          "under 60 s", b is not None and 0 < b["frames"] == pillow_frames and took < 60,
+          f"{b['frames']} frames, Pillow {pillow_frames}, {took:.1f} s" if b
+          else " ".join(r.stderr.strip().splitlines()[-1:]))
     # a photo as a phone stores it: the sensor's rows, with an EXIF orientation. Each of the
     # eight is turned upright as Pillow's exif_transpose turns it (as transformers' load_image
     # and heed classify do): the output's shape, and the quadrant where the white block lands
     # (the labels drawn over the top left darken it, not enough to move the brightest). A photo
     # given by its address too, as heed classify takes one
-    from PIL import Image, ImageOps
+    from PIL import ImageOps
     block = Image.new("RGB", (120, 80), (0, 0, 0))
     block.paste((255, 255, 255), (0, 0, 60, 40))
 

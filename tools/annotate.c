@@ -13,6 +13,7 @@
  * outputs), a failed one not stopping the others. */
 #include "heed-cli.h"
 #include "heed-orientation.h"
+#include "heed-still-damage.h"
 #include "heed-report.h"
 
 #include <gdk-pixbuf/gdk-pixbuf.h>
@@ -180,9 +181,10 @@ static gboolean
 probe_input (const char *uri, const char *path, const char *sound_id, gboolean *audio, guint *rate,
              guint *channels, GstClockTime *duration, gboolean *still, GError **error)
 {
-  if (path && heed_webp_file_is_damaged (path)) {
-    g_set_error (error, GST_STREAM_ERROR, GST_STREAM_ERROR_DECODE, "%s: %s", path,
-                 HEED_WEBP_DAMAGED);
+  /* a picture cut short, which its decoder fills out with grey or black where Pillow refuses it */
+  const char *damage = path ? heed_still_damage_of_file (path) : NULL;
+  if (damage) {
+    g_set_error (error, GST_STREAM_ERROR, GST_STREAM_ERROR_DECODE, "%s: %s", path, damage);
     return FALSE;
   }
   GstDiscoverer *disc = gst_discoverer_new (30 * GST_SECOND, error);
@@ -736,8 +738,13 @@ annotate_video (const AnnotateVideo *v, AnnotateOptions *o)
   }
   const char *encoder = video_encoder (container);
   gboolean marked = !input_uri && default_tracks (input, default_ids);
+  /* a GIF without its trailer read from a copy with one (heed_gif_completed says why) */
+  if (!input_uri)
+    local_copy = heed_gif_completed_copy (input);
   if (!heed_cli_find_plugin (&error) ||
-      !(file_uri = input_uri ? g_strdup (input_uri) : gst_filename_to_uri (input, &error))) {
+      !(file_uri = input_uri    ? g_strdup (input_uri)
+                   : local_copy ? gst_filename_to_uri (local_copy, &error)
+                                : gst_filename_to_uri (input, &error))) {
     status = heed_cli_fail (NULL, error);
     goto out;
   }
@@ -750,6 +757,10 @@ annotate_video (const AnnotateVideo *v, AnnotateOptions *o)
     if (g_error_matches (error, GST_STREAM_ERROR, GST_STREAM_ERROR_TYPE_NOT_FOUND)) {
       gboolean stream;
       char *fetched = input_uri ? heed_cli_fetch_address (input_uri, &stream, NULL) : NULL;
+      if (local_copy) { /* a completed GIF's */
+        g_unlink (local_copy);
+        g_clear_pointer (&local_copy, g_free);
+      }
       if (!input_uri || fetched)
         local_copy = still_as_png (fetched ? fetched : input);
       if (fetched)

@@ -12,6 +12,7 @@
 #include "heed-cli.h"
 #include "heed-engine.h"
 #include "heed-orientation.h"
+#include "heed-still-damage.h"
 #include "heedlabels.h"
 
 #include <gdk-pixbuf/gdk-pixbuf.h>
@@ -189,11 +190,10 @@ decode_first_frame (const char *path, const char *shown, GError **error)
   /* and a PNG (is_png says why) */
   FileHead head;
   head.got = heed_cli_read_head (path, head.bytes, sizeof head.bytes);
-  /* webpdec and GdkPixbuf's loader decode a cut WebP as far as it goes, the rest black, where
-   * Pillow refuses it (libwebp's demuxer) */
-  if (heed_webp_file_is_damaged (path)) {
-    g_set_error (error, HEED_ERROR, HEED_ERROR_IO, "%s: cannot decode: %s", shown,
-                 HEED_WEBP_DAMAGED);
+  /* a picture cut short, which its decoder fills out with grey or black where Pillow refuses it */
+  const char *damage = heed_still_damage_of_file (path);
+  if (damage) {
+    g_set_error (error, HEED_ERROR, HEED_ERROR_IO, "%s: cannot decode: %s", shown, damage);
     return NULL;
   }
   gboolean pixbuf_first = is_jpeg (&head) || is_png (&head);
@@ -201,9 +201,14 @@ decode_first_frame (const char *path, const char *shown, GError **error)
   GstSample *photo = pixbuf_first ? pixbuf_frame (path, orientation) : NULL;
   if (photo)
     return photo;
-  char *uri = gst_filename_to_uri (path, error);
-  if (!uri)
+  /* a GIF without its trailer decoded from a copy with one (heed_gif_completed says why) */
+  char *completed = heed_gif_completed_copy (path);
+  char *uri = gst_filename_to_uri (completed ? completed : path, error);
+  if (!uri) {
+    if (completed)
+      g_unlink (completed), g_free (completed);
     return NULL;
+  }
   char *source = g_strdup_printf ("uridecodebin uri=\"%s\"", uri);
   char *message = NULL;
   gboolean not_linked = FALSE;
@@ -211,6 +216,8 @@ decode_first_frame (const char *path, const char *shown, GError **error)
       preroll_frame (source, heed_orientation_method (orientation), &message, &not_linked, error);
   g_free (source);
   g_free (uri);
+  if (completed)
+    g_unlink (completed), g_free (completed);
   if (!sample && !not_linked && !pixbuf_first && !(error && *error)) {
     /* Images GStreamer's decodebin cannot read but GdkPixbuf can (unless it had them first):
      * BMP and TIFF (libav's decoders there get the file in 4 kB pieces, with no parser to join

@@ -3,7 +3,8 @@
 # Fuzzes what heed reads from untrusted files with libFuzzer, AddressSanitizer and
 # UndefinedBehaviorSanitizer (clang): the safetensors loader (model), config.json and
 # preprocessor_config.json (json), labels files (labels), a PNG's or WebP's EXIF orientation
-# and whether a WebP is whole (orientation). Builds build-fuzz/ once, then runs each target RUNS times (1,000,000) from
+# (orientation), whether a still picture is cut short and a GIF's completed copy (still-damage).
+# Builds build-fuzz/ once, then runs each target RUNS times (1,000,000) from
 # fuzz/corpus/TARGET, new inputs kept in build-fuzz/corpus/TARGET (the repository's seeds stay
 # as they are). Any crash, leak or undefined behaviour stops the run with the input that caused
 # it (build-fuzz/crash-*).
@@ -12,7 +13,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-1000000}
 shift $(( $# > 0 ? 1 : 0 ))
-targets=${*:-model json labels orientation}
+targets=${*:-model json labels orientation still-damage}
 if [ ! -f build-fuzz/build.ninja ]; then
   CC=clang meson setup build-fuzz -Dfuzzing=true -Dtests=false -Db_sanitize=address,undefined \
     -Db_lundef=false -Dc_args='-fsanitize=fuzzer-no-link -fno-sanitize-recover=undefined'

@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* A still picture's EXIF orientation where GdkPixbuf's loaders read none: a PNG's and a WebP's;
- * and whether a WebP is whole, which its decoders do not check. Read from untrusted bytes, so
- * bounded everywhere (fuzz/fuzz_orientation.c). */
+/* A still picture's EXIF orientation where GdkPixbuf's loaders read none: a PNG's and a WebP's.
+ * Read from untrusted bytes, so bounded everywhere (fuzz/fuzz_orientation.c). */
 #ifndef HEED_ORIENTATION_H
 #define HEED_ORIENTATION_H
 
@@ -20,17 +19,6 @@ guint heed_still_orientation (const guint8 *data, gsize size);
 /* heed_still_orientation of the file at path (mapped, not read whole); 0 where it cannot be
  * read. */
 guint heed_still_orientation_of_file (const char *path);
-/* Whether data is a WebP (a RIFF file of type WEBP) cut short or damaged: its RIFF header says
- * more bytes than the file holds, or its chunks do not fill the RIFF chunk exactly. libwebp's
- * demuxer, which Pillow reads WebP with, refuses such a file; its decoder, which GStreamer's
- * webpdec and GdkPixbuf's loader use, gives what it has with the rest black. FALSE for any other
- * file. */
-gboolean heed_webp_is_damaged (const guint8 *data, gsize size);
-/* What heed says of such a file */
-#define HEED_WEBP_DAMAGED                                                                          \
-  "the WebP is cut short or damaged (its chunks do not fill the length its header gives)"
-/* heed_webp_is_damaged of the file at path (mapped); FALSE where it cannot be read. */
-gboolean heed_webp_file_is_damaged (const char *path);
 /* The GstVideoOrientationMethod nick (videoflip's video-direction) that turns a picture stored
  * with the given orientation upright; NULL for 1 (as stored) and for none. */
 const char *heed_orientation_method (guint orientation);

@@ -238,39 +238,6 @@ webp_orientation (const guint8 *data, gsize size)
   return 0;
 }
 
-gboolean
-heed_webp_is_damaged (const guint8 *data, gsize size)
-{
-  if (size < 12 || memcmp (data, "RIFF", 4) != 0 || memcmp (data + 8, "WEBP", 4) != 0)
-    return FALSE;
-  /* the RIFF chunk, trailing bytes after it left out, as libwebp's demuxer leaves them */
-  guint64 end = (guint64) read32 (data + 4, FALSE) + 8;
-  if (end > size)
-    return TRUE;
-  /* its chunks, each a header and its data padded to an even length, fill it to the byte; a
-   * length run past it, or a few bytes too few for a header, is damage that the demuxer refuses */
-  guint64 at = 12;
-  while (at < end) {
-    if (end - at < 8)
-      return TRUE;
-    guint64 length = read32 (data + at + 4, FALSE);
-    at += 8 + length + (length & 1);
-  }
-  return at != end || end == 12;
-}
-
-gboolean
-heed_webp_file_is_damaged (const char *path)
-{
-  GMappedFile *file = g_mapped_file_new (path, FALSE, NULL);
-  if (!file)
-    return FALSE;
-  gboolean damaged = heed_webp_is_damaged ((const guint8 *) g_mapped_file_get_contents (file),
-                                           g_mapped_file_get_length (file));
-  g_mapped_file_unref (file);
-  return damaged;
-}
-
 guint
 heed_still_orientation (const guint8 *data, gsize size)
 {
