@@ -31,6 +31,10 @@ read16_le (const guint8 *p)
 static gboolean
 jpeg_is_cut (const guint8 *data, gsize size)
 {
+  /* a file that ends with EOI is whole, whatever a damaged segment's length says on the way
+   * (entropy-coded data never holds FF D9) */
+  if (size >= 4 && data[size - 2] == 0xFF && data[size - 1] == 0xD9)
+    return FALSE;
   gsize at = 2; /* after SOI */
   while (at < size) {
     if (data[at] != 0xFF)
