@@ -70,6 +70,7 @@ import time
 import gi
 import jsonschema
 import tagged_stills
+from rle_bmp import rle_bmp
 from terminal import stderr_on_terminal
 from tap import check, plan
 
@@ -820,6 +821,19 @@ def main():
             wrong.append(f"{orientation}: {why}")
     check("a photo with an EXIF orientation: each of the eight turned upright as Pillow turns it",
           not wrong, "; ".join(wrong))
+    # a run-length encoded BMP, stored bottom row first: GdkPixbuf reads it as Pillow does, where
+    # through decodebin FFmpeg's decoder got its first 4 kB as the whole picture, the top rows
+    # (the white block) black. Noise keeps it over 4 kB
+    noisy = Image.effect_noise(block.size, 40).point(lambda v: v // 4)
+    noisy.paste(255, (0, 0, 60, 40))
+    noisy = noisy.convert("RGB").quantize(64)
+    reference, rle = os.path.join(tmp, "rle8.png"), os.path.join(tmp, "rle8.bmp")
+    noisy.save(reference)
+    with open(rle, "wb") as f:
+        f.write(rle_bmp(noisy, four=False))
+    why = not_upright(reference, rle, rle + ".mp4")
+    check(f"a run-length encoded BMP ({os.path.getsize(rle)} bytes): annotated as Pillow reads "
+          "it", not why, why or "")
     address, server = serve(tmp)
     wrong = []
     for orientation in (3, 6, 8):

@@ -7,7 +7,8 @@ FFmpeg and GStreamer's encoders. Two differences are allowed, and counted: prefi
 tell the format (under 13 bytes: no decoder reads them), and a JPEG missing only part of its
 2-byte end marker, which Pillow reads from some files (as the last code's bits fall) and heed
 calls cut. A prefix heed would complete (a GIF whose first picture is whole, its trailer missing)
-counts as read. Prints TAP."""
+counts as read. Run-length encoded BMPs, which Pillow reads and does not write, are encoded
+by tests/rle_bmp.py and checked to decode as the picture they hold. Prints TAP."""
 import io
 import os
 import subprocess
@@ -18,6 +19,7 @@ from PIL import Image
 
 sys.path.insert(0, os.environ["HEED_TOOLS_DIR"])
 from heed_torch import synthetic_photo  # noqa: E402
+from rle_bmp import rle_bmp  # noqa: E402
 
 prefixes = os.environ["HEED_STILL_DAMAGE_PREFIXES"]
 SHORTEST = 13  # a GIF's header and screen descriptor; no picture is shorter
@@ -65,6 +67,13 @@ def pictures(tmp):
     bmp = bytearray(made["palette-odd-width.bmp"])
     bmp[22:26] = (-32).to_bytes(4, "little", signed=True)
     made["top-down.bmp"] = bytes(bmp)
+    # run-length encoded BMPs, RLE8 (runs and literals) and RLE4
+    for name, colours, four in (("rle8.bmp", 64, False), ("rle4.bmp", 16, True)):
+        quantized = photo.quantize(colours)
+        quantized.paste(0, (40, 0, 48, 32))  # index 0 at each row's end, left to its end of line
+        made[name] = rle_bmp(quantized, four)
+        with Image.open(io.BytesIO(made[name])) as decoded:
+            assert decoded.convert("RGB").tobytes() == quantized.convert("RGB").tobytes(), name
     # other encoders: FFmpeg's JPEG, GIF and 16-bit BMP, GStreamer's jpegenc
     for name, args in (("ffmpeg.jpg", []), ("ffmpeg.gif", []),
                        ("ffmpeg-rgb565.bmp", ["-pix_fmt", "rgb565le"])):

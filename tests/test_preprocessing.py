@@ -32,6 +32,7 @@ import torch
 sys.path.insert(0, os.environ["HEED_TOOLS_DIR"])
 from heed_torch import hf_preprocess, synthetic_photo, timm_eval_transform  # noqa: E402
 import tagged_stills  # noqa: E402
+from rle_bmp import rle_bmp  # noqa: E402
 
 heed = os.environ["HEED_TOOL"]
 weights = os.path.join(os.environ["HEED_FIXTURES"], "hub_timm_vit", "model.safetensors")
@@ -220,7 +221,7 @@ def main():
                                                  "photo-rgb16.png", "photo-rgba16.png",
                                                  "photo.webp", "animated.webp",
                                                  "photo-la16.png", "clear.png", "clear.webp",
-                                                 "clear.bmp")]
+                                                 "clear.bmp", "rle8.bmp", "rle4.bmp")]
         photo.convert("CMYK").save(others[0], quality=90)
         photo.save(others[1])
         photo.save(others[2])
@@ -235,11 +236,16 @@ def main():
         clear = np.asarray(photo.convert("RGBA")).copy()
         clear[:120, :, 3] = 0  # the top half transparent, its colours kept
         clear[120:, :80, 3] = 128
-        for path in others[8:]:
+        # run-length encoded BMPs (decodebin decoded their first 4 kB, the rest black)
+        with open(others[11], "wb") as f:
+            f.write(rle_bmp(photo.quantize(64), four=False))
+        with open(others[12], "wb") as f:
+            f.write(rle_bmp(photo.quantize(16), four=True))
+        for path in others[8:11]:
             Image.fromarray(clear, "RGBA").save(path, **({"lossless": True}
                                                          if path.endswith(".webp") else {}))
-        failed += not run_case(n, "CMYK JPEG, BMP, TIFF, 16-bit PNGs, WebP (still and "
-                               "animated), transparent pixels as Pillow reads them", model,
+        failed += not run_case(n, "CMYK JPEG, BMP (RLE too), TIFF, 16-bit PNGs, WebP (still "
+                               "and animated), transparent pixels as Pillow reads them", model,
                                others, files, tmp, convert=True)
         # JPEGs decoded as Pillow decodes them, and turned upright as transformers' load_image
         # turns them; a video's first frame as FFmpeg turns it

@@ -738,9 +738,21 @@ annotate_video (const AnnotateVideo *v, AnnotateOptions *o)
   }
   const char *encoder = video_encoder (container);
   gboolean marked = !input_uri && default_tracks (input, default_ids);
-  /* a GIF without its trailer read from a copy with one (heed_gif_completed says why) */
-  if (!input_uri)
+  /* a BMP read by GdkPixbuf (heed_cli_head_is_bmp says why), from a PNG of it; a GIF without
+   * its trailer from a copy with one (heed_gif_completed says why) */
+  guint8 head[18];
+  if (!input_uri && heed_cli_head_is_bmp (head, heed_cli_read_head (input, head, sizeof head))) {
+    const char *damage = heed_still_damage_of_file (input); /* before GdkPixbuf reads it */
+    if (damage || !(local_copy = still_as_png (input))) {
+      char *why =
+          g_strdup_printf ("%s: %s", input, damage ? damage : "cannot decode: a damaged BMP");
+      status = heed_cli_fail (why, NULL);
+      g_free (why);
+      goto out;
+    }
+  } else if (!input_uri) {
     local_copy = heed_gif_completed_copy (input);
+  }
   if (!heed_cli_find_plugin (&error) ||
       !(file_uri = input_uri    ? g_strdup (input_uri)
                    : local_copy ? gst_filename_to_uri (local_copy, &error)

@@ -187,7 +187,7 @@ decode_first_frame (const char *path, const char *shown, GError **error)
    * library is the same libjpeg, with its smooth chroma upsampling, so every pixel agrees.
    * jpegdec hands on YUV at 4:2:0 whatever the file holds, and videoconvert's upsampling puts
    * colours many codes apart at every colour edge. */
-  /* and a PNG (is_png says why) */
+  /* and a PNG and a BMP (is_png and heed_cli_head_is_bmp say why) */
   FileHead head;
   head.got = heed_cli_read_head (path, head.bytes, sizeof head.bytes);
   /* a picture cut short, which its decoder fills out with grey or black where Pillow refuses it */
@@ -196,11 +196,16 @@ decode_first_frame (const char *path, const char *shown, GError **error)
     g_set_error (error, HEED_ERROR, HEED_ERROR_IO, "%s: cannot decode: %s", shown, damage);
     return NULL;
   }
-  gboolean pixbuf_first = is_jpeg (&head) || is_png (&head);
+  gboolean pixbuf_first =
+      is_jpeg (&head) || is_png (&head) || heed_cli_head_is_bmp (head.bytes, head.got);
   guint orientation = heed_still_orientation_of_file (path); /* a PNG's or a WebP's, else 0 */
   GstSample *photo = pixbuf_first ? pixbuf_frame (path, orientation) : NULL;
   if (photo)
     return photo;
+  if (heed_cli_head_is_bmp (head.bytes, head.got)) { /* decodebin would give a wrong picture */
+    g_set_error (error, HEED_ERROR, HEED_ERROR_IO, "%s: cannot decode: a damaged BMP", shown);
+    return NULL;
+  }
   /* a GIF without its trailer decoded from a copy with one (heed_gif_completed says why) */
   char *completed = heed_gif_completed_copy (path);
   char *uri = gst_filename_to_uri (completed ? completed : path, error);
@@ -220,8 +225,8 @@ decode_first_frame (const char *path, const char *shown, GError **error)
     g_unlink (completed), g_free (completed);
   if (!sample && !not_linked && !pixbuf_first && !(error && *error)) {
     /* Images GStreamer's decodebin cannot read but GdkPixbuf can (unless it had them first):
-     * BMP and TIFF (libav's decoders there get the file in 4 kB pieces, with no parser to join
-     * them). Pillow, which timm reads images with, reads them. GdkPixbuf's library refuses a
+     * TIFF (libav's decoder gets the file in 4 kB pieces, with no parser to join them). Pillow,
+     * which timm reads images with, reads them. GdkPixbuf's library refuses a
      * truncated file, as Pillow does, where its GStreamer element would hand on what it had. */
     sample = pixbuf_frame (path, orientation);
   }

@@ -14,6 +14,11 @@ int heed_cli_fail (const char *what, GError *error);
 gsize heed_cli_read_head (const char *path, guint8 *head, gsize n);
 /* Whether a file's first got bytes (heed_cli_read_head's) start as a PNG does: its signature */
 gboolean heed_cli_head_is_png (const guint8 *head, gsize got);
+/* Whether they start as a BMP does: "BM" and a DIB header of a known size. Through decodebin,
+ * FFmpeg's BMP decoder gets the file in 4 kB pieces with no parser to join them: an uncompressed
+ * one fails, and a run-length encoded one decodes as its first piece, the rest black. GdkPixbuf
+ * reads both as Pillow does. */
+gboolean heed_cli_head_is_bmp (const guint8 *head, gsize got);
 /* Around a read of a file by GdkPixbuf: its loaders print warnings of their own on a damaged
  * file (libheif's "Invalid input: ..."), where heed says why in one line. Returns what
  * heed_cli_unmute_warnings takes back. */

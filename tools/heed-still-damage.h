@@ -8,9 +8,9 @@
 #include <glib.h>
 
 /* Why data, a JPEG, GIF, BMP or WebP, is cut short: its first picture ends past the file's end
- * (a JPEG without its end marker, a GIF inside its first picture's data, an uncompressed BMP
- * with fewer rows than its header gives), or a WebP's chunks do not fill the length its RIFF
- * header gives. A sentence for an error message; NULL where the picture is whole, and for any
+ * (a JPEG without its end marker, a GIF inside its first picture's data, a BMP with fewer
+ * pixels than its header gives, in rows or in runs), or a WebP's chunks do not fill the length its
+ * RIFF header gives. A sentence for an error message; NULL where the picture is whole, and for any
  * other file (PNG and TIFF decoders refuse a cut file themselves). */
 const char *heed_still_damage (const guint8 *data, gsize size);
 /* heed_still_damage of the file at path (mapped); NULL where it cannot be read. */

@@ -75,6 +75,17 @@ heed_cli_head_is_png (const guint8 *head, gsize got)
   return got >= sizeof signature && memcmp (head, signature, sizeof signature) == 0;
 }
 
+gboolean
+heed_cli_head_is_bmp (const guint8 *head, gsize got)
+{
+  /* "BM", then a DIB header of one of its known sizes (core, V1 to V5, OS/2 2.x) */
+  if (got < 18 || memcmp (head, "BM", 2) != 0)
+    return FALSE;
+  guint32 header = GST_READ_UINT32_LE (head + 14);
+  return header == 12 || header == 40 || header == 52 || header == 56 || header == 64 ||
+         header == 108 || header == 124;
+}
+
 static void
 drop_message (const gchar *domain, GLogLevelFlags level, const gchar *message, gpointer data)
 {

@@ -146,9 +146,49 @@ gif_walk (const guint8 *data, gsize size, GifWalk *w)
   }
 }
 
+/* A run-length encoded BMP's pixels (compression 1: RLE8, 2: RLE4), from at, counted as Pillow
+ * counts them: a run fills at most the rest of its row, an end of line pads the row out, a delta
+ * skips pixels. A file that ends before they fill the picture is cut short; an end-of-bitmap code
+ * before that is no cut (decoders leave the rest as background). */
+static gboolean
+bmp_rle_is_cut (const guint8 *data, gsize size, gsize at, guint64 w, guint64 h, gboolean four)
+{
+  guint64 total = w * h, filled = 0, x = 0;
+  while (filled < total) {
+    if (at > size || size - at < 2)
+      return TRUE;
+    guint8 count = data[at], code = data[at + 1];
+    at += 2;
+    if (count) { /* count pixels of one index (RLE4: of two, in turn) */
+      guint64 n = x >= w ? 0 : MIN (count, w - x);
+      filled += n;
+      x += n;
+    } else if (code == 0) { /* end of line */
+      filled = (filled + w - 1) / w * w;
+      x = 0;
+    } else if (code == 1) { /* end of bitmap */
+      return FALSE;
+    } else if (code == 2) { /* delta: right, then up rows */
+      if (size - at < 2)
+        return TRUE;
+      filled += data[at] + (guint64) data[at + 1] * w;
+      x = filled % w;
+      at += 2;
+    } else { /* code pixels as they are, their bytes padded to an even count */
+      gsize bytes = four ? (code + 1u) / 2 : code;
+      bytes += bytes & 1;
+      if (size - at < bytes)
+        return TRUE;
+      filled += code;
+      x += code;
+      at += bytes;
+    }
+  }
+  return FALSE;
+}
+
 /* An uncompressed BMP's rows, each padded to 4 bytes, from the offset its header gives (bottom
- * up, or top down where the height is negative). Run-length encoded ones (compression 1 and 2)
- * are not judged here. */
+ * up, or top down where the height is negative); a run-length encoded one's runs. */
 static gboolean
 bmp_is_cut (const guint8 *data, gsize size)
 {
@@ -170,6 +210,8 @@ bmp_is_cut (const guint8 *data, gsize size)
     bits = read16_le (data + 28);
     compression = read32_le (data + 30);
   }
+  if ((compression == 1 || compression == 2) && w && h)
+    return offset > size || bmp_rle_is_cut (data, size, offset, w, h, compression == 2);
   /* uncompressed, or with bit fields (masks for 16 and 32 bits) */
   if (compression != 0 && compression != 3 && compression != 6)
     return FALSE;
@@ -219,7 +261,7 @@ heed_still_damage (const guint8 *data, gsize size)
   }
   if (size >= 2 && memcmp (data, "BM", 2) == 0)
     return bmp_is_cut (data, size)
-               ? "the BMP is cut short (it holds fewer rows than its header gives)"
+               ? "the BMP is cut short (it holds fewer pixels than its header gives)"
                : NULL;
   if (size >= 12 && memcmp (data, "RIFF", 4) == 0 && memcmp (data + 8, "WEBP", 4) == 0)
     return webp_is_damaged (data, size) ? "the WebP is cut short or damaged (its chunks do not "
