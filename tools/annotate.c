@@ -181,12 +181,6 @@ static gboolean
 probe_input (const char *uri, const char *path, const char *sound_id, gboolean *audio, guint *rate,
              guint *channels, GstClockTime *duration, gboolean *still, GError **error)
 {
-  /* a picture cut short, which its decoder fills out with grey or black where Pillow refuses it */
-  const char *damage = path ? heed_still_damage_of_file (path) : NULL;
-  if (damage) {
-    g_set_error (error, GST_STREAM_ERROR, GST_STREAM_ERROR_DECODE, "%s: %s", path, damage);
-    return FALSE;
-  }
   GstDiscoverer *disc = gst_discoverer_new (30 * GST_SECOND, error);
   if (!disc)
     return FALSE;
@@ -738,14 +732,21 @@ annotate_video (const AnnotateVideo *v, AnnotateOptions *o)
   }
   const char *encoder = video_encoder (container);
   gboolean marked = !input_uri && default_tracks (input, default_ids);
+  /* a picture cut short, which its decoder fills out with grey or black where Pillow refuses it
+   * (judged on the input itself, before a PNG or a completed copy stands in for it) */
+  const char *damage = input_uri ? NULL : heed_still_damage_of_file (input);
+  if (damage) {
+    char *why = g_strdup_printf ("%s: %s", input, damage);
+    status = heed_cli_fail (why, NULL);
+    g_free (why);
+    goto out;
+  }
   /* a BMP read by GdkPixbuf (heed_cli_head_is_bmp says why), from a PNG of it; a GIF without
    * its trailer from a copy with one (heed_gif_completed says why) */
   guint8 head[18];
   if (!input_uri && heed_cli_head_is_bmp (head, heed_cli_read_head (input, head, sizeof head))) {
-    const char *damage = heed_still_damage_of_file (input); /* before GdkPixbuf reads it */
-    if (damage || !(local_copy = still_as_png (input))) {
-      char *why =
-          g_strdup_printf ("%s: %s", input, damage ? damage : "cannot decode: a damaged BMP");
+    if (!(local_copy = still_as_png (input))) {
+      char *why = g_strdup_printf ("%s: cannot decode: a damaged BMP", input);
       status = heed_cli_fail (why, NULL);
       g_free (why);
       goto out;

@@ -196,13 +196,13 @@ decode_first_frame (const char *path, const char *shown, GError **error)
     g_set_error (error, HEED_ERROR, HEED_ERROR_IO, "%s: cannot decode: %s", shown, damage);
     return NULL;
   }
-  gboolean pixbuf_first =
-      is_jpeg (&head) || is_png (&head) || heed_cli_head_is_bmp (head.bytes, head.got);
+  gboolean bmp = heed_cli_head_is_bmp (head.bytes, head.got);
+  gboolean pixbuf_first = is_jpeg (&head) || is_png (&head) || bmp;
   guint orientation = heed_still_orientation_of_file (path); /* a PNG's or a WebP's, else 0 */
   GstSample *photo = pixbuf_first ? pixbuf_frame (path, orientation) : NULL;
   if (photo)
     return photo;
-  if (heed_cli_head_is_bmp (head.bytes, head.got)) { /* decodebin would give a wrong picture */
+  if (bmp) { /* decodebin would give a wrong picture */
     g_set_error (error, HEED_ERROR, HEED_ERROR_IO, "%s: cannot decode: a damaged BMP", shown);
     return NULL;
   }
